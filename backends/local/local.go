@@ -1,0 +1,300 @@
+// Package local is the built-in memory backend. It keeps turns in its own
+// tables (the only tables that hold conversation content), commits a session
+// by archiving its turns and producing one long-term memory per turn, and
+// retrieves with the database's full-text search: PostgreSQL tsvector or
+// SQLite FTS5. It makes a fresh install useful end to end with no external
+// service.
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Memory states.
+const (
+	stateActive = "active"
+)
+
+// resultColumns are what retrieval reads of a memory.
+const resultColumns = "m.seq, m.id, m.workspace_id, m.user_id, m.session_id, m.turn_id, m.content, m.content_hash, m.committed_by"
+
+// maxQueryTerms bounds the terms of one full-text query.
+const maxQueryTerms = 32
+
+// Backend is the local backend. It is safe for concurrent use.
+type Backend struct {
+	db  *bun.DB
+	now func() time.Time
+}
+
+var (
+	_ gateway.BackendAdapter   = (*Backend)(nil)
+	_ gateway.TurnIngester     = (*Backend)(nil)
+	_ gateway.SessionCommitter = (*Backend)(nil)
+	_ gateway.Retriever        = (*Backend)(nil)
+	_ gateway.HealthChecker    = (*Backend)(nil)
+)
+
+// New returns the local backend on db, whose migrations must be applied.
+// now is the clock (nil means time.Now).
+func New(db *bun.DB, now func() time.Time) *Backend {
+	if now == nil {
+		now = time.Now
+	}
+	return &Backend{db: db, now: now}
+}
+
+// Name implements gateway.BackendAdapter.
+func (b *Backend) Name() gateway.Backend { return gateway.BackendLocal }
+
+type memoryRow struct {
+	bun.BaseModel `bun:"table:local_memories,alias:m"`
+	Seq           int64 `bun:"seq,pk,autoincrement"`
+	ID            string
+	GatewayID     string
+	WorkspaceID   string
+	UserID        string
+	AgentID       string
+	SessionID     string
+	Namespace     string
+	TurnID        string
+	Role          string
+	Content       string
+	ContentHash   string
+	State         string
+	CommittedBy   *string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Score         float64 `bun:"score,scanonly"`
+}
+
+type archiveRow struct {
+	bun.BaseModel `bun:"table:local_archives,alias:la"`
+	ID            string
+	JobID         string
+	WorkspaceID   string
+	UserID        string
+	SessionID     string
+	Namespace     string
+	TurnCount     int
+	CreatedAt     time.Time
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:24]
+}
+
+// memoryID is the local id of a turn: derived from its gateway id, so a
+// replayed write lands on the same row.
+func memoryID(gatewayID string) string { return "lm_" + shortHash(gatewayID) }
+
+func archiveID(jobID string) string { return "la_" + shortHash(jobID) }
+
+func sessionURI(workspaceID, userID, sessionID string) string {
+	return "local://" + url.PathEscape(workspaceID) + "/users/" + url.PathEscape(userID) + "/sessions/" + url.PathEscape(sessionID)
+}
+
+func memoryURI(m *memoryRow) string {
+	return sessionURI(m.WorkspaceID, m.UserID, m.SessionID) + "/turns/" + url.PathEscape(m.TurnID)
+}
+
+// IngestTurn implements gateway.TurnIngester.
+func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+	now := b.now().UTC().Truncate(time.Microsecond)
+	row := memoryRow{
+		ID: memoryID(w.GatewayID), GatewayID: w.GatewayID, WorkspaceID: w.WorkspaceID, UserID: w.UserID,
+		AgentID: w.AgentID, SessionID: w.SessionID, Namespace: w.Namespace, TurnID: w.TurnID,
+		Role: string(w.Role), Content: w.Content, ContentHash: w.ContentHash, State: stateActive,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if _, err := b.db.NewInsert().Model(&row).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+		return gateway.WriteResult{}, fmt.Errorf("local: error storing turn: %w", err)
+	}
+	return gateway.WriteResult{
+		Status:    gateway.ResultSuccess,
+		NativeID:  row.ID,
+		NativeURI: memoryURI(&row),
+		Response:  map[string]any{"status": "stored", "id": row.ID},
+	}, nil
+}
+
+// CommitSession implements gateway.SessionCommitter. It claims the session's
+// uncommitted turns for the job, archives them and produces a session
+// archive ref plus one long-term memory ref per turn. A retry of the same job
+// produces the same refs.
+func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+	now := b.now().UTC().Truncate(time.Microsecond)
+	var turns []memoryRow
+	var archive archiveRow
+	err := b.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewUpdate().Model((*memoryRow)(nil)).
+			Set("committed_by = ?", req.JobID).
+			Set("updated_at = ?", now).
+			Where("workspace_id = ?", req.WorkspaceID).
+			Where("session_id = ?", req.SessionID).
+			Where("committed_by IS NULL").
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("local: error claiming turns: %w", err)
+		}
+		if err := tx.NewSelect().Model(&turns).
+			Column("seq", "id", "workspace_id", "user_id", "session_id", "turn_id", "created_at").
+			Where("committed_by = ?", req.JobID).
+			OrderExpr("seq").Scan(ctx); err != nil {
+			return fmt.Errorf("local: error reading committed turns: %w", err)
+		}
+		if len(turns) == 0 {
+			return nil
+		}
+		archive = archiveRow{
+			ID: archiveID(req.JobID), JobID: req.JobID, WorkspaceID: req.WorkspaceID, UserID: req.UserID,
+			SessionID: req.SessionID, Namespace: req.Namespace, TurnCount: len(turns), CreatedAt: now,
+		}
+		if _, err := tx.NewInsert().Model(&archive).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+			return fmt.Errorf("local: error archiving session: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return gateway.CommitResult{}, err
+	}
+	if len(turns) == 0 {
+		return gateway.CommitResult{
+			Status:   gateway.ResultSkipped,
+			Response: map[string]any{"status": "skipped", "reason": "no_turns"},
+		}, nil
+	}
+	refs := make([]gateway.ProducedRef, 0, len(turns)+1)
+	refs = append(refs, gateway.ProducedRef{
+		RefType:   gateway.RefTypeSessionArchive,
+		NativeID:  archive.ID,
+		NativeURI: sessionURI(req.WorkspaceID, req.UserID, req.SessionID) + "/archives/" + archive.ID,
+		Metadata:  gateway.Metadata{"turn_count": len(turns)},
+	})
+	for i := range turns {
+		t := &turns[i]
+		refs = append(refs, gateway.ProducedRef{
+			RefType:   gateway.RefTypeLongTermMemory,
+			NativeID:  t.ID,
+			NativeURI: memoryURI(t),
+			Metadata:  gateway.Metadata{"turn_id": t.TurnID},
+		})
+	}
+	return gateway.CommitResult{
+		Status:   gateway.ResultSuccess,
+		Refs:     refs,
+		Response: map[string]any{"status": "committed", "id": archive.ID},
+	}, nil
+}
+
+// Retrieve implements gateway.Retriever with full-text search over the
+// caller's active memories (same workspace and user, under the namespace).
+func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+	terms := queryTerms(q.Query)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	var rows []memoryRow
+	var sel *bun.SelectQuery
+	if b.db.Dialect().Name() == dialect.PG {
+		tsq := strings.Join(terms, " | ")
+		sel = b.db.NewSelect().Model(&rows).
+			ColumnExpr(resultColumns).
+			ColumnExpr("ts_rank_cd(m.search, to_tsquery('english', ?)) AS score", tsq).
+			Where("m.search @@ to_tsquery('english', ?)", tsq)
+	} else {
+		quoted := make([]string, len(terms))
+		for i, t := range terms {
+			quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+		}
+		sel = b.db.NewSelect().Model(&rows).
+			ColumnExpr(resultColumns).
+			ColumnExpr("-bm25(local_memories_fts) AS score").
+			Join("JOIN local_memories_fts ON local_memories_fts.rowid = m.seq").
+			Where("local_memories_fts MATCH ?", strings.Join(quoted, " OR "))
+	}
+	sel = sel.Where("m.workspace_id = ?", q.WorkspaceID).
+		Where("m.user_id = ?", q.UserID).
+		Where("m.state = ?", stateActive)
+	if q.Namespace != "" {
+		sel = sel.Where(`(m.namespace = ? OR m.namespace LIKE ? ESCAPE '\')`, q.Namespace, escapeLike(q.Namespace)+"/%")
+	}
+	if q.SessionID != "" {
+		sel = sel.Where("m.session_id = ?", q.SessionID)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = gateway.RetrieveLimitDefault
+	}
+	if err := sel.OrderExpr("score DESC, m.seq DESC").Limit(limit).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("local: error searching memories: %w", err)
+	}
+	items := make([]gateway.RetrievedItem, len(rows))
+	for i := range rows {
+		m := &rows[i]
+		memType := gateway.RefTypeMessageMemory
+		if m.CommittedBy != nil {
+			memType = gateway.RefTypeLongTermMemory
+		}
+		items[i] = gateway.RetrievedItem{
+			Text: m.Content, Score: m.Score, NativeID: m.ID, NativeURI: memoryURI(m),
+			MemoryType: memType, ContentHash: m.ContentHash,
+		}
+	}
+	return items, nil
+}
+
+// Health implements gateway.HealthChecker.
+func (b *Backend) Health(ctx context.Context) error {
+	return b.db.PingContext(ctx)
+}
+
+// stopWords are dropped from queries: they match nearly every turn.
+var stopWords = map[string]struct{}{
+	"a": {}, "an": {}, "and": {}, "are": {}, "as": {}, "at": {}, "be": {}, "by": {}, "did": {}, "do": {},
+	"does": {}, "for": {}, "from": {}, "how": {}, "i": {}, "in": {}, "is": {}, "it": {}, "me": {}, "my": {},
+	"of": {}, "on": {}, "or": {}, "that": {}, "the": {}, "this": {}, "to": {}, "was": {}, "we": {}, "what": {},
+	"when": {}, "where": {}, "which": {}, "who": {}, "why": {}, "with": {}, "you": {}, "your": {},
+}
+
+// queryTerms splits a natural-language query into distinct lower-case words
+// of letters and digits, without stop words. Only such words reach the
+// full-text query syntax, so no operator can be injected.
+func queryTerms(query string) []string {
+	words := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	seen := map[string]struct{}{}
+	terms := make([]string, 0, len(words))
+	for _, w := range words {
+		if _, stop := stopWords[w]; stop {
+			continue
+		}
+		if _, dup := seen[w]; dup {
+			continue
+		}
+		seen[w] = struct{}{}
+		terms = append(terms, w)
+		if len(terms) == maxQueryTerms {
+			break
+		}
+	}
+	return terms
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

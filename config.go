@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/resolvers"
+)
+
+// Configuration defaults.
+const (
+	ListenAddrDefault        = "127.0.0.1:8080"
+	MaxBodyBytesDefault      = 1 << 20
+	ReadHeaderTimeoutDefault = 5 * time.Second
+	ReadTimeoutDefault       = 30 * time.Second
+	WriteTimeoutDefault      = 60 * time.Second
+	IdleTimeoutDefault       = 120 * time.Second
+	ShutdownTimeoutDefault   = 20 * time.Second
+)
+
+var errHelp = flag.ErrHelp
+
+// config is the whole runtime configuration. Every field comes from an
+// environment variable and may be overridden by a flag.
+type config struct {
+	ListenAddr        string
+	DatabaseURL       string
+	LogLevel          string
+	LogFormat         string
+	DevMode           bool
+	LocalBackend      bool
+	MaxBodyBytes      int64
+	MaxContentBytes   int
+	ComplexityLimit   int
+	BackendTimeout    time.Duration
+	RetrieveTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// setting is one configuration entry: its flag, environment variable,
+// default and destination.
+type setting struct {
+	flag, env, usage string
+	def              string
+	set              func(string) error
+}
+
+func settings(cfg *config) []setting {
+	str := func(dst *string) func(string) error {
+		return func(v string) error { *dst = v; return nil }
+	}
+	boolean := func(dst *bool) func(string) error {
+		return func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*dst = b
+			return nil
+		}
+	}
+	integer := func(dst *int) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive integer, got %q", v)
+			}
+			*dst = n
+			return nil
+		}
+	}
+	bytes := func(dst *int64) func(string) error {
+		return func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive number of bytes, got %q", v)
+			}
+			*dst = n
+			return nil
+		}
+	}
+	duration := func(dst *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as 5s, got %q", v)
+			}
+			*dst = d
+			return nil
+		}
+	}
+	return []setting{
+		{"listen", "LISTEN_ADDR", "address to listen on", ListenAddrDefault, str(&cfg.ListenAddr)},
+		{"database-url", "DATABASE_URL", "postgres://… for PostgreSQL; file:… or empty for SQLite under ./data", "", str(&cfg.DatabaseURL)},
+		{"log-level", "LOG_LEVEL", "debug, info, warn or error", "info", str(&cfg.LogLevel)},
+		{"log-format", "LOG_FORMAT", "json or text", "json", str(&cfg.LogFormat)},
+		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection", "true", boolean(&cfg.DevMode)},
+		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},
+		{"max-body-bytes", "MAX_BODY_BYTES", "largest accepted request body", strconv.Itoa(MaxBodyBytesDefault), bytes(&cfg.MaxBodyBytes)},
+		{"max-content-bytes", "MAX_CONTENT_BYTES", "largest accepted turn content", strconv.Itoa(gateway.MaxContentBytesDefault), integer(&cfg.MaxContentBytes)},
+		{"complexity-limit", "COMPLEXITY_LIMIT", "largest accepted GraphQL operation complexity", strconv.Itoa(resolvers.ComplexityLimitDefault), integer(&cfg.ComplexityLimit)},
+		{"backend-timeout", "BACKEND_TIMEOUT", "timeout of each backend write during ingest", gateway.BackendTimeoutDefault.String(), duration(&cfg.BackendTimeout)},
+		{"retrieve-timeout", "RETRIEVE_TIMEOUT", "timeout of each backend query during retrieval", gateway.RetrieveTimeoutDefault.String(), duration(&cfg.RetrieveTimeout)},
+		{"read-header-timeout", "READ_HEADER_TIMEOUT", "HTTP read-header timeout", ReadHeaderTimeoutDefault.String(), duration(&cfg.ReadHeaderTimeout)},
+		{"read-timeout", "READ_TIMEOUT", "HTTP read timeout", ReadTimeoutDefault.String(), duration(&cfg.ReadTimeout)},
+		{"write-timeout", "WRITE_TIMEOUT", "HTTP write timeout (streams are exempt)", WriteTimeoutDefault.String(), duration(&cfg.WriteTimeout)},
+		{"idle-timeout", "IDLE_TIMEOUT", "HTTP keep-alive idle timeout", IdleTimeoutDefault.String(), duration(&cfg.IdleTimeout)},
+		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "grace period for in-flight requests on shutdown", ShutdownTimeoutDefault.String(), duration(&cfg.ShutdownTimeout)},
+	}
+}
+
+// parseConfig reads defaults, then the environment, then flags.
+func parseConfig(command string, args []string, getenv func(string) string, output io.Writer) (config, error) {
+	var cfg config
+	switch command {
+	case "serve", "migrate":
+	default:
+		return cfg, fmt.Errorf("unknown command %q (want serve or migrate)", command)
+	}
+	fs := flag.NewFlagSet("memory-gateway "+command, flag.ContinueOnError)
+	fs.SetOutput(output)
+	var errs []error
+	for _, s := range settings(&cfg) {
+		if err := s.set(s.def); err != nil && s.def != "" {
+			return cfg, fmt.Errorf("bad default for %s: %w", s.env, err)
+		}
+		if v := strings.TrimSpace(getenv(s.env)); v != "" {
+			if err := s.set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+			}
+		}
+		fs.Func(s.flag, fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def), s.set)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, nil
+}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// BackendAdapter is a configured memory backend. What it can do is expressed by
+// the optional capability interfaces below; a missing capability is not an
+// error, it yields SKIPPED with reason "adapter_method_missing".
+type BackendAdapter interface {
+	Name() Backend
+}
+
+// TurnIngester writes one conversation turn.
+type TurnIngester interface {
+	IngestTurn(ctx context.Context, turn TurnWrite) (WriteResult, error)
+}
+
+// SessionCommitter turns a session's turns into durable memories.
+type SessionCommitter interface {
+	CommitSession(ctx context.Context, req CommitRequest) (CommitResult, error)
+}
+
+// Retriever answers a context query.
+type Retriever interface {
+	Retrieve(ctx context.Context, q RetrievalQuery) ([]RetrievedItem, error)
+}
+
+// FeedbackApplier applies accepted feedback (a correction or a delete) to the
+// memory the backend owns.
+type FeedbackApplier interface {
+	ApplyFeedback(ctx context.Context, req FeedbackRequest) (CommitResult, error)
+}
+
+// HealthChecker reports whether the backend is reachable.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}
+
+// TurnWrite is what a backend receives for one turn: content already
+// normalised and redacted, plus the ids that make the write idempotent.
+type TurnWrite struct {
+	GatewayID     string
+	ProvenanceID  string
+	WorkspaceID   string
+	UserID        string
+	AgentID       string
+	SessionID     string
+	TurnID        string
+	Namespace     string
+	Role          Role
+	Content       string
+	ContentHash   string
+	SourceType    string
+	SourceEventID string
+	TraceID       string
+	RequestID     string
+	OccurredAt    time.Time
+}
+
+// ResultStatus is a backend's verdict on one call.
+type ResultStatus string
+
+// Result statuses. Pending on a commit means "not finished yet, ask again
+// later" and does not count as a failed attempt.
+const (
+	ResultFailed  ResultStatus = "failed"
+	ResultPending ResultStatus = "pending"
+	ResultSkipped ResultStatus = "skipped"
+	ResultSuccess ResultStatus = "success"
+)
+
+// WriteResult is a backend's answer to a turn write.
+type WriteResult struct {
+	Status       ResultStatus
+	NativeID     string
+	NativeURI    string
+	Retryable    bool
+	ErrorCode    string
+	ErrorMessage string
+	// Response holds the backend's raw response fields; only the allow-list
+	// (BackendResultMetadata) reaches the control plane.
+	Response map[string]any
+}
+
+// CommitRequest asks a backend to commit a session (or, for feedback events,
+// identifies the event being executed).
+type CommitRequest struct {
+	EventID     string
+	JobID       string
+	GatewayID   string
+	WorkspaceID string
+	UserID      string
+	AgentID     string
+	SessionID   string
+	Namespace   string
+	Attempt     int
+	Metadata    Metadata
+}
+
+// ProducedRef is one memory a commit produced.
+type ProducedRef struct {
+	RefType   RefType
+	NativeID  string
+	NativeURI string
+	Metadata  Metadata
+}
+
+// CommitResult is a backend's answer to an outbox operation.
+type CommitResult struct {
+	Status       ResultStatus
+	Refs         []ProducedRef
+	NativeID     string
+	NativeURI    string
+	RefType      RefType
+	Retryable    bool
+	ErrorCode    string
+	ErrorMessage string
+	// RetryAfter asks the worker to look again after this long (Pending only).
+	RetryAfter time.Duration
+	// State is opaque progress the backend wants back on the next attempt
+	// (e.g. a remote task id); it must not hold content.
+	State    Metadata
+	Response map[string]any
+}
+
+// FeedbackRequest asks a backend to apply accepted feedback to a memory.
+type FeedbackRequest struct {
+	EventID      string
+	FeedbackID   string
+	FeedbackType FeedbackType
+	WorkspaceID  string
+	UserID       string
+	AgentID      string
+	SessionID    string
+	Namespace    string
+	NativeID     string
+	NativeURI    string
+	Correction   string
+}
+
+// RetrievalQuery is one backend query of a retrieveContext call.
+type RetrievalQuery struct {
+	WorkspaceID string
+	UserID      string
+	AgentID     string
+	Namespace   string
+	SessionID   string
+	Query       string
+	Limit       int
+}
+
+// RetrievedItem is one memory a backend returned.
+type RetrievedItem struct {
+	Text       string
+	Score      float64
+	NativeID   string
+	NativeURI  string
+	MemoryType RefType
+	// ContentHash, when the backend knows it, lets the merge dedupe across
+	// backends exactly.
+	ContentHash string
+}

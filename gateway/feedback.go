@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// AuditActionFeedback is the audit action of recorded feedback.
+const AuditActionFeedback = "record_memory_feedback"
+
+// maxFeedbackTextBytes bounds a comment or a correction.
+const maxFeedbackTextBytes = 16 << 10
+
+// RecordFeedbackInput is feedback on one memory ref.
+type RecordFeedbackInput struct {
+	WorkspaceID   string       `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID        string       `json:"userId" validate:"required,max=128,ident"`
+	AgentID       string       `json:"agentId" validate:"required,max=128,ident"`
+	Namespace     string       `json:"namespace" validate:"required,max=512,namespace"`
+	MemoryRefID   string       `json:"memoryRefId" validate:"required,max=128,ident"`
+	FeedbackType  FeedbackType `json:"feedbackType" validate:"required,oneof=helpful not_helpful correction delete_request"`
+	Comment       string       `json:"comment"`
+	Correction    string       `json:"correction"`
+	SourceType    string       `json:"sourceType" validate:"max=64,ident"`
+	SourceEventID string       `json:"sourceEventId" validate:"max=256,ident"`
+}
+
+// RecordFeedbackResult is the stored feedback.
+type RecordFeedbackResult struct {
+	Feedback MemoryFeedback
+	// Created is false when the same source event had already been recorded.
+	Created bool
+}
+
+// RecordMemoryFeedback stores feedback against a ref in its own table (its
+// text apart, as content) and audits it. It is idempotent on sourceEventId.
+func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInput) (RecordFeedbackResult, error) {
+	in.Namespace = normalizeNamespace(in.Namespace)
+	in.Comment = strings.TrimSpace(in.Comment)
+	in.Correction = strings.TrimSpace(in.Correction)
+	if err := s.validateStruct(in); err != nil {
+		return RecordFeedbackResult{}, err
+	}
+	if in.FeedbackType == FeedbackCorrection && in.Correction == "" {
+		return RecordFeedbackResult{}, NewInputError("correction", "is required for a CORRECTION")
+	}
+	if in.FeedbackType != FeedbackCorrection && in.Correction != "" {
+		return RecordFeedbackResult{}, NewInputError("correction", "is only allowed for a CORRECTION")
+	}
+	for field, text := range map[string]string{"comment": in.Comment, "correction": in.Correction} {
+		if len(text) > maxFeedbackTextBytes {
+			return RecordFeedbackResult{}, NewInputError(field, fmt.Sprintf("must be at most %d bytes", maxFeedbackTextBytes))
+		}
+		if !utf8.ValidString(text) {
+			return RecordFeedbackResult{}, NewInputError(field, "must be valid UTF-8")
+		}
+	}
+	scope := Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
+	if err := s.authorizer.AuthorizeWrite(ctx, scope); err != nil {
+		return RecordFeedbackResult{}, err
+	}
+	refs, err := s.store.MemoryRefsByIDs(ctx, []string{in.MemoryRefID})
+	if err != nil {
+		return RecordFeedbackResult{}, fmt.Errorf("error loading memory ref: %w", err)
+	}
+	if len(refs) == 0 || refs[0].WorkspaceID != in.WorkspaceID {
+		return RecordFeedbackResult{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
+	}
+	ref := refs[0]
+
+	now := s.clock()
+	fb := MemoryFeedback{
+		ID:            FeedbackID(in.WorkspaceID, in.SourceType, in.SourceEventID),
+		WorkspaceID:   in.WorkspaceID,
+		UserID:        in.UserID,
+		AgentID:       in.AgentID,
+		Namespace:     in.Namespace,
+		MemoryRefID:   ref.ID,
+		FeedbackType:  in.FeedbackType,
+		Status:        FeedbackReceived,
+		HasComment:    in.Comment != "",
+		HasCorrection: in.Correction != "",
+		SourceType:    optional(in.SourceType),
+		SourceEventID: optional(in.SourceEventID),
+		Metadata: Metadata{
+			"backend":  string(ref.Backend),
+			"ref_type": string(ref.RefType),
+		},
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	md := Metadata{
+		"feedback_id":    fb.ID,
+		"feedback_type":  string(fb.FeedbackType),
+		"memory_ref_id":  ref.ID,
+		"backend":        string(ref.Backend),
+		"has_comment":    fb.HasComment,
+		"has_correction": fb.HasCorrection,
+	}
+	if in.SourceType != "" {
+		md["source_type"] = in.SourceType
+	}
+	if in.SourceEventID != "" {
+		md["source_event_id"] = in.SourceEventID
+	}
+	audit := AuditEntry{
+		ID:           AuditID(AuditActionFeedback, fb.ID),
+		WorkspaceID:  in.WorkspaceID,
+		Action:       AuditActionFeedback,
+		ActorUserID:  optional(in.UserID),
+		ActorAgentID: optional(in.AgentID),
+		Principal:    optional(PrincipalFrom(ctx).Name),
+		TargetType:   "memory_ref",
+		TargetID:     ref.ID,
+		Namespace:    optional(in.Namespace),
+		SessionID:    optional(ref.SessionID),
+		GatewayID:    optional(ref.GatewayID),
+		JobID:        ref.JobID,
+		Metadata:     md,
+		CreatedAt:    now,
+	}
+	stored, created, err := s.store.SaveFeedback(ctx, fb, FeedbackContent{Comment: in.Comment, Correction: in.Correction}, audit)
+	if err != nil {
+		return RecordFeedbackResult{}, fmt.Errorf("error saving feedback %s: %w", fb.ID, err)
+	}
+	if !created && (stored.MemoryRefID != fb.MemoryRefID || stored.FeedbackType != fb.FeedbackType) {
+		return RecordFeedbackResult{}, &ConflictError{Field: "sourceEventId", Message: "different feedback was already recorded for this sourceEventId"}
+	}
+	return RecordFeedbackResult{Feedback: stored, Created: created}, nil
+}
+
+// IsNotFound reports whether err means "not found".
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,492 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Reasons recorded on SKIPPED refs.
+const (
+	ReasonAdapterMethodMissing = "adapter_method_missing"
+	ReasonPolicyDisabled       = "policy_disabled"
+)
+
+// maxErrorMessageLength bounds error text kept from a backend.
+const maxErrorMessageLength = 500
+
+// AuditActionIngest is the audit action of an ingest.
+const AuditActionIngest = "ingest_conversation_turn"
+
+// IngestTurnInput is one conversation turn sent by an agent.
+type IngestTurnInput struct {
+	WorkspaceID    string         `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID         string         `json:"userId" validate:"required,max=128,ident"`
+	AgentID        string         `json:"agentId" validate:"required,max=128,ident"`
+	SessionID      string         `json:"sessionId" validate:"required,max=128,ident"`
+	TurnID         string         `json:"turnId" validate:"required,max=128,ident"`
+	Namespace      string         `json:"namespace" validate:"required,max=512,namespace"`
+	Role           Role           `json:"role" validate:"required,oneof=user assistant system tool"`
+	Content        string         `json:"content" validate:"required"`
+	IdempotencyKey string         `json:"idempotencyKey" validate:"max=256,ident"`
+	SourceType     string         `json:"sourceType" validate:"max=64,ident"`
+	SourceEventID  string         `json:"sourceEventId" validate:"max=256,ident"`
+	RequestID      string         `json:"requestId" validate:"max=128,ident"`
+	Metadata       map[string]any `json:"metadata"`
+	Trace          TraceInput     `json:"trace"`
+	// Policy lists the backends allowed for this turn; nil allows every
+	// configured backend.
+	Policy *TurnPolicy `json:"policy"`
+}
+
+// TraceInput carries the caller's trace identifiers.
+type TraceInput struct {
+	TraceID   string `json:"traceId" validate:"max=128,ident"`
+	RequestID string `json:"requestId" validate:"max=128,ident"`
+}
+
+// TurnPolicy restricts which backends a turn may reach.
+type TurnPolicy struct {
+	Backends []Backend `json:"backends" validate:"dive,oneof=openviking evermemos local"`
+}
+
+// IngestResult is the outcome of an ingest.
+type IngestResult struct {
+	Status       OperationStatus
+	GatewayID    string
+	ProvenanceID string
+	RequestID    string
+	TurnID       string
+	Refs         []MemoryRef
+	Errors       []string
+	// Replayed is true when the same turn was already fully recorded and
+	// nothing was written or sent again.
+	Replayed bool
+}
+
+// turn is a validated, normalised ingest request with its derived ids.
+type turn struct {
+	IngestTurnInput
+	basis        string
+	gatewayID    string
+	provenanceID string
+	contentHash  string
+	allowed      map[Backend]bool // nil = all
+}
+
+func (t *turn) scope() Scope {
+	return Scope{WorkspaceID: t.WorkspaceID, UserID: t.UserID, AgentID: t.AgentID, Namespace: t.Namespace}
+}
+
+// normalizeTurn trims, validates and derives ids. Nothing is written before
+// this succeeds.
+func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
+	in.Namespace = normalizeNamespace(in.Namespace)
+	in.Content = strings.TrimSpace(in.Content)
+	if err := s.validateStruct(in); err != nil {
+		return nil, err
+	}
+	if len(in.Content) > s.cfg.MaxContentBytes {
+		return nil, NewInputError("content", fmt.Sprintf("must be at most %d bytes (got %d)", s.cfg.MaxContentBytes, len(in.Content)))
+	}
+	if !utf8.ValidString(in.Content) {
+		return nil, NewInputError("content", "must be valid UTF-8")
+	}
+	if in.Metadata != nil && metadataSize(in.Metadata) > s.cfg.MaxMetadataBytes {
+		return nil, NewInputError("metadata", fmt.Sprintf("must be at most %d bytes encoded", s.cfg.MaxMetadataBytes))
+	}
+	t := &turn{IngestTurnInput: in}
+	t.basis = IdempotencyBasis(in.WorkspaceID, in.IdempotencyKey, in.SourceType, in.SourceEventID, in.SessionID, in.TurnID)
+	t.gatewayID = GatewayID(t.basis)
+	t.provenanceID = ProvenanceID(t.gatewayID, t.basis)
+	t.contentHash = ContentHash(in.Content)
+	if in.Policy != nil {
+		t.allowed = make(map[Backend]bool, len(in.Policy.Backends))
+		for _, b := range in.Policy.Backends {
+			t.allowed[b] = true
+		}
+	}
+	return t, nil
+}
+
+// IngestConversationTurn validates a turn, fans it out to every configured
+// backend concurrently and records one ref per backend. It is idempotent on
+// the turn's basis: a replay returns the same ids and writes nothing, and
+// concurrent duplicates in one process share one execution.
+func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput) (IngestResult, error) {
+	t, err := s.normalizeTurn(in)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if err := s.authorizer.AuthorizeWrite(ctx, t.scope()); err != nil {
+		return IngestResult{}, err
+	}
+	// The shared execution must not die with the first caller's request.
+	key := t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
+	ch := s.ingests.DoChan(key, func() (any, error) {
+		return s.ingest(context.WithoutCancel(ctx), t)
+	})
+	select {
+	case <-ctx.Done():
+		return IngestResult{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return IngestResult{}, r.Err
+		}
+		res := r.Val.(IngestResult)
+		res.Refs = slices.Clone(res.Refs)
+		res.Errors = slices.Clone(res.Errors)
+		res.RequestID = in.RequestID
+		return res, nil
+	}
+}
+
+func policyKey(allowed map[Backend]bool) string {
+	if allowed == nil {
+		return "*"
+	}
+	names := make([]string, 0, len(allowed))
+	for b := range allowed {
+		names = append(names, string(b))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+// ingestPlan is what happens to one backend for one turn.
+type ingestPlan struct {
+	adapter  BackendAdapter
+	ingester TurnIngester
+	prev     *MemoryRef
+	ref      MemoryRef
+	call     bool
+	changed  bool
+}
+
+func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
+	existing, err := s.store.RefsByGatewayID(ctx, t.gatewayID)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
+	}
+	prevByBackend := make(map[Backend]*MemoryRef, len(existing))
+	for i := range existing {
+		r := &existing[i]
+		if r.ContentHash != nil && *r.ContentHash != t.contentHash {
+			return IngestResult{}, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
+		}
+		if r.RefType == ingestRefType(r.Backend) {
+			prevByBackend[r.Backend] = r
+		}
+	}
+
+	now := s.clock()
+	plans := make([]*ingestPlan, 0, len(s.backends))
+	for _, adapter := range s.backends {
+		p := &ingestPlan{adapter: adapter, prev: prevByBackend[adapter.Name()]}
+		switch {
+		case p.prev != nil && (p.prev.Status == RefStatusSuccess || p.prev.Status == RefStatusPending):
+			p.ref = *p.prev // already written: never send twice
+		case t.allowed != nil && !t.allowed[adapter.Name()]:
+			p.ref = s.newIngestRef(t, adapter.Name(), RefStatusSkipped, now, Metadata{"reason": ReasonPolicyDisabled})
+		default:
+			ingester, ok := adapter.(TurnIngester)
+			if !ok {
+				p.ref = s.newIngestRef(t, adapter.Name(), RefStatusSkipped, now, Metadata{"reason": ReasonAdapterMethodMissing})
+				break
+			}
+			p.ingester, p.call = ingester, true
+		}
+		plans = append(plans, p)
+	}
+
+	s.writeBackends(ctx, t, plans, now)
+
+	refs := make([]MemoryRef, 0, len(plans))
+	var changed []MemoryRef
+	for _, p := range plans {
+		if p.prev != nil && p.ref.ID == p.prev.ID && !p.call && sameOutcome(*p.prev, p.ref) {
+			p.ref = *p.prev
+		} else {
+			p.changed = true
+			if p.prev != nil {
+				p.ref.CreatedAt = p.prev.CreatedAt
+			}
+			changed = append(changed, p.ref)
+		}
+		refs = append(refs, p.ref)
+	}
+
+	res := IngestResult{
+		Status:       AggregateRefStatus(refs),
+		GatewayID:    t.gatewayID,
+		ProvenanceID: t.provenanceID,
+		TurnID:       t.TurnID,
+		Refs:         refs,
+		Errors:       refErrors(refs),
+		Replayed:     len(changed) == 0,
+	}
+	if res.Replayed {
+		return res, nil
+	}
+	if err := s.store.SaveIngest(ctx, changed, s.ingestAudit(ctx, t, res, now)); err != nil {
+		return IngestResult{}, fmt.Errorf("error saving ingest of %s: %w", t.gatewayID, err)
+	}
+	return res, nil
+}
+
+func idempotencyField(t *turn) string {
+	switch {
+	case t.IdempotencyKey != "":
+		return "idempotencyKey"
+	case t.SourceEventID != "":
+		return "sourceEventId"
+	default:
+		return "turnId"
+	}
+}
+
+// sameOutcome reports whether a recomputed ref says nothing new.
+func sameOutcome(prev, next MemoryRef) bool {
+	return prev.Status == next.Status && prev.Metadata["reason"] == next.Metadata["reason"]
+}
+
+// writeBackends calls every planned backend concurrently, each under its own
+// timeout, and turns each answer (or error, or panic) into the plan's ref.
+func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time) {
+	write := TurnWrite{
+		GatewayID: t.gatewayID, ProvenanceID: t.provenanceID, WorkspaceID: t.WorkspaceID,
+		UserID: t.UserID, AgentID: t.AgentID, SessionID: t.SessionID, TurnID: t.TurnID,
+		Namespace: t.Namespace, Role: t.Role, Content: t.Content, ContentHash: t.contentHash,
+		SourceType: t.SourceType, SourceEventID: t.SourceEventID, TraceID: t.Trace.TraceID,
+		RequestID: t.RequestID, OccurredAt: now,
+	}
+	var wg sync.WaitGroup
+	for _, p := range plans {
+		if !p.call {
+			continue
+		}
+		wg.Go(func() {
+			started := time.Now()
+			res, err := s.callIngester(ctx, p.ingester, write)
+			latency := time.Since(started)
+			p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
+			if err != nil {
+				s.logger.WarnContext(ctx, "gateway: backend write failed",
+					slog.String("backend", string(p.adapter.Name())),
+					slog.String("gateway_id", t.gatewayID),
+					slog.String("err", truncate(err.Error(), maxErrorMessageLength)))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (s *Service) callIngester(ctx context.Context, ingester TurnIngester, w TurnWrite) (res WriteResult, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.BackendTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("backend adapter panicked: %v", r)
+		}
+	}()
+	res, err = ingester.IngestTurn(ctx, w)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("backend timed out after %s: %w", s.cfg.BackendTimeout, err)
+	}
+	return res, err
+}
+
+func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err error, latency time.Duration, now time.Time) MemoryRef {
+	resp := BackendResultMetadata(res.Response)
+	resp["latency_ms"] = latency.Milliseconds()
+	if err != nil {
+		ref := s.newIngestRef(t, backend, RefStatusFailed, now, Metadata{"backend_response": resp, "retryable": true})
+		ref.ErrorMessage = optional(truncate(err.Error(), maxErrorMessageLength))
+		return ref
+	}
+	status := RefStatusSuccess
+	switch res.Status {
+	case ResultFailed:
+		status = RefStatusFailed
+	case ResultPending:
+		status = RefStatusPending
+	case ResultSkipped:
+		status = RefStatusSkipped
+	}
+	extra := Metadata{"backend_response": resp}
+	if status == RefStatusFailed {
+		extra["retryable"] = res.Retryable
+		if res.ErrorCode != "" {
+			extra["error_code"] = res.ErrorCode
+		}
+	}
+	ref := s.newIngestRef(t, backend, status, now, extra)
+	ref.NativeID = optional(res.NativeID)
+	ref.NativeURI = optional(res.NativeURI)
+	if res.ErrorMessage != "" {
+		ref.ErrorMessage = optional(truncate(res.ErrorMessage, maxErrorMessageLength))
+	} else if status == RefStatusFailed {
+		ref.ErrorMessage = optional("backend reported failure")
+	}
+	return ref
+}
+
+// ingestRefType is the ref type an ingest records per backend.
+func ingestRefType(b Backend) RefType {
+	if b == BackendOpenViking {
+		return RefTypeSessionArchive
+	}
+	return RefTypeMessageMemory
+}
+
+func (s *Service) newIngestRef(t *turn, backend Backend, status RefStatus, now time.Time, extra Metadata) MemoryRef {
+	refType := ingestRefType(backend)
+	return MemoryRef{
+		ID:             RefID(t.gatewayID, backend, refType, "", "", ""),
+		GatewayID:      t.gatewayID,
+		ProvenanceID:   t.provenanceID,
+		WorkspaceID:    t.WorkspaceID,
+		UserID:         t.UserID,
+		AgentID:        t.AgentID,
+		SessionID:      t.SessionID,
+		TurnID:         optional(t.TurnID),
+		Namespace:      t.Namespace,
+		Backend:        backend,
+		RefType:        refType,
+		Status:         status,
+		IdempotencyKey: optional(t.IdempotencyKey),
+		SourceType:     optional(t.SourceType),
+		SourceEventID:  optional(t.SourceEventID),
+		ContentHash:    optional(t.contentHash),
+		Metadata:       s.controlMetadata(t, extra),
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+}
+
+// controlMetadata is what a ref remembers about the request: ids, hashes and
+// filtered client metadata, never content.
+func (s *Service) controlMetadata(t *turn, extra Metadata) Metadata {
+	m := Metadata{
+		"schema_version":    SchemaVersionControlRef,
+		"idempotency_basis": t.basis,
+		"content_hash":      t.contentHash,
+		"role":              string(t.Role),
+	}
+	for _, key := range []string{"source_channel", "channel"} {
+		if v, ok := t.Metadata[key].(string); ok && v != "" {
+			m["source_channel"] = v
+			break
+		}
+	}
+	if t.Trace.TraceID != "" {
+		m["trace_id"] = t.Trace.TraceID
+	}
+	if t.Trace.RequestID != "" {
+		m["trace_request_id"] = t.Trace.RequestID
+	}
+	if client := SafeMetadata(t.Metadata); len(client) > 0 {
+		m["client_metadata"] = client
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return SafeMetadata(m)
+}
+
+func (s *Service) ingestAudit(ctx context.Context, t *turn, res IngestResult, now time.Time) AuditEntry {
+	backends := Metadata{}
+	outcome := make([]string, 0, len(res.Refs))
+	for _, r := range res.Refs {
+		backends[string(r.Backend)] = string(r.Status)
+		outcome = append(outcome, string(r.Backend)+"="+string(r.Status))
+	}
+	md := Metadata{
+		"gateway_id":        t.gatewayID,
+		"provenance_id":     t.provenanceID,
+		"idempotency_basis": t.basis,
+		"content_hash":      t.contentHash,
+		"status":            string(res.Status),
+		"backends":          backends,
+	}
+	if t.SourceType != "" {
+		md["source_type"] = t.SourceType
+	}
+	if t.SourceEventID != "" {
+		md["source_event_id"] = t.SourceEventID
+	}
+	if t.RequestID != "" {
+		md["request_id"] = t.RequestID
+	}
+	return AuditEntry{
+		ID:           AuditID(AuditActionIngest, t.gatewayID, t.contentHash, strings.Join(outcome, ",")),
+		WorkspaceID:  t.WorkspaceID,
+		Action:       AuditActionIngest,
+		ActorUserID:  optional(t.UserID),
+		ActorAgentID: optional(t.AgentID),
+		Principal:    optional(PrincipalFrom(ctx).Name),
+		TargetType:   "conversation_turn",
+		TargetID:     t.TurnID,
+		Namespace:    optional(t.Namespace),
+		SessionID:    optional(t.SessionID),
+		GatewayID:    optional(t.gatewayID),
+		Metadata:     md,
+		CreatedAt:    now,
+	}
+}
+
+// AggregateRefStatus folds ref statuses into one: all success → SUCCESS;
+// success with any failed/skipped → PARTIAL_SUCCESS; all failed → FAILED;
+// failed with skipped → PARTIAL_SUCCESS; all skipped → SKIPPED; else PENDING.
+func AggregateRefStatus(refs []MemoryRef) OperationStatus {
+	if len(refs) == 0 {
+		return OperationSkipped
+	}
+	seen := map[RefStatus]bool{}
+	for _, r := range refs {
+		seen[r.Status] = true
+	}
+	only := func(s RefStatus) bool { return len(seen) == 1 && seen[s] }
+	switch {
+	case only(RefStatusSuccess):
+		return OperationSuccess
+	case seen[RefStatusSuccess] && (seen[RefStatusFailed] || seen[RefStatusSkipped]):
+		return OperationPartialSuccess
+	case only(RefStatusFailed):
+		return OperationFailed
+	case seen[RefStatusFailed]:
+		return OperationPartialSuccess
+	case only(RefStatusSkipped):
+		return OperationSkipped
+	default:
+		return OperationPending
+	}
+}
+
+func refErrors(refs []MemoryRef) []string {
+	errs := []string{}
+	for _, r := range refs {
+		if r.ErrorMessage != nil && *r.ErrorMessage != "" {
+			errs = append(errs, string(r.Backend)+": "+*r.ErrorMessage)
+		}
+	}
+	return errs
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,305 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// rrfK is the reciprocal-rank-fusion constant (the customary 60): it damps
+// the advantage of the very first ranks so agreement across backends counts.
+const rrfK = 60
+
+// RetrieveContextInput is a context query from an agent.
+type RetrieveContextInput struct {
+	WorkspaceID string    `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID      string    `json:"userId" validate:"required,max=128,ident"`
+	AgentID     string    `json:"agentId" validate:"required,max=128,ident"`
+	Namespace   string    `json:"namespace" validate:"max=512,namespace"`
+	Query       string    `json:"query" validate:"required,max=4096"`
+	SessionID   string    `json:"sessionId" validate:"max=128,ident"`
+	Limit       int       `json:"limit" validate:"gte=0,lte=100"`
+	Backends    []Backend `json:"backends" validate:"dive,oneof=openviking evermemos local"`
+	TraceID     string    `json:"traceId" validate:"max=128,ident"`
+}
+
+// ContextItem is one merged retrieval result.
+type ContextItem struct {
+	Text          string
+	Score         float64
+	SourceBackend Backend
+	// AlsoFoundIn lists the other backends that returned the same memory.
+	AlsoFoundIn []Backend
+	MemoryType  RefType
+	NativeID    *string
+	NativeURI   *string
+	RefID       *string
+}
+
+// BackendRetrieval is one backend's outcome in a retrieval.
+type BackendRetrieval struct {
+	Backend   Backend
+	Outcome   RetrievalOutcome
+	LatencyMs int
+	Error     *string
+	ItemCount int
+}
+
+// RetrievalConflict reports the same memory returned differently by two
+// backends.
+type RetrievalConflict struct {
+	Kind      string
+	Backends  []Backend
+	NativeIDs []string
+	Message   string
+}
+
+// RetrieveResult is the merged answer of a retrieval.
+type RetrieveResult struct {
+	Items     []ContextItem
+	Backends  []BackendRetrieval
+	Conflicts []RetrievalConflict
+	TraceID   *string
+}
+
+type backendHits struct {
+	backend Backend
+	items   []RetrievedItem
+}
+
+// RetrieveContext queries every selected backend concurrently, each under its
+// own timeout, and merges the answers: scores are normalised per backend,
+// items are fused by reciprocal rank, duplicates removed and ordered stably.
+func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) (RetrieveResult, error) {
+	in.Namespace = normalizeNamespace(in.Namespace)
+	in.Query = strings.TrimSpace(in.Query)
+	if err := s.validateStruct(in); err != nil {
+		return RetrieveResult{}, err
+	}
+	if in.Limit == 0 {
+		in.Limit = RetrieveLimitDefault
+	}
+	var selected map[Backend]bool
+	if in.Backends != nil {
+		selected = make(map[Backend]bool, len(in.Backends))
+		for _, b := range in.Backends {
+			selected[b] = true
+		}
+	}
+
+	q := RetrievalQuery{
+		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
+		Namespace: in.Namespace, SessionID: in.SessionID, Query: in.Query, Limit: in.Limit,
+	}
+	outcomes := make([]BackendRetrieval, len(s.backends))
+	hits := make([]backendHits, len(s.backends))
+	var wg sync.WaitGroup
+	for i, adapter := range s.backends {
+		outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
+		hits[i].backend = adapter.Name()
+		retriever, ok := adapter.(Retriever)
+		if !ok || (selected != nil && !selected[adapter.Name()]) {
+			continue
+		}
+		wg.Go(func() {
+			started := time.Now()
+			items, err := s.callRetriever(ctx, retriever, q)
+			outcomes[i].LatencyMs = int(time.Since(started).Milliseconds())
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				outcomes[i].Outcome = RetrievalTimeout
+				outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", s.cfg.RetrieveTimeout))
+			case err != nil:
+				outcomes[i].Outcome = RetrievalError
+				outcomes[i].Error = optional(truncate(err.Error(), maxErrorMessageLength))
+				s.logger.WarnContext(ctx, "gateway: backend retrieval failed",
+					slog.String("backend", string(adapter.Name())), slog.String("err", truncate(err.Error(), maxErrorMessageLength)))
+			default:
+				outcomes[i].Outcome = RetrievalOK
+				outcomes[i].ItemCount = len(items)
+				hits[i].items = items
+			}
+		})
+	}
+	wg.Wait()
+
+	items, conflicts := mergeHits(hits, in.Limit)
+	if err := s.linkRefs(ctx, in.WorkspaceID, items); err != nil {
+		return RetrieveResult{}, err
+	}
+	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: conflicts, TraceID: optional(in.TraceID)}, nil
+}
+
+func (s *Service) callRetriever(ctx context.Context, r Retriever, q RetrievalQuery) (items []RetrievedItem, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RetrieveTimeout)
+	defer cancel()
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("backend adapter panicked: %v", rec)
+		}
+	}()
+	type answer struct {
+		items []RetrievedItem
+		err   error
+	}
+	// The adapter may not honour ctx; the answer channel makes sure a slow
+	// backend never holds the merged answer past its timeout.
+	done := make(chan answer, 1)
+	go func() {
+		defer func() {
+			if rec := recover(); rec != nil {
+				done <- answer{err: fmt.Errorf("backend adapter panicked: %v", rec)}
+			}
+		}()
+		its, e := r.Retrieve(ctx, q)
+		done <- answer{its, e}
+	}()
+	select {
+	case a := <-done:
+		if a.err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return a.items, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type fused struct {
+	item      ContextItem
+	key       string
+	rrf       float64
+	bestScore float64
+	textHash  string
+}
+
+// mergeHits normalises scores per backend (divided by the backend's best
+// score, so every backend's top hit is 1.0), fuses ranks by reciprocal-rank
+// fusion, removes duplicates (same backend+native id, or same text across
+// backends) and orders by fused rank, then score, backend and id.
+func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict) {
+	byKey := map[string]*fused{}
+	var order []*fused
+	var conflicts []RetrievalConflict
+	for _, h := range all {
+		maxScore := 0.0
+		for _, it := range h.items {
+			maxScore = max(maxScore, it.Score)
+		}
+		for rank, it := range h.items {
+			norm := 1.0 / float64(rank+1)
+			if maxScore > 0 {
+				norm = max(it.Score, 0) / maxScore
+			}
+			textHash := it.ContentHash
+			if textHash == "" {
+				textHash = ContentHash(strings.Join(strings.Fields(strings.ToLower(it.Text)), " "))
+			}
+			nativeKey := string(h.backend) + "|" + it.NativeID + "|" + it.NativeURI
+			f := byKey[nativeKey]
+			if f == nil {
+				f = byKey["text|"+textHash]
+			}
+			rrf := 1.0 / float64(rrfK+rank+1)
+			if f != nil {
+				if f.item.SourceBackend == h.backend && f.key == nativeKey && f.textHash != textHash {
+					conflicts = append(conflicts, RetrievalConflict{
+						Kind: "divergent_content", Backends: []Backend{h.backend},
+						NativeIDs: []string{it.NativeID}, Message: "the backend returned the same memory twice with different content",
+					})
+				}
+				f.rrf += rrf
+				if f.item.SourceBackend != h.backend && !slices.Contains(f.item.AlsoFoundIn, h.backend) {
+					f.item.AlsoFoundIn = append(f.item.AlsoFoundIn, h.backend)
+				}
+				if norm > f.bestScore {
+					f.bestScore = norm
+				}
+				continue
+			}
+			f = &fused{
+				key: nativeKey, rrf: rrf, bestScore: norm, textHash: textHash,
+				item: ContextItem{
+					Text: it.Text, SourceBackend: h.backend, MemoryType: it.MemoryType,
+					NativeID: optional(it.NativeID), NativeURI: optional(it.NativeURI),
+				},
+			}
+			byKey[nativeKey] = f
+			byKey["text|"+textHash] = f
+			order = append(order, f)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b *fused) int {
+		if c := cmp.Compare(b.rrf, a.rrf); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.bestScore, a.bestScore); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.item.SourceBackend, b.item.SourceBackend); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	if len(order) > limit {
+		order = order[:limit]
+	}
+	items := make([]ContextItem, len(order))
+	for i, f := range order {
+		f.item.Score = f.bestScore
+		items[i] = f.item
+	}
+	return items, conflicts
+}
+
+// linkRefs attaches the known memory ref of each item, found by native id or
+// uri among the workspace's successful refs of the item's backend.
+func (s *Service) linkRefs(ctx context.Context, workspaceID string, items []ContextItem) error {
+	type lookup struct{ ids, uris []string }
+	perBackend := map[Backend]*lookup{}
+	for _, it := range items {
+		l := perBackend[it.SourceBackend]
+		if l == nil {
+			l = &lookup{}
+			perBackend[it.SourceBackend] = l
+		}
+		if it.NativeID != nil {
+			l.ids = append(l.ids, *it.NativeID)
+		}
+		if it.NativeURI != nil {
+			l.uris = append(l.uris, *it.NativeURI)
+		}
+	}
+	for backend, l := range perBackend {
+		if len(l.ids) == 0 && len(l.uris) == 0 {
+			continue
+		}
+		refs, err := s.store.RefsByNative(ctx, workspaceID, backend, l.ids, l.uris)
+		if err != nil {
+			return fmt.Errorf("error linking retrieved items to refs: %w", err)
+		}
+		// Prefer the most recently updated ref: a committed memory's ref over
+		// the ingest ref of the same turn.
+		slices.SortFunc(refs, func(a, b MemoryRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+		for i := range items {
+			it := &items[i]
+			if it.SourceBackend != backend || it.RefID != nil {
+				continue
+			}
+			for _, r := range refs {
+				if (it.NativeID != nil && r.NativeID != nil && *it.NativeID == *r.NativeID) ||
+					(it.NativeURI != nil && r.NativeURI != nil && *it.NativeURI == *r.NativeURI) {
+					it.RefID = &r.ID
+					break
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the domain needs. Each write method is one unit of
+// work: the implementation runs it in a single transaction, so nothing is ever
+// half-written.
+type Store interface {
+	IngestStore
+	CommitStore
+	FeedbackStore
+	ReadStore
+}
+
+// IngestStore persists the control-plane side of ingest.
+type IngestStore interface {
+	// RefsByGatewayID returns every ref recorded under a gateway id.
+	RefsByGatewayID(ctx context.Context, gatewayID string) ([]MemoryRef, error)
+	// SaveIngest upserts refs (keeping created_at, never downgrading a
+	// successful ref) and records the audit entry (once per id).
+	SaveIngest(ctx context.Context, refs []MemoryRef, audit AuditEntry) error
+}
+
+// CommitStore persists commit jobs.
+type CommitStore interface {
+	// CreateCommitJob stores the job, its outbox events and the audit entry in
+	// one transaction. If a job with the same id exists, nothing is written and
+	// the stored job is returned with created=false.
+	CreateCommitJob(ctx context.Context, job CommitJob, events []OutboxEvent, audit AuditEntry) (stored CommitJob, created bool, err error)
+}
+
+// FeedbackStore persists feedback.
+type FeedbackStore interface {
+	// SaveFeedback stores feedback, its text and the audit entry in one
+	// transaction. If feedback with the same id exists, nothing is written and
+	// the stored feedback is returned with created=false.
+	SaveFeedback(ctx context.Context, fb MemoryFeedback, content FeedbackContent, audit AuditEntry) (stored MemoryFeedback, created bool, err error)
+}
+
+// ReadStore serves the dashboard graph. Lists are ordered newest first by
+// (created_at, id) and paged by keyset cursors.
+type ReadStore interface {
+	MemoryRefsByIDs(ctx context.Context, ids []string) ([]MemoryRef, error)
+	CommitJobsByIDs(ctx context.Context, ids []string) ([]CommitJob, error)
+	OutboxEventsByIDs(ctx context.Context, ids []string) ([]OutboxEvent, error)
+	AuditEntriesByIDs(ctx context.Context, ids []string) ([]AuditEntry, error)
+	FeedbackByIDs(ctx context.Context, ids []string) ([]MemoryFeedback, error)
+
+	ListMemoryRefs(ctx context.Context, f RefFilter, p PageRequest) (Page[MemoryRef], error)
+	ListCommitJobs(ctx context.Context, f JobFilter, p PageRequest) (Page[CommitJob], error)
+	ListOutboxEvents(ctx context.Context, f EventFilter, p PageRequest) (Page[OutboxEvent], error)
+	ListAuditEntries(ctx context.Context, f AuditFilter, p PageRequest) (Page[AuditEntry], error)
+	ListFeedback(ctx context.Context, f FeedbackFilter, p PageRequest) (Page[MemoryFeedback], error)
+
+	// The grouped lists return one page per parent key in one query, which is
+	// what the dataloaders batch onto.
+	ListMemoryRefsGrouped(ctx context.Context, by RefGroup, keys []string, f RefFilter, p PageRequest) (map[string]Page[MemoryRef], error)
+	ListCommitJobsGrouped(ctx context.Context, by JobGroup, keys []string, f JobFilter, p PageRequest) (map[string]Page[CommitJob], error)
+	ListOutboxEventsGrouped(ctx context.Context, by EventGroup, keys []string, f EventFilter, p PageRequest) (map[string]Page[OutboxEvent], error)
+	ListAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter, p PageRequest) (map[string]Page[AuditEntry], error)
+	ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter, p PageRequest) (map[string]Page[MemoryFeedback], error)
+
+	// OutboxSummaries counts events by status per job id.
+	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
+	// OutboxSummary counts events by status under a filter.
+	OutboxSummary(ctx context.Context, f EventFilter) (OutboxSummary, error)
+	// SessionExists reports whether any ref or job is recorded for the session.
+	SessionExists(ctx context.Context, workspaceID, sessionID string) (bool, error)
+	// RefsByNative finds successful refs of one backend by native id or uri.
+	RefsByNative(ctx context.Context, workspaceID string, backend Backend, nativeIDs, nativeURIs []string) ([]MemoryRef, error)
+}
+
+// PageRequest asks for the first N items after a cursor.
+type PageRequest struct {
+	First int
+	After *Cursor
+}
+
+// Cursor is a keyset position: lists are ordered by (created_at DESC, id DESC).
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items           []T
+	HasNextPage     bool
+	HasPreviousPage bool
+}
+
+// RefFilter narrows memory refs. Empty fields do not filter. Namespace matches
+// the namespace and everything below it.
+type RefFilter struct {
+	WorkspaceID   string
+	UserID        string
+	AgentID       string
+	SessionID     string
+	Namespace     string
+	GatewayID     string
+	JobID         string
+	OutboxEventID string
+	Backend       Backend
+	RefType       RefType
+	Status        RefStatus
+}
+
+// RefGroup is the parent a grouped ref list is keyed by.
+type RefGroup string
+
+// Ref groupings.
+const (
+	RefsByGateway     RefGroup = "gateway_id"
+	RefsByJob         RefGroup = "job_id"
+	RefsByOutboxEvent RefGroup = "outbox_event_id"
+	RefsBySession     RefGroup = "session_id"
+)
+
+// JobFilter narrows commit jobs.
+type JobFilter struct {
+	WorkspaceID string
+	UserID      string
+	AgentID     string
+	SessionID   string
+	Namespace   string
+	Status      JobStatus
+}
+
+// JobGroup is the parent a grouped job list is keyed by.
+type JobGroup string
+
+// Job groupings.
+const (
+	JobsBySession JobGroup = "session_id"
+)
+
+// EventFilter narrows outbox events.
+type EventFilter struct {
+	WorkspaceID string
+	SessionID   string
+	JobID       string
+	Backend     Backend
+	Operation   Operation
+	Status      OutboxStatus
+}
+
+// EventGroup is the parent a grouped event list is keyed by.
+type EventGroup string
+
+// Event groupings.
+const (
+	EventsByJob EventGroup = "job_id"
+)
+
+// AuditFilter narrows audit entries.
+type AuditFilter struct {
+	WorkspaceID string
+	Action      string
+	TargetType  string
+	TargetID    string
+	SessionID   string
+	JobID       string
+	GatewayID   string
+	Since       *time.Time
+	Until       *time.Time
+}
+
+// AuditGroup is the parent a grouped audit list is keyed by.
+type AuditGroup string
+
+// Audit groupings.
+const (
+	AuditByJob     AuditGroup = "job_id"
+	AuditBySession AuditGroup = "session_id"
+	AuditByTarget  AuditGroup = "target_id"
+)
+
+// FeedbackFilter narrows feedback.
+type FeedbackFilter struct {
+	WorkspaceID  string
+	UserID       string
+	MemoryRefID  string
+	FeedbackType FeedbackType
+	Status       FeedbackStatus
+}
+
+// FeedbackGroup is the parent a grouped feedback list is keyed by.
+type FeedbackGroup string
+
+// Feedback groupings.
+const (
+	FeedbackByRef FeedbackGroup = "memory_ref_id"
+)

@@ -1,0 +1,338 @@
+// Package gateway is the domain core of Memory Gateway: it validates and
+// normalises agent requests, derives the stable identifiers, fans turns out to
+// memory backends, records memory refs, commit jobs, outbox events, feedback and
+// audit entries through a Store, and merges retrieval results.
+//
+// It imports neither the GraphQL layer nor the database layer: both depend on
+// it, and the interfaces it needs (Store, backend capabilities, access policy)
+// are declared here, where they are consumed.
+package gateway
+
+import "time"
+
+// Backend names a memory backend in its lowercase reference spelling, which is
+// also the spelling used in identifiers and stored rows.
+type Backend string
+
+// Known backends.
+const (
+	BackendEverMemOS  Backend = "evermemos"
+	BackendLocal      Backend = "local"
+	BackendOpenViking Backend = "openviking"
+)
+
+// RefType is the kind of memory a ref points to, in its reference spelling.
+type RefType string
+
+// Known ref types. Backends may produce any of them; OpenViking categories map
+// onto the closest one.
+const (
+	RefTypeCase            RefType = "case"
+	RefTypeDraftReview     RefType = "draft_review"
+	RefTypeEntity          RefType = "entity"
+	RefTypeEpisodicMemory  RefType = "episodic_memory"
+	RefTypeEvent           RefType = "event"
+	RefTypeLongTermMemory  RefType = "long_term_memory"
+	RefTypeMessageMemory   RefType = "message_memory"
+	RefTypePreference      RefType = "preference"
+	RefTypeProfile         RefType = "profile"
+	RefTypeSessionArchive  RefType = "session_archive"
+	RefTypeSkill           RefType = "skill"
+)
+
+// RefStatus is the state of one backend write.
+type RefStatus string
+
+// Ref statuses.
+const (
+	RefStatusFailed  RefStatus = "failed"
+	RefStatusPending RefStatus = "pending"
+	RefStatusSkipped RefStatus = "skipped"
+	RefStatusSuccess RefStatus = "success"
+)
+
+// OperationStatus aggregates the ref statuses of one ingest.
+type OperationStatus string
+
+// Operation statuses.
+const (
+	OperationFailed         OperationStatus = "failed"
+	OperationPartialSuccess OperationStatus = "partial_success"
+	OperationPending        OperationStatus = "pending"
+	OperationSkipped        OperationStatus = "skipped"
+	OperationSuccess        OperationStatus = "success"
+)
+
+// JobStatus is the state of a commit job.
+type JobStatus string
+
+// Commit job statuses. A job is terminal once it is SUCCESS, PARTIAL_SUCCESS or
+// FAILED.
+const (
+	JobAccepted       JobStatus = "accepted"
+	JobFailed         JobStatus = "failed"
+	JobPartialSuccess JobStatus = "partial_success"
+	JobRunning        JobStatus = "running"
+	JobSuccess        JobStatus = "success"
+)
+
+// Terminal reports whether no further change is expected for the job.
+func (s JobStatus) Terminal() bool {
+	return s == JobSuccess || s == JobPartialSuccess || s == JobFailed
+}
+
+// OutboxStatus is the state of one outbox event.
+type OutboxStatus string
+
+// Outbox event statuses. SUCCESS, SKIPPED and DEAD_LETTER are terminal.
+const (
+	OutboxDeadLetter OutboxStatus = "dead_letter"
+	OutboxPending    OutboxStatus = "pending"
+	OutboxProcessing OutboxStatus = "processing"
+	OutboxSkipped    OutboxStatus = "skipped"
+	OutboxSuccess    OutboxStatus = "success"
+)
+
+// Terminal reports whether the worker will not touch the event again (unless
+// an admin re-drives a dead letter).
+func (s OutboxStatus) Terminal() bool {
+	return s == OutboxSuccess || s == OutboxSkipped || s == OutboxDeadLetter
+}
+
+// Operation is what an outbox event asks a backend to do.
+type Operation string
+
+// Outbox operations.
+const (
+	OperationApplyFeedback Operation = "apply_feedback"
+	OperationCommitSession Operation = "commit_session"
+)
+
+// Role is the speaker of a conversation turn.
+type Role string
+
+// Turn roles.
+const (
+	RoleAssistant Role = "assistant"
+	RoleSystem    Role = "system"
+	RoleTool      Role = "tool"
+	RoleUser      Role = "user"
+)
+
+// FeedbackType classifies feedback on a memory.
+type FeedbackType string
+
+// Feedback types.
+const (
+	FeedbackCorrection    FeedbackType = "correction"
+	FeedbackDeleteRequest FeedbackType = "delete_request"
+	FeedbackHelpful       FeedbackType = "helpful"
+	FeedbackNotHelpful    FeedbackType = "not_helpful"
+)
+
+// FeedbackStatus is the review state of feedback.
+type FeedbackStatus string
+
+// Feedback statuses: RECEIVED → ACCEPTED | REJECTED → APPLIED | FAILED.
+const (
+	FeedbackAccepted FeedbackStatus = "accepted"
+	FeedbackApplied  FeedbackStatus = "applied"
+	FeedbackFailed   FeedbackStatus = "failed"
+	FeedbackReceived FeedbackStatus = "received"
+	FeedbackRejected FeedbackStatus = "rejected"
+)
+
+// RetrievalOutcome is what happened when one backend was asked for context.
+type RetrievalOutcome string
+
+// Retrieval outcomes.
+const (
+	RetrievalError   RetrievalOutcome = "error"
+	RetrievalOK      RetrievalOutcome = "ok"
+	RetrievalSkipped RetrievalOutcome = "skipped"
+	RetrievalTimeout RetrievalOutcome = "timeout"
+)
+
+// Metadata is control-plane metadata: JSON-shaped, filtered of content.
+type Metadata = map[string]any
+
+// Node is anything addressable by a globally unique id (the GraphQL Node
+// interface). Every id the gateway issues carries a type prefix, so ids never
+// collide across types.
+type Node interface {
+	NodeID() string
+}
+
+// MemoryRef records one write to one backend: what was stored where, with which
+// status, under which provenance.
+type MemoryRef struct {
+	ID             string
+	GatewayID      string
+	ProvenanceID   string
+	WorkspaceID    string
+	UserID         string
+	AgentID        string
+	SessionID      string
+	TurnID         *string
+	Namespace      string
+	Backend        Backend
+	RefType        RefType
+	Status         RefStatus
+	NativeID       *string
+	NativeURI      *string
+	IdempotencyKey *string
+	SourceType     *string
+	SourceEventID  *string
+	ContentHash    *string
+	ErrorMessage   *string
+	JobID          *string
+	OutboxEventID  *string
+	Metadata       Metadata
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// NodeID implements Node.
+func (r MemoryRef) NodeID() string { return r.ID }
+
+// CommitJob is one asynchronous "commit session" request.
+type CommitJob struct {
+	ID               string
+	WorkspaceID      string
+	UserID           string
+	AgentID          string
+	SessionID        string
+	Namespace        string
+	Status           JobStatus
+	IdempotencyKey   *string
+	RequestID        *string
+	CreatedRefsCount int
+	ErrorMessage     *string
+	Metadata         Metadata
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	StartedAt        *time.Time
+	FinishedAt       *time.Time
+}
+
+// NodeID implements Node.
+func (j CommitJob) NodeID() string { return j.ID }
+
+// OutboxEvent is one unit of backend work drained by the worker.
+type OutboxEvent struct {
+	ID             string
+	JobID          *string
+	FeedbackID     *string
+	GatewayID      string
+	WorkspaceID    string
+	UserID         string
+	AgentID        string
+	SessionID      string
+	Namespace      string
+	Backend        Backend
+	Operation      Operation
+	Status         OutboxStatus
+	AttemptCount   int
+	MaxAttempts    int
+	NextRetryAt    time.Time
+	LockedBy       *string
+	LockedAt       *time.Time
+	LeaseExpiresAt *time.Time
+	LastError      *string
+	LastErrorCode  *string
+	Metadata       Metadata
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	CompletedAt    *time.Time
+}
+
+// NodeID implements Node.
+func (e OutboxEvent) NodeID() string { return e.ID }
+
+// OutboxSummary counts outbox events by status.
+type OutboxSummary struct {
+	TotalEvents      int
+	PendingEvents    int
+	ProcessingEvents int
+	SuccessEvents    int
+	SkippedEvents    int
+	DeadLetterEvents int
+}
+
+// Add counts n events of the given status.
+func (s *OutboxSummary) Add(status OutboxStatus, n int) {
+	s.TotalEvents += n
+	switch status {
+	case OutboxPending:
+		s.PendingEvents += n
+	case OutboxProcessing:
+		s.ProcessingEvents += n
+	case OutboxSuccess:
+		s.SuccessEvents += n
+	case OutboxSkipped:
+		s.SkippedEvents += n
+	case OutboxDeadLetter:
+		s.DeadLetterEvents += n
+	}
+}
+
+// AuditEntry records one write operation. It never holds conversation content.
+type AuditEntry struct {
+	ID           string
+	WorkspaceID  string
+	Action       string
+	ActorUserID  *string
+	ActorAgentID *string
+	Principal    *string
+	TargetType   string
+	TargetID     string
+	Namespace    *string
+	SessionID    *string
+	JobID        *string
+	GatewayID    *string
+	Metadata     Metadata
+	CreatedAt    time.Time
+}
+
+// NodeID implements Node.
+func (a AuditEntry) NodeID() string { return a.ID }
+
+// MemoryFeedback is feedback an agent or user gave on a memory ref.
+type MemoryFeedback struct {
+	ID            string
+	WorkspaceID   string
+	UserID        string
+	AgentID       string
+	Namespace     string
+	MemoryRefID   string
+	FeedbackType  FeedbackType
+	Status        FeedbackStatus
+	HasComment    bool
+	HasCorrection bool
+	SourceType    *string
+	SourceEventID *string
+	Metadata      Metadata
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// NodeID implements Node.
+func (f MemoryFeedback) NodeID() string { return f.ID }
+
+// FeedbackContent is the free text attached to feedback. It is content, so it is
+// stored apart from the feedback row and never copied into audit entries.
+type FeedbackContent struct {
+	Comment    string
+	Correction string
+}
+
+// Session is the dashboard view of one conversation session: everything the
+// control plane holds under (workspace, session).
+type Session struct {
+	ID          string
+	WorkspaceID string
+	SessionID   string
+}
+
+// NodeID implements Node.
+func (s Session) NodeID() string { return s.ID }

@@ -1,0 +1,143 @@
+// Package persistence stores the gateway's control plane with bun, on
+// PostgreSQL (pgdriver) or on an embedded SQLite file (sqliteshim, pure Go).
+// It owns the migrations of both dialects, the Store behind the domain, and
+// the per-dialect claim queries of the outbox worker.
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/driver/sqliteshim"
+)
+
+// DefaultSQLitePath is where `go run .` keeps its data with no configuration.
+const DefaultSQLitePath = "data/memory-gateway.db"
+
+// Pool defaults for PostgreSQL.
+const (
+	PostgresMaxOpenConnsDefault = 20
+	PostgresMaxIdleConnsDefault = 20
+)
+
+// sqlitePragmas are applied to every SQLite connection: wait for locks rather
+// than fail, write-ahead logging so readers never block the writer, foreign
+// keys on, and BEGIN IMMEDIATE so read-then-write transactions cannot fail
+// with SQLITE_BUSY_SNAPSHOT.
+var sqlitePragmas = []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
+
+// DB is an open database with its dialect.
+type DB struct {
+	*bun.DB
+	// URL is the connection string with any password removed, for logs.
+	URL string
+	// SQLitePath is the database file for SQLite, "" for PostgreSQL.
+	SQLitePath string
+}
+
+// IsPostgres reports whether the database is PostgreSQL.
+func (db *DB) IsPostgres() bool { return db.Dialect().Name() == dialect.PG }
+
+// Open connects to the database named by rawURL: postgres:// or postgresql://
+// selects PostgreSQL; file:, sqlite: or a plain path selects SQLite; "" is the
+// default SQLite file. It pings before returning.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL)
+	default:
+		return openSQLite(ctx, rawURL)
+	}
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	connector := pgdriver.NewConnector(pgdriver.WithDSN(rawURL), pgdriver.WithApplicationName("memory-gateway"))
+	sqldb := sql.OpenDB(connector)
+	sqldb.SetMaxOpenConns(PostgresMaxOpenConnsDefault)
+	sqldb.SetMaxIdleConns(PostgresMaxIdleConnsDefault)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{DB: bun.NewDB(sqldb, pgdialect.New()), URL: redactURL(rawURL)}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("error connecting to PostgreSQL at %s: %w", db.URL, err)
+	}
+	return db, nil
+}
+
+// SQLitePath resolves the file a SQLite URL names.
+func SQLitePath(rawURL string) (string, error) {
+	if rawURL == "" {
+		return DefaultSQLitePath, nil
+	}
+	rest := rawURL
+	for _, prefix := range []string{"sqlite://", "sqlite:", "file://", "file:"} {
+		if after, ok := strings.CutPrefix(rest, prefix); ok {
+			rest = after
+			break
+		}
+	}
+	path, _, _ := strings.Cut(rest, "?")
+	if path == "" || path == ":memory:" {
+		return "", errors.New("an in-memory SQLite database is not supported: name a file")
+	}
+	return path, nil
+}
+
+func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
+	path, err := SQLitePath(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("error creating the SQLite directory %s: %w", dir, err)
+		}
+	}
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("error opening SQLite file %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer, and a single connection turns
+	// lock contention inside the process into queueing instead of SQLITE_BUSY.
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetMaxIdleConns(1)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
+	db := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), URL: "file:" + path, SQLitePath: path}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("error opening SQLite file %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// redactURL removes the password from a connection URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "postgres://(unparseable)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.String()
+}

@@ -1,0 +1,239 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Every list is ordered newest first by (created_at, id) and paged with a
+// keyset cursor on the same pair, which every list index covers.
+
+func applyCursor(q *bun.SelectQuery, alias string, after *gateway.Cursor) *bun.SelectQuery {
+	if after == nil {
+		return q
+	}
+	return q.Where("("+alias+".created_at, "+alias+".id) < (?, ?)", after.CreatedAt, after.ID)
+}
+
+func listPage[T any, R record[T]](ctx context.Context, db bun.IDB, alias string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (gateway.Page[T], error) {
+	var rows []R
+	q := filter(db.NewSelect().Model(&rows))
+	q = applyCursor(q, alias, p.After).
+		OrderExpr(alias + ".created_at DESC, " + alias + ".id DESC").
+		Limit(p.First + 1)
+	if err := q.Scan(ctx); err != nil {
+		return gateway.Page[T]{}, fmt.Errorf("error listing: %w", err)
+	}
+	hasNext := len(rows) > p.First
+	if hasNext {
+		rows = rows[:p.First]
+	}
+	return gateway.Page[T]{Items: toDomain[T](rows), HasNextPage: hasNext, HasPreviousPage: p.After != nil}, nil
+}
+
+// listGrouped returns the first page of each parent's children in one query,
+// using ROW_NUMBER() over a partition per parent (both dialects have window
+// functions).
+func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, groupColumn string, keys []string, keyOf func(T) string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (map[string]gateway.Page[T], error) {
+	out := make(map[string]gateway.Page[T], len(keys))
+	for _, k := range keys {
+		out[k] = gateway.Page[T]{Items: []T{}, HasPreviousPage: p.After != nil}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	col := alias + "." + groupColumn
+	inner := db.NewSelect().Model((*R)(nil)).
+		ColumnExpr(alias+".*").
+		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY "+col+" ORDER BY "+alias+".created_at DESC, "+alias+".id DESC) AS rn").
+		Where(col+" IN (?)", bun.In(keys))
+	inner = applyCursor(filter(inner), alias, p.After)
+	var rows []R
+	err := db.NewSelect().
+		TableExpr("(?) AS "+alias, inner).
+		ColumnExpr(alias+".*").
+		Where(alias+".rn <= ?", p.First+1).
+		OrderExpr(col+", "+alias+".rn").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("error listing by %s: %w", groupColumn, err)
+	}
+	for _, r := range rows {
+		item := r.domain()
+		key := keyOf(item)
+		page := out[key]
+		if r.rowNumber() > p.First {
+			page.HasNextPage = true
+		} else {
+			page.Items = append(page.Items, item)
+		}
+		out[key] = page
+	}
+	return out, nil
+}
+
+func applyRefFilter(q *bun.SelectQuery, f gateway.RefFilter) *bun.SelectQuery {
+	q = whereEq(q, "r.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "r.user_id", f.UserID)
+	q = whereEq(q, "r.agent_id", f.AgentID)
+	q = whereEq(q, "r.session_id", f.SessionID)
+	q = whereEq(q, "r.gateway_id", f.GatewayID)
+	q = whereEq(q, "r.job_id", f.JobID)
+	q = whereEq(q, "r.outbox_event_id", f.OutboxEventID)
+	q = whereEq(q, "r.backend", string(f.Backend))
+	q = whereEq(q, "r.ref_type", string(f.RefType))
+	q = whereEq(q, "r.status", string(f.Status))
+	return whereNamespace(q, "r.namespace", f.Namespace)
+}
+
+func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter) *bun.SelectQuery {
+	q = whereEq(q, "j.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "j.user_id", f.UserID)
+	q = whereEq(q, "j.agent_id", f.AgentID)
+	q = whereEq(q, "j.session_id", f.SessionID)
+	q = whereEq(q, "j.status", string(f.Status))
+	return whereNamespace(q, "j.namespace", f.Namespace)
+}
+
+func applyEventFilter(q *bun.SelectQuery, f gateway.EventFilter) *bun.SelectQuery {
+	q = whereEq(q, "e.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "e.session_id", f.SessionID)
+	q = whereEq(q, "e.job_id", f.JobID)
+	q = whereEq(q, "e.backend", string(f.Backend))
+	q = whereEq(q, "e.operation", string(f.Operation))
+	return whereEq(q, "e.status", string(f.Status))
+}
+
+func applyAuditFilter(q *bun.SelectQuery, f gateway.AuditFilter) *bun.SelectQuery {
+	q = whereEq(q, "a.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "a.action", f.Action)
+	q = whereEq(q, "a.target_type", f.TargetType)
+	q = whereEq(q, "a.target_id", f.TargetID)
+	q = whereEq(q, "a.session_id", f.SessionID)
+	q = whereEq(q, "a.job_id", f.JobID)
+	q = whereEq(q, "a.gateway_id", f.GatewayID)
+	if f.Since != nil {
+		q = q.Where("a.created_at >= ?", f.Since.UTC())
+	}
+	if f.Until != nil {
+		q = q.Where("a.created_at < ?", f.Until.UTC())
+	}
+	return q
+}
+
+func applyFeedbackFilter(q *bun.SelectQuery, f gateway.FeedbackFilter) *bun.SelectQuery {
+	q = whereEq(q, "f.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "f.user_id", f.UserID)
+	q = whereEq(q, "f.memory_ref_id", f.MemoryRefID)
+	q = whereEq(q, "f.feedback_type", string(f.FeedbackType))
+	return whereEq(q, "f.status", string(f.Status))
+}
+
+func whereEq(q *bun.SelectQuery, column, value string) *bun.SelectQuery {
+	if value == "" {
+		return q
+	}
+	return q.Where(column+" = ?", value)
+}
+
+// ListMemoryRefs implements gateway.ReadStore.
+func (s *Store) ListMemoryRefs(ctx context.Context, f gateway.RefFilter, p gateway.PageRequest) (gateway.Page[gateway.MemoryRef], error) {
+	return listPage[gateway.MemoryRef, refRow](ctx, s.db, "r", func(q *bun.SelectQuery) *bun.SelectQuery { return applyRefFilter(q, f) }, p)
+}
+
+// ListCommitJobs implements gateway.ReadStore.
+func (s *Store) ListCommitJobs(ctx context.Context, f gateway.JobFilter, p gateway.PageRequest) (gateway.Page[gateway.CommitJob], error) {
+	return listPage[gateway.CommitJob, jobRow](ctx, s.db, "j", func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f) }, p)
+}
+
+// ListOutboxEvents implements gateway.ReadStore.
+func (s *Store) ListOutboxEvents(ctx context.Context, f gateway.EventFilter, p gateway.PageRequest) (gateway.Page[gateway.OutboxEvent], error) {
+	return listPage[gateway.OutboxEvent, eventRow](ctx, s.db, "e", func(q *bun.SelectQuery) *bun.SelectQuery { return applyEventFilter(q, f) }, p)
+}
+
+// ListAuditEntries implements gateway.ReadStore.
+func (s *Store) ListAuditEntries(ctx context.Context, f gateway.AuditFilter, p gateway.PageRequest) (gateway.Page[gateway.AuditEntry], error) {
+	return listPage[gateway.AuditEntry, auditRow](ctx, s.db, "a", func(q *bun.SelectQuery) *bun.SelectQuery { return applyAuditFilter(q, f) }, p)
+}
+
+// ListFeedback implements gateway.ReadStore.
+func (s *Store) ListFeedback(ctx context.Context, f gateway.FeedbackFilter, p gateway.PageRequest) (gateway.Page[gateway.MemoryFeedback], error) {
+	return listPage[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", func(q *bun.SelectQuery) *bun.SelectQuery { return applyFeedbackFilter(q, f) }, p)
+}
+
+// ListMemoryRefsGrouped implements gateway.ReadStore.
+func (s *Store) ListMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, keys []string, f gateway.RefFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
+	var keyOf func(gateway.MemoryRef) string
+	switch by {
+	case gateway.RefsByGateway:
+		keyOf = func(r gateway.MemoryRef) string { return r.GatewayID }
+	case gateway.RefsByJob:
+		keyOf = func(r gateway.MemoryRef) string { return derefString(r.JobID) }
+	case gateway.RefsByOutboxEvent:
+		keyOf = func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }
+	case gateway.RefsBySession:
+		keyOf = func(r gateway.MemoryRef) string { return r.SessionID }
+	default:
+		return nil, fmt.Errorf("unknown ref grouping %q", by)
+	}
+	return listGrouped[gateway.MemoryRef, refRow](ctx, s.db, "r", string(by), keys, keyOf,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyRefFilter(q, f) }, p)
+}
+
+// ListCommitJobsGrouped implements gateway.ReadStore.
+func (s *Store) ListCommitJobsGrouped(ctx context.Context, by gateway.JobGroup, keys []string, f gateway.JobFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.CommitJob], error) {
+	if by != gateway.JobsBySession {
+		return nil, fmt.Errorf("unknown job grouping %q", by)
+	}
+	return listGrouped[gateway.CommitJob, jobRow](ctx, s.db, "j", string(by), keys,
+		func(j gateway.CommitJob) string { return j.SessionID },
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f) }, p)
+}
+
+// ListOutboxEventsGrouped implements gateway.ReadStore.
+func (s *Store) ListOutboxEventsGrouped(ctx context.Context, by gateway.EventGroup, keys []string, f gateway.EventFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.OutboxEvent], error) {
+	if by != gateway.EventsByJob {
+		return nil, fmt.Errorf("unknown event grouping %q", by)
+	}
+	return listGrouped[gateway.OutboxEvent, eventRow](ctx, s.db, "e", string(by), keys,
+		func(e gateway.OutboxEvent) string { return derefString(e.JobID) },
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyEventFilter(q, f) }, p)
+}
+
+// ListAuditEntriesGrouped implements gateway.ReadStore.
+func (s *Store) ListAuditEntriesGrouped(ctx context.Context, by gateway.AuditGroup, keys []string, f gateway.AuditFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.AuditEntry], error) {
+	var keyOf func(gateway.AuditEntry) string
+	switch by {
+	case gateway.AuditByJob:
+		keyOf = func(a gateway.AuditEntry) string { return derefString(a.JobID) }
+	case gateway.AuditBySession:
+		keyOf = func(a gateway.AuditEntry) string { return derefString(a.SessionID) }
+	case gateway.AuditByTarget:
+		keyOf = func(a gateway.AuditEntry) string { return a.TargetID }
+	default:
+		return nil, fmt.Errorf("unknown audit grouping %q", by)
+	}
+	return listGrouped[gateway.AuditEntry, auditRow](ctx, s.db, "a", string(by), keys, keyOf,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyAuditFilter(q, f) }, p)
+}
+
+// ListFeedbackGrouped implements gateway.ReadStore.
+func (s *Store) ListFeedbackGrouped(ctx context.Context, by gateway.FeedbackGroup, keys []string, f gateway.FeedbackFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryFeedback], error) {
+	if by != gateway.FeedbackByRef {
+		return nil, fmt.Errorf("unknown feedback grouping %q", by)
+	}
+	return listGrouped[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", string(by), keys,
+		func(f gateway.MemoryFeedback) string { return f.MemoryRefID },
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyFeedbackFilter(q, f) }, p)
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

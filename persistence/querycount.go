@@ -1,0 +1,31 @@
+package persistence
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/uptrace/bun"
+)
+
+// QueryCounter is a bun query hook that counts statements; tests use it to
+// prove a query costs a constant number of round trips.
+type QueryCounter struct {
+	n atomic.Int64
+}
+
+var _ bun.QueryHook = (*QueryCounter)(nil)
+
+// BeforeQuery implements bun.QueryHook.
+func (c *QueryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+// AfterQuery implements bun.QueryHook.
+func (c *QueryCounter) AfterQuery(context.Context, *bun.QueryEvent) {}
+
+// Count returns the number of statements seen so far.
+func (c *QueryCounter) Count() int64 { return c.n.Load() }
+
+// Reset sets the count back to zero.
+func (c *QueryCounter) Reset() { c.n.Store(0) }

@@ -1,0 +1,329 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Store implements gateway.Store on a DB.
+type Store struct {
+	db *DB
+}
+
+var _ gateway.Store = (*Store)(nil)
+
+// NewStore returns a Store on db.
+func NewStore(db *DB) *Store {
+	return &Store{db: db}
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *DB { return s.db }
+
+// RefsByGatewayID implements gateway.IngestStore.
+func (s *Store) RefsByGatewayID(ctx context.Context, gatewayID string) ([]gateway.MemoryRef, error) {
+	var rows []refRow
+	err := s.db.NewSelect().Model(&rows).Where("r.gateway_id = ?", gatewayID).OrderExpr("r.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error selecting refs by gateway id: %w", err)
+	}
+	return toDomain[gateway.MemoryRef](rows), nil
+}
+
+// refUpsertColumns are overwritten when a ref is written again; created_at
+// and the ids are not.
+var refUpsertColumns = []string{
+	"provenance_id", "status", "native_id", "native_uri", "error_message", "content_hash",
+	"job_id", "outbox_event_id", "metadata", "updated_at",
+}
+
+// upsertRefs writes refs idempotently. A successful ref is never downgraded
+// by a later failure, and a ref is never overwritten with another turn's
+// content hash.
+func upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	rows := toRefRows(refs)
+	q := tx.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE")
+	for _, col := range refUpsertColumns {
+		q = q.Set(col + " = EXCLUDED." + col)
+	}
+	q = q.Where("(r.status <> 'success' OR EXCLUDED.status = 'success')").
+		Where("(r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)")
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("error upserting %d refs: %w", len(refs), err)
+	}
+	return nil
+}
+
+func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error {
+	audit.Metadata = nonNil(audit.Metadata)
+	row := auditRow{AuditEntry: audit}
+	if _, err := tx.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("error inserting audit entry: %w", err)
+	}
+	return nil
+}
+
+// SaveIngest implements gateway.IngestStore.
+func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if len(refs) > 0 {
+			hash := refs[0].ContentHash
+			if hash != nil {
+				n, err := tx.NewSelect().Model((*refRow)(nil)).
+					Where("r.gateway_id = ?", refs[0].GatewayID).
+					Where("r.content_hash IS NOT NULL AND r.content_hash <> ?", *hash).
+					Count(ctx)
+				if err != nil {
+					return fmt.Errorf("error checking refs for conflicts: %w", err)
+				}
+				if n > 0 {
+					return &gateway.ConflictError{Message: "a turn with different content was already ingested under this idempotency basis"}
+				}
+			}
+		}
+		if err := upsertRefs(ctx, tx, refs); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+}
+
+// CreateCommitJob implements gateway.CommitStore.
+func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, events []gateway.OutboxEvent, audit gateway.AuditEntry) (gateway.CommitJob, bool, error) {
+	var stored gateway.CommitJob
+	created := false
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		job.Metadata = nonNil(job.Metadata)
+		row := jobRow{CommitJob: job}
+		res, err := tx.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("error inserting commit job: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var existing jobRow
+			if err := tx.NewSelect().Model(&existing).Where("j.id = ?", job.ID).Scan(ctx); err != nil {
+				return fmt.Errorf("error reading existing commit job: %w", err)
+			}
+			stored = existing.CommitJob
+			return nil
+		}
+		if len(events) > 0 {
+			rows := toEventRows(events)
+			if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("error inserting outbox events: %w", err)
+			}
+		}
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		if s.db.IsPostgres() {
+			if err := notifyOutbox(ctx, tx); err != nil {
+				return err
+			}
+		}
+		stored, created = job, true
+		return nil
+	})
+	if err != nil {
+		return gateway.CommitJob{}, false, err
+	}
+	return stored, created, nil
+}
+
+// SaveFeedback implements gateway.FeedbackStore.
+func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, content gateway.FeedbackContent, audit gateway.AuditEntry) (gateway.MemoryFeedback, bool, error) {
+	var stored gateway.MemoryFeedback
+	created := false
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		fb.Metadata = nonNil(fb.Metadata)
+		row := feedbackRow{MemoryFeedback: fb}
+		res, err := tx.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("error inserting feedback: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var existing feedbackRow
+			if err := tx.NewSelect().Model(&existing).Where("f.id = ?", fb.ID).Scan(ctx); err != nil {
+				return fmt.Errorf("error reading existing feedback: %w", err)
+			}
+			stored = existing.MemoryFeedback
+			return nil
+		}
+		if content.Comment != "" || content.Correction != "" {
+			c := feedbackContentRow{FeedbackID: fb.ID, Comment: content.Comment, Correction: content.Correction}
+			if _, err := tx.NewInsert().Model(&c).Exec(ctx); err != nil {
+				return fmt.Errorf("error inserting feedback content: %w", err)
+			}
+		}
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		stored, created = fb, true
+		return nil
+	})
+	if err != nil {
+		return gateway.MemoryFeedback{}, false, err
+	}
+	return stored, created, nil
+}
+
+// byIDs selects rows of one table by id.
+func byIDs[T any, R record[T]](ctx context.Context, db bun.IDB, alias string, ids []string) ([]T, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []R
+	if err := db.NewSelect().Model(&rows).Where(alias+".id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error selecting by id: %w", err)
+	}
+	return toDomain[T](rows), nil
+}
+
+// MemoryRefsByIDs implements gateway.ReadStore.
+func (s *Store) MemoryRefsByIDs(ctx context.Context, ids []string) ([]gateway.MemoryRef, error) {
+	return byIDs[gateway.MemoryRef, refRow](ctx, s.db, "r", ids)
+}
+
+// CommitJobsByIDs implements gateway.ReadStore.
+func (s *Store) CommitJobsByIDs(ctx context.Context, ids []string) ([]gateway.CommitJob, error) {
+	return byIDs[gateway.CommitJob, jobRow](ctx, s.db, "j", ids)
+}
+
+// OutboxEventsByIDs implements gateway.ReadStore.
+func (s *Store) OutboxEventsByIDs(ctx context.Context, ids []string) ([]gateway.OutboxEvent, error) {
+	return byIDs[gateway.OutboxEvent, eventRow](ctx, s.db, "e", ids)
+}
+
+// AuditEntriesByIDs implements gateway.ReadStore.
+func (s *Store) AuditEntriesByIDs(ctx context.Context, ids []string) ([]gateway.AuditEntry, error) {
+	return byIDs[gateway.AuditEntry, auditRow](ctx, s.db, "a", ids)
+}
+
+// FeedbackByIDs implements gateway.ReadStore.
+func (s *Store) FeedbackByIDs(ctx context.Context, ids []string) ([]gateway.MemoryFeedback, error) {
+	return byIDs[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", ids)
+}
+
+// FeedbackContent returns the text stored with feedback.
+func (s *Store) FeedbackContent(ctx context.Context, feedbackID string) (gateway.FeedbackContent, error) {
+	var row feedbackContentRow
+	err := s.db.NewSelect().Model(&row).Where("fc.feedback_id = ?", feedbackID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gateway.FeedbackContent{}, nil
+	}
+	if err != nil {
+		return gateway.FeedbackContent{}, fmt.Errorf("error selecting feedback content: %w", err)
+	}
+	return gateway.FeedbackContent{Comment: row.Comment, Correction: row.Correction}, nil
+}
+
+// OutboxSummaries implements gateway.ReadStore.
+func (s *Store) OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]gateway.OutboxSummary, error) {
+	out := make(map[string]gateway.OutboxSummary, len(jobIDs))
+	if len(jobIDs) == 0 {
+		return out, nil
+	}
+	var counts []struct {
+		JobID  string
+		Status gateway.OutboxStatus
+		N      int
+	}
+	err := s.db.NewSelect().Model((*eventRow)(nil)).
+		ColumnExpr("e.job_id, e.status, count(*) AS n").
+		Where("e.job_id IN (?)", bun.In(jobIDs)).
+		GroupExpr("e.job_id, e.status").
+		Scan(ctx, &counts)
+	if err != nil {
+		return nil, fmt.Errorf("error counting outbox events per job: %w", err)
+	}
+	for _, id := range jobIDs {
+		out[id] = gateway.OutboxSummary{}
+	}
+	for _, c := range counts {
+		sum := out[c.JobID]
+		sum.Add(c.Status, c.N)
+		out[c.JobID] = sum
+	}
+	return out, nil
+}
+
+// OutboxSummary implements gateway.ReadStore.
+func (s *Store) OutboxSummary(ctx context.Context, f gateway.EventFilter) (gateway.OutboxSummary, error) {
+	var counts []struct {
+		Status gateway.OutboxStatus
+		N      int
+	}
+	q := s.db.NewSelect().Model((*eventRow)(nil)).ColumnExpr("e.status, count(*) AS n").GroupExpr("e.status")
+	if err := applyEventFilter(q, f).Scan(ctx, &counts); err != nil {
+		return gateway.OutboxSummary{}, fmt.Errorf("error counting outbox events: %w", err)
+	}
+	var sum gateway.OutboxSummary
+	for _, c := range counts {
+		sum.Add(c.Status, c.N)
+	}
+	return sum, nil
+}
+
+// SessionExists implements gateway.ReadStore.
+func (s *Store) SessionExists(ctx context.Context, workspaceID, sessionID string) (bool, error) {
+	for _, model := range []any{(*refRow)(nil), (*jobRow)(nil)} {
+		exists, err := s.db.NewSelect().Model(model).
+			Where("workspace_id = ?", workspaceID).Where("session_id = ?", sessionID).
+			Limit(1).Exists(ctx)
+		if err != nil {
+			return false, fmt.Errorf("error checking session: %w", err)
+		}
+		if exists {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// RefsByNative implements gateway.ReadStore.
+func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend gateway.Backend, nativeIDs, nativeURIs []string) ([]gateway.MemoryRef, error) {
+	if len(nativeIDs) == 0 && len(nativeURIs) == 0 {
+		return nil, nil
+	}
+	var rows []refRow
+	q := s.db.NewSelect().Model(&rows).
+		Where("r.workspace_id = ?", workspaceID).
+		Where("r.backend = ?", backend).
+		Where("r.status = ?", gateway.RefStatusSuccess).
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			if len(nativeIDs) > 0 {
+				q = q.WhereOr("r.native_id IN (?)", bun.In(nativeIDs))
+			}
+			if len(nativeURIs) > 0 {
+				q = q.WhereOr("r.native_uri IN (?)", bun.In(nativeURIs))
+			}
+			return q
+		})
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error selecting refs by native id: %w", err)
+	}
+	return toDomain[gateway.MemoryRef](rows), nil
+}
+
+// escapeLike escapes LIKE wildcards with a backslash.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// whereNamespace matches a namespace and everything below it.
+func whereNamespace(q *bun.SelectQuery, column, ns string) *bun.SelectQuery {
+	if ns == "" {
+		return q
+	}
+	return q.Where("("+column+" = ? OR "+column+` LIKE ? ESCAPE '\')`, ns, escapeLike(ns)+"/%")
+}

@@ -1,0 +1,98 @@
+package resolvers
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/graph/model"
+)
+
+// cursorVersion prefixes every cursor so the format can change later.
+const cursorVersion = "c1"
+
+// encodeCursor makes an opaque cursor from a keyset position.
+func encodeCursor(createdAt time.Time, id string) string {
+	raw := cursorVersion + "|" + createdAt.UTC().Format(time.RFC3339Nano) + "|" + id
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// decodeCursor parses a cursor made by encodeCursor.
+func decodeCursor(s string) (*gateway.Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, gateway.NewInputError("after", "is not a valid cursor")
+	}
+	parts := strings.SplitN(string(raw), "|", 3)
+	if len(parts) != 3 || parts[0] != cursorVersion || parts[2] == "" {
+		return nil, gateway.NewInputError("after", "is not a valid cursor")
+	}
+	ts, err := time.Parse(time.RFC3339Nano, parts[1])
+	if err != nil {
+		return nil, gateway.NewInputError("after", "is not a valid cursor")
+	}
+	return &gateway.Cursor{CreatedAt: ts, ID: parts[2]}, nil
+}
+
+// pageRequest validates Relay arguments into a domain page request.
+func pageRequest(first *int, after *string) (gateway.PageRequest, error) {
+	var cursor *gateway.Cursor
+	if after != nil && *after != "" {
+		c, err := decodeCursor(*after)
+		if err != nil {
+			return gateway.PageRequest{}, err
+		}
+		cursor = c
+	}
+	return gateway.NewPageRequest(first, cursor)
+}
+
+func pageInfo[T any](page gateway.Page[T], cursorOf func(T) string) *model.PageInfo {
+	info := &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage}
+	if n := len(page.Items); n > 0 {
+		start, end := cursorOf(page.Items[0]), cursorOf(page.Items[n-1])
+		info.StartCursor, info.EndCursor = &start, &end
+	}
+	return info
+}
+
+func refCursor(r gateway.MemoryRef) string       { return encodeCursor(r.CreatedAt, r.ID) }
+func jobCursor(j gateway.CommitJob) string       { return encodeCursor(j.CreatedAt, j.ID) }
+func eventCursor(e gateway.OutboxEvent) string   { return encodeCursor(e.CreatedAt, e.ID) }
+func auditCursor(a gateway.AuditEntry) string    { return encodeCursor(a.CreatedAt, a.ID) }
+func feedbackCursor(f gateway.MemoryFeedback) string { return encodeCursor(f.CreatedAt, f.ID) }
+
+// edges builds the edges and page info of a connection.
+func edges[T, E any](page gateway.Page[T], cursorOf func(T) string, edge func(string, *T) E) ([]E, *model.PageInfo) {
+	out := make([]E, len(page.Items))
+	for i := range page.Items {
+		out[i] = edge(cursorOf(page.Items[i]), &page.Items[i])
+	}
+	return out, pageInfo(page, cursorOf)
+}
+
+func refConnection(page gateway.Page[gateway.MemoryRef]) *model.MemoryRefConnection {
+	e, info := edges(page, refCursor, func(c string, n *gateway.MemoryRef) model.MemoryRefEdge { return model.MemoryRefEdge{Cursor: c, Node: n} })
+	return &model.MemoryRefConnection{Edges: e, PageInfo: info}
+}
+
+func jobConnection(page gateway.Page[gateway.CommitJob]) *model.CommitJobConnection {
+	e, info := edges(page, jobCursor, func(c string, n *gateway.CommitJob) model.CommitJobEdge { return model.CommitJobEdge{Cursor: c, Node: n} })
+	return &model.CommitJobConnection{Edges: e, PageInfo: info}
+}
+
+func eventConnection(page gateway.Page[gateway.OutboxEvent]) *model.OutboxEventConnection {
+	e, info := edges(page, eventCursor, func(c string, n *gateway.OutboxEvent) model.OutboxEventEdge { return model.OutboxEventEdge{Cursor: c, Node: n} })
+	return &model.OutboxEventConnection{Edges: e, PageInfo: info}
+}
+
+func auditConnection(page gateway.Page[gateway.AuditEntry]) *model.AuditEntryConnection {
+	e, info := edges(page, auditCursor, func(c string, n *gateway.AuditEntry) model.AuditEntryEdge { return model.AuditEntryEdge{Cursor: c, Node: n} })
+	return &model.AuditEntryConnection{Edges: e, PageInfo: info}
+}
+
+func feedbackConnection(page gateway.Page[gateway.MemoryFeedback]) *model.MemoryFeedbackConnection {
+	e, info := edges(page, feedbackCursor, func(c string, n *gateway.MemoryFeedback) model.MemoryFeedbackEdge { return model.MemoryFeedbackEdge{Cursor: c, Node: n} })
+	return &model.MemoryFeedbackConnection{Edges: e, PageInfo: info}
+}

@@ -1,0 +1,182 @@
+package resolvers
+
+import (
+	"context"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/graph/model"
+)
+
+// Job implements graph.MemoryRefResolver.
+func (r *memoryRefResolver) Job(ctx context.Context, obj *gateway.MemoryRef) (*gateway.CommitJob, error) {
+	return loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
+}
+
+// OutboxEvent implements graph.MemoryRefResolver.
+func (r *memoryRefResolver) OutboxEvent(ctx context.Context, obj *gateway.MemoryRef) (*gateway.OutboxEvent, error) {
+	return loadOptional(ctx, loadersFrom(ctx).events, obj.OutboxEventID)
+}
+
+// Session implements graph.MemoryRefResolver.
+func (r *memoryRefResolver) Session(_ context.Context, obj *gateway.MemoryRef) (*gateway.Session, error) {
+	return sessionOf(obj.WorkspaceID, obj.SessionID), nil
+}
+
+// Siblings implements graph.MemoryRefResolver: the other refs of the same
+// gateway id.
+func (r *memoryRefResolver) Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsByGateway, obj.GatewayID, first, after, obj.ID)
+}
+
+// Feedback implements graph.MemoryRefResolver.
+func (r *memoryRefResolver) Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryFeedbackConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := loadersFrom(ctx).feedbackByRef.load(ctx, obj.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	return feedbackConnection(page), nil
+}
+
+// OutboxSummary implements graph.CommitJobResolver.
+func (r *commitJobResolver) OutboxSummary(ctx context.Context, obj *gateway.CommitJob) (*gateway.OutboxSummary, error) {
+	sum, err := loadersFrom(ctx).summaries.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &sum, nil
+}
+
+// OutboxEvents implements graph.CommitJobResolver.
+func (r *commitJobResolver) OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.OutboxEventConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := loadersFrom(ctx).eventsByJob.load(ctx, obj.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	return eventConnection(page), nil
+}
+
+// Refs implements graph.CommitJobResolver.
+func (r *commitJobResolver) Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsByJob, obj.ID, first, after, "")
+}
+
+// Session implements graph.CommitJobResolver.
+func (r *commitJobResolver) Session(_ context.Context, obj *gateway.CommitJob) (*gateway.Session, error) {
+	return sessionOf(obj.WorkspaceID, obj.SessionID), nil
+}
+
+// AuditEntries implements graph.CommitJobResolver.
+func (r *commitJobResolver) AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.AuditEntryConnection, error) {
+	return loadAudit(ctx, loadersFrom(ctx).auditByJob, obj.ID, first, after)
+}
+
+// Job implements graph.OutboxEventResolver.
+func (r *outboxEventResolver) Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error) {
+	return loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
+}
+
+// Refs implements graph.OutboxEventResolver.
+func (r *outboxEventResolver) Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsByEvent, obj.ID, first, after, "")
+}
+
+// Refs implements graph.SessionResolver.
+func (r *sessionResolver) Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsBySession, obj.ID, first, after, "")
+}
+
+// Jobs implements graph.SessionResolver.
+func (r *sessionResolver) Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.CommitJobConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := loadersFrom(ctx).jobsBySession.load(ctx, obj.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	return jobConnection(page), nil
+}
+
+// AuditEntries implements graph.SessionResolver.
+func (r *sessionResolver) AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.AuditEntryConnection, error) {
+	return loadAudit(ctx, loadersFrom(ctx).auditBySession, obj.ID, first, after)
+}
+
+// Job implements graph.AuditEntryResolver.
+func (r *auditEntryResolver) Job(ctx context.Context, obj *gateway.AuditEntry) (*gateway.CommitJob, error) {
+	return loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
+}
+
+// Session implements graph.AuditEntryResolver.
+func (r *auditEntryResolver) Session(_ context.Context, obj *gateway.AuditEntry) (*gateway.Session, error) {
+	if obj.SessionID == nil {
+		return nil, nil
+	}
+	return sessionOf(obj.WorkspaceID, *obj.SessionID), nil
+}
+
+// Ref implements graph.MemoryFeedbackResolver.
+func (r *memoryFeedbackResolver) Ref(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.MemoryRef, error) {
+	ref, err := loadersFrom(ctx).refs.Load(ctx, obj.MemoryRefID)
+	if err != nil {
+		return nil, err
+	}
+	return &ref, nil
+}
+
+// Ref implements graph.ContextItemResolver.
+func (r *contextItemResolver) Ref(ctx context.Context, obj *gateway.ContextItem) (*gateway.MemoryRef, error) {
+	return loadOptional(ctx, loadersFrom(ctx).refs, obj.RefID)
+}
+
+// loadRefs loads one page of a parent's refs, leaving out exclude (a ref is
+// not its own sibling): it asks for one more than requested so the page is
+// still full after the exclusion.
+func loadRefs(ctx context.Context, l *pagedLoader[gateway.MemoryRef], key string, first *int, after *string, exclude string) (*model.MemoryRefConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	want := p.First
+	if exclude != "" {
+		p.First++
+	}
+	page, err := l.load(ctx, key, p)
+	if err != nil {
+		return nil, err
+	}
+	if exclude != "" {
+		kept := make([]gateway.MemoryRef, 0, len(page.Items))
+		for _, ref := range page.Items {
+			if ref.ID != exclude {
+				kept = append(kept, ref)
+			}
+		}
+		if len(kept) > want {
+			kept, page.HasNextPage = kept[:want], true
+		}
+		page.Items = kept
+	}
+	return refConnection(page), nil
+}
+
+func loadAudit(ctx context.Context, l *pagedLoader[gateway.AuditEntry], key string, first *int, after *string) (*model.AuditEntryConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := l.load(ctx, key, p)
+	if err != nil {
+		return nil, err
+	}
+	return auditConnection(page), nil
+}

@@ -1,0 +1,100 @@
+package resolvers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/graph"
+)
+
+// Handler defaults.
+const (
+	ComplexityLimitDefault = 20_000
+	QueryCacheSizeDefault  = 1_000
+	APQCacheSizeDefault    = 1_000
+)
+
+// HandlerConfig configures the GraphQL handler. Zero values take defaults.
+type HandlerConfig struct {
+	// Introspection enables schema introspection (dev mode).
+	Introspection bool
+	// ComplexityLimit rejects operations whose computed cost is higher;
+	// connection fields cost `first` times their selection.
+	ComplexityLimit int
+	// LoaderWait is the dataloader batching window.
+	LoaderWait time.Duration
+}
+
+// NewHandler builds the GraphQL server: transports, query and persisted
+// query caches, complexity limit, coded errors, panic recovery and
+// per-operation dataloaders.
+func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
+	if cfg.ComplexityLimit <= 0 {
+		cfg.ComplexityLimit = ComplexityLimitDefault
+	}
+	if cfg.LoaderWait <= 0 {
+		cfg.LoaderWait = LoaderWaitDefault
+	}
+	logger := res.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
+	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
+
+	// Parsing and validating is half the cost of a small query: cache it.
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](QueryCacheSizeDefault))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](APQCacheSizeDefault)})
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
+	srv.SetErrorPresenter(ErrorPresenter(logger))
+	srv.SetRecoverFunc(RecoverFunc(logger))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		ctx = withLoaders(ctx, newLoaders(res.Service.Reader(ctx), cfg.LoaderWait))
+		return next(ctx)
+	})
+	return srv
+}
+
+// pageCost is the complexity of a connection: its page size times what each
+// node selects.
+func pageCost(childComplexity int, first *int) int {
+	n := gateway.PageSizeDefault
+	if first != nil && *first > 0 {
+		n = *first
+	}
+	return 1 + n*childComplexity
+}
+
+func complexity() graph.ComplexityRoot {
+	var c graph.ComplexityRoot
+	conn := func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.CommitJob.AuditEntries = conn
+	c.CommitJob.OutboxEvents = conn
+	c.CommitJob.Refs = conn
+	c.MemoryRef.Feedback = conn
+	c.MemoryRef.Siblings = conn
+	c.OutboxEvent.Refs = conn
+	c.Session.AuditEntries = conn
+	c.Session.Jobs = conn
+	c.Session.Refs = conn
+	c.Query.AuditLog = func(child int, _ *gateway.AuditFilter, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.CommitJobs = func(child int, _ *gateway.JobFilter, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Feedback = func(child int, _ *gateway.FeedbackFilter, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.MemoryRefs = func(child int, _ *gateway.RefFilter, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.OutboxEvents = func(child int, _ *gateway.EventFilter, first *int, _ *string) int { return pageCost(child, first) }
+	return c
+}

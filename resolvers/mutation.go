@@ -1,0 +1,48 @@
+package resolvers
+
+import (
+	"context"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/graph/model"
+)
+
+// IngestConversationTurn implements graph.MutationResolver.
+func (r *mutationResolver) IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error) {
+	res, err := r.Service.IngestConversationTurn(ctx, input)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	var requestID *string
+	if res.RequestID != "" {
+		requestID = &res.RequestID
+	}
+	return &model.IngestConversationTurnPayload{
+		Status:       res.Status,
+		GatewayID:    res.GatewayID,
+		ProvenanceID: res.ProvenanceID,
+		RequestID:    requestID,
+		TurnID:       res.TurnID,
+		Refs:         res.Refs,
+		Errors:       res.Errors,
+		Replayed:     res.Replayed,
+	}, nil
+}
+
+// CommitSession implements graph.MutationResolver.
+func (r *mutationResolver) CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error) {
+	res, err := r.Service.CommitSession(ctx, input)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	return &model.CommitSessionPayload{Job: &res.Job, Created: res.Created}, nil
+}
+
+// RecordMemoryFeedback implements graph.MutationResolver.
+func (r *mutationResolver) RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error) {
+	res, err := r.Service.RecordMemoryFeedback(ctx, input)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	return &model.RecordMemoryFeedbackPayload{Feedback: &res.Feedback, Created: res.Created}, nil
+}

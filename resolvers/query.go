@@ -1,0 +1,137 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/graph/model"
+)
+
+// Node implements graph.QueryResolver. An unknown id is null, as Relay
+// expects, not an error.
+func (r *queryResolver) Node(ctx context.Context, id string) (gateway.Node, error) {
+	n, err := r.Service.Reader(ctx).Node(ctx, id)
+	if errors.Is(err, gateway.ErrNotFound) {
+		return nil, nil
+	}
+	return n, err
+}
+
+// MemoryRef implements graph.QueryResolver.
+func (r *queryResolver) MemoryRef(ctx context.Context, id string) (*gateway.MemoryRef, error) {
+	ref, err := r.Service.Reader(ctx).MemoryRef(ctx, id)
+	if err != nil {
+		return nil, inArg("id", err)
+	}
+	return &ref, nil
+}
+
+// MemoryRefs implements graph.QueryResolver.
+func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Service.Reader(ctx).ListMemoryRefs(ctx, deref(filter), p)
+	if err != nil {
+		return nil, err
+	}
+	return refConnection(page), nil
+}
+
+// CommitJob implements graph.QueryResolver.
+func (r *queryResolver) CommitJob(ctx context.Context, id string) (*gateway.CommitJob, error) {
+	job, err := r.Service.Reader(ctx).CommitJob(ctx, id)
+	if err != nil {
+		return nil, inArg("id", err)
+	}
+	return &job, nil
+}
+
+// CommitJobs implements graph.QueryResolver.
+func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Service.Reader(ctx).ListCommitJobs(ctx, deref(filter), p)
+	if err != nil {
+		return nil, err
+	}
+	return jobConnection(page), nil
+}
+
+// OutboxEvents implements graph.QueryResolver.
+func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Service.Reader(ctx).ListOutboxEvents(ctx, deref(filter), p)
+	if err != nil {
+		return nil, err
+	}
+	return eventConnection(page), nil
+}
+
+// OutboxSummary implements graph.QueryResolver.
+func (r *queryResolver) OutboxSummary(ctx context.Context, workspaceID *string) (*gateway.OutboxSummary, error) {
+	sum, err := r.Service.Reader(ctx).OutboxSummary(ctx, gateway.EventFilter{WorkspaceID: deref(workspaceID)})
+	if err != nil {
+		return nil, err
+	}
+	return &sum, nil
+}
+
+// Session implements graph.QueryResolver.
+func (r *queryResolver) Session(ctx context.Context, workspaceID string, sessionID string) (*gateway.Session, error) {
+	s, err := r.Service.Reader(ctx).Session(ctx, workspaceID, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// AuditLog implements graph.QueryResolver.
+func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Service.Reader(ctx).ListAuditEntries(ctx, deref(filter), p)
+	if err != nil {
+		return nil, err
+	}
+	return auditConnection(page), nil
+}
+
+// Feedback implements graph.QueryResolver.
+func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Service.Reader(ctx).ListFeedback(ctx, deref(filter), p)
+	if err != nil {
+		return nil, err
+	}
+	return feedbackConnection(page), nil
+}
+
+// RetrieveContext implements graph.QueryResolver.
+func (r *queryResolver) RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error) {
+	res, err := r.Service.RetrieveContext(ctx, input)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	return &res, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
