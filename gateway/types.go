@@ -27,17 +27,17 @@ type RefType string
 // Known ref types. Backends may produce any of them; OpenViking categories map
 // onto the closest one.
 const (
-	RefTypeCase            RefType = "case"
-	RefTypeDraftReview     RefType = "draft_review"
-	RefTypeEntity          RefType = "entity"
-	RefTypeEpisodicMemory  RefType = "episodic_memory"
-	RefTypeEvent           RefType = "event"
-	RefTypeLongTermMemory  RefType = "long_term_memory"
-	RefTypeMessageMemory   RefType = "message_memory"
-	RefTypePreference      RefType = "preference"
-	RefTypeProfile         RefType = "profile"
-	RefTypeSessionArchive  RefType = "session_archive"
-	RefTypeSkill           RefType = "skill"
+	RefTypeCase           RefType = "case"
+	RefTypeDraftReview    RefType = "draft_review"
+	RefTypeEntity         RefType = "entity"
+	RefTypeEpisodicMemory RefType = "episodic_memory"
+	RefTypeEvent          RefType = "event"
+	RefTypeLongTermMemory RefType = "long_term_memory"
+	RefTypeMessageMemory  RefType = "message_memory"
+	RefTypePreference     RefType = "preference"
+	RefTypeProfile        RefType = "profile"
+	RefTypeSessionArchive RefType = "session_archive"
+	RefTypeSkill          RefType = "skill"
 )
 
 // RefStatus is the state of one backend write.

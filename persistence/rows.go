@@ -1,6 +1,8 @@
 package persistence
 
 import (
+	"time"
+
 	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -54,16 +56,53 @@ type record[T any] interface {
 	rowNumber() int
 }
 
-func (r refRow) domain() gateway.MemoryRef           { return r.MemoryRef }
-func (r refRow) rowNumber() int                      { return r.RowNumber }
-func (r jobRow) domain() gateway.CommitJob           { return r.CommitJob }
-func (r jobRow) rowNumber() int                      { return r.RowNumber }
-func (r eventRow) domain() gateway.OutboxEvent       { return r.OutboxEvent }
-func (r eventRow) rowNumber() int                    { return r.RowNumber }
-func (r auditRow) domain() gateway.AuditEntry        { return r.AuditEntry }
-func (r auditRow) rowNumber() int                    { return r.RowNumber }
-func (r feedbackRow) domain() gateway.MemoryFeedback { return r.MemoryFeedback }
-func (r feedbackRow) rowNumber() int                 { return r.RowNumber }
+// domain returns the record with every time in UTC: drivers hand times back
+// in the local zone (SQLite) or the session zone (PostgreSQL).
+func (r refRow) domain() gateway.MemoryRef {
+	m := r.MemoryRef
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	return m
+}
+
+func (r jobRow) domain() gateway.CommitJob {
+	j := r.CommitJob
+	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
+	j.StartedAt, j.FinishedAt = utcPtr(j.StartedAt), utcPtr(j.FinishedAt)
+	return j
+}
+
+func (r eventRow) domain() gateway.OutboxEvent {
+	e := r.OutboxEvent
+	e.CreatedAt, e.UpdatedAt, e.NextRetryAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC(), e.NextRetryAt.UTC()
+	e.LockedAt, e.LeaseExpiresAt, e.CompletedAt = utcPtr(e.LockedAt), utcPtr(e.LeaseExpiresAt), utcPtr(e.CompletedAt)
+	return e
+}
+
+func (r auditRow) domain() gateway.AuditEntry {
+	a := r.AuditEntry
+	a.CreatedAt = a.CreatedAt.UTC()
+	return a
+}
+
+func (r feedbackRow) domain() gateway.MemoryFeedback {
+	f := r.MemoryFeedback
+	f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
+	return f
+}
+
+func (r refRow) rowNumber() int      { return r.RowNumber }
+func (r jobRow) rowNumber() int      { return r.RowNumber }
+func (r eventRow) rowNumber() int    { return r.RowNumber }
+func (r auditRow) rowNumber() int    { return r.RowNumber }
+func (r feedbackRow) rowNumber() int { return r.RowNumber }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
 
 func nonNil(m gateway.Metadata) gateway.Metadata {
 	if m == nil {

@@ -114,7 +114,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 			if err := tx.NewSelect().Model(&existing).Where("j.id = ?", job.ID).Scan(ctx); err != nil {
 				return fmt.Errorf("error reading existing commit job: %w", err)
 			}
-			stored = existing.CommitJob
+			stored = existing.domain()
 			return nil
 		}
 		if len(events) > 0 {
@@ -156,7 +156,7 @@ func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, con
 			if err := tx.NewSelect().Model(&existing).Where("f.id = ?", fb.ID).Scan(ctx); err != nil {
 				return fmt.Errorf("error reading existing feedback: %w", err)
 			}
-			stored = existing.MemoryFeedback
+			stored = existing.domain()
 			return nil
 		}
 		if content.Comment != "" || content.Correction != "" {

@@ -57,10 +57,10 @@ func pageInfo[T any](page gateway.Page[T], cursorOf func(T) string) *model.PageI
 	return info
 }
 
-func refCursor(r gateway.MemoryRef) string       { return encodeCursor(r.CreatedAt, r.ID) }
-func jobCursor(j gateway.CommitJob) string       { return encodeCursor(j.CreatedAt, j.ID) }
-func eventCursor(e gateway.OutboxEvent) string   { return encodeCursor(e.CreatedAt, e.ID) }
-func auditCursor(a gateway.AuditEntry) string    { return encodeCursor(a.CreatedAt, a.ID) }
+func refCursor(r gateway.MemoryRef) string           { return encodeCursor(r.CreatedAt, r.ID) }
+func jobCursor(j gateway.CommitJob) string           { return encodeCursor(j.CreatedAt, j.ID) }
+func eventCursor(e gateway.OutboxEvent) string       { return encodeCursor(e.CreatedAt, e.ID) }
+func auditCursor(a gateway.AuditEntry) string        { return encodeCursor(a.CreatedAt, a.ID) }
 func feedbackCursor(f gateway.MemoryFeedback) string { return encodeCursor(f.CreatedAt, f.ID) }
 
 // edges builds the edges and page info of a connection.
@@ -73,26 +73,36 @@ func edges[T, E any](page gateway.Page[T], cursorOf func(T) string, edge func(st
 }
 
 func refConnection(page gateway.Page[gateway.MemoryRef]) *model.MemoryRefConnection {
-	e, info := edges(page, refCursor, func(c string, n *gateway.MemoryRef) model.MemoryRefEdge { return model.MemoryRefEdge{Cursor: c, Node: n} })
+	e, info := edges(page, refCursor, func(c string, n *gateway.MemoryRef) model.MemoryRefEdge {
+		return model.MemoryRefEdge{Cursor: c, Node: n}
+	})
 	return &model.MemoryRefConnection{Edges: e, PageInfo: info}
 }
 
 func jobConnection(page gateway.Page[gateway.CommitJob]) *model.CommitJobConnection {
-	e, info := edges(page, jobCursor, func(c string, n *gateway.CommitJob) model.CommitJobEdge { return model.CommitJobEdge{Cursor: c, Node: n} })
+	e, info := edges(page, jobCursor, func(c string, n *gateway.CommitJob) model.CommitJobEdge {
+		return model.CommitJobEdge{Cursor: c, Node: n}
+	})
 	return &model.CommitJobConnection{Edges: e, PageInfo: info}
 }
 
 func eventConnection(page gateway.Page[gateway.OutboxEvent]) *model.OutboxEventConnection {
-	e, info := edges(page, eventCursor, func(c string, n *gateway.OutboxEvent) model.OutboxEventEdge { return model.OutboxEventEdge{Cursor: c, Node: n} })
+	e, info := edges(page, eventCursor, func(c string, n *gateway.OutboxEvent) model.OutboxEventEdge {
+		return model.OutboxEventEdge{Cursor: c, Node: n}
+	})
 	return &model.OutboxEventConnection{Edges: e, PageInfo: info}
 }
 
 func auditConnection(page gateway.Page[gateway.AuditEntry]) *model.AuditEntryConnection {
-	e, info := edges(page, auditCursor, func(c string, n *gateway.AuditEntry) model.AuditEntryEdge { return model.AuditEntryEdge{Cursor: c, Node: n} })
+	e, info := edges(page, auditCursor, func(c string, n *gateway.AuditEntry) model.AuditEntryEdge {
+		return model.AuditEntryEdge{Cursor: c, Node: n}
+	})
 	return &model.AuditEntryConnection{Edges: e, PageInfo: info}
 }
 
 func feedbackConnection(page gateway.Page[gateway.MemoryFeedback]) *model.MemoryFeedbackConnection {
-	e, info := edges(page, feedbackCursor, func(c string, n *gateway.MemoryFeedback) model.MemoryFeedbackEdge { return model.MemoryFeedbackEdge{Cursor: c, Node: n} })
+	e, info := edges(page, feedbackCursor, func(c string, n *gateway.MemoryFeedback) model.MemoryFeedbackEdge {
+		return model.MemoryFeedbackEdge{Cursor: c, Node: n}
+	})
 	return &model.MemoryFeedbackConnection{Edges: e, PageInfo: info}
 }

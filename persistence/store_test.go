@@ -1,0 +1,330 @@
+package persistence_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+// The store suite: every test runs on SQLite and, when TEST_DATABASE_URL is
+// set, on PostgreSQL.
+
+func TestStoreSaveIngest(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		hash := "hash-a"
+		ref := pt.Ref(func(r *gateway.MemoryRef) { r.ContentHash = &hash })
+
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+		got, err := store.RefsByGatewayID(ctx, ref.GatewayID)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, ref.CreatedAt, got[0].CreatedAt)
+		require.Equal(t, true, got[0].Metadata["fixture"])
+
+		t.Run("upsert keeps created_at and updates the rest", func(t *testing.T) {
+			again := ref
+			again.CreatedAt = ref.CreatedAt.Add(time.Hour)
+			again.UpdatedAt = ref.UpdatedAt.Add(time.Hour)
+			again.NativeID = ptr("native-1")
+			require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{again}, pt.Audit(ref.ID)))
+			got, err := store.RefsByGatewayID(ctx, ref.GatewayID)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Equal(t, ref.CreatedAt, got[0].CreatedAt, "created_at is kept")
+			require.Equal(t, again.UpdatedAt, got[0].UpdatedAt)
+			require.Equal(t, "native-1", *got[0].NativeID)
+		})
+
+		t.Run("a success is never downgraded", func(t *testing.T) {
+			failed := ref
+			failed.Status = gateway.RefStatusFailed
+			failed.ErrorMessage = ptr("boom")
+			require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{failed}, pt.Audit(ref.ID)))
+			got, err := store.RefsByGatewayID(ctx, ref.GatewayID)
+			require.NoError(t, err)
+			require.Equal(t, gateway.RefStatusSuccess, got[0].Status)
+			require.Nil(t, got[0].ErrorMessage)
+		})
+
+		t.Run("other content under the same gateway id conflicts", func(t *testing.T) {
+			other := ref
+			other.ContentHash = ptr("hash-b")
+			err := store.SaveIngest(ctx, []gateway.MemoryRef{other}, pt.Audit(ref.ID))
+			require.ErrorIs(t, err, gateway.ErrConflict)
+		})
+
+		t.Run("an audit id is recorded once", func(t *testing.T) {
+			audit := pt.Audit("target-once")
+			require.NoError(t, store.SaveIngest(ctx, nil, audit))
+			require.NoError(t, store.SaveIngest(ctx, nil, audit))
+			page, err := store.ListAuditEntries(ctx, gateway.AuditFilter{TargetID: "target-once"}, gateway.PageRequest{First: 10})
+			require.NoError(t, err)
+			require.Len(t, page.Items, 1)
+		})
+	})
+}
+
+func TestStoreSaveIngestConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		ref := pt.Ref()
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for range 20 {
+			wg.Go(func() { errs <- store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID, func(a *gateway.AuditEntry) { a.ID = "audit_same" })) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		got, err := store.RefsByGatewayID(ctx, ref.GatewayID)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+	})
+}
+
+func TestStoreCreateCommitJob(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		job := pt.Job()
+		events := []gateway.OutboxEvent{pt.Event(job, gateway.BackendLocal), pt.Event(job, gateway.BackendOpenViking)}
+
+		stored, created, err := store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
+		require.NoError(t, err)
+		require.True(t, created)
+		require.Equal(t, job.ID, stored.ID)
+
+		// The same id again: nothing new, the stored job comes back.
+		changed := job
+		changed.Status = gateway.JobRunning
+		stored, created, err = store.CreateCommitJob(ctx, changed, events, pt.Audit(job.ID))
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, gateway.JobAccepted, stored.Status)
+
+		page, err := store.ListOutboxEvents(ctx, gateway.EventFilter{JobID: job.ID}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 2)
+		for _, e := range page.Items {
+			require.Equal(t, gateway.OutboxPending, e.Status)
+			require.Equal(t, job.ID, *e.JobID)
+		}
+		sums, err := store.OutboxSummaries(ctx, []string{job.ID, "gwc_unknown"})
+		require.NoError(t, err)
+		require.Equal(t, gateway.OutboxSummary{TotalEvents: 2, PendingEvents: 2}, sums[job.ID])
+		require.Equal(t, gateway.OutboxSummary{}, sums["gwc_unknown"])
+	})
+}
+
+func TestStoreCreateCommitJobIsAtomic(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		job := pt.Job()
+		good := pt.Event(job, gateway.BackendLocal)
+		// The second event breaks the job foreign key: the whole commit must
+		// roll back, the job and the first event included.
+		bad := pt.Event(job, gateway.BackendEverMemOS, func(e *gateway.OutboxEvent) { e.JobID = ptr("gwc_missing") })
+		_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{good, bad}, pt.Audit(job.ID))
+		require.Error(t, err)
+		jobs, err := store.CommitJobsByIDs(ctx, []string{job.ID})
+		require.NoError(t, err)
+		require.Empty(t, jobs, "no job without its events")
+		events, err := store.OutboxEventsByIDs(ctx, []string{good.ID})
+		require.NoError(t, err)
+		require.Empty(t, events)
+	})
+}
+
+func TestStoreSaveFeedback(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		ref := pt.Ref()
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+		fb := gateway.MemoryFeedback{
+			ID: "fb_1", WorkspaceID: "ws", UserID: "user", AgentID: "agent", Namespace: "team",
+			MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackCorrection, Status: gateway.FeedbackReceived,
+			HasCorrection: true, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
+		}
+		content := gateway.FeedbackContent{Correction: "green"}
+		stored, created, err := store.SaveFeedback(ctx, fb, content, pt.Audit(ref.ID))
+		require.NoError(t, err)
+		require.True(t, created)
+		require.Equal(t, fb.ID, stored.ID)
+
+		_, created, err = store.SaveFeedback(ctx, fb, content, pt.Audit(ref.ID))
+		require.NoError(t, err)
+		require.False(t, created)
+
+		got, err := store.FeedbackContent(ctx, fb.ID)
+		require.NoError(t, err)
+		require.Equal(t, "green", got.Correction)
+
+		page, err := store.ListFeedbackGrouped(ctx, gateway.FeedbackByRef, []string{ref.ID}, gateway.FeedbackFilter{}, gateway.PageRequest{First: 5})
+		require.NoError(t, err)
+		require.Len(t, page[ref.ID].Items, 1)
+	})
+}
+
+func TestStoreListPaging(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		var refs []gateway.MemoryRef
+		for i := range 7 {
+			r := pt.Ref(func(r *gateway.MemoryRef) {
+				r.SessionID = fmt.Sprintf("s%d", i%2)
+				// Two refs share a timestamp: the id breaks the tie.
+				if i == 4 {
+					r.CreatedAt = refs[3].CreatedAt
+				}
+			})
+			refs = append(refs, r)
+		}
+		require.NoError(t, store.SaveIngest(ctx, refs, pt.Audit("x")))
+
+		var seen []string
+		var after *gateway.Cursor
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10)
+			page, err := store.ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 3, After: after})
+			require.NoError(t, err)
+			require.Equal(t, after != nil, page.HasPreviousPage)
+			for _, r := range page.Items {
+				seen = append(seen, r.ID)
+			}
+			if !page.HasNextPage {
+				break
+			}
+			last := page.Items[len(page.Items)-1]
+			after = &gateway.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		}
+		require.Len(t, seen, 7, "every ref exactly once")
+		// Newest first, id descending on ties.
+		for i := 1; i < len(seen); i++ {
+			prev, cur := find(refs, seen[i-1]), find(refs, seen[i])
+			require.True(t, prev.CreatedAt.After(cur.CreatedAt) || (prev.CreatedAt.Equal(cur.CreatedAt) && prev.ID > cur.ID))
+		}
+
+		grouped, err := store.ListMemoryRefsGrouped(ctx, gateway.RefsBySession, []string{"s0", "s1", "s9"}, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 2})
+		require.NoError(t, err)
+		require.Len(t, grouped["s0"].Items, 2)
+		require.True(t, grouped["s0"].HasNextPage) // 4 refs in s0
+		require.Len(t, grouped["s1"].Items, 2)
+		require.True(t, grouped["s1"].HasNextPage) // 3 refs in s1
+		require.Empty(t, grouped["s9"].Items)
+		require.False(t, grouped["s9"].HasNextPage)
+	})
+}
+
+func TestStoreFilters(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		refs := []gateway.MemoryRef{
+			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "team" }),
+			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "team/alpha" }),
+			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "teamster" }),
+			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "te_m/x" }),
+			pt.Ref(func(r *gateway.MemoryRef) { r.Backend = gateway.BackendEverMemOS; r.Status = gateway.RefStatusFailed }),
+			pt.Ref(func(r *gateway.MemoryRef) { r.WorkspaceID = "other" }),
+		}
+		require.NoError(t, store.SaveIngest(ctx, refs, pt.Audit("x")))
+		tests := []struct {
+			name   string
+			filter gateway.RefFilter
+			want   int
+		}{
+			{"workspace", gateway.RefFilter{WorkspaceID: "ws"}, 5},
+			{"namespace and below", gateway.RefFilter{WorkspaceID: "ws", Namespace: "team"}, 3}, // team, team/alpha, + default team/alpha of the evermemos ref
+			{"namespace is not a string prefix", gateway.RefFilter{Namespace: "teamster"}, 1},
+			{"LIKE wildcards are literal", gateway.RefFilter{Namespace: "te_m"}, 1},
+			{"backend and status", gateway.RefFilter{Backend: gateway.BackendEverMemOS, Status: gateway.RefStatusFailed}, 1},
+			{"gateway id", gateway.RefFilter{GatewayID: refs[0].GatewayID}, 1},
+			{"nothing", gateway.RefFilter{WorkspaceID: "none"}, 0},
+		}
+		for _, tt := range tests {
+			page, err := store.ListMemoryRefs(ctx, tt.filter, gateway.PageRequest{First: 50})
+			require.NoError(t, err, tt.name)
+			require.Len(t, page.Items, tt.want, tt.name)
+		}
+
+		native, err := store.RefsByNative(ctx, "ws", gateway.BackendLocal, nil, nil)
+		require.NoError(t, err)
+		require.Empty(t, native)
+
+		exists, err := store.SessionExists(ctx, "ws", "session")
+		require.NoError(t, err)
+		require.True(t, exists)
+		exists, err = store.SessionExists(ctx, "ws", "nope")
+		require.NoError(t, err)
+		require.False(t, exists)
+	})
+}
+
+func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			url := pt.URL(t, d)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			errs := make([]error, 3)
+			for i := range errs {
+				wg.Go(func() {
+					db, err := persistence.Open(ctx, url)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer func() { _ = db.Close() }()
+					errs[i] = db.Migrate(ctx, slog.New(slog.DiscardHandler))
+				})
+			}
+			wg.Wait()
+			require.NoError(t, errors.Join(errs...))
+			db, err := persistence.Open(ctx, url)
+			require.NoError(t, err)
+			defer func() { _ = db.Close() }()
+			pending, err := db.PendingMigrations(ctx)
+			require.NoError(t, err)
+			require.Zero(t, pending)
+			require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
+		})
+	}
+}
+
+func find(refs []gateway.MemoryRef, id string) gateway.MemoryRef {
+	for _, r := range refs {
+		if r.ID == id {
+			return r
+		}
+	}
+	panic("no ref " + id)
+}
+
+func ptr[T any](v T) *T { return &v }
