@@ -1,0 +1,86 @@
+package gateway_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+)
+
+// fakeBackend is a scriptable backend with every capability.
+type fakeBackend struct {
+	name     gateway.Backend
+	ingestFn func(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error)
+	items    []gateway.RetrievedItem
+	delay    time.Duration
+
+	calls    atomic.Int64
+	mu       sync.Mutex
+	received []gateway.TurnWrite
+}
+
+func (f *fakeBackend) Name() gateway.Backend { return f.name }
+
+func (f *fakeBackend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	f.received = append(f.received, w)
+	f.mu.Unlock()
+	if f.ingestFn != nil {
+		return f.ingestFn(ctx, w)
+	}
+	return gateway.WriteResult{Status: gateway.ResultSuccess, NativeID: "native-" + w.TurnID, Response: map[string]any{"id": "native-" + w.TurnID, "content": w.Content}}, nil
+}
+
+func (f *fakeBackend) Retrieve(ctx context.Context, _ gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return f.items, nil
+}
+
+// bareBackend has no capability at all.
+type bareBackend struct{ name gateway.Backend }
+
+func (b bareBackend) Name() gateway.Backend { return b.name }
+
+// newService builds a service on db with the given backends and a fixed,
+// advancing clock.
+func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends ...gateway.BackendAdapter) *gateway.Service {
+	t.Helper()
+	var tick atomic.Int64
+	svc, err := gateway.NewService(gateway.Options{
+		Store:    persistence.NewStore(db),
+		Backends: backends,
+		Config:   cfg,
+		Now: func() time.Time {
+			return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC).Add(time.Duration(tick.Add(1)) * time.Millisecond)
+		},
+	})
+	require.NoError(t, err)
+	return svc
+}
+
+func localBackend(db *persistence.DB) gateway.BackendAdapter { return local.New(db.DB, nil) }
+
+func turnInput(modify ...func(*gateway.IngestTurnInput)) gateway.IngestTurnInput {
+	in := gateway.IngestTurnInput{
+		WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", TurnID: "t1",
+		Namespace: "team/alpha", Role: gateway.RoleUser, Content: "my favourite colour is blue",
+	}
+	for _, m := range modify {
+		m(&in)
+	}
+	return in
+}

@@ -1,0 +1,402 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+func countRefs(t *testing.T, db *persistence.DB) int {
+	t.Helper()
+	n, err := db.NewSelect().Table("memory_refs").Count(context.Background())
+	require.NoError(t, err)
+	return n
+}
+
+func countRows(t *testing.T, db *persistence.DB, table string) int {
+	t.Helper()
+	n, err := db.NewSelect().Table(table).Count(context.Background())
+	require.NoError(t, err)
+	return n
+}
+
+func TestIngestLocalEndToEnd(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, gateway.Config{}, localBackend(db))
+
+		in := turnInput(func(in *gateway.IngestTurnInput) {
+			in.Namespace = " /team/alpha/ "
+			in.Content = "  my favourite colour is blue \n"
+		})
+		res, err := svc.IngestConversationTurn(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, gateway.OperationSuccess, res.Status)
+		require.Equal(t, "gw_c7342a814868b1d815016923", res.GatewayID)
+		require.Equal(t, "prov_3312b33d9b52516ce29b0a78", res.ProvenanceID)
+		require.False(t, res.Replayed)
+		require.Len(t, res.Refs, 1)
+		ref := res.Refs[0]
+		require.Equal(t, "ref_29a3651752c01508e4d59107", ref.ID)
+		require.Equal(t, gateway.BackendLocal, ref.Backend)
+		require.Equal(t, "team/alpha", ref.Namespace, "namespace trimmed of spaces and slashes")
+		require.Equal(t, "073289725804ba057c7bf25e2068d021aabfbc860a838a686b1a93bfc33584da", *ref.ContentHash, "hash of the trimmed content")
+		require.NotNil(t, ref.NativeID)
+
+		// A replay: same ids, nothing written.
+		auditBefore := countRows(t, db, "audit_entries")
+		again, err := svc.IngestConversationTurn(ctx, in)
+		require.NoError(t, err)
+		require.True(t, again.Replayed)
+		require.Equal(t, res.GatewayID, again.GatewayID)
+		require.Equal(t, ref.ID, again.Refs[0].ID)
+		require.Equal(t, ref.CreatedAt, again.Refs[0].CreatedAt)
+		require.Equal(t, 1, countRefs(t, db))
+		require.Equal(t, auditBefore, countRows(t, db, "audit_entries"))
+		require.Equal(t, 1, countRows(t, db, "local_memories"))
+
+		// Retrieval finds it through the local backend, linked to its ref.
+		got, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "What is my favourite colour?",
+		})
+		require.NoError(t, err)
+		require.Len(t, got.Items, 1)
+		require.Equal(t, "my favourite colour is blue", got.Items[0].Text)
+		require.Equal(t, ref.ID, *got.Items[0].RefID)
+		require.Equal(t, gateway.RetrievalOK, got.Backends[0].Outcome)
+
+		// Another user of the workspace does not see it.
+		other, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{
+			WorkspaceID: "ws", UserID: "u2", AgentID: "a1", Query: "favourite colour",
+		})
+		require.NoError(t, err)
+		require.Empty(t, other.Items)
+	})
+}
+
+func TestIngestBackendOutcomes(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		ok := &fakeBackend{name: gateway.BackendLocal}
+		failing := &fakeBackend{name: gateway.BackendOpenViking, ingestFn: func(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
+			return gateway.WriteResult{}, errors.New("connection refused")
+		}}
+		bare := bareBackend{name: gateway.BackendEverMemOS}
+		svc := newService(t, db, gateway.Config{}, ok, failing, bare)
+
+		res, err := svc.IngestConversationTurn(ctx, turnInput())
+		require.NoError(t, err)
+		require.Equal(t, gateway.OperationPartialSuccess, res.Status)
+		byBackend := map[gateway.Backend]gateway.MemoryRef{}
+		for _, r := range res.Refs {
+			byBackend[r.Backend] = r
+		}
+		require.Equal(t, gateway.RefStatusSuccess, byBackend[gateway.BackendLocal].Status)
+		require.Equal(t, gateway.RefStatusFailed, byBackend[gateway.BackendOpenViking].Status)
+		require.Equal(t, "connection refused", *byBackend[gateway.BackendOpenViking].ErrorMessage)
+		require.Equal(t, gateway.RefStatusSkipped, byBackend[gateway.BackendEverMemOS].Status)
+		require.Equal(t, gateway.ReasonAdapterMethodMissing, byBackend[gateway.BackendEverMemOS].Metadata["reason"])
+		require.Equal(t, gateway.RefTypeSessionArchive, byBackend[gateway.BackendOpenViking].RefType)
+		require.Equal(t, []string{"openviking: connection refused"}, res.Errors)
+		// The backend response is reduced to the allow-list: the echoed
+		// content is gone, the id stays.
+		resp := byBackend[gateway.BackendLocal].Metadata["backend_response"].(gateway.Metadata)
+		require.Equal(t, "native-t1", resp["id"])
+		require.NotContains(t, resp, "content")
+
+		// Re-ingest: only the failed backend is called again.
+		failing.ingestFn = nil
+		again, err := svc.IngestConversationTurn(ctx, turnInput())
+		require.NoError(t, err)
+		require.Equal(t, int64(1), ok.calls.Load(), "a successful write is never sent twice")
+		require.Equal(t, int64(2), failing.calls.Load())
+		require.Equal(t, gateway.OperationPartialSuccess, again.Status) // evermemos is still skipped
+		require.Equal(t, 3, countRefs(t, db))
+	})
+}
+
+func TestIngestPolicyTimeoutAndPanic(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		slow := &fakeBackend{name: gateway.BackendOpenViking, ingestFn: func(ctx context.Context, _ gateway.TurnWrite) (gateway.WriteResult, error) {
+			<-ctx.Done()
+			return gateway.WriteResult{}, ctx.Err()
+		}}
+		panicking := &fakeBackend{name: gateway.BackendEverMemOS, ingestFn: func(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
+			panic("adapter bug")
+		}}
+		ok := &fakeBackend{name: gateway.BackendLocal}
+		svc := newService(t, db, gateway.Config{BackendTimeout: 50 * time.Millisecond}, ok, slow, panicking)
+
+		res, err := svc.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) {
+			in.Policy = &gateway.TurnPolicy{Backends: []gateway.Backend{gateway.BackendOpenViking, gateway.BackendEverMemOS}}
+		}))
+		require.NoError(t, err)
+		require.Equal(t, gateway.OperationPartialSuccess, res.Status) // failed + skipped
+		for _, r := range res.Refs {
+			switch r.Backend {
+			case gateway.BackendLocal:
+				require.Equal(t, gateway.RefStatusSkipped, r.Status)
+				require.Equal(t, gateway.ReasonPolicyDisabled, r.Metadata["reason"])
+			case gateway.BackendOpenViking:
+				require.Equal(t, gateway.RefStatusFailed, r.Status)
+				require.Contains(t, *r.ErrorMessage, "timed out")
+			case gateway.BackendEverMemOS:
+				require.Equal(t, gateway.RefStatusFailed, r.Status)
+				require.Contains(t, *r.ErrorMessage, "panicked")
+			}
+		}
+		require.Zero(t, ok.calls.Load(), "a policy-disabled backend is not called")
+	})
+}
+
+func TestIngestConflictingContent(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, gateway.Config{}, localBackend(db))
+		_, err := svc.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) { in.IdempotencyKey = "k" }))
+		require.NoError(t, err)
+		_, err = svc.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) {
+			in.IdempotencyKey = "k"
+			in.TurnID = "t2"
+			in.Content = "something else"
+		}))
+		var conflict *gateway.ConflictError
+		require.ErrorAs(t, err, &conflict)
+		require.Equal(t, "idempotencyKey", conflict.Field)
+		require.Equal(t, 1, countRows(t, db, "local_memories"))
+	})
+}
+
+func TestIngestConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		// Two services on one database: duplicates race both inside one
+		// process (shared execution) and across "processes" (the store's
+		// upsert).
+		svcA := newService(t, db, gateway.Config{}, localBackend(db))
+		svcB := newService(t, db, gateway.Config{}, localBackend(db))
+		var wg sync.WaitGroup
+		results := make([]gateway.IngestResult, 50)
+		errs := make([]error, 50)
+		for i := range 50 {
+			svc := svcA
+			if i%2 == 1 {
+				svc = svcB
+			}
+			wg.Go(func() { results[i], errs[i] = svc.IngestConversationTurn(ctx, turnInput()) })
+		}
+		wg.Wait()
+		require.NoError(t, errors.Join(errs...))
+		for _, r := range results {
+			require.Equal(t, results[0].GatewayID, r.GatewayID)
+			require.Equal(t, gateway.OperationSuccess, r.Status)
+			require.Equal(t, results[0].Refs[0].ID, r.Refs[0].ID)
+		}
+		require.Equal(t, 1, countRefs(t, db))
+		require.Equal(t, 1, countRows(t, db, "local_memories"))
+		require.Equal(t, 1, countRows(t, db, "audit_entries"))
+	})
+}
+
+func TestIngestValidation(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, gateway.Config{MaxContentBytes: 64}, localBackend(db))
+		tests := []struct {
+			name   string
+			modify func(*gateway.IngestTurnInput)
+			field  string
+		}{
+			{"missing workspace", func(in *gateway.IngestTurnInput) { in.WorkspaceID = "" }, "workspaceId"},
+			{"missing user", func(in *gateway.IngestTurnInput) { in.UserID = "" }, "userId"},
+			{"missing agent", func(in *gateway.IngestTurnInput) { in.AgentID = "" }, "agentId"},
+			{"missing session", func(in *gateway.IngestTurnInput) { in.SessionID = "" }, "sessionId"},
+			{"missing turn", func(in *gateway.IngestTurnInput) { in.TurnID = "" }, "turnId"},
+			{"blank content", func(in *gateway.IngestTurnInput) { in.Content = " \n\t " }, "content"},
+			{"slash-only namespace", func(in *gateway.IngestTurnInput) { in.Namespace = " // " }, "namespace"},
+			{"namespace with empty segment", func(in *gateway.IngestTurnInput) { in.Namespace = "a//b" }, "namespace"},
+			{"content over the limit", func(in *gateway.IngestTurnInput) { in.Content = strings.Repeat("x", 65) }, "content"},
+			{"unknown role", func(in *gateway.IngestTurnInput) { in.Role = "boss" }, "role"},
+			{"unknown backend in policy", func(in *gateway.IngestTurnInput) {
+				in.Policy = &gateway.TurnPolicy{Backends: []gateway.Backend{"mystery"}}
+			}, "policy.backends[0]"},
+			{"id with surrounding space", func(in *gateway.IngestTurnInput) { in.SessionID = " s1" }, "sessionId"},
+			{"id with control character", func(in *gateway.IngestTurnInput) { in.TurnID = "t\x00" }, "turnId"},
+			{"trace id too long", func(in *gateway.IngestTurnInput) { in.Trace.TraceID = strings.Repeat("a", 129) }, "trace.traceId"},
+			{"invalid UTF-8", func(in *gateway.IngestTurnInput) { in.Content = "bad \xff byte" }, "content"},
+		}
+		for _, tt := range tests {
+			_, err := svc.IngestConversationTurn(ctx, turnInput(tt.modify))
+			var inputErr *gateway.InputError
+			require.ErrorAs(t, err, &inputErr, tt.name)
+			require.Equal(t, tt.field, inputErr.Field, tt.name)
+		}
+		require.Zero(t, countRefs(t, db), "nothing written")
+		require.Zero(t, countRows(t, db, "audit_entries"))
+		require.Zero(t, countRows(t, db, "local_memories"))
+	})
+}
+
+func TestCommitSession(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, gateway.Config{}, localBackend(db), &fakeBackend{name: gateway.BackendOpenViking})
+		in := gateway.CommitSessionInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", Namespace: "/team/", IdempotencyKey: "k1"}
+		res, err := svc.CommitSession(ctx, in)
+		require.NoError(t, err)
+		require.True(t, res.Created)
+		require.Equal(t, gateway.CommitJobID("ws", "s1", "k1", ""), res.Job.ID)
+		require.Equal(t, gateway.JobAccepted, res.Job.Status)
+		require.Equal(t, "team", res.Job.Namespace)
+
+		reader := svc.Reader(ctx)
+		events, err := reader.ListOutboxEvents(ctx, gateway.EventFilter{JobID: res.Job.ID}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Len(t, events.Items, 2, "one event per backend")
+		for _, e := range events.Items {
+			require.Equal(t, gateway.OutboxEventID(res.Job.ID, e.Backend, gateway.OperationCommitSession), e.ID)
+			require.Equal(t, gateway.OutboxPending, e.Status)
+			require.Equal(t, gateway.MaxAttemptsDefault, e.MaxAttempts)
+		}
+
+		again, err := svc.CommitSession(ctx, in)
+		require.NoError(t, err)
+		require.False(t, again.Created)
+		require.Equal(t, res.Job.ID, again.Job.ID)
+		require.Equal(t, 2, countRows(t, db, "outbox_events"))
+		require.Equal(t, 1, countRows(t, db, "commit_jobs"))
+		require.Equal(t, 1, countRows(t, db, "audit_entries"))
+
+		_, err = svc.CommitSession(ctx, gateway.CommitSessionInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1"})
+		var inputErr *gateway.InputError
+		require.ErrorAs(t, err, &inputErr)
+		require.Equal(t, "namespace", inputErr.Field)
+	})
+}
+
+func TestRecordMemoryFeedback(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, gateway.Config{}, localBackend(db))
+		ing, err := svc.IngestConversationTurn(ctx, turnInput())
+		require.NoError(t, err)
+		refID := ing.Refs[0].ID
+		in := gateway.RecordFeedbackInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refID,
+			FeedbackType: gateway.FeedbackCorrection, Correction: "my favourite colour is green",
+			Comment: "I changed my mind", SourceType: "app", SourceEventID: "fb-1",
+		}
+		res, err := svc.RecordMemoryFeedback(ctx, in)
+		require.NoError(t, err)
+		require.True(t, res.Created)
+		require.Equal(t, gateway.FeedbackReceived, res.Feedback.Status)
+		require.True(t, res.Feedback.HasCorrection)
+
+		again, err := svc.RecordMemoryFeedback(ctx, in)
+		require.NoError(t, err)
+		require.False(t, again.Created)
+		require.Equal(t, res.Feedback.ID, again.Feedback.ID)
+		require.Equal(t, 1, countRows(t, db, "memory_feedback"))
+
+		tests := []struct {
+			name   string
+			modify func(*gateway.RecordFeedbackInput)
+			check  func(error)
+		}{
+			{"unknown ref", func(in *gateway.RecordFeedbackInput) { in.MemoryRefID = "ref_nope"; in.SourceEventID = "x1" }, func(err error) {
+				var nf *gateway.NotFoundError
+				require.ErrorAs(t, err, &nf)
+				require.Equal(t, "memoryRefId", nf.Field)
+			}},
+			{"ref of another workspace", func(in *gateway.RecordFeedbackInput) { in.WorkspaceID = "other"; in.SourceEventID = "x2" }, func(err error) {
+				require.ErrorIs(t, err, gateway.ErrNotFound)
+			}},
+			{"correction without text", func(in *gateway.RecordFeedbackInput) { in.Correction = " "; in.SourceEventID = "x3" }, func(err error) {
+				var ie *gateway.InputError
+				require.ErrorAs(t, err, &ie)
+				require.Equal(t, "correction", ie.Field)
+			}},
+			{"same source event, other feedback", func(in *gateway.RecordFeedbackInput) {
+				in.FeedbackType = gateway.FeedbackHelpful
+				in.Correction = ""
+			}, func(err error) { require.ErrorIs(t, err, gateway.ErrConflict) }},
+		}
+		for _, tt := range tests {
+			modified := in
+			tt.modify(&modified)
+			_, err := svc.RecordMemoryFeedback(ctx, modified)
+			require.Error(t, err, tt.name)
+			tt.check(err)
+		}
+		require.Equal(t, 1, countRows(t, db, "memory_feedback"))
+	})
+}
+
+func TestRetrieveMergesBackends(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		a := &fakeBackend{name: gateway.BackendOpenViking, items: []gateway.RetrievedItem{
+			{Text: "likes green tea", Score: 0.9, NativeURI: "viking://1"},
+			{Text: "lives in Paris", Score: 0.45, NativeURI: "viking://2"},
+		}}
+		b := &fakeBackend{name: gateway.BackendEverMemOS, items: []gateway.RetrievedItem{
+			{Text: "Lives in   Paris", Score: 12, NativeID: "e1"}, // same text, other backend
+			{Text: "works as a chef", Score: 3, NativeID: "e2"},
+		}}
+		slow := &fakeBackend{name: gateway.BackendLocal, delay: time.Hour, items: []gateway.RetrievedItem{{Text: "never"}}}
+		svc := newService(t, db, gateway.Config{RetrieveTimeout: 100 * time.Millisecond}, a, b, slow)
+
+		started := time.Now()
+		res, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "q"})
+		require.NoError(t, err)
+		require.Less(t, time.Since(started), 10*time.Second, "a hung backend is cut at its timeout")
+
+		texts := []string{}
+		for _, it := range res.Items {
+			texts = append(texts, it.Text)
+		}
+		// "lives in Paris" was found by two backends: fused first.
+		require.Equal(t, []string{"lives in Paris", "likes green tea", "works as a chef"}, texts)
+		require.Equal(t, []gateway.Backend{gateway.BackendEverMemOS}, res.Items[0].AlsoFoundIn)
+		require.InDelta(t, 1.0, res.Items[0].Score, 1e-9, "the best normalised score of the duplicates")
+		require.InDelta(t, 0.25, res.Items[2].Score, 1e-9, "3/12: normalised by the backend's best")
+		outcomes := map[gateway.Backend]gateway.RetrievalOutcome{}
+		for _, o := range res.Backends {
+			outcomes[o.Backend] = o.Outcome
+		}
+		require.Equal(t, gateway.RetrievalOK, outcomes[gateway.BackendOpenViking])
+		require.Equal(t, gateway.RetrievalTimeout, outcomes[gateway.BackendLocal])
+
+		limited, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "q", Limit: 1,
+			Backends: []gateway.Backend{gateway.BackendEverMemOS},
+		})
+		require.NoError(t, err)
+		require.Len(t, limited.Items, 1)
+		require.Equal(t, "Lives in   Paris", limited.Items[0].Text)
+		for _, o := range limited.Backends {
+			if o.Backend != gateway.BackendEverMemOS {
+				require.Equal(t, gateway.RetrievalSkipped, o.Outcome)
+			}
+		}
+	})
+}
