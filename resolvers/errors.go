@@ -62,57 +62,83 @@ func fieldPath(err error, field string) string {
 // only as INTERNAL.
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
-		var gqlErr *gqlerror.Error
-		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
-			// Made by the executor (validation, complexity, non-null...).
-			return presentExecutorError(gqlErr)
+		// Everything arrives wrapped in a *gqlerror.Error carrying the path;
+		// one without a cause was made by the executor itself.
+		var wrapped *gqlerror.Error
+		if errors.As(err, &wrapped) && wrapped.Err == nil {
+			return presentExecutorError(wrapped)
 		}
+		cause := err
 		out := &gqlerror.Error{Path: graphql.GetPath(ctx), Err: err}
+		if wrapped != nil {
+			cause, out.Path, out.Locations = wrapped.Err, wrapped.Path, wrapped.Locations
+		}
 		var (
 			inputErr    *gateway.InputError
 			notFoundErr *gateway.NotFoundError
 			conflictErr *gateway.ConflictError
+			codedErr    *gqlerror.Error
 		)
 		switch {
-		case errors.As(err, &inputErr):
-			field := fieldPath(err, inputErr.Field)
+		case errors.As(cause, &inputErr):
+			field := fieldPath(cause, inputErr.Field)
 			out.Message = fmt.Sprintf("%s: %s", field, inputErr.Message)
 			out.Extensions = map[string]any{"code": CodeBadUserInput, "field": field}
-		case errors.As(err, &notFoundErr):
+		case errors.As(cause, &notFoundErr):
 			out.Message = notFoundErr.Error()
 			out.Extensions = map[string]any{"code": CodeNotFound}
 			if notFoundErr.Field != "" {
-				out.Extensions["field"] = fieldPath(err, notFoundErr.Field)
+				out.Extensions["field"] = fieldPath(cause, notFoundErr.Field)
 			}
-		case errors.Is(err, gateway.ErrNotFound):
+		case errors.Is(cause, gateway.ErrNotFound):
 			out.Message = "not found"
 			out.Extensions = map[string]any{"code": CodeNotFound}
-		case errors.As(err, &conflictErr):
+		case errors.As(cause, &conflictErr):
 			out.Message = conflictErr.Message
 			out.Extensions = map[string]any{"code": CodeConflict}
 			if conflictErr.Field != "" {
-				out.Extensions["field"] = fieldPath(err, conflictErr.Field)
+				out.Extensions["field"] = fieldPath(cause, conflictErr.Field)
 			}
-		case errors.Is(err, gateway.ErrForbidden):
+		case errors.Is(cause, gateway.ErrForbidden):
 			out.Message = "forbidden"
 			out.Extensions = map[string]any{"code": CodeForbidden}
-		case errors.Is(err, gateway.ErrUnauthenticated):
+		case errors.Is(cause, gateway.ErrUnauthenticated):
 			out.Message = "unauthenticated"
 			out.Extensions = map[string]any{"code": CodeUnauthenticated}
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(cause, context.DeadlineExceeded):
 			out.Message = "the request timed out"
 			out.Extensions = map[string]any{"code": CodeTimeout}
-		case errors.As(err, &gqlErr):
-			// A coded GraphQL error wrapped by a resolver.
-			return gqlErr
+		case argumentField(ctx, out.Path) != "":
+			// An argument value the executor could not coerce (a custom
+			// scalar such as JSON or Time): the caller's mistake.
+			field := argumentField(ctx, out.Path)
+			out.Message = fmt.Sprintf("%s: %s", field, cause.Error())
+			out.Extensions = map[string]any{"code": CodeBadUserInput, "field": field}
+		case errors.As(cause, &codedErr) && codedErr.Extensions["code"] != nil:
+			return codedErr
 		default:
 			logger.ErrorContext(ctx, "graphql: internal error",
-				slog.String("path", out.Path.String()), slog.String("err", err.Error()))
+				slog.String("path", out.Path.String()), slog.String("err", cause.Error()))
 			out.Message = "internal error"
 			out.Extensions = map[string]any{"code": CodeInternal}
 		}
 		return out
 	}
+}
+
+// argumentField returns the argument path ("input.metadata") when an error's
+// path runs past the path of the field being resolved, which happens only
+// while its arguments are coerced; otherwise "".
+func argumentField(ctx context.Context, full ast.Path) string {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return ""
+	}
+	own := fc.Path()
+	if len(full) <= len(own) {
+		return ""
+	}
+	return ast.Path(full[len(own):]).String()
 }
 
 // presentExecutorError names the field of a variable that failed coercion

@@ -1,0 +1,147 @@
+package resolvers_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	"github.com/memory-gateway/memory-gateway/resolvers"
+)
+
+// harness is a GraphQL server in process, on a real store with the local
+// backend, and a counter of the SQL statements it runs.
+type harness struct {
+	db      *persistence.DB
+	handler http.Handler
+	queries *persistence.QueryCounter
+	logs    *bytes.Buffer
+}
+
+type harnessOption func(*harnessConfig)
+
+type harnessConfig struct {
+	service  gateway.Config
+	handler  resolvers.HandlerConfig
+	backends []gateway.BackendAdapter
+}
+
+func withServiceConfig(c gateway.Config) harnessOption {
+	return func(h *harnessConfig) { h.service = c }
+}
+
+func withHandlerConfig(c resolvers.HandlerConfig) harnessOption {
+	return func(h *harnessConfig) { h.handler = c }
+}
+
+func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harness {
+	t.Helper()
+	cfg := harnessConfig{handler: resolvers.HandlerConfig{Introspection: true}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.backends == nil {
+		cfg.backends = []gateway.BackendAdapter{local.New(db.DB, nil)}
+	}
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	svc, err := gateway.NewService(gateway.Options{
+		Store: persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
+	})
+	require.NoError(t, err)
+	counter := &persistence.QueryCounter{}
+	db.AddQueryHook(counter)
+	return &harness{
+		db:      db,
+		handler: resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, cfg.handler),
+		queries: counter,
+		logs:    logs,
+	}
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// do posts an operation and returns the HTTP status and decoded body.
+func (h *harness) do(t *testing.T, query string, vars map[string]any) (int, gqlResponse) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/graphql-response+json")
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	var resp gqlResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), rec.Body.String())
+	return rec.Code, resp
+}
+
+// data posts an operation that must succeed and decodes its data into out.
+func (h *harness) data(t *testing.T, query string, vars map[string]any, out any) {
+	t.Helper()
+	status, resp := h.do(t, query, vars)
+	require.Empty(t, resp.Errors, "errors: %+v", resp.Errors)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, json.Unmarshal(resp.Data, out))
+}
+
+// onlyError posts an operation that must fail with exactly one error.
+func (h *harness) onlyError(t *testing.T, query string, vars map[string]any) gqlError {
+	t.Helper()
+	_, resp := h.do(t, query, vars)
+	require.Len(t, resp.Errors, 1, "data: %s", resp.Data)
+	return resp.Errors[0]
+}
+
+const ingestMutation = `mutation Ingest($in: IngestConversationTurnInput!) {
+  ingestConversationTurn(input: $in) {
+    status gatewayId provenanceId turnId replayed errors
+    refs { id gatewayId backend refType status nativeId nativeUri contentHash createdAt }
+  }
+}`
+
+type ingestPayload struct {
+	IngestConversationTurn struct {
+		Status       string
+		GatewayID    string
+		ProvenanceID string
+		TurnID       string
+		Replayed     bool
+		Errors       []string
+		Refs         []struct {
+			ID, GatewayID, Backend, RefType, Status string
+			NativeID, NativeURI, ContentHash        *string
+			CreatedAt                               time.Time
+		}
+	}
+}
+
+func turnVars(modify ...func(map[string]any)) map[string]any {
+	in := map[string]any{
+		"workspaceId": "ws", "userId": "u1", "agentId": "a1", "sessionId": "s1", "turnId": "t1",
+		"namespace": "team/alpha", "role": "USER", "content": "my favourite colour is blue",
+	}
+	for _, m := range modify {
+		m(in)
+	}
+	return map[string]any{"in": in}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
