@@ -86,7 +86,9 @@ func TestStoreSaveIngestConcurrentDuplicates(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, 20)
 		for range 20 {
-			wg.Go(func() { errs <- store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID, func(a *gateway.AuditEntry) { a.ID = "audit_same" })) })
+			wg.Go(func() {
+				errs <- store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID, func(a *gateway.AuditEntry) { a.ID = "audit_same" }))
+			})
 		}
 		wg.Wait()
 		close(errs)

@@ -36,13 +36,19 @@ func TestNoContentInControlPlane(t *testing.T) {
 				}
 			}), &p)
 		}
-		var commit struct{ CommitSession struct{ Job struct{ ID string } } }
+		var commit struct {
+			CommitSession struct{ Job struct{ ID string } }
+		}
 		h.data(t, `mutation { commitSession(input: {workspaceId: "ws", userId: "u1", agentId: "a1", sessionId: "s1", namespace: "team"}) { job { id } } }`, nil, &commit)
 		var refs struct {
-			MemoryRefs struct{ Edges []struct{ Node struct{ ID string } } }
+			MemoryRefs struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		h.data(t, `{ memoryRefs(first: 1) { edges { node { id } } } }`, nil, &refs)
-		var fb struct{ RecordMemoryFeedback struct{ Feedback struct{ ID string } } }
+		var fb struct {
+			RecordMemoryFeedback struct{ Feedback struct{ ID string } }
+		}
 		h.data(t, `mutation($in: RecordMemoryFeedbackInput!) { recordMemoryFeedback(input: $in) { feedback { id } } }`,
 			map[string]any{"in": map[string]any{"workspaceId": "ws", "userId": "u1", "agentId": "a1", "namespace": "team",
 				"memoryRefId": refs.MemoryRefs.Edges[0].Node.ID, "feedbackType": "CORRECTION",

@@ -165,7 +165,9 @@ func TestGraphConnectedBothWays(t *testing.T) {
 						Node struct {
 							ID       string
 							Session  struct{ ID string }
-							Feedback struct{ Edges []struct{ Node struct{ ID string } } }
+							Feedback struct {
+								Edges []struct{ Node struct{ ID string } }
+							}
 						}
 					}
 				}
@@ -214,7 +216,10 @@ func TestConnectionsPageWithCursors(t *testing.T) {
 		}
 		type page struct {
 			MemoryRefs struct {
-				Edges    []struct{ Cursor string; Node struct{ ID string } }
+				Edges []struct {
+					Cursor string
+					Node   struct{ ID string }
+				}
 				PageInfo struct {
 					HasNextPage, HasPreviousPage bool
 					EndCursor                    *string
@@ -284,7 +289,9 @@ func TestDashboardQueryCostsConstantStatements(t *testing.T) {
 				Edges []struct {
 					Node struct {
 						OutboxSummary struct{ TotalEvents int }
-						Refs          struct{ Edges []struct{ Node struct{ ID string } } }
+						Refs          struct {
+							Edges []struct{ Node struct{ ID string } }
+						}
 					}
 				}
 			}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+func testConfig(t *testing.T, env map[string]string, args ...string) config {
+	t.Helper()
+	cfg, err := parseConfig("serve", args, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	return cfg
+}
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, nil)
+	require.Equal(t, "127.0.0.1:8080", cfg.ListenAddr)
+	require.Equal(t, "", cfg.DatabaseURL)
+	require.True(t, cfg.LocalBackend)
+	require.Equal(t, "json", cfg.LogFormat)
+
+	cfg = testConfig(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:9000", "LOCAL_BACKEND": "false", "BACKEND_TIMEOUT": "3s"}, "--listen", "127.0.0.1:9100")
+	require.Equal(t, "127.0.0.1:9100", cfg.ListenAddr, "a flag overrides the environment")
+	require.False(t, cfg.LocalBackend)
+	require.Equal(t, 3*time.Second, cfg.BackendTimeout)
+
+	for _, bad := range []map[string]string{
+		{"LOCAL_BACKEND": "maybe"},
+		{"BACKEND_TIMEOUT": "soon"},
+		{"MAX_CONTENT_BYTES": "-1"},
+	} {
+		_, err := parseConfig("serve", nil, func(k string) string { return bad[k] }, io.Discard)
+		require.Error(t, err, "%v", bad)
+	}
+	_, err := parseConfig("serve", []string{"--nope"}, func(string) string { return "" }, io.Discard)
+	require.Error(t, err)
+	_, err = parseConfig("dance", nil, func(string) string { return "" }, io.Discard)
+	require.Error(t, err)
+}
+
+// startServer runs serve on a free port until the test ends.
+func startServer(t *testing.T, databaseURL string) string {
+	t.Helper()
+	cfg := testConfig(t, map[string]string{"DATABASE_URL": databaseURL, "MAX_BODY_BYTES": "4096"}, "--listen", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve exited: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done, "graceful shutdown")
+	})
+	return "http://" + addr
+}
+
+func TestServeHTTP(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			base := startServer(t, pt.URL(t, d))
+
+			resp, err := http.Get(base + "/healthz")
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			_ = resp.Body.Close()
+
+			resp, err = http.Get(base + "/readyz")
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			_ = resp.Body.Close()
+
+			// POST, GraphQL over HTTP.
+			body := `{"query":"mutation { ingestConversationTurn(input: {workspaceId: \"ws\", userId: \"u\", agentId: \"a\", sessionId: \"s\", turnId: \"t\", namespace: \"n\", role: USER, content: \"hello world\"}) { status gatewayId } }"}`
+			req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/graphql-response+json")
+			resp, err = http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, "application/graphql-response+json", resp.Header.Get("Content-Type"))
+			require.NotEmpty(t, resp.Header.Get("X-Request-Id"))
+			var out struct {
+				Data struct {
+					IngestConversationTurn struct{ Status, GatewayID string }
+				}
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+			_ = resp.Body.Close()
+			require.Equal(t, "SUCCESS", out.Data.IngestConversationTurn.Status)
+
+			// GET for queries.
+			q := url.Values{"query": {`{ memoryRefs(filter: {workspaceId: "ws"}) { edges { node { id backend } } } }`}}
+			resp, err = http.Get(base + "/graphql?" + q.Encode())
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			raw, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			require.Contains(t, string(raw), `"backend":"LOCAL"`)
+
+			// GET cannot mutate.
+			q = url.Values{"query": {`mutation { commitSession(input: {workspaceId: "ws", userId: "u", agentId: "a", sessionId: "s", namespace: "n"}) { created } }`}}
+			resp, err = http.Get(base + "/graphql?" + q.Encode())
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, resp.StatusCode, 400)
+			_ = resp.Body.Close()
+
+			// Bodies over the limit are refused.
+			big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 5000) + `"}}`
+			resp, err = http.Post(base+"/graphql", "application/json", strings.NewReader(big))
+			require.NoError(t, err)
+			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+			_ = resp.Body.Close()
+
+			// GraphiQL in dev mode.
+			resp, err = http.Get(base + "/")
+			require.NoError(t, err)
+			raw, _ = io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Contains(t, strings.ToLower(string(raw)), "graphiql")
+		})
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "gw.db")
+	env := map[string]string{"DATABASE_URL": "file:" + path, "LOG_LEVEL": "error"}
+	code := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard)
+	require.Equal(t, 0, code)
+	code = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard)
+	require.Equal(t, 0, code, "migrating twice is a no-op")
+	code = run(context.Background(), []string{"bogus"}, func(k string) string { return env[k] }, io.Discard)
+	require.Equal(t, 2, code)
+}
