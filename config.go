@@ -11,6 +11,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/resolvers"
+	"github.com/memory-gateway/memory-gateway/worker"
 )
 
 // Configuration defaults.
@@ -35,6 +36,12 @@ type config struct {
 	LogFormat         string
 	DevMode           bool
 	LocalBackend      bool
+	Worker            bool
+	WorkerConcurrency int
+	WorkerLease       time.Duration
+	WorkerPoll        time.Duration
+	MaxAttempts       int
+	CommitTimeout     time.Duration
 	MaxBodyBytes      int64
 	MaxContentBytes   int
 	ComplexityLimit   int
@@ -106,6 +113,12 @@ func settings(cfg *config) []setting {
 		{"log-format", "LOG_FORMAT", "json or text", "json", str(&cfg.LogFormat)},
 		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection", "true", boolean(&cfg.DevMode)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},
+		{"worker", "WORKER", "run the outbox worker inside serve", "true", boolean(&cfg.Worker)},
+		{"worker-concurrency", "WORKER_CONCURRENCY", "outbox events of one backend in flight per process", strconv.Itoa(worker.ConcurrencyPerBackendDefault), integer(&cfg.WorkerConcurrency)},
+		{"worker-lease", "WORKER_LEASE", "lease of a claimed outbox event (renewed while it runs)", worker.LeaseDurationDefault.String(), duration(&cfg.WorkerLease)},
+		{"worker-poll-interval", "WORKER_POLL_INTERVAL", "fallback poll of the outbox when no wake-up arrives", worker.PollIntervalDefault.String(), duration(&cfg.WorkerPoll)},
+		{"max-attempts", "OUTBOX_MAX_ATTEMPTS", "attempts of an outbox event before it is dead-lettered", strconv.Itoa(gateway.MaxAttemptsDefault), integer(&cfg.MaxAttempts)},
+		{"commit-timeout", "COMMIT_TIMEOUT", "timeout of one backend call made by the worker", gateway.CommitTimeoutDefault.String(), duration(&cfg.CommitTimeout)},
 		{"max-body-bytes", "MAX_BODY_BYTES", "largest accepted request body", strconv.Itoa(MaxBodyBytesDefault), bytes(&cfg.MaxBodyBytes)},
 		{"max-content-bytes", "MAX_CONTENT_BYTES", "largest accepted turn content", strconv.Itoa(gateway.MaxContentBytesDefault), integer(&cfg.MaxContentBytes)},
 		{"complexity-limit", "COMPLEXITY_LIMIT", "largest accepted GraphQL operation complexity", strconv.Itoa(resolvers.ComplexityLimitDefault), integer(&cfg.ComplexityLimit)},
@@ -123,9 +136,9 @@ func settings(cfg *config) []setting {
 func parseConfig(command string, args []string, getenv func(string) string, output io.Writer) (config, error) {
 	var cfg config
 	switch command {
-	case "serve", "migrate":
+	case "serve", "migrate", "worker":
 	default:
-		return cfg, fmt.Errorf("unknown command %q (want serve or migrate)", command)
+		return cfg, fmt.Errorf("unknown command %q (want serve, worker or migrate)", command)
 	}
 	fs := flag.NewFlagSet("memory-gateway "+command, flag.ContinueOnError)
 	fs.SetOutput(output)

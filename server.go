@@ -3,6 +3,7 @@
 // Usage:
 //
 //	memory-gateway [serve] [flags]   serve the API (the default)
+//	memory-gateway worker [flags]    run only the outbox worker
 //	memory-gateway migrate [flags]   apply database migrations and exit
 //
 // Every flag has an environment variable; see the README for the table.
@@ -25,8 +26,10 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/resolvers"
+	"github.com/memory-gateway/memory-gateway/worker"
 )
 
 func main() {
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		err = serve(ctx, cfg, logger, nil)
 	case "migrate":
 		err = migrateOnly(ctx, cfg, logger)
+	case "worker":
+		err = runWorker(ctx, cfg, logger)
 	}
 	if err != nil {
 		logger.Error("memory-gateway: exiting on error", slog.String("err", err.Error()))
@@ -104,11 +109,16 @@ func migrateOnly(ctx context.Context, cfg config, logger *slog.Logger) error {
 	return db.Close()
 }
 
-// app is everything serve wires together.
+// app is everything serve and worker wire together.
 type app struct {
-	db      *persistence.DB
-	service *gateway.Service
-	handler http.Handler
+	db       *persistence.DB
+	service  *gateway.Service
+	worker   *worker.Worker
+	hub      *jobevents.Hub
+	listener *persistence.Listener
+	handler  http.Handler
+	// closeStreams ends every open subscription stream.
+	closeStreams context.CancelFunc
 }
 
 func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
@@ -116,29 +126,73 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
+	store := persistence.NewStore(db)
 	var backends []gateway.BackendAdapter
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
 	}
+	hub := jobevents.New(store, logger)
+	// PostgreSQL announces job changes itself (NOTIFY at commit, heard by
+	// every process); SQLite lives in one process, so the hub hears them
+	// directly.
+	var publisher gateway.JobPublisher
+	if !db.IsPostgres() {
+		publisher = hub
+	}
 	svc, err := gateway.NewService(gateway.Options{
-		Store:    persistence.NewStore(db),
+		Store:    store,
 		Backends: backends,
 		Config: gateway.Config{
 			BackendTimeout:  cfg.BackendTimeout,
 			RetrieveTimeout: cfg.RetrieveTimeout,
 			MaxContentBytes: cfg.MaxContentBytes,
+			MaxAttempts:     cfg.MaxAttempts,
+			CommitTimeout:   cfg.CommitTimeout,
 		},
-		Logger: logger,
+		Logger:    logger,
+		Publisher: publisher,
+		Watcher:   hub,
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
+	a := &app{db: db, service: svc, hub: hub}
+	if len(backends) > 0 {
+		names := make([]gateway.Backend, len(backends))
+		for i, b := range backends {
+			names[i] = b.Name()
+		}
+		a.worker, err = worker.New(worker.Options{
+			Store:     store,
+			Executor:  svc,
+			Publisher: publisher,
+			Logger:    logger,
+			Config: worker.Config{
+				Backends:              names,
+				ConcurrencyPerBackend: cfg.WorkerConcurrency,
+				LeaseDuration:         cfg.WorkerLease,
+				PollInterval:          cfg.WorkerPoll,
+			},
+		})
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		svc.AttachWorker(a.worker, a.worker)
+	}
+	if db.IsPostgres() {
+		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}
+		if a.worker != nil {
+			handlers.Outbox = func() { a.worker.NotifyOutbox(ctx) }
+		}
+		a.listener = persistence.NewListener(db, handlers, logger)
+	}
+
 	gql := resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, resolvers.HandlerConfig{
 		Introspection:   cfg.DevMode,
 		ComplexityLimit: cfg.ComplexityLimit,
 	})
-
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", limitBody(cfg.MaxBodyBytes, gql))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -148,21 +202,61 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if cfg.DevMode {
 		mux.Handle("GET /{$}", playground.Handler("Memory Gateway", "/graphql"))
 	}
-	return &app{db: db, service: svc, handler: withRequestLog(logger, withRecover(logger, mux))}, nil
+	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
+	a.closeStreams = closeStreams
+	a.handler = withRequestLog(logger, withRecover(logger, withStreams(streams, mux)))
+	return a, nil
 }
 
-// serve runs the API until ctx is done, then shuts down gracefully. ready,
-// if not nil, receives the bound address once the listener is open.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- string) error {
+// start launches the background components; runWorker says whether the
+// outbox worker runs in this process.
+func (a *app) start(ctx context.Context, runWorker bool) error {
+	if err := a.hub.Start(ctx); err != nil {
+		return err
+	}
+	if a.listener != nil {
+		if err := a.listener.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if runWorker && a.worker != nil {
+		if err := a.worker.Start(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop stops the background components, giving in-flight outbox events until
+// ctx is done to finish.
+func (a *app) stop(ctx context.Context) error {
+	var err error
+	if a.worker != nil {
+		err = a.worker.Stop(ctx)
+	}
+	if a.listener != nil {
+		a.listener.Stop()
+	}
+	a.hub.Stop()
+	return errors.Join(err, a.db.Close())
+}
+
+// serve runs the API (and, unless disabled, the worker) until ctx is done,
+// then shuts down gracefully. ready, if not nil, receives the bound address
+// once the listener is open.
+func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- string) (err error) {
 	a, err := buildApp(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = a.db.Close() }()
-
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
+		_ = a.db.Close()
 		return fmt.Errorf("error listening on %s: %w", cfg.ListenAddr, err)
+	}
+	if err := a.start(ctx, cfg.Worker); err != nil {
+		_ = ln.Close()
+		return errors.Join(err, a.stop(ctx))
 	}
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -171,10 +265,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	logger.InfoContext(ctx, "memory-gateway: serving",
 		slog.String("addr", ln.Addr().String()), slog.Bool("dev_mode", cfg.DevMode),
-		slog.Bool("local_backend", cfg.LocalBackend))
+		slog.Bool("local_backend", cfg.LocalBackend), slog.Bool("worker", cfg.Worker && a.worker != nil))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -182,18 +277,42 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return fmt.Errorf("error serving: %w", err)
+	case err = <-errc:
+		err = fmt.Errorf("error serving: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("memory-gateway: shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("error shutting down: %w", err)
+	// Streams (subscriptions) are not idle connections: close them so
+	// Shutdown does not wait for them.
+	srv.RegisterOnShutdown(a.closeStreams)
+	if shutdownErr := srv.Shutdown(shutdownCtx); shutdownErr != nil {
+		_ = srv.Close()
 	}
+	err = errors.Join(err, a.stop(shutdownCtx))
 	logger.Info("memory-gateway: stopped")
-	return nil
+	return err
+}
+
+// runWorker runs only the outbox worker until ctx is done.
+func runWorker(ctx context.Context, cfg config, logger *slog.Logger) error {
+	a, err := buildApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if a.worker == nil {
+		_ = a.db.Close()
+		return errors.New("no backend is enabled: the worker has nothing to do")
+	}
+	if err := a.start(ctx, true); err != nil {
+		return errors.Join(err, a.stop(ctx))
+	}
+	<-ctx.Done()
+	logger.Info("memory-gateway: stopping worker", slog.Duration("timeout", cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	return a.stop(shutdownCtx)
 }
 
 func readyHandler(db *persistence.DB) http.HandlerFunc {

@@ -109,8 +109,11 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	if err != nil {
 		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", jobID, err)
 	}
-	if created && len(events) > 0 {
-		s.notifyOutbox(ctx)
+	if created {
+		s.publishJobs(ctx, []string{stored.ID})
+		if len(events) > 0 {
+			s.notifyOutbox(ctx)
+		}
 	}
 	return CommitSessionResult{Job: stored, Created: created}, nil
 }

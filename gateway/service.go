@@ -36,6 +36,11 @@ type Config struct {
 	MaxContentBytes int
 	// MaxMetadataBytes bounds a request's metadata, JSON-encoded.
 	MaxMetadataBytes int
+	// CommitTimeout bounds one backend call made by the worker.
+	CommitTimeout time.Duration
+	// RetryDelay is the backoff after a failed attempt (attempts so far);
+	// nil means RetryDelayWithJitter.
+	RetryDelay func(attempt int) time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -53,6 +58,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMetadataBytes <= 0 {
 		c.MaxMetadataBytes = MaxMetadataBytesDefault
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = CommitTimeoutDefault
+	}
+	if c.RetryDelay == nil {
+		c.RetryDelay = RetryDelayWithJitter
 	}
 	return c
 }
@@ -93,6 +104,9 @@ type Service struct {
 	store      Store
 	authorizer Authorizer
 	notifier   OutboxNotifier
+	drainer    OutboxDrainer
+	publisher  JobPublisher
+	watcher    JobWatcher
 	validate   *validator.Validate
 	ingests    singleflight.Group
 }
@@ -106,7 +120,11 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now        func() time.Time
 	Authorizer Authorizer
-	Notifier   OutboxNotifier
+	// Publisher announces job changes in-process (SQLite); nil when the
+	// store announces them itself (PostgreSQL NOTIFY).
+	Publisher JobPublisher
+	// Watcher serves job subscriptions; nil disables them.
+	Watcher JobWatcher
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -123,7 +141,8 @@ func NewService(opts Options) (*Service, error) {
 		now:        opts.Now,
 		store:      opts.Store,
 		authorizer: opts.Authorizer,
-		notifier:   opts.Notifier,
+		publisher:  opts.Publisher,
+		watcher:    opts.Watcher,
 		validate:   newValidator(),
 	}
 	if s.logger == nil {

@@ -13,6 +13,7 @@ type Store interface {
 	CommitStore
 	FeedbackStore
 	ReadStore
+	OutboxAdminStore
 }
 
 // IngestStore persists the control-plane side of ingest.

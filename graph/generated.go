@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	OutboxEvent() OutboxEventResolver
 	Query() QueryResolver
 	Session() SessionResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -215,7 +216,10 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CommitSession          func(childComplexity int, input gateway.CommitSessionInput) int
 		IngestConversationTurn func(childComplexity int, input gateway.IngestTurnInput) int
+		ProcessOutbox          func(childComplexity int, limit *int) int
 		RecordMemoryFeedback   func(childComplexity int, input gateway.RecordFeedbackInput) int
+		RedriveOutboxEvent     func(childComplexity int, id string) int
+		RedriveOutboxEvents    func(childComplexity int, filter gateway.EventFilter) int
 	}
 
 	OutboxEvent struct {
@@ -267,6 +271,11 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	ProcessOutboxPayload struct {
+		ProcessedCount func(childComplexity int) int
+		Summary        func(childComplexity int) int
+	}
+
 	Query struct {
 		AuditLog        func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string) int
 		CommitJob       func(childComplexity int, id string) int
@@ -284,6 +293,11 @@ type ComplexityRoot struct {
 	RecordMemoryFeedbackPayload struct {
 		Created  func(childComplexity int) int
 		Feedback func(childComplexity int) int
+	}
+
+	RedriveOutboxEventsPayload struct {
+		Events        func(childComplexity int) int
+		RedrivenCount func(childComplexity int) int
 	}
 
 	RetrievalConflict struct {
@@ -307,6 +321,11 @@ type ComplexityRoot struct {
 		Refs         func(childComplexity int, first *int, after *string) int
 		SessionID    func(childComplexity int) int
 		WorkspaceID  func(childComplexity int) int
+	}
+
+	Subscription struct {
+		CommitJobUpdated  func(childComplexity int, id string) int
+		CommitJobsUpdated func(childComplexity int, workspaceID string, sessionID *string) int
 	}
 }
 
@@ -342,6 +361,9 @@ type MutationResolver interface {
 	IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error)
 	CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error)
 	RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error)
+	ProcessOutbox(ctx context.Context, limit *int) (*gateway.ProcessOutboxResult, error)
+	RedriveOutboxEvent(ctx context.Context, id string) (*gateway.OutboxEvent, error)
+	RedriveOutboxEvents(ctx context.Context, filter gateway.EventFilter) (*model.RedriveOutboxEventsPayload, error)
 }
 type OutboxEventResolver interface {
 	Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error)
@@ -364,6 +386,10 @@ type SessionResolver interface {
 	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
 	Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.CommitJobConnection, error)
 	AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.AuditEntryConnection, error)
+}
+type SubscriptionResolver interface {
+	CommitJobUpdated(ctx context.Context, id string) (<-chan *gateway.CommitJob, error)
+	CommitJobsUpdated(ctx context.Context, workspaceID string, sessionID *string) (<-chan *gateway.CommitJob, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1161,6 +1187,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.IngestConversationTurn(childComplexity, args["input"].(gateway.IngestTurnInput)), true
+	case "Mutation.processOutbox":
+		if e.ComplexityRoot.Mutation.ProcessOutbox == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_processOutbox_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProcessOutbox(childComplexity, args["limit"].(*int)), true
 	case "Mutation.recordMemoryFeedback":
 		if e.ComplexityRoot.Mutation.RecordMemoryFeedback == nil {
 			break
@@ -1172,6 +1209,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordMemoryFeedback(childComplexity, args["input"].(gateway.RecordFeedbackInput)), true
+	case "Mutation.redriveOutboxEvent":
+		if e.ComplexityRoot.Mutation.RedriveOutboxEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redriveOutboxEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedriveOutboxEvent(childComplexity, args["id"].(string)), true
+	case "Mutation.redriveOutboxEvents":
+		if e.ComplexityRoot.Mutation.RedriveOutboxEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redriveOutboxEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedriveOutboxEvents(childComplexity, args["filter"].(gateway.EventFilter)), true
 
 	case "OutboxEvent.attemptCount":
 		if e.ComplexityRoot.OutboxEvent.AttemptCount == nil {
@@ -1387,6 +1446,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "ProcessOutboxPayload.processedCount":
+		if e.ComplexityRoot.ProcessOutboxPayload.ProcessedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcessOutboxPayload.ProcessedCount(childComplexity), true
+	case "ProcessOutboxPayload.summary":
+		if e.ComplexityRoot.ProcessOutboxPayload.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProcessOutboxPayload.Summary(childComplexity), true
+
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -1523,6 +1595,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RecordMemoryFeedbackPayload.Feedback(childComplexity), true
 
+	case "RedriveOutboxEventsPayload.events":
+		if e.ComplexityRoot.RedriveOutboxEventsPayload.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedriveOutboxEventsPayload.Events(childComplexity), true
+	case "RedriveOutboxEventsPayload.redrivenCount":
+		if e.ComplexityRoot.RedriveOutboxEventsPayload.RedrivenCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedriveOutboxEventsPayload.RedrivenCount(childComplexity), true
+
 	case "RetrievalConflict.backends":
 		if e.ComplexityRoot.RetrievalConflict.Backends == nil {
 			break
@@ -1625,6 +1710,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Session.WorkspaceID(childComplexity), true
 
+	case "Subscription.commitJobUpdated":
+		if e.ComplexityRoot.Subscription.CommitJobUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_commitJobUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CommitJobUpdated(childComplexity, args["id"].(string)), true
+	case "Subscription.commitJobsUpdated":
+		if e.ComplexityRoot.Subscription.CommitJobsUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_commitJobsUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CommitJobsUpdated(childComplexity, args["workspaceId"].(string), args["sessionId"].(*string)), true
+
 	}
 	return 0, false
 }
@@ -1695,6 +1803,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1732,6 +1857,7 @@ of sessions, refs, jobs, outbox events, feedback and audit entries.
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 "An RFC 3339 timestamp in UTC."
@@ -2228,10 +2354,35 @@ type Query {
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
 }
 
+"What a synchronous outbox drain did."
+type ProcessOutboxPayload {
+  processedCount: Int!
+  "The whole outbox after the drain."
+  summary: OutboxSummary!
+}
+
+type RedriveOutboxEventsPayload {
+  redrivenCount: Int!
+  events: [OutboxEvent!]!
+}
+
 type Mutation {
   ingestConversationTurn(input: IngestConversationTurnInput!): IngestConversationTurnPayload!
   commitSession(input: CommitSessionInput!): CommitSessionPayload!
   recordMemoryFeedback(input: RecordMemoryFeedbackInput!): RecordMemoryFeedbackPayload!
+  "Admin: process up to limit due outbox events now."
+  processOutbox(limit: Int = 100): ProcessOutboxPayload!
+  "Admin: put one DEAD_LETTER event back to PENDING with a fresh set of attempts."
+  redriveOutboxEvent(id: ID!): OutboxEvent!
+  "Admin: re-drive every DEAD_LETTER event matching the filter."
+  redriveOutboxEvents(filter: OutboxEventFilter!): RedriveOutboxEventsPayload!
+}
+
+type Subscription {
+  "A job's current state, then every change; completes after a terminal state."
+  commitJobUpdated(id: ID!): CommitJob!
+  "Every change of the jobs of a workspace, optionally of one session."
+  commitJobsUpdated(workspaceId: ID!, sessionId: ID): CommitJob!
 }
 `, BuiltIn: false},
 }
@@ -2673,6 +2824,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_ProcessOutboxPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "processedCount":
+		return ec.fieldContext_ProcessOutboxPayload_processedCount(ctx, field)
+	case "summary":
+		return ec.fieldContext_ProcessOutboxPayload_summary(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProcessOutboxPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RecordMemoryFeedbackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "feedback":
@@ -2681,6 +2842,16 @@ func (ec *executionContext) childFields_RecordMemoryFeedbackPayload(ctx context.
 		return ec.fieldContext_RecordMemoryFeedbackPayload_created(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordMemoryFeedbackPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RedriveOutboxEventsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "redrivenCount":
+		return ec.fieldContext_RedriveOutboxEventsPayload_redrivenCount(ctx, field)
+	case "events":
+		return ec.fieldContext_RedriveOutboxEventsPayload_events(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedriveOutboxEventsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RetrievalConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2983,6 +3154,20 @@ func (ec *executionContext) field_Mutation_ingestConversationTurn_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_processOutbox_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_recordMemoryFeedback_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2994,6 +3179,34 @@ func (ec *executionContext) field_Mutation_recordMemoryFeedback_args(ctx context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redriveOutboxEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redriveOutboxEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (gateway.EventFilter, error) {
+			return ec.unmarshalNOutboxEventFilter2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐEventFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -3338,6 +3551,42 @@ func (ec *executionContext) field_Session_refs_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_commitJobUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_commitJobsUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sessionId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sessionId"] = arg1
 	return args, nil
 }
 
@@ -6596,6 +6845,138 @@ func (ec *executionContext) fieldContext_Mutation_recordMemoryFeedback(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_processOutbox(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_processOutbox(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProcessOutbox(ctx, fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ProcessOutboxResult) graphql.Marshaler {
+			return ec.marshalNProcessOutboxPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐProcessOutboxResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_processOutbox(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProcessOutboxPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_processOutbox_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redriveOutboxEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redriveOutboxEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedriveOutboxEvent(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.OutboxEvent) graphql.Marshaler {
+			return ec.marshalNOutboxEvent2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redriveOutboxEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redriveOutboxEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redriveOutboxEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redriveOutboxEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedriveOutboxEvents(ctx, fc.Args["filter"].(gateway.EventFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedriveOutboxEventsPayload) graphql.Marshaler {
+			return ec.marshalNRedriveOutboxEventsPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐRedriveOutboxEventsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redriveOutboxEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedriveOutboxEventsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redriveOutboxEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OutboxEvent_id(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7435,6 +7816,61 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _ProcessOutboxPayload_processedCount(ctx context.Context, field graphql.CollectedField, obj *gateway.ProcessOutboxResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcessOutboxPayload_processedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProcessedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcessOutboxPayload_processedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProcessOutboxPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProcessOutboxPayload_summary(ctx context.Context, field graphql.CollectedField, obj *gateway.ProcessOutboxResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProcessOutboxPayload_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.OutboxSummary) graphql.Marshaler {
+			return ec.marshalNOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProcessOutboxPayload_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProcessOutboxPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8050,6 +8486,61 @@ func (ec *executionContext) fieldContext_RecordMemoryFeedbackPayload_created(_ c
 	return graphql.NewScalarFieldContext("RecordMemoryFeedbackPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _RedriveOutboxEventsPayload_redrivenCount(ctx context.Context, field graphql.CollectedField, obj *model.RedriveOutboxEventsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedriveOutboxEventsPayload_redrivenCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedrivenCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedriveOutboxEventsPayload_redrivenCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedriveOutboxEventsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RedriveOutboxEventsPayload_events(ctx context.Context, field graphql.CollectedField, obj *model.RedriveOutboxEventsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedriveOutboxEventsPayload_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.OutboxEvent) graphql.Marshaler {
+			return ec.marshalNOutboxEvent2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedriveOutboxEventsPayload_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RedriveOutboxEventsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RetrievalConflict_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.RetrievalConflict) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8456,6 +8947,94 @@ func (ec *executionContext) fieldContext_Session_auditEntries(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Session_auditEntries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_commitJobUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_commitJobUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CommitJobUpdated(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.CommitJob) graphql.Marshaler {
+			return ec.marshalNCommitJob2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_commitJobUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_commitJobUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_commitJobsUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_commitJobsUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CommitJobsUpdated(ctx, fc.Args["workspaceId"].(string), fc.Args["sessionId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.CommitJob) graphql.Marshaler {
+			return ec.marshalNCommitJob2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_commitJobsUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_commitJobsUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11633,6 +12212,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "processOutbox":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_processOutbox(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redriveOutboxEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redriveOutboxEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redriveOutboxEvents":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redriveOutboxEvents(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11962,6 +12562,44 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var processOutboxPayloadImplementors = []string{"ProcessOutboxPayload"}
+
+func (ec *executionContext) _ProcessOutboxPayload(ctx context.Context, sel ast.SelectionSet, obj *gateway.ProcessOutboxResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, processOutboxPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProcessOutboxPayload")
+		case "processedCount":
+			out.Values[i] = ec._ProcessOutboxPayload_processedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "summary":
+			out.Values[i] = ec._ProcessOutboxPayload_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -12096,6 +12734,44 @@ func (ec *executionContext) _RecordMemoryFeedbackPayload(ctx context.Context, se
 			}
 		case "created":
 			out.Values[i] = ec._RecordMemoryFeedbackPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redriveOutboxEventsPayloadImplementors = []string{"RedriveOutboxEventsPayload"}
+
+func (ec *executionContext) _RedriveOutboxEventsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RedriveOutboxEventsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redriveOutboxEventsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedriveOutboxEventsPayload")
+		case "redrivenCount":
+			out.Values[i] = ec._RedriveOutboxEventsPayload_redrivenCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._RedriveOutboxEventsPayload_events(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12271,6 +12947,28 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "commitJobUpdated":
+		return ec._Subscription_commitJobUpdated(ctx, fields[0])
+	case "commitJobsUpdated":
+		return ec._Subscription_commitJobsUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -13167,6 +13865,26 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNOutboxEvent2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEvent(ctx context.Context, sel ast.SelectionSet, v gateway.OutboxEvent) graphql.Marshaler {
+	return ec._OutboxEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOutboxEvent2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEventᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.OutboxEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutboxEvent2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNOutboxEvent2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEvent(ctx context.Context, sel ast.SelectionSet, v *gateway.OutboxEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "OutboxEvent!")
@@ -13201,6 +13919,11 @@ func (ec *executionContext) marshalNOutboxEventEdge2ᚕgithubᚗcomᚋmemoryᚑg
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNOutboxEventFilter2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐEventFilter(ctx context.Context, v any) (gateway.EventFilter, error) {
+	res, err := ec.unmarshalInputOutboxEventFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNOutboxEventStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxStatus(ctx context.Context, v any) (gateway.OutboxStatus, error) {
@@ -13261,6 +13984,10 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxSummary(ctx context.Context, sel ast.SelectionSet, v gateway.OutboxSummary) graphql.Marshaler {
+	return ec._OutboxSummary(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNOutboxSummary2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxSummary(ctx context.Context, sel ast.SelectionSet, v *gateway.OutboxSummary) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "OutboxSummary!")
@@ -13277,6 +14004,14 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋmemoryᚑgateway�
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProcessOutboxPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐProcessOutboxResult(ctx context.Context, sel ast.SelectionSet, v *gateway.ProcessOutboxResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProcessOutboxPayload!")
+		return graphql.Null
+	}
+	return ec._ProcessOutboxPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRecordMemoryFeedbackInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRecordFeedbackInput(ctx context.Context, v any) (gateway.RecordFeedbackInput, error) {
 	res, err := ec.unmarshalInputRecordMemoryFeedbackInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13288,6 +14023,14 @@ func (ec *executionContext) marshalNRecordMemoryFeedbackPayload2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._RecordMemoryFeedbackPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRedriveOutboxEventsPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐRedriveOutboxEventsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RedriveOutboxEventsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedriveOutboxEventsPayload!")
+		return graphql.Null
+	}
+	return ec._RedriveOutboxEventsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRefStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefStatus(ctx context.Context, v any) (gateway.RefStatus, error) {

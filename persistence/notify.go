@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/uptrace/bun"
 )
@@ -12,10 +13,36 @@ import (
 // hints, and workers always poll as well.
 const OutboxChannel = "memory_gateway_outbox"
 
+// JobsChannel carries the ids of changed commit jobs, comma-separated.
+const JobsChannel = "memory_gateway_jobs"
+
+// notifyPayloadMax keeps NOTIFY payloads well under PostgreSQL's 8000 bytes.
+const notifyPayloadMax = 7000
+
 // notifyOutbox queues a wake-up that PostgreSQL delivers when tx commits.
 func notifyOutbox(ctx context.Context, tx bun.Tx) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel); err != nil {
 		return fmt.Errorf("error notifying workers: %w", err)
 	}
 	return nil
+}
+
+// chunkIDs joins ids with commas into payloads of at most max bytes.
+func chunkIDs(ids []string, max int) []string {
+	var chunks []string
+	var b strings.Builder
+	for _, id := range ids {
+		if b.Len() > 0 && b.Len()+1+len(id) > max {
+			chunks = append(chunks, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(id)
+	}
+	if b.Len() > 0 {
+		chunks = append(chunks, b.String())
+	}
+	return chunks
 }

@@ -73,6 +73,18 @@ func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error
 	return nil
 }
 
+// InsertAudit implements gateway.OutboxAdminStore.
+func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, a := range entries {
+			if err := insertAudit(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // SaveIngest implements gateway.IngestStore.
 func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -126,10 +138,13 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 		if err := insertAudit(ctx, tx, audit); err != nil {
 			return err
 		}
-		if s.db.IsPostgres() {
+		if s.db.IsPostgres() && len(events) > 0 {
 			if err := notifyOutbox(ctx, tx); err != nil {
 				return err
 			}
+		}
+		if err := s.notifyJobs(ctx, tx, []string{job.ID}); err != nil {
+			return err
 		}
 		stored, created = job, true
 		return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -21,6 +22,8 @@ const (
 	ComplexityLimitDefault = 20_000
 	QueryCacheSizeDefault  = 1_000
 	APQCacheSizeDefault    = 1_000
+	KeepAliveDefault       = 10 * time.Second
+	websocketInitTimeout   = 10 * time.Second
 )
 
 // HandlerConfig configures the GraphQL handler. Zero values take defaults.
@@ -32,6 +35,14 @@ type HandlerConfig struct {
 	ComplexityLimit int
 	// LoaderWait is the dataloader batching window.
 	LoaderWait time.Duration
+	// KeepAlive is the ping interval of websocket and SSE subscriptions.
+	KeepAlive time.Duration
+	// WebsocketInit authenticates a websocket from its connection_init
+	// payload; nil accepts every connection.
+	WebsocketInit func(ctx context.Context, payload map[string]any) (context.Context, error)
+	// WebsocketOrigins are host patterns (besides the server's own host) a
+	// browser websocket may come from.
+	WebsocketOrigins []string
 }
 
 // NewHandler builds the GraphQL server: transports, query and persisted
@@ -48,7 +59,27 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = KeepAliveDefault
+	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
+	// Streaming transports first: the first transport that supports a
+	// request serves it.
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
+		},
+		KeepAlivePingInterval: cfg.KeepAlive,
+		InitTimeout:           websocketInitTimeout,
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if cfg.WebsocketInit == nil {
+				return ctx, nil, nil
+			}
+			ctx, err := cfg.WebsocketInit(ctx, payload)
+			return ctx, nil, err
+		},
+	})
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: cfg.KeepAlive})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
 	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
@@ -62,9 +93,10 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		ctx = withLoaders(ctx, newLoaders(res.Service.Reader(ctx), cfg.LoaderWait))
-		return next(ctx)
+	// Fresh loaders for every response: one per query or mutation, and one
+	// per event of a subscription, so no event is served from a stale cache.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(withLoaders(ctx, newLoaders(res.Service.Reader(ctx), cfg.LoaderWait)))
 	})
 	return srv
 }

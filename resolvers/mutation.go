@@ -46,3 +46,30 @@ func (r *mutationResolver) RecordMemoryFeedback(ctx context.Context, input gatew
 	}
 	return &model.RecordMemoryFeedbackPayload{Feedback: &res.Feedback, Created: res.Created}, nil
 }
+
+// ProcessOutbox implements graph.MutationResolver.
+func (r *mutationResolver) ProcessOutbox(ctx context.Context, limit *int) (*gateway.ProcessOutboxResult, error) {
+	res, err := r.Service.ProcessOutbox(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// RedriveOutboxEvent implements graph.MutationResolver.
+func (r *mutationResolver) RedriveOutboxEvent(ctx context.Context, id string) (*gateway.OutboxEvent, error) {
+	e, err := r.Service.RedriveOutboxEvent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// RedriveOutboxEvents implements graph.MutationResolver.
+func (r *mutationResolver) RedriveOutboxEvents(ctx context.Context, filter gateway.EventFilter) (*model.RedriveOutboxEventsPayload, error) {
+	events, err := r.Service.RedriveOutboxEvents(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RedriveOutboxEventsPayload{RedrivenCount: len(events), Events: events}, nil
+}

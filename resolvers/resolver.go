@@ -60,6 +60,9 @@ func (r *Resolver) OutboxEvent() graph.OutboxEventResolver { return &outboxEvent
 // Query implements graph.ResolverRoot.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// Subscription implements graph.ResolverRoot.
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
 // Session implements graph.ResolverRoot.
 func (r *Resolver) Session() graph.SessionResolver { return &sessionResolver{r} }
 

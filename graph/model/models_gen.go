@@ -93,3 +93,11 @@ type RecordMemoryFeedbackPayload struct {
 	// False when the same source event had already been recorded.
 	Created bool `json:"created"`
 }
+
+type RedriveOutboxEventsPayload struct {
+	RedrivenCount int                   `json:"redrivenCount"`
+	Events        []gateway.OutboxEvent `json:"events"`
+}
+
+type Subscription struct {
+}

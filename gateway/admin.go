@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Admin limits.
+const (
+	ProcessOutboxLimitDefault = 100
+	ProcessOutboxLimitMax     = 10_000
+	AuditActionRedrive        = "redrive_outbox_events"
+)
+
+// OutboxDrainer processes due outbox events right now (the worker).
+type OutboxDrainer interface {
+	Drain(ctx context.Context, limit int) (int, error)
+}
+
+// OutboxAdminStore is what the admin operations need beyond the ReadStore.
+type OutboxAdminStore interface {
+	RedriveOutboxEvents(ctx context.Context, f EventFilter, ids []string, now time.Time) ([]OutboxEvent, []string, error)
+	InsertAudit(ctx context.Context, entries []AuditEntry) error
+}
+
+// AttachWorker connects the worker once it exists (it is built on top of the
+// service): new commits wake it, and processOutbox drains through it.
+func (s *Service) AttachWorker(n OutboxNotifier, d OutboxDrainer) {
+	s.notifier, s.drainer = n, d
+}
+
+// ProcessOutboxResult is what a synchronous drain did.
+type ProcessOutboxResult struct {
+	ProcessedCount int
+	Summary        OutboxSummary
+}
+
+// ProcessOutbox drains up to limit due events now and returns the outbox
+// summary afterwards.
+func (s *Service) ProcessOutbox(ctx context.Context, limit *int) (ProcessOutboxResult, error) {
+	n := ProcessOutboxLimitDefault
+	if limit != nil {
+		n = *limit
+	}
+	if n < 1 || n > ProcessOutboxLimitMax {
+		return ProcessOutboxResult{}, NewInputError("limit", fmt.Sprintf("must be between 1 and %d", ProcessOutboxLimitMax))
+	}
+	if s.drainer == nil {
+		return ProcessOutboxResult{}, fmt.Errorf("no outbox worker is attached to this service")
+	}
+	processed, err := s.drainer.Drain(ctx, n)
+	if err != nil {
+		return ProcessOutboxResult{}, fmt.Errorf("error draining the outbox: %w", err)
+	}
+	sum, err := s.store.OutboxSummary(ctx, EventFilter{})
+	if err != nil {
+		return ProcessOutboxResult{}, fmt.Errorf("error summarising the outbox: %w", err)
+	}
+	return ProcessOutboxResult{ProcessedCount: processed, Summary: sum}, nil
+}
+
+// RedriveOutboxEvent puts one dead-lettered event back to PENDING with a
+// fresh set of attempts.
+func (s *Service) RedriveOutboxEvent(ctx context.Context, id string) (OutboxEvent, error) {
+	events, err := s.store.OutboxEventsByIDs(ctx, []string{id})
+	if err != nil {
+		return OutboxEvent{}, fmt.Errorf("error loading outbox event: %w", err)
+	}
+	if len(events) == 0 {
+		return OutboxEvent{}, &NotFoundError{Field: "id", What: "outbox event"}
+	}
+	if events[0].Status != OutboxDeadLetter {
+		return OutboxEvent{}, &ConflictError{Field: "id", Message: "only a DEAD_LETTER event can be re-driven (this one is " + string(events[0].Status) + ")"}
+	}
+	redriven, err := s.redrive(ctx, EventFilter{}, []string{id})
+	if err != nil {
+		return OutboxEvent{}, err
+	}
+	if len(redriven) == 0 {
+		return OutboxEvent{}, &ConflictError{Field: "id", Message: "the event changed state while being re-driven"}
+	}
+	return redriven[0], nil
+}
+
+// RedriveOutboxEvents re-drives every dead-lettered event matching f.
+func (s *Service) RedriveOutboxEvents(ctx context.Context, f EventFilter) ([]OutboxEvent, error) {
+	if f.Status != "" && f.Status != OutboxDeadLetter {
+		return nil, NewInputError("filter.status", "only DEAD_LETTER events can be re-driven")
+	}
+	return s.redrive(ctx, f, nil)
+}
+
+func (s *Service) redrive(ctx context.Context, f EventFilter, ids []string) ([]OutboxEvent, error) {
+	now := s.clock()
+	events, jobIDs, err := s.store.RedriveOutboxEvents(ctx, f, ids, now)
+	if err != nil {
+		return nil, fmt.Errorf("error re-driving outbox events: %w", err)
+	}
+	if len(events) == 0 {
+		return events, nil
+	}
+	perWorkspace := map[string][]string{}
+	for _, e := range events {
+		perWorkspace[e.WorkspaceID] = append(perWorkspace[e.WorkspaceID], e.ID)
+	}
+	var audits []AuditEntry
+	for ws, eventIDs := range perWorkspace {
+		slices.Sort(eventIDs)
+		audits = append(audits, AuditEntry{
+			ID:          AuditID(AuditActionRedrive, ws, now.String(), eventIDs[0]),
+			WorkspaceID: ws,
+			Action:      AuditActionRedrive,
+			Principal:   optional(PrincipalFrom(ctx).Name),
+			TargetType:  "outbox_event",
+			TargetID:    eventIDs[0],
+			Metadata:    Metadata{"event_ids": eventIDs[:min(len(eventIDs), 100)], "count": len(eventIDs)},
+			CreatedAt:   now,
+		})
+	}
+	if err := s.store.InsertAudit(ctx, audits); err != nil {
+		return nil, fmt.Errorf("error auditing re-drive: %w", err)
+	}
+	s.publishJobs(ctx, jobIDs)
+	s.notifyOutbox(ctx)
+	return events, nil
+}
+
+func (s *Service) publishJobs(ctx context.Context, jobIDs []string) {
+	if s.publisher != nil && len(jobIDs) > 0 {
+		s.publisher.PublishJobChanges(ctx, jobIDs)
+	}
+}

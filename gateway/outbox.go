@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Outbox defaults.
+const (
+	// BackoffMax caps the retry delay: min(60 s, 2^attempts s).
+	BackoffMax = 60 * time.Second
+	// BackoffJitter is the largest extra delay, as a fraction of the base.
+	BackoffJitter = 0.1
+	// CommitTimeoutDefault bounds one backend commit call; the worker's lease
+	// is extended while it runs.
+	CommitTimeoutDefault = 2 * time.Minute
+)
+
+// Error codes recorded on events.
+const (
+	ErrorCodeAdapterException     = "adapter_exception"
+	ErrorCodeBackendNotConfigured = "backend_not_configured"
+	ErrorCodeLeaseExpired         = "lease_expired"
+	ErrorCodeTimeout              = "timeout"
+)
+
+// Reasons recorded on SKIPPED events.
+const (
+	ReasonUnsupportedOperation = "unsupported_operation"
+)
+
+// ClaimRequest asks the store for pending events whose retry time has come,
+// oldest first, for one backend.
+type ClaimRequest struct {
+	WorkerID   string
+	Backend    Backend
+	Limit      int
+	Now        time.Time
+	LeaseUntil time.Time
+}
+
+// ClaimedBatch is what a claim returned: events now PROCESSING and leased to
+// the worker (their attempt count already includes this attempt), and the
+// jobs that moved from ACCEPTED to RUNNING.
+type ClaimedBatch struct {
+	Events        []OutboxEvent
+	StartedJobIDs []string
+}
+
+// OutboxCompletion is the outcome of one attempt at one event, to be applied
+// only if the worker still holds the event's lease (the fence).
+type OutboxCompletion struct {
+	EventID      string
+	JobID        *string
+	FenceWorker  string
+	FenceAttempt int
+
+	Status        OutboxStatus
+	AttemptCount  int
+	NextRetryAt   time.Time
+	LastError     *string
+	LastErrorCode *string
+	Metadata      Metadata
+	CompletedAt   *time.Time
+	// Refs are written (idempotently) in the same transaction.
+	Refs []MemoryRef
+
+	maxAttempts int
+}
+
+// CompletionResult reports which completions landed.
+type CompletionResult struct {
+	// Applied are the events whose completion was written.
+	Applied []string
+	// Lost are events whose lease had been taken over: their result was
+	// discarded and newer state kept.
+	Lost []string
+	// JobIDs are the jobs re-aggregated.
+	JobIDs []string
+}
+
+// RescueResult reports a sweep of expired leases.
+type RescueResult struct {
+	Rescued      int
+	DeadLettered int
+	JobIDs       []string
+}
+
+// JobPublisher announces job changes to subscribers once they are committed.
+type JobPublisher interface {
+	PublishJobChanges(ctx context.Context, jobIDs []string)
+}
+
+// RetryDelay is the base backoff after a failed attempt: min(60 s, 2^attempt s).
+func RetryDelay(attempt int) time.Duration {
+	if attempt < 0 {
+		attempt = 0
+	}
+	if attempt >= 6 {
+		return BackoffMax
+	}
+	return min(BackoffMax, time.Duration(1<<attempt)*time.Second)
+}
+
+// RetryDelayWithJitter adds up to BackoffJitter of the base, so events that
+// failed together do not retry together.
+func RetryDelayWithJitter(attempt int) time.Duration {
+	base := RetryDelay(attempt)
+	return base + time.Duration(rand.Float64()*BackoffJitter*float64(base))
+}
+
+// ExecuteOutboxEvent runs one claimed event against its backend and returns
+// the completion to apply. It never panics and never returns an error: every
+// failure becomes a retry or a dead letter.
+func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerID string) OutboxCompletion {
+	now := s.clock()
+	c := OutboxCompletion{
+		EventID: e.ID, JobID: e.JobID, FenceWorker: workerID, FenceAttempt: e.AttemptCount,
+		AttemptCount: e.AttemptCount, NextRetryAt: e.NextRetryAt, Metadata: SafeMetadata(e.Metadata),
+		maxAttempts: e.MaxAttempts,
+	}
+	adapter, ok := s.byName[e.Backend]
+	if !ok {
+		return s.failed(c, now, true, ErrorCodeBackendNotConfigured,
+			fmt.Sprintf("backend %s is not configured on this process", e.Backend))
+	}
+	switch e.Operation {
+	case OperationCommitSession:
+		committer, ok := adapter.(SessionCommitter)
+		if !ok {
+			return s.skipped(c, now, ReasonAdapterMethodMissing)
+		}
+		res, err := s.callCommitter(ctx, committer, e)
+		return s.applyCommitResult(c, e, res, err, now)
+	default:
+		return s.skipped(c, now, ReasonUnsupportedOperation)
+	}
+}
+
+func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (res CommitResult, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("backend adapter panicked: %v", r)
+		}
+	}()
+	res, err = committer.CommitSession(ctx, CommitRequest{
+		EventID: e.ID, JobID: deref(e.JobID), GatewayID: e.GatewayID, WorkspaceID: e.WorkspaceID,
+		UserID: e.UserID, AgentID: e.AgentID, SessionID: e.SessionID, Namespace: e.Namespace,
+		Attempt: e.AttemptCount, Metadata: SafeMetadata(e.Metadata),
+	})
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("backend timed out after %s: %w", s.cfg.CommitTimeout, err)
+	}
+	return res, err
+}
+
+func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res CommitResult, err error, now time.Time) OutboxCompletion {
+	if err != nil {
+		code := ErrorCodeAdapterException
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = ErrorCodeTimeout
+		}
+		return s.failed(c, now, true, code, err.Error())
+	}
+	result := BackendResultMetadata(res.Response)
+	c.Metadata["backend_result"] = result
+	if len(res.State) > 0 {
+		c.Metadata["backend_state"] = SafeMetadata(res.State)
+	}
+	switch res.Status {
+	case ResultFailed:
+		msg := res.ErrorMessage
+		if msg == "" {
+			msg = "backend reported failure"
+		}
+		return s.failed(c, now, res.Retryable, res.ErrorCode, msg)
+	case ResultSkipped:
+		reason, _ := result["reason"].(string)
+		return s.skipped(c, now, reason)
+	case ResultPending:
+		// Not finished remotely: look again later without spending an attempt.
+		delay := res.RetryAfter
+		if delay <= 0 {
+			delay = time.Second
+		}
+		c.Status = OutboxPending
+		c.AttemptCount = max(0, e.AttemptCount-1)
+		c.NextRetryAt = now.Add(delay)
+		return c
+	}
+	c.Status = OutboxSuccess
+	c.CompletedAt = &now
+	c.LastError, c.LastErrorCode = nil, nil
+	c.Refs = s.producedRefs(e, res, result, now)
+	return c
+}
+
+func (s *Service) failed(c OutboxCompletion, now time.Time, retryable bool, code, msg string) OutboxCompletion {
+	c.LastError = optional(truncate(msg, maxErrorMessageLength))
+	c.LastErrorCode = optional(code)
+	if retryable && c.AttemptCount < c.maxAttempts {
+		c.Status = OutboxPending
+		c.NextRetryAt = now.Add(s.cfg.RetryDelay(c.AttemptCount))
+		return c
+	}
+	c.Status = OutboxDeadLetter
+	c.CompletedAt = &now
+	return c
+}
+
+func (s *Service) skipped(c OutboxCompletion, now time.Time, reason string) OutboxCompletion {
+	c.Status = OutboxSkipped
+	c.CompletedAt = &now
+	if reason != "" {
+		c.Metadata["reason"] = reason
+	}
+	return c
+}
+
+// defaultCommitRefType is the ref type of a produced ref that names none.
+func defaultCommitRefType(b Backend) RefType {
+	switch b {
+	case BackendOpenViking:
+		return RefTypeSessionArchive
+	case BackendEverMemOS:
+		return RefTypeLongTermMemory
+	default:
+		return RefTypeDraftReview
+	}
+}
+
+// producedRefs turns what a commit produced into refs with stable ids: the
+// stable key is the produced ref's stable_key / backend_ref_key /
+// idempotency_key metadata, else "produced_ref_index:{i}" when it has no
+// native id or uri. A result without refs yields one ref from its own native
+// id/uri.
+func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata, now time.Time) []MemoryRef {
+	produced := res.Refs
+	if len(produced) == 0 {
+		refType := res.RefType
+		if refType == "" {
+			refType = defaultCommitRefType(e.Backend)
+		}
+		produced = []ProducedRef{{RefType: refType, NativeID: res.NativeID, NativeURI: res.NativeURI}}
+	}
+	refs := make([]MemoryRef, 0, len(produced))
+	for i, p := range produced {
+		stableKey := producedStableKey(p, i)
+		if p.NativeID == "" && p.NativeURI == "" && stableKey == "" {
+			continue
+		}
+		refType := p.RefType
+		if refType == "" {
+			refType = defaultCommitRefType(e.Backend)
+		}
+		md := Metadata{
+			"schema_version":     SchemaVersionCommitRef,
+			"job_id":             deref(e.JobID),
+			"outbox_event_id":    e.ID,
+			"operation":          string(e.Operation),
+			"produced_ref_index": i,
+			"backend_result":     result,
+		}
+		if stableKey != "" {
+			md["stable_key"] = stableKey
+		}
+		if pm := SafeMetadata(p.Metadata); len(pm) > 0 {
+			md["produced_ref"] = pm
+		}
+		refs = append(refs, MemoryRef{
+			ID:            RefID(e.GatewayID, e.Backend, refType, p.NativeID, p.NativeURI, stableKey),
+			GatewayID:     e.GatewayID,
+			ProvenanceID:  CommitProvenanceID(e.ID, refType, p.NativeID, p.NativeURI),
+			WorkspaceID:   e.WorkspaceID,
+			UserID:        e.UserID,
+			AgentID:       e.AgentID,
+			SessionID:     e.SessionID,
+			Namespace:     e.Namespace,
+			Backend:       e.Backend,
+			RefType:       refType,
+			Status:        RefStatusSuccess,
+			NativeID:      optional(p.NativeID),
+			NativeURI:     optional(p.NativeURI),
+			SourceType:    optional("commit_session"),
+			SourceEventID: optional(e.ID),
+			JobID:         e.JobID,
+			OutboxEventID: optional(e.ID),
+			Metadata:      md,
+			CreatedAt:     now,
+			UpdatedAt:     now,
+		})
+	}
+	return refs
+}
+
+func producedStableKey(p ProducedRef, index int) string {
+	for _, key := range []string{"stable_key", "backend_ref_key", "idempotency_key"} {
+		if v, ok := p.Metadata[key].(string); ok && v != "" {
+			return v
+		}
+	}
+	if p.NativeID == "" && p.NativeURI == "" {
+		return fmt.Sprintf("produced_ref_index:%d", index)
+	}
+	return ""
+}

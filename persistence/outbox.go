@@ -1,0 +1,454 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Outbox operations of the worker. Lock order, everywhere: commit jobs (by
+// id) before outbox events, so claims, completions, rescues and re-drives
+// from any number of processes never deadlock.
+
+// ClaimOutboxEvents leases up to req.Limit due events of one backend to a
+// worker in one statement (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the
+// single writer serialises claims), counting the attempt, and moves their
+// jobs from ACCEPTED to RUNNING in the same transaction.
+func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest) (gateway.ClaimedBatch, error) {
+	var batch gateway.ClaimedBatch
+	if req.Limit <= 0 {
+		return batch, nil
+	}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var rows []eventRow
+		pick := tx.NewSelect().Model((*eventRow)(nil)).Column("e.id").
+			Where("e.status = ?", gateway.OutboxPending).
+			Where("e.backend = ?", req.Backend).
+			Where("e.next_retry_at <= ?", req.Now).
+			OrderExpr("e.next_retry_at, e.id").
+			Limit(req.Limit)
+		if s.db.IsPostgres() {
+			pick = pick.For("UPDATE SKIP LOCKED")
+		}
+		err := tx.NewUpdate().Model((*eventRow)(nil)).
+			Set("status = ?", gateway.OutboxProcessing).
+			Set("locked_by = ?", req.WorkerID).
+			Set("locked_at = ?", req.Now).
+			Set("lease_expires_at = ?", req.LeaseUntil).
+			Set("attempt_count = e.attempt_count + 1").
+			Set("updated_at = ?", req.Now).
+			Where("e.id IN (?)", pick).
+			Returning("*").
+			Scan(ctx, &rows)
+		if err != nil {
+			return fmt.Errorf("error claiming outbox events: %w", err)
+		}
+		batch.Events = toDomain[gateway.OutboxEvent](rows)
+		jobIDs := eventJobIDs(batch.Events)
+		if len(jobIDs) == 0 {
+			return nil
+		}
+		lock := tx.NewSelect().Model((*jobRow)(nil)).Column("j.id").
+			Where("j.id IN (?)", bun.In(jobIDs)).
+			Where("j.status = ?", gateway.JobAccepted).
+			OrderExpr("j.id")
+		if s.db.IsPostgres() {
+			lock = lock.For("UPDATE")
+		}
+		err = tx.NewUpdate().Model((*jobRow)(nil)).
+			Set("status = ?", gateway.JobRunning).
+			Set("started_at = COALESCE(j.started_at, ?)", req.Now).
+			Set("updated_at = ?", req.Now).
+			Where("j.id IN (?)", lock).
+			Returning("id").
+			Scan(ctx, &batch.StartedJobIDs)
+		if err != nil {
+			return fmt.Errorf("error starting jobs: %w", err)
+		}
+		return s.notifyJobs(ctx, tx, batch.StartedJobIDs)
+	})
+	if err != nil {
+		return gateway.ClaimedBatch{}, err
+	}
+	return batch, nil
+}
+
+// ExtendOutboxLeases pushes the lease of events the worker still holds to
+// until, and returns the ids it still holds.
+func (s *Store) ExtendOutboxLeases(ctx context.Context, workerID string, ids []string, until, now time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var held []string
+	err := s.db.NewUpdate().Model((*eventRow)(nil)).
+		Set("lease_expires_at = ?", until).
+		Set("updated_at = ?", now).
+		Where("e.id IN (?)", bun.In(ids)).
+		Where("e.locked_by = ?", workerID).
+		Where("e.status = ?", gateway.OutboxProcessing).
+		Returning("id").
+		Scan(ctx, &held)
+	if err != nil {
+		return nil, fmt.Errorf("error extending leases: %w", err)
+	}
+	return held, nil
+}
+
+// completionRow is one completion as a row of the VALUES list of the batched
+// completion update.
+type completionRow struct {
+	ID            string
+	Status        gateway.OutboxStatus
+	AttemptCount  int
+	NextRetryAt   time.Time
+	LastError     *string
+	LastErrorCode *string
+	Metadata      gateway.Metadata
+	CompletedAt   *time.Time
+	FenceWorker   string
+	FenceAttempt  int
+}
+
+// CompleteOutboxEvents applies a batch of completions in one transaction:
+// each lands only if the event is still PROCESSING under the same worker and
+// attempt (the lease fence); the refs of the landed ones are upserted; their
+// jobs are re-aggregated; and (PostgreSQL) the job changes are announced at
+// commit.
+func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.OutboxCompletion, now time.Time) (gateway.CompletionResult, error) {
+	var res gateway.CompletionResult
+	if len(completions) == 0 {
+		return res, nil
+	}
+	rows := make([]completionRow, len(completions))
+	jobSet := map[string]struct{}{}
+	for i, c := range completions {
+		rows[i] = completionRow{
+			ID: c.EventID, Status: c.Status, AttemptCount: c.AttemptCount, NextRetryAt: c.NextRetryAt.UTC(),
+			LastError: c.LastError, LastErrorCode: c.LastErrorCode, Metadata: nonNil(c.Metadata),
+			CompletedAt: utcPtr(c.CompletedAt), FenceWorker: c.FenceWorker, FenceAttempt: c.FenceAttempt,
+		}
+		if c.JobID != nil {
+			jobSet[*c.JobID] = struct{}{}
+		}
+	}
+	jobIDs := sortedKeys(jobSet)
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+			return err
+		}
+		var applied []string
+		err := tx.NewUpdate().
+			With("_data", tx.NewValues(&rows)).
+			Model((*eventRow)(nil)).
+			TableExpr("_data").
+			Set("status = _data.status").
+			Set("attempt_count = _data.attempt_count").
+			Set("next_retry_at = _data.next_retry_at").
+			Set("last_error = _data.last_error").
+			Set("last_error_code = _data.last_error_code").
+			Set("metadata = _data.metadata").
+			Set("completed_at = _data.completed_at").
+			Set("locked_by = NULL").
+			Set("locked_at = NULL").
+			Set("lease_expires_at = NULL").
+			Set("updated_at = ?", now).
+			Where("e.id = _data.id").
+			Where("e.status = ?", gateway.OutboxProcessing).
+			Where("e.locked_by = _data.fence_worker").
+			Where("e.attempt_count = _data.fence_attempt").
+			// PostgreSQL must qualify (the FROM list has an id too); SQLite
+			// may only name the updated table's columns, unqualified.
+			Returning(s.qualified("e", "id")).
+			Scan(ctx, &applied)
+		if err != nil {
+			return fmt.Errorf("error completing outbox events: %w", err)
+		}
+		landed := make(map[string]struct{}, len(applied))
+		for _, id := range applied {
+			landed[id] = struct{}{}
+		}
+		var refs []gateway.MemoryRef
+		for _, c := range completions {
+			if _, ok := landed[c.EventID]; ok {
+				refs = append(refs, c.Refs...)
+				res.Applied = append(res.Applied, c.EventID)
+			} else {
+				res.Lost = append(res.Lost, c.EventID)
+			}
+		}
+		if err := upsertRefs(ctx, tx, refs); err != nil {
+			return err
+		}
+		if err := s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+			return err
+		}
+		res.JobIDs = jobIDs
+		return s.notifyJobs(ctx, tx, jobIDs)
+	})
+	if err != nil {
+		return gateway.CompletionResult{}, err
+	}
+	return res, nil
+}
+
+// RescueExpiredLeases returns events whose lease expired (their worker died
+// or stalled) to PENDING, due now, or dead-letters those out of attempts. The
+// attempt was counted when the event was claimed.
+func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit int) (gateway.RescueResult, error) {
+	var res gateway.RescueResult
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var expired []eventRow
+		err := tx.NewSelect().Model(&expired).Column("e.id", "e.job_id").
+			Where("e.status = ?", gateway.OutboxProcessing).
+			Where("e.lease_expires_at < ?", now).
+			OrderExpr("e.lease_expires_at").
+			Limit(limit).
+			Scan(ctx)
+		if err != nil {
+			return fmt.Errorf("error finding expired leases: %w", err)
+		}
+		if len(expired) == 0 {
+			return nil
+		}
+		events := toDomain[gateway.OutboxEvent](expired)
+		jobIDs := eventJobIDs(events)
+		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+			return err
+		}
+		ids := make([]string, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		var rescued []eventRow
+		err = tx.NewUpdate().Model((*eventRow)(nil)).
+			Set("status = CASE WHEN e.attempt_count >= e.max_attempts THEN ? ELSE ? END", gateway.OutboxDeadLetter, gateway.OutboxPending).
+			Set("completed_at = CASE WHEN e.attempt_count >= e.max_attempts THEN ? ELSE NULL END", now).
+			Set("next_retry_at = ?", now).
+			Set("last_error = ?", "the worker's lease expired before it finished").
+			Set("last_error_code = ?", gateway.ErrorCodeLeaseExpired).
+			Set("locked_by = NULL").
+			Set("locked_at = NULL").
+			Set("lease_expires_at = NULL").
+			Set("updated_at = ?", now).
+			Where("e.id IN (?)", bun.In(ids)).
+			Where("e.status = ?", gateway.OutboxProcessing).
+			Where("e.lease_expires_at < ?", now).
+			Returning("id, status").
+			Scan(ctx, &rescued)
+		if err != nil {
+			return fmt.Errorf("error rescuing expired leases: %w", err)
+		}
+		for _, r := range rescued {
+			if r.Status == gateway.OutboxDeadLetter {
+				res.DeadLettered++
+			} else {
+				res.Rescued++
+			}
+		}
+		if err := s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+			return err
+		}
+		res.JobIDs = jobIDs
+		if s.db.IsPostgres() && res.Rescued > 0 {
+			if err := notifyOutbox(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return s.notifyJobs(ctx, tx, jobIDs)
+	})
+	if err != nil {
+		return gateway.RescueResult{}, err
+	}
+	return res, nil
+}
+
+// ReleaseOutboxEvents hands events a stopping worker did not finish back to
+// PENDING, due now, without spending the attempt.
+func (s *Store) ReleaseOutboxEvents(ctx context.Context, workerID string, ids []string, now time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res, err := s.db.NewUpdate().Model((*eventRow)(nil)).
+		Set("status = ?", gateway.OutboxPending).
+		Set("attempt_count = CASE WHEN e.attempt_count > 0 THEN e.attempt_count - 1 ELSE 0 END").
+		Set("next_retry_at = ?", now).
+		Set("locked_by = NULL").
+		Set("locked_at = NULL").
+		Set("lease_expires_at = NULL").
+		Set("updated_at = ?", now).
+		Where("e.id IN (?)", bun.In(ids)).
+		Where("e.locked_by = ?", workerID).
+		Where("e.status = ?", gateway.OutboxProcessing).
+		Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("error releasing outbox events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 && s.db.IsPostgres() {
+		_, _ = s.db.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel)
+	}
+	return int(n), nil
+}
+
+// RedriveOutboxEvents puts dead-lettered events matching the filter (and, if
+// ids are given, only those) back to PENDING with a fresh set of attempts,
+// and re-aggregates their jobs, which become RUNNING again.
+func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, ids []string, now time.Time) ([]gateway.OutboxEvent, []string, error) {
+	var redriven []gateway.OutboxEvent
+	var jobIDs []string
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var candidates []eventRow
+		q := tx.NewSelect().Model(&candidates).Column("e.id", "e.job_id").Where("e.status = ?", gateway.OutboxDeadLetter)
+		q = applyEventFilter(q, f)
+		if ids != nil {
+			q = q.Where("e.id IN (?)", bun.In(ids))
+		}
+		if err := q.Scan(ctx); err != nil {
+			return fmt.Errorf("error finding dead letters: %w", err)
+		}
+		if len(candidates) == 0 {
+			return nil
+		}
+		events := toDomain[gateway.OutboxEvent](candidates)
+		jobIDs = eventJobIDs(events)
+		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+			return err
+		}
+		candidateIDs := make([]string, len(events))
+		for i, e := range events {
+			candidateIDs[i] = e.ID
+		}
+		var rows []eventRow
+		err := tx.NewUpdate().Model((*eventRow)(nil)).
+			Set("status = ?", gateway.OutboxPending).
+			Set("attempt_count = 0").
+			Set("next_retry_at = ?", now).
+			Set("completed_at = NULL").
+			Set("locked_by = NULL").
+			Set("locked_at = NULL").
+			Set("lease_expires_at = NULL").
+			Set("updated_at = ?", now).
+			Where("e.id IN (?)", bun.In(candidateIDs)).
+			Where("e.status = ?", gateway.OutboxDeadLetter).
+			Returning("*").
+			Scan(ctx, &rows)
+		if err != nil {
+			return fmt.Errorf("error re-driving dead letters: %w", err)
+		}
+		redriven = toDomain[gateway.OutboxEvent](rows)
+		if err := s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+			return err
+		}
+		if s.db.IsPostgres() {
+			if err := notifyOutbox(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return s.notifyJobs(ctx, tx, jobIDs)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return redriven, jobIDs, nil
+}
+
+func (s *Store) qualified(alias, column string) string {
+	if s.db.IsPostgres() {
+		return alias + "." + column
+	}
+	return column
+}
+
+// lockJobs takes the row locks of jobs in id order (PostgreSQL; SQLite has a
+// single writer).
+func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error {
+	if len(jobIDs) == 0 || !s.db.IsPostgres() {
+		return nil
+	}
+	var locked []string
+	err := tx.NewSelect().Model((*jobRow)(nil)).Column("j.id").
+		Where("j.id IN (?)", bun.In(jobIDs)).
+		OrderExpr("j.id").
+		For("UPDATE").
+		Scan(ctx, &locked)
+	if err != nil {
+		return fmt.Errorf("error locking jobs: %w", err)
+	}
+	return nil
+}
+
+// aggregateJobs recomputes the status of jobs from their events: any event
+// still PENDING or PROCESSING → RUNNING; else no dead letter → SUCCESS; some
+// success with dead letters → PARTIAL_SUCCESS; else FAILED. It also counts the
+// refs each job created and collects the dead letters' errors.
+func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) error {
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ')"
+	if s.db.IsPostgres() {
+		errorsAgg = "string_agg(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ' ORDER BY o.backend)"
+	}
+	counts := tx.NewSelect().TableExpr("outbox_events AS o").
+		ColumnExpr("o.job_id").
+		ColumnExpr("sum(CASE WHEN o.status IN (?, ?) THEN 1 ELSE 0 END) AS open_events", gateway.OutboxPending, gateway.OutboxProcessing).
+		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS ok_events", gateway.OutboxSuccess).
+		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS dead_events", gateway.OutboxDeadLetter).
+		ColumnExpr(errorsAgg+" AS errors").
+		Where("o.job_id IN (?)", bun.In(jobIDs)).
+		GroupExpr("o.job_id")
+	_, err := tx.NewUpdate().Model((*jobRow)(nil)).
+		With("_agg", counts).
+		TableExpr("_agg").
+		Set("status = CASE WHEN _agg.open_events > 0 THEN ? WHEN _agg.dead_events = 0 THEN ? WHEN _agg.ok_events > 0 THEN ? ELSE ? END",
+			gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed).
+		Set("started_at = COALESCE(j.started_at, ?)", now).
+		Set("finished_at = CASE WHEN _agg.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END", now).
+		Set("error_message = _agg.errors").
+		Set("created_refs_count = (SELECT count(*) FROM memory_refs AS r WHERE r.job_id = j.id)").
+		Set("updated_at = ?", now).
+		Where("j.id = _agg.job_id").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error aggregating jobs: %w", err)
+	}
+	return nil
+}
+
+// notifyJobs announces job changes (PostgreSQL, delivered at commit). The
+// payload carries ids only, chunked below the 8000-byte NOTIFY limit.
+func (s *Store) notifyJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error {
+	if len(jobIDs) == 0 || !s.db.IsPostgres() {
+		return nil
+	}
+	for _, chunk := range chunkIDs(jobIDs, notifyPayloadMax) {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobsChannel, chunk); err != nil {
+			return fmt.Errorf("error announcing job changes: %w", err)
+		}
+	}
+	return nil
+}
+
+func eventJobIDs(events []gateway.OutboxEvent) []string {
+	set := map[string]struct{}{}
+	for _, e := range events {
+		if e.JobID != nil {
+			set[*e.JobID] = struct{}{}
+		}
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys(set map[string]struct{}) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

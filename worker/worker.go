@@ -1,0 +1,590 @@
+// Package worker drains the transactional outbox: it claims due events in
+// batches sized to its free capacity, runs them against their backends with
+// bounded concurrency per backend, keeps their leases alive while backend
+// calls run, completes them in batches fenced by the lease, rescues leases of
+// workers that died, and stops gracefully.
+//
+// Any number of workers, in any number of processes, may share one
+// PostgreSQL database: claims skip rows other workers hold, a completion
+// lands only while its lease is held, and an expired lease is rescued exactly
+// once. Wake-ups (LISTEN/NOTIFY on PostgreSQL, an in-process signal on SQLite)
+// are hints; a poll always runs as well.
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Defaults for Config.
+const (
+	ConcurrencyPerBackendDefault = 100
+	ClaimBatchMaxDefault         = 1000
+	CompletionBatchMaxDefault    = 2000
+	FetchCooldownDefault         = 2 * time.Millisecond
+	LeaseDurationDefault         = 30 * time.Second
+	PollIntervalDefault          = time.Second
+	RescueBatchDefault           = 1000
+	RescueIntervalDefault        = 10 * time.Second
+	completionRetries            = 3
+)
+
+// Store is the persistence the worker needs.
+type Store interface {
+	ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest) (gateway.ClaimedBatch, error)
+	ExtendOutboxLeases(ctx context.Context, workerID string, ids []string, until, now time.Time) ([]string, error)
+	CompleteOutboxEvents(ctx context.Context, completions []gateway.OutboxCompletion, now time.Time) (gateway.CompletionResult, error)
+	RescueExpiredLeases(ctx context.Context, now time.Time, limit int) (gateway.RescueResult, error)
+	ReleaseOutboxEvents(ctx context.Context, workerID string, ids []string, now time.Time) (int, error)
+}
+
+// Executor runs one claimed event and says what to record.
+type Executor interface {
+	ExecuteOutboxEvent(ctx context.Context, e gateway.OutboxEvent, workerID string) gateway.OutboxCompletion
+}
+
+// Config tunes a Worker. Zero values take the defaults above.
+type Config struct {
+	// ID names the worker in leases (locked_by). Default: host-pid-random.
+	ID string
+	// Backends are the backends this worker claims events for.
+	Backends []gateway.Backend
+	// ConcurrencyPerBackend bounds events of one backend in flight at once.
+	ConcurrencyPerBackend int
+	// BackendConcurrency overrides ConcurrencyPerBackend per backend.
+	BackendConcurrency map[gateway.Backend]int
+	// ClaimBatchMax bounds one claim statement.
+	ClaimBatchMax int
+	// CompletionBatchMax bounds one completion transaction.
+	CompletionBatchMax int
+	// FetchCooldown is the least time between two claims: wake-ups within it
+	// are merged into one claim.
+	FetchCooldown time.Duration
+	// LeaseDuration is how long a claim is held without renewal; leases are
+	// renewed every third of it while backend calls run.
+	LeaseDuration time.Duration
+	// PollInterval is the fallback poll when no wake-up arrives.
+	PollInterval time.Duration
+	// RescueInterval is how often expired leases are swept.
+	RescueInterval time.Duration
+	// RescueBatch bounds one sweep.
+	RescueBatch int
+}
+
+func (c Config) withDefaults() Config {
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		c.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if c.ConcurrencyPerBackend <= 0 {
+		c.ConcurrencyPerBackend = ConcurrencyPerBackendDefault
+	}
+	if c.ClaimBatchMax <= 0 {
+		c.ClaimBatchMax = ClaimBatchMaxDefault
+	}
+	if c.CompletionBatchMax <= 0 {
+		c.CompletionBatchMax = CompletionBatchMaxDefault
+	}
+	if c.FetchCooldown <= 0 {
+		c.FetchCooldown = FetchCooldownDefault
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = LeaseDurationDefault
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = PollIntervalDefault
+	}
+	if c.RescueInterval <= 0 {
+		c.RescueInterval = RescueIntervalDefault
+	}
+	if c.RescueBatch <= 0 {
+		c.RescueBatch = RescueBatchDefault
+	}
+	return c
+}
+
+func (c Config) concurrency(b gateway.Backend) int {
+	if n, ok := c.BackendConcurrency[b]; ok && n > 0 {
+		return n
+	}
+	return c.ConcurrencyPerBackend
+}
+
+// Options are the collaborators of a Worker.
+type Options struct {
+	Store    Store
+	Executor Executor
+	// Publisher announces job changes in-process (SQLite); nil when the store
+	// announces them itself (PostgreSQL NOTIFY).
+	Publisher gateway.JobPublisher
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Config Config
+	// Hooks observe the worker (tests, metrics); any may be nil.
+	Hooks Hooks
+}
+
+// Hooks observe what the worker does.
+type Hooks struct {
+	// Completed is called after a completion batch commits.
+	Completed func(res gateway.CompletionResult)
+	// Claimed is called after a claim returned events.
+	Claimed func(events []gateway.OutboxEvent)
+}
+
+// inflight is one event being worked on.
+type inflight struct {
+	event  gateway.OutboxEvent
+	cancel context.CancelFunc
+}
+
+// Worker drains the outbox. Build it with New, then Start and Stop it.
+type Worker struct {
+	cfg       Config
+	store     Store
+	exec      Executor
+	publisher gateway.JobPublisher
+	logger    *slog.Logger
+	now       func() time.Time
+	hooks     Hooks
+
+	wake chan struct{}
+
+	mu       sync.Mutex
+	inflight map[string]*inflight
+	perBack  map[gateway.Backend]int
+	started  bool
+	// released collects events whose execution was cut by a hard stop.
+	released []string
+
+	completions chan gateway.OutboxCompletion
+
+	fetchCancel context.CancelFunc
+	workCancel  context.CancelFunc
+	loopsCancel context.CancelFunc
+	fetchDone   chan struct{}
+	loopsDone   sync.WaitGroup
+	execs       sync.WaitGroup
+	completer   chan struct{}
+}
+
+// New builds a Worker.
+func New(opts Options) (*Worker, error) {
+	if opts.Store == nil || opts.Executor == nil {
+		return nil, errors.New("worker: a store and an executor are required")
+	}
+	cfg := opts.Config.withDefaults()
+	if len(cfg.Backends) == 0 {
+		return nil, errors.New("worker: no backends to work for")
+	}
+	w := &Worker{
+		cfg:         cfg,
+		store:       opts.Store,
+		exec:        opts.Executor,
+		publisher:   opts.Publisher,
+		logger:      opts.Logger,
+		now:         opts.Now,
+		hooks:       opts.Hooks,
+		wake:        make(chan struct{}, 1),
+		inflight:    map[string]*inflight{},
+		perBack:     map[gateway.Backend]int{},
+		completions: make(chan gateway.OutboxCompletion, cfg.CompletionBatchMax),
+	}
+	if w.logger == nil {
+		w.logger = slog.New(slog.DiscardHandler)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	return w, nil
+}
+
+// ID is the worker's lease owner name.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+func (w *Worker) clock() time.Time { return w.now().UTC().Truncate(time.Microsecond) }
+
+// NotifyOutbox wakes the fetch loop (gateway.OutboxNotifier). It never blocks.
+func (w *Worker) NotifyOutbox(context.Context) {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start launches the fetch loop, the completer, the lease extender and the
+// rescuer. It returns at once.
+func (w *Worker) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return errors.New("worker: already started")
+	}
+	w.started = true
+	base := context.WithoutCancel(ctx)
+	fetchCtx, fetchCancel := context.WithCancel(base)
+	workCtx, workCancel := context.WithCancel(base)
+	loopsCtx, loopsCancel := context.WithCancel(base)
+	w.fetchCancel, w.workCancel, w.loopsCancel = fetchCancel, workCancel, loopsCancel
+	w.fetchDone = make(chan struct{})
+	w.completer = make(chan struct{})
+
+	go w.completeLoop(loopsCtx)
+	w.loopsDone.Add(2)
+	go func() { defer w.loopsDone.Done(); w.leaseLoop(loopsCtx) }()
+	go func() { defer w.loopsDone.Done(); w.rescueLoop(loopsCtx) }()
+	go w.fetchLoop(fetchCtx, workCtx)
+	w.logger.InfoContext(ctx, "worker: started", slog.String("worker_id", w.cfg.ID), slog.Any("backends", w.cfg.Backends))
+	return nil
+}
+
+// Stop stops claiming, lets in-flight events finish until ctx is done, then
+// cancels what is left and hands it back to PENDING without spending the
+// attempt, flushes completions and stops the background loops.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.started {
+		w.mu.Unlock()
+		return nil
+	}
+	w.started = false
+	w.mu.Unlock()
+
+	w.fetchCancel()
+	<-w.fetchDone
+
+	finished := make(chan struct{})
+	go func() { w.execs.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		w.logger.Warn("worker: grace period over, cancelling in-flight events", slog.Int("in_flight", w.inflightCount()))
+		w.workCancel()
+		<-finished
+	}
+	w.workCancel()
+	close(w.completions) // every execution has sent its result
+	<-w.completer
+
+	w.mu.Lock()
+	release := w.released
+	w.released = nil
+	w.mu.Unlock()
+	var err error
+	if len(release) > 0 {
+		n, relErr := w.store.ReleaseOutboxEvents(context.WithoutCancel(ctx), w.cfg.ID, release, w.clock())
+		err = relErr
+		w.logger.Info("worker: released unfinished events", slog.Int("released", n))
+	}
+	w.loopsCancel()
+	w.loopsDone.Wait()
+	w.logger.Info("worker: stopped", slog.String("worker_id", w.cfg.ID))
+	return err
+}
+
+func (w *Worker) inflightCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.inflight)
+}
+
+// fetchLoop claims whenever woken, polled, or after a full batch, at most
+// once per cooldown.
+func (w *Worker) fetchLoop(fetchCtx, workCtx context.Context) {
+	defer close(w.fetchDone)
+	poll := time.NewTicker(w.cfg.PollInterval)
+	defer poll.Stop()
+	again := true // claim once at start
+	for {
+		if !again {
+			select {
+			case <-fetchCtx.Done():
+				return
+			case <-w.wake:
+			case <-poll.C:
+			}
+		}
+		started := time.Now()
+		full := w.fetch(fetchCtx, workCtx)
+		again = full
+		// Merge wake-ups arriving within the cooldown into the next claim.
+		if wait := w.cfg.FetchCooldown - time.Since(started); wait > 0 {
+			select {
+			case <-fetchCtx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+// fetch claims for every backend with free capacity and starts the events.
+// It reports whether some claim came back full (more work is likely due).
+func (w *Worker) fetch(fetchCtx, workCtx context.Context) (full bool) {
+	for _, backend := range w.cfg.Backends {
+		free := w.free(backend)
+		if free <= 0 {
+			continue
+		}
+		limit := min(free, w.cfg.ClaimBatchMax)
+		now := w.clock()
+		batch, err := w.store.ClaimOutboxEvents(fetchCtx, gateway.ClaimRequest{
+			WorkerID: w.cfg.ID, Backend: backend, Limit: limit, Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
+		})
+		if err != nil {
+			if fetchCtx.Err() == nil {
+				w.logger.Error("worker: claim failed", slog.String("backend", string(backend)), slog.String("err", err.Error()))
+			}
+			continue
+		}
+		if len(batch.Events) == 0 {
+			continue
+		}
+		if len(batch.Events) == limit {
+			full = true
+		}
+		w.publish(batch.StartedJobIDs)
+		if w.hooks.Claimed != nil {
+			w.hooks.Claimed(batch.Events)
+		}
+		for _, e := range batch.Events {
+			w.run(workCtx, e)
+		}
+	}
+	return full
+}
+
+func (w *Worker) free(b gateway.Backend) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cfg.concurrency(b) - w.perBack[b]
+}
+
+// run executes one claimed event on its own goroutine and hands the result
+// to the completer.
+func (w *Worker) run(workCtx context.Context, e gateway.OutboxEvent) {
+	ctx, cancel := context.WithCancel(workCtx)
+	w.mu.Lock()
+	w.inflight[e.ID] = &inflight{event: e, cancel: cancel}
+	w.perBack[e.Backend]++
+	w.mu.Unlock()
+	w.execs.Go(func() {
+		defer cancel()
+		c := w.exec.ExecuteOutboxEvent(ctx, e, w.cfg.ID)
+		if workCtx.Err() != nil {
+			// Cut by a hard stop: the result is not trustworthy, hand the
+			// event back instead.
+			w.mu.Lock()
+			w.released = append(w.released, e.ID)
+			w.mu.Unlock()
+			w.done([]string{e.ID})
+			return
+		}
+		w.completions <- c
+	})
+}
+
+// done forgets finished events and frees their slots.
+func (w *Worker) done(ids []string) {
+	w.mu.Lock()
+	for _, id := range ids {
+		if in, ok := w.inflight[id]; ok {
+			w.perBack[in.event.Backend]--
+			delete(w.inflight, id)
+		}
+	}
+	w.mu.Unlock()
+	w.NotifyOutbox(context.Background()) // capacity freed: claim more
+}
+
+// completeLoop writes completions in batches: it takes everything waiting,
+// writes it in one transaction, and repeats, so batches grow with load while
+// a lone completion is written at once.
+func (w *Worker) completeLoop(ctx context.Context) {
+	defer close(w.completer)
+	for {
+		first, ok := <-w.completions
+		if !ok {
+			return
+		}
+		batch := []gateway.OutboxCompletion{first}
+	collect:
+		for len(batch) < w.cfg.CompletionBatchMax {
+			select {
+			case c, ok := <-w.completions:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, c)
+			default:
+				break collect
+			}
+		}
+		w.flush(ctx, batch)
+	}
+}
+
+func (w *Worker) flush(ctx context.Context, batch []gateway.OutboxCompletion) {
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.EventID
+	}
+	defer w.done(ids)
+	var err error
+	for attempt := range completionRetries {
+		var res gateway.CompletionResult
+		res, err = w.store.CompleteOutboxEvents(context.WithoutCancel(ctx), batch, w.clock())
+		if err == nil {
+			if len(res.Lost) > 0 {
+				w.logger.Warn("worker: lease lost before completion, result discarded",
+					slog.Int("events", len(res.Lost)), slog.String("worker_id", w.cfg.ID))
+			}
+			w.publish(res.JobIDs)
+			if w.hooks.Completed != nil {
+				w.hooks.Completed(res)
+			}
+			return
+		}
+		w.logger.Error("worker: completion failed", slog.Int("attempt", attempt+1),
+			slog.Int("events", len(batch)), slog.String("err", err.Error()))
+		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+	}
+	// The leases will expire and the rescuer will return the events.
+	w.logger.Error("worker: giving up on a completion batch; its events will be rescued",
+		slog.Int("events", len(batch)), slog.String("err", err.Error()))
+}
+
+// leaseLoop renews the leases of in-flight events every third of the lease,
+// and cancels the execution of any event whose lease was taken over.
+func (w *Worker) leaseLoop(ctx context.Context) {
+	ticker := time.NewTicker(w.cfg.LeaseDuration / 3)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		w.mu.Lock()
+		ids := make([]string, 0, len(w.inflight))
+		for id := range w.inflight {
+			ids = append(ids, id)
+		}
+		w.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		now := w.clock()
+		held, err := w.store.ExtendOutboxLeases(ctx, w.cfg.ID, ids, now.Add(w.cfg.LeaseDuration), now)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.logger.Error("worker: lease renewal failed", slog.String("err", err.Error()))
+			}
+			continue
+		}
+		stillHeld := make(map[string]struct{}, len(held))
+		for _, id := range held {
+			stillHeld[id] = struct{}{}
+		}
+		w.mu.Lock()
+		for _, id := range ids {
+			if _, ok := stillHeld[id]; ok {
+				continue
+			}
+			// Completed meanwhile, or rescued by another worker: in the
+			// latter case stop wasting the backend's time.
+			if in, ok := w.inflight[id]; ok {
+				in.cancel()
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// rescueLoop sweeps expired leases; every worker runs it, and the sweep's
+// conditional update makes concurrent sweeps safe.
+func (w *Worker) rescueLoop(ctx context.Context) {
+	ticker := time.NewTicker(w.cfg.RescueInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if _, err := w.Rescue(ctx); err != nil && ctx.Err() == nil {
+			w.logger.Error("worker: rescue failed", slog.String("err", err.Error()))
+		}
+	}
+}
+
+// Rescue runs one sweep of expired leases now.
+func (w *Worker) Rescue(ctx context.Context) (gateway.RescueResult, error) {
+	res, err := w.store.RescueExpiredLeases(ctx, w.clock(), w.cfg.RescueBatch)
+	if err != nil {
+		return res, err
+	}
+	if res.Rescued+res.DeadLettered > 0 {
+		w.logger.Warn("worker: rescued expired leases",
+			slog.Int("rescued", res.Rescued), slog.Int("dead_lettered", res.DeadLettered))
+		w.publish(res.JobIDs)
+		w.NotifyOutbox(ctx)
+	}
+	return res, nil
+}
+
+func (w *Worker) publish(jobIDs []string) {
+	if w.publisher != nil && len(jobIDs) > 0 {
+		w.publisher.PublishJobChanges(context.Background(), jobIDs)
+	}
+}
+
+// Drain processes up to limit due events right now, on the calling
+// goroutine's behalf, and returns how many were completed. It is what the
+// processOutbox admin operation runs; it shares nothing with the background
+// loops but the store.
+func (w *Worker) Drain(ctx context.Context, limit int) (int, error) {
+	processed := 0
+	drainID := w.cfg.ID + "-drain"
+	for _, backend := range w.cfg.Backends {
+		for processed < limit {
+			now := w.clock()
+			batch, err := w.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+				WorkerID: drainID, Backend: backend, Limit: min(limit-processed, w.cfg.concurrency(backend)),
+				Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
+			})
+			if err != nil {
+				return processed, fmt.Errorf("error claiming: %w", err)
+			}
+			if len(batch.Events) == 0 {
+				break
+			}
+			w.publish(batch.StartedJobIDs)
+			completions := make([]gateway.OutboxCompletion, len(batch.Events))
+			var wg sync.WaitGroup
+			for i, e := range batch.Events {
+				wg.Go(func() { completions[i] = w.exec.ExecuteOutboxEvent(ctx, e, drainID) })
+			}
+			wg.Wait()
+			res, err := w.store.CompleteOutboxEvents(context.WithoutCancel(ctx), completions, w.clock())
+			if err != nil {
+				return processed, fmt.Errorf("error completing: %w", err)
+			}
+			w.publish(res.JobIDs)
+			processed += len(res.Applied)
+		}
+	}
+	return processed, nil
+}
