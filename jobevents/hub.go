@@ -93,10 +93,10 @@ type Hub struct {
 	jobSubs   map[string]map[*Subscription]struct{} // by watched job id
 	scopeSubs map[*Subscription]struct{}            // by workspace/session
 	pending   map[string]struct{}
-	resync  bool
-	kick    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
+	resync    bool
+	kick      chan struct{}
+	done      chan struct{}
+	cancel    context.CancelFunc
 }
 
 // New returns a Hub reading job state through loader.
@@ -105,8 +105,8 @@ func New(loader Loader, logger *slog.Logger) *Hub {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{
-		loader:  loader,
-		logger:  logger,
+		loader:    loader,
+		logger:    logger,
 		jobSubs:   map[string]map[*Subscription]struct{}{},
 		scopeSubs: map[*Subscription]struct{}{},
 		pending:   map[string]struct{}{},

@@ -227,7 +227,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		var rescued []eventRow
 		err = tx.NewUpdate().Model((*eventRow)(nil)).
 			Set("status = CASE WHEN e.attempt_count >= e.max_attempts THEN ? ELSE ? END", gateway.OutboxDeadLetter, gateway.OutboxPending).
-			Set("completed_at = CASE WHEN e.attempt_count >= e.max_attempts THEN ? ELSE NULL END", now).
+			Set("completed_at = CASE WHEN e.attempt_count >= e.max_attempts THEN "+s.timestampArg()+" ELSE NULL END", now).
 			Set("next_retry_at = ?", now).
 			Set("last_error = ?", "the worker's lease expired before it finished").
 			Set("last_error_code = ?", gateway.ErrorCodeLeaseExpired).
@@ -355,6 +355,15 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		return nil, nil, err
 	}
 	return redriven, jobIDs, nil
+}
+
+// timestampArg is a placeholder typed as a timestamp where the context gives
+// PostgreSQL no type to infer (a CASE branch); SQLite stores text anyway.
+func (s *Store) timestampArg() string {
+	if s.db.IsPostgres() {
+		return "?::timestamptz"
+	}
+	return "?"
 }
 
 func (s *Store) qualified(alias, column string) string {

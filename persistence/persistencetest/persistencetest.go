@@ -119,3 +119,15 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Reopen opens a second, independent connection pool to the database of db,
+// as another process would; it is closed when t ends.
+func Reopen(t testing.TB, db *persistence.DB) *persistence.DB {
+	t.Helper()
+	other, err := persistence.Open(context.Background(), db.URL)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	return other
+}

@@ -1,0 +1,514 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/worker"
+)
+
+// clock is a settable test clock shared by the service and the worker.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// scripted is a backend whose commits the test scripts. It counts executions
+// per event.
+type scripted struct {
+	name   gateway.Backend
+	commit func(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error)
+
+	mu    sync.Mutex
+	calls map[string]int
+	total atomic.Int64
+}
+
+func newScripted(name gateway.Backend, commit func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error)) *scripted {
+	return &scripted{name: name, commit: commit, calls: map[string]int{}}
+}
+
+func (s *scripted) Name() gateway.Backend { return s.name }
+
+func (s *scripted) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+	s.mu.Lock()
+	s.calls[req.EventID]++
+	s.mu.Unlock()
+	s.total.Add(1)
+	if s.commit == nil {
+		return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "native-" + req.SessionID}, nil
+	}
+	return s.commit(ctx, req)
+}
+
+func (s *scripted) callsOf(eventID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[eventID]
+}
+
+type bundle struct {
+	db    *persistence.DB
+	store *persistence.Store
+	svc   *gateway.Service
+	clock *clock
+}
+
+func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...gateway.BackendAdapter) *bundle {
+	t.Helper()
+	c := newClock()
+	svc, err := gateway.NewService(gateway.Options{
+		Store:    persistence.NewStore(db),
+		Backends: backends,
+		Now:      c.Now,
+		Config: gateway.Config{
+			MaxAttempts: maxAttempts,
+			// Deterministic backoff: the base, no jitter.
+			RetryDelay: gateway.RetryDelay,
+		},
+	})
+	require.NoError(t, err)
+	return &bundle{db: db, store: persistence.NewStore(db), svc: svc, clock: c}
+}
+
+func (b *bundle) newWorker(t *testing.T, cfg worker.Config, hooks worker.Hooks) *worker.Worker {
+	t.Helper()
+	if cfg.Backends == nil {
+		for _, a := range b.svc.Backends() {
+			cfg.Backends = append(cfg.Backends, a.Name())
+		}
+	}
+	w, err := worker.New(worker.Options{Store: b.store, Executor: b.svc, Now: b.clock.Now, Config: cfg, Hooks: hooks})
+	require.NoError(t, err)
+	return w
+}
+
+func (b *bundle) commit(t *testing.T, session string) gateway.CommitJob {
+	t.Helper()
+	res, err := b.svc.CommitSession(context.Background(), gateway.CommitSessionInput{
+		WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: session, Namespace: "team",
+	})
+	require.NoError(t, err)
+	return res.Job
+}
+
+func (b *bundle) job(t *testing.T, id string) gateway.CommitJob {
+	t.Helper()
+	job, err := b.svc.Reader(context.Background()).CommitJob(context.Background(), id)
+	require.NoError(t, err)
+	return job
+}
+
+func (b *bundle) event(t *testing.T, job gateway.CommitJob, backend gateway.Backend) gateway.OutboxEvent {
+	t.Helper()
+	e, err := b.svc.Reader(context.Background()).OutboxEvent(context.Background(), gateway.OutboxEventID(job.ID, backend, gateway.OperationCommitSession))
+	require.NoError(t, err)
+	return e
+}
+
+func TestWorkerCommitsThroughLocalBackend(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		b := setup(t, db, 0, local.New(db.DB, nil))
+		_, err := b.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", TurnID: "t1",
+			Namespace: "team", Role: gateway.RoleUser, Content: "I like tea",
+		})
+		require.NoError(t, err)
+		job := b.commit(t, "s1")
+
+		done := make(chan gateway.CompletionResult, 10)
+		w := b.newWorker(t, worker.Config{}, worker.Hooks{Completed: func(r gateway.CompletionResult) { done <- r }})
+		require.NoError(t, w.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, w.Stop(ctx)) })
+		select {
+		case res := <-done:
+			require.Equal(t, []string{job.ID}, res.JobIDs)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the worker did not complete the commit")
+		}
+		got := b.job(t, job.ID)
+		require.Equal(t, gateway.JobSuccess, got.Status)
+		require.Equal(t, 2, got.CreatedRefsCount, "session archive + one memory")
+		require.NotNil(t, got.StartedAt)
+		require.NotNil(t, got.FinishedAt)
+		e := b.event(t, job, gateway.BackendLocal)
+		require.Equal(t, gateway.OutboxSuccess, e.Status)
+		require.Equal(t, 1, e.AttemptCount)
+		require.Nil(t, e.LockedBy)
+		refs, err := b.store.ListMemoryRefs(ctx, gateway.RefFilter{JobID: job.ID}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Len(t, refs.Items, 2)
+		for _, r := range refs.Items {
+			require.Equal(t, e.ID, *r.OutboxEventID)
+			require.Equal(t, job.ID, r.GatewayID)
+		}
+	})
+}
+
+func TestWorkerRetriesThenSucceeds(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		var failures atomic.Int64
+		flaky := newScripted(gateway.BackendEverMemOS, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+			if failures.Add(1) <= 2 {
+				return gateway.CommitResult{}, errors.New("503 service unavailable")
+			}
+			return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: []gateway.ProducedRef{{RefType: gateway.RefTypeProfile, NativeID: "p1"}}}, nil
+		})
+		b := setup(t, db, 5, flaky)
+		job := b.commit(t, "s1")
+		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
+
+		for attempt := 1; attempt <= 2; attempt++ {
+			n, err := w.Drain(ctx, 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			e := b.event(t, job, flaky.name)
+			require.Equal(t, gateway.OutboxPending, e.Status)
+			require.Equal(t, attempt, e.AttemptCount)
+			require.Equal(t, b.clock.Now().Add(gateway.RetryDelay(attempt)), e.NextRetryAt, "backoff 2^attempts s")
+			require.Equal(t, "503 service unavailable", *e.LastError)
+			require.Equal(t, gateway.JobRunning, b.job(t, job.ID).Status)
+
+			// Not due yet: nothing to do.
+			n, err = w.Drain(ctx, 10)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			b.clock.Advance(gateway.RetryDelay(attempt))
+		}
+		n, err := w.Drain(ctx, 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		e := b.event(t, job, flaky.name)
+		require.Equal(t, gateway.OutboxSuccess, e.Status)
+		require.Equal(t, 3, e.AttemptCount)
+		require.Nil(t, e.LastError)
+		got := b.job(t, job.ID)
+		require.Equal(t, gateway.JobSuccess, got.Status)
+		require.Equal(t, 1, got.CreatedRefsCount)
+	})
+}
+
+func TestWorkerDeadLettersAndRedrives(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		var healthy atomic.Bool
+		broken := newScripted(gateway.BackendOpenViking, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+			if healthy.Load() {
+				return gateway.CommitResult{Status: gateway.ResultSuccess, NativeURI: "viking://archive"}, nil
+			}
+			return gateway.CommitResult{Status: gateway.ResultFailed, Retryable: true, ErrorCode: "UNAVAILABLE", ErrorMessage: "backend down"}, nil
+		})
+		fine := newScripted(gateway.BackendEverMemOS, nil)
+		b := setup(t, db, 3, fine, broken)
+		job := b.commit(t, "s1")
+		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
+
+		for range 3 {
+			_, err := w.Drain(ctx, 10)
+			require.NoError(t, err)
+			b.clock.Advance(time.Minute)
+		}
+		dead := b.event(t, job, broken.name)
+		require.Equal(t, gateway.OutboxDeadLetter, dead.Status)
+		require.Equal(t, 3, dead.AttemptCount)
+		require.Equal(t, "UNAVAILABLE", *dead.LastErrorCode)
+		require.Equal(t, 3, broken.callsOf(dead.ID))
+		got := b.job(t, job.ID)
+		require.Equal(t, gateway.JobPartialSuccess, got.Status, "one backend succeeded, one dead-lettered")
+		require.Contains(t, *got.ErrorMessage, "openviking: backend down")
+		require.NotNil(t, got.FinishedAt)
+
+		// Re-drive: back to PENDING with fresh attempts; the job runs again.
+		healthy.Store(true)
+		redriven, err := b.svc.RedriveOutboxEvent(ctx, dead.ID)
+		require.NoError(t, err)
+		require.Equal(t, gateway.OutboxPending, redriven.Status)
+		require.Zero(t, redriven.AttemptCount)
+		require.Equal(t, gateway.JobRunning, b.job(t, job.ID).Status)
+		require.Nil(t, b.job(t, job.ID).FinishedAt)
+		_, err = b.svc.RedriveOutboxEvent(ctx, dead.ID)
+		require.ErrorIs(t, err, gateway.ErrConflict, "only dead letters can be re-driven")
+
+		_, err = w.Drain(ctx, 10)
+		require.NoError(t, err)
+		got = b.job(t, job.ID)
+		require.Equal(t, gateway.JobSuccess, got.Status)
+		require.Nil(t, got.ErrorMessage)
+		require.Equal(t, 2, got.CreatedRefsCount)
+	})
+}
+
+func TestWorkerFailureKinds(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		permanent := newScripted(gateway.BackendOpenViking, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+			return gateway.CommitResult{Status: gateway.ResultFailed, Retryable: false, ErrorCode: "FAILED_PRECONDITION", ErrorMessage: "412"}, nil
+		})
+		panicking := newScripted(gateway.BackendEverMemOS, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+			panic("adapter bug")
+		})
+		b := setup(t, db, 5, permanent, panicking)
+		job := b.commit(t, "s1")
+		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
+		_, err := w.Drain(ctx, 10)
+		require.NoError(t, err)
+
+		e := b.event(t, job, permanent.name)
+		require.Equal(t, gateway.OutboxDeadLetter, e.Status, "a permanent failure is not retried")
+		require.Equal(t, 1, e.AttemptCount)
+		p := b.event(t, job, panicking.name)
+		require.Equal(t, gateway.OutboxPending, p.Status, "a panic is a retryable failure")
+		require.Equal(t, gateway.ErrorCodeAdapterException, *p.LastErrorCode)
+		require.Equal(t, gateway.JobRunning, b.job(t, job.ID).Status)
+
+		// Both dead: the job failed.
+		for range 5 {
+			b.clock.Advance(time.Minute)
+			_, err := w.Drain(ctx, 10)
+			require.NoError(t, err)
+		}
+		require.Equal(t, gateway.OutboxDeadLetter, b.event(t, job, panicking.name).Status)
+		require.Equal(t, gateway.JobFailed, b.job(t, job.ID).Status)
+
+		// Re-drive everything matching a filter.
+		events, err := b.svc.RedriveOutboxEvents(ctx, gateway.EventFilter{WorkspaceID: "ws"})
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+	})
+}
+
+func TestRescueAndFencing(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		backend := newScripted(gateway.BackendEverMemOS, nil)
+		b := setup(t, db, 2, backend)
+		job := b.commit(t, "s1")
+		now := b.clock.Now()
+
+		// A worker claims, then dies (never completes).
+		batch, err := b.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+			WorkerID: "ghost", Backend: backend.name, Limit: 10, Now: now, LeaseUntil: now.Add(time.Minute),
+		})
+		require.NoError(t, err)
+		require.Len(t, batch.Events, 1)
+		require.Equal(t, []string{job.ID}, batch.StartedJobIDs)
+		claimed := batch.Events[0]
+		require.Equal(t, 1, claimed.AttemptCount)
+		ghostResult := b.svc.ExecuteOutboxEvent(ctx, claimed, "ghost")
+
+		// Before the lease expires nothing is rescued.
+		res, err := b.store.RescueExpiredLeases(ctx, now.Add(30*time.Second), 100)
+		require.NoError(t, err)
+		require.Zero(t, res.Rescued)
+
+		res, err = b.store.RescueExpiredLeases(ctx, now.Add(2*time.Minute), 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Rescued)
+		rescued := b.event(t, job, backend.name)
+		require.Equal(t, gateway.OutboxPending, rescued.Status)
+		require.Equal(t, 1, rescued.AttemptCount, "the rescued attempt counts")
+		require.Equal(t, gateway.ErrorCodeLeaseExpired, *rescued.LastErrorCode)
+
+		// A live worker picks it up and completes it.
+		b.clock.Advance(2 * time.Minute)
+		w := b.newWorker(t, worker.Config{ID: "alive"}, worker.Hooks{})
+		n, err := w.Drain(ctx, 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		done := b.event(t, job, backend.name)
+		require.Equal(t, gateway.OutboxSuccess, done.Status)
+		require.Equal(t, 2, done.AttemptCount)
+
+		// The ghost wakes up late: its completion is fenced off.
+		ghostResult.Status = gateway.OutboxDeadLetter
+		out, err := b.store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{ghostResult}, b.clock.Now())
+		require.NoError(t, err)
+		require.Equal(t, []string{claimed.ID}, out.Lost)
+		require.Empty(t, out.Applied)
+		require.Equal(t, gateway.OutboxSuccess, b.event(t, job, backend.name).Status)
+		require.Equal(t, gateway.JobSuccess, b.job(t, job.ID).Status)
+
+		// Out of attempts, an expired lease is dead-lettered.
+		job2 := b.commit(t, "s2")
+		for i := range 2 {
+			t2 := b.clock.Now().Add(time.Duration(i) * time.Hour)
+			_, err := b.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{WorkerID: "ghost", Backend: backend.name, Limit: 10, Now: t2, LeaseUntil: t2.Add(time.Minute)})
+			require.NoError(t, err)
+			_, err = b.store.RescueExpiredLeases(ctx, t2.Add(2*time.Minute), 100)
+			require.NoError(t, err)
+		}
+		require.Equal(t, gateway.OutboxDeadLetter, b.event(t, job2, backend.name).Status)
+		require.Equal(t, gateway.JobFailed, b.job(t, job2.ID).Status)
+	})
+}
+
+func TestTwoWorkersRaceOverManyEvents(t *testing.T) {
+	t.Parallel()
+	const jobs = 500 // two backends each: 1,000 events
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		a := newScripted(gateway.BackendEverMemOS, nil)
+		c := newScripted(gateway.BackendOpenViking, nil)
+		b := setup(t, db, 0, a, c)
+		for i := range jobs {
+			b.commit(t, fmt.Sprintf("s%d", i))
+		}
+
+		// Two independent clients: each worker has its own connection pool.
+		second := pt.Reopen(t, db)
+		storeB := persistence.NewStore(second)
+		var completed atomic.Int64
+		allDone := make(chan struct{})
+		hooks := worker.Hooks{Completed: func(r gateway.CompletionResult) {
+			if completed.Add(int64(len(r.Applied))) == 2*jobs {
+				close(allDone)
+			}
+		}}
+		cfg := worker.Config{ConcurrencyPerBackend: 50, ClaimBatchMax: 20, PollInterval: 50 * time.Millisecond}
+		cfg.ID = "worker-a"
+		w1 := b.newWorker(t, cfg, hooks)
+		cfg.ID = "worker-b"
+		w2, err := worker.New(worker.Options{Store: storeB, Executor: b.svc, Now: b.clock.Now, Config: withBackends(cfg, b), Hooks: hooks})
+		require.NoError(t, err)
+		require.NoError(t, w1.Start(ctx))
+		require.NoError(t, w2.Start(ctx))
+		select {
+		case <-allDone:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("only %d of %d events completed", completed.Load(), 2*jobs)
+		}
+		require.NoError(t, w1.Stop(ctx))
+		require.NoError(t, w2.Stop(ctx))
+
+		require.Equal(t, int64(2*jobs), a.total.Load()+c.total.Load(), "no event executed twice")
+		for _, s := range []*scripted{a, c} {
+			s.mu.Lock()
+			require.Len(t, s.calls, jobs)
+			for id, n := range s.calls {
+				require.Equal(t, 1, n, id)
+			}
+			s.mu.Unlock()
+		}
+		sum, err := b.store.OutboxSummary(ctx, gateway.EventFilter{})
+		require.NoError(t, err)
+		require.Equal(t, gateway.OutboxSummary{TotalEvents: 2 * jobs, SuccessEvents: 2 * jobs}, sum)
+		page, err := b.store.ListCommitJobs(ctx, gateway.JobFilter{Status: gateway.JobSuccess}, gateway.PageRequest{First: 100})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 100)
+		require.True(t, page.HasNextPage)
+	})
+}
+
+func withBackends(cfg worker.Config, b *bundle) worker.Config {
+	for _, a := range b.svc.Backends() {
+		cfg.Backends = append(cfg.Backends, a.Name())
+	}
+	return cfg
+}
+
+func TestStopReleasesUnfinishedEvents(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		started := make(chan struct{}, 10)
+		blocking := newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			return gateway.CommitResult{}, ctx.Err()
+		})
+		b := setup(t, db, 0, blocking)
+		job := b.commit(t, "s1")
+		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
+		require.NoError(t, w.Start(ctx))
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("never claimed")
+		}
+		require.Equal(t, gateway.OutboxProcessing, b.event(t, job, blocking.name).Status)
+
+		stopCtx, cancel := context.WithCancel(ctx)
+		cancel() // no grace: cut what is in flight
+		require.NoError(t, w.Stop(stopCtx))
+		e := b.event(t, job, blocking.name)
+		require.Equal(t, gateway.OutboxPending, e.Status, "handed back")
+		require.Zero(t, e.AttemptCount, "without spending the attempt")
+		require.Nil(t, e.LockedBy)
+	})
+}
+
+func TestLeaseIsRenewedWhileTheBackendRuns(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		release := make(chan struct{})
+		started := make(chan struct{}, 1)
+		slow := newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
+			started <- struct{}{}
+			select {
+			case <-release:
+				return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "n"}, nil
+			case <-ctx.Done():
+				return gateway.CommitResult{}, ctx.Err()
+			}
+		})
+		b := setup(t, db, 0, slow)
+		job := b.commit(t, "s1")
+		done := make(chan struct{}, 1)
+		// Real time here: the lease must really run out without renewal.
+		w, err := worker.New(worker.Options{
+			Store: b.store, Executor: b.svc, Config: withBackends(worker.Config{LeaseDuration: 300 * time.Millisecond}, b),
+			Hooks: worker.Hooks{Completed: func(gateway.CompletionResult) { done <- struct{}{} }},
+		})
+		require.NoError(t, err)
+		require.NoError(t, w.Start(ctx))
+		t.Cleanup(func() { _ = w.Stop(ctx) })
+		<-started
+		first := *b.event(t, job, slow.name).LeaseExpiresAt
+		// Leases are renewed every third of the lease: wait for a renewal.
+		require.Eventually(t, func() bool {
+			e := b.event(t, job, slow.name)
+			return e.LeaseExpiresAt != nil && e.LeaseExpiresAt.After(first)
+		}, 10*time.Second, 20*time.Millisecond)
+		close(release)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("not completed")
+		}
+		require.Equal(t, gateway.OutboxSuccess, b.event(t, job, slow.name).Status)
+		require.Equal(t, 1, slow.callsOf(b.event(t, job, slow.name).ID))
+	})
+}
