@@ -131,14 +131,10 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
 	}
+	// The hub hears this process's job changes directly, as exact states;
+	// on PostgreSQL it also hears other processes' changes through the
+	// listener below.
 	hub := jobevents.New(store, logger)
-	// PostgreSQL announces job changes itself (NOTIFY at commit, heard by
-	// every process); SQLite lives in one process, so the hub hears them
-	// directly.
-	var publisher gateway.JobPublisher
-	if !db.IsPostgres() {
-		publisher = hub
-	}
 	svc, err := gateway.NewService(gateway.Options{
 		Store:    store,
 		Backends: backends,
@@ -150,7 +146,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			CommitTimeout:   cfg.CommitTimeout,
 		},
 		Logger:    logger,
-		Publisher: publisher,
+		Publisher: hub,
 		Watcher:   hub,
 	})
 	if err != nil {
@@ -166,7 +162,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		a.worker, err = worker.New(worker.Options{
 			Store:     store,
 			Executor:  svc,
-			Publisher: publisher,
+			Publisher: hub,
 			Logger:    logger,
 			Config: worker.Config{
 				Backends:              names,

@@ -21,7 +21,7 @@ type OutboxDrainer interface {
 
 // OutboxAdminStore is what the admin operations need beyond the ReadStore.
 type OutboxAdminStore interface {
-	RedriveOutboxEvents(ctx context.Context, f EventFilter, ids []string, now time.Time) ([]OutboxEvent, []string, error)
+	RedriveOutboxEvents(ctx context.Context, f EventFilter, ids []string, now time.Time) ([]OutboxEvent, []CommitJob, error)
 	InsertAudit(ctx context.Context, entries []AuditEntry) error
 }
 
@@ -94,7 +94,7 @@ func (s *Service) RedriveOutboxEvents(ctx context.Context, f EventFilter) ([]Out
 
 func (s *Service) redrive(ctx context.Context, f EventFilter, ids []string) ([]OutboxEvent, error) {
 	now := s.clock()
-	events, jobIDs, err := s.store.RedriveOutboxEvents(ctx, f, ids, now)
+	events, jobs, err := s.store.RedriveOutboxEvents(ctx, f, ids, now)
 	if err != nil {
 		return nil, fmt.Errorf("error re-driving outbox events: %w", err)
 	}
@@ -122,13 +122,13 @@ func (s *Service) redrive(ctx context.Context, f EventFilter, ids []string) ([]O
 	if err := s.store.InsertAudit(ctx, audits); err != nil {
 		return nil, fmt.Errorf("error auditing re-drive: %w", err)
 	}
-	s.publishJobs(ctx, jobIDs)
+	s.publishJobs(ctx, jobs)
 	s.notifyOutbox(ctx)
 	return events, nil
 }
 
-func (s *Service) publishJobs(ctx context.Context, jobIDs []string) {
-	if s.publisher != nil && len(jobIDs) > 0 {
-		s.publisher.PublishJobChanges(ctx, jobIDs)
+func (s *Service) publishJobs(ctx context.Context, jobs []CommitJob) {
+	if s.publisher != nil && len(jobs) > 0 {
+		s.publisher.PublishJobStates(ctx, jobs)
 	}
 }

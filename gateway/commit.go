@@ -51,6 +51,7 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 		SessionID:      in.SessionID,
 		Namespace:      in.Namespace,
 		Status:         JobAccepted,
+		Version:        1,
 		IdempotencyKey: optional(in.IdempotencyKey),
 		RequestID:      optional(in.RequestID),
 		Metadata:       Metadata{"schema_version": SchemaVersionOutbox, "backends": len(s.backends)},
@@ -110,7 +111,7 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", jobID, err)
 	}
 	if created {
-		s.publishJobs(ctx, []string{stored.ID})
+		s.publishJobs(ctx, []CommitJob{stored})
 		if len(events) > 0 {
 			s.notifyOutbox(ctx)
 		}

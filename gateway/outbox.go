@@ -44,10 +44,10 @@ type ClaimRequest struct {
 
 // ClaimedBatch is what a claim returned: events now PROCESSING and leased to
 // the worker (their attempt count already includes this attempt), and the
-// jobs that moved from ACCEPTED to RUNNING.
+// jobs that moved from ACCEPTED to RUNNING, as they are now.
 type ClaimedBatch struct {
-	Events        []OutboxEvent
-	StartedJobIDs []string
+	Events      []OutboxEvent
+	StartedJobs []CommitJob
 }
 
 // OutboxCompletion is the outcome of one attempt at one event, to be applied
@@ -78,20 +78,21 @@ type CompletionResult struct {
 	// Lost are events whose lease had been taken over: their result was
 	// discarded and newer state kept.
 	Lost []string
-	// JobIDs are the jobs re-aggregated.
-	JobIDs []string
+	// Jobs are the re-aggregated jobs, as they are now.
+	Jobs []CommitJob
 }
 
 // RescueResult reports a sweep of expired leases.
 type RescueResult struct {
 	Rescued      int
 	DeadLettered int
-	JobIDs       []string
+	Jobs         []CommitJob
 }
 
-// JobPublisher announces job changes to subscribers once they are committed.
+// JobPublisher hands committed job states to this process's subscribers.
+// (Other processes hear of the change through the store's notifications.)
 type JobPublisher interface {
-	PublishJobChanges(ctx context.Context, jobIDs []string)
+	PublishJobStates(ctx context.Context, jobs []CommitJob)
 }
 
 // RetryDelay is the base backoff after a failed attempt: min(60 s, 2^attempt s).

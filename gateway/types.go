@@ -213,6 +213,8 @@ type CommitJob struct {
 	UpdatedAt        time.Time
 	StartedAt        *time.Time
 	FinishedAt       *time.Time
+	// Version grows by one with every change of the job.
+	Version int64
 }
 
 // NodeID implements Node.

@@ -113,7 +113,7 @@ func (s *Service) SubscribeCommitJobs(ctx context.Context, workspaceID, sessionI
 
 // newer reports whether j is a later state than prev.
 func newer(j, prev CommitJob) bool {
-	return j.UpdatedAt.After(prev.UpdatedAt)
+	return j.Version > prev.Version
 }
 
 func send(ctx context.Context, out chan<- CommitJob, j CommitJob) bool {

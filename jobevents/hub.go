@@ -1,9 +1,16 @@
-// Package jobevents fans commit job changes out to subscribers of one
-// process. Changes arrive as job ids (from PostgreSQL LISTEN, or published
-// in-process on SQLite); the hub reads the current state of those jobs once,
-// whatever the number of subscribers, and hands each subscriber the latest
-// state of every job it watches. A slow subscriber never blocks the hub or
-// other subscribers: its pending updates coalesce to the newest state per job.
+// Package jobevents fans commit job changes out to the subscribers of one
+// process.
+//
+// Changes arrive two ways. A component of this process that changed a job
+// (the commit, the worker, a re-drive) hands over the exact states it wrote,
+// so local subscribers see every state in order. Changes made by other
+// processes arrive as job ids (PostgreSQL NOTIFY carries ids only); the hub
+// reads those jobs once, whatever the number of subscribers. Every state
+// carries the job's version, so duplicates and stale reads are dropped by
+// the subscriber.
+//
+// A slow subscriber never blocks the hub or other subscribers: past a bound,
+// its queue keeps only the newest state per job.
 package jobevents
 
 import (
@@ -15,12 +22,17 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
-// retryDelay is the pause before re-reading after a failed read.
-const retryDelay = 200 * time.Millisecond
-
-// resyncListLimit bounds the jobs re-read for one workspace subscription
-// after a resync.
-const resyncListLimit = 100
+// Hub limits.
+const (
+	// QueueMax bounds the states waiting for one subscriber before they are
+	// coalesced to the newest per job.
+	QueueMax = 256
+	// resyncListLimit bounds the jobs re-read for one workspace subscription
+	// after a resync.
+	resyncListLimit = 100
+	// retryDelay is the pause before re-reading after a failed read.
+	retryDelay = 200 * time.Millisecond
+)
 
 // Loader reads job state.
 type Loader interface {
@@ -28,8 +40,7 @@ type Loader interface {
 	ListCommitJobs(ctx context.Context, f gateway.JobFilter, p gateway.PageRequest) (gateway.Page[gateway.CommitJob], error)
 }
 
-// Filter selects the jobs a subscription watches: one job by id, or every
-// job of a workspace (optionally of one session).
+// Filter selects the jobs a subscription watches.
 type Filter = gateway.JobWatchFilter
 
 func matches(f Filter, j gateway.CommitJob) bool {
@@ -39,29 +50,25 @@ func matches(f Filter, j gateway.CommitJob) bool {
 	return j.WorkspaceID == f.WorkspaceID && (f.SessionID == "" || j.SessionID == f.SessionID)
 }
 
-// Subscription receives job states. Ready signals that Drain has something.
+// Subscription receives job states (gateway.JobWatch).
 type Subscription struct {
 	hub    *Hub
 	filter Filter
 	ready  chan struct{}
 
-	mu      sync.Mutex
-	pending map[string]gateway.CommitJob
-	order   []string
+	mu    sync.Mutex
+	queue []gateway.CommitJob
 }
 
-// Ready is signalled (coalesced) when new states are waiting.
+// Ready is signalled (coalesced) when states are waiting.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
-// Drain returns the waiting states, oldest job first, newest state per job.
+// Drain returns the waiting states in arrival order.
 func (s *Subscription) Drain() []gateway.CommitJob {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]gateway.CommitJob, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, s.pending[id])
-	}
-	s.pending, s.order = map[string]gateway.CommitJob{}, s.order[:0]
+	out := s.queue
+	s.queue = nil
 	return out
 }
 
@@ -70,18 +77,33 @@ func (s *Subscription) Close() { s.hub.unsubscribe(s) }
 
 func (s *Subscription) offer(j gateway.CommitJob) {
 	s.mu.Lock()
-	prev, seen := s.pending[j.ID]
-	if !seen {
-		s.order = append(s.order, j.ID)
-	}
-	if !seen || !j.UpdatedAt.Before(prev.UpdatedAt) {
-		s.pending[j.ID] = j
+	s.queue = append(s.queue, j)
+	if len(s.queue) > QueueMax {
+		s.queue = newestPerJob(s.queue)
 	}
 	s.mu.Unlock()
 	select {
 	case s.ready <- struct{}{}:
 	default:
 	}
+}
+
+// newestPerJob keeps, in order of last arrival, one state per job: the one
+// with the highest version.
+func newestPerJob(queue []gateway.CommitJob) []gateway.CommitJob {
+	best := map[string]int{}
+	for i, j := range queue {
+		if k, ok := best[j.ID]; !ok || j.Version >= queue[k].Version {
+			best[j.ID] = i
+		}
+	}
+	out := make([]gateway.CommitJob, 0, len(best))
+	for i, j := range queue {
+		if best[j.ID] == i {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // Hub is the per-process fan-out. Build it with New and Start it.
@@ -92,12 +114,18 @@ type Hub struct {
 	mu        sync.Mutex
 	jobSubs   map[string]map[*Subscription]struct{} // by watched job id
 	scopeSubs map[*Subscription]struct{}            // by workspace/session
-	pending   map[string]struct{}
+	states    []gateway.CommitJob                   // exact states to deliver
+	changed   map[string]struct{}                   // ids to read, then deliver
 	resync    bool
 	kick      chan struct{}
 	done      chan struct{}
 	cancel    context.CancelFunc
 }
+
+var (
+	_ gateway.JobPublisher = (*Hub)(nil)
+	_ gateway.JobWatcher   = (*Hub)(nil)
+)
 
 // New returns a Hub reading job state through loader.
 func New(loader Loader, logger *slog.Logger) *Hub {
@@ -109,7 +137,7 @@ func New(loader Loader, logger *slog.Logger) *Hub {
 		logger:    logger,
 		jobSubs:   map[string]map[*Subscription]struct{}{},
 		scopeSubs: map[*Subscription]struct{}{},
-		pending:   map[string]struct{}{},
+		changed:   map[string]struct{}{},
 		kick:      make(chan struct{}, 1),
 	}
 }
@@ -136,7 +164,7 @@ func (h *Hub) WatchJobs(f gateway.JobWatchFilter) gateway.JobWatch { return h.Su
 // Subscribe starts watching jobs matching f. Subscribe before reading the
 // current state, so no change falls between the two.
 func (h *Hub) Subscribe(f Filter) *Subscription {
-	s := &Subscription{hub: h, filter: f, ready: make(chan struct{}, 1), pending: map[string]gateway.CommitJob{}}
+	s := &Subscription{hub: h, filter: f, ready: make(chan struct{}, 1)}
 	h.mu.Lock()
 	if f.JobID != "" {
 		if h.jobSubs[f.JobID] == nil {
@@ -174,13 +202,31 @@ func (h *Hub) Subscribers() int {
 	return n
 }
 
-// PublishJobChanges queues job ids whose state changed (gateway.JobPublisher).
+// watched reports whether anyone may care about job id (h.mu held).
+func (h *Hub) watched(id string) bool {
+	return len(h.scopeSubs) > 0 || len(h.jobSubs[id]) > 0
+}
+
+// PublishJobStates queues exact, committed job states (gateway.JobPublisher).
 // It never blocks.
+func (h *Hub) PublishJobStates(_ context.Context, jobs []gateway.CommitJob) {
+	h.mu.Lock()
+	for _, j := range jobs {
+		if h.watched(j.ID) {
+			h.states = append(h.states, j)
+		}
+	}
+	h.mu.Unlock()
+	h.poke()
+}
+
+// PublishJobChanges queues ids of jobs changed elsewhere; their state is read
+// before delivery. It never blocks.
 func (h *Hub) PublishJobChanges(_ context.Context, jobIDs []string) {
 	h.mu.Lock()
 	for _, id := range jobIDs {
-		if len(h.scopeSubs) > 0 || len(h.jobSubs[id]) > 0 {
-			h.pending[id] = struct{}{}
+		if h.watched(id) {
+			h.changed[id] = struct{}{}
 		}
 	}
 	h.mu.Unlock()
@@ -217,15 +263,16 @@ func (h *Hub) run(ctx context.Context) {
 
 func (h *Hub) dispatch(ctx context.Context) {
 	h.mu.Lock()
-	ids := make([]string, 0, len(h.pending))
-	for id := range h.pending {
+	jobs := h.states
+	h.states = nil
+	ids := make([]string, 0, len(h.changed))
+	for id := range h.changed {
 		ids = append(ids, id)
 	}
-	h.pending = map[string]struct{}{}
-	resync := h.resync
-	h.resync = false
+	h.changed = map[string]struct{}{}
 	var scopes []Filter
-	if resync {
+	if h.resync {
+		h.resync = false
 		for id := range h.jobSubs {
 			ids = append(ids, id)
 		}
@@ -235,16 +282,15 @@ func (h *Hub) dispatch(ctx context.Context) {
 	}
 	h.mu.Unlock()
 
-	var jobs []gateway.CommitJob
 	if len(ids) > 0 {
 		loaded, err := h.loader.CommitJobsByIDs(ctx, ids)
 		if err != nil {
-			h.logger.Error("jobevents: error loading changed jobs", slog.String("err", err.Error()))
-			h.requeue(ids)
+			h.logger.Error("jobevents: error reading changed jobs", slog.String("err", err.Error()))
+			h.PublishJobChanges(ctx, ids)
 			time.AfterFunc(retryDelay, h.poke)
-			return
+		} else {
+			jobs = append(jobs, loaded...)
 		}
-		jobs = loaded
 	}
 	for _, f := range scopes {
 		page, err := h.loader.ListCommitJobs(ctx, gateway.JobFilter{WorkspaceID: f.WorkspaceID, SessionID: f.SessionID}, gateway.PageRequest{First: resyncListLimit})
@@ -253,9 +299,6 @@ func (h *Hub) dispatch(ctx context.Context) {
 			continue
 		}
 		jobs = append(jobs, page.Items...)
-	}
-	if len(jobs) == 0 {
-		return
 	}
 	var targets []*Subscription
 	for _, j := range jobs {
@@ -274,12 +317,4 @@ func (h *Hub) dispatch(ctx context.Context) {
 			s.offer(j)
 		}
 	}
-}
-
-func (h *Hub) requeue(ids []string) {
-	h.mu.Lock()
-	for _, id := range ids {
-		h.pending[id] = struct{}{}
-	}
-	h.mu.Unlock()
 }

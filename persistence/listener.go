@@ -46,6 +46,9 @@ type Listener struct {
 	// listening is closed once the first LISTEN succeeded.
 	listening chan struct{}
 	once      sync.Once
+
+	mu sync.Mutex
+	ln *pgdriver.Listener // the current connection, closed by Stop to end a blocked read
 }
 
 // NewListener returns a Listener; it does nothing until Start.
@@ -69,10 +72,16 @@ func (l *Listener) Listening() <-chan struct{} { return l.listening }
 
 // Stop closes the connection and waits for the loop to end.
 func (l *Listener) Stop() {
-	if l.cancel != nil {
-		l.cancel()
-		<-l.done
+	if l.cancel == nil {
+		return
 	}
+	l.cancel()
+	l.mu.Lock()
+	if l.ln != nil {
+		_ = l.ln.Close()
+	}
+	l.mu.Unlock()
+	<-l.done
 }
 
 func (l *Listener) run(ctx context.Context) {
@@ -99,7 +108,19 @@ func (l *Listener) run(ctx context.Context) {
 // session listens on one connection until it fails.
 func (l *Listener) session(ctx context.Context, reconnect bool) error {
 	ln := pgdriver.NewListener(l.db.DB)
-	defer func() { _ = ln.Close() }()
+	l.mu.Lock()
+	if ctx.Err() != nil {
+		l.mu.Unlock()
+		return ctx.Err()
+	}
+	l.ln = ln
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.ln = nil
+		l.mu.Unlock()
+		_ = ln.Close()
+	}()
 	if err := ln.Listen(ctx, OutboxChannel, JobsChannel, listenerPingChannel); err != nil {
 		return err
 	}

@@ -60,17 +60,20 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 		if s.db.IsPostgres() {
 			lock = lock.For("UPDATE")
 		}
+		var started []jobRow
 		err = tx.NewUpdate().Model((*jobRow)(nil)).
 			Set("status = ?", gateway.JobRunning).
 			Set("started_at = COALESCE(j.started_at, ?)", req.Now).
 			Set("updated_at = ?", req.Now).
+			Set("version = j.version + 1").
 			Where("j.id IN (?)", lock).
-			Returning("id").
-			Scan(ctx, &batch.StartedJobIDs)
+			Returning("*").
+			Scan(ctx, &started)
 		if err != nil {
 			return fmt.Errorf("error starting jobs: %w", err)
 		}
-		return s.notifyJobs(ctx, tx, batch.StartedJobIDs)
+		batch.StartedJobs = toDomain[gateway.CommitJob](started)
+		return s.notifyJobs(ctx, tx, batch.StartedJobs)
 	})
 	if err != nil {
 		return gateway.ClaimedBatch{}, err
@@ -184,11 +187,12 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		if err := upsertRefs(ctx, tx, refs); err != nil {
 			return err
 		}
-		if err := s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+		jobs, err := s.aggregateJobs(ctx, tx, jobIDs, now)
+		if err != nil {
 			return err
 		}
-		res.JobIDs = jobIDs
-		return s.notifyJobs(ctx, tx, jobIDs)
+		res.Jobs = jobs
+		return s.notifyJobs(ctx, tx, jobs)
 	})
 	if err != nil {
 		return gateway.CompletionResult{}, err
@@ -250,16 +254,17 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 				res.Rescued++
 			}
 		}
-		if err := s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+		jobs, err := s.aggregateJobs(ctx, tx, jobIDs, now)
+		if err != nil {
 			return err
 		}
-		res.JobIDs = jobIDs
+		res.Jobs = jobs
 		if s.db.IsPostgres() && res.Rescued > 0 {
 			if err := notifyOutbox(ctx, tx); err != nil {
 				return err
 			}
 		}
-		return s.notifyJobs(ctx, tx, jobIDs)
+		return s.notifyJobs(ctx, tx, jobs)
 	})
 	if err != nil {
 		return gateway.RescueResult{}, err
@@ -298,9 +303,9 @@ func (s *Store) ReleaseOutboxEvents(ctx context.Context, workerID string, ids []
 // RedriveOutboxEvents puts dead-lettered events matching the filter (and, if
 // ids are given, only those) back to PENDING with a fresh set of attempts,
 // and re-aggregates their jobs, which become RUNNING again.
-func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, ids []string, now time.Time) ([]gateway.OutboxEvent, []string, error) {
+func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, ids []string, now time.Time) ([]gateway.OutboxEvent, []gateway.CommitJob, error) {
 	var redriven []gateway.OutboxEvent
-	var jobIDs []string
+	var jobs []gateway.CommitJob
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var candidates []eventRow
 		q := tx.NewSelect().Model(&candidates).Column("e.id", "e.job_id").Where("e.status = ?", gateway.OutboxDeadLetter)
@@ -315,7 +320,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 			return nil
 		}
 		events := toDomain[gateway.OutboxEvent](candidates)
-		jobIDs = eventJobIDs(events)
+		jobIDs := eventJobIDs(events)
 		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
@@ -341,7 +346,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 			return fmt.Errorf("error re-driving dead letters: %w", err)
 		}
 		redriven = toDomain[gateway.OutboxEvent](rows)
-		if err := s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+		if jobs, err = s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
 			return err
 		}
 		if s.db.IsPostgres() {
@@ -349,12 +354,12 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 				return err
 			}
 		}
-		return s.notifyJobs(ctx, tx, jobIDs)
+		return s.notifyJobs(ctx, tx, jobs)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return redriven, jobIDs, nil
+	return redriven, jobs, nil
 }
 
 // timestampArg is a placeholder typed as a timestamp where the context gives
@@ -395,9 +400,9 @@ func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error 
 // still PENDING or PROCESSING → RUNNING; else no dead letter → SUCCESS; some
 // success with dead letters → PARTIAL_SUCCESS; else FAILED. It also counts the
 // refs each job created and collects the dead letters' errors.
-func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) error {
+func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
 	if len(jobIDs) == 0 {
-		return nil
+		return nil, nil
 	}
 	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ')"
 	if s.db.IsPostgres() {
@@ -411,7 +416,8 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		ColumnExpr(errorsAgg+" AS errors").
 		Where("o.job_id IN (?)", bun.In(jobIDs)).
 		GroupExpr("o.job_id")
-	_, err := tx.NewUpdate().Model((*jobRow)(nil)).
+	var rows []jobRow
+	err := tx.NewUpdate().Model((*jobRow)(nil)).
 		With("_agg", counts).
 		TableExpr("_agg").
 		Set("status = CASE WHEN _agg.open_events > 0 THEN ? WHEN _agg.dead_events = 0 THEN ? WHEN _agg.ok_events > 0 THEN ? ELSE ? END",
@@ -421,21 +427,27 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		Set("error_message = _agg.errors").
 		Set("created_refs_count = (SELECT count(*) FROM memory_refs AS r WHERE r.job_id = j.id)").
 		Set("updated_at = ?", now).
+		Set("version = j.version + 1").
 		Where("j.id = _agg.job_id").
-		Exec(ctx)
+		Returning(s.qualified("j", "*")).
+		Scan(ctx, &rows)
 	if err != nil {
-		return fmt.Errorf("error aggregating jobs: %w", err)
+		return nil, fmt.Errorf("error aggregating jobs: %w", err)
 	}
-	return nil
+	return toDomain[gateway.CommitJob](rows), nil
 }
 
 // notifyJobs announces job changes (PostgreSQL, delivered at commit). The
 // payload carries ids only, chunked below the 8000-byte NOTIFY limit.
-func (s *Store) notifyJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error {
-	if len(jobIDs) == 0 || !s.db.IsPostgres() {
+func (s *Store) notifyJobs(ctx context.Context, tx bun.Tx, jobs []gateway.CommitJob) error {
+	if len(jobs) == 0 || !s.db.IsPostgres() {
 		return nil
 	}
-	for _, chunk := range chunkIDs(jobIDs, notifyPayloadMax) {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	for _, chunk := range chunkIDs(ids, notifyPayloadMax) {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobsChannel, chunk); err != nil {
 			return fmt.Errorf("error announcing job changes: %w", err)
 		}

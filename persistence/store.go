@@ -143,7 +143,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 				return err
 			}
 		}
-		if err := s.notifyJobs(ctx, tx, []string{job.ID}); err != nil {
+		if err := s.notifyJobs(ctx, tx, []gateway.CommitJob{job}); err != nil {
 			return err
 		}
 		stored, created = job, true

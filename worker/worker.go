@@ -125,8 +125,7 @@ func (c Config) concurrency(b gateway.Backend) int {
 type Options struct {
 	Store    Store
 	Executor Executor
-	// Publisher announces job changes in-process (SQLite); nil when the store
-	// announces them itself (PostgreSQL NOTIFY).
+	// Publisher hands job states to this process's subscribers; may be nil.
 	Publisher gateway.JobPublisher
 	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -355,7 +354,7 @@ func (w *Worker) fetch(fetchCtx, workCtx context.Context) (full bool) {
 		if len(batch.Events) == limit {
 			full = true
 		}
-		w.publish(batch.StartedJobIDs)
+		w.publish(batch.StartedJobs)
 		if w.hooks.Claimed != nil {
 			w.hooks.Claimed(batch.Events)
 		}
@@ -451,7 +450,7 @@ func (w *Worker) flush(ctx context.Context, batch []gateway.OutboxCompletion) {
 				w.logger.Warn("worker: lease lost before completion, result discarded",
 					slog.Int("events", len(res.Lost)), slog.String("worker_id", w.cfg.ID))
 			}
-			w.publish(res.JobIDs)
+			w.publish(res.Jobs)
 			if w.hooks.Completed != nil {
 				w.hooks.Completed(res)
 			}
@@ -539,15 +538,15 @@ func (w *Worker) Rescue(ctx context.Context) (gateway.RescueResult, error) {
 	if res.Rescued+res.DeadLettered > 0 {
 		w.logger.Warn("worker: rescued expired leases",
 			slog.Int("rescued", res.Rescued), slog.Int("dead_lettered", res.DeadLettered))
-		w.publish(res.JobIDs)
+		w.publish(res.Jobs)
 		w.NotifyOutbox(ctx)
 	}
 	return res, nil
 }
 
-func (w *Worker) publish(jobIDs []string) {
-	if w.publisher != nil && len(jobIDs) > 0 {
-		w.publisher.PublishJobChanges(context.Background(), jobIDs)
+func (w *Worker) publish(jobs []gateway.CommitJob) {
+	if w.publisher != nil && len(jobs) > 0 {
+		w.publisher.PublishJobStates(context.Background(), jobs)
 	}
 }
 
@@ -571,7 +570,7 @@ func (w *Worker) Drain(ctx context.Context, limit int) (int, error) {
 			if len(batch.Events) == 0 {
 				break
 			}
-			w.publish(batch.StartedJobIDs)
+			w.publish(batch.StartedJobs)
 			completions := make([]gateway.OutboxCompletion, len(batch.Events))
 			var wg sync.WaitGroup
 			for i, e := range batch.Events {
@@ -582,7 +581,7 @@ func (w *Worker) Drain(ctx context.Context, limit int) (int, error) {
 			if err != nil {
 				return processed, fmt.Errorf("error completing: %w", err)
 			}
-			w.publish(res.JobIDs)
+			w.publish(res.Jobs)
 			processed += len(res.Applied)
 		}
 	}

@@ -149,7 +149,9 @@ func TestWorkerCommitsThroughLocalBackend(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, w.Stop(ctx)) })
 		select {
 		case res := <-done:
-			require.Equal(t, []string{job.ID}, res.JobIDs)
+			require.Len(t, res.Jobs, 1)
+			require.Equal(t, job.ID, res.Jobs[0].ID)
+			require.Equal(t, gateway.JobSuccess, res.Jobs[0].Status, "the completion reports the job as written")
 		case <-time.After(10 * time.Second):
 			t.Fatal("the worker did not complete the commit")
 		}
@@ -323,7 +325,9 @@ func TestRescueAndFencing(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.Len(t, batch.Events, 1)
-		require.Equal(t, []string{job.ID}, batch.StartedJobIDs)
+		require.Len(t, batch.StartedJobs, 1)
+		require.Equal(t, gateway.JobRunning, batch.StartedJobs[0].Status)
+		require.Equal(t, int64(2), batch.StartedJobs[0].Version)
 		claimed := batch.Events[0]
 		require.Equal(t, 1, claimed.AttemptCount)
 		ghostResult := b.svc.ExecuteOutboxEvent(ctx, claimed, "ghost")
