@@ -40,6 +40,7 @@ type config struct {
 	WorkerConcurrency int
 	WorkerLease       time.Duration
 	WorkerPoll        time.Duration
+	WorkerRescue      time.Duration
 	MaxAttempts       int
 	CommitTimeout     time.Duration
 	MaxBodyBytes      int64
@@ -117,6 +118,7 @@ func settings(cfg *config) []setting {
 		{"worker-concurrency", "WORKER_CONCURRENCY", "outbox events of one backend in flight per process", strconv.Itoa(worker.ConcurrencyPerBackendDefault), integer(&cfg.WorkerConcurrency)},
 		{"worker-lease", "WORKER_LEASE", "lease of a claimed outbox event (renewed while it runs)", worker.LeaseDurationDefault.String(), duration(&cfg.WorkerLease)},
 		{"worker-poll-interval", "WORKER_POLL_INTERVAL", "fallback poll of the outbox when no wake-up arrives", worker.PollIntervalDefault.String(), duration(&cfg.WorkerPoll)},
+		{"worker-rescue-interval", "WORKER_RESCUE_INTERVAL", "how often expired leases are swept", worker.RescueIntervalDefault.String(), duration(&cfg.WorkerRescue)},
 		{"max-attempts", "OUTBOX_MAX_ATTEMPTS", "attempts of an outbox event before it is dead-lettered", strconv.Itoa(gateway.MaxAttemptsDefault), integer(&cfg.MaxAttempts)},
 		{"commit-timeout", "COMMIT_TIMEOUT", "timeout of one backend call made by the worker", gateway.CommitTimeoutDefault.String(), duration(&cfg.CommitTimeout)},
 		{"max-body-bytes", "MAX_BODY_BYTES", "largest accepted request body", strconv.Itoa(MaxBodyBytesDefault), bytes(&cfg.MaxBodyBytes)},

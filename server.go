@@ -109,6 +109,10 @@ func migrateOnly(ctx context.Context, cfg config, logger *slog.Logger) error {
 	return db.Close()
 }
 
+// extraBackends, when set, adds backends to the app. Tests of whole
+// processes use it to plug in instrumented backends; it is nil otherwise.
+var extraBackends func(db *persistence.DB) []gateway.BackendAdapter
+
 // app is everything serve and worker wire together.
 type app struct {
 	db       *persistence.DB
@@ -130,6 +134,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	var backends []gateway.BackendAdapter
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
+	}
+	if extraBackends != nil {
+		backends = append(backends, extraBackends(db)...)
 	}
 	// The hub hears this process's job changes directly, as exact states;
 	// on PostgreSQL it also hears other processes' changes through the
@@ -169,6 +176,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 				ConcurrencyPerBackend: cfg.WorkerConcurrency,
 				LeaseDuration:         cfg.WorkerLease,
 				PollInterval:          cfg.WorkerPoll,
+				RescueInterval:        cfg.WorkerRescue,
 			},
 		})
 		if err != nil {

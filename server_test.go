@@ -153,3 +153,5 @@ func TestMigrateCommand(t *testing.T) {
 	code = run(context.Background(), []string{"bogus"}, func(k string) string { return env[k] }, io.Discard)
 	require.Equal(t, 2, code)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
