@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -42,7 +43,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Set("lease_expires_at = ?", req.LeaseUntil).
 			Set("attempt_count = e.attempt_count + 1").
 			Set("updated_at = ?", req.Now).
-			Where("e.id IN (?)", pick).
+			Where(s.inSubquery("e.id"), pick).
 			Returning("*").
 			Scan(ctx, &rows)
 		if err != nil {
@@ -66,7 +67,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Set("started_at = COALESCE(j.started_at, ?)", req.Now).
 			Set("updated_at = ?", req.Now).
 			Set("version = j.version + 1").
-			Where("j.id IN (?)", lock).
+			Where(s.inSubquery("j.id"), lock).
 			Returning("*").
 			Scan(ctx, &started)
 		if err != nil {
@@ -128,8 +129,10 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		return res, nil
 	}
 	rows := make([]completionRow, len(completions))
+	ids := make([]string, len(completions))
 	jobSet := map[string]struct{}{}
 	for i, c := range completions {
+		ids[i] = c.EventID
 		rows[i] = completionRow{
 			ID: c.EventID, Status: c.Status, AttemptCount: c.AttemptCount, NextRetryAt: c.NextRetryAt.UTC(),
 			LastError: c.LastError, LastErrorCode: c.LastErrorCode, Metadata: nonNil(c.Metadata),
@@ -161,6 +164,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			Set("lease_expires_at = NULL").
 			Set("updated_at = ?", now).
 			Where("e.id = _data.id").
+			Where(s.inList("e.id", ids)).
 			Where("e.status = ?", gateway.OutboxProcessing).
 			Where("e.locked_by = _data.fence_worker").
 			Where("e.attempt_count = _data.fence_attempt").
@@ -362,6 +366,25 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 	return redriven, jobs, nil
 }
 
+// inSubquery matches column against the ids a subquery selects (its one
+// argument). PostgreSQL gets "= ANY(ARRAY(…))", which it answers through the
+// primary key; "IN (subquery)" makes it hash the whole table.
+func (s *Store) inSubquery(column string) string {
+	if s.db.IsPostgres() {
+		return column + " = ANY(ARRAY(?))"
+	}
+	return column + " IN (?)"
+}
+
+// inList matches column against a list of ids, in the form each planner
+// answers through the primary key.
+func (s *Store) inList(column string, ids []string) (string, any) {
+	if s.db.IsPostgres() {
+		return column + " = ANY(?)", pgdialect.Array(ids)
+	}
+	return column + " IN (?)", bun.In(ids)
+}
+
 // timestampArg is a placeholder typed as a timestamp where the context gives
 // PostgreSQL no type to infer (a CASE branch); SQLite stores text anyway.
 func (s *Store) timestampArg() string {
@@ -429,6 +452,7 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		Set("updated_at = ?", now).
 		Set("version = j.version + 1").
 		Where("j.id = _agg.job_id").
+		Where(s.inList("j.id", jobIDs)).
 		Returning(s.qualified("j", "*")).
 		Scan(ctx, &rows)
 	if err != nil {

@@ -342,3 +342,27 @@ func whereNamespace(q *bun.SelectQuery, column, ns string) *bun.SelectQuery {
 	}
 	return q.Where("("+column+" = ? OR "+column+` LIKE ? ESCAPE '\')`, ns, escapeLike(ns)+"/%")
 }
+
+// SeedCommitJobs bulk-inserts jobs and their events in one transaction,
+// without audit entries: for benchmarks and bulk imports, not for requests.
+func SeedCommitJobs(ctx context.Context, db *DB, jobs []gateway.CommitJob, events []gateway.OutboxEvent) error {
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		rows := make([]jobRow, len(jobs))
+		for i, j := range jobs {
+			j.Metadata = nonNil(j.Metadata)
+			rows[i] = jobRow{CommitJob: j}
+		}
+		if len(rows) > 0 {
+			if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+				return fmt.Errorf("error seeding jobs: %w", err)
+			}
+		}
+		if len(events) > 0 {
+			eventRows := toEventRows(events)
+			if _, err := tx.NewInsert().Model(&eventRows).Exec(ctx); err != nil {
+				return fmt.Errorf("error seeding events: %w", err)
+			}
+		}
+		return nil
+	})
+}

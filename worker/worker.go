@@ -30,6 +30,7 @@ const (
 	ConcurrencyPerBackendDefault = 100
 	ClaimBatchMaxDefault         = 1000
 	CompletionBatchMaxDefault    = 2000
+	CompletersDefault            = 2
 	FetchCooldownDefault         = 2 * time.Millisecond
 	LeaseDurationDefault         = 30 * time.Second
 	PollIntervalDefault          = time.Second
@@ -66,6 +67,9 @@ type Config struct {
 	ClaimBatchMax int
 	// CompletionBatchMax bounds one completion transaction.
 	CompletionBatchMax int
+	// Completers is how many completion transactions may run at once. Lock
+	// order (jobs, then events) keeps concurrent completions safe.
+	Completers int
 	// FetchCooldown is the least time between two claims: wake-ups within it
 	// are merged into one claim.
 	FetchCooldown time.Duration
@@ -95,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompletionBatchMax <= 0 {
 		c.CompletionBatchMax = CompletionBatchMaxDefault
+	}
+	if c.Completers <= 0 {
+		c.Completers = CompletersDefault
 	}
 	if c.FetchCooldown <= 0 {
 		c.FetchCooldown = FetchCooldownDefault
@@ -176,7 +183,7 @@ type Worker struct {
 	fetchDone   chan struct{}
 	loopsDone   sync.WaitGroup
 	execs       sync.WaitGroup
-	completer   chan struct{}
+	completers  sync.WaitGroup
 }
 
 // New builds a Worker.
@@ -238,9 +245,10 @@ func (w *Worker) Start(ctx context.Context) error {
 	loopsCtx, loopsCancel := context.WithCancel(base)
 	w.fetchCancel, w.workCancel, w.loopsCancel = fetchCancel, workCancel, loopsCancel
 	w.fetchDone = make(chan struct{})
-	w.completer = make(chan struct{})
 
-	go w.completeLoop(loopsCtx)
+	for range w.cfg.Completers {
+		w.completers.Go(func() { w.completeLoop(loopsCtx) })
+	}
 	w.loopsDone.Add(2)
 	go func() { defer w.loopsDone.Done(); w.leaseLoop(loopsCtx) }()
 	go func() { defer w.loopsDone.Done(); w.rescueLoop(loopsCtx) }()
@@ -275,7 +283,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 	w.workCancel()
 	close(w.completions) // every execution has sent its result
-	<-w.completer
+	w.completers.Wait()
 
 	w.mu.Lock()
 	release := w.released
@@ -410,9 +418,8 @@ func (w *Worker) done(ids []string) {
 
 // completeLoop writes completions in batches: it takes everything waiting,
 // writes it in one transaction, and repeats, so batches grow with load while
-// a lone completion is written at once.
+// a lone completion is written at once. Several loops share the channel.
 func (w *Worker) completeLoop(ctx context.Context) {
-	defer close(w.completer)
 	for {
 		first, ok := <-w.completions
 		if !ok {

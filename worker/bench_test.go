@@ -1,0 +1,116 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/worker"
+)
+
+// noopBackend commits instantly and produces one ref per event, so a drain
+// measures the outbox machinery: claims, lease bookkeeping, fenced
+// completion, ref writes and job aggregation.
+type noopBackend struct{}
+
+func (noopBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+
+func (noopBackend) CommitSession(_ context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+	return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
+}
+
+// seedEvents inserts n commit jobs with one pending event each, in bulk.
+func seedEvents(b *testing.B, db *persistence.DB, n int) {
+	b.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Add(-time.Minute)
+	const chunk = 5000
+	for start := 0; start < n; start += chunk {
+		var jobs []gateway.CommitJob
+		var events []gateway.OutboxEvent
+		for i := start; i < min(n, start+chunk); i++ {
+			job := gateway.CommitJob{
+				ID: gateway.CommitJobID("bench", fmt.Sprintf("s%d", i), "", ""), WorkspaceID: "bench", UserID: "u", AgentID: "a",
+				SessionID: fmt.Sprintf("s%d", i), Namespace: "n", Status: gateway.JobAccepted, Version: 1,
+				Metadata: gateway.Metadata{}, CreatedAt: now, UpdatedAt: now,
+			}
+			jobs = append(jobs, job)
+			e := pt.Event(job, gateway.BackendEverMemOS)
+			e.NextRetryAt, e.CreatedAt, e.UpdatedAt = now, now, now
+			events = append(events, e)
+		}
+		if err := persistence.SeedCommitJobs(ctx, db, jobs, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOutboxDrain pre-inserts N events (BENCH_EVENTS, default 20,000)
+// for a no-op backend and reports how many the worker drains per second,
+// ref writes and job aggregation included. Run it against PostgreSQL:
+//
+//	TEST_DATABASE_URL=postgres://… go test -run '^$' -bench OutboxDrain -benchtime 1x ./worker
+func BenchmarkOutboxDrain(b *testing.B) {
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	concurrency := 1000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CONCURRENCY")); err == nil && v > 0 {
+		concurrency = v
+	}
+	for _, d := range pt.Dialects() {
+		b.Run(string(d), func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				db := pt.Open(b, d)
+				seedEvents(b, db, n)
+				svc, err := gateway.NewService(gateway.Options{Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var done atomic.Int64
+				finished := make(chan struct{})
+				w, err := worker.New(worker.Options{
+					Store: persistence.NewStore(db), Executor: svc,
+					Config: worker.Config{
+						Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: concurrency,
+						ClaimBatchMax: concurrency, CompletionBatchMax: 2 * concurrency,
+					},
+					Hooks: worker.Hooks{Completed: func(r gateway.CompletionResult) {
+						if done.Add(int64(len(r.Applied))) == int64(n) {
+							close(finished)
+						}
+					}},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				hook := &timingHook{}
+				db.AddQueryHook(hook)
+				b.StartTimer()
+				started := time.Now()
+				if err := w.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				<-finished
+				total += time.Since(started)
+				b.StopTimer()
+				hook.print()
+				if err := w.Stop(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "events/s")
+		})
+	}
+}
