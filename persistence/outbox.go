@@ -147,33 +147,9 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
-		var applied []string
-		err := tx.NewUpdate().
-			With("_data", tx.NewValues(&rows)).
-			Model((*eventRow)(nil)).
-			TableExpr("_data").
-			Set("status = _data.status").
-			Set("attempt_count = _data.attempt_count").
-			Set("next_retry_at = _data.next_retry_at").
-			Set("last_error = _data.last_error").
-			Set("last_error_code = _data.last_error_code").
-			Set("metadata = _data.metadata").
-			Set("completed_at = _data.completed_at").
-			Set("locked_by = NULL").
-			Set("locked_at = NULL").
-			Set("lease_expires_at = NULL").
-			Set("updated_at = ?", now).
-			Where("e.id = _data.id").
-			Where(s.inList("e.id", ids)).
-			Where("e.status = ?", gateway.OutboxProcessing).
-			Where("e.locked_by = _data.fence_worker").
-			Where("e.attempt_count = _data.fence_attempt").
-			// PostgreSQL must qualify (the FROM list has an id too); SQLite
-			// may only name the updated table's columns, unqualified.
-			Returning(s.qualified("e", "id")).
-			Scan(ctx, &applied)
+		applied, err := s.completeEvents(ctx, tx, rows, ids, now)
 		if err != nil {
-			return fmt.Errorf("error completing outbox events: %w", err)
+			return err
 		}
 		landed := make(map[string]struct{}, len(applied))
 		for _, id := range applied {
@@ -202,6 +178,39 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		return gateway.CompletionResult{}, err
 	}
 	return res, nil
+}
+
+func (s *Store) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]string, error) {
+	if s.db.IsPostgres() {
+		return pgCompleteEvents(ctx, tx, rows, now)
+	}
+	var applied []string
+	err := tx.NewUpdate().
+		With("_data", tx.NewValues(&rows)).
+		Model((*eventRow)(nil)).
+		TableExpr("_data").
+		Set("status = _data.status").
+		Set("attempt_count = _data.attempt_count").
+		Set("next_retry_at = _data.next_retry_at").
+		Set("last_error = _data.last_error").
+		Set("last_error_code = _data.last_error_code").
+		Set("metadata = _data.metadata").
+		Set("completed_at = _data.completed_at").
+		Set("locked_by = NULL").
+		Set("locked_at = NULL").
+		Set("lease_expires_at = NULL").
+		Set("updated_at = ?", now).
+		Where("e.id = _data.id").
+		Where("e.id IN (?)", bun.In(ids)).
+		Where("e.status = ?", gateway.OutboxProcessing).
+		Where("e.locked_by = _data.fence_worker").
+		Where("e.attempt_count = _data.fence_attempt").
+		Returning("id").
+		Scan(ctx, &applied)
+	if err != nil {
+		return nil, fmt.Errorf("error completing outbox events: %w", err)
+	}
+	return applied, nil
 }
 
 // RescueExpiredLeases returns events whose lease expired (their worker died

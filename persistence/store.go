@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -50,6 +51,9 @@ var refUpsertColumns = []string{
 func upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
 	if len(refs) == 0 {
 		return nil
+	}
+	if tx.Dialect().Name() == dialect.PG {
+		return pgUpsertRefs(ctx, tx, refs)
 	}
 	rows := toRefRows(refs)
 	q := tx.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE")

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -37,6 +38,9 @@ const (
 	RescueBatchDefault           = 1000
 	RescueIntervalDefault        = 10 * time.Second
 	completionRetries            = 3
+	// completionLinger is how long a completer waits for more results while
+	// another completion transaction is running.
+	completionLinger = 2 * time.Millisecond
 )
 
 // Store is the persistence the worker needs.
@@ -184,6 +188,7 @@ type Worker struct {
 	loopsDone   sync.WaitGroup
 	execs       sync.WaitGroup
 	completers  sync.WaitGroup
+	flushing    atomic.Int32 // completion transactions in progress
 }
 
 // New builds a Worker.
@@ -426,6 +431,12 @@ func (w *Worker) completeLoop(ctx context.Context) {
 			return
 		}
 		batch := []gateway.OutboxCompletion{first}
+		// Under load (another completion transaction is running), linger a
+		// moment so batches stay large; alone, write at once.
+		var linger <-chan time.Time
+		if w.flushing.Load() > 0 {
+			linger = time.After(completionLinger)
+		}
 	collect:
 		for len(batch) < w.cfg.CompletionBatchMax {
 			select {
@@ -434,11 +445,25 @@ func (w *Worker) completeLoop(ctx context.Context) {
 					break collect
 				}
 				batch = append(batch, c)
+				continue
 			default:
+			}
+			if linger == nil {
+				break
+			}
+			select {
+			case c, ok := <-w.completions:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, c)
+			case <-linger:
 				break collect
 			}
 		}
+		w.flushing.Add(1)
 		w.flush(ctx, batch)
+		w.flushing.Add(-1)
 	}
 }
 

@@ -1,0 +1,108 @@
+package persistence
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// PostgreSQL bulk paths. A VALUES list of N rows × M columns is N×M literals
+// to parse and plan; one array per column, expanded by unnest, is M. On the
+// worker's hot path (thousands of rows per transaction) that halves the cost.
+
+const pgRefColumns = "id, gateway_id, provenance_id, workspace_id, user_id, agent_id, session_id, turn_id, namespace, " +
+	"backend, ref_type, status, native_id, native_uri, idempotency_key, source_type, source_event_id, content_hash, " +
+	"error_message, job_id, outbox_event_id, metadata, created_at, updated_at"
+
+func pgUpsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
+	n := len(refs)
+	var (
+		id, gw, prov, ws, user, agent, session, ns, backend, refType, status         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		turn, nativeID, nativeURI, idem, srcType, srcEvent, hash, errMsg, job, event = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		metadata                                                                     = make([]string, n)
+		created, updated                                                             = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, r := range refs {
+		md, err := json.Marshal(nonNil(r.Metadata))
+		if err != nil {
+			return fmt.Errorf("error encoding ref metadata: %w", err)
+		}
+		id[i], gw[i], prov[i], ws[i], user[i], agent[i], session[i] = r.ID, r.GatewayID, r.ProvenanceID, r.WorkspaceID, r.UserID, r.AgentID, r.SessionID
+		ns[i], backend[i], refType[i], status[i] = r.Namespace, string(r.Backend), string(r.RefType), string(r.Status)
+		turn[i], nativeID[i], nativeURI[i], idem[i], srcType[i] = r.TurnID, r.NativeID, r.NativeURI, r.IdempotencyKey, r.SourceType
+		srcEvent[i], hash[i], errMsg[i], job[i], event[i] = r.SourceEventID, r.ContentHash, r.ErrorMessage, r.JobID, r.OutboxEventID
+		metadata[i], created[i], updated[i] = string(md), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	}
+	query := "INSERT INTO memory_refs AS r (" + pgRefColumns + ") " +
+		"SELECT u.id, u.gateway_id, u.provenance_id, u.workspace_id, u.user_id, u.agent_id, u.session_id, u.turn_id, u.namespace, " +
+		"u.backend, u.ref_type, u.status, u.native_id, u.native_uri, u.idempotency_key, u.source_type, u.source_event_id, u.content_hash, " +
+		"u.error_message, u.job_id, u.outbox_event_id, u.metadata::jsonb, u.created_at, u.updated_at " +
+		"FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+		"?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) AS u(" + pgRefColumns + ") " +
+		"ON CONFLICT (id) DO UPDATE SET " + refUpsertSet() +
+		" WHERE (r.status <> 'success' OR EXCLUDED.status = 'success')" +
+		" AND (r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)"
+	a := pgdialect.Array
+	_, err := tx.ExecContext(ctx, query,
+		a(id), a(gw), a(prov), a(ws), a(user), a(agent), a(session), a(turn), a(ns),
+		a(backend), a(refType), a(status), a(nativeID), a(nativeURI), a(idem), a(srcType), a(srcEvent), a(hash),
+		a(errMsg), a(job), a(event), a(metadata), a(created), a(updated))
+	if err != nil {
+		return fmt.Errorf("error upserting %d refs: %w", n, err)
+	}
+	return nil
+}
+
+func refUpsertSet() string {
+	set := ""
+	for i, col := range refUpsertColumns {
+		if i > 0 {
+			set += ", "
+		}
+		set += col + " = EXCLUDED." + col
+	}
+	return set
+}
+
+// pgCompleteEvents applies fenced completions and returns the ids that landed.
+func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now time.Time) ([]string, error) {
+	n := len(rows)
+	var (
+		id, status, worker, metadata = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		attempt, fence               = make([]int, n), make([]int, n)
+		next                         = make([]time.Time, n)
+		completed                    = make([]*time.Time, n)
+		lastErr, code                = make([]*string, n), make([]*string, n)
+	)
+	for i, r := range rows {
+		md, err := json.Marshal(r.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("error encoding event metadata: %w", err)
+		}
+		id[i], status[i], worker[i], metadata[i] = r.ID, string(r.Status), r.FenceWorker, string(md)
+		attempt[i], fence[i], next[i], completed[i] = r.AttemptCount, r.FenceAttempt, r.NextRetryAt, r.CompletedAt
+		lastErr[i], code[i] = r.LastError, r.LastErrorCode
+	}
+	query := "UPDATE outbox_events AS e SET status = c.status, attempt_count = c.attempt_count, next_retry_at = c.next_retry_at, " +
+		"last_error = c.last_error, last_error_code = c.last_error_code, metadata = c.metadata::jsonb, completed_at = c.completed_at, " +
+		"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ? " +
+		"FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[]) " +
+		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_attempt) " +
+		"WHERE e.id = c.id AND e.id = ANY(?) AND e.status = 'processing' AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
+		"RETURNING e.id"
+	a := pgdialect.Array
+	var applied []string
+	err := tx.NewRaw(query, now, a(id), a(status), a(attempt), a(next), a(lastErr), a(code), a(metadata), a(completed), a(worker), a(fence), a(id)).
+		Scan(ctx, &applied)
+	if err != nil {
+		return nil, fmt.Errorf("error completing outbox events: %w", err)
+	}
+	return applied, nil
+}
