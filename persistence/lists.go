@@ -82,7 +82,11 @@ func applyRefFilter(q *bun.SelectQuery, f gateway.RefFilter) *bun.SelectQuery {
 	q = whereEq(q, "r.agent_id", f.AgentID)
 	q = whereEq(q, "r.session_id", f.SessionID)
 	q = whereEq(q, "r.gateway_id", f.GatewayID)
-	q = whereEq(q, "r.job_id", f.JobID)
+	if f.JobID != "" {
+		// A commit's refs have the job id as gateway id: the gateway index
+		// serves the lookup.
+		q = q.Where("r.gateway_id = ?", f.JobID).Where("r.job_id = ?", f.JobID)
+	}
 	q = whereEq(q, "r.outbox_event_id", f.OutboxEventID)
 	q = whereEq(q, "r.backend", string(f.Backend))
 	q = whereEq(q, "r.ref_type", string(f.RefType))
@@ -172,7 +176,14 @@ func (s *Store) ListMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, 
 	case gateway.RefsByGateway:
 		keyOf = func(r gateway.MemoryRef) string { return r.GatewayID }
 	case gateway.RefsByJob:
-		keyOf = func(r gateway.MemoryRef) string { return derefString(r.JobID) }
+		// Grouped on gateway_id (a commit's refs carry the job id there),
+		// which is indexed; job_id must match too.
+		f.JobID = ""
+		return listGrouped[gateway.MemoryRef, refRow](ctx, s.db, "r", "gateway_id", keys,
+			func(r gateway.MemoryRef) string { return r.GatewayID },
+			func(q *bun.SelectQuery) *bun.SelectQuery {
+				return applyRefFilter(q, f).Where("r.job_id = r.gateway_id")
+			}, p)
 	case gateway.RefsByOutboxEvent:
 		keyOf = func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }
 	case gateway.RefsBySession:

@@ -13,8 +13,13 @@ import (
 )
 
 // Outbox operations of the worker. Lock order, everywhere: commit jobs (by
-// id) before outbox events, so claims, completions, rescues and re-drives
-// from any number of processes never deadlock.
+// id, advisory locks) before outbox events, so claims, completions, rescues
+// and re-drives from any number of processes never deadlock. (A claim locks
+// pending events first, but with SKIP LOCKED it never waits for them.)
+
+// jobLockSeed separates the gateway's job advisory locks from other users of
+// advisory locks in the same database.
+const jobLockSeed = 0x6d67776a6f62 // "mgwjob"
 
 // ClaimOutboxEvents leases up to req.Limit due events of one backend to a
 // worker in one statement (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the
@@ -54,12 +59,8 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 		if len(jobIDs) == 0 {
 			return nil
 		}
-		lock := tx.NewSelect().Model((*jobRow)(nil)).Column("j.id").
-			Where("j.id IN (?)", bun.In(jobIDs)).
-			Where("j.status = ?", gateway.JobAccepted).
-			OrderExpr("j.id")
-		if s.db.IsPostgres() {
-			lock = lock.For("UPDATE")
+		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+			return err
 		}
 		var started []jobRow
 		err = tx.NewUpdate().Model((*jobRow)(nil)).
@@ -67,7 +68,8 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Set("started_at = COALESCE(j.started_at, ?)", req.Now).
 			Set("updated_at = ?", req.Now).
 			Set("version = j.version + 1").
-			Where(s.inSubquery("j.id"), lock).
+			Where(s.inList("j.id", jobIDs)).
+			Where("j.status = ?", gateway.JobAccepted).
 			Returning("*").
 			Scan(ctx, &started)
 		if err != nil {
@@ -410,18 +412,18 @@ func (s *Store) qualified(alias, column string) string {
 	return column
 }
 
-// lockJobs takes the row locks of jobs in id order (PostgreSQL; SQLite has a
-// single writer).
+// lockJobs serialises transactions that change the same jobs: it takes a
+// transaction-scoped advisory lock per job, in id order, on PostgreSQL
+// (SQLite has a single writer). Advisory locks live in memory: unlike row
+// locks they write nothing to the table or the WAL.
 func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error {
 	if len(jobIDs) == 0 || !s.db.IsPostgres() {
 		return nil
 	}
-	var locked []string
-	err := tx.NewSelect().Model((*jobRow)(nil)).Column("j.id").
-		Where("j.id IN (?)", bun.In(jobIDs)).
-		OrderExpr("j.id").
-		For("UPDATE").
-		Scan(ctx, &locked)
+	// jobIDs are sorted; ORDER BY keeps the lock order whatever the plan.
+	_, err := tx.ExecContext(ctx,
+		"SELECT pg_advisory_xact_lock(hashtextextended(id, ?)) FROM unnest(?::text[]) AS id ORDER BY id",
+		jobLockSeed, pgdialect.Array(jobIDs))
 	if err != nil {
 		return fmt.Errorf("error locking jobs: %w", err)
 	}
@@ -457,7 +459,7 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		Set("started_at = COALESCE(j.started_at, ?)", now).
 		Set("finished_at = CASE WHEN _agg.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END", now).
 		Set("error_message = _agg.errors").
-		Set("created_refs_count = (SELECT count(*) FROM memory_refs AS r WHERE r.job_id = j.id)").
+		Set("created_refs_count = (SELECT count(*) FROM memory_refs AS r WHERE r.gateway_id = j.id AND r.job_id = j.id)").
 		Set("updated_at = ?", now).
 		Set("version = j.version + 1").
 		Where("j.id = _agg.job_id").

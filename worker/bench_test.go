@@ -62,7 +62,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	concurrency := 1000
+	concurrency := 4000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_CONCURRENCY")); err == nil && v > 0 {
 		concurrency = v
 	}
@@ -95,7 +95,9 @@ func BenchmarkOutboxDrain(b *testing.B) {
 					b.Fatal(err)
 				}
 				hook := &timingHook{}
-				db.AddQueryHook(hook)
+				if os.Getenv("BENCH_SQL_TIMING") != "" {
+					db.AddQueryHook(hook)
+				}
 				b.StartTimer()
 				started := time.Now()
 				if err := w.Start(context.Background()); err != nil {
@@ -104,7 +106,9 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				<-finished
 				total += time.Since(started)
 				b.StopTimer()
-				hook.print()
+				if os.Getenv("BENCH_SQL_TIMING") != "" {
+					hook.print()
+				}
 				if err := w.Stop(context.Background()); err != nil {
 					b.Fatal(err)
 				}

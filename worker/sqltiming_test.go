@@ -10,6 +10,8 @@ import (
 	"github.com/uptrace/bun"
 )
 
+// timingHook sums SQL time per statement shape; BenchmarkOutboxDrain prints
+// it when BENCH_SQL_TIMING is set, to see where a drain spends its time.
 type timingHook struct {
 	mu sync.Mutex
 	d  map[string]time.Duration
