@@ -63,7 +63,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
-	connector := pgdriver.NewConnector(pgdriver.WithDSN(rawURL), pgdriver.WithApplicationName("memory-gateway"))
+	connector := pgdriver.NewConnector(pgdriver.WithApplicationName("memory-gateway"), pgdriver.WithDSN(rawURL))
 	sqldb := sql.OpenDB(connector)
 	sqldb.SetMaxOpenConns(PostgresMaxOpenConnsDefault)
 	sqldb.SetMaxIdleConns(PostgresMaxIdleConnsDefault)

@@ -351,3 +351,59 @@ func count(t *testing.T, db *persistence.DB, table string) int {
 	require.NoError(t, err)
 	return n
 }
+
+func TestAdminOutboxOperations(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		h := newHarness(t, db)
+		var ing ingestPayload
+		h.data(t, ingestMutation, turnVars(), &ing)
+		var commit struct{ CommitSession struct{ Job struct{ ID string } } }
+		h.data(t, `mutation { commitSession(input: {workspaceId: "ws", userId: "u1", agentId: "a1", sessionId: "s1", namespace: "team"}) { job { id } } }`, nil, &commit)
+
+		var drained struct {
+			ProcessOutbox struct {
+				ProcessedCount int
+				Summary        struct{ TotalEvents, SuccessEvents, PendingEvents int }
+			}
+		}
+		h.data(t, `mutation { processOutbox(limit: 10) { processedCount summary { totalEvents successEvents pendingEvents } } }`, nil, &drained)
+		require.Equal(t, 1, drained.ProcessOutbox.ProcessedCount)
+		require.Equal(t, 1, drained.ProcessOutbox.Summary.SuccessEvents)
+		require.Zero(t, drained.ProcessOutbox.Summary.PendingEvents)
+
+		var job struct {
+			CommitJob struct {
+				Status           string
+				CreatedRefsCount int
+				Refs             struct{ Edges []struct{ Node struct{ RefType, Backend string } } }
+				OutboxEvents     struct{ Edges []struct{ Node struct{ ID, Status string } } }
+			}
+		}
+		h.data(t, `query($id: ID!) { commitJob(id: $id) { status createdRefsCount refs { edges { node { refType backend } } } outboxEvents { edges { node { id status } } } } }`,
+			map[string]any{"id": commit.CommitSession.Job.ID}, &job)
+		require.Equal(t, "SUCCESS", job.CommitJob.Status)
+		require.Equal(t, 2, job.CommitJob.CreatedRefsCount)
+		require.Len(t, job.CommitJob.Refs.Edges, 2)
+		eventID := job.CommitJob.OutboxEvents.Edges[0].Node.ID
+
+		var events struct {
+			OutboxEvents struct{ Edges []struct{ Node struct{ ID string } } }
+		}
+		h.data(t, `{ outboxEvents(filter: {status: SUCCESS, backend: LOCAL}) { edges { node { id } } } }`, nil, &events)
+		require.Len(t, events.OutboxEvents.Edges, 1)
+		h.data(t, `{ outboxEvents(filter: {status: DEAD_LETTER}) { edges { node { id } } } }`, nil, &events)
+		require.Empty(t, events.OutboxEvents.Edges)
+
+		e := h.onlyError(t, `mutation($id: ID!) { redriveOutboxEvent(id: $id) { id } }`, map[string]any{"id": eventID})
+		require.Equal(t, resolvers.CodeConflict, e.Extensions["code"])
+		e = h.onlyError(t, `mutation { redriveOutboxEvent(id: "outbox_nope") { id } }`, nil)
+		require.Equal(t, resolvers.CodeNotFound, e.Extensions["code"])
+		var none struct{ RedriveOutboxEvents struct{ RedrivenCount int } }
+		h.data(t, `mutation { redriveOutboxEvents(filter: {workspaceId: "ws"}) { redrivenCount } }`, nil, &none)
+		require.Zero(t, none.RedriveOutboxEvents.RedrivenCount)
+		e = h.onlyError(t, `mutation { processOutbox(limit: 0) { processedCount } }`, nil)
+		require.Equal(t, resolvers.CodeBadUserInput, e.Extensions["code"])
+		require.Equal(t, "limit", e.Extensions["field"])
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/resolvers"
+	"github.com/memory-gateway/memory-gateway/worker"
 )
 
 // harness is a GraphQL server in process, on a real store with the local
@@ -57,6 +58,14 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 		Store: persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
 	})
 	require.NoError(t, err)
+	// A worker that is never started: processOutbox drains through it.
+	var names []gateway.Backend
+	for _, b := range cfg.backends {
+		names = append(names, b.Name())
+	}
+	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: svc, Config: worker.Config{Backends: names}})
+	require.NoError(t, err)
+	svc.AttachWorker(w, w)
 	counter := &persistence.QueryCounter{}
 	db.AddQueryHook(counter)
 	return &harness{
