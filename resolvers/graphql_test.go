@@ -358,7 +358,9 @@ func TestAdminOutboxOperations(t *testing.T) {
 		h := newHarness(t, db)
 		var ing ingestPayload
 		h.data(t, ingestMutation, turnVars(), &ing)
-		var commit struct{ CommitSession struct{ Job struct{ ID string } } }
+		var commit struct {
+			CommitSession struct{ Job struct{ ID string } }
+		}
 		h.data(t, `mutation { commitSession(input: {workspaceId: "ws", userId: "u1", agentId: "a1", sessionId: "s1", namespace: "team"}) { job { id } } }`, nil, &commit)
 
 		var drained struct {
@@ -376,8 +378,14 @@ func TestAdminOutboxOperations(t *testing.T) {
 			CommitJob struct {
 				Status           string
 				CreatedRefsCount int
-				Refs             struct{ Edges []struct{ Node struct{ RefType, Backend string } } }
-				OutboxEvents     struct{ Edges []struct{ Node struct{ ID, Status string } } }
+				Refs             struct {
+					Edges []struct {
+						Node struct{ RefType, Backend string }
+					}
+				}
+				OutboxEvents struct {
+					Edges []struct{ Node struct{ ID, Status string } }
+				}
 			}
 		}
 		h.data(t, `query($id: ID!) { commitJob(id: $id) { status createdRefsCount refs { edges { node { refType backend } } } outboxEvents { edges { node { id status } } } } }`,
@@ -388,7 +396,9 @@ func TestAdminOutboxOperations(t *testing.T) {
 		eventID := job.CommitJob.OutboxEvents.Edges[0].Node.ID
 
 		var events struct {
-			OutboxEvents struct{ Edges []struct{ Node struct{ ID string } } }
+			OutboxEvents struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		h.data(t, `{ outboxEvents(filter: {status: SUCCESS, backend: LOCAL}) { edges { node { id } } } }`, nil, &events)
 		require.Len(t, events.OutboxEvents.Edges, 1)
