@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backends/evermemos"
+	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -36,6 +38,14 @@ type config struct {
 	LogFormat         string
 	DevMode           bool
 	LocalBackend      bool
+	OpenVikingURL     string
+	OpenVikingKey     string
+	OpenVikingKeys    string
+	OpenVikingTimeout time.Duration
+	OpenVikingPoll    time.Duration
+	EverMemOSURL      string
+	EverMemOSKey      string
+	EverMemOSTimeout  time.Duration
 	Worker            bool
 	WorkerConcurrency int
 	WorkerLease       time.Duration
@@ -114,6 +124,14 @@ func settings(cfg *config) []setting {
 		{"log-format", "LOG_FORMAT", "json or text", "json", str(&cfg.LogFormat)},
 		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection", "true", boolean(&cfg.DevMode)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},
+		{"openviking-url", "OPENVIKING_URL", "OpenViking base URL; enables the OpenViking backend", "", str(&cfg.OpenVikingURL)},
+		{"openviking-api-key", "OPENVIKING_API_KEY", "OpenViking API key (the root key in trusted mode)", "", str(&cfg.OpenVikingKey)},
+		{"openviking-user-keys-file", "OPENVIKING_USER_KEYS_FILE", "JSON file mapping \"workspace/user\" to OpenViking user keys", "", str(&cfg.OpenVikingKeys)},
+		{"openviking-timeout", "OPENVIKING_TIMEOUT", "timeout of one OpenViking call", openviking.TimeoutDefault.String(), duration(&cfg.OpenVikingTimeout)},
+		{"openviking-poll-interval", "OPENVIKING_POLL_INTERVAL", "first delay before checking an OpenViking commit task (doubles per check, up to 30s)", openviking.PollIntervalDefault.String(), duration(&cfg.OpenVikingPoll)},
+		{"evermemos-url", "EVERMEMOS_URL", "EverMemOS base URL; enables the EverMemOS backend", "", str(&cfg.EverMemOSURL)},
+		{"evermemos-api-key", "EVERMEMOS_API_KEY", "EverMemOS bearer key (hosted API)", "", str(&cfg.EverMemOSKey)},
+		{"evermemos-timeout", "EVERMEMOS_TIMEOUT", "timeout of one EverMemOS call (extraction runs inline)", evermemos.TimeoutDefault.String(), duration(&cfg.EverMemOSTimeout)},
 		{"worker", "WORKER", "run the outbox worker inside serve", "true", boolean(&cfg.Worker)},
 		{"worker-concurrency", "WORKER_CONCURRENCY", "outbox events of one backend in flight per process", strconv.Itoa(worker.ConcurrencyPerBackendDefault), integer(&cfg.WorkerConcurrency)},
 		{"worker-lease", "WORKER_LEASE", "lease of a claimed outbox event (renewed while it runs)", worker.LeaseDurationDefault.String(), duration(&cfg.WorkerLease)},

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +25,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
+	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -135,6 +138,12 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
 	}
+	remote, err := remoteBackends(cfg)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	backends = append(backends, remote...)
 	if extraBackends != nil {
 		backends = append(backends, extraBackends(db)...)
 	}
@@ -146,7 +155,11 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Store:    store,
 		Backends: backends,
 		Config: gateway.Config{
-			BackendTimeout:  cfg.BackendTimeout,
+			BackendTimeout: cfg.BackendTimeout,
+			BackendTimeouts: map[gateway.Backend]time.Duration{
+				gateway.BackendOpenViking: cfg.OpenVikingTimeout,
+				gateway.BackendEverMemOS:  cfg.EverMemOSTimeout,
+			},
 			RetrieveTimeout: cfg.RetrieveTimeout,
 			MaxContentBytes: cfg.MaxContentBytes,
 			MaxAttempts:     cfg.MaxAttempts,
@@ -212,6 +225,57 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	return a, nil
 }
 
+func (a *app) backendNames() []gateway.Backend {
+	var names []gateway.Backend
+	for _, b := range a.service.Backends() {
+		names = append(names, b.Name())
+	}
+	return names
+}
+
+// remoteBackends builds the adapters whose URL is configured.
+func remoteBackends(cfg config) ([]gateway.BackendAdapter, error) {
+	var out []gateway.BackendAdapter
+	if cfg.OpenVikingURL != "" {
+		userKeys, err := readUserKeys(cfg.OpenVikingKeys)
+		if err != nil {
+			return nil, err
+		}
+		ov, err := openviking.New(openviking.Config{
+			BaseURL: cfg.OpenVikingURL, APIKey: cfg.OpenVikingKey, UserKeys: userKeys, Timeout: cfg.OpenVikingTimeout,
+			PollInterval: cfg.OpenVikingPoll,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ov)
+	}
+	if cfg.EverMemOSURL != "" {
+		em, err := evermemos.New(evermemos.Config{BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, Timeout: cfg.EverMemOSTimeout})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, em)
+	}
+	return out, nil
+}
+
+// readUserKeys reads the OpenViking per-user key file: {"workspace/user": "key"}.
+func readUserKeys(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("error reading OPENVIKING_USER_KEYS_FILE: %w", err)
+	}
+	var keys map[string]string
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return nil, fmt.Errorf("OPENVIKING_USER_KEYS_FILE must be a JSON object of \"workspace/user\": \"key\": %w", err)
+	}
+	return keys, nil
+}
+
 // start launches the background components; runWorker says whether the
 // outbox worker runs in this process.
 func (a *app) start(ctx context.Context, runWorker bool) error {
@@ -273,7 +337,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	}
 	logger.InfoContext(ctx, "memory-gateway: serving",
 		slog.String("addr", ln.Addr().String()), slog.Bool("dev_mode", cfg.DevMode),
-		slog.Bool("local_backend", cfg.LocalBackend), slog.Bool("worker", cfg.Worker && a.worker != nil))
+		slog.Any("backends", a.backendNames()), slog.Bool("worker", cfg.Worker && a.worker != nil))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -54,7 +54,13 @@ func TestParseConfig(t *testing.T) {
 // startServer runs serve on a free port until the test ends.
 func startServer(t *testing.T, databaseURL string) string {
 	t.Helper()
-	cfg := testConfig(t, map[string]string{"DATABASE_URL": databaseURL, "MAX_BODY_BYTES": "4096"}, "--listen", "127.0.0.1:0")
+	return startServerWith(t, map[string]string{"DATABASE_URL": databaseURL, "MAX_BODY_BYTES": "4096"})
+}
+
+// startServerWith runs serve with the given environment.
+func startServerWith(t *testing.T, env map[string]string) string {
+	t.Helper()
+	cfg := testConfig(t, env, "--listen", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -17,6 +17,8 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthenticated: no valid credentials.
 	ErrUnauthenticated = errors.New("unauthenticated")
+
+	errPanicked = errors.New("backend adapter panicked")
 )
 
 // InputError is a validation failure naming the offending input field with its

@@ -84,3 +84,5 @@ func turnInput(modify ...func(*gateway.IngestTurnInput)) gateway.IngestTurnInput
 	}
 	return in
 }
+
+func storeOf(db *persistence.DB) gateway.Store { return persistence.NewStore(db) }

@@ -274,7 +274,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 		}
 		wg.Go(func() {
 			started := time.Now()
-			res, err := s.callIngester(ctx, p.ingester, write)
+			res, err := s.callIngester(ctx, p.ingester, write, s.writeTimeout(p.adapter.Name()))
 			latency := time.Since(started)
 			p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
 			if err != nil {
@@ -288,8 +288,8 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 	wg.Wait()
 }
 
-func (s *Service) callIngester(ctx context.Context, ingester TurnIngester, w TurnWrite) (res WriteResult, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.BackendTimeout)
+func (s *Service) callIngester(ctx context.Context, ingester TurnIngester, w TurnWrite, timeout time.Duration) (res WriteResult, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -298,7 +298,7 @@ func (s *Service) callIngester(ctx context.Context, ingester TurnIngester, w Tur
 	}()
 	res, err = ingester.IngestTurn(ctx, w)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("backend timed out after %s: %w", s.cfg.BackendTimeout, err)
+		err = fmt.Errorf("backend timed out after %s: %w", timeout, err)
 	}
 	return res, err
 }

@@ -170,8 +170,17 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 	}
 	result := BackendResultMetadata(res.Response)
 	c.Metadata["backend_result"] = result
-	if len(res.State) > 0 {
-		c.Metadata["backend_state"] = SafeMetadata(res.State)
+	// State is the backend's progress kept between attempts (a remote task
+	// id): non-nil replaces it, empty drops it, nil keeps it.
+	if res.State != nil {
+		if len(res.State) == 0 {
+			delete(c.Metadata, "backend_state")
+		} else {
+			c.Metadata["backend_state"] = SafeMetadata(res.State)
+		}
+	}
+	if res.Status == ResultSuccess || res.Status == ResultSkipped || res.Status == "" {
+		delete(c.Metadata, "backend_state")
 	}
 	switch res.Status {
 	case ResultFailed:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // rrfK is the reciprocal-rank-fusion constant (the customary 60): it damps
@@ -109,12 +110,13 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 		}
 		wg.Go(func() {
 			started := time.Now()
-			items, err := s.callRetriever(ctx, retriever, q)
+			timeout := s.retrieveTimeout(adapter.Name())
+			items, err := s.callRetriever(ctx, retriever, q, timeout)
 			outcomes[i].LatencyMs = int(time.Since(started).Milliseconds())
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
 				outcomes[i].Outcome = RetrievalTimeout
-				outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", s.cfg.RetrieveTimeout))
+				outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", timeout))
 			case err != nil:
 				outcomes[i].Outcome = RetrievalError
 				outcomes[i].Error = optional(truncate(err.Error(), maxErrorMessageLength))
@@ -136,8 +138,8 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: conflicts, TraceID: optional(in.TraceID)}, nil
 }
 
-func (s *Service) callRetriever(ctx context.Context, r Retriever, q RetrievalQuery) (items []RetrievedItem, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RetrieveTimeout)
+func (s *Service) callRetriever(ctx context.Context, r Retriever, q RetrievalQuery, timeout time.Duration) (items []RetrievedItem, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	defer func() {
 		if rec := recover(); rec != nil {
@@ -186,7 +188,6 @@ type fused struct {
 func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict) {
 	byKey := map[string]*fused{}
 	var order []*fused
-	var conflicts []RetrievalConflict
 	for _, h := range all {
 		maxScore := 0.0
 		for _, it := range h.items {
@@ -208,12 +209,6 @@ func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict
 			}
 			rrf := 1.0 / float64(rrfK+rank+1)
 			if f != nil {
-				if f.item.SourceBackend == h.backend && f.key == nativeKey && f.textHash != textHash {
-					conflicts = append(conflicts, RetrievalConflict{
-						Kind: "divergent_content", Backends: []Backend{h.backend},
-						NativeIDs: []string{it.NativeID}, Message: "the backend returned the same memory twice with different content",
-					})
-				}
 				f.rrf += rrf
 				if f.item.SourceBackend != h.backend && !slices.Contains(f.item.AlsoFoundIn, h.backend) {
 					f.item.AlsoFoundIn = append(f.item.AlsoFoundIn, h.backend)
@@ -255,7 +250,67 @@ func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict
 		f.item.Score = f.bestScore
 		items[i] = f.item
 	}
-	return items, conflicts
+	return items, divergentContent(items)
+}
+
+// conflictSimilarity is the word overlap (Jaccard) from which two different
+// texts from two backends are taken to be the same memory told differently.
+const conflictSimilarity = 0.6
+
+// divergentContent reports pairs of items from different backends that say
+// nearly the same thing but not the same thing: the same memory, with
+// different content in two backends (one corrected, the other not).
+func divergentContent(items []ContextItem) []RetrievalConflict {
+	words := make([]map[string]struct{}, len(items))
+	for i, it := range items {
+		words[i] = wordSet(it.Text)
+	}
+	conflicts := []RetrievalConflict{}
+	for i := range items {
+		for j := i + 1; j < len(items); j++ {
+			a, b := items[i], items[j]
+			if a.SourceBackend == b.SourceBackend || jaccard(words[i], words[j]) < conflictSimilarity {
+				continue
+			}
+			conflicts = append(conflicts, RetrievalConflict{
+				Kind:      "divergent_content",
+				Backends:  []Backend{a.SourceBackend, b.SourceBackend},
+				NativeIDs: []string{nativeKey(a), nativeKey(b)},
+				Message:   "two backends hold different versions of what looks like the same memory",
+			})
+		}
+	}
+	return conflicts
+}
+
+func nativeKey(it ContextItem) string {
+	if it.NativeID != nil {
+		return *it.NativeID
+	}
+	return deref(it.NativeURI)
+}
+
+func wordSet(text string) map[string]struct{} {
+	set := map[string]struct{}{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		set[w] = struct{}{}
+	}
+	return set
+}
+
+func jaccard(a, b map[string]struct{}) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	inter := 0
+	for w := range a {
+		if _, ok := b[w]; ok {
+			inter++
+		}
+	}
+	return float64(inter) / float64(len(a)+len(b)-inter)
 }
 
 // linkRefs attaches the known memory ref of each item, found by native id or

@@ -27,6 +27,9 @@ const (
 type Config struct {
 	// BackendTimeout bounds each backend write during ingest.
 	BackendTimeout time.Duration
+	// BackendTimeouts overrides BackendTimeout (and RetrieveTimeout) per
+	// backend, for backends that are slow by design.
+	BackendTimeouts map[Backend]time.Duration
 	// RetrieveTimeout bounds each backend query during retrieval.
 	RetrieveTimeout time.Duration
 	// MaxAttempts is how often the worker tries an outbox event before it is
@@ -161,6 +164,22 @@ func NewService(opts Options) (*Service, error) {
 		s.byName[b.Name()] = b
 	}
 	return s, nil
+}
+
+// writeTimeout is the ingest timeout of one backend.
+func (s *Service) writeTimeout(b Backend) time.Duration {
+	if d, ok := s.cfg.BackendTimeouts[b]; ok && d > 0 {
+		return d
+	}
+	return s.cfg.BackendTimeout
+}
+
+// retrieveTimeout is the retrieval timeout of one backend.
+func (s *Service) retrieveTimeout(b Backend) time.Duration {
+	if d, ok := s.cfg.BackendTimeouts[b]; ok && d > 0 {
+		return min(d, s.cfg.RetrieveTimeout)
+	}
+	return s.cfg.RetrieveTimeout
 }
 
 // Backends returns the configured backends in order.

@@ -83,6 +83,16 @@ type ComplexityRoot struct {
 		Outcome   func(childComplexity int) int
 	}
 
+	BackendStatus struct {
+		Backend      func(childComplexity int) int
+		BreakerState func(childComplexity int) int
+		Capabilities func(childComplexity int) int
+		CheckedAt    func(childComplexity int) int
+		Error        func(childComplexity int) int
+		Healthy      func(childComplexity int) int
+		LatencyMs    func(childComplexity int) int
+	}
+
 	CommitJob struct {
 		AgentID          func(childComplexity int) int
 		AuditEntries     func(childComplexity int, first *int, after *string) int
@@ -278,6 +288,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditLog        func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string) int
+		Backends        func(childComplexity int) int
 		CommitJob       func(childComplexity int, id string) int
 		CommitJobs      func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
 		Feedback        func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string) int
@@ -381,6 +392,7 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error)
 	RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error)
+	Backends(ctx context.Context) ([]gateway.BackendStatus, error)
 }
 type SessionResolver interface {
 	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
@@ -563,6 +575,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackendRetrieval.Outcome(childComplexity), true
+
+	case "BackendStatus.backend":
+		if e.ComplexityRoot.BackendStatus.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.Backend(childComplexity), true
+	case "BackendStatus.breakerState":
+		if e.ComplexityRoot.BackendStatus.BreakerState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.BreakerState(childComplexity), true
+	case "BackendStatus.capabilities":
+		if e.ComplexityRoot.BackendStatus.Capabilities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.Capabilities(childComplexity), true
+	case "BackendStatus.checkedAt":
+		if e.ComplexityRoot.BackendStatus.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.CheckedAt(childComplexity), true
+	case "BackendStatus.error":
+		if e.ComplexityRoot.BackendStatus.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.Error(childComplexity), true
+	case "BackendStatus.healthy":
+		if e.ComplexityRoot.BackendStatus.Healthy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.Healthy(childComplexity), true
+	case "BackendStatus.latencyMs":
+		if e.ComplexityRoot.BackendStatus.LatencyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendStatus.LatencyMs(childComplexity), true
 
 	case "CommitJob.agentId":
 		if e.ComplexityRoot.CommitJob.AgentID == nil {
@@ -1470,6 +1525,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.backends":
+		if e.ComplexityRoot.Query.Backends == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Backends(childComplexity), true
 	case "Query.commitJob":
 		if e.ComplexityRoot.Query.CommitJob == nil {
 			break
@@ -1959,6 +2020,26 @@ enum FeedbackStatus {
   FAILED
 }
 
+enum BreakerState {
+  CLOSED
+  OPEN
+  HALF_OPEN
+}
+
+"A configured backend as the gateway sees it now."
+type BackendStatus {
+  backend: BackendType!
+  "The health probe answered well (or the backend has no probe)."
+  healthy: Boolean!
+  "Latency of the health probe."
+  latencyMs: Int
+  error: String
+  "CLOSED: calls go through; OPEN: calls fail fast after repeated failures; HALF_OPEN: one trial call."
+  breakerState: BreakerState!
+  capabilities: [String!]!
+  checkedAt: Time!
+}
+
 enum RetrievalOutcome {
   OK
   TIMEOUT
@@ -2352,6 +2433,8 @@ type Query {
   auditLog(filter: AuditLogFilter, first: Int = 20, after: String): AuditEntryConnection!
   feedback(filter: MemoryFeedbackFilter, first: Int = 20, after: String): MemoryFeedbackConnection!
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
+  "Every configured backend, probed now."
+  backends: [BackendStatus!]!
 }
 
 "What a synchronous outbox drain did."
@@ -2464,6 +2547,26 @@ func (ec *executionContext) childFields_BackendRetrieval(ctx context.Context, fi
 		return ec.fieldContext_BackendRetrieval_itemCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BackendRetrieval", field.Name)
+}
+
+func (ec *executionContext) childFields_BackendStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backend":
+		return ec.fieldContext_BackendStatus_backend(ctx, field)
+	case "healthy":
+		return ec.fieldContext_BackendStatus_healthy(ctx, field)
+	case "latencyMs":
+		return ec.fieldContext_BackendStatus_latencyMs(ctx, field)
+	case "error":
+		return ec.fieldContext_BackendStatus_error(ctx, field)
+	case "breakerState":
+		return ec.fieldContext_BackendStatus_breakerState(ctx, field)
+	case "capabilities":
+		return ec.fieldContext_BackendStatus_capabilities(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_BackendStatus_checkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_CommitJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4282,6 +4385,167 @@ func (ec *executionContext) _BackendRetrieval_itemCount(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_BackendRetrieval_itemCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackendRetrieval", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BackendStatus_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _BackendStatus_healthy(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_healthy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Healthy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_healthy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BackendStatus_latencyMs(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_latencyMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatencyMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_latencyMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BackendStatus_error(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _BackendStatus_breakerState(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_breakerState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BreakerState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.BreakerState) graphql.Marshaler {
+			return ec.marshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_breakerState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "BreakerState")
+}
+
+func (ec *executionContext) _BackendStatus_capabilities(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_capabilities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Capabilities, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_capabilities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _BackendStatus_checkedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendStatus_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendStatus_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "Time")
 }
 
 func (ec *executionContext) _CommitJob_id(ctx context.Context, field graphql.CollectedField, obj *gateway.CommitJob) (ret graphql.Marshaler) {
@@ -8355,6 +8619,38 @@ func (ec *executionContext) fieldContext_Query_retrieveContext(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_backends(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_backends(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Backends(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.BackendStatus) graphql.Marshaler {
+			return ec.marshalNBackendStatus2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_backends(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11354,6 +11650,69 @@ func (ec *executionContext) _BackendRetrieval(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var backendStatusImplementors = []string{"BackendStatus"}
+
+func (ec *executionContext) _BackendStatus(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendStatus")
+		case "backend":
+			out.Values[i] = ec._BackendStatus_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "healthy":
+			out.Values[i] = ec._BackendStatus_healthy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latencyMs":
+			out.Values[i] = ec._BackendStatus_latencyMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._BackendStatus_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "breakerState":
+			out.Values[i] = ec._BackendStatus_breakerState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "capabilities":
+			out.Values[i] = ec._BackendStatus_capabilities(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkedAt":
+			out.Values[i] = ec._BackendStatus_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var commitJobImplementors = []string{"CommitJob", "Node"}
 
 func (ec *executionContext) _CommitJob(ctx context.Context, sel ast.SelectionSet, obj *gateway.CommitJob) graphql.Marshaler {
@@ -12685,6 +13044,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_retrieveContext(ctx, field)
 				})
+		case "backends":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_backends(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -13389,6 +13754,26 @@ func (ec *executionContext) marshalNBackendRetrieval2ᚕgithubᚗcomᚋmemoryᚑ
 	return ret
 }
 
+func (ec *executionContext) marshalNBackendStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendStatus(ctx context.Context, sel ast.SelectionSet, v gateway.BackendStatus) graphql.Marshaler {
+	return ec._BackendStatus(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendStatus2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.BackendStatus) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, v any) (gateway.Backend, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend[tmp]
@@ -13460,6 +13845,34 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	}
 	return res
 }
+
+func (ec *executionContext) unmarshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState(ctx context.Context, v any) (gateway.BreakerState, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState(ctx context.Context, sel ast.SelectionSet, v gateway.BreakerState) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "BreakerState!")
+	}
+	return res
+}
+
+var (
+	unmarshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState = map[string]gateway.BreakerState{
+		"CLOSED":    gateway.BreakerClosed,
+		"OPEN":      gateway.BreakerOpen,
+		"HALF_OPEN": gateway.BreakerHalfOpen,
+	}
+	marshalNBreakerState2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBreakerState = map[gateway.BreakerState]string{
+		gateway.BreakerClosed:   "CLOSED",
+		gateway.BreakerOpen:     "OPEN",
+		gateway.BreakerHalfOpen: "HALF_OPEN",
+	}
+)
 
 func (ec *executionContext) marshalNCommitJob2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitJob(ctx context.Context, sel ast.SelectionSet, v *gateway.CommitJob) graphql.Marshaler {
 	if v == nil {

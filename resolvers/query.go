@@ -135,3 +135,8 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// Backends implements graph.QueryResolver.
+func (r *queryResolver) Backends(ctx context.Context) ([]gateway.BackendStatus, error) {
+	return r.Service.BackendStatuses(ctx), nil
+}

@@ -1,0 +1,310 @@
+// Package evermemos adapts EverMemOS (EverCore v1 HTTP API) as a memory
+// backend: turns are personal-scene messages of the user, a commit flushes
+// the session (extraction runs inline, so calls may take seconds) and reads
+// back the episodes and profile it produced, and retrieval runs the hybrid
+// search over episodic memories and the profile.
+package evermemos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/backends/remote"
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Defaults for Config.
+const (
+	// TimeoutDefault is generous: add and flush run extraction inline.
+	TimeoutDefault  = 30 * time.Second
+	PageSizeDefault = 100
+	// maxPages bounds the episodes read back after one flush.
+	maxPages = 10
+)
+
+// Config configures the adapter.
+type Config struct {
+	BaseURL string
+	// APIKey, when set, is sent as bearer token (hosted EverMemOS).
+	APIKey    string
+	Timeout   time.Duration
+	Transport http.RoundTripper
+}
+
+// Backend is the EverMemOS adapter.
+type Backend struct {
+	client *remote.Client
+}
+
+var (
+	_ gateway.TurnIngester     = (*Backend)(nil)
+	_ gateway.SessionCommitter = (*Backend)(nil)
+	_ gateway.Retriever        = (*Backend)(nil)
+	_ gateway.HealthChecker    = (*Backend)(nil)
+)
+
+// New builds the adapter.
+func New(cfg Config) (*Backend, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = TimeoutDefault
+	}
+	headers := http.Header{}
+	if cfg.APIKey != "" {
+		headers.Set("Authorization", "Bearer "+cfg.APIKey)
+	}
+	client, err := remote.New(remote.Config{
+		Backend: gateway.BackendEverMemOS, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
+		Headers: headers, ParseError: parseError, Transport: cfg.Transport,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{client: client}, nil
+}
+
+// Name implements gateway.BackendAdapter.
+func (b *Backend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+
+// BreakerState reports the circuit breaker's state.
+func (b *Backend) BreakerState() string { return b.client.BreakerState() }
+
+// parseError reads EverMemOS's error body: {"code","message","request_id",…}.
+func parseError(_ int, body []byte) (string, string) {
+	var e struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Code, e.Message
+}
+
+// call sends a request and decodes {"data": …} into data.
+func (b *Backend) call(ctx context.Context, req remote.Request, data any) error {
+	status, body, err := b.client.Do(ctx, req)
+	if err != nil {
+		return err
+	}
+	if data == nil || status == http.StatusNoContent {
+		return nil
+	}
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := b.client.JSON(body, &env); err != nil {
+		return err
+	}
+	if len(env.Data) == 0 || string(env.Data) == "null" {
+		return b.client.BadResponse("the answer has no data")
+	}
+	return b.client.JSON(env.Data, data)
+}
+
+// IngestTurn implements gateway.TurnIngester: POST /api/v1/memories (personal
+// scene). The message id is the turn's gateway id, stable across retries. A
+// user message names the user as sender; any other speaker gets the
+// backend's generated sender, as the API requires.
+func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+	msg := map[string]any{
+		"role": "assistant", "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content, "message_id": w.GatewayID,
+	}
+	if w.Role == gateway.RoleUser {
+		msg["role"] = "user"
+		msg["sender_id"] = w.UserID
+	}
+	var res struct {
+		RequestID    string `json:"request_id"`
+		MessageCount int    `json:"message_count"`
+		Status       string `json:"status"`
+	}
+	err := b.call(ctx, remote.Request{
+		Method: http.MethodPost, Path: "/api/v1/memories", OmitErrorText: true,
+		Body: map[string]any{"user_id": w.UserID, "session_id": w.SessionID, "messages": []any{msg}},
+	}, &res)
+	if err != nil {
+		return remote.WriteFailure(gateway.BackendEverMemOS, err), nil
+	}
+	return gateway.WriteResult{
+		Status: gateway.ResultSuccess, NativeID: w.GatewayID,
+		Response: map[string]any{
+			"status": res.Status, "id": w.GatewayID, "session_id": w.SessionID,
+			"metadata": map[string]any{"backend_request_id": res.RequestID},
+		},
+	}, nil
+}
+
+type getAnswer struct {
+	Episodes []struct {
+		ID string `json:"id"`
+	} `json:"episodes"`
+	Profiles []struct {
+		ID string `json:"id"`
+	} `json:"profiles"`
+	TotalCount int `json:"total_count"`
+}
+
+// CommitSession implements gateway.SessionCommitter: POST
+// /api/v1/memories/flush, then POST /api/v1/memories/get for the session's
+// episodes and the user's profile; each becomes a ref by its native id.
+func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+	var flushed struct {
+		RequestID string `json:"request_id"`
+		Status    string `json:"status"`
+	}
+	err := b.call(ctx, remote.Request{
+		Method: http.MethodPost, Path: "/api/v1/memories/flush",
+		Body: map[string]any{"user_id": req.UserID, "session_id": req.SessionID},
+	}, &flushed)
+	if err != nil {
+		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+	}
+	var refs []gateway.ProducedRef
+	for page := 1; page <= maxPages; page++ {
+		var got getAnswer
+		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+			"memory_type": "episodic_memory", "filters": map[string]any{"user_id": req.UserID, "session_id": req.SessionID},
+			"page": page, "page_size": PageSizeDefault, "rank_by": "timestamp", "rank_order": "asc",
+		}}, &got)
+		if err != nil {
+			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		}
+		for _, e := range got.Episodes {
+			if e.ID != "" {
+				refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory, NativeID: e.ID})
+			}
+		}
+		if len(got.Episodes) < PageSizeDefault {
+			break
+		}
+	}
+	var profiles getAnswer
+	err = b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+		"memory_type": "profile", "filters": map[string]any{"user_id": req.UserID}, "page": 1, "page_size": PageSizeDefault,
+	}}, &profiles)
+	if err != nil {
+		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+	}
+	for _, p := range profiles.Profiles {
+		if p.ID != "" {
+			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeProfile, NativeID: p.ID})
+		}
+	}
+	response := map[string]any{"status": flushed.Status, "metadata": map[string]any{"backend_request_id": flushed.RequestID}}
+	if len(refs) == 0 {
+		response["reason"] = "no_memories"
+		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: response}, nil
+	}
+	return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: refs, Response: response}, nil
+}
+
+type searchAnswer struct {
+	Episodes []struct {
+		ID      string  `json:"id"`
+		Summary string  `json:"summary"`
+		Episode string  `json:"episode"`
+		Subject string  `json:"subject"`
+		Score   float64 `json:"score"`
+	} `json:"episodes"`
+	Profiles []struct {
+		ID          string         `json:"id"`
+		ProfileData map[string]any `json:"profile_data"`
+		Score       float64        `json:"score"`
+	} `json:"profiles"`
+}
+
+// Retrieve implements gateway.Retriever: POST /api/v1/memories/search,
+// hybrid, over the user's episodic memories and profile.
+func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+	filters := map[string]any{"user_id": q.UserID}
+	if q.SessionID != "" {
+		filters["session_id"] = q.SessionID
+	}
+	topK := min(max(q.Limit, 1), 100)
+	var res searchAnswer
+	err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/search", OmitErrorText: true, Body: map[string]any{
+		"query": q.Query, "method": "hybrid", "memory_types": []string{"episodic_memory", "profile"},
+		"top_k": topK, "filters": filters,
+	}}, &res)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gateway.RetrievedItem, 0, len(res.Episodes)+len(res.Profiles))
+	for _, e := range res.Episodes {
+		text := e.Episode
+		if text == "" {
+			text = e.Summary
+		}
+		if text == "" || e.ID == "" {
+			continue
+		}
+		items = append(items, gateway.RetrievedItem{Text: text, Score: e.Score, NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory})
+	}
+	for _, p := range res.Profiles {
+		text := profileText(p.ProfileData)
+		if text == "" || p.ID == "" {
+			continue
+		}
+		items = append(items, gateway.RetrievedItem{Text: text, Score: p.Score, NativeID: p.ID, MemoryType: gateway.RefTypeProfile})
+	}
+	// The API returns two lists; rank them together by score.
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Score > items[j].Score })
+	return items, nil
+}
+
+// profileText renders profile data as "key: value" lines in key order.
+func profileText(data map[string]any) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		v := data[k]
+		var s string
+		switch t := v.(type) {
+		case string:
+			s = t
+		case nil:
+			continue
+		default:
+			raw, _ := json.Marshal(t)
+			s = string(raw)
+		}
+		if s == "" || s == "[]" || s == "{}" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "%s: %s", k, s)
+	}
+	return b.String()
+}
+
+// DeleteMemory removes one memory: POST /api/v1/memories/delete (204).
+func (b *Backend) DeleteMemory(ctx context.Context, memoryID string) error {
+	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memoryID}}, nil)
+}
+
+// Health implements gateway.HealthChecker: GET /health.
+func (b *Backend) Health(ctx context.Context) error {
+	_, body, err := b.client.Do(ctx, remote.Request{Method: http.MethodGet, Path: "/health"})
+	if err != nil {
+		return err
+	}
+	var h struct {
+		Status string `json:"status"`
+	}
+	if err := b.client.JSON(body, &h); err != nil {
+		return err
+	}
+	if h.Status != "healthy" && h.Status != "ok" {
+		return b.client.BadResponse("reports itself unhealthy")
+	}
+	return nil
+}

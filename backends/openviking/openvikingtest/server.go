@@ -1,0 +1,325 @@
+// Package openvikingtest is an in-process fake of the OpenViking HTTP API
+// (v0.4.x) as documented: the {status, result, error} envelope and its error
+// codes, trusted-mode identity headers, sessions and messages, asynchronous
+// commits with a task lifecycle and a memory diff, memory search, content
+// reads and health. It is test code: no binary imports it.
+package openvikingtest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+
+	"github.com/memory-gateway/memory-gateway/backends/remote/remotetest"
+)
+
+// Message is one stored session message.
+type Message struct {
+	Role, Content, TurnID, PeerID, CreatedAt string
+}
+
+// Memory is one extracted memory file.
+type Memory struct {
+	URI, Category, Abstract string
+}
+
+type task struct {
+	id, status, archiveURI, diffURI string
+	pollsLeft                       int
+	fail                            bool
+}
+
+type session struct {
+	messages  []Message
+	committed int // messages archived so far
+	archives  int
+}
+
+// Server is the fake. Configure it through its fields before use and its
+// Faults at any time.
+type Server struct {
+	*httptest.Server
+	Faults remotetest.Faults
+
+	mu sync.Mutex
+	// TaskPolls is how many task reads answer "running" before "completed".
+	TaskPolls int
+	// FailTasks makes every commit task end "failed".
+	FailTasks bool
+	// Precondition makes commits answer 412 FAILED_PRECONDITION.
+	Precondition bool
+	sessions     map[string]*session // account/user/session
+	memories     map[string][]Memory // account/user
+	tasks        map[string]*task
+	contents     map[string]string // uri → file content
+	seq          int
+}
+
+// New starts a fake.
+func New() *Server {
+	s := &Server{
+		sessions: map[string]*session{}, memories: map[string][]Memory{},
+		tasks: map[string]*task{}, contents: map[string]string{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "healthy": true, "version": "0.4.16-fake", "auth_mode": "trusted"})
+	})
+	mux.HandleFunc("POST /api/v1/sessions/{id}/messages", s.addMessage)
+	mux.HandleFunc("POST /api/v1/sessions/{id}/commit", s.commit)
+	mux.HandleFunc("GET /api/v1/tasks/{id}", s.getTask)
+	mux.HandleFunc("GET /api/v1/content/read", s.readContent)
+	mux.HandleFunc("POST /api/v1/search/find", s.search)
+	mux.HandleFunc("POST /api/v1/search/search", s.search)
+	s.Server = httptest.NewServer(s.Faults.Wrap(mux))
+	return s
+}
+
+// Messages returns the messages of a session.
+func (s *Server) Messages(account, user, sessionID string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess := s.sessions[account+"/"+user+"/"+sessionID]; sess != nil {
+		return append([]Message(nil), sess.messages...)
+	}
+	return nil
+}
+
+// Memories returns the memories of a user.
+func (s *Server) Memories(account, user string) []Memory {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Memory(nil), s.memories[account+"/"+user]...)
+}
+
+// Set changes knobs under the lock.
+func (s *Server) Set(fn func(s *Server)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func ok(w http.ResponseWriter, result any) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "result": result, "time": 0.01})
+}
+
+// Fail writes OpenViking's error envelope.
+func Fail(w http.ResponseWriter, status int, code, message string, details map[string]any) {
+	e := map[string]any{"code": code, "message": message}
+	if details != nil {
+		e["details"] = details
+	}
+	writeJSON(w, status, map[string]any{"status": "error", "error": e, "time": 0.01})
+}
+
+// identity reads trusted-mode headers.
+func identity(w http.ResponseWriter, r *http.Request) (string, string, bool) {
+	account, user := r.Header.Get("X-OpenViking-Account"), r.Header.Get("X-OpenViking-User")
+	if account == "" || user == "" {
+		Fail(w, http.StatusUnauthorized, "UNAUTHENTICATED", "trusted mode requires X-OpenViking-Account and X-OpenViking-User", nil)
+		return "", "", false
+	}
+	return account, user, true
+}
+
+func (s *Server) addMessage(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	var body struct {
+		Role      string `json:"role"`
+		Content   string `json:"content"`
+		CreatedAt string `json:"created_at"`
+		TurnID    string `json:"turn_id"`
+		PeerID    string `json:"peer_id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "invalid JSON", nil)
+		return
+	}
+	var problems []any
+	if body.Role != "user" && body.Role != "assistant" {
+		problems = append(problems, map[string]any{"loc": []string{"body", "role"}, "msg": "must be user or assistant"})
+	}
+	if strings.TrimSpace(body.Content) == "" {
+		problems = append(problems, map[string]any{"loc": []string{"body", "content"}, "msg": "content or parts is required"})
+	}
+	if len(problems) > 0 {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "validation failed", map[string]any{"validation_errors": problems})
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	key := account + "/" + user + "/" + id
+	sess := s.sessions[key]
+	if sess == nil {
+		sess = &session{}
+		s.sessions[key] = sess
+	}
+	sess.messages = append(sess.messages, Message{Role: body.Role, Content: body.Content, TurnID: body.TurnID, PeerID: body.PeerID, CreatedAt: body.CreatedAt})
+	count := len(sess.messages)
+	s.mu.Unlock()
+	ok(w, map[string]any{"session_id": id, "message_count": count, "pending_tokens": 12 * count})
+}
+
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Precondition {
+		Fail(w, http.StatusPreconditionFailed, "FAILED_PRECONDITION", "an earlier archive failed", nil)
+		return
+	}
+	sess := s.sessions[account+"/"+user+"/"+id]
+	if sess == nil {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "session not found", nil)
+		return
+	}
+	if sess.committed == len(sess.messages) {
+		ok(w, map[string]any{"status": "skipped", "task_id": nil, "archive_uri": nil, "archived": false, "reason": "no_messages"})
+		return
+	}
+	fresh := sess.messages[sess.committed:]
+	sess.committed = len(sess.messages)
+	sess.archives++
+	archive := fmt.Sprintf("viking://user/%s/sessions/%s/history/archive_%03d", user, id, sess.archives)
+	diffURI := archive + "/memory_diff.json"
+	var adds []map[string]any
+	for _, m := range fresh {
+		if m.Role != "user" {
+			continue
+		}
+		sum := sha256.Sum256([]byte(account + user + m.Content))
+		mem := Memory{
+			URI:      fmt.Sprintf("viking://user/%s/memories/preferences/mem_%s.md", user, hex.EncodeToString(sum[:6])),
+			Category: "preferences", Abstract: m.Content,
+		}
+		s.memories[account+"/"+user] = append(s.memories[account+"/"+user], mem)
+		adds = append(adds, map[string]any{"uri": mem.URI, "memory_type": "preferences", "after": m.Content})
+	}
+	diff, _ := json.Marshal(map[string]any{
+		"archive_uri": archive, "extracted_at": "2026-11-25T00:00:00Z",
+		"operations": map[string]any{"adds": adds, "updates": []any{}, "deletes": []any{}},
+		"summary":    map[string]any{"total_adds": len(adds), "total_updates": 0, "total_deletes": 0},
+	})
+	s.contents[diffURI] = string(diff)
+	s.seq++
+	t := &task{id: fmt.Sprintf("task-%04d", s.seq), status: "pending", archiveURI: archive, diffURI: diffURI, pollsLeft: s.TaskPolls, fail: s.FailTasks}
+	s.tasks[t.id] = t
+	ok(w, map[string]any{"session_id": id, "status": "accepted", "task_id": t.id, "archive_uri": archive, "archived": true})
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[r.PathValue("id")]
+	if t == nil {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "task not found", nil)
+		return
+	}
+	switch {
+	case t.pollsLeft > 0:
+		t.pollsLeft--
+		t.status = "running"
+	case t.fail:
+		t.status = "failed"
+	default:
+		t.status = "completed"
+	}
+	res := map[string]any{"task_id": t.id, "task_type": "session_commit", "status": t.status, "result": nil, "error": nil}
+	switch t.status {
+	case "completed":
+		res["result"] = map[string]any{"archive_uri": t.archiveURI, "memory_diff_uri": t.diffURI, "memories_extracted": map[string]any{"preferences": 1}}
+	case "failed":
+		res["error"] = "VLM_FAILED: extraction failed"
+	}
+	ok(w, res)
+}
+
+func (s *Server) readContent(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	content, found := s.contents[r.URL.Query().Get("uri")]
+	s.mu.Unlock()
+	if !found {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "no such file", nil)
+		return
+	}
+	ok(w, content)
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	var body struct {
+		Query string `json:"query"`
+		Limit int    `json:"limit"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || strings.TrimSpace(body.Query) == "" {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "query is required", nil)
+		return
+	}
+	if body.Limit <= 0 {
+		body.Limit = 10
+	}
+	s.mu.Lock()
+	mems := append([]Memory(nil), s.memories[account+"/"+user]...)
+	s.mu.Unlock()
+	var hits []map[string]any
+	for _, m := range mems {
+		score := overlap(body.Query, m.Abstract)
+		if score == 0 {
+			continue
+		}
+		hits = append(hits, map[string]any{
+			"uri": m.URI, "context_type": "memory", "level": 2, "score": score, "category": m.Category,
+			"match_reason": "semantic", "abstract": m.Abstract, "overview": nil,
+		})
+	}
+	sortByScore(hits)
+	if len(hits) > body.Limit {
+		hits = hits[:body.Limit]
+	}
+	ok(w, map[string]any{"memories": hits, "resources": []any{}, "skills": []any{}, "total": len(hits)})
+}
+
+// overlap is the share of query words found in text: a 0–1 score.
+func overlap(query, text string) float64 {
+	q := strings.Fields(strings.ToLower(query))
+	t := strings.ToLower(text)
+	if len(q) == 0 {
+		return 0
+	}
+	n := 0
+	for _, w := range q {
+		if strings.Contains(t, strings.Trim(w, "?.!,")) {
+			n++
+		}
+	}
+	return float64(n) / float64(len(q))
+}
+
+func sortByScore(hits []map[string]any) {
+	for i := 1; i < len(hits); i++ {
+		for j := i; j > 0 && hits[j]["score"].(float64) > hits[j-1]["score"].(float64); j-- {
+			hits[j], hits[j-1] = hits[j-1], hits[j]
+		}
+	}
+}

@@ -1,0 +1,314 @@
+// Package remote is the HTTP plumbing shared by the adapters of remote
+// memory backends: JSON requests with contexts and timeouts, classification
+// of failures into retryable and permanent ones, a circuit breaker per
+// backend, and health probes. What a backend's envelope looks like is the
+// adapter's business; this package only moves bytes and judges outcomes.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Defaults for Config.
+const (
+	BreakerFailuresDefault = 5
+	BreakerOpenDefault     = 30 * time.Second
+	TimeoutDefault         = 10 * time.Second
+	maxResponseBytes       = 8 << 20
+	maxErrorTextLength     = 200
+)
+
+// Error codes of failures that happen before a backend answers.
+const (
+	CodeCircuitOpen = "circuit_open"
+	CodeTimeout     = "timeout"
+	CodeUnavailable = "unreachable"
+	CodeBadResponse = "bad_response"
+)
+
+// Error is a failed call to a backend. Message never contains request
+// content: it is the backend's error text at most, truncated.
+type Error struct {
+	Backend   gateway.Backend
+	Status    int
+	Code      string
+	Message   string
+	Retryable bool
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(string(e.Backend))
+	if e.Status > 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// AsError returns err as an *Error, wrapping anything else as a retryable
+// failure.
+func AsError(backend gateway.Backend, err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var re *Error
+	if errors.As(err, &re) {
+		return re
+	}
+	return &Error{Backend: backend, Code: "adapter_error", Message: truncate(err.Error()), Retryable: true}
+}
+
+// Retryable reports whether an HTTP status is worth trying again: timeouts,
+// throttling and server errors are; other client errors are permanent.
+func Retryable(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// ErrorParser extracts a backend's error code and message from an error
+// response body; both may be empty.
+type ErrorParser func(status int, body []byte) (code, message string)
+
+// Config configures a Client.
+type Config struct {
+	Backend gateway.Backend
+	BaseURL string
+	// Timeout bounds one HTTP exchange (the caller's context may be shorter).
+	Timeout time.Duration
+	// Headers are added to every request (authentication).
+	Headers http.Header
+	// ParseError reads the backend's error envelope.
+	ParseError ErrorParser
+	// BreakerFailures consecutive retryable failures open the breaker.
+	BreakerFailures uint32
+	// BreakerOpen is how long the breaker stays open before a trial call.
+	BreakerOpen time.Duration
+	// Transport overrides the HTTP transport (tests).
+	Transport http.RoundTripper
+}
+
+// Client talks to one backend.
+type Client struct {
+	cfg     Config
+	base    *url.URL
+	http    *http.Client
+	breaker *gobreaker.CircuitBreaker[response]
+}
+
+type response struct {
+	status int
+	body   []byte
+}
+
+// New builds a Client.
+func New(cfg Config) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("%s: base URL %q must be an http(s) URL", cfg.Backend, cfg.BaseURL)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = TimeoutDefault
+	}
+	if cfg.BreakerFailures == 0 {
+		cfg.BreakerFailures = BreakerFailuresDefault
+	}
+	if cfg.BreakerOpen <= 0 {
+		cfg.BreakerOpen = BreakerOpenDefault
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		transport = t
+	}
+	c := &Client{cfg: cfg, base: base, http: &http.Client{Transport: transport, Timeout: cfg.Timeout}}
+	c.breaker = gobreaker.NewCircuitBreaker[response](gobreaker.Settings{
+		Name:        string(cfg.Backend),
+		MaxRequests: 1,
+		Timeout:     cfg.BreakerOpen,
+		ReadyToTrip: func(counts gobreaker.Counts) bool {
+			return counts.ConsecutiveFailures >= cfg.BreakerFailures
+		},
+		// A permanent error is the backend answering: it is healthy.
+		IsSuccessful: func(err error) bool {
+			var re *Error
+			return err == nil || (errors.As(err, &re) && !re.Retryable)
+		},
+		// The caller giving up says nothing about the backend.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+	})
+	return c, nil
+}
+
+// BreakerState is "closed", "open" or "half_open".
+func (c *Client) BreakerState() string {
+	switch c.breaker.State() {
+	case gobreaker.StateOpen:
+		return "open"
+	case gobreaker.StateHalfOpen:
+		return "half_open"
+	default:
+		return "closed"
+	}
+}
+
+// Request is one call.
+type Request struct {
+	Method  string
+	Path    string
+	Query   url.Values
+	Headers http.Header
+	Body    any
+	// OmitErrorText drops the backend's error message from errors: for
+	// requests that carried conversation content, which a backend may echo.
+	OmitErrorText bool
+}
+
+// Do sends req and returns the status and body of a successful (2xx)
+// answer; any failure is an *Error.
+func (c *Client) Do(ctx context.Context, req Request) (int, []byte, error) {
+	res, err := c.breaker.Execute(func() (response, error) { return c.do(ctx, req) })
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return 0, nil, &Error{Backend: c.cfg.Backend, Code: CodeCircuitOpen, Message: "circuit breaker open after repeated failures", Retryable: true}
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return res.status, res.body, nil
+}
+
+func (c *Client) do(ctx context.Context, req Request) (response, error) {
+	u := *c.base
+	u.Path += req.Path
+	if len(req.Query) > 0 {
+		u.RawQuery = req.Query.Encode()
+	}
+	var body io.Reader
+	if req.Body != nil {
+		b, err := json.Marshal(req.Body)
+		if err != nil {
+			return response{}, &Error{Backend: c.cfg.Backend, Code: "bad_request", Message: err.Error()}
+		}
+		body = bytes.NewReader(b)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
+	if err != nil {
+		return response{}, &Error{Backend: c.cfg.Backend, Code: "bad_request", Message: err.Error()}
+	}
+	hr.Header.Set("Accept", "application/json")
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range c.cfg.Headers {
+		hr.Header[k] = vs
+	}
+	for k, vs := range req.Headers {
+		hr.Header[k] = vs
+	}
+	resp, err := c.http.Do(hr)
+	if err != nil {
+		return response{}, c.transportError(ctx, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return response{}, c.transportError(ctx, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return response{status: resp.StatusCode, body: raw}, nil
+	}
+	e := &Error{Backend: c.cfg.Backend, Status: resp.StatusCode, Retryable: Retryable(resp.StatusCode)}
+	if c.cfg.ParseError != nil {
+		e.Code, e.Message = c.cfg.ParseError(resp.StatusCode, raw)
+	}
+	if e.Code == "" {
+		e.Code = http.StatusText(resp.StatusCode)
+	}
+	if req.OmitErrorText {
+		e.Message = ""
+	}
+	e.Message = truncate(e.Message)
+	return response{}, e
+}
+
+func (c *Client) transportError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return &Error{Backend: c.cfg.Backend, Code: CodeTimeout, Message: "no answer in time", Retryable: true}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &Error{Backend: c.cfg.Backend, Code: CodeUnavailable, Message: "connection refused", Retryable: true}
+	default:
+		return &Error{Backend: c.cfg.Backend, Code: CodeUnavailable, Message: truncate(err.Error()), Retryable: true}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// JSON decodes a successful body into v, or reports a bad response.
+func (c *Client) JSON(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return &Error{Backend: c.cfg.Backend, Code: CodeBadResponse, Message: "the answer is not the JSON expected", Retryable: true}
+	}
+	return nil
+}
+
+// BadResponse is a retryable error for answers that decode but make no sense.
+func (c *Client) BadResponse(what string) *Error {
+	return &Error{Backend: c.cfg.Backend, Code: CodeBadResponse, Message: what, Retryable: true}
+}
+
+func truncate(s string) string {
+	if len(s) <= maxErrorTextLength {
+		return s
+	}
+	cut := maxErrorTextLength
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// WriteFailure turns an error into a failed WriteResult with the error's
+// code and retryability.
+func WriteFailure(backend gateway.Backend, err error) gateway.WriteResult {
+	e := AsError(backend, err)
+	return gateway.WriteResult{
+		Status: gateway.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(),
+		Response: map[string]any{"status": "error", "error_code": e.Code, "retryable": e.Retryable},
+	}
+}
+
+// CommitFailure turns an error into a failed CommitResult.
+func CommitFailure(backend gateway.Backend, err error) gateway.CommitResult {
+	e := AsError(backend, err)
+	return gateway.CommitResult{
+		Status: gateway.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(),
+		Response: map[string]any{"status": "error", "error_code": e.Code, "retryable": e.Retryable},
+	}
+}

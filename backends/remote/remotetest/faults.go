@@ -1,0 +1,90 @@
+// Package remotetest holds what the in-process fakes of remote backends
+// share: injectable faults (latency, failures, garbage) and request counts.
+// Fakes are test code: no binary imports them.
+package remotetest
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Faults makes a fake misbehave. The zero value behaves.
+type Faults struct {
+	mu       sync.Mutex
+	latency  time.Duration
+	failNext int
+	status   int
+	body     string
+	garbage  bool
+	counts   map[string]int
+}
+
+// SetLatency delays every answer (the request's context still cancels it).
+func (f *Faults) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
+}
+
+// FailNext answers the next n requests with status and body.
+func (f *Faults) FailNext(n, status int, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failNext, f.status, f.body = n, status, body
+}
+
+// SetGarbage makes every answer a 200 that is not JSON.
+func (f *Faults) SetGarbage(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.garbage = on
+}
+
+// Count returns how many requests reached a method and path.
+func (f *Faults) Count(method, path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts[method+" "+path]
+}
+
+// Wrap applies the faults in front of a fake's handler.
+func (f *Faults) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		if f.counts == nil {
+			f.counts = map[string]int{}
+		}
+		f.counts[r.Method+" "+r.URL.Path]++
+		latency, garbage := f.latency, f.garbage
+		fail, status, body := f.failNext > 0, f.status, f.body
+		if fail {
+			f.failNext--
+		}
+		f.mu.Unlock()
+		if latency > 0 {
+			// Read the body first: only then does the server notice a client
+			// that hangs up, and cancel the request's context.
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			select {
+			case <-time.After(latency):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		switch {
+		case fail:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		case garbage:
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html>502 Bad Gateway</html>"))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
+	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+// gql posts an operation to a running server and decodes data into out; it
+// fails the test on any GraphQL error.
+func gql(t *testing.T, base, query string, vars map[string]any, out any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(base+"/graphql", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	var envelope struct {
+		Data   json.RawMessage
+		Errors []map[string]any
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&envelope))
+	require.Empty(t, envelope.Errors)
+	require.NoError(t, json.Unmarshal(envelope.Data, out))
+}
+
+const e2eIngest = `mutation($in: IngestConversationTurnInput!) { ingestConversationTurn(input: $in) { status refs { backend status refType nativeId nativeUri errorMessage } } }`
+
+type e2eIngestResult struct {
+	IngestConversationTurn struct {
+		Status string
+		Refs   []struct{ Backend, Status, RefType string }
+	}
+}
+
+func e2eTurn(turn, content string) map[string]any {
+	return map[string]any{"in": map[string]any{
+		"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": "s1", "turnId": turn,
+		"namespace": "support", "role": "USER", "content": content,
+	}}
+}
+
+func backendsOf(refs []struct{ Backend, Status, RefType string }) []string {
+	var out []string
+	for _, r := range refs {
+		out = append(out, r.Backend+":"+r.Status)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestGatewayInFrontOfOpenVikingAndEverMemOS runs the gateway the way a user
+// would, configured by URL in front of fakes of both APIs.
+func TestGatewayInFrontOfOpenVikingAndEverMemOS(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ov, em := openvikingtest.New(), evermemostest.New()
+			t.Cleanup(ov.Close)
+			t.Cleanup(em.Close)
+			ov.Set(func(s *openvikingtest.Server) { s.TaskPolls = 2 })
+			base := startServerWith(t, map[string]string{
+				"DATABASE_URL": pt.URL(t, d), "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL,
+				"OPENVIKING_POLL_INTERVAL": "20ms", "WORKER_POLL_INTERVAL": "50ms",
+			})
+
+			var ing e2eIngestResult
+			gql(t, base, e2eIngest, e2eTurn("t1", "my favourite colour is blue"), &ing)
+			require.Equal(t, "SUCCESS", ing.IngestConversationTurn.Status)
+			require.Equal(t, []string{"EVERMEMOS:SUCCESS", "LOCAL:SUCCESS", "OPENVIKING:SUCCESS"}, backendsOf(ing.IngestConversationTurn.Refs), "three refs")
+			gql(t, base, e2eIngest, e2eTurn("t2", "I work nights at the bakery"), &ing)
+
+			var commit struct {
+				CommitSession struct{ Job struct{ ID string } }
+			}
+			gql(t, base, `mutation { commitSession(input: {workspaceId: "acme", userId: "alice", agentId: "helper", sessionId: "s1", namespace: "support"}) { job { id } } }`, nil, &commit)
+			type jobState struct {
+				CommitJob struct {
+					Status           string
+					CreatedRefsCount int
+					Refs             struct {
+						Edges []struct {
+							Node struct{ Backend, RefType string }
+						}
+					}
+				}
+			}
+			var job jobState
+			require.Eventually(t, func() bool {
+				gql(t, base, `query($id: ID!) { commitJob(id: $id) { status createdRefsCount refs(first: 50) { edges { node { backend refType } } } } }`,
+					map[string]any{"id": commit.CommitSession.Job.ID}, &job)
+				return job.CommitJob.Status == "SUCCESS"
+			}, 30*time.Second, 20*time.Millisecond, "the commit finishes, OpenViking's task included")
+			perBackend := map[string][]string{}
+			for _, e := range job.CommitJob.Refs.Edges {
+				perBackend[e.Node.Backend] = append(perBackend[e.Node.Backend], e.Node.RefType)
+			}
+			require.Len(t, perBackend["LOCAL"], 3, "archive + two memories")
+			require.ElementsMatch(t, []string{"SESSION_ARCHIVE", "PREFERENCE", "PREFERENCE"}, perBackend["OPENVIKING"])
+			require.ElementsMatch(t, []string{"EPISODIC_MEMORY", "PROFILE"}, perBackend["EVERMEMOS"])
+			require.Equal(t, 8, job.CommitJob.CreatedRefsCount)
+
+			var got struct {
+				RetrieveContext struct {
+					Items []struct {
+						Text, SourceBackend string
+						AlsoFoundIn         []string
+						Score               float64
+						Ref                 *struct{ ID string }
+					}
+					Backends []struct {
+						Backend, Outcome string
+						LatencyMs        int
+					}
+				}
+			}
+			gql(t, base, `{ retrieveContext(input: {workspaceId: "acme", userId: "alice", agentId: "helper", query: "what is my favourite colour"}) {
+				items { text sourceBackend alsoFoundIn score ref { id } } backends { backend outcome latencyMs } } }`, nil, &got)
+			sources := map[string]bool{}
+			for _, it := range got.RetrieveContext.Items {
+				sources[it.SourceBackend] = true
+				for _, b := range it.AlsoFoundIn {
+					sources[b] = true // the same text from two backends is one item
+				}
+				require.NotNil(t, it.Ref, "%s item %q is linked to its ref", it.SourceBackend, it.Text)
+				require.LessOrEqual(t, it.Score, 1.0)
+			}
+			require.Equal(t, map[string]bool{"LOCAL": true, "OPENVIKING": true, "EVERMEMOS": true}, sources, "merged items from all three")
+			for _, b := range got.RetrieveContext.Backends {
+				require.Equal(t, "OK", b.Outcome, b.Backend)
+			}
+
+			var health struct {
+				Backends []struct {
+					Backend, BreakerState string
+					Healthy               bool
+				}
+			}
+			gql(t, base, `{ backends { backend healthy breakerState latencyMs } }`, nil, &health)
+			require.Len(t, health.Backends, 3)
+			for _, b := range health.Backends {
+				require.True(t, b.Healthy, b.Backend)
+				require.Equal(t, "CLOSED", b.BreakerState)
+			}
+		})
+	}
+}
+
+// TestSlowAndDeadBackends: OpenViking hangs, EverMemOS is down. Ingest still
+// answers within the backend timeout with PARTIAL_SUCCESS, the worker
+// schedules retries, retrieval answers with the local items.
+func TestSlowAndDeadBackends(t *testing.T) {
+	t.Parallel()
+	ov, em := openvikingtest.New(), evermemostest.New()
+	t.Cleanup(ov.Close)
+	ov.Faults.SetLatency(10 * time.Second)
+	em.Close()
+	base := startServerWith(t, map[string]string{
+		"DATABASE_URL": pt.URL(t, pt.SQLite), "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL,
+		"OPENVIKING_TIMEOUT": "300ms", "RETRIEVE_TIMEOUT": "300ms", "WORKER_POLL_INTERVAL": "50ms",
+		"COMMIT_TIMEOUT": "300ms", "SHUTDOWN_TIMEOUT": "1s",
+	})
+
+	started := time.Now()
+	var ing e2eIngestResult
+	gql(t, base, e2eIngest, e2eTurn("t1", "my favourite colour is blue"), &ing)
+	require.Less(t, time.Since(started), 5*time.Second, "bounded by the backend timeout")
+	require.Equal(t, "PARTIAL_SUCCESS", ing.IngestConversationTurn.Status)
+	require.Equal(t, []string{"EVERMEMOS:FAILED", "LOCAL:SUCCESS", "OPENVIKING:FAILED"}, backendsOf(ing.IngestConversationTurn.Refs))
+
+	var commit struct {
+		CommitSession struct{ Job struct{ ID string } }
+	}
+	gql(t, base, `mutation { commitSession(input: {workspaceId: "acme", userId: "alice", agentId: "helper", sessionId: "s1", namespace: "support"}) { job { id } } }`, nil, &commit)
+	type eventsState struct {
+		CommitJob struct {
+			Status       string
+			OutboxEvents struct {
+				Edges []struct {
+					Node struct {
+						Backend, Status string
+						AttemptCount    int
+						LastErrorCode   *string
+					}
+				}
+			}
+		}
+	}
+	var job eventsState
+	require.Eventually(t, func() bool {
+		gql(t, base, `query($id: ID!) { commitJob(id: $id) { status outboxEvents { edges { node { backend status attemptCount lastErrorCode } } } } }`,
+			map[string]any{"id": commit.CommitSession.Job.ID}, &job)
+		failed := 0
+		for _, e := range job.CommitJob.OutboxEvents.Edges {
+			if e.Node.Backend != "LOCAL" && e.Node.AttemptCount >= 1 && e.Node.Status == "PENDING" && e.Node.LastErrorCode != nil {
+				failed++
+			}
+		}
+		return failed == 2
+	}, 30*time.Second, 20*time.Millisecond, "both remote events failed once and wait for a retry")
+	require.Equal(t, "RUNNING", job.CommitJob.Status)
+
+	var got struct {
+		RetrieveContext struct {
+			Items    []struct{ Text, SourceBackend string }
+			Backends []struct{ Backend, Outcome string }
+		}
+	}
+	started = time.Now()
+	gql(t, base, `{ retrieveContext(input: {workspaceId: "acme", userId: "alice", agentId: "helper", query: "favourite colour"}) { items { text sourceBackend } backends { backend outcome } } }`, nil, &got)
+	require.Less(t, time.Since(started), 5*time.Second)
+	require.NotEmpty(t, got.RetrieveContext.Items)
+	require.Equal(t, "LOCAL", got.RetrieveContext.Items[0].SourceBackend)
+	outcomes := map[string]string{}
+	for _, b := range got.RetrieveContext.Backends {
+		outcomes[b.Backend] = b.Outcome
+	}
+	require.Equal(t, map[string]string{"LOCAL": "OK", "OPENVIKING": "TIMEOUT", "EVERMEMOS": "ERROR"}, outcomes)
+}
