@@ -36,7 +36,17 @@ type config struct {
 	DatabaseURL       string
 	LogLevel          string
 	LogFormat         string
-	DevMode           bool
+	DevMode           string // "" (auto: on without keys), "true" or "false"
+	APIKeysFile       string
+	APIKeys           string
+	RedactionFile     string
+	CORSOrigins       string
+	IngestRate        float64
+	IngestBurst       int
+	RetrieveRate      float64
+	RetrieveBurst     int
+	MaxDepth          int
+	MaxAliases        int
 	LocalBackend      bool
 	OpenVikingURL     string
 	OpenVikingKey     string
@@ -107,6 +117,30 @@ func settings(cfg *config) []setting {
 			return nil
 		}
 	}
+	tristate := func(dst *string) func(string) error {
+		return func(v string) error {
+			if v == "" {
+				*dst = ""
+				return nil
+			}
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*dst = strconv.FormatBool(b)
+			return nil
+		}
+	}
+	rate := func(dst *float64) func(string) error {
+		return func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return fmt.Errorf("want a rate per second (0 or more), got %q", v)
+			}
+			*dst = f
+			return nil
+		}
+	}
 	duration := func(dst *time.Duration) func(string) error {
 		return func(v string) error {
 			d, err := time.ParseDuration(v)
@@ -122,7 +156,17 @@ func settings(cfg *config) []setting {
 		{"database-url", "DATABASE_URL", "postgres://… for PostgreSQL; file:… or empty for SQLite under ./data", "", str(&cfg.DatabaseURL)},
 		{"log-level", "LOG_LEVEL", "debug, info, warn or error", "info", str(&cfg.LogLevel)},
 		{"log-format", "LOG_FORMAT", "json or text", "json", str(&cfg.LogFormat)},
-		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection", "true", boolean(&cfg.DevMode)},
+		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection (default: on exactly when no API keys are configured)", "", tristate(&cfg.DevMode)},
+		{"api-keys-file", "API_KEYS_FILE", "JSON file of hashed API keys and their grants; none: dev mode (loopback only)", "", str(&cfg.APIKeysFile)},
+		{"api-keys", "API_KEYS", "the same JSON document inline", "", str(&cfg.APIKeys)},
+		{"redaction-policy-file", "REDACTION_POLICY_FILE", "JSON redaction policy (default: mask every built-in detector)", "", str(&cfg.RedactionFile)},
+		{"cors-allowed-origins", "CORS_ALLOWED_ORIGINS", "comma-separated origins allowed to call the API from a browser (and open websockets)", "", str(&cfg.CORSOrigins)},
+		{"rate-limit-ingest", "RATE_LIMIT_INGEST", "ingests per second per principal (0: unlimited)", "200", rate(&cfg.IngestRate)},
+		{"rate-limit-ingest-burst", "RATE_LIMIT_INGEST_BURST", "ingest burst per principal", "400", integer(&cfg.IngestBurst)},
+		{"rate-limit-retrieve", "RATE_LIMIT_RETRIEVE", "retrievals per second per principal (0: unlimited)", "100", rate(&cfg.RetrieveRate)},
+		{"rate-limit-retrieve-burst", "RATE_LIMIT_RETRIEVE_BURST", "retrieval burst per principal", "200", integer(&cfg.RetrieveBurst)},
+		{"max-query-depth", "MAX_QUERY_DEPTH", "deepest field nesting of an operation", strconv.Itoa(resolvers.MaxDepthDefault), integer(&cfg.MaxDepth)},
+		{"max-query-aliases", "MAX_QUERY_ALIASES", "most aliases in an operation", strconv.Itoa(resolvers.MaxAliasesDefault), integer(&cfg.MaxAliases)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},
 		{"openviking-url", "OPENVIKING_URL", "OpenViking base URL; enables the OpenViking backend", "", str(&cfg.OpenVikingURL)},
 		{"openviking-api-key", "OPENVIKING_API_KEY", "OpenViking API key (the root key in trusted mode)", "", str(&cfg.OpenVikingKey)},

@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/rs/cors"
 )
 
 // requestIDHeader carries the request id in and out.
@@ -164,4 +167,45 @@ func newRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// splitList splits a comma-separated setting.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// originHosts turns allowed origins into the host patterns the websocket
+// origin check takes.
+func originHosts(origins []string) []string {
+	var hosts []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			hosts = append(hosts, u.Host)
+		} else {
+			hosts = append(hosts, o)
+		}
+	}
+	return hosts
+}
+
+// withCORS lets browsers on the allowed origins call the API; with none
+// configured, only same-origin pages can.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", requestIDHeader, "traceparent"},
+		ExposedHeaders:   []string{requestIDHeader},
+		AllowCredentials: false,
+		MaxAge:           600,
+	}).Handler(next)
 }

@@ -181,8 +181,9 @@ func probeDB(t *testing.T) (string, *persistence.DB, *gateway.Service) {
 	_, err = db.ExecContext(context.Background(), probeTableDDL)
 	require.NoError(t, err)
 	svc, err := gateway.NewService(gateway.Options{
-		Store:    persistence.NewStore(db),
-		Backends: []gateway.BackendAdapter{namedBackend(gateway.BackendEverMemOS)},
+		Anonymous: &gateway.DevPrincipal,
+		Store:     persistence.NewStore(db),
+		Backends:  []gateway.BackendAdapter{namedBackend(gateway.BackendEverMemOS)},
 	})
 	require.NoError(t, err)
 	return url, db, svc

@@ -31,6 +31,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
+	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/worker"
 )
@@ -126,9 +127,42 @@ type app struct {
 	handler  http.Handler
 	// closeStreams ends every open subscription stream.
 	closeStreams context.CancelFunc
+	// devMode: no API keys, every caller is the dev principal.
+	devMode bool
+	keys    int
+}
+
+// anonymous is the principal of requests without a key: everything in dev
+// mode (no keys), nothing otherwise.
+func anonymous(k *policy.Keyring) *gateway.Principal {
+	if k.Empty() {
+		return &gateway.DevPrincipal
+	}
+	return nil
+}
+
+// loopback reports whether a listen address only accepts local connections.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	keyring, err := policy.LoadKeyring(cfg.APIKeysFile, cfg.APIKeys)
+	if err != nil {
+		return nil, err
+	}
+	redactor, err := policy.LoadRedactor(cfg.RedactionFile)
+	if err != nil {
+		return nil, err
+	}
 	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
@@ -168,12 +202,18 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Logger:    logger,
 		Publisher: hub,
 		Watcher:   hub,
+		Redactor:  redactor,
+		Limiter: policy.NewLimiter(map[string]policy.Rate{
+			gateway.LimitIngest:   {PerSecond: cfg.IngestRate, Burst: cfg.IngestBurst},
+			gateway.LimitRetrieve: {PerSecond: cfg.RetrieveRate, Burst: cfg.RetrieveBurst},
+		}),
+		Anonymous: anonymous(keyring),
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	a := &app{db: db, service: svc, hub: hub}
+	a := &app{db: db, service: svc, hub: hub, devMode: keyring.Empty(), keys: keyring.Len()}
 	if len(backends) > 0 {
 		names := make([]gateway.Backend, len(backends))
 		for i, b := range backends {
@@ -206,17 +246,23 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		a.listener = persistence.NewListener(db, handlers, logger)
 	}
 
+	explore := cfg.DevMode == "true" || (cfg.DevMode == "" && a.devMode)
+	origins := splitList(cfg.CORSOrigins)
 	gql := resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, resolvers.HandlerConfig{
-		Introspection:   cfg.DevMode,
-		ComplexityLimit: cfg.ComplexityLimit,
+		Introspection:    explore,
+		ComplexityLimit:  cfg.ComplexityLimit,
+		MaxDepth:         cfg.MaxDepth,
+		MaxAliases:       cfg.MaxAliases,
+		WebsocketInit:    keyring.WebsocketInit,
+		WebsocketOrigins: originHosts(origins),
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(cfg.MaxBodyBytes, gql))
+	mux.Handle("/graphql", withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", readyHandler(db))
-	if cfg.DevMode {
+	if explore {
 		mux.Handle("GET /{$}", playground.Handler("Memory Gateway", "/graphql"))
 	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
@@ -317,6 +363,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	if err != nil {
 		return err
 	}
+	if a.devMode {
+		if !loopback(cfg.ListenAddr) {
+			_ = a.db.Close()
+			return fmt.Errorf("refusing to serve on %s in dev mode: without API keys (API_KEYS_FILE or API_KEYS) the gateway only listens on a loopback address such as 127.0.0.1:8080", cfg.ListenAddr)
+		}
+		logger.WarnContext(ctx, "memory-gateway: DEV MODE — no API keys are configured, so every request acts with full access; listening on loopback only")
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		_ = a.db.Close()
@@ -336,7 +389,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	logger.InfoContext(ctx, "memory-gateway: serving",
-		slog.String("addr", ln.Addr().String()), slog.Bool("dev_mode", cfg.DevMode),
+		slog.String("addr", ln.Addr().String()), slog.Bool("dev_mode", a.devMode), slog.Int("api_keys", a.keys),
 		slog.Any("backends", a.backendNames()), slog.Bool("worker", cfg.Worker && a.worker != nil))
 	if ready != nil {
 		ready <- ln.Addr().String()

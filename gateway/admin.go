@@ -40,6 +40,10 @@ type ProcessOutboxResult struct {
 // ProcessOutbox drains up to limit due events now and returns the outbox
 // summary afterwards.
 func (s *Service) ProcessOutbox(ctx context.Context, limit *int) (ProcessOutboxResult, error) {
+	p, err := s.requireAdmin(ctx)
+	if err != nil {
+		return ProcessOutboxResult{}, err
+	}
 	n := ProcessOutboxLimitDefault
 	if limit != nil {
 		n = *limit
@@ -54,7 +58,8 @@ func (s *Service) ProcessOutbox(ctx context.Context, limit *int) (ProcessOutboxR
 	if err != nil {
 		return ProcessOutboxResult{}, fmt.Errorf("error draining the outbox: %w", err)
 	}
-	sum, err := s.store.OutboxSummary(ctx, EventFilter{})
+	// The summary covers only what the caller may see.
+	sum, err := s.store.OutboxSummary(ctx, EventFilter{Scope: p.ReadScope()})
 	if err != nil {
 		return ProcessOutboxResult{}, fmt.Errorf("error summarising the outbox: %w", err)
 	}
@@ -64,17 +69,21 @@ func (s *Service) ProcessOutbox(ctx context.Context, limit *int) (ProcessOutboxR
 // RedriveOutboxEvent puts one dead-lettered event back to PENDING with a
 // fresh set of attempts.
 func (s *Service) RedriveOutboxEvent(ctx context.Context, id string) (OutboxEvent, error) {
-	events, err := s.store.OutboxEventsByIDs(ctx, []string{id})
-	if err != nil {
-		return OutboxEvent{}, fmt.Errorf("error loading outbox event: %w", err)
-	}
-	if len(events) == 0 {
+	event, err := s.Reader(ctx).OutboxEvent(ctx, id)
+	if IsNotFound(err) {
 		return OutboxEvent{}, &NotFoundError{Field: "id", What: "outbox event"}
 	}
-	if events[0].Status != OutboxDeadLetter {
-		return OutboxEvent{}, &ConflictError{Field: "id", Message: "only a DEAD_LETTER event can be re-driven (this one is " + string(events[0].Status) + ")"}
+	if err != nil {
+		return OutboxEvent{}, err
 	}
-	redriven, err := s.redrive(ctx, EventFilter{}, []string{id})
+	p, err := s.authorize(ctx, AccessAdmin, Scope{WorkspaceID: event.WorkspaceID, UserID: event.UserID, AgentID: event.AgentID, Namespace: event.Namespace})
+	if err != nil {
+		return OutboxEvent{}, err
+	}
+	if event.Status != OutboxDeadLetter {
+		return OutboxEvent{}, &ConflictError{Field: "id", Message: "only a DEAD_LETTER event can be re-driven (this one is " + string(event.Status) + ")"}
+	}
+	redriven, err := s.redrive(ctx, p, EventFilter{}, []string{id})
 	if err != nil {
 		return OutboxEvent{}, err
 	}
@@ -89,11 +98,28 @@ func (s *Service) RedriveOutboxEvents(ctx context.Context, f EventFilter) ([]Out
 	if f.Status != "" && f.Status != OutboxDeadLetter {
 		return nil, NewInputError("filter.status", "only DEAD_LETTER events can be re-driven")
 	}
-	return s.redrive(ctx, f, nil)
+	p, err := s.requireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.redrive(ctx, p, f, nil)
 }
 
-func (s *Service) redrive(ctx context.Context, f EventFilter, ids []string) ([]OutboxEvent, error) {
+// requireAdmin checks the caller holds ADMIN on its whole workspace.
+func (s *Service) requireAdmin(ctx context.Context) (Principal, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return Principal{}, err
+	}
+	if p.AccessTo(p.WorkspaceID, "") < AccessAdmin || p.UserID != "" || p.AgentID != "" {
+		return Principal{}, fmt.Errorf("%w: admin operations need an ADMIN key of the whole workspace", ErrForbidden)
+	}
+	return p, nil
+}
+
+func (s *Service) redrive(ctx context.Context, p Principal, f EventFilter, ids []string) ([]OutboxEvent, error) {
 	now := s.clock()
+	f.Scope = p.ReadScope()
 	events, jobs, err := s.store.RedriveOutboxEvents(ctx, f, ids, now)
 	if err != nil {
 		return nil, fmt.Errorf("error re-driving outbox events: %w", err)
@@ -112,7 +138,7 @@ func (s *Service) redrive(ctx context.Context, f EventFilter, ids []string) ([]O
 			ID:          AuditID(AuditActionRedrive, ws, now.String(), eventIDs[0]),
 			WorkspaceID: ws,
 			Action:      AuditActionRedrive,
-			Principal:   optional(PrincipalFrom(ctx).Name),
+			Principal:   optional(p.Name),
 			TargetType:  "outbox_event",
 			TargetID:    eventIDs[0],
 			Metadata:    Metadata{"event_ids": eventIDs[:min(len(eventIDs), 100)], "count": len(eventIDs)},

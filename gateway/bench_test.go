@@ -29,7 +29,7 @@ func BenchmarkRetrieveFanout(b *testing.B) {
 		&fakeBackend{name: gateway.BackendOpenViking, delay: 80 * time.Millisecond, items: items("ov")},
 		&fakeBackend{name: gateway.BackendEverMemOS, delay: 150 * time.Millisecond, items: items("em")},
 	}
-	svc, err := gateway.NewService(gateway.Options{Store: storeOf(db), Backends: backends})
+	svc, err := gateway.NewService(gateway.Options{Store: storeOf(db), Backends: backends, Anonymous: &gateway.DevPrincipal})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,7 +37,8 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 		return CommitSessionResult{}, err
 	}
 	scope := Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
-	if err := s.authorizer.AuthorizeWrite(ctx, scope); err != nil {
+	principal, err := s.authorize(ctx, AccessWrite, scope)
+	if err != nil {
 		return CommitSessionResult{}, err
 	}
 
@@ -96,7 +97,7 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 		Action:       AuditActionCommit,
 		ActorUserID:  optional(in.UserID),
 		ActorAgentID: optional(in.AgentID),
-		Principal:    optional(PrincipalFrom(ctx).Name),
+		Principal:    optional(principal.Name),
 		TargetType:   "session",
 		TargetID:     in.SessionID,
 		Namespace:    optional(in.Namespace),

@@ -61,9 +61,10 @@ func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends .
 	t.Helper()
 	var tick atomic.Int64
 	svc, err := gateway.NewService(gateway.Options{
-		Store:    persistence.NewStore(db),
-		Backends: backends,
-		Config:   cfg,
+		Anonymous: &gateway.DevPrincipal,
+		Store:     persistence.NewStore(db),
+		Backends:  backends,
+		Config:    cfg,
 		Now: func() time.Time {
 			return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC).Add(time.Duration(tick.Add(1)) * time.Millisecond)
 		},

@@ -59,17 +59,31 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		}
 	}
 	scope := Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
-	if err := s.authorizer.AuthorizeWrite(ctx, scope); err != nil {
+	principal, err := s.authorize(ctx, AccessWrite, scope)
+	if err != nil {
 		return RecordFeedbackResult{}, err
 	}
-	refs, err := s.store.MemoryRefsByIDs(ctx, []string{in.MemoryRefID})
+	redactions := map[string]int{}
+	for _, field := range []struct {
+		name string
+		text *string
+	}{{"comment", &in.Comment}, {"correction", &in.Correction}} {
+		r := s.redact(in.WorkspaceID, *field.text)
+		if len(r.Rejected) > 0 {
+			return RecordFeedbackResult{}, rejection(field.name, r)
+		}
+		addCounts(redactions, r.Counts)
+		*field.text = r.Text
+	}
+	// The ref must be visible to the caller and belong to the workspace the
+	// feedback is given in; anything else is not found.
+	ref, err := s.Reader(ctx).MemoryRef(ctx, in.MemoryRefID)
+	if IsNotFound(err) || (err == nil && ref.WorkspaceID != in.WorkspaceID) {
+		return RecordFeedbackResult{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
+	}
 	if err != nil {
 		return RecordFeedbackResult{}, fmt.Errorf("error loading memory ref: %w", err)
 	}
-	if len(refs) == 0 || refs[0].WorkspaceID != in.WorkspaceID {
-		return RecordFeedbackResult{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
-	}
-	ref := refs[0]
 
 	now := s.clock()
 	fb := MemoryFeedback{
@@ -106,13 +120,16 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	if in.SourceEventID != "" {
 		md["source_event_id"] = in.SourceEventID
 	}
+	if r := countsMetadata(redactions); r != nil {
+		md["redactions"] = r
+	}
 	audit := AuditEntry{
 		ID:           AuditID(AuditActionFeedback, fb.ID),
 		WorkspaceID:  in.WorkspaceID,
 		Action:       AuditActionFeedback,
 		ActorUserID:  optional(in.UserID),
 		ActorAgentID: optional(in.AgentID),
-		Principal:    optional(PrincipalFrom(ctx).Name),
+		Principal:    optional(principal.Name),
 		TargetType:   "memory_ref",
 		TargetID:     ref.ID,
 		Namespace:    optional(in.Namespace),

@@ -79,6 +79,31 @@ type turn struct {
 	provenanceID string
 	contentHash  string
 	allowed      map[Backend]bool // nil = all
+	principal    string
+	redactions   map[string]int
+}
+
+// redactTurn applies the workspace's redaction policy to the content and
+// the client metadata, once, before anything leaves for a backend. What was
+// found is kept as counts per kind, never as values; the content hash is of
+// the redacted content, which is all the gateway ever holds.
+func (s *Service) redactTurn(t *turn) error {
+	t.redactions = map[string]int{}
+	content := s.redact(t.WorkspaceID, t.Content)
+	addCounts(t.redactions, content.Counts)
+	if len(content.Rejected) > 0 {
+		return rejection("content", content)
+	}
+	md, rejected := s.redactMetadata(t.WorkspaceID, t.Metadata, t.redactions)
+	if len(rejected) > 0 {
+		return rejection("metadata", Redaction{Rejected: rejected})
+	}
+	t.Content, t.Metadata = strings.TrimSpace(content.Text), md
+	if t.Content == "" {
+		return NewInputError("content", "is empty once redacted")
+	}
+	t.contentHash = ContentHash(t.Content)
+	return nil
 }
 
 func (t *turn) scope() Scope {
@@ -125,7 +150,15 @@ func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput
 	if err != nil {
 		return IngestResult{}, err
 	}
-	if err := s.authorizer.AuthorizeWrite(ctx, t.scope()); err != nil {
+	principal, err := s.authorize(ctx, AccessWrite, t.scope())
+	if err != nil {
+		return IngestResult{}, err
+	}
+	t.principal = principal.Name
+	if err := s.admit(ctx, principal, LimitIngest); err != nil {
+		return IngestResult{}, err
+	}
+	if err := s.redactTurn(t); err != nil {
 		return IngestResult{}, err
 	}
 	// The shared execution must not die with the first caller's request.
@@ -395,6 +428,9 @@ func (s *Service) controlMetadata(t *turn, extra Metadata) Metadata {
 	if client := SafeMetadata(t.Metadata); len(client) > 0 {
 		m["client_metadata"] = client
 	}
+	if r := countsMetadata(t.redactions); r != nil {
+		m["redactions"] = r
+	}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -425,13 +461,16 @@ func (s *Service) ingestAudit(ctx context.Context, t *turn, res IngestResult, no
 	if t.RequestID != "" {
 		md["request_id"] = t.RequestID
 	}
+	if r := countsMetadata(t.redactions); r != nil {
+		md["redactions"] = r
+	}
 	return AuditEntry{
 		ID:           AuditID(AuditActionIngest, t.gatewayID, t.contentHash, strings.Join(outcome, ",")),
 		WorkspaceID:  t.WorkspaceID,
 		Action:       AuditActionIngest,
 		ActorUserID:  optional(t.UserID),
 		ActorAgentID: optional(t.AgentID),
-		Principal:    optional(PrincipalFrom(ctx).Name),
+		Principal:    optional(t.principal),
 		TargetType:   "conversation_turn",
 		TargetID:     t.TurnID,
 		Namespace:    optional(t.Namespace),

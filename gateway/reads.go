@@ -6,16 +6,27 @@ import (
 	"strings"
 )
 
-// Reader serves the dashboard graph for one caller. Every list and lookup the
-// GraphQL layer makes goes through it.
+// Reader serves the dashboard graph for one caller: every list is narrowed
+// to the caller's read scope and every lookup of something outside it is
+// NOT_FOUND, so a caller learns nothing, not even existence or counts, of
+// data beyond its grants.
 type Reader struct {
-	ReadStore
+	store ReadStore
+	scope ReadScope
+	err   error
 }
 
 // Reader returns the read API for the caller in ctx.
 func (s *Service) Reader(ctx context.Context) Reader {
-	return Reader{ReadStore: s.store}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return Reader{err: err}
+	}
+	return Reader{store: s.store, scope: p.ReadScope()}
 }
+
+// Scope is the caller's read scope.
+func (r Reader) Scope() ReadScope { return r.scope }
 
 // NewPageRequest validates Relay paging arguments: first defaults to
 // PageSizeDefault and may not exceed PageSizeMax.
@@ -28,6 +39,188 @@ func NewPageRequest(first *int, after *Cursor) (PageRequest, error) {
 		p.First = *first
 	}
 	return p, nil
+}
+
+// visible filters loaded records down to the scope.
+func visible[T any](r Reader, items []T, place func(T) (workspace, namespace, user, agent string)) []T {
+	if !r.scope.Restricted {
+		return items
+	}
+	out := items[:0:0]
+	for _, it := range items {
+		if r.scope.Allows(place(it)) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func refPlace(x MemoryRef) (string, string, string, string) {
+	return x.WorkspaceID, x.Namespace, x.UserID, x.AgentID
+}
+func jobPlace(x CommitJob) (string, string, string, string) {
+	return x.WorkspaceID, x.Namespace, x.UserID, x.AgentID
+}
+func eventPlace(x OutboxEvent) (string, string, string, string) {
+	return x.WorkspaceID, x.Namespace, x.UserID, x.AgentID
+}
+func auditPlace(x AuditEntry) (string, string, string, string) {
+	return x.WorkspaceID, deref(x.Namespace), deref(x.ActorUserID), deref(x.ActorAgentID)
+}
+func feedbackPlace(x MemoryFeedback) (string, string, string, string) {
+	return x.WorkspaceID, x.Namespace, x.UserID, x.AgentID
+}
+
+// MemoryRefsByIDs returns the visible refs among ids.
+func (r Reader) MemoryRefsByIDs(ctx context.Context, ids []string) ([]MemoryRef, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	items, err := r.store.MemoryRefsByIDs(ctx, ids)
+	return visible(r, items, refPlace), err
+}
+
+// CommitJobsByIDs returns the visible jobs among ids.
+func (r Reader) CommitJobsByIDs(ctx context.Context, ids []string) ([]CommitJob, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	items, err := r.store.CommitJobsByIDs(ctx, ids)
+	return visible(r, items, jobPlace), err
+}
+
+// OutboxEventsByIDs returns the visible events among ids.
+func (r Reader) OutboxEventsByIDs(ctx context.Context, ids []string) ([]OutboxEvent, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	items, err := r.store.OutboxEventsByIDs(ctx, ids)
+	return visible(r, items, eventPlace), err
+}
+
+// AuditEntriesByIDs returns the visible audit entries among ids.
+func (r Reader) AuditEntriesByIDs(ctx context.Context, ids []string) ([]AuditEntry, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	items, err := r.store.AuditEntriesByIDs(ctx, ids)
+	return visible(r, items, auditPlace), err
+}
+
+// FeedbackByIDs returns the visible feedback among ids.
+func (r Reader) FeedbackByIDs(ctx context.Context, ids []string) ([]MemoryFeedback, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	items, err := r.store.FeedbackByIDs(ctx, ids)
+	return visible(r, items, feedbackPlace), err
+}
+
+// ListMemoryRefs lists visible refs.
+func (r Reader) ListMemoryRefs(ctx context.Context, f RefFilter, p PageRequest) (Page[MemoryRef], error) {
+	if r.err != nil {
+		return Page[MemoryRef]{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListMemoryRefs(ctx, f, p)
+}
+
+// ListCommitJobs lists visible jobs.
+func (r Reader) ListCommitJobs(ctx context.Context, f JobFilter, p PageRequest) (Page[CommitJob], error) {
+	if r.err != nil {
+		return Page[CommitJob]{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListCommitJobs(ctx, f, p)
+}
+
+// ListOutboxEvents lists visible events.
+func (r Reader) ListOutboxEvents(ctx context.Context, f EventFilter, p PageRequest) (Page[OutboxEvent], error) {
+	if r.err != nil {
+		return Page[OutboxEvent]{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListOutboxEvents(ctx, f, p)
+}
+
+// ListAuditEntries lists visible audit entries.
+func (r Reader) ListAuditEntries(ctx context.Context, f AuditFilter, p PageRequest) (Page[AuditEntry], error) {
+	if r.err != nil {
+		return Page[AuditEntry]{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListAuditEntries(ctx, f, p)
+}
+
+// ListFeedback lists visible feedback.
+func (r Reader) ListFeedback(ctx context.Context, f FeedbackFilter, p PageRequest) (Page[MemoryFeedback], error) {
+	if r.err != nil {
+		return Page[MemoryFeedback]{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListFeedback(ctx, f, p)
+}
+
+// ListMemoryRefsGrouped lists visible refs per parent.
+func (r Reader) ListMemoryRefsGrouped(ctx context.Context, by RefGroup, keys []string, f RefFilter, p PageRequest) (map[string]Page[MemoryRef], error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListMemoryRefsGrouped(ctx, by, keys, f, p)
+}
+
+// ListCommitJobsGrouped lists visible jobs per parent.
+func (r Reader) ListCommitJobsGrouped(ctx context.Context, by JobGroup, keys []string, f JobFilter, p PageRequest) (map[string]Page[CommitJob], error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListCommitJobsGrouped(ctx, by, keys, f, p)
+}
+
+// ListOutboxEventsGrouped lists visible events per parent.
+func (r Reader) ListOutboxEventsGrouped(ctx context.Context, by EventGroup, keys []string, f EventFilter, p PageRequest) (map[string]Page[OutboxEvent], error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListOutboxEventsGrouped(ctx, by, keys, f, p)
+}
+
+// ListAuditEntriesGrouped lists visible audit entries per parent.
+func (r Reader) ListAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter, p PageRequest) (map[string]Page[AuditEntry], error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListAuditEntriesGrouped(ctx, by, keys, f, p)
+}
+
+// ListFeedbackGrouped lists visible feedback per parent.
+func (r Reader) ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter, p PageRequest) (map[string]Page[MemoryFeedback], error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListFeedbackGrouped(ctx, by, keys, f, p)
+}
+
+// OutboxSummaries counts events per job. Callers pass jobs they could see.
+func (r Reader) OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.store.OutboxSummaries(ctx, jobIDs)
+}
+
+// OutboxSummary counts the visible events matching f.
+func (r Reader) OutboxSummary(ctx context.Context, f EventFilter) (OutboxSummary, error) {
+	if r.err != nil {
+		return OutboxSummary{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.OutboxSummary(ctx, f)
 }
 
 // MemoryRef returns one ref or a NotFoundError.
@@ -55,9 +248,15 @@ func (r Reader) Feedback(ctx context.Context, id string) (MemoryFeedback, error)
 	return one(ctx, r.FeedbackByIDs, id, "feedback")
 }
 
-// Session returns the session if anything is recorded under it.
+// Session returns the session if anything visible is recorded under it.
 func (r Reader) Session(ctx context.Context, workspaceID, sessionID string) (Session, error) {
-	ok, err := r.SessionExists(ctx, workspaceID, sessionID)
+	if r.err != nil {
+		return Session{}, r.err
+	}
+	if !!r.scope.Restricted && workspaceID != r.scope.WorkspaceID && r.scope.WorkspaceID != AllWorkspaces {
+		return Session{}, &NotFoundError{What: "session"}
+	}
+	ok, err := r.store.SessionExists(ctx, workspaceID, sessionID, r.scope)
 	if err != nil {
 		return Session{}, fmt.Errorf("error looking up session: %w", err)
 	}

@@ -86,6 +86,17 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	if in.Limit == 0 {
 		in.Limit = RetrieveLimitDefault
 	}
+	p, err := s.authorize(ctx, AccessRead, Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace})
+	if err != nil {
+		if in.Namespace == "" && errors.Is(err, ErrForbidden) {
+			return RetrieveResult{}, NewInputError("namespace", "is required: this key reads only some namespaces")
+		}
+		return RetrieveResult{}, err
+	}
+	scope := p.ReadScope()
+	if err := s.admit(ctx, p, LimitRetrieve); err != nil {
+		return RetrieveResult{}, err
+	}
 	var selected map[Backend]bool
 	if in.Backends != nil {
 		selected = make(map[Backend]bool, len(in.Backends))
@@ -124,15 +135,15 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 					slog.String("backend", string(adapter.Name())), slog.String("err", truncate(err.Error(), maxErrorMessageLength)))
 			default:
 				outcomes[i].Outcome = RetrievalOK
-				outcomes[i].ItemCount = len(items)
-				hits[i].items = items
+				hits[i].items = s.redactItems(ctx, in.WorkspaceID, items)
+				outcomes[i].ItemCount = len(hits[i].items)
 			}
 		})
 	}
 	wg.Wait()
 
 	items, conflicts := mergeHits(hits, in.Limit)
-	if err := s.linkRefs(ctx, in.WorkspaceID, items); err != nil {
+	if err := s.linkRefs(ctx, in.WorkspaceID, scope, items); err != nil {
 		return RetrieveResult{}, err
 	}
 	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: conflicts, TraceID: optional(in.TraceID)}, nil
@@ -315,7 +326,7 @@ func jaccard(a, b map[string]struct{}) float64 {
 
 // linkRefs attaches the known memory ref of each item, found by native id or
 // uri among the workspace's successful refs of the item's backend.
-func (s *Service) linkRefs(ctx context.Context, workspaceID string, items []ContextItem) error {
+func (s *Service) linkRefs(ctx context.Context, workspaceID string, scope ReadScope, items []ContextItem) error {
 	type lookup struct{ ids, uris []string }
 	perBackend := map[Backend]*lookup{}
 	for _, it := range items {
@@ -339,6 +350,7 @@ func (s *Service) linkRefs(ctx context.Context, workspaceID string, items []Cont
 		if err != nil {
 			return fmt.Errorf("error linking retrieved items to refs: %w", err)
 		}
+		refs = visible(Reader{scope: scope}, refs, refPlace)
 		// Prefer the most recently updated ref: a committed memory's ref over
 		// the ingest ref of the same turn.
 		slices.SortFunc(refs, func(a, b MemoryRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })

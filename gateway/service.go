@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -77,12 +78,6 @@ type OutboxNotifier interface {
 	NotifyOutbox(ctx context.Context)
 }
 
-// Authorizer decides whether the caller in ctx may act on a scope. The domain
-// asks it before every write.
-type Authorizer interface {
-	AuthorizeWrite(ctx context.Context, scope Scope) error
-}
-
 // Scope is the part of the namespace tree an operation touches.
 type Scope struct {
 	WorkspaceID string
@@ -91,27 +86,23 @@ type Scope struct {
 	Namespace   string
 }
 
-// AllowAll is the Authorizer of dev mode: every caller may do everything.
-type AllowAll struct{}
-
-// AuthorizeWrite implements Authorizer.
-func (AllowAll) AuthorizeWrite(context.Context, Scope) error { return nil }
-
 // Service is the domain service. It is safe for concurrent use.
 type Service struct {
-	backends   []BackendAdapter
-	byName     map[Backend]BackendAdapter
-	cfg        Config
-	logger     *slog.Logger
-	now        func() time.Time
-	store      Store
-	authorizer Authorizer
-	notifier   OutboxNotifier
-	drainer    OutboxDrainer
-	publisher  JobPublisher
-	watcher    JobWatcher
-	validate   *validator.Validate
-	ingests    singleflight.Group
+	backends  []BackendAdapter
+	byName    map[Backend]BackendAdapter
+	cfg       Config
+	logger    *slog.Logger
+	now       func() time.Time
+	store     Store
+	anonymous *Principal
+	notifier  OutboxNotifier
+	drainer   OutboxDrainer
+	publisher JobPublisher
+	watcher   JobWatcher
+	redactor  Redactor
+	limiter   RateLimiter
+	validate  *validator.Validate
+	ingests   singleflight.Group
 }
 
 // Options are the collaborators of a Service.
@@ -121,13 +112,19 @@ type Options struct {
 	Config   Config
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
-	Now        func() time.Time
-	Authorizer Authorizer
+	Now func() time.Time
+	// Anonymous is the caller of requests that carry no principal; nil means
+	// such requests are unauthenticated. Dev mode passes &DevPrincipal.
+	Anonymous *Principal
 	// Publisher announces job changes in-process (SQLite); nil when the
 	// store announces them itself (PostgreSQL NOTIFY).
 	Publisher JobPublisher
 	// Watcher serves job subscriptions; nil disables them.
 	Watcher JobWatcher
+	// Redactor applies the redaction policy to content; nil redacts nothing.
+	Redactor Redactor
+	// Limiter rate-limits ingest and retrieval per principal; nil: no limit.
+	Limiter RateLimiter
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -137,25 +134,24 @@ func NewService(opts Options) (*Service, error) {
 		return nil, errors.New("gateway: a store is required")
 	}
 	s := &Service{
-		backends:   opts.Backends,
-		byName:     make(map[Backend]BackendAdapter, len(opts.Backends)),
-		cfg:        opts.Config.withDefaults(),
-		logger:     opts.Logger,
-		now:        opts.Now,
-		store:      opts.Store,
-		authorizer: opts.Authorizer,
-		publisher:  opts.Publisher,
-		watcher:    opts.Watcher,
-		validate:   newValidator(),
+		backends:  opts.Backends,
+		byName:    make(map[Backend]BackendAdapter, len(opts.Backends)),
+		cfg:       opts.Config.withDefaults(),
+		logger:    opts.Logger,
+		now:       opts.Now,
+		store:     opts.Store,
+		anonymous: opts.Anonymous,
+		publisher: opts.Publisher,
+		watcher:   opts.Watcher,
+		redactor:  opts.Redactor,
+		limiter:   opts.Limiter,
+		validate:  newValidator(),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.authorizer == nil {
-		s.authorizer = AllowAll{}
 	}
 	for _, b := range opts.Backends {
 		if _, dup := s.byName[b.Name()]; dup {
@@ -198,6 +194,41 @@ func (s *Service) Config() Config { return s.cfg }
 // precision both stores keep, so a value read back equals the value written.
 func (s *Service) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// principal is the caller of ctx.
+func (s *Service) principal(ctx context.Context) (Principal, error) {
+	if p, ok := PrincipalFrom(ctx); ok {
+		return p, nil
+	}
+	if s.anonymous != nil {
+		return *s.anonymous, nil
+	}
+	return Principal{}, ErrUnauthenticated
+}
+
+// authorize checks the caller holds access on scope. Failing it is
+// FORBIDDEN, which says nothing about what exists there.
+func (s *Service) authorize(ctx context.Context, access Access, scope Scope) (Principal, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !p.May(access, scope) {
+		return Principal{}, fmt.Errorf("%w: the key does not grant %s on this workspace, namespace, user or agent", ErrForbidden, accessName(access))
+	}
+	return p, nil
+}
+
+func accessName(a Access) string {
+	switch a {
+	case AccessRead:
+		return "READ"
+	case AccessWrite:
+		return "WRITE"
+	default:
+		return "ADMIN"
+	}
 }
 
 func (s *Service) notifyOutbox(ctx context.Context) {

@@ -68,8 +68,9 @@ type ReadStore interface {
 	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
 	// OutboxSummary counts events by status under a filter.
 	OutboxSummary(ctx context.Context, f EventFilter) (OutboxSummary, error)
-	// SessionExists reports whether any ref or job is recorded for the session.
-	SessionExists(ctx context.Context, workspaceID, sessionID string) (bool, error)
+	// SessionExists reports whether any ref or job within scope is recorded
+	// for the session.
+	SessionExists(ctx context.Context, workspaceID, sessionID string, scope ReadScope) (bool, error)
 	// RefsByNative finds successful refs of one backend by native id or uri.
 	RefsByNative(ctx context.Context, workspaceID string, backend Backend, nativeIDs, nativeURIs []string) ([]MemoryRef, error)
 }
@@ -107,6 +108,8 @@ type RefFilter struct {
 	Backend       Backend
 	RefType       RefType
 	Status        RefStatus
+	// Scope is the caller's read scope; the Reader sets it.
+	Scope ReadScope
 }
 
 // RefGroup is the parent a grouped ref list is keyed by.
@@ -128,6 +131,8 @@ type JobFilter struct {
 	SessionID   string
 	Namespace   string
 	Status      JobStatus
+	// Scope is the caller's read scope; the Reader sets it.
+	Scope ReadScope
 }
 
 // JobGroup is the parent a grouped job list is keyed by.
@@ -146,6 +151,8 @@ type EventFilter struct {
 	Backend     Backend
 	Operation   Operation
 	Status      OutboxStatus
+	// Scope is the caller's read scope; the Reader sets it.
+	Scope ReadScope
 }
 
 // EventGroup is the parent a grouped event list is keyed by.
@@ -167,6 +174,8 @@ type AuditFilter struct {
 	GatewayID   string
 	Since       *time.Time
 	Until       *time.Time
+	// Scope is the caller's read scope; the Reader sets it.
+	Scope ReadScope
 }
 
 // AuditGroup is the parent a grouped audit list is keyed by.
@@ -186,6 +195,8 @@ type FeedbackFilter struct {
 	MemoryRefID  string
 	FeedbackType FeedbackType
 	Status       FeedbackStatus
+	// Scope is the caller's read scope; the Reader sets it.
+	Scope ReadScope
 }
 
 // FeedbackGroup is the parent a grouped feedback list is keyed by.

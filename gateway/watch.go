@@ -85,6 +85,14 @@ func (s *Service) SubscribeCommitJobs(ctx context.Context, workspaceID, sessionI
 	if workspaceID == "" {
 		return nil, NewInputError("workspaceId", "is required")
 	}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.InWorkspace(workspaceID) {
+		return nil, &NotFoundError{Field: "workspaceId", What: "workspace"}
+	}
+	scope := p.ReadScope()
 	watch := s.watcher.WatchJobs(JobWatchFilter{WorkspaceID: workspaceID, SessionID: sessionID})
 	out := make(chan CommitJob, 1)
 	go func() {
@@ -98,6 +106,9 @@ func (s *Service) SubscribeCommitJobs(ctx context.Context, workspaceID, sessionI
 			case <-watch.Ready():
 			}
 			for _, j := range watch.Drain() {
+				if !scope.Allows(jobPlace(j)) {
+					continue
+				}
 				if prev, seen := last[j.ID]; seen && !newer(j, prev) {
 					continue
 				}

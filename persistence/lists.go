@@ -76,7 +76,39 @@ func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, gro
 	return out, nil
 }
 
+// applyScope narrows a query to a caller's read scope: its workspace, its
+// namespace prefixes, and its user and agent when set. userCol/agentCol
+// may be "" for tables without them.
+func applyScope(q *bun.SelectQuery, s gateway.ReadScope, alias, userCol, agentCol string) *bun.SelectQuery {
+	if !s.Restricted {
+		return q
+	}
+	if s.WorkspaceID != gateway.AllWorkspaces {
+		q = q.Where(alias+".workspace_id = ?", s.WorkspaceID)
+	}
+	if s.UserID != "" && userCol != "" {
+		q = q.Where(alias+"."+userCol+" = ?", s.UserID)
+	}
+	if s.AgentID != "" && agentCol != "" {
+		q = q.Where(alias+"."+agentCol+" = ?", s.AgentID)
+	}
+	if s.Namespaces == nil {
+		return q
+	}
+	if len(s.Namespaces) == 0 {
+		return q.Where("1 = 0")
+	}
+	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		col := alias + ".namespace"
+		for _, ns := range s.Namespaces {
+			q = q.WhereOr("("+col+" = ? OR "+col+` LIKE ? ESCAPE '\')`, ns, escapeLike(ns)+"/%")
+		}
+		return q
+	})
+}
+
 func applyRefFilter(q *bun.SelectQuery, f gateway.RefFilter) *bun.SelectQuery {
+	q = applyScope(q, f.Scope, "r", "user_id", "agent_id")
 	q = whereEq(q, "r.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "r.user_id", f.UserID)
 	q = whereEq(q, "r.agent_id", f.AgentID)
@@ -95,6 +127,7 @@ func applyRefFilter(q *bun.SelectQuery, f gateway.RefFilter) *bun.SelectQuery {
 }
 
 func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter) *bun.SelectQuery {
+	q = applyScope(q, f.Scope, "j", "user_id", "agent_id")
 	q = whereEq(q, "j.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "j.user_id", f.UserID)
 	q = whereEq(q, "j.agent_id", f.AgentID)
@@ -104,6 +137,7 @@ func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter) *bun.SelectQuery {
 }
 
 func applyEventFilter(q *bun.SelectQuery, f gateway.EventFilter) *bun.SelectQuery {
+	q = applyScope(q, f.Scope, "e", "user_id", "agent_id")
 	q = whereEq(q, "e.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "e.session_id", f.SessionID)
 	q = whereEq(q, "e.job_id", f.JobID)
@@ -113,6 +147,7 @@ func applyEventFilter(q *bun.SelectQuery, f gateway.EventFilter) *bun.SelectQuer
 }
 
 func applyAuditFilter(q *bun.SelectQuery, f gateway.AuditFilter) *bun.SelectQuery {
+	q = applyScope(q, f.Scope, "a", "actor_user_id", "actor_agent_id")
 	q = whereEq(q, "a.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "a.action", f.Action)
 	q = whereEq(q, "a.target_type", f.TargetType)
@@ -130,6 +165,7 @@ func applyAuditFilter(q *bun.SelectQuery, f gateway.AuditFilter) *bun.SelectQuer
 }
 
 func applyFeedbackFilter(q *bun.SelectQuery, f gateway.FeedbackFilter) *bun.SelectQuery {
+	q = applyScope(q, f.Scope, "f", "user_id", "agent_id")
 	q = whereEq(q, "f.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "f.user_id", f.UserID)
 	q = whereEq(q, "f.memory_ref_id", f.MemoryRefID)

@@ -294,11 +294,13 @@ func (s *Store) OutboxSummary(ctx context.Context, f gateway.EventFilter) (gatew
 }
 
 // SessionExists implements gateway.ReadStore.
-func (s *Store) SessionExists(ctx context.Context, workspaceID, sessionID string) (bool, error) {
-	for _, model := range []any{(*refRow)(nil), (*jobRow)(nil)} {
-		exists, err := s.db.NewSelect().Model(model).
-			Where("workspace_id = ?", workspaceID).Where("session_id = ?", sessionID).
-			Limit(1).Exists(ctx)
+func (s *Store) SessionExists(ctx context.Context, workspaceID, sessionID string, scope gateway.ReadScope) (bool, error) {
+	checks := []*bun.SelectQuery{
+		applyScope(s.db.NewSelect().Model((*refRow)(nil)), scope, "r", "user_id", "agent_id").Where("r.workspace_id = ?", workspaceID).Where("r.session_id = ?", sessionID),
+		applyScope(s.db.NewSelect().Model((*jobRow)(nil)), scope, "j", "user_id", "agent_id").Where("j.workspace_id = ?", workspaceID).Where("j.session_id = ?", sessionID),
+	}
+	for _, q := range checks {
+		exists, err := q.Limit(1).Exists(ctx)
 		if err != nil {
 			return false, fmt.Errorf("error checking session: %w", err)
 		}

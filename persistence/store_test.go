@@ -278,10 +278,10 @@ func TestStoreFilters(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, native)
 
-		exists, err := store.SessionExists(ctx, "ws", "session")
+		exists, err := store.SessionExists(ctx, "ws", "session", gateway.ReadScope{})
 		require.NoError(t, err)
 		require.True(t, exists)
-		exists, err = store.SessionExists(ctx, "ws", "nope")
+		exists, err = store.SessionExists(ctx, "ws", "nope", gateway.ReadScope{})
 		require.NoError(t, err)
 		require.False(t, exists)
 	})

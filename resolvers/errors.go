@@ -22,6 +22,7 @@ const (
 	CodeForbidden       = "FORBIDDEN"
 	CodeInternal        = "INTERNAL"
 	CodeNotFound        = "NOT_FOUND"
+	CodeRateLimited     = "RATE_LIMITED"
 	CodeTimeout         = "TIMEOUT"
 	CodeUnauthenticated = "UNAUTHENTICATED"
 )
@@ -77,6 +78,7 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			inputErr    *gateway.InputError
 			notFoundErr *gateway.NotFoundError
 			conflictErr *gateway.ConflictError
+			rateErr     *gateway.RateLimitError
 			codedErr    *gqlerror.Error
 		)
 		switch {
@@ -100,8 +102,11 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				out.Extensions["field"] = fieldPath(cause, conflictErr.Field)
 			}
 		case errors.Is(cause, gateway.ErrForbidden):
-			out.Message = "forbidden"
+			out.Message = cause.Error()
 			out.Extensions = map[string]any{"code": CodeForbidden}
+		case errors.As(cause, &rateErr):
+			out.Message = rateErr.Error()
+			out.Extensions = map[string]any{"code": CodeRateLimited, "retryAfterMs": rateErr.RetryAfter.Milliseconds()}
 		case errors.Is(cause, gateway.ErrUnauthenticated):
 			out.Message = "unauthenticated"
 			out.Extensions = map[string]any{"code": CodeUnauthenticated}

@@ -43,6 +43,11 @@ type HandlerConfig struct {
 	// WebsocketOrigins are host patterns (besides the server's own host) a
 	// browser websocket may come from.
 	WebsocketOrigins []string
+	// MaxDepth and MaxAliases bound an operation's shape.
+	MaxDepth   int
+	MaxAliases int
+	// TokenLimit bounds the tokens of a query document.
+	TokenLimit int
 }
 
 // NewHandler builds the GraphQL server: transports, query and persisted
@@ -61,6 +66,15 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	}
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = KeepAliveDefault
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = MaxDepthDefault
+	}
+	if cfg.MaxAliases <= 0 {
+		cfg.MaxAliases = MaxAliasesDefault
+	}
+	if cfg.TokenLimit <= 0 {
+		cfg.TokenLimit = TokenLimitDefault
 	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
 	// Streaming transports first: the first transport that supports a
@@ -89,7 +103,12 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](APQCacheSizeDefault)})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// No "did you mean …": field names stay as private as the schema.
+		srv.SetDisableSuggestion(true)
 	}
+	srv.SetParserTokenLimit(cfg.TokenLimit)
+	srv.Use(shapeLimit{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))

@@ -55,7 +55,8 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
 	svc, err := gateway.NewService(gateway.Options{
-		Store: persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
+		Anonymous: &gateway.DevPrincipal,
+		Store:     persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
 	})
 	require.NoError(t, err)
 	// A worker that is never started: processOutbox drains through it.

@@ -65,7 +65,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	hub := jobevents.New(store, nil)
 	var listener *persistence.Listener
 	backend := &gatedBackend{started: make(chan struct{}, 10), gate: make(chan struct{})}
-	svc, err := gateway.NewService(gateway.Options{Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub})
+	svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub})
 	require.NoError(t, err)
 	if db.IsPostgres() {
 		// Changes also travel through NOTIFY, as between processes.

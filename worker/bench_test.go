@@ -73,7 +73,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				b.StopTimer()
 				db := pt.Open(b, d)
 				seedEvents(b, db, n)
-				svc, err := gateway.NewService(gateway.Options{Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
+				svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
 				if err != nil {
 					b.Fatal(err)
 				}

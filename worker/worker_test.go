@@ -83,9 +83,10 @@ func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...gatewa
 	t.Helper()
 	c := newClock()
 	svc, err := gateway.NewService(gateway.Options{
-		Store:    persistence.NewStore(db),
-		Backends: backends,
-		Now:      c.Now,
+		Anonymous: &gateway.DevPrincipal,
+		Store:     persistence.NewStore(db),
+		Backends:  backends,
+		Now:       c.Now,
 		Config: gateway.Config{
 			MaxAttempts: maxAttempts,
 			// Deterministic backoff: the base, no jitter.

@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrRateLimited: the caller sent more than its rate allows.
+var ErrRateLimited = errors.New("rate limited")
+
+// RateLimitError says when to try again; it wraps ErrRateLimited.
+type RateLimitError struct {
+	Operation  string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("too many %s requests: retry in %s", e.Operation, e.RetryAfter.Round(time.Millisecond))
+}
+
+// Unwrap makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// Rate-limited operations.
+const (
+	LimitIngest   = "ingest"
+	LimitRetrieve = "retrieve"
+)
+
+// RateLimiter admits or refuses one operation of a principal.
+type RateLimiter interface {
+	// Allow reports whether key may run op now, and if not, when to retry.
+	Allow(key, op string) (bool, time.Duration)
+}
+
+func (s *Service) admit(ctx context.Context, p Principal, op string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	if ok, retry := s.limiter.Allow(p.Name, op); !ok {
+		return &RateLimitError{Operation: op, RetryAfter: retry}
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package policy
+
+import (
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// limiterCacheSize bounds the principals whose buckets are kept; the least
+// recently seen are forgotten (and start again with a full bucket).
+const limiterCacheSize = 10_000
+
+// Rate is a token bucket: PerSecond sustained, Burst at once. PerSecond 0
+// disables the limit.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Limiter rate-limits operations per principal (gateway.RateLimiter).
+type Limiter struct {
+	rates   map[string]Rate
+	buckets *lru.Cache[string, *rate.Limiter]
+}
+
+var _ gateway.RateLimiter = (*Limiter)(nil)
+
+// NewLimiter builds a limiter with a rate per operation
+// (gateway.LimitIngest, gateway.LimitRetrieve).
+func NewLimiter(rates map[string]Rate) *Limiter {
+	buckets, _ := lru.New[string, *rate.Limiter](limiterCacheSize)
+	return &Limiter{rates: rates, buckets: buckets}
+}
+
+// Allow implements gateway.RateLimiter.
+func (l *Limiter) Allow(key, op string) (bool, time.Duration) {
+	r, ok := l.rates[op]
+	if !ok || r.PerSecond <= 0 {
+		return true, 0
+	}
+	id := op + "\x00" + key
+	bucket, ok := l.buckets.Get(id)
+	if !ok {
+		bucket = rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
+		if prev, found, _ := l.buckets.PeekOrAdd(id, bucket); found {
+			bucket = prev
+		}
+	}
+	res := bucket.Reserve()
+	if delay := res.Delay(); delay > 0 {
+		res.Cancel()
+		return false, delay
+	}
+	return true, 0
+}
