@@ -60,11 +60,19 @@ func startServer(t *testing.T, databaseURL string) string {
 // startServerWith runs serve with the given environment.
 func startServerWith(t *testing.T, env map[string]string) string {
 	t.Helper()
+	return startServerLogging(t, env, io.Discard)
+}
+
+// startServerLogging runs serve with the given environment, logging (debug
+// level, JSON) to logs.
+func startServerLogging(t *testing.T, env map[string]string, logs io.Writer) string {
+	t.Helper()
 	cfg := testConfig(t, env, "--listen", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), ready) }()
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() { done <- serve(ctx, cfg, logger, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:

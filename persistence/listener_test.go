@@ -41,8 +41,25 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 		_, err := db.ExecContext(ctx, "SELECT pg_notify(?, ?)", channel, payload)
 		require.NoError(t, err)
 	}
-	notify(persistence.JobsChannel, "gwc_a,gwc_b")
-	require.Equal(t, []string{"gwc_a", "gwc_b"}, <-jobs)
+	// Channels are shared by the whole database (other tests notify too):
+	// wait for our payload.
+	await := func(want []string) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			select {
+			case ids := <-jobs:
+				if len(ids) == len(want) && ids[0] == want[0] {
+					require.Equal(t, want, ids)
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no notification %v", want)
+			}
+		}
+	}
+	notify(persistence.JobsChannel, "gwc_test_a,gwc_test_b")
+	await([]string{"gwc_test_a", "gwc_test_b"})
 	notify(persistence.OutboxChannel, "")
 	<-outbox
 
@@ -56,11 +73,6 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 		t.Fatal("the listener did not reconnect")
 	}
 	// Listening again.
-	notify(persistence.JobsChannel, "gwc_c")
-	select {
-	case ids := <-jobs:
-		require.Equal(t, []string{"gwc_c"}, ids)
-	case <-time.After(30 * time.Second):
-		t.Fatal("no notification after the reconnect")
-	}
+	notify(persistence.JobsChannel, "gwc_test_c")
+	await([]string{"gwc_test_c"})
 }

@@ -52,7 +52,7 @@ var builtins = []detector{
 	{kind: "email", re: regexp.MustCompile(`(?i)\b[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}\b`)},
 	{kind: "iban", re: regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`), valid: validIBAN},
 	{kind: "payment_card", re: regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`), valid: validCard},
-	{kind: "ip_address", re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b|\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b|\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4})?\b`), valid: validIP},
+	{kind: "ip_address", re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b|(?:\b[0-9A-Fa-f]{1,4}|:)?(?::[0-9A-Fa-f]{0,4}){2,7}\b`), valid: validIP},
 	{kind: "phone", re: regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|\+\d{8,15}\b`), valid: validPhone},
 }
 
@@ -271,11 +271,26 @@ func (r *Redactor) Redact(workspaceID, text string) gateway.Redaction {
 		rules = ws
 	}
 	out := gateway.Redaction{Text: text}
-	for _, rl := range rules {
-		out.Text = rl.apply(out.Text, &out)
+	// A candidate that fails its check (too many digits for a phone, say) is
+	// skipped whole; a shorter value inside it can surface once its
+	// neighbours are replaced. Passes repeat until nothing changes.
+	for range maxPasses {
+		before := out.Text
+		for _, rl := range rules {
+			out.Text = rl.apply(out.Text, &out)
+		}
+		if out.Text == before {
+			break
+		}
 	}
 	return out
 }
+
+// marker matches what redaction writes, so a later pass leaves it alone.
+var marker = regexp.MustCompile(`^\[(?:REDACTED:[A-Za-z0-9_-]+|[A-Za-z0-9_-]+:[0-9a-f]{12})\]$`)
+
+// maxPasses bounds the redaction passes over one text.
+const maxPasses = 4
 
 func (rl rule) apply(text string, out *gateway.Redaction) string {
 	matches := rl.re.FindAllStringSubmatchIndex(text, -1)
@@ -290,7 +305,7 @@ func (rl rule) apply(text string, out *gateway.Redaction) string {
 			start, end = m[2*rl.group], m[2*rl.group+1]
 		}
 		value := text[start:end]
-		if rl.valid != nil && !rl.valid(value) {
+		if (rl.valid != nil && !rl.valid(value)) || marker.MatchString(value) {
 			continue
 		}
 		if out.Counts == nil {

@@ -33,6 +33,22 @@ type harnessConfig struct {
 	service  gateway.Config
 	handler  resolvers.HandlerConfig
 	backends []gateway.BackendAdapter
+	strict   bool // no anonymous principal: every request names its caller
+	redactor gateway.Redactor
+	limiter  gateway.RateLimiter
+}
+
+// strict makes requests without a principal unauthenticated.
+func strict() harnessOption { return func(h *harnessConfig) { h.strict = true } }
+
+func withRedactor(r gateway.Redactor) harnessOption { return func(h *harnessConfig) { h.redactor = r } }
+
+func withLimiter(l gateway.RateLimiter) harnessOption {
+	return func(h *harnessConfig) { h.limiter = l }
+}
+
+func withBackends(b ...gateway.BackendAdapter) harnessOption {
+	return func(h *harnessConfig) { h.backends = b }
 }
 
 func withServiceConfig(c gateway.Config) harnessOption {
@@ -54,9 +70,13 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	}
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	anonymous := &gateway.DevPrincipal
+	if cfg.strict {
+		anonymous = nil
+	}
 	svc, err := gateway.NewService(gateway.Options{
-		Anonymous: &gateway.DevPrincipal,
-		Store:     persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
+		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter,
+		Store: persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
 	})
 	require.NoError(t, err)
 	// A worker that is never started: processOutbox drains through it.
@@ -91,11 +111,20 @@ type gqlResponse struct {
 // do posts an operation and returns the HTTP status and decoded body.
 func (h *harness) do(t *testing.T, query string, vars map[string]any) (int, gqlResponse) {
 	t.Helper()
+	return h.doAs(t, nil, query, vars)
+}
+
+// doAs posts an operation as a principal (nil: none).
+func (h *harness) doAs(t *testing.T, p *gateway.Principal, query string, vars map[string]any) (int, gqlResponse) {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json")
+	if p != nil {
+		req = req.WithContext(gateway.WithPrincipal(req.Context(), *p))
+	}
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)
 	var resp gqlResponse
