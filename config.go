@@ -13,6 +13,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/resolvers"
+	"github.com/memory-gateway/memory-gateway/telemetry"
 	"github.com/memory-gateway/memory-gateway/worker"
 )
 
@@ -73,6 +74,12 @@ type config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	Metrics           bool
+	MetricsAddr       string
+	Pprof             bool
+	OTLPEndpoint      string
+	ServiceName       string
+	TraceSampleRatio  float64
 }
 
 // setting is one configuration entry: its flag, environment variable,
@@ -141,6 +148,16 @@ func settings(cfg *config) []setting {
 			return nil
 		}
 	}
+	ratio := func(dst *float64) func(string) error {
+		return func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f > 1 {
+				return fmt.Errorf("want a ratio above 0 and at most 1, got %q", v)
+			}
+			*dst = f
+			return nil
+		}
+	}
 	duration := func(dst *time.Duration) func(string) error {
 		return func(v string) error {
 			d, err := time.ParseDuration(v)
@@ -193,6 +210,12 @@ func settings(cfg *config) []setting {
 		{"write-timeout", "WRITE_TIMEOUT", "HTTP write timeout (streams are exempt)", WriteTimeoutDefault.String(), duration(&cfg.WriteTimeout)},
 		{"idle-timeout", "IDLE_TIMEOUT", "HTTP keep-alive idle timeout", IdleTimeoutDefault.String(), duration(&cfg.IdleTimeout)},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "grace period for in-flight requests on shutdown", ShutdownTimeoutDefault.String(), duration(&cfg.ShutdownTimeout)},
+		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
+		{"metrics-addr", "METRICS_ADDR", "also serve /metrics on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
+		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},
+		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318); enables tracing", "", str(&cfg.OTLPEndpoint)},
+		{"service-name", "OTEL_SERVICE_NAME", "service name on exported spans", telemetry.ServiceNameDefault, str(&cfg.ServiceName)},
+		{"trace-sample-ratio", "TRACE_SAMPLE_RATIO", "share of new traces recorded (a caller's sampling decision is kept)", "1", ratio(&cfg.TraceSampleRatio)},
 	}
 }
 

@@ -10,16 +10,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/rs/cors"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
 // requestIDHeader carries the request id in and out.
 const requestIDHeader = "X-Request-Id"
+
+// graphqlPath is where the API is served.
+const graphqlPath = "/graphql"
 
 type requestIDKey struct{}
 
@@ -102,8 +109,9 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // withRequestLog gives every request an id (the caller's X-Request-Id when it
-// is sane) and logs method, path, status and duration; never bodies.
-func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
+// is sane) and logs method, path, status, duration, the principal's name, the
+// GraphQL operation and its outcome; never bodies, keys or content.
+func withRequestLog(logger *slog.Logger, tel *telemetry.Telemetry, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
 		if !validRequestID(id) {
@@ -111,16 +119,79 @@ func withRequestLog(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set(requestIDHeader, id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx, info := telemetry.WithRequestInfo(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		started := time.Now()
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		logger.LogAttrs(ctx, slog.LevelInfo, "http: request",
+		elapsed := time.Since(started)
+		facts := info.Facts()
+		if facts.Outcome == "" {
+			facts.Outcome = httpOutcome(rec.status)
+		}
+		if r.URL.Path == graphqlPath && !isStream(r) && !facts.Observed {
+			tel.ObserveRejected(facts.Outcome, elapsed)
+		}
+		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(started)))
+			slog.Duration("duration", elapsed),
+		}
+		if traceID := telemetry.TraceID(ctx); traceID != "" {
+			attrs = append(attrs, slog.String("trace_id", traceID))
+		}
+		if facts.Principal != "" {
+			attrs = append(attrs, slog.String("principal", facts.Principal))
+		}
+		if facts.OperationType != "" {
+			attrs = append(attrs, slog.String("operation_type", facts.OperationType),
+				slog.String("operation", facts.Field), slog.String("operation_name", facts.OperationName))
+		}
+		attrs = append(attrs, slog.String("outcome", facts.Outcome))
+		logger.LogAttrs(ctx, slog.LevelInfo, "http: request", attrs...)
 	})
+}
+
+// httpOutcome names the outcome of a request nothing else described: the
+// error code clients see for the status.
+func httpOutcome(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case status == http.StatusForbidden:
+		return "FORBIDDEN"
+	case status == http.StatusRequestEntityTooLarge, status >= 400 && status < 500:
+		return "BAD_REQUEST"
+	case status >= 500:
+		return "INTERNAL"
+	default:
+		return telemetry.OutcomeOK
+	}
+}
+
+// adminOnly lets only admin principals through (everyone in dev mode, which
+// serves loopback only); others get 404, as if the route did not exist.
+func adminOnly(devMode bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := gateway.PrincipalFrom(r.Context())
+		if !devMode && (!ok || p.Role != gateway.RoleAdmin) {
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pprofHandler serves the Go runtime profiles.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // isStream reports whether a request opens a long-lived stream: a websocket

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
@@ -33,6 +34,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
+	"github.com/memory-gateway/memory-gateway/telemetry"
 	"github.com/memory-gateway/memory-gateway/worker"
 )
 
@@ -125,6 +127,12 @@ type app struct {
 	hub      *jobevents.Hub
 	listener *persistence.Listener
 	handler  http.Handler
+	// telemetry holds the metrics registry; stopTracing flushes spans.
+	telemetry   *telemetry.Telemetry
+	stopTracing func(context.Context) error
+	// metricsAddr, when set, gets its own /metrics listener.
+	metricsAddr   string
+	metricsServer *http.Server
 	// closeStreams ends every open subscription stream.
 	closeStreams context.CancelFunc
 	// devMode: no API keys, every caller is the dev principal.
@@ -163,18 +171,29 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	db, err := openDatabase(ctx, cfg, logger)
+	tracerProvider, stopTracing, err := telemetry.SetupTracing(ctx, telemetry.TracingConfig{
+		Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName, SampleRatio: cfg.TraceSampleRatio,
+	})
 	if err != nil {
 		return nil, err
 	}
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return nil, errors.Join(err, stopTracing(ctx))
+	}
 	store := persistence.NewStore(db)
+	tel := telemetry.New(telemetry.Options{TracerProvider: tracerProvider})
+	statements := &persistence.QueryCounter{}
+	db.AddQueryHook(statements)
+	tel.ObserveDatabase(db.DB.DB, "memory_gateway", statements.Count)
+	tel.ObserveOutbox(store, logger)
 	var backends []gateway.BackendAdapter
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
 	}
 	remote, err := remoteBackends(cfg)
 	if err != nil {
-		_ = db.Close()
+		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err
 	}
 	backends = append(backends, remote...)
@@ -185,6 +204,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	// on PostgreSQL it also hears other processes' changes through the
 	// listener below.
 	hub := jobevents.New(store, logger)
+	tel.ObserveSubscriptions(hub.Subscribers)
 	svc, err := gateway.NewService(gateway.Options{
 		Store:    store,
 		Backends: backends,
@@ -208,12 +228,13 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			gateway.LimitRetrieve: {PerSecond: cfg.RetrieveRate, Burst: cfg.RetrieveBurst},
 		}),
 		Anonymous: anonymous(keyring),
+		Observer:  tel,
 	})
 	if err != nil {
-		_ = db.Close()
+		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err
 	}
-	a := &app{db: db, service: svc, hub: hub, devMode: keyring.Empty(), keys: keyring.Len()}
+	a := &app{db: db, service: svc, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keys: keyring.Len()}
 	if len(backends) > 0 {
 		names := make([]gateway.Backend, len(backends))
 		for i, b := range backends {
@@ -224,6 +245,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			Executor:  svc,
 			Publisher: hub,
 			Logger:    logger,
+			Hooks:     tel.WorkerHooks(),
 			Config: worker.Config{
 				Backends:              names,
 				ConcurrencyPerBackend: cfg.WorkerConcurrency,
@@ -233,7 +255,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			},
 		})
 		if err != nil {
-			_ = db.Close()
+			_ = errors.Join(db.Close(), stopTracing(ctx))
 			return nil, err
 		}
 		svc.AttachWorker(a.worker, a.worker)
@@ -255,9 +277,10 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		MaxAliases:       cfg.MaxAliases,
 		WebsocketInit:    keyring.WebsocketInit,
 		WebsocketOrigins: originHosts(origins),
+		Extensions:       []graphql.HandlerExtension{tel.GraphQL()},
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, gql))))
+	mux.Handle(graphqlPath, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -265,9 +288,15 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if explore {
 		mux.Handle("GET /{$}", playground.Handler("Memory Gateway", "/graphql"))
 	}
+	if cfg.Metrics {
+		mux.Handle("GET /metrics", tel.Handler())
+	}
+	if cfg.Pprof {
+		mux.Handle("/debug/pprof/", keyring.Middleware(adminOnly(a.devMode, pprofHandler())))
+	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
 	a.closeStreams = closeStreams
-	a.handler = withRequestLog(logger, withRecover(logger, withStreams(streams, mux)))
+	a.handler = tel.HTTPHandler(withRequestLog(logger, tel, withRecover(logger, withStreams(streams, mux))))
 	return a, nil
 }
 
@@ -338,6 +367,16 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 			return err
 		}
 	}
+	if a.metricsAddr != "" {
+		ln, err := net.Listen("tcp", a.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("error listening for metrics on %s: %w", a.metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.telemetry.Handler())
+		a.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: ReadHeaderTimeoutDefault}
+		go func() { _ = a.metricsServer.Serve(ln) }()
+	}
 	return nil
 }
 
@@ -345,6 +384,9 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 // ctx is done to finish.
 func (a *app) stop(ctx context.Context) error {
 	var err error
+	if a.metricsServer != nil {
+		_ = a.metricsServer.Shutdown(ctx)
+	}
 	if a.worker != nil {
 		err = a.worker.Stop(ctx)
 	}
@@ -352,7 +394,7 @@ func (a *app) stop(ctx context.Context) error {
 		a.listener.Stop()
 	}
 	a.hub.Stop()
-	return errors.Join(err, a.db.Close())
+	return errors.Join(err, a.db.Close(), a.stopTracing(ctx))
 }
 
 // serve runs the API (and, unless disabled, the worker) until ctx is done,
@@ -365,14 +407,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	}
 	if a.devMode {
 		if !loopback(cfg.ListenAddr) {
-			_ = a.db.Close()
+			_ = errors.Join(a.db.Close(), a.stopTracing(ctx))
 			return fmt.Errorf("refusing to serve on %s in dev mode: without API keys (API_KEYS_FILE or API_KEYS) the gateway only listens on a loopback address such as 127.0.0.1:8080", cfg.ListenAddr)
 		}
 		logger.WarnContext(ctx, "memory-gateway: DEV MODE — no API keys are configured, so every request acts with full access; listening on loopback only")
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		_ = a.db.Close()
+		_ = errors.Join(a.db.Close(), a.stopTracing(ctx))
 		return fmt.Errorf("error listening on %s: %w", cfg.ListenAddr, err)
 	}
 	if err := a.start(ctx, cfg.Worker); err != nil {
@@ -423,7 +465,7 @@ func runWorker(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	if a.worker == nil {
-		_ = a.db.Close()
+		_ = errors.Join(a.db.Close(), a.stopTracing(ctx))
 		return errors.New("no backend is enabled: the worker has nothing to do")
 	}
 	if err := a.start(ctx, true); err != nil {

@@ -57,6 +57,8 @@ func (s *Service) BackendStatuses(ctx context.Context) []BackendStatus {
 			defer cancel()
 			started := time.Now()
 			err := func() (err error) {
+				pctx, end := s.observer.StartCall(pctx, adapter.Name(), CallHealth)
+				defer func() { end(callOutcome(ResultSuccess, err)) }()
 				defer func() {
 					if r := recover(); r != nil {
 						err = errPanicked

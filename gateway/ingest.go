@@ -307,7 +307,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 		}
 		wg.Go(func() {
 			started := time.Now()
-			res, err := s.callIngester(ctx, p.ingester, write, s.writeTimeout(p.adapter.Name()))
+			res, err := s.callIngester(ctx, p.adapter.Name(), p.ingester, write, s.writeTimeout(p.adapter.Name()))
 			latency := time.Since(started)
 			p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
 			if err != nil {
@@ -321,9 +321,13 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 	wg.Wait()
 }
 
-func (s *Service) callIngester(ctx context.Context, ingester TurnIngester, w TurnWrite, timeout time.Duration) (res WriteResult, err error) {
+func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (res WriteResult, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// Registered before the recover below, so it runs after it and sees a
+	// panic as an error.
+	ctx, end := s.observer.StartCall(ctx, backend, CallIngestTurn)
+	defer func() { end(callOutcome(res.Status, err)) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("backend adapter panicked: %v", r)

@@ -53,8 +53,11 @@ type ClaimedBatch struct {
 // OutboxCompletion is the outcome of one attempt at one event, to be applied
 // only if the worker still holds the event's lease (the fence).
 type OutboxCompletion struct {
-	EventID      string
-	JobID        *string
+	EventID   string
+	JobID     *string
+	Backend   Backend
+	Operation Operation
+	// FenceWorker and FenceAttempt must still hold the lease.
 	FenceWorker  string
 	FenceAttempt int
 
@@ -119,7 +122,7 @@ func RetryDelayWithJitter(attempt int) time.Duration {
 func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerID string) OutboxCompletion {
 	now := s.clock()
 	c := OutboxCompletion{
-		EventID: e.ID, JobID: e.JobID, FenceWorker: workerID, FenceAttempt: e.AttemptCount,
+		EventID: e.ID, JobID: e.JobID, Backend: e.Backend, Operation: e.Operation, FenceWorker: workerID, FenceAttempt: e.AttemptCount,
 		AttemptCount: e.AttemptCount, NextRetryAt: e.NextRetryAt, Metadata: SafeMetadata(e.Metadata),
 		maxAttempts: e.MaxAttempts,
 	}
@@ -144,6 +147,8 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (res CommitResult, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
 	defer cancel()
+	ctx, end := s.observer.StartCall(ctx, e.Backend, CallCommitSession)
+	defer func() { end(callOutcome(res.Status, err)) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("backend adapter panicked: %v", r)
@@ -163,7 +168,7 @@ func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter,
 func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res CommitResult, err error, now time.Time) OutboxCompletion {
 	if err != nil {
 		code := ErrorCodeAdapterException
-		if errors.Is(err, context.DeadlineExceeded) {
+		if timedOut(err) {
 			code = ErrorCodeTimeout
 		}
 		return s.failed(c, now, true, code, err.Error())

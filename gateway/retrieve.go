@@ -122,10 +122,10 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 		wg.Go(func() {
 			started := time.Now()
 			timeout := s.retrieveTimeout(adapter.Name())
-			items, err := s.callRetriever(ctx, retriever, q, timeout)
+			items, err := s.callRetriever(ctx, adapter.Name(), retriever, q, timeout)
 			outcomes[i].LatencyMs = int(time.Since(started).Milliseconds())
 			switch {
-			case errors.Is(err, context.DeadlineExceeded):
+			case timedOut(err):
 				outcomes[i].Outcome = RetrievalTimeout
 				outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", timeout))
 			case err != nil:
@@ -149,9 +149,11 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: conflicts, TraceID: optional(in.TraceID)}, nil
 }
 
-func (s *Service) callRetriever(ctx context.Context, r Retriever, q RetrievalQuery, timeout time.Duration) (items []RetrievedItem, err error) {
+func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) (items []RetrievedItem, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, end := s.observer.StartCall(ctx, backend, CallRetrieve)
+	defer func() { end(callOutcome(ResultSuccess, err)) }()
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("backend adapter panicked: %v", rec)

@@ -101,6 +101,7 @@ type Service struct {
 	watcher   JobWatcher
 	redactor  Redactor
 	limiter   RateLimiter
+	observer  CallObserver
 	validate  *validator.Validate
 	ingests   singleflight.Group
 }
@@ -125,6 +126,8 @@ type Options struct {
 	Redactor Redactor
 	// Limiter rate-limits ingest and retrieval per principal; nil: no limit.
 	Limiter RateLimiter
+	// Observer watches every backend call (metrics, tracing); nil: none.
+	Observer CallObserver
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -145,7 +148,11 @@ func NewService(opts Options) (*Service, error) {
 		watcher:   opts.Watcher,
 		redactor:  opts.Redactor,
 		limiter:   opts.Limiter,
+		observer:  opts.Observer,
 		validate:  newValidator(),
+	}
+	if s.observer == nil {
+		s.observer = unobserved{}
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -293,6 +293,32 @@ func (s *Store) OutboxSummary(ctx context.Context, f gateway.EventFilter) (gatew
 	return sum, nil
 }
 
+// OutboxDepth counts the events still owed work or attention (pending,
+// processing, dead-lettered) per backend and status. Finished events are
+// left out: they only grow, and counting them would scan the whole table.
+func (s *Store) OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.OutboxSummary, error) {
+	var counts []struct {
+		Backend gateway.Backend
+		Status  gateway.OutboxStatus
+		N       int
+	}
+	err := s.db.NewSelect().Model((*eventRow)(nil)).
+		ColumnExpr("e.backend, e.status, count(*) AS n").
+		Where("e.status IN (?)", bun.In([]gateway.OutboxStatus{gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxDeadLetter})).
+		GroupExpr("e.backend, e.status").
+		Scan(ctx, &counts)
+	if err != nil {
+		return nil, fmt.Errorf("error counting the outbox depth: %w", err)
+	}
+	out := map[gateway.Backend]gateway.OutboxSummary{}
+	for _, c := range counts {
+		sum := out[c.Backend]
+		sum.Add(c.Status, c.N)
+		out[c.Backend] = sum
+	}
+	return out, nil
+}
+
 // SessionExists implements gateway.ReadStore.
 func (s *Store) SessionExists(ctx context.Context, workspaceID, sessionID string, scope gateway.ReadScope) (bool, error) {
 	checks := []*bun.SelectQuery{

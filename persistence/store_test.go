@@ -136,6 +136,40 @@ func TestStoreCreateCommitJob(t *testing.T) {
 	})
 }
 
+func TestStoreOutboxDepth(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		depth, err := store.OutboxDepth(ctx)
+		require.NoError(t, err)
+		require.Empty(t, depth, "an empty outbox has no depth")
+
+		status := func(s gateway.OutboxStatus) func(*gateway.OutboxEvent) {
+			return func(e *gateway.OutboxEvent) { e.Status = s }
+		}
+		for i, c := range []struct {
+			backend gateway.Backend
+			status  gateway.OutboxStatus
+		}{
+			{gateway.BackendLocal, gateway.OutboxPending}, {gateway.BackendLocal, gateway.OutboxSuccess},
+			{gateway.BackendLocal, gateway.OutboxProcessing}, {gateway.BackendEverMemOS, gateway.OutboxDeadLetter},
+			{gateway.BackendEverMemOS, gateway.OutboxPending}, {gateway.BackendEverMemOS, gateway.OutboxSkipped},
+		} {
+			job := pt.Job(func(j *gateway.CommitJob) { j.ID = fmt.Sprintf("gwc_depth_%d", i); j.SessionID = j.ID })
+			_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, c.backend, status(c.status))}, pt.Audit(job.ID))
+			require.NoError(t, err)
+		}
+
+		depth, err = store.OutboxDepth(ctx)
+		require.NoError(t, err)
+		require.Equal(t, map[gateway.Backend]gateway.OutboxSummary{
+			gateway.BackendLocal:     {TotalEvents: 2, PendingEvents: 1, ProcessingEvents: 1},
+			gateway.BackendEverMemOS: {TotalEvents: 2, PendingEvents: 1, DeadLetterEvents: 1},
+		}, depth, "finished events are left out")
+	})
+}
+
 func TestStoreCreateCommitJobIsAtomic(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {

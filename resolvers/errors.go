@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
 // Error codes set in extensions.code.
@@ -62,6 +63,17 @@ func fieldPath(err error, field string) string {
 // executor keep theirs; anything else is logged with its detail and shown
 // only as INTERNAL.
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	present := presenter(logger)
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := present(ctx, err)
+		if code, ok := out.Extensions["code"].(string); ok {
+			telemetry.NoteErrorCode(ctx, code)
+		}
+		return out
+	}
+}
+
+func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		// Everything arrives wrapped in a *gqlerror.Error carrying the path;
 		// one without a cause was made by the executor itself.

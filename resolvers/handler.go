@@ -48,6 +48,8 @@ type HandlerConfig struct {
 	MaxAliases int
 	// TokenLimit bounds the tokens of a query document.
 	TokenLimit int
+	// Extensions are added to the server (telemetry).
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler builds the GraphQL server: transports, query and persisted
@@ -110,6 +112,9 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.SetParserTokenLimit(cfg.TokenLimit)
 	srv.Use(shapeLimit{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
+	for _, ext := range cfg.Extensions {
+		srv.Use(ext)
+	}
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	// Fresh loaders for every response: one per query or mutation, and one

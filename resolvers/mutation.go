@@ -5,10 +5,14 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
+	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
 // IngestConversationTurn implements graph.MutationResolver.
 func (r *mutationResolver) IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error) {
+	if input.Trace.TraceID == "" {
+		input.Trace.TraceID = telemetry.TraceID(ctx)
+	}
 	res, err := r.Service.IngestConversationTurn(ctx, input)
 	if err != nil {
 		return nil, inArg("input", err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
+	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
 // Node implements graph.QueryResolver. An unknown id is null, as Relay
@@ -121,6 +122,10 @@ func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFi
 
 // RetrieveContext implements graph.QueryResolver.
 func (r *queryResolver) RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error) {
+	if input.TraceID == "" {
+		// The payload's traceId finds this request in the tracing backend.
+		input.TraceID = telemetry.TraceID(ctx)
+	}
 	res, err := r.Service.RetrieveContext(ctx, input)
 	if err != nil {
 		return nil, inArg("input", err)

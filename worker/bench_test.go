@@ -85,7 +85,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 						Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: concurrency,
 						ClaimBatchMax: concurrency, CompletionBatchMax: 2 * concurrency,
 					},
-					Hooks: worker.Hooks{Completed: func(r gateway.CompletionResult) {
+					Hooks: worker.Hooks{Completed: func(_ []gateway.OutboxCompletion, r gateway.CompletionResult) {
 						if done.Add(int64(len(r.Applied))) == int64(n) {
 							close(finished)
 						}

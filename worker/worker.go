@@ -146,12 +146,20 @@ type Options struct {
 	Hooks Hooks
 }
 
-// Hooks observe what the worker does.
+// Hooks observe what the worker does (metrics, tracing, tests). Any may be
+// nil; they run on the worker's goroutines and must not block.
 type Hooks struct {
-	// Completed is called after a completion batch commits.
-	Completed func(res gateway.CompletionResult)
 	// Claimed is called after a claim returned events.
 	Claimed func(events []gateway.OutboxEvent)
+	// Executing is called before an event is executed; the execution runs
+	// in the returned context (a span, say), and done is called with its
+	// outcome before the completion is queued.
+	Executing func(ctx context.Context, e gateway.OutboxEvent) (_ context.Context, done func(gateway.OutboxCompletion))
+	// Completed is called after a completion batch commits, with the batch
+	// and what landed.
+	Completed func(batch []gateway.OutboxCompletion, res gateway.CompletionResult)
+	// Rescued is called after a sweep returned expired leases.
+	Rescued func(res gateway.RescueResult)
 }
 
 // inflight is one event being worked on.
@@ -394,7 +402,12 @@ func (w *Worker) run(workCtx context.Context, e gateway.OutboxEvent) {
 	w.mu.Unlock()
 	w.execs.Go(func() {
 		defer cancel()
-		c := w.exec.ExecuteOutboxEvent(ctx, e, w.cfg.ID)
+		execCtx, executed := ctx, func(gateway.OutboxCompletion) {}
+		if w.hooks.Executing != nil {
+			execCtx, executed = w.hooks.Executing(ctx, e)
+		}
+		c := w.exec.ExecuteOutboxEvent(execCtx, e, w.cfg.ID)
+		executed(c)
 		if workCtx.Err() != nil {
 			// Cut by a hard stop: the result is not trustworthy, hand the
 			// event back instead.
@@ -484,7 +497,7 @@ func (w *Worker) flush(ctx context.Context, batch []gateway.OutboxCompletion) {
 			}
 			w.publish(res.Jobs)
 			if w.hooks.Completed != nil {
-				w.hooks.Completed(res)
+				w.hooks.Completed(batch, res)
 			}
 			return
 		}
@@ -572,6 +585,9 @@ func (w *Worker) Rescue(ctx context.Context) (gateway.RescueResult, error) {
 			slog.Int("rescued", res.Rescued), slog.Int("dead_lettered", res.DeadLettered))
 		w.publish(res.Jobs)
 		w.NotifyOutbox(ctx)
+		if w.hooks.Rescued != nil {
+			w.hooks.Rescued(res)
+		}
 	}
 	return res, nil
 }

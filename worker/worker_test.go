@@ -145,7 +145,7 @@ func TestWorkerCommitsThroughLocalBackend(t *testing.T) {
 		job := b.commit(t, "s1")
 
 		done := make(chan gateway.CompletionResult, 10)
-		w := b.newWorker(t, worker.Config{}, worker.Hooks{Completed: func(r gateway.CompletionResult) { done <- r }})
+		w := b.newWorker(t, worker.Config{}, worker.Hooks{Completed: func(_ []gateway.OutboxCompletion, r gateway.CompletionResult) { done <- r }})
 		require.NoError(t, w.Start(ctx))
 		t.Cleanup(func() { require.NoError(t, w.Stop(ctx)) })
 		select {
@@ -396,7 +396,7 @@ func TestTwoWorkersRaceOverManyEvents(t *testing.T) {
 		storeB := persistence.NewStore(second)
 		var completed atomic.Int64
 		allDone := make(chan struct{})
-		hooks := worker.Hooks{Completed: func(r gateway.CompletionResult) {
+		hooks := worker.Hooks{Completed: func(_ []gateway.OutboxCompletion, r gateway.CompletionResult) {
 			if completed.Add(int64(len(r.Applied))) == 2*jobs {
 				close(allDone)
 			}
@@ -495,7 +495,7 @@ func TestLeaseIsRenewedWhileTheBackendRuns(t *testing.T) {
 		// Real time here: the lease must really run out without renewal.
 		w, err := worker.New(worker.Options{
 			Store: b.store, Executor: b.svc, Config: withBackends(worker.Config{LeaseDuration: 300 * time.Millisecond}, b),
-			Hooks: worker.Hooks{Completed: func(gateway.CompletionResult) { done <- struct{}{} }},
+			Hooks: worker.Hooks{Completed: func([]gateway.OutboxCompletion, gateway.CompletionResult) { done <- struct{}{} }},
 		})
 		require.NoError(t, err)
 		require.NoError(t, w.Start(ctx))

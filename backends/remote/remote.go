@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -51,6 +52,10 @@ type Error struct {
 	Message   string
 	Retryable bool
 }
+
+// Timeout reports whether the backend did not answer in time, whichever
+// timer (the caller's context or the HTTP client's) fired first.
+func (e *Error) Timeout() bool { return e.Code == CodeTimeout }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -142,6 +147,9 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		transport = t
 	}
+	// The otel transport passes the W3C trace context on to the backend and
+	// adds a client span per request (both no-ops without tracing).
+	transport = otelhttp.NewTransport(transport)
 	c := &Client{cfg: cfg, base: base, http: &http.Client{Transport: transport, Timeout: cfg.Timeout}}
 	c.breaker = gobreaker.NewCircuitBreaker[response](gobreaker.Settings{
 		Name:        string(cfg.Backend),

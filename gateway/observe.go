@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+)
+
+// Backend call operations, as a CallObserver sees them.
+const (
+	CallIngestTurn    = "ingest_turn"
+	CallCommitSession = "commit_session"
+	CallApplyFeedback = "apply_feedback"
+	CallRetrieve      = "retrieve"
+	CallHealth        = "health"
+)
+
+// Backend call outcomes, as a CallObserver sees them.
+const (
+	OutcomeOK      = "ok"
+	OutcomeError   = "error"
+	OutcomeTimeout = "timeout"
+	OutcomePending = "pending"
+	OutcomeSkipped = "skipped"
+)
+
+// CallObserver watches backend calls, for metrics and tracing. StartCall is
+// called before a call with the backend and one of the Call* operations; the
+// call runs in the context it returns (which may carry a span), and end is
+// called exactly once with one of the Outcome* values.
+type CallObserver interface {
+	StartCall(ctx context.Context, backend Backend, operation string) (_ context.Context, end func(outcome string))
+}
+
+// unobserved is the CallObserver of a service built without one.
+type unobserved struct{}
+
+func (unobserved) StartCall(ctx context.Context, _ Backend, _ string) (context.Context, func(string)) {
+	return ctx, func(string) {}
+}
+
+// callOutcome classifies a backend call's result for observers.
+func callOutcome(status ResultStatus, err error) string {
+	switch {
+	case timedOut(err):
+		return OutcomeTimeout
+	case err != nil, status == ResultFailed:
+		return OutcomeError
+	case status == ResultPending:
+		return OutcomePending
+	case status == ResultSkipped:
+		return OutcomeSkipped
+	default:
+		return OutcomeOK
+	}
+}
+
+// timedOut reports whether err means the backend did not answer in time: the
+// call's deadline passed, or the adapter's own timer fired first and says so
+// with a Timeout method (as net.Error does).
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
+}

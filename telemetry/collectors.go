@@ -1,0 +1,81 @@
+package telemetry
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// DepthTimeout bounds the outbox depth query of one scrape.
+const DepthTimeout = 2 * time.Second
+
+// DepthReader counts the outbox events still owed work per backend.
+type DepthReader interface {
+	OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.OutboxSummary, error)
+}
+
+// ObserveDatabase exports the connection pool's statistics and, when
+// statements is not nil, the number of SQL statements run so far.
+func (t *Telemetry) ObserveDatabase(db *sql.DB, name string, statements func() int64) {
+	t.registry.MustRegister(collectors.NewDBStatsCollector(db, name))
+	if statements != nil {
+		t.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "db", Name: "queries_total",
+			Help: "SQL statements this process has run.",
+		}, func() float64 { return float64(statements()) }))
+	}
+}
+
+// ObserveSubscriptions exports the number of live subscriptions.
+func (t *Telemetry) ObserveSubscriptions(live func() int) {
+	t.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "subscriptions", Name: "active",
+		Help: "Live job subscriptions on this process.",
+	}, func() float64 { return float64(live()) }))
+}
+
+// ObserveOutbox exports the outbox depth, read from the database at scrape
+// time so that every process reports the same, current figure.
+func (t *Telemetry) ObserveOutbox(depth DepthReader, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t.registry.MustRegister(&outboxCollector{depth: depth, logger: logger, desc: prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "outbox", "events"),
+		"Outbox events still owed work or attention (pending, processing, dead_letter), by backend and status.",
+		[]string{"backend", "status"}, nil)})
+}
+
+type outboxCollector struct {
+	depth  DepthReader
+	logger *slog.Logger
+	desc   *prometheus.Desc
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), DepthTimeout)
+	defer cancel()
+	depth, err := c.depth.OutboxDepth(ctx)
+	if err != nil {
+		c.logger.Warn("telemetry: outbox depth unavailable", slog.String("err", err.Error()))
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for backend, sum := range depth {
+		for status, n := range map[gateway.OutboxStatus]int{
+			gateway.OutboxPending:    sum.PendingEvents,
+			gateway.OutboxProcessing: sum.ProcessingEvents,
+			gateway.OutboxDeadLetter: sum.DeadLetterEvents,
+		} {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(backend), string(status))
+		}
+	}
+}
