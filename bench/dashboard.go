@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Dashboard scenario settings.
+const (
+	dashboardSchema    = "dashboard"
+	dashboardNamespace = "bench/dashboard"
+	dashboardUser      = "u1"
+	dashboardTurns     = 2
+	dashboardWarmup    = 5
+	dashboardPageSize  = 50
+	// statementSamples are taken per count; the median is kept.
+	statementSamples = 5
+	// dashboardIdle keeps the worker's poll and rescue sweep from running
+	// statements while statements are counted; commits still wake it.
+	dashboardIdle = "1h"
+)
+
+const dashboardQuery = `query($ws: ID!, $first: Int!) {
+  commitJobs(filter: {workspaceId: $ws}, first: $first) {
+    edges { cursor node {
+      id status createdRefsCount updatedAt
+      outboxSummary { totalEvents pendingEvents processingEvents successEvents skippedEvents deadLetterEvents }
+      outboxEvents(first: 5) { edges { node { id backend status attemptCount lastError } } }
+      refs(first: 10) { edges { node { id backend refType status nativeId } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+
+type dashboardAnswer struct {
+	Jobs struct {
+		Edges []struct {
+			Node struct {
+				ID   string `json:"id"`
+				Refs struct {
+					Edges []struct{} `json:"edges"`
+				} `json:"refs"`
+			} `json:"node"`
+		} `json:"edges"`
+	} `json:"commitJobs"`
+}
+
+// dashboardSize is what one workspace size measured.
+type dashboardSize struct {
+	Jobs       int      `json:"jobs"`
+	Statements *float64 `json:"statementsPerQuery"`
+	RefsSeen   int      `json:"refsSeen"`
+}
+
+func runDashboard(ctx context.Context, e *env) (*ScenarioResult, error) {
+	res := &ScenarioResult{Title: fmt.Sprintf("one query of %d commit jobs with refs, outbox summaries and events", dashboardPageSize)}
+	url, err := e.freshSchema(ctx, dashboardSchema)
+	if err != nil {
+		return res, err
+	}
+	srv, err := e.startServer(ctx, "dashboard", url, map[string]string{
+		"WORKER_POLL_INTERVAL": dashboardIdle, "WORKER_RESCUE_INTERVAL": dashboardIdle,
+	})
+	if err != nil {
+		return res, err
+	}
+	client := newGQLClient(srv.base)
+	sizes := slices.Clone(e.cfg.dashboardSizes)
+	slices.Sort(sizes)
+	for _, n := range sizes {
+		e.logf("dashboard: seeding %d committed jobs", n)
+		if err := seedDashboard(ctx, client, n); err != nil {
+			return res, err
+		}
+	}
+	_, haveMetrics, err := srv.metrics(ctx)
+	if err != nil {
+		return res, err
+	}
+	var measured []dashboardSize
+	for _, n := range sizes {
+		s := dashboardSize{Jobs: n}
+		var ans dashboardAnswer
+		if err := client.do(ctx, dashboardQuery, dashboardVars(n), &ans); err != nil {
+			return res, err
+		}
+		if len(ans.Jobs.Edges) != min(n, dashboardPageSize) {
+			return res, fmt.Errorf("dashboard of %d jobs returned %d", n, len(ans.Jobs.Edges))
+		}
+		for _, edge := range ans.Jobs.Edges {
+			s.RefsSeen += len(edge.Node.Refs.Edges)
+		}
+		if haveMetrics {
+			if s.Statements, err = countStatements(ctx, srv, client, n); err != nil {
+				return res, err
+			}
+		}
+		measured = append(measured, s)
+	}
+	largest := sizes[len(sizes)-1]
+	e.logf("dashboard: timing %d queries of %d jobs, each beside a { __typename } round trip", e.cfg.dashboardRuns, largest)
+	query, base, err := timeDashboard(ctx, client, largest, e.cfg.dashboardRuns)
+	if err != nil {
+		return res, err
+	}
+	res.Rows = []Row{
+		figure(fmt.Sprintf("p50 dashboard query, %d jobs", largest), unitMs, query.P50, base.P50, "{ __typename } round trip"),
+		figure(fmt.Sprintf("p99 dashboard query, %d jobs", largest), unitMs, query.P99, base.P99, "{ __typename } round trip"),
+	}
+	smallest := measured[0]
+	for _, s := range measured[1:] {
+		res.Rows = append(res.Rows, figure(fmt.Sprintf("SQL statements per query, %d jobs", s.Jobs), unitCount,
+			deref(s.Statements), deref(smallest.Statements), fmt.Sprintf("same query, %d jobs", smallest.Jobs)).equalToBaseline())
+	}
+	res.Notes = dashboardNotes(measured, haveMetrics, e.cfg.dashboardRuns)
+	res.Raw = map[string]any{"query": query, "typename": base, "sizes": measured, "metricsAvailable": haveMetrics}
+	return res, nil
+}
+
+func dashboardWorkspace(n int) string { return fmt.Sprintf("dash%d", n) }
+
+func dashboardVars(n int) map[string]any {
+	return map[string]any{"ws": dashboardWorkspace(n), "first": dashboardPageSize}
+}
+
+// seedDashboard commits n sessions of a fresh workspace and waits until
+// every job is terminal.
+func seedDashboard(ctx context.Context, client *gqlClient, n int) error {
+	ws := dashboardWorkspace(n)
+	var turns []turnInput
+	inputs := make([]commitInput, n)
+	for i := range n {
+		session := fmt.Sprintf("s%d", i)
+		turns = append(turns, sessionTurns(ws, dashboardUser, session, dashboardNamespace, dashboardTurns, func(t int) string {
+			return fmt.Sprintf("Session %d turn %d: the quarterly report is due on Friday.", i, t)
+		})...)
+		inputs[i] = commitInput{WorkspaceID: ws, UserID: dashboardUser, AgentID: benchAgent, SessionID: session, Namespace: dashboardNamespace}
+	}
+	if err := client.seedTurns(ctx, turns); err != nil {
+		return err
+	}
+	ids, err := client.commitAll(ctx, inputs)
+	if err != nil {
+		return err
+	}
+	_, err = client.waitTerminal(ctx, ids)
+	return err
+}
+
+// countStatements is the median number of statements one dashboard query
+// adds to memory_gateway_db_queries_total, less what a scrape alone adds
+// (the outbox depth gauge queries the database at scrape time).
+func countStatements(ctx context.Context, srv *gatewayServer, client *gqlClient, n int) (*float64, error) {
+	between := func(action func() error) (float64, error) {
+		before, _, err := srv.metrics(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if err := action(); err != nil {
+			return 0, err
+		}
+		after, _, err := srv.metrics(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return after[metricQueries] - before[metricQueries], nil
+	}
+	scrape, err := medianOf(statementSamples, func() (float64, error) { return between(func() error { return nil }) })
+	if err != nil {
+		return nil, err
+	}
+	query, err := medianOf(statementSamples, func() (float64, error) {
+		return between(func() error { return client.do(ctx, dashboardQuery, dashboardVars(n), nil) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return num(query - scrape), nil
+}
+
+func medianOf(k int, sample func() (float64, error)) (float64, error) {
+	values := make([]float64, 0, k)
+	for range k {
+		v, err := sample()
+		if err != nil {
+			return 0, err
+		}
+		values = append(values, v)
+	}
+	slices.Sort(values)
+	return values[len(values)/2], nil
+}
+
+// timeDashboard times runs dashboard queries, each beside a { __typename }
+// round trip.
+func timeDashboard(ctx context.Context, client *gqlClient, n, runs int) (query, base Latency, err error) {
+	vars := dashboardVars(n)
+	for range dashboardWarmup {
+		if err := client.do(ctx, dashboardQuery, vars, nil); err != nil {
+			return query, base, err
+		}
+	}
+	var q, b []time.Duration
+	for range runs {
+		rtt, err := client.timeTypename(ctx)
+		if err != nil {
+			return query, base, err
+		}
+		b = append(b, rtt)
+		t0 := time.Now()
+		if err := client.do(ctx, dashboardQuery, vars, nil); err != nil {
+			return query, base, err
+		}
+		q = append(q, time.Since(t0))
+	}
+	return summarize(q), summarize(b), nil
+}
+
+func dashboardNotes(measured []dashboardSize, haveMetrics bool, runs int) []string {
+	notes := []string{
+		fmt.Sprintf("Each job: %d turns committed through the local backend (one outbox event, 3 refs), all terminal before measuring; the query pages %d jobs with outboxSummary, outboxEvents(first: 5) and refs(first: 10); %d timed runs.", dashboardTurns, dashboardPageSize, runs),
+	}
+	if !haveMetrics {
+		notes = append(notes, "SQL statements per query: n/a (the server has no /metrics with memory_gateway_db_queries_total).")
+		return notes
+	}
+	for _, s := range measured {
+		notes = append(notes, fmt.Sprintf("%d jobs: %s statements per query (median of %d, scrape overhead subtracted); %d refs returned.",
+			s.Jobs, formatPtr(s.Statements, unitCount), statementSamples, s.RefsSeen))
+	}
+	return notes
+}

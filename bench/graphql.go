@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// GraphQL transport constants.
+const (
+	graphqlPath          = "/graphql"
+	transportWSProtocol  = "graphql-transport-ws"
+	httpRequestTimeout   = 30 * time.Second
+	idleConnsPerHost     = 256
+	maxErrorBodyBytes    = 512
+	wsConnectionInitWait = 10 * time.Second
+)
+
+// typenameQuery is the trivial query whose round trip is the baseline of
+// request latencies.
+const typenameQuery = `{ __typename }`
+
+// gqlClient posts GraphQL operations over HTTP.
+type gqlClient struct {
+	http     *http.Client
+	endpoint string
+}
+
+func newGQLClient(base string) *gqlClient {
+	transport := &http.Transport{
+		MaxIdleConns:        idleConnsPerHost,
+		MaxIdleConnsPerHost: idleConnsPerHost,
+		IdleConnTimeout:     time.Minute,
+	}
+	return &gqlClient{http: &http.Client{Transport: transport, Timeout: httpRequestTimeout}, endpoint: base + graphqlPath}
+}
+
+type gqlRequest struct {
+	Query     string         `json:"query"`
+	Variables map[string]any `json:"variables,omitempty"`
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+func (r gqlResponse) err() error {
+	if len(r.Errors) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(r.Errors))
+	for i, e := range r.Errors {
+		msgs[i] = e.Message
+		if code, ok := e.Extensions["code"]; ok {
+			msgs[i] += fmt.Sprintf(" (%v)", code)
+		}
+	}
+	return fmt.Errorf("graphql: %s", strings.Join(msgs, "; "))
+}
+
+// do runs one operation and decodes its data into data (may be nil).
+func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, data any) error {
+	body, err := json.Marshal(gqlRequest{Query: query, Variables: vars})
+	if err != nil {
+		return fmt.Errorf("error encoding a GraphQL request: %w", err)
+	}
+	return c.post(ctx, body, data)
+}
+
+// post sends an encoded request.
+func (c *gqlClient) post(ctx context.Context, body []byte, data any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("error building a GraphQL request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/graphql-response+json, application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("error posting to %s: %w", c.endpoint, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("error reading a GraphQL response: %w", err)
+	}
+	var out gqlResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return fmt.Errorf("status %s, undecodable body %q: %w", resp.Status, truncate(raw), err)
+	}
+	if err := out.err(); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s: %q", resp.Status, truncate(raw))
+	}
+	if data != nil {
+		if err := json.Unmarshal(out.Data, data); err != nil {
+			return fmt.Errorf("error decoding GraphQL data: %w", err)
+		}
+	}
+	return nil
+}
+
+func truncate(raw []byte) string {
+	if len(raw) > maxErrorBodyBytes {
+		return string(raw[:maxErrorBodyBytes]) + "…"
+	}
+	return string(raw)
+}
+
+// timeTypename measures the round trip of { __typename }.
+func (c *gqlClient) timeTypename(ctx context.Context) (time.Duration, error) {
+	started := time.Now()
+	if err := c.do(ctx, typenameQuery, nil, nil); err != nil {
+		return 0, err
+	}
+	return time.Since(started), nil
+}
+
+// wsMessage is one graphql-transport-ws message.
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// graphql-transport-ws message types.
+const (
+	wsConnectionInit = "connection_init"
+	wsConnectionAck  = "connection_ack"
+	wsPing           = "ping"
+	wsPong           = "pong"
+	wsSubscribe      = "subscribe"
+	wsNext           = "next"
+	wsError          = "error"
+	wsComplete       = "complete"
+)
+
+// wsConn is one graphql-transport-ws connection. next must be called from
+// one goroutine; subscribe may be called from any.
+type wsConn struct {
+	c *websocket.Conn
+}
+
+// dialWS opens a websocket on /graphql and completes the handshake.
+func dialWS(ctx context.Context, base string) (*wsConn, error) {
+	url := "ws" + strings.TrimPrefix(base, "http") + graphqlPath
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{transportWSProtocol}})
+	if err != nil {
+		return nil, fmt.Errorf("error opening a websocket to %s: %w", url, err)
+	}
+	w := &wsConn{c: c}
+	if c.Subprotocol() != transportWSProtocol {
+		w.close()
+		return nil, fmt.Errorf("server chose subprotocol %q, want %q", c.Subprotocol(), transportWSProtocol)
+	}
+	if err := w.send(ctx, wsMessage{Type: wsConnectionInit, Payload: json.RawMessage(`{}`)}); err != nil {
+		w.close()
+		return nil, err
+	}
+	initCtx, cancel := context.WithTimeout(ctx, wsConnectionInitWait)
+	defer cancel()
+	for {
+		m, err := w.read(initCtx)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("error waiting for connection_ack: %w", err)
+		}
+		if m.Type == wsConnectionAck {
+			return w, nil
+		}
+	}
+}
+
+func (w *wsConn) send(ctx context.Context, m wsMessage) error {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("error encoding a websocket message: %w", err)
+	}
+	if err := w.c.Write(ctx, websocket.MessageText, raw); err != nil {
+		return fmt.Errorf("error writing a websocket message: %w", err)
+	}
+	return nil
+}
+
+// subscribe starts a subscription under id.
+func (w *wsConn) subscribe(ctx context.Context, id, query string, vars map[string]any) error {
+	payload, err := json.Marshal(gqlRequest{Query: query, Variables: vars})
+	if err != nil {
+		return fmt.Errorf("error encoding a subscription: %w", err)
+	}
+	return w.send(ctx, wsMessage{ID: id, Type: wsSubscribe, Payload: payload})
+}
+
+// read returns the next message, answering pings on the way.
+func (w *wsConn) read(ctx context.Context) (wsMessage, error) {
+	for {
+		_, raw, err := w.c.Read(ctx)
+		if err != nil {
+			return wsMessage{}, fmt.Errorf("error reading a websocket message: %w", err)
+		}
+		var m wsMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return wsMessage{}, fmt.Errorf("error decoding a websocket message %q: %w", truncate(raw), err)
+		}
+		if m.Type == wsPing {
+			if err := w.send(ctx, wsMessage{Type: wsPong}); err != nil {
+				return wsMessage{}, err
+			}
+			continue
+		}
+		return m, nil
+	}
+}
+
+// next returns the next next/error/complete message with the time it was
+// read.
+func (w *wsConn) next(ctx context.Context) (wsMessage, time.Time, error) {
+	for {
+		m, err := w.read(ctx)
+		if err != nil {
+			return m, time.Time{}, err
+		}
+		received := time.Now()
+		switch m.Type {
+		case wsNext, wsComplete:
+			return m, received, nil
+		case wsError:
+			return m, received, fmt.Errorf("subscription %s failed: %s", m.ID, truncate(m.Payload))
+		}
+	}
+}
+
+func (w *wsConn) close() { _ = w.c.CloseNow() }
+
+// jobState is what subscriptions select of a commit job.
+type jobState struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	SessionID string    `json:"sessionId"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// terminal reports whether a job status (GraphQL spelling) is final.
+func terminal(status string) bool {
+	return status == "SUCCESS" || status == "PARTIAL_SUCCESS" || status == "FAILED"
+}
+
+// decodeJob reads a subscription payload {data: {<field>: job}}.
+func decodeJob(payload json.RawMessage, field string) (jobState, error) {
+	var resp struct {
+		Data   map[string]jobState `json:"data"`
+		Errors []gqlError          `json:"errors"`
+	}
+	if err := json.Unmarshal(payload, &resp); err != nil {
+		return jobState{}, fmt.Errorf("error decoding a subscription payload: %w", err)
+	}
+	if err := (gqlResponse{Errors: resp.Errors}).err(); err != nil {
+		return jobState{}, err
+	}
+	job, ok := resp.Data[field]
+	if !ok {
+		return jobState{}, errors.New("subscription payload without " + field)
+	}
+	return job, nil
+}
