@@ -33,53 +33,55 @@ var errHelp = flag.ErrHelp
 // config is the whole runtime configuration. Every field comes from an
 // environment variable and may be overridden by a flag.
 type config struct {
-	ListenAddr        string
-	DatabaseURL       string
-	LogLevel          string
-	LogFormat         string
-	DevMode           string // "" (auto: on without keys), "true" or "false"
-	APIKeysFile       string
-	APIKeys           string
-	RedactionFile     string
-	CORSOrigins       string
-	IngestRate        float64
-	IngestBurst       int
-	RetrieveRate      float64
-	RetrieveBurst     int
-	MaxDepth          int
-	MaxAliases        int
-	LocalBackend      bool
-	OpenVikingURL     string
-	OpenVikingKey     string
-	OpenVikingKeys    string
-	OpenVikingTimeout time.Duration
-	OpenVikingPoll    time.Duration
-	EverMemOSURL      string
-	EverMemOSKey      string
-	EverMemOSTimeout  time.Duration
-	Worker            bool
-	WorkerConcurrency int
-	WorkerLease       time.Duration
-	WorkerPoll        time.Duration
-	WorkerRescue      time.Duration
-	MaxAttempts       int
-	CommitTimeout     time.Duration
-	MaxBodyBytes      int64
-	MaxContentBytes   int
-	ComplexityLimit   int
-	BackendTimeout    time.Duration
-	RetrieveTimeout   time.Duration
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
-	Metrics           bool
-	MetricsAddr       string
-	Pprof             bool
-	OTLPEndpoint      string
-	ServiceName       string
-	TraceSampleRatio  float64
+	ListenAddr         string
+	DatabaseURL        string
+	LogLevel           string
+	LogFormat          string
+	DevMode            string // "" (auto: on without keys), "true" or "false"
+	APIKeysFile        string
+	APIKeys            string
+	RedactionFile      string
+	CORSOrigins        string
+	IngestRate         float64
+	IngestBurst        int
+	RetrieveRate       float64
+	RetrieveBurst      int
+	MaxDepth           int
+	MaxAliases         int
+	LocalBackend       bool
+	OpenVikingURL      string
+	OpenVikingKey      string
+	OpenVikingKeys     string
+	OpenVikingTimeout  time.Duration
+	OpenVikingPoll     time.Duration
+	EverMemOSURL       string
+	EverMemOSKey       string
+	EverMemOSTimeout   time.Duration
+	Worker             bool
+	WorkerConcurrency  int
+	WorkerLease        time.Duration
+	WorkerPoll         time.Duration
+	WorkerRescue       time.Duration
+	MaxAttempts        int
+	CommitTimeout      time.Duration
+	MaxBodyBytes       int64
+	MaxContentBytes    int
+	ComplexityLimit    int
+	BackendTimeout     time.Duration
+	RetrieveTimeout    time.Duration
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	ShutdownTimeout    time.Duration
+	FeedbackPolicy     string
+	FeedbackPolicyFile string
+	Metrics            bool
+	MetricsAddr        string
+	Pprof              bool
+	OTLPEndpoint       string
+	ServiceName        string
+	TraceSampleRatio   float64
 }
 
 // setting is one configuration entry: its flag, environment variable,
@@ -210,6 +212,8 @@ func settings(cfg *config) []setting {
 		{"write-timeout", "WRITE_TIMEOUT", "HTTP write timeout (streams are exempt)", WriteTimeoutDefault.String(), duration(&cfg.WriteTimeout)},
 		{"idle-timeout", "IDLE_TIMEOUT", "HTTP keep-alive idle timeout", IdleTimeoutDefault.String(), duration(&cfg.IdleTimeout)},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "grace period for in-flight requests on shutdown", ShutdownTimeoutDefault.String(), duration(&cfg.ShutdownTimeout)},
+		{"feedback-auto-accept", "FEEDBACK_AUTO_ACCEPT", "JSON feedback auto-accept policy: {\"default\": [types], \"workspaces\": {\"ws\": [types]}} (default: HELPFUL and NOT_HELPFUL)", "", str(&cfg.FeedbackPolicy)},
+		{"feedback-auto-accept-file", "FEEDBACK_AUTO_ACCEPT_FILE", "the same policy from a file", "", str(&cfg.FeedbackPolicyFile)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},

@@ -171,6 +171,10 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
+	feedbackPolicy, err := policy.LoadFeedbackPolicy(cfg.FeedbackPolicy, cfg.FeedbackPolicyFile)
+	if err != nil {
+		return nil, err
+	}
 	tracerProvider, stopTracing, err := telemetry.SetupTracing(ctx, telemetry.TracingConfig{
 		Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName, SampleRatio: cfg.TraceSampleRatio,
 	})
@@ -227,8 +231,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			gateway.LimitIngest:   {PerSecond: cfg.IngestRate, Burst: cfg.IngestBurst},
 			gateway.LimitRetrieve: {PerSecond: cfg.RetrieveRate, Burst: cfg.RetrieveBurst},
 		}),
-		Anonymous: anonymous(keyring),
-		Observer:  tel,
+		Anonymous:      anonymous(keyring),
+		Observer:       tel,
+		FeedbackPolicy: feedbackPolicy,
 	})
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))

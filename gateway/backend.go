@@ -125,7 +125,17 @@ type CommitResult struct {
 	Response map[string]any
 }
 
-// FeedbackRequest asks a backend to apply accepted feedback to a memory.
+// FeedbackRequest asks a backend to apply accepted feedback to a memory it
+// owns: a CORRECTION replaces the memory's content with Correction (already
+// redacted), a DELETE_REQUEST removes it. The call must be idempotent: the
+// worker retries it after failures and lost leases, with the same EventID.
+//
+// The answer is a CommitResult: ResultSuccess, for a correction with the
+// replacement memory's NativeID/NativeURI/RefType (the same ones when the
+// backend rewrites in place); ResultSkipped with Response["reason"] when the
+// backend cannot apply this operation to this memory; ResultFailed (or an
+// error) otherwise, Retryable when trying again may help. State is kept
+// between attempts, as for commits, for multi-step operations.
 type FeedbackRequest struct {
 	EventID      string
 	FeedbackID   string
@@ -135,9 +145,13 @@ type FeedbackRequest struct {
 	AgentID      string
 	SessionID    string
 	Namespace    string
-	NativeID     string
-	NativeURI    string
-	Correction   string
+	// The memory: its ref's type and native identifiers.
+	RefType    RefType
+	NativeID   string
+	NativeURI  string
+	Correction string
+	Attempt    int
+	State      Metadata
 }
 
 // RetrievalQuery is one backend query of a retrieveContext call.

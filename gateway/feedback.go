@@ -11,6 +11,9 @@ import (
 // AuditActionFeedback is the audit action of recorded feedback.
 const AuditActionFeedback = "record_memory_feedback"
 
+// ReviewerAutoAccept is the reviewer of feedback the policy accepted.
+const ReviewerAutoAccept = "auto_accept_policy"
+
 // maxFeedbackTextBytes bounds a comment or a correction.
 const maxFeedbackTextBytes = 16 << 10
 
@@ -85,6 +88,14 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		return RecordFeedbackResult{}, fmt.Errorf("error loading memory ref: %w", err)
 	}
 
+	if in.FeedbackType.Routed() {
+		if err := routable(ref); err != nil && !s.feedbackExists(ctx, in) {
+			// A replay of feedback that was applied meanwhile is answered
+			// below as the replay it is.
+			return RecordFeedbackResult{}, err
+		}
+	}
+
 	now := s.clock()
 	fb := MemoryFeedback{
 		ID:            FeedbackID(in.WorkspaceID, in.SourceType, in.SourceEventID),
@@ -139,14 +150,39 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		Metadata:     md,
 		CreatedAt:    now,
 	}
-	stored, created, err := s.store.SaveFeedback(ctx, fb, FeedbackContent{Comment: in.Comment, Correction: in.Correction}, audit)
+	var route *FeedbackRoute
+	if s.feedbackPolicy.AutoAccepts(in.WorkspaceID, in.FeedbackType) {
+		fb.Status, fb.ReviewedBy, fb.ReviewedAt = FeedbackAccepted, optional(ReviewerAutoAccept), &now
+		md["auto_accepted"] = true
+		if in.FeedbackType.Routed() {
+			route = s.feedbackRoute(fb, ref, now)
+			fb.JobID, fb.OutboxEventID = &route.Job.ID, &route.Event.ID
+			md["job_id"], md["outbox_event_id"] = route.Job.ID, route.Event.ID
+			audit.JobID = fb.JobID
+		}
+	}
+	stored, created, err := s.store.SaveFeedback(ctx, fb, FeedbackContent{Comment: in.Comment, Correction: in.Correction}, audit, route)
 	if err != nil {
 		return RecordFeedbackResult{}, fmt.Errorf("error saving feedback %s: %w", fb.ID, err)
+	}
+	if created && route != nil {
+		s.publishJobs(ctx, []CommitJob{route.Job})
+		s.notifyOutbox(ctx)
 	}
 	if !created && (stored.MemoryRefID != fb.MemoryRefID || stored.FeedbackType != fb.FeedbackType) {
 		return RecordFeedbackResult{}, &ConflictError{Field: "sourceEventId", Message: "different feedback was already recorded for this sourceEventId"}
 	}
 	return RecordFeedbackResult{Feedback: stored, Created: created}, nil
+}
+
+// feedbackExists reports whether feedback from the same source event was
+// recorded already.
+func (s *Service) feedbackExists(ctx context.Context, in RecordFeedbackInput) bool {
+	if in.SourceEventID == "" {
+		return false
+	}
+	found, err := s.store.FeedbackByIDs(ctx, []string{FeedbackID(in.WorkspaceID, in.SourceType, in.SourceEventID)})
+	return err == nil && len(found) > 0
 }
 
 // IsNotFound reports whether err means "not found".

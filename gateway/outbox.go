@@ -70,6 +70,9 @@ type OutboxCompletion struct {
 	CompletedAt   *time.Time
 	// Refs are written (idempotently) in the same transaction.
 	Refs []MemoryRef
+	// Feedback, for an APPLY_FEEDBACK event that finished, updates the
+	// feedback and the memory's refs in the same transaction.
+	Feedback *FeedbackOutcome
 
 	maxAttempts int
 }
@@ -139,6 +142,8 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 		}
 		res, err := s.callCommitter(ctx, committer, e)
 		return s.applyCommitResult(c, e, res, err, now)
+	case OperationApplyFeedback:
+		return s.executeFeedback(ctx, c, e, adapter, now)
 	default:
 		return s.skipped(c, now, ReasonUnsupportedOperation)
 	}

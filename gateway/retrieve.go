@@ -72,6 +72,8 @@ type RetrieveResult struct {
 type backendHits struct {
 	backend Backend
 	items   []RetrievedItem
+	// refIDs[i] is the known ref of items[i], if any.
+	refIDs []*string
 }
 
 // RetrieveContext queries every selected backend concurrently, each under its
@@ -111,6 +113,7 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	}
 	outcomes := make([]BackendRetrieval, len(s.backends))
 	hits := make([]backendHits, len(s.backends))
+	screened := make([]screening, len(s.backends))
 	var wg sync.WaitGroup
 	for i, adapter := range s.backends {
 		outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
@@ -135,18 +138,25 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 					slog.String("backend", string(adapter.Name())), slog.String("err", truncate(err.Error(), maxErrorMessageLength)))
 			default:
 				outcomes[i].Outcome = RetrievalOK
-				hits[i].items = s.redactItems(ctx, in.WorkspaceID, items)
+				// Screening runs here, beside the backend's own call, so
+				// that it hides behind the slowest backend.
+				screened[i] = s.screenItems(ctx, in.WorkspaceID, scope, adapter.Name(), s.redactItems(ctx, in.WorkspaceID, items))
+				hits[i].items, hits[i].refIDs = screened[i].items, screened[i].refIDs
 				outcomes[i].ItemCount = len(hits[i].items)
 			}
 		})
 	}
 	wg.Wait()
 
-	items, conflicts := mergeHits(hits, in.Limit)
-	if err := s.linkRefs(ctx, in.WorkspaceID, scope, items); err != nil {
-		return RetrieveResult{}, err
+	var retired []RetrievalConflict
+	for _, sc := range screened {
+		if sc.err != nil {
+			return RetrieveResult{}, sc.err
+		}
+		retired = append(retired, sc.conflicts...)
 	}
-	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: conflicts, TraceID: optional(in.TraceID)}, nil
+	items, conflicts := mergeHits(hits, in.Limit)
+	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: append(retired, conflicts...), TraceID: optional(in.TraceID)}, nil
 }
 
 func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) (items []RetrievedItem, err error) {
@@ -236,6 +246,7 @@ func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict
 				item: ContextItem{
 					Text: it.Text, SourceBackend: h.backend, MemoryType: it.MemoryType,
 					NativeID: optional(it.NativeID), NativeURI: optional(it.NativeURI),
+					RefID: refAt(h.refIDs, rank),
 				},
 			}
 			byKey[nativeKey] = f
@@ -326,49 +337,136 @@ func jaccard(a, b map[string]struct{}) float64 {
 	return float64(inter) / float64(len(a)+len(b)-inter)
 }
 
-// linkRefs attaches the known memory ref of each item, found by native id or
-// uri among the workspace's successful refs of the item's backend.
-func (s *Service) linkRefs(ctx context.Context, workspaceID string, scope ReadScope, items []ContextItem) error {
-	type lookup struct{ ids, uris []string }
-	perBackend := map[Backend]*lookup{}
-	for _, it := range items {
-		l := perBackend[it.SourceBackend]
-		if l == nil {
-			l = &lookup{}
-			perBackend[it.SourceBackend] = l
-		}
-		if it.NativeID != nil {
-			l.ids = append(l.ids, *it.NativeID)
-		}
-		if it.NativeURI != nil {
-			l.uris = append(l.uris, *it.NativeURI)
-		}
-	}
-	for backend, l := range perBackend {
-		if len(l.ids) == 0 && len(l.uris) == 0 {
-			continue
-		}
-		refs, err := s.store.RefsByNative(ctx, workspaceID, backend, l.ids, l.uris)
-		if err != nil {
-			return fmt.Errorf("error linking retrieved items to refs: %w", err)
-		}
-		refs = visible(Reader{scope: scope}, refs, refPlace)
-		// Prefer the most recently updated ref: a committed memory's ref over
-		// the ingest ref of the same turn.
-		slices.SortFunc(refs, func(a, b MemoryRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
-		for i := range items {
-			it := &items[i]
-			if it.SourceBackend != backend || it.RefID != nil {
-				continue
-			}
-			for _, r := range refs {
-				if (it.NativeID != nil && r.NativeID != nil && *it.NativeID == *r.NativeID) ||
-					(it.NativeURI != nil && r.NativeURI != nil && *it.NativeURI == *r.NativeURI) {
-					it.RefID = &r.ID
-					break
-				}
-			}
-		}
+func refAt(refIDs []*string, i int) *string {
+	if i < len(refIDs) {
+		return refIDs[i]
 	}
 	return nil
+}
+
+// Conflict kinds of memories a correction or a delete retired.
+const (
+	ConflictSuperseded = "superseded_memory"
+	ConflictDeleted    = "deleted_memory"
+	ConflictStale      = "stale_content"
+)
+
+// screening is one backend's answer after its refs were consulted.
+type screening struct {
+	items     []RetrievedItem
+	refIDs    []*string
+	conflicts []RetrievalConflict
+	err       error
+}
+
+// screenItems consults the refs of one backend's items (by native id or
+// uri, all in one statement): it drops memories an applied correction
+// superseded or a delete removed — reporting each as a conflict, since the
+// backend should no longer hold them — and items still carrying the content
+// a correction replaced in place; and it links the rest to their ref (the
+// most recently updated live one the caller may see).
+func (s *Service) screenItems(ctx context.Context, workspaceID string, scope ReadScope, backend Backend, items []RetrievedItem) screening {
+	var ids, uris []string
+	for _, it := range items {
+		if it.NativeID != "" {
+			ids = append(ids, it.NativeID)
+		}
+		if it.NativeURI != "" {
+			uris = append(uris, it.NativeURI)
+		}
+	}
+	out := screening{items: items, refIDs: make([]*string, len(items))}
+	if len(ids) == 0 && len(uris) == 0 {
+		return out
+	}
+	refs, err := s.store.RefsByNative(ctx, workspaceID, backend, ids, uris)
+	if err != nil {
+		out.err = fmt.Errorf("error linking retrieved items to refs: %w", err)
+		return out
+	}
+	// Newest first: a committed memory's ref before the ingest ref of the
+	// same turn, a replacement before what it replaced.
+	slices.SortFunc(refs, func(a, b MemoryRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	out.items, out.refIDs = out.items[:0:0], out.refIDs[:0:0]
+	for _, it := range items {
+		var live, retired []MemoryRef
+		for _, r := range refs {
+			if !sameMemory(it, r) {
+				continue
+			}
+			if r.Status == RefStatusSuccess {
+				live = append(live, r)
+			} else {
+				retired = append(retired, r)
+			}
+		}
+		if kind, ok := retiredKind(it, live, retired); ok {
+			out.conflicts = append(out.conflicts, RetrievalConflict{
+				Kind: kind, Backends: []Backend{backend}, NativeIDs: []string{nativeKeyOf(it)},
+				Message: retiredMessage(kind),
+			})
+			continue
+		}
+		var refID *string
+		for _, r := range visible(Reader{scope: scope}, live, refPlace) {
+			refID = &r.ID
+			break
+		}
+		out.items = append(out.items, it)
+		out.refIDs = append(out.refIDs, refID)
+	}
+	return out
+}
+
+func sameMemory(it RetrievedItem, r MemoryRef) bool {
+	return (it.NativeID != "" && r.NativeID != nil && it.NativeID == *r.NativeID) ||
+		(it.NativeURI != "" && r.NativeURI != nil && it.NativeURI == *r.NativeURI)
+}
+
+// retiredKind says whether an item must not be returned: its memory has no
+// live ref left (superseded or deleted), or it was corrected in place but
+// the backend still returns the replaced content.
+func retiredKind(it RetrievedItem, live, retired []MemoryRef) (string, bool) {
+	if len(retired) == 0 {
+		return "", false
+	}
+	if len(live) == 0 {
+		if retired[0].Status == RefStatusDeleted {
+			return ConflictDeleted, true
+		}
+		return ConflictSuperseded, true
+	}
+	hash := it.ContentHash
+	if hash == "" {
+		hash = ContentHash(strings.TrimSpace(it.Text))
+	}
+	for _, r := range live {
+		if r.ContentHash != nil && *r.ContentHash == hash {
+			return "", false
+		}
+	}
+	for _, r := range retired {
+		if r.ContentHash != nil && *r.ContentHash == hash {
+			return ConflictStale, true
+		}
+	}
+	return "", false
+}
+
+func retiredMessage(kind string) string {
+	switch kind {
+	case ConflictDeleted:
+		return "the backend still returns a memory deleted by an applied delete request; it was left out"
+	case ConflictStale:
+		return "the backend still returns the content an applied correction replaced; it was left out"
+	default:
+		return "the backend still returns a memory superseded by an applied correction; it was left out"
+	}
+}
+
+func nativeKeyOf(it RetrievedItem) string {
+	if it.NativeID != "" {
+		return it.NativeID
+	}
+	return it.NativeURI
 }

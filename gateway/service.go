@@ -102,8 +102,10 @@ type Service struct {
 	redactor  Redactor
 	limiter   RateLimiter
 	observer  CallObserver
-	validate  *validator.Validate
-	ingests   singleflight.Group
+	// feedbackPolicy decides which feedback needs no review.
+	feedbackPolicy FeedbackPolicy
+	validate       *validator.Validate
+	ingests        singleflight.Group
 }
 
 // Options are the collaborators of a Service.
@@ -128,6 +130,9 @@ type Options struct {
 	Limiter RateLimiter
 	// Observer watches every backend call (metrics, tracing); nil: none.
 	Observer CallObserver
+	// FeedbackPolicy says which feedback is accepted without review; nil
+	// means DefaultFeedbackPolicy.
+	FeedbackPolicy *FeedbackPolicy
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -153,6 +158,10 @@ func NewService(opts Options) (*Service, error) {
 	}
 	if s.observer == nil {
 		s.observer = unobserved{}
+	}
+	s.feedbackPolicy = DefaultFeedbackPolicy
+	if opts.FeedbackPolicy != nil {
+		s.feedbackPolicy = *opts.FeedbackPolicy
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -35,10 +35,17 @@ type CommitStore interface {
 
 // FeedbackStore persists feedback.
 type FeedbackStore interface {
-	// SaveFeedback stores feedback, its text and the audit entry in one
-	// transaction. If feedback with the same id exists, nothing is written and
-	// the stored feedback is returned with created=false.
-	SaveFeedback(ctx context.Context, fb MemoryFeedback, content FeedbackContent, audit AuditEntry) (stored MemoryFeedback, created bool, err error)
+	// SaveFeedback stores feedback, its text, the audit entry and, for
+	// feedback accepted at once, its route (job and outbox event) in one
+	// transaction. If feedback with the same id exists, nothing is written
+	// and the stored feedback is returned with created=false.
+	SaveFeedback(ctx context.Context, fb MemoryFeedback, content FeedbackContent, audit AuditEntry, route *FeedbackRoute) (stored MemoryFeedback, created bool, err error)
+	// ReviewFeedback applies a decision (and its route and audit entry) if
+	// the feedback is still RECEIVED, in one transaction; it returns the
+	// feedback as stored and whether this call changed it.
+	ReviewFeedback(ctx context.Context, review FeedbackReview) (stored MemoryFeedback, changed bool, err error)
+	// FeedbackContent returns feedback's text (content, for the worker).
+	FeedbackContent(ctx context.Context, feedbackID string) (FeedbackContent, error)
 }
 
 // ReadStore serves the dashboard graph. Lists are ordered newest first by
@@ -71,7 +78,8 @@ type ReadStore interface {
 	// SessionExists reports whether any ref or job within scope is recorded
 	// for the session.
 	SessionExists(ctx context.Context, workspaceID, sessionID string, scope ReadScope) (bool, error)
-	// RefsByNative finds successful refs of one backend by native id or uri.
+	// RefsByNative finds the successful, superseded and deleted refs of one
+	// backend by native id or uri.
 	RefsByNative(ctx context.Context, workspaceID string, backend Backend, nativeIDs, nativeURIs []string) ([]MemoryRef, error)
 }
 
@@ -121,6 +129,8 @@ const (
 	RefsByJob         RefGroup = "job_id"
 	RefsByOutboxEvent RefGroup = "outbox_event_id"
 	RefsBySession     RefGroup = "session_id"
+	// RefsBySupersededBy groups the refs a replacement ref superseded.
+	RefsBySupersededBy RefGroup = "superseded_by_ref_id"
 )
 
 // JobFilter narrows commit jobs.

@@ -49,6 +49,11 @@ const (
 	RefStatusPending RefStatus = "pending"
 	RefStatusSkipped RefStatus = "skipped"
 	RefStatusSuccess RefStatus = "success"
+	// RefStatusSuperseded: an applied correction replaced the memory; the
+	// ref links to its replacement. RefStatusDeleted: an applied delete
+	// request removed it. Retrieval never returns either.
+	RefStatusSuperseded RefStatus = "superseded"
+	RefStatusDeleted    RefStatus = "deleted"
 )
 
 // OperationStatus aggregates the ref statuses of one ingest.
@@ -133,13 +138,32 @@ const (
 // FeedbackStatus is the review state of feedback.
 type FeedbackStatus string
 
-// Feedback statuses: RECEIVED → ACCEPTED | REJECTED → APPLIED | FAILED.
+// Feedback statuses: RECEIVED → ACCEPTED | REJECTED; an accepted correction
+// or delete request is then routed to the owning backend and ends APPLIED,
+// SKIPPED (the backend cannot apply it; ResultReason says why) or FAILED
+// (dead-lettered; re-driving the event brings it back to ACCEPTED).
 const (
 	FeedbackAccepted FeedbackStatus = "accepted"
 	FeedbackApplied  FeedbackStatus = "applied"
 	FeedbackFailed   FeedbackStatus = "failed"
 	FeedbackReceived FeedbackStatus = "received"
 	FeedbackRejected FeedbackStatus = "rejected"
+	FeedbackSkipped  FeedbackStatus = "skipped"
+)
+
+// Routed reports whether accepted feedback of this type changes the memory
+// in its backend (and so becomes an outbox event).
+func (t FeedbackType) Routed() bool {
+	return t == FeedbackCorrection || t == FeedbackDeleteRequest
+}
+
+// FeedbackDecision is a reviewer's verdict.
+type FeedbackDecision string
+
+// Review decisions.
+const (
+	DecisionAccept FeedbackDecision = "accept"
+	DecisionReject FeedbackDecision = "reject"
 )
 
 // RetrievalOutcome is what happened when one backend was asked for context.
@@ -187,9 +211,12 @@ type MemoryRef struct {
 	ErrorMessage   *string
 	JobID          *string
 	OutboxEventID  *string
-	Metadata       Metadata
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// SupersededByRefID is the replacement of a superseded ref.
+	SupersededByRefID *string
+	SupersededAt      *time.Time
+	Metadata          Metadata
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // NodeID implements Node.
@@ -313,9 +340,21 @@ type MemoryFeedback struct {
 	HasCorrection bool
 	SourceType    *string
 	SourceEventID *string
-	Metadata      Metadata
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Review: who decided, when and why (redacted, control-plane text).
+	ReviewReason *string
+	ReviewedBy   *string
+	ReviewedAt   *time.Time
+	// Routing of an accepted correction or delete: the job and outbox event
+	// that carry it to the backend, the ref that replaced the memory, why it
+	// was skipped or failed, and when it was applied.
+	JobID            *string
+	OutboxEventID    *string
+	ReplacementRefID *string
+	ResultReason     *string
+	AppliedAt        *time.Time
+	Metadata         Metadata
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // NodeID implements Node.

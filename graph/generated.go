@@ -155,22 +155,30 @@ type ComplexityRoot struct {
 	}
 
 	MemoryFeedback struct {
-		AgentID       func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		FeedbackType  func(childComplexity int) int
-		HasComment    func(childComplexity int) int
-		HasCorrection func(childComplexity int) int
-		ID            func(childComplexity int) int
-		MemoryRefID   func(childComplexity int) int
-		Metadata      func(childComplexity int) int
-		Namespace     func(childComplexity int) int
-		Ref           func(childComplexity int) int
-		SourceEventID func(childComplexity int) int
-		SourceType    func(childComplexity int) int
-		Status        func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
-		UserID        func(childComplexity int) int
-		WorkspaceID   func(childComplexity int) int
+		AgentID        func(childComplexity int) int
+		AppliedAt      func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		FeedbackType   func(childComplexity int) int
+		HasComment     func(childComplexity int) int
+		HasCorrection  func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Job            func(childComplexity int) int
+		MemoryRefID    func(childComplexity int) int
+		Metadata       func(childComplexity int) int
+		Namespace      func(childComplexity int) int
+		OutboxEvent    func(childComplexity int) int
+		Ref            func(childComplexity int) int
+		ReplacementRef func(childComplexity int) int
+		ResultReason   func(childComplexity int) int
+		ReviewReason   func(childComplexity int) int
+		ReviewedAt     func(childComplexity int) int
+		ReviewedBy     func(childComplexity int) int
+		SourceEventID  func(childComplexity int) int
+		SourceType     func(childComplexity int) int
+		Status         func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		UserID         func(childComplexity int) int
+		WorkspaceID    func(childComplexity int) int
 	}
 
 	MemoryFeedbackConnection struct {
@@ -207,6 +215,9 @@ type ComplexityRoot struct {
 		SourceEventID  func(childComplexity int) int
 		SourceType     func(childComplexity int) int
 		Status         func(childComplexity int) int
+		SupersededAt   func(childComplexity int) int
+		SupersededBy   func(childComplexity int) int
+		Supersedes     func(childComplexity int) int
 		TurnID         func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 		UserID         func(childComplexity int) int
@@ -230,6 +241,7 @@ type ComplexityRoot struct {
 		RecordMemoryFeedback   func(childComplexity int, input gateway.RecordFeedbackInput) int
 		RedriveOutboxEvent     func(childComplexity int, id string) int
 		RedriveOutboxEvents    func(childComplexity int, filter gateway.EventFilter) int
+		ReviewMemoryFeedback   func(childComplexity int, input gateway.ReviewFeedbackInput) int
 	}
 
 	OutboxEvent struct {
@@ -237,6 +249,7 @@ type ComplexityRoot struct {
 		Backend        func(childComplexity int) int
 		CompletedAt    func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
+		Feedback       func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Job            func(childComplexity int) int
 		LastError      func(childComplexity int) int
@@ -325,6 +338,10 @@ type ComplexityRoot struct {
 		TraceID   func(childComplexity int) int
 	}
 
+	ReviewMemoryFeedbackPayload struct {
+		Feedback func(childComplexity int) int
+	}
+
 	Session struct {
 		AuditEntries func(childComplexity int, first *int, after *string) int
 		ID           func(childComplexity int) int
@@ -360,6 +377,10 @@ type ContextItemResolver interface {
 }
 type MemoryFeedbackResolver interface {
 	Ref(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.MemoryRef, error)
+
+	Job(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.CommitJob, error)
+	OutboxEvent(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.OutboxEvent, error)
+	ReplacementRef(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.MemoryRef, error)
 }
 type MemoryRefResolver interface {
 	Job(ctx context.Context, obj *gateway.MemoryRef) (*gateway.CommitJob, error)
@@ -367,17 +388,22 @@ type MemoryRefResolver interface {
 	Session(ctx context.Context, obj *gateway.MemoryRef) (*gateway.Session, error)
 	Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryRefConnection, error)
 	Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryFeedbackConnection, error)
+	SupersededBy(ctx context.Context, obj *gateway.MemoryRef) (*gateway.MemoryRef, error)
+
+	Supersedes(ctx context.Context, obj *gateway.MemoryRef) ([]gateway.MemoryRef, error)
 }
 type MutationResolver interface {
 	IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error)
 	CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error)
 	RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error)
+	ReviewMemoryFeedback(ctx context.Context, input gateway.ReviewFeedbackInput) (*model.ReviewMemoryFeedbackPayload, error)
 	ProcessOutbox(ctx context.Context, limit *int) (*gateway.ProcessOutboxResult, error)
 	RedriveOutboxEvent(ctx context.Context, id string) (*gateway.OutboxEvent, error)
 	RedriveOutboxEvents(ctx context.Context, filter gateway.EventFilter) (*model.RedriveOutboxEventsPayload, error)
 }
 type OutboxEventResolver interface {
 	Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error)
+	Feedback(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.MemoryFeedback, error)
 	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error)
 }
 type QueryResolver interface {
@@ -904,6 +930,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryFeedback.AgentID(childComplexity), true
+	case "MemoryFeedback.appliedAt":
+		if e.ComplexityRoot.MemoryFeedback.AppliedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.AppliedAt(childComplexity), true
 	case "MemoryFeedback.createdAt":
 		if e.ComplexityRoot.MemoryFeedback.CreatedAt == nil {
 			break
@@ -934,6 +966,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryFeedback.ID(childComplexity), true
+	case "MemoryFeedback.job":
+		if e.ComplexityRoot.MemoryFeedback.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.Job(childComplexity), true
 	case "MemoryFeedback.memoryRefId":
 		if e.ComplexityRoot.MemoryFeedback.MemoryRefID == nil {
 			break
@@ -952,12 +990,48 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryFeedback.Namespace(childComplexity), true
+	case "MemoryFeedback.outboxEvent":
+		if e.ComplexityRoot.MemoryFeedback.OutboxEvent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.OutboxEvent(childComplexity), true
 	case "MemoryFeedback.ref":
 		if e.ComplexityRoot.MemoryFeedback.Ref == nil {
 			break
 		}
 
 		return e.ComplexityRoot.MemoryFeedback.Ref(childComplexity), true
+	case "MemoryFeedback.replacementRef":
+		if e.ComplexityRoot.MemoryFeedback.ReplacementRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.ReplacementRef(childComplexity), true
+	case "MemoryFeedback.resultReason":
+		if e.ComplexityRoot.MemoryFeedback.ResultReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.ResultReason(childComplexity), true
+	case "MemoryFeedback.reviewReason":
+		if e.ComplexityRoot.MemoryFeedback.ReviewReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.ReviewReason(childComplexity), true
+	case "MemoryFeedback.reviewedAt":
+		if e.ComplexityRoot.MemoryFeedback.ReviewedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.ReviewedAt(childComplexity), true
+	case "MemoryFeedback.reviewedBy":
+		if e.ComplexityRoot.MemoryFeedback.ReviewedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.ReviewedBy(childComplexity), true
 	case "MemoryFeedback.sourceEventId":
 		if e.ComplexityRoot.MemoryFeedback.SourceEventID == nil {
 			break
@@ -1169,6 +1243,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryRef.Status(childComplexity), true
+	case "MemoryRef.supersededAt":
+		if e.ComplexityRoot.MemoryRef.SupersededAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryRef.SupersededAt(childComplexity), true
+	case "MemoryRef.supersededBy":
+		if e.ComplexityRoot.MemoryRef.SupersededBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryRef.SupersededBy(childComplexity), true
+	case "MemoryRef.supersedes":
+		if e.ComplexityRoot.MemoryRef.Supersedes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryRef.Supersedes(childComplexity), true
 	case "MemoryRef.turnId":
 		if e.ComplexityRoot.MemoryRef.TurnID == nil {
 			break
@@ -1286,6 +1378,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedriveOutboxEvents(childComplexity, args["filter"].(gateway.EventFilter)), true
+	case "Mutation.reviewMemoryFeedback":
+		if e.ComplexityRoot.Mutation.ReviewMemoryFeedback == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviewMemoryFeedback_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviewMemoryFeedback(childComplexity, args["input"].(gateway.ReviewFeedbackInput)), true
 
 	case "OutboxEvent.attemptCount":
 		if e.ComplexityRoot.OutboxEvent.AttemptCount == nil {
@@ -1311,6 +1414,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEvent.CreatedAt(childComplexity), true
+	case "OutboxEvent.feedback":
+		if e.ComplexityRoot.OutboxEvent.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.Feedback(childComplexity), true
 	case "OutboxEvent.id":
 		if e.ComplexityRoot.OutboxEvent.ID == nil {
 			break
@@ -1719,6 +1828,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RetrieveContextPayload.TraceID(childComplexity), true
 
+	case "ReviewMemoryFeedbackPayload.feedback":
+		if e.ComplexityRoot.ReviewMemoryFeedbackPayload.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackPayload.Feedback(childComplexity), true
+
 	case "Session.auditEntries":
 		if e.ComplexityRoot.Session.AuditEntries == nil {
 			break
@@ -1812,6 +1928,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OutboxEventFilter", ec.unmarshalInputOutboxEventFilter),
 			graphql.NewInputUnmarshaler("RecordMemoryFeedbackInput", ec.unmarshalInputRecordMemoryFeedbackInput),
 			graphql.NewInputUnmarshaler("RetrieveContextInput", ec.unmarshalInputRetrieveContextInput),
+			graphql.NewInputUnmarshaler("ReviewMemoryFeedbackInput", ec.unmarshalInputReviewMemoryFeedbackInput),
 			graphql.NewInputUnmarshaler("TraceInput", ec.unmarshalInputTraceInput),
 			graphql.NewInputUnmarshaler("TurnPolicyInput", ec.unmarshalInputTurnPolicyInput),
 		)
@@ -1966,6 +2083,10 @@ enum RefStatus {
   PENDING
   FAILED
   SKIPPED
+  "An applied correction replaced the memory; supersededBy is the replacement."
+  SUPERSEDED
+  "An applied delete request removed the memory."
+  DELETED
 }
 
 "The aggregate state of an ingest across backends."
@@ -2012,12 +2133,22 @@ enum FeedbackType {
   DELETE_REQUEST
 }
 
+"RECEIVED → ACCEPTED | REJECTED; an accepted correction or delete request then ends APPLIED, SKIPPED or FAILED."
 enum FeedbackStatus {
   RECEIVED
   ACCEPTED
   REJECTED
+  "The owning backend applied the correction or the delete."
   APPLIED
+  "The owning backend cannot apply it to this memory; resultReason says why."
+  SKIPPED
+  "Routing was dead-lettered; re-driving its outbox event brings it back to ACCEPTED."
   FAILED
+}
+
+enum FeedbackDecision {
+  ACCEPT
+  REJECT
 }
 
 enum BreakerState {
@@ -2079,6 +2210,12 @@ type MemoryRef implements Node {
   "Other refs recorded under the same gateway id."
   siblings(first: Int = 20, after: String): MemoryRefConnection!
   feedback(first: Int = 20, after: String): MemoryFeedbackConnection!
+  "The ref that replaced this one (SUPERSEDED refs)."
+  supersededBy: MemoryRef
+  "When a correction superseded (or a delete request removed) this memory."
+  supersededAt: Time
+  "The refs this one replaced (a correction's replacement ref)."
+  supersedes: [MemoryRef!]!
 }
 
 type MemoryRefEdge {
@@ -2158,6 +2295,8 @@ type OutboxEvent implements Node {
   updatedAt: Time!
   completedAt: Time
   job: CommitJob
+  "The feedback an APPLY_FEEDBACK event carries."
+  feedback: MemoryFeedback
   "Refs this event produced."
   refs(first: Int = 20, after: String): MemoryRefConnection!
 }
@@ -2230,6 +2369,20 @@ type MemoryFeedback implements Node {
   createdAt: Time!
   updatedAt: Time!
   ref: MemoryRef!
+  "Who decided: a key's name, or auto_accept_policy."
+  reviewedBy: String
+  reviewedAt: Time
+  "The reviewer's reason (redacted)."
+  reviewReason: String
+  "The job routing an accepted correction or delete request; its subscription shows the progress."
+  job: CommitJob
+  "The outbox event carrying it to the owning backend."
+  outboxEvent: OutboxEvent
+  "The ref of the corrected memory, once APPLIED."
+  replacementRef: MemoryRef
+  "Why it was SKIPPED or FAILED."
+  resultReason: String
+  appliedAt: Time
 }
 
 type MemoryFeedbackEdge {
@@ -2309,6 +2462,17 @@ input RecordMemoryFeedbackInput {
   correction: String
   sourceType: String
   sourceEventId: String
+}
+
+input ReviewMemoryFeedbackInput {
+  id: ID!
+  decision: FeedbackDecision!
+  "Why (control-plane text, redacted; at most 1 KiB)."
+  reason: String
+}
+
+type ReviewMemoryFeedbackPayload {
+  feedback: MemoryFeedback!
 }
 
 type RecordMemoryFeedbackPayload {
@@ -2453,6 +2617,8 @@ type Mutation {
   ingestConversationTurn(input: IngestConversationTurnInput!): IngestConversationTurnPayload!
   commitSession(input: CommitSessionInput!): CommitSessionPayload!
   recordMemoryFeedback(input: RecordMemoryFeedbackInput!): RecordMemoryFeedbackPayload!
+  "Accept or reject RECEIVED feedback (ADMIN on the memory's namespace, or the memory's own user). Accepting a correction or delete request routes it to the backend that owns the memory."
+  reviewMemoryFeedback(input: ReviewMemoryFeedbackInput!): ReviewMemoryFeedbackPayload!
   "Admin: process up to limit due outbox events now."
   processOutbox(limit: Int = 100): ProcessOutboxPayload!
   "Admin: put one DEAD_LETTER event back to PENDING with a fresh set of attempts."
@@ -2725,6 +2891,22 @@ func (ec *executionContext) childFields_MemoryFeedback(ctx context.Context, fiel
 		return ec.fieldContext_MemoryFeedback_updatedAt(ctx, field)
 	case "ref":
 		return ec.fieldContext_MemoryFeedback_ref(ctx, field)
+	case "reviewedBy":
+		return ec.fieldContext_MemoryFeedback_reviewedBy(ctx, field)
+	case "reviewedAt":
+		return ec.fieldContext_MemoryFeedback_reviewedAt(ctx, field)
+	case "reviewReason":
+		return ec.fieldContext_MemoryFeedback_reviewReason(ctx, field)
+	case "job":
+		return ec.fieldContext_MemoryFeedback_job(ctx, field)
+	case "outboxEvent":
+		return ec.fieldContext_MemoryFeedback_outboxEvent(ctx, field)
+	case "replacementRef":
+		return ec.fieldContext_MemoryFeedback_replacementRef(ctx, field)
+	case "resultReason":
+		return ec.fieldContext_MemoryFeedback_resultReason(ctx, field)
+	case "appliedAt":
+		return ec.fieldContext_MemoryFeedback_appliedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryFeedback", field.Name)
 }
@@ -2805,6 +2987,12 @@ func (ec *executionContext) childFields_MemoryRef(ctx context.Context, field gra
 		return ec.fieldContext_MemoryRef_siblings(ctx, field)
 	case "feedback":
 		return ec.fieldContext_MemoryRef_feedback(ctx, field)
+	case "supersededBy":
+		return ec.fieldContext_MemoryRef_supersededBy(ctx, field)
+	case "supersededAt":
+		return ec.fieldContext_MemoryRef_supersededAt(ctx, field)
+	case "supersedes":
+		return ec.fieldContext_MemoryRef_supersedes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryRef", field.Name)
 }
@@ -2869,6 +3057,8 @@ func (ec *executionContext) childFields_OutboxEvent(ctx context.Context, field g
 		return ec.fieldContext_OutboxEvent_completedAt(ctx, field)
 	case "job":
 		return ec.fieldContext_OutboxEvent_job(ctx, field)
+	case "feedback":
+		return ec.fieldContext_OutboxEvent_feedback(ctx, field)
 	case "refs":
 		return ec.fieldContext_OutboxEvent_refs(ctx, field)
 	}
@@ -2983,6 +3173,14 @@ func (ec *executionContext) childFields_RetrieveContextPayload(ctx context.Conte
 		return ec.fieldContext_RetrieveContextPayload_traceId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RetrieveContextPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ReviewMemoryFeedbackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "feedback":
+		return ec.fieldContext_ReviewMemoryFeedbackPayload_feedback(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewMemoryFeedbackPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3310,6 +3508,20 @@ func (ec *executionContext) field_Mutation_redriveOutboxEvents_args(ctx context.
 		return nil, err
 	}
 	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reviewMemoryFeedback_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (gateway.ReviewFeedbackInput, error) {
+			return ec.unmarshalNReviewMemoryFeedbackInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐReviewFeedbackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -6049,6 +6261,217 @@ func (ec *executionContext) fieldContext_MemoryFeedback_ref(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _MemoryFeedback_reviewedBy(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_reviewedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_reviewedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedback", field, false, false, "String")
+}
+
+func (ec *executionContext) _MemoryFeedback_reviewedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_reviewedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_reviewedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedback", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MemoryFeedback_reviewReason(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_reviewReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_reviewReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedback", field, false, false, "String")
+}
+
+func (ec *executionContext) _MemoryFeedback_job(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MemoryFeedback().Job(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.CommitJob) graphql.Marshaler {
+			return ec.marshalOCommitJob2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitJob(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryFeedback",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MemoryFeedback_outboxEvent(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_outboxEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MemoryFeedback().OutboxEvent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.OutboxEvent) graphql.Marshaler {
+			return ec.marshalOOutboxEvent2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_outboxEvent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryFeedback",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MemoryFeedback_replacementRef(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_replacementRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MemoryFeedback().ReplacementRef(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.MemoryRef) graphql.Marshaler {
+			return ec.marshalOMemoryRef2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryRef(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_replacementRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryFeedback",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MemoryFeedback_resultReason(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_resultReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResultReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_resultReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedback", field, false, false, "String")
+}
+
+func (ec *executionContext) _MemoryFeedback_appliedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_appliedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppliedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_appliedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedback", field, false, false, "Time")
+}
+
 func (ec *executionContext) _MemoryFeedbackConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MemoryFeedbackConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6858,6 +7281,93 @@ func (ec *executionContext) fieldContext_MemoryRef_feedback(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _MemoryRef_supersededBy(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryRef_supersededBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MemoryRef().SupersededBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.MemoryRef) graphql.Marshaler {
+			return ec.marshalOMemoryRef2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryRef(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryRef_supersededBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryRef",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MemoryRef_supersededAt(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryRef_supersededAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SupersededAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryRef_supersededAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryRef", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MemoryRef_supersedes(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryRef_supersedes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MemoryRef().Supersedes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.MemoryRef) graphql.Marshaler {
+			return ec.marshalNMemoryRef2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryRefᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryRef_supersedes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryRef",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MemoryRefConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MemoryRefConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7103,6 +7613,50 @@ func (ec *executionContext) fieldContext_Mutation_recordMemoryFeedback(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_recordMemoryFeedback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reviewMemoryFeedback(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reviewMemoryFeedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReviewMemoryFeedback(ctx, fc.Args["input"].(gateway.ReviewFeedbackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReviewMemoryFeedbackPayload) graphql.Marshaler {
+			return ec.marshalNReviewMemoryFeedbackPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reviewMemoryFeedback(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewMemoryFeedbackPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reviewMemoryFeedback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7682,6 +8236,38 @@ func (ec *executionContext) fieldContext_OutboxEvent_job(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CommitJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutboxEvent_feedback(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutboxEvent().Feedback(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
+			return ec.marshalOMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboxEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryFeedback(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9046,6 +9632,38 @@ func (ec *executionContext) _RetrieveContextPayload_traceId(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_RetrieveContextPayload_traceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RetrieveContextPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbackPayload_feedback(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackPayload_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feedback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
+			return ec.marshalNMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackPayload_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewMemoryFeedbackPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryFeedback(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *gateway.Session) (ret graphql.Marshaler) {
@@ -11257,6 +11875,62 @@ func UnmarshalRetrieveContextInput(ctx context.Context, raw any) (gateway.Retrie
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReviewMemoryFeedbackInput(ctx context.Context, obj any) (gateway.ReviewFeedbackInput, error) {
+	var it gateway.ReviewFeedbackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "decision", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "decision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decision"))
+			data, err := ec.unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Decision = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReviewMemoryFeedbackInput unmarshals raw into the ReviewMemoryFeedbackInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReviewMemoryFeedbackInput(ctx context.Context, raw any) (gateway.ReviewFeedbackInput, error) {
+	var out gateway.ReviewFeedbackInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReviewMemoryFeedbackInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTraceInput(ctx context.Context, obj any) (gateway.TraceInput, error) {
 	var it gateway.TraceInput
 	if obj == nil {
@@ -12194,6 +12868,49 @@ func (ec *executionContext) _MemoryFeedback(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._MemoryFeedback_ref(ctx, field, obj)
 				})
+		case "reviewedBy":
+			out.Values[i] = ec._MemoryFeedback_reviewedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reviewedAt":
+			out.Values[i] = ec._MemoryFeedback_reviewedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reviewReason":
+			out.Values[i] = ec._MemoryFeedback_reviewReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "job":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MemoryFeedback_job(ctx, field, obj)
+				})
+		case "outboxEvent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MemoryFeedback_outboxEvent(ctx, field, obj)
+				})
+		case "replacementRef":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MemoryFeedback_replacementRef(ctx, field, obj)
+				})
+		case "resultReason":
+			out.Values[i] = ec._MemoryFeedback_resultReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appliedAt":
+			out.Values[i] = ec._MemoryFeedback_appliedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12438,6 +13155,23 @@ func (ec *executionContext) _MemoryRef(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._MemoryRef_feedback(ctx, field, obj)
 				})
+		case "supersededBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MemoryRef_supersededBy(ctx, field, obj)
+				})
+		case "supersededAt":
+			out.Values[i] = ec._MemoryRef_supersededAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "supersedes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MemoryRef_supersedes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12567,6 +13301,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "recordMemoryFeedback":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordMemoryFeedback(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewMemoryFeedback":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reviewMemoryFeedback(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -12715,6 +13456,12 @@ func (ec *executionContext) _OutboxEvent(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._OutboxEvent_job(ctx, field, obj)
+				})
+		case "feedback":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutboxEvent_feedback(ctx, field, obj)
 				})
 		case "refs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -13234,6 +13981,39 @@ func (ec *executionContext) _RetrieveContextPayload(ctx context.Context, sel ast
 		case "traceId":
 			out.Values[i] = ec._RetrieveContextPayload_traceId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reviewMemoryFeedbackPayloadImplementors = []string{"ReviewMemoryFeedbackPayload"}
+
+func (ec *executionContext) _ReviewMemoryFeedbackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewMemoryFeedbackPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewMemoryFeedbackPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewMemoryFeedbackPayload")
+		case "feedback":
+			out.Values[i] = ec._ReviewMemoryFeedbackPayload_feedback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -13975,6 +14755,32 @@ func (ec *executionContext) marshalNContextItem2ᚕgithubᚗcomᚋmemoryᚑgatew
 	return ret
 }
 
+func (ec *executionContext) unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision(ctx context.Context, v any) (gateway.FeedbackDecision, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision(ctx context.Context, sel ast.SelectionSet, v gateway.FeedbackDecision) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FeedbackDecision!")
+	}
+	return res
+}
+
+var (
+	unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision = map[string]gateway.FeedbackDecision{
+		"ACCEPT": gateway.DecisionAccept,
+		"REJECT": gateway.DecisionReject,
+	}
+	marshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision = map[gateway.FeedbackDecision]string{
+		gateway.DecisionAccept: "ACCEPT",
+		gateway.DecisionReject: "REJECT",
+	}
+)
+
 func (ec *executionContext) unmarshalNFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus(ctx context.Context, v any) (gateway.FeedbackStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus[tmp]
@@ -13996,6 +14802,7 @@ var (
 		"ACCEPTED": gateway.FeedbackAccepted,
 		"REJECTED": gateway.FeedbackRejected,
 		"APPLIED":  gateway.FeedbackApplied,
+		"SKIPPED":  gateway.FeedbackSkipped,
 		"FAILED":   gateway.FeedbackFailed,
 	}
 	marshalNFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus = map[gateway.FeedbackStatus]string{
@@ -14003,6 +14810,7 @@ var (
 		gateway.FeedbackAccepted: "ACCEPTED",
 		gateway.FeedbackRejected: "REJECTED",
 		gateway.FeedbackApplied:  "APPLIED",
+		gateway.FeedbackSkipped:  "SKIPPED",
 		gateway.FeedbackFailed:   "FAILED",
 	}
 )
@@ -14463,16 +15271,20 @@ func (ec *executionContext) marshalNRefStatus2githubᚗcomᚋmemoryᚑgatewayᚋ
 
 var (
 	unmarshalNRefStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefStatus = map[string]gateway.RefStatus{
-		"SUCCESS": gateway.RefStatusSuccess,
-		"PENDING": gateway.RefStatusPending,
-		"FAILED":  gateway.RefStatusFailed,
-		"SKIPPED": gateway.RefStatusSkipped,
+		"SUCCESS":    gateway.RefStatusSuccess,
+		"PENDING":    gateway.RefStatusPending,
+		"FAILED":     gateway.RefStatusFailed,
+		"SKIPPED":    gateway.RefStatusSkipped,
+		"SUPERSEDED": gateway.RefStatusSuperseded,
+		"DELETED":    gateway.RefStatusDeleted,
 	}
 	marshalNRefStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefStatus = map[gateway.RefStatus]string{
-		gateway.RefStatusSuccess: "SUCCESS",
-		gateway.RefStatusPending: "PENDING",
-		gateway.RefStatusFailed:  "FAILED",
-		gateway.RefStatusSkipped: "SKIPPED",
+		gateway.RefStatusSuccess:    "SUCCESS",
+		gateway.RefStatusPending:    "PENDING",
+		gateway.RefStatusFailed:     "FAILED",
+		gateway.RefStatusSkipped:    "SKIPPED",
+		gateway.RefStatusSuperseded: "SUPERSEDED",
+		gateway.RefStatusDeleted:    "DELETED",
 	}
 )
 
@@ -14537,6 +15349,19 @@ func (ec *executionContext) marshalNRetrieveContextPayload2ᚖgithubᚗcomᚋmem
 		return graphql.Null
 	}
 	return ec._RetrieveContextPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReviewMemoryFeedbackInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐReviewFeedbackInput(ctx context.Context, v any) (gateway.ReviewFeedbackInput, error) {
+	res, err := ec.unmarshalInputReviewMemoryFeedbackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReviewMemoryFeedbackPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReviewMemoryFeedbackPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReviewMemoryFeedbackPayload!")
+		return graphql.Null
+	}
+	return ec._ReviewMemoryFeedbackPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐSession(ctx context.Context, sel ast.SelectionSet, v *gateway.Session) graphql.Marshaler {
@@ -14940,6 +15765,7 @@ var (
 		"ACCEPTED": gateway.FeedbackAccepted,
 		"REJECTED": gateway.FeedbackRejected,
 		"APPLIED":  gateway.FeedbackApplied,
+		"SKIPPED":  gateway.FeedbackSkipped,
 		"FAILED":   gateway.FeedbackFailed,
 	}
 	marshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus = map[gateway.FeedbackStatus]string{
@@ -14947,6 +15773,7 @@ var (
 		gateway.FeedbackAccepted: "ACCEPTED",
 		gateway.FeedbackRejected: "REJECTED",
 		gateway.FeedbackApplied:  "APPLIED",
+		gateway.FeedbackSkipped:  "SKIPPED",
 		gateway.FeedbackFailed:   "FAILED",
 	}
 )
@@ -15055,6 +15882,13 @@ func (ec *executionContext) marshalOJSON2map(ctx context.Context, sel ast.Select
 	_ = ctx
 	res := graphql.MarshalMap(v)
 	return res
+}
+
+func (ec *executionContext) marshalOMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx context.Context, sel ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MemoryFeedback(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOMemoryFeedbackFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackFilter(ctx context.Context, v any) (*gateway.FeedbackFilter, error) {
@@ -15213,16 +16047,20 @@ func (ec *executionContext) marshalORefStatus2githubᚗcomᚋmemoryᚑgatewayᚋ
 
 var (
 	unmarshalORefStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefStatus = map[string]gateway.RefStatus{
-		"SUCCESS": gateway.RefStatusSuccess,
-		"PENDING": gateway.RefStatusPending,
-		"FAILED":  gateway.RefStatusFailed,
-		"SKIPPED": gateway.RefStatusSkipped,
+		"SUCCESS":    gateway.RefStatusSuccess,
+		"PENDING":    gateway.RefStatusPending,
+		"FAILED":     gateway.RefStatusFailed,
+		"SKIPPED":    gateway.RefStatusSkipped,
+		"SUPERSEDED": gateway.RefStatusSuperseded,
+		"DELETED":    gateway.RefStatusDeleted,
 	}
 	marshalORefStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefStatus = map[gateway.RefStatus]string{
-		gateway.RefStatusSuccess: "SUCCESS",
-		gateway.RefStatusPending: "PENDING",
-		gateway.RefStatusFailed:  "FAILED",
-		gateway.RefStatusSkipped: "SKIPPED",
+		gateway.RefStatusSuccess:    "SUCCESS",
+		gateway.RefStatusPending:    "PENDING",
+		gateway.RefStatusFailed:     "FAILED",
+		gateway.RefStatusSkipped:    "SKIPPED",
+		gateway.RefStatusSuperseded: "SUPERSEDED",
+		gateway.RefStatusDeleted:    "DELETED",
 	}
 )
 

@@ -47,7 +47,7 @@ func pgUpsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) erro
 		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
 		"?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) AS u(" + pgRefColumns + ") " +
 		"ON CONFLICT (id) DO UPDATE SET " + refUpsertSet() +
-		" WHERE (r.status <> 'success' OR EXCLUDED.status = 'success')" +
+		" WHERE (r.status <> 'success' OR EXCLUDED.status = 'success') AND " + refNotRetiredCondition +
 		" AND (r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)"
 	a := pgdialect.Array
 	_, err := tx.ExecContext(ctx, query,

@@ -25,13 +25,17 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 
-	jobs := make(chan []string, 10)
-	outbox := make(chan struct{}, 10)
-	reconnected := make(chan struct{}, 10)
+	// Other tests notify on the same channels all the time: the handlers
+	// never block (a blocked handler would stall the listener and its Stop),
+	// and the buffers are deep enough that this test's own notifications
+	// are not dropped while it waits for them.
+	jobs := make(chan []string, 1000)
+	outbox := make(chan struct{}, 1000)
+	reconnected := make(chan struct{}, 1000)
 	l := persistence.NewListener(db, persistence.ListenerHandlers{
-		Jobs:        func(ids []string) { jobs <- ids },
-		Outbox:      func() { outbox <- struct{}{} },
-		Reconnected: func() { reconnected <- struct{}{} },
+		Jobs:        func(ids []string) { offer(jobs, ids) },
+		Outbox:      func() { offer(outbox, struct{}{}) },
+		Reconnected: func() { offer(reconnected, struct{}{}) },
 	}, nil)
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(l.Stop)
@@ -63,6 +67,11 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 	notify(persistence.OutboxChannel, "")
 	<-outbox
 
+	// Forget reconnections so far (a slow machine can miss a ping): the one
+	// awaited below must be the one the kill causes.
+	for len(reconnected) > 0 {
+		<-reconnected
+	}
 	// Kill the listening connection, as a network failure or a database
 	// restart would.
 	_, err = db.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? AND query LIKE 'LISTEN%'", q.Get("application_name"))
@@ -75,4 +84,12 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 	// Listening again.
 	notify(persistence.JobsChannel, "gwc_test_c")
 	await([]string{"gwc_test_c"})
+}
+
+// offer sends v unless ch is full.
+func offer[T any](ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
 }

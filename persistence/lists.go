@@ -224,6 +224,8 @@ func (s *Store) ListMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, 
 		keyOf = func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }
 	case gateway.RefsBySession:
 		keyOf = func(r gateway.MemoryRef) string { return r.SessionID }
+	case gateway.RefsBySupersededBy:
+		keyOf = func(r gateway.MemoryRef) string { return derefString(r.SupersededByRefID) }
 	default:
 		return nil, fmt.Errorf("unknown ref grouping %q", by)
 	}

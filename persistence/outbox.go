@@ -158,15 +158,22 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			landed[id] = struct{}{}
 		}
 		var refs []gateway.MemoryRef
+		var outcomes []*gateway.FeedbackOutcome
 		for _, c := range completions {
 			if _, ok := landed[c.EventID]; ok {
 				refs = append(refs, c.Refs...)
 				res.Applied = append(res.Applied, c.EventID)
+				if c.Feedback != nil {
+					outcomes = append(outcomes, c.Feedback)
+				}
 			} else {
 				res.Lost = append(res.Lost, c.EventID)
 			}
 		}
 		if err := upsertRefs(ctx, tx, refs); err != nil {
+			return err
+		}
+		if err := applyFeedbackOutcomes(ctx, tx, outcomes, now); err != nil {
 			return err
 		}
 		jobs, err := s.aggregateJobs(ctx, tx, jobIDs, now)
@@ -262,12 +269,17 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		if err != nil {
 			return fmt.Errorf("error rescuing expired leases: %w", err)
 		}
+		var deadLettered []string
 		for _, r := range rescued {
 			if r.Status == gateway.OutboxDeadLetter {
 				res.DeadLettered++
+				deadLettered = append(deadLettered, r.ID)
 			} else {
 				res.Rescued++
 			}
+		}
+		if err := failFeedbackOf(ctx, tx, deadLettered, gateway.ErrorCodeLeaseExpired, now); err != nil {
+			return err
 		}
 		jobs, err := s.aggregateJobs(ctx, tx, jobIDs, now)
 		if err != nil {
@@ -361,6 +373,13 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 			return fmt.Errorf("error re-driving dead letters: %w", err)
 		}
 		redriven = toDomain[gateway.OutboxEvent](rows)
+		redrivenIDs := make([]string, len(redriven))
+		for i, e := range redriven {
+			redrivenIDs[i] = e.ID
+		}
+		if err := reacceptFeedbackOf(ctx, tx, redrivenIDs, now); err != nil {
+			return err
+		}
 		if jobs, err = s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
 			return err
 		}

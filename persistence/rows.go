@@ -61,6 +61,7 @@ type record[T any] interface {
 func (r refRow) domain() gateway.MemoryRef {
 	m := r.MemoryRef
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	m.SupersededAt = utcPtr(m.SupersededAt)
 	return m
 }
 
@@ -87,6 +88,7 @@ func (r auditRow) domain() gateway.AuditEntry {
 func (r feedbackRow) domain() gateway.MemoryFeedback {
 	f := r.MemoryFeedback
 	f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
+	f.ReviewedAt, f.AppliedAt = utcPtr(f.ReviewedAt), utcPtr(f.AppliedAt)
 	return f
 }
 

@@ -61,6 +61,7 @@ func upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error 
 		q = q.Set(col + " = EXCLUDED." + col)
 	}
 	q = q.Where("(r.status <> 'success' OR EXCLUDED.status = 'success')").
+		Where(refNotRetiredCondition).
 		Where("(r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)")
 	if _, err := q.Exec(ctx); err != nil {
 		return fmt.Errorf("error upserting %d refs: %w", len(refs), err)
@@ -76,6 +77,11 @@ func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error
 	}
 	return nil
 }
+
+// refNotRetiredCondition keeps an upsert (a replayed ingest, a retried
+// commit) from reviving a ref that an applied correction superseded or a
+// delete request removed.
+const refNotRetiredCondition = "r.status NOT IN ('superseded', 'deleted')"
 
 // InsertAudit implements gateway.OutboxAdminStore.
 func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) error {
@@ -160,7 +166,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 }
 
 // SaveFeedback implements gateway.FeedbackStore.
-func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, content gateway.FeedbackContent, audit gateway.AuditEntry) (gateway.MemoryFeedback, bool, error) {
+func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, content gateway.FeedbackContent, audit gateway.AuditEntry, route *gateway.FeedbackRoute) (gateway.MemoryFeedback, bool, error) {
 	var stored gateway.MemoryFeedback
 	created := false
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -186,6 +192,11 @@ func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, con
 		}
 		if err := insertAudit(ctx, tx, audit); err != nil {
 			return err
+		}
+		if route != nil {
+			if err := s.insertRoute(ctx, tx, route); err != nil {
+				return err
+			}
 		}
 		stored, created = fb, true
 		return nil
@@ -346,7 +357,7 @@ func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend ga
 	q := s.db.NewSelect().Model(&rows).
 		Where("r.workspace_id = ?", workspaceID).
 		Where("r.backend = ?", backend).
-		Where("r.status = ?", gateway.RefStatusSuccess).
+		Where("r.status IN (?)", bun.In([]gateway.RefStatus{gateway.RefStatusSuccess, gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			if len(nativeIDs) > 0 {
 				q = q.WhereOr("r.native_id IN (?)", bun.In(nativeIDs))

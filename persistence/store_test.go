@@ -204,12 +204,12 @@ func TestStoreSaveFeedback(t *testing.T) {
 			HasCorrection: true, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
 		}
 		content := gateway.FeedbackContent{Correction: "green"}
-		stored, created, err := store.SaveFeedback(ctx, fb, content, pt.Audit(ref.ID))
+		stored, created, err := store.SaveFeedback(ctx, fb, content, pt.Audit(ref.ID), nil)
 		require.NoError(t, err)
 		require.True(t, created)
 		require.Equal(t, fb.ID, stored.ID)
 
-		_, created, err = store.SaveFeedback(ctx, fb, content, pt.Audit(ref.ID))
+		_, created, err = store.SaveFeedback(ctx, fb, content, pt.Audit(ref.ID), nil)
 		require.NoError(t, err)
 		require.False(t, created)
 

@@ -133,6 +133,44 @@ func (r *memoryFeedbackResolver) Ref(ctx context.Context, obj *gateway.MemoryFee
 	return &ref, nil
 }
 
+// SupersededBy implements graph.MemoryRefResolver.
+func (r *memoryRefResolver) SupersededBy(ctx context.Context, obj *gateway.MemoryRef) (*gateway.MemoryRef, error) {
+	return loadOptional(ctx, loadersFrom(ctx).refs, obj.SupersededByRefID)
+}
+
+// supersedesMax bounds MemoryRef.supersedes: a correction retires the refs
+// of one memory, a handful.
+const supersedesMax = 100
+
+// Supersedes implements graph.MemoryRefResolver.
+func (r *memoryRefResolver) Supersedes(ctx context.Context, obj *gateway.MemoryRef) ([]gateway.MemoryRef, error) {
+	page, err := loadersFrom(ctx).refsReplacedBy.load(ctx, obj.ID, gateway.PageRequest{First: supersedesMax})
+	if err != nil {
+		return nil, err
+	}
+	return page.Items, nil
+}
+
+// Job implements graph.MemoryFeedbackResolver.
+func (r *memoryFeedbackResolver) Job(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.CommitJob, error) {
+	return loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
+}
+
+// OutboxEvent implements graph.MemoryFeedbackResolver.
+func (r *memoryFeedbackResolver) OutboxEvent(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.OutboxEvent, error) {
+	return loadOptional(ctx, loadersFrom(ctx).events, obj.OutboxEventID)
+}
+
+// ReplacementRef implements graph.MemoryFeedbackResolver.
+func (r *memoryFeedbackResolver) ReplacementRef(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.MemoryRef, error) {
+	return loadOptional(ctx, loadersFrom(ctx).refs, obj.ReplacementRefID)
+}
+
+// Feedback implements graph.OutboxEventResolver.
+func (r *outboxEventResolver) Feedback(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.MemoryFeedback, error) {
+	return loadOptional(ctx, loadersFrom(ctx).feedback, obj.FeedbackID)
+}
+
 // Ref implements graph.ContextItemResolver.
 func (r *contextItemResolver) Ref(ctx context.Context, obj *gateway.ContextItem) (*gateway.MemoryRef, error) {
 	return loadOptional(ctx, loadersFrom(ctx).refs, obj.RefID)

@@ -154,7 +154,7 @@ func TestGraphConnectedBothWays(t *testing.T) {
 		h.data(t, `mutation($in: RecordMemoryFeedbackInput!) { recordMemoryFeedback(input: $in) { feedback { id status ref { id } } } }`,
 			map[string]any{"in": map[string]any{"workspaceId": "ws", "userId": "u1", "agentId": "a1", "namespace": "team",
 				"memoryRefId": refID, "feedbackType": "HELPFUL", "sourceEventId": "e1"}}, &fb)
-		require.Equal(t, "RECEIVED", fb.RecordMemoryFeedback.Feedback.Status)
+		require.Equal(t, "ACCEPTED", fb.RecordMemoryFeedback.Feedback.Status, "HELPFUL is accepted by the default policy")
 		require.Equal(t, refID, fb.RecordMemoryFeedback.Feedback.Ref.ID)
 
 		var out struct {

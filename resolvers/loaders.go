@@ -23,6 +23,7 @@ type loaders struct {
 	refs      *dataloadgen.Loader[string, gateway.MemoryRef]
 	events    *dataloadgen.Loader[string, gateway.OutboxEvent]
 	summaries *dataloadgen.Loader[string, gateway.OutboxSummary]
+	feedback  *dataloadgen.Loader[string, gateway.MemoryFeedback]
 
 	refsByJob      *pagedLoader[gateway.MemoryRef]
 	refsByGateway  *pagedLoader[gateway.MemoryRef]
@@ -33,6 +34,7 @@ type loaders struct {
 	auditByJob     *pagedLoader[gateway.AuditEntry]
 	auditBySession *pagedLoader[gateway.AuditEntry]
 	feedbackByRef  *pagedLoader[gateway.MemoryFeedback]
+	refsReplacedBy *pagedLoader[gateway.MemoryRef]
 }
 
 type loadersKey struct{}
@@ -66,9 +68,10 @@ func byID[T gateway.Node](fetch func(context.Context, []string) ([]T, error)) fu
 func newLoaders(r gateway.Reader, wait time.Duration) *loaders {
 	opt := dataloadgen.WithWait(wait)
 	return &loaders{
-		jobs:   dataloadgen.NewMappedLoader(byID(r.CommitJobsByIDs), opt),
-		refs:   dataloadgen.NewMappedLoader(byID(r.MemoryRefsByIDs), opt),
-		events: dataloadgen.NewMappedLoader(byID(r.OutboxEventsByIDs), opt),
+		jobs:     dataloadgen.NewMappedLoader(byID(r.CommitJobsByIDs), opt),
+		refs:     dataloadgen.NewMappedLoader(byID(r.MemoryRefsByIDs), opt),
+		events:   dataloadgen.NewMappedLoader(byID(r.OutboxEventsByIDs), opt),
+		feedback: dataloadgen.NewMappedLoader(byID(r.FeedbackByIDs), opt),
 		summaries: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]gateway.OutboxSummary, error) {
 			return r.OutboxSummaries(ctx, ids)
 		}, opt),
@@ -98,6 +101,9 @@ func newLoaders(r gateway.Reader, wait time.Duration) *loaders {
 		})),
 		feedbackByRef: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryFeedback], error) {
 			return r.ListFeedbackGrouped(ctx, gateway.FeedbackByRef, keys, gateway.FeedbackFilter{}, p)
+		}),
+		refsReplacedBy: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
+			return r.ListMemoryRefsGrouped(ctx, gateway.RefsBySupersededBy, keys, gateway.RefFilter{}, p)
 		}),
 	}
 }

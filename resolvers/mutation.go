@@ -33,6 +33,15 @@ func (r *mutationResolver) IngestConversationTurn(ctx context.Context, input gat
 	}, nil
 }
 
+// ReviewMemoryFeedback implements graph.MutationResolver.
+func (r *mutationResolver) ReviewMemoryFeedback(ctx context.Context, input gateway.ReviewFeedbackInput) (*model.ReviewMemoryFeedbackPayload, error) {
+	fb, err := r.Service.ReviewMemoryFeedback(ctx, input)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	return &model.ReviewMemoryFeedbackPayload{Feedback: &fb}, nil
+}
+
 // CommitSession implements graph.MutationResolver.
 func (r *mutationResolver) CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error) {
 	res, err := r.Service.CommitSession(ctx, input)

@@ -1,8 +1,9 @@
 // Package evermemos adapts EverMemOS (EverCore v1 HTTP API) as a memory
 // backend: turns are personal-scene messages of the user, a commit flushes
 // the session (extraction runs inline, so calls may take seconds) and reads
-// back the episodes and profile it produced, and retrieval runs the hybrid
-// search over episodic memories and the profile.
+// back the episodes and profile it produced, retrieval runs the hybrid
+// search over episodic memories and the profile, and feedback deletes an
+// extracted memory or replaces it with a corrected fact.
 package evermemos
 
 import (
@@ -34,17 +35,22 @@ type Config struct {
 	APIKey    string
 	Timeout   time.Duration
 	Transport http.RoundTripper
+	// Now is the clock (the timestamp of correction messages); nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Backend is the EverMemOS adapter.
 type Backend struct {
 	client *remote.Client
+	now    func() time.Time
 }
 
 var (
 	_ gateway.TurnIngester     = (*Backend)(nil)
 	_ gateway.SessionCommitter = (*Backend)(nil)
 	_ gateway.Retriever        = (*Backend)(nil)
+	_ gateway.FeedbackApplier  = (*Backend)(nil)
 	_ gateway.HealthChecker    = (*Backend)(nil)
 )
 
@@ -52,6 +58,9 @@ var (
 func New(cfg Config) (*Backend, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = TimeoutDefault
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	headers := http.Header{}
 	if cfg.APIKey != "" {
@@ -64,7 +73,7 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{client: client}, nil
+	return &Backend{client: client, now: cfg.Now}, nil
 }
 
 // Name implements gateway.BackendAdapter.
@@ -286,7 +295,9 @@ func profileText(data map[string]any) string {
 	return b.String()
 }
 
-// DeleteMemory removes one memory: POST /api/v1/memories/delete (204).
+// DeleteMemory soft-deletes one memory: POST /api/v1/memories/delete (204).
+// The id goes alone: the API refuses user or session fields next to it.
+// Deleting a memory already deleted, or unknown, succeeds.
 func (b *Backend) DeleteMemory(ctx context.Context, memoryID string) error {
 	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memoryID}}, nil)
 }

@@ -2,8 +2,8 @@
 // tables (the only tables that hold conversation content), commits a session
 // by archiving its turns and producing one long-term memory per turn, and
 // retrieves with the database's full-text search: PostgreSQL tsvector or
-// SQLite FTS5. It makes a fresh install useful end to end with no external
-// service.
+// SQLite FTS5. Feedback corrects a memory in place or deletes it. It makes a
+// fresh install useful end to end with no external service.
 package local
 
 import (
@@ -44,6 +44,7 @@ var (
 	_ gateway.TurnIngester     = (*Backend)(nil)
 	_ gateway.SessionCommitter = (*Backend)(nil)
 	_ gateway.Retriever        = (*Backend)(nil)
+	_ gateway.FeedbackApplier  = (*Backend)(nil)
 	_ gateway.HealthChecker    = (*Backend)(nil)
 )
 

@@ -1,7 +1,8 @@
 // Package openviking adapts OpenViking (v0.4.x HTTP API) as a memory
 // backend: turns become session messages, a commit archives the session and
-// follows the asynchronous extraction task to the memories it produced, and
-// retrieval searches the user's memories.
+// follows the asynchronous extraction task to the memories it produced,
+// retrieval searches the user's memories, and feedback rewrites or removes a
+// memory file.
 //
 // Identity: in trusted mode (the default) every request carries
 // X-OpenViking-Account (the workspace) and X-OpenViking-User (the user),
@@ -67,6 +68,7 @@ var (
 	_ gateway.TurnIngester     = (*Backend)(nil)
 	_ gateway.SessionCommitter = (*Backend)(nil)
 	_ gateway.Retriever        = (*Backend)(nil)
+	_ gateway.FeedbackApplier  = (*Backend)(nil)
 	_ gateway.HealthChecker    = (*Backend)(nil)
 )
 

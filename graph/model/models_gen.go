@@ -99,5 +99,9 @@ type RedriveOutboxEventsPayload struct {
 	Events        []gateway.OutboxEvent `json:"events"`
 }
 
+type ReviewMemoryFeedbackPayload struct {
+	Feedback *gateway.MemoryFeedback `json:"feedback"`
+}
+
 type Subscription struct {
 }

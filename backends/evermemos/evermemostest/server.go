@@ -323,20 +323,47 @@ func keywordScore(query, text string) float64 {
 	return float64(n) * 3.7
 }
 
+// delete soft-deletes episodes, in one of the DTO's two exclusive modes: a
+// memory_id alone, or filters (user_id and/or group_id required, session_id
+// optional; group_id is the solo group, which this fake does not model).
+// Search and get skip deleted episodes. Deleting what is gone or unknown is a
+// 204 too.
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		MemoryID string `json:"memory_id"`
+		MemoryID  *string `json:"memory_id"`
+		UserID    *string `json:"user_id"`
+		GroupID   *string `json:"group_id"`
+		SessionID *string `json:"session_id"`
+		SenderID  *string `json:"sender_id"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.MemoryID == "" {
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "memory_id or filters with user_id/group_id is required")
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "invalid JSON")
+		return
+	}
+	byID := body.MemoryID != nil
+	switch {
+	case byID && (body.UserID != nil || body.GroupID != nil || body.SessionID != nil || body.SenderID != nil):
+		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "When memory_id is provided, no other fields (user_id, group_id, session_id, sender_id) are allowed")
+		return
+	case !byID && body.UserID == nil && body.GroupID == nil:
+		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "Either memory_id must be provided, or at least one of user_id / group_id is required")
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.episodes {
-		if s.episodes[i].ID == body.MemoryID {
-			s.episodes[i].Deleted = true
+		e := &s.episodes[i]
+		switch {
+		case byID:
+			if e.ID != *body.MemoryID {
+				continue
+			}
+		case body.UserID == nil || e.UserID != *body.UserID:
+			continue
+		case body.SessionID != nil && e.SessionID != *body.SessionID:
+			continue
 		}
+		e.Deleted = true
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

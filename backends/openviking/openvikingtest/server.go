@@ -2,7 +2,8 @@
 // (v0.4.x) as documented: the {status, result, error} envelope and its error
 // codes, trusted-mode identity headers, sessions and messages, asynchronous
 // commits with a task lifecycle and a memory diff, memory search, content
-// reads and health. It is test code: no binary imports it.
+// reads, memory files rewritten (content write) and removed (fs delete), and
+// health. It is test code: no binary imports it.
 package openvikingtest
 
 import (
@@ -74,6 +75,8 @@ func New() *Server {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/commit", s.commit)
 	mux.HandleFunc("GET /api/v1/tasks/{id}", s.getTask)
 	mux.HandleFunc("GET /api/v1/content/read", s.readContent)
+	mux.HandleFunc("POST /api/v1/content/write", s.writeContent)
+	mux.HandleFunc("DELETE /api/v1/fs", s.remove)
 	mux.HandleFunc("POST /api/v1/search/find", s.search)
 	mux.HandleFunc("POST /api/v1/search/search", s.search)
 	s.Server = httptest.NewServer(s.Faults.Wrap(mux))
@@ -261,6 +264,108 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ok(w, content)
+}
+
+// findMemory returns the index of a user's memory file (lock held), or -1.
+func (s *Server) findMemory(key, uri string) int {
+	for i, m := range s.memories[key] {
+		if m.URI == uri {
+			return i
+		}
+	}
+	return -1
+}
+
+// writeContent rewrites a memory file: the memory's text is its content, so
+// search matches the new text at once (as after wait=true). Like the real
+// request model it forbids unknown fields; replace and append need the file,
+// create needs it absent.
+func (s *Server) writeContent(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	var body struct {
+		URI     string   `json:"uri"`
+		Content *string  `json:"content"`
+		Mode    string   `json:"mode"`
+		Wait    bool     `json:"wait"`
+		Timeout *float64 `json:"timeout"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.URI == "" || body.Content == nil {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "validation failed: uri and content are required, no other fields", nil)
+		return
+	}
+	if body.Mode == "" {
+		body.Mode = "replace"
+	}
+	if body.Mode != "replace" && body.Mode != "append" && body.Mode != "create" {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "mode must be replace, append or create", nil)
+		return
+	}
+	if !strings.HasPrefix(body.URI, "viking://") {
+		Fail(w, http.StatusBadRequest, "INVALID_URI", "not a viking:// uri", nil)
+		return
+	}
+	key := account + "/" + user
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findMemory(key, body.URI)
+	switch {
+	case body.Mode == "create" && i >= 0:
+		Fail(w, http.StatusConflict, "ALREADY_EXISTS", "file already exists", nil)
+		return
+	case body.Mode == "create":
+		s.memories[key] = append(s.memories[key], Memory{URI: body.URI, Category: category(body.URI), Abstract: *body.Content})
+	case i < 0:
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "file not found", nil)
+		return
+	case body.Mode == "append":
+		s.memories[key][i].Abstract += *body.Content
+	default:
+		s.memories[key][i].Abstract = *body.Content
+	}
+	status := "queued"
+	if body.Wait {
+		status = "complete"
+	}
+	ok(w, map[string]any{
+		"uri": body.URI, "root_uri": body.URI[:strings.LastIndex(body.URI, "/")], "context_type": "memory", "mode": body.Mode,
+		"written_bytes": len(*body.Content), "content_updated": true, "semantic_status": status, "vector_status": status,
+	})
+}
+
+// remove deletes a memory file (DELETE /api/v1/fs?uri=…): a file that is not
+// there is 404 NOT_FOUND, as the real router answers.
+func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	uri := r.URL.Query().Get("uri")
+	if !strings.HasPrefix(uri, "viking://") {
+		Fail(w, http.StatusBadRequest, "INVALID_URI", "uri must be a viking:// uri", nil)
+		return
+	}
+	key := account + "/" + user
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findMemory(key, uri)
+	if i < 0 {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "file not found", nil)
+		return
+	}
+	s.memories[key] = append(s.memories[key][:i], s.memories[key][i+1:]...)
+	ok(w, map[string]any{"uri": uri})
+}
+
+// category is the memory category of a uri: …/memories/<category>/….
+func category(uri string) string {
+	_, rest, _ := strings.Cut(uri, "/memories/")
+	c, _, _ := strings.Cut(rest, "/")
+	return c
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {

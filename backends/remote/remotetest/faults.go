@@ -20,6 +20,13 @@ type Faults struct {
 	body     string
 	garbage  bool
 	counts   map[string]int
+	// onPath are failures for one method and path (FailNextOn).
+	onPath map[string]*pathFault
+}
+
+type pathFault struct {
+	n, status int
+	body      string
 }
 
 // SetLatency delays every answer (the request's context still cancels it).
@@ -34,6 +41,18 @@ func (f *Faults) FailNext(n, status int, body string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failNext, f.status, f.body = n, status, body
+}
+
+// FailNextOn answers the next n requests to one method and path with status
+// and body, letting the calls before it in a multi-step operation through.
+// FailNext, when armed, goes first.
+func (f *Faults) FailNextOn(method, path string, n, status int, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.onPath == nil {
+		f.onPath = map[string]*pathFault{}
+	}
+	f.onPath[method+" "+path] = &pathFault{n: n, status: status, body: body}
 }
 
 // SetGarbage makes every answer a 200 that is not JSON.
@@ -57,11 +76,15 @@ func (f *Faults) Wrap(next http.Handler) http.Handler {
 		if f.counts == nil {
 			f.counts = map[string]int{}
 		}
-		f.counts[r.Method+" "+r.URL.Path]++
+		key := r.Method + " " + r.URL.Path
+		f.counts[key]++
 		latency, garbage := f.latency, f.garbage
 		fail, status, body := f.failNext > 0, f.status, f.body
 		if fail {
 			f.failNext--
+		} else if pf := f.onPath[key]; pf != nil && pf.n > 0 {
+			fail, status, body = true, pf.status, pf.body
+			pf.n--
 		}
 		f.mu.Unlock()
 		if latency > 0 {

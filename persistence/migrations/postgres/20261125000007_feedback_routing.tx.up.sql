@@ -1,0 +1,20 @@
+-- Feedback review and routing: the review, the job and outbox event that
+-- carry an accepted correction or delete to the owning backend, and the
+-- outcome; refs learn they were superseded and by which ref.
+ALTER TABLE memory_feedback
+    ADD COLUMN review_reason      text,
+    ADD COLUMN reviewed_by        text,
+    ADD COLUMN reviewed_at        timestamptz,
+    ADD COLUMN job_id             text,
+    ADD COLUMN outbox_event_id    text,
+    ADD COLUMN replacement_ref_id text,
+    ADD COLUMN result_reason      text,
+    ADD COLUMN applied_at         timestamptz;
+
+CREATE INDEX memory_feedback_replacement_idx ON memory_feedback (replacement_ref_id) WHERE replacement_ref_id IS NOT NULL;
+
+ALTER TABLE memory_refs
+    ADD COLUMN superseded_by_ref_id text,
+    ADD COLUMN superseded_at        timestamptz;
+
+CREATE INDEX memory_refs_superseded_by_idx ON memory_refs (superseded_by_ref_id) WHERE superseded_by_ref_id IS NOT NULL;

@@ -1,0 +1,77 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// feedbackPolicyDoc is the JSON form of the feedback auto-accept policy:
+//
+//	{"default": ["HELPFUL", "NOT_HELPFUL"],
+//	 "workspaces": {"acme": ["HELPFUL", "NOT_HELPFUL", "CORRECTION"]}}
+//
+// Types are the GraphQL FeedbackType names. A workspace listed replaces the
+// default for that workspace; an empty list means everything is reviewed.
+type feedbackPolicyDoc struct {
+	Default    *[]string           `json:"default"`
+	Workspaces map[string][]string `json:"workspaces"`
+}
+
+// LoadFeedbackPolicy reads the auto-accept policy from inline JSON or, when
+// inline is empty, from a file; with neither it returns nil (the domain's
+// default: HELPFUL and NOT_HELPFUL accepted, the rest reviewed).
+func LoadFeedbackPolicy(inline, path string) (*gateway.FeedbackPolicy, error) {
+	raw := []byte(inline)
+	if inline == "" {
+		if path == "" {
+			return nil, nil
+		}
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("error reading the feedback policy file: %w", err)
+		}
+	}
+	var doc feedbackPolicyDoc
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("invalid feedback policy (want {\"default\": [...], \"workspaces\": {\"ws\": [...]}}): %w", err)
+	}
+	p := gateway.DefaultFeedbackPolicy
+	if doc.Default != nil {
+		types, err := feedbackTypes("default", *doc.Default)
+		if err != nil {
+			return nil, err
+		}
+		p.Default = types
+	}
+	if len(doc.Workspaces) > 0 {
+		p.Workspaces = make(map[string][]gateway.FeedbackType, len(doc.Workspaces))
+		for ws, names := range doc.Workspaces {
+			types, err := feedbackTypes("workspaces."+ws, names)
+			if err != nil {
+				return nil, err
+			}
+			p.Workspaces[ws] = types
+		}
+	}
+	return &p, nil
+}
+
+func feedbackTypes(where string, names []string) ([]gateway.FeedbackType, error) {
+	types := make([]gateway.FeedbackType, 0, len(names))
+	for _, n := range names {
+		t := gateway.FeedbackType(strings.ToLower(strings.TrimSpace(n)))
+		switch t {
+		case gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest:
+			types = append(types, t)
+		default:
+			return nil, fmt.Errorf("invalid feedback policy: %s: unknown feedback type %q (want HELPFUL, NOT_HELPFUL, CORRECTION or DELETE_REQUEST)", where, n)
+		}
+	}
+	return types, nil
+}

@@ -1,0 +1,48 @@
+package policy_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/policy"
+)
+
+func TestLoadFeedbackPolicy(t *testing.T) {
+	t.Parallel()
+	none, err := policy.LoadFeedbackPolicy("", "")
+	require.NoError(t, err)
+	require.Nil(t, none, "nothing configured: the domain default")
+
+	p, err := policy.LoadFeedbackPolicy(`{"workspaces": {"acme": ["HELPFUL", "correction", "DELETE_REQUEST"], "globex": []}}`, "")
+	require.NoError(t, err)
+	for _, c := range []struct {
+		ws   string
+		t    gateway.FeedbackType
+		want bool
+	}{
+		{"acme", gateway.FeedbackCorrection, true},
+		{"acme", gateway.FeedbackDeleteRequest, true},
+		{"acme", gateway.FeedbackNotHelpful, false},
+		{"globex", gateway.FeedbackHelpful, false},
+		{"initech", gateway.FeedbackHelpful, true},
+		{"initech", gateway.FeedbackCorrection, false},
+	} {
+		require.Equal(t, c.want, p.AutoAccepts(c.ws, c.t), "%s %s", c.ws, c.t)
+	}
+
+	path := filepath.Join(t.TempDir(), "feedback.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"default": ["CORRECTION"]}`), 0o600))
+	p, err = policy.LoadFeedbackPolicy("", path)
+	require.NoError(t, err)
+	require.True(t, p.AutoAccepts("any", gateway.FeedbackCorrection))
+	require.False(t, p.AutoAccepts("any", gateway.FeedbackHelpful))
+
+	for _, bad := range []string{`{"default": ["LOVED"]}`, `{"defaults": []}`, `[`} {
+		_, err := policy.LoadFeedbackPolicy(bad, "")
+		require.ErrorContains(t, err, "invalid feedback policy", bad)
+	}
+}
