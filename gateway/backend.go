@@ -123,6 +123,11 @@ type CommitResult struct {
 	// (e.g. a remote task id); it must not hold content.
 	State    Metadata
 	Response map[string]any
+	// ReplacedContentHash, for applied feedback, is the ContentHash of the
+	// trimmed text the correction or delete removed, when the backend could
+	// read it: retrieval then recognises the old fact wherever it still
+	// appears (a derived profile, another backend's copy).
+	ReplacedContentHash string
 }
 
 // FeedbackRequest asks a backend to apply accepted feedback to a memory it

@@ -318,16 +318,22 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 		require.Equal(t, "mem-corrected", *replacement.NativeID)
 
 		// The backend still returns the old memory: left out, reported.
+		// So does a derived memory still listing the old fact.
 		remote.items = []gateway.RetrievedItem{
 			{Text: "my favourite colour is blue", Score: 1, NativeID: "mem-t1"},
 			{Text: "my favourite colour is green", Score: 0.9, NativeID: "mem-corrected"},
+			{Text: "name: Ada\nexplicit_info: [\"my favourite colour is blue\", \"I work nights\"]", Score: 0.8, NativeID: "profile-1"},
+			{Text: "I work nights. My favourite colour is blue? No.", Score: 0.7, NativeID: "episode-2"},
 		}
 		texts, res := retrieveTexts(t, svc, "favourite colour")
-		require.Equal(t, []string{"my favourite colour is green"}, texts)
+		require.Equal(t, []string{"my favourite colour is green", "I work nights. My favourite colour is blue? No."}, texts,
+			"statements are compared exactly: a different sentence is not the retired fact")
 		require.Equal(t, replacement.ID, *res.Items[0].RefID)
-		require.Len(t, res.Conflicts, 1)
+		require.Len(t, res.Conflicts, 2)
 		require.Equal(t, gateway.ConflictSuperseded, res.Conflicts[0].Kind)
 		require.Equal(t, []string{"mem-t1"}, res.Conflicts[0].NativeIDs)
+		require.Equal(t, gateway.ConflictStale, res.Conflicts[1].Kind)
+		require.Equal(t, []string{"profile-1"}, res.Conflicts[1].NativeIDs)
 
 		// Always failing: dead letter, FAILED; a re-drive brings it back.
 		remote.calls.Store(0)

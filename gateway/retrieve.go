@@ -115,6 +115,10 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	hits := make([]backendHits, len(s.backends))
 	screened := make([]screening, len(s.backends))
 	var wg sync.WaitGroup
+	// The user's retired facts are read beside the fan-out.
+	var retiredHashes map[string]bool
+	var retiredErr error
+	wg.Go(func() { retiredHashes, retiredErr = s.retiredHashes(ctx, in.WorkspaceID, in.UserID) })
 	for i, adapter := range s.backends {
 		outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
 		hits[i].backend = adapter.Name()
@@ -148,12 +152,19 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	}
 	wg.Wait()
 
+	if retiredErr != nil {
+		return RetrieveResult{}, retiredErr
+	}
 	var retired []RetrievalConflict
-	for _, sc := range screened {
+	for i, sc := range screened {
 		if sc.err != nil {
 			return RetrieveResult{}, sc.err
 		}
 		retired = append(retired, sc.conflicts...)
+		var stale []RetrievalConflict
+		hits[i], stale = dropStale(hits[i], retiredHashes)
+		retired = append(retired, stale...)
+		outcomes[i].ItemCount = len(hits[i].items)
 	}
 	items, conflicts := mergeHits(hits, in.Limit)
 	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: append(retired, conflicts...), TraceID: optional(in.TraceID)}, nil
@@ -414,6 +425,83 @@ func (s *Service) screenItems(ctx context.Context, workspaceID string, scope Rea
 		}
 		out.items = append(out.items, it)
 		out.refIDs = append(out.refIDs, refID)
+	}
+	return out
+}
+
+// retiredHashesMax bounds the retired facts one retrieval screens against.
+const retiredHashesMax = 1000
+
+func (s *Service) retiredHashes(ctx context.Context, workspaceID, userID string) (map[string]bool, error) {
+	hashes, err := s.store.RetiredContentHashes(ctx, workspaceID, userID, retiredHashesMax)
+	if err != nil {
+		return nil, fmt.Errorf("error reading retired memories: %w", err)
+	}
+	set := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		set[h] = true
+	}
+	return set, nil
+}
+
+// dropStale removes items that still carry a fact a correction or delete
+// retired — as their whole text or as one of its statements (a line, a
+// sentence, a quoted string: how derived memories such as a profile list
+// facts) — and reports each as a stale_content conflict.
+func dropStale(h backendHits, retired map[string]bool) (backendHits, []RetrievalConflict) {
+	if len(retired) == 0 {
+		return h, nil
+	}
+	var conflicts []RetrievalConflict
+	kept := backendHits{backend: h.backend}
+	for i, it := range h.items {
+		if holdsRetired(it, retired) {
+			conflicts = append(conflicts, RetrievalConflict{
+				Kind: ConflictStale, Backends: []Backend{h.backend}, NativeIDs: []string{nativeKeyOf(it)},
+				Message: retiredMessage(ConflictStale),
+			})
+			continue
+		}
+		kept.items = append(kept.items, it)
+		kept.refIDs = append(kept.refIDs, refAt(h.refIDs, i))
+	}
+	return kept, conflicts
+}
+
+func holdsRetired(it RetrievedItem, retired map[string]bool) bool {
+	if it.ContentHash != "" && retired[it.ContentHash] {
+		return true
+	}
+	for _, statement := range statements(it.Text) {
+		if retired[ContentHash(statement)] {
+			return true
+		}
+	}
+	return false
+}
+
+// statements splits a text into the pieces a fact may be stored as: the
+// whole text, its lines, its quoted strings and its sentences, trimmed.
+func statements(text string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	add(text)
+	for _, line := range strings.Split(text, "\n") {
+		add(line)
+		parts := strings.Split(line, "\"")
+		for i := 1; i < len(parts); i += 2 {
+			add(parts[i])
+		}
+		for _, sentence := range strings.FieldsFunc(line, func(r rune) bool { return r == '.' || r == '!' || r == '?' || r == ';' }) {
+			add(sentence)
+		}
 	}
 	return out
 }

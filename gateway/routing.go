@@ -103,6 +103,9 @@ type RefRetirement struct {
 	NativeURI    string
 	Status       RefStatus
 	SupersededBy *string
+	// ContentHash, when known, is recorded on refs that had none: the hash
+	// of the content retired.
+	ContentHash *string
 }
 
 // ReviewFeedbackInput is a reviewer's decision on feedback.
@@ -310,7 +313,7 @@ func (s *Service) executeFeedback(ctx context.Context, c OutboxCompletion, e Out
 	applier, ok := adapter.(FeedbackApplier)
 	if !ok {
 		c = s.skipped(c, now, ReasonAdapterMethodMissing)
-		return s.withFeedbackOutcome(c, e, fb, ref, nil, now)
+		return s.withFeedbackOutcome(c, e, fb, ref, nil, nil, now)
 	}
 	state, _ := e.Metadata["backend_state"].(map[string]any)
 	res, err := s.callFeedbackApplier(ctx, applier, e, FeedbackRequest{
@@ -327,7 +330,7 @@ func (s *Service) executeFeedback(ctx context.Context, c OutboxCompletion, e Out
 		replacement = &r
 		c.Refs = []MemoryRef{r}
 	}
-	return s.withFeedbackOutcome(c, e, fb, ref, replacement, now)
+	return s.withFeedbackOutcome(c, e, fb, ref, replacement, optional(res.ReplacedContentHash), now)
 }
 
 // feedbackTarget loads what an APPLY_FEEDBACK event needs.
@@ -415,7 +418,7 @@ func replacementRef(e OutboxEvent, old MemoryRef, res CommitResult, correction s
 // withFeedbackOutcome attaches what a finished attempt means for the
 // feedback: APPLIED (and the memory's refs retired), SKIPPED or FAILED. A
 // retry leaves the feedback ACCEPTED.
-func (s *Service) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, fb MemoryFeedback, ref MemoryRef, replacement *MemoryRef, now time.Time) OutboxCompletion {
+func (s *Service) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, fb MemoryFeedback, ref MemoryRef, replacement *MemoryRef, replacedHash *string, now time.Time) OutboxCompletion {
 	out := &FeedbackOutcome{FeedbackID: fb.ID}
 	switch c.Status {
 	case OutboxSuccess:
@@ -423,6 +426,7 @@ func (s *Service) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, fb Memo
 		retire := &RefRetirement{
 			WorkspaceID: ref.WorkspaceID, Backend: ref.Backend, RefID: ref.ID,
 			NativeID: deref(ref.NativeID), NativeURI: deref(ref.NativeURI), Status: RefStatusDeleted,
+			ContentHash: replacedHash,
 		}
 		if replacement != nil {
 			out.ReplacementRefID = &replacement.ID

@@ -81,6 +81,9 @@ type ReadStore interface {
 	// RefsByNative finds the successful, superseded and deleted refs of one
 	// backend by native id or uri.
 	RefsByNative(ctx context.Context, workspaceID string, backend Backend, nativeIDs, nativeURIs []string) ([]MemoryRef, error)
+	// RetiredContentHashes returns the content hashes of a user's
+	// superseded and deleted refs, the most recently retired first.
+	RetiredContentHashes(ctx context.Context, workspaceID, userID string, limit int) ([]string, error)
 }
 
 // PageRequest asks for the first N items after a cursor.

@@ -111,6 +111,7 @@ func retireRefs(ctx context.Context, tx bun.Tx, r *gateway.RefRetirement, now ti
 		Set("superseded_by_ref_id = ?", r.SupersededBy).
 		Set("superseded_at = ?", now).
 		Set("updated_at = ?", now).
+		Set("content_hash = COALESCE(r.content_hash, ?)", r.ContentHash).
 		Where("r.workspace_id = ?", r.WorkspaceID).
 		Where("r.backend = ?", r.Backend).
 		Where("r.status = ?", gateway.RefStatusSuccess).

@@ -373,6 +373,30 @@ func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend ga
 	return toDomain[gateway.MemoryRef](rows), nil
 }
 
+// RetiredContentHashes implements gateway.ReadStore.
+func (s *Store) RetiredContentHashes(ctx context.Context, workspaceID, userID string, limit int) ([]string, error) {
+	var rows []struct {
+		ContentHash string
+	}
+	err := s.db.NewSelect().Model((*refRow)(nil)).
+		ColumnExpr("r.content_hash").
+		Where("r.workspace_id = ?", workspaceID).
+		Where("r.user_id = ?", userID).
+		Where("r.status IN (?)", bun.In([]gateway.RefStatus{gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
+		Where("r.content_hash IS NOT NULL").
+		OrderExpr("r.superseded_at DESC").
+		Limit(limit).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("error selecting retired content hashes: %w", err)
+	}
+	hashes := make([]string, len(rows))
+	for i, r := range rows {
+		hashes[i] = r.ContentHash
+	}
+	return hashes, nil
+}
+
 // escapeLike escapes LIKE wildcards with a backslash.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)

@@ -230,6 +230,21 @@ func TestCrossTenantMatrix(t *testing.T) {
 			require.Equal(t, "input.memoryRefId", e.Extensions["field"])
 		}
 
+		// Feedback of another workspace or namespace cannot be reviewed, nor
+		// seen to exist; a dashboard key cannot review its own workspace's.
+		review := `mutation($id: ID!) { reviewMemoryFeedback(input: {id: $id, decision: REJECT}) { feedback { status } } }`
+		for _, p := range []gateway.Principal{agentA, dashA, adminA} {
+			for _, id := range []string{sibling.feedback[0], other.feedback[0]} {
+				if p.Name == adminA.Name && id == sibling.feedback[0] {
+					continue
+				}
+				e := h.errorAs(t, &p, review, map[string]any{"id": id})
+				require.Equal(t, resolvers.CodeNotFound, e.Extensions["code"], "%s reviewing %s", p.Name, id)
+				require.Equal(t, "input.id", e.Extensions["field"])
+			}
+		}
+		require.Equal(t, resolvers.CodeForbidden, h.errorAs(t, &dashA, review, map[string]any{"id": own.feedback[0]}).Extensions["code"])
+
 		// A workspace admin sees its whole workspace and nothing else.
 		var summary struct {
 			ProcessOutbox struct{ Summary struct{ TotalEvents int } }

@@ -148,7 +148,9 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 
 type getAnswer struct {
 	Episodes []struct {
-		ID string `json:"id"`
+		ID      string `json:"id"`
+		Summary string `json:"summary"`
+		Episode string `json:"episode"`
 	} `json:"episodes"`
 	Profiles []struct {
 		ID string `json:"id"`

@@ -3,6 +3,7 @@ package evermemos
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -33,6 +34,9 @@ const ErrorCodeEmptyCorrection = "empty_correction"
 const (
 	stateDeleted = "deleted" // the old memory is deleted
 	stateAdded   = "added"   // the corrected message is stored
+	// stateReplacedHash is the hash of the old memory's text, read before
+	// it was deleted (a hash, not content).
+	stateReplacedHash = "replaced_hash"
 )
 
 // CorrectionMessageID is the message id of a correction's replacement
@@ -68,10 +72,17 @@ func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest
 		return skipped(ReasonProfileNotEditable), nil
 	}
 	if req.FeedbackType == gateway.FeedbackDeleteRequest {
+		hash, err := b.episodeHash(ctx, req)
+		if err != nil {
+			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		}
 		if err := b.DeleteMemory(ctx, req.NativeID); err != nil {
 			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
 		}
-		return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"status": "deleted", "memory_id": req.NativeID}}, nil
+		return gateway.CommitResult{
+			Status: gateway.ResultSuccess, ReplacedContentHash: hash,
+			Response: map[string]any{"status": "deleted", "memory_id": req.NativeID},
+		}, nil
 	}
 	if req.Correction == "" {
 		return gateway.CommitResult{
@@ -94,6 +105,10 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 			state[key] = true
 		}
 	}
+	replaced, _ := req.State[stateReplacedHash].(string)
+	if replaced != "" {
+		state[stateReplacedHash] = replaced
+	}
 	// fail keeps the steps done so far for the next attempt.
 	fail := func(err error) (gateway.CommitResult, error) {
 		res := remote.CommitFailure(gateway.BackendEverMemOS, err)
@@ -101,10 +116,17 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 		return res, nil
 	}
 	if state[stateDeleted] != true {
+		hash, err := b.episodeHash(ctx, req)
+		if err != nil {
+			return fail(err)
+		}
 		if err := b.DeleteMemory(ctx, req.NativeID); err != nil {
 			return fail(err)
 		}
-		state[stateDeleted] = true
+		state[stateDeleted], replaced = true, hash
+		if hash != "" {
+			state[stateReplacedHash] = hash
+		}
 	}
 	messageID := CorrectionMessageID(req.FeedbackID)
 	if state[stateAdded] != true {
@@ -131,12 +153,48 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 		return fail(err)
 	}
 	return gateway.CommitResult{
-		Status: gateway.ResultSuccess, NativeID: messageID, RefType: gateway.RefTypeMessageMemory,
+		Status: gateway.ResultSuccess, NativeID: messageID, RefType: gateway.RefTypeMessageMemory, ReplacedContentHash: replaced,
 		Response: map[string]any{
 			"status": "corrected", "id": messageID, "memory_id": req.NativeID, "session_id": req.SessionID,
 			"metadata": map[string]any{"backend_request_id": flushed.RequestID},
 		},
 	}, nil
+}
+
+// episodeHash reads the episode about to be deleted and returns the hash of
+// its text ("" when it is gone already), so that retrieval can recognise
+// the old fact where EverMemOS keeps deriving from it (the profile).
+func (b *Backend) episodeHash(ctx context.Context, req gateway.FeedbackRequest) (string, error) {
+	filters := map[string]any{"user_id": req.UserID}
+	if req.SessionID != "" {
+		filters["session_id"] = req.SessionID
+	}
+	for page := 1; page <= maxPages; page++ {
+		var got getAnswer
+		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+			"memory_type": "episodic_memory", "filters": filters, "page": page, "page_size": PageSizeDefault,
+		}}, &got)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range got.Episodes {
+			if e.ID != req.NativeID {
+				continue
+			}
+			text := e.Episode
+			if text == "" {
+				text = e.Summary
+			}
+			if text = strings.TrimSpace(text); text == "" {
+				return "", nil
+			}
+			return gateway.ContentHash(text), nil
+		}
+		if len(got.Episodes) < PageSizeDefault {
+			break
+		}
+	}
+	return "", nil
 }
 
 // withSession adds the session to a body when there is one: EverMemOS

@@ -2,6 +2,7 @@ package evermemos_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -165,13 +166,19 @@ func TestFeedbackCorrectionResumesAfterAFailedStep(t *testing.T) {
 			require.Equal(t, gateway.ResultFailed, res.Status)
 			require.Equal(t, tt.retryable, res.Retryable)
 			require.Equal(t, tt.code, res.ErrorCode)
-			require.Equal(t, tt.state, res.State)
+			state := maps.Clone(res.State)
+			if tt.state["deleted"] == true {
+				require.Equal(t, gateway.ContentHash("my favourite colour is blue"), state["replaced_hash"], "the old text's hash, read before the delete")
+				delete(state, "replaced_hash")
+			}
+			require.Equal(t, tt.state, state)
 			require.NotContains(t, res.ErrorMessage, "green", "a backend echoing the correction never reaches the control plane")
 
 			// The worker retries (a dead letter can be re-driven), with the state kept.
 			req.State, req.Attempt = res.State, 2
 			retry := applyFeedback(t, b, req)
 			require.Equal(t, gateway.ResultSuccess, retry.Status)
+			require.Equal(t, gateway.ContentHash("my favourite colour is blue"), retry.ReplacedContentHash, "kept across attempts")
 			require.Equal(t, tt.deletes, fake.Faults.Count(http.MethodPost, deletePath), "a delete that succeeded is not repeated")
 			corrections := 0
 			for _, m := range fake.Messages() {

@@ -18,3 +18,8 @@ ALTER TABLE memory_refs
     ADD COLUMN superseded_at        timestamptz;
 
 CREATE INDEX memory_refs_superseded_by_idx ON memory_refs (superseded_by_ref_id) WHERE superseded_by_ref_id IS NOT NULL;
+
+-- Retrieval screens every answer against the user's retired facts: a small
+-- partial index keeps that lookup off the live refs.
+CREATE INDEX memory_refs_retired_idx ON memory_refs (workspace_id, user_id, superseded_at DESC)
+    WHERE status IN ('superseded', 'deleted') AND content_hash IS NOT NULL;
