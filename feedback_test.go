@@ -40,7 +40,9 @@ func TestCorrectionAsANewUser(t *testing.T) {
 			memoryTypes := map[string]string{"LOCAL": "LONG_TERM_MEMORY", "OPENVIKING": "PREFERENCE", "EVERMEMOS": "EPISODIC_MEMORY"}
 			var refs struct {
 				MemoryRefs struct {
-					Edges []struct{ Node struct{ ID, Backend, RefType, Status string } }
+					Edges []struct {
+						Node struct{ ID, Backend, RefType, Status string }
+					}
 				}
 			}
 			gql(t, base, `{ memoryRefs(filter: {workspaceId: "acme", sessionId: "s1"}, first: 50) { edges { node { id backend refType status } } } }`, nil, &refs)
@@ -78,7 +80,9 @@ func TestCorrectionAsANewUser(t *testing.T) {
 				feedbackIDs[backend] = rec.RecordMemoryFeedback.Feedback.ID
 			}
 			for backend, id := range feedbackIDs {
-				var fb struct{ Node struct{ Status, ResultReason string } }
+				var fb struct {
+					Node struct{ Status, ResultReason string }
+				}
 				require.Eventually(t, func() bool {
 					gql(t, base, `query($id: ID!) { node(id: $id) { ... on MemoryFeedback { status resultReason } } }`, map[string]any{"id": id}, &fb)
 					return fb.Node.Status != "ACCEPTED"
