@@ -3,6 +3,7 @@ package persistence_test
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,10 +47,15 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// Channels are shared by the whole database (other tests notify too):
-	// wait for our payload.
+	// wait for our payload. A notification sent while the listener happens
+	// to be reconnecting (a slow machine can miss a ping) is lost, as
+	// NOTIFY is: send it again until it arrives.
 	await := func(want []string) {
 		t.Helper()
+		notify(persistence.JobsChannel, strings.Join(want, ","))
 		deadline := time.After(30 * time.Second)
+		again := time.NewTicker(time.Second)
+		defer again.Stop()
 		for {
 			select {
 			case ids := <-jobs:
@@ -57,15 +63,20 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 					require.Equal(t, want, ids)
 					return
 				}
+			case <-again.C:
+				notify(persistence.JobsChannel, strings.Join(want, ","))
 			case <-deadline:
 				t.Fatalf("no notification %v", want)
 			}
 		}
 	}
-	notify(persistence.JobsChannel, "gwc_test_a,gwc_test_b")
 	await([]string{"gwc_test_a", "gwc_test_b"})
 	notify(persistence.OutboxChannel, "")
-	<-outbox
+	select {
+	case <-outbox:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no outbox notification")
+	}
 
 	// Forget reconnections so far (a slow machine can miss a ping): the one
 	// awaited below must be the one the kill causes.
@@ -82,7 +93,6 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 		t.Fatal("the listener did not reconnect")
 	}
 	// Listening again.
-	notify(persistence.JobsChannel, "gwc_test_c")
 	await([]string{"gwc_test_c"})
 }
 
