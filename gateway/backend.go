@@ -181,3 +181,22 @@ type RetrievedItem struct {
 	// backends exactly.
 	ContentHash string
 }
+
+// ErrorCodeEmptyCorrection is an adapter's permanent failure of a correction
+// without replacement text: the service never sends one, so it is a bug.
+const ErrorCodeEmptyCorrection = "empty_correction"
+
+// SkippedResult is an adapter's answer for an operation it cannot apply to
+// this memory; reason is a short snake_case word shown on the feedback.
+func SkippedResult(reason string) CommitResult {
+	return CommitResult{Status: ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}
+}
+
+// EmptyCorrectionResult is an adapter's answer to a correction without text.
+func EmptyCorrectionResult(backend Backend) CommitResult {
+	return CommitResult{
+		Status: ResultFailed, ErrorCode: ErrorCodeEmptyCorrection,
+		ErrorMessage: string(backend) + ": a correction needs replacement text",
+		Response:     map[string]any{"status": "error", "error_code": ErrorCodeEmptyCorrection, "retryable": false},
+	}
+}

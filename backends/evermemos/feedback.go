@@ -27,7 +27,7 @@ const (
 
 // ErrorCodeEmptyCorrection is the permanent failure of a correction without
 // replacement text: the gateway never sends one, so it is a caller bug.
-const ErrorCodeEmptyCorrection = "empty_correction"
+const ErrorCodeEmptyCorrection = gateway.ErrorCodeEmptyCorrection
 
 // Keys of the progress a correction keeps between attempts. Both are flags:
 // state never holds content.
@@ -61,15 +61,15 @@ func CorrectionMessageID(feedbackID string) string { return "correction_" + feed
 // session is next committed.
 func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
 	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return skipped(ReasonUnsupportedFeedbackType), nil
+		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
 	switch {
 	case req.NativeID == "":
-		return skipped(ReasonNoMemoryID), nil
+		return gateway.SkippedResult(ReasonNoMemoryID), nil
 	case req.RefType == gateway.RefTypeMessageMemory:
-		return skipped(ReasonRawMessageNotEditable), nil
+		return gateway.SkippedResult(ReasonRawMessageNotEditable), nil
 	case req.RefType == gateway.RefTypeProfile:
-		return skipped(ReasonProfileNotEditable), nil
+		return gateway.SkippedResult(ReasonProfileNotEditable), nil
 	}
 	if req.FeedbackType == gateway.FeedbackDeleteRequest {
 		hash, err := b.episodeHash(ctx, req)
@@ -85,17 +85,9 @@ func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest
 		}, nil
 	}
 	if req.Correction == "" {
-		return gateway.CommitResult{
-			Status: gateway.ResultFailed, ErrorCode: ErrorCodeEmptyCorrection,
-			ErrorMessage: "evermemos: a correction needs replacement text",
-			Response:     map[string]any{"status": "error", "error_code": ErrorCodeEmptyCorrection, "retryable": false},
-		}, nil
+		return gateway.EmptyCorrectionResult(gateway.BackendEverMemOS), nil
 	}
 	return b.correct(ctx, req)
-}
-
-func skipped(reason string) gateway.CommitResult {
-	return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}
 }
 
 func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {

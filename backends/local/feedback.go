@@ -30,7 +30,7 @@ const (
 
 // ErrorCodeEmptyCorrection is the permanent failure of a correction without
 // replacement text: the gateway never sends one, so it is a caller bug.
-const ErrorCodeEmptyCorrection = "empty_correction"
+const ErrorCodeEmptyCorrection = gateway.ErrorCodeEmptyCorrection
 
 // Local native id prefixes: see memoryID and archiveID.
 const (
@@ -58,14 +58,10 @@ const (
 // recreating the row would resurrect deleted content under a stale id.
 func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
 	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return skipped(ReasonUnsupportedFeedbackType), nil
+		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
 	if req.FeedbackType == gateway.FeedbackCorrection && req.Correction == "" {
-		return gateway.CommitResult{
-			Status: gateway.ResultFailed, ErrorCode: ErrorCodeEmptyCorrection,
-			ErrorMessage: "local: a correction needs replacement text",
-			Response:     map[string]any{"status": "error", "error_code": ErrorCodeEmptyCorrection, "retryable": false},
-		}, nil
+		return gateway.EmptyCorrectionResult(gateway.BackendLocal), nil
 	}
 	switch {
 	case strings.HasPrefix(req.NativeID, memoryIDPrefix):
@@ -75,16 +71,12 @@ func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest
 		return b.deleteMemory(ctx, req)
 	case strings.HasPrefix(req.NativeID, archiveIDPrefix):
 		if req.FeedbackType == gateway.FeedbackCorrection {
-			return skipped(ReasonSessionArchiveNotCorrectable), nil
+			return gateway.SkippedResult(ReasonSessionArchiveNotCorrectable), nil
 		}
 		return b.deleteArchive(ctx, req)
 	default:
-		return skipped(ReasonNoMemoryID), nil
+		return gateway.SkippedResult(ReasonNoMemoryID), nil
 	}
-}
-
-func skipped(reason string) gateway.CommitResult {
-	return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}
 }
 
 func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
@@ -123,7 +115,7 @@ func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest
 		return gateway.CommitResult{}, err
 	}
 	if !found {
-		return skipped(ReasonMemoryNotFound), nil
+		return gateway.SkippedResult(ReasonMemoryNotFound), nil
 	}
 	refType := req.RefType
 	if refType == "" {

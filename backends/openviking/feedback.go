@@ -27,7 +27,7 @@ const (
 
 // ErrorCodeEmptyCorrection is the permanent failure of a correction without
 // replacement text: the gateway never sends one, so it is a caller bug.
-const ErrorCodeEmptyCorrection = "empty_correction"
+const ErrorCodeEmptyCorrection = gateway.ErrorCodeEmptyCorrection
 
 // codeNotFound is OpenViking's error code for a missing file.
 const codeNotFound = "NOT_FOUND"
@@ -44,26 +44,18 @@ const codeNotFound = "NOT_FOUND"
 // req.UserID, the memory's owner.
 func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
 	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return skipped(ReasonUnsupportedFeedbackType), nil
+		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
 	if !isMemoryURI(req.NativeURI) {
-		return skipped(ReasonNoMemoryURI), nil
+		return gateway.SkippedResult(ReasonNoMemoryURI), nil
 	}
 	if req.FeedbackType == gateway.FeedbackDeleteRequest {
 		return b.deleteMemory(ctx, req)
 	}
 	if req.Correction == "" {
-		return gateway.CommitResult{
-			Status: gateway.ResultFailed, ErrorCode: ErrorCodeEmptyCorrection,
-			ErrorMessage: "openviking: a correction needs replacement text",
-			Response:     map[string]any{"status": "error", "error_code": ErrorCodeEmptyCorrection, "retryable": false},
-		}, nil
+		return gateway.EmptyCorrectionResult(gateway.BackendOpenViking), nil
 	}
 	return b.correctMemory(ctx, req)
-}
-
-func skipped(reason string) gateway.CommitResult {
-	return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}
 }
 
 // isMemoryURI reports whether uri names a memory file: a viking:// uri with a
@@ -85,7 +77,7 @@ func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest
 		Body: map[string]any{"uri": req.NativeURI, "content": req.Correction, "mode": "replace", "wait": true},
 	}, nil)
 	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return skipped(ReasonMemoryNotFound), nil
+		return gateway.SkippedResult(ReasonMemoryNotFound), nil
 	}
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
