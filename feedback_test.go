@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
@@ -54,7 +57,7 @@ func TestCorrectionAsANewUser(t *testing.T) {
 			}
 			require.Len(t, old, 3, "a memory ref per backend: %+v", refs.MemoryRefs.Edges)
 
-			feedbackIDs := map[string]string{}
+			feedbackIDs, jobs := map[string]string{}, map[string]string{}
 			for backend, refID := range old {
 				var rec struct {
 					RecordMemoryFeedback struct{ Feedback struct{ ID, Status string } }
@@ -78,7 +81,10 @@ func TestCorrectionAsANewUser(t *testing.T) {
 				require.Equal(t, "ACCEPTED", review.ReviewMemoryFeedback.Feedback.Status, backend)
 				require.NotEmpty(t, review.ReviewMemoryFeedback.Feedback.Job.ID, backend)
 				feedbackIDs[backend] = rec.RecordMemoryFeedback.Feedback.ID
+				jobs[backend] = review.ReviewMemoryFeedback.Feedback.Job.ID
 			}
+			// The routing job's subscription shows the progress and completes.
+			require.Equal(t, "SUCCESS", lastJobState(t, base, jobs["LOCAL"]))
 			for backend, id := range feedbackIDs {
 				var fb struct {
 					Node struct{ Status, ResultReason string }
@@ -175,4 +181,38 @@ func retrieveTexts(t *testing.T, base string) []string {
 		texts = append(texts, it.Text)
 	}
 	return texts
+}
+
+// lastJobState follows commitJobUpdated(id) over a websocket until the
+// server completes the subscription, and returns the last status it sent.
+func lastJobState(t *testing.T, base, jobID string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	defer func() { _ = conn.CloseNow() }()
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": map[string]any{}}))
+	var msg struct {
+		Type    string
+		Payload struct {
+			Data struct{ CommitJobUpdated struct{ Status string } }
+		}
+	}
+	require.NoError(t, wsjson.Read(ctx, conn, &msg))
+	require.Equal(t, "connection_ack", msg.Type)
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query": `subscription($id: ID!) { commitJobUpdated(id: $id) { status } }`, "variables": map[string]any{"id": jobID}}}))
+	last := ""
+	for {
+		require.NoError(t, wsjson.Read(ctx, conn, &msg))
+		switch msg.Type {
+		case "next":
+			last = msg.Payload.Data.CommitJobUpdated.Status
+		case "complete":
+			return last
+		case "error":
+			t.Fatalf("subscription error: %+v", msg)
+		}
+	}
 }
