@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -438,4 +439,109 @@ func TestReviewNeedsAdminOrTheMemorysUser(t *testing.T) {
 	_, err = svc.ReviewMemoryFeedback(ctx, gateway.ReviewFeedbackInput{ID: rec.Feedback.ID, Decision: gateway.DecisionAccept, Reason: strings.Repeat("x", 2000)})
 	require.ErrorAs(t, err, &ie)
 	require.Equal(t, "reason", ie.Field)
+}
+
+// TestFeedbackRoutingSurvivesAWorkerThatDies: the worker that claimed the
+// routing event dies; the rescue sweep takes its expired lease and, on the
+// last attempt, dead-letters the event and fails the feedback; a re-drive
+// brings the feedback back to ACCEPTED and a live worker applies it.
+func TestFeedbackRoutingSurvivesAWorkerThatDies(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackCorrection}}
+		svc, err := gateway.NewService(gateway.Options{
+			Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{localBackend(db)},
+			FeedbackPolicy: &policy, Config: gateway.Config{MaxAttempts: 1},
+		})
+		require.NoError(t, err)
+		ing, err := svc.IngestConversationTurn(ctx, turnInput())
+		require.NoError(t, err)
+		rec, err := svc.RecordMemoryFeedback(ctx, correction(ing.Refs[0].ID, "c1", "my favourite colour is green"))
+		require.NoError(t, err)
+
+		now := time.Now().UTC()
+		batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+			WorkerID: "doomed", Backend: gateway.BackendLocal, Limit: 10, Now: now, LeaseUntil: now.Add(time.Second),
+		})
+		require.NoError(t, err)
+		require.Len(t, batch.Events, 1)
+		require.Equal(t, *rec.Feedback.OutboxEventID, batch.Events[0].ID)
+		// The worker dies here: no completion ever comes.
+		res, err := store.RescueExpiredLeases(ctx, now.Add(time.Minute), 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.DeadLettered)
+		fb := feedbackByID(t, svc, rec.Feedback.ID)
+		require.Equal(t, gateway.FeedbackFailed, fb.Status)
+		require.Equal(t, gateway.ErrorCodeLeaseExpired, *fb.ResultReason)
+		require.Equal(t, gateway.RefStatusSuccess, refByID(t, svc, ing.Refs[0].ID).Status, "nothing applied")
+
+		_, err = svc.RedriveOutboxEvent(ctx, *fb.OutboxEventID)
+		require.NoError(t, err)
+		fb = feedbackByID(t, svc, rec.Feedback.ID)
+		require.Equal(t, gateway.FeedbackAccepted, fb.Status)
+		require.Nil(t, fb.ResultReason)
+		require.Equal(t, 1, drain(t, db, svc))
+		require.Equal(t, gateway.FeedbackApplied, feedbackByID(t, svc, rec.Feedback.ID).Status)
+		texts, _ := retrieveTexts(t, svc, "favourite colour")
+		require.Equal(t, []string{"my favourite colour is green"}, texts)
+	})
+}
+
+// TestConcurrentReviewsDecideOnce: reviewers racing on one piece of
+// feedback: exactly one decision lands, at most one route is written, and
+// every other reviewer gets a no-op (same decision) or a CONFLICT.
+func TestConcurrentReviewsDecideOnce(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, gateway.Config{}, localBackend(db))
+		ing, err := svc.IngestConversationTurn(ctx, turnInput())
+		require.NoError(t, err)
+		rec, err := svc.RecordMemoryFeedback(ctx, correction(ing.Refs[0].ID, "c1", "my favourite colour is green"))
+		require.NoError(t, err)
+
+		const reviewers = 8
+		type answer struct {
+			decision gateway.FeedbackDecision
+			fb       gateway.MemoryFeedback
+			err      error
+		}
+		answers := make(chan answer, reviewers)
+		var wg sync.WaitGroup
+		for i := range reviewers {
+			decision := gateway.DecisionAccept
+			if i%2 == 1 {
+				decision = gateway.DecisionReject
+			}
+			wg.Go(func() {
+				fb, err := svc.ReviewMemoryFeedback(ctx, gateway.ReviewFeedbackInput{ID: rec.Feedback.ID, Decision: decision})
+				answers <- answer{decision, fb, err}
+			})
+		}
+		wg.Wait()
+		close(answers)
+		final := feedbackByID(t, svc, rec.Feedback.ID)
+		require.Contains(t, []gateway.FeedbackStatus{gateway.FeedbackAccepted, gateway.FeedbackRejected}, final.Status)
+		for a := range answers {
+			wins := (a.decision == gateway.DecisionAccept) == (final.Status == gateway.FeedbackAccepted)
+			if wins {
+				require.NoError(t, a.err)
+				require.Equal(t, final.Status, a.fb.Status)
+			} else {
+				require.ErrorIs(t, a.err, gateway.ErrConflict)
+			}
+		}
+		events, err := svc.Reader(ctx).ListOutboxEvents(ctx, gateway.EventFilter{WorkspaceID: "ws", Operation: gateway.OperationApplyFeedback}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		if final.Status == gateway.FeedbackAccepted {
+			require.Len(t, events.Items, 1, "one route")
+		} else {
+			require.Empty(t, events.Items)
+		}
+		audit, err := svc.Reader(ctx).ListAuditEntries(ctx, gateway.AuditFilter{WorkspaceID: "ws", Action: gateway.AuditActionFeedbackReview}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Len(t, audit.Items, 1, "one decision audited")
+	})
 }
