@@ -106,3 +106,36 @@ func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now 
 	}
 	return applied, nil
 }
+
+// pgAggregateJobs is aggregateJobs for PostgreSQL. It is driven by the job
+// id list: each job's events and refs are counted through their indexes
+// (LATERAL), so the cost follows the batch, not the size of the tables, and
+// no plan can turn it into a scan of every event.
+func pgAggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
+	query := "UPDATE commit_jobs AS j SET " +
+		"status = CASE WHEN a.open_events > 0 THEN ? WHEN a.dead_events = 0 THEN ? WHEN a.ok_events > 0 THEN ? ELSE ? END, " +
+		"started_at = COALESCE(j.started_at, ?), " +
+		"finished_at = CASE WHEN a.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END, " +
+		"error_message = a.errors, created_refs_count = a.refs, updated_at = ?, version = j.version + 1 " +
+		"FROM (SELECT k.id, ev.open_events, ev.ok_events, ev.dead_events, ev.errors, rc.refs " +
+		"FROM unnest(?::text[]) AS k(id) " +
+		"CROSS JOIN LATERAL (SELECT count(*) AS events, " +
+		"count(*) FILTER (WHERE o.status IN (?, ?)) AS open_events, " +
+		"count(*) FILTER (WHERE o.status = ?) AS ok_events, " +
+		"count(*) FILTER (WHERE o.status = ?) AS dead_events, " +
+		"string_agg(o.backend || ': ' || o.last_error, '; ' ORDER BY o.backend) FILTER (WHERE o.status = ?) AS errors " +
+		"FROM outbox_events AS o WHERE o.job_id = k.id) AS ev " +
+		"CROSS JOIN LATERAL (SELECT count(*) AS refs FROM memory_refs AS r WHERE r.gateway_id = k.id AND r.job_id = k.id) AS rc " +
+		"WHERE ev.events > 0) AS a " +
+		"WHERE j.id = a.id RETURNING j.*"
+	var rows []jobRow
+	err := tx.NewRaw(query,
+		gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed, now, now, now,
+		pgdialect.Array(jobIDs),
+		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter, gateway.OutboxDeadLetter).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("error aggregating jobs: %w", err)
+	}
+	return toDomain[gateway.CommitJob](rows), nil
+}

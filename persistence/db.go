@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -63,7 +64,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
-	connector := pgdriver.NewConnector(pgdriver.WithApplicationName("memory-gateway"), pgdriver.WithDSN(rawURL))
+	connector := pgdriver.NewConnector(pgdriver.WithApplicationName("memory-gateway"), pgdriver.WithDSN(rawURL),
+		withDefaultConnParams(postgresSessionDefaults))
 	sqldb := sql.OpenDB(connector)
 	sqldb.SetMaxOpenConns(PostgresMaxOpenConnsDefault)
 	sqldb.SetMaxIdleConns(PostgresMaxIdleConnsDefault)
@@ -74,6 +76,23 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("error connecting to PostgreSQL at %s: %w", db.URL, err)
 	}
 	return db, nil
+}
+
+// postgresSessionDefaults are session settings for every connection, unless
+// the URL's query sets them. The gateway runs short OLTP statements only; a
+// batch statement's estimated cost can still cross jit_above_cost, and then
+// compiling it takes longer (tens of ms) than running it.
+var postgresSessionDefaults = map[string]any{"jit": "off"}
+
+// withDefaultConnParams adds params the URL did not set. (pgdriver's own
+// WithConnParams replaces the URL's params; this merges.)
+func withDefaultConnParams(defaults map[string]any) pgdriver.Option {
+	return func(c *pgdriver.Config) {
+		params := make(map[string]any, len(c.ConnParams)+len(defaults))
+		maps.Copy(params, defaults)
+		maps.Copy(params, c.ConnParams)
+		c.ConnParams = params
+	}
 }
 
 // SQLitePath resolves the file a SQLite URL names.

@@ -457,10 +457,10 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 	if len(jobIDs) == 0 {
 		return nil, nil
 	}
-	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ')"
 	if s.db.IsPostgres() {
-		errorsAgg = "string_agg(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ' ORDER BY o.backend)"
+		return pgAggregateJobs(ctx, tx, jobIDs, now)
 	}
+	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ')"
 	counts := tx.NewSelect().TableExpr("outbox_events AS o").
 		ColumnExpr("o.job_id").
 		ColumnExpr("sum(CASE WHEN o.status IN (?, ?) THEN 1 ELSE 0 END) AS open_events", gateway.OutboxPending, gateway.OutboxProcessing).

@@ -26,16 +26,17 @@ func (noopBackend) CommitSession(_ context.Context, req gateway.CommitRequest) (
 	return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
 }
 
-// seedEvents inserts n commit jobs with one pending event each, in bulk.
-func seedEvents(b *testing.B, db *persistence.DB, n int) {
+// seedEvents inserts n commit jobs with one pending event each, in bulk,
+// after history finished ones (a database that has been in use).
+func seedEvents(b *testing.B, db *persistence.DB, n, history int) {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Add(-time.Minute)
 	const chunk = 5000
-	for start := 0; start < n; start += chunk {
+	for start := -history; start < n; start += chunk {
 		var jobs []gateway.CommitJob
 		var events []gateway.OutboxEvent
-		for i := start; i < min(n, start+chunk); i++ {
+		for i := start; i < min(n, start+chunk) && (start >= 0 || i < 0); i++ {
 			job := gateway.CommitJob{
 				ID: gateway.CommitJobID("bench", fmt.Sprintf("s%d", i), "", ""), WorkspaceID: "bench", UserID: "u", AgentID: "a",
 				SessionID: fmt.Sprintf("s%d", i), Namespace: "n", Status: gateway.JobAccepted, Version: 1,
@@ -44,6 +45,10 @@ func seedEvents(b *testing.B, db *persistence.DB, n int) {
 			jobs = append(jobs, job)
 			e := pt.Event(job, gateway.BackendEverMemOS)
 			e.NextRetryAt, e.CreatedAt, e.UpdatedAt = now, now, now
+			if i < 0 {
+				jobs[len(jobs)-1].Status, jobs[len(jobs)-1].FinishedAt = gateway.JobSuccess, &now
+				e.Status, e.AttemptCount, e.CompletedAt = gateway.OutboxSuccess, 1, &now
+			}
 			events = append(events, e)
 		}
 		if err := persistence.SeedCommitJobs(ctx, db, jobs, events); err != nil {
@@ -52,8 +57,8 @@ func seedEvents(b *testing.B, db *persistence.DB, n int) {
 	}
 }
 
-// BenchmarkOutboxDrain pre-inserts N events (BENCH_EVENTS, default 20,000)
-// for a no-op backend and reports how many the worker drains per second,
+// BenchmarkOutboxDrain pre-inserts N events (BENCH_EVENTS, default 20,000),
+// after BENCH_HISTORY finished ones (default none), for a no-op backend and reports how many the worker drains per second,
 // ref writes and job aggregation included. Run it against PostgreSQL:
 //
 //	TEST_DATABASE_URL=postgres://… go test -run '^$' -bench OutboxDrain -benchtime 1x ./worker
@@ -62,17 +67,26 @@ func BenchmarkOutboxDrain(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
+	history := 0
+	if v, err := strconv.Atoi(os.Getenv("BENCH_HISTORY")); err == nil && v > 0 {
+		history = v
+	}
 	concurrency := 4000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_CONCURRENCY")); err == nil && v > 0 {
 		concurrency = v
 	}
 	for _, d := range pt.Dialects() {
 		b.Run(string(d), func(b *testing.B) {
-			var total time.Duration
+			var total, goCPU, pgCPU time.Duration
 			for b.Loop() {
 				b.StopTimer()
 				db := pt.Open(b, d)
-				seedEvents(b, db, n)
+				seedEvents(b, db, n, history)
+				if os.Getenv("BENCH_ANALYZE") != "" {
+					if _, err := db.ExecContext(context.Background(), "ANALYZE"); err != nil {
+						b.Fatal(err)
+					}
+				}
 				svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
 				if err != nil {
 					b.Fatal(err)
@@ -98,6 +112,11 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				if os.Getenv("BENCH_SQL_TIMING") != "" {
 					db.AddQueryHook(hook)
 				}
+				cpuBefore := sampleCPU()
+				if path := os.Getenv("BENCH_PROFILE"); path != "" {
+					stop := startProfile(b, path)
+					defer stop()
+				}
 				b.StartTimer()
 				started := time.Now()
 				if err := w.Start(context.Background()); err != nil {
@@ -106,6 +125,9 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				<-finished
 				total += time.Since(started)
 				b.StopTimer()
+				cpuAfter := sampleCPU()
+				goCPU += cpuAfter.self - cpuBefore.self
+				pgCPU += cpuAfter.postgres - cpuBefore.postgres
 				if os.Getenv("BENCH_SQL_TIMING") != "" {
 					hook.print()
 				}
@@ -115,6 +137,11 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "events/s")
+			if os.Getenv("BENCH_CPU") != "" {
+				events := float64(n) * float64(b.N)
+				b.ReportMetric(float64(goCPU.Microseconds())/events, "go-cpu-us/event")
+				b.ReportMetric(float64(pgCPU.Microseconds())/events, "pg-cpu-us/event")
+			}
 		})
 	}
 }

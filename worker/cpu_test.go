@@ -1,0 +1,62 @@
+package worker_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuSample is the CPU time used so far by this process and by every
+// PostgreSQL process on the machine (Linux /proc; zero elsewhere).
+// BenchmarkOutboxDrain reports the difference per event when BENCH_CPU is
+// set: a steadier figure than wall-clock throughput on a shared machine.
+type cpuSample struct {
+	self, postgres time.Duration
+}
+
+func sampleCPU() cpuSample {
+	var s cpuSample
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, comm := range comms {
+		name, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(name)) != "postgres" {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(comm), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the ")" that closes the command name; utime and
+		// stime are the 14th and 15th fields of the whole line.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		s.postgres += time.Duration(utime+stime) * (time.Second / 100) // USER_HZ
+	}
+	return s
+}
+
+// startProfile writes a CPU profile of the drain alone (BENCH_PROFILE=path).
+func startProfile(b *testing.B, path string) (stop func()) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
+}
