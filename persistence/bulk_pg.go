@@ -98,7 +98,7 @@ func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now 
 		"WHERE e.id = c.id AND e.id = ANY(?) AND e.status = 'processing' AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
 		"RETURNING e.id"
 	a := pgdialect.Array
-	var applied []string
+	applied := make([]string, 0, n)
 	err := tx.NewRaw(query, now, a(id), a(status), a(attempt), a(next), a(lastErr), a(code), a(metadata), a(completed), a(worker), a(fence), a(id)).
 		Scan(ctx, &applied)
 	if err != nil {
@@ -128,7 +128,7 @@ func pgAggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.T
 		"CROSS JOIN LATERAL (SELECT count(*) AS refs FROM memory_refs AS r WHERE r.gateway_id = k.id AND r.job_id = k.id) AS rc " +
 		"WHERE ev.events > 0) AS a " +
 		"WHERE j.id = a.id RETURNING j.*"
-	var rows []jobRow
+	rows := make([]jobRow, 0, len(jobIDs))
 	err := tx.NewRaw(query,
 		gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed, now, now, now,
 		pgdialect.Array(jobIDs),

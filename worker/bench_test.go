@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -26,29 +27,36 @@ func (noopBackend) CommitSession(_ context.Context, req gateway.CommitRequest) (
 	return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
 }
 
-// seedEvents inserts n commit jobs with one pending event each, in bulk,
-// after history finished ones (a database that has been in use).
+// seedEvents inserts, in bulk, history finished commit jobs (a database that
+// has been in use), then n commit jobs with one pending event each.
 func seedEvents(b *testing.B, db *persistence.DB, n, history int) {
+	b.Helper()
+	seedRange(b, db, -history, 0, true)
+	seedRange(b, db, 0, n, false)
+}
+
+// seedRange inserts the jobs numbered from..to-1, one event each.
+func seedRange(b *testing.B, db *persistence.DB, from, to int, finished bool) {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Add(-time.Minute)
 	const chunk = 5000
-	for start := -history; start < n; start += chunk {
+	for start := from; start < to; start += chunk {
 		var jobs []gateway.CommitJob
 		var events []gateway.OutboxEvent
-		for i := start; i < min(n, start+chunk) && (start >= 0 || i < 0); i++ {
+		for i := start; i < min(to, start+chunk); i++ {
 			job := gateway.CommitJob{
 				ID: gateway.CommitJobID("bench", fmt.Sprintf("s%d", i), "", ""), WorkspaceID: "bench", UserID: "u", AgentID: "a",
 				SessionID: fmt.Sprintf("s%d", i), Namespace: "n", Status: gateway.JobAccepted, Version: 1,
 				Metadata: gateway.Metadata{}, CreatedAt: now, UpdatedAt: now,
 			}
-			jobs = append(jobs, job)
 			e := pt.Event(job, gateway.BackendEverMemOS)
 			e.NextRetryAt, e.CreatedAt, e.UpdatedAt = now, now, now
-			if i < 0 {
-				jobs[len(jobs)-1].Status, jobs[len(jobs)-1].FinishedAt = gateway.JobSuccess, &now
+			if finished {
+				job.Status, job.FinishedAt = gateway.JobSuccess, &now
 				e.Status, e.AttemptCount, e.CompletedAt = gateway.OutboxSuccess, 1, &now
 			}
+			jobs = append(jobs, job)
 			events = append(events, e)
 		}
 		if err := persistence.SeedCommitJobs(ctx, db, jobs, events); err != nil {
@@ -58,8 +66,9 @@ func seedEvents(b *testing.B, db *persistence.DB, n, history int) {
 }
 
 // BenchmarkOutboxDrain pre-inserts N events (BENCH_EVENTS, default 20,000),
-// after BENCH_HISTORY finished ones (default none), for a no-op backend and reports how many the worker drains per second,
-// ref writes and job aggregation included. Run it against PostgreSQL:
+// after BENCH_HISTORY finished ones (default none), for a no-op backend and
+// reports how many the worker drains per second, ref writes and job
+// aggregation included. Run it against PostgreSQL:
 //
 //	TEST_DATABASE_URL=postgres://… go test -run '^$' -bench OutboxDrain -benchtime 1x ./worker
 func BenchmarkOutboxDrain(b *testing.B) {
@@ -70,6 +79,10 @@ func BenchmarkOutboxDrain(b *testing.B) {
 	history := 0
 	if v, err := strconv.Atoi(os.Getenv("BENCH_HISTORY")); err == nil && v > 0 {
 		history = v
+	}
+	completers := 0 // the worker's default
+	if v, err := strconv.Atoi(os.Getenv("BENCH_COMPLETERS")); err == nil && v > 0 {
+		completers = v
 	}
 	concurrency := 4000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_CONCURRENCY")); err == nil && v > 0 {
@@ -82,11 +95,6 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				b.StopTimer()
 				db := pt.Open(b, d)
 				seedEvents(b, db, n, history)
-				if os.Getenv("BENCH_ANALYZE") != "" {
-					if _, err := db.ExecContext(context.Background(), "ANALYZE"); err != nil {
-						b.Fatal(err)
-					}
-				}
 				svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
 				if err != nil {
 					b.Fatal(err)
@@ -97,7 +105,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 					Store: persistence.NewStore(db), Executor: svc,
 					Config: worker.Config{
 						Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: concurrency,
-						ClaimBatchMax: concurrency, CompletionBatchMax: 2 * concurrency,
+						ClaimBatchMax: concurrency, CompletionBatchMax: 2 * concurrency, Completers: completers,
 					},
 					Hooks: worker.Hooks{Completed: func(_ []gateway.OutboxCompletion, r gateway.CompletionResult) {
 						if done.Add(int64(len(r.Applied))) == int64(n) {
@@ -113,10 +121,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 					db.AddQueryHook(hook)
 				}
 				cpuBefore := sampleCPU()
-				if path := os.Getenv("BENCH_PROFILE"); path != "" {
-					stop := startProfile(b, path)
-					defer stop()
-				}
+				stopProfile := startProfile(b, os.Getenv("BENCH_PROFILE"))
 				b.StartTimer()
 				started := time.Now()
 				if err := w.Start(context.Background()); err != nil {
@@ -125,6 +130,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				<-finished
 				total += time.Since(started)
 				b.StopTimer()
+				stopProfile()
 				cpuAfter := sampleCPU()
 				goCPU += cpuAfter.self - cpuBefore.self
 				pgCPU += cpuAfter.postgres - cpuBefore.postgres
@@ -144,4 +150,21 @@ func BenchmarkOutboxDrain(b *testing.B) {
 			}
 		})
 	}
+}
+
+// startProfile writes a CPU profile of the drain alone to path, if one is
+// given; stop ends it.
+func startProfile(b *testing.B, path string) (stop func()) {
+	b.Helper()
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }

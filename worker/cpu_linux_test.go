@@ -3,16 +3,14 @@ package worker_test
 import (
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
 // cpuSample is the CPU time used so far by this process and by every
-// PostgreSQL process on the machine (Linux /proc; zero elsewhere).
+// PostgreSQL process on the machine (read from /proc).
 // BenchmarkOutboxDrain reports the difference per event when BENCH_CPU is
 // set: a steadier figure than wall-clock throughput on a shared machine.
 type cpuSample struct {
@@ -46,17 +44,4 @@ func sampleCPU() cpuSample {
 		s.postgres += time.Duration(utime+stime) * (time.Second / 100) // USER_HZ
 	}
 	return s
-}
-
-// startProfile writes a CPU profile of the drain alone (BENCH_PROFILE=path).
-func startProfile(b *testing.B, path string) (stop func()) {
-	b.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
-	}
-	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
