@@ -72,6 +72,14 @@ func refUpsertSet() string {
 }
 
 // pgCompleteEvents applies fenced completions and returns the ids that landed.
+//
+// The fence is the lease itself, (locked_by, attempt_count): every way out of
+// PROCESSING (completion, rescue, release, re-drive) clears locked_by and a
+// new claim counts a new attempt, so a match means the event is still
+// PROCESSING under this worker's lease. Not naming the status also keeps the
+// planner on the primary key: "status = 'processing'" let it answer through
+// the partial lease index, whose entries for every event completed since the
+// last vacuum it then had to read again for each batch.
 func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now time.Time) ([]string, error) {
 	n := len(rows)
 	var (
@@ -95,7 +103,7 @@ func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now 
 		"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ? " +
 		"FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[]) " +
 		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_attempt) " +
-		"WHERE e.id = c.id AND e.id = ANY(?) AND e.status = 'processing' AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
+		"WHERE e.id = c.id AND e.id = ANY(?) AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
 		"RETURNING e.id"
 	a := pgdialect.Array
 	applied := make([]string, 0, n)

@@ -379,6 +379,87 @@ func TestRescueAndFencing(t *testing.T) {
 	})
 }
 
+// A completion lands only under the lease it was executed under: whichever
+// way the event left that lease, a late result is reported lost and changes
+// nothing.
+func TestStaleCompletionsAreFenced(t *testing.T) {
+	t.Parallel()
+	claim := func(t *testing.T, b *bundle, workerID string, at time.Time) []gateway.OutboxEvent {
+		t.Helper()
+		batch, err := b.store.ClaimOutboxEvents(context.Background(), gateway.ClaimRequest{
+			WorkerID: workerID, Backend: gateway.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
+		})
+		require.NoError(t, err)
+		return batch.Events
+	}
+	for _, tc := range []struct {
+		name        string
+		maxAttempts int
+		// leave takes the event out of the ghost's lease.
+		leave func(t *testing.T, b *bundle, claimed gateway.OutboxEvent, result gateway.OutboxCompletion)
+	}{
+		{"completed already", 2, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, result gateway.OutboxCompletion) {
+			out, err := b.store.CompleteOutboxEvents(context.Background(), []gateway.OutboxCompletion{result}, b.clock.Now())
+			require.NoError(t, err)
+			require.Len(t, out.Applied, 1)
+		}},
+		{"rescued", 2, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
+			res, err := b.store.RescueExpiredLeases(context.Background(), b.clock.Now().Add(2*time.Minute), 10)
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Rescued)
+		}},
+		{"rescued and claimed by another worker", 2, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
+			later := b.clock.Now().Add(2 * time.Minute)
+			_, err := b.store.RescueExpiredLeases(context.Background(), later, 10)
+			require.NoError(t, err)
+			require.Len(t, claim(t, b, "other", later), 1)
+		}},
+		{"released", 2, func(t *testing.T, b *bundle, claimed gateway.OutboxEvent, _ gateway.OutboxCompletion) {
+			n, err := b.store.ReleaseOutboxEvents(context.Background(), "ghost", []string{claimed.ID}, b.clock.Now())
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		}},
+		{"released and claimed by another worker", 2, func(t *testing.T, b *bundle, claimed gateway.OutboxEvent, _ gateway.OutboxCompletion) {
+			_, err := b.store.ReleaseOutboxEvents(context.Background(), "ghost", []string{claimed.ID}, b.clock.Now())
+			require.NoError(t, err)
+			require.Len(t, claim(t, b, "other", b.clock.Now()), 1)
+		}},
+		{"dead-lettered, re-driven and claimed by another worker", 1, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
+			later := b.clock.Now().Add(2 * time.Minute)
+			res, err := b.store.RescueExpiredLeases(context.Background(), later, 10) // the last attempt
+			require.NoError(t, err)
+			require.Equal(t, 1, res.DeadLettered)
+			redriven, _, err := b.store.RedriveOutboxEvents(context.Background(), gateway.EventFilter{}, nil, later)
+			require.NoError(t, err)
+			require.Len(t, redriven, 1)
+			require.Len(t, claim(t, b, "other", later), 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+				b := setup(t, db, tc.maxAttempts, newScripted(gateway.BackendEverMemOS, nil))
+				job := b.commit(t, "s1")
+				claimed := claim(t, b, "ghost", b.clock.Now())
+				require.Len(t, claimed, 1)
+				result := b.svc.ExecuteOutboxEvent(context.Background(), claimed[0], "ghost")
+				require.Equal(t, gateway.OutboxSuccess, result.Status)
+
+				tc.leave(t, b, claimed[0], result)
+				before := b.event(t, job, gateway.BackendEverMemOS)
+				jobBefore := b.job(t, job.ID)
+
+				out, err := b.store.CompleteOutboxEvents(context.Background(), []gateway.OutboxCompletion{result}, b.clock.Now())
+				require.NoError(t, err)
+				require.Equal(t, []string{claimed[0].ID}, out.Lost)
+				require.Empty(t, out.Applied)
+				require.Equal(t, before, b.event(t, job, gateway.BackendEverMemOS), "a stale result changes nothing")
+				require.Equal(t, jobBefore.Status, b.job(t, job.ID).Status)
+			})
+		})
+	}
+}
+
 func TestTwoWorkersRaceOverManyEvents(t *testing.T) {
 	t.Parallel()
 	const jobs = 500 // two backends each: 1,000 events
