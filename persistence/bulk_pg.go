@@ -103,7 +103,7 @@ func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now 
 		"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ? " +
 		"FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[]) " +
 		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_attempt) " +
-		"WHERE e.id = c.id AND e.id = ANY(?) AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
+		"WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
 		"RETURNING e.id"
 	a := pgdialect.Array
 	applied := make([]string, 0, n)

@@ -409,10 +409,14 @@ func (s *Store) inSubquery(column string) string {
 }
 
 // inList matches column against a list of ids, in the form each planner
-// answers through the primary key.
+// answers through the primary key. PostgreSQL gets the array through a
+// subquery: shown a literal array of a few hundred ids, it weighs probing the
+// key for each against scanning the table and, on a table of some tens of
+// thousands of rows, scans it (every job, for every claim); behind a
+// subquery it plans key probes.
 func (s *Store) inList(column string, ids []string) (string, any) {
 	if s.db.IsPostgres() {
-		return column + " = ANY(?)", pgdialect.Array(ids)
+		return column + " = ANY(ARRAY(SELECT unnest(?::text[])))", pgdialect.Array(ids)
 	}
 	return column + " IN (?)", bun.In(ids)
 }
