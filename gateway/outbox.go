@@ -57,9 +57,10 @@ type OutboxCompletion struct {
 	JobID     *string
 	Backend   Backend
 	Operation Operation
-	// FenceWorker and FenceAttempt must still hold the lease.
-	FenceWorker  string
-	FenceAttempt int
+	// FenceWorker and FenceClaim name the lease the attempt ran under; the
+	// completion lands only while the event is still under it.
+	FenceWorker string
+	FenceClaim  int
 
 	Status        OutboxStatus
 	AttemptCount  int
@@ -125,7 +126,7 @@ func RetryDelayWithJitter(attempt int) time.Duration {
 func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerID string) OutboxCompletion {
 	now := s.clock()
 	c := OutboxCompletion{
-		EventID: e.ID, JobID: e.JobID, Backend: e.Backend, Operation: e.Operation, FenceWorker: workerID, FenceAttempt: e.AttemptCount,
+		EventID: e.ID, JobID: e.JobID, Backend: e.Backend, Operation: e.Operation, FenceWorker: workerID, FenceClaim: e.ClaimCount,
 		AttemptCount: e.AttemptCount, NextRetryAt: e.NextRetryAt, Metadata: SafeMetadata(e.Metadata),
 		maxAttempts: e.MaxAttempts,
 	}

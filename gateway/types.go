@@ -249,20 +249,23 @@ func (j CommitJob) NodeID() string { return j.ID }
 
 // OutboxEvent is one unit of backend work drained by the worker.
 type OutboxEvent struct {
-	ID             string
-	JobID          *string
-	FeedbackID     *string
-	GatewayID      string
-	WorkspaceID    string
-	UserID         string
-	AgentID        string
-	SessionID      string
-	Namespace      string
-	Backend        Backend
-	Operation      Operation
-	Status         OutboxStatus
-	AttemptCount   int
-	MaxAttempts    int
+	ID           string
+	JobID        *string
+	FeedbackID   *string
+	GatewayID    string
+	WorkspaceID  string
+	UserID       string
+	AgentID      string
+	SessionID    string
+	Namespace    string
+	Backend      Backend
+	Operation    Operation
+	Status       OutboxStatus
+	AttemptCount int
+	MaxAttempts  int
+	// ClaimCount counts every claim and never goes back: with LockedBy it
+	// names the current lease.
+	ClaimCount     int
 	NextRetryAt    time.Time
 	LockedBy       *string
 	LockedAt       *time.Time

@@ -71,16 +71,18 @@ func refUpsertSet() string {
 	return set
 }
 
-// pgCompleteEvents applies fenced completions and returns the ids that landed.
+// pgCompleteEvents applies fenced completions and returns the leases they
+// landed under.
 //
-// The fence is the lease itself, (locked_by, attempt_count): every way out of
-// PROCESSING (completion, rescue, release, re-drive) clears locked_by and a
-// new claim counts a new attempt, so a match means the event is still
-// PROCESSING under this worker's lease. Not naming the status also keeps the
-// planner on the primary key: "status = 'processing'" let it answer through
-// the partial lease index, whose entries for every event completed since the
-// last vacuum it then had to read again for each batch.
-func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now time.Time) ([]string, error) {
+// The fence is the lease itself, (locked_by, claim_count): every way out of
+// PROCESSING (completion, rescue, release) clears locked_by, and every claim
+// raises claim_count, which nothing lowers; so a match means the event is
+// still PROCESSING under the very claim the result came from. Not naming the
+// status also keeps the planner on the primary key: "status = 'processing'"
+// let it answer through the partial lease index, whose entries for every
+// event completed since the last vacuum it then had to read again for each
+// batch.
+func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now time.Time) ([]lease, error) {
 	n := len(rows)
 	var (
 		id, status, worker, metadata = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -95,18 +97,18 @@ func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now 
 			return nil, fmt.Errorf("error encoding event metadata: %w", err)
 		}
 		id[i], status[i], worker[i], metadata[i] = r.ID, string(r.Status), r.FenceWorker, string(md)
-		attempt[i], fence[i], next[i], completed[i] = r.AttemptCount, r.FenceAttempt, r.NextRetryAt, r.CompletedAt
+		attempt[i], fence[i], next[i], completed[i] = r.AttemptCount, r.FenceClaim, r.NextRetryAt, r.CompletedAt
 		lastErr[i], code[i] = r.LastError, r.LastErrorCode
 	}
 	query := "UPDATE outbox_events AS e SET status = c.status, attempt_count = c.attempt_count, next_retry_at = c.next_retry_at, " +
 		"last_error = c.last_error, last_error_code = c.last_error_code, metadata = c.metadata::jsonb, completed_at = c.completed_at, " +
 		"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ? " +
 		"FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[]) " +
-		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_attempt) " +
-		"WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.attempt_count = c.fence_attempt " +
-		"RETURNING e.id"
+		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_claim) " +
+		"WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.claim_count = c.fence_claim " +
+		"RETURNING e.id, e.claim_count"
 	a := pgdialect.Array
-	applied := make([]string, 0, n)
+	applied := make([]lease, 0, n)
 	err := tx.NewRaw(query, now, a(id), a(status), a(attempt), a(next), a(lastErr), a(code), a(metadata), a(completed), a(worker), a(fence), a(id)).
 		Scan(ctx, &applied)
 	if err != nil {

@@ -49,6 +49,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Set("locked_at = ?", req.Now).
 			Set("lease_expires_at = ?", req.LeaseUntil).
 			Set("attempt_count = e.attempt_count + 1").
+			Set("claim_count = e.claim_count + 1").
 			Set("updated_at = ?", req.Now).
 			Where(s.inSubquery("e.id"), pick).
 			Returning("*").
@@ -119,12 +120,13 @@ type completionRow struct {
 	Metadata      gateway.Metadata
 	CompletedAt   *time.Time
 	FenceWorker   string
-	FenceAttempt  int
+	FenceClaim    int
 }
 
 // CompleteOutboxEvents applies a batch of completions in one transaction:
-// each lands only if the event is still PROCESSING under the same worker and
-// attempt (the lease fence); the refs of the landed ones are upserted; their
+// each lands only if the event is still PROCESSING under the claim it ran
+// under (the lease fence: worker and claim count); the refs of the landed
+// ones are upserted; their
 // jobs are re-aggregated; and (PostgreSQL) the job changes are announced at
 // commit.
 func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.OutboxCompletion, now time.Time) (gateway.CompletionResult, error) {
@@ -140,7 +142,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		rows[i] = completionRow{
 			ID: c.EventID, Status: c.Status, AttemptCount: c.AttemptCount, NextRetryAt: c.NextRetryAt.UTC(),
 			LastError: c.LastError, LastErrorCode: c.LastErrorCode, Metadata: nonNil(c.Metadata),
-			CompletedAt: utcPtr(c.CompletedAt), FenceWorker: c.FenceWorker, FenceAttempt: c.FenceAttempt,
+			CompletedAt: utcPtr(c.CompletedAt), FenceWorker: c.FenceWorker, FenceClaim: c.FenceClaim,
 		}
 		if c.JobID != nil {
 			jobSet[*c.JobID] = struct{}{}
@@ -155,14 +157,16 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		if err != nil {
 			return err
 		}
-		landed := make(map[string]struct{}, len(applied))
-		for _, id := range applied {
-			landed[id] = struct{}{}
+		// Keyed by lease, not only by event: a batch may hold a stale and a
+		// fresh result of one event, and only the fresh one's refs count.
+		landed := make(map[lease]struct{}, len(applied))
+		for _, l := range applied {
+			landed[l] = struct{}{}
 		}
 		var refs []gateway.MemoryRef
 		var outcomes []*gateway.FeedbackOutcome
 		for _, c := range completions {
-			if _, ok := landed[c.EventID]; ok {
+			if _, ok := landed[lease{ID: c.EventID, ClaimCount: c.FenceClaim}]; ok {
 				refs = append(refs, c.Refs...)
 				res.Applied = append(res.Applied, c.EventID)
 				if c.Feedback != nil {
@@ -191,11 +195,17 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 	return res, nil
 }
 
-func (s *Store) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]string, error) {
+// lease names one claim of one event: what a completion landed under.
+type lease struct {
+	ID         string
+	ClaimCount int
+}
+
+func (s *Store) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error) {
 	if s.db.IsPostgres() {
 		return pgCompleteEvents(ctx, tx, rows, now)
 	}
-	applied := make([]string, 0, len(rows))
+	applied := make([]lease, 0, len(rows))
 	err := tx.NewUpdate().
 		With("_data", tx.NewValues(&rows)).
 		Model((*eventRow)(nil)).
@@ -215,8 +225,8 @@ func (s *Store) completeEvents(ctx context.Context, tx bun.Tx, rows []completion
 		Where("e.id IN (?)", bun.In(ids)).
 		Where("e.status = ?", gateway.OutboxProcessing).
 		Where("e.locked_by = _data.fence_worker").
-		Where("e.attempt_count = _data.fence_attempt").
-		Returning("id").
+		Where("e.claim_count = _data.fence_claim").
+		Returning("id, claim_count").
 		Scan(ctx, &applied)
 	if err != nil {
 		return nil, fmt.Errorf("error completing outbox events: %w", err)

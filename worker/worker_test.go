@@ -379,6 +379,65 @@ func TestRescueAndFencing(t *testing.T) {
 	})
 }
 
+// deadLetterAndRedrive lets the ghost's lease expire on the event's last
+// attempt and re-drives the dead letter; it returns the time it did so.
+func deadLetterAndRedrive(t *testing.T, b *bundle) time.Time {
+	t.Helper()
+	later := b.clock.Now().Add(2 * time.Minute)
+	res, err := b.store.RescueExpiredLeases(context.Background(), later, 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.DeadLettered)
+	redriven, _, err := b.store.RedriveOutboxEvents(context.Background(), gateway.EventFilter{}, nil, later)
+	require.NoError(t, err)
+	require.Len(t, redriven, 1)
+	return later
+}
+
+// A worker that claims an event again while its first execution still runs
+// (the first lease expired and was rescued) can complete both in one batch:
+// only the result of the current claim lands, with its refs.
+func TestStaleAndFreshResultInOneBatch(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		b := setup(t, db, 3, newScripted(gateway.BackendEverMemOS, nil))
+		job := b.commit(t, "s1")
+		claimAt := func(at time.Time) gateway.OutboxEvent {
+			batch, err := b.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+				WorkerID: "w", Backend: gateway.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
+			})
+			require.NoError(t, err)
+			require.Len(t, batch.Events, 1)
+			return batch.Events[0]
+		}
+		first := claimAt(b.clock.Now())
+		stale := b.svc.ExecuteOutboxEvent(ctx, first, "w")
+		require.NotEmpty(t, stale.Refs)
+		staleRef := stale.Refs[0]
+		staleNative := "stale"
+		staleRef.ID, staleRef.NativeID = "ref_from_the_stale_result", &staleNative
+		stale.Refs = append(stale.Refs, staleRef)
+
+		later := b.clock.Now().Add(2 * time.Minute)
+		res, err := b.store.RescueExpiredLeases(ctx, later, 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Rescued)
+		second := claimAt(later)
+		require.Equal(t, first.ClaimCount+1, second.ClaimCount)
+		fresh := b.svc.ExecuteOutboxEvent(ctx, second, "w")
+
+		out, err := b.store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{stale, fresh}, later)
+		require.NoError(t, err)
+		require.Equal(t, []string{first.ID}, out.Applied)
+		require.Equal(t, []string{first.ID}, out.Lost)
+		refs, err := b.svc.Reader(ctx).MemoryRefsByIDs(ctx, []string{staleRef.ID})
+		require.NoError(t, err)
+		require.Empty(t, refs, "the stale result's refs are not written")
+		require.Equal(t, gateway.OutboxSuccess, b.event(t, job, gateway.BackendEverMemOS).Status)
+		require.Equal(t, 2, b.event(t, job, gateway.BackendEverMemOS).AttemptCount)
+	})
+}
+
 // A completion lands only under the lease it was executed under: whichever
 // way the event left that lease, a late result is reported lost and changes
 // nothing.
@@ -425,14 +484,17 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 			require.Len(t, claim(t, b, "other", b.clock.Now()), 1)
 		}},
 		{"dead-lettered, re-driven and claimed by another worker", 1, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
-			later := b.clock.Now().Add(2 * time.Minute)
-			res, err := b.store.RescueExpiredLeases(context.Background(), later, 10) // the last attempt
-			require.NoError(t, err)
-			require.Equal(t, 1, res.DeadLettered)
-			redriven, _, err := b.store.RedriveOutboxEvents(context.Background(), gateway.EventFilter{}, nil, later)
-			require.NoError(t, err)
-			require.Len(t, redriven, 1)
+			later := deadLetterAndRedrive(t, b)
 			require.Len(t, claim(t, b, "other", later), 1)
+		}},
+		// The re-drive starts the attempts again, so the same worker's new
+		// claim has the old attempt number: only the claim count tells the
+		// two leases apart.
+		{"dead-lettered, re-driven and claimed by the same worker", 1, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
+			later := deadLetterAndRedrive(t, b)
+			again := claim(t, b, "ghost", later)
+			require.Len(t, again, 1)
+			require.Equal(t, 1, again[0].AttemptCount)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
