@@ -440,13 +440,6 @@ func (s *Store) timestampArg() string {
 	return "?"
 }
 
-func (s *Store) qualified(alias, column string) string {
-	if s.db.IsPostgres() {
-		return alias + "." + column
-	}
-	return column
-}
-
 // lockJobs serialises transactions that change the same jobs: it takes a
 // transaction-scoped advisory lock per job, in id order, on PostgreSQL
 // (SQLite has a single writer). Advisory locks live in memory: unlike row
@@ -468,7 +461,8 @@ func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error 
 // aggregateJobs recomputes the status of jobs from their events: any event
 // still PENDING or PROCESSING → RUNNING; else no dead letter → SUCCESS; some
 // success with dead letters → PARTIAL_SUCCESS; else FAILED. It also counts the
-// refs each job created and collects the dead letters' errors.
+// refs each job created and collects the dead letters' errors. PostgreSQL
+// has its own form (pgAggregateJobs); the one below is SQLite's.
 func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
 	if len(jobIDs) == 0 {
 		return nil, nil
@@ -476,7 +470,7 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 	if s.db.IsPostgres() {
 		return pgAggregateJobs(ctx, tx, jobIDs, now)
 	}
-	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ')"
+	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ' ORDER BY o.backend)"
 	counts := tx.NewSelect().TableExpr("outbox_events AS o").
 		ColumnExpr("o.job_id").
 		ColumnExpr("sum(CASE WHEN o.status IN (?, ?) THEN 1 ELSE 0 END) AS open_events", gateway.OutboxPending, gateway.OutboxProcessing).
@@ -498,8 +492,8 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		Set("updated_at = ?", now).
 		Set("version = j.version + 1").
 		Where("j.id = _agg.job_id").
-		Where(s.inList("j.id", jobIDs)).
-		Returning(s.qualified("j", "*")).
+		Where("j.id IN (?)", bun.In(jobIDs)).
+		Returning("*").
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("error aggregating jobs: %w", err)

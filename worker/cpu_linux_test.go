@@ -9,16 +9,17 @@ import (
 	"time"
 )
 
-// cpuSample is the CPU time used so far by this process and by every
+// cpuSample is the CPU time used so far by this process and by each
 // PostgreSQL process on the machine (read from /proc).
 // BenchmarkOutboxDrain reports the difference per event when BENCH_CPU is
 // set: a steadier figure than wall-clock throughput on a shared machine.
 type cpuSample struct {
-	self, postgres time.Duration
+	self     time.Duration
+	postgres map[int]time.Duration // by pid
 }
 
 func sampleCPU() cpuSample {
-	var s cpuSample
+	s := cpuSample{postgres: map[int]time.Duration{}}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -29,7 +30,12 @@ func sampleCPU() cpuSample {
 		if err != nil || strings.TrimSpace(string(name)) != "postgres" {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join(filepath.Dir(comm), "stat"))
+		dir := filepath.Dir(comm)
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 		if err != nil {
 			continue
 		}
@@ -41,7 +47,18 @@ func sampleCPU() cpuSample {
 		}
 		utime, _ := strconv.ParseInt(fields[11], 10, 64)
 		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		s.postgres += time.Duration(utime+stime) * (time.Second / 100) // USER_HZ
+		s.postgres[pid] = time.Duration(utime+stime) * (time.Second / 100) // USER_HZ
 	}
 	return s
+}
+
+// postgresSince is the PostgreSQL CPU spent since before: processes that
+// started meanwhile count whole; processes that ended meanwhile are left
+// out, since what they spent after before is unknown.
+func (s cpuSample) postgresSince(before cpuSample) time.Duration {
+	var d time.Duration
+	for pid, t := range s.postgres {
+		d += max(0, t-before.postgres[pid])
+	}
+	return d
 }

@@ -271,6 +271,28 @@ func TestWorkerDeadLettersAndRedrives(t *testing.T) {
 	})
 }
 
+// A failed job names each dead letter's backend and error, in backend order
+// on both stores, whatever order the events were written in.
+func TestFailedJobNamesEveryDeadLetter(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		failing := func(name gateway.Backend, message string) *scripted {
+			return newScripted(name, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+				return gateway.CommitResult{Status: gateway.ResultFailed, ErrorCode: "REJECTED", ErrorMessage: message}, nil
+			})
+		}
+		// OpenViking's event is written first.
+		b := setup(t, db, 3, failing(gateway.BackendOpenViking, "quota exceeded"), failing(gateway.BackendEverMemOS, "bad request"))
+		job := b.commit(t, "s1")
+		_, err := b.newWorker(t, worker.Config{}, worker.Hooks{}).Drain(context.Background(), 10)
+		require.NoError(t, err)
+		got := b.job(t, job.ID)
+		require.Equal(t, gateway.JobFailed, got.Status)
+		require.NotNil(t, got.ErrorMessage)
+		require.Equal(t, "evermemos: bad request; openviking: quota exceeded", *got.ErrorMessage)
+	})
+}
+
 func TestWorkerFailureKinds(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
