@@ -136,6 +136,43 @@ func TestStoreCreateCommitJob(t *testing.T) {
 	})
 }
 
+// The database itself keeps the rule the completion fence relies on: an
+// event has a lease holder exactly while it is PROCESSING.
+func TestStoreOutboxLeaseHolderRule(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		claimed bool // claim the event first
+		update  string
+	}{
+		{"processing without a holder", false, "UPDATE outbox_events SET status = 'processing'"},
+		{"a holder while pending", false, "UPDATE outbox_events SET locked_by = 'w'"},
+		{"finished but still held", true, "UPDATE outbox_events SET status = 'success'"},
+		{"processing but let go", true, "UPDATE outbox_events SET locked_by = NULL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+				ctx := context.Background()
+				store := persistence.NewStore(db)
+				job := pt.Job()
+				_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, gateway.BackendLocal)}, pt.Audit(job.ID))
+				require.NoError(t, err)
+				if tc.claimed {
+					now := time.Now().UTC()
+					batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+						WorkerID: "w", Backend: gateway.BackendLocal, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
+					})
+					require.NoError(t, err)
+					require.Len(t, batch.Events, 1)
+				}
+				_, err = db.ExecContext(ctx, tc.update)
+				require.ErrorContains(t, err, "outbox_events_lease_holder")
+			})
+		})
+	}
+}
+
 func TestStoreOutboxDepth(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
@@ -146,7 +183,13 @@ func TestStoreOutboxDepth(t *testing.T) {
 		require.Empty(t, depth, "an empty outbox has no depth")
 
 		status := func(s gateway.OutboxStatus) func(*gateway.OutboxEvent) {
-			return func(e *gateway.OutboxEvent) { e.Status = s }
+			return func(e *gateway.OutboxEvent) {
+				e.Status = s
+				if s == gateway.OutboxProcessing {
+					holder := "w"
+					e.LockedBy = &holder
+				}
+			}
 		}
 		for i, c := range []struct {
 			backend gateway.Backend
