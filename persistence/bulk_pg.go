@@ -75,9 +75,10 @@ func refUpsertSet() string {
 // landed under.
 //
 // The fence is the lease itself, (locked_by, claim_count): every way out of
-// PROCESSING (completion, rescue, release) clears locked_by, and every claim
-// raises claim_count, which nothing lowers; so a match means the event is
-// still PROCESSING under the very claim the result came from. Not naming the
+// PROCESSING clears locked_by (the outbox_events_lease_holder check keeps
+// that true), and every claim raises claim_count, which nothing lowers; so a
+// match means the event is still PROCESSING under the very claim the result
+// came from. Not naming the
 // status also keeps the planner on the primary key: "status = 'processing'"
 // let it answer through the partial lease index, whose entries for every
 // event completed since the last vacuum it then had to read again for each
