@@ -132,6 +132,17 @@ func (b *bundle) event(t *testing.T, job gateway.CommitJob, backend gateway.Back
 	return e
 }
 
+// claim leases due EverMemOS events to workerID at the given time, for a
+// minute.
+func (b *bundle) claim(t *testing.T, workerID string, at time.Time) []gateway.OutboxEvent {
+	t.Helper()
+	batch, err := b.store.ClaimOutboxEvents(context.Background(), gateway.ClaimRequest{
+		WorkerID: workerID, Backend: gateway.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
+	})
+	require.NoError(t, err)
+	return batch.Events
+}
+
 func TestWorkerCommitsThroughLocalBackend(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
@@ -425,12 +436,9 @@ func TestStaleAndFreshResultInOneBatch(t *testing.T) {
 		b := setup(t, db, 3, newScripted(gateway.BackendEverMemOS, nil))
 		job := b.commit(t, "s1")
 		claimAt := func(at time.Time) gateway.OutboxEvent {
-			batch, err := b.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-				WorkerID: "w", Backend: gateway.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
-			})
-			require.NoError(t, err)
-			require.Len(t, batch.Events, 1)
-			return batch.Events[0]
+			claimed := b.claim(t, "w", at)
+			require.Len(t, claimed, 1)
+			return claimed[0]
 		}
 		first := claimAt(b.clock.Now())
 		stale := b.svc.ExecuteOutboxEvent(ctx, first, "w")
@@ -465,14 +473,6 @@ func TestStaleAndFreshResultInOneBatch(t *testing.T) {
 // nothing.
 func TestStaleCompletionsAreFenced(t *testing.T) {
 	t.Parallel()
-	claim := func(t *testing.T, b *bundle, workerID string, at time.Time) []gateway.OutboxEvent {
-		t.Helper()
-		batch, err := b.store.ClaimOutboxEvents(context.Background(), gateway.ClaimRequest{
-			WorkerID: workerID, Backend: gateway.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
-		})
-		require.NoError(t, err)
-		return batch.Events
-	}
 	for _, tc := range []struct {
 		name        string
 		maxAttempts int
@@ -493,7 +493,7 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 			later := b.clock.Now().Add(2 * time.Minute)
 			_, err := b.store.RescueExpiredLeases(context.Background(), later, 10)
 			require.NoError(t, err)
-			require.Len(t, claim(t, b, "other", later), 1)
+			require.Len(t, b.claim(t, "other", later), 1)
 		}},
 		{"released", 2, func(t *testing.T, b *bundle, claimed gateway.OutboxEvent, _ gateway.OutboxCompletion) {
 			n, err := b.store.ReleaseOutboxEvents(context.Background(), "ghost", []string{claimed.ID}, b.clock.Now())
@@ -503,18 +503,18 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 		{"released and claimed by another worker", 2, func(t *testing.T, b *bundle, claimed gateway.OutboxEvent, _ gateway.OutboxCompletion) {
 			_, err := b.store.ReleaseOutboxEvents(context.Background(), "ghost", []string{claimed.ID}, b.clock.Now())
 			require.NoError(t, err)
-			require.Len(t, claim(t, b, "other", b.clock.Now()), 1)
+			require.Len(t, b.claim(t, "other", b.clock.Now()), 1)
 		}},
 		{"dead-lettered, re-driven and claimed by another worker", 1, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
 			later := deadLetterAndRedrive(t, b)
-			require.Len(t, claim(t, b, "other", later), 1)
+			require.Len(t, b.claim(t, "other", later), 1)
 		}},
 		// The re-drive starts the attempts again, so the same worker's new
 		// claim has the old attempt number: only the claim count tells the
 		// two leases apart.
 		{"dead-lettered, re-driven and claimed by the same worker", 1, func(t *testing.T, b *bundle, _ gateway.OutboxEvent, _ gateway.OutboxCompletion) {
 			later := deadLetterAndRedrive(t, b)
-			again := claim(t, b, "ghost", later)
+			again := b.claim(t, "ghost", later)
 			require.Len(t, again, 1)
 			require.Equal(t, 1, again[0].AttemptCount)
 		}},
@@ -524,7 +524,7 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 			pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 				b := setup(t, db, tc.maxAttempts, newScripted(gateway.BackendEverMemOS, nil))
 				job := b.commit(t, "s1")
-				claimed := claim(t, b, "ghost", b.clock.Now())
+				claimed := b.claim(t, "ghost", b.clock.Now())
 				require.Len(t, claimed, 1)
 				result := b.svc.ExecuteOutboxEvent(context.Background(), claimed[0], "ghost")
 				require.Equal(t, gateway.OutboxSuccess, result.Status)
