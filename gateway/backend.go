@@ -105,6 +105,10 @@ type ProducedRef struct {
 	NativeID  string
 	NativeURI string
 	Metadata  Metadata
+	// Scope, when the backend knows the memory holds only what one turn
+	// said, is that turn's agent and namespace; nil: the memory is derived
+	// from the whole session and is recorded under the session's scope.
+	Scope *SessionScope
 }
 
 // CommitResult is a backend's answer to an outbox operation.

@@ -41,8 +41,10 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	if err != nil {
 		return CommitSessionResult{}, err
 	}
-
 	now := s.clock()
+	if err := s.authorizeCommit(ctx, principal, in, now); err != nil {
+		return CommitSessionResult{}, err
+	}
 	jobID := CommitJobID(in.WorkspaceID, in.SessionID, in.IdempotencyKey, in.RequestID)
 	job := CommitJob{
 		ID:             jobID,
@@ -110,6 +112,9 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	stored, created, err := s.store.CreateCommitJob(ctx, job, events, audit)
 	if err != nil {
 		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", jobID, err)
+	}
+	if !created && !answerable(principal.ReadScope(), in.UserID, []CommitJob{stored}, jobPlace) {
+		return CommitSessionResult{}, ErrOutOfScope
 	}
 	if created {
 		s.publishJobs(ctx, []CommitJob{stored})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
 // AuditActionFeedback is the audit action of recorded feedback.
@@ -61,9 +63,24 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 			return RecordFeedbackResult{}, NewInputError(field, "must be valid UTF-8")
 		}
 	}
-	scope := Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
-	principal, err := s.authorize(ctx, AccessWrite, scope)
+	principal, err := s.principal(ctx)
 	if err != nil {
+		return RecordFeedbackResult{}, err
+	}
+	// The ref must be visible to the caller and belong to the workspace the
+	// feedback is given in; anything else is not found. What the feedback
+	// may do is decided by the ref's own scope, never by the input's claim.
+	ref, err := s.Reader(ctx).MemoryRef(ctx, in.MemoryRefID)
+	if IsNotFound(err) || (err == nil && ref.WorkspaceID != in.WorkspaceID) {
+		return RecordFeedbackResult{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
+	}
+	if err != nil {
+		return RecordFeedbackResult{}, fmt.Errorf("error loading memory ref: %w", err)
+	}
+	if !principal.May(AccessWrite, refScope(ref)) || !principal.ownsIdentity(in.UserID, in.AgentID) {
+		return RecordFeedbackResult{}, fmt.Errorf("%w: the key does not grant WRITE on the memory's namespace, user or agent", ErrForbidden)
+	}
+	if err := claimsRef(in, ref); err != nil {
 		return RecordFeedbackResult{}, err
 	}
 	redactions := map[string]int{}
@@ -78,16 +95,6 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		addCounts(redactions, r.Counts)
 		*field.text = r.Text
 	}
-	// The ref must be visible to the caller and belong to the workspace the
-	// feedback is given in; anything else is not found.
-	ref, err := s.Reader(ctx).MemoryRef(ctx, in.MemoryRefID)
-	if IsNotFound(err) || (err == nil && ref.WorkspaceID != in.WorkspaceID) {
-		return RecordFeedbackResult{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
-	}
-	if err != nil {
-		return RecordFeedbackResult{}, fmt.Errorf("error loading memory ref: %w", err)
-	}
-
 	if in.FeedbackType.Routed() {
 		if err := routable(ref); err != nil && !s.feedbackExists(ctx, in) {
 			// A replay of feedback that was applied meanwhile is answered
@@ -99,10 +106,10 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	now := s.clock()
 	fb := MemoryFeedback{
 		ID:            FeedbackID(in.WorkspaceID, in.SourceType, in.SourceEventID),
-		WorkspaceID:   in.WorkspaceID,
-		UserID:        in.UserID,
-		AgentID:       in.AgentID,
-		Namespace:     in.Namespace,
+		WorkspaceID:   ref.WorkspaceID,
+		UserID:        ref.UserID,
+		AgentID:       ref.AgentID,
+		Namespace:     ref.Namespace,
 		MemoryRefID:   ref.ID,
 		FeedbackType:  in.FeedbackType,
 		Status:        FeedbackReceived,
@@ -143,7 +150,7 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		Principal:    optional(principal.Name),
 		TargetType:   "memory_ref",
 		TargetID:     ref.ID,
-		Namespace:    optional(in.Namespace),
+		Namespace:    optional(ref.Namespace),
 		SessionID:    optional(ref.SessionID),
 		GatewayID:    optional(ref.GatewayID),
 		JobID:        ref.JobID,
@@ -169,10 +176,34 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		s.publishJobs(ctx, []CommitJob{route.Job})
 		s.notifyOutbox(ctx)
 	}
+	if !created && !answerable(principal.ReadScope(), ref.UserID, []MemoryFeedback{stored}, feedbackPlace) {
+		// Another user's feedback under the same source event id.
+		return RecordFeedbackResult{}, ErrOutOfScope
+	}
 	if !created && (stored.MemoryRefID != fb.MemoryRefID || stored.FeedbackType != fb.FeedbackType) {
 		return RecordFeedbackResult{}, &ConflictError{Field: "sourceEventId", Message: "different feedback was already recorded for this sourceEventId"}
 	}
 	return RecordFeedbackResult{Feedback: stored, Created: created}, nil
+}
+
+// refScope is the scope a memory ref lies in.
+func refScope(ref MemoryRef) Scope {
+	return Scope{WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace}
+}
+
+// claimsRef checks the input's user and namespace are the memory's (the
+// namespace may name one above it): the input may not place feedback
+// anywhere else than where the memory lies. Its agent is the actor,
+// recorded in the audit entry: a key not bound to an agent may give
+// feedback on any of its user's memories.
+func claimsRef(in RecordFeedbackInput, ref MemoryRef) error {
+	if in.UserID != ref.UserID {
+		return NewInputError("userId", "must be the memory's user")
+	}
+	if !namespace.Covers(in.Namespace, ref.Namespace) {
+		return NewInputError("namespace", fmt.Sprintf("must be the memory's namespace (%q) or one above it", ref.Namespace))
+	}
+	return nil
 }
 
 // feedbackExists reports whether feedback from the same source event was

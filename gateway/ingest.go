@@ -80,7 +80,10 @@ type turn struct {
 	contentHash  string
 	allowed      map[Backend]bool // nil = all
 	principal    string
-	redactions   map[string]int
+	// readScope is the caller's: records already stored under the turn's
+	// ids are answered only when it reaches them.
+	readScope  ReadScope
+	redactions map[string]int
 }
 
 // redactTurn applies the workspace's redaction policy to the content and
@@ -154,7 +157,7 @@ func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput
 	if err != nil {
 		return IngestResult{}, err
 	}
-	t.principal = principal.Name
+	t.principal, t.readScope = principal.Name, principal.ReadScope()
 	if err := s.admit(ctx, principal, LimitIngest); err != nil {
 		return IngestResult{}, err
 	}
@@ -162,7 +165,9 @@ func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput
 		return IngestResult{}, err
 	}
 	// The shared execution must not die with the first caller's request.
-	key := t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
+	// Only the same key's duplicates share one: what a replay may answer
+	// depends on the caller.
+	key := principal.Name + "|" + t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
 	ch := s.ingests.DoChan(key, func() (any, error) {
 		return s.ingest(context.WithoutCancel(ctx), t)
 	})
@@ -208,6 +213,12 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
 	}
+	// Ids are unique per workspace: what another user (or a scope this key
+	// does not reach) recorded under them is never answered, whatever it
+	// holds.
+	if !answerable(t.readScope, t.UserID, existing, refPlace) {
+		return IngestResult{}, ErrOutOfScope
+	}
 	prevByBackend := make(map[Backend]*MemoryRef, len(existing))
 	for i := range existing {
 		r := &existing[i]
@@ -218,8 +229,14 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 			prevByBackend[r.Backend] = r
 		}
 	}
-
 	now := s.clock()
+	if err := s.claimSession(ctx, SessionClaim{
+		WorkspaceID: t.WorkspaceID, SessionID: t.SessionID, UserID: t.UserID,
+		AgentID: t.AgentID, Namespace: t.Namespace, At: now,
+	}); err != nil {
+		return IngestResult{}, err
+	}
+
 	plans := make([]*ingestPlan, 0, len(s.backends))
 	for _, adapter := range s.backends {
 		p := &ingestPlan{adapter: adapter, prev: prevByBackend[adapter.Name()]}

@@ -31,6 +31,13 @@ type CallObserver interface {
 	StartCall(ctx context.Context, backend Backend, operation string) (_ context.Context, end func(outcome string))
 }
 
+// WithheldObserver, when the CallObserver implements it too, counts the
+// retrieved items left out because the caller's key does not reach them
+// (the caller is never told; operators see how often it happens).
+type WithheldObserver interface {
+	ItemsWithheld(backend Backend, reason string, n int)
+}
+
 // unobserved is the CallObserver of a service built without one.
 type unobserved struct{}
 

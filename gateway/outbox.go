@@ -24,6 +24,7 @@ const (
 	ErrorCodeAdapterException     = "adapter_exception"
 	ErrorCodeBackendNotConfigured = "backend_not_configured"
 	ErrorCodeLeaseExpired         = "lease_expired"
+	ErrorCodeStore                = "store_error"
 	ErrorCodeTimeout              = "timeout"
 )
 
@@ -142,6 +143,13 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 			return s.skipped(c, now, ReasonAdapterMethodMissing)
 		}
 		res, err := s.callCommitter(ctx, committer, e)
+		if err == nil && (res.Status == ResultSuccess || res.Status == "") {
+			agentID, ns, err := s.commitLabel(ctx, e)
+			if err != nil {
+				return s.failed(c, now, true, ErrorCodeStore, err.Error())
+			}
+			e.AgentID, e.Namespace = agentID, ns
+		}
 		return s.applyCommitResult(c, e, res, err, now)
 	case OperationApplyFeedback:
 		return s.executeFeedback(ctx, c, e, adapter, now)
@@ -279,6 +287,10 @@ func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata,
 		if refType == "" {
 			refType = defaultCommitRefType(e.Backend)
 		}
+		agentID, ns := e.AgentID, e.Namespace
+		if p.Scope != nil {
+			agentID, ns = p.Scope.AgentID, p.Scope.Namespace
+		}
 		md := Metadata{
 			"schema_version":     SchemaVersionCommitRef,
 			"job_id":             deref(e.JobID),
@@ -299,9 +311,9 @@ func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata,
 			ProvenanceID:  CommitProvenanceID(e.ID, refType, p.NativeID, p.NativeURI),
 			WorkspaceID:   e.WorkspaceID,
 			UserID:        e.UserID,
-			AgentID:       e.AgentID,
+			AgentID:       agentID,
 			SessionID:     e.SessionID,
-			Namespace:     e.Namespace,
+			Namespace:     ns,
 			Backend:       e.Backend,
 			RefType:       refType,
 			Status:        RefStatusSuccess,

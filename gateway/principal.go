@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
 // PrincipalRole is the kind of caller a key belongs to. It caps what its
@@ -102,20 +104,14 @@ func (p Principal) InWorkspace(workspaceID string) bool {
 	return p.WorkspaceID == AllWorkspaces || p.WorkspaceID == workspaceID
 }
 
-// covers reports whether a grant's prefix covers a namespace, on segment
-// boundaries ("team" covers "team" and "team/a", not "teamster").
-func covers(prefix, namespace string) bool {
-	return prefix == "" || namespace == prefix || strings.HasPrefix(namespace, prefix+"/")
-}
-
 // AccessTo is the caller's access to a namespace of a workspace.
-func (p Principal) AccessTo(workspaceID, namespace string) Access {
+func (p Principal) AccessTo(workspaceID, ns string) Access {
 	if !p.InWorkspace(workspaceID) {
 		return AccessNone
 	}
 	best := AccessNone
 	for _, g := range p.Grants {
-		if covers(g.Namespace, namespace) && g.Access > best {
+		if namespace.Covers(g.Namespace, ns) && g.Access > best {
 			best = g.Access
 		}
 	}
@@ -170,7 +166,7 @@ type ReadScope struct {
 // Allows reports whether a record in workspace/namespace owned by
 // user/agent is inside the scope. Empty user/agent (records that have
 // none) pass the user/agent restriction only for unrestricted scopes.
-func (s ReadScope) Allows(workspaceID, namespace, userID, agentID string) bool {
+func (s ReadScope) Allows(workspaceID, ns, userID, agentID string) bool {
 	if !s.Restricted {
 		return true
 	}
@@ -184,7 +180,7 @@ func (s ReadScope) Allows(workspaceID, namespace, userID, agentID string) bool {
 		return true
 	}
 	for _, prefix := range s.Namespaces {
-		if covers(prefix, namespace) && namespace != "" {
+		if ns != "" && namespace.Covers(prefix, ns) {
 			return true
 		}
 	}

@@ -115,10 +115,17 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	hits := make([]backendHits, len(s.backends))
 	screened := make([]screening, len(s.backends))
 	var wg sync.WaitGroup
-	// The user's retired facts are read beside the fan-out.
+	// The user's retired facts, and what of the user's memories the key
+	// reaches, are read beside the fan-out.
 	var retiredHashes map[string]bool
 	var retiredErr error
 	wg.Go(func() { retiredHashes, retiredErr = s.retiredHashes(ctx, in.WorkspaceID, in.UserID) })
+	var view retrievalView
+	viewReady := make(chan struct{})
+	go func() {
+		defer close(viewReady)
+		view = s.retrievalView(ctx, p, in)
+	}()
 	for i, adapter := range s.backends {
 		outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
 		hits[i].backend = adapter.Name()
@@ -144,14 +151,19 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 				outcomes[i].Outcome = RetrievalOK
 				// Screening runs here, beside the backend's own call, so
 				// that it hides behind the slowest backend.
-				screened[i] = s.screenItems(ctx, in.WorkspaceID, scope, adapter.Name(), s.redactItems(ctx, in.WorkspaceID, items))
+				<-viewReady
+				screened[i] = s.screenItems(ctx, in.WorkspaceID, scope, view, adapter.Name(), s.redactItems(ctx, in.WorkspaceID, items))
 				hits[i].items, hits[i].refIDs = screened[i].items, screened[i].refIDs
 				outcomes[i].ItemCount = len(hits[i].items)
 			}
 		})
 	}
 	wg.Wait()
+	<-viewReady
 
+	if view.err != nil {
+		return RetrieveResult{}, view.err
+	}
 	if retiredErr != nil {
 		return RetrieveResult{}, retiredErr
 	}
@@ -376,7 +388,10 @@ type screening struct {
 // backend should no longer hold them — and items still carrying the content
 // a correction replaced in place; and it links the rest to their ref (the
 // most recently updated live one the caller may see).
-func (s *Service) screenItems(ctx context.Context, workspaceID string, scope ReadScope, backend Backend, items []RetrievedItem) screening {
+func (s *Service) screenItems(ctx context.Context, workspaceID string, scope ReadScope, view retrievalView, backend Backend, items []RetrievedItem) screening {
+	if view.err != nil {
+		return screening{err: view.err}
+	}
 	var ids, uris []string
 	for _, it := range items {
 		if it.NativeID != "" {
@@ -387,14 +402,19 @@ func (s *Service) screenItems(ctx context.Context, workspaceID string, scope Rea
 		}
 	}
 	out := screening{items: items, refIDs: make([]*string, len(items))}
-	if len(ids) == 0 && len(uris) == 0 {
+	if len(ids) == 0 && len(uris) == 0 && !view.limited {
 		return out
 	}
-	refs, err := s.store.RefsByNative(ctx, workspaceID, backend, ids, uris)
-	if err != nil {
-		out.err = fmt.Errorf("error linking retrieved items to refs: %w", err)
-		return out
+	var refs []MemoryRef
+	if len(ids) > 0 || len(uris) > 0 {
+		var err error
+		if refs, err = s.store.RefsByNative(ctx, workspaceID, backend, ids, uris); err != nil {
+			out.err = fmt.Errorf("error linking retrieved items to refs: %w", err)
+			return out
+		}
 	}
+	withheld := map[string]int{}
+	defer s.countWithheld(backend, withheld)
 	// Newest first: a committed memory's ref before the ingest ref of the
 	// same turn, a replacement before what it replaced.
 	slices.SortFunc(refs, func(a, b MemoryRef) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
@@ -410,6 +430,10 @@ func (s *Service) screenItems(ctx context.Context, workspaceID string, scope Rea
 			} else {
 				retired = append(retired, r)
 			}
+		}
+		if reason, ok := view.withholds(it, live, retired); ok {
+			withheld[reason]++
+			continue
 		}
 		if kind, ok := retiredKind(it, live, retired); ok {
 			out.conflicts = append(out.conflicts, RetrievalConflict{
@@ -557,4 +581,91 @@ func nativeKeyOf(it RetrievedItem) string {
 		return it.NativeID
 	}
 	return it.NativeURI
+}
+
+// Reasons a retrieved item is withheld from a key that does not reach all
+// of the user's memories (label values of the operator metric).
+const (
+	// WithheldUserLevel: a profile or preference sums up the user across
+	// every namespace and agent.
+	WithheldUserLevel = "user_level"
+	// WithheldNoRef: the gateway holds no ref of the memory, so it cannot
+	// tell where it came from.
+	WithheldNoRef = "no_ref"
+	// WithheldOutOfScope: a ref of the memory lies outside the key's grants
+	// or agent.
+	WithheldOutOfScope = "out_of_scope"
+)
+
+// retrievalView is what of a user's memories a retrieval may return. A key
+// whose grants (narrowed by the namespace the request names) cover every
+// namespace the user wrote in, and that is not bound to an agent, reaches
+// all of them; any other key only memories whose every ref lies inside its
+// grants and agent — backends do not know the gateway's namespaces, so the
+// refs are what says where a memory came from.
+type retrievalView struct {
+	limited bool
+	scope   ReadScope
+	err     error
+}
+
+func (s *Service) retrievalView(ctx context.Context, p Principal, in RetrieveContextInput) retrievalView {
+	prefixes := p.ReadScope().Namespaces // nil: the whole workspace
+	if in.Namespace != "" {
+		// Authorized already: a grant covers it.
+		prefixes = []string{in.Namespace}
+	}
+	v := retrievalView{scope: ReadScope{
+		Restricted: true, WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: p.AgentID, Namespaces: prefixes,
+	}}
+	if p.AgentID != "" {
+		v.limited = true
+		return v
+	}
+	if prefixes == nil {
+		return v
+	}
+	written, err := s.store.UserNamespaces(ctx, in.WorkspaceID, in.UserID)
+	if err != nil {
+		v.err = fmt.Errorf("error reading the user's namespaces: %w", err)
+		return v
+	}
+	for _, ns := range written {
+		if !v.scope.Allows(in.WorkspaceID, ns, in.UserID, "") {
+			v.limited = true
+			break
+		}
+	}
+	return v
+}
+
+// withholds says whether an item must be left out for the view, and why.
+func (v retrievalView) withholds(it RetrievedItem, live, retired []MemoryRef) (string, bool) {
+	if !v.limited {
+		return "", false
+	}
+	if it.MemoryType.UserLevel() {
+		return WithheldUserLevel, true
+	}
+	if len(live)+len(retired) == 0 {
+		return WithheldNoRef, true
+	}
+	for _, refs := range [][]MemoryRef{live, retired} {
+		for _, r := range refs {
+			if !v.scope.Allows(refPlace(r)) {
+				return WithheldOutOfScope, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (s *Service) countWithheld(backend Backend, withheld map[string]int) {
+	o, ok := s.observer.(WithheldObserver)
+	if !ok {
+		return
+	}
+	for reason, n := range withheld {
+		o.ItemsWithheld(backend, reason, n)
+	}
 }

@@ -9,6 +9,7 @@ import (
 // work: the implementation runs it in a single transaction, so nothing is ever
 // half-written.
 type Store interface {
+	SessionStore
 	IngestStore
 	CommitStore
 	FeedbackStore

@@ -40,6 +40,13 @@ const (
 	RefTypeSkill          RefType = "skill"
 )
 
+// UserLevel reports whether memories of this type sum up a user across
+// sessions, namespaces and agents (a profile, preferences) rather than
+// record what one session said.
+func (t RefType) UserLevel() bool {
+	return t == RefTypeProfile || t == RefTypePreference
+}
+
 // RefStatus is the state of one backend write.
 type RefStatus string
 

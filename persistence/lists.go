@@ -7,6 +7,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
 // Every list is ordered newest first by (created_at, id) and paged with a
@@ -99,9 +100,9 @@ func applyScope(q *bun.SelectQuery, s gateway.ReadScope, alias, userCol, agentCo
 		return q.Where("1 = 0")
 	}
 	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-		col := alias + ".namespace"
 		for _, ns := range s.Namespaces {
-			q = q.WhereOr("("+col+" = ? OR "+col+` LIKE ? ESCAPE '\')`, ns, escapeLike(ns)+"/%")
+			cond, args := namespace.Condition(alias+".namespace", ns)
+			q = q.WhereOr(cond, args...)
 		}
 		return q
 	})

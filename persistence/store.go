@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
 // Store implements gateway.Store on a DB.
@@ -99,18 +99,8 @@ func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) e
 func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if len(refs) > 0 {
-			hash := refs[0].ContentHash
-			if hash != nil {
-				n, err := tx.NewSelect().Model((*refRow)(nil)).
-					Where("r.gateway_id = ?", refs[0].GatewayID).
-					Where("r.content_hash IS NOT NULL AND r.content_hash <> ?", *hash).
-					Count(ctx)
-				if err != nil {
-					return fmt.Errorf("error checking refs for conflicts: %w", err)
-				}
-				if n > 0 {
-					return &gateway.ConflictError{Message: "a turn with different content was already ingested under this idempotency basis"}
-				}
+			if err := checkIngestBasis(ctx, tx, refs[0]); err != nil {
+				return err
 			}
 		}
 		if err := upsertRefs(ctx, tx, refs); err != nil {
@@ -118,6 +108,32 @@ func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit 
 		}
 		return insertAudit(ctx, tx, audit)
 	})
+}
+
+// checkIngestBasis refuses refs whose gateway id already holds another
+// user's turn (ids are unique per workspace, and answered only to their
+// user) or other content: a race the domain's own checks cannot close.
+func checkIngestBasis(ctx context.Context, tx bun.Tx, ref gateway.MemoryRef) error {
+	var stored []struct {
+		UserID      string
+		ContentHash *string
+	}
+	err := tx.NewSelect().Model((*refRow)(nil)).
+		ColumnExpr("DISTINCT r.user_id, r.content_hash").
+		Where("r.gateway_id = ?", ref.GatewayID).
+		Scan(ctx, &stored)
+	if err != nil {
+		return fmt.Errorf("error checking refs for conflicts: %w", err)
+	}
+	for _, s := range stored {
+		if s.UserID != ref.UserID {
+			return gateway.ErrOutOfScope
+		}
+		if s.ContentHash != nil && ref.ContentHash != nil && *s.ContentHash != *ref.ContentHash {
+			return &gateway.ConflictError{Message: "a turn with different content was already ingested under this idempotency basis"}
+		}
+	}
+	return nil
 }
 
 // CreateCommitJob implements gateway.CommitStore.
@@ -397,17 +413,13 @@ func (s *Store) RetiredContentHashes(ctx context.Context, workspaceID, userID st
 	return hashes, nil
 }
 
-// escapeLike escapes LIKE wildcards with a backslash.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // whereNamespace matches a namespace and everything below it.
 func whereNamespace(q *bun.SelectQuery, column, ns string) *bun.SelectQuery {
 	if ns == "" {
 		return q
 	}
-	return q.Where("("+column+" = ? OR "+column+` LIKE ? ESCAPE '\')`, ns, escapeLike(ns)+"/%")
+	cond, args := namespace.Condition(column, ns)
+	return q.Where(cond, args...)
 }
 
 // SeedCommitJobs bulk-inserts jobs and their events in one transaction,

@@ -121,9 +121,10 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 	msg := map[string]any{
 		"role": "assistant", "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content, "message_id": w.GatewayID,
 	}
+	user := remote.Identify(w.WorkspaceID, w.UserID).ScopedUserID()
 	if w.Role == gateway.RoleUser {
 		msg["role"] = "user"
-		msg["sender_id"] = w.UserID
+		msg["sender_id"] = user
 	}
 	var res struct {
 		RequestID    string `json:"request_id"`
@@ -132,7 +133,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 	}
 	err := b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories", OmitErrorText: true,
-		Body: map[string]any{"user_id": w.UserID, "session_id": w.SessionID, "messages": []any{msg}},
+		Body: map[string]any{"user_id": user, "session_id": w.SessionID, "messages": []any{msg}},
 	}, &res)
 	if err != nil {
 		return remote.WriteFailure(gateway.BackendEverMemOS, err), nil
@@ -162,13 +163,14 @@ type getAnswer struct {
 // /api/v1/memories/flush, then POST /api/v1/memories/get for the session's
 // episodes and the user's profile; each becomes a ref by its native id.
 func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+	user := remote.Identify(req.WorkspaceID, req.UserID).ScopedUserID()
 	var flushed struct {
 		RequestID string `json:"request_id"`
 		Status    string `json:"status"`
 	}
 	err := b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories/flush",
-		Body: map[string]any{"user_id": req.UserID, "session_id": req.SessionID},
+		Body: map[string]any{"user_id": user, "session_id": req.SessionID},
 	}, &flushed)
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
@@ -177,7 +179,7 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 	for page := 1; page <= maxPages; page++ {
 		var got getAnswer
 		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-			"memory_type": "episodic_memory", "filters": map[string]any{"user_id": req.UserID, "session_id": req.SessionID},
+			"memory_type": "episodic_memory", "filters": map[string]any{"user_id": user, "session_id": req.SessionID},
 			"page": page, "page_size": PageSizeDefault, "rank_by": "timestamp", "rank_order": "asc",
 		}}, &got)
 		if err != nil {
@@ -194,7 +196,7 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 	}
 	var profiles getAnswer
 	err = b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-		"memory_type": "profile", "filters": map[string]any{"user_id": req.UserID}, "page": 1, "page_size": PageSizeDefault,
+		"memory_type": "profile", "filters": map[string]any{"user_id": user}, "page": 1, "page_size": PageSizeDefault,
 	}}, &profiles)
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
@@ -230,7 +232,7 @@ type searchAnswer struct {
 // Retrieve implements gateway.Retriever: POST /api/v1/memories/search,
 // hybrid, over the user's episodic memories and profile.
 func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
-	filters := map[string]any{"user_id": q.UserID}
+	filters := map[string]any{"user_id": remote.Identify(q.WorkspaceID, q.UserID).ScopedUserID()}
 	if q.SessionID != "" {
 		filters["session_id"] = q.SessionID
 	}

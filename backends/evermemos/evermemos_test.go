@@ -3,6 +3,7 @@ package evermemos_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,8 @@ func TestIngestFollowsTheSenderRules(t *testing.T) {
 
 	msgs := fake.Messages()
 	require.Len(t, msgs, 2)
-	require.Equal(t, evermemostest.Message{UserID: "alice", SessionID: "s1", Role: "user", Content: "I moved to Lisbon", MessageID: "gw_t1", SenderID: "alice", Timestamp: 1777626000000}, msgs[0])
+	require.Equal(t, evermemostest.Message{UserID: "acme:alice", SessionID: "s1", Role: "user", Content: "I moved to Lisbon", MessageID: "gw_t1", SenderID: "acme:alice", Timestamp: 1777626000000}, msgs[0],
+		"the user is named with its workspace, as owner and as sender")
 	require.Empty(t, msgs[1].SenderID, "an assistant message gets the backend's sender")
 
 	fake.Set(func(s *evermemostest.Server) { s.BoundaryEvery = 1 })
@@ -73,7 +75,7 @@ func TestCommitFlushesAndReadsBackMemories(t *testing.T) {
 	require.Equal(t, "extracted", res.Response["status"])
 	require.Equal(t, []gateway.ProducedRef{
 		{RefType: gateway.RefTypeEpisodicMemory, NativeID: fake.Episodes()[0].ID},
-		{RefType: gateway.RefTypeProfile, NativeID: "prof_alice"},
+		{RefType: gateway.RefTypeProfile, NativeID: "prof_acme:alice"},
 	}, res.Refs)
 
 	items, err := b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", Query: "favourite colour blue", Limit: 5})
@@ -127,12 +129,39 @@ func TestErrorClassification(t *testing.T) {
 
 func TestRealValidationFromTheFake(t *testing.T) {
 	t.Parallel()
-	b, _ := setup(t)
-	// top_k 0 and missing user are refused by the API; the adapter never
-	// sends them, so check the fake itself refuses what the API refuses.
-	_, err := b.Retrieve(context.Background(), gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "", Query: "x", Limit: 0})
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "HTTP 422")
+	_, fake := setup(t)
+	// A search without a user is refused by the API; the adapter never
+	// sends one (its user id always names the workspace), so check the fake
+	// itself refuses what the API refuses.
+	resp, err := http.Post(fake.URL+"/api/v1/memories/search", "application/json",
+		strings.NewReader(`{"query": "x", "top_k": 5, "filters": {}}`))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+}
+
+// TestSameUserIDInTwoWorkspaces: EverMemOS has one tenant, so the adapter
+// names every user with its workspace: alice of globex neither recalls nor
+// commits alice of acme's memories.
+func TestSameUserIDInTwoWorkspaces(t *testing.T) {
+	t.Parallel()
+	b, fake := setup(t)
+	ctx := context.Background()
+	_, err := b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+	require.NoError(t, err)
+	_, err = b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "acme", UserID: "alice", SessionID: "s1"})
+	require.NoError(t, err)
+	require.NotEmpty(t, fake.Episodes())
+
+	items, err := b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "globex", UserID: "alice", Query: "favourite colour blue", Limit: 5})
+	require.NoError(t, err)
+	require.Empty(t, items, "alice of globex recalls nothing of alice of acme")
+	res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_2", WorkspaceID: "globex", UserID: "alice", SessionID: "s1"})
+	require.NoError(t, err)
+	require.Empty(t, res.Refs, "nor does her commit of a session of the same name produce refs to them")
+	items, err = b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", Query: "favourite colour blue", Limit: 5})
+	require.NoError(t, err)
+	require.NotEmpty(t, items)
 }
 
 func TestHealth(t *testing.T) {

@@ -120,15 +120,16 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 			state[stateReplacedHash] = hash
 		}
 	}
+	user := remote.Identify(req.WorkspaceID, req.UserID).ScopedUserID()
 	messageID := CorrectionMessageID(req.FeedbackID)
 	if state[stateAdded] != true {
 		msg := map[string]any{
-			"role": "user", "sender_id": req.UserID, "timestamp": b.now().UnixMilli(),
+			"role": "user", "sender_id": user, "timestamp": b.now().UnixMilli(),
 			"content": req.Correction, "message_id": messageID,
 		}
 		if err := b.call(ctx, remote.Request{
 			Method: http.MethodPost, Path: "/api/v1/memories", OmitErrorText: true,
-			Body: withSession(map[string]any{"user_id": req.UserID, "messages": []any{msg}}, req.SessionID),
+			Body: withSession(map[string]any{"user_id": user, "messages": []any{msg}}, req.SessionID),
 		}, &struct{}{}); err != nil {
 			return fail(err)
 		}
@@ -140,7 +141,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 	}
 	if err := b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories/flush",
-		Body: withSession(map[string]any{"user_id": req.UserID}, req.SessionID),
+		Body: withSession(map[string]any{"user_id": user}, req.SessionID),
 	}, &flushed); err != nil {
 		return fail(err)
 	}
@@ -157,7 +158,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 // its text ("" when it is gone already), so that retrieval can recognise
 // the old fact where EverMemOS keeps deriving from it (the profile).
 func (b *Backend) episodeHash(ctx context.Context, req gateway.FeedbackRequest) (string, error) {
-	filters := map[string]any{"user_id": req.UserID}
+	filters := map[string]any{"user_id": remote.Identify(req.WorkspaceID, req.UserID).ScopedUserID()}
 	if req.SessionID != "" {
 		filters["session_id"] = req.SessionID
 	}

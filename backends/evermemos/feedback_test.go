@@ -109,8 +109,8 @@ func TestFeedbackCorrectionReplacesTheEpisode(t *testing.T) {
 
 	msgs := fake.Messages()
 	require.Equal(t, evermemostest.Message{
-		UserID: "alice", SessionID: "s1", Role: "user", Content: "my favourite colour is green",
-		MessageID: "correction_fb_1", SenderID: "alice", Timestamp: msgs[len(msgs)-1].Timestamp,
+		UserID: "acme:alice", SessionID: "s1", Role: "user", Content: "my favourite colour is green",
+		MessageID: "correction_fb_1", SenderID: "acme:alice", Timestamp: msgs[len(msgs)-1].Timestamp,
 	}, msgs[len(msgs)-1], "sent by the user, in the memory's session")
 	require.Equal(t, []string{"my favourite colour is green"}, liveEpisodes(fake), "the old episode is deleted, the flush extracted the new one")
 	episodes, profile := retrieved(t, b)

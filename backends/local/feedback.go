@@ -52,6 +52,9 @@ const (
 // commit archived. Deleting it deletes the archive and every one of those
 // turns (forgetting the archived conversation); correcting it is skipped.
 //
+// Only the memory's own user's rows are touched: the request names the
+// ref's user, and a row of anyone else is treated as not there.
+//
 // Both operations are idempotent: correcting again writes the same text,
 // deleting something already gone succeeds. Correcting a memory that is gone
 // is skipped with ReasonMemoryNotFound: there is nothing to rewrite, and
@@ -90,6 +93,7 @@ func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest
 			Set("updated_at = ?", now).
 			Where("id = ?", req.NativeID).
 			Where("workspace_id = ?", req.WorkspaceID).
+			Where("user_id = ?", req.UserID).
 			Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("local: error correcting memory: %w", err)
@@ -135,6 +139,7 @@ func (b *Backend) deleteMemory(ctx context.Context, req gateway.FeedbackRequest)
 	res, err := b.db.NewDelete().Model((*memoryRow)(nil)).
 		Where("id = ?", req.NativeID).
 		Where("workspace_id = ?", req.WorkspaceID).
+		Where("user_id = ?", req.UserID).
 		Exec(ctx)
 	if err != nil {
 		return gateway.CommitResult{}, fmt.Errorf("local: error deleting memory: %w", err)
@@ -152,6 +157,7 @@ func (b *Backend) deleteArchive(ctx context.Context, req gateway.FeedbackRequest
 		err := tx.NewSelect().Model(&archive).Column("id", "job_id").
 			Where("id = ?", req.NativeID).
 			Where("workspace_id = ?", req.WorkspaceID).
+			Where("user_id = ?", req.UserID).
 			Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -161,6 +167,7 @@ func (b *Backend) deleteArchive(ctx context.Context, req gateway.FeedbackRequest
 		}
 		if _, err := tx.NewDelete().Model((*memoryRow)(nil)).
 			Where("workspace_id = ?", req.WorkspaceID).
+			Where("user_id = ?", req.UserID).
 			Where("committed_by = ?", archive.JobID).
 			Exec(ctx); err != nil {
 			return fmt.Errorf("local: error deleting archived turns: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
 // Memory states.
@@ -133,7 +134,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 }
 
 // CommitSession implements gateway.SessionCommitter. It claims the session's
-// uncommitted turns for the job, archives them and produces a session
+// uncommitted turns of the job's user for the job, archives them and produces a session
 // archive ref plus one long-term memory ref per turn. A retry of the same job
 // produces the same refs.
 func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
@@ -146,13 +147,14 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 			Set("updated_at = ?", now).
 			Where("workspace_id = ?", req.WorkspaceID).
 			Where("session_id = ?", req.SessionID).
+			Where("user_id = ?", req.UserID).
 			Where("committed_by IS NULL").
 			Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("local: error claiming turns: %w", err)
 		}
 		if err := tx.NewSelect().Model(&turns).
-			Column("seq", "id", "workspace_id", "user_id", "session_id", "turn_id", "created_at").
+			Column("seq", "id", "workspace_id", "user_id", "agent_id", "session_id", "namespace", "turn_id", "created_at").
 			Where("committed_by = ?", req.JobID).
 			OrderExpr("seq").Scan(ctx); err != nil {
 			return fmt.Errorf("local: error reading committed turns: %w", err)
@@ -192,6 +194,9 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 			NativeID:  t.ID,
 			NativeURI: memoryURI(t),
 			Metadata:  gateway.Metadata{"turn_id": t.TurnID},
+			// The memory is the turn itself: it lies where the turn was
+			// written, whoever else wrote in the session.
+			Scope: &gateway.SessionScope{AgentID: t.AgentID, Namespace: t.Namespace},
 		})
 	}
 	return gateway.CommitResult{
@@ -231,7 +236,8 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 		Where("m.user_id = ?", q.UserID).
 		Where("m.state = ?", stateActive)
 	if q.Namespace != "" {
-		sel = sel.Where(`(m.namespace = ? OR m.namespace LIKE ? ESCAPE '\')`, q.Namespace, escapeLike(q.Namespace)+"/%")
+		cond, args := namespace.Condition("m.namespace", q.Namespace)
+		sel = sel.Where(cond, args...)
 	}
 	if q.SessionID != "" {
 		sel = sel.Where("m.session_id = ?", q.SessionID)
@@ -294,8 +300,4 @@ func queryTerms(query string) []string {
 		}
 	}
 	return terms
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -152,17 +152,20 @@ func (b *Backend) call(ctx context.Context, workspace, user string, req remote.R
 	return b.client.JSON(env.Result, result)
 }
 
+// identity is how a request names its user: the account (the workspace)
+// and the user, or that user's own key.
 func (b *Backend) identity(workspace, user string) http.Header {
+	id := remote.Identify(workspace, user)
 	h := http.Header{}
-	if key, ok := b.cfg.UserKeys[workspace+"/"+user]; ok {
+	if key, ok := b.cfg.UserKeys[id.Account()+"/"+id.User()]; ok {
 		h.Set("Authorization", "Bearer "+key)
 		return h
 	}
 	if b.cfg.APIKey != "" {
 		h.Set("Authorization", "Bearer "+b.cfg.APIKey)
 	}
-	h.Set("X-OpenViking-Account", workspace)
-	h.Set("X-OpenViking-User", user)
+	h.Set("X-OpenViking-Account", id.Account())
+	h.Set("X-OpenViking-User", id.User())
 	return h
 }
 
