@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/telemetry"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -40,6 +43,7 @@ type config struct {
 	DevMode            string // "" (auto: on without keys), "true" or "false"
 	APIKeysFile        string
 	APIKeys            string
+	KeysReload         time.Duration
 	RedactionFile      string
 	CORSOrigins        string
 	IngestRate         float64
@@ -90,6 +94,26 @@ type setting struct {
 	flag, env, usage string
 	def              string
 	set              func(string) error
+}
+
+// secretSettings can also be read from a file, named by ENV_FILE or
+// --flag-file: a flag's value is visible to anyone who can list processes,
+// and an environment variable to anyone who can read the process's.
+var secretSettings = []string{"DATABASE_URL", "OPENVIKING_API_KEY", "EVERMEMOS_API_KEY"}
+
+// secretFileSuffix names the file variant of a secret setting.
+const secretFileSuffix = "_FILE"
+
+// fromFile reads a secret's value from a file, trimmed of surrounding
+// whitespace (the newline editors and secret mounts leave).
+func fromFile(set func(string) error) func(string) error {
+	return func(path string) error {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("error reading the secret file: %w", err)
+		}
+		return set(strings.TrimSpace(string(raw)))
+	}
 }
 
 func settings(cfg *config) []setting {
@@ -178,6 +202,7 @@ func settings(cfg *config) []setting {
 		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection (default: on exactly when no API keys are configured)", "", tristate(&cfg.DevMode)},
 		{"api-keys-file", "API_KEYS_FILE", "JSON file of hashed API keys and their grants; none: dev mode (loopback only)", "", str(&cfg.APIKeysFile)},
 		{"api-keys", "API_KEYS", "the same JSON document inline", "", str(&cfg.APIKeys)},
+		{"api-keys-reload-interval", "API_KEYS_RELOAD_INTERVAL", "how often the keys file is checked for changes (SIGHUP reloads it at once)", policy.KeysReloadIntervalDefault.String(), duration(&cfg.KeysReload)},
 		{"redaction-policy-file", "REDACTION_POLICY_FILE", "JSON redaction policy (default: mask every built-in detector)", "", str(&cfg.RedactionFile)},
 		{"cors-allowed-origins", "CORS_ALLOWED_ORIGINS", "comma-separated origins allowed to call the API from a browser (and open websockets)", "", str(&cfg.CORSOrigins)},
 		{"rate-limit-ingest", "RATE_LIMIT_INGEST", "ingests per second per principal (0: unlimited)", "200", rate(&cfg.IngestRate)},
@@ -238,12 +263,25 @@ func parseConfig(command string, args []string, getenv func(string) string, outp
 		if err := s.set(s.def); err != nil && s.def != "" {
 			return cfg, fmt.Errorf("bad default for %s: %w", s.env, err)
 		}
-		if v := strings.TrimSpace(getenv(s.env)); v != "" {
+		v := strings.TrimSpace(getenv(s.env))
+		if v != "" {
 			if err := s.set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
 			}
 		}
 		fs.Func(s.flag, fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def), s.set)
+		if !slices.Contains(secretSettings, s.env) {
+			continue
+		}
+		fileEnv := s.env + secretFileSuffix
+		if path := strings.TrimSpace(getenv(fileEnv)); path != "" {
+			if v != "" {
+				errs = append(errs, fmt.Errorf("%s and %s are both set: give the secret one way", s.env, fileEnv))
+			} else if err := fromFile(s.set)(path); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", fileEnv, err))
+			}
+		}
+		fs.Func(s.flag+"-file", fmt.Sprintf("file holding %s (env %s)", s.env, fileEnv), fromFile(s.set))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err

@@ -170,12 +170,14 @@ func httpOutcome(status int) string {
 	}
 }
 
-// adminOnly lets only admin principals through (everyone in dev mode, which
-// serves loopback only); others get 404, as if the route did not exist.
-func adminOnly(devMode bool, next http.Handler) http.Handler {
+// operatorOnly lets only the operator key through (everyone in dev mode,
+// which serves loopback only): what it guards is process-wide, so a
+// workspace's admin key is not enough. Others get 404, as if the route did
+// not exist.
+func operatorOnly(devMode bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := gateway.PrincipalFrom(r.Context())
-		if !devMode && (!ok || p.Role != gateway.RoleAdmin) {
+		if !devMode && (!ok || !p.IsOperator()) {
 			http.NotFound(w, r)
 			return
 		}
@@ -183,11 +185,12 @@ func adminOnly(devMode bool, next http.Handler) http.Handler {
 	})
 }
 
-// pprofHandler serves the Go runtime profiles.
+// pprofHandler serves the Go runtime profiles. The command line is not
+// served: secrets passed as flags are on it.
 func pprofHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", http.NotFound)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

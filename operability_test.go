@@ -357,12 +357,14 @@ func TestTraceOfOneIngest(t *testing.T) {
 	}
 }
 
-// TestPprofIsAdminOnly: profiles are off by default and, when on, served to
-// admin keys only (anyone else gets 404, as if they did not exist).
-func TestPprofIsAdminOnly(t *testing.T) {
+// TestPprofIsOperatorOnly: profiles are off by default and, when on, served
+// to the operator key only — they are process-wide, so a workspace's admin
+// key gets 404 like everyone else, as if they did not exist. The command
+// line (which holds secrets passed as flags) is served to nobody.
+func TestPprofIsOperatorOnly(t *testing.T) {
 	t.Parallel()
-	get := func(base, key string) int {
-		req, _ := http.NewRequest(http.MethodGet, base+"/debug/pprof/", nil)
+	get := func(base, path, key string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
@@ -372,11 +374,18 @@ func TestPprofIsAdminOnly(t *testing.T) {
 		return resp.StatusCode
 	}
 	off := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
-	require.Equal(t, http.StatusNotFound, get(off, ""), "off by default")
+	require.Equal(t, http.StatusNotFound, get(off, "/debug/pprof/", ""), "off by default")
 
 	on := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "PPROF": "true", "API_KEYS_FILE": keysFile(t)})
-	require.Equal(t, http.StatusUnauthorized, get(on, ""))
-	require.Equal(t, http.StatusNotFound, get(on, dashKeyA))
-	require.Equal(t, http.StatusNotFound, get(on, agentKeyA))
-	require.Equal(t, http.StatusOK, get(on, adminKeyB))
+	require.Equal(t, http.StatusUnauthorized, get(on, "/debug/pprof/", ""))
+	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/", dashKeyA))
+	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/", agentKeyA))
+	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/", adminKeyB), "a workspace's admin is not the operator")
+	require.Equal(t, http.StatusOK, get(on, "/debug/pprof/", operatorKey))
+	require.Equal(t, http.StatusOK, get(on, "/debug/pprof/goroutine?debug=1", operatorKey))
+	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/cmdline", operatorKey), "the command line is never served")
+
+	dev := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "PPROF": "true"})
+	require.Equal(t, http.StatusOK, get(dev, "/debug/pprof/", ""), "dev mode (loopback only) serves profiles")
+	require.Equal(t, http.StatusNotFound, get(dev, "/debug/pprof/cmdline", ""))
 }

@@ -29,9 +29,12 @@ const (
 	agentKeyA = "mgw_agent_a_0123456789abcdef"
 	dashKeyA  = "mgw_dash_a_0123456789abcdef"
 	adminKeyB = "mgw_admin_b_0123456789abcdef"
+	// operatorKey is the deployment's operator: ADMIN of every workspace.
+	operatorKey = "mgw_operator_0123456789abcdef"
 )
 
-// keysFile writes a keys file for workspaces acme and globex.
+// keysFile writes a keys file for workspaces acme and globex, and the
+// operator's.
 func keysFile(t *testing.T) string {
 	t.Helper()
 	doc := map[string]any{"keys": []map[string]any{
@@ -40,6 +43,8 @@ func keysFile(t *testing.T) string {
 		{"name": "acme-dashboard", "sha256": policy.HashKey(dashKeyA), "workspace": "acme", "role": "DASHBOARD",
 			"grants": []map[string]any{{"namespace": "", "access": "READ"}}},
 		{"name": "globex-admin", "sha256": policy.HashKey(adminKeyB), "workspace": "globex", "role": "ADMIN",
+			"grants": []map[string]any{{"namespace": "", "access": "ADMIN"}}},
+		{"name": "operator", "sha256": policy.HashKey(operatorKey), "workspace": "*", "role": "ADMIN",
 			"grants": []map[string]any{{"namespace": "", "access": "ADMIN"}}},
 	}}
 	raw, _ := json.Marshal(doc)

@@ -137,7 +137,7 @@ type app struct {
 	closeStreams context.CancelFunc
 	// devMode: no API keys, every caller is the dev principal.
 	devMode bool
-	keys    int
+	keyring *policy.Keyring
 }
 
 // anonymous is the principal of requests without a key: everything in dev
@@ -239,7 +239,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err
 	}
-	a := &app{db: db, service: svc, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keys: keyring.Len()}
+	a := &app{db: db, service: svc, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
 	if len(backends) > 0 {
 		names := make([]gateway.Backend, len(backends))
 		for i, b := range backends {
@@ -297,7 +297,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		mux.Handle("GET /metrics", tel.Handler())
 	}
 	if cfg.Pprof {
-		mux.Handle("/debug/pprof/", keyring.Middleware(adminOnly(a.devMode, pprofHandler())))
+		mux.Handle("/debug/pprof/", keyring.Middleware(operatorOnly(a.devMode, pprofHandler())))
 	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
 	a.closeStreams = closeStreams
@@ -436,11 +436,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	logger.InfoContext(ctx, "memory-gateway: serving",
-		slog.String("addr", ln.Addr().String()), slog.Bool("dev_mode", a.devMode), slog.Int("api_keys", a.keys),
+		slog.String("addr", ln.Addr().String()), slog.Bool("dev_mode", a.devMode), slog.Int("api_keys", a.keyring.Len()),
 		slog.Any("backends", a.backendNames()), slog.Bool("worker", cfg.Worker && a.worker != nil))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+
+	go a.watchKeys(ctx, cfg.KeysReload, logger)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -461,6 +463,22 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	err = errors.Join(err, a.stop(shutdownCtx))
 	logger.Info("memory-gateway: stopped")
 	return err
+}
+
+// watchKeys reloads the API keys on SIGHUP and when the keys file changes,
+// until ctx is done. A revoked key's requests and subscriptions end.
+func (a *app) watchKeys(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a.keyring.Watch(ctx, interval, hup, func(res policy.ReloadResult, err error) {
+		if err != nil {
+			logger.WarnContext(ctx, "memory-gateway: API keys not reloaded, the keys in force stay", slog.String("err", err.Error()))
+			return
+		}
+		logger.InfoContext(ctx, "memory-gateway: API keys reloaded",
+			slog.Int("keys", res.Keys), slog.Int("added", res.Added), slog.Int("revoked", res.Revoked))
+	})
 }
 
 // runWorker runs only the outbox worker until ctx is done.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +50,35 @@ func TestParseConfig(t *testing.T) {
 	require.Error(t, err)
 	_, err = parseConfig("dance", nil, func(string) string { return "" }, io.Discard)
 	require.Error(t, err)
+}
+
+// TestSecretsFromFiles: every secret setting can be read from a file (the
+// variable with _FILE, or the flag with -file), trimmed; giving a secret
+// both ways at once is refused.
+func TestSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, value string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(value+"\n"), 0o600))
+		return path
+	}
+	cfg := testConfig(t, map[string]string{
+		"DATABASE_URL_FILE":       write("db", "postgres://app:s3cret@127.0.0.1/prod"),
+		"OPENVIKING_API_KEY_FILE": write("ov", "ov-root-key"),
+	}, "--evermemos-api-key-file", write("em", "em-key"))
+	require.Equal(t, "postgres://app:s3cret@127.0.0.1/prod", cfg.DatabaseURL)
+	require.Equal(t, "ov-root-key", cfg.OpenVikingKey)
+	require.Equal(t, "em-key", cfg.EverMemOSKey)
+
+	_, err := parseConfig("serve", nil, func(k string) string {
+		return map[string]string{"OPENVIKING_API_KEY": "a", "OPENVIKING_API_KEY_FILE": write("ov2", "b")}[k]
+	}, io.Discard)
+	require.ErrorContains(t, err, "both set")
+	_, err = parseConfig("serve", nil, func(k string) string {
+		return map[string]string{"EVERMEMOS_API_KEY_FILE": filepath.Join(dir, "missing")}[k]
+	}, io.Discard)
+	require.ErrorContains(t, err, "EVERMEMOS_API_KEY_FILE")
 }
 
 // startServer runs serve on a free port until the test ends.

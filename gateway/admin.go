@@ -14,9 +14,10 @@ const (
 	AuditActionRedrive        = "redrive_outbox_events"
 )
 
-// OutboxDrainer processes due outbox events right now (the worker).
+// OutboxDrainer processes due outbox events right now (the worker): of one
+// workspace, or of every workspace when workspaceID is "".
 type OutboxDrainer interface {
-	Drain(ctx context.Context, limit int) (int, error)
+	Drain(ctx context.Context, limit int, workspaceID string) (int, error)
 }
 
 // OutboxAdminStore is what the admin operations need beyond the ReadStore.
@@ -38,11 +39,18 @@ type ProcessOutboxResult struct {
 }
 
 // ProcessOutbox drains up to limit due events now and returns the outbox
-// summary afterwards.
-func (s *Service) ProcessOutbox(ctx context.Context, limit *int) (ProcessOutboxResult, error) {
+// summary afterwards. A workspace admin drains its own workspace; only an
+// operator drains every workspace (workspaceID "") or names another one.
+func (s *Service) ProcessOutbox(ctx context.Context, limit *int, workspaceID string) (ProcessOutboxResult, error) {
 	p, err := s.requireAdmin(ctx)
 	if err != nil {
 		return ProcessOutboxResult{}, err
+	}
+	if !p.IsOperator() {
+		if workspaceID != "" && workspaceID != p.WorkspaceID {
+			return ProcessOutboxResult{}, &NotFoundError{Field: "workspaceId", What: "workspace"}
+		}
+		workspaceID = p.WorkspaceID
 	}
 	n := ProcessOutboxLimitDefault
 	if limit != nil {
@@ -54,12 +62,12 @@ func (s *Service) ProcessOutbox(ctx context.Context, limit *int) (ProcessOutboxR
 	if s.drainer == nil {
 		return ProcessOutboxResult{}, fmt.Errorf("no outbox worker is attached to this service")
 	}
-	processed, err := s.drainer.Drain(ctx, n)
+	processed, err := s.drainer.Drain(ctx, n, workspaceID)
 	if err != nil {
 		return ProcessOutboxResult{}, fmt.Errorf("error draining the outbox: %w", err)
 	}
 	// The summary covers only what the caller may see.
-	sum, err := s.store.OutboxSummary(ctx, EventFilter{Scope: p.ReadScope()})
+	sum, err := s.store.OutboxSummary(ctx, EventFilter{WorkspaceID: workspaceID, Scope: p.ReadScope()})
 	if err != nil {
 		return ProcessOutboxResult{}, fmt.Errorf("error summarising the outbox: %w", err)
 	}

@@ -31,7 +31,7 @@ func drain(t *testing.T, db *persistence.DB, svc *gateway.Service, now ...func()
 	}
 	w, err := worker.New(opts)
 	require.NoError(t, err)
-	n, err := w.Drain(context.Background(), 1000)
+	n, err := w.Drain(context.Background(), 1000, "")
 	require.NoError(t, err)
 	return n
 }

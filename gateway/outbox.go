@@ -36,11 +36,14 @@ const (
 // ClaimRequest asks the store for pending events whose retry time has come,
 // oldest first, for one backend.
 type ClaimRequest struct {
-	WorkerID   string
-	Backend    Backend
-	Limit      int
-	Now        time.Time
-	LeaseUntil time.Time
+	WorkerID string
+	Backend  Backend
+	// WorkspaceID, when set, claims only that workspace's events (an admin's
+	// synchronous drain); the worker's own loop claims every workspace's.
+	WorkspaceID string
+	Limit       int
+	Now         time.Time
+	LeaseUntil  time.Time
 }
 
 // ClaimedBatch is what a claim returned: events now PROCESSING and leased to

@@ -51,8 +51,8 @@ type Grant struct {
 	Access    Access
 }
 
-// AllWorkspaces is the workspace of a principal that sees every workspace
-// (the anonymous principal of dev mode).
+// AllWorkspaces is the workspace of a principal that sees every workspace:
+// the operator key's ("workspace": "*"), and dev mode's anonymous caller.
 const AllWorkspaces = "*"
 
 // Principal is the authenticated caller of a request.
@@ -97,6 +97,14 @@ func (p Principal) roleCap() Access {
 	default:
 		return AccessRead
 	}
+}
+
+// IsOperator reports whether the caller is the deployment's operator: an
+// ADMIN key of every workspace ("workspace": "*" in the keys file), bound to
+// no user or agent. Only an operator reaches what is process-wide (profiles,
+// draining every workspace's outbox); dev mode's caller is one.
+func (p Principal) IsOperator() bool {
+	return p.WorkspaceID == AllWorkspaces && p.UserID == "" && p.AgentID == "" && p.AccessTo(AllWorkspaces, "") >= AccessAdmin
 }
 
 // InWorkspace reports whether the caller may see the workspace at all.

@@ -237,7 +237,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CommitSession          func(childComplexity int, input gateway.CommitSessionInput) int
 		IngestConversationTurn func(childComplexity int, input gateway.IngestTurnInput) int
-		ProcessOutbox          func(childComplexity int, limit *int) int
+		ProcessOutbox          func(childComplexity int, limit *int, workspaceID *string) int
 		RecordMemoryFeedback   func(childComplexity int, input gateway.RecordFeedbackInput) int
 		RedriveOutboxEvent     func(childComplexity int, id string) int
 		RedriveOutboxEvents    func(childComplexity int, filter gateway.EventFilter) int
@@ -397,7 +397,7 @@ type MutationResolver interface {
 	CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error)
 	RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error)
 	ReviewMemoryFeedback(ctx context.Context, input gateway.ReviewFeedbackInput) (*model.ReviewMemoryFeedbackPayload, error)
-	ProcessOutbox(ctx context.Context, limit *int) (*gateway.ProcessOutboxResult, error)
+	ProcessOutbox(ctx context.Context, limit *int, workspaceID *string) (*gateway.ProcessOutboxResult, error)
 	RedriveOutboxEvent(ctx context.Context, id string) (*gateway.OutboxEvent, error)
 	RedriveOutboxEvents(ctx context.Context, filter gateway.EventFilter) (*model.RedriveOutboxEventsPayload, error)
 }
@@ -1344,7 +1344,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.ProcessOutbox(childComplexity, args["limit"].(*int)), true
+		return e.ComplexityRoot.Mutation.ProcessOutbox(childComplexity, args["limit"].(*int), args["workspaceId"].(*string)), true
 	case "Mutation.recordMemoryFeedback":
 		if e.ComplexityRoot.Mutation.RecordMemoryFeedback == nil {
 			break
@@ -2619,8 +2619,12 @@ type Mutation {
   recordMemoryFeedback(input: RecordMemoryFeedbackInput!): RecordMemoryFeedbackPayload!
   "Accept or reject RECEIVED feedback (ADMIN on the memory's namespace, or the memory's own user). Accepting a correction or delete request routes it to the backend that owns the memory."
   reviewMemoryFeedback(input: ReviewMemoryFeedbackInput!): ReviewMemoryFeedbackPayload!
-  "Admin: process up to limit due outbox events now."
-  processOutbox(limit: Int = 100): ProcessOutboxPayload!
+  """
+  Admin: process up to limit due outbox events now. A workspace's admin key drains its own workspace
+  (workspaceId, when given, must be it); only the operator key (workspace "*") drains every workspace,
+  or the one it names.
+  """
+  processOutbox(limit: Int = 100, workspaceId: ID): ProcessOutboxPayload!
   "Admin: put one DEAD_LETTER event back to PENDING with a fresh set of attempts."
   redriveOutboxEvent(id: ID!): OutboxEvent!
   "Admin: re-drive every DEAD_LETTER event matching the filter."
@@ -3466,6 +3470,14 @@ func (ec *executionContext) field_Mutation_processOutbox_args(ctx context.Contex
 		return nil, err
 	}
 	args["limit"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg1
 	return args, nil
 }
 
@@ -7673,7 +7685,7 @@ func (ec *executionContext) _Mutation_processOutbox(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ProcessOutbox(ctx, fc.Args["limit"].(*int))
+			return ec.Resolvers.Mutation().ProcessOutbox(ctx, fc.Args["limit"].(*int), fc.Args["workspaceId"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ProcessOutboxResult) graphql.Marshaler {

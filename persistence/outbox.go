@@ -40,6 +40,9 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Where("e.next_retry_at <= ?", req.Now).
 			OrderExpr("e.next_retry_at, e.id").
 			Limit(req.Limit)
+		if req.WorkspaceID != "" {
+			pick = pick.Where("e.workspace_id = ?", req.WorkspaceID)
+		}
 		if s.db.IsPostgres() {
 			pick = pick.For("UPDATE SKIP LOCKED")
 		}

@@ -13,7 +13,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -34,9 +37,33 @@ type keyFile struct {
 	} `json:"keys"`
 }
 
-// Keyring maps key hashes to principals.
+// Keyring maps key hashes to principals. It may be reloaded while the
+// gateway runs (Reload): a key that is removed, or whose principal changed,
+// is revoked — every request and stream it authenticated is cancelled, so
+// an open subscription of a revoked key is closed.
 type Keyring struct {
-	byHash map[[sha256.Size]byte]gateway.Principal
+	path, inline string
+	// devMode is decided when the keyring is first loaded: a reload never
+	// switches it (an empty keyring is dev mode, full access).
+	devMode bool
+
+	mu      sync.RWMutex
+	entries map[[sha256.Size]byte]*keyEntry
+	// digest fingerprints the keys file the keys in force were read from.
+	digest string
+}
+
+// keyEntry is one key: its principal, and a context cancelled when the key
+// is revoked.
+type keyEntry struct {
+	principal gateway.Principal
+	alive     context.Context
+	revoke    context.CancelFunc
+}
+
+func newKeyEntry(p gateway.Principal) *keyEntry {
+	alive, revoke := context.WithCancel(context.Background())
+	return &keyEntry{principal: p, alive: alive, revoke: revoke}
 }
 
 // HashKey is the hex sha256 of a key, as the keys file stores it.
@@ -48,25 +75,95 @@ func HashKey(key string) string {
 // LoadKeyring reads keys from a file and/or an inline JSON document (the
 // same format). Neither: an empty keyring (dev mode).
 func LoadKeyring(path, inline string) (*Keyring, error) {
-	k := &Keyring{byHash: map[[sha256.Size]byte]gateway.Principal{}}
-	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("error reading the API keys file: %w", err)
-		}
-		if err := k.add(raw, path); err != nil {
-			return nil, err
-		}
+	k := &Keyring{path: path, inline: inline}
+	k.digest = k.fileDigest()
+	principals, err := k.read()
+	if err != nil {
+		return nil, err
 	}
-	if strings.TrimSpace(inline) != "" {
-		if err := k.add([]byte(inline), "API_KEYS"); err != nil {
-			return nil, err
-		}
+	k.entries = make(map[[sha256.Size]byte]*keyEntry, len(principals))
+	for hash, p := range principals {
+		k.entries[hash] = newKeyEntry(p)
 	}
+	k.devMode = len(principals) == 0
 	return k, nil
 }
 
-func (k *Keyring) add(raw []byte, source string) error {
+// read parses the keyring's sources.
+func (k *Keyring) read() (map[[sha256.Size]byte]gateway.Principal, error) {
+	out := map[[sha256.Size]byte]gateway.Principal{}
+	if k.path != "" {
+		raw, err := os.ReadFile(k.path)
+		if err != nil {
+			return nil, fmt.Errorf("error reading the API keys file: %w", err)
+		}
+		if err := add(out, raw, k.path); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(k.inline) != "" {
+		if err := add(out, []byte(k.inline), "API_KEYS"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ReloadResult says what a reload changed.
+type ReloadResult struct {
+	Keys    int
+	Added   int
+	Revoked int
+}
+
+// Errors of a refused reload: the keys in force stay as they were.
+var (
+	ErrReloadEmpty   = errors.New("the new keys document holds no keys: refusing to leave the gateway without keys (dev mode is decided at start)")
+	ErrReloadDevMode = errors.New("the gateway started without keys (dev mode): restart it to require keys")
+)
+
+// Reload reads the sources again (the keys file; inline keys cannot change)
+// and swaps the keys in force. Keys whose principal is unchanged carry on;
+// a key removed or changed is revoked, which cancels what it opened. A
+// document that does not parse, or holds no keys, is refused and the keys
+// in force stay.
+func (k *Keyring) Reload() (ReloadResult, error) {
+	if k.devMode {
+		return ReloadResult{}, ErrReloadDevMode
+	}
+	digest := k.fileDigest()
+	principals, err := k.read()
+	if err != nil {
+		return ReloadResult{}, err
+	}
+	if len(principals) == 0 {
+		return ReloadResult{}, ErrReloadEmpty
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.digest = digest
+	res := ReloadResult{Keys: len(principals)}
+	next := make(map[[sha256.Size]byte]*keyEntry, len(principals))
+	for hash, p := range principals {
+		if old, ok := k.entries[hash]; ok && reflect.DeepEqual(old.principal, p) {
+			next[hash] = old
+			continue
+		}
+		next[hash] = newKeyEntry(p)
+		res.Added++
+	}
+	for hash, old := range k.entries {
+		if next[hash] != old {
+			old.revoke()
+			res.Revoked++
+		}
+	}
+	k.entries = next
+	return res, nil
+}
+
+// add parses one keys document into out.
+func add(out map[[sha256.Size]byte]gateway.Principal, raw []byte, source string) error {
 	var f keyFile
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
@@ -74,7 +171,7 @@ func (k *Keyring) add(raw []byte, source string) error {
 		return fmt.Errorf("%s: not a keys document: %w", source, err)
 	}
 	names := map[string]bool{}
-	for _, p := range k.byHash {
+	for _, p := range out {
 		names[p.Name] = true
 	}
 	for i, e := range f.Keys {
@@ -87,7 +184,7 @@ func (k *Keyring) add(raw []byte, source string) error {
 			return fmt.Errorf("%s: name must be set and unique", where)
 		}
 		if e.Workspace == "" {
-			return fmt.Errorf("%s: workspace is required", where)
+			return fmt.Errorf("%s: workspace is required (\"*\" for the operator key)", where)
 		}
 		role := gateway.PrincipalRole(strings.ToLower(e.Role))
 		if role != gateway.RoleAgent && role != gateway.RoleDashboard && role != gateway.RoleAdmin {
@@ -103,33 +200,58 @@ func (k *Keyring) add(raw []byte, source string) error {
 		}
 		var key [sha256.Size]byte
 		copy(key[:], sum)
-		if _, dup := k.byHash[key]; dup {
+		if _, dup := out[key]; dup {
 			return fmt.Errorf("%s: the same key appears twice", where)
 		}
 		names[e.Name] = true
-		k.byHash[key] = p
+		out[key] = p
 	}
 	return nil
 }
 
-// Empty reports whether no key is configured (dev mode).
-func (k *Keyring) Empty() bool { return k == nil || len(k.byHash) == 0 }
+// Empty reports whether the gateway runs without keys (dev mode), which is
+// decided when the keyring is first loaded.
+func (k *Keyring) Empty() bool { return k == nil || k.devMode }
 
-// Len counts the keys.
+// Len counts the keys in force.
 func (k *Keyring) Len() int {
 	if k == nil {
 		return 0
 	}
-	return len(k.byHash)
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.entries)
+}
+
+func (k *Keyring) lookup(key string) (*keyEntry, bool) {
+	if k == nil || key == "" {
+		return nil, false
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	e, ok := k.entries[sha256.Sum256([]byte(key))]
+	return e, ok
 }
 
 // Authenticate returns the principal of a presented key.
 func (k *Keyring) Authenticate(key string) (gateway.Principal, bool) {
-	if k == nil || key == "" {
+	e, ok := k.lookup(key)
+	if !ok {
 		return gateway.Principal{}, false
 	}
-	p, ok := k.byHash[sha256.Sum256([]byte(key))]
-	return p, ok
+	return e.principal, true
+}
+
+// bind returns ctx carrying the key's principal, cancelled when the key is
+// revoked, and a function that lets go of the binding (call it when ctx's
+// work is done).
+func bind(ctx context.Context, e *keyEntry) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(gateway.WithPrincipal(ctx, e.principal))
+	stop := context.AfterFunc(e.alive, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // bearer extracts the token of an "Authorization: Bearer …" value.
@@ -165,12 +287,16 @@ func (k *Keyring) Middleware(next http.Handler) http.Handler {
 			unauthenticated(w, "an API key is required: send Authorization: Bearer <key>")
 			return
 		}
-		p, ok := k.Authenticate(bearer(header))
+		e, ok := k.lookup(bearer(header))
 		if !ok {
 			unauthenticated(w, ErrBadCredentials.Error())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(gateway.WithPrincipal(r.Context(), p)))
+		// A stream (a subscription over SSE or a websocket) lives in this
+		// request: revoking the key ends it.
+		ctx, release := bind(r.Context(), e)
+		defer release()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -203,9 +329,63 @@ func (k *Keyring) WebsocketInit(ctx context.Context, payload map[string]any) (co
 		}
 		return ctx, errors.New("unauthenticated: send the API key as authToken in connection_init")
 	}
-	p, ok := k.Authenticate(token)
+	e, ok := k.lookup(token)
 	if !ok {
 		return ctx, ErrBadCredentials
 	}
-	return gateway.WithPrincipal(ctx, p), nil
+	// The connection lives in ctx: revoking the key closes it, with every
+	// subscription on it. The binding goes when the connection does.
+	ctx, release := bind(ctx, e)
+	context.AfterFunc(ctx, release)
+	return ctx, nil
+}
+
+// KeysReloadIntervalDefault is how often Watch looks at the keys file.
+const KeysReloadIntervalDefault = 5 * time.Second
+
+// Watch reloads the keyring whenever the keys file's content changes (read
+// every interval, so a file replaced through a symlink swap, as secret
+// mounts do, is seen too) and whenever reload delivers (SIGHUP). It returns
+// when ctx is done. report is told every outcome; a file that cannot be
+// read or parsed is reported once, until it changes.
+func (k *Keyring) Watch(ctx context.Context, interval time.Duration, reload <-chan os.Signal, report func(ReloadResult, error)) {
+	if interval <= 0 {
+		interval = KeysReloadIntervalDefault
+	}
+	// Changes made since the keys in force were read count, however soon
+	// after loading the watch starts.
+	k.mu.RLock()
+	last := k.digest
+	k.mu.RUnlock()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+			last = k.fileDigest()
+		case <-ticker.C:
+			digest := k.fileDigest()
+			if digest == last {
+				continue
+			}
+			last = digest
+		}
+		report(k.Reload())
+	}
+}
+
+// fileDigest fingerprints the keys file's content ("" without a file; a
+// read error is a fingerprint of its own, so it is reported once).
+func (k *Keyring) fileDigest() string {
+	if k.path == "" {
+		return ""
+	}
+	raw, err := os.ReadFile(k.path)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
 }

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -102,7 +103,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 
 	// Parsing and validating is half the cost of a small query: cache it.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](QueryCacheSizeDefault))
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](APQCacheSizeDefault)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: workspaceCache{inner: lru.New[string](APQCacheSizeDefault)}})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -153,4 +154,29 @@ func complexity() graph.ComplexityRoot {
 	c.Query.MemoryRefs = func(child int, _ *gateway.RefFilter, first *int, _ *string) int { return pageCost(child, first) }
 	c.Query.OutboxEvents = func(child int, _ *gateway.EventFilter, first *int, _ *string) int { return pageCost(child, first) }
 	return c
+}
+
+// workspaceCache keys a cache shared by every caller by the caller's
+// workspace: a persisted query one tenant registered is never found by
+// another (whose bare hash would otherwise confirm that someone ran that
+// exact document, literals included).
+type workspaceCache struct {
+	inner graphql.Cache[string]
+}
+
+func (c workspaceCache) key(ctx context.Context, key string) string {
+	p, _ := gateway.PrincipalFrom(ctx)
+	// Length-prefixed: the caller chooses the key, and must not be able to
+	// spell another workspace's entry with it.
+	return strconv.Itoa(len(p.WorkspaceID)) + ":" + p.WorkspaceID + "|" + key
+}
+
+// Get implements graphql.Cache.
+func (c workspaceCache) Get(ctx context.Context, key string) (string, bool) {
+	return c.inner.Get(ctx, c.key(ctx, key))
+}
+
+// Add implements graphql.Cache.
+func (c workspaceCache) Add(ctx context.Context, key, value string) {
+	c.inner.Add(ctx, c.key(ctx, key), value)
 }

@@ -61,8 +61,8 @@ func (r *mutationResolver) RecordMemoryFeedback(ctx context.Context, input gatew
 }
 
 // ProcessOutbox implements graph.MutationResolver.
-func (r *mutationResolver) ProcessOutbox(ctx context.Context, limit *int) (*gateway.ProcessOutboxResult, error) {
-	res, err := r.Service.ProcessOutbox(ctx, limit)
+func (r *mutationResolver) ProcessOutbox(ctx context.Context, limit *int, workspaceID *string) (*gateway.ProcessOutboxResult, error) {
+	res, err := r.Service.ProcessOutbox(ctx, limit, deref(workspaceID))
 	if err != nil {
 		return nil, err
 	}

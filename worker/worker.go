@@ -598,18 +598,19 @@ func (w *Worker) publish(jobs []gateway.CommitJob) {
 	}
 }
 
-// Drain processes up to limit due events right now, on the calling
-// goroutine's behalf, and returns how many were completed. It is what the
+// Drain processes up to limit due events right now (of one workspace, or of
+// all when workspaceID is ""), on the calling goroutine's behalf, and
+// returns how many were completed. It is what the
 // processOutbox admin operation runs; it shares nothing with the background
 // loops but the store.
-func (w *Worker) Drain(ctx context.Context, limit int) (int, error) {
+func (w *Worker) Drain(ctx context.Context, limit int, workspaceID string) (int, error) {
 	processed := 0
 	drainID := w.cfg.ID + "-drain"
 	for _, backend := range w.cfg.Backends {
 		for processed < limit {
 			now := w.clock()
 			batch, err := w.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-				WorkerID: drainID, Backend: backend, Limit: min(limit-processed, w.cfg.concurrency(backend)),
+				WorkerID: drainID, Backend: backend, WorkspaceID: workspaceID, Limit: min(limit-processed, w.cfg.concurrency(backend)),
 				Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
 			})
 			if err != nil {

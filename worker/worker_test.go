@@ -202,7 +202,7 @@ func TestWorkerRetriesThenSucceeds(t *testing.T) {
 		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
 
 		for attempt := 1; attempt <= 2; attempt++ {
-			n, err := w.Drain(ctx, 10)
+			n, err := w.Drain(ctx, 10, "")
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
 			e := b.event(t, job, flaky.name)
@@ -213,12 +213,12 @@ func TestWorkerRetriesThenSucceeds(t *testing.T) {
 			require.Equal(t, gateway.JobRunning, b.job(t, job.ID).Status)
 
 			// Not due yet: nothing to do.
-			n, err = w.Drain(ctx, 10)
+			n, err = w.Drain(ctx, 10, "")
 			require.NoError(t, err)
 			require.Zero(t, n)
 			b.clock.Advance(gateway.RetryDelay(attempt))
 		}
-		n, err := w.Drain(ctx, 10)
+		n, err := w.Drain(ctx, 10, "")
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		e := b.event(t, job, flaky.name)
@@ -248,7 +248,7 @@ func TestWorkerDeadLettersAndRedrives(t *testing.T) {
 		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
 
 		for range 3 {
-			_, err := w.Drain(ctx, 10)
+			_, err := w.Drain(ctx, 10, "")
 			require.NoError(t, err)
 			b.clock.Advance(time.Minute)
 		}
@@ -273,7 +273,7 @@ func TestWorkerDeadLettersAndRedrives(t *testing.T) {
 		_, err = b.svc.RedriveOutboxEvent(ctx, dead.ID)
 		require.ErrorIs(t, err, gateway.ErrConflict, "only dead letters can be re-driven")
 
-		_, err = w.Drain(ctx, 10)
+		_, err = w.Drain(ctx, 10, "")
 		require.NoError(t, err)
 		got = b.job(t, job.ID)
 		require.Equal(t, gateway.JobSuccess, got.Status)
@@ -295,7 +295,7 @@ func TestFailedJobNamesEveryDeadLetter(t *testing.T) {
 		// OpenViking's event is written first.
 		b := setup(t, db, 3, failing(gateway.BackendOpenViking, "quota exceeded"), failing(gateway.BackendEverMemOS, "bad request"))
 		job := b.commit(t, "s1")
-		_, err := b.newWorker(t, worker.Config{}, worker.Hooks{}).Drain(context.Background(), 10)
+		_, err := b.newWorker(t, worker.Config{}, worker.Hooks{}).Drain(context.Background(), 10, "")
 		require.NoError(t, err)
 		got := b.job(t, job.ID)
 		require.Equal(t, gateway.JobFailed, got.Status)
@@ -317,7 +317,7 @@ func TestWorkerFailureKinds(t *testing.T) {
 		b := setup(t, db, 5, permanent, panicking)
 		job := b.commit(t, "s1")
 		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
-		_, err := w.Drain(ctx, 10)
+		_, err := w.Drain(ctx, 10, "")
 		require.NoError(t, err)
 
 		e := b.event(t, job, permanent.name)
@@ -331,7 +331,7 @@ func TestWorkerFailureKinds(t *testing.T) {
 		// Both dead: the job failed.
 		for range 5 {
 			b.clock.Advance(time.Minute)
-			_, err := w.Drain(ctx, 10)
+			_, err := w.Drain(ctx, 10, "")
 			require.NoError(t, err)
 		}
 		require.Equal(t, gateway.OutboxDeadLetter, b.event(t, job, panicking.name).Status)
@@ -382,7 +382,7 @@ func TestRescueAndFencing(t *testing.T) {
 		// A live worker picks it up and completes it.
 		b.clock.Advance(2 * time.Minute)
 		w := b.newWorker(t, worker.Config{ID: "alive"}, worker.Hooks{})
-		n, err := w.Drain(ctx, 10)
+		n, err := w.Drain(ctx, 10, "")
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		done := b.event(t, job, backend.name)
