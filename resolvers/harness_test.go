@@ -13,6 +13,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -22,6 +23,7 @@ import (
 // backend, and a counter of the SQL statements it runs.
 type harness struct {
 	db      *persistence.DB
+	svc     *gateway.Service
 	handler http.Handler
 	queries *persistence.QueryCounter
 	logs    *bytes.Buffer
@@ -36,7 +38,25 @@ type harnessConfig struct {
 	strict   bool // no anonymous principal: every request names its caller
 	redactor gateway.Redactor
 	limiter  gateway.RateLimiter
+	now      func() time.Time
+	feedback *gateway.FeedbackPolicy
+	observer gateway.CallObserver
+	hub      *jobevents.Hub
 }
+
+// withClock gives the service and the worker one clock.
+func withClock(now func() time.Time) harnessOption { return func(h *harnessConfig) { h.now = now } }
+
+func withFeedbackPolicy(p gateway.FeedbackPolicy) harnessOption {
+	return func(h *harnessConfig) { h.feedback = &p }
+}
+
+func withObserver(o gateway.CallObserver) harnessOption {
+	return func(h *harnessConfig) { h.observer = o }
+}
+
+// withHub publishes job changes to hub and serves subscriptions from it.
+func withHub(hub *jobevents.Hub) harnessOption { return func(h *harnessConfig) { h.hub = hub } }
 
 // strict makes requests without a principal unauthenticated.
 func strict() harnessOption { return func(h *harnessConfig) { h.strict = true } }
@@ -74,23 +94,30 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	if cfg.strict {
 		anonymous = nil
 	}
-	svc, err := gateway.NewService(gateway.Options{
-		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter,
+	svcOpts := gateway.Options{
+		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter, Now: cfg.now,
 		Store: persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
-	})
+		FeedbackPolicy: cfg.feedback, Observer: cfg.observer,
+	}
+	var publisher gateway.JobPublisher
+	if cfg.hub != nil {
+		svcOpts.Publisher, svcOpts.Watcher, publisher = cfg.hub, cfg.hub, cfg.hub
+	}
+	svc, err := gateway.NewService(svcOpts)
 	require.NoError(t, err)
 	// A worker that is never started: processOutbox drains through it.
 	var names []gateway.Backend
 	for _, b := range cfg.backends {
 		names = append(names, b.Name())
 	}
-	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: svc, Config: worker.Config{Backends: names}})
+	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: svc, Publisher: publisher, Now: cfg.now, Config: worker.Config{Backends: names}})
 	require.NoError(t, err)
 	svc.AttachWorker(w, w)
 	counter := &persistence.QueryCounter{}
 	db.AddQueryHook(counter)
 	return &harness{
 		db:      db,
+		svc:     svc,
 		handler: resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, cfg.handler),
 		queries: counter,
 		logs:    logs,
@@ -117,7 +144,13 @@ func (h *harness) do(t *testing.T, query string, vars map[string]any) (int, gqlR
 // doAs posts an operation as a principal (nil: none).
 func (h *harness) doAs(t *testing.T, p *gateway.Principal, query string, vars map[string]any) (int, gqlResponse) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return h.doRawAs(t, p, map[string]any{"query": query, "variables": vars})
+}
+
+// doRawAs posts a request body as a principal (nil: none).
+func (h *harness) doRawAs(t *testing.T, p *gateway.Principal, request map[string]any) (int, gqlResponse) {
+	t.Helper()
+	body, err := json.Marshal(request)
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

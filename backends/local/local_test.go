@@ -100,3 +100,37 @@ func TestLocalRetrieve(t *testing.T) {
 		require.NoError(t, b.Health(ctx))
 	})
 }
+
+// TestLocalTouchesOnlyTheUsersOwnTurns: a session holding turns of two users
+// (the gateway no longer lets this happen, but data written before session
+// ownership may) is committed per user: the commit takes only its user's
+// turns, each long-term memory carries its own turn's agent and namespace,
+// and a correction or delete in another user's name reaches nothing.
+func TestLocalTouchesOnlyTheUsersOwnTurns(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		b := local.New(db.DB, nil)
+		alice := write(t, b, "s1", "t1", "team/alpha", "u1", "alice lives in Lisbon")
+		bob := write(t, b, "s1", "t2", "team/beta", "u2", "bob lives in Porto")
+
+		res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_bob", WorkspaceID: "ws", UserID: "u2", SessionID: "s1", Namespace: "team"})
+		require.NoError(t, err)
+		require.Len(t, res.Refs, 2, "bob's archive and bob's one turn")
+		require.Equal(t, bob.NativeID, res.Refs[1].NativeID)
+		require.Equal(t, &gateway.SessionScope{AgentID: "a1", Namespace: "team/beta"}, res.Refs[1].Scope, "the memory lies where its turn was written")
+		require.Nil(t, res.Refs[0].Scope, "the archive is the session's")
+
+		for _, kind := range []gateway.FeedbackType{gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest} {
+			req := feedback(kind, gateway.RefTypeLongTermMemory, alice.NativeID, alice.NativeURI, "bob says alice lives in Faro")
+			req.UserID = "u2"
+			got := apply(t, b, req)
+			require.NotEqual(t, "deleted", got.Response["status"], "%s in another user's name", kind)
+			require.Equal(t, "alice lives in Lisbon", stored(t, db, alice.NativeID), "%s in another user's name", kind)
+		}
+		archive := feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeSessionArchive, res.Refs[0].NativeID, "", "")
+		archive.UserID = "u1"
+		apply(t, b, archive)
+		require.Equal(t, "bob lives in Porto", stored(t, db, bob.NativeID), "another user's archive is not deleted in alice's name")
+	})
+}

@@ -54,11 +54,14 @@ type Server struct {
 	FailTasks bool
 	// Precondition makes commits answer 412 FAILED_PRECONDITION.
 	Precondition bool
-	sessions     map[string]*session // account/user/session
-	memories     map[string][]Memory // account/user
-	tasks        map[string]*task
-	contents     map[string]string // uri → file content
-	seq          int
+	// Category is the category of the memories a commit extracts
+	// ("preferences" when empty).
+	Category string
+	sessions map[string]*session // account/user/session
+	memories map[string][]Memory // account/user
+	tasks    map[string]*task
+	contents map[string]string // account + " " + uri → file content (uris name no account)
+	seq      int
 }
 
 // New starts a fake.
@@ -203,6 +206,10 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
 	sess.archives++
 	archive := fmt.Sprintf("viking://user/%s/sessions/%s/history/archive_%03d", user, id, sess.archives)
 	diffURI := archive + "/memory_diff.json"
+	category := s.Category
+	if category == "" {
+		category = "preferences"
+	}
 	var adds []map[string]any
 	for _, m := range fresh {
 		if m.Role != "user" {
@@ -210,18 +217,18 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
 		}
 		sum := sha256.Sum256([]byte(account + user + m.Content))
 		mem := Memory{
-			URI:      fmt.Sprintf("viking://user/%s/memories/preferences/mem_%s.md", user, hex.EncodeToString(sum[:6])),
-			Category: "preferences", Abstract: m.Content,
+			URI:      fmt.Sprintf("viking://user/%s/memories/%s/mem_%s.md", user, category, hex.EncodeToString(sum[:6])),
+			Category: category, Abstract: m.Content,
 		}
 		s.memories[account+"/"+user] = append(s.memories[account+"/"+user], mem)
-		adds = append(adds, map[string]any{"uri": mem.URI, "memory_type": "preferences", "after": m.Content})
+		adds = append(adds, map[string]any{"uri": mem.URI, "memory_type": category, "after": m.Content})
 	}
 	diff, _ := json.Marshal(map[string]any{
 		"archive_uri": archive, "extracted_at": "2026-11-25T00:00:00Z",
 		"operations": map[string]any{"adds": adds, "updates": []any{}, "deletes": []any{}},
 		"summary":    map[string]any{"total_adds": len(adds), "total_updates": 0, "total_deletes": 0},
 	})
-	s.contents[diffURI] = string(diff)
+	s.contents[account+" "+diffURI] = string(diff)
 	s.seq++
 	t := &task{id: fmt.Sprintf("task-%04d", s.seq), status: "pending", archiveURI: archive, diffURI: diffURI, pollsLeft: s.TaskPolls, fail: s.FailTasks}
 	s.tasks[t.id] = t
@@ -256,8 +263,12 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readContent(w http.ResponseWriter, r *http.Request) {
+	account, _, okID := identity(w, r)
+	if !okID {
+		return
+	}
 	s.mu.Lock()
-	content, found := s.contents[r.URL.Query().Get("uri")]
+	content, found := s.contents[account+" "+r.URL.Query().Get("uri")]
 	s.mu.Unlock()
 	if !found {
 		Fail(w, http.StatusNotFound, "NOT_FOUND", "no such file", nil)
