@@ -24,7 +24,6 @@ const (
 	ErrorCodeAdapterException     = "adapter_exception"
 	ErrorCodeBackendNotConfigured = "backend_not_configured"
 	ErrorCodeLeaseExpired         = "lease_expired"
-	ErrorCodeStore                = "store_error"
 	ErrorCodeTimeout              = "timeout"
 )
 
@@ -75,6 +74,12 @@ type OutboxCompletion struct {
 	CompletedAt   *time.Time
 	// Refs are written (idempotently) in the same transaction.
 	Refs []MemoryRef
+	// SessionLabelled names the Refs that are derived from the whole
+	// session rather than one turn: the store records them under the
+	// session's scope as it is when the completion is written (CommitLabel),
+	// so every turn that reached the session before the backend answered
+	// counts.
+	SessionLabelled []string
 	// Feedback, for an APPLY_FEEDBACK event that finished, updates the
 	// feedback and the memory's refs in the same transaction.
 	Feedback *FeedbackOutcome
@@ -146,13 +151,6 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 			return s.skipped(c, now, ReasonAdapterMethodMissing)
 		}
 		res, err := s.callCommitter(ctx, committer, e)
-		if err == nil && (res.Status == ResultSuccess || res.Status == "") {
-			agentID, ns, err := s.commitLabel(ctx, e)
-			if err != nil {
-				return s.failed(c, now, true, ErrorCodeStore, err.Error())
-			}
-			e.AgentID, e.Namespace = agentID, ns
-		}
 		return s.applyCommitResult(c, e, res, err, now)
 	case OperationApplyFeedback:
 		return s.executeFeedback(ctx, c, e, adapter, now)
@@ -228,7 +226,7 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 	c.Status = OutboxSuccess
 	c.CompletedAt = &now
 	c.LastError, c.LastErrorCode = nil, nil
-	c.Refs = s.producedRefs(e, res, result, now)
+	c.Refs, c.SessionLabelled = s.producedRefs(e, res, result, now)
 	return c
 }
 
@@ -271,7 +269,7 @@ func defaultCommitRefType(b Backend) RefType {
 // idempotency_key metadata, else "produced_ref_index:{i}" when it has no
 // native id or uri. A result without refs yields one ref from its own native
 // id/uri.
-func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata, now time.Time) []MemoryRef {
+func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata, now time.Time) (refs []MemoryRef, sessionLabelled []string) {
 	produced := res.Refs
 	if len(produced) == 0 {
 		refType := res.RefType
@@ -280,7 +278,7 @@ func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata,
 		}
 		produced = []ProducedRef{{RefType: refType, NativeID: res.NativeID, NativeURI: res.NativeURI}}
 	}
-	refs := make([]MemoryRef, 0, len(produced))
+	refs = make([]MemoryRef, 0, len(produced))
 	for i, p := range produced {
 		stableKey := producedStableKey(p, i)
 		if p.NativeID == "" && p.NativeURI == "" && stableKey == "" {
@@ -293,6 +291,10 @@ func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata,
 		agentID, ns := e.AgentID, e.Namespace
 		if p.Scope != nil {
 			agentID, ns = p.Scope.AgentID, p.Scope.Namespace
+		}
+		id := RefID(e.GatewayID, e.Backend, refType, p.NativeID, p.NativeURI, stableKey)
+		if p.Scope == nil {
+			sessionLabelled = append(sessionLabelled, id)
 		}
 		md := Metadata{
 			"schema_version":     SchemaVersionCommitRef,
@@ -309,7 +311,7 @@ func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata,
 			md["produced_ref"] = pm
 		}
 		refs = append(refs, MemoryRef{
-			ID:            RefID(e.GatewayID, e.Backend, refType, p.NativeID, p.NativeURI, stableKey),
+			ID:            id,
 			GatewayID:     e.GatewayID,
 			ProvenanceID:  CommitProvenanceID(e.ID, refType, p.NativeID, p.NativeURI),
 			WorkspaceID:   e.WorkspaceID,
@@ -331,7 +333,7 @@ func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata,
 			UpdatedAt:     now,
 		})
 	}
-	return refs
+	return refs, sessionLabelled
 }
 
 func producedStableKey(p ProducedRef, index int) string {

@@ -324,7 +324,7 @@ func (s *Service) executeFeedback(ctx context.Context, c OutboxCompletion, e Out
 	})
 	c = s.applyCommitResult(c, e, res, err, now)
 	var replacement *MemoryRef
-	c.Refs = nil
+	c.Refs, c.SessionLabelled = nil, nil
 	if c.Status == OutboxSuccess && fb.FeedbackType == FeedbackCorrection {
 		r := replacementRef(e, ref, res, content.Correction, BackendResultMetadata(res.Response), now)
 		replacement = &r

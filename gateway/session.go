@@ -97,24 +97,19 @@ func (s *Service) authorizeCommit(ctx context.Context, p Principal, in CommitSes
 	return nil
 }
 
-// commitLabel is the agent and namespace that what a commit produced is
-// recorded under: a remote backend derives its memories from the whole
-// session, so they belong to every scope of it — one agent when a single
-// agent wrote the session, else none (only keys not bound to an agent see
-// them), and the namespace covering all of its turns (possibly the
-// workspace root). It is read after the backend answered, so turns that
-// reached the session after the commit was accepted count too. A session
-// the gateway holds no turns of keeps the job's own scope.
-func (s *Service) commitLabel(ctx context.Context, e OutboxEvent) (agentID, ns string, err error) {
-	facts, err := s.store.SessionFacts(ctx, e.WorkspaceID, e.SessionID)
-	if err != nil {
-		return "", "", fmt.Errorf("error reading the scopes of session %s: %w", e.SessionID, err)
-	}
-	if len(facts.Scopes) == 0 {
-		return e.AgentID, e.Namespace, nil
+// CommitLabel is the agent and namespace that what a commit derived from a
+// whole session is recorded under, given the session's scopes: such a
+// memory belongs to every scope of the session — to the one agent that
+// wrote it, else to none (only keys not bound to an agent see it), and to
+// the namespace covering all of its turns (possibly the workspace root). A
+// session the gateway holds no turns of keeps the job's own agent and
+// namespace.
+func CommitLabel(scopes []SessionScope, jobAgentID, jobNamespace string) (agentID, ns string) {
+	if len(scopes) == 0 {
+		return jobAgentID, jobNamespace
 	}
 	var agents, namespaces []string
-	for _, sc := range facts.Scopes {
+	for _, sc := range scopes {
 		if !slices.Contains(agents, sc.AgentID) {
 			agents = append(agents, sc.AgentID)
 		}
@@ -123,7 +118,7 @@ func (s *Service) commitLabel(ctx context.Context, e OutboxEvent) (agentID, ns s
 	if len(agents) == 1 {
 		agentID = agents[0]
 	}
-	return agentID, namespace.Common(namespaces...), nil
+	return agentID, namespace.Common(namespaces...)
 }
 
 // answerable reports whether records already stored under an id the caller

@@ -168,9 +168,13 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		}
 		var refs []gateway.MemoryRef
 		var outcomes []*gateway.FeedbackOutcome
+		sessionLabelled := map[string]bool{}
 		for _, c := range completions {
 			if _, ok := landed[lease{ID: c.EventID, ClaimCount: c.FenceClaim}]; ok {
 				refs = append(refs, c.Refs...)
+				for _, id := range c.SessionLabelled {
+					sessionLabelled[id] = true
+				}
 				res.Applied = append(res.Applied, c.EventID)
 				if c.Feedback != nil {
 					outcomes = append(outcomes, c.Feedback)
@@ -178,6 +182,9 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			} else {
 				res.Lost = append(res.Lost, c.EventID)
 			}
+		}
+		if err := labelBySession(ctx, tx, refs, sessionLabelled); err != nil {
+			return err
 		}
 		if err := upsertRefs(ctx, tx, refs); err != nil {
 			return err

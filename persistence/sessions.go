@@ -123,3 +123,40 @@ func (s *Store) UserNamespaces(ctx context.Context, workspaceID, userID string) 
 	}
 	return namespaces, nil
 }
+
+// labelBySession records the refs named in labelled under the scope of
+// their session as it is now (gateway.CommitLabel), read in the completing
+// transaction with one statement for the whole batch.
+func labelBySession(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef, labelled map[string]bool) error {
+	if len(labelled) == 0 {
+		return nil
+	}
+	type sessionKey struct{ workspace, session string }
+	workspaces, sessions := map[string]struct{}{}, map[string]struct{}{}
+	for _, r := range refs {
+		if labelled[r.ID] {
+			workspaces[r.WorkspaceID], sessions[r.SessionID] = struct{}{}, struct{}{}
+		}
+	}
+	var rows []sessionScopeRow
+	err := tx.NewSelect().Model(&rows).
+		Where("sc.workspace_id IN (?)", bun.In(sortedKeys(workspaces))).
+		Where("sc.session_id IN (?)", bun.In(sortedKeys(sessions))).
+		OrderExpr("sc.workspace_id, sc.session_id, sc.agent_id, sc.namespace").
+		Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("error reading the scopes of committed sessions: %w", err)
+	}
+	scopes := map[sessionKey][]gateway.SessionScope{}
+	for _, sc := range rows {
+		k := sessionKey{sc.WorkspaceID, sc.SessionID}
+		scopes[k] = append(scopes[k], gateway.SessionScope{AgentID: sc.AgentID, Namespace: sc.Namespace})
+	}
+	for i := range refs {
+		r := &refs[i]
+		if labelled[r.ID] {
+			r.AgentID, r.Namespace = gateway.CommitLabel(scopes[sessionKey{r.WorkspaceID, r.SessionID}], r.AgentID, r.Namespace)
+		}
+	}
+	return nil
+}

@@ -52,6 +52,7 @@ type Telemetry struct {
 	operations        *prometheus.CounterVec
 	operationDuration *prometheus.HistogramVec
 	backendCalls      *prometheus.CounterVec
+	withheld          *prometheus.CounterVec
 	backendDuration   *prometheus.HistogramVec
 	claimed           *prometheus.CounterVec
 	completed         *prometheus.CounterVec
@@ -89,6 +90,10 @@ func New(opts Options) *Telemetry {
 			Help:    "Backend call latency by backend, operation and outcome.",
 			Buckets: latencyBuckets,
 		}, []string{"backend", "operation", "outcome"}),
+		withheld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "retrieval", Name: "withheld_items_total",
+			Help: "Retrieved items left out because the caller's key does not reach them, by backend and reason (user_level, no_ref, out_of_scope).",
+		}, []string{"backend", "reason"}),
 		claimed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "worker", Name: "claimed_events_total",
 			Help: "Outbox events claimed by this process's worker, by backend.",
@@ -114,7 +119,7 @@ func New(opts Options) *Telemetry {
 	t.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		t.operations, t.operationDuration, t.backendCalls, t.backendDuration,
+		t.operations, t.operationDuration, t.backendCalls, t.backendDuration, t.withheld,
 		t.claimed, t.completed, t.lost, t.rescued, t.jobDuration,
 	)
 	// Series that exist from the start read 0 rather than missing, so a rate
@@ -146,7 +151,10 @@ func (t *Telemetry) HTTPHandler(next http.Handler) http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 }
 
-var _ gateway.CallObserver = (*Telemetry)(nil)
+var (
+	_ gateway.CallObserver     = (*Telemetry)(nil)
+	_ gateway.WithheldObserver = (*Telemetry)(nil)
+)
 
 // StartCall implements gateway.CallObserver: a client span per backend call
 // (its HTTP requests are children of it) and the call's count and latency.
@@ -166,6 +174,11 @@ func (t *Telemetry) StartCall(ctx context.Context, backend gateway.Backend, oper
 		}
 		span.End()
 	}
+}
+
+// ItemsWithheld implements gateway.WithheldObserver.
+func (t *Telemetry) ItemsWithheld(backend gateway.Backend, reason string, n int) {
+	t.withheld.WithLabelValues(string(backend), reason).Add(float64(n))
 }
 
 // TraceID is the id of the trace ctx belongs to, or "" outside a sampled or

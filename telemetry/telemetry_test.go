@@ -191,3 +191,14 @@ func TestSetupTracingWithoutEndpointStillPropagates(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	require.Equal(t, traceID, seen, "the caller's trace id reaches the request even with tracing off")
 }
+
+func TestItemsWithheldAreCounted(t *testing.T) {
+	t.Parallel()
+	tel := New(Options{})
+	tel.ItemsWithheld(gateway.BackendOpenViking, gateway.WithheldOutOfScope, 3)
+	tel.ItemsWithheld(gateway.BackendOpenViking, gateway.WithheldOutOfScope, 1)
+	tel.ItemsWithheld(gateway.BackendEverMemOS, gateway.WithheldUserLevel, 1)
+	body := scrape(t, tel)
+	require.Contains(t, body, `memory_gateway_retrieval_withheld_items_total{backend="openviking",reason="out_of_scope"} 4`)
+	require.Contains(t, body, `memory_gateway_retrieval_withheld_items_total{backend="evermemos",reason="user_level"} 1`)
+}

@@ -114,8 +114,10 @@ func (b *Backend) call(ctx context.Context, req remote.Request, data any) error 
 }
 
 // IngestTurn implements gateway.TurnIngester: POST /api/v1/memories (personal
-// scene). The message id is the turn's gateway id, stable across retries. A
-// user message names the user as sender; any other speaker gets the
+// scene). EverMemOS has one tenant, so the user is named with its workspace
+// (remote.Identity.ScopedUserID) as owner and sender. The message id is the
+// turn's gateway id, stable across retries. A user message names the user
+// as sender; any other speaker gets the
 // backend's generated sender, as the API requires.
 func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
 	msg := map[string]any{
