@@ -10,7 +10,9 @@ import (
 
 func TestCommitLabel(t *testing.T) {
 	t.Parallel()
-	sc := func(agent, ns string) gateway.SessionScope { return gateway.SessionScope{AgentID: agent, Namespace: ns} }
+	sc := func(agent, ns string) gateway.SessionScope {
+		return gateway.SessionScope{AgentID: agent, Namespace: ns}
+	}
 	for _, c := range []struct {
 		name      string
 		scopes    []gateway.SessionScope
