@@ -600,7 +600,8 @@ const (
 // retrievalView is what of a user's memories a retrieval may return. A key
 // whose grants (narrowed by the namespace the request names) cover every
 // namespace the user wrote in, and that is not bound to an agent, reaches
-// all of them; any other key only memories whose every ref lies inside its
+// all of them (a key of the whole workspace reaches them whatever they
+// are); any other key only memories whose every ref lies inside its
 // grants and agent — backends do not know the gateway's namespaces, so the
 // refs are what says where a memory came from.
 type retrievalView struct {
@@ -630,6 +631,9 @@ func (s *Service) retrievalView(ctx context.Context, p Principal, in RetrieveCon
 		v.err = fmt.Errorf("error reading the user's namespaces: %w", err)
 		return v
 	}
+	// A user who never wrote through the gateway has nothing in the key's
+	// namespaces: whatever a backend holds for them came from elsewhere.
+	v.limited = len(written) == 0
 	for _, ns := range written {
 		if !v.scope.Allows(in.WorkspaceID, ns, in.UserID, "") {
 			v.limited = true

@@ -9,9 +9,11 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -699,4 +701,31 @@ func TestScopePersistedQueriesArePerWorkspace(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// TestScopeRetrievalOfMemoriesWrittenElsewhere: what a backend holds for a
+// user that never came through the gateway has no ref saying where it
+// belongs: a key of some namespaces gets none of it, a key of the whole
+// workspace gets it.
+func TestScopeRetrievalOfMemoriesWrittenElsewhere(t *testing.T) {
+	t.Parallel()
+	db := pt.Open(t, pt.SQLite)
+	w := newScopeWorld(t, db)
+	direct, err := evermemos.New(evermemos.Config{BaseURL: w.em.URL, Timeout: 5 * time.Second})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = direct.IngestTurn(ctx, gateway.TurnWrite{
+		GatewayID: "imported-1", WorkspaceID: "A", UserID: "carol", SessionID: "imported", TurnID: "t1",
+		Role: gateway.RoleUser, Content: "carol remembers the contract renewal in march", OccurredAt: w.clock.Now(),
+	})
+	require.NoError(t, err)
+	_, err = direct.CommitSession(ctx, gateway.CommitRequest{WorkspaceID: "A", UserID: "carol", SessionID: "imported"})
+	require.NoError(t, err)
+
+	supportDesk := gateway.Principal{Name: "support-desk", WorkspaceID: "A", Role: gateway.RoleDashboard, Grants: grants("support", gateway.AccessRead)}
+	wholeWorkspace := gateway.Principal{Name: "dashboard", WorkspaceID: "A", Role: gateway.RoleDashboard, Grants: grants("", gateway.AccessRead)}
+	got := w.retrieve(t, supportDesk, "A", "carol", "helper", "support")
+	require.Empty(t, got.RetrieveContext.Items)
+	got = w.retrieve(t, wholeWorkspace, "A", "carol", "helper", "")
+	require.Contains(t, got.perBackend()["EVERMEMOS"], "carol remembers the contract renewal in march")
 }
