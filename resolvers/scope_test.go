@@ -360,12 +360,10 @@ func TestScopeEverMemOSRecallIsPerWorkspace(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket about a broken kettle"), &ing)
-		w.ok(t, aliceB, ingestMutation, turnIn("B", "alice", "helper", "s1", "t1", "support", "alice remembers the invoice total"), &ing)
-		var c commitPayload
-		w.ok(t, aliceAll, commitMutation, commitIn("A", "alice", "helper", "s1", "support"), &c)
-		w.ok(t, aliceB, commitMutation, commitIn("B", "alice", "helper", "s1", "support"), &c)
+		w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket about a broken kettle"))
+		w.ingest(t, aliceB, turnIn("B", "alice", "helper", "s1", "t1", "support", "alice remembers the invoice total"))
+		w.commit(t, aliceAll, commitIn("A", "alice", "helper", "s1", "support"))
+		w.commit(t, aliceB, commitIn("B", "alice", "helper", "s1", "support"))
 		w.drain(t)
 
 		got := w.retrieve(t, aliceB, "B", "alice", "helper", "")
@@ -385,8 +383,7 @@ func TestScopeSessionBelongsToItsFirstWriter(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket about a broken kettle"), &ing)
+		w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket about a broken kettle"))
 
 		e := w.refused(t, bobAll, ingestMutation, turnIn("A", "bob", "helper", "s1", "t2", "support", "bob writes into alice's session"))
 		require.Equal(t, resolvers.CodeForbidden, e.Extensions["code"], "writing to another user's session")
@@ -401,8 +398,7 @@ func TestScopeSessionBelongsToItsFirstWriter(t *testing.T) {
 		require.Contains(t, got.perBackend()["LOCAL"], "alice remembers the ticket about a broken kettle", "alice's memory is intact")
 
 		// Her own commit runs, and its refs are hers.
-		var c commitPayload
-		w.ok(t, aliceAll, commitMutation, commitIn("A", "alice", "helper", "s1", "support"), &c)
+		c := w.commit(t, aliceAll, commitIn("A", "alice", "helper", "s1", "support"))
 		require.True(t, c.CommitSession.Created)
 		require.Equal(t, "alice", c.CommitSession.Job.UserID)
 	})
@@ -418,19 +414,17 @@ func TestScopeAgentBoundKeysCommitAndChangeOnlyTheirOwn(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceHelper, ingestMutation, turnIn("A", "alice", "helper", "shared", "t1", "support", "alice remembers the ticket about a broken kettle"), &ing)
-		w.ok(t, aliceOther, ingestMutation, turnIn("A", "alice", "other", "shared", "t2", "support", "alice remembers the contract renewal in march"), &ing)
-		w.ok(t, aliceHelper, ingestMutation, turnIn("A", "alice", "helper", "own", "t1", "support", "alice remembers the invoice total of the month"), &ing)
+		w.ingest(t, aliceHelper, turnIn("A", "alice", "helper", "shared", "t1", "support", "alice remembers the ticket about a broken kettle"))
+		w.ingest(t, aliceOther, turnIn("A", "alice", "other", "shared", "t2", "support", "alice remembers the contract renewal in march"))
+		w.ingest(t, aliceHelper, turnIn("A", "alice", "helper", "own", "t1", "support", "alice remembers the invoice total of the month"))
 
 		for _, p := range []gateway.Principal{aliceOther, aliceHelper} {
 			e := w.refused(t, p, commitMutation, commitIn("A", "alice", p.AgentID, "shared", "support"))
 			require.Equal(t, resolvers.CodeForbidden, e.Extensions["code"], "%s commits a session another agent wrote in", p.Name)
 		}
-		var c commitPayload
-		w.ok(t, aliceHelper, commitMutation, commitIn("A", "alice", "helper", "own", "support"), &c)
+		c := w.commit(t, aliceHelper, commitIn("A", "alice", "helper", "own", "support"))
 		require.True(t, c.CommitSession.Created, "an agent commits a session it alone wrote")
-		w.ok(t, aliceAll, commitMutation, commitIn("A", "alice", "helper", "shared", "support"), &c)
+		c = w.commit(t, aliceAll, commitIn("A", "alice", "helper", "shared", "support"))
 		require.True(t, c.CommitSession.Created, "the user's own key commits the shared session")
 		w.drain(t)
 
@@ -484,8 +478,7 @@ func TestScopeCommitJobsAnswerOnlyTheirUser(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket about a broken kettle"), &ing)
+		w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket about a broken kettle"))
 		in := commitIn("A", "bob", "helper", "s1", "support")
 		in["in"].(map[string]any)["idempotencyKey"] = "nightly"
 		data, errs := w.call(t, bobAll, commitMutation, in)
@@ -521,16 +514,14 @@ func TestScopeIdsAnswerOnlyTheirUser(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
 		const secret = "alice remembers her locker code is 4512"
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "support", secret), &ing)
+		ing := w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "support", secret))
 		keyed := turnIn("A", "alice", "helper", "s2", "t1", "support", secret)
 		keyed["in"].(map[string]any)["idempotencyKey"] = "import-7"
 		w.ok(t, aliceAll, ingestMutation, keyed, &ing)
 		aliceRef := ing.IngestConversationTurn.Refs[0].ID
 		var fb struct{ RecordMemoryFeedback struct{ Created bool } }
 		w.ok(t, aliceAll, feedbackMutation, feedbackIn("A", "alice", "helper", "support", aliceRef, "HELPFUL", "event-1"), &fb)
-		var bobIng ingestPayload
-		w.ok(t, bobAll, ingestMutation, turnIn("A", "bob", "helper", "s9", "t1", "support", "bob remembers the ticket"), &bobIng)
+		bobIng := w.ingest(t, bobAll, turnIn("A", "bob", "helper", "s9", "t1", "support", "bob remembers the ticket"))
 		bobRef := bobIng.IngestConversationTurn.Refs[0].ID
 
 		withKey := func(vars map[string]any) map[string]any {
@@ -575,8 +566,7 @@ func TestScopeFeedbackIsDecidedByTheRefsScope(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "billing", "alice remembers the invoice total of the month"), &ing)
+		ing := w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "billing", "alice remembers the invoice total of the month"))
 		ref := ing.IngestConversationTurn.Refs[0].ID
 		for _, ns := range []string{"support", "billing"} {
 			e := w.refused(t, aliceMixed, feedbackMutation, feedbackIn("A", "alice", "helper", ns, ref, "DELETE_REQUEST", ""))
@@ -606,9 +596,8 @@ func TestScopeNamespacePrefixesAreCaseSensitive(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "BILLING/exec", "alice remembers the executive bonus pool"), &ing)
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s2", "t1", "billing/retail", "alice remembers the invoice total of the month"), &ing)
+		w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "BILLING/exec", "alice remembers the executive bonus pool"))
+		w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s2", "t1", "billing/retail", "alice remembers the invoice total of the month"))
 		var lists struct {
 			MemoryRefs struct {
 				Edges []struct{ Node struct{ Namespace string } }
@@ -640,12 +629,10 @@ func TestScopeProcessOutboxDrainsOnlyTheCallersWorkspace(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		w := newScopeWorld(t, db)
-		var ing ingestPayload
-		w.ok(t, aliceAll, ingestMutation, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket"), &ing)
-		w.ok(t, aliceB, ingestMutation, turnIn("B", "alice", "helper", "s1", "t1", "support", "alice remembers the invoice"), &ing)
-		var c commitPayload
-		w.ok(t, aliceAll, commitMutation, commitIn("A", "alice", "helper", "s1", "support"), &c)
-		w.ok(t, aliceB, commitMutation, commitIn("B", "alice", "helper", "s1", "support"), &c)
+		w.ingest(t, aliceAll, turnIn("A", "alice", "helper", "s1", "t1", "support", "alice remembers the ticket"))
+		w.ingest(t, aliceB, turnIn("B", "alice", "helper", "s1", "t1", "support", "alice remembers the invoice"))
+		w.commit(t, aliceAll, commitIn("A", "alice", "helper", "s1", "support"))
+		w.commit(t, aliceB, commitIn("B", "alice", "helper", "s1", "support"))
 
 		var out struct {
 			ProcessOutbox struct {

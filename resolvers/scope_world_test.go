@@ -212,6 +212,22 @@ type commitPayload struct {
 	}
 }
 
+// ingest writes one turn as p; it must succeed.
+func (w *scopeWorld) ingest(t *testing.T, p gateway.Principal, vars map[string]any) ingestPayload {
+	t.Helper()
+	var ing ingestPayload
+	w.ok(t, p, ingestMutation, vars, &ing)
+	return ing
+}
+
+// commit commits a session as p; it must succeed.
+func (w *scopeWorld) commit(t *testing.T, p gateway.Principal, vars map[string]any) commitPayload {
+	t.Helper()
+	var c commitPayload
+	w.ok(t, p, commitMutation, vars, &c)
+	return c
+}
+
 // drain runs the outbox dry as the operator, moving the clock past every
 // retry delay and OpenViking poll in between.
 func (w *scopeWorld) drain(t *testing.T) {
@@ -236,11 +252,9 @@ func (w *scopeWorld) drain(t *testing.T) {
 func (w *scopeWorld) seed(t *testing.T) {
 	t.Helper()
 	for _, s := range scopeSessions {
-		var ing ingestPayload
-		w.ok(t, s.writer, ingestMutation, turnIn(s.workspace, s.user, s.agent, s.session, "t1", s.namespace, s.text), &ing)
+		ing := w.ingest(t, s.writer, turnIn(s.workspace, s.user, s.agent, s.session, "t1", s.namespace, s.text))
 		require.Equal(t, "SUCCESS", ing.IngestConversationTurn.Status, "%s: %v", s.key(), ing.IngestConversationTurn.Errors)
-		var c commitPayload
-		w.ok(t, s.writer, commitMutation, commitIn(s.workspace, s.user, s.agent, s.session, s.namespace), &c)
+		w.commit(t, s.writer, commitIn(s.workspace, s.user, s.agent, s.session, s.namespace))
 	}
 	w.drain(t)
 }
