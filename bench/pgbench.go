@@ -23,15 +23,17 @@ const pgbenchThreadsMax = 2
 // backends/local), as bun formats it (simple query protocol, literals inline):
 //
 //  1. RefsByGatewayID: SELECT every column of memory_refs by gateway id.
-//  2. local backend IngestTurn: INSERT INTO local_memories … ON CONFLICT (id)
+//  2. ClaimSession of a session the user owns already, with a known scope:
+//     one SELECT of the owner and whether the scope is recorded.
+//  3. local backend IngestTurn: INSERT INTO local_memories … ON CONFLICT (id)
 //     DO NOTHING RETURNING committed_by (its own autocommit transaction).
-//  3. SaveIngest, one transaction: BEGIN; the conflict check SELECT count(*)
-//     of refs of the gateway id with another content hash; the ref upsert
+//  4. SaveIngest, one transaction: BEGIN; the basis check SELECT DISTINCT
+//     user and content hash of the refs of the gateway id; the ref upsert
 //     (INSERT … SELECT FROM unnest(arrays) ON CONFLICT (id) DO UPDATE … WHERE);
 //     the audit entry INSERT … ON CONFLICT (id) DO NOTHING RETURNING job_id;
 //     COMMIT.
 //
-// Seven statements, three transactions, one row in each of local_memories
+// Eight statements, four transactions, one row in each of local_memories
 // (GIN full-text, user and session indexes), memory_refs (primary key,
 // gateway, workspace, session, native id and native URI indexes) and
 // audit_entries (primary key, workspace, action, session, target and gateway
@@ -41,16 +43,17 @@ const pgbenchThreadsMax = 2
 // now() instead of literals.
 var ingestStatements = []string{
 	"SELECT memory_refs by gateway_id ORDER BY id",
+	"SELECT sessions owner, EXISTS session_scopes",
 	"INSERT local_memories ON CONFLICT (id) DO NOTHING RETURNING committed_by",
 	"BEGIN",
-	"SELECT count(*) memory_refs by gateway_id with another content_hash",
+	"SELECT DISTINCT user_id, content_hash of memory_refs by gateway_id",
 	"INSERT memory_refs SELECT FROM unnest(…) ON CONFLICT (id) DO UPDATE … WHERE …",
 	"INSERT audit_entries ON CONFLICT (id) DO NOTHING RETURNING job_id",
 	"COMMIT",
 }
 
 // ingestTransactions is the number of transactions of one ingest.
-const ingestTransactions = 3
+const ingestTransactions = 4
 
 // ingestScript is the pgbench script of one turn. :g is a random 19-digit
 // number; "-a1b2" pads ids to the gateway's lengths (gw_ + 24 characters,
@@ -58,9 +61,10 @@ const ingestTransactions = 3
 // the gateway load does.
 const ingestScript = `\set g random(1000000000000000000, 9223372036854775806)
 SELECT "r"."id", "r"."gateway_id", "r"."provenance_id", "r"."workspace_id", "r"."user_id", "r"."agent_id", "r"."session_id", "r"."turn_id", "r"."namespace", "r"."backend", "r"."ref_type", "r"."status", "r"."native_id", "r"."native_uri", "r"."idempotency_key", "r"."source_type", "r"."source_event_id", "r"."content_hash", "r"."error_message", "r"."job_id", "r"."outbox_event_id", "r"."metadata", "r"."created_at", "r"."updated_at" FROM "memory_refs" AS "r" WHERE (r.gateway_id = 'gw_:g-a1b2') ORDER BY r.id;
+SELECT s.user_id, EXISTS (SELECT 1 FROM "session_scopes" AS "sc" WHERE (sc.workspace_id = s.workspace_id) AND (sc.session_id = s.session_id) AND (sc.agent_id = 'agent') AND (sc.namespace = 'bench/ingest')) AS scope_known FROM "sessions" AS "s" WHERE (s.workspace_id = 'bench') AND (s.session_id = 'p:level-:client_id');
 INSERT INTO "local_memories" AS "m" ("id", "gateway_id", "workspace_id", "user_id", "agent_id", "session_id", "namespace", "turn_id", "role", "content", "content_hash", "state", "committed_by", "created_at", "updated_at") VALUES ('lm_:g-a1b2', 'gw_:g-a1b2', 'bench', 'u:client_id', 'agent', 'p:level-:client_id', 'bench/ingest', 't:g', 'user', 'Turn :g from client :client_id at level :level: remember that my favourite colour is blue and that I prefer green tea over coffee in the morning.', ':g-:g-:g-a1b2', 'active', DEFAULT, now(), now()) ON CONFLICT (id) DO NOTHING RETURNING "committed_by";
 BEGIN;
-SELECT count(*) FROM "memory_refs" AS "r" WHERE (r.gateway_id = 'gw_:g-a1b2') AND (r.content_hash IS NOT NULL AND r.content_hash <> ':g-:g-:g-a1b2');
+SELECT DISTINCT r.user_id, r.content_hash FROM "memory_refs" AS "r" WHERE (r.gateway_id = 'gw_:g-a1b2');
 INSERT INTO memory_refs AS r (id, gateway_id, provenance_id, workspace_id, user_id, agent_id, session_id, turn_id, namespace, backend, ref_type, status, native_id, native_uri, idempotency_key, source_type, source_event_id, content_hash, error_message, job_id, outbox_event_id, metadata, created_at, updated_at) SELECT u.id, u.gateway_id, u.provenance_id, u.workspace_id, u.user_id, u.agent_id, u.session_id, u.turn_id, u.namespace, u.backend, u.ref_type, u.status, u.native_id, u.native_uri, u.idempotency_key, u.source_type, u.source_event_id, u.content_hash, u.error_message, u.job_id, u.outbox_event_id, u.metadata::jsonb, u.created_at, u.updated_at FROM unnest('{"ref_:g-a1b2"}'::text[], '{"gw_:g-a1b2"}'::text[], '{"prov_:g-a1b2"}'::text[], '{"bench"}'::text[], '{"u:client_id"}'::text[], '{"agent"}'::text[], '{"p:level-:client_id"}'::text[], '{"t:g"}'::text[], '{"bench/ingest"}'::text[], '{"local"}'::text[], '{"message_memory"}'::text[], '{"success"}'::text[], '{"lm_:g-a1b2"}'::text[], '{"local://bench/users/u:client_id/sessions/p:level-:client_id/turns/t:g"}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{":g-:g-:g-a1b2"}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{NULL}'::text[], '{"{\"backend_response\":{\"id\":\"lm_:g-a1b2\",\"latency_ms\":1,\"status\":\"stored\"},\"content_hash\":\":g-:g-:g-a1b2\",\"idempotency_basis\":\"turn:bench:p:level-:client_id:t:g\",\"role\":\"user\",\"schema_version\":\"memory-gateway.control-ref.v2\"}"}'::text[], ARRAY[now()], ARRAY[now()]) AS u(id, gateway_id, provenance_id, workspace_id, user_id, agent_id, session_id, turn_id, namespace, backend, ref_type, status, native_id, native_uri, idempotency_key, source_type, source_event_id, content_hash, error_message, job_id, outbox_event_id, metadata, created_at, updated_at) ON CONFLICT (id) DO UPDATE SET provenance_id = EXCLUDED.provenance_id, status = EXCLUDED.status, native_id = EXCLUDED.native_id, native_uri = EXCLUDED.native_uri, error_message = EXCLUDED.error_message, content_hash = EXCLUDED.content_hash, job_id = EXCLUDED.job_id, outbox_event_id = EXCLUDED.outbox_event_id, metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at WHERE (r.status <> 'success' OR EXCLUDED.status = 'success') AND (r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash);
 INSERT INTO "audit_entries" AS "a" ("id", "workspace_id", "action", "actor_user_id", "actor_agent_id", "principal", "target_type", "target_id", "namespace", "session_id", "job_id", "gateway_id", "metadata", "created_at") VALUES ('audit_:g-a1b2', 'bench', 'ingest_conversation_turn', 'u:client_id', 'agent', 'dev', 'conversation_turn', 't:g', 'bench/ingest', 'p:level-:client_id', DEFAULT, 'gw_:g-a1b2', '{"backends":{"local":"success"},"content_hash":":g-:g-:g-a1b2","gateway_id":"gw_:g-a1b2","idempotency_basis":"turn:bench:p:level-:client_id:t:g","provenance_id":"prov_:g-a1b2","status":"success"}', now()) ON CONFLICT (id) DO NOTHING RETURNING "job_id";
 COMMIT;
