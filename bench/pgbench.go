@@ -23,8 +23,9 @@ const pgbenchThreadsMax = 2
 // backends/local), as bun formats it (simple query protocol, literals inline):
 //
 //  1. RefsByGatewayID: SELECT every column of memory_refs by gateway id.
-//  2. ClaimSession of a session the user owns already, with a known scope:
-//     one SELECT of the owner and whether the scope is recorded.
+//  2. ClaimSession of the session the client keeps writing to: nothing (the
+//     store remembers confirmed claims; the first turn of a session in a
+//     process reads, or writes, its owner).
 //  3. local backend IngestTurn: INSERT INTO local_memories … ON CONFLICT (id)
 //     DO NOTHING RETURNING committed_by (its own autocommit transaction).
 //  4. SaveIngest, one transaction: BEGIN; the basis check SELECT DISTINCT
@@ -33,7 +34,7 @@ const pgbenchThreadsMax = 2
 //     the audit entry INSERT … ON CONFLICT (id) DO NOTHING RETURNING job_id;
 //     COMMIT.
 //
-// Eight statements, four transactions, one row in each of local_memories
+// Seven statements, three transactions, one row in each of local_memories
 // (GIN full-text, user and session indexes), memory_refs (primary key,
 // gateway, workspace, session, native id and native URI indexes) and
 // audit_entries (primary key, workspace, action, session, target and gateway
@@ -43,7 +44,6 @@ const pgbenchThreadsMax = 2
 // now() instead of literals.
 var ingestStatements = []string{
 	"SELECT memory_refs by gateway_id ORDER BY id",
-	"SELECT sessions owner, EXISTS session_scopes",
 	"INSERT local_memories ON CONFLICT (id) DO NOTHING RETURNING committed_by",
 	"BEGIN",
 	"SELECT DISTINCT user_id, content_hash of memory_refs by gateway_id",
@@ -53,7 +53,7 @@ var ingestStatements = []string{
 }
 
 // ingestTransactions is the number of transactions of one ingest.
-const ingestTransactions = 4
+const ingestTransactions = 3
 
 // ingestScript is the pgbench script of one turn. :g is a random 19-digit
 // number; "-a1b2" pads ids to the gateway's lengths (gw_ + 24 characters,
@@ -61,7 +61,6 @@ const ingestTransactions = 4
 // the gateway load does.
 const ingestScript = `\set g random(1000000000000000000, 9223372036854775806)
 SELECT "r"."id", "r"."gateway_id", "r"."provenance_id", "r"."workspace_id", "r"."user_id", "r"."agent_id", "r"."session_id", "r"."turn_id", "r"."namespace", "r"."backend", "r"."ref_type", "r"."status", "r"."native_id", "r"."native_uri", "r"."idempotency_key", "r"."source_type", "r"."source_event_id", "r"."content_hash", "r"."error_message", "r"."job_id", "r"."outbox_event_id", "r"."metadata", "r"."created_at", "r"."updated_at" FROM "memory_refs" AS "r" WHERE (r.gateway_id = 'gw_:g-a1b2') ORDER BY r.id;
-SELECT s.user_id, EXISTS (SELECT 1 FROM "session_scopes" AS "sc" WHERE (sc.workspace_id = s.workspace_id) AND (sc.session_id = s.session_id) AND (sc.agent_id = 'agent') AND (sc.namespace = 'bench/ingest')) AS scope_known FROM "sessions" AS "s" WHERE (s.workspace_id = 'bench') AND (s.session_id = 'p:level-:client_id');
 INSERT INTO "local_memories" AS "m" ("id", "gateway_id", "workspace_id", "user_id", "agent_id", "session_id", "namespace", "turn_id", "role", "content", "content_hash", "state", "committed_by", "created_at", "updated_at") VALUES ('lm_:g-a1b2', 'gw_:g-a1b2', 'bench', 'u:client_id', 'agent', 'p:level-:client_id', 'bench/ingest', 't:g', 'user', 'Turn :g from client :client_id at level :level: remember that my favourite colour is blue and that I prefer green tea over coffee in the morning.', ':g-:g-:g-a1b2', 'active', DEFAULT, now(), now()) ON CONFLICT (id) DO NOTHING RETURNING "committed_by";
 BEGIN;
 SELECT DISTINCT r.user_id, r.content_hash FROM "memory_refs" AS "r" WHERE (r.gateway_id = 'gw_:g-a1b2');

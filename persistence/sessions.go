@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -32,9 +34,19 @@ type sessionScopeRow struct {
 // ClaimSession implements gateway.SessionStore. Each statement is
 // idempotent on its own, so none needs a transaction: the insert of a new
 // session does nothing when another writer won the race, and the owner is
-// then read in a statement of its own, which sees the winner's row. The
-// common case — a known session and a known scope — is one read.
+// then read in a statement of its own, which sees the winner's row.
+//
+// A claim confirmed once stays confirmed — a session's owner never changes
+// and its scopes are only ever added — so the store remembers confirmed
+// claims and answers a repeated one (the next turn of a conversation)
+// without a statement; a claim it has not seen costs one read, and a new
+// session or scope a write or two. (Anything that ever removes sessions must
+// forget their claims here.)
 func (s *Store) ClaimSession(ctx context.Context, c gateway.SessionClaim) (string, error) {
+	key := claimKey(c)
+	if _, ok := s.claims.Get(key); ok {
+		return c.UserID, nil
+	}
 	owner, scopeKnown, err := s.sessionOwner(ctx, c)
 	if err != nil {
 		return "", err
@@ -48,13 +60,29 @@ func (s *Store) ClaimSession(ctx context.Context, c gateway.SessionClaim) (strin
 			return "", err
 		}
 	}
-	if owner == c.UserID && c.Namespace != "" && !scopeKnown {
+	if owner != c.UserID {
+		return owner, nil
+	}
+	if c.Namespace != "" && !scopeKnown {
 		row := sessionScopeRow{WorkspaceID: c.WorkspaceID, SessionID: c.SessionID, AgentID: c.AgentID, Namespace: c.Namespace, UserID: c.UserID}
 		if _, err := s.db.NewInsert().Model(&row).On("CONFLICT (workspace_id, session_id, agent_id, namespace) DO NOTHING").Exec(ctx); err != nil {
 			return "", fmt.Errorf("error recording the scope of session: %w", err)
 		}
 	}
+	s.claims.Add(key, struct{}{})
 	return owner, nil
+}
+
+// claimKey identifies a claim; its parts are length-prefixed, so no two
+// claims share a key whatever their ids hold.
+func claimKey(c gateway.SessionClaim) string {
+	var b strings.Builder
+	for _, part := range []string{c.WorkspaceID, c.SessionID, c.UserID, c.AgentID, c.Namespace} {
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	return b.String()
 }
 
 // sessionOwner reads a session's owner and whether the claim's scope is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
@@ -16,13 +17,20 @@ import (
 // Store implements gateway.Store on a DB.
 type Store struct {
 	db *DB
+	// claims remembers session claims this store saw confirmed.
+	claims *lru.Cache[string, struct{}]
 }
 
 var _ gateway.Store = (*Store)(nil)
 
+// ConfirmedClaimsDefault bounds the session claims a Store remembers (about
+// 100 bytes each).
+const ConfirmedClaimsDefault = 100_000
+
 // NewStore returns a Store on db.
 func NewStore(db *DB) *Store {
-	return &Store{db: db}
+	claims, _ := lru.New[string, struct{}](ConfirmedClaimsDefault) // only fails for a size below 1
+	return &Store{db: db, claims: claims}
 }
 
 // DB returns the underlying database.
