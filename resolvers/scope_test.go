@@ -210,7 +210,54 @@ func TestScopeMatrix(t *testing.T) {
 						}
 					}
 				}
+
+				// Mutations on what the key does not reach: refused, and
+				// nothing written.
+				for _, s := range scopeSessions {
+					if slices.Contains(reach[p.Name], s.key()) {
+						continue
+					}
+					user, agent, ns := s.user, s.agent, s.namespace
+					if p.UserID != "" {
+						user = p.UserID
+					}
+					if p.AgentID != "" {
+						agent = p.AgentID
+					}
+					if len(p.Grants) > 0 && p.Grants[0].Namespace != "" {
+						ns = p.Grants[0].Namespace
+					}
+					if p.WorkspaceID != s.workspace || user != s.user {
+						e := w.refused(t, p, ingestMutation, turnIn(s.workspace, user, agent, s.session, "intruder", ns, "a turn in someone else's session"))
+						require.Equal(t, resolvers.CodeForbidden, e.Extensions["code"], "ingest into %s", s.key())
+					}
+					e := w.refused(t, p, commitMutation, commitIn(s.workspace, user, agent, s.session, ns))
+					require.Equal(t, resolvers.CodeForbidden, e.Extensions["code"], "commit of %s", s.key())
+					for _, id := range rec.bySession[s.key()] {
+						var (
+							query string
+							vars  map[string]any
+						)
+						switch rec.kinds[id] {
+						case "ref":
+							query, vars = feedbackMutation, feedbackIn(s.workspace, user, agent, ns, id, "DELETE_REQUEST", "")
+						case "feedback":
+							query, vars = `mutation($id: ID!) { reviewMemoryFeedback(input: {id: $id, decision: REJECT}) { feedback { id } } }`, map[string]any{"id": id}
+						case "event":
+							query, vars = `mutation($id: ID!) { redriveOutboxEvent(id: $id) { id } }`, map[string]any{"id": id}
+						default:
+							continue
+						}
+						e := w.refused(t, p, query, vars)
+						require.Equal(t, resolvers.CodeNotFound, e.Extensions["code"], "%s on %s of %s", rec.kinds[id], id, s.key())
+					}
+				}
 			})
+		}
+		after := w.records(t)
+		require.Equal(t, len(rec.kinds), len(after.kinds), "refused mutations wrote nothing")
+		for s, ids := range rec.bySession {
+			require.ElementsMatch(t, ids, after.bySession[s], "refused mutations wrote nothing in %s", s)
 		}
 
 		// commitJobsUpdated: each key's stream held only its own sessions'
