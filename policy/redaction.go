@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -30,40 +32,13 @@ const (
 	ActionReject Action = "reject"
 )
 
-// detector finds one kind of sensitive value. valid, when set, confirms a
-// regexp match (a checksum); group, when set, is the submatch to redact.
-type detector struct {
-	kind  string
-	re    *regexp.Regexp
-	valid func(string) bool
-	group int
-}
-
-// builtins run in this order: long, structured secrets first, so a token is
-// not half-eaten by a looser pattern.
-var builtins = []detector{
-	{kind: "private_key", re: regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----`)},
-	{kind: "jwt", re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`)},
-	{kind: "aws_access_key", re: regexp.MustCompile(`\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b`)},
-	{kind: "github_token", re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`)},
-	{kind: "openai_key", re: regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`)},
-	{kind: "slack_token", re: regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`)},
-	{kind: "password", re: regexp.MustCompile(`(?i)\b(?:password|passwd|pwd|passphrase|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\s*[:=]\s*("[^"\n]*"|'[^'\n]*'|[^\s,;]+)`), group: 1},
-	{kind: "email", re: regexp.MustCompile(`(?i)\b[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}\b`)},
-	{kind: "iban", re: regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`), valid: validIBAN},
-	{kind: "payment_card", re: regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`), valid: validCard},
-	{kind: "ip_address", re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b|(?:\b[0-9A-Fa-f]{1,4}|:)?(?::[0-9A-Fa-f]{0,4}){2,7}\b`), valid: validIP},
-	{kind: "phone", re: regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|\+\d{8,15}\b`), valid: validPhone},
-}
+// RulesVersion names the built-in rule set. It is recorded with every
+// content hash, since better rules change what the redacted text — and so
+// its hash — is (see the README on replays across a rule-set upgrade).
+const RulesVersion = "2"
 
 // BuiltinKinds lists the kinds of the built-in detectors.
-func BuiltinKinds() []string {
-	out := make([]string, len(builtins))
-	for i, d := range builtins {
-		out[i] = d.kind
-	}
-	return out
-}
+func BuiltinKinds() []string { return append([]string(nil), builtinKinds...) }
 
 // luhn reports whether digits pass the Luhn checksum.
 func luhn(digits string) bool {
@@ -88,11 +63,6 @@ func onlyDigits(s string) string {
 		}
 		return -1
 	}, s)
-}
-
-func validCard(s string) bool {
-	d := onlyDigits(s)
-	return len(d) >= 13 && len(d) <= 19 && luhn(d)
 }
 
 // validIBAN checks the ISO 13616 mod-97 checksum.
@@ -120,21 +90,6 @@ func validIBAN(s string) bool {
 	return rem == 1
 }
 
-func validIP(s string) bool { return net.ParseIP(s) != nil }
-
-// validPhone wants 9 to 15 digits and either a leading + or separators, so
-// plain numbers (amounts, timestamps, ids) are left alone.
-func validPhone(s string) bool {
-	d := onlyDigits(s)
-	if len(d) < 9 || len(d) > 15 || isoDate.MatchString(s) {
-		return false
-	}
-	return strings.HasPrefix(s, "+") || strings.ContainsAny(s, " .-()")
-}
-
-// isoDate recognises dates, which look like phone numbers to the pattern.
-var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
-
 // RuleConfig is a custom rule of the policy file.
 type RuleConfig struct {
 	Name    string `json:"name"`
@@ -143,12 +98,18 @@ type RuleConfig struct {
 }
 
 // PolicyConfig is one policy: actions for built-in kinds (default mask),
-// built-ins switched off, and custom rules.
+// built-ins switched off, custom rules, and the region phone numbers
+// without a country code are read in (ISO 3166 code, default US).
 type PolicyConfig struct {
-	Actions  map[string]Action `json:"actions"`
-	Disabled []string          `json:"disabled"`
-	Rules    []RuleConfig      `json:"rules"`
+	Actions     map[string]Action `json:"actions"`
+	Disabled    []string          `json:"disabled"`
+	Rules       []RuleConfig      `json:"rules"`
+	PhoneRegion string            `json:"phoneRegion"`
 }
+
+// PhoneRegionDefault is the region of numbers written without a country
+// code, unless a policy names another.
+const PhoneRegionDefault = "US"
 
 // FileConfig is the redaction policy file: a default policy and per
 // workspace policies, each applied over the default.
@@ -157,15 +118,26 @@ type FileConfig struct {
 	Workspaces map[string]PolicyConfig `json:"workspaces"`
 }
 
-type rule struct {
-	detector
-	action Action
+// policyRules is one compiled policy: the action of every enabled kind,
+// the custom rules and how numbers are read.
+type policyRules struct {
+	actions map[string]Action
+	custom  []customRule
+	scan    scanConfig
+}
+
+// customRule is a rule of the policy file: a pattern run over the text.
+type customRule struct {
+	kind string
+	re   *regexp.Regexp
 }
 
 // Redactor applies a workspace's redaction policy (gateway.Redactor).
 type Redactor struct {
-	def        []rule
-	workspaces map[string][]rule
+	engine     *engine
+	all        *policyRules // every built-in kind, masked: for ids
+	def        *policyRules
+	workspaces map[string]*policyRules
 }
 
 var _ gateway.Redactor = (*Redactor)(nil)
@@ -173,11 +145,16 @@ var _ gateway.Redactor = (*Redactor)(nil)
 // NewRedactor compiles a policy; the zero FileConfig masks every built-in
 // kind.
 func NewRedactor(cfg FileConfig) (*Redactor, error) {
+	eng, err := newEngine(keywordDetectors, nil)
+	if err != nil {
+		return nil, fmt.Errorf("error compiling the detectors: %w", err)
+	}
 	def, err := compile(PolicyConfig{}, cfg.Default)
 	if err != nil {
 		return nil, fmt.Errorf("default policy: %w", err)
 	}
-	r := &Redactor{def: def, workspaces: map[string][]rule{}}
+	all, _ := compile(PolicyConfig{}, PolicyConfig{})
+	r := &Redactor{engine: eng, all: all, def: def, workspaces: map[string]*policyRules{}}
 	for ws, pc := range cfg.Workspaces {
 		rules, err := compile(cfg.Default, pc)
 		if err != nil {
@@ -187,6 +164,29 @@ func NewRedactor(cfg FileConfig) (*Redactor, error) {
 	}
 	return r, nil
 }
+
+// ProtectSecrets registers the gateway's own secrets (backend API keys) as
+// exact values that are masked wherever they appear, whatever a policy
+// says, so that none of them is ever stored or returned. Call it before the
+// redactor is used.
+func (r *Redactor) ProtectSecrets(values ...string) error {
+	var literals []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); len(v) >= minProtectedSecret {
+			literals = append(literals, v)
+		}
+	}
+	eng, err := newEngine(keywordDetectors, literals)
+	if err != nil {
+		return fmt.Errorf("error compiling the protected secrets: %w", err)
+	}
+	r.engine = eng
+	return nil
+}
+
+// minProtectedSecret is the shortest configured secret masked verbatim: a
+// shorter one would mask ordinary words.
+const minProtectedSecret = 6
 
 // LoadRedactor reads a policy file; "" gives the built-in policy.
 func LoadRedactor(path string) (*Redactor, error) {
@@ -210,8 +210,8 @@ func validAction(a Action) bool {
 }
 
 // compile merges a policy over a base: actions and disabled kinds override,
-// custom rules add up.
-func compile(base, over PolicyConfig) ([]rule, error) {
+// custom rules add up, the phone region of the policy wins over the base's.
+func compile(base, over PolicyConfig) (*policyRules, error) {
 	actions := map[string]Action{}
 	for k, a := range base.Actions {
 		actions[k] = a
@@ -224,28 +224,34 @@ func compile(base, over PolicyConfig) ([]rule, error) {
 		disabled[k] = true
 	}
 	known := map[string]bool{}
-	var rules []rule
-	for _, d := range builtins {
-		known[d.kind] = true
-		if disabled[d.kind] {
+	pr := &policyRules{actions: map[string]Action{}}
+	for _, kind := range builtinKinds {
+		known[kind] = true
+		if disabled[kind] {
 			continue
 		}
 		action := ActionMask
-		if a, ok := actions[d.kind]; ok {
+		if a, ok := actions[kind]; ok {
 			action = a
 		}
 		if !validAction(action) {
-			return nil, fmt.Errorf("action %q of %s: want mask, hash, drop or reject", action, d.kind)
+			return nil, fmt.Errorf("action %q of %s: want mask, hash, drop or reject", action, kind)
 		}
-		rules = append(rules, rule{detector: d, action: action})
+		pr.actions[kind] = action
 	}
 	for k := range actions {
 		if !known[k] {
 			return nil, fmt.Errorf("actions: unknown built-in kind %q", k)
 		}
 	}
+	for k := range disabled {
+		if !known[k] {
+			return nil, fmt.Errorf("disabled: unknown built-in kind %q", k)
+		}
+	}
+	pr.actions[KindConfiguredSecret] = ActionMask
 	for _, rc := range append(append([]RuleConfig{}, base.Rules...), over.Rules...) {
-		if rc.Name == "" || known[rc.Name] {
+		if rc.Name == "" || known[rc.Name] || rc.Name == KindConfiguredSecret {
 			return nil, fmt.Errorf("custom rule %q: the name must be set and not a built-in kind", rc.Name)
 		}
 		re, err := regexp.Compile(rc.Pattern)
@@ -259,100 +265,112 @@ func compile(base, over PolicyConfig) ([]rule, error) {
 		if !validAction(action) {
 			return nil, fmt.Errorf("custom rule %s: action %q: want mask, hash, drop or reject", rc.Name, action)
 		}
-		rules = append(rules, rule{detector: detector{kind: rc.Name, re: re}, action: action})
+		pr.custom = append(pr.custom, customRule{kind: rc.Name, re: re})
+		pr.actions[rc.Name] = action
 	}
-	return rules, nil
+	pr.scan.phoneRegion = PhoneRegionDefault
+	for _, region := range []string{base.PhoneRegion, over.PhoneRegion} {
+		if region == "" {
+			continue
+		}
+		region = strings.ToUpper(region)
+		if !phonenumbers.GetSupportedRegions()[region] {
+			return nil, fmt.Errorf("phoneRegion %q: not a region libphonenumber knows (an ISO 3166 code such as GB)", region)
+		}
+		pr.scan.phoneRegion = region
+	}
+	return pr, nil
 }
 
-// Redact applies the workspace's policy to text.
-func (r *Redactor) Redact(workspaceID, text string) gateway.Redaction {
-	rules := r.def
+func (r *Redactor) rules(workspaceID string) *policyRules {
 	if ws, ok := r.workspaces[workspaceID]; ok {
-		rules = ws
+		return ws
 	}
+	return r.def
+}
+
+// findings are the values of text the policy acts on, in text order.
+func (r *Redactor) findings(pr *policyRules, text string) []finding {
+	candidates := r.engine.candidates(text, &pr.scan)
+	kept := candidates[:0]
+	for _, f := range candidates {
+		if _, enabled := pr.actions[f.kind]; enabled {
+			kept = append(kept, f)
+		}
+	}
+	for _, c := range pr.custom {
+		for _, m := range c.re.FindAllStringIndex(text, -1) {
+			kept = append(kept, finding{start: m[0], end: m[1], kind: c.kind, priority: priorityCustom})
+		}
+	}
+	return resolve(kept)
+}
+
+// Redact applies the workspace's policy to text, in one pass.
+func (r *Redactor) Redact(workspaceID, text string) gateway.Redaction {
 	out := gateway.Redaction{Text: text}
-	// A candidate that fails its check (too many digits for a phone, say) is
-	// skipped whole; a shorter value inside it can surface once its
-	// neighbours are replaced. Passes repeat until nothing changes.
-	for range maxPasses {
-		before := out.Text
-		for _, rl := range rules {
-			out.Text = rl.apply(out.Text, &out)
-		}
-		if out.Text == before {
-			break
-		}
+	if text == "" {
+		return out
 	}
+	pr := r.rules(workspaceID)
+	found := r.findings(pr, text)
+	if len(found) == 0 {
+		return out
+	}
+	out.Counts = map[string]int{}
+	var b strings.Builder
+	b.Grow(len(text))
+	last := 0
+	for _, f := range found {
+		action := pr.actions[f.kind]
+		out.Counts[f.kind]++
+		if action == ActionReject && !slices.Contains(out.Rejected, f.kind) {
+			out.Rejected = append(out.Rejected, f.kind)
+		}
+		b.WriteString(text[last:f.start])
+		b.WriteString(replacement(f.kind, action, text[f.start:f.end]))
+		last = f.end
+	}
+	b.WriteString(text[last:])
+	out.Text = b.String()
 	return out
 }
 
-// marker matches what redaction writes, so a later pass leaves it alone.
-var marker = regexp.MustCompile(`^\[(?:REDACTED:[A-Za-z0-9_-]+|[A-Za-z0-9_-]+:[0-9a-f]{12})\]$`)
-
-// maxPasses bounds the redaction passes over one text.
-const maxPasses = 4
-
-func (rl rule) apply(text string, out *gateway.Redaction) string {
-	matches := rl.re.FindAllStringSubmatchIndex(text, -1)
-	if len(matches) == 0 {
-		return text
+// SecretKinds reports the credential, card and account-number kinds in
+// text, whatever any policy says: ids must hold none of them. (Emails,
+// phones and addresses are identities, and may be ids.)
+func (r *Redactor) SecretKinds(text string) []string {
+	var kinds []string
+	for _, f := range r.findings(r.all, text) {
+		if secretKinds[f.kind] && !slices.Contains(kinds, f.kind) {
+			kinds = append(kinds, f.kind)
+		}
 	}
-	var b strings.Builder
-	last := 0
-	for _, m := range matches {
-		start, end := m[0], m[1]
-		if rl.group > 0 && len(m) > 2*rl.group+1 && m[2*rl.group] >= 0 {
-			start, end = m[2*rl.group], m[2*rl.group+1]
-		}
-		value := text[start:end]
-		if (rl.valid != nil && !rl.valid(value)) || marker.MatchString(value) {
-			continue
-		}
-		if out.Counts == nil {
-			out.Counts = map[string]int{}
-		}
-		out.Counts[rl.kind]++
-		if rl.action == ActionReject && !containsKind(out.Rejected, rl.kind) {
-			out.Rejected = append(out.Rejected, rl.kind)
-		}
-		b.WriteString(text[last:start])
-		b.WriteString(rl.replacement(value))
-		last = end
-	}
-	b.WriteString(text[last:])
-	return b.String()
+	sort.Strings(kinds)
+	return kinds
 }
 
-func (rl rule) replacement(value string) string {
-	switch rl.action {
+// Version implements gateway.Redactor: the built-in rule set's version.
+func (r *Redactor) Version() string { return RulesVersion }
+
+func replacement(kind string, action Action, value string) string {
+	switch action {
 	case ActionDrop:
 		return ""
 	case ActionHash:
-		sum := sha256.Sum256([]byte(rl.kind + "\x00" + value))
-		return "[" + rl.kind + ":" + hex.EncodeToString(sum[:])[:12] + "]"
+		sum := sha256.Sum256([]byte(kind + "\x00" + value))
+		return "[" + kind + ":" + hex.EncodeToString(sum[:])[:12] + "]"
 	default: // mask, and reject (the request is refused, but nothing leaks meanwhile)
-		return "[REDACTED:" + rl.kind + "]"
+		return "[REDACTED:" + kind + "]"
 	}
-}
-
-func containsKind(kinds []string, k string) bool {
-	for _, x := range kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // Kinds lists the kinds a policy applies to a workspace, sorted.
 func (r *Redactor) Kinds(workspaceID string) []string {
-	rules := r.def
-	if ws, ok := r.workspaces[workspaceID]; ok {
-		rules = ws
-	}
-	out := make([]string, len(rules))
-	for i, rl := range rules {
-		out[i] = rl.kind
+	pr := r.rules(workspaceID)
+	out := make([]string, 0, len(pr.actions))
+	for k := range pr.actions {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
