@@ -61,6 +61,10 @@ type config struct {
 	EverMemOSURL       string
 	EverMemOSKey       string
 	EverMemOSTimeout   time.Duration
+	PseudonymousIDs    bool
+	BackendIDKeyFile   string
+	// BackendIDKey comes from the environment or a file only, never a flag.
+	BackendIDKey string
 	Worker             bool
 	WorkerConcurrency  int
 	WorkerLease        time.Duration
@@ -219,6 +223,8 @@ func settings(cfg *config) []setting {
 		{"openviking-poll-interval", "OPENVIKING_POLL_INTERVAL", "first delay before checking an OpenViking commit task (doubles per check, up to 30s)", openviking.PollIntervalDefault.String(), duration(&cfg.OpenVikingPoll)},
 		{"evermemos-url", "EVERMEMOS_URL", "EverMemOS base URL; enables the EverMemOS backend", "", str(&cfg.EverMemOSURL)},
 		{"evermemos-api-key", "EVERMEMOS_API_KEY", "EverMemOS bearer key (hosted API)", "", str(&cfg.EverMemOSKey)},
+		{"pseudonymous-backend-ids", "PSEUDONYMOUS_BACKEND_IDS", "remote backends get keyed hashes of workspace and user/agent ids instead of the ids (key: BACKEND_ID_KEY or BACKEND_ID_KEY_FILE)", "false", boolean(&cfg.PseudonymousIDs)},
+		{"backend-id-key-file", "BACKEND_ID_KEY_FILE", "file holding the key of pseudonymous backend ids", "", str(&cfg.BackendIDKeyFile)},
 		{"evermemos-timeout", "EVERMEMOS_TIMEOUT", "timeout of one EverMemOS call (extraction runs inline)", evermemos.TimeoutDefault.String(), duration(&cfg.EverMemOSTimeout)},
 		{"worker", "WORKER", "run the outbox worker inside serve", "true", boolean(&cfg.Worker)},
 		{"worker-concurrency", "WORKER_CONCURRENCY", "outbox events of one backend in flight per process", strconv.Itoa(worker.ConcurrencyPerBackendDefault), integer(&cfg.WorkerConcurrency)},
@@ -246,6 +252,31 @@ func settings(cfg *config) []setting {
 		{"service-name", "OTEL_SERVICE_NAME", "service name on exported spans", telemetry.ServiceNameDefault, str(&cfg.ServiceName)},
 		{"trace-sample-ratio", "TRACE_SAMPLE_RATIO", "share of new traces recorded (a caller's sampling decision is kept)", "1", ratio(&cfg.TraceSampleRatio)},
 	}
+}
+
+// backendIDKeyMin is the shortest key of pseudonymous ids (bytes).
+const backendIDKeyMin = 16
+
+// backendIDKey reads the key of pseudonymous backend ids: from
+// BACKEND_ID_KEY or from the file BACKEND_ID_KEY_FILE names — never from a
+// flag, whose value anyone listing processes sees.
+func backendIDKey(cfg *config, getenv func(string) string) error {
+	key := strings.TrimSpace(getenv("BACKEND_ID_KEY"))
+	if cfg.BackendIDKeyFile != "" {
+		if key != "" {
+			return errors.New("BACKEND_ID_KEY and BACKEND_ID_KEY_FILE are both set: give the key one way")
+		}
+		raw, err := os.ReadFile(cfg.BackendIDKeyFile)
+		if err != nil {
+			return fmt.Errorf("BACKEND_ID_KEY_FILE: %w", err)
+		}
+		key = strings.TrimSpace(string(raw))
+	}
+	if cfg.PseudonymousIDs && len(key) < backendIDKeyMin {
+		return fmt.Errorf("PSEUDONYMOUS_BACKEND_IDS needs a key of at least %d bytes in BACKEND_ID_KEY or BACKEND_ID_KEY_FILE", backendIDKeyMin)
+	}
+	cfg.BackendIDKey = key
+	return nil
 }
 
 // parseConfig reads defaults, then the environment, then flags.
@@ -287,6 +318,9 @@ func parseConfig(command string, args []string, getenv func(string) string, outp
 		return cfg, err
 	}
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := backendIDKey(&cfg, getenv); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {

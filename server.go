@@ -29,6 +29,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
+	"github.com/memory-gateway/memory-gateway/backends/remote"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -171,6 +172,19 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
+	userKeys, err := readUserKeys(cfg.OpenVikingKeys)
+	if err != nil {
+		return nil, err
+	}
+	// The gateway's own secrets are masked wherever they would be stored or
+	// returned (a backend that echoes its request echoes its key).
+	secrets := []string{cfg.OpenVikingKey, cfg.EverMemOSKey, cfg.BackendIDKey}
+	for _, k := range userKeys {
+		secrets = append(secrets, k)
+	}
+	if err := redactor.ProtectSecrets(secrets...); err != nil {
+		return nil, err
+	}
 	feedbackPolicy, err := policy.LoadFeedbackPolicy(cfg.FeedbackPolicy, cfg.FeedbackPolicyFile)
 	if err != nil {
 		return nil, err
@@ -195,12 +209,12 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
 	}
-	remote, err := remoteBackends(cfg)
+	remotes, err := remoteBackends(cfg, userKeys)
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err
 	}
-	backends = append(backends, remote...)
+	backends = append(backends, remotes...)
 	if extraBackends != nil {
 		backends = append(backends, extraBackends(db)...)
 	}
@@ -314,16 +328,16 @@ func (a *app) backendNames() []gateway.Backend {
 }
 
 // remoteBackends builds the adapters whose URL is configured.
-func remoteBackends(cfg config) ([]gateway.BackendAdapter, error) {
+func remoteBackends(cfg config, userKeys map[string]string) ([]gateway.BackendAdapter, error) {
 	var out []gateway.BackendAdapter
+	var ids remote.Identities
+	if cfg.PseudonymousIDs {
+		ids = remote.NewIdentities([]byte(cfg.BackendIDKey))
+	}
 	if cfg.OpenVikingURL != "" {
-		userKeys, err := readUserKeys(cfg.OpenVikingKeys)
-		if err != nil {
-			return nil, err
-		}
 		ov, err := openviking.New(openviking.Config{
 			BaseURL: cfg.OpenVikingURL, APIKey: cfg.OpenVikingKey, UserKeys: userKeys, Timeout: cfg.OpenVikingTimeout,
-			PollInterval: cfg.OpenVikingPoll,
+			PollInterval: cfg.OpenVikingPoll, Identities: ids,
 		})
 		if err != nil {
 			return nil, err
@@ -331,7 +345,7 @@ func remoteBackends(cfg config) ([]gateway.BackendAdapter, error) {
 		out = append(out, ov)
 	}
 	if cfg.EverMemOSURL != "" {
-		em, err := evermemos.New(evermemos.Config{BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, Timeout: cfg.EverMemOSTimeout})
+		em, err := evermemos.New(evermemos.Config{BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, Timeout: cfg.EverMemOSTimeout, Identities: ids})
 		if err != nil {
 			return nil, err
 		}

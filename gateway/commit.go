@@ -36,6 +36,13 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	if err := s.validateStruct(in); err != nil {
 		return CommitSessionResult{}, err
 	}
+	if err := s.checkIDs(
+		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
+		idField{"sessionId", in.SessionID}, idField{"namespace", in.Namespace},
+		idField{"idempotencyKey", in.IdempotencyKey}, idField{"requestId", in.RequestID},
+	); err != nil {
+		return CommitSessionResult{}, err
+	}
 	scope := Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
 	principal, err := s.authorize(ctx, AccessWrite, scope)
 	if err != nil {

@@ -49,6 +49,12 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	if err := s.validateStruct(in); err != nil {
 		return RecordFeedbackResult{}, err
 	}
+	if err := s.checkIDs(
+		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
+		idField{"namespace", in.Namespace}, idField{"sourceType", in.SourceType}, idField{"sourceEventId", in.SourceEventID},
+	); err != nil {
+		return RecordFeedbackResult{}, err
+	}
 	if in.FeedbackType == FeedbackCorrection && in.Correction == "" {
 		return RecordFeedbackResult{}, NewInputError("correction", "is required for a CORRECTION")
 	}

@@ -71,7 +71,9 @@ func (s *Service) BackendStatuses(ctx context.Context) []BackendStatus {
 			out[i].CheckedAt = s.clock()
 			if err != nil {
 				out[i].Healthy = false
-				out[i].Error = optional(truncate(err.Error(), maxErrorMessageLength))
+				// No workspace: the default policy (and the gateway's own
+				// secrets, which a backend may echo) applies.
+				out[i].Error = optional(truncate(s.redactError("", err.Error()), maxErrorMessageLength))
 			}
 			if b, ok := adapter.(BreakerStater); ok {
 				out[i].BreakerState = BreakerState(b.BreakerState())

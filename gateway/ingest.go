@@ -130,6 +130,15 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 	if in.Metadata != nil && metadataSize(in.Metadata) > s.cfg.MaxMetadataBytes {
 		return nil, NewInputError("metadata", fmt.Sprintf("must be at most %d bytes encoded", s.cfg.MaxMetadataBytes))
 	}
+	if err := s.checkIDs(
+		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
+		idField{"sessionId", in.SessionID}, idField{"turnId", in.TurnID}, idField{"namespace", in.Namespace},
+		idField{"idempotencyKey", in.IdempotencyKey}, idField{"sourceType", in.SourceType},
+		idField{"sourceEventId", in.SourceEventID}, idField{"requestId", in.RequestID},
+		idField{"trace.traceId", in.Trace.TraceID}, idField{"trace.requestId", in.Trace.RequestID},
+	); err != nil {
+		return nil, err
+	}
 	t := &turn{IngestTurnInput: in}
 	t.basis = IdempotencyBasis(in.WorkspaceID, in.IdempotencyKey, in.SourceType, in.SourceEventID, in.SessionID, in.TurnID)
 	t.gatewayID = GatewayID(t.basis)
@@ -223,6 +232,12 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	for i := range existing {
 		r := &existing[i]
 		if r.ContentHash != nil && *r.ContentHash != t.contentHash {
+			if current := s.rulesVersion(); current != "" && refRulesVersion(*r) != current {
+				// Recorded under another redaction rule set: the same turn
+				// may redact differently now. It is answered as the replay
+				// it may be, from what is recorded, not as a conflict.
+				return replayOf(t, existing), nil
+			}
 			return IngestResult{}, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
 		}
 		if r.RefType == ingestRefType(r.Backend) {
@@ -291,6 +306,31 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	return res, nil
 }
 
+// metadataRulesVersion records, beside a content hash, the redaction rule
+// set the content was redacted with.
+const metadataRulesVersion = "redaction_rules"
+
+// refRulesVersion is the rule set a ref's content was redacted with (""
+// for refs recorded before versions were: the original detectors).
+func refRulesVersion(r MemoryRef) string {
+	v, _ := r.Metadata[metadataRulesVersion].(string)
+	return v
+}
+
+// replayOf answers a replay from what is recorded, writing nothing.
+func replayOf(t *turn, refs []MemoryRef) IngestResult {
+	out := make([]MemoryRef, 0, len(refs))
+	for _, r := range refs {
+		if r.RefType == ingestRefType(r.Backend) {
+			out = append(out, r)
+		}
+	}
+	return IngestResult{
+		Status: AggregateRefStatus(out), GatewayID: t.gatewayID, ProvenanceID: t.provenanceID, TurnID: t.TurnID,
+		Refs: out, Errors: refErrors(out), Replayed: true,
+	}
+}
+
 func idempotencyField(t *turn) string {
 	switch {
 	case t.IdempotencyKey != "":
@@ -331,7 +371,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 				s.logger.WarnContext(ctx, "gateway: backend write failed",
 					slog.String("backend", string(p.adapter.Name())),
 					slog.String("gateway_id", t.gatewayID),
-					slog.String("err", truncate(err.Error(), maxErrorMessageLength)))
+					slog.String("err", truncate(s.redactError(t.WorkspaceID, err.Error()), maxErrorMessageLength)))
 			}
 		})
 	}
@@ -362,7 +402,7 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	resp["latency_ms"] = latency.Milliseconds()
 	if err != nil {
 		ref := s.newIngestRef(t, backend, RefStatusFailed, now, Metadata{"backend_response": resp, "retryable": true})
-		ref.ErrorMessage = optional(truncate(err.Error(), maxErrorMessageLength))
+		ref.ErrorMessage = optional(truncate(s.redactError(t.WorkspaceID, err.Error()), maxErrorMessageLength))
 		return ref
 	}
 	status := RefStatusSuccess
@@ -385,7 +425,7 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	ref.NativeID = optional(res.NativeID)
 	ref.NativeURI = optional(res.NativeURI)
 	if res.ErrorMessage != "" {
-		ref.ErrorMessage = optional(truncate(res.ErrorMessage, maxErrorMessageLength))
+		ref.ErrorMessage = optional(truncate(s.redactError(t.WorkspaceID, res.ErrorMessage), maxErrorMessageLength))
 	} else if status == RefStatusFailed {
 		ref.ErrorMessage = optional("backend reported failure")
 	}
@@ -433,6 +473,9 @@ func (s *Service) controlMetadata(t *turn, extra Metadata) Metadata {
 		"idempotency_basis": t.basis,
 		"content_hash":      t.contentHash,
 		"role":              string(t.Role),
+	}
+	if v := s.rulesVersion(); v != "" {
+		m[metadataRulesVersion] = v
 	}
 	for _, key := range []string{"source_channel", "channel"} {
 		if v, ok := t.Metadata[key].(string); ok && v != "" {

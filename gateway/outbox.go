@@ -85,6 +85,8 @@ type OutboxCompletion struct {
 	Feedback *FeedbackOutcome
 
 	maxAttempts int
+	// workspaceID is the event's, whose policy redacts its error text.
+	workspaceID string
 }
 
 // CompletionResult reports which completions landed.
@@ -137,7 +139,7 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 	c := OutboxCompletion{
 		EventID: e.ID, JobID: e.JobID, Backend: e.Backend, Operation: e.Operation, FenceWorker: workerID, FenceClaim: e.ClaimCount,
 		AttemptCount: e.AttemptCount, NextRetryAt: e.NextRetryAt, Metadata: SafeMetadata(e.Metadata),
-		maxAttempts: e.MaxAttempts,
+		maxAttempts: e.MaxAttempts, workspaceID: e.WorkspaceID,
 	}
 	adapter, ok := s.byName[e.Backend]
 	if !ok {
@@ -231,7 +233,7 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 }
 
 func (s *Service) failed(c OutboxCompletion, now time.Time, retryable bool, code, msg string) OutboxCompletion {
-	c.LastError = optional(truncate(msg, maxErrorMessageLength))
+	c.LastError = optional(truncate(s.redactError(c.workspaceID, msg), maxErrorMessageLength))
 	c.LastErrorCode = optional(code)
 	if retryable && c.AttemptCount < c.maxAttempts {
 		c.Status = OutboxPending

@@ -88,6 +88,12 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	if in.Limit == 0 {
 		in.Limit = RetrieveLimitDefault
 	}
+	if err := s.checkIDs(
+		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
+		idField{"namespace", in.Namespace}, idField{"sessionId", in.SessionID}, idField{"traceId", in.TraceID},
+	); err != nil {
+		return RetrieveResult{}, err
+	}
 	p, err := s.authorize(ctx, AccessRead, Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace})
 	if err != nil {
 		if in.Namespace == "" && errors.Is(err, ErrForbidden) {
@@ -107,9 +113,18 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 		}
 	}
 
+	// The query is text a user wrote: it is redacted before it leaves for
+	// a backend, like a turn.
+	query := s.redact(in.WorkspaceID, in.Query)
+	if len(query.Rejected) > 0 {
+		return RetrieveResult{}, rejection("query", query)
+	}
+	if strings.TrimSpace(query.Text) == "" {
+		return RetrieveResult{}, NewInputError("query", "is empty once redacted")
+	}
 	q := RetrievalQuery{
 		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
-		Namespace: in.Namespace, SessionID: in.SessionID, Query: in.Query, Limit: in.Limit,
+		Namespace: in.Namespace, SessionID: in.SessionID, Query: query.Text, Limit: in.Limit,
 	}
 	outcomes := make([]BackendRetrieval, len(s.backends))
 	hits := make([]backendHits, len(s.backends))
@@ -143,10 +158,11 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 				outcomes[i].Outcome = RetrievalTimeout
 				outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", timeout))
 			case err != nil:
+				msg := truncate(s.redactError(in.WorkspaceID, err.Error()), maxErrorMessageLength)
 				outcomes[i].Outcome = RetrievalError
-				outcomes[i].Error = optional(truncate(err.Error(), maxErrorMessageLength))
+				outcomes[i].Error = optional(msg)
 				s.logger.WarnContext(ctx, "gateway: backend retrieval failed",
-					slog.String("backend", string(adapter.Name())), slog.String("err", truncate(err.Error(), maxErrorMessageLength)))
+					slog.String("backend", string(adapter.Name())), slog.String("err", msg))
 			default:
 				outcomes[i].Outcome = RetrievalOK
 				// Screening runs here, beside the backend's own call, so

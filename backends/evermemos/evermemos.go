@@ -38,12 +38,16 @@ type Config struct {
 	// Now is the clock (the timestamp of correction messages); nil means
 	// time.Now.
 	Now func() time.Time
+	// Identities says what EverMemOS is told users are (their workspace
+	// and id, or keyed pseudonyms).
+	Identities remote.Identities
 }
 
 // Backend is the EverMemOS adapter.
 type Backend struct {
 	client *remote.Client
 	now    func() time.Time
+	ids    remote.Identities
 }
 
 var (
@@ -73,7 +77,7 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{client: client, now: cfg.Now}, nil
+	return &Backend{client: client, now: cfg.Now, ids: cfg.Identities}, nil
 }
 
 // Name implements gateway.BackendAdapter.
@@ -123,7 +127,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 	msg := map[string]any{
 		"role": "assistant", "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content, "message_id": w.GatewayID,
 	}
-	user := remote.Identify(w.WorkspaceID, w.UserID).ScopedUserID()
+	user := b.ids.Of(w.WorkspaceID, w.UserID).ScopedUserID()
 	if w.Role == gateway.RoleUser {
 		msg["role"] = "user"
 		msg["sender_id"] = user
@@ -165,7 +169,7 @@ type getAnswer struct {
 // /api/v1/memories/flush, then POST /api/v1/memories/get for the session's
 // episodes and the user's profile; each becomes a ref by its native id.
 func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
-	user := remote.Identify(req.WorkspaceID, req.UserID).ScopedUserID()
+	user := b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()
 	var flushed struct {
 		RequestID string `json:"request_id"`
 		Status    string `json:"status"`
@@ -234,7 +238,7 @@ type searchAnswer struct {
 // Retrieve implements gateway.Retriever: POST /api/v1/memories/search,
 // hybrid, over the user's episodic memories and profile.
 func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
-	filters := map[string]any{"user_id": remote.Identify(q.WorkspaceID, q.UserID).ScopedUserID()}
+	filters := map[string]any{"user_id": b.ids.Of(q.WorkspaceID, q.UserID).ScopedUserID()}
 	if q.SessionID != "" {
 		filters["session_id"] = q.SessionID
 	}

@@ -120,7 +120,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 			state[stateReplacedHash] = hash
 		}
 	}
-	user := remote.Identify(req.WorkspaceID, req.UserID).ScopedUserID()
+	user := b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()
 	messageID := CorrectionMessageID(req.FeedbackID)
 	if state[stateAdded] != true {
 		msg := map[string]any{
@@ -158,7 +158,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 // its text ("" when it is gone already), so that retrieval can recognise
 // the old fact where EverMemOS keeps deriving from it (the profile).
 func (b *Backend) episodeHash(ctx context.Context, req gateway.FeedbackRequest) (string, error) {
-	filters := map[string]any{"user_id": remote.Identify(req.WorkspaceID, req.UserID).ScopedUserID()}
+	filters := map[string]any{"user_id": b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()}
 	if req.SessionID != "" {
 		filters["session_id"] = req.SessionID
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	Transport    http.RoundTripper
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Identities says what OpenViking is told users and agents are (their
+	// own ids, or keyed pseudonyms); the workspace is the account.
+	Identities remote.Identities
 }
 
 // Backend is the OpenViking adapter.
@@ -155,7 +158,7 @@ func (b *Backend) call(ctx context.Context, workspace, user string, req remote.R
 // identity is how a request names its user: the account (the workspace)
 // and the user, or that user's own key.
 func (b *Backend) identity(workspace, user string) http.Header {
-	id := remote.Identify(workspace, user)
+	id := b.cfg.Identities.Of(workspace, user)
 	h := http.Header{}
 	if key, ok := b.cfg.UserKeys[id.Account()+"/"+id.User()]; ok {
 		h.Set("Authorization", "Bearer "+key)
@@ -206,7 +209,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 		Method: http.MethodPost, Path: sessionPath(w.SessionID) + "/messages", OmitErrorText: true,
 		Body: map[string]any{
 			"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(time.RFC3339Nano),
-			"turn_id": w.TurnID, "peer_id": peerID(w.AgentID),
+			"turn_id": w.TurnID, "peer_id": peerID(b.cfg.Identities.Agent(w.WorkspaceID, w.AgentID)),
 		},
 	}, &res)
 	if err != nil {
@@ -217,7 +220,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 		session = w.SessionID
 	}
 	return gateway.WriteResult{
-		Status: gateway.ResultSuccess, NativeID: session, NativeURI: sessionURI(w.UserID, w.SessionID),
+		Status: gateway.ResultSuccess, NativeID: session, NativeURI: sessionURI(b.cfg.Identities.Of(w.WorkspaceID, w.UserID).User(), w.SessionID),
 		Response: map[string]any{"status": "ok", "session_id": session},
 	}, nil
 }
@@ -313,7 +316,7 @@ func (b *Backend) startCommit(ctx context.Context, req gateway.CommitRequest) (g
 
 func (b *Backend) archiveOnly(req gateway.CommitRequest, archiveURI string) gateway.CommitResult {
 	if archiveURI == "" {
-		archiveURI = sessionURI(req.UserID, req.SessionID)
+		archiveURI = sessionURI(b.cfg.Identities.Of(req.WorkspaceID, req.UserID).User(), req.SessionID)
 	}
 	return gateway.CommitResult{
 		Status: gateway.ResultSuccess, State: gateway.Metadata{},
