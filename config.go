@@ -36,35 +36,35 @@ var errHelp = flag.ErrHelp
 // config is the whole runtime configuration. Every field comes from an
 // environment variable and may be overridden by a flag.
 type config struct {
-	ListenAddr         string
-	DatabaseURL        string
-	LogLevel           string
-	LogFormat          string
-	DevMode            string // "" (auto: on without keys), "true" or "false"
-	APIKeysFile        string
-	APIKeys            string
-	KeysReload         time.Duration
-	RedactionFile      string
-	CORSOrigins        string
-	IngestRate         float64
-	IngestBurst        int
-	RetrieveRate       float64
-	RetrieveBurst      int
-	MaxDepth           int
-	MaxAliases         int
-	LocalBackend       bool
-	OpenVikingURL      string
-	OpenVikingKey      string
-	OpenVikingKeys     string
-	OpenVikingTimeout  time.Duration
-	OpenVikingPoll     time.Duration
-	EverMemOSURL       string
-	EverMemOSKey       string
-	EverMemOSTimeout   time.Duration
-	PseudonymousIDs    bool
-	BackendIDKeyFile   string
+	ListenAddr        string
+	DatabaseURL       string
+	LogLevel          string
+	LogFormat         string
+	DevMode           string // "" (auto: on without keys), "true" or "false"
+	APIKeysFile       string
+	APIKeys           string
+	KeysReload        time.Duration
+	RedactionFile     string
+	CORSOrigins       string
+	IngestRate        float64
+	IngestBurst       int
+	RetrieveRate      float64
+	RetrieveBurst     int
+	MaxDepth          int
+	MaxAliases        int
+	LocalBackend      bool
+	OpenVikingURL     string
+	OpenVikingKey     string
+	OpenVikingKeys    string
+	OpenVikingTimeout time.Duration
+	OpenVikingPoll    time.Duration
+	EverMemOSURL      string
+	EverMemOSKey      string
+	EverMemOSTimeout  time.Duration
+	PseudonymousIDs   bool
+	BackendIDKeyFile  string
 	// BackendIDKey comes from the environment or a file only, never a flag.
-	BackendIDKey string
+	BackendIDKey       string
 	Worker             bool
 	WorkerConcurrency  int
 	WorkerLease        time.Duration
