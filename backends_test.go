@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sort"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/backends/remote"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
 
@@ -225,4 +227,40 @@ func TestSlowAndDeadBackends(t *testing.T) {
 		outcomes[b.Backend] = b.Outcome
 	}
 	require.Equal(t, map[string]string{"LOCAL": "OK", "OPENVIKING": "TIMEOUT", "EVERMEMOS": "ERROR"}, outcomes)
+}
+
+// TestPseudonymousBackendIDs: with PSEUDONYMOUS_BACKEND_IDS the remote
+// backends are told keyed hashes of workspace and user or agent ids; no raw
+// user or agent id reaches them.
+func TestPseudonymousBackendIDs(t *testing.T) {
+	t.Parallel()
+	ov, em := openvikingtest.New(), evermemostest.New()
+	t.Cleanup(ov.Close)
+	t.Cleanup(em.Close)
+	const key = "backend-id-key-0123456789abcdef"
+	base := startServerWith(t, map[string]string{
+		"DATABASE_URL": pt.URL(t, pt.SQLite), "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL,
+		"PSEUDONYMOUS_BACKEND_IDS": "true", "BACKEND_ID_KEY": key,
+	})
+	var ing e2eIngestResult
+	gql(t, base, e2eIngest, e2eTurn("t1", "my favourite colour is blue"), &ing)
+	require.Equal(t, "SUCCESS", ing.IngestConversationTurn.Status)
+
+	ids := remote.NewIdentities([]byte(key))
+	user := ids.Of("acme", "alice")
+	require.Empty(t, ov.Messages("acme", "alice", "s1"), "OpenViking never hears of alice")
+	msgs := ov.Messages("acme", user.User(), "s1")
+	require.Len(t, msgs, 1)
+	require.Equal(t, ids.Agent("acme", "helper"), msgs[0].PeerID)
+	require.NotContains(t, msgs[0].PeerID, "helper")
+	stored := em.Messages()
+	require.Len(t, stored, 1)
+	require.Equal(t, user.ScopedUserID(), stored[0].UserID)
+	require.Equal(t, user.ScopedUserID(), stored[0].SenderID)
+	require.NotContains(t, stored[0].UserID, "alice")
+
+	_, err := parseConfig("serve", nil, func(k string) string {
+		return map[string]string{"PSEUDONYMOUS_BACKEND_IDS": "true"}[k]
+	}, io.Discard)
+	require.ErrorContains(t, err, "BACKEND_ID_KEY", "no key, no pseudonyms")
 }

@@ -79,6 +79,11 @@ func TestSecretsFromFiles(t *testing.T) {
 		return map[string]string{"EVERMEMOS_API_KEY_FILE": filepath.Join(dir, "missing")}[k]
 	}, io.Discard)
 	require.ErrorContains(t, err, "EVERMEMOS_API_KEY_FILE")
+
+	cfg = testConfig(t, map[string]string{"PSEUDONYMOUS_BACKEND_IDS": "true", "BACKEND_ID_KEY_FILE": write("idkey", "0123456789abcdef-key")})
+	require.Equal(t, "0123456789abcdef-key", cfg.BackendIDKey, "the pseudonym key from a file")
+	_, err = parseConfig("serve", []string{"--backend-id-key", "x"}, func(string) string { return "" }, io.Discard)
+	require.Error(t, err, "the pseudonym key is never a flag")
 }
 
 // startServer runs serve on a free port until the test ends.
