@@ -380,7 +380,9 @@ func validPhoneIn(tok, region string, possibleEnough bool) bool {
 	if num == nil {
 		return false
 	}
-	return phonenumbers.IsValidNumber(num) || (possibleEnough && phonenumbers.IsPossibleNumber(num))
+	// The possible-length check is cheap; validity walks the numbering
+	// plan's patterns (every region of a shared calling code, such as +1).
+	return (possibleEnough && phonenumbers.IsPossibleNumber(num)) || phonenumbers.IsValidNumber(num)
 }
 
 // validNationalElsewhere checks a national-format number (trunk prefix 0)
