@@ -246,3 +246,34 @@ func TestReplayAcrossARuleSetUpgrade(t *testing.T) {
 		require.Equal(t, resolvers.CodeConflict, e.Extensions["code"])
 	})
 }
+
+// TestFeedbackTextIsRedacted: comments, corrections and review reasons are
+// redacted before they are stored, and a correction before it is routed to
+// the backend that owns the memory.
+func TestFeedbackTextIsRedacted(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		h := newHarness(t, db, withRedactor(protectedRedactor(t)))
+		var ing ingestPayload
+		h.data(t, ingestMutation, turnVars(), &ing)
+		var fb struct {
+			RecordMemoryFeedback struct{ Feedback struct{ ID string } }
+		}
+		h.data(t, `mutation($in: RecordMemoryFeedbackInput!) { recordMemoryFeedback(input: $in) { feedback { id } } }`, map[string]any{"in": map[string]any{
+			"workspaceId": "ws", "userId": "u1", "agentId": "a1", "namespace": "team/alpha", "memoryRefId": ing.IngestConversationTurn.Refs[0].ID,
+			"feedbackType": "CORRECTION", "correction": "my favourite colour is green, card " + leakedCard, "comment": "ask jane.doe@example.com",
+		}}, &fb)
+		h.data(t, `mutation($id: ID!) { reviewMemoryFeedback(input: {id: $id, decision: ACCEPT, reason: "approved, see key AKIAIOSFODNN7EXAMPLE"}) { feedback { status } } }`,
+			map[string]any{"id": fb.RecordMemoryFeedback.Feedback.ID}, &struct{}{})
+		h.data(t, `mutation { processOutbox { processedCount } }`, nil, &struct{}{})
+
+		var stored strings.Builder
+		for _, table := range []string{"memory_feedback", "feedback_content", "local_memories", "audit_entries", "outbox_events"} {
+			stored.WriteString(strings.Join(dumpTable(t, db, table), "\n"))
+		}
+		require.Contains(t, stored.String(), "my favourite colour is green, card [REDACTED:payment_card]", "the corrected memory")
+		for _, needle := range []string{leakedCard, leakedCardRaw, "jane.doe@example.com", "AKIAIOSFODNN7EXAMPLE"} {
+			require.NotContains(t, stored.String(), needle)
+		}
+	})
+}
