@@ -79,7 +79,8 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.TokenLimit <= 0 {
 		cfg.TokenLimit = TokenLimitDefault
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()})
+	srv := handler.New(schema)
 	// Streaming transports first: the first transport that supports a
 	// request serves it.
 	srv.AddTransport(transport.Websocket{
@@ -112,6 +113,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	}
 	srv.SetParserTokenLimit(cfg.TokenLimit)
 	srv.Use(shapeLimit{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases})
+	srv.Use(strictEnums{schema: schema.Schema()})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)
