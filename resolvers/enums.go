@@ -102,4 +102,3 @@ func (e strictEnums) check(path ast.Path, typ *ast.Type, val any) *gqlerror.Erro
 	}
 	return nil
 }
-
