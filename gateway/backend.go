@@ -33,6 +33,14 @@ type FeedbackApplier interface {
 	ApplyFeedback(ctx context.Context, req FeedbackRequest) (CommitResult, error)
 }
 
+// TurnRemover takes back a turn the backend stored in this very call, when
+// the control plane could not record it: the gateway never leaves a memory
+// it holds no ref of. Only writes that created something (Created) are
+// taken back.
+type TurnRemover interface {
+	RemoveTurn(ctx context.Context, turn TurnWrite) error
+}
+
 // HealthChecker reports whether the backend is reachable.
 type HealthChecker interface {
 	Health(ctx context.Context) error
@@ -82,6 +90,9 @@ type WriteResult struct {
 	// Response holds the backend's raw response fields; only the allow-list
 	// (BackendResultMetadata) reaches the control plane.
 	Response map[string]any
+	// Created is true when this call stored the turn (it was not there
+	// before): a write the gateway may take back (TurnRemover).
+	Created bool
 }
 
 // CommitRequest asks a backend to commit a session (or, for feedback events,

@@ -27,8 +27,8 @@ type RecordFeedbackInput struct {
 	Namespace     string       `json:"namespace" validate:"required,max=512,namespace"`
 	MemoryRefID   string       `json:"memoryRefId" validate:"required,max=128,ident"`
 	FeedbackType  FeedbackType `json:"feedbackType" validate:"required,oneof=helpful not_helpful correction delete_request"`
-	Comment       string       `json:"comment"`
-	Correction    string       `json:"correction"`
+	Comment       string       `json:"comment" validate:"text"`
+	Correction    string       `json:"correction" validate:"text"`
 	SourceType    string       `json:"sourceType" validate:"max=64,ident"`
 	SourceEventID string       `json:"sourceEventId" validate:"max=256,ident"`
 }

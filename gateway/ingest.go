@@ -34,7 +34,7 @@ type IngestTurnInput struct {
 	TurnID         string         `json:"turnId" validate:"required,max=128,ident"`
 	Namespace      string         `json:"namespace" validate:"required,max=512,namespace"`
 	Role           Role           `json:"role" validate:"required,oneof=user assistant system tool"`
-	Content        string         `json:"content" validate:"required"`
+	Content        string         `json:"content" validate:"required,text"`
 	IdempotencyKey string         `json:"idempotencyKey" validate:"max=256,ident"`
 	SourceType     string         `json:"sourceType" validate:"max=64,ident"`
 	SourceEventID  string         `json:"sourceEventId" validate:"max=256,ident"`
@@ -124,8 +124,8 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 	if len(in.Content) > s.cfg.MaxContentBytes {
 		return nil, NewInputError("content", fmt.Sprintf("must be at most %d bytes (got %d)", s.cfg.MaxContentBytes, len(in.Content)))
 	}
-	if !utf8.ValidString(in.Content) {
-		return nil, NewInputError("content", "must be valid UTF-8")
+	if err := checkMetadataText("metadata", in.Metadata); err != nil {
+		return nil, err
 	}
 	if in.Metadata != nil && metadataSize(in.Metadata) > s.cfg.MaxMetadataBytes {
 		return nil, NewInputError("metadata", fmt.Sprintf("must be at most %d bytes encoded", s.cfg.MaxMetadataBytes))
@@ -215,6 +215,8 @@ type ingestPlan struct {
 	ref      MemoryRef
 	call     bool
 	changed  bool
+	// created: the backend stored the turn in this call.
+	created bool
 }
 
 func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
@@ -301,9 +303,32 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 		return res, nil
 	}
 	if err := s.store.SaveIngest(ctx, changed, s.ingestAudit(ctx, t, res, now)); err != nil {
+		s.takeBack(ctx, t, plans)
 		return IngestResult{}, fmt.Errorf("error saving ingest of %s: %w", t.gatewayID, err)
 	}
 	return res, nil
+}
+
+// takeBack removes what backends stored in this ingest when its refs could
+// not be recorded, so no backend holds a memory the gateway has no ref of.
+// (A backend that cannot take a write back keeps it; a replay of the turn
+// records its ref then.)
+func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
+	w := s.turnWrite(t, time.Time{})
+	for _, p := range plans {
+		remover, ok := p.adapter.(TurnRemover)
+		if !p.created || !ok {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout(p.adapter.Name()))
+		err := remover.RemoveTurn(rctx, w)
+		cancel()
+		if err != nil {
+			s.logger.ErrorContext(ctx, "gateway: could not take back a turn whose refs were not recorded",
+				slog.String("backend", string(p.adapter.Name())), slog.String("gateway_id", t.gatewayID),
+				slog.String("err", truncate(s.redactError(t.WorkspaceID, err.Error()), maxErrorMessageLength)))
+		}
+	}
 }
 
 // metadataRulesVersion records, beside a content hash, the redaction rule
@@ -349,14 +374,18 @@ func sameOutcome(prev, next MemoryRef) bool {
 
 // writeBackends calls every planned backend concurrently, each under its own
 // timeout, and turns each answer (or error, or panic) into the plan's ref.
-func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time) {
-	write := TurnWrite{
+func (s *Service) turnWrite(t *turn, now time.Time) TurnWrite {
+	return TurnWrite{
 		GatewayID: t.gatewayID, ProvenanceID: t.provenanceID, WorkspaceID: t.WorkspaceID,
 		UserID: t.UserID, AgentID: t.AgentID, SessionID: t.SessionID, TurnID: t.TurnID,
 		Namespace: t.Namespace, Role: t.Role, Content: t.Content, ContentHash: t.contentHash,
 		SourceType: t.SourceType, SourceEventID: t.SourceEventID, TraceID: t.Trace.TraceID,
 		RequestID: t.RequestID, OccurredAt: now,
 	}
+}
+
+func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time) {
+	write := s.turnWrite(t, now)
 	var wg sync.WaitGroup
 	for _, p := range plans {
 		if !p.call {
@@ -366,6 +395,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 			started := time.Now()
 			res, err := s.callIngester(ctx, p.adapter.Name(), p.ingester, write, s.writeTimeout(p.adapter.Name()))
 			latency := time.Since(started)
+			p.created = err == nil && res.Created
 			p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
 			if err != nil {
 				s.logger.WarnContext(ctx, "gateway: backend write failed",

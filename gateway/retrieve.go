@@ -23,7 +23,7 @@ type RetrieveContextInput struct {
 	UserID      string    `json:"userId" validate:"required,max=128,ident"`
 	AgentID     string    `json:"agentId" validate:"required,max=128,ident"`
 	Namespace   string    `json:"namespace" validate:"max=512,namespace"`
-	Query       string    `json:"query" validate:"required,max=4096"`
+	Query       string    `json:"query" validate:"required,max=4096,text"`
 	SessionID   string    `json:"sessionId" validate:"max=128,ident"`
 	Limit       int       `json:"limit" validate:"gte=0,lte=100"`
 	Backends    []Backend `json:"backends" validate:"dive,oneof=openviking evermemos local"`

@@ -112,7 +112,7 @@ type RefRetirement struct {
 type ReviewFeedbackInput struct {
 	ID       string           `json:"id" validate:"required,max=128,ident"`
 	Decision FeedbackDecision `json:"decision" validate:"required,oneof=accept reject"`
-	Reason   string           `json:"reason"`
+	Reason   string           `json:"reason" validate:"text"`
 }
 
 // ReviewMemoryFeedback accepts or rejects RECEIVED feedback. Admins of the

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -28,13 +29,14 @@ func newValidator() *validator.Validate {
 		}
 		return name
 	})
-	// ident: printable, no surrounding whitespace (ids feed hashes and URIs).
+	// ident: printable, no surrounding whitespace (ids feed hashes and URIs),
+	// and not "." or "..", which a backend URL would read as path syntax.
 	_ = v.RegisterValidation("ident", func(fl validator.FieldLevel) bool {
 		s := fl.Field().String()
 		if s == "" {
 			return true
 		}
-		if strings.TrimSpace(s) != s {
+		if strings.TrimSpace(s) != s || s == "." || s == ".." || !utf8.ValidString(s) {
 			return false
 		}
 		for _, r := range s {
@@ -44,14 +46,18 @@ func newValidator() *validator.Validate {
 		}
 		return true
 	})
-	// namespace: "/"-separated segments, none empty, no whitespace or controls.
+	// namespace: "/"-separated segments, none empty, "." or "..", no
+	// whitespace or controls: "support/../billing" is not under "support".
 	_ = v.RegisterValidation("namespace", func(fl validator.FieldLevel) bool {
 		s := fl.Field().String()
 		if s == "" {
 			return true
 		}
+		if !utf8.ValidString(s) {
+			return false
+		}
 		for seg := range strings.SplitSeq(s, "/") {
-			if seg == "" {
+			if seg == "" || seg == "." || seg == ".." {
 				return false
 			}
 			for _, r := range seg {
@@ -62,8 +68,50 @@ func newValidator() *validator.Validate {
 		}
 		return true
 	})
+	// text: what both stores hold unchanged — valid UTF-8, no NUL bytes.
+	_ = v.RegisterValidation("text", func(fl validator.FieldLevel) bool {
+		return storable(fl.Field().String())
+	})
 	return v
 }
+
+// storable reports whether text is held unchanged by both stores: valid
+// UTF-8 (PostgreSQL refuses anything else, SQLite keeps it as it is) and no
+// NUL byte (PostgreSQL's text cannot hold one).
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// checkMetadataText refuses metadata whose keys or strings (at any depth)
+// the stores cannot hold, naming the offending entry.
+func checkMetadataText(field string, v any) error {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, item := range t {
+			path := field + "." + k
+			if !storable(k) {
+				return NewInputError(field, "has a key with a NUL byte or invalid UTF-8")
+			}
+			if err := checkMetadataText(path, item); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, item := range t {
+			if err := checkMetadataText(fmt.Sprintf("%s[%d]", field, i), item); err != nil {
+				return err
+			}
+		}
+	case string:
+		if !storable(t) {
+			return NewInputError(field, textRule)
+		}
+	}
+	return nil
+}
+
+// textRule is how a text the stores cannot hold is refused.
+const textRule = "must be valid UTF-8 without NUL bytes"
 
 // validateStruct runs the validator and turns the first failure into an
 // *InputError naming the field by its API path.
@@ -95,9 +143,11 @@ func describeRule(fe validator.FieldError) string {
 	case "oneof":
 		return "must be one of: " + fe.Param()
 	case "ident":
-		return "must not contain control characters or surrounding whitespace"
+		return "must not contain control characters or surrounding whitespace, and must not be '.' or '..'"
 	case "namespace":
-		return "must be '/'-separated segments without whitespace or empty segments"
+		return "must be '/'-separated segments without whitespace, empty, '.' or '..' segments"
+	case "text":
+		return textRule
 	case "gte", "lte", "gt", "lt":
 		return "must be " + map[string]string{"gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}[fe.Tag()] + " " + fe.Param()
 	default:

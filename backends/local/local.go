@@ -47,6 +47,7 @@ var (
 	_ gateway.Retriever        = (*Backend)(nil)
 	_ gateway.FeedbackApplier  = (*Backend)(nil)
 	_ gateway.HealthChecker    = (*Backend)(nil)
+	_ gateway.TurnRemover      = (*Backend)(nil)
 )
 
 // New returns the local backend on db, whose migrations must be applied.
@@ -122,11 +123,14 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 		Role: string(w.Role), Content: w.Content, ContentHash: w.ContentHash, State: stateActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	if _, err := b.db.NewInsert().Model(&row).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+	res, err := b.db.NewInsert().Model(&row).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	if err != nil {
 		return gateway.WriteResult{}, fmt.Errorf("local: error storing turn: %w", err)
 	}
+	n, _ := res.RowsAffected()
 	return gateway.WriteResult{
 		Status:    gateway.ResultSuccess,
+		Created:   n > 0,
 		NativeID:  row.ID,
 		NativeURI: memoryURI(&row),
 		Response:  map[string]any{"status": "stored", "id": row.ID},
@@ -262,6 +266,22 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 		}
 	}
 	return items, nil
+}
+
+// RemoveTurn implements gateway.TurnRemover: the turn's row goes, unless a
+// commit archived it meanwhile (then it is a memory the gateway holds refs
+// of).
+func (b *Backend) RemoveTurn(ctx context.Context, w gateway.TurnWrite) error {
+	_, err := b.db.NewDelete().Model((*memoryRow)(nil)).
+		Where("id = ?", memoryID(w.GatewayID)).
+		Where("workspace_id = ?", w.WorkspaceID).
+		Where("user_id = ?", w.UserID).
+		Where("committed_by IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("local: error removing turn: %w", err)
+	}
+	return nil
 }
 
 // Health implements gateway.HealthChecker.
