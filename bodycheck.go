@@ -5,23 +5,39 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// withStorableJSON refuses a GraphQL request whose JSON holds a string the
-// stores could not keep as sent: invalid UTF-8, or a lone UTF-16 surrogate
-// escape ("\ud800"). encoding/json would silently replace either with
-// U+FFFD, so what is stored would differ from what was sent. The refusal is
+// withCheckedRequests refuses, with a coded error a client can act on, a
+// GraphQL request the transports would answer uncoded (or by echoing the
+// body back): a body that is not JSON, not a JSON object, or whose members
+// have the wrong types; an unsupported content type; a GET that asks for a
+// mutation. It also refuses a request whose JSON holds a string the stores
+// could not keep as sent: invalid UTF-8, or a lone UTF-16 surrogate escape
+// ("\ud800"), which encoding/json would silently replace with U+FFFD —
 // BAD_USER_INPUT naming the field (a variable's path, "in.content", or the
-// request member, "query"); nothing runs. (NUL bytes decode faithfully and
-// are refused by the domain, per field.)
-func withStorableJSON(next http.Handler) http.Handler {
+// request member, "query"). Nothing runs after a refusal. (NUL bytes decode
+// faithfully and are refused by the domain, per field.) Websocket upgrades
+// and server-sent event streams pass through: their transport checks its
+// own frames.
+func withCheckedRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isStream(r) && r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
 		switch {
-		case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Content-Type"), "json"):
+		case r.Method == http.MethodPost && !jsonMediaType(r.Header.Get("Content-Type")):
+			writeJSON(w, http.StatusUnsupportedMediaType, codedError("unsupported content type: send application/json", "UNSUPPORTED_MEDIA_TYPE", ""))
+			return
+		case r.Method == http.MethodPost:
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				var tooLarge *http.MaxBytesError
@@ -30,6 +46,10 @@ func withStorableJSON(next http.Handler) http.Handler {
 					return
 				}
 				writeJSON(w, http.StatusBadRequest, codedError("the request body could not be read", "BAD_REQUEST", ""))
+				return
+			}
+			if msg, field := requestShape(body); msg != "" {
+				writeJSON(w, http.StatusBadRequest, codedError(msg, "BAD_REQUEST", field))
 				return
 			}
 			if field, bad := unstorableJSON(body, nil); bad {
@@ -45,16 +65,86 @@ func withStorableJSON(next http.Handler) http.Handler {
 					writeJSON(w, http.StatusBadRequest, codedError(name+": must be valid UTF-8", "BAD_USER_INPUT", name))
 					return
 				}
-				if name == "variables" && v != "" {
-					if field, bad := unstorableJSON([]byte(v), []string{"variables"}); bad {
+				if (name == "variables" || name == "extensions") && v != "" {
+					var obj map[string]any
+					if json.Unmarshal([]byte(v), &obj) != nil {
+						writeJSON(w, http.StatusBadRequest, codedError(name+": must be a JSON object", "BAD_REQUEST", name))
+						return
+					}
+					if field, bad := unstorableJSON([]byte(v), []string{name}); bad {
 						writeJSON(w, http.StatusBadRequest, codedError(field+": must be valid UTF-8 (no lone surrogate escapes)", "BAD_USER_INPUT", field))
 						return
 					}
 				}
 			}
+			if getMutation(q.Get("query"), q.Get("operationName")) {
+				w.Header().Set("Allow", "POST")
+				writeJSON(w, http.StatusMethodNotAllowed, codedError("a GET request may only run a query: send mutations and subscriptions with POST", "METHOD_NOT_ALLOWED", ""))
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// jsonMediaType reports a content type the POST transport reads.
+func jsonMediaType(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || mt == "application/graphql-response+json")
+}
+
+// requestShape checks a POST body is a GraphQL request: a JSON object with
+// a string query, and, when present, an object of variables and of
+// extensions and a string operation name. It never quotes the body.
+func requestShape(body []byte) (message, field string) {
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal(body, &req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return "the body must be a JSON object (one request, not a batch)", "body"
+		}
+		return "the body is not valid JSON", "body"
+	}
+	for name, want := range map[string]string{"query": "string", "operationName": "string", "variables": "object", "extensions": "object"} {
+		raw, ok := req[name]
+		if !ok || string(raw) == "null" {
+			if name == "query" && req["extensions"] == nil {
+				return "query: is required", "query"
+			}
+			continue
+		}
+		switch want {
+		case "string":
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return name + ": must be a string", name
+			}
+		case "object":
+			var m map[string]any
+			if json.Unmarshal(raw, &m) != nil {
+				return name + ": must be a JSON object", name
+			}
+		}
+	}
+	return "", ""
+}
+
+// getMutation reports whether a GET request's document asks for a mutation
+// or subscription (the operation named, or its only one).
+func getMutation(query, operationName string) bool {
+	doc, err := parser.ParseQuery(&ast.Source{Input: query})
+	if err != nil {
+		return false // the transport reports what does not parse
+	}
+	for _, op := range doc.Operations {
+		if operationName != "" && op.Name != operationName {
+			continue
+		}
+		if op.Operation != ast.Query {
+			return true
+		}
+	}
+	return false
 }
 
 func codedError(message, code, field string) map[string]any {

@@ -102,3 +102,49 @@ func (e strictEnums) check(path ast.Path, typ *ast.Type, val any) *gqlerror.Erro
 	}
 	return nil
 }
+
+// introspectionGuard refuses, coded, an operation that asks for the schema
+// (__schema, __type) where introspection is off, rather than letting the
+// executor fail it as an internal error. __typename stays available.
+type introspectionGuard struct{}
+
+var (
+	_ graphql.HandlerExtension        = introspectionGuard{}
+	_ graphql.OperationContextMutator = introspectionGuard{}
+)
+
+func (introspectionGuard) ExtensionName() string { return "IntrospectionGuard" }
+
+func (introspectionGuard) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (introspectionGuard) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if !rc.DisableIntrospection || rc.Operation == nil || !asksForSchema(rc.Doc, rc.Operation.SelectionSet) {
+		return nil
+	}
+	err := gqlerror.Errorf("schema introspection is off outside dev mode (see DEV_MODE)")
+	err.Extensions = map[string]any{"code": CodeForbidden}
+	return err
+}
+
+// asksForSchema reports a root selection of __schema or __type, through
+// fragments too.
+func asksForSchema(doc *ast.QueryDocument, set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if asksForSchema(doc, s.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(s.Name); f != nil && asksForSchema(doc, f.SelectionSet) {
+				return true
+			}
+		}
+	}
+	return false
+}

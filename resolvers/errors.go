@@ -2,10 +2,16 @@ package resolvers
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"regexp"
 	"runtime/debug"
+	"strings"
+	"syscall"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -26,6 +32,9 @@ const (
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeTimeout         = "TIMEOUT"
 	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeUnavailable: the database is down or restarting; the request may
+	// be retried (extensions.retryable).
+	CodeUnavailable = "UNAVAILABLE"
 )
 
 // argError ties a domain error to the GraphQL argument it came from, so a
@@ -129,10 +138,15 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// An argument value the executor could not coerce (a custom
 			// scalar such as JSON or Time): the caller's mistake.
 			field := argumentField(ctx, out.Path)
-			out.Message = fmt.Sprintf("%s: %s", field, cause.Error())
+			out.Message = fmt.Sprintf("%s: %s", field, plainMessage(cause.Error()))
 			out.Extensions = map[string]any{"code": CodeBadUserInput, "field": field}
 		case errors.As(cause, &codedErr) && codedErr.Extensions["code"] != nil:
 			return codedErr
+		case unavailable(cause):
+			logger.WarnContext(ctx, "graphql: the database is unavailable",
+				slog.String("path", out.Path.String()), slog.String("err", cause.Error()))
+			out.Message = "the service is unavailable for a moment: try again"
+			out.Extensions = map[string]any{"code": CodeUnavailable, "retryable": true}
 		default:
 			logger.ErrorContext(ctx, "graphql: internal error",
 				slog.String("path", out.Path.String()), slog.String("err", cause.Error()))
@@ -169,7 +183,7 @@ func presentExecutorError(e *gqlerror.Error) *gqlerror.Error {
 		return e
 	}
 	field := ast.Path(e.Path[1:]).String()
-	e.Message = fmt.Sprintf("variable %s: %s", field, e.Message)
+	e.Message = fmt.Sprintf("variable %s: %s", field, plainMessage(e.Message))
 	e.Extensions["code"] = CodeBadUserInput
 	e.Extensions["field"] = field
 	return e
@@ -187,4 +201,50 @@ func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
 			Extensions: map[string]any{"code": CodeInternal},
 		}
 	}
+}
+
+// goTypeWords are how Go's reflection and JSON decoding name JSON values.
+var goTypeWords = strings.NewReplacer(
+	"[]interface {}", "a list", "map[string]interface {}", "an object", "interface {}", "a value",
+	"not a slice", "not a list", "not a map", "not an object", "not a float64", "not a number",
+	"not a int64", "not an integer", "not a bool", "not a boolean",
+)
+
+// isNotAMap is coercion's "<Go type> is not a map".
+var isNotAMap = regexp.MustCompile(`^.* is not a map$`)
+
+// plainMessage words a coercion failure in terms of JSON, not Go: "must be
+// a JSON object" rather than "[]interface {} is not a map".
+func plainMessage(msg string) string {
+	if isNotAMap.MatchString(msg) {
+		return "must be a JSON object"
+	}
+	return goTypeWords.Replace(msg)
+}
+
+// unavailable reports an error of a database that is down, restarting or
+// busy: refused or reset connections, PostgreSQL's connection and
+// shutdown classes (08, 57P), SQLite's busy and locked.
+func unavailable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return true
+	}
+	var pgErr interface{ Field(byte) string }
+	if errors.As(err, &pgErr) {
+		code := pgErr.Field('C')
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
+	}
+	var sqliteErr interface{ Code() int }
+	if errors.As(err, &sqliteErr) {
+		switch sqliteErr.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return false
 }

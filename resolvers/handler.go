@@ -114,6 +114,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.SetParserTokenLimit(cfg.TokenLimit)
 	srv.Use(shapeLimit{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases})
 	srv.Use(strictEnums{schema: schema.Schema()})
+	srv.Use(introspectionGuard{})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)

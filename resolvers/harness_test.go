@@ -42,6 +42,12 @@ type harnessConfig struct {
 	feedback *gateway.FeedbackPolicy
 	observer gateway.CallObserver
 	hub      *jobevents.Hub
+	wrap     func(gateway.Store) gateway.Store
+}
+
+// withStore wraps the harness's store (to inject failures).
+func withStore(wrap func(gateway.Store) gateway.Store) harnessOption {
+	return func(h *harnessConfig) { h.wrap = wrap }
 }
 
 // withClock gives the service and the worker one clock.
@@ -94,9 +100,13 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	if cfg.strict {
 		anonymous = nil
 	}
+	var store gateway.Store = persistence.NewStore(db)
+	if cfg.wrap != nil {
+		store = cfg.wrap(store)
+	}
 	svcOpts := gateway.Options{
 		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter, Now: cfg.now,
-		Store: persistence.NewStore(db), Backends: cfg.backends, Config: cfg.service, Logger: logger,
+		Store: store, Backends: cfg.backends, Config: cfg.service, Logger: logger,
 		FeedbackPolicy: cfg.feedback, Observer: cfg.observer,
 	}
 	var publisher gateway.JobPublisher
