@@ -2,17 +2,20 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -282,4 +285,71 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	}).Handler(next)
+}
+
+// withHTTPConformance settles how a request error is answered, as GraphQL
+// over HTTP says: under application/json, a document that does not parse or
+// validate, or variables that do not coerce, are answered 200 (the errors
+// say what failed); under application/graphql-response+json they keep
+// their 4xx status and carry no "data" entry. Successful responses and
+// streams pass through untouched; only a 4xx body is held to rewrite it.
+func withHTTPConformance(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		cw := &conformingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		cw.finish()
+	})
+}
+
+type conformingWriter struct {
+	http.ResponseWriter
+	wrote  bool
+	status int
+	held   *bytes.Buffer
+}
+
+func (w *conformingWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 400 && code < 500 {
+		w.wrote, w.status, w.held = true, code, &bytes.Buffer{}
+		return
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *conformingWriter) Write(b []byte) (int, error) {
+	if w.held != nil {
+		return w.held.Write(b)
+	}
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *conformingWriter) finish() {
+	if w.held == nil {
+		return
+	}
+	body, status := w.held.Bytes(), w.status
+	mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type"))
+	switch mt {
+	case "application/json":
+		status = http.StatusOK
+	case "application/graphql-response+json":
+		var resp map[string]json.RawMessage
+		if json.Unmarshal(body, &resp) == nil {
+			if data, ok := resp["data"]; ok && string(data) == "null" {
+				delete(resp, "data")
+				if b, err := json.Marshal(resp); err == nil {
+					body = b
+				}
+			}
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.ResponseWriter.WriteHeader(status)
+	_, _ = w.ResponseWriter.Write(body)
 }

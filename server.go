@@ -299,7 +299,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Extensions:       []graphql.HandlerExtension{tel.GraphQL()},
 	})
 	mux := http.NewServeMux()
-	mux.Handle(graphqlPath, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, withCheckedRequests(gql)))))
+	mux.Handle(graphqlPath, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, withCheckedRequests(withHTTPConformance(gql))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})

@@ -99,8 +99,10 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: cfg.KeepAlive})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{UseGrapQLResponseJsonByDefault: true})
-	srv.AddTransport(transport.POST{UseGrapQLResponseJsonByDefault: true})
+	// application/json unless the client asks for
+	// application/graphql-response+json (GraphQL over HTTP's SHOULD).
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
 
 	// Parsing and validating is half the cost of a small query: cache it.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](QueryCacheSizeDefault))
