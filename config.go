@@ -52,6 +52,9 @@ type config struct {
 	RetrieveBurst     int
 	MaxDepth          int
 	MaxAliases        int
+	MaxSubsConnection int
+	MaxSubsPrincipal  int
+	WebsocketInit     time.Duration
 	LocalBackend      bool
 	OpenVikingURL     string
 	OpenVikingKey     string
@@ -215,6 +218,9 @@ func settings(cfg *config) []setting {
 		{"rate-limit-retrieve-burst", "RATE_LIMIT_RETRIEVE_BURST", "retrieval burst per principal", "200", integer(&cfg.RetrieveBurst)},
 		{"max-query-depth", "MAX_QUERY_DEPTH", "deepest field nesting of an operation", strconv.Itoa(resolvers.MaxDepthDefault), integer(&cfg.MaxDepth)},
 		{"max-query-aliases", "MAX_QUERY_ALIASES", "most aliases in an operation", strconv.Itoa(resolvers.MaxAliasesDefault), integer(&cfg.MaxAliases)},
+		{"max-subscriptions-per-connection", "MAX_SUBSCRIPTIONS_PER_CONNECTION", "live subscriptions one websocket may hold", strconv.Itoa(resolvers.MaxSubscriptionsPerConnectionDefault), integer(&cfg.MaxSubsConnection)},
+		{"websocket-init-timeout", "WEBSOCKET_INIT_TIMEOUT", "how long a websocket may stay without connection_init (graphql-transport-ws closes it with 4408)", "10s", duration(&cfg.WebsocketInit)},
+		{"max-subscriptions-per-principal", "MAX_SUBSCRIPTIONS_PER_PRINCIPAL", "live subscriptions one key may hold over every connection", strconv.Itoa(gateway.MaxSubscriptionsPerPrincipalDefault), integer(&cfg.MaxSubsPrincipal)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},
 		{"openviking-url", "OPENVIKING_URL", "OpenViking base URL; enables the OpenViking backend", "", str(&cfg.OpenVikingURL)},
 		{"openviking-api-key", "OPENVIKING_API_KEY", "OpenViking API key (the root key in trusted mode)", "", str(&cfg.OpenVikingKey)},

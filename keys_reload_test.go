@@ -135,11 +135,12 @@ func TestRevokedKeyLosesItsSubscriptions(t *testing.T) {
 	status, _ = call(t, base, kept, `{ __typename }`, nil)
 	require.Equal(t, http.StatusOK, status)
 
-	// The revoked key's websocket is closed (whatever it still had queued
-	// is read first); its SSE stream ends.
+	// The revoked key's websocket is closed with 4403 Forbidden (whatever
+	// it still had queued is read first); its SSE stream ends.
 	for {
 		if _, _, err := wsRevoked.Read(ctx); err != nil {
 			require.NotErrorIs(t, err, context.DeadlineExceeded, "the revoked key's websocket was not closed")
+			require.Equal(t, websocket.StatusCode(4403), websocket.CloseStatus(err))
 			break
 		}
 	}

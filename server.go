@@ -236,6 +236,8 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			MaxContentBytes: cfg.MaxContentBytes,
 			MaxAttempts:     cfg.MaxAttempts,
 			CommitTimeout:   cfg.CommitTimeout,
+
+			MaxSubscriptionsPerPrincipal: cfg.MaxSubsPrincipal,
 		},
 		Logger:    logger,
 		Publisher: hub,
@@ -290,13 +292,17 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	explore := cfg.DevMode == "true" || (cfg.DevMode == "" && a.devMode)
 	origins := splitList(cfg.CORSOrigins)
 	gql := resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, resolvers.HandlerConfig{
-		Introspection:    explore,
-		ComplexityLimit:  cfg.ComplexityLimit,
-		MaxDepth:         cfg.MaxDepth,
-		MaxAliases:       cfg.MaxAliases,
-		WebsocketInit:    keyring.WebsocketInit,
-		WebsocketOrigins: originHosts(origins),
-		Extensions:       []graphql.HandlerExtension{tel.GraphQL()},
+		Introspection:   explore,
+		ComplexityLimit: cfg.ComplexityLimit,
+		MaxDepth:        cfg.MaxDepth,
+		MaxAliases:      cfg.MaxAliases,
+		WebsocketInit:   keyring.WebsocketInit,
+
+		MaxSubscriptionsPerConnection: cfg.MaxSubsConnection,
+		WebsocketInitTimeout:          cfg.WebsocketInit,
+		MaxMessageBytes:               cfg.MaxBodyBytes,
+		WebsocketOrigins:              originHosts(origins),
+		Extensions:                    []graphql.HandlerExtension{tel.GraphQL()},
 	})
 	mux := http.NewServeMux()
 	mux.Handle(graphqlPath, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, withCheckedRequests(withHTTPConformance(gql))))))

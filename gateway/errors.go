@@ -17,6 +17,9 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthenticated: no valid credentials.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrKeyRevoked is the cause a revoked key's requests and streams end
+	// with.
+	ErrKeyRevoked = errors.New("the API key was revoked")
 
 	errPanicked = errors.New("backend adapter panicked")
 )

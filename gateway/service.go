@@ -45,6 +45,8 @@ type Config struct {
 	// RetryDelay is the backoff after a failed attempt (attempts so far);
 	// nil means RetryDelayWithJitter.
 	RetryDelay func(attempt int) time.Duration
+	// MaxSubscriptionsPerPrincipal bounds one key's live subscriptions.
+	MaxSubscriptionsPerPrincipal int
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryDelay == nil {
 		c.RetryDelay = RetryDelayWithJitter
+	}
+	if c.MaxSubscriptionsPerPrincipal <= 0 {
+		c.MaxSubscriptionsPerPrincipal = MaxSubscriptionsPerPrincipalDefault
 	}
 	return c
 }
@@ -106,6 +111,7 @@ type Service struct {
 	feedbackPolicy FeedbackPolicy
 	validate       *validator.Validate
 	ingests        singleflight.Group
+	subscriptions  subscriptionCounts
 }
 
 // Options are the collaborators of a Service.

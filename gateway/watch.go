@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 )
 
 // JobWatcher delivers commit job states as they change (the per-process
@@ -29,6 +31,66 @@ type JobWatch interface {
 // errNoWatcher is returned when subscriptions are not wired.
 var errNoWatcher = errors.New("job subscriptions are not available in this process")
 
+// MaxSubscriptionsPerPrincipalDefault bounds the live subscriptions of one
+// key, over every connection and transport.
+const MaxSubscriptionsPerPrincipalDefault = 1_000
+
+// TooManySubscriptionsError refuses a subscription over a cap.
+type TooManySubscriptionsError struct{ Limit int }
+
+func (e *TooManySubscriptionsError) Error() string {
+	return fmt.Sprintf("too many subscriptions: this key may hold %d at once; complete one first", e.Limit)
+}
+
+// subscriptionArgs are a subscription's arguments, validated like all input.
+type subscriptionArgs struct {
+	ID          string `json:"id" validate:"max=128,ident"`
+	WorkspaceID string `json:"workspaceId" validate:"max=128,ident"`
+	SessionID   string `json:"sessionId" validate:"max=128,ident"`
+}
+
+// subscriptionCounts counts the live subscriptions of each principal.
+type subscriptionCounts struct {
+	mu     sync.Mutex
+	byName map[string]int
+}
+
+// acquire takes a place for principal under limit; release gives it back.
+func (c *subscriptionCounts) acquire(principal string, limit int) (release func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byName == nil {
+		c.byName = map[string]int{}
+	}
+	if c.byName[principal] >= limit {
+		return nil, &TooManySubscriptionsError{Limit: limit}
+	}
+	c.byName[principal]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.byName[principal]--; c.byName[principal] <= 0 {
+				delete(c.byName, principal)
+			}
+		})
+	}, nil
+}
+
+// admitSubscription validates a subscription's arguments and takes a place
+// among the caller's subscriptions.
+func (s *Service) admitSubscription(ctx context.Context, args subscriptionArgs) (func(), error) {
+	if err := s.validateStruct(args); err != nil {
+		return nil, err
+	}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.subscriptions.acquire(p.Name, s.cfg.MaxSubscriptionsPerPrincipal)
+}
+
 // SubscribeCommitJob streams a job: its current state first, then every
 // change, and ends after a terminal state. The watch starts before the
 // current state is read, so no change can fall between the two.
@@ -36,10 +98,15 @@ func (s *Service) SubscribeCommitJob(ctx context.Context, id string) (<-chan Com
 	if s.watcher == nil {
 		return nil, errNoWatcher
 	}
+	release, err := s.admitSubscription(ctx, subscriptionArgs{ID: id})
+	if err != nil {
+		return nil, err
+	}
 	watch := s.watcher.WatchJobs(JobWatchFilter{JobID: id})
 	job, err := s.Reader(ctx).CommitJob(ctx, id)
 	if err != nil {
 		watch.Close()
+		release()
 		if IsNotFound(err) {
 			return nil, &NotFoundError{Field: "id", What: "commit job"}
 		}
@@ -48,6 +115,7 @@ func (s *Service) SubscribeCommitJob(ctx context.Context, id string) (<-chan Com
 	out := make(chan CommitJob, 1)
 	go func() {
 		defer close(out)
+		defer release()
 		defer watch.Close()
 		last := job
 		if !send(ctx, out, last) {
@@ -92,11 +160,16 @@ func (s *Service) SubscribeCommitJobs(ctx context.Context, workspaceID, sessionI
 	if !p.InWorkspace(workspaceID) {
 		return nil, &NotFoundError{Field: "workspaceId", What: "workspace"}
 	}
+	release, err := s.admitSubscription(ctx, subscriptionArgs{WorkspaceID: workspaceID, SessionID: sessionID})
+	if err != nil {
+		return nil, err
+	}
 	scope := p.ReadScope()
 	watch := s.watcher.WatchJobs(JobWatchFilter{WorkspaceID: workspaceID, SessionID: sessionID})
 	out := make(chan CommitJob, 1)
 	go func() {
 		defer close(out)
+		defer release()
 		defer watch.Close()
 		last := map[string]CommitJob{}
 		for {

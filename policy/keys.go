@@ -246,11 +246,11 @@ func (k *Keyring) Authenticate(key string) (gateway.Principal, bool) {
 // revoked, and a function that lets go of the binding (call it when ctx's
 // work is done).
 func bind(ctx context.Context, e *keyEntry) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(gateway.WithPrincipal(ctx, e.principal))
-	stop := context.AfterFunc(e.alive, cancel)
+	ctx, cancel := context.WithCancelCause(gateway.WithPrincipal(ctx, e.principal))
+	stop := context.AfterFunc(e.alive, func() { cancel(gateway.ErrKeyRevoked) })
 	return ctx, func() {
 		stop()
-		cancel()
+		cancel(context.Canceled)
 	}
 }
 

@@ -35,6 +35,9 @@ const (
 	// CodeUnavailable: the database is down or restarting; the request may
 	// be retried (extensions.retryable).
 	CodeUnavailable = "UNAVAILABLE"
+	// CodeTooManySubscriptions: a subscription over a cap (per connection
+	// or per key); the connection stays open.
+	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 )
 
 // argError ties a domain error to the GraphQL argument it came from, so a
@@ -100,6 +103,7 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			notFoundErr *gateway.NotFoundError
 			conflictErr *gateway.ConflictError
 			rateErr     *gateway.RateLimitError
+			subsErr     *gateway.TooManySubscriptionsError
 			codedErr    *gqlerror.Error
 		)
 		switch {
@@ -128,6 +132,9 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.As(cause, &rateErr):
 			out.Message = rateErr.Error()
 			out.Extensions = map[string]any{"code": CodeRateLimited, "retryAfterMs": rateErr.RetryAfter.Milliseconds()}
+		case errors.As(cause, &subsErr):
+			out.Message = subsErr.Error()
+			out.Extensions = map[string]any{"code": CodeTooManySubscriptions, "limit": subsErr.Limit}
 		case errors.Is(cause, gateway.ErrUnauthenticated):
 			out.Message = "unauthenticated"
 			out.Extensions = map[string]any{"code": CodeUnauthenticated}

@@ -44,6 +44,14 @@ type HandlerConfig struct {
 	// WebsocketOrigins are host patterns (besides the server's own host) a
 	// browser websocket may come from.
 	WebsocketOrigins []string
+	// WebsocketInitTimeout is how long a websocket may stay without
+	// connection_init.
+	WebsocketInitTimeout time.Duration
+	// MaxSubscriptionsPerConnection caps one websocket's subscriptions.
+	MaxSubscriptionsPerConnection int
+	// MaxMessageBytes bounds one websocket message, like the body limit
+	// bounds an HTTP request.
+	MaxMessageBytes int64
 	// MaxDepth and MaxAliases bound an operation's shape.
 	MaxDepth   int
 	MaxAliases int
@@ -81,8 +89,23 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	}
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()})
 	srv := handler.New(schema)
+	if cfg.WebsocketInitTimeout <= 0 {
+		cfg.WebsocketInitTimeout = websocketInitTimeout
+	}
+	if cfg.MaxSubscriptionsPerConnection <= 0 {
+		cfg.MaxSubscriptionsPerConnection = MaxSubscriptionsPerConnectionDefault
+	}
 	// Streaming transports first: the first transport that supports a
-	// request serves it.
+	// request serves it. graphql-transport-ws is served as specified (close
+	// codes, caps); the legacy graphql-ws subprotocol by gqlgen's transport.
+	srv.AddTransport(graphqlTransportWS{
+		acceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
+		initTimeout:   cfg.WebsocketInitTimeout,
+		keepAlive:     cfg.KeepAlive,
+		init:          cfg.WebsocketInit,
+		perConnection: cfg.MaxSubscriptionsPerConnection,
+		readLimit:     cfg.MaxMessageBytes,
+	})
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/stretchr/testify/require"
+
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+type frame struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func dialTransportWS(t *testing.T, ctx context.Context, base string) *websocket.Conn {
+	t.Helper()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	return conn
+}
+
+// closeCode reads until the server closes the connection and returns its
+// close code.
+func closeCode(t *testing.T, ctx context.Context, conn *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	for {
+		_, _, err := conn.Read(ctx)
+		if err != nil {
+			require.NotErrorIs(t, err, context.DeadlineExceeded, "the server did not close the connection")
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+// nextFrame reads the next frame that is not a ping or pong.
+func nextFrame(t *testing.T, ctx context.Context, conn *websocket.Conn) frame {
+	t.Helper()
+	for {
+		var f frame
+		require.NoError(t, wsjson.Read(ctx, conn, &f))
+		if f.Type != "ping" && f.Type != "pong" {
+			return f
+		}
+	}
+}
+
+func ack(t *testing.T, ctx context.Context, conn *websocket.Conn, payload map[string]any) {
+	t.Helper()
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": payload}))
+	require.Equal(t, "connection_ack", nextFrame(t, ctx, conn).Type)
+}
+
+const jobsSubscription = `subscription { commitJobsUpdated(workspaceId: "acme") { id } }`
+
+// TestGraphQLTransportWSCloseCodes: each protocol violation gets the close
+// code the graphql-transport-ws specification assigns it.
+func TestGraphQLTransportWSCloseCodes(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t)})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	subscribe := func(id string) map[string]any {
+		return map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": jobsSubscription}}
+	}
+	for _, tc := range []struct {
+		name   string
+		frames func(conn *websocket.Conn)
+		code   websocket.StatusCode
+	}{
+		{"not JSON", func(conn *websocket.Conn) {
+			require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte("{nope")))
+		}, 4400},
+		{"an unknown type", func(conn *websocket.Conn) {
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "hello"}))
+		}, 4400},
+		{"subscribe without an id", func(conn *websocket.Conn) {
+			ack(t, ctx, conn, map[string]any{"authToken": dashKeyA})
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "payload": map[string]any{"query": jobsSubscription}}))
+		}, 4400},
+		{"subscribe before connection_ack", func(conn *websocket.Conn) {
+			require.NoError(t, wsjson.Write(ctx, conn, subscribe("1")))
+		}, 4401},
+		{"a refused key", func(conn *websocket.Conn) {
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": map[string]any{"authToken": "mgw_wrong"}}))
+		}, 4403},
+		{"a duplicate subscription id", func(conn *websocket.Conn) {
+			ack(t, ctx, conn, map[string]any{"authToken": dashKeyA})
+			require.NoError(t, wsjson.Write(ctx, conn, subscribe("1")))
+			require.NoError(t, wsjson.Write(ctx, conn, subscribe("1")))
+		}, 4409},
+		{"a second connection_init", func(conn *websocket.Conn) {
+			ack(t, ctx, conn, map[string]any{"authToken": dashKeyA})
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": map[string]any{"authToken": dashKeyA}}))
+		}, 4429},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := dialTransportWS(t, ctx, base)
+			tc.frames(conn)
+			require.Equal(t, tc.code, closeCode(t, ctx, conn))
+		})
+	}
+}
+
+// TestGraphQLTransportWSInitTimeout: a connection that never sends
+// connection_init is closed with 4408 once the init timeout passes.
+func TestGraphQLTransportWSInitTimeout(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "WEBSOCKET_INIT_TIMEOUT": "50ms"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn := dialTransportWS(t, ctx, base)
+	require.Equal(t, websocket.StatusCode(4408), closeCode(t, ctx, conn))
+}
+
+// TestSubscriptionCaps: a subscription over the per-connection cap, or over
+// the per-key cap (across connections), gets an error message coded
+// TOO_MANY_SUBSCRIPTIONS, and the connection stays open and usable;
+// subscription arguments are validated like any input.
+func TestSubscriptionCaps(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{
+		"DATABASE_URL": pt.URL(t, pt.SQLite), "MAX_SUBSCRIPTIONS_PER_CONNECTION": "2", "MAX_SUBSCRIPTIONS_PER_PRINCIPAL": "3",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Subscriptions that stay open: each is proven live by the job it
+	// receives when a commit happens.
+	open := func(conn *websocket.Conn, id string) {
+		require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": jobsSubscription}}))
+	}
+	first := dialTransportWS(t, ctx, base)
+	ack(t, ctx, first, nil)
+	open(first, "a")
+	open(first, "b")
+	open(first, "c")
+	f := nextFrame(t, ctx, first)
+	require.Equal(t, "error", f.Type)
+	require.Equal(t, "c", f.ID)
+	require.Contains(t, string(f.Payload), "TOO_MANY_SUBSCRIPTIONS", "the third on one connection")
+
+	second := dialTransportWS(t, ctx, base)
+	ack(t, ctx, second, nil)
+	open(second, "d")
+	open(second, "e")
+	var refused frame
+	for refused.Type != "error" {
+		refused = nextFrame(t, ctx, second)
+	}
+	require.Contains(t, string(refused.Payload), "TOO_MANY_SUBSCRIPTIONS", "the fourth of one key")
+
+	// Both connections are still open: a commit reaches the live ones.
+	var commit struct {
+		CommitSession struct{ Job struct{ ID string } }
+	}
+	gql(t, base, `mutation { commitSession(input: {workspaceId: "acme", userId: "alice", agentId: "helper", sessionId: "s1", namespace: "support"}) { job { id } } }`, nil, &commit)
+	got := nextFrame(t, ctx, first)
+	require.Equal(t, "next", got.Type)
+	require.Contains(t, string(got.Payload), commit.CommitSession.Job.ID)
+
+	// An argument held to the input rules: a 900 KB workspace id.
+	huge := strings.Repeat("w", 900_000)
+	third := dialTransportWS(t, ctx, base)
+	third.SetReadLimit(4 << 20)
+	ack(t, ctx, third, nil)
+	require.NoError(t, wsjson.Write(ctx, first, map[string]any{"id": "a", "type": "complete"}))
+	require.NoError(t, wsjson.Write(ctx, third, map[string]any{"id": "x", "type": "subscribe", "payload": map[string]any{
+		"query": `subscription($w: ID!) { commitJobsUpdated(workspaceId: $w) { id } }`, "variables": map[string]any{"w": huge}}}))
+	bad := nextFrame(t, ctx, third)
+	require.Equal(t, "error", bad.Type)
+	require.Contains(t, string(bad.Payload), "BAD_USER_INPUT")
+	require.Less(t, len(bad.Payload), 2000, "the argument is not echoed")
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("timed out")
+	}
+}
