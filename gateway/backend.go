@@ -134,6 +134,11 @@ type CommitResult struct {
 	ErrorMessage string
 	// RetryAfter asks the worker to look again after this long (Pending only).
 	RetryAfter time.Duration
+	// DownUntil, on a failure, says the backend is known to be down until
+	// then (its circuit breaker is open): the event waits without spending
+	// an attempt. An adapter may instead return an error that has a
+	// BackendDownUntil() time.Time method.
+	DownUntil time.Time
 	// State is opaque progress the backend wants back on the next attempt
 	// (e.g. a remote task id); it must not hold content.
 	State    Metadata

@@ -188,6 +188,10 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 		if timedOut(err) {
 			code = ErrorCodeTimeout
 		}
+		var down backendOutage
+		if errors.As(err, &down) && !down.BackendDownUntil().IsZero() {
+			return s.waitForBackend(c, e, now, down.BackendDownUntil(), code, err.Error())
+		}
 		return s.failed(c, now, true, code, err.Error())
 	}
 	result := BackendResultMetadata(res.Response)
@@ -209,6 +213,9 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 		msg := res.ErrorMessage
 		if msg == "" {
 			msg = "backend reported failure"
+		}
+		if !res.DownUntil.IsZero() && res.Retryable {
+			return s.waitForBackend(c, e, now, res.DownUntil, res.ErrorCode, msg)
 		}
 		return s.failed(c, now, res.Retryable, res.ErrorCode, msg)
 	case ResultSkipped:
@@ -233,8 +240,7 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 }
 
 func (s *Service) failed(c OutboxCompletion, now time.Time, retryable bool, code, msg string) OutboxCompletion {
-	c.LastError = optional(truncate(s.redactError(c.workspaceID, msg), maxErrorMessageLength))
-	c.LastErrorCode = optional(code)
+	s.noteError(&c, code, msg)
 	if retryable && c.AttemptCount < c.maxAttempts {
 		c.Status = OutboxPending
 		c.NextRetryAt = now.Add(s.cfg.RetryDelay(c.AttemptCount))
@@ -242,6 +248,32 @@ func (s *Service) failed(c OutboxCompletion, now time.Time, retryable bool, code
 	}
 	c.Status = OutboxDeadLetter
 	c.CompletedAt = &now
+	return c
+}
+
+// noteError records a failure on the event, redacted and bounded.
+func (s *Service) noteError(c *OutboxCompletion, code, msg string) {
+	c.LastError = optional(truncate(s.redactError(c.workspaceID, msg), maxErrorMessageLength))
+	c.LastErrorCode = optional(code)
+}
+
+// backendOutage is an adapter error saying the backend is known to be down
+// until a time (its circuit breaker is open).
+type backendOutage interface{ BackendDownUntil() time.Time }
+
+// waitForBackend puts an event back to wait for a backend that is down: it
+// is due again when the backend's breaker next probes, and the attempt it
+// was claimed with is given back — an outage, however long, spends no
+// attempts (only failures before the breaker opened did). The error stays
+// visible on the event.
+func (s *Service) waitForBackend(c OutboxCompletion, e OutboxEvent, now, until time.Time, code, msg string) OutboxCompletion {
+	s.noteError(&c, code, msg)
+	c.Status = OutboxPending
+	c.AttemptCount = max(0, e.AttemptCount-1)
+	c.NextRetryAt = now
+	if until.After(now) {
+		c.NextRetryAt = until
+	}
 	return c
 }
 

@@ -72,7 +72,8 @@ func New(cfg Config) (*Backend, error) {
 	}
 	client, err := remote.New(remote.Config{
 		Backend: gateway.BackendEverMemOS, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
-		Headers: headers, ParseError: parseError, Transport: cfg.Transport,
+		Headers: headers, ParseError: parseError, Transport: cfg.Transport, Now: cfg.Now,
+		HealthPath: "/health", HealthProblem: healthProblem,
 	})
 	if err != nil {
 		return nil, err
@@ -312,20 +313,19 @@ func (b *Backend) DeleteMemory(ctx context.Context, memoryID string) error {
 	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memoryID}}, nil)
 }
 
-// Health implements gateway.HealthChecker: GET /health.
-func (b *Backend) Health(ctx context.Context) error {
-	_, body, err := b.client.Do(ctx, remote.Request{Method: http.MethodGet, Path: "/health"})
-	if err != nil {
-		return err
-	}
+// Health implements gateway.HealthChecker: GET /health, also the circuit
+// breaker's probe.
+func (b *Backend) Health(ctx context.Context) error { return b.client.Health(ctx) }
+
+func healthProblem(body []byte) string {
 	var h struct {
 		Status string `json:"status"`
 	}
-	if err := b.client.JSON(body, &h); err != nil {
-		return err
+	if err := json.Unmarshal(body, &h); err != nil {
+		return "the health answer is not the JSON expected"
 	}
 	if h.Status != "healthy" && h.Status != "ok" {
-		return b.client.BadResponse("reports itself unhealthy")
+		return "reports itself unhealthy"
 	}
-	return nil
+	return ""
 }

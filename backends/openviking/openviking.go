@@ -91,7 +91,8 @@ func New(cfg Config) (*Backend, error) {
 	}
 	client, err := remote.New(remote.Config{
 		Backend: gateway.BackendOpenViking, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
-		ParseError: parseError, Transport: cfg.Transport,
+		ParseError: parseError, Transport: cfg.Transport, Now: cfg.Now,
+		HealthPath: "/health", HealthProblem: healthProblem,
 	})
 	if err != nil {
 		return nil, err
@@ -517,23 +518,22 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	return items, nil
 }
 
-// Health implements gateway.HealthChecker: GET /health (no envelope, no auth).
-func (b *Backend) Health(ctx context.Context) error {
-	_, body, err := b.client.Do(ctx, remote.Request{Method: http.MethodGet, Path: "/health"})
-	if err != nil {
-		return err
-	}
+// Health implements gateway.HealthChecker: GET /health (no envelope, no
+// auth), also the circuit breaker's probe.
+func (b *Backend) Health(ctx context.Context) error { return b.client.Health(ctx) }
+
+func healthProblem(body []byte) string {
 	var h struct {
 		Status  string `json:"status"`
 		Healthy *bool  `json:"healthy"`
 	}
-	if err := b.client.JSON(body, &h); err != nil {
-		return err
+	if err := json.Unmarshal(body, &h); err != nil {
+		return "the health answer is not the JSON expected"
 	}
 	if (h.Healthy != nil && !*h.Healthy) || (h.Status != "" && h.Status != "ok") {
-		return b.client.BadResponse("reports itself unhealthy")
+		return "reports itself unhealthy"
 	}
-	return nil
+	return ""
 }
 
 func deref(s *string) string {

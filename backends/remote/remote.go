@@ -20,7 +20,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -51,7 +50,14 @@ type Error struct {
 	Code      string
 	Message   string
 	Retryable bool
+	// DownUntil, when set, says the backend's circuit is open until then:
+	// the call was not sent, or its failure is what opened the circuit.
+	DownUntil time.Time
 }
+
+// BackendDownUntil implements gateway's outage signal: work for this
+// backend waits until then without spending an attempt.
+func (e *Error) BackendDownUntil() time.Time { return e.DownUntil }
 
 // Timeout reports whether the backend did not answer in time, whichever
 // timer (the caller's context or the HTTP client's) fired first.
@@ -107,8 +113,17 @@ type Config struct {
 	ParseError ErrorParser
 	// BreakerFailures consecutive retryable failures open the breaker.
 	BreakerFailures uint32
-	// BreakerOpen is how long the breaker stays open before a trial call.
+	// BreakerOpen is how long the breaker stays open before it probes the
+	// backend's health endpoint.
 	BreakerOpen time.Duration
+	// HealthPath is the backend's health endpoint (GET): the breaker's
+	// probe and what Health asks. Default /health.
+	HealthPath string
+	// HealthProblem judges a successful health answer: "" when healthy,
+	// else what is wrong. Nil: any 2xx is healthy.
+	HealthProblem func(body []byte) string
+	// Now is the clock of the breaker; nil means time.Now.
+	Now func() time.Time
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
 }
@@ -118,7 +133,7 @@ type Client struct {
 	cfg     Config
 	base    *url.URL
 	http    *http.Client
-	breaker *gobreaker.CircuitBreaker[response]
+	breaker *breaker
 }
 
 type response struct {
@@ -150,35 +165,33 @@ func New(cfg Config) (*Client, error) {
 	// The otel transport passes the W3C trace context on to the backend and
 	// adds a client span per request (both no-ops without tracing).
 	transport = otelhttp.NewTransport(transport)
+	if cfg.HealthPath == "" {
+		cfg.HealthPath = "/health"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	c := &Client{cfg: cfg, base: base, http: &http.Client{Transport: transport, Timeout: cfg.Timeout}}
-	c.breaker = gobreaker.NewCircuitBreaker[response](gobreaker.Settings{
-		Name:        string(cfg.Backend),
-		MaxRequests: 1,
-		Timeout:     cfg.BreakerOpen,
-		ReadyToTrip: func(counts gobreaker.Counts) bool {
-			return counts.ConsecutiveFailures >= cfg.BreakerFailures
-		},
-		// A permanent error is the backend answering: it is healthy.
-		IsSuccessful: func(err error) bool {
-			var re *Error
-			return err == nil || (errors.As(err, &re) && !re.Retryable)
-		},
-		// The caller giving up says nothing about the backend.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-	})
+	c.breaker = &breaker{threshold: cfg.BreakerFailures, openFor: cfg.BreakerOpen, now: cfg.Now, probe: c.Health}
 	return c, nil
 }
 
-// BreakerState is "closed", "open" or "half_open".
-func (c *Client) BreakerState() string {
-	switch c.breaker.State() {
-	case gobreaker.StateOpen:
-		return "open"
-	case gobreaker.StateHalfOpen:
-		return "half_open"
-	default:
-		return "closed"
+// BreakerState is "closed", "open" or "half_open" (probing).
+func (c *Client) BreakerState() string { return c.breaker.state() }
+
+// Health asks the backend's health endpoint, outside the breaker: it is
+// how the breaker probes, and what readiness reports.
+func (c *Client) Health(ctx context.Context) error {
+	res, err := c.do(ctx, Request{Method: http.MethodGet, Path: c.cfg.HealthPath})
+	if err != nil {
+		return err
 	}
+	if c.cfg.HealthProblem != nil {
+		if problem := c.cfg.HealthProblem(res.body); problem != "" {
+			return c.BadResponse(problem)
+		}
+	}
+	return nil
 }
 
 // Request is one call.
@@ -194,11 +207,23 @@ type Request struct {
 }
 
 // Do sends req and returns the status and body of a successful (2xx)
-// answer; any failure is an *Error.
+// answer; any failure is an *Error. While the breaker is open the request is
+// not sent: the error is CodeCircuitOpen, with DownUntil set.
 func (c *Client) Do(ctx context.Context, req Request) (int, []byte, error) {
-	res, err := c.breaker.Execute(func() (response, error) { return c.do(ctx, req) })
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return 0, nil, &Error{Backend: c.cfg.Backend, Code: CodeCircuitOpen, Message: "circuit breaker open after repeated failures", Retryable: true}
+	downUntil, err := c.breaker.admit(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !downUntil.IsZero() {
+		return 0, nil, &Error{Backend: c.cfg.Backend, Code: CodeCircuitOpen, Message: "circuit breaker open: the backend failed repeatedly and its health endpoint has not answered since",
+			Retryable: true, DownUntil: downUntil}
+	}
+	res, err := c.do(ctx, req)
+	if until := c.breaker.record(err); !until.IsZero() {
+		var re *Error
+		if errors.As(err, &re) {
+			re.DownUntil = until
+		}
 	}
 	if err != nil {
 		return 0, nil, err
@@ -316,7 +341,7 @@ func WriteFailure(backend gateway.Backend, err error) gateway.WriteResult {
 func CommitFailure(backend gateway.Backend, err error) gateway.CommitResult {
 	e := AsError(backend, err)
 	return gateway.CommitResult{
-		Status: gateway.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(),
+		Status: gateway.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(), DownUntil: e.DownUntil,
 		Response: map[string]any{"status": "error", "error_code": e.Code, "retryable": e.Retryable},
 	}
 }
