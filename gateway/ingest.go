@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -320,14 +319,19 @@ func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
 		if !p.created || !ok {
 			continue
 		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout(p.adapter.Name()))
-		err := remover.RemoveTurn(rctx, w)
-		cancel()
-		if err != nil {
-			s.logger.ErrorContext(ctx, "gateway: could not take back a turn whose refs were not recorded",
-				slog.String("backend", string(p.adapter.Name())), slog.String("gateway_id", t.gatewayID),
-				slog.String("err", truncate(s.redactError(t.WorkspaceID, err.Error()), maxErrorMessageLength)))
-		}
+		s.removeTurn(ctx, p.adapter.Name(), remover, w)
+	}
+}
+
+// removeTurn takes a turn back from a backend, under the backend's write
+// timeout whatever the caller's context has become.
+func (s *Service) removeTurn(ctx context.Context, backend Backend, remover TurnRemover, w TurnWrite) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout(backend))
+	defer cancel()
+	if err := remover.RemoveTurn(rctx, w); err != nil {
+		s.logger.ErrorContext(ctx, "gateway: could not take back a turn whose refs were not recorded",
+			slog.String("backend", string(backend)), slog.String("gateway_id", w.GatewayID),
+			slog.String("err", truncate(s.redactError(w.WorkspaceID, err.Error()), maxErrorMessageLength)))
 	}
 }
 
@@ -408,23 +412,19 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 	wg.Wait()
 }
 
-func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (res WriteResult, err error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	// Registered before the recover below, so it runs after it and sees a
-	// panic as an error.
-	ctx, end := s.observer.StartCall(ctx, backend, CallIngestTurn)
-	defer func() { end(callOutcome(res.Status, err)) }()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("backend adapter panicked: %v", r)
-		}
-	}()
-	res, err = ingester.IngestTurn(ctx, w)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("backend timed out after %s: %w", timeout, err)
-	}
-	return res, err
+func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (WriteResult, error) {
+	return callAdapter(ctx, s, adapterCall[WriteResult]{
+		backend: backend, operation: CallIngestTurn, timeout: timeout,
+		status: func(r WriteResult) ResultStatus { return r.Status },
+		call:   func(ctx context.Context) (WriteResult, error) { return ingester.IngestTurn(ctx, w) },
+		// A write that lands after the ingest stopped waiting is recorded
+		// nowhere but as a failure: take it back if the backend can.
+		late: func(r WriteResult) {
+			if remover, ok := ingester.(TurnRemover); ok && r.Created {
+				s.removeTurn(ctx, backend, remover, w)
+			}
+		},
+	})
 }
 
 func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err error, latency time.Duration, now time.Time) MemoryRef {

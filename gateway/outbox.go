@@ -161,26 +161,19 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 	}
 }
 
-func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (res CommitResult, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
-	defer cancel()
-	ctx, end := s.observer.StartCall(ctx, e.Backend, CallCommitSession)
-	defer func() { end(callOutcome(res.Status, err)) }()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("backend adapter panicked: %v", r)
-		}
-	}()
-	res, err = committer.CommitSession(ctx, CommitRequest{
+func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (CommitResult, error) {
+	req := CommitRequest{
 		EventID: e.ID, JobID: deref(e.JobID), GatewayID: e.GatewayID, WorkspaceID: e.WorkspaceID,
 		UserID: e.UserID, AgentID: e.AgentID, SessionID: e.SessionID, Namespace: e.Namespace,
 		Attempt: e.AttemptCount, Metadata: SafeMetadata(e.Metadata),
-	})
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("backend timed out after %s: %w", s.cfg.CommitTimeout, err)
 	}
-	return res, err
+	return callAdapter(ctx, s, adapterCall[CommitResult]{
+		backend: e.Backend, operation: CallCommitSession, timeout: s.cfg.CommitTimeout, status: commitStatus,
+		call: func(ctx context.Context) (CommitResult, error) { return committer.CommitSession(ctx, req) },
+	})
 }
+
+func commitStatus(r CommitResult) ResultStatus { return r.Status }
 
 func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res CommitResult, err error, now time.Time) OutboxCompletion {
 	if err != nil {

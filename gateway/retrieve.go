@@ -198,41 +198,11 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: append(retired, conflicts...), TraceID: optional(in.TraceID)}, nil
 }
 
-func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) (items []RetrievedItem, err error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ctx, end := s.observer.StartCall(ctx, backend, CallRetrieve)
-	defer func() { end(callOutcome(ResultSuccess, err)) }()
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = fmt.Errorf("backend adapter panicked: %v", rec)
-		}
-	}()
-	type answer struct {
-		items []RetrievedItem
-		err   error
-	}
-	// The adapter may not honour ctx; the answer channel makes sure a slow
-	// backend never holds the merged answer past its timeout.
-	done := make(chan answer, 1)
-	go func() {
-		defer func() {
-			if rec := recover(); rec != nil {
-				done <- answer{err: fmt.Errorf("backend adapter panicked: %v", rec)}
-			}
-		}()
-		its, e := r.Retrieve(ctx, q)
-		done <- answer{its, e}
-	}()
-	select {
-	case a := <-done:
-		if a.err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return a.items, a.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) ([]RetrievedItem, error) {
+	return callAdapter(ctx, s, adapterCall[[]RetrievedItem]{
+		backend: backend, operation: CallRetrieve, timeout: timeout,
+		call: func(ctx context.Context) ([]RetrievedItem, error) { return r.Retrieve(ctx, q) },
+	})
 }
 
 type fused struct {

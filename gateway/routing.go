@@ -357,21 +357,11 @@ func (s *Service) feedbackTarget(ctx context.Context, e OutboxEvent) (MemoryFeed
 	return fbs[0], refs[0], content, nil
 }
 
-func (s *Service) callFeedbackApplier(ctx context.Context, applier FeedbackApplier, e OutboxEvent, req FeedbackRequest) (res CommitResult, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CommitTimeout)
-	defer cancel()
-	ctx, end := s.observer.StartCall(ctx, e.Backend, CallApplyFeedback)
-	defer func() { end(callOutcome(res.Status, err)) }()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("backend adapter panicked: %v", r)
-		}
-	}()
-	res, err = applier.ApplyFeedback(ctx, req)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("backend timed out after %s: %w", s.cfg.CommitTimeout, err)
-	}
-	return res, err
+func (s *Service) callFeedbackApplier(ctx context.Context, applier FeedbackApplier, e OutboxEvent, req FeedbackRequest) (CommitResult, error) {
+	return callAdapter(ctx, s, adapterCall[CommitResult]{
+		backend: e.Backend, operation: CallApplyFeedback, timeout: s.cfg.CommitTimeout, status: commitStatus,
+		call: func(ctx context.Context) (CommitResult, error) { return applier.ApplyFeedback(ctx, req) },
+	})
 }
 
 // replacementRef is the ref of the corrected memory: the backend's new

@@ -513,6 +513,29 @@ func (w *Worker) flush(ctx context.Context, batch []gateway.OutboxCompletion) {
 // leaseLoop renews the leases of in-flight events every third of the lease,
 // and cancels the execution of any event whose lease was taken over.
 func (w *Worker) leaseLoop(ctx context.Context) {
+	w.renewEvery(ctx, w.cfg.ID, func() []string {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		ids := make([]string, 0, len(w.inflight))
+		for id := range w.inflight {
+			ids = append(ids, id)
+		}
+		return ids
+	}, func(id string) {
+		// Completed meanwhile, or rescued by another worker: in the latter
+		// case stop wasting the backend's time.
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if in, ok := w.inflight[id]; ok {
+			in.cancel()
+		}
+	})
+}
+
+// renewEvery renews, every third of the lease until ctx ends, the leases
+// owner holds on the events running() lists, and calls lost for each whose
+// lease is no longer held.
+func (w *Worker) renewEvery(ctx context.Context, owner string, running func() []string, lost func(id string)) {
 	ticker := time.NewTicker(w.cfg.LeaseDuration / 3)
 	defer ticker.Stop()
 	for {
@@ -521,17 +544,12 @@ func (w *Worker) leaseLoop(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		w.mu.Lock()
-		ids := make([]string, 0, len(w.inflight))
-		for id := range w.inflight {
-			ids = append(ids, id)
-		}
-		w.mu.Unlock()
+		ids := running()
 		if len(ids) == 0 {
 			continue
 		}
 		now := w.clock()
-		held, err := w.store.ExtendOutboxLeases(ctx, w.cfg.ID, ids, now.Add(w.cfg.LeaseDuration), now)
+		held, err := w.store.ExtendOutboxLeases(ctx, owner, ids, now.Add(w.cfg.LeaseDuration), now)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.logger.Error("worker: lease renewal failed", slog.String("err", err.Error()))
@@ -542,18 +560,11 @@ func (w *Worker) leaseLoop(ctx context.Context) {
 		for _, id := range held {
 			stillHeld[id] = struct{}{}
 		}
-		w.mu.Lock()
 		for _, id := range ids {
-			if _, ok := stillHeld[id]; ok {
-				continue
-			}
-			// Completed meanwhile, or rescued by another worker: in the
-			// latter case stop wasting the backend's time.
-			if in, ok := w.inflight[id]; ok {
-				in.cancel()
+			if _, ok := stillHeld[id]; !ok {
+				lost(id)
 			}
 		}
-		w.mu.Unlock()
 	}
 }
 
@@ -620,12 +631,7 @@ func (w *Worker) Drain(ctx context.Context, limit int, workspaceID string) (int,
 				break
 			}
 			w.publish(batch.StartedJobs)
-			completions := make([]gateway.OutboxCompletion, len(batch.Events))
-			var wg sync.WaitGroup
-			for i, e := range batch.Events {
-				wg.Go(func() { completions[i] = w.exec.ExecuteOutboxEvent(ctx, e, drainID) })
-			}
-			wg.Wait()
+			completions := w.executeHeld(ctx, drainID, batch.Events)
 			res, err := w.store.CompleteOutboxEvents(context.WithoutCancel(ctx), completions, w.clock())
 			if err != nil {
 				return processed, fmt.Errorf("error completing: %w", err)
@@ -635,4 +641,46 @@ func (w *Worker) Drain(ctx context.Context, limit int, workspaceID string) (int,
 		}
 	}
 	return processed, nil
+}
+
+// executeHeld runs a claimed batch to the end, renewing its leases the way
+// the background loop does, so a drain slower than the lease is not rescued
+// and run a second time meanwhile; an event whose lease is lost anyway is
+// cancelled (its completion will be fenced off).
+func (w *Worker) executeHeld(ctx context.Context, owner string, events []gateway.OutboxEvent) []gateway.OutboxCompletion {
+	completions := make([]gateway.OutboxCompletion, len(events))
+	cancels := make(map[string]context.CancelFunc, len(events))
+	var mu sync.Mutex
+	running := make(map[string]struct{}, len(events))
+	var wg sync.WaitGroup
+	for i, e := range events {
+		ectx, cancel := context.WithCancel(ctx)
+		cancels[e.ID] = cancel
+		running[e.ID] = struct{}{}
+		wg.Go(func() {
+			defer cancel()
+			completions[i] = w.exec.ExecuteOutboxEvent(ectx, e, owner)
+			mu.Lock()
+			delete(running, e.ID)
+			mu.Unlock()
+		})
+	}
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renewEvery(renewCtx, owner, func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			ids := make([]string, 0, len(running))
+			for id := range running {
+				ids = append(ids, id)
+			}
+			return ids
+		}, func(id string) { cancels[id]() })
+	}()
+	wg.Wait()
+	stopRenewing()
+	<-renewed
+	return completions
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
@@ -680,5 +681,53 @@ func TestLeaseIsRenewedWhileTheBackendRuns(t *testing.T) {
 		}
 		require.Equal(t, gateway.OutboxSuccess, b.event(t, job, slow.name).Status)
 		require.Equal(t, 1, slow.callsOf(b.event(t, job, slow.name).ID))
+	})
+}
+
+// TestDrainRenewsLeases: processOutbox's drain holds its leases like the
+// background worker: a backend call slower than the lease is not rescued
+// (and so not run a second time) while it runs.
+func TestDrainRenewsLeases(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		release := make(chan struct{})
+		started := make(chan struct{}, 1)
+		slow := newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
+			started <- struct{}{}
+			select {
+			case <-release:
+				return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "n"}, nil
+			case <-ctx.Done():
+				return gateway.CommitResult{}, ctx.Err()
+			}
+		})
+		b := setup(t, db, 0, slow)
+		job := b.commit(t, "s1")
+		// The lease is short in real time (renewals every 10 ms) and the
+		// simulated clock jumps past it while the call runs.
+		w := b.newWorker(t, withBackends(worker.Config{LeaseDuration: 30 * time.Millisecond}, b), worker.Hooks{})
+		drained := make(chan int, 1)
+		go func() {
+			n, err := w.Drain(ctx, 10, "")
+			assert.NoError(t, err)
+			drained <- n
+		}()
+		<-started
+		first := *b.event(t, job, slow.name).LeaseExpiresAt
+		b.clock.Advance(time.Hour)
+		require.Eventually(t, func() bool {
+			e := b.event(t, job, slow.name)
+			return e.LeaseExpiresAt != nil && !e.LeaseExpiresAt.Before(first.Add(time.Hour))
+		}, 10*time.Second, 5*time.Millisecond, "the drain renewed its lease")
+		res, err := w.Rescue(ctx)
+		require.NoError(t, err)
+		require.Zero(t, res.Rescued, "a renewed lease is not rescued")
+
+		close(release)
+		require.Equal(t, 1, <-drained)
+		e := b.event(t, job, slow.name)
+		require.Equal(t, gateway.OutboxSuccess, e.Status)
+		require.Equal(t, 1, slow.callsOf(e.ID), "run once")
 	})
 }

@@ -1,0 +1,110 @@
+package gateway_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+// stubbornBackend ignores its context: every call blocks until the test
+// releases it, then reports a write it created. It can take writes back.
+type stubbornBackend struct {
+	release chan struct{}
+	removed chan string
+}
+
+func (b *stubbornBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+
+func (b *stubbornBackend) IngestTurn(_ context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+	<-b.release
+	return gateway.WriteResult{Status: gateway.ResultSuccess, NativeID: "n-" + w.TurnID, Created: true}, nil
+}
+
+func (b *stubbornBackend) RemoveTurn(_ context.Context, w gateway.TurnWrite) error {
+	b.removed <- w.GatewayID
+	return nil
+}
+
+func (b *stubbornBackend) Retrieve(context.Context, gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+	<-b.release
+	return nil, nil
+}
+
+// within fails the test unless fn returns before the stubborn backend is
+// released (10 s is only a guard against hanging forever).
+func within[T any](t *testing.T, fn func() T) T {
+	t.Helper()
+	out := make(chan T, 1)
+	go func() { out <- fn() }()
+	select {
+	case v := <-out:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call waited for an adapter that ignores its context")
+		panic("unreachable")
+	}
+}
+
+// TestAdapterIgnoringItsContextIsBounded: an adapter that never looks at its
+// context cannot hold an ingest (or its de-duplication key) or a retrieval
+// past the timeout; its write, landing after the ingest gave up on it and
+// recorded it FAILED, is taken back.
+func TestAdapterIgnoringItsContextIsBounded(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		stubborn := &stubbornBackend{release: make(chan struct{}), removed: make(chan string, 4)}
+		svc := newService(t, db, gateway.Config{BackendTimeout: 50 * time.Millisecond, RetrieveTimeout: 50 * time.Millisecond},
+			localBackend(db), stubborn)
+
+		type outcome struct {
+			res gateway.IngestResult
+			err error
+		}
+		ingest := func() outcome {
+			res, err := svc.IngestConversationTurn(ctx, turnInput())
+			return outcome{res, err}
+		}
+		first := within(t, ingest)
+		require.NoError(t, first.err)
+		require.Equal(t, gateway.OperationPartialSuccess, first.res.Status)
+		for _, ref := range first.res.Refs {
+			if ref.Backend == gateway.BackendEverMemOS {
+				require.Equal(t, gateway.RefStatusFailed, ref.Status)
+				require.Contains(t, *ref.ErrorMessage, "timed out")
+			}
+		}
+		// The same turn again retries the failed backend: its key was let go.
+		again := within(t, ingest)
+		require.NoError(t, again.err)
+		require.Equal(t, first.res.GatewayID, again.res.GatewayID)
+
+		ret := within(t, func() []gateway.BackendRetrieval {
+			res, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", Query: "colour"})
+			require.NoError(t, err)
+			return res.Backends
+		})
+		for _, o := range ret {
+			if o.Backend == gateway.BackendEverMemOS {
+				require.Equal(t, gateway.RetrievalTimeout, o.Outcome)
+			}
+		}
+
+		// Both abandoned writes land now: each is taken back.
+		close(stubborn.release)
+		for range 2 {
+			select {
+			case id := <-stubborn.removed:
+				require.Equal(t, first.res.GatewayID, id)
+			case <-time.After(10 * time.Second):
+				t.Fatal("a late write was not taken back")
+			}
+		}
+	})
+}

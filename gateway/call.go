@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// adapterCall is one call to a backend adapter.
+type adapterCall[T any] struct {
+	backend   Backend
+	operation string // Call* name, for metrics and spans
+	timeout   time.Duration
+	call      func(ctx context.Context) (T, error)
+	// status is the result's status, for the call's outcome (nil: success).
+	status func(T) ResultStatus
+	// late receives an answer that arrived after the caller stopped
+	// waiting (to take back a write nobody recorded); nil drops it.
+	late func(T)
+}
+
+// callAdapter makes c bounded, observed and panic-safe. It returns when the
+// adapter answers or the timeout passes, whichever is first: an adapter
+// that ignores its context cannot hold an ingest, a retrieval or a worker
+// slot past its timeout (nor, with them, a de-duplication key or a lease).
+// A panic in the adapter is an error.
+func callAdapter[T any](ctx context.Context, s *Service, c adapterCall[T]) (res T, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ctx, end := s.observer.StartCall(ctx, c.backend, c.operation)
+	defer func() {
+		status := ResultSuccess
+		if c.status != nil && err == nil {
+			status = c.status(res)
+		}
+		end(callOutcome(status, err))
+	}()
+	type answer struct {
+		res T
+		err error
+	}
+	// Whoever moves the state first decides: the adapter's goroutine
+	// delivering its answer, or the caller giving up on it (then the answer,
+	// when it comes, is late).
+	const waiting, delivered, abandoned = 0, 1, 2
+	var state atomic.Int32
+	done := make(chan answer, 1)
+	go func() {
+		var a answer
+		defer func() {
+			if r := recover(); r != nil {
+				a = answer{err: fmt.Errorf("backend adapter panicked: %v", r)}
+			}
+			if state.CompareAndSwap(waiting, delivered) {
+				done <- a
+			} else if c.late != nil && a.err == nil {
+				c.late(a.res)
+			}
+		}()
+		a.res, a.err = c.call(ctx)
+	}()
+	select {
+	case a := <-done:
+		res, err = a.res, a.err
+	case <-ctx.Done():
+		if state.CompareAndSwap(waiting, abandoned) {
+			var zero T
+			res, err = zero, ctx.Err()
+		} else {
+			a := <-done // delivered at this very moment
+			res, err = a.res, a.err
+		}
+	}
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = &callTimeout{after: c.timeout, cause: err}
+	}
+	return res, err
+}
+
+// callTimeout is a call that failed once its timeout had passed, whatever
+// the adapter made of it: it counts as a timeout.
+type callTimeout struct {
+	after time.Duration
+	cause error
+}
+
+func (e *callTimeout) Error() string {
+	if errors.Is(e.cause, context.DeadlineExceeded) {
+		return fmt.Sprintf("backend timed out after %s", e.after)
+	}
+	return fmt.Sprintf("backend timed out after %s: %v", e.after, e.cause)
+}
+
+func (e *callTimeout) Unwrap() error { return e.cause }
+
+// Timeout marks it for timedOut.
+func (e *callTimeout) Timeout() bool { return true }
