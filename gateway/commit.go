@@ -23,6 +23,9 @@ type CommitSessionInput struct {
 // CommitSessionResult is the accepted (or previously accepted) job.
 type CommitSessionResult struct {
 	Job CommitJob
+	// Snapshot is the job with its events, read together: the answer's
+	// outbox summary and events come from it.
+	Snapshot JobSnapshot
 	// Created is false when the same commit basis had already been accepted.
 	Created bool
 }
@@ -120,14 +123,14 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	if err != nil {
 		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", jobID, err)
 	}
-	if !created && !answerable(principal.ReadScope(), in.UserID, []CommitJob{stored}, jobPlace) {
+	if !created && !answerable(principal.ReadScope(), in.UserID, []CommitJob{stored.Job}, jobPlace) {
 		return CommitSessionResult{}, ErrOutOfScope
 	}
 	if created {
-		s.publishJobs(ctx, []CommitJob{stored})
+		s.publishJobs(ctx, []CommitJob{stored.Job})
 		if len(events) > 0 {
 			s.notifyOutbox(ctx)
 		}
 	}
-	return CommitSessionResult{Job: stored, Created: created}, nil
+	return CommitSessionResult{Job: stored.Job, Snapshot: stored, Created: created}, nil
 }

@@ -29,9 +29,10 @@ type IngestStore interface {
 // CommitStore persists commit jobs.
 type CommitStore interface {
 	// CreateCommitJob stores the job, its outbox events and the audit entry in
-	// one transaction. If a job with the same id exists, nothing is written and
-	// the stored job is returned with created=false.
-	CreateCommitJob(ctx context.Context, job CommitJob, events []OutboxEvent, audit AuditEntry) (stored CommitJob, created bool, err error)
+	// one transaction, and returns them. If a job with the same id exists,
+	// nothing is written and the stored job and its events are returned, read
+	// consistently with each other, with created=false.
+	CreateCommitJob(ctx context.Context, job CommitJob, events []OutboxEvent, audit AuditEntry) (stored JobSnapshot, created bool, err error)
 }
 
 // FeedbackStore persists feedback.

@@ -145,8 +145,8 @@ func checkIngestBasis(ctx context.Context, tx bun.Tx, ref gateway.MemoryRef) err
 }
 
 // CreateCommitJob implements gateway.CommitStore.
-func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, events []gateway.OutboxEvent, audit gateway.AuditEntry) (gateway.CommitJob, bool, error) {
-	var stored gateway.CommitJob
+func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, events []gateway.OutboxEvent, audit gateway.AuditEntry) (gateway.JobSnapshot, bool, error) {
+	var stored gateway.JobSnapshot
 	created := false
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		job.Metadata = nonNil(job.Metadata)
@@ -156,11 +156,22 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 			return fmt.Errorf("error inserting commit job: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			// The job lock orders this read after (or before) any claim,
+			// completion, rescue or re-drive of the job as a whole, so the job
+			// and its events are read as of one moment. (SQLite: this
+			// transaction already holds the single writer.)
+			if err := s.lockJobs(ctx, tx, []string{job.ID}); err != nil {
+				return err
+			}
 			var existing jobRow
 			if err := tx.NewSelect().Model(&existing).Where("j.id = ?", job.ID).Scan(ctx); err != nil {
 				return fmt.Errorf("error reading existing commit job: %w", err)
 			}
-			stored = existing.domain()
+			var rows []eventRow
+			if err := tx.NewSelect().Model(&rows).Where("e.job_id = ?", job.ID).Scan(ctx); err != nil {
+				return fmt.Errorf("error reading the existing job's events: %w", err)
+			}
+			stored = gateway.JobSnapshot{Job: existing.domain(), Events: toDomain[gateway.OutboxEvent](rows)}
 			return nil
 		}
 		if len(events) > 0 {
@@ -180,11 +191,11 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 		if err := s.notifyJobs(ctx, tx, []gateway.CommitJob{job}); err != nil {
 			return err
 		}
-		stored, created = job, true
+		stored, created = gateway.JobSnapshot{Job: job, Events: events}, true
 		return nil
 	})
 	if err != nil {
-		return gateway.CommitJob{}, false, err
+		return gateway.JobSnapshot{}, false, err
 	}
 	return stored, created, nil
 }

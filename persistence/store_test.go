@@ -112,7 +112,8 @@ func TestStoreCreateCommitJob(t *testing.T) {
 		stored, created, err := store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
 		require.NoError(t, err)
 		require.True(t, created)
-		require.Equal(t, job.ID, stored.ID)
+		require.Equal(t, job.ID, stored.Job.ID)
+		require.Len(t, stored.Events, 2)
 
 		// The same id again: nothing new, the stored job comes back.
 		changed := job
@@ -120,7 +121,9 @@ func TestStoreCreateCommitJob(t *testing.T) {
 		stored, created, err = store.CreateCommitJob(ctx, changed, events, pt.Audit(job.ID))
 		require.NoError(t, err)
 		require.False(t, created)
-		require.Equal(t, gateway.JobAccepted, stored.Status)
+		require.Equal(t, gateway.JobAccepted, stored.Job.Status)
+		require.Len(t, stored.Events, 2, "the stored events come back with the stored job")
+		require.Equal(t, gateway.OutboxSummary{TotalEvents: 2, PendingEvents: 2}, stored.Summary())
 
 		page, err := store.ListOutboxEvents(ctx, gateway.EventFilter{JobID: job.ID}, gateway.PageRequest{First: 10})
 		require.NoError(t, err)

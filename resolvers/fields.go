@@ -43,6 +43,10 @@ func (r *memoryRefResolver) Feedback(ctx context.Context, obj *gateway.MemoryRef
 
 // OutboxSummary implements graph.CommitJobResolver.
 func (r *commitJobResolver) OutboxSummary(ctx context.Context, obj *gateway.CommitJob) (*gateway.OutboxSummary, error) {
+	if snap, ok := loadersFrom(ctx).snapshot(obj.ID); ok {
+		sum := snap.Summary()
+		return &sum, nil
+	}
 	sum, err := loadersFrom(ctx).summaries.Load(ctx, obj.ID)
 	if err != nil {
 		return nil, err
@@ -55,6 +59,9 @@ func (r *commitJobResolver) OutboxEvents(ctx context.Context, obj *gateway.Commi
 	p, err := pageRequest(first, after)
 	if err != nil {
 		return nil, err
+	}
+	if snap, ok := loadersFrom(ctx).snapshot(obj.ID); ok {
+		return eventConnection(snap.EventsPage(p)), nil
 	}
 	page, err := loadersFrom(ctx).eventsByJob.load(ctx, obj.ID, p)
 	if err != nil {

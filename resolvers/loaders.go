@@ -35,6 +35,29 @@ type loaders struct {
 	auditBySession *pagedLoader[gateway.AuditEntry]
 	feedbackByRef  *pagedLoader[gateway.MemoryFeedback]
 	refsReplacedBy *pagedLoader[gateway.MemoryRef]
+
+	// snapshots are jobs a mutation read together with their events: within
+	// the operation, their summaries and events are answered from the
+	// snapshot, so they agree with the job's status.
+	snapshotsMu sync.Mutex
+	snapshots   map[string]gateway.JobSnapshot
+}
+
+// useSnapshot makes the operation answer a job's summary and events from s.
+func (l *loaders) useSnapshot(s gateway.JobSnapshot) {
+	l.snapshotsMu.Lock()
+	defer l.snapshotsMu.Unlock()
+	if l.snapshots == nil {
+		l.snapshots = map[string]gateway.JobSnapshot{}
+	}
+	l.snapshots[s.Job.ID] = s
+}
+
+func (l *loaders) snapshot(jobID string) (gateway.JobSnapshot, bool) {
+	l.snapshotsMu.Lock()
+	defer l.snapshotsMu.Unlock()
+	s, ok := l.snapshots[jobID]
+	return s, ok
 }
 
 type loadersKey struct{}

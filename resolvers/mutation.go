@@ -48,6 +48,7 @@ func (r *mutationResolver) CommitSession(ctx context.Context, input gateway.Comm
 	if err != nil {
 		return nil, inArg("input", err)
 	}
+	loadersFrom(ctx).useSnapshot(res.Snapshot)
 	return &model.CommitSessionPayload{Job: &res.Job, Created: res.Created}, nil
 }
 
