@@ -24,13 +24,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/graphiql"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/policy"
@@ -204,7 +204,6 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	statements := &persistence.QueryCounter{}
 	db.AddQueryHook(statements)
 	tel.ObserveDatabase(db.DB.DB, "memory_gateway", statements.Count)
-	tel.ObserveOutbox(store, logger)
 	var backends []gateway.BackendAdapter
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
@@ -218,6 +217,11 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if extraBackends != nil {
 		backends = append(backends, extraBackends(db)...)
 	}
+	backendNames := make([]gateway.Backend, len(backends))
+	for i, b := range backends {
+		backendNames[i] = b.Name()
+	}
+	tel.ObserveOutbox(store, backendNames, logger)
 	// The hub hears this process's job changes directly, as exact states;
 	// on PostgreSQL it also hears other processes' changes through the
 	// listener below.
@@ -311,7 +315,8 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	})
 	mux.HandleFunc("GET /readyz", readyHandler(db))
 	if explore {
-		mux.Handle("GET /{$}", playground.Handler("Memory Gateway", "/graphql"))
+		mux.Handle("GET /{$}", graphiql.Handler("Memory Gateway", "/graphql"))
+		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())
 	}
 	if cfg.Metrics {
 		mux.Handle("GET /metrics", tel.Handler())

@@ -187,6 +187,10 @@ func TestServeHTTP(t *testing.T) {
 			_ = resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.Contains(t, strings.ToLower(string(raw)), "graphiql")
+			resp, err = http.Get(base + "/graphiql/graphiql.min.js")
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, "its scripts are served from the binary")
 		})
 	}
 }

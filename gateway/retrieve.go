@@ -230,10 +230,10 @@ func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict
 			if maxScore > 0 {
 				norm = max(it.Score, 0) / maxScore
 			}
-			textHash := it.ContentHash
-			if textHash == "" {
-				textHash = ContentHash(strings.Join(strings.Fields(strings.ToLower(it.Text)), " "))
-			}
+			// The same text from any backend is one item: compared by a
+			// hash of the text with case and spacing folded, never by a
+			// backend's own ContentHash (an exact hash, for retirement).
+			textHash := ContentHash(strings.Join(strings.Fields(strings.ToLower(it.Text)), " "))
 			nativeKey := string(h.backend) + "|" + it.NativeID + "|" + it.NativeURI
 			f := byKey[nativeKey]
 			if f == nil {

@@ -400,3 +400,23 @@ func TestRetrieveMergesBackends(t *testing.T) {
 		}
 	})
 }
+
+// TestRetrieveMergesLocalTextLikeAnyOther: the local backend's copy of a
+// text another backend also returns is one item, found in both.
+func TestRetrieveMergesLocalTextLikeAnyOther(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		ov := &fakeBackend{name: gateway.BackendOpenViking, items: []gateway.RetrievedItem{
+			{Text: "my favourite  colour is blue", Score: 0.8, NativeURI: "viking://1"},
+		}}
+		svc := newService(t, db, gateway.Config{}, localBackend(db), ov)
+		_, err := svc.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) { in.Content = "My favourite colour is Blue" }))
+		require.NoError(t, err)
+		res, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", Query: "favourite colour"})
+		require.NoError(t, err)
+		require.Len(t, res.Items, 1, "one memory, not one per backend")
+		found := append([]gateway.Backend{res.Items[0].SourceBackend}, res.Items[0].AlsoFoundIn...)
+		require.ElementsMatch(t, []gateway.Backend{gateway.BackendLocal, gateway.BackendOpenViking}, found)
+	})
+}

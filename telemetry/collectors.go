@@ -41,21 +41,24 @@ func (t *Telemetry) ObserveSubscriptions(live func() int) {
 }
 
 // ObserveOutbox exports the outbox depth, read from the database at scrape
-// time so that every process reports the same, current figure.
-func (t *Telemetry) ObserveOutbox(depth DepthReader, logger *slog.Logger) {
+// time so that every process reports the same, current figure. Every
+// configured backend has a series for every status, zero when it owes
+// nothing, so dashboards and alerts see 0 rather than no data.
+func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []gateway.Backend, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	t.registry.MustRegister(&outboxCollector{depth: depth, logger: logger, desc: prometheus.NewDesc(
+	t.registry.MustRegister(&outboxCollector{depth: depth, backends: backends, logger: logger, desc: prometheus.NewDesc(
 		prometheus.BuildFQName(Namespace, "outbox", "events"),
 		"Outbox events still owed work or attention (pending, processing, dead_letter), by backend and status.",
 		[]string{"backend", "status"}, nil)})
 }
 
 type outboxCollector struct {
-	depth  DepthReader
-	logger *slog.Logger
-	desc   *prometheus.Desc
+	depth    DepthReader
+	backends []gateway.Backend
+	logger   *slog.Logger
+	desc     *prometheus.Desc
 }
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -68,6 +71,14 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		c.logger.Warn("telemetry: outbox depth unavailable", slog.String("err", err.Error()))
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
+	}
+	if depth == nil {
+		depth = map[gateway.Backend]gateway.OutboxSummary{}
+	}
+	for _, b := range c.backends {
+		if _, ok := depth[b]; !ok {
+			depth[b] = gateway.OutboxSummary{}
+		}
 	}
 	for backend, sum := range depth {
 		for status, n := range map[gateway.OutboxStatus]int{

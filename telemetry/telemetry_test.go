@@ -144,13 +144,18 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 		return map[gateway.Backend]gateway.OutboxSummary{
 			gateway.BackendEverMemOS: {PendingEvents: 7, ProcessingEvents: 2, DeadLetterEvents: 1},
 		}, nil
-	}), nil)
+	}), []gateway.Backend{gateway.BackendLocal, gateway.BackendEverMemOS}, nil)
 	tel.ObserveSubscriptions(func() int { return 42 })
 
 	body := scrape(t, tel)
 	require.Contains(t, body, `memory_gateway_outbox_events{backend="evermemos",status="pending"} 7`)
 	require.Contains(t, body, `memory_gateway_outbox_events{backend="evermemos",status="processing"} 2`)
 	require.Contains(t, body, `memory_gateway_outbox_events{backend="evermemos",status="dead_letter"} 1`)
+	for _, status := range []string{"pending", "processing", "dead_letter"} {
+		require.Contains(t, body, `memory_gateway_outbox_events{backend="local",status="`+status+`"} 0`,
+			"a configured backend that owes nothing is 0, not absent")
+	}
+	require.NotContains(t, body, `backend="openviking"`, "only configured backends")
 	require.Contains(t, body, "memory_gateway_subscriptions_active 42")
 
 	failing = true
