@@ -652,11 +652,13 @@ func (w *Worker) executeHeld(ctx context.Context, owner string, events []gateway
 	cancels := make(map[string]context.CancelFunc, len(events))
 	var mu sync.Mutex
 	running := make(map[string]struct{}, len(events))
+	for _, e := range events {
+		running[e.ID] = struct{}{}
+	}
 	var wg sync.WaitGroup
 	for i, e := range events {
 		ectx, cancel := context.WithCancel(ctx)
 		cancels[e.ID] = cancel
-		running[e.ID] = struct{}{}
 		wg.Go(func() {
 			defer cancel()
 			completions[i] = w.exec.ExecuteOutboxEvent(ectx, e, owner)
