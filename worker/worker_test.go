@@ -640,21 +640,26 @@ func TestStopReleasesUnfinishedEvents(t *testing.T) {
 	})
 }
 
+// heldBackend is an EverMemOS whose commits signal started, then run until
+// release is closed (or their context ends).
+func heldBackend() (_ *scripted, started chan struct{}, release chan struct{}) {
+	started, release = make(chan struct{}, 1), make(chan struct{})
+	return newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+			return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "n"}, nil
+		case <-ctx.Done():
+			return gateway.CommitResult{}, ctx.Err()
+		}
+	}), started, release
+}
+
 func TestLeaseIsRenewedWhileTheBackendRuns(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		release := make(chan struct{})
-		started := make(chan struct{}, 1)
-		slow := newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
-			started <- struct{}{}
-			select {
-			case <-release:
-				return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "n"}, nil
-			case <-ctx.Done():
-				return gateway.CommitResult{}, ctx.Err()
-			}
-		})
+		slow, started, release := heldBackend()
 		b := setup(t, db, 0, slow)
 		job := b.commit(t, "s1")
 		done := make(chan struct{}, 1)
@@ -691,17 +696,7 @@ func TestDrainRenewsLeases(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		release := make(chan struct{})
-		started := make(chan struct{}, 1)
-		slow := newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
-			started <- struct{}{}
-			select {
-			case <-release:
-				return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "n"}, nil
-			case <-ctx.Done():
-				return gateway.CommitResult{}, ctx.Err()
-			}
-		})
+		slow, started, release := heldBackend()
 		b := setup(t, db, 0, slow)
 		job := b.commit(t, "s1")
 		// The lease is short in real time (renewals every 10 ms) and the
