@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,47 @@ func TestSubscriptionCaps(t *testing.T) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("timed out")
 	}
+}
+
+// wsSessionGoroutines counts the goroutines of live graphql-transport-ws
+// connections (reading, pinging, running operations).
+func wsSessionGoroutines() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "resolvers.(*wsSession)") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGraphQLTransportWSLeavesNothingBehind: connections that subscribe
+// and then go away — closed properly, dropped, or completing their
+// operations first — leave no goroutine behind.
+func TestGraphQLTransportWSLeavesNothingBehind(t *testing.T) {
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 300 {
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		require.NoError(t, err)
+		ack(t, ctx, conn, nil)
+		for _, id := range []string{"a", "b"} {
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": jobsSubscription}}))
+		}
+		switch i % 3 {
+		case 0:
+			require.NoError(t, conn.Close(websocket.StatusNormalClosure, ""))
+		case 1:
+			require.NoError(t, conn.CloseNow())
+		default:
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"id": "a", "type": "complete"}))
+			require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"id": "b", "type": "complete"}))
+			require.NoError(t, conn.Close(websocket.StatusNormalClosure, ""))
+		}
+	}
+	require.Eventually(t, func() bool { return wsSessionGoroutines() == 0 }, 30*time.Second, 20*time.Millisecond,
+		"goroutines of closed connections remain")
 }
