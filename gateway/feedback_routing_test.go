@@ -233,11 +233,10 @@ func TestDeleteRequestAutoAccepted(t *testing.T) {
 
 // applier is a backend whose feedback answers are scripted.
 type applier struct {
-	name    gateway.Backend
-	apply   func(n int64, req gateway.FeedbackRequest) (gateway.CommitResult, error)
-	calls   atomic.Int64
-	items   []gateway.RetrievedItem
-	noApply bool
+	name  gateway.Backend
+	apply func(n int64, req gateway.FeedbackRequest) (gateway.CommitResult, error)
+	calls atomic.Int64
+	items []gateway.RetrievedItem
 }
 
 func (a *applier) Name() gateway.Backend { return a.name }

@@ -253,7 +253,7 @@ func (r Reader) Session(ctx context.Context, workspaceID, sessionID string) (Ses
 	if r.err != nil {
 		return Session{}, r.err
 	}
-	if !!r.scope.Restricted && workspaceID != r.scope.WorkspaceID && r.scope.WorkspaceID != AllWorkspaces {
+	if r.scope.Restricted && workspaceID != r.scope.WorkspaceID && r.scope.WorkspaceID != AllWorkspaces {
 		return Session{}, &NotFoundError{What: "session"}
 	}
 	ok, err := r.store.SessionExists(ctx, workspaceID, sessionID, r.scope)

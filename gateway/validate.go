@@ -11,13 +11,6 @@ import (
 	"github.com/go-playground/validator/v10"
 )
 
-// Length limits on identifiers and keys.
-const (
-	maxIDLength        = 128
-	maxKeyLength       = 256
-	maxNamespaceLength = 512
-)
-
 // newValidator builds the one validator instance of a Service. Every custom
 // rule is registered here, before first use, as the library requires.
 func newValidator() *validator.Validate {

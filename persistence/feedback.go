@@ -144,7 +144,7 @@ func failFeedbackOf(ctx context.Context, tx bun.Tx, eventIDs []string, reason st
 		Set("status = ?", gateway.FeedbackFailed).
 		Set("result_reason = ?", reason).
 		Set("updated_at = ?", now).
-		Where("f.outbox_event_id IN (?)", bun.In(eventIDs)).
+		Where("f.outbox_event_id IN (?)", bun.List(eventIDs)).
 		Where("f.status = ?", gateway.FeedbackAccepted).
 		Exec(ctx)
 	if err != nil {
@@ -162,7 +162,7 @@ func reacceptFeedbackOf(ctx context.Context, tx bun.Tx, eventIDs []string, now t
 		Set("status = ?", gateway.FeedbackAccepted).
 		Set("result_reason = NULL").
 		Set("updated_at = ?", now).
-		Where("f.outbox_event_id IN (?)", bun.In(eventIDs)).
+		Where("f.outbox_event_id IN (?)", bun.List(eventIDs)).
 		Where("f.status = ?", gateway.FeedbackFailed).
 		Exec(ctx)
 	if err != nil {

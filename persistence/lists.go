@@ -51,7 +51,7 @@ func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, gro
 	inner := db.NewSelect().Model((*R)(nil)).
 		ColumnExpr(alias+".*").
 		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY "+col+" ORDER BY "+alias+".created_at DESC, "+alias+".id DESC) AS rn").
-		Where(col+" IN (?)", bun.In(keys))
+		Where(col+" IN (?)", bun.List(keys))
 	inner = applyCursor(filter(inner), alias, p.After)
 	var rows []R
 	err := db.NewSelect().

@@ -100,7 +100,7 @@ func (s *Store) ExtendOutboxLeases(ctx context.Context, workerID string, ids []s
 	err := s.db.NewUpdate().Model((*eventRow)(nil)).
 		Set("lease_expires_at = ?", until).
 		Set("updated_at = ?", now).
-		Where("e.id IN (?)", bun.In(ids)).
+		Where("e.id IN (?)", bun.List(ids)).
 		Where("e.locked_by = ?", workerID).
 		Where("e.status = ?", gateway.OutboxProcessing).
 		Returning("id").
@@ -232,7 +232,7 @@ func (s *Store) completeEvents(ctx context.Context, tx bun.Tx, rows []completion
 		Set("lease_expires_at = NULL").
 		Set("updated_at = ?", now).
 		Where("e.id = _data.id").
-		Where("e.id IN (?)", bun.In(ids)).
+		Where("e.id IN (?)", bun.List(ids)).
 		Where("e.status = ?", gateway.OutboxProcessing).
 		Where("e.locked_by = _data.fence_worker").
 		Where("e.claim_count = _data.fence_claim").
@@ -283,7 +283,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 			Set("locked_at = NULL").
 			Set("lease_expires_at = NULL").
 			Set("updated_at = ?", now).
-			Where("e.id IN (?)", bun.In(ids)).
+			Where("e.id IN (?)", bun.List(ids)).
 			Where("e.status = ?", gateway.OutboxProcessing).
 			Where("e.lease_expires_at < ?", now).
 			Returning("id, status").
@@ -335,7 +335,7 @@ func (s *Store) ReleaseOutboxEvents(ctx context.Context, workerID string, ids []
 		Set("locked_at = NULL").
 		Set("lease_expires_at = NULL").
 		Set("updated_at = ?", now).
-		Where("e.id IN (?)", bun.In(ids)).
+		Where("e.id IN (?)", bun.List(ids)).
 		Where("e.locked_by = ?", workerID).
 		Where("e.status = ?", gateway.OutboxProcessing).
 		Exec(ctx)
@@ -360,7 +360,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		q := tx.NewSelect().Model(&candidates).Column("e.id", "e.job_id").Where("e.status = ?", gateway.OutboxDeadLetter)
 		q = applyEventFilter(q, f)
 		if ids != nil {
-			q = q.Where("e.id IN (?)", bun.In(ids))
+			q = q.Where("e.id IN (?)", bun.List(ids))
 		}
 		if err := q.Scan(ctx); err != nil {
 			return fmt.Errorf("error finding dead letters: %w", err)
@@ -387,7 +387,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 			Set("locked_at = NULL").
 			Set("lease_expires_at = NULL").
 			Set("updated_at = ?", now).
-			Where("e.id IN (?)", bun.In(candidateIDs)).
+			Where("e.id IN (?)", bun.List(candidateIDs)).
 			Where("e.status = ?", gateway.OutboxDeadLetter).
 			Returning("*").
 			Scan(ctx, &rows)
@@ -438,7 +438,7 @@ func (s *Store) inList(column string, ids []string) (string, any) {
 	if s.db.IsPostgres() {
 		return column + " = ANY(ARRAY(SELECT unnest(?::text[])))", pgdialect.Array(ids)
 	}
-	return column + " IN (?)", bun.In(ids)
+	return column + " IN (?)", bun.List(ids)
 }
 
 // timestampArg is a placeholder typed as a timestamp where the context gives
@@ -487,7 +487,7 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS ok_events", gateway.OutboxSuccess).
 		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS dead_events", gateway.OutboxDeadLetter).
 		ColumnExpr(errorsAgg+" AS errors").
-		Where("o.job_id IN (?)", bun.In(jobIDs)).
+		Where("o.job_id IN (?)", bun.List(jobIDs)).
 		GroupExpr("o.job_id")
 	rows := make([]jobRow, 0, len(jobIDs))
 	err := tx.NewUpdate().Model((*jobRow)(nil)).
@@ -502,7 +502,7 @@ func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, n
 		Set("updated_at = ?", now).
 		Set("version = j.version + 1").
 		Where("j.id = _agg.job_id").
-		Where("j.id IN (?)", bun.In(jobIDs)).
+		Where("j.id IN (?)", bun.List(jobIDs)).
 		Returning("*").
 		Scan(ctx, &rows)
 	if err != nil {

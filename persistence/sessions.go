@@ -168,8 +168,8 @@ func labelBySession(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef, la
 	}
 	var rows []sessionScopeRow
 	err := tx.NewSelect().Model(&rows).
-		Where("sc.workspace_id IN (?)", bun.In(sortedKeys(workspaces))).
-		Where("sc.session_id IN (?)", bun.In(sortedKeys(sessions))).
+		Where("sc.workspace_id IN (?)", bun.List(sortedKeys(workspaces))).
+		Where("sc.session_id IN (?)", bun.List(sortedKeys(sessions))).
 		OrderExpr("sc.workspace_id, sc.session_id, sc.agent_id, sc.namespace").
 		Scan(ctx)
 	if err != nil {

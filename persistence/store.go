@@ -248,7 +248,7 @@ func byIDs[T any, R record[T]](ctx context.Context, db bun.IDB, alias string, id
 		return nil, nil
 	}
 	var rows []R
-	if err := db.NewSelect().Model(&rows).Where(alias+".id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&rows).Where(alias+".id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("error selecting by id: %w", err)
 	}
 	return toDomain[T](rows), nil
@@ -305,7 +305,7 @@ func (s *Store) OutboxSummaries(ctx context.Context, jobIDs []string) (map[strin
 	}
 	err := s.db.NewSelect().Model((*eventRow)(nil)).
 		ColumnExpr("e.job_id, e.status, count(*) AS n").
-		Where("e.job_id IN (?)", bun.In(jobIDs)).
+		Where("e.job_id IN (?)", bun.List(jobIDs)).
 		GroupExpr("e.job_id, e.status").
 		Scan(ctx, &counts)
 	if err != nil {
@@ -350,7 +350,7 @@ func (s *Store) OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.Ou
 	}
 	err := s.db.NewSelect().Model((*eventRow)(nil)).
 		ColumnExpr("e.backend, e.status, count(*) AS n").
-		Where("e.status IN (?)", bun.In([]gateway.OutboxStatus{gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxDeadLetter})).
+		Where("e.status IN (?)", bun.List([]gateway.OutboxStatus{gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxDeadLetter})).
 		GroupExpr("e.backend, e.status").
 		Scan(ctx, &counts)
 	if err != nil {
@@ -392,13 +392,13 @@ func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend ga
 	q := s.db.NewSelect().Model(&rows).
 		Where("r.workspace_id = ?", workspaceID).
 		Where("r.backend = ?", backend).
-		Where("r.status IN (?)", bun.In([]gateway.RefStatus{gateway.RefStatusSuccess, gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
+		Where("r.status IN (?)", bun.List([]gateway.RefStatus{gateway.RefStatusSuccess, gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			if len(nativeIDs) > 0 {
-				q = q.WhereOr("r.native_id IN (?)", bun.In(nativeIDs))
+				q = q.WhereOr("r.native_id IN (?)", bun.List(nativeIDs))
 			}
 			if len(nativeURIs) > 0 {
-				q = q.WhereOr("r.native_uri IN (?)", bun.In(nativeURIs))
+				q = q.WhereOr("r.native_uri IN (?)", bun.List(nativeURIs))
 			}
 			return q
 		})
@@ -417,7 +417,7 @@ func (s *Store) RetiredContentHashes(ctx context.Context, workspaceID, userID st
 		ColumnExpr("r.content_hash").
 		Where("r.workspace_id = ?", workspaceID).
 		Where("r.user_id = ?", userID).
-		Where("r.status IN (?)", bun.In([]gateway.RefStatus{gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
+		Where("r.status IN (?)", bun.List([]gateway.RefStatus{gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
 		Where("r.content_hash IS NOT NULL").
 		OrderExpr("r.superseded_at DESC").
 		Limit(limit).

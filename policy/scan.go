@@ -2,7 +2,6 @@ package policy
 
 import (
 	"sort"
-	"unicode/utf8"
 
 	"github.com/coregx/ahocorasick"
 )
@@ -212,14 +211,4 @@ func (s *scan) precededBy(i, max int, words []string) bool {
 		end = start
 	}
 	return false
-}
-
-// isNonASCIIStart reports whether the byte at i starts a multi-byte rune
-// that is a letter (for unicode emails).
-func (s *scan) letterAt(i int) (bool, int) {
-	r, n := utf8.DecodeRuneInString(s.text[i:])
-	if r == utf8.RuneError {
-		return false, 1
-	}
-	return r >= 0x80 && isLetterRune(r), n
 }

@@ -85,5 +85,3 @@ func loadOptional[T any](ctx context.Context, l *dataloadgen.Loader[string, T], 
 func sessionOf(workspaceID, sessionID string) *gateway.Session {
 	return &gateway.Session{ID: gateway.SessionNodeID(workspaceID, sessionID), WorkspaceID: workspaceID, SessionID: sessionID}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -3,7 +3,6 @@ package resolvers_test
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -288,18 +287,6 @@ func (w *scopeWorld) retrieve(t *testing.T, p gateway.Principal, ws, user, agent
 	w.ok(t, p, retrieveQuery, map[string]any{"in": in}, &out)
 	for _, b := range out.RetrieveContext.Backends {
 		require.Equal(t, "OK", b.Outcome, "%s: %v", b.Backend, b.Error)
-	}
-	return out
-}
-
-// texts lists what a retrieval returned per backend, sorted.
-func (r retrieved) texts() map[string][]string {
-	out := map[string][]string{}
-	for _, it := range r.RetrieveContext.Items {
-		out[it.SourceBackend] = append(out[it.SourceBackend], it.Text)
-	}
-	for _, v := range out {
-		sort.Strings(v)
 	}
 	return out
 }
