@@ -24,7 +24,8 @@ const (
 	PageSizeMax             = 100
 )
 
-// Config tunes the service. Zero values take the defaults above.
+// Config tunes the service. Zero values take the defaults above; values
+// that cannot work (negative ones) are refused by NewService.
 type Config struct {
 	// BackendTimeout bounds each backend write during ingest.
 	BackendTimeout time.Duration
@@ -47,6 +48,28 @@ type Config struct {
 	RetryDelay func(attempt int) time.Duration
 	// MaxSubscriptionsPerPrincipal bounds one key's live subscriptions.
 	MaxSubscriptionsPerPrincipal int
+}
+
+// validate refuses settings that cannot work, naming the setting, instead
+// of quietly replacing them with defaults.
+func (c Config) validate() error {
+	var errs []error
+	negative := func(name string, bad bool, value any) {
+		if bad {
+			errs = append(errs, fmt.Errorf("gateway: Config.%s must not be negative (0 takes the default), got %v", name, value))
+		}
+	}
+	negative("BackendTimeout", c.BackendTimeout < 0, c.BackendTimeout)
+	negative("RetrieveTimeout", c.RetrieveTimeout < 0, c.RetrieveTimeout)
+	negative("CommitTimeout", c.CommitTimeout < 0, c.CommitTimeout)
+	negative("MaxAttempts", c.MaxAttempts < 0, c.MaxAttempts)
+	negative("MaxContentBytes", c.MaxContentBytes < 0, c.MaxContentBytes)
+	negative("MaxMetadataBytes", c.MaxMetadataBytes < 0, c.MaxMetadataBytes)
+	negative("MaxSubscriptionsPerPrincipal", c.MaxSubscriptionsPerPrincipal < 0, c.MaxSubscriptionsPerPrincipal)
+	for b, d := range c.BackendTimeouts {
+		negative("BackendTimeouts["+string(b)+"]", d < 0, d)
+	}
+	return errors.Join(errs...)
 }
 
 func (c Config) withDefaults() Config {
@@ -146,6 +169,9 @@ type Options struct {
 func NewService(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		return nil, errors.New("gateway: a store is required")
+	}
+	if err := opts.Config.validate(); err != nil {
+		return nil, err
 	}
 	s := &Service{
 		backends:  opts.Backends,

@@ -420,3 +420,24 @@ func TestRetrieveMergesLocalTextLikeAnyOther(t *testing.T) {
 		require.ElementsMatch(t, []gateway.Backend{gateway.BackendLocal, gateway.BackendOpenViking}, found)
 	})
 }
+
+// TestConfigRefusesWhatCannotWork: a negative setting is an error naming
+// it, not a silent default.
+func TestConfigRefusesWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range map[string]gateway.Config{
+		"MaxAttempts":                  {MaxAttempts: -1},
+		"BackendTimeout":               {BackendTimeout: -time.Second},
+		"RetrieveTimeout":              {RetrieveTimeout: -time.Second},
+		"CommitTimeout":                {CommitTimeout: -time.Second},
+		"MaxContentBytes":              {MaxContentBytes: -1},
+		"MaxMetadataBytes":             {MaxMetadataBytes: -1},
+		"MaxSubscriptionsPerPrincipal": {MaxSubscriptionsPerPrincipal: -1},
+		"BackendTimeouts[openviking]":  {BackendTimeouts: map[gateway.Backend]time.Duration{gateway.BackendOpenViking: -1}},
+	} {
+		_, err := gateway.NewService(gateway.Options{Store: struct{ gateway.Store }{}, Config: cfg})
+		require.ErrorContains(t, err, "Config."+name, name)
+	}
+	_, err := gateway.NewService(gateway.Options{Store: struct{ gateway.Store }{}, Config: gateway.Config{}})
+	require.NoError(t, err, "zero values take the defaults")
+}

@@ -57,7 +57,8 @@ type Executor interface {
 	ExecuteOutboxEvent(ctx context.Context, e gateway.OutboxEvent, workerID string) gateway.OutboxCompletion
 }
 
-// Config tunes a Worker. Zero values take the defaults above.
+// Config tunes a Worker. Zero values take the defaults above; values that
+// cannot work (negative ones) are refused by New.
 type Config struct {
 	// ID names the worker in leases (locked_by). Default: host-pid-random.
 	ID string
@@ -86,6 +87,33 @@ type Config struct {
 	RescueInterval time.Duration
 	// RescueBatch bounds one sweep.
 	RescueBatch int
+}
+
+// validate refuses settings that cannot work, naming the setting, instead
+// of quietly replacing them with defaults.
+func (c Config) validate() error {
+	var errs []error
+	negative := func(name string, bad bool, value any) {
+		if bad {
+			errs = append(errs, fmt.Errorf("worker: Config.%s must not be negative (0 takes the default), got %v", name, value))
+		}
+	}
+	negative("ConcurrencyPerBackend", c.ConcurrencyPerBackend < 0, c.ConcurrencyPerBackend)
+	negative("ClaimBatchMax", c.ClaimBatchMax < 0, c.ClaimBatchMax)
+	negative("CompletionBatchMax", c.CompletionBatchMax < 0, c.CompletionBatchMax)
+	negative("Completers", c.Completers < 0, c.Completers)
+	negative("RescueBatch", c.RescueBatch < 0, c.RescueBatch)
+	negative("FetchCooldown", c.FetchCooldown < 0, c.FetchCooldown)
+	negative("LeaseDuration", c.LeaseDuration < 0, c.LeaseDuration)
+	negative("PollInterval", c.PollInterval < 0, c.PollInterval)
+	negative("RescueInterval", c.RescueInterval < 0, c.RescueInterval)
+	for b, n := range c.BackendConcurrency {
+		negative("BackendConcurrency["+string(b)+"]", n < 0, n)
+	}
+	if c.LeaseDuration > 0 && c.LeaseDuration < 3*time.Millisecond {
+		errs = append(errs, fmt.Errorf("worker: Config.LeaseDuration must be at least 3ms (renewals run every third of it), got %s", c.LeaseDuration))
+	}
+	return errors.Join(errs...)
 }
 
 func (c Config) withDefaults() Config {
@@ -203,6 +231,9 @@ type Worker struct {
 func New(opts Options) (*Worker, error) {
 	if opts.Store == nil || opts.Executor == nil {
 		return nil, errors.New("worker: a store and an executor are required")
+	}
+	if err := opts.Config.validate(); err != nil {
+		return nil, err
 	}
 	cfg := opts.Config.withDefaults()
 	if len(cfg.Backends) == 0 {

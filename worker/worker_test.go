@@ -726,3 +726,28 @@ func TestDrainRenewsLeases(t *testing.T) {
 		require.Equal(t, 1, slow.callsOf(e.ID), "run once")
 	})
 }
+
+// TestConfigRefusesWhatCannotWork: a negative setting is an error naming
+// it, not a silent default.
+func TestConfigRefusesWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range map[string]worker.Config{
+		"ConcurrencyPerBackend":          {ConcurrencyPerBackend: -1},
+		"BackendConcurrency[local]":      {BackendConcurrency: map[gateway.Backend]int{gateway.BackendLocal: -1}},
+		"ClaimBatchMax":                  {ClaimBatchMax: -1},
+		"CompletionBatchMax":             {CompletionBatchMax: -1},
+		"Completers":                     {Completers: -1},
+		"RescueBatch":                    {RescueBatch: -1},
+		"FetchCooldown":                  {FetchCooldown: -time.Second},
+		"LeaseDuration":                  {LeaseDuration: -time.Second},
+		"LeaseDuration must be at least": {LeaseDuration: time.Millisecond},
+		"PollInterval":                   {PollInterval: -time.Second},
+		"RescueInterval":                 {RescueInterval: -time.Second},
+	} {
+		cfg.Backends = []gateway.Backend{gateway.BackendLocal}
+		_, err := worker.New(worker.Options{Store: struct{ worker.Store }{}, Executor: struct{ worker.Executor }{}, Config: cfg})
+		require.ErrorContains(t, err, "Config."+name, name)
+	}
+	_, err := worker.New(worker.Options{Store: struct{ worker.Store }{}, Executor: struct{ worker.Executor }{}, Config: worker.Config{Backends: []gateway.Backend{gateway.BackendLocal}}})
+	require.NoError(t, err, "zero values take the defaults")
+}
