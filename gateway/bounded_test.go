@@ -1,7 +1,11 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/policy"
 )
 
 // stubbornBackend ignores its context: every call blocks until the test
@@ -107,4 +112,91 @@ func TestAdapterIgnoringItsContextIsBounded(t *testing.T) {
 			}
 		}
 	})
+}
+
+// panickingBackend panics in every call it has.
+type panickingBackend struct{}
+
+func (panickingBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (panickingBackend) IngestTurn(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
+	panic("ingest bug for alice.liddell@example.com")
+}
+func (panickingBackend) Retrieve(context.Context, gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+	panic("retrieve bug")
+}
+func (panickingBackend) CommitSession(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+	panic("commit bug")
+}
+func (panickingBackend) Health(context.Context) error { panic("health bug") }
+
+// TestEveryBackendCallTakesOnePath: ingest, retrieval, commit execution and
+// health probes all go through the same call path: a panic is the
+// ErrAdapterPanicked sentinel for the caller and a log entry with the stack
+// (its value redacted) for the operator.
+func TestEveryBackendCallTakesOnePath(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		var logs lockedBuffer
+		redactor, err := policy.NewRedactor(policy.FileConfig{})
+		require.NoError(t, err)
+		svc, err := gateway.NewService(gateway.Options{
+			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
+			Backends: []gateway.BackendAdapter{localBackend(db), panickingBackend{}},
+		})
+		require.NoError(t, err)
+
+		ing, err := svc.IngestConversationTurn(ctx, turnInput())
+		require.NoError(t, err)
+		for _, ref := range ing.Refs {
+			if ref.Backend == gateway.BackendEverMemOS {
+				require.Equal(t, gateway.ErrAdapterPanicked.Error(), *ref.ErrorMessage)
+			}
+		}
+		ret, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "colour"})
+		require.NoError(t, err)
+		for _, o := range ret.Backends {
+			if o.Backend == gateway.BackendEverMemOS {
+				require.Equal(t, gateway.RetrievalError, o.Outcome)
+				require.Contains(t, *o.Error, gateway.ErrAdapterPanicked.Error())
+			}
+		}
+		done := svc.ExecuteOutboxEvent(ctx, gateway.OutboxEvent{
+			ID: "outbox_x", Backend: gateway.BackendEverMemOS, Operation: gateway.OperationCommitSession,
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", AttemptCount: 1, MaxAttempts: 5,
+		}, "w")
+		require.Equal(t, gateway.OutboxPending, done.Status, "retryable")
+		require.Contains(t, *done.LastError, gateway.ErrAdapterPanicked.Error())
+		for _, st := range svc.BackendStatuses(ctx) {
+			if st.Backend == gateway.BackendEverMemOS {
+				require.False(t, st.Healthy)
+				require.Contains(t, *st.Error, gateway.ErrAdapterPanicked.Error())
+			}
+		}
+
+		out := logs.String()
+		for _, op := range []string{gateway.CallIngestTurn, gateway.CallRetrieve, gateway.CallCommitSession, gateway.CallHealth} {
+			require.Contains(t, out, `"operation":"`+op+`"`, "the panic of %s is logged", op)
+		}
+		require.Equal(t, 4, strings.Count(out, `"stack":"goroutine`), "with its stack")
+		require.NotContains(t, out, "alice.liddell@example.com", "the panic value is redacted")
+	})
+}
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -21,11 +23,14 @@ type adapterCall[T any] struct {
 	late func(T)
 }
 
-// callAdapter makes c bounded, observed and panic-safe. It returns when the
-// adapter answers or the timeout passes, whichever is first: an adapter
-// that ignores its context cannot hold an ingest, a retrieval or a worker
-// slot past its timeout (nor, with them, a de-duplication key or a lease).
-// A panic in the adapter is an error.
+// callAdapter is the one path of every backend call — ingest, retrieval,
+// commit, feedback and health probes: it makes c bounded, observed and
+// panic-safe. It returns when the adapter answers or the timeout passes,
+// whichever is first: an adapter that ignores its context cannot hold an
+// ingest, a retrieval or a worker slot past its timeout (nor, with them, a
+// de-duplication key or a lease). A panic in the adapter is logged with its
+// stack and returned as ErrAdapterPanicked; an answer after the timeout is a
+// timeout (callTimeout), whatever the adapter made of it.
 func callAdapter[T any](ctx context.Context, s *Service, c adapterCall[T]) (res T, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -51,7 +56,13 @@ func callAdapter[T any](ctx context.Context, s *Service, c adapterCall[T]) (res 
 		var a answer
 		defer func() {
 			if r := recover(); r != nil {
-				a = answer{err: fmt.Errorf("backend adapter panicked: %v", r)}
+				// The panic value may hold content: it is logged with the
+				// stack, redacted, and the caller gets the sentinel.
+				s.logger.ErrorContext(ctx, "gateway: backend adapter panicked",
+					slog.String("backend", string(c.backend)), slog.String("operation", c.operation),
+					slog.String("panic", truncate(s.redactError("", fmt.Sprint(r)), maxErrorMessageLength)),
+					slog.String("stack", string(debug.Stack())))
+				a = answer{err: ErrAdapterPanicked}
 			}
 			if state.CompareAndSwap(waiting, delivered) {
 				done <- a

@@ -21,7 +21,9 @@ var (
 	// with.
 	ErrKeyRevoked = errors.New("the API key was revoked")
 
-	errPanicked = errors.New("backend adapter panicked")
+	// ErrAdapterPanicked is a backend call whose adapter panicked; the
+	// panic and its stack are logged, never returned.
+	ErrAdapterPanicked = errors.New("backend adapter panicked")
 )
 
 // InputError is a validation failure naming the offending input field with its

@@ -53,19 +53,11 @@ func (s *Service) BackendStatuses(ctx context.Context) []BackendStatus {
 			continue
 		}
 		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, HealthTimeout)
-			defer cancel()
 			started := time.Now()
-			err := func() (err error) {
-				pctx, end := s.observer.StartCall(pctx, adapter.Name(), CallHealth)
-				defer func() { end(callOutcome(ResultSuccess, err)) }()
-				defer func() {
-					if r := recover(); r != nil {
-						err = errPanicked
-					}
-				}()
-				return checker.Health(pctx)
-			}()
+			_, err := callAdapter(ctx, s, adapterCall[struct{}]{
+				backend: adapter.Name(), operation: CallHealth, timeout: HealthTimeout,
+				call: func(ctx context.Context) (struct{}, error) { return struct{}{}, checker.Health(ctx) },
+			})
 			latency := int(time.Since(started).Milliseconds())
 			out[i].LatencyMs = &latency
 			out[i].CheckedAt = s.clock()
