@@ -227,7 +227,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	// listener below.
 	hub := jobevents.New(store, logger)
 	tel.ObserveSubscriptions(hub.Subscribers)
-	svc, err := gateway.NewService(gateway.Options{
+	opts := gateway.Options{
 		Store:    store,
 		Backends: backends,
 		Config: gateway.Config{
@@ -254,25 +254,24 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Anonymous:      anonymous(keyring),
 		Observer:       tel,
 		FeedbackPolicy: feedbackPolicy,
-	})
-	if err != nil {
-		_ = errors.Join(db.Close(), stopTracing(ctx))
-		return nil, err
 	}
-	a := &app{db: db, service: svc, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
+	// Built in dependency order: the executor, the worker that runs it, and
+	// the service, which wakes the worker and drains through it.
+	var outboxWorker *worker.Worker
 	if len(backends) > 0 {
-		names := make([]gateway.Backend, len(backends))
-		for i, b := range backends {
-			names[i] = b.Name()
+		exec, err := gateway.NewOutboxExecutor(opts)
+		if err != nil {
+			_ = errors.Join(db.Close(), stopTracing(ctx))
+			return nil, err
 		}
-		a.worker, err = worker.New(worker.Options{
+		outboxWorker, err = worker.New(worker.Options{
 			Store:     store,
-			Executor:  svc,
+			Executor:  exec,
 			Publisher: hub,
 			Logger:    logger,
 			Hooks:     tel.WorkerHooks(),
 			Config: worker.Config{
-				Backends:              names,
+				Backends:              backendNames,
 				ConcurrencyPerBackend: cfg.WorkerConcurrency,
 				LeaseDuration:         cfg.WorkerLease,
 				PollInterval:          cfg.WorkerPoll,
@@ -283,8 +282,14 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 			_ = errors.Join(db.Close(), stopTracing(ctx))
 			return nil, err
 		}
-		svc.AttachWorker(a.worker, a.worker)
+		opts.Notifier, opts.Drainer = outboxWorker, outboxWorker
 	}
+	svc, err := gateway.NewService(opts)
+	if err != nil {
+		_ = errors.Join(db.Close(), stopTracing(ctx))
+		return nil, err
+	}
+	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
 	if db.IsPostgres() {
 		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}
 		if a.worker != nil {

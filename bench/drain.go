@@ -122,13 +122,13 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 		return drainRun{}, err
 	}
 	store := persistence.NewStore(db)
-	svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{noopBackend{}}})
+	exec, err := gateway.NewOutboxExecutor(gateway.Options{Store: store, Backends: []gateway.BackendAdapter{noopBackend{}}})
 	if err != nil {
-		return drainRun{}, fmt.Errorf("error building the service: %w", err)
+		return drainRun{}, fmt.Errorf("error building the executor: %w", err)
 	}
 	counter := newTerminalCounter(n)
 	w, err := worker.New(worker.Options{
-		Store: store, Executor: svc, Publisher: counter,
+		Store: store, Executor: exec, Publisher: counter,
 		Config: worker.Config{
 			Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: conc,
 			ClaimBatchMax: conc, CompletionBatchMax: 2 * conc,

@@ -26,12 +26,6 @@ type OutboxAdminStore interface {
 	InsertAudit(ctx context.Context, entries []AuditEntry) error
 }
 
-// AttachWorker connects the worker once it exists (it is built on top of the
-// service): new commits wake it, and processOutbox drains through it.
-func (s *Service) AttachWorker(n OutboxNotifier, d OutboxDrainer) {
-	s.notifier, s.drainer = n, d
-}
-
 // ProcessOutboxResult is what a synchronous drain did.
 type ProcessOutboxResult struct {
 	ProcessedCount int

@@ -140,7 +140,7 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 		var logs lockedBuffer
 		redactor, err := policy.NewRedactor(policy.FileConfig{})
 		require.NoError(t, err)
-		svc, err := gateway.NewService(gateway.Options{
+		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
 			Backends: []gateway.BackendAdapter{localBackend(db), panickingBackend{}},
 		})
@@ -161,7 +161,7 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 				require.Contains(t, *o.Error, gateway.ErrAdapterPanicked.Error())
 			}
 		}
-		done := svc.ExecuteOutboxEvent(ctx, gateway.OutboxEvent{
+		done := executorOf(t, svc).ExecuteOutboxEvent(ctx, gateway.OutboxEvent{
 			ID: "outbox_x", Backend: gateway.BackendEverMemOS, Operation: gateway.OperationCommitSession,
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", AttemptCount: 1, MaxAttempts: 5,
 		}, "w")

@@ -31,7 +31,7 @@ type adapterCall[T any] struct {
 // de-duplication key or a lease). A panic in the adapter is logged with its
 // stack and returned as ErrAdapterPanicked; an answer after the timeout is a
 // timeout (callTimeout), whatever the adapter made of it.
-func callAdapter[T any](ctx context.Context, s *Service, c adapterCall[T]) (res T, err error) {
+func callAdapter[T any](ctx context.Context, s *core, c adapterCall[T]) (res T, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx, end := s.observer.StartCall(ctx, c.backend, c.operation)

@@ -60,7 +60,7 @@ func (b bareBackend) Name() gateway.Backend { return b.name }
 func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends ...gateway.BackendAdapter) *gateway.Service {
 	t.Helper()
 	var tick atomic.Int64
-	svc, err := gateway.NewService(gateway.Options{
+	svc, err := serviceWithExecutor(gateway.Options{
 		Anonymous: &gateway.DevPrincipal,
 		Store:     persistence.NewStore(db),
 		Backends:  backends,
@@ -71,6 +71,32 @@ func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends .
 	})
 	require.NoError(t, err)
 	return svc
+}
+
+// executors remembers the outbox executor built beside each test service
+// (from the same options), for the tests that drain.
+var executors sync.Map // *gateway.Service → *gateway.OutboxExecutor
+
+// serviceWithExecutor builds a service and, from the same options, its
+// outbox executor.
+func serviceWithExecutor(opts gateway.Options) (*gateway.Service, error) {
+	svc, err := gateway.NewService(opts)
+	if err != nil {
+		return nil, err
+	}
+	exec, err := gateway.NewOutboxExecutor(opts)
+	if err != nil {
+		return nil, err
+	}
+	executors.Store(svc, exec)
+	return svc, nil
+}
+
+func executorOf(t *testing.T, svc *gateway.Service) *gateway.OutboxExecutor {
+	t.Helper()
+	exec, ok := executors.Load(svc)
+	require.True(t, ok, "the service was not built by serviceWithExecutor")
+	return exec.(*gateway.OutboxExecutor)
 }
 
 func localBackend(db *persistence.DB) gateway.BackendAdapter { return local.New(db.DB, nil) }

@@ -25,7 +25,7 @@ func drain(t *testing.T, db *persistence.DB, svc *gateway.Service, now ...func()
 	for _, b := range svc.Backends() {
 		names = append(names, b.Name())
 	}
-	opts := worker.Options{Store: persistence.NewStore(db), Executor: svc, Config: worker.Config{Backends: names}}
+	opts := worker.Options{Store: persistence.NewStore(db), Executor: executorOf(t, svc), Config: worker.Config{Backends: names}}
 	if len(now) > 0 {
 		opts.Now = now[0]
 	}
@@ -199,7 +199,7 @@ func TestDeleteRequestAutoAccepted(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
 		policy := gateway.FeedbackPolicy{Workspaces: map[string][]gateway.FeedbackType{"ws": {gateway.FeedbackDeleteRequest}}}
-		svc, err := gateway.NewService(gateway.Options{
+		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{localBackend(db)},
 			FeedbackPolicy: &policy,
 		})
@@ -274,7 +274,7 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 		var ticks atomic.Int64
 		start := time.Now().UTC().Truncate(time.Second)
 		now := func() time.Time { return start.Add(time.Duration(ticks.Load()) * time.Minute) }
-		svc, err := gateway.NewService(gateway.Options{
+		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{remote},
 			FeedbackPolicy: &policy, Now: now,
 			Config: gateway.Config{MaxAttempts: 3, RetryDelay: func(int) time.Duration { return time.Minute }},
@@ -380,7 +380,7 @@ func TestFeedbackSkippedWithoutCapability(t *testing.T) {
 	db := pt.Open(t, pt.SQLite)
 	ctx := context.Background()
 	policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackDeleteRequest}}
-	svc, err := gateway.NewService(gateway.Options{
+	svc, err := serviceWithExecutor(gateway.Options{
 		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db),
 		Backends: []gateway.BackendAdapter{withoutApply{&applier{name: gateway.BackendOpenViking}}}, FeedbackPolicy: &policy,
 	})
@@ -450,7 +450,7 @@ func TestFeedbackRoutingSurvivesAWorkerThatDies(t *testing.T) {
 		ctx := context.Background()
 		store := persistence.NewStore(db)
 		policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackCorrection}}
-		svc, err := gateway.NewService(gateway.Options{
+		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{localBackend(db)},
 			FeedbackPolicy: &policy, Config: gateway.Config{MaxAttempts: 1},
 		})

@@ -54,7 +54,7 @@ func (s *Service) BackendStatuses(ctx context.Context) []BackendStatus {
 		}
 		wg.Go(func() {
 			started := time.Now()
-			_, err := callAdapter(ctx, s, adapterCall[struct{}]{
+			_, err := callAdapter(ctx, s.core, adapterCall[struct{}]{
 				backend: adapter.Name(), operation: CallHealth, timeout: HealthTimeout,
 				call: func(ctx context.Context) (struct{}, error) { return struct{}{}, checker.Health(ctx) },
 			})

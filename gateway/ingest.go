@@ -413,7 +413,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 }
 
 func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (WriteResult, error) {
-	return callAdapter(ctx, s, adapterCall[WriteResult]{
+	return callAdapter(ctx, s.core, adapterCall[WriteResult]{
 		backend: backend, operation: CallIngestTurn, timeout: timeout,
 		status: func(r WriteResult) ResultStatus { return r.Status },
 		call:   func(ctx context.Context) (WriteResult, error) { return ingester.IngestTurn(ctx, w) },

@@ -134,7 +134,7 @@ func RetryDelayWithJitter(attempt int) time.Duration {
 // ExecuteOutboxEvent runs one claimed event against its backend and returns
 // the completion to apply. It never panics and never returns an error: every
 // failure becomes a retry or a dead letter.
-func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerID string) OutboxCompletion {
+func (s *OutboxExecutor) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerID string) OutboxCompletion {
 	now := s.clock()
 	c := OutboxCompletion{
 		EventID: e.ID, JobID: e.JobID, Backend: e.Backend, Operation: e.Operation, FenceWorker: workerID, FenceClaim: e.ClaimCount,
@@ -161,13 +161,13 @@ func (s *Service) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerI
 	}
 }
 
-func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (CommitResult, error) {
+func (s *OutboxExecutor) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (CommitResult, error) {
 	req := CommitRequest{
 		EventID: e.ID, JobID: deref(e.JobID), GatewayID: e.GatewayID, WorkspaceID: e.WorkspaceID,
 		UserID: e.UserID, AgentID: e.AgentID, SessionID: e.SessionID, Namespace: e.Namespace,
 		Attempt: e.AttemptCount, Metadata: SafeMetadata(e.Metadata),
 	}
-	return callAdapter(ctx, s, adapterCall[CommitResult]{
+	return callAdapter(ctx, s.core, adapterCall[CommitResult]{
 		backend: e.Backend, operation: CallCommitSession, timeout: s.cfg.CommitTimeout, status: commitStatus,
 		call: func(ctx context.Context) (CommitResult, error) { return committer.CommitSession(ctx, req) },
 	})
@@ -175,7 +175,7 @@ func (s *Service) callCommitter(ctx context.Context, committer SessionCommitter,
 
 func commitStatus(r CommitResult) ResultStatus { return r.Status }
 
-func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res CommitResult, err error, now time.Time) OutboxCompletion {
+func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, res CommitResult, err error, now time.Time) OutboxCompletion {
 	if err != nil {
 		code := ErrorCodeAdapterException
 		if timedOut(err) {
@@ -232,7 +232,7 @@ func (s *Service) applyCommitResult(c OutboxCompletion, e OutboxEvent, res Commi
 	return c
 }
 
-func (s *Service) failed(c OutboxCompletion, now time.Time, retryable bool, code, msg string) OutboxCompletion {
+func (s *OutboxExecutor) failed(c OutboxCompletion, now time.Time, retryable bool, code, msg string) OutboxCompletion {
 	s.noteError(&c, code, msg)
 	if retryable && c.AttemptCount < c.maxAttempts {
 		c.Status = OutboxPending
@@ -245,7 +245,7 @@ func (s *Service) failed(c OutboxCompletion, now time.Time, retryable bool, code
 }
 
 // noteError records a failure on the event, redacted and bounded.
-func (s *Service) noteError(c *OutboxCompletion, code, msg string) {
+func (s *OutboxExecutor) noteError(c *OutboxCompletion, code, msg string) {
 	c.LastError = optional(truncate(s.redactError(c.workspaceID, msg), maxErrorMessageLength))
 	c.LastErrorCode = optional(code)
 }
@@ -259,7 +259,7 @@ type backendOutage interface{ BackendDownUntil() time.Time }
 // was claimed with is given back — an outage, however long, spends no
 // attempts (only failures before the breaker opened did). The error stays
 // visible on the event.
-func (s *Service) waitForBackend(c OutboxCompletion, e OutboxEvent, now, until time.Time, code, msg string) OutboxCompletion {
+func (s *OutboxExecutor) waitForBackend(c OutboxCompletion, e OutboxEvent, now, until time.Time, code, msg string) OutboxCompletion {
 	s.noteError(&c, code, msg)
 	c.Status = OutboxPending
 	c.AttemptCount = max(0, e.AttemptCount-1)
@@ -270,7 +270,7 @@ func (s *Service) waitForBackend(c OutboxCompletion, e OutboxEvent, now, until t
 	return c
 }
 
-func (s *Service) skipped(c OutboxCompletion, now time.Time, reason string) OutboxCompletion {
+func (s *OutboxExecutor) skipped(c OutboxCompletion, now time.Time, reason string) OutboxCompletion {
 	c.Status = OutboxSkipped
 	c.CompletedAt = &now
 	if reason != "" {
@@ -296,7 +296,7 @@ func defaultCommitRefType(b Backend) RefType {
 // idempotency_key metadata, else "produced_ref_index:{i}" when it has no
 // native id or uri. A result without refs yields one ref from its own native
 // id/uri.
-func (s *Service) producedRefs(e OutboxEvent, res CommitResult, result Metadata, now time.Time) (refs []MemoryRef, sessionLabelled []string) {
+func (s *OutboxExecutor) producedRefs(e OutboxEvent, res CommitResult, result Metadata, now time.Time) (refs []MemoryRef, sessionLabelled []string) {
 	produced := res.Refs
 	if len(produced) == 0 {
 		refType := res.RefType

@@ -29,7 +29,7 @@ type Redaction struct {
 }
 
 // redact applies the policy (none configured: the text as it is).
-func (s *Service) redact(workspaceID, text string) Redaction {
+func (s *core) redact(workspaceID, text string) Redaction {
 	if s.redactor == nil || text == "" {
 		return Redaction{Text: text}
 	}
@@ -47,7 +47,7 @@ func rejection(field string, r Redaction) error {
 // its values at any depth — strings, and numbers too (a card number sent as
 // a JSON number is still a card number: one that redaction changes is
 // replaced by the redacted text).
-func (s *Service) redactMetadata(workspaceID string, md map[string]any, counts map[string]int) (map[string]any, []string) {
+func (s *core) redactMetadata(workspaceID string, md map[string]any, counts map[string]int) (map[string]any, []string) {
 	if md == nil {
 		return nil, nil
 	}
@@ -64,7 +64,7 @@ func (s *Service) redactMetadata(workspaceID string, md map[string]any, counts m
 	return out, rejected
 }
 
-func (s *Service) redactMetadataValue(workspaceID string, v any, counts map[string]int) (any, []string) {
+func (s *core) redactMetadataValue(workspaceID string, v any, counts map[string]int) (any, []string) {
 	switch t := v.(type) {
 	case map[string]any:
 		return s.redactMetadata(workspaceID, t, counts)
@@ -120,12 +120,12 @@ func numberText(v any) (string, bool) {
 // content it echoed, a key it was sent — before the text is stored,
 // logged or returned. Rejecting kinds are masked too: an error cannot be
 // refused.
-func (s *Service) redactError(workspaceID, text string) string {
+func (s *core) redactError(workspaceID, text string) string {
 	return s.redact(workspaceID, text).Text
 }
 
 // rulesVersion names the redaction rule set in force ("" without one).
-func (s *Service) rulesVersion() string {
+func (s *core) rulesVersion() string {
 	if s.redactor == nil {
 		return ""
 	}

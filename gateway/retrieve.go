@@ -199,7 +199,7 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 }
 
 func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) ([]RetrievedItem, error) {
-	return callAdapter(ctx, s, adapterCall[[]RetrievedItem]{
+	return callAdapter(ctx, s.core, adapterCall[[]RetrievedItem]{
 		backend: backend, operation: CallRetrieve, timeout: timeout,
 		call: func(ctx context.Context) ([]RetrievedItem, error) { return r.Retrieve(ctx, q) },
 	})

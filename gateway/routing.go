@@ -302,7 +302,7 @@ func (s *Service) feedbackRoute(fb MemoryFeedback, ref MemoryRef, now time.Time)
 // executeFeedback applies an APPLY_FEEDBACK event: it loads the feedback,
 // its correction and the ref, asks the owning backend, and turns the answer
 // into the completion, the replacement ref and the feedback's outcome.
-func (s *Service) executeFeedback(ctx context.Context, c OutboxCompletion, e OutboxEvent, adapter BackendAdapter, now time.Time) OutboxCompletion {
+func (s *OutboxExecutor) executeFeedback(ctx context.Context, c OutboxCompletion, e OutboxEvent, adapter BackendAdapter, now time.Time) OutboxCompletion {
 	fb, ref, content, err := s.feedbackTarget(ctx, e)
 	if errors.Is(err, ErrNotFound) {
 		return s.failed(c, now, false, ErrorCodeFeedbackMissing, err.Error())
@@ -334,7 +334,7 @@ func (s *Service) executeFeedback(ctx context.Context, c OutboxCompletion, e Out
 }
 
 // feedbackTarget loads what an APPLY_FEEDBACK event needs.
-func (s *Service) feedbackTarget(ctx context.Context, e OutboxEvent) (MemoryFeedback, MemoryRef, FeedbackContent, error) {
+func (s *OutboxExecutor) feedbackTarget(ctx context.Context, e OutboxEvent) (MemoryFeedback, MemoryRef, FeedbackContent, error) {
 	id := deref(e.FeedbackID)
 	fbs, err := s.store.FeedbackByIDs(ctx, []string{id})
 	if err != nil {
@@ -357,8 +357,8 @@ func (s *Service) feedbackTarget(ctx context.Context, e OutboxEvent) (MemoryFeed
 	return fbs[0], refs[0], content, nil
 }
 
-func (s *Service) callFeedbackApplier(ctx context.Context, applier FeedbackApplier, e OutboxEvent, req FeedbackRequest) (CommitResult, error) {
-	return callAdapter(ctx, s, adapterCall[CommitResult]{
+func (s *OutboxExecutor) callFeedbackApplier(ctx context.Context, applier FeedbackApplier, e OutboxEvent, req FeedbackRequest) (CommitResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[CommitResult]{
 		backend: e.Backend, operation: CallApplyFeedback, timeout: s.cfg.CommitTimeout, status: commitStatus,
 		call: func(ctx context.Context) (CommitResult, error) { return applier.ApplyFeedback(ctx, req) },
 	})
@@ -408,7 +408,7 @@ func replacementRef(e OutboxEvent, old MemoryRef, res CommitResult, correction s
 // withFeedbackOutcome attaches what a finished attempt means for the
 // feedback: APPLIED (and the memory's refs retired), SKIPPED or FAILED. A
 // retry leaves the feedback ACCEPTED.
-func (s *Service) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, fb MemoryFeedback, ref MemoryRef, replacement *MemoryRef, replacedHash *string, now time.Time) OutboxCompletion {
+func (s *OutboxExecutor) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, fb MemoryFeedback, ref MemoryRef, replacement *MemoryRef, replacedHash *string, now time.Time) OutboxCompletion {
 	out := &FeedbackOutcome{FeedbackID: fb.ID}
 	switch c.Status {
 	case OutboxSuccess:

@@ -114,22 +114,64 @@ type Scope struct {
 	Namespace   string
 }
 
-// Service is the domain service. It is safe for concurrent use.
+// core is what serving requests and executing outbox events share: the
+// backends, the store, the configuration and the cross-cutting
+// collaborators (clock, logger, redaction, call observation).
+type core struct {
+	backends []BackendAdapter
+	byName   map[Backend]BackendAdapter
+	cfg      Config
+	logger   *slog.Logger
+	now      func() time.Time
+	store    Store
+	redactor Redactor
+	observer CallObserver
+}
+
+func newCore(opts Options) (*core, error) {
+	if opts.Store == nil {
+		return nil, errors.New("gateway: a store is required")
+	}
+	if err := opts.Config.validate(); err != nil {
+		return nil, err
+	}
+	c := &core{
+		backends: opts.Backends,
+		byName:   make(map[Backend]BackendAdapter, len(opts.Backends)),
+		cfg:      opts.Config.withDefaults(),
+		logger:   opts.Logger,
+		now:      opts.Now,
+		store:    opts.Store,
+		redactor: opts.Redactor,
+		observer: opts.Observer,
+	}
+	if c.observer == nil {
+		c.observer = unobserved{}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	for _, b := range opts.Backends {
+		if _, dup := c.byName[b.Name()]; dup {
+			return nil, errors.New("gateway: backend " + string(b.Name()) + " configured twice")
+		}
+		c.byName[b.Name()] = b
+	}
+	return c, nil
+}
+
+// Service serves the gateway's requests. It is safe for concurrent use.
 type Service struct {
-	backends  []BackendAdapter
-	byName    map[Backend]BackendAdapter
-	cfg       Config
-	logger    *slog.Logger
-	now       func() time.Time
-	store     Store
+	*core
 	anonymous *Principal
 	notifier  OutboxNotifier
 	drainer   OutboxDrainer
 	publisher JobPublisher
 	watcher   JobWatcher
-	redactor  Redactor
 	limiter   RateLimiter
-	observer  CallObserver
 	// feedbackPolicy decides which feedback needs no review.
 	feedbackPolicy FeedbackPolicy
 	validate       *validator.Validate
@@ -137,7 +179,8 @@ type Service struct {
 	subscriptions  subscriptionCounts
 }
 
-// Options are the collaborators of a Service.
+// Options are the collaborators of a Service (and of an OutboxExecutor,
+// which uses the shared ones).
 type Options struct {
 	Store    Store
 	Backends []BackendAdapter
@@ -153,6 +196,11 @@ type Options struct {
 	Publisher JobPublisher
 	// Watcher serves job subscriptions; nil disables them.
 	Watcher JobWatcher
+	// Notifier is told of new outbox work (the worker); nil: nobody.
+	Notifier OutboxNotifier
+	// Drainer runs processOutbox (the worker); nil: processOutbox is
+	// unavailable.
+	Drainer OutboxDrainer
 	// Redactor applies the redaction policy to content; nil redacts nothing.
 	Redactor Redactor
 	// Limiter rate-limits ingest and retrieval per principal; nil: no limit.
@@ -167,51 +215,46 @@ type Options struct {
 // NewService builds a Service. Backends keep their given order, which is the
 // order refs and retrieval outcomes are reported in.
 func NewService(opts Options) (*Service, error) {
-	if opts.Store == nil {
-		return nil, errors.New("gateway: a store is required")
-	}
-	if err := opts.Config.validate(); err != nil {
+	c, err := newCore(opts)
+	if err != nil {
 		return nil, err
 	}
 	s := &Service{
-		backends:  opts.Backends,
-		byName:    make(map[Backend]BackendAdapter, len(opts.Backends)),
-		cfg:       opts.Config.withDefaults(),
-		logger:    opts.Logger,
-		now:       opts.Now,
-		store:     opts.Store,
-		anonymous: opts.Anonymous,
-		publisher: opts.Publisher,
-		watcher:   opts.Watcher,
-		redactor:  opts.Redactor,
-		limiter:   opts.Limiter,
-		observer:  opts.Observer,
-		validate:  newValidator(),
+		core:           c,
+		anonymous:      opts.Anonymous,
+		notifier:       opts.Notifier,
+		drainer:        opts.Drainer,
+		publisher:      opts.Publisher,
+		watcher:        opts.Watcher,
+		limiter:        opts.Limiter,
+		validate:       newValidator(),
+		feedbackPolicy: DefaultFeedbackPolicy,
 	}
-	if s.observer == nil {
-		s.observer = unobserved{}
-	}
-	s.feedbackPolicy = DefaultFeedbackPolicy
 	if opts.FeedbackPolicy != nil {
 		s.feedbackPolicy = *opts.FeedbackPolicy
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	for _, b := range opts.Backends {
-		if _, dup := s.byName[b.Name()]; dup {
-			return nil, errors.New("gateway: backend " + string(b.Name()) + " configured twice")
-		}
-		s.byName[b.Name()] = b
 	}
 	return s, nil
 }
 
+// OutboxExecutor runs claimed outbox events against their backends and says
+// what to record: the worker's (and the admin drain's) executor. It shares
+// the service's backends, store and configuration but serves no requests.
+type OutboxExecutor struct {
+	*core
+}
+
+// NewOutboxExecutor builds the executor from the shared collaborators of
+// opts (store, backends, config, clock, logger, redactor, observer).
+func NewOutboxExecutor(opts Options) (*OutboxExecutor, error) {
+	c, err := newCore(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &OutboxExecutor{core: c}, nil
+}
+
 // writeTimeout is the ingest timeout of one backend.
-func (s *Service) writeTimeout(b Backend) time.Duration {
+func (s *core) writeTimeout(b Backend) time.Duration {
 	if d, ok := s.cfg.BackendTimeouts[b]; ok && d > 0 {
 		return d
 	}
@@ -219,7 +262,7 @@ func (s *Service) writeTimeout(b Backend) time.Duration {
 }
 
 // retrieveTimeout is the retrieval timeout of one backend.
-func (s *Service) retrieveTimeout(b Backend) time.Duration {
+func (s *core) retrieveTimeout(b Backend) time.Duration {
 	if d, ok := s.cfg.BackendTimeouts[b]; ok && d > 0 {
 		return min(d, s.cfg.RetrieveTimeout)
 	}
@@ -227,20 +270,20 @@ func (s *Service) retrieveTimeout(b Backend) time.Duration {
 }
 
 // Backends returns the configured backends in order.
-func (s *Service) Backends() []BackendAdapter { return s.backends }
+func (s *core) Backends() []BackendAdapter { return s.backends }
 
 // Backend returns a configured backend by name.
-func (s *Service) Backend(name Backend) (BackendAdapter, bool) {
+func (s *core) Backend(name Backend) (BackendAdapter, bool) {
 	b, ok := s.byName[name]
 	return b, ok
 }
 
 // Config returns the effective configuration.
-func (s *Service) Config() Config { return s.cfg }
+func (s *core) Config() Config { return s.cfg }
 
 // clock returns the current time in UTC at microsecond precision, the
 // precision both stores keep, so a value read back equals the value written.
-func (s *Service) clock() time.Time {
+func (s *core) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 

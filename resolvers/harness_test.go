@@ -113,16 +113,18 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	if cfg.hub != nil {
 		svcOpts.Publisher, svcOpts.Watcher, publisher = cfg.hub, cfg.hub, cfg.hub
 	}
-	svc, err := gateway.NewService(svcOpts)
-	require.NoError(t, err)
 	// A worker that is never started: processOutbox drains through it.
+	exec, err := gateway.NewOutboxExecutor(svcOpts)
+	require.NoError(t, err)
 	var names []gateway.Backend
 	for _, b := range cfg.backends {
 		names = append(names, b.Name())
 	}
-	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: svc, Publisher: publisher, Now: cfg.now, Config: worker.Config{Backends: names}})
+	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Publisher: publisher, Now: cfg.now, Config: worker.Config{Backends: names}})
 	require.NoError(t, err)
-	svc.AttachWorker(w, w)
+	svcOpts.Notifier, svcOpts.Drainer = w, w
+	svc, err := gateway.NewService(svcOpts)
+	require.NoError(t, err)
 	counter := &persistence.QueryCounter{}
 	db.AddQueryHook(counter)
 	return &harness{

@@ -65,7 +65,8 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	hub := jobevents.New(store, nil)
 	var listener *persistence.Listener
 	backend := &gatedBackend{started: make(chan struct{}, 10), gate: make(chan struct{})}
-	svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub})
+	opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub}
+	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
 	if db.IsPostgres() {
 		// Changes also travel through NOTIFY, as between processes.
@@ -73,9 +74,11 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 			Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync,
 		}, nil)
 	}
-	w, err := worker.New(worker.Options{Store: store, Executor: svc, Publisher: hub, Config: worker.Config{Backends: []gateway.Backend{backend.Name()}}})
+	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []gateway.Backend{backend.Name()}}})
 	require.NoError(t, err)
-	svc.AttachWorker(w, w)
+	opts.Notifier, opts.Drainer = w, w
+	svc, err := gateway.NewService(opts)
+	require.NoError(t, err)
 	require.NoError(t, hub.Start(ctx))
 	if listener != nil {
 		require.NoError(t, listener.Start(ctx))

@@ -97,14 +97,14 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				b.StopTimer()
 				db := pt.Open(b, d)
 				seedEvents(b, db, n, history)
-				svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
+				exec, err := gateway.NewOutboxExecutor(gateway.Options{Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
 				if err != nil {
 					b.Fatal(err)
 				}
 				var done atomic.Int64
 				finished := make(chan struct{})
 				w, err := worker.New(worker.Options{
-					Store: persistence.NewStore(db), Executor: svc,
+					Store: persistence.NewStore(db), Executor: exec,
 					Config: worker.Config{
 						Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: concurrency,
 						ClaimBatchMax: concurrency, CompletionBatchMax: 2 * concurrency, Completers: completers,

@@ -69,11 +69,12 @@ func TestRemoteOutageSpendsNoAttempts(t *testing.T) {
 		ov, err := openviking.New(openviking.Config{BaseURL: fake.URL, Transport: network, Now: c.Now})
 		require.NoError(t, err)
 		store := persistence.NewStore(db)
-		svc, err := gateway.NewService(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{ov}, Now: c.Now,
-		})
+		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{ov}, Now: c.Now}
+		svc, err := gateway.NewService(opts)
 		require.NoError(t, err)
-		w, err := worker.New(worker.Options{Store: store, Executor: svc, Now: c.Now, Config: worker.Config{Backends: []gateway.Backend{gateway.BackendOpenViking}}})
+		exec, err := gateway.NewOutboxExecutor(opts)
+		require.NoError(t, err)
+		w, err := worker.New(worker.Options{Store: store, Executor: exec, Now: c.Now, Config: worker.Config{Backends: []gateway.Backend{gateway.BackendOpenViking}}})
 		require.NoError(t, err)
 
 		const sessions = 30

@@ -390,31 +390,70 @@ func (w *Worker) fetch(fetchCtx, workCtx context.Context) (full bool) {
 			continue
 		}
 		limit := min(free, w.cfg.ClaimBatchMax)
-		now := w.clock()
-		batch, err := w.store.ClaimOutboxEvents(fetchCtx, gateway.ClaimRequest{
-			WorkerID: w.cfg.ID, Backend: backend, Limit: limit, Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
-		})
+		events, err := w.claim(fetchCtx, w.cfg.ID, backend, limit, "")
 		if err != nil {
 			if fetchCtx.Err() == nil {
 				w.logger.Error("worker: claim failed", slog.String("backend", string(backend)), slog.String("err", err.Error()))
 			}
 			continue
 		}
-		if len(batch.Events) == 0 {
-			continue
-		}
-		if len(batch.Events) == limit {
+		if len(events) == limit {
 			full = true
 		}
-		w.publish(batch.StartedJobs)
-		if w.hooks.Claimed != nil {
-			w.hooks.Claimed(batch.Events)
-		}
-		for _, e := range batch.Events {
+		for _, e := range events {
 			w.run(workCtx, e)
 		}
 	}
 	return full
+}
+
+// The one path of an event, shared by the background loops and Drain:
+// claim → execute (leases renewed meanwhile) → fenced completion.
+
+// claim leases up to limit due events of one backend (of one workspace, or
+// of all when workspaceID is "") to owner.
+func (w *Worker) claim(ctx context.Context, owner string, backend gateway.Backend, limit int, workspaceID string) ([]gateway.OutboxEvent, error) {
+	now := w.clock()
+	batch, err := w.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+		WorkerID: owner, Backend: backend, WorkspaceID: workspaceID, Limit: limit, Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error claiming: %w", err)
+	}
+	w.publish(batch.StartedJobs)
+	if len(batch.Events) > 0 && w.hooks.Claimed != nil {
+		w.hooks.Claimed(batch.Events)
+	}
+	return batch.Events, nil
+}
+
+// execute runs one claimed event, observed by the Executing hook.
+func (w *Worker) execute(ctx context.Context, owner string, e gateway.OutboxEvent) gateway.OutboxCompletion {
+	execCtx, executed := ctx, func(gateway.OutboxCompletion) {}
+	if w.hooks.Executing != nil {
+		execCtx, executed = w.hooks.Executing(ctx, e)
+	}
+	c := w.exec.ExecuteOutboxEvent(execCtx, e, owner)
+	executed(c)
+	return c
+}
+
+// complete writes a batch of completions, each landing only under the lease
+// it ran with, and publishes the jobs they changed.
+func (w *Worker) complete(ctx context.Context, batch []gateway.OutboxCompletion) (gateway.CompletionResult, error) {
+	res, err := w.store.CompleteOutboxEvents(context.WithoutCancel(ctx), batch, w.clock())
+	if err != nil {
+		return res, fmt.Errorf("error completing: %w", err)
+	}
+	if len(res.Lost) > 0 {
+		w.logger.Warn("worker: lease lost before completion, result discarded",
+			slog.Int("events", len(res.Lost)), slog.String("worker_id", batch[0].FenceWorker))
+	}
+	w.publish(res.Jobs)
+	if w.hooks.Completed != nil {
+		w.hooks.Completed(batch, res)
+	}
+	return res, nil
 }
 
 func (w *Worker) free(b gateway.Backend) int {
@@ -433,12 +472,7 @@ func (w *Worker) run(workCtx context.Context, e gateway.OutboxEvent) {
 	w.mu.Unlock()
 	w.execs.Go(func() {
 		defer cancel()
-		execCtx, executed := ctx, func(gateway.OutboxCompletion) {}
-		if w.hooks.Executing != nil {
-			execCtx, executed = w.hooks.Executing(ctx, e)
-		}
-		c := w.exec.ExecuteOutboxEvent(execCtx, e, w.cfg.ID)
-		executed(c)
+		c := w.execute(ctx, w.cfg.ID, e)
 		if workCtx.Err() != nil {
 			// Cut by a hard stop: the result is not trustworthy, hand the
 			// event back instead.
@@ -519,17 +553,7 @@ func (w *Worker) flush(ctx context.Context, batch []gateway.OutboxCompletion) {
 	defer w.done(ids)
 	var err error
 	for attempt := range completionRetries {
-		var res gateway.CompletionResult
-		res, err = w.store.CompleteOutboxEvents(context.WithoutCancel(ctx), batch, w.clock())
-		if err == nil {
-			if len(res.Lost) > 0 {
-				w.logger.Warn("worker: lease lost before completion, result discarded",
-					slog.Int("events", len(res.Lost)), slog.String("worker_id", w.cfg.ID))
-			}
-			w.publish(res.Jobs)
-			if w.hooks.Completed != nil {
-				w.hooks.Completed(batch, res)
-			}
+		if _, err = w.complete(ctx, batch); err == nil {
 			return
 		}
 		w.logger.Error("worker: completion failed", slog.Int("attempt", attempt+1),
@@ -642,32 +666,25 @@ func (w *Worker) publish(jobs []gateway.CommitJob) {
 
 // Drain processes up to limit due events right now (of one workspace, or of
 // all when workspaceID is ""), on the calling goroutine's behalf, and
-// returns how many were completed. It is what the
-// processOutbox admin operation runs; it shares nothing with the background
-// loops but the store.
+// returns how many were completed. It is what the processOutbox admin
+// operation runs: the same claim → execute → fenced completion path as the
+// background loops (and the same hooks), under its own lease owner.
 func (w *Worker) Drain(ctx context.Context, limit int, workspaceID string) (int, error) {
 	processed := 0
 	drainID := w.cfg.ID + "-drain"
 	for _, backend := range w.cfg.Backends {
 		for processed < limit {
-			now := w.clock()
-			batch, err := w.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-				WorkerID: drainID, Backend: backend, WorkspaceID: workspaceID, Limit: min(limit-processed, w.cfg.concurrency(backend)),
-				Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
-			})
+			events, err := w.claim(ctx, drainID, backend, min(limit-processed, w.cfg.concurrency(backend)), workspaceID)
 			if err != nil {
-				return processed, fmt.Errorf("error claiming: %w", err)
+				return processed, err
 			}
-			if len(batch.Events) == 0 {
+			if len(events) == 0 {
 				break
 			}
-			w.publish(batch.StartedJobs)
-			completions := w.executeHeld(ctx, drainID, batch.Events)
-			res, err := w.store.CompleteOutboxEvents(context.WithoutCancel(ctx), completions, w.clock())
+			res, err := w.complete(ctx, w.executeHeld(ctx, drainID, events))
 			if err != nil {
-				return processed, fmt.Errorf("error completing: %w", err)
+				return processed, err
 			}
-			w.publish(res.Jobs)
 			processed += len(res.Applied)
 		}
 	}
@@ -692,7 +709,7 @@ func (w *Worker) executeHeld(ctx context.Context, owner string, events []gateway
 		cancels[e.ID] = cancel
 		wg.Go(func() {
 			defer cancel()
-			completions[i] = w.exec.ExecuteOutboxEvent(ectx, e, owner)
+			completions[i] = w.execute(ectx, owner, e)
 			mu.Lock()
 			delete(running, e.ID)
 			mu.Unlock()

@@ -77,13 +77,14 @@ type bundle struct {
 	db    *persistence.DB
 	store *persistence.Store
 	svc   *gateway.Service
+	exec  *gateway.OutboxExecutor
 	clock *clock
 }
 
 func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...gateway.BackendAdapter) *bundle {
 	t.Helper()
 	c := newClock()
-	svc, err := gateway.NewService(gateway.Options{
+	opts := gateway.Options{
 		Anonymous: &gateway.DevPrincipal,
 		Store:     persistence.NewStore(db),
 		Backends:  backends,
@@ -93,9 +94,12 @@ func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...gatewa
 			// Deterministic backoff: the base, no jitter.
 			RetryDelay: gateway.RetryDelay,
 		},
-	})
+	}
+	svc, err := gateway.NewService(opts)
 	require.NoError(t, err)
-	return &bundle{db: db, store: persistence.NewStore(db), svc: svc, clock: c}
+	exec, err := gateway.NewOutboxExecutor(opts)
+	require.NoError(t, err)
+	return &bundle{db: db, store: persistence.NewStore(db), svc: svc, exec: exec, clock: c}
 }
 
 func (b *bundle) newWorker(t *testing.T, cfg worker.Config, hooks worker.Hooks) *worker.Worker {
@@ -105,7 +109,7 @@ func (b *bundle) newWorker(t *testing.T, cfg worker.Config, hooks worker.Hooks) 
 			cfg.Backends = append(cfg.Backends, a.Name())
 		}
 	}
-	w, err := worker.New(worker.Options{Store: b.store, Executor: b.svc, Now: b.clock.Now, Config: cfg, Hooks: hooks})
+	w, err := worker.New(worker.Options{Store: b.store, Executor: b.exec, Now: b.clock.Now, Config: cfg, Hooks: hooks})
 	require.NoError(t, err)
 	return w
 }
@@ -365,7 +369,7 @@ func TestRescueAndFencing(t *testing.T) {
 		require.Equal(t, int64(2), batch.StartedJobs[0].Version)
 		claimed := batch.Events[0]
 		require.Equal(t, 1, claimed.AttemptCount)
-		ghostResult := b.svc.ExecuteOutboxEvent(ctx, claimed, "ghost")
+		ghostResult := b.exec.ExecuteOutboxEvent(ctx, claimed, "ghost")
 
 		// Before the lease expires nothing is rescued.
 		res, err := b.store.RescueExpiredLeases(ctx, now.Add(30*time.Second), 100)
@@ -442,7 +446,7 @@ func TestStaleAndFreshResultInOneBatch(t *testing.T) {
 			return claimed[0]
 		}
 		first := claimAt(b.clock.Now())
-		stale := b.svc.ExecuteOutboxEvent(ctx, first, "w")
+		stale := b.exec.ExecuteOutboxEvent(ctx, first, "w")
 		require.NotEmpty(t, stale.Refs)
 		staleRef := stale.Refs[0]
 		staleNative := "stale"
@@ -455,7 +459,7 @@ func TestStaleAndFreshResultInOneBatch(t *testing.T) {
 		require.Equal(t, 1, res.Rescued)
 		second := claimAt(later)
 		require.Equal(t, first.ClaimCount+1, second.ClaimCount)
-		fresh := b.svc.ExecuteOutboxEvent(ctx, second, "w")
+		fresh := b.exec.ExecuteOutboxEvent(ctx, second, "w")
 
 		out, err := b.store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{stale, fresh}, later)
 		require.NoError(t, err)
@@ -527,7 +531,7 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 				job := b.commit(t, "s1")
 				claimed := b.claim(t, "ghost", b.clock.Now())
 				require.Len(t, claimed, 1)
-				result := b.svc.ExecuteOutboxEvent(context.Background(), claimed[0], "ghost")
+				result := b.exec.ExecuteOutboxEvent(context.Background(), claimed[0], "ghost")
 				require.Equal(t, gateway.OutboxSuccess, result.Status)
 
 				tc.leave(t, b, claimed[0], result)
@@ -571,7 +575,7 @@ func TestTwoWorkersRaceOverManyEvents(t *testing.T) {
 		cfg.ID = "worker-a"
 		w1 := b.newWorker(t, cfg, hooks)
 		cfg.ID = "worker-b"
-		w2, err := worker.New(worker.Options{Store: storeB, Executor: b.svc, Now: b.clock.Now, Config: withBackends(cfg, b), Hooks: hooks})
+		w2, err := worker.New(worker.Options{Store: storeB, Executor: b.exec, Now: b.clock.Now, Config: withBackends(cfg, b), Hooks: hooks})
 		require.NoError(t, err)
 		require.NoError(t, w1.Start(ctx))
 		require.NoError(t, w2.Start(ctx))
@@ -665,7 +669,7 @@ func TestLeaseIsRenewedWhileTheBackendRuns(t *testing.T) {
 		done := make(chan struct{}, 1)
 		// Real time here: the lease must really run out without renewal.
 		w, err := worker.New(worker.Options{
-			Store: b.store, Executor: b.svc, Config: withBackends(worker.Config{LeaseDuration: 300 * time.Millisecond}, b),
+			Store: b.store, Executor: b.exec, Config: withBackends(worker.Config{LeaseDuration: 300 * time.Millisecond}, b),
 			Hooks: worker.Hooks{Completed: func([]gateway.OutboxCompletion, gateway.CompletionResult) { done <- struct{}{} }},
 		})
 		require.NoError(t, err)
