@@ -290,7 +290,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
-	if db.IsPostgres() {
+	if db.Notifies() {
 		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}
 		if a.worker != nil {
 			handlers.Outbox = func() { a.worker.NotifyOutbox(ctx) }

@@ -125,17 +125,18 @@ type RefFilter struct {
 	Scope ReadScope
 }
 
-// RefGroup is the parent a grouped ref list is keyed by.
+// RefGroup is the parent a grouped ref list is keyed by (a name of the
+// domain; the store knows which column holds it).
 type RefGroup string
 
 // Ref groupings.
 const (
-	RefsByGateway     RefGroup = "gateway_id"
-	RefsByJob         RefGroup = "job_id"
-	RefsByOutboxEvent RefGroup = "outbox_event_id"
-	RefsBySession     RefGroup = "session_id"
+	RefsByGateway     RefGroup = "gateway"
+	RefsByJob         RefGroup = "job"
+	RefsByOutboxEvent RefGroup = "outbox_event"
+	RefsBySession     RefGroup = "session"
 	// RefsBySupersededBy groups the refs a replacement ref superseded.
-	RefsBySupersededBy RefGroup = "superseded_by_ref_id"
+	RefsBySupersededBy RefGroup = "superseded_by"
 )
 
 // JobFilter narrows commit jobs.
@@ -155,7 +156,7 @@ type JobGroup string
 
 // Job groupings.
 const (
-	JobsBySession JobGroup = "session_id"
+	JobsBySession JobGroup = "session"
 )
 
 // EventFilter narrows outbox events.
@@ -175,7 +176,7 @@ type EventGroup string
 
 // Event groupings.
 const (
-	EventsByJob EventGroup = "job_id"
+	EventsByJob EventGroup = "job"
 )
 
 // AuditFilter narrows audit entries.
@@ -198,9 +199,9 @@ type AuditGroup string
 
 // Audit groupings.
 const (
-	AuditByJob     AuditGroup = "job_id"
-	AuditBySession AuditGroup = "session_id"
-	AuditByTarget  AuditGroup = "target_id"
+	AuditByJob     AuditGroup = "job"
+	AuditBySession AuditGroup = "session"
+	AuditByTarget  AuditGroup = "target"
 )
 
 // FeedbackFilter narrows feedback.
@@ -219,5 +220,5 @@ type FeedbackGroup string
 
 // Feedback groupings.
 const (
-	FeedbackByRef FeedbackGroup = "memory_ref_id"
+	FeedbackByRef FeedbackGroup = "memory_ref"
 )

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/pgdriver"
@@ -46,10 +45,9 @@ type DB struct {
 	URL string
 	// SQLitePath is the database file for SQLite, "" for PostgreSQL.
 	SQLitePath string
+	// sql is the dialect, chosen when the database opens.
+	sql sqlDialect
 }
-
-// IsPostgres reports whether the database is PostgreSQL.
-func (db *DB) IsPostgres() bool { return db.Dialect().Name() == dialect.PG }
 
 // Open connects to the database named by rawURL: postgres:// or postgresql://
 // selects PostgreSQL; file:, sqlite: or a plain path selects SQLite; "" is the
@@ -70,7 +68,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	sqldb.SetMaxOpenConns(PostgresMaxOpenConnsDefault)
 	sqldb.SetMaxIdleConns(PostgresMaxIdleConnsDefault)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{DB: bun.NewDB(sqldb, pgdialect.New()), URL: redactURL(rawURL)}
+	db := &DB{DB: bun.NewDB(sqldb, pgdialect.New()), URL: redactURL(rawURL), sql: postgresDialect{}}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("error connecting to PostgreSQL at %s: %w", db.URL, err)
@@ -139,7 +137,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	sqldb.SetMaxIdleConns(1)
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
-	db := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), URL: "file:" + path, SQLitePath: path}
+	db := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), URL: "file:" + path, SQLitePath: path, sql: sqliteDialect{}}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("error opening SQLite file %s: %w", path, err)

@@ -13,11 +13,7 @@ import (
 // name starts with last, as a database created before the later ones would
 // be; Migrate then applies the rest. For testing data migrations.
 func (db *DB) MigrateThrough(ctx context.Context, last string) error {
-	dir := "migrations/sqlite"
-	if db.IsPostgres() {
-		dir = "migrations/postgres"
-	}
-	sub, err := fs.Sub(migrationFiles, dir)
+	sub, err := fs.Sub(migrationFiles, db.sql.migrationsDir())
 	if err != nil {
 		return err
 	}

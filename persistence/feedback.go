@@ -23,12 +23,10 @@ func (s *Store) insertRoute(ctx context.Context, tx bun.Tx, route *gateway.Feedb
 	if _, err := tx.NewInsert().Model(&events).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
 		return fmt.Errorf("error inserting the feedback outbox event: %w", err)
 	}
-	if s.db.IsPostgres() {
-		if err := notifyOutbox(ctx, tx); err != nil {
-			return err
-		}
+	if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
+		return err
 	}
-	return s.notifyJobs(ctx, tx, []gateway.CommitJob{job})
+	return s.db.sql.notifyJobs(ctx, tx, []gateway.CommitJob{job})
 }
 
 // ReviewFeedback implements gateway.FeedbackStore.

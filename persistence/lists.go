@@ -208,30 +208,30 @@ func (s *Store) ListFeedback(ctx context.Context, f gateway.FeedbackFilter, p ga
 
 // ListMemoryRefsGrouped implements gateway.ReadStore.
 func (s *Store) ListMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, keys []string, f gateway.RefFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
+	var column string
 	var keyOf func(gateway.MemoryRef) string
+	filter := func(q *bun.SelectQuery) *bun.SelectQuery { return applyRefFilter(q, f) }
 	switch by {
 	case gateway.RefsByGateway:
-		keyOf = func(r gateway.MemoryRef) string { return r.GatewayID }
+		column, keyOf = "gateway_id", func(r gateway.MemoryRef) string { return r.GatewayID }
 	case gateway.RefsByJob:
 		// Grouped on gateway_id (a commit's refs carry the job id there),
 		// which is indexed; job_id must match too.
 		f.JobID = ""
-		return listGrouped[gateway.MemoryRef, refRow](ctx, s.db, "r", "gateway_id", keys,
-			func(r gateway.MemoryRef) string { return r.GatewayID },
-			func(q *bun.SelectQuery) *bun.SelectQuery {
-				return applyRefFilter(q, f).Where("r.job_id = r.gateway_id")
-			}, p)
+		column, keyOf = "gateway_id", func(r gateway.MemoryRef) string { return r.GatewayID }
+		filter = func(q *bun.SelectQuery) *bun.SelectQuery {
+			return applyRefFilter(q, f).Where("r.job_id = r.gateway_id")
+		}
 	case gateway.RefsByOutboxEvent:
-		keyOf = func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }
+		column, keyOf = "outbox_event_id", func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }
 	case gateway.RefsBySession:
-		keyOf = func(r gateway.MemoryRef) string { return r.SessionID }
+		column, keyOf = "session_id", func(r gateway.MemoryRef) string { return r.SessionID }
 	case gateway.RefsBySupersededBy:
-		keyOf = func(r gateway.MemoryRef) string { return derefString(r.SupersededByRefID) }
+		column, keyOf = "superseded_by_ref_id", func(r gateway.MemoryRef) string { return derefString(r.SupersededByRefID) }
 	default:
 		return nil, fmt.Errorf("unknown ref grouping %q", by)
 	}
-	return listGrouped[gateway.MemoryRef, refRow](ctx, s.db, "r", string(by), keys, keyOf,
-		func(q *bun.SelectQuery) *bun.SelectQuery { return applyRefFilter(q, f) }, p)
+	return listGrouped[gateway.MemoryRef, refRow](ctx, s.db, "r", column, keys, keyOf, filter, p)
 }
 
 // ListCommitJobsGrouped implements gateway.ReadStore.
@@ -239,7 +239,7 @@ func (s *Store) ListCommitJobsGrouped(ctx context.Context, by gateway.JobGroup, 
 	if by != gateway.JobsBySession {
 		return nil, fmt.Errorf("unknown job grouping %q", by)
 	}
-	return listGrouped[gateway.CommitJob, jobRow](ctx, s.db, "j", string(by), keys,
+	return listGrouped[gateway.CommitJob, jobRow](ctx, s.db, "j", "session_id", keys,
 		func(j gateway.CommitJob) string { return j.SessionID },
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f) }, p)
 }
@@ -249,25 +249,26 @@ func (s *Store) ListOutboxEventsGrouped(ctx context.Context, by gateway.EventGro
 	if by != gateway.EventsByJob {
 		return nil, fmt.Errorf("unknown event grouping %q", by)
 	}
-	return listGrouped[gateway.OutboxEvent, eventRow](ctx, s.db, "e", string(by), keys,
+	return listGrouped[gateway.OutboxEvent, eventRow](ctx, s.db, "e", "job_id", keys,
 		func(e gateway.OutboxEvent) string { return derefString(e.JobID) },
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyEventFilter(q, f) }, p)
 }
 
 // ListAuditEntriesGrouped implements gateway.ReadStore.
 func (s *Store) ListAuditEntriesGrouped(ctx context.Context, by gateway.AuditGroup, keys []string, f gateway.AuditFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.AuditEntry], error) {
+	var column string
 	var keyOf func(gateway.AuditEntry) string
 	switch by {
 	case gateway.AuditByJob:
-		keyOf = func(a gateway.AuditEntry) string { return derefString(a.JobID) }
+		column, keyOf = "job_id", func(a gateway.AuditEntry) string { return derefString(a.JobID) }
 	case gateway.AuditBySession:
-		keyOf = func(a gateway.AuditEntry) string { return derefString(a.SessionID) }
+		column, keyOf = "session_id", func(a gateway.AuditEntry) string { return derefString(a.SessionID) }
 	case gateway.AuditByTarget:
-		keyOf = func(a gateway.AuditEntry) string { return a.TargetID }
+		column, keyOf = "target_id", func(a gateway.AuditEntry) string { return a.TargetID }
 	default:
 		return nil, fmt.Errorf("unknown audit grouping %q", by)
 	}
-	return listGrouped[gateway.AuditEntry, auditRow](ctx, s.db, "a", string(by), keys, keyOf,
+	return listGrouped[gateway.AuditEntry, auditRow](ctx, s.db, "a", column, keys, keyOf,
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyAuditFilter(q, f) }, p)
 }
 
@@ -276,7 +277,7 @@ func (s *Store) ListFeedbackGrouped(ctx context.Context, by gateway.FeedbackGrou
 	if by != gateway.FeedbackByRef {
 		return nil, fmt.Errorf("unknown feedback grouping %q", by)
 	}
-	return listGrouped[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", string(by), keys,
+	return listGrouped[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", "memory_ref_id", keys,
 		func(f gateway.MemoryFeedback) string { return f.MemoryRefID },
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyFeedbackFilter(q, f) }, p)
 }

@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -14,10 +13,6 @@ import (
 //go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
 var migrationFiles embed.FS
 
-// migrationLockKey is the PostgreSQL advisory lock taken while migrating
-// (an arbitrary constant: "memgw" in ASCII).
-const migrationLockKey int64 = 0x6d656d6777
-
 // migrationsTable and migrationLocksTable name bun's bookkeeping tables.
 const (
 	migrationsTable     = "schema_migrations"
@@ -25,11 +20,7 @@ const (
 )
 
 func (db *DB) migrations() (*migrate.Migrations, error) {
-	dir := "migrations/sqlite"
-	if db.IsPostgres() {
-		dir = "migrations/postgres"
-	}
-	sub, err := fs.Sub(migrationFiles, dir)
+	sub, err := fs.Sub(migrationFiles, db.sql.migrationsDir())
 	if err != nil {
 		return nil, fmt.Errorf("error opening embedded migrations: %w", err)
 	}
@@ -61,7 +52,7 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := db.lockMigrations(ctx)
+	unlock, err := db.sql.lockMigrations(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -95,24 +86,4 @@ func (db *DB) PendingMigrations(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("error reading migration status: %w", err)
 	}
 	return len(ms.Unapplied()), nil
-}
-
-func (db *DB) lockMigrations(ctx context.Context) (func(), error) {
-	if !db.IsPostgres() {
-		return lockFile(db.SQLitePath + ".migrate.lock")
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("error reserving a connection for the migration lock: %w", err)
-	}
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrationLockKey); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("error taking the migration lock: %w", err)
-	}
-	return func() {
-		// Unlock even if ctx is done; closing the connection would release
-		// the lock too, but an explicit unlock keeps the connection reusable.
-		_, unlockErr := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockKey)
-		_ = errors.Join(unlockErr, conn.Close())
-	}, nil
 }

@@ -1,11 +1,7 @@
 package persistence
 
 import (
-	"context"
-	"fmt"
 	"strings"
-
-	"github.com/uptrace/bun"
 )
 
 // OutboxChannel is the PostgreSQL notification channel that wakes workers
@@ -18,14 +14,6 @@ const JobsChannel = "memory_gateway_jobs"
 
 // notifyPayloadMax keeps NOTIFY payloads well under PostgreSQL's 8000 bytes.
 const notifyPayloadMax = 7000
-
-// notifyOutbox queues a wake-up that PostgreSQL delivers when tx commits.
-func notifyOutbox(ctx context.Context, tx bun.Tx) error {
-	if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel); err != nil {
-		return fmt.Errorf("error notifying workers: %w", err)
-	}
-	return nil
-}
 
 // chunkIDs joins ids with commas into payloads of at most max bytes.
 func chunkIDs(ids []string, max int) []string {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -16,10 +15,6 @@ import (
 // id, advisory locks) before outbox events, so claims, completions, rescues
 // and re-drives from any number of processes never deadlock. (A claim locks
 // pending events first, but with SKIP LOCKED it never waits for them.)
-
-// jobLockSeed separates the gateway's job advisory locks from other users of
-// advisory locks in the same database.
-const jobLockSeed = 0x6d67776a6f62 // "mgwjob"
 
 // ClaimOutboxEvents leases up to req.Limit due events of one backend to a
 // worker in one statement (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the
@@ -43,9 +38,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 		if req.WorkspaceID != "" {
 			pick = pick.Where("e.workspace_id = ?", req.WorkspaceID)
 		}
-		if s.db.IsPostgres() {
-			pick = pick.For("UPDATE SKIP LOCKED")
-		}
+		pick = s.db.sql.lockClaim(pick)
 		err := tx.NewUpdate().Model((*eventRow)(nil)).
 			Set("status = ?", gateway.OutboxProcessing).
 			Set("locked_by = ?", req.WorkerID).
@@ -54,7 +47,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Set("attempt_count = e.attempt_count + 1").
 			Set("claim_count = e.claim_count + 1").
 			Set("updated_at = ?", req.Now).
-			Where(s.inSubquery("e.id"), pick).
+			Where(s.db.sql.inSubquery("e.id"), pick).
 			Returning("*").
 			Scan(ctx, &rows)
 		if err != nil {
@@ -65,7 +58,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 		if len(jobIDs) == 0 {
 			return nil
 		}
-		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
 		started := make([]jobRow, 0, len(jobIDs))
@@ -74,7 +67,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			Set("started_at = COALESCE(j.started_at, ?)", req.Now).
 			Set("updated_at = ?", req.Now).
 			Set("version = j.version + 1").
-			Where(s.inList("j.id", jobIDs)).
+			Where(s.db.sql.inList("j.id", jobIDs)).
 			Where("j.status = ?", gateway.JobAccepted).
 			Returning("*").
 			Scan(ctx, &started)
@@ -82,7 +75,7 @@ func (s *Store) ClaimOutboxEvents(ctx context.Context, req gateway.ClaimRequest)
 			return fmt.Errorf("error starting jobs: %w", err)
 		}
 		batch.StartedJobs = toDomain[gateway.CommitJob](started)
-		return s.notifyJobs(ctx, tx, batch.StartedJobs)
+		return s.db.sql.notifyJobs(ctx, tx, batch.StartedJobs)
 	})
 	if err != nil {
 		return gateway.ClaimedBatch{}, err
@@ -153,10 +146,10 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 	}
 	jobIDs := sortedKeys(jobSet)
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
-		applied, err := s.completeEvents(ctx, tx, rows, ids, now)
+		applied, err := s.db.sql.completeEvents(ctx, tx, rows, ids, now)
 		if err != nil {
 			return err
 		}
@@ -186,18 +179,18 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		if err := labelBySession(ctx, tx, refs, sessionLabelled); err != nil {
 			return err
 		}
-		if err := upsertRefs(ctx, tx, refs); err != nil {
+		if err := s.db.sql.upsertRefs(ctx, tx, refs); err != nil {
 			return err
 		}
 		if err := applyFeedbackOutcomes(ctx, tx, outcomes, now); err != nil {
 			return err
 		}
-		jobs, err := s.aggregateJobs(ctx, tx, jobIDs, now)
+		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
 		if err != nil {
 			return err
 		}
 		res.Jobs = jobs
-		return s.notifyJobs(ctx, tx, jobs)
+		return s.db.sql.notifyJobs(ctx, tx, jobs)
 	})
 	if err != nil {
 		return gateway.CompletionResult{}, err
@@ -209,39 +202,6 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 type lease struct {
 	ID         string
 	ClaimCount int
-}
-
-func (s *Store) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error) {
-	if s.db.IsPostgres() {
-		return pgCompleteEvents(ctx, tx, rows, now)
-	}
-	applied := make([]lease, 0, len(rows))
-	err := tx.NewUpdate().
-		With("_data", tx.NewValues(&rows)).
-		Model((*eventRow)(nil)).
-		TableExpr("_data").
-		Set("status = _data.status").
-		Set("attempt_count = _data.attempt_count").
-		Set("next_retry_at = _data.next_retry_at").
-		Set("last_error = _data.last_error").
-		Set("last_error_code = _data.last_error_code").
-		Set("metadata = _data.metadata").
-		Set("completed_at = _data.completed_at").
-		Set("locked_by = NULL").
-		Set("locked_at = NULL").
-		Set("lease_expires_at = NULL").
-		Set("updated_at = ?", now).
-		Where("e.id = _data.id").
-		Where("e.id IN (?)", bun.List(ids)).
-		Where("e.status = ?", gateway.OutboxProcessing).
-		Where("e.locked_by = _data.fence_worker").
-		Where("e.claim_count = _data.fence_claim").
-		Returning("id, claim_count").
-		Scan(ctx, &applied)
-	if err != nil {
-		return nil, fmt.Errorf("error completing outbox events: %w", err)
-	}
-	return applied, nil
 }
 
 // RescueExpiredLeases returns events whose lease expired (their worker died
@@ -265,7 +225,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		}
 		events := toDomain[gateway.OutboxEvent](expired)
 		jobIDs := eventJobIDs(events)
-		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
 		ids := make([]string, len(events))
@@ -275,7 +235,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		var rescued []eventRow
 		err = tx.NewUpdate().Model((*eventRow)(nil)).
 			Set("status = CASE WHEN e.attempt_count >= e.max_attempts THEN ? ELSE ? END", gateway.OutboxDeadLetter, gateway.OutboxPending).
-			Set("completed_at = CASE WHEN e.attempt_count >= e.max_attempts THEN "+s.timestampArg()+" ELSE NULL END", now).
+			Set("completed_at = CASE WHEN e.attempt_count >= e.max_attempts THEN "+s.db.sql.timestampArg()+" ELSE NULL END", now).
 			Set("next_retry_at = ?", now).
 			Set("last_error = ?", "the worker's lease expired before it finished").
 			Set("last_error_code = ?", gateway.ErrorCodeLeaseExpired).
@@ -303,17 +263,17 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		if err := failFeedbackOf(ctx, tx, deadLettered, gateway.ErrorCodeLeaseExpired, now); err != nil {
 			return err
 		}
-		jobs, err := s.aggregateJobs(ctx, tx, jobIDs, now)
+		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
 		if err != nil {
 			return err
 		}
 		res.Jobs = jobs
-		if s.db.IsPostgres() && res.Rescued > 0 {
-			if err := notifyOutbox(ctx, tx); err != nil {
+		if res.Rescued > 0 {
+			if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
 				return err
 			}
 		}
-		return s.notifyJobs(ctx, tx, jobs)
+		return s.db.sql.notifyJobs(ctx, tx, jobs)
 	})
 	if err != nil {
 		return gateway.RescueResult{}, err
@@ -343,8 +303,9 @@ func (s *Store) ReleaseOutboxEvents(ctx context.Context, workerID string, ids []
 		return 0, fmt.Errorf("error releasing outbox events: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if n > 0 && s.db.IsPostgres() {
-		_, _ = s.db.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel)
+	if n > 0 {
+		// A hint only: workers poll as well.
+		_ = s.db.sql.notifyOutbox(ctx, s.db)
 	}
 	return int(n), nil
 }
@@ -370,7 +331,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		}
 		events := toDomain[gateway.OutboxEvent](candidates)
 		jobIDs := eventJobIDs(events)
-		if err := s.lockJobs(ctx, tx, jobIDs); err != nil {
+		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
 		candidateIDs := make([]string, len(events))
@@ -402,131 +363,18 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		if err := reacceptFeedbackOf(ctx, tx, redrivenIDs, now); err != nil {
 			return err
 		}
-		if jobs, err = s.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+		if jobs, err = s.db.sql.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
 			return err
 		}
-		if s.db.IsPostgres() {
-			if err := notifyOutbox(ctx, tx); err != nil {
-				return err
-			}
+		if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
+			return err
 		}
-		return s.notifyJobs(ctx, tx, jobs)
+		return s.db.sql.notifyJobs(ctx, tx, jobs)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return redriven, jobs, nil
-}
-
-// inSubquery matches column against the ids a subquery selects (its one
-// argument). PostgreSQL gets "= ANY(ARRAY(…))", which it answers through the
-// primary key; "IN (subquery)" makes it hash the whole table.
-func (s *Store) inSubquery(column string) string {
-	if s.db.IsPostgres() {
-		return column + " = ANY(ARRAY(?))"
-	}
-	return column + " IN (?)"
-}
-
-// inList matches column against a list of ids, in the form each planner
-// answers through the primary key. PostgreSQL gets the array through a
-// subquery: shown a literal array of a few hundred ids, it weighs probing the
-// key for each against scanning the table and, on a table of some tens of
-// thousands of rows, scans it (every job, for every claim); behind a
-// subquery it plans key probes.
-func (s *Store) inList(column string, ids []string) (string, any) {
-	if s.db.IsPostgres() {
-		return column + " = ANY(ARRAY(SELECT unnest(?::text[])))", pgdialect.Array(ids)
-	}
-	return column + " IN (?)", bun.List(ids)
-}
-
-// timestampArg is a placeholder typed as a timestamp where the context gives
-// PostgreSQL no type to infer (a CASE branch); SQLite stores text anyway.
-func (s *Store) timestampArg() string {
-	if s.db.IsPostgres() {
-		return "?::timestamptz"
-	}
-	return "?"
-}
-
-// lockJobs serialises transactions that change the same jobs: it takes a
-// transaction-scoped advisory lock per job, in id order, on PostgreSQL
-// (SQLite has a single writer). Advisory locks live in memory: unlike row
-// locks they write nothing to the table or the WAL.
-func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error {
-	if len(jobIDs) == 0 || !s.db.IsPostgres() {
-		return nil
-	}
-	// jobIDs are sorted; ORDER BY keeps the lock order whatever the plan.
-	_, err := tx.ExecContext(ctx,
-		"SELECT pg_advisory_xact_lock(hashtextextended(id, ?)) FROM unnest(?::text[]) AS id ORDER BY id",
-		jobLockSeed, pgdialect.Array(jobIDs))
-	if err != nil {
-		return fmt.Errorf("error locking jobs: %w", err)
-	}
-	return nil
-}
-
-// aggregateJobs recomputes the status of jobs from their events: any event
-// still PENDING or PROCESSING → RUNNING; else no dead letter → SUCCESS; some
-// success with dead letters → PARTIAL_SUCCESS; else FAILED. It also counts the
-// refs each job created and collects the dead letters' errors. PostgreSQL
-// has its own form (pgAggregateJobs); the one below is SQLite's.
-func (s *Store) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
-	if len(jobIDs) == 0 {
-		return nil, nil
-	}
-	if s.db.IsPostgres() {
-		return pgAggregateJobs(ctx, tx, jobIDs, now)
-	}
-	errorsAgg := "group_concat(CASE WHEN o.status = 'dead_letter' THEN o.backend || ': ' || o.last_error END, '; ' ORDER BY o.backend)"
-	counts := tx.NewSelect().TableExpr("outbox_events AS o").
-		ColumnExpr("o.job_id").
-		ColumnExpr("sum(CASE WHEN o.status IN (?, ?) THEN 1 ELSE 0 END) AS open_events", gateway.OutboxPending, gateway.OutboxProcessing).
-		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS ok_events", gateway.OutboxSuccess).
-		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS dead_events", gateway.OutboxDeadLetter).
-		ColumnExpr(errorsAgg+" AS errors").
-		Where("o.job_id IN (?)", bun.List(jobIDs)).
-		GroupExpr("o.job_id")
-	rows := make([]jobRow, 0, len(jobIDs))
-	err := tx.NewUpdate().Model((*jobRow)(nil)).
-		With("_agg", counts).
-		TableExpr("_agg").
-		Set("status = CASE WHEN _agg.open_events > 0 THEN ? WHEN _agg.dead_events = 0 THEN ? WHEN _agg.ok_events > 0 THEN ? ELSE ? END",
-			gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed).
-		Set("started_at = COALESCE(j.started_at, ?)", now).
-		Set("finished_at = CASE WHEN _agg.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END", now).
-		Set("error_message = _agg.errors").
-		Set("created_refs_count = (SELECT count(*) FROM memory_refs AS r WHERE r.gateway_id = j.id AND r.job_id = j.id)").
-		Set("updated_at = ?", now).
-		Set("version = j.version + 1").
-		Where("j.id = _agg.job_id").
-		Where("j.id IN (?)", bun.List(jobIDs)).
-		Returning("*").
-		Scan(ctx, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("error aggregating jobs: %w", err)
-	}
-	return toDomain[gateway.CommitJob](rows), nil
-}
-
-// notifyJobs announces job changes (PostgreSQL, delivered at commit). The
-// payload carries ids only, chunked below the 8000-byte NOTIFY limit.
-func (s *Store) notifyJobs(ctx context.Context, tx bun.Tx, jobs []gateway.CommitJob) error {
-	if len(jobs) == 0 || !s.db.IsPostgres() {
-		return nil
-	}
-	ids := make([]string, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID
-	}
-	for _, chunk := range chunkIDs(ids, notifyPayloadMax) {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobsChannel, chunk); err != nil {
-			return fmt.Errorf("error announcing job changes: %w", err)
-		}
-	}
-	return nil
 }
 
 func eventJobIDs(events []gateway.OutboxEvent) []string {

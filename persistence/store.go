@@ -8,7 +8,6 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/namespace"
@@ -46,37 +45,6 @@ func (s *Store) RefsByGatewayID(ctx context.Context, gatewayID string) ([]gatewa
 	return toDomain[gateway.MemoryRef](rows), nil
 }
 
-// refUpsertColumns are overwritten when a ref is written again; created_at
-// and the ids are not.
-var refUpsertColumns = []string{
-	"provenance_id", "status", "native_id", "native_uri", "error_message", "content_hash",
-	"job_id", "outbox_event_id", "metadata", "updated_at",
-}
-
-// upsertRefs writes refs idempotently. A successful ref is never downgraded
-// by a later failure, and a ref is never overwritten with another turn's
-// content hash.
-func upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
-	if len(refs) == 0 {
-		return nil
-	}
-	if tx.Dialect().Name() == dialect.PG {
-		return pgUpsertRefs(ctx, tx, refs)
-	}
-	rows := toRefRows(refs)
-	q := tx.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE")
-	for _, col := range refUpsertColumns {
-		q = q.Set(col + " = EXCLUDED." + col)
-	}
-	q = q.Where("(r.status <> 'success' OR EXCLUDED.status = 'success')").
-		Where(refNotRetiredCondition).
-		Where("(r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)")
-	if _, err := q.Exec(ctx); err != nil {
-		return fmt.Errorf("error upserting %d refs: %w", len(refs), err)
-	}
-	return nil
-}
-
 func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error {
 	audit.Metadata = nonNil(audit.Metadata)
 	row := auditRow{AuditEntry: audit}
@@ -85,11 +53,6 @@ func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error
 	}
 	return nil
 }
-
-// refNotRetiredCondition keeps an upsert (a replayed ingest, a retried
-// commit) from reviving a ref that an applied correction superseded or a
-// delete request removed.
-const refNotRetiredCondition = "r.status NOT IN ('superseded', 'deleted')"
 
 // InsertAudit implements gateway.OutboxAdminStore.
 func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) error {
@@ -111,7 +74,7 @@ func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit 
 				return err
 			}
 		}
-		if err := upsertRefs(ctx, tx, refs); err != nil {
+		if err := s.db.sql.upsertRefs(ctx, tx, refs); err != nil {
 			return err
 		}
 		return insertAudit(ctx, tx, audit)
@@ -160,7 +123,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 			// completion, rescue or re-drive of the job as a whole, so the job
 			// and its events are read as of one moment. (SQLite: this
 			// transaction already holds the single writer.)
-			if err := s.lockJobs(ctx, tx, []string{job.ID}); err != nil {
+			if err := s.db.sql.lockJobs(ctx, tx, []string{job.ID}); err != nil {
 				return err
 			}
 			var existing jobRow
@@ -183,12 +146,12 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 		if err := insertAudit(ctx, tx, audit); err != nil {
 			return err
 		}
-		if s.db.IsPostgres() && len(events) > 0 {
-			if err := notifyOutbox(ctx, tx); err != nil {
+		if len(events) > 0 {
+			if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
 				return err
 			}
 		}
-		if err := s.notifyJobs(ctx, tx, []gateway.CommitJob{job}); err != nil {
+		if err := s.db.sql.notifyJobs(ctx, tx, []gateway.CommitJob{job}); err != nil {
 			return err
 		}
 		stored, created = gateway.JobSnapshot{Job: job, Events: events}, true

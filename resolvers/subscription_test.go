@@ -68,7 +68,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
-	if db.IsPostgres() {
+	if db.Notifies() {
 		// Changes also travel through NOTIFY, as between processes.
 		listener = persistence.NewListener(db, persistence.ListenerHandlers{
 			Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync,

@@ -17,7 +17,6 @@ import (
 	"unicode"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/namespace"
@@ -36,8 +35,17 @@ const maxQueryTerms = 32
 
 // Backend is the local backend. It is safe for concurrent use.
 type Backend struct {
-	db  *bun.DB
-	now func() time.Time
+	db     *bun.DB
+	now    func() time.Time
+	search fullText
+}
+
+// fullText is the database's full-text search, one implementation per
+// dialect (search_postgres.go, search_sqlite.go), chosen in New.
+type fullText interface {
+	// match narrows sel to memories matching any of terms and selects
+	// their relevance as "score" (higher is better).
+	match(sel *bun.SelectQuery, terms []string) *bun.SelectQuery
 }
 
 var (
@@ -56,7 +64,7 @@ func New(db *bun.DB, now func() time.Time) *Backend {
 	if now == nil {
 		now = time.Now
 	}
-	return &Backend{db: db, now: now}
+	return &Backend{db: db, now: now, search: fullTextOf(db)}
 }
 
 // Name implements gateway.BackendAdapter.
@@ -218,24 +226,7 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 		return nil, nil
 	}
 	var rows []memoryRow
-	var sel *bun.SelectQuery
-	if b.db.Dialect().Name() == dialect.PG {
-		tsq := strings.Join(terms, " | ")
-		sel = b.db.NewSelect().Model(&rows).
-			ColumnExpr(resultColumns).
-			ColumnExpr("ts_rank_cd(m.search, to_tsquery('english', ?)) AS score", tsq).
-			Where("m.search @@ to_tsquery('english', ?)", tsq)
-	} else {
-		quoted := make([]string, len(terms))
-		for i, t := range terms {
-			quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
-		}
-		sel = b.db.NewSelect().Model(&rows).
-			ColumnExpr(resultColumns).
-			ColumnExpr("-bm25(local_memories_fts) AS score").
-			Join("JOIN local_memories_fts ON local_memories_fts.rowid = m.seq").
-			Where("local_memories_fts MATCH ?", strings.Join(quoted, " OR "))
-	}
+	sel := b.search.match(b.db.NewSelect().Model(&rows).ColumnExpr(resultColumns), terms)
 	sel = sel.Where("m.workspace_id = ?", q.WorkspaceID).
 		Where("m.user_id = ?", q.UserID).
 		Where("m.state = ?", stateActive)

@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,15 +13,117 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
-// PostgreSQL bulk paths. A VALUES list of N rows × M columns is N×M literals
-// to parse and plan; one array per column, expanded by unnest, is M. On the
-// worker's hot path (thousands of rows per transaction) that halves the cost.
+// postgresDialect is the store on PostgreSQL: advisory locks per job, claims
+// with FOR UPDATE SKIP LOCKED, bulk writes through one array per column
+// (unnest) — a VALUES list of N rows × M columns is N×M literals to parse
+// and plan, an array per column is M, which on the worker's hot path halves
+// the cost — and NOTIFY to other processes.
+type postgresDialect struct{}
+
+var _ sqlDialect = postgresDialect{}
+
+// migrationLockKey is the PostgreSQL advisory lock taken while migrating
+// (an arbitrary constant: "memgw" in ASCII).
+const migrationLockKey int64 = 0x6d656d6777
+
+// jobLockSeed separates the gateway's job advisory locks from other users of
+// advisory locks in the same database.
+const jobLockSeed = 0x6d67776a6f62 // "mgwjob"
+
+func (postgresDialect) migrationsDir() string { return "migrations/postgres" }
+
+// lockMigrations holds an advisory lock on a dedicated connection.
+func (postgresDialect) lockMigrations(ctx context.Context, db *DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error reserving a connection for the migration lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrationLockKey); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("error taking the migration lock: %w", err)
+	}
+	return func() {
+		// Unlock even if ctx is done; closing the connection would release
+		// the lock too, but an explicit unlock keeps the connection reusable.
+		_, unlockErr := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrationLockKey)
+		_ = errors.Join(unlockErr, conn.Close())
+	}, nil
+}
+
+func (postgresDialect) notifies() bool { return true }
+
+// notifyOutbox queues a wake-up that PostgreSQL delivers when the
+// transaction commits (at once outside one).
+func (postgresDialect) notifyOutbox(ctx context.Context, db bun.IDB) error {
+	if _, err := db.ExecContext(ctx, "SELECT pg_notify(?, '')", OutboxChannel); err != nil {
+		return fmt.Errorf("error notifying workers: %w", err)
+	}
+	return nil
+}
+
+// notifyJobs: the payload carries ids only, chunked below the 8000-byte
+// NOTIFY limit.
+func (postgresDialect) notifyJobs(ctx context.Context, tx bun.Tx, jobs []gateway.CommitJob) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	for _, chunk := range chunkIDs(ids, notifyPayloadMax) {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobsChannel, chunk); err != nil {
+			return fmt.Errorf("error announcing job changes: %w", err)
+		}
+	}
+	return nil
+}
+
+// lockJobs takes a transaction-scoped advisory lock per job. Advisory locks
+// live in memory: unlike row locks they write nothing to the table or the
+// WAL.
+func (postgresDialect) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error {
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	// jobIDs are sorted; ORDER BY keeps the lock order whatever the plan.
+	_, err := tx.ExecContext(ctx,
+		"SELECT pg_advisory_xact_lock(hashtextextended(id, ?)) FROM unnest(?::text[]) AS id ORDER BY id",
+		jobLockSeed, pgdialect.Array(jobIDs))
+	if err != nil {
+		return fmt.Errorf("error locking jobs: %w", err)
+	}
+	return nil
+}
+
+// lockClaim: concurrent workers skip the rows others hold.
+func (postgresDialect) lockClaim(pick *bun.SelectQuery) *bun.SelectQuery {
+	return pick.For("UPDATE SKIP LOCKED")
+}
+
+// inSubquery: "= ANY(ARRAY(…))" is answered through the primary key;
+// "IN (subquery)" makes PostgreSQL hash the whole table.
+func (postgresDialect) inSubquery(column string) string { return column + " = ANY(ARRAY(?))" }
+
+// inList passes the array through a subquery: shown a literal array of a
+// few hundred ids, the planner weighs probing the key for each against
+// scanning the table and, on a table of some tens of thousands of rows,
+// scans it (every job, for every claim); behind a subquery it plans key
+// probes.
+func (postgresDialect) inList(column string, ids []string) (string, any) {
+	return column + " = ANY(ARRAY(SELECT unnest(?::text[])))", pgdialect.Array(ids)
+}
+
+func (postgresDialect) timestampArg() string { return "?::timestamptz" }
 
 const pgRefColumns = "id, gateway_id, provenance_id, workspace_id, user_id, agent_id, session_id, turn_id, namespace, " +
 	"backend, ref_type, status, native_id, native_uri, idempotency_key, source_type, source_event_id, content_hash, " +
 	"error_message, job_id, outbox_event_id, metadata, created_at, updated_at"
 
-func pgUpsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
+func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
 	n := len(refs)
 	var (
 		id, gw, prov, ws, user, agent, session, ns, backend, refType, status         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -46,9 +149,7 @@ func pgUpsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) erro
 		"FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
 		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
 		"?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) AS u(" + pgRefColumns + ") " +
-		"ON CONFLICT (id) DO UPDATE SET " + refUpsertSet() +
-		" WHERE (r.status <> 'success' OR EXCLUDED.status = 'success') AND " + refNotRetiredCondition +
-		" AND (r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)"
+		"ON CONFLICT (id) DO UPDATE SET " + refUpsertSet() + " WHERE " + refUpsertGuard
 	a := pgdialect.Array
 	_, err := tx.ExecContext(ctx, query,
 		a(id), a(gw), a(prov), a(ws), a(user), a(agent), a(session), a(turn), a(ns),
@@ -60,21 +161,7 @@ func pgUpsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) erro
 	return nil
 }
 
-func refUpsertSet() string {
-	set := ""
-	for i, col := range refUpsertColumns {
-		if i > 0 {
-			set += ", "
-		}
-		set += col + " = EXCLUDED." + col
-	}
-	return set
-}
-
-// pgCompleteEvents applies fenced completions and returns the leases they
-// landed under.
-//
-// The fence is the lease itself, (locked_by, claim_count): every way out of
+// completeEvents: // The fence is the lease itself, (locked_by, claim_count): every way out of
 // PROCESSING clears locked_by (the outbox_events_lease_holder check keeps
 // that true), and every claim raises claim_count, which nothing lowers; so a
 // match means the event is still PROCESSING under the very claim the result
@@ -83,7 +170,7 @@ func refUpsertSet() string {
 // let it answer through the partial lease index, whose entries for every
 // event completed since the last vacuum it then had to read again for each
 // batch.
-func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now time.Time) ([]lease, error) {
+func (postgresDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, _ []string, now time.Time) ([]lease, error) {
 	n := len(rows)
 	var (
 		id, status, worker, metadata = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -118,13 +205,15 @@ func pgCompleteEvents(ctx context.Context, tx bun.Tx, rows []completionRow, now 
 	return applied, nil
 }
 
-// pgAggregateJobs is aggregateJobs for PostgreSQL. It is driven by the job
-// id list: each job's events and refs are counted through their indexes
+// aggregateJobs is driven by the job id list: each job's events and refs are counted through their indexes
 // (LATERAL), so the cost follows the batch, not the size of the tables, and
 // no plan can turn it into a scan of every event.
-func pgAggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
+func (postgresDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
+	if len(jobIDs) == 0 {
+		return nil, nil
+	}
 	query := "UPDATE commit_jobs AS j SET " +
-		"status = CASE WHEN a.open_events > 0 THEN ? WHEN a.dead_events = 0 THEN ? WHEN a.ok_events > 0 THEN ? ELSE ? END, " +
+		"status = " + jobStatusCase("a") + ", " +
 		"started_at = COALESCE(j.started_at, ?), " +
 		"finished_at = CASE WHEN a.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END, " +
 		"error_message = a.errors, created_refs_count = a.refs, updated_at = ?, version = j.version + 1 " +
@@ -140,11 +229,9 @@ func pgAggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.T
 		"WHERE ev.events > 0) AS a " +
 		"WHERE j.id = a.id RETURNING j.*"
 	rows := make([]jobRow, 0, len(jobIDs))
-	err := tx.NewRaw(query,
-		gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed, now, now, now,
-		pgdialect.Array(jobIDs),
-		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter, gateway.OutboxDeadLetter).
-		Scan(ctx, &rows)
+	args := append(append([]any{}, jobStatusArgs...), now, now, now, pgdialect.Array(jobIDs),
+		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter, gateway.OutboxDeadLetter)
+	err := tx.NewRaw(query, args...).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("error aggregating jobs: %w", err)
 	}
