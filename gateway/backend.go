@@ -12,6 +12,23 @@ type BackendAdapter interface {
 	Name() Backend
 }
 
+// RefTypes are the types a backend's refs are recorded as.
+type RefTypes struct {
+	// Ingest is the type of an ingested turn's ref.
+	Ingest RefType
+	// Commit is the type of a commit's produced ref that names none.
+	Commit RefType
+}
+
+// DefaultRefTypes are a backend's ref types when it declares none.
+var DefaultRefTypes = RefTypes{Ingest: RefTypeMessageMemory, Commit: RefTypeDraftReview}
+
+// RefTypeDeclarer is implemented by a backend whose refs are of other types
+// than DefaultRefTypes: the domain asks, it never decides by backend name.
+type RefTypeDeclarer interface {
+	RefTypes() RefTypes
+}
+
 // TurnIngester writes one conversation turn.
 type TurnIngester interface {
 	IngestTurn(ctx context.Context, turn TurnWrite) (WriteResult, error)

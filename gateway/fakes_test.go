@@ -20,6 +20,8 @@ type fakeBackend struct {
 	ingestFn func(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error)
 	items    []gateway.RetrievedItem
 	delay    time.Duration
+	// types, when set, are the ref types the fake declares.
+	types *gateway.RefTypes
 
 	calls    atomic.Int64
 	mu       sync.Mutex
@@ -27,6 +29,13 @@ type fakeBackend struct {
 }
 
 func (f *fakeBackend) Name() gateway.Backend { return f.name }
+
+func (f *fakeBackend) RefTypes() gateway.RefTypes {
+	if f.types != nil {
+		return *f.types
+	}
+	return gateway.DefaultRefTypes
+}
 
 func (f *fakeBackend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
 	f.calls.Add(1)

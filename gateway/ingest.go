@@ -237,11 +237,11 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 				// Recorded under another redaction rule set: the same turn
 				// may redact differently now. It is answered as the replay
 				// it may be, from what is recorded, not as a conflict.
-				return replayOf(t, existing), nil
+				return s.replayOf(t, existing), nil
 			}
 			return IngestResult{}, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
 		}
-		if r.RefType == ingestRefType(r.Backend) {
+		if r.RefType == s.refTypesOf(r.Backend).Ingest {
 			prevByBackend[r.Backend] = r
 		}
 	}
@@ -347,10 +347,10 @@ func refRulesVersion(r MemoryRef) string {
 }
 
 // replayOf answers a replay from what is recorded, writing nothing.
-func replayOf(t *turn, refs []MemoryRef) IngestResult {
+func (s *core) replayOf(t *turn, refs []MemoryRef) IngestResult {
 	out := make([]MemoryRef, 0, len(refs))
 	for _, r := range refs {
-		if r.RefType == ingestRefType(r.Backend) {
+		if r.RefType == s.refTypesOf(r.Backend).Ingest {
 			out = append(out, r)
 		}
 	}
@@ -462,16 +462,8 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	return ref
 }
 
-// ingestRefType is the ref type an ingest records per backend.
-func ingestRefType(b Backend) RefType {
-	if b == BackendOpenViking {
-		return RefTypeSessionArchive
-	}
-	return RefTypeMessageMemory
-}
-
 func (s *Service) newIngestRef(t *turn, backend Backend, status RefStatus, now time.Time, extra Metadata) MemoryRef {
-	refType := ingestRefType(backend)
+	refType := s.refTypesOf(backend).Ingest
 	return MemoryRef{
 		ID:             RefID(t.gatewayID, backend, refType, "", "", ""),
 		GatewayID:      t.gatewayID,

@@ -279,18 +279,6 @@ func (s *OutboxExecutor) skipped(c OutboxCompletion, now time.Time, reason strin
 	return c
 }
 
-// defaultCommitRefType is the ref type of a produced ref that names none.
-func defaultCommitRefType(b Backend) RefType {
-	switch b {
-	case BackendOpenViking:
-		return RefTypeSessionArchive
-	case BackendEverMemOS:
-		return RefTypeLongTermMemory
-	default:
-		return RefTypeDraftReview
-	}
-}
-
 // producedRefs turns what a commit produced into refs with stable ids: the
 // stable key is the produced ref's stable_key / backend_ref_key /
 // idempotency_key metadata, else "produced_ref_index:{i}" when it has no
@@ -301,7 +289,7 @@ func (s *OutboxExecutor) producedRefs(e OutboxEvent, res CommitResult, result Me
 	if len(produced) == 0 {
 		refType := res.RefType
 		if refType == "" {
-			refType = defaultCommitRefType(e.Backend)
+			refType = s.refTypesOf(e.Backend).Commit
 		}
 		produced = []ProducedRef{{RefType: refType, NativeID: res.NativeID, NativeURI: res.NativeURI}}
 	}
@@ -313,7 +301,7 @@ func (s *OutboxExecutor) producedRefs(e OutboxEvent, res CommitResult, result Me
 		}
 		refType := p.RefType
 		if refType == "" {
-			refType = defaultCommitRefType(e.Backend)
+			refType = s.refTypesOf(e.Backend).Commit
 		}
 		agentID, ns := e.AgentID, e.Namespace
 		if p.Scope != nil {

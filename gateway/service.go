@@ -126,6 +126,8 @@ type core struct {
 	store    Store
 	redactor Redactor
 	observer CallObserver
+	// refTypes are what each backend declared (RefTypeDeclarer).
+	refTypes map[Backend]RefTypes
 }
 
 func newCore(opts Options) (*core, error) {
@@ -138,6 +140,7 @@ func newCore(opts Options) (*core, error) {
 	c := &core{
 		backends: opts.Backends,
 		byName:   make(map[Backend]BackendAdapter, len(opts.Backends)),
+		refTypes: make(map[Backend]RefTypes, len(opts.Backends)),
 		cfg:      opts.Config.withDefaults(),
 		logger:   opts.Logger,
 		now:      opts.Now,
@@ -159,8 +162,20 @@ func newCore(opts Options) (*core, error) {
 			return nil, errors.New("gateway: backend " + string(b.Name()) + " configured twice")
 		}
 		c.byName[b.Name()] = b
+		c.refTypes[b.Name()] = DefaultRefTypes
+		if d, ok := b.(RefTypeDeclarer); ok {
+			c.refTypes[b.Name()] = d.RefTypes()
+		}
 	}
 	return c, nil
+}
+
+// refTypesOf is what a backend's refs are recorded as.
+func (s *core) refTypesOf(b Backend) RefTypes {
+	if t, ok := s.refTypes[b]; ok {
+		return t
+	}
+	return DefaultRefTypes
 }
 
 // Service serves the gateway's requests. It is safe for concurrent use.

@@ -91,7 +91,7 @@ func TestIngestBackendOutcomes(t *testing.T) {
 		ok := &fakeBackend{name: gateway.BackendLocal}
 		failing := &fakeBackend{name: gateway.BackendOpenViking, ingestFn: func(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
 			return gateway.WriteResult{}, errors.New("connection refused")
-		}}
+		}, types: &gateway.RefTypes{Ingest: gateway.RefTypeSessionArchive, Commit: gateway.RefTypeSessionArchive}}
 		bare := bareBackend{name: gateway.BackendEverMemOS}
 		svc := newService(t, db, gateway.Config{}, ok, failing, bare)
 
@@ -107,7 +107,8 @@ func TestIngestBackendOutcomes(t *testing.T) {
 		require.Equal(t, "connection refused", *byBackend[gateway.BackendOpenViking].ErrorMessage)
 		require.Equal(t, gateway.RefStatusSkipped, byBackend[gateway.BackendEverMemOS].Status)
 		require.Equal(t, gateway.ReasonAdapterMethodMissing, byBackend[gateway.BackendEverMemOS].Metadata["reason"])
-		require.Equal(t, gateway.RefTypeSessionArchive, byBackend[gateway.BackendOpenViking].RefType)
+		require.Equal(t, gateway.RefTypeSessionArchive, byBackend[gateway.BackendOpenViking].RefType, "the type the backend declares")
+		require.Equal(t, gateway.RefTypeMessageMemory, byBackend[gateway.BackendLocal].RefType, "the default")
 		require.Equal(t, []string{"openviking: connection refused"}, res.Errors)
 		// The backend response is reduced to the allow-list: the echoed
 		// content is gone, the id stays.

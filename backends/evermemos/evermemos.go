@@ -56,6 +56,7 @@ var (
 	_ gateway.Retriever        = (*Backend)(nil)
 	_ gateway.FeedbackApplier  = (*Backend)(nil)
 	_ gateway.HealthChecker    = (*Backend)(nil)
+	_ gateway.RefTypeDeclarer  = (*Backend)(nil)
 )
 
 // New builds the adapter.
@@ -83,6 +84,12 @@ func New(cfg Config) (*Backend, error) {
 
 // Name implements gateway.BackendAdapter.
 func (b *Backend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+
+// RefTypes implements gateway.RefTypeDeclarer: a turn is a message memory;
+// what a commit extracts is long-term memory.
+func (b *Backend) RefTypes() gateway.RefTypes {
+	return gateway.RefTypes{Ingest: gateway.RefTypeMessageMemory, Commit: gateway.RefTypeLongTermMemory}
+}
 
 // BreakerState reports the circuit breaker's state.
 func (b *Backend) BreakerState() string { return b.client.BreakerState() }

@@ -73,6 +73,7 @@ var (
 	_ gateway.Retriever        = (*Backend)(nil)
 	_ gateway.FeedbackApplier  = (*Backend)(nil)
 	_ gateway.HealthChecker    = (*Backend)(nil)
+	_ gateway.RefTypeDeclarer  = (*Backend)(nil)
 )
 
 // New builds the adapter.
@@ -102,6 +103,12 @@ func New(cfg Config) (*Backend, error) {
 
 // Name implements gateway.BackendAdapter.
 func (b *Backend) Name() gateway.Backend { return gateway.BackendOpenViking }
+
+// RefTypes implements gateway.RefTypeDeclarer: a turn lands in a session,
+// which a commit archives.
+func (b *Backend) RefTypes() gateway.RefTypes {
+	return gateway.RefTypes{Ingest: gateway.RefTypeSessionArchive, Commit: gateway.RefTypeSessionArchive}
+}
 
 // BreakerState reports the circuit breaker's state.
 func (b *Backend) BreakerState() string { return b.client.BreakerState() }
