@@ -53,7 +53,7 @@ type TraceInput struct {
 
 // TurnPolicy restricts which backends a turn may reach.
 type TurnPolicy struct {
-	Backends []Backend `json:"backends" validate:"dive,oneof=openviking evermemos local"`
+	Backends []Backend `json:"backends" validate:"dive,backend"`
 }
 
 // IngestResult is the outcome of an ingest.
@@ -125,6 +125,11 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 	}
 	if err := checkMetadataText("metadata", in.Metadata); err != nil {
 		return nil, err
+	}
+	if in.Policy != nil {
+		if err := s.checkConfigured("policy.backends", in.Policy.Backends); err != nil {
+			return nil, err
+		}
 	}
 	if in.Metadata != nil && metadataSize(in.Metadata) > s.cfg.MaxMetadataBytes {
 		return nil, NewInputError("metadata", fmt.Sprintf("must be at most %d bytes encoded", s.cfg.MaxMetadataBytes))

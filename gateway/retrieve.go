@@ -26,7 +26,7 @@ type RetrieveContextInput struct {
 	Query       string    `json:"query" validate:"required,max=4096,text"`
 	SessionID   string    `json:"sessionId" validate:"max=128,ident"`
 	Limit       int       `json:"limit" validate:"gte=0,lte=100"`
-	Backends    []Backend `json:"backends" validate:"dive,oneof=openviking evermemos local"`
+	Backends    []Backend `json:"backends" validate:"dive,backend"`
 	TraceID     string    `json:"traceId" validate:"max=128,ident"`
 }
 
@@ -83,6 +83,9 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	in.Namespace = normalizeNamespace(in.Namespace)
 	in.Query = strings.TrimSpace(in.Query)
 	if err := s.validateStruct(in); err != nil {
+		return RetrieveResult{}, err
+	}
+	if err := s.checkConfigured("backends", in.Backends); err != nil {
 		return RetrieveResult{}, err
 	}
 	if in.Limit == 0 {

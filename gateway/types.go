@@ -8,18 +8,42 @@
 // are declared here, where they are consumed.
 package gateway
 
-import "time"
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Backend names a memory backend in its lowercase reference spelling, which is
-// also the spelling used in identifiers and stored rows.
+// also the spelling used in identifiers and stored rows. The set is open: a
+// backend is whatever adapter is configured under a name.
 type Backend string
 
-// Known backends.
+// The backends this project ships.
 const (
 	BackendEverMemOS  Backend = "evermemos"
 	BackendLocal      Backend = "local"
 	BackendOpenViking Backend = "openviking"
 )
+
+// MarshalGQL writes the backend as its GraphQL enum value: the name in
+// capitals.
+func (b Backend) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(strings.ToUpper(string(b))))
+}
+
+// UnmarshalGQL reads a GraphQL enum value (the schema has already checked
+// that it is one of the enum's values).
+func (b *Backend) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return errors.New("must be a backend name")
+	}
+	*b = Backend(strings.ToLower(s))
+	return nil
+}
 
 // RefType is the kind of memory a ref points to, in its reference spelling.
 type RefType string

@@ -61,6 +61,21 @@ func newValidator() *validator.Validate {
 		}
 		return true
 	})
+	// backend: a backend name, lowercase letters, digits, '_' or '-'. The
+	// set is open (whatever adapters are configured); a name that is not
+	// configured selects nothing.
+	_ = v.RegisterValidation("backend", func(fl validator.FieldLevel) bool {
+		s := fl.Field().String()
+		if s == "" || len(s) > maxBackendName {
+			return false
+		}
+		for _, r := range s {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' {
+				return false
+			}
+		}
+		return true
+	})
 	// text: what both stores hold unchanged — valid UTF-8, no NUL bytes.
 	_ = v.RegisterValidation("text", func(fl validator.FieldLevel) bool {
 		return storable(fl.Field().String())
@@ -103,6 +118,24 @@ func checkMetadataText(field string, v any) error {
 	return nil
 }
 
+// checkConfigured refuses a backend a request names that is not configured
+// here, naming the field and what is.
+func (s *core) checkConfigured(field string, backends []Backend) error {
+	for i, b := range backends {
+		if _, ok := s.byName[b]; !ok {
+			names := make([]string, len(s.backends))
+			for j, a := range s.backends {
+				names[j] = string(a.Name())
+			}
+			return NewInputError(fmt.Sprintf("%s[%d]", field, i), "is not a configured backend (configured: "+strings.Join(names, ", ")+")")
+		}
+	}
+	return nil
+}
+
+// maxBackendName bounds a backend name.
+const maxBackendName = 64
+
 // textRule is how a text the stores cannot hold is refused.
 const textRule = "must be valid UTF-8 without NUL bytes"
 
@@ -135,6 +168,8 @@ func describeRule(fe validator.FieldError) string {
 		return "must be at least " + fe.Param()
 	case "oneof":
 		return "must be one of: " + fe.Param()
+	case "backend":
+		return "must be a backend name"
 	case "ident":
 		return "must not contain control characters or surrounding whitespace, and must not be '.' or '..'"
 	case "namespace":

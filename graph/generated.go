@@ -14567,32 +14567,14 @@ func (ec *executionContext) marshalNBackendStatus2ᚕgithubᚗcomᚋmemoryᚑgat
 }
 
 func (ec *executionContext) unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, v any) (gateway.Backend, error) {
-	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend[tmp]
+	var res gateway.Backend
+	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, sel ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-	_ = sel
-	res := graphql.MarshalString(marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend[v])
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "BackendType!")
-	}
-	return res
+	return v
 }
-
-var (
-	unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend = map[string]gateway.Backend{
-		"OPENVIKING": gateway.BackendOpenViking,
-		"EVERMEMOS":  gateway.BackendEverMemOS,
-		"LOCAL":      gateway.BackendLocal,
-	}
-	marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend = map[gateway.Backend]string{
-		gateway.BackendOpenViking: "OPENVIKING",
-		gateway.BackendEverMemOS:  "EVERMEMOS",
-		gateway.BackendLocal:      "LOCAL",
-	}
-)
 
 func (ec *executionContext) unmarshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx context.Context, v any) ([]gateway.Backend, error) {
 	vSlice := graphql.CoerceList(v)
@@ -15622,30 +15604,14 @@ func (ec *executionContext) unmarshalOAuditLogFilter2ᚖgithubᚗcomᚋmemoryᚑ
 }
 
 func (ec *executionContext) unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, v any) (gateway.Backend, error) {
-	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend[tmp]
+	var res gateway.Backend
+	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, sel ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(marshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend[v])
-	return res
+	return v
 }
-
-var (
-	unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend = map[string]gateway.Backend{
-		"OPENVIKING": gateway.BackendOpenViking,
-		"EVERMEMOS":  gateway.BackendEverMemOS,
-		"LOCAL":      gateway.BackendLocal,
-	}
-	marshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend = map[gateway.Backend]string{
-		gateway.BackendOpenViking: "OPENVIKING",
-		gateway.BackendEverMemOS:  "EVERMEMOS",
-		gateway.BackendLocal:      "LOCAL",
-	}
-)
 
 func (ec *executionContext) unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx context.Context, v any) ([]gateway.Backend, error) {
 	if v == nil {
