@@ -8,6 +8,16 @@ import (
 // BackendAdapter is a configured memory backend. What it can do is expressed by
 // the optional capability interfaces below; a missing capability is not an
 // error, it yields SKIPPED with reason "adapter_method_missing".
+//
+// The contract every adapter keeps, checked for each by
+// backends/backendtest.Exercise:
+//   - every call honours its context: cancelled, it does not report success;
+//   - a failure is a result with Status ResultFailed, an ErrorCode, and
+//     Retryable when trying again may help (an outage: unreachable, timeout,
+//     5xx) or not (a refusal: 4xx); an error return counts as retryable;
+//   - writes are idempotent on their ids (below), so the worker's retries
+//     after failures and lost leases never duplicate a memory;
+//   - error texts never carry the content the request held.
 type BackendAdapter interface {
 	Name() Backend
 }
@@ -29,23 +39,33 @@ type RefTypeDeclarer interface {
 	RefTypes() RefTypes
 }
 
-// TurnIngester writes one conversation turn.
+// TurnIngester writes one conversation turn. Writing the same GatewayID
+// again is the same memory (same NativeID/NativeURI), and Created is false.
 type TurnIngester interface {
 	IngestTurn(ctx context.Context, turn TurnWrite) (WriteResult, error)
 }
 
-// SessionCommitter turns a session's turns into durable memories.
+// SessionCommitter turns a session's turns into durable memories. The same
+// EventID again (a retry) produces no second memory; it answers
+// ResultSuccess or ResultSkipped. A commit that runs on remotely answers
+// ResultPending with State and is asked again with that state.
 type SessionCommitter interface {
 	CommitSession(ctx context.Context, req CommitRequest) (CommitResult, error)
 }
 
-// Retriever answers a context query.
+// Retriever answers a context query: at most Limit items of the query's
+// workspace and user only, each with its text and the memory's NativeID or
+// NativeURI, scores not negative.
 type Retriever interface {
 	Retrieve(ctx context.Context, q RetrievalQuery) ([]RetrievedItem, error)
 }
 
 // FeedbackApplier applies accepted feedback (a correction or a delete) to the
-// memory the backend owns.
+// memory the backend owns; see FeedbackRequest for the answers. Applying the
+// same EventID again succeeds without changing more; deleting what is gone
+// succeeds; a correction without text is a permanent failure
+// (EmptyCorrectionResult); ratings (HELPFUL, NOT_HELPFUL) are skipped with
+// a reason.
 type FeedbackApplier interface {
 	ApplyFeedback(ctx context.Context, req FeedbackRequest) (CommitResult, error)
 }

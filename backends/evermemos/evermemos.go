@@ -279,6 +279,11 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	}
 	// The API returns two lists; rank them together by score.
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Score > items[j].Score })
+	// Episodes and profile entries are asked for topK each: the answer is
+	// the best topK of both.
+	if len(items) > topK {
+		items = items[:topK]
+	}
 	return items, nil
 }
 

@@ -2,6 +2,7 @@ package evermemos_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -171,4 +172,217 @@ func TestHealth(t *testing.T) {
 	fake.Close()
 	require.Error(t, b.Health(context.Background()))
 	require.Equal(t, "closed", b.BreakerState())
+}
+
+// Feedback specifics of EverMemOS (the contract is in contract_test.go).
+
+const (
+	addPath    = "/api/v1/memories"
+	flushPath  = "/api/v1/memories/flush"
+	deletePath = "/api/v1/memories/delete"
+)
+
+// committed ingests and commits a session with one user turn and returns
+// the refs the commit produced: the episode, then the profile.
+func committed(t *testing.T, b *evermemos.Backend) []gateway.ProducedRef {
+	t.Helper()
+	ctx := context.Background()
+	_, err := b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+	require.NoError(t, err)
+	res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "acme", UserID: "alice", SessionID: "s1"})
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, res.Status)
+	require.Len(t, res.Refs, 2)
+	require.Equal(t, gateway.RefTypeEpisodicMemory, res.Refs[0].RefType)
+	return res.Refs
+}
+
+func feedbackReq(kind gateway.FeedbackType, ref gateway.ProducedRef, correction string) gateway.FeedbackRequest {
+	return gateway.FeedbackRequest{
+		EventID: "outbox_fb_1", FeedbackID: "fb_1", FeedbackType: kind, WorkspaceID: "acme", UserID: "alice",
+		AgentID: "helper", SessionID: "s1", RefType: ref.RefType, NativeID: ref.NativeID, NativeURI: ref.NativeURI,
+		Correction: correction, Attempt: 1,
+	}
+}
+
+func applyFeedback(t *testing.T, b *evermemos.Backend, req gateway.FeedbackRequest) gateway.CommitResult {
+	t.Helper()
+	res, err := b.ApplyFeedback(context.Background(), req)
+	require.NoError(t, err)
+	return res
+}
+
+// retrieved returns the texts of the episodes and of the profile a retrieval
+// of alice's favourite colour finds.
+func retrieved(t *testing.T, b *evermemos.Backend) (episodes []string, profile string) {
+	t.Helper()
+	items, err := b.Retrieve(context.Background(), gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", Query: "favourite colour", Limit: 10})
+	require.NoError(t, err)
+	for _, it := range items {
+		if it.MemoryType == gateway.RefTypeProfile {
+			profile = it.Text
+			continue
+		}
+		episodes = append(episodes, it.Text)
+	}
+	return episodes, profile
+}
+
+// liveEpisodes are the texts of the fake's episodes not deleted.
+func liveEpisodes(fake *evermemostest.Server) []string {
+	var out []string
+	for _, e := range fake.Episodes() {
+		if !e.Deleted {
+			out = append(out, e.Episode)
+		}
+	}
+	return out
+}
+
+func TestFeedbackDeleteRemovesTheEpisode(t *testing.T) {
+	t.Parallel()
+	b, fake := setup(t)
+	refs := committed(t, b)
+	req := feedbackReq(gateway.FeedbackDeleteRequest, refs[0], "")
+
+	for attempt := 1; attempt <= 2; attempt++ { // deleting again is a no-op success
+		res := applyFeedback(t, b, req)
+		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
+		require.Equal(t, refs[0].NativeID, res.Response["memory_id"])
+		require.Empty(t, liveEpisodes(fake))
+		episodes, _ := retrieved(t, b)
+		require.Empty(t, episodes)
+		require.Equal(t, attempt, fake.Faults.Count(http.MethodPost, deletePath))
+	}
+}
+
+func TestFeedbackCorrectionReplacesTheEpisode(t *testing.T) {
+	t.Parallel()
+	b, fake := setup(t)
+	refs := committed(t, b)
+	req := feedbackReq(gateway.FeedbackCorrection, refs[0], "my favourite colour is green")
+
+	res := applyFeedback(t, b, req)
+	require.Equal(t, gateway.ResultSuccess, res.Status)
+	require.Equal(t, evermemos.CorrectionMessageID("fb_1"), res.NativeID, "the replacement is the corrected message")
+	require.Equal(t, gateway.RefTypeMessageMemory, res.RefType)
+	require.Empty(t, res.NativeURI)
+	require.Empty(t, res.State)
+
+	msgs := fake.Messages()
+	require.Equal(t, evermemostest.Message{
+		UserID: "acme:alice", SessionID: "s1", Role: "user", Content: "my favourite colour is green",
+		MessageID: "correction_fb_1", SenderID: "acme:alice", Timestamp: msgs[len(msgs)-1].Timestamp,
+	}, msgs[len(msgs)-1], "sent by the user, in the memory's session")
+	require.Equal(t, []string{"my favourite colour is green"}, liveEpisodes(fake), "the old episode is deleted, the flush extracted the new one")
+	episodes, profile := retrieved(t, b)
+	require.Equal(t, []string{"my favourite colour is green"}, episodes)
+	// The profile is derived in the background and no API retracts a fact
+	// from it: it keeps the old fact (feedback on the profile ref is skipped).
+	require.Contains(t, profile, "blue")
+
+	// A retry after a lost lease (no state kept) repeats the steps: the same
+	// replacement, and retrieval still never returns the old text.
+	again := applyFeedback(t, b, req)
+	require.Equal(t, gateway.ResultSuccess, again.Status)
+	require.Equal(t, res.NativeID, again.NativeID)
+	episodes, _ = retrieved(t, b)
+	require.NotEmpty(t, episodes)
+	for _, text := range episodes {
+		require.Equal(t, "my favourite colour is green", text)
+	}
+}
+
+func TestFeedbackCorrectionResumesAfterAFailedStep(t *testing.T) {
+	t.Parallel()
+	unavailable := `{"code":"SYSTEM_ERROR","message":"Internal server error"}`
+	tests := []struct {
+		name      string
+		path      string
+		status    int
+		retryable bool
+		code      string
+		// state is what the failed attempt leaves for the next one.
+		state gateway.Metadata
+		// deletes is how many delete calls both attempts make.
+		deletes int
+	}{
+		{"delete fails", deletePath, http.StatusServiceUnavailable, true, "SYSTEM_ERROR", gateway.Metadata{}, 2},
+		{"add fails", addPath, http.StatusServiceUnavailable, true, "SYSTEM_ERROR", gateway.Metadata{"deleted": true}, 1},
+		{"flush fails", flushPath, http.StatusInternalServerError, true, "SYSTEM_ERROR", gateway.Metadata{"deleted": true, "added": true}, 1},
+		{"add refused", addPath, http.StatusUnprocessableEntity, false, "HTTP_ERROR", gateway.Metadata{"deleted": true}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, fake := setup(t)
+			refs := committed(t, b)
+			req := feedbackReq(gateway.FeedbackCorrection, refs[0], "my favourite colour is green")
+			body := unavailable
+			if tt.status == http.StatusUnprocessableEntity {
+				body = `{"code":"HTTP_ERROR","message":"content 'my favourite colour is green' is invalid"}`
+			}
+			fake.Faults.FailNextOn(http.MethodPost, tt.path, 1, tt.status, body)
+
+			res := applyFeedback(t, b, req)
+			require.Equal(t, gateway.ResultFailed, res.Status)
+			require.Equal(t, tt.retryable, res.Retryable)
+			require.Equal(t, tt.code, res.ErrorCode)
+			state := maps.Clone(res.State)
+			if tt.state["deleted"] == true {
+				require.Equal(t, gateway.ContentHash("my favourite colour is blue"), state["replaced_hash"], "the old text's hash, read before the delete")
+				delete(state, "replaced_hash")
+			}
+			require.Equal(t, tt.state, state)
+			require.NotContains(t, res.ErrorMessage, "green", "a backend echoing the correction never reaches the control plane")
+
+			// The worker retries (a dead letter can be re-driven), with the state kept.
+			req.State, req.Attempt = res.State, 2
+			retry := applyFeedback(t, b, req)
+			require.Equal(t, gateway.ResultSuccess, retry.Status)
+			require.Equal(t, gateway.ContentHash("my favourite colour is blue"), retry.ReplacedContentHash, "kept across attempts")
+			require.Equal(t, tt.deletes, fake.Faults.Count(http.MethodPost, deletePath), "a delete that succeeded is not repeated")
+			corrections := 0
+			for _, m := range fake.Messages() {
+				if m.MessageID == evermemos.CorrectionMessageID("fb_1") {
+					corrections++
+				}
+			}
+			require.Equal(t, 1, corrections, "the corrected message is added once")
+			episodes, _ := retrieved(t, b)
+			require.Equal(t, []string{"my favourite colour is green"}, episodes)
+		})
+	}
+}
+
+func TestFeedbackSkips(t *testing.T) {
+	t.Parallel()
+	b, fake := setup(t)
+	refs := committed(t, b)
+	ingestRef := gateway.ProducedRef{RefType: gateway.RefTypeMessageMemory, NativeID: "gw_t1"}
+	tests := []struct {
+		name      string
+		req       gateway.FeedbackRequest
+		status    gateway.ResultStatus
+		reason    string
+		errorCode string
+	}{
+		{"correction of an ingest ref", feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), gateway.ResultSkipped, evermemos.ReasonRawMessageNotEditable, ""},
+		{"delete of an ingest ref", feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), gateway.ResultSkipped, evermemos.ReasonRawMessageNotEditable, ""},
+		{"correction of the profile", feedbackReq(gateway.FeedbackCorrection, refs[1], "green"), gateway.ResultSkipped, evermemos.ReasonProfileNotEditable, ""},
+		{"delete of the profile", feedbackReq(gateway.FeedbackDeleteRequest, refs[1], ""), gateway.ResultSkipped, evermemos.ReasonProfileNotEditable, ""},
+		{"a ref without id", feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory}, ""), gateway.ResultSkipped, evermemos.ReasonNoMemoryID, ""},
+	}
+	for _, tt := range tests {
+		res := applyFeedback(t, b, tt.req)
+		require.Equal(t, tt.status, res.Status, tt.name)
+		if tt.reason != "" {
+			require.Equal(t, tt.reason, res.Response["reason"], tt.name)
+		}
+		require.Equal(t, tt.errorCode, res.ErrorCode, tt.name)
+		require.False(t, res.Retryable, tt.name)
+	}
+	require.Zero(t, fake.Faults.Count(http.MethodPost, deletePath), "nothing was deleted")
+	require.Len(t, fake.Messages(), 1, "nothing was added")
+	require.True(t, strings.HasPrefix(liveEpisodes(fake)[0], "my favourite colour is blue"))
 }

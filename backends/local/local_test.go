@@ -134,3 +134,187 @@ func TestLocalTouchesOnlyTheUsersOwnTurns(t *testing.T) {
 		require.Equal(t, "bob lives in Porto", stored(t, db, bob.NativeID), "another user's archive is not deleted in alice's name")
 	})
 }
+
+// Feedback specifics of the local backend (the contract is in contract_test.go).
+
+func feedback(kind gateway.FeedbackType, refType gateway.RefType, nativeID, nativeURI, correction string) gateway.FeedbackRequest {
+	return gateway.FeedbackRequest{
+		EventID: "outbox_fb_1", FeedbackID: "fb_1", FeedbackType: kind, WorkspaceID: "ws", UserID: "u1",
+		AgentID: "a1", SessionID: "s1", Namespace: "team", RefType: refType, NativeID: nativeID,
+		NativeURI: nativeURI, Correction: correction, Attempt: 1,
+	}
+}
+
+func apply(t *testing.T, b *local.Backend, req gateway.FeedbackRequest) gateway.CommitResult {
+	t.Helper()
+	res, err := b.ApplyFeedback(context.Background(), req)
+	require.NoError(t, err)
+	return res
+}
+
+// texts searches u1's memories in ws.
+func texts(t *testing.T, b *local.Backend, query string) []string {
+	t.Helper()
+	items, err := b.Retrieve(context.Background(), gateway.RetrievalQuery{WorkspaceID: "ws", UserID: "u1", Query: query})
+	require.NoError(t, err)
+	var out []string
+	for _, it := range items {
+		require.Equal(t, gateway.ContentHash(it.Text), it.ContentHash, "the hash follows the text")
+		out = append(out, it.Text)
+	}
+	return out
+}
+
+// stored reads a memory's content straight from its table ("" when gone).
+func stored(t *testing.T, db *persistence.DB, id string) string {
+	t.Helper()
+	var contents []string
+	require.NoError(t, db.DB.NewSelect().Table("local_memories").Column("content").Where("id = ?", id).Scan(context.Background(), &contents))
+	if len(contents) == 0 {
+		return ""
+	}
+	return contents[0]
+}
+
+func TestLocalFeedbackCorrectsInPlace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// commit the session first: the ref is then the commit's long-term memory.
+		commit  bool
+		refType gateway.RefType
+		want    gateway.RefType
+	}{
+		{"ingest ref", false, gateway.RefTypeMessageMemory, gateway.RefTypeMessageMemory},
+		{"committed memory", true, gateway.RefTypeLongTermMemory, gateway.RefTypeLongTermMemory},
+		{"ref type inferred from the row", true, "", gateway.RefTypeLongTermMemory},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+				b := local.New(db.DB, nil)
+				turn := write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
+				write(t, b, "s1", "t2", "team", "u1", "I work as a baker")
+				if tt.commit {
+					res, err := b.CommitSession(context.Background(), gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
+					require.NoError(t, err)
+					require.Equal(t, gateway.ResultSuccess, res.Status)
+				}
+				req := feedback(gateway.FeedbackCorrection, tt.refType, turn.NativeID, turn.NativeURI, "My favourite colour is green")
+
+				for attempt := range 2 { // the repeat is a retry after a lost lease
+					res := apply(t, b, req)
+					require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
+					require.Equal(t, turn.NativeID, res.NativeID, "rewritten in place: same id")
+					require.Equal(t, turn.NativeURI, res.NativeURI)
+					require.Equal(t, tt.want, res.RefType)
+					require.Equal(t, "corrected", res.Response["status"])
+
+					require.Equal(t, "My favourite colour is green", stored(t, db, turn.NativeID))
+					require.Equal(t, []string{"My favourite colour is green"}, texts(t, b, "what is my favourite colour?"))
+					require.Equal(t, []string{"My favourite colour is green"}, texts(t, b, "green"), "the new text is indexed")
+					require.Empty(t, texts(t, b, "blue"), "the old text is no longer indexed")
+					require.Equal(t, []string{"I work as a baker"}, texts(t, b, "baker"), "other memories are untouched")
+				}
+			})
+		})
+	}
+}
+
+func TestLocalFeedbackDeletesMemory(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		b := local.New(db.DB, nil)
+		turn := write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
+		write(t, b, "s1", "t2", "team", "u1", "My favourite food is bread")
+		req := feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")
+
+		res := apply(t, b, req)
+		require.Equal(t, gateway.ResultSuccess, res.Status)
+		require.Equal(t, "deleted", res.Response["status"])
+		require.Empty(t, stored(t, db, turn.NativeID))
+		require.Empty(t, texts(t, b, "blue"))
+		require.Equal(t, []string{"My favourite food is bread"}, texts(t, b, "favourite"))
+
+		again := apply(t, b, req)
+		require.Equal(t, gateway.ResultSuccess, again.Status, "deleting what is gone succeeds")
+		require.Equal(t, "already_deleted", again.Response["status"])
+
+		correct := apply(t, b, feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "My favourite colour is green"))
+		require.Equal(t, gateway.ResultSkipped, correct.Status, "a deleted memory is not resurrected")
+		require.Equal(t, local.ReasonMemoryNotFound, correct.Response["reason"])
+		require.Empty(t, texts(t, b, "green"))
+	})
+}
+
+func TestLocalFeedbackOnSessionArchive(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		b := local.New(db.DB, nil)
+		write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
+		write(t, b, "s1", "t2", "team", "u1", "I work as a baker")
+		res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
+		require.NoError(t, err)
+		archive := res.Refs[0]
+		require.Equal(t, gateway.RefTypeSessionArchive, archive.RefType)
+		later := write(t, b, "s1", "t3", "team", "u1", "I have a baker's oven at home")
+
+		correct := apply(t, b, feedback(gateway.FeedbackCorrection, archive.RefType, archive.NativeID, archive.NativeURI, "something else"))
+		require.Equal(t, gateway.ResultSkipped, correct.Status)
+		require.Equal(t, local.ReasonSessionArchiveNotCorrectable, correct.Response["reason"])
+		require.Len(t, texts(t, b, "baker"), 2, "nothing changed")
+
+		del := feedback(gateway.FeedbackDeleteRequest, archive.RefType, archive.NativeID, archive.NativeURI, "")
+		require.Equal(t, gateway.ResultSuccess, apply(t, b, del).Status)
+		require.Empty(t, texts(t, b, "colour"), "the archived turns are forgotten")
+		require.Empty(t, stored(t, db, res.Refs[1].NativeID))
+		require.Equal(t, []string{"I have a baker's oven at home"}, texts(t, b, "baker"), "a turn of a later commit stays")
+		require.NotEmpty(t, stored(t, db, later.NativeID))
+
+		again := apply(t, b, del)
+		require.Equal(t, gateway.ResultSuccess, again.Status)
+		require.Equal(t, "already_deleted", again.Response["status"])
+	})
+}
+
+func TestLocalFeedbackSkipsAndRefusals(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		b := local.New(db.DB, nil)
+		turn := write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
+		otherWorkspace := func(req gateway.FeedbackRequest) gateway.FeedbackRequest {
+			req.WorkspaceID = "elsewhere"
+			return req
+		}
+		tests := []struct {
+			name      string
+			req       gateway.FeedbackRequest
+			status    gateway.ResultStatus
+			reason    string
+			errorCode string
+		}{
+			{"a ref without native id", feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, "", "", ""),
+				gateway.ResultSkipped, local.ReasonNoMemoryID, ""},
+			{"a foreign native id", feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, "ov-session", "", "x"),
+				gateway.ResultSkipped, local.ReasonNoMemoryID, ""},
+			{"a correction in another workspace finds nothing",
+				otherWorkspace(feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "green")),
+				gateway.ResultSkipped, local.ReasonMemoryNotFound, ""},
+			{"a delete in another workspace deletes nothing",
+				otherWorkspace(feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")),
+				gateway.ResultSuccess, "", ""},
+		}
+		for _, tt := range tests {
+			res := apply(t, b, tt.req)
+			require.Equal(t, tt.status, res.Status, tt.name)
+			if tt.reason != "" {
+				require.Equal(t, tt.reason, res.Response["reason"], tt.name)
+			}
+			require.Equal(t, tt.errorCode, res.ErrorCode, tt.name)
+			require.False(t, res.Retryable, tt.name)
+		}
+		require.Equal(t, "My favourite colour is blue", stored(t, db, turn.NativeID), "none of them touched the memory")
+	})
+}

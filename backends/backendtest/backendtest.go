@@ -1,0 +1,404 @@
+// Package backendtest checks that a backend adapter keeps the contract the
+// gateway's adapter interfaces document (gateway/backend.go), with the same
+// checks for every adapter — in the spirit of River's driver test suite. An
+// adapter's own tests call Exercise with a constructor; what an adapter
+// cannot do (a capability it lacks) is left out and named in the log.
+package backendtest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Fixture is one adapter under test and the means to misbehave it.
+type Fixture struct {
+	Adapter gateway.BackendAdapter
+	// FailNext makes the backend's next n requests fail as an outage does
+	// (transient: unreachable or 5xx) or as a refusal does (a 4xx). Nil
+	// when the backend cannot be made to fail (the failure checks are then
+	// left out, and the log says so).
+	FailNext func(n int, transient bool)
+}
+
+// maxPendingRounds bounds how often a pending commit or feedback is asked
+// again, as the worker would.
+const maxPendingRounds = 20
+
+// Exercise runs every contract check against adapters newFixture builds,
+// one fixture per check. Each check uses its own user and session.
+func Exercise(t *testing.T, newFixture func(t *testing.T) Fixture) {
+	t.Helper()
+	checks := []struct {
+		name string
+		run  func(t *testing.T, f Fixture, s scope)
+	}{
+		{"IngestIsIdempotentOnTheGatewayID", ingestIsIdempotent},
+		{"CommitIsIdempotentOnTheEventID", commitIsIdempotent},
+		{"RetrievalFindsWhatWasWrittenForThatUserOnly", retrievalIsScoped},
+		{"CorrectionReplacesTheMemoryOnce", correctionReplaces},
+		{"DeleteRemovesTheMemoryOnce", deleteRemoves},
+		{"EmptyCorrectionIsAPermanentFailure", emptyCorrectionFails},
+		{"RatingsAreSkippedWithAReason", ratingsAreSkipped},
+		{"ACancelledContextIsHonoured", cancelledContextIsHonoured},
+		{"OutagesAreRetryableRefusalsPermanent", failuresAreClassified},
+	}
+	for i, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, newFixture(t), newScope(i))
+		})
+	}
+}
+
+// scope is the identities one check writes under.
+type scope struct {
+	workspace, user, agent, session, namespace string
+	// word is a term only this check's content holds.
+	word string
+}
+
+func newScope(i int) scope {
+	return scope{
+		workspace: "contract", user: fmt.Sprintf("user%d", i), agent: "agent", session: fmt.Sprintf("session%d", i),
+		namespace: "team", word: fmt.Sprintf("zephyrine%c", 'a'+rune(i)),
+	}
+}
+
+func (s scope) turn(id, content string) gateway.TurnWrite {
+	basis := gateway.IdempotencyBasis(s.workspace, "", "", "", s.session, id)
+	gw := gateway.GatewayID(basis)
+	return gateway.TurnWrite{
+		GatewayID: gw, ProvenanceID: gateway.ProvenanceID(gw, basis), WorkspaceID: s.workspace, UserID: s.user,
+		AgentID: s.agent, SessionID: s.session, TurnID: id, Namespace: s.namespace, Role: gateway.RoleUser,
+		Content: content, ContentHash: gateway.ContentHash(content), OccurredAt: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC),
+	}
+}
+
+func (s scope) commitRequest(eventID string) gateway.CommitRequest {
+	return gateway.CommitRequest{
+		EventID: eventID, JobID: "gwc_" + s.session, GatewayID: "gwc_" + s.session, WorkspaceID: s.workspace,
+		UserID: s.user, AgentID: s.agent, SessionID: s.session, Namespace: s.namespace, Attempt: 1, Metadata: gateway.Metadata{},
+	}
+}
+
+func (s scope) query(text string) gateway.RetrievalQuery {
+	return gateway.RetrievalQuery{WorkspaceID: s.workspace, UserID: s.user, AgentID: s.agent, Namespace: s.namespace, Query: text, Limit: 10}
+}
+
+func capability[T any](t *testing.T, f Fixture, what string) T {
+	t.Helper()
+	c, ok := f.Adapter.(T)
+	if !ok {
+		t.Logf("%s has no %s: this check does not apply", f.Adapter.Name(), what)
+	}
+	return c
+}
+
+func has[T any](f Fixture) bool {
+	_, ok := f.Adapter.(T)
+	return ok
+}
+
+// ingest writes a turn and requires it to succeed.
+func ingest(t *testing.T, f Fixture, w gateway.TurnWrite) gateway.WriteResult {
+	t.Helper()
+	res, err := f.Adapter.(gateway.TurnIngester).IngestTurn(context.Background(), w)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+	return res
+}
+
+// commit runs a commit to its end the way the worker does: a pending answer
+// is asked again with the state it returned.
+func commit(t *testing.T, f Fixture, req gateway.CommitRequest) gateway.CommitResult {
+	t.Helper()
+	committer := f.Adapter.(gateway.SessionCommitter)
+	for range maxPendingRounds {
+		res, err := committer.CommitSession(context.Background(), req)
+		require.NoError(t, err)
+		if res.Status != gateway.ResultPending {
+			return res
+		}
+		req.Metadata = gateway.Metadata{"backend_state": map[string]any(res.State)}
+		req.Attempt++
+	}
+	t.Fatalf("the commit was still pending after %d rounds", maxPendingRounds)
+	return gateway.CommitResult{}
+}
+
+// apply runs feedback to its end the way the worker does.
+func apply(t *testing.T, f Fixture, req gateway.FeedbackRequest) gateway.CommitResult {
+	t.Helper()
+	applier := f.Adapter.(gateway.FeedbackApplier)
+	for range maxPendingRounds {
+		res, err := applier.ApplyFeedback(context.Background(), req)
+		require.NoError(t, err)
+		if res.Status != gateway.ResultPending {
+			return res
+		}
+		req.State = res.State
+		req.Attempt++
+	}
+	t.Fatalf("the feedback was still pending after %d rounds", maxPendingRounds)
+	return gateway.CommitResult{}
+}
+
+// retrieve returns the texts the backend finds for q.
+func retrieve(t *testing.T, f Fixture, q gateway.RetrievalQuery) []gateway.RetrievedItem {
+	t.Helper()
+	items, err := f.Adapter.(gateway.Retriever).Retrieve(context.Background(), q)
+	require.NoError(t, err)
+	for _, it := range items {
+		require.NotEmpty(t, it.Text, "an item has text")
+		require.True(t, it.NativeID != "" || it.NativeURI != "", "an item names its memory: %+v", it)
+		require.GreaterOrEqual(t, it.Score, 0.0, "scores are not negative")
+	}
+	return items
+}
+
+func texts(items []gateway.RetrievedItem) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.Text
+	}
+	return out
+}
+
+func containing(items []gateway.RetrievedItem, word string) []gateway.RetrievedItem {
+	var out []gateway.RetrievedItem
+	for _, it := range items {
+		if strings.Contains(strings.ToLower(it.Text), strings.ToLower(word)) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// remembered writes a fact in the scope's session, commits it when the
+// backend commits, and returns the retrieved memory that holds it: what a
+// feedback check acts on.
+func remembered(t *testing.T, f Fixture, s scope, fact string) gateway.RetrievedItem {
+	t.Helper()
+	ingest(t, f, s.turn("t1", fact))
+	if has[gateway.SessionCommitter](f) {
+		res := commit(t, f, s.commitRequest("outbox_"+s.session))
+		require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+	}
+	found := containing(retrieve(t, f, s.query(s.word)), s.word)
+	require.NotEmpty(t, found, "the fact is found after it was written")
+	// Prefer a memory over the raw session when a backend returns both.
+	slices.SortStableFunc(found, func(a, b gateway.RetrievedItem) int {
+		return boolRank(a.MemoryType == gateway.RefTypeSessionArchive) - boolRank(b.MemoryType == gateway.RefTypeSessionArchive)
+	})
+	return found[0]
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s scope) feedback(kind gateway.FeedbackType, it gateway.RetrievedItem, correction string) gateway.FeedbackRequest {
+	return gateway.FeedbackRequest{
+		EventID: "outbox_fb_" + s.session, FeedbackID: "fb_" + s.session, FeedbackType: kind, WorkspaceID: s.workspace,
+		UserID: s.user, AgentID: s.agent, SessionID: s.session, Namespace: s.namespace, RefType: it.MemoryType,
+		NativeID: it.NativeID, NativeURI: it.NativeURI, Correction: correction, Attempt: 1,
+	}
+}
+
+// The checks.
+
+func ingestIsIdempotent(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.TurnIngester](t, f, "ingest") == nil {
+		return
+	}
+	w := s.turn("t1", "my favourite wind is the "+s.word)
+	first := ingest(t, f, w)
+	again := ingest(t, f, w)
+	require.Equal(t, first.NativeID, again.NativeID, "the same turn is the same memory")
+	require.Equal(t, first.NativeURI, again.NativeURI)
+	require.False(t, again.Created, "a repeated write creates nothing")
+	if has[gateway.Retriever](f) && !has[gateway.SessionCommitter](f) {
+		require.Len(t, containing(retrieve(t, f, s.query(s.word)), s.word), 1, "stored once")
+	}
+}
+
+func commitIsIdempotent(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.SessionCommitter](t, f, "commit") == nil || !has[gateway.TurnIngester](f) {
+		return
+	}
+	ingest(t, f, s.turn("t1", "I sail with the "+s.word+" every spring"))
+	first := commit(t, f, s.commitRequest("outbox_"+s.session))
+	require.Equal(t, gateway.ResultSuccess, first.Status, "%s: %s", first.ErrorCode, first.ErrorMessage)
+	require.True(t, len(first.Refs) > 0 || first.NativeID != "" || first.NativeURI != "", "a commit names what it produced")
+	var before []string
+	if has[gateway.Retriever](f) {
+		before = texts(containing(retrieve(t, f, s.query(s.word)), s.word))
+		require.NotEmpty(t, before, "what was committed is found")
+	}
+
+	// The same event again (a retry after a lost lease): nothing new.
+	again := commit(t, f, s.commitRequest("outbox_"+s.session))
+	require.Contains(t, []gateway.ResultStatus{gateway.ResultSuccess, gateway.ResultSkipped}, again.Status,
+		"%s: %s", again.ErrorCode, again.ErrorMessage)
+	if has[gateway.Retriever](f) {
+		require.ElementsMatch(t, before, texts(containing(retrieve(t, f, s.query(s.word)), s.word)), "no memory twice")
+	}
+}
+
+func retrievalIsScoped(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.Retriever](t, f, "retrieval") == nil || !has[gateway.TurnIngester](f) {
+		return
+	}
+	remembered(t, f, s, "the "+s.word+" blows from the west")
+	other := s
+	other.user += "other"
+	require.Empty(t, containing(retrieve(t, f, other.query(s.word)), s.word), "another user finds nothing of it")
+	limited := s.query(s.word)
+	limited.Limit = 1
+	require.LessOrEqual(t, len(retrieve(t, f, limited)), 1, "the limit is honoured")
+}
+
+func correctionReplaces(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+		return
+	}
+	it := remembered(t, f, s, "my boat is called "+s.word)
+	corrected := "my boat, the " + s.word + ", is now called Aurora"
+	req := s.feedback(gateway.FeedbackCorrection, it, corrected)
+	for attempt := range 2 { // the second is a retry with the same event id
+		res := apply(t, f, req)
+		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
+		require.True(t, res.NativeID != "" || res.NativeURI != "", "the corrected memory is named")
+	}
+	found := texts(containing(retrieve(t, f, s.query(s.word)), s.word))
+	require.Contains(t, found, corrected, "the correction is found")
+	require.NotContains(t, found, "my boat is called "+s.word, "the replaced text is not")
+}
+
+func deleteRemoves(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+		return
+	}
+	it := remembered(t, f, s, "my dog is called "+s.word)
+	req := s.feedback(gateway.FeedbackDeleteRequest, it, "")
+	for attempt := range 2 { // deleting what is gone succeeds
+		res := apply(t, f, req)
+		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
+	}
+	for _, got := range retrieve(t, f, s.query(s.word)) {
+		require.False(t, got.NativeID == it.NativeID && got.NativeURI == it.NativeURI, "the deleted memory is not found: %+v", got)
+	}
+}
+
+func emptyCorrectionFails(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+		return
+	}
+	it := remembered(t, f, s, "my cat is called "+s.word)
+	before := texts(retrieve(t, f, s.query(s.word)))
+	res := apply(t, f, s.feedback(gateway.FeedbackCorrection, it, ""))
+	require.Equal(t, gateway.ResultFailed, res.Status)
+	require.Equal(t, gateway.ErrorCodeEmptyCorrection, res.ErrorCode)
+	require.False(t, res.Retryable, "trying again cannot help")
+	require.ElementsMatch(t, before, texts(retrieve(t, f, s.query(s.word))), "nothing changed")
+}
+
+func ratingsAreSkipped(t *testing.T, f Fixture, s scope) {
+	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+		return
+	}
+	it := remembered(t, f, s, "my horse is called "+s.word)
+	for _, kind := range []gateway.FeedbackType{gateway.FeedbackHelpful, gateway.FeedbackNotHelpful} {
+		res := apply(t, f, s.feedback(kind, it, ""))
+		require.Equal(t, gateway.ResultSkipped, res.Status, kind)
+		reason, _ := res.Response["reason"].(string)
+		require.NotEmpty(t, reason, "a skip says why")
+	}
+}
+
+func cancelledContextIsHonoured(t *testing.T, f Fixture, s scope) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ingester, ok := f.Adapter.(gateway.TurnIngester); ok {
+		res, err := ingester.IngestTurn(ctx, s.turn("t1", "never "+s.word))
+		require.True(t, err != nil || res.Status != gateway.ResultSuccess, "a cancelled ingest does not report success")
+	}
+	if committer, ok := f.Adapter.(gateway.SessionCommitter); ok {
+		res, err := committer.CommitSession(ctx, s.commitRequest("outbox_"+s.session))
+		require.True(t, err != nil || res.Status == gateway.ResultFailed, "a cancelled commit fails: %+v", res)
+		if err == nil {
+			require.True(t, res.Retryable, "and may be tried again")
+		}
+	}
+	if retriever, ok := f.Adapter.(gateway.Retriever); ok {
+		_, err := retriever.Retrieve(ctx, s.query(s.word))
+		require.Error(t, err, "a cancelled retrieval fails")
+	}
+}
+
+func failuresAreClassified(t *testing.T, f Fixture, s scope) {
+	if f.FailNext == nil {
+		t.Logf("%s cannot be made to fail here: this check does not apply", f.Adapter.Name())
+		return
+	}
+	if !has[gateway.TurnIngester](f) {
+		return
+	}
+	ingester := f.Adapter.(gateway.TurnIngester)
+	w := s.turn("t1", "the "+s.word+" fails")
+	for _, transient := range []bool{true, false} {
+		f.FailNext(1, transient)
+		res, err := ingester.IngestTurn(context.Background(), w)
+		requireClassified(t, "ingest", transient, res.Status, res.Retryable, res.ErrorCode, err)
+	}
+	ingest(t, f, w)
+	if has[gateway.SessionCommitter](f) {
+		for _, transient := range []bool{true, false} {
+			f.FailNext(1, transient)
+			res, err := f.Adapter.(gateway.SessionCommitter).CommitSession(context.Background(), s.commitRequest("outbox_"+s.session))
+			requireClassified(t, "commit", transient, res.Status, res.Retryable, res.ErrorCode, err)
+		}
+	}
+	if has[gateway.FeedbackApplier](f) && has[gateway.Retriever](f) {
+		it := remembered(t, f, s, "my bird is called "+s.word)
+		before := texts(retrieve(t, f, s.query(s.word)))
+		for _, kind := range []gateway.FeedbackType{gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest} {
+			for _, transient := range []bool{true, false} {
+				f.FailNext(1, transient)
+				res, err := f.Adapter.(gateway.FeedbackApplier).ApplyFeedback(context.Background(), s.feedback(kind, it, "my bird, the "+s.word+", is a crow"))
+				requireClassified(t, string(kind), transient, res.Status, res.Retryable, res.ErrorCode, err)
+				require.NotContains(t, res.ErrorMessage, "crow", "an error never carries the correction")
+			}
+		}
+		require.ElementsMatch(t, before, texts(retrieve(t, f, s.query(s.word))), "failed attempts changed nothing")
+	}
+	if checker, ok := f.Adapter.(gateway.HealthChecker); ok {
+		require.NoError(t, checker.Health(context.Background()), "healthy once the fault passed")
+		f.FailNext(1, true)
+		require.Error(t, checker.Health(context.Background()), "an outage is unhealthy")
+	}
+}
+
+// requireClassified: an outage is a retryable failure (or an error, which
+// the gateway retries); a refusal is a permanent failure. Both are coded.
+func requireClassified(t *testing.T, what string, transient bool, status gateway.ResultStatus, retryable bool, code string, err error) {
+	t.Helper()
+	if err != nil {
+		require.True(t, transient, "%s: an error return is retried, so only an outage may be one: %v", what, err)
+		return
+	}
+	require.Equal(t, gateway.ResultFailed, status, what)
+	require.Equal(t, transient, retryable, "%s, transient %v: %s", what, transient, code)
+	require.NotEmpty(t, code, "%s: a failure is coded", what)
+}
