@@ -136,16 +136,9 @@ func (s *Service) redrive(ctx context.Context, p Principal, f EventFilter, ids [
 	var audits []AuditEntry
 	for ws, eventIDs := range perWorkspace {
 		slices.Sort(eventIDs)
-		audits = append(audits, AuditEntry{
-			ID:          AuditID(AuditActionRedrive, ws, now.String(), eventIDs[0]),
-			WorkspaceID: ws,
-			Action:      AuditActionRedrive,
-			Principal:   optional(p.Name),
-			TargetType:  "outbox_event",
-			TargetID:    eventIDs[0],
-			Metadata:    Metadata{"event_ids": eventIDs[:min(len(eventIDs), 100)], "count": len(eventIDs)},
-			CreatedAt:   now,
-		})
+		audits = append(audits, auditEntry(AuditActionRedrive, []string{ws, now.String(), eventIDs[0]},
+			auditSubject{WorkspaceID: ws, Principal: p.Name, TargetType: "outbox_event", TargetID: eventIDs[0]},
+			Metadata{"event_ids": eventIDs[:min(len(eventIDs), 100)], "count": len(eventIDs)}, now))
 	}
 	if err := s.store.InsertAudit(ctx, audits); err != nil {
 		return nil, fmt.Errorf("error auditing re-drive: %w", err)

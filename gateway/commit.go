@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // AuditActionCommit is the audit action of an accepted commit.
@@ -55,6 +56,27 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	if err := s.authorizeCommit(ctx, principal, in, now); err != nil {
 		return CommitSessionResult{}, err
 	}
+	job, events, audit := s.planCommit(in, principal, now)
+	stored, created, err := s.store.CreateCommitJob(ctx, job, events, audit)
+	if err != nil {
+		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", job.ID, err)
+	}
+	if !created && !answerable(principal.ReadScope(), in.UserID, []CommitJob{stored.Job}, jobPlace) {
+		return CommitSessionResult{}, ErrOutOfScope
+	}
+	if created {
+		s.publishJobs(ctx, []CommitJob{stored.Job})
+		if len(events) > 0 {
+			s.notifyOutbox(ctx)
+		}
+	}
+	return CommitSessionResult{Job: stored.Job, Snapshot: stored, Created: created}, nil
+}
+
+// planCommit builds what a commit writes in one transaction: the job
+// (ACCEPTED, or FAILED with no backend configured), one PENDING outbox event
+// per configured backend, and the audit entry.
+func (s *Service) planCommit(in CommitSessionInput, principal Principal, now time.Time) (CommitJob, []OutboxEvent, AuditEntry) {
 	jobID := CommitJobID(in.WorkspaceID, in.SessionID, in.IdempotencyKey, in.RequestID)
 	job := CommitJob{
 		ID:             jobID,
@@ -103,34 +125,10 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 			UpdatedAt: now,
 		})
 	}
-	audit := AuditEntry{
-		ID:           AuditID(AuditActionCommit, jobID),
-		WorkspaceID:  in.WorkspaceID,
-		Action:       AuditActionCommit,
-		ActorUserID:  optional(in.UserID),
-		ActorAgentID: optional(in.AgentID),
-		Principal:    optional(principal.Name),
-		TargetType:   "session",
-		TargetID:     in.SessionID,
-		Namespace:    optional(in.Namespace),
-		SessionID:    optional(in.SessionID),
-		JobID:        optional(jobID),
-		GatewayID:    optional(jobID),
-		Metadata:     Metadata{"job_id": jobID, "outbox_events": len(events), "request_id": in.RequestID},
-		CreatedAt:    now,
-	}
-	stored, created, err := s.store.CreateCommitJob(ctx, job, events, audit)
-	if err != nil {
-		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", jobID, err)
-	}
-	if !created && !answerable(principal.ReadScope(), in.UserID, []CommitJob{stored.Job}, jobPlace) {
-		return CommitSessionResult{}, ErrOutOfScope
-	}
-	if created {
-		s.publishJobs(ctx, []CommitJob{stored.Job})
-		if len(events) > 0 {
-			s.notifyOutbox(ctx)
-		}
-	}
-	return CommitSessionResult{Job: stored.Job, Snapshot: stored, Created: created}, nil
+	audit := auditEntry(AuditActionCommit, []string{jobID}, auditSubject{
+		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Principal: principal.Name,
+		TargetType: "session", TargetID: in.SessionID,
+		Namespace: in.Namespace, SessionID: in.SessionID, JobID: jobID, GatewayID: jobID,
+	}, Metadata{"job_id": jobID, "outbox_events": len(events), "request_id": in.RequestID}, now)
+	return job, events, audit
 }

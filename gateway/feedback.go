@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
@@ -41,54 +40,103 @@ type RecordFeedbackResult struct {
 }
 
 // RecordMemoryFeedback stores feedback against a ref in its own table (its
-// text apart, as content) and audits it. It is idempotent on sourceEventId.
+// text apart, as content) and audits it. It is idempotent on sourceEventId:
+// validate → authorize (by the ref's own scope) → plan (feedback, audit and,
+// when the policy accepts it at once, its route) → store → publish.
 func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInput) (RecordFeedbackResult, error) {
+	in, err := s.validateFeedback(in)
+	if err != nil {
+		return RecordFeedbackResult{}, err
+	}
+	principal, ref, err := s.authorizeFeedback(ctx, in)
+	if err != nil {
+		return RecordFeedbackResult{}, err
+	}
+	plan, err := s.planFeedback(ctx, in, principal, ref)
+	if err != nil {
+		return RecordFeedbackResult{}, err
+	}
+	stored, created, err := s.store.SaveFeedback(ctx, plan.feedback, plan.content, plan.audit, plan.route)
+	if err != nil {
+		return RecordFeedbackResult{}, fmt.Errorf("error saving feedback %s: %w", plan.feedback.ID, err)
+	}
+	if created && plan.route != nil {
+		s.publishJobs(ctx, []CommitJob{plan.route.Job})
+		s.notifyOutbox(ctx)
+	}
+	if !created && !answerable(principal.ReadScope(), ref.UserID, []MemoryFeedback{stored}, feedbackPlace) {
+		// Another user's feedback under the same source event id.
+		return RecordFeedbackResult{}, ErrOutOfScope
+	}
+	if !created && (stored.MemoryRefID != plan.feedback.MemoryRefID || stored.FeedbackType != plan.feedback.FeedbackType) {
+		return RecordFeedbackResult{}, &ConflictError{Field: "sourceEventId", Message: "different feedback was already recorded for this sourceEventId"}
+	}
+	return RecordFeedbackResult{Feedback: stored, Created: created}, nil
+}
+
+// validateFeedback normalises and checks the input alone.
+func (s *Service) validateFeedback(in RecordFeedbackInput) (RecordFeedbackInput, error) {
 	in.Namespace = normalizeNamespace(in.Namespace)
 	in.Comment = strings.TrimSpace(in.Comment)
 	in.Correction = strings.TrimSpace(in.Correction)
 	if err := s.validateStruct(in); err != nil {
-		return RecordFeedbackResult{}, err
+		return in, err
 	}
 	if err := s.checkIDs(
 		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
 		idField{"namespace", in.Namespace}, idField{"sourceType", in.SourceType}, idField{"sourceEventId", in.SourceEventID},
 	); err != nil {
-		return RecordFeedbackResult{}, err
+		return in, err
 	}
 	if in.FeedbackType == FeedbackCorrection && in.Correction == "" {
-		return RecordFeedbackResult{}, NewInputError("correction", "is required for a CORRECTION")
+		return in, NewInputError("correction", "is required for a CORRECTION")
 	}
 	if in.FeedbackType != FeedbackCorrection && in.Correction != "" {
-		return RecordFeedbackResult{}, NewInputError("correction", "is only allowed for a CORRECTION")
+		return in, NewInputError("correction", "is only allowed for a CORRECTION")
 	}
-	for field, text := range map[string]string{"comment": in.Comment, "correction": in.Correction} {
-		if len(text) > maxFeedbackTextBytes {
-			return RecordFeedbackResult{}, NewInputError(field, fmt.Sprintf("must be at most %d bytes", maxFeedbackTextBytes))
-		}
-		if !utf8.ValidString(text) {
-			return RecordFeedbackResult{}, NewInputError(field, "must be valid UTF-8")
-		}
+	if err := checkText("comment", in.Comment, maxFeedbackTextBytes); err != nil {
+		return in, err
 	}
+	return in, checkText("correction", in.Correction, maxFeedbackTextBytes)
+}
+
+// authorizeFeedback finds the ref and decides by its own scope, never by
+// the input's claim: the ref must be visible to the caller and belong to the
+// workspace the feedback is given in (anything else is not found), and the
+// key must grant WRITE on the memory's namespace, user and agent.
+func (s *Service) authorizeFeedback(ctx context.Context, in RecordFeedbackInput) (Principal, MemoryRef, error) {
 	principal, err := s.principal(ctx)
 	if err != nil {
-		return RecordFeedbackResult{}, err
+		return Principal{}, MemoryRef{}, err
 	}
-	// The ref must be visible to the caller and belong to the workspace the
-	// feedback is given in; anything else is not found. What the feedback
-	// may do is decided by the ref's own scope, never by the input's claim.
 	ref, err := s.Reader(ctx).MemoryRef(ctx, in.MemoryRefID)
 	if IsNotFound(err) || (err == nil && ref.WorkspaceID != in.WorkspaceID) {
-		return RecordFeedbackResult{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
+		return Principal{}, MemoryRef{}, &NotFoundError{Field: "memoryRefId", What: "memory ref"}
 	}
 	if err != nil {
-		return RecordFeedbackResult{}, fmt.Errorf("error loading memory ref: %w", err)
+		return Principal{}, MemoryRef{}, fmt.Errorf("error loading memory ref: %w", err)
 	}
 	if !principal.May(AccessWrite, refScope(ref)) || !principal.ownsIdentity(in.UserID, in.AgentID) {
-		return RecordFeedbackResult{}, fmt.Errorf("%w: the key does not grant WRITE on the memory's namespace, user or agent", ErrForbidden)
+		return Principal{}, MemoryRef{}, fmt.Errorf("%w: the key does not grant WRITE on the memory's namespace, user or agent", ErrForbidden)
 	}
 	if err := claimsRef(in, ref); err != nil {
-		return RecordFeedbackResult{}, err
+		return Principal{}, MemoryRef{}, err
 	}
+	return principal, ref, nil
+}
+
+// feedbackPlan is what recording feedback writes, in one transaction.
+type feedbackPlan struct {
+	feedback MemoryFeedback
+	content  FeedbackContent
+	audit    AuditEntry
+	route    *FeedbackRoute
+}
+
+// planFeedback redacts the texts and builds the feedback (under the ref's
+// scope), its audit entry and, when the policy accepts it at once and it is
+// routed, the job and event that apply it.
+func (s *Service) planFeedback(ctx context.Context, in RecordFeedbackInput, principal Principal, ref MemoryRef) (feedbackPlan, error) {
 	redactions := map[string]int{}
 	for _, field := range []struct {
 		name string
@@ -96,7 +144,7 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	}{{"comment", &in.Comment}, {"correction", &in.Correction}} {
 		r := s.redact(in.WorkspaceID, *field.text)
 		if len(r.Rejected) > 0 {
-			return RecordFeedbackResult{}, rejection(field.name, r)
+			return feedbackPlan{}, rejection(field.name, r)
 		}
 		addCounts(redactions, r.Counts)
 		*field.text = r.Text
@@ -104,32 +152,48 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	if in.FeedbackType.Routed() {
 		if err := routable(ref); err != nil && !s.feedbackExists(ctx, in) {
 			// A replay of feedback that was applied meanwhile is answered
-			// below as the replay it is.
-			return RecordFeedbackResult{}, err
+			// as the replay it is.
+			return feedbackPlan{}, err
 		}
 	}
-
 	now := s.clock()
 	fb := MemoryFeedback{
-		ID:            FeedbackID(in.WorkspaceID, in.SourceType, in.SourceEventID),
-		WorkspaceID:   ref.WorkspaceID,
-		UserID:        ref.UserID,
-		AgentID:       ref.AgentID,
-		Namespace:     ref.Namespace,
-		MemoryRefID:   ref.ID,
-		FeedbackType:  in.FeedbackType,
-		Status:        FeedbackReceived,
-		HasComment:    in.Comment != "",
-		HasCorrection: in.Correction != "",
-		SourceType:    optional(in.SourceType),
-		SourceEventID: optional(in.SourceEventID),
-		Metadata: Metadata{
-			"backend":  string(ref.Backend),
-			"ref_type": string(ref.RefType),
-		},
-		CreatedAt: now,
-		UpdatedAt: now,
+		ID: FeedbackID(in.WorkspaceID, in.SourceType, in.SourceEventID), WorkspaceID: ref.WorkspaceID,
+		UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace, MemoryRefID: ref.ID,
+		FeedbackType: in.FeedbackType, Status: FeedbackReceived,
+		HasComment: in.Comment != "", HasCorrection: in.Correction != "",
+		SourceType: optional(in.SourceType), SourceEventID: optional(in.SourceEventID),
+		Metadata:  Metadata{"backend": string(ref.Backend), "ref_type": string(ref.RefType)},
+		CreatedAt: now, UpdatedAt: now,
 	}
+	md := feedbackAuditMetadata(in, fb, ref, redactions)
+	subject := auditSubject{
+		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Principal: principal.Name,
+		TargetType: "memory_ref", TargetID: ref.ID,
+		Namespace: ref.Namespace, SessionID: ref.SessionID, GatewayID: ref.GatewayID, JobID: deref(ref.JobID),
+	}
+	var route *FeedbackRoute
+	if s.feedbackPolicy.AutoAccepts(in.WorkspaceID, in.FeedbackType) {
+		fb.Status, fb.ReviewedBy, fb.ReviewedAt = FeedbackAccepted, optional(ReviewerAutoAccept), &now
+		md["auto_accepted"] = true
+		if in.FeedbackType.Routed() {
+			route = s.feedbackRoute(fb, ref, now)
+			fb.JobID, fb.OutboxEventID = &route.Job.ID, &route.Event.ID
+			md["job_id"], md["outbox_event_id"] = route.Job.ID, route.Event.ID
+			subject.JobID = route.Job.ID
+		}
+	}
+	return feedbackPlan{
+		feedback: fb,
+		content:  FeedbackContent{Comment: in.Comment, Correction: in.Correction},
+		audit:    auditEntry(AuditActionFeedback, []string{fb.ID}, subject, md, now),
+		route:    route,
+	}, nil
+}
+
+// feedbackAuditMetadata is what the audit entry of recorded feedback says:
+// ids, types and flags, never the texts.
+func feedbackAuditMetadata(in RecordFeedbackInput, fb MemoryFeedback, ref MemoryRef, redactions map[string]int) Metadata {
 	md := Metadata{
 		"feedback_id":    fb.ID,
 		"feedback_type":  string(fb.FeedbackType),
@@ -147,49 +211,7 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	if r := countsMetadata(redactions); r != nil {
 		md["redactions"] = r
 	}
-	audit := AuditEntry{
-		ID:           AuditID(AuditActionFeedback, fb.ID),
-		WorkspaceID:  in.WorkspaceID,
-		Action:       AuditActionFeedback,
-		ActorUserID:  optional(in.UserID),
-		ActorAgentID: optional(in.AgentID),
-		Principal:    optional(principal.Name),
-		TargetType:   "memory_ref",
-		TargetID:     ref.ID,
-		Namespace:    optional(ref.Namespace),
-		SessionID:    optional(ref.SessionID),
-		GatewayID:    optional(ref.GatewayID),
-		JobID:        ref.JobID,
-		Metadata:     md,
-		CreatedAt:    now,
-	}
-	var route *FeedbackRoute
-	if s.feedbackPolicy.AutoAccepts(in.WorkspaceID, in.FeedbackType) {
-		fb.Status, fb.ReviewedBy, fb.ReviewedAt = FeedbackAccepted, optional(ReviewerAutoAccept), &now
-		md["auto_accepted"] = true
-		if in.FeedbackType.Routed() {
-			route = s.feedbackRoute(fb, ref, now)
-			fb.JobID, fb.OutboxEventID = &route.Job.ID, &route.Event.ID
-			md["job_id"], md["outbox_event_id"] = route.Job.ID, route.Event.ID
-			audit.JobID = fb.JobID
-		}
-	}
-	stored, created, err := s.store.SaveFeedback(ctx, fb, FeedbackContent{Comment: in.Comment, Correction: in.Correction}, audit, route)
-	if err != nil {
-		return RecordFeedbackResult{}, fmt.Errorf("error saving feedback %s: %w", fb.ID, err)
-	}
-	if created && route != nil {
-		s.publishJobs(ctx, []CommitJob{route.Job})
-		s.notifyOutbox(ctx)
-	}
-	if !created && !answerable(principal.ReadScope(), ref.UserID, []MemoryFeedback{stored}, feedbackPlace) {
-		// Another user's feedback under the same source event id.
-		return RecordFeedbackResult{}, ErrOutOfScope
-	}
-	if !created && (stored.MemoryRefID != fb.MemoryRefID || stored.FeedbackType != fb.FeedbackType) {
-		return RecordFeedbackResult{}, &ConflictError{Field: "sourceEventId", Message: "different feedback was already recorded for this sourceEventId"}
-	}
-	return RecordFeedbackResult{Feedback: stored, Created: created}, nil
+	return md
 }
 
 // refScope is the scope a memory ref lies in.

@@ -120,8 +120,8 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 	if err := s.validateStruct(in); err != nil {
 		return nil, err
 	}
-	if len(in.Content) > s.cfg.MaxContentBytes {
-		return nil, NewInputError("content", fmt.Sprintf("must be at most %d bytes (got %d)", s.cfg.MaxContentBytes, len(in.Content)))
+	if err := checkText("content", in.Content, s.cfg.MaxContentBytes); err != nil {
+		return nil, err
 	}
 	if err := checkMetadataText("metadata", in.Metadata); err != nil {
 		return nil, err
@@ -224,15 +224,64 @@ type ingestPlan struct {
 }
 
 func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
+	prevByBackend, replay, err := s.previousRefs(ctx, t)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if replay != nil {
+		return *replay, nil
+	}
+	now := s.clock()
+	if err := s.claimSession(ctx, SessionClaim{
+		WorkspaceID: t.WorkspaceID, SessionID: t.SessionID, UserID: t.UserID,
+		AgentID: t.AgentID, Namespace: t.Namespace, At: now,
+	}); err != nil {
+		return IngestResult{}, err
+	}
+	plans := s.planIngest(t, prevByBackend, now)
+	s.writeBackends(ctx, t, plans, now)
+
+	refs := make([]MemoryRef, 0, len(plans))
+	var changed []MemoryRef
+	for _, p := range plans {
+		if p.prev != nil && p.ref.ID == p.prev.ID && !p.call && sameOutcome(*p.prev, p.ref) {
+			p.ref = *p.prev
+		} else {
+			p.changed = true
+			if p.prev != nil {
+				p.ref.CreatedAt = p.prev.CreatedAt
+			}
+			changed = append(changed, p.ref)
+		}
+		refs = append(refs, p.ref)
+	}
+	res := IngestResult{
+		Status: AggregateRefStatus(refs), GatewayID: t.gatewayID, ProvenanceID: t.provenanceID, TurnID: t.TurnID,
+		Refs: refs, Errors: refErrors(refs), Replayed: len(changed) == 0,
+	}
+	if res.Replayed {
+		return res, nil
+	}
+	if err := s.store.SaveIngest(ctx, changed, s.ingestAudit(ctx, t, res, now)); err != nil {
+		s.takeBack(ctx, t, plans)
+		return IngestResult{}, fmt.Errorf("error saving ingest of %s: %w", t.gatewayID, err)
+	}
+	return res, nil
+}
+
+// previousRefs reads what was recorded under the turn's gateway id: the
+// ingest ref of each backend, or — when the turn can only be answered from
+// the record — the replay. Ids are unique per workspace: what another user
+// (or a scope this key does not reach) recorded under them is never
+// answered, whatever it holds; other content under the same id is a
+// conflict.
+func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*MemoryRef, *IngestResult, error) {
 	existing, err := s.store.RefsByGatewayID(ctx, t.gatewayID)
 	if err != nil {
-		return IngestResult{}, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
+		return nil, nil, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
 	}
-	// Ids are unique per workspace: what another user (or a scope this key
-	// does not reach) recorded under them is never answered, whatever it
-	// holds.
 	if !answerable(t.readScope, t.UserID, existing, refPlace) {
-		return IngestResult{}, ErrOutOfScope
+		return nil, nil, ErrOutOfScope
 	}
 	prevByBackend := make(map[Backend]*MemoryRef, len(existing))
 	for i := range existing {
@@ -242,22 +291,22 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 				// Recorded under another redaction rule set: the same turn
 				// may redact differently now. It is answered as the replay
 				// it may be, from what is recorded, not as a conflict.
-				return s.replayOf(t, existing), nil
+				replay := s.replayOf(t, existing)
+				return nil, &replay, nil
 			}
-			return IngestResult{}, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
+			return nil, nil, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
 		}
 		if r.RefType == s.refTypesOf(r.Backend).Ingest {
 			prevByBackend[r.Backend] = r
 		}
 	}
-	now := s.clock()
-	if err := s.claimSession(ctx, SessionClaim{
-		WorkspaceID: t.WorkspaceID, SessionID: t.SessionID, UserID: t.UserID,
-		AgentID: t.AgentID, Namespace: t.Namespace, At: now,
-	}); err != nil {
-		return IngestResult{}, err
-	}
+	return prevByBackend, nil, nil
+}
 
+// planIngest decides, per backend, whether the turn is sent: never twice
+// once written, never to a backend the turn's policy excludes or that
+// cannot ingest (those get a SKIPPED ref).
+func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now time.Time) []*ingestPlan {
 	plans := make([]*ingestPlan, 0, len(s.backends))
 	for _, adapter := range s.backends {
 		p := &ingestPlan{adapter: adapter, prev: prevByBackend[adapter.Name()]}
@@ -276,41 +325,7 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 		}
 		plans = append(plans, p)
 	}
-
-	s.writeBackends(ctx, t, plans, now)
-
-	refs := make([]MemoryRef, 0, len(plans))
-	var changed []MemoryRef
-	for _, p := range plans {
-		if p.prev != nil && p.ref.ID == p.prev.ID && !p.call && sameOutcome(*p.prev, p.ref) {
-			p.ref = *p.prev
-		} else {
-			p.changed = true
-			if p.prev != nil {
-				p.ref.CreatedAt = p.prev.CreatedAt
-			}
-			changed = append(changed, p.ref)
-		}
-		refs = append(refs, p.ref)
-	}
-
-	res := IngestResult{
-		Status:       AggregateRefStatus(refs),
-		GatewayID:    t.gatewayID,
-		ProvenanceID: t.provenanceID,
-		TurnID:       t.TurnID,
-		Refs:         refs,
-		Errors:       refErrors(refs),
-		Replayed:     len(changed) == 0,
-	}
-	if res.Replayed {
-		return res, nil
-	}
-	if err := s.store.SaveIngest(ctx, changed, s.ingestAudit(ctx, t, res, now)); err != nil {
-		s.takeBack(ctx, t, plans)
-		return IngestResult{}, fmt.Errorf("error saving ingest of %s: %w", t.gatewayID, err)
-	}
-	return res, nil
+	return plans
 }
 
 // takeBack removes what backends stored in this ingest when its refs could
@@ -555,21 +570,11 @@ func (s *Service) ingestAudit(ctx context.Context, t *turn, res IngestResult, no
 	if r := countsMetadata(t.redactions); r != nil {
 		md["redactions"] = r
 	}
-	return AuditEntry{
-		ID:           AuditID(AuditActionIngest, t.gatewayID, t.contentHash, strings.Join(outcome, ",")),
-		WorkspaceID:  t.WorkspaceID,
-		Action:       AuditActionIngest,
-		ActorUserID:  optional(t.UserID),
-		ActorAgentID: optional(t.AgentID),
-		Principal:    optional(t.principal),
-		TargetType:   "conversation_turn",
-		TargetID:     t.TurnID,
-		Namespace:    optional(t.Namespace),
-		SessionID:    optional(t.SessionID),
-		GatewayID:    optional(t.gatewayID),
-		Metadata:     md,
-		CreatedAt:    now,
-	}
+	return auditEntry(AuditActionIngest, []string{t.gatewayID, t.contentHash, strings.Join(outcome, ",")}, auditSubject{
+		WorkspaceID: t.WorkspaceID, UserID: t.UserID, AgentID: t.AgentID, Principal: t.principal,
+		TargetType: "conversation_turn", TargetID: t.TurnID,
+		Namespace: t.Namespace, SessionID: t.SessionID, GatewayID: t.gatewayID,
+	}, md, now)
 }
 
 // AggregateRefStatus folds ref statuses into one: all success → SUCCESS;

@@ -80,21 +80,8 @@ type backendHits struct {
 // own timeout, and merges the answers: scores are normalised per backend,
 // items are fused by reciprocal rank, duplicates removed and ordered stably.
 func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) (RetrieveResult, error) {
-	in.Namespace = normalizeNamespace(in.Namespace)
-	in.Query = strings.TrimSpace(in.Query)
-	if err := s.validateStruct(in); err != nil {
-		return RetrieveResult{}, err
-	}
-	if err := s.checkConfigured("backends", in.Backends); err != nil {
-		return RetrieveResult{}, err
-	}
-	if in.Limit == 0 {
-		in.Limit = RetrieveLimitDefault
-	}
-	if err := s.checkIDs(
-		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
-		idField{"namespace", in.Namespace}, idField{"sessionId", in.SessionID}, idField{"traceId", in.TraceID},
-	); err != nil {
+	in, err := s.validateRetrieval(in)
+	if err != nil {
 		return RetrieveResult{}, err
 	}
 	p, err := s.authorize(ctx, AccessRead, Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace})
@@ -104,18 +91,9 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 		}
 		return RetrieveResult{}, err
 	}
-	scope := p.ReadScope()
 	if err := s.admit(ctx, p, LimitRetrieve); err != nil {
 		return RetrieveResult{}, err
 	}
-	var selected map[Backend]bool
-	if in.Backends != nil {
-		selected = make(map[Backend]bool, len(in.Backends))
-		for _, b := range in.Backends {
-			selected[b] = true
-		}
-	}
-
 	// The query is text a user wrote: it is redacted before it leaves for
 	// a backend, like a turn.
 	query := s.redact(in.WorkspaceID, in.Query)
@@ -125,19 +103,73 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	if strings.TrimSpace(query.Text) == "" {
 		return RetrieveResult{}, NewInputError("query", "is empty once redacted")
 	}
-	q := RetrievalQuery{
+	fan, err := s.queryBackends(ctx, p, in, RetrievalQuery{
 		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
 		Namespace: in.Namespace, SessionID: in.SessionID, Query: query.Text, Limit: in.Limit,
+	})
+	if err != nil {
+		return RetrieveResult{}, err
 	}
-	outcomes := make([]BackendRetrieval, len(s.backends))
-	hits := make([]backendHits, len(s.backends))
-	screened := make([]screening, len(s.backends))
+	var retired []RetrievalConflict
+	for i, sc := range fan.screened {
+		retired = append(retired, sc.conflicts...)
+		var stale []RetrievalConflict
+		fan.hits[i], stale = dropStale(fan.hits[i], fan.retiredHashes)
+		retired = append(retired, stale...)
+		fan.outcomes[i].ItemCount = len(fan.hits[i].items)
+	}
+	items, conflicts := mergeHits(fan.hits, in.Limit)
+	return RetrieveResult{Items: items, Backends: fan.outcomes, Conflicts: append(retired, conflicts...), TraceID: optional(in.TraceID)}, nil
+}
+
+// validateRetrieval normalises and checks the input alone.
+func (s *Service) validateRetrieval(in RetrieveContextInput) (RetrieveContextInput, error) {
+	in.Namespace = normalizeNamespace(in.Namespace)
+	in.Query = strings.TrimSpace(in.Query)
+	if err := s.validateStruct(in); err != nil {
+		return in, err
+	}
+	if err := s.checkConfigured("backends", in.Backends); err != nil {
+		return in, err
+	}
+	if in.Limit == 0 {
+		in.Limit = RetrieveLimitDefault
+	}
+	return in, s.checkIDs(
+		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
+		idField{"namespace", in.Namespace}, idField{"sessionId", in.SessionID}, idField{"traceId", in.TraceID},
+	)
+}
+
+// fanOut is what every backend answered, screened, with the user's retired
+// facts.
+type fanOut struct {
+	outcomes      []BackendRetrieval
+	hits          []backendHits
+	screened      []screening
+	retiredHashes map[string]bool
+}
+
+// queryBackends asks every selected backend concurrently, each under its
+// own timeout, and screens each answer as it arrives; the user's retired
+// facts, and what of the user's memories the key reaches, are read beside
+// the fan-out.
+func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveContextInput, q RetrievalQuery) (fanOut, error) {
+	var selected map[Backend]bool
+	if in.Backends != nil {
+		selected = make(map[Backend]bool, len(in.Backends))
+		for _, b := range in.Backends {
+			selected[b] = true
+		}
+	}
+	fan := fanOut{
+		outcomes: make([]BackendRetrieval, len(s.backends)),
+		hits:     make([]backendHits, len(s.backends)),
+		screened: make([]screening, len(s.backends)),
+	}
 	var wg sync.WaitGroup
-	// The user's retired facts, and what of the user's memories the key
-	// reaches, are read beside the fan-out.
-	var retiredHashes map[string]bool
 	var retiredErr error
-	wg.Go(func() { retiredHashes, retiredErr = s.retiredHashes(ctx, in.WorkspaceID, in.UserID) })
+	wg.Go(func() { fan.retiredHashes, retiredErr = s.retiredHashes(ctx, in.WorkspaceID, in.UserID) })
 	var view retrievalView
 	viewReady := make(chan struct{})
 	go func() {
@@ -145,8 +177,8 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 		view = s.retrievalView(ctx, p, in)
 	}()
 	for i, adapter := range s.backends {
-		outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
-		hits[i].backend = adapter.Name()
+		fan.outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
+		fan.hits[i].backend = adapter.Name()
 		retriever, ok := adapter.(Retriever)
 		if !ok || (selected != nil && !selected[adapter.Name()]) {
 			continue
@@ -155,50 +187,41 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 			started := time.Now()
 			timeout := s.retrieveTimeout(adapter.Name())
 			items, err := s.callRetriever(ctx, adapter.Name(), retriever, q, timeout)
-			outcomes[i].LatencyMs = int(time.Since(started).Milliseconds())
+			fan.outcomes[i].LatencyMs = int(time.Since(started).Milliseconds())
 			switch {
 			case timedOut(err):
-				outcomes[i].Outcome = RetrievalTimeout
-				outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", timeout))
+				fan.outcomes[i].Outcome = RetrievalTimeout
+				fan.outcomes[i].Error = optional(fmt.Sprintf("no answer within %s", timeout))
 			case err != nil:
 				msg := truncate(s.redactError(in.WorkspaceID, err.Error()), maxErrorMessageLength)
-				outcomes[i].Outcome = RetrievalError
-				outcomes[i].Error = optional(msg)
+				fan.outcomes[i].Outcome = RetrievalError
+				fan.outcomes[i].Error = optional(msg)
 				s.logger.WarnContext(ctx, "gateway: backend retrieval failed",
 					slog.String("backend", string(adapter.Name())), slog.String("err", msg))
 			default:
-				outcomes[i].Outcome = RetrievalOK
+				fan.outcomes[i].Outcome = RetrievalOK
 				// Screening runs here, beside the backend's own call, so
 				// that it hides behind the slowest backend.
 				<-viewReady
-				screened[i] = s.screenItems(ctx, in.WorkspaceID, scope, view, adapter.Name(), s.redactItems(ctx, in.WorkspaceID, items))
-				hits[i].items, hits[i].refIDs = screened[i].items, screened[i].refIDs
-				outcomes[i].ItemCount = len(hits[i].items)
+				fan.screened[i] = s.screenItems(ctx, in.WorkspaceID, p.ReadScope(), view, adapter.Name(), s.redactItems(ctx, in.WorkspaceID, items))
+				fan.hits[i].items, fan.hits[i].refIDs = fan.screened[i].items, fan.screened[i].refIDs
 			}
 		})
 	}
 	wg.Wait()
 	<-viewReady
-
 	if view.err != nil {
-		return RetrieveResult{}, view.err
+		return fanOut{}, view.err
 	}
 	if retiredErr != nil {
-		return RetrieveResult{}, retiredErr
+		return fanOut{}, retiredErr
 	}
-	var retired []RetrievalConflict
-	for i, sc := range screened {
+	for _, sc := range fan.screened {
 		if sc.err != nil {
-			return RetrieveResult{}, sc.err
+			return fanOut{}, sc.err
 		}
-		retired = append(retired, sc.conflicts...)
-		var stale []RetrievalConflict
-		hits[i], stale = dropStale(hits[i], retiredHashes)
-		retired = append(retired, stale...)
-		outcomes[i].ItemCount = len(hits[i].items)
 	}
-	items, conflicts := mergeHits(hits, in.Limit)
-	return RetrieveResult{Items: items, Backends: outcomes, Conflicts: append(retired, conflicts...), TraceID: optional(in.TraceID)}, nil
+	return fan, nil
 }
 
 func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) ([]RetrievedItem, error) {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Audit actions of the feedback lifecycle after it is recorded.
@@ -120,49 +119,77 @@ type ReviewFeedbackInput struct {
 // ref's user with write access there). Accepting a correction or a delete
 // request routes it to the backend that owns the ref, through the outbox.
 // Repeating the same decision returns the feedback as it is; the opposite
-// decision on decided feedback is a CONFLICT.
+// decision on decided feedback is a CONFLICT. validate → authorize → plan →
+// store → publish.
 func (s *Service) ReviewMemoryFeedback(ctx context.Context, in ReviewFeedbackInput) (MemoryFeedback, error) {
 	in.Reason = strings.TrimSpace(in.Reason)
 	if err := s.validateStruct(in); err != nil {
 		return MemoryFeedback{}, err
 	}
-	if len(in.Reason) > maxReviewReasonBytes {
-		return MemoryFeedback{}, NewInputError("reason", fmt.Sprintf("must be at most %d bytes", maxReviewReasonBytes))
-	}
-	if !utf8.ValidString(in.Reason) {
-		return MemoryFeedback{}, NewInputError("reason", "must be valid UTF-8")
-	}
-	p, err := s.principal(ctx)
-	if err != nil {
+	if err := checkText("reason", in.Reason, maxReviewReasonBytes); err != nil {
 		return MemoryFeedback{}, err
 	}
-	reader := s.Reader(ctx)
-	fb, err := reader.Feedback(ctx, in.ID)
-	if IsNotFound(err) {
-		return MemoryFeedback{}, &NotFoundError{Field: "id", What: "feedback"}
-	}
-	if err != nil {
-		return MemoryFeedback{}, fmt.Errorf("error loading feedback: %w", err)
-	}
-	ref, err := s.refOf(ctx, fb)
+	p, fb, ref, err := s.authorizeReview(ctx, in)
 	if err != nil {
 		return MemoryFeedback{}, err
-	}
-	scope := Scope{WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace}
-	owner := p.UserID != "" && p.UserID == ref.UserID && p.May(AccessWrite, scope)
-	if !owner && !p.May(AccessAdmin, scope) {
-		return MemoryFeedback{}, fmt.Errorf("%w: reviewing feedback needs ADMIN on the memory's namespace, or to be the memory's user", ErrForbidden)
 	}
 	if fb.Status != FeedbackReceived {
 		return decided(fb, in.Decision)
 	}
+	review, err := s.planReview(in, p, fb, ref)
+	if err != nil {
+		return MemoryFeedback{}, err
+	}
+	stored, changed, err := s.store.ReviewFeedback(ctx, review)
+	if err != nil {
+		return MemoryFeedback{}, fmt.Errorf("error reviewing feedback %s: %w", fb.ID, err)
+	}
+	if !changed {
+		// Another reviewer decided first.
+		return decided(stored, in.Decision)
+	}
+	if review.Route != nil {
+		s.publishJobs(ctx, []CommitJob{review.Route.Job})
+		s.notifyOutbox(ctx)
+	}
+	return stored, nil
+}
+
+// authorizeReview loads the feedback (visible to the caller) and its ref,
+// and decides by the ref's scope: ADMIN there, or its own user with WRITE.
+func (s *Service) authorizeReview(ctx context.Context, in ReviewFeedbackInput) (Principal, MemoryFeedback, MemoryRef, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return Principal{}, MemoryFeedback{}, MemoryRef{}, err
+	}
+	fb, err := s.Reader(ctx).Feedback(ctx, in.ID)
+	if IsNotFound(err) {
+		return Principal{}, MemoryFeedback{}, MemoryRef{}, &NotFoundError{Field: "id", What: "feedback"}
+	}
+	if err != nil {
+		return Principal{}, MemoryFeedback{}, MemoryRef{}, fmt.Errorf("error loading feedback: %w", err)
+	}
+	ref, err := s.refOf(ctx, fb)
+	if err != nil {
+		return Principal{}, MemoryFeedback{}, MemoryRef{}, err
+	}
+	owner := p.UserID != "" && p.UserID == ref.UserID && p.May(AccessWrite, refScope(ref))
+	if !owner && !p.May(AccessAdmin, refScope(ref)) {
+		return Principal{}, MemoryFeedback{}, MemoryRef{}, fmt.Errorf("%w: reviewing feedback needs ADMIN on the memory's namespace, or to be the memory's user", ErrForbidden)
+	}
+	return p, fb, ref, nil
+}
+
+// planReview builds the decision with its audit entry and, for accepted
+// routed feedback, the job and event that apply it.
+func (s *Service) planReview(in ReviewFeedbackInput, p Principal, fb MemoryFeedback, ref MemoryRef) (FeedbackReview, error) {
 	status := FeedbackRejected
 	if in.Decision == DecisionAccept {
 		status = FeedbackAccepted
 	}
 	r := s.redact(fb.WorkspaceID, in.Reason)
 	if len(r.Rejected) > 0 {
-		return MemoryFeedback{}, rejection("reason", r)
+		return FeedbackReview{}, rejection("reason", r)
 	}
 	now := s.clock()
 	review := FeedbackReview{
@@ -179,43 +206,20 @@ func (s *Service) ReviewMemoryFeedback(ctx context.Context, in ReviewFeedbackInp
 	if counts := countsMetadata(r.Counts); counts != nil {
 		md["redactions"] = counts
 	}
+	subject := auditSubject{
+		WorkspaceID: fb.WorkspaceID, Principal: p.Name, TargetType: "memory_feedback", TargetID: fb.ID,
+		Namespace: ref.Namespace, SessionID: ref.SessionID, GatewayID: ref.GatewayID,
+	}
 	if status == FeedbackAccepted && fb.FeedbackType.Routed() {
 		if err := routable(ref); err != nil {
-			return MemoryFeedback{}, err
+			return FeedbackReview{}, err
 		}
 		review.Route = s.feedbackRoute(fb, ref, now)
-		md["job_id"] = review.Route.Job.ID
-		md["outbox_event_id"] = review.Route.Event.ID
+		md["job_id"], md["outbox_event_id"] = review.Route.Job.ID, review.Route.Event.ID
+		subject.JobID = review.Route.Job.ID
 	}
-	review.Audit = AuditEntry{
-		ID:          AuditID(AuditActionFeedbackReview, fb.ID),
-		WorkspaceID: fb.WorkspaceID,
-		Action:      AuditActionFeedbackReview,
-		Principal:   optional(p.Name),
-		TargetType:  "memory_feedback",
-		TargetID:    fb.ID,
-		Namespace:   optional(ref.Namespace),
-		SessionID:   optional(ref.SessionID),
-		GatewayID:   optional(ref.GatewayID),
-		Metadata:    md,
-		CreatedAt:   now,
-	}
-	if review.Route != nil {
-		review.Audit.JobID = optional(review.Route.Job.ID)
-	}
-	stored, changed, err := s.store.ReviewFeedback(ctx, review)
-	if err != nil {
-		return MemoryFeedback{}, fmt.Errorf("error reviewing feedback %s: %w", fb.ID, err)
-	}
-	if !changed {
-		// Another reviewer decided first.
-		return decided(stored, in.Decision)
-	}
-	if review.Route != nil {
-		s.publishJobs(ctx, []CommitJob{review.Route.Job})
-		s.notifyOutbox(ctx)
-	}
-	return stored, nil
+	review.Audit = auditEntry(AuditActionFeedbackReview, []string{fb.ID}, subject, md, now)
+	return review, nil
 }
 
 // decided answers a review of feedback that is no longer RECEIVED: the same
@@ -449,19 +453,10 @@ func (s *OutboxExecutor) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, 
 	if out.ResultReason != nil {
 		md["reason"] = truncate(*out.ResultReason, maxErrorMessageLength)
 	}
-	out.Audit = AuditEntry{
-		ID:          AuditID(AuditActionFeedbackApply, fb.ID, string(out.Status)),
-		WorkspaceID: fb.WorkspaceID,
-		Action:      AuditActionFeedbackApply,
-		TargetType:  "memory_feedback",
-		TargetID:    fb.ID,
-		Namespace:   optional(ref.Namespace),
-		SessionID:   optional(ref.SessionID),
-		JobID:       e.JobID,
-		GatewayID:   optional(e.GatewayID),
-		Metadata:    md,
-		CreatedAt:   now,
-	}
+	out.Audit = auditEntry(AuditActionFeedbackApply, []string{fb.ID, string(out.Status)}, auditSubject{
+		WorkspaceID: fb.WorkspaceID, TargetType: "memory_feedback", TargetID: fb.ID,
+		Namespace: ref.Namespace, SessionID: ref.SessionID, JobID: deref(e.JobID), GatewayID: e.GatewayID,
+	}, md, now)
 	c.Feedback = out
 	return c
 }

@@ -136,6 +136,18 @@ func (s *core) checkConfigured(field string, backends []Backend) error {
 // maxBackendName bounds a backend name.
 const maxBackendName = 64
 
+// checkText is the one check of a free text: the stores must hold it (see
+// storable) and it must not exceed max bytes.
+func checkText(field, text string, max int) error {
+	if !storable(text) {
+		return NewInputError(field, textRule)
+	}
+	if len(text) > max {
+		return NewInputError(field, fmt.Sprintf("must be at most %d bytes (got %d)", max, len(text)))
+	}
+	return nil
+}
+
 // textRule is how a text the stores cannot hold is refused.
 const textRule = "must be valid UTF-8 without NUL bytes"
 
