@@ -402,3 +402,37 @@ func requireClassified(t *testing.T, what string, transient bool, status gateway
 	require.Equal(t, transient, retryable, "%s, transient %v: %s", what, transient, code)
 	require.NotEmpty(t, code, "%s: a failure is coded", what)
 }
+
+// Answer is what an adapter must answer to one feedback request it cannot
+// (or need not) apply: a skip with its reason, or a permanent failure with
+// its code. For an adapter's own cases, beside the contract.
+type Answer struct {
+	Name      string
+	Request   gateway.FeedbackRequest
+	Status    gateway.ResultStatus
+	Reason    string
+	ErrorCode string
+}
+
+// RequireAnswers applies each case and checks its answer; none of them is
+// retryable.
+func RequireAnswers(t *testing.T, applier gateway.FeedbackApplier, cases []Answer) {
+	t.Helper()
+	for _, c := range cases {
+		res := Apply(t, applier, c.Request)
+		require.Equal(t, c.Status, res.Status, c.Name)
+		if c.Reason != "" {
+			require.Equal(t, c.Reason, res.Response["reason"], c.Name)
+		}
+		require.Equal(t, c.ErrorCode, res.ErrorCode, c.Name)
+		require.False(t, res.Retryable, c.Name)
+	}
+}
+
+// Apply applies feedback once and requires no error return.
+func Apply(t *testing.T, applier gateway.FeedbackApplier, req gateway.FeedbackRequest) gateway.CommitResult {
+	t.Helper()
+	res, err := applier.ApplyFeedback(context.Background(), req)
+	require.NoError(t, err)
+	return res
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backends/backendtest"
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -205,13 +206,6 @@ func feedbackReq(kind gateway.FeedbackType, ref gateway.ProducedRef, correction 
 	}
 }
 
-func applyFeedback(t *testing.T, b *evermemos.Backend, req gateway.FeedbackRequest) gateway.CommitResult {
-	t.Helper()
-	res, err := b.ApplyFeedback(context.Background(), req)
-	require.NoError(t, err)
-	return res
-}
-
 // retrieved returns the texts of the episodes and of the profile a retrieval
 // of alice's favourite colour finds.
 func retrieved(t *testing.T, b *evermemos.Backend) (episodes []string, profile string) {
@@ -246,7 +240,7 @@ func TestFeedbackDeleteRemovesTheEpisode(t *testing.T) {
 	req := feedbackReq(gateway.FeedbackDeleteRequest, refs[0], "")
 
 	for attempt := 1; attempt <= 2; attempt++ { // deleting again is a no-op success
-		res := applyFeedback(t, b, req)
+		res := backendtest.Apply(t, b, req)
 		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
 		require.Equal(t, refs[0].NativeID, res.Response["memory_id"])
 		require.Empty(t, liveEpisodes(fake))
@@ -262,7 +256,7 @@ func TestFeedbackCorrectionReplacesTheEpisode(t *testing.T) {
 	refs := committed(t, b)
 	req := feedbackReq(gateway.FeedbackCorrection, refs[0], "my favourite colour is green")
 
-	res := applyFeedback(t, b, req)
+	res := backendtest.Apply(t, b, req)
 	require.Equal(t, gateway.ResultSuccess, res.Status)
 	require.Equal(t, evermemos.CorrectionMessageID("fb_1"), res.NativeID, "the replacement is the corrected message")
 	require.Equal(t, gateway.RefTypeMessageMemory, res.RefType)
@@ -283,7 +277,7 @@ func TestFeedbackCorrectionReplacesTheEpisode(t *testing.T) {
 
 	// A retry after a lost lease (no state kept) repeats the steps: the same
 	// replacement, and retrieval still never returns the old text.
-	again := applyFeedback(t, b, req)
+	again := backendtest.Apply(t, b, req)
 	require.Equal(t, gateway.ResultSuccess, again.Status)
 	require.Equal(t, res.NativeID, again.NativeID)
 	episodes, _ = retrieved(t, b)
@@ -324,7 +318,7 @@ func TestFeedbackCorrectionResumesAfterAFailedStep(t *testing.T) {
 			}
 			fake.Faults.FailNextOn(http.MethodPost, tt.path, 1, tt.status, body)
 
-			res := applyFeedback(t, b, req)
+			res := backendtest.Apply(t, b, req)
 			require.Equal(t, gateway.ResultFailed, res.Status)
 			require.Equal(t, tt.retryable, res.Retryable)
 			require.Equal(t, tt.code, res.ErrorCode)
@@ -338,7 +332,7 @@ func TestFeedbackCorrectionResumesAfterAFailedStep(t *testing.T) {
 
 			// The worker retries (a dead letter can be re-driven), with the state kept.
 			req.State, req.Attempt = res.State, 2
-			retry := applyFeedback(t, b, req)
+			retry := backendtest.Apply(t, b, req)
 			require.Equal(t, gateway.ResultSuccess, retry.Status)
 			require.Equal(t, gateway.ContentHash("my favourite colour is blue"), retry.ReplacedContentHash, "kept across attempts")
 			require.Equal(t, tt.deletes, fake.Faults.Count(http.MethodPost, deletePath), "a delete that succeeded is not repeated")
@@ -360,28 +354,13 @@ func TestFeedbackSkips(t *testing.T) {
 	b, fake := setup(t)
 	refs := committed(t, b)
 	ingestRef := gateway.ProducedRef{RefType: gateway.RefTypeMessageMemory, NativeID: "gw_t1"}
-	tests := []struct {
-		name      string
-		req       gateway.FeedbackRequest
-		status    gateway.ResultStatus
-		reason    string
-		errorCode string
-	}{
-		{"correction of an ingest ref", feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), gateway.ResultSkipped, evermemos.ReasonRawMessageNotEditable, ""},
-		{"delete of an ingest ref", feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), gateway.ResultSkipped, evermemos.ReasonRawMessageNotEditable, ""},
-		{"correction of the profile", feedbackReq(gateway.FeedbackCorrection, refs[1], "green"), gateway.ResultSkipped, evermemos.ReasonProfileNotEditable, ""},
-		{"delete of the profile", feedbackReq(gateway.FeedbackDeleteRequest, refs[1], ""), gateway.ResultSkipped, evermemos.ReasonProfileNotEditable, ""},
-		{"a ref without id", feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory}, ""), gateway.ResultSkipped, evermemos.ReasonNoMemoryID, ""},
-	}
-	for _, tt := range tests {
-		res := applyFeedback(t, b, tt.req)
-		require.Equal(t, tt.status, res.Status, tt.name)
-		if tt.reason != "" {
-			require.Equal(t, tt.reason, res.Response["reason"], tt.name)
-		}
-		require.Equal(t, tt.errorCode, res.ErrorCode, tt.name)
-		require.False(t, res.Retryable, tt.name)
-	}
+	backendtest.RequireAnswers(t, b, []backendtest.Answer{
+		{Name: "correction of an ingest ref", Request: feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), Status: gateway.ResultSkipped, Reason: evermemos.ReasonRawMessageNotEditable},
+		{Name: "delete of an ingest ref", Request: feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonRawMessageNotEditable},
+		{Name: "correction of the profile", Request: feedbackReq(gateway.FeedbackCorrection, refs[1], "green"), Status: gateway.ResultSkipped, Reason: evermemos.ReasonProfileNotEditable},
+		{Name: "delete of the profile", Request: feedbackReq(gateway.FeedbackDeleteRequest, refs[1], ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonProfileNotEditable},
+		{Name: "a ref without id", Request: feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory}, ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonNoMemoryID},
+	})
 	require.Zero(t, fake.Faults.Count(http.MethodPost, deletePath), "nothing was deleted")
 	require.Len(t, fake.Messages(), 1, "nothing was added")
 	require.True(t, strings.HasPrefix(liveEpisodes(fake)[0], "my favourite colour is blue"))

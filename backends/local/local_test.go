@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backends/backendtest"
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -124,13 +125,13 @@ func TestLocalTouchesOnlyTheUsersOwnTurns(t *testing.T) {
 		for _, kind := range []gateway.FeedbackType{gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest} {
 			req := feedback(kind, gateway.RefTypeLongTermMemory, alice.NativeID, alice.NativeURI, "bob says alice lives in Faro")
 			req.UserID = "u2"
-			got := apply(t, b, req)
+			got := backendtest.Apply(t, b, req)
 			require.NotEqual(t, "deleted", got.Response["status"], "%s in another user's name", kind)
 			require.Equal(t, "alice lives in Lisbon", stored(t, db, alice.NativeID), "%s in another user's name", kind)
 		}
 		archive := feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeSessionArchive, res.Refs[0].NativeID, "", "")
 		archive.UserID = "u1"
-		apply(t, b, archive)
+		backendtest.Apply(t, b, archive)
 		require.Equal(t, "bob lives in Porto", stored(t, db, bob.NativeID), "another user's archive is not deleted in alice's name")
 	})
 }
@@ -143,13 +144,6 @@ func feedback(kind gateway.FeedbackType, refType gateway.RefType, nativeID, nati
 		AgentID: "a1", SessionID: "s1", Namespace: "team", RefType: refType, NativeID: nativeID,
 		NativeURI: nativeURI, Correction: correction, Attempt: 1,
 	}
-}
-
-func apply(t *testing.T, b *local.Backend, req gateway.FeedbackRequest) gateway.CommitResult {
-	t.Helper()
-	res, err := b.ApplyFeedback(context.Background(), req)
-	require.NoError(t, err)
-	return res
 }
 
 // texts searches u1's memories in ws.
@@ -204,7 +198,7 @@ func TestLocalFeedbackCorrectsInPlace(t *testing.T) {
 				req := feedback(gateway.FeedbackCorrection, tt.refType, turn.NativeID, turn.NativeURI, "My favourite colour is green")
 
 				for attempt := range 2 { // the repeat is a retry after a lost lease
-					res := apply(t, b, req)
+					res := backendtest.Apply(t, b, req)
 					require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
 					require.Equal(t, turn.NativeID, res.NativeID, "rewritten in place: same id")
 					require.Equal(t, turn.NativeURI, res.NativeURI)
@@ -230,18 +224,18 @@ func TestLocalFeedbackDeletesMemory(t *testing.T) {
 		write(t, b, "s1", "t2", "team", "u1", "My favourite food is bread")
 		req := feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")
 
-		res := apply(t, b, req)
+		res := backendtest.Apply(t, b, req)
 		require.Equal(t, gateway.ResultSuccess, res.Status)
 		require.Equal(t, "deleted", res.Response["status"])
 		require.Empty(t, stored(t, db, turn.NativeID))
 		require.Empty(t, texts(t, b, "blue"))
 		require.Equal(t, []string{"My favourite food is bread"}, texts(t, b, "favourite"))
 
-		again := apply(t, b, req)
+		again := backendtest.Apply(t, b, req)
 		require.Equal(t, gateway.ResultSuccess, again.Status, "deleting what is gone succeeds")
 		require.Equal(t, "already_deleted", again.Response["status"])
 
-		correct := apply(t, b, feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "My favourite colour is green"))
+		correct := backendtest.Apply(t, b, feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "My favourite colour is green"))
 		require.Equal(t, gateway.ResultSkipped, correct.Status, "a deleted memory is not resurrected")
 		require.Equal(t, local.ReasonMemoryNotFound, correct.Response["reason"])
 		require.Empty(t, texts(t, b, "green"))
@@ -261,19 +255,19 @@ func TestLocalFeedbackOnSessionArchive(t *testing.T) {
 		require.Equal(t, gateway.RefTypeSessionArchive, archive.RefType)
 		later := write(t, b, "s1", "t3", "team", "u1", "I have a baker's oven at home")
 
-		correct := apply(t, b, feedback(gateway.FeedbackCorrection, archive.RefType, archive.NativeID, archive.NativeURI, "something else"))
+		correct := backendtest.Apply(t, b, feedback(gateway.FeedbackCorrection, archive.RefType, archive.NativeID, archive.NativeURI, "something else"))
 		require.Equal(t, gateway.ResultSkipped, correct.Status)
 		require.Equal(t, local.ReasonSessionArchiveNotCorrectable, correct.Response["reason"])
 		require.Len(t, texts(t, b, "baker"), 2, "nothing changed")
 
 		del := feedback(gateway.FeedbackDeleteRequest, archive.RefType, archive.NativeID, archive.NativeURI, "")
-		require.Equal(t, gateway.ResultSuccess, apply(t, b, del).Status)
+		require.Equal(t, gateway.ResultSuccess, backendtest.Apply(t, b, del).Status)
 		require.Empty(t, texts(t, b, "colour"), "the archived turns are forgotten")
 		require.Empty(t, stored(t, db, res.Refs[1].NativeID))
 		require.Equal(t, []string{"I have a baker's oven at home"}, texts(t, b, "baker"), "a turn of a later commit stays")
 		require.NotEmpty(t, stored(t, db, later.NativeID))
 
-		again := apply(t, b, del)
+		again := backendtest.Apply(t, b, del)
 		require.Equal(t, gateway.ResultSuccess, again.Status)
 		require.Equal(t, "already_deleted", again.Response["status"])
 	})
@@ -288,33 +282,12 @@ func TestLocalFeedbackSkipsAndRefusals(t *testing.T) {
 			req.WorkspaceID = "elsewhere"
 			return req
 		}
-		tests := []struct {
-			name      string
-			req       gateway.FeedbackRequest
-			status    gateway.ResultStatus
-			reason    string
-			errorCode string
-		}{
-			{"a ref without native id", feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, "", "", ""),
-				gateway.ResultSkipped, local.ReasonNoMemoryID, ""},
-			{"a foreign native id", feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, "ov-session", "", "x"),
-				gateway.ResultSkipped, local.ReasonNoMemoryID, ""},
-			{"a correction in another workspace finds nothing",
-				otherWorkspace(feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "green")),
-				gateway.ResultSkipped, local.ReasonMemoryNotFound, ""},
-			{"a delete in another workspace deletes nothing",
-				otherWorkspace(feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")),
-				gateway.ResultSuccess, "", ""},
-		}
-		for _, tt := range tests {
-			res := apply(t, b, tt.req)
-			require.Equal(t, tt.status, res.Status, tt.name)
-			if tt.reason != "" {
-				require.Equal(t, tt.reason, res.Response["reason"], tt.name)
-			}
-			require.Equal(t, tt.errorCode, res.ErrorCode, tt.name)
-			require.False(t, res.Retryable, tt.name)
-		}
+		backendtest.RequireAnswers(t, b, []backendtest.Answer{
+			{Name: "a ref without native id", Request: feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, "", "", ""), Status: gateway.ResultSkipped, Reason: local.ReasonNoMemoryID},
+			{Name: "a foreign native id", Request: feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, "ov-session", "", "x"), Status: gateway.ResultSkipped, Reason: local.ReasonNoMemoryID},
+			{Name: "a correction in another workspace finds nothing", Request: otherWorkspace(feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "green")), Status: gateway.ResultSkipped, Reason: local.ReasonMemoryNotFound},
+			{Name: "a delete in another workspace deletes nothing", Request: otherWorkspace(feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")), Status: gateway.ResultSuccess},
+		})
 		require.Equal(t, "My favourite colour is blue", stored(t, db, turn.NativeID), "none of them touched the memory")
 	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backends/backendtest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -286,13 +287,6 @@ func feedbackReq(kind gateway.FeedbackType, ref gateway.ProducedRef, correction 
 	}
 }
 
-func applyFeedback(t *testing.T, b *openviking.Backend, req gateway.FeedbackRequest) gateway.CommitResult {
-	t.Helper()
-	res, err := b.ApplyFeedback(context.Background(), req)
-	require.NoError(t, err)
-	return res
-}
-
 // retrieved is what a retrieval of alice's favourite colour returns.
 func retrieved(t *testing.T, b *openviking.Backend) []string {
 	t.Helper()
@@ -321,7 +315,7 @@ func TestFeedbackCorrectionRewritesTheMemoryFile(t *testing.T) {
 	req := feedbackReq(gateway.FeedbackCorrection, memory, "my favourite colour is green")
 
 	for attempt := 1; attempt <= 2; attempt++ { // the repeat is a retry after a lost lease
-		res := applyFeedback(t, b, req)
+		res := backendtest.Apply(t, b, req)
 		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
 		require.Equal(t, memory.NativeURI, res.NativeURI, "rewritten in place: same file")
 		require.Empty(t, res.NativeID)
@@ -334,7 +328,7 @@ func TestFeedbackCorrectionRewritesTheMemoryFile(t *testing.T) {
 
 	// Without a ref type the memory's category decides.
 	req.RefType = ""
-	require.Equal(t, gateway.RefTypePreference, applyFeedback(t, b, req).RefType)
+	require.Equal(t, gateway.RefTypePreference, backendtest.Apply(t, b, req).RefType)
 }
 
 func TestFeedbackDeleteRemovesTheMemoryFile(t *testing.T) {
@@ -343,19 +337,19 @@ func TestFeedbackDeleteRemovesTheMemoryFile(t *testing.T) {
 	refs := committed(t, b)
 	req := feedbackReq(gateway.FeedbackDeleteRequest, refs[1], "")
 
-	res := applyFeedback(t, b, req)
+	res := backendtest.Apply(t, b, req)
 	require.Equal(t, gateway.ResultSuccess, res.Status)
 	require.Equal(t, "deleted", res.Response["status"])
 	require.NotContains(t, abstracts(fake), refs[1].NativeURI)
 	require.Contains(t, abstracts(fake), refs[2].NativeURI)
 	require.Empty(t, retrieved(t, b))
 
-	again := applyFeedback(t, b, req)
+	again := backendtest.Apply(t, b, req)
 	require.Equal(t, gateway.ResultSuccess, again.Status, "a file already gone counts as deleted")
 	require.Equal(t, "already_deleted", again.Response["status"])
 	require.Equal(t, 2, fake.Faults.Count(http.MethodDelete, deletePath))
 
-	correct := applyFeedback(t, b, feedbackReq(gateway.FeedbackCorrection, refs[1], "my favourite colour is green"))
+	correct := backendtest.Apply(t, b, feedbackReq(gateway.FeedbackCorrection, refs[1], "my favourite colour is green"))
 	require.Equal(t, gateway.ResultSkipped, correct.Status, "a deleted memory is not resurrected")
 	require.Equal(t, openviking.ReasonMemoryNotFound, correct.Response["reason"])
 	require.Empty(t, retrieved(t, b))
@@ -368,29 +362,14 @@ func TestFeedbackSkips(t *testing.T) {
 	ingest, err := b.IngestTurn(context.Background(), turn("t3", gateway.RoleUser, "my favourite colour is blue"))
 	require.NoError(t, err)
 	ingestRef := gateway.ProducedRef{RefType: gateway.RefTypeSessionArchive, NativeID: ingest.NativeID, NativeURI: ingest.NativeURI}
-	tests := []struct {
-		name      string
-		req       gateway.FeedbackRequest
-		status    gateway.ResultStatus
-		reason    string
-		errorCode string
-	}{
-		{"correction of an ingest ref", feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), gateway.ResultSkipped, openviking.ReasonNoMemoryURI, ""},
-		{"delete of an ingest ref", feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), gateway.ResultSkipped, openviking.ReasonNoMemoryURI, ""},
-		{"correction of the archive", feedbackReq(gateway.FeedbackCorrection, refs[0], "green"), gateway.ResultSkipped, openviking.ReasonNoMemoryURI, ""},
-		{"delete of the archive", feedbackReq(gateway.FeedbackDeleteRequest, refs[0], ""), gateway.ResultSkipped, openviking.ReasonNoMemoryURI, ""},
-		{"a ref without uri", feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{RefType: gateway.RefTypePreference}, ""), gateway.ResultSkipped, openviking.ReasonNoMemoryURI, ""},
-		{"the memories directory", feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{NativeURI: "viking://user/alice/memories/"}, ""), gateway.ResultSkipped, openviking.ReasonNoMemoryURI, ""},
-	}
-	for _, tt := range tests {
-		res := applyFeedback(t, b, tt.req)
-		require.Equal(t, tt.status, res.Status, tt.name)
-		if tt.reason != "" {
-			require.Equal(t, tt.reason, res.Response["reason"], tt.name)
-		}
-		require.Equal(t, tt.errorCode, res.ErrorCode, tt.name)
-		require.False(t, res.Retryable, tt.name)
-	}
+	backendtest.RequireAnswers(t, b, []backendtest.Answer{
+		{Name: "correction of an ingest ref", Request: feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), Status: gateway.ResultSkipped, Reason: openviking.ReasonNoMemoryURI},
+		{Name: "delete of an ingest ref", Request: feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), Status: gateway.ResultSkipped, Reason: openviking.ReasonNoMemoryURI},
+		{Name: "correction of the archive", Request: feedbackReq(gateway.FeedbackCorrection, refs[0], "green"), Status: gateway.ResultSkipped, Reason: openviking.ReasonNoMemoryURI},
+		{Name: "delete of the archive", Request: feedbackReq(gateway.FeedbackDeleteRequest, refs[0], ""), Status: gateway.ResultSkipped, Reason: openviking.ReasonNoMemoryURI},
+		{Name: "a ref without uri", Request: feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{RefType: gateway.RefTypePreference}, ""), Status: gateway.ResultSkipped, Reason: openviking.ReasonNoMemoryURI},
+		{Name: "the memories directory", Request: feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{NativeURI: "viking://user/alice/memories/"}, ""), Status: gateway.ResultSkipped, Reason: openviking.ReasonNoMemoryURI},
+	})
 	require.Zero(t, fake.Faults.Count(http.MethodPost, writePath)+fake.Faults.Count(http.MethodDelete, deletePath), "nothing was sent")
 	require.Len(t, fake.Messages("acme", "alice", "s1"), 3, "the session is untouched")
 	require.True(t, strings.HasSuffix(refs[1].NativeURI, ".md"))
