@@ -60,6 +60,8 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 type ConflictError struct {
 	Field   string
 	Message string
+	// Reason, when set, is a machine-readable cause (erasure_in_progress).
+	Reason string
 }
 
 func (e *ConflictError) Error() string { return e.Message }

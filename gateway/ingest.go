@@ -231,6 +231,11 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	if replay != nil {
 		return *replay, nil
 	}
+	// No write may land while an erasure of the subject is under way: it
+	// could outlive the delete.
+	if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace); err != nil {
+		return IngestResult{}, err
+	}
 	now := s.clock()
 	if err := s.claimSession(ctx, SessionClaim{
 		WorkspaceID: t.WorkspaceID, SessionID: t.SessionID, UserID: t.UserID,

@@ -12,6 +12,8 @@ const (
 	CallApplyFeedback = "apply_feedback"
 	CallRetrieve      = "retrieve"
 	CallHealth        = "health"
+	CallEraseSubject  = "erase_subject"
+	CallVerifyErasure = "verify_erasure"
 )
 
 // Backend call outcomes, as a CallObserver sees them.

@@ -83,6 +83,9 @@ type OutboxCompletion struct {
 	// Feedback, for an APPLY_FEEDBACK event that finished, updates the
 	// feedback and the memory's refs in the same transaction.
 	Feedback *FeedbackOutcome
+	// Erasure, for an ERASE_SUBJECT event that finished and verified, marks
+	// the subject's refs of that backend DELETED in the same transaction.
+	Erasure *ErasureCompletion
 
 	maxAttempts int
 	// workspaceID is the event's, whose policy redacts its error text.
@@ -156,6 +159,8 @@ func (s *OutboxExecutor) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, 
 		return s.applyCommitResult(c, e, res, err, now)
 	case OperationApplyFeedback:
 		return s.executeFeedback(ctx, c, e, adapter, now)
+	case OperationEraseSubject:
+		return s.executeErasure(ctx, c, e, adapter, now)
 	default:
 		return s.skipped(c, now, ReasonUnsupportedOperation)
 	}

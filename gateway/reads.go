@@ -70,6 +70,32 @@ func auditPlace(x AuditEntry) (string, string, string, string) {
 func feedbackPlace(x MemoryFeedback) (string, string, string, string) {
 	return x.WorkspaceID, x.Namespace, x.UserID, x.AgentID
 }
+func erasurePlace(x ErasureRequest) (string, string, string, string) {
+	return x.WorkspaceID, deref(x.Namespace), x.UserID, deref(x.AgentID)
+}
+
+// ErasureRequestsByIDs returns the visible erasure requests among ids.
+func (r Reader) ErasureRequestsByIDs(ctx context.Context, ids []string) ([]ErasureRequest, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	items, err := r.store.ErasureRequestsByIDs(ctx, ids)
+	return visible(r, items, erasurePlace), err
+}
+
+// ErasureRequest returns one erasure request or a NotFoundError.
+func (r Reader) ErasureRequest(ctx context.Context, id string) (ErasureRequest, error) {
+	return one(ctx, r.ErasureRequestsByIDs, id, "erasure request")
+}
+
+// ListErasureRequests lists visible erasure requests.
+func (r Reader) ListErasureRequests(ctx context.Context, f ErasureFilter, p PageRequest) (Page[ErasureRequest], error) {
+	if r.err != nil {
+		return Page[ErasureRequest]{}, r.err
+	}
+	f.Scope = r.scope
+	return r.store.ListErasureRequests(ctx, f, p)
+}
 
 // MemoryRefsByIDs returns the visible refs among ids.
 func (r Reader) MemoryRefsByIDs(ctx context.Context, ids []string) ([]MemoryRef, error) {
@@ -271,8 +297,14 @@ func (r Reader) Node(ctx context.Context, id string) (Node, error) {
 	switch {
 	case strings.HasPrefix(id, PrefixRef):
 		return r.MemoryRef(ctx, id)
-	case strings.HasPrefix(id, PrefixCommit):
-		return r.CommitJob(ctx, id)
+	case strings.HasPrefix(id, PrefixCommit), strings.HasPrefix(id, PrefixErasureJob):
+		job, err := r.CommitJob(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return AsJob(job), nil
+	case strings.HasPrefix(id, PrefixErasure):
+		return r.ErasureRequest(ctx, id)
 	case strings.HasPrefix(id, PrefixOutbox):
 		return r.OutboxEvent(ctx, id)
 	case strings.HasPrefix(id, PrefixAudit):

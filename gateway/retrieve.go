@@ -94,6 +94,9 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	if err := s.admit(ctx, p, LimitRetrieve); err != nil {
 		return RetrieveResult{}, err
 	}
+	if hidden, err := s.erasureHidesRetrieval(ctx, in.WorkspaceID, in.UserID, in.AgentID, in.Namespace); err != nil || hidden {
+		return erasedRetrieval(s.backends, in), err
+	}
 	// The query is text a user wrote: it is redacted before it leaves for
 	// a backend, like a turn.
 	query := s.redact(in.WorkspaceID, in.Query)
@@ -120,6 +123,16 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	}
 	items, conflicts := mergeHits(fan.hits, in.Limit)
 	return RetrieveResult{Items: items, Backends: fan.outcomes, Conflicts: append(retired, conflicts...), TraceID: optional(in.TraceID)}, nil
+}
+
+// erasedRetrieval answers a retrieval an erasure under way hides: nothing,
+// from any backend, even one still deleting.
+func erasedRetrieval(backends []BackendAdapter, in RetrieveContextInput) RetrieveResult {
+	outcomes := make([]BackendRetrieval, len(backends))
+	for i, b := range backends {
+		outcomes[i] = BackendRetrieval{Backend: b.Name(), Outcome: RetrievalSkipped, Error: optional("an erasure of this user's memories is in progress")}
+	}
+	return RetrieveResult{Items: []ContextItem{}, Backends: outcomes, TraceID: optional(in.TraceID)}
 }
 
 // validateRetrieval normalises and checks the input alone.
@@ -556,6 +569,9 @@ func retiredKind(it RetrievedItem, live, retired []MemoryRef) (string, bool) {
 	}
 	if len(live) == 0 {
 		if retired[0].Status == RefStatusDeleted {
+			if _, erased := retired[0].Metadata["erased_by"]; erased {
+				return ConflictErased, true
+			}
 			return ConflictDeleted, true
 		}
 		return ConflictSuperseded, true
@@ -581,6 +597,8 @@ func retiredMessage(kind string) string {
 	switch kind {
 	case ConflictDeleted:
 		return "the backend still returns a memory deleted by an applied delete request; it was left out"
+	case ConflictErased:
+		return "the backend still returns a memory an erasure deleted; it was left out"
 	case ConflictStale:
 		return "the backend still returns the content an applied correction replaced; it was left out"
 	default:

@@ -48,6 +48,10 @@ type Config struct {
 	RetryDelay func(attempt int) time.Duration
 	// MaxSubscriptionsPerPrincipal bounds one key's live subscriptions.
 	MaxSubscriptionsPerPrincipal int
+	// ErasureGrace is how long after acceptance an erasure's deletes
+	// start; 0 means the longest ingest bound plus a second, so that no
+	// ingest already under way writes after the delete.
+	ErasureGrace time.Duration
 }
 
 // validate refuses settings that cannot work, naming the setting, instead
@@ -66,6 +70,7 @@ func (c Config) validate() error {
 	negative("MaxContentBytes", c.MaxContentBytes < 0, c.MaxContentBytes)
 	negative("MaxMetadataBytes", c.MaxMetadataBytes < 0, c.MaxMetadataBytes)
 	negative("MaxSubscriptionsPerPrincipal", c.MaxSubscriptionsPerPrincipal < 0, c.MaxSubscriptionsPerPrincipal)
+	negative("ErasureGrace", c.ErasureGrace < 0, c.ErasureGrace)
 	for b, d := range c.BackendTimeouts {
 		negative("BackendTimeouts["+string(b)+"]", d < 0, d)
 	}

@@ -15,6 +15,7 @@ type Store interface {
 	FeedbackStore
 	ReadStore
 	OutboxAdminStore
+	ErasureStore
 }
 
 // IngestStore persists the control-plane side of ingest.
@@ -58,12 +59,14 @@ type ReadStore interface {
 	OutboxEventsByIDs(ctx context.Context, ids []string) ([]OutboxEvent, error)
 	AuditEntriesByIDs(ctx context.Context, ids []string) ([]AuditEntry, error)
 	FeedbackByIDs(ctx context.Context, ids []string) ([]MemoryFeedback, error)
+	ErasureRequestsByIDs(ctx context.Context, ids []string) ([]ErasureRequest, error)
 
 	ListMemoryRefs(ctx context.Context, f RefFilter, p PageRequest) (Page[MemoryRef], error)
 	ListCommitJobs(ctx context.Context, f JobFilter, p PageRequest) (Page[CommitJob], error)
 	ListOutboxEvents(ctx context.Context, f EventFilter, p PageRequest) (Page[OutboxEvent], error)
 	ListAuditEntries(ctx context.Context, f AuditFilter, p PageRequest) (Page[AuditEntry], error)
 	ListFeedback(ctx context.Context, f FeedbackFilter, p PageRequest) (Page[MemoryFeedback], error)
+	ListErasureRequests(ctx context.Context, f ErasureFilter, p PageRequest) (Page[ErasureRequest], error)
 
 	// The grouped lists return one page per parent key in one query, which is
 	// what the dataloaders batch onto.

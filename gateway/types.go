@@ -253,9 +253,14 @@ type MemoryRef struct {
 // NodeID implements Node.
 func (r MemoryRef) NodeID() string { return r.ID }
 
-// CommitJob is one asynchronous "commit session" request.
+// CommitJob is one job of the outbox: a "commit session" request (also the
+// job of applied feedback), or the job of an erasure (Kind).
 type CommitJob struct {
-	ID               string
+	ID string
+	// Kind is JobKindCommit ("" reads as it) or JobKindErasure; an erasure
+	// job has no session, and no agent or namespace unless the erasure is
+	// narrowed to them.
+	Kind             JobKind
 	WorkspaceID      string
 	UserID           string
 	AgentID          string

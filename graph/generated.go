@@ -33,6 +33,8 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	CommitJob() CommitJobResolver
 	ContextItem() ContextItemResolver
+	ErasureJob() ErasureJobResolver
+	ErasureRequest() ErasureRequestResolver
 	MemoryFeedback() MemoryFeedbackResolver
 	MemoryRef() MemoryRefResolver
 	Mutation() MutationResolver
@@ -143,6 +145,58 @@ type ComplexityRoot struct {
 		Text          func(childComplexity int) int
 	}
 
+	EraseSubjectPayload struct {
+		Created func(childComplexity int) int
+		Request func(childComplexity int) int
+	}
+
+	ErasureBackendResult struct {
+		Backend  func(childComplexity int) int
+		Detail   func(childComplexity int) int
+		Outcome  func(childComplexity int) int
+		Residue  func(childComplexity int) int
+		Verified func(childComplexity int) int
+	}
+
+	ErasureJob struct {
+		CreatedAt     func(childComplexity int) int
+		ErrorMessage  func(childComplexity int) int
+		FinishedAt    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		OutboxEvents  func(childComplexity int, first *int, after *string) int
+		OutboxSummary func(childComplexity int) int
+		Request       func(childComplexity int) int
+		StartedAt     func(childComplexity int) int
+		Status        func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		WorkspaceID   func(childComplexity int) int
+	}
+
+	ErasureRequest struct {
+		AgentID     func(childComplexity int) int
+		Backends    func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		FinishedAt  func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Job         func(childComplexity int) int
+		Namespace   func(childComplexity int) int
+		Reason      func(childComplexity int) int
+		RequestedBy func(childComplexity int) int
+		Status      func(childComplexity int) int
+		UserID      func(childComplexity int) int
+		WorkspaceID func(childComplexity int) int
+	}
+
+	ErasureRequestConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ErasureRequestEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	IngestConversationTurnPayload struct {
 		Errors       func(childComplexity int) int
 		GatewayID    func(childComplexity int) int
@@ -236,6 +290,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CommitSession          func(childComplexity int, input gateway.CommitSessionInput) int
+		EraseSubject           func(childComplexity int, input gateway.EraseSubjectInput) int
 		IngestConversationTurn func(childComplexity int, input gateway.IngestTurnInput) int
 		ProcessOutbox          func(childComplexity int, limit *int, workspaceID *string) int
 		RecordMemoryFeedback   func(childComplexity int, input gateway.RecordFeedbackInput) int
@@ -261,6 +316,7 @@ type ComplexityRoot struct {
 		Namespace      func(childComplexity int) int
 		NextRetryAt    func(childComplexity int) int
 		Operation      func(childComplexity int) int
+		Owner          func(childComplexity int) int
 		Refs           func(childComplexity int, first *int, after *string) int
 		SessionID      func(childComplexity int) int
 		Status         func(childComplexity int) int
@@ -304,6 +360,8 @@ type ComplexityRoot struct {
 		Backends        func(childComplexity int) int
 		CommitJob       func(childComplexity int, id string) int
 		CommitJobs      func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
+		ErasureRequest  func(childComplexity int, id string) int
+		ErasureRequests func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string) int
 		Feedback        func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string) int
 		MemoryRef       func(childComplexity int, id string) int
 		MemoryRefs      func(childComplexity int, filter *gateway.RefFilter, first *int, after *string) int
@@ -354,6 +412,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		CommitJobUpdated  func(childComplexity int, id string) int
 		CommitJobsUpdated func(childComplexity int, workspaceID string, sessionID *string) int
+		JobUpdated        func(childComplexity int, id string) int
 	}
 }
 
@@ -375,6 +434,18 @@ type CommitJobResolver interface {
 type ContextItemResolver interface {
 	Ref(ctx context.Context, obj *gateway.ContextItem) (*gateway.MemoryRef, error)
 }
+type ErasureJobResolver interface {
+	OutboxSummary(ctx context.Context, obj *gateway.ErasureJob) (*gateway.OutboxSummary, error)
+	OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string) (*model.OutboxEventConnection, error)
+	Request(ctx context.Context, obj *gateway.ErasureJob) (*gateway.ErasureRequest, error)
+}
+type ErasureRequestResolver interface {
+	Status(ctx context.Context, obj *gateway.ErasureRequest) (gateway.ErasureStatus, error)
+	Job(ctx context.Context, obj *gateway.ErasureRequest) (*gateway.ErasureJob, error)
+	Backends(ctx context.Context, obj *gateway.ErasureRequest) ([]gateway.ErasureBackendResult, error)
+
+	FinishedAt(ctx context.Context, obj *gateway.ErasureRequest) (*time.Time, error)
+}
 type MemoryFeedbackResolver interface {
 	Ref(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.MemoryRef, error)
 
@@ -395,6 +466,7 @@ type MemoryRefResolver interface {
 type MutationResolver interface {
 	IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error)
 	CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error)
+	EraseSubject(ctx context.Context, input gateway.EraseSubjectInput) (*model.EraseSubjectPayload, error)
 	RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error)
 	ReviewMemoryFeedback(ctx context.Context, input gateway.ReviewFeedbackInput) (*model.ReviewMemoryFeedbackPayload, error)
 	ProcessOutbox(ctx context.Context, limit *int, workspaceID *string) (*gateway.ProcessOutboxResult, error)
@@ -403,6 +475,7 @@ type MutationResolver interface {
 }
 type OutboxEventResolver interface {
 	Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error)
+	Owner(ctx context.Context, obj *gateway.OutboxEvent) (gateway.Job, error)
 	Feedback(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.MemoryFeedback, error)
 	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error)
 }
@@ -419,6 +492,8 @@ type QueryResolver interface {
 	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error)
 	RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error)
 	Backends(ctx context.Context) ([]gateway.BackendStatus, error)
+	ErasureRequest(ctx context.Context, id string) (*gateway.ErasureRequest, error)
+	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string) (*model.ErasureRequestConnection, error)
 }
 type SessionResolver interface {
 	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
@@ -428,6 +503,7 @@ type SessionResolver interface {
 type SubscriptionResolver interface {
 	CommitJobUpdated(ctx context.Context, id string) (<-chan *gateway.CommitJob, error)
 	CommitJobsUpdated(ctx context.Context, workspaceID string, sessionID *string) (<-chan *gateway.CommitJob, error)
+	JobUpdated(ctx context.Context, id string) (<-chan gateway.Job, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -874,6 +950,221 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContextItem.Text(childComplexity), true
+
+	case "EraseSubjectPayload.created":
+		if e.ComplexityRoot.EraseSubjectPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EraseSubjectPayload.Created(childComplexity), true
+	case "EraseSubjectPayload.request":
+		if e.ComplexityRoot.EraseSubjectPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EraseSubjectPayload.Request(childComplexity), true
+
+	case "ErasureBackendResult.backend":
+		if e.ComplexityRoot.ErasureBackendResult.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureBackendResult.Backend(childComplexity), true
+	case "ErasureBackendResult.detail":
+		if e.ComplexityRoot.ErasureBackendResult.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureBackendResult.Detail(childComplexity), true
+	case "ErasureBackendResult.outcome":
+		if e.ComplexityRoot.ErasureBackendResult.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureBackendResult.Outcome(childComplexity), true
+	case "ErasureBackendResult.residue":
+		if e.ComplexityRoot.ErasureBackendResult.Residue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureBackendResult.Residue(childComplexity), true
+	case "ErasureBackendResult.verified":
+		if e.ComplexityRoot.ErasureBackendResult.Verified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureBackendResult.Verified(childComplexity), true
+
+	case "ErasureJob.createdAt":
+		if e.ComplexityRoot.ErasureJob.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.CreatedAt(childComplexity), true
+	case "ErasureJob.errorMessage":
+		if e.ComplexityRoot.ErasureJob.ErrorMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.ErrorMessage(childComplexity), true
+	case "ErasureJob.finishedAt":
+		if e.ComplexityRoot.ErasureJob.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.FinishedAt(childComplexity), true
+	case "ErasureJob.id":
+		if e.ComplexityRoot.ErasureJob.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.ID(childComplexity), true
+	case "ErasureJob.outboxEvents":
+		if e.ComplexityRoot.ErasureJob.OutboxEvents == nil {
+			break
+		}
+
+		args, err := ec.field_ErasureJob_outboxEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ErasureJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ErasureJob.outboxSummary":
+		if e.ComplexityRoot.ErasureJob.OutboxSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.OutboxSummary(childComplexity), true
+	case "ErasureJob.request":
+		if e.ComplexityRoot.ErasureJob.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.Request(childComplexity), true
+	case "ErasureJob.startedAt":
+		if e.ComplexityRoot.ErasureJob.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.StartedAt(childComplexity), true
+	case "ErasureJob.status":
+		if e.ComplexityRoot.ErasureJob.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.Status(childComplexity), true
+	case "ErasureJob.updatedAt":
+		if e.ComplexityRoot.ErasureJob.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.UpdatedAt(childComplexity), true
+	case "ErasureJob.workspaceId":
+		if e.ComplexityRoot.ErasureJob.WorkspaceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.WorkspaceID(childComplexity), true
+
+	case "ErasureRequest.agentId":
+		if e.ComplexityRoot.ErasureRequest.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.AgentID(childComplexity), true
+	case "ErasureRequest.backends":
+		if e.ComplexityRoot.ErasureRequest.Backends == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.Backends(childComplexity), true
+	case "ErasureRequest.createdAt":
+		if e.ComplexityRoot.ErasureRequest.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.CreatedAt(childComplexity), true
+	case "ErasureRequest.finishedAt":
+		if e.ComplexityRoot.ErasureRequest.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.FinishedAt(childComplexity), true
+	case "ErasureRequest.id":
+		if e.ComplexityRoot.ErasureRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.ID(childComplexity), true
+	case "ErasureRequest.job":
+		if e.ComplexityRoot.ErasureRequest.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.Job(childComplexity), true
+	case "ErasureRequest.namespace":
+		if e.ComplexityRoot.ErasureRequest.Namespace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.Namespace(childComplexity), true
+	case "ErasureRequest.reason":
+		if e.ComplexityRoot.ErasureRequest.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.Reason(childComplexity), true
+	case "ErasureRequest.requestedBy":
+		if e.ComplexityRoot.ErasureRequest.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.RequestedBy(childComplexity), true
+	case "ErasureRequest.status":
+		if e.ComplexityRoot.ErasureRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.Status(childComplexity), true
+	case "ErasureRequest.userId":
+		if e.ComplexityRoot.ErasureRequest.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.UserID(childComplexity), true
+	case "ErasureRequest.workspaceId":
+		if e.ComplexityRoot.ErasureRequest.WorkspaceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequest.WorkspaceID(childComplexity), true
+
+	case "ErasureRequestConnection.edges":
+		if e.ComplexityRoot.ErasureRequestConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequestConnection.Edges(childComplexity), true
+	case "ErasureRequestConnection.pageInfo":
+		if e.ComplexityRoot.ErasureRequestConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequestConnection.PageInfo(childComplexity), true
+
+	case "ErasureRequestEdge.cursor":
+		if e.ComplexityRoot.ErasureRequestEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequestEdge.Cursor(childComplexity), true
+	case "ErasureRequestEdge.node":
+		if e.ComplexityRoot.ErasureRequestEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequestEdge.Node(childComplexity), true
 
 	case "IngestConversationTurnPayload.errors":
 		if e.ComplexityRoot.IngestConversationTurnPayload.Errors == nil {
@@ -1323,6 +1614,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CommitSession(childComplexity, args["input"].(gateway.CommitSessionInput)), true
+	case "Mutation.eraseSubject":
+		if e.ComplexityRoot.Mutation.EraseSubject == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_eraseSubject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EraseSubject(childComplexity, args["input"].(gateway.EraseSubjectInput)), true
 	case "Mutation.ingestConversationTurn":
 		if e.ComplexityRoot.Mutation.IngestConversationTurn == nil {
 			break
@@ -1486,6 +1788,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEvent.Operation(childComplexity), true
+	case "OutboxEvent.owner":
+		if e.ComplexityRoot.OutboxEvent.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.Owner(childComplexity), true
 	case "OutboxEvent.refs":
 		if e.ComplexityRoot.OutboxEvent.Refs == nil {
 			break
@@ -1662,6 +1970,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CommitJobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.erasureRequest":
+		if e.ComplexityRoot.Query.ErasureRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Query_erasureRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ErasureRequest(childComplexity, args["id"].(string)), true
+	case "Query.erasureRequests":
+		if e.ComplexityRoot.Query.ErasureRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_erasureRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ErasureRequests(childComplexity, args["filter"].(*gateway.ErasureFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.feedback":
 		if e.ComplexityRoot.Query.Feedback == nil {
 			break
@@ -1909,6 +2239,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.CommitJobsUpdated(childComplexity, args["workspaceId"].(string), args["sessionId"].(*string)), true
+	case "Subscription.jobUpdated":
+		if e.ComplexityRoot.Subscription.JobUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_jobUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JobUpdated(childComplexity, args["id"].(string)), true
 
 	}
 	return 0, false
@@ -1922,6 +2263,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditLogFilter", ec.unmarshalInputAuditLogFilter),
 			graphql.NewInputUnmarshaler("CommitJobFilter", ec.unmarshalInputCommitJobFilter),
 			graphql.NewInputUnmarshaler("CommitSessionInput", ec.unmarshalInputCommitSessionInput),
+			graphql.NewInputUnmarshaler("EraseSubjectInput", ec.unmarshalInputEraseSubjectInput),
+			graphql.NewInputUnmarshaler("ErasureRequestFilter", ec.unmarshalInputErasureRequestFilter),
 			graphql.NewInputUnmarshaler("IngestConversationTurnInput", ec.unmarshalInputIngestConversationTurnInput),
 			graphql.NewInputUnmarshaler("MemoryFeedbackFilter", ec.unmarshalInputMemoryFeedbackFilter),
 			graphql.NewInputUnmarshaler("MemoryRefFilter", ec.unmarshalInputMemoryRefFilter),
@@ -2117,6 +2460,7 @@ enum OutboxEventStatus {
 enum OutboxOperation {
   COMMIT_SESSION
   APPLY_FEEDBACK
+  ERASE_SUBJECT
 }
 
 enum TurnRole {
@@ -2228,8 +2572,22 @@ type MemoryRefConnection {
   pageInfo: PageInfo!
 }
 
+"A job of the outbox: a commit (CommitJob) or an erasure (ErasureJob)."
+interface Job implements Node {
+  id: ID!
+  status: CommitJobStatus!
+  workspaceId: ID!
+  errorMessage: String
+  createdAt: Time!
+  updatedAt: Time!
+  startedAt: Time
+  finishedAt: Time
+  outboxSummary: OutboxSummary!
+  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
+}
+
 "An asynchronous commit of a session to every configured backend."
-type CommitJob implements Node {
+type CommitJob implements Node & Job {
   id: ID!
   status: CommitJobStatus!
   workspaceId: ID!
@@ -2252,6 +2610,101 @@ type CommitJob implements Node {
   refs(first: Int = 20, after: String): MemoryRefConnection!
   session: Session!
   auditEntries(first: Int = 20, after: String): AuditEntryConnection!
+}
+
+"The job of an erasure request: one ERASE_SUBJECT event per backend. It has no session."
+type ErasureJob implements Node & Job {
+  id: ID!
+  status: CommitJobStatus!
+  workspaceId: ID!
+  errorMessage: String
+  createdAt: Time!
+  updatedAt: Time!
+  startedAt: Time
+  finishedAt: Time
+  outboxSummary: OutboxSummary!
+  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
+  request: ErasureRequest!
+}
+
+enum ErasureStatus {
+  ACCEPTED
+  RUNNING
+  "Every backend erased, and verification found nothing left."
+  COMPLETED
+  "Some backend kept data (see backends); its event can be re-driven."
+  PARTIAL
+  FAILED
+}
+
+enum ErasureOutcome {
+  PENDING
+  ERASED
+  "Deleted by the backend's soft delete (EverMemOS)."
+  SOFT_DELETED
+  NOTHING_TO_ERASE
+  FAILED
+  "The backend cannot erase (no capability)."
+  SKIPPED
+}
+
+"One backend's share of an erasure."
+type ErasureBackendResult {
+  backend: BackendType!
+  outcome: ErasureOutcome!
+  "Verification listed or searched the backend after the delete and found nothing."
+  verified: Boolean!
+  "Items the backend still returned at the last verification."
+  residue: Int!
+  detail: String
+}
+
+"A request to erase everything about a person (a user, optionally narrowed to an agent or a namespace) in every backend. Kept as proof whatever the retention policy."
+type ErasureRequest implements Node {
+  id: ID!
+  workspaceId: ID!
+  userId: ID!
+  agentId: ID
+  namespace: String
+  reason: String!
+  status: ErasureStatus!
+  job: ErasureJob!
+  backends: [ErasureBackendResult!]!
+  "The principal that asked."
+  requestedBy: String!
+  createdAt: Time!
+  finishedAt: Time
+}
+
+type ErasureRequestEdge {
+  cursor: String!
+  node: ErasureRequest!
+}
+
+type ErasureRequestConnection {
+  edges: [ErasureRequestEdge!]!
+  pageInfo: PageInfo!
+}
+
+input ErasureRequestFilter {
+  workspaceId: ID
+  userId: ID
+  status: ErasureStatus
+}
+
+input EraseSubjectInput {
+  workspaceId: ID!
+  userId: ID!
+  agentId: ID
+  namespace: String
+  reason: String!
+  idempotencyKey: String
+}
+
+type EraseSubjectPayload {
+  request: ErasureRequest!
+  "False when an existing request answered (same idempotency key, or one already running for the subject)."
+  created: Boolean!
 }
 
 type CommitJobEdge {
@@ -2294,7 +2747,10 @@ type OutboxEvent implements Node {
   createdAt: Time!
   updatedAt: Time!
   completedAt: Time
+  "The commit job of a COMMIT_SESSION or APPLY_FEEDBACK event; null for an erasure's event (see owner)."
   job: CommitJob
+  "The job the event belongs to, of any kind."
+  owner: Job
   "The feedback an APPLY_FEEDBACK event carries."
   feedback: MemoryFeedback
   "Refs this event produced."
@@ -2599,6 +3055,8 @@ type Query {
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
   "Every configured backend, probed now."
   backends: [BackendStatus!]!
+  erasureRequest(id: ID!): ErasureRequest!
+  erasureRequests(filter: ErasureRequestFilter, first: Int = 20, after: String): ErasureRequestConnection!
 }
 
 "What a synchronous outbox drain did."
@@ -2616,6 +3074,12 @@ type RedriveOutboxEventsPayload {
 type Mutation {
   ingestConversationTurn(input: IngestConversationTurnInput!): IngestConversationTurnPayload!
   commitSession(input: CommitSessionInput!): CommitSessionPayload!
+  """
+  Erase everything about a person in every backend (ADMIN on the scope, or the user's own key with WRITE
+  there). Asynchronous: follow the request's job. Until it ends, the subject's retrieval returns nothing
+  and its ingests get CONFLICT (extensions.reason "erasure_in_progress").
+  """
+  eraseSubject(input: EraseSubjectInput!): EraseSubjectPayload!
   recordMemoryFeedback(input: RecordMemoryFeedbackInput!): RecordMemoryFeedbackPayload!
   "Accept or reject RECEIVED feedback (ADMIN on the memory's namespace, or the memory's own user). Accepting a correction or delete request routes it to the backend that owns the memory."
   reviewMemoryFeedback(input: ReviewMemoryFeedbackInput!): ReviewMemoryFeedbackPayload!
@@ -2636,6 +3100,8 @@ type Subscription {
   commitJobUpdated(id: ID!): CommitJob!
   "Every change of the jobs of a workspace, optionally of one session."
   commitJobsUpdated(workspaceId: ID!, sessionId: ID): CommitJob!
+  "Any job's (a commit's or an erasure's) current state, then every change; completes after a terminal state."
+  jobUpdated(id: ID!): Job!
 }
 `, BuiltIn: false},
 }
@@ -2837,6 +3303,110 @@ func (ec *executionContext) childFields_ContextItem(ctx context.Context, field g
 		return ec.fieldContext_ContextItem_ref(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ContextItem", field.Name)
+}
+
+func (ec *executionContext) childFields_EraseSubjectPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_EraseSubjectPayload_request(ctx, field)
+	case "created":
+		return ec.fieldContext_EraseSubjectPayload_created(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EraseSubjectPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureBackendResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backend":
+		return ec.fieldContext_ErasureBackendResult_backend(ctx, field)
+	case "outcome":
+		return ec.fieldContext_ErasureBackendResult_outcome(ctx, field)
+	case "verified":
+		return ec.fieldContext_ErasureBackendResult_verified(ctx, field)
+	case "residue":
+		return ec.fieldContext_ErasureBackendResult_residue(ctx, field)
+	case "detail":
+		return ec.fieldContext_ErasureBackendResult_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureBackendResult", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ErasureJob_id(ctx, field)
+	case "status":
+		return ec.fieldContext_ErasureJob_status(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_ErasureJob_workspaceId(ctx, field)
+	case "errorMessage":
+		return ec.fieldContext_ErasureJob_errorMessage(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ErasureJob_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ErasureJob_updatedAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ErasureJob_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ErasureJob_finishedAt(ctx, field)
+	case "outboxSummary":
+		return ec.fieldContext_ErasureJob_outboxSummary(ctx, field)
+	case "outboxEvents":
+		return ec.fieldContext_ErasureJob_outboxEvents(ctx, field)
+	case "request":
+		return ec.fieldContext_ErasureJob_request(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureJob", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ErasureRequest_id(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_ErasureRequest_workspaceId(ctx, field)
+	case "userId":
+		return ec.fieldContext_ErasureRequest_userId(ctx, field)
+	case "agentId":
+		return ec.fieldContext_ErasureRequest_agentId(ctx, field)
+	case "namespace":
+		return ec.fieldContext_ErasureRequest_namespace(ctx, field)
+	case "reason":
+		return ec.fieldContext_ErasureRequest_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_ErasureRequest_status(ctx, field)
+	case "job":
+		return ec.fieldContext_ErasureRequest_job(ctx, field)
+	case "backends":
+		return ec.fieldContext_ErasureRequest_backends(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_ErasureRequest_requestedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ErasureRequest_createdAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ErasureRequest_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureRequestConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ErasureRequestConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ErasureRequestConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureRequestConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureRequestEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ErasureRequestEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ErasureRequestEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureRequestEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_IngestConversationTurnPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3061,6 +3631,8 @@ func (ec *executionContext) childFields_OutboxEvent(ctx context.Context, field g
 		return ec.fieldContext_OutboxEvent_completedAt(ctx, field)
 	case "job":
 		return ec.fieldContext_OutboxEvent_job(ctx, field)
+	case "owner":
+		return ec.fieldContext_OutboxEvent_owner(ctx, field)
 	case "feedback":
 		return ec.fieldContext_OutboxEvent_feedback(ctx, field)
 	case "refs":
@@ -3387,6 +3959,28 @@ func (ec *executionContext) field_CommitJob_refs_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_ErasureJob_outboxEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_MemoryRef_feedback_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3437,6 +4031,20 @@ func (ec *executionContext) field_Mutation_commitSession_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (gateway.CommitSessionInput, error) {
 			return ec.unmarshalNCommitSessionInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_eraseSubject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (gateway.EraseSubjectInput, error) {
+			return ec.unmarshalNEraseSubjectInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐEraseSubjectInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3623,6 +4231,50 @@ func (ec *executionContext) field_Query_commitJobs_args(ctx context.Context, raw
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*gateway.JobFilter, error) {
 			return ec.unmarshalOCommitJobFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_erasureRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_erasureRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*gateway.ErasureFilter, error) {
+			return ec.unmarshalOErasureRequestFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3914,6 +4566,20 @@ func (ec *executionContext) field_Subscription_commitJobsUpdated_args(ctx contex
 		return nil, err
 	}
 	args["sessionId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_jobUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5698,6 +6364,881 @@ func (ec *executionContext) fieldContext_ContextItem_ref(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MemoryRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EraseSubjectPayload_request(ctx context.Context, field graphql.CollectedField, obj *model.EraseSubjectPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EraseSubjectPayload_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Request, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ErasureRequest) graphql.Marshaler {
+			return ec.marshalNErasureRequest2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EraseSubjectPayload_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EraseSubjectPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EraseSubjectPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.EraseSubjectPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EraseSubjectPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EraseSubjectPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EraseSubjectPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ErasureBackendResult_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureBackendResult_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureBackendResult_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureBackendResult", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _ErasureBackendResult_outcome(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureBackendResult_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.ErasureOutcome) graphql.Marshaler {
+			return ec.marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureBackendResult_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureBackendResult", field, false, false, "ErasureOutcome")
+}
+
+func (ec *executionContext) _ErasureBackendResult_verified(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureBackendResult_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureBackendResult_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureBackendResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ErasureBackendResult_residue(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureBackendResult_residue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Residue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureBackendResult_residue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureBackendResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureBackendResult_detail(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureBackendResult_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureBackendResult_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureBackendResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureJob_id(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureJob_status(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.JobStatus) graphql.Marshaler {
+			return ec.marshalNCommitJobStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "CommitJobStatus")
+}
+
+func (ec *executionContext) _ErasureJob_workspaceId(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_workspaceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkspaceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureJob_errorMessage(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_errorMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_errorMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureJob_createdAt(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ErasureJob_updatedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ErasureJob_startedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ErasureJob_finishedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ErasureJob_outboxSummary(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_outboxSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureJob().OutboxSummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.OutboxSummary) graphql.Marshaler {
+			return ec.marshalNOutboxSummary2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_outboxSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureJob",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureJob_outboxEvents(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_outboxEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ErasureJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
+			return ec.marshalNOutboxEventConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_outboxEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureJob",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ErasureJob_outboxEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureJob_request(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureJob().Request(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ErasureRequest) graphql.Marshaler {
+			return ec.marshalNErasureRequest2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureJob",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureRequest_id(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureRequest_workspaceId(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_workspaceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkspaceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureRequest_userId(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureRequest_agentId(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_agentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_agentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureRequest_namespace(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_namespace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Namespace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_namespace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureRequest_reason(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureRequest_status(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureRequest().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.ErasureStatus) graphql.Marshaler {
+			return ec.marshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, true, true, "ErasureStatus")
+}
+
+func (ec *executionContext) _ErasureRequest_job(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureRequest().Job(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ErasureJob) graphql.Marshaler {
+			return ec.marshalNErasureJob2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureRequest_backends(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_backends(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureRequest().Backends(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.ErasureBackendResult) graphql.Marshaler {
+			return ec.marshalNErasureBackendResult2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureBackendResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_backends(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureBackendResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ErasureRequest_finishedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequest_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ErasureRequest().FinishedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequest_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequest", field, true, true, "Time")
+}
+
+func (ec *executionContext) _ErasureRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequestConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ErasureRequestEdge) graphql.Marshaler {
+			return ec.marshalNErasureRequestEdge2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequestConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureRequestConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureRequestEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureRequestConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequestConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequestConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureRequestConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ErasureRequestEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequestEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequestEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequestEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureRequestEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequestEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ErasureRequest) graphql.Marshaler {
+			return ec.marshalNErasureRequest2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequestEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureRequestEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureRequest(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7587,6 +9128,50 @@ func (ec *executionContext) fieldContext_Mutation_commitSession(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_eraseSubject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_eraseSubject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EraseSubject(ctx, fc.Args["input"].(gateway.EraseSubjectInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EraseSubjectPayload) graphql.Marshaler {
+			return ec.marshalNEraseSubjectPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐEraseSubjectPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_eraseSubject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EraseSubjectPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_eraseSubject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_recordMemoryFeedback(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8248,6 +9833,38 @@ func (ec *executionContext) fieldContext_OutboxEvent_job(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CommitJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutboxEvent_owner(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutboxEvent().Owner(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.Job) graphql.Marshaler {
+			return ec.marshalOJob2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJob(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboxEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
 	}
 	return fc, nil
@@ -9249,6 +10866,94 @@ func (ec *executionContext) fieldContext_Query_backends(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_erasureRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_erasureRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ErasureRequest(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.ErasureRequest) graphql.Marshaler {
+			return ec.marshalNErasureRequest2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_erasureRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_erasureRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_erasureRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_erasureRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ErasureRequests(ctx, fc.Args["filter"].(*gateway.ErasureFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ErasureRequestConnection) graphql.Marshaler {
+			return ec.marshalNErasureRequestConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_erasureRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_erasureRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9961,6 +11666,50 @@ func (ec *executionContext) fieldContext_Subscription_commitJobsUpdated(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_commitJobsUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_jobUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_jobUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().JobUpdated(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.Job) graphql.Marshaler {
+			return ec.marshalNJob2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_jobUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_jobUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11299,6 +13048,139 @@ func UnmarshalCommitSessionInput(ctx context.Context, raw any) (gateway.CommitSe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEraseSubjectInput(ctx context.Context, obj any) (gateway.EraseSubjectInput, error) {
+	var it gateway.EraseSubjectInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"workspaceId", "userId", "agentId", "namespace", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workspaceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workspaceId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkspaceID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "agentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agentId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgentID = data
+		case "namespace":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namespace"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Namespace = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEraseSubjectInput unmarshals raw into the EraseSubjectInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEraseSubjectInput(ctx context.Context, raw any) (gateway.EraseSubjectInput, error) {
+	var out gateway.EraseSubjectInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EraseSubjectInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputErasureRequestFilter(ctx context.Context, obj any) (gateway.ErasureFilter, error) {
+	var it gateway.ErasureFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"workspaceId", "userId", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workspaceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workspaceId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkspaceID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalErasureRequestFilter unmarshals raw into the ErasureRequestFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalErasureRequestFilter(ctx context.Context, raw any) (gateway.ErasureFilter, error) {
+	var out gateway.ErasureFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ErasureRequestFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIngestConversationTurnInput(ctx context.Context, obj any) (gateway.IngestTurnInput, error) {
 	var it gateway.IngestTurnInput
 	if obj == nil {
@@ -12038,10 +13920,51 @@ func UnmarshalTurnPolicyInput(ctx context.Context, raw any) (gateway.TurnPolicy,
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj gateway.Job) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case gateway.ErasureJob:
+		return ec._ErasureJob(ctx, sel, &obj)
+	case *gateway.ErasureJob:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ErasureJob(ctx, sel, obj)
+	case gateway.CommitJob:
+		return ec._CommitJob(ctx, sel, &obj)
+	case *gateway.CommitJob:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CommitJob(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Job must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj gateway.Node) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case gateway.ErasureJob:
+		return ec._ErasureJob(ctx, sel, &obj)
+	case *gateway.ErasureJob:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ErasureJob(ctx, sel, obj)
+	case gateway.CommitJob:
+		return ec._CommitJob(ctx, sel, &obj)
+	case *gateway.CommitJob:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CommitJob(ctx, sel, obj)
 	case gateway.Session:
 		return ec._Session(ctx, sel, &obj)
 	case *gateway.Session:
@@ -12070,13 +13993,18 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._MemoryFeedback(ctx, sel, obj)
-	case gateway.CommitJob:
-		return ec._CommitJob(ctx, sel, &obj)
-	case *gateway.CommitJob:
+	case gateway.Job:
 		if obj == nil {
 			return graphql.Null
 		}
-		return ec._CommitJob(ctx, sel, obj)
+		return ec._Job(ctx, sel, obj)
+	case gateway.ErasureRequest:
+		return ec._ErasureRequest(ctx, sel, &obj)
+	case *gateway.ErasureRequest:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ErasureRequest(ctx, sel, obj)
 	case gateway.AuditEntry:
 		return ec._AuditEntry(ctx, sel, &obj)
 	case *gateway.AuditEntry:
@@ -12399,7 +14327,7 @@ func (ec *executionContext) _BackendStatus(ctx context.Context, sel ast.Selectio
 	return out
 }
 
-var commitJobImplementors = []string{"CommitJob", "Node"}
+var commitJobImplementors = []string{"CommitJob", "Node", "Job"}
 
 func (ec *executionContext) _CommitJob(ctx context.Context, sel ast.SelectionSet, obj *gateway.CommitJob) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, commitJobImplementors)
@@ -12703,6 +14631,351 @@ func (ec *executionContext) _ContextItem(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ContextItem_ref(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eraseSubjectPayloadImplementors = []string{"EraseSubjectPayload"}
+
+func (ec *executionContext) _EraseSubjectPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EraseSubjectPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eraseSubjectPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EraseSubjectPayload")
+		case "request":
+			out.Values[i] = ec._EraseSubjectPayload_request(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._EraseSubjectPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureBackendResultImplementors = []string{"ErasureBackendResult"}
+
+func (ec *executionContext) _ErasureBackendResult(ctx context.Context, sel ast.SelectionSet, obj *gateway.ErasureBackendResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureBackendResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureBackendResult")
+		case "backend":
+			out.Values[i] = ec._ErasureBackendResult_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._ErasureBackendResult_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verified":
+			out.Values[i] = ec._ErasureBackendResult_verified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "residue":
+			out.Values[i] = ec._ErasureBackendResult_residue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._ErasureBackendResult_detail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureJobImplementors = []string{"ErasureJob", "Node", "Job"}
+
+func (ec *executionContext) _ErasureJob(ctx context.Context, sel ast.SelectionSet, obj *gateway.ErasureJob) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureJobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureJob")
+		case "id":
+			out.Values[i] = ec._ErasureJob_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._ErasureJob_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workspaceId":
+			out.Values[i] = ec._ErasureJob_workspaceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorMessage":
+			out.Values[i] = ec._ErasureJob_errorMessage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ErasureJob_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ErasureJob_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._ErasureJob_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ErasureJob_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outboxSummary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureJob_outboxSummary(ctx, field, obj)
+				})
+		case "outboxEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureJob_outboxEvents(ctx, field, obj)
+				})
+		case "request":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureJob_request(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureRequestImplementors = []string{"ErasureRequest", "Node"}
+
+func (ec *executionContext) _ErasureRequest(ctx context.Context, sel ast.SelectionSet, obj *gateway.ErasureRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureRequest")
+		case "id":
+			out.Values[i] = ec._ErasureRequest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workspaceId":
+			out.Values[i] = ec._ErasureRequest_workspaceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "userId":
+			out.Values[i] = ec._ErasureRequest_userId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "agentId":
+			out.Values[i] = ec._ErasureRequest_agentId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "namespace":
+			out.Values[i] = ec._ErasureRequest_namespace(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._ErasureRequest_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureRequest_status(ctx, field, obj)
+				})
+		case "job":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureRequest_job(ctx, field, obj)
+				})
+		case "backends":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureRequest_backends(ctx, field, obj)
+				})
+		case "requestedBy":
+			out.Values[i] = ec._ErasureRequest_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ErasureRequest_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ErasureRequest_finishedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureRequestConnectionImplementors = []string{"ErasureRequestConnection"}
+
+func (ec *executionContext) _ErasureRequestConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ErasureRequestConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureRequestConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureRequestConnection")
+		case "edges":
+			out.Values[i] = ec._ErasureRequestConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ErasureRequestConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureRequestEdgeImplementors = []string{"ErasureRequestEdge"}
+
+func (ec *executionContext) _ErasureRequestEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ErasureRequestEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureRequestEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureRequestEdge")
+		case "cursor":
+			out.Values[i] = ec._ErasureRequestEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ErasureRequestEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13310,6 +15583,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "eraseSubject":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_eraseSubject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "recordMemoryFeedback":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordMemoryFeedback(ctx, field)
@@ -13468,6 +15748,12 @@ func (ec *executionContext) _OutboxEvent(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._OutboxEvent_job(ctx, field, obj)
+				})
+		case "owner":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutboxEvent_owner(ctx, field, obj)
 				})
 		case "feedback":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -13809,6 +16095,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_backends(ctx, field)
 				})
+		case "erasureRequest":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_erasureRequest(ctx, field)
+				})
+		case "erasureRequests":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_erasureRequests(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -14123,6 +16421,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_commitJobUpdated(ctx, fields[0])
 	case "commitJobsUpdated":
 		return ec._Subscription_commitJobsUpdated(ctx, fields[0])
+	case "jobUpdated":
+		return ec._Subscription_jobUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -14749,6 +17049,149 @@ func (ec *executionContext) marshalNContextItem2ᚕgithubᚗcomᚋmemoryᚑgatew
 	return ret
 }
 
+func (ec *executionContext) unmarshalNEraseSubjectInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐEraseSubjectInput(ctx context.Context, v any) (gateway.EraseSubjectInput, error) {
+	res, err := ec.unmarshalInputEraseSubjectInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEraseSubjectPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐEraseSubjectPayload(ctx context.Context, sel ast.SelectionSet, v *model.EraseSubjectPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EraseSubjectPayload!")
+		return graphql.Null
+	}
+	return ec._EraseSubjectPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNErasureBackendResult2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureBackendResult(ctx context.Context, sel ast.SelectionSet, v gateway.ErasureBackendResult) graphql.Marshaler {
+	return ec._ErasureBackendResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNErasureBackendResult2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureBackendResultᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.ErasureBackendResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNErasureBackendResult2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureBackendResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNErasureJob2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureJob(ctx context.Context, sel ast.SelectionSet, v *gateway.ErasureJob) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErasureJob!")
+		return graphql.Null
+	}
+	return ec._ErasureJob(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome(ctx context.Context, v any) (gateway.ErasureOutcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome(ctx context.Context, sel ast.SelectionSet, v gateway.ErasureOutcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ErasureOutcome!")
+	}
+	return res
+}
+
+var (
+	unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome = map[string]gateway.ErasureOutcome{
+		"PENDING":          gateway.ErasureOutcomePending,
+		"ERASED":           gateway.ErasureOutcomeErased,
+		"SOFT_DELETED":     gateway.ErasureOutcomeSoftDeleted,
+		"NOTHING_TO_ERASE": gateway.ErasureOutcomeNothingToErase,
+		"FAILED":           gateway.ErasureOutcomeFailed,
+		"SKIPPED":          gateway.ErasureOutcomeSkipped,
+	}
+	marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome = map[gateway.ErasureOutcome]string{
+		gateway.ErasureOutcomePending:        "PENDING",
+		gateway.ErasureOutcomeErased:         "ERASED",
+		gateway.ErasureOutcomeSoftDeleted:    "SOFT_DELETED",
+		gateway.ErasureOutcomeNothingToErase: "NOTHING_TO_ERASE",
+		gateway.ErasureOutcomeFailed:         "FAILED",
+		gateway.ErasureOutcomeSkipped:        "SKIPPED",
+	}
+)
+
+func (ec *executionContext) marshalNErasureRequest2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureRequest(ctx context.Context, sel ast.SelectionSet, v *gateway.ErasureRequest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErasureRequest!")
+		return graphql.Null
+	}
+	return ec._ErasureRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNErasureRequestConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestConnection(ctx context.Context, sel ast.SelectionSet, v *model.ErasureRequestConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErasureRequestConnection!")
+		return graphql.Null
+	}
+	return ec._ErasureRequestConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNErasureRequestEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestEdge(ctx context.Context, sel ast.SelectionSet, v model.ErasureRequestEdge) graphql.Marshaler {
+	return ec._ErasureRequestEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNErasureRequestEdge2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ErasureRequestEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNErasureRequestEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus(ctx context.Context, v any) (gateway.ErasureStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus(ctx context.Context, sel ast.SelectionSet, v gateway.ErasureStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ErasureStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus = map[string]gateway.ErasureStatus{
+		"ACCEPTED":  gateway.ErasureAccepted,
+		"RUNNING":   gateway.ErasureRunning,
+		"COMPLETED": gateway.ErasureCompleted,
+		"PARTIAL":   gateway.ErasurePartial,
+		"FAILED":    gateway.ErasureFailed,
+	}
+	marshalNErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus = map[gateway.ErasureStatus]string{
+		gateway.ErasureAccepted:  "ACCEPTED",
+		gateway.ErasureRunning:   "RUNNING",
+		gateway.ErasureCompleted: "COMPLETED",
+		gateway.ErasurePartial:   "PARTIAL",
+		gateway.ErasureFailed:    "FAILED",
+	}
+)
+
 func (ec *executionContext) unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision(ctx context.Context, v any) (gateway.FeedbackDecision, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision[tmp]
@@ -14910,6 +17353,14 @@ func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.Select
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNJob2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJob(ctx context.Context, sel ast.SelectionSet, v gateway.Job) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Job!")
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx context.Context, sel ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
@@ -15192,10 +17643,12 @@ var (
 	unmarshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation = map[string]gateway.Operation{
 		"COMMIT_SESSION": gateway.OperationCommitSession,
 		"APPLY_FEEDBACK": gateway.OperationApplyFeedback,
+		"ERASE_SUBJECT":  gateway.OperationEraseSubject,
 	}
 	marshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation = map[gateway.Operation]string{
 		gateway.OperationCommitSession: "COMMIT_SESSION",
 		gateway.OperationApplyFeedback: "APPLY_FEEDBACK",
+		gateway.OperationEraseSubject:  "ERASE_SUBJECT",
 	}
 )
 
@@ -15724,6 +18177,44 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalOErasureRequestFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureFilter(ctx context.Context, v any) (*gateway.ErasureFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputErasureRequestFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus(ctx context.Context, v any) (gateway.ErasureStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus(ctx context.Context, sel ast.SelectionSet, v gateway.ErasureStatus) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus[v])
+	return res
+}
+
+var (
+	unmarshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus = map[string]gateway.ErasureStatus{
+		"ACCEPTED":  gateway.ErasureAccepted,
+		"RUNNING":   gateway.ErasureRunning,
+		"COMPLETED": gateway.ErasureCompleted,
+		"PARTIAL":   gateway.ErasurePartial,
+		"FAILED":    gateway.ErasureFailed,
+	}
+	marshalOErasureStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureStatus = map[gateway.ErasureStatus]string{
+		gateway.ErasureAccepted:  "ACCEPTED",
+		gateway.ErasureRunning:   "RUNNING",
+		gateway.ErasureCompleted: "COMPLETED",
+		gateway.ErasurePartial:   "PARTIAL",
+		gateway.ErasureFailed:    "FAILED",
+	}
+)
+
 func (ec *executionContext) unmarshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus(ctx context.Context, v any) (gateway.FeedbackStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus[tmp]
@@ -15860,6 +18351,13 @@ func (ec *executionContext) marshalOJSON2map(ctx context.Context, sel ast.Select
 	_ = ctx
 	res := graphql.MarshalMap(v)
 	return res
+}
+
+func (ec *executionContext) marshalOJob2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJob(ctx context.Context, sel ast.SelectionSet, v gateway.Job) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx context.Context, sel ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
@@ -16003,10 +18501,12 @@ var (
 	unmarshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation = map[string]gateway.Operation{
 		"COMMIT_SESSION": gateway.OperationCommitSession,
 		"APPLY_FEEDBACK": gateway.OperationApplyFeedback,
+		"ERASE_SUBJECT":  gateway.OperationEraseSubject,
 	}
 	marshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation = map[gateway.Operation]string{
 		gateway.OperationCommitSession: "COMMIT_SESSION",
 		gateway.OperationApplyFeedback: "APPLY_FEEDBACK",
+		gateway.OperationEraseSubject:  "ERASE_SUBJECT",
 	}
 )
 

@@ -41,6 +41,9 @@ type sqlDialect interface {
 	// timestampArg is a placeholder typed as a timestamp where the SQL gives
 	// no type to infer (a CASE branch).
 	timestampArg() string
+	// withMetadataKey is column's JSON object with key set to the one
+	// argument (a string).
+	withMetadataKey(column, key string) string
 
 	// upsertRefs writes refs idempotently under refUpsertGuard.
 	upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error

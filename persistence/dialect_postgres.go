@@ -116,6 +116,10 @@ func (postgresDialect) inList(column string, ids []string) (string, any) {
 
 func (postgresDialect) timestampArg() string { return "?::timestamptz" }
 
+func (postgresDialect) withMetadataKey(column, key string) string {
+	return column + " || jsonb_build_object('" + key + "', ?::text)"
+}
+
 const pgRefColumns = "id, gateway_id, provenance_id, workspace_id, user_id, agent_id, session_id, turn_id, namespace, " +
 	"backend, ref_type, status, native_id, native_uri, idempotency_key, source_type, source_event_id, content_hash, " +
 	"error_message, job_id, outbox_event_id, metadata, created_at, updated_at"

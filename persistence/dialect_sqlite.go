@@ -44,6 +44,10 @@ func (sqliteDialect) inList(column string, ids []string) (string, any) {
 // timestampArg: SQLite stores timestamps as text anyway.
 func (sqliteDialect) timestampArg() string { return "?" }
 
+func (sqliteDialect) withMetadataKey(column, key string) string {
+	return "json_set(" + column + ", '$." + key + "', ?)"
+}
+
 func (sqliteDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
 	if len(refs) == 0 {
 		return nil

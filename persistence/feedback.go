@@ -15,6 +15,9 @@ import (
 func (s *Store) insertRoute(ctx context.Context, tx bun.Tx, route *gateway.FeedbackRoute) error {
 	job := route.Job
 	job.Metadata = nonNil(job.Metadata)
+	if job.Kind == "" {
+		job.Kind = gateway.JobKindCommit
+	}
 	row := jobRow{CommitJob: job}
 	if _, err := tx.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
 		return fmt.Errorf("error inserting the feedback job: %w", err)

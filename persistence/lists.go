@@ -129,6 +129,9 @@ func applyRefFilter(q *bun.SelectQuery, f gateway.RefFilter) *bun.SelectQuery {
 
 func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter) *bun.SelectQuery {
 	q = applyScope(q, f.Scope, "j", "user_id", "agent_id")
+	// Commit job lists hold commit jobs; an erasure's job is reached
+	// through its request.
+	q = q.Where("j.kind = ?", gateway.JobKindCommit)
 	q = whereEq(q, "j.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "j.user_id", f.UserID)
 	q = whereEq(q, "j.agent_id", f.AgentID)

@@ -161,6 +161,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		}
 		var refs []gateway.MemoryRef
 		var outcomes []*gateway.FeedbackOutcome
+		var erased []*gateway.ErasureCompletion
 		sessionLabelled := map[string]bool{}
 		for _, c := range completions {
 			if _, ok := landed[lease{ID: c.EventID, ClaimCount: c.FenceClaim}]; ok {
@@ -171,6 +172,9 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 				res.Applied = append(res.Applied, c.EventID)
 				if c.Feedback != nil {
 					outcomes = append(outcomes, c.Feedback)
+				}
+				if c.Erasure != nil {
+					erased = append(erased, c.Erasure)
 				}
 			} else {
 				res.Lost = append(res.Lost, c.EventID)
@@ -184,6 +188,11 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		}
 		if err := applyFeedbackOutcomes(ctx, tx, outcomes, now); err != nil {
 			return err
+		}
+		for _, e := range erased {
+			if err := s.markErased(ctx, tx, e, now); err != nil {
+				return err
+			}
 		}
 		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
 		if err != nil {

@@ -113,8 +113,10 @@ func TestStoreSessionOwnershipOfExistingData(t *testing.T) {
 			turn("s1", "bob", "helper", "bobs")      // a second user's turn, written before ownership existed
 			turn("s1", "alice", "other", "legal")
 			turn("s2", "bob", "helper", "support")
+			// A job row as the schema of then held it (no kind column yet).
 			job := pt.Job(func(j *gateway.CommitJob) { j.SessionID, j.UserID = "s3", "carol" })
-			_, _, err = store.CreateCommitJob(ctx, job, nil, pt.Audit(job.ID))
+			_, err = db.ExecContext(ctx, "INSERT INTO commit_jobs (id, workspace_id, user_id, agent_id, session_id, namespace, status, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+				job.ID, job.WorkspaceID, job.UserID, job.AgentID, job.SessionID, job.Namespace, job.Status, job.CreatedAt, job.UpdatedAt)
 			require.NoError(t, err)
 
 			require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))

@@ -111,6 +111,9 @@ func checkIngestBasis(ctx context.Context, tx bun.Tx, ref gateway.MemoryRef) err
 func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, events []gateway.OutboxEvent, audit gateway.AuditEntry) (gateway.JobSnapshot, bool, error) {
 	var stored gateway.JobSnapshot
 	created := false
+	if job.Kind == "" {
+		job.Kind = gateway.JobKindCommit
+	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		job.Metadata = nonNil(job.Metadata)
 		row := jobRow{CommitJob: job}

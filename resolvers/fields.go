@@ -87,7 +87,11 @@ func (r *commitJobResolver) AuditEntries(ctx context.Context, obj *gateway.Commi
 
 // Job implements graph.OutboxEventResolver.
 func (r *outboxEventResolver) Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error) {
-	return loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
+	job, err := loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
+	if err != nil || job == nil || job.Kind == gateway.JobKindErasure {
+		return nil, err // an erasure's job is the event's owner
+	}
+	return job, nil
 }
 
 // Refs implements graph.OutboxEventResolver.

@@ -44,6 +44,10 @@ func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilte
 // CommitJob implements graph.QueryResolver.
 func (r *queryResolver) CommitJob(ctx context.Context, id string) (*gateway.CommitJob, error) {
 	job, err := r.Service.Reader(ctx).CommitJob(ctx, id)
+	if err == nil && job.Kind == gateway.JobKindErasure {
+		// An erasure's job is an ErasureJob: see erasureRequest or node.
+		err = &gateway.NotFoundError{What: "commit job"}
+	}
 	if err != nil {
 		return nil, inArg("id", err)
 	}

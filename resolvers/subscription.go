@@ -33,6 +33,9 @@ func pointers(ctx context.Context, in <-chan gateway.CommitJob) <-chan *gateway.
 	go func() {
 		defer close(out)
 		for j := range in {
+			if j.Kind == gateway.JobKindErasure {
+				continue // not a commit job: streamed by jobUpdated
+			}
 			select {
 			case out <- &j:
 			case <-ctx.Done():

@@ -32,6 +32,22 @@ type CommitSessionPayload struct {
 	Created bool `json:"created"`
 }
 
+type EraseSubjectPayload struct {
+	Request *gateway.ErasureRequest `json:"request"`
+	// False when an existing request answered (same idempotency key, or one already running for the subject).
+	Created bool `json:"created"`
+}
+
+type ErasureRequestConnection struct {
+	Edges    []ErasureRequestEdge `json:"edges"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+type ErasureRequestEdge struct {
+	Cursor string                  `json:"cursor"`
+	Node   *gateway.ErasureRequest `json:"node"`
+}
+
 type IngestConversationTurnPayload struct {
 	Status       gateway.OperationStatus `json:"status"`
 	GatewayID    string                  `json:"gatewayId"`

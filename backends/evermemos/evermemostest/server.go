@@ -39,6 +39,9 @@ type Server struct {
 	// BoundaryEvery extracts an episode inline after this many pending
 	// messages of a session (0: only flush extracts).
 	BoundaryEvery int
+	// IgnoreDeletes answers deletes with 204 but keeps everything (a
+	// backend that lies; erasure verification must catch it).
+	IgnoreDeletes bool
 	messages      []Message
 	pending       map[string][]Message // user/session → not yet extracted
 	episodes      []Episode
@@ -351,6 +354,20 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.IgnoreDeletes {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if !byID && body.UserID != nil && body.SessionID == nil && body.SenderID == nil {
+		// A whole user's memories: the profile and what is not extracted
+		// yet go too.
+		delete(s.profiles, *body.UserID)
+		for k := range s.pending {
+			if strings.HasPrefix(k, *body.UserID+"/") {
+				delete(s.pending, k)
+			}
+		}
+	}
 	for i := range s.episodes {
 		e := &s.episodes[i]
 		switch {

@@ -57,11 +57,14 @@ type Server struct {
 	// Category is the category of the memories a commit extracts
 	// ("preferences" when empty).
 	Category string
-	sessions map[string]*session // account/user/session
-	memories map[string][]Memory // account/user
-	tasks    map[string]*task
-	contents map[string]string // account + " " + uri → file content (uris name no account)
-	seq      int
+	// IgnoreDeletes answers deletes as done but keeps everything (a backend
+	// that lies; erasure verification must catch it).
+	IgnoreDeletes bool
+	sessions      map[string]*session // account/user/session
+	memories      map[string][]Memory // account/user
+	tasks         map[string]*task
+	contents      map[string]string // account + " " + uri → file content (uris name no account)
+	seq           int
 }
 
 // New starts a fake.
@@ -80,6 +83,9 @@ func New() *Server {
 	mux.HandleFunc("GET /api/v1/content/read", s.readContent)
 	mux.HandleFunc("POST /api/v1/content/write", s.writeContent)
 	mux.HandleFunc("DELETE /api/v1/fs", s.remove)
+	mux.HandleFunc("GET /api/v1/fs/ls", s.list)
+	mux.HandleFunc("GET /api/v1/sessions", s.listSessions)
+	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.deleteSession)
 	mux.HandleFunc("POST /api/v1/search/find", s.search)
 	mux.HandleFunc("POST /api/v1/search/search", s.search)
 	s.Server = httptest.NewServer(s.Faults.Wrap(mux))
@@ -267,8 +273,22 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) {
 	if !okID {
 		return
 	}
+	uri := r.URL.Query().Get("uri")
 	s.mu.Lock()
-	content, found := s.contents[account+" "+r.URL.Query().Get("uri")]
+	content, found := s.contents[account+" "+uri]
+	if !found {
+		// A memory file reads as its text.
+		for k, mems := range s.memories {
+			if !strings.HasPrefix(k, account+"/") {
+				continue
+			}
+			for _, m := range mems {
+				if m.URI == uri {
+					content, found = m.Abstract, true
+				}
+			}
+		}
+	}
 	s.mu.Unlock()
 	if !found {
 		Fail(w, http.StatusNotFound, "NOT_FOUND", "no such file", nil)
@@ -348,8 +368,10 @@ func (s *Server) writeContent(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// remove deletes a memory file (DELETE /api/v1/fs?uri=…): a file that is not
-// there is 404 NOT_FOUND, as the real router answers.
+// remove deletes a memory file (DELETE /api/v1/fs?uri=…), or with
+// recursive=true a directory: the user's root takes the user's memories and
+// session histories with it. Something that is not there is 404 NOT_FOUND,
+// as the real router answers.
 func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	account, user, okID := identity(w, r)
 	if !okID {
@@ -363,13 +385,123 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	key := account + "/" + user
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if strings.HasSuffix(uri, "/") {
+		if r.URL.Query().Get("recursive") != "true" {
+			Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "a directory needs recursive=true", nil)
+			return
+		}
+		removed := 0
+		var kept []Memory
+		for _, m := range s.memories[key] {
+			if strings.HasPrefix(m.URI, uri) {
+				removed++
+				continue
+			}
+			kept = append(kept, m)
+		}
+		root := "viking://user/" + user + "/"
+		var sessions []string
+		if strings.HasPrefix(root, uri) || strings.HasPrefix(root+"sessions/", uri) {
+			for k := range s.sessions {
+				if strings.HasPrefix(k, key+"/") {
+					sessions = append(sessions, k)
+				}
+			}
+		}
+		if removed == 0 && len(sessions) == 0 {
+			Fail(w, http.StatusNotFound, "NOT_FOUND", "directory not found", nil)
+			return
+		}
+		if !s.IgnoreDeletes {
+			s.memories[key] = kept
+			for _, k := range sessions {
+				delete(s.sessions, k)
+			}
+		}
+		ok(w, map[string]any{"uri": uri})
+		return
+	}
 	i := s.findMemory(key, uri)
 	if i < 0 {
 		Fail(w, http.StatusNotFound, "NOT_FOUND", "file not found", nil)
 		return
 	}
-	s.memories[key] = append(s.memories[key][:i], s.memories[key][i+1:]...)
+	if !s.IgnoreDeletes {
+		s.memories[key] = append(s.memories[key][:i], s.memories[key][i+1:]...)
+	}
 	ok(w, map[string]any{"uri": uri})
+}
+
+// list lists the files below a directory (GET /api/v1/fs/ls?uri=…).
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	uri := r.URL.Query().Get("uri")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries := []map[string]any{}
+	for _, m := range s.memories[account+"/"+user] {
+		if strings.HasPrefix(m.URI, uri) {
+			entries = append(entries, map[string]any{"uri": m.URI, "is_dir": false, "size": len(m.Abstract)})
+		}
+	}
+	if len(entries) == 0 && !strings.HasPrefix(uri, "viking://user/"+user+"/") {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "directory not found", nil)
+		return
+	}
+	ok(w, entries)
+}
+
+// listSessions lists the caller's sessions (GET /api/v1/sessions).
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prefix := account + "/" + user + "/"
+	out := []map[string]any{}
+	for k := range s.sessions {
+		if id, found := strings.CutPrefix(k, prefix); found {
+			out = append(out, map[string]any{"session_id": id, "uri": "viking://user/" + user + "/sessions/" + id, "is_dir": true})
+		}
+	}
+	ok(w, out)
+}
+
+// deleteSession deletes one session (DELETE /api/v1/sessions/{id}).
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
+	key := account + "/" + user + "/" + r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[key] == nil {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "session not found", nil)
+		return
+	}
+	if !s.IgnoreDeletes {
+		delete(s.sessions, key)
+	}
+	ok(w, map[string]any{"session_id": r.PathValue("id")})
+}
+
+// Sessions lists the ids of a user's sessions.
+func (s *Server) Sessions(account, user string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for k := range s.sessions {
+		if id, found := strings.CutPrefix(k, account+"/"+user+"/"); found {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // category is the memory category of a uri: …/memories/<category>/….

@@ -1,0 +1,338 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/backends/evermemos"
+	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
+	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backends/openviking"
+	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/worker"
+)
+
+// erasureWorld is the three backends (local and both fakes), a service, and
+// a worker driven by hand on a settable clock.
+type erasureWorld struct {
+	db     *persistence.DB
+	svc    *gateway.Service
+	worker *worker.Worker
+	ov     *openvikingtest.Server
+	em     *evermemostest.Server
+	now    atomic.Int64 // unix nanos
+}
+
+func newErasureWorld(t *testing.T, db *persistence.DB, cfg gateway.Config) *erasureWorld {
+	t.Helper()
+	w := &erasureWorld{db: db, ov: openvikingtest.New(), em: evermemostest.New()}
+	t.Cleanup(w.ov.Close)
+	t.Cleanup(w.em.Close)
+	w.now.Store(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, w.now.Load()).UTC() }
+	ov, err := openviking.New(openviking.Config{BaseURL: w.ov.URL, APIKey: "root", Timeout: 2 * time.Second, PollInterval: time.Millisecond, Now: clock})
+	require.NoError(t, err)
+	em, err := evermemos.New(evermemos.Config{BaseURL: w.em.URL, Timeout: 2 * time.Second, Now: clock})
+	require.NoError(t, err)
+	if cfg.RetryDelay == nil {
+		cfg.RetryDelay = func(int) time.Duration { return time.Second }
+	}
+	opts := gateway.Options{
+		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, Config: cfg,
+		Backends: []gateway.BackendAdapter{local.New(db.DB, clock), ov, em},
+	}
+	exec, err := gateway.NewOutboxExecutor(opts)
+	require.NoError(t, err)
+	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Now: clock,
+		Config: worker.Config{Backends: []gateway.Backend{gateway.BackendLocal, gateway.BackendOpenViking, gateway.BackendEverMemOS}}})
+	require.NoError(t, err)
+	opts.Drainer, opts.Notifier = w.worker, w.worker
+	w.svc, err = gateway.NewService(opts)
+	require.NoError(t, err)
+	return w
+}
+
+func (w *erasureWorld) advance(d time.Duration) { w.now.Add(int64(d)) }
+
+// drain runs the outbox until nothing is due, moving the clock past every
+// backoff and grace.
+func (w *erasureWorld) drain(t *testing.T) {
+	t.Helper()
+	for range 20 {
+		w.advance(time.Minute)
+		n, err := w.worker.Drain(context.Background(), 10_000, "")
+		require.NoError(t, err)
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// remember writes a fact for user in their own session and commits it.
+func (w *erasureWorld) remember(t *testing.T, user, fact string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+		WorkspaceID: "ws", UserID: user, AgentID: "a1", SessionID: "s-" + user, TurnID: fmt.Sprintf("t%d", w.now.Load()),
+		Namespace: "team", Role: gateway.RoleUser, Content: fact,
+	})
+	require.NoError(t, err)
+	_, err = w.svc.CommitSession(ctx, gateway.CommitSessionInput{
+		WorkspaceID: "ws", UserID: user, AgentID: "a1", SessionID: "s-" + user, Namespace: "team",
+		IdempotencyKey: fmt.Sprintf("c%d", w.now.Load()),
+	})
+	require.NoError(t, err)
+	w.advance(time.Millisecond)
+}
+
+func (w *erasureWorld) erase(t *testing.T, user string) gateway.EraseSubjectResult {
+	t.Helper()
+	res, err := w.svc.EraseSubject(context.Background(), gateway.EraseSubjectInput{WorkspaceID: "ws", UserID: user, Reason: "the user asked"})
+	require.NoError(t, err)
+	return res
+}
+
+func (w *erasureWorld) request(t *testing.T, id string) (gateway.ErasureStatus, []gateway.ErasureBackendResult) {
+	t.Helper()
+	ctx := context.Background()
+	req, err := w.svc.Reader(ctx).ErasureRequest(ctx, id)
+	require.NoError(t, err)
+	job, err := w.svc.Reader(ctx).CommitJob(ctx, req.JobID)
+	require.NoError(t, err)
+	events, err := w.svc.Reader(ctx).ListOutboxEvents(ctx, gateway.EventFilter{JobID: req.JobID}, gateway.PageRequest{First: 10})
+	require.NoError(t, err)
+	return gateway.ErasureStatusOf(job), gateway.ErasureBackendResults(events.Items)
+}
+
+// held counts what each backend still holds of a user.
+func (w *erasureWorld) held(t *testing.T, user string) map[string]int {
+	t.Helper()
+	out := map[string]int{"local": countWhere(t, w.db, "local_memories", "user_id = ?", user)}
+	out["openviking memories"] = len(w.ov.Memories("ws", user))
+	out["openviking sessions"] = len(w.ov.Sessions("ws", user))
+	episodes := 0
+	for _, e := range w.em.Episodes() {
+		if e.UserID == "ws:"+user && !e.Deleted {
+			episodes++
+		}
+	}
+	out["evermemos episodes"] = episodes
+	return out
+}
+
+func countWhere(t *testing.T, db *persistence.DB, table, cond string, args ...any) int {
+	t.Helper()
+	n, err := db.NewSelect().Table(table).Where(cond, args...).Count(context.Background())
+	require.NoError(t, err)
+	return n
+}
+
+func nonzero(m map[string]int) bool {
+	for _, n := range m {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestErasureLeavesOthersUntouched: erasing u1 deletes u1's memories in
+// every backend, verified, and leaves u2's alone; while it runs, u1's
+// retrieval returns nothing and u1's ingests are refused; afterwards they
+// are accepted again, and the control plane keeps ids and statuses only.
+func TestErasureLeavesOthersUntouched(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		w := newErasureWorld(t, db, gateway.Config{})
+		for _, user := range []string{"u1", "u2"} {
+			w.remember(t, user, "my favourite colour is blue, says "+user)
+		}
+		w.drain(t)
+		refs, err := w.svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", UserID: "u1"}, gateway.PageRequest{First: 100})
+		require.NoError(t, err)
+		_, err = w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refs.Items[0].ID,
+			FeedbackType: gateway.FeedbackHelpful, Comment: "spot on", SourceEventID: "fb1",
+		})
+		require.NoError(t, err)
+		require.True(t, nonzero(w.held(t, "u1")))
+		u2Before := w.held(t, "u2")
+
+		res := w.erase(t, "u1")
+		require.True(t, res.Created)
+		require.Equal(t, gateway.JobKindErasure, res.Job.Kind)
+		again := w.erase(t, "u1")
+		require.False(t, again.Created, "a request for a running erasure's subject answers with it")
+		require.Equal(t, res.Request.ID, again.Request.ID)
+
+		// While it runs: nothing is returned, nothing is written.
+		ret, err := w.svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "favourite colour"})
+		require.NoError(t, err)
+		require.Empty(t, ret.Items)
+		_, err = w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "during", Namespace: "team", Role: gateway.RoleUser, Content: "x",
+		})
+		var conflict *gateway.ConflictError
+		require.ErrorAs(t, err, &conflict)
+		require.Equal(t, gateway.ReasonErasureInProgress, conflict.Reason)
+		require.Zero(t, countWhere(t, db, "feedback_content", "comment <> ''"), "the subject's feedback texts went at acceptance")
+
+		w.drain(t)
+		status, backends := w.request(t, res.Request.ID)
+		require.Equal(t, gateway.ErasureCompleted, status)
+		outcomes := map[gateway.Backend]gateway.ErasureOutcome{}
+		for _, b := range backends {
+			require.True(t, b.Verified, b.Backend)
+			require.Zero(t, b.Residue, b.Backend)
+			outcomes[b.Backend] = b.Outcome
+		}
+		require.Equal(t, map[gateway.Backend]gateway.ErasureOutcome{
+			gateway.BackendLocal: gateway.ErasureOutcomeErased, gateway.BackendOpenViking: gateway.ErasureOutcomeErased,
+			gateway.BackendEverMemOS: gateway.ErasureOutcomeSoftDeleted,
+		}, outcomes)
+		require.False(t, nonzero(w.held(t, "u1")), "%v", w.held(t, "u1"))
+		require.Equal(t, u2Before, w.held(t, "u2"), "the other user is untouched")
+		require.Zero(t, countWhere(t, db, "memory_refs", "user_id = ? AND status <> ?", "u1", gateway.RefStatusDeleted), "every ref of u1 is DELETED")
+		require.Zero(t, countWhere(t, db, "memory_refs", "user_id = ? AND status = ?", "u2", gateway.RefStatusDeleted))
+		require.Equal(t, 1, countWhere(t, db, "audit_entries", "action = ?", gateway.AuditActionErase))
+
+		// Afterwards, u1 may write again, and a later erasure is a new one.
+		_, err = w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "after", Namespace: "team", Role: gateway.RoleUser, Content: "new start",
+		})
+		require.NoError(t, err)
+		w.advance(time.Second)
+		require.True(t, w.erase(t, "u1").Created)
+	})
+}
+
+// TestErasureKeepsTryingAndReportsWhatStayed: a backend that refuses the
+// delete dead-letters its event: the request is PARTIAL and says which
+// backend kept what; re-driving it once the backend accepts completes the
+// erasure. A backend that answers "deleted" but keeps the data is caught by
+// verification and never reported COMPLETED.
+func TestErasureKeepsTryingAndReportsWhatStayed(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		w := newErasureWorld(t, db, gateway.Config{MaxAttempts: 3})
+		w.remember(t, "u1", "my boat is called Aurora")
+		w.drain(t)
+
+		w.ov.Faults.FailNext(100, http.StatusForbidden, `{"status":"error","error":{"code":"PERMISSION_DENIED","message":"read only"}}`)
+		res := w.erase(t, "u1")
+		w.drain(t)
+		status, backends := w.request(t, res.Request.ID)
+		require.Equal(t, gateway.ErasurePartial, status)
+		for _, b := range backends {
+			if b.Backend == gateway.BackendOpenViking {
+				require.Equal(t, gateway.ErasureOutcomeFailed, b.Outcome)
+				require.False(t, b.Verified)
+				require.NotNil(t, b.Detail)
+			} else {
+				require.True(t, b.Verified, b.Backend)
+			}
+		}
+		require.NotZero(t, w.held(t, "u1")["openviking memories"], "OpenViking kept it, and says so")
+
+		w.ov.Faults.FailNext(0, 0, "")
+		_, err := w.svc.RedriveOutboxEvents(ctx, gateway.EventFilter{JobID: res.Request.JobID})
+		require.NoError(t, err)
+		w.drain(t)
+		status, _ = w.request(t, res.Request.ID)
+		require.Equal(t, gateway.ErasureCompleted, status)
+		require.False(t, nonzero(w.held(t, "u1")))
+
+		// A backend that lies.
+		w.remember(t, "u3", "my horse is called Comet")
+		w.drain(t)
+		w.em.Set(func(s *evermemostest.Server) { s.IgnoreDeletes = true })
+		lied := w.erase(t, "u3")
+		w.drain(t)
+		status, backends = w.request(t, lied.Request.ID)
+		require.Equal(t, gateway.ErasurePartial, status, "never COMPLETED while data remains")
+		for _, b := range backends {
+			if b.Backend == gateway.BackendEverMemOS {
+				require.Equal(t, gateway.ErasureOutcomeFailed, b.Outcome)
+				require.False(t, b.Verified)
+				require.Positive(t, b.Residue)
+			}
+		}
+	})
+}
+
+// TestErasureOutlivesAnOutage: a backend that is unreachable does not spend
+// the erasure's attempts (the breaker holds its events); the erasure stays
+// RUNNING, hiding the subject, and completes once the backend is back.
+func TestErasureOutlivesAnOutage(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		w := newErasureWorld(t, db, gateway.Config{}) // default attempts: the breaker opens before they run out
+		w.remember(t, "u1", "my dog is called Rex")
+		w.drain(t)
+		w.ov.Faults.FailNext(1000, http.StatusServiceUnavailable, `{"status":"error","error":{"code":"UNAVAILABLE","message":"down"}}`)
+		res := w.erase(t, "u1")
+		for range 5 {
+			w.drain(t)
+		}
+		status, _ := w.request(t, res.Request.ID)
+		require.Equal(t, gateway.ErasureRunning, status, "an outage is waited out, not dead-lettered")
+		w.ov.Faults.FailNext(0, 0, "")
+		for range 3 {
+			w.drain(t)
+		}
+		status, _ = w.request(t, res.Request.ID)
+		require.Equal(t, gateway.ErasureCompleted, status)
+		require.False(t, nonzero(w.held(t, "u1")))
+	})
+}
+
+// TestIngestRacingAnErasure: ingests of the subject racing its erasure
+// never leave data behind once the erasure is COMPLETED: each either landed
+// before acceptance (and is erased) or was refused.
+func TestIngestRacingAnErasure(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		w := newErasureWorld(t, db, gateway.Config{})
+		for round := range 10 {
+			user := fmt.Sprintf("racer%d", round)
+			var wg sync.WaitGroup
+			var refused atomic.Int64
+			for i := range 8 {
+				wg.Go(func() {
+					_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+						WorkspaceID: "ws", UserID: user, AgentID: "a1", SessionID: "s-" + user, TurnID: fmt.Sprintf("t%d", i),
+						Namespace: "team", Role: gateway.RoleUser, Content: fmt.Sprintf("fact %d of %s", i, user),
+					})
+					var conflict *gateway.ConflictError
+					if errors.As(err, &conflict) && conflict.Reason == gateway.ReasonErasureInProgress {
+						refused.Add(1)
+						return
+					}
+					require.NoError(t, err)
+				})
+			}
+			res := w.erase(t, user)
+			// The ingests under way end within their bound: the grace.
+			wg.Wait()
+			w.drain(t)
+			status, _ := w.request(t, res.Request.ID)
+			require.Equal(t, gateway.ErasureCompleted, status, "round %d", round)
+			require.False(t, nonzero(w.held(t, user)), "round %d (%d refused): %v", round, refused.Load(), w.held(t, user))
+			require.Zero(t, countWhere(t, db, "memory_refs", "user_id = ? AND status <> ?", user, gateway.RefStatusDeleted), "round %d", round)
+		}
+	})
+}

@@ -1,0 +1,214 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/namespace"
+)
+
+type erasureRow struct {
+	bun.BaseModel `bun:"table:erasure_requests,alias:er"`
+	gateway.ErasureRequest
+	RowNumber int `bun:"rn,scanonly"`
+}
+
+func (r erasureRow) domain() gateway.ErasureRequest {
+	e := r.ErasureRequest
+	e.CreatedAt = e.CreatedAt.UTC()
+	return e
+}
+
+func (r erasureRow) rowNumber() int { return r.RowNumber }
+
+// openJobStatuses are the statuses of a job still under way.
+var openJobStatuses = []gateway.JobStatus{gateway.JobAccepted, gateway.JobRunning}
+
+// CreateErasure implements gateway.ErasureStore. Erasures of one subject are
+// serialised by a lock on the subject, taken first (the lock order is jobs,
+// then events), so two requests racing without an idempotency key end as
+// one erasure.
+func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, job gateway.CommitJob, events []gateway.OutboxEvent, audit gateway.AuditEntry) (gateway.ErasureRequest, bool, error) {
+	var stored gateway.ErasureRequest
+	created := false
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.db.sql.lockJobs(ctx, tx, []string{"erasure:" + req.WorkspaceID + ":" + req.UserID}); err != nil {
+			return err
+		}
+		var existing []erasureRow
+		q := tx.NewSelect().Model(&existing).Where("er.id = ?", req.ID)
+		if req.IdempotencyKey == nil {
+			// A running erasure of the same subject answers a request that
+			// names no key.
+			q = tx.NewSelect().Model(&existing).
+				Join("JOIN commit_jobs AS j ON j.id = er.job_id").
+				Where("er.workspace_id = ?", req.WorkspaceID).
+				Where("er.user_id = ?", req.UserID).
+				Where("COALESCE(er.agent_id, '') = ?", derefString(req.AgentID)).
+				Where("COALESCE(er.namespace, '') = ?", derefString(req.Namespace)).
+				Where("j.status IN (?)", bun.List(openJobStatuses)).
+				OrderExpr("er.created_at DESC").Limit(1)
+		}
+		if err := q.Scan(ctx); err != nil {
+			return fmt.Errorf("error looking up erasures: %w", err)
+		}
+		if len(existing) > 0 {
+			stored = existing[0].domain()
+			return nil
+		}
+		job.Metadata = nonNil(job.Metadata)
+		if _, err := tx.NewInsert().Model(&jobRow{CommitJob: job}).Exec(ctx); err != nil {
+			return fmt.Errorf("error inserting the erasure job: %w", err)
+		}
+		if len(events) > 0 {
+			rows := toEventRows(events)
+			if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+				return fmt.Errorf("error inserting erasure events: %w", err)
+			}
+		}
+		if _, err := tx.NewInsert().Model(&erasureRow{ErasureRequest: req}).Exec(ctx); err != nil {
+			return fmt.Errorf("error inserting the erasure request: %w", err)
+		}
+		if err := eraseFeedbackTexts(ctx, tx, req.Scope()); err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
+			return err
+		}
+		stored, created = req, true
+		return s.db.sql.notifyJobs(ctx, tx, []gateway.CommitJob{job})
+	})
+	if err != nil {
+		return gateway.ErasureRequest{}, false, err
+	}
+	return stored, created, nil
+}
+
+// eraseFeedbackTexts removes the comments and corrections the subject gave:
+// they are content. The feedback rows stay (ids, types, statuses).
+func eraseFeedbackTexts(ctx context.Context, tx bun.Tx, scope gateway.ErasureScope) error {
+	feedback := tx.NewSelect().Model((*feedbackRow)(nil)).Column("f.id").
+		Where("f.workspace_id = ?", scope.WorkspaceID).
+		Where("f.user_id = ?", scope.UserID)
+	if scope.AgentID != "" {
+		feedback = feedback.Where("f.agent_id = ?", scope.AgentID)
+	}
+	if scope.Namespace != "" {
+		cond, args := namespace.Condition("f.namespace", scope.Namespace)
+		feedback = feedback.Where(cond, args...)
+	}
+	_, err := tx.NewDelete().Model((*feedbackContentRow)(nil)).Where("fc.feedback_id IN (?)", feedback).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error erasing feedback texts: %w", err)
+	}
+	return nil
+}
+
+// ActiveErasures implements gateway.ErasureStore.
+func (s *Store) ActiveErasures(ctx context.Context, workspaceID, userID string) ([]gateway.ErasureRequest, error) {
+	var rows []erasureRow
+	err := s.db.NewSelect().Model(&rows).
+		Join("JOIN commit_jobs AS j ON j.id = er.job_id").
+		Where("er.workspace_id = ?", workspaceID).
+		Where("er.user_id = ?", userID).
+		Where("j.status IN (?)", bun.List(openJobStatuses)).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error reading active erasures: %w", err)
+	}
+	return toDomain[gateway.ErasureRequest](rows), nil
+}
+
+// subjectRefs selects the refs of a subject, reaching them through the
+// sessions the user owns (memory_refs keeps no index by user: the ingest
+// path is lighter without one).
+func subjectRefs(db bun.IDB, q *bun.SelectQuery, scope gateway.ErasureScope) *bun.SelectQuery {
+	sessions := db.NewSelect().Table("sessions").Column("session_id").
+		Where("workspace_id = ?", scope.WorkspaceID).Where("user_id = ?", scope.UserID)
+	q = q.Where("r.workspace_id = ?", scope.WorkspaceID).
+		Where("r.session_id IN (?)", sessions).
+		Where("r.user_id = ?", scope.UserID)
+	if scope.AgentID != "" {
+		q = q.Where("r.agent_id = ?", scope.AgentID)
+	}
+	if scope.Namespace != "" {
+		cond, args := namespace.Condition("r.namespace", scope.Namespace)
+		q = q.Where(cond, args...)
+	}
+	return q
+}
+
+// SubjectRefs implements gateway.ErasureStore: the subject's refs in one
+// backend that still name a memory.
+func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, backend gateway.Backend) ([]gateway.MemoryRef, error) {
+	var rows []refRow
+	q := subjectRefs(s.db, s.db.NewSelect().Model(&rows), scope).
+		Where("r.backend = ?", backend).
+		Where("r.status <> ?", gateway.RefStatusDeleted).
+		OrderExpr("r.created_at, r.id")
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error reading the subject's refs: %w", err)
+	}
+	return toDomain[gateway.MemoryRef](rows), nil
+}
+
+// markErased marks the subject's refs of one backend DELETED, with the
+// erasure that deleted them: retrieval then screens what a backend still
+// returns of them as erased.
+func (s *Store) markErased(ctx context.Context, tx bun.Tx, e *gateway.ErasureCompletion, now time.Time) error {
+	sel := subjectRefs(tx, tx.NewSelect().Model((*refRow)(nil)).Column("r.id"), e.Scope).
+		Where("r.backend = ?", e.Backend).
+		Where("r.status <> ?", gateway.RefStatusDeleted)
+	_, err := tx.NewUpdate().Model((*refRow)(nil)).
+		Set("status = ?", gateway.RefStatusDeleted).
+		Set("superseded_at = ?", now).
+		Set("updated_at = ?", now).
+		Set("metadata = "+s.db.sql.withMetadataKey("r.metadata", "erased_by"), e.RequestID).
+		Where("r.id IN (?)", sel).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error marking erased refs: %w", err)
+	}
+	return nil
+}
+
+// ErasureRequestsByIDs implements gateway.ReadStore.
+func (s *Store) ErasureRequestsByIDs(ctx context.Context, ids []string) ([]gateway.ErasureRequest, error) {
+	return byIDs[gateway.ErasureRequest, erasureRow](ctx, s.db, "er", ids)
+}
+
+// ListErasureRequests implements gateway.ReadStore.
+func (s *Store) ListErasureRequests(ctx context.Context, f gateway.ErasureFilter, p gateway.PageRequest) (gateway.Page[gateway.ErasureRequest], error) {
+	return listPage[gateway.ErasureRequest, erasureRow](ctx, s.db, "er", func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = applyScope(q, f.Scope, "er", "user_id", "agent_id")
+		q = whereEq(q, "er.workspace_id", f.WorkspaceID)
+		q = whereEq(q, "er.user_id", f.UserID)
+		if f.Status != "" {
+			q = q.Join("JOIN commit_jobs AS j ON j.id = er.job_id").Where("j.status = ?", erasureJobStatus(f.Status))
+		}
+		return q
+	}, p)
+}
+
+// erasureJobStatus is the job status an erasure status reads from.
+func erasureJobStatus(s gateway.ErasureStatus) gateway.JobStatus {
+	switch s {
+	case gateway.ErasureAccepted:
+		return gateway.JobAccepted
+	case gateway.ErasureCompleted:
+		return gateway.JobSuccess
+	case gateway.ErasurePartial:
+		return gateway.JobPartialSuccess
+	case gateway.ErasureFailed:
+		return gateway.JobFailed
+	default:
+		return gateway.JobRunning
+	}
+}
