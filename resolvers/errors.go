@@ -126,6 +126,9 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if conflictErr.Field != "" {
 				out.Extensions["field"] = fieldPath(cause, conflictErr.Field)
 			}
+			if conflictErr.Reason != "" {
+				out.Extensions["reason"] = conflictErr.Reason
+			}
 		case errors.Is(cause, gateway.ErrForbidden):
 			out.Message = cause.Error()
 			out.Extensions = map[string]any{"code": CodeForbidden}
