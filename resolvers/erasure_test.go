@@ -86,7 +86,9 @@ func TestEraseSubjectOverGraphQL(t *testing.T) {
 		e := h.onlyError(t, `query($id: ID!) { commitJob(id: $id) { id } }`, map[string]any{"id": r.Job.ID})
 		require.Equal(t, "NOT_FOUND", e.Extensions["code"])
 		var listed struct {
-			ErasureRequests struct{ Edges []struct{ Node struct{ ID, Status string } } }
+			ErasureRequests struct {
+				Edges []struct{ Node struct{ ID, Status string } }
+			}
 		}
 		h.data(t, `{ erasureRequests(filter: {workspaceId: "A", userId: "alice"}) { edges { node { id status } } } }`, nil, &listed)
 		require.Len(t, listed.ErasureRequests.Edges, 1)
