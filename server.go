@@ -319,6 +319,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", readyHandler(db))
+	mux.Handle("GET /v1/export", keyring.Middleware(exportHandler(svc, logger)))
 	if explore {
 		mux.Handle("GET /{$}", graphiql.Handler("Memory Gateway", "/graphql"))
 		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())

@@ -289,6 +289,9 @@ type ErasureStore interface {
 	ActiveErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error)
 	// SubjectRefs are the subject's refs in one backend.
 	SubjectRefs(ctx context.Context, scope ErasureScope, backend Backend) ([]MemoryRef, error)
+	// SubjectRefsPage pages through all of the subject's refs, oldest
+	// first, after the cursor.
+	SubjectRefsPage(ctx context.Context, scope ErasureScope, after *Cursor, limit int) ([]MemoryRef, error)
 }
 
 // EraseSubjectInput asks to erase a person's memories.

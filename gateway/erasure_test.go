@@ -336,3 +336,59 @@ func TestIngestRacingAnErasure(t *testing.T) {
 		}
 	})
 }
+
+func exportLines(t *testing.T, w *erasureWorld, in gateway.ExportInput) []gateway.ExportLine {
+	t.Helper()
+	var lines []gateway.ExportLine
+	require.NoError(t, w.svc.ExportSubject(context.Background(), in, func(l gateway.ExportLine) error {
+		lines = append(lines, l)
+		return nil
+	}))
+	return lines
+}
+
+// TestExportHoldsTheSubjectOnly: an export has a header, the subject's
+// refs, what each backend holds of the subject with its content, and an end
+// line; nothing of another user; a narrower scope keeps what its refs name.
+func TestExportHoldsTheSubjectOnly(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		w := newErasureWorld(t, db, gateway.Config{})
+		w.remember(t, "u1", "my favourite colour is blue")
+		w.remember(t, "u2", "my favourite colour is red")
+		w.drain(t)
+
+		lines := exportLines(t, w, gateway.ExportInput{WorkspaceID: "ws", UserID: "u1"})
+		require.Equal(t, "header", lines[0].Type)
+		require.Equal(t, gateway.ExportFormatVersion, lines[0].Header.FormatVersion)
+		last := lines[len(lines)-1]
+		require.Equal(t, "end", last.Type)
+		require.True(t, last.End.Complete)
+		memories := map[gateway.Backend][]string{}
+		refs := 0
+		for _, l := range lines {
+			switch l.Type {
+			case "ref":
+				require.Equal(t, "u1", l.Ref.UserID)
+				refs++
+			case "memory":
+				require.NotContains(t, l.Memory.Text, "red", "nothing of u2")
+				memories[l.Memory.Backend] = append(memories[l.Memory.Backend], l.Memory.Text)
+			case "backend":
+				require.Empty(t, l.Backend.Error)
+			}
+		}
+		require.Equal(t, last.End.Refs, refs)
+		require.Positive(t, refs)
+		require.Contains(t, memories[gateway.BackendLocal], "my favourite colour is blue")
+		require.NotEmpty(t, memories[gateway.BackendOpenViking])
+		require.NotEmpty(t, memories[gateway.BackendEverMemOS])
+		require.Equal(t, 1, countWhere(t, db, "audit_entries", "action = ?", gateway.AuditActionExport))
+
+		narrow := exportLines(t, w, gateway.ExportInput{WorkspaceID: "ws", UserID: "u1", Namespace: "elsewhere"})
+		for _, l := range narrow {
+			require.NotEqual(t, "memory", l.Type, "nothing of u1 lies under elsewhere")
+			require.NotEqual(t, "ref", l.Type)
+		}
+	})
+}

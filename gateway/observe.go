@@ -14,6 +14,7 @@ const (
 	CallHealth        = "health"
 	CallEraseSubject  = "erase_subject"
 	CallVerifyErasure = "verify_erasure"
+	CallExportSubject = "export_subject"
 )
 
 // Backend call outcomes, as a CallObserver sees them.

@@ -159,6 +159,19 @@ func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, bac
 	return toDomain[gateway.MemoryRef](rows), nil
 }
 
+// SubjectRefsPage implements gateway.ErasureStore.
+func (s *Store) SubjectRefsPage(ctx context.Context, scope gateway.ErasureScope, after *gateway.Cursor, limit int) ([]gateway.MemoryRef, error) {
+	var rows []refRow
+	q := subjectRefs(s.db, s.db.NewSelect().Model(&rows), scope)
+	if after != nil {
+		q = q.Where("(r.created_at, r.id) > (?, ?)", after.CreatedAt, after.ID)
+	}
+	if err := q.OrderExpr("r.created_at, r.id").Limit(limit).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error paging the subject's refs: %w", err)
+	}
+	return toDomain[gateway.MemoryRef](rows), nil
+}
+
 // markErased marks the subject's refs of one backend DELETED, with the
 // erasure that deleted them: retrieval then screens what a backend still
 // returns of them as erased.

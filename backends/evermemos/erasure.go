@@ -2,6 +2,7 @@ package evermemos
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -95,4 +96,65 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 		return 0, err
 	}
 	return residue + len(profile.Profiles), nil
+}
+
+var _ gateway.SubjectExporter = (*Backend)(nil)
+
+// ExportSubject implements gateway.SubjectExporter: the user's episodes
+// (POST /api/v1/memories/get, page by page) and profile.
+func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
+	filters := map[string]any{"user_id": b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()}
+	for page := 1; ; page++ {
+		var got struct {
+			Episodes []struct {
+				ID        string `json:"id"`
+				SessionID string `json:"session_id"`
+				Summary   string `json:"summary"`
+				Episode   string `json:"episode"`
+			} `json:"episodes"`
+		}
+		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+			"memory_type": "episodic_memory", "filters": filters, "page": page, "page_size": PageSizeDefault,
+		}}, &got)
+		if err != nil {
+			return err
+		}
+		out := make([]gateway.ExportedMemory, 0, len(got.Episodes))
+		for _, e := range got.Episodes {
+			text := e.Episode
+			if text == "" {
+				text = e.Summary
+			}
+			out = append(out, gateway.ExportedMemory{NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: text})
+		}
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
+				return err
+			}
+		}
+		if len(got.Episodes) < PageSizeDefault {
+			break
+		}
+	}
+	var profile struct {
+		Profiles []struct {
+			ID          string         `json:"id"`
+			ProfileData map[string]any `json:"profile_data"`
+		} `json:"profiles"`
+	}
+	err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+		"memory_type": "profile", "filters": filters, "page": 1, "page_size": PageSizeDefault,
+	}}, &profile)
+	if err != nil {
+		return err
+	}
+	out := make([]gateway.ExportedMemory, 0, len(profile.Profiles))
+	for _, p := range profile.Profiles {
+		data, _ := json.Marshal(p.ProfileData)
+		out = append(out, gateway.ExportedMemory{NativeID: p.ID, MemoryType: gateway.RefTypeProfile, Text: string(data)})
+	}
+	if len(out) > 0 {
+		return emit(out)
+	}
+	return nil
 }

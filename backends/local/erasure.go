@@ -49,3 +49,39 @@ func subjectRows[Q interface {
 	}
 	return q
 }
+
+// exportPage is how many rows one read of an export takes.
+const exportPage = 500
+
+var _ gateway.SubjectExporter = (*Backend)(nil)
+
+// ExportSubject implements gateway.SubjectExporter: the user's rows with
+// their text, read page by page in insertion order.
+func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
+	var after int64
+	for {
+		var rows []memoryRow
+		err := subjectRows(b.db.NewSelect().Model(&rows), req).Where("seq > ?", after).OrderExpr("seq").Limit(exportPage).Scan(ctx)
+		if err != nil {
+			return fmt.Errorf("local: error reading memories: %w", err)
+		}
+		page := make([]gateway.ExportedMemory, len(rows))
+		for i := range rows {
+			m := &rows[i]
+			kind := gateway.RefTypeMessageMemory
+			if m.CommittedBy != nil {
+				kind = gateway.RefTypeLongTermMemory
+			}
+			page[i] = gateway.ExportedMemory{NativeID: m.ID, NativeURI: memoryURI(m), MemoryType: kind, SessionID: m.SessionID, Text: m.Content}
+		}
+		if len(page) > 0 {
+			if err := emit(page); err != nil {
+				return err
+			}
+		}
+		if len(rows) < exportPage {
+			return nil
+		}
+		after = rows[len(rows)-1].Seq
+	}
+}

@@ -178,3 +178,55 @@ func (b *Backend) listMemories(ctx context.Context, req gateway.EraseRequest) (i
 	}
 	return files, nil
 }
+
+// exportBatch is how many memory files one page of an export reads.
+const exportBatch = 50
+
+var _ gateway.SubjectExporter = (*Backend)(nil)
+
+// ExportSubject implements gateway.SubjectExporter: the files below the
+// user's memories directory (GET /api/v1/fs/ls), each read with GET
+// /api/v1/content/read, a page at a time.
+func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
+	var entries []struct {
+		URI   string `json:"uri"`
+		IsDir bool   `json:"is_dir"`
+	}
+	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
+		Method: http.MethodGet, Path: "/api/v1/fs/ls",
+		Query: url.Values{"uri": {b.userRoot(req) + "memories/"}, "recursive": {"true"}},
+	}, &entries)
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	page := make([]gateway.ExportedMemory, 0, exportBatch)
+	for _, e := range entries {
+		if e.IsDir || !isMemoryURI(e.URI) {
+			continue
+		}
+		var text string
+		err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
+			Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {e.URI}}, OmitErrorText: true,
+		}, &text)
+		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		page = append(page, gateway.ExportedMemory{NativeURI: e.URI, MemoryType: refTypeOf("", e.URI), Text: text})
+		if len(page) == exportBatch {
+			if err := emit(page); err != nil {
+				return err
+			}
+			page = page[:0]
+		}
+	}
+	if len(page) > 0 {
+		return emit(page)
+	}
+	return nil
+}

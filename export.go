@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// exportFlushEvery is how many lines of an export are buffered before they
+// are pushed to the client.
+const exportFlushEvery = 200
+
+// exportHandler serves GET /v1/export?workspaceId=…&userId=…[&agentId=…&namespace=…]:
+// the subject's export as NDJSON, streamed as it is read. A refusal before
+// the first line is a coded JSON error with its status; a failure after it
+// is a last line {"type":"error"} (the status is sent already), and an
+// export that ends without its "end" line is incomplete.
+func exportHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		in := gateway.ExportInput{
+			WorkspaceID: q.Get("workspaceId"), UserID: q.Get("userId"), AgentID: q.Get("agentId"), Namespace: q.Get("namespace"),
+		}
+		// An export may take longer than the server's write timeout.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		flusher, _ := w.(http.Flusher)
+		buf := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(buf)
+		started, lines := false, 0
+		emit := func(line gateway.ExportLine) error {
+			if !started {
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				w.Header().Set("Cache-Control", "no-store")
+				w.WriteHeader(http.StatusOK)
+				started = true
+			}
+			if err := enc.Encode(line); err != nil {
+				return err
+			}
+			if lines++; lines%exportFlushEvery == 0 {
+				if err := buf.Flush(); err != nil {
+					return err
+				}
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+			return nil
+		}
+		err := svc.ExportSubject(r.Context(), in, emit)
+		switch {
+		case err == nil:
+		case !started:
+			status, body := exportRefusal(err)
+			if status == http.StatusInternalServerError {
+				logger.ErrorContext(r.Context(), "memory-gateway: export failed", slog.String("err", err.Error()))
+			}
+			writeJSON(w, status, body)
+			return
+		default:
+			logger.ErrorContext(r.Context(), "memory-gateway: export broke off", slog.String("err", err.Error()))
+			_ = enc.Encode(map[string]any{"type": "error", "error": "the export broke off; it is incomplete"})
+		}
+		_ = buf.Flush()
+	})
+}
+
+// exportRefusal is the status and coded body of an export refused before it
+// started.
+func exportRefusal(err error) (int, map[string]any) {
+	var input *gateway.InputError
+	switch {
+	case errors.As(err, &input):
+		return http.StatusBadRequest, codedError(input.Error(), "BAD_USER_INPUT", input.Field)
+	case errors.Is(err, gateway.ErrUnauthenticated):
+		return http.StatusUnauthorized, codedError("authentication required", "UNAUTHENTICATED", "")
+	case errors.Is(err, gateway.ErrForbidden):
+		return http.StatusForbidden, codedError(err.Error(), "FORBIDDEN", "")
+	default:
+		return http.StatusInternalServerError, codedError("internal error", "INTERNAL", "")
+	}
+}
