@@ -108,14 +108,14 @@ func (s *Service) ExportSubject(ctx context.Context, in ExportInput, emit func(E
 	if err := s.validateStruct(in); err != nil {
 		return err
 	}
-	p, err := s.authorize(ctx, AccessRead, Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace})
+	p, err := s.authorize(ctx, AccessRead, Scope(in))
 	if err != nil {
 		return err
 	}
 	if p.AgentID != "" && p.AgentID != in.AgentID {
 		return fmt.Errorf("%w: a key bound to an agent exports that agent's memories only (agentId)", ErrForbidden)
 	}
-	scope := ErasureScope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
+	scope := ErasureScope(in)
 	now := s.clock()
 	if err := emit(ExportLine{Type: "header", Header: &ExportHeader{
 		FormatVersion: ExportFormatVersion, WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
