@@ -14,6 +14,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/maintenance"
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/telemetry"
@@ -67,32 +68,36 @@ type config struct {
 	PseudonymousIDs   bool
 	BackendIDKeyFile  string
 	// BackendIDKey comes from the environment or a file only, never a flag.
-	BackendIDKey       string
-	Worker             bool
-	WorkerConcurrency  int
-	WorkerLease        time.Duration
-	WorkerPoll         time.Duration
-	WorkerRescue       time.Duration
-	MaxAttempts        int
-	CommitTimeout      time.Duration
-	MaxBodyBytes       int64
-	MaxContentBytes    int
-	ComplexityLimit    int
-	BackendTimeout     time.Duration
-	RetrieveTimeout    time.Duration
-	ReadHeaderTimeout  time.Duration
-	ReadTimeout        time.Duration
-	WriteTimeout       time.Duration
-	IdleTimeout        time.Duration
-	ShutdownTimeout    time.Duration
-	FeedbackPolicy     string
-	FeedbackPolicyFile string
-	Metrics            bool
-	MetricsAddr        string
-	Pprof              bool
-	OTLPEndpoint       string
-	ServiceName        string
-	TraceSampleRatio   float64
+	BackendIDKey        string
+	Worker              bool
+	WorkerConcurrency   int
+	WorkerLease         time.Duration
+	WorkerPoll          time.Duration
+	WorkerRescue        time.Duration
+	MaxAttempts         int
+	CommitTimeout       time.Duration
+	MaxBodyBytes        int64
+	MaxContentBytes     int
+	ComplexityLimit     int
+	BackendTimeout      time.Duration
+	RetrieveTimeout     time.Duration
+	ReadHeaderTimeout   time.Duration
+	ReadTimeout         time.Duration
+	WriteTimeout        time.Duration
+	IdleTimeout         time.Duration
+	ShutdownTimeout     time.Duration
+	FeedbackPolicy      string
+	FeedbackPolicyFile  string
+	RetentionPolicy     string
+	RetentionPolicyFile string
+	MaintenanceInterval time.Duration
+	MaintenanceBatch    int
+	Metrics             bool
+	MetricsAddr         string
+	Pprof               bool
+	OTLPEndpoint        string
+	ServiceName         string
+	TraceSampleRatio    float64
 }
 
 // setting is one configuration entry: its flag, environment variable,
@@ -251,6 +256,10 @@ func settings(cfg *config) []setting {
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "grace period for in-flight requests on shutdown", ShutdownTimeoutDefault.String(), duration(&cfg.ShutdownTimeout)},
 		{"feedback-auto-accept", "FEEDBACK_AUTO_ACCEPT", "JSON feedback auto-accept policy: {\"default\": [types], \"workspaces\": {\"ws\": [types]}} (default: HELPFUL and NOT_HELPFUL)", "", str(&cfg.FeedbackPolicy)},
 		{"feedback-auto-accept-file", "FEEDBACK_AUTO_ACCEPT_FILE", "the same policy from a file", "", str(&cfg.FeedbackPolicyFile)},
+		{"retention-policy", "RETENTION_POLICY", "JSON retention policy: {\"default\": {\"controlPlane\": \"2160h\", \"memories\": [{\"namespace\": …, \"memoryTypes\": […], \"ttl\": \"720h\"}]}, \"workspaces\": {…}} (default: keep everything)", "", str(&cfg.RetentionPolicy)},
+		{"retention-policy-file", "RETENTION_POLICY_FILE", "the same policy from a file", "", str(&cfg.RetentionPolicyFile)},
+		{"maintenance-interval", "MAINTENANCE_INTERVAL", "how often retention runs (in every serve and worker process)", "1m0s", duration(&cfg.MaintenanceInterval)},
+		{"maintenance-batch-size", "MAINTENANCE_BATCH_SIZE", "rows one retention transaction deletes at most", strconv.Itoa(maintenance.BatchSizeDefault), integer(&cfg.MaintenanceBatch)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},

@@ -22,6 +22,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -330,4 +331,50 @@ func TestSubscriberSeesJobFinishedByAnotherProcess(t *testing.T) {
 	require.Equal(t, "next", last.Type)
 	require.Equal(t, "SUCCESS", last.Payload.Data.CommitJobUpdated.Status, "finished by process B, heard by server A")
 	require.Equal(t, "complete", read().Type)
+}
+
+// TestRetentionByTwoProcesses: two processes apply the retention policy to
+// one PostgreSQL database at once, in small batches: exactly the finished
+// work past the window goes — jobs with their events, audit entries — and
+// everything else stays, erasures (the proof) included.
+func TestRetentionByTwoProcesses(t *testing.T) {
+	t.Parallel()
+	url, db, svc := probeDB(t)
+	const old, recent = 1200, 30
+	oldJobs := commitMany(t, svc, old+recent)[:old]
+	ctx := context.Background()
+	_, err := db.ExecContext(ctx, "UPDATE commit_jobs SET status = 'success', started_at = now(), finished_at = now()")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "UPDATE outbox_events SET status = 'success', completed_at = now()")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "UPDATE commit_jobs SET created_at = created_at - interval '40 days', finished_at = now() - interval '40 days' WHERE id IN (?)", bun.List(oldJobs))
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "UPDATE audit_entries SET created_at = created_at - interval '40 days' WHERE job_id IN (?)", bun.List(oldJobs))
+	require.NoError(t, err)
+	// An old erasure: its job and audit entry are proof, kept whatever the policy.
+	res, err := svc.EraseSubject(ctx, gateway.EraseSubjectInput{WorkspaceID: "ws", UserID: "gone", Reason: "asked"})
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "UPDATE commit_jobs SET status = 'success', finished_at = now() - interval '40 days', created_at = created_at - interval '40 days' WHERE id = ?", res.Job.ID)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "UPDATE audit_entries SET created_at = created_at - interval '40 days' WHERE action = 'erase_subject'")
+	require.NoError(t, err)
+
+	env := []string{"DATABASE_URL=" + url, "LOCAL_BACKEND=false", "WORKER=false", probeModeEnv + "=" + probeSucceed,
+		`RETENTION_POLICY={"default": {"controlPlane": "720h"}}`, "MAINTENANCE_INTERVAL=50ms", "MAINTENANCE_BATCH_SIZE=100"}
+	startHelper(t, "worker", env...)
+	startHelper(t, "worker", env...)
+	require.Eventually(t, func() bool {
+		return scalar[int](t, db, "SELECT count(*) FROM commit_jobs WHERE id IN (?)", bun.List(oldJobs)) == 0
+	}, processTimeout, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return scalar[int](t, db, "SELECT count(*) FROM audit_entries WHERE job_id IN (?)", bun.List(oldJobs)) == 0
+	}, processTimeout, 50*time.Millisecond)
+
+	require.Zero(t, scalar[int](t, db, "SELECT count(*) FROM outbox_events WHERE job_id IN (?)", bun.List(oldJobs)), "their events went with them")
+	require.Equal(t, recent, scalar[int](t, db, "SELECT count(*) FROM commit_jobs WHERE kind = 'commit'"), "recent jobs stay")
+	require.Equal(t, recent, scalar[int](t, db, "SELECT count(*) FROM outbox_events WHERE operation = 'commit_session'"))
+	require.Equal(t, 1, scalar[int](t, db, "SELECT count(*) FROM commit_jobs WHERE id = ?", res.Job.ID), "the erasure's job stays")
+	require.Equal(t, 1, scalar[int](t, db, "SELECT count(*) FROM erasure_requests"))
+	require.Equal(t, 1, scalar[int](t, db, "SELECT count(*) FROM audit_entries WHERE action = 'erase_subject'"))
+	require.Equal(t, recent, scalar[int](t, db, "SELECT count(*) FROM audit_entries WHERE action = ?", gateway.AuditActionCommit))
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graphiql"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/maintenance"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
@@ -139,6 +140,8 @@ type app struct {
 	// devMode: no API keys, every caller is the dev principal.
 	devMode bool
 	keyring *policy.Keyring
+	// maintenance applies the retention policy, on every process.
+	maintenance *maintenance.Service
 }
 
 // anonymous is the principal of requests without a key: everything in dev
@@ -186,6 +189,10 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	feedbackPolicy, err := policy.LoadFeedbackPolicy(cfg.FeedbackPolicy, cfg.FeedbackPolicyFile)
+	if err != nil {
+		return nil, err
+	}
+	retention, err := loadRetentionPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +297,11 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
+	a.maintenance, err = maintenance.New(maintenance.Config{Policy: retention, Interval: cfg.MaintenanceInterval, BatchSize: cfg.MaintenanceBatch}, store, svc, logger, nil, tel.MaintenanceHooks())
+	if err != nil {
+		_ = errors.Join(db.Close(), stopTracing(ctx))
+		return nil, err
+	}
 	if db.Notifies() {
 		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}
 		if a.worker != nil {
@@ -403,6 +415,9 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 			return err
 		}
 	}
+	if err := a.maintenance.Start(ctx); err != nil {
+		return err
+	}
 	if a.metricsAddr != "" {
 		ln, err := net.Listen("tcp", a.metricsAddr)
 		if err != nil {
@@ -426,6 +441,7 @@ func (a *app) stop(ctx context.Context) error {
 	if a.worker != nil {
 		err = a.worker.Stop(ctx)
 	}
+	err = errors.Join(err, a.maintenance.Stop(ctx))
 	if a.listener != nil {
 		a.listener.Stop()
 	}
@@ -547,4 +563,17 @@ func readyHandler(db *persistence.DB) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	}
+}
+
+// loadRetentionPolicy reads RETENTION_POLICY, else RETENTION_POLICY_FILE;
+// neither keeps everything forever.
+func loadRetentionPolicy(cfg config) (gateway.RetentionPolicy, error) {
+	raw := []byte(cfg.RetentionPolicy)
+	if cfg.RetentionPolicy == "" && cfg.RetentionPolicyFile != "" {
+		var err error
+		if raw, err = os.ReadFile(cfg.RetentionPolicyFile); err != nil {
+			return gateway.RetentionPolicy{}, fmt.Errorf("error reading RETENTION_POLICY_FILE: %w", err)
+		}
+	}
+	return policy.ParseRetentionPolicy(raw)
 }

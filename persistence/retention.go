@@ -1,0 +1,115 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/namespace"
+)
+
+var _ gateway.RetentionStore = (*Store)(nil)
+
+// inWorkspaces narrows a query to a workspace set.
+func inWorkspaces(q *bun.SelectQuery, column string, ws gateway.WorkspaceSet) *bun.SelectQuery {
+	if ws.Only != "" {
+		return q.Where(column+" = ?", ws.Only)
+	}
+	if len(ws.Except) > 0 {
+		return q.Where(column+" NOT IN (?)", bun.List(ws.Except))
+	}
+	return q
+}
+
+// DeleteFinishedJobs implements gateway.RetentionStore.
+func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, int, error) {
+	var jobs, events int
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var ids []string
+		pick := tx.NewSelect().Model((*jobRow)(nil)).Column("j.id").
+			Where("j.kind = ?", gateway.JobKindCommit).
+			Where("j.status IN (?)", bun.List([]gateway.JobStatus{gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed})).
+			Where("j.created_at < ?", before).
+			Where("j.finished_at < ?", before).
+			OrderExpr("j.created_at").Limit(limit)
+		pick = s.db.sql.lockClaim(inWorkspaces(pick, "j.workspace_id", ws))
+		if err := pick.Scan(ctx, &ids); err != nil {
+			return fmt.Errorf("error picking finished jobs: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		res, err := tx.NewDelete().Model((*eventRow)(nil)).Where("e.job_id IN (?)", bun.List(ids)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("error deleting events of finished jobs: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		events = int(n)
+		if res, err = tx.NewDelete().Model((*jobRow)(nil)).Where("j.id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+			return fmt.Errorf("error deleting finished jobs: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		jobs = int(n)
+		return nil
+	})
+	return jobs, events, err
+}
+
+// DeleteAuditBefore implements gateway.RetentionStore.
+func (s *Store) DeleteAuditBefore(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
+	pick := s.db.NewSelect().Model((*auditRow)(nil)).Column("a.id").
+		Where("a.created_at < ?", before).
+		Where("a.action <> ?", gateway.AuditActionErase).
+		OrderExpr("a.created_at").Limit(limit)
+	pick = s.db.sql.lockClaim(inWorkspaces(pick, "a.workspace_id", ws))
+	return deleteIn(ctx, s.db, (*auditRow)(nil), "a.id", pick, "audit entries")
+}
+
+// DeleteDecidedFeedback implements gateway.RetentionStore.
+func (s *Store) DeleteDecidedFeedback(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
+	pick := s.db.NewSelect().Model((*feedbackRow)(nil)).Column("f.id").
+		Where("f.status IN (?)", bun.List([]gateway.FeedbackStatus{gateway.FeedbackRejected, gateway.FeedbackApplied, gateway.FeedbackSkipped, gateway.FeedbackFailed})).
+		Where("f.created_at < ?", before).
+		Where("f.updated_at < ?", before).
+		OrderExpr("f.created_at").Limit(limit)
+	pick = s.db.sql.lockClaim(inWorkspaces(pick, "f.workspace_id", ws))
+	return deleteIn(ctx, s.db, (*feedbackRow)(nil), "f.id", pick, "decided feedback")
+}
+
+// deleteIn deletes the rows a pick selects, in one statement.
+func deleteIn(ctx context.Context, db *DB, model any, column string, pick *bun.SelectQuery, what string) (int, error) {
+	res, err := db.NewDelete().Model(model).Where(db.sql.inSubquery(column), pick).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("error deleting %s: %w", what, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ExpiredRefs implements gateway.RetentionStore.
+func (s *Store) ExpiredRefs(ctx context.Context, ws gateway.WorkspaceSet, rule gateway.MemoryTTL, before time.Time, limit int) ([]gateway.MemoryRef, error) {
+	var rows []refRow
+	routed := s.db.NewSelect().Model((*feedbackRow)(nil)).ColumnExpr("1").
+		Where("f.memory_ref_id = r.id").
+		Where("f.source_type = ?", gateway.SourceRetention)
+	q := s.db.NewSelect().Model(&rows).
+		Where("r.status = ?", gateway.RefStatusSuccess).
+		Where("r.created_at < ?", before).
+		Where("NOT EXISTS (?)", routed).
+		OrderExpr("r.created_at, r.id").Limit(limit)
+	q = inWorkspaces(q, "r.workspace_id", ws)
+	if rule.Namespace != "" {
+		cond, args := namespace.Condition("r.namespace", rule.Namespace)
+		q = q.Where(cond, args...)
+	}
+	if len(rule.MemoryTypes) > 0 {
+		q = q.Where("r.ref_type IN (?)", bun.List(rule.MemoryTypes))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error finding expired refs: %w", err)
+	}
+	return toDomain[gateway.MemoryRef](rows), nil
+}
