@@ -34,7 +34,12 @@ type erasureWorld struct {
 	now    atomic.Int64 // unix nanos
 }
 
-func newErasureWorld(t *testing.T, db *persistence.DB, cfg gateway.Config) *erasureWorld {
+func newErasureWorld(t testing.TB, db *persistence.DB, cfg gateway.Config) *erasureWorld {
+	t.Helper()
+	return newErasureWorldWith(t, db, cfg, nil)
+}
+
+func newErasureWorldWith(t testing.TB, db *persistence.DB, cfg gateway.Config, feedback *gateway.FeedbackPolicy) *erasureWorld {
 	t.Helper()
 	w := &erasureWorld{db: db, ov: openvikingtest.New(), em: evermemostest.New()}
 	t.Cleanup(w.ov.Close)
@@ -49,7 +54,7 @@ func newErasureWorld(t *testing.T, db *persistence.DB, cfg gateway.Config) *eras
 		cfg.RetryDelay = func(int) time.Duration { return time.Second }
 	}
 	opts := gateway.Options{
-		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, Config: cfg,
+		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, Config: cfg, FeedbackPolicy: feedback,
 		Backends: []gateway.BackendAdapter{local.New(db.DB, clock), ov, em},
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)
@@ -67,7 +72,7 @@ func (w *erasureWorld) advance(d time.Duration) { w.now.Add(int64(d)) }
 
 // drain runs the outbox until nothing is due, moving the clock past every
 // backoff and grace.
-func (w *erasureWorld) drain(t *testing.T) {
+func (w *erasureWorld) drain(t testing.TB) {
 	t.Helper()
 	for range 20 {
 		w.advance(time.Minute)
@@ -96,14 +101,14 @@ func (w *erasureWorld) remember(t *testing.T, user, fact string) {
 	w.advance(time.Millisecond)
 }
 
-func (w *erasureWorld) erase(t *testing.T, user string) gateway.EraseSubjectResult {
+func (w *erasureWorld) erase(t testing.TB, user string) gateway.EraseSubjectResult {
 	t.Helper()
 	res, err := w.svc.EraseSubject(context.Background(), gateway.EraseSubjectInput{WorkspaceID: "ws", UserID: user, Reason: "the user asked"})
 	require.NoError(t, err)
 	return res
 }
 
-func (w *erasureWorld) request(t *testing.T, id string) (gateway.ErasureStatus, []gateway.ErasureBackendResult) {
+func (w *erasureWorld) request(t testing.TB, id string) (gateway.ErasureStatus, []gateway.ErasureBackendResult) {
 	t.Helper()
 	ctx := context.Background()
 	req, err := w.svc.Reader(ctx).ErasureRequest(ctx, id)
@@ -116,7 +121,7 @@ func (w *erasureWorld) request(t *testing.T, id string) (gateway.ErasureStatus, 
 }
 
 // held counts what each backend still holds of a user.
-func (w *erasureWorld) held(t *testing.T, user string) map[string]int {
+func (w *erasureWorld) held(t testing.TB, user string) map[string]int {
 	t.Helper()
 	out := map[string]int{"local": countWhere(t, w.db, "local_memories", "user_id = ?", user)}
 	out["openviking memories"] = len(w.ov.Memories("ws", user))
@@ -131,7 +136,7 @@ func (w *erasureWorld) held(t *testing.T, user string) map[string]int {
 	return out
 }
 
-func countWhere(t *testing.T, db *persistence.DB, table, cond string, args ...any) int {
+func countWhere(t testing.TB, db *persistence.DB, table, cond string, args ...any) int {
 	t.Helper()
 	n, err := db.NewSelect().Table(table).Where(cond, args...).Count(context.Background())
 	require.NoError(t, err)

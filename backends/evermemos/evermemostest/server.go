@@ -384,3 +384,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// SeedEpisodes adds n episodes for a user directly (benchmarks), and
+// returns their ids.
+func (s *Server) SeedEpisodes(user string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = s.nextID("ep")
+		s.episodes = append(s.episodes, Episode{ID: ids[i], UserID: user, SessionID: "seed", Episode: fmt.Sprintf("seeded episode %d", i)})
+	}
+	return ids
+}

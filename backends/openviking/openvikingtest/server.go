@@ -571,3 +571,17 @@ func sortByScore(hits []map[string]any) {
 		}
 	}
 }
+
+// SeedMemories adds n memory files for a user directly (benchmarks), and
+// returns their uris.
+func (s *Server) SeedMemories(account, user string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uris := make([]string, n)
+	for i := range n {
+		uri := fmt.Sprintf("viking://user/%s/memories/preferences/seed_%06d.md", user, i)
+		s.memories[account+"/"+user] = append(s.memories[account+"/"+user], Memory{URI: uri, Category: "preferences", Abstract: fmt.Sprintf("seeded memory %d", i)})
+		uris[i] = uri
+	}
+	return uris
+}
