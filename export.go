@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -57,7 +57,7 @@ func exportHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
 		case err == nil:
 		case !started:
 			status, body := exportRefusal(err)
-			if status == http.StatusInternalServerError {
+			if status >= http.StatusInternalServerError {
 				logger.ErrorContext(r.Context(), "memory-gateway: export failed", slog.String("err", err.Error()))
 			}
 			writeJSON(w, status, body)
@@ -73,15 +73,23 @@ func exportHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
 // exportRefusal is the status and coded body of an export refused before it
 // started.
 func exportRefusal(err error) (int, map[string]any) {
-	var input *gateway.InputError
-	switch {
-	case errors.As(err, &input):
-		return http.StatusBadRequest, codedError(input.Error(), "BAD_USER_INPUT", input.Field)
-	case errors.Is(err, gateway.ErrUnauthenticated):
-		return http.StatusUnauthorized, codedError("authentication required", "UNAUTHENTICATED", "")
-	case errors.Is(err, gateway.ErrForbidden):
-		return http.StatusForbidden, codedError(err.Error(), "FORBIDDEN", "")
-	default:
-		return http.StatusInternalServerError, codedError("internal error", "INTERNAL", "")
+	e := apierror.Classify(err, nil)
+	status := http.StatusInternalServerError
+	switch e.Code {
+	case apierror.CodeBadUserInput:
+		status = http.StatusBadRequest
+	case apierror.CodeUnauthenticated:
+		status = http.StatusUnauthorized
+	case apierror.CodeForbidden:
+		status = http.StatusForbidden
+	case apierror.CodeNotFound:
+		status = http.StatusNotFound
+	case apierror.CodeRateLimited:
+		status = http.StatusTooManyRequests
+	case apierror.CodeUnavailable:
+		status = http.StatusServiceUnavailable
+	case apierror.CodeTimeout:
+		status = http.StatusGatewayTimeout
 	}
+	return status, map[string]any{"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}}}
 }

@@ -31,6 +31,16 @@ const requestIDHeader = "X-Request-Id"
 // graphqlPath is where the API is served.
 const graphqlPath = "/graphql"
 
+// mcpPath is where agents reach the MCP server.
+const mcpPath = "/mcp"
+
+// withVia marks the requests of an edge, for their audit entries.
+func withVia(via gateway.Via, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(gateway.WithVia(r.Context(), via)))
+	})
+}
+
 type requestIDKey struct{}
 
 // limitBody caps request bodies; the GraphQL transports then fail to read an
@@ -278,10 +288,11 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 		return next
 	}
 	return cors.New(cors.Options{
-		AllowedOrigins:   origins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", requestIDHeader, "traceparent"},
-		ExposedHeaders:   []string{requestIDHeader},
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodOptions},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", requestIDHeader, "traceparent",
+			"Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-Id"},
+		ExposedHeaders:   []string{requestIDHeader, "Mcp-Session-Id"},
 		AllowCredentials: false,
 		MaxAge:           600,
 	}).Handler(next)

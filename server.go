@@ -5,6 +5,7 @@
 //	memory-gateway [serve] [flags]   serve the API (the default)
 //	memory-gateway worker [flags]    run only the outbox worker
 //	memory-gateway migrate [flags]   apply database migrations and exit
+//	memory-gateway mcp-stdio --url … serve a running gateway's MCP tools on stdio
 //
 // Every flag has an environment variable; see the README for the table.
 package main
@@ -33,6 +34,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/graphiql"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/maintenance"
+	"github.com/memory-gateway/memory-gateway/mcpserver"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
@@ -51,6 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	command := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		command, args = args[0], args[1:]
+	}
+	if command == "mcp-stdio" {
+		return runMCPStdio(ctx, args, getenv, stderr)
 	}
 	cfg, err := parseConfig(command, args, getenv, stderr)
 	if errors.Is(err, errHelp) {
@@ -325,13 +330,21 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		WebsocketOrigins:              originHosts(origins),
 		Extensions:                    []graphql.HandlerExtension{tel.GraphQL()},
 	})
+	agents, err := mcpserver.New(mcpserver.Options{Service: svc, Logger: logger, Version: version()})
+	if err != nil {
+		_ = errors.Join(db.Close(), stopTracing(ctx))
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle(graphqlPath, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, withCheckedRequests(withHTTPConformance(gql))))))
+	mux.Handle(graphqlPath, withVia(gateway.ViaGraphQL, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, withCheckedRequests(withHTTPConformance(gql)))))))
+	mux.Handle(mcpPath, withCORS(origins, keyring.Middleware(agents.Handler(mcpserver.HandlerConfig{
+		MaxBodyBytes: cfg.MaxBodyBytes, Authenticated: !a.devMode,
+	}))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", readyHandler(db))
-	mux.Handle("GET /v1/export", keyring.Middleware(exportHandler(svc, logger)))
+	mux.Handle("GET /v1/export", withVia(gateway.ViaHTTP, keyring.Middleware(exportHandler(svc, logger))))
 	if explore {
 		mux.Handle("GET /{$}", graphiql.Handler("Memory Gateway", "/graphql"))
 		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())

@@ -140,6 +140,9 @@ func (s *Service) redrive(ctx context.Context, p Principal, f EventFilter, ids [
 			auditSubject{WorkspaceID: ws, Principal: p.Name, TargetType: "outbox_event", TargetID: eventIDs[0]},
 			Metadata{"event_ids": eventIDs[:min(len(eventIDs), 100)], "count": len(eventIDs)}, now))
 	}
+	for i := range audits {
+		stampVia(ctx, &audits[i])
+	}
 	if err := s.store.InsertAudit(ctx, audits); err != nil {
 		return nil, fmt.Errorf("error auditing re-drive: %w", err)
 	}

@@ -57,6 +57,7 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 		return CommitSessionResult{}, err
 	}
 	job, events, audit := s.planCommit(in, principal, now)
+	stampVia(ctx, &audit)
 	stored, created, err := s.store.CreateCommitJob(ctx, job, events, audit)
 	if err != nil {
 		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", job.ID, err)

@@ -342,6 +342,7 @@ func (s *Service) EraseSubject(ctx context.Context, in EraseSubjectInput) (Erase
 		return EraseSubjectResult{}, rejection("reason", reason)
 	}
 	req, job, events, audit := s.planErasure(in, reason.Text, principal, s.clock())
+	stampVia(ctx, &audit)
 	stored, created, err := s.store.CreateErasure(ctx, req, job, events, audit)
 	if err != nil {
 		return EraseSubjectResult{}, fmt.Errorf("error creating erasure %s: %w", req.ID, err)

@@ -156,6 +156,7 @@ func (s *Service) ExportSubject(ctx context.Context, in ExportInput, emit func(E
 		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Principal: p.Name,
 		TargetType: "subject", TargetID: in.UserID, Namespace: in.Namespace,
 	}, Metadata{"refs": end.Refs, "memories": end.Memories, "complete": end.Complete}, now)
+	stampVia(ctx, &audit)
 	if err := s.store.InsertAudit(ctx, []AuditEntry{audit}); err != nil {
 		return fmt.Errorf("error auditing the export: %w", err)
 	}

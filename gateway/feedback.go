@@ -56,6 +56,7 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	if err != nil {
 		return RecordFeedbackResult{}, err
 	}
+	stampVia(ctx, &plan.audit)
 	stored, created, err := s.store.SaveFeedback(ctx, plan.feedback, plan.content, plan.audit, plan.route)
 	if err != nil {
 		return RecordFeedbackResult{}, fmt.Errorf("error saving feedback %s: %w", plan.feedback.ID, err)

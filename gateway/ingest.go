@@ -267,7 +267,9 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	if res.Replayed {
 		return res, nil
 	}
-	if err := s.store.SaveIngest(ctx, changed, s.ingestAudit(ctx, t, res, now)); err != nil {
+	audit := s.ingestAudit(ctx, t, res, now)
+	stampVia(ctx, &audit)
+	if err := s.store.SaveIngest(ctx, changed, audit); err != nil {
 		s.takeBack(ctx, t, plans)
 		return IngestResult{}, fmt.Errorf("error saving ingest of %s: %w", t.gatewayID, err)
 	}

@@ -140,6 +140,7 @@ func (s *Service) ReviewMemoryFeedback(ctx context.Context, in ReviewFeedbackInp
 	if err != nil {
 		return MemoryFeedback{}, err
 	}
+	stampVia(ctx, &review.Audit)
 	stored, changed, err := s.store.ReviewFeedback(ctx, review)
 	if err != nil {
 		return MemoryFeedback{}, fmt.Errorf("error reviewing feedback %s: %w", fb.ID, err)

@@ -307,6 +307,10 @@ func (s *core) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
+// Caller is the principal of ctx's request: its key's, or the anonymous
+// caller of dev mode.
+func (s *Service) Caller(ctx context.Context) (Principal, error) { return s.principal(ctx) }
+
 // principal is the caller of ctx.
 func (s *Service) principal(ctx context.Context) (Principal, error) {
 	if p, ok := PrincipalFrom(ctx); ok {

@@ -2,42 +2,38 @@ package resolvers
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"regexp"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
-// Error codes set in extensions.code.
+// Error codes set in extensions.code: the same on every edge.
 const (
-	CodeBadUserInput    = "BAD_USER_INPUT"
-	CodeConflict        = "CONFLICT"
-	CodeForbidden       = "FORBIDDEN"
-	CodeInternal        = "INTERNAL"
-	CodeNotFound        = "NOT_FOUND"
-	CodeRateLimited     = "RATE_LIMITED"
-	CodeTimeout         = "TIMEOUT"
-	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeBadUserInput    = apierror.CodeBadUserInput
+	CodeConflict        = apierror.CodeConflict
+	CodeForbidden       = apierror.CodeForbidden
+	CodeInternal        = apierror.CodeInternal
+	CodeNotFound        = apierror.CodeNotFound
+	CodeRateLimited     = apierror.CodeRateLimited
+	CodeTimeout         = apierror.CodeTimeout
+	CodeUnauthenticated = apierror.CodeUnauthenticated
 	// CodeUnavailable: the database is down or restarting; the request may
 	// be retried (extensions.retryable).
-	CodeUnavailable = "UNAVAILABLE"
+	CodeUnavailable = apierror.CodeUnavailable
 	// CodeTooManySubscriptions: a subscription over a cap (per connection
 	// or per key); the connection stays open.
-	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+	CodeTooManySubscriptions = apierror.CodeTooManySubscriptions
 )
 
 // argError ties a domain error to the GraphQL argument it came from, so a
@@ -98,52 +94,15 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if wrapped != nil {
 			cause, out.Path, out.Locations = wrapped.Err, wrapped.Path, wrapped.Locations
 		}
-		var (
-			inputErr    *gateway.InputError
-			notFoundErr *gateway.NotFoundError
-			conflictErr *gateway.ConflictError
-			rateErr     *gateway.RateLimitError
-			subsErr     *gateway.TooManySubscriptionsError
-			codedErr    *gqlerror.Error
-		)
+		e := apierror.Classify(cause, func(field string) string { return fieldPath(cause, field) })
+		var codedErr *gqlerror.Error
 		switch {
-		case errors.As(cause, &inputErr):
-			field := fieldPath(cause, inputErr.Field)
-			out.Message = fmt.Sprintf("%s: %s", field, inputErr.Message)
-			out.Extensions = map[string]any{"code": CodeBadUserInput, "field": field}
-		case errors.As(cause, &notFoundErr):
-			out.Message = notFoundErr.Error()
-			out.Extensions = map[string]any{"code": CodeNotFound}
-			if notFoundErr.Field != "" {
-				out.Extensions["field"] = fieldPath(cause, notFoundErr.Field)
+		case !e.Internal():
+			if e.Code == CodeUnavailable {
+				logger.WarnContext(ctx, "graphql: the database is unavailable",
+					slog.String("path", out.Path.String()), slog.String("err", cause.Error()))
 			}
-		case errors.Is(cause, gateway.ErrNotFound):
-			out.Message = "not found"
-			out.Extensions = map[string]any{"code": CodeNotFound}
-		case errors.As(cause, &conflictErr):
-			out.Message = conflictErr.Message
-			out.Extensions = map[string]any{"code": CodeConflict}
-			if conflictErr.Field != "" {
-				out.Extensions["field"] = fieldPath(cause, conflictErr.Field)
-			}
-			if conflictErr.Reason != "" {
-				out.Extensions["reason"] = conflictErr.Reason
-			}
-		case errors.Is(cause, gateway.ErrForbidden):
-			out.Message = cause.Error()
-			out.Extensions = map[string]any{"code": CodeForbidden}
-		case errors.As(cause, &rateErr):
-			out.Message = rateErr.Error()
-			out.Extensions = map[string]any{"code": CodeRateLimited, "retryAfterMs": rateErr.RetryAfter.Milliseconds()}
-		case errors.As(cause, &subsErr):
-			out.Message = subsErr.Error()
-			out.Extensions = map[string]any{"code": CodeTooManySubscriptions, "limit": subsErr.Limit}
-		case errors.Is(cause, gateway.ErrUnauthenticated):
-			out.Message = "unauthenticated"
-			out.Extensions = map[string]any{"code": CodeUnauthenticated}
-		case errors.Is(cause, context.DeadlineExceeded):
-			out.Message = "the request timed out"
-			out.Extensions = map[string]any{"code": CodeTimeout}
+			out.Message, out.Extensions = e.Message, e.Extensions()
 		case argumentField(ctx, out.Path) != "":
 			// An argument value the executor could not coerce (a custom
 			// scalar such as JSON or Time): the caller's mistake.
@@ -152,16 +111,10 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions = map[string]any{"code": CodeBadUserInput, "field": field}
 		case errors.As(cause, &codedErr) && codedErr.Extensions["code"] != nil:
 			return codedErr
-		case unavailable(cause):
-			logger.WarnContext(ctx, "graphql: the database is unavailable",
-				slog.String("path", out.Path.String()), slog.String("err", cause.Error()))
-			out.Message = "the service is unavailable for a moment: try again"
-			out.Extensions = map[string]any{"code": CodeUnavailable, "retryable": true}
 		default:
 			logger.ErrorContext(ctx, "graphql: internal error",
 				slog.String("path", out.Path.String()), slog.String("err", cause.Error()))
-			out.Message = "internal error"
-			out.Extensions = map[string]any{"code": CodeInternal}
+			out.Message, out.Extensions = e.Message, e.Extensions()
 		}
 		return out
 	}
@@ -230,31 +183,4 @@ func plainMessage(msg string) string {
 		return "must be a JSON object"
 	}
 	return goTypeWords.Replace(msg)
-}
-
-// unavailable reports an error of a database that is down, restarting or
-// busy: refused or reset connections, PostgreSQL's connection and
-// shutdown classes (08, 57P), SQLite's busy and locked.
-func unavailable(err error) bool {
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return true
-	}
-	var pgErr interface{ Field(byte) string }
-	if errors.As(err, &pgErr) {
-		code := pgErr.Field('C')
-		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
-	}
-	var sqliteErr interface{ Code() int }
-	if errors.As(err, &sqliteErr) {
-		switch sqliteErr.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
-	}
-	return false
 }

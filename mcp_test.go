@@ -1,0 +1,424 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/mcpserver"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/policy"
+)
+
+// Keys of the MCP tests: alice's and bob's agents are bound to their user and
+// agent; the unbound agent key is bound to neither.
+const (
+	aliceAgentKey   = "mgw_mcp_alice_0123456789abcdef"
+	bobAgentKey     = "mgw_mcp_bob_0123456789abcdef"
+	unboundAgentKey = "mgw_mcp_unbound_0123456789abcdef"
+	mcpDashKey      = "mgw_mcp_dash_0123456789abcdef"
+)
+
+func mcpKeysFile(t *testing.T) string {
+	t.Helper()
+	writeGrant := []map[string]any{{"namespace": "support", "access": "WRITE"}}
+	doc := map[string]any{"keys": []map[string]any{
+		{"name": "alice-helper", "sha256": policy.HashKey(aliceAgentKey), "workspace": "acme", "role": "AGENT", "userId": "alice", "agentId": "helper", "grants": writeGrant},
+		{"name": "bob-helper", "sha256": policy.HashKey(bobAgentKey), "workspace": "acme", "role": "AGENT", "userId": "bob", "agentId": "helper", "grants": writeGrant},
+		{"name": "unbound-agent", "sha256": policy.HashKey(unboundAgentKey), "workspace": "acme", "role": "AGENT", "grants": writeGrant},
+		{"name": "acme-dashboard", "sha256": policy.HashKey(mcpDashKey), "workspace": "acme", "role": "DASHBOARD", "grants": []map[string]any{{"namespace": "", "access": "READ"}}},
+	}}
+	raw, _ := json.Marshal(doc)
+	path := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	return path
+}
+
+// bearer adds an API key to every request of an HTTP client.
+type bearer struct{ key string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if b.key != "" {
+		r.Header.Set("Authorization", "Bearer "+b.key)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// progressLog collects the progress notifications a client receives.
+type progressLog struct {
+	mu       sync.Mutex
+	messages []string
+	changed  chan struct{} // closed and replaced on every message
+}
+
+func newProgressLog() *progressLog { return &progressLog{changed: make(chan struct{})} }
+
+func (p *progressLog) handle(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.messages = append(p.messages, req.Params.Message)
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// waitFor waits until a message containing text has arrived: a client may
+// handle a notification after the call's answer.
+func (p *progressLog) waitFor(t *testing.T, text string) {
+	t.Helper()
+	timeout := time.After(processTimeout)
+	for {
+		p.mu.Lock()
+		changed := p.changed
+		for _, m := range p.messages {
+			if strings.Contains(m, text) {
+				p.mu.Unlock()
+				return
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("no progress message with %q among %q", text, p.all())
+		}
+	}
+}
+
+func (p *progressLog) all() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.messages...)
+}
+
+// mcpClient connects the SDK's client to base/mcp over real HTTP with a key.
+func mcpClient(t *testing.T, base, key string, opts *mcp.ClientSessionOptions) (*mcp.ClientSession, *progressLog) {
+	t.Helper()
+	progress := newProgressLog()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.handle})
+	session, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: bearer{key: key}},
+	}, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = session.Close() })
+	return session, progress
+}
+
+// callTool calls a tool and decodes its structured content.
+func callTool(t *testing.T, s *mcp.ClientSession, name string, args map[string]any, progressToken any) (*mcp.CallToolResult, map[string]any) {
+	t.Helper()
+	params := &mcp.CallToolParams{Name: name, Arguments: args}
+	if progressToken != nil {
+		params.SetProgressToken(progressToken)
+	}
+	res, err := s.CallTool(context.Background(), params)
+	require.NoError(t, err, name)
+	var structured map[string]any
+	raw, err := json.Marshal(res.StructuredContent)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &structured))
+	return res, structured
+}
+
+func resultText(res *mcp.CallToolResult) string {
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// toolErrorOf asserts a tool error and returns its structured error.
+func toolErrorOf(t *testing.T, res *mcp.CallToolResult, structured map[string]any) map[string]any {
+	t.Helper()
+	require.True(t, res.IsError, "want a tool error, got %s", resultText(res))
+	e, ok := structured["error"].(map[string]any)
+	require.True(t, ok, "structured content holds the error: %v", structured)
+	require.True(t, strings.HasPrefix(resultText(res), e["code"].(string)+": "), "the text starts with the code: %q", resultText(res))
+	return e
+}
+
+// auditVia returns the "via" of every audit entry of an action.
+func auditVia(t *testing.T, databaseURL, action string) []string {
+	t.Helper()
+	db, err := persistence.Open(context.Background(), databaseURL)
+	require.NoError(t, err)
+	defer db.Close()
+	var rows []struct {
+		Metadata map[string]any `bun:"metadata,type:jsonb"`
+	}
+	require.NoError(t, db.NewRaw("SELECT metadata FROM audit_entries WHERE action = ?", action).Scan(context.Background(), &rows))
+	var out []string
+	for _, r := range rows {
+		via, _ := r.Metadata["via"].(string)
+		out = append(out, via)
+	}
+	return out
+}
+
+// TestMCPToolsEndToEnd drives every tool with the SDK's client over real
+// HTTP against a whole gateway: remember (retried), recall, feedback
+// (retried), commit with progress, job status, the session resource, the
+// prompt and forget_me; every write is audited via "mcp".
+func TestMCPToolsEndToEnd(t *testing.T) {
+	t.Parallel()
+	dbURL := pt.URL(t, pt.SQLite)
+	base := startServerWith(t, map[string]string{"DATABASE_URL": dbURL, "API_KEYS_FILE": mcpKeysFile(t)})
+	alice, progress := mcpClient(t, base, aliceAgentKey, nil)
+
+	var names []string
+	for tool, err := range alice.Tools(context.Background(), nil) {
+		require.NoError(t, err)
+		names = append(names, tool.Name)
+		require.NotEmpty(t, tool.Description, tool.Name)
+		schema, _ := json.Marshal(tool.InputSchema)
+		require.Contains(t, string(schema), `"description"`, "%s: argument descriptions come from the Go types", tool.Name)
+	}
+	require.ElementsMatch(t, []string{"remember", "recall", "commit_session", "give_feedback", "job_status", "forget_me"}, names)
+
+	turns := []any{
+		map[string]any{"role": "user", "content": "my favourite tea is jasmine"},
+		map[string]any{"role": "assistant", "content": "noted: jasmine tea"},
+	}
+	remember := map[string]any{"sessionId": "s1", "namespace": "support", "turns": turns}
+	res, out := callTool(t, alice, "remember", remember, nil)
+	require.False(t, res.IsError, resultText(res))
+	first := out["turns"].([]any)
+	require.Len(t, first, 2)
+	turnID := first[0].(map[string]any)["turnId"].(string)
+	require.True(t, strings.HasPrefix(turnID, "mcp-"), turnID)
+	require.Equal(t, false, first[0].(map[string]any)["replayed"])
+
+	// A retried call names the same turns and stores nothing twice.
+	res, out = callTool(t, alice, "remember", remember, nil)
+	require.False(t, res.IsError, resultText(res))
+	for i, turn := range out["turns"].([]any) {
+		require.Equal(t, true, turn.(map[string]any)["replayed"], "turn %d", i)
+		require.Equal(t, first[i].(map[string]any)["turnId"], turn.(map[string]any)["turnId"])
+	}
+	require.Equal(t, []string{"mcp", "mcp"}, auditVia(t, dbURL, gateway.AuditActionIngest), "one audit entry per turn, via mcp")
+
+	res, out = callTool(t, alice, "commit_session", map[string]any{"sessionId": "s1", "namespace": "support", "wait": true, "waitSeconds": 60}, "commit-1")
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, "SUCCESS", out["status"], resultText(res))
+	require.Equal(t, true, out["terminal"])
+	require.Equal(t, true, out["created"])
+	jobID := out["jobId"].(string)
+	progress.waitFor(t, "SUCCESS")
+
+	res, out = callTool(t, alice, "job_status", map[string]any{"jobId": jobID}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, "SUCCESS", out["status"])
+	require.Equal(t, "COMMIT", out["kind"])
+	require.NotEmpty(t, out["backends"])
+
+	res, out = callTool(t, alice, "recall", map[string]any{"query": "jasmine tea", "namespace": "support"}, nil)
+	require.False(t, res.IsError, resultText(res))
+	items := out["items"].([]any)
+	require.NotEmpty(t, items)
+	item := items[0].(map[string]any)
+	require.Contains(t, item["text"], "jasmine")
+	require.Equal(t, "LOCAL", item["sourceBackend"])
+	require.Greater(t, item["score"], 0.0)
+	refID := item["refId"].(string)
+	require.NotEmpty(t, refID)
+	require.Contains(t, resultText(res), "jasmine", "the text content holds the memories")
+
+	fb := map[string]any{"refId": refID, "type": "HELPFUL", "comment": "spot on"}
+	res, out = callTool(t, alice, "give_feedback", fb, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, true, out["created"])
+	feedbackID := out["feedbackId"]
+	res, out = callTool(t, alice, "give_feedback", fb, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, false, out["created"], "a retried feedback is recorded once")
+	require.Equal(t, feedbackID, out["feedbackId"])
+
+	read, err := alice.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: mcpserver.SessionURI("acme", "s1")})
+	require.NoError(t, err)
+	var graph struct {
+		Refs     []struct{ ID, Backend string }
+		Jobs     []struct{ ID, Status string }
+		Feedback []struct{ ID, RefID string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(read.Contents[0].Text), &graph))
+	require.NotEmpty(t, graph.Refs)
+	require.Equal(t, jobID, graph.Jobs[0].ID)
+	require.Equal(t, refID, graph.Feedback[0].RefID)
+	require.NotContains(t, read.Contents[0].Text, "jasmine", "the graph holds no content")
+
+	_, err = alice.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: mcpserver.SessionURI("acme", "nope")})
+	require.Error(t, err, "a session with nothing visible is not found")
+
+	prompt, err := alice.GetPrompt(context.Background(), &mcp.GetPromptParams{Name: "use_memory"})
+	require.NoError(t, err)
+	require.Contains(t, prompt.Messages[0].Content.(*mcp.TextContent).Text, "commit_session")
+
+	res, out = callTool(t, alice, "forget_me", map[string]any{"reason": "the user asked", "namespace": "support"}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, true, out["created"])
+	require.True(t, strings.HasPrefix(out["requestId"].(string), "era_"))
+	res, out = callTool(t, alice, "job_status", map[string]any{"jobId": out["jobId"]}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, "ERASURE", out["kind"])
+
+	for _, action := range []string{gateway.AuditActionCommit, gateway.AuditActionFeedback, gateway.AuditActionErase} {
+		require.Equal(t, []string{"mcp"}, auditVia(t, dbURL, action), action)
+	}
+}
+
+// TestMCPGrants: the tools answer under the key's grants, with tool errors
+// coded as over GraphQL.
+func TestMCPGrants(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t)})
+	alice, _ := mcpClient(t, base, aliceAgentKey, nil)
+	res, _ := callTool(t, alice, "remember", map[string]any{"sessionId": "s1", "namespace": "support",
+		"turns": []any{map[string]any{"role": "user", "content": "alice's secret plan is a surprise party"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	res, out := callTool(t, alice, "commit_session", map[string]any{"sessionId": "s1", "namespace": "support", "wait": true}, nil)
+	require.Equal(t, "SUCCESS", out["status"], resultText(res))
+	res, out = callTool(t, alice, "recall", map[string]any{"query": "surprise party", "namespace": "support"}, nil)
+	require.NotEmpty(t, out["items"], "alice recalls her own: %s %v", resultText(res), out)
+
+	bob, _ := mcpClient(t, base, bobAgentKey, nil)
+	dash, _ := mcpClient(t, base, mcpDashKey, nil)
+	unbound, _ := mcpClient(t, base, unboundAgentKey, nil)
+	turn := []any{map[string]any{"role": "user", "content": "hello"}}
+	for _, tc := range []struct {
+		name    string
+		session *mcp.ClientSession
+		tool    string
+		args    map[string]any
+		code    string
+		field   string
+	}{
+		{"bob recalls alice's memories", bob, "recall", map[string]any{"userId": "alice", "query": "surprise party", "namespace": "support"}, "FORBIDDEN", ""},
+		{"bob writes as alice", bob, "remember", map[string]any{"userId": "alice", "sessionId": "s9", "namespace": "support", "turns": turn}, "FORBIDDEN", ""},
+		{"bob writes into alice's session", bob, "remember", map[string]any{"sessionId": "s1", "namespace": "support", "turns": turn}, "FORBIDDEN", ""},
+		{"bob erases alice", bob, "forget_me", map[string]any{"userId": "alice", "reason": "spite", "namespace": "support"}, "FORBIDDEN", ""},
+		{"alice erases beyond her grants", alice, "forget_me", map[string]any{"reason": "tidy up"}, "FORBIDDEN", ""},
+		{"a dashboard remembers", dash, "remember", map[string]any{"userId": "carol", "agentId": "helper", "sessionId": "s2", "namespace": "support", "turns": turn}, "FORBIDDEN", ""},
+		{"a namespace outside the grants", alice, "remember", map[string]any{"sessionId": "s3", "namespace": "billing", "turns": turn}, "FORBIDDEN", ""},
+		{"an unbound key names no user", unbound, "remember", map[string]any{"sessionId": "s4", "namespace": "support", "turns": turn}, "BAD_USER_INPUT", "userId"},
+		{"an unknown role", alice, "remember", map[string]any{"sessionId": "s5", "namespace": "support", "turns": []any{map[string]any{"role": "boss", "content": "x"}}}, "BAD_USER_INPUT", "turns[0].role"},
+		{"an empty content", alice, "remember", map[string]any{"sessionId": "s5", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": ""}}}, "BAD_USER_INPUT", "turns[0].content"},
+		{"no turns", alice, "remember", map[string]any{"sessionId": "s5", "namespace": "support", "turns": []any{}}, "BAD_USER_INPUT", "turns"},
+		{"an unknown argument", alice, "recall", map[string]any{"query": "x", "namespace": "support", "everything": true}, "BAD_USER_INPUT", "everything"},
+		{"a wrong type", alice, "recall", map[string]any{"query": 7, "namespace": "support"}, "BAD_USER_INPUT", "query"},
+		{"a wait too long", alice, "commit_session", map[string]any{"sessionId": "s1", "namespace": "support", "wait": true, "waitSeconds": 500}, "BAD_USER_INPUT", "waitSeconds"},
+		{"another user's job", bob, "job_status", map[string]any{"jobId": "cmt_0123456789abcdef"}, "NOT_FOUND", "jobId"},
+		{"an unknown feedback type", alice, "give_feedback", map[string]any{"refId": "ref_x", "type": "LOVE_IT"}, "BAD_USER_INPUT", "type"},
+	} {
+		res, out := callTool(t, tc.session, tc.tool, tc.args, nil)
+		e := toolErrorOf(t, res, out)
+		require.Equal(t, tc.code, e["code"], "%s: %s", tc.name, resultText(res))
+		if tc.field != "" {
+			require.Equal(t, tc.field, e["field"], tc.name)
+		}
+		require.NotContains(t, resultText(res), "surprise party", tc.name)
+	}
+
+	// Bob's recall of his own memories finds nothing of alice's.
+	res, out = callTool(t, bob, "recall", map[string]any{"query": "surprise party", "namespace": "support"}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Empty(t, out["items"])
+	_, err := bob.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: mcpserver.SessionURI("acme", "s1")})
+	require.Error(t, err, "alice's session graph is not bob's to read")
+
+	// Without a key, or with a wrong one, there is no session at all.
+	client := mcp.NewClient(&mcp.Implementation{Name: "anonymous", Version: "1"}, nil)
+	for _, key := range []string{"", "mgw_wrong_0123456789abcdef"} {
+		_, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: bearer{key: key}}}, nil)
+		require.Error(t, err, "key %q", key)
+	}
+}
+
+// TestMCPDevModeAndOlderClients: in dev mode no key is needed and the
+// workspace, user and agent are required arguments; a client of an older
+// protocol revision is served too.
+func TestMCPDevModeAndOlderClients(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
+	session, _ := mcpClient(t, base, "", &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	res, out := callTool(t, session, "remember", map[string]any{"sessionId": "s1", "namespace": "support",
+		"turns": []any{map[string]any{"role": "user", "content": "hi"}}}, nil)
+	e := toolErrorOf(t, res, out)
+	require.Equal(t, "BAD_USER_INPUT", e["code"])
+	require.Equal(t, "workspaceId", e["field"])
+
+	res, out = callTool(t, session, "remember", map[string]any{"workspaceId": "acme", "userId": "alice", "agentId": "helper",
+		"sessionId": "s1", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": "hi", "turnId": "t1"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, "t1", out["turns"].([]any)[0].(map[string]any)["turnId"])
+}
+
+// TestMCPStdio runs `memory-gateway mcp-stdio` as a real subprocess and
+// drives it with the SDK's client over its standard input and output:
+// tools, a call, and progress notifications forwarded from the gateway.
+func TestMCPStdio(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t)})
+	keyFile := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(aliceAgentKey+"\n"), 0o600))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", helperArgsEnv+"=mcp-stdio --url "+base+"/mcp --key-file "+keyFile)
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
+	progress := newProgressLog()
+	client := mcp.NewClient(&mcp.Implementation{Name: "stdio-agent", Version: "1"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.handle})
+	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
+	defer cancel()
+	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 10 * time.Second}, nil)
+	require.NoError(t, err, "stdio proxy output:\n%s", logs.String())
+	defer func() {
+		require.NoError(t, session.Close())
+		if t.Failed() {
+			t.Logf("stdio proxy output:\n%s", logs.String())
+		}
+	}()
+
+	var names []string
+	for tool, err := range session.Tools(ctx, nil) {
+		require.NoError(t, err)
+		names = append(names, tool.Name)
+	}
+	require.Contains(t, names, "remember")
+	require.Contains(t, names, "forget_me")
+
+	res, out := callTool(t, session, "remember", map[string]any{"sessionId": "s1", "namespace": "support",
+		"turns": []any{map[string]any{"role": "user", "content": "I live in Lisbon"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Len(t, out["turns"], 1)
+
+	res, out = callTool(t, session, "commit_session", map[string]any{"sessionId": "s1", "namespace": "support", "wait": true}, "stdio-commit")
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, "SUCCESS", out["status"])
+	progress.waitFor(t, "SUCCESS") // forwarded from the gateway
+
+	res, out = callTool(t, session, "recall", map[string]any{"query": "Lisbon", "namespace": "support"}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Contains(t, resultText(res), "Lisbon")
+	require.NotEmpty(t, out["items"])
+
+	res, out = callTool(t, session, "recall", map[string]any{"userId": "bob", "query": "x", "namespace": "support"}, nil)
+	require.Equal(t, "FORBIDDEN", toolErrorOf(t, res, out)["code"], "errors come through unchanged")
+
+	prompt, err := session.GetPrompt(ctx, &mcp.GetPromptParams{Name: "use_memory"})
+	require.NoError(t, err)
+	require.NotEmpty(t, prompt.Messages)
+}

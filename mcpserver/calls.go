@@ -1,0 +1,203 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"runtime/debug"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memory-gateway/memory-gateway/apierror"
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// toolFunc runs a tool: its structured result, the same for a model to read
+// as text, or an error.
+type toolFunc[In, Out any] func(ctx context.Context, req *mcp.CallToolRequest, in In) (Out, string, error)
+
+// addTool registers a tool whose input and output schemas are generated from
+// In and Out. Arguments are decoded strictly (an unknown argument or a value
+// of the wrong type is BAD_USER_INPUT naming it), a failure becomes a tool
+// error coded as over GraphQL, and a panic becomes INTERNAL.
+func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out]) error {
+	in, err := jsonschema.For[In](nil)
+	if err != nil {
+		return fmt.Errorf("mcpserver: input schema of %s: %w", t.Name, err)
+	}
+	out, err := jsonschema.For[Out](nil)
+	if err != nil {
+		return fmt.Errorf("mcpserver: output schema of %s: %w", t.Name, err)
+	}
+	t.InputSchema, t.OutputSchema = in, out
+	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
+		ctx = requestContext(ctx, req.Extra)
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.ErrorContext(ctx, "mcp: panic in tool", slog.String("tool", t.Name),
+					slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+				res = s.toolError(ctx, t.Name, errors.New("panic"))
+			}
+		}()
+		var args In
+		if err := decodeArguments(req.Params.Arguments, &args); err != nil {
+			return s.toolError(ctx, t.Name, err), nil
+		}
+		result, text, err := run(ctx, req, args)
+		if err != nil {
+			return s.toolError(ctx, t.Name, err), nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: result}, nil
+	})
+	return nil
+}
+
+// decodeArguments reads a tool's arguments into dst, refusing arguments the
+// tool does not have and values of the wrong type, by name.
+func decodeArguments(raw json.RawMessage, dst any) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return gateway.NewInputError("arguments", "must be a JSON object")
+		}
+		return gateway.NewInputError(field, "must be "+jsonKind(typeErr.Type))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return gateway.NewInputError(name, "is not an argument of this tool")
+	default:
+		return gateway.NewInputError("arguments", "must be a JSON object")
+	}
+}
+
+// jsonKind names the JSON value a Go type reads.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	default:
+		return "an object"
+	}
+}
+
+// prefixed ties a domain error to the argument it is about ("turns[2]"), so a
+// field the domain names ("content") is reported as "turns[2].content".
+type prefixed struct {
+	prefix string
+	err    error
+}
+
+func (e *prefixed) Error() string { return e.err.Error() }
+func (e *prefixed) Unwrap() error { return e.err }
+
+func inField(prefix string, err error) error { return &prefixed{prefix: prefix, err: err} }
+
+// partialError is the failure of a call that had done part of its work:
+// the error, with what was done before it.
+type partialError struct {
+	done any
+	err  error
+}
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
+// toolError is a failed call as MCP reports it: isError, a text that starts
+// with the code GraphQL would give, and {"error": {code, message, field}}
+// (with "done" holding what a partial call had finished).
+func (s *Server) toolError(ctx context.Context, tool string, err error) *mcp.CallToolResult {
+	path := func(field string) string { return field }
+	var pe *prefixed
+	if errors.As(err, &pe) {
+		path = func(field string) string {
+			if field == "" {
+				return pe.prefix
+			}
+			return pe.prefix + "." + field
+		}
+	}
+	e := apierror.Classify(err, path)
+	switch e.Code {
+	case apierror.CodeInternal:
+		s.logger.ErrorContext(ctx, "mcp: internal error", slog.String("tool", tool), slog.String("err", err.Error()))
+	case apierror.CodeUnavailable:
+		s.logger.WarnContext(ctx, "mcp: the database is unavailable", slog.String("tool", tool), slog.String("err", err.Error()))
+	}
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Field != "" {
+		body["field"] = e.Field
+	}
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	structured := map[string]any{"error": body}
+	var partial *partialError
+	if errors.As(err, &partial) {
+		structured["done"] = partial.done
+	}
+	return &mcp.CallToolResult{
+		IsError:           true,
+		Content:           []mcp.Content{&mcp.TextContent{Text: e.Code + ": " + e.Message}},
+		StructuredContent: structured,
+	}
+}
+
+// scope is who a call acts for.
+type scope struct {
+	WorkspaceID, UserID, AgentID string
+}
+
+// bind fills workspace, user and agent from the key's binding where the call
+// left them out. Where the key has no binding (or in dev mode) workspace and
+// user are required, and the agent too when needAgent. A value that differs
+// from the binding is left for the domain to refuse.
+func (s *Server) bind(ctx context.Context, workspaceID, userID, agentID string, needAgent bool) (scope, error) {
+	p, err := s.svc.Caller(ctx)
+	if err != nil {
+		return scope{}, err
+	}
+	sc := scope{WorkspaceID: workspaceID, UserID: userID, AgentID: agentID}
+	if sc.WorkspaceID == "" {
+		if p.WorkspaceID == gateway.AllWorkspaces {
+			return scope{}, gateway.NewInputError("workspaceId", "is required: this key is not bound to one workspace")
+		}
+		sc.WorkspaceID = p.WorkspaceID
+	}
+	if sc.UserID == "" {
+		if p.UserID == "" {
+			return scope{}, gateway.NewInputError("userId", "is required: this key is not bound to a user")
+		}
+		sc.UserID = p.UserID
+	}
+	if sc.AgentID == "" {
+		if needAgent && p.AgentID == "" {
+			return scope{}, gateway.NewInputError("agentId", "is required: this key is not bound to an agent")
+		}
+		sc.AgentID = p.AgentID
+	}
+	return sc, nil
+}

@@ -1,0 +1,146 @@
+// Package mcpserver serves the gateway to agents over the Model Context
+// Protocol: tools to remember, recall, commit, give feedback, follow jobs and
+// erase the caller's own memory; the session graph as a resource; a prompt
+// on how to use them. Every tool calls the domain service, so the same
+// validation, grants, redaction, idempotency, rate limits and audit apply as
+// over GraphQL; audit entries record via "mcp".
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Name is the server's name in the MCP handshake.
+const Name = "memory-gateway"
+
+// Defaults for waiting on a job.
+const (
+	DefaultWaitSeconds = 30
+	MaxWaitSeconds     = 120
+)
+
+// principalExtra is the TokenInfo.Extra key of the authenticated principal.
+const principalExtra = "principal"
+
+// Service is what the tools call: the gateway's domain service.
+type Service interface {
+	Caller(ctx context.Context) (gateway.Principal, error)
+	IngestConversationTurn(ctx context.Context, in gateway.IngestTurnInput) (gateway.IngestResult, error)
+	RetrieveContext(ctx context.Context, in gateway.RetrieveContextInput) (gateway.RetrieveResult, error)
+	CommitSession(ctx context.Context, in gateway.CommitSessionInput) (gateway.CommitSessionResult, error)
+	RecordMemoryFeedback(ctx context.Context, in gateway.RecordFeedbackInput) (gateway.RecordFeedbackResult, error)
+	EraseSubject(ctx context.Context, in gateway.EraseSubjectInput) (gateway.EraseSubjectResult, error)
+	SubscribeCommitJob(ctx context.Context, id string) (<-chan gateway.CommitJob, error)
+	Reader(ctx context.Context) gateway.Reader
+}
+
+// Options configure a Server.
+type Options struct {
+	Service Service
+	Logger  *slog.Logger
+	// Version is reported in the handshake.
+	Version string
+}
+
+// Server is the gateway's MCP server.
+type Server struct {
+	svc    Service
+	logger *slog.Logger
+	mcp    *mcp.Server
+}
+
+// New builds the MCP server with every tool, resource and prompt.
+func New(opts Options) (*Server, error) {
+	if opts.Service == nil {
+		return nil, fmt.Errorf("mcpserver: Service is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	s := &Server{svc: opts.Service, logger: opts.Logger}
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
+		Instructions: instructions,
+		Logger:       opts.Logger,
+	})
+	if err := s.addTools(); err != nil {
+		return nil, err
+	}
+	s.addResources()
+	s.addPrompts()
+	return s, nil
+}
+
+// MCP returns the underlying SDK server (to run it over another transport).
+func (s *Server) MCP() *mcp.Server { return s.mcp }
+
+// HandlerConfig configures the HTTP handler.
+type HandlerConfig struct {
+	// MaxBodyBytes caps a request body.
+	MaxBodyBytes int64
+	// Authenticated says requests carry an authenticated principal in their
+	// context (keys are configured); otherwise every caller is the service's
+	// anonymous one (dev mode).
+	Authenticated bool
+}
+
+// Handler serves the streamable HTTP transport, stateless: every request
+// stands alone (the newest protocol revision needs no session), so any
+// process behind a load balancer can answer it. The caller's principal,
+// set on the request by the gateway's key middleware, is handed to the
+// tools through the SDK's bearer-token hook.
+func (s *Server) Handler(cfg HandlerConfig) http.Handler {
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+		Stateless:                    true,
+		Logger:                       s.logger,
+		MaxRequestBodyBytes:          cfg.MaxBodyBytes,
+		PropagateRequestCancellation: true,
+	})
+	if !cfg.Authenticated {
+		return h
+	}
+	return auth.RequireBearerToken(verifyPrincipal, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
+}
+
+// verifyPrincipal hands the principal the key middleware authenticated to
+// the tools. The key was checked already; a request without a principal
+// never got here.
+func verifyPrincipal(_ context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+	p, ok := gateway.PrincipalFrom(r.Context())
+	if !ok {
+		return nil, auth.ErrInvalidToken
+	}
+	return &auth.TokenInfo{UserID: p.Name, Expiration: time.Time{}, Extra: map[string]any{principalExtra: p}}, nil
+}
+
+// requestContext is ctx carrying the request's principal (when keys are in
+// use) and the channel its audit entries name.
+func requestContext(ctx context.Context, extra *mcp.RequestExtra) context.Context {
+	ctx = gateway.WithVia(ctx, gateway.ViaMCP)
+	if extra != nil && extra.TokenInfo != nil {
+		if p, ok := extra.TokenInfo.Extra[principalExtra].(gateway.Principal); ok {
+			ctx = gateway.WithPrincipal(ctx, p)
+		}
+	}
+	return ctx
+}
+
+// instructions tell a model what the server is for.
+const instructions = `Memory Gateway keeps long-term memory for agents. Call "remember" with each
+turn of the conversation as it happens, "recall" before answering when earlier
+context could help, and "commit_session" when a conversation ends so the memory
+backends distil it into lasting memories. "give_feedback" tells the gateway a
+recalled memory was helpful, wrong (with a correction) or should be deleted.
+Workspace, user and agent come from your API key; pass them only when the key
+is not bound to them.`

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memory-gateway/memory-gateway/mcpserver"
+)
+
+// mcpStdioConfig is the configuration of `memory-gateway mcp-stdio`.
+type mcpStdioConfig struct {
+	URL      string
+	Key      string
+	LogLevel string
+}
+
+// parseMCPStdioConfig reads --url, --key (or --key-file) and --log-level,
+// each with an environment variable; flags win.
+func parseMCPStdioConfig(args []string, getenv func(string) string, output io.Writer) (mcpStdioConfig, error) {
+	cfg := mcpStdioConfig{URL: getenv("MEMORY_GATEWAY_URL"), Key: getenv("MEMORY_GATEWAY_KEY"), LogLevel: "warn"}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		cfg.LogLevel = v
+	}
+	keyFile := getenv("MEMORY_GATEWAY_KEY_FILE")
+	fs := flag.NewFlagSet("memory-gateway mcp-stdio", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&cfg.URL, "url", cfg.URL, "the gateway's MCP endpoint, e.g. http://127.0.0.1:8080/mcp (env MEMORY_GATEWAY_URL)")
+	fs.StringVar(&cfg.Key, "key", cfg.Key, "API key (env MEMORY_GATEWAY_KEY; prefer --key-file: a flag is visible to anyone listing processes)")
+	fs.StringVar(&keyFile, "key-file", keyFile, "file holding the API key (env MEMORY_GATEWAY_KEY_FILE)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error; logs go to standard error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if keyFile != "" {
+		if cfg.Key != "" {
+			return cfg, errors.New("--key and --key-file are both set: give the key one way")
+		}
+		raw, err := os.ReadFile(keyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("error reading the key file: %w", err)
+		}
+		cfg.Key = strings.TrimSpace(string(raw))
+	}
+	if cfg.URL == "" {
+		return cfg, errors.New("--url (or MEMORY_GATEWAY_URL) is required: the gateway's MCP endpoint, e.g. http://127.0.0.1:8080/mcp")
+	}
+	return cfg, nil
+}
+
+// runMCPStdio serves a running gateway's MCP tools on standard input and
+// output until the client closes them or ctx ends.
+func runMCPStdio(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := parseMCPStdioConfig(args, getenv, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "memory-gateway mcp-stdio:", err)
+		return 2
+	}
+	logger, err := newLogger(cfg.LogLevel, "text", stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "memory-gateway mcp-stdio:", err)
+		return 2
+	}
+	proxy, err := mcpserver.NewProxy(ctx, mcpserver.ProxyConfig{URL: cfg.URL, Key: cfg.Key, Logger: logger, Version: version()})
+	if err != nil {
+		logger.Error("memory-gateway mcp-stdio: " + err.Error())
+		return 1
+	}
+	defer proxy.Close()
+	if err := proxy.Server().Run(ctx, &mcp.StdioTransport{}); err != nil && ctx.Err() == nil {
+		logger.Error("memory-gateway mcp-stdio: " + err.Error())
+		return 1
+	}
+	return 0
+}
+
+// version is the binary's module version ("(devel)" in a source build).
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "dev"
+}
