@@ -173,10 +173,18 @@ func auditVia(t *testing.T, databaseURL, action string) []string {
 // TestMCPToolsEndToEnd drives every tool with the SDK's client over real
 // HTTP against a whole gateway: remember (retried), recall, feedback
 // (retried), commit with progress, job status, the session resource, the
-// prompt and forget_me; every write is audited via "mcp".
+// prompt and forget_me; every write is audited via "mcp". On both stores.
 func TestMCPToolsEndToEnd(t *testing.T) {
 	t.Parallel()
-	dbURL := pt.URL(t, pt.SQLite)
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			mcpToolsEndToEnd(t, pt.URL(t, d))
+		})
+	}
+}
+
+func mcpToolsEndToEnd(t *testing.T, dbURL string) {
 	base := startServerWith(t, map[string]string{"DATABASE_URL": dbURL, "API_KEYS_FILE": mcpKeysFile(t)})
 	alice, progress := mcpClient(t, base, aliceAgentKey, nil)
 
@@ -421,4 +429,47 @@ func TestMCPStdio(t *testing.T) {
 	prompt, err := session.GetPrompt(ctx, &mcp.GetPromptParams{Name: "use_memory"})
 	require.NoError(t, err)
 	require.NotEmpty(t, prompt.Messages)
+}
+
+// TestMCPEdgeLimits: /mcp keeps the GraphQL endpoint's body limit,
+// per-principal rate limits and CORS, and GraphQL's writes are audited via
+// "graphql".
+func TestMCPEdgeLimits(t *testing.T) {
+	t.Parallel()
+	dbURL := pt.URL(t, pt.SQLite)
+	base := startServerWith(t, map[string]string{
+		"DATABASE_URL": dbURL, "API_KEYS_FILE": mcpKeysFile(t), "MAX_BODY_BYTES": "4096",
+		"RATE_LIMIT_INGEST": "0.01", "RATE_LIMIT_INGEST_BURST": "1", "CORS_ALLOWED_ORIGINS": "https://console.example",
+	})
+	alice, _ := mcpClient(t, base, aliceAgentKey, nil)
+	turn := func(content string) map[string]any {
+		return map[string]any{"sessionId": "s1", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": content}}}
+	}
+
+	res, _ := callTool(t, alice, "remember", turn("first"), nil)
+	require.False(t, res.IsError, resultText(res))
+	res, out := callTool(t, alice, "remember", turn("second"), nil)
+	e := toolErrorOf(t, res, out)
+	require.Equal(t, "RATE_LIMITED", e["code"])
+	require.Greater(t, e["retryAfterMs"], 0.0)
+
+	preflight, _ := http.NewRequest(http.MethodOptions, base+"/mcp", nil)
+	preflight.Header.Set("Origin", "https://console.example")
+	preflight.Header.Set("Access-Control-Request-Method", http.MethodPost)
+	preflight.Header.Set("Access-Control-Request-Headers", "authorization, content-type, mcp-protocol-version")
+	resp, err := http.DefaultClient.Do(preflight)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, "https://console.example", resp.Header.Get("Access-Control-Allow-Origin"))
+	require.Contains(t, strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "mcp-protocol-version")
+
+	status, body := call(t, base, unboundAgentKey, `mutation { ingestConversationTurn(input: {workspaceId: "acme", userId: "carol", agentId: "helper",
+		sessionId: "g1", turnId: "t1", namespace: "support", role: USER, content: "over graphql"}) { status } }`, nil)
+	require.Equal(t, http.StatusOK, status, body)
+	require.ElementsMatch(t, []string{"mcp", "graphql"}, auditVia(t, dbURL, gateway.AuditActionIngest))
+
+	// The SDK's client gives up its session on a refused request: a new one.
+	bob, _ := mcpClient(t, base, bobAgentKey, nil)
+	_, err = bob.CallTool(context.Background(), &mcp.CallToolParams{Name: "remember", Arguments: turn(strings.Repeat("x", 5000))})
+	require.ErrorContains(t, err, "Request Entity Too Large", "a body over MAX_BODY_BYTES is refused")
 }

@@ -39,18 +39,19 @@ func SessionURI(workspaceID, sessionID string) string {
 	return "memory://" + url.PathEscape(workspaceID) + "/sessions/" + url.PathEscape(sessionID)
 }
 
-// parseSessionURI reads a session resource URI.
+// parseSessionURI reads a session resource URI. Its parts are
+// percent-encoded path segments (ids may hold any printable character).
 func parseSessionURI(uri string) (workspaceID, sessionID string, ok bool) {
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "memory" || u.Host == "" {
+	rest, found := strings.CutPrefix(uri, "memory://")
+	if !found {
 		return "", "", false
 	}
-	rest, found := strings.CutPrefix(u.EscapedPath(), "/sessions/")
-	if !found || rest == "" || strings.Contains(rest, "/") {
+	ws, sess, found := strings.Cut(rest, "/sessions/")
+	if !found || ws == "" || sess == "" || strings.ContainsAny(ws, "/?#") || strings.ContainsAny(sess, "/?#") {
 		return "", "", false
 	}
-	ws, err1 := url.PathUnescape(u.Host)
-	sess, err2 := url.PathUnescape(rest)
+	ws, err1 := url.PathUnescape(ws)
+	sess, err2 := url.PathUnescape(sess)
 	if err1 != nil || err2 != nil {
 		return "", "", false
 	}
