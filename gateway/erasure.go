@@ -43,11 +43,29 @@ const (
 // jobs; both are jobs of the outbox.
 type JobKind string
 
-// Job kinds.
+// Job kinds. A job's stored kind is commit or erasure; the job of applied
+// feedback is stored as a commit and told apart by its metadata
+// (KindOf).
 const (
 	JobKindCommit  JobKind = "commit"
 	JobKindErasure JobKind = "erasure"
+	// JobKindFeedbackRouting is what KindOf calls the job of an accepted
+	// correction or delete request, and what a JobFilter selects it by.
+	JobKindFeedbackRouting JobKind = "feedback_routing"
 )
+
+// KindOf is what a job does: a commit, the routing of feedback, or an
+// erasure.
+func KindOf(j CommitJob) JobKind {
+	switch {
+	case j.Kind == JobKindErasure:
+		return JobKindErasure
+	case j.Metadata["kind"] == JobKindApplyFeedback:
+		return JobKindFeedbackRouting
+	default:
+		return JobKindCommit
+	}
+}
 
 // Job is a job of the outbox as the graph shows it: a CommitJob, or the
 // ErasureJob of an erasure.

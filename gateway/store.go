@@ -150,6 +150,11 @@ type JobFilter struct {
 	SessionID   string
 	Namespace   string
 	Status      JobStatus
+	// Kind selects one kind of job (KindOf). Empty selects commits and
+	// feedback routing (the jobs commitJobs lists), or every kind with
+	// AllKinds.
+	Kind     JobKind
+	AllKinds bool
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope
 }
@@ -170,6 +175,8 @@ type EventFilter struct {
 	Backend     Backend
 	Operation   Operation
 	Status      OutboxStatus
+	// ErrorCode matches the last error's code.
+	ErrorCode string
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope
 }

@@ -77,6 +77,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BackendOutboxSummary struct {
+		Backend func(childComplexity int) int
+		Summary func(childComplexity int) int
+	}
+
 	BackendRetrieval struct {
 		Backend   func(childComplexity int) int
 		Error     func(childComplexity int) int
@@ -104,6 +109,7 @@ type ComplexityRoot struct {
 		FinishedAt       func(childComplexity int) int
 		ID               func(childComplexity int) int
 		IdempotencyKey   func(childComplexity int) int
+		Kind             func(childComplexity int) int
 		Metadata         func(childComplexity int) int
 		Namespace        func(childComplexity int) int
 		OutboxEvents     func(childComplexity int, first *int, after *string) int
@@ -163,6 +169,7 @@ type ComplexityRoot struct {
 		ErrorMessage  func(childComplexity int) int
 		FinishedAt    func(childComplexity int) int
 		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
 		OutboxEvents  func(childComplexity int, first *int, after *string) int
 		OutboxSummary func(childComplexity int) int
 		Request       func(childComplexity int) int
@@ -206,6 +213,16 @@ type ComplexityRoot struct {
 		RequestID    func(childComplexity int) int
 		Status       func(childComplexity int) int
 		TurnID       func(childComplexity int) int
+	}
+
+	JobConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	JobEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	MemoryFeedback struct {
@@ -363,10 +380,12 @@ type ComplexityRoot struct {
 		ErasureRequest  func(childComplexity int, id string) int
 		ErasureRequests func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string) int
 		Feedback        func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string) int
+		Jobs            func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
 		MemoryRef       func(childComplexity int, id string) int
 		MemoryRefs      func(childComplexity int, filter *gateway.RefFilter, first *int, after *string) int
 		Node            func(childComplexity int, id string) int
 		OutboxEvents    func(childComplexity int, filter *gateway.EventFilter, first *int, after *string) int
+		OutboxSummaries func(childComplexity int, workspaceID *string) int
 		OutboxSummary   func(childComplexity int, workspaceID *string) int
 		RetrieveContext func(childComplexity int, input gateway.RetrieveContextInput) int
 		Session         func(childComplexity int, workspaceID string, sessionID string) int
@@ -425,6 +444,8 @@ type AuditEntryResolver interface {
 	Session(ctx context.Context, obj *gateway.AuditEntry) (*gateway.Session, error)
 }
 type CommitJobResolver interface {
+	Kind(ctx context.Context, obj *gateway.CommitJob) (gateway.JobKind, error)
+
 	OutboxSummary(ctx context.Context, obj *gateway.CommitJob) (*gateway.OutboxSummary, error)
 	OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.OutboxEventConnection, error)
 	Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.MemoryRefConnection, error)
@@ -485,8 +506,10 @@ type QueryResolver interface {
 	MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error)
 	CommitJob(ctx context.Context, id string) (*gateway.CommitJob, error)
 	CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error)
+	Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error)
 	OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error)
 	OutboxSummary(ctx context.Context, workspaceID *string) (*gateway.OutboxSummary, error)
+	OutboxSummaries(ctx context.Context, workspaceID *string) ([]model.BackendOutboxSummary, error)
 	Session(ctx context.Context, workspaceID string, sessionID string) (*gateway.Session, error)
 	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error)
@@ -647,6 +670,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
 
+	case "BackendOutboxSummary.backend":
+		if e.ComplexityRoot.BackendOutboxSummary.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendOutboxSummary.Backend(childComplexity), true
+	case "BackendOutboxSummary.summary":
+		if e.ComplexityRoot.BackendOutboxSummary.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendOutboxSummary.Summary(childComplexity), true
+
 	case "BackendRetrieval.backend":
 		if e.ComplexityRoot.BackendRetrieval.Backend == nil {
 			break
@@ -774,6 +810,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommitJob.IdempotencyKey(childComplexity), true
+	case "CommitJob.kind":
+		if e.ComplexityRoot.CommitJob.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJob.Kind(childComplexity), true
 	case "CommitJob.metadata":
 		if e.ComplexityRoot.CommitJob.Metadata == nil {
 			break
@@ -1019,6 +1061,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErasureJob.ID(childComplexity), true
+	case "ErasureJob.kind":
+		if e.ComplexityRoot.ErasureJob.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureJob.Kind(childComplexity), true
 	case "ErasureJob.outboxEvents":
 		if e.ComplexityRoot.ErasureJob.OutboxEvents == nil {
 			break
@@ -1214,6 +1262,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IngestConversationTurnPayload.TurnID(childComplexity), true
+
+	case "JobConnection.edges":
+		if e.ComplexityRoot.JobConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.Edges(childComplexity), true
+	case "JobConnection.pageInfo":
+		if e.ComplexityRoot.JobConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.PageInfo(childComplexity), true
+
+	case "JobEdge.cursor":
+		if e.ComplexityRoot.JobEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobEdge.Cursor(childComplexity), true
+	case "JobEdge.node":
+		if e.ComplexityRoot.JobEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobEdge.Node(childComplexity), true
 
 	case "MemoryFeedback.agentId":
 		if e.ComplexityRoot.MemoryFeedback.AgentID == nil {
@@ -2004,6 +2078,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Feedback(childComplexity, args["filter"].(*gateway.FeedbackFilter), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.jobs":
+		if e.ComplexityRoot.Query.Jobs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_jobs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.memoryRef":
 		if e.ComplexityRoot.Query.MemoryRef == nil {
 			break
@@ -2048,6 +2133,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["filter"].(*gateway.EventFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.outboxSummaries":
+		if e.ComplexityRoot.Query.OutboxSummaries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_outboxSummaries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OutboxSummaries(childComplexity, args["workspaceId"].(*string)), true
 	case "Query.outboxSummary":
 		if e.ComplexityRoot.Query.OutboxSummary == nil {
 			break
@@ -2266,6 +2362,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EraseSubjectInput", ec.unmarshalInputEraseSubjectInput),
 			graphql.NewInputUnmarshaler("ErasureRequestFilter", ec.unmarshalInputErasureRequestFilter),
 			graphql.NewInputUnmarshaler("IngestConversationTurnInput", ec.unmarshalInputIngestConversationTurnInput),
+			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("MemoryFeedbackFilter", ec.unmarshalInputMemoryFeedbackFilter),
 			graphql.NewInputUnmarshaler("MemoryRefFilter", ec.unmarshalInputMemoryRefFilter),
 			graphql.NewInputUnmarshaler("OutboxEventFilter", ec.unmarshalInputOutboxEventFilter),
@@ -2572,9 +2669,20 @@ type MemoryRefConnection {
   pageInfo: PageInfo!
 }
 
+"What a job does."
+enum JobKind {
+  "Commits a session to every configured backend."
+  COMMIT
+  "Carries an accepted correction or delete request to the backend that owns the memory."
+  FEEDBACK_ROUTING
+  "Erases a subject in every backend (see ErasureRequest)."
+  ERASURE
+}
+
 "A job of the outbox: a commit (CommitJob) or an erasure (ErasureJob)."
 interface Job implements Node {
   id: ID!
+  kind: JobKind!
   status: CommitJobStatus!
   workspaceId: ID!
   errorMessage: String
@@ -2589,6 +2697,8 @@ interface Job implements Node {
 "An asynchronous commit of a session to every configured backend."
 type CommitJob implements Node & Job {
   id: ID!
+  "COMMIT, or FEEDBACK_ROUTING for the job of an accepted correction or delete request."
+  kind: JobKind!
   status: CommitJobStatus!
   workspaceId: ID!
   userId: ID!
@@ -2615,6 +2725,8 @@ type CommitJob implements Node & Job {
 "The job of an erasure request: one ERASE_SUBJECT event per backend. It has no session."
 type ErasureJob implements Node & Job {
   id: ID!
+  "Always ERASURE."
+  kind: JobKind!
   status: CommitJobStatus!
   workspaceId: ID!
   errorMessage: String
@@ -2715,6 +2827,23 @@ type CommitJobEdge {
 type CommitJobConnection {
   edges: [CommitJobEdge!]!
   pageInfo: PageInfo!
+}
+
+type JobEdge {
+  cursor: String!
+  node: Job!
+}
+
+"Jobs of every kind, newest first."
+type JobConnection {
+  edges: [JobEdge!]!
+  pageInfo: PageInfo!
+}
+
+"One backend's outbox, counted by status."
+type BackendOutboxSummary {
+  backend: BackendType!
+  summary: OutboxSummary!
 }
 
 "Counts of outbox events by status."
@@ -3018,6 +3147,16 @@ input OutboxEventFilter {
   backend: BackendType
   operation: OutboxOperation
   status: OutboxEventStatus
+  "The code of the event's last error (lastErrorCode), e.g. http_503 or residue_remaining."
+  errorCode: String
+}
+
+"Narrows jobs of every kind. Empty fields do not filter."
+input JobFilter {
+  workspaceId: ID
+  sessionId: ID
+  status: CommitJobStatus
+  kind: JobKind
 }
 
 input AuditLogFilter {
@@ -3047,8 +3186,12 @@ type Query {
   memoryRefs(filter: MemoryRefFilter, first: Int = 20, after: String): MemoryRefConnection!
   commitJob(id: ID!): CommitJob!
   commitJobs(filter: CommitJobFilter, first: Int = 20, after: String): CommitJobConnection!
+  "Jobs of every kind (commits, feedback routing, erasures), newest first."
+  jobs(filter: JobFilter, first: Int = 20, after: String): JobConnection!
   outboxEvents(filter: OutboxEventFilter, first: Int = 20, after: String): OutboxEventConnection!
   outboxSummary(workspaceId: ID): OutboxSummary!
+  "The outbox of each configured backend, counted by status."
+  outboxSummaries(workspaceId: ID): [BackendOutboxSummary!]!
   session(workspaceId: ID!, sessionId: ID!): Session!
   auditLog(filter: AuditLogFilter, first: Int = 20, after: String): AuditEntryConnection!
   feedback(filter: MemoryFeedbackFilter, first: Int = 20, after: String): MemoryFeedbackConnection!
@@ -3169,6 +3312,16 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_BackendOutboxSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backend":
+		return ec.fieldContext_BackendOutboxSummary_backend(ctx, field)
+	case "summary":
+		return ec.fieldContext_BackendOutboxSummary_summary(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendOutboxSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_BackendRetrieval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "backend":
@@ -3209,6 +3362,8 @@ func (ec *executionContext) childFields_CommitJob(ctx context.Context, field gra
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_CommitJob_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_CommitJob_kind(ctx, field)
 	case "status":
 		return ec.fieldContext_CommitJob_status(ctx, field)
 	case "workspaceId":
@@ -3335,6 +3490,8 @@ func (ec *executionContext) childFields_ErasureJob(ctx context.Context, field gr
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_ErasureJob_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_ErasureJob_kind(ctx, field)
 	case "status":
 		return ec.fieldContext_ErasureJob_status(ctx, field)
 	case "workspaceId":
@@ -3429,6 +3586,26 @@ func (ec *executionContext) childFields_IngestConversationTurnPayload(ctx contex
 		return ec.fieldContext_IngestConversationTurnPayload_replayed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IngestConversationTurnPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_JobConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_JobConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_JobConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JobConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_JobEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_JobEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_JobEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JobEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_MemoryFeedback(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4329,6 +4506,36 @@ func (ec *executionContext) field_Query_feedback_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*gateway.JobFilter, error) {
+			return ec.unmarshalOJobFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_memoryRef_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4414,6 +4621,20 @@ func (ec *executionContext) field_Query_outboxEvents_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_outboxSummaries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
 	return args, nil
 }
 
@@ -5162,6 +5383,61 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _BackendOutboxSummary_backend(ctx context.Context, field graphql.CollectedField, obj *model.BackendOutboxSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendOutboxSummary_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendOutboxSummary_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendOutboxSummary", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _BackendOutboxSummary_summary(ctx context.Context, field graphql.CollectedField, obj *model.BackendOutboxSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendOutboxSummary_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.OutboxSummary) graphql.Marshaler {
+			return ec.marshalNOutboxSummary2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendOutboxSummary_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BackendOutboxSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _BackendRetrieval_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendRetrieval) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5459,6 +5735,29 @@ func (ec *executionContext) _CommitJob_id(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_CommitJob_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CommitJob", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CommitJob_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.CommitJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJob_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CommitJob().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.JobKind) graphql.Marshaler {
+			return ec.marshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJob_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJob", field, true, true, "JobKind")
 }
 
 func (ec *executionContext) _CommitJob_status(ctx context.Context, field graphql.CollectedField, obj *gateway.CommitJob) (ret graphql.Marshaler) {
@@ -6562,6 +6861,29 @@ func (ec *executionContext) fieldContext_ErasureJob_id(_ context.Context, field 
 	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "ID")
 }
 
+func (ec *executionContext) _ErasureJob_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureJob_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.JobKind) graphql.Marshaler {
+			return ec.marshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureJob_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureJob", field, false, false, "JobKind")
+}
+
 func (ec *executionContext) _ErasureJob_status(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureJob) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7435,6 +7757,125 @@ func (ec *executionContext) _IngestConversationTurnPayload_replayed(ctx context.
 }
 func (ec *executionContext) fieldContext_IngestConversationTurnPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IngestConversationTurnPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _JobConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.JobEdge) graphql.Marshaler {
+			return ec.marshalNJobEdge2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐJobEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JobConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.JobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _JobEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.JobEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.Job) graphql.Marshaler {
+			return ec.marshalNJob2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JobEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MemoryFeedback_id(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
@@ -10570,6 +11011,50 @@ func (ec *executionContext) fieldContext_Query_commitJobs(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_jobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Jobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JobConnection) graphql.Marshaler {
+			return ec.marshalNJobConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐJobConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_jobs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_jobs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_outboxEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10652,6 +11137,50 @@ func (ec *executionContext) fieldContext_Query_outboxSummary(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_outboxSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_outboxSummaries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_outboxSummaries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OutboxSummaries(ctx, fc.Args["workspaceId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.BackendOutboxSummary) graphql.Marshaler {
+			return ec.marshalNBackendOutboxSummary2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummaryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_outboxSummaries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendOutboxSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_outboxSummaries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13321,6 +13850,69 @@ func UnmarshalIngestConversationTurnInput(ctx context.Context, raw any) (gateway
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputJobFilter(ctx context.Context, obj any) (gateway.JobFilter, error) {
+	var it gateway.JobFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"workspaceId", "sessionId", "status", "kind"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workspaceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workspaceId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkspaceID = data
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOCommitJobStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJobFilter unmarshals raw into the JobFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJobFilter(ctx context.Context, raw any) (gateway.JobFilter, error) {
+	var out gateway.JobFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JobFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMemoryFeedbackFilter(ctx context.Context, obj any) (gateway.FeedbackFilter, error) {
 	var it gateway.FeedbackFilter
 	if obj == nil {
@@ -13500,7 +14092,7 @@ func (ec *executionContext) unmarshalInputOutboxEventFilter(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "sessionId", "jobId", "backend", "operation", "status"}
+	fieldsInOrder := [...]string{"workspaceId", "sessionId", "jobId", "backend", "operation", "status", "errorCode"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13549,6 +14141,13 @@ func (ec *executionContext) unmarshalInputOutboxEventFilter(ctx context.Context,
 				return it, err
 			}
 			it.Status = data
+		case "errorCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorCode"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErrorCode = data
 		}
 	}
 	return it, nil
@@ -14211,6 +14810,44 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var backendOutboxSummaryImplementors = []string{"BackendOutboxSummary"}
+
+func (ec *executionContext) _BackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, obj *model.BackendOutboxSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendOutboxSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendOutboxSummary")
+		case "backend":
+			out.Values[i] = ec._BackendOutboxSummary_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "summary":
+			out.Values[i] = ec._BackendOutboxSummary_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var backendRetrievalImplementors = []string{"BackendRetrieval"}
 
 func (ec *executionContext) _BackendRetrieval(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendRetrieval) graphql.Marshaler {
@@ -14343,6 +14980,12 @@ func (ec *executionContext) _CommitJob(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CommitJob_kind(ctx, field, obj)
+				})
 		case "status":
 			out.Values[i] = ec._CommitJob_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14755,6 +15398,11 @@ func (ec *executionContext) _ErasureJob(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			out.Values[i] = ec._ErasureJob_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
 			out.Values[i] = ec._ErasureJob_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -15041,6 +15689,82 @@ func (ec *executionContext) _IngestConversationTurnPayload(ctx context.Context, 
 			}
 		case "replayed":
 			out.Values[i] = ec._IngestConversationTurnPayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var jobConnectionImplementors = []string{"JobConnection"}
+
+func (ec *executionContext) _JobConnection(ctx context.Context, sel ast.SelectionSet, obj *model.JobConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JobConnection")
+		case "edges":
+			out.Values[i] = ec._JobConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._JobConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var jobEdgeImplementors = []string{"JobEdge"}
+
+func (ec *executionContext) _JobEdge(ctx context.Context, sel ast.SelectionSet, obj *model.JobEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JobEdge")
+		case "cursor":
+			out.Values[i] = ec._JobEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._JobEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16053,6 +16777,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_commitJobs(ctx, field)
 				})
+		case "jobs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_jobs(ctx, field)
+				})
 		case "outboxEvents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -16064,6 +16794,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_outboxSummary(ctx, field)
+				})
+		case "outboxSummaries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_outboxSummaries(ctx, field)
 				})
 		case "session":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -16826,6 +17562,26 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋmemoryᚑga
 	return ret
 }
 
+func (ec *executionContext) marshalNBackendOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, v model.BackendOutboxSummary) graphql.Marshaler {
+	return ec._BackendOutboxSummary(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendOutboxSummary2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummaryᚄ(ctx context.Context, sel ast.SelectionSet, v []model.BackendOutboxSummary) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummary(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNBackendRetrieval2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendRetrieval(ctx context.Context, sel ast.SelectionSet, v gateway.BackendRetrieval) graphql.Marshaler {
 	return ec._BackendRetrieval(ctx, sel, &v)
 }
@@ -17362,6 +18118,62 @@ func (ec *executionContext) marshalNJob2githubᚗcomᚋmemoryᚑgatewayᚋmemory
 	}
 	return ec._Job(ctx, sel, v)
 }
+
+func (ec *executionContext) marshalNJobConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐJobConnection(ctx context.Context, sel ast.SelectionSet, v *model.JobConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JobConnection!")
+		return graphql.Null
+	}
+	return ec._JobConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJobEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐJobEdge(ctx context.Context, sel ast.SelectionSet, v model.JobEdge) graphql.Marshaler {
+	return ec._JobEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNJobEdge2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐJobEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.JobEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJobEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐJobEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx context.Context, v any) (gateway.JobKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx context.Context, sel ast.SelectionSet, v gateway.JobKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JobKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind = map[string]gateway.JobKind{
+		"COMMIT":           gateway.JobKindCommit,
+		"FEEDBACK_ROUTING": gateway.JobKindFeedbackRouting,
+		"ERASURE":          gateway.JobKindErasure,
+	}
+	marshalNJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind = map[gateway.JobKind]string{
+		gateway.JobKindCommit:          "COMMIT",
+		gateway.JobKindFeedbackRouting: "FEEDBACK_ROUTING",
+		gateway.JobKindErasure:         "ERASURE",
+	}
+)
 
 func (ec *executionContext) marshalNMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx context.Context, sel ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
 	if v == nil {
@@ -18359,6 +19171,40 @@ func (ec *executionContext) marshalOJob2githubᚗcomᚋmemoryᚑgatewayᚋmemory
 	}
 	return ec._Job(ctx, sel, v)
 }
+
+func (ec *executionContext) unmarshalOJobFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobFilter(ctx context.Context, v any) (*gateway.JobFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputJobFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx context.Context, v any) (gateway.JobKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind(ctx context.Context, sel ast.SelectionSet, v gateway.JobKind) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind[v])
+	return res
+}
+
+var (
+	unmarshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind = map[string]gateway.JobKind{
+		"COMMIT":           gateway.JobKindCommit,
+		"FEEDBACK_ROUTING": gateway.JobKindFeedbackRouting,
+		"ERASURE":          gateway.JobKindErasure,
+	}
+	marshalOJobKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobKind = map[gateway.JobKind]string{
+		gateway.JobKindCommit:          "COMMIT",
+		gateway.JobKindFeedbackRouting: "FEEDBACK_ROUTING",
+		gateway.JobKindErasure:         "ERASURE",
+	}
+)
 
 func (ec *executionContext) marshalOMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx context.Context, sel ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
 	if v == nil {

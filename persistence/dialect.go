@@ -44,6 +44,9 @@ type sqlDialect interface {
 	// withMetadataKey is column's JSON object with key set to the one
 	// argument (a string).
 	withMetadataKey(column, key string) string
+	// metadataText is the text of key in column's JSON object (NULL when
+	// it is missing).
+	metadataText(column, key string) string
 
 	// upsertRefs writes refs idempotently under refUpsertGuard.
 	upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error

@@ -116,6 +116,10 @@ func (postgresDialect) inList(column string, ids []string) (string, any) {
 
 func (postgresDialect) timestampArg() string { return "?::timestamptz" }
 
+func (postgresDialect) metadataText(column, key string) string {
+	return column + "->>'" + key + "'"
+}
+
 func (postgresDialect) withMetadataKey(column, key string) string {
 	return column + " || jsonb_build_object('" + key + "', ?::text)"
 }

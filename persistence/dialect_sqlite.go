@@ -44,6 +44,10 @@ func (sqliteDialect) inList(column string, ids []string) (string, any) {
 // timestampArg: SQLite stores timestamps as text anyway.
 func (sqliteDialect) timestampArg() string { return "?" }
 
+func (sqliteDialect) metadataText(column, key string) string {
+	return "json_extract(" + column + ", '$." + key + "')"
+}
+
 func (sqliteDialect) withMetadataKey(column, key string) string {
 	return "json_set(" + column + ", '$." + key + "', ?)"
 }

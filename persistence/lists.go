@@ -127,11 +127,25 @@ func applyRefFilter(q *bun.SelectQuery, f gateway.RefFilter) *bun.SelectQuery {
 	return whereNamespace(q, "r.namespace", f.Namespace)
 }
 
-func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter) *bun.SelectQuery {
+func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter, d sqlDialect) *bun.SelectQuery {
 	q = applyScope(q, f.Scope, "j", "user_id", "agent_id")
-	// Commit job lists hold commit jobs; an erasure's job is reached
-	// through its request.
-	q = q.Where("j.kind = ?", gateway.JobKindCommit)
+	// The job of applied feedback is stored as a commit, marked in its
+	// metadata.
+	feedbackRouting := "COALESCE(" + d.metadataText("j.metadata", "kind") + ", '') = ?"
+	switch f.Kind {
+	case gateway.JobKindErasure:
+		q = q.Where("j.kind = ?", gateway.JobKindErasure)
+	case gateway.JobKindFeedbackRouting:
+		q = q.Where("j.kind = ?", gateway.JobKindCommit).Where(feedbackRouting, gateway.JobKindApplyFeedback)
+	case gateway.JobKindCommit:
+		q = q.Where("j.kind = ?", gateway.JobKindCommit).Where("NOT ("+feedbackRouting+")", gateway.JobKindApplyFeedback)
+	default:
+		if !f.AllKinds {
+			// Commit job lists hold commits and feedback routing; an
+			// erasure's job is reached through its request or jobs.
+			q = q.Where("j.kind = ?", gateway.JobKindCommit)
+		}
+	}
 	q = whereEq(q, "j.workspace_id", f.WorkspaceID)
 	q = whereEq(q, "j.user_id", f.UserID)
 	q = whereEq(q, "j.agent_id", f.AgentID)
@@ -147,6 +161,7 @@ func applyEventFilter(q *bun.SelectQuery, f gateway.EventFilter) *bun.SelectQuer
 	q = whereEq(q, "e.job_id", f.JobID)
 	q = whereEq(q, "e.backend", string(f.Backend))
 	q = whereEq(q, "e.operation", string(f.Operation))
+	q = whereEq(q, "e.last_error_code", f.ErrorCode)
 	return whereEq(q, "e.status", string(f.Status))
 }
 
@@ -191,7 +206,7 @@ func (s *Store) ListMemoryRefs(ctx context.Context, f gateway.RefFilter, p gatew
 
 // ListCommitJobs implements gateway.ReadStore.
 func (s *Store) ListCommitJobs(ctx context.Context, f gateway.JobFilter, p gateway.PageRequest) (gateway.Page[gateway.CommitJob], error) {
-	return listPage[gateway.CommitJob, jobRow](ctx, s.db, "j", func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f) }, p)
+	return listPage[gateway.CommitJob, jobRow](ctx, s.db, "j", func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f, s.db.sql) }, p)
 }
 
 // ListOutboxEvents implements gateway.ReadStore.
@@ -244,7 +259,7 @@ func (s *Store) ListCommitJobsGrouped(ctx context.Context, by gateway.JobGroup, 
 	}
 	return listGrouped[gateway.CommitJob, jobRow](ctx, s.db, "j", "session_id", keys,
 		func(j gateway.CommitJob) string { return j.SessionID },
-		func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f) }, p)
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f, s.db.sql) }, p)
 }
 
 // ListOutboxEventsGrouped implements gateway.ReadStore.

@@ -86,6 +86,14 @@ func jobConnection(page gateway.Page[gateway.CommitJob]) *model.CommitJobConnect
 	return &model.CommitJobConnection{Edges: e, PageInfo: info}
 }
 
+// anyJobConnection is a page of jobs of every kind, each as its own type.
+func anyJobConnection(page gateway.Page[gateway.CommitJob]) *model.JobConnection {
+	e, info := edges(page, jobCursor, func(c string, n *gateway.CommitJob) model.JobEdge {
+		return model.JobEdge{Cursor: c, Node: gateway.AsJob(*n)}
+	})
+	return &model.JobConnection{Edges: e, PageInfo: info}
+}
+
 func eventConnection(page gateway.Page[gateway.OutboxEvent]) *model.OutboxEventConnection {
 	e, info := edges(page, eventCursor, func(c string, n *gateway.OutboxEvent) model.OutboxEventEdge {
 		return model.OutboxEventEdge{Cursor: c, Node: n}

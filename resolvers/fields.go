@@ -41,6 +41,12 @@ func (r *memoryRefResolver) Feedback(ctx context.Context, obj *gateway.MemoryRef
 	return feedbackConnection(page), nil
 }
 
+// Kind implements graph.CommitJobResolver: a commit, or the routing of
+// accepted feedback.
+func (r *commitJobResolver) Kind(_ context.Context, obj *gateway.CommitJob) (gateway.JobKind, error) {
+	return gateway.KindOf(*obj), nil
+}
+
 // OutboxSummary implements graph.CommitJobResolver.
 func (r *commitJobResolver) OutboxSummary(ctx context.Context, obj *gateway.CommitJob) (*gateway.OutboxSummary, error) {
 	if snap, ok := loadersFrom(ctx).snapshot(obj.ID); ok {

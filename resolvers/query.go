@@ -67,6 +67,35 @@ func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilte
 	return jobConnection(page), nil
 }
 
+// Jobs implements graph.QueryResolver.
+func (r *queryResolver) Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error) {
+	p, err := pageRequest(first, after)
+	if err != nil {
+		return nil, err
+	}
+	f := deref(filter)
+	f.AllKinds = f.Kind == ""
+	page, err := r.Service.Reader(ctx).ListCommitJobs(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	return anyJobConnection(page), nil
+}
+
+// OutboxSummaries implements graph.QueryResolver.
+func (r *queryResolver) OutboxSummaries(ctx context.Context, workspaceID *string) ([]model.BackendOutboxSummary, error) {
+	reader := r.Service.Reader(ctx)
+	var out []model.BackendOutboxSummary
+	for _, b := range r.Service.Backends() {
+		sum, err := reader.OutboxSummary(ctx, gateway.EventFilter{WorkspaceID: deref(workspaceID), Backend: b.Name()})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, model.BackendOutboxSummary{Backend: b.Name(), Summary: &sum})
+	}
+	return out, nil
+}
+
 // OutboxEvents implements graph.QueryResolver.
 func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error) {
 	p, err := pageRequest(first, after)

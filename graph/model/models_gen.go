@@ -16,6 +16,12 @@ type AuditEntryEdge struct {
 	Node   *gateway.AuditEntry `json:"node"`
 }
 
+// One backend's outbox, counted by status.
+type BackendOutboxSummary struct {
+	Backend gateway.Backend        `json:"backend"`
+	Summary *gateway.OutboxSummary `json:"summary"`
+}
+
 type CommitJobConnection struct {
 	Edges    []CommitJobEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
@@ -58,6 +64,17 @@ type IngestConversationTurnPayload struct {
 	Errors       []string                `json:"errors"`
 	// True when this turn had already been recorded and nothing was sent again.
 	Replayed bool `json:"replayed"`
+}
+
+// Jobs of every kind, newest first.
+type JobConnection struct {
+	Edges    []JobEdge `json:"edges"`
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+type JobEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   gateway.Job `json:"node"`
 }
 
 type MemoryFeedbackConnection struct {
