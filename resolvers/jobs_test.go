@@ -35,7 +35,11 @@ func TestJobsOfEveryKind(t *testing.T) {
 		h.data(t, `mutation { commitSession(input: {workspaceId: "ws", userId: "u1", agentId: "a1", sessionId: "s1", namespace: "team/alpha"}) { job { id } } }`, nil, &ignored)
 		h.data(t, `mutation { processOutbox { processedCount } }`, nil, &ignored)
 		var refs struct {
-			MemoryRefs struct{ Edges []struct{ Node struct{ ID, Backend, RefType string } } }
+			MemoryRefs struct {
+				Edges []struct {
+					Node struct{ ID, Backend, RefType string }
+				}
+			}
 		}
 		h.data(t, `{ memoryRefs(filter: {workspaceId: "ws", sessionId: "s1", backend: LOCAL, refType: LONG_TERM_MEMORY}) { edges { node { id backend refType } } } }`, nil, &refs)
 		require.NotEmpty(t, refs.MemoryRefs.Edges)
@@ -73,20 +77,28 @@ func TestJobsOfEveryKind(t *testing.T) {
 		require.Empty(t, kinds(`(filter: {kind: COMMIT, status: ACCEPTED})`))
 
 		var commitJobs struct {
-			CommitJobs struct{ Edges []struct{ Node struct{ Kind string } } }
+			CommitJobs struct {
+				Edges []struct{ Node struct{ Kind string } }
+			}
 		}
 		h.data(t, `{ commitJobs { edges { node { kind } } } }`, nil, &commitJobs)
 		require.Len(t, commitJobs.CommitJobs.Edges, 2, "commits and feedback routing; erasures are not CommitJobs")
 
 		var dead struct {
-			OutboxEvents struct{ Edges []struct{ Node struct{ ID, LastErrorCode string } } }
+			OutboxEvents struct {
+				Edges []struct {
+					Node struct{ ID, LastErrorCode string }
+				}
+			}
 		}
 		h.data(t, `{ outboxEvents(filter: {status: DEAD_LETTER}) { edges { node { id lastErrorCode } } } }`, nil, &dead)
 		require.Len(t, dead.OutboxEvents.Edges, 1)
 		code := dead.OutboxEvents.Edges[0].Node.LastErrorCode
 		require.NotEmpty(t, code)
 		var byCode struct {
-			OutboxEvents struct{ Edges []struct{ Node struct{ ID string } } }
+			OutboxEvents struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		h.data(t, `query($code: String) { outboxEvents(filter: {errorCode: $code}) { edges { node { id } } } }`, map[string]any{"code": code}, &byCode)
 		require.Len(t, byCode.OutboxEvents.Edges, 1)
