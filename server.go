@@ -30,6 +30,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
+	"github.com/memory-gateway/memory-gateway/console"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graphiql"
 	"github.com/memory-gateway/memory-gateway/jobevents"
@@ -344,6 +345,8 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", readyHandler(db))
+	mux.Handle("GET "+console.Path, console.Handler())
+	mux.Handle("GET /console", console.Handler())
 	mux.Handle("GET /v1/export", withVia(gateway.ViaHTTP, keyring.Middleware(exportHandler(svc, logger))))
 	if explore {
 		mux.Handle("GET /{$}", graphiql.Handler("Memory Gateway", "/graphql"))
