@@ -18,6 +18,8 @@ type Store struct {
 	db *DB
 	// claims remembers session claims this store saw confirmed.
 	claims *lru.Cache[string, struct{}]
+	// ingests batches concurrent ingest writes into shared transactions.
+	ingests *groupCommitter
 }
 
 var _ gateway.Store = (*Store)(nil)
@@ -29,7 +31,7 @@ const ConfirmedClaimsDefault = 100_000
 // NewStore returns a Store on db.
 func NewStore(db *DB) *Store {
 	claims, _ := lru.New[string, struct{}](ConfirmedClaimsDefault) // only fails for a size below 1
-	return &Store{db: db, claims: claims}
+	return &Store{db: db, claims: claims, ingests: newGroupCommitter(db)}
 }
 
 // DB returns the underlying database.
@@ -66,45 +68,12 @@ func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) e
 	})
 }
 
-// SaveIngest implements gateway.IngestStore.
+// SaveIngest implements gateway.IngestStore: the turn's refs and audit
+// entry in one transaction, shared with concurrent ingests (group commit).
+// It refuses refs whose gateway id already holds another user's turn or
+// other content.
 func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if len(refs) > 0 {
-			if err := checkIngestBasis(ctx, tx, refs[0]); err != nil {
-				return err
-			}
-		}
-		if err := s.db.sql.upsertRefs(ctx, tx, refs); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, audit)
-	})
-}
-
-// checkIngestBasis refuses refs whose gateway id already holds another
-// user's turn (ids are unique per workspace, and answered only to their
-// user) or other content: a race the domain's own checks cannot close.
-func checkIngestBasis(ctx context.Context, tx bun.Tx, ref gateway.MemoryRef) error {
-	var stored []struct {
-		UserID      string
-		ContentHash *string
-	}
-	err := tx.NewSelect().Model((*refRow)(nil)).
-		ColumnExpr("DISTINCT r.user_id, r.content_hash").
-		Where("r.gateway_id = ?", ref.GatewayID).
-		Scan(ctx, &stored)
-	if err != nil {
-		return fmt.Errorf("error checking refs for conflicts: %w", err)
-	}
-	for _, s := range stored {
-		if s.UserID != ref.UserID {
-			return gateway.ErrOutOfScope
-		}
-		if s.ContentHash != nil && ref.ContentHash != nil && *s.ContentHash != *ref.ContentHash {
-			return &gateway.ConflictError{Message: "a turn with different content was already ingested under this idempotency basis"}
-		}
-	}
-	return nil
+	return s.ingests.save(ctx, refs, audit)
 }
 
 // CreateCommitJob implements gateway.CommitStore.

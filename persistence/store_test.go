@@ -410,3 +410,84 @@ func find(refs []gateway.MemoryRef, id string) gateway.MemoryRef {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGroupCommitAnswersEachIngest: concurrent ingests share transactions,
+// yet each gets its own answer: one whose gateway id holds another user's
+// turn or other content fails alone, duplicates of one turn both land once,
+// and every write that succeeded is there with its audit entry while the
+// refused ones left nothing.
+func TestGroupCommitAnswersEachIngest(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		hash := func(s string) *string { return &s }
+		// Turns already stored, each to be contested once (a distinct gateway
+		// id per contest, so contests share batches).
+		var taken []gateway.MemoryRef
+		for range 40 {
+			ref := pt.Ref(func(r *gateway.MemoryRef) { r.ContentHash = hash("a") })
+			require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+			taken = append(taken, ref)
+		}
+
+		type write struct {
+			ref   gateway.MemoryRef
+			audit gateway.AuditEntry
+			want  error
+		}
+		var writes []write
+		for i := range 120 {
+			ref := pt.Ref(func(r *gateway.MemoryRef) { r.ContentHash = hash("a") })
+			switch i % 6 {
+			case 1: // another user's turn under a taken gateway id
+				ref = taken[i/3]
+				ref.UserID = fmt.Sprintf("intruder-%d", i)
+				writes = append(writes, write{ref, pt.Audit(fmt.Sprintf("intruder-%d", i)), gateway.ErrOutOfScope})
+				continue
+			case 2: // other content under a taken gateway id
+				ref = taken[i/3]
+				ref.ContentHash = hash(fmt.Sprintf("other-%d", i))
+				writes = append(writes, write{ref, pt.Audit(fmt.Sprintf("other-%d", i)), gateway.ErrConflict})
+				continue
+			case 3: // the same new turn twice
+				writes = append(writes, write{ref, pt.Audit(ref.ID + "-dup"), nil})
+			}
+			writes = append(writes, write{ref, pt.Audit(ref.ID), nil})
+		}
+		errs := make([]error, len(writes))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, w := range writes {
+			wg.Go(func() {
+				<-start
+				errs[i] = store.SaveIngest(ctx, []gateway.MemoryRef{w.ref}, w.audit)
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		for i, w := range writes {
+			if w.want != nil {
+				require.ErrorIs(t, errs[i], w.want, "write %d", i)
+			} else {
+				require.NoError(t, errs[i], "write %d", i)
+			}
+			audits, err := store.ListAuditEntries(ctx, gateway.AuditFilter{TargetID: w.audit.TargetID}, gateway.PageRequest{First: 10})
+			require.NoError(t, err)
+			require.Equal(t, w.want == nil, len(audits.Items) == 1, "write %d: audited exactly when it succeeded", i)
+			if w.want == nil {
+				got, err := store.RefsByGatewayID(ctx, w.ref.GatewayID)
+				require.NoError(t, err)
+				require.Len(t, got, 1, "write %d", i)
+			}
+		}
+		for _, ref := range taken {
+			got, err := store.RefsByGatewayID(ctx, ref.GatewayID)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Equal(t, "user", got[0].UserID, "the taken turn is untouched")
+			require.Equal(t, "a", *got[0].ContentHash)
+		}
+	})
+}
