@@ -22,6 +22,9 @@ const (
 	ingestTargetRatio   = 0.7
 	ingestTargetP99Ms   = 25
 	ingestWarmupClients = 8
+	// ingestBatchSize is the turns of one ingestConversationTurns.
+	ingestBatchSize        = 20
+	ingestBatchTargetRatio = 3
 )
 
 // ingestTables receive one row per turn.
@@ -74,8 +77,23 @@ func runIngest(ctx context.Context, e *env) (*ScenarioResult, error) {
 		}
 		levels = append(levels, lvl)
 	}
+	e.logf("ingest: %d clients sending batches of %d turns, %s", ingestTargetLevel, ingestBatchSize, e.cfg.duration)
+	batch := ingestBatchLoad(ctx, client, ingestTargetLevel, e.cfg.duration)
+	if batch.turns == 0 {
+		return res, fmt.Errorf("no batch ingest succeeded: %w", batch.firstErr)
+	}
 	res.Rows = ingestRows(levels)
 	res.Notes = ingestNotes(levels, e.cfg.duration)
+	for _, l := range levels {
+		if l.Clients != ingestTargetLevel {
+			continue
+		}
+		perSecond := float64(batch.turns) / batch.elapsed.Seconds()
+		res.Rows = append(res.Rows, figure(fmt.Sprintf("turns/s in batches of %d, %s", ingestBatchSize, clientsLabel(ingestTargetLevel)), unitPerSecond,
+			perSecond, l.TurnsPerSecond, "single-turn turns/s, same clients").ratioAtLeast(ingestBatchTargetRatio))
+		res.Notes = append(res.Notes, fmt.Sprintf("Batches: each client sends ingestConversationTurns with %d turns of its own session (ingested in order, one after another), %d batches, %d errors.",
+			ingestBatchSize, len(batch.latencies), batch.errors))
+	}
 	res.Raw = map[string]any{"levels": levels, "statementsPerTurn": ingestStatements, "transactionsPerTurn": ingestTransactions, "pgbenchScript": ingestScript}
 	return res, nil
 }
@@ -220,6 +238,57 @@ func ingestLoad(ctx context.Context, c *gqlClient, level, clients int, d time.Du
 			mu.Lock()
 			defer mu.Unlock()
 			out.turns += len(lat)
+			out.errors += errs
+			out.latencies = append(out.latencies, lat...)
+			if out.firstErr == nil {
+				out.firstErr = firstErr
+			}
+		})
+	}
+	wg.Wait()
+	out.elapsed = time.Since(started)
+	return out
+}
+
+// ingestBatchLoad runs clients closed loops of batches of unique turns for
+// d; turns counts turns, latencies one per batch.
+func ingestBatchLoad(ctx context.Context, c *gqlClient, clients int, d time.Duration) loadResult {
+	var (
+		mu  sync.Mutex
+		out loadResult
+		wg  sync.WaitGroup
+	)
+	started := time.Now()
+	deadline := started.Add(d)
+	for client := range clients {
+		wg.Go(func() {
+			var lat []time.Duration
+			var turns, errs int
+			var firstErr error
+			batch := make([]turnInput, ingestBatchSize)
+			for seq := 0; ctx.Err() == nil && time.Now().Before(deadline); seq++ {
+				for i := range batch {
+					n := seq*ingestBatchSize + i
+					batch[i] = turnInput{
+						WorkspaceID: ingestWorkspace, UserID: "u" + strconv.Itoa(client), AgentID: benchAgent,
+						SessionID: fmt.Sprintf("batch-%d", client), Namespace: ingestNamespace, Role: "USER",
+						TurnID: "t" + strconv.Itoa(n), Content: ingestContent(-1, client, n),
+					}
+				}
+				t0 := time.Now()
+				if err := c.ingestBatch(ctx, batch); err != nil {
+					errs++
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				turns += len(batch)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			out.turns += turns
 			out.errors += errs
 			out.latencies = append(out.latencies, lat...)
 			if out.firstErr == nil {

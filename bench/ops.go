@@ -52,6 +52,33 @@ func (c *gqlClient) ingest(ctx context.Context, in turnInput) error {
 	return nil
 }
 
+const ingestBatchMutation = `mutation($in: IngestConversationTurnsInput!) { ingestConversationTurns(input: $in) { results { turn { status } error { code message } } } }`
+
+// ingestBatch sends turns in one ingestConversationTurns and fails unless
+// every turn was stored by every backend.
+func (c *gqlClient) ingestBatch(ctx context.Context, turns []turnInput) error {
+	var out struct {
+		Batch struct {
+			Results []struct {
+				Turn  *struct{ Status string } `json:"turn"`
+				Error *struct{ Code, Message string }
+			} `json:"results"`
+		} `json:"ingestConversationTurns"`
+	}
+	if err := c.do(ctx, ingestBatchMutation, map[string]any{"in": map[string]any{"turns": turns}}, &out); err != nil {
+		return err
+	}
+	for i, r := range out.Batch.Results {
+		if r.Error != nil {
+			return fmt.Errorf("turn %d of a batch: %s %s", i, r.Error.Code, r.Error.Message)
+		}
+		if r.Turn.Status != "SUCCESS" {
+			return fmt.Errorf("turn %d of a batch: status %s", i, r.Turn.Status)
+		}
+	}
+	return nil
+}
+
 // commitInput is a CommitSessionInput.
 type commitInput struct {
 	WorkspaceID    string `json:"workspaceId"`

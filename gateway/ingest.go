@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -162,25 +163,40 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 // the turn's basis: a replay returns the same ids and writes nothing, and
 // concurrent duplicates in one process share one execution.
 func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput) (IngestResult, error) {
-	t, err := s.normalizeTurn(in)
+	t, err := s.prepareTurn(ctx, in)
 	if err != nil {
 		return IngestResult{}, err
+	}
+	return s.runTurn(ctx, t, in.RequestID)
+}
+
+// prepareTurn is everything of an ingest before the database and the
+// backends: validate → authorize → take a rate-limit token → redact.
+func (s *Service) prepareTurn(ctx context.Context, in IngestTurnInput) (*turn, error) {
+	t, err := s.normalizeTurn(in)
+	if err != nil {
+		return nil, err
 	}
 	principal, err := s.authorize(ctx, AccessWrite, t.scope())
 	if err != nil {
-		return IngestResult{}, err
+		return nil, err
 	}
 	t.principal, t.readScope = principal.Name, principal.ReadScope()
 	if err := s.admit(ctx, principal, LimitIngest); err != nil {
-		return IngestResult{}, err
+		return nil, err
 	}
 	if err := s.redactTurn(t); err != nil {
-		return IngestResult{}, err
+		return nil, err
 	}
+	return t, nil
+}
+
+// runTurn records a prepared turn.
+func (s *Service) runTurn(ctx context.Context, t *turn, requestID string) (IngestResult, error) {
 	// The shared execution must not die with the first caller's request.
 	// Only the same key's duplicates share one: what a replay may answer
 	// depends on the caller.
-	key := principal.Name + "|" + t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
+	key := t.flightKey()
 	ch := s.ingests.DoChan(key, func() (any, error) {
 		return s.ingest(context.WithoutCancel(ctx), t)
 	})
@@ -194,9 +210,14 @@ func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput
 		res := r.Val.(IngestResult)
 		res.Refs = slices.Clone(res.Refs)
 		res.Errors = slices.Clone(res.Errors)
-		res.RequestID = in.RequestID
+		res.RequestID = requestID
 		return res, nil
 	}
+}
+
+// flightKey names the executions duplicates of the turn may share.
+func (t *turn) flightKey() string {
+	return t.principal + "|" + t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
 }
 
 func policyKey(allowed map[Backend]bool) string {
@@ -244,7 +265,11 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 		return IngestResult{}, err
 	}
 	plans := s.planIngest(t, prevByBackend, now)
+	// In a batch, a session's turns reach the backends in their order; all
+	// else of their ingests overlaps.
+	turnOrderFrom(ctx).wait()
 	s.writeBackends(ctx, t, plans, now)
+	turnOrderFrom(ctx).written()
 
 	refs := make([]MemoryRef, 0, len(plans))
 	var changed []MemoryRef
@@ -631,4 +656,136 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// MaxTurnsPerBatch bounds IngestConversationTurns.
+const MaxTurnsPerBatch = 100
+
+// TurnOutcome is one turn's outcome in a batch: its result or its error.
+type TurnOutcome struct {
+	Result IngestResult
+	Err    error
+}
+
+// IngestConversationTurns ingests a batch: each turn exactly as
+// IngestConversationTurn would (its own validation, grants, rate-limit token,
+// idempotency and audit), so one bad turn never fails its neighbours. Turns
+// are prepared in the order given (so rate-limit tokens go in that order),
+// then recorded concurrently: a session's turns reach the backends in their
+// order, while the rest of their work, and other sessions', overlaps and
+// shares control-plane transactions through the store's group commit.
+// outcomes[i] is turn i's.
+func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTurnInput) ([]TurnOutcome, error) {
+	switch {
+	case len(turns) == 0:
+		return nil, NewInputError("turns", "must hold at least one turn")
+	case len(turns) > MaxTurnsPerBatch:
+		return nil, NewInputError("turns", fmt.Sprintf("must hold at most %d turns", MaxTurnsPerBatch))
+	}
+	if _, err := s.principal(ctx); err != nil {
+		return nil, err
+	}
+	outcomes := make([]TurnOutcome, len(turns))
+	prepared := make([]*turn, len(turns))
+	for i := range turns {
+		prepared[i], outcomes[i].Err = s.prepareTurn(ctx, turns[i])
+	}
+	// Each session's turns form a chain: turn i writes to the backends after
+	// the session's previous turn has. A turn the batch holds twice is
+	// answered after the rest, as the replay it is.
+	last := map[string]*turnOrder{}
+	seen := map[string]bool{}
+	var again []int
+	var wg sync.WaitGroup
+	for i, t := range prepared {
+		if t == nil {
+			continue
+		}
+		if k := t.flightKey(); seen[k] {
+			again = append(again, i)
+			continue
+		} else {
+			seen[k] = true
+		}
+		key := t.WorkspaceID + "\x00" + t.SessionID
+		order := newTurnOrder(last[key])
+		last[key] = order
+		wg.Go(func() {
+			defer order.written()
+			outcomes[i] = s.ingestOneOfBatch(withTurnOrder(ctx, order), t, turns[i].RequestID)
+		})
+	}
+	wg.Wait()
+	for _, i := range again {
+		outcomes[i] = s.ingestOneOfBatch(ctx, prepared[i], turns[i].RequestID)
+	}
+	return outcomes, nil
+}
+
+// turnOrder orders one turn's backend writes after its predecessor's.
+type turnOrder struct {
+	after <-chan struct{} // nil: first of its session
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newTurnOrder(prev *turnOrder) *turnOrder {
+	o := &turnOrder{done: make(chan struct{})}
+	if prev != nil {
+		o.after = prev.done
+	}
+	return o
+}
+
+// wait returns once the predecessor wrote (or gave up); nil waits for
+// nothing.
+func (o *turnOrder) wait() {
+	if o != nil && o.after != nil {
+		<-o.after
+	}
+}
+
+// written lets the successor write; it may be called more than once.
+func (o *turnOrder) written() {
+	if o != nil {
+		o.once.Do(func() { close(o.done) })
+	}
+}
+
+type turnOrderKey struct{}
+
+func withTurnOrder(ctx context.Context, o *turnOrder) context.Context {
+	return context.WithValue(ctx, turnOrderKey{}, o)
+}
+
+func turnOrderFrom(ctx context.Context) *turnOrder {
+	o, _ := ctx.Value(turnOrderKey{}).(*turnOrder)
+	return o
+}
+
+// ingestOneOfBatch ingests one turn of a batch; a panic fails that turn
+// alone (it runs outside the request's own goroutine, where nothing else
+// would recover it).
+func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID string) (out TurnOutcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.ErrorContext(ctx, "gateway: panic ingesting a turn of a batch",
+				slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+			out = TurnOutcome{Err: fmt.Errorf("panic ingesting a turn of a batch: %v", p)}
+		}
+	}()
+	if turnOrderFrom(ctx) == nil {
+		res, err := s.runTurn(ctx, t, requestID)
+		return TurnOutcome{Result: res, Err: err}
+	}
+	// Not shared with other requests' duplicates: an execution owned by
+	// another batch would wait on that batch's order, and two batches
+	// holding the same turns in opposite orders would wait on each other.
+	// The store's upserts keep one set of refs, as across processes.
+	res, err := s.ingest(context.WithoutCancel(ctx), t)
+	if err != nil {
+		return TurnOutcome{Err: err}
+	}
+	res.Refs, res.Errors, res.RequestID = slices.Clone(res.Refs), slices.Clone(res.Errors), requestID
+	return TurnOutcome{Result: res}
 }

@@ -204,6 +204,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	IngestConversationTurnError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
 	IngestConversationTurnPayload struct {
 		Errors       func(childComplexity int) int
 		GatewayID    func(childComplexity int) int
@@ -213,6 +219,15 @@ type ComplexityRoot struct {
 		RequestID    func(childComplexity int) int
 		Status       func(childComplexity int) int
 		TurnID       func(childComplexity int) int
+	}
+
+	IngestConversationTurnResult struct {
+		Error func(childComplexity int) int
+		Turn  func(childComplexity int) int
+	}
+
+	IngestConversationTurnsPayload struct {
+		Results func(childComplexity int) int
 	}
 
 	JobConnection struct {
@@ -306,14 +321,15 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CommitSession          func(childComplexity int, input gateway.CommitSessionInput) int
-		EraseSubject           func(childComplexity int, input gateway.EraseSubjectInput) int
-		IngestConversationTurn func(childComplexity int, input gateway.IngestTurnInput) int
-		ProcessOutbox          func(childComplexity int, limit *int, workspaceID *string) int
-		RecordMemoryFeedback   func(childComplexity int, input gateway.RecordFeedbackInput) int
-		RedriveOutboxEvent     func(childComplexity int, id string) int
-		RedriveOutboxEvents    func(childComplexity int, filter gateway.EventFilter) int
-		ReviewMemoryFeedback   func(childComplexity int, input gateway.ReviewFeedbackInput) int
+		CommitSession           func(childComplexity int, input gateway.CommitSessionInput) int
+		EraseSubject            func(childComplexity int, input gateway.EraseSubjectInput) int
+		IngestConversationTurn  func(childComplexity int, input gateway.IngestTurnInput) int
+		IngestConversationTurns func(childComplexity int, input model.IngestConversationTurnsInput) int
+		ProcessOutbox           func(childComplexity int, limit *int, workspaceID *string) int
+		RecordMemoryFeedback    func(childComplexity int, input gateway.RecordFeedbackInput) int
+		RedriveOutboxEvent      func(childComplexity int, id string) int
+		RedriveOutboxEvents     func(childComplexity int, filter gateway.EventFilter) int
+		ReviewMemoryFeedback    func(childComplexity int, input gateway.ReviewFeedbackInput) int
 	}
 
 	OutboxEvent struct {
@@ -486,6 +502,7 @@ type MemoryRefResolver interface {
 }
 type MutationResolver interface {
 	IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error)
+	IngestConversationTurns(ctx context.Context, input model.IngestConversationTurnsInput) (*model.IngestConversationTurnsPayload, error)
 	CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error)
 	EraseSubject(ctx context.Context, input gateway.EraseSubjectInput) (*model.EraseSubjectPayload, error)
 	RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error)
@@ -1214,6 +1231,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ErasureRequestEdge.Node(childComplexity), true
 
+	case "IngestConversationTurnError.code":
+		if e.ComplexityRoot.IngestConversationTurnError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestConversationTurnError.Code(childComplexity), true
+	case "IngestConversationTurnError.field":
+		if e.ComplexityRoot.IngestConversationTurnError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestConversationTurnError.Field(childComplexity), true
+	case "IngestConversationTurnError.message":
+		if e.ComplexityRoot.IngestConversationTurnError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestConversationTurnError.Message(childComplexity), true
+
 	case "IngestConversationTurnPayload.errors":
 		if e.ComplexityRoot.IngestConversationTurnPayload.Errors == nil {
 			break
@@ -1262,6 +1298,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IngestConversationTurnPayload.TurnID(childComplexity), true
+
+	case "IngestConversationTurnResult.error":
+		if e.ComplexityRoot.IngestConversationTurnResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestConversationTurnResult.Error(childComplexity), true
+	case "IngestConversationTurnResult.turn":
+		if e.ComplexityRoot.IngestConversationTurnResult.Turn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestConversationTurnResult.Turn(childComplexity), true
+
+	case "IngestConversationTurnsPayload.results":
+		if e.ComplexityRoot.IngestConversationTurnsPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestConversationTurnsPayload.Results(childComplexity), true
 
 	case "JobConnection.edges":
 		if e.ComplexityRoot.JobConnection.Edges == nil {
@@ -1710,6 +1766,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.IngestConversationTurn(childComplexity, args["input"].(gateway.IngestTurnInput)), true
+	case "Mutation.ingestConversationTurns":
+		if e.ComplexityRoot.Mutation.IngestConversationTurns == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_ingestConversationTurns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IngestConversationTurns(childComplexity, args["input"].(model.IngestConversationTurnsInput)), true
 	case "Mutation.processOutbox":
 		if e.ComplexityRoot.Mutation.ProcessOutbox == nil {
 			break
@@ -2362,6 +2429,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EraseSubjectInput", ec.unmarshalInputEraseSubjectInput),
 			graphql.NewInputUnmarshaler("ErasureRequestFilter", ec.unmarshalInputErasureRequestFilter),
 			graphql.NewInputUnmarshaler("IngestConversationTurnInput", ec.unmarshalInputIngestConversationTurnInput),
+			graphql.NewInputUnmarshaler("IngestConversationTurnsInput", ec.unmarshalInputIngestConversationTurnsInput),
 			graphql.NewInputUnmarshaler("JobFilter", ec.unmarshalInputJobFilter),
 			graphql.NewInputUnmarshaler("MemoryFeedbackFilter", ec.unmarshalInputMemoryFeedbackFilter),
 			graphql.NewInputUnmarshaler("MemoryRefFilter", ec.unmarshalInputMemoryRefFilter),
@@ -3020,6 +3088,30 @@ type IngestConversationTurnPayload {
   replayed: Boolean!
 }
 
+"Up to 100 turns, of any users and sessions; each counts against the ingest rate limit."
+input IngestConversationTurnsInput {
+  turns: [IngestConversationTurnInput!]!
+}
+
+"Why one turn of a batch failed: the code, message and field a single ingest would have given."
+type IngestConversationTurnError {
+  code: String!
+  message: String!
+  "The input field at fault, e.g. input.turns[3].content."
+  field: String
+}
+
+"One turn's outcome: its payload, or its error."
+type IngestConversationTurnResult {
+  turn: IngestConversationTurnPayload
+  error: IngestConversationTurnError
+}
+
+type IngestConversationTurnsPayload {
+  "One result per turn, in the order given."
+  results: [IngestConversationTurnResult!]!
+}
+
 input CommitSessionInput {
   workspaceId: ID!
   userId: ID!
@@ -3216,6 +3308,12 @@ type RedriveOutboxEventsPayload {
 
 type Mutation {
   ingestConversationTurn(input: IngestConversationTurnInput!): IngestConversationTurnPayload!
+  """
+  Ingest several turns in one request. Each turn is ingested as ingestConversationTurn would (and is
+  idempotent the same way); one bad turn never fails the others. Turns of one session are ingested in the
+  order given; sessions proceed concurrently.
+  """
+  ingestConversationTurns(input: IngestConversationTurnsInput!): IngestConversationTurnsPayload!
   commitSession(input: CommitSessionInput!): CommitSessionPayload!
   """
   Erase everything about a person in every backend (ADMIN on the scope, or the user's own key with WRITE
@@ -3566,6 +3664,18 @@ func (ec *executionContext) childFields_ErasureRequestEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ErasureRequestEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_IngestConversationTurnError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_IngestConversationTurnError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_IngestConversationTurnError_message(ctx, field)
+	case "field":
+		return ec.fieldContext_IngestConversationTurnError_field(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestConversationTurnError", field.Name)
+}
+
 func (ec *executionContext) childFields_IngestConversationTurnPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -3586,6 +3696,24 @@ func (ec *executionContext) childFields_IngestConversationTurnPayload(ctx contex
 		return ec.fieldContext_IngestConversationTurnPayload_replayed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IngestConversationTurnPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestConversationTurnResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "turn":
+		return ec.fieldContext_IngestConversationTurnResult_turn(ctx, field)
+	case "error":
+		return ec.fieldContext_IngestConversationTurnResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestConversationTurnResult", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestConversationTurnsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "results":
+		return ec.fieldContext_IngestConversationTurnsPayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestConversationTurnsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_JobConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4236,6 +4364,20 @@ func (ec *executionContext) field_Mutation_ingestConversationTurn_args(ctx conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (gateway.IngestTurnInput, error) {
 			return ec.unmarshalNIngestConversationTurnInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestTurnInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_ingestConversationTurns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.IngestConversationTurnsInput, error) {
+			return ec.unmarshalNIngestConversationTurnsInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7566,6 +7708,75 @@ func (ec *executionContext) fieldContext_ErasureRequestEdge_node(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _IngestConversationTurnError_code(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestConversationTurnError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestConversationTurnError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestConversationTurnError", field, false, false, "String")
+}
+
+func (ec *executionContext) _IngestConversationTurnError_message(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestConversationTurnError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestConversationTurnError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestConversationTurnError", field, false, false, "String")
+}
+
+func (ec *executionContext) _IngestConversationTurnError_field(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestConversationTurnError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IngestConversationTurnError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IngestConversationTurnError", field, false, false, "String")
+}
+
 func (ec *executionContext) _IngestConversationTurnPayload_status(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7757,6 +7968,102 @@ func (ec *executionContext) _IngestConversationTurnPayload_replayed(ctx context.
 }
 func (ec *executionContext) fieldContext_IngestConversationTurnPayload_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IngestConversationTurnPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IngestConversationTurnResult_turn(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestConversationTurnResult_turn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Turn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IngestConversationTurnPayload) graphql.Marshaler {
+			return ec.marshalOIngestConversationTurnPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IngestConversationTurnResult_turn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IngestConversationTurnResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IngestConversationTurnPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IngestConversationTurnResult_error(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestConversationTurnResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IngestConversationTurnError) graphql.Marshaler {
+			return ec.marshalOIngestConversationTurnError2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IngestConversationTurnResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IngestConversationTurnResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IngestConversationTurnError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IngestConversationTurnsPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IngestConversationTurnsPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.IngestConversationTurnResult) graphql.Marshaler {
+			return ec.marshalNIngestConversationTurnResult2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IngestConversationTurnsPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IngestConversationTurnsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IngestConversationTurnResult(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _JobConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
@@ -9519,6 +9826,50 @@ func (ec *executionContext) fieldContext_Mutation_ingestConversationTurn(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_ingestConversationTurn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_ingestConversationTurns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_ingestConversationTurns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().IngestConversationTurns(ctx, fc.Args["input"].(model.IngestConversationTurnsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IngestConversationTurnsPayload) graphql.Marshaler {
+			return ec.marshalNIngestConversationTurnsPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_ingestConversationTurns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IngestConversationTurnsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_ingestConversationTurns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13850,6 +14201,48 @@ func UnmarshalIngestConversationTurnInput(ctx context.Context, raw any) (gateway
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputIngestConversationTurnsInput(ctx context.Context, obj any) (model.IngestConversationTurnsInput, error) {
+	var it model.IngestConversationTurnsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"turns"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "turns":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("turns"))
+			data, err := ec.unmarshalNIngestConversationTurnInput2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestTurnInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Turns = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIngestConversationTurnsInput unmarshals raw into the IngestConversationTurnsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIngestConversationTurnsInput(ctx context.Context, raw any) (model.IngestConversationTurnsInput, error) {
+	var out model.IngestConversationTurnsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IngestConversationTurnsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputJobFilter(ctx context.Context, obj any) (gateway.JobFilter, error) {
 	var it gateway.JobFilter
 	if obj == nil {
@@ -15641,6 +16034,49 @@ func (ec *executionContext) _ErasureRequestEdge(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var ingestConversationTurnErrorImplementors = []string{"IngestConversationTurnError"}
+
+func (ec *executionContext) _IngestConversationTurnError(ctx context.Context, sel ast.SelectionSet, obj *model.IngestConversationTurnError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ingestConversationTurnErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IngestConversationTurnError")
+		case "code":
+			out.Values[i] = ec._IngestConversationTurnError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._IngestConversationTurnError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._IngestConversationTurnError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var ingestConversationTurnPayloadImplementors = []string{"IngestConversationTurnPayload"}
 
 func (ec *executionContext) _IngestConversationTurnPayload(ctx context.Context, sel ast.SelectionSet, obj *model.IngestConversationTurnPayload) graphql.Marshaler {
@@ -15689,6 +16125,77 @@ func (ec *executionContext) _IngestConversationTurnPayload(ctx context.Context, 
 			}
 		case "replayed":
 			out.Values[i] = ec._IngestConversationTurnPayload_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ingestConversationTurnResultImplementors = []string{"IngestConversationTurnResult"}
+
+func (ec *executionContext) _IngestConversationTurnResult(ctx context.Context, sel ast.SelectionSet, obj *model.IngestConversationTurnResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ingestConversationTurnResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IngestConversationTurnResult")
+		case "turn":
+			out.Values[i] = ec._IngestConversationTurnResult_turn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._IngestConversationTurnResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ingestConversationTurnsPayloadImplementors = []string{"IngestConversationTurnsPayload"}
+
+func (ec *executionContext) _IngestConversationTurnsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.IngestConversationTurnsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ingestConversationTurnsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IngestConversationTurnsPayload")
+		case "results":
+			out.Values[i] = ec._IngestConversationTurnsPayload_results(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16296,6 +16803,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "ingestConversationTurn":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_ingestConversationTurn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ingestConversationTurns":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_ingestConversationTurns(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18071,12 +18585,59 @@ func (ec *executionContext) unmarshalNIngestConversationTurnInput2githubᚗcom�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNIngestConversationTurnInput2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestTurnInputᚄ(ctx context.Context, v any) ([]gateway.IngestTurnInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]gateway.IngestTurnInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNIngestConversationTurnInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestTurnInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalNIngestConversationTurnPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnPayload(ctx context.Context, sel ast.SelectionSet, v *model.IngestConversationTurnPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "IngestConversationTurnPayload!")
 		return graphql.Null
 	}
 	return ec._IngestConversationTurnPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIngestConversationTurnResult2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnResult(ctx context.Context, sel ast.SelectionSet, v model.IngestConversationTurnResult) graphql.Marshaler {
+	return ec._IngestConversationTurnResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNIngestConversationTurnResult2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnResultᚄ(ctx context.Context, sel ast.SelectionSet, v []model.IngestConversationTurnResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIngestConversationTurnResult2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNIngestConversationTurnsInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnsInput(ctx context.Context, v any) (model.IngestConversationTurnsInput, error) {
+	res, err := ec.unmarshalInputIngestConversationTurnsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIngestConversationTurnsPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnsPayload(ctx context.Context, sel ast.SelectionSet, v *model.IngestConversationTurnsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IngestConversationTurnsPayload!")
+		return graphql.Null
+	}
+	return ec._IngestConversationTurnsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -19115,6 +19676,20 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOIngestConversationTurnError2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnError(ctx context.Context, sel ast.SelectionSet, v *model.IngestConversationTurnError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IngestConversationTurnError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOIngestConversationTurnPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐIngestConversationTurnPayload(ctx context.Context, sel ast.SelectionSet, v *model.IngestConversationTurnPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IngestConversationTurnPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2int(ctx context.Context, v any) (int, error) {

@@ -2,7 +2,10 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
+	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
 	"github.com/memory-gateway/memory-gateway/telemetry"
@@ -17,20 +20,58 @@ func (r *mutationResolver) IngestConversationTurn(ctx context.Context, input gat
 	if err != nil {
 		return nil, inArg("input", err)
 	}
-	var requestID *string
-	if res.RequestID != "" {
-		requestID = &res.RequestID
+	return turnPayload(res, res.RequestID), nil
+}
+
+func turnPayload(res gateway.IngestResult, requestID string) *model.IngestConversationTurnPayload {
+	var rid *string
+	if requestID != "" {
+		rid = &requestID
 	}
 	return &model.IngestConversationTurnPayload{
 		Status:       res.Status,
 		GatewayID:    res.GatewayID,
 		ProvenanceID: res.ProvenanceID,
-		RequestID:    requestID,
+		RequestID:    rid,
 		TurnID:       res.TurnID,
 		Refs:         res.Refs,
 		Errors:       res.Errors,
 		Replayed:     res.Replayed,
-	}, nil
+	}
+}
+
+// IngestConversationTurns implements graph.MutationResolver: one result
+// per turn, holding its payload or its coded error.
+func (r *mutationResolver) IngestConversationTurns(ctx context.Context, input model.IngestConversationTurnsInput) (*model.IngestConversationTurnsPayload, error) {
+	for i := range input.Turns {
+		if input.Turns[i].Trace.TraceID == "" {
+			input.Turns[i].Trace.TraceID = telemetry.TraceID(ctx)
+		}
+	}
+	outcomes, err := r.Service.IngestConversationTurns(ctx, input.Turns)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	results := make([]model.IngestConversationTurnResult, len(outcomes))
+	for i, o := range outcomes {
+		if o.Err == nil {
+			results[i].Turn = turnPayload(o.Result, input.Turns[i].RequestID)
+			continue
+		}
+		prefix := fmt.Sprintf("input.turns[%d]", i)
+		e := apierror.Classify(o.Err, func(field string) string { return prefix + "." + field })
+		switch e.Code {
+		case apierror.CodeInternal:
+			r.Logger.ErrorContext(ctx, "graphql: internal error", slog.String("path", prefix), slog.String("err", o.Err.Error()))
+		case apierror.CodeUnavailable:
+			r.Logger.WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", prefix), slog.String("err", o.Err.Error()))
+		}
+		results[i].Error = &model.IngestConversationTurnError{Code: e.Code, Message: e.Message}
+		if e.Field != "" {
+			results[i].Error.Field = &e.Field
+		}
+	}
+	return &model.IngestConversationTurnsPayload{Results: results}, nil
 }
 
 // ReviewMemoryFeedback implements graph.MutationResolver.

@@ -54,6 +54,14 @@ type ErasureRequestEdge struct {
 	Node   *gateway.ErasureRequest `json:"node"`
 }
 
+// Why one turn of a batch failed: the code, message and field a single ingest would have given.
+type IngestConversationTurnError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// The input field at fault, e.g. input.turns[3].content.
+	Field *string `json:"field,omitempty"`
+}
+
 type IngestConversationTurnPayload struct {
 	Status       gateway.OperationStatus `json:"status"`
 	GatewayID    string                  `json:"gatewayId"`
@@ -64,6 +72,22 @@ type IngestConversationTurnPayload struct {
 	Errors       []string                `json:"errors"`
 	// True when this turn had already been recorded and nothing was sent again.
 	Replayed bool `json:"replayed"`
+}
+
+// One turn's outcome: its payload, or its error.
+type IngestConversationTurnResult struct {
+	Turn  *IngestConversationTurnPayload `json:"turn,omitempty"`
+	Error *IngestConversationTurnError   `json:"error,omitempty"`
+}
+
+// Up to 100 turns, of any users and sessions; each counts against the ingest rate limit.
+type IngestConversationTurnsInput struct {
+	Turns []gateway.IngestTurnInput `json:"turns"`
+}
+
+type IngestConversationTurnsPayload struct {
+	// One result per turn, in the order given.
+	Results []IngestConversationTurnResult `json:"results"`
 }
 
 // Jobs of every kind, newest first.
