@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/groupcommit"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
@@ -19,7 +20,7 @@ type Store struct {
 	// claims remembers session claims this store saw confirmed.
 	claims *lru.Cache[string, struct{}]
 	// ingests batches concurrent ingest writes into shared transactions.
-	ingests *groupCommitter
+	ingests *groupcommit.Batcher[ingestWrite, struct{}]
 }
 
 var _ gateway.Store = (*Store)(nil)
@@ -31,7 +32,7 @@ const ConfirmedClaimsDefault = 100_000
 // NewStore returns a Store on db.
 func NewStore(db *DB) *Store {
 	claims, _ := lru.New[string, struct{}](ConfirmedClaimsDefault) // only fails for a size below 1
-	return &Store{db: db, claims: claims, ingests: newGroupCommitter(db)}
+	return &Store{db: db, claims: claims, ingests: newIngestBatcher(db)}
 }
 
 // DB returns the underlying database.
@@ -73,7 +74,8 @@ func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) e
 // It refuses refs whose gateway id already holds another user's turn or
 // other content.
 func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
-	return s.ingests.save(ctx, refs, audit)
+	_, err := s.ingests.Do(ctx, ingestWrite{refs: refs, audit: audit})
+	return err
 }
 
 // CreateCommitJob implements gateway.CommitStore.

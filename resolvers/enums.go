@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"reflect"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -56,12 +57,14 @@ func (e strictEnums) check(path ast.Path, typ *ast.Type, val any) *gqlerror.Erro
 		return nil
 	}
 	if typ.Elem != nil {
-		list, ok := val.([]any)
-		if !ok {
+		// Coerced variables hold lists as []any, or as typed slices
+		// ([]map[string]any for a list of input objects).
+		list := reflect.ValueOf(val)
+		if list.Kind() != reflect.Slice {
 			return e.check(path, typ.Elem, val) // a single value coerced to a list
 		}
-		for i, item := range list {
-			if err := e.check(append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, item); err != nil {
+		for i := range list.Len() {
+			if err := e.check(append(path[:len(path):len(path)], ast.PathIndex(i)), typ.Elem, list.Index(i).Interface()); err != nil {
 				return err
 			}
 		}

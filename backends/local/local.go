@@ -17,8 +17,10 @@ import (
 	"unicode"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/groupcommit"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
@@ -38,7 +40,13 @@ type Backend struct {
 	db     *bun.DB
 	now    func() time.Time
 	search fullText
+	// inserts batches concurrent turn writes into shared statements.
+	inserts *groupcommit.Batcher[memoryRow, bool]
 }
+
+// insertFlushersPostgres bounds the shared inserts in flight on PostgreSQL;
+// SQLite has one writer, so one.
+const insertFlushersPostgres = 4
 
 // fullText is the database's full-text search, one implementation per
 // dialect (search_postgres.go, search_sqlite.go), chosen in New.
@@ -64,7 +72,20 @@ func New(db *bun.DB, now func() time.Time) *Backend {
 	if now == nil {
 		now = time.Now
 	}
-	return &Backend{db: db, now: now, search: fullTextOf(db)}
+	b := &Backend{db: db, now: now, search: fullTextOf(db)}
+	flushers := 1
+	if db.Dialect().Name() == dialect.PG {
+		flushers = insertFlushersPostgres
+	}
+	// Concurrent ingests share one INSERT (and one commit); a turn written
+	// twice never shares a batch with itself, so "created" stays exact.
+	b.inserts = &groupcommit.Batcher[memoryRow, bool]{
+		Write:    b.insertTurns,
+		Alone:    b.insertTurn,
+		Key:      func(r memoryRow) string { return r.ID },
+		Flushers: flushers,
+	}
+	return b
 }
 
 // Name implements gateway.BackendAdapter.
@@ -131,18 +152,47 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 		Role: string(w.Role), Content: w.Content, ContentHash: w.ContentHash, State: stateActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	res, err := b.db.NewInsert().Model(&row).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	created, err := b.inserts.Do(ctx, row)
 	if err != nil {
-		return gateway.WriteResult{}, fmt.Errorf("local: error storing turn: %w", err)
+		return gateway.WriteResult{}, err
 	}
-	n, _ := res.RowsAffected()
 	return gateway.WriteResult{
 		Status:    gateway.ResultSuccess,
-		Created:   n > 0,
+		Created:   created,
 		NativeID:  row.ID,
 		NativeURI: memoryURI(&row),
 		Response:  map[string]any{"status": "stored", "id": row.ID},
 	}, nil
+}
+
+// insertTurn stores one turn; it reports whether the row is new.
+func (b *Backend) insertTurn(ctx context.Context, row memoryRow) (bool, error) {
+	res, err := b.db.NewInsert().Model(&row).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("local: error storing turn: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// insertTurns stores turns of different ids in one statement, in order (so
+// their seq follows the batch's order), and reports which rows are new.
+func (b *Backend) insertTurns(ctx context.Context, rows []memoryRow) ([]bool, []error, error) {
+	var createdIDs []string
+	err := b.db.NewInsert().Model(&rows).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").
+		Returning("id").Scan(ctx, &createdIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("local: error storing turns: %w", err)
+	}
+	created := make(map[string]bool, len(createdIDs))
+	for _, id := range createdIDs {
+		created[id] = true
+	}
+	out := make([]bool, len(rows))
+	for i, r := range rows {
+		out[i] = created[r.ID]
+	}
+	return out, make([]error, len(rows)), nil
 }
 
 // CommitSession implements gateway.SessionCommitter. It claims the session's
