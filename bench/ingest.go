@@ -78,7 +78,11 @@ func runIngest(ctx context.Context, e *env) (*ScenarioResult, error) {
 		levels = append(levels, lvl)
 	}
 	e.logf("ingest: %d clients sending batches of %d turns, %s", ingestTargetLevel, ingestBatchSize, e.cfg.duration)
+	batchProfile := e.profileAsync(ctx, srv, fmt.Sprintf("ingest-batch-%d", ingestTargetLevel), e.cfg.duration-time.Second)
 	batch := ingestBatchLoad(ctx, client, ingestTargetLevel, e.cfg.duration)
+	if p := batchProfile(); p != "" {
+		res.Notes = append(res.Notes, "Batches: server CPU profile: "+p)
+	}
 	if batch.turns == 0 {
 		return res, fmt.Errorf("no batch ingest succeeded: %w", batch.firstErr)
 	}

@@ -457,7 +457,7 @@ func ErasureJobID(erasureID string) string {
 // erasingSubject refuses a write of (user, agent) under ns while an erasure
 // that holds it is under way.
 func (s *Service) erasingSubject(ctx context.Context, workspaceID, userID, agentID, ns string) error {
-	active, err := s.store.ActiveErasures(ctx, workspaceID, userID)
+	active, err := s.activeErasures(ctx, workspaceID, userID)
 	if err != nil {
 		return fmt.Errorf("error checking erasures: %w", err)
 	}

@@ -84,6 +84,10 @@ type turn struct {
 	// ids are answered only when it reaches them.
 	readScope  ReadScope
 	redactions map[string]int
+	// prefetched, in a batch, holds what the batch read under the turn's
+	// gateway id in one query for all its turns (fetched tells it did).
+	prefetched []MemoryRef
+	fetched    bool
 }
 
 // redactTurn applies the workspace's redaction policy to the content and
@@ -308,9 +312,12 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 // answered, whatever it holds; other content under the same id is a
 // conflict.
 func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*MemoryRef, *IngestResult, error) {
-	existing, err := s.store.RefsByGatewayID(ctx, t.gatewayID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
+	existing := t.prefetched
+	if !t.fetched {
+		var err error
+		if existing, err = s.store.RefsByGatewayID(ctx, t.gatewayID); err != nil {
+			return nil, nil, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
+		}
 	}
 	if !answerable(t.readScope, t.UserID, existing, refPlace) {
 		return nil, nil, ErrOutOfScope
@@ -690,6 +697,10 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 	for i := range turns {
 		prepared[i], outcomes[i].Err = s.prepareTurn(ctx, turns[i])
 	}
+	if err := s.prefetchRefs(ctx, prepared); err != nil {
+		return nil, err
+	}
+	ctx = withErasureChecks(ctx, &erasureChecks{})
 	// Each session's turns form a chain: turn i writes to the backends after
 	// the session's previous turn has. A turn the batch holds twice is
 	// answered after the rest, as the replay it is.
@@ -720,6 +731,95 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 		outcomes[i] = s.ingestOneOfBatch(ctx, prepared[i], turns[i].RequestID)
 	}
 	return outcomes, nil
+}
+
+// RefsBatchReader is a store that reads the refs of many gateway ids in
+// one query; a batch uses it when the store has it.
+type RefsBatchReader interface {
+	RefsByGatewayIDs(ctx context.Context, gatewayIDs []string) (map[string][]MemoryRef, error)
+}
+
+// prefetchRefs reads, in one query, what is recorded under every prepared
+// turn's gateway id. A turn the batch holds twice is read afresh when its
+// turn comes (the first may have written meanwhile).
+func (s *Service) prefetchRefs(ctx context.Context, prepared []*turn) error {
+	reader, ok := s.store.(RefsBatchReader)
+	if !ok {
+		return nil
+	}
+	ids := make([]string, 0, len(prepared))
+	count := map[string]int{}
+	for _, t := range prepared {
+		if t != nil {
+			if count[t.gatewayID]++; count[t.gatewayID] == 1 {
+				ids = append(ids, t.gatewayID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	refs, err := reader.RefsByGatewayIDs(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("error loading the refs of a batch: %w", err)
+	}
+	for _, t := range prepared {
+		if t != nil && count[t.gatewayID] == 1 {
+			t.prefetched, t.fetched = refs[t.gatewayID], true
+		}
+	}
+	return nil
+}
+
+// erasureCheckReuse is how long a batch reuses its answer to "is an erasure
+// of this user under way?". It is well inside the second an erasure waits,
+// beyond the longest ingest, before it deletes (erasureGrace), so no write
+// a reused answer let through can land after the delete.
+const erasureCheckReuse = 250 * time.Millisecond
+
+// erasureChecks remembers, for one batch, the active erasures of each user.
+type erasureChecks struct {
+	mu     sync.Mutex
+	byUser map[string]erasureCheck
+}
+
+type erasureCheck struct {
+	at     time.Time
+	active []ErasureRequest
+}
+
+type erasureChecksKey struct{}
+
+func withErasureChecks(ctx context.Context, c *erasureChecks) context.Context {
+	return context.WithValue(ctx, erasureChecksKey{}, c)
+}
+
+// activeErasures is the user's active erasures, from the batch's recent
+// answer when there is one.
+func (s *Service) activeErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error) {
+	checks, _ := ctx.Value(erasureChecksKey{}).(*erasureChecks)
+	if checks == nil {
+		return s.store.ActiveErasures(ctx, workspaceID, userID)
+	}
+	key := workspaceID + "\x00" + userID
+	now := s.clock()
+	checks.mu.Lock()
+	c, ok := checks.byUser[key]
+	checks.mu.Unlock()
+	if ok && now.Sub(c.at) < erasureCheckReuse {
+		return c.active, nil
+	}
+	active, err := s.store.ActiveErasures(ctx, workspaceID, userID)
+	if err != nil {
+		return nil, err
+	}
+	checks.mu.Lock()
+	if checks.byUser == nil {
+		checks.byUser = map[string]erasureCheck{}
+	}
+	checks.byUser[key] = erasureCheck{at: now, active: active}
+	checks.mu.Unlock()
+	return active, nil
 }
 
 // turnOrder orders one turn's backend writes after its predecessor's.

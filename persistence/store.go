@@ -38,6 +38,21 @@ func NewStore(db *DB) *Store {
 // DB returns the underlying database.
 func (s *Store) DB() *DB { return s.db }
 
+// RefsByGatewayIDs implements gateway.RefsBatchReader: the refs of many
+// gateway ids in one query.
+func (s *Store) RefsByGatewayIDs(ctx context.Context, gatewayIDs []string) (map[string][]gateway.MemoryRef, error) {
+	var rows []refRow
+	err := s.db.NewSelect().Model(&rows).Where("r.gateway_id IN (?)", bun.List(gatewayIDs)).OrderExpr("r.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error selecting refs by gateway ids: %w", err)
+	}
+	out := make(map[string][]gateway.MemoryRef, len(gatewayIDs))
+	for _, r := range toDomain[gateway.MemoryRef](rows) {
+		out[r.GatewayID] = append(out[r.GatewayID], r)
+	}
+	return out, nil
+}
+
 // RefsByGatewayID implements gateway.IngestStore.
 func (s *Store) RefsByGatewayID(ctx context.Context, gatewayID string) ([]gateway.MemoryRef, error) {
 	var rows []refRow

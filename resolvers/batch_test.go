@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -127,4 +128,23 @@ func TestIngestConversationTurnsGrantsAndRateLimit(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"SUCCESS", "FORBIDDEN", "SUCCESS", "RATE_LIMITED"}, codes)
+}
+
+// TestIngestConversationTurnsDuringAnErasure: the turns of a user being
+// erased are refused, each with reason erasure_in_progress; others pass.
+func TestIngestConversationTurnsDuringAnErasure(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		h := newHarness(t, db, withServiceConfig(gateway.Config{ErasureGrace: time.Hour}))
+		var ignored any
+		h.data(t, `mutation { eraseSubject(input: {workspaceId: "ws", userId: "u1", reason: "asked"}) { request { id } } }`, nil, &ignored)
+		other := batchTurn("s2", "t1", "not being erased")
+		other["userId"] = "u2"
+		var out batchPayload
+		h.data(t, batchMutation, map[string]any{"in": map[string]any{"turns": []any{batchTurn("s1", "t1", "hello"), other, batchTurn("s1", "t2", "again")}}}, &out)
+		res := out.IngestConversationTurns.Results
+		require.Equal(t, "CONFLICT", res[0].Error.Code)
+		require.Equal(t, "SUCCESS", res[1].Turn.Status)
+		require.Equal(t, "CONFLICT", res[2].Error.Code)
+	})
 }
