@@ -94,9 +94,6 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	if err := s.admit(ctx, p, LimitRetrieve); err != nil {
 		return RetrieveResult{}, err
 	}
-	if hidden, err := s.erasureHidesRetrieval(ctx, in.WorkspaceID, in.UserID, in.AgentID, in.Namespace); err != nil || hidden {
-		return erasedRetrieval(s.backends, in), err
-	}
 	// The query is text a user wrote: it is redacted before it leaves for
 	// a backend, like a turn.
 	query := s.redact(in.WorkspaceID, in.Query)
@@ -112,6 +109,9 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	})
 	if err != nil {
 		return RetrieveResult{}, err
+	}
+	if fan.hidden {
+		return erasedRetrieval(s.backends, in), nil
 	}
 	var retired []RetrievalConflict
 	for i, sc := range fan.screened {
@@ -161,6 +161,9 @@ type fanOut struct {
 	hits          []backendHits
 	screened      []screening
 	retiredHashes map[string]bool
+	// hidden: an erasure under way hides the user's memories; whatever the
+	// backends answered is dropped.
+	hidden bool
 }
 
 // queryBackends asks every selected backend concurrently, each under its
@@ -181,8 +184,14 @@ func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveCon
 		screened: make([]screening, len(s.backends)),
 	}
 	var wg sync.WaitGroup
-	var retiredErr error
+	var retiredErr, hiddenErr error
 	wg.Go(func() { fan.retiredHashes, retiredErr = s.retiredHashes(ctx, in.WorkspaceID, in.UserID) })
+	// Checked beside the backends' calls rather than before them, so that
+	// it hides behind the slowest backend; an erasure under way then drops
+	// every answer.
+	wg.Go(func() {
+		fan.hidden, hiddenErr = s.erasureHidesRetrieval(ctx, in.WorkspaceID, in.UserID, in.AgentID, in.Namespace)
+	})
 	var view retrievalView
 	viewReady := make(chan struct{})
 	go func() {
@@ -225,6 +234,9 @@ func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveCon
 	<-viewReady
 	if view.err != nil {
 		return fanOut{}, view.err
+	}
+	if hiddenErr != nil {
+		return fanOut{}, hiddenErr
 	}
 	if retiredErr != nil {
 		return fanOut{}, retiredErr
