@@ -239,7 +239,6 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	// on PostgreSQL it also hears other processes' changes through the
 	// listener below.
 	hub := jobevents.New(store, logger)
-	tel.ObserveSubscriptions(hub.Subscribers)
 	opts := gateway.Options{
 		Store:    store,
 		Backends: backends,
@@ -302,6 +301,8 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err
 	}
+	// Subscribers, not executions: a change stream executed once serves many.
+	tel.ObserveSubscriptions(svc.LiveSubscriptions)
 	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
 	a.maintenance, err = maintenance.New(maintenance.Config{Policy: retention, Interval: cfg.MaintenanceInterval, BatchSize: cfg.MaintenanceBatch}, store, svc, logger, nil, tel.MaintenanceHooks())
 	if err != nil {

@@ -78,17 +78,51 @@ func (c *subscriptionCounts) acquire(principal string, limit int) (release func(
 	}, nil
 }
 
+// total is the number of live subscriptions.
+func (c *subscriptionCounts) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.byName {
+		n += v
+	}
+	return n
+}
+
 // admitSubscription validates a subscription's arguments and takes a place
-// among the caller's subscriptions.
+// among the caller's subscriptions (unless its subscriber was admitted
+// already: see WithSubscriberAdmitted).
 func (s *Service) admitSubscription(ctx context.Context, args subscriptionArgs) (func(), error) {
 	if err := s.validateStruct(args); err != nil {
 		return nil, err
 	}
+	if admitted, _ := ctx.Value(subscriberAdmittedKey{}).(bool); admitted {
+		return func() {}, nil
+	}
+	return s.AdmitSubscriber(ctx)
+}
+
+// AdmitSubscriber takes a place among the caller's live subscriptions (at
+// most MaxSubscriptionsPerPrincipal); release gives it back. A transport
+// that serves several subscribers from one execution admits each of them
+// itself, and runs the execution under WithSubscriberAdmitted.
+func (s *Service) AdmitSubscriber(ctx context.Context) (release func(), err error) {
 	p, err := s.principal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s.subscriptions.acquire(p.Name, s.cfg.MaxSubscriptionsPerPrincipal)
+}
+
+// LiveSubscriptions is the number of subscribers holding a place.
+func (s *Service) LiveSubscriptions() int { return s.subscriptions.total() }
+
+type subscriberAdmittedKey struct{}
+
+// WithSubscriberAdmitted marks an execution whose subscribers were admitted
+// by AdmitSubscriber: the subscription takes no place of its own.
+func WithSubscriberAdmitted(ctx context.Context) context.Context {
+	return context.WithValue(ctx, subscriberAdmittedKey{}, true)
 }
 
 // SubscribeCommitJob streams a job: its current state first, then every

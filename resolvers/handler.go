@@ -105,6 +105,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		init:          cfg.WebsocketInit,
 		perConnection: cfg.MaxSubscriptionsPerConnection,
 		readLimit:     cfg.MaxMessageBytes,
+		shared:        sharedStreamsOf(res),
 	})
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
@@ -207,4 +208,13 @@ func (c workspaceCache) Get(ctx context.Context, key string) (string, bool) {
 // Add implements graphql.Cache.
 func (c workspaceCache) Add(ctx context.Context, key, value string) {
 	c.inner.Add(ctx, c.key(ctx, key), value)
+}
+
+// sharedStreamsOf shares change streams among subscribers when the
+// resolver has a service.
+func sharedStreamsOf(res *Resolver) *sharedStreams {
+	if res == nil || res.Service == nil {
+		return nil
+	}
+	return newSharedStreams(res.Service)
 }

@@ -43,6 +43,9 @@ type graphqlTransportWS struct {
 	perConnection int
 	// readLimit bounds one message; 0 keeps the library's 32 KiB.
 	readLimit int64
+	// shared runs change streams once for all their subscribers; nil runs
+	// every operation on its own.
+	shared *sharedStreams
 }
 
 // MaxSubscriptionsPerConnectionDefault caps one websocket's subscriptions.
@@ -282,6 +285,10 @@ func (c *wsSession) run(ctx context.Context, id string, params *graphql.RawParam
 		c.writeErrors(id, resp.Errors)
 		return
 	}
+	if key, ok := c.t.shared.keyOf(ctx, rc); ok {
+		c.runShared(ctx, id, key, rc)
+		return
+	}
 	ctx = graphql.WithOperationContext(ctx, rc)
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
 	first := true
@@ -304,8 +311,12 @@ func (c *wsSession) run(ctx context.Context, id string, params *graphql.RawParam
 		}
 		c.write(wsFrame{ID: id, Type: "next", Payload: payload})
 	}
-	// The operation ended on its own (not completed by the client, not cut
-	// by a closing connection): say so.
+	c.completeIfActive(id)
+}
+
+// completeIfActive says an operation that ended on its own (not completed
+// by the client, not cut by a closing connection) is complete.
+func (c *wsSession) completeIfActive(id string) {
 	c.mu.Lock()
 	_, stillActive := c.active[id]
 	c.mu.Unlock()

@@ -1,0 +1,227 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/memory-gateway/memory-gateway/apierror"
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Shared subscription execution. A change stream (commitJobsUpdated: every
+// change from now on, no initial state) gives every subscriber with the same
+// document, variables and key the same messages. So its selection is
+// executed once per change for all of them, and the same payload bytes go to
+// each; only the frame's id differs. Each subscriber still takes its own
+// place under the key's subscription cap, and leaves on its own; the
+// execution ends with the last one.
+
+// sharedRootFields are the subscriptions executed once for all their
+// subscribers.
+var sharedRootFields = map[string]bool{"commitJobsUpdated": true}
+
+// listenerQueue bounds the messages waiting for one subscriber's socket; a
+// subscriber that falls further behind is ended (it may subscribe again),
+// rather than slowing the others.
+const listenerQueue = 256
+
+// Subscribers is what shared execution needs of the service.
+type Subscribers interface {
+	Caller(ctx context.Context) (gateway.Principal, error)
+	AdmitSubscriber(ctx context.Context) (release func(), err error)
+}
+
+// sharedStreams are the shared executions of one handler.
+type sharedStreams struct {
+	subscribers Subscribers
+
+	mu      sync.Mutex
+	streams map[string]*sharedStream
+}
+
+func newSharedStreams(s Subscribers) *sharedStreams {
+	return &sharedStreams{subscribers: s, streams: map[string]*sharedStream{}}
+}
+
+// sharedStream is one execution and its listeners.
+type sharedStream struct {
+	cancel    context.CancelFunc
+	mu        sync.Mutex
+	listeners map[*listener]struct{}
+	ended     bool
+}
+
+// streamEvent is a payload to send, or the end of the stream (errs, or a
+// completion when errs is nil).
+type streamEvent struct {
+	payload json.RawMessage
+	end     bool
+	errs    gqlerror.List
+}
+
+type listener struct {
+	events chan streamEvent
+}
+
+// keyOf names the stream an operation shares, or reports that it is not
+// shared.
+func (s *sharedStreams) keyOf(ctx context.Context, rc *graphql.OperationContext) (string, bool) {
+	if s == nil || rc.Operation == nil || rc.Operation.Operation != ast.Subscription || len(rc.Operation.SelectionSet) != 1 {
+		return "", false
+	}
+	field, ok := rc.Operation.SelectionSet[0].(*ast.Field)
+	if !ok || !sharedRootFields[field.Name] {
+		return "", false
+	}
+	p, err := s.subscribers.Caller(ctx)
+	if err != nil {
+		return "", false
+	}
+	vars, err := json.Marshal(rc.Variables) // map keys sorted: canonical
+	if err != nil {
+		return "", false
+	}
+	return p.Name + "\x00" + rc.OperationName + "\x00" + rc.RawQuery + "\x00" + string(vars), true
+}
+
+// join adds l to the stream of key, starting its execution when it has
+// none; leave must follow.
+func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[key]
+	if st != nil {
+		st.mu.Lock()
+		if !st.ended {
+			st.listeners[l] = struct{}{}
+			st.mu.Unlock()
+			return
+		}
+		st.mu.Unlock()
+	}
+	// The execution outlives the subscriber that started it: it ends with
+	// the last listener.
+	runCtx, cancel := context.WithCancel(gateway.WithSubscriberAdmitted(context.WithoutCancel(ctx)))
+	st = &sharedStream{cancel: cancel, listeners: map[*listener]struct{}{l: {}}}
+	s.streams[key] = st
+	go s.execute(runCtx, key, st, exec, rc)
+}
+
+// leave removes l; the last listener to leave ends the execution.
+func (s *sharedStreams) leave(key string, l *listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[key]
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	delete(st.listeners, l)
+	last := len(st.listeners) == 0
+	st.mu.Unlock()
+	if last {
+		st.cancel()
+		delete(s.streams, key)
+	}
+}
+
+// execute runs the operation once and hands every result to every listener.
+func (s *sharedStreams) execute(ctx context.Context, key string, st *sharedStream, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
+	ctx = graphql.WithOperationContext(ctx, rc)
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	first := true
+	for {
+		resp := responses(ctx)
+		if resp == nil || ctx.Err() != nil {
+			break
+		}
+		if first && len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null") {
+			s.end(key, st, streamEvent{end: true, errs: resp.Errors})
+			return
+		}
+		first = false
+		payload, err := json.Marshal(resp)
+		if err != nil {
+			continue
+		}
+		st.broadcast(streamEvent{payload: payload})
+	}
+	s.end(key, st, streamEvent{end: true})
+}
+
+// broadcast queues ev for every listener; one whose queue is full is ended.
+func (st *sharedStream) broadcast(ev streamEvent) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for l := range st.listeners {
+		select {
+		case l.events <- ev:
+		default:
+			delete(st.listeners, l)
+			close(l.events) // the listener reports it fell behind
+		}
+	}
+}
+
+// end ends the stream for every listener.
+func (s *sharedStreams) end(key string, st *sharedStream, ev streamEvent) {
+	s.mu.Lock()
+	if s.streams[key] == st {
+		delete(s.streams, key)
+	}
+	s.mu.Unlock()
+	st.mu.Lock()
+	st.ended = true
+	for l := range st.listeners {
+		select {
+		case l.events <- ev:
+		default:
+			close(l.events)
+			delete(st.listeners, l)
+		}
+	}
+	st.mu.Unlock()
+	st.cancel()
+}
+
+// runShared serves one subscriber of a shared stream.
+func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.OperationContext) {
+	release, err := c.t.shared.subscribers.AdmitSubscriber(ctx)
+	if err != nil {
+		e := apierror.Classify(err, nil)
+		c.writeErrors(id, gqlerror.List{{Message: e.Message, Extensions: e.Extensions()}})
+		return
+	}
+	defer release()
+	l := &listener{events: make(chan streamEvent, listenerQueue)}
+	c.t.shared.join(ctx, key, l, c.exec, rc)
+	defer c.t.shared.leave(key, l)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, open := <-l.events:
+			switch {
+			case !open:
+				c.writeErrors(id, gqlerror.List{{
+					Message:    "this subscriber fell too far behind the stream: subscribe again",
+					Extensions: map[string]any{"code": CodeUnavailable, "retryable": true},
+				}})
+				return
+			case ev.end && len(ev.errs) > 0:
+				c.writeErrors(id, ev.errs)
+				return
+			case ev.end:
+				c.completeIfActive(id)
+				return
+			default:
+				c.write(wsFrame{ID: id, Type: "next", Payload: ev.payload})
+			}
+		}
+	}
+}

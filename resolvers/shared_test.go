@@ -1,0 +1,75 @@
+package resolvers_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+const jobsSubscription = `subscription($ws: ID!, $session: ID) { commitJobsUpdated(workspaceId: $ws, sessionId: $session) { id status outboxSummary { totalEvents } } }`
+
+func jobsStatus(t *testing.T, conn *websocket.Conn, id string) string {
+	t.Helper()
+	m := read(t, conn)
+	require.Equal(t, "next", m.Type, "payload: %s", m.Payload)
+	require.Equal(t, id, m.ID)
+	var p struct {
+		Data struct {
+			CommitJobsUpdated struct{ ID, Status string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(m.Payload, &p))
+	return p.Data.CommitJobsUpdated.Status
+}
+
+// TestSharedChangeStreams: subscribers of the same change stream (document,
+// variables, key) share one execution yet each take a place under the
+// cap, receive every change under their own id, and leave on their own; a
+// stream with other variables has its own execution.
+func TestSharedChangeStreams(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		s := newLiveServer(t, db)
+		subscribe := func(id, session string) *websocket.Conn {
+			conn := dialWS(t, s.url, "graphql-transport-ws")
+			write(t, conn, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+			require.Equal(t, "connection_ack", read(t, conn).Type)
+			write(t, conn, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{
+				"query": jobsSubscription, "variables": map[string]any{"ws": "ws", "session": session}}})
+			return conn
+		}
+		a, b, c := subscribe("a", "s1"), subscribe("b", "s1"), subscribe("c", "s2")
+		require.Eventually(t, func() bool { return s.svc.LiveSubscriptions() == 3 && s.hub.Subscribers() == 2 },
+			10*time.Second, 5*time.Millisecond, "three subscribers, two executions")
+
+		job := s.commit(t, "s1")
+		require.Equal(t, "ACCEPTED", jobsStatus(t, a, "a"))
+		require.Equal(t, "ACCEPTED", jobsStatus(t, b, "b"))
+		<-s.backend.started
+		require.Equal(t, "RUNNING", jobsStatus(t, a, "a"))
+		require.Equal(t, "RUNNING", jobsStatus(t, b, "b"))
+
+		// a leaves; b's stream goes on.
+		write(t, a, map[string]any{"id": "a", "type": "complete"})
+		require.Eventually(t, func() bool { return s.svc.LiveSubscriptions() == 2 && s.hub.Subscribers() == 2 },
+			10*time.Second, 5*time.Millisecond)
+		close(s.backend.gate)
+		require.Equal(t, "SUCCESS", jobsStatus(t, b, "b"))
+
+		// c saw nothing of s1; its own stream is live.
+		job2 := s.commit(t, "s2")
+		require.NotEqual(t, job.ID, job2.ID)
+		require.Equal(t, "ACCEPTED", jobsStatus(t, c, "c"))
+
+		// The last subscriber of a stream ends its execution.
+		write(t, b, map[string]any{"id": "b", "type": "complete"})
+		require.Eventually(t, func() bool { return s.svc.LiveSubscriptions() == 1 && s.hub.Subscribers() == 1 },
+			10*time.Second, 5*time.Millisecond)
+	})
+}
