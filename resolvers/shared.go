@@ -56,16 +56,18 @@ type sharedStream struct {
 	ended     bool
 }
 
-// streamEvent is a payload to send, or the end of the stream (errs, or a
-// completion when errs is nil).
+// streamEvent is a message to send, or the end of the stream (errs, or a
+// completion when errs is nil). One event goes to every listener.
 type streamEvent struct {
-	payload json.RawMessage
-	end     bool
-	errs    gqlerror.List
+	// frameTail is the "next" frame after its id, encoded once for all:
+	// ,"type":"next","payload":{…}}
+	frameTail []byte
+	end       bool
+	errs      gqlerror.List
 }
 
 type listener struct {
-	events chan streamEvent
+	events chan *streamEvent
 }
 
 // keyOf names the stream an operation shares, or reports that it is not
@@ -141,7 +143,7 @@ func (s *sharedStreams) execute(ctx context.Context, key string, st *sharedStrea
 			break
 		}
 		if first && len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null") {
-			s.end(key, st, streamEvent{end: true, errs: resp.Errors})
+			s.end(key, st, &streamEvent{end: true, errs: resp.Errors})
 			return
 		}
 		first = false
@@ -149,13 +151,16 @@ func (s *sharedStreams) execute(ctx context.Context, key string, st *sharedStrea
 		if err != nil {
 			continue
 		}
-		st.broadcast(streamEvent{payload: payload})
+		tail := make([]byte, 0, len(payload)+32)
+		tail = append(tail, `,"type":"next","payload":`...)
+		tail = append(append(tail, payload...), '}')
+		st.broadcast(&streamEvent{frameTail: tail})
 	}
-	s.end(key, st, streamEvent{end: true})
+	s.end(key, st, &streamEvent{end: true})
 }
 
 // broadcast queues ev for every listener; one whose queue is full is ended.
-func (st *sharedStream) broadcast(ev streamEvent) {
+func (st *sharedStream) broadcast(ev *streamEvent) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for l := range st.listeners {
@@ -169,7 +174,7 @@ func (st *sharedStream) broadcast(ev streamEvent) {
 }
 
 // end ends the stream for every listener.
-func (s *sharedStreams) end(key string, st *sharedStream, ev streamEvent) {
+func (s *sharedStreams) end(key string, st *sharedStream, ev *streamEvent) {
 	s.mu.Lock()
 	if s.streams[key] == st {
 		delete(s.streams, key)
@@ -198,7 +203,12 @@ func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.O
 		return
 	}
 	defer release()
-	l := &listener{events: make(chan streamEvent, listenerQueue)}
+	l := &listener{events: make(chan *streamEvent, listenerQueue)}
+	head, err := json.Marshal(id)
+	if err != nil {
+		return
+	}
+	head = append([]byte(`{"id":`), head...)
 	c.t.shared.join(ctx, key, l, c.exec, rc)
 	defer c.t.shared.leave(key, l)
 	for {
@@ -220,7 +230,7 @@ func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.O
 				c.completeIfActive(id)
 				return
 			default:
-				c.write(wsFrame{ID: id, Type: "next", Payload: ev.payload})
+				c.writeRaw(append(head[:len(head):len(head)], ev.frameTail...))
 			}
 		}
 	}

@@ -358,6 +358,11 @@ func (c *wsSession) write(f wsFrame) {
 	if err != nil {
 		return
 	}
+	c.writeRaw(data)
+}
+
+// writeRaw writes one encoded frame.
+func (c *wsSession) writeRaw(data []byte) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
