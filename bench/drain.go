@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -19,14 +25,14 @@ import (
 
 // Drain scenario settings.
 const (
-	drainSchema      = "drain"
-	queueSchema      = "drain_queue"
-	drainWorkspace   = "bench"
-	drainSeedChunk   = 5000
-	drainTimeout     = 10 * time.Minute
-	queueLoops       = 2 // like the worker's two completion transactions in flight
-	riverReferenceLo = 17_000
-	riverReferenceHi = 22_000
+	drainSchema    = "drain"
+	queueSchema    = "drain_queue"
+	drainWorkspace = "bench"
+	drainSeedChunk = 5000
+	drainTimeout   = 10 * time.Minute
+	queueLoops     = 2 // like the worker's two completion transactions in flight
+	// drainCPUTargetMicros is the target of Go CPU per drained event.
+	drainCPUTargetMicros = 30
 )
 
 // noopBackend commits at once and produces one ref per event, as in
@@ -75,6 +81,48 @@ type drainRun struct {
 	Events         int     `json:"events"`
 	ElapsedSeconds float64 `json:"elapsedSeconds"`
 	PerSecond      float64 `json:"perSecond"`
+	// CPUMicrosPerEvent is the draining process's Go CPU time (user and
+	// system) per event; 0 when not measured.
+	CPUMicrosPerEvent float64 `json:"cpuMicrosPerEvent,omitempty"`
+}
+
+// riverRun is what bench/river measured.
+type riverRun struct {
+	Mode            string  `json:"mode"`
+	Jobs            int     `json:"jobs"`
+	ElapsedSeconds  float64 `json:"elapsedSeconds"`
+	PerSecond       float64 `json:"perSecond"`
+	CPUMicrosPerJob float64 `json:"cpuMicrosPerJob"`
+	MaxWorkers      int     `json:"maxWorkers"`
+	River           string  `json:"river"`
+}
+
+// drainRiver runs River in its own module (bench/river), so River never
+// enters the gateway's dependencies; the go command fetches it from the
+// module proxy the first time.
+func (e *env) drainRiver(ctx context.Context, mode string, n int) (riverRun, error) {
+	cmd := exec.CommandContext(ctx, "go", "run", ".", "-database-url", e.benchURL, "-mode", mode, "-jobs", strconv.Itoa(n))
+	cmd.Dir = filepath.Join(e.root, "bench", "river")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return riverRun{}, fmt.Errorf("bench/river -mode %s: %w: %s", mode, err, stderr.String())
+	}
+	var r riverRun
+	if err := json.Unmarshal(out, &r); err != nil {
+		return riverRun{}, fmt.Errorf("bench/river printed %q: %w", out, err)
+	}
+	return r, nil
+}
+
+// selfCPU is this process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func runDrain(ctx context.Context, e *env) (*ScenarioResult, error) {
@@ -90,14 +138,28 @@ func runDrain(ctx context.Context, e *env) (*ScenarioResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Rows = []Row{figure("events/s drained", unitPerSecond, gw.PerSecond, q.PerSecond, "plain SKIP LOCKED queue jobs/s")}
+	e.logf("drain: %d River no-op jobs, then %d River jobs doing an event's work", n, n)
+	riverNoop, err := e.drainRiver(ctx, "noop", n)
+	if err != nil {
+		return res, err
+	}
+	riverWork, err := e.drainRiver(ctx, "work", n)
+	if err != nil {
+		return res, err
+	}
+	res.Rows = []Row{
+		figure("events/s drained", unitPerSecond, gw.PerSecond, q.PerSecond, "plain SKIP LOCKED queue jobs/s"),
+		figure("events/s drained", unitPerSecond, gw.PerSecond, riverNoop.PerSecond, "River no-op jobs/s"),
+		figure("events/s drained", unitPerSecond, gw.PerSecond, riverWork.PerSecond, "River jobs/s doing an event's work"),
+		figure("Go CPU per drained event", unitMicros, gw.CPUMicrosPerEvent, riverNoop.CPUMicrosPerJob, "River's Go CPU per no-op job").below(drainCPUTargetMicros),
+	}
 	res.Notes = []string{
+		fmt.Sprintf("River %s (bench/river, its own module; MaxWorkers %d, FetchCooldown 1 ms, FetchPollInterval 10 ms), run in this run on the same database: no-op jobs %s/s (%.1f µs Go CPU per job); jobs doing what one outbox event does, in one transaction per job as River's docs teach (upsert the ref, re-aggregate the job's row, river.JobCompleteTx) %s/s (%.1f µs per job).",
+			riverNoop.River, riverNoop.MaxWorkers, thousands(riverNoop.PerSecond), riverNoop.CPUMicrosPerJob, thousands(riverWork.PerSecond), riverWork.CPUMicrosPerJob),
 		fmt.Sprintf("Outbox: %d commit jobs with one pending event each, bulk-inserted; an in-process worker (WORKER_CONCURRENCY %d, claim batch %d, completion batch %d) with a no-op backend drains them: claim, lease, fenced completion, one ref upsert and the job's re-aggregation per event. Clock: Start to the last job terminal.", n, conc, conc, 2*conc),
 		fmt.Sprintf("Queue baseline: %d rows in a one-table queue (fetch index on state, scheduled_at, id); %d loops each claim up to %d rows with UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED LIMIT n)) RETURNING and complete them with one batched UPDATE: two writes per job, the database's ceiling for such a queue.", n, queueLoops, conc/queueLoops),
-		fmt.Sprintf("Reference, not run here: River's no-op drain on this machine is ≈%s–%s jobs/s (measured separately); the outbox here is %.2f–%.2f× that.",
-			thousands(riverReferenceLo), thousands(riverReferenceHi), gw.PerSecond/riverReferenceHi, gw.PerSecond/riverReferenceLo),
 	}
-	res.Raw = map[string]any{"outbox": gw, "queue": q, "riverReferenceJobsPerSecond": []int{riverReferenceLo, riverReferenceHi}}
+	res.Raw = map[string]any{"outbox": gw, "queue": q, "riverNoop": riverNoop, "riverWork": riverWork}
 	return res, nil
 }
 
@@ -137,6 +199,7 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 	if err != nil {
 		return drainRun{}, fmt.Errorf("error building the worker: %w", err)
 	}
+	cpuBefore := selfCPU()
 	started := time.Now()
 	if err := w.Start(ctx); err != nil {
 		return drainRun{}, fmt.Errorf("error starting the worker: %w", err)
@@ -150,6 +213,7 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 		waitErr = fmt.Errorf("drain not finished after %s", drainTimeout)
 	}
 	elapsed := time.Since(started)
+	cpu := selfCPU() - cpuBefore
 	if err := w.Stop(context.WithoutCancel(ctx)); err != nil && waitErr == nil {
 		waitErr = fmt.Errorf("error stopping the worker: %w", err)
 	}
@@ -163,7 +227,8 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 	if succeeded != n {
 		return drainRun{}, fmt.Errorf("drain finished with %d of %d events succeeded", succeeded, n)
 	}
-	return drainRun{Events: n, ElapsedSeconds: elapsed.Seconds(), PerSecond: float64(n) / elapsed.Seconds()}, nil
+	return drainRun{Events: n, ElapsedSeconds: elapsed.Seconds(), PerSecond: float64(n) / elapsed.Seconds(),
+		CPUMicrosPerEvent: float64(cpu.Microseconds()) / float64(n)}, nil
 }
 
 // seedOutbox inserts n jobs with one pending event each, as

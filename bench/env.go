@@ -26,6 +26,8 @@ type env struct {
 	tmpDir   string
 	binary   string
 	benchURL string
+	// root is the repository's root directory.
+	root string
 	// db is a connection to the bench database (public schema).
 	db      *bun.DB
 	machine Machine
@@ -55,6 +57,7 @@ func setup(ctx context.Context, cfg config, stderr io.Writer) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.root = root
 	e.binary = filepath.Join(tmp, "memory-gateway")
 	e.logf("building the server in %s", root)
 	if err := buildServer(ctx, root, e.binary); err != nil {

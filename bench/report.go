@@ -12,6 +12,7 @@ import (
 // Units of figures.
 const (
 	unitMs        = "ms"
+	unitMicros    = "µs"
 	unitPerSecond = "/s"
 	unitBytes     = "B"
 	unitCount     = ""
@@ -224,6 +225,8 @@ func formatValue(v float64, unit string) string {
 			return fmt.Sprintf("%.2f ms", v)
 		}
 		return fmt.Sprintf("%.1f ms", v)
+	case unitMicros:
+		return fmt.Sprintf("%.1f µs", v)
 	case unitBytes:
 		return formatBytes(v)
 	case unitCount:
