@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
 // Server process limits.
@@ -64,6 +66,8 @@ func (e *env) startServer(ctx context.Context, name, databaseURL string, setting
 		"RATE_LIMIT_INGEST":   "0",
 		"RATE_LIMIT_RETRIEVE": "0",
 		"LOG_LEVEL":           "warn",
+		// Every subscriber of the bench is the dev principal.
+		"MAX_SUBSCRIPTIONS_PER_PRINCIPAL": strconv.Itoa(max(2*e.cfg.subscribers, gateway.MaxSubscriptionsPerPrincipalDefault)),
 	}
 	if e.cfg.pprofDir != "" {
 		vars["PPROF"] = "true"

@@ -71,5 +71,14 @@ func TestSharedChangeStreams(t *testing.T) {
 		write(t, b, map[string]any{"id": "b", "type": "complete"})
 		require.Eventually(t, func() bool { return s.svc.LiveSubscriptions() == 1 && s.hub.Subscribers() == 1 },
 			10*time.Second, 5*time.Millisecond)
+
+		// A connection that goes away takes its subscriptions with it.
+		d := subscribe("d", "s2")
+		require.Eventually(t, func() bool { return s.svc.LiveSubscriptions() == 2 && s.hub.Subscribers() == 1 },
+			10*time.Second, 5*time.Millisecond, "d shares c's stream")
+		require.NoError(t, c.CloseNow())
+		require.NoError(t, d.CloseNow())
+		require.Eventually(t, func() bool { return s.svc.LiveSubscriptions() == 0 && s.hub.Subscribers() == 0 },
+			10*time.Second, 5*time.Millisecond)
 	})
 }
