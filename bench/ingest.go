@@ -207,56 +207,36 @@ type loadResult struct {
 // ingestLoad runs clients closed loops of unique turns, each for d or, when
 // d is 0, for perClient turns.
 func ingestLoad(ctx context.Context, c *gqlClient, level, clients int, d time.Duration, perClient int) loadResult {
-	var (
-		mu  sync.Mutex
-		out loadResult
-		wg  sync.WaitGroup
-	)
-	started := time.Now()
-	deadline := started.Add(d)
-	for client := range clients {
-		wg.Go(func() {
-			var lat []time.Duration
-			var errs int
-			var firstErr error
-			in := turnInput{
-				WorkspaceID: ingestWorkspace, UserID: "u" + strconv.Itoa(client), AgentID: benchAgent,
-				SessionID: fmt.Sprintf("c%d-%d", level, client), Namespace: ingestNamespace, Role: "USER",
-			}
-			for seq := 0; ctx.Err() == nil; seq++ {
-				if (d > 0 && !time.Now().Before(deadline)) || (d == 0 && seq >= perClient) {
-					break
-				}
-				in.TurnID = "t" + strconv.Itoa(seq)
-				in.Content = ingestContent(level, client, seq)
-				t0 := time.Now()
-				if err := c.ingest(ctx, in); err != nil {
-					errs++
-					if firstErr == nil {
-						firstErr = err
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			out.turns += len(lat)
-			out.errors += errs
-			out.latencies = append(out.latencies, lat...)
-			if out.firstErr == nil {
-				out.firstErr = firstErr
-			}
-		})
-	}
-	wg.Wait()
-	out.elapsed = time.Since(started)
-	return out
+	return closedLoops(ctx, clients, d, perClient, func(client, seq int) (int, error) {
+		in := turnInput{
+			WorkspaceID: ingestWorkspace, UserID: "u" + strconv.Itoa(client), AgentID: benchAgent,
+			SessionID: fmt.Sprintf("c%d-%d", level, client), Namespace: ingestNamespace, Role: "USER",
+			TurnID: "t" + strconv.Itoa(seq), Content: ingestContent(level, client, seq),
+		}
+		return 1, c.ingest(ctx, in)
+	})
 }
 
-// ingestBatchLoad runs clients closed loops of batches of unique turns for
-// d; turns counts turns, latencies one per batch.
+// ingestBatchLoad runs clients closed loops of batches of unique turns (one
+// session per client) for d; latencies are one per batch.
 func ingestBatchLoad(ctx context.Context, c *gqlClient, clients int, d time.Duration) loadResult {
+	return closedLoops(ctx, clients, d, 0, func(client, seq int) (int, error) {
+		batch := make([]turnInput, ingestBatchSize)
+		for i := range batch {
+			n := seq*ingestBatchSize + i
+			batch[i] = turnInput{
+				WorkspaceID: ingestWorkspace, UserID: "u" + strconv.Itoa(client), AgentID: benchAgent,
+				SessionID: fmt.Sprintf("batch-%d", client), Namespace: ingestNamespace, Role: "USER",
+				TurnID: "t" + strconv.Itoa(n), Content: ingestContent(-1, client, n),
+			}
+		}
+		return len(batch), c.ingestBatch(ctx, batch)
+	})
+}
+
+// closedLoops runs clients loops of step, each for d or, when d is 0, for
+// perClient steps; a step returns the turns it carried.
+func closedLoops(ctx context.Context, clients int, d time.Duration, perClient int, step func(client, seq int) (int, error)) loadResult {
 	var (
 		mu  sync.Mutex
 		out loadResult
@@ -269,18 +249,13 @@ func ingestBatchLoad(ctx context.Context, c *gqlClient, clients int, d time.Dura
 			var lat []time.Duration
 			var turns, errs int
 			var firstErr error
-			batch := make([]turnInput, ingestBatchSize)
-			for seq := 0; ctx.Err() == nil && time.Now().Before(deadline); seq++ {
-				for i := range batch {
-					n := seq*ingestBatchSize + i
-					batch[i] = turnInput{
-						WorkspaceID: ingestWorkspace, UserID: "u" + strconv.Itoa(client), AgentID: benchAgent,
-						SessionID: fmt.Sprintf("batch-%d", client), Namespace: ingestNamespace, Role: "USER",
-						TurnID: "t" + strconv.Itoa(n), Content: ingestContent(-1, client, n),
-					}
+			for seq := 0; ctx.Err() == nil; seq++ {
+				if (d > 0 && !time.Now().Before(deadline)) || (d == 0 && seq >= perClient) {
+					break
 				}
 				t0 := time.Now()
-				if err := c.ingestBatch(ctx, batch); err != nil {
+				n, err := step(client, seq)
+				if err != nil {
 					errs++
 					if firstErr == nil {
 						firstErr = err
@@ -288,7 +263,7 @@ func ingestBatchLoad(ctx context.Context, c *gqlClient, clients int, d time.Dura
 					continue
 				}
 				lat = append(lat, time.Since(t0))
-				turns += len(batch)
+				turns += n
 			}
 			mu.Lock()
 			defer mu.Unlock()

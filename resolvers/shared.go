@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,17 +14,22 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
-// Shared subscription execution. A change stream (commitJobsUpdated: every
-// change from now on, no initial state) gives every subscriber with the same
-// document, variables and key the same messages. So its selection is
-// executed once per change for all of them, and the same payload bytes go to
-// each; only the frame's id differs. Each subscriber still takes its own
+// Shared subscription execution. A job stream gives every subscriber with
+// the same document, variables and key the same messages. So its selection
+// is executed once per change for all of them, and the same payload bytes go
+// to each; only the frame's id differs. Each subscriber still takes its own
 // place under the key's subscription cap, and leaves on its own; the
 // execution ends with the last one.
 
 // sharedRootFields are the subscriptions executed once for all their
-// subscribers.
-var sharedRootFields = map[string]bool{"commitJobsUpdated": true}
+// subscribers. true: the stream starts with the job's current state, so a
+// subscriber that joins a running stream first gets its latest message
+// (which is that state); false: a change stream, from now on.
+var sharedRootFields = map[string]bool{
+	"commitJobsUpdated": false,
+	"commitJobUpdated":  true,
+	"jobUpdated":        true,
+}
 
 // listenerQueue bounds the messages waiting for one subscriber's socket; a
 // subscriber that falls further behind is ended (it may subscribe again),
@@ -50,9 +56,12 @@ func newSharedStreams(s Subscribers) *sharedStreams {
 
 // sharedStream is one execution and its listeners.
 type sharedStream struct {
-	cancel    context.CancelFunc
+	cancel context.CancelFunc
+	// replay: a joiner first gets last.
+	replay    bool
 	mu        sync.Mutex
 	listeners map[*listener]struct{}
+	last      *streamEvent
 	ended     bool
 }
 
@@ -71,13 +80,16 @@ type listener struct {
 }
 
 // keyOf names the stream an operation shares, or reports that it is not
-// shared.
+// shared: a subscription of one shared root field.
 func (s *sharedStreams) keyOf(ctx context.Context, rc *graphql.OperationContext) (string, bool) {
 	if s == nil || rc.Operation == nil || rc.Operation.Operation != ast.Subscription || len(rc.Operation.SelectionSet) != 1 {
 		return "", false
 	}
 	field, ok := rc.Operation.SelectionSet[0].(*ast.Field)
-	if !ok || !sharedRootFields[field.Name] {
+	if !ok {
+		return "", false
+	}
+	if _, shared := sharedRootFields[field.Name]; !shared {
 		return "", false
 	}
 	p, err := s.subscribers.Caller(ctx)
@@ -88,7 +100,9 @@ func (s *sharedStreams) keyOf(ctx context.Context, rc *graphql.OperationContext)
 	if err != nil {
 		return "", false
 	}
-	return p.Name + "\x00" + rc.OperationName + "\x00" + rc.RawQuery + "\x00" + string(vars), true
+	// The whole principal, not only its name: a key whose grants changed
+	// (a reloaded keys file) never joins a stream of its old grants.
+	return fmt.Sprintf("%+v", p) + "\x00" + rc.OperationName + "\x00" + rc.RawQuery + "\x00" + string(vars), true
 }
 
 // join adds l to the stream of key, starting its execution when it has
@@ -101,6 +115,9 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 		st.mu.Lock()
 		if !st.ended {
 			st.listeners[l] = struct{}{}
+			if st.replay && st.last != nil {
+				l.events <- st.last // a fresh queue: room for one
+			}
 			st.mu.Unlock()
 			return
 		}
@@ -109,7 +126,8 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 	// The execution outlives the subscriber that started it: it ends with
 	// the last listener.
 	runCtx, cancel := context.WithCancel(gateway.WithSubscriberAdmitted(context.WithoutCancel(ctx)))
-	st = &sharedStream{cancel: cancel, listeners: map[*listener]struct{}{l: {}}}
+	field := rc.Operation.SelectionSet[0].(*ast.Field) // keyOf checked it
+	st = &sharedStream{cancel: cancel, replay: sharedRootFields[field.Name], listeners: map[*listener]struct{}{l: {}}}
 	s.streams[key] = st
 	go s.execute(runCtx, key, st, exec, rc)
 }
@@ -163,6 +181,7 @@ func (s *sharedStreams) execute(ctx context.Context, key string, st *sharedStrea
 func (st *sharedStream) broadcast(ev *streamEvent) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.last = ev
 	for l := range st.listeners {
 		select {
 		case l.events <- ev:

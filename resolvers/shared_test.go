@@ -82,3 +82,39 @@ func TestSharedChangeStreams(t *testing.T) {
 			10*time.Second, 5*time.Millisecond)
 	})
 }
+
+// TestSharedJobStreams: subscribers of one job's stream share an execution;
+// one that joins while it runs first gets the job's current state, then
+// every change, and each completes after the terminal state.
+func TestSharedJobStreams(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		s := newLiveServer(t, db)
+		job := s.commit(t, "s1")
+		<-s.backend.started // RUNNING, held at the gate
+		subscribe := func(id string) *websocket.Conn {
+			conn := dialWS(t, s.url, "graphql-transport-ws")
+			write(t, conn, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+			require.Equal(t, "connection_ack", read(t, conn).Type)
+			write(t, conn, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{
+				"query": jobSubscription, "variables": map[string]any{"id": job.ID}}})
+			return conn
+		}
+		a := subscribe("a")
+		require.Equal(t, "RUNNING", nextStatus(t, a, "next").CommitJobUpdated.Status, "the current state first")
+		b := subscribe("b")
+		require.Equal(t, "RUNNING", nextStatus(t, b, "next").CommitJobUpdated.Status, "a joiner gets the current state too")
+		require.Equal(t, 2, s.svc.LiveSubscriptions())
+		require.Equal(t, 1, s.hub.Subscribers(), "one execution for both")
+
+		close(s.backend.gate)
+		for _, conn := range []*websocket.Conn{a, b} {
+			require.Equal(t, "SUCCESS", nextStatus(t, conn, "next").CommitJobUpdated.Status)
+			require.Equal(t, "complete", read(t, conn).Type)
+		}
+		// After the end, a new subscriber gets the terminal state alone.
+		c := subscribe("c")
+		require.Equal(t, "SUCCESS", nextStatus(t, c, "next").CommitJobUpdated.Status)
+		require.Equal(t, "complete", read(t, c).Type)
+	})
+}
