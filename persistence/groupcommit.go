@@ -13,12 +13,9 @@ import (
 // Group commit of ingests (package groupcommit): concurrent SaveIngest
 // calls share one transaction. A turn whose basis check fails fails alone,
 // and if the shared transaction fails every write of it is retried in a
-// transaction of its own.
-const (
-	// groupCommitFlushersPostgres bounds the shared transactions in flight
-	// on PostgreSQL; SQLite has one writer, so one.
-	groupCommitFlushersPostgres = 4
-)
+// transaction of its own. One shared transaction at a time: measured
+// against two and four on PostgreSQL, it gives the largest batches, the
+// fewest statements per turn and the best throughput and tail (BENCHMARKS.md).
 
 // ingestWrite is one SaveIngest call.
 type ingestWrite struct {
@@ -37,17 +34,8 @@ func newIngestBatcher(db *DB) *groupcommit.Batcher[ingestWrite, struct{}] {
 		},
 		// Two writes of one turn never share a batch: the check of the
 		// second must see the first.
-		Key:      func(w ingestWrite) string { return gatewayIDOf(w) },
-		Flushers: flushersOf(db),
+		Key: func(w ingestWrite) string { return gatewayIDOf(w) },
 	}
-}
-
-// flushersOf is how many shared transactions may run at once.
-func flushersOf(db *DB) int {
-	if db.Notifies() { // PostgreSQL
-		return groupCommitFlushersPostgres
-	}
-	return 1
 }
 
 func gatewayIDOf(w ingestWrite) string {

@@ -17,7 +17,6 @@ import (
 	"unicode"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/groupcommit"
@@ -44,10 +43,6 @@ type Backend struct {
 	inserts *groupcommit.Batcher[memoryRow, bool]
 }
 
-// insertFlushersPostgres bounds the shared inserts in flight on PostgreSQL;
-// SQLite has one writer, so one.
-const insertFlushersPostgres = 4
-
 // fullText is the database's full-text search, one implementation per
 // dialect (search_postgres.go, search_sqlite.go), chosen in New.
 type fullText interface {
@@ -73,17 +68,13 @@ func New(db *bun.DB, now func() time.Time) *Backend {
 		now = time.Now
 	}
 	b := &Backend{db: db, now: now, search: fullTextOf(db)}
-	flushers := 1
-	if db.Dialect().Name() == dialect.PG {
-		flushers = insertFlushersPostgres
-	}
-	// Concurrent ingests share one INSERT (and one commit); a turn written
-	// twice never shares a batch with itself, so "created" stays exact.
+	// Concurrent ingests share one INSERT (and one commit), one at a time;
+	// a turn written twice never shares a batch with itself, so "created"
+	// stays exact.
 	b.inserts = &groupcommit.Batcher[memoryRow, bool]{
-		Write:    b.insertTurns,
-		Alone:    b.insertTurn,
-		Key:      func(r memoryRow) string { return r.ID },
-		Flushers: flushers,
+		Write: b.insertTurns,
+		Alone: b.insertTurn,
+		Key:   func(r memoryRow) string { return r.ID },
 	}
 	return b
 }
