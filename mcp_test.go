@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -472,4 +474,57 @@ func TestMCPEdgeLimits(t *testing.T) {
 	bob, _ := mcpClient(t, base, bobAgentKey, nil)
 	_, err = bob.CallTool(context.Background(), &mcp.CallToolParams{Name: "remember", Arguments: turn(strings.Repeat("x", 5000))})
 	require.ErrorContains(t, err, "Request Entity Too Large", "a body over MAX_BODY_BYTES is refused")
+}
+
+// TestMCPWaitEndsWithTheRequest: a client that gives up on commit_session's
+// wait ends it on the server (its subscription is released), instead of
+// holding it for waitSeconds.
+func TestMCPWaitEndsWithTheRequest(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t), "WORKER": "false"})
+	alice, _ := mcpClient(t, base, aliceAgentKey, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	res, _ := callTool(t, alice, "remember", map[string]any{"sessionId": "s1", "namespace": "support",
+		"turns": []any{map[string]any{"role": "user", "content": "hello"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := alice.CallTool(ctx, &mcp.CallToolParams{Name: "commit_session", Arguments: map[string]any{
+			"sessionId": "s1", "namespace": "support", "wait": true, "waitSeconds": 120}})
+		waiting <- err
+	}()
+	live := func() float64 {
+		resp, err := http.Get(base + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "memory_gateway_subscriptions_active "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				require.NoError(t, err)
+				return f
+			}
+		}
+		return -1
+	}
+	require.Eventually(t, func() bool { return live() == 1 }, processTimeout, 10*time.Millisecond, "the wait holds a subscription")
+	cancel()
+	require.Error(t, <-waiting)
+	require.Eventually(t, func() bool { return live() == 0 }, 10*time.Second, 10*time.Millisecond, "the wait ended with the request")
+}
+
+// TestMCPStdioKeyStaysSecret: the usage text never shows the key taken
+// from the environment.
+func TestMCPStdioKeyStaysSecret(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	env := map[string]string{"MEMORY_GATEWAY_KEY": "mgw_secret_0123456789abcdef", "MEMORY_GATEWAY_URL": "http://127.0.0.1:1/mcp"}
+	_, err := parseMCPStdioConfig([]string{"--bogus"}, func(k string) string { return env[k] }, &out)
+	require.Error(t, err)
+	require.NotContains(t, out.String(), "mgw_secret")
+	cfg, err := parseMCPStdioConfig(nil, func(k string) string { return env[k] }, &out)
+	require.NoError(t, err)
+	require.Equal(t, "mgw_secret_0123456789abcdef", cfg.Key, "the environment's key is used")
 }

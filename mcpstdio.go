@@ -25,7 +25,9 @@ type mcpStdioConfig struct {
 // parseMCPStdioConfig reads --url, --key (or --key-file) and --log-level,
 // each with an environment variable; flags win.
 func parseMCPStdioConfig(args []string, getenv func(string) string, output io.Writer) (mcpStdioConfig, error) {
-	cfg := mcpStdioConfig{URL: getenv("MEMORY_GATEWAY_URL"), Key: getenv("MEMORY_GATEWAY_KEY"), LogLevel: "warn"}
+	// The key's default is not the environment's value: usage text prints
+	// defaults, and a key must never reach a log.
+	cfg := mcpStdioConfig{URL: getenv("MEMORY_GATEWAY_URL"), LogLevel: "warn"}
 	if v := getenv("LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
 	}
@@ -41,6 +43,9 @@ func parseMCPStdioConfig(args []string, getenv func(string) string, output io.Wr
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.Key == "" {
+		cfg.Key = getenv("MEMORY_GATEWAY_KEY")
 	}
 	if keyFile != "" {
 		if cfg.Key != "" {

@@ -270,8 +270,14 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	}
 	plans := s.planIngest(t, prevByBackend, now)
 	// In a batch, a session's turns reach the backends in their order; all
-	// else of their ingests overlaps.
-	turnOrderFrom(ctx).wait()
+	// else of their ingests overlaps. The wait may be long, so an erasure
+	// accepted meanwhile is checked for again right before the write.
+	if order := turnOrderFrom(ctx); order != nil {
+		order.wait()
+		if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace); err != nil {
+			return IngestResult{}, err
+		}
+	}
 	s.writeBackends(ctx, t, plans, now)
 	turnOrderFrom(ctx).written()
 
@@ -712,12 +718,13 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 		if t == nil {
 			continue
 		}
-		if k := t.flightKey(); seen[k] {
+		// By gateway id, not flight key: a second turn under the same
+		// basis (even with other content) must see what the first wrote.
+		if seen[t.gatewayID] {
 			again = append(again, i)
 			continue
-		} else {
-			seen[k] = true
 		}
+		seen[t.gatewayID] = true
 		key := t.WorkspaceID + "\x00" + t.SessionID
 		order := newTurnOrder(last[key])
 		last[key] = order

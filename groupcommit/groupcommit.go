@@ -11,6 +11,7 @@ package groupcommit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -48,9 +49,9 @@ type call[T, R any] struct {
 }
 
 // Do writes item, in a batch with whatever else is due, and returns its own
-// result. A context that has ended writes nothing; once begun the write
-// lands whether or not ctx ends, as an unbatched transaction would, and ctx
-// only stops the waiting.
+// result. A context that ends before a batch has taken the item writes
+// nothing (ctx's error); once taken, the write is waited for and its own
+// result returned, as an unbatched transaction's would be.
 func (b *Batcher[T, R]) Do(ctx context.Context, item T) (R, error) {
 	if err := ctx.Err(); err != nil {
 		var zero R
@@ -70,9 +71,21 @@ func (b *Batcher[T, R]) Do(ctx context.Context, item T) (R, error) {
 	case <-c.done:
 		return c.result, c.err
 	case <-ctx.Done():
-		var zero R
-		return zero, ctx.Err()
 	}
+	// The caller gave up: a call no batch has taken yet is never written;
+	// one being written is waited for, so the caller learns what landed.
+	b.mu.Lock()
+	for i, p := range b.pending {
+		if p == c {
+			b.pending = append(b.pending[:i:i], b.pending[i+1:]...)
+			b.mu.Unlock()
+			var zero R
+			return zero, ctx.Err()
+		}
+	}
+	b.mu.Unlock()
+	<-c.done
+	return c.result, c.err
 }
 
 // flushUntil writes batches until own is written, then hands what is still
@@ -126,6 +139,19 @@ func finished[T, R any](c *call[T, R]) bool {
 // write writes a batch: the items that may share a transaction together,
 // the rest (and all of them, if the shared transaction fails) alone.
 func (b *Batcher[T, R]) write(batch []*call[T, R]) {
+	// A panic fails the calls it left unanswered, and keeps the batcher
+	// going.
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("groupcommit: panic writing a batch: %v", p)
+			for _, c := range batch {
+				if !finished(c) {
+					c.err = err
+					close(c.done)
+				}
+			}
+		}
+	}()
 	ctx := context.Background()
 	shared, alone := b.split(batch)
 	if len(shared) == 1 {
@@ -138,8 +164,12 @@ func (b *Batcher[T, R]) write(batch []*call[T, R]) {
 			items[i] = c.item
 		}
 		results, errs, err := b.Write(ctx, items)
+		if err == nil && (len(results) != len(shared) || len(errs) != len(shared)) {
+			err = fmt.Errorf("groupcommit: Write answered %d results and %d errors for %d items", len(results), len(errs), len(shared))
+		}
 		if err != nil {
-			alone = append(alone, shared...)
+			// In order: an item's later duplicates (alone already) after it.
+			alone = append(shared, alone...)
 		} else {
 			for i, c := range shared {
 				c.result, c.err = results[i], errs[i]

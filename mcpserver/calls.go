@@ -37,7 +37,8 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out]) error {
 	}
 	t.InputSchema, t.OutputSchema = in, out
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
-		ctx = requestContext(ctx, req.Extra)
+		ctx, stop := requestContext(ctx, req.Extra)
+		defer stop()
 		defer func() {
 			if p := recover(); p != nil {
 				s.logger.ErrorContext(ctx, "mcp: panic in tool", slog.String("tool", t.Name),

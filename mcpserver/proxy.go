@@ -2,9 +2,11 @@ package mcpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -57,8 +59,16 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 		httpClient = &http.Client{}
 	}
 	if cfg.Key != "" {
+		target, err := url.Parse(cfg.URL)
+		if err != nil || target.Host == "" {
+			return nil, fmt.Errorf("mcpserver: the gateway's MCP URL %q is not an absolute URL", cfg.URL)
+		}
 		c := *httpClient
-		c.Transport = bearerTransport{key: cfg.Key, next: httpClient.Transport}
+		c.Transport = bearerTransport{key: cfg.Key, scheme: target.Scheme, host: target.Host, next: httpClient.Transport}
+		// A redirect would carry the key to wherever it points.
+		c.CheckRedirect = func(*http.Request, []*http.Request) error {
+			return errors.New("the gateway answered with a redirect: not followed, so the key goes nowhere else")
+		}
 		httpClient = &c
 	}
 	p := &Proxy{}
@@ -156,15 +166,18 @@ func (p *Proxy) rememberToken(token any, local *mcp.ServerSession) {
 	}
 }
 
-// bearerTransport adds the API key to every request.
+// bearerTransport adds the API key to the requests for the gateway, and to
+// no other.
 type bearerTransport struct {
-	key  string
-	next http.RoundTripper
+	key, scheme, host string
+	next              http.RoundTripper
 }
 
 func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+t.key)
+	if r.URL.Scheme == t.scheme && r.URL.Host == t.host {
+		r.Header.Set("Authorization", "Bearer "+t.key)
+	}
 	next := t.next
 	if next == nil {
 		next = http.DefaultTransport

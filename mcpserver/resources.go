@@ -102,7 +102,8 @@ type sessionNote struct {
 // the key may not read is left out, and a session with nothing visible is
 // not found.
 func (s *Server) readSession(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	ctx = requestContext(ctx, req.Extra)
+	ctx, stop := requestContext(ctx, req.Extra)
+	defer stop()
 	uri := req.Params.URI
 	ws, sess, ok := parseSessionURI(uri)
 	if !ok {

@@ -28,8 +28,13 @@ const (
 	MaxWaitSeconds     = 120
 )
 
-// principalExtra is the TokenInfo.Extra key of the authenticated principal.
-const principalExtra = "principal"
+// TokenInfo.Extra keys: the authenticated principal, and the done channel of
+// the HTTP request (the SDK runs tools on a context of its own, which older
+// protocol revisions do not cancel with the request).
+const (
+	principalExtra   = "principal"
+	requestDoneExtra = "request_done"
+)
 
 // Service is what the tools call: the gateway's domain service.
 type Service interface {
@@ -121,19 +126,35 @@ func verifyPrincipal(_ context.Context, _ string, r *http.Request) (*auth.TokenI
 	if !ok {
 		return nil, auth.ErrInvalidToken
 	}
-	return &auth.TokenInfo{UserID: p.Name, Expiration: time.Time{}, Extra: map[string]any{principalExtra: p}}, nil
+	return &auth.TokenInfo{UserID: p.Name, Expiration: time.Time{}, Extra: map[string]any{
+		principalExtra: p, requestDoneExtra: r.Context().Done(),
+	}}, nil
 }
 
 // requestContext is ctx carrying the request's principal (when keys are in
-// use) and the channel its audit entries name.
-func requestContext(ctx context.Context, extra *mcp.RequestExtra) context.Context {
+// use) and the channel its audit entries name, and ending with the request
+// (a client that went away, a revoked key, shutdown); stop releases it.
+func requestContext(ctx context.Context, extra *mcp.RequestExtra) (_ context.Context, stop func()) {
 	ctx = gateway.WithVia(ctx, gateway.ViaMCP)
-	if extra != nil && extra.TokenInfo != nil {
-		if p, ok := extra.TokenInfo.Extra[principalExtra].(gateway.Principal); ok {
-			ctx = gateway.WithPrincipal(ctx, p)
-		}
+	if extra == nil || extra.TokenInfo == nil {
+		return ctx, func() {}
 	}
-	return ctx
+	if p, ok := extra.TokenInfo.Extra[principalExtra].(gateway.Principal); ok {
+		ctx = gateway.WithPrincipal(ctx, p)
+	}
+	done, ok := extra.TokenInfo.Extra[requestDoneExtra].(<-chan struct{})
+	if !ok {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // instructions tell a model what the server is for.

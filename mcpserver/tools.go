@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -391,7 +392,10 @@ func (s *Server) waitForJob(ctx context.Context, req *mcp.CallToolRequest, job g
 	defer cancel()
 	updates, err := s.svc.SubscribeCommitJob(ctx, job.ID)
 	if err != nil {
-		return job, false, err
+		// The commit is accepted: a wait that cannot be had (a cap) answers
+		// the job as it is, to be asked again with job_status.
+		s.logger.WarnContext(ctx, "mcp: cannot wait for a job", slog.String("job", job.ID), slog.String("err", err.Error()))
+		return job, true, nil
 	}
 	token := req.Params.GetProgressToken()
 	step := 0
@@ -433,12 +437,8 @@ func (s *Server) jobStatus(ctx context.Context, _ *mcp.CallToolRequest, in jobSt
 
 // jobResult is a job with its work per backend.
 func (s *Server) jobResult(ctx context.Context, job gateway.CommitJob) (jobResult, error) {
-	kind := gateway.JobKindCommit
-	if job.Kind != "" {
-		kind = job.Kind
-	}
 	out := jobResult{
-		JobID: job.ID, Kind: enum(kind), Status: enum(job.Status), Terminal: job.Status.Terminal(),
+		JobID: job.ID, Kind: enum(gateway.KindOf(job)), Status: enum(job.Status), Terminal: job.Status.Terminal(),
 		SessionID: job.SessionID, CreatedRefsCount: job.CreatedRefsCount, Error: deref(job.ErrorMessage),
 		Backends: []jobBackend{},
 	}

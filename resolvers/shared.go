@@ -77,6 +77,8 @@ type streamEvent struct {
 
 type listener struct {
 	events chan *streamEvent
+	// stream is the stream the listener joined (set under sharedStreams.mu).
+	stream *sharedStream
 }
 
 // keyOf names the stream an operation shares, or reports that it is not
@@ -115,6 +117,7 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 		st.mu.Lock()
 		if !st.ended {
 			st.listeners[l] = struct{}{}
+			l.stream = st
 			if st.replay && st.last != nil {
 				l.events <- st.last // a fresh queue: room for one
 			}
@@ -128,6 +131,7 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 	runCtx, cancel := context.WithCancel(gateway.WithSubscriberAdmitted(context.WithoutCancel(ctx)))
 	field := rc.Operation.SelectionSet[0].(*ast.Field) // keyOf checked it
 	st = &sharedStream{cancel: cancel, replay: sharedRootFields[field.Name], listeners: map[*listener]struct{}{l: {}}}
+	l.stream = st
 	s.streams[key] = st
 	go s.execute(runCtx, key, st, exec, rc)
 }
@@ -136,7 +140,7 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 func (s *sharedStreams) leave(key string, l *listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.streams[key]
+	st := l.stream
 	if st == nil {
 		return
 	}
@@ -146,7 +150,9 @@ func (s *sharedStreams) leave(key string, l *listener) {
 	st.mu.Unlock()
 	if last {
 		st.cancel()
-		delete(s.streams, key)
+		if s.streams[key] == st {
+			delete(s.streams, key)
+		}
 	}
 }
 

@@ -37,7 +37,13 @@ function route() {
 async function show() {
   cleanup();
   cleanup = () => {};
-  const { base, arg, params } = route();
+  let where;
+  try {
+    where = route();
+  } catch {
+    where = { base: "/jobs", arg: "", params: new URLSearchParams() }; // a malformed address
+  }
+  const { base, arg, params } = where;
   const page = [...PAGES, ...HIDDEN_PAGES].find((p) => p.path === base) || PAGES[0];
   for (const a of document.querySelectorAll("nav.pages a")) {
     if (a.getAttribute("href") === "#" + page.path) a.setAttribute("aria-current", "page");
