@@ -364,3 +364,24 @@ func (w *conformingWriter) finish() {
 	w.ResponseWriter.WriteHeader(status)
 	_, _ = w.ResponseWriter.Write(body)
 }
+
+// loopbackHostsOnly refuses, in dev mode (no keys: every caller acts with
+// full access), a request whose Host is not a loopback name or address. A
+// page on another site can make a browser send requests to a loopback port
+// under its own name once that name resolves to 127.0.0.1 (DNS rebinding);
+// such requests carry the site's Host and are refused here.
+func loopbackHostsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			writeJSON(w, http.StatusForbidden, codedError("dev mode answers only requests to a loopback host (localhost, 127.0.0.1, [::1])", "FORBIDDEN", ""))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -312,3 +312,28 @@ func TestDevModeOnlyOnLoopback(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// TestDevModeRefusesOtherHosts: in dev mode a request naming a host that is
+// not loopback (DNS rebinding) is refused before it reaches any route.
+func TestDevModeRefusesOtherHosts(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
+	for _, tc := range []struct {
+		host   string
+		status int
+	}{
+		{"evil.example", http.StatusForbidden},
+		{"evil.example:8080", http.StatusForbidden},
+		{"10.0.0.5:8080", http.StatusForbidden},
+		{"localhost", http.StatusOK},
+		{strings.TrimPrefix(base, "http://"), http.StatusOK},
+		{"[::1]:8080", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/graphql?query=%7B__typename%7D", nil)
+		req.Host = tc.host
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, tc.status, resp.StatusCode, tc.host)
+	}
+}

@@ -361,7 +361,11 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
 	a.closeStreams = closeStreams
-	a.handler = tel.HTTPHandler(withRequestLog(logger, tel, withRecover(logger, withStreams(streams, mux))))
+	var routes http.Handler = mux
+	if a.devMode {
+		routes = loopbackHostsOnly(routes)
+	}
+	a.handler = tel.HTTPHandler(withRequestLog(logger, tel, withRecover(logger, withStreams(streams, routes))))
 	return a, nil
 }
 
