@@ -45,6 +45,13 @@ type TurnIngester interface {
 	IngestTurn(ctx context.Context, turn TurnWrite) (WriteResult, error)
 }
 
+// BatchIngester is a TurnIngester that also takes several turns of one
+// session in one call, stored in the order given; results[i] is turns[i]'s.
+// A batch ingest uses it for consecutive turns of a session.
+type BatchIngester interface {
+	IngestTurns(ctx context.Context, turns []TurnWrite) ([]WriteResult, error)
+}
+
 // SessionCommitter turns a session's turns into durable memories. The same
 // EventID again (a retry) produces no second memory; it answers
 // ResultSuccess or ResultSkipped. A commit that runs on remotely answers

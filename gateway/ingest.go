@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/memory-gateway/memory-gateway/groupcommit"
 )
 
 // Reasons recorded on SKIPPED refs.
@@ -277,9 +279,10 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 		if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace); err != nil {
 			return IngestResult{}, err
 		}
+		s.writeBackendsInOrder(ctx, t, plans, now, order)
+	} else {
+		s.writeBackends(ctx, t, plans, now)
 	}
-	s.writeBackends(ctx, t, plans, now)
-	turnOrderFrom(ctx).written()
 
 	refs := make([]MemoryRef, 0, len(plans))
 	var changed []MemoryRef
@@ -463,18 +466,142 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 		wg.Go(func() {
 			started := time.Now()
 			res, err := s.callIngester(ctx, p.adapter.Name(), p.ingester, write, s.writeTimeout(p.adapter.Name()))
-			latency := time.Since(started)
-			p.created = err == nil && res.Created
-			p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
-			if err != nil {
-				s.logger.WarnContext(ctx, "gateway: backend write failed",
-					slog.String("backend", string(p.adapter.Name())),
-					slog.String("gateway_id", t.gatewayID),
-					slog.String("err", truncate(s.redactError(t.WorkspaceID, err.Error()), maxErrorMessageLength)))
-			}
+			s.recordWrite(ctx, t, p, res, err, time.Since(started), now)
 		})
 	}
 	wg.Wait()
+}
+
+// recordWrite turns one backend's answer (or error) into the plan's ref.
+func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res WriteResult, err error, latency time.Duration, now time.Time) {
+	p.created = err == nil && res.Created
+	p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
+	if err != nil {
+		s.logger.WarnContext(ctx, "gateway: backend write failed",
+			slog.String("backend", string(p.adapter.Name())),
+			slog.String("gateway_id", t.gatewayID),
+			slog.String("err", truncate(s.redactError(t.WorkspaceID, err.Error()), maxErrorMessageLength)))
+	}
+}
+
+// writeBackendsInOrder is writeBackends for a turn of a batch: the turn's
+// writes join its session's queue for each backend, after the previous
+// turn's, and the next turn may queue as soon as these are queued. Each
+// queue writes in order and hands consecutive turns to a BatchIngester in
+// one call.
+func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time, order *turnOrder) {
+	write := s.turnWrite(t, now)
+	writers := sessionWritersFrom(ctx)
+	type queued struct {
+		plan    *ingestPlan
+		pending *groupcommit.Pending[TurnWrite, WriteResult]
+	}
+	var all []queued
+	started := time.Now()
+	for _, p := range plans {
+		if p.call {
+			all = append(all, queued{plan: p, pending: writers.queue(s, t, p).Submit(write)})
+		}
+	}
+	order.written()
+	for _, q := range all {
+		res, err := q.pending.Wait(ctx)
+		s.recordWrite(ctx, t, q.plan, res, err, time.Since(started), now)
+	}
+}
+
+// sessionWriters are, for one batch, the queue of each (session, backend).
+type sessionWriters struct {
+	mu     sync.Mutex
+	queues map[string]*groupcommit.Batcher[TurnWrite, WriteResult]
+}
+
+type sessionWritersKey struct{}
+
+func withSessionWriters(ctx context.Context, w *sessionWriters) context.Context {
+	return context.WithValue(ctx, sessionWritersKey{}, w)
+}
+
+func sessionWritersFrom(ctx context.Context) *sessionWriters {
+	w, _ := ctx.Value(sessionWritersKey{}).(*sessionWriters)
+	return w
+}
+
+// queue is the session's queue for the plan's backend: one writer at a
+// time, so in the order turns were queued.
+func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.Batcher[TurnWrite, WriteResult] {
+	key := t.WorkspaceID + "\x00" + t.SessionID + "\x00" + string(p.adapter.Name())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if q, ok := w.queues[key]; ok {
+		return q
+	}
+	backend, ingester := p.adapter.Name(), p.ingester
+	timeout := s.writeTimeout(backend)
+	q := &groupcommit.Batcher[TurnWrite, WriteResult]{
+		Alone: func(ctx context.Context, tw TurnWrite) (WriteResult, error) {
+			return s.callIngester(ctx, backend, ingester, tw, timeout)
+		},
+		Write: func(ctx context.Context, batch []TurnWrite) ([]WriteResult, []error, error) {
+			results, errs := make([]WriteResult, len(batch)), make([]error, len(batch))
+			bi, ok := ingester.(BatchIngester)
+			if !ok {
+				for i, tw := range batch {
+					results[i], errs[i] = s.callIngester(ctx, backend, ingester, tw, timeout)
+				}
+				return results, errs, nil
+			}
+			got, err := s.callBatchIngester(ctx, backend, bi, ingester, batch, timeout)
+			for i := range batch {
+				if err != nil {
+					errs[i] = err
+				} else {
+					results[i] = got[i]
+				}
+			}
+			return results, errs, nil
+		},
+	}
+	if w.queues == nil {
+		w.queues = map[string]*groupcommit.Batcher[TurnWrite, WriteResult]{}
+	}
+	w.queues[key] = q
+	return q
+}
+
+// callBatchIngester is one backend call for several turns of a session,
+// bounded and observed like every call; a batch that lands after the
+// caller stopped waiting is taken back where the backend can.
+func (s *Service) callBatchIngester(ctx context.Context, backend Backend, bi BatchIngester, ingester TurnIngester, batch []TurnWrite, timeout time.Duration) ([]WriteResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[[]WriteResult]{
+		backend: backend, operation: CallIngestTurn, timeout: timeout,
+		status: func(rs []WriteResult) ResultStatus {
+			for _, r := range rs {
+				if r.Status != ResultSuccess {
+					return r.Status
+				}
+			}
+			return ResultSuccess
+		},
+		call: func(ctx context.Context) ([]WriteResult, error) {
+			rs, err := bi.IngestTurns(ctx, batch)
+			if err == nil && len(rs) != len(batch) {
+				err = fmt.Errorf("%s answered %d results for %d turns", backend, len(rs), len(batch))
+			}
+			return rs, err
+		},
+		late: func(rs []WriteResult) {
+			remover, ok := ingester.(TurnRemover)
+			if !ok || len(rs) != len(batch) {
+				return
+			}
+			for i, r := range rs {
+				if r.Created {
+					s.removeTurn(ctx, backend, remover, batch[i])
+				}
+			}
+		},
+	})
 }
 
 func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (WriteResult, error) {
@@ -707,6 +834,7 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 		return nil, err
 	}
 	ctx = withErasureChecks(ctx, &erasureChecks{})
+	ctx = withSessionWriters(ctx, &sessionWriters{})
 	// Each session's turns form a chain: turn i writes to the backends after
 	// the session's previous turn has. A turn the batch holds twice is
 	// answered after the rest, as the replay it is.
@@ -784,15 +912,18 @@ func (s *Service) prefetchRefs(ctx context.Context, prepared []*turn) error {
 // a reused answer let through can land after the delete.
 const erasureCheckReuse = 250 * time.Millisecond
 
-// erasureChecks remembers, for one batch, the active erasures of each user.
+// erasureChecks remembers, for one batch, the active erasures of each user;
+// concurrent checks of one user share one query.
 type erasureChecks struct {
 	mu     sync.Mutex
-	byUser map[string]erasureCheck
+	byUser map[string]*erasureCheck
 }
 
 type erasureCheck struct {
+	ready  chan struct{} // closed once the query answered
 	at     time.Time
 	active []ErasureRequest
+	err    error
 }
 
 type erasureChecksKey struct{}
@@ -809,24 +940,31 @@ func (s *Service) activeErasures(ctx context.Context, workspaceID, userID string
 		return s.store.ActiveErasures(ctx, workspaceID, userID)
 	}
 	key := workspaceID + "\x00" + userID
-	now := s.clock()
 	checks.mu.Lock()
 	c, ok := checks.byUser[key]
+	if ok {
+		select {
+		case <-c.ready:
+			if c.err != nil || s.clock().Sub(c.at) >= erasureCheckReuse {
+				ok = false // failed or stale: ask again
+			}
+		default: // in flight: share it
+		}
+	}
+	if !ok {
+		c = &erasureCheck{ready: make(chan struct{}), at: s.clock()}
+		if checks.byUser == nil {
+			checks.byUser = map[string]*erasureCheck{}
+		}
+		checks.byUser[key] = c
+		checks.mu.Unlock()
+		c.active, c.err = s.store.ActiveErasures(ctx, workspaceID, userID)
+		close(c.ready)
+		return c.active, c.err
+	}
 	checks.mu.Unlock()
-	if ok && now.Sub(c.at) < erasureCheckReuse {
-		return c.active, nil
-	}
-	active, err := s.store.ActiveErasures(ctx, workspaceID, userID)
-	if err != nil {
-		return nil, err
-	}
-	checks.mu.Lock()
-	if checks.byUser == nil {
-		checks.byUser = map[string]erasureCheck{}
-	}
-	checks.byUser[key] = erasureCheck{at: now, active: active}
-	checks.mu.Unlock()
-	return active, nil
+	<-c.ready
+	return c.active, c.err
 }
 
 // turnOrder orders one turn's backend writes after its predecessor's.

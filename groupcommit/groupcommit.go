@@ -48,6 +48,33 @@ type call[T, R any] struct {
 	done   chan struct{}
 }
 
+// Pending is an item handed to Submit.
+type Pending[T, R any] struct {
+	b *Batcher[T, R]
+	c *call[T, R]
+}
+
+// Submit hands item over for writing and returns at once; its place in the
+// queue is fixed when Submit returns, so with one flusher items are written
+// in the order they were submitted. Wait for the result.
+func (b *Batcher[T, R]) Submit(item T) *Pending[T, R] {
+	c := &call[T, R]{item: item, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, c)
+	start := b.flushers < max(b.Flushers, FlushersDefault)
+	if start {
+		b.flushers++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.flushUntil(nil)
+	}
+	return &Pending[T, R]{b: b, c: c}
+}
+
+// Wait returns the item's own result, as Do does.
+func (p *Pending[T, R]) Wait(ctx context.Context) (R, error) { return p.b.wait(ctx, p.c) }
+
 // Do writes item, in a batch with whatever else is due, and returns its own
 // result. A context that ends before a batch has taken the item writes
 // nothing (ctx's error); once taken, the write is waited for and its own
@@ -67,6 +94,12 @@ func (b *Batcher[T, R]) Do(ctx context.Context, item T) (R, error) {
 	} else {
 		b.mu.Unlock()
 	}
+	return b.wait(ctx, c)
+}
+
+// wait waits for c: a call no batch has taken yet when ctx ends is never
+// written; one being written is waited for.
+func (b *Batcher[T, R]) wait(ctx context.Context, c *call[T, R]) (R, error) {
 	select {
 	case <-c.done:
 		return c.result, c.err

@@ -54,6 +54,7 @@ type fullText interface {
 var (
 	_ gateway.BackendAdapter   = (*Backend)(nil)
 	_ gateway.TurnIngester     = (*Backend)(nil)
+	_ gateway.BatchIngester    = (*Backend)(nil)
 	_ gateway.SessionCommitter = (*Backend)(nil)
 	_ gateway.Retriever        = (*Backend)(nil)
 	_ gateway.FeedbackApplier  = (*Backend)(nil)
@@ -136,24 +137,50 @@ func memoryURI(m *memoryRow) string {
 
 // IngestTurn implements gateway.TurnIngester.
 func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+	row := memoryRowOf(w, b.now().UTC().Truncate(time.Microsecond))
+	created, err := b.inserts.Do(ctx, row)
+	if err != nil {
+		return gateway.WriteResult{}, err
+	}
+	return writeResultOf(&row, created), nil
+}
+
+// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// turns in one statement, in order.
+func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
 	now := b.now().UTC().Truncate(time.Microsecond)
-	row := memoryRow{
+	rows := make([]memoryRow, len(ws))
+	for i, w := range ws {
+		rows[i] = memoryRowOf(w, now)
+	}
+	created, _, err := b.insertTurns(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gateway.WriteResult, len(rows))
+	for i := range rows {
+		out[i] = writeResultOf(&rows[i], created[i])
+	}
+	return out, nil
+}
+
+func memoryRowOf(w gateway.TurnWrite, now time.Time) memoryRow {
+	return memoryRow{
 		ID: memoryID(w.GatewayID), GatewayID: w.GatewayID, WorkspaceID: w.WorkspaceID, UserID: w.UserID,
 		AgentID: w.AgentID, SessionID: w.SessionID, Namespace: w.Namespace, TurnID: w.TurnID,
 		Role: string(w.Role), Content: w.Content, ContentHash: w.ContentHash, State: stateActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	created, err := b.inserts.Do(ctx, row)
-	if err != nil {
-		return gateway.WriteResult{}, err
-	}
+}
+
+func writeResultOf(row *memoryRow, created bool) gateway.WriteResult {
 	return gateway.WriteResult{
 		Status:    gateway.ResultSuccess,
 		Created:   created,
 		NativeID:  row.ID,
-		NativeURI: memoryURI(&row),
+		NativeURI: memoryURI(row),
 		Response:  map[string]any{"status": "stored", "id": row.ID},
-	}, nil
+	}
 }
 
 // insertTurn stores one turn; it reports whether the row is new.
