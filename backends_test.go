@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -263,4 +264,59 @@ func TestPseudonymousBackendIDs(t *testing.T) {
 		return map[string]string{"PSEUDONYMOUS_BACKEND_IDS": "true"}[k]
 	}, io.Discard)
 	require.ErrorContains(t, err, "BACKEND_ID_KEY", "no key, no pseudonyms")
+}
+
+// TestBatchIngestGroupsPerSession: a batch's turns of one session reach
+// OpenViking in one messages/batch call and EverMemOS in one add, in order,
+// and the local backend in order; each turn still gets its own refs.
+func TestBatchIngestGroupsPerSession(t *testing.T) {
+	t.Parallel()
+	ov, em := openvikingtest.New(), evermemostest.New()
+	t.Cleanup(ov.Close)
+	t.Cleanup(em.Close)
+	// A slow first call: the turns after it queue meanwhile and go in one.
+	ov.Faults.SetLatency(50 * time.Millisecond)
+	em.Faults.SetLatency(50 * time.Millisecond)
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL})
+	var turns []any
+	for i := range 6 {
+		turns = append(turns, map[string]any{"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": "s1",
+			"turnId": fmt.Sprintf("t%d", i), "namespace": "support", "role": "USER", "content": fmt.Sprintf("turn number %d", i)})
+	}
+	var out struct {
+		IngestConversationTurns struct {
+			Results []struct {
+				Turn *struct {
+					Status string
+					Refs   []struct{ Backend string }
+				}
+				Error *struct{ Code, Message string }
+			}
+		}
+	}
+	gql(t, base, `mutation($in: IngestConversationTurnsInput!) { ingestConversationTurns(input: $in) { results { turn { status refs { backend } } error { code message } } } }`,
+		map[string]any{"in": map[string]any{"turns": turns}}, &out)
+	require.Len(t, out.IngestConversationTurns.Results, 6)
+	for i, r := range out.IngestConversationTurns.Results {
+		require.Nil(t, r.Error, "turn %d", i)
+		require.Equal(t, "SUCCESS", r.Turn.Status, "turn %d", i)
+		require.Len(t, r.Turn.Refs, 3, "turn %d: a ref per backend", i)
+	}
+	msgs := ov.Messages("acme", "alice", "s1")
+	require.Len(t, msgs, 6)
+	for i, m := range msgs {
+		require.Equal(t, fmt.Sprintf("turn number %d", i), m.Content, "OpenViking keeps the order")
+	}
+	require.LessOrEqual(t, ov.Faults.Count(http.MethodPost, "/api/v1/sessions/s1/messages/batch")+ov.Faults.Count(http.MethodPost, "/api/v1/sessions/s1/messages"), 2,
+		"the turns queued behind the first call share one batch")
+	require.GreaterOrEqual(t, ov.Faults.Count(http.MethodPost, "/api/v1/sessions/s1/messages/batch"), 1)
+	var emContents []string
+	for _, m := range em.Messages() {
+		emContents = append(emContents, m.Content)
+	}
+	require.Len(t, emContents, 6)
+	for i, c := range emContents {
+		require.Equal(t, fmt.Sprintf("turn number %d", i), c, "EverMemOS keeps the order")
+	}
+	require.LessOrEqual(t, em.Faults.Count(http.MethodPost, "/api/v1/memories"), 2)
 }

@@ -132,13 +132,47 @@ func (b *Backend) call(ctx context.Context, req remote.Request, data any) error 
 // as sender; any other speaker gets the
 // backend's generated sender, as the API requires.
 func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
-	msg := map[string]any{
-		"role": "assistant", "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content, "message_id": w.GatewayID,
+	rs, err := b.IngestTurns(ctx, []gateway.TurnWrite{w})
+	if err != nil {
+		return gateway.WriteResult{}, err
 	}
-	user := b.ids.Of(w.WorkspaceID, w.UserID).ScopedUserID()
-	if w.Role == gateway.RoleUser {
-		msg["role"] = "user"
-		msg["sender_id"] = user
+	return rs[0], nil
+}
+
+// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// turns as the messages of one POST /api/v1/memories, in order (turns of
+// several users go one call per user).
+func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
+	out := make([]gateway.WriteResult, 0, len(ws))
+	for start := 0; start < len(ws); {
+		end := start + 1
+		for end < len(ws) && end-start < maxMessagesPerAdd && ws[end].UserID == ws[start].UserID &&
+			ws[end].WorkspaceID == ws[start].WorkspaceID && ws[end].SessionID == ws[start].SessionID {
+			end++
+		}
+		out = append(out, b.addMessages(ctx, ws[start:end])...)
+		start = end
+	}
+	return out, nil
+}
+
+// maxMessagesPerAdd keeps one add well inside the API's 500 messages.
+const maxMessagesPerAdd = 100
+
+// addMessages adds turns of one user and session in one call; every turn
+// gets the call's outcome.
+func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
+	user := b.ids.Of(ws[0].WorkspaceID, ws[0].UserID).ScopedUserID()
+	msgs := make([]any, len(ws))
+	for i, w := range ws {
+		msg := map[string]any{
+			"role": "assistant", "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content, "message_id": w.GatewayID,
+		}
+		if w.Role == gateway.RoleUser {
+			msg["role"] = "user"
+			msg["sender_id"] = user
+		}
+		msgs[i] = msg
 	}
 	var res struct {
 		RequestID    string `json:"request_id"`
@@ -147,18 +181,23 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 	}
 	err := b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories", OmitErrorText: true,
-		Body: map[string]any{"user_id": user, "session_id": w.SessionID, "messages": []any{msg}},
+		Body: map[string]any{"user_id": user, "session_id": ws[0].SessionID, "messages": msgs},
 	}, &res)
-	if err != nil {
-		return remote.WriteFailure(gateway.BackendEverMemOS, err), nil
+	out := make([]gateway.WriteResult, len(ws))
+	for i, w := range ws {
+		if err != nil {
+			out[i] = remote.WriteFailure(gateway.BackendEverMemOS, err)
+			continue
+		}
+		out[i] = gateway.WriteResult{
+			Status: gateway.ResultSuccess, NativeID: w.GatewayID,
+			Response: map[string]any{
+				"status": res.Status, "id": w.GatewayID, "session_id": w.SessionID,
+				"metadata": map[string]any{"backend_request_id": res.RequestID},
+			},
+		}
 	}
-	return gateway.WriteResult{
-		Status: gateway.ResultSuccess, NativeID: w.GatewayID,
-		Response: map[string]any{
-			"status": res.Status, "id": w.GatewayID, "session_id": w.SessionID,
-			"metadata": map[string]any{"backend_request_id": res.RequestID},
-		},
-	}, nil
+	return out
 }
 
 type getAnswer struct {

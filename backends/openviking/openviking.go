@@ -215,22 +215,76 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 	}
 	err := b.call(ctx, w.WorkspaceID, w.UserID, remote.Request{
 		Method: http.MethodPost, Path: sessionPath(w.SessionID) + "/messages", OmitErrorText: true,
-		Body: map[string]any{
-			"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(time.RFC3339Nano),
-			"turn_id": w.TurnID, "peer_id": peerID(b.cfg.Identities.Agent(w.WorkspaceID, w.AgentID)),
-		},
+		Body: b.message(w),
 	}, &res)
 	if err != nil {
 		return remote.WriteFailure(gateway.BackendOpenViking, err), nil
 	}
-	session := res.SessionID
+	return b.written(w, res.SessionID), nil
+}
+
+// maxMessagesPerBatch is the API's bound on one messages/batch.
+const maxMessagesPerBatch = 100
+
+// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// turns in one POST /api/v1/sessions/{session}/messages/batch, in order
+// (turns of several users or sessions go one call each).
+func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
+	out := make([]gateway.WriteResult, 0, len(ws))
+	for start := 0; start < len(ws); {
+		end := start + 1
+		for end < len(ws) && end-start < maxMessagesPerBatch && ws[end].UserID == ws[start].UserID &&
+			ws[end].WorkspaceID == ws[start].WorkspaceID && ws[end].SessionID == ws[start].SessionID {
+			end++
+		}
+		out = append(out, b.addBatch(ctx, ws[start:end])...)
+		start = end
+	}
+	return out, nil
+}
+
+// addBatch adds turns of one user and session in one call; every turn gets
+// the call's outcome.
+func (b *Backend) addBatch(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
+	msgs := make([]any, len(ws))
+	for i, w := range ws {
+		msgs[i] = b.message(w)
+	}
+	var res struct {
+		SessionID string `json:"session_id"`
+	}
+	err := b.call(ctx, ws[0].WorkspaceID, ws[0].UserID, remote.Request{
+		Method: http.MethodPost, Path: sessionPath(ws[0].SessionID) + "/messages/batch", OmitErrorText: true,
+		Body: map[string]any{"messages": msgs},
+	}, &res)
+	out := make([]gateway.WriteResult, len(ws))
+	for i, w := range ws {
+		if err != nil {
+			out[i] = remote.WriteFailure(gateway.BackendOpenViking, err)
+			continue
+		}
+		out[i] = b.written(w, res.SessionID)
+	}
+	return out
+}
+
+// message is a turn as OpenViking's message body.
+func (b *Backend) message(w gateway.TurnWrite) map[string]any {
+	return map[string]any{
+		"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(time.RFC3339Nano),
+		"turn_id": w.TurnID, "peer_id": peerID(b.cfg.Identities.Agent(w.WorkspaceID, w.AgentID)),
+	}
+}
+
+// written is a stored turn's result.
+func (b *Backend) written(w gateway.TurnWrite, session string) gateway.WriteResult {
 	if session == "" {
 		session = w.SessionID
 	}
 	return gateway.WriteResult{
 		Status: gateway.ResultSuccess, NativeID: session, NativeURI: sessionURI(b.cfg.Identities.Of(w.WorkspaceID, w.UserID).User(), w.SessionID),
 		Response: map[string]any{"status": "ok", "session_id": session},
-	}, nil
+	}
 }
 
 // commitState is what the outbox event remembers between attempts.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -78,6 +79,7 @@ func New() *Server {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "healthy": true, "version": "0.4.16-fake", "auth_mode": "trusted"})
 	})
 	mux.HandleFunc("POST /api/v1/sessions/{id}/messages", s.addMessage)
+	mux.HandleFunc("POST /api/v1/sessions/{id}/messages/batch", s.addMessages)
 	mux.HandleFunc("POST /api/v1/sessions/{id}/commit", s.commit)
 	mux.HandleFunc("GET /api/v1/tasks/{id}", s.getTask)
 	mux.HandleFunc("GET /api/v1/content/read", s.readContent)
@@ -145,45 +147,91 @@ func identity(w http.ResponseWriter, r *http.Request) (string, string, bool) {
 	return account, user, true
 }
 
+// messageBody is one message of the add endpoints.
+type messageBody struct {
+	Role      string `json:"role"`
+	Content   string `json:"content"`
+	CreatedAt string `json:"created_at"`
+	TurnID    string `json:"turn_id"`
+	PeerID    string `json:"peer_id"`
+}
+
+// problems are a message's validation errors, located under at.
+func (m messageBody) problems(at ...string) []any {
+	var problems []any
+	if m.Role != "user" && m.Role != "assistant" {
+		problems = append(problems, map[string]any{"loc": append(at, "role"), "msg": "must be user or assistant"})
+	}
+	if strings.TrimSpace(m.Content) == "" {
+		problems = append(problems, map[string]any{"loc": append(at, "content"), "msg": "content or parts is required"})
+	}
+	return problems
+}
+
 func (s *Server) addMessage(w http.ResponseWriter, r *http.Request) {
 	account, user, okID := identity(w, r)
 	if !okID {
 		return
 	}
+	var body messageBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "invalid JSON", nil)
+		return
+	}
+	if problems := body.problems("body"); len(problems) > 0 {
+		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "validation failed", map[string]any{"validation_errors": problems})
+		return
+	}
+	id := r.PathValue("id")
+	count := s.appendMessages(account, user, id, []messageBody{body})
+	ok(w, map[string]any{"session_id": id, "message_count": count, "pending_tokens": 12 * count})
+}
+
+// addMessages is POST /api/v1/sessions/{id}/messages/batch: up to 100
+// messages, all or none, in order.
+func (s *Server) addMessages(w http.ResponseWriter, r *http.Request) {
+	account, user, okID := identity(w, r)
+	if !okID {
+		return
+	}
 	var body struct {
-		Role      string `json:"role"`
-		Content   string `json:"content"`
-		CreatedAt string `json:"created_at"`
-		TurnID    string `json:"turn_id"`
-		PeerID    string `json:"peer_id"`
+		Messages []messageBody `json:"messages"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "invalid JSON", nil)
 		return
 	}
 	var problems []any
-	if body.Role != "user" && body.Role != "assistant" {
-		problems = append(problems, map[string]any{"loc": []string{"body", "role"}, "msg": "must be user or assistant"})
+	if len(body.Messages) == 0 || len(body.Messages) > 100 {
+		problems = append(problems, map[string]any{"loc": []string{"body", "messages"}, "msg": "must hold 1 to 100 messages"})
 	}
-	if strings.TrimSpace(body.Content) == "" {
-		problems = append(problems, map[string]any{"loc": []string{"body", "content"}, "msg": "content or parts is required"})
+	for i, m := range body.Messages {
+		problems = append(problems, m.problems("body", "messages", strconv.Itoa(i))...)
 	}
 	if len(problems) > 0 {
 		Fail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "validation failed", map[string]any{"validation_errors": problems})
 		return
 	}
 	id := r.PathValue("id")
+	count := s.appendMessages(account, user, id, body.Messages)
+	ok(w, map[string]any{"session_id": id, "message_count": count, "added": len(body.Messages)})
+}
+
+// appendMessages stores messages in a session (created on first use) and
+// returns its message count.
+func (s *Server) appendMessages(account, user, id string, msgs []messageBody) int {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	key := account + "/" + user + "/" + id
 	sess := s.sessions[key]
 	if sess == nil {
 		sess = &session{}
 		s.sessions[key] = sess
 	}
-	sess.messages = append(sess.messages, Message{Role: body.Role, Content: body.Content, TurnID: body.TurnID, PeerID: body.PeerID, CreatedAt: body.CreatedAt})
-	count := len(sess.messages)
-	s.mu.Unlock()
-	ok(w, map[string]any{"session_id": id, "message_count": count, "pending_tokens": 12 * count})
+	for _, m := range msgs {
+		sess.messages = append(sess.messages, Message{Role: m.Role, Content: m.Content, TurnID: m.TurnID, PeerID: m.PeerID, CreatedAt: m.CreatedAt})
+	}
+	return len(sess.messages)
 }
 
 func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
