@@ -308,15 +308,91 @@ func (r *Redactor) findings(pr *policyRules, text string) []finding {
 
 // Redact applies the workspace's policy to text, in one pass.
 func (r *Redactor) Redact(workspaceID, text string) gateway.Redaction {
+	out, spans := r.redactOnce(workspaceID, text)
+	// What a pass rewrote can change what the text beside it looks like (a
+	// number that overlapped a longer finding stands alone now; a context
+	// word left the window): the neighbourhoods of the rewrites are passed
+	// again until nothing changes, so the output is a fixed point.
+	for range maxRedactionPasses - 1 {
+		if len(spans) == 0 {
+			break
+		}
+		var b strings.Builder
+		var next [][2]int
+		last := 0
+		for _, reg := range neighbourhoods(out.Text, spans) {
+			part := out.Text[reg[0]:reg[1]]
+			again, inner := r.redactOnce(workspaceID, part)
+			b.WriteString(out.Text[last:reg[0]])
+			base := b.Len()
+			b.WriteString(again.Text)
+			last = reg[1]
+			if again.Text == part {
+				continue
+			}
+			for _, sp := range inner {
+				next = append(next, [2]int{base + sp[0], base + sp[1]})
+			}
+			for kind, n := range again.Counts {
+				out.Counts[kind] += n
+			}
+			for _, kind := range again.Rejected {
+				if !slices.Contains(out.Rejected, kind) {
+					out.Rejected = append(out.Rejected, kind)
+				}
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		b.WriteString(out.Text[last:])
+		out.Text, spans = b.String(), next
+	}
+	return out
+}
+
+// maxRedactionPasses bounds the passes of Redact; each after the first
+// scans only around what the one before rewrote.
+const maxRedactionPasses = 4
+
+// redactionContext is how far around a rewrite a further pass looks: past
+// the longest context window of a detector.
+const redactionContext = 128
+
+// neighbourhoods are the regions around spans, widened to whitespace (so
+// no word is cut) and merged where they meet.
+func neighbourhoods(text string, spans [][2]int) [][2]int {
+	var out [][2]int
+	for _, sp := range spans {
+		start, end := max(0, sp[0]-redactionContext), min(len(text), sp[1]+redactionContext)
+		for start > 0 && !isSpace(text[start-1]) && sp[0]-start < 2*redactionContext {
+			start--
+		}
+		for end < len(text) && !isSpace(text[end]) && end-sp[1] < 2*redactionContext {
+			end++
+		}
+		if n := len(out); n > 0 && start <= out[n-1][1] {
+			out[n-1][1] = max(out[n-1][1], end)
+			continue
+		}
+		out = append(out, [2]int{start, end})
+	}
+	return out
+}
+
+// redactOnce is one pass of Redact; spans are where its rewrites lie in
+// its output.
+func (r *Redactor) redactOnce(workspaceID, text string) (gateway.Redaction, [][2]int) {
 	out := gateway.Redaction{Text: text}
 	if text == "" {
-		return out
+		return out, nil
 	}
 	pr := r.rules(workspaceID)
 	found := r.findings(pr, text)
 	if len(found) == 0 {
-		return out
+		return out, nil
 	}
+	var spans [][2]int
 	out.Counts = map[string]int{}
 	var b strings.Builder
 	b.Grow(len(text))
@@ -328,12 +404,16 @@ func (r *Redactor) Redact(workspaceID, text string) gateway.Redaction {
 			out.Rejected = append(out.Rejected, f.kind)
 		}
 		b.WriteString(text[last:f.start])
-		b.WriteString(replacement(f.kind, action, text[f.start:f.end]))
+		rep := replacement(f.kind, action, text[f.start:f.end])
+		if rep != text[f.start:f.end] {
+			spans = append(spans, [2]int{b.Len(), b.Len() + len(rep)})
+		}
+		b.WriteString(rep)
 		last = f.end
 	}
 	b.WriteString(text[last:])
 	out.Text = b.String()
-	return out
+	return out, spans
 }
 
 // SecretKinds reports the credential, card and account-number kinds in

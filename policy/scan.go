@@ -202,6 +202,15 @@ func (s *scan) precededBy(i, max int, words []string) bool {
 		if start == 0 && from > 0 && isAlnum(s.lower[from-1]) {
 			break // a word cut by the window
 		}
+		// A redaction marker ("[REDACTED:phone]") is no context word:
+		// otherwise redacting again would find what the first pass did not.
+		if m := markerBefore(s.lower, from+start); m >= 0 {
+			if m <= from {
+				break // the marker begins before the window: nothing older counts
+			}
+			end = m - from
+			continue
+		}
 		word := string(window[start:end])
 		for _, w := range words {
 			if word == w {
@@ -211,4 +220,20 @@ func (s *scan) precededBy(i, max int, words []string) bool {
 		end = start
 	}
 	return false
+}
+
+// redactionMarkerOpen is how a redaction marker begins, lower-cased.
+const redactionMarkerOpen = "[redacted:"
+
+// markerBefore returns where the redaction marker holding the word at
+// start begins, or -1 when the word is not inside one.
+func markerBefore(lower []byte, start int) int {
+	p := start
+	for p > 0 && (isAlnum(lower[p-1]) || lower[p-1] == '_') {
+		p--
+	}
+	if p >= len(redactionMarkerOpen) && string(lower[p-len(redactionMarkerOpen):p]) == redactionMarkerOpen {
+		return p - len(redactionMarkerOpen)
+	}
+	return -1
 }
