@@ -158,29 +158,13 @@ func (s *sharedStreams) leave(key string, l *listener) {
 
 // execute runs the operation once and hands every result to every listener.
 func (s *sharedStreams) execute(ctx context.Context, key string, st *sharedStream, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
-	ctx = graphql.WithOperationContext(ctx, rc)
-	responses, ctx := exec.DispatchOperation(ctx, rc)
-	first := true
-	for {
-		resp := responses(ctx)
-		if resp == nil || ctx.Err() != nil {
-			break
-		}
-		if first && len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null") {
-			s.end(key, st, &streamEvent{end: true, errs: resp.Errors})
-			return
-		}
-		first = false
-		payload, err := json.Marshal(resp)
-		if err != nil {
-			continue
-		}
+	errs := streamResponses(ctx, exec, rc, func(payload []byte) {
 		tail := make([]byte, 0, len(payload)+32)
 		tail = append(tail, `,"type":"next","payload":`...)
 		tail = append(append(tail, payload...), '}')
 		st.broadcast(&streamEvent{frameTail: tail})
-	}
-	s.end(key, st, &streamEvent{end: true})
+	})
+	s.end(key, st, &streamEvent{end: true, errs: errs})
 }
 
 // broadcast queues ev for every listener; one whose queue is full is ended.

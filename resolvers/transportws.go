@@ -289,29 +289,39 @@ func (c *wsSession) run(ctx context.Context, id string, params *graphql.RawParam
 		c.runShared(ctx, id, key, rc)
 		return
 	}
+	if errs := streamResponses(ctx, c.exec, rc, func(payload []byte) {
+		c.write(wsFrame{ID: id, Type: "next", Payload: payload})
+	}); errs != nil {
+		c.writeErrors(id, errs)
+		return
+	}
+	c.completeIfActive(id)
+}
+
+// streamResponses executes an operation and hands each result's JSON to
+// next until it ends. An operation that fails before producing anything (a
+// job that does not exist, a cap) returns its errors instead, to end in an
+// error message, as the protocol has it; later errors travel with their
+// results.
+func streamResponses(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.OperationContext, next func(payload []byte)) gqlerror.List {
 	ctx = graphql.WithOperationContext(ctx, rc)
-	responses, ctx := c.exec.DispatchOperation(ctx, rc)
+	responses, ctx := exec.DispatchOperation(ctx, rc)
 	first := true
 	for {
 		resp := responses(ctx)
 		if resp == nil || ctx.Err() != nil {
-			break
+			return nil
 		}
-		// An operation that fails before producing anything (a job that
-		// does not exist, a cap) ends in an error message, as the protocol
-		// has it; later errors travel with their results.
 		if first && len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null") {
-			c.writeErrors(id, resp.Errors)
-			return
+			return resp.Errors
 		}
 		first = false
 		payload, err := json.Marshal(resp)
 		if err != nil {
 			continue
 		}
-		c.write(wsFrame{ID: id, Type: "next", Payload: payload})
+		next(payload)
 	}
-	c.completeIfActive(id)
 }
 
 // completeIfActive says an operation that ended on its own (not completed

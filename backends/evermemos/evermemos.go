@@ -144,14 +144,8 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 // several users go one call per user).
 func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
 	out := make([]gateway.WriteResult, 0, len(ws))
-	for start := 0; start < len(ws); {
-		end := start + 1
-		for end < len(ws) && end-start < maxMessagesPerAdd && ws[end].UserID == ws[start].UserID &&
-			ws[end].WorkspaceID == ws[start].WorkspaceID && ws[end].SessionID == ws[start].SessionID {
-			end++
-		}
-		out = append(out, b.addMessages(ctx, ws[start:end])...)
-		start = end
+	for _, run := range remote.SessionRuns(ws, maxMessagesPerAdd) {
+		out = append(out, b.addMessages(ctx, run)...)
 	}
 	return out, nil
 }

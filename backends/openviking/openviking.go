@@ -231,14 +231,8 @@ const maxMessagesPerBatch = 100
 // (turns of several users or sessions go one call each).
 func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
 	out := make([]gateway.WriteResult, 0, len(ws))
-	for start := 0; start < len(ws); {
-		end := start + 1
-		for end < len(ws) && end-start < maxMessagesPerBatch && ws[end].UserID == ws[start].UserID &&
-			ws[end].WorkspaceID == ws[start].WorkspaceID && ws[end].SessionID == ws[start].SessionID {
-			end++
-		}
-		out = append(out, b.addBatch(ctx, ws[start:end])...)
-		start = end
+	for _, run := range remote.SessionRuns(ws, maxMessagesPerBatch) {
+		out = append(out, b.addBatch(ctx, run)...)
 	}
 	return out, nil
 }
