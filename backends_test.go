@@ -320,3 +320,70 @@ func TestBatchIngestGroupsPerSession(t *testing.T) {
 	}
 	require.LessOrEqual(t, em.Faults.Count(http.MethodPost, "/api/v1/memories"), 2)
 }
+
+// TestBatchIngestWhenABackendFails: a batch call a backend refuses fails
+// those turns at that backend only (the others record their writes), and
+// the same batch again retries exactly them; a backend that hangs past its
+// timeout fails its turns without holding the batch.
+func TestBatchIngestWhenABackendFails(t *testing.T) {
+	t.Parallel()
+	ov, em := openvikingtest.New(), evermemostest.New()
+	t.Cleanup(ov.Close)
+	t.Cleanup(em.Close)
+	ov.Faults.SetLatency(50 * time.Millisecond) // the turns after the first queue into one batch
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL,
+		"EVERMEMOS_TIMEOUT": "300ms"})
+	var turns []any
+	for i := range 5 {
+		turns = append(turns, map[string]any{"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": "s1",
+			"turnId": fmt.Sprintf("t%d", i), "namespace": "support", "role": "USER", "content": fmt.Sprintf("turn number %d", i)})
+	}
+	const batch = `mutation($in: IngestConversationTurnsInput!) { ingestConversationTurns(input: $in) { results { turn { status replayed refs { backend status } } } } }`
+	type result struct {
+		IngestConversationTurns struct {
+			Results []struct {
+				Turn struct {
+					Status   string
+					Replayed bool
+					Refs     []struct{ Backend, Status string }
+				}
+			}
+		}
+	}
+	statusAt := func(r result, i int, backend string) string {
+		for _, ref := range r.IngestConversationTurns.Results[i].Turn.Refs {
+			if ref.Backend == backend {
+				return ref.Status
+			}
+		}
+		return ""
+	}
+
+	// OpenViking refuses its batch; EverMemOS hangs past its timeout.
+	ov.Faults.FailNextOn(http.MethodPost, "/api/v1/sessions/s1/messages/batch", 1, http.StatusServiceUnavailable, `{"status":"error"}`)
+	em.Faults.SetLatency(2 * time.Second)
+	started := time.Now()
+	var first result
+	gql(t, base, batch, map[string]any{"in": map[string]any{"turns": turns}}, &first)
+	require.Less(t, time.Since(started), 10*time.Second, "a hanging backend does not hold the batch")
+	failedAtOV := 0
+	for i := range turns {
+		require.Equal(t, "SUCCESS", statusAt(first, i, "LOCAL"), "turn %d", i)
+		require.Equal(t, "FAILED", statusAt(first, i, "EVERMEMOS"), "turn %d: past its timeout", i)
+		require.Equal(t, "PARTIAL_SUCCESS", first.IngestConversationTurns.Results[i].Turn.Status, "turn %d", i)
+		if statusAt(first, i, "OPENVIKING") == "FAILED" {
+			failedAtOV++
+		}
+	}
+	require.Positive(t, failedAtOV, "the refused batch failed its turns at OpenViking")
+	require.Less(t, len(ov.Messages("acme", "alice", "s1")), 5)
+
+	// Both backends answer now: the same batch again completes every turn.
+	em.Faults.SetLatency(0)
+	var again result
+	gql(t, base, batch, map[string]any{"in": map[string]any{"turns": turns}}, &again)
+	for i := range turns {
+		require.Equal(t, "SUCCESS", again.IngestConversationTurns.Results[i].Turn.Status, "turn %d", i)
+	}
+	require.Len(t, ov.Messages("acme", "alice", "s1"), 5, "OpenViking holds each turn once")
+}
