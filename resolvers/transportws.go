@@ -92,7 +92,8 @@ type wsFrame struct {
 func (t graphqlTransportWS) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	opts := t.acceptOptions
 	opts.Subprotocols = []string{graphqlTransportWSProtocol}
-	conn, err := websocket.Accept(w, r, &opts)
+	hw := &heldResponseWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, r, &opts)
 	if err != nil {
 		return // Accept has answered
 	}
@@ -100,6 +101,7 @@ func (t graphqlTransportWS) Do(w http.ResponseWriter, r *http.Request, exec grap
 		conn.SetReadLimit(t.readLimit)
 	}
 	c := &wsSession{t: t, conn: conn, exec: exec, headers: r.Header, active: map[string]context.CancelFunc{}}
+	c.frames = frameWriter{conn: conn, held: hw.held}
 	c.serve(r.Context())
 }
 
@@ -110,7 +112,7 @@ type wsSession struct {
 	exec    graphql.GraphExecutor
 	headers http.Header
 
-	writeMu sync.Mutex
+	frames  frameWriter
 	mu      sync.Mutex
 	acked   bool
 	initDue bool // connection_init received
@@ -371,14 +373,8 @@ func (c *wsSession) write(f wsFrame) {
 	c.writeRaw(data)
 }
 
-// writeRaw writes one encoded frame.
-func (c *wsSession) writeRaw(data []byte) {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
-	defer cancel()
-	_ = c.conn.Write(ctx, websocket.MessageText, data)
-}
+// writeRaw writes one encoded frame; frames due together share a write.
+func (c *wsSession) writeRaw(data []byte) { c.frames.write(data) }
 
 // wsWriteTimeout bounds one frame's write: a client that stops reading is
 // dropped rather than holding the operation.

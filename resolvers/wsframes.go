@@ -1,0 +1,176 @@
+package resolvers
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// frameWriter writes one connection's frames. A frame that becomes due
+// while another is being written waits for the writer, which then writes
+// every frame waiting at that moment with one system call: each is still its
+// own websocket frame, only the socket write is shared. A caller returns once
+// its frame is written (or has failed), so a client that stops reading still
+// holds up only its own connection, for at most wsWriteTimeout.
+type frameWriter struct {
+	conn *websocket.Conn
+	held *heldWriter // nil when the connection could not be wrapped
+
+	mu      sync.Mutex
+	writing bool
+	pending *frameBatch
+}
+
+// frameBatch is the frames that became due while a write was under way.
+type frameBatch struct {
+	frames [][]byte
+	done   chan struct{}
+}
+
+// write writes one encoded text frame.
+func (w *frameWriter) write(data []byte) {
+	w.mu.Lock()
+	if w.pending == nil {
+		w.pending = &frameBatch{done: make(chan struct{})}
+	}
+	batch := w.pending
+	batch.frames = append(batch.frames, data)
+	if w.writing {
+		w.mu.Unlock()
+		<-batch.done
+		return
+	}
+	w.writing = true
+	w.mu.Unlock()
+
+	// This caller writes until nothing is waiting: its own batch first, then
+	// whatever became due meanwhile.
+	for {
+		w.mu.Lock()
+		batch := w.pending
+		w.pending = nil
+		if batch == nil {
+			w.writing = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		w.writeBatch(batch.frames)
+		close(batch.done)
+	}
+}
+
+func (w *frameWriter) writeBatch(frames [][]byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
+	defer cancel()
+	if len(frames) == 1 || w.held == nil {
+		for _, f := range frames {
+			if w.conn.Write(ctx, websocket.MessageText, f) != nil {
+				return
+			}
+		}
+		return
+	}
+	w.held.hold()
+	defer func() { _ = w.held.release(time.Now().Add(wsWriteTimeout)) }()
+	for _, f := range frames {
+		if w.conn.Write(ctx, websocket.MessageText, f) != nil {
+			return
+		}
+	}
+}
+
+// heldWriter sits between the websocket library's buffered writer and the
+// socket. While held, what the library flushes is kept; release writes it
+// all at once. Any write that is not held first sends what is kept, so order
+// never changes and nothing stays behind.
+type heldWriter struct {
+	conn net.Conn
+	// socket receives the bytes; it is conn, or a wrapper in tests.
+	socket io.Writer
+
+	mu      sync.Mutex
+	holding bool
+	kept    []byte
+}
+
+// maxKeptRetained bounds the buffer a connection keeps between batches.
+const maxKeptRetained = 64 << 10
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.holding {
+		h.kept = append(h.kept, p...)
+		return len(p), nil
+	}
+	if len(h.kept) == 0 {
+		return h.socket.Write(p)
+	}
+	h.kept = append(h.kept, p...)
+	if err := h.flushLocked(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (h *heldWriter) hold() {
+	h.mu.Lock()
+	h.holding = true
+	h.mu.Unlock()
+}
+
+// release stops holding and writes what was kept, by deadline.
+func (h *heldWriter) release(deadline time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding = false
+	if len(h.kept) == 0 {
+		return nil
+	}
+	// The library bounds its own writes with their contexts; this one is
+	// outside them, so it gets a deadline of its own.
+	_ = h.conn.SetWriteDeadline(deadline)
+	defer func() { _ = h.conn.SetWriteDeadline(time.Time{}) }()
+	return h.flushLocked()
+}
+
+func (h *heldWriter) flushLocked() error {
+	_, err := h.socket.Write(h.kept)
+	if cap(h.kept) > maxKeptRetained {
+		h.kept = nil
+	} else {
+		h.kept = h.kept[:0]
+	}
+	return err
+}
+
+// heldResponseWriter hands the websocket library a hijacked connection
+// whose buffered writer drains into a heldWriter. It reuses the buffer the
+// server allocated for the hijack, so a connection costs no more memory.
+type heldResponseWriter struct {
+	http.ResponseWriter
+	held *heldWriter
+}
+
+func (w *heldResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		return nil, nil, fmt.Errorf("flush before the upgrade: %w", err)
+	}
+	w.held = &heldWriter{conn: conn, socket: conn}
+	brw.Writer.Reset(w.held)
+	return conn, brw, nil
+}
+
+func (w *heldResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
