@@ -18,6 +18,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/telemetry"
+	"github.com/memory-gateway/memory-gateway/webhook"
 	"github.com/memory-gateway/memory-gateway/worker"
 )
 
@@ -92,6 +93,10 @@ type config struct {
 	RetentionPolicyFile string
 	MaintenanceInterval time.Duration
 	MaintenanceBatch    int
+	WebhookAllowHosts   string
+	WebhookSchedule     string
+	WebhookTimeout      time.Duration
+	WebhookPoll         time.Duration
 	Metrics             bool
 	MetricsAddr         string
 	Pprof               bool
@@ -260,6 +265,10 @@ func settings(cfg *config) []setting {
 		{"retention-policy-file", "RETENTION_POLICY_FILE", "the same policy from a file", "", str(&cfg.RetentionPolicyFile)},
 		{"maintenance-interval", "MAINTENANCE_INTERVAL", "how often retention runs (in every serve and worker process)", "1m0s", duration(&cfg.MaintenanceInterval)},
 		{"maintenance-batch-size", "MAINTENANCE_BATCH_SIZE", "rows one retention transaction deletes at most", strconv.Itoa(maintenance.BatchSizeDefault), integer(&cfg.MaintenanceBatch)},
+		{"webhook-allow-hosts", "WEBHOOK_ALLOW_HOSTS", "comma-separated hosts, IPs or CIDRs webhook deliveries may reach although loopback or private (link-local stays refused)", "", str(&cfg.WebhookAllowHosts)},
+		{"webhook-retry-schedule", "WEBHOOK_RETRY_SCHEDULE", "comma-separated delays before each webhook retry; then DEAD_LETTER", "5s,5m,30m,2h,5h,10h,10h", str(&cfg.WebhookSchedule)},
+		{"webhook-timeout", "WEBHOOK_TIMEOUT", "timeout of one webhook attempt", webhook.TimeoutDefault.String(), duration(&cfg.WebhookTimeout)},
+		{"webhook-poll-interval", "WEBHOOK_POLL_INTERVAL", "how often the worker looks for due webhook deliveries", webhook.PollIntervalDefault.String(), duration(&cfg.WebhookPoll)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},

@@ -6,6 +6,7 @@
 //	memory-gateway worker [flags]    run only the outbox worker
 //	memory-gateway migrate [flags]   apply database migrations and exit
 //	memory-gateway mcp-stdio --url … serve a running gateway's MCP tools on stdio
+//	memory-gateway healthcheck       exit 0 when /readyz answers ready (for images without curl)
 //
 // Every flag has an environment variable; see the README for the table.
 package main
@@ -40,6 +41,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/telemetry"
+	"github.com/memory-gateway/memory-gateway/webhook"
 	"github.com/memory-gateway/memory-gateway/worker"
 )
 
@@ -54,6 +56,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	command := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		command, args = args[0], args[1:]
+	}
+	if command == "healthcheck" {
+		return runHealthcheck(ctx, args, getenv, stderr)
 	}
 	if command == "mcp-stdio" {
 		return runMCPStdio(ctx, args, getenv, stderr)
@@ -148,6 +153,8 @@ type app struct {
 	keyring *policy.Keyring
 	// maintenance applies the retention policy, on every process.
 	maintenance *maintenance.Service
+	// webhooks sends webhook deliveries, wherever the worker runs.
+	webhooks *webhook.Dispatcher
 }
 
 // anonymous is the principal of requests without a key: everything in dev
@@ -199,6 +206,14 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	retention, err := loadRetentionPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := webhook.ParseAllowList(cfg.WebhookAllowHosts)
+	if err != nil {
+		return nil, err
+	}
+	schedule, err := webhook.ParseSchedule(cfg.WebhookSchedule)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +281,8 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Anonymous:      anonymous(keyring),
 		Observer:       tel,
 		FeedbackPolicy: feedbackPolicy,
+		Webhooks:       store,
+		URLGuard:       guard,
 	}
 	// Built in dependency order: the executor, the worker that runs it, and
 	// the service, which wakes the worker and drains through it.
@@ -304,6 +321,11 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	// Subscribers, not executions: a change stream executed once serves many.
 	tel.ObserveSubscriptions(svc.LiveSubscriptions)
 	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
+	a.webhooks, err = webhook.New(store, guard, webhook.Config{Schedule: schedule, Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPoll}, logger, nil, tel.WebhookHooks())
+	if err != nil {
+		_ = errors.Join(db.Close(), stopTracing(ctx))
+		return nil, err
+	}
 	a.maintenance, err = maintenance.New(maintenance.Config{Policy: retention, Interval: cfg.MaintenanceInterval, BatchSize: cfg.MaintenanceBatch}, store, svc, logger, nil, tel.MaintenanceHooks())
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))
@@ -342,9 +364,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	mux.Handle(mcpPath, withCORS(origins, keyring.Middleware(agents.Handler(mcpserver.HandlerConfig{
 		MaxBodyBytes: cfg.MaxBodyBytes, Authenticated: !a.devMode,
 	}))))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", healthHandler)
 	mux.HandleFunc("GET /readyz", readyHandler(db))
 	mux.Handle("GET "+console.Path, console.Handler())
 	mux.Handle("GET /console", console.Handler())
@@ -436,6 +456,11 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 			return err
 		}
 	}
+	if runWorker {
+		if err := a.webhooks.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if err := a.maintenance.Start(ctx); err != nil {
 		return err
 	}
@@ -446,6 +471,9 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.telemetry.Handler())
+		// A worker has no other listener: its probes live here.
+		mux.HandleFunc("GET /healthz", healthHandler)
+		mux.HandleFunc("GET /readyz", readyHandler(a.db))
 		a.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: ReadHeaderTimeoutDefault}
 		go func() { _ = a.metricsServer.Serve(ln) }()
 	}
@@ -462,7 +490,7 @@ func (a *app) stop(ctx context.Context) error {
 	if a.worker != nil {
 		err = a.worker.Stop(ctx)
 	}
-	err = errors.Join(err, a.maintenance.Stop(ctx))
+	err = errors.Join(err, a.webhooks.Stop(ctx), a.maintenance.Stop(ctx))
 	if a.listener != nil {
 		a.listener.Stop()
 	}
@@ -567,6 +595,11 @@ func runWorker(ctx context.Context, cfg config, logger *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	return a.stop(shutdownCtx)
+}
+
+// healthHandler answers liveness: the process serves HTTP.
+func healthHandler(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 }
 
 func readyHandler(db *persistence.DB) http.HandlerFunc {

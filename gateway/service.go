@@ -195,8 +195,11 @@ type Service struct {
 	// feedbackPolicy decides which feedback needs no review.
 	feedbackPolicy FeedbackPolicy
 	validate       *validator.Validate
-	ingests        singleflight.Group
-	subscriptions  subscriptionCounts
+	// webhooks administers webhook endpoints; nil: webhooks are off.
+	webhooks      WebhookStore
+	urlGuard      URLGuard
+	ingests       singleflight.Group
+	subscriptions subscriptionCounts
 }
 
 // Options are the collaborators of a Service (and of an OutboxExecutor,
@@ -230,6 +233,11 @@ type Options struct {
 	// FeedbackPolicy says which feedback is accepted without review; nil
 	// means DefaultFeedbackPolicy.
 	FeedbackPolicy *FeedbackPolicy
+	// Webhooks stores webhook endpoints; nil turns the webhook API off.
+	Webhooks WebhookStore
+	// URLGuard refuses webhook URLs that resolve where deliveries must not
+	// go; nil checks only the URL's form.
+	URLGuard URLGuard
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -249,6 +257,8 @@ func NewService(opts Options) (*Service, error) {
 		limiter:        opts.Limiter,
 		validate:       newValidator(),
 		feedbackPolicy: DefaultFeedbackPolicy,
+		webhooks:       opts.Webhooks,
+		urlGuard:       opts.URLGuard,
 	}
 	if opts.FeedbackPolicy != nil {
 		s.feedbackPolicy = *opts.FeedbackPolicy

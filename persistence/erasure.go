@@ -83,7 +83,7 @@ func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, j
 			return err
 		}
 		stored, created = req, true
-		return s.db.sql.notifyJobs(ctx, tx, []gateway.CommitJob{job})
+		return s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt)
 	})
 	if err != nil {
 		return gateway.ErasureRequest{}, false, err

@@ -29,7 +29,7 @@ func (s *Store) insertRoute(ctx context.Context, tx bun.Tx, route *gateway.Feedb
 	if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
 		return err
 	}
-	return s.db.sql.notifyJobs(ctx, tx, []gateway.CommitJob{job})
+	return s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt)
 }
 
 // ReviewFeedback implements gateway.FeedbackStore.
@@ -78,7 +78,8 @@ func (s *Store) ReviewFeedback(ctx context.Context, review gateway.FeedbackRevie
 // feedback's status, the retirement of the memory's refs, the audit entry.
 // It runs in the completion's transaction, after the replacement refs were
 // written, for completions whose fence held.
-func applyFeedbackOutcomes(ctx context.Context, tx bun.Tx, outcomes []*gateway.FeedbackOutcome, now time.Time) error {
+func applyFeedbackOutcomes(ctx context.Context, tx bun.Tx, outcomes []*gateway.FeedbackOutcome, now time.Time) ([]gateway.MemoryRef, error) {
+	var retired []gateway.MemoryRef
 	for _, o := range outcomes {
 		q := tx.NewUpdate().Model((*feedbackRow)(nil)).
 			Set("status = ?", o.Status).
@@ -89,24 +90,27 @@ func applyFeedbackOutcomes(ctx context.Context, tx bun.Tx, outcomes []*gateway.F
 			q = q.Set("replacement_ref_id = ?", o.ReplacementRefID).Set("applied_at = ?", now)
 		}
 		if _, err := q.Exec(ctx); err != nil {
-			return fmt.Errorf("error recording the feedback outcome: %w", err)
+			return nil, fmt.Errorf("error recording the feedback outcome: %w", err)
 		}
 		if o.Retire != nil {
-			if err := retireRefs(ctx, tx, o.Retire, now); err != nil {
-				return err
+			refs, err := retireRefs(ctx, tx, o.Retire, now)
+			if err != nil {
+				return nil, err
 			}
+			retired = append(retired, refs...)
 		}
 		if err := insertAudit(ctx, tx, o.Audit); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return retired, nil
 }
 
 // retireRefs marks the live refs of one backend memory superseded (linked
 // to the replacement) or deleted: the ref the feedback named and every other
-// ref of the same native id or uri, except the replacement itself.
-func retireRefs(ctx context.Context, tx bun.Tx, r *gateway.RefRetirement, now time.Time) error {
+// ref of the same native id or uri, except the replacement itself. It
+// returns the refs it retired.
+func retireRefs(ctx context.Context, tx bun.Tx, r *gateway.RefRetirement, now time.Time) ([]gateway.MemoryRef, error) {
 	q := tx.NewUpdate().Model((*refRow)(nil)).
 		Set("status = ?", r.Status).
 		Set("superseded_by_ref_id = ?", r.SupersededBy).
@@ -129,10 +133,11 @@ func retireRefs(ctx context.Context, tx bun.Tx, r *gateway.RefRetirement, now ti
 	if r.SupersededBy != nil {
 		q = q.Where("r.id <> ?", *r.SupersededBy)
 	}
-	if _, err := q.Exec(ctx); err != nil {
-		return fmt.Errorf("error retiring the memory's refs: %w", err)
+	var rows []refRow
+	if err := q.Returning("*").Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("error retiring the memory's refs: %w", err)
 	}
-	return nil
+	return toDomain[gateway.MemoryRef](rows), nil
 }
 
 // failFeedbackOf marks the feedback of dead-lettered events FAILED (a

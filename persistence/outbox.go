@@ -162,6 +162,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		var refs []gateway.MemoryRef
 		var outcomes []*gateway.FeedbackOutcome
 		var erased []*gateway.ErasureCompletion
+		var dead []string
 		sessionLabelled := map[string]bool{}
 		for _, c := range completions {
 			if _, ok := landed[lease{ID: c.EventID, ClaimCount: c.FenceClaim}]; ok {
@@ -170,6 +171,9 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 					sessionLabelled[id] = true
 				}
 				res.Applied = append(res.Applied, c.EventID)
+				if c.Status == gateway.OutboxDeadLetter {
+					dead = append(dead, c.EventID)
+				}
 				if c.Feedback != nil {
 					outcomes = append(outcomes, c.Feedback)
 				}
@@ -186,7 +190,14 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		if err := s.db.sql.upsertRefs(ctx, tx, refs); err != nil {
 			return err
 		}
-		if err := applyFeedbackOutcomes(ctx, tx, outcomes, now); err != nil {
+		retired, err := applyFeedbackOutcomes(ctx, tx, outcomes, now)
+		if err != nil {
+			return err
+		}
+		if err := s.memoriesRetired(ctx, tx, retired, now); err != nil {
+			return err
+		}
+		if err := s.deadLettered(ctx, tx, dead, now); err != nil {
 			return err
 		}
 		for _, e := range erased {
@@ -199,7 +210,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			return err
 		}
 		res.Jobs = jobs
-		return s.db.sql.notifyJobs(ctx, tx, jobs)
+		return s.jobsChanged(ctx, tx, jobs, now)
 	})
 	if err != nil {
 		return gateway.CompletionResult{}, err
@@ -272,6 +283,9 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		if err := failFeedbackOf(ctx, tx, deadLettered, gateway.ErrorCodeLeaseExpired, now); err != nil {
 			return err
 		}
+		if err := s.deadLettered(ctx, tx, deadLettered, now); err != nil {
+			return err
+		}
 		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
 		if err != nil {
 			return err
@@ -282,7 +296,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 				return err
 			}
 		}
-		return s.db.sql.notifyJobs(ctx, tx, jobs)
+		return s.jobsChanged(ctx, tx, jobs, now)
 	})
 	if err != nil {
 		return gateway.RescueResult{}, err
@@ -378,7 +392,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
 			return err
 		}
-		return s.db.sql.notifyJobs(ctx, tx, jobs)
+		return s.jobsChanged(ctx, tx, jobs, now)
 	})
 	if err != nil {
 		return nil, nil, err

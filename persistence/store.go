@@ -140,7 +140,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 				return err
 			}
 		}
-		if err := s.db.sql.notifyJobs(ctx, tx, []gateway.CommitJob{job}); err != nil {
+		if err := s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt); err != nil {
 			return err
 		}
 		stored, created = gateway.JobSnapshot{Job: job, Events: events}, true
@@ -184,6 +184,9 @@ func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, con
 			if err := s.insertRoute(ctx, tx, route); err != nil {
 				return err
 			}
+		}
+		if err := s.enqueueWebhooks(ctx, tx, []gateway.WebhookEvent{gateway.FeedbackReceivedEvent(fb)}, fb.CreatedAt); err != nil {
+			return err
 		}
 		stored, created = fb, true
 		return nil

@@ -150,7 +150,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	// Fresh loaders for every response: one per query or mutation, and one
 	// per event of a subscription, so no event is served from a stale cache.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		return next(withLoaders(ctx, newLoaders(res.Service.Reader(ctx), cfg.LoaderWait)))
+		return next(withLoaders(ctx, newLoaders(res.Service, res.Service.Reader(ctx), cfg.LoaderWait)))
 	})
 	return srv
 }

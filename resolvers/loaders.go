@@ -24,6 +24,8 @@ type loaders struct {
 	events    *dataloadgen.Loader[string, gateway.OutboxEvent]
 	summaries *dataloadgen.Loader[string, gateway.OutboxSummary]
 	feedback  *dataloadgen.Loader[string, gateway.MemoryFeedback]
+	// webhookEndpoints answers only the caller's workspace's endpoints.
+	webhookEndpoints *dataloadgen.Loader[string, gateway.WebhookEndpoint]
 
 	refsByJob      *pagedLoader[gateway.MemoryRef]
 	refsByGateway  *pagedLoader[gateway.MemoryRef]
@@ -88,13 +90,14 @@ func byID[T gateway.Node](fetch func(context.Context, []string) ([]T, error)) fu
 	}
 }
 
-func newLoaders(r gateway.Reader, wait time.Duration) *loaders {
+func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loaders {
 	opt := dataloadgen.WithWait(wait)
 	return &loaders{
-		jobs:     dataloadgen.NewMappedLoader(byID(r.CommitJobsByIDs), opt),
-		refs:     dataloadgen.NewMappedLoader(byID(r.MemoryRefsByIDs), opt),
-		events:   dataloadgen.NewMappedLoader(byID(r.OutboxEventsByIDs), opt),
-		feedback: dataloadgen.NewMappedLoader(byID(r.FeedbackByIDs), opt),
+		webhookEndpoints: dataloadgen.NewMappedLoader(byID(svc.WebhookEndpointsByIDs), opt),
+		jobs:             dataloadgen.NewMappedLoader(byID(r.CommitJobsByIDs), opt),
+		refs:             dataloadgen.NewMappedLoader(byID(r.MemoryRefsByIDs), opt),
+		events:           dataloadgen.NewMappedLoader(byID(r.OutboxEventsByIDs), opt),
+		feedback:         dataloadgen.NewMappedLoader(byID(r.FeedbackByIDs), opt),
 		summaries: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]gateway.OutboxSummary, error) {
 			return r.OutboxSummaries(ctx, ids)
 		}, opt),

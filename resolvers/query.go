@@ -12,6 +12,9 @@ import (
 // Node implements graph.QueryResolver. An unknown id is null, as Relay
 // expects, not an error.
 func (r *queryResolver) Node(ctx context.Context, id string) (gateway.Node, error) {
+	if n, ok := r.webhookNode(ctx, id); ok {
+		return n, nil
+	}
 	n, err := r.Service.Reader(ctx).Node(ctx, id)
 	if errors.Is(err, gateway.ErrNotFound) {
 		return nil, nil

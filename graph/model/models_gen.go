@@ -38,6 +38,20 @@ type CommitSessionPayload struct {
 	Created bool `json:"created"`
 }
 
+type CreateWebhookEndpointPayload struct {
+	Endpoint *gateway.WebhookEndpoint `json:"endpoint"`
+	// The signing secret (whsec_…). It is shown only here.
+	Secret string `json:"secret"`
+}
+
+type DeleteWebhookEndpointInput struct {
+	ID string `json:"id"`
+}
+
+type DeleteWebhookEndpointPayload struct {
+	ID string `json:"id"`
+}
+
 type EraseSubjectPayload struct {
 	Request *gateway.ErasureRequest `json:"request"`
 	// False when an existing request answered (same idempotency key, or one already running for the subject).
@@ -161,4 +175,18 @@ type ReviewMemoryFeedbackPayload struct {
 }
 
 type Subscription struct {
+}
+
+type UpdateWebhookEndpointPayload struct {
+	Endpoint *gateway.WebhookEndpoint `json:"endpoint"`
+}
+
+type WebhookDeliveryConnection struct {
+	Edges    []WebhookDeliveryEdge `json:"edges"`
+	PageInfo *PageInfo             `json:"pageInfo"`
+}
+
+type WebhookDeliveryEdge struct {
+	Cursor string                   `json:"cursor"`
+	Node   *gateway.WebhookDelivery `json:"node"`
 }

@@ -1,0 +1,412 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+type webhookEndpointRow struct {
+	bun.BaseModel `bun:"table:webhook_endpoints,alias:wh"`
+	gateway.WebhookEndpoint
+}
+
+type webhookDeliveryRow struct {
+	bun.BaseModel `bun:"table:webhook_deliveries,alias:wd"`
+	gateway.WebhookDelivery
+	RowNumber int `bun:"rn,scanonly"`
+}
+
+func (r webhookEndpointRow) domain() gateway.WebhookEndpoint {
+	e := r.WebhookEndpoint
+	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	e.PreviousSecretExpiry = utcPtr(e.PreviousSecretExpiry)
+	return e
+}
+
+func (r webhookEndpointRow) rowNumber() int { return 0 }
+
+func (r webhookDeliveryRow) domain() gateway.WebhookDelivery {
+	d := r.WebhookDelivery
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	d.NextRetryAt, d.DeliveredAt, d.LeaseExpiresAt = utcPtr(d.NextRetryAt), utcPtr(d.DeliveredAt), utcPtr(d.LeaseExpiresAt)
+	return d
+}
+
+func (r webhookDeliveryRow) rowNumber() int { return r.RowNumber }
+
+// enqueueWebhooks writes one PENDING delivery of each event for every
+// enabled endpoint of its workspace that subscribes to its type, in the
+// caller's transaction and in one statement (nothing is read first, so a
+// workspace without endpoints pays one cheap insert that matches nothing).
+// A delivery's id derives from the event's key and the endpoint, so an
+// event written twice is delivered once.
+func (s *Store) enqueueWebhooks(ctx context.Context, tx bun.IDB, events []gateway.WebhookEvent, now time.Time) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var values strings.Builder
+	args := make([]any, 0, 4*len(events)+3)
+	for i, ev := range events {
+		body, err := json.Marshal(ev.Body())
+		if err != nil {
+			return fmt.Errorf("error encoding a webhook payload: %w", err)
+		}
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(?, ?, ?, ?)")
+		args = append(args, ev.WorkspaceID, string(ev.Type), gateway.WebhookEventKeyHash(ev.Key), string(body))
+	}
+	ts := s.db.sql.timestampArg()
+	query := "WITH v (workspace_id, event_type, key_hash, payload) AS (VALUES " + values.String() + ") " +
+		"INSERT INTO webhook_deliveries (id, endpoint_id, workspace_id, event_type, status, attempt_count, next_retry_at, payload, claim_count, created_at, updated_at) " +
+		"SELECT ? || v.key_hash || substr(wh.id, ?), wh.id, wh.workspace_id, v.event_type, ?, 0, " + ts + ", v.payload, 0, " + ts + ", " + ts + " " +
+		"FROM v JOIN webhook_endpoints AS wh ON wh.workspace_id = v.workspace_id " +
+		"WHERE wh.enabled AND wh.events LIKE '%\"' || v.event_type || '\"%' " +
+		"ON CONFLICT (id) DO NOTHING"
+	args = append(args, gateway.PrefixWebhookDelivery, len(gateway.PrefixWebhookEndpoint)+1, gateway.WebhookPending, now, now, now)
+	if _, err := tx.NewRaw(query, args...).Exec(ctx); err != nil {
+		return fmt.Errorf("error writing webhook deliveries: %w", err)
+	}
+	return nil
+}
+
+// jobsChanged is what every transaction that changes jobs does last: the
+// webhooks of jobs (and erasures) that finished, and the announcement.
+func (s *Store) jobsChanged(ctx context.Context, tx bun.Tx, jobs []gateway.CommitJob, now time.Time) error {
+	var events []gateway.WebhookEvent
+	var erasureJobs []string
+	finished := map[string]gateway.CommitJob{}
+	for _, j := range jobs {
+		ev, ok := gateway.JobFinishedEvent(j)
+		if !ok {
+			continue
+		}
+		events = append(events, ev)
+		if j.Kind == gateway.JobKindErasure {
+			erasureJobs = append(erasureJobs, j.ID)
+			finished[j.ID] = j
+		}
+	}
+	if len(erasureJobs) > 0 {
+		var reqs []erasureRow
+		if err := tx.NewSelect().Model(&reqs).Where("er.job_id IN (?)", bun.List(erasureJobs)).Scan(ctx); err != nil {
+			return fmt.Errorf("error reading finished erasures: %w", err)
+		}
+		for _, r := range reqs {
+			events = append(events, gateway.ErasureFinishedEvent(r.domain(), finished[r.JobID]))
+		}
+	}
+	if len(events) > 0 {
+		if err := s.enqueueWebhooks(ctx, tx, events, now); err != nil {
+			return err
+		}
+	}
+	return s.db.sql.notifyJobs(ctx, tx, jobs)
+}
+
+// deadLettered writes the webhooks of outbox events that just ran out of
+// attempts.
+func (s *Store) deadLettered(ctx context.Context, tx bun.Tx, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var rows []eventRow
+	if err := tx.NewSelect().Model(&rows).Where("e.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return fmt.Errorf("error reading dead-lettered events: %w", err)
+	}
+	events := make([]gateway.WebhookEvent, len(rows))
+	for i, r := range rows {
+		events[i] = gateway.OutboxDeadLetteredEvent(r.domain(), now)
+	}
+	return s.enqueueWebhooks(ctx, tx, events, now)
+}
+
+// memoriesRetired writes the webhooks of refs superseded or deleted.
+func (s *Store) memoriesRetired(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef, now time.Time) error {
+	var events []gateway.WebhookEvent
+	for _, r := range refs {
+		if ev, ok := gateway.MemoryRetiredEvent(r, now); ok {
+			events = append(events, ev)
+		}
+	}
+	return s.enqueueWebhooks(ctx, tx, events, now)
+}
+
+// InsertWebhookEndpoint implements gateway.WebhookStore.
+func (s *Store) InsertWebhookEndpoint(ctx context.Context, e gateway.WebhookEndpoint, max int, audit gateway.AuditEntry) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// Serialises creations within a workspace, so the cap holds.
+		if err := s.db.sql.lockJobs(ctx, tx, []string{"webhooks:" + e.WorkspaceID}); err != nil {
+			return err
+		}
+		n, err := tx.NewSelect().Model((*webhookEndpointRow)(nil)).Where("wh.workspace_id = ?", e.WorkspaceID).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("error counting webhook endpoints: %w", err)
+		}
+		if n >= max {
+			return gateway.NewInputError("input.workspaceId", fmt.Sprintf("already has %d webhook endpoints, the most a workspace may have", max))
+		}
+		if _, err := tx.NewInsert().Model(&webhookEndpointRow{WebhookEndpoint: e}).Exec(ctx); err != nil {
+			return fmt.Errorf("error inserting the webhook endpoint: %w", err)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+}
+
+// UpdateWebhookEndpoint implements gateway.WebhookStore.
+func (s *Store) UpdateWebhookEndpoint(ctx context.Context, id string, change func(*gateway.WebhookEndpoint) (gateway.AuditEntry, error)) (gateway.WebhookEndpoint, error) {
+	var out gateway.WebhookEndpoint
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var row webhookEndpointRow
+		q := tx.NewSelect().Model(&row).Where("wh.id = ?", id)
+		if err := s.db.sql.lockClaim(q).Scan(ctx); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return &gateway.NotFoundError{Field: "input.id", What: "webhook endpoint"}
+			}
+			return fmt.Errorf("error reading the webhook endpoint: %w", err)
+		}
+		e := row.domain()
+		audit, err := change(&e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model(&webhookEndpointRow{WebhookEndpoint: e}).WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("error updating the webhook endpoint: %w", err)
+		}
+		out = e
+		return insertAudit(ctx, tx, audit)
+	})
+	return out, err
+}
+
+// DeleteWebhookEndpoint implements gateway.WebhookStore.
+func (s *Store) DeleteWebhookEndpoint(ctx context.Context, id string, audit gateway.AuditEntry) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewDelete().Model((*webhookDeliveryRow)(nil)).Where("wd.endpoint_id = ?", id).Exec(ctx); err != nil {
+			return fmt.Errorf("error deleting the endpoint's deliveries: %w", err)
+		}
+		if _, err := tx.NewDelete().Model((*webhookEndpointRow)(nil)).Where("wh.id = ?", id).Exec(ctx); err != nil {
+			return fmt.Errorf("error deleting the webhook endpoint: %w", err)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+}
+
+// WebhookEndpointsByIDs implements gateway.WebhookStore.
+func (s *Store) WebhookEndpointsByIDs(ctx context.Context, ids []string) ([]gateway.WebhookEndpoint, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []webhookEndpointRow
+	if err := s.db.NewSelect().Model(&rows).Where("wh.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error reading webhook endpoints: %w", err)
+	}
+	return toDomain[gateway.WebhookEndpoint](rows), nil
+}
+
+// ListWebhookEndpoints implements gateway.WebhookStore: oldest first.
+func (s *Store) ListWebhookEndpoints(ctx context.Context, workspaceID string) ([]gateway.WebhookEndpoint, error) {
+	var rows []webhookEndpointRow
+	err := s.db.NewSelect().Model(&rows).Where("wh.workspace_id = ?", workspaceID).OrderExpr("wh.created_at, wh.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error listing webhook endpoints: %w", err)
+	}
+	return toDomain[gateway.WebhookEndpoint](rows), nil
+}
+
+// WebhookDeliveriesByIDs implements gateway.WebhookStore.
+func (s *Store) WebhookDeliveriesByIDs(ctx context.Context, ids []string) ([]gateway.WebhookDelivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []webhookDeliveryRow
+	if err := s.db.NewSelect().Model(&rows).Where("wd.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error reading webhook deliveries: %w", err)
+	}
+	return toDomain[gateway.WebhookDelivery](rows), nil
+}
+
+// ListWebhookDeliveries implements gateway.WebhookStore.
+func (s *Store) ListWebhookDeliveries(ctx context.Context, f gateway.WebhookDeliveryFilter, p gateway.PageRequest) (gateway.Page[gateway.WebhookDelivery], error) {
+	return listPage[gateway.WebhookDelivery, webhookDeliveryRow](ctx, s.db, "wd", func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = whereEq(q, "wd.workspace_id", f.WorkspaceID)
+		q = whereEq(q, "wd.endpoint_id", f.EndpointID)
+		q = whereEq(q, "wd.status", string(f.Status))
+		return whereEq(q, "wd.event_type", string(f.EventType))
+	}, p)
+}
+
+// RedriveWebhookDelivery implements gateway.WebhookStore.
+func (s *Store) RedriveWebhookDelivery(ctx context.Context, id string, now time.Time, audit gateway.AuditEntry) (gateway.WebhookDelivery, bool, error) {
+	var out gateway.WebhookDelivery
+	redriven := false
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var rows []webhookDeliveryRow
+		err := tx.NewUpdate().Model((*webhookDeliveryRow)(nil)).
+			Set("status = ?", gateway.WebhookPending).
+			Set("attempt_count = 0").
+			Set("next_retry_at = ?", now).
+			Set("locked_by = NULL").
+			Set("lease_expires_at = NULL").
+			Set("updated_at = ?", now).
+			Where("wd.id = ?", id).
+			Where("wd.status = ?", gateway.WebhookDeadLetter).
+			Returning("*").
+			Scan(ctx, &rows)
+		if err != nil {
+			return fmt.Errorf("error re-driving the webhook delivery: %w", err)
+		}
+		if len(rows) == 0 {
+			var row webhookDeliveryRow
+			if err := tx.NewSelect().Model(&row).Where("wd.id = ?", id).Scan(ctx); err != nil {
+				return fmt.Errorf("error reading the webhook delivery: %w", err)
+			}
+			out = row.domain()
+			return nil
+		}
+		out, redriven = rows[0].domain(), true
+		return insertAudit(ctx, tx, audit)
+	})
+	return out, redriven, err
+}
+
+// ClaimWebhookDeliveries leases up to limit due deliveries of enabled
+// endpoints to a sender, counting the attempt. A delivery whose sender's
+// lease ran out (it died or stalled) is due again: at least once.
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []gateway.ClaimedWebhook
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		enabled := tx.NewSelect().Model((*webhookEndpointRow)(nil)).Column("wh.id").Where("wh.enabled")
+		pick := tx.NewSelect().Model((*webhookDeliveryRow)(nil)).Column("wd.id").
+			Where("wd.status = ?", gateway.WebhookPending).
+			Where("wd.next_retry_at <= ?", now).
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("wd.lease_expires_at IS NULL").WhereOr("wd.lease_expires_at < ?", now)
+			}).
+			Where("wd.endpoint_id IN (?)", enabled).
+			OrderExpr("wd.next_retry_at, wd.id").
+			Limit(limit)
+		pick = s.db.sql.lockClaim(pick)
+		rows := make([]webhookDeliveryRow, 0, limit)
+		err := tx.NewUpdate().Model((*webhookDeliveryRow)(nil)).
+			Set("locked_by = ?", workerID).
+			Set("lease_expires_at = ?", leaseUntil).
+			Set("attempt_count = wd.attempt_count + 1").
+			Set("claim_count = wd.claim_count + 1").
+			Set("updated_at = ?", now).
+			Where(s.db.sql.inSubquery("wd.id"), pick).
+			Returning("*").
+			Scan(ctx, &rows)
+		if err != nil {
+			return fmt.Errorf("error claiming webhook deliveries: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		ids := map[string]struct{}{}
+		for _, r := range rows {
+			ids[r.EndpointID] = struct{}{}
+		}
+		var endpoints []webhookEndpointRow
+		if err := tx.NewSelect().Model(&endpoints).Where("wh.id IN (?)", bun.List(sortedKeys(ids))).Scan(ctx); err != nil {
+			return fmt.Errorf("error reading the deliveries' endpoints: %w", err)
+		}
+		byID := make(map[string]gateway.WebhookEndpoint, len(endpoints))
+		for _, e := range endpoints {
+			byID[e.ID] = e.domain()
+		}
+		for _, r := range rows {
+			e := byID[r.EndpointID]
+			out = append(out, gateway.ClaimedWebhook{Delivery: r.domain(), URL: e.URL, Secrets: e.SigningSecrets(now)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CompleteWebhookDelivery records an attempt if its lease still holds. A
+// success ends the endpoint's run of dead letters; a dead letter extends it,
+// and the one that reaches gateway.WebhookDisableAfterDeadLetters disables
+// the endpoint (audited). A dead letter reports no webhook of its own.
+func (s *Store) CompleteWebhookDelivery(ctx context.Context, a gateway.WebhookAttempt) (gateway.WebhookAttemptResult, error) {
+	var res gateway.WebhookAttemptResult
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Model((*webhookDeliveryRow)(nil)).
+			Set("status = ?", a.Status).
+			Set("last_status_code = ?", a.StatusCode).
+			Set("last_error = ?", a.Error).
+			Set("next_retry_at = ?", a.NextRetryAt).
+			Set("locked_by = NULL").
+			Set("lease_expires_at = NULL").
+			Set("updated_at = ?", a.At).
+			Where("wd.id = ?", a.DeliveryID).
+			Where("wd.locked_by = ?", a.FenceWorker).
+			Where("wd.claim_count = ?", a.FenceClaim).
+			Where("wd.status = ?", gateway.WebhookPending)
+		if a.Status == gateway.WebhookSuccess {
+			q = q.Set("delivered_at = ?", a.At)
+		}
+		var endpointIDs []string
+		if err := q.Returning("endpoint_id").Scan(ctx, &endpointIDs); err != nil {
+			return fmt.Errorf("error completing the webhook delivery: %w", err)
+		}
+		if len(endpointIDs) == 0 {
+			return nil
+		}
+		res.Landed = true
+		switch a.Status {
+		case gateway.WebhookSuccess:
+			_, err := tx.NewUpdate().Model((*webhookEndpointRow)(nil)).
+				Set("consecutive_dead_letters = 0").
+				Where("wh.id = ?", endpointIDs[0]).
+				Where("wh.consecutive_dead_letters <> 0").
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("error resetting the endpoint's dead letters: %w", err)
+			}
+		case gateway.WebhookDeadLetter:
+			var rows []webhookEndpointRow
+			err := tx.NewUpdate().Model((*webhookEndpointRow)(nil)).
+				Set("consecutive_dead_letters = wh.consecutive_dead_letters + 1").
+				Where("wh.id = ?", endpointIDs[0]).
+				Returning("*").
+				Scan(ctx, &rows)
+			if err != nil {
+				return fmt.Errorf("error counting the endpoint's dead letters: %w", err)
+			}
+			if len(rows) == 0 || !rows[0].Enabled || rows[0].ConsecutiveDeadLetters < gateway.WebhookDisableAfterDeadLetters {
+				return nil
+			}
+			reason := fmt.Sprintf("%d deliveries in a row were dead-lettered", rows[0].ConsecutiveDeadLetters)
+			_, err = tx.NewUpdate().Model((*webhookEndpointRow)(nil)).
+				Set("enabled = ?", false).
+				Set("disabled_reason = ?", reason).
+				Set("updated_at = ?", a.At).
+				Where("wh.id = ?", endpointIDs[0]).
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("error disabling the webhook endpoint: %w", err)
+			}
+			res.Disabled = true
+			return insertAudit(ctx, tx, gateway.WebhookDisabledAudit(rows[0].domain(), reason, a.At))
+		}
+		return nil
+	})
+	return res, err
+}

@@ -1,0 +1,352 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+)
+
+// Defaults.
+const (
+	// TimeoutDefault bounds one attempt, response included.
+	TimeoutDefault = 10 * time.Second
+	// PollIntervalDefault is how often due deliveries are looked for.
+	PollIntervalDefault = time.Second
+	// ConcurrencyDefault is the attempts in flight at once.
+	ConcurrencyDefault = 16
+	// BatchSizeDefault is the deliveries claimed at once.
+	BatchSizeDefault = 64
+	// leaseMargin is how much longer than an attempt its lease lasts.
+	leaseMargin = 30 * time.Second
+	// responseBodyLimit is the most of a response that is read (and
+	// discarded) so the connection can be reused.
+	responseBodyLimit = 64 << 10
+	// userAgent names the sender.
+	userAgent = "memory-gateway-webhooks/1"
+)
+
+// ScheduleDefault is the delay before each retry: seven retries over about
+// a day and a half, then the delivery is dead-lettered.
+var ScheduleDefault = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// ParseSchedule reads WEBHOOK_RETRY_SCHEDULE: comma-separated durations.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return ScheduleDefault, nil
+	}
+	var out []time.Duration
+	for part := range strings.SplitSeq(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("WEBHOOK_RETRY_SCHEDULE: %q is not a positive duration", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Store is what the dispatcher needs of the store.
+type Store interface {
+	ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error)
+	CompleteWebhookDelivery(ctx context.Context, a gateway.WebhookAttempt) (gateway.WebhookAttemptResult, error)
+}
+
+// Outcomes of an attempt, as metrics label them.
+const (
+	OutcomeSuccess    = "success"
+	OutcomeRetry      = "retry"
+	OutcomeDeadLetter = "dead_letter"
+)
+
+// Hooks observe deliveries; nil fields observe nothing.
+type Hooks struct {
+	// Attempted is called after each attempt with its outcome and how long
+	// the request took.
+	Attempted func(outcome string, took time.Duration)
+	// Delivered is called on success with the time since the delivery was
+	// written.
+	Delivered func(sinceCreated time.Duration)
+}
+
+// Config tunes the dispatcher; zero fields take the defaults.
+type Config struct {
+	// Schedule is the delay before each retry; after the last one fails the
+	// delivery is dead-lettered.
+	Schedule     []time.Duration
+	Timeout      time.Duration
+	PollInterval time.Duration
+	Concurrency  int
+	BatchSize    int
+}
+
+// Dispatcher sends due deliveries. Build it with New, then Start and Stop it.
+type Dispatcher struct {
+	store  Store
+	client *http.Client
+	cfg    Config
+	logger *slog.Logger
+	now    func() time.Time
+	hooks  Hooks
+	id     string
+
+	wake   chan struct{}
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New builds a dispatcher that reaches endpoints only through guard.
+func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() time.Time, hooks Hooks) (*Dispatcher, error) {
+	if store == nil || guard == nil {
+		return nil, errors.New("webhook: a store and a guard are required")
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = ScheduleDefault
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = TimeoutDefault
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = PollIntervalDefault
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = ConcurrencyDefault
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = BatchSizeDefault
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	host, _ := os.Hostname()
+	transport := &http.Transport{
+		// Never through a proxy from the environment: the guard must see
+		// the real destination.
+		Proxy:                 nil,
+		DialContext:           guard.DialContext,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		// A redirect could lead anywhere; it counts as a failed attempt.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &Dispatcher{
+		store: store, client: client, cfg: cfg, logger: logger, now: now, hooks: hooks,
+		id:   fmt.Sprintf("webhooks-%s-%d-%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36)),
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Start launches the send loop.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cancel != nil {
+		return errors.New("webhook: dispatcher already started")
+	}
+	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.done = make(chan struct{})
+	go d.run(ctx)
+	return nil
+}
+
+// Stop ends the loop and waits, until ctx is done, for attempts in flight.
+// An attempt cut short keeps its lease, which runs out: it is sent again.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	d.mu.Lock()
+	cancel, done := d.cancel, d.done
+	d.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Wake makes the loop look for due deliveries now.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) run(ctx context.Context) {
+	defer close(d.done)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-d.wake:
+		}
+		n, err := d.Round(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.logger.WarnContext(ctx, "webhook: claiming deliveries failed", slog.String("err", err.Error()))
+		}
+		next := d.cfg.PollInterval
+		if n == d.cfg.BatchSize {
+			next = 0 // more are due
+		}
+		timer.Reset(next)
+	}
+}
+
+// Round claims due deliveries, attempts each and records the outcomes; it
+// returns how many it claimed.
+func (d *Dispatcher) Round(ctx context.Context) (int, error) {
+	now := d.now()
+	claimed, err := d.store.ClaimWebhookDeliveries(ctx, d.id, d.cfg.BatchSize, now, now.Add(d.cfg.Timeout+leaseMargin))
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, c := range claimed {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d.deliver(ctx, c)
+		})
+	}
+	wg.Wait()
+	return len(claimed), nil
+}
+
+// deliver makes one attempt and records it under its lease.
+func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
+	del := c.Delivery
+	start := d.now()
+	code, err := d.send(ctx, c, start)
+	took := d.now().Sub(start)
+	if ctx.Err() != nil {
+		return // stopping: the lease runs out and the delivery is sent again
+	}
+	at := d.now()
+	attempt := gateway.WebhookAttempt{DeliveryID: del.ID, FenceWorker: d.id, FenceClaim: del.ClaimCount, At: at}
+	if code != 0 {
+		attempt.StatusCode = &code
+	}
+	outcome := OutcomeSuccess
+	switch {
+	case err == nil:
+		attempt.Status = gateway.WebhookSuccess
+	case del.AttemptCount <= len(d.cfg.Schedule):
+		outcome = OutcomeRetry
+		next := at.Add(d.cfg.Schedule[max(del.AttemptCount-1, 0)])
+		attempt.Status, attempt.NextRetryAt = gateway.WebhookPending, &next
+	default:
+		outcome = OutcomeDeadLetter
+		attempt.Status = gateway.WebhookDeadLetter
+	}
+	if err != nil {
+		msg := err.Error()
+		attempt.Error = &msg
+	}
+	res, cerr := d.store.CompleteWebhookDelivery(context.WithoutCancel(ctx), attempt)
+	if cerr != nil {
+		d.logger.WarnContext(ctx, "webhook: recording an attempt failed; the lease will run out and the delivery is sent again",
+			slog.String("delivery_id", del.ID), slog.String("err", cerr.Error()))
+		return
+	}
+	if !res.Landed {
+		d.logger.InfoContext(ctx, "webhook: an attempt's lease had been taken over; its outcome was dropped", slog.String("delivery_id", del.ID))
+		return
+	}
+	if d.hooks.Attempted != nil {
+		d.hooks.Attempted(outcome, took)
+	}
+	if outcome == OutcomeSuccess && d.hooks.Delivered != nil {
+		d.hooks.Delivered(at.Sub(del.CreatedAt))
+	}
+	level := slog.LevelDebug
+	if outcome != OutcomeSuccess {
+		level = slog.LevelInfo
+	}
+	attrs := []slog.Attr{slog.String("delivery_id", del.ID), slog.String("endpoint_id", del.EndpointID),
+		slog.String("outcome", outcome), slog.Int("attempt", del.AttemptCount)}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	d.logger.LogAttrs(ctx, level, "webhook: delivery attempted", attrs...)
+	if res.Disabled {
+		d.logger.WarnContext(ctx, "webhook: endpoint disabled after repeated dead letters", slog.String("endpoint_id", del.EndpointID))
+	}
+}
+
+// send posts the signed payload; a 2xx answer is success. It returns the
+// status code (0 when there was none).
+func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time.Time) (int, error) {
+	body := []byte(c.Delivery.Payload)
+	sig, err := Sign(c.Secrets, c.Delivery.ID, at, body)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, errors.New("the endpoint's URL is not valid")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(HeaderID, c.Delivery.ID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(at.Unix(), 10))
+	req.Header.Set(HeaderSignature, sig)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, describe(err, d.cfg.Timeout)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseBodyLimit))
+	_ = resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("the endpoint answered %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+// describe turns a request error into what is recorded: without the URL,
+// which may carry a token in its query.
+func describe(err error, timeout time.Duration) error {
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		return refused
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if uerr.Timeout() {
+			return fmt.Errorf("no answer within %s", timeout)
+		}
+		return uerr.Err
+	}
+	return err
+}
