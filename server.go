@@ -146,6 +146,8 @@ type app struct {
 	// metricsAddr, when set, gets its own /metrics listener.
 	metricsAddr   string
 	metricsServer *http.Server
+	// metricsBound is the address the metrics listener got.
+	metricsBound string
 	// closeStreams ends every open subscription stream.
 	closeStreams context.CancelFunc
 	// devMode: no API keys, every caller is the dev principal.
@@ -469,6 +471,7 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 		if err != nil {
 			return fmt.Errorf("error listening for metrics on %s: %w", a.metricsAddr, err)
 		}
+		a.metricsBound = ln.Addr().String()
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.telemetry.Handler())
 		// A worker has no other listener: its probes live here.

@@ -187,7 +187,7 @@ func JobFinishedEvent(job CommitJob) (WebhookEvent, bool) {
 	if !job.Status.Terminal() || job.FinishedAt == nil {
 		return WebhookEvent{}, false
 	}
-	data := map[string]any{"jobId": job.ID, "kind": string(KindOf(job)), "status": string(job.Status), "createdRefsCount": job.CreatedRefsCount}
+	data := map[string]any{"jobId": job.ID, "kind": apiEnum(KindOf(job)), "status": apiEnum(job.Status), "createdRefsCount": job.CreatedRefsCount}
 	if job.SessionID != "" {
 		data["sessionId"] = job.SessionID
 	}
@@ -201,7 +201,7 @@ func JobFinishedEvent(job CommitJob) (WebhookEvent, bool) {
 // OutboxDeadLetteredEvent reports an event that ran out of attempts under
 // one claim.
 func OutboxDeadLetteredEvent(e OutboxEvent, now time.Time) WebhookEvent {
-	data := map[string]any{"outboxEventId": e.ID, "backend": string(e.Backend), "operation": string(e.Operation), "attemptCount": e.AttemptCount}
+	data := map[string]any{"outboxEventId": e.ID, "backend": apiEnum(e.Backend), "operation": apiEnum(e.Operation), "attemptCount": e.AttemptCount}
 	if e.JobID != nil {
 		data["jobId"] = *e.JobID
 	}
@@ -220,8 +220,8 @@ func FeedbackReceivedEvent(fb MemoryFeedback) WebhookEvent {
 	return WebhookEvent{
 		WorkspaceID: fb.WorkspaceID, Type: WebhookFeedbackReceived,
 		Key: "feedback_received:" + fb.ID,
-		Data: map[string]any{"feedbackId": fb.ID, "memoryRefId": fb.MemoryRefID, "feedbackType": string(fb.FeedbackType),
-			"status": string(fb.Status), "sourceType": fb.SourceType},
+		Data: map[string]any{"feedbackId": fb.ID, "memoryRefId": fb.MemoryRefID, "feedbackType": apiEnum(fb.FeedbackType),
+			"status": apiEnum(fb.Status), "sourceType": fb.SourceType},
 		At: fb.CreatedAt,
 	}
 }
@@ -238,7 +238,7 @@ func MemoryRetiredEvent(ref MemoryRef, now time.Time) (WebhookEvent, bool) {
 	default:
 		return WebhookEvent{}, false
 	}
-	data := map[string]any{"memoryRefId": ref.ID, "backend": string(ref.Backend), "refType": string(ref.RefType), "status": string(ref.Status)}
+	data := map[string]any{"memoryRefId": ref.ID, "backend": apiEnum(ref.Backend), "refType": apiEnum(ref.RefType), "status": apiEnum(ref.Status)}
 	if ref.SupersededByRefID != nil {
 		data["supersededByRefId"] = *ref.SupersededByRefID
 	}
@@ -254,10 +254,14 @@ func ErasureFinishedEvent(req ErasureRequest, job CommitJob) WebhookEvent {
 	return WebhookEvent{
 		WorkspaceID: req.WorkspaceID, Type: WebhookErasureFinished,
 		Key:  "erasure_finished:" + req.ID + ":" + job.FinishedAt.UTC().Format(time.RFC3339Nano),
-		Data: map[string]any{"erasureRequestId": req.ID, "jobId": job.ID, "status": string(ErasureStatusOf(job))},
+		Data: map[string]any{"erasureRequestId": req.ID, "jobId": job.ID, "status": apiEnum(ErasureStatusOf(job))},
 		At:   *job.FinishedAt,
 	}
 }
+
+// apiEnum is a value as the GraphQL API names it: payloads use the names
+// clients already read from the schema.
+func apiEnum[T ~string](v T) string { return strings.ToUpper(string(v)) }
 
 // WebhookDeliveryFilter narrows deliveries.
 type WebhookDeliveryFilter struct {

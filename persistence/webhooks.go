@@ -180,7 +180,7 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, id string, change fun
 		if err != nil {
 			return err
 		}
-		if _, err := tx.NewUpdate().Model(&webhookEndpointRow{WebhookEndpoint: e}).WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(&webhookEndpointRow{WebhookEndpoint: e}).Where("wh.id = ?", e.ID).Exec(ctx); err != nil {
 			return fmt.Errorf("error updating the webhook endpoint: %w", err)
 		}
 		out = e

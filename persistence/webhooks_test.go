@@ -1,0 +1,159 @@
+package persistence_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/persistence"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+func webhookEndpoint(id, ws string, enabled bool, events ...gateway.WebhookEventType) gateway.WebhookEndpoint {
+	return gateway.WebhookEndpoint{
+		ID: id, WorkspaceID: ws, URL: "https://hooks.example/" + id, Events: events, Enabled: enabled,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
+	}
+}
+
+// TestStoreWebhookDeliveries: a change writes one delivery per enabled,
+// subscribed endpoint of its workspace, in its own transaction and once;
+// deliveries are leased, fenced, retried, dead-lettered, re-driven, and an
+// endpoint whose deliveries dead-letter five times in a row is disabled.
+func TestStoreWebhookDeliveries(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		for _, e := range []gateway.WebhookEndpoint{
+			webhookEndpoint("whk_a1", "ws", true, gateway.WebhookFeedbackReceived, gateway.WebhookJobFinished),
+			webhookEndpoint("whk_a2", "ws", true, gateway.WebhookJobFinished),
+			webhookEndpoint("whk_a3", "ws2", true, gateway.WebhookFeedbackReceived),
+			webhookEndpoint("whk_a4", "ws", false, gateway.WebhookFeedbackReceived),
+		} {
+			require.NoError(t, store.InsertWebhookEndpoint(ctx, e, gateway.WebhookEndpointsPerWorkspaceMax, pt.Audit(e.ID)))
+		}
+		err := store.InsertWebhookEndpoint(ctx, webhookEndpoint("whk_a5", "ws", true, gateway.WebhookJobFinished), 3, pt.Audit("whk_a5"))
+		var input *gateway.InputError
+		require.ErrorAs(t, err, &input, "a workspace's endpoints are capped")
+
+		ref := pt.Ref()
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+		fb := gateway.MemoryFeedback{
+			ID: "fb_1", WorkspaceID: "ws", UserID: "user", AgentID: "agent", Namespace: "team",
+			MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackCorrection, Status: gateway.FeedbackReceived,
+			HasCorrection: true, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
+		}
+		for range 2 { // the second is a replay: nothing new
+			_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{Correction: "the secret word is green"}, pt.Audit(ref.ID), nil)
+			require.NoError(t, err)
+		}
+		page, err := store.ListWebhookDeliveries(ctx, gateway.WebhookDeliveryFilter{}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1, "only the enabled endpoint of the workspace that subscribes")
+		d := page.Items[0]
+		require.Equal(t, gateway.WebhookDeliveryID("whk_a1", "feedback_received:fb_1"), d.ID)
+		require.Equal(t, "whk_a1", d.EndpointID)
+		require.Equal(t, gateway.WebhookPending, d.Status)
+		require.Contains(t, d.Payload, `"feedbackId":"fb_1"`)
+		require.NotContains(t, d.Payload, "green", "payloads hold ids and statuses, never content")
+
+		now := pt.BaseTime.Add(time.Minute)
+		lease := time.Minute
+		claimed, err := store.ClaimWebhookDeliveries(ctx, "A", 10, now, now.Add(lease))
+		require.NoError(t, err)
+		require.Len(t, claimed, 1)
+		require.Equal(t, "https://hooks.example/whk_a1", claimed[0].URL)
+		require.Equal(t, []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, claimed[0].Secrets)
+		require.Equal(t, 1, claimed[0].Delivery.AttemptCount)
+		again, err := store.ClaimWebhookDeliveries(ctx, "B", 10, now, now.Add(lease))
+		require.NoError(t, err)
+		require.Empty(t, again, "a leased delivery is not claimed twice")
+
+		attempt := func(worker string, claim int, status gateway.WebhookDeliveryStatus, at time.Time, next *time.Time) gateway.WebhookAttemptResult {
+			t.Helper()
+			code := 500
+			msg := "the endpoint answered 500"
+			if status == gateway.WebhookSuccess {
+				code, msg = 200, ""
+			}
+			a := gateway.WebhookAttempt{DeliveryID: d.ID, FenceWorker: worker, FenceClaim: claim, Status: status, StatusCode: &code, NextRetryAt: next, At: at}
+			if msg != "" {
+				a.Error = &msg
+			}
+			res, err := store.CompleteWebhookDelivery(ctx, a)
+			require.NoError(t, err)
+			return res
+		}
+		require.False(t, attempt("B", 1, gateway.WebhookSuccess, now, nil).Landed, "not B's lease")
+		retryAt := now.Add(time.Second)
+		require.True(t, attempt("A", 1, gateway.WebhookPending, now, &retryAt).Landed)
+		claimed, err = store.ClaimWebhookDeliveries(ctx, "B", 10, now, now.Add(lease))
+		require.NoError(t, err)
+		require.Empty(t, claimed, "not due before its retry time")
+
+		later := now.Add(2 * time.Second)
+		claimed, err = store.ClaimWebhookDeliveries(ctx, "B", 10, later, later.Add(lease))
+		require.NoError(t, err)
+		require.Len(t, claimed, 1)
+		require.Equal(t, 2, claimed[0].Delivery.AttemptCount)
+		require.Equal(t, 2, claimed[0].Delivery.ClaimCount)
+
+		// B stalls past its lease: the delivery is due again (at least once),
+		// and B's late outcome does not land.
+		expired := later.Add(lease + time.Second)
+		claimed, err = store.ClaimWebhookDeliveries(ctx, "A", 10, expired, expired.Add(lease))
+		require.NoError(t, err)
+		require.Len(t, claimed, 1)
+		require.Equal(t, 3, claimed[0].Delivery.ClaimCount)
+		require.False(t, attempt("B", 2, gateway.WebhookSuccess, expired, nil).Landed)
+
+		// Dead letters in a row: the fifth disables the endpoint, audited.
+		claim := 3
+		for i := 1; i <= gateway.WebhookDisableAfterDeadLetters; i++ {
+			res := attempt("A", claim, gateway.WebhookDeadLetter, expired, nil)
+			require.True(t, res.Landed)
+			require.Equal(t, i == gateway.WebhookDisableAfterDeadLetters, res.Disabled, "dead letter %d", i)
+			got, err := store.WebhookDeliveriesByIDs(ctx, []string{d.ID})
+			require.NoError(t, err)
+			require.Equal(t, gateway.WebhookDeadLetter, got[0].Status)
+
+			redriven, ok, err := store.RedriveWebhookDelivery(ctx, d.ID, expired, pt.Audit(d.ID))
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, gateway.WebhookPending, redriven.Status)
+			require.Zero(t, redriven.AttemptCount)
+			_, ok, err = store.RedriveWebhookDelivery(ctx, d.ID, expired, pt.Audit(d.ID))
+			require.NoError(t, err)
+			require.False(t, ok, "only a dead letter is re-driven")
+
+			claimed, err = store.ClaimWebhookDeliveries(ctx, "A", 10, expired, expired.Add(lease))
+			require.NoError(t, err)
+			if i == gateway.WebhookDisableAfterDeadLetters {
+				require.Empty(t, claimed, "a disabled endpoint's deliveries wait")
+				break
+			}
+			require.Len(t, claimed, 1)
+			claim = claimed[0].Delivery.ClaimCount
+		}
+		endpoints, err := store.WebhookEndpointsByIDs(ctx, []string{"whk_a1"})
+		require.NoError(t, err)
+		require.False(t, endpoints[0].Enabled)
+		require.NotNil(t, endpoints[0].DisabledReason)
+		require.True(t, strings.Contains(*endpoints[0].DisabledReason, "5 deliveries in a row"))
+		audits, err := store.ListAuditEntries(ctx, gateway.AuditFilter{Action: gateway.AuditActionWebhookDisable}, gateway.PageRequest{First: 5})
+		require.NoError(t, err)
+		require.Len(t, audits.Items, 1)
+		require.Equal(t, "whk_a1", audits.Items[0].TargetID)
+
+		// Deleting an endpoint takes its deliveries with it.
+		require.NoError(t, store.DeleteWebhookEndpoint(ctx, "whk_a1", pt.Audit("whk_a1")))
+		page, err = store.ListWebhookDeliveries(ctx, gateway.WebhookDeliveryFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Empty(t, page.Items)
+	})
+}
