@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
+	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
 
@@ -274,10 +276,14 @@ func TestBatchIngestGroupsPerSession(t *testing.T) {
 	ov, em := openvikingtest.New(), evermemostest.New()
 	t.Cleanup(ov.Close)
 	t.Cleanup(em.Close)
-	// A slow first call: the turns after it queue meanwhile and go in one.
-	ov.Faults.SetLatency(50 * time.Millisecond)
-	em.Faults.SetLatency(50 * time.Millisecond)
-	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL})
+	// The first call of each remote backend is held until every turn has
+	// reached the local backend (so each has joined its session's queues):
+	// the turns behind it then go in one call.
+	releaseOV, releaseEM := ov.Faults.Hold(), em.Faults.Hold()
+	t.Cleanup(releaseOV)
+	t.Cleanup(releaseEM)
+	dbURL := pt.URL(t, pt.SQLite)
+	base := startServerWith(t, map[string]string{"DATABASE_URL": dbURL, "OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL})
 	var turns []any
 	for i := range 6 {
 		turns = append(turns, map[string]any{"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": "s1",
@@ -294,8 +300,16 @@ func TestBatchIngestGroupsPerSession(t *testing.T) {
 			}
 		}
 	}
-	gql(t, base, `mutation($in: IngestConversationTurnsInput!) { ingestConversationTurns(input: $in) { results { turn { status refs { backend } } error { code message } } } }`,
-		map[string]any{"in": map[string]any{"turns": turns}}, &out)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gql(t, base, `mutation($in: IngestConversationTurnsInput!) { ingestConversationTurns(input: $in) { results { turn { status refs { backend } } error { code message } } } }`,
+			map[string]any{"in": map[string]any{"turns": turns}}, &out)
+	}()
+	waitLocalTurns(t, dbURL, "s1", 6)
+	releaseOV()
+	releaseEM()
+	<-done
 	require.Len(t, out.IngestConversationTurns.Results, 6)
 	for i, r := range out.IngestConversationTurns.Results {
 		require.Nil(t, r.Error, "turn %d", i)
@@ -319,6 +333,19 @@ func TestBatchIngestGroupsPerSession(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("turn number %d", i), c, "EverMemOS keeps the order")
 	}
 	require.LessOrEqual(t, em.Faults.Count(http.MethodPost, "/api/v1/memories"), 2)
+}
+
+// waitLocalTurns waits until the local backend holds n turns of a session.
+func waitLocalTurns(t *testing.T, dbURL, session string, n int) {
+	t.Helper()
+	db, err := persistence.Open(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer func() { _ = db.Close() }()
+	require.Eventually(t, func() bool {
+		var count int
+		err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM local_memories WHERE session_id = ?", session).Scan(&count)
+		return err == nil && count >= n
+	}, 30*time.Second, 5*time.Millisecond, "the local backend never held %d turns", n)
 }
 
 // TestBatchIngestWhenABackendFails: a batch call a backend refuses fails

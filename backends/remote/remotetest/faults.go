@@ -22,6 +22,29 @@ type Faults struct {
 	counts   map[string]int
 	// onPath are failures for one method and path (FailNextOn).
 	onPath map[string]*pathFault
+	// held, when set, holds every request until it is closed (Hold).
+	held chan struct{}
+}
+
+// Hold makes every request wait, once counted, until release is called (or
+// its context ends): a test lets work queue up behind a call in flight and
+// decides itself when the call goes on.
+func (f *Faults) Hold() (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gate := make(chan struct{})
+	f.held = gate
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			if f.held == gate {
+				f.held = nil
+			}
+			f.mu.Unlock()
+			close(gate)
+		})
+	}
 }
 
 type pathFault struct {
@@ -78,7 +101,7 @@ func (f *Faults) Wrap(next http.Handler) http.Handler {
 		}
 		key := r.Method + " " + r.URL.Path
 		f.counts[key]++
-		latency, garbage := f.latency, f.garbage
+		latency, garbage, held := f.latency, f.garbage, f.held
 		fail, status, body := f.failNext > 0, f.status, f.body
 		if fail {
 			f.failNext--
@@ -87,6 +110,13 @@ func (f *Faults) Wrap(next http.Handler) http.Handler {
 			pf.n--
 		}
 		f.mu.Unlock()
+		if held != nil {
+			select {
+			case <-held:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if latency > 0 {
 			// Read the body first: only then does the server notice a client
 			// that hangs up, and cancel the request's context.
