@@ -270,7 +270,7 @@ func settings(cfg *config) []setting {
 		{"webhook-timeout", "WEBHOOK_TIMEOUT", "timeout of one webhook attempt", webhook.TimeoutDefault.String(), duration(&cfg.WebhookTimeout)},
 		{"webhook-poll-interval", "WEBHOOK_POLL_INTERVAL", "how often the worker looks for due webhook deliveries", webhook.PollIntervalDefault.String(), duration(&cfg.WebhookPoll)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
-		{"metrics-addr", "METRICS_ADDR", "also serve /metrics on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
+		{"metrics-addr", "METRICS_ADDR", "also serve /metrics, /healthz and /readyz on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},
 		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318); enables tracing", "", str(&cfg.OTLPEndpoint)},
 		{"service-name", "OTEL_SERVICE_NAME", "service name on exported spans", telemetry.ServiceNameDefault, str(&cfg.ServiceName)},

@@ -1,0 +1,101 @@
+{{- define "memory-gateway.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "memory-gateway.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "memory-gateway.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "memory-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "memory-gateway.selector" -}}
+app.kubernetes.io/name: {{ include "memory-gateway.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "memory-gateway.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{- define "memory-gateway.secretName" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{ .Values.secrets.existingSecret }}
+{{- else -}}
+{{ include "memory-gateway.fullname" . }}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment shared by serve, worker and migrate: secrets as files, policies as files, plain settings. */}}
+{{- define "memory-gateway.env" -}}
+- name: DATABASE_URL_FILE
+  value: /etc/memory-gateway/secrets/database-url
+- name: API_KEYS_FILE
+  value: /etc/memory-gateway/secrets/api-keys.json
+{{- if .Values.secrets.openvikingApiKey }}
+- name: OPENVIKING_API_KEY_FILE
+  value: /etc/memory-gateway/secrets/openviking-api-key
+{{- end }}
+{{- if .Values.secrets.evermemosApiKey }}
+- name: EVERMEMOS_API_KEY_FILE
+  value: /etc/memory-gateway/secrets/evermemos-api-key
+{{- end }}
+{{- if .Values.secrets.backendIdKey }}
+- name: BACKEND_ID_KEY_FILE
+  value: /etc/memory-gateway/secrets/backend-id-key
+{{- end }}
+{{- if .Values.policies.feedbackAutoAccept }}
+- name: FEEDBACK_AUTO_ACCEPT_FILE
+  value: /etc/memory-gateway/policies/feedback-auto-accept.json
+{{- end }}
+{{- if .Values.policies.retention }}
+- name: RETENTION_POLICY_FILE
+  value: /etc/memory-gateway/policies/retention.json
+{{- end }}
+- name: LOG_FORMAT
+  value: json
+{{- range $name, $value := .Values.env }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "memory-gateway.volumeMounts" -}}
+- name: secrets
+  mountPath: /etc/memory-gateway/secrets
+  readOnly: true
+{{- if or .Values.policies.feedbackAutoAccept .Values.policies.retention }}
+- name: policies
+  mountPath: /etc/memory-gateway/policies
+  readOnly: true
+{{- end }}
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{- define "memory-gateway.volumes" -}}
+- name: secrets
+  secret:
+    secretName: {{ include "memory-gateway.secretName" . }}
+{{- if or .Values.policies.feedbackAutoAccept .Values.policies.retention }}
+- name: policies
+  configMap:
+    name: {{ include "memory-gateway.fullname" . }}-policies
+{{- end }}
+- name: tmp
+  emptyDir: {}
+{{- end -}}
