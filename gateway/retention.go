@@ -81,6 +81,9 @@ type RetentionStore interface {
 	// DeleteDecidedFeedback deletes feedback decided (rejected, applied,
 	// skipped or failed) before, with its texts.
 	DeleteDecidedFeedback(ctx context.Context, ws WorkspaceSet, before time.Time, limit int) (int, error)
+	// DeleteFinishedWebhookDeliveries deletes webhook deliveries that
+	// succeeded or were dead-lettered before.
+	DeleteFinishedWebhookDeliveries(ctx context.Context, ws WorkspaceSet, before time.Time, limit int) (int, error)
 	// ExpiredRefs finds successful refs a TTL expired (created before,
 	// under the rule's namespace and of its types) whose deletion is not
 	// routed yet.

@@ -30,6 +30,8 @@ const (
 	TableOutboxEvents   = "outbox_events"
 	TableAuditEntries   = "audit_entries"
 	TableMemoryFeedback = "memory_feedback"
+	// TableWebhookDeliveries: deliveries that succeeded or dead-lettered.
+	TableWebhookDeliveries = "webhook_deliveries"
 )
 
 // Expirer routes the deletion of expired memories (the service).
@@ -164,8 +166,13 @@ func (s *Service) cleanControlPlane(ctx context.Context, ws gateway.WorkspaceSet
 	}); err != nil {
 		return err
 	}
-	return s.batches(ctx, TableMemoryFeedback, func() (int, error) {
+	if err := s.batches(ctx, TableMemoryFeedback, func() (int, error) {
 		return s.store.DeleteDecidedFeedback(ctx, ws, before, s.cfg.BatchSize)
+	}); err != nil {
+		return err
+	}
+	return s.batches(ctx, TableWebhookDeliveries, func() (int, error) {
+		return s.store.DeleteFinishedWebhookDeliveries(ctx, ws, before, s.cfg.BatchSize)
 	})
 }
 

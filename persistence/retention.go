@@ -79,6 +79,16 @@ func (s *Store) DeleteDecidedFeedback(ctx context.Context, ws gateway.WorkspaceS
 	return deleteIn(ctx, s.db, (*feedbackRow)(nil), "f.id", pick, "decided feedback")
 }
 
+// DeleteFinishedWebhookDeliveries implements gateway.RetentionStore.
+func (s *Store) DeleteFinishedWebhookDeliveries(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
+	pick := s.db.NewSelect().Model((*webhookDeliveryRow)(nil)).Column("wd.id").
+		Where("wd.status IN (?)", bun.List([]gateway.WebhookDeliveryStatus{gateway.WebhookSuccess, gateway.WebhookDeadLetter})).
+		Where("wd.updated_at < ?", before).
+		OrderExpr("wd.updated_at").Limit(limit)
+	pick = s.db.sql.lockClaim(inWorkspaces(pick, "wd.workspace_id", ws))
+	return deleteIn(ctx, s.db, (*webhookDeliveryRow)(nil), "wd.id", pick, "finished webhook deliveries")
+}
+
 // deleteIn deletes the rows a pick selects, in one statement.
 func deleteIn(ctx context.Context, db *DB, model any, column string, pick *bun.SelectQuery, what string) (int, error) {
 	res, err := db.NewDelete().Model(model).Where(db.sql.inSubquery(column), pick).Exec(ctx)

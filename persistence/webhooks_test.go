@@ -2,6 +2,7 @@ package persistence_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,51 @@ func TestStoreWebhookDeliveries(t *testing.T) {
 		page, err = store.ListWebhookDeliveries(ctx, gateway.WebhookDeliveryFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 10})
 		require.NoError(t, err)
 		require.Empty(t, page.Items)
+	})
+}
+
+// TestStoreDeletesFinishedWebhookDeliveries: retention deletes deliveries
+// that succeeded or dead-lettered before the window, never pending ones,
+// and only in the workspaces it is given.
+func TestStoreDeletesFinishedWebhookDeliveries(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		require.NoError(t, store.InsertWebhookEndpoint(ctx, webhookEndpoint("whk_r1", "ws", true, gateway.WebhookFeedbackReceived), 10, pt.Audit("whk_r1")))
+		ref := pt.Ref()
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+		for i, status := range []gateway.WebhookDeliveryStatus{gateway.WebhookSuccess, gateway.WebhookDeadLetter, gateway.WebhookPending} {
+			fb := gateway.MemoryFeedback{
+				ID: fmt.Sprintf("fb_r%d", i), WorkspaceID: "ws", UserID: "user", AgentID: "agent", Namespace: "team",
+				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived,
+				CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
+			}
+			_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
+			require.NoError(t, err)
+			if status == gateway.WebhookPending {
+				continue
+			}
+			claimed, err := store.ClaimWebhookDeliveries(ctx, "w", 1, pt.BaseTime, pt.BaseTime.Add(time.Minute))
+			require.NoError(t, err)
+			require.Len(t, claimed, 1)
+			res, err := store.CompleteWebhookDelivery(ctx, gateway.WebhookAttempt{DeliveryID: claimed[0].Delivery.ID, FenceWorker: "w",
+				FenceClaim: claimed[0].Delivery.ClaimCount, Status: status, At: pt.BaseTime})
+			require.NoError(t, err)
+			require.True(t, res.Landed)
+		}
+		n, err := store.DeleteFinishedWebhookDeliveries(ctx, gateway.WorkspaceSet{Only: "other"}, pt.BaseTime.Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.Zero(t, n, "another workspace's window")
+		n, err = store.DeleteFinishedWebhookDeliveries(ctx, gateway.WorkspaceSet{Only: "ws"}, pt.BaseTime, 10)
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing finished before the window")
+		n, err = store.DeleteFinishedWebhookDeliveries(ctx, gateway.WorkspaceSet{Except: []string{"other"}}, pt.BaseTime.Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		page, err := store.ListWebhookDeliveries(ctx, gateway.WebhookDeliveryFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 10})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1)
+		require.Equal(t, gateway.WebhookPending, page.Items[0].Status, "a pending delivery is never deleted")
 	})
 }

@@ -19,7 +19,7 @@ func (t *Telemetry) MaintenanceHooks() maintenance.Hooks {
 		Help: "Memories a TTL expired, whose deletion was routed to their backend.",
 	})
 	t.registry.MustRegister(deleted, expired)
-	for _, table := range []string{maintenance.TableCommitJobs, maintenance.TableOutboxEvents, maintenance.TableAuditEntries, maintenance.TableMemoryFeedback} {
+	for _, table := range []string{maintenance.TableCommitJobs, maintenance.TableOutboxEvents, maintenance.TableAuditEntries, maintenance.TableMemoryFeedback, maintenance.TableWebhookDeliveries} {
 		deleted.WithLabelValues(table)
 	}
 	return maintenance.Hooks{

@@ -94,6 +94,8 @@ type Config struct {
 }
 
 // Dispatcher sends due deliveries. Build it with New, then Start and Stop it.
+// It claims only as many deliveries as it has free senders, so a slow
+// endpoint holds one sender, not a batch, and no lease runs while waiting.
 type Dispatcher struct {
 	store  Store
 	client *http.Client
@@ -103,10 +105,14 @@ type Dispatcher struct {
 	hooks  Hooks
 	id     string
 
-	wake   chan struct{}
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	// freed tells the loop a sender finished (one is free again).
+	freed chan struct{}
+
+	mu sync.Mutex
+	// stopClaiming ends the claim loop; abortSends ends attempts in flight.
+	stopClaiming context.CancelFunc
+	abortSends   context.CancelFunc
+	done         chan struct{}
 }
 
 // New builds a dispatcher that reaches endpoints only through guard.
@@ -154,8 +160,8 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 	}
 	return &Dispatcher{
 		store: store, client: client, cfg: cfg, logger: logger, now: now, hooks: hooks,
-		id:   fmt.Sprintf("webhooks-%s-%d-%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36)),
-		wake: make(chan struct{}, 1),
+		id:    fmt.Sprintf("webhooks-%s-%d-%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36)),
+		freed: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -163,83 +169,88 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cancel != nil {
+	if d.done != nil {
 		return errors.New("webhook: dispatcher already started")
 	}
-	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	d.done = make(chan struct{})
-	go d.run(ctx)
+	base := context.WithoutCancel(ctx)
+	claimCtx, stopClaiming := context.WithCancel(base)
+	sendCtx, abortSends := context.WithCancel(base)
+	d.stopClaiming, d.abortSends, d.done = stopClaiming, abortSends, make(chan struct{})
+	go d.run(claimCtx, sendCtx)
 	return nil
 }
 
-// Stop ends the loop and waits, until ctx is done, for attempts in flight.
-// An attempt cut short keeps its lease, which runs out: it is sent again.
+// Stop stops claiming and gives attempts in flight until ctx is done to
+// finish; an attempt cut short keeps its lease, which runs out, and the
+// delivery is sent again.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.mu.Lock()
-	cancel, done := d.cancel, d.done
+	stopClaiming, abortSends, done := d.stopClaiming, d.abortSends, d.done
 	d.mu.Unlock()
-	if cancel == nil {
+	if done == nil {
 		return nil
 	}
-	cancel()
+	stopClaiming()
 	select {
 	case <-done:
+		abortSends()
 		return nil
 	case <-ctx.Done():
+		abortSends()
+		<-done
 		return ctx.Err()
 	}
 }
 
-// Wake makes the loop look for due deliveries now.
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (d *Dispatcher) run(ctx context.Context) {
+func (d *Dispatcher) run(claimCtx, sendCtx context.Context) {
 	defer close(d.done)
+	busy := make(chan struct{}, d.cfg.Concurrency) // one token per attempt in flight
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-claimCtx.Done():
 			return
 		case <-timer.C:
-		case <-d.wake:
+		case <-d.freed:
 		}
-		n, err := d.Round(ctx)
-		if err != nil && ctx.Err() == nil {
-			d.logger.WarnContext(ctx, "webhook: claiming deliveries failed", slog.String("err", err.Error()))
+		free := d.cfg.Concurrency - len(busy)
+		if free == 0 {
+			continue // a sender that finishes says so on freed
+		}
+		limit := min(free, d.cfg.BatchSize)
+		now := d.now()
+		claimed, err := d.store.ClaimWebhookDeliveries(claimCtx, d.id, limit, now, now.Add(d.cfg.Timeout+leaseMargin))
+		if err != nil && claimCtx.Err() == nil {
+			d.logger.WarnContext(claimCtx, "webhook: claiming deliveries failed", slog.String("err", err.Error()))
+		}
+		for _, c := range claimed {
+			busy <- struct{}{}
+			wg.Go(func() {
+				defer func() {
+					<-busy
+					select {
+					case d.freed <- struct{}{}:
+					default:
+					}
+				}()
+				d.deliver(sendCtx, c)
+			})
 		}
 		next := d.cfg.PollInterval
-		if n == d.cfg.BatchSize {
-			next = 0 // more are due
+		if len(claimed) == limit {
+			next = 0 // more may be due
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 		timer.Reset(next)
 	}
-}
-
-// Round claims due deliveries, attempts each and records the outcomes; it
-// returns how many it claimed.
-func (d *Dispatcher) Round(ctx context.Context) (int, error) {
-	now := d.now()
-	claimed, err := d.store.ClaimWebhookDeliveries(ctx, d.id, d.cfg.BatchSize, now, now.Add(d.cfg.Timeout+leaseMargin))
-	if err != nil {
-		return 0, err
-	}
-	sem := make(chan struct{}, d.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, c := range claimed {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			d.deliver(ctx, c)
-		})
-	}
-	wg.Wait()
-	return len(claimed), nil
 }
 
 // deliver makes one attempt and records it under its lease.
