@@ -2,7 +2,10 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/vikstrous/dataloadgen"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph"
@@ -109,7 +112,10 @@ func (r *erasureJobResolver) OutboxEvents(ctx context.Context, obj *gateway.Eras
 // Request implements graph.ErasureJobResolver.
 func (r *erasureJobResolver) Request(ctx context.Context, obj *gateway.ErasureJob) (*gateway.ErasureRequest, error) {
 	id, _ := obj.Metadata["erasure_id"].(string)
-	req, err := r.Service.Reader(ctx).ErasureRequest(ctx, id)
+	req, err := loadersFrom(ctx).erasures.Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, &gateway.NotFoundError{What: "erasure request"}
+	}
 	if err != nil {
 		return nil, err
 	}

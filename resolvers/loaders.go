@@ -19,13 +19,14 @@ const LoaderWaitDefault = 2 * time.Millisecond
 // their refs and outbox summaries costs one query per edge, not N. They are
 // built per operation, so nothing is cached across requests.
 type loaders struct {
-	jobs      *dataloadgen.Loader[string, gateway.CommitJob]
-	refs      *dataloadgen.Loader[string, gateway.MemoryRef]
-	events    *dataloadgen.Loader[string, gateway.OutboxEvent]
-	summaries *dataloadgen.Loader[string, gateway.OutboxSummary]
-	feedback  *dataloadgen.Loader[string, gateway.MemoryFeedback]
+	jobs      *idLoader[gateway.CommitJob]
+	refs      *idLoader[gateway.MemoryRef]
+	events    *idLoader[gateway.OutboxEvent]
+	summaries *idLoader[gateway.OutboxSummary]
+	feedback  *idLoader[gateway.MemoryFeedback]
+	erasures  *idLoader[gateway.ErasureRequest]
 	// webhookEndpoints answers only the caller's workspace's endpoints.
-	webhookEndpoints *dataloadgen.Loader[string, gateway.WebhookEndpoint]
+	webhookEndpoints *idLoader[gateway.WebhookEndpoint]
 
 	refsByJob      *pagedLoader[gateway.MemoryRef]
 	refsByGateway  *pagedLoader[gateway.MemoryRef]
@@ -93,14 +94,13 @@ func byID[T gateway.Node](fetch func(context.Context, []string) ([]T, error)) fu
 func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loaders {
 	opt := dataloadgen.WithWait(wait)
 	return &loaders{
-		webhookEndpoints: dataloadgen.NewMappedLoader(byID(svc.WebhookEndpointsByIDs), opt),
-		jobs:             dataloadgen.NewMappedLoader(byID(r.CommitJobsByIDs), opt),
-		refs:             dataloadgen.NewMappedLoader(byID(r.MemoryRefsByIDs), opt),
-		events:           dataloadgen.NewMappedLoader(byID(r.OutboxEventsByIDs), opt),
-		feedback:         dataloadgen.NewMappedLoader(byID(r.FeedbackByIDs), opt),
-		summaries: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []string) (map[string]gateway.OutboxSummary, error) {
-			return r.OutboxSummaries(ctx, ids)
-		}, opt),
+		webhookEndpoints: newIDLoader(byID(svc.WebhookEndpointsByIDs), opt),
+		jobs:             newIDLoader(byID(r.CommitJobsByIDs), opt),
+		refs:             newIDLoader(byID(r.MemoryRefsByIDs), opt),
+		events:           newIDLoader(byID(r.OutboxEventsByIDs), opt),
+		feedback:         newIDLoader(byID(r.FeedbackByIDs), opt),
+		erasures:         newIDLoader(byID(r.ErasureRequestsByIDs), opt),
+		summaries:        newIDLoader(r.OutboxSummaries, opt),
 		refsByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByJob, keys, gateway.RefFilter{}, p)
 		}),
@@ -132,6 +132,86 @@ func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loa
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsBySupersededBy, keys, gateway.RefFilter{}, p)
 		}),
 	}
+}
+
+// idLoader batches lookups by id. What a look-ahead loaded (prefetch) is
+// answered from its cache, missing ids included, without a statement.
+type idLoader[T any] struct {
+	fetch  func(ctx context.Context, ids []string) (map[string]T, error)
+	loader *dataloadgen.Loader[string, T]
+
+	// What prefetch loaded: values, and ids found missing.
+	mu      sync.Mutex
+	values  map[string]T
+	missing map[string]bool
+}
+
+func newIDLoader[T any](fetch func(ctx context.Context, ids []string) (map[string]T, error), opts ...dataloadgen.Option) *idLoader[T] {
+	return &idLoader[T]{fetch: fetch, loader: dataloadgen.NewMappedLoader(fetch, opts...), values: map[string]T{}, missing: map[string]bool{}}
+}
+
+// Load returns the item with id, batched with the other loads of its level.
+func (l *idLoader[T]) Load(ctx context.Context, id string) (T, error) {
+	l.mu.Lock()
+	gone := l.missing[id]
+	l.mu.Unlock()
+	if gone {
+		var zero T
+		return zero, dataloadgen.ErrNotFound
+	}
+	return l.loader.Load(ctx, id)
+}
+
+// prefetch returns the items with ids, fetching in one statement those no
+// earlier prefetch of the request loaded, and keeps the answers (absent ids
+// too) for the resolvers' loads.
+func (l *idLoader[T]) prefetch(ctx context.Context, ids []string) (map[string]T, error) {
+	ids = distinct(ids)
+	l.mu.Lock()
+	var unknown []string
+	for _, id := range ids {
+		if _, ok := l.values[id]; !ok && !l.missing[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	l.mu.Unlock()
+	if len(unknown) > 0 {
+		found, err := l.fetch(ctx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		for _, id := range unknown {
+			if v, ok := found[id]; ok {
+				l.values[id] = v
+				l.loader.Prime(id, v)
+			} else {
+				l.missing[id] = true
+			}
+		}
+		l.mu.Unlock()
+	}
+	out := make(map[string]T, len(ids))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		if v, ok := l.values[id]; ok {
+			out[id] = v
+		}
+	}
+	return out, nil
+}
+
+func distinct(keys []string) []string {
+	seen := make(map[string]struct{}, len(keys))
+	out := keys[:0:0]
+	for _, k := range keys {
+		if _, ok := seen[k]; !ok && k != "" {
+			seen[k] = struct{}{}
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 type pageFetch[T any] func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[T], error)
@@ -169,6 +249,8 @@ type pagedLoader[T any] struct {
 	fetch  pageFetch[T]
 	mu     sync.Mutex
 	byPage map[pageShape]*dataloadgen.Loader[string, gateway.Page[T]]
+	// primed are the pages prefetch loaded, per shape.
+	primed map[pageShape]map[string]gateway.Page[T]
 }
 
 type pageShape struct {
@@ -178,15 +260,28 @@ type pageShape struct {
 }
 
 func newPagedLoader[T any](wait time.Duration, fetch pageFetch[T]) *pagedLoader[T] {
-	return &pagedLoader[T]{wait: wait, fetch: fetch, byPage: map[pageShape]*dataloadgen.Loader[string, gateway.Page[T]]{}}
+	return &pagedLoader[T]{wait: wait, fetch: fetch, byPage: map[pageShape]*dataloadgen.Loader[string, gateway.Page[T]]{},
+		primed: map[pageShape]map[string]gateway.Page[T]{}}
 }
 
 func (l *pagedLoader[T]) load(ctx context.Context, key string, p gateway.PageRequest) (gateway.Page[T], error) {
+	l.mu.Lock()
+	loader := l.shapeLocked(p)
+	l.mu.Unlock()
+	return loader.Load(ctx, key)
+}
+
+func shapeOf(p gateway.PageRequest) pageShape {
 	shape := pageShape{first: p.First}
 	if p.After != nil {
 		shape.afterTS, shape.afterID = p.After.CreatedAt.UnixNano(), p.After.ID
 	}
-	l.mu.Lock()
+	return shape
+}
+
+// shapeLocked returns the loader of one page shape; l.mu is held.
+func (l *pagedLoader[T]) shapeLocked(p gateway.PageRequest) *dataloadgen.Loader[string, gateway.Page[T]] {
+	shape := shapeOf(p)
 	loader := l.byPage[shape]
 	if loader == nil {
 		loader = dataloadgen.NewMappedLoader(func(ctx context.Context, keys []string) (map[string]gateway.Page[T], error) {
@@ -194,6 +289,50 @@ func (l *pagedLoader[T]) load(ctx context.Context, key string, p gateway.PageReq
 		}, dataloadgen.WithWait(l.wait))
 		l.byPage[shape] = loader
 	}
+	return loader
+}
+
+// prefetch returns the page of every key, fetching in one statement those no
+// earlier prefetch of the request loaded, and keeps them (empty pages too)
+// for the resolvers' loads.
+func (l *pagedLoader[T]) prefetch(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[T], error) {
+	keys = distinct(keys)
+	shape := shapeOf(p)
+	l.mu.Lock()
+	primed := l.primed[shape]
+	if primed == nil {
+		primed = map[string]gateway.Page[T]{}
+		l.primed[shape] = primed
+	}
+	var unknown []string
+	for _, k := range keys {
+		if _, ok := primed[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
 	l.mu.Unlock()
-	return loader.Load(ctx, key)
+	if len(unknown) > 0 {
+		pages, err := l.fetch(ctx, unknown, p)
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		loader := l.shapeLocked(p)
+		for _, k := range unknown {
+			page, ok := pages[k]
+			if !ok {
+				page = gateway.Page[T]{Items: []T{}, HasPreviousPage: p.After != nil}
+			}
+			primed[k] = page
+			loader.Prime(k, page)
+		}
+		l.mu.Unlock()
+	}
+	out := make(map[string]gateway.Page[T], len(keys))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		out[k] = primed[k]
+	}
+	return out, nil
 }

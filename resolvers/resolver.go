@@ -68,7 +68,7 @@ func (r *Resolver) Session() graph.SessionResolver { return &sessionResolver{r} 
 
 // loadOptional loads one record for a nullable field: a missing record is
 // null, not an error.
-func loadOptional[T any](ctx context.Context, l *dataloadgen.Loader[string, T], id *string) (*T, error) {
+func loadOptional[T any](ctx context.Context, l *idLoader[T], id *string) (*T, error) {
 	if id == nil || *id == "" {
 		return nil, nil
 	}
