@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,25 @@ const dashboardQuery = `query($ws: ID!, $first: Int!) {
   }
 }`
 
+// deepDashboardQuery reads the refs graph several levels deep: jobs →
+// session → refs → job and feedback, and each job's refs → session.
+const deepDashboardQuery = `query($ws: ID!, $first: Int!) {
+  commitJobs(filter: {workspaceId: $ws}, first: $first) {
+    edges { node {
+      id status
+      session { id refs(first: 20) { edges { node { id backend status job { id status } feedback(first: 3) { edges { node { id status } } } } } } }
+      refs(first: 10) { edges { node { id session { id } } } }
+    } }
+  }
+}`
+
+// Deep query settings: runs whose statements are counted, and the
+// concurrent plain dashboard queries beside them.
+const (
+	deepRuns        = 50
+	deepLoadClients = 4
+)
+
 type dashboardAnswer struct {
 	Jobs struct {
 		Edges []struct {
@@ -62,6 +82,9 @@ func runDashboard(ctx context.Context, e *env) (*ScenarioResult, error) {
 	}
 	srv, err := e.startServer(ctx, "dashboard", url, map[string]string{
 		"WORKER_POLL_INTERVAL": dashboardIdle, "WORKER_RESCUE_INTERVAL": dashboardIdle,
+		// The deep query's page of 50 jobs with 20 refs each is over the
+		// default limit.
+		"COMPLEXITY_LIMIT": "200000",
 	})
 	if err != nil {
 		return res, err
@@ -109,13 +132,79 @@ func runDashboard(ctx context.Context, e *env) (*ScenarioResult, error) {
 		figure(fmt.Sprintf("p50 dashboard query, %d jobs", largest), unitMs, query.P50, base.P50, "{ __typename } round trip"),
 		figure(fmt.Sprintf("p99 dashboard query, %d jobs", largest), unitMs, query.P99, base.P99, "{ __typename } round trip"),
 	}
+	e.logf("dashboard: %d deep queries of %d jobs, counted, beside %d clients running the dashboard query", deepRuns, largest, deepLoadClients)
+	deep, err := runDeepDashboard(ctx, client, largest)
+	if err != nil {
+		return res, err
+	}
+	res.Rows = append(res.Rows,
+		figure(fmt.Sprintf("deep query statements, max of %d runs under load", deepRuns), unitCount, deep.Max, deep.Min, "min of the same runs").equalToBaseline(),
+		figure(fmt.Sprintf("p50 deep query under load, %d jobs", largest), unitMs, deep.Latency.P50, deep.Typename.P50, "{ __typename } round trip under the same load"),
+		figure(fmt.Sprintf("p99 deep query under load, %d jobs", largest), unitMs, deep.Latency.P99, deep.Typename.P99, "{ __typename } round trip under the same load"),
+	)
 	smallest := measured[0]
 	for _, s := range measured[1:] {
 		res.Rows = append(res.Rows, figure(fmt.Sprintf("SQL statements per query, %d jobs", s.Jobs), unitCount,
 			deref(s.Statements), deref(smallest.Statements), fmt.Sprintf("same query, %d jobs", smallest.Jobs)).equalToBaseline())
 	}
-	res.Notes = dashboardNotes(measured, haveMetrics, e.cfg.dashboardRuns)
-	res.Raw = map[string]any{"query": query, "typename": base, "sizes": measured, "metricsAvailable": haveMetrics}
+	res.Notes = append(dashboardNotes(measured, haveMetrics, e.cfg.dashboardRuns),
+		fmt.Sprintf("Deep query (jobs → session → refs(first: 20) → job and feedback(first: 3), and each job's refs(first: 10) → session), %d jobs: statements min %.0f / median %.0f / max %.0f over %d runs, counted by the server per request (extensions.statements), while %d clients ran the dashboard query in a loop.",
+			largest, deep.Min, deep.Median, deep.Max, deepRuns, deepLoadClients))
+	res.Raw = map[string]any{"query": query, "typename": base, "sizes": measured, "metricsAvailable": haveMetrics, "deep": deep}
+	return res, nil
+}
+
+// deepResult is what the deep query measured.
+type deepResult struct {
+	Min, Median, Max float64
+	Latency          Latency
+	Typename         Latency
+}
+
+// runDeepDashboard runs the deep query deepRuns times, each beside a
+// { __typename } round trip, while deepLoadClients run the plain dashboard
+// query, and counts each run's statements.
+func runDeepDashboard(ctx context.Context, client *gqlClient, n int) (deepResult, error) {
+	var res deepResult
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var load sync.WaitGroup
+	loadErr := make(chan error, deepLoadClients)
+	for range deepLoadClients {
+		load.Go(func() {
+			for loadCtx.Err() == nil {
+				if err := client.do(loadCtx, dashboardQuery, dashboardVars(n), nil); err != nil && loadCtx.Err() == nil {
+					loadErr <- err
+					return
+				}
+			}
+		})
+	}
+	defer func() { stopLoad(); load.Wait() }()
+	vars := dashboardVars(n)
+	counts := make([]float64, 0, deepRuns)
+	var q, b []time.Duration
+	for range deepRuns {
+		select {
+		case err := <-loadErr:
+			return res, fmt.Errorf("the concurrent dashboard load failed: %w", err)
+		default:
+		}
+		rtt, err := client.timeTypename(ctx)
+		if err != nil {
+			return res, err
+		}
+		b = append(b, rtt)
+		t0 := time.Now()
+		count, err := client.doCounted(ctx, deepDashboardQuery, vars, nil)
+		if err != nil {
+			return res, err
+		}
+		q = append(q, time.Since(t0))
+		counts = append(counts, float64(count))
+	}
+	slices.Sort(counts)
+	res.Min, res.Median, res.Max = counts[0], counts[len(counts)/2], counts[len(counts)-1]
+	res.Latency, res.Typename = summarize(q), summarize(b)
 	return res, nil
 }
 

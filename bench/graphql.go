@@ -54,8 +54,11 @@ type gqlError struct {
 }
 
 type gqlResponse struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []gqlError      `json:"errors"`
+	Data       json.RawMessage `json:"data"`
+	Errors     []gqlError      `json:"errors"`
+	Extensions struct {
+		Statements *int64 `json:"statements"`
+	} `json:"extensions"`
 }
 
 func (r gqlResponse) err() error {
@@ -78,42 +81,70 @@ func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, d
 	if err != nil {
 		return fmt.Errorf("error encoding a GraphQL request: %w", err)
 	}
-	return c.post(ctx, body, data)
+	_, err = c.send(ctx, body, data, false)
+	return err
+}
+
+// doCounted runs an operation and returns the SQL statements it cost, as
+// the server counts them for the request (its statements extension).
+func (c *gqlClient) doCounted(ctx context.Context, query string, vars map[string]any, data any) (int64, error) {
+	body, err := json.Marshal(gqlRequest{Query: query, Variables: vars})
+	if err != nil {
+		return 0, fmt.Errorf("error encoding a GraphQL request: %w", err)
+	}
+	return c.send(ctx, body, data, true)
 }
 
 // post sends an encoded request.
 func (c *gqlClient) post(ctx context.Context, body []byte, data any) error {
+	_, err := c.send(ctx, body, data, false)
+	return err
+}
+
+// statementsHeader asks the server to report the statements a request cost.
+const statementsHeader = "Memory-Gateway-Statements"
+
+func (c *gqlClient) send(ctx context.Context, body []byte, data any, countStatements bool) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("error building a GraphQL request: %w", err)
+		return 0, fmt.Errorf("error building a GraphQL request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json, application/json")
+	if countStatements {
+		req.Header.Set(statementsHeader, "count")
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("error posting to %s: %w", c.endpoint, err)
+		return 0, fmt.Errorf("error posting to %s: %w", c.endpoint, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("error reading a GraphQL response: %w", err)
+		return 0, fmt.Errorf("error reading a GraphQL response: %w", err)
 	}
 	var out gqlResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return fmt.Errorf("status %s, undecodable body %q: %w", resp.Status, truncate(raw), err)
+		return 0, fmt.Errorf("status %s, undecodable body %q: %w", resp.Status, truncate(raw), err)
 	}
 	if err := out.err(); err != nil {
-		return err
+		return 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %s: %q", resp.Status, truncate(raw))
+		return 0, fmt.Errorf("status %s: %q", resp.Status, truncate(raw))
 	}
 	if data != nil {
 		if err := json.Unmarshal(out.Data, data); err != nil {
-			return fmt.Errorf("error decoding GraphQL data: %w", err)
+			return 0, fmt.Errorf("error decoding GraphQL data: %w", err)
 		}
 	}
-	return nil
+	if countStatements {
+		if out.Extensions.Statements == nil {
+			return 0, fmt.Errorf("the server reported no statement count (extensions.statements)")
+		}
+		return *out.Extensions.Statements, nil
+	}
+	return 0, nil
 }
 
 func truncate(raw []byte) string {
