@@ -48,6 +48,7 @@ func withCheckedRequests(next http.Handler) http.Handler {
 				writeJSON(w, http.StatusBadRequest, codedError("the request body could not be read", "BAD_REQUEST", ""))
 				return
 			}
+			body = documentIDRequest(body)
 			if msg, field := requestShape(body); msg != "" {
 				writeJSON(w, http.StatusBadRequest, codedError(msg, "BAD_REQUEST", field))
 				return
@@ -59,6 +60,12 @@ func withCheckedRequests(next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		case r.Method == http.MethodGet:
 			q := r.URL.Query()
+			if id := q.Get("documentId"); id != "" && q.Get("query") == "" && q.Get("extensions") == "" {
+				ext, _ := json.Marshal(persistedQueryExtensions(id))
+				q.Set("extensions", string(ext))
+				q.Del("documentId")
+				r.URL.RawQuery = q.Encode()
+			}
 			for _, name := range []string{"query", "operationName", "variables", "extensions"} {
 				v := q.Get(name)
 				if !utf8.ValidString(v) {
@@ -85,6 +92,41 @@ func withCheckedRequests(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// documentIDRequest turns a request that names a persisted document by
+// documentId (GraphQL over HTTP's persisted documents: "sha256:<hex>" or the
+// bare hex) into the persisted-query form the server reads; other bodies
+// are returned as they are.
+func documentIDRequest(body []byte) []byte {
+	var req map[string]json.RawMessage
+	if json.Unmarshal(body, &req) != nil {
+		return body
+	}
+	var id string
+	if raw, ok := req["documentId"]; !ok || json.Unmarshal(raw, &id) != nil || id == "" {
+		return body
+	}
+	if q, ok := req["query"]; ok && string(q) != "null" && string(q) != `""` {
+		return body
+	}
+	if _, ok := req["extensions"]; ok {
+		return body
+	}
+	delete(req, "documentId")
+	delete(req, "query")
+	ext, _ := json.Marshal(persistedQueryExtensions(id))
+	req["extensions"] = ext
+	out, err := json.Marshal(req)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+func persistedQueryExtensions(documentID string) map[string]any {
+	hash := strings.TrimPrefix(documentID, "sha256:")
+	return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
 }
 
 // jsonMediaType reports a content type the POST transport reads.

@@ -93,6 +93,8 @@ type config struct {
 	RetentionPolicyFile string
 	MaintenanceInterval time.Duration
 	MaintenanceBatch    int
+	TrustedDocsFile     string
+	TrustedDocsFor      string
 	WebhookAllowHosts   string
 	WebhookSchedule     string
 	WebhookTimeout      time.Duration
@@ -265,6 +267,8 @@ func settings(cfg *config) []setting {
 		{"retention-policy-file", "RETENTION_POLICY_FILE", "the same policy from a file", "", str(&cfg.RetentionPolicyFile)},
 		{"maintenance-interval", "MAINTENANCE_INTERVAL", "how often retention runs (in every serve and worker process)", "1m0s", duration(&cfg.MaintenanceInterval)},
 		{"maintenance-batch-size", "MAINTENANCE_BATCH_SIZE", "rows one retention transaction deletes at most", strconv.Itoa(maintenance.BatchSizeDefault), integer(&cfg.MaintenanceBatch)},
+		{"trusted-documents-file", "TRUSTED_DOCUMENTS_FILE", "allowlist of GraphQL documents (JSON of sha256 → document, or a directory of .graphql files) that restricted keys are limited to", "", str(&cfg.TrustedDocsFile)},
+		{"trusted-documents-for", "TRUSTED_DOCUMENTS_FOR", "which keys the allowlist restricts: dashboard (DASHBOARD keys) or non-admin (every key but ADMIN ones)", "dashboard", str(&cfg.TrustedDocsFor)},
 		{"webhook-allow-hosts", "WEBHOOK_ALLOW_HOSTS", "comma-separated hosts, IPs or CIDRs webhook deliveries may reach although loopback or private (link-local stays refused)", "", str(&cfg.WebhookAllowHosts)},
 		{"webhook-retry-schedule", "WEBHOOK_RETRY_SCHEDULE", "comma-separated delays before each webhook retry; then DEAD_LETTER", "5s,5m,30m,2h,5h,10h,10h", str(&cfg.WebhookSchedule)},
 		{"webhook-timeout", "WEBHOOK_TIMEOUT", "timeout of one webhook attempt", webhook.TimeoutDefault.String(), duration(&cfg.WebhookTimeout)},

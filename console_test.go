@@ -218,6 +218,8 @@ func consoleInBrowser(t *testing.T, dbURL string, screenshots bool) {
 	base := startServerWith(t, map[string]string{
 		"DATABASE_URL": dbURL, "API_KEYS_FILE": keysFile(t), "EVERMEMOS_URL": em.URL,
 		"WORKER": "false", "OUTBOX_MAX_ATTEMPTS": "1",
+		// DASHBOARD keys run only the console's documents.
+		"TRUSTED_DOCUMENTS_FILE": trustedDocsFile(t),
 	})
 	ctx, requests := newBrowser(t)
 
@@ -318,9 +320,14 @@ func consoleInBrowser(t *testing.T, dbURL string, screenshots bool) {
 	useKey(t, ctx, adminKeyB)
 	openPage(t, ctx, base, "/jobs", "jobs")
 	require.Zero(t, evaluate[int](t, ctx, `document.querySelectorAll("tr[data-job]").length`), "globex's admin sees no acme job")
+	// The dashboard key runs only trusted documents: the console's own.
 	useKey(t, ctx, dashKeyA)
 	openPage(t, ctx, base, "/jobs", "jobs")
 	browse(t, ctx, "the dashboard sees acme's jobs", chromedp.WaitVisible(chromedp.CSS(`tr[data-job="`+job+`"]`)))
+	openPage(t, ctx, base, "/session?workspace=acme&session=s1", "session")
+	browse(t, ctx, "and draws a session's graph", chromedp.WaitVisible(chromedp.CSS(`svg.graph a[data-node="`+refID+`"]`)))
+	openPage(t, ctx, base, "/job/"+url.PathEscape(job), "job")
+	browse(t, ctx, "and opens a job", chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Outbox events"] tr[data-event]`)))
 	require.Equal(t, dashKeyA, evaluate[string](t, ctx, `sessionStorage.getItem("memory-gateway.console.key")`), "the key stays in sessionStorage")
 
 	origin := strings.TrimPrefix(base, "http://")

@@ -7,6 +7,7 @@
 //	memory-gateway migrate [flags]   apply database migrations and exit
 //	memory-gateway mcp-stdio --url … serve a running gateway's MCP tools on stdio
 //	memory-gateway healthcheck       exit 0 when /readyz answers ready (for images without curl)
+//	memory-gateway trusted-documents print the console's documents as a TRUSTED_DOCUMENTS_FILE
 //
 // Every flag has an environment variable; see the README for the table.
 package main
@@ -59,6 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	if command == "healthcheck" {
 		return runHealthcheck(ctx, args, getenv, stderr)
+	}
+	if command == "trusted-documents" {
+		return runTrustedDocuments(args, os.Stdout, stderr)
 	}
 	if command == "mcp-stdio" {
 		return runMCPStdio(ctx, args, getenv, stderr)
@@ -219,6 +223,13 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
+	var trusted *resolvers.TrustedDocuments
+	if cfg.TrustedDocsFile != "" {
+		if trusted, err = resolvers.LoadTrustedDocuments(cfg.TrustedDocsFile, resolvers.TrustedScope(cfg.TrustedDocsFor)); err != nil {
+			return nil, err
+		}
+		logger.InfoContext(ctx, "memory-gateway: trusted documents loaded", slog.Int("documents", trusted.Len()), slog.String("for", cfg.TrustedDocsFor))
+	}
 	tracerProvider, stopTracing, err := telemetry.SetupTracing(ctx, telemetry.TracingConfig{
 		Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName, SampleRatio: cfg.TraceSampleRatio,
 	})
@@ -355,6 +366,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		MaxMessageBytes:               cfg.MaxBodyBytes,
 		WebsocketOrigins:              originHosts(origins),
 		Extensions:                    []graphql.HandlerExtension{tel.GraphQL()},
+		TrustedDocuments:              trusted,
 	})
 	agents, err := mcpserver.New(mcpserver.Options{Service: svc, Logger: logger, Version: version()})
 	if err != nil {

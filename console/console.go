@@ -6,10 +6,12 @@ package console
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -47,4 +49,30 @@ func Handler() http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// documentsFile holds every GraphQL document the console sends.
+const documentsFile = "assets/documents.js"
+
+// documentEntry is one `name: ` + "`document`" + ` entry of documentsFile.
+var documentEntry = regexp.MustCompile("(?m)^  (\\w+): `([^`]*)`,$")
+
+// Documents returns the console's GraphQL documents by name, as the console
+// sends them (byte for byte), for a trusted-documents allowlist.
+func Documents() (map[string]string, error) {
+	raw, err := assets.ReadFile(documentsFile)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	docs := map[string]string{}
+	for _, m := range documentEntry.FindAllStringSubmatch(string(raw), -1) {
+		if strings.Contains(m[2], "${") || strings.Contains(m[2], `\`) {
+			return nil, fmt.Errorf("console: document %s is not a plain template literal", m[1])
+		}
+		docs[m[1]] = m[2]
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("console: no document found in %s", documentsFile)
+	}
+	return docs, nil
 }

@@ -60,6 +60,8 @@ type HandlerConfig struct {
 	TokenLimit int
 	// Extensions are added to the server (telemetry).
 	Extensions []graphql.HandlerExtension
+	// TrustedDocuments, when set, is the allowlist restricted keys run.
+	TrustedDocuments *TrustedDocuments
 }
 
 // NewHandler builds the GraphQL server: transports, query and persisted
@@ -131,6 +133,11 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 
 	// Parsing and validating is half the cost of a small query: cache it.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](QueryCacheSizeDefault))
+	if cfg.TrustedDocuments != nil {
+		// Before automatic persisted queries: they must not see what a
+		// restricted key may not run.
+		srv.Use(trustedDocumentsGate{docs: cfg.TrustedDocuments})
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: workspaceCache{inner: lru.New[string](APQCacheSizeDefault)}})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})

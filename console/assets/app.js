@@ -1,5 +1,6 @@
 // Memory Gateway console: jobs, dead letters, session graphs, reviews,
 // backends and erasures, built only on the public GraphQL API.
+import { DOCS } from "./documents.js";
 import { apiKey, query, setAPIKey, subscribe } from "./gql.js";
 import { badge, confirmButton, h, link, nodeLink, table, time } from "./dom.js";
 import { draw } from "./graph.js";
@@ -108,7 +109,6 @@ function nonEmpty(obj) {
 
 // ---- Jobs ----
 
-const JOB_FIELDS = `id kind status workspaceId createdAt updatedAt ... on CommitJob { sessionId }`;
 
 async function jobsPage(main, params, _arg, onLeave) {
   main.append(
@@ -125,7 +125,7 @@ async function jobsPage(main, params, _arg, onLeave) {
     status: params.get("status"),
     kind: params.get("kind"),
   });
-  const data = await query(`query($filter: JobFilter) { jobs(filter: $filter, first: 50) { edges { node { ${JOB_FIELDS} } } } }`, { filter });
+  const data = await query(DOCS.jobs, { filter });
   const rows = new Map();
   const tbodyRows = data.jobs.edges.map(({ node }) => jobRow(node, rows));
   const t = table(["Job", "Kind", "Status", "Workspace", "Session", "Created", "Updated"], tbodyRows, { "aria-label": "Jobs", class: "jobs" });
@@ -134,14 +134,14 @@ async function jobsPage(main, params, _arg, onLeave) {
 
   const follow = (job) => {
     if (TERMINAL.has(job.status)) return;
-    onLeave(subscribe(`subscription($id: ID!) { jobUpdated(id: $id) { ${JOB_FIELDS} } }`, { id: job.id }, (d) => updateJobRow(rows, d.jobUpdated)));
+    onLeave(subscribe(DOCS.jobRow, { id: job.id }, (d) => updateJobRow(rows, d.jobUpdated)));
   };
   data.jobs.edges.forEach(({ node }) => follow(node));
   if (filter.workspaceId) {
     // New jobs of the workspace appear as they are accepted.
     const vars = nonEmpty({ workspaceId: filter.workspaceId, sessionId: filter.sessionId });
     onLeave(
-      subscribe(`subscription($workspaceId: ID!, $sessionId: ID) { commitJobsUpdated(workspaceId: $workspaceId, sessionId: $sessionId) { id kind status workspaceId sessionId createdAt updatedAt } }`, vars, (d) => {
+      subscribe(DOCS.jobsFeed, vars, (d) => {
         const job = d.commitJobsUpdated;
         if (rows.has(job.id)) return updateJobRow(rows, job);
         if ((filter.status && filter.status !== job.status) || (filter.kind && filter.kind !== job.kind)) return;
@@ -180,17 +180,9 @@ function updateJobRow(rows, job) {
 
 // ---- One job ----
 
-const EVENT_FIELDS = `id backend operation status attemptCount maxAttempts lastError lastErrorCode nextRetryAt lockedBy leaseExpiresAt completedAt createdAt`;
-
 async function jobPage(main, _params, id, onLeave) {
   const load = () =>
-    query(
-      `query($id: ID!) { node(id: $id) { __typename ... on Job { id kind status workspaceId errorMessage createdAt updatedAt startedAt finishedAt
-        outboxEvents(first: 100) { edges { node { ${EVENT_FIELDS} } } } }
-        ... on CommitJob { userId agentId sessionId namespace refs(first: 100) { edges { node { id backend refType status createdAt } } } }
-        ... on ErasureJob { request { id userId status } } } }`,
-      { id },
-    );
+    query(DOCS.job, { id });
   const body = h("div", { class: "job" });
   main.append(body);
   const render = (data) => {
@@ -241,7 +233,7 @@ async function jobPage(main, _params, id, onLeave) {
   };
   render(await load());
   onLeave(
-    subscribe(`subscription($id: ID!) { jobUpdated(id: $id) { id status updatedAt } }`, { id }, async () => {
+    subscribe(DOCS.jobStatus, { id }, async () => {
       try {
         render(await load());
       } catch (err) {
@@ -278,10 +270,7 @@ async function deadLettersPage(main, params, _arg, onLeave) {
   const list = h("div", { class: "groups" });
   main.append(list);
   const load = async () => {
-    const data = await query(
-      `query($filter: OutboxEventFilter) { outboxEvents(filter: $filter, first: 100) { edges { node { id backend operation workspaceId attemptCount lastError lastErrorCode updatedAt owner { id kind } } } } }`,
-      { filter: nonEmpty({ status: "DEAD_LETTER", workspaceId }) },
-    );
+    const data = await query(DOCS.deadLetters, { filter: nonEmpty({ status: "DEAD_LETTER", workspaceId }) });
     const groups = new Map();
     for (const { node } of data.outboxEvents.edges) {
       const key = node.backend + " · " + (node.lastErrorCode || "no code");
@@ -301,12 +290,12 @@ async function deadLettersPage(main, params, _arg, onLeave) {
           confirmButton("Re-drive all", `Re-drive ${g.events.length} event(s) of ${key}?`, async () => {
             try {
               if (g.code) {
-                const d = await query(`mutation($f: OutboxEventFilter!) { redriveOutboxEvents(filter: $f) { redrivenCount } }`, {
+                const d = await query(DOCS.redriveEvents, {
                   f: nonEmpty({ status: "DEAD_LETTER", backend: g.backend, errorCode: g.code, workspaceId }),
                 });
                 notice(`Re-drove ${d.redriveOutboxEvents.redrivenCount} event(s).`);
               } else {
-                for (const e of g.events) await query(`mutation($id: ID!) { redriveOutboxEvent(id: $id) { id } }`, { id: e.id });
+                for (const e of g.events) await query(DOCS.redriveEvent, { id: e.id });
                 notice(`Re-drove ${g.events.length} event(s).`);
               }
               await load();
@@ -331,7 +320,7 @@ async function deadLettersPage(main, params, _arg, onLeave) {
                   {},
                   confirmButton("Re-drive", `Re-drive ${e.id}?`, async () => {
                     try {
-                      await query(`mutation($id: ID!) { redriveOutboxEvent(id: $id) { id status } }`, { id: e.id });
+                      await query(DOCS.redriveEvent, { id: e.id });
                       notice(`Re-drove ${e.id}.`);
                       await load();
                     } catch (err) {
@@ -367,13 +356,7 @@ async function sessionPage(main, params) {
     main.append(h("p", { class: "hint" }, "Name a workspace and a session to draw its graph."));
     return;
   }
-  const data = await query(
-    `query($ws: ID!, $s: ID!) { session(workspaceId: $ws, sessionId: $s) { id
-      refs(first: 50) { edges { node { id turnId backend refType status job { id }
-        feedback(first: 5) { edges { node { id feedbackType status } } } } } }
-      jobs(first: 10) { edges { node { id kind status outboxEvents(first: 10) { edges { node { id backend operation status attemptCount } } } } } } } }`,
-    { ws: workspaceId, s: sessionId },
-  );
+  const data = await query(DOCS.sessionGraph, { ws: workspaceId, s: sessionId });
   const nodes = [];
   const edges = [];
   const listed = [];
@@ -427,14 +410,11 @@ async function reviewsPage(main, params) {
   const list = h("div");
   main.append(list);
   const load = async () => {
-    const data = await query(
-      `query($filter: MemoryFeedbackFilter) { feedback(filter: $filter, first: 100) { edges { node { id feedbackType status workspaceId userId agentId namespace memoryRefId hasComment hasCorrection createdAt ref { backend refType status } } } } }`,
-      { filter: nonEmpty({ status: "RECEIVED", workspaceId }) },
-    );
+    const data = await query(DOCS.reviews, { filter: nonEmpty({ status: "RECEIVED", workspaceId }) });
     const items = data.feedback.edges.map((e) => e.node).filter((f) => f.feedbackType === "CORRECTION" || f.feedbackType === "DELETE_REQUEST");
     const decide = (f, decision) => async () => {
       try {
-        const d = await query(`mutation($in: ReviewMemoryFeedbackInput!) { reviewMemoryFeedback(input: $in) { feedback { id status } } }`, {
+        const d = await query(DOCS.review, {
           in: { id: f.id, decision, reason: "reviewed in the console" },
         });
         notice(`${f.id} is ${d.reviewMemoryFeedback.feedback.status}.`);
@@ -482,11 +462,7 @@ async function backendsPage(main, params, _arg, onLeave) {
   const stamp = h("p", { class: "hint", "aria-live": "polite" });
   main.append(body, stamp);
   const load = async () => {
-    const data = await query(
-      `query($ws: ID) { backends { backend healthy latencyMs error breakerState checkedAt }
-        outboxSummaries(workspaceId: $ws) { backend summary { totalEvents pendingEvents processingEvents successEvents skippedEvents deadLetterEvents } } }`,
-      { ws: workspaceId },
-    );
+    const data = await query(DOCS.backends, { ws: workspaceId });
     const sums = new Map(data.outboxSummaries.map((o) => [o.backend, o.summary]));
     body.replaceChildren(
       table(
@@ -532,11 +508,7 @@ async function erasuresPage(main, params, _arg, onLeave) {
   const body = h("div");
   main.append(body);
   const load = async () => {
-    const data = await query(
-      `query($filter: ErasureRequestFilter) { erasureRequests(filter: $filter, first: 50) { edges { node { id workspaceId userId agentId namespace status requestedBy createdAt finishedAt
-        job { id status } backends { backend outcome verified residue detail } } } } }`,
-      { filter },
-    );
+    const data = await query(DOCS.erasures, { filter });
     body.replaceChildren(
       table(
         ["Request", "Subject", "Status", "Per backend", "Requested by", "Created", "Finished"],
@@ -572,26 +544,15 @@ async function erasuresPage(main, params, _arg, onLeave) {
 
 // ---- Any node ----
 
-// NODE_FIELDS are the fields each type's page shows.
-const NODE_FIELDS = {
-  MemoryRef: `workspaceId userId agentId sessionId turnId namespace backend refType status nativeId nativeUri gatewayId provenanceId errorMessage createdAt updatedAt supersededAt
-    job { id } outboxEvent { id } supersededBy { id } feedback(first: 20) { edges { node { id } } }`,
-  OutboxEvent: `workspaceId sessionId backend operation status attemptCount maxAttempts nextRetryAt lockedBy leaseExpiresAt lastError lastErrorCode createdAt completedAt owner { id } feedback { id }`,
-  MemoryFeedback: `workspaceId userId agentId namespace memoryRefId feedbackType status hasComment hasCorrection reviewedBy reviewedAt reviewReason resultReason createdAt appliedAt job { id } replacementRef { id }`,
-  AuditEntry: `workspaceId action principal targetType targetId namespace sessionId jobId createdAt`,
-  ErasureRequest: `workspaceId userId agentId namespace status requestedBy createdAt finishedAt job { id }`,
-  Session: `workspaceId sessionId`,
-};
-
 async function nodePage(main, _params, id) {
-  const kind = await query(`query($id: ID!) { node(id: $id) { __typename ... on Job { kind } } }`, { id });
+  const kind = await query(DOCS.nodeKind, { id });
   const typename = kind.node?.__typename;
   if (kind.node?.kind) {
     location.replace("#/job/" + encodeURIComponent(id));
     return;
   }
-  const data = NODE_FIELDS[typename]
-    ? await query(`query($id: ID!) { node(id: $id) { __typename id ... on ${typename} { ${NODE_FIELDS[typename]} } } }`, { id })
+  const data = DOCS["node" + typename]
+    ? await query(DOCS["node" + typename], { id })
     : kind;
   const node = data.node;
   if (!node) {
