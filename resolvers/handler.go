@@ -150,7 +150,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.Use(strictEnums{schema: schema.Schema()})
 	srv.Use(introspectionGuard{})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
-	srv.Use(lookAhead{})
+	srv.Use(newLookAhead(schema.Schema()))
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)
 	}

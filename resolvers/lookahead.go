@@ -20,7 +20,26 @@ import (
 // every parent at once (one statement per field and level), priming the
 // request's loaders. The resolvers then answer from the loaders' caches.
 // What the walk does not cover still goes through the loaders as before.
-type lookAhead struct{}
+type lookAhead struct {
+	// satisfies lists, per object type, the type and the interfaces and
+	// unions it belongs to: what a fragment may be spread on.
+	satisfies map[string][]string
+}
+
+func newLookAhead(schema *ast.Schema) lookAhead {
+	satisfies := map[string][]string{}
+	for name, def := range schema.Types {
+		if def.Kind != ast.Object {
+			continue
+		}
+		names := []string{name}
+		for _, abstract := range schema.GetImplements(def) {
+			names = append(names, abstract.Name)
+		}
+		satisfies[name] = names
+	}
+	return lookAhead{satisfies: satisfies}
+}
 
 var (
 	_ graphql.HandlerExtension = lookAhead{}
@@ -29,7 +48,7 @@ var (
 
 func (lookAhead) ExtensionName() string                   { return "LookAhead" }
 func (lookAhead) Validate(graphql.ExecutableSchema) error { return nil }
-func (lookAhead) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+func (la lookAhead) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := next(ctx)
 	fc := graphql.GetFieldContext(ctx)
 	if err != nil || res == nil || fc == nil || fc.Object != "Query" || fc.Field.Definition == nil {
@@ -39,7 +58,7 @@ func (lookAhead) InterceptField(ctx context.Context, next graphql.Resolver) (any
 	if !ok {
 		return res, err
 	}
-	w := &walker{oc: graphql.GetOperationContext(ctx), l: l}
+	w := &walker{oc: graphql.GetOperationContext(ctx), l: l, satisfies: la.satisfies}
 	// A failed look-ahead costs only its batching: the resolvers load what
 	// is missing themselves, and report any error where it belongs.
 	_ = w.value(ctx, fc.Field.Definition.Type.Name(), res, fc.Field.Selections)
@@ -47,8 +66,18 @@ func (lookAhead) InterceptField(ctx context.Context, next graphql.Resolver) (any
 }
 
 type walker struct {
-	oc *graphql.OperationContext
-	l  *loaders
+	oc        *graphql.OperationContext
+	l         *loaders
+	satisfies map[string][]string
+}
+
+// fields collects the fields of sel that apply to an object of type typ.
+func (w *walker) fields(sel ast.SelectionSet, typ string) []graphql.CollectedField {
+	names := w.satisfies[typ]
+	if names == nil {
+		names = []string{typ}
+	}
+	return graphql.CollectFields(w.oc, sel, names)
 }
 
 // step is what one field of a level leads to: the objects of the next
@@ -72,7 +101,7 @@ func (w *walker) value(ctx context.Context, typ string, v any, sel ast.Selection
 		for i := range x.Items {
 			objs = append(objs, &x.Items[i])
 		}
-		return w.level(ctx, "ContextItem", objs, collectChild(w.oc, sel, "RetrieveContextPayload", "items"))
+		return w.level(ctx, "ContextItem", objs, w.child(sel, "RetrieveContextPayload", "items"))
 	default:
 		objs = []any{v}
 	}
@@ -81,13 +110,13 @@ func (w *walker) value(ctx context.Context, typ string, v any, sel ast.Selection
 
 // connection walks the nodes of a connection's edges.
 func (w *walker) connection(ctx context.Context, connType string, nodes []any, sel ast.SelectionSet) error {
-	edges := collectChild(w.oc, sel, connType, "edges")
+	edges := w.child(sel, connType, "edges")
 	if len(edges) == 0 || len(nodes) == 0 {
 		return nil
 	}
 	edgeType := strings.TrimSuffix(connType, "Connection") + "Edge"
 	nodeType := strings.TrimSuffix(connType, "Connection")
-	return w.level(ctx, nodeType, nodes, collectChild(w.oc, edges, edgeType, "node"))
+	return w.level(ctx, nodeType, nodes, w.child(edges, edgeType, "node"))
 }
 
 // level loads what sel needs below objs, then walks the next levels.
@@ -109,7 +138,7 @@ func (w *walker) level(ctx context.Context, typ string, objs []any, sel ast.Sele
 		byType[name] = append(byType[name], obj)
 	}
 	for _, name := range order {
-		for _, f := range graphql.CollectFields(w.oc, sel, []string{name}) {
+		for _, f := range w.fields(sel, name) {
 			follow := lookAheadEdges[name][f.Name]
 			if follow == nil {
 				continue
@@ -161,10 +190,10 @@ func intArg(v any) (int, bool) {
 	return 0, false
 }
 
-// collectChild returns the merged selection of field name of typ in sel.
-func collectChild(oc *graphql.OperationContext, sel ast.SelectionSet, typ, name string) ast.SelectionSet {
+// child returns the merged selection of field name of typ in sel.
+func (w *walker) child(sel ast.SelectionSet, typ, name string) ast.SelectionSet {
 	var out ast.SelectionSet
-	for _, f := range graphql.CollectFields(oc, sel, []string{typ}) {
+	for _, f := range w.fields(sel, typ) {
 		if f.Name == name {
 			out = append(out, f.Selections...)
 		}

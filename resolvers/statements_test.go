@@ -102,6 +102,10 @@ var graphShapes = []struct {
 	{"refs → job → outboxEvents → refs", `query($n: Int) { memoryRefs(filter: {workspaceId: "graph", refType: MESSAGE_MEMORY}, first: $n) { edges { node {
 		id job { id outboxEvents(first: 5) { edges { node { id status refs(first: 3) { edges { node { id } } } } } } }
 	} } } }`, 4},
+	{"jobs (an interface, read through fragments) → outboxEvents → refs", `query($n: Int) { jobs(filter: {workspaceId: "graph"}, first: $n) { edges { node {
+		... on Job { id outboxSummary { totalEvents } outboxEvents(first: 3) { edges { node { id refs(first: 2) { edges { node { id } } } } } } }
+		... on CommitJob { session { id } }
+	} } } }`, 4},
 	{"session graph → feedback → replacementRef → supersedes", `query($n: Int) { session(workspaceId: "graph", sessionId: "big") {
 		refs(first: $n) { edges { node { id feedback(first: 3) { edges { node { id replacementRef { id supersedes { id status } } } } } } } }
 	} }`, 5},
