@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/memory-gateway/memory-gateway/console"
 	"github.com/memory-gateway/memory-gateway/graph"
@@ -52,7 +53,7 @@ func TestConsoleDocumentsAreStaticAndValid(t *testing.T) {
 	require.GreaterOrEqual(t, len(docs), 15)
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	for name, doc := range docs {
-		_, errs := gqlparser.LoadQuery(schema, doc)
+		_, errs := gqlparser.LoadQueryWithRules(schema, doc, rules.NewDefaultRules())
 		require.Empty(t, errs, "console document %s", name)
 	}
 	app, err := os.ReadFile("console/assets/app.js")

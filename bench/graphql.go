@@ -95,12 +95,6 @@ func (c *gqlClient) doCounted(ctx context.Context, query string, vars map[string
 	return c.send(ctx, body, data, true)
 }
 
-// post sends an encoded request.
-func (c *gqlClient) post(ctx context.Context, body []byte, data any) error {
-	_, err := c.send(ctx, body, data, false)
-	return err
-}
-
 // statementsHeader asks the server to report the statements a request cost.
 const statementsHeader = "Memory-Gateway-Statements"
 
