@@ -81,37 +81,79 @@ func (s *Store) enqueueWebhooks(ctx context.Context, tx bun.IDB, events []gatewa
 }
 
 // jobsChanged is what every transaction that changes jobs does last: the
-// webhooks of jobs (and erasures) that finished, and the announcement.
+// webhooks of jobs (and erasures) that finished, and the announcement. The
+// drain finishes jobs by the thousand, so it first asks which of their
+// workspaces subscribe at all, and builds events only for those.
 func (s *Store) jobsChanged(ctx context.Context, tx bun.Tx, jobs []gateway.CommitJob, now time.Time) error {
-	var events []gateway.WebhookEvent
-	var erasureJobs []string
-	finished := map[string]gateway.CommitJob{}
+	var finished []gateway.CommitJob
 	for _, j := range jobs {
-		ev, ok := gateway.JobFinishedEvent(j)
-		if !ok {
-			continue
-		}
-		events = append(events, ev)
-		if j.Kind == gateway.JobKindErasure {
-			erasureJobs = append(erasureJobs, j.ID)
-			finished[j.ID] = j
+		if j.Status.Terminal() && j.FinishedAt != nil {
+			finished = append(finished, j)
 		}
 	}
-	if len(erasureJobs) > 0 {
-		var reqs []erasureRow
-		if err := tx.NewSelect().Model(&reqs).Where("er.job_id IN (?)", bun.List(erasureJobs)).Scan(ctx); err != nil {
-			return fmt.Errorf("error reading finished erasures: %w", err)
+	if len(finished) > 0 {
+		subscribed, err := webhookSubscriptions(ctx, tx, finished, func(j gateway.CommitJob) string { return j.WorkspaceID })
+		if err != nil {
+			return err
 		}
-		for _, r := range reqs {
-			events = append(events, gateway.ErasureFinishedEvent(r.domain(), finished[r.JobID]))
+		var events []gateway.WebhookEvent
+		var erasureJobs []string
+		byID := map[string]gateway.CommitJob{}
+		for _, j := range finished {
+			types := subscribed[j.WorkspaceID]
+			if types[gateway.WebhookJobFinished] {
+				ev, _ := gateway.JobFinishedEvent(j)
+				events = append(events, ev)
+			}
+			if j.Kind == gateway.JobKindErasure && types[gateway.WebhookErasureFinished] {
+				erasureJobs = append(erasureJobs, j.ID)
+				byID[j.ID] = j
+			}
 		}
-	}
-	if len(events) > 0 {
+		if len(erasureJobs) > 0 {
+			var reqs []erasureRow
+			if err := tx.NewSelect().Model(&reqs).Where("er.job_id IN (?)", bun.List(erasureJobs)).Scan(ctx); err != nil {
+				return fmt.Errorf("error reading finished erasures: %w", err)
+			}
+			for _, r := range reqs {
+				events = append(events, gateway.ErasureFinishedEvent(r.domain(), byID[r.JobID]))
+			}
+		}
 		if err := s.enqueueWebhooks(ctx, tx, events, now); err != nil {
 			return err
 		}
 	}
 	return s.db.sql.notifyJobs(ctx, tx, jobs)
+}
+
+// webhookSubscriptions returns, for the workspaces of items, the event
+// types their enabled endpoints subscribe to (in one statement; workspaces
+// without endpoints are absent).
+func webhookSubscriptions[T any](ctx context.Context, tx bun.IDB, items []T, workspaceOf func(T) string) (map[string]map[gateway.WebhookEventType]bool, error) {
+	set := map[string]struct{}{}
+	for _, it := range items {
+		set[workspaceOf(it)] = struct{}{}
+	}
+	var rows []webhookEndpointRow
+	err := tx.NewSelect().Model(&rows).Column("wh.workspace_id", "wh.events").
+		Where("wh.workspace_id IN (?)", bun.List(sortedKeys(set))).
+		Where("wh.enabled").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error reading webhook subscriptions: %w", err)
+	}
+	out := map[string]map[gateway.WebhookEventType]bool{}
+	for _, r := range rows {
+		types := out[r.WorkspaceID]
+		if types == nil {
+			types = map[gateway.WebhookEventType]bool{}
+			out[r.WorkspaceID] = types
+		}
+		for _, t := range r.Events {
+			types[t] = true
+		}
+	}
+	return out, nil
 }
 
 // deadLettered writes the webhooks of outbox events that just ran out of
