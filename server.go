@@ -161,6 +161,8 @@ type app struct {
 	maintenance *maintenance.Service
 	// webhooks sends webhook deliveries, wherever the worker runs.
 	webhooks *webhook.Dispatcher
+	// trusted is the trusted-documents list, when one is configured.
+	trusted *resolvers.TrustedDocuments
 }
 
 // anonymous is the principal of requests without a key: everything in dev
@@ -333,7 +335,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	}
 	// Subscribers, not executions: a change stream executed once serves many.
 	tel.ObserveSubscriptions(svc.LiveSubscriptions)
-	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring}
+	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring, trusted: trusted}
 	a.webhooks, err = webhook.New(store, guard, webhook.Config{Schedule: schedule, Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPoll}, logger, nil, tel.WebhookHooks())
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))
@@ -554,6 +556,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	}
 
 	go a.watchKeys(ctx, cfg.KeysReload, logger)
+	if a.trusted != nil {
+		go a.watchTrustedDocuments(ctx, cfg.KeysReload, logger)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -589,6 +594,21 @@ func (a *app) watchKeys(ctx context.Context, interval time.Duration, logger *slo
 		}
 		logger.InfoContext(ctx, "memory-gateway: API keys reloaded",
 			slog.Int("keys", res.Keys), slog.Int("added", res.Added), slog.Int("revoked", res.Revoked))
+	})
+}
+
+// watchTrustedDocuments reloads the trusted documents on SIGHUP and when
+// their file changes, like the keys, until ctx is done.
+func (a *app) watchTrustedDocuments(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a.trusted.Watch(ctx, interval, hup, func(documents int, err error) {
+		if err != nil {
+			logger.WarnContext(ctx, "memory-gateway: trusted documents not reloaded, the list in force stays", slog.String("err", err.Error()))
+			return
+		}
+		logger.InfoContext(ctx, "memory-gateway: trusted documents reloaded", slog.Int("documents", documents))
 	})
 }
 

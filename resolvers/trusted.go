@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -48,9 +50,17 @@ const (
 // listed document's text (compared after formatting, so whitespace does not
 // matter). Other keys may use the hashes too.
 type TrustedDocuments struct {
-	scope     TrustedScope
+	scope TrustedScope
+	// path, when set, is the file or directory the list is reloaded from.
+	path string
+	set  atomic.Pointer[trustedSet]
+}
+
+// trustedSet is one version of the list.
+type trustedSet struct {
 	byHash    map[string]string
 	canonical map[string]bool
+	digest    string
 }
 
 // NewTrustedDocuments builds an allowlist; every document must parse.
@@ -62,7 +72,17 @@ func NewTrustedDocuments(docs map[string]string, scope TrustedScope) (*TrustedDo
 	default:
 		return nil, fmt.Errorf("trusted documents: %q is not a scope (want %s or %s)", scope, TrustedForDashboards, TrustedForNonAdmins)
 	}
-	t := &TrustedDocuments{scope: scope, byHash: map[string]string{}, canonical: map[string]bool{}}
+	set, err := newTrustedSet(docs)
+	if err != nil {
+		return nil, err
+	}
+	t := &TrustedDocuments{scope: scope}
+	t.set.Store(set)
+	return t, nil
+}
+
+func newTrustedSet(docs map[string]string) (*trustedSet, error) {
+	set := &trustedSet{byHash: map[string]string{}, canonical: map[string]bool{}}
 	hashes := make([]string, 0, len(docs))
 	for h := range docs {
 		hashes = append(hashes, h)
@@ -77,16 +97,30 @@ func NewTrustedDocuments(docs map[string]string, scope TrustedScope) (*TrustedDo
 		if err != nil {
 			return nil, fmt.Errorf("trusted documents: %s: %w", h, err)
 		}
-		t.byHash[strings.ToLower(h)] = doc
-		t.canonical[canon] = true
+		set.byHash[strings.ToLower(h)] = doc
+		set.canonical[canon] = true
 	}
-	return t, nil
+	set.digest = DocumentHash(strings.Join(hashes, ","))
+	return set, nil
 }
 
 // LoadTrustedDocuments reads TRUSTED_DOCUMENTS_FILE: a JSON object of
 // sha256 → document, or a directory of .graphql files (each file one
-// document, hashed as it is).
+// document, hashed as it is). Reload and Watch read it again.
 func LoadTrustedDocuments(path string, scope TrustedScope) (*TrustedDocuments, error) {
+	docs, err := readTrustedDocuments(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := NewTrustedDocuments(docs, scope)
+	if err != nil {
+		return nil, err
+	}
+	t.path = path
+	return t, nil
+}
+
+func readTrustedDocuments(path string) (map[string]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("TRUSTED_DOCUMENTS_FILE: %w", err)
@@ -116,7 +150,52 @@ func LoadTrustedDocuments(path string, scope TrustedScope) (*TrustedDocuments, e
 	if len(docs) == 0 {
 		return nil, errors.New("TRUSTED_DOCUMENTS_FILE lists no document: restricted keys could run nothing")
 	}
-	return NewTrustedDocuments(docs, scope)
+	return docs, nil
+}
+
+// Reload reads the list again. A list that cannot be read or does not
+// hold is refused, and the one in force stays. changed reports whether the
+// documents differ.
+func (t *TrustedDocuments) Reload() (changed bool, err error) {
+	if t.path == "" {
+		return false, errors.New("trusted documents: not read from a file")
+	}
+	docs, err := readTrustedDocuments(t.path)
+	if err != nil {
+		return false, err
+	}
+	set, err := newTrustedSet(docs)
+	if err != nil {
+		return false, err
+	}
+	old := t.set.Swap(set)
+	return old.digest != set.digest, nil
+}
+
+// Watch reloads the list on every value of reload (SIGHUP) and every
+// interval, until ctx is done; report hears each reload that changed the
+// list or failed.
+func (t *TrustedDocuments) Watch(ctx context.Context, interval time.Duration, reload <-chan os.Signal, report func(documents int, err error)) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var lastErr string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+		case <-ticker.C:
+		}
+		changed, err := t.Reload()
+		switch {
+		case err != nil && err.Error() != lastErr:
+			lastErr = err.Error()
+			report(t.Len(), err)
+		case err == nil && changed:
+			lastErr = ""
+			report(t.Len(), nil)
+		}
+	}
 }
 
 // DocumentHash is the hex sha256 of a document's text.
@@ -126,7 +205,7 @@ func DocumentHash(doc string) string {
 }
 
 // Len is the number of documents.
-func (t *TrustedDocuments) Len() int { return len(t.byHash) }
+func (t *TrustedDocuments) Len() int { return len(t.set.Load().byHash) }
 
 func (t *TrustedDocuments) restricts(p gateway.Principal) bool {
 	switch t.scope {
@@ -138,11 +217,17 @@ func (t *TrustedDocuments) restricts(p gateway.Principal) bool {
 }
 
 func (t *TrustedDocuments) trusted(doc string) bool {
-	if _, ok := t.byHash[DocumentHash(doc)]; ok {
+	set := t.set.Load()
+	if _, ok := set.byHash[DocumentHash(doc)]; ok {
 		return true
 	}
 	canon, err := canonicalDocument(doc)
-	return err == nil && t.canonical[canon]
+	return err == nil && set.canonical[canon]
+}
+
+func (t *TrustedDocuments) byHash(hash string) (string, bool) {
+	doc, ok := t.set.Load().byHash[strings.ToLower(hash)]
+	return doc, ok
 }
 
 // canonicalDocument is a document as the formatter prints it.
@@ -171,7 +256,7 @@ func (g trustedDocumentsGate) MutateOperationParameters(ctx context.Context, raw
 	restricted := g.docs.restricts(p)
 	hash := persistedHash(raw.Extensions)
 	if raw.Query == "" && hash != "" {
-		if doc, ok := g.docs.byHash[strings.ToLower(hash)]; ok {
+		if doc, ok := g.docs.byHash(hash); ok {
 			raw.Query = doc
 			delete(raw.Extensions, "persistedQuery")
 			return nil

@@ -1,6 +1,9 @@
 package resolvers_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -72,4 +75,50 @@ func TestTrustedDocuments(t *testing.T) {
 	require.Error(t, err, "every document parses")
 	_, err = resolvers.NewTrustedDocuments(nil, "everyone")
 	require.Error(t, err)
+}
+
+// TestTrustedDocumentsReload: a changed file replaces the list; a broken one
+// is refused and the list in force stays.
+func TestTrustedDocumentsReload(t *testing.T) {
+	t.Parallel()
+	const first = `query A { commitJobs(first: 1) { edges { node { id } } } }`
+	const second = `query B { commitJobs(first: 2) { edges { node { id status } } } }`
+	path := filepath.Join(t.TempDir(), "trusted.json")
+	write := func(docs ...string) {
+		m := map[string]string{}
+		for _, d := range docs {
+			m[resolvers.DocumentHash(d)] = d
+		}
+		raw, _ := json.Marshal(m)
+		require.NoError(t, os.WriteFile(path, raw, 0o600))
+	}
+	write(first)
+	docs, err := resolvers.LoadTrustedDocuments(path, resolvers.TrustedForDashboards)
+	require.NoError(t, err)
+	h := newHarness(t, pt.Open(t, pt.SQLite), strict(), withHandlerConfig(resolvers.HandlerConfig{TrustedDocuments: docs}))
+	dash := &gateway.Principal{Name: "dash", WorkspaceID: "ws", Role: gateway.RoleDashboard, Grants: []gateway.Grant{{Access: gateway.AccessRead}}}
+	code := func(doc string) any {
+		_, resp := h.doRawAs(t, dash, map[string]any{"query": doc})
+		if len(resp.Errors) == 0 {
+			return nil
+		}
+		return resp.Errors[0].Extensions["code"]
+	}
+	require.Nil(t, code(first))
+	require.Equal(t, resolvers.CodeDocumentNotTrusted, code(second))
+
+	write(second)
+	changed, err := docs.Reload()
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, resolvers.CodeDocumentNotTrusted, code(first), "a document taken off the list no longer runs")
+	require.Nil(t, code(second))
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"00": "query {"}`), 0o600))
+	_, err = docs.Reload()
+	require.Error(t, err)
+	require.Nil(t, code(second), "a broken file leaves the list in force")
+	changed, err = docs.Reload()
+	require.Error(t, err)
+	require.False(t, changed)
 }
