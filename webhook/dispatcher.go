@@ -37,8 +37,8 @@ const (
 	userAgent = "memory-gateway-webhooks/1"
 )
 
-// ScheduleDefault is the delay before each retry: seven retries over about
-// a day and a half, then the delivery is dead-lettered.
+// ScheduleDefault is the delay before each retry: seven retries over 27½
+// hours, then the delivery is dead-lettered.
 var ScheduleDefault = []time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 }
