@@ -395,86 +395,86 @@ func each[P any](objs []any) []*P {
 // concrete names an object's GraphQL type and returns it as a pointer.
 func concrete(v any) (string, any) {
 	switch x := v.(type) {
-	case *gateway.CommitJob:
-		return "CommitJob", x
 	case gateway.CommitJob:
 		return "CommitJob", &x
-	case *gateway.ErasureJob:
-		return "ErasureJob", x
 	case gateway.ErasureJob:
 		return "ErasureJob", &x
-	case *gateway.MemoryRef:
-		return "MemoryRef", x
 	case gateway.MemoryRef:
 		return "MemoryRef", &x
-	case *gateway.OutboxEvent:
-		return "OutboxEvent", x
 	case gateway.OutboxEvent:
 		return "OutboxEvent", &x
-	case *gateway.AuditEntry:
-		return "AuditEntry", x
 	case gateway.AuditEntry:
 		return "AuditEntry", &x
-	case *gateway.MemoryFeedback:
-		return "MemoryFeedback", x
 	case gateway.MemoryFeedback:
 		return "MemoryFeedback", &x
-	case *gateway.Session:
-		return "Session", x
 	case gateway.Session:
 		return "Session", &x
-	case *gateway.ErasureRequest:
-		return "ErasureRequest", x
 	case gateway.ErasureRequest:
 		return "ErasureRequest", &x
-	case *gateway.ContextItem:
-		return "ContextItem", x
-	case *gateway.WebhookDelivery:
-		return "WebhookDelivery", x
 	case gateway.WebhookDelivery:
 		return "WebhookDelivery", &x
+	case *gateway.ContextItem:
+		return "ContextItem", x
+	}
+	// A pointer names its element's type.
+	if name, _ := concrete(derefAny(v)); name != "" {
+		return name, v
 	}
 	return "", nil
 }
 
+// derefAny returns what a pointer to one of the graph's types points at.
+func derefAny(v any) any {
+	switch x := v.(type) {
+	case *gateway.CommitJob:
+		return *x
+	case *gateway.ErasureJob:
+		return *x
+	case *gateway.MemoryRef:
+		return *x
+	case *gateway.OutboxEvent:
+		return *x
+	case *gateway.AuditEntry:
+		return *x
+	case *gateway.MemoryFeedback:
+		return *x
+	case *gateway.Session:
+		return *x
+	case *gateway.ErasureRequest:
+		return *x
+	case *gateway.WebhookDelivery:
+		return *x
+	}
+	return nil
+}
+
 // connectionNodes returns a connection's nodes.
 func connectionNodes(v any) ([]any, bool) {
-	var out []any
 	switch c := v.(type) {
 	case *model.MemoryRefConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.MemoryRefEdge) any { return e.Node }), true
 	case *model.CommitJobConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.CommitJobEdge) any { return e.Node }), true
 	case *model.JobConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.JobEdge) any { return e.Node }), true
 	case *model.OutboxEventConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.OutboxEventEdge) any { return e.Node }), true
 	case *model.AuditEntryConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.AuditEntryEdge) any { return e.Node }), true
 	case *model.MemoryFeedbackConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.MemoryFeedbackEdge) any { return e.Node }), true
 	case *model.ErasureRequestConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
+		return nodesOf(c.Edges, func(e model.ErasureRequestEdge) any { return e.Node }), true
 	case *model.WebhookDeliveryConnection:
-		for _, e := range c.Edges {
-			out = append(out, e.Node)
-		}
-	default:
-		return nil, false
+		return nodesOf(c.Edges, func(e model.WebhookDeliveryEdge) any { return e.Node }), true
 	}
-	return out, true
+	return nil, false
+}
+
+func nodesOf[E any](edges []E, node func(E) any) []any {
+	out := make([]any, len(edges))
+	for i, e := range edges {
+		out[i] = node(e)
+	}
+	return out
 }
