@@ -392,7 +392,8 @@ func each[P any](objs []any) []*P {
 	return out
 }
 
-// concrete names an object's GraphQL type and returns it as a pointer.
+// concrete names an object's GraphQL type and returns it as a pointer (nil
+// pointers, and anything else, are not walked).
 func concrete(v any) (string, any) {
 	switch x := v.(type) {
 	case gateway.CommitJob:
@@ -413,39 +414,35 @@ func concrete(v any) (string, any) {
 		return "ErasureRequest", &x
 	case gateway.WebhookDelivery:
 		return "WebhookDelivery", &x
+	case *gateway.CommitJob:
+		return pointerTo("CommitJob", x)
+	case *gateway.ErasureJob:
+		return pointerTo("ErasureJob", x)
+	case *gateway.MemoryRef:
+		return pointerTo("MemoryRef", x)
+	case *gateway.OutboxEvent:
+		return pointerTo("OutboxEvent", x)
+	case *gateway.AuditEntry:
+		return pointerTo("AuditEntry", x)
+	case *gateway.MemoryFeedback:
+		return pointerTo("MemoryFeedback", x)
+	case *gateway.Session:
+		return pointerTo("Session", x)
+	case *gateway.ErasureRequest:
+		return pointerTo("ErasureRequest", x)
+	case *gateway.WebhookDelivery:
+		return pointerTo("WebhookDelivery", x)
 	case *gateway.ContextItem:
-		return "ContextItem", x
-	}
-	// A pointer names its element's type.
-	if name, _ := concrete(derefAny(v)); name != "" {
-		return name, v
+		return pointerTo("ContextItem", x)
 	}
 	return "", nil
 }
 
-// derefAny returns what a pointer to one of the graph's types points at.
-func derefAny(v any) any {
-	switch x := v.(type) {
-	case *gateway.CommitJob:
-		return *x
-	case *gateway.ErasureJob:
-		return *x
-	case *gateway.MemoryRef:
-		return *x
-	case *gateway.OutboxEvent:
-		return *x
-	case *gateway.AuditEntry:
-		return *x
-	case *gateway.MemoryFeedback:
-		return *x
-	case *gateway.Session:
-		return *x
-	case *gateway.ErasureRequest:
-		return *x
-	case *gateway.WebhookDelivery:
-		return *x
+func pointerTo[T any](name string, p *T) (string, any) {
+	if p == nil {
+		return "", nil
 	}
-	return nil
+	return name, p
 }
 
 // connectionNodes returns a connection's nodes.
