@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/memory-gateway/memory-gateway/backends/evermemos"
+	"github.com/memory-gateway/memory-gateway/backends/everos"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/maintenance"
@@ -66,6 +66,10 @@ type config struct {
 	EverMemOSURL      string
 	EverMemOSKey      string
 	EverMemOSTimeout  time.Duration
+	// EverMemOSAPI is the API the EverMemOS URL speaks: evercore (the
+	// pre-1.0 /api/v1/memories API) or everos (EverOS 1.x, /api/v2/memory).
+	EverMemOSAPI   string
+	EverMemOSAppID string
 	PseudonymousIDs   bool
 	BackendIDKeyFile  string
 	// BackendIDKey comes from the environment or a file only, never a flag.
@@ -203,6 +207,15 @@ func settings(cfg *config) []setting {
 			return nil
 		}
 	}
+	oneOf := func(dst *string, allowed ...string) func(string) error {
+		return func(v string) error {
+			if !slices.Contains(allowed, v) {
+				return fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v)
+			}
+			*dst = v
+			return nil
+		}
+	}
 	duration := func(dst *time.Duration) func(string) error {
 		return func(v string) error {
 			d, err := time.ParseDuration(v)
@@ -240,10 +253,12 @@ func settings(cfg *config) []setting {
 		{"openviking-timeout", "OPENVIKING_TIMEOUT", "timeout of one OpenViking call", openviking.TimeoutDefault.String(), duration(&cfg.OpenVikingTimeout)},
 		{"openviking-poll-interval", "OPENVIKING_POLL_INTERVAL", "first delay before checking an OpenViking commit task (doubles per check, up to 30s)", openviking.PollIntervalDefault.String(), duration(&cfg.OpenVikingPoll)},
 		{"evermemos-url", "EVERMEMOS_URL", "EverMemOS base URL; enables the EverMemOS backend", "", str(&cfg.EverMemOSURL)},
-		{"evermemos-api-key", "EVERMEMOS_API_KEY", "EverMemOS bearer key (hosted API)", "", str(&cfg.EverMemOSKey)},
+		{"evermemos-api-key", "EVERMEMOS_API_KEY", "EverMemOS bearer key (a hosted API, or a proxy in front of EverOS, which has no authentication of its own)", "", str(&cfg.EverMemOSKey)},
 		{"pseudonymous-backend-ids", "PSEUDONYMOUS_BACKEND_IDS", "remote backends get keyed hashes of workspace and user/agent ids instead of the ids (key: BACKEND_ID_KEY or BACKEND_ID_KEY_FILE)", "false", boolean(&cfg.PseudonymousIDs)},
 		{"backend-id-key-file", "BACKEND_ID_KEY_FILE", "file holding the key of pseudonymous backend ids", "", str(&cfg.BackendIDKeyFile)},
-		{"evermemos-timeout", "EVERMEMOS_TIMEOUT", "timeout of one EverMemOS call (extraction runs inline)", evermemos.TimeoutDefault.String(), duration(&cfg.EverMemOSTimeout)},
+		{"evermemos-timeout", "EVERMEMOS_TIMEOUT", "timeout of one EverMemOS call (extraction runs inline; default 30s for evercore, 60s for everos)", "", duration(&cfg.EverMemOSTimeout)},
+		{"evermemos-api", "EVERMEMOS_API", "the API behind EVERMEMOS_URL: evercore (EverMemOS before 1.0, /api/v1/memories) or everos (EverOS 1.2 or later, /api/v2/memory)", everMemOSAPIEverCore, oneOf(&cfg.EverMemOSAPI, everMemOSAPIEverCore, everMemOSAPIEverOS)},
+		{"evermemos-app-id", "EVERMEMOS_APP_ID", "EverOS app_id every workspace's project lives in (everos only)", everos.AppIDDefault, str(&cfg.EverMemOSAppID)},
 		{"worker", "WORKER", "run the outbox worker inside serve", "true", boolean(&cfg.Worker)},
 		{"worker-concurrency", "WORKER_CONCURRENCY", "outbox events of one backend in flight per process", strconv.Itoa(worker.ConcurrencyPerBackendDefault), integer(&cfg.WorkerConcurrency)},
 		{"worker-lease", "WORKER_LEASE", "lease of a claimed outbox event (renewed while it runs)", worker.LeaseDurationDefault.String(), duration(&cfg.WorkerLease)},
@@ -281,6 +296,12 @@ func settings(cfg *config) []setting {
 		{"trace-sample-ratio", "TRACE_SAMPLE_RATIO", "share of new traces recorded (a caller's sampling decision is kept)", "1", ratio(&cfg.TraceSampleRatio)},
 	}
 }
+
+// The APIs an EverMemOS URL may speak (EVERMEMOS_API).
+const (
+	everMemOSAPIEverCore = "evercore"
+	everMemOSAPIEverOS   = "everos"
+)
 
 // backendIDKeyMin is the shortest key of pseudonymous ids (bytes).
 const backendIDKeyMin = 16

@@ -29,6 +29,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
+	"github.com/memory-gateway/memory-gateway/backends/everos"
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
@@ -431,13 +432,23 @@ func remoteBackends(cfg config, userKeys map[string]string) ([]gateway.BackendAd
 		out = append(out, ov)
 	}
 	if cfg.EverMemOSURL != "" {
-		em, err := evermemos.New(evermemos.Config{BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, Timeout: cfg.EverMemOSTimeout, Identities: ids})
+		em, err := everMemOSBackend(cfg, ids)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, em)
 	}
 	return out, nil
+}
+
+// everMemOSBackend is the EVERMEMOS backend of the API EVERMEMOS_API names.
+func everMemOSBackend(cfg config, ids remote.Identities) (gateway.BackendAdapter, error) {
+	if cfg.EverMemOSAPI == everMemOSAPIEverOS {
+		return everos.New(everos.Config{
+			BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, AppID: cfg.EverMemOSAppID, Timeout: cfg.EverMemOSTimeout, Identities: ids,
+		})
+	}
+	return evermemos.New(evermemos.Config{BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, Timeout: cfg.EverMemOSTimeout, Identities: ids})
 }
 
 // readUserKeys reads the OpenViking per-user key file: {"workspace/user": "key"}.

@@ -152,6 +152,11 @@ type CommitRequest struct {
 	Namespace   string
 	Attempt     int
 	Metadata    Metadata
+	// Known, when the backend asks, reads the native ids of the memories of
+	// this session in this backend the gateway already holds refs of (one
+	// read, paged): a backend that can only list all of a session's
+	// memories reports the new ones only. Nil outside the worker.
+	Known func(ctx context.Context) (map[string]bool, error)
 }
 
 // ProducedRef is one memory a commit produced.
@@ -187,6 +192,10 @@ type CommitResult struct {
 	// (e.g. a remote task id); it must not hold content.
 	State    Metadata
 	Response map[string]any
+	// Retired, on a successful commit, are memories the backend itself
+	// deleted while producing Refs (OpenViking's memory diff deletes): their
+	// refs are marked DELETED in the completion's transaction.
+	Retired []ProducedRef
 	// ReplacedContentHash, for applied feedback, is the ContentHash of the
 	// trimmed text the correction or delete removed, when the backend could
 	// read it: retrieval then recognises the old fact wherever it still
@@ -214,10 +223,12 @@ type FeedbackRequest struct {
 	AgentID      string
 	SessionID    string
 	Namespace    string
-	// The memory: its ref's type and native identifiers.
+	// The memory: its ref's type and native identifiers, and what the
+	// backend said of it when a commit produced it (ProducedRef.Metadata).
 	RefType    RefType
 	NativeID   string
 	NativeURI  string
+	Produced   Metadata
 	Correction string
 	Attempt    int
 	State      Metadata
@@ -254,6 +265,17 @@ const ErrorCodeEmptyCorrection = "empty_correction"
 // this memory; reason is a short snake_case word shown on the feedback.
 func SkippedResult(reason string) CommitResult {
 	return CommitResult{Status: ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}
+}
+
+// StatusUnsupported is the Response["status"] of UnsupportedResult.
+const StatusUnsupported = "unsupported"
+
+// UnsupportedResult is an adapter's answer for an operation its backend's
+// API offers no way to perform on this memory (EverOS has no delete; no
+// EverMemOS API rewrites a profile): nothing changed, and nothing will by
+// trying again. The feedback ends UNSUPPORTED with reason.
+func UnsupportedResult(reason string) CommitResult {
+	return CommitResult{Status: ResultSkipped, Response: map[string]any{"status": StatusUnsupported, "reason": reason}}
 }
 
 // EmptyCorrectionResult is an adapter's answer to a correction without text.

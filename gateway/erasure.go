@@ -32,6 +32,12 @@ const (
 	ErrorCodeResidue = "residue_remaining"
 	// ErrorCodeVerification is an erasure whose verification failed.
 	ErrorCodeVerification = "verification_failed"
+	// ErrorCodeErasureIncomplete is a backend's share that deleted all it
+	// can while the backend keeps data its API cannot delete: not retried
+	// (trying again cannot help), dead-lettered with the residue by kind,
+	// and the erasure ends PARTIAL. Re-drive it once the rest is removed by
+	// other means.
+	ErrorCodeErasureIncomplete = "erasure_incomplete"
 	// maxErasureReasonBytes bounds an erasure's reason.
 	maxErasureReasonBytes = 2 << 10
 	// erasureGraceMargin is added to the longest ingest bound before an
@@ -130,6 +136,12 @@ const (
 	ErasureOutcomeNothingToErase ErasureOutcome = "nothing_to_erase"
 	ErasureOutcomeFailed         ErasureOutcome = "failed"
 	ErasureOutcomeSkipped        ErasureOutcome = "skipped"
+	// ErasureOutcomePartial: the backend deleted what its API can delete and
+	// keeps kinds of data it cannot (see the residue by kind).
+	ErasureOutcomePartial ErasureOutcome = "partial"
+	// ErasureOutcomeUnsupported: the backend's API deletes nothing at all;
+	// what it holds of the subject stays (see the residue by kind).
+	ErasureOutcomeUnsupported ErasureOutcome = "unsupported"
 )
 
 // ErasureRequest is the record of one erasure: who asked to erase whom, and
@@ -188,7 +200,137 @@ type ErasureBackendResult struct {
 	Outcome  ErasureOutcome
 	Verified bool
 	Residue  int
-	Detail   *string
+	// ResidueByKind is the last verification's residue, kind by kind.
+	ResidueByKind []ResidueKind
+	Detail        *string
+}
+
+// Residue is what verification found of a subject in one backend, kind by
+// kind. A backend reports every kind it knows remains, including kinds it
+// cannot list or delete: what an API cannot erase is reported, never hidden.
+type Residue []ResidueKind
+
+// ResidueKind is one kind of data a backend still holds of the subject.
+type ResidueKind struct {
+	// Kind names the data in the backend's terms: "episode", "profile",
+	// "raw_message", "memory_file", "session", …
+	Kind string `json:"kind"`
+	// Count is how many the backend still lists (a lower bound when
+	// Uncounted).
+	Count int `json:"count"`
+	// Uncounted: the backend offers no way to list this kind; it is known
+	// to remain (it was written and nothing can delete it).
+	Uncounted bool `json:"uncounted,omitempty"`
+	// Unerasable: the backend's API offers no way to delete this kind, so
+	// trying again cannot help.
+	Unerasable bool `json:"unerasable,omitempty"`
+	// Why says, for an unerasable kind, what the backend lacks.
+	Why string `json:"why,omitempty"`
+	// RefTypes are the ref types whose memories this kind holds: after a
+	// partial erasure their refs stay live (the memories are still there).
+	RefTypes []RefType `json:"-"`
+}
+
+// Counted reports whether the backend could list this kind.
+func (k ResidueKind) Counted() bool { return !k.Uncounted }
+
+// Erasable reports whether the backend's API can delete this kind.
+func (k ResidueKind) Erasable() bool { return !k.Unerasable }
+
+// Total is how many items remain, as far as they can be counted.
+func (r Residue) Total() int {
+	n := 0
+	for _, k := range r {
+		n += k.Count
+	}
+	return n
+}
+
+// Erasable is how many remaining items a further attempt could delete.
+func (r Residue) Erasable() int {
+	n := 0
+	for _, k := range r {
+		if !k.Unerasable {
+			n += k.Count
+		}
+	}
+	return n
+}
+
+// Unerasable are the kinds that remain and that the backend cannot delete.
+func (r Residue) Unerasable() Residue {
+	var out Residue
+	for _, k := range r {
+		if k.Unerasable && (k.Count > 0 || k.Uncounted) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Clear reports whether nothing remains.
+func (r Residue) Clear() bool {
+	for _, k := range r {
+		if k.Count > 0 || k.Uncounted {
+			return false
+		}
+	}
+	return true
+}
+
+// Describe names what remains, e.g. "profile: 1 (no API deletes profiles);
+// raw_message: uncounted (…)".
+func (r Residue) Describe() string {
+	parts := make([]string, 0, len(r))
+	for _, k := range r {
+		count := strconv.Itoa(k.Count)
+		if k.Uncounted {
+			count = "not listable"
+			if k.Count > 0 {
+				count = "at least " + count
+			}
+		}
+		part := k.Kind + ": " + count
+		if k.Why != "" {
+			part += " (" + k.Why + ")"
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// metadata is the residue as stored on the event.
+func (r Residue) metadata() []any {
+	out := make([]any, 0, len(r))
+	for _, k := range r {
+		m := map[string]any{"kind": k.Kind, "count": k.Count}
+		if k.Uncounted {
+			m["uncounted"] = true
+		}
+		if k.Unerasable {
+			m["unerasable"] = true
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// residueFromMetadata reads the residue stored on an event.
+func residueFromMetadata(v any) Residue {
+	list, _ := v.([]any)
+	out := make(Residue, 0, len(list))
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		k := ResidueKind{Count: metadataInt(m["count"])}
+		k.Kind, _ = m["kind"].(string)
+		k.Uncounted, _ = m["uncounted"].(bool)
+		k.Unerasable, _ = m["unerasable"].(bool)
+		out = append(out, k)
+	}
+	return out
 }
 
 // ErasureBackendResults reads each backend's result from the erasure job's
@@ -199,6 +341,7 @@ func ErasureBackendResults(events []OutboxEvent) []ErasureBackendResult {
 		r := ErasureBackendResult{Backend: e.Backend, Outcome: ErasureOutcomePending}
 		r.Verified, _ = e.Metadata["verified"].(bool)
 		r.Residue = metadataInt(e.Metadata["residue"])
+		r.ResidueByKind = residueFromMetadata(e.Metadata["residue_kinds"])
 		if d, ok := e.Metadata["detail"].(string); ok && d != "" {
 			r.Detail = &d
 		}
@@ -216,6 +359,9 @@ func ErasureBackendResults(events []OutboxEvent) []ErasureBackendResult {
 			}
 		case OutboxDeadLetter:
 			r.Outcome = ErasureOutcomeFailed
+			if o, _ := e.Metadata["outcome"].(string); deref(e.LastErrorCode) == ErrorCodeErasureIncomplete && o != "" {
+				r.Outcome = ErasureOutcome(o)
+			}
 			if r.Detail == nil && e.LastError != nil {
 				r.Detail = e.LastError
 			}
@@ -258,11 +404,16 @@ type ErasureFilter struct {
 //     Response["outcome"] "nothing_to_erase". Response["outcome"] is
 //     "erased", "soft_deleted" or "nothing_to_erase"; Response["unreached"]
 //     counts named memories it could not delete, Response["detail"] says why.
+//     "erased", "soft_deleted", "nothing_to_erase" or "unsupported" (the
+//     backend's API deletes nothing).
 //   - SubjectResidue lists or searches the backend for the subject (or the
-//     named memories) and counts what it still returns.
+//     named memories) and counts what it still holds, kind by kind,
+//     including the kinds it can neither list nor delete (Unerasable): an
+//     erasure then ends PARTIAL with them named, instead of being retried
+//     forever or reported complete.
 type SubjectEraser interface {
 	EraseSubject(ctx context.Context, req EraseRequest) (CommitResult, error)
-	SubjectResidue(ctx context.Context, req EraseRequest) (int, error)
+	SubjectResidue(ctx context.Context, req EraseRequest) (Residue, error)
 }
 
 // EraseRequest is one backend's share of an erasure.
@@ -276,6 +427,13 @@ type EraseRequest struct {
 	// narrower scope than the whole user; nil for a whole-user erasure.
 	Memories []MemoryLocator
 	Attempt  int
+	// State is what the backend's last answer asked to get back (a remote
+	// deletion task it follows), as for commits.
+	State Metadata
+	// Held counts, by ref type, the subject's refs in this backend that
+	// named a memory when the erasure started: what the gateway knows it
+	// wrote there, for kinds the backend can neither list nor delete.
+	Held map[RefType]int
 }
 
 // MemoryLocator names one memory in a backend.
@@ -284,6 +442,9 @@ type MemoryLocator struct {
 	SessionID string
 	NativeID  string
 	NativeURI string
+	// Produced is what the backend said of the memory when a commit
+	// produced it (ProducedRef.Metadata): EverMemOS's MemCell id, say.
+	Produced Metadata
 }
 
 // ErasureCompletion, on a backend's erasure that finished and verified,
@@ -293,6 +454,9 @@ type ErasureCompletion struct {
 	RequestID string
 	Scope     ErasureScope
 	Backend   Backend
+	// Keep are ref types whose memories the backend could not delete (a
+	// partial erasure): their refs stay live, since the memories remain.
+	Keep []RefType
 }
 
 // ErasureStore persists erasures.
@@ -307,6 +471,8 @@ type ErasureStore interface {
 	ActiveErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error)
 	// SubjectRefs are the subject's refs in one backend.
 	SubjectRefs(ctx context.Context, scope ErasureScope, backend Backend) ([]MemoryRef, error)
+	// SubjectRefCounts counts the subject's refs in one backend by type.
+	SubjectRefCounts(ctx context.Context, scope ErasureScope, backend Backend) (map[RefType]int, error)
 	// SubjectRefsPage pages through all of the subject's refs, oldest
 	// first, after the cursor.
 	SubjectRefsPage(ctx context.Context, scope ErasureScope, after *Cursor, limit int) ([]MemoryRef, error)
@@ -496,7 +662,13 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 		return s.skipped(c, now, ReasonAdapterMethodMissing)
 	}
 	scope := ErasureScope{WorkspaceID: e.WorkspaceID, UserID: e.UserID, AgentID: e.AgentID, Namespace: e.Namespace}
-	req := EraseRequest{EventID: e.ID, WorkspaceID: e.WorkspaceID, UserID: e.UserID, AgentID: e.AgentID, Namespace: e.Namespace, Attempt: e.AttemptCount}
+	state, _ := e.Metadata["backend_state"].(map[string]any)
+	req := EraseRequest{EventID: e.ID, WorkspaceID: e.WorkspaceID, UserID: e.UserID, AgentID: e.AgentID, Namespace: e.Namespace, Attempt: e.AttemptCount, State: state}
+	held, err := s.store.SubjectRefCounts(ctx, scope, e.Backend)
+	if err != nil {
+		return s.failed(c, now, true, ErrorCodeAdapterException, "error counting the subject's refs: "+err.Error())
+	}
+	req.Held = held
 	if scope.Narrow() {
 		refs, err := s.store.SubjectRefs(ctx, scope, e.Backend)
 		if err != nil {
@@ -504,16 +676,21 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 		}
 		req.Memories = make([]MemoryLocator, 0, len(refs))
 		for _, r := range refs {
-			req.Memories = append(req.Memories, MemoryLocator{RefType: r.RefType, SessionID: r.SessionID, NativeID: deref(r.NativeID), NativeURI: deref(r.NativeURI)})
+			req.Memories = append(req.Memories, MemoryLocator{
+				RefType: r.RefType, SessionID: r.SessionID, NativeID: deref(r.NativeID), NativeURI: deref(r.NativeURI), Produced: ProducedMetadata(r),
+			})
 		}
 	}
 	res, err := callAdapter(ctx, s.core, adapterCall[CommitResult]{
 		backend: e.Backend, operation: CallEraseSubject, timeout: s.cfg.CommitTimeout, status: commitStatus,
 		call: func(ctx context.Context) (CommitResult, error) { return eraser.EraseSubject(ctx, req) },
 	})
-	if err != nil || res.Status == ResultFailed {
+	if err != nil || res.Status == ResultFailed || res.Status == ResultPending {
+		// A pending answer (a remote deletion task still running) is asked
+		// again later with its state, without spending an attempt.
 		return s.applyCommitResult(c, e, res, err, now)
 	}
+	delete(c.Metadata, "backend_state")
 	outcome, _ := res.Response["outcome"].(string)
 	if outcome == "" {
 		outcome = string(ErasureOutcomeErased)
@@ -525,21 +702,52 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 	if detail, _ := res.Response["detail"].(string); detail != "" {
 		c.Metadata["detail"] = truncate(s.redactError(e.WorkspaceID, detail), maxErrorMessageLength)
 	}
-	residue, err := callAdapter(ctx, s.core, adapterCall[int]{
+	residue, err := callAdapter(ctx, s.core, adapterCall[Residue]{
 		backend: e.Backend, operation: CallVerifyErasure, timeout: s.cfg.CommitTimeout,
-		call: func(ctx context.Context) (int, error) { return eraser.SubjectResidue(ctx, req) },
+		call: func(ctx context.Context) (Residue, error) { return eraser.SubjectResidue(ctx, req) },
 	})
-	c.Metadata["residue"], c.Metadata["verified"] = residue, err == nil && residue == 0
-	switch {
-	case err != nil:
+	if err != nil {
+		c.Metadata["verified"] = false
 		return s.failed(c, now, true, ErrorCodeVerification, err.Error())
-	case residue > 0:
+	}
+	c.Metadata["residue"], c.Metadata["residue_kinds"], c.Metadata["verified"] = residue.Total(), residue.metadata(), residue.Clear()
+	requestID, _ := e.Metadata["erasure_id"].(string)
+	if n := residue.Erasable(); n > 0 {
 		return s.failed(c, now, true, ErrorCodeResidue,
-			fmt.Sprintf("%s still returns %d item(s) of the subject after the delete", e.Backend, residue))
+			fmt.Sprintf("%s still returns %d item(s) of the subject after the delete", e.Backend, n))
+	}
+	if cannot := residue.Unerasable(); len(cannot) > 0 {
+		return s.incompleteErasure(c, outcome, cannot, &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend}, now)
+	}
+	if outcome == string(ErasureOutcomeUnsupported) {
+		// A backend that cannot delete, holding nothing of the subject.
+		c.Metadata["outcome"] = string(ErasureOutcomeNothingToErase)
 	}
 	c.Status, c.CompletedAt = OutboxSuccess, &now
 	c.LastError, c.LastErrorCode = nil, nil
-	requestID, _ := e.Metadata["erasure_id"].(string)
 	c.Erasure = &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend}
 	return c
+}
+
+// incompleteErasure ends a backend's share that deleted what it can while
+// the backend keeps kinds of data its API cannot delete: dead-lettered at
+// once (trying again cannot help; a re-drive once they are gone verifies
+// again), PARTIAL (or UNSUPPORTED when the backend deletes nothing), with
+// what remains named. The refs of what was deleted are marked DELETED; the
+// refs of what remains stay live.
+func (s *OutboxExecutor) incompleteErasure(c OutboxCompletion, outcome string, cannot Residue, done *ErasureCompletion, now time.Time) OutboxCompletion {
+	if outcome != string(ErasureOutcomeUnsupported) {
+		outcome = string(ErasureOutcomePartial)
+		for _, k := range cannot {
+			done.Keep = append(done.Keep, k.RefTypes...)
+		}
+		c.Erasure = done
+	}
+	c.Metadata["outcome"] = outcome
+	detail := string(done.Backend) + " cannot erase " + cannot.Describe()
+	if prior, _ := c.Metadata["detail"].(string); prior != "" {
+		detail = prior + "; " + detail
+	}
+	c.Metadata["detail"] = truncate(detail, maxErrorMessageLength)
+	return s.failed(c, now, false, ErrorCodeErasureIncomplete, detail)
 }

@@ -86,6 +86,9 @@ type OutboxCompletion struct {
 	// Erasure, for an ERASE_SUBJECT event that finished and verified, marks
 	// the subject's refs of that backend DELETED in the same transaction.
 	Erasure *ErasureCompletion
+	// Retire, for a commit that succeeded, marks the refs of memories the
+	// backend deleted while committing DELETED in the same transaction.
+	Retire []RefRetirement
 
 	maxAttempts int
 	// workspaceID is the event's, whose policy redacts its error text.
@@ -171,6 +174,7 @@ func (s *OutboxExecutor) callCommitter(ctx context.Context, committer SessionCom
 		EventID: e.ID, JobID: deref(e.JobID), GatewayID: e.GatewayID, WorkspaceID: e.WorkspaceID,
 		UserID: e.UserID, AgentID: e.AgentID, SessionID: e.SessionID, Namespace: e.Namespace,
 		Attempt: e.AttemptCount, Metadata: SafeMetadata(e.Metadata),
+		Known: func(ctx context.Context) (map[string]bool, error) { return s.knownNativeIDs(ctx, e) },
 	}
 	return callAdapter(ctx, s.core, adapterCall[CommitResult]{
 		backend: e.Backend, operation: CallCommitSession, timeout: s.cfg.CommitTimeout, status: commitStatus,
@@ -234,7 +238,32 @@ func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, re
 	c.CompletedAt = &now
 	c.LastError, c.LastErrorCode = nil, nil
 	c.Refs, c.SessionLabelled = s.producedRefs(e, res, result, now)
+	c.Retire = retiredByCommit(e, res)
 	return c
+}
+
+// retiredByCommit are the retirements of the memories a commit deleted,
+// but those it also produced (a memory rewritten under the same name).
+func retiredByCommit(e OutboxEvent, res CommitResult) []RefRetirement {
+	if len(res.Retired) == 0 {
+		return nil
+	}
+	produced := map[string]bool{}
+	for _, p := range res.Refs {
+		produced["id:"+p.NativeID] = p.NativeID != ""
+		produced["uri:"+p.NativeURI] = p.NativeURI != ""
+	}
+	var out []RefRetirement
+	for _, r := range res.Retired {
+		if (r.NativeID == "" && r.NativeURI == "") || produced["id:"+r.NativeID] || produced["uri:"+r.NativeURI] {
+			continue
+		}
+		out = append(out, RefRetirement{
+			WorkspaceID: e.WorkspaceID, UserID: e.UserID, Backend: e.Backend,
+			NativeID: r.NativeID, NativeURI: r.NativeURI, Status: RefStatusDeleted,
+		})
+	}
+	return out
 }
 
 func (s *OutboxExecutor) failed(c OutboxCompletion, now time.Time, retryable bool, code, msg string) OutboxCompletion {
@@ -366,4 +395,38 @@ func producedStableKey(p ProducedRef, index int) string {
 		return fmt.Sprintf("produced_ref_index:%d", index)
 	}
 	return ""
+}
+
+// ProducedMetadata is what the backend said of a ref's memory when a commit
+// produced it (ProducedRef.Metadata, as stored); nil for other refs.
+func ProducedMetadata(r MemoryRef) Metadata {
+	m, _ := r.Metadata["produced_ref"].(map[string]any)
+	return m
+}
+
+// knownPageSize is how many refs one read of knownNativeIDs takes.
+const knownPageSize = 100
+
+// knownNativeIDs are the native ids of the session's refs in the event's
+// backend (CommitRequest.Known).
+func (s *OutboxExecutor) knownNativeIDs(ctx context.Context, e OutboxEvent) (map[string]bool, error) {
+	known := map[string]bool{}
+	f := RefFilter{WorkspaceID: e.WorkspaceID, UserID: e.UserID, SessionID: e.SessionID, Backend: e.Backend}
+	p := PageRequest{First: knownPageSize}
+	for {
+		page, err := s.store.ListMemoryRefs(ctx, f, p)
+		if err != nil {
+			return nil, fmt.Errorf("error reading the session's refs: %w", err)
+		}
+		for _, r := range page.Items {
+			if r.NativeID != nil {
+				known[*r.NativeID] = true
+			}
+		}
+		if !page.HasNextPage || len(page.Items) == 0 {
+			return known, nil
+		}
+		last := page.Items[len(page.Items)-1]
+		p.After = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
 }

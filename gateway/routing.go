@@ -95,7 +95,9 @@ type FeedbackOutcome struct {
 // feedback was given on and any other ref of the same native id or uri)
 // superseded by a replacement, or deleted.
 type RefRetirement struct {
-	WorkspaceID  string
+	WorkspaceID string
+	// UserID, when set, limits the retirement to that user's refs.
+	UserID       string
 	Backend      Backend
 	RefID        string
 	NativeID     string
@@ -325,7 +327,7 @@ func (s *OutboxExecutor) executeFeedback(ctx context.Context, c OutboxCompletion
 		EventID: e.ID, FeedbackID: fb.ID, FeedbackType: fb.FeedbackType,
 		WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, AgentID: ref.AgentID, SessionID: ref.SessionID,
 		Namespace: ref.Namespace, RefType: ref.RefType, NativeID: deref(ref.NativeID), NativeURI: deref(ref.NativeURI),
-		Correction: content.Correction, Attempt: e.AttemptCount, State: state,
+		Produced: ProducedMetadata(ref), Correction: content.Correction, Attempt: e.AttemptCount, State: state,
 	})
 	c = s.applyCommitResult(c, e, res, err, now)
 	var replacement *MemoryRef
@@ -430,6 +432,9 @@ func (s *OutboxExecutor) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, 
 		out.Retire = retire
 	case OutboxSkipped:
 		out.Status = FeedbackSkipped
+		if result, _ := c.Metadata["backend_result"].(Metadata); result["status"] == StatusUnsupported {
+			out.Status = FeedbackUnsupported
+		}
 		reason, _ := c.Metadata["reason"].(string)
 		out.ResultReason = optional(reason)
 	case OutboxDeadLetter:

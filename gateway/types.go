@@ -171,15 +171,18 @@ type FeedbackStatus string
 
 // Feedback statuses: RECEIVED → ACCEPTED | REJECTED; an accepted correction
 // or delete request is then routed to the owning backend and ends APPLIED,
-// SKIPPED (the backend cannot apply it; ResultReason says why) or FAILED
-// (dead-lettered; re-driving the event brings it back to ACCEPTED).
+// SKIPPED (it does not apply to this memory; ResultReason says why),
+// UNSUPPORTED (the backend's API offers no way to do it: EverOS cannot
+// delete; ResultReason says what it lacks) or FAILED (dead-lettered;
+// re-driving the event brings it back to ACCEPTED).
 const (
-	FeedbackAccepted FeedbackStatus = "accepted"
-	FeedbackApplied  FeedbackStatus = "applied"
-	FeedbackFailed   FeedbackStatus = "failed"
-	FeedbackReceived FeedbackStatus = "received"
-	FeedbackRejected FeedbackStatus = "rejected"
-	FeedbackSkipped  FeedbackStatus = "skipped"
+	FeedbackAccepted    FeedbackStatus = "accepted"
+	FeedbackApplied     FeedbackStatus = "applied"
+	FeedbackFailed      FeedbackStatus = "failed"
+	FeedbackReceived    FeedbackStatus = "received"
+	FeedbackRejected    FeedbackStatus = "rejected"
+	FeedbackSkipped     FeedbackStatus = "skipped"
+	FeedbackUnsupported FeedbackStatus = "unsupported"
 )
 
 // Routed reports whether accepted feedback of this type changes the memory

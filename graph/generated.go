@@ -167,11 +167,12 @@ type ComplexityRoot struct {
 	}
 
 	ErasureBackendResult struct {
-		Backend  func(childComplexity int) int
-		Detail   func(childComplexity int) int
-		Outcome  func(childComplexity int) int
-		Residue  func(childComplexity int) int
-		Verified func(childComplexity int) int
+		Backend       func(childComplexity int) int
+		Detail        func(childComplexity int) int
+		Outcome       func(childComplexity int) int
+		Residue       func(childComplexity int) int
+		ResidueByKind func(childComplexity int) int
+		Verified      func(childComplexity int) int
 	}
 
 	ErasureJob struct {
@@ -212,6 +213,13 @@ type ComplexityRoot struct {
 	ErasureRequestEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ErasureResidue struct {
+		Count    func(childComplexity int) int
+		Counted  func(childComplexity int) int
+		Erasable func(childComplexity int) int
+		Kind     func(childComplexity int) int
 	}
 
 	IngestConversationTurnError struct {
@@ -1132,6 +1140,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErasureBackendResult.Residue(childComplexity), true
+	case "ErasureBackendResult.residueByKind":
+		if e.ComplexityRoot.ErasureBackendResult.ResidueByKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureBackendResult.ResidueByKind(childComplexity), true
 	case "ErasureBackendResult.verified":
 		if e.ComplexityRoot.ErasureBackendResult.Verified == nil {
 			break
@@ -1315,6 +1329,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErasureRequestEdge.Node(childComplexity), true
+
+	case "ErasureResidue.count":
+		if e.ComplexityRoot.ErasureResidue.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResidue.Count(childComplexity), true
+	case "ErasureResidue.counted":
+		if e.ComplexityRoot.ErasureResidue.Counted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResidue.Counted(childComplexity), true
+	case "ErasureResidue.erasable":
+		if e.ComplexityRoot.ErasureResidue.Erasable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResidue.Erasable(childComplexity), true
+	case "ErasureResidue.kind":
+		if e.ComplexityRoot.ErasureResidue.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResidue.Kind(childComplexity), true
 
 	case "IngestConversationTurnError.code":
 		if e.ComplexityRoot.IngestConversationTurnError.Code == nil {
@@ -2960,6 +2999,8 @@ enum FeedbackStatus {
   APPLIED
   "The owning backend cannot apply it to this memory; resultReason says why."
   SKIPPED
+  "The owning backend's API offers no way to do it (EverOS has no delete; no EverMemOS API rewrites a profile); nothing changed. resultReason says what it lacks."
+  UNSUPPORTED
   "Routing was dead-lettered; re-driving its outbox event brings it back to ACCEPTED."
   FAILED
 }
@@ -3135,6 +3176,22 @@ enum ErasureOutcome {
   FAILED
   "The backend cannot erase (no capability)."
   SKIPPED
+  "The backend deleted what its API can delete and keeps kinds of data it cannot (residueByKind names them); the erasure is PARTIAL."
+  PARTIAL
+  "The backend's API deletes nothing (EverOS 1.x); what it holds of the subject stays (residueByKind); the erasure is PARTIAL."
+  UNSUPPORTED
+}
+
+"One kind of data a backend still held of the subject at the last verification."
+type ErasureResidue {
+  "The backend's own term: episode, profile, raw_message, memcell, memory_file, session, memory."
+  kind: String!
+  "How many the backend still listed (a lower bound when counted is false)."
+  count: Int!
+  "False when the backend offers no way to list this kind: it is known to remain."
+  counted: Boolean!
+  "False when the backend's API offers no way to delete this kind."
+  erasable: Boolean!
 }
 
 "One backend's share of an erasure."
@@ -3145,6 +3202,8 @@ type ErasureBackendResult {
   verified: Boolean!
   "Items the backend still returned at the last verification."
   residue: Int!
+  "The last verification's residue, kind by kind, including what the backend cannot list or delete."
+  residueByKind: [ErasureResidue!]!
   detail: String
 }
 
@@ -4029,6 +4088,8 @@ func (ec *executionContext) childFields_ErasureBackendResult(ctx context.Context
 		return ec.fieldContext_ErasureBackendResult_verified(ctx, field)
 	case "residue":
 		return ec.fieldContext_ErasureBackendResult_residue(ctx, field)
+	case "residueByKind":
+		return ec.fieldContext_ErasureBackendResult_residueByKind(ctx, field)
 	case "detail":
 		return ec.fieldContext_ErasureBackendResult_detail(ctx, field)
 	}
@@ -4113,6 +4174,20 @@ func (ec *executionContext) childFields_ErasureRequestEdge(ctx context.Context, 
 		return ec.fieldContext_ErasureRequestEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ErasureRequestEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureResidue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ErasureResidue_kind(ctx, field)
+	case "count":
+		return ec.fieldContext_ErasureResidue_count(ctx, field)
+	case "counted":
+		return ec.fieldContext_ErasureResidue_counted(ctx, field)
+	case "erasable":
+		return ec.fieldContext_ErasureResidue_erasable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureResidue", field.Name)
 }
 
 func (ec *executionContext) childFields_IngestConversationTurnError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7676,6 +7751,38 @@ func (ec *executionContext) fieldContext_ErasureBackendResult_residue(_ context.
 	return graphql.NewScalarFieldContext("ErasureBackendResult", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ErasureBackendResult_residueByKind(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureBackendResult_residueByKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResidueByKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.ResidueKind) graphql.Marshaler {
+			return ec.marshalNErasureResidue2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKindᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureBackendResult_residueByKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ErasureBackendResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureResidue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ErasureBackendResult_detail(ctx context.Context, field graphql.CollectedField, obj *gateway.ErasureBackendResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8425,6 +8532,98 @@ func (ec *executionContext) fieldContext_ErasureRequestEdge_node(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ErasureResidue_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResidue_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResidue_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResidue", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErasureResidue_count(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResidue_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResidue_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResidue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureResidue_counted(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResidue_counted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Counted(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResidue_counted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResidue", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _ErasureResidue_erasable(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResidue_erasable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Erasable(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResidue_erasable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResidue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) _IngestConversationTurnError_code(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnError) (ret graphql.Marshaler) {
@@ -17677,6 +17876,11 @@ func (ec *executionContext) _ErasureBackendResult(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "residueByKind":
+			out.Values[i] = ec._ErasureBackendResult_residueByKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "detail":
 			out.Values[i] = ec._ErasureBackendResult_detail(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -17938,6 +18142,54 @@ func (ec *executionContext) _ErasureRequestEdge(ctx context.Context, sel ast.Sel
 			}
 		case "node":
 			out.Values[i] = ec._ErasureRequestEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureResidueImplementors = []string{"ErasureResidue"}
+
+func (ec *executionContext) _ErasureResidue(ctx context.Context, sel ast.SelectionSet, obj *gateway.ResidueKind) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureResidueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureResidue")
+		case "kind":
+			out.Values[i] = ec._ErasureResidue_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ErasureResidue_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "counted":
+			out.Values[i] = ec._ErasureResidue_counted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "erasable":
+			out.Values[i] = ec._ErasureResidue_erasable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20636,6 +20888,8 @@ var (
 		"NOTHING_TO_ERASE": gateway.ErasureOutcomeNothingToErase,
 		"FAILED":           gateway.ErasureOutcomeFailed,
 		"SKIPPED":          gateway.ErasureOutcomeSkipped,
+		"PARTIAL":          gateway.ErasureOutcomePartial,
+		"UNSUPPORTED":      gateway.ErasureOutcomeUnsupported,
 	}
 	marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome = map[gateway.ErasureOutcome]string{
 		gateway.ErasureOutcomePending:        "PENDING",
@@ -20644,6 +20898,8 @@ var (
 		gateway.ErasureOutcomeNothingToErase: "NOTHING_TO_ERASE",
 		gateway.ErasureOutcomeFailed:         "FAILED",
 		gateway.ErasureOutcomeSkipped:        "SKIPPED",
+		gateway.ErasureOutcomePartial:        "PARTIAL",
+		gateway.ErasureOutcomeUnsupported:    "UNSUPPORTED",
 	}
 )
 
@@ -20672,6 +20928,26 @@ func (ec *executionContext) marshalNErasureRequestEdge2ᚕgithubᚗcomᚋmemory�
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNErasureRequestEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐErasureRequestEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNErasureResidue2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKind(ctx context.Context, sel ast.SelectionSet, v gateway.ResidueKind) graphql.Marshaler {
+	return ec._ErasureResidue(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNErasureResidue2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKindᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.ResidueKind) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNErasureResidue2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKind(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20758,20 +21034,22 @@ func (ec *executionContext) marshalNFeedbackStatus2githubᚗcomᚋmemoryᚑgatew
 
 var (
 	unmarshalNFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus = map[string]gateway.FeedbackStatus{
-		"RECEIVED": gateway.FeedbackReceived,
-		"ACCEPTED": gateway.FeedbackAccepted,
-		"REJECTED": gateway.FeedbackRejected,
-		"APPLIED":  gateway.FeedbackApplied,
-		"SKIPPED":  gateway.FeedbackSkipped,
-		"FAILED":   gateway.FeedbackFailed,
+		"RECEIVED":    gateway.FeedbackReceived,
+		"ACCEPTED":    gateway.FeedbackAccepted,
+		"REJECTED":    gateway.FeedbackRejected,
+		"APPLIED":     gateway.FeedbackApplied,
+		"SKIPPED":     gateway.FeedbackSkipped,
+		"UNSUPPORTED": gateway.FeedbackUnsupported,
+		"FAILED":      gateway.FeedbackFailed,
 	}
 	marshalNFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus = map[gateway.FeedbackStatus]string{
-		gateway.FeedbackReceived: "RECEIVED",
-		gateway.FeedbackAccepted: "ACCEPTED",
-		gateway.FeedbackRejected: "REJECTED",
-		gateway.FeedbackApplied:  "APPLIED",
-		gateway.FeedbackSkipped:  "SKIPPED",
-		gateway.FeedbackFailed:   "FAILED",
+		gateway.FeedbackReceived:    "RECEIVED",
+		gateway.FeedbackAccepted:    "ACCEPTED",
+		gateway.FeedbackRejected:    "REJECTED",
+		gateway.FeedbackApplied:     "APPLIED",
+		gateway.FeedbackSkipped:     "SKIPPED",
+		gateway.FeedbackUnsupported: "UNSUPPORTED",
+		gateway.FeedbackFailed:      "FAILED",
 	}
 )
 
@@ -22025,20 +22303,22 @@ func (ec *executionContext) marshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatew
 
 var (
 	unmarshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus = map[string]gateway.FeedbackStatus{
-		"RECEIVED": gateway.FeedbackReceived,
-		"ACCEPTED": gateway.FeedbackAccepted,
-		"REJECTED": gateway.FeedbackRejected,
-		"APPLIED":  gateway.FeedbackApplied,
-		"SKIPPED":  gateway.FeedbackSkipped,
-		"FAILED":   gateway.FeedbackFailed,
+		"RECEIVED":    gateway.FeedbackReceived,
+		"ACCEPTED":    gateway.FeedbackAccepted,
+		"REJECTED":    gateway.FeedbackRejected,
+		"APPLIED":     gateway.FeedbackApplied,
+		"SKIPPED":     gateway.FeedbackSkipped,
+		"UNSUPPORTED": gateway.FeedbackUnsupported,
+		"FAILED":      gateway.FeedbackFailed,
 	}
 	marshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus = map[gateway.FeedbackStatus]string{
-		gateway.FeedbackReceived: "RECEIVED",
-		gateway.FeedbackAccepted: "ACCEPTED",
-		gateway.FeedbackRejected: "REJECTED",
-		gateway.FeedbackApplied:  "APPLIED",
-		gateway.FeedbackSkipped:  "SKIPPED",
-		gateway.FeedbackFailed:   "FAILED",
+		gateway.FeedbackReceived:    "RECEIVED",
+		gateway.FeedbackAccepted:    "ACCEPTED",
+		gateway.FeedbackRejected:    "REJECTED",
+		gateway.FeedbackApplied:     "APPLIED",
+		gateway.FeedbackSkipped:     "SKIPPED",
+		gateway.FeedbackUnsupported: "UNSUPPORTED",
+		gateway.FeedbackFailed:      "FAILED",
 	}
 )
 

@@ -92,11 +92,13 @@ func refUpsertSet() string {
 	return set
 }
 
-// jobStatusCase maps an aggregate's open/dead/ok counts (columns of alias)
-// to the job status, with the statuses as its four arguments.
+// jobStatusCase maps an aggregate's open/dead/ok/incomplete counts (columns
+// of alias) to the job status, with the statuses as its four arguments. An
+// incomplete erasure share (dead-lettered with ErrorCodeErasureIncomplete:
+// it deleted what the backend can) makes the job partial, never failed.
 func jobStatusCase(alias string) string {
 	return "CASE WHEN " + alias + ".open_events > 0 THEN ? WHEN " + alias + ".dead_events = 0 THEN ? WHEN " +
-		alias + ".ok_events > 0 THEN ? ELSE ? END"
+		alias + ".ok_events + " + alias + ".incomplete_events > 0 THEN ? ELSE ? END"
 }
 
 // jobStatusArgs are jobStatusCase's arguments.

@@ -225,12 +225,13 @@ func (postgresDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []st
 		"started_at = COALESCE(j.started_at, ?), " +
 		"finished_at = CASE WHEN a.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END, " +
 		"error_message = a.errors, created_refs_count = a.refs, updated_at = ?, version = j.version + 1 " +
-		"FROM (SELECT k.id, ev.open_events, ev.ok_events, ev.dead_events, ev.errors, rc.refs " +
+		"FROM (SELECT k.id, ev.open_events, ev.ok_events, ev.dead_events, ev.incomplete_events, ev.errors, rc.refs " +
 		"FROM unnest(?::text[]) AS k(id) " +
 		"CROSS JOIN LATERAL (SELECT count(*) AS events, " +
 		"count(*) FILTER (WHERE o.status IN (?, ?)) AS open_events, " +
 		"count(*) FILTER (WHERE o.status = ?) AS ok_events, " +
 		"count(*) FILTER (WHERE o.status = ?) AS dead_events, " +
+		"count(*) FILTER (WHERE o.status = ? AND o.last_error_code = ?) AS incomplete_events, " +
 		"string_agg(o.backend || ': ' || o.last_error, '; ' ORDER BY o.backend) FILTER (WHERE o.status = ?) AS errors " +
 		"FROM outbox_events AS o WHERE o.job_id = k.id) AS ev " +
 		"CROSS JOIN LATERAL (SELECT count(*) AS refs FROM memory_refs AS r WHERE r.gateway_id = k.id AND r.job_id = k.id) AS rc " +
@@ -238,7 +239,8 @@ func (postgresDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []st
 		"WHERE j.id = a.id RETURNING j.*"
 	rows := make([]jobRow, 0, len(jobIDs))
 	args := append(append([]any{}, jobStatusArgs...), now, now, now, pgdialect.Array(jobIDs),
-		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter, gateway.OutboxDeadLetter)
+		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter,
+		gateway.OutboxDeadLetter, gateway.ErrorCodeErasureIncomplete, gateway.OutboxDeadLetter)
 	err := tx.NewRaw(query, args...).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("error aggregating jobs: %w", err)

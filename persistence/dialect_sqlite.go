@@ -104,6 +104,8 @@ func (sqliteDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []stri
 		ColumnExpr("sum(CASE WHEN o.status IN (?, ?) THEN 1 ELSE 0 END) AS open_events", gateway.OutboxPending, gateway.OutboxProcessing).
 		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS ok_events", gateway.OutboxSuccess).
 		ColumnExpr("sum(CASE WHEN o.status = ? THEN 1 ELSE 0 END) AS dead_events", gateway.OutboxDeadLetter).
+		ColumnExpr("sum(CASE WHEN o.status = ? AND o.last_error_code = ? THEN 1 ELSE 0 END) AS incomplete_events",
+			gateway.OutboxDeadLetter, gateway.ErrorCodeErasureIncomplete).
 		ColumnExpr(errorsAgg+" AS errors").
 		Where("o.job_id IN (?)", bun.List(jobIDs)).
 		GroupExpr("o.job_id")

@@ -159,6 +159,27 @@ func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, bac
 	return toDomain[gateway.MemoryRef](rows), nil
 }
 
+// SubjectRefCounts implements gateway.ErasureStore: the subject's refs in
+// one backend that still name a memory, counted by type.
+func (s *Store) SubjectRefCounts(ctx context.Context, scope gateway.ErasureScope, backend gateway.Backend) (map[gateway.RefType]int, error) {
+	var rows []struct {
+		RefType gateway.RefType `bun:"ref_type"`
+		N       int             `bun:"n"`
+	}
+	q := subjectRefs(s.db, s.db.NewSelect().Model((*refRow)(nil)).ColumnExpr("r.ref_type").ColumnExpr("count(*) AS n"), scope).
+		Where("r.backend = ?", backend).
+		Where("r.status <> ?", gateway.RefStatusDeleted).
+		GroupExpr("r.ref_type")
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("error counting the subject's refs: %w", err)
+	}
+	out := make(map[gateway.RefType]int, len(rows))
+	for _, r := range rows {
+		out[r.RefType] = r.N
+	}
+	return out, nil
+}
+
 // SubjectRefsPage implements gateway.ErasureStore.
 func (s *Store) SubjectRefsPage(ctx context.Context, scope gateway.ErasureScope, after *gateway.Cursor, limit int) ([]gateway.MemoryRef, error) {
 	var rows []refRow
@@ -172,13 +193,17 @@ func (s *Store) SubjectRefsPage(ctx context.Context, scope gateway.ErasureScope,
 	return toDomain[gateway.MemoryRef](rows), nil
 }
 
-// markErased marks the subject's refs of one backend DELETED, with the
-// erasure that deleted them: retrieval then screens what a backend still
+// markErased marks the subject's refs of one backend DELETED (but those of
+// the types a partial erasure kept), with the erasure that deleted them: retrieval then screens what a backend still
 // returns of them as erased.
 func (s *Store) markErased(ctx context.Context, tx bun.Tx, e *gateway.ErasureCompletion, now time.Time) error {
 	sel := subjectRefs(tx, tx.NewSelect().Model((*refRow)(nil)).Column("r.id"), e.Scope).
 		Where("r.backend = ?", e.Backend).
 		Where("r.status <> ?", gateway.RefStatusDeleted)
+	if len(e.Keep) > 0 {
+		// A partial erasure: the memories of these types remain.
+		sel = sel.Where("r.ref_type NOT IN (?)", bun.List(e.Keep))
+	}
 	_, err := tx.NewUpdate().Model((*refRow)(nil)).
 		Set("status = ?", gateway.RefStatusDeleted).
 		Set("superseded_at = ?", now).

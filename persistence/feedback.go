@@ -121,7 +121,9 @@ func retireRefs(ctx context.Context, tx bun.Tx, r *gateway.RefRetirement, now ti
 		Where("r.backend = ?", r.Backend).
 		Where("r.status = ?", gateway.RefStatusSuccess).
 		WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-			q = q.WhereOr("r.id = ?", r.RefID)
+			if r.RefID != "" {
+				q = q.WhereOr("r.id = ?", r.RefID)
+			}
 			if r.NativeID != "" {
 				q = q.WhereOr("r.native_id = ?", r.NativeID)
 			}
@@ -132,6 +134,9 @@ func retireRefs(ctx context.Context, tx bun.Tx, r *gateway.RefRetirement, now ti
 		})
 	if r.SupersededBy != nil {
 		q = q.Where("r.id <> ?", *r.SupersededBy)
+	}
+	if r.UserID != "" {
+		q = q.Where("r.user_id = ?", r.UserID)
 	}
 	var rows []refRow
 	if err := q.Returning("*").Scan(ctx, &rows); err != nil {

@@ -162,6 +162,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		var refs []gateway.MemoryRef
 		var outcomes []*gateway.FeedbackOutcome
 		var erased []*gateway.ErasureCompletion
+		var retirements []gateway.RefRetirement
 		var dead []string
 		sessionLabelled := map[string]bool{}
 		for _, c := range completions {
@@ -180,6 +181,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 				if c.Erasure != nil {
 					erased = append(erased, c.Erasure)
 				}
+				retirements = append(retirements, c.Retire...)
 			} else {
 				res.Lost = append(res.Lost, c.EventID)
 			}
@@ -193,6 +195,13 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		retired, err := applyFeedbackOutcomes(ctx, tx, outcomes, now)
 		if err != nil {
 			return err
+		}
+		for i := range retirements {
+			refs, err := retireRefs(ctx, tx, &retirements[i], now)
+			if err != nil {
+				return err
+			}
+			retired = append(retired, refs...)
 		}
 		if err := s.memoriesRetired(ctx, tx, retired, now); err != nil {
 			return err

@@ -71,7 +71,7 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, ws gateway.WorkspaceSet, 
 // DeleteDecidedFeedback implements gateway.RetentionStore.
 func (s *Store) DeleteDecidedFeedback(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
 	pick := s.db.NewSelect().Model((*feedbackRow)(nil)).Column("f.id").
-		Where("f.status IN (?)", bun.List([]gateway.FeedbackStatus{gateway.FeedbackRejected, gateway.FeedbackApplied, gateway.FeedbackSkipped, gateway.FeedbackFailed})).
+		Where("f.status IN (?)", bun.List([]gateway.FeedbackStatus{gateway.FeedbackRejected, gateway.FeedbackApplied, gateway.FeedbackSkipped, gateway.FeedbackUnsupported, gateway.FeedbackFailed})).
 		Where("f.created_at < ?", before).
 		Where("f.updated_at < ?", before).
 		OrderExpr("f.created_at").Limit(limit)

@@ -3,7 +3,6 @@ package evermemos
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
@@ -12,149 +11,180 @@ import (
 
 var _ gateway.SubjectEraser = (*Backend)(nil)
 
+// Residue kinds (SubjectResidue).
+const (
+	ResidueEpisode    = "episode"
+	ResidueProfile    = "profile"
+	ResidueRawMessage = "raw_message"
+	ResidueMemCell    = "memcell"
+)
+
+// Why EverMemOS cannot erase a kind (service/memcell_delete_service.py).
+const (
+	whyProfile    = "no EverMemOS API deletes a profile (the delete service has no profile repository, :65-105)"
+	whyRawMessage = "EverMemOS keeps raw messages as source data; no API deletes or lists them once extracted (:243)"
+	whyMemCell    = "a filter delete keeps MemCells, the extraction units that hold the messages (:243)"
+)
+
 // EraseSubject implements gateway.SubjectEraser. A whole user: POST
-// /api/v1/memories/delete with the user's workspace-scoped identity as
-// filter — a soft delete in EverMemOS, reported as such. A narrower scope,
-// which EverMemOS's filters (user, group, session, sender) cannot express:
-// the episodes the gateway's refs name are deleted by id; raw messages and
-// the profile cannot be deleted one by one, and are reported as unreached.
+// /api/v1/memories/delete by user_id and by the user's solo group
+// (gen_solo_ + md5(user_id)[:12]): the group id reaches the group-level
+// copy of every episode as well as the user's own, in MongoDB (soft) and
+// in the search indexes (service/memcell_delete_service.py:145-258). A
+// narrower scope, which EverMemOS's filters cannot express: the MemCell of
+// every episode the gateway's refs name is deleted by id. What the API
+// cannot delete (profiles, raw messages, MemCells) is left, and reported
+// by SubjectResidue.
 func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
+	user := b.userID(req.WorkspaceID, req.UserID)
 	if req.Memories == nil {
-		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete",
-			Body: map[string]any{"user_id": b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()}}, nil)
-		if err != nil {
-			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		for _, filter := range []map[string]any{{"user_id": user}, {"group_id": soloGroupID(user)}} {
+			if err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: filter}, nil); err != nil {
+				return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+			}
 		}
 		return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(gateway.ErasureOutcomeSoftDeleted)}}, nil
 	}
-	deleted, unreached := 0, 0
-	for _, m := range req.Memories {
-		if !deletableByID(m) {
-			unreached++
-			continue
-		}
-		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": m.NativeID}}, nil)
-		if err != nil {
+	memcells, err := b.memcellsOf(ctx, user, req.Memories)
+	if err != nil {
+		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+	}
+	for _, id := range memcells {
+		if err := b.deleteMemCell(ctx, id); err != nil {
 			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
 		}
-		deleted++
 	}
-	res := map[string]any{"outcome": string(gateway.ErasureOutcomeSoftDeleted)}
-	if deleted == 0 {
-		res["outcome"] = string(gateway.ErasureOutcomeNothingToErase)
+	outcome := gateway.ErasureOutcomeSoftDeleted
+	if len(memcells) == 0 {
+		outcome = gateway.ErasureOutcomeNothingToErase
 	}
-	if unreached > 0 {
-		res["unreached"] = unreached
-		res["detail"] = fmt.Sprintf("%d raw message(s) or profile entries cannot be deleted one by one in EverMemOS; erase the whole user to reach them", unreached)
-	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: res}, nil
+	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": len(memcells)}}, nil
 }
 
-// deletableByID: episodes are; raw messages (ingest refs) and the profile (an
-// aggregate) are not.
-func deletableByID(m gateway.MemoryLocator) bool {
-	return m.NativeID != "" && m.RefType != gateway.RefTypeMessageMemory && m.RefType != gateway.RefTypeProfile
-}
-
-// SubjectResidue implements gateway.SubjectEraser: the user's episodes and
-// profile still listed by POST /api/v1/memories/get; for a narrower scope,
-// the named episodes still listed.
-func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (int, error) {
-	filters := map[string]any{"user_id": b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()}
-	named := map[string]bool{}
-	for _, m := range req.Memories {
-		if deletableByID(m) {
-			named[m.NativeID] = true
+// memcellsOf are the MemCells of the named episodes: the id the commit kept
+// on the ref, else the episode's parent_id as the server lists it (an
+// episode no longer listed is gone already).
+func (b *Backend) memcellsOf(ctx context.Context, user string, memories []gateway.MemoryLocator) ([]string, error) {
+	var parents map[string]string
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range memories {
+		if m.RefType != gateway.RefTypeEpisodicMemory || m.NativeID == "" {
+			continue
+		}
+		id, _ := m.Produced[memcellKey].(string)
+		if id == "" {
+			if parents == nil {
+				eps, err := b.episodes(ctx, map[string]any{"user_id": user})
+				if err != nil {
+					return nil, err
+				}
+				parents = map[string]string{}
+				for _, e := range eps {
+					parents[e.ID] = e.ParentID
+				}
+			}
+			id = parents[m.NativeID]
+		}
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
 		}
 	}
-	residue := 0
-	for page := 1; page <= maxPages; page++ {
-		var got getAnswer
-		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-			"memory_type": "episodic_memory", "filters": filters, "page": page, "page_size": PageSizeDefault,
-		}}, &got)
+	return out, nil
+}
+
+// SubjectResidue implements gateway.SubjectEraser. A whole user: the
+// episodes still listed (the user's own and the group-level copies of its
+// solo group), and what the API can never delete: the profile (listed),
+// the raw messages the gateway wrote and the MemCells extracted from them
+// (neither can be listed). A narrower scope: the named episodes still
+// listed, and the named profile and raw messages.
+func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (gateway.Residue, error) {
+	user := b.userID(req.WorkspaceID, req.UserID)
+	own, err := b.episodes(ctx, map[string]any{"user_id": user})
+	if err != nil {
+		return nil, err
+	}
+	profiles, err := b.profiles(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	episodes, profileCount := len(own), len(profiles.Profiles)
+	rawMessages, memcells := req.Held[gateway.RefTypeMessageMemory], req.Held[gateway.RefTypeEpisodicMemory]
+	if req.Memories == nil {
+		group, err := b.episodes(ctx, map[string]any{"group_id": soloGroupID(user)})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		for _, e := range got.Episodes {
-			if req.Memories == nil || named[e.ID] {
-				residue++
+		episodes += len(group)
+	} else {
+		live := map[string]bool{}
+		for _, e := range own {
+			live[e.ID] = true
+		}
+		episodes, rawMessages, memcells = 0, 0, 0
+		named := map[gateway.RefType]int{}
+		for _, m := range req.Memories {
+			named[m.RefType]++
+			if m.RefType == gateway.RefTypeEpisodicMemory && live[m.NativeID] {
+				episodes++
 			}
 		}
-		if len(got.Episodes) < PageSizeDefault {
-			break
-		}
+		rawMessages = named[gateway.RefTypeMessageMemory]
+		profileCount = min(profileCount, named[gateway.RefTypeProfile])
 	}
-	if req.Memories != nil {
-		return residue, nil
+	residue := gateway.Residue{
+		{Kind: ResidueEpisode, Count: episodes},
+		{Kind: ResidueProfile, Count: profileCount, Unerasable: true, Why: whyProfile, RefTypes: []gateway.RefType{gateway.RefTypeProfile}},
 	}
-	var profile getAnswer
-	err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-		"memory_type": "profile", "filters": filters, "page": 1, "page_size": PageSizeDefault,
-	}}, &profile)
-	if err != nil {
-		return 0, err
+	if rawMessages > 0 {
+		residue = append(residue, gateway.ResidueKind{Kind: ResidueRawMessage, Count: rawMessages, Uncounted: true, Unerasable: true, Why: whyRawMessage,
+			RefTypes: []gateway.RefType{gateway.RefTypeMessageMemory}})
 	}
-	return residue + len(profile.Profiles), nil
+	if memcells > 0 {
+		residue = append(residue, gateway.ResidueKind{Kind: ResidueMemCell, Uncounted: true, Unerasable: true, Why: whyMemCell})
+	}
+	return residue, nil
 }
 
 var _ gateway.SubjectExporter = (*Backend)(nil)
 
-// ExportSubject implements gateway.SubjectExporter: the user's episodes
-// (POST /api/v1/memories/get, page by page) and profile.
+// ExportSubject implements gateway.SubjectExporter: the user's episodes,
+// the group-level episodes of its solo group that have no copy of the
+// user's (a MemCell of assistant messages only), and its profile. Raw
+// messages cannot be listed through the API.
 func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
-	filters := map[string]any{"user_id": b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()}
-	for page := 1; ; page++ {
-		var got struct {
-			Episodes []struct {
-				ID        string `json:"id"`
-				SessionID string `json:"session_id"`
-				Summary   string `json:"summary"`
-				Episode   string `json:"episode"`
-			} `json:"episodes"`
-		}
-		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-			"memory_type": "episodic_memory", "filters": filters, "page": page, "page_size": PageSizeDefault,
-		}}, &got)
-		if err != nil {
-			return err
-		}
-		out := make([]gateway.ExportedMemory, 0, len(got.Episodes))
-		for _, e := range got.Episodes {
-			text := e.Episode
-			if text == "" {
-				text = e.Summary
-			}
-			out = append(out, gateway.ExportedMemory{NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: text})
-		}
-		if len(out) > 0 {
-			if err := emit(out); err != nil {
-				return err
-			}
-		}
-		if len(got.Episodes) < PageSizeDefault {
-			break
-		}
-	}
-	var profile struct {
-		Profiles []struct {
-			ID          string         `json:"id"`
-			ProfileData map[string]any `json:"profile_data"`
-		} `json:"profiles"`
-	}
-	err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-		"memory_type": "profile", "filters": filters, "page": 1, "page_size": PageSizeDefault,
-	}}, &profile)
+	user := b.userID(req.WorkspaceID, req.UserID)
+	own, err := b.episodes(ctx, map[string]any{"user_id": user})
 	if err != nil {
 		return err
 	}
-	out := make([]gateway.ExportedMemory, 0, len(profile.Profiles))
-	for _, p := range profile.Profiles {
+	group, err := b.episodes(ctx, map[string]any{"group_id": soloGroupID(user)})
+	if err != nil {
+		return err
+	}
+	covered := map[string]bool{}
+	out := make([]gateway.ExportedMemory, 0, len(own)+len(group)+1)
+	for _, e := range own {
+		covered[e.ParentID] = true
+		out = append(out, gateway.ExportedMemory{NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: e.text()})
+	}
+	for _, e := range group {
+		if !covered[e.ParentID] {
+			out = append(out, gateway.ExportedMemory{NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: e.text()})
+		}
+	}
+	profiles, err := b.profiles(ctx, user)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles.Profiles {
 		data, _ := json.Marshal(p.ProfileData)
 		out = append(out, gateway.ExportedMemory{NativeID: p.ID, MemoryType: gateway.RefTypeProfile, Text: string(data)})
 	}
-	if len(out) > 0 {
-		return emit(out)
+	if len(out) == 0 {
+		return nil
 	}
-	return nil
+	return emit(out)
 }

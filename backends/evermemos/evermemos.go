@@ -1,9 +1,13 @@
-// Package evermemos adapts EverMemOS (EverCore v1 HTTP API) as a memory
-// backend: turns are personal-scene messages of the user, a commit flushes
-// the session (extraction runs inline, so calls may take seconds) and reads
-// back the episodes and profile it produced, retrieval runs the hybrid
-// search over episodic memories and the profile, and feedback deletes an
-// extracted memory or replaces it with a corrected fact.
+// Package evermemos adapts EverMemOS through its pre-1.0 "EverCore" HTTP
+// API (/api/v1/memories…, checked against EverMind-AI/EverMemOS e37205f,
+// the last commit of that API) as a memory backend: turns are
+// personal-scene messages of the user, a commit flushes the session
+// (extraction runs inline, so calls may take seconds) and reads back the
+// episodes and profile it produced, retrieval runs the hybrid search over
+// episodic memories and the profile, feedback deletes an extracted memory
+// (by its MemCell) or replaces it with a corrected fact, and an erasure
+// deletes what the API can delete and reports what it cannot. EverOS 1.x
+// speaks another API: see package everos.
 package evermemos
 
 import (
@@ -12,7 +16,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
@@ -95,13 +98,13 @@ func (b *Backend) RefTypes() gateway.RefTypes {
 func (b *Backend) BreakerState() string { return b.client.BreakerState() }
 
 // parseError reads EverMemOS's error body: {"code","message","request_id",…}.
-func parseError(_ int, body []byte) (string, string) {
+func parseError(_ int, body []byte) remote.ParsedError {
 	var e struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(body, &e)
-	return e.Code, e.Message
+	return remote.ParsedError{Code: e.Code, Message: e.Message}
 }
 
 // call sends a request and decodes {"data": …} into data.
@@ -127,10 +130,12 @@ func (b *Backend) call(ctx context.Context, req remote.Request, data any) error 
 
 // IngestTurn implements gateway.TurnIngester: POST /api/v1/memories (personal
 // scene). EverMemOS has one tenant, so the user is named with its workspace
-// (remote.Identity.ScopedUserID) as owner and sender. The message id is the
-// turn's gateway id, stable across retries. A user message names the user
-// as sender; any other speaker gets the
-// backend's generated sender, as the API requires.
+// (userID) as owner and sender. The message id is the turn's gateway id,
+// stable across retries, though EverMemOS does not deduplicate by it
+// (service/raw_message_service.py:166-208): a write that failed after it
+// landed (a timeout) may be stored twice. A user message names the user as
+// sender; any other speaker gets the backend's generated sender, as the API
+// requires (api_specs/request_converter.py:307-320).
 func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
 	rs, err := b.IngestTurns(ctx, []gateway.TurnWrite{w})
 	if err != nil {
@@ -150,13 +155,22 @@ func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]ga
 	return out, nil
 }
 
-// maxMessagesPerAdd keeps one add well inside the API's 500 messages.
+// maxMessagesPerAdd keeps one add well inside the API's 500 messages
+// (api_specs/dtos/memory.py:396-398).
 const maxMessagesPerAdd = 100
 
 // addMessages adds turns of one user and session in one call; every turn
 // gets the call's outcome.
 func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
-	user := b.ids.Of(ws[0].WorkspaceID, ws[0].UserID).ScopedUserID()
+	out := make([]gateway.WriteResult, len(ws))
+	session, err := sessionID(ws[0].SessionID)
+	if err != nil {
+		for i := range out {
+			out[i] = refused(err)
+		}
+		return out
+	}
+	user := b.userID(ws[0].WorkspaceID, ws[0].UserID)
 	msgs := make([]any, len(ws))
 	for i, w := range ws {
 		msg := map[string]any{
@@ -173,11 +187,10 @@ func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gat
 		MessageCount int    `json:"message_count"`
 		Status       string `json:"status"`
 	}
-	err := b.call(ctx, remote.Request{
+	err = b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories", OmitErrorText: true,
-		Body: map[string]any{"user_id": user, "session_id": ws[0].SessionID, "messages": msgs},
+		Body: map[string]any{"user_id": user, "session_id": session, "messages": msgs},
 	}, &res)
-	out := make([]gateway.WriteResult, len(ws))
 	for i, w := range ws {
 		if err != nil {
 			out[i] = remote.WriteFailure(gateway.BackendEverMemOS, err)
@@ -194,94 +207,173 @@ func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gat
 	return out
 }
 
+// refused is a permanent failure of an id EverMemOS reserves.
+func refused(err error) gateway.WriteResult {
+	return gateway.WriteResult{
+		Status: gateway.ResultFailed, ErrorCode: ErrorCodeIDRefused, ErrorMessage: err.Error(),
+		Response: map[string]any{"status": "error", "error_code": ErrorCodeIDRefused, "retryable": false},
+	}
+}
+
+// episode is EpisodeItem (api_specs/dtos/memory.py:1074-1103) and, with a
+// score, SearchEpisodeItem (:1443-1475): parent_id is the MemCell the
+// episode was extracted from, the id its delete takes. user_id is null on
+// the group-level copy of a MemCell's episode.
+type episode struct {
+	ID        string  `json:"id"`
+	UserID    *string `json:"user_id"`
+	SessionID string  `json:"session_id"`
+	ParentID  string  `json:"parent_id"`
+	Summary   string  `json:"summary"`
+	Episode   string  `json:"episode"`
+	Score     float64 `json:"score"`
+}
+
+func (e episode) text() string {
+	if e.Episode != "" {
+		return e.Episode
+	}
+	return e.Summary
+}
+
 type getAnswer struct {
-	Episodes []struct {
-		ID      string `json:"id"`
-		Summary string `json:"summary"`
-		Episode string `json:"episode"`
-	} `json:"episodes"`
+	Episodes []episode `json:"episodes"`
 	Profiles []struct {
-		ID string `json:"id"`
+		ID          string         `json:"id"`
+		ProfileData map[string]any `json:"profile_data"`
 	} `json:"profiles"`
 	TotalCount int `json:"total_count"`
 }
 
+// maxGetPages bounds one listing: 100 pages of 100 episodes. A session or
+// user with more is reported as a failure, never cut silently.
+const maxGetPages = 100
+
+// episodes lists every episode the filters select, page by page
+// (POST /api/v1/memories/get; page_size at most 100, api_specs/dtos/memory.py:1025-1031),
+// oldest first.
+func (b *Backend) episodes(ctx context.Context, filters map[string]any) ([]episode, error) {
+	var out []episode
+	for page := 1; ; page++ {
+		if page > maxGetPages {
+			return nil, b.client.BadResponse(fmt.Sprintf("more than %d episodes match; the listing was not cut", maxGetPages*PageSizeDefault))
+		}
+		var got getAnswer
+		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+			"memory_type": "episodic_memory", "filters": filters, "page": page, "page_size": PageSizeDefault,
+			"rank_by": "timestamp", "rank_order": "asc",
+		}}, &got)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got.Episodes...)
+		if len(got.Episodes) < PageSizeDefault || len(out) >= got.TotalCount {
+			return out, nil
+		}
+	}
+}
+
+// profiles lists the user's profile documents (one per group; the
+// personal scene has one).
+func (b *Backend) profiles(ctx context.Context, user string) (getAnswer, error) {
+	var got getAnswer
+	err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
+		"memory_type": "profile", "filters": map[string]any{"user_id": user}, "page": 1, "page_size": PageSizeDefault,
+	}}, &got)
+	return got, err
+}
+
 // CommitSession implements gateway.SessionCommitter: POST
-// /api/v1/memories/flush, then POST /api/v1/memories/get for the session's
-// episodes and the user's profile; each becomes a ref by its native id.
+// /api/v1/memories/flush (the session's buffer becomes a final MemCell,
+// extracted inline, memory_controller.py:386-436), then the session's
+// episodes and the user's profile are read back (POST /api/v1/memories/get)
+// and those the gateway holds no ref of yet become refs: every commit
+// reports what is new since the last, and the listing is never cut
+// silently. An episode's ref keeps its MemCell id (memcell_id), the id a
+// delete takes.
 func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
-	user := b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()
+	session, err := sessionID(req.SessionID)
+	if err != nil {
+		return gateway.CommitResult{Status: gateway.ResultFailed, ErrorCode: ErrorCodeIDRefused, ErrorMessage: err.Error(),
+			Response: map[string]any{"status": "error", "error_code": ErrorCodeIDRefused, "retryable": false}}, nil
+	}
+	user := b.userID(req.WorkspaceID, req.UserID)
 	var flushed struct {
 		RequestID string `json:"request_id"`
 		Status    string `json:"status"`
 	}
-	err := b.call(ctx, remote.Request{
+	err = b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories/flush",
-		Body: map[string]any{"user_id": user, "session_id": req.SessionID},
+		Body: map[string]any{"user_id": user, "session_id": session},
 	}, &flushed)
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
 	}
-	var refs []gateway.ProducedRef
-	for page := 1; page <= maxPages; page++ {
-		var got getAnswer
-		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-			"memory_type": "episodic_memory", "filters": map[string]any{"user_id": user, "session_id": req.SessionID},
-			"page": page, "page_size": PageSizeDefault, "rank_by": "timestamp", "rank_order": "asc",
-		}}, &got)
-		if err != nil {
-			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
-		}
-		for _, e := range got.Episodes {
-			if e.ID != "" {
-				refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory, NativeID: e.ID})
-			}
-		}
-		if len(got.Episodes) < PageSizeDefault {
-			break
+	known := map[string]bool{}
+	if req.Known != nil {
+		if known, err = req.Known(ctx); err != nil {
+			return gateway.CommitResult{}, err
 		}
 	}
-	var profiles getAnswer
-	err = b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-		"memory_type": "profile", "filters": map[string]any{"user_id": user}, "page": 1, "page_size": PageSizeDefault,
-	}}, &profiles)
+	eps, err := b.episodes(ctx, map[string]any{"user_id": user, "session_id": session})
+	if err != nil {
+		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+	}
+	var refs []gateway.ProducedRef
+	for _, e := range eps {
+		if e.ID != "" && !known[e.ID] {
+			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory, NativeID: e.ID, Metadata: gateway.Metadata{memcellKey: e.ParentID}})
+		}
+	}
+	profiles, err := b.profiles(ctx, user)
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
 	}
 	for _, p := range profiles.Profiles {
-		if p.ID != "" {
+		if p.ID != "" && !known[p.ID] {
 			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeProfile, NativeID: p.ID})
 		}
 	}
 	response := map[string]any{"status": flushed.Status, "metadata": map[string]any{"backend_request_id": flushed.RequestID}}
 	if len(refs) == 0 {
-		response["reason"] = "no_memories"
+		response["reason"] = "no_new_memories"
 		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: response}, nil
 	}
 	return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: refs, Response: response}, nil
 }
 
+// memcellKey is the produced ref metadata that holds an episode's MemCell id.
+const memcellKey = "memcell_id"
+
 type searchAnswer struct {
-	Episodes []struct {
-		ID      string  `json:"id"`
-		Summary string  `json:"summary"`
-		Episode string  `json:"episode"`
-		Subject string  `json:"subject"`
-		Score   float64 `json:"score"`
-	} `json:"episodes"`
+	Episodes []episode `json:"episodes"`
 	Profiles []struct {
-		ID          string         `json:"id"`
-		ProfileData map[string]any `json:"profile_data"`
-		Score       float64        `json:"score"`
+		ID          string `json:"id"`
+		ProfileData struct {
+			ItemType  string `json:"item_type"`
+			EmbedText string `json:"embed_text"`
+		} `json:"profile_data"`
+		Score *float64 `json:"score"`
 	} `json:"profiles"`
 }
 
 // Retrieve implements gateway.Retriever: POST /api/v1/memories/search,
-// hybrid, over the user's episodic memories and profile.
+// hybrid, over the user's episodic memories and profile
+// (memory_search_controller.py:158-229). The search indexes keep serving an
+// episode deleted by id (a delete by id reaches MongoDB only,
+// service/memcell_delete_service.py:112-143): the gateway leaves those out
+// by their refs. A hit without text (an index copy whose row is gone,
+// agentic_layer/search_mem_service.py:836-865) is left out here. Profile
+// hits are per-fact items {item_type, embed_text} with ids of their own
+// (:876-925).
 func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
-	filters := map[string]any{"user_id": b.ids.Of(q.WorkspaceID, q.UserID).ScopedUserID()}
+	filters := map[string]any{"user_id": b.userID(q.WorkspaceID, q.UserID)}
 	if q.SessionID != "" {
-		filters["session_id"] = q.SessionID
+		session, err := sessionID(q.SessionID)
+		if err != nil {
+			return nil, nil
+		}
+		filters["session_id"] = session
 	}
 	topK := min(max(q.Limit, 1), 100)
 	var res searchAnswer
@@ -294,21 +386,18 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	}
 	items := make([]gateway.RetrievedItem, 0, len(res.Episodes)+len(res.Profiles))
 	for _, e := range res.Episodes {
-		text := e.Episode
-		if text == "" {
-			text = e.Summary
+		if text := e.text(); text != "" && e.ID != "" {
+			items = append(items, gateway.RetrievedItem{Text: text, Score: max(e.Score, 0), NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory})
 		}
-		if text == "" || e.ID == "" {
-			continue
-		}
-		items = append(items, gateway.RetrievedItem{Text: text, Score: e.Score, NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory})
 	}
 	for _, p := range res.Profiles {
-		text := profileText(p.ProfileData)
-		if text == "" || p.ID == "" {
-			continue
+		score := 0.0
+		if p.Score != nil {
+			score = max(*p.Score, 0)
 		}
-		items = append(items, gateway.RetrievedItem{Text: text, Score: p.Score, NativeID: p.ID, MemoryType: gateway.RefTypeProfile})
+		if text := p.ProfileData.EmbedText; text != "" && p.ID != "" {
+			items = append(items, gateway.RetrievedItem{Text: text, Score: score, NativeID: p.ID, MemoryType: gateway.RefTypeProfile})
+		}
 	}
 	// The API returns two lists; rank them together by score.
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Score > items[j].Score })
@@ -320,54 +409,37 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	return items, nil
 }
 
-// profileText renders profile data as "key: value" lines in key order.
-func profileText(data map[string]any) string {
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		v := data[k]
-		var s string
-		switch t := v.(type) {
-		case string:
-			s = t
-		case nil:
-			continue
-		default:
-			raw, _ := json.Marshal(t)
-			s = string(raw)
-		}
-		if s == "" || s == "[]" || s == "{}" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "%s: %s", k, s)
-	}
-	return b.String()
-}
-
-// DeleteMemory soft-deletes one memory: POST /api/v1/memories/delete (204).
-// The id goes alone: the API refuses user or session fields next to it.
-// Deleting a memory already deleted, or unknown, succeeds.
-func (b *Backend) DeleteMemory(ctx context.Context, memoryID string) error {
-	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memoryID}}, nil)
+// deleteMemCell deletes a MemCell: POST /api/v1/memories/delete with
+// memory_id, which names a MemCell, never an episode
+// (api_specs/dtos/memory_delete.py:23-25): the MemCell and every episode
+// extracted from it (its parent_id) are soft-deleted in MongoDB; the search
+// indexes are not touched (service/memcell_delete_service.py:112-143). The
+// id goes alone (the DTO refuses any filter next to it, even null). The
+// answer is 204 whether anything was deleted or not, so a retry succeeds.
+func (b *Backend) deleteMemCell(ctx context.Context, memcellID string) error {
+	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memcellID}}, nil)
 }
 
 // Health implements gateway.HealthChecker: GET /health, also the circuit
-// breaker's probe.
+// breaker's probe. EverCore answers {"status":"healthy"}
+// (infra_layer/adapters/input/api/health/health_controller.py:24-64);
+// EverOS 1.x answers {"status":"ok", "version", "capabilities"}
+// (EverMind-AI/EverOS src/everos/entrypoints/api/routes/health.py), and
+// serves none of the /api/v1/memories routes this adapter speaks: such a
+// server is unhealthy here, with the reason.
 func (b *Backend) Health(ctx context.Context) error { return b.client.Health(ctx) }
 
 func healthProblem(body []byte) string {
 	var h struct {
-		Status string `json:"status"`
+		Status       string `json:"status"`
+		Version      string `json:"version"`
+		Capabilities any    `json:"capabilities"`
 	}
 	if err := json.Unmarshal(body, &h); err != nil {
 		return "the health answer is not the JSON expected"
+	}
+	if h.Version != "" || h.Capabilities != nil {
+		return "the server is EverOS " + h.Version + ", whose API (/api/v2/memory) replaced the EverCore API this backend is configured for: set EVERMEMOS_API=everos"
 	}
 	if h.Status != "healthy" && h.Status != "ok" {
 		return "reports itself unhealthy"

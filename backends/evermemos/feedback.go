@@ -13,10 +13,11 @@ import (
 const (
 	// ReasonRawMessageNotEditable: an ingest ref names a raw message, which
 	// EverMemOS keeps as source data: its delete API removes extracted
-	// memories, never messages.
+	// memories, never messages (UNSUPPORTED).
 	ReasonRawMessageNotEditable = "raw_message_not_editable"
 	// ReasonProfileNotEditable: the profile is an aggregate EverMemOS
-	// derives in the background; no API rewrites or removes it.
+	// derives in the background; no API rewrites or removes it
+	// (UNSUPPORTED).
 	ReasonProfileNotEditable = "profile_not_editable"
 	// ReasonNoMemoryID: the ref names no memory.
 	ReasonNoMemoryID = "no_memory_id"
@@ -46,19 +47,29 @@ func CorrectionMessageID(feedbackID string) string { return "correction_" + feed
 // ApplyFeedback implements gateway.FeedbackApplier for extracted memories
 // (episodic memory refs, by native id).
 //
-// A delete is POST /api/v1/memories/delete with the memory id alone (the DTO
-// rejects user or session fields next to it; soft delete, 204, idempotent).
+// A delete removes the episode's MemCell (POST /api/v1/memories/delete with
+// the MemCell id: the API deletes MemCells and cascades to their episodes,
+// service/memcell_delete_service.py:112-143; an episode id would delete
+// nothing and still answer 204). The MemCell id is the one the commit kept
+// on the ref, else the episode's parent_id read back. The delete reaches
+// MongoDB only, and search keeps serving the episode from its indexes: the
+// gateway leaves it out of retrieval by its ref, which the applied delete
+// retires.
 //
 // EverMemOS has no update, so a correction takes three steps: delete the old
 // memory; add the corrected fact as a user message of the memory's user and
 // session (POST /api/v1/memories, message id CorrectionMessageID, sent by the
 // user as ingest sends user turns); flush the session (as a commit does) so
-// it is extracted and searchable before the call returns. State records the
-// steps done, so a retry resumes after the last one that succeeded. The
-// replacement is that message: NativeID CorrectionMessageID(FeedbackID),
-// RefType message_memory, no uri, the way an ingest ref names its message.
-// The episode extracted from it gets an episodic ref of its own when the
-// session is next committed.
+// it is extracted before the call returns. State records the steps done, so
+// a retry resumes after the last one that succeeded. The replacement is that
+// message: NativeID CorrectionMessageID(FeedbackID), RefType message_memory,
+// no uri, the way an ingest ref names its message. The episode extracted
+// from it gets an episodic ref of its own when the session is next
+// committed.
+//
+// Profiles and raw messages: no EverMemOS API rewrites or deletes them
+// (the delete service has no profile repository, and filters never reach
+// raw messages, memcell_delete_service.py:65-105, :243): UNSUPPORTED.
 func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
 	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
 		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
@@ -67,16 +78,13 @@ func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest
 	case req.NativeID == "":
 		return gateway.SkippedResult(ReasonNoMemoryID), nil
 	case req.RefType == gateway.RefTypeMessageMemory:
-		return gateway.SkippedResult(ReasonRawMessageNotEditable), nil
+		return gateway.UnsupportedResult(ReasonRawMessageNotEditable), nil
 	case req.RefType == gateway.RefTypeProfile:
-		return gateway.SkippedResult(ReasonProfileNotEditable), nil
+		return gateway.UnsupportedResult(ReasonProfileNotEditable), nil
 	}
 	if req.FeedbackType == gateway.FeedbackDeleteRequest {
-		hash, err := b.episodeHash(ctx, req)
+		hash, err := b.deleteEpisode(ctx, req)
 		if err != nil {
-			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
-		}
-		if err := b.DeleteMemory(ctx, req.NativeID); err != nil {
 			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
 		}
 		return gateway.CommitResult{
@@ -88,6 +96,31 @@ func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest
 		return gateway.EmptyCorrectionResult(gateway.BackendEverMemOS), nil
 	}
 	return b.correct(ctx, req)
+}
+
+// deleteEpisode deletes the episode's MemCell and returns the hash of the
+// episode's text ("" when it is gone already).
+func (b *Backend) deleteEpisode(ctx context.Context, req gateway.FeedbackRequest) (string, error) {
+	memcell, _ := req.Produced[memcellKey].(string)
+	found, err := b.episodeOf(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	hash := ""
+	if found != nil {
+		if memcell == "" {
+			memcell = found.ParentID
+		}
+		if text := strings.TrimSpace(found.text()); text != "" {
+			hash = gateway.ContentHash(text)
+		}
+	}
+	if memcell == "" {
+		// Neither the ref nor the server names a MemCell: the episode is
+		// gone already (a retry after the delete landed).
+		return hash, nil
+	}
+	return hash, b.deleteMemCell(ctx, memcell)
 }
 
 func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
@@ -107,12 +140,13 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 		res.State = state
 		return res, nil
 	}
+	session, err := sessionID(req.SessionID)
+	if err != nil {
+		return fail(err)
+	}
 	if state[stateDeleted] != true {
-		hash, err := b.episodeHash(ctx, req)
+		hash, err := b.deleteEpisode(ctx, req)
 		if err != nil {
-			return fail(err)
-		}
-		if err := b.DeleteMemory(ctx, req.NativeID); err != nil {
 			return fail(err)
 		}
 		state[stateDeleted], replaced = true, hash
@@ -120,7 +154,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 			state[stateReplacedHash] = hash
 		}
 	}
-	user := b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()
+	user := b.userID(req.WorkspaceID, req.UserID)
 	messageID := CorrectionMessageID(req.FeedbackID)
 	if state[stateAdded] != true {
 		msg := map[string]any{
@@ -129,7 +163,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 		}
 		if err := b.call(ctx, remote.Request{
 			Method: http.MethodPost, Path: "/api/v1/memories", OmitErrorText: true,
-			Body: withSession(map[string]any{"user_id": user, "messages": []any{msg}}, req.SessionID),
+			Body: map[string]any{"user_id": user, "session_id": session, "messages": []any{msg}},
 		}, &struct{}{}); err != nil {
 			return fail(err)
 		}
@@ -141,7 +175,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 	}
 	if err := b.call(ctx, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/memories/flush",
-		Body: withSession(map[string]any{"user_id": user}, req.SessionID),
+		Body: map[string]any{"user_id": user, "session_id": session},
 	}, &flushed); err != nil {
 		return fail(err)
 	}
@@ -154,47 +188,21 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 	}, nil
 }
 
-// episodeHash reads the episode about to be deleted and returns the hash of
-// its text ("" when it is gone already), so that retrieval can recognise
-// the old fact where EverMemOS keeps deriving from it (the profile).
-func (b *Backend) episodeHash(ctx context.Context, req gateway.FeedbackRequest) (string, error) {
-	filters := map[string]any{"user_id": b.ids.Of(req.WorkspaceID, req.UserID).ScopedUserID()}
-	if req.SessionID != "" {
-		filters["session_id"] = req.SessionID
+// episodeOf reads the episode a ref names among the session's episodes
+// (nil when it is gone).
+func (b *Backend) episodeOf(ctx context.Context, req gateway.FeedbackRequest) (*episode, error) {
+	filters := map[string]any{"user_id": b.userID(req.WorkspaceID, req.UserID)}
+	if session, err := sessionID(req.SessionID); err == nil && req.SessionID != "" {
+		filters["session_id"] = session
 	}
-	for page := 1; page <= maxPages; page++ {
-		var got getAnswer
-		err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/get", Body: map[string]any{
-			"memory_type": "episodic_memory", "filters": filters, "page": page, "page_size": PageSizeDefault,
-		}}, &got)
-		if err != nil {
-			return "", err
-		}
-		for _, e := range got.Episodes {
-			if e.ID != req.NativeID {
-				continue
-			}
-			text := e.Episode
-			if text == "" {
-				text = e.Summary
-			}
-			if text = strings.TrimSpace(text); text == "" {
-				return "", nil
-			}
-			return gateway.ContentHash(text), nil
-		}
-		if len(got.Episodes) < PageSizeDefault {
-			break
+	eps, err := b.episodes(ctx, filters)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range eps {
+		if e.ID == req.NativeID {
+			return &e, nil
 		}
 	}
-	return "", nil
-}
-
-// withSession adds the session to a body when there is one: EverMemOS
-// reserves "-1" for messages without, and sets it itself.
-func withSession(body map[string]any, sessionID string) map[string]any {
-	if sessionID != "" {
-		body["session_id"] = sessionID
-	}
-	return body
+	return nil, nil
 }

@@ -27,12 +27,12 @@ func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (g
 }
 
 // SubjectResidue implements gateway.SubjectEraser: the subject's rows left.
-func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (int, error) {
+func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (gateway.Residue, error) {
 	n, err := subjectRows(b.db.NewSelect().Model((*memoryRow)(nil)), req).Count(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("local: error counting what is left: %w", err)
+		return nil, fmt.Errorf("local: error counting what is left: %w", err)
 	}
-	return n, nil
+	return gateway.Residue{{Kind: "memory", Count: n}}, nil
 }
 
 // subjectRows narrows a query to the subject's rows.

@@ -12,171 +12,267 @@ import (
 
 var _ gateway.SubjectEraser = (*Backend)(nil)
 
-// EraseSubject implements gateway.SubjectEraser. A whole user: the user's
-// tree goes (DELETE /api/v1/fs?uri=viking://user/{user}/&recursive=true,
-// memories and session histories alike), then every session the user still
-// lists (DELETE /api/v1/sessions/{id}). A narrower scope (an agent, a
-// namespace), which OpenViking's tree does not express: only what the
-// gateway's refs name — the memory files and the sessions. A file or
-// session already gone counts as erased.
+// userRootChildren are the directories below a user's root
+// (openviking/core/directories.py:109-135). The root itself cannot be
+// deleted by any caller but ROOT ("Deleting a namespace root requires root
+// access", openviking/storage/viking_fs/_access.py:173-182), and trusted
+// mode is never ROOT on data routes (openviking/server/auth/plugins/trusted.py:165-178);
+// its children can.
+var userRootChildren = []string{"memories", "peers", "sessions", "resources", "skills", "privacy"}
+
+// Keys of the state a whole-user erasure keeps between attempts.
+const stateAdminTask = "admin_task"
+
+// Residue kinds (SubjectResidue).
+const (
+	ResidueMemoryFile = "memory_file"
+	ResidueSession    = "session"
+	ResidueFile       = "file"
+)
+
+// EraseSubject implements gateway.SubjectEraser.
+//
+// A whole user: a user registered with a key of its own (api_key mode) is
+// deleted by the server's own durable user deletion (DELETE
+// /api/v1/admin/accounts/{a}/users/{u} with the root key: it cancels the
+// user's tasks and clears vectors, files, uploads and the user itself,
+// openviking/service/user_deletion.py:128-380), followed as a task. Any
+// other user (trusted mode) is erased by cancelling its commit tasks still
+// running (whose extraction would write memories again) and deleting each
+// child of its root recursively: memories, peers, sessions, resources,
+// skills, privacy.
+//
+// A narrower scope (an agent, a namespace), which OpenViking's tree does not
+// express: only what the gateway's refs name — the memory files and the
+// sessions. A file or session already gone counts as erased (a missing path
+// deletes with 200, openviking/storage/viking_fs/_ops.py:156-173).
 func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
+	if req.Memories != nil {
+		return b.eraseNamed(ctx, req)
+	}
+	who := b.user(req.WorkspaceID, req.UserID)
+	if who.key != "" && b.cfg.APIKey != "" {
+		res, registered, err := b.adminErase(ctx, req, who)
+		if err != nil {
+			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		}
+		if registered {
+			return res, nil
+		}
+	}
+	files, err := b.listTree(ctx, who, userRoot(who))
+	if err != nil {
+		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+	}
+	if err := b.cancelCommits(ctx, who); err != nil {
+		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+	}
+	for _, child := range userRootChildren {
+		err := b.callAs(ctx, who, remote.Request{
+			Method: http.MethodDelete, Path: "/api/v1/fs",
+			Query: url.Values{"uri": {userRoot(who) + "/" + child}, "recursive": {"true"}, "wait": {"true"}},
+		}, nil)
+		if err != nil {
+			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		}
+	}
 	erased := 0
-	if req.Memories == nil {
-		n, err := b.deleteTree(ctx, req)
-		if err != nil {
-			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-		}
-		sessions, err := b.sessions(ctx, req)
-		if err != nil {
-			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-		}
-		for _, id := range sessions {
-			if err := b.deleteSession(ctx, req, id); err != nil {
-				return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-			}
-		}
-		erased = n + len(sessions)
-	} else {
-		for _, m := range req.Memories {
-			var err error
-			switch {
-			case isMemoryURI(m.NativeURI):
-				err = b.deleteFile(ctx, req, m.NativeURI)
-			case m.SessionID != "":
-				err = b.deleteSession(ctx, req, m.SessionID)
-			default:
-				continue
-			}
-			if err != nil {
-				return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-			}
+	for _, e := range files {
+		if !e.IsDir {
 			erased++
 		}
 	}
+	return erasedResult(erased), nil
+}
+
+func erasedResult(erased int) gateway.CommitResult {
 	outcome := gateway.ErasureOutcomeErased
 	if erased == 0 {
 		outcome = gateway.ErasureOutcomeNothingToErase
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": erased}}, nil
+	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": erased}}
 }
 
-// SubjectResidue implements gateway.SubjectEraser: what the user's memories
-// directory still lists and the sessions still listed; for a narrower scope,
-// the named memory files that can still be read and the named sessions
-// still listed.
-func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (int, error) {
-	sessions, err := b.sessions(ctx, req)
+// adminErase deletes a registered user through the admin API and follows
+// the user_delete task: 202 with a task id (openviking/server/routers/admin.py:572-586,
+// user_deletion.py:193-198), polled as root (a root caller's deletion is a
+// system task, :136-143). registered is false when the server does not know
+// the user (404 "User not found", openviking/server/api_keys/legacy.py:436-442):
+// the caller then erases it child by child.
+func (b *Backend) adminErase(ctx context.Context, req gateway.EraseRequest, who identity) (res gateway.CommitResult, registered bool, err error) {
+	admin := identity{admin: true}
+	taskID, _ := req.State[stateAdminTask].(string)
+	if taskID != "" {
+		var task taskAnswer
+		err := b.callAs(ctx, admin, remote.Request{Method: http.MethodGet, Path: "/api/v1/tasks/" + url.PathEscape(taskID)}, &task)
+		switch re := remote.AsError(gateway.BackendOpenViking, err); {
+		case err != nil && re.Code == codeNotFound:
+			// The task record is gone (expired): ask again; a user already
+			// deleted answers 404 below.
+		case err != nil:
+			return gateway.CommitResult{}, true, err
+		case task.Status == "completed":
+			return erasedResult(1), true, nil
+		case task.Status == "pending" || task.Status == "running" || task.Status == "cancelling":
+			return gateway.CommitResult{
+				Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: gateway.Metadata{stateAdminTask: taskID},
+				Response: map[string]any{"status": task.Status, "id": taskID},
+			}, true, nil
+		}
+		// A failed task: a new deletion starts (the call is idempotent,
+		// user_deletion.py:145-184).
+	}
+	var started struct {
+		TaskID string `json:"task_id"`
+	}
+	err = b.callAs(ctx, admin, remote.Request{
+		Method: http.MethodDelete, Path: "/api/v1/admin/accounts/" + url.PathEscape(who.account) + "/users/" + url.PathEscape(who.user),
+	}, &started)
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+		if taskID != "" {
+			// Deleted by the task this erasure started.
+			return erasedResult(1), true, nil
+		}
+		return gateway.CommitResult{}, false, nil
+	}
 	if err != nil {
-		return 0, err
+		return gateway.CommitResult{}, true, err
 	}
-	if req.Memories == nil {
-		files, err := b.listMemories(ctx, req)
-		return files + len(sessions), err
+	return gateway.CommitResult{
+		Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: gateway.Metadata{stateAdminTask: started.TaskID},
+		Response: map[string]any{"status": "deleting", "id": started.TaskID},
+	}, true, nil
+}
+
+// cancelCommits cancels the user's commit tasks still pending or running
+// (GET /api/v1/tasks?task_type=session_commit&status=…, at most 200 a page;
+// POST /api/v1/tasks/{id}/cancel; openviking/server/routers/tasks.py:58-124).
+// A task that finished meanwhile answers 412, one that expired 404: both
+// are done with.
+func (b *Backend) cancelCommits(ctx context.Context, who identity) error {
+	for _, status := range []string{"pending", "running"} {
+		var tasks []struct {
+			TaskID string `json:"task_id"`
+		}
+		err := b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: "/api/v1/tasks",
+			Query: url.Values{"task_type": {"session_commit"}, "status": {status}, "limit": {"200"}}}, &tasks)
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			err := b.callAs(ctx, who, remote.Request{Method: http.MethodPost, Path: "/api/v1/tasks/" + url.PathEscape(t.TaskID) + "/cancel"}, nil)
+			if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code != codeNotFound && re.Status != http.StatusPreconditionFailed {
+				return err
+			}
+		}
 	}
-	listed := make(map[string]bool, len(sessions))
-	for _, id := range sessions {
-		listed[id] = true
+	return nil
+}
+
+// eraseNamed deletes the memory files and sessions the gateway's refs name.
+func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
+	who := b.user(req.WorkspaceID, req.UserID)
+	erased := 0
+	for _, m := range req.Memories {
+		var err error
+		switch {
+		case isMemoryURI(m.NativeURI):
+			err = b.callAs(ctx, who, remote.Request{
+				Method: http.MethodDelete, Path: "/api/v1/fs",
+				Query: url.Values{"uri": {m.NativeURI}, "recursive": {"false"}, "wait": {"true"}},
+			}, nil)
+		case m.SessionID != "":
+			err = b.deleteSession(ctx, who, sessionID(m.SessionID))
+		default:
+			continue
+		}
+		if err != nil {
+			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		}
+		erased++
 	}
-	residue := 0
+	return erasedResult(erased), nil
+}
+
+// deleteSession deletes a session by the id OpenViking knows it by; a
+// session that is gone (404 "Session not found") counts as deleted.
+func (b *Backend) deleteSession(ctx context.Context, who identity, id string) error {
+	err := b.callAs(ctx, who, remote.Request{Method: http.MethodDelete, Path: "/api/v1/sessions/" + url.PathEscape(id)}, nil)
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+		return nil
+	}
+	return err
+}
+
+// SubjectResidue implements gateway.SubjectEraser: for a whole user, what
+// the user's tree still lists — memory files (the user's and its peers'),
+// sessions, and any other file — by kind; a user the server no longer
+// knows (its key refused after an admin deletion) holds nothing. For a
+// narrower scope: the named memory files that can still be read and the
+// named sessions still listed.
+func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (gateway.Residue, error) {
+	who := b.user(req.WorkspaceID, req.UserID)
+	if req.Memories != nil {
+		return b.namedResidue(ctx, req, who)
+	}
+	entries, err := b.listTree(ctx, who, userRoot(who))
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized {
+		return gateway.Residue{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	kinds := map[string]int{}
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.URI, userRoot(who)+"/")
+		switch {
+		case e.IsDir && strings.HasPrefix(rel, "sessions/") && strings.Count(rel, "/") == 1:
+			kinds[ResidueSession]++
+		case e.IsDir:
+		case isMemoryURI(e.URI):
+			kinds[ResidueMemoryFile]++
+		default:
+			kinds[ResidueFile]++
+		}
+	}
+	return gateway.Residue{
+		{Kind: ResidueMemoryFile, Count: kinds[ResidueMemoryFile]},
+		{Kind: ResidueSession, Count: kinds[ResidueSession]},
+		{Kind: ResidueFile, Count: kinds[ResidueFile]},
+	}, nil
+}
+
+func (b *Backend) namedResidue(ctx context.Context, req gateway.EraseRequest, who identity) (gateway.Residue, error) {
+	var listed []struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: "/api/v1/sessions"}, &listed); err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, s := range listed {
+		live[s.SessionID] = true
+	}
+	files, sessions := 0, 0
 	for _, m := range req.Memories {
 		switch {
 		case isMemoryURI(m.NativeURI):
-			err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
+			err := b.callAs(ctx, who, remote.Request{
 				Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {m.NativeURI}}, OmitErrorText: true,
 			}, nil)
 			if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 				continue
 			}
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
-			residue++
-		case m.SessionID != "" && listed[m.SessionID]:
-			residue++
-			listed[m.SessionID] = false
-		}
-	}
-	return residue, nil
-}
-
-// userRoot is the user's tree.
-func (b *Backend) userRoot(req gateway.EraseRequest) string {
-	return "viking://user/" + url.PathEscape(b.cfg.Identities.Of(req.WorkspaceID, req.UserID).User()) + "/"
-}
-
-// deleteTree removes the user's tree and says whether anything was there.
-func (b *Backend) deleteTree(ctx context.Context, req gateway.EraseRequest) (int, error) {
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodDelete, Path: "/api/v1/fs",
-		Query: url.Values{"uri": {b.userRoot(req)}, "recursive": {"true"}, "wait": {"true"}},
-	}, nil)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return 1, nil
-}
-
-func (b *Backend) deleteFile(ctx context.Context, req gateway.EraseRequest, uri string) error {
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodDelete, Path: "/api/v1/fs",
-		Query: url.Values{"uri": {uri}, "recursive": {"false"}, "wait": {"true"}},
-	}, nil)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return nil
-	}
-	return err
-}
-
-func (b *Backend) deleteSession(ctx context.Context, req gateway.EraseRequest, id string) error {
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{Method: http.MethodDelete, Path: sessionPath(id)}, nil)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return nil
-	}
-	return err
-}
-
-// sessions lists the user's session ids (GET /api/v1/sessions).
-func (b *Backend) sessions(ctx context.Context, req gateway.EraseRequest) ([]string, error) {
-	var listed []struct {
-		SessionID string `json:"session_id"`
-	}
-	if err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{Method: http.MethodGet, Path: "/api/v1/sessions"}, &listed); err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(listed))
-	for _, s := range listed {
-		ids = append(ids, s.SessionID)
-	}
-	return ids, nil
-}
-
-// listMemories counts the files below the user's memories directory
-// (GET /api/v1/fs/ls, recursive); a directory that is gone holds nothing.
-func (b *Backend) listMemories(ctx context.Context, req gateway.EraseRequest) (int, error) {
-	var entries []struct {
-		URI   string `json:"uri"`
-		IsDir bool   `json:"is_dir"`
-	}
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodGet, Path: "/api/v1/fs/ls",
-		Query: url.Values{"uri": {b.userRoot(req) + "memories/"}, "recursive": {"true"}},
-	}, &entries)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	files := 0
-	for _, e := range entries {
-		if !e.IsDir && !strings.HasSuffix(e.URI, "/") {
 			files++
+		case m.SessionID != "" && live[sessionID(m.SessionID)]:
+			sessions++
+			live[sessionID(m.SessionID)] = false
 		}
 	}
-	return files, nil
+	return gateway.Residue{{Kind: ResidueMemoryFile, Count: files}, {Kind: ResidueSession, Count: sessions}}, nil
 }
 
 // exportBatch is how many memory files one page of an export reads.
@@ -184,21 +280,14 @@ const exportBatch = 50
 
 var _ gateway.SubjectExporter = (*Backend)(nil)
 
-// ExportSubject implements gateway.SubjectExporter: the files below the
-// user's memories directory (GET /api/v1/fs/ls), each read with GET
-// /api/v1/content/read, a page at a time.
+// ExportSubject implements gateway.SubjectExporter: every memory file of
+// the user's tree — its own memories and its peers' — listed in full
+// (listTree) and read with GET /api/v1/content/read, a page at a time.
+// Directories are listed too and are skipped: reading one is 400
+// (openviking/storage/viking_fs/_ops.py:964-969).
 func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
-	var entries []struct {
-		URI   string `json:"uri"`
-		IsDir bool   `json:"is_dir"`
-	}
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodGet, Path: "/api/v1/fs/ls",
-		Query: url.Values{"uri": {b.userRoot(req) + "memories/"}, "recursive": {"true"}},
-	}, &entries)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return nil
-	}
+	who := b.user(req.WorkspaceID, req.UserID)
+	entries, err := b.listTree(ctx, who, userRoot(who))
 	if err != nil {
 		return err
 	}
@@ -208,7 +297,7 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 			continue
 		}
 		var text string
-		err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
+		err := b.callAs(ctx, who, remote.Request{
 			Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {e.URI}}, OmitErrorText: true,
 		}, &text)
 		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {

@@ -40,7 +40,9 @@ const codeNotFound = "NOT_FOUND"
 // correction is the same file: same uri and ref type.
 //
 // Both are idempotent: writing the same content again changes nothing, and
-// a file already gone counts as deleted. Requests carry the identity of
+// a file already gone counts as deleted. A busy path lock is 409 CONFLICT
+// with details.retryable (openviking/storage/content_write.py:1188-1195):
+// a retryable failure. Requests carry the identity of
 // req.UserID, the memory's owner.
 func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
 	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
@@ -92,18 +94,16 @@ func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest
 	}, nil
 }
 
+// deleteMemory removes the memory file. Deleting a path that is gone is 200
+// too (openviking/storage/viking_fs/_ops.py:156-173), so a retry after a
+// lost answer succeeds like the first delete.
 func (b *Backend) deleteMemory(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
 	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
 		Method: http.MethodDelete, Path: "/api/v1/fs",
 		Query: url.Values{"uri": {req.NativeURI}, "recursive": {"false"}, "wait": {"true"}},
 	}, nil)
-	status := "deleted"
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		// Already gone: a retry after a delete whose answer was lost.
-		status, err = "already_deleted", nil
-	}
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"status": status, "uri": req.NativeURI}}, nil
+	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"status": "deleted", "uri": req.NativeURI}}, nil
 }

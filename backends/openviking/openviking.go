@@ -1,13 +1,17 @@
-// Package openviking adapts OpenViking (v0.4.x HTTP API) as a memory
-// backend: turns become session messages, a commit archives the session and
-// follows the asynchronous extraction task to the memories it produced,
-// retrieval searches the user's memories, and feedback rewrites or removes a
-// memory file.
+// Package openviking adapts OpenViking (v0.4.x HTTP API, checked against
+// volcengine/OpenViking v0.4.16-9) as a memory backend: turns become
+// session messages, a commit archives the session and follows the
+// asynchronous extraction task to the memories it produced, retrieval
+// searches the user's memory files, feedback rewrites or removes a memory
+// file, and an erasure removes what the user's tree holds.
 //
 // Identity: in trusted mode (the default) every request carries
 // X-OpenViking-Account (the workspace) and X-OpenViking-User (the user),
-// with the configured API key as bearer; with per-user keys configured, a
-// user's own key identifies it instead. The agent is the message's peer_id.
+// both mapped into the server's id charset (EncodeID), with the configured
+// API key as bearer; a user with a key of its own (api_key mode) is
+// identified by that key instead. The agent is the peer of assistant
+// messages, and reads of one agent go through its view
+// (X-OpenViking-Actor-Peer).
 //
 // A commit is asynchronous in OpenViking: the first attempt starts it and
 // keeps the task id in the outbox event's state; the event goes back to
@@ -20,7 +24,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,6 +62,8 @@ type Config struct {
 	// Identities says what OpenViking is told users and agents are (their
 	// own ids, or keyed pseudonyms); the workspace is the account.
 	Identities remote.Identities
+	// ListPage is the node limit of one listing call (ListPageDefault).
+	ListPage int
 }
 
 // Backend is the OpenViking adapter.
@@ -90,10 +95,19 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ListPage <= 0 {
+		cfg.ListPage = ListPageDefault
+	}
+	for userKey, key := range cfg.UserKeys {
+		workspace, user, found := strings.Cut(userKey, "/")
+		if !found || workspace == "" || user == "" || key == "" {
+			return nil, fmt.Errorf("openviking: user key %q must name \"workspace/user\" and hold a key", userKey)
+		}
+	}
 	client, err := remote.New(remote.Config{
 		Backend: gateway.BackendOpenViking, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
 		ParseError: parseError, Transport: cfg.Transport, Now: cfg.Now,
-		HealthPath: "/health", HealthProblem: healthProblem,
+		HealthPath: "/ready", HealthProblem: healthProblem,
 	})
 	if err != nil {
 		return nil, err
@@ -114,31 +128,44 @@ func (b *Backend) RefTypes() gateway.RefTypes {
 func (b *Backend) BreakerState() string { return b.client.BreakerState() }
 
 // envelope is OpenViking's answer: {"status":"ok","result":…} or
-// {"status":"error","error":{"code","message"}}.
+// {"status":"error","error":{"code","message","details"}}
+// (openviking/server/responses.py:32-73, codes and statuses in
+// openviking/server/models.py:29-65).
 type envelope struct {
 	Status string          `json:"status"`
 	Result json.RawMessage `json:"result"`
 	Error  *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Details struct {
+			// Retryable: a lock was busy (409 CONFLICT with
+			// details.retryable, openviking/server/error_mapping.py:449-470).
+			Retryable bool `json:"retryable"`
+		} `json:"details"`
 	} `json:"error"`
 }
 
-func parseError(_ int, body []byte) (string, string) {
+func parseError(_ int, body []byte) remote.ParsedError {
 	var env envelope
 	if json.Unmarshal(body, &env) != nil || env.Error == nil {
-		return "", ""
+		return remote.ParsedError{}
 	}
-	return env.Error.Code, env.Error.Message
+	return remote.ParsedError{Code: env.Error.Code, Message: env.Error.Message, Retryable: env.Error.Details.Retryable}
 }
 
 // retryableCodes are OpenViking error codes worth trying again even when
 // they arrive inside a 2xx answer.
 var retryableCodes = map[string]bool{"UNAVAILABLE": true, "DEADLINE_EXCEEDED": true, "RESOURCE_EXHAUSTED": true, "INTERNAL": true, "PROCESSING_ERROR": true}
 
-// call sends a request for a user and decodes the envelope's result.
+// call sends a request as a user and decodes the envelope's result.
 func (b *Backend) call(ctx context.Context, workspace, user string, req remote.Request, result any) error {
-	req.Headers = b.identity(workspace, user)
+	return b.callAs(ctx, b.user(workspace, user), req, result)
+}
+
+// callAs sends a request with who's identity (an admin call carries the
+// root key alone) and decodes the envelope's result.
+func (b *Backend) callAs(ctx context.Context, who identity, req remote.Request, result any) error {
+	req.Headers = b.headers(who, req.Headers)
 	_, body, err := b.client.Do(ctx, req)
 	if err != nil {
 		return err
@@ -148,6 +175,8 @@ func (b *Backend) call(ctx context.Context, workspace, user string, req remote.R
 		return err
 	}
 	if env.Status != "ok" {
+		// The server never sends this (responses.py:32-73); kept so that a
+		// proxy's rewrite cannot pass for success.
 		code, msg := "", ""
 		if env.Error != nil {
 			code, msg = env.Error.Code, env.Error.Message
@@ -163,40 +192,72 @@ func (b *Backend) call(ctx context.Context, workspace, user string, req remote.R
 	return b.client.JSON(env.Result, result)
 }
 
-// identity is how a request names its user: the account (the workspace)
-// and the user, or that user's own key.
-func (b *Backend) identity(workspace, user string) http.Header {
-	id := b.cfg.Identities.Of(workspace, user)
+// identity is who OpenViking is told a request acts for: an account and a
+// user (mapped into OpenViking's charset, EncodeID), and the user's own key
+// when it has one (api_key mode); admin marks a call with the root key
+// alone (the admin API).
+type identity struct {
+	account, user, key string
+	admin              bool
+}
+
+// user is the identity of a gateway user.
+func (b *Backend) user(workspace, userID string) identity {
+	id := b.cfg.Identities.Of(workspace, userID)
+	return identity{
+		account: EncodeID(id.Account(), true), user: EncodeID(id.User(), false),
+		key: b.cfg.UserKeys[workspace+"/"+userID],
+	}
+}
+
+// peer is the peer id of an agent of a workspace.
+func (b *Backend) peer(workspace, agent string) string {
+	if agent == "" {
+		return ""
+	}
+	return EncodeID(b.cfg.Identities.Agent(workspace, agent), false)
+}
+
+// headers are a request's identity headers: the user's own key (which
+// decides the identity, api_key mode), else the root key with the trusted
+// headers (openviking/server/auth/plugins/trusted.py:98-178).
+func (b *Backend) headers(who identity, extra http.Header) http.Header {
 	h := http.Header{}
-	if key, ok := b.cfg.UserKeys[id.Account()+"/"+id.User()]; ok {
-		h.Set("Authorization", "Bearer "+key)
-		return h
+	for k, v := range extra {
+		h[k] = v
 	}
-	if b.cfg.APIKey != "" {
+	switch {
+	case who.admin:
 		h.Set("Authorization", "Bearer "+b.cfg.APIKey)
+	case who.key != "":
+		h.Set("Authorization", "Bearer "+who.key)
+	default:
+		if b.cfg.APIKey != "" {
+			h.Set("Authorization", "Bearer "+b.cfg.APIKey)
+		}
+		h.Set("X-OpenViking-Account", who.account)
+		h.Set("X-OpenViking-User", who.user)
 	}
-	h.Set("X-OpenViking-Account", id.Account())
-	h.Set("X-OpenViking-User", id.User())
 	return h
 }
 
+// sessionID is the id OpenViking knows a session by: session ids are not
+// validated by the server (openviking/storage/viking_fs/_access.py:99-122),
+// but they are a path segment, so they are mapped like every other id.
+func sessionID(session string) string { return EncodeID(session, false) }
+
 func sessionPath(session string) string {
-	return "/api/v1/sessions/" + url.PathEscape(session)
+	return "/api/v1/sessions/" + url.PathEscape(sessionID(session))
 }
 
-func sessionURI(user, session string) string {
-	return "viking://user/" + url.PathEscape(user) + "/sessions/" + url.PathEscape(session)
+// sessionURI is where a session lives (openviking/core/namespace.py:157-173).
+func sessionURI(who identity, session string) string {
+	return userRoot(who) + "/sessions/" + sessionID(session)
 }
 
-// peerID turns an agent id into the safe path segment OpenViking expects.
-func peerID(agent string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
-			return r
-		}
-		return '_'
-	}, agent)
-}
+// userRoot is the user's tree, canonical: no trailing slash
+// (openviking/core/namespace.py:87-95).
+func userRoot(who identity) string { return "viking://user/" + who.user }
 
 // messageRole maps turn roles onto OpenViking's two speaker roles.
 func messageRole(r gateway.Role) string {
@@ -207,7 +268,11 @@ func messageRole(r gateway.Role) string {
 }
 
 // IngestTurn implements gateway.TurnIngester:
-// POST /api/v1/sessions/{session}/messages (the session is created on first use).
+// POST /api/v1/sessions/{session}/messages (the session is created on first
+// use, openviking/server/routers/sessions.py:713-775). OpenViking does not
+// deduplicate by turn_id: the gateway sends a turn again only after a
+// failed write, so a write that failed after it landed (a timeout) may be
+// stored twice.
 func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
 	var res struct {
 		SessionID    string `json:"session_id"`
@@ -223,7 +288,8 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 	return b.written(w, res.SessionID), nil
 }
 
-// maxMessagesPerBatch is the API's bound on one messages/batch.
+// maxMessagesPerBatch is the API's bound on one messages/batch
+// (sessions.py:162-166).
 const maxMessagesPerBatch = 100
 
 // IngestTurns implements gateway.BatchIngester: a session's consecutive
@@ -237,8 +303,9 @@ func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]ga
 	return out, nil
 }
 
-// addBatch adds turns of one user and session in one call; every turn gets
-// the call's outcome.
+// addBatch adds turns of one user and session in one call (all or none,
+// openviking/session/session.py:1402-1409); every turn gets the call's
+// outcome.
 func (b *Backend) addBatch(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
 	msgs := make([]any, len(ws))
 	for i, w := range ws {
@@ -262,331 +329,97 @@ func (b *Backend) addBatch(ctx context.Context, ws []gateway.TurnWrite) []gatewa
 	return out
 }
 
-// message is a turn as OpenViking's message body.
+// message is a turn as OpenViking's message body. The agent is the peer of
+// assistant messages only: a peer_id on a user message files the user's
+// own memories under peers/{peer}
+// (openviking/session/memory/memory_isolation_handler.py:71-84).
 func (b *Backend) message(w gateway.TurnWrite) map[string]any {
-	return map[string]any{
-		"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(time.RFC3339Nano),
-		"turn_id": w.TurnID, "peer_id": peerID(b.cfg.Identities.Agent(w.WorkspaceID, w.AgentID)),
+	msg := map[string]any{
+		"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(time.RFC3339Nano), "turn_id": w.TurnID,
 	}
+	if peer := b.peer(w.WorkspaceID, w.AgentID); peer != "" && w.Role != gateway.RoleUser {
+		msg["peer_id"] = peer
+	}
+	return msg
 }
 
 // written is a stored turn's result.
 func (b *Backend) written(w gateway.TurnWrite, session string) gateway.WriteResult {
 	if session == "" {
-		session = w.SessionID
+		session = sessionID(w.SessionID)
 	}
 	return gateway.WriteResult{
-		Status: gateway.ResultSuccess, NativeID: session, NativeURI: sessionURI(b.cfg.Identities.Of(w.WorkspaceID, w.UserID).User(), w.SessionID),
+		Status: gateway.ResultSuccess, NativeID: session, NativeURI: sessionURI(b.user(w.WorkspaceID, w.UserID), w.SessionID),
 		Response: map[string]any{"status": "ok", "session_id": session},
 	}
 }
 
-// commitState is what the outbox event remembers between attempts.
-type commitState struct {
-	TaskID     string
-	ArchiveURI string
-	Polls      int
-	Since      time.Time
-}
-
-func loadState(md gateway.Metadata) commitState {
-	raw, _ := md["backend_state"].(map[string]any)
-	var s commitState
-	s.TaskID, _ = raw["task_id"].(string)
-	s.ArchiveURI, _ = raw["archive_uri"].(string)
-	s.Polls = int(number(raw["polls"]))
-	if since := number(raw["since_unix_ms"]); since > 0 {
-		s.Since = time.UnixMilli(int64(since))
-	}
-	return s
-}
-
-func (s commitState) metadata() gateway.Metadata {
-	return gateway.Metadata{"task_id": s.TaskID, "archive_uri": s.ArchiveURI, "polls": s.Polls, "since_unix_ms": s.Since.UnixMilli()}
-}
-
-func number(v any) float64 {
-	switch n := v.(type) {
-	case float64:
-		return n
-	case int:
-		return float64(n)
-	case int64:
-		return float64(n)
-	case json.Number:
-		f, _ := n.Float64()
-		return f
-	}
-	return 0
-}
-
-// CommitSession implements gateway.SessionCommitter. The first attempt starts
-// the commit (POST …/commit); while its task runs, the event is rescheduled
-// with growing delays; once the task completed, its memory diff becomes the
-// refs: the archive plus one ref per added or updated memory.
-func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
-	state := loadState(req.Metadata)
-	if state.TaskID == "" {
-		return b.startCommit(ctx, req)
-	}
-	return b.pollCommit(ctx, req, state)
-}
-
-type commitAnswer struct {
-	Status     string  `json:"status"`
-	TaskID     *string `json:"task_id"`
-	ArchiveURI *string `json:"archive_uri"`
-	Archived   bool    `json:"archived"`
-	Reason     string  `json:"reason"`
-}
-
-func (b *Backend) startCommit(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
-	var res commitAnswer
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodPost, Path: sessionPath(req.SessionID) + "/commit", Body: map[string]any{},
-	}, &res)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == "NOT_FOUND" {
-		// No turn of this session ever reached OpenViking.
-		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": "session_not_found"}}, nil
-	}
-	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-	}
-	switch {
-	case res.Status == "skipped":
-		reason := res.Reason
-		if reason == "" {
-			reason = "skipped"
-		}
-		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}, nil
-	case res.TaskID == nil || *res.TaskID == "":
-		// Finished without a background task: the archive is all there is.
-		return b.archiveOnly(req, deref(res.ArchiveURI)), nil
-	}
-	state := commitState{TaskID: *res.TaskID, ArchiveURI: deref(res.ArchiveURI), Since: b.cfg.Now()}
-	return gateway.CommitResult{
-		Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: state.metadata(),
-		Response: map[string]any{"status": "accepted", "id": state.TaskID, "uri": state.ArchiveURI},
-	}, nil
-}
-
-func (b *Backend) archiveOnly(req gateway.CommitRequest, archiveURI string) gateway.CommitResult {
-	if archiveURI == "" {
-		archiveURI = sessionURI(b.cfg.Identities.Of(req.WorkspaceID, req.UserID).User(), req.SessionID)
-	}
-	return gateway.CommitResult{
-		Status: gateway.ResultSuccess, State: gateway.Metadata{},
-		Refs:     []gateway.ProducedRef{{RefType: gateway.RefTypeSessionArchive, NativeURI: archiveURI}},
-		Response: map[string]any{"status": "completed", "uri": archiveURI},
-	}
-}
-
-type taskAnswer struct {
-	TaskID string `json:"task_id"`
-	Status string `json:"status"`
-	Result *struct {
-		ArchiveURI    string `json:"archive_uri"`
-		MemoryDiffURI string `json:"memory_diff_uri"`
-	} `json:"result"`
-	Error any `json:"error"`
-}
-
-func (b *Backend) pollCommit(ctx context.Context, req gateway.CommitRequest, state commitState) (gateway.CommitResult, error) {
-	var task taskAnswer
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodGet, Path: "/api/v1/tasks/" + url.PathEscape(state.TaskID),
-	}, &task)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == "NOT_FOUND" {
-		// The task is gone (the server restarted): start over next attempt.
-		return gateway.CommitResult{
-			Status: gateway.ResultFailed, Retryable: true, ErrorCode: "task_lost", ErrorMessage: "openviking: commit task " + state.TaskID + " no longer exists",
-			State: gateway.Metadata{}, Response: map[string]any{"status": "error", "error_code": "task_lost"},
-		}, nil
-	}
-	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-	}
-	switch task.Status {
-	case "pending", "running", "cancelling":
-		if b.cfg.Now().Sub(state.Since) > b.cfg.TaskDeadline {
-			return gateway.CommitResult{
-				Status: gateway.ResultFailed, Retryable: true, ErrorCode: "task_deadline",
-				ErrorMessage: fmt.Sprintf("openviking: commit task %s did not finish within %s", state.TaskID, b.cfg.TaskDeadline),
-				State:        gateway.Metadata{}, Response: map[string]any{"status": "error", "error_code": "task_deadline"},
-			}, nil
-		}
-		state.Polls++
-		return gateway.CommitResult{
-			Status: gateway.ResultPending, RetryAfter: b.pollDelay(state.Polls), State: state.metadata(),
-			Response: map[string]any{"status": task.Status, "id": state.TaskID},
-		}, nil
-	case "completed":
-	default: // failed, cancelled, or anything unknown
-		return gateway.CommitResult{
-			Status: gateway.ResultFailed, Retryable: true, ErrorCode: "task_" + task.Status,
-			ErrorMessage: "openviking: commit task " + state.TaskID + " ended " + task.Status,
-			State:        gateway.Metadata{}, Response: map[string]any{"status": "error", "error_code": "task_" + task.Status},
-		}, nil
-	}
-	archiveURI := state.ArchiveURI
-	diffURI := ""
-	if task.Result != nil {
-		if task.Result.ArchiveURI != "" {
-			archiveURI = task.Result.ArchiveURI
-		}
-		diffURI = task.Result.MemoryDiffURI
-	}
-	res := b.archiveOnly(req, archiveURI)
-	if diffURI == "" {
-		return res, nil
-	}
-	diff, err := b.readDiff(ctx, req, diffURI)
-	if err != nil {
-		// Keep the task: the next attempt reads the diff again.
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
-	}
-	for _, op := range append(diff.Operations.Adds, diff.Operations.Updates...) {
-		if op.URI == "" {
-			continue
-		}
-		res.Refs = append(res.Refs, gateway.ProducedRef{
-			RefType: refTypeOf(op.MemoryType, op.URI), NativeURI: vikingURI(op.URI),
-			Metadata: gateway.Metadata{"category": op.MemoryType},
-		})
-	}
-	res.Response = map[string]any{"status": "completed", "id": state.TaskID, "uri": archiveURI}
-	return res, nil
-}
-
-func (b *Backend) pollDelay(polls int) time.Duration {
-	d := time.Duration(float64(b.cfg.PollInterval) * math.Pow(2, float64(min(polls, 10))))
-	return min(d, PollIntervalMax)
-}
-
-type memoryDiff struct {
-	Operations struct {
-		Adds    []diffOp `json:"adds"`
-		Updates []diffOp `json:"updates"`
-		Deletes []diffOp `json:"deletes"`
-	} `json:"operations"`
-}
-
-type diffOp struct {
-	URI        string `json:"uri"`
-	MemoryType string `json:"memory_type"`
-}
-
-// readDiff reads memory_diff.json (GET /api/v1/content/read?uri=…): the
-// result is the file's text, or already its JSON.
-func (b *Backend) readDiff(ctx context.Context, req gateway.CommitRequest, uri string) (memoryDiff, error) {
-	var raw json.RawMessage
-	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
-		Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {uri}},
-	}, &raw)
-	if err != nil {
-		return memoryDiff{}, err
-	}
-	var diff memoryDiff
-	var text string
-	if json.Unmarshal(raw, &text) == nil {
-		raw = json.RawMessage(text)
-	}
-	if err := json.Unmarshal(raw, &diff); err != nil {
-		return memoryDiff{}, b.client.BadResponse("memory diff is not valid JSON")
-	}
-	return diff, nil
-}
-
-// vikingURI makes a relative memory path absolute.
-func vikingURI(uri string) string {
-	if strings.Contains(uri, "://") {
-		return uri
-	}
-	return "viking://" + strings.TrimPrefix(uri, "/")
-}
-
-// refTypeOf maps an OpenViking memory category onto a ref type.
-func refTypeOf(category, uri string) gateway.RefType {
-	if category == "" {
-		// .../memories/<category>/...
-		if _, rest, ok := strings.Cut(uri, "/memories/"); ok {
-			category, _, _ = strings.Cut(rest, "/")
-		}
-	}
-	switch strings.ToLower(category) {
-	case "profile", "identity", "soul":
-		return gateway.RefTypeProfile
-	case "preferences", "preference":
-		return gateway.RefTypePreference
-	case "entities", "entity":
-		return gateway.RefTypeEntity
-	case "events", "event":
-		return gateway.RefTypeEvent
-	case "cases", "case":
-		return gateway.RefTypeCase
-	case "skills", "skill", "tools", "tool":
-		return gateway.RefTypeSkill
-	case "trajectories", "trajectory":
-		return gateway.RefTypeEpisodicMemory
-	default:
-		return gateway.RefTypeLongTermMemory
-	}
-}
-
+// searchAnswer is find's and search's list answer; a hit is {context_type,
+// uri, level, score, abstract, tags} and nothing else
+// (openviking_cli/retrieve/types.py:369-384).
 type searchAnswer struct {
 	Memories []struct {
 		URI      string  `json:"uri"`
+		Level    *int    `json:"level"`
 		Score    float64 `json:"score"`
-		Category string  `json:"category"`
 		Abstract string  `json:"abstract"`
-		Overview *string `json:"overview"`
 	} `json:"memories"`
 }
 
+// memoryLevel is the level of file content: levels 0 and 1 are a
+// directory's abstract and overview records (openviking/core/context.py:34-39).
+const memoryLevel = 2
+
 // Retrieve implements gateway.Retriever: POST /api/v1/search/find, or the
-// session-aware POST /api/v1/search/search when a session is given.
+// session-aware POST /api/v1/search/search when a session is given
+// (openviking/server/routers/search.py:121-231). Only memory files answer
+// (level 2): a directory's summary is no memory a ref can name. A query of
+// one agent reads through that agent's view (X-OpenViking-Actor-Peer): the
+// user's own memories and that agent's peer memories, not other agents'
+// (openviking/core/retrieval_targets.py:50-83).
 func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
-	body := map[string]any{"query": q.Query, "context_type": "memory", "limit": q.Limit}
+	body := map[string]any{"query": q.Query, "context_type": "memory", "limit": q.Limit, "level": memoryLevel}
 	path := "/api/v1/search/find"
 	if q.SessionID != "" {
 		path = "/api/v1/search/search"
-		body["session_id"] = q.SessionID
+		body["session_id"] = sessionID(q.SessionID)
 		body["mode"] = "list"
 	}
+	var headers http.Header
+	if peer := b.peer(q.WorkspaceID, q.AgentID); peer != "" {
+		headers = http.Header{"X-Openviking-Actor-Peer": {peer}}
+	}
 	var res searchAnswer
-	if err := b.call(ctx, q.WorkspaceID, q.UserID, remote.Request{Method: http.MethodPost, Path: path, Body: body, OmitErrorText: true}, &res); err != nil {
+	err := b.call(ctx, q.WorkspaceID, q.UserID, remote.Request{Method: http.MethodPost, Path: path, Body: body, Headers: headers, OmitErrorText: true}, &res)
+	if err != nil {
 		return nil, err
 	}
 	items := make([]gateway.RetrievedItem, 0, len(res.Memories))
 	for _, m := range res.Memories {
-		text := m.Abstract
-		if text == "" && m.Overview != nil {
-			text = *m.Overview
-		}
-		if text == "" || m.URI == "" {
+		if m.Abstract == "" || m.URI == "" || (m.Level != nil && *m.Level != memoryLevel) {
 			continue
 		}
-		items = append(items, gateway.RetrievedItem{
-			Text: text, Score: m.Score, NativeURI: m.URI, MemoryType: refTypeOf(m.Category, m.URI),
-		})
+		items = append(items, gateway.RetrievedItem{Text: m.Abstract, Score: max(m.Score, 0), NativeURI: m.URI, MemoryType: refTypeOf("", m.URI)})
 	}
 	return items, nil
 }
 
-// Health implements gateway.HealthChecker: GET /health (no envelope, no
-// auth), also the circuit breaker's probe.
+// Health implements gateway.HealthChecker: GET /ready (no envelope, no
+// auth), also the circuit breaker's probe. /health is liveness only and
+// answers ok while storage is down; /ready checks storage, the vector
+// database and the key manager, and is 503 until they are ready
+// (openviking/server/routers/system.py:70-200).
 func (b *Backend) Health(ctx context.Context) error { return b.client.Health(ctx) }
 
 func healthProblem(body []byte) string {
 	var h struct {
-		Status  string `json:"status"`
-		Healthy *bool  `json:"healthy"`
+		Status string `json:"status"`
 	}
 	if err := json.Unmarshal(body, &h); err != nil {
-		return "the health answer is not the JSON expected"
+		return "the readiness answer is not the JSON expected"
 	}
-	if (h.Healthy != nil && !*h.Healthy) || (h.Status != "" && h.Status != "ok") {
-		return "reports itself unhealthy"
+	if h.Status != "ready" {
+		return "reports itself not ready (" + h.Status + ")"
 	}
 	return ""
 }

@@ -97,9 +97,23 @@ func Retryable(status int) bool {
 	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
-// ErrorParser extracts a backend's error code and message from an error
-// response body; both may be empty.
-type ErrorParser func(status int, body []byte) (code, message string)
+// ErrorParser reads a backend's error envelope from an error response body;
+// every field may be empty.
+type ErrorParser func(status int, body []byte) ParsedError
+
+// ParsedError is what a backend's error envelope says.
+type ParsedError struct {
+	Code    string
+	Message string
+	// Retryable is the backend saying that trying again may help, whatever
+	// the status (OpenViking's 409 CONFLICT with details.retryable: a path
+	// lock was busy).
+	Retryable bool
+	// Permanent is the backend saying that trying again cannot help,
+	// whatever the status (EverOS's 503 CAPABILITY_UNAVAILABLE: a feature
+	// the server was not set up with).
+	Permanent bool
+}
 
 // Config configures a Client.
 type Config struct {
@@ -196,7 +210,8 @@ func (c *Client) Health(ctx context.Context) error {
 
 // Request is one call.
 type Request struct {
-	Method  string
+	Method string
+	// Path is escaped already: an id in it went through url.PathEscape.
 	Path    string
 	Query   url.Values
 	Headers http.Header
@@ -233,7 +248,14 @@ func (c *Client) Do(ctx context.Context, req Request) (int, []byte, error) {
 
 func (c *Client) do(ctx context.Context, req Request) (response, error) {
 	u := *c.base
-	u.Path += req.Path
+	// req.Path is already escaped (ids go through url.PathEscape): it is
+	// the raw path, so an id is escaped once on the wire, never twice.
+	escaped := u.EscapedPath() + req.Path
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
+		return response{}, &Error{Backend: c.cfg.Backend, Code: "bad_request", Message: "path is not validly escaped"}
+	}
+	u.Path, u.RawPath = path, escaped
 	if len(req.Query) > 0 {
 		u.RawQuery = req.Query.Encode()
 	}
@@ -273,7 +295,9 @@ func (c *Client) do(ctx context.Context, req Request) (response, error) {
 	}
 	e := &Error{Backend: c.cfg.Backend, Status: resp.StatusCode, Retryable: Retryable(resp.StatusCode)}
 	if c.cfg.ParseError != nil {
-		e.Code, e.Message = c.cfg.ParseError(resp.StatusCode, raw)
+		parsed := c.cfg.ParseError(resp.StatusCode, raw)
+		e.Code, e.Message = parsed.Code, parsed.Message
+		e.Retryable = (e.Retryable || parsed.Retryable) && !parsed.Permanent
 	}
 	if e.Code == "" {
 		e.Code = http.StatusText(resp.StatusCode)

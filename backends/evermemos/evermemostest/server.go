@@ -1,33 +1,55 @@
-// Package evermemostest is an in-process fake of the EverMemOS (EverCore v1)
-// HTTP API as documented: the {data} envelope and {code, message} errors,
-// 422 validation failures, the personal-scene sender rules, messages that
-// accumulate until a boundary or a flush extracts an episode, the profile,
-// get, hybrid search with unbounded keyword scores, delete and health. It is
-// test code: no binary imports it.
+// Package evermemostest is an in-process fake of the pre-1.0 EverMemOS
+// ("EverCore") HTTP API that behaves like the real server's source, rule
+// by rule. Every rule cites the file and lines of EverMind-AI/EverMemOS at
+// e37205f (the last pre-1.0 commit, the newest of that API) that decide it;
+// paths below are relative to methods/EverCore/src in that repository.
+//
+// What the fake keeps mirrors the server's collections: raw messages (never
+// deleted, never deduplicated), MemCells, episodes (a group-level episode
+// plus one clone for the owner, each with a MongoDB row that deletes soft
+// and a search-index copy that only a filter delete removes), and profiles
+// (which no API deletes). It is test code: no binary imports it.
 package evermemostest
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote/remotetest"
 )
 
-// Message is one stored message.
+// Message is one stored raw message.
 type Message struct {
 	UserID, SessionID, Role, Content, MessageID, SenderID string
 	Timestamp                                             int64
 }
 
-// Episode is one extracted episodic memory.
+// Episode is one episodic memory: UserID is "" for the group-level episode
+// of a MemCell; ParentID is the MemCell's id.
 type Episode struct {
-	ID, UserID, SessionID, Episode, Summary string
-	Deleted                                 bool
+	ID, UserID, GroupID, SessionID, ParentID, Episode, Summary string
+	Timestamp                                                  int64
+	// Deleted: soft-deleted in MongoDB; Indexed: the search-index copy
+	// (Elasticsearch and Milvus) is still there.
+	Deleted, Indexed bool
+}
+
+type rawMessage struct {
+	Message
+	groupID  string
+	consumed bool
+}
+
+type memCell struct {
+	id, groupID, sessionID string
+	deleted                bool
 }
 
 // Server is the fake.
@@ -36,47 +58,75 @@ type Server struct {
 	Faults remotetest.Faults
 
 	mu sync.Mutex
-	// BoundaryEvery extracts an episode inline after this many pending
+	// BoundaryEvery extracts a MemCell inline after this many pending
 	// messages of a session (0: only flush extracts).
 	BoundaryEvery int
 	// IgnoreDeletes answers deletes with 204 but keeps everything (a
 	// backend that lies; erasure verification must catch it).
 	IgnoreDeletes bool
-	messages      []Message
-	pending       map[string][]Message // user/session → not yet extracted
+	raw           []rawMessage
+	memcells      []memCell
 	episodes      []Episode
-	profiles      map[string]map[string]any // user → profile data
+	profiles      map[string]*profile // user → its profile (the solo scene's one)
 	seq           int
+}
+
+type profile struct {
+	id       string
+	explicit []string
 }
 
 // New starts a fake.
 func New() *Server {
-	s := &Server{pending: map[string][]Message{}, profiles: map[string]map[string]any{}}
+	s := &Server{profiles: map[string]*profile{}}
 	mux := http.NewServeMux()
+	// Liveness only (infra_layer/adapters/input/api/health/health_controller.py:24-64).
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "timestamp": "2026-11-25T00:00:00Z", "message": "System running normally"})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "timestamp": "2026-11-25T00:00:00.123456+00:00", "message": "System running normally"})
 	})
-	mux.HandleFunc("POST /api/v1/memories", s.add)
-	mux.HandleFunc("POST /api/v1/memories/flush", s.flush)
-	mux.HandleFunc("POST /api/v1/memories/get", s.get)
-	mux.HandleFunc("POST /api/v1/memories/search", s.search)
-	mux.HandleFunc("POST /api/v1/memories/delete", s.delete)
+	mux.HandleFunc("POST /api/v1/memories", s.locked(s.add))
+	mux.HandleFunc("POST /api/v1/memories/flush", s.locked(s.flush))
+	mux.HandleFunc("POST /api/v1/memories/get", s.locked(s.get))
+	mux.HandleFunc("POST /api/v1/memories/search", s.locked(s.search))
+	mux.HandleFunc("POST /api/v1/memories/delete", s.locked(s.delete))
 	s.Server = httptest.NewServer(s.Faults.Wrap(mux))
 	return s
 }
 
-// Messages returns every stored message.
+func (s *Server) locked(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		h(w, r)
+	}
+}
+
+// Messages returns every stored raw message.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Message(nil), s.messages...)
+	out := make([]Message, len(s.raw))
+	for i, m := range s.raw {
+		out[i] = m.Message
+	}
+	return out
 }
 
-// Episodes returns every episode, deleted ones included.
+// Episodes returns every episode, group-level and deleted ones included.
 func (s *Server) Episodes() []Episode {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Episode(nil), s.episodes...)
+}
+
+// Profile returns a user's profile facts (nil when it has none).
+func (s *Server) Profile(user string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.profiles[user]; p != nil {
+		return append([]string(nil), p.explicit...)
+	}
+	return nil
 }
 
 // Set changes knobs under the lock.
@@ -94,306 +144,216 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func data(w http.ResponseWriter, v any) { writeJSON(w, http.StatusOK, map[string]any{"data": v}) }
 
-// Fail writes EverMemOS's error body.
+// Fail writes EverMemOS's error body: HTTP_ERROR for validation and
+// controller errors, SYSTEM_ERROR for anything else
+// (core/middleware/global_exception_handler.py:26-105, api_specs/dtos/base.py:28-39).
 func Fail(w http.ResponseWriter, r *http.Request, status int, code, message string) {
-	writeJSON(w, status, map[string]any{"code": code, "message": message, "request_id": "req-fake", "timestamp": "2026-11-25T00:00:00Z", "path": r.URL.Path})
+	writeJSON(w, status, map[string]any{"code": code, "message": message, "request_id": "req-fake", "timestamp": "2026-11-25T00:00:00+00:00", "path": r.URL.Path})
 }
 
-func (s *Server) nextID(prefix string) string {
+func invalid(w http.ResponseWriter, r *http.Request, message string) {
+	Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", message)
+}
+
+// objectID is a MongoDB ObjectId: its first 8 hex digits are the creation
+// time (infra_layer/adapters/out/persistence/document/memory/memcell.py:102-104).
+func (s *Server) objectID() string {
 	s.seq++
-	return fmt.Sprintf("%s_%04d", prefix, s.seq)
+	return fmt.Sprintf("%08x%016x", 0x66500000+s.seq, s.seq)
 }
 
+var objectIDPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+// md5Short is md5(x)[:12], lower-case hex (api_specs/id_generator.py:46-93).
+func md5Short(x string) string {
+	sum := md5.Sum([]byte(x))
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// SoloGroupID is the group of a user's personal scene: "gen_solo_" +
+// md5(user_id)[:12] (api_specs/id_generator.py:46-59).
+func SoloGroupID(user string) string { return "gen_solo_" + md5Short(user) }
+
+// assistantSender is an assistant message's default sender
+// (api_specs/id_generator.py:80-93, api_specs/request_converter.py:313-320).
+func assistantSender(user string) string { return "gen_sdr_" + md5Short(user) }
+
+// add is POST /api/v1/memories, the personal add
+// (infra_layer/adapters/input/api/memory/memory_controller.py:93-233,
+// api_specs/dtos/memory.py:359-398, api_specs/request_converter.py:234-343).
+// Raw messages are stored without dedupe (check_duplicate_message is never
+// called, service/raw_message_service.py:166-208); extraction runs inline.
 func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		UserID    string `json:"user_id"`
-		SessionID string `json:"session_id"`
+		UserID    *string `json:"user_id"`
+		SessionID *string `json:"session_id"`
 		Messages  []struct {
-			Role      string `json:"role"`
-			Timestamp *int64 `json:"timestamp"`
-			Content   any    `json:"content"`
-			MessageID string `json:"message_id"`
-			SenderID  string `json:"sender_id"`
+			Role      string  `json:"role"`
+			Timestamp *int64  `json:"timestamp"`
+			Content   any     `json:"content"`
+			MessageID *string `json:"message_id"`
+			SenderID  *string `json:"sender_id"`
 		} `json:"messages"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "invalid JSON")
+		invalid(w, r, "Input should be a valid dictionary: "+err.Error())
 		return
 	}
 	switch {
-	case body.UserID == "":
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "user_id is required")
-		return
-	case body.SessionID == "-1":
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "session_id -1 is reserved")
+	case body.UserID == nil || *body.UserID == "":
+		invalid(w, r, "Missing required field: user_id")
 		return
 	case len(body.Messages) == 0 || len(body.Messages) > 500:
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "messages must hold 1 to 500 items")
+		invalid(w, r, "List should have at least 1 item after validation: messages")
 		return
 	}
-	var stored []Message
-	for _, m := range body.Messages {
-		content, _ := m.Content.(string)
-		switch {
-		case m.Role != "user" && m.Role != "assistant":
-			Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "role must be user or assistant")
-			return
-		case m.Timestamp == nil:
-			Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "timestamp is required")
-			return
-		case strings.TrimSpace(content) == "":
-			Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "content must not be empty")
-			return
-		case m.Role == "user" && m.SenderID != "" && m.SenderID != body.UserID:
-			Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "a user message's sender_id must be the user_id")
-			return
-		case m.Role == "assistant" && m.SenderID == body.UserID:
-			Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "an assistant message cannot be sent as the user")
+	user := *body.UserID
+	session := "-1" // absent: the sentinel (request_converter.py:253)
+	if body.SessionID != nil {
+		if *body.SessionID == "-1" {
+			invalid(w, r, "session_id must not be '-1'. This value is reserved for messages without a session")
 			return
 		}
-		stored = append(stored, Message{
-			UserID: body.UserID, SessionID: body.SessionID, Role: m.Role, Content: content,
-			MessageID: m.MessageID, SenderID: m.SenderID, Timestamp: *m.Timestamp,
-		})
+		session = *body.SessionID
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := body.UserID + "/" + body.SessionID
-	s.messages = append(s.messages, stored...)
-	s.pending[key] = append(s.pending[key], stored...)
+	var stored []rawMessage
+	for _, m := range body.Messages {
+		content, _ := m.Content.(string)
+		id := ""
+		if m.MessageID != nil {
+			id = *m.MessageID
+		}
+		switch {
+		case strings.TrimSpace(content) == "":
+			invalid(w, r, "messages[].content must not be empty")
+			return
+		case m.Timestamp == nil || *m.Timestamp == 0:
+			invalid(w, r, "Missing required field: messages[].timestamp")
+			return
+		case strings.HasPrefix(id, "gen_"):
+			invalid(w, r, "message_id must not start with 'gen_'")
+			return
+		case m.Role != "user" && m.Role != "assistant":
+			invalid(w, r, "Invalid value for messages[].role: '"+m.Role+"'. Must be 'user' or 'assistant'")
+			return
+		case m.SenderID != nil && strings.HasPrefix(*m.SenderID, "gen_"):
+			invalid(w, r, "sender_id must not start with 'gen_'")
+			return
+		case m.Role == "user" && m.SenderID != nil && *m.SenderID != user:
+			invalid(w, r, "sender_id mismatch: role=user requires sender_id="+user+", got "+*m.SenderID)
+			return
+		case m.Role == "assistant" && m.SenderID != nil && *m.SenderID == user:
+			invalid(w, r, "sender_id conflict: role=assistant cannot use user_id as sender_id")
+			return
+		}
+		sender := user
+		if m.Role == "assistant" {
+			sender = assistantSender(user)
+			if m.SenderID != nil {
+				sender = *m.SenderID
+			}
+		}
+		if id == "" {
+			id = "gen_msg_" + md5Short(fmt.Sprintf("%s_%d", user, *m.Timestamp))
+		}
+		stored = append(stored, rawMessage{groupID: SoloGroupID(user), Message: Message{
+			UserID: user, SessionID: session, Role: m.Role, Content: content, MessageID: id, SenderID: sender, Timestamp: *m.Timestamp,
+		}})
+	}
+	s.raw = append(s.raw, stored...)
 	status := "accumulated"
-	if s.BoundaryEvery > 0 && len(s.pending[key]) >= s.BoundaryEvery {
-		s.extract(body.UserID, body.SessionID)
+	if s.BoundaryEvery > 0 && len(s.pending(SoloGroupID(user), session)) >= s.BoundaryEvery && s.extract(user, session) {
 		status = "extracted"
 	}
-	data(w, map[string]any{"request_id": s.nextID("req"), "message_count": len(stored), "status": status, "message": "Messages accepted"})
+	data(w, map[string]any{"request_id": s.requestID(), "message_count": len(stored), "status": status, "message": "Messages accepted"})
 }
 
-// extract turns a session's pending messages into an episode and updates the
-// user's profile (lock held).
-func (s *Server) extract(user, sessionID string) bool {
-	key := user + "/" + sessionID
-	pending := s.pending[key]
-	if len(pending) == 0 {
+func (s *Server) requestID() string {
+	s.seq++
+	return fmt.Sprintf("9b2f0000-0000-4000-8000-%012d", s.seq)
+}
+
+// pending are the indexes of a session's messages not yet consumed.
+func (s *Server) pending(group, session string) []int {
+	var out []int
+	for i, m := range s.raw {
+		if !m.consumed && m.groupID == group && m.SessionID == session {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// extract packs a session's pending messages into a MemCell and saves its
+// episodes: the group-level one (user_id null) and one clone per
+// participant, the senders of user-role messages only — in the personal
+// scene, the owner (biz_layer/mem_memorize.py:921-983, :1025-1050, :1167-1176;
+// memory_layer/memcell_extractor/conv_memcell_extractor.py:129-151). Every
+// episode shares the MemCell id as parent_id and is written to MongoDB and
+// to the search indexes. The profile grows from the user's messages
+// (background in the server, biz_layer/mem_memorize.py:379-530). The raw
+// messages are kept, marked consumed.
+func (s *Server) extract(user, session string) bool {
+	idx := s.pending(SoloGroupID(user), session)
+	if len(idx) == 0 {
 		return false
 	}
-	var parts []string
-	for _, m := range pending {
+	var parts, userParts []string
+	var last int64
+	for _, i := range idx {
+		m := &s.raw[i]
+		m.consumed = true
 		parts = append(parts, m.Content)
+		last = m.Timestamp
+		if m.Role == "user" {
+			userParts = append(userParts, m.Content)
+		}
 	}
-	s.episodes = append(s.episodes, Episode{
-		ID: s.nextID("ep"), UserID: user, SessionID: sessionID,
-		Episode: strings.Join(parts, " "), Summary: "conversation of " + user,
-	})
-	if s.profiles[user] == nil {
-		s.profiles[user] = map[string]any{"explicit_info": []any{}}
+	cell := memCell{id: s.objectID(), groupID: SoloGroupID(user), sessionID: session}
+	s.memcells = append(s.memcells, cell)
+	text := strings.Join(parts, " ")
+	owners := []string{""}
+	if len(userParts) > 0 {
+		owners = append(owners, user)
 	}
-	s.profiles[user]["explicit_info"] = append(s.profiles[user]["explicit_info"].([]any), parts[0])
-	delete(s.pending, key)
+	for _, owner := range owners {
+		s.episodes = append(s.episodes, Episode{
+			ID: s.objectID(), UserID: owner, GroupID: cell.groupID, SessionID: session, ParentID: cell.id,
+			Episode: text, Summary: "conversation of " + user, Timestamp: last, Indexed: true,
+		})
+	}
+	if len(userParts) > 0 {
+		if s.profiles[user] == nil {
+			s.profiles[user] = &profile{id: s.objectID()}
+		}
+		s.profiles[user].explicit = append(s.profiles[user].explicit, userParts[0])
+	}
 	return true
 }
 
+// flush is POST /api/v1/memories/flush: the session's buffer becomes a
+// final MemCell; without session_id the "-1" session is meant
+// (memory_controller.py:386-436, api_specs/request_converter.py:438-475).
 func (s *Server) flush(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		UserID    string `json:"user_id"`
-		SessionID string `json:"session_id"`
+		UserID    string  `json:"user_id"`
+		SessionID *string `json:"session_id"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.UserID == "" {
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "user_id is required")
+		invalid(w, r, "Missing required field: user_id")
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	session := "-1"
+	if body.SessionID != nil {
+		if *body.SessionID == "-1" {
+			invalid(w, r, "session_id must not be '-1'. This value is reserved for messages without a session")
+			return
+		}
+		session = *body.SessionID
+	}
 	status := "no_extraction"
-	if s.extract(body.UserID, body.SessionID) {
+	if s.extract(body.UserID, session) {
 		status = "extracted"
 	}
-	data(w, map[string]any{"request_id": s.nextID("req"), "status": status, "message": "Flush completed"})
-}
-
-func (s *Server) profileID(user string) string { return "prof_" + user }
-
-func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		MemoryType string            `json:"memory_type"`
-		Filters    map[string]string `json:"filters"`
-		Page       int               `json:"page"`
-		PageSize   int               `json:"page_size"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Filters["user_id"] == "" {
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "filters must contain user_id or group_id")
-		return
-	}
-	if body.Page < 1 {
-		body.Page = 1
-	}
-	if body.PageSize < 1 || body.PageSize > 100 {
-		body.PageSize = 20
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]any{"episodes": []any{}, "profiles": []any{}, "agent_cases": []any{}, "agent_skills": []any{}}
-	switch body.MemoryType {
-	case "episodic_memory":
-		var eps []any
-		for _, e := range s.episodes {
-			if e.Deleted || e.UserID != body.Filters["user_id"] || (body.Filters["session_id"] != "" && e.SessionID != body.Filters["session_id"]) {
-				continue
-			}
-			eps = append(eps, map[string]any{"id": e.ID, "user_id": e.UserID, "session_id": e.SessionID, "episode": e.Episode, "summary": e.Summary})
-		}
-		from := min(len(eps), (body.Page-1)*body.PageSize)
-		to := min(len(eps), from+body.PageSize)
-		out["episodes"], out["total_count"], out["count"] = eps[from:to], len(eps), to-from
-	case "profile":
-		if p, found := s.profiles[body.Filters["user_id"]]; found {
-			out["profiles"] = []any{map[string]any{"id": s.profileID(body.Filters["user_id"]), "user_id": body.Filters["user_id"], "profile_data": p}}
-			out["total_count"], out["count"] = 1, 1
-		}
-	default:
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "unsupported memory_type")
-		return
-	}
-	data(w, out)
-}
-
-func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Query       string            `json:"query"`
-		Method      string            `json:"method"`
-		MemoryTypes []string          `json:"memory_types"`
-		TopK        *int              `json:"top_k"`
-		Filters     map[string]string `json:"filters"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "invalid JSON")
-		return
-	}
-	switch {
-	case strings.TrimSpace(body.Query) == "":
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "query must not be empty")
-		return
-	case body.Method == "rrf":
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "method rrf is not accepted")
-		return
-	case body.TopK != nil && *body.TopK == 0:
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "top_k must not be 0")
-		return
-	case body.Filters["user_id"] == "" && body.Filters["group_id"] == "":
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "filters must contain user_id or group_id")
-		return
-	}
-	topK := 100
-	if body.TopK != nil && *body.TopK > 0 {
-		topK = *body.TopK
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var episodes, profiles []map[string]any
-	for _, e := range s.episodes {
-		if e.Deleted || e.UserID != body.Filters["user_id"] {
-			continue
-		}
-		if score := keywordScore(body.Query, e.Episode); score > 0 {
-			episodes = append(episodes, map[string]any{"id": e.ID, "user_id": e.UserID, "session_id": e.SessionID, "episode": e.Episode, "summary": e.Summary, "score": score})
-		}
-	}
-	if p, found := s.profiles[body.Filters["user_id"]]; found {
-		raw, _ := json.Marshal(p)
-		if score := keywordScore(body.Query, string(raw)); score > 0 {
-			profiles = append(profiles, map[string]any{"id": s.profileID(body.Filters["user_id"]), "user_id": body.Filters["user_id"], "profile_data": p, "score": score})
-		}
-	}
-	sort.SliceStable(episodes, func(i, j int) bool { return episodes[i]["score"].(float64) > episodes[j]["score"].(float64) })
-	if len(episodes) > topK {
-		episodes = episodes[:topK]
-	}
-	data(w, map[string]any{
-		"episodes": episodes, "profiles": profiles, "raw_messages": []any{}, "agent_memory": nil,
-		"query": map[string]any{"text": body.Query, "method": body.Method, "filters_applied": body.Filters},
-	})
-}
-
-// keywordScore is an unbounded BM25-like score: matched words × 3.7.
-func keywordScore(query, text string) float64 {
-	t := strings.ToLower(text)
-	n := 0
-	for _, w := range strings.Fields(strings.ToLower(query)) {
-		if w = strings.Trim(w, "?.!,"); len(w) > 2 && strings.Contains(t, w) {
-			n++
-		}
-	}
-	return float64(n) * 3.7
-}
-
-// delete soft-deletes episodes, in one of the DTO's two exclusive modes: a
-// memory_id alone, or filters (user_id and/or group_id required, session_id
-// optional; group_id is the solo group, which this fake does not model).
-// Search and get skip deleted episodes. Deleting what is gone or unknown is a
-// 204 too.
-func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		MemoryID  *string `json:"memory_id"`
-		UserID    *string `json:"user_id"`
-		GroupID   *string `json:"group_id"`
-		SessionID *string `json:"session_id"`
-		SenderID  *string `json:"sender_id"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "invalid JSON")
-		return
-	}
-	byID := body.MemoryID != nil
-	switch {
-	case byID && (body.UserID != nil || body.GroupID != nil || body.SessionID != nil || body.SenderID != nil):
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "When memory_id is provided, no other fields (user_id, group_id, session_id, sender_id) are allowed")
-		return
-	case !byID && body.UserID == nil && body.GroupID == nil:
-		Fail(w, r, http.StatusUnprocessableEntity, "HTTP_ERROR", "Either memory_id must be provided, or at least one of user_id / group_id is required")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.IgnoreDeletes {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if !byID && body.UserID != nil && body.SessionID == nil && body.SenderID == nil {
-		// A whole user's memories: the profile and what is not extracted
-		// yet go too.
-		delete(s.profiles, *body.UserID)
-		for k := range s.pending {
-			if strings.HasPrefix(k, *body.UserID+"/") {
-				delete(s.pending, k)
-			}
-		}
-	}
-	for i := range s.episodes {
-		e := &s.episodes[i]
-		switch {
-		case byID:
-			if e.ID != *body.MemoryID {
-				continue
-			}
-		case body.UserID == nil || e.UserID != *body.UserID:
-			continue
-		case body.SessionID != nil && e.SessionID != *body.SessionID:
-			continue
-		}
-		e.Deleted = true
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// SeedEpisodes adds n episodes for a user directly (benchmarks), and
-// returns their ids.
-func (s *Server) SeedEpisodes(user string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, n)
-	for i := range n {
-		ids[i] = s.nextID("ep")
-		s.episodes = append(s.episodes, Episode{ID: ids[i], UserID: user, SessionID: "seed", Episode: fmt.Sprintf("seeded episode %d", i)})
-	}
-	return ids
+	data(w, map[string]any{"request_id": s.requestID(), "status": status, "message": "Flush completed"})
 }
