@@ -99,8 +99,8 @@ func TestCorrectionAsANewUser(t *testing.T) {
 			var got struct {
 				RetrieveContext struct {
 					Items []struct {
-						Text, SourceBackend string
-						AlsoFoundIn         []string
+						Text, SourceBackend, MemoryType string
+						AlsoFoundIn                     []string
 					}
 					Conflicts []struct {
 						Kind     string
@@ -109,9 +109,15 @@ func TestCorrectionAsANewUser(t *testing.T) {
 				}
 			}
 			gql(t, base, `{ retrieveContext(input: {workspaceId: "acme", userId: "alice", agentId: "helper", query: "favourite colour"}) {
-				items { text sourceBackend alsoFoundIn } conflicts { kind backends } } }`, nil, &got)
+				items { text sourceBackend memoryType alsoFoundIn } conflicts { kind backends } } }`, nil, &got)
 			green := map[string]bool{}
 			for _, it := range got.RetrieveContext.Items {
+				if it.SourceBackend == "EVERMEMOS" && it.MemoryType == "PROFILE" {
+					// EverMemOS's profile keeps the old fact in its own words:
+					// no API edits a profile, and a reworded fact cannot be
+					// recognised (README "Backends").
+					continue
+				}
 				require.NotContains(t, it.Text, "blue", "%s still returns the old fact", it.SourceBackend)
 				if strings.Contains(it.Text, "green") {
 					green[it.SourceBackend] = true
@@ -121,12 +127,18 @@ func TestCorrectionAsANewUser(t *testing.T) {
 				}
 			}
 			require.Equal(t, map[string]bool{"LOCAL": true, "OPENVIKING": true, "EVERMEMOS": true}, green, "green from every backend")
-			// EverMemOS keeps the old fact in the profile it derives (no API
-			// retracts it): left out, and reported.
+			// EverMemOS's search indexes keep serving the episode deleted by
+			// its MemCell (the delete reaches MongoDB only): left out, and
+			// reported. Its profile keeps the old fact in its own words (no
+			// API retracts it): returned, and reported as diverging from the
+			// corrected backends.
+			kinds := map[string]bool{}
 			for _, c := range got.RetrieveContext.Conflicts {
-				require.Equal(t, "stale_content", c.Kind)
-				require.Equal(t, []string{"EVERMEMOS"}, c.Backends)
+				kinds[c.Kind] = true
+				require.Contains(t, c.Backends, "EVERMEMOS", c.Kind)
 			}
+			require.True(t, kinds["superseded_memory"], "%v", kinds)
+			require.True(t, kinds["divergent_content"], "%v", kinds)
 
 			// The ref graph: old ref → SUPERSEDED → new ref, the feedback between.
 			for backend, refID := range old {

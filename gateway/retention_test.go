@@ -59,7 +59,7 @@ func TestMemoryTTLExpiresThroughTheOutbox(t *testing.T) {
 		require.Zero(t, countWhere(t, db, "local_memories", "user_id = ? AND committed_by IS NULL", "u1"), "the local turn is gone")
 		require.Equal(t, 1, countWhere(t, db, "memory_refs", "user_id = ? AND backend = ? AND ref_type = ? AND status = ?",
 			"u1", gateway.BackendLocal, gateway.RefTypeMessageMemory, gateway.RefStatusDeleted))
-		require.Equal(t, 1, countWhere(t, db, "memory_feedback", "source_type = ? AND status = ?", gateway.SourceRetention, gateway.FeedbackSkipped),
+		require.Equal(t, 1, countWhere(t, db, "memory_feedback", "source_type = ? AND status = ?", gateway.SourceRetention, gateway.FeedbackUnsupported),
 			"EverMemOS cannot delete a raw message: reported")
 		require.Zero(t, countWhere(t, db, "memory_refs", "backend = ? AND status = ?", gateway.BackendEverMemOS, gateway.RefStatusDeleted),
 			"and never marked deleted")

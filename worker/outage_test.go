@@ -34,7 +34,7 @@ type switchableNetwork struct {
 func (n *switchableNetwork) RoundTrip(r *http.Request) (*http.Response, error) {
 	if n.down.Load() {
 		n.mu.Lock()
-		if r.URL.Path == "/health" {
+		if r.URL.Path == "/ready" { // the breaker's probe
 			n.probes++
 		} else {
 			n.calls++

@@ -26,6 +26,22 @@ type Fixture struct {
 	// when the backend cannot be made to fail (the failure checks are then
 	// left out, and the log says so).
 	FailNext func(n int, transient bool)
+	// ConflictNext makes the backend's next n writes answer a conflict it
+	// marks retryable (OpenViking's 409 with details.retryable). Nil when
+	// the backend has none.
+	ConflictNext func(n int)
+	// IgnoreDeletes makes the backend answer deletes as done while keeping
+	// everything (a backend that lies). Nil when it cannot be made to.
+	IgnoreDeletes func()
+	// SeedMemories stores n memories of a user directly, as many as no
+	// single listing page holds. Nil when the backend cannot be seeded.
+	SeedMemories func(workspace, user string, n int)
+	// SearchKeepsDeleted says the backend's search keeps serving a memory
+	// deleted one by one (EverMemOS deletes by id in MongoDB only, its
+	// search indexes keep the copy): the gateway screens those out by their
+	// refs, so the checks look for deleted memories by listing (export)
+	// instead of by search.
+	SearchKeepsDeleted bool
 }
 
 // maxPendingRounds bounds how often a pending commit or feedback is asked
@@ -49,6 +65,13 @@ func Exercise(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"RatingsAreSkippedWithAReason", ratingsAreSkipped},
 		{"ACancelledContextIsHonoured", cancelledContextIsHonoured},
 		{"OutagesAreRetryableRefusalsPermanent", failuresAreClassified},
+		{"BatchIngestStoresEveryTurnInOrder", batchIngestStoresEveryTurn},
+		{"ATakenBackTurnIsGone", takenBackTurnIsGone},
+		{"WholeUserErasureLeavesOnlyWhatTheAPICannotDelete", wholeUserErasure},
+		{"NarrowedErasureKeepsTheRest", narrowedErasure},
+		{"VerificationCatchesABackendThatIgnoresDeletes", verificationCatchesLies},
+		{"ExportListsEveryMemoryWithItsText", exportListsEveryMemory},
+		{"RetryableConflictsAreRetried", conflictsAreRetryable},
 	}
 	for i, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -278,12 +301,43 @@ func correctionReplaces(t *testing.T, f Fixture, s scope) {
 	req := s.feedback(gateway.FeedbackCorrection, it, corrected)
 	for attempt := range 2 { // the second is a retry with the same event id
 		res := apply(t, f, req)
+		if unsupported(t, f, s, res, it) {
+			return
+		}
 		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
 		require.True(t, res.NativeID != "" || res.NativeURI != "", "the corrected memory is named")
+	}
+	if f.SearchKeepsDeleted {
+		requireNotListed(t, f, s, it)
+		return
 	}
 	found := texts(containing(retrieve(t, f, s.query(s.word)), s.word))
 	require.Contains(t, found, corrected, "the correction is found")
 	require.NotContains(t, found, "my boat is called "+s.word, "the replaced text is not")
+}
+
+// unsupported reports whether the backend answered that it cannot change
+// the memory at all (UNSUPPORTED): then nothing changed, and it said why.
+func unsupported(t *testing.T, f Fixture, s scope, res gateway.CommitResult, it gateway.RetrievedItem) bool {
+	t.Helper()
+	if res.Status != gateway.ResultSkipped || res.Response["status"] != gateway.StatusUnsupported {
+		return false
+	}
+	reason, _ := res.Response["reason"].(string)
+	require.NotEmpty(t, reason, "an unsupported operation says why")
+	require.Contains(t, texts(retrieve(t, f, s.query(s.word))), it.Text, "nothing changed")
+	return true
+}
+
+// requireNotListed: the memory is gone from what the backend lists.
+func requireNotListed(t *testing.T, f Fixture, s scope, it gateway.RetrievedItem) {
+	t.Helper()
+	if !has[gateway.SubjectExporter](f) {
+		return
+	}
+	for _, m := range export(t, f, s) {
+		require.False(t, m.NativeID == it.NativeID && m.NativeURI == it.NativeURI, "the deleted memory is not listed: %+v", m)
+	}
 }
 
 func deleteRemoves(t *testing.T, f Fixture, s scope) {
@@ -294,7 +348,14 @@ func deleteRemoves(t *testing.T, f Fixture, s scope) {
 	req := s.feedback(gateway.FeedbackDeleteRequest, it, "")
 	for attempt := range 2 { // deleting what is gone succeeds
 		res := apply(t, f, req)
+		if unsupported(t, f, s, res, it) {
+			return
+		}
 		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
+	}
+	requireNotListed(t, f, s, it)
+	if f.SearchKeepsDeleted {
+		return
 	}
 	for _, got := range retrieve(t, f, s.query(s.word)) {
 		require.False(t, got.NativeID == it.NativeID && got.NativeURI == it.NativeURI, "the deleted memory is not found: %+v", got)
@@ -377,6 +438,10 @@ func failuresAreClassified(t *testing.T, f Fixture, s scope) {
 			for _, transient := range []bool{true, false} {
 				f.FailNext(1, transient)
 				res, err := f.Adapter.(gateway.FeedbackApplier).ApplyFeedback(context.Background(), s.feedback(kind, it, "my bird, the "+s.word+", is a crow"))
+				if err == nil && res.Status == gateway.ResultSkipped && res.Response["status"] == gateway.StatusUnsupported {
+					f.FailNext(0, transient) // nothing was asked of the backend
+					continue
+				}
 				requireClassified(t, string(kind), transient, res.Status, res.Retryable, res.ErrorCode, err)
 				require.NotContains(t, res.ErrorMessage, "crow", "an error never carries the correction")
 			}
@@ -412,6 +477,8 @@ type Answer struct {
 	Status    gateway.ResultStatus
 	Reason    string
 	ErrorCode string
+	// Unsupported: the skip says the backend's API cannot do it at all.
+	Unsupported bool
 }
 
 // RequireAnswers applies each case and checks its answer; none of them is
@@ -426,6 +493,7 @@ func RequireAnswers(t *testing.T, applier gateway.FeedbackApplier, cases []Answe
 		}
 		require.Equal(t, c.ErrorCode, res.ErrorCode, c.Name)
 		require.False(t, res.Retryable, c.Name)
+		require.Equal(t, c.Unsupported, res.Response["status"] == gateway.StatusUnsupported, c.Name)
 	}
 }
 

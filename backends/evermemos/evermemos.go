@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -331,7 +332,7 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 	}
 	for _, p := range profiles.Profiles {
 		if p.ID != "" && !known[p.ID] {
-			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeProfile, NativeID: p.ID})
+			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeProfile, NativeID: p.ID, NativeURI: ProfileURI(user)})
 		}
 	}
 	response := map[string]any{"status": flushed.Status, "metadata": map[string]any{"backend_request_id": flushed.RequestID}}
@@ -341,6 +342,12 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 	}
 	return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: refs, Response: response}, nil
 }
+
+// ProfileURI names a user's profile for the gateway: a search hit of the
+// profile is one fact with an index id of its own, never the profile's id
+// (agentic_layer/search_mem_service.py:876-925), so hits and the profile's
+// ref meet on this locator. It is the gateway's name, not EverMemOS's.
+func ProfileURI(userID string) string { return "evermemos:profile/" + url.PathEscape(userID) }
 
 // memcellKey is the produced ref metadata that holds an episode's MemCell id.
 const memcellKey = "memcell_id"
@@ -396,7 +403,7 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 			score = max(*p.Score, 0)
 		}
 		if text := p.ProfileData.EmbedText; text != "" && p.ID != "" {
-			items = append(items, gateway.RetrievedItem{Text: text, Score: score, NativeID: p.ID, MemoryType: gateway.RefTypeProfile})
+			items = append(items, gateway.RetrievedItem{Text: text, Score: score, NativeID: p.ID, NativeURI: ProfileURI(filters["user_id"].(string)), MemoryType: gateway.RefTypeProfile})
 		}
 	}
 	// The API returns two lists; rank them together by score.

@@ -2,6 +2,7 @@ package evermemos_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/backendtest"
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
+	"github.com/memory-gateway/memory-gateway/backends/everos/everostest"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -49,7 +51,7 @@ func TestIngestFollowsTheSenderRules(t *testing.T) {
 	require.Len(t, msgs, 2)
 	require.Equal(t, evermemostest.Message{UserID: "acme:alice", SessionID: "s1", Role: "user", Content: "I moved to Lisbon", MessageID: "gw_t1", SenderID: "acme:alice", Timestamp: 1777626000000}, msgs[0],
 		"the user is named with its workspace, as owner and as sender")
-	require.Empty(t, msgs[1].SenderID, "an assistant message gets the backend's sender")
+	require.Equal(t, "gen_sdr_"+evermemostest.SoloGroupID("acme:alice")[len("gen_solo_"):], msgs[1].SenderID, "an assistant message gets the backend's sender")
 
 	fake.Set(func(s *evermemostest.Server) { s.BoundaryEvery = 1 })
 	res, err = b.IngestTurn(ctx, turn("t3", gateway.RoleUser, "and I have a cat"))
@@ -57,11 +59,24 @@ func TestIngestFollowsTheSenderRules(t *testing.T) {
 	require.Equal(t, "extracted", res.Response["status"], "a boundary extracts inline")
 }
 
-func TestCommitFlushesAndReadsBackMemories(t *testing.T) {
+// known is a CommitRequest.Known over the refs a test has recorded.
+func known(ids ...[]gateway.ProducedRef) func(context.Context) (map[string]bool, error) {
+	return func(context.Context) (map[string]bool, error) {
+		out := map[string]bool{}
+		for _, list := range ids {
+			for _, r := range list {
+				out[r.NativeID] = true
+			}
+		}
+		return out, nil
+	}
+}
+
+func TestCommitFlushesAndReadsBackWhatIsNew(t *testing.T) {
 	t.Parallel()
 	b, fake := setup(t)
 	ctx := context.Background()
-	req := gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "acme", UserID: "alice", SessionID: "s1"}
+	req := gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "acme", UserID: "alice", SessionID: "s1", Known: known()}
 
 	empty, err := b.CommitSession(ctx, req)
 	require.NoError(t, err)
@@ -75,10 +90,28 @@ func TestCommitFlushesAndReadsBackMemories(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, gateway.ResultSuccess, res.Status)
 	require.Equal(t, "extracted", res.Response["status"])
+	eps := fake.Episodes()
+	require.Len(t, eps, 2, "a group-level episode and the owner's copy, of one MemCell")
+	require.Empty(t, eps[0].UserID, "the group-level copy has no user")
+	require.Equal(t, eps[0].ParentID, eps[1].ParentID)
 	require.Equal(t, []gateway.ProducedRef{
-		{RefType: gateway.RefTypeEpisodicMemory, NativeID: fake.Episodes()[0].ID},
-		{RefType: gateway.RefTypeProfile, NativeID: "prof_acme:alice"},
-	}, res.Refs)
+		{RefType: gateway.RefTypeEpisodicMemory, NativeID: eps[1].ID, Metadata: gateway.Metadata{"memcell_id": eps[1].ParentID}},
+		{RefType: gateway.RefTypeProfile, NativeID: res.Refs[1].NativeID, NativeURI: evermemos.ProfileURI("acme:alice")},
+	}, res.Refs, "the owner's episode with its MemCell, and the profile")
+
+	// A second commit of the session reports only what is new.
+	_, err = b.IngestTurn(ctx, turn("t3", gateway.RoleUser, "I adopted a cat"))
+	require.NoError(t, err)
+	req.Known = known(res.Refs)
+	second, err := b.CommitSession(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, second.Status)
+	require.Len(t, second.Refs, 1, "the new episode only: the first and the profile have refs already")
+	require.NotEqual(t, res.Refs[0].NativeID, second.Refs[0].NativeID)
+	req.Known = known(res.Refs, second.Refs)
+	third, err := b.CommitSession(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSkipped, third.Status, "nothing new")
 
 	items, err := b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", Query: "favourite colour blue", Limit: 5})
 	require.NoError(t, err)
@@ -87,13 +120,50 @@ func TestCommitFlushesAndReadsBackMemories(t *testing.T) {
 	require.Greater(t, items[0].Score, 1.0, "keyword scores are unbounded")
 	require.Contains(t, items[0].Text, "favourite colour is blue")
 	require.Equal(t, gateway.RefTypeProfile, items[1].MemoryType)
-	require.Contains(t, items[1].Text, "explicit_info")
+	require.Equal(t, "The user said: my favourite colour is blue", items[1].Text, "a profile hit is one fact's text")
+}
 
-	require.NoError(t, b.DeleteMemory(ctx, fake.Episodes()[0].ID))
-	require.True(t, fake.Episodes()[0].Deleted)
-	items, err = b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", Query: "favourite colour blue", Limit: 5})
+func TestCommitReadsEveryPage(t *testing.T) {
+	t.Parallel()
+	b, fake := setup(t)
+	ctx := context.Background()
+	fake.Set(func(s *evermemostest.Server) { s.BoundaryEvery = 1 })
+	for i := range 130 {
+		_, err := b.IngestTurn(ctx, turn(fmt.Sprintf("t%d", i), gateway.RoleUser, fmt.Sprintf("fact number %d", i)))
+		require.NoError(t, err)
+	}
+	res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "acme", UserID: "alice", SessionID: "s1"})
 	require.NoError(t, err)
-	require.Len(t, items, 1, "the deleted episode is gone")
+	require.Len(t, res.Refs, 131, "130 episodes over two pages, and the profile: nothing cut")
+}
+
+func TestIDsEverMemOSRefuses(t *testing.T) {
+	t.Parallel()
+	b, fake := setup(t)
+	ctx := context.Background()
+	w := turn("t1", gateway.RoleUser, "hello")
+	w.WorkspaceID = "gen_lab"
+	res, err := b.IngestTurn(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, res.Status, "a workspace starting gen_ is escaped, not refused")
+	require.Equal(t, "%67en_lab:alice", fake.Messages()[0].UserID)
+
+	w = turn("t2", gateway.RoleUser, "hello")
+	w.UserID = strings.Repeat("u", 128)
+	res, err = b.IngestTurn(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, res.Status)
+	require.LessOrEqual(t, len(fake.Messages()[1].UserID), 100, "an id the indexes cannot hold is hashed")
+
+	w = turn("t3", gateway.RoleUser, "hello")
+	w.SessionID = "-1"
+	res, err = b.IngestTurn(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultFailed, res.Status)
+	require.Equal(t, evermemos.ErrorCodeIDRefused, res.ErrorCode)
+	require.False(t, res.Retryable)
+	require.Contains(t, res.ErrorMessage, `"-1" is reserved`)
+	require.Len(t, fake.Messages(), 2, "nothing was sent")
 }
 
 func TestErrorClassification(t *testing.T) {
@@ -173,6 +243,20 @@ func TestHealth(t *testing.T) {
 	fake.Close()
 	require.Error(t, b.Health(context.Background()))
 	require.Equal(t, "closed", b.BreakerState())
+
+	// An EverOS 1.x server behind the URL answers /health "ok" and 404s
+	// every /api/v1/memories call: unhealthy, and says why.
+	everOS := everostest.New()
+	t.Cleanup(everOS.Close)
+	b, err := evermemos.New(evermemos.Config{BaseURL: everOS.URL, Timeout: 2 * time.Second})
+	require.NoError(t, err)
+	err = b.Health(context.Background())
+	require.ErrorContains(t, err, "EVERMEMOS_API=everos")
+	require.ErrorContains(t, err, "1.2.3")
+	res, err := b.IngestTurn(context.Background(), turn("t1", gateway.RoleUser, "hello"))
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultFailed, res.Status)
+	require.False(t, res.Retryable, "a route that does not exist is a permanent failure")
 }
 
 // Feedback specifics of EverMemOS (the contract is in contract_test.go).
@@ -202,7 +286,7 @@ func feedbackReq(kind gateway.FeedbackType, ref gateway.ProducedRef, correction 
 	return gateway.FeedbackRequest{
 		EventID: "outbox_fb_1", FeedbackID: "fb_1", FeedbackType: kind, WorkspaceID: "acme", UserID: "alice",
 		AgentID: "helper", SessionID: "s1", RefType: ref.RefType, NativeID: ref.NativeID, NativeURI: ref.NativeURI,
-		Correction: correction, Attempt: 1,
+		Produced: ref.Metadata, Correction: correction, Attempt: 1,
 	}
 }
 
@@ -214,7 +298,7 @@ func retrieved(t *testing.T, b *evermemos.Backend) (episodes []string, profile s
 	require.NoError(t, err)
 	for _, it := range items {
 		if it.MemoryType == gateway.RefTypeProfile {
-			profile = it.Text
+			profile += it.Text + "\n"
 			continue
 		}
 		episodes = append(episodes, it.Text)
@@ -222,18 +306,19 @@ func retrieved(t *testing.T, b *evermemos.Backend) (episodes []string, profile s
 	return episodes, profile
 }
 
-// liveEpisodes are the texts of the fake's episodes not deleted.
+// liveEpisodes are the texts of the fake's episodes not deleted, one per
+// MemCell (the group-level copies left out).
 func liveEpisodes(fake *evermemostest.Server) []string {
 	var out []string
 	for _, e := range fake.Episodes() {
-		if !e.Deleted {
+		if !e.Deleted && e.UserID != "" {
 			out = append(out, e.Episode)
 		}
 	}
 	return out
 }
 
-func TestFeedbackDeleteRemovesTheEpisode(t *testing.T) {
+func TestFeedbackDeleteRemovesTheEpisodesMemCell(t *testing.T) {
 	t.Parallel()
 	b, fake := setup(t)
 	refs := committed(t, b)
@@ -243,11 +328,23 @@ func TestFeedbackDeleteRemovesTheEpisode(t *testing.T) {
 		res := backendtest.Apply(t, b, req)
 		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
 		require.Equal(t, refs[0].NativeID, res.Response["memory_id"])
-		require.Empty(t, liveEpisodes(fake))
-		episodes, _ := retrieved(t, b)
-		require.Empty(t, episodes)
+		for _, e := range fake.Episodes() {
+			require.True(t, e.Deleted, "the MemCell's episodes, the group-level copy included, are deleted")
+		}
 		require.Equal(t, attempt, fake.Faults.Count(http.MethodPost, deletePath))
 	}
+	// The delete reaches MongoDB only: search still serves the index copy,
+	// which the gateway screens out by the retired ref.
+	episodes, _ := retrieved(t, b)
+	require.NotEmpty(t, episodes)
+
+	// A ref recorded before the MemCell id was kept: its MemCell is read back.
+	b2, fake2 := setup(t)
+	refs = committed(t, b2)
+	req = feedbackReq(gateway.FeedbackDeleteRequest, refs[0], "")
+	req.Produced = nil
+	require.Equal(t, gateway.ResultSuccess, backendtest.Apply(t, b2, req).Status)
+	require.Empty(t, liveEpisodes(fake2))
 }
 
 func TestFeedbackCorrectionReplacesTheEpisode(t *testing.T) {
@@ -269,20 +366,20 @@ func TestFeedbackCorrectionReplacesTheEpisode(t *testing.T) {
 		MessageID: "correction_fb_1", SenderID: "acme:alice", Timestamp: msgs[len(msgs)-1].Timestamp,
 	}, msgs[len(msgs)-1], "sent by the user, in the memory's session")
 	require.Equal(t, []string{"my favourite colour is green"}, liveEpisodes(fake), "the old episode is deleted, the flush extracted the new one")
-	episodes, profile := retrieved(t, b)
-	require.Equal(t, []string{"my favourite colour is green"}, episodes)
+	require.Equal(t, gateway.ContentHash("my favourite colour is blue"), res.ReplacedContentHash,
+		"the old text's hash: the gateway screens the index copy search keeps serving, and the profile's old fact")
+	_, profile := retrieved(t, b)
 	// The profile is derived in the background and no API retracts a fact
-	// from it: it keeps the old fact (feedback on the profile ref is skipped).
+	// from it: it keeps the old fact (feedback on the profile is UNSUPPORTED).
 	require.Contains(t, profile, "blue")
 
 	// A retry after a lost lease (no state kept) repeats the steps: the same
-	// replacement, and retrieval still never returns the old text.
+	// replacement. EverMemOS does not deduplicate messages, so the corrected
+	// fact may be extracted twice; the old one never comes back.
 	again := backendtest.Apply(t, b, req)
 	require.Equal(t, gateway.ResultSuccess, again.Status)
 	require.Equal(t, res.NativeID, again.NativeID)
-	episodes, _ = retrieved(t, b)
-	require.NotEmpty(t, episodes)
-	for _, text := range episodes {
+	for _, text := range liveEpisodes(fake) {
 		require.Equal(t, "my favourite colour is green", text)
 	}
 }
@@ -343,8 +440,7 @@ func TestFeedbackCorrectionResumesAfterAFailedStep(t *testing.T) {
 				}
 			}
 			require.Equal(t, 1, corrections, "the corrected message is added once")
-			episodes, _ := retrieved(t, b)
-			require.Equal(t, []string{"my favourite colour is green"}, episodes)
+			require.Equal(t, []string{"my favourite colour is green"}, liveEpisodes(fake))
 		})
 	}
 }
@@ -355,10 +451,10 @@ func TestFeedbackSkips(t *testing.T) {
 	refs := committed(t, b)
 	ingestRef := gateway.ProducedRef{RefType: gateway.RefTypeMessageMemory, NativeID: "gw_t1"}
 	backendtest.RequireAnswers(t, b, []backendtest.Answer{
-		{Name: "correction of an ingest ref", Request: feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), Status: gateway.ResultSkipped, Reason: evermemos.ReasonRawMessageNotEditable},
-		{Name: "delete of an ingest ref", Request: feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonRawMessageNotEditable},
-		{Name: "correction of the profile", Request: feedbackReq(gateway.FeedbackCorrection, refs[1], "green"), Status: gateway.ResultSkipped, Reason: evermemos.ReasonProfileNotEditable},
-		{Name: "delete of the profile", Request: feedbackReq(gateway.FeedbackDeleteRequest, refs[1], ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonProfileNotEditable},
+		{Name: "correction of an ingest ref", Request: feedbackReq(gateway.FeedbackCorrection, ingestRef, "green"), Status: gateway.ResultSkipped, Reason: evermemos.ReasonRawMessageNotEditable, Unsupported: true},
+		{Name: "delete of an ingest ref", Request: feedbackReq(gateway.FeedbackDeleteRequest, ingestRef, ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonRawMessageNotEditable, Unsupported: true},
+		{Name: "correction of the profile", Request: feedbackReq(gateway.FeedbackCorrection, refs[1], "green"), Status: gateway.ResultSkipped, Reason: evermemos.ReasonProfileNotEditable, Unsupported: true},
+		{Name: "delete of the profile", Request: feedbackReq(gateway.FeedbackDeleteRequest, refs[1], ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonProfileNotEditable, Unsupported: true},
 		{Name: "a ref without id", Request: feedbackReq(gateway.FeedbackDeleteRequest, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory}, ""), Status: gateway.ResultSkipped, Reason: evermemos.ReasonNoMemoryID},
 	})
 	require.Zero(t, fake.Faults.Count(http.MethodPost, deletePath), "nothing was deleted")

@@ -61,6 +61,11 @@ func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (g
 		}
 	}
 	files, err := b.listTree(ctx, who, userRoot(who))
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized {
+		// The server refuses the user's own key: it no longer knows the
+		// user (an admin deletion removed it).
+		return erasedResult(0), nil
+	}
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
 	}

@@ -58,8 +58,45 @@ func TestIngestWritesSessionMessages(t *testing.T) {
 
 	msgs := fake.Messages("acme", "alice", "s1")
 	require.Len(t, msgs, 2)
-	require.Equal(t, openvikingtest.Message{Role: "user", Content: "I love green tea", TurnID: "t1", PeerID: "helper_bot_1", CreatedAt: "2026-05-01T09:00:00Z"}, msgs[0])
+	require.Equal(t, openvikingtest.Message{Role: "user", Content: "I love green tea", TurnID: "t1", CreatedAt: "2026-05-01T09:00:00Z"}, msgs[0],
+		"a user message has no peer: one would file the user's own memories under the agent")
 	require.Equal(t, "assistant", msgs[1].Role, "OpenViking has two speaker roles")
+	require.Equal(t, openviking.EncodeID("helper bot/1", false), msgs[1].PeerID, "the agent is the assistant's peer, in OpenViking's charset")
+
+	_, err = b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "I love green tea"))
+	require.NoError(t, err)
+	require.Len(t, fake.Messages("acme", "alice", "s1"), 3, "OpenViking does not deduplicate by turn_id: a resent turn is stored again")
+}
+
+// TestIDsAreMappedIntoOpenVikingsCharset: accounts, users and sessions the
+// server would refuse (400) or read as paths reach it in its charset, one
+// id each, and read back the same way.
+func TestIDsAreMappedIntoOpenVikingsCharset(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"alice", "a b", "a@b@c", "_acme", ".", "..", "mg-x", "Zoë", "a/b", "a%20b"} {
+		for _, account := range []bool{false, true} {
+			enc := openviking.EncodeID(id, account)
+			require.True(t, openviking.ValidID(enc, account), "%q → %q", id, enc)
+			dec, err := openviking.DecodeID(enc)
+			require.NoError(t, err)
+			require.Equal(t, id, dec)
+		}
+	}
+	require.Equal(t, "alice", openviking.EncodeID("alice", true), "ordinary ids stay as they are")
+	require.NotEqual(t, openviking.EncodeID("_acme", true), "_acme", "an account may not start with _")
+	require.Equal(t, "_acme", openviking.EncodeID("_acme", false), "a user may")
+
+	b, fake, _ := setup(t)
+	ctx := context.Background()
+	w := turn("t1", gateway.RoleUser, "I love green tea")
+	w.WorkspaceID, w.UserID, w.SessionID = "acme corp", "alice@example.org", "chat/42 a"
+	res, err := b.IngestTurn(ctx, w)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+	account, session := openviking.EncodeID("acme corp", true), openviking.EncodeID("chat/42 a", false)
+	require.Len(t, fake.Messages(account, "alice@example.org", session), 1, "the session id is one path segment, escaped once")
+	require.Equal(t, "viking://user/alice@example.org/sessions/"+session, res.NativeURI)
+	require.Equal(t, []string{session}, fake.Sessions(account, "alice@example.org"), "the id the server lists is the id the gateway sends")
 }
 
 func TestCommitFollowsTheTaskToTheMemoryDiff(t *testing.T) {
@@ -143,7 +180,7 @@ func TestCommitFailures(t *testing.T) {
 		require.False(t, res.Retryable)
 		require.Equal(t, "FAILED_PRECONDITION", res.ErrorCode)
 	})
-	t.Run("a failed task is a failed attempt that starts over", func(t *testing.T) {
+	t.Run("a failed task is never committed again", func(t *testing.T) {
 		t.Parallel()
 		b, fake, _ := setup(t)
 		_, _ = b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "hello"))
@@ -153,11 +190,16 @@ func TestCommitFailures(t *testing.T) {
 		res, err := b.CommitSession(ctx, commitReq(started.State))
 		require.NoError(t, err)
 		require.Equal(t, gateway.ResultFailed, res.Status)
-		require.True(t, res.Retryable)
+		require.False(t, res.Retryable, "extraction failed for good: a new commit would find nothing to archive")
 		require.Equal(t, "task_failed", res.ErrorCode)
-		require.Empty(t, res.State)
+		require.Contains(t, res.ErrorMessage, "archive_001", "the failure names the archive")
+		require.Equal(t, started.State["task_id"], res.State["task_id"], "the task is kept: a re-drive looks again, never re-commits")
+		again, err := b.CommitSession(ctx, commitReq(res.State))
+		require.NoError(t, err)
+		require.Equal(t, "task_failed", again.ErrorCode)
+		require.Equal(t, 1, fake.Faults.Count(http.MethodPost, "/api/v1/sessions/s1/commit"), "committed once")
 	})
-	t.Run("a task past its deadline fails the attempt", func(t *testing.T) {
+	t.Run("a task past its deadline is read from its archive", func(t *testing.T) {
 		t.Parallel()
 		b, fake, c := setup(t)
 		_, _ = b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "hello"))
@@ -167,17 +209,160 @@ func TestCommitFailures(t *testing.T) {
 		c.now = c.now.Add(openviking.TaskDeadlineDefault + time.Minute)
 		res, err := b.CommitSession(ctx, commitReq(started.State))
 		require.NoError(t, err)
-		require.Equal(t, "task_deadline", res.ErrorCode)
-		require.True(t, res.Retryable)
-	})
-	t.Run("a lost task starts over", func(t *testing.T) {
-		t.Parallel()
-		b, _, _ := setup(t)
-		res, err := b.CommitSession(ctx, commitReq(gateway.Metadata{"task_id": "task-gone", "since_unix_ms": float64(time.Now().UnixMilli())}))
+		require.Equal(t, openviking.ErrorCodeTaskDeadline, res.ErrorCode, "nothing in the archive yet")
+		require.False(t, res.Retryable)
+		require.NotEmpty(t, res.State["task_id"])
+
+		fake.ExpireTasks() // the task finishes and its record expires
+		res, err = b.CommitSession(ctx, commitReq(res.State))
 		require.NoError(t, err)
-		require.Equal(t, "task_lost", res.ErrorCode)
-		require.Empty(t, res.State)
+		require.Equal(t, gateway.ResultSuccess, res.Status, "the archive's diff is the outcome")
+		require.Len(t, res.Refs, 2, "the archive and the memory")
+		require.Equal(t, "recovered_from_archive", res.Response["reason"])
 	})
+	t.Run("a lost task is recovered from its archive", func(t *testing.T) {
+		t.Parallel()
+		b, fake, _ := setup(t)
+		_, _ = b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+		started, err := b.CommitSession(ctx, commitReq(nil))
+		require.NoError(t, err)
+		fake.ExpireTasks()
+		res, err := b.CommitSession(ctx, commitReq(started.State))
+		require.NoError(t, err)
+		require.Equal(t, gateway.ResultSuccess, res.Status)
+		require.Len(t, res.Refs, 2)
+		require.Equal(t, gateway.RefTypePreference, res.Refs[1].RefType)
+		require.Equal(t, 1, fake.Faults.Count(http.MethodPost, "/api/v1/sessions/s1/commit"), "never committed again")
+	})
+	t.Run("a lost task without a diff is retried, never re-committed", func(t *testing.T) {
+		t.Parallel()
+		b, fake, _ := setup(t)
+		res, err := b.CommitSession(ctx, commitReq(gateway.Metadata{"task_id": "task-gone", "archive_uri": "viking://user/alice/sessions/s1/history/archive_009", "since_unix_ms": float64(time.Now().UnixMilli())}))
+		require.NoError(t, err)
+		require.Equal(t, openviking.ErrorCodeTaskLost, res.ErrorCode)
+		require.True(t, res.Retryable)
+		require.Equal(t, "task-gone", res.State["task_id"])
+		require.Zero(t, fake.Faults.Count(http.MethodPost, "/api/v1/sessions/s1/commit"))
+	})
+	t.Run("a completed task without memory_diff_uri", func(t *testing.T) {
+		t.Parallel()
+		b, fake, _ := setup(t)
+		_, _ = b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+		fake.Set(func(s *openvikingtest.Server) { s.OmitDiffURI = true })
+		started, err := b.CommitSession(ctx, commitReq(nil))
+		require.NoError(t, err)
+		res, err := b.CommitSession(ctx, commitReq(started.State))
+		require.NoError(t, err)
+		require.Equal(t, gateway.ResultSuccess, res.Status)
+		require.Len(t, res.Refs, 2, "the diff is read from the archive")
+	})
+}
+
+// TestDiffDeletesRetireRefs: memories extraction deleted are named, so the
+// gateway retires their refs.
+func TestDiffDeletesRetireRefs(t *testing.T) {
+	t.Parallel()
+	b, fake, _ := setup(t)
+	refs := committed(t, b)
+	fake.Set(func(s *openvikingtest.Server) { s.NextCommitDeletes = []string{refs[1].NativeURI} })
+	_, err := b.IngestTurn(context.Background(), turn("t3", gateway.RoleUser, "my favourite colour is red"))
+	require.NoError(t, err)
+	res := commitToEnd(t, b)
+	require.Equal(t, []gateway.ProducedRef{{NativeURI: refs[1].NativeURI}}, res.Retired)
+}
+
+func commitToEnd(t *testing.T, b *openviking.Backend) gateway.CommitResult {
+	t.Helper()
+	res, err := b.CommitSession(context.Background(), commitReq(nil))
+	require.NoError(t, err)
+	for res.Status == gateway.ResultPending {
+		res, err = b.CommitSession(context.Background(), commitReq(res.State))
+		require.NoError(t, err)
+	}
+	require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+	return res
+}
+
+// TestRetrievalTakesMemoryFilesOnly: directory records (levels 0 and 1)
+// are left out; profile.md is a profile; a query of an agent reads through
+// its view.
+func TestRetrievalTakesMemoryFilesOnly(t *testing.T) {
+	t.Parallel()
+	b, fake, _ := setup(t)
+	ctx := context.Background()
+	fake.Set(func(s *openvikingtest.Server) { s.Category = "profile" })
+	_, err := b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+	require.NoError(t, err)
+	commitToEnd(t, b)
+	items, err := b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", AgentID: "helper bot/1", Query: "favourite colour", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	require.Equal(t, "viking://user/alice/memories/profile.md", items[0].NativeURI)
+	require.Equal(t, gateway.RefTypeProfile, items[0].MemoryType)
+}
+
+// TestErasureDeletesTheChildrenOfTheUserRoot: the root itself is refused
+// (403) to every caller but ROOT; its children go, after the user's
+// running commits are cancelled, and verification lists the whole tree.
+func TestErasureDeletesTheChildrenOfTheUserRoot(t *testing.T) {
+	t.Parallel()
+	b, fake, _ := setup(t)
+	ctx := context.Background()
+	fake.Set(func(s *openvikingtest.Server) { s.Category = "events" })
+	committed(t, b)
+	fake.SeedMemories("acme", "alice", 30)
+	_, err := b.IngestTurn(ctx, turn("t9", gateway.RoleUser, "still extracting"))
+	require.NoError(t, err)
+	fake.Set(func(s *openvikingtest.Server) { s.TaskPolls = 1000 })
+	running, err := b.CommitSession(ctx, commitReq(nil))
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultPending, running.Status)
+
+	req := gateway.EraseRequest{EventID: "outbox_e", WorkspaceID: "acme", UserID: "alice"}
+	before, err := b.SubjectResidue(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, gateway.Residue{{Kind: "memory_file", Count: 32}, {Kind: "session", Count: 1}, {Kind: "file", Count: 4}}, before,
+		"events six levels down are counted, directories are not, session files are")
+	res, err := b.EraseSubject(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+	require.Equal(t, "erased", res.Response["outcome"])
+	after, err := b.SubjectResidue(ctx, req)
+	require.NoError(t, err)
+	require.True(t, after.Clear(), after.Describe())
+	require.Empty(t, fake.Files("acme", "alice"), "nothing of the user is left, the cancelled task's archive included")
+	require.Equal(t, 1, fake.Faults.Count(http.MethodPost, "/api/v1/tasks/"+running.State["task_id"].(string)+"/cancel"))
+}
+
+func TestNamespaceRootDeleteIsRefused(t *testing.T) {
+	t.Parallel()
+	_, fake, _ := setup(t)
+	for _, uri := range []string{"viking://user/alice/", "viking://user/alice", "viking://~"} {
+		req, err := http.NewRequest(http.MethodDelete, fake.URL+"/api/v1/fs?recursive=true&uri="+uri, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-OpenViking-Account", "acme")
+		req.Header.Set("X-OpenViking-User", "alice")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, uri)
+	}
+}
+
+// TestConflictsAreRetryable: a busy lock is 409 CONFLICT with
+// details.retryable, which is retried.
+func TestConflictsAreRetryable(t *testing.T) {
+	t.Parallel()
+	b, fake, _ := setup(t)
+	fake.ConflictNext(1)
+	res, err := b.IngestTurn(context.Background(), turn("t1", gateway.RoleUser, "hello"))
+	require.NoError(t, err)
+	require.Equal(t, "CONFLICT", res.ErrorCode)
+	require.True(t, res.Retryable)
+	fake.Faults.FailNext(1, http.StatusConflict, `{"status":"error","error":{"code":"ALREADY_EXISTS","message":"exists","details":{}}}`)
+	res, err = b.IngestTurn(context.Background(), turn("t1", gateway.RoleUser, "hello"))
+	require.NoError(t, err)
+	require.False(t, res.Retryable, "a conflict the server does not mark retryable is not")
 }
 
 func TestErrorClassification(t *testing.T) {
@@ -248,6 +433,9 @@ func TestHealth(t *testing.T) {
 	t.Parallel()
 	b, fake, _ := setup(t)
 	require.NoError(t, b.Health(context.Background()))
+	// /health stays ok while storage is down; /ready does not.
+	fake.Faults.FailNextOn(http.MethodGet, "/ready", 1, http.StatusServiceUnavailable, `{"status":"not_ready","checks":{"vectordb":"error: down"}}`)
+	require.Error(t, b.Health(context.Background()))
 	fake.Close()
 	require.Error(t, b.Health(context.Background()))
 }
@@ -345,8 +533,7 @@ func TestFeedbackDeleteRemovesTheMemoryFile(t *testing.T) {
 	require.Empty(t, retrieved(t, b))
 
 	again := backendtest.Apply(t, b, req)
-	require.Equal(t, gateway.ResultSuccess, again.Status, "a file already gone counts as deleted")
-	require.Equal(t, "already_deleted", again.Response["status"])
+	require.Equal(t, gateway.ResultSuccess, again.Status, "a file already gone counts as deleted (the server answers 200)")
 	require.Equal(t, 2, fake.Faults.Count(http.MethodDelete, deletePath))
 
 	correct := backendtest.Apply(t, b, feedbackReq(gateway.FeedbackCorrection, refs[1], "my favourite colour is green"))

@@ -326,7 +326,9 @@ func (s *Server) extract(user, session string) bool {
 		if s.profiles[user] == nil {
 			s.profiles[user] = &profile{id: s.objectID()}
 		}
-		s.profiles[user].explicit = append(s.profiles[user].explicit, userParts[0])
+		// A profile fact is the extractor's description of what the user
+		// said, not the message itself.
+		s.profiles[user].explicit = append(s.profiles[user].explicit, "The user said: "+userParts[0])
 	}
 	return true
 }

@@ -1,6 +1,7 @@
 package openvikingtest
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -83,8 +84,10 @@ func accessible(w http.ResponseWriter, c caller, uri string) bool {
 
 // hidden names are omitted from listings unless asked for; internal names
 // never show (openviking/storage/internal_names.py, _access.py:267-313).
-func hidden(n string) bool   { return strings.HasPrefix(n, ".") }
-func internal(n string) bool { return n == "_system" || n == "tasks" || strings.HasSuffix(n, ".ovlock") }
+func hidden(n string) bool { return strings.HasPrefix(n, ".") }
+func internal(n string) bool {
+	return n == "_system" || n == "tasks" || strings.HasSuffix(n, ".ovlock")
+}
 
 // children are a directory's entries: directories first, then files, each
 // by case-insensitive name (crates/ragfs/src/core/filesystem.rs:40-55).
@@ -407,14 +410,16 @@ func category(uri string) string {
 	return strings.TrimSuffix(c, ".md")
 }
 
-// SeedMemories adds n memory files for a user directly (benchmarks), and
+// SeedMemories adds n event memories for a user directly, twenty a day
+// as events/YYYY/MM/DD/… (benchmarks, listings larger than a page), and
 // returns their uris.
 func (s *Server) SeedMemories(account, user string, n int) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	uris := make([]string, n)
 	for i := range n {
-		uris[i] = "viking://user/" + user + "/memories/preferences/" + user + "/seed_" + strconv.Itoa(1000000 + i)[1:] + ".md"
+		day := i / 20
+		uris[i] = fmt.Sprintf("viking://user/%s/memories/events/%04d/%02d/%02d/seed_%06d.md", user, 2020+day/336, 1+day/28%12, 1+day%28, i)
 		s.writeFile(account, uris[i], "seeded memory "+strconv.Itoa(i))
 	}
 	return uris

@@ -67,7 +67,7 @@ type Server struct {
 	// IgnoreDeletes answers deletes as done but keeps everything (a backend
 	// that lies; erasure verification must catch it).
 	IgnoreDeletes bool
-	conflicts int
+	conflicts     int
 
 	fs       map[string]map[string]*node // account → uri → node
 	tasks    map[string]*task

@@ -195,6 +195,9 @@ func (s *Server) advance(t *task) {
 // removes the user (openviking/service/user_deletion.py:256-357).
 func (s *Server) finish(t *task) {
 	switch {
+	case t.taskType == "user_delete" && s.IgnoreDeletes:
+		delete(s.deleting, t.account+"/"+t.user)
+		t.status, t.result = "completed", map[string]any{"deleted": true, "stale": false}
 	case t.taskType == "user_delete":
 		s.removeTree(t.account, "viking://user/"+t.user)
 		for id, other := range s.tasks {
