@@ -68,10 +68,10 @@ type config struct {
 	EverMemOSTimeout  time.Duration
 	// EverMemOSAPI is the API the EverMemOS URL speaks: evercore (the
 	// pre-1.0 /api/v1/memories API) or everos (EverOS 1.x, /api/v2/memory).
-	EverMemOSAPI   string
-	EverMemOSAppID string
-	PseudonymousIDs   bool
-	BackendIDKeyFile  string
+	EverMemOSAPI     string
+	EverMemOSAppID   string
+	PseudonymousIDs  bool
+	BackendIDKeyFile string
 	// BackendIDKey comes from the environment or a file only, never a flag.
 	BackendIDKey        string
 	Worker              bool
