@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
+	"github.com/memory-gateway/memory-gateway/backends/everos/everostest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -418,4 +419,66 @@ func TestBatchIngestWhenABackendFails(t *testing.T) {
 		require.Equal(t, "SUCCESS", again.IngestConversationTurns.Results[i].Turn.Status, "turn %d", i)
 	}
 	require.Len(t, ov.Messages("acme", "alice", "s1"), 5, "OpenViking holds each turn once")
+}
+
+// TestGatewayInFrontOfEverOS: with EVERMEMOS_API=everos the EVERMEMOS
+// backend speaks EverOS 1.x (/api/v2/memory): a turn is added, a commit
+// flushes and reads its episode back once indexed, retrieval finds it. An
+// EverOS behind a URL configured for the EverCore API is unhealthy, and
+// says what to set.
+func TestGatewayInFrontOfEverOS(t *testing.T) {
+	t.Parallel()
+	eo := everostest.New()
+	t.Cleanup(eo.Close)
+	eo.Set(func(s *everostest.Server) { s.ReadsBeforeVisible = 2 })
+	base := startServerWith(t, map[string]string{
+		"DATABASE_URL": pt.URL(t, pt.SQLite), "EVERMEMOS_URL": eo.URL, "EVERMEMOS_API": "everos", "LOCAL_BACKEND": "false",
+		"WORKER_POLL_INTERVAL": "50ms",
+	})
+	var ing e2eIngestResult
+	gql(t, base, e2eIngest, e2eTurn("t1", "my favourite colour is blue"), &ing)
+	require.Equal(t, []string{"EVERMEMOS:SUCCESS"}, backendsOf(ing.IngestConversationTurn.Refs))
+	require.Equal(t, []everostest.Message{{AppID: "memory-gateway", ProjectID: "acme", SessionID: "s1", SenderID: "alice", Role: "user",
+		Content: "my favourite colour is blue", Timestamp: eo.Messages()[0].Timestamp}}, eo.Messages())
+
+	var commit struct {
+		CommitSession struct{ Job struct{ ID string } }
+	}
+	gql(t, base, `mutation { commitSession(input: {workspaceId: "acme", userId: "alice", agentId: "helper", sessionId: "s1", namespace: "support"}) { job { id } } }`, nil, &commit)
+	waitJobStatus(t, base, commit.CommitSession.Job.ID, "SUCCESS")
+
+	var got struct {
+		RetrieveContext struct {
+			Items []struct {
+				Text, SourceBackend, MemoryType string
+				Ref                             *struct{ ID string }
+			}
+		}
+	}
+	gql(t, base, `{ retrieveContext(input: {workspaceId: "acme", userId: "alice", agentId: "helper", query: "favourite colour"}) {
+		items { text sourceBackend memoryType ref { id } } } }`, nil, &got)
+	require.NotEmpty(t, got.RetrieveContext.Items)
+	for _, it := range got.RetrieveContext.Items {
+		require.Equal(t, "EVERMEMOS", it.SourceBackend)
+		require.NotNil(t, it.Ref, "%s %q is linked to its ref", it.MemoryType, it.Text)
+	}
+
+	var status struct {
+		Backends []struct {
+			Backend string
+			Healthy bool
+			Error   *string
+		}
+	}
+	gql(t, base, `{ backends { backend healthy error } }`, nil, &status)
+	require.Len(t, status.Backends, 1)
+	require.True(t, status.Backends[0].Healthy, "%v", status.Backends[0].Error)
+
+	wrong := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "EVERMEMOS_URL": eo.URL, "LOCAL_BACKEND": "false"})
+	gql(t, wrong, `{ backends { backend healthy error } }`, nil, &status)
+	require.False(t, status.Backends[0].Healthy, "EverOS answers /health ok, but not the API this backend speaks")
+	require.Contains(t, *status.Backends[0].Error, "EVERMEMOS_API=everos")
+
+	_, err := parseConfig("serve", nil, func(k string) string { return map[string]string{"EVERMEMOS_API": "evermemos2"}[k] }, io.Discard)
+	require.ErrorContains(t, err, "EVERMEMOS_API")
 }

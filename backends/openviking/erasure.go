@@ -111,11 +111,13 @@ func (b *Backend) adminErase(ctx context.Context, req gateway.EraseRequest, who 
 		var task taskAnswer
 		err := b.callAs(ctx, admin, remote.Request{Method: http.MethodGet, Path: "/api/v1/tasks/" + url.PathEscape(taskID)}, &task)
 		switch re := remote.AsError(gateway.BackendOpenViking, err); {
-		case err != nil && re.Code == codeNotFound:
-			// The task record is gone (expired): ask again; a user already
-			// deleted answers 404 below.
-		case err != nil:
+		case err != nil && re.Retryable:
 			return gateway.CommitResult{}, true, err
+		case err != nil:
+			// The task cannot be read (expired, or a trusted-mode server
+			// shows root's tasks to nobody on data routes): ask the
+			// deletion again, which is idempotent; a user already deleted
+			// answers 404 below.
 		case task.Status == "completed":
 			return erasedResult(1), true, nil
 		case task.Status == "pending" || task.Status == "running" || task.Status == "cancelling":
