@@ -26,10 +26,10 @@ import (
 // Defaults for Config.
 const (
 	// TimeoutDefault is generous: add and flush run extraction inline.
-	TimeoutDefault  = 30 * time.Second
+	TimeoutDefault = 30 * time.Second
+	// PageSizeDefault is the largest page get serves
+	// (api_specs/dtos/memory.py:1025-1031).
 	PageSizeDefault = 100
-	// maxPages bounds the episodes read back after one flush.
-	maxPages = 10
 )
 
 // Config configures the adapter.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backends/remote/remotetest"
 )
 
 // scopeFilter is the user_id / group_id / session_id / timestamp part of a
@@ -156,10 +158,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		if body.RankOrder != "asc" {
 			slices.Reverse(eps)
 		}
-		from := min(len(eps), (page-1)*size)
-		to := min(len(eps), from+size)
 		items := []any{}
-		for _, e := range eps[from:to] {
+		for _, e := range remotetest.Page(eps, page, size) {
 			items = append(items, episodeItem(e))
 		}
 		out["episodes"], out["total_count"], out["count"] = items, len(eps), len(items)

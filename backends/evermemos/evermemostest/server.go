@@ -93,13 +93,7 @@ func New() *Server {
 	return s
 }
 
-func (s *Server) locked(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		h(w, r)
-	}
-}
+func (s *Server) locked(h http.HandlerFunc) http.HandlerFunc { return remotetest.Locked(&s.mu, h) }
 
 // Messages returns every stored raw message.
 func (s *Server) Messages() []Message {

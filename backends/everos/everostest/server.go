@@ -82,13 +82,7 @@ func New() *Server {
 	return s
 }
 
-func (s *Server) locked(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		h(w, r)
-	}
-}
+func (s *Server) locked(h http.HandlerFunc) http.HandlerFunc { return remotetest.Locked(&s.mu, h) }
 
 // Set changes knobs under the lock.
 func (s *Server) Set(fn func(s *Server)) {
@@ -422,10 +416,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		if body.SortOrder != "asc" {
 			slices.Reverse(eps)
 		}
-		from := min(len(eps), (page-1)*size)
-		to := min(len(eps), from+size)
 		items := []any{}
-		for _, e := range eps[from:to] {
+		for _, e := range remotetest.Page(eps, page, size) {
 			items = append(items, episodeItem(e))
 		}
 		out["episodes"], out["total_count"], out["count"] = items, len(eps), len(items)

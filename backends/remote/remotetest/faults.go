@@ -141,3 +141,18 @@ func (f *Faults) Wrap(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// Locked serves h holding mu: a fake's handlers share its state.
+func Locked(mu *sync.Mutex, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		h(w, r)
+	}
+}
+
+// Page is the page-th page (from 1) of size items, clipped to the list.
+func Page[T any](items []T, page, size int) []T {
+	from := min(len(items), max(0, (page-1)*size))
+	return items[from:min(len(items), from+size)]
+}
