@@ -525,7 +525,18 @@ async function erasuresPage(main, params, _arg, onLeave) {
               h(
                 "ul",
                 { class: "plain" },
-                r.backends.map((b) => h("li", {}, `${b.backend}: `, badge(b.outcome), b.verified ? " verified" : " not verified", b.residue ? `, ${b.residue} left` : "", b.detail ? ` (${b.detail})` : "")),
+                r.backends.map((b) =>
+                  h(
+                    "li",
+                    {},
+                    `${b.backend}: `,
+                    badge(b.outcome),
+                    b.verified ? " verified" : " not verified",
+                    b.residue ? `, ${b.residue} left` : "",
+                    residueKinds(b.residueByKind),
+                    b.detail ? ` (${b.detail})` : "",
+                  ),
+                ),
               ),
             ),
             h("td", {}, r.requestedBy),
@@ -630,3 +641,12 @@ function shell() {
 shell();
 window.addEventListener("hashchange", show);
 show();
+
+// residueKinds lists what a backend still holds, kind by kind, marking what
+// it can neither list (count unknown) nor delete.
+function residueKinds(kinds) {
+  const left = (kinds || []).filter((k) => k.count > 0 || !k.counted);
+  if (left.length === 0) return "";
+  const count = (k) => (k.counted ? String(k.count) : k.count > 0 ? `at least ${k.count}` : "not listable");
+  return ` — ${left.map((k) => `${k.kind}: ${count(k)}${k.erasable ? "" : " (cannot be deleted there)"}`).join(", ")}`;
+}

@@ -24,7 +24,7 @@ export const DOCS = Object.freeze({
   backends: `query($ws: ID) { backends { backend healthy latencyMs error breakerState checkedAt }
         outboxSummaries(workspaceId: $ws) { backend summary { totalEvents pendingEvents processingEvents successEvents skippedEvents deadLetterEvents } } }`,
   erasures: `query($filter: ErasureRequestFilter) { erasureRequests(filter: $filter, first: 50) { edges { node { id workspaceId userId agentId namespace status requestedBy createdAt finishedAt
-        job { id status } backends { backend outcome verified residue detail } } } } }`,
+        job { id status } backends { backend outcome verified residue residueByKind { kind count counted erasable } detail } } } } }`,
   nodeKind: `query($id: ID!) { node(id: $id) { __typename ... on Job { kind } } }`,
   nodeMemoryRef: `query($id: ID!) { node(id: $id) { __typename id ... on MemoryRef { workspaceId userId agentId sessionId turnId namespace backend refType status nativeId nativeUri gatewayId provenanceId errorMessage createdAt updatedAt supersededAt
     job { id } outboxEvent { id } supersededBy { id } feedback(first: 20) { edges { node { id } } } } } }`,
