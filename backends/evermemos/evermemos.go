@@ -12,6 +12,7 @@ package evermemos
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -255,6 +256,7 @@ const maxGetPages = 100
 // oldest first.
 func (b *Backend) episodes(ctx context.Context, filters map[string]any) ([]episode, error) {
 	var out []episode
+	seen := map[string]bool{}
 	for page := 1; ; page++ {
 		if page > maxGetPages {
 			return nil, b.client.BadResponse(fmt.Sprintf("more than %d episodes match; the listing was not cut", maxGetPages*PageSizeDefault))
@@ -267,8 +269,16 @@ func (b *Backend) episodes(ctx context.Context, filters map[string]any) ([]episo
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, got.Episodes...)
-		if len(got.Episodes) < PageSizeDefault || len(out) >= got.TotalCount {
+		for _, e := range got.Episodes {
+			// Pages are cut from a sort by timestamp, which ties
+			// (agentic_layer/get_mem_service.py:113-125): an episode may
+			// come twice; reading on to a short page misses none.
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				out = append(out, e)
+			}
+		}
+		if len(got.Episodes) < PageSizeDefault {
 			return out, nil
 		}
 	}
@@ -424,6 +434,11 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 // id goes alone (the DTO refuses any filter next to it, even null). The
 // answer is 204 whether anything was deleted or not, so a retry succeeds.
 func (b *Backend) deleteMemCell(ctx context.Context, memcellID string) error {
+	if !isObjectID(memcellID) {
+		// Not a MongoDB id: no MemCell has it, and the server would answer
+		// 500 (memcell_raw_repository.py:615-616).
+		return nil
+	}
 	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memcellID}}, nil)
 }
 
@@ -452,4 +467,14 @@ func healthProblem(body []byte) string {
 		return "reports itself unhealthy"
 	}
 	return ""
+}
+
+// isObjectID reports whether id is a MongoDB ObjectId (24 hex digits), the
+// form of every MemCell id.
+func isObjectID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
 }

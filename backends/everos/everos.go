@@ -9,7 +9,7 @@
 // configurable); a user is the sender of its messages (sender_id of user
 // messages, which EverOS makes the owner of the episodes extracted from
 // them), and an agent the sender of assistant messages. Ids are mapped into
-// EverOS's charsets (SenderID, ScopeID).
+// EverOS's charsets (UserSenderID, AgentSenderID, ScopeID).
 //
 // EverOS has no API that deletes or rewrites a memory (its markdown files
 // are the source of truth): feedback that would change a memory ends
@@ -202,7 +202,7 @@ func (b *Backend) body(workspace string, fields map[string]any) map[string]any {
 
 // sender is what EverOS knows a user as: the sender of its messages.
 func (b *Backend) sender(workspace, user string) string {
-	return SenderID(b.cfg.Identities.Of(workspace, user).User())
+	return UserSenderID(b.cfg.Identities.Of(workspace, user).User())
 }
 
 // agent is the sender of an agent's messages.
@@ -210,7 +210,7 @@ func (b *Backend) agent(workspace, agent string) string {
 	if agent == "" {
 		agent = "assistant"
 	}
-	return SenderID(b.cfg.Identities.Agent(workspace, agent))
+	return AgentSenderID(b.cfg.Identities.Agent(workspace, agent))
 }
 
 // IngestTurn implements gateway.TurnIngester: POST /api/v2/memory/add.
@@ -313,6 +313,7 @@ const maxPages = 100
 // page_size ≤ 100, total_count and count, no has_more).
 func (b *Backend) episodes(ctx context.Context, workspace, sender string, filters map[string]any) ([]episode, error) {
 	var out []episode
+	seen := map[string]bool{}
 	for page := 1; ; page++ {
 		if page > maxPages {
 			return nil, b.client.BadResponse(fmt.Sprintf("more than %d episodes match; the listing was not cut", maxPages*PageSize))
@@ -325,8 +326,15 @@ func (b *Backend) episodes(ctx context.Context, workspace, sender string, filter
 		if _, err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: apiPrefix + "/get", Body: b.body(workspace, fields)}, &got); err != nil {
 			return nil, err
 		}
-		out = append(out, got.Episodes...)
-		if len(got.Episodes) < PageSize || len(out) >= got.TotalCount {
+		for _, e := range got.Episodes {
+			// Pages are cut from a sort by timestamp, which ties: an item
+			// may come twice; reading on to a short page misses none.
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				out = append(out, e)
+			}
+		}
+		if len(got.Episodes) < PageSize {
 			return out, nil
 		}
 	}

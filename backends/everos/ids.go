@@ -39,8 +39,28 @@ var (
 	}
 )
 
-// SenderID maps a user or agent id onto a sender id EverOS accepts.
-func SenderID(id string) string { return mapID(id, validSender) }
+// agentPrefix starts every agent's sender id and no user's: EverOS makes
+// the senders of user messages owners of episodes and those of assistant
+// messages owners of agent cases (memory/extract/pipeline/user_memory.py@e0c03e27:109-116,
+// memory/strategies/extract_agent_case.py@07a7cd51:120-140), so a user
+// named like an agent must never share its sender id.
+const agentPrefix = "agent."
+
+// UserSenderID maps a user id onto the sender id EverOS knows the user by.
+func UserSenderID(id string) string {
+	return mapID(id, func(s string) bool { return validSender(s) && !strings.HasPrefix(s, agentPrefix) })
+}
+
+// AgentSenderID maps an agent id onto its sender id: agentPrefix + the
+// mapped id (hashed when that would be too long).
+func AgentSenderID(id string) string {
+	sender := agentPrefix + mapID(id, validSender)
+	if len(sender) > maxIDLength {
+		sum := sha256.Sum256([]byte(id))
+		sender = agentPrefix + hashedPrefix + hex.EncodeToString(sum[:20])
+	}
+	return sender
+}
 
 // ScopeID maps a workspace onto an app or project id every EverOS 1.x
 // accepts.

@@ -2,8 +2,11 @@ package openviking
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
@@ -60,34 +63,77 @@ func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (g
 			return res, nil
 		}
 	}
-	files, err := b.listTree(ctx, who, userRoot(who))
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized {
-		// The server refuses the user's own key: it no longer knows the
-		// user (an admin deletion removed it).
+	entries, err := b.listTree(ctx, who, home(who))
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && b.cfg.APIKey != "" && re.Status == http.StatusUnauthorized {
+		// The server refuses the user's own key, and its admin API (as
+		// root, just above) does not know the user: nothing is left of it.
 		return erasedResult(0), nil
 	}
 	if err != nil {
 		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
 	}
-	if err := b.cancelCommits(ctx, who); err != nil {
+	active, err := b.cancelCommits(ctx, who)
+	if err != nil {
 		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
 	}
-	for _, child := range userRootChildren {
+	if active > 0 {
+		// Cancelling is cooperative: an extraction still stopping may write
+		// memories, so the delete waits until none is active.
+		return gateway.CommitResult{Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: gateway.Metadata{},
+			Response: map[string]any{"status": "cancelling_commits", "id": fmt.Sprint(active)}}, nil
+	}
+	for _, child := range topLevel(entries) {
 		err := b.callAs(ctx, who, remote.Request{
 			Method: http.MethodDelete, Path: "/api/v1/fs",
-			Query: url.Values{"uri": {userRoot(who) + "/" + child}, "recursive": {"true"}, "wait": {"true"}},
+			Query: url.Values{"uri": {home(who) + "/" + child}, "recursive": {"true"}, "wait": {"true"}},
 		}, nil)
 		if err != nil {
 			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
 		}
 	}
 	erased := 0
-	for _, e := range files {
+	for _, e := range entries {
 		if !e.IsDir {
 			erased++
 		}
 	}
 	return erasedResult(erased), nil
+}
+
+// topLevel are the names to delete below a user's root: its preset
+// directories, and whatever else the listing found there (a settings
+// directory, files written at the root, openviking/server/user_config.py:32-33,
+// openviking/storage/content_write.py:1490-1499).
+func topLevel(entries []treeEntry) []string {
+	names := slices.Clone(userRootChildren)
+	for _, e := range entries {
+		if rel := relToUserRoot(e.URI); rel != "" && !strings.Contains(rel, "/") && !slices.Contains(names, rel) {
+			names = append(names, rel)
+		}
+	}
+	return names
+}
+
+// relToUserRoot is a uri's path below its user's root: "memories/x.md" for
+// viking://user/{u}/memories/x.md.
+func relToUserRoot(uri string) string {
+	rest, ok := strings.CutPrefix(uri, "viking://user/")
+	if !ok {
+		return ""
+	}
+	_, rel, _ := strings.Cut(rest, "/")
+	return rel
+}
+
+// home is the root of the user's tree as requests name it: a user with a
+// key of its own is whoever its key says, which the server resolves
+// viking://~ to (openviking/core/namespace.py:257-285); the gateway's
+// mapping of its id need not be the id it was registered under.
+func home(who identity) string {
+	if who.key != "" {
+		return "viking://~"
+	}
+	return userRoot(who)
 }
 
 func erasedResult(erased int) gateway.CommitResult {
@@ -152,28 +198,61 @@ func (b *Backend) adminErase(ctx context.Context, req gateway.EraseRequest, who 
 }
 
 // cancelCommits cancels the user's commit tasks still pending or running
-// (GET /api/v1/tasks?task_type=session_commit&status=…, at most 200 a page;
-// POST /api/v1/tasks/{id}/cancel; openviking/server/routers/tasks.py:58-124).
-// A task that finished meanwhile answers 412, one that expired 404: both
-// are done with.
-func (b *Backend) cancelCommits(ctx context.Context, who identity) error {
-	for _, status := range []string{"pending", "running"} {
-		var tasks []struct {
-			TaskID string `json:"task_id"`
-		}
-		err := b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: "/api/v1/tasks",
-			Query: url.Values{"task_type": {"session_commit"}, "status": {status}, "limit": {"200"}}}, &tasks)
-		if err != nil {
-			return err
-		}
-		for _, t := range tasks {
-			err := b.callAs(ctx, who, remote.Request{Method: http.MethodPost, Path: "/api/v1/tasks/" + url.PathEscape(t.TaskID) + "/cancel"}, nil)
-			if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code != codeNotFound && re.Status != http.StatusPreconditionFailed {
-				return err
+// (GET /api/v1/tasks?task_type=session_commit&status=…, at most 200 a page,
+// with no cursor: a page is read again until it comes back short; POST
+// /api/v1/tasks/{id}/cancel; openviking/server/routers/tasks.py:58-124). A
+// task that finished meanwhile answers 412, one that expired 404: both are
+// done with. It returns how many are still active: cancelling is
+// cooperative (a task passes through "cancelling",
+// openviking/service/task_tracker.py:618-680).
+func (b *Backend) cancelCommits(ctx context.Context, who identity) (int, error) {
+	const page = 200
+	active := 0
+	for _, status := range []string{"pending", "running", "cancelling"} {
+		for round := 0; ; round++ {
+			var tasks []struct {
+				TaskID string `json:"task_id"`
+			}
+			err := b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: "/api/v1/tasks",
+				Query: url.Values{"task_type": {"session_commit"}, "status": {status}, "limit": {strconv.Itoa(page)}}}, &tasks)
+			if err != nil {
+				return 0, err
+			}
+			if status == "cancelling" {
+				active += len(tasks)
+				break
+			}
+			for _, t := range tasks {
+				var snapshot struct {
+					Status string `json:"status"`
+				}
+				err := b.callAs(ctx, who, remote.Request{Method: http.MethodPost, Path: "/api/v1/tasks/" + url.PathEscape(t.TaskID) + "/cancel"}, &snapshot)
+				re := remote.AsError(gateway.BackendOpenViking, err)
+				switch {
+				case err != nil && re.Code != codeNotFound && re.Status != http.StatusPreconditionFailed:
+					return 0, err
+				case err == nil && snapshot.Status == "cancelling":
+					active++
+				}
+			}
+			if len(tasks) < page || round > 50 {
+				break
 			}
 		}
 	}
-	return nil
+	return active, nil
+}
+
+// registered reports whether OpenViking's admin API knows the user (GET
+// /api/v1/admin/accounts/{a}/users/{u}/settings as root: 404 when it does
+// not, openviking/server/routers/admin.py:508-520).
+func (b *Backend) registered(ctx context.Context, who identity) (bool, error) {
+	err := b.callAs(ctx, identity{admin: true}, remote.Request{Method: http.MethodGet,
+		Path: "/api/v1/admin/accounts/" + url.PathEscape(who.account) + "/users/" + url.PathEscape(who.user) + "/settings"}, nil)
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // eraseNamed deletes the memory files and sessions the gateway's refs name.
@@ -222,16 +301,24 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 	if req.Memories != nil {
 		return b.namedResidue(ctx, req, who)
 	}
-	entries, err := b.listTree(ctx, who, userRoot(who))
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized {
-		return gateway.Residue{}, nil
+	entries, err := b.listTree(ctx, who, home(who))
+	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized && b.cfg.APIKey != "" {
+		// The user's key is refused: after an admin deletion the user is
+		// gone, which root confirms; anything else is no verification.
+		known, rerr := b.registered(ctx, who)
+		switch {
+		case rerr != nil:
+			return nil, rerr
+		case !known:
+			return gateway.Residue{}, nil
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	kinds := map[string]int{}
 	for _, e := range entries {
-		rel := strings.TrimPrefix(e.URI, userRoot(who)+"/")
+		rel := relToUserRoot(e.URI)
 		switch {
 		case e.IsDir && strings.HasPrefix(rel, "sessions/") && strings.Count(rel, "/") == 1:
 			kinds[ResidueSession]++
@@ -250,33 +337,30 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 }
 
 func (b *Backend) namedResidue(ctx context.Context, req gateway.EraseRequest, who identity) (gateway.Residue, error) {
-	var listed []struct {
-		SessionID string `json:"session_id"`
-	}
-	if err := b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: "/api/v1/sessions"}, &listed); err != nil {
-		return nil, err
-	}
-	live := map[string]bool{}
-	for _, s := range listed {
-		live[s.SessionID] = true
-	}
 	files, sessions := 0, 0
+	checked := map[string]bool{}
 	for _, m := range req.Memories {
+		var err error
 		switch {
 		case isMemoryURI(m.NativeURI):
-			err := b.callAs(ctx, who, remote.Request{
+			err = b.callAs(ctx, who, remote.Request{
 				Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {m.NativeURI}}, OmitErrorText: true,
 			}, nil)
-			if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-				continue
+			if err == nil {
+				files++
 			}
-			if err != nil {
-				return nil, err
+		case m.SessionID != "" && !checked[m.SessionID]:
+			// Each session is asked for by id: the session list answers []
+			// on any storage error and stops at 1,000
+			// (openviking/service/session_service.py:311-341).
+			checked[m.SessionID] = true
+			err = b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: sessionPath(m.SessionID)}, nil)
+			if err == nil {
+				sessions++
 			}
-			files++
-		case m.SessionID != "" && live[sessionID(m.SessionID)]:
-			sessions++
-			live[sessionID(m.SessionID)] = false
+		}
+		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code != codeNotFound {
+			return nil, err
 		}
 	}
 	return gateway.Residue{{Kind: ResidueMemoryFile, Count: files}, {Kind: ResidueSession, Count: sessions}}, nil
@@ -294,7 +378,7 @@ var _ gateway.SubjectExporter = (*Backend)(nil)
 // (openviking/storage/viking_fs/_ops.py:964-969).
 func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
 	who := b.user(req.WorkspaceID, req.UserID)
-	entries, err := b.listTree(ctx, who, userRoot(who))
+	entries, err := b.listTree(ctx, who, home(who))
 	if err != nil {
 		return err
 	}

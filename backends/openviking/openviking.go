@@ -329,13 +329,19 @@ func (b *Backend) addBatch(ctx context.Context, ws []gateway.TurnWrite) []gatewa
 	return out
 }
 
+// createdAtLayout is ISO 8601 with microseconds and a numeric offset: the
+// server reads created_at with datetime.fromisoformat
+// (openviking/session/memory/memory_updater.py:384-400), which before
+// Python 3.11 refuses a "Z" and more than six fractional digits.
+const createdAtLayout = "2006-01-02T15:04:05.000000-07:00"
+
 // message is a turn as OpenViking's message body. The agent is the peer of
 // assistant messages only: a peer_id on a user message files the user's
 // own memories under peers/{peer}
 // (openviking/session/memory/memory_isolation_handler.py:71-84).
 func (b *Backend) message(w gateway.TurnWrite) map[string]any {
 	msg := map[string]any{
-		"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(time.RFC3339Nano), "turn_id": w.TurnID,
+		"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(createdAtLayout), "turn_id": w.TurnID,
 	}
 	if peer := b.peer(w.WorkspaceID, w.AgentID); peer != "" && w.Role != gateway.RoleUser {
 		msg["peer_id"] = peer

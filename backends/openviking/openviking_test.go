@@ -58,7 +58,7 @@ func TestIngestWritesSessionMessages(t *testing.T) {
 
 	msgs := fake.Messages("acme", "alice", "s1")
 	require.Len(t, msgs, 2)
-	require.Equal(t, openvikingtest.Message{Role: "user", Content: "I love green tea", TurnID: "t1", CreatedAt: "2026-05-01T09:00:00Z"}, msgs[0],
+	require.Equal(t, openvikingtest.Message{Role: "user", Content: "I love green tea", TurnID: "t1", CreatedAt: "2026-05-01T09:00:00.000000+00:00"}, msgs[0],
 		"a user message has no peer: one would file the user's own memories under the agent")
 	require.Equal(t, "assistant", msgs[1].Role, "OpenViking has two speaker roles")
 	require.Equal(t, openviking.EncodeID("helper bot/1", false), msgs[1].PeerID, "the agent is the assistant's peer, in OpenViking's charset")
@@ -311,6 +311,8 @@ func TestErasureDeletesTheChildrenOfTheUserRoot(t *testing.T) {
 	fake.Set(func(s *openvikingtest.Server) { s.Category = "events" })
 	committed(t, b)
 	fake.SeedMemories("acme", "alice", 30)
+	fake.WriteFile("acme", "viking://user/alice/settings/user_config.json", "{}")
+	fake.WriteFile("acme", "viking://user/alice/notes.md", "written at the root")
 	_, err := b.IngestTurn(ctx, turn("t9", gateway.RoleUser, "still extracting"))
 	require.NoError(t, err)
 	fake.Set(func(s *openvikingtest.Server) { s.TaskPolls = 1000 })
@@ -321,8 +323,8 @@ func TestErasureDeletesTheChildrenOfTheUserRoot(t *testing.T) {
 	req := gateway.EraseRequest{EventID: "outbox_e", WorkspaceID: "acme", UserID: "alice"}
 	before, err := b.SubjectResidue(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, gateway.Residue{{Kind: "memory_file", Count: 32}, {Kind: "session", Count: 1}, {Kind: "file", Count: 4}}, before,
-		"events six levels down are counted, directories are not, session files are")
+	require.Equal(t, gateway.Residue{{Kind: "memory_file", Count: 32}, {Kind: "session", Count: 1}, {Kind: "file", Count: 6}}, before,
+		"events six levels down are counted, directories are not, session files and files outside memories are")
 	res, err := b.EraseSubject(ctx, req)
 	require.NoError(t, err)
 	require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)

@@ -119,12 +119,17 @@ func (b *breaker) state() string {
 	}
 }
 
-// unwell reports whether a call's failure counts against the backend: a
-// permanent error is the backend answering, which is healthy.
+// unwell reports whether a call's failure counts against the backend: no
+// answer, or a server error. Any other answer — a permanent refusal, and
+// also a retryable one that is about this call, not the backend (a busy
+// path lock's 409, a 429) — shows the backend is up.
 func unwell(err error) bool {
 	if err == nil {
 		return false
 	}
 	var re *Error
-	return !errors.As(err, &re) || re.Retryable
+	if !errors.As(err, &re) {
+		return true
+	}
+	return re.Retryable && (re.Status == 0 || re.Status >= 500)
 }

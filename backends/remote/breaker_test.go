@@ -209,3 +209,20 @@ func TestBreakerIgnoresAnswers(t *testing.T) {
 	}
 	require.False(t, downUntil(t, err).IsZero(), "five in a row open it")
 }
+
+// TestBreakerIgnoresRetryableAnswersAboutTheCall: throttling (429) and
+// request timeouts (408) are retryable, but they are the backend answering
+// about one call: they never open the circuit for every call.
+func TestBreakerIgnoresRetryableAnswersAboutTheCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFlakyBackend(t)
+	for i := range 20 {
+		f.work.Store([]int32{http.StatusTooManyRequests, http.StatusRequestTimeout}[i%2])
+		err := f.call(ctx)
+		require.Error(t, err)
+		require.True(t, remote.AsError(gateway.BackendLocal, err).Retryable)
+		require.True(t, downUntil(t, err).IsZero())
+	}
+	require.Equal(t, "closed", f.client.BreakerState())
+}

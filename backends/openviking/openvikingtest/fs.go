@@ -388,6 +388,12 @@ func (s *Server) Memories(account, user string) []Memory {
 	return out
 }
 
+// WriteFile writes a file of an account directly (what other clients of
+// the server write: settings/user_config.json, files at a user's root).
+func (s *Server) WriteFile(account, uri, content string) {
+	s.Set(func(s *Server) { s.writeFile(account, uri, content) })
+}
+
 // Files returns every file below a user's root, hidden ones included.
 func (s *Server) Files(account, user string) []string {
 	s.mu.Lock()

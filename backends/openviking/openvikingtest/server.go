@@ -106,6 +106,7 @@ func New() *Server {
 	s.route(mux, "POST /api/v1/sessions/{id}/messages/batch", s.addMessages)
 	s.route(mux, "POST /api/v1/sessions/{id}/commit", s.commit)
 	s.route(mux, "GET /api/v1/sessions", s.listSessions)
+	s.route(mux, "GET /api/v1/sessions/{id}", s.getSession)
 	s.route(mux, "DELETE /api/v1/sessions/{id}", s.deleteSession)
 	s.route(mux, "GET /api/v1/tasks/{id}", s.getTask)
 	s.route(mux, "GET /api/v1/tasks", s.listTasks)
@@ -118,6 +119,7 @@ func New() *Server {
 	s.route(mux, "POST /api/v1/search/find", s.find)
 	s.route(mux, "POST /api/v1/search/search", s.search)
 	s.route(mux, "DELETE /api/v1/admin/accounts/{account}/users/{user}", s.adminDeleteUser)
+	s.route(mux, "GET /api/v1/admin/accounts/{account}/users/{user}/settings", s.adminUserSettings)
 	s.Server = httptest.NewServer(s.Faults.Wrap(mux))
 	return s
 }

@@ -436,3 +436,28 @@ func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request, _ calle
 	writeJSON(w, http.StatusAccepted, map[string]any{"status": "ok", "result": map[string]any{
 		"account_id": account, "user_id": user, "status": "deleting", "task_id": id}, "error": nil, "telemetry": nil, "profile": nil})
 }
+
+// adminUserSettings is GET /api/v1/admin/accounts/{a}/users/{u}/settings:
+// 404 for a user the server does not know (openviking/server/routers/admin.py:508-520).
+func (s *Server) adminUserSettings(w http.ResponseWriter, r *http.Request, _ caller) {
+	account, user := r.PathValue("account"), r.PathValue("user")
+	for _, who := range s.userKeys {
+		if who == [2]string{account, user} {
+			ok(w, map[string]any{"account_id": account, "user_id": user, "memory_policy": map[string]any{}})
+			return
+		}
+	}
+	Fail(w, http.StatusNotFound, "NOT_FOUND", "User not found: "+user, map[string]any{"type": "user", "resource": user})
+}
+
+// getSession is GET /api/v1/sessions/{id}: a missing session is 404
+// "Session {id} not found" (openviking/server/routers/sessions.py:356-379).
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c caller) {
+	id := r.PathValue("id")
+	n := s.session(c, id, false)
+	if n == nil {
+		Fail(w, http.StatusNotFound, "NOT_FOUND", "Session "+id+" not found", nil)
+		return
+	}
+	ok(w, map[string]any{"session_id": id, "uri": sessionURI(c, id), "message_count": len(n.messages), "commit_count": n.archives})
+}
