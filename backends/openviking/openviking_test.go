@@ -299,6 +299,15 @@ func TestRetrievalTakesMemoryFilesOnly(t *testing.T) {
 	require.Len(t, items, 1)
 	require.Equal(t, "viking://user/alice/memories/profile.md", items[0].NativeURI)
 	require.Equal(t, gateway.RefTypeProfile, items[0].MemoryType)
+
+	// What another agent's peer holds stays out of this agent's view.
+	fake.WriteFile("acme", "viking://user/alice/peers/"+openviking.EncodeID("other", false)+"/memories/events/2026/05/01/x.md", "favourite colour of the other agent's peer")
+	items, err = b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", AgentID: "helper bot/1", Query: "favourite colour", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, items, 1, "the other agent's peer memories are not in this agent's view")
+	items, err = b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "acme", UserID: "alice", Query: "favourite colour", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, items, 2, "without an agent, the whole user")
 }
 
 // TestErasureDeletesTheChildrenOfTheUserRoot: the root itself is refused
