@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,13 +148,35 @@ func resultText(res *mcp.CallToolResult) string {
 	return strings.Join(parts, "\n")
 }
 
-// toolErrorOf asserts a tool error and returns its structured error.
+// toolErrorOf asserts a tool error — isError, no structured content (a
+// client would validate it against the output schema), and a text
+// "CODE: field: message (fact: value)…" — and returns what the text says:
+// code, field (when the message names one), message and the facts.
 func toolErrorOf(t *testing.T, res *mcp.CallToolResult, structured map[string]any) map[string]any {
 	t.Helper()
 	require.True(t, res.IsError, "want a tool error, got %s", resultText(res))
-	e, ok := structured["error"].(map[string]any)
-	require.True(t, ok, "structured content holds the error: %v", structured)
-	require.True(t, strings.HasPrefix(resultText(res), e["code"].(string)+": "), "the text starts with the code: %q", resultText(res))
+	require.Empty(t, structured, "an error carries no structured content")
+	return parseToolError(t, res.Content[0].(*mcp.TextContent).Text)
+}
+
+// toolErrorText matches the text of a tool error.
+var toolErrorText = regexp.MustCompile(`^([A-Z_]+): (.*?)((?: \([A-Za-z]+: [^)]*\))*)$`)
+
+func parseToolError(t *testing.T, text string) map[string]any {
+	t.Helper()
+	m := toolErrorText.FindStringSubmatch(text)
+	require.NotNil(t, m, "a tool error's text starts with its code: %q", text)
+	e := map[string]any{"code": m[1], "message": m[2]}
+	if field, _, ok := strings.Cut(m[2], ": "); ok && !strings.Contains(field, " ") {
+		e["field"] = field
+	}
+	for _, fact := range regexp.MustCompile(`\(([A-Za-z]+): ([^)]*)\)`).FindAllStringSubmatch(m[3], -1) {
+		if n, err := strconv.ParseFloat(fact[2], 64); err == nil {
+			e[fact[1]] = n
+		} else {
+			e[fact[1]] = fact[2]
+		}
+	}
 	return e
 }
 
@@ -527,4 +553,91 @@ func TestMCPStdioKeyStaysSecret(t *testing.T) {
 	cfg, err := parseMCPStdioConfig(nil, func(k string) string { return env[k] }, &out)
 	require.NoError(t, err)
 	require.Equal(t, "mgw_secret_0123456789abcdef", cfg.Key, "the environment's key is used")
+}
+
+// TestMCPStdioURLCheck: the key is never sent in the clear to another
+// machine unless asked for.
+func TestMCPStdioURLCheck(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url      string
+		insecure bool
+		ok       bool
+	}{
+		{"http://127.0.0.1:8080/mcp", false, true},
+		{"http://localhost:8080/mcp", false, true},
+		{"http://[::1]:8080/mcp", false, true},
+		{"https://gateway.example/mcp", false, true},
+		{"http://gateway.example/mcp", false, false},
+		{"http://10.0.0.5/mcp", false, false},
+		{"http://gateway.example/mcp", true, true},
+		{"ftp://gateway.example/mcp", true, false},
+		{"gateway.example/mcp", false, false},
+	} {
+		args := []string{"--url", tc.url}
+		if tc.insecure {
+			args = append(args, "--allow-insecure-http")
+		}
+		_, err := parseMCPStdioConfig(args, func(string) string { return "" }, io.Discard)
+		require.Equal(t, tc.ok, err == nil, "%s insecure=%v: %v", tc.url, tc.insecure, err)
+	}
+}
+
+// TestMCPProxySurvivesItsClientAndRestarts: progress tokens of every JSON
+// type reach the gateway and come back; a gateway that goes away fails the
+// calls with a coded tool error, and once it is back, calls succeed again.
+func TestMCPProxySurvivesItsClientAndRestarts(t *testing.T) {
+	t.Parallel()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := listener.Addr().String()
+	require.NoError(t, listener.Close())
+	env := map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t), "LISTEN_ADDR": addr}
+	start := func() (stop func()) {
+		cfg := testConfig(t, env)
+		ctx, cancel := context.WithCancel(context.Background())
+		ready, done := make(chan string, 1), make(chan error, 1)
+		go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), ready) }()
+		select {
+		case <-ready:
+		case err := <-done:
+			t.Fatalf("serve exited: %v", err)
+		}
+		return func() { cancel(); require.NoError(t, <-done) }
+	}
+	stop := start()
+	proxy, err := mcpserver.NewProxy(context.Background(), mcpserver.ProxyConfig{URL: "http://" + addr + "/mcp", Key: aliceAgentKey})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	local, remote := mcp.NewInMemoryTransports()
+	served, err := proxy.Server().Connect(context.Background(), remote, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = served.Close() })
+	progress := newProgressLog()
+	session, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.handle}).
+		Connect(context.Background(), local, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = session.Close() })
+
+	remember := map[string]any{"sessionId": "s1", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": "I live in Porto"}}}
+	res, _ := callTool(t, session, "remember", remember, nil)
+	require.False(t, res.IsError, resultText(res))
+	for i, token := range []any{float64(3), "three", 4.5} {
+		params := &mcp.CallToolParams{Name: "commit_session", Arguments: map[string]any{
+			"sessionId": "s1", "namespace": "support", "wait": true, "idempotencyKey": fmt.Sprintf("c%d", i),
+		}, Meta: mcp.Meta{"progressToken": token}}
+		res, err := session.CallTool(context.Background(), params)
+		require.NoError(t, err, "a progress token of type %T", token)
+		require.False(t, res.IsError, resultText(res))
+	}
+	progress.waitFor(t, "SUCCESS")
+
+	stop()
+	res, _ = callTool(t, session, "remember", remember, nil)
+	require.True(t, res.IsError)
+	require.Equal(t, "UNAVAILABLE", parseToolError(t, resultText(res))["code"], resultText(res))
+	stop = start()
+	defer stop()
+	res, _ = callTool(t, session, "remember", remember, nil)
+	require.False(t, res.IsError, "the gateway is back: %s", resultText(res))
 }

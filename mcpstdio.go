@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -20,6 +22,9 @@ type mcpStdioConfig struct {
 	URL      string
 	Key      string
 	LogLevel string
+	// InsecureHTTP allows a plain http:// URL to a host that is not this
+	// machine (the key would cross the network in the clear).
+	InsecureHTTP bool
 }
 
 // parseMCPStdioConfig reads --url, --key (or --key-file) and --log-level,
@@ -38,6 +43,7 @@ func parseMCPStdioConfig(args []string, getenv func(string) string, output io.Wr
 	fs.StringVar(&cfg.Key, "key", cfg.Key, "API key (env MEMORY_GATEWAY_KEY; prefer --key-file: a flag is visible to anyone listing processes)")
 	fs.StringVar(&keyFile, "key-file", keyFile, "file holding the API key (env MEMORY_GATEWAY_KEY_FILE)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error; logs go to standard error")
+	fs.BoolVar(&cfg.InsecureHTTP, "allow-insecure-http", false, "allow a plain http:// URL to another machine: the key then crosses the network unencrypted")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -60,7 +66,26 @@ func parseMCPStdioConfig(args []string, getenv func(string) string, output io.Wr
 	if cfg.URL == "" {
 		return cfg, errors.New("--url (or MEMORY_GATEWAY_URL) is required: the gateway's MCP endpoint, e.g. http://127.0.0.1:8080/mcp")
 	}
-	return cfg, nil
+	return cfg, checkGatewayURL(cfg.URL, cfg.InsecureHTTP)
+}
+
+// checkGatewayURL refuses a URL the key should not be sent to: anything but
+// http(s), and plain http to another machine unless allowed. Only literal
+// loopback hosts count as this machine (a name is not resolved: what it
+// resolves to can change).
+func checkGatewayURL(raw string, insecureHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("--url %q must be an absolute http:// or https:// URL", raw)
+	}
+	if u.Scheme == "https" || insecureHTTP {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("--url %q is plain http to another machine: the API key would cross the network unencrypted; use https, or pass --allow-insecure-http", raw)
 }
 
 // runMCPStdio serves a running gateway's MCP tools on standard input and

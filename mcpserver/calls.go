@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -127,9 +128,14 @@ type partialError struct {
 func (e *partialError) Error() string { return e.err.Error() }
 func (e *partialError) Unwrap() error { return e.err }
 
-// toolError is a failed call as MCP reports it: isError, a text that starts
-// with the code GraphQL would give, and {"error": {code, message, field}}
-// (with "done" holding what a partial call had finished).
+// toolError is a failed call as MCP reports it: isError, and a text that
+// starts with the code GraphQL would give and names the argument at fault
+// ("BAD_USER_INPUT: turns[0].role: must be one of …"), then the error's
+// machine-readable facts ("retryAfterMs: 1200"). It carries no structured
+// content: a client validates structured content against the tool's output
+// schema even on errors (the TypeScript SDK does) and would replace the
+// error with its own. What a partial call finished follows as a second
+// text, in JSON.
 func (s *Server) toolError(ctx context.Context, tool string, err error) *mcp.CallToolResult {
 	path := func(field string) string { return field }
 	var pe *prefixed
@@ -148,23 +154,25 @@ func (s *Server) toolError(ctx context.Context, tool string, err error) *mcp.Cal
 	case apierror.CodeUnavailable:
 		s.logger.WarnContext(ctx, "mcp: the database is unavailable", slog.String("tool", tool), slog.String("err", err.Error()))
 	}
-	body := map[string]any{"code": e.Code, "message": e.Message}
-	if e.Field != "" {
-		body["field"] = e.Field
+	text := e.Code + ": " + e.Message
+	if e.Field != "" && !strings.HasPrefix(e.Message, e.Field+":") {
+		text = e.Code + ": " + e.Field + ": " + e.Message
 	}
-	for k, v := range e.Extra {
-		body[k] = v
+	keys := make([]string, 0, len(e.Extra))
+	for k := range e.Extra {
+		keys = append(keys, k)
 	}
-	structured := map[string]any{"error": body}
+	slices.Sort(keys)
+	for _, k := range keys {
+		text += fmt.Sprintf(" (%s: %v)", k, e.Extra[k])
+	}
+	content := []mcp.Content{&mcp.TextContent{Text: text}}
 	var partial *partialError
 	if errors.As(err, &partial) {
-		structured["done"] = partial.done
+		done, _ := json.Marshal(partial.done)
+		content = append(content, &mcp.TextContent{Text: "Done before the failure: " + string(done)})
 	}
-	return &mcp.CallToolResult{
-		IsError:           true,
-		Content:           []mcp.Content{&mcp.TextContent{Text: e.Code + ": " + e.Message}},
-		StructuredContent: structured,
-	}
+	return &mcp.CallToolResult{IsError: true, Content: content}
 }
 
 // scope is who a call acts for.

@@ -2,13 +2,16 @@ package mcpserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"sync"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -29,15 +32,23 @@ type ProxyConfig struct {
 // prompts over another transport (stdio, for agents that only launch local
 // commands). Every call is forwarded as is, so the gateway applies its keys,
 // grants and audit; progress notifications come back to the local client.
+//
+// Nothing a client sends ends it: progress tokens of any JSON type, unknown
+// notifications and cancellations are handled by the SDK or forwarded; a
+// gateway that cannot be reached fails the call with a coded tool error
+// (UNAVAILABLE) and the next call connects again.
 type Proxy struct {
 	server  *mcp.Server
-	session *mcp.ClientSession
-	// progress maps forwarded progress tokens to the local session that
-	// asked for them. A notification may be handled after its call has
-	// returned, so tokens are kept (the newest progressTokensKept).
-	mu             sync.Mutex
-	progress       map[any]*mcp.ServerSession
-	progressTokens []any
+	connect func(ctx context.Context) (*mcp.ClientSession, error)
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	session *mcp.ClientSession // nil after a failure, until the next call
+	// progress maps forwarded progress tokens (by their JSON) to the local
+	// session that asked for them. A notification may be handled after its
+	// call has returned, so tokens are kept (the newest progressTokensKept).
+	progress       map[string]*mcp.ServerSession
+	progressTokens []string
 }
 
 // progressTokensKept bounds the progress tokens a proxy remembers.
@@ -71,14 +82,21 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 		}
 		httpClient = &c
 	}
-	p := &Proxy{}
+	p := &Proxy{logger: cfg.Logger}
 	client := mcp.NewClient(&mcp.Implementation{Name: Name + "-stdio", Version: cfg.Version}, &mcp.ClientOptions{
 		Logger:                      cfg.Logger,
 		ProgressNotificationHandler: p.forwardProgress,
 	})
-	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: httpClient}, nil)
+	p.connect = func(ctx context.Context) (*mcp.ClientSession, error) {
+		session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: httpClient}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("error connecting to the gateway at %s: %w", cfg.URL, err)
+		}
+		return session, nil
+	}
+	session, err := p.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("error connecting to the gateway at %s: %w", cfg.URL, err)
+		return nil, err
 	}
 	p.session = session
 	init := session.InitializeResult()
@@ -87,7 +105,7 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 		opts.Instructions = init.Instructions
 	}
 	p.server = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: cfg.Version}, opts)
-	if err := p.mirror(ctx); err != nil {
+	if err := p.mirror(ctx, session); err != nil {
 		_ = session.Close()
 		return nil, err
 	}
@@ -98,22 +116,31 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 func (p *Proxy) Server() *mcp.Server { return p.server }
 
 // Close ends the connection to the gateway.
-func (p *Proxy) Close() error { return p.session.Close() }
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.session == nil {
+		return nil
+	}
+	err := p.session.Close()
+	p.session = nil
+	return err
+}
 
-func (p *Proxy) mirror(ctx context.Context) error {
-	for tool, err := range p.session.Tools(ctx, nil) {
+func (p *Proxy) mirror(ctx context.Context, session *mcp.ClientSession) error {
+	for tool, err := range session.Tools(ctx, nil) {
 		if err != nil {
 			return fmt.Errorf("error listing the gateway's tools: %w", err)
 		}
 		p.server.AddTool(tool, p.callTool)
 	}
-	for tmpl, err := range p.session.ResourceTemplates(ctx, nil) {
+	for tmpl, err := range session.ResourceTemplates(ctx, nil) {
 		if err != nil {
 			return fmt.Errorf("error listing the gateway's resource templates: %w", err)
 		}
 		p.server.AddResourceTemplate(tmpl, p.readResource)
 	}
-	for prompt, err := range p.session.Prompts(ctx, nil) {
+	for prompt, err := range session.Prompts(ctx, nil) {
 		if err != nil {
 			return fmt.Errorf("error listing the gateway's prompts: %w", err)
 		}
@@ -122,28 +149,105 @@ func (p *Proxy) mirror(ctx context.Context) error {
 	return nil
 }
 
+// connected is the session to the gateway, connecting again after a
+// failure.
+func (p *Proxy) connected(ctx context.Context) (*mcp.ClientSession, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.session != nil {
+		return p.session, nil
+	}
+	session, err := p.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.session = session
+	return session, nil
+}
+
+// codeRejected is the JSON-RPC code the SDK wraps a request the transport
+// could not deliver in (a refused connection, a gateway that went away).
+const codeRejected = -32005
+
+// failed drops a session whose call failed for another reason than the
+// gateway's answer (a JSON-RPC error is an answer, but for codeRejected):
+// the next call connects again.
+func (p *Proxy) failed(session *mcp.ClientSession, err error) bool {
+	var answer *jsonrpc.Error
+	if (errors.As(err, &answer) && answer.Code != codeRejected) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	p.mu.Lock()
+	if p.session == session {
+		p.session = nil
+	}
+	p.mu.Unlock()
+	_ = session.Close()
+	p.logger.Warn("mcp-stdio: the gateway cannot be reached; the next call connects again", slog.String("err", err.Error()))
+	return true
+}
+
+// unavailable is the tool error of a call the gateway could not take.
+func unavailable(err error) *mcp.CallToolResult {
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
+		Text: "UNAVAILABLE: the memory gateway cannot be reached; try again shortly (" + err.Error() + ")",
+	}}}
+}
+
 func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	params := &mcp.CallToolParams{Name: req.Params.Name, Arguments: req.Params.Arguments}
+	// The request's _meta goes as it came: a progress token may be any JSON
+	// value the client chose (the TypeScript SDK sends its numeric request
+	// id), which the SDK's SetProgressToken would refuse.
+	params := &mcp.CallToolParams{Name: req.Params.Name, Arguments: req.Params.Arguments, Meta: maps.Clone(req.Params.Meta)}
 	if token := req.Params.GetProgressToken(); token != nil {
-		params.SetProgressToken(token)
 		p.rememberToken(token, req.Session)
 	}
-	return p.session.CallTool(ctx, params)
+	session, err := p.connected(ctx)
+	if err != nil {
+		return unavailable(err), nil
+	}
+	res, err := session.CallTool(ctx, params)
+	if err != nil && p.failed(session, err) {
+		return unavailable(err), nil
+	}
+	return res, err
 }
 
 func (p *Proxy) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	return p.session.ReadResource(ctx, &mcp.ReadResourceParams{URI: req.Params.URI})
+	session, err := p.connected(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := session.ReadResource(ctx, &mcp.ReadResourceParams{URI: req.Params.URI})
+	if err != nil {
+		p.failed(session, err)
+	}
+	return res, err
 }
 
 func (p *Proxy) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
-	return p.session.GetPrompt(ctx, &mcp.GetPromptParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
+	session, err := p.connected(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := session.GetPrompt(ctx, &mcp.GetPromptParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
+	if err != nil {
+		p.failed(session, err)
+	}
+	return res, err
+}
+
+// tokenKey is a progress token's identity: its JSON (3 and "3" differ).
+func tokenKey(token any) string {
+	raw, _ := json.Marshal(token)
+	return string(raw)
 }
 
 // forwardProgress hands the gateway's progress on to the local client that
 // asked for it.
 func (p *Proxy) forwardProgress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
 	p.mu.Lock()
-	local := p.progress[req.Params.ProgressToken]
+	local := p.progress[tokenKey(req.Params.ProgressToken)]
 	p.mu.Unlock()
 	if local != nil {
 		_ = local.NotifyProgress(ctx, req.Params)
@@ -151,15 +255,16 @@ func (p *Proxy) forwardProgress(ctx context.Context, req *mcp.ProgressNotificati
 }
 
 func (p *Proxy) rememberToken(token any, local *mcp.ServerSession) {
+	key := tokenKey(token)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.progress == nil {
-		p.progress = make(map[any]*mcp.ServerSession)
+		p.progress = make(map[string]*mcp.ServerSession)
 	}
-	if _, ok := p.progress[token]; !ok {
-		p.progressTokens = append(p.progressTokens, token)
+	if _, ok := p.progress[key]; !ok {
+		p.progressTokens = append(p.progressTokens, key)
 	}
-	p.progress[token] = local
+	p.progress[key] = local
 	if len(p.progressTokens) > progressTokensKept {
 		delete(p.progress, p.progressTokens[0])
 		p.progressTokens = p.progressTokens[1:]
