@@ -384,23 +384,66 @@ func TestMCPGrants(t *testing.T) {
 	}
 }
 
-// TestMCPDevModeAndOlderClients: in dev mode no key is needed and the
-// workspace, user and agent are required arguments; a client of an older
-// protocol revision is served too.
+// TestMCPDevModeAndOlderClients: in dev mode no key is needed, and a call
+// that names no workspace, user, agent or namespace acts as the documented
+// defaults; a client of an older protocol revision is served too.
 func TestMCPDevModeAndOlderClients(t *testing.T) {
 	t.Parallel()
 	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
 	session, _ := mcpClient(t, base, "", &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	res, out := callTool(t, session, "remember", map[string]any{"sessionId": "s1", "namespace": "support",
-		"turns": []any{map[string]any{"role": "user", "content": "hi"}}}, nil)
-	e := toolErrorOf(t, res, out)
-	require.Equal(t, "BAD_USER_INPUT", e["code"])
-	require.Equal(t, "workspaceId", e["field"])
+	res, out := callTool(t, session, "remember", map[string]any{"sessionId": "s1",
+		"turns": []any{map[string]any{"role": "USER", "content": "hi from dev mode"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	ref := out["turns"].([]any)[0].(map[string]any)["refs"].([]any)[0].(map[string]any)["id"].(string)
+	var got struct {
+		MemoryRef struct{ WorkspaceID, UserID, AgentID, Namespace string }
+	}
+	gql(t, base, `query($id: ID!) { memoryRef(id: $id) { workspaceId userId agentId namespace } }`, map[string]any{"id": ref}, &got)
+	require.Equal(t, mcpserver.DevWorkspace, got.MemoryRef.WorkspaceID)
+	require.Equal(t, mcpserver.DevUser, got.MemoryRef.UserID)
+	require.Equal(t, mcpserver.DevAgent, got.MemoryRef.AgentID)
+	require.Equal(t, mcpserver.DefaultNamespace, got.MemoryRef.Namespace)
 
 	res, out = callTool(t, session, "remember", map[string]any{"workspaceId": "acme", "userId": "alice", "agentId": "helper",
-		"sessionId": "s1", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": "hi", "turnId": "t1"}}}, nil)
+		"sessionId": "s2", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": "hi", "turnId": "t1"}}}, nil)
 	require.False(t, res.IsError, resultText(res))
 	require.Equal(t, "t1", out["turns"].([]any)[0].(map[string]any)["turnId"])
+}
+
+// TestMCPFewerIDs: a key with one grant needs no namespace; the closed sets
+// are enums in one casing; a commit of a conversation nobody remembered is
+// refused.
+func TestMCPFewerIDs(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t)})
+	alice, _ := mcpClient(t, base, aliceAgentKey, nil)
+	res, out := callTool(t, alice, "remember", map[string]any{"sessionId": "s1",
+		"turns": []any{map[string]any{"role": "USER", "content": "I grow tomatoes"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.Equal(t, "SUCCESS", out["turns"].([]any)[0].(map[string]any)["status"])
+	res, out = callTool(t, alice, "recall", map[string]any{"query": "tomatoes"}, nil)
+	require.False(t, res.IsError, resultText(res))
+	require.NotEmpty(t, out["items"], "the key's one namespace is searched")
+	res, _ = callTool(t, alice, "commit_session", map[string]any{"sessionId": "s1"}, nil)
+	require.False(t, res.IsError, resultText(res))
+
+	res, out = callTool(t, alice, "commit_session", map[string]any{"sessionId": "never-written"}, nil)
+	e := toolErrorOf(t, res, out)
+	require.Equal(t, "BAD_USER_INPUT", e["code"])
+	require.Equal(t, "sessionId", e["field"])
+	res, out = callTool(t, alice, "recall", map[string]any{"query": "x", "backends": []any{"pinecone"}}, nil)
+	require.Equal(t, "backends[0]", toolErrorOf(t, res, out)["field"])
+
+	schemas := map[string]string{}
+	for tool, err := range alice.Tools(context.Background(), nil) {
+		require.NoError(t, err)
+		in, _ := json.Marshal(tool.InputSchema)
+		outSchema, _ := json.Marshal(tool.OutputSchema)
+		schemas[tool.Name] = string(in) + string(outSchema)
+	}
+	require.Contains(t, schemas["remember"], `"enum":["USER","ASSISTANT","SYSTEM","TOOL"]`)
+	require.Contains(t, schemas["give_feedback"], `"enum":["HELPFUL","NOT_HELPFUL","CORRECTION","DELETE_REQUEST"]`)
+	require.Contains(t, schemas["recall"], `"enum":["LOCAL"]`, "the configured backends, in the case outputs use")
 }
 
 // TestMCPStdio runs `memory-gateway mcp-stdio` as a real subprocess and

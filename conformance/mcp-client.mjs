@@ -70,6 +70,10 @@ async function exercise(client, label, session) {
   await fails(client, label, "remember", { ...who, sessionId: session, namespace: "team", turns: [{ role: "boss", content: "x" }] }, "BAD_USER_INPUT", "turns[0].role");
   await fails(client, label, "remember", { ...turn("x"), everything: true }, "BAD_USER_INPUT", "everything");
 
+  // In dev mode a call names nothing but what it is about.
+  await succeeds(client, label, "remember", { sessionId: `${session}-defaults`, turns: [{ role: "ASSISTANT", content: "noted" }] });
+  await fails(client, label, "commit_session", { ...who, sessionId: `${session}-never-written`, namespace: "team" }, "BAD_USER_INPUT", "sessionId");
+
   const recalled = await succeeds(client, label, "recall", { ...who, query: "bees roof", namespace: "team" });
   check(recalled && text(recalled).includes("bees"), `${label}: recall finds the turn`, recalled && text(recalled));
   await fails(client, label, "recall", { ...who, query: "bees", namespace: "team", limit: 500 }, "BAD_USER_INPUT", "limit");

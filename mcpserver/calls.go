@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,15 +25,21 @@ import (
 type toolFunc[In, Out any] func(ctx context.Context, req *mcp.CallToolRequest, in In) (Out, string, error)
 
 // addTool registers a tool whose input and output schemas are generated from
-// In and Out. Arguments are decoded strictly (an unknown argument or a value
+// In and Out, with the closed sets written in as enums. Arguments are decoded strictly (an unknown argument or a value
 // of the wrong type is BAD_USER_INPUT naming it), a failure becomes a tool
 // error coded as over GraphQL, and a panic becomes INTERNAL.
-func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out]) error {
+func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out], inEnums, outEnums []enumAt) error {
 	in, err := jsonschema.For[In](nil)
+	if err == nil {
+		err = setEnums(in, inEnums)
+	}
 	if err != nil {
 		return fmt.Errorf("mcpserver: input schema of %s: %w", t.Name, err)
 	}
 	out, err := jsonschema.For[Out](nil)
+	if err == nil {
+		err = setEnums(out, outEnums)
+	}
 	if err != nil {
 		return fmt.Errorf("mcpserver: output schema of %s: %w", t.Name, err)
 	}
@@ -175,21 +182,41 @@ func (s *Server) toolError(ctx context.Context, tool string, err error) *mcp.Cal
 	return &mcp.CallToolResult{IsError: true, Content: content}
 }
 
-// scope is who a call acts for.
+// scope is who a call acts for, and the caller.
 type scope struct {
 	WorkspaceID, UserID, AgentID string
+	principal                    gateway.Principal
+	dev                          bool
 }
 
+// What a call in dev mode (no API keys) acts as when it names none.
+const (
+	DevWorkspace = "dev"
+	DevUser      = "dev-user"
+	DevAgent     = "dev-agent"
+	// DefaultNamespace is where a write goes when the caller may write
+	// everywhere (dev mode, a whole-workspace grant) and names none.
+	DefaultNamespace = "default"
+)
+
 // bind fills workspace, user and agent from the key's binding where the call
-// left them out. Where the key has no binding (or in dev mode) workspace and
-// user are required, and the agent too when needAgent. A value that differs
-// from the binding is left for the domain to refuse.
+// left them out (in dev mode: DevWorkspace, DevUser, DevAgent). Where the
+// key has no binding workspace and user are required, and the agent too
+// when needAgent. A value that differs from the binding is left for the
+// domain to refuse.
 func (s *Server) bind(ctx context.Context, workspaceID, userID, agentID string, needAgent bool) (scope, error) {
 	p, err := s.svc.Caller(ctx)
 	if err != nil {
 		return scope{}, err
 	}
-	sc := scope{WorkspaceID: workspaceID, UserID: userID, AgentID: agentID}
+	sc := scope{WorkspaceID: workspaceID, UserID: userID, AgentID: agentID, principal: p, dev: s.dev}
+	if s.dev {
+		sc.WorkspaceID, sc.UserID = cmp.Or(sc.WorkspaceID, DevWorkspace), cmp.Or(sc.UserID, DevUser)
+		if needAgent {
+			sc.AgentID = cmp.Or(sc.AgentID, DevAgent)
+		}
+		return sc, nil
+	}
 	if sc.WorkspaceID == "" {
 		if p.WorkspaceID == gateway.AllWorkspaces {
 			return scope{}, gateway.NewInputError("workspaceId", "is required: this key is not bound to one workspace")
@@ -209,4 +236,38 @@ func (s *Server) bind(ctx context.Context, workspaceID, userID, agentID string, 
 		sc.AgentID = p.AgentID
 	}
 	return sc, nil
+}
+
+// namespace is the namespace a call names, else the one the key's grants
+// leave: the only grant that reads (for a read) or writes (for a write).
+// A whole-workspace grant writes to DefaultNamespace and reads everywhere;
+// several grants read everywhere they reach, and a write must name one.
+func (sc scope) namespace(given string, write bool) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	need := gateway.AccessRead
+	if write {
+		need = gateway.AccessWrite
+	}
+	var reach []string
+	for _, g := range sc.principal.Grants {
+		if g.Access >= need {
+			reach = append(reach, g.Namespace)
+		}
+	}
+	switch {
+	case sc.dev || (len(reach) == 1 && reach[0] == ""):
+		if write {
+			return DefaultNamespace, nil
+		}
+		return "", nil
+	case len(reach) == 1:
+		return reach[0], nil
+	case !write:
+		return "", nil
+	case len(reach) == 0:
+		return "", gateway.NewInputError("namespace", "is required, and this key writes in no namespace")
+	}
+	return "", gateway.NewInputError("namespace", "is required: this key writes in several namespaces ("+strings.Join(reach, ", ")+")")
 }

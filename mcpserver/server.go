@@ -54,13 +54,21 @@ type Options struct {
 	Logger  *slog.Logger
 	// Version is reported in the handshake.
 	Version string
+	// DevMode: no API keys are configured; calls that name no workspace,
+	// user or agent act as DevWorkspace, DevUser and DevAgent.
+	DevMode bool
+	// Backends are the configured backends: what recall may be narrowed
+	// to, and what its description says it matches.
+	Backends []gateway.Backend
 }
 
 // Server is the gateway's MCP server.
 type Server struct {
 	svc    Service
 	logger *slog.Logger
-	mcp    *mcp.Server
+	mcp      *mcp.Server
+	dev      bool
+	backends []gateway.Backend
 }
 
 // New builds the MCP server with every tool, resource and prompt.
@@ -74,7 +82,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{svc: opts.Service, logger: opts.Logger}
+	s := &Server{svc: opts.Service, logger: opts.Logger, dev: opts.DevMode, backends: opts.Backends}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
 		Instructions: instructions,
 		Logger:       opts.Logger,

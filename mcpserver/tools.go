@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,12 +29,12 @@ type rememberArgs struct {
 	UserID      string     `json:"userId,omitempty" jsonschema:"The person the conversation is with. Leave it out when your API key is bound to a user."`
 	AgentID     string     `json:"agentId,omitempty" jsonschema:"You, the agent. Leave it out when your API key is bound to an agent."`
 	SessionID   string     `json:"sessionId" jsonschema:"The conversation these turns belong to: the same id for every turn of one conversation."`
-	Namespace   string     `json:"namespace" jsonschema:"Where the memory is filed: '/'-separated segments such as 'support/tier1'. Your key needs WRITE on it."`
+	Namespace   string     `json:"namespace,omitempty" jsonschema:"Where the memory is filed: '/'-separated segments such as 'support/tier1'; your key needs WRITE on it. Leave it out when your key writes in one namespace only (and in dev mode: 'default')."`
 	Turns       []turnArgs `json:"turns" jsonschema:"The turns to remember, oldest first (1 to 100)."`
 }
 
 type turnArgs struct {
-	Role    string `json:"role" jsonschema:"Who spoke: user, assistant, system or tool."`
+	Role    string `json:"role" jsonschema:"Who spoke."`
 	Content string `json:"content" jsonschema:"What was said, as plain text. Secrets and personal data are redacted before anything is stored."`
 	TurnID  string `json:"turnId,omitempty" jsonschema:"Your id for this turn. Leave it out and the gateway derives one from the session, agent, role and content, so retrying a call stores nothing twice. Pass your own id when the same text is said twice on purpose and both should count."`
 }
@@ -45,7 +46,7 @@ type rememberResult struct {
 type rememberedTurn struct {
 	TurnID    string   `json:"turnId"`
 	GatewayID string   `json:"gatewayId"`
-	Status    string   `json:"status" jsonschema:"SUCCESS, PARTIAL_SUCCESS, PENDING, SKIPPED or FAILED across the memory backends."`
+	Status    string   `json:"status" jsonschema:"Across the memory backends."`
 	Replayed  bool     `json:"replayed" jsonschema:"True when this turn had been remembered already: nothing was stored again."`
 	Refs      []refOut `json:"refs" jsonschema:"Where the turn was written: one memory ref per backend."`
 	Errors    []string `json:"errors,omitempty"`
@@ -64,9 +65,9 @@ type recallArgs struct {
 	AgentID     string   `json:"agentId,omitempty" jsonschema:"You, the agent. Leave it out when your API key is bound to an agent."`
 	Query       string   `json:"query" jsonschema:"What you want to know, in plain words: the user's question or the topic at hand."`
 	SessionID   string   `json:"sessionId,omitempty" jsonschema:"The current conversation, to weigh its own context."`
-	Namespace   string   `json:"namespace,omitempty" jsonschema:"Search only this namespace and below. Required when your key reads only some namespaces."`
+	Namespace   string   `json:"namespace,omitempty" jsonschema:"Search only this namespace and below. Leave it out to search everywhere your key reads (its one namespace, when it has one)."`
 	Limit       int      `json:"limit,omitempty" jsonschema:"How many memories to return, 1 to 100 (default 10)."`
-	Backends    []string `json:"backends,omitempty" jsonschema:"Search only these backends (local, openviking, evermemos); all by default."`
+	Backends    []string `json:"backends,omitempty" jsonschema:"Search only these backends; all by default."`
 }
 
 type recallResult struct {
@@ -96,8 +97,8 @@ type commitArgs struct {
 	WorkspaceID    string `json:"workspaceId,omitempty" jsonschema:"The workspace. Leave it out when your API key is bound to one."`
 	UserID         string `json:"userId,omitempty" jsonschema:"The person the conversation was with. Leave it out when your API key is bound to a user."`
 	AgentID        string `json:"agentId,omitempty" jsonschema:"You, the agent. Leave it out when your API key is bound to an agent."`
-	SessionID      string `json:"sessionId" jsonschema:"The conversation to commit."`
-	Namespace      string `json:"namespace" jsonschema:"The namespace the conversation was remembered in."`
+	SessionID      string `json:"sessionId" jsonschema:"The conversation to commit: one you remembered turns of."`
+	Namespace      string `json:"namespace,omitempty" jsonschema:"The namespace the conversation was remembered in. Leave it out when your key writes in one namespace only (and in dev mode: 'default')."`
 	IdempotencyKey string `json:"idempotencyKey,omitempty" jsonschema:"Commit again under a new key to commit turns added since; the same key returns the same job."`
 	Wait           bool   `json:"wait,omitempty" jsonschema:"Wait until the job has finished, with progress notifications on each change."`
 	WaitSeconds    int    `json:"waitSeconds,omitempty" jsonschema:"How long to wait when wait is true: 1 to 120 seconds (default 30)."`
@@ -105,8 +106,8 @@ type commitArgs struct {
 
 type jobResult struct {
 	JobID            string       `json:"jobId"`
-	Kind             string       `json:"kind" jsonschema:"COMMIT or ERASURE."`
-	Status           string       `json:"status" jsonschema:"ACCEPTED, RUNNING, SUCCESS, PARTIAL_SUCCESS or FAILED."`
+	Kind             string       `json:"kind"`
+	Status           string       `json:"status"`
 	Terminal         bool         `json:"terminal" jsonschema:"True once the job will not change any more."`
 	Created          *bool        `json:"created,omitempty" jsonschema:"False when the same commit had been accepted before and this is that job."`
 	TimedOut         bool         `json:"timedOut,omitempty" jsonschema:"True when waiting ended before the job did."`
@@ -118,7 +119,7 @@ type jobResult struct {
 
 type jobBackend struct {
 	Backend       string `json:"backend"`
-	Status        string `json:"status" jsonschema:"PENDING, PROCESSING, SUCCESS, SKIPPED or DEAD_LETTER."`
+	Status        string `json:"status"`
 	Attempts      int    `json:"attempts"`
 	LastErrorCode string `json:"lastErrorCode,omitempty"`
 }
@@ -128,7 +129,7 @@ type feedbackArgs struct {
 	UserID        string `json:"userId,omitempty" jsonschema:"The person the memory belongs to. Leave it out when your API key is bound to a user."`
 	AgentID       string `json:"agentId,omitempty" jsonschema:"You, the agent. Leave it out when your API key is bound to an agent."`
 	RefID         string `json:"refId" jsonschema:"The memory ref the feedback is about: a refId from recall."`
-	Type          string `json:"type" jsonschema:"HELPFUL, NOT_HELPFUL, CORRECTION (give the right text in correction) or DELETE_REQUEST."`
+	Type          string `json:"type" jsonschema:"HELPFUL, NOT_HELPFUL, CORRECTION (give the right text in correction) or DELETE_REQUEST (may wait for review; forget_memory says which)."`
 	Comment       string `json:"comment,omitempty" jsonschema:"Why, in a sentence."`
 	Correction    string `json:"correction,omitempty" jsonschema:"For CORRECTION: what the memory should say instead."`
 	Namespace     string `json:"namespace,omitempty" jsonschema:"Defaults to the memory's own namespace."`
@@ -137,7 +138,7 @@ type feedbackArgs struct {
 
 type feedbackResult struct {
 	FeedbackID string `json:"feedbackId"`
-	Status     string `json:"status" jsonschema:"RECEIVED (waiting for review), ACCEPTED, APPLIED, REJECTED or FAILED."`
+	Status     string `json:"status" jsonschema:"RECEIVED is waiting for review; APPLIED is done in the backend; UNSUPPORTED: the backend cannot do it."`
 	Created    bool   `json:"created" jsonschema:"False when this feedback had been recorded before."`
 }
 
@@ -157,7 +158,7 @@ type forgetArgs struct {
 type forgetResult struct {
 	RequestID string `json:"requestId"`
 	JobID     string `json:"jobId" jsonschema:"Follow it with job_status."`
-	Status    string `json:"status" jsonschema:"ACCEPTED, RUNNING, COMPLETED, PARTIAL or FAILED."`
+	Status    string `json:"status" jsonschema:"PARTIAL: some backend keeps data it cannot delete, and says what (job_status)."`
 	Created   bool   `json:"created" jsonschema:"False when an erasure of the same scope was already running (or had the same idempotency key)."`
 }
 
@@ -170,42 +171,47 @@ func (s *Server) addTools() error {
 			Description: "Store turns of the current conversation in long-term memory. Call it as the conversation " +
 				"happens, with each new user and assistant turn. Retrying a call is safe: turns already stored are not stored again.",
 			Annotations: &mcp.ToolAnnotations{DestructiveHint: &notDestructive, IdempotentHint: true},
-		}, s.remember),
+		}, s.remember, []enumAt{{"turns.[].role", enums(roles)}}, []enumAt{{"turns.[].status", operationStatuses}, {"turns.[].refs.[].backend", enums(s.backends)}, {"turns.[].refs.[].type", refTypes}, {"turns.[].refs.[].status", refStatuses}}),
 		addTool(s, &mcp.Tool{
 			Name:  "recall",
 			Title: "Recall memories",
 			Description: "Search long-term memory for what is relevant now. Call it before answering when earlier " +
 				"conversations, the user's preferences or known facts could help. Returns the memories as text, and structured with scores, backends and ref ids.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
-		}, s.recall),
+		}, s.recall, []enumAt{{"backends.[]", enums(s.backends)}}, []enumAt{{"items.[].sourceBackend", enums(s.backends)}, {"items.[].alsoFoundIn.[]", enums(s.backends)}, {"items.[].memoryType", refTypes}, {"backends.[].backend", enums(s.backends)}, {"backends.[].outcome", retrievalOutcomes}}),
 		addTool(s, &mcp.Tool{
 			Name:  "commit_session",
 			Title: "Commit a conversation",
 			Description: "Ask the memory backends to distil a finished conversation into lasting memories. Call it " +
 				"once when the conversation ends. Returns a job id at once; with wait: true, waits until the job has finished and reports progress.",
 			Annotations: &mcp.ToolAnnotations{DestructiveHint: &notDestructive, IdempotentHint: true},
-		}, s.commitSession),
+		}, s.commitSession, nil, jobEnums(s.backends)),
 		addTool(s, &mcp.Tool{
 			Name:  "give_feedback",
 			Title: "Give feedback on a memory",
 			Description: "Tell the gateway whether a recalled memory was HELPFUL or NOT_HELPFUL, fix it with a " +
 				"CORRECTION, or ask for it to be deleted (DELETE_REQUEST). Corrections and deletions may wait for review.",
 			Annotations: &mcp.ToolAnnotations{DestructiveHint: &notDestructive, IdempotentHint: true},
-		}, s.giveFeedback),
+		}, s.giveFeedback, []enumAt{{"type", enums(feedbackTypes)}}, []enumAt{{"status", feedbackStatuses}}),
 		addTool(s, &mcp.Tool{
 			Name:        "job_status",
 			Title:       "Job status",
 			Description: "The state of a job started by commit_session or forget_me, with its progress per backend.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
-		}, s.jobStatus),
+		}, s.jobStatus, nil, jobEnums(s.backends)),
 		addTool(s, &mcp.Tool{
 			Name:  "forget_me",
 			Title: "Erase my memory",
 			Description: "Erase what is remembered about the user your key belongs to, in every memory backend, and verify " +
 				"it is gone: everything your key can reach (with a key bound to an agent, that agent's memories). Only when the " +
 				"user asks for it: it cannot be undone. Returns a job id to follow with job_status.",
-		}, s.forgetMe),
+		}, s.forgetMe, nil, []enumAt{{"status", erasureStatuses}}),
 	)
+}
+
+// jobEnums are the closed sets of a job's result.
+func jobEnums(backends []gateway.Backend) []enumAt {
+	return []enumAt{{"kind", jobKinds}, {"status", jobStatuses}, {"backends.[].backend", enums(backends)}, {"backends.[].status", outboxStatuses}}
 }
 
 func firstError(errs ...error) error {
@@ -235,6 +241,10 @@ func (s *Server) remember(ctx context.Context, _ *mcp.CallToolRequest, in rememb
 			return rememberResult{}, "", inField(fmt.Sprintf("turns[%d]", i), err)
 		}
 	}
+	ns, err := sc.namespace(in.Namespace, true)
+	if err != nil {
+		return rememberResult{}, "", err
+	}
 	out := rememberResult{Turns: make([]rememberedTurn, 0, len(in.Turns))}
 	for i, t := range in.Turns {
 		turnID := t.TurnID
@@ -243,7 +253,7 @@ func (s *Server) remember(ctx context.Context, _ *mcp.CallToolRequest, in rememb
 		}
 		res, err := s.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 			WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID,
-			SessionID: in.SessionID, Namespace: in.Namespace, TurnID: turnID,
+			SessionID: in.SessionID, Namespace: ns, TurnID: turnID,
 			Role: roles[i], Content: t.Content, SourceType: "mcp",
 		})
 		if err != nil {
@@ -302,9 +312,17 @@ func (s *Server) recall(ctx context.Context, _ *mcp.CallToolRequest, in recallAr
 	if err != nil {
 		return recallResult{}, "", err
 	}
+	ns, err := sc.namespace(in.Namespace, false)
+	if err != nil {
+		return recallResult{}, "", err
+	}
 	var backends []gateway.Backend // nil: every backend
-	for _, b := range in.Backends {
-		backends = append(backends, gateway.Backend(strings.ToLower(b)))
+	for i, b := range in.Backends {
+		backend := gateway.Backend(strings.ToLower(b))
+		if !slices.Contains(s.backends, backend) {
+			return recallResult{}, "", gateway.NewInputError(fmt.Sprintf("backends[%d]", i), "must be one of "+strings.Join(enums(s.backends), ", "))
+		}
+		backends = append(backends, backend)
 	}
 	limit := in.Limit
 	if limit == 0 {
@@ -314,7 +332,7 @@ func (s *Server) recall(ctx context.Context, _ *mcp.CallToolRequest, in recallAr
 	}
 	res, err := s.svc.RetrieveContext(ctx, gateway.RetrieveContextInput{
 		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID,
-		Namespace: in.Namespace, Query: in.Query, SessionID: in.SessionID, Limit: limit, Backends: backends,
+		Namespace: ns, Query: in.Query, SessionID: in.SessionID, Limit: limit, Backends: backends,
 	})
 	if err != nil {
 		return recallResult{}, "", err
@@ -362,9 +380,23 @@ func (s *Server) commitSession(ctx context.Context, req *mcp.CallToolRequest, in
 		}
 		wait = time.Duration(in.WaitSeconds) * time.Second
 	}
+	ns, err := sc.namespace(in.Namespace, true)
+	if err != nil {
+		return jobResult{}, "", err
+	}
+	if in.SessionID == "" {
+		return jobResult{}, "", gateway.NewInputError("sessionId", "is required")
+	}
+	// A session nobody remembered turns of (in this key's sight) has
+	// nothing to commit: refused, rather than a job that finds nothing.
+	if _, err := s.svc.Reader(ctx).Session(ctx, sc.WorkspaceID, in.SessionID); gateway.IsNotFound(err) {
+		return jobResult{}, "", gateway.NewInputError("sessionId", "has no turns: remember the conversation's turns before committing it")
+	} else if err != nil {
+		return jobResult{}, "", err
+	}
 	res, err := s.svc.CommitSession(ctx, gateway.CommitSessionInput{
 		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID,
-		SessionID: in.SessionID, Namespace: in.Namespace, IdempotencyKey: in.IdempotencyKey,
+		SessionID: in.SessionID, Namespace: ns, IdempotencyKey: in.IdempotencyKey,
 	})
 	if err != nil {
 		return jobResult{}, "", err
@@ -547,7 +579,7 @@ func parseRole(s string) (gateway.Role, error) {
 	case "":
 		return "", gateway.NewInputError("role", "is required")
 	}
-	return "", gateway.NewInputError("role", "must be one of user, assistant, system, tool")
+	return "", gateway.NewInputError("role", "must be one of "+strings.Join(enums(roles), ", "))
 }
 
 func parseFeedbackType(s string) (gateway.FeedbackType, error) {
@@ -557,11 +589,26 @@ func parseFeedbackType(s string) (gateway.FeedbackType, error) {
 	case "":
 		return "", gateway.NewInputError("type", "is required")
 	}
-	return "", gateway.NewInputError("type", "must be one of HELPFUL, NOT_HELPFUL, CORRECTION, DELETE_REQUEST")
+	return "", gateway.NewInputError("type", "must be one of "+strings.Join(enums(feedbackTypes), ", "))
 }
 
 // enum is a domain value as the GraphQL enum names it.
 func enum[T ~string](v T) string { return strings.ToUpper(string(v)) }
+
+// enums are domain values as the GraphQL enum names them.
+func enums[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = enum(v)
+	}
+	return out
+}
+
+// The closed sets the tools take (in any case) and name (in upper case).
+var (
+	roles         = []gateway.Role{gateway.RoleUser, gateway.RoleAssistant, gateway.RoleSystem, gateway.RoleTool}
+	feedbackTypes = []gateway.FeedbackType{gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest}
+)
 
 func deref(p *string) string {
 	if p == nil {
