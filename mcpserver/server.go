@@ -64,8 +64,8 @@ type Options struct {
 
 // Server is the gateway's MCP server.
 type Server struct {
-	svc    Service
-	logger *slog.Logger
+	svc      Service
+	logger   *slog.Logger
 	mcp      *mcp.Server
 	dev      bool
 	backends []gateway.Backend
