@@ -224,7 +224,7 @@ func mcpToolsEndToEnd(t *testing.T, dbURL string) {
 		schema, _ := json.Marshal(tool.InputSchema)
 		require.Contains(t, string(schema), `"description"`, "%s: argument descriptions come from the Go types", tool.Name)
 	}
-	require.ElementsMatch(t, []string{"remember", "recall", "commit_session", "give_feedback", "job_status", "forget_me"}, names)
+	require.ElementsMatch(t, []string{"remember", "recall", "commit_session", "give_feedback", "job_status", "list_memories", "get_memory", "forget_memory", "forget_me"}, names)
 
 	turns := []any{
 		map[string]any{"role": "user", "content": "my favourite tea is jasmine"},
@@ -683,4 +683,70 @@ func TestMCPProxySurvivesItsClientAndRestarts(t *testing.T) {
 	defer stop()
 	res, _ = callTool(t, session, "remember", remember, nil)
 	require.False(t, res.IsError, "the gateway is back: %s", resultText(res))
+}
+
+// TestMCPOwnMemories: an agent lists, reads and forgets its user's
+// memories; nobody else reads their text; whether forgetting deletes at
+// once or waits for review is the workspace's policy, and the result says
+// which.
+func TestMCPOwnMemories(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"", `{"workspaces": {"acme": ["HELPFUL", "NOT_HELPFUL", "DELETE_REQUEST"]}}`} {
+		env := map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t), "WORKER_POLL_INTERVAL": "50ms"}
+		if policy != "" {
+			env["FEEDBACK_AUTO_ACCEPT"] = policy
+		}
+		base := startServerWith(t, env)
+		alice, _ := mcpClient(t, base, aliceAgentKey, nil)
+		res, _ := callTool(t, alice, "remember", map[string]any{"sessionId": "s1", "turns": []any{
+			map[string]any{"role": "USER", "content": "I am allergic to peanuts"},
+			map[string]any{"role": "USER", "content": "my sister is called Ines"},
+		}}, nil)
+		require.False(t, res.IsError, resultText(res))
+
+		res, out := callTool(t, alice, "list_memories", map[string]any{"first": 1}, nil)
+		require.False(t, res.IsError, resultText(res))
+		first := out["memories"].([]any)
+		require.Len(t, first, 1)
+		require.Equal(t, "my sister is called Ines", first[0].(map[string]any)["text"], "newest first, with its text")
+		cursor, _ := out["nextCursor"].(string)
+		require.NotEmpty(t, cursor)
+		res, out = callTool(t, alice, "list_memories", map[string]any{"first": 1, "after": cursor}, nil)
+		require.False(t, res.IsError, resultText(res))
+		peanuts := out["memories"].([]any)[0].(map[string]any)
+		require.Equal(t, "I am allergic to peanuts", peanuts["text"])
+		refID := peanuts["refId"].(string)
+
+		res, out = callTool(t, alice, "get_memory", map[string]any{"refId": refID}, nil)
+		require.False(t, res.IsError, resultText(res))
+		require.Equal(t, "I am allergic to peanuts", out["text"])
+		require.Equal(t, "LOCAL", out["backend"])
+		require.NotEmpty(t, out["provenanceId"])
+
+		bob, _ := mcpClient(t, base, bobAgentKey, nil)
+		res, out = callTool(t, bob, "get_memory", map[string]any{"refId": refID}, nil)
+		require.Equal(t, "NOT_FOUND", toolErrorOf(t, res, out)["code"], "bob reads nothing of alice's")
+		dash, _ := mcpClient(t, base, mcpDashKey, nil)
+		res, out = callTool(t, dash, "list_memories", map[string]any{"userId": "alice"}, nil)
+		require.Equal(t, "FORBIDDEN", toolErrorOf(t, res, out)["code"], "a dashboard reads no conversation text")
+		texts := gqlData(t, base, mcpDashKey, `query($ids: [ID!]!) { memoryTexts(ids: $ids) { text } }`, map[string]any{"ids": []string{refID}})
+		require.Empty(t, texts["memoryTexts"], "nor over GraphQL")
+		texts = gqlData(t, base, aliceAgentKey, `query($ids: [ID!]!) { memoryTexts(ids: $ids) { text ref { id } } }`, map[string]any{"ids": []string{refID}})
+		require.Equal(t, "I am allergic to peanuts", texts["memoryTexts"].([]any)[0].(map[string]any)["text"])
+
+		res, out = callTool(t, alice, "forget_memory", map[string]any{"refId": refID, "reason": "the user asked"}, nil)
+		require.False(t, res.IsError, resultText(res))
+		if policy == "" {
+			require.Equal(t, "awaiting_review", out["mode"], resultText(res))
+			require.Equal(t, "RECEIVED", out["status"])
+			continue
+		}
+		require.Equal(t, "deleting", out["mode"], resultText(res))
+		waitJobStatusAs(t, base, aliceAgentKey, out["jobId"].(string), "SUCCESS")
+		res, out = callTool(t, alice, "list_memories", nil, nil)
+		require.False(t, res.IsError, resultText(res))
+		for _, m := range out["memories"].([]any) {
+			require.NotEqual(t, refID, m.(map[string]any)["refId"], "the forgotten memory is gone")
+		}
+	}
 }

@@ -61,7 +61,7 @@ async function exercise(client, label, session) {
   who = { workspaceId: "conformance", userId: `mcp-user-${label}`, agentId: "mcp-agent" };
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name);
-  for (const want of ["remember", "recall", "commit_session", "give_feedback", "job_status", "forget_me"]) {
+  for (const want of ["remember", "recall", "commit_session", "give_feedback", "job_status", "list_memories", "get_memory", "forget_memory", "forget_me"]) {
     check(names.includes(want), `${label}: lists ${want}`);
   }
 
@@ -96,6 +96,17 @@ async function exercise(client, label, session) {
 
   await succeeds(client, label, "job_status", { jobId });
   await fails(client, label, "job_status", { jobId: "gwc_000000000000000000000000" }, "NOT_FOUND");
+
+  const listed = await succeeds(client, label, "list_memories", { ...who, first: 5 });
+  const memory = listed?.structuredContent?.memories?.find((m) => m.text);
+  check(!!memory && memory.text.length > 0, `${label}: list_memories gives the text`, listed && text(listed));
+  await fails(client, label, "list_memories", { ...who, first: 500 }, "BAD_USER_INPUT", "first");
+  const got = await succeeds(client, label, "get_memory", { refId: memory?.refId });
+  check(got?.structuredContent?.text === memory?.text, `${label}: get_memory reads the same text`);
+  await fails(client, label, "get_memory", { refId: "ref_000000000000000000000000" }, "NOT_FOUND", "refId");
+  const forgotten = await succeeds(client, label, "forget_memory", { refId: memory?.refId, agentId: who.agentId, reason: "conformance run" });
+  check(["deleting", "awaiting_review"].includes(forgotten?.structuredContent?.mode), `${label}: forget_memory says what the policy does`);
+  await fails(client, label, "forget_memory", {}, "BAD_USER_INPUT", "refId");
 
   await fails(client, label, "forget_me", { ...who }, "BAD_USER_INPUT", "reason");
   const forgot = await succeeds(client, label, "forget_me", { ...who, reason: "conformance run", idempotencyKey: `${label}-forget` });

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
+	"strings"
 	"time"
 )
 
@@ -101,6 +103,32 @@ type PageRequest struct {
 type Cursor struct {
 	CreatedAt time.Time
 	ID        string
+}
+
+// cursorVersion prefixes every cursor so the format can change later.
+const cursorVersion = "c1"
+
+// EncodeCursor makes an opaque cursor from a keyset position.
+func EncodeCursor(createdAt time.Time, id string) string {
+	raw := cursorVersion + "|" + createdAt.UTC().Format(time.RFC3339Nano) + "|" + id
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// DecodeCursor parses a cursor made by EncodeCursor.
+func DecodeCursor(s string) (*Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, NewInputError("after", "is not a valid cursor")
+	}
+	parts := strings.SplitN(string(raw), "|", 3)
+	if len(parts) != 3 || parts[0] != cursorVersion || parts[2] == "" {
+		return nil, NewInputError("after", "is not a valid cursor")
+	}
+	ts, err := time.Parse(time.RFC3339Nano, parts[1])
+	if err != nil {
+		return nil, NewInputError("after", "is not a valid cursor")
+	}
+	return &Cursor{CreatedAt: ts, ID: parts[2]}, nil
 }
 
 // Page is one page of a list.

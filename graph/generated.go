@@ -338,6 +338,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	MemoryText struct {
+		Ref         func(childComplexity int) int
+		Text        func(childComplexity int) int
+		Unavailable func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CommitSession           func(childComplexity int, input gateway.CommitSessionInput) int
 		CreateWebhookEndpoint   func(childComplexity int, input gateway.CreateWebhookEndpointInput) int
@@ -422,6 +428,7 @@ type ComplexityRoot struct {
 		Jobs              func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
 		MemoryRef         func(childComplexity int, id string) int
 		MemoryRefs        func(childComplexity int, filter *gateway.RefFilter, first *int, after *string) int
+		MemoryTexts       func(childComplexity int, ids []string) int
 		Node              func(childComplexity int, id string) int
 		OutboxEvents      func(childComplexity int, filter *gateway.EventFilter, first *int, after *string) int
 		OutboxSummaries   func(childComplexity int, workspaceID *string) int
@@ -589,6 +596,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id string) (gateway.Node, error)
 	MemoryRef(ctx context.Context, id string) (*gateway.MemoryRef, error)
 	MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error)
+	MemoryTexts(ctx context.Context, ids []string) ([]gateway.MemoryText, error)
 	CommitJob(ctx context.Context, id string) (*gateway.CommitJob, error)
 	CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error)
 	Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error)
@@ -1857,6 +1865,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MemoryRefEdge.Node(childComplexity), true
 
+	case "MemoryText.ref":
+		if e.ComplexityRoot.MemoryText.Ref == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryText.Ref(childComplexity), true
+	case "MemoryText.text":
+		if e.ComplexityRoot.MemoryText.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryText.Text(childComplexity), true
+	case "MemoryText.unavailable":
+		if e.ComplexityRoot.MemoryText.Unavailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryText.Unavailable(childComplexity), true
+
 	case "Mutation.commitSession":
 		if e.ComplexityRoot.Mutation.CommitSession == nil {
 			break
@@ -2357,6 +2384,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MemoryRefs(childComplexity, args["filter"].(*gateway.RefFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.memoryTexts":
+		if e.ComplexityRoot.Query.MemoryTexts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_memoryTexts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MemoryTexts(childComplexity, args["ids"].([]string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3014,6 +3052,14 @@ enum BreakerState {
   CLOSED
   OPEN
   HALF_OPEN
+}
+
+"A memory with its text, as its backend holds it now (the control plane never stores text)."
+type MemoryText {
+  ref: MemoryRef!
+  text: String
+  "Why there is no text: not_readable (the backend cannot read this kind back), not_found (gone from the backend), backend_failed."
+  unavailable: String
 }
 
 "A configured backend as the gateway sees it now."
@@ -3754,6 +3800,8 @@ type Query {
   node(id: ID!): Node
   memoryRef(id: ID!): MemoryRef!
   memoryRefs(filter: MemoryRefFilter, first: Int = 20, after: String): MemoryRefConnection!
+  "The text of memories, read from the backends that hold them now (at most 100 ids). Only the memory's own user's key, or an ADMIN of its namespace, reads it; other ids are left out."
+  memoryTexts(ids: [ID!]!): [MemoryText!]!
   commitJob(id: ID!): CommitJob!
   commitJobs(filter: CommitJobFilter, first: Int = 20, after: String): CommitJobConnection!
   "Jobs of every kind (commits, feedback routing, erasures), newest first."
@@ -4420,6 +4468,18 @@ func (ec *executionContext) childFields_MemoryRefEdge(ctx context.Context, field
 		return ec.fieldContext_MemoryRefEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryRefEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MemoryText(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ref":
+		return ec.fieldContext_MemoryText_ref(ctx, field)
+	case "text":
+		return ec.fieldContext_MemoryText_text(ctx, field)
+	case "unavailable":
+		return ec.fieldContext_MemoryText_unavailable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MemoryText", field.Name)
 }
 
 func (ec *executionContext) childFields_OutboxEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5391,6 +5451,20 @@ func (ec *executionContext) field_Query_memoryRefs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_memoryTexts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -10706,6 +10780,84 @@ func (ec *executionContext) fieldContext_MemoryRefEdge_node(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _MemoryText_ref(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryText) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryText_ref(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ref, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.MemoryRef) graphql.Marshaler {
+			return ec.marshalNMemoryRef2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryRef(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryText_ref(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryText",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MemoryText_text(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryText) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryText_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryText_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryText", field, false, false, "String")
+}
+
+func (ec *executionContext) _MemoryText_unavailable(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryText) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryText_unavailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unavailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryText_unavailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryText", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_ingestConversationTurn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12406,6 +12558,50 @@ func (ec *executionContext) fieldContext_Query_memoryRefs(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_memoryRefs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_memoryTexts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_memoryTexts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MemoryTexts(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.MemoryText) graphql.Marshaler {
+			return ec.marshalNMemoryText2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryTextᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_memoryTexts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryText(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_memoryTexts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18957,6 +19153,49 @@ func (ec *executionContext) _MemoryRefEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var memoryTextImplementors = []string{"MemoryText"}
+
+func (ec *executionContext) _MemoryText(ctx context.Context, sel ast.SelectionSet, obj *gateway.MemoryText) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, memoryTextImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MemoryText")
+		case "ref":
+			out.Values[i] = ec._MemoryText_ref(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._MemoryText_text(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "unavailable":
+			out.Values[i] = ec._MemoryText_unavailable(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -19489,6 +19728,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_memoryRefs(ctx, field)
+				})
+		case "memoryTexts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_memoryTexts(ctx, field)
 				})
 		case "commitJob":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -21111,6 +21356,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNIngestConversationTurnInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestTurnInput(ctx context.Context, v any) (gateway.IngestTurnInput, error) {
 	res, err := ec.unmarshalInputIngestConversationTurnInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21402,6 +21676,26 @@ var (
 		gateway.RefTypeDraftReview:    "DRAFT_REVIEW",
 	}
 )
+
+func (ec *executionContext) marshalNMemoryText2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryText(ctx context.Context, sel ast.SelectionSet, v gateway.MemoryText) graphql.Marshaler {
+	return ec._MemoryText(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMemoryText2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryTextᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.MemoryText) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMemoryText2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryText(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalNOperationStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperationStatus(ctx context.Context, v any) (gateway.OperationStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)

@@ -44,6 +44,8 @@ type Service interface {
 	CommitSession(ctx context.Context, in gateway.CommitSessionInput) (gateway.CommitSessionResult, error)
 	RecordMemoryFeedback(ctx context.Context, in gateway.RecordFeedbackInput) (gateway.RecordFeedbackResult, error)
 	EraseSubject(ctx context.Context, in gateway.EraseSubjectInput) (gateway.EraseSubjectResult, error)
+	Memories(ctx context.Context, in gateway.MemoriesInput, page gateway.PageRequest) (gateway.Page[gateway.MemoryText], error)
+	MemoryTexts(ctx context.Context, refIDs []string) ([]gateway.MemoryText, error)
 	SubscribeCommitJob(ctx context.Context, id string) (<-chan gateway.CommitJob, error)
 	Reader(ctx context.Context) gateway.Reader
 }

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -199,6 +200,26 @@ func (s *Server) addTools() error {
 			Description: "The state of a job started by commit_session or forget_me, with its progress per backend.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
 		}, s.jobStatus, nil, jobEnums(s.backends)),
+		addTool(s, &mcp.Tool{
+			Name:  "list_memories",
+			Title: "List my memories",
+			Description: "List what is remembered about the user, newest first, with each memory's text (read from its backend) and " +
+				"where it came from. Page with after = nextCursor. Use it when the user asks what you remember.",
+			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
+		}, s.listMemories, []enumAt{{"type", refTypes}}, []enumAt{{"memories.[].type", refTypes}, {"memories.[].backend", enums(s.backends)}}),
+		addTool(s, &mcp.Tool{
+			Name:        "get_memory",
+			Title:       "Read one memory",
+			Description: "One memory of the user's with its text and provenance: the turn, session and job it came from.",
+			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
+		}, s.getMemory, nil, []enumAt{{"type", refTypes}, {"backend", enums(s.backends)}}),
+		addTool(s, &mcp.Tool{
+			Name:  "forget_memory",
+			Title: "Forget one memory",
+			Description: "Delete one memory of the user's when they ask you to forget it. Depending on the workspace's policy it is " +
+				"deleted at once in its backend (mode deleting) or waits for a person's review (awaiting_review); the result says which.",
+			Annotations: &mcp.ToolAnnotations{IdempotentHint: true},
+		}, s.forgetMemory, nil, []enumAt{{"status", feedbackStatuses}, {"mode", []string{ForgetDeleting, ForgetAwaitingReview, ForgetUnsupported}}}),
 		addTool(s, &mcp.Tool{
 			Name:  "forget_me",
 			Title: "Erase my memory",
@@ -615,4 +636,194 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// The agent's own memories.
+
+type listMemoriesArgs struct {
+	WorkspaceID string `json:"workspaceId,omitempty" jsonschema:"The workspace. Leave it out when your API key is bound to one."`
+	UserID      string `json:"userId,omitempty" jsonschema:"Whose memories. Leave it out when your API key is bound to a user."`
+	AgentID     string `json:"agentId,omitempty" jsonschema:"Only what this agent remembered. A key bound to an agent sees only its own."`
+	Namespace   string `json:"namespace,omitempty" jsonschema:"Only this namespace and below."`
+	Type        string `json:"type,omitempty" jsonschema:"Only memories of this type."`
+	First       int    `json:"first,omitempty" jsonschema:"How many, 1 to 50 (default 20)."`
+	After       string `json:"after,omitempty" jsonschema:"The nextCursor of the previous page."`
+}
+
+type memoryOut struct {
+	RefID        string `json:"refId" jsonschema:"Name it in get_memory, forget_memory or give_feedback."`
+	Text         string `json:"text,omitempty" jsonschema:"What the memory says, read from its backend now."`
+	Unavailable  string `json:"unavailable,omitempty" jsonschema:"Why there is no text: not_readable (the backend cannot read this kind back), not_found (gone from the backend), backend_failed."`
+	Type         string `json:"type"`
+	Backend      string `json:"backend"`
+	Namespace    string `json:"namespace"`
+	AgentID      string `json:"agentId"`
+	SessionID    string `json:"sessionId"`
+	TurnID       string `json:"turnId,omitempty"`
+	CreatedAt    string `json:"createdAt"`
+	GatewayID    string `json:"gatewayId" jsonschema:"The write it came from: a turn, a commit job or a correction."`
+	ProvenanceID string `json:"provenanceId"`
+	Source       string `json:"source,omitempty" jsonschema:"How it was made: ingest, commit_session, feedback, …"`
+}
+
+type listMemoriesResult struct {
+	Memories   []memoryOut `json:"memories" jsonschema:"Newest first."`
+	NextCursor string      `json:"nextCursor,omitempty" jsonschema:"Pass it as after for the next page; absent on the last page."`
+}
+
+type getMemoryArgs struct {
+	RefID string `json:"refId" jsonschema:"A refId from recall or list_memories."`
+}
+
+type forgetMemoryArgs struct {
+	RefID   string `json:"refId" jsonschema:"The memory to forget: a refId from recall or list_memories."`
+	Reason  string `json:"reason,omitempty" jsonschema:"Why, in a sentence (kept for the review; no personal data)."`
+	AgentID string `json:"agentId,omitempty" jsonschema:"You, the agent. Leave it out when your API key is bound to an agent."`
+}
+
+type forgetMemoryResult struct {
+	FeedbackID string `json:"feedbackId"`
+	Status     string `json:"status"`
+	Mode       string `json:"mode" jsonschema:"deleting: the workspace's policy deletes a user's own memory at once, in its backend; awaiting_review: the policy has a person review deletions first; unsupported: the backend cannot delete it."`
+	JobID      string `json:"jobId,omitempty" jsonschema:"The deletion's job, to follow with job_status."`
+	Created    bool   `json:"created" jsonschema:"False when the same request had been made before."`
+}
+
+// Modes of forget_memory.
+const (
+	ForgetDeleting       = "deleting"
+	ForgetAwaitingReview = "awaiting_review"
+	ForgetUnsupported    = "unsupported"
+)
+
+func (s *Server) listMemories(ctx context.Context, _ *mcp.CallToolRequest, in listMemoriesArgs) (listMemoriesResult, string, error) {
+	sc, err := s.bind(ctx, in.WorkspaceID, in.UserID, in.AgentID, false)
+	if err != nil {
+		return listMemoriesResult{}, "", err
+	}
+	first := cmp.Or(in.First, 20)
+	if first < 1 || first > 50 {
+		return listMemoriesResult{}, "", gateway.NewInputError("first", "must be between 1 and 50")
+	}
+	var refType gateway.RefType
+	if in.Type != "" {
+		if refType = gateway.RefType(strings.ToLower(in.Type)); !slices.Contains(refTypes, in.Type) && !slices.Contains(refTypes, strings.ToUpper(in.Type)) {
+			return listMemoriesResult{}, "", gateway.NewInputError("type", "must be one of "+strings.Join(refTypes, ", "))
+		}
+	}
+	page := gateway.PageRequest{First: first}
+	if in.After != "" {
+		if page.After, err = gateway.DecodeCursor(in.After); err != nil {
+			return listMemoriesResult{}, "", gateway.NewInputError("after", "is not a cursor this tool gave")
+		}
+	}
+	res, err := s.svc.Memories(ctx, gateway.MemoriesInput{
+		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID, Namespace: in.Namespace, RefType: refType,
+	}, page)
+	if err != nil {
+		return listMemoriesResult{}, "", err
+	}
+	out := listMemoriesResult{Memories: make([]memoryOut, 0, len(res.Items))}
+	for _, m := range res.Items {
+		out.Memories = append(out.Memories, memoryOf(m))
+	}
+	if res.HasNextPage && len(res.Items) > 0 {
+		last := res.Items[len(res.Items)-1].Ref
+		out.NextCursor = gateway.EncodeCursor(last.CreatedAt, last.ID)
+	}
+	return out, listMemoriesText(out), nil
+}
+
+func memoryOf(m gateway.MemoryText) memoryOut {
+	r := m.Ref
+	return memoryOut{
+		RefID: r.ID, Text: deref(m.Text), Unavailable: deref(m.Unavailable), Type: enum(r.RefType), Backend: enum(r.Backend),
+		Namespace: r.Namespace, AgentID: r.AgentID, SessionID: r.SessionID, TurnID: deref(r.TurnID),
+		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339), GatewayID: r.GatewayID, ProvenanceID: r.ProvenanceID, Source: deref(r.SourceType),
+	}
+}
+
+func listMemoriesText(out listMemoriesResult) string {
+	if len(out.Memories) == 0 {
+		return "No memories."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d memories, newest first:", len(out.Memories))
+	for _, m := range out.Memories {
+		text := m.Text
+		if text == "" {
+			text = "(" + m.Unavailable + ")"
+		}
+		fmt.Fprintf(&b, "\n- %s [%s, %s, %s]: %s", m.RefID, strings.ToLower(m.Type), strings.ToLower(m.Backend), m.Namespace, text)
+	}
+	if out.NextCursor != "" {
+		b.WriteString("\nMore: call again with after = " + out.NextCursor)
+	}
+	return b.String()
+}
+
+func (s *Server) getMemory(ctx context.Context, _ *mcp.CallToolRequest, in getMemoryArgs) (memoryOut, string, error) {
+	if in.RefID == "" {
+		return memoryOut{}, "", gateway.NewInputError("refId", "is required")
+	}
+	found, err := s.svc.MemoryTexts(ctx, []string{in.RefID})
+	if err != nil {
+		return memoryOut{}, "", err
+	}
+	if len(found) == 0 {
+		return memoryOut{}, "", &gateway.NotFoundError{Field: "refId", What: "memory of yours"}
+	}
+	m := memoryOf(found[0])
+	text := m.Text
+	if text == "" {
+		text = "(no text: " + m.Unavailable + ")"
+	}
+	return m, fmt.Sprintf("%s (%s in %s, %s, remembered %s): %s", m.RefID, strings.ToLower(m.Type), strings.ToLower(m.Backend), m.Namespace, m.CreatedAt, text), nil
+}
+
+func (s *Server) forgetMemory(ctx context.Context, _ *mcp.CallToolRequest, in forgetMemoryArgs) (forgetMemoryResult, string, error) {
+	if in.RefID == "" {
+		return forgetMemoryResult{}, "", gateway.NewInputError("refId", "is required")
+	}
+	// Only one's own memory: what get_memory reads.
+	found, err := s.svc.MemoryTexts(ctx, []string{in.RefID})
+	if err != nil {
+		return forgetMemoryResult{}, "", err
+	}
+	if len(found) == 0 {
+		return forgetMemoryResult{}, "", &gateway.NotFoundError{Field: "refId", What: "memory of yours"}
+	}
+	ref := found[0].Ref
+	sc, err := s.bind(ctx, ref.WorkspaceID, ref.UserID, in.AgentID, true)
+	if err != nil {
+		return forgetMemoryResult{}, "", err
+	}
+	res, err := s.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
+		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID, Namespace: ref.Namespace,
+		MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackDeleteRequest, Comment: in.Reason,
+		SourceType: "mcp", SourceEventID: derivedFeedbackID(sc, ref.ID, "forget", "", ""),
+	})
+	if err != nil {
+		return forgetMemoryResult{}, "", err
+	}
+	fb := res.Feedback
+	out := forgetMemoryResult{FeedbackID: fb.ID, Status: enum(fb.Status), Created: res.Created, JobID: deref(fb.JobID)}
+	switch fb.Status {
+	case gateway.FeedbackReceived:
+		out.Mode = ForgetAwaitingReview
+	case gateway.FeedbackUnsupported, gateway.FeedbackSkipped:
+		out.Mode = ForgetUnsupported
+	default:
+		out.Mode = ForgetDeleting
+	}
+	var text string
+	switch out.Mode {
+	case ForgetDeleting:
+		text = fmt.Sprintf("Deleting %s in its backend (job %s): the workspace's policy deletes a user's own memory at once.", ref.ID, out.JobID)
+	case ForgetAwaitingReview:
+		text = fmt.Sprintf("Asked to delete %s: the workspace's policy has a person review deletions first.", ref.ID)
+	default:
+		text = fmt.Sprintf("%s cannot be deleted by its backend (%s).", ref.ID, deref(fb.ResultReason))
+	}
+	return out, text, nil
 }

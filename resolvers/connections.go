@@ -1,39 +1,15 @@
 package resolvers
 
 import (
-	"encoding/base64"
-	"strings"
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
 )
 
-// cursorVersion prefixes every cursor so the format can change later.
-const cursorVersion = "c1"
+func encodeCursor(createdAt time.Time, id string) string { return gateway.EncodeCursor(createdAt, id) }
 
-// encodeCursor makes an opaque cursor from a keyset position.
-func encodeCursor(createdAt time.Time, id string) string {
-	raw := cursorVersion + "|" + createdAt.UTC().Format(time.RFC3339Nano) + "|" + id
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
-// decodeCursor parses a cursor made by encodeCursor.
-func decodeCursor(s string) (*gateway.Cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, gateway.NewInputError("after", "is not a valid cursor")
-	}
-	parts := strings.SplitN(string(raw), "|", 3)
-	if len(parts) != 3 || parts[0] != cursorVersion || parts[2] == "" {
-		return nil, gateway.NewInputError("after", "is not a valid cursor")
-	}
-	ts, err := time.Parse(time.RFC3339Nano, parts[1])
-	if err != nil {
-		return nil, gateway.NewInputError("after", "is not a valid cursor")
-	}
-	return &gateway.Cursor{CreatedAt: ts, ID: parts[2]}, nil
-}
+func decodeCursor(s string) (*gateway.Cursor, error) { return gateway.DecodeCursor(s) }
 
 // pageRequest validates Relay arguments into a domain page request.
 func pageRequest(first *int, after *string) (gateway.PageRequest, error) {

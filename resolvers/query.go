@@ -31,6 +31,15 @@ func (r *queryResolver) MemoryRef(ctx context.Context, id string) (*gateway.Memo
 	return &ref, nil
 }
 
+// MemoryTexts implements graph.QueryResolver.
+func (r *queryResolver) MemoryTexts(ctx context.Context, ids []string) ([]gateway.MemoryText, error) {
+	texts, err := r.Service.MemoryTexts(ctx, ids)
+	if err != nil {
+		return nil, inArg("ids", err)
+	}
+	return texts, nil
+}
+
 // MemoryRefs implements graph.QueryResolver.
 func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error) {
 	p, err := pageRequest(first, after)

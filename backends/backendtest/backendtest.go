@@ -72,6 +72,7 @@ func Exercise(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"VerificationCatchesABackendThatIgnoresDeletes", verificationCatchesLies},
 		{"ExportListsEveryMemoryWithItsText", exportListsEveryMemory},
 		{"RetryableConflictsAreRetried", conflictsAreRetryable},
+		{"AMemoryIsReadBackWithItsText", memoriesAreReadBack},
 	}
 	for i, c := range checks {
 		t.Run(c.name, func(t *testing.T) {

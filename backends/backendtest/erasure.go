@@ -305,3 +305,29 @@ func requireRetryable(t *testing.T, what string, status gateway.ResultStatus, re
 	require.Equal(t, gateway.ResultFailed, status, what)
 	require.True(t, retryable, fmt.Sprintf("%s: a conflict the backend marks retryable is retried (%s)", what, code))
 }
+
+func memoriesAreReadBack(t *testing.T, f Fixture, s scope) {
+	reader := capability[gateway.MemoryReader](t, f, "reading memories back")
+	if reader == nil || !has[gateway.TurnIngester](f) {
+		return
+	}
+	named := written(t, f, s, "t1", "my kayak is called "+s.word)
+	gone := gateway.MemoryLocator{RefType: named[len(named)-1].RefType, NativeID: "missing-" + s.word, NativeURI: "viking://user/" + s.user + "/memories/preferences/missing.md"}
+	read, err := reader.ReadMemories(context.Background(), s.workspace, s.user, append(named, gone))
+	require.NoError(t, err)
+	require.Len(t, read, len(named)+1, "one answer per memory, in order")
+	found := false
+	for i, r := range read[:len(named)] {
+		if r.Found {
+			require.NotEmpty(t, r.Text, "memory %d: found means a text", i)
+			found = found || strings.Contains(r.Text, s.word)
+		}
+	}
+	require.True(t, found, "the written fact is read back")
+	require.False(t, read[len(named)].Found, "a memory the backend does not hold is not found")
+	other, err := reader.ReadMemories(context.Background(), s.workspace, s.user+"other", named)
+	require.NoError(t, err)
+	for _, r := range other {
+		require.False(t, r.Found, "another user reads nothing of it")
+	}
+}

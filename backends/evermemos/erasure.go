@@ -188,3 +188,42 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 	}
 	return emit(out)
 }
+
+var _ gateway.MemoryReader = (*Backend)(nil)
+
+// ReadMemories implements gateway.MemoryReader: episodes by id among the
+// user's (one listing for all), the profile as its document; raw messages
+// cannot be read back through the API.
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+	user := b.userID(workspaceID, userID)
+	out := make([]gateway.ReadMemory, len(ms))
+	var episodes map[string]string
+	for i, m := range ms {
+		switch m.RefType {
+		case gateway.RefTypeEpisodicMemory:
+			if episodes == nil {
+				eps, err := b.episodes(ctx, map[string]any{"user_id": user})
+				if err != nil {
+					return nil, err
+				}
+				episodes = make(map[string]string, len(eps))
+				for _, e := range eps {
+					episodes[e.ID] = e.text()
+				}
+			}
+			out[i].Text, out[i].Found = episodes[m.NativeID]
+		case gateway.RefTypeProfile:
+			profiles, err := b.profiles(ctx, user)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range profiles.Profiles {
+				if p.ID == m.NativeID {
+					data, _ := json.Marshal(p.ProfileData)
+					out[i] = gateway.ReadMemory{Text: string(data), Found: true}
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -103,3 +103,41 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 	}
 	return emit(out)
 }
+
+var _ gateway.MemoryReader = (*Backend)(nil)
+
+// ReadMemories implements gateway.MemoryReader: episodes by id among the
+// user's (one listing for all), and the profile; messages are not read back
+// (EverOS gives them no ids).
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+	sender := b.sender(workspaceID, userID)
+	out := make([]gateway.ReadMemory, len(ms))
+	var episodes map[string]string
+	for i, m := range ms {
+		switch m.RefType {
+		case gateway.RefTypeEpisodicMemory:
+			if episodes == nil {
+				eps, err := b.episodes(ctx, workspaceID, sender, nil)
+				if err != nil {
+					return nil, err
+				}
+				episodes = make(map[string]string, len(eps))
+				for _, e := range eps {
+					episodes[e.ID] = e.text()
+				}
+			}
+			out[i].Text, out[i].Found = episodes[m.NativeID]
+		case gateway.RefTypeProfile:
+			profiles, err := b.profiles(ctx, workspaceID, sender)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range profiles {
+				if p.ID == m.NativeID {
+					out[i] = gateway.ReadMemory{Text: profileText(p.ProfileData), Found: true}
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -380,3 +380,35 @@ func queryTerms(query string) []string {
 	}
 	return terms
 }
+
+var _ gateway.MemoryReader = (*Backend)(nil)
+
+// ReadMemories implements gateway.MemoryReader: the user's rows by id (a
+// session archive is no row of its own: it is not read back).
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m.NativeID != "" {
+			ids = append(ids, m.NativeID)
+		}
+	}
+	out := make([]gateway.ReadMemory, len(ms))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []memoryRow
+	err := b.db.NewSelect().Model(&rows).Column("id", "content").
+		Where("workspace_id = ?", workspaceID).Where("user_id = ?", userID).Where("state = ?", stateActive).
+		Where("id IN (?)", bun.List(ids)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("local: error reading memories: %w", err)
+	}
+	texts := make(map[string]string, len(rows))
+	for _, r := range rows {
+		texts[r.ID] = r.Content
+	}
+	for i, m := range ms {
+		out[i].Text, out[i].Found = texts[m.NativeID]
+	}
+	return out, nil
+}

@@ -410,3 +410,32 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 	}
 	return nil
 }
+
+var _ gateway.MemoryReader = (*Backend)(nil)
+
+// ReadMemories implements gateway.MemoryReader: each memory file with GET
+// /api/v1/content/read (a file that is gone is not found); a session or an
+// archive is no memory file and is not read back.
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+	who := b.user(workspaceID, userID)
+	out := make([]gateway.ReadMemory, len(ms))
+	for i, m := range ms {
+		if !isMemoryURI(m.NativeURI) {
+			continue
+		}
+		var text string
+		err := b.callAs(ctx, who, remote.Request{
+			Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {m.NativeURI}}, OmitErrorText: true,
+		}, &text)
+		// Another user's file is 403 (openviking/storage/viking_fs/_access.py:148-151):
+		// not this user's memory.
+		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && (re.Code == codeNotFound || re.Status == http.StatusForbidden) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = gateway.ReadMemory{Text: text, Found: true}
+	}
+	return out, nil
+}
