@@ -750,3 +750,37 @@ func TestMCPOwnMemories(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPObservability: tool calls are counted per tool and outcome, and the
+// access log line of the call names the principal and the tool.
+func TestMCPObservability(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	base := startServerLogging(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t)}, logs)
+	alice, _ := mcpClient(t, base, aliceAgentKey, nil)
+	res, _ := callTool(t, alice, "remember", map[string]any{"sessionId": "s1",
+		"turns": []any{map[string]any{"role": "USER", "content": "my locker code is 4411"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	res, _ = callTool(t, alice, "remember", map[string]any{"sessionId": "s1",
+		"turns": []any{map[string]any{"role": "narrator", "content": "x"}}}, nil)
+	require.True(t, res.IsError)
+
+	_, samples := scrapeMetrics(t, base)
+	require.Equal(t, 1.0, sum(samples, "memory_gateway_mcp_tool_calls_total", `tool="remember"`, `outcome="ok"`))
+	require.Equal(t, 1.0, sum(samples, "memory_gateway_mcp_tool_calls_total", `tool="remember"`, `outcome="BAD_USER_INPUT"`))
+	require.Equal(t, 2.0, sum(samples, "memory_gateway_mcp_tool_duration_seconds_count", `tool="remember"`))
+
+	outcomes := map[any]bool{}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if !strings.Contains(line, `"msg":"http: request"`) || !strings.Contains(line, `"operation_type":"mcp_tool"`) {
+			continue
+		}
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &entry))
+		require.Equal(t, "alice-helper", entry["principal"])
+		require.Equal(t, "remember", entry["operation"])
+		outcomes[entry["outcome"]] = true
+	}
+	require.Equal(t, map[any]bool{"ok": true, "BAD_USER_INPUT": true}, outcomes, "the access log names every call")
+	require.NotContains(t, logs.String(), "locker code", "no content in the logs")
+}

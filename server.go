@@ -371,7 +371,10 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Extensions:                    []graphql.HandlerExtension{tel.GraphQL()},
 		TrustedDocuments:              trusted,
 	})
-	agents, err := mcpserver.New(mcpserver.Options{Service: svc, Logger: logger, Version: version(), DevMode: a.devMode, Backends: a.backendNames()})
+	agents, err := mcpserver.New(mcpserver.Options{
+		Service: svc, Logger: logger, Version: version(), DevMode: a.devMode, Backends: a.backendNames(),
+		ObserveTool: tel.MCPToolObserver(),
+	})
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err

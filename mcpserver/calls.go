@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -47,12 +48,14 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out], inEnums
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
 		ctx, stop := requestContext(ctx, req.Extra)
 		defer stop()
+		started := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
 				s.logger.ErrorContext(ctx, "mcp: panic in tool", slog.String("tool", t.Name),
 					slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
 				res = s.toolError(ctx, t.Name, errors.New("panic"))
 			}
+			s.observe(ctx, callerName(ctx), t.Name, outcomeOf(res), time.Since(started))
 		}()
 		var args In
 		if err := decodeArguments(req.Params.Arguments, &args); err != nil {
@@ -65,6 +68,27 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out], inEnums
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: result}, nil
 	})
 	return nil
+}
+
+// callerName is who a call acts for, as logs name it.
+func callerName(ctx context.Context) string {
+	if p, ok := gateway.PrincipalFrom(ctx); ok {
+		return p.Name
+	}
+	return gateway.DevPrincipal.Name
+}
+
+// outcomeOf is a call's outcome: "ok", or its error's code.
+func outcomeOf(res *mcp.CallToolResult) string {
+	if res == nil || !res.IsError || len(res.Content) == 0 {
+		return "ok"
+	}
+	if text, ok := res.Content[0].(*mcp.TextContent); ok {
+		if code, _, found := strings.Cut(text.Text, ":"); found {
+			return code
+		}
+	}
+	return "error"
 }
 
 // decodeArguments reads a tool's arguments into dst, refusing arguments the

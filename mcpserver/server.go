@@ -62,6 +62,9 @@ type Options struct {
 	// Backends are the configured backends: what recall may be narrowed
 	// to, and what its description says it matches.
 	Backends []gateway.Backend
+	// ObserveTool, when set, sees every tool call: the caller's name, the
+	// tool, the outcome ("ok" or the error's code) and how long it took.
+	ObserveTool func(ctx context.Context, principal, tool, outcome string, took time.Duration)
 }
 
 // Server is the gateway's MCP server.
@@ -71,6 +74,7 @@ type Server struct {
 	mcp      *mcp.Server
 	dev      bool
 	backends []gateway.Backend
+	observe  func(ctx context.Context, principal, tool, outcome string, took time.Duration)
 }
 
 // New builds the MCP server with every tool, resource and prompt.
@@ -84,7 +88,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{svc: opts.Service, logger: opts.Logger, dev: opts.DevMode, backends: opts.Backends}
+	if opts.ObserveTool == nil {
+		opts.ObserveTool = func(context.Context, string, string, string, time.Duration) {}
+	}
+	s := &Server{svc: opts.Service, logger: opts.Logger, dev: opts.DevMode, backends: opts.Backends, observe: opts.ObserveTool}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
 		Instructions: instructions,
 		Logger:       opts.Logger,
