@@ -21,6 +21,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
+	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/mcpserver"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -783,4 +785,70 @@ func TestMCPObservability(t *testing.T) {
 	}
 	require.Equal(t, map[any]bool{"ok": true, "BAD_USER_INPUT": true}, outcomes, "the access log names every call")
 	require.NotContains(t, logs.String(), "locker code", "no content in the logs")
+}
+
+// TestMCPHonestRecall: what recall, its query, the instructions and the
+// use_memory prompt say about phrasing a query follows the configured
+// backends, and the advice for the local backend is true of it.
+func TestMCPHonestRecall(t *testing.T) {
+	t.Parallel()
+	ov, em := openvikingtest.New(), evermemostest.New()
+	t.Cleanup(ov.Close)
+	t.Cleanup(em.Close)
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		says     string
+		query    string
+		prompt   string
+		notSaids []string
+	}{
+		{"local only", map[string]string{}, "matches words, not meaning", "Words the memory would contain",
+			`"what does the user eat?" does not`, []string{"by meaning"}},
+		{"with semantic backends", map[string]string{"OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL},
+			"openviking, evermemos match by meaning; local matches words only", "plus the words a memory would contain",
+			"the user's question plus the words", []string{"not meaning"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			session, _ := mcpClient(t, startServerWith(t, env), "", nil)
+			ctx := context.Background()
+			var recall *mcp.Tool
+			for tool, err := range session.Tools(ctx, nil) {
+				require.NoError(t, err)
+				if tool.Name == "recall" {
+					recall = tool
+				}
+			}
+			require.NotNil(t, recall)
+			require.Contains(t, recall.Description, tc.says)
+			schema, err := json.Marshal(recall.InputSchema)
+			require.NoError(t, err)
+			require.Contains(t, string(schema), tc.query)
+			require.Contains(t, session.InitializeResult().Instructions, tc.says)
+			prompt, err := session.GetPrompt(ctx, &mcp.GetPromptParams{Name: "use_memory"})
+			require.NoError(t, err)
+			text := prompt.Messages[0].Content.(*mcp.TextContent).Text
+			require.Contains(t, text, tc.prompt)
+			for _, wrong := range tc.notSaids {
+				require.NotContains(t, recall.Description+string(schema)+text, wrong)
+			}
+		})
+	}
+
+	t.Run("the local advice is true", func(t *testing.T) {
+		t.Parallel()
+		session, _ := mcpClient(t, startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)}), "", nil)
+		res, _ := callTool(t, session, "remember", map[string]any{"sessionId": "s1",
+			"turns": []any{map[string]any{"role": "USER", "content": "I'm vegetarian"}}}, nil)
+		require.False(t, res.IsError, resultText(res))
+		_, out := callTool(t, session, "recall", map[string]any{"query": "what does the user eat?"}, nil)
+		require.Empty(t, out["items"], "a question misses a memory without its words")
+		_, out = callTool(t, session, "recall", map[string]any{"query": "vegetarian vegan diet food"}, nil)
+		require.Len(t, out["items"], 1, "the words the memory would hold find it")
+	})
 }

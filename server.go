@@ -372,7 +372,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		TrustedDocuments:              trusted,
 	})
 	agents, err := mcpserver.New(mcpserver.Options{
-		Service: svc, Logger: logger, Version: version(), DevMode: a.devMode, Backends: a.backendNames(),
+		Service: svc, Logger: logger, Version: version(), DevMode: a.devMode, Backends: a.agentBackends(),
 		ObserveTool: tel.MCPToolObserver(),
 	})
 	if err != nil {
@@ -407,6 +407,16 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	}
 	a.handler = tel.HTTPHandler(withRequestLog(logger, tel, withRecover(logger, withStreams(streams, routes))))
 	return a, nil
+}
+
+// agentBackends are the configured backends as MCP agents are told about
+// them: their names and how they match a query.
+func (a *app) agentBackends() []mcpserver.Backend {
+	var out []mcpserver.Backend
+	for _, b := range a.service.Backends() {
+		out = append(out, mcpserver.Backend{Name: b.Name(), Matching: gateway.MatchingOf(b)})
+	}
+	return out
 }
 
 func (a *app) backendNames() []gateway.Backend {

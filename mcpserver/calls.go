@@ -26,11 +26,15 @@ import (
 type toolFunc[In, Out any] func(ctx context.Context, req *mcp.CallToolRequest, in In) (Out, string, error)
 
 // addTool registers a tool whose input and output schemas are generated from
-// In and Out, with the closed sets written in as enums. Arguments are decoded strictly (an unknown argument or a value
+// In (unless t has one) and Out, with the closed sets written in as enums. Arguments are decoded strictly (an unknown argument or a value
 // of the wrong type is BAD_USER_INPUT naming it), a failure becomes a tool
 // error coded as over GraphQL, and a panic becomes INTERNAL.
 func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out], inEnums, outEnums []enumAt) error {
-	in, err := jsonschema.For[In](nil)
+	var err error
+	in, _ := t.InputSchema.(*jsonschema.Schema)
+	if in == nil { // else the caller wrote descriptions of its own into In's schema
+		in, err = jsonschema.For[In](nil)
+	}
 	if err == nil {
 		err = setEnums(in, inEnums)
 	}

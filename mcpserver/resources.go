@@ -193,7 +193,7 @@ func (s *Server) addPrompts() {
 	}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		return &mcp.GetPromptResult{
 			Description: "How to use Memory Gateway's tools",
-			Messages:    []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: useMemoryPrompt}}},
+			Messages:    []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: fmt.Sprintf(useMemoryPrompt, s.advice.prompt)}}},
 		}, nil
 	})
 }
@@ -201,8 +201,8 @@ func (s *Server) addPrompts() {
 const useMemoryPrompt = `You have long-term memory through the Memory Gateway tools. Use them like this:
 
 1. At the start of a conversation, and whenever the user refers to something
-   from before, call recall with the user's words as the query. Use what comes
-   back as background; say so when a memory decides your answer.
+   from before, call recall %s.
+   Use what comes back as background; say so when a memory decides your answer.
 2. After each exchange, call remember with the new turns (the user's and your
    own), all with the same sessionId for this conversation. Retrying a call is
    safe. Do not remember secrets on purpose: they are redacted, but better
@@ -211,5 +211,7 @@ const useMemoryPrompt = `You have long-term memory through the Memory Gateway to
    so the backends distil it into lasting memories. You need not wait for it.
 4. When a recalled memory helped, give_feedback HELPFUL on its refId; when it
    is wrong, CORRECTION with the right text; when the user wants it gone,
-   DELETE_REQUEST. Use forget_me only when the user asks for everything about
-   them to be erased.`
+   DELETE_REQUEST.
+5. When the user asks what you remember, list_memories; when they ask you to
+   forget one thing, forget_memory on its refId. Use forget_me only when the
+   user asks for everything about them to be erased.`

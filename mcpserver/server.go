@@ -60,8 +60,9 @@ type Options struct {
 	// user or agent act as DevWorkspace, DevUser and DevAgent.
 	DevMode bool
 	// Backends are the configured backends: what recall may be narrowed
-	// to, and what its description says it matches.
-	Backends []gateway.Backend
+	// to, and how they match a query, which the descriptions of recall, of
+	// the use_memory prompt and the instructions tell the model.
+	Backends []Backend
 	// ObserveTool, when set, sees every tool call: the caller's name, the
 	// tool, the outcome ("ok" or the error's code) and how long it took.
 	ObserveTool func(ctx context.Context, principal, tool, outcome string, took time.Duration)
@@ -74,6 +75,7 @@ type Server struct {
 	mcp      *mcp.Server
 	dev      bool
 	backends []gateway.Backend
+	advice   recallAdvice
 	observe  func(ctx context.Context, principal, tool, outcome string, took time.Duration)
 }
 
@@ -91,9 +93,12 @@ func New(opts Options) (*Server, error) {
 	if opts.ObserveTool == nil {
 		opts.ObserveTool = func(context.Context, string, string, string, time.Duration) {}
 	}
-	s := &Server{svc: opts.Service, logger: opts.Logger, dev: opts.DevMode, backends: opts.Backends, observe: opts.ObserveTool}
+	s := &Server{svc: opts.Service, logger: opts.Logger, dev: opts.DevMode, advice: adviceFor(opts.Backends), observe: opts.ObserveTool}
+	for _, b := range opts.Backends {
+		s.backends = append(s.backends, b.Name)
+	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
-		Instructions: instructions,
+		Instructions: instructions + "\n\n" + s.advice.tool,
 		Logger:       opts.Logger,
 	})
 	if err := s.addTools(); err != nil {
@@ -174,11 +179,13 @@ func requestContext(ctx context.Context, extra *mcp.RequestExtra) (_ context.Con
 	return ctx, cancel
 }
 
-// instructions tell a model what the server is for.
+// instructions tell a model what the server is for; how to phrase a recall
+// query follows, from the configured backends.
 const instructions = `Memory Gateway keeps long-term memory for agents. Call "remember" with each
 turn of the conversation as it happens, "recall" before answering when earlier
 context could help, and "commit_session" when a conversation ends so the memory
 backends distil it into lasting memories. "give_feedback" tells the gateway a
 recalled memory was helpful, wrong (with a correction) or should be deleted.
-Workspace, user and agent come from your API key; pass them only when the key
-is not bound to them.`
+"list_memories" and "get_memory" show what is remembered about the user, and
+"forget_memory" deletes one memory when the user asks. Workspace, user and
+agent come from your API key; pass them only when the key is not bound to them.`

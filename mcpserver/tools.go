@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
@@ -64,7 +65,7 @@ type recallArgs struct {
 	WorkspaceID string   `json:"workspaceId,omitempty" jsonschema:"The workspace. Leave it out when your API key is bound to one."`
 	UserID      string   `json:"userId,omitempty" jsonschema:"Whose memories to search. Leave it out when your API key is bound to a user."`
 	AgentID     string   `json:"agentId,omitempty" jsonschema:"You, the agent. Leave it out when your API key is bound to an agent."`
-	Query       string   `json:"query" jsonschema:"What you want to know, in plain words: the user's question or the topic at hand."`
+	Query       string   `json:"query" jsonschema:"What you want to know (described by the configured backends' matching)."`
 	SessionID   string   `json:"sessionId,omitempty" jsonschema:"The current conversation, to weigh its own context."`
 	Namespace   string   `json:"namespace,omitempty" jsonschema:"Search only this namespace and below. Leave it out to search everywhere your key reads (its one namespace, when it has one)."`
 	Limit       int      `json:"limit,omitempty" jsonschema:"How many memories to return, 1 to 100 (default 10)."`
@@ -165,6 +166,11 @@ type forgetResult struct {
 
 func (s *Server) addTools() error {
 	readOnly, notDestructive := true, false
+	recallIn, err := jsonschema.For[recallArgs](nil)
+	if err != nil {
+		return fmt.Errorf("mcpserver: input schema of recall: %w", err)
+	}
+	recallIn.Properties["query"].Description = s.advice.query
 	return firstError(
 		addTool(s, &mcp.Tool{
 			Name:  "remember",
@@ -177,7 +183,9 @@ func (s *Server) addTools() error {
 			Name:  "recall",
 			Title: "Recall memories",
 			Description: "Search long-term memory for what is relevant now. Call it before answering when earlier " +
-				"conversations, the user's preferences or known facts could help. Returns the memories as text, and structured with scores, backends and ref ids.",
+				"conversations, the user's preferences or known facts could help. Returns the memories as text, and structured with scores, backends and ref ids. " +
+				s.advice.tool,
+			InputSchema: recallIn,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
 		}, s.recall, []enumAt{{"backends.[]", enums(s.backends)}}, []enumAt{{"items.[].sourceBackend", enums(s.backends)}, {"items.[].alsoFoundIn.[]", enums(s.backends)}, {"items.[].memoryType", refTypes}, {"backends.[].backend", enums(s.backends)}, {"backends.[].outcome", retrievalOutcomes}}),
 		addTool(s, &mcp.Tool{

@@ -374,6 +374,10 @@ type searchAnswer struct {
 	} `json:"profiles"`
 }
 
+// Matching implements gateway.RecallMatcher: the search is hybrid, keyword
+// and vector (see Retrieve).
+func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
+
 // Retrieve implements gateway.Retriever: POST /api/v1/memories/search,
 // hybrid, over the user's episodic memories and profile
 // (memory_search_controller.py:158-229). The search indexes keep serving an

@@ -446,6 +446,11 @@ func (b *Backend) newMemories(ctx context.Context, req gateway.CommitRequest) ([
 	return refs, nil
 }
 
+// Matching implements gateway.RecallMatcher: the search is hybrid, keyword
+// and vector. A server without an embedding provider answers by keyword
+// only (see Retrieve); that is its operator's choice, not seen here.
+func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
+
 // Retrieve implements gateway.Retriever: POST /api/v2/memory/search over the
 // user's episodes and profile (include_profile), hybrid; a server without an
 // embedding provider refuses hybrid (422 PROVIDER_NOT_CONFIGURED, or

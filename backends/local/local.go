@@ -286,6 +286,11 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 	}, nil
 }
 
+// Matching implements gateway.RecallMatcher: full-text search (FTS5 bm25
+// on SQLite, ts_rank_cd on PostgreSQL) finds the query's words, not its
+// meaning.
+func (b *Backend) Matching() gateway.Matching { return gateway.MatchWords }
+
 // Retrieve implements gateway.Retriever with full-text search over the
 // caller's active memories (same workspace and user, under the namespace).
 func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {

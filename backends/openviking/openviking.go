@@ -376,6 +376,10 @@ type searchAnswer struct {
 // directory's abstract and overview records (openviking/core/context.py:34-39).
 const memoryLevel = 2
 
+// Matching implements gateway.RecallMatcher: find and search rank memory
+// files by embedding similarity (openviking/retrieve/hierarchical_retriever.py:149-160).
+func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
+
 // Retrieve implements gateway.Retriever: POST /api/v1/search/find, or the
 // session-aware POST /api/v1/search/search when a session is given
 // (openviking/server/routers/search.py:121-231). Only memory files answer
