@@ -739,11 +739,11 @@ func TestMCPOwnMemories(t *testing.T) {
 		res, out = callTool(t, alice, "forget_memory", map[string]any{"refId": refID, "reason": "the user asked"}, nil)
 		require.False(t, res.IsError, resultText(res))
 		if policy == "" {
-			require.Equal(t, "awaiting_review", out["mode"], resultText(res))
+			require.Equal(t, "AWAITING_REVIEW", out["mode"], resultText(res))
 			require.Equal(t, "RECEIVED", out["status"])
 			continue
 		}
-		require.Equal(t, "deleting", out["mode"], resultText(res))
+		require.Equal(t, "DELETING", out["mode"], resultText(res))
 		waitJobStatusAs(t, base, aliceAgentKey, out["jobId"].(string), "SUCCESS")
 		res, out = callTool(t, alice, "list_memories", nil, nil)
 		require.False(t, res.IsError, resultText(res))

@@ -105,7 +105,7 @@ async function exercise(client, label, session) {
   check(got?.structuredContent?.text === memory?.text, `${label}: get_memory reads the same text`);
   await fails(client, label, "get_memory", { refId: "ref_000000000000000000000000" }, "NOT_FOUND", "refId");
   const forgotten = await succeeds(client, label, "forget_memory", { refId: memory?.refId, agentId: who.agentId, reason: "conformance run" });
-  check(["deleting", "awaiting_review"].includes(forgotten?.structuredContent?.mode), `${label}: forget_memory says what the policy does`);
+  check(["DELETING", "AWAITING_REVIEW"].includes(forgotten?.structuredContent?.mode), `${label}: forget_memory says what the policy does`);
   await fails(client, label, "forget_memory", {}, "BAD_USER_INPUT", "refId");
 
   await fails(client, label, "forget_me", { ...who }, "BAD_USER_INPUT", "reason");

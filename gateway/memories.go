@@ -17,15 +17,18 @@ const CallReadMemories = "read_memories"
 // maxReadMemories bounds the refs one read asks the backends about.
 const maxReadMemories = PageSizeMax
 
-// Reasons a memory's text is not given (MemoryText.Unavailable).
+// TextUnavailable is why a memory's text is not given (MemoryText.Unavailable).
+type TextUnavailable string
+
+// Reasons a memory's text is not given.
 const (
 	// TextNotReadable: the backend offers no way to read this memory back
 	// (EverMemOS's raw messages, a session as a whole).
-	TextNotReadable = "not_readable"
+	TextNotReadable TextUnavailable = "not_readable"
 	// TextNotFound: the backend no longer holds the memory.
-	TextNotFound = "not_found"
+	TextNotFound TextUnavailable = "not_found"
 	// TextBackendFailed: the backend did not answer in time or failed.
-	TextBackendFailed = "backend_failed"
+	TextBackendFailed TextUnavailable = "backend_failed"
 )
 
 // MemoryReader is a backend that can read memories it holds back, with
@@ -45,7 +48,7 @@ type ReadMemory struct {
 type MemoryText struct {
 	Ref         MemoryRef
 	Text        *string
-	Unavailable *string
+	Unavailable *TextUnavailable
 }
 
 // MemoryTexts reads the text of memories by their ref ids, from the
@@ -146,7 +149,7 @@ func (s *Service) readTexts(ctx context.Context, refs []MemoryRef) []MemoryText 
 		reader, ok := adapter.(MemoryReader)
 		if !configured || !ok {
 			for _, i := range idx {
-				out[i].Unavailable = optional(TextNotReadable)
+				out[i].Unavailable = new(TextNotReadable)
 			}
 			continue
 		}
@@ -177,9 +180,9 @@ func (s *Service) readGroup(ctx context.Context, reader MemoryReader, backend Ba
 	for j, i := range idx {
 		switch {
 		case err != nil || len(read) != len(idx):
-			out[i].Unavailable = optional(TextBackendFailed)
+			out[i].Unavailable = new(TextBackendFailed)
 		case !read[j].Found:
-			out[i].Unavailable = optional(TextNotFound)
+			out[i].Unavailable = new(TextNotFound)
 		default:
 			out[i].Text = optional(read[j].Text)
 		}

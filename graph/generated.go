@@ -3058,8 +3058,18 @@ enum BreakerState {
 type MemoryText {
   ref: MemoryRef!
   text: String
-  "Why there is no text: not_readable (the backend cannot read this kind back), not_found (gone from the backend), backend_failed."
-  unavailable: String
+  "Why there is no text."
+  unavailable: TextUnavailable
+}
+
+"Why a memory's text is not given."
+enum TextUnavailable {
+  "The backend cannot read this kind of memory back."
+  NOT_READABLE
+  "The backend no longer holds it."
+  NOT_FOUND
+  "The backend did not answer in time, or failed."
+  BACKEND_FAILED
 }
 
 "A configured backend as the gateway sees it now."
@@ -10847,15 +10857,15 @@ func (ec *executionContext) _MemoryText_unavailable(ctx context.Context, field g
 			return obj.Unavailable, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.TextUnavailable) graphql.Marshaler {
+			return ec.marshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_MemoryText_unavailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemoryText", field, false, false, "String")
+	return graphql.NewScalarFieldContext("MemoryText", field, false, false, "TextUnavailable")
 }
 
 func (ec *executionContext) _Mutation_ingestConversationTurn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -22995,6 +23005,38 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	res := graphql.MarshalString(*v)
 	return res
 }
+
+func (ec *executionContext) unmarshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable(ctx context.Context, v any) (*gateway.TextUnavailable, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable(ctx context.Context, sel ast.SelectionSet, v *gateway.TextUnavailable) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable[*v])
+	return res
+}
+
+var (
+	unmarshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable = map[string]gateway.TextUnavailable{
+		"NOT_READABLE":   gateway.TextNotReadable,
+		"NOT_FOUND":      gateway.TextNotFound,
+		"BACKEND_FAILED": gateway.TextBackendFailed,
+	}
+	marshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable = map[gateway.TextUnavailable]string{
+		gateway.TextNotReadable:   "NOT_READABLE",
+		gateway.TextNotFound:      "NOT_FOUND",
+		gateway.TextBackendFailed: "BACKEND_FAILED",
+	}
+)
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {

@@ -57,6 +57,7 @@ var (
 		gateway.OutboxSkipped, gateway.OutboxDeadLetter})
 	feedbackStatuses = enums([]gateway.FeedbackStatus{gateway.FeedbackReceived, gateway.FeedbackAccepted, gateway.FeedbackRejected,
 		gateway.FeedbackApplied, gateway.FeedbackSkipped, gateway.FeedbackUnsupported, gateway.FeedbackFailed})
+	textUnavailable = enums([]gateway.TextUnavailable{gateway.TextNotReadable, gateway.TextNotFound, gateway.TextBackendFailed})
 	erasureStatuses = enums([]gateway.ErasureStatus{gateway.ErasureAccepted, gateway.ErasureRunning, gateway.ErasureCompleted,
 		gateway.ErasurePartial, gateway.ErasureFailed})
 )

@@ -214,18 +214,18 @@ func (s *Server) addTools() error {
 			Description: "List what is remembered about the user, newest first, with each memory's text (read from its backend) and " +
 				"where it came from. Page with after = nextCursor. Use it when the user asks what you remember.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
-		}, s.listMemories, []enumAt{{"type", refTypes}}, []enumAt{{"memories.[].type", refTypes}, {"memories.[].backend", enums(s.backends)}}),
+		}, s.listMemories, []enumAt{{"type", refTypes}}, []enumAt{{"memories.[].type", refTypes}, {"memories.[].backend", enums(s.backends)}, {"memories.[].unavailable", textUnavailable}}),
 		addTool(s, &mcp.Tool{
 			Name:        "get_memory",
 			Title:       "Read one memory",
 			Description: "One memory of the user's with its text and provenance: the turn, session and job it came from.",
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
-		}, s.getMemory, nil, []enumAt{{"type", refTypes}, {"backend", enums(s.backends)}}),
+		}, s.getMemory, nil, []enumAt{{"type", refTypes}, {"backend", enums(s.backends)}, {"unavailable", textUnavailable}}),
 		addTool(s, &mcp.Tool{
 			Name:  "forget_memory",
 			Title: "Forget one memory",
 			Description: "Delete one memory of the user's when they ask you to forget it. Depending on the workspace's policy it is " +
-				"deleted at once in its backend (mode deleting) or waits for a person's review (awaiting_review); the result says which.",
+				"deleted at once in its backend (mode DELETING) or waits for a person's review (AWAITING_REVIEW); the result says which.",
 			Annotations: &mcp.ToolAnnotations{IdempotentHint: true},
 		}, s.forgetMemory, nil, []enumAt{{"status", feedbackStatuses}, {"mode", []string{ForgetDeleting, ForgetAwaitingReview, ForgetUnsupported}}}),
 		addTool(s, &mcp.Tool{
@@ -639,6 +639,14 @@ var (
 	feedbackTypes = []gateway.FeedbackType{gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest}
 )
 
+// optionalEnum is an optional domain value as the GraphQL enum names it, or "".
+func optionalEnum[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return enum(*p)
+}
+
 func deref(p *string) string {
 	if p == nil {
 		return ""
@@ -661,7 +669,7 @@ type listMemoriesArgs struct {
 type memoryOut struct {
 	RefID        string `json:"refId" jsonschema:"Name it in get_memory, forget_memory or give_feedback."`
 	Text         string `json:"text,omitempty" jsonschema:"What the memory says, read from its backend now."`
-	Unavailable  string `json:"unavailable,omitempty" jsonschema:"Why there is no text: not_readable (the backend cannot read this kind back), not_found (gone from the backend), backend_failed."`
+	Unavailable  string `json:"unavailable,omitempty" jsonschema:"Why there is no text: NOT_READABLE (the backend cannot read this kind back), NOT_FOUND (gone from the backend), BACKEND_FAILED."`
 	Type         string `json:"type"`
 	Backend      string `json:"backend"`
 	Namespace    string `json:"namespace"`
@@ -692,16 +700,16 @@ type forgetMemoryArgs struct {
 type forgetMemoryResult struct {
 	FeedbackID string `json:"feedbackId"`
 	Status     string `json:"status"`
-	Mode       string `json:"mode" jsonschema:"deleting: the workspace's policy deletes a user's own memory at once, in its backend; awaiting_review: the policy has a person review deletions first; unsupported: the backend cannot delete it."`
+	Mode       string `json:"mode" jsonschema:"DELETING: the workspace's policy deletes a user's own memory at once, in its backend; AWAITING_REVIEW: the policy has a person review deletions first; UNSUPPORTED: the backend cannot delete it."`
 	JobID      string `json:"jobId,omitempty" jsonschema:"The deletion's job, to follow with job_status."`
 	Created    bool   `json:"created" jsonschema:"False when the same request had been made before."`
 }
 
 // Modes of forget_memory.
 const (
-	ForgetDeleting       = "deleting"
-	ForgetAwaitingReview = "awaiting_review"
-	ForgetUnsupported    = "unsupported"
+	ForgetDeleting       = "DELETING"
+	ForgetAwaitingReview = "AWAITING_REVIEW"
+	ForgetUnsupported    = "UNSUPPORTED"
 )
 
 func (s *Server) listMemories(ctx context.Context, _ *mcp.CallToolRequest, in listMemoriesArgs) (listMemoriesResult, string, error) {
@@ -745,7 +753,7 @@ func (s *Server) listMemories(ctx context.Context, _ *mcp.CallToolRequest, in li
 func memoryOf(m gateway.MemoryText) memoryOut {
 	r := m.Ref
 	return memoryOut{
-		RefID: r.ID, Text: deref(m.Text), Unavailable: deref(m.Unavailable), Type: enum(r.RefType), Backend: enum(r.Backend),
+		RefID: r.ID, Text: deref(m.Text), Unavailable: optionalEnum(m.Unavailable), Type: enum(r.RefType), Backend: enum(r.Backend),
 		Namespace: r.Namespace, AgentID: r.AgentID, SessionID: r.SessionID, TurnID: deref(r.TurnID),
 		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339), GatewayID: r.GatewayID, ProvenanceID: r.ProvenanceID, Source: deref(r.SourceType),
 	}
