@@ -694,7 +694,8 @@ func TestMCPProxySurvivesItsClientAndRestarts(t *testing.T) {
 func TestMCPOwnMemories(t *testing.T) {
 	t.Parallel()
 	for _, policy := range []string{"", `{"workspaces": {"acme": ["HELPFUL", "NOT_HELPFUL", "DELETE_REQUEST"]}}`} {
-		env := map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t), "WORKER_POLL_INTERVAL": "50ms"}
+		dbURL := pt.URL(t, pt.SQLite)
+		env := map[string]string{"DATABASE_URL": dbURL, "API_KEYS_FILE": mcpKeysFile(t), "WORKER_POLL_INTERVAL": "50ms"}
 		if policy != "" {
 			env["FEEDBACK_AUTO_ACCEPT"] = policy
 		}
@@ -719,6 +720,15 @@ func TestMCPOwnMemories(t *testing.T) {
 		require.Equal(t, "I am allergic to peanuts", peanuts["text"])
 		refID := peanuts["refId"].(string)
 
+		for _, filter := range []map[string]any{{"namespace": "support/billing"}, {"type": "PROFILE"}} {
+			res, out = callTool(t, alice, "list_memories", filter, nil)
+			require.False(t, res.IsError, resultText(res))
+			require.Empty(t, out["memories"], "filtered by %v", filter)
+		}
+		res, out = callTool(t, alice, "list_memories", map[string]any{"namespace": "support", "type": "MESSAGE_MEMORY"}, nil)
+		require.False(t, res.IsError, resultText(res))
+		require.Len(t, out["memories"], 2)
+
 		res, out = callTool(t, alice, "get_memory", map[string]any{"refId": refID}, nil)
 		require.False(t, res.IsError, resultText(res))
 		require.Equal(t, "I am allergic to peanuts", out["text"])
@@ -738,6 +748,12 @@ func TestMCPOwnMemories(t *testing.T) {
 
 		res, out = callTool(t, alice, "forget_memory", map[string]any{"refId": refID, "reason": "the user asked"}, nil)
 		require.False(t, res.IsError, resultText(res))
+		require.Equal(t, true, out["created"])
+		res, again := callTool(t, alice, "forget_memory", map[string]any{"refId": refID, "reason": "the user asked"}, nil)
+		require.False(t, res.IsError, resultText(res))
+		require.Equal(t, false, again["created"], "a retry records the request once")
+		require.Equal(t, out["feedbackId"], again["feedbackId"])
+		require.Equal(t, []string{"mcp"}, auditVia(t, dbURL, gateway.AuditActionFeedback), "audited once, via mcp")
 		if policy == "" {
 			require.Equal(t, "AWAITING_REVIEW", out["mode"], resultText(res))
 			require.Equal(t, "RECEIVED", out["status"])
@@ -745,6 +761,11 @@ func TestMCPOwnMemories(t *testing.T) {
 		}
 		require.Equal(t, "DELETING", out["mode"], resultText(res))
 		waitJobStatusAs(t, base, aliceAgentKey, out["jobId"].(string), "SUCCESS")
+		res, again = callTool(t, alice, "forget_memory", map[string]any{"refId": refID, "reason": "the user asked"}, nil)
+		require.False(t, res.IsError, resultText(res))
+		require.Equal(t, false, again["created"], "a retry after the deletion answers the request made")
+		res, out = callTool(t, alice, "get_memory", map[string]any{"refId": refID}, nil)
+		require.Equal(t, "NOT_FOUND", toolErrorOf(t, res, out)["code"], "a forgotten memory is not read")
 		res, out = callTool(t, alice, "list_memories", nil, nil)
 		require.False(t, res.IsError, resultText(res))
 		for _, m := range out["memories"].([]any) {
@@ -805,6 +826,9 @@ func TestMCPHonestRecall(t *testing.T) {
 	}{
 		{"local only", map[string]string{}, "matches words, not meaning", "Words the memory would contain",
 			`"what does the user eat?" does not`, []string{"by meaning"}},
+		{"semantic backends only", map[string]string{"OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL, "LOCAL_BACKEND": "false"},
+			"The configured backends (openviking, evermemos) match by meaning", "the user's question or the topic at hand",
+			"with the user's question or the topic at hand as the query", []string{"matches words", "words only"}},
 		{"with semantic backends", map[string]string{"OPENVIKING_URL": ov.URL, "EVERMEMOS_URL": em.URL},
 			"openviking, evermemos match by meaning; local matches words only", "plus the words a memory would contain",
 			"the user's question plus the words", []string{"not meaning"}},

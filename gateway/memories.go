@@ -79,6 +79,25 @@ func (s *Service) MemoryTexts(ctx context.Context, refIDs []string) ([]MemoryTex
 	return s.readTexts(ctx, mine), nil
 }
 
+// OwnMemoryRef is a memory ref whose content the caller may read (its own
+// user's, or an ADMIN's of its namespace), in any status: forgetting a
+// memory names it again after it is gone, and a retry must find it.
+// found is false for any other ref, as for one that does not exist.
+func (s *Service) OwnMemoryRef(ctx context.Context, refID string) (ref MemoryRef, found bool, err error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return MemoryRef{}, false, err
+	}
+	refs, err := s.Reader(ctx).MemoryRefsByIDs(ctx, []string{refID})
+	if err != nil {
+		return MemoryRef{}, false, err
+	}
+	if len(refs) == 0 || !mayReadContent(p, refs[0]) {
+		return MemoryRef{}, false, nil
+	}
+	return refs[0], true, nil
+}
+
 // mayReadContent: the memory's own user, or an admin of its namespace.
 func mayReadContent(p Principal, r MemoryRef) bool {
 	scope := Scope{WorkspaceID: r.WorkspaceID, UserID: r.UserID, AgentID: r.AgentID, Namespace: r.Namespace}

@@ -46,6 +46,7 @@ type Service interface {
 	EraseSubject(ctx context.Context, in gateway.EraseSubjectInput) (gateway.EraseSubjectResult, error)
 	Memories(ctx context.Context, in gateway.MemoriesInput, page gateway.PageRequest) (gateway.Page[gateway.MemoryText], error)
 	MemoryTexts(ctx context.Context, refIDs []string) ([]gateway.MemoryText, error)
+	OwnMemoryRef(ctx context.Context, refID string) (gateway.MemoryRef, bool, error)
 	SubscribeCommitJob(ctx context.Context, id string) (<-chan gateway.CommitJob, error)
 	Reader(ctx context.Context) gateway.Reader
 }

@@ -801,15 +801,15 @@ func (s *Server) forgetMemory(ctx context.Context, _ *mcp.CallToolRequest, in fo
 	if in.RefID == "" {
 		return forgetMemoryResult{}, "", gateway.NewInputError("refId", "is required")
 	}
-	// Only one's own memory: what get_memory reads.
-	found, err := s.svc.MemoryTexts(ctx, []string{in.RefID})
+	// Only one's own memory, found again once deleted: a retry answers the
+	// request already made.
+	ref, found, err := s.svc.OwnMemoryRef(ctx, in.RefID)
 	if err != nil {
 		return forgetMemoryResult{}, "", err
 	}
-	if len(found) == 0 {
+	if !found {
 		return forgetMemoryResult{}, "", &gateway.NotFoundError{Field: "refId", What: "memory of yours"}
 	}
-	ref := found[0].Ref
 	sc, err := s.bind(ctx, ref.WorkspaceID, ref.UserID, in.AgentID, true)
 	if err != nil {
 		return forgetMemoryResult{}, "", err
