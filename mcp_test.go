@@ -417,12 +417,19 @@ func TestMCPDevModeAndOlderClients(t *testing.T) {
 // refused.
 func TestMCPFewerIDs(t *testing.T) {
 	t.Parallel()
-	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t)})
+	dbURL := pt.URL(t, pt.SQLite)
+	base := startServerWith(t, map[string]string{"DATABASE_URL": dbURL, "API_KEYS_FILE": mcpKeysFile(t)})
 	alice, _ := mcpClient(t, base, aliceAgentKey, nil)
 	res, out := callTool(t, alice, "remember", map[string]any{"sessionId": "s1",
-		"turns": []any{map[string]any{"role": "USER", "content": "I grow tomatoes"}}}, nil)
+		"turns": []any{map[string]any{"content": "I grow tomatoes"}}}, nil)
 	require.False(t, res.IsError, resultText(res))
-	require.Equal(t, "SUCCESS", out["turns"].([]any)[0].(map[string]any)["status"])
+	require.Equal(t, "SUCCESS", out["turns"].([]any)[0].(map[string]any)["status"], "a session id and the text are enough")
+	db, err := persistence.Open(context.Background(), dbURL)
+	require.NoError(t, err)
+	var stored []struct{ Role, Namespace string }
+	require.NoError(t, db.NewRaw("SELECT role, namespace FROM local_memories").Scan(context.Background(), &stored))
+	require.NoError(t, db.Close())
+	require.Equal(t, []struct{ Role, Namespace string }{{"user", "support"}}, stored, "the user's turn, in the key's one namespace")
 	res, out = callTool(t, alice, "recall", map[string]any{"query": "tomatoes"}, nil)
 	require.False(t, res.IsError, resultText(res))
 	require.NotEmpty(t, out["items"], "the key's one namespace is searched")

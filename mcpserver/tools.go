@@ -36,7 +36,7 @@ type rememberArgs struct {
 }
 
 type turnArgs struct {
-	Role    string `json:"role" jsonschema:"Who spoke."`
+	Role    string `json:"role,omitempty" jsonschema:"Who spoke: USER when left out."`
 	Content string `json:"content" jsonschema:"What was said, as plain text. Secrets and personal data are redacted before anything is stored."`
 	TurnID  string `json:"turnId,omitempty" jsonschema:"Your id for this turn. Leave it out and the gateway derives one from the session, agent, role and content, so retrying a call stores nothing twice. Pass your own id when the same text is said twice on purpose and both should count."`
 }
@@ -606,7 +606,8 @@ func parseRole(s string) (gateway.Role, error) {
 	case gateway.RoleUser, gateway.RoleAssistant, gateway.RoleSystem, gateway.RoleTool:
 		return r, nil
 	case "":
-		return "", gateway.NewInputError("role", "is required")
+		// The user's words are what an agent most often remembers.
+		return gateway.RoleUser, nil
 	}
 	return "", gateway.NewInputError("role", "must be one of "+strings.Join(enums(roles), ", "))
 }
