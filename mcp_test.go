@@ -657,23 +657,48 @@ func TestMCPProxySurvivesItsClientAndRestarts(t *testing.T) {
 		}
 		return func() { cancel(); require.NoError(t, <-done) }
 	}
-	stop := start()
+	// The client starts the proxy before the gateway is up.
 	proxy, err := mcpserver.NewProxy(context.Background(), mcpserver.ProxyConfig{URL: "http://" + addr + "/mcp", Key: aliceAgentKey})
-	require.NoError(t, err)
+	require.NoError(t, err, "the proxy starts without its gateway")
 	t.Cleanup(func() { _ = proxy.Close() })
 	local, remote := mcp.NewInMemoryTransports()
 	served, err := proxy.Server().Connect(context.Background(), remote, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = served.Close() })
 	progress := newProgressLog()
-	session, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.handle}).
-		Connect(context.Background(), local, nil)
+	toolsChanged := make(chan struct{}, 1)
+	session, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: progress.handle,
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case toolsChanged <- struct{}{}:
+			default:
+			}
+		},
+	}).Connect(context.Background(), local, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = session.Close() })
+	recallBackends := func() string {
+		for tool, err := range session.Tools(context.Background(), nil) {
+			require.NoError(t, err)
+			if tool.Name == "recall" {
+				schema, _ := json.Marshal(tool.InputSchema)
+				return string(schema)
+			}
+		}
+		t.Fatal("no recall tool")
+		return ""
+	}
+	require.NotContains(t, recallBackends(), "LOCAL", "this version's own tools, no backend known yet")
 
 	remember := map[string]any{"sessionId": "s1", "namespace": "support", "turns": []any{map[string]any{"role": "user", "content": "I live in Porto"}}}
 	res, _ := callTool(t, session, "remember", remember, nil)
+	require.Equal(t, "UNAVAILABLE", parseToolError(t, resultText(res))["code"], resultText(res))
+	stop := start()
+	res, _ = callTool(t, session, "remember", remember, nil)
 	require.False(t, res.IsError, resultText(res))
+	<-toolsChanged
+	require.Contains(t, recallBackends(), `"enum":["LOCAL"]`, "the gateway's own tools, once it is reached")
 	for i, token := range []any{float64(3), "three", 4.5} {
 		params := &mcp.CallToolParams{Name: "commit_session", Arguments: map[string]any{
 			"sessionId": "s1", "namespace": "support", "wait": true, "idempotencyKey": fmt.Sprintf("c%d", i),

@@ -33,6 +33,9 @@ func setEnums(schema *jsonschema.Schema, sets []enumAt) error {
 		if node == nil {
 			return fmt.Errorf("no schema at %s", set.path)
 		}
+		if len(set.values) == 0 {
+			continue // nothing configured (a proxy's own definitions): no enum rather than an empty one
+		}
 		node.Enum = make([]any, len(set.values))
 		for i, v := range set.values {
 			node.Enum[i] = v

@@ -34,6 +34,12 @@ func adviceFor(backends []Backend) recallAdvice {
 		}
 	}
 	switch {
+	case len(words) == 0 && len(meaning) == 0:
+		// No backend known (a proxy's definitions before its gateway answers).
+		return recallAdvice{
+			query:  "What you want to know: the user's question or the topic at hand, with the words a memory about it would contain.",
+			prompt: "with the user's question and the words a memory about it would contain as the query",
+		}
 	case len(words) == 0:
 		return recallAdvice{
 			tool: "The configured backends (" + strings.Join(meaning, ", ") + ") match by meaning: " +

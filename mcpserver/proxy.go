@@ -44,6 +44,11 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	session *mcp.ClientSession // nil after a failure, until the next call
+	// provisional: the gateway could not be reached at start, so the proxy
+	// serves this binary's own definitions until the first connection
+	// replaces them with the gateway's.
+	provisional bool
+	mirrored    mirrored
 	// progress maps forwarded progress tokens (by their JSON) to the local
 	// session that asked for them. A notification may be handled after its
 	// call has returned, so tokens are kept (the newest progressTokensKept).
@@ -94,22 +99,53 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 		}
 		return session, nil
 	}
-	session, err := p.connect(ctx)
-	if err != nil {
-		return nil, err
+	// A desktop client starts the proxy when it starts, often before the
+	// gateway: the proxy must not die then, or the client gives up on it.
+	source, err := p.connect(ctx)
+	if err == nil {
+		p.session = source
+	} else {
+		cfg.Logger.Warn("mcp-stdio: the gateway cannot be reached; serving this version's tools until it can", slog.String("err", err.Error()))
+		if source, err = ownDefinitions(ctx, cfg.Version); err != nil {
+			return nil, err
+		}
+		defer source.Close()
+		p.provisional = true
 	}
-	p.session = session
-	init := session.InitializeResult()
 	opts := &mcp.ServerOptions{Logger: cfg.Logger}
-	if init != nil {
+	if init := source.InitializeResult(); init != nil {
 		opts.Instructions = init.Instructions
 	}
 	p.server = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: cfg.Version}, opts)
-	if err := p.mirror(ctx, session); err != nil {
-		_ = session.Close()
+	if p.mirrored, err = p.mirror(ctx, source); err != nil {
+		_ = source.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// ownDefinitions is a session with this binary's own MCP server, which has
+// no service behind it: its tools, templates and prompts are listed, never
+// called.
+func ownDefinitions(ctx context.Context, version string) (*mcp.ClientSession, error) {
+	own, err := build(Options{Version: version})
+	if err != nil {
+		return nil, err
+	}
+	clientEnd, serverEnd := mcp.NewInMemoryTransports()
+	if _, err := own.mcp.Connect(ctx, serverEnd, nil); err != nil {
+		return nil, fmt.Errorf("mcpserver: error reading the tools of this version: %w", err)
+	}
+	session, err := mcp.NewClient(&mcp.Implementation{Name: Name + "-stdio", Version: version}, nil).Connect(ctx, clientEnd, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mcpserver: error reading the tools of this version: %w", err)
+	}
+	return session, nil
+}
+
+// mirrored names what the proxy serves on another server's behalf.
+type mirrored struct {
+	tools, templates, prompts []string
 }
 
 // Server is the local MCP server; run it over any transport.
@@ -127,26 +163,43 @@ func (p *Proxy) Close() error {
 	return err
 }
 
-func (p *Proxy) mirror(ctx context.Context, session *mcp.ClientSession) error {
+// mirror serves what session's server offers, forwarding every call.
+func (p *Proxy) mirror(ctx context.Context, session *mcp.ClientSession) (mirrored, error) {
+	var m mirrored
 	for tool, err := range session.Tools(ctx, nil) {
 		if err != nil {
-			return fmt.Errorf("error listing the gateway's tools: %w", err)
+			return m, fmt.Errorf("error listing the gateway's tools: %w", err)
 		}
 		p.server.AddTool(tool, p.callTool)
+		m.tools = append(m.tools, tool.Name)
 	}
 	for tmpl, err := range session.ResourceTemplates(ctx, nil) {
 		if err != nil {
-			return fmt.Errorf("error listing the gateway's resource templates: %w", err)
+			return m, fmt.Errorf("error listing the gateway's resource templates: %w", err)
 		}
 		p.server.AddResourceTemplate(tmpl, p.readResource)
+		m.templates = append(m.templates, tmpl.URITemplate)
 	}
 	for prompt, err := range session.Prompts(ctx, nil) {
 		if err != nil {
-			return fmt.Errorf("error listing the gateway's prompts: %w", err)
+			return m, fmt.Errorf("error listing the gateway's prompts: %w", err)
 		}
 		p.server.AddPrompt(prompt, p.getPrompt)
+		m.prompts = append(m.prompts, prompt.Name)
 	}
-	return nil
+	return m, nil
+}
+
+// adopt replaces the provisional definitions with the gateway's own (its
+// backends' enums, its descriptions); the SDK tells connected clients
+// their lists changed.
+func (p *Proxy) adopt(ctx context.Context, session *mcp.ClientSession) error {
+	p.server.RemoveTools(p.mirrored.tools...)
+	p.server.RemoveResourceTemplates(p.mirrored.templates...)
+	p.server.RemovePrompts(p.mirrored.prompts...)
+	m, err := p.mirror(ctx, session)
+	p.mirrored = m
+	return err
 }
 
 // connected is the session to the gateway, connecting again after a
@@ -160,6 +213,14 @@ func (p *Proxy) connected(ctx context.Context) (*mcp.ClientSession, error) {
 	session, err := p.connect(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if p.provisional {
+		if err := p.adopt(ctx, session); err != nil {
+			_ = session.Close()
+			return nil, err
+		}
+		p.provisional = false
+		p.logger.Info("mcp-stdio: connected to the gateway; serving its tools")
 	}
 	p.session = session
 	return session, nil

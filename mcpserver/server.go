@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -85,6 +86,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Service == nil {
 		return nil, fmt.Errorf("mcpserver: Service is required")
 	}
+	return build(opts)
+}
+
+// build is New without a service: a server whose definitions are read but
+// whose tools are never called (what a proxy serves before its gateway
+// answers).
+func build(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,7 +107,7 @@ func New(opts Options) (*Server, error) {
 		s.backends = append(s.backends, b.Name)
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
-		Instructions: instructions + "\n\n" + s.advice.tool,
+		Instructions: strings.TrimSpace(instructions + "\n\n" + s.advice.tool),
 		Logger:       opts.Logger,
 	})
 	if err := s.addTools(); err != nil {

@@ -182,9 +182,9 @@ func (s *Server) addTools() error {
 		addTool(s, &mcp.Tool{
 			Name:  "recall",
 			Title: "Recall memories",
-			Description: "Search long-term memory for what is relevant now. Call it before answering when earlier " +
+			Description: strings.TrimSpace("Search long-term memory for what is relevant now. Call it before answering when earlier " +
 				"conversations, the user's preferences or known facts could help. Returns the memories as text, and structured with scores, backends and ref ids. " +
-				s.advice.tool,
+				s.advice.tool),
 			InputSchema: recallIn,
 			Annotations: &mcp.ToolAnnotations{ReadOnlyHint: readOnly},
 		}, s.recall, []enumAt{{"backends.[]", enums(s.backends)}}, []enumAt{{"items.[].sourceBackend", enums(s.backends)}, {"items.[].alsoFoundIn.[]", enums(s.backends)}, {"items.[].memoryType", refTypes}, {"backends.[].backend", enums(s.backends)}, {"backends.[].outcome", retrievalOutcomes}}),
