@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,8 +28,22 @@ func TestProxyKeepsTheKeyAtTheGateway(t *testing.T) {
 	}))
 	t.Cleanup(gateway.Close)
 
-	_, err := NewProxy(context.Background(), ProxyConfig{URL: gateway.URL + "/mcp", Key: "mgw_secret_0123456789abcdef"})
-	require.Error(t, err)
+	proxy, err := NewProxy(context.Background(), ProxyConfig{URL: gateway.URL + "/mcp", Key: "mgw_secret_0123456789abcdef"})
+	require.NoError(t, err, "it starts, as before a gateway that is not up")
+	t.Cleanup(func() { _ = proxy.Close() })
+	clientEnd, serverEnd := mcp.NewInMemoryTransports()
+	served, err := proxy.Server().Connect(context.Background(), serverEnd, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = served.Close() })
+	session, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil).Connect(context.Background(), clientEnd, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = session.Close() })
+	res, err := session.CallTool(context.Background(), &mcp.CallToolParams{Name: "recall", Arguments: map[string]any{"query": "x"}})
+	require.NoError(t, err)
+	require.True(t, res.IsError)
+	text := res.Content[0].(*mcp.TextContent).Text
+	require.Contains(t, text, "UNAVAILABLE: ")
+	require.Contains(t, text, "redirect")
 	require.False(t, leaked.Load(), "the key went to another host")
 
 	_, err = NewProxy(context.Background(), ProxyConfig{URL: "not a url", Key: "k"})
