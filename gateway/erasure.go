@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -463,9 +464,10 @@ type ErasureCompletion struct {
 type ErasureStore interface {
 	// CreateErasure stores the request, its job, one event per backend and
 	// the audit entry in one transaction, and removes the subject's
-	// feedback texts. An existing request with the same id, or a running
-	// one for the same subject when the request has no idempotency key, is
-	// returned instead, with created=false.
+	// feedback texts. An existing request with the same idempotency key and
+	// subject, or a running one for the same subject when the request has
+	// no idempotency key, is returned instead, with created=false; a request
+	// of another subject under the same key is ErrIdempotencyKeyTaken.
 	CreateErasure(ctx context.Context, req ErasureRequest, job CommitJob, events []OutboxEvent, audit AuditEntry) (ErasureRequest, bool, error)
 	// ActiveErasures are the user's requests whose job is not terminal.
 	ActiveErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error)
@@ -528,6 +530,10 @@ func (s *Service) EraseSubject(ctx context.Context, in EraseSubjectInput) (Erase
 	req, job, events, audit := s.planErasure(in, reason.Text, principal, s.clock())
 	stampVia(ctx, &audit)
 	stored, created, err := s.store.CreateErasure(ctx, req, job, events, audit)
+	if errors.Is(err, ErrIdempotencyKeyTaken) {
+		// Nothing of the other request: not its subject, reason or job.
+		return EraseSubjectResult{}, &ConflictError{Field: "idempotencyKey", Message: "this idempotencyKey was already used for another erasure: use a new key"}
+	}
 	if err != nil {
 		return EraseSubjectResult{}, fmt.Errorf("error creating erasure %s: %w", req.ID, err)
 	}
@@ -605,12 +611,13 @@ func (s *core) erasureGrace() time.Duration {
 	return longest + erasureGraceMargin
 }
 
-// ErasureID names an erasure: by its idempotency key when it has one, else
+// ErasureID names an erasure: by its subject and idempotency key when it
+// has one (a key names a request only together with whom it erases), else
 // by its subject and acceptance time (a later erasure of the same subject
 // is a new one).
 func ErasureID(workspaceID, userID, agentID, ns, idempotencyKey string, at time.Time) string {
 	if idempotencyKey != "" {
-		return PrefixErasure + hashHex("idempotency_key:"+workspaceID+":"+idempotencyKey, 24)
+		return PrefixErasure + hashHex(strings.Join([]string{"idempotency_key", workspaceID, userID, agentID, ns, idempotencyKey}, "\x00"), 24)
 	}
 	return PrefixErasure + hashHex(strings.Join([]string{"subject", workspaceID, userID, agentID, ns, at.Format(time.RFC3339Nano)}, "\x00"), 24)
 }

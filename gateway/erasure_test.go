@@ -440,3 +440,50 @@ func TestExportHoldsTheSubjectOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestErasureIdempotencyKeyIsBoundToItsSubject: a key names an erasure only
+// with its subject. Bob reusing the key of Alice's erasure, or an admin
+// reusing one for a second person, is CONFLICT naming the field and nothing
+// of the other request; the same request again answers itself.
+func TestErasureIdempotencyKeyIsBoundToItsSubject(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		w := newErasureWorld(t, db, gateway.Config{})
+		ctx := context.Background()
+		write := []gateway.Grant{{Namespace: "", Access: gateway.AccessWrite}}
+		as := func(user string) context.Context {
+			return gateway.WithPrincipal(ctx, gateway.Principal{Name: user + "-app", WorkspaceID: "ws", UserID: user, Role: gateway.RoleAgent, Grants: write})
+		}
+		admin := gateway.WithPrincipal(ctx, gateway.Principal{Name: "ws-admin", WorkspaceID: "ws", Role: gateway.RoleAdmin,
+			Grants: []gateway.Grant{{Namespace: "", Access: gateway.AccessAdmin}}})
+		erase := func(ctx context.Context, user, key string) (gateway.EraseSubjectResult, error) {
+			return w.svc.EraseSubject(ctx, gateway.EraseSubjectInput{WorkspaceID: "ws", UserID: user, Reason: user + "'s private reason", IdempotencyKey: key})
+		}
+
+		alice, err := erase(as("alice"), "alice", "erase-2026")
+		require.NoError(t, err)
+		require.True(t, alice.Created)
+		again, err := erase(as("alice"), "alice", "erase-2026")
+		require.NoError(t, err)
+		require.False(t, again.Created, "the same request again answers itself")
+		require.Equal(t, alice.Request.ID, again.Request.ID)
+
+		for _, tc := range []struct {
+			name string
+			ctx  context.Context
+			user string
+		}{{"another user", as("bob"), "bob"}, {"an admin, for a second person", admin, "carol"}} {
+			_, err := erase(tc.ctx, tc.user, "erase-2026")
+			var conflict *gateway.ConflictError
+			require.ErrorAs(t, err, &conflict, tc.name)
+			require.Equal(t, "idempotencyKey", conflict.Field)
+			require.NotContains(t, err.Error(), "alice", "nothing of the other request")
+			require.NotContains(t, err.Error(), alice.Request.ID)
+			require.Zero(t, countWhere(t, w.db, "erasure_requests", "user_id = ?", tc.user), "%s: nothing half-written", tc.name)
+		}
+		bob, err := erase(as("bob"), "bob", "erase-bob")
+		require.NoError(t, err, "a key of its own erases bob")
+		require.True(t, bob.Created)
+		require.Equal(t, "bob", bob.Request.UserID)
+	})
+}

@@ -21,6 +21,10 @@ var (
 	// with.
 	ErrKeyRevoked = errors.New("the API key was revoked")
 
+	// ErrIdempotencyKeyTaken: a store found the request's idempotency key
+	// already used by a request of another subject.
+	ErrIdempotencyKeyTaken = errors.New("idempotency key already used for another subject")
+
 	// ErrAdapterPanicked is a backend call whose adapter panicked; the
 	// panic and its stack are logged, never returned.
 	ErrAdapterPanicked = errors.New("backend adapter panicked")

@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -36,11 +37,22 @@ func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, j
 	var stored gateway.ErasureRequest
 	created := false
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.db.sql.lockJobs(ctx, tx, []string{"erasure:" + req.WorkspaceID + ":" + req.UserID}); err != nil {
+		locks := []string{"erasure:" + req.WorkspaceID + ":" + req.UserID}
+		if req.IdempotencyKey != nil {
+			// Two subjects racing with one key: one wins, the other sees it.
+			locks = append(locks, "erasure_key:"+req.WorkspaceID+":"+*req.IdempotencyKey)
+			slices.Sort(locks)
+		}
+		if err := s.db.sql.lockJobs(ctx, tx, locks); err != nil {
 			return err
 		}
 		var existing []erasureRow
-		q := tx.NewSelect().Model(&existing).Where("er.id = ?", req.ID)
+		// By key, not by id: requests stored before ids included the
+		// subject are found too.
+		q := tx.NewSelect().Model(&existing).
+			Where("er.workspace_id = ?", req.WorkspaceID).
+			Where("er.idempotency_key = ?", derefString(req.IdempotencyKey)).
+			OrderExpr("er.created_at, er.id").Limit(1)
 		if req.IdempotencyKey == nil {
 			// A running erasure of the same subject answers a request that
 			// names no key.
@@ -58,6 +70,9 @@ func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, j
 		}
 		if len(existing) > 0 {
 			stored = existing[0].domain()
+			if stored.Scope() != req.Scope() {
+				return gateway.ErrIdempotencyKeyTaken
+			}
 			return nil
 		}
 		job.Metadata = nonNil(job.Metadata)
