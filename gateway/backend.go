@@ -196,6 +196,10 @@ type CommitResult struct {
 	// deleted while producing Refs (OpenViking's memory diff deletes): their
 	// refs are marked DELETED in the completion's transaction.
 	Retired []ProducedRef
+	// DeletedSessions, on a narrowed erasure, are the sessions (gateway
+	// ids) the backend deleted whole, with what every agent and namespace
+	// wrote there (a SessionWideEraser).
+	DeletedSessions []string
 	// ReplacedContentHash, for applied feedback, is the ContentHash of the
 	// trimmed text the correction or delete removed, when the backend could
 	// read it: retrieval then recognises the old fact wherever it still

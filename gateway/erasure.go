@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -458,6 +459,9 @@ type ErasureCompletion struct {
 	// Keep are ref types whose memories the backend could not delete (a
 	// partial erasure): their refs stay live, since the memories remain.
 	Keep []RefType
+	// Sessions the backend deleted whole (CommitResult.DeletedSessions):
+	// the SESSION_ARCHIVE refs of every scope written there are DELETED too.
+	Sessions []string
 }
 
 // ErasureStore persists erasures.
@@ -473,6 +477,10 @@ type ErasureStore interface {
 	ActiveErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error)
 	// SubjectRefs are the subject's refs in one backend.
 	SubjectRefs(ctx context.Context, scope ErasureScope, backend Backend) ([]MemoryRef, error)
+	// SubjectSessionScopes are the scopes (agent, namespace) written in the
+	// sessions that hold something of the subject, the subject's own
+	// included.
+	SubjectSessionScopes(ctx context.Context, scope ErasureScope) ([]SessionScope, error)
 	// SubjectRefCounts counts the subject's refs in one backend by type.
 	SubjectRefCounts(ctx context.Context, scope ErasureScope, backend Backend) (map[RefType]int, error)
 	// SubjectRefsPage pages through all of the subject's refs, oldest
@@ -523,6 +531,9 @@ func (s *Service) EraseSubject(ctx context.Context, in EraseSubjectInput) (Erase
 	if err != nil {
 		return EraseSubjectResult{}, err
 	}
+	if err := s.authorizeSessionWideDeletes(ctx, in, principal); err != nil {
+		return EraseSubjectResult{}, err
+	}
 	reason := s.redact(in.WorkspaceID, in.Reason)
 	if len(reason.Rejected) > 0 {
 		return EraseSubjectResult{}, rejection("reason", reason)
@@ -561,6 +572,44 @@ func (s *Service) authorizeErasure(ctx context.Context, in EraseSubjectInput) (P
 		return Principal{}, fmt.Errorf("%w: erasing needs ADMIN on the scope, or the user's own key with WRITE there", ErrForbidden)
 	}
 	return p, nil
+}
+
+// SessionWideEraser is a backend that keeps a conversation as one session
+// with no way to delete one turn of it (OpenViking): a narrowed erasure
+// deletes the subject's sessions whole, with whatever other agents or
+// namespaces wrote there.
+type SessionWideEraser interface {
+	ErasesWholeSessions() bool
+}
+
+// authorizeSessionWideDeletes: where a backend deletes whole sessions, a
+// narrowed erasure destroys every scope written in the subject's sessions,
+// so the requester must be allowed to write each of them; otherwise it is
+// refused before anything is deleted.
+func (s *Service) authorizeSessionWideDeletes(ctx context.Context, in EraseSubjectInput, p Principal) error {
+	scope := ErasureScope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
+	if !scope.Narrow() || !slices.ContainsFunc(s.backends, erasesWholeSessions) {
+		return nil
+	}
+	scopes, err := s.store.SubjectSessionScopes(ctx, scope)
+	if err != nil {
+		return fmt.Errorf("error reading the scopes of the subject's sessions: %w", err)
+	}
+	for _, sc := range scopes {
+		if scope.Holds(in.UserID, sc.AgentID, sc.Namespace) {
+			continue
+		}
+		if !p.May(AccessWrite, Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: sc.AgentID, Namespace: sc.Namespace}) {
+			return fmt.Errorf("%w: the subject's conversations also hold turns outside this erasure's scope that the key may not erase, "+
+				"and a backend deletes conversations whole; erase with a key that may write all of them, or erase the whole user", ErrForbidden)
+		}
+	}
+	return nil
+}
+
+func erasesWholeSessions(a BackendAdapter) bool {
+	w, ok := a.(SessionWideEraser)
+	return ok && w.ErasesWholeSessions()
 }
 
 // planErasure builds the request, its job, one event per backend (due after
@@ -724,7 +773,7 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 			fmt.Sprintf("%s still returns %d item(s) of the subject after the delete", e.Backend, n))
 	}
 	if cannot := residue.Unerasable(); len(cannot) > 0 {
-		return s.incompleteErasure(c, outcome, cannot, &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend}, now)
+		return s.incompleteErasure(c, outcome, cannot, &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend, Sessions: res.DeletedSessions}, now)
 	}
 	if outcome == string(ErasureOutcomeUnsupported) {
 		// A backend that cannot delete, holding nothing of the subject.
@@ -732,7 +781,7 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 	}
 	c.Status, c.CompletedAt = OutboxSuccess, &now
 	c.LastError, c.LastErrorCode = nil, nil
-	c.Erasure = &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend}
+	c.Erasure = &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend, Sessions: res.DeletedSessions}
 	return c
 }
 

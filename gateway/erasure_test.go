@@ -487,3 +487,63 @@ func TestErasureIdempotencyKeyIsBoundToItsSubject(t *testing.T) {
 		require.Equal(t, "bob", bob.Request.UserID)
 	})
 }
+
+// TestNarrowErasureOfSharedSessions: OpenViking deletes a conversation
+// whole, so a narrowed erasure of sessions that also hold other scopes'
+// turns is refused to a key that may not write them all (an admin of one
+// namespace, an agent's own key); an admin of the workspace may, and then
+// the refs of every scope in the deleted sessions are DELETED, never left
+// SUCCESS, while the local backend, which deletes turn by turn, keeps the
+// other scopes' turns.
+func TestNarrowErasureOfSharedSessions(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		w := newErasureWorld(t, db, gateway.Config{})
+		ctx := context.Background()
+		ingest := func(session, agent, ns, text string) {
+			t.Helper()
+			_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+				WorkspaceID: "ws", UserID: "u1", AgentID: agent, SessionID: session, TurnID: fmt.Sprintf("t%d", w.now.Load()),
+				Namespace: ns, Role: gateway.RoleUser, Content: text,
+			})
+			require.NoError(t, err)
+			w.advance(time.Millisecond)
+		}
+		ingest("shared", "a1", "support", "my order number is late")
+		ingest("shared", "a2", "sales", "I want the premium plan")
+		ingest("alone", "a1", "support", "the printer is broken")
+
+		principal := func(name, agent string, grants ...gateway.Grant) context.Context {
+			return gateway.WithPrincipal(ctx, gateway.Principal{Name: name, WorkspaceID: "ws", UserID: map[bool]string{true: "u1"}[agent != ""],
+				AgentID: agent, Role: map[bool]gateway.PrincipalRole{true: gateway.RoleAgent, false: gateway.RoleAdmin}[agent != ""], Grants: grants})
+		}
+		supportAdmin := principal("support-admin", "", gateway.Grant{Namespace: "support", Access: gateway.AccessAdmin})
+		agentKey := principal("u1-a1", "a1", gateway.Grant{Namespace: "", Access: gateway.AccessWrite})
+		wsAdmin := principal("ws-admin", "", gateway.Grant{Namespace: "", Access: gateway.AccessAdmin})
+		erase := func(ctx context.Context, agent, ns string) (gateway.EraseSubjectResult, error) {
+			return w.svc.EraseSubject(ctx, gateway.EraseSubjectInput{WorkspaceID: "ws", UserID: "u1", AgentID: agent, Namespace: ns, Reason: "asked"})
+		}
+
+		for name, try := range map[string]func() error{
+			"an admin of support only": func() error { _, err := erase(supportAdmin, "", "support"); return err },
+			"the agent's own key":      func() error { _, err := erase(agentKey, "a1", ""); return err },
+		} {
+			err := try()
+			require.ErrorIs(t, err, gateway.ErrForbidden, name)
+			require.Zero(t, countWhere(t, w.db, "erasure_requests", "user_id = ?", "u1"), "%s: nothing accepted", name)
+		}
+		require.Len(t, w.ov.Sessions("ws", "u1"), 2, "both sessions still there")
+
+		res, err := erase(wsAdmin, "a1", "")
+		require.NoError(t, err, "a workspace admin may write every scope of the sessions")
+		w.drain(t)
+		status, _ := w.request(t, res.Request.ID)
+		require.Contains(t, []gateway.ErasureStatus{gateway.ErasureCompleted, gateway.ErasurePartial}, status)
+		require.Empty(t, w.ov.Sessions("ws", "u1"), "OpenViking deleted both of a1's sessions whole")
+		require.Zero(t, countWhere(t, w.db, "memory_refs", "backend = ? AND session_id = ? AND status = ?",
+			gateway.BackendOpenViking, "shared", gateway.RefStatusSuccess), "no ref of the deleted session is left SUCCESS, a2's included")
+		require.Equal(t, 1, countWhere(t, w.db, "local_memories", "user_id = ? AND agent_id = ?", "u1", "a2"), "local deletes turn by turn: a2's turn stays")
+		require.Equal(t, 1, countWhere(t, w.db, "memory_refs", "backend = ? AND agent_id = ? AND status = ?",
+			gateway.BackendLocal, "a2", gateway.RefStatusSuccess), "and so does its ref")
+	})
+}

@@ -160,6 +160,34 @@ func subjectRefs(db bun.IDB, q *bun.SelectQuery, scope gateway.ErasureScope) *bu
 	return q
 }
 
+// SubjectSessionScopes implements gateway.ErasureStore.
+func (s *Store) SubjectSessionScopes(ctx context.Context, scope gateway.ErasureScope) ([]gateway.SessionScope, error) {
+	held := s.db.NewSelect().Model((*sessionScopeRow)(nil)).Column("sc.session_id").
+		Where("sc.workspace_id = ?", scope.WorkspaceID).Where("sc.user_id = ?", scope.UserID)
+	if scope.AgentID != "" {
+		held = held.Where("sc.agent_id = ?", scope.AgentID)
+	}
+	if scope.Namespace != "" {
+		cond, args := namespace.Condition("sc.namespace", scope.Namespace)
+		held = held.Where(cond, args...)
+	}
+	var rows []sessionScopeRow
+	err := s.db.NewSelect().Model(&rows).Distinct().Column("sc.agent_id", "sc.namespace").
+		Where("sc.workspace_id = ?", scope.WorkspaceID).
+		Where("sc.user_id = ?", scope.UserID).
+		Where("sc.session_id IN (?)", held).
+		OrderExpr("sc.agent_id, sc.namespace").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the scopes of the subject's sessions: %w", err)
+	}
+	out := make([]gateway.SessionScope, len(rows))
+	for i, r := range rows {
+		out[i] = gateway.SessionScope{AgentID: r.AgentID, Namespace: r.Namespace}
+	}
+	return out, nil
+}
+
 // SubjectRefs implements gateway.ErasureStore: the subject's refs in one
 // backend that still name a memory.
 func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, backend gateway.Backend) ([]gateway.MemoryRef, error) {
@@ -228,6 +256,25 @@ func (s *Store) markErased(ctx context.Context, tx bun.Tx, e *gateway.ErasureCom
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("error marking erased refs: %w", err)
+	}
+	if len(e.Sessions) == 0 {
+		return nil
+	}
+	// Sessions deleted whole: what any scope stored there is gone too.
+	_, err = tx.NewUpdate().Model((*refRow)(nil)).
+		Set("status = ?", gateway.RefStatusDeleted).
+		Set("superseded_at = ?", now).
+		Set("updated_at = ?", now).
+		Set("metadata = "+s.db.sql.withMetadataKey("r.metadata", "erased_by"), e.RequestID).
+		Where("r.workspace_id = ?", e.Scope.WorkspaceID).
+		Where("r.user_id = ?", e.Scope.UserID).
+		Where("r.backend = ?", e.Backend).
+		Where("r.ref_type = ?", gateway.RefTypeSessionArchive).
+		Where("r.session_id IN (?)", bun.List(e.Sessions)).
+		Where("r.status <> ?", gateway.RefStatusDeleted).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error marking the refs of deleted sessions: %w", err)
 	}
 	return nil
 }

@@ -259,6 +259,7 @@ func (b *Backend) registered(ctx context.Context, who identity) (bool, error) {
 func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
 	who := b.user(req.WorkspaceID, req.UserID)
 	erased := 0
+	var sessions []string
 	for _, m := range req.Memories {
 		var err error
 		switch {
@@ -267,8 +268,9 @@ func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gat
 				Method: http.MethodDelete, Path: "/api/v1/fs",
 				Query: url.Values{"uri": {m.NativeURI}, "recursive": {"false"}, "wait": {"true"}},
 			}, nil)
-		case m.SessionID != "":
+		case m.SessionID != "" && !slices.Contains(sessions, m.SessionID):
 			err = b.deleteSession(ctx, who, sessionID(m.SessionID))
+			sessions = append(sessions, m.SessionID)
 		default:
 			continue
 		}
@@ -277,8 +279,19 @@ func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gat
 		}
 		erased++
 	}
-	return erasedResult(erased), nil
+	res := erasedResult(erased)
+	res.DeletedSessions = sessions
+	return res, nil
 }
+
+var _ gateway.SessionWideEraser = (*Backend)(nil)
+
+// ErasesWholeSessions implements gateway.SessionWideEraser: a session's
+// messages cannot be deleted one by one (the session routes offer no
+// message delete, only DELETE /api/v1/sessions/{id},
+// openviking/server/routers/sessions.py:299-835, :551), so a narrowed
+// erasure deletes the subject's sessions whole.
+func (*Backend) ErasesWholeSessions() bool { return true }
 
 // deleteSession deletes a session by the id OpenViking knows it by; a
 // session that is gone (404 "Session not found") counts as deleted.
