@@ -7,10 +7,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/statements"
 )
 
 func TestPrincipalAccess(t *testing.T) {
@@ -91,5 +93,37 @@ func TestSubscriptionsRespectGrants(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("no job delivered")
 		}
+	})
+}
+
+// TestRefusedWriteCostsTheSameWhateverItNames: bob writing into alice's
+// session is refused at the same cost (statements) whether the turn id he
+// names is one of hers or not, so the refusal confirms nothing of her
+// conversation.
+func TestRefusedWriteCostsTheSameWhateverItNames(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		db.AddQueryHook(&persistence.QueryCounter{})
+		svc := newService(t, db, gateway.Config{}, local.New(db.DB, time.Now))
+		write := []gateway.Grant{{Namespace: "", Access: gateway.AccessWrite}}
+		as := func(user string) context.Context {
+			return gateway.WithPrincipal(context.Background(), gateway.Principal{Name: user, WorkspaceID: "ws", UserID: user, Role: gateway.RoleAgent, Grants: write})
+		}
+		turn := func(user, turnID string) gateway.IngestTurnInput {
+			return gateway.IngestTurnInput{WorkspaceID: "ws", UserID: user, AgentID: "a", SessionID: "alice-s", TurnID: turnID,
+				Namespace: "n", Role: gateway.RoleUser, Content: "I was diagnosed with diabetes"}
+		}
+		_, err := svc.IngestConversationTurn(as("alice"), turn("alice", "t-diagnosis"))
+		require.NoError(t, err)
+
+		cost := map[string]int64{}
+		for _, turnID := range []string{"t-diagnosis", "t-unknown"} {
+			ctx, counted := statements.WithCounter(as("bob"))
+			_, err := svc.IngestConversationTurn(ctx, turn("bob", turnID))
+			require.ErrorIs(t, err, gateway.ErrOutOfScope, turnID)
+			cost[turnID] = counted.Load()
+		}
+		require.Positive(t, cost["t-unknown"])
+		require.Equal(t, cost["t-unknown"], cost["t-diagnosis"], "a refusal costs the same whether alice's session holds the turn or not")
 	})
 }

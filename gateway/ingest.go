@@ -251,6 +251,17 @@ type ingestPlan struct {
 }
 
 func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
+	// Whose session it is comes first: a write into another user's session
+	// is refused at the same cost whatever it names, so the refusal tells
+	// nothing of the session's turns (whether a turn id, or with derived
+	// ids a sentence, is there).
+	now := s.clock()
+	if err := s.claimSession(ctx, SessionClaim{
+		WorkspaceID: t.WorkspaceID, SessionID: t.SessionID, UserID: t.UserID,
+		AgentID: t.AgentID, Namespace: t.Namespace, At: now,
+	}); err != nil {
+		return IngestResult{}, err
+	}
 	prevByBackend, replay, err := s.previousRefs(ctx, t)
 	if err != nil {
 		return IngestResult{}, err
@@ -261,13 +272,6 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	// No write may land while an erasure of the subject is under way: it
 	// could outlive the delete.
 	if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace); err != nil {
-		return IngestResult{}, err
-	}
-	now := s.clock()
-	if err := s.claimSession(ctx, SessionClaim{
-		WorkspaceID: t.WorkspaceID, SessionID: t.SessionID, UserID: t.UserID,
-		AgentID: t.AgentID, Namespace: t.Namespace, At: now,
-	}); err != nil {
 		return IngestResult{}, err
 	}
 	plans := s.planIngest(t, prevByBackend, now)

@@ -107,6 +107,15 @@ func (p Principal) IsOperator() bool {
 	return p.WorkspaceID == AllWorkspaces && p.UserID == "" && p.AgentID == "" && p.AccessTo(AllWorkspaces, "") >= AccessAdmin
 }
 
+// SeesAllOfItsWorkspace reports whether the caller sees everything a
+// request of its can touch: the operator, or an ADMIN of its whole
+// workspace bound to no user or agent. Only such a caller learns how much
+// work a request did (statement counts), since that also measures data
+// the caller may not read.
+func (p Principal) SeesAllOfItsWorkspace() bool {
+	return p.IsOperator() || (p.WorkspaceID != "" && p.UserID == "" && p.AgentID == "" && p.AccessTo(p.WorkspaceID, "") >= AccessAdmin)
+}
+
 // InWorkspace reports whether the caller may see the workspace at all.
 func (p Principal) InWorkspace(workspaceID string) bool {
 	return p.WorkspaceID == AllWorkspaces || p.WorkspaceID == workspaceID

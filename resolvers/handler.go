@@ -162,7 +162,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		ctx, counted := statements.WithCounter(ctx)
 		resp := next(withLoaders(ctx, newLoaders(res.Service, res.Service.Reader(ctx), cfg.LoaderWait)))
 		if resp != nil && graphql.HasOperationContext(ctx) &&
-			graphql.GetOperationContext(ctx).Headers.Get(StatementsHeader) == "count" {
+			graphql.GetOperationContext(ctx).Headers.Get(StatementsHeader) == "count" && mayCountStatements(ctx, res.Service) {
 			if resp.Extensions == nil {
 				resp.Extensions = map[string]any{}
 			}
@@ -175,8 +175,17 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 
 // StatementsHeader, set to "count", asks for the number of SQL statements
 // the response cost, in extensions.statements (dashboards' developers and
-// the bench read it; it says nothing the caller cannot see otherwise).
+// the bench read it). A count measures data the caller may not read (how
+// much a refused write found), so only a key that sees everything of its
+// workspace gets one; others' header is ignored.
 const StatementsHeader = "Memory-Gateway-Statements"
+
+// mayCountStatements: the caller sees all of its workspace (or is the
+// operator, or dev mode's anonymous caller).
+func mayCountStatements(ctx context.Context, svc *gateway.Service) bool {
+	p, err := svc.Caller(ctx)
+	return err == nil && p.SeesAllOfItsWorkspace()
+}
 
 // pageCost is the complexity of a connection: its page size times what each
 // node selects.
