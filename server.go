@@ -329,6 +329,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		}
 		opts.Notifier, opts.Drainer = outboxWorker, outboxWorker
 	}
+	if trusted != nil {
+		opts.DocumentsOnly = trusted.Restricts
+	}
 	svc, err := gateway.NewService(opts)
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))

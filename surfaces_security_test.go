@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,6 +50,46 @@ func TestStatementCountsOnlyForWhoSeesEverything(t *testing.T) {
 				_, has := ext["statements"]
 				require.Equal(t, counted, has, "key %s", key[:12])
 			}
+		})
+	}
+}
+
+// TestRestrictedDashboardReadsNoContentElsewhere: a DASHBOARD key held to
+// the trusted documents reads conversation content nowhere else — not
+// through MCP's recall or memory tools, not through the export.
+func TestRestrictedDashboardReadsNoContentElsewhere(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			base := startServerWith(t, map[string]string{
+				"DATABASE_URL": pt.URL(t, d), "API_KEYS_FILE": keysFile(t), "TRUSTED_DOCUMENTS_FILE": trustedDocsFile(t),
+			})
+			status, out := call(t, base, agentKeyA, e2eIngest, map[string]any{"in": map[string]any{
+				"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": "s1", "turnId": "t1",
+				"namespace": "support", "role": "USER", "content": "my blood type is AB negative",
+			}})
+			require.Equal(t, http.StatusOK, status, "%v", out)
+
+			dash, _ := mcpClient(t, base, dashKeyA, nil)
+			res, structured := callTool(t, dash, "recall", map[string]any{"workspaceId": "acme", "userId": "alice", "agentId": "helper", "query": "blood type"}, nil)
+			require.Equal(t, "FORBIDDEN", toolErrorOf(t, res, structured)["code"], "recall: %s", resultText(res))
+			require.NotContains(t, resultText(res), "AB negative")
+			res, structured = callTool(t, dash, "list_memories", map[string]any{"workspaceId": "acme", "userId": "alice"}, nil)
+			require.Equal(t, "FORBIDDEN", toolErrorOf(t, res, structured)["code"], "list_memories")
+
+			export := func(key string) (int, string) {
+				resp := getExport(t, base, key, url.Values{"workspaceId": {"acme"}, "userId": {"alice"}})
+				raw, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				return resp.StatusCode, string(raw)
+			}
+			status, body := export(dashKeyA)
+			require.Equal(t, http.StatusForbidden, status, body)
+			require.NotContains(t, body, "AB negative")
+			status, body = export(operatorKey)
+			require.Equal(t, http.StatusOK, status, "an unrestricted key still exports")
+			require.Contains(t, body, "AB negative")
 		})
 	}
 }

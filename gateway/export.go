@@ -112,6 +112,9 @@ func (s *Service) ExportSubject(ctx context.Context, in ExportInput, emit func(E
 	if err != nil {
 		return err
 	}
+	if err := s.readsContentHere(ctx, p); err != nil {
+		return err
+	}
 	if p.AgentID != "" && p.AgentID != in.AgentID {
 		return fmt.Errorf("%w: a key bound to an agent exports that agent's memories only (agentId)", ErrForbidden)
 	}

@@ -65,6 +65,9 @@ func (s *Service) MemoryTexts(ctx context.Context, refIDs []string) ([]MemoryTex
 	if err != nil {
 		return nil, err
 	}
+	if err := s.readsContentHere(ctx, p); err != nil {
+		return nil, err
+	}
 	refs, err := s.Reader(ctx).MemoryRefsByIDs(ctx, refIDs)
 	if err != nil {
 		return nil, err
@@ -124,6 +127,9 @@ func (s *Service) Memories(ctx context.Context, in MemoriesInput, page PageReque
 	scope := Scope{WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace}
 	p, err := s.principal(ctx)
 	if err != nil {
+		return Page[MemoryText]{}, err
+	}
+	if err := s.readsContentHere(ctx, p); err != nil {
 		return Page[MemoryText]{}, err
 	}
 	// A namespace named must be readable; without one, the list holds what

@@ -91,6 +91,9 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 		}
 		return RetrieveResult{}, err
 	}
+	if err := s.readsContentHere(ctx, p); err != nil {
+		return RetrieveResult{}, err
+	}
 	if err := s.admit(ctx, p, LimitRetrieve); err != nil {
 		return RetrieveResult{}, err
 	}

@@ -200,6 +200,8 @@ type Service struct {
 	urlGuard      URLGuard
 	ingests       singleflight.Group
 	subscriptions subscriptionCounts
+	// documentsOnly tells the keys restricted to trusted GraphQL documents.
+	documentsOnly func(Principal) bool
 }
 
 // Options are the collaborators of a Service (and of an OutboxExecutor,
@@ -238,6 +240,10 @@ type Options struct {
 	// URLGuard refuses webhook URLs that resolve where deliveries must not
 	// go; nil checks only the URL's form.
 	URLGuard URLGuard
+	// DocumentsOnly tells the keys that may run only trusted GraphQL
+	// documents (TRUSTED_DOCUMENTS_FOR): they read conversation content
+	// through no other edge (MCP, the export). nil: no key is restricted.
+	DocumentsOnly func(Principal) bool
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -259,6 +265,10 @@ func NewService(opts Options) (*Service, error) {
 		feedbackPolicy: DefaultFeedbackPolicy,
 		webhooks:       opts.Webhooks,
 		urlGuard:       opts.URLGuard,
+		documentsOnly:  opts.DocumentsOnly,
+	}
+	if s.documentsOnly == nil {
+		s.documentsOnly = func(Principal) bool { return false }
 	}
 	if opts.FeedbackPolicy != nil {
 		s.feedbackPolicy = *opts.FeedbackPolicy
@@ -297,6 +307,17 @@ func (s *core) retrieveTimeout(b Backend) time.Duration {
 		return min(d, s.cfg.RetrieveTimeout)
 	}
 	return s.cfg.RetrieveTimeout
+}
+
+// readsContentHere refuses a key restricted to trusted GraphQL documents
+// content anywhere but GraphQL, where every document it runs is one its
+// operator listed: the restriction holds on every edge, not only where it
+// is checked.
+func (s *Service) readsContentHere(ctx context.Context, p Principal) error {
+	if s.documentsOnly(p) && ViaFrom(ctx) != ViaGraphQL {
+		return fmt.Errorf("%w: this key may run only the trusted GraphQL documents; it reads no conversation content elsewhere", ErrForbidden)
+	}
+	return nil
 }
 
 // Backends returns the configured backends in order.

@@ -207,6 +207,9 @@ func DocumentHash(doc string) string {
 // Len is the number of documents.
 func (t *TrustedDocuments) Len() int { return len(t.set.Load().byHash) }
 
+// Restricts reports whether p may run only the trusted documents.
+func (t *TrustedDocuments) Restricts(p gateway.Principal) bool { return t.restricts(p) }
+
 func (t *TrustedDocuments) restricts(p gateway.Principal) bool {
 	switch t.scope {
 	case TrustedForNonAdmins:
