@@ -48,6 +48,9 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 	if err != nil {
 		return RecordFeedbackResult{}, err
 	}
+	if err := checkSourceType(ctx, in.SourceType); err != nil {
+		return RecordFeedbackResult{}, err
+	}
 	principal, ref, err := s.authorizeFeedback(ctx, in)
 	if err != nil {
 		return RecordFeedbackResult{}, err

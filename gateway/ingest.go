@@ -183,6 +183,9 @@ func (s *Service) prepareTurn(ctx context.Context, in IngestTurnInput) (*turn, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSourceType(ctx, in.SourceType); err != nil {
+		return nil, err
+	}
 	principal, err := s.authorize(ctx, AccessWrite, t.scope())
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,9 +16,27 @@ const (
 	AuditActionExpire = "expire_memory"
 	// ReviewerRetention is the reviewer of the delete requests a TTL makes.
 	ReviewerRetention = "retention_policy"
-	// SourceRetention is the source type of those delete requests.
+	// SourceRetention is the source type of those delete requests. It is
+	// reserved: a client's feedback under it would exempt memories from
+	// their TTL and pass for the policy's at webhook receivers.
 	SourceRetention = "retention"
+	// SourceMCP is the source type of what the MCP edge records.
+	SourceMCP = "mcp"
 )
+
+// checkSourceType refuses a source type the gateway reserves for itself:
+// retention's (in any casing, with anything after it), and mcp's but from
+// the MCP edge.
+func checkSourceType(ctx context.Context, sourceType string) error {
+	lower := strings.ToLower(sourceType)
+	switch {
+	case strings.HasPrefix(lower, SourceRetention):
+		return NewInputError("sourceType", "is reserved to the gateway's retention policy")
+	case lower == SourceMCP && ViaFrom(ctx) != ViaMCP:
+		return NewInputError("sourceType", "is reserved to the gateway's MCP edge")
+	}
+	return nil
+}
 
 // RetentionPolicy is the retention of every workspace: Default, unless the
 // workspace has its own rules.
@@ -105,7 +124,10 @@ func (s *Service) ExpireMemories(ctx context.Context, store RetentionStore, ws W
 	routed := 0
 	for _, ref := range refs {
 		fb := MemoryFeedback{
-			ID: FeedbackID(ref.WorkspaceID, SourceRetention, ref.ID), WorkspaceID: ref.WorkspaceID, UserID: ref.UserID,
+			// Ids of a basis no client can name (sourceType "retention…" is
+			// refused), so no feedback recorded before that refusal
+			// stands in for this one.
+			ID: FeedbackID(ref.WorkspaceID, ReviewerRetention, ref.ID), WorkspaceID: ref.WorkspaceID, UserID: ref.UserID,
 			AgentID: ref.AgentID, Namespace: ref.Namespace, MemoryRefID: ref.ID, FeedbackType: FeedbackDeleteRequest,
 			Status: FeedbackAccepted, ReviewedBy: optional(ReviewerRetention), ReviewedAt: &now,
 			SourceType: optional(SourceRetention), SourceEventID: optional(ref.ID),

@@ -117,3 +117,64 @@ func TestControlPlaneRetention(t *testing.T) {
 		require.Positive(t, countWhere(t, db, "audit_entries", "actor_user_id = ?", "u4"), "recent audit stays")
 	})
 }
+
+// TestReservedSourceTypes: clients may not claim the source types the
+// gateway sets itself — retention's in any form, mcp's outside the MCP edge
+// — on feedback or turns; and feedback under retention's that was recorded
+// before the reservation exempts no memory from its TTL.
+func TestReservedSourceTypes(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		w := newErasureWorld(t, db, gateway.Config{})
+		w.remember(t, "u1", "an old fact about tea")
+		w.drain(t)
+		var refID string
+		require.NoError(t, db.NewSelect().Table("memory_refs").Column("id").
+			Where("user_id = ? AND backend = ? AND ref_type = ?", "u1", gateway.BackendLocal, gateway.RefTypeMessageMemory).
+			Scan(context.Background(), &refID))
+		viaGraphQL := gateway.WithVia(context.Background(), gateway.ViaGraphQL)
+		feedback := func(ctx context.Context, source string) error {
+			_, err := w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
+				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refID,
+				FeedbackType: gateway.FeedbackHelpful, SourceType: source, SourceEventID: refID,
+			})
+			return err
+		}
+		for _, source := range []string{"retention", "Retention", "retention_policy", "mcp"} {
+			err := feedback(viaGraphQL, source)
+			var input *gateway.InputError
+			require.ErrorAs(t, err, &input, source)
+			require.Equal(t, "sourceType", input.Field)
+			_, err = w.svc.IngestConversationTurn(viaGraphQL, gateway.IngestTurnInput{
+				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "t-" + source,
+				Namespace: "team", Role: gateway.RoleUser, Content: "x", SourceType: source,
+			})
+			require.ErrorAs(t, err, &input, source)
+		}
+		require.Zero(t, countWhere(t, db, "memory_feedback", "memory_ref_id = ?", refID), "nothing recorded")
+		require.NoError(t, feedback(gateway.WithVia(context.Background(), gateway.ViaMCP), "mcp"), "the MCP edge's own")
+
+		// A client's feedback under retention's source type, from before
+		// the reservation, under the very id the policy once used.
+		now := time.Unix(0, w.now.Load()).UTC()
+		spoof := gateway.MemoryFeedback{
+			ID: gateway.FeedbackID("ws", gateway.SourceRetention, refID), WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team",
+			MemoryRefID: refID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackAccepted,
+			ReviewedBy: new(gateway.ReviewerAutoAccept), ReviewedAt: &now,
+			SourceType: new(gateway.SourceRetention), SourceEventID: &refID, CreatedAt: now, UpdatedAt: now,
+		}
+		_, _, err := persistence.NewStore(db).SaveFeedback(context.Background(), spoof, gateway.FeedbackContent{}, pt.Audit(spoof.ID), nil)
+		require.NoError(t, err)
+
+		w.advance(31 * 24 * time.Hour)
+		policy := gateway.RetentionPolicy{Default: gateway.RetentionRules{Memories: []gateway.MemoryTTL{
+			{Namespace: "team", MemoryTypes: []gateway.RefType{gateway.RefTypeMessageMemory}, TTL: 30 * 24 * time.Hour},
+		}}}
+		cleaner, err := maintenance.New(maintenance.Config{Policy: policy, BatchSize: 10}, persistence.NewStore(db), w.svc, nil,
+			func() time.Time { return time.Unix(0, w.now.Load()) }, maintenance.Hooks{})
+		require.NoError(t, cleaner.RunOnce(context.Background()))
+		w.drain(t)
+		require.Equal(t, 1, countWhere(t, db, "memory_refs", "id = ? AND status = ?", refID, gateway.RefStatusDeleted),
+			"the spoofed feedback exempted nothing: the memory expired")
+	})
+}

@@ -283,7 +283,7 @@ func (s *Server) remember(ctx context.Context, _ *mcp.CallToolRequest, in rememb
 		res, err := s.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 			WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID,
 			SessionID: in.SessionID, Namespace: ns, TurnID: turnID,
-			Role: roles[i], Content: t.Content, SourceType: "mcp",
+			Role: roles[i], Content: t.Content, SourceType: gateway.SourceMCP,
 		})
 		if err != nil {
 			// The turns before this one are stored; retrying the call stores
@@ -559,7 +559,7 @@ func (s *Server) giveFeedback(ctx context.Context, _ *mcp.CallToolRequest, in fe
 	res, err := s.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID, Namespace: ns,
 		MemoryRefID: in.RefID, FeedbackType: kind, Comment: in.Comment, Correction: in.Correction,
-		SourceType: "mcp", SourceEventID: source,
+		SourceType: gateway.SourceMCP, SourceEventID: source,
 	})
 	if err != nil {
 		return feedbackResult{}, "", err
@@ -818,7 +818,7 @@ func (s *Server) forgetMemory(ctx context.Context, _ *mcp.CallToolRequest, in fo
 	res, err := s.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID, Namespace: ref.Namespace,
 		MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackDeleteRequest, Comment: in.Reason,
-		SourceType: "mcp", SourceEventID: derivedFeedbackID(sc, ref.ID, "forget", "", ""),
+		SourceType: gateway.SourceMCP, SourceEventID: derivedFeedbackID(sc, ref.ID, "forget", "", ""),
 	})
 	if err != nil {
 		return forgetMemoryResult{}, "", err

@@ -104,7 +104,10 @@ func (s *Store) ExpiredRefs(ctx context.Context, ws gateway.WorkspaceSet, rule g
 	var rows []refRow
 	routed := s.db.NewSelect().Model((*feedbackRow)(nil)).ColumnExpr("1").
 		Where("f.memory_ref_id = r.id").
-		Where("f.source_type = ?", gateway.SourceRetention)
+		Where("f.source_type = ?", gateway.SourceRetention).
+		// The policy's own: a client's feedback under that source type
+		// (accepted before it was reserved) exempts nothing.
+		Where("f.reviewed_by = ?", gateway.ReviewerRetention)
 	q := s.db.NewSelect().Model(&rows).
 		Where("r.status = ?", gateway.RefStatusSuccess).
 		Where("r.created_at < ?", before).
