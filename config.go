@@ -290,7 +290,7 @@ func settings(cfg *config) []setting {
 		{"webhook-poll-interval", "WEBHOOK_POLL_INTERVAL", "how often the worker looks for due webhook deliveries", webhook.PollIntervalDefault.String(), duration(&cfg.WebhookPoll)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics, /healthz and /readyz on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
-		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},
+		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ to the operator key only, 404 to everyone else (anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},
 		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318); enables tracing", "", str(&cfg.OTLPEndpoint)},
 		{"service-name", "OTEL_SERVICE_NAME", "service name on exported spans", telemetry.ServiceNameDefault, str(&cfg.ServiceName)},
 		{"trace-sample-ratio", "TRACE_SAMPLE_RATIO", "share of new traces recorded (a caller's sampling decision is kept)", "1", ratio(&cfg.TraceSampleRatio)},

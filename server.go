@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -394,10 +395,10 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())
 	}
 	if cfg.Metrics {
-		mux.Handle("GET /metrics", tel.Handler())
+		mux.Handle("GET "+metricsPath, tel.Handler())
 	}
 	if cfg.Pprof {
-		mux.Handle("/debug/pprof/", keyring.Middleware(operatorOnly(a.devMode, pprofHandler())))
+		handleOperatorOnly(mux, keyring, pprofHandler(), pprofPath, strings.TrimSuffix(pprofPath, "/"))
 	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
 	a.closeStreams = closeStreams
@@ -511,7 +512,7 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 		}
 		a.metricsBound = ln.Addr().String()
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.telemetry.Handler())
+		mux.Handle("GET "+metricsPath, a.telemetry.Handler())
 		// A worker has no other listener: its probes live here.
 		mux.HandleFunc("GET /healthz", healthHandler)
 		mux.HandleFunc("GET /readyz", readyHandler(a.db))
