@@ -47,6 +47,8 @@ func mcpKeysFile(t *testing.T) string {
 		{"name": "bob-helper", "sha256": policy.HashKey(bobAgentKey), "workspace": "acme", "role": "AGENT", "userId": "bob", "agentId": "helper", "grants": writeGrant},
 		{"name": "unbound-agent", "sha256": policy.HashKey(unboundAgentKey), "workspace": "acme", "role": "AGENT", "grants": writeGrant},
 		{"name": "acme-dashboard", "sha256": policy.HashKey(mcpDashKey), "workspace": "acme", "role": "DASHBOARD", "grants": []map[string]any{{"namespace": "", "access": "READ"}}},
+		// The operator reads /metrics on the API port.
+		{"name": "operator", "sha256": policy.HashKey(operatorKey), "workspace": "*", "role": "ADMIN", "grants": []map[string]any{{"namespace": "", "access": "ADMIN"}}},
 	}}
 	raw, _ := json.Marshal(doc)
 	path := filepath.Join(t.TempDir(), "keys.json")
@@ -573,8 +575,7 @@ func TestMCPWaitEndsWithTheRequest(t *testing.T) {
 		waiting <- err
 	}()
 	live := func() float64 {
-		resp, err := http.Get(base + "/metrics")
-		require.NoError(t, err)
+		resp := getMetrics(t, base)
 		defer resp.Body.Close()
 		raw, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)

@@ -33,11 +33,22 @@ type metricSample struct {
 	value  float64
 }
 
+// getMetrics fetches /metrics from the API port as the operator, whom
+// alone it serves there (dev mode serves anyone, whatever the key).
+func getMetrics(t *testing.T, base string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+metricsPath, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+operatorKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
 // scrapeMetrics reads /metrics: the declared families and every sample.
 func scrapeMetrics(t *testing.T, base string) (families map[string]string, samples []metricSample) {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	require.NoError(t, err)
+	resp := getMetrics(t, base)
 	defer func() { _ = resp.Body.Close() }()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	families = map[string]string{}
@@ -445,4 +456,74 @@ func TestPprofIsOperatorOnly(t *testing.T) {
 		got := answerOf(t, http.MethodGet, on+"/debug/pprof", operator)
 		require.Equal(t, "/debug/pprof/", got.Header.Get("Location"))
 	})
+}
+
+// startApp builds and starts what serve runs, with its API on a loopback
+// test server: it returns the API's base URL and that of the metrics
+// listener (empty without METRICS_ADDR).
+func startApp(t *testing.T, env map[string]string) (api, metrics string) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := buildApp(ctx, testConfig(t, env), discardLogger())
+	require.NoError(t, err)
+	require.NoError(t, a.start(ctx, false))
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, a.stop(context.Background()))
+	})
+	if a.metricsBound != "" {
+		metrics = "http://" + a.metricsBound
+	}
+	return srv.URL, metrics
+}
+
+// TestMetricsOnTheAPIPortAreTheOperators: /metrics, whose figures cover
+// every workspace, is served on the API port to the operator key only;
+// everyone else gets exactly the answer of a path that does not exist. A
+// scraper reads METRICS_ADDR, its own listener, without a key. METRICS=false
+// takes them off the API port for everyone; dev mode (loopback only) serves
+// them to anyone.
+func TestMetricsOnTheAPIPortAreTheOperators(t *testing.T) {
+	t.Parallel()
+	api, scrape := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t), "METRICS_ADDR": "127.0.0.1:0"})
+	off, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t), "METRICS": "false"})
+	dev, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
+	operator := "Bearer " + operatorKey
+
+	for _, tc := range []struct {
+		name, base, method, authorization string
+		// served is the status the caller gets; 0: the unknown path's answer.
+		served int
+	}{
+		{"anonymous", api, http.MethodGet, "", 0},
+		{"anonymous, HEAD", api, http.MethodHead, "", 0},
+		{"anonymous, another method", api, http.MethodPost, "", 0},
+		{"an unknown key", api, http.MethodGet, "Bearer mgw_nobody_0123456789", 0},
+		{"the operator's key under another scheme", api, http.MethodGet, "Basic " + operatorKey, 0},
+		{"a dashboard key", api, http.MethodGet, "Bearer " + dashKeyA, 0},
+		{"an agent key", api, http.MethodGet, "Bearer " + agentKeyA, 0},
+		{"a workspace's admin key", api, http.MethodGet, "Bearer " + adminKeyB, 0},
+		{"METRICS=false, even the operator", off, http.MethodGet, operator, 0},
+		{"the operator", api, http.MethodGet, operator, http.StatusOK},
+		{"the operator, another method", api, http.MethodPost, operator, http.StatusMethodNotAllowed},
+		{"the metrics address, without a key", scrape, http.MethodGet, "", http.StatusOK},
+		{"dev mode (loopback only)", dev, http.MethodGet, "", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := answerOf(t, tc.method, tc.base+metricsPath, tc.authorization)
+			if tc.served != 0 {
+				require.Equal(t, tc.served, got.Status, got.Body)
+				if tc.served == http.StatusOK {
+					require.Contains(t, got.Body, "# TYPE memory_gateway_")
+				}
+				return
+			}
+			unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
+			require.Equal(t, http.StatusNotFound, unknown.Status)
+			require.Empty(t, got.Header.Values("WWW-Authenticate"))
+			require.Equal(t, unknown, got, "the answer of a path that does not exist")
+		})
+	}
 }

@@ -149,7 +149,8 @@ type app struct {
 	// telemetry holds the metrics registry; stopTracing flushes spans.
 	telemetry   *telemetry.Telemetry
 	stopTracing func(context.Context) error
-	// metricsAddr, when set, gets its own /metrics listener.
+	// metricsAddr, when set, gets its own /metrics listener, open to
+	// whoever reaches it (the API port serves metrics to the operator only).
 	metricsAddr   string
 	metricsServer *http.Server
 	// metricsBound is the address the metrics listener got.
@@ -395,7 +396,13 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())
 	}
 	if cfg.Metrics {
-		mux.Handle("GET "+metricsPath, tel.Handler())
+		// On the API port, metrics are the operator's: their figures cover
+		// every workspace, and whoever reaches the API is not the operator.
+		// A scraper reads METRICS_ADDR instead, a listener of its own meant
+		// for a private network, and needs no key.
+		metrics := http.NewServeMux()
+		metrics.Handle("GET "+metricsPath, tel.Handler())
+		handleOperatorOnly(mux, keyring, metrics, metricsPath)
 	}
 	if cfg.Pprof {
 		handleOperatorOnly(mux, keyring, pprofHandler(), pprofPath, strings.TrimSuffix(pprofPath, "/"))
