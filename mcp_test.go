@@ -626,6 +626,20 @@ func TestMCPStdioURLCheck(t *testing.T) {
 		{"http://gateway.example/mcp", true, true},
 		{"ftp://gateway.example/mcp", true, false},
 		{"gateway.example/mcp", false, false},
+		// Look-alikes of a loopback host are other machines.
+		{"HTTP://gateway.example/mcp", false, false},
+		{"HtTp://127.0.0.1:8080/mcp", false, true},
+		{"http://localhost.gateway.example/mcp", false, false},
+		{"http://127.0.0.1.nip.io/mcp", false, false},
+		{"http://127.0.0.1@gateway.example/mcp", false, false},
+		{"http://localhost:8080@gateway.example/mcp", false, false},
+		{"http://[::1]@gateway.example/mcp", false, false},
+		{"http://gateway.example#@127.0.0.1/mcp", false, false},
+		{"http://gateway.example?@127.0.0.1/mcp", false, false},
+		{"http://[::ffff:127.0.0.1]:8080/mcp", false, true},
+		{"http://[::ffff:10.0.0.5]:8080/mcp", false, false},
+		{"http://0.0.0.0:8080/mcp", false, false},
+		{"http://2130706433/mcp", false, false},
 	} {
 		args := []string{"--url", tc.url}
 		if tc.insecure {
