@@ -12,8 +12,9 @@ import (
 
 // TestDeploymentFiles checks what can be checked of the image and the
 // compose stack without pulling images: base images pinned by digest, a
-// static non-root runtime stage, and the compose order PostgreSQL (healthy)
-// → migrate (completed) → gateway and worker, each with a health probe.
+// static non-root runtime stage, the compose order PostgreSQL (healthy)
+// → migrate (completed) → gateway and worker, each with a health probe, and
+// metrics off the published API port, on unpublished ports of their own.
 func TestDeploymentFiles(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile("Dockerfile")
@@ -40,6 +41,7 @@ func TestDeploymentFiles(t *testing.T) {
 			DependsOn   map[string]struct{ Condition string } `yaml:"depends_on"`
 			Healthcheck *struct{ Test []string }
 			Secrets     []string
+			Ports       []string
 		}
 		Secrets map[string]struct{ File string }
 	}
@@ -58,6 +60,10 @@ func TestDeploymentFiles(t *testing.T) {
 	require.Equal(t, []string{"serve"}, svc["gateway"].Command)
 	require.Equal(t, "false", svc["gateway"].Environment["WORKER"], "the worker service drains the outbox")
 	require.Equal(t, "/run/secrets/api-keys.json", svc["gateway"].Environment["API_KEYS_FILE"])
+	require.Equal(t, "false", svc["gateway"].Environment["METRICS"], "the API port serves no metrics")
+	require.Equal(t, "0.0.0.0:9090", svc["gateway"].Environment["METRICS_ADDR"], "metrics have a port of their own")
+	require.Equal(t, []string{"127.0.0.1:8080:8080"}, svc["gateway"].Ports, "the API port alone is published, on loopback")
+	require.Empty(t, svc["worker"].Ports, "the worker's metrics port is not published")
 	require.Equal(t, []string{"worker"}, svc["worker"].Command)
 	require.True(t, strings.HasSuffix(svc["worker"].Environment["METRICS_ADDR"], ":9090"))
 	require.Contains(t, svc["worker"].Healthcheck.Test, "127.0.0.1:9090", "the worker's probe is on its metrics address")

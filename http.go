@@ -22,6 +22,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
@@ -185,28 +186,42 @@ func httpOutcome(status int) string {
 
 // operatorOnly lets only the operator key through (everyone in dev mode,
 // which serves loopback only): what it guards is process-wide, so a
-// workspace's admin key is not enough. Others get 404, as if the route did
-// not exist.
-func operatorOnly(devMode bool, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := gateway.PrincipalFrom(r.Context())
-		if !devMode && (!ok || !p.IsOperator()) {
-			http.NotFound(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// workspace's admin key is not enough. Everyone else — no key, a key that
+// matches nothing, any other key — gets the 404 of a path that does not
+// exist, never a 401 or a WWW-Authenticate that would tell them something
+// is there.
+func operatorOnly(keyring *policy.Keyring, next http.Handler) http.Handler {
+	return keyring.Gate(gateway.Principal.IsOperator, http.NotFoundHandler(), next)
 }
+
+// handleOperatorOnly mounts on mux the routes of routes (a mux of its own)
+// that only the operator reaches, at the given paths. They are registered
+// without a method, and the subtree roots without their slash as well, so
+// that the outer mux answers nobody a 405 with an Allow header or a
+// redirect to the subtree: those would tell a caller the route exists
+// before the gate is reached. The operator gets routes' own answers.
+func handleOperatorOnly(mux *http.ServeMux, keyring *policy.Keyring, routes http.Handler, paths ...string) {
+	gated := operatorOnly(keyring, routes)
+	for _, path := range paths {
+		mux.Handle(path, gated)
+	}
+}
+
+// pprofPath is the subtree of the Go runtime profiles.
+const pprofPath = "/debug/pprof/"
+
+// metricsPath is where Prometheus metrics are served.
+const metricsPath = "/metrics"
 
 // pprofHandler serves the Go runtime profiles. The command line is not
 // served: secrets passed as flags are on it.
 func pprofHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", http.NotFound)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc(pprofPath, pprof.Index)
+	mux.HandleFunc(pprofPath+"cmdline", http.NotFound)
+	mux.HandleFunc(pprofPath+"profile", pprof.Profile)
+	mux.HandleFunc(pprofPath+"symbol", pprof.Symbol)
+	mux.HandleFunc(pprofPath+"trace", pprof.Trace)
 	return mux
 }
 

@@ -47,6 +47,8 @@ func mcpKeysFile(t *testing.T) string {
 		{"name": "bob-helper", "sha256": policy.HashKey(bobAgentKey), "workspace": "acme", "role": "AGENT", "userId": "bob", "agentId": "helper", "grants": writeGrant},
 		{"name": "unbound-agent", "sha256": policy.HashKey(unboundAgentKey), "workspace": "acme", "role": "AGENT", "grants": writeGrant},
 		{"name": "acme-dashboard", "sha256": policy.HashKey(mcpDashKey), "workspace": "acme", "role": "DASHBOARD", "grants": []map[string]any{{"namespace": "", "access": "READ"}}},
+		// The operator reads /metrics on the API port.
+		{"name": "operator", "sha256": policy.HashKey(operatorKey), "workspace": "*", "role": "ADMIN", "grants": []map[string]any{{"namespace": "", "access": "ADMIN"}}},
 	}}
 	raw, _ := json.Marshal(doc)
 	path := filepath.Join(t.TempDir(), "keys.json")
@@ -573,8 +575,7 @@ func TestMCPWaitEndsWithTheRequest(t *testing.T) {
 		waiting <- err
 	}()
 	live := func() float64 {
-		resp, err := http.Get(base + "/metrics")
-		require.NoError(t, err)
+		resp := getMetrics(t, base)
 		defer resp.Body.Close()
 		raw, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
@@ -625,6 +626,20 @@ func TestMCPStdioURLCheck(t *testing.T) {
 		{"http://gateway.example/mcp", true, true},
 		{"ftp://gateway.example/mcp", true, false},
 		{"gateway.example/mcp", false, false},
+		// Look-alikes of a loopback host are other machines.
+		{"HTTP://gateway.example/mcp", false, false},
+		{"HtTp://127.0.0.1:8080/mcp", false, true},
+		{"http://localhost.gateway.example/mcp", false, false},
+		{"http://127.0.0.1.nip.io/mcp", false, false},
+		{"http://127.0.0.1@gateway.example/mcp", false, false},
+		{"http://localhost:8080@gateway.example/mcp", false, false},
+		{"http://[::1]@gateway.example/mcp", false, false},
+		{"http://gateway.example#@127.0.0.1/mcp", false, false},
+		{"http://gateway.example?@127.0.0.1/mcp", false, false},
+		{"http://[::ffff:127.0.0.1]:8080/mcp", false, true},
+		{"http://[::ffff:10.0.0.5]:8080/mcp", false, false},
+		{"http://0.0.0.0:8080/mcp", false, false},
+		{"http://2130706433/mcp", false, false},
 	} {
 		args := []string{"--url", tc.url}
 		if tc.insecure {

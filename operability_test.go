@@ -33,11 +33,22 @@ type metricSample struct {
 	value  float64
 }
 
+// getMetrics fetches /metrics from the API port as the operator, whom
+// alone it serves there (dev mode serves anyone, whatever the key).
+func getMetrics(t *testing.T, base string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+metricsPath, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+operatorKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
 // scrapeMetrics reads /metrics: the declared families and every sample.
 func scrapeMetrics(t *testing.T, base string) (families map[string]string, samples []metricSample) {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	require.NoError(t, err)
+	resp := getMetrics(t, base)
 	defer func() { _ = resp.Body.Close() }()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	families = map[string]string{}
@@ -358,35 +369,161 @@ func TestTraceOfOneIngest(t *testing.T) {
 	}
 }
 
+// httpAnswer is a response as its caller sees it, less what differs between
+// any two responses: the date and the request id.
+type httpAnswer struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// answerOf sends a request with an Authorization header (none when empty)
+// and returns its answer; a redirect is an answer too, not followed.
+func answerOf(t *testing.T, method, url, authorization string) httpAnswer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	header := resp.Header.Clone()
+	header.Del("Date")
+	header.Del(requestIDHeader)
+	return httpAnswer{Status: resp.StatusCode, Header: header, Body: string(body)}
+}
+
+// unknownPath is a path no route serves.
+const unknownPath = "/no-such-path"
+
 // TestPprofIsOperatorOnly: profiles are off by default and, when on, served
-// to the operator key only — they are process-wide, so a workspace's admin
-// key gets 404 like everyone else, as if they did not exist. The command
-// line (which holds secrets passed as flags) is served to nobody.
+// to the operator key only — they are process-wide. Every other caller
+// (anonymous, an unknown key, a workspace's admin key, …) gets exactly the
+// answer of a path that does not exist: no 401, no WWW-Authenticate, no
+// redirect to the subtree, nothing that says profiles are there. The
+// command line (which holds secrets passed as flags) is served to nobody.
 func TestPprofIsOperatorOnly(t *testing.T) {
 	t.Parallel()
-	get := func(base, path, key string) int {
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		_ = resp.Body.Close()
-		return resp.StatusCode
-	}
-	off := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
-	require.Equal(t, http.StatusNotFound, get(off, "/debug/pprof/", ""), "off by default")
-
+	off := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t)})
 	on := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "PPROF": "true", "API_KEYS_FILE": keysFile(t)})
-	require.Equal(t, http.StatusUnauthorized, get(on, "/debug/pprof/", ""))
-	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/", dashKeyA))
-	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/", agentKeyA))
-	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/", adminKeyB), "a workspace's admin is not the operator")
-	require.Equal(t, http.StatusOK, get(on, "/debug/pprof/", operatorKey))
-	require.Equal(t, http.StatusOK, get(on, "/debug/pprof/goroutine?debug=1", operatorKey))
-	require.Equal(t, http.StatusNotFound, get(on, "/debug/pprof/cmdline", operatorKey), "the command line is never served")
-
 	dev := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "PPROF": "true"})
-	require.Equal(t, http.StatusOK, get(dev, "/debug/pprof/", ""), "dev mode (loopback only) serves profiles")
-	require.Equal(t, http.StatusNotFound, get(dev, "/debug/pprof/cmdline", ""))
+	operator := "Bearer " + operatorKey
+
+	for _, tc := range []struct {
+		name, base, method, path, authorization string
+		// served is the status the caller gets; 0: the unknown path's answer.
+		served int
+	}{
+		{"off by default, even to the operator", off, http.MethodGet, "/debug/pprof/", operator, 0},
+		{"anonymous", on, http.MethodGet, "/debug/pprof/", "", 0},
+		{"anonymous, the subtree without its slash", on, http.MethodGet, "/debug/pprof", "", 0},
+		{"anonymous, a profile", on, http.MethodGet, "/debug/pprof/goroutine?debug=1", "", 0},
+		{"anonymous, another method", on, http.MethodPost, "/debug/pprof/symbol", "", 0},
+		{"anonymous, HEAD", on, http.MethodHead, "/debug/pprof/", "", 0},
+		{"an unknown key", on, http.MethodGet, "/debug/pprof/", "Bearer mgw_nobody_0123456789", 0},
+		{"the operator's key under another scheme", on, http.MethodGet, "/debug/pprof/", "Basic " + operatorKey, 0},
+		{"a dashboard key", on, http.MethodGet, "/debug/pprof/", "Bearer " + dashKeyA, 0},
+		{"an agent key", on, http.MethodGet, "/debug/pprof/", "Bearer " + agentKeyA, 0},
+		{"a workspace's admin key", on, http.MethodGet, "/debug/pprof/", "Bearer " + adminKeyB, 0},
+		{"a workspace's admin key, without the slash", on, http.MethodGet, "/debug/pprof", "Bearer " + adminKeyB, 0},
+		{"the command line, even to the operator", on, http.MethodGet, "/debug/pprof/cmdline", operator, 0},
+		{"the command line, in dev mode", dev, http.MethodGet, "/debug/pprof/cmdline", "", 0},
+		{"the operator", on, http.MethodGet, "/debug/pprof/", operator, http.StatusOK},
+		{"the operator, a profile", on, http.MethodGet, "/debug/pprof/goroutine?debug=1", operator, http.StatusOK},
+		{"dev mode (loopback only)", dev, http.MethodGet, "/debug/pprof/", "", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := answerOf(t, tc.method, tc.base+tc.path, tc.authorization)
+			if tc.served != 0 {
+				require.Equal(t, tc.served, got.Status, got.Body)
+				return
+			}
+			unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
+			require.Equal(t, http.StatusNotFound, unknown.Status)
+			require.Empty(t, got.Header.Values("WWW-Authenticate"))
+			require.Equal(t, unknown, got, "the answer of a path that does not exist")
+		})
+	}
+
+	t.Run("the operator follows the subtree without its slash", func(t *testing.T) {
+		t.Parallel()
+		got := answerOf(t, http.MethodGet, on+"/debug/pprof", operator)
+		require.Equal(t, "/debug/pprof/", got.Header.Get("Location"))
+	})
+}
+
+// startApp builds and starts what serve runs, with its API on a loopback
+// test server: it returns the API's base URL and that of the metrics
+// listener (empty without METRICS_ADDR).
+func startApp(t *testing.T, env map[string]string) (api, metrics string) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := buildApp(ctx, testConfig(t, env), discardLogger())
+	require.NoError(t, err)
+	require.NoError(t, a.start(ctx, false))
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, a.stop(context.Background()))
+	})
+	if a.metricsBound != "" {
+		metrics = "http://" + a.metricsBound
+	}
+	return srv.URL, metrics
+}
+
+// TestMetricsOnTheAPIPortAreTheOperators: /metrics, whose figures cover
+// every workspace, is served on the API port to the operator key only;
+// everyone else gets exactly the answer of a path that does not exist. A
+// scraper reads METRICS_ADDR, its own listener, without a key. METRICS=false
+// takes them off the API port for everyone; dev mode (loopback only) serves
+// them to anyone.
+func TestMetricsOnTheAPIPortAreTheOperators(t *testing.T) {
+	t.Parallel()
+	api, scrape := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t), "METRICS_ADDR": "127.0.0.1:0"})
+	off, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t), "METRICS": "false"})
+	dev, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
+	operator := "Bearer " + operatorKey
+
+	for _, tc := range []struct {
+		name, base, method, authorization string
+		// served is the status the caller gets; 0: the unknown path's answer.
+		served int
+	}{
+		{"anonymous", api, http.MethodGet, "", 0},
+		{"anonymous, HEAD", api, http.MethodHead, "", 0},
+		{"anonymous, another method", api, http.MethodPost, "", 0},
+		{"an unknown key", api, http.MethodGet, "Bearer mgw_nobody_0123456789", 0},
+		{"the operator's key under another scheme", api, http.MethodGet, "Basic " + operatorKey, 0},
+		{"a dashboard key", api, http.MethodGet, "Bearer " + dashKeyA, 0},
+		{"an agent key", api, http.MethodGet, "Bearer " + agentKeyA, 0},
+		{"a workspace's admin key", api, http.MethodGet, "Bearer " + adminKeyB, 0},
+		{"METRICS=false, even the operator", off, http.MethodGet, operator, 0},
+		{"the operator", api, http.MethodGet, operator, http.StatusOK},
+		{"the operator, another method", api, http.MethodPost, operator, http.StatusMethodNotAllowed},
+		{"the metrics address, without a key", scrape, http.MethodGet, "", http.StatusOK},
+		{"dev mode (loopback only)", dev, http.MethodGet, "", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := answerOf(t, tc.method, tc.base+metricsPath, tc.authorization)
+			if tc.served != 0 {
+				require.Equal(t, tc.served, got.Status, got.Body)
+				if tc.served == http.StatusOK {
+					require.Contains(t, got.Body, "# TYPE memory_gateway_")
+				}
+				return
+			}
+			unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
+			require.Equal(t, http.StatusNotFound, unknown.Status)
+			require.Empty(t, got.Header.Values("WWW-Authenticate"))
+			require.Equal(t, unknown, got, "the answer of a path that does not exist")
+		})
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -148,7 +149,8 @@ type app struct {
 	// telemetry holds the metrics registry; stopTracing flushes spans.
 	telemetry   *telemetry.Telemetry
 	stopTracing func(context.Context) error
-	// metricsAddr, when set, gets its own /metrics listener.
+	// metricsAddr, when set, gets its own /metrics listener, open to
+	// whoever reaches it (the API port serves metrics to the operator only).
 	metricsAddr   string
 	metricsServer *http.Server
 	// metricsBound is the address the metrics listener got.
@@ -397,10 +399,16 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())
 	}
 	if cfg.Metrics {
-		mux.Handle("GET /metrics", tel.Handler())
+		// On the API port, metrics are the operator's: their figures cover
+		// every workspace, and whoever reaches the API is not the operator.
+		// A scraper reads METRICS_ADDR instead, a listener of its own meant
+		// for a private network, and needs no key.
+		metrics := http.NewServeMux()
+		metrics.Handle("GET "+metricsPath, tel.Handler())
+		handleOperatorOnly(mux, keyring, metrics, metricsPath)
 	}
 	if cfg.Pprof {
-		mux.Handle("/debug/pprof/", keyring.Middleware(operatorOnly(a.devMode, pprofHandler())))
+		handleOperatorOnly(mux, keyring, pprofHandler(), pprofPath, strings.TrimSuffix(pprofPath, "/"))
 	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
 	a.closeStreams = closeStreams
@@ -514,7 +522,7 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 		}
 		a.metricsBound = ln.Addr().String()
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.telemetry.Handler())
+		mux.Handle("GET "+metricsPath, a.telemetry.Handler())
 		// A worker has no other listener: its probes live here.
 		mux.HandleFunc("GET /healthz", healthHandler)
 		mux.HandleFunc("GET /readyz", readyHandler(a.db))

@@ -216,8 +216,7 @@ func TestWebhooksDeliverSignedAndRetry(t *testing.T) {
 			require.Len(t, edges, 1)
 
 			// The metrics count the attempts by outcome.
-			resp, err := http.Get(base + "/metrics")
-			require.NoError(t, err)
+			resp := getMetrics(t, base)
 			metrics, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
 			require.Contains(t, string(metrics), `memory_gateway_webhook_deliveries_total{outcome="retry"} 2`)

@@ -300,6 +300,35 @@ func (k *Keyring) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// Gate serves next only to a request whose key's principal allow accepts
+// (in dev mode, which has no keys, to every request as the dev principal,
+// when allow accepts that). Every other request — without a key, with a key
+// that matches nothing, with a key allow refuses — is answered by denied,
+// one and the same answer for all: unlike Middleware's 401 with its
+// WWW-Authenticate, it tells a caller without access nothing, not even that
+// there is something to authenticate to. What next serves still ends when
+// the key is revoked.
+func (k *Keyring) Gate(allow func(gateway.Principal) bool, denied, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if k.Empty() {
+			if !allow(gateway.DevPrincipal) {
+				denied.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(gateway.WithPrincipal(r.Context(), gateway.DevPrincipal)))
+			return
+		}
+		e, ok := k.lookup(bearer(r.Header.Get("Authorization")))
+		if !ok || !allow(e.principal) {
+			denied.ServeHTTP(w, r)
+			return
+		}
+		ctx, release := bind(r.Context(), e)
+		defer release()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 func unauthenticated(w http.ResponseWriter, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="memory-gateway"`)

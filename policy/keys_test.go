@@ -168,3 +168,84 @@ func TestKeyringWatch(t *testing.T) {
 	require.NoError(t, got.err, "and the next change reloads: nothing was reported in between")
 	require.Equal(t, policy.ReloadResult{Keys: 1, Revoked: 1}, got.res)
 }
+
+// TestKeyringGate: a gate serves the principals it allows and gives every
+// other caller — no key, an unknown key, a key of another scheme, a key it
+// refuses — the denied answer, byte for byte, with no 401 or
+// WWW-Authenticate that would say something is there. Dev mode serves its
+// principal, when allowed.
+func TestKeyringGate(t *testing.T) {
+	t.Parallel()
+	const (
+		operatorKey = "mgw_operator_0123456789"
+		adminKey    = "mgw_admin_0123456789"
+	)
+	inline, err := json.Marshal(map[string]any{"keys": []map[string]any{
+		{"name": "ops", "sha256": policy.HashKey(operatorKey), "workspace": "*", "role": "ADMIN",
+			"grants": []map[string]any{{"namespace": "", "access": "ADMIN"}}},
+		{"name": "acme-admin", "sha256": policy.HashKey(adminKey), "workspace": "acme", "role": "ADMIN",
+			"grants": []map[string]any{{"namespace": "", "access": "ADMIN"}}},
+		{"name": keyA.name, "sha256": policy.HashKey(keyA.key), "workspace": keyA.workspace, "role": keyA.role,
+			"grants": []map[string]any{{"namespace": "", "access": "READ"}}},
+	}})
+	require.NoError(t, err)
+	keyed, err := policy.LoadKeyring("", string(inline))
+	require.NoError(t, err)
+	dev, err := policy.LoadKeyring("", "")
+	require.NoError(t, err)
+
+	denied := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Denied", "yes")
+		http.Error(w, "nothing here", http.StatusNotFound)
+	})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := gateway.PrincipalFrom(r.Context())
+		require.True(t, ok, "the principal reaches what the gate guards")
+		_, _ = w.Write([]byte("served to " + p.Name))
+	})
+	deniedAnswer := httptest.NewRecorder()
+	denied.ServeHTTP(deniedAnswer, httptest.NewRequest(http.MethodGet, "/guarded", nil))
+
+	for _, tc := range []struct {
+		name          string
+		keyring       *policy.Keyring
+		authorization string
+		served        string // empty: denied
+	}{
+		{"no key", keyed, "", ""},
+		{"an unknown key", keyed, "Bearer mgw_nobody_0123456789", ""},
+		{"an empty bearer", keyed, "Bearer ", ""},
+		{"the operator's key under another scheme", keyed, "Basic " + operatorKey, ""},
+		{"a workspace admin's key", keyed, "Bearer " + adminKey, ""},
+		{"a dashboard key", keyed, "Bearer " + keyA.key, ""},
+		{"the operator's key", keyed, "Bearer " + operatorKey, "served to ops"},
+		{"the operator's key, scheme in any case", keyed, "bearer " + operatorKey, "served to ops"},
+		{"dev mode, no key", dev, "", "served to dev"},
+		{"dev mode, any key", dev, "Bearer mgw_nobody_0123456789", "served to dev"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodGet, "/guarded", nil)
+			if tc.authorization != "" {
+				req.Header.Set("Authorization", tc.authorization)
+			}
+			rec := httptest.NewRecorder()
+			tc.keyring.Gate(gateway.Principal.IsOperator, denied, next).ServeHTTP(rec, req)
+			if tc.served != "" {
+				require.Equal(t, http.StatusOK, rec.Code)
+				require.Equal(t, tc.served, rec.Body.String())
+				return
+			}
+			require.Equal(t, deniedAnswer.Code, rec.Code)
+			require.Equal(t, deniedAnswer.Header(), rec.Header(), "no WWW-Authenticate, nothing but the denied answer's headers")
+			require.Equal(t, deniedAnswer.Body.String(), rec.Body.String())
+		})
+	}
+
+	t.Run("dev mode, its principal refused", func(t *testing.T) {
+		t.Parallel()
+		rec := httptest.NewRecorder()
+		dev.Gate(func(gateway.Principal) bool { return false }, denied, next).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/guarded", nil))
+		require.Equal(t, http.StatusNotFound, rec.Code)
+	})
+}

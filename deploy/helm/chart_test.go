@@ -103,9 +103,9 @@ func TestChartRendersEveryPart(t *testing.T) {
 		kinds map[string]int
 	}{
 		{"defaults with an existing secret", []string{"--set", "secrets.existingSecret=mg"},
-			map[string]int{"Deployment": 2, "Job": 1, "Service": 2}},
+			map[string]int{"Deployment": 2, "Job": 1, "Service": 3}},
 		{"every optional part", []string{"-f", "ci-values.yaml"},
-			map[string]int{"Deployment": 2, "Job": 1, "Service": 2, "Secret": 1, "ConfigMap": 1, "HorizontalPodAutoscaler": 1,
+			map[string]int{"Deployment": 2, "Job": 1, "Service": 3, "Secret": 1, "ConfigMap": 1, "HorizontalPodAutoscaler": 1,
 				"PodDisruptionBudget": 1, "ServiceMonitor": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,4 +137,94 @@ func TestChartRendersEveryPart(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), "secrets.existingSecret")
+}
+
+// podSpec digs the pod spec out of a workload's template.
+func podSpec(m manifest) map[string]any {
+	return m.Spec["template"].(map[string]any)["spec"].(map[string]any)
+}
+
+// env is a container's environment as a map.
+func env(c map[string]any) map[string]string {
+	out := map[string]string{}
+	for _, e := range c["env"].([]any) {
+		e := e.(map[string]any)
+		v, _ := e["value"].(string)
+		out[e["name"].(string)] = v
+	}
+	return out
+}
+
+// labels are a manifest's metadata labels.
+func labels(m manifest) map[string]any {
+	l, _ := m.raw["metadata"].(map[string]any)["labels"].(map[string]any)
+	return l
+}
+
+// TestChartKeepsMetricsAndTheTokenOff: by default — and with every optional
+// part on — no pod gets a service-account token (the gateway never calls the
+// Kubernetes API), the API Service exposes the API port alone, the API port
+// does not serve metrics (METRICS=false), and metrics are read from a port
+// of their own through headless Services, which alone the ServiceMonitor
+// selects: it never scrapes the API Service, and needs no key.
+func TestChartKeepsMetricsAndTheTokenOff(t *testing.T) {
+	helm := helmBinary(t)
+	const metricsLabel = "memory-gateway/metrics"
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"defaults", []string{"--set", "secrets.existingSecret=mg"}},
+		{"every optional part", []string{"-f", "ci-values.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kinds := byKind(render(t, helm, tc.args...))
+			for _, w := range append(kinds["Deployment"], kinds["Job"]...) {
+				require.Equal(t, false, podSpec(w)["automountServiceAccountToken"], "%s mounts no service-account token", w.Metadata.Name)
+			}
+
+			var serve map[string]any
+			for _, d := range kinds["Deployment"] {
+				if c := container(t, d); c["args"].([]any)[0] == "serve" {
+					serve = c
+				}
+			}
+			require.NotNil(t, serve)
+			e := env(serve)
+			require.Equal(t, "false", e["METRICS"], "the API port serves no metrics")
+			require.Equal(t, "0.0.0.0:9090", e["METRICS_ADDR"], "metrics have a port of their own")
+			ports := map[string]any{}
+			for _, p := range serve["ports"].([]any) {
+				p := p.(map[string]any)
+				ports[p["name"].(string)] = p["containerPort"]
+			}
+			require.Equal(t, map[string]any{"http": 8080, "metrics": 9090}, ports)
+
+			var api manifest
+			metricsServices := 0
+			for _, s := range kinds["Service"] {
+				if s.Metadata.Name == "mg-memory-gateway" {
+					api = s
+					continue
+				}
+				require.Equal(t, "true", labels(s)[metricsLabel], s.Metadata.Name)
+				require.Equal(t, "None", s.Spec["clusterIP"], "%s is headless: nothing to reach through it", s.Metadata.Name)
+				require.Equal(t, []any{map[string]any{"name": "metrics", "port": 9090, "targetPort": "metrics"}}, s.Spec["ports"], s.Metadata.Name)
+				metricsServices++
+			}
+			require.Equal(t, 2, metricsServices, "the API pods' and the workers'")
+			require.NotEmpty(t, api.Metadata.Name, "the API Service")
+			require.Equal(t, []any{map[string]any{"name": "http", "port": 80, "targetPort": "http"}}, api.Spec["ports"], "the API port alone")
+			require.NotContains(t, labels(api), metricsLabel, "no ServiceMonitor selects the API Service")
+
+			for _, sm := range kinds["ServiceMonitor"] {
+				selector := sm.Spec["selector"].(map[string]any)["matchLabels"].(map[string]any)
+				require.Equal(t, "true", selector[metricsLabel], "only the metrics Services")
+				endpoints := sm.Spec["endpoints"].([]any)
+				require.Len(t, endpoints, 1)
+				require.Equal(t, "metrics", endpoints[0].(map[string]any)["port"])
+				require.NotContains(t, endpoints[0], "bearerTokenSecret", "the scraper holds no key")
+			}
+		})
+	}
 }

@@ -24,6 +24,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* Marks the Services that expose a metrics port, which the ServiceMonitor selects. */}}
+{{- define "memory-gateway.metricsLabel" -}}
+memory-gateway/metrics: "true"
+{{- end -}}
+
 {{- define "memory-gateway.image" -}}
 {{- if .Values.image.digest -}}
 {{ .Values.image.repository }}@{{ .Values.image.digest }}
