@@ -15,7 +15,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
-	"github.com/memory-gateway/memory-gateway/graph"
 	"github.com/memory-gateway/memory-gateway/statements"
 )
 
@@ -90,7 +89,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.TokenLimit <= 0 {
 		cfg.TokenLimit = TokenLimitDefault
 	}
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()})
+	schema := newExecutableSchema(res)
 	srv := handler.New(schema)
 	if cfg.WebsocketInitTimeout <= 0 {
 		cfg.WebsocketInitTimeout = websocketInitTimeout
@@ -177,36 +176,6 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 // the response cost, in extensions.statements (dashboards' developers and
 // the bench read it; it says nothing the caller cannot see otherwise).
 const StatementsHeader = "Memory-Gateway-Statements"
-
-// pageCost is the complexity of a connection: its page size times what each
-// node selects.
-func pageCost(childComplexity int, first *int) int {
-	n := gateway.PageSizeDefault
-	if first != nil && *first > 0 {
-		n = *first
-	}
-	return 1 + n*childComplexity
-}
-
-func complexity() graph.ComplexityRoot {
-	var c graph.ComplexityRoot
-	conn := func(child int, first *int, _ *string) int { return pageCost(child, first) }
-	c.CommitJob.AuditEntries = conn
-	c.CommitJob.OutboxEvents = conn
-	c.CommitJob.Refs = conn
-	c.MemoryRef.Feedback = conn
-	c.MemoryRef.Siblings = conn
-	c.OutboxEvent.Refs = conn
-	c.Session.AuditEntries = conn
-	c.Session.Jobs = conn
-	c.Session.Refs = conn
-	c.Query.AuditLog = func(child int, _ *gateway.AuditFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.CommitJobs = func(child int, _ *gateway.JobFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.Feedback = func(child int, _ *gateway.FeedbackFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.MemoryRefs = func(child int, _ *gateway.RefFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.OutboxEvents = func(child int, _ *gateway.EventFilter, first *int, _ *string) int { return pageCost(child, first) }
-	return c
-}
 
 // workspaceCache keys a cache shared by every caller by the caller's
 // workspace: a persisted query one tenant registered is never found by
