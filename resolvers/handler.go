@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -137,7 +138,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		// restricted key may not run.
 		srv.Use(trustedDocumentsGate{docs: cfg.TrustedDocuments})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: workspaceCache{inner: lru.New[string](APQCacheSizeDefault)}})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: principalCache{inner: lru.New[string](APQCacheSizeDefault)}})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -177,28 +178,41 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 // the bench read it; it says nothing the caller cannot see otherwise).
 const StatementsHeader = "Memory-Gateway-Statements"
 
-// workspaceCache keys a cache shared by every caller by the caller's
-// workspace: a persisted query one tenant registered is never found by
-// another (whose bare hash would otherwise confirm that someone ran that
-// exact document, literals included).
-type workspaceCache struct {
+// principalCache keys a cache shared by every caller by the caller: a
+// persisted query one key registered is found by no other. A bare hash that
+// ran another key's document would confirm that someone sent that exact
+// document, literals included, and run it; the literals are not the only
+// tell (the shape, ids in aliases, operation names), so no document is
+// shared. Documents meant for many keys are the trusted documents, which
+// every key may name by hash.
+type principalCache struct {
 	inner graphql.Cache[string]
 }
 
-func (c workspaceCache) key(ctx context.Context, key string) string {
+func (c principalCache) key(ctx context.Context, key string) string {
 	p, _ := gateway.PrincipalFrom(ctx)
-	// Length-prefixed: the caller chooses the key, and must not be able to
-	// spell another workspace's entry with it.
-	return strconv.Itoa(len(p.WorkspaceID)) + ":" + p.WorkspaceID + "|" + key
+	// Every part length-prefixed: the caller chooses the hash, and must not
+	// be able to spell another principal's entry with it. Key names are
+	// unique, but a reloaded file may give a name to another workspace,
+	// user or agent: those are part of the identity too.
+	var b strings.Builder
+	for _, part := range []string{p.Name, p.WorkspaceID, p.UserID, p.AgentID} {
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	b.WriteByte('|')
+	b.WriteString(key)
+	return b.String()
 }
 
 // Get implements graphql.Cache.
-func (c workspaceCache) Get(ctx context.Context, key string) (string, bool) {
+func (c principalCache) Get(ctx context.Context, key string) (string, bool) {
 	return c.inner.Get(ctx, c.key(ctx, key))
 }
 
 // Add implements graphql.Cache.
-func (c workspaceCache) Add(ctx context.Context, key, value string) {
+func (c principalCache) Add(ctx context.Context, key, value string) {
 	c.inner.Add(ctx, c.key(ctx, key), value)
 }
 
