@@ -243,7 +243,7 @@ func settings(cfg *config) []setting {
 		{"rate-limit-retrieve-burst", "RATE_LIMIT_RETRIEVE_BURST", "retrieval burst per principal", "200", integer(&cfg.RetrieveBurst)},
 		{"max-query-depth", "MAX_QUERY_DEPTH", "deepest field nesting of an operation", strconv.Itoa(resolvers.MaxDepthDefault), integer(&cfg.MaxDepth)},
 		{"max-query-aliases", "MAX_QUERY_ALIASES", "most aliases in an operation", strconv.Itoa(resolvers.MaxAliasesDefault), integer(&cfg.MaxAliases)},
-		{"max-subscriptions-per-connection", "MAX_SUBSCRIPTIONS_PER_CONNECTION", "live subscriptions one websocket may hold", strconv.Itoa(resolvers.MaxSubscriptionsPerConnectionDefault), integer(&cfg.MaxSubsConnection)},
+		{"max-subscriptions-per-connection", "MAX_SUBSCRIPTIONS_PER_CONNECTION", "live operations one websocket may hold, over either subprotocol (graphql-transport-ws or the legacy graphql-ws)", strconv.Itoa(resolvers.MaxSubscriptionsPerConnectionDefault), integer(&cfg.MaxSubsConnection)},
 		{"websocket-init-timeout", "WEBSOCKET_INIT_TIMEOUT", "how long a websocket may stay without connection_init (graphql-transport-ws closes it with 4408)", "10s", duration(&cfg.WebsocketInit)},
 		{"max-subscriptions-per-principal", "MAX_SUBSCRIPTIONS_PER_PRINCIPAL", "live subscriptions one key may hold over every connection", strconv.Itoa(gateway.MaxSubscriptionsPerPrincipalDefault), integer(&cfg.MaxSubsPrincipal)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},

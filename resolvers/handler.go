@@ -48,7 +48,8 @@ type HandlerConfig struct {
 	// WebsocketInitTimeout is how long a websocket may stay without
 	// connection_init.
 	WebsocketInitTimeout time.Duration
-	// MaxSubscriptionsPerConnection caps one websocket's subscriptions.
+	// MaxSubscriptionsPerConnection caps one websocket's live operations,
+	// whatever its subprotocol.
 	MaxSubscriptionsPerConnection int
 	// MaxMessageBytes bounds one websocket message, like the body limit
 	// bounds an HTTP request.
@@ -100,7 +101,8 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	}
 	// Streaming transports first: the first transport that supports a
 	// request serves it. graphql-transport-ws is served as specified (close
-	// codes, caps); the legacy graphql-ws subprotocol by gqlgen's transport.
+	// codes, caps); the legacy graphql-ws subprotocol by gqlgen's transport,
+	// held to the same per-connection cap by connectionCap.
 	srv.AddTransport(graphqlTransportWS{
 		acceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
 		initTimeout:   cfg.WebsocketInitTimeout,
@@ -117,11 +119,14 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		KeepAlivePingInterval: cfg.KeepAlive,
 		InitTimeout:           websocketInitTimeout,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if cfg.WebsocketInit == nil {
-				return ctx, nil, nil
+			if cfg.WebsocketInit != nil {
+				authed, err := cfg.WebsocketInit(ctx, payload)
+				if err != nil {
+					return authed, nil, err
+				}
+				ctx = authed
 			}
-			ctx, err := cfg.WebsocketInit(ctx, payload)
-			return ctx, nil, err
+			return withConnectionSlots(ctx, cfg.MaxSubscriptionsPerConnection), nil, nil
 		},
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: cfg.KeepAlive})
@@ -131,6 +136,8 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
+	// First: an operation over its connection's cap runs nothing.
+	srv.Use(connectionCap{})
 	// Parsing and validating is half the cost of a small query: cache it.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](QueryCacheSizeDefault))
 	if cfg.TrustedDocuments != nil {
