@@ -200,6 +200,8 @@ type Service struct {
 	urlGuard      URLGuard
 	ingests       singleflight.Group
 	subscriptions subscriptionCounts
+	// health is the last round of backend health probes.
+	health healthCache
 }
 
 // Options are the collaborators of a Service (and of an OutboxExecutor,
