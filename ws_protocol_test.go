@@ -290,6 +290,43 @@ func TestSubscriptionCapOverLegacyGraphQLWS(t *testing.T) {
 	}
 }
 
+// TestLegacyGraphQLWSHoldsTheWebsocketSettings: the legacy graphql-ws
+// subprotocol closes a connection without connection_init after
+// WEBSOCKET_INIT_TIMEOUT, and one that sends a message over MAX_BODY_BYTES
+// with 1009, like graphql-transport-ws.
+func TestLegacyGraphQLWSHoldsTheWebsocketSettings(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			base := startServerWith(t, map[string]string{
+				"DATABASE_URL": pt.URL(t, d), "WORKER": "false", "MAX_BODY_BYTES": "4096", "WEBSOCKET_INIT_TIMEOUT": "50ms",
+			})
+			// Well under the default init timeout (10s): only the setting
+			// closes the connection in time.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			dial := func() *websocket.Conn {
+				conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = conn.CloseNow() })
+				require.Equal(t, "graphql-ws", conn.Subprotocol())
+				return conn
+			}
+
+			silent := dial()
+			closeCode(t, ctx, silent)
+
+			big := dial()
+			require.NoError(t, wsjson.Write(ctx, big, map[string]any{"type": "connection_init", "payload": map[string]any{}}))
+			require.NoError(t, wsjson.Write(ctx, big, map[string]any{"id": "1", "type": "start", "payload": map[string]any{
+				"query": "{ backends { backend } }", "variables": map[string]any{"pad": strings.Repeat("x", 8192)},
+			}}))
+			require.Equal(t, websocket.StatusMessageTooBig, closeCode(t, ctx, big))
+		})
+	}
+}
+
 // wsSessionGoroutines counts the goroutines of live graphql-transport-ws
 // connections (reading, pinging, running operations).
 func wsSessionGoroutines() int {

@@ -112,12 +112,20 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		readLimit:     cfg.MaxMessageBytes,
 		shared:        sharedStreamsOf(res),
 	})
+	// The legacy subprotocol is held to the same settings: its init
+	// timeout, its message bound (gqlgen's own default is 1 MB whatever
+	// MAX_BODY_BYTES says) and, through connectionCap, its operations.
+	var legacyReadLimit *int64
+	if cfg.MaxMessageBytes > 0 {
+		legacyReadLimit = &cfg.MaxMessageBytes
+	}
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
 		},
 		KeepAlivePingInterval: cfg.KeepAlive,
-		InitTimeout:           websocketInitTimeout,
+		InitTimeout:           cfg.WebsocketInitTimeout,
+		PayloadReadLimit:      legacyReadLimit,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if cfg.WebsocketInit != nil {
 				authed, err := cfg.WebsocketInit(ctx, payload)
