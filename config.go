@@ -52,6 +52,8 @@ type config struct {
 	IngestBurst       int
 	RetrieveRate      float64
 	RetrieveBurst     int
+	HealthRate        float64
+	HealthBurst       int
 	MaxDepth          int
 	MaxAliases        int
 	MaxSubsConnection int
@@ -241,9 +243,11 @@ func settings(cfg *config) []setting {
 		{"rate-limit-ingest-burst", "RATE_LIMIT_INGEST_BURST", "ingest burst per principal", "400", integer(&cfg.IngestBurst)},
 		{"rate-limit-retrieve", "RATE_LIMIT_RETRIEVE", "retrievals per second per principal (0: unlimited)", "100", rate(&cfg.RetrieveRate)},
 		{"rate-limit-retrieve-burst", "RATE_LIMIT_RETRIEVE_BURST", "retrieval burst per principal", "200", integer(&cfg.RetrieveBurst)},
+		{"rate-limit-health", "RATE_LIMIT_HEALTH", "backend health requests (each backends field, aliases included) per second per principal (0: unlimited)", strconv.FormatFloat(gateway.HealthRateDefault, 'g', -1, 64), rate(&cfg.HealthRate)},
+		{"rate-limit-health-burst", "RATE_LIMIT_HEALTH_BURST", "backend health burst per principal", strconv.Itoa(gateway.HealthBurstDefault), integer(&cfg.HealthBurst)},
 		{"max-query-depth", "MAX_QUERY_DEPTH", "deepest field nesting of an operation", strconv.Itoa(resolvers.MaxDepthDefault), integer(&cfg.MaxDepth)},
 		{"max-query-aliases", "MAX_QUERY_ALIASES", "most aliases in an operation", strconv.Itoa(resolvers.MaxAliasesDefault), integer(&cfg.MaxAliases)},
-		{"max-subscriptions-per-connection", "MAX_SUBSCRIPTIONS_PER_CONNECTION", "live subscriptions one websocket may hold", strconv.Itoa(resolvers.MaxSubscriptionsPerConnectionDefault), integer(&cfg.MaxSubsConnection)},
+		{"max-subscriptions-per-connection", "MAX_SUBSCRIPTIONS_PER_CONNECTION", "live operations one websocket may hold, over either subprotocol (graphql-transport-ws or the legacy graphql-ws)", strconv.Itoa(resolvers.MaxSubscriptionsPerConnectionDefault), integer(&cfg.MaxSubsConnection)},
 		{"websocket-init-timeout", "WEBSOCKET_INIT_TIMEOUT", "how long a websocket may stay without connection_init (graphql-transport-ws closes it with 4408)", "10s", duration(&cfg.WebsocketInit)},
 		{"max-subscriptions-per-principal", "MAX_SUBSCRIPTIONS_PER_PRINCIPAL", "live subscriptions one key may hold over every connection", strconv.Itoa(gateway.MaxSubscriptionsPerPrincipalDefault), integer(&cfg.MaxSubsPrincipal)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},

@@ -337,3 +337,29 @@ func TestDevModeRefusesOtherHosts(t *testing.T) {
 		require.Equal(t, tc.status, resp.StatusCode, tc.host)
 	}
 }
+
+// TestBackendHealthIsForAdmins: over HTTP, with the keys file, backend
+// health answers ADMIN keys of a whole workspace and the operator, refuses
+// every other key with FORBIDDEN on the field, and holds each key to
+// RATE_LIMIT_HEALTH.
+func TestBackendHealthIsForAdmins(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			base := startServerWith(t, map[string]string{
+				"DATABASE_URL": pt.URL(t, d), "API_KEYS_FILE": keysFile(t), "WORKER": "false",
+				"RATE_LIMIT_HEALTH": "0.001", "RATE_LIMIT_HEALTH_BURST": "2",
+			})
+			for _, key := range []string{agentKeyA, dashKeyA} {
+				_, out := call(t, base, key, `{ backends { backend healthy } }`, nil)
+				require.Equal(t, "FORBIDDEN", errorCode(out), "%v", out)
+				require.Equal(t, []any{"backends"}, out["errors"].([]any)[0].(map[string]any)["path"])
+			}
+			data := gqlData(t, base, adminKeyB, `{ backends { backend healthy } }`, nil)
+			require.Len(t, data["backends"], 1, "a workspace's admin")
+			_, out := call(t, base, operatorKey, `{ a: backends { backend } b: backends { backend } c: backends { backend } }`, nil)
+			require.Equal(t, "RATE_LIMITED", errorCode(out), "a burst of two: %v", out)
+		})
+	}
+}

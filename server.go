@@ -295,6 +295,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Limiter: policy.NewLimiter(map[string]policy.Rate{
 			gateway.LimitIngest:   {PerSecond: cfg.IngestRate, Burst: cfg.IngestBurst},
 			gateway.LimitRetrieve: {PerSecond: cfg.RetrieveRate, Burst: cfg.RetrieveBurst},
+			gateway.LimitHealth:   {PerSecond: cfg.HealthRate, Burst: cfg.HealthBurst},
 		}),
 		Anonymous:      anonymous(keyring),
 		Observer:       tel,

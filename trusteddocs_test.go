@@ -116,7 +116,12 @@ func TestTrustedDocumentsOverHTTP(t *testing.T) {
 	// Every console document is listed: the console works for the key.
 	docs, err := console.Documents()
 	require.NoError(t, err)
-	status, out := post(dashKeyA, map[string]any{"query": docs["backends"], "variables": map[string]any{"ws": "acme"}})
+	status, out := post(dashKeyA, map[string]any{"query": docs["jobs"], "variables": map[string]any{"filter": map[string]any{"workspaceId": "acme"}}})
 	require.Equal(t, http.StatusOK, status)
 	require.Empty(t, errorCode(out), "%v", out)
+	// Listed too, and refused only by the key's grants: backend health is
+	// for admins.
+	status, out = post(dashKeyA, map[string]any{"query": docs["backends"], "variables": map[string]any{"ws": "acme"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "FORBIDDEN", errorCode(out), "%v", out)
 }

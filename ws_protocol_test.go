@@ -211,6 +211,122 @@ func TestSubscriptionCaps(t *testing.T) {
 	}
 }
 
+// TestSubscriptionCapOverLegacyGraphQLWS: the legacy graphql-ws
+// subprotocol holds MAX_SUBSCRIPTIONS_PER_CONNECTION like
+// graphql-transport-ws: a start over it gets an error message coded
+// TOO_MANY_SUBSCRIPTIONS, the connection stays open, and a stopped
+// subscription gives its place back.
+func TestSubscriptionCapOverLegacyGraphQLWS(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			// No worker: the job stays ACCEPTED, so its subscriptions
+			// stay open, and each proves itself live with the job's
+			// current state.
+			base := startServerWith(t, map[string]string{
+				"DATABASE_URL": pt.URL(t, d), "WORKER": "false", "MAX_SUBSCRIPTIONS_PER_CONNECTION": "2",
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var commit struct {
+				CommitSession struct{ Job struct{ ID string } }
+			}
+			gql(t, base, `mutation { commitSession(input: {workspaceId: "acme", userId: "alice", agentId: "helper", sessionId: "s1", namespace: "support"}) { job { id } } }`, nil, &commit)
+			job := commit.CommitSession.Job.ID
+
+			conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = conn.CloseNow() })
+			require.Equal(t, "graphql-ws", conn.Subprotocol())
+			// next reads the next frame that is not a keep-alive.
+			next := func() frame {
+				for {
+					var f frame
+					require.NoError(t, wsjson.Read(ctx, conn, &f))
+					if f.Type != "ka" {
+						return f
+					}
+				}
+			}
+			send := func(v map[string]any) { require.NoError(t, wsjson.Write(ctx, conn, v)) }
+			start := func(id string) {
+				send(map[string]any{"id": id, "type": "start", "payload": map[string]any{
+					"query": `subscription($id: ID!) { commitJobUpdated(id: $id) { id status } }`, "variables": map[string]any{"id": job},
+				}})
+			}
+			live := func(id string) {
+				f := next()
+				require.Equal(t, "data", f.Type, "%s: %s", id, f.Payload)
+				require.Equal(t, id, f.ID)
+				require.Contains(t, string(f.Payload), job)
+			}
+			refused := func(id string) {
+				f := next()
+				require.Equal(t, "error", f.Type, "%s is over the cap: %s", id, f.Payload)
+				require.Equal(t, id, f.ID)
+				require.Contains(t, string(f.Payload), "TOO_MANY_SUBSCRIPTIONS")
+				require.NotContains(t, string(f.Payload), job, "the arguments are not echoed")
+			}
+
+			send(map[string]any{"type": "connection_init", "payload": map[string]any{}})
+			require.Equal(t, "connection_ack", next().Type)
+			start("a")
+			live("a")
+			start("b")
+			live("b")
+			start("c")
+			refused("c")
+
+			// The connection stays open, and a stopped subscription gives
+			// its place back.
+			send(map[string]any{"id": "a", "type": "stop"})
+			require.Equal(t, frame{ID: "a", Type: "complete"}, next())
+			start("d")
+			live("d")
+			start("e")
+			refused("e")
+		})
+	}
+}
+
+// TestLegacyGraphQLWSHoldsTheWebsocketSettings: the legacy graphql-ws
+// subprotocol closes a connection without connection_init after
+// WEBSOCKET_INIT_TIMEOUT, and one that sends a message over MAX_BODY_BYTES
+// with 1009, like graphql-transport-ws.
+func TestLegacyGraphQLWSHoldsTheWebsocketSettings(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			base := startServerWith(t, map[string]string{
+				"DATABASE_URL": pt.URL(t, d), "WORKER": "false", "MAX_BODY_BYTES": "4096", "WEBSOCKET_INIT_TIMEOUT": "50ms",
+			})
+			// Well under the default init timeout (10s): only the setting
+			// closes the connection in time.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			dial := func() *websocket.Conn {
+				conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = conn.CloseNow() })
+				require.Equal(t, "graphql-ws", conn.Subprotocol())
+				return conn
+			}
+
+			silent := dial()
+			closeCode(t, ctx, silent)
+
+			big := dial()
+			require.NoError(t, wsjson.Write(ctx, big, map[string]any{"type": "connection_init", "payload": map[string]any{}}))
+			require.NoError(t, wsjson.Write(ctx, big, map[string]any{"id": "1", "type": "start", "payload": map[string]any{
+				"query": "{ backends { backend } }", "variables": map[string]any{"pad": strings.Repeat("x", 8192)},
+			}}))
+			require.Equal(t, websocket.StatusMessageTooBig, closeCode(t, ctx, big))
+		})
+	}
+}
+
 // wsSessionGoroutines counts the goroutines of live graphql-transport-ws
 // connections (reading, pinging, running operations).
 func wsSessionGoroutines() int {

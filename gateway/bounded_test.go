@@ -167,7 +167,9 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 		}, "w")
 		require.Equal(t, gateway.OutboxPending, done.Status, "retryable")
 		require.Contains(t, *done.LastError, gateway.ErrAdapterPanicked.Error())
-		for _, st := range svc.BackendStatuses(ctx) {
+		statuses, err := svc.BackendStatuses(ctx)
+		require.NoError(t, err)
+		for _, st := range statuses {
 			if st.Backend == gateway.BackendEverMemOS {
 				require.False(t, st.Healthy)
 				require.Contains(t, *st.Error, gateway.ErrAdapterPanicked.Error())

@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // HealthTimeout bounds one health probe.
@@ -38,8 +42,87 @@ type BackendStatus struct {
 	CheckedAt    time.Time
 }
 
-// BackendStatuses probes every configured backend concurrently.
-func (s *Service) BackendStatuses(ctx context.Context) []BackendStatus {
+// HealthCacheTTL is how long one round of health probes answers every
+// caller. Probes cost the backends a request each: however many callers,
+// keys and aliases ask, each backend is probed at most once per TTL by this
+// process, and callers that arrive while a round is under way wait for it.
+const HealthCacheTTL = 5 * time.Second
+
+// Defaults of the health rate of one key (RATE_LIMIT_HEALTH): a burst of
+// one operation's worth of aliases (MAX_QUERY_ALIASES' default), then one a
+// second, well above a console refreshing every few seconds.
+const (
+	HealthRateDefault  = 1.0
+	HealthBurstDefault = 30
+)
+
+// healthRoundKey names the one round of probes in flight.
+const healthRoundKey = "health"
+
+// healthCache holds the last round of probes, made at (the service clock).
+type healthCache struct {
+	flight   singleflight.Group
+	mu       sync.Mutex
+	statuses []BackendStatus
+	at       time.Time
+}
+
+// fresh returns the last round while it is younger than HealthCacheTTL.
+func (c *healthCache) fresh(now time.Time) ([]BackendStatus, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.statuses == nil || now.Sub(c.at) >= HealthCacheTTL {
+		return nil, false
+	}
+	return c.statuses, true
+}
+
+func (c *healthCache) keep(statuses []BackendStatus, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statuses, c.at = statuses, at
+}
+
+// BackendStatuses reports every configured backend's health: to an ADMIN
+// key of a whole workspace or the operator (the health of shared backends
+// is the deployment's business), one token of the key's health rate per
+// call, from the last round of probes while it is younger than
+// HealthCacheTTL.
+func (s *Service) BackendStatuses(ctx context.Context) ([]BackendStatus, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.AccessTo(p.WorkspaceID, "") < AccessAdmin || p.UserID != "" || p.AgentID != "" {
+		return nil, fmt.Errorf("%w: backend health is for ADMIN keys of a whole workspace and the operator", ErrForbidden)
+	}
+	if err := s.admit(ctx, p, LimitHealth); err != nil {
+		return nil, err
+	}
+	if statuses, ok := s.health.fresh(s.now()); ok {
+		return slices.Clone(statuses), nil
+	}
+	round := s.health.flight.DoChan(healthRoundKey, func() (any, error) {
+		// A round may have ended between the look above and this one.
+		if statuses, ok := s.health.fresh(s.now()); ok {
+			return statuses, nil
+		}
+		// Not the caller's cancellation: the round is every waiting
+		// caller's, and each probe is bounded by HealthTimeout.
+		statuses := s.probeBackends(context.WithoutCancel(ctx))
+		s.health.keep(statuses, s.now())
+		return statuses, nil
+	})
+	select {
+	case r := <-round:
+		return slices.Clone(r.Val.([]BackendStatus)), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for backend health: %w", context.Cause(ctx))
+	}
+}
+
+// probeBackends probes every configured backend concurrently.
+func (s *Service) probeBackends(ctx context.Context) []BackendStatus {
 	out := make([]BackendStatus, len(s.backends))
 	var wg sync.WaitGroup
 	for i, adapter := range s.backends {

@@ -27,6 +27,9 @@ func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 const (
 	LimitIngest   = "ingest"
 	LimitRetrieve = "retrieve"
+	// LimitHealth is asking for backend health (one token per backends
+	// field, aliases included).
+	LimitHealth = "health"
 )
 
 // RateLimiter admits or refuses one operation of a principal.

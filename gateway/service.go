@@ -202,6 +202,8 @@ type Service struct {
 	subscriptions subscriptionCounts
 	// documentsOnly tells the keys restricted to trusted GraphQL documents.
 	documentsOnly func(Principal) bool
+	// health is the last round of backend health probes.
+	health healthCache
 }
 
 // Options are the collaborators of a Service (and of an OutboxExecutor,

@@ -3824,7 +3824,7 @@ type Query {
   auditLog(filter: AuditLogFilter, first: Int = 20, after: String): AuditEntryConnection!
   feedback(filter: MemoryFeedbackFilter, first: Int = 20, after: String): MemoryFeedbackConnection!
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
-  "Every configured backend, probed now."
+  "Admin: every configured backend's health, from a round of probes at most 5 s old (checkedAt), shared by every caller."
   backends: [BackendStatus!]!
   erasureRequest(id: ID!): ErasureRequest!
   erasureRequests(filter: ErasureRequestFilter, first: Int = 20, after: String): ErasureRequestConnection!

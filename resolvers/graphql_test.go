@@ -324,6 +324,34 @@ func TestComplexityLimit(t *testing.T) {
 	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", e.Extensions["code"])
 }
 
+// TestConnectionsAreCostedByTheirPage: a page of 100 of any connection
+// costs a hundred nodes (here over a limit of 200), while a page of one
+// passes the limit; a page size given in a variable counts the same.
+func TestConnectionsAreCostedByTheirPage(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		h := newHarness(t, db, withHandlerConfig(resolvers.HandlerConfig{ComplexityLimit: 200}))
+		for _, tc := range []struct{ name, query string }{
+			{"jobs", `query($n: Int) { jobs(first: $n) { edges { node { id status } } } }`},
+			{"erasureRequests", `query($n: Int) { erasureRequests(first: $n) { edges { node { id status } } } }`},
+			{"webhookDeliveries", `query($n: Int) { webhookDeliveries(first: $n) { edges { node { id status } } } }`},
+			{"ErasureJob.outboxEvents", `query($n: Int) { node(id: "gwc_x") { ... on ErasureJob { outboxEvents(first: $n) { edges { node { id status } } } } } }`},
+			{"Job.outboxEvents", `query($n: Int) { node(id: "gwc_x") { ... on Job { outboxEvents(first: $n) { edges { node { id status } } } } } }`},
+			{"commitJobs", `query($n: Int) { commitJobs(first: $n) { edges { node { id status } } } }`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, resp := h.do(t, tc.query, map[string]any{"n": 100})
+				require.Len(t, resp.Errors, 1)
+				require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", resp.Errors[0].Extensions["code"], "a page of 100")
+				_, resp = h.do(t, tc.query, map[string]any{"n": 1})
+				for _, e := range resp.Errors {
+					require.NotEqual(t, "COMPLEXITY_LIMIT_EXCEEDED", e.Extensions["code"], "a page of one")
+				}
+			})
+		}
+	})
+}
+
 func TestInternalErrorsAreMasked(t *testing.T) {
 	t.Parallel()
 	db := pt.Open(t, pt.SQLite)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,7 +16,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
-	"github.com/memory-gateway/memory-gateway/graph"
 	"github.com/memory-gateway/memory-gateway/statements"
 )
 
@@ -48,7 +48,8 @@ type HandlerConfig struct {
 	// WebsocketInitTimeout is how long a websocket may stay without
 	// connection_init.
 	WebsocketInitTimeout time.Duration
-	// MaxSubscriptionsPerConnection caps one websocket's subscriptions.
+	// MaxSubscriptionsPerConnection caps one websocket's live operations,
+	// whatever its subprotocol.
 	MaxSubscriptionsPerConnection int
 	// MaxMessageBytes bounds one websocket message, like the body limit
 	// bounds an HTTP request.
@@ -90,7 +91,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.TokenLimit <= 0 {
 		cfg.TokenLimit = TokenLimitDefault
 	}
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()})
+	schema := newExecutableSchema(res)
 	srv := handler.New(schema)
 	if cfg.WebsocketInitTimeout <= 0 {
 		cfg.WebsocketInitTimeout = websocketInitTimeout
@@ -100,7 +101,8 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	}
 	// Streaming transports first: the first transport that supports a
 	// request serves it. graphql-transport-ws is served as specified (close
-	// codes, caps); the legacy graphql-ws subprotocol by gqlgen's transport.
+	// codes, caps); the legacy graphql-ws subprotocol by gqlgen's transport,
+	// held to the same per-connection cap by connectionCap.
 	srv.AddTransport(graphqlTransportWS{
 		acceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
 		initTimeout:   cfg.WebsocketInitTimeout,
@@ -110,18 +112,29 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		readLimit:     cfg.MaxMessageBytes,
 		shared:        sharedStreamsOf(res),
 	})
+	// The legacy subprotocol is held to the same settings: its init
+	// timeout, its message bound (gqlgen's own default is 1 MB whatever
+	// MAX_BODY_BYTES says) and, through connectionCap, its operations.
+	var legacyReadLimit *int64
+	if cfg.MaxMessageBytes > 0 {
+		legacyReadLimit = &cfg.MaxMessageBytes
+	}
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
 		},
 		KeepAlivePingInterval: cfg.KeepAlive,
-		InitTimeout:           websocketInitTimeout,
+		InitTimeout:           cfg.WebsocketInitTimeout,
+		PayloadReadLimit:      legacyReadLimit,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if cfg.WebsocketInit == nil {
-				return ctx, nil, nil
+			if cfg.WebsocketInit != nil {
+				authed, err := cfg.WebsocketInit(ctx, payload)
+				if err != nil {
+					return authed, nil, err
+				}
+				ctx = authed
 			}
-			ctx, err := cfg.WebsocketInit(ctx, payload)
-			return ctx, nil, err
+			return withConnectionSlots(ctx, cfg.MaxSubscriptionsPerConnection), nil, nil
 		},
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: cfg.KeepAlive})
@@ -131,6 +144,8 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
+	// First: an operation over its connection's cap runs nothing.
+	srv.Use(connectionCap{})
 	// Parsing and validating is half the cost of a small query: cache it.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](QueryCacheSizeDefault))
 	if cfg.TrustedDocuments != nil {
@@ -138,7 +153,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 		// restricted key may not run.
 		srv.Use(trustedDocumentsGate{docs: cfg.TrustedDocuments})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: workspaceCache{inner: lru.New[string](APQCacheSizeDefault)}})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: principalCache{inner: lru.New[string](APQCacheSizeDefault)}})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -187,58 +202,41 @@ func mayCountStatements(ctx context.Context, svc *gateway.Service) bool {
 	return err == nil && p.SeesAllOfItsWorkspace()
 }
 
-// pageCost is the complexity of a connection: its page size times what each
-// node selects.
-func pageCost(childComplexity int, first *int) int {
-	n := gateway.PageSizeDefault
-	if first != nil && *first > 0 {
-		n = *first
-	}
-	return 1 + n*childComplexity
-}
-
-func complexity() graph.ComplexityRoot {
-	var c graph.ComplexityRoot
-	conn := func(child int, first *int, _ *string) int { return pageCost(child, first) }
-	c.CommitJob.AuditEntries = conn
-	c.CommitJob.OutboxEvents = conn
-	c.CommitJob.Refs = conn
-	c.MemoryRef.Feedback = conn
-	c.MemoryRef.Siblings = conn
-	c.OutboxEvent.Refs = conn
-	c.Session.AuditEntries = conn
-	c.Session.Jobs = conn
-	c.Session.Refs = conn
-	c.Query.AuditLog = func(child int, _ *gateway.AuditFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.CommitJobs = func(child int, _ *gateway.JobFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.Feedback = func(child int, _ *gateway.FeedbackFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.MemoryRefs = func(child int, _ *gateway.RefFilter, first *int, _ *string) int { return pageCost(child, first) }
-	c.Query.OutboxEvents = func(child int, _ *gateway.EventFilter, first *int, _ *string) int { return pageCost(child, first) }
-	return c
-}
-
-// workspaceCache keys a cache shared by every caller by the caller's
-// workspace: a persisted query one tenant registered is never found by
-// another (whose bare hash would otherwise confirm that someone ran that
-// exact document, literals included).
-type workspaceCache struct {
+// principalCache keys a cache shared by every caller by the caller: a
+// persisted query one key registered is found by no other. A bare hash that
+// ran another key's document would confirm that someone sent that exact
+// document, literals included, and run it; the literals are not the only
+// tell (the shape, ids in aliases, operation names), so no document is
+// shared. Documents meant for many keys are the trusted documents, which
+// every key may name by hash.
+type principalCache struct {
 	inner graphql.Cache[string]
 }
 
-func (c workspaceCache) key(ctx context.Context, key string) string {
+func (c principalCache) key(ctx context.Context, key string) string {
 	p, _ := gateway.PrincipalFrom(ctx)
-	// Length-prefixed: the caller chooses the key, and must not be able to
-	// spell another workspace's entry with it.
-	return strconv.Itoa(len(p.WorkspaceID)) + ":" + p.WorkspaceID + "|" + key
+	// Every part length-prefixed: the caller chooses the hash, and must not
+	// be able to spell another principal's entry with it. Key names are
+	// unique, but a reloaded file may give a name to another workspace,
+	// user or agent: those are part of the identity too.
+	var b strings.Builder
+	for _, part := range []string{p.Name, p.WorkspaceID, p.UserID, p.AgentID} {
+		b.WriteString(strconv.Itoa(len(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	b.WriteByte('|')
+	b.WriteString(key)
+	return b.String()
 }
 
 // Get implements graphql.Cache.
-func (c workspaceCache) Get(ctx context.Context, key string) (string, bool) {
+func (c principalCache) Get(ctx context.Context, key string) (string, bool) {
 	return c.inner.Get(ctx, c.key(ctx, key))
 }
 
 // Add implements graphql.Cache.
-func (c workspaceCache) Add(ctx context.Context, key, value string) {
+func (c principalCache) Add(ctx context.Context, key, value string) {
 	c.inner.Add(ctx, c.key(ctx, key), value)
 }
 

@@ -188,5 +188,5 @@ func deref[T any](p *T) T {
 
 // Backends implements graph.QueryResolver.
 func (r *queryResolver) Backends(ctx context.Context) ([]gateway.BackendStatus, error) {
-	return r.Service.BackendStatuses(ctx), nil
+	return r.Service.BackendStatuses(ctx)
 }

@@ -706,30 +706,46 @@ func TestScopeProcessOutboxDrainsOnlyTheCallersWorkspace(t *testing.T) {
 	})
 }
 
-// TestScopePersistedQueriesArePerWorkspace: an automatic persisted query one
-// workspace registered is not found by a key of another (its bare hash
-// would confirm someone ran that exact document), and is by another key of
-// the same workspace.
-func TestScopePersistedQueriesArePerWorkspace(t *testing.T) {
+// TestScopePersistedQueriesArePerPrincipal: an automatic persisted query
+// is found only by the key that registered it. Any other key — another
+// user's of the same workspace, another key of the same user, a key of
+// another workspace, a key of the same name there — sending the bare hash
+// gets PersistedQueryNotFound: a hash that ran would confirm someone sent
+// that exact document, literals included, and run it.
+func TestScopePersistedQueriesArePerPrincipal(t *testing.T) {
 	t.Parallel()
-	db := pt.Open(t, pt.SQLite)
-	w := newScopeWorld(t, db)
-	query := `{ memoryRefs(filter: {sessionId: "board-meeting-2026"}) { edges { cursor } } }`
-	hash := sha256Hex(query)
-	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
-	send := func(p gateway.Principal, withQuery bool) gqlResponse {
-		body := map[string]any{"extensions": ext}
-		if withQuery {
-			body["query"] = query
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		w := newScopeWorld(t, db)
+		query := `{ memoryRefs(filter: {sessionId: "board-meeting-2026"}) { edges { cursor } } }`
+		hash := sha256Hex(query)
+		ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
+		send := func(p gateway.Principal, withQuery bool) gqlResponse {
+			body := map[string]any{"extensions": ext}
+			if withQuery {
+				body["query"] = query
+			}
+			_, resp := w.h.doRawAs(t, &p, body)
+			return resp
 		}
-		_, resp := w.h.doRawAs(t, &p, body)
-		return resp
-	}
-	require.Empty(t, send(aliceAll, true).Errors, "registered by a key of A")
-	require.Empty(t, send(aliceSupport, false).Errors, "found by another key of A")
-	resp := send(aliceB, false)
-	require.Len(t, resp.Errors, 1, "not found by a key of B")
-	require.Equal(t, "PersistedQueryNotFound", resp.Errors[0].Message)
+		require.Empty(t, send(aliceAll, true).Errors, "registered by alice-all")
+		require.Empty(t, send(aliceAll, false).Errors, "found by the key that registered it")
+		namesake := aliceB
+		namesake.Name = aliceAll.Name
+		for _, tc := range []struct {
+			name string
+			p    gateway.Principal
+		}{
+			{"another user of the workspace", bobAll},
+			{"another key of the same user", aliceSupport},
+			{"a key of another workspace", aliceB},
+			{"a key of the same name in another workspace", namesake},
+		} {
+			resp := send(tc.p, false)
+			require.Len(t, resp.Errors, 1, tc.name)
+			require.Equal(t, "PersistedQueryNotFound", resp.Errors[0].Message, tc.name)
+			require.Equal(t, resolvers.CodePersistedQueryNotFound, resp.Errors[0].Extensions["code"], tc.name)
+		}
+	})
 }
 
 func sha256Hex(s string) string {

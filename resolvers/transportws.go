@@ -32,7 +32,7 @@ import (
 // domain keeps) gets an error message coded TOO_MANY_SUBSCRIPTIONS; the
 // connection stays open. Execution goes through the same executor as every
 // transport. The legacy graphql-ws subprotocol stays with gqlgen's
-// transport.
+// transport, under the same cap (connectionCap).
 type graphqlTransportWS struct {
 	acceptOptions websocket.AcceptOptions
 	initTimeout   time.Duration
@@ -265,10 +265,7 @@ func (c *wsSession) onSubscribe(f wsFrame) bool {
 		c.close(closeDuplicateID, fmt.Sprintf("Subscriber for %s already exists", f.ID))
 		return false
 	case full:
-		c.writeErrors(f.ID, []*gqlerror.Error{{
-			Message:    fmt.Sprintf("too many subscriptions on this connection: it may hold %d at once; complete one first", c.t.perConnection),
-			Extensions: map[string]any{"code": CodeTooManySubscriptions, "limit": c.t.perConnection},
-		}})
+		c.writeErrors(f.ID, []*gqlerror.Error{tooManyOnConnection(c.t.perConnection)})
 	default:
 		go c.run(opCtx, f.ID, &params)
 	}
