@@ -149,11 +149,24 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	return ips, nil
 }
 
-// refusal says why ip may not be reached through host ("" when it may).
+// refusal says why ip may not be reached through host ("" when it may). An
+// IPv6 address that embeds or tunnels to IPv4 addresses is refused when any
+// of them would be.
 func (g *Guard) refusal(host string, ip netip.Addr) string {
-	if embedded, ok := nat64(ip); ok {
-		ip = embedded
+	held, located := heldIPv4(ip)
+	if !located {
+		return "an IPv6 address that may hold an IPv4 address at a place it does not tell (never allowed)"
 	}
+	for _, addr := range append([]netip.Addr{ip}, held...) {
+		if reason := g.refusalOf(host, addr); reason != "" {
+			return reason
+		}
+	}
+	return ""
+}
+
+// refusalOf says why one address may not be reached through host.
+func (g *Guard) refusalOf(host string, ip netip.Addr) string {
 	switch {
 	case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
 		return "a link-local address (never allowed)"
@@ -196,13 +209,58 @@ var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),
 }
 
-var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+// The IPv6 forms that embed an IPv4 address, or reach one through a tunnel
+// or a translator: a connection to them may end at that IPv4 address.
+var (
+	// IPv4-mapped (::ffff:0:0/96) and IPv4-translated (::ffff:0:0:0/96, SIIT)
+	// addresses, and the well-known NAT64 prefix (RFC 6052): the IPv4
+	// address is the last 32 bits.
+	mappedPrefix     = netip.MustParsePrefix("::ffff:0:0/96")
+	translatedPrefix = netip.MustParsePrefix("::ffff:0:0:0/96")
+	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")
+	// IPv4-compatible addresses (::/96, deprecated by RFC 4291 but still
+	// tunnelled by some stacks): the last 32 bits, :: and ::1 aside.
+	compatiblePrefix = netip.MustParsePrefix("::/96")
+	// The local-use NAT64 prefix (RFC 8215): its operator picks a prefix
+	// length from /48 to /96, and the IPv4 address sits at a place that
+	// depends on it, so it cannot be checked.
+	localNAT64Prefix = netip.MustParsePrefix("64:ff9b:1::/48")
+	// 6to4 (RFC 3056): the relay's IPv4 address is bits 16-47.
+	sixToFourPrefix = netip.MustParsePrefix("2002::/16")
+	// Teredo (RFC 4380): the server's IPv4 address is bits 32-63, the
+	// client's the last 32 bits inverted.
+	teredoPrefix = netip.MustParsePrefix("2001::/32")
+)
 
-// nat64 returns the IPv4 address a NAT64 address stands for.
-func nat64(ip netip.Addr) (netip.Addr, bool) {
-	if !ip.Is6() || !nat64Prefix.Contains(ip) {
-		return netip.Addr{}, false
+// heldIPv4 returns the IPv4 addresses ip embeds or tunnels to (none for
+// an IPv4 address or a plain IPv6 one). located is false when ip may hold
+// one at a place it does not tell.
+func heldIPv4(ip netip.Addr) (held []netip.Addr, located bool) {
+	if !ip.Is6() {
+		return nil, true
 	}
 	b := ip.As16()
-	return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	last := netip.AddrFrom4([4]byte(b[12:16]))
+	switch {
+	case localNAT64Prefix.Contains(ip):
+		return nil, false
+	case mappedPrefix.Contains(ip), translatedPrefix.Contains(ip), nat64Prefix.Contains(ip):
+		held = append(held, last)
+	case compatiblePrefix.Contains(ip):
+		if !ip.IsUnspecified() && !ip.IsLoopback() {
+			held = append(held, last)
+		}
+	case sixToFourPrefix.Contains(ip):
+		held = append(held, netip.AddrFrom4([4]byte(b[2:6])))
+	case teredoPrefix.Contains(ip):
+		client := [4]byte{^b[12], ^b[13], ^b[14], ^b[15]}
+		held = append(held, netip.AddrFrom4([4]byte(b[4:8])), netip.AddrFrom4(client))
+	}
+	// ISATAP (RFC 5214) puts an IPv4 address in the interface identifier
+	// of any prefix: 0000:5efe or 0200:5efe (the u and g bits may be set),
+	// then the address.
+	if b[8]&^0x03 == 0 && b[9] == 0 && b[10] == 0x5e && b[11] == 0xfe {
+		held = append(held, last)
+	}
+	return held, true
 }

@@ -121,6 +121,7 @@ func TestGuardRefusesBeforeAnyConnection(t *testing.T) {
 	resolver.set("metadata.test", "169.254.169.254")
 	resolver.set("allowed-name.test", "10.9.9.9")
 	resolver.set("allowed-but-metadata.test", "169.254.169.254")
+	resolver.set("tunnel.test", "2002:a9fe:a9fe::1")
 
 	for _, tc := range []struct {
 		allow   string
@@ -153,6 +154,33 @@ func TestGuardRefusesBeforeAnyConnection(t *testing.T) {
 		{"169.254.0.0/16,0.0.0.0/0", "metadata.test", true},
 		{"allowed-but-metadata.test", "allowed-but-metadata.test", true},
 		{"fe80::/10", "fe80::1", true},
+		// IPv6 forms that embed or tunnel to IPv4 are checked as the IPv4
+		// they hold (every one of them, for Teredo's server and client).
+		{"", "::ffff:127.0.0.1", true},
+		{"169.254.0.0/16", "::ffff:169.254.169.254", true},
+		{"", "::ffff:0:a00:1", true},
+		{"", "64:ff9b::7f00:1", true},
+		{"169.254.0.0/16", "64:ff9b::a9fe:a9fe", true},
+		{"", "64:ff9b::cb00:710a", false},
+		{"", "64:ff9b:1::a00:1", true},
+		{"0.0.0.0/0,::/0", "64:ff9b:1:cb00:71:a00::", true},
+		{"", "::a00:1", true},
+		{"", "::7f00:1", true},
+		{"169.254.0.0/16", "::a9fe:a9fe", true},
+		{"", "::cb00:710a", false},
+		{"", "2002:a00:1::1", true},
+		{"", "2002:7f00:1::1", true},
+		{"169.254.0.0/16", "2002:a9fe:a9fe::1", true},
+		{"", "2002:cb00:710a::1", false},
+		{"10.0.0.0/8", "2002:a00:1::1", false},
+		{"", "tunnel.test", true},
+		{"", "2001:0:cb00:710a::80ff:fffe", true},
+		{"169.254.0.0/16", "2001:0:cb00:710a::5601:5601", true},
+		{"", "2001:0:a00:1::39cc:9bf8", true},
+		{"", "2001:0:cb00:710a::39cc:9bf8", false},
+		{"", "2600:1f18::5efe:a00:1", true},
+		{"169.254.0.0/16", "2600:1f18::200:5efe:a9fe:a9fe", true},
+		{"", "2600:1f18::200:5efe:cb00:710a", false},
 	} {
 		name := tc.host + " allowing " + tc.allow
 		t.Run(name, func(t *testing.T) {
@@ -179,6 +207,42 @@ func TestGuardRefusesBeforeAnyConnection(t *testing.T) {
 				_, perr := netip.ParseAddr(host)
 				require.NoError(t, perr, "the connection goes to the checked address, not the name")
 			}
+		})
+	}
+}
+
+// TestHeldIPv4: the IPv4 addresses each IPv6 form embeds or tunnels to,
+// read from the bits its specification puts them in.
+func TestHeldIPv4(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, ip string
+		held     []string
+		located  bool
+	}{
+		{"IPv4", "10.0.0.1", nil, true},
+		{"plain IPv6", "2600:1f18::1", nil, true},
+		{"loopback", "::1", nil, true},
+		{"unspecified", "::", nil, true},
+		{"IPv4-mapped", "::ffff:10.0.0.1", []string{"10.0.0.1"}, true},
+		{"IPv4-translated", "::ffff:0:a00:1", []string{"10.0.0.1"}, true},
+		{"well-known NAT64", "64:ff9b::a9fe:a9fe", []string{"169.254.169.254"}, true},
+		{"local-use NAT64", "64:ff9b:1::a00:1", nil, false},
+		{"IPv4-compatible", "::a00:1", []string{"10.0.0.1"}, true},
+		{"6to4", "2002:a9fe:a9fe:1::1", []string{"169.254.169.254"}, true},
+		{"Teredo: server, then the client inverted", "2001:0:cb00:710a:8000:f227:80ff:fffe", []string{"203.0.113.10", "127.0.0.1"}, true},
+		{"ISATAP", "2600:1f18::5efe:a00:1", []string{"10.0.0.1"}, true},
+		{"ISATAP, u bit set", "2600:1f18::200:5efe:a9fe:a9fe", []string{"169.254.169.254"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			held, located := heldIPv4(netip.MustParseAddr(tc.ip))
+			require.Equal(t, tc.located, located)
+			var got []string
+			for _, a := range held {
+				got = append(got, a.String())
+			}
+			require.Equal(t, tc.held, got)
 		})
 	}
 }
