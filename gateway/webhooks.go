@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -567,6 +568,9 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw, field string) error 
 	}
 	if s.urlGuard != nil {
 		if err := s.urlGuard.CheckURL(ctx, raw); err != nil {
+			// The guard's message is for the caller; its detail (where the
+			// name resolved, the resolver's answer) is the operator's.
+			s.logger.InfoContext(ctx, "gateway: a webhook URL was refused", slog.Any("refusal", err))
 			return NewInputError(field, err.Error())
 		}
 	}

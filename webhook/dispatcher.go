@@ -253,6 +253,14 @@ func (d *Dispatcher) run(claimCtx, sendCtx context.Context) {
 	}
 }
 
+// ErrorNotDelivered is what every failed attempt records (lastError), but a
+// refusal: whether nothing answered (a DNS failure, a refused or reset
+// connection, a timeout) or something answered other than 2xx. A tenant's
+// admin reads it, and telling these apart would let one map the ports of any
+// host the operator allows (a closed port refuses, a listening one answers).
+// The detail goes to the server's log.
+const ErrorNotDelivered = "could not deliver: no 2xx response"
+
 // deliver makes one attempt and records it under its lease.
 func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 	del := c.Delivery
@@ -264,23 +272,26 @@ func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 	}
 	at := d.now()
 	attempt := gateway.WebhookAttempt{DeliveryID: del.ID, FenceWorker: d.id, FenceClaim: del.ClaimCount, At: at}
-	if code != 0 {
-		attempt.StatusCode = &code
-	}
 	outcome := OutcomeSuccess
 	switch {
 	case err == nil:
-		attempt.Status = gateway.WebhookSuccess
+		attempt.Status, attempt.StatusCode = gateway.WebhookSuccess, &code
 	case del.AttemptCount <= len(d.cfg.Schedule):
 		outcome = OutcomeRetry
-		next := at.Add(d.cfg.Schedule[max(del.AttemptCount-1, 0)])
+		// From the attempt's deadline, not its end: when it ended tells
+		// whether something answered or the timeout did.
+		next := start.Add(d.cfg.Timeout + d.cfg.Schedule[max(del.AttemptCount-1, 0)])
 		attempt.Status, attempt.NextRetryAt = gateway.WebhookPending, &next
 	default:
 		outcome = OutcomeDeadLetter
 		attempt.Status = gateway.WebhookDeadLetter
 	}
 	if err != nil {
-		msg := err.Error()
+		msg := ErrorNotDelivered
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			msg = refused.Error()
+		}
 		attempt.Error = &msg
 	}
 	res, cerr := d.store.CompleteWebhookDelivery(context.WithoutCancel(ctx), attempt)
@@ -304,9 +315,12 @@ func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 		level = slog.LevelInfo
 	}
 	attrs := []slog.Attr{slog.String("delivery_id", del.ID), slog.String("endpoint_id", del.EndpointID),
-		slog.String("outcome", outcome), slog.Int("attempt", del.AttemptCount)}
+		slog.String("workspace_id", del.WorkspaceID), slog.String("outcome", outcome), slog.Int("attempt", del.AttemptCount)}
+	if code != 0 {
+		attrs = append(attrs, slog.Int("status_code", code))
+	}
 	if err != nil {
-		attrs = append(attrs, slog.String("err", err.Error()))
+		attrs = append(attrs, detail(err))
 	}
 	d.logger.LogAttrs(ctx, level, "webhook: delivery attempted", attrs...)
 	if res.Disabled {
@@ -315,7 +329,8 @@ func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 }
 
 // send posts the signed payload; a 2xx answer is success. It returns the
-// status code (0 when there was none).
+// status code (0 when there was none) and, on failure, the detail for the
+// log.
 func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time.Time) (int, error) {
 	body := []byte(c.Delivery.Payload)
 	sig, err := Sign(c.Secrets, c.Delivery.ID, at, body)
@@ -335,7 +350,7 @@ func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time
 	req.Header.Set(HeaderSignature, sig)
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, describe(err, d.cfg.Timeout)
+		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseBodyLimit))
 	_ = resp.Body.Close()
@@ -345,19 +360,17 @@ func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time
 	return resp.StatusCode, nil
 }
 
-// describe turns a request error into what is recorded: without the URL,
-// which may carry a token in its query.
-func describe(err error, timeout time.Duration) error {
+// detail is a failed attempt's error for the log: a refusal with what it
+// refused, anything else without the URL, which may carry a token in its
+// query.
+func detail(err error) slog.Attr {
 	var refused *RefusedError
 	if errors.As(err, &refused) {
-		return refused
+		return slog.Any("refused", refused)
 	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		if uerr.Timeout() {
-			return fmt.Errorf("no answer within %s", timeout)
-		}
-		return uerr.Err
+		err = uerr.Err
 	}
-	return err
+	return slog.String("err", err.Error())
 }

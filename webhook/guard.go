@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -33,14 +34,39 @@ type Guard struct {
 	dial     DialFunc
 }
 
-// RefusedError is a destination the guard refused, before connecting.
+// RefusedError is a destination the guard refused, before connecting. Its
+// message names the host and nothing the gateway learnt about it: a tenant's
+// admin reads it (as an input error, or as a delivery's lastError), and the
+// address a name resolved to, or the resolver's own answer, would map the
+// gateway's network for them. The detail is for the server's log
+// (LogValue).
 type RefusedError struct {
-	Host   string
+	Host string
+	// Addr is the address refused (invalid when the name did not resolve).
+	Addr netip.Addr
+	// Reason says why, for the log.
 	Reason string
+	// Err is the resolver's failure, for the log.
+	Err error
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("destination %s refused: %s", e.Host, e.Reason)
+	if e.Host == "" {
+		return "destination refused: the URL has no host"
+	}
+	return "destination refused: " + e.Host + " does not resolve to an address webhooks may reach"
+}
+
+// LogValue implements slog.LogValuer: the detail the message leaves out.
+func (e *RefusedError) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("host", e.Host), slog.String("reason", e.Reason)}
+	if e.Addr.IsValid() {
+		attrs = append(attrs, slog.String("address", e.Addr.String()))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("err", e.Err.Error()))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // ParseAllowList builds a guard from WEBHOOK_ALLOW_HOSTS: comma-separated
@@ -84,24 +110,28 @@ func (g *Guard) WithDial(dial DialFunc) *Guard {
 }
 
 // CheckURL implements gateway.URLGuard: every address the URL's host
-// resolves to must be reachable.
+// resolves to must be reachable. A name that does not resolve is refused
+// with the same message as one that resolves where deliveries may not go,
+// so the check does not tell which internal names exist; the returned
+// *RefusedError carries the detail for the log.
 func (g *Guard) CheckURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("is not a URL: %w", err)
 	}
-	if _, err := g.resolve(ctx, u.Hostname()); err != nil {
+	host := u.Hostname()
+	if _, err := g.resolve(ctx, host); err != nil {
 		var refused *RefusedError
 		if errors.As(err, &refused) {
-			return errors.New("resolves to an address webhooks may not reach (" + refused.Reason + ")")
+			return refused
 		}
-		return err
+		return &RefusedError{Host: host, Reason: "the name does not resolve", Err: err}
 	}
 	return nil
 }
 
 // DialContext connects to a checked address of addr's host; it refuses
-// before any connection is made.
+// (*RefusedError) before any connection is made.
 func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -122,7 +152,9 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 	return nil, errors.Join(errs...)
 }
 
-// resolve returns host's addresses if every one of them may be reached.
+// resolve returns host's addresses if every one of them may be reached: a
+// *RefusedError when one may not, the resolver's error when the name does
+// not resolve.
 func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if host == "" {
 		return nil, &RefusedError{Host: host, Reason: "no host"}
@@ -133,17 +165,17 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	} else {
 		found, err := g.resolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			return nil, fmt.Errorf("cannot resolve %s: %w", host, err)
+			return nil, fmt.Errorf("resolving %s: %w", host, err)
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("cannot resolve %s: no addresses", host)
+			return nil, fmt.Errorf("resolving %s: no addresses", host)
 		}
 		ips = found
 	}
 	for i, ip := range ips {
 		ips[i] = ip.Unmap()
 		if reason := g.refusal(host, ips[i]); reason != "" {
-			return nil, &RefusedError{Host: host, Reason: reason}
+			return nil, &RefusedError{Host: host, Addr: ips[i], Reason: reason}
 		}
 	}
 	return ips, nil

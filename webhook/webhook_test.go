@@ -247,6 +247,56 @@ func TestHeldIPv4(t *testing.T) {
 	}
 }
 
+// resolverOf answers names from a table; any other name fails the way a
+// resolver does, naming the resolver's address.
+type resolverOf map[string]string
+
+func (r resolverOf) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if ip, ok := r[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(ip)}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.0.0.53:53", IsNotFound: true}
+}
+
+// TestGuardRefusalsTellNothingOfTheNetwork: an endpoint refused at creation
+// reads the same whether its name resolves to loopback, a private address,
+// the metadata service, or nothing (the resolver's failure, which names the
+// resolver, stays out); a refusal at delivery reads as it does at creation.
+// The detail is in the error's log value.
+func TestGuardRefusalsTellNothingOfTheNetwork(t *testing.T) {
+	t.Parallel()
+	base, err := ParseAllowList("")
+	require.NoError(t, err)
+	rec := &dialRecorder{}
+	g := base.WithResolver(resolverOf{"loop.test": "127.0.0.1", "private.test": "10.1.2.3", "meta.test": "169.254.169.254"}).WithDial(rec.dial)
+	for _, tc := range []struct {
+		host, detail string
+		resolves     bool
+	}{
+		{"loop.test", "127.0.0.1", true},
+		{"private.test", "10.1.2.3", true},
+		{"meta.test", "169.254.169.254", true},
+		{"nx.test", "10.0.0.53:53", false},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			t.Parallel()
+			want := "destination refused: " + tc.host + " does not resolve to an address webhooks may reach"
+			err := g.CheckURL(context.Background(), "https://"+tc.host+"/hook")
+			require.EqualError(t, err, want)
+			var refused *RefusedError
+			require.ErrorAs(t, err, &refused)
+			require.Contains(t, refused.LogValue().String(), tc.detail, "the log has the detail")
+
+			_, err = g.DialContext(context.Background(), "tcp", tc.host+":443")
+			require.Error(t, err)
+			if tc.resolves {
+				require.EqualError(t, err, want)
+			}
+		})
+	}
+	require.Empty(t, rec.taken(), "no connection was attempted")
+}
+
 // TestGuardChecksAgainAtDelivery: a name that resolved to a public address
 // when its endpoint was made and resolves to the metadata service later is
 // refused at the dial.
