@@ -103,6 +103,7 @@ type config struct {
 	WebhookSchedule     string
 	WebhookTimeout      time.Duration
 	WebhookPoll         time.Duration
+	WebhookPerWorkspace int
 	Metrics             bool
 	MetricsAddr         string
 	Pprof               bool
@@ -288,6 +289,7 @@ func settings(cfg *config) []setting {
 		{"webhook-retry-schedule", "WEBHOOK_RETRY_SCHEDULE", "comma-separated delays before each webhook retry; then DEAD_LETTER", "5s,5m,30m,2h,5h,10h,10h", str(&cfg.WebhookSchedule)},
 		{"webhook-timeout", "WEBHOOK_TIMEOUT", "timeout of one webhook attempt", webhook.TimeoutDefault.String(), duration(&cfg.WebhookTimeout)},
 		{"webhook-poll-interval", "WEBHOOK_POLL_INTERVAL", "how often the worker looks for due webhook deliveries", webhook.PollIntervalDefault.String(), duration(&cfg.WebhookPoll)},
+		{"webhook-workspace-concurrency", "WEBHOOK_WORKSPACE_CONCURRENCY", fmt.Sprintf("webhook attempts of one workspace in flight per process (of %d), so one workspace's slow endpoints cannot hold every sender", webhook.ConcurrencyDefault), strconv.Itoa(webhook.WorkspaceConcurrencyDefault), integer(&cfg.WebhookPerWorkspace)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics, /healthz and /readyz on this address (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ (admin keys only; anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},

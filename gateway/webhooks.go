@@ -640,6 +640,18 @@ type ClaimedWebhook struct {
 	Secrets  []string
 }
 
+// WebhookShare keeps one workspace from holding every sender of a process:
+// a claim takes due deliveries in turns across workspaces (each workspace's
+// oldest first, a workspace with fewer in flight first), and none of a
+// workspace that already has PerWorkspace in flight at the claiming sender.
+type WebhookShare struct {
+	// PerWorkspace caps a workspace's deliveries in flight at the sender;
+	// 0 sets no cap (turns still apply).
+	PerWorkspace int
+	// InFlight counts the sender's deliveries in flight, by workspace id.
+	InFlight map[string]int
+}
+
 // WebhookAttempt is the outcome of one attempt at one delivery. It lands
 // only while the delivery is still under the lease it ran under (the fence).
 type WebhookAttempt struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +27,10 @@ const (
 	PollIntervalDefault = time.Second
 	// ConcurrencyDefault is the attempts in flight at once.
 	ConcurrencyDefault = 16
+	// WorkspaceConcurrencyDefault is the most attempts of one workspace in
+	// flight at once: a workspace whose endpoints hang holds a quarter of
+	// the senders, and the other workspaces' deliveries go on.
+	WorkspaceConcurrencyDefault = 4
 	// BatchSizeDefault is the deliveries claimed at once.
 	BatchSizeDefault = 64
 	// leaseMargin is how much longer than an attempt its lease lasts.
@@ -61,7 +66,7 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 
 // Store is what the dispatcher needs of the store.
 type Store interface {
-	ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error)
+	ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time, share gateway.WebhookShare) ([]gateway.ClaimedWebhook, error)
 	CompleteWebhookDelivery(ctx context.Context, a gateway.WebhookAttempt) (gateway.WebhookAttemptResult, error)
 }
 
@@ -90,12 +95,18 @@ type Config struct {
 	Timeout      time.Duration
 	PollInterval time.Duration
 	Concurrency  int
-	BatchSize    int
+	// WorkspaceConcurrency caps one workspace's attempts in flight (at most
+	// Concurrency).
+	WorkspaceConcurrency int
+	BatchSize            int
 }
 
 // Dispatcher sends due deliveries. Build it with New, then Start and Stop it.
 // It claims only as many deliveries as it has free senders, so a slow
-// endpoint holds one sender, not a batch, and no lease runs while waiting.
+// endpoint holds one sender, not a batch, and no lease runs while waiting;
+// and it claims in turns across workspaces, none beyond its share
+// (WorkspaceConcurrency), so one tenant's slow endpoints cannot hold every
+// sender.
 type Dispatcher struct {
 	store  Store
 	client *http.Client
@@ -107,6 +118,10 @@ type Dispatcher struct {
 
 	// freed tells the loop a sender finished (one is free again).
 	freed chan struct{}
+
+	// inFlight counts the attempts in flight by workspace.
+	inFlightMu sync.Mutex
+	inFlight   map[string]int
 
 	mu sync.Mutex
 	// stopClaiming ends the claim loop; abortSends ends attempts in flight.
@@ -132,6 +147,10 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = ConcurrencyDefault
 	}
+	if cfg.WorkspaceConcurrency <= 0 {
+		cfg.WorkspaceConcurrency = WorkspaceConcurrencyDefault
+	}
+	cfg.WorkspaceConcurrency = min(cfg.WorkspaceConcurrency, cfg.Concurrency)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = BatchSizeDefault
 	}
@@ -161,7 +180,7 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 	return &Dispatcher{
 		store: store, client: client, cfg: cfg, logger: logger, now: now, hooks: hooks,
 		id:    fmt.Sprintf("webhooks-%s-%d-%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36)),
-		freed: make(chan struct{}, 1),
+		freed: make(chan struct{}, 1), inFlight: map[string]int{},
 	}, nil
 }
 
@@ -222,14 +241,18 @@ func (d *Dispatcher) run(claimCtx, sendCtx context.Context) {
 		}
 		limit := min(free, d.cfg.BatchSize)
 		now := d.now()
-		claimed, err := d.store.ClaimWebhookDeliveries(claimCtx, d.id, limit, now, now.Add(d.cfg.Timeout+leaseMargin))
+		share := gateway.WebhookShare{PerWorkspace: d.cfg.WorkspaceConcurrency, InFlight: d.inFlightNow()}
+		claimed, err := d.store.ClaimWebhookDeliveries(claimCtx, d.id, limit, now, now.Add(d.cfg.Timeout+leaseMargin), share)
 		if err != nil && claimCtx.Err() == nil {
 			d.logger.WarnContext(claimCtx, "webhook: claiming deliveries failed", slog.String("err", err.Error()))
 		}
 		for _, c := range claimed {
 			busy <- struct{}{}
+			ws := c.Delivery.WorkspaceID
+			d.countInFlight(ws, 1)
 			wg.Go(func() {
 				defer func() {
+					d.countInFlight(ws, -1)
 					<-busy
 					select {
 					case d.freed <- struct{}{}:
@@ -250,6 +273,22 @@ func (d *Dispatcher) run(claimCtx, sendCtx context.Context) {
 			}
 		}
 		timer.Reset(next)
+	}
+}
+
+// inFlightNow is a copy of the attempts in flight by workspace.
+func (d *Dispatcher) inFlightNow() map[string]int {
+	d.inFlightMu.Lock()
+	defer d.inFlightMu.Unlock()
+	return maps.Clone(d.inFlight)
+}
+
+// countInFlight adds delta to ws's attempts in flight.
+func (d *Dispatcher) countInFlight(ws string, delta int) {
+	d.inFlightMu.Lock()
+	defer d.inFlightMu.Unlock()
+	if d.inFlight[ws] += delta; d.inFlight[ws] <= 0 {
+		delete(d.inFlight, ws)
 	}
 }
 

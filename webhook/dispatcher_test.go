@@ -33,7 +33,9 @@ func newMemStore(urls map[string]string) *memStore {
 	return s
 }
 
-func (s *memStore) ClaimWebhookDeliveries(_ context.Context, worker string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error) {
+// ClaimWebhookDeliveries takes due deliveries in any order: the turns of a
+// share are the stores' (persistence's tests and TestASlowWorkspaceHoldsItsShare).
+func (s *memStore) ClaimWebhookDeliveries(_ context.Context, worker string, limit int, now, leaseUntil time.Time, _ gateway.WebhookShare) ([]gateway.ClaimedWebhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []gateway.ClaimedWebhook
