@@ -3,6 +3,7 @@ package persistence_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +290,84 @@ func TestStoreClaimsWebhookTurnsPastIdleWorkspaces(t *testing.T) {
 		require.ElementsMatch(t, []string{"last1", "busy2"}, claimLabels(t, store, label, 2, gateway.WebhookShare{PerWorkspace: 4, InFlight: map[string]int{"busy": 1, "next": 1}}),
 			"fewer in flight first")
 	})
+}
+
+// TestStoreRewritesWebhookErrorsOfBefore: the errors failed attempts
+// recorded before they were made coarse — a connection refused at an
+// address, a status code, a refusal that said what the name resolved to —
+// read as the API tells them now; a success keeps its status.
+func TestStoreRewritesWebhookErrorsOfBefore(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := persistence.Open(ctx, pt.URL(t, d))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			require.NoError(t, db.MigrateThrough(ctx, "20261207000012"))
+			store := persistence.NewStore(db)
+
+			type before struct {
+				status gateway.WebhookDeliveryStatus
+				code   int
+				err    string
+			}
+			old := map[string]before{
+				"whk_dial":    {gateway.WebhookPending, 0, "dial tcp 10.0.0.5:8080: connect: connection refused"},
+				"whk_status":  {gateway.WebhookDeadLetter, 500, "the endpoint answered 500"},
+				"whk_refused": {gateway.WebhookPending, 0, "destination internal.test refused: a private address not in WEBHOOK_ALLOW_HOSTS"},
+				"whk_ok":      {gateway.WebhookSuccess, 204, ""},
+			}
+			for id := range old {
+				require.NoError(t, store.InsertWebhookEndpoint(ctx, webhookEndpoint(id, "ws", true, gateway.WebhookFeedbackReceived), 10, pt.Audit(id)))
+			}
+			ref := pt.Ref()
+			require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+			fb := gateway.MemoryFeedback{ID: "fb_old", WorkspaceID: "ws", UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace,
+				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime}
+			_, _, err = store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
+			require.NoError(t, err)
+			claimed, err := store.ClaimWebhookDeliveries(ctx, "A", 10, pt.BaseTime, pt.BaseTime.Add(time.Minute), gateway.WebhookShare{})
+			require.NoError(t, err)
+			require.Len(t, claimed, len(old))
+			for _, c := range claimed {
+				b := old[c.Delivery.EndpointID]
+				a := gateway.WebhookAttempt{DeliveryID: c.Delivery.ID, FenceWorker: "A", FenceClaim: c.Delivery.ClaimCount, Status: b.status, At: pt.BaseTime}
+				if b.code != 0 {
+					a.StatusCode = &b.code
+				}
+				if b.err != "" {
+					a.Error = &b.err
+				}
+				if b.status == gateway.WebhookPending {
+					next := pt.BaseTime.Add(time.Hour)
+					a.NextRetryAt = &next
+				}
+				res, err := store.CompleteWebhookDelivery(ctx, a)
+				require.NoError(t, err)
+				require.True(t, res.Landed)
+			}
+
+			require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
+			want := map[string]struct {
+				code *int
+				err  *string
+			}{
+				"whk_dial":    {nil, ptr("could not deliver: no 2xx response")},
+				"whk_status":  {nil, ptr("could not deliver: no 2xx response")},
+				"whk_refused": {nil, ptr("destination refused: internal.test does not resolve to an address webhooks may reach")},
+				"whk_ok":      {ptr(204), nil},
+			}
+			page, err := store.ListWebhookDeliveries(ctx, gateway.WebhookDeliveryFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 10})
+			require.NoError(t, err)
+			require.Len(t, page.Items, len(want))
+			for _, del := range page.Items {
+				w := want[del.EndpointID]
+				require.Equal(t, w.code, del.LastStatusCode, del.EndpointID)
+				require.Equal(t, w.err, del.LastError, del.EndpointID)
+				require.Equal(t, old[del.EndpointID].status, del.Status, del.EndpointID)
+			}
+		})
+	}
 }
