@@ -105,6 +105,7 @@ type config struct {
 	WebhookSchedule     string
 	WebhookTimeout      time.Duration
 	WebhookPoll         time.Duration
+	WebhookPerWorkspace int
 	Metrics             bool
 	MetricsAddr         string
 	Pprof               bool
@@ -292,6 +293,7 @@ func settings(cfg *config) []setting {
 		{"webhook-retry-schedule", "WEBHOOK_RETRY_SCHEDULE", "comma-separated delays before each webhook retry; then DEAD_LETTER", "5s,5m,30m,2h,5h,10h,10h", str(&cfg.WebhookSchedule)},
 		{"webhook-timeout", "WEBHOOK_TIMEOUT", "timeout of one webhook attempt", webhook.TimeoutDefault.String(), duration(&cfg.WebhookTimeout)},
 		{"webhook-poll-interval", "WEBHOOK_POLL_INTERVAL", "how often the worker looks for due webhook deliveries", webhook.PollIntervalDefault.String(), duration(&cfg.WebhookPoll)},
+		{"webhook-workspace-concurrency", "WEBHOOK_WORKSPACE_CONCURRENCY", fmt.Sprintf("webhook attempts of one workspace in flight per process (of %d), so one workspace's slow endpoints cannot hold every sender", webhook.ConcurrencyDefault), strconv.Itoa(webhook.WorkspaceConcurrencyDefault), integer(&cfg.WebhookPerWorkspace)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics on the API port, to the operator key only, 404 to everyone else (anyone on loopback in dev mode)", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics, without a key, with /healthz and /readyz, on this address: for scrapers, on a private network (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ to the operator key only, 404 to everyone else (anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},

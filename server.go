@@ -343,7 +343,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	// Subscribers, not executions: a change stream executed once serves many.
 	tel.ObserveSubscriptions(svc.LiveSubscriptions)
 	a := &app{db: db, service: svc, worker: outboxWorker, hub: hub, telemetry: tel, stopTracing: stopTracing, metricsAddr: cfg.MetricsAddr, devMode: keyring.Empty(), keyring: keyring, trusted: trusted}
-	a.webhooks, err = webhook.New(store, guard, webhook.Config{Schedule: schedule, Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPoll}, logger, nil, tel.WebhookHooks())
+	a.webhooks, err = webhook.New(store, guard, webhook.Config{Schedule: schedule, Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPoll, WorkspaceConcurrency: cfg.WebhookPerWorkspace}, logger, nil, tel.WebhookHooks())
 	if err != nil {
 		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+	"github.com/memory-gateway/memory-gateway/webhook"
 )
 
 func testConfig(t *testing.T, env map[string]string, args ...string) config {
@@ -32,6 +33,9 @@ func TestParseConfig(t *testing.T) {
 	require.Equal(t, "", cfg.DatabaseURL)
 	require.True(t, cfg.LocalBackend)
 	require.Equal(t, "json", cfg.LogFormat)
+	require.Equal(t, webhook.WorkspaceConcurrencyDefault, cfg.WebhookPerWorkspace)
+	require.Equal(t, 8, testConfig(t, map[string]string{"WEBHOOK_WORKSPACE_CONCURRENCY": "8"}).WebhookPerWorkspace)
+	require.Equal(t, 2, testConfig(t, nil, "--webhook-workspace-concurrency", "2").WebhookPerWorkspace)
 
 	cfg = testConfig(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:9000", "LOCAL_BACKEND": "false", "BACKEND_TIMEOUT": "3s"}, "--listen", "127.0.0.1:9100")
 	require.Equal(t, "127.0.0.1:9100", cfg.ListenAddr, "a flag overrides the environment")
@@ -42,6 +46,7 @@ func TestParseConfig(t *testing.T) {
 		{"LOCAL_BACKEND": "maybe"},
 		{"BACKEND_TIMEOUT": "soon"},
 		{"MAX_CONTENT_BYTES": "-1"},
+		{"WEBHOOK_WORKSPACE_CONCURRENCY": "0"},
 	} {
 		_, err := parseConfig("serve", nil, func(k string) string { return bad[k] }, io.Discard)
 		require.Error(t, err, "%v", bad)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -567,6 +568,9 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw, field string) error 
 	}
 	if s.urlGuard != nil {
 		if err := s.urlGuard.CheckURL(ctx, raw); err != nil {
+			// The guard's message is for the caller; its detail (where the
+			// name resolved, the resolver's answer) is the operator's.
+			s.logger.InfoContext(ctx, "gateway: a webhook URL was refused", slog.Any("refusal", err))
 			return NewInputError(field, err.Error())
 		}
 	}
@@ -634,6 +638,18 @@ type ClaimedWebhook struct {
 	Delivery WebhookDelivery
 	URL      string
 	Secrets  []string
+}
+
+// WebhookShare keeps one workspace from holding every sender of a process:
+// a claim takes due deliveries in turns across workspaces (each workspace's
+// oldest first, a workspace with fewer in flight first), and none of a
+// workspace that already has PerWorkspace in flight at the claiming sender.
+type WebhookShare struct {
+	// PerWorkspace caps a workspace's deliveries in flight at the sender;
+	// 0 sets no cap (turns still apply).
+	PerWorkspace int
+	// InFlight counts the sender's deliveries in flight, by workspace id.
+	InFlight map[string]int
 }
 
 // WebhookAttempt is the outcome of one attempt at one delivery. It lands

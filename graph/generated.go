@@ -3744,9 +3744,15 @@ type WebhookDelivery implements Node {
   eventType: WebhookEventType!
   status: WebhookDeliveryStatus!
   attemptCount: Int!
+  "The status of the answer that delivered it (2xx); null until then: a failed attempt's status is not shown."
   lastStatusCode: Int
+  """
+  Why the last attempt failed: "destination refused: …" when the guard refused where the URL's host
+  resolves, otherwise "could not deliver: no 2xx response", whatever happened (no answer, a refused or
+  reset connection, a timeout, another status). The server's log has the detail.
+  """
   lastError: String
-  "When the next attempt is due (PENDING only)."
+  "When the next attempt is due (PENDING only): the schedule's delay after the failed attempt's timeout."
   nextRetryAt: Time
   createdAt: Time!
   deliveredAt: Time

@@ -1,11 +1,14 @@
 package persistence
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -324,26 +327,33 @@ func (s *Store) RedriveWebhookDelivery(ctx context.Context, id string, now time.
 
 // ClaimWebhookDeliveries leases up to limit due deliveries of enabled
 // endpoints to a sender, counting the attempt. A delivery whose sender's
-// lease ran out (it died or stalled) is due again: at least once.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error) {
+// lease ran out (it died or stalled) is due again: at least once. The
+// deliveries are taken in turns across workspaces (webhookTurns).
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time, share gateway.WebhookShare) ([]gateway.ClaimedWebhook, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var out []gateway.ClaimedWebhook
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		turns, err := webhookTurns(ctx, tx, limit, now, share)
+		if err != nil || len(turns) == 0 {
+			return err
+		}
+		// The statement that leases them checks again that each is still
+		// due: another sender may have taken one since they were read (on
+		// PostgreSQL it skips one another sender holds locked).
 		enabled := tx.NewSelect().Model((*webhookEndpointRow)(nil)).Column("wh.id").Where("wh.enabled")
 		pick := tx.NewSelect().Model((*webhookDeliveryRow)(nil)).Column("wd.id").
+			Where("wd.id IN (?)", bun.List(turns)).
 			Where("wd.status = ?", gateway.WebhookPending).
 			Where("wd.next_retry_at <= ?", now).
 			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 				return q.Where("wd.lease_expires_at IS NULL").WhereOr("wd.lease_expires_at < ?", now)
 			}).
-			Where("wd.endpoint_id IN (?)", enabled).
-			OrderExpr("wd.next_retry_at, wd.id").
-			Limit(limit)
+			Where("wd.endpoint_id IN (?)", enabled)
 		pick = s.db.sql.lockClaim(pick)
 		rows := make([]webhookDeliveryRow, 0, limit)
-		err := tx.NewUpdate().Model((*webhookDeliveryRow)(nil)).
+		err = tx.NewUpdate().Model((*webhookDeliveryRow)(nil)).
 			Set("locked_by = ?", workerID).
 			Set("lease_expires_at = ?", leaseUntil).
 			Set("attempt_count = wd.attempt_count + 1").
@@ -380,6 +390,127 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, workerID string, lim
 		return nil, err
 	}
 	return out, nil
+}
+
+// webhookTurns picks the ids of up to limit due deliveries in turns across
+// workspaces, not the oldest over all: a workspace whose endpoints are slow
+// piles up due deliveries, and taking the oldest would hand it every sender.
+// A delivery's turn is its place among its workspace's due deliveries
+// (oldest first) plus what the workspace already has in flight at the
+// sender; the lowest turns go first and none beyond share.PerWorkspace.
+// Equal turns go to the workspace with fewer in flight, then to the one
+// whose oldest pending delivery is older.
+//
+// It reads little more than what it picks, whatever a slow tenant piled up:
+// the workspaces with pending deliveries are found by skipping through the
+// partial index on (workspace_id, next_retry_at, id) one workspace at a time
+// (two index probes each), and their due deliveries are read in the order
+// the turns go, a few workspaces at a time, each no further than it may
+// still take, until no workspace left can have an earlier turn.
+func webhookTurns(ctx context.Context, tx bun.IDB, limit int, now time.Time, share gateway.WebhookShare) ([]string, error) {
+	type workspace struct {
+		ID string `bun:"w"`
+		// Head is its oldest pending delivery's due time (it may be in
+		// flight, or not due yet): how long it has waited, roughly.
+		Head     time.Time `bun:"head"`
+		inFlight int
+		order    int
+	}
+	var pending []workspace
+	err := tx.NewRaw("WITH RECURSIVE ws (w) AS ("+
+		"SELECT (SELECT MIN(x.workspace_id) FROM webhook_deliveries AS x WHERE x.status = ?) "+
+		"UNION ALL SELECT (SELECT MIN(x.workspace_id) FROM webhook_deliveries AS x WHERE x.status = ? AND x.workspace_id > ws.w) "+
+		"FROM ws WHERE ws.w IS NOT NULL) "+
+		"SELECT ws.w, (SELECT MIN(x.next_retry_at) FROM webhook_deliveries AS x WHERE x.status = ? AND x.workspace_id = ws.w) AS head "+
+		"FROM ws WHERE ws.w IS NOT NULL",
+		gateway.WebhookPending, gateway.WebhookPending, gateway.WebhookPending).Scan(ctx, &pending)
+	if err != nil {
+		return nil, fmt.Errorf("error listing workspaces with pending webhook deliveries: %w", err)
+	}
+	eligible := pending[:0]
+	for _, w := range pending {
+		w.inFlight = share.InFlight[w.ID]
+		if share.PerWorkspace <= 0 || w.inFlight < share.PerWorkspace {
+			eligible = append(eligible, w)
+		}
+	}
+	slices.SortFunc(eligible, func(a, b workspace) int {
+		return cmp.Or(cmp.Compare(a.inFlight, b.inFlight), a.Head.Compare(b.Head), cmp.Compare(a.ID, b.ID))
+	})
+	byID := make(map[string]*workspace, len(eligible))
+	for i := range eligible {
+		eligible[i].order = i
+		byID[eligible[i].ID] = &eligible[i]
+	}
+
+	type candidate struct {
+		ID          string    `bun:"id"`
+		WorkspaceID string    `bun:"workspace_id"`
+		NextRetryAt time.Time `bun:"next_retry_at"`
+		turn, order int
+	}
+	var found []candidate
+	for start := 0; start < len(eligible); start += limit {
+		if start > 0 {
+			// Every workspace left has a first turn of at least this; the
+			// ones read win ties (they come first in the order).
+			floor, ahead := eligible[start].inFlight+1, 0
+			for _, c := range found {
+				if c.turn <= floor {
+					ahead++
+				}
+			}
+			if ahead >= limit {
+				break
+			}
+		}
+		var query strings.Builder
+		var args []any
+		for i, w := range eligible[start:min(start+limit, len(eligible))] {
+			if i > 0 {
+				query.WriteString(" UNION ALL ")
+			}
+			take := limit
+			if share.PerWorkspace > 0 {
+				take = min(take, share.PerWorkspace-w.inFlight)
+			}
+			// Ordered by the index's columns, so the index answers it.
+			query.WriteString("SELECT * FROM (SELECT wd.id, wd.workspace_id, wd.next_retry_at FROM webhook_deliveries AS wd " +
+				"WHERE wd.workspace_id = ? AND wd.status = ? AND wd.next_retry_at <= ? " +
+				"AND (wd.lease_expires_at IS NULL OR wd.lease_expires_at < ?) " +
+				"AND wd.endpoint_id IN (SELECT wh.id FROM webhook_endpoints AS wh WHERE wh.enabled) " +
+				"ORDER BY wd.workspace_id, wd.next_retry_at, wd.id LIMIT ?) AS w" + strconv.Itoa(i))
+			args = append(args, w.ID, gateway.WebhookPending, now, now, take)
+		}
+		var chunk []candidate
+		if err := tx.NewRaw(query.String(), args...).Scan(ctx, &chunk); err != nil {
+			return nil, fmt.Errorf("error reading due webhook deliveries: %w", err)
+		}
+		// Each workspace's in order (not trusting the union to keep it), to
+		// number their places.
+		slices.SortFunc(chunk, func(a, b candidate) int {
+			return cmp.Or(cmp.Compare(a.WorkspaceID, b.WorkspaceID), a.NextRetryAt.Compare(b.NextRetryAt), cmp.Compare(a.ID, b.ID))
+		})
+		for i := range chunk {
+			c := &chunk[i]
+			w := byID[c.WorkspaceID]
+			if i == 0 || chunk[i-1].WorkspaceID != c.WorkspaceID {
+				c.turn = w.inFlight + 1
+			} else {
+				c.turn = chunk[i-1].turn + 1
+			}
+			c.order = w.order
+		}
+		found = append(found, chunk...)
+	}
+	slices.SortFunc(found, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.order, b.order), a.NextRetryAt.Compare(b.NextRetryAt), cmp.Compare(a.ID, b.ID))
+	})
+	ids := make([]string, 0, min(limit, len(found)))
+	for _, c := range found[:min(limit, len(found))] {
+		ids = append(ids, c.ID)
+	}
+	return ids, nil
 }
 
 // CompleteWebhookDelivery records an attempt if its lease still holds. A

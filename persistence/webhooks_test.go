@@ -3,6 +3,7 @@ package persistence_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -65,13 +66,13 @@ func TestStoreWebhookDeliveries(t *testing.T) {
 
 		now := pt.BaseTime.Add(time.Minute)
 		lease := time.Minute
-		claimed, err := store.ClaimWebhookDeliveries(ctx, "A", 10, now, now.Add(lease))
+		claimed, err := store.ClaimWebhookDeliveries(ctx, "A", 10, now, now.Add(lease), gateway.WebhookShare{})
 		require.NoError(t, err)
 		require.Len(t, claimed, 1)
 		require.Equal(t, "https://hooks.example/whk_a1", claimed[0].URL)
 		require.Equal(t, []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, claimed[0].Secrets)
 		require.Equal(t, 1, claimed[0].Delivery.AttemptCount)
-		again, err := store.ClaimWebhookDeliveries(ctx, "B", 10, now, now.Add(lease))
+		again, err := store.ClaimWebhookDeliveries(ctx, "B", 10, now, now.Add(lease), gateway.WebhookShare{})
 		require.NoError(t, err)
 		require.Empty(t, again, "a leased delivery is not claimed twice")
 
@@ -93,12 +94,12 @@ func TestStoreWebhookDeliveries(t *testing.T) {
 		require.False(t, attempt("B", 1, gateway.WebhookSuccess, now, nil).Landed, "not B's lease")
 		retryAt := now.Add(time.Second)
 		require.True(t, attempt("A", 1, gateway.WebhookPending, now, &retryAt).Landed)
-		claimed, err = store.ClaimWebhookDeliveries(ctx, "B", 10, now, now.Add(lease))
+		claimed, err = store.ClaimWebhookDeliveries(ctx, "B", 10, now, now.Add(lease), gateway.WebhookShare{})
 		require.NoError(t, err)
 		require.Empty(t, claimed, "not due before its retry time")
 
 		later := now.Add(2 * time.Second)
-		claimed, err = store.ClaimWebhookDeliveries(ctx, "B", 10, later, later.Add(lease))
+		claimed, err = store.ClaimWebhookDeliveries(ctx, "B", 10, later, later.Add(lease), gateway.WebhookShare{})
 		require.NoError(t, err)
 		require.Len(t, claimed, 1)
 		require.Equal(t, 2, claimed[0].Delivery.AttemptCount)
@@ -107,7 +108,7 @@ func TestStoreWebhookDeliveries(t *testing.T) {
 		// B stalls past its lease: the delivery is due again (at least once),
 		// and B's late outcome does not land.
 		expired := later.Add(lease + time.Second)
-		claimed, err = store.ClaimWebhookDeliveries(ctx, "A", 10, expired, expired.Add(lease))
+		claimed, err = store.ClaimWebhookDeliveries(ctx, "A", 10, expired, expired.Add(lease), gateway.WebhookShare{})
 		require.NoError(t, err)
 		require.Len(t, claimed, 1)
 		require.Equal(t, 3, claimed[0].Delivery.ClaimCount)
@@ -132,7 +133,7 @@ func TestStoreWebhookDeliveries(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, ok, "only a dead letter is re-driven")
 
-			claimed, err = store.ClaimWebhookDeliveries(ctx, "A", 10, expired, expired.Add(lease))
+			claimed, err = store.ClaimWebhookDeliveries(ctx, "A", 10, expired, expired.Add(lease), gateway.WebhookShare{})
 			require.NoError(t, err)
 			if i == gateway.WebhookDisableAfterDeadLetters {
 				require.Empty(t, claimed, "a disabled endpoint's deliveries wait")
@@ -181,7 +182,7 @@ func TestStoreDeletesFinishedWebhookDeliveries(t *testing.T) {
 			if status == gateway.WebhookPending {
 				continue
 			}
-			claimed, err := store.ClaimWebhookDeliveries(ctx, "w", 1, pt.BaseTime, pt.BaseTime.Add(time.Minute))
+			claimed, err := store.ClaimWebhookDeliveries(ctx, "w", 1, pt.BaseTime, pt.BaseTime.Add(time.Minute), gateway.WebhookShare{})
 			require.NoError(t, err)
 			require.Len(t, claimed, 1)
 			res, err := store.CompleteWebhookDelivery(ctx, gateway.WebhookAttempt{DeliveryID: claimed[0].Delivery.ID, FenceWorker: "w",
@@ -203,4 +204,170 @@ func TestStoreDeletesFinishedWebhookDeliveries(t *testing.T) {
 		require.Len(t, page.Items, 1)
 		require.Equal(t, gateway.WebhookPending, page.Items[0].Status, "a pending delivery is never deleted")
 	})
+}
+
+// seedTurns writes, per workspace in order, n deliveries to an endpoint of
+// its own, each a second younger than the one before; it returns the label
+// ("<workspace><n>") of each delivery by its creation time.
+func seedTurns(t *testing.T, store *persistence.Store, workspaces []string, n map[string]int) map[time.Time]string {
+	t.Helper()
+	ctx := context.Background()
+	label := map[time.Time]string{}
+	at := pt.BaseTime
+	for _, ws := range workspaces {
+		require.NoError(t, store.InsertWebhookEndpoint(ctx, webhookEndpoint("whk_"+ws, ws, true, gateway.WebhookFeedbackReceived), 10, pt.Audit(ws)))
+		ref := pt.Ref(func(r *gateway.MemoryRef) { r.WorkspaceID = ws })
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+		for i := range n[ws] {
+			at = at.Add(time.Second)
+			label[at] = fmt.Sprintf("%s%d", ws, i+1)
+			fb := gateway.MemoryFeedback{ID: "fb_" + label[at], WorkspaceID: ws, UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace,
+				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: at, UpdatedAt: at}
+			_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
+			require.NoError(t, err)
+		}
+	}
+	return label
+}
+
+// claimLabels claims as worker A at pt.BaseTime plus an hour and returns the
+// labels of what it got.
+func claimLabels(t *testing.T, store *persistence.Store, label map[time.Time]string, limit int, share gateway.WebhookShare) []string {
+	t.Helper()
+	now := pt.BaseTime.Add(time.Hour)
+	claimed, err := store.ClaimWebhookDeliveries(context.Background(), "A", limit, now, now.Add(time.Minute), share)
+	require.NoError(t, err)
+	var got []string
+	for _, c := range claimed {
+		got = append(got, label[c.Delivery.CreatedAt])
+	}
+	return got
+}
+
+// TestStoreClaimsWebhookDeliveriesInTurns: a claim takes due deliveries in
+// turns across workspaces — each workspace's oldest first, one workspace's
+// first before another's second — not the oldest over all, and none of a
+// workspace whose deliveries in flight at the sender reach the cap.
+func TestStoreClaimsWebhookDeliveriesInTurns(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		store := persistence.NewStore(db)
+		// The slow workspace's deliveries are the oldest: taken oldest
+		// first, they would fill every sender.
+		label := seedTurns(t, store, []string{"slow", "fast", "other"}, map[string]int{"slow": 5, "fast": 2, "other": 1})
+		claim := func(limit int, share gateway.WebhookShare) []string {
+			t.Helper()
+			return claimLabels(t, store, label, limit, share)
+		}
+		require.ElementsMatch(t, []string{"slow1", "fast1", "other1", "slow2"}, claim(4, gateway.WebhookShare{PerWorkspace: 2}),
+			"every workspace's first, then the oldest second")
+		require.Equal(t, []string{"fast2"}, claim(10, gateway.WebhookShare{PerWorkspace: 2, InFlight: map[string]int{"slow": 2, "fast": 1, "other": 1}}),
+			"the slow workspace is at its cap")
+		require.Equal(t, []string{"slow3"}, claim(10, gateway.WebhookShare{PerWorkspace: 2, InFlight: map[string]int{"slow": 1, "fast": 2}}),
+			"one of the slow workspace's ended: one more")
+		require.ElementsMatch(t, []string{"slow4", "slow5"}, claim(10, gateway.WebhookShare{}), "no cap: the rest")
+	})
+}
+
+// TestStoreClaimsWebhookTurnsPastIdleWorkspaces: workspaces are read a few
+// at a time, those with fewer deliveries in flight first; one whose pending
+// deliveries cannot go (its endpoint is disabled) gives no turn, and the
+// claim reads on rather than give a second turn to a workspace ahead of
+// another's first.
+func TestStoreClaimsWebhookTurnsPastIdleWorkspaces(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		label := seedTurns(t, store, []string{"idle", "busy", "next", "last"}, map[string]int{"idle": 3, "busy": 3, "next": 1, "last": 1})
+		_, err := store.UpdateWebhookEndpoint(ctx, "whk_idle", func(e *gateway.WebhookEndpoint) (gateway.AuditEntry, error) {
+			e.Enabled = false
+			return pt.Audit(e.ID), nil
+		})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"busy1", "next1"}, claimLabels(t, store, label, 2, gateway.WebhookShare{PerWorkspace: 4}),
+			"the idle workspace, read first, gives nothing; the next one's first goes before busy's second")
+		require.ElementsMatch(t, []string{"last1", "busy2"}, claimLabels(t, store, label, 2, gateway.WebhookShare{PerWorkspace: 4, InFlight: map[string]int{"busy": 1, "next": 1}}),
+			"fewer in flight first")
+	})
+}
+
+// TestStoreRewritesWebhookErrorsOfBefore: the errors failed attempts
+// recorded before they were made coarse — a connection refused at an
+// address, a status code, a refusal that said what the name resolved to —
+// read as the API tells them now; a success keeps its status.
+func TestStoreRewritesWebhookErrorsOfBefore(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := persistence.Open(ctx, pt.URL(t, d))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			require.NoError(t, db.MigrateThrough(ctx, "20261207000012"))
+			store := persistence.NewStore(db)
+
+			type before struct {
+				status gateway.WebhookDeliveryStatus
+				code   int
+				err    string
+			}
+			old := map[string]before{
+				"whk_dial":    {gateway.WebhookPending, 0, "dial tcp 10.0.0.5:8080: connect: connection refused"},
+				"whk_status":  {gateway.WebhookDeadLetter, 500, "the endpoint answered 500"},
+				"whk_refused": {gateway.WebhookPending, 0, "destination internal.test refused: a private address not in WEBHOOK_ALLOW_HOSTS"},
+				"whk_ok":      {gateway.WebhookSuccess, 204, ""},
+			}
+			for id := range old {
+				require.NoError(t, store.InsertWebhookEndpoint(ctx, webhookEndpoint(id, "ws", true, gateway.WebhookFeedbackReceived), 10, pt.Audit(id)))
+			}
+			ref := pt.Ref()
+			require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+			fb := gateway.MemoryFeedback{ID: "fb_old", WorkspaceID: "ws", UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace,
+				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime}
+			_, _, err = store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
+			require.NoError(t, err)
+			claimed, err := store.ClaimWebhookDeliveries(ctx, "A", 10, pt.BaseTime, pt.BaseTime.Add(time.Minute), gateway.WebhookShare{})
+			require.NoError(t, err)
+			require.Len(t, claimed, len(old))
+			for _, c := range claimed {
+				b := old[c.Delivery.EndpointID]
+				a := gateway.WebhookAttempt{DeliveryID: c.Delivery.ID, FenceWorker: "A", FenceClaim: c.Delivery.ClaimCount, Status: b.status, At: pt.BaseTime}
+				if b.code != 0 {
+					a.StatusCode = &b.code
+				}
+				if b.err != "" {
+					a.Error = &b.err
+				}
+				if b.status == gateway.WebhookPending {
+					next := pt.BaseTime.Add(time.Hour)
+					a.NextRetryAt = &next
+				}
+				res, err := store.CompleteWebhookDelivery(ctx, a)
+				require.NoError(t, err)
+				require.True(t, res.Landed)
+			}
+
+			require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
+			want := map[string]struct {
+				code *int
+				err  *string
+			}{
+				"whk_dial":    {nil, ptr("could not deliver: no 2xx response")},
+				"whk_status":  {nil, ptr("could not deliver: no 2xx response")},
+				"whk_refused": {nil, ptr("destination refused: internal.test does not resolve to an address webhooks may reach")},
+				"whk_ok":      {ptr(204), nil},
+			}
+			page, err := store.ListWebhookDeliveries(ctx, gateway.WebhookDeliveryFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 10})
+			require.NoError(t, err)
+			require.Len(t, page.Items, len(want))
+			for _, del := range page.Items {
+				w := want[del.EndpointID]
+				require.Equal(t, w.code, del.LastStatusCode, del.EndpointID)
+				require.Equal(t, w.err, del.LastError, del.EndpointID)
+				require.Equal(t, old[del.EndpointID].status, del.Status, del.EndpointID)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +27,10 @@ const (
 	PollIntervalDefault = time.Second
 	// ConcurrencyDefault is the attempts in flight at once.
 	ConcurrencyDefault = 16
+	// WorkspaceConcurrencyDefault is the most attempts of one workspace in
+	// flight at once: a workspace whose endpoints hang holds a quarter of
+	// the senders, and the other workspaces' deliveries go on.
+	WorkspaceConcurrencyDefault = 4
 	// BatchSizeDefault is the deliveries claimed at once.
 	BatchSizeDefault = 64
 	// leaseMargin is how much longer than an attempt its lease lasts.
@@ -61,7 +66,7 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 
 // Store is what the dispatcher needs of the store.
 type Store interface {
-	ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error)
+	ClaimWebhookDeliveries(ctx context.Context, workerID string, limit int, now, leaseUntil time.Time, share gateway.WebhookShare) ([]gateway.ClaimedWebhook, error)
 	CompleteWebhookDelivery(ctx context.Context, a gateway.WebhookAttempt) (gateway.WebhookAttemptResult, error)
 }
 
@@ -90,12 +95,18 @@ type Config struct {
 	Timeout      time.Duration
 	PollInterval time.Duration
 	Concurrency  int
-	BatchSize    int
+	// WorkspaceConcurrency caps one workspace's attempts in flight (at most
+	// Concurrency).
+	WorkspaceConcurrency int
+	BatchSize            int
 }
 
 // Dispatcher sends due deliveries. Build it with New, then Start and Stop it.
 // It claims only as many deliveries as it has free senders, so a slow
-// endpoint holds one sender, not a batch, and no lease runs while waiting.
+// endpoint holds one sender, not a batch, and no lease runs while waiting;
+// and it claims in turns across workspaces, none beyond its share
+// (WorkspaceConcurrency), so one tenant's slow endpoints cannot hold every
+// sender.
 type Dispatcher struct {
 	store  Store
 	client *http.Client
@@ -107,6 +118,10 @@ type Dispatcher struct {
 
 	// freed tells the loop a sender finished (one is free again).
 	freed chan struct{}
+
+	// inFlight counts the attempts in flight by workspace.
+	inFlightMu sync.Mutex
+	inFlight   map[string]int
 
 	mu sync.Mutex
 	// stopClaiming ends the claim loop; abortSends ends attempts in flight.
@@ -132,6 +147,10 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = ConcurrencyDefault
 	}
+	if cfg.WorkspaceConcurrency <= 0 {
+		cfg.WorkspaceConcurrency = WorkspaceConcurrencyDefault
+	}
+	cfg.WorkspaceConcurrency = min(cfg.WorkspaceConcurrency, cfg.Concurrency)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = BatchSizeDefault
 	}
@@ -161,7 +180,7 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 	return &Dispatcher{
 		store: store, client: client, cfg: cfg, logger: logger, now: now, hooks: hooks,
 		id:    fmt.Sprintf("webhooks-%s-%d-%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36)),
-		freed: make(chan struct{}, 1),
+		freed: make(chan struct{}, 1), inFlight: map[string]int{},
 	}, nil
 }
 
@@ -222,14 +241,18 @@ func (d *Dispatcher) run(claimCtx, sendCtx context.Context) {
 		}
 		limit := min(free, d.cfg.BatchSize)
 		now := d.now()
-		claimed, err := d.store.ClaimWebhookDeliveries(claimCtx, d.id, limit, now, now.Add(d.cfg.Timeout+leaseMargin))
+		share := gateway.WebhookShare{PerWorkspace: d.cfg.WorkspaceConcurrency, InFlight: d.inFlightNow()}
+		claimed, err := d.store.ClaimWebhookDeliveries(claimCtx, d.id, limit, now, now.Add(d.cfg.Timeout+leaseMargin), share)
 		if err != nil && claimCtx.Err() == nil {
 			d.logger.WarnContext(claimCtx, "webhook: claiming deliveries failed", slog.String("err", err.Error()))
 		}
 		for _, c := range claimed {
 			busy <- struct{}{}
+			ws := c.Delivery.WorkspaceID
+			d.countInFlight(ws, 1)
 			wg.Go(func() {
 				defer func() {
+					d.countInFlight(ws, -1)
 					<-busy
 					select {
 					case d.freed <- struct{}{}:
@@ -253,6 +276,30 @@ func (d *Dispatcher) run(claimCtx, sendCtx context.Context) {
 	}
 }
 
+// inFlightNow is a copy of the attempts in flight by workspace.
+func (d *Dispatcher) inFlightNow() map[string]int {
+	d.inFlightMu.Lock()
+	defer d.inFlightMu.Unlock()
+	return maps.Clone(d.inFlight)
+}
+
+// countInFlight adds delta to ws's attempts in flight.
+func (d *Dispatcher) countInFlight(ws string, delta int) {
+	d.inFlightMu.Lock()
+	defer d.inFlightMu.Unlock()
+	if d.inFlight[ws] += delta; d.inFlight[ws] <= 0 {
+		delete(d.inFlight, ws)
+	}
+}
+
+// ErrorNotDelivered is what every failed attempt records (lastError), but a
+// refusal: whether nothing answered (a DNS failure, a refused or reset
+// connection, a timeout) or something answered other than 2xx. A tenant's
+// admin reads it, and telling these apart would let one map the ports of any
+// host the operator allows (a closed port refuses, a listening one answers).
+// The detail goes to the server's log.
+const ErrorNotDelivered = "could not deliver: no 2xx response"
+
 // deliver makes one attempt and records it under its lease.
 func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 	del := c.Delivery
@@ -264,23 +311,26 @@ func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 	}
 	at := d.now()
 	attempt := gateway.WebhookAttempt{DeliveryID: del.ID, FenceWorker: d.id, FenceClaim: del.ClaimCount, At: at}
-	if code != 0 {
-		attempt.StatusCode = &code
-	}
 	outcome := OutcomeSuccess
 	switch {
 	case err == nil:
-		attempt.Status = gateway.WebhookSuccess
+		attempt.Status, attempt.StatusCode = gateway.WebhookSuccess, &code
 	case del.AttemptCount <= len(d.cfg.Schedule):
 		outcome = OutcomeRetry
-		next := at.Add(d.cfg.Schedule[max(del.AttemptCount-1, 0)])
+		// From the attempt's deadline, not its end: when it ended tells
+		// whether something answered or the timeout did.
+		next := start.Add(d.cfg.Timeout + d.cfg.Schedule[max(del.AttemptCount-1, 0)])
 		attempt.Status, attempt.NextRetryAt = gateway.WebhookPending, &next
 	default:
 		outcome = OutcomeDeadLetter
 		attempt.Status = gateway.WebhookDeadLetter
 	}
 	if err != nil {
-		msg := err.Error()
+		msg := ErrorNotDelivered
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			msg = refused.Error()
+		}
 		attempt.Error = &msg
 	}
 	res, cerr := d.store.CompleteWebhookDelivery(context.WithoutCancel(ctx), attempt)
@@ -304,9 +354,12 @@ func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 		level = slog.LevelInfo
 	}
 	attrs := []slog.Attr{slog.String("delivery_id", del.ID), slog.String("endpoint_id", del.EndpointID),
-		slog.String("outcome", outcome), slog.Int("attempt", del.AttemptCount)}
+		slog.String("workspace_id", del.WorkspaceID), slog.String("outcome", outcome), slog.Int("attempt", del.AttemptCount)}
+	if code != 0 {
+		attrs = append(attrs, slog.Int("status_code", code))
+	}
 	if err != nil {
-		attrs = append(attrs, slog.String("err", err.Error()))
+		attrs = append(attrs, detail(err))
 	}
 	d.logger.LogAttrs(ctx, level, "webhook: delivery attempted", attrs...)
 	if res.Disabled {
@@ -315,7 +368,8 @@ func (d *Dispatcher) deliver(ctx context.Context, c gateway.ClaimedWebhook) {
 }
 
 // send posts the signed payload; a 2xx answer is success. It returns the
-// status code (0 when there was none).
+// status code (0 when there was none) and, on failure, the detail for the
+// log.
 func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time.Time) (int, error) {
 	body := []byte(c.Delivery.Payload)
 	sig, err := Sign(c.Secrets, c.Delivery.ID, at, body)
@@ -335,7 +389,7 @@ func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time
 	req.Header.Set(HeaderSignature, sig)
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, describe(err, d.cfg.Timeout)
+		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseBodyLimit))
 	_ = resp.Body.Close()
@@ -345,19 +399,17 @@ func (d *Dispatcher) send(ctx context.Context, c gateway.ClaimedWebhook, at time
 	return resp.StatusCode, nil
 }
 
-// describe turns a request error into what is recorded: without the URL,
-// which may carry a token in its query.
-func describe(err error, timeout time.Duration) error {
+// detail is a failed attempt's error for the log: a refusal with what it
+// refused, anything else without the URL, which may carry a token in its
+// query.
+func detail(err error) slog.Attr {
 	var refused *RefusedError
 	if errors.As(err, &refused) {
-		return refused
+		return slog.Any("refused", refused)
 	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		if uerr.Timeout() {
-			return fmt.Errorf("no answer within %s", timeout)
-		}
-		return uerr.Err
+		err = uerr.Err
 	}
-	return err
+	return slog.String("err", err.Error())
 }

@@ -33,7 +33,9 @@ func newMemStore(urls map[string]string) *memStore {
 	return s
 }
 
-func (s *memStore) ClaimWebhookDeliveries(_ context.Context, worker string, limit int, now, leaseUntil time.Time) ([]gateway.ClaimedWebhook, error) {
+// ClaimWebhookDeliveries takes due deliveries in any order: the turns of a
+// share are the stores' (persistence's tests and TestASlowWorkspaceHoldsItsShare).
+func (s *memStore) ClaimWebhookDeliveries(_ context.Context, worker string, limit int, now, leaseUntil time.Time, _ gateway.WebhookShare) ([]gateway.ClaimedWebhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []gateway.ClaimedWebhook
@@ -157,7 +159,61 @@ func TestDispatcherStopLetsAttemptsFinish(t *testing.T) {
 	<-store.completed
 	a, _ = store.outcome("whd_2")
 	require.Equal(t, gateway.WebhookPending, a.Status)
-	require.Equal(t, http.StatusTeapot, *a.StatusCode)
-	require.WithinDuration(t, a.At.Add(time.Hour), *a.NextRetryAt, time.Second)
-	require.Contains(t, *a.Error, "418")
+	require.Nil(t, a.StatusCode, "a failure's status is the log's, not the API's")
+	require.Greater(t, *a.NextRetryAt, a.At.Add(time.Hour))
+	require.Equal(t, ErrorNotDelivered, *a.Error)
+}
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestDispatcherRetryTimeDoesNotTellHowLongAnAttemptTook: a failed attempt's
+// next one is due the schedule's delay after the attempt's deadline, however
+// soon it ended, so nextRetryAt does not tell an endpoint that answered (or
+// a port that refused) from one that kept silent until the timeout.
+func TestDispatcherRetryTimeDoesNotTellHowLongAnAttemptTook(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		took time.Duration
+	}{
+		{"it ended at once", 0},
+		{"it ended at its deadline", time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+			clock := &testClock{t: start}
+			failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				clock.advance(tc.took)
+				w.WriteHeader(http.StatusBadGateway)
+			}))
+			t.Cleanup(failing.Close)
+			store := newMemStore(map[string]string{"whd_1": failing.URL})
+			guard, err := ParseAllowList("127.0.0.1")
+			require.NoError(t, err)
+			d, err := New(store, guard, Config{Schedule: []time.Duration{time.Hour}, Timeout: time.Minute, PollInterval: 5 * time.Millisecond}, nil, clock.now, Hooks{})
+			require.NoError(t, err)
+			require.NoError(t, d.Start(context.Background()))
+			t.Cleanup(func() { require.NoError(t, d.Stop(context.Background())) })
+			<-store.completed
+			a, _ := store.outcome("whd_1")
+			require.Equal(t, start.Add(time.Minute+time.Hour), *a.NextRetryAt)
+		})
+	}
 }

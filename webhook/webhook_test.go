@@ -121,6 +121,7 @@ func TestGuardRefusesBeforeAnyConnection(t *testing.T) {
 	resolver.set("metadata.test", "169.254.169.254")
 	resolver.set("allowed-name.test", "10.9.9.9")
 	resolver.set("allowed-but-metadata.test", "169.254.169.254")
+	resolver.set("tunnel.test", "2002:a9fe:a9fe::1")
 
 	for _, tc := range []struct {
 		allow   string
@@ -153,6 +154,33 @@ func TestGuardRefusesBeforeAnyConnection(t *testing.T) {
 		{"169.254.0.0/16,0.0.0.0/0", "metadata.test", true},
 		{"allowed-but-metadata.test", "allowed-but-metadata.test", true},
 		{"fe80::/10", "fe80::1", true},
+		// IPv6 forms that embed or tunnel to IPv4 are checked as the IPv4
+		// they hold (every one of them, for Teredo's server and client).
+		{"", "::ffff:127.0.0.1", true},
+		{"169.254.0.0/16", "::ffff:169.254.169.254", true},
+		{"", "::ffff:0:a00:1", true},
+		{"", "64:ff9b::7f00:1", true},
+		{"169.254.0.0/16", "64:ff9b::a9fe:a9fe", true},
+		{"", "64:ff9b::cb00:710a", false},
+		{"", "64:ff9b:1::a00:1", true},
+		{"0.0.0.0/0,::/0", "64:ff9b:1:cb00:71:a00::", true},
+		{"", "::a00:1", true},
+		{"", "::7f00:1", true},
+		{"169.254.0.0/16", "::a9fe:a9fe", true},
+		{"", "::cb00:710a", false},
+		{"", "2002:a00:1::1", true},
+		{"", "2002:7f00:1::1", true},
+		{"169.254.0.0/16", "2002:a9fe:a9fe::1", true},
+		{"", "2002:cb00:710a::1", false},
+		{"10.0.0.0/8", "2002:a00:1::1", false},
+		{"", "tunnel.test", true},
+		{"", "2001:0:cb00:710a::80ff:fffe", true},
+		{"169.254.0.0/16", "2001:0:cb00:710a::5601:5601", true},
+		{"", "2001:0:a00:1::39cc:9bf8", true},
+		{"", "2001:0:cb00:710a::39cc:9bf8", false},
+		{"", "2600:1f18::5efe:a00:1", true},
+		{"169.254.0.0/16", "2600:1f18::200:5efe:a9fe:a9fe", true},
+		{"", "2600:1f18::200:5efe:cb00:710a", false},
 	} {
 		name := tc.host + " allowing " + tc.allow
 		t.Run(name, func(t *testing.T) {
@@ -181,6 +209,92 @@ func TestGuardRefusesBeforeAnyConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHeldIPv4: the IPv4 addresses each IPv6 form embeds or tunnels to,
+// read from the bits its specification puts them in.
+func TestHeldIPv4(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, ip string
+		held     []string
+		located  bool
+	}{
+		{"IPv4", "10.0.0.1", nil, true},
+		{"plain IPv6", "2600:1f18::1", nil, true},
+		{"loopback", "::1", nil, true},
+		{"unspecified", "::", nil, true},
+		{"IPv4-mapped", "::ffff:10.0.0.1", []string{"10.0.0.1"}, true},
+		{"IPv4-translated", "::ffff:0:a00:1", []string{"10.0.0.1"}, true},
+		{"well-known NAT64", "64:ff9b::a9fe:a9fe", []string{"169.254.169.254"}, true},
+		{"local-use NAT64", "64:ff9b:1::a00:1", nil, false},
+		{"IPv4-compatible", "::a00:1", []string{"10.0.0.1"}, true},
+		{"6to4", "2002:a9fe:a9fe:1::1", []string{"169.254.169.254"}, true},
+		{"Teredo: server, then the client inverted", "2001:0:cb00:710a:8000:f227:80ff:fffe", []string{"203.0.113.10", "127.0.0.1"}, true},
+		{"ISATAP", "2600:1f18::5efe:a00:1", []string{"10.0.0.1"}, true},
+		{"ISATAP, u bit set", "2600:1f18::200:5efe:a9fe:a9fe", []string{"169.254.169.254"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			held, located := heldIPv4(netip.MustParseAddr(tc.ip))
+			require.Equal(t, tc.located, located)
+			var got []string
+			for _, a := range held {
+				got = append(got, a.String())
+			}
+			require.Equal(t, tc.held, got)
+		})
+	}
+}
+
+// resolverOf answers names from a table; any other name fails the way a
+// resolver does, naming the resolver's address.
+type resolverOf map[string]string
+
+func (r resolverOf) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if ip, ok := r[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(ip)}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.0.0.53:53", IsNotFound: true}
+}
+
+// TestGuardRefusalsTellNothingOfTheNetwork: an endpoint refused at creation
+// reads the same whether its name resolves to loopback, a private address,
+// the metadata service, or nothing (the resolver's failure, which names the
+// resolver, stays out); a refusal at delivery reads as it does at creation.
+// The detail is in the error's log value.
+func TestGuardRefusalsTellNothingOfTheNetwork(t *testing.T) {
+	t.Parallel()
+	base, err := ParseAllowList("")
+	require.NoError(t, err)
+	rec := &dialRecorder{}
+	g := base.WithResolver(resolverOf{"loop.test": "127.0.0.1", "private.test": "10.1.2.3", "meta.test": "169.254.169.254"}).WithDial(rec.dial)
+	for _, tc := range []struct {
+		host, detail string
+		resolves     bool
+	}{
+		{"loop.test", "127.0.0.1", true},
+		{"private.test", "10.1.2.3", true},
+		{"meta.test", "169.254.169.254", true},
+		{"nx.test", "10.0.0.53:53", false},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			t.Parallel()
+			want := "destination refused: " + tc.host + " does not resolve to an address webhooks may reach"
+			err := g.CheckURL(context.Background(), "https://"+tc.host+"/hook")
+			require.EqualError(t, err, want)
+			var refused *RefusedError
+			require.ErrorAs(t, err, &refused)
+			require.Contains(t, refused.LogValue().String(), tc.detail, "the log has the detail")
+
+			_, err = g.DialContext(context.Background(), "tcp", tc.host+":443")
+			require.Error(t, err)
+			if tc.resolves {
+				require.EqualError(t, err, want)
+			}
+		})
+	}
+	require.Empty(t, rec.taken(), "no connection was attempted")
 }
 
 // TestGuardChecksAgainAtDelivery: a name that resolved to a public address
