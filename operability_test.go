@@ -409,53 +409,58 @@ const unknownPath = "/no-such-path"
 // command line (which holds secrets passed as flags) is served to nobody.
 func TestPprofIsOperatorOnly(t *testing.T) {
 	t.Parallel()
-	off := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t)})
-	on := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "PPROF": "true", "API_KEYS_FILE": keysFile(t)})
-	dev := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "PPROF": "true"})
-	operator := "Bearer " + operatorKey
-
-	for _, tc := range []struct {
-		name, base, method, path, authorization string
-		// served is the status the caller gets; 0: the unknown path's answer.
-		served int
-	}{
-		{"off by default, even to the operator", off, http.MethodGet, "/debug/pprof/", operator, 0},
-		{"anonymous", on, http.MethodGet, "/debug/pprof/", "", 0},
-		{"anonymous, the subtree without its slash", on, http.MethodGet, "/debug/pprof", "", 0},
-		{"anonymous, a profile", on, http.MethodGet, "/debug/pprof/goroutine?debug=1", "", 0},
-		{"anonymous, another method", on, http.MethodPost, "/debug/pprof/symbol", "", 0},
-		{"anonymous, HEAD", on, http.MethodHead, "/debug/pprof/", "", 0},
-		{"an unknown key", on, http.MethodGet, "/debug/pprof/", "Bearer mgw_nobody_0123456789", 0},
-		{"the operator's key under another scheme", on, http.MethodGet, "/debug/pprof/", "Basic " + operatorKey, 0},
-		{"a dashboard key", on, http.MethodGet, "/debug/pprof/", "Bearer " + dashKeyA, 0},
-		{"an agent key", on, http.MethodGet, "/debug/pprof/", "Bearer " + agentKeyA, 0},
-		{"a workspace's admin key", on, http.MethodGet, "/debug/pprof/", "Bearer " + adminKeyB, 0},
-		{"a workspace's admin key, without the slash", on, http.MethodGet, "/debug/pprof", "Bearer " + adminKeyB, 0},
-		{"the command line, even to the operator", on, http.MethodGet, "/debug/pprof/cmdline", operator, 0},
-		{"the command line, in dev mode", dev, http.MethodGet, "/debug/pprof/cmdline", "", 0},
-		{"the operator", on, http.MethodGet, "/debug/pprof/", operator, http.StatusOK},
-		{"the operator, a profile", on, http.MethodGet, "/debug/pprof/goroutine?debug=1", operator, http.StatusOK},
-		{"dev mode (loopback only)", dev, http.MethodGet, "/debug/pprof/", "", http.StatusOK},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			got := answerOf(t, tc.method, tc.base+tc.path, tc.authorization)
-			if tc.served != 0 {
-				require.Equal(t, tc.served, got.Status, got.Body)
-				return
+			off := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, d), "API_KEYS_FILE": keysFile(t)})
+			on := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, d), "PPROF": "true", "API_KEYS_FILE": keysFile(t)})
+			dev := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, d), "PPROF": "true"})
+			operator := "Bearer " + operatorKey
+
+			for _, tc := range []struct {
+				name, base, method, path, authorization string
+				// served is the status the caller gets; 0: the unknown path's answer.
+				served int
+			}{
+				{"off by default, even to the operator", off, http.MethodGet, "/debug/pprof/", operator, 0},
+				{"anonymous", on, http.MethodGet, "/debug/pprof/", "", 0},
+				{"anonymous, the subtree without its slash", on, http.MethodGet, "/debug/pprof", "", 0},
+				{"anonymous, a profile", on, http.MethodGet, "/debug/pprof/goroutine?debug=1", "", 0},
+				{"anonymous, another method", on, http.MethodPost, "/debug/pprof/symbol", "", 0},
+				{"anonymous, HEAD", on, http.MethodHead, "/debug/pprof/", "", 0},
+				{"an unknown key", on, http.MethodGet, "/debug/pprof/", "Bearer mgw_nobody_0123456789", 0},
+				{"the operator's key under another scheme", on, http.MethodGet, "/debug/pprof/", "Basic " + operatorKey, 0},
+				{"a dashboard key", on, http.MethodGet, "/debug/pprof/", "Bearer " + dashKeyA, 0},
+				{"an agent key", on, http.MethodGet, "/debug/pprof/", "Bearer " + agentKeyA, 0},
+				{"a workspace's admin key", on, http.MethodGet, "/debug/pprof/", "Bearer " + adminKeyB, 0},
+				{"a workspace's admin key, without the slash", on, http.MethodGet, "/debug/pprof", "Bearer " + adminKeyB, 0},
+				{"the command line, even to the operator", on, http.MethodGet, "/debug/pprof/cmdline", operator, 0},
+				{"the command line, in dev mode", dev, http.MethodGet, "/debug/pprof/cmdline", "", 0},
+				{"the operator", on, http.MethodGet, "/debug/pprof/", operator, http.StatusOK},
+				{"the operator, a profile", on, http.MethodGet, "/debug/pprof/goroutine?debug=1", operator, http.StatusOK},
+				{"dev mode (loopback only)", dev, http.MethodGet, "/debug/pprof/", "", http.StatusOK},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					got := answerOf(t, tc.method, tc.base+tc.path, tc.authorization)
+					if tc.served != 0 {
+						require.Equal(t, tc.served, got.Status, got.Body)
+						return
+					}
+					unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
+					require.Equal(t, http.StatusNotFound, unknown.Status)
+					require.Empty(t, got.Header.Values("WWW-Authenticate"))
+					require.Equal(t, unknown, got, "the answer of a path that does not exist")
+				})
 			}
-			unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
-			require.Equal(t, http.StatusNotFound, unknown.Status)
-			require.Empty(t, got.Header.Values("WWW-Authenticate"))
-			require.Equal(t, unknown, got, "the answer of a path that does not exist")
+
+			t.Run("the operator follows the subtree without its slash", func(t *testing.T) {
+				t.Parallel()
+				got := answerOf(t, http.MethodGet, on+"/debug/pprof", operator)
+				require.Equal(t, "/debug/pprof/", got.Header.Get("Location"))
+			})
 		})
 	}
-
-	t.Run("the operator follows the subtree without its slash", func(t *testing.T) {
-		t.Parallel()
-		got := answerOf(t, http.MethodGet, on+"/debug/pprof", operator)
-		require.Equal(t, "/debug/pprof/", got.Header.Get("Location"))
-	})
 }
 
 // startApp builds and starts what serve runs, with its API on a loopback
@@ -486,44 +491,49 @@ func startApp(t *testing.T, env map[string]string) (api, metrics string) {
 // them to anyone.
 func TestMetricsOnTheAPIPortAreTheOperators(t *testing.T) {
 	t.Parallel()
-	api, scrape := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t), "METRICS_ADDR": "127.0.0.1:0"})
-	off, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": keysFile(t), "METRICS": "false"})
-	dev, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
-	operator := "Bearer " + operatorKey
-
-	for _, tc := range []struct {
-		name, base, method, authorization string
-		// served is the status the caller gets; 0: the unknown path's answer.
-		served int
-	}{
-		{"anonymous", api, http.MethodGet, "", 0},
-		{"anonymous, HEAD", api, http.MethodHead, "", 0},
-		{"anonymous, another method", api, http.MethodPost, "", 0},
-		{"an unknown key", api, http.MethodGet, "Bearer mgw_nobody_0123456789", 0},
-		{"the operator's key under another scheme", api, http.MethodGet, "Basic " + operatorKey, 0},
-		{"a dashboard key", api, http.MethodGet, "Bearer " + dashKeyA, 0},
-		{"an agent key", api, http.MethodGet, "Bearer " + agentKeyA, 0},
-		{"a workspace's admin key", api, http.MethodGet, "Bearer " + adminKeyB, 0},
-		{"METRICS=false, even the operator", off, http.MethodGet, operator, 0},
-		{"the operator", api, http.MethodGet, operator, http.StatusOK},
-		{"the operator, another method", api, http.MethodPost, operator, http.StatusMethodNotAllowed},
-		{"the metrics address, without a key", scrape, http.MethodGet, "", http.StatusOK},
-		{"dev mode (loopback only)", dev, http.MethodGet, "", http.StatusOK},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			got := answerOf(t, tc.method, tc.base+metricsPath, tc.authorization)
-			if tc.served != 0 {
-				require.Equal(t, tc.served, got.Status, got.Body)
-				if tc.served == http.StatusOK {
-					require.Contains(t, got.Body, "# TYPE memory_gateway_")
-				}
-				return
+			api, scrape := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, d), "API_KEYS_FILE": keysFile(t), "METRICS_ADDR": "127.0.0.1:0"})
+			off, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, d), "API_KEYS_FILE": keysFile(t), "METRICS": "false"})
+			dev, _ := startApp(t, map[string]string{"DATABASE_URL": pt.URL(t, d)})
+			operator := "Bearer " + operatorKey
+
+			for _, tc := range []struct {
+				name, base, method, authorization string
+				// served is the status the caller gets; 0: the unknown path's answer.
+				served int
+			}{
+				{"anonymous", api, http.MethodGet, "", 0},
+				{"anonymous, HEAD", api, http.MethodHead, "", 0},
+				{"anonymous, another method", api, http.MethodPost, "", 0},
+				{"an unknown key", api, http.MethodGet, "Bearer mgw_nobody_0123456789", 0},
+				{"the operator's key under another scheme", api, http.MethodGet, "Basic " + operatorKey, 0},
+				{"a dashboard key", api, http.MethodGet, "Bearer " + dashKeyA, 0},
+				{"an agent key", api, http.MethodGet, "Bearer " + agentKeyA, 0},
+				{"a workspace's admin key", api, http.MethodGet, "Bearer " + adminKeyB, 0},
+				{"METRICS=false, even the operator", off, http.MethodGet, operator, 0},
+				{"the operator", api, http.MethodGet, operator, http.StatusOK},
+				{"the operator, another method", api, http.MethodPost, operator, http.StatusMethodNotAllowed},
+				{"the metrics address, without a key", scrape, http.MethodGet, "", http.StatusOK},
+				{"dev mode (loopback only)", dev, http.MethodGet, "", http.StatusOK},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					got := answerOf(t, tc.method, tc.base+metricsPath, tc.authorization)
+					if tc.served != 0 {
+						require.Equal(t, tc.served, got.Status, got.Body)
+						if tc.served == http.StatusOK {
+							require.Contains(t, got.Body, "# TYPE memory_gateway_")
+						}
+						return
+					}
+					unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
+					require.Equal(t, http.StatusNotFound, unknown.Status)
+					require.Empty(t, got.Header.Values("WWW-Authenticate"))
+					require.Equal(t, unknown, got, "the answer of a path that does not exist")
+				})
 			}
-			unknown := answerOf(t, tc.method, tc.base+unknownPath, tc.authorization)
-			require.Equal(t, http.StatusNotFound, unknown.Status)
-			require.Empty(t, got.Header.Values("WWW-Authenticate"))
-			require.Equal(t, unknown, got, "the answer of a path that does not exist")
 		})
 	}
 }

@@ -172,6 +172,7 @@ func TestReservedSourceTypes(t *testing.T) {
 		}}}
 		cleaner, err := maintenance.New(maintenance.Config{Policy: policy, BatchSize: 10}, persistence.NewStore(db), w.svc, nil,
 			func() time.Time { return time.Unix(0, w.now.Load()) }, maintenance.Hooks{})
+		require.NoError(t, err)
 		require.NoError(t, cleaner.RunOnce(context.Background()))
 		w.drain(t)
 		require.Equal(t, 1, countWhere(t, db, "memory_refs", "id = ? AND status = ?", refID, gateway.RefStatusDeleted),
