@@ -678,15 +678,36 @@ func ErasureJobID(erasureID string) string {
 
 // erasingSubject refuses a write of (user, agent) under ns while an erasure
 // that holds it is under way.
-func (s *Service) erasingSubject(ctx context.Context, workspaceID, userID, agentID, ns string) error {
+func (s *Service) erasingSubject(ctx context.Context, workspaceID, userID, agentID, ns, sessionID string) error {
 	active, err := s.activeErasures(ctx, workspaceID, userID)
 	if err != nil {
 		return fmt.Errorf("error checking erasures: %w", err)
 	}
+	var sessionScopes []SessionScope // read once, when a narrowed erasure needs them
+	scopesRead := false
 	for _, r := range active {
-		if r.Scope().Holds(userID, agentID, ns) {
+		scope := r.Scope()
+		if scope.Holds(userID, agentID, ns) {
 			return &ConflictError{Field: "userId", Reason: ReasonErasureInProgress,
 				Message: "an erasure of this user's memories is in progress (" + r.ID + "); try again once it finished"}
+		}
+		if !scope.Narrow() || !slices.ContainsFunc(s.backends, erasesWholeSessions) {
+			continue
+		}
+		// The erasure will delete the subject's sessions whole: a turn of
+		// another scope written there now would go with them, although
+		// the erasure's requester was allowed only what the sessions held
+		// when it was accepted.
+		if !scopesRead {
+			facts, err := s.store.SessionFacts(ctx, workspaceID, sessionID)
+			if err != nil {
+				return fmt.Errorf("error reading session %s: %w", sessionID, err)
+			}
+			sessionScopes, scopesRead = facts.Scopes, true
+		}
+		if slices.ContainsFunc(sessionScopes, func(sc SessionScope) bool { return scope.Holds(userID, sc.AgentID, sc.Namespace) }) {
+			return &ConflictError{Field: "sessionId", Reason: ReasonErasureInProgress,
+				Message: "an erasure in progress (" + r.ID + ") deletes this conversation whole; write to another session, or try again once it finished"}
 		}
 	}
 	return nil

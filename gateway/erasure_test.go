@@ -536,14 +536,23 @@ func TestNarrowErasureOfSharedSessions(t *testing.T) {
 
 		res, err := erase(wsAdmin, "a1", "")
 		require.NoError(t, err, "a workspace admin may write every scope of the sessions")
+		// Until it is done, no other scope writes into the sessions it will
+		// delete whole: the requester was allowed only what they held.
+		_, err = w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a2", SessionID: "alone", TurnID: "t-late", Namespace: "sales", Role: gateway.RoleUser, Content: "late",
+		})
+		var conflict *gateway.ConflictError
+		require.ErrorAs(t, err, &conflict, "a turn of a2 into a1's session while a1's erasure runs")
+		require.Equal(t, "sessionId", conflict.Field)
+		ingest("a2-own", "a2", "sales", "a session of a2's own is fine")
 		w.drain(t)
 		status, _ := w.request(t, res.Request.ID)
 		require.Contains(t, []gateway.ErasureStatus{gateway.ErasureCompleted, gateway.ErasurePartial}, status)
-		require.Empty(t, w.ov.Sessions("ws", "u1"), "OpenViking deleted both of a1's sessions whole")
+		require.Equal(t, []string{"a2-own"}, w.ov.Sessions("ws", "u1"), "OpenViking deleted both of a1's sessions whole, and only those")
 		require.Zero(t, countWhere(t, w.db, "memory_refs", "backend = ? AND session_id = ? AND status = ?",
 			gateway.BackendOpenViking, "shared", gateway.RefStatusSuccess), "no ref of the deleted session is left SUCCESS, a2's included")
-		require.Equal(t, 1, countWhere(t, w.db, "local_memories", "user_id = ? AND agent_id = ?", "u1", "a2"), "local deletes turn by turn: a2's turn stays")
-		require.Equal(t, 1, countWhere(t, w.db, "memory_refs", "backend = ? AND agent_id = ? AND status = ?",
-			gateway.BackendLocal, "a2", gateway.RefStatusSuccess), "and so does its ref")
+		require.Equal(t, 2, countWhere(t, w.db, "local_memories", "user_id = ? AND agent_id = ?", "u1", "a2"), "local deletes turn by turn: a2's turns stay")
+		require.Equal(t, 2, countWhere(t, w.db, "memory_refs", "backend = ? AND agent_id = ? AND status = ?",
+			gateway.BackendLocal, "a2", gateway.RefStatusSuccess), "and so do their refs")
 	})
 }

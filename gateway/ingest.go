@@ -274,7 +274,7 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	}
 	// No write may land while an erasure of the subject is under way: it
 	// could outlive the delete.
-	if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace); err != nil {
+	if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
 		return IngestResult{}, err
 	}
 	plans := s.planIngest(t, prevByBackend, now)
@@ -283,7 +283,7 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	// accepted meanwhile is checked for again right before the write.
 	if order := turnOrderFrom(ctx); order != nil {
 		order.wait()
-		if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace); err != nil {
+		if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
 			return IngestResult{}, err
 		}
 		s.writeBackendsInOrder(ctx, t, plans, now, order)
