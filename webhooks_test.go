@@ -519,3 +519,43 @@ func TestWebhooksReportEveryKindOfChange(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookAttemptInFlightShowsNothing: while a sender waits on an
+// endpoint, the delivery reads exactly as before the attempt (no attempt
+// counted, no error, the same due time): watching it says nothing of how
+// long an attempt takes, which would tell a port that never answers from
+// one that refuses at once.
+func TestWebhookAttemptInFlightShowsNothing(t *testing.T) {
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			base := webhookServer(t, d)
+			arrived, release := make(chan string, 1), make(chan struct{})
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived <- r.Header.Get("webhook-id")
+				<-release
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(slow.Close)
+			t.Cleanup(func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			})
+			createEndpoint(t, base, slow.URL, "JOB_FINISHED")
+			commitGlobex(t, base, "in-flight")
+			id := <-arrived
+
+			during := delivery(t, base, id)
+			require.Equal(t, "PENDING", during.Status)
+			require.Zero(t, during.AttemptCount, "the attempt under way is not counted until it ends")
+			require.Nil(t, during.LastError)
+			close(release)
+			done := waitDeliveryStatus(t, base, id, "SUCCESS")
+			require.Equal(t, 1, done.AttemptCount)
+		})
+	}
+}

@@ -153,6 +153,17 @@ type WebhookDelivery struct {
 // NodeID implements Node.
 func (d WebhookDelivery) NodeID() string { return d.ID }
 
+// FinishedAttempts is the attempts that ended (the API's attemptCount): the
+// one a sender is making counts once its outcome is recorded, so that
+// watching a delivery says nothing of how long an attempt takes — which
+// would tell a port that never answers from one that refuses at once.
+func (d WebhookDelivery) FinishedAttempts() int {
+	if d.Status == WebhookPending && d.LeaseExpiresAt != nil {
+		return max(d.AttemptCount-1, 0)
+	}
+	return d.AttemptCount
+}
+
 // WebhookEvent is a change to report to a workspace's endpoints. The store
 // writes one delivery per subscribed endpoint in the transaction that makes
 // the change; Key names the change, so writing it twice writes nothing new.

@@ -487,16 +487,16 @@ type ComplexityRoot struct {
 	}
 
 	WebhookDelivery struct {
-		AttemptCount   func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		DeliveredAt    func(childComplexity int) int
-		Endpoint       func(childComplexity int) int
-		EventType      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		LastError      func(childComplexity int) int
-		LastStatusCode func(childComplexity int) int
-		NextRetryAt    func(childComplexity int) int
-		Status         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		DeliveredAt      func(childComplexity int) int
+		Endpoint         func(childComplexity int) int
+		EventType        func(childComplexity int) int
+		FinishedAttempts func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LastError        func(childComplexity int) int
+		LastStatusCode   func(childComplexity int) int
+		NextRetryAt      func(childComplexity int) int
+		Status           func(childComplexity int) int
 	}
 
 	WebhookDeliveryConnection struct {
@@ -2660,12 +2660,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateWebhookEndpointPayload.Endpoint(childComplexity), true
 
-	case "WebhookDelivery.attemptCount":
-		if e.ComplexityRoot.WebhookDelivery.AttemptCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.WebhookDelivery.AttemptCount(childComplexity), true
 	case "WebhookDelivery.createdAt":
 		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
 			break
@@ -2690,6 +2684,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDelivery.EventType(childComplexity), true
+	case "WebhookDelivery.attemptCount":
+		if e.ComplexityRoot.WebhookDelivery.FinishedAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.FinishedAttempts(childComplexity), true
 	case "WebhookDelivery.id":
 		if e.ComplexityRoot.WebhookDelivery.ID == nil {
 			break
@@ -3743,6 +3743,7 @@ type WebhookDelivery implements Node {
   endpoint: WebhookEndpoint!
   eventType: WebhookEventType!
   status: WebhookDeliveryStatus!
+  "Attempts that ended; one under way counts once its outcome is recorded."
   attemptCount: Int!
   "The status of the answer that delivered it (2xx); null until then: a failed attempt's status is not shown."
   lastStatusCode: Int
@@ -14176,7 +14177,7 @@ func (ec *executionContext) _WebhookDelivery_attemptCount(ctx context.Context, f
 			return ec.fieldContext_WebhookDelivery_attemptCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AttemptCount, nil
+			return obj.FinishedAttempts(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -14187,7 +14188,7 @@ func (ec *executionContext) _WebhookDelivery_attemptCount(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_WebhookDelivery_attemptCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("WebhookDelivery", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("WebhookDelivery", field, true, false, "Int")
 }
 
 func (ec *executionContext) _WebhookDelivery_lastStatusCode(ctx context.Context, field graphql.CollectedField, obj *gateway.WebhookDelivery) (ret graphql.Marshaler) {

@@ -46,9 +46,16 @@ func pagedComplexity(es graphql.ExecutableSchema) pagedSchema {
 	return pagedSchema{ExecutableSchema: es, paged: paged}
 }
 
-// Complexity implements graphql.ExecutableSchema.
+// Complexity implements graphql.ExecutableSchema. A field without a page
+// size whose arguments name many things — ids to read, turns to write, a
+// retrieval limit — costs that many times its selection: memoryTexts of 100
+// ids reads 100 memories from the backends, and retrieveContext with limit
+// 100 returns 100 items, each with what they select.
 func (s pagedSchema) Complexity(ctx context.Context, typeName, field string, childComplexity int, args map[string]any) (int, bool) {
 	if !s.paged[typeName+"."+field] {
+		if n := argumentSize(args); n > 1 {
+			return pageCost(childComplexity, &n), true
+		}
 		return s.ExecutableSchema.Complexity(ctx, typeName, field, childComplexity, args)
 	}
 	var first *int
@@ -79,4 +86,35 @@ func pageCost(childComplexity int, first *int) int {
 		return math.MaxInt
 	}
 	return 1 + n*childComplexity
+}
+
+// limitArgument is the argument that sizes a retrieval.
+const limitArgument = "limit"
+
+// argumentSize is how many things a field's arguments ask for: the longest
+// list among them, or a limit, at any depth of input objects.
+func argumentSize(args map[string]any) int {
+	n := 0
+	for name, v := range args {
+		switch v := v.(type) {
+		case []any:
+			n = max(n, len(v))
+			for _, item := range v {
+				if m, ok := item.(map[string]any); ok {
+					n = max(n, argumentSize(m))
+				}
+			}
+		case map[string]any:
+			n = max(n, argumentSize(v))
+		default:
+			if name == limitArgument && v != nil {
+				if limit, err := graphql.UnmarshalInt(v); err == nil {
+					n = max(n, limit)
+				} else {
+					n = max(n, gateway.PageSizeMax)
+				}
+			}
+		}
+	}
+	return n
 }

@@ -127,3 +127,35 @@ func TestPageCost(t *testing.T) {
 		require.Equal(t, tc.want, pageCost(tc.child, tc.first), tc.name)
 	}
 }
+
+// TestFieldsSizedByTheirArgumentsAreCostedSo: a field without a page size
+// whose arguments ask for many things (ids, turns, a retrieval limit) costs
+// that many times its selection.
+func TestFieldsSizedByTheirArgumentsAreCostedSo(t *testing.T) {
+	t.Parallel()
+	es := newExecutableSchema(&Resolver{})
+	ids := func(n int) string {
+		quoted := make([]string, n)
+		for i := range quoted {
+			quoted[i] = fmt.Sprintf("%q", fmt.Sprintf("ref_%d", i))
+		}
+		return "[" + strings.Join(quoted, ",") + "]"
+	}
+	turns := func(n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(`{workspaceId: "w", userId: "u", agentId: "a", sessionId: "s", turnId: "t", namespace: "n", role: USER, content: "x"},`, n), ",") + "]"
+	}
+	const selection = `ref { id backend status feedback(first: 10) { edges { node { id } } } }`
+	for _, tc := range []struct {
+		name      string
+		one, many string
+	}{
+		{"memoryTexts", `{ memoryTexts(ids: ` + ids(1) + `) { text ` + selection + ` } }`, `{ memoryTexts(ids: ` + ids(100) + `) { text ` + selection + ` } }`},
+		{"retrieveContext", `{ retrieveContext(input: {workspaceId: "w", userId: "u", agentId: "a", query: "q", limit: 1}) { items { text ` + selection + ` } } }`,
+			`{ retrieveContext(input: {workspaceId: "w", userId: "u", agentId: "a", query: "q", limit: 100}) { items { text ` + selection + ` } } }`},
+		{"ingestConversationTurns", `mutation { ingestConversationTurns(input: {turns: ` + turns(1) + `}) { results { turn { status } error { code } } } }`,
+			`mutation { ingestConversationTurns(input: {turns: ` + turns(100) + `}) { results { turn { status } error { code } } } }`},
+	} {
+		one, many := complexityOf(t, es, tc.one), complexityOf(t, es, tc.many)
+		require.GreaterOrEqual(t, many, 50*one, "%s: 100 of them cost %d, one %d", tc.name, many, one)
+	}
+}
