@@ -290,6 +290,7 @@ func mcpToolsEndToEnd(t *testing.T, dbURL string) {
 
 	read, err := alice.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: mcpserver.SessionURI("acme", "s1")})
 	require.NoError(t, err)
+	require.Equal(t, "private", read.CacheScope, "what a key reads is for its own client to cache, no one else's")
 	var graph struct {
 		Refs     []struct{ ID, Backend string }
 		Jobs     []struct{ ID, Status string }

@@ -109,6 +109,7 @@ func build(opts Options) (*Server, error) {
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
 		Instructions: strings.TrimSpace(instructions + "\n\n" + s.advice.tool),
 		Logger:       opts.Logger,
+		SetCacheable: privateReads,
 	})
 	if err := s.addTools(); err != nil {
 		return nil, err
@@ -186,6 +187,15 @@ func requestContext(ctx context.Context, extra *mcp.RequestExtra) (_ context.Con
 		}
 	}()
 	return ctx, cancel
+}
+
+// privateReads marks what resources/read answers as private to the caller's
+// client: a session's refs graph depends on the key that read it, so no
+// shared cache may serve it to another (the protocol's default is public).
+func privateReads(_ context.Context, req mcp.Request, c *mcp.Cacheable) {
+	if _, ok := req.(*mcp.ReadResourceRequest); ok {
+		c.CacheScope = "private"
+	}
 }
 
 // instructions tell a model what the server is for; how to phrase a recall
