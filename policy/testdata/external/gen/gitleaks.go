@@ -345,50 +345,46 @@ func (ev *goEval) ruleSamples(fd *ast.FuncDecl, id string) (tps, fps []goVal, er
 		delete(errs, name)
 		env[name] = v
 	}
-	var visit func(stmts []ast.Stmt)
-	visit = func(stmts []ast.Stmt) {
-		for _, st := range stmts {
-			switch st := st.(type) {
-			case *ast.AssignStmt:
-				if len(st.Lhs) == len(st.Rhs) {
-					for i, l := range st.Lhs {
-						if id, ok := l.(*ast.Ident); ok {
-							assign(id.Name, st.Rhs[i])
-						}
+	for _, st := range fd.Body.List {
+		switch st := st.(type) {
+		case *ast.AssignStmt:
+			if len(st.Lhs) == len(st.Rhs) {
+				for i, l := range st.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						assign(id.Name, st.Rhs[i])
 					}
 				}
-			case *ast.DeclStmt:
-				if gd, ok := st.Decl.(*ast.GenDecl); ok {
-					for _, spec := range gd.Specs {
-						if vs, ok := spec.(*ast.ValueSpec); ok {
-							for i, n := range vs.Names {
-								if i < len(vs.Values) {
-									assign(n.Name, vs.Values[i])
-								}
+			}
+		case *ast.DeclStmt:
+			if gd, ok := st.Decl.(*ast.GenDecl); ok {
+				for _, spec := range gd.Specs {
+					if vs, ok := spec.(*ast.ValueSpec); ok {
+						for i, n := range vs.Names {
+							if i < len(vs.Values) {
+								assign(n.Name, vs.Values[i])
 							}
 						}
 					}
 				}
-			case *ast.ReturnStmt:
-				for _, r := range st.Results {
-					call, ok := r.(*ast.CallExpr)
-					if !ok || len(call.Args) < 3 {
-						continue
-					}
-					if name := selectorName(call.Fun); name != "utils.Validate" && name != "utils.ValidateWithPaths" {
-						continue
-					}
-					found = true
-					tps, err = ev.argList(call.Args[1], env, errs)
-					if err != nil {
-						return
-					}
-					fps, err = ev.argList(call.Args[2], env, errs)
+			}
+		case *ast.ReturnStmt:
+			for _, r := range st.Results {
+				call, ok := r.(*ast.CallExpr)
+				if !ok || len(call.Args) < 3 {
+					continue
 				}
+				if name := selectorName(call.Fun); name != "utils.Validate" && name != "utils.ValidateWithPaths" {
+					continue
+				}
+				found = true
+				tps, err = ev.argList(call.Args[1], env, errs)
+				if err != nil {
+					return
+				}
+				fps, err = ev.argList(call.Args[2], env, errs)
 			}
 		}
 	}
-	visit(fd.Body.List)
 	if !found && err == nil {
 		err = fmt.Errorf("the rule has no test cases (no utils.Validate call)")
 	}
