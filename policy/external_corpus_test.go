@@ -42,7 +42,7 @@ const (
 // The corpus the floors were measured on (generator at the pinned commits).
 const (
 	externalPositives = 2194
-	externalBenign    = 625
+	externalBenign    = 622
 )
 
 // Floors: what the engine scores on the external corpus today, per kind
@@ -54,7 +54,7 @@ var (
 		"email": 6, "github_token": 19, "iban": 156, "ip_address": 60, "jwt": 19, "openai_key": 14,
 		"password": 54, "payment_card": 10, "phone": 706, "private_key": 8, "slack_token": 82,
 	}
-	externalMaxFalsePositives = 129
+	externalMaxFalsePositives = 126
 )
 
 type externalCorpus struct {

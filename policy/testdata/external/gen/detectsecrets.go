@@ -117,7 +117,7 @@ func detectSecretsRow(c *corpusFile, m *pyModule, names []string, row *pyNode, k
 					return nil
 				}
 			}
-			c.addBenign(benign{Text: text, Source: source})
+			c.addSecretNegative(benign{Text: text, Source: source}, "detect-secrets tests/plugins/"+file)
 			return nil
 		}
 	case names[1] == "expected_output":

@@ -117,7 +117,7 @@ func buildGitleaks(src snapshot) (*corpusFile, error) {
 				c.add(positive{Kind: kind, Text: tp.s, Secret: secret, Source: source + " tp " + how})
 			}
 			for _, fp := range fps {
-				c.addBenign(benign{Text: fp.s, Source: source + " fp"})
+				c.addSecretNegative(benign{Text: fp.s, Source: source + " fp"}, source)
 			}
 		}
 	}

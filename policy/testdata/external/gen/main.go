@@ -114,6 +114,20 @@ func (c *corpusFile) addBenign(b benign) {
 	c.Benign = append(c.Benign, b)
 }
 
+// emailAddress finds an email address in a text.
+var emailAddress = regexp.MustCompile(`[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}`)
+
+// addSecretNegative adds an upstream secret detector's negative as benign,
+// unless it holds an email address: that is personal data the engine masks
+// on purpose, negative only for a detector of secrets.
+func (c *corpusFile) addSecretNegative(b benign, source string) {
+	if emailAddress.MatchString(b.Text) {
+		c.exclude(source, "negative", "holds an email address, which the engine masks as personal data (a negative only for a secret detector)")
+		return
+	}
+	c.addBenign(b)
+}
+
 func (c *corpusFile) exclude(source, label, reason string) {
 	for i := range c.Excluded {
 		if c.Excluded[i].Source == source && c.Excluded[i].Label == label && c.Excluded[i].Reason == reason {
