@@ -40,6 +40,9 @@ type vendorRule struct {
 	// tokenStart: the keyword is common in ordinary text, so the rule runs
 	// only where it starts a token.
 	tokenStart bool
+	// nearby: a keyword need not be part of the match, only near it, so
+	// the rule runs on maxKeywordWindow bytes on each side of the hit.
+	nearby bool
 	// required are literals (lower-case) one of which every match holds,
 	// checked in the window before the expression runs.
 	required   []string
@@ -180,7 +183,7 @@ func (r *compiledVendorRule) find(s *scan, hit, hitEnd int, out []finding) []fin
 		}
 	}
 	span := maxKeywordWindow
-	if r.maxLen >= 0 && r.maxLen < span {
+	if !r.nearby && r.maxLen >= 0 && r.maxLen < span {
 		span = r.maxLen
 	}
 	start, end := max(0, hit-span), min(n, hitEnd+span)

@@ -87,6 +87,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"airtable"},
 		regex:    `\b(pat[[:alnum:]]{14}\.[a-f0-9]{64})\b`,
 		maxLen:   82,
+		nearby:   true,
 		required: []string{"pat"},
 	},
 	{
@@ -555,6 +556,7 @@ var vendorRules = []vendorRule{
 		regex:    `(?i)\b(\d{15,16}(\||%)[0-9a-z\-_]{27,40})(?:[\x60'"\s;]|\\[nr]|$)`,
 		entropy:  3,
 		maxLen:   139,
+		nearby:   true,
 	},
 	{
 		id:        "facebook-page-access-token",
@@ -1262,6 +1264,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"nytimes", "new-york-times", "newyorktimes"},
 		regex:    `(?i)[\w.-]{0,50}?(?:nytimes|new-york-times,|newyorktimes)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}([a-z0-9=_\-]{32})(?:[\x60'"\s;]|\\[nr]|$)`,
 		maxLen:   335,
+		nearby:   true,
 		required: []string{"-york-times,", "yorktimes", "ytimes"},
 	},
 	{
@@ -1715,6 +1718,7 @@ var vendorRules = []vendorRule{
 		regex:    `(?i)\b(\b(sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}|sgp_[a-fA-F0-9]{40}|[a-fA-F0-9]{40})\b)(?:[\x60'"\s;]|\\[nr]|$)`,
 		entropy:  3,
 		maxLen:   63,
+		nearby:   true,
 	},
 	{
 		id:        "square-access-token",

@@ -140,6 +140,7 @@ type genRule struct {
 	anchored         bool
 	wordStart        bool
 	tokenStart       bool
+	nearby           bool
 	required         []string
 	allowlists       []genAllowlist
 }
@@ -277,6 +278,22 @@ func convertRule(r rule) (genRule, string, error) {
 	// guarantee it ("lob" for a rule keyed on "test_", "--user" after
 	// "curl"), rules a window out before the expression runs.
 	g.required = requiredLiterals(parsed, g.keywords)
+	// A keyword that is not part of the expression's literals only says
+	// the token is near ("airtable" for an Airtable token): such a rule runs on a
+	// wide window.
+	if !g.anchored {
+		lits := literals(parsed)
+		for _, k := range g.keywords {
+			found := false
+			for _, l := range lits {
+				// The keyword holds the literal when the expression
+				// splits it ("hooks.slack.com" around its any-character
+				// dots, "linked[_-]?in").
+				found = found || strings.Contains(l, k) || len(l) >= 3 && strings.Contains(k, l)
+			}
+			g.nearby = g.nearby || !found
+		}
+	}
 	for _, a := range r.Allowlists {
 		ga, keep, err := convertAllowlist(a)
 		if err != nil {
@@ -330,6 +347,18 @@ func convertAllowlist(a allowlist) (genAllowlist, bool, error) {
 	}
 	sort.Strings(ga.stopwords)
 	return ga, true, nil
+}
+
+// literals returns every literal of re, lower-cased.
+func literals(re *syntax.Regexp) []string {
+	var out []string
+	if re.Op == syntax.OpLiteral {
+		out = append(out, strings.ToLower(string(re.Rune)))
+	}
+	for _, sub := range re.Sub {
+		out = append(out, literals(sub)...)
+	}
+	return out
 }
 
 // impliedBy reports whether every literal of set lies inside one of the
@@ -636,6 +665,9 @@ func render(pkg string, names []string, rules []genRule, skips []skipped, global
 		}
 		if r.tokenStart {
 			b.WriteString("tokenStart: true,\n")
+		}
+		if r.nearby {
+			b.WriteString("nearby: true,\n")
 		}
 		if len(r.required) > 0 {
 			fmt.Fprintf(&b, "required: %s,\n", stringSlice(r.required))
