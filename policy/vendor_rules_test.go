@@ -51,16 +51,24 @@ func ruleSecrets(t *testing.T, id, text string) []string {
 	return found
 }
 
-// vendorExamples is testdata/vendor_rule_examples.json: true and false
-// positives of the rules for the vendors a corpus of agent memory missed
-// (Docker Hub, GitLab deploy tokens, Vault, Mailgun, Linear, Postman,
-// Doppler, Grafana, Telegram, Databricks), from gitleaks' own rule tests
-// and the project's.
+// vendorExamples is testdata/vendor_rule_examples.json: true positives of
+// the rules, written for this project.
 type vendorExamples struct {
-	TruePositives  []struct{ Rule, Text, Secret, Origin string }
-	FalsePositives []struct{ Rule, Text, Origin string }
+	TruePositives []struct{ Rule, Text, Secret string }
 }
 
+// namedVendorRules are the rules of the vendors an independent corpus of
+// agent memory found missed before the rules were taken from gitleaks.
+var namedVendorRules = []string{
+	"dockerhub-pat", "gitlab-deploy-token", "vault-service-token", "vault-batch-token", "mailgun-private-api-token",
+	"linear-api-key", "postman-api-token", "doppler-api-token", "grafana-api-key", "grafana-cloud-api-token",
+	"grafana-service-account-token", "telegram-bot-api-token", "databricks-api-token",
+}
+
+// TestVendorRulesOnTheirExamples: the project's examples are found by their
+// rule and masked by the redactor; a token of each named vendor, made from
+// its rule's expression, is masked by the redactor in running text; prose
+// that only names the vendors comes out unchanged.
 func TestVendorRulesOnTheirExamples(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile("testdata/vendor_rule_examples.json")
@@ -68,16 +76,46 @@ func TestVendorRulesOnTheirExamples(t *testing.T) {
 	var ex vendorExamples
 	require.NoError(t, json.Unmarshal(raw, &ex))
 	require.NotEmpty(t, ex.TruePositives)
-	require.NotEmpty(t, ex.FalsePositives)
 	r, err := NewRedactor(FileConfig{})
 	require.NoError(t, err)
 	for _, tp := range ex.TruePositives {
-		require.Contains(t, ruleSecrets(t, tp.Rule, tp.Text), tp.Secret, "%s (%s) in %q", tp.Rule, tp.Origin, tp.Text)
+		require.Contains(t, ruleSecrets(t, tp.Rule, tp.Text), tp.Secret, "%s in %q", tp.Rule, tp.Text)
 		out := r.Redact("ws", tp.Text)
-		require.NotContains(t, out.Text, tp.Secret, "%s (%s): the redactor leaves it in %q", tp.Rule, tp.Origin, out.Text)
+		require.NotContains(t, out.Text, tp.Secret, "%s: the redactor leaves it in %q", tp.Rule, out.Text)
 	}
-	for _, fp := range ex.FalsePositives {
-		require.Empty(t, ruleSecrets(t, fp.Rule, fp.Text), "%s (%s) in %q", fp.Rule, fp.Origin, fp.Text)
+
+	global := compileAllowlists(vendorGlobalAllowlists)
+	for i, id := range namedVendorRules {
+		rule := vendorRuleByID(t, id)
+		re := regexp.MustCompile(rule.regex)
+		parsed, err := syntax.Parse(rule.regex, syntax.Perl)
+		require.NoError(t, err)
+		allow := append(append([]compiledAllowlist{}, global...), compileAllowlists(rule.allowlists)...)
+		rnd := rand.New(rand.NewPCG(uint64(i), 7))
+		found := false
+		for try := 0; try < 300 && !found; try++ {
+			var sb strings.Builder
+			sample(parsed.Simplify(), rnd, &sb)
+			text := "Saved for later, the setup notes: " + sb.String() + " (do not share)\n"
+			want := referenceSecrets(re, rule, allow, text)
+			if len(want) == 0 {
+				continue
+			}
+			found = true
+			out := r.Redact("ws", text)
+			require.NotContains(t, out.Text, want[0], "%s: the redactor leaves it in %q", id, out.Text)
+		}
+		require.True(t, found, "no sample of %s passes its own checks", id)
+	}
+
+	for _, prose := range []string{
+		"We moved the images from Docker Hub to GitLab's registry last week.",
+		"Vault keeps the database credentials; ask the platform team for access.",
+		"Mailgun sends the receipts, and the key-value store caches the templates.",
+		"The Linear board has a column for Postman collections and Doppler configs.",
+		"Grafana dashboards show the Telegram bot's latency next to Databricks jobs.",
+	} {
+		require.Equal(t, prose, r.Redact("ws", prose).Text, "prose naming vendors is not a secret")
 	}
 }
 

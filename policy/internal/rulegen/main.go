@@ -8,16 +8,25 @@
 //
 // Usage:
 //
-//	rulegen -out vendor_rules_gen.go -source 'gitleaks v8.30.1 (83d9cd6…)=rules/gitleaks.toml' -source 'memory-gateway=rules/local.toml'
+//	rulegen -out vendor_rules_gen.go -module 'gitleaks=github.com/zricethezav/gitleaks/v8@v8.30.1:config/gitleaks.toml' -source 'memory-gateway=rules/local.toml'
+//
+// A -module source is read from the Go module it ships in, downloaded
+// through the module proxy like any dependency (and checked against
+// go.sum's database): the rules are not copied into the repository, and the
+// version is the module's. The module's LICENSE is written into the
+// generated file, since that file holds a substantial part of the rules.
 package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"go/format"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"regexp/syntax"
 	"sort"
@@ -94,6 +103,10 @@ const maxTracked = 4096
 
 type source struct {
 	name, path string
+	// shown is how the generated file names the source ("" : name (path));
+	// a module's file is named by module and path, not by where the module
+	// cache happens to be.
+	shown string
 }
 
 type sourcesFlag []source
@@ -104,21 +117,72 @@ func (s *sourcesFlag) Set(v string) error {
 	if !ok || name == "" || path == "" {
 		return errors.New("want NAME=PATH")
 	}
-	*s = append(*s, source{name, path})
+	*s = append(*s, source{name: name, path: path})
 	return nil
 }
 
+// moduleFlag collects -module NAME=MODULE@VERSION:PATH.
+type moduleFlag []string
+
+func (m *moduleFlag) String() string { return fmt.Sprint(*m) }
+func (m *moduleFlag) Set(v string) error {
+	*m = append(*m, v)
+	return nil
+}
+
+// moduleSource resolves NAME=MODULE@VERSION:PATH to the file in the module
+// as `go mod download` places it, named after the module version, with the
+// module's license text.
+func moduleSource(spec string) (source, string, error) {
+	name, rest, ok := strings.Cut(spec, "=")
+	modVersion, path, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || name == "" || path == "" || !strings.Contains(modVersion, "@") {
+		return source{}, "", errors.New("want NAME=MODULE@VERSION:PATH")
+	}
+	raw, err := exec.Command("go", "mod", "download", "-json", modVersion).Output()
+	if err != nil {
+		return source{}, "", fmt.Errorf("go mod download %s: %w", modVersion, err)
+	}
+	var mod struct{ Dir, Version, Error string }
+	if err := json.Unmarshal(raw, &mod); err != nil || mod.Error != "" || mod.Dir == "" {
+		return source{}, "", fmt.Errorf("go mod download %s: %v %s", modVersion, err, mod.Error)
+	}
+	license, err := os.ReadFile(filepath.Join(mod.Dir, "LICENSE"))
+	if err != nil {
+		return source{}, "", fmt.Errorf("the license of %s: %w", modVersion, err)
+	}
+	module, _, _ := strings.Cut(modVersion, "@")
+	shown := name + " " + mod.Version + " (Go module " + module + ", " + path + ")"
+	return source{name: name, path: filepath.Join(mod.Dir, path), shown: shown}, string(license), nil
+}
+
 func main() {
-	var sources sourcesFlag
+	var (
+		sources sourcesFlag
+		modules moduleFlag
+	)
 	out := flag.String("out", "", "the Go file to write")
 	pkg := flag.String("package", "policy", "its package")
 	flag.Var(&sources, "source", "NAME=PATH of a rule file in gitleaks' format (repeatable)")
+	flag.Var(&modules, "module", "NAME=MODULE@VERSION:PATH of a rule file in a Go module (repeatable; read before -source files)")
 	flag.Parse()
-	if *out == "" || len(sources) == 0 {
+	if *out == "" || len(sources)+len(modules) == 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	src, err := generate(*pkg, sources)
+	var all []source
+	var licenses []string
+	for _, spec := range modules {
+		src, license, err := moduleSource(spec)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rulegen:", err)
+			os.Exit(1)
+		}
+		all = append(all, src)
+		licenses = append(licenses, "The rules of "+src.shown+" are under this license:\n\n"+license)
+	}
+	all = append(all, sources...)
+	src, err := generate(*pkg, all, licenses)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rulegen:", err)
 		os.Exit(1)
@@ -158,7 +222,7 @@ type genAllowRegex struct {
 
 type skipped struct{ id, source, reason string }
 
-func generate(pkg string, sources []source) ([]byte, error) {
+func generate(pkg string, sources []source, licenses []string) ([]byte, error) {
 	var (
 		rules   []genRule
 		skips   []skipped
@@ -175,7 +239,11 @@ func generate(pkg string, sources []source) ([]byte, error) {
 		if u := md.Undecoded(); len(u) > 0 {
 			return nil, fmt.Errorf("%s: keys this generator does not understand: %v", s.path, u)
 		}
-		names = append(names, fmt.Sprintf("%s (%s)", s.name, s.path))
+		shown := s.shown
+		if shown == "" {
+			shown = fmt.Sprintf("%s (%s)", s.name, s.path)
+		}
+		names = append(names, shown)
 		lists := f.Allowlists
 		if f.Allowlist != nil {
 			lists = append([]allowlist{*f.Allowlist}, lists...)
@@ -206,7 +274,7 @@ func generate(pkg string, sources []source) ([]byte, error) {
 			rules = append(rules, g)
 		}
 	}
-	return render(pkg, names, rules, skips, global)
+	return render(pkg, names, licenses, rules, skips, global)
 }
 
 // convertRule returns the rule as the engine runs it, or why it is skipped.
@@ -626,9 +694,15 @@ func leadingWordBoundary(re *syntax.Regexp) bool {
 	}
 }
 
-func render(pkg string, names []string, rules []genRule, skips []skipped, global []genAllowlist) ([]byte, error) {
+func render(pkg string, names, licenses []string, rules []genRule, skips []skipped, global []genAllowlist) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// Code generated by policy/internal/rulegen from %s. DO NOT EDIT.\n\n", strings.Join(names, " and "))
+	for _, l := range licenses {
+		for _, line := range strings.Split(strings.TrimRight(l, "\n"), "\n") {
+			b.WriteString(strings.TrimRight("// "+line, " ") + "\n")
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "package %s\n\n", pkg)
 	b.WriteString("// vendorRulesSource names the rule sets the vendor rules were generated from.\n")
 	fmt.Fprintf(&b, "const vendorRulesSource = %s\n\n", strconv.Quote(strings.Join(names, "; ")))
