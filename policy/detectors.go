@@ -47,7 +47,8 @@ var secretKinds = map[string]bool{
 	KindAWSSecretKey: true, KindAuthHeader: true, KindConnectionString: true, KindConfiguredSecret: true,
 }
 
-// keywordDetectors are the built-in detectors found through keywords.
+// keywordDetectors are the built-in detectors found through keywords (the
+// vendor rules generated from rule data join them: vendor_rules.go).
 var keywordDetectors = []*keywordDetector{
 	{kind: KindPassword, keywords: secretKeyWords, find: findKeyValue},
 	{kind: KindAuthHeader, keywords: []string{"authorization", "bearer", "basic"}, find: findAuthHeader},
