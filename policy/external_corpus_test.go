@@ -50,11 +50,11 @@ const (
 // regression fails; an improvement should raise them.
 var (
 	externalCaughtFloor = map[string]int{
-		"api_key": 603, "auth_header": 17, "aws_access_key": 19, "aws_secret_key": 1, "connection_string": 13,
-		"email": 6, "github_token": 19, "iban": 156, "ip_address": 60, "jwt": 19, "openai_key": 14,
-		"password": 54, "payment_card": 10, "phone": 706, "private_key": 8, "slack_token": 82,
+		"api_key": 819, "auth_header": 18, "aws_access_key": 19, "aws_secret_key": 1, "connection_string": 13,
+		"email": 6, "github_token": 19, "iban": 156, "ip_address": 60, "jwt": 29, "openai_key": 14,
+		"password": 66, "payment_card": 10, "phone": 706, "private_key": 8, "slack_token": 88,
 	}
-	externalMaxFalsePositives = 126
+	externalMaxFalsePositives = 127
 )
 
 type externalCorpus struct {
