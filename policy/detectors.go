@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"encoding/base64"
 	"regexp"
 	"strings"
 )
@@ -51,6 +50,10 @@ var secretKinds = map[string]bool{
 // vendor rules generated from rule data join them: vendor_rules.go).
 var keywordDetectors = []*keywordDetector{
 	{kind: KindPassword, keywords: secretKeyWords, find: findKeyValue},
+	{kind: KindPassword, keywords: cliKeywords(), find: findCommandLine},
+	{kind: KindPassword, keywords: credentialCallKeywords(), find: findCredentialCall},
+	{kind: KindPrivateKey, keywords: []string{strings.ToLower(base64PEM)}, find: findBase64PrivateKey},
+	{kind: KindAPIKey, keywords: []string{"sig="}, find: findSASSignature},
 	{kind: KindAuthHeader, keywords: []string{"authorization", "bearer", "basic"}, find: findAuthHeader},
 	{kind: KindConnectionString, keywords: []string{"://"}, find: findURLCredentials},
 	{kind: KindPrivateKey, keywords: []string{"-----begin", "putty-user-key-file-", "age-secret-key-1"}, find: findPrivateKey},
@@ -59,7 +62,8 @@ var keywordDetectors = []*keywordDetector{
 	tokenDetector(KindGitHubToken, `(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`, "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
 	tokenDetector(KindOpenAIKey, `sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`, "sk-"),
 	tokenDetector(KindSlackToken, `(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`, "xox", "xapp-"),
-	tokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`, "eyj"),
+	// An unsigned JWT (alg "none") ends with its second dot.
+	tokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, "eyj"),
 	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{30,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
 	{kind: KindSlackToken, keywords: []string{"hooks.slack.com/services/"}, find: findSlackWebhook},
@@ -75,335 +79,16 @@ func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
 		priority++ // sk-ant-… is an Anthropic key, not an OpenAI one
 	}
 	return &keywordDetector{kind: kind, keywords: keywords, find: func(s *scan, hit, _ int, out []finding) []finding {
-		if s.wordBefore(hit) && !(hit > 0 && s.text[hit-1] == '_') {
-			return out
+		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
+			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
 		window := s.text[hit:min(len(s.text), hit+300)]
 		m := re.FindStringIndex(window)
-		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' {
+		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) {
 			return out
 		}
 		return append(out, finding{start: hit, end: hit + m[1], kind: kind, priority: priority})
 	}}
-}
-
-// secretKeyWords are the keywords of key/value secrets; the whole key
-// around the keyword decides (see secretKeyKind).
-var secretKeyWords = []string{
-	"password", "passwd", "pwd", "passphrase", "passcode", "secret", "api_key", "apikey", "api-key",
-	"access_key", "accesskey", "access-key", "token", "credential", "private_key", "privatekey", "accountkey",
-	"pass", "pin",
-}
-
-// keyExclusions end (or are) keys that name something about a secret, not
-// the secret: "password_length: 12", "token_url", "max_tokens".
-var keyExclusions = []string{
-	"length", "len", "policy", "min", "max", "minlength", "maxlength", "expires", "expiry", "expiration",
-	"expires_at", "expires_in", "hint", "reset", "changed", "changed_at", "updated", "updated_at", "age",
-	"strength", "required", "field", "label", "prompt", "less", "type", "name", "names", "id", "count",
-	"url", "uri", "endpoint", "path", "file", "env", "ttl", "lifetime", "validity", "manager", "store",
-	"tokens", "ize", "izer", "ization", "ized", "ing", "ed", "s", "able", "enabled", "mode", "format",
-	"pattern", "regex", "rule", "rules", "provider", "version", "header", "param", "kind", "limit",
-	"location", "ref", "reference", "arn", "vault", "_usage", "usage", "scope", "scopes", "audience",
-	"issuer", "algorithm", "alg", "port", "port_", "hash_algorithm", "salt_rounds", "rounds", "cost",
-	"iterations", "key_id", "keyid", "secret_name", "secretname", "secret_id", "secretid", "port_number",
-}
-
-// excludedKeys is keyExclusions as a set: a key that is one, or whose last
-// segment (after _, - or .) is one, names no secret.
-var excludedKeys = func() map[string]bool {
-	set := map[string]bool{}
-	for _, ex := range keyExclusions {
-		set[ex] = true
-	}
-	return set
-}()
-
-// gluedExclusions end keys without a separator: "passwordless",
-// "tokenizer", "max_tokens", "passport".
-var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count"}
-
-// secretKeyKind classifies a key (lower-cased): the kind of the secret its
-// value is, or "" when it names no secret.
-func secretKeyKind(key string) string {
-	key = strings.Trim(key, "-_.")
-	last := key[strings.LastIndexAny(key, "_-.")+1:]
-	if excludedKeys[key] || excludedKeys[last] {
-		return ""
-	}
-	if !strings.HasSuffix(key, "password") && !strings.HasSuffix(key, "passwd") {
-		for _, suffix := range gluedExclusions {
-			if strings.HasSuffix(last, suffix) {
-				return ""
-			}
-		}
-	}
-	switch {
-	case strings.Contains(key, "aws_secret") || strings.Contains(key, "secret_access_key") || strings.Contains(key, "secretaccesskey"):
-		return KindAWSSecretKey
-	case strings.Contains(key, "password") || strings.Contains(key, "passwd") || strings.Contains(key, "passphrase") ||
-		strings.Contains(key, "passcode") || key == "pwd" || strings.HasSuffix(key, "_pwd") || key == "pass" ||
-		strings.HasSuffix(key, "_pass") || key == "pin" || strings.HasSuffix(key, "_pin"):
-		return KindPassword
-	case strings.Contains(key, "client_secret") || strings.Contains(key, "secret_key") || strings.Contains(key, "secretkey"):
-		return KindAPIKey
-	case key == "secret" || strings.HasSuffix(key, "_secret") || strings.HasSuffix(key, "-secret") || strings.HasPrefix(key, "secret_") || key == "secrets":
-		return KindPassword
-	case strings.Contains(key, "api_key") || strings.Contains(key, "apikey") || strings.Contains(key, "api-key") ||
-		strings.Contains(key, "access_key") || strings.Contains(key, "accesskey") || strings.Contains(key, "access-key") ||
-		strings.Contains(key, "token") || strings.Contains(key, "credential") || strings.Contains(key, "private_key") ||
-		strings.Contains(key, "privatekey") || key == "accountkey":
-		return KindAPIKey
-	}
-	return ""
-}
-
-// placeholders are values that stand for a secret without being one.
-var placeholders = map[string]bool{
-	"null": true, "nil": true, "none": true, "true": true, "false": true, "undefined": true, "empty": true,
-	"string": true, "str": true, "int": true, "bool": true, "boolean": true, "number": true, "any": true,
-	"object": true, "required": true, "optional": true, "redacted": true, "hidden": true, "secret": true,
-	"password": true, "token": true, "your_password": true, "yourpassword": true, "your_token": true,
-	"your_api_key": true, "changeit": false, "env": true, "default": true, "unknown": true, "na": true,
-	"n/a": true, "tbd": true, "todo": true, "omitted": true, "masked": true, "sensitive": true,
-	"is": true, "was": true, "the": true, "a": true, "an": true, "and": true, "or": true, "for": true,
-}
-
-// proseSeparators let a value follow its key in words ("my password is
-// hunter2"); such a value must look like a secret (a digit or a symbol).
-var proseSeparators = []string{" is ", " was ", " = ", ": "}
-
-// findKeyValue finds the value of a key/value secret in any of the common
-// syntaxes: JSON and YAML ("password": "x", password: x), env files and
-// shells (DB_PASSWORD=x, export API_KEY='x'), CLI flags (--password x),
-// XML (<password>x</password>, password="x"), query strings and connection
-// strings (;Password=x;), and prose ("my password is x"). Values that are
-// code (a call, a member path), placeholders or templates are not secrets.
-func findKeyValue(s *scan, hit, hitEnd int, out []finding) []finding {
-	t := s.text
-	n := len(t)
-	keyStart, keyEnd := hit, hitEnd
-	for keyStart > 0 && isKeyChar(t[keyStart-1]) {
-		keyStart--
-	}
-	for keyEnd < n && isKeyChar(t[keyEnd]) {
-		keyEnd++
-	}
-	if !separatorFollows(s, keyStart, keyEnd) {
-		return out // most keyword hits are words in prose: no value follows
-	}
-	rawKey := string(s.lower[keyStart:keyEnd])
-	kind := secretKeyKind(rawKey)
-	if kind == "" {
-		return out
-	}
-	flag := strings.HasPrefix(rawKey, "-")
-	xmlTag := keyStart >= 1 && t[keyStart-1] == '<'
-	quotedKey := keyStart >= 1 && (t[keyStart-1] == '"' || t[keyStart-1] == '\'')
-	p := keyEnd
-	if p < n && (t[p] == '"' || t[p] == '\'' || t[p] == '`') {
-		p++
-	}
-	// <add key="DbPassword" value="…"/>: the value is the next attribute.
-	if quotedKey {
-		attr := p
-		for attr < n && t[attr] == ' ' {
-			attr++
-		}
-		if strings.HasPrefix(string(s.lower[attr:min(n, attr+6)]), "value=") {
-			p = attr + len("value")
-		}
-	}
-	if xmlTag {
-		if p >= n || t[p] != '>' {
-			return out
-		}
-		vs := p + 1
-		ve := strings.Index(t[vs:min(n, vs+maxKeywordWindow)], "</")
-		if ve <= 0 {
-			return out
-		}
-		return appendValue(s, out, kind, vs, vs+ve, false)
-	}
-	// The separator.
-	q := p
-	for q < n && (t[q] == ' ' || t[q] == '\t') {
-		q++
-	}
-	prose, colon := false, false
-	switch {
-	case q < n && (t[q] == ':' || t[q] == '='):
-		colon = t[q] == ':'
-		if q+1 < n && t[q] == '=' && t[q+1] == '=' || q > 0 && strings.IndexByte("!<>", t[q-1]) >= 0 {
-			return out // a comparison, not an assignment
-		}
-		q++
-		if q < n && (t[q] == '=' || t[q] == '>') { // := and =>
-			q++
-		}
-	case flag && q > p:
-		// --password value
-	default:
-		rest := s.lower[p:min(n, p+8)]
-		matched := false
-		for _, sep := range proseSeparators[:2] {
-			if strings.HasPrefix(string(rest), sep) {
-				q = p + len(sep)
-				matched, prose = true, true
-				break
-			}
-		}
-		if !matched || kind != KindPassword {
-			return out
-		}
-	}
-	for q < n && (t[q] == ' ' || t[q] == '\t') {
-		q++
-	}
-	if q >= n {
-		return out
-	}
-	// The value: quoted, or up to a delimiter.
-	if c := t[q]; c == '"' || c == '\'' || c == '`' {
-		vs := q + 1
-		ve := vs
-		for ve < n && ve-vs < maxKeywordWindow && t[ve] != c && t[ve] != '\n' {
-			if t[ve] == '\\' {
-				ve++
-			}
-			ve++
-		}
-		if ve >= n || t[ve] != c {
-			return out
-		}
-		return appendValue(s, out, kind, vs, ve, prose)
-	}
-	ve := q
-	for ve < n && ve-q < maxKeywordWindow && !isSpace(t[ve]) && strings.IndexByte(",;&\"'<>)]}[", t[ve]) < 0 {
-		ve++
-	}
-	for ve > q && strings.IndexByte(".:!?", t[ve-1]) >= 0 {
-		ve-- // the end of a sentence
-	}
-	if ve == q || (ve < n && strings.IndexByte("([<", t[ve]) >= 0) {
-		return out // a call, an index, a generic type: code
-	}
-	value := t[q:ve]
-	if strings.ContainsAny(value, "(") || isMemberPath(value) || callFollows(t, ve) ||
-		strings.EqualFold(value, strings.TrimLeft(rawKey, "-")) || strings.HasSuffix(strings.ToLower(rawKey), "."+strings.ToLower(value)) {
-		return out // code: a call, a member, a variable named like the key
-	}
-	// "The secret: patience is key." reads as a sentence, not a setting:
-	// after a colon, a bare word followed by more words must look like a
-	// secret.
-	if colon && ve+1 < n && t[ve] == ' ' && isAlpha(t[ve+1]) {
-		prose = true
-	}
-	return appendValue(s, out, kind, q, ve, prose)
-}
-
-// separatorFollows is a cheap first look: could a value follow the key at
-// [start, end)? (An XML tag, a quote then a separator, ':' or '=', a flag's
-// space, or a prose " is ".)
-func separatorFollows(s *scan, start, end int) bool {
-	t := s.text
-	if start > 0 && t[start-1] == '<' || t[start] == '-' {
-		return true
-	}
-	for i := end; i < len(t) && i < end+6; i++ {
-		switch t[i] {
-		case ':', '=':
-			return true
-		case '"', '\'', '`', ' ', '\t':
-			continue
-		case 'i', 'w', 'v':
-			return true // " is ", " was ", ' value='
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-// callFollows reports code after a value: "await getToken()", "new Foo(",
-// the value being a keyword before a call.
-func callFollows(t string, i int) bool {
-	j := i
-	for j < len(t) && t[j] == ' ' {
-		j++
-	}
-	if j == i {
-		return false
-	}
-	k := j
-	for k < len(t) && (isWord(t[k]) || t[k] == '.') {
-		k++
-	}
-	return k > j && k < len(t) && t[k] == '('
-}
-
-func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
-
-// isMemberPath reports a dotted identifier path (config.db.password,
-// process.env.TOKEN): code that reads a secret, not a secret.
-func isMemberPath(v string) bool {
-	if !strings.Contains(v, ".") {
-		return false
-	}
-	for part := range strings.SplitSeq(v, ".") {
-		if part == "" || !(isAlpha(part[0]) || part[0] == '_' || part[0] == '$') {
-			return false
-		}
-		for i := 1; i < len(part); i++ {
-			if !isWord(part[i]) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// appendValue adds a key/value secret's value unless it is a placeholder,
-// a template or (after a prose separator) an ordinary word.
-func appendValue(s *scan, out []finding, kind string, start, end int, prose bool) []finding {
-	v := strings.TrimSpace(s.text[start:end])
-	if len(v) < 3 {
-		return out
-	}
-	lv := strings.ToLower(v)
-	switch {
-	case placeholders[lv], strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"), strings.HasPrefix(v, "$("),
-		strings.HasPrefix(v, "%s"), strings.HasPrefix(v, "%("), strings.HasPrefix(v, "[REDACTED"),
-		strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">"), strings.HasPrefix(v, "$") && isIdentifier(v[1:]),
-		repeated(v):
-		return out
-	}
-	if prose && !strings.ContainsAny(v, "0123456789!@#$%^&*_+=-~?") {
-		return out
-	}
-	return append(out, finding{start: start, end: end, kind: kind, priority: prioritySecret})
-}
-
-func isIdentifier(v string) bool {
-	if v == "" {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if !isWord(v[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// repeated reports a value of one repeated character ("****", "xxxx").
-func repeated(v string) bool {
-	for i := 1; i < len(v); i++ {
-		if v[i] != v[0] {
-			return false
-		}
-	}
-	return true
 }
 
 // authSchemes are the schemes of an Authorization header.
@@ -413,63 +98,71 @@ var authSchemes = []string{"bearer", "basic", "token", "digest", "negotiate", "a
 // ("Authorization: Bearer …", "authorization=Basic …"), and a Bearer token
 // or Basic credential on its own.
 func findAuthHeader(s *scan, hit, hitEnd int, out []finding) []finding {
-	t := s.text
-	n := len(t)
-	q := hitEnd
-	if string(s.lower[hit:hitEnd]) == "authorization" {
-		for q < n && (t[q] == '"' || t[q] == '\'' || t[q] == ' ') {
-			q++
-		}
-		if q >= n || (t[q] != ':' && t[q] != '=') {
-			return out
-		}
-		q++
-		for q < n && (t[q] == ' ' || t[q] == '"' || t[q] == '\'') {
-			q++
-		}
-		for _, scheme := range authSchemes {
-			if strings.HasPrefix(string(s.lower[q:min(n, q+len(scheme)+1)]), scheme+" ") {
-				q += len(scheme) + 1
-				break
-			}
-		}
-		return appendCredential(s, out, q, 8, false)
+	switch s.lowerText[hit:hitEnd] {
+	case "authorization":
+		return s.authorizationHeader(hitEnd, out)
+	case "basic":
+		return s.schemeCredential(hit, hitEnd, 8, true, out)
+	default:
+		return s.schemeCredential(hit, hitEnd, 16, false, out)
 	}
-	if s.wordBefore(hit) || q >= n || t[q] != ' ' {
+}
+
+// authorizationHeader reads the credential of "Authorization: <scheme>
+// <credential>" (also "authorization=…", quoted keys and values).
+func (s *scan) authorizationHeader(q int, out []finding) []finding {
+	t := s.text
+	q = skipAny(t, q, " \"'")
+	if q >= len(t) || (t[q] != ':' && t[q] != '=') {
 		return out
 	}
-	for q < n && t[q] == ' ' {
-		q++
+	q = skipAny(t, q+1, " \"'")
+	for _, scheme := range authSchemes {
+		if strings.HasPrefix(s.lowerText[q:min(len(t), q+len(scheme)+1)], scheme+" ") {
+			q += len(scheme) + 1
+			break
+		}
 	}
-	if string(s.lower[hit:hitEnd]) == "basic" {
-		return appendCredential(s, out, q, 8, true)
+	return appendCredential(s, out, q, 8, false)
+}
+
+// schemeCredential reads the credential after a scheme standing alone
+// ("Bearer …", "basic …").
+func (s *scan) schemeCredential(hit, hitEnd, minLen int, basic bool, out []finding) []finding {
+	t := s.text
+	if s.wordBefore(hit) || hitEnd >= len(t) || t[hitEnd] != ' ' {
+		return out
 	}
-	return appendCredential(s, out, q, 16, false)
+	return appendCredential(s, out, skipAny(t, hitEnd, " "), minLen, basic)
+}
+
+// skipAny skips the bytes of set from i.
+func skipAny(t string, i int, set string) int {
+	for i < len(t) && strings.IndexByte(set, t[i]) >= 0 {
+		i++
+	}
+	return i
 }
 
 // appendCredential adds the token at q (base64 and URL-safe characters) if
-// it is long enough; a Basic credential must decode to "user:password".
+// it is long enough and no placeholder; a Basic credential must decode to
+// "user:password".
 func appendCredential(s *scan, out []finding, q, minLen int, basic bool) []finding {
 	t := s.text
 	e := q
 	for e < len(t) && (isAlnum(t[e]) || strings.IndexByte("._~+/=-:", t[e]) >= 0) {
 		e++
 	}
-	if e-q < minLen {
+	if e-q < minLen || isPlaceholder(t[q:e]) || isBasicPlaceholder(t[q:e]) || basic && !isBasicCredential(t[q:e]) {
 		return out
-	}
-	if basic {
-		raw, err := base64.StdEncoding.DecodeString(t[q:e])
-		if err != nil || !strings.Contains(string(raw), ":") {
-			return out
-		}
 	}
 	return append(out, finding{start: q, end: e, kind: KindAuthHeader, priority: prioritySecret})
 }
 
 // findURLCredentials finds the password of a URL with user information
 // (postgres://app:S3cret@db/prod, redis://:pw@cache): the password only,
-// so the rest of the connection string stays readable.
+// so the rest of the connection string stays readable. The user
+// information ends at the authority's last @ (a password may hold one).
 func findURLCredentials(s *scan, hit, hitEnd int, out []finding) []finding {
 	t := s.text
 	start := hit
@@ -477,27 +170,35 @@ func findURLCredentials(s *scan, hit, hitEnd int, out []finding) []finding {
 		start--
 	}
 	if start == hit || !isAlpha(t[start]) {
+		return out // no scheme
+	}
+	colon, at := s.userInfo(hitEnd)
+	if colon < 0 || at < colon+2 {
 		return out
 	}
-	e := hitEnd
-	colon := -1
-	for e < len(t) && e-hitEnd < maxKeywordWindow {
+	if f, ok := s.secretValue(secretKey{kind: KindConnectionString}, colon+1, at, valueSetting); ok {
+		out = append(out, f)
+	}
+	return out
+}
+
+// userInfo reads the authority of a URL from i (after "://"): where its
+// first colon and its last @ stand, or -1.
+func (s *scan) userInfo(i int) (colon, at int) {
+	t := s.text
+	colon, at = -1, -1
+	for e := i; e < len(t) && e-i < maxKeywordWindow; e++ {
 		c := t[e]
-		if c == '@' {
+		if isSpace(c) || strings.IndexByte("/?\"'<>", c) >= 0 {
 			break
 		}
-		if isSpace(c) || strings.IndexByte("/?\"'<>", c) >= 0 {
-			return out
-		}
-		if c == ':' && colon < 0 {
+		if c == '@' {
+			at = e
+		} else if c == ':' && colon < 0 {
 			colon = e
 		}
-		e++
 	}
-	if e >= len(t) || t[e] != '@' || colon < 0 || e-colon < 2 {
-		return out
-	}
-	return appendValue(s, out, KindConnectionString, colon+1, e, false)
+	return colon, at
 }
 
 // pemBegin recognises the first line of a private key block.
@@ -508,7 +209,7 @@ var pemBegin = regexp.MustCompile(`\A-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-
 // base64 body stops; a PuTTY key file; an age secret key.
 func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 	t := s.text
-	kw := string(s.lower[hit:hitEnd])
+	kw := s.lowerText[hit:hitEnd]
 	switch kw {
 	case "age-secret-key-1":
 		e := hitEnd
@@ -534,9 +235,8 @@ func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 	if m == nil {
 		return out
 	}
-	rest := t[hit+m[1]:]
-	if e := strings.Index(rest, "-----END"); e >= 0 {
-		end := hit + m[1] + e + len("-----END")
+	if e := s.pemEndAfter(hit + m[1]); e >= 0 {
+		end := e + len("-----END")
 		if close := strings.Index(t[end:min(len(t), end+80)], "-----"); close >= 0 {
 			end += close + len("-----")
 		}
@@ -545,8 +245,31 @@ func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 	return append(out, finding{start: hit, end: bodyEnd(t, hit+m[1]), kind: KindPrivateKey, priority: priorityBlock})
 }
 
+// pemEndAfter returns where the first "-----END" at or after i stands, or
+// -1. The answer is kept for the next block: blocks are looked at in text
+// order, so the text is searched once however many there are.
+func (s *scan) pemEndAfter(i int) int {
+	c := &s.pemEnd
+	if c.known && i >= c.from && (c.at < 0 || c.at >= i) {
+		return c.at
+	}
+	at := strings.Index(s.text[i:], "-----END")
+	if at >= 0 {
+		at += i
+	}
+	*c = pemEndSearch{known: true, from: i, at: at}
+	return at
+}
+
+// pemEndSearch is what pemEndAfter found last: searching from from, the
+// first "-----END" at at (-1: none).
+type pemEndSearch struct {
+	known    bool
+	from, at int
+}
+
 // lowerString is the lower-cased text from i.
-func (s *scan) lowerString(i int) string { return string(s.lower[i:]) }
+func (s *scan) lowerString(i int) string { return s.lowerText[i:] }
 
 // bodyEnd is where a key body that starts at i ends: at a blank line, or
 // at a line that is not base64 (or a "Key: value" header), or the text's
@@ -559,7 +282,7 @@ func bodyEnd(t string, i int) int {
 			lineEnd = len(t) - pos
 		}
 		line := strings.TrimSpace(t[pos : pos+lineEnd])
-		if pos > i && (line == "" || !keyBodyLine(line)) {
+		if pos > i && (line == "" || !keyBodyLine(line) || strings.HasPrefix(line, "-----BEGIN")) {
 			return pos
 		}
 		pos += lineEnd + 1
@@ -578,9 +301,16 @@ func keyBodyLine(line string) bool {
 }
 
 // obfuscatedEmail is an address written out to dodge scrapers ("jane at
-// example dot com", "jane(at)example(dot)com").
-// It runs on the lower-cased text.
-var obfuscatedEmail = regexp.MustCompile(`[a-z0-9._+-]+ *(?:\(at\)|\[at\]|\{at\}| at ) *[a-z0-9-]+(?: *(?:\(dot\)|\[dot\]|\{dot\}| dot ) *[a-z0-9-]+)+`)
+// example dot com", "jane(at)example(dot)com", "maria dot lopez [at]
+// example.com"): the local part's dots may be written out too, or the
+// domain's left as they are. It runs on the lower-cased text.
+var obfuscatedEmail = func() *regexp.Regexp {
+	dot := `(?: *(?:\(dot\)|\[dot\]|\{dot\}) *| +dot +)`
+	at := `(?: *(?:\(at\)|\[at\]|\{at\}) *| +at +)`
+	local := `[a-z0-9._+-]+(?:` + dot + `[a-z0-9._+-]+)*`
+	domain := `[a-z0-9-]+(?:(?:` + dot + `|\.)[a-z0-9-]+)+`
+	return regexp.MustCompile(local + at + domain)
+}()
 
 // topLevelDomains end an obfuscated address: without one, "look at the dot
 // matrix" would be an address.
@@ -613,7 +343,7 @@ func findObfuscatedEmail(s *scan, hit, hitEnd int, out []finding) []finding {
 		if !strings.Contains(text, "dot") {
 			continue
 		}
-		last := text[strings.LastIndexAny(text, " )]}")+1:]
+		last := text[strings.LastIndexAny(text, " )]}.")+1:]
 		if !topLevelDomains[last] {
 			continue
 		}

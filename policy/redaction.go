@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -63,31 +64,6 @@ func onlyDigits(s string) string {
 		}
 		return -1
 	}, s)
-}
-
-// validIBAN checks the ISO 13616 mod-97 checksum.
-func validIBAN(s string) bool {
-	s = strings.ReplaceAll(s, " ", "")
-	if len(s) < 15 || len(s) > 34 {
-		return false
-	}
-	rearranged := s[4:] + s[:4]
-	rem := 0
-	for _, r := range rearranged {
-		var v int
-		switch {
-		case r >= '0' && r <= '9':
-			v = int(r - '0')
-			rem = (rem*10 + v) % 97
-			continue
-		case r >= 'A' && r <= 'Z':
-			v = int(r-'A') + 10
-		default:
-			return false
-		}
-		rem = (rem*100 + v) % 97
-	}
-	return rem == 1
 }
 
 // RuleConfig is a custom rule of the policy file.
@@ -212,60 +188,18 @@ func validAction(a Action) bool {
 // compile merges a policy over a base: actions and disabled kinds override,
 // custom rules add up, the phone region of the policy wins over the base's.
 func compile(base, over PolicyConfig) (*policyRules, error) {
-	actions := map[string]Action{}
-	for k, a := range base.Actions {
-		actions[k] = a
-	}
-	for k, a := range over.Actions {
-		actions[k] = a
-	}
-	disabled := map[string]bool{}
-	for _, k := range append(append([]string{}, base.Disabled...), over.Disabled...) {
-		disabled[k] = true
-	}
-	known := map[string]bool{}
-	pr := &policyRules{actions: map[string]Action{}}
-	for _, kind := range builtinKinds {
-		known[kind] = true
-		if disabled[kind] {
-			continue
-		}
-		action := ActionMask
-		if a, ok := actions[kind]; ok {
-			action = a
-		}
-		if !validAction(action) {
-			return nil, fmt.Errorf("action %q of %s: want mask, hash, drop or reject", action, kind)
-		}
-		pr.actions[kind] = action
-	}
-	for k := range actions {
-		if !known[k] {
-			return nil, fmt.Errorf("actions: unknown built-in kind %q", k)
-		}
-	}
-	for k := range disabled {
-		if !known[k] {
-			return nil, fmt.Errorf("disabled: unknown built-in kind %q", k)
-		}
+	pr := &policyRules{}
+	var err error
+	if pr.actions, err = compileActions(base, over); err != nil {
+		return nil, err
 	}
 	pr.actions[KindConfiguredSecret] = ActionMask
 	for _, rc := range append(append([]RuleConfig{}, base.Rules...), over.Rules...) {
-		if rc.Name == "" || known[rc.Name] || rc.Name == KindConfiguredSecret {
-			return nil, fmt.Errorf("custom rule %q: the name must be set and not a built-in kind", rc.Name)
-		}
-		re, err := regexp.Compile(rc.Pattern)
+		rule, action, err := compileRule(rc)
 		if err != nil {
-			return nil, fmt.Errorf("custom rule %s: %w", rc.Name, err)
+			return nil, err
 		}
-		action := rc.Action
-		if action == "" {
-			action = ActionMask
-		}
-		if !validAction(action) {
-			return nil, fmt.Errorf("custom rule %s: action %q: want mask, hash, drop or reject", rc.Name, action)
-		}
-		pr.custom = append(pr.custom, customRule{kind: rc.Name, re: re})
+		pr.custom = append(pr.custom, rule)
 		pr.actions[rc.Name] = action
 	}
 	pr.scan.phoneRegion = PhoneRegionDefault
@@ -282,6 +216,65 @@ func compile(base, over PolicyConfig) (*policyRules, error) {
 	return pr, nil
 }
 
+// compileActions merges the actions and disabled kinds of a policy over
+// its base: the action of every enabled built-in kind.
+func compileActions(base, over PolicyConfig) (map[string]Action, error) {
+	actions := map[string]Action{}
+	maps.Copy(actions, base.Actions)
+	maps.Copy(actions, over.Actions)
+	disabled := map[string]bool{}
+	for _, k := range append(append([]string{}, base.Disabled...), over.Disabled...) {
+		disabled[k] = true
+	}
+	for k := range actions {
+		if !slices.Contains(builtinKinds, k) {
+			return nil, fmt.Errorf("actions: unknown built-in kind %q", k)
+		}
+	}
+	for k := range disabled {
+		if !slices.Contains(builtinKinds, k) {
+			return nil, fmt.Errorf("disabled: unknown built-in kind %q", k)
+		}
+	}
+	out := map[string]Action{}
+	for _, kind := range builtinKinds {
+		if disabled[kind] {
+			continue
+		}
+		action := ActionMask
+		if a, ok := actions[kind]; ok {
+			action = a
+		}
+		if !validAction(action) {
+			return nil, fmt.Errorf("action %q of %s: want mask, hash, drop or reject", action, kind)
+		}
+		out[kind] = action
+	}
+	return out, nil
+}
+
+// compileRule compiles a custom rule; its name stands in its markers.
+func compileRule(rc RuleConfig) (customRule, Action, error) {
+	if rc.Name == "" || slices.Contains(builtinKinds, rc.Name) || rc.Name == KindConfiguredSecret {
+		return customRule{}, "", fmt.Errorf("custom rule %q: the name must be set and not a built-in kind", rc.Name)
+	}
+	if !validMarkerName(rc.Name) {
+		return customRule{}, "", fmt.Errorf("custom rule %q: the name must be at most %d bytes without [ ] : or line breaks (it stands in the rule's markers)", rc.Name, maxMarkerName)
+	}
+	re, err := regexp.Compile(rc.Pattern)
+	if err != nil {
+		return customRule{}, "", fmt.Errorf("custom rule %s: %w", rc.Name, err)
+	}
+	action := rc.Action
+	if action == "" {
+		action = ActionMask
+	}
+	if !validAction(action) {
+		return customRule{}, "", fmt.Errorf("custom rule %s: action %q: want mask, hash, drop or reject", rc.Name, action)
+	}
+	return customRule{kind: rc.Name, re: re}, action, nil
+}
+
 func (r *Redactor) rules(workspaceID string) *policyRules {
 	if ws, ok := r.workspaces[workspaceID]; ok {
 		return ws
@@ -289,9 +282,11 @@ func (r *Redactor) rules(workspaceID string) *policyRules {
 	return r.def
 }
 
-// findings are the values of text the policy acts on, in text order.
-func (r *Redactor) findings(pr *policyRules, text string) []finding {
-	candidates := r.engine.candidates(text, &pr.scan)
+// findings are the values of text the policy acts on, in text order:
+// those whose keyword or start lies in one of regions.
+func (r *Redactor) findings(pr *policyRules, text string, regions []span) []finding {
+	markers := findMarkers(text)
+	candidates := r.engine.candidates(text, &pr.scan, markers, regions)
 	kept := candidates[:0]
 	for _, f := range candidates {
 		if _, enabled := pr.actions[f.kind]; enabled {
@@ -300,100 +295,61 @@ func (r *Redactor) findings(pr *policyRules, text string) []finding {
 	}
 	for _, c := range pr.custom {
 		for _, m := range c.re.FindAllStringIndex(text, -1) {
-			kept = append(kept, finding{start: m[0], end: m[1], kind: c.kind, priority: priorityCustom})
+			if f := (finding{start: m[0], end: m[1], kind: c.kind, priority: priorityCustom}); overlapsAny(f, regions) {
+				kept = append(kept, f)
+			}
 		}
 	}
-	return resolve(kept)
+	// What an earlier redaction left is not found again: markers are cut
+	// out of every finding, custom rules' included.
+	return resolve(outsideMarkers(kept, markers))
 }
 
-// Redact applies the workspace's policy to text, in one pass.
+// overlapsAny reports whether f overlaps one of regions (an empty match
+// counts where it stands).
+func overlapsAny(f finding, regions []span) bool {
+	for _, reg := range regions {
+		if f.start < reg.end && reg.start < max(f.end, f.start+1) {
+			return true
+		}
+	}
+	return false
+}
+
+// Redact applies the workspace's policy to text.
+//
+// What a pass rewrote can change what the text beside it looks like (a
+// number that overlapped a longer finding stands alone now; a context word
+// left the window; a dropped value leaves its key before the next word):
+// after the pass over the whole text, the neighbourhoods of the rewrites
+// are passed again — detectors still reading the whole text around them —
+// until nothing changes, so the output is a fixed point and redacting it
+// again changes nothing. This ends: every rewrite turns text that is no
+// marker into a marker (which no detector finds) or into nothing, so each
+// pass leaves less text that could be found; the bound is only a guard.
 func (r *Redactor) Redact(workspaceID, text string) gateway.Redaction {
-	out, spans := r.redactOnce(workspaceID, text)
-	// What a pass rewrote can change what the text beside it looks like (a
-	// number that overlapped a longer finding stands alone now; a context
-	// word left the window): the neighbourhoods of the rewrites are passed
-	// again until nothing changes, so the output is a fixed point.
-	for range maxRedactionPasses - 1 {
-		if len(spans) == 0 {
-			break
-		}
-		var b strings.Builder
-		var next [][2]int
-		last := 0
-		for _, reg := range neighbourhoods(out.Text, spans) {
-			part := out.Text[reg[0]:reg[1]]
-			again, inner := r.redactOnce(workspaceID, part)
-			b.WriteString(out.Text[last:reg[0]])
-			base := b.Len()
-			b.WriteString(again.Text)
-			last = reg[1]
-			if again.Text == part {
-				continue
-			}
-			for _, sp := range inner {
-				next = append(next, [2]int{base + sp[0], base + sp[1]})
-			}
-			for kind, n := range again.Counts {
-				out.Counts[kind] += n
-			}
-			for _, kind := range again.Rejected {
-				if !slices.Contains(out.Rejected, kind) {
-					out.Rejected = append(out.Rejected, kind)
-				}
-			}
-		}
-		if len(next) == 0 {
-			break
-		}
-		b.WriteString(out.Text[last:])
-		out.Text, spans = b.String(), next
-	}
-	return out
-}
-
-// maxRedactionPasses bounds the passes of Redact; each after the first
-// scans only around what the one before rewrote.
-const maxRedactionPasses = 4
-
-// redactionContext is how far around a rewrite a further pass looks: past
-// the longest context window of a detector.
-const redactionContext = 128
-
-// neighbourhoods are the regions around spans, widened to whitespace (so
-// no word is cut) and merged where they meet.
-func neighbourhoods(text string, spans [][2]int) [][2]int {
-	var out [][2]int
-	for _, sp := range spans {
-		start, end := max(0, sp[0]-redactionContext), min(len(text), sp[1]+redactionContext)
-		for start > 0 && !isSpace(text[start-1]) && sp[0]-start < 2*redactionContext {
-			start--
-		}
-		for end < len(text) && !isSpace(text[end]) && end-sp[1] < 2*redactionContext {
-			end++
-		}
-		if n := len(out); n > 0 && start <= out[n-1][1] {
-			out[n-1][1] = max(out[n-1][1], end)
-			continue
-		}
-		out = append(out, [2]int{start, end})
-	}
-	return out
-}
-
-// redactOnce is one pass of Redact; spans are where its rewrites lie in
-// its output.
-func (r *Redactor) redactOnce(workspaceID, text string) (gateway.Redaction, [][2]int) {
-	out := gateway.Redaction{Text: text}
-	if text == "" {
-		return out, nil
-	}
 	pr := r.rules(workspaceID)
-	found := r.findings(pr, text)
-	if len(found) == 0 {
-		return out, nil
+	out := gateway.Redaction{Text: text}
+	regions := []span{{0, len(text)}}
+	for pass := 0; len(regions) > 0 && pass <= len(text); pass++ {
+		found := r.findings(pr, out.Text, regions)
+		if len(found) == 0 {
+			break
+		}
+		var rewrites []span
+		out.Text, rewrites = rewrite(pr, out.Text, found, &out)
+		regions = neighbourhoods(out.Text, rewrites)
 	}
-	var spans [][2]int
-	out.Counts = map[string]int{}
+	return out
+}
+
+// rewrite applies the policy's actions to found, counts them in out, and
+// returns the new text and where its rewrites lie in it.
+func rewrite(pr *policyRules, text string, found []finding, out *gateway.Redaction) (string, []span) {
+	if out.Counts == nil {
+		out.Counts = map[string]int{}
+	}
+	var spans []span
 	var b strings.Builder
 	b.Grow(len(text))
 	last := 0
@@ -405,15 +361,45 @@ func (r *Redactor) redactOnce(workspaceID, text string) (gateway.Redaction, [][2
 		}
 		b.WriteString(text[last:f.start])
 		rep := replacement(f.kind, action, text[f.start:f.end])
-		if rep != text[f.start:f.end] {
-			spans = append(spans, [2]int{b.Len(), b.Len() + len(rep)})
-		}
+		spans = append(spans, span{b.Len(), b.Len() + len(rep)})
 		b.WriteString(rep)
 		last = f.end
 	}
 	b.WriteString(text[last:])
-	out.Text = b.String()
-	return out, spans
+	return b.String(), spans
+}
+
+// redactionContext is how far around a rewrite a further pass looks for
+// what the rewrite may have changed: past the longest context window
+// before a value (a reference word, a prose key); command lines are read
+// back to their command.
+const redactionContext = 128
+
+// neighbourhoods are the regions around spans — from the start of the
+// line a command may stand on, to past redactionContext — widened to
+// whitespace (so no word is cut), merged where they meet.
+func neighbourhoods(text string, spans []span) []span {
+	var out []span
+	for _, sp := range spans {
+		start, end := max(0, sp.start-redactionContext), min(len(text), sp.end+redactionContext)
+		if lineStart := strings.LastIndexByte(text[max(0, sp.start-maxCommandLine):sp.start], '\n'); lineStart >= 0 {
+			start = min(start, max(0, sp.start-maxCommandLine)+lineStart+1)
+		} else {
+			start = max(0, sp.start-maxCommandLine)
+		}
+		for start > 0 && !isSpace(text[start-1]) && sp.start-start < 2*maxCommandLine {
+			start--
+		}
+		for end < len(text) && !isSpace(text[end]) && end-sp.end < 2*redactionContext {
+			end++
+		}
+		if n := len(out); n > 0 && start <= out[n-1].end {
+			out[n-1].end = max(out[n-1].end, end)
+			continue
+		}
+		out = append(out, span{start, end})
+	}
+	return out
 }
 
 // SecretKinds reports the credential, card and account-number kinds in
@@ -421,7 +407,7 @@ func (r *Redactor) redactOnce(workspaceID, text string) (gateway.Redaction, [][2
 // phones and addresses are identities, and may be ids.)
 func (r *Redactor) SecretKinds(text string) []string {
 	var kinds []string
-	for _, f := range r.findings(r.all, text) {
+	for _, f := range r.findings(r.all, text, []span{{0, len(text)}}) {
 		if secretKinds[f.kind] && !slices.Contains(kinds, f.kind) {
 			kinds = append(kinds, f.kind)
 		}

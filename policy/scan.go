@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/coregx/ahocorasick"
@@ -47,7 +48,16 @@ type keywordDetector struct {
 type scan struct {
 	text  string
 	lower []byte
-	cfg   *scanConfig
+	// lowerText is lower as a string, for keys sliced out of it.
+	lowerText string
+	cfg       *scanConfig
+	// lastKey is the key findKeyValue read last: a key holding two
+	// keywords ("password" holds "pass") is read once.
+	lastKey span
+	pemEnd  pemEndSearch
+	// markers are the redaction markers already in the text, in order:
+	// inert (see markers.go).
+	markers []span
 }
 
 // scanConfig is what a policy decides about detection.
@@ -101,19 +111,36 @@ func newEngine(detectors []*keywordDetector, literals []string) (*engine, error)
 	return e, nil
 }
 
-// candidates returns every finding in text, overlaps not yet resolved.
-func (e *engine) candidates(text string, cfg *scanConfig) []finding {
-	s := &scan{text: text, lower: asciiLower(text), cfg: cfg}
+// candidates returns the findings in text whose keyword or start lies in
+// one of regions, overlaps not yet resolved; markers are the redaction
+// markers in text, whose keywords are no hits. Detectors read the whole
+// text around what they look at, so a region gives the same findings as a
+// pass over the whole text would there.
+func (e *engine) candidates(text string, cfg *scanConfig, markers, regions []span) []finding {
+	lower := asciiLower(text)
+	s := &scan{text: text, lower: lower, lowerText: string(lower), cfg: cfg, markers: markers}
 	var out []finding
-	for _, m := range e.automaton.FindAllOverlapping(s.lower) {
-		if lit, ok := e.literals[m.PatternID]; ok && text[m.Start:m.End] == lit {
-			out = append(out, finding{start: m.Start, end: m.End, kind: KindConfiguredSecret, priority: priorityLiteral})
+	for _, reg := range regions {
+		for _, m := range e.automaton.FindAllOverlapping(s.lower[reg.start:reg.end]) {
+			out = e.keywordHit(s, reg.start+m.Start, reg.start+m.End, m.PatternID, out)
 		}
-		for _, d := range e.byPattern[m.PatternID] {
-			out = d.find(s, m.Start, m.End, out)
-		}
+		out = s.structural(reg, out)
 	}
-	return s.structural(out)
+	return out
+}
+
+// keywordHit runs the detectors of the keyword found at [start, end).
+func (e *engine) keywordHit(s *scan, start, end, pattern int, out []finding) []finding {
+	if _, inside := markerAt(s.markers, start); inside {
+		return out
+	}
+	if lit, ok := e.literals[pattern]; ok && s.text[start:end] == lit {
+		out = append(out, finding{start: start, end: end, kind: KindConfiguredSecret, priority: priorityLiteral})
+	}
+	for _, d := range e.byPattern[pattern] {
+		out = d.find(s, start, end, out)
+	}
+	return out
 }
 
 // resolve keeps, of overlapping findings, the one of higher priority (then
@@ -166,14 +193,46 @@ func asciiLower(s string) []byte {
 	return b
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
-func isAlpha(c byte) bool { return isUpper(c) || isLower(c) }
-func isAlnum(c byte) bool { return isAlpha(c) || isDigit(c) }
-func isWord(c byte) bool  { return isAlnum(c) || c == '_' }
-func isHex(c byte) bool   { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// Byte classes, looked up in one table: the byte scan asks them of every
+// byte.
+const (
+	classDigit = 1 << iota
+	classUpper
+	classLower
+	classWord // letters, digits and _
+	classHex
+	classSpace
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = classDigit | classWord | classHex
+		case c >= 'A' && c <= 'Z':
+			t[c] = classUpper | classWord
+		case c >= 'a' && c <= 'z':
+			t[c] = classLower | classWord
+		case c == '_':
+			t[c] = classWord
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			t[c] = classSpace
+		}
+		if c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			t[c] |= classHex
+		}
+	}
+	return t
+}()
+
+func isDigit(c byte) bool { return byteClass[c]&classDigit != 0 }
+func isUpper(c byte) bool { return byteClass[c]&classUpper != 0 }
+func isLower(c byte) bool { return byteClass[c]&classLower != 0 }
+func isAlpha(c byte) bool { return byteClass[c]&(classUpper|classLower) != 0 }
+func isAlnum(c byte) bool { return byteClass[c]&(classUpper|classLower|classDigit) != 0 }
+func isWord(c byte) bool  { return byteClass[c]&classWord != 0 }
+func isHex(c byte) bool   { return byteClass[c]&classHex != 0 }
+func isSpace(c byte) bool { return byteClass[c]&classSpace != 0 }
 
 // wordBefore reports whether the byte before i continues a word (so a
 // match starting at i would start mid-word).
@@ -204,14 +263,14 @@ func (s *scan) precededBy(i, max int, words []string) bool {
 		}
 		// A redaction marker ("[REDACTED:phone]") is no context word:
 		// otherwise redacting again would find what the first pass did not.
-		if m := markerBefore(s.lower, from+start); m >= 0 {
-			if m <= from {
+		if m, inside := markerAt(s.markers, from+start); inside {
+			if m.start <= from {
 				break // the marker begins before the window: nothing older counts
 			}
-			end = m - from
+			end = m.start - from
 			continue
 		}
-		word := string(window[start:end])
+		word := s.lowerText[from+start : from+end]
 		for _, w := range words {
 			if word == w {
 				return true
@@ -222,18 +281,56 @@ func (s *scan) precededBy(i, max int, words []string) bool {
 	return false
 }
 
-// redactionMarkerOpen is how a redaction marker begins, lower-cased.
-const redactionMarkerOpen = "[redacted:"
+// numberConnectors stand between a reference word and its number: "part
+// number 4711-0815-42", "order no. 555-1234", "ticket nr 555 0142".
+var numberConnectors = map[string]bool{"number": true, "no": true, "nr": true, "num": true, "is": true, "was": true}
 
-// markerBefore returns where the redaction marker holding the word at
-// start begins, or -1 when the word is not inside one.
-func markerBefore(lower []byte, start int) int {
-	p := start
-	for p > 0 && (isAlnum(lower[p-1]) || lower[p-1] == '_') {
-		p--
+// introducedBy reports whether one of words (lower-case) introduces the
+// text at i: it is the word right before it ("order 555-123-4567"), or
+// stands before connectors that are ("part number 4711-0815-42"). A word
+// further back, or in an earlier sentence, introduces nothing: "questions
+// about your receipt? Call 020 7946 0958".
+func (s *scan) introducedBy(i int, words []string) bool {
+	for range 3 {
+		start, end, ok := s.previousWord(i)
+		if !ok {
+			return false
+		}
+		w := s.lowerText[start:end]
+		if slices.Contains(words, w) {
+			return true
+		}
+		if !numberConnectors[w] {
+			return false
+		}
+		i = start
 	}
-	if p >= len(redactionMarkerOpen) && string(lower[p-len(redactionMarkerOpen):p]) == redactionMarkerOpen {
-		return p - len(redactionMarkerOpen)
+	return false
+}
+
+// previousWord returns the word before i in the same sentence: across
+// spaces and the punctuation of references (# : , and the dot of an
+// abbreviation such as "no."), not across a line break, a sentence's end
+// or a redaction marker.
+func (s *scan) previousWord(i int) (int, int, bool) {
+	t := s.text
+	end := i
+	dot := false
+	for end > 0 && !isAlnum(t[end-1]) {
+		switch t[end-1] {
+		case '\n', '\r', '?', '!', ';', ']':
+			return 0, 0, false
+		case '.':
+			dot = true
+		}
+		end--
 	}
-	return -1
+	start := end
+	for start > 0 && isAlnum(t[start-1]) {
+		start--
+	}
+	if start == end || dot && end-start > 4 {
+		return 0, 0, false // no word, or a sentence ended with it
+	}
+	return start, end, true
 }

@@ -43,7 +43,7 @@ func ruleSecrets(t *testing.T, id, text string) []string {
 	eng, err := newEngine([]*keywordDetector{d}, nil)
 	require.NoError(t, err)
 	var found []string
-	for _, f := range eng.candidates(text, &scanConfig{}) {
+	for _, f := range eng.candidates(text, &scanConfig{}, findMarkers(text), []span{{0, len(text)}}) {
 		if f.kind == d.kind && (f.priority == priorityToken || f.priority == priorityToken+1) {
 			found = append(found, text[f.start:f.end])
 		}

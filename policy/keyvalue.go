@@ -1,0 +1,512 @@
+package policy
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Key/value secrets: a keyword ("password", "token", "Passwort", …) names a
+// secret, and the value that follows it is the secret — in whichever
+// syntax it is written. findKeyValue reads the key around the keyword, then
+// hands the rest to the reader of the syntax that follows it: an XML
+// element, an assignment (JSON, YAML, env files, shells, query and
+// connection strings), a command-line flag, or a sentence.
+
+// secretKeyWords are the keywords of key/value secrets; the whole key
+// around the keyword decides (see secretKeyKind).
+var secretKeyWords = []string{
+	"password", "passwd", "pwd", "pw", "passphrase", "passcode", "secret", "api_key", "apikey", "api-key",
+	"api key", "access_key", "accesskey", "access-key", "token", "credential", "private_key", "privatekey",
+	"accountkey", "pass", "pin", "auth",
+	// The languages memories are written in.
+	"kennwort", "wachtwoord", "contraseña", "clave", "senha", "mot de passe", "mdp", "סיסמ", "пароль", "Пароль",
+	"hasło", "heslo", "lösenord", "salasana", "密码", "パスワード", "비밀번호",
+}
+
+// keyRule classifies a key (lower-cased): it names a secret of kind when
+// it contains one of contains, is one of exact, or ends with one of
+// suffixes. The first rule that matches decides.
+type keyRule struct {
+	kind     string
+	contains []string
+	exact    []string
+	suffixes []string
+}
+
+var keyRules = []keyRule{
+	{kind: KindAWSSecretKey, contains: []string{"aws_secret", "secret_access_key", "secretaccesskey"}},
+	{kind: KindPassword, contains: []string{
+		"password", "passwd", "passphrase", "passcode", "storepass", "keypass", "passwort", "kennwort",
+		"wachtwoord", "contraseña", "senha", "mot de passe", "motdepasse", "סיסמ", "пароль", "hasło", "heslo",
+		"lösenord", "salasana", "密码", "パスワード", "비밀번호",
+	}, exact: []string{"pwd", "pw", "pass", "pin", "mdp", "clave"}, suffixes: []string{"_pwd", "_pw", "_pass", "_pin", "-pass"}},
+	{kind: KindAPIKey, contains: []string{"client_secret", "secret_key", "secretkey"}},
+	{kind: KindPassword, exact: []string{"secret", "secrets"}, suffixes: []string{"_secret", "-secret"}},
+	{kind: KindAPIKey, contains: []string{
+		"api_key", "apikey", "api-key", "api key", "access_key", "accesskey", "access-key", "token", "credential",
+		"private_key", "privatekey",
+	}, exact: []string{"accountkey"}},
+}
+
+// keyExclusions end (or are) keys that name something about a secret, not
+// the secret: "password_length: 12", "token_url", "max_tokens".
+var keyExclusions = []string{
+	"length", "len", "policy", "min", "max", "minlength", "maxlength", "expires", "expiry", "expiration",
+	"expires_at", "expires_in", "hint", "reset", "changed", "changed_at", "updated", "updated_at", "age",
+	"strength", "required", "field", "label", "prompt", "less", "type", "name", "names", "id", "count",
+	"url", "uri", "endpoint", "path", "file", "env", "ttl", "lifetime", "validity", "manager", "store",
+	"tokens", "ize", "izer", "ization", "ized", "ing", "ed", "s", "able", "enabled", "mode", "format",
+	"pattern", "regex", "rule", "rules", "provider", "version", "header", "param", "kind", "limit",
+	"location", "ref", "reference", "arn", "vault", "_usage", "usage", "scope", "scopes", "audience",
+	"issuer", "algorithm", "alg", "port", "port_", "hash_algorithm", "salt_rounds", "rounds", "cost",
+	"iterations", "key_id", "keyid", "secret_name", "secretname", "secret_id", "secretid", "port_number",
+	"stdin", "vergessen", "oublié", "olvidada",
+}
+
+// excludedKeys is keyExclusions as a set: a key that is one, or whose last
+// segment (after _, - or .) is one, names no secret.
+var excludedKeys = func() map[string]bool {
+	set := map[string]bool{}
+	for _, ex := range keyExclusions {
+		set[ex] = true
+	}
+	return set
+}()
+
+// gluedExclusions end keys without a separator: "passwordless",
+// "tokenizer", "max_tokens", "passport".
+var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count"}
+
+// secretKeyKind classifies a key (lower-cased): the kind of the secret its
+// value is, or "" when it names no secret.
+func secretKeyKind(key string) string {
+	key = strings.Trim(key, "-_.")
+	last := key[strings.LastIndexAny(key, "_-.")+1:]
+	if excludedKeys[key] || excludedKeys[last] || gluedExclusion(key, last) {
+		return ""
+	}
+	for _, rule := range keyRules {
+		if rule.matches(key) {
+			return rule.kind
+		}
+	}
+	return ""
+}
+
+// gluedExclusion: the key's last segment ends with an exclusion
+// ("passwordless", "tokenizer"), unless the key ends with the secret word.
+func gluedExclusion(key, last string) bool {
+	if strings.HasSuffix(key, "password") || strings.HasSuffix(key, "passwd") {
+		return false
+	}
+	for _, suffix := range gluedExclusions {
+		if strings.HasSuffix(last, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r keyRule) matches(key string) bool {
+	for _, c := range r.contains {
+		if strings.Contains(key, c) {
+			return true
+		}
+	}
+	for _, e := range r.exact {
+		if key == e {
+			return true
+		}
+	}
+	for _, suffix := range r.suffixes {
+		if strings.HasSuffix(key, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretKey is a key that names a secret.
+type secretKey struct {
+	start, end int    // where it stands in the text
+	name       string // lower-cased
+	kind       string
+	flag       bool // a command-line flag: --password
+	// encoded: the value is a base64 "user:password" (the "auth" of a
+	// Docker config.json, npm's _auth).
+	encoded bool
+}
+
+// findKeyValue finds the value of a key/value secret. Values that are
+// code (a call, a member path, a variable), placeholders or templates are
+// not secrets.
+func findKeyValue(s *scan, hit, hitEnd int, out []finding) []finding {
+	k, ok := s.readKey(hit, hitEnd)
+	if !ok {
+		return out
+	}
+	if f, ok := s.valueOfKey(k); ok {
+		out = append(out, f)
+	}
+	return out
+}
+
+// readKey reads the whole key around a keyword hit and classifies it.
+func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
+	start, end, ok := s.keyBounds(hit, hitEnd)
+	if !ok || (span{start, end}) == s.lastKey {
+		return secretKey{}, false
+	}
+	s.lastKey = span{start, end}
+	name := s.lowerText[start:end]
+	if k, ok := bareKeywordKeys[name]; ok {
+		// Most keys are a keyword alone ("the password is …"):
+		// classified once, when the detectors are built.
+		k.start, k.end = start, end
+		return k, k.kind != ""
+	}
+	k := cachedKey(name)
+	k.start, k.end = start, end
+	return k, k.kind != ""
+}
+
+// keyCache holds classified keys: keys repeat (db_password,
+// authorization, passport), and classifying one walks every rule. It is
+// bounded, so that texts of ever new keys cannot grow it.
+var (
+	keyCache     sync.Map // name → secretKey
+	keyCacheSize atomic.Int32
+)
+
+const maxCachedKeys = 4096
+
+func cachedKey(name string) secretKey {
+	if k, ok := keyCache.Load(name); ok {
+		return k.(secretKey)
+	}
+	name = strings.Clone(name) // not a slice of the whole text, which the cache would keep
+	lower := name
+	if !isASCII(name) {
+		lower = strings.ToLower(name)
+	}
+	k := classifyKey(lower)
+	if len(name) <= 48 && keyCacheSize.Load() < maxCachedKeys && keyCacheSize.Add(1) <= maxCachedKeys {
+		keyCache.Store(name, k)
+	}
+	return k
+}
+
+// classifyKey makes a secretKey of a key's lower-cased name.
+func classifyKey(name string) secretKey {
+	k := secretKey{name: name, flag: strings.HasPrefix(name, "-")}
+	switch bare := strings.TrimLeft(name, "-"); {
+	case bare == "auth" || bare == "_auth":
+		k.kind, k.encoded = KindAuthHeader, true
+	default:
+		k.kind = secretKeyKind(name)
+	}
+	return k
+}
+
+// bareKeywordKeys are the keywords classified as keys of their own.
+var bareKeywordKeys = func() map[string]secretKey {
+	m := map[string]secretKey{}
+	for _, kw := range secretKeyWords {
+		m[kw] = classifyKey(strings.ToLower(kw))
+	}
+	return m
+}()
+
+// keyBounds widens a keyword hit to the key it is part of: letters of any
+// language, digits and _ - . (DB_PASSWORD, spring.datasource.password,
+// --password, הסיסמה). A run longer than any key is none (and reading it
+// for each of its keywords would take time in its square).
+func (s *scan) keyBounds(hit, hitEnd int) (int, int, bool) {
+	t := s.text
+	start, end := hit, hitEnd
+	for start > 0 && hitEnd-start <= maxKeyLen {
+		if isKeyChar(t[start-1]) {
+			start--
+			continue
+		}
+		r, size := utf8.DecodeLastRuneInString(t[:start])
+		if r < utf8.RuneSelf || !unicode.IsLetter(r) {
+			break
+		}
+		start -= size
+	}
+	for end < len(t) && end-start <= maxKeyLen {
+		if isKeyChar(t[end]) {
+			end++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(t[end:])
+		if r < utf8.RuneSelf || !unicode.IsLetter(r) {
+			break
+		}
+		end += size
+	}
+	return start, end, end-start <= maxKeyLen
+}
+
+// maxKeyLen is the longest key read.
+const maxKeyLen = 64
+
+func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func isQuote(c byte) bool { return c == '"' || c == '\'' || c == '`' }
+
+// valueOfKey reads what follows a key in the syntax it is written in.
+func (s *scan) valueOfKey(k secretKey) (finding, bool) {
+	t := s.text
+	p := k.end
+	quotedKey := k.start > 0 && isQuote(t[k.start-1])
+	if p < len(t) && isQuote(t[p]) {
+		p++ // the key's closing quote
+	}
+	if k.start > 0 && t[k.start-1] == '<' {
+		return s.xmlElementValue(k, p)
+	}
+	if quotedKey {
+		p = s.attributeValueFollows(p)
+	}
+	if q, colon, ok := s.assignment(p); ok {
+		return s.assignedValue(k, q, colon)
+	}
+	if k.flag {
+		return s.flagValue(k, p)
+	}
+	return s.proseValue(k, p)
+}
+
+// xmlElementValue reads <password>value</password>.
+func (s *scan) xmlElementValue(k secretKey, p int) (finding, bool) {
+	t := s.text
+	if p >= len(t) || t[p] != '>' {
+		return finding{}, false
+	}
+	vs := p + 1
+	ve := strings.Index(t[vs:min(len(t), vs+maxKeywordWindow)], "</")
+	if ve <= 0 {
+		return finding{}, false
+	}
+	return s.secretValue(k, vs, vs+ve, valueSetting)
+}
+
+// attributeValueFollows skips to the value attribute of
+// <add key="DbPassword" value="…"/>, when one follows the quoted key.
+func (s *scan) attributeValueFollows(p int) int {
+	attr := p
+	for attr < len(s.text) && s.text[attr] == ' ' {
+		attr++
+	}
+	if strings.HasPrefix(s.lowerText[attr:], "value=") {
+		return attr + len("value")
+	}
+	return p
+}
+
+// assignment reads the separator of key = value, key: value, key := value,
+// key => value (spaces around it allowed, comparisons refused); q is where
+// the value begins.
+func (s *scan) assignment(p int) (q int, colon, ok bool) {
+	t := s.text
+	q = skipBlanks(t, p)
+	if strings.HasPrefix(t[q:], "：") { // the full-width colon of CJK text
+		return skipBlanks(t, q+len("：")), true, true
+	}
+	if q >= len(t) || (t[q] != ':' && t[q] != '=') {
+		return 0, false, false
+	}
+	colon = t[q] == ':'
+	if t[q] == '=' && q+1 < len(t) && t[q+1] == '=' || q > 0 && strings.IndexByte("!<>", t[q-1]) >= 0 {
+		return 0, false, false // a comparison, not an assignment
+	}
+	q++
+	if q < len(t) && (t[q] == '=' || t[q] == '>') { // := and =>
+		q++
+	}
+	return skipBlanks(t, q), colon, true
+}
+
+// skipBlanks skips spaces, tabs and no-break spaces ("mot de passe : x").
+func skipBlanks(t string, i int) int {
+	for i < len(t) {
+		switch {
+		case t[i] == ' ' || t[i] == '\t':
+			i++
+		case strings.HasPrefix(t[i:], "\u00a0"):
+			i += len("\u00a0")
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// assignedValue reads the value of an assignment: quoted, or unquoted up
+// to where the syntax around the key says it ends.
+func (s *scan) assignedValue(k secretKey, q int, colon bool) (finding, bool) {
+	t := s.text
+	if q >= len(t) {
+		return finding{}, false
+	}
+	if isQuote(t[q]) {
+		return s.quotedValue(k, q, valueSetting)
+	}
+	ve := s.unquotedEnd(q, s.syntaxAround(k))
+	if s.codeValue(k, q, ve) {
+		return finding{}, false
+	}
+	how := valueSetting
+	// "The secret: patience is key." reads as a sentence, not a setting:
+	// after a colon, a bare word followed by more words must look like a
+	// secret.
+	if colon && ve+1 < len(t) && t[ve] == ' ' && isAlpha(t[ve+1]) {
+		how = valueInProse
+	}
+	return s.secretValue(k, q, ve, how)
+}
+
+// flagValue reads the value of a command-line flag given after a space
+// (--password hunter2); "Using --password via the CLI" gives none.
+func (s *scan) flagValue(k secretKey, p int) (finding, bool) {
+	t := s.text
+	q := skipBlanks(t, p)
+	if q == p || q >= len(t) || t[q] == '-' {
+		return finding{}, false
+	}
+	if isQuote(t[q]) {
+		return s.quotedValue(k, q, valueSetting)
+	}
+	ve := s.unquotedEnd(q, syntaxPlain)
+	if s.codeValue(k, q, ve) || functionWords[strings.ToLower(t[q:ve])] {
+		return finding{}, false
+	}
+	return s.secretValue(k, q, ve, valueSetting)
+}
+
+// quotedValue reads a value in quotes, backslash escapes included.
+func (s *scan) quotedValue(k secretKey, q int, how valueReading) (finding, bool) {
+	t := s.text
+	c := t[q]
+	vs := q + 1
+	ve := vs
+	for ve < len(t) && ve-vs < maxKeywordWindow && t[ve] != c && t[ve] != '\n' {
+		if t[ve] == '\\' {
+			ve++
+		}
+		ve++
+	}
+	if ve >= len(t) || t[ve] != c {
+		return finding{}, false
+	}
+	return s.secretValue(k, vs, ve, how)
+}
+
+// valueReading is how a value was given: as a setting (any value that is
+// not a placeholder), or in a sentence (it must look like a secret).
+type valueReading int
+
+const (
+	valueSetting valueReading = iota
+	valueInProse
+)
+
+// secretValue makes a finding of a key's value unless it is too short, a
+// placeholder, an ordinary word in a sentence, or not what an encoded key
+// holds.
+func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (finding, bool) {
+	v := strings.TrimSpace(s.text[start:end])
+	switch {
+	case len(v) < 3, isPlaceholder(v):
+		return finding{}, false
+	case how == valueInProse && !looksLikeSecret(k, v):
+		return finding{}, false
+	case k.encoded && !isBasicCredential(v):
+		return finding{}, false
+	}
+	return finding{start: start, end: end, kind: k.kind, priority: prioritySecret}, true
+}
+
+// looksLikeSecret: a value given in a sentence is a secret only if it
+// holds a digit or a symbol (an API key, also letters and digits, and
+// length).
+func looksLikeSecret(k secretKey, v string) bool {
+	if functionWords[strings.ToLower(v)] {
+		return false
+	}
+	if k.kind == KindAPIKey {
+		return len(v) >= 8 && strings.ContainsAny(v, "0123456789") && strings.IndexFunc(v, unicode.IsLetter) >= 0
+	}
+	return strings.ContainsAny(v, "0123456789!@#$%^&*_+=-~?")
+}
+
+// codeValue reports a value that is code: a call or index ("getpass()",
+// "args[0]"), a member path ("config.db.password", "session?.token"), a
+// keyword before a call ("await getToken()"), or a variable named like the
+// key ("api_key = api_key").
+func (s *scan) codeValue(k secretKey, q, ve int) bool {
+	t := s.text
+	if ve == q || (ve < len(t) && strings.IndexByte("([<", t[ve]) >= 0) {
+		return true
+	}
+	value := strings.ToLower(t[q:ve])
+	bare := strings.TrimLeft(k.name, "-")
+	return isMemberPath(t[q:ve]) || callFollows(t, ve) || value == bare || strings.HasSuffix(bare, "."+value)
+}
+
+// callFollows reports code after a value: "await getToken()", "new Foo(",
+// the value being a keyword before a call.
+func callFollows(t string, i int) bool {
+	j := i
+	for j < len(t) && t[j] == ' ' {
+		j++
+	}
+	if j == i {
+		return false
+	}
+	k := j
+	for k < len(t) && (isWord(t[k]) || t[k] == '.') {
+		k++
+	}
+	return k > j && k < len(t) && t[k] == '('
+}
+
+// optionalChaining reads a?.b and a!.b as a.b.
+var optionalChaining = strings.NewReplacer("?.", ".", "!.", ".")
+
+// isMemberPath reports a dotted identifier path (config.db.password,
+// process.env.TOKEN, session?.access_token, data!.secret): code that reads
+// a secret, not a secret.
+func isMemberPath(v string) bool {
+	if strings.ContainsAny(v, "?!") {
+		v = optionalChaining.Replace(v)
+	}
+	if !strings.Contains(v, ".") {
+		return false
+	}
+	for part := range strings.SplitSeq(v, ".") {
+		if part == "" || !(isAlpha(part[0]) || part[0] == '_' || part[0] == '$') {
+			return false
+		}
+		for i := 1; i < len(part); i++ {
+			if !isWord(part[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}

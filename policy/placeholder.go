@@ -1,0 +1,198 @@
+package policy
+
+import "strings"
+
+// Documentation values are not secrets. A memory of how to configure
+// something ("export OPENAI_API_KEY=sk-...xxxx", "postgres://USER:PASS@HOST")
+// is worth keeping as it is, so values that stand for a secret without
+// being one are left alone: elisions, runs of x or *, <…>, YOUR_…, template
+// variables, type names, and the names of variables or arguments.
+
+// placeholderWords are values (lower-cased) that name what would be there.
+var placeholderWords = map[string]bool{
+	"null": true, "nil": true, "none": true, "true": true, "false": true, "undefined": true, "empty": true,
+	"string": true, "str": true, "int": true, "bool": true, "boolean": true, "number": true, "any": true,
+	"object": true, "required": true, "optional": true, "redacted": true, "hidden": true, "secret": true,
+	"password": true, "token": true, "your_password": true, "yourpassword": true, "your_token": true,
+	"your_api_key": true, "env": true, "default": true, "unknown": true, "na": true,
+	"n/a": true, "tbd": true, "todo": true, "omitted": true, "masked": true, "sensitive": true,
+	"pass": true, "passwd": true, "pwd": true, "pw": true, "user": true, "username": true, "host": true,
+	"key": true, "apikey": true, "api_key": true, "api-key": true, "value": true, "placeholder": true,
+	"example": true, "dummy": true, "xxx": true, "replace_me": true, "replace-me": true, "replaceme": true,
+}
+
+// functionWords read as prose, never as a value: "Using --password via the
+// CLI", "my password is not set", "das Passwort ist falsch".
+var functionWords = map[string]bool{
+	"is": true, "was": true, "the": true, "a": true, "an": true, "and": true, "or": true, "for": true,
+	"via": true, "to": true, "in": true, "on": true, "with": true, "from": true, "of": true, "as": true,
+	"at": true, "by": true, "if": true, "when": true, "not": true, "no": true, "only": true, "must": true,
+	"should": true, "will": true, "can": true, "option": true, "flag": true, "argument": true,
+	"instead": true, "then": true, "here": true, "there": true, "this": true, "that": true, "it": true,
+	"ist": true, "der": true, "die": true, "das": true, "und": true, "oder": true, "nicht": true,
+	"est": true, "le": true, "la": true, "les": true, "et": true, "ou": true, "pas": true,
+	"es": true, "el": true, "y": true, "o": true, "un": true, "una": true,
+}
+
+// secretNameWords are words that, as a segment of an identifier, make the
+// identifier the name of a secret (DB_PASSWORD, apiKey, auth_token).
+var secretNameWords = map[string]bool{
+	"password": true, "passwd": true, "pass": true, "pwd": true, "pw": true, "secret": true, "token": true,
+	"key": true, "apikey": true, "credential": true, "credentials": true, "user": true, "username": true,
+	"host": true, "auth": true, "pin": true, "passphrase": true,
+}
+
+// isPlaceholder reports a value that stands for a secret without being
+// one.
+func isPlaceholder(v string) bool {
+	lv := strings.ToLower(v)
+	switch {
+	case placeholderWords[lv], isTemplate(v), isElided(v), hasMaskRun(v), isInstruction(lv), repeated(v):
+		return true
+	}
+	return isSecretName(v)
+}
+
+// isTemplate: a template or a variable (${DB_PASSWORD}, {{ .Values.x }},
+// $(cat f), %s, $TOKEN, <your-token>, sk-<key>).
+func isTemplate(v string) bool {
+	switch {
+	case strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"), strings.HasPrefix(v, "$("),
+		strings.HasPrefix(v, "%s"), strings.HasPrefix(v, "%("), strings.HasPrefix(v, "$") && isIdentifier(v[1:]):
+		return true
+	}
+	lt := strings.IndexByte(v, '<')
+	return lt >= 0 && strings.IndexByte(v[lt:], '>') > 0
+}
+
+// isElided: a value shown in part ("sk-...xxxx", "ghp_abc…").
+func isElided(v string) bool {
+	return strings.Contains(v, "...") || strings.Contains(v, "…")
+}
+
+// hasMaskRun: a run of x (four or more) or of * (three or more) stands for
+// hidden characters ("sk-xxxxxxxx", "AKIA************"); a random token
+// holds four x in a row about once in twenty thousand.
+func hasMaskRun(v string) bool {
+	xs, stars := 0, 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case 'x', 'X':
+			xs++
+			stars = 0
+		case '*':
+			stars++
+			xs = 0
+		default:
+			xs, stars = 0, 0
+		}
+		if xs >= 4 || stars >= 3 {
+			return true
+		}
+	}
+	return strings.Contains(v, "•")
+}
+
+// isInstruction: a value that says what to put there (YOUR_API_KEY_HERE,
+// your-token, replace-with-your-key, <insert key>).
+func isInstruction(lv string) bool {
+	for _, p := range []string{"your_", "your-", "your.", "insert_", "insert-", "replace_with", "replace-with", "enter_your", "enter-your", "put_your"} {
+		if strings.Contains(lv, p) {
+			return true
+		}
+	}
+	if strings.HasPrefix(lv, "your") && isLetters(lv) {
+		return true // yourpassword, YourTokenHere
+	}
+	return strings.HasSuffix(lv, "_here") || strings.HasSuffix(lv, "-here")
+}
+
+// isSecretName: the name of a variable or argument given as a value
+// (password=DB_PASSWORD, auth=api_key, token=authToken), and the
+// upper-case role names of documentation (USER:PASS@HOST).
+func isSecretName(v string) bool {
+	if v == "" || !isAlpha(v[0]) || !isIdentifier(v) {
+		return false
+	}
+	upper, lower, digits := 0, 0, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case isUpper(c):
+			upper++
+		case isLower(c):
+			lower++
+		case isDigit(c):
+			digits++
+		}
+	}
+	segments := identifierSegments(v)
+	named := false
+	for _, seg := range segments {
+		if secretNameWords[strings.ToLower(seg)] {
+			named = true
+		}
+	}
+	switch {
+	case !named:
+		return false
+	case lower == 0: // DB_PASSWORD, PASS, API_KEY
+		return true
+	case strings.Contains(v, "_"): // db_password
+		return upper == 0
+	default: // dbPassword, authToken: camelCase without digits
+		return len(segments) > 1 && digits == 0 && isLower(v[0])
+	}
+}
+
+// identifierSegments splits snake_case and camelCase.
+func identifierSegments(v string) []string {
+	var out []string
+	start := 0
+	for i := 1; i <= len(v); i++ {
+		if i == len(v) || v[i] == '_' || (isUpper(v[i]) && isLower(v[i-1])) {
+			if i > start {
+				out = append(out, strings.Trim(v[start:i], "_"))
+			}
+			start = i
+		}
+	}
+	return out
+}
+
+func isLetters(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !isAlpha(v[i]) {
+			return false
+		}
+	}
+	return v != ""
+}
+
+func isIdentifier(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isWord(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// repeated reports a value of one repeated character ("****", "0000").
+func repeated(v string) bool {
+	for i := 1; i < len(v); i++ {
+		if v[i] != v[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// isDocumentationValue reports a vendor token shown as documentation shows
+// one: elided, masked with x or *, or an instruction (sk-...xxxx,
+// ghp_xxxxxxxx, sk-YOUR_KEY_HERE).
+func isDocumentationValue(v string) bool {
+	return isElided(v) || hasMaskRun(v) || isInstruction(strings.ToLower(v)) || isTemplate(v)
+}
