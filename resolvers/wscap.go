@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -20,29 +21,26 @@ func tooManyOnConnection(limit int) *gqlerror.Error {
 }
 
 // connectionSlots are the places for live operations on one websocket
-// connection.
+// connection: the contexts of the operations holding them. A place is
+// free again as soon as its operation's context is done — checked when the
+// next operation asks, so a stop read just before a start frees its place
+// for that start whatever goroutine would otherwise hand it back.
 type connectionSlots struct {
 	limit int
 	mu    sync.Mutex
-	used  int
+	held  []context.Context
 }
 
-// take reports whether a place was free, and takes it.
-func (s *connectionSlots) take() bool {
+// take reports whether a place was free, and takes it for ctx.
+func (s *connectionSlots) take(ctx context.Context) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.used >= s.limit {
+	s.held = slices.DeleteFunc(s.held, func(c context.Context) bool { return c.Err() != nil })
+	if len(s.held) >= s.limit {
 		return false
 	}
-	s.used++
+	s.held = append(s.held, ctx)
 	return true
-}
-
-// give hands a place back.
-func (s *connectionSlots) give() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.used--
 }
 
 type connectionSlotsKey struct{}
@@ -74,17 +72,16 @@ func (connectionCap) Validate(graphql.ExecutableSchema) error { return nil }
 // InterceptOperation implements graphql.OperationInterceptor: an operation
 // that finds no free place ends at once in an error message (not a data
 // message: nothing ran); one that does holds it until its context ends,
-// which the transport does when the operation completes, is stopped, or
-// the connection goes.
+// which the transport does when the operation completes, is stopped (at
+// once, as it reads the stop), or the connection goes.
 func (connectionCap) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	slots, ok := ctx.Value(connectionSlotsKey{}).(*connectionSlots)
 	if !ok {
 		return next(ctx)
 	}
-	if !slots.take() {
+	if !slots.take(ctx) {
 		transport.AddSubscriptionError(ctx, tooManyOnConnection(slots.limit))
 		return func(context.Context) *graphql.Response { return nil }
 	}
-	context.AfterFunc(ctx, slots.give)
 	return next(ctx)
 }
