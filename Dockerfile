@@ -25,7 +25,7 @@ WORKDIR /data
 USER 65532:65532
 # Inside a container the listener must not be loopback-only. Without API keys
 # the gateway is in dev mode, which refuses a non-loopback listener: mount a
-# keys file and set API_KEYS_FILE (see README, "Deploying").
+# keys file and set API_KEYS_FILE (see docs/operations.md, "Deploying").
 ENV LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
