@@ -398,12 +398,15 @@ func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
 	}
 }
 
-// removeTurn takes a turn back from a backend, under the backend's write
-// timeout whatever the caller's context has become.
-func (s *Service) removeTurn(ctx context.Context, backend Backend, remover TurnRemover, w TurnWrite) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout(backend))
-	defer cancel()
-	if err := remover.RemoveTurn(rctx, w); err != nil {
+// removeTurn takes a turn back from a backend: a backend call like any
+// other (bounded by the backend's write timeout, observed, its panic
+// contained), whatever the caller's context has become.
+func (s *core) removeTurn(ctx context.Context, backend Backend, remover TurnRemover, w TurnWrite) {
+	_, err := callAdapter(context.WithoutCancel(ctx), s, adapterCall[struct{}]{
+		backend: backend, operation: CallRemoveTurn, timeout: s.writeTimeout(backend),
+		call: func(ctx context.Context) (struct{}, error) { return struct{}{}, remover.RemoveTurn(ctx, w) },
+	})
+	if err != nil {
 		s.logger.ErrorContext(ctx, "gateway: could not take back a turn whose refs were not recorded",
 			slog.String("backend", string(backend)), slog.String("gateway_id", w.GatewayID),
 			slog.String("err", truncate(s.redactError(w.WorkspaceID, err.Error()), maxErrorMessageLength)))

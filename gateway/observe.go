@@ -15,6 +15,7 @@ const (
 	CallEraseSubject  = "erase_subject"
 	CallVerifyErasure = "verify_erasure"
 	CallExportSubject = "export_subject"
+	CallRemoveTurn    = "remove_turn"
 )
 
 // Backend call outcomes, as a CallObserver sees them.
