@@ -32,6 +32,9 @@ const (
 	// ErrorCodeResidue is an erasure attempt whose verification still found
 	// the subject's data: retried with backoff, dead-lettered if it stays.
 	ErrorCodeResidue = "residue_remaining"
+	// metadataErasureID names, in an erasure's job, outbox events and
+	// audit entry, the erasure request they belong to.
+	metadataErasureID = "erasure_id"
 	// ErrorCodeVerification is an erasure whose verification failed.
 	ErrorCodeVerification = "verification_failed"
 	// ErrorCodeErasureIncomplete is a backend's share that deleted all it
@@ -624,7 +627,7 @@ func (s *Service) planErasure(in EraseSubjectInput, reason string, p Principal, 
 	job := CommitJob{
 		ID: req.JobID, Kind: JobKindErasure, WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
 		Namespace: in.Namespace, Status: JobAccepted, Version: 1, IdempotencyKey: optional(in.IdempotencyKey),
-		Metadata:  Metadata{"schema_version": SchemaVersionOutbox, "erasure_id": id, "backends": len(s.backends)},
+		Metadata:  Metadata{"schema_version": SchemaVersionOutbox, metadataErasureID: id, "backends": len(s.backends)},
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if len(s.backends) == 0 {
@@ -637,13 +640,13 @@ func (s *Service) planErasure(in EraseSubjectInput, reason string, p Principal, 
 			ID: OutboxEventID(job.ID, b.Name(), OperationEraseSubject), JobID: &job.ID, GatewayID: job.ID,
 			WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace,
 			Backend: b.Name(), Operation: OperationEraseSubject, Status: OutboxPending, MaxAttempts: s.cfg.MaxAttempts,
-			NextRetryAt: due, Metadata: Metadata{"schema_version": SchemaVersionOutbox, "erasure_id": id}, CreatedAt: now, UpdatedAt: now,
+			NextRetryAt: due, Metadata: Metadata{"schema_version": SchemaVersionOutbox, metadataErasureID: id}, CreatedAt: now, UpdatedAt: now,
 		})
 	}
 	audit := auditEntry(AuditActionErase, []string{id}, auditSubject{
 		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Principal: p.Name,
 		TargetType: "subject", TargetID: in.UserID, Namespace: in.Namespace, JobID: job.ID,
-	}, Metadata{"erasure_id": id, "backends": len(events), "narrow": in.AgentID != "" || in.Namespace != ""}, now)
+	}, Metadata{metadataErasureID: id, "backends": len(events), "narrow": in.AgentID != "" || in.Namespace != ""}, now)
 	return req, job, events, audit
 }
 
@@ -788,7 +791,7 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 		return s.failed(c, now, true, ErrorCodeVerification, err.Error())
 	}
 	c.Metadata["residue"], c.Metadata["residue_kinds"], c.Metadata["verified"] = residue.Total(), residue.metadata(), residue.Clear()
-	requestID, _ := e.Metadata["erasure_id"].(string)
+	requestID, _ := e.Metadata[metadataErasureID].(string)
 	if n := residue.Erasable(); n > 0 {
 		return s.failed(c, now, true, ErrorCodeResidue,
 			fmt.Sprintf("%s still returns %d item(s) of the subject after the delete", e.Backend, n))

@@ -98,7 +98,7 @@ func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, j
 			return err
 		}
 		stored, created = req, true
-		return s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt)
+		return s.changed(ctx, tx, gateway.Changes{Jobs: []gateway.CommitJob{job}, At: job.UpdatedAt})
 	})
 	if err != nil {
 		return gateway.ErasureRequest{}, false, err

@@ -140,7 +140,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 				return err
 			}
 		}
-		if err := s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt); err != nil {
+		if err := s.changed(ctx, tx, gateway.Changes{Jobs: []gateway.CommitJob{job}, At: job.UpdatedAt}); err != nil {
 			return err
 		}
 		stored, created = gateway.JobSnapshot{Job: job, Events: events}, true
@@ -185,7 +185,7 @@ func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, con
 				return err
 			}
 		}
-		if err := s.enqueueWebhooks(ctx, tx, []gateway.WebhookEvent{gateway.FeedbackReceivedEvent(fb)}, fb.CreatedAt); err != nil {
+		if err := s.changed(ctx, tx, gateway.Changes{Feedback: []gateway.MemoryFeedback{fb}, At: fb.CreatedAt}); err != nil {
 			return err
 		}
 		stored, created = fb, true
