@@ -680,9 +680,10 @@ func ErasureJobID(erasureID string) string {
 }
 
 // erasingSubject refuses a write of (user, agent) under ns while an erasure
-// that holds it is under way.
-func (s *Service) erasingSubject(ctx context.Context, workspaceID, userID, agentID, ns, sessionID string) error {
-	active, err := s.activeErasures(ctx, workspaceID, userID)
+// that holds it is under way; checks, in a batch, are the batch's recent
+// answers.
+func (s *Service) erasingSubject(ctx context.Context, checks *erasureChecks, workspaceID, userID, agentID, ns, sessionID string) error {
+	active, err := s.activeErasures(ctx, checks, workspaceID, userID)
 	if err != nil {
 		return fmt.Errorf("error checking erasures: %w", err)
 	}

@@ -173,7 +173,7 @@ func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput
 	if err != nil {
 		return IngestResult{}, err
 	}
-	return s.runTurn(ctx, t, in.RequestID)
+	return s.runTurn(ctx, t, in.RequestID, inBatch{})
 }
 
 // prepareTurn is everything of an ingest before the database and the
@@ -201,13 +201,13 @@ func (s *Service) prepareTurn(ctx context.Context, in IngestTurnInput) (*turn, e
 }
 
 // runTurn records a prepared turn.
-func (s *Service) runTurn(ctx context.Context, t *turn, requestID string) (IngestResult, error) {
+func (s *Service) runTurn(ctx context.Context, t *turn, requestID string, batch inBatch) (IngestResult, error) {
 	// The shared execution must not die with the first caller's request.
 	// Only the same key's duplicates share one: what a replay may answer
 	// depends on the caller.
 	key := t.flightKey()
 	ch := s.ingests.DoChan(key, func() (any, error) {
-		return s.ingest(context.WithoutCancel(ctx), t)
+		return s.ingest(context.WithoutCancel(ctx), t, batch)
 	})
 	select {
 	case <-ctx.Done():
@@ -241,6 +241,19 @@ func policyKey(allowed map[Backend]bool) string {
 	return strings.Join(names, ",")
 }
 
+// inBatch is what a turn of a batch ingest shares with the rest of its
+// batch; the zero value is a turn ingested alone.
+type inBatch struct {
+	// erasures are the batch's recent answers to "is an erasure of this
+	// user under way?".
+	erasures *erasureChecks
+	// writers queue the batch's backend writes per (session, backend), and
+	// order places this turn's after its session's previous turn's; both
+	// nil for a turn written on its own.
+	writers *sessionWriters
+	order   *turnOrder
+}
+
 // ingestPlan is what happens to one backend for one turn.
 type ingestPlan struct {
 	adapter  BackendAdapter
@@ -253,7 +266,7 @@ type ingestPlan struct {
 	created bool
 }
 
-func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
+func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestResult, error) {
 	// Whose session it is comes first: a write into another user's session
 	// is refused at the same cost whatever it names, so the refusal tells
 	// nothing of the session's turns (whether a turn id, or with derived
@@ -274,19 +287,19 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	}
 	// No write may land while an erasure of the subject is under way: it
 	// could outlive the delete.
-	if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
+	if err := s.erasingSubject(ctx, batch.erasures, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
 		return IngestResult{}, err
 	}
 	plans := s.planIngest(t, prevByBackend, now)
 	// In a batch, a session's turns reach the backends in their order; all
 	// else of their ingests overlaps. The wait may be long, so an erasure
 	// accepted meanwhile is checked for again right before the write.
-	if order := turnOrderFrom(ctx); order != nil {
-		order.wait()
-		if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
+	if batch.order != nil {
+		batch.order.wait()
+		if err := s.erasingSubject(ctx, batch.erasures, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
 			return IngestResult{}, err
 		}
-		s.writeBackendsInOrder(ctx, t, plans, now, order)
+		s.writeBackendsInOrder(ctx, t, plans, now, batch)
 	} else {
 		s.writeBackends(ctx, t, plans, now)
 	}
@@ -499,9 +512,8 @@ func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res W
 // turn's, and the next turn may queue as soon as these are queued. Each
 // queue writes in order and hands consecutive turns to a BatchIngester in
 // one call.
-func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time, order *turnOrder) {
+func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time, batch inBatch) {
 	write := s.turnWrite(t, now)
-	writers := sessionWritersFrom(ctx)
 	type queued struct {
 		plan    *ingestPlan
 		pending *groupcommit.Pending[TurnWrite, WriteResult]
@@ -510,10 +522,10 @@ func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*in
 	started := time.Now()
 	for _, p := range plans {
 		if p.call {
-			all = append(all, queued{plan: p, pending: writers.queue(s, t, p).Submit(write)})
+			all = append(all, queued{plan: p, pending: batch.writers.queue(s, t, p).Submit(write)})
 		}
 	}
-	order.written()
+	batch.order.written()
 	for _, q := range all {
 		res, err := q.pending.Wait(ctx)
 		s.recordWrite(ctx, t, q.plan, res, err, time.Since(started), now)
@@ -524,17 +536,6 @@ func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*in
 type sessionWriters struct {
 	mu     sync.Mutex
 	queues map[string]*groupcommit.Batcher[TurnWrite, WriteResult]
-}
-
-type sessionWritersKey struct{}
-
-func withSessionWriters(ctx context.Context, w *sessionWriters) context.Context {
-	return context.WithValue(ctx, sessionWritersKey{}, w)
-}
-
-func sessionWritersFrom(ctx context.Context) *sessionWriters {
-	w, _ := ctx.Value(sessionWritersKey{}).(*sessionWriters)
-	return w
 }
 
 // queue is the session's queue for the plan's backend: one writer at a
@@ -843,8 +844,7 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 	if err := s.prefetchRefs(ctx, prepared); err != nil {
 		return nil, err
 	}
-	ctx = withErasureChecks(ctx, &erasureChecks{})
-	ctx = withSessionWriters(ctx, &sessionWriters{})
+	shared := inBatch{erasures: &erasureChecks{}, writers: &sessionWriters{}}
 	// Each session's turns form a chain: turn i writes to the backends after
 	// the session's previous turn has. A turn the batch holds twice is
 	// answered after the rest, as the replay it is.
@@ -866,14 +866,16 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 		key := t.WorkspaceID + "\x00" + t.SessionID
 		order := newTurnOrder(last[key])
 		last[key] = order
+		batch := shared
+		batch.order = order
 		wg.Go(func() {
 			defer order.written()
-			outcomes[i] = s.ingestOneOfBatch(withTurnOrder(ctx, order), t, turns[i].RequestID)
+			outcomes[i] = s.ingestOneOfBatch(ctx, t, turns[i].RequestID, batch)
 		})
 	}
 	wg.Wait()
 	for _, i := range again {
-		outcomes[i] = s.ingestOneOfBatch(ctx, prepared[i], turns[i].RequestID)
+		outcomes[i] = s.ingestOneOfBatch(ctx, prepared[i], turns[i].RequestID, inBatch{erasures: shared.erasures})
 	}
 	return outcomes, nil
 }
@@ -936,16 +938,9 @@ type erasureCheck struct {
 	err    error
 }
 
-type erasureChecksKey struct{}
-
-func withErasureChecks(ctx context.Context, c *erasureChecks) context.Context {
-	return context.WithValue(ctx, erasureChecksKey{}, c)
-}
-
 // activeErasures is the user's active erasures, from the batch's recent
-// answer when there is one.
-func (s *Service) activeErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error) {
-	checks, _ := ctx.Value(erasureChecksKey{}).(*erasureChecks)
+// answer when there is one (checks is nil outside a batch).
+func (s *Service) activeErasures(ctx context.Context, checks *erasureChecks, workspaceID, userID string) ([]ErasureRequest, error) {
 	if checks == nil {
 		return s.store.ActiveErasures(ctx, workspaceID, userID)
 	}
@@ -1007,21 +1002,10 @@ func (o *turnOrder) written() {
 	}
 }
 
-type turnOrderKey struct{}
-
-func withTurnOrder(ctx context.Context, o *turnOrder) context.Context {
-	return context.WithValue(ctx, turnOrderKey{}, o)
-}
-
-func turnOrderFrom(ctx context.Context) *turnOrder {
-	o, _ := ctx.Value(turnOrderKey{}).(*turnOrder)
-	return o
-}
-
 // ingestOneOfBatch ingests one turn of a batch; a panic fails that turn
 // alone (it runs outside the request's own goroutine, where nothing else
 // would recover it).
-func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID string) (out TurnOutcome) {
+func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID string, batch inBatch) (out TurnOutcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.ErrorContext(ctx, "gateway: panic ingesting a turn of a batch",
@@ -1029,15 +1013,15 @@ func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID strin
 			out = TurnOutcome{Err: fmt.Errorf("panic ingesting a turn of a batch: %v", p)}
 		}
 	}()
-	if turnOrderFrom(ctx) == nil {
-		res, err := s.runTurn(ctx, t, requestID)
+	if batch.order == nil {
+		res, err := s.runTurn(ctx, t, requestID, batch)
 		return TurnOutcome{Result: res, Err: err}
 	}
 	// Not shared with other requests' duplicates: an execution owned by
 	// another batch would wait on that batch's order, and two batches
 	// holding the same turns in opposite orders would wait on each other.
 	// The store's upserts keep one set of refs, as across processes.
-	res, err := s.ingest(context.WithoutCancel(ctx), t)
+	res, err := s.ingest(context.WithoutCancel(ctx), t, batch)
 	if err != nil {
 		return TurnOutcome{Err: err}
 	}
