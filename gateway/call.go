@@ -8,16 +8,18 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // adapterCall is one call to a backend adapter.
 type adapterCall[T any] struct {
-	backend   Backend
+	backend   backendtype.Backend
 	operation string // Call* name, for metrics and spans
 	timeout   time.Duration
 	call      func(ctx context.Context) (T, error)
 	// status is the result's status, for the call's outcome (nil: success).
-	status func(T) ResultStatus
+	status func(T) backendtype.ResultStatus
 	// late receives an answer that arrived after the caller stopped
 	// waiting (to take back a write nobody recorded); nil drops it. It runs
 	// on the adapter call's goroutine once the call returned, outside its
@@ -38,7 +40,7 @@ func callAdapter[T any](ctx context.Context, s *core, c adapterCall[T]) (res T, 
 	defer cancel()
 	ctx, end := s.observer.StartCall(ctx, c.backend, c.operation)
 	defer func() {
-		status := ResultSuccess
+		status := backendtype.ResultSuccess
 		if c.status != nil && err == nil {
 			status = c.status(res)
 		}

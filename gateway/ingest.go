@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/groupcommit"
 )
 
@@ -29,20 +30,20 @@ const AuditActionIngest = "ingest_conversation_turn"
 
 // IngestTurnInput is one conversation turn sent by an agent.
 type IngestTurnInput struct {
-	WorkspaceID    string         `json:"workspaceId" validate:"required,max=128,ident"`
-	UserID         string         `json:"userId" validate:"required,max=128,ident"`
-	AgentID        string         `json:"agentId" validate:"required,max=128,ident"`
-	SessionID      string         `json:"sessionId" validate:"required,max=128,ident"`
-	TurnID         string         `json:"turnId" validate:"required,max=128,ident"`
-	Namespace      string         `json:"namespace" validate:"required,max=512,namespace"`
-	Role           Role           `json:"role" validate:"required,oneof=user assistant system tool"`
-	Content        string         `json:"content" validate:"required,text"`
-	IdempotencyKey string         `json:"idempotencyKey" validate:"max=256,ident"`
-	SourceType     string         `json:"sourceType" validate:"max=64,ident"`
-	SourceEventID  string         `json:"sourceEventId" validate:"max=256,ident"`
-	RequestID      string         `json:"requestId" validate:"max=128,ident"`
-	Metadata       map[string]any `json:"metadata"`
-	Trace          TraceInput     `json:"trace"`
+	WorkspaceID    string           `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID         string           `json:"userId" validate:"required,max=128,ident"`
+	AgentID        string           `json:"agentId" validate:"required,max=128,ident"`
+	SessionID      string           `json:"sessionId" validate:"required,max=128,ident"`
+	TurnID         string           `json:"turnId" validate:"required,max=128,ident"`
+	Namespace      string           `json:"namespace" validate:"required,max=512,namespace"`
+	Role           backendtype.Role `json:"role" validate:"required,oneof=user assistant system tool"`
+	Content        string           `json:"content" validate:"required,text"`
+	IdempotencyKey string           `json:"idempotencyKey" validate:"max=256,ident"`
+	SourceType     string           `json:"sourceType" validate:"max=64,ident"`
+	SourceEventID  string           `json:"sourceEventId" validate:"max=256,ident"`
+	RequestID      string           `json:"requestId" validate:"max=128,ident"`
+	Metadata       map[string]any   `json:"metadata"`
+	Trace          TraceInput       `json:"trace"`
 	// Policy lists the backends allowed for this turn; nil allows every
 	// configured backend.
 	Policy *TurnPolicy `json:"policy"`
@@ -56,7 +57,7 @@ type TraceInput struct {
 
 // TurnPolicy restricts which backends a turn may reach.
 type TurnPolicy struct {
-	Backends []Backend `json:"backends" validate:"dive,backend"`
+	Backends []backendtype.Backend `json:"backends" validate:"dive,backend"`
 }
 
 // IngestResult is the outcome of an ingest.
@@ -80,7 +81,7 @@ type turn struct {
 	gatewayID    string
 	provenanceID string
 	contentHash  string
-	allowed      map[Backend]bool // nil = all
+	allowed      map[backendtype.Backend]bool // nil = all
 	principal    string
 	// readScope is the caller's: records already stored under the turn's
 	// ids are answered only when it reaches them.
@@ -111,7 +112,7 @@ func (s *Service) redactTurn(t *turn) error {
 	if t.Content == "" {
 		return NewInputError("content", "is empty once redacted")
 	}
-	t.contentHash = ContentHash(t.Content)
+	t.contentHash = backendtype.ContentHash(t.Content)
 	return nil
 }
 
@@ -154,9 +155,9 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 	t.basis = IdempotencyBasis(in.WorkspaceID, in.IdempotencyKey, in.SourceType, in.SourceEventID, in.SessionID, in.TurnID)
 	t.gatewayID = GatewayID(t.basis)
 	t.provenanceID = ProvenanceID(t.gatewayID, t.basis)
-	t.contentHash = ContentHash(in.Content)
+	t.contentHash = backendtype.ContentHash(in.Content)
 	if in.Policy != nil {
-		t.allowed = make(map[Backend]bool, len(in.Policy.Backends))
+		t.allowed = make(map[backendtype.Backend]bool, len(in.Policy.Backends))
 		for _, b := range in.Policy.Backends {
 			t.allowed[b] = true
 		}
@@ -229,7 +230,7 @@ func (t *turn) flightKey() string {
 	return t.principal + "|" + t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
 }
 
-func policyKey(allowed map[Backend]bool) string {
+func policyKey(allowed map[backendtype.Backend]bool) string {
 	if allowed == nil {
 		return "*"
 	}
@@ -256,8 +257,8 @@ type inBatch struct {
 
 // ingestPlan is what happens to one backend for one turn.
 type ingestPlan struct {
-	adapter  BackendAdapter
-	ingester TurnIngester
+	adapter  backendtype.BackendAdapter
+	ingester backendtype.TurnIngester
 	prev     *MemoryRef
 	ref      MemoryRef
 	call     bool
@@ -340,7 +341,7 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 // (or a scope this key does not reach) recorded under them is never
 // answered, whatever it holds; other content under the same id is a
 // conflict.
-func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*MemoryRef, *IngestResult, error) {
+func (s *Service) previousRefs(ctx context.Context, t *turn) (map[backendtype.Backend]*MemoryRef, *IngestResult, error) {
 	existing := t.prefetched
 	if !t.fetched {
 		var err error
@@ -351,7 +352,7 @@ func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*Memor
 	if !answerable(t.readScope, t.UserID, existing, refPlace) {
 		return nil, nil, ErrOutOfScope
 	}
-	prevByBackend := make(map[Backend]*MemoryRef, len(existing))
+	prevByBackend := make(map[backendtype.Backend]*MemoryRef, len(existing))
 	for i := range existing {
 		r := &existing[i]
 		if r.ContentHash != nil && *r.ContentHash != t.contentHash {
@@ -374,7 +375,7 @@ func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*Memor
 // planIngest decides, per backend, whether the turn is sent: never twice
 // once written, never to a backend the turn's policy excludes or that
 // cannot ingest (those get a SKIPPED ref).
-func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now time.Time) []*ingestPlan {
+func (s *Service) planIngest(t *turn, prevByBackend map[backendtype.Backend]*MemoryRef, now time.Time) []*ingestPlan {
 	plans := make([]*ingestPlan, 0, len(s.backends))
 	for _, adapter := range s.backends {
 		p := &ingestPlan{adapter: adapter, prev: prevByBackend[adapter.Name()]}
@@ -384,7 +385,7 @@ func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now 
 		case t.allowed != nil && !t.allowed[adapter.Name()]:
 			p.ref = s.newIngestRef(t, adapter.Name(), RefStatusSkipped, now, Metadata{"reason": ReasonPolicyDisabled})
 		default:
-			ingester, ok := adapter.(TurnIngester)
+			ingester, ok := adapter.(backendtype.TurnIngester)
 			if !ok {
 				p.ref = s.newIngestRef(t, adapter.Name(), RefStatusSkipped, now, Metadata{"reason": ReasonAdapterMethodMissing})
 				break
@@ -403,7 +404,7 @@ func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now 
 func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
 	w := s.turnWrite(t, time.Time{})
 	for _, p := range plans {
-		remover, ok := p.adapter.(TurnRemover)
+		remover, ok := p.adapter.(backendtype.TurnRemover)
 		if !p.created || !ok {
 			continue
 		}
@@ -414,7 +415,7 @@ func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
 // removeTurn takes a turn back from a backend: a backend call like any
 // other (bounded by the backend's write timeout, observed, its panic
 // contained), whatever the caller's context has become.
-func (s *core) removeTurn(ctx context.Context, backend Backend, remover TurnRemover, w TurnWrite) {
+func (s *core) removeTurn(ctx context.Context, backend backendtype.Backend, remover backendtype.TurnRemover, w backendtype.TurnWrite) {
 	_, err := callAdapter(context.WithoutCancel(ctx), s, adapterCall[struct{}]{
 		backend: backend, operation: CallRemoveTurn, timeout: s.writeTimeout(backend),
 		call: func(ctx context.Context) (struct{}, error) { return struct{}{}, remover.RemoveTurn(ctx, w) },
@@ -469,8 +470,8 @@ func sameOutcome(prev, next MemoryRef) bool {
 
 // writeBackends calls every planned backend concurrently, each under its own
 // timeout, and turns each answer (or error, or panic) into the plan's ref.
-func (s *Service) turnWrite(t *turn, now time.Time) TurnWrite {
-	return TurnWrite{
+func (s *Service) turnWrite(t *turn, now time.Time) backendtype.TurnWrite {
+	return backendtype.TurnWrite{
 		GatewayID: t.gatewayID, ProvenanceID: t.provenanceID, WorkspaceID: t.WorkspaceID,
 		UserID: t.UserID, AgentID: t.AgentID, SessionID: t.SessionID, TurnID: t.TurnID,
 		Namespace: t.Namespace, Role: t.Role, Content: t.Content, ContentHash: t.contentHash,
@@ -496,7 +497,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 }
 
 // recordWrite turns one backend's answer (or error) into the plan's ref.
-func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res WriteResult, err error, latency time.Duration, now time.Time) {
+func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res backendtype.WriteResult, err error, latency time.Duration, now time.Time) {
 	p.created = err == nil && res.Created
 	p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
 	if err != nil {
@@ -516,7 +517,7 @@ func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*in
 	write := s.turnWrite(t, now)
 	type queued struct {
 		plan    *ingestPlan
-		pending *groupcommit.Pending[TurnWrite, WriteResult]
+		pending *groupcommit.Pending[backendtype.TurnWrite, backendtype.WriteResult]
 	}
 	var all []queued
 	started := time.Now()
@@ -535,12 +536,12 @@ func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*in
 // sessionWriters are, for one batch, the queue of each (session, backend).
 type sessionWriters struct {
 	mu     sync.Mutex
-	queues map[string]*groupcommit.Batcher[TurnWrite, WriteResult]
+	queues map[string]*groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult]
 }
 
 // queue is the session's queue for the plan's backend: one writer at a
 // time, so in the order turns were queued.
-func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.Batcher[TurnWrite, WriteResult] {
+func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult] {
 	key := t.WorkspaceID + "\x00" + t.SessionID + "\x00" + string(p.adapter.Name())
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -549,13 +550,13 @@ func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.
 	}
 	backend, ingester := p.adapter.Name(), p.ingester
 	timeout := s.writeTimeout(backend)
-	q := &groupcommit.Batcher[TurnWrite, WriteResult]{
-		Alone: func(ctx context.Context, tw TurnWrite) (WriteResult, error) {
+	q := &groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult]{
+		Alone: func(ctx context.Context, tw backendtype.TurnWrite) (backendtype.WriteResult, error) {
 			return s.callIngester(ctx, backend, ingester, tw, timeout)
 		},
-		Write: func(ctx context.Context, batch []TurnWrite) ([]WriteResult, []error, error) {
-			results, errs := make([]WriteResult, len(batch)), make([]error, len(batch))
-			bi, ok := ingester.(BatchIngester)
+		Write: func(ctx context.Context, batch []backendtype.TurnWrite) ([]backendtype.WriteResult, []error, error) {
+			results, errs := make([]backendtype.WriteResult, len(batch)), make([]error, len(batch))
+			bi, ok := ingester.(backendtype.BatchIngester)
 			if !ok {
 				for i, tw := range batch {
 					results[i], errs[i] = s.callIngester(ctx, backend, ingester, tw, timeout)
@@ -574,7 +575,7 @@ func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.
 		},
 	}
 	if w.queues == nil {
-		w.queues = map[string]*groupcommit.Batcher[TurnWrite, WriteResult]{}
+		w.queues = map[string]*groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult]{}
 	}
 	w.queues[key] = q
 	return q
@@ -583,26 +584,26 @@ func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.
 // callBatchIngester is one backend call for several turns of a session,
 // bounded and observed like every call; a batch that lands after the
 // caller stopped waiting is taken back where the backend can.
-func (s *Service) callBatchIngester(ctx context.Context, backend Backend, bi BatchIngester, ingester TurnIngester, batch []TurnWrite, timeout time.Duration) ([]WriteResult, error) {
-	return callAdapter(ctx, s.core, adapterCall[[]WriteResult]{
+func (s *Service) callBatchIngester(ctx context.Context, backend backendtype.Backend, bi backendtype.BatchIngester, ingester backendtype.TurnIngester, batch []backendtype.TurnWrite, timeout time.Duration) ([]backendtype.WriteResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[[]backendtype.WriteResult]{
 		backend: backend, operation: CallIngestTurn, timeout: timeout,
-		status: func(rs []WriteResult) ResultStatus {
+		status: func(rs []backendtype.WriteResult) backendtype.ResultStatus {
 			for _, r := range rs {
-				if r.Status != ResultSuccess {
+				if r.Status != backendtype.ResultSuccess {
 					return r.Status
 				}
 			}
-			return ResultSuccess
+			return backendtype.ResultSuccess
 		},
-		call: func(ctx context.Context) ([]WriteResult, error) {
+		call: func(ctx context.Context) ([]backendtype.WriteResult, error) {
 			rs, err := bi.IngestTurns(ctx, batch)
 			if err == nil && len(rs) != len(batch) {
 				err = fmt.Errorf("%s answered %d results for %d turns", backend, len(rs), len(batch))
 			}
 			return rs, err
 		},
-		late: func(rs []WriteResult) {
-			remover, ok := ingester.(TurnRemover)
+		late: func(rs []backendtype.WriteResult) {
+			remover, ok := ingester.(backendtype.TurnRemover)
 			if !ok || len(rs) != len(batch) {
 				return
 			}
@@ -615,22 +616,22 @@ func (s *Service) callBatchIngester(ctx context.Context, backend Backend, bi Bat
 	})
 }
 
-func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (WriteResult, error) {
-	return callAdapter(ctx, s.core, adapterCall[WriteResult]{
+func (s *Service) callIngester(ctx context.Context, backend backendtype.Backend, ingester backendtype.TurnIngester, w backendtype.TurnWrite, timeout time.Duration) (backendtype.WriteResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[backendtype.WriteResult]{
 		backend: backend, operation: CallIngestTurn, timeout: timeout,
-		status: func(r WriteResult) ResultStatus { return r.Status },
-		call:   func(ctx context.Context) (WriteResult, error) { return ingester.IngestTurn(ctx, w) },
+		status: func(r backendtype.WriteResult) backendtype.ResultStatus { return r.Status },
+		call:   func(ctx context.Context) (backendtype.WriteResult, error) { return ingester.IngestTurn(ctx, w) },
 		// A write that lands after the ingest stopped waiting is recorded
 		// nowhere but as a failure: take it back if the backend can.
-		late: func(r WriteResult) {
-			if remover, ok := ingester.(TurnRemover); ok && r.Created {
+		late: func(r backendtype.WriteResult) {
+			if remover, ok := ingester.(backendtype.TurnRemover); ok && r.Created {
 				s.removeTurn(ctx, backend, remover, w)
 			}
 		},
 	})
 }
 
-func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err error, latency time.Duration, now time.Time) MemoryRef {
+func (s *Service) refFromWrite(t *turn, backend backendtype.Backend, res backendtype.WriteResult, err error, latency time.Duration, now time.Time) MemoryRef {
 	resp := BackendResultMetadata(res.Response)
 	resp["latency_ms"] = latency.Milliseconds()
 	if err != nil {
@@ -640,11 +641,11 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	}
 	status := RefStatusSuccess
 	switch res.Status {
-	case ResultFailed:
+	case backendtype.ResultFailed:
 		status = RefStatusFailed
-	case ResultPending:
+	case backendtype.ResultPending:
 		status = RefStatusPending
-	case ResultSkipped:
+	case backendtype.ResultSkipped:
 		status = RefStatusSkipped
 	}
 	extra := Metadata{"backend_response": resp}
@@ -665,7 +666,7 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	return ref
 }
 
-func (s *Service) newIngestRef(t *turn, backend Backend, status RefStatus, now time.Time, extra Metadata) MemoryRef {
+func (s *Service) newIngestRef(t *turn, backend backendtype.Backend, status RefStatus, now time.Time, extra Metadata) MemoryRef {
 	refType := s.refTypesOf(backend).Ingest
 	return MemoryRef{
 		ID:             RefID(t.gatewayID, backend, refType, "", "", ""),

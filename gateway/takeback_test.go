@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -23,22 +24,22 @@ type lateBackend struct {
 	remove  func(ctx context.Context) error
 }
 
-func (b *lateBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (b *lateBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (b *lateBackend) IngestTurn(_ context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+func (b *lateBackend) IngestTurn(_ context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
 	<-b.release
-	return gateway.WriteResult{Status: gateway.ResultSuccess, NativeID: "n-" + w.TurnID, Created: true}, nil
+	return backendtype.WriteResult{Status: backendtype.ResultSuccess, NativeID: "n-" + w.TurnID, Created: true}, nil
 }
 
-func (b *lateBackend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
-	out := make([]gateway.WriteResult, len(ws))
+func (b *lateBackend) IngestTurns(ctx context.Context, ws []backendtype.TurnWrite) ([]backendtype.WriteResult, error) {
+	out := make([]backendtype.WriteResult, len(ws))
 	for i, w := range ws {
 		out[i], _ = b.IngestTurn(ctx, w)
 	}
 	return out, nil
 }
 
-func (b *lateBackend) RemoveTurn(ctx context.Context, _ gateway.TurnWrite) error {
+func (b *lateBackend) RemoveTurn(ctx context.Context, _ backendtype.TurnWrite) error {
 	return b.remove(ctx)
 }
 
@@ -46,7 +47,7 @@ func (b *lateBackend) RemoveTurn(ctx context.Context, _ gateway.TurnWrite) error
 // "operation=outcome".
 type callEnds chan string
 
-func (c callEnds) StartCall(ctx context.Context, _ gateway.Backend, operation string) (context.Context, func(string)) {
+func (c callEnds) StartCall(ctx context.Context, _ backendtype.Backend, operation string) (context.Context, func(string)) {
 	return ctx, func(outcome string) { c <- operation + "=" + outcome }
 }
 
@@ -106,7 +107,7 @@ func TestTakeBacksTakeTheOneCallPath(t *testing.T) {
 				redactor, err := policy.NewRedactor(policy.FileConfig{})
 				require.NoError(t, err)
 				svc, err := gateway.NewService(gateway.Options{
-					Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend},
+					Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{backend},
 					Observer: ends, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
 					Config: gateway.Config{BackendTimeout: 50 * time.Millisecond},
 				})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -60,9 +61,9 @@ func TestChangesFireTheirWebhookEvents(t *testing.T) {
 		{
 			name: "refs retired",
 			changes: gateway.Changes{At: at, RetiredRefs: []gateway.MemoryRef{
-				{ID: "ref_1", WorkspaceID: "ws", Backend: gateway.BackendLocal, RefType: gateway.RefTypeLongTermMemory, Status: gateway.RefStatusSuperseded, SupersededByRefID: new("ref_2")},
-				{ID: "ref_3", WorkspaceID: "ws", Backend: gateway.BackendLocal, RefType: gateway.RefTypeLongTermMemory, Status: gateway.RefStatusDeleted},
-				{ID: "ref_4", WorkspaceID: "ws", Backend: gateway.BackendLocal, RefType: gateway.RefTypeLongTermMemory, Status: gateway.RefStatusSuccess},
+				{ID: "ref_1", WorkspaceID: "ws", Backend: backendtype.BackendLocal, RefType: backendtype.RefTypeLongTermMemory, Status: gateway.RefStatusSuperseded, SupersededByRefID: new("ref_2")},
+				{ID: "ref_3", WorkspaceID: "ws", Backend: backendtype.BackendLocal, RefType: backendtype.RefTypeLongTermMemory, Status: gateway.RefStatusDeleted},
+				{ID: "ref_4", WorkspaceID: "ws", Backend: backendtype.BackendLocal, RefType: backendtype.RefTypeLongTermMemory, Status: gateway.RefStatusSuccess},
 			}},
 			want: []fired{
 				{gateway.WebhookMemorySuperseded, "memory_superseded:ref_1",
@@ -74,7 +75,7 @@ func TestChangesFireTheirWebhookEvents(t *testing.T) {
 		{
 			name: "an outbox event dead-lettered",
 			changes: gateway.Changes{At: at, DeadLettered: []gateway.OutboxEvent{
-				{ID: "obx_1", WorkspaceID: "ws", JobID: &jobID, Backend: gateway.BackendEverMemOS, Operation: gateway.OperationCommitSession,
+				{ID: "obx_1", WorkspaceID: "ws", JobID: &jobID, Backend: backendtype.BackendEverMemOS, Operation: gateway.OperationCommitSession,
 					AttemptCount: 5, ClaimCount: 6, LastErrorCode: &code},
 			}},
 			want: []fired{{gateway.WebhookOutboxDeadLettered, "outbox_dead_letter:obx_1:6",
@@ -83,7 +84,7 @@ func TestChangesFireTheirWebhookEvents(t *testing.T) {
 		{
 			name: "feedback recorded",
 			changes: gateway.Changes{At: at, Feedback: []gateway.MemoryFeedback{
-				{ID: "fb_1", WorkspaceID: "ws", MemoryRefID: "ref_1", FeedbackType: gateway.FeedbackCorrection, Status: gateway.FeedbackReceived, SourceType: new("chat"), CreatedAt: finished},
+				{ID: "fb_1", WorkspaceID: "ws", MemoryRefID: "ref_1", FeedbackType: backendtype.FeedbackCorrection, Status: gateway.FeedbackReceived, SourceType: new("chat"), CreatedAt: finished},
 			}},
 			want: []fired{{gateway.WebhookFeedbackReceived, "feedback_received:fb_1",
 				map[string]any{"feedbackId": "fb_1", "memoryRefId": "ref_1", "feedbackType": "CORRECTION", "status": "RECEIVED", "sourceType": "chat"}}},
