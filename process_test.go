@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -46,8 +47,8 @@ func TestMain(m *testing.M) {
 	}
 	// Helper process: run the real command.
 	if mode := os.Getenv(probeModeEnv); mode != "" {
-		extraBackends = func(db *persistence.DB) []gateway.BackendAdapter {
-			return []gateway.BackendAdapter{&probeBackend{db: db, mode: mode}}
+		extraBackends = func(db *persistence.DB) []backendtype.BackendAdapter {
+			return []backendtype.BackendAdapter{&probeBackend{db: db, mode: mode}}
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -64,33 +65,33 @@ type probeBackend struct {
 	mode string
 }
 
-func (p *probeBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (p *probeBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (p *probeBackend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (p *probeBackend) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	if _, err := p.db.ExecContext(ctx, "INSERT INTO probe_executions (event_id, pid) VALUES (?, ?)", req.EventID, os.Getpid()); err != nil {
-		return gateway.CommitResult{}, err
+		return backendtype.CommitResult{}, err
 	}
 	switch p.mode {
 	case probeBlock:
 		<-ctx.Done()
-		return gateway.CommitResult{}, ctx.Err()
+		return backendtype.CommitResult{}, ctx.Err()
 	case probeGate:
 		for {
 			var n int
 			if err := p.db.NewRaw("SELECT count(*) FROM probe_gate").Scan(ctx, &n); err != nil {
-				return gateway.CommitResult{}, err
+				return backendtype.CommitResult{}, err
 			}
 			if n > 0 {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return gateway.CommitResult{}, ctx.Err()
+				return backendtype.CommitResult{}, ctx.Err()
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "probe-" + req.EventID}, nil
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "probe-" + req.EventID}, nil
 }
 
 // helper is a running gateway process.
@@ -184,15 +185,15 @@ func probeDB(t *testing.T) (string, *persistence.DB, *gateway.Service) {
 	svc, err := gateway.NewService(gateway.Options{
 		Anonymous: &gateway.DevPrincipal,
 		Store:     persistence.NewStore(db),
-		Backends:  []gateway.BackendAdapter{namedBackend(gateway.BackendEverMemOS)},
+		Backends:  []backendtype.BackendAdapter{namedBackend(backendtype.BackendEverMemOS)},
 	})
 	require.NoError(t, err)
 	return url, db, svc
 }
 
-type namedBackend gateway.Backend
+type namedBackend backendtype.Backend
 
-func (n namedBackend) Name() gateway.Backend { return gateway.Backend(n) }
+func (n namedBackend) Name() backendtype.Backend { return backendtype.Backend(n) }
 
 func commitMany(t *testing.T, svc *gateway.Service, n int) []string {
 	t.Helper()

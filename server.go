@@ -34,6 +34,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/console"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graphiql"
@@ -136,7 +137,7 @@ func migrateOnly(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 // extraBackends, when set, adds backends to the app. Tests of whole
 // processes use it to plug in instrumented backends; it is nil otherwise.
-var extraBackends func(db *persistence.DB) []gateway.BackendAdapter
+var extraBackends func(db *persistence.DB) []backendtype.BackendAdapter
 
 // app is everything serve and worker wire together.
 type app struct {
@@ -250,7 +251,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	statements := &persistence.QueryCounter{}
 	db.AddQueryHook(statements)
 	tel.ObserveDatabase(db.DB.DB, "memory_gateway", statements.Count)
-	var backends []gateway.BackendAdapter
+	var backends []backendtype.BackendAdapter
 	if cfg.LocalBackend {
 		backends = append(backends, local.New(db.DB, nil))
 	}
@@ -263,7 +264,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 	if extraBackends != nil {
 		backends = append(backends, extraBackends(db)...)
 	}
-	backendNames := make([]gateway.Backend, len(backends))
+	backendNames := make([]backendtype.Backend, len(backends))
 	for i, b := range backends {
 		backendNames[i] = b.Name()
 	}
@@ -277,9 +278,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		Backends: backends,
 		Config: gateway.Config{
 			BackendTimeout: cfg.BackendTimeout,
-			BackendTimeouts: map[gateway.Backend]time.Duration{
-				gateway.BackendOpenViking: cfg.OpenVikingTimeout,
-				gateway.BackendEverMemOS:  cfg.EverMemOSTimeout,
+			BackendTimeouts: map[backendtype.Backend]time.Duration{
+				backendtype.BackendOpenViking: cfg.OpenVikingTimeout,
+				backendtype.BackendEverMemOS:  cfg.EverMemOSTimeout,
 			},
 			RetrieveTimeout: cfg.RetrieveTimeout,
 			MaxContentBytes: cfg.MaxContentBytes,
@@ -431,8 +432,8 @@ func (a *app) agentBackends() []mcpserver.Backend {
 	return out
 }
 
-func (a *app) backendNames() []gateway.Backend {
-	var names []gateway.Backend
+func (a *app) backendNames() []backendtype.Backend {
+	var names []backendtype.Backend
 	for _, b := range a.service.Backends() {
 		names = append(names, b.Name())
 	}
@@ -440,8 +441,8 @@ func (a *app) backendNames() []gateway.Backend {
 }
 
 // remoteBackends builds the adapters whose URL is configured.
-func remoteBackends(cfg config, userKeys map[string]string) ([]gateway.BackendAdapter, error) {
-	var out []gateway.BackendAdapter
+func remoteBackends(cfg config, userKeys map[string]string) ([]backendtype.BackendAdapter, error) {
+	var out []backendtype.BackendAdapter
 	var ids remote.Identities
 	if cfg.PseudonymousIDs {
 		ids = remote.NewIdentities([]byte(cfg.BackendIDKey))
@@ -467,7 +468,7 @@ func remoteBackends(cfg config, userKeys map[string]string) ([]gateway.BackendAd
 }
 
 // everMemOSBackend is the EVERMEMOS backend of the API EVERMEMOS_API names.
-func everMemOSBackend(cfg config, ids remote.Identities) (gateway.BackendAdapter, error) {
+func everMemOSBackend(cfg config, ids remote.Identities) (backendtype.BackendAdapter, error) {
 	if cfg.EverMemOSAPI == everMemOSAPIEverOS {
 		return everos.New(everos.Config{
 			BaseURL: cfg.EverMemOSURL, APIKey: cfg.EverMemOSKey, AppID: cfg.EverMemOSAppID, Timeout: cfg.EverMemOSTimeout, Identities: ids,

@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -39,10 +40,10 @@ const (
 // worker/bench_test.go: the drain measures the outbox machinery only.
 type noopBackend struct{}
 
-func (noopBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (noopBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (noopBackend) CommitSession(_ context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
-	return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
+func (noopBackend) CommitSession(_ context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
 }
 
 // terminalCounter hears the worker's job states and signals when n jobs
@@ -184,7 +185,7 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 		return drainRun{}, err
 	}
 	store := persistence.NewStore(db)
-	exec, err := gateway.NewOutboxExecutor(gateway.Options{Store: store, Backends: []gateway.BackendAdapter{noopBackend{}}})
+	exec, err := gateway.NewOutboxExecutor(gateway.Options{Store: store, Backends: []backendtype.BackendAdapter{noopBackend{}}})
 	if err != nil {
 		return drainRun{}, fmt.Errorf("error building the executor: %w", err)
 	}
@@ -192,7 +193,7 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 	w, err := worker.New(worker.Options{
 		Store: store, Executor: exec, Publisher: counter,
 		Config: worker.Config{
-			Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: conc,
+			Backends: []backendtype.Backend{backendtype.BackendEverMemOS}, ConcurrencyPerBackend: conc,
 			ClaimBatchMax: conc, CompletionBatchMax: 2 * conc,
 		},
 	})
@@ -246,7 +247,7 @@ func seedOutbox(ctx context.Context, db *persistence.DB, n int) error {
 				Metadata: gateway.Metadata{}, CreatedAt: now, UpdatedAt: now,
 			}
 			jobs = append(jobs, job)
-			ev := pt.Event(job, gateway.BackendEverMemOS)
+			ev := pt.Event(job, backendtype.BackendEverMemOS)
 			ev.NextRetryAt, ev.CreatedAt, ev.UpdatedAt = now, now, now
 			events = append(events, ev)
 		}

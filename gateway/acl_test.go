@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -59,7 +60,7 @@ func TestSubscriptionsRespectGrants(t *testing.T) {
 		require.NoError(t, hub.Start(ctx))
 		t.Cleanup(hub.Stop)
 		svc, err := gateway.NewService(gateway.Options{
-			Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{localBackend(db)}, Publisher: hub, Watcher: hub,
+			Store: persistence.NewStore(db), Backends: []backendtype.BackendAdapter{localBackend(db)}, Publisher: hub, Watcher: hub,
 		})
 		require.NoError(t, err)
 		root := gateway.WithPrincipal(ctx, gateway.DevPrincipal)
@@ -111,7 +112,7 @@ func TestRefusedWriteCostsTheSameWhateverItNames(t *testing.T) {
 		}
 		turn := func(user, turnID string) gateway.IngestTurnInput {
 			return gateway.IngestTurnInput{WorkspaceID: "ws", UserID: user, AgentID: "a", SessionID: "alice-s", TurnID: turnID,
-				Namespace: "n", Role: gateway.RoleUser, Content: "I was diagnosed with diabetes"}
+				Namespace: "n", Role: backendtype.RoleUser, Content: "I was diagnosed with diabetes"}
 		}
 		_, err := svc.IngestConversationTurn(as("alice"), turn("alice", "t-diagnosis"))
 		require.NoError(t, err)

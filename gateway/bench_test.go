@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
@@ -17,17 +18,17 @@ import (
 //	go test -run '^$' -bench RetrieveFanout ./gateway
 func BenchmarkRetrieveFanout(b *testing.B) {
 	db := pt.Open(b, pt.SQLite)
-	items := func(prefix string) []gateway.RetrievedItem {
-		out := make([]gateway.RetrievedItem, 10)
+	items := func(prefix string) []backendtype.RetrievedItem {
+		out := make([]backendtype.RetrievedItem, 10)
 		for i := range out {
-			out[i] = gateway.RetrievedItem{Text: fmt.Sprintf("%s memory %d", prefix, i), Score: float64(10 - i), NativeID: fmt.Sprintf("%s-%d", prefix, i)}
+			out[i] = backendtype.RetrievedItem{Text: fmt.Sprintf("%s memory %d", prefix, i), Score: float64(10 - i), NativeID: fmt.Sprintf("%s-%d", prefix, i)}
 		}
 		return out
 	}
-	backends := []gateway.BackendAdapter{
-		&fakeBackend{name: gateway.BackendLocal, delay: 20 * time.Millisecond, items: items("local")},
-		&fakeBackend{name: gateway.BackendOpenViking, delay: 80 * time.Millisecond, items: items("ov")},
-		&fakeBackend{name: gateway.BackendEverMemOS, delay: 150 * time.Millisecond, items: items("em")},
+	backends := []backendtype.BackendAdapter{
+		&fakeBackend{name: backendtype.BackendLocal, delay: 20 * time.Millisecond, items: items("local")},
+		&fakeBackend{name: backendtype.BackendOpenViking, delay: 80 * time.Millisecond, items: items("ov")},
+		&fakeBackend{name: backendtype.BackendEverMemOS, delay: 150 * time.Millisecond, items: items("em")},
 	}
 	svc, err := gateway.NewService(gateway.Options{Store: storeOf(db), Backends: backends, Anonymous: &gateway.DevPrincipal})
 	if err != nil {

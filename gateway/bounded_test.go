@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -24,19 +25,19 @@ type stubbornBackend struct {
 	removed chan string
 }
 
-func (b *stubbornBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (b *stubbornBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (b *stubbornBackend) IngestTurn(_ context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+func (b *stubbornBackend) IngestTurn(_ context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
 	<-b.release
-	return gateway.WriteResult{Status: gateway.ResultSuccess, NativeID: "n-" + w.TurnID, Created: true}, nil
+	return backendtype.WriteResult{Status: backendtype.ResultSuccess, NativeID: "n-" + w.TurnID, Created: true}, nil
 }
 
-func (b *stubbornBackend) RemoveTurn(_ context.Context, w gateway.TurnWrite) error {
+func (b *stubbornBackend) RemoveTurn(_ context.Context, w backendtype.TurnWrite) error {
 	b.removed <- w.GatewayID
 	return nil
 }
 
-func (b *stubbornBackend) Retrieve(context.Context, gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (b *stubbornBackend) Retrieve(context.Context, backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	<-b.release
 	return nil, nil
 }
@@ -80,7 +81,7 @@ func TestAdapterIgnoringItsContextIsBounded(t *testing.T) {
 		require.NoError(t, first.err)
 		require.Equal(t, gateway.OperationPartialSuccess, first.res.Status)
 		for _, ref := range first.res.Refs {
-			if ref.Backend == gateway.BackendEverMemOS {
+			if ref.Backend == backendtype.BackendEverMemOS {
 				require.Equal(t, gateway.RefStatusFailed, ref.Status)
 				require.Contains(t, *ref.ErrorMessage, "timed out")
 			}
@@ -96,7 +97,7 @@ func TestAdapterIgnoringItsContextIsBounded(t *testing.T) {
 			return res.Backends
 		})
 		for _, o := range ret {
-			if o.Backend == gateway.BackendEverMemOS {
+			if o.Backend == backendtype.BackendEverMemOS {
 				require.Equal(t, gateway.RetrievalTimeout, o.Outcome)
 			}
 		}
@@ -117,14 +118,14 @@ func TestAdapterIgnoringItsContextIsBounded(t *testing.T) {
 // panickingBackend panics in every call it has.
 type panickingBackend struct{}
 
-func (panickingBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
-func (panickingBackend) IngestTurn(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
+func (panickingBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
+func (panickingBackend) IngestTurn(context.Context, backendtype.TurnWrite) (backendtype.WriteResult, error) {
 	panic("ingest bug for alice.liddell@example.com")
 }
-func (panickingBackend) Retrieve(context.Context, gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (panickingBackend) Retrieve(context.Context, backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	panic("retrieve bug")
 }
-func (panickingBackend) CommitSession(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+func (panickingBackend) CommitSession(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	panic("commit bug")
 }
 func (panickingBackend) Health(context.Context) error { panic("health bug") }
@@ -142,27 +143,27 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 		require.NoError(t, err)
 		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
-			Backends: []gateway.BackendAdapter{localBackend(db), panickingBackend{}},
+			Backends: []backendtype.BackendAdapter{localBackend(db), panickingBackend{}},
 		})
 		require.NoError(t, err)
 
 		ing, err := svc.IngestConversationTurn(ctx, turnInput())
 		require.NoError(t, err)
 		for _, ref := range ing.Refs {
-			if ref.Backend == gateway.BackendEverMemOS {
+			if ref.Backend == backendtype.BackendEverMemOS {
 				require.Equal(t, gateway.ErrAdapterPanicked.Error(), *ref.ErrorMessage)
 			}
 		}
 		ret, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "colour"})
 		require.NoError(t, err)
 		for _, o := range ret.Backends {
-			if o.Backend == gateway.BackendEverMemOS {
+			if o.Backend == backendtype.BackendEverMemOS {
 				require.Equal(t, gateway.RetrievalError, o.Outcome)
 				require.Contains(t, *o.Error, gateway.ErrAdapterPanicked.Error())
 			}
 		}
 		done := executorOf(t, svc).ExecuteOutboxEvent(ctx, gateway.OutboxEvent{
-			ID: "outbox_x", Backend: gateway.BackendEverMemOS, Operation: gateway.OperationCommitSession,
+			ID: "outbox_x", Backend: backendtype.BackendEverMemOS, Operation: gateway.OperationCommitSession,
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", AttemptCount: 1, MaxAttempts: 5,
 		}, "w")
 		require.Equal(t, gateway.OutboxPending, done.Status, "retryable")
@@ -170,7 +171,7 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 		statuses, err := svc.BackendStatuses(ctx)
 		require.NoError(t, err)
 		for _, st := range statuses {
-			if st.Backend == gateway.BackendEverMemOS {
+			if st.Backend == backendtype.BackendEverMemOS {
 				require.False(t, st.Healthy)
 				require.Contains(t, *st.Error, gateway.ErrAdapterPanicked.Error())
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -50,8 +51,8 @@ func TestTextTheStoresCannotHoldIsRefused(t *testing.T) {
 		ing, err := svc.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) { in.Namespace = "/team/alpha/" }))
 		require.NoError(t, err, "leading and trailing slashes are trimmed, as ever")
 		for field, in := range map[string]gateway.RecordFeedbackInput{
-			"comment":    {Comment: "x\x00y", FeedbackType: gateway.FeedbackHelpful},
-			"correction": {Correction: "x\xffy", FeedbackType: gateway.FeedbackCorrection},
+			"comment":    {Comment: "x\x00y", FeedbackType: backendtype.FeedbackHelpful},
+			"correction": {Correction: "x\xffy", FeedbackType: backendtype.FeedbackCorrection},
 		} {
 			in.WorkspaceID, in.UserID, in.AgentID, in.Namespace, in.MemoryRefID = "ws", "u1", "a1", "team/alpha", ing.Refs[0].ID
 			_, err := svc.RecordMemoryFeedback(ctx, in)
@@ -83,7 +84,7 @@ func TestNoOrphanWhenTheControlPlaneFails(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
 		failing, err := gateway.NewService(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: failingSave{persistence.NewStore(db)}, Backends: []gateway.BackendAdapter{localBackend(db)},
+			Anonymous: &gateway.DevPrincipal, Store: failingSave{persistence.NewStore(db)}, Backends: []backendtype.BackendAdapter{localBackend(db)},
 		})
 		require.NoError(t, err)
 		_, err = failing.IngestConversationTurn(ctx, turnInput())
@@ -95,7 +96,7 @@ func TestNoOrphanWhenTheControlPlaneFails(t *testing.T) {
 		_, err = ok.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) { in.TurnID = "t2" }))
 		require.NoError(t, err)
 		_, err = failing.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) {
-			in.TurnID, in.Policy = "t2", &gateway.TurnPolicy{Backends: []gateway.Backend{gateway.BackendLocal}}
+			in.TurnID, in.Policy = "t2", &gateway.TurnPolicy{Backends: []backendtype.Backend{backendtype.BackendLocal}}
 		}))
 		require.NoError(t, err, "a replay is answered from the stored refs: nothing to save, nothing to fail")
 		require.Equal(t, 1, countRows(t, db, "local_memories"), "a turn that was there stays")

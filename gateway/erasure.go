@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
@@ -32,6 +33,9 @@ const (
 	// ErrorCodeResidue is an erasure attempt whose verification still found
 	// the subject's data: retried with backoff, dead-lettered if it stays.
 	ErrorCodeResidue = "residue_remaining"
+	// metadataErasureID names, in an erasure's job, outbox events and
+	// audit entry, the erasure request they belong to.
+	metadataErasureID = "erasure_id"
 	// ErrorCodeVerification is an erasure whose verification failed.
 	ErrorCodeVerification = "verification_failed"
 	// ErrorCodeErasureIncomplete is a backend's share that deleted all it
@@ -127,25 +131,6 @@ func ErasureStatusOf(job CommitJob) ErasureStatus {
 	}
 }
 
-// ErasureOutcome is what one backend did with an erasure.
-type ErasureOutcome string
-
-// Erasure outcomes.
-const (
-	ErasureOutcomePending        ErasureOutcome = "pending"
-	ErasureOutcomeErased         ErasureOutcome = "erased"
-	ErasureOutcomeSoftDeleted    ErasureOutcome = "soft_deleted"
-	ErasureOutcomeNothingToErase ErasureOutcome = "nothing_to_erase"
-	ErasureOutcomeFailed         ErasureOutcome = "failed"
-	ErasureOutcomeSkipped        ErasureOutcome = "skipped"
-	// ErasureOutcomePartial: the backend deleted what its API can delete and
-	// keeps kinds of data it cannot (see the residue by kind).
-	ErasureOutcomePartial ErasureOutcome = "partial"
-	// ErasureOutcomeUnsupported: the backend's API deletes nothing at all;
-	// what it holds of the subject stays (see the residue by kind).
-	ErasureOutcomeUnsupported ErasureOutcome = "unsupported"
-)
-
 // ErasureRequest is the record of one erasure: who asked to erase whom, and
 // the job that carries it out. It is kept whatever the retention policy
 // says: it is the proof.
@@ -198,111 +183,17 @@ func (s ErasureScope) Touches(agentID, ns string) bool {
 
 // ErasureBackendResult is one backend's share of an erasure.
 type ErasureBackendResult struct {
-	Backend  Backend
-	Outcome  ErasureOutcome
+	Backend  backendtype.Backend
+	Outcome  backendtype.ErasureOutcome
 	Verified bool
 	Residue  int
 	// ResidueByKind is the last verification's residue, kind by kind.
-	ResidueByKind []ResidueKind
+	ResidueByKind []backendtype.ResidueKind
 	Detail        *string
 }
 
-// Residue is what verification found of a subject in one backend, kind by
-// kind. A backend reports every kind it knows remains, including kinds it
-// cannot list or delete: what an API cannot erase is reported, never hidden.
-type Residue []ResidueKind
-
-// ResidueKind is one kind of data a backend still holds of the subject.
-type ResidueKind struct {
-	// Kind names the data in the backend's terms: "episode", "profile",
-	// "raw_message", "memory_file", "session", …
-	Kind string `json:"kind"`
-	// Count is how many the backend still lists (a lower bound when
-	// Uncounted).
-	Count int `json:"count"`
-	// Uncounted: the backend offers no way to list this kind; it is known
-	// to remain (it was written and nothing can delete it).
-	Uncounted bool `json:"uncounted,omitempty"`
-	// Unerasable: the backend's API offers no way to delete this kind, so
-	// trying again cannot help.
-	Unerasable bool `json:"unerasable,omitempty"`
-	// Why says, for an unerasable kind, what the backend lacks.
-	Why string `json:"why,omitempty"`
-	// RefTypes are the ref types whose memories this kind holds: after a
-	// partial erasure their refs stay live (the memories are still there).
-	RefTypes []RefType `json:"-"`
-}
-
-// Counted reports whether the backend could list this kind.
-func (k ResidueKind) Counted() bool { return !k.Uncounted }
-
-// Erasable reports whether the backend's API can delete this kind.
-func (k ResidueKind) Erasable() bool { return !k.Unerasable }
-
-// Total is how many items remain, as far as they can be counted.
-func (r Residue) Total() int {
-	n := 0
-	for _, k := range r {
-		n += k.Count
-	}
-	return n
-}
-
-// Erasable is how many remaining items a further attempt could delete.
-func (r Residue) Erasable() int {
-	n := 0
-	for _, k := range r {
-		if !k.Unerasable {
-			n += k.Count
-		}
-	}
-	return n
-}
-
-// Unerasable are the kinds that remain and that the backend cannot delete.
-func (r Residue) Unerasable() Residue {
-	var out Residue
-	for _, k := range r {
-		if k.Unerasable && (k.Count > 0 || k.Uncounted) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// Clear reports whether nothing remains.
-func (r Residue) Clear() bool {
-	for _, k := range r {
-		if k.Count > 0 || k.Uncounted {
-			return false
-		}
-	}
-	return true
-}
-
-// Describe names what remains, e.g. "profile: 1 (no API deletes profiles);
-// raw_message: uncounted (…)".
-func (r Residue) Describe() string {
-	parts := make([]string, 0, len(r))
-	for _, k := range r {
-		count := strconv.Itoa(k.Count)
-		if k.Uncounted {
-			count = "not listable"
-			if k.Count > 0 {
-				count = "at least " + count
-			}
-		}
-		part := k.Kind + ": " + count
-		if k.Why != "" {
-			part += " (" + k.Why + ")"
-		}
-		parts = append(parts, part)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// metadata is the residue as stored on the event.
-func (r Residue) metadata() []any {
+// residueMetadata is the residue as stored on the event.
+func residueMetadata(r backendtype.Residue) []any {
 	out := make([]any, 0, len(r))
 	for _, k := range r {
 		m := map[string]any{"kind": k.Kind, "count": k.Count}
@@ -318,15 +209,15 @@ func (r Residue) metadata() []any {
 }
 
 // residueFromMetadata reads the residue stored on an event.
-func residueFromMetadata(v any) Residue {
+func residueFromMetadata(v any) backendtype.Residue {
 	list, _ := v.([]any)
-	out := make(Residue, 0, len(list))
+	out := make(backendtype.Residue, 0, len(list))
 	for _, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
 			continue
 		}
-		k := ResidueKind{Count: metadataInt(m["count"])}
+		k := backendtype.ResidueKind{Count: metadataInt(m["count"])}
 		k.Kind, _ = m["kind"].(string)
 		k.Uncounted, _ = m["uncounted"].(bool)
 		k.Unerasable, _ = m["unerasable"].(bool)
@@ -340,7 +231,7 @@ func residueFromMetadata(v any) Residue {
 func ErasureBackendResults(events []OutboxEvent) []ErasureBackendResult {
 	out := make([]ErasureBackendResult, 0, len(events))
 	for _, e := range events {
-		r := ErasureBackendResult{Backend: e.Backend, Outcome: ErasureOutcomePending}
+		r := ErasureBackendResult{Backend: e.Backend, Outcome: backendtype.ErasureOutcomePending}
 		r.Verified, _ = e.Metadata["verified"].(bool)
 		r.Residue = metadataInt(e.Metadata["residue"])
 		r.ResidueByKind = residueFromMetadata(e.Metadata["residue_kinds"])
@@ -350,19 +241,19 @@ func ErasureBackendResults(events []OutboxEvent) []ErasureBackendResult {
 		switch e.Status {
 		case OutboxSuccess:
 			if o, ok := e.Metadata["outcome"].(string); ok {
-				r.Outcome = ErasureOutcome(o)
+				r.Outcome = backendtype.ErasureOutcome(o)
 			} else {
-				r.Outcome = ErasureOutcomeErased
+				r.Outcome = backendtype.ErasureOutcomeErased
 			}
 		case OutboxSkipped:
-			r.Outcome = ErasureOutcomeSkipped
+			r.Outcome = backendtype.ErasureOutcomeSkipped
 			if reason, ok := e.Metadata["reason"].(string); ok && r.Detail == nil {
 				r.Detail = &reason
 			}
 		case OutboxDeadLetter:
-			r.Outcome = ErasureOutcomeFailed
+			r.Outcome = backendtype.ErasureOutcomeFailed
 			if o, _ := e.Metadata["outcome"].(string); deref(e.LastErrorCode) == ErrorCodeErasureIncomplete && o != "" {
-				r.Outcome = ErasureOutcome(o)
+				r.Outcome = backendtype.ErasureOutcome(o)
 			}
 			if r.Detail == nil && e.LastError != nil {
 				r.Detail = e.LastError
@@ -398,67 +289,16 @@ type ErasureFilter struct {
 	Scope ReadScope
 }
 
-// SubjectEraser is a backend that can erase a subject. The contract:
-//   - EraseSubject deletes everything the backend holds of the subject (for
-//     a whole user), or the memories req.Memories names (for a narrower
-//     scope, which a backend's own filters may not express); it is
-//     idempotent on the event id, and erasing what is gone succeeds with
-//     Response["outcome"] "nothing_to_erase". Response["outcome"] is
-//     "erased", "soft_deleted" or "nothing_to_erase"; Response["unreached"]
-//     counts named memories it could not delete, Response["detail"] says why.
-//     "erased", "soft_deleted", "nothing_to_erase" or "unsupported" (the
-//     backend's API deletes nothing).
-//   - SubjectResidue lists or searches the backend for the subject (or the
-//     named memories) and counts what it still holds, kind by kind,
-//     including the kinds it can neither list nor delete (Unerasable): an
-//     erasure then ends PARTIAL with them named, instead of being retried
-//     forever or reported complete.
-type SubjectEraser interface {
-	EraseSubject(ctx context.Context, req EraseRequest) (CommitResult, error)
-	SubjectResidue(ctx context.Context, req EraseRequest) (Residue, error)
-}
-
-// EraseRequest is one backend's share of an erasure.
-type EraseRequest struct {
-	EventID     string
-	WorkspaceID string
-	UserID      string
-	AgentID     string
-	Namespace   string
-	// Memories are what the gateway's refs name in this backend, for a
-	// narrower scope than the whole user; nil for a whole-user erasure.
-	Memories []MemoryLocator
-	Attempt  int
-	// State is what the backend's last answer asked to get back (a remote
-	// deletion task it follows), as for commits.
-	State Metadata
-	// Held counts, by ref type, the subject's refs in this backend that
-	// named a memory when the erasure started: what the gateway knows it
-	// wrote there, for kinds the backend can neither list nor delete.
-	Held map[RefType]int
-}
-
-// MemoryLocator names one memory in a backend.
-type MemoryLocator struct {
-	RefType   RefType
-	SessionID string
-	NativeID  string
-	NativeURI string
-	// Produced is what the backend said of the memory when a commit
-	// produced it (ProducedRef.Metadata): EverMemOS's MemCell id, say.
-	Produced Metadata
-}
-
 // ErasureCompletion, on a backend's erasure that finished and verified,
 // marks the subject's refs of that backend DELETED in the completion's
 // transaction.
 type ErasureCompletion struct {
 	RequestID string
 	Scope     ErasureScope
-	Backend   Backend
+	Backend   backendtype.Backend
 	// Keep are ref types whose memories the backend could not delete (a
 	// partial erasure): their refs stay live, since the memories remain.
-	Keep []RefType
+	Keep []backendtype.RefType
 	// Sessions the backend deleted whole (CommitResult.DeletedSessions):
 	// the SESSION_ARCHIVE refs of every scope written there are DELETED too.
 	Sessions []string
@@ -476,13 +316,13 @@ type ErasureStore interface {
 	// ActiveErasures are the user's requests whose job is not terminal.
 	ActiveErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error)
 	// SubjectRefs are the subject's refs in one backend.
-	SubjectRefs(ctx context.Context, scope ErasureScope, backend Backend) ([]MemoryRef, error)
+	SubjectRefs(ctx context.Context, scope ErasureScope, backend backendtype.Backend) ([]MemoryRef, error)
 	// SubjectSessionScopes are the scopes (agent, namespace) written in the
 	// sessions that hold something of the subject, the subject's own
 	// included.
-	SubjectSessionScopes(ctx context.Context, scope ErasureScope) ([]SessionScope, error)
+	SubjectSessionScopes(ctx context.Context, scope ErasureScope) ([]backendtype.SessionScope, error)
 	// SubjectRefCounts counts the subject's refs in one backend by type.
-	SubjectRefCounts(ctx context.Context, scope ErasureScope, backend Backend) (map[RefType]int, error)
+	SubjectRefCounts(ctx context.Context, scope ErasureScope, backend backendtype.Backend) (map[backendtype.RefType]int, error)
 	// SubjectRefsPage pages through all of the subject's refs, oldest
 	// first, after the cursor.
 	SubjectRefsPage(ctx context.Context, scope ErasureScope, after *Cursor, limit int) ([]MemoryRef, error)
@@ -574,14 +414,6 @@ func (s *Service) authorizeErasure(ctx context.Context, in EraseSubjectInput) (P
 	return p, nil
 }
 
-// SessionWideEraser is a backend that keeps a conversation as one session
-// with no way to delete one turn of it (OpenViking): a narrowed erasure
-// deletes the subject's sessions whole, with whatever other agents or
-// namespaces wrote there.
-type SessionWideEraser interface {
-	ErasesWholeSessions() bool
-}
-
 // authorizeSessionWideDeletes: where a backend deletes whole sessions, a
 // narrowed erasure destroys every scope written in the subject's sessions,
 // so the requester must be allowed to write each of them; otherwise it is
@@ -607,8 +439,8 @@ func (s *Service) authorizeSessionWideDeletes(ctx context.Context, in EraseSubje
 	return nil
 }
 
-func erasesWholeSessions(a BackendAdapter) bool {
-	w, ok := a.(SessionWideEraser)
+func erasesWholeSessions(a backendtype.BackendAdapter) bool {
+	w, ok := a.(backendtype.SessionWideEraser)
 	return ok && w.ErasesWholeSessions()
 }
 
@@ -624,7 +456,7 @@ func (s *Service) planErasure(in EraseSubjectInput, reason string, p Principal, 
 	job := CommitJob{
 		ID: req.JobID, Kind: JobKindErasure, WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
 		Namespace: in.Namespace, Status: JobAccepted, Version: 1, IdempotencyKey: optional(in.IdempotencyKey),
-		Metadata:  Metadata{"schema_version": SchemaVersionOutbox, "erasure_id": id, "backends": len(s.backends)},
+		Metadata:  Metadata{"schema_version": SchemaVersionOutbox, metadataErasureID: id, "backends": len(s.backends)},
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if len(s.backends) == 0 {
@@ -637,13 +469,13 @@ func (s *Service) planErasure(in EraseSubjectInput, reason string, p Principal, 
 			ID: OutboxEventID(job.ID, b.Name(), OperationEraseSubject), JobID: &job.ID, GatewayID: job.ID,
 			WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Namespace: in.Namespace,
 			Backend: b.Name(), Operation: OperationEraseSubject, Status: OutboxPending, MaxAttempts: s.cfg.MaxAttempts,
-			NextRetryAt: due, Metadata: Metadata{"schema_version": SchemaVersionOutbox, "erasure_id": id}, CreatedAt: now, UpdatedAt: now,
+			NextRetryAt: due, Metadata: Metadata{"schema_version": SchemaVersionOutbox, metadataErasureID: id}, CreatedAt: now, UpdatedAt: now,
 		})
 	}
 	audit := auditEntry(AuditActionErase, []string{id}, auditSubject{
 		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID, Principal: p.Name,
 		TargetType: "subject", TargetID: in.UserID, Namespace: in.Namespace, JobID: job.ID,
-	}, Metadata{"erasure_id": id, "backends": len(events), "narrow": in.AgentID != "" || in.Namespace != ""}, now)
+	}, Metadata{metadataErasureID: id, "backends": len(events), "narrow": in.AgentID != "" || in.Namespace != ""}, now)
 	return req, job, events, audit
 }
 
@@ -677,13 +509,14 @@ func ErasureJobID(erasureID string) string {
 }
 
 // erasingSubject refuses a write of (user, agent) under ns while an erasure
-// that holds it is under way.
-func (s *Service) erasingSubject(ctx context.Context, workspaceID, userID, agentID, ns, sessionID string) error {
-	active, err := s.activeErasures(ctx, workspaceID, userID)
+// that holds it is under way; checks, in a batch, are the batch's recent
+// answers.
+func (s *Service) erasingSubject(ctx context.Context, checks *erasureChecks, workspaceID, userID, agentID, ns, sessionID string) error {
+	active, err := s.activeErasures(ctx, checks, workspaceID, userID)
 	if err != nil {
 		return fmt.Errorf("error checking erasures: %w", err)
 	}
-	var sessionScopes []SessionScope // read once, when a narrowed erasure needs them
+	var sessionScopes []backendtype.SessionScope // read once, when a narrowed erasure needs them
 	scopesRead := false
 	for _, r := range active {
 		scope := r.Scope()
@@ -705,7 +538,7 @@ func (s *Service) erasingSubject(ctx context.Context, workspaceID, userID, agent
 			}
 			sessionScopes, scopesRead = facts.Scopes, true
 		}
-		if slices.ContainsFunc(sessionScopes, func(sc SessionScope) bool { return scope.Holds(userID, sc.AgentID, sc.Namespace) }) {
+		if slices.ContainsFunc(sessionScopes, func(sc backendtype.SessionScope) bool { return scope.Holds(userID, sc.AgentID, sc.Namespace) }) {
 			return &ConflictError{Field: "sessionId", Reason: ReasonErasureInProgress,
 				Message: "an erasure in progress (" + r.ID + ") deletes this conversation whole; write to another session, or try again once it finished"}
 		}
@@ -733,14 +566,14 @@ func (s *Service) erasureHidesRetrieval(ctx context.Context, workspaceID, userID
 // by listing or searching the backend for the subject. What verification
 // still finds is a retryable failure, so an erasure never completes while
 // data remains.
-func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion, e OutboxEvent, adapter BackendAdapter, now time.Time) OutboxCompletion {
-	eraser, ok := adapter.(SubjectEraser)
+func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion, e OutboxEvent, adapter backendtype.BackendAdapter, now time.Time) OutboxCompletion {
+	eraser, ok := adapter.(backendtype.SubjectEraser)
 	if !ok {
 		return s.skipped(c, now, ReasonAdapterMethodMissing)
 	}
 	scope := ErasureScope{WorkspaceID: e.WorkspaceID, UserID: e.UserID, AgentID: e.AgentID, Namespace: e.Namespace}
 	state, _ := e.Metadata["backend_state"].(map[string]any)
-	req := EraseRequest{EventID: e.ID, WorkspaceID: e.WorkspaceID, UserID: e.UserID, AgentID: e.AgentID, Namespace: e.Namespace, Attempt: e.AttemptCount, State: state}
+	req := backendtype.EraseRequest{EventID: e.ID, WorkspaceID: e.WorkspaceID, UserID: e.UserID, AgentID: e.AgentID, Namespace: e.Namespace, Attempt: e.AttemptCount, State: state}
 	held, err := s.store.SubjectRefCounts(ctx, scope, e.Backend)
 	if err != nil {
 		return s.failed(c, now, true, ErrorCodeAdapterException, "error counting the subject's refs: "+err.Error())
@@ -751,18 +584,18 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 		if err != nil {
 			return s.failed(c, now, true, ErrorCodeAdapterException, "error listing the subject's refs: "+err.Error())
 		}
-		req.Memories = make([]MemoryLocator, 0, len(refs))
+		req.Memories = make([]backendtype.MemoryLocator, 0, len(refs))
 		for _, r := range refs {
-			req.Memories = append(req.Memories, MemoryLocator{
+			req.Memories = append(req.Memories, backendtype.MemoryLocator{
 				RefType: r.RefType, SessionID: r.SessionID, NativeID: deref(r.NativeID), NativeURI: deref(r.NativeURI), Produced: ProducedMetadata(r),
 			})
 		}
 	}
-	res, err := callAdapter(ctx, s.core, adapterCall[CommitResult]{
+	res, err := callAdapter(ctx, s.core, adapterCall[backendtype.CommitResult]{
 		backend: e.Backend, operation: CallEraseSubject, timeout: s.cfg.CommitTimeout, status: commitStatus,
-		call: func(ctx context.Context) (CommitResult, error) { return eraser.EraseSubject(ctx, req) },
+		call: func(ctx context.Context) (backendtype.CommitResult, error) { return eraser.EraseSubject(ctx, req) },
 	})
-	if err != nil || res.Status == ResultFailed || res.Status == ResultPending {
+	if err != nil || res.Status == backendtype.ResultFailed || res.Status == backendtype.ResultPending {
 		// A pending answer (a remote deletion task still running) is asked
 		// again later with its state, without spending an attempt.
 		return s.applyCommitResult(c, e, res, err, now)
@@ -770,7 +603,7 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 	delete(c.Metadata, "backend_state")
 	outcome, _ := res.Response["outcome"].(string)
 	if outcome == "" {
-		outcome = string(ErasureOutcomeErased)
+		outcome = string(backendtype.ErasureOutcomeErased)
 	}
 	c.Metadata["outcome"] = outcome
 	if n := metadataInt(res.Response["unreached"]); n > 0 {
@@ -779,16 +612,16 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 	if detail, _ := res.Response["detail"].(string); detail != "" {
 		c.Metadata["detail"] = truncate(s.redactError(e.WorkspaceID, detail), maxErrorMessageLength)
 	}
-	residue, err := callAdapter(ctx, s.core, adapterCall[Residue]{
+	residue, err := callAdapter(ctx, s.core, adapterCall[backendtype.Residue]{
 		backend: e.Backend, operation: CallVerifyErasure, timeout: s.cfg.CommitTimeout,
-		call: func(ctx context.Context) (Residue, error) { return eraser.SubjectResidue(ctx, req) },
+		call: func(ctx context.Context) (backendtype.Residue, error) { return eraser.SubjectResidue(ctx, req) },
 	})
 	if err != nil {
 		c.Metadata["verified"] = false
 		return s.failed(c, now, true, ErrorCodeVerification, err.Error())
 	}
-	c.Metadata["residue"], c.Metadata["residue_kinds"], c.Metadata["verified"] = residue.Total(), residue.metadata(), residue.Clear()
-	requestID, _ := e.Metadata["erasure_id"].(string)
+	c.Metadata["residue"], c.Metadata["residue_kinds"], c.Metadata["verified"] = residue.Total(), residueMetadata(residue), residue.Clear()
+	requestID, _ := e.Metadata[metadataErasureID].(string)
 	if n := residue.Erasable(); n > 0 {
 		return s.failed(c, now, true, ErrorCodeResidue,
 			fmt.Sprintf("%s still returns %d item(s) of the subject after the delete", e.Backend, n))
@@ -796,9 +629,9 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 	if cannot := residue.Unerasable(); len(cannot) > 0 {
 		return s.incompleteErasure(c, outcome, cannot, &ErasureCompletion{RequestID: requestID, Scope: scope, Backend: e.Backend, Sessions: res.DeletedSessions}, now)
 	}
-	if outcome == string(ErasureOutcomeUnsupported) {
+	if outcome == string(backendtype.ErasureOutcomeUnsupported) {
 		// A backend that cannot delete, holding nothing of the subject.
-		c.Metadata["outcome"] = string(ErasureOutcomeNothingToErase)
+		c.Metadata["outcome"] = string(backendtype.ErasureOutcomeNothingToErase)
 	}
 	c.Status, c.CompletedAt = OutboxSuccess, &now
 	c.LastError, c.LastErrorCode = nil, nil
@@ -812,9 +645,9 @@ func (s *OutboxExecutor) executeErasure(ctx context.Context, c OutboxCompletion,
 // again), PARTIAL (or UNSUPPORTED when the backend deletes nothing), with
 // what remains named. The refs of what was deleted are marked DELETED; the
 // refs of what remains stay live.
-func (s *OutboxExecutor) incompleteErasure(c OutboxCompletion, outcome string, cannot Residue, done *ErasureCompletion, now time.Time) OutboxCompletion {
-	if outcome != string(ErasureOutcomeUnsupported) {
-		outcome = string(ErasureOutcomePartial)
+func (s *OutboxExecutor) incompleteErasure(c OutboxCompletion, outcome string, cannot backendtype.Residue, done *ErasureCompletion, now time.Time) OutboxCompletion {
+	if outcome != string(backendtype.ErasureOutcomeUnsupported) {
+		outcome = string(backendtype.ErasureOutcomePartial)
 		for _, k := range cannot {
 			done.Keep = append(done.Keep, k.RefTypes...)
 		}

@@ -9,13 +9,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
 
 // seedRemoteRefs records refs of u1 for memories a remote fake holds.
-func seedRemoteRefs(t testing.TB, store *persistence.Store, backend gateway.Backend, refType gateway.RefType, ids, uris []string) {
+func seedRemoteRefs(t testing.TB, store *persistence.Store, backend backendtype.Backend, refType backendtype.RefType, ids, uris []string) {
 	t.Helper()
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	refs := make([]gateway.MemoryRef, 0, max(len(ids), len(uris)))
@@ -52,8 +53,8 @@ func seedThreeBackends(b *testing.B, w *erasureWorld, n int) {
 	store := persistence.NewStore(w.db)
 	third := n / 3
 	seedSubject(b, w.db, store, n-2*third, "a local memory")
-	seedRemoteRefs(b, store, gateway.BackendOpenViking, gateway.RefTypePreference, nil, w.ov.SeedMemories("ws", "u1", third))
-	seedRemoteRefs(b, store, gateway.BackendEverMemOS, gateway.RefTypeEpisodicMemory, w.em.SeedEpisodes("ws:u1", third), nil)
+	seedRemoteRefs(b, store, backendtype.BackendOpenViking, backendtype.RefTypePreference, nil, w.ov.SeedMemories("ws", "u1", third))
+	seedRemoteRefs(b, store, backendtype.BackendEverMemOS, backendtype.RefTypeEpisodicMemory, w.em.SeedEpisodes("ws:u1", third), nil)
 }
 
 // BenchmarkEraseSubject: erasing a subject with 10,000 refs across the three
@@ -72,7 +73,7 @@ func BenchmarkEraseSubject(b *testing.B) {
 					db := pt.Open(b, d)
 					counter := &persistence.QueryCounter{}
 					db.AddQueryHook(counter)
-					policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackDeleteRequest}}
+					policy := gateway.FeedbackPolicy{Default: []backendtype.FeedbackType{backendtype.FeedbackDeleteRequest}}
 					w := newErasureWorldWith(b, db, gateway.Config{}, &policy)
 					seedThreeBackends(b, w, n)
 					counter.Reset()
@@ -107,7 +108,7 @@ func deleteOneByOne(b *testing.B, w *erasureWorld) {
 		for _, r := range page.Items {
 			_, err := w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: r.ID,
-				FeedbackType: gateway.FeedbackDeleteRequest, SourceEventID: "del-" + r.ID,
+				FeedbackType: backendtype.FeedbackDeleteRequest, SourceEventID: "del-" + r.ID,
 			})
 			require.NoError(b, err)
 		}

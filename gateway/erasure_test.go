@@ -17,6 +17,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -55,12 +56,12 @@ func newErasureWorldWith(t testing.TB, db *persistence.DB, cfg gateway.Config, f
 	}
 	opts := gateway.Options{
 		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, Config: cfg, FeedbackPolicy: feedback,
-		Backends: []gateway.BackendAdapter{local.New(db.DB, clock), ov, em},
+		Backends: []backendtype.BackendAdapter{local.New(db.DB, clock), ov, em},
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
 	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Now: clock,
-		Config: worker.Config{Backends: []gateway.Backend{gateway.BackendLocal, gateway.BackendOpenViking, gateway.BackendEverMemOS}}})
+		Config: worker.Config{Backends: []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendOpenViking, backendtype.BackendEverMemOS}}})
 	require.NoError(t, err)
 	opts.Drainer, opts.Notifier = w.worker, w.worker
 	w.svc, err = gateway.NewService(opts)
@@ -90,7 +91,7 @@ func (w *erasureWorld) remember(t *testing.T, user, fact string) {
 	ctx := context.Background()
 	_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 		WorkspaceID: "ws", UserID: user, AgentID: "a1", SessionID: "s-" + user, TurnID: fmt.Sprintf("t%d", w.now.Load()),
-		Namespace: "team", Role: gateway.RoleUser, Content: fact,
+		Namespace: "team", Role: backendtype.RoleUser, Content: fact,
 	})
 	require.NoError(t, err)
 	_, err = w.svc.CommitSession(ctx, gateway.CommitSessionInput{
@@ -148,15 +149,15 @@ func requireErasedAsFarAsPossible(t *testing.T, w *erasureWorld, id, user string
 	status, backends := w.request(t, id)
 	require.Equal(t, gateway.ErasurePartial, status, "never COMPLETED while EverMemOS keeps what it cannot delete")
 	for _, b := range backends {
-		if b.Backend != gateway.BackendEverMemOS {
+		if b.Backend != backendtype.BackendEverMemOS {
 			require.True(t, b.Verified, b.Backend)
 			require.Zero(t, b.Residue, b.Backend)
-			require.Contains(t, []gateway.ErasureOutcome{gateway.ErasureOutcomeErased, gateway.ErasureOutcomeNothingToErase}, b.Outcome, b.Backend)
+			require.Contains(t, []backendtype.ErasureOutcome{backendtype.ErasureOutcomeErased, backendtype.ErasureOutcomeNothingToErase}, b.Outcome, b.Backend)
 			continue
 		}
-		require.Equal(t, gateway.ErasureOutcomePartial, b.Outcome)
+		require.Equal(t, backendtype.ErasureOutcomePartial, b.Outcome)
 		require.False(t, b.Verified)
-		kinds := map[string]gateway.ResidueKind{}
+		kinds := map[string]backendtype.ResidueKind{}
 		for _, k := range b.ResidueByKind {
 			kinds[k.Kind] = k
 		}
@@ -168,9 +169,9 @@ func requireErasedAsFarAsPossible(t *testing.T, w *erasureWorld, id, user string
 	}
 	require.Zero(t, w.held(t, user)["evermemos episodes"])
 	require.Zero(t, countWhere(t, w.db, "memory_refs", "user_id = ? AND status <> ? AND NOT (backend = ? AND ref_type IN (?, ?))",
-		user, gateway.RefStatusDeleted, gateway.BackendEverMemOS, gateway.RefTypeMessageMemory, gateway.RefTypeProfile),
+		user, gateway.RefStatusDeleted, backendtype.BackendEverMemOS, backendtype.RefTypeMessageMemory, backendtype.RefTypeProfile),
 		"every ref of what was erased is DELETED")
-	require.Positive(t, countWhere(t, w.db, "memory_refs", "user_id = ? AND status = ? AND backend = ?", user, gateway.RefStatusSuccess, gateway.BackendEverMemOS),
+	require.Positive(t, countWhere(t, w.db, "memory_refs", "user_id = ? AND status = ? AND backend = ?", user, gateway.RefStatusSuccess, backendtype.BackendEverMemOS),
 		"the refs of what EverMemOS keeps stay live")
 	return backends
 }
@@ -208,7 +209,7 @@ func TestErasureLeavesOthersUntouched(t *testing.T) {
 		require.NoError(t, err)
 		_, err = w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refs.Items[0].ID,
-			FeedbackType: gateway.FeedbackHelpful, Comment: "spot on", SourceEventID: "fb1",
+			FeedbackType: backendtype.FeedbackHelpful, Comment: "spot on", SourceEventID: "fb1",
 		})
 		require.NoError(t, err)
 		require.True(t, nonzero(w.held(t, "u1")))
@@ -226,7 +227,7 @@ func TestErasureLeavesOthersUntouched(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, ret.Items)
 		_, err = w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
-			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "during", Namespace: "team", Role: gateway.RoleUser, Content: "x",
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "during", Namespace: "team", Role: backendtype.RoleUser, Content: "x",
 		})
 		var conflict *gateway.ConflictError
 		require.ErrorAs(t, err, &conflict)
@@ -235,17 +236,17 @@ func TestErasureLeavesOthersUntouched(t *testing.T) {
 
 		w.drain(t)
 		backends := requireErasedAsFarAsPossible(t, w, res.Request.ID, "u1")
-		outcomes := map[gateway.Backend]gateway.ErasureOutcome{}
+		outcomes := map[backendtype.Backend]backendtype.ErasureOutcome{}
 		for _, b := range backends {
 			outcomes[b.Backend] = b.Outcome
 		}
-		require.Equal(t, map[gateway.Backend]gateway.ErasureOutcome{
-			gateway.BackendLocal: gateway.ErasureOutcomeErased, gateway.BackendOpenViking: gateway.ErasureOutcomeErased,
-			gateway.BackendEverMemOS: gateway.ErasureOutcomePartial,
+		require.Equal(t, map[backendtype.Backend]backendtype.ErasureOutcome{
+			backendtype.BackendLocal: backendtype.ErasureOutcomeErased, backendtype.BackendOpenViking: backendtype.ErasureOutcomeErased,
+			backendtype.BackendEverMemOS: backendtype.ErasureOutcomePartial,
 		}, outcomes)
 		for _, b := range backends {
-			if b.Backend == gateway.BackendEverMemOS {
-				require.Contains(t, b.ResidueByKind, gateway.ResidueKind{Kind: "profile", Count: 1, Unerasable: true}, "the profile, which no API deletes, is named")
+			if b.Backend == backendtype.BackendEverMemOS {
+				require.Contains(t, b.ResidueByKind, backendtype.ResidueKind{Kind: "profile", Count: 1, Unerasable: true}, "the profile, which no API deletes, is named")
 			}
 		}
 		require.False(t, nonzero(w.held(t, "u1")), "%v", w.held(t, "u1"))
@@ -256,7 +257,7 @@ func TestErasureLeavesOthersUntouched(t *testing.T) {
 
 		// Afterwards, u1 may write again, and a later erasure is a new one.
 		_, err = w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
-			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "after", Namespace: "team", Role: gateway.RoleUser, Content: "new start",
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "after", Namespace: "team", Role: backendtype.RoleUser, Content: "new start",
 		})
 		require.NoError(t, err)
 		w.advance(time.Second)
@@ -284,12 +285,12 @@ func TestErasureKeepsTryingAndReportsWhatStayed(t *testing.T) {
 		require.Equal(t, gateway.ErasurePartial, status)
 		for _, b := range backends {
 			switch b.Backend {
-			case gateway.BackendOpenViking:
-				require.Equal(t, gateway.ErasureOutcomeFailed, b.Outcome)
+			case backendtype.BackendOpenViking:
+				require.Equal(t, backendtype.ErasureOutcomeFailed, b.Outcome)
 				require.False(t, b.Verified)
 				require.NotNil(t, b.Detail)
-			case gateway.BackendEverMemOS:
-				require.Equal(t, gateway.ErasureOutcomePartial, b.Outcome)
+			case backendtype.BackendEverMemOS:
+				require.Equal(t, backendtype.ErasureOutcomePartial, b.Outcome)
 			default:
 				require.True(t, b.Verified, b.Backend)
 			}
@@ -297,7 +298,7 @@ func TestErasureKeepsTryingAndReportsWhatStayed(t *testing.T) {
 		require.NotZero(t, w.held(t, "u1")["openviking memories"], "OpenViking kept it, and says so")
 
 		w.ov.Faults.FailNext(0, 0, "")
-		_, err := w.svc.RedriveOutboxEvents(ctx, gateway.EventFilter{JobID: res.Request.JobID, Backend: gateway.BackendOpenViking})
+		_, err := w.svc.RedriveOutboxEvents(ctx, gateway.EventFilter{JobID: res.Request.JobID, Backend: backendtype.BackendOpenViking})
 		require.NoError(t, err)
 		w.drain(t)
 		requireErasedAsFarAsPossible(t, w, res.Request.ID, "u1")
@@ -312,8 +313,8 @@ func TestErasureKeepsTryingAndReportsWhatStayed(t *testing.T) {
 		status, backends = w.request(t, lied.Request.ID)
 		require.Equal(t, gateway.ErasurePartial, status, "never COMPLETED while data remains")
 		for _, b := range backends {
-			if b.Backend == gateway.BackendEverMemOS {
-				require.Equal(t, gateway.ErasureOutcomeFailed, b.Outcome)
+			if b.Backend == backendtype.BackendEverMemOS {
+				require.Equal(t, backendtype.ErasureOutcomeFailed, b.Outcome)
 				require.False(t, b.Verified)
 				require.Positive(t, b.Residue)
 			}
@@ -362,7 +363,7 @@ func TestIngestRacingAnErasure(t *testing.T) {
 				wg.Go(func() {
 					_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 						WorkspaceID: "ws", UserID: user, AgentID: "a1", SessionID: "s-" + user, TurnID: fmt.Sprintf("t%d", i),
-						Namespace: "team", Role: gateway.RoleUser, Content: fmt.Sprintf("fact %d of %s", i, user),
+						Namespace: "team", Role: backendtype.RoleUser, Content: fmt.Sprintf("fact %d of %s", i, user),
 					})
 					var conflict *gateway.ConflictError
 					if errors.As(err, &conflict) && conflict.Reason == gateway.ReasonErasureInProgress {
@@ -380,7 +381,7 @@ func TestIngestRacingAnErasure(t *testing.T) {
 			require.Contains(t, []gateway.ErasureStatus{gateway.ErasureCompleted, gateway.ErasurePartial}, status, "round %d", round)
 			require.False(t, nonzero(w.held(t, user)), "round %d (%d refused): %v", round, refused.Load(), w.held(t, user))
 			require.Zero(t, countWhere(t, db, "memory_refs", "user_id = ? AND status <> ? AND NOT (backend = ? AND ref_type IN (?, ?))",
-				user, gateway.RefStatusDeleted, gateway.BackendEverMemOS, gateway.RefTypeMessageMemory, gateway.RefTypeProfile), "round %d", round)
+				user, gateway.RefStatusDeleted, backendtype.BackendEverMemOS, backendtype.RefTypeMessageMemory, backendtype.RefTypeProfile), "round %d", round)
 		}
 	})
 }
@@ -412,7 +413,7 @@ func TestExportHoldsTheSubjectOnly(t *testing.T) {
 		last := lines[len(lines)-1]
 		require.Equal(t, "end", last.Type)
 		require.True(t, last.End.Complete)
-		memories := map[gateway.Backend][]string{}
+		memories := map[backendtype.Backend][]string{}
 		refs := 0
 		for _, l := range lines {
 			switch l.Type {
@@ -428,9 +429,9 @@ func TestExportHoldsTheSubjectOnly(t *testing.T) {
 		}
 		require.Equal(t, last.End.Refs, refs)
 		require.Positive(t, refs)
-		require.Contains(t, memories[gateway.BackendLocal], "my favourite colour is blue")
-		require.NotEmpty(t, memories[gateway.BackendOpenViking])
-		require.NotEmpty(t, memories[gateway.BackendEverMemOS])
+		require.Contains(t, memories[backendtype.BackendLocal], "my favourite colour is blue")
+		require.NotEmpty(t, memories[backendtype.BackendOpenViking])
+		require.NotEmpty(t, memories[backendtype.BackendEverMemOS])
 		require.Equal(t, 1, countWhere(t, db, "audit_entries", "action = ?", gateway.AuditActionExport))
 
 		narrow := exportLines(t, w, gateway.ExportInput{WorkspaceID: "ws", UserID: "u1", Namespace: "elsewhere"})
@@ -504,7 +505,7 @@ func TestNarrowErasureOfSharedSessions(t *testing.T) {
 			t.Helper()
 			_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 				WorkspaceID: "ws", UserID: "u1", AgentID: agent, SessionID: session, TurnID: fmt.Sprintf("t%d", w.now.Load()),
-				Namespace: ns, Role: gateway.RoleUser, Content: text,
+				Namespace: ns, Role: backendtype.RoleUser, Content: text,
 			})
 			require.NoError(t, err)
 			w.advance(time.Millisecond)
@@ -539,7 +540,7 @@ func TestNarrowErasureOfSharedSessions(t *testing.T) {
 		// Until it is done, no other scope writes into the sessions it will
 		// delete whole: the requester was allowed only what they held.
 		_, err = w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
-			WorkspaceID: "ws", UserID: "u1", AgentID: "a2", SessionID: "alone", TurnID: "t-late", Namespace: "sales", Role: gateway.RoleUser, Content: "late",
+			WorkspaceID: "ws", UserID: "u1", AgentID: "a2", SessionID: "alone", TurnID: "t-late", Namespace: "sales", Role: backendtype.RoleUser, Content: "late",
 		})
 		var conflict *gateway.ConflictError
 		require.ErrorAs(t, err, &conflict, "a turn of a2 into a1's session while a1's erasure runs")
@@ -550,9 +551,9 @@ func TestNarrowErasureOfSharedSessions(t *testing.T) {
 		require.Contains(t, []gateway.ErasureStatus{gateway.ErasureCompleted, gateway.ErasurePartial}, status)
 		require.Equal(t, []string{"a2-own"}, w.ov.Sessions("ws", "u1"), "OpenViking deleted both of a1's sessions whole, and only those")
 		require.Zero(t, countWhere(t, w.db, "memory_refs", "backend = ? AND session_id = ? AND status = ?",
-			gateway.BackendOpenViking, "shared", gateway.RefStatusSuccess), "no ref of the deleted session is left SUCCESS, a2's included")
+			backendtype.BackendOpenViking, "shared", gateway.RefStatusSuccess), "no ref of the deleted session is left SUCCESS, a2's included")
 		require.Equal(t, 2, countWhere(t, w.db, "local_memories", "user_id = ? AND agent_id = ?", "u1", "a2"), "local deletes turn by turn: a2's turns stay")
 		require.Equal(t, 2, countWhere(t, w.db, "memory_refs", "backend = ? AND agent_id = ? AND status = ?",
-			gateway.BackendLocal, "a2", gateway.RefStatusSuccess), "and so do their refs")
+			backendtype.BackendLocal, "a2", gateway.RefStatusSuccess), "and so do their refs")
 	})
 }

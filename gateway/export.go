@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Export: everything the gateway knows of a subject, streamed — the
@@ -34,21 +36,6 @@ type ExportInput struct {
 	Namespace   string `json:"namespace" validate:"max=512,namespace"`
 }
 
-// ExportedMemory is one memory a backend holds, with its content.
-type ExportedMemory struct {
-	NativeID   string
-	NativeURI  string
-	MemoryType RefType
-	SessionID  string
-	Text       string
-}
-
-// SubjectExporter is a backend that can list what it holds of a user with
-// the content: page by page, each page handed to emit as it is read.
-type SubjectExporter interface {
-	ExportSubject(ctx context.Context, req EraseRequest, emit func([]ExportedMemory) error) error
-}
-
 // ExportLine is one line of an export. Exactly one of its parts is set,
 // named by Type: "header", "ref", "memory", "backend" (one backend's
 // outcome) or "end".
@@ -73,18 +60,18 @@ type ExportHeader struct {
 
 // ExportedLine is a backend's memory in an export.
 type ExportedLine struct {
-	Backend    Backend `json:"backend"`
-	NativeID   string  `json:"nativeId,omitempty"`
-	NativeURI  string  `json:"nativeUri,omitempty"`
-	MemoryType RefType `json:"memoryType,omitempty"`
-	SessionID  string  `json:"sessionId,omitempty"`
-	Text       string  `json:"text"`
+	Backend    backendtype.Backend `json:"backend"`
+	NativeID   string              `json:"nativeId,omitempty"`
+	NativeURI  string              `json:"nativeUri,omitempty"`
+	MemoryType backendtype.RefType `json:"memoryType,omitempty"`
+	SessionID  string              `json:"sessionId,omitempty"`
+	Text       string              `json:"text"`
 }
 
 // ExportBackendEnd says how one backend's part ended.
 type ExportBackendEnd struct {
-	Backend  Backend `json:"backend"`
-	Memories int     `json:"memories"`
+	Backend  backendtype.Backend `json:"backend"`
+	Memories int                 `json:"memories"`
 	// Error is set when the backend could not be read (its part is then
 	// incomplete); Skipped when it cannot export.
 	Error   string `json:"error,omitempty"`
@@ -168,14 +155,14 @@ func (s *Service) ExportSubject(ctx context.Context, in ExportInput, emit func(E
 
 // exportBackend streams one backend's part. For a scope narrower than the
 // user, a memory is kept only when a ref of the subject names it.
-func (s *Service) exportBackend(ctx context.Context, b BackendAdapter, scope ErasureScope, emit func(ExportLine) error) ExportBackendEnd {
+func (s *Service) exportBackend(ctx context.Context, b backendtype.BackendAdapter, scope ErasureScope, emit func(ExportLine) error) ExportBackendEnd {
 	part := ExportBackendEnd{Backend: b.Name()}
-	exporter, ok := b.(SubjectExporter)
+	exporter, ok := b.(backendtype.SubjectExporter)
 	if !ok {
 		part.Skipped = true
 		return part
 	}
-	req := EraseRequest{WorkspaceID: scope.WorkspaceID, UserID: scope.UserID, AgentID: scope.AgentID, Namespace: scope.Namespace}
+	req := backendtype.EraseRequest{WorkspaceID: scope.WorkspaceID, UserID: scope.UserID, AgentID: scope.AgentID, Namespace: scope.Namespace}
 	// The adapter may outlive its bound (callAdapter stops waiting): what
 	// it emits after that must never reach the stream.
 	var mu sync.Mutex
@@ -196,7 +183,7 @@ func (s *Service) exportBackend(ctx context.Context, b BackendAdapter, scope Era
 	_, err := callAdapter(ctx, s.core, adapterCall[struct{}]{
 		backend: b.Name(), operation: CallExportSubject, timeout: exportTimeout,
 		call: func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, exporter.ExportSubject(ctx, req, func(page []ExportedMemory) error {
+			return struct{}{}, exporter.ExportSubject(ctx, req, func(page []backendtype.ExportedMemory) error {
 				if scope.Narrow() {
 					var err error
 					if page, err = s.inScope(ctx, b.Name(), scope, page); err != nil {
@@ -221,7 +208,7 @@ func (s *Service) exportBackend(ctx context.Context, b BackendAdapter, scope Era
 }
 
 // inScope keeps the memories of a page that a ref of the subject names.
-func (s *Service) inScope(ctx context.Context, backend Backend, scope ErasureScope, page []ExportedMemory) ([]ExportedMemory, error) {
+func (s *Service) inScope(ctx context.Context, backend backendtype.Backend, scope ErasureScope, page []backendtype.ExportedMemory) ([]backendtype.ExportedMemory, error) {
 	var ids, uris []string
 	for _, m := range page {
 		if m.NativeID != "" {

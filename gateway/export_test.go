@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -55,11 +56,11 @@ func seedSubject(t testing.TB, db *persistence.DB, store *persistence.Store, n i
 			id := fmt.Sprintf("lm_%06d", i)
 			at := now.Add(time.Duration(i) * time.Millisecond)
 			rows = append(rows, seedRow{ID: id, GatewayID: gw, WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "big", Namespace: "team",
-				TurnID: turn, Role: "user", Content: content, ContentHash: gateway.ContentHash(content), State: "active", CreatedAt: at, UpdatedAt: at})
+				TurnID: turn, Role: "user", Content: content, ContentHash: backendtype.ContentHash(content), State: "active", CreatedAt: at, UpdatedAt: at})
 			refs = append(refs, gateway.MemoryRef{
-				ID: gateway.RefID(gw, gateway.BackendLocal, gateway.RefTypeMessageMemory, "", "", ""), GatewayID: gw, ProvenanceID: "prov_" + id,
+				ID: gateway.RefID(gw, backendtype.BackendLocal, backendtype.RefTypeMessageMemory, "", "", ""), GatewayID: gw, ProvenanceID: "prov_" + id,
 				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "big", TurnID: &turn, Namespace: "team",
-				Backend: gateway.BackendLocal, RefType: gateway.RefTypeMessageMemory, Status: gateway.RefStatusSuccess, NativeID: &id,
+				Backend: backendtype.BackendLocal, RefType: backendtype.RefTypeMessageMemory, Status: gateway.RefStatusSuccess, NativeID: &id,
 				CreatedAt: at, UpdatedAt: at,
 			})
 		}
@@ -79,7 +80,7 @@ func TestExportStreamsWithBoundedMemory(t *testing.T) {
 		text := strings.Repeat("the quick brown fox remembers ", 68) // ~2 KB
 		const n = 10_000
 		seedSubject(t, db, store, n, text)
-		svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{local.New(db.DB, nil)}})
+		svc, err := gateway.NewService(gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{local.New(db.DB, nil)}})
 		require.NoError(t, err)
 
 		liveHeap := func() uint64 {

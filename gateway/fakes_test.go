@@ -10,34 +10,35 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 )
 
 // fakeBackend is a scriptable backend with every capability.
 type fakeBackend struct {
-	name     gateway.Backend
-	ingestFn func(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error)
-	items    []gateway.RetrievedItem
+	name     backendtype.Backend
+	ingestFn func(ctx context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error)
+	items    []backendtype.RetrievedItem
 	delay    time.Duration
 	// types, when set, are the ref types the fake declares.
-	types *gateway.RefTypes
+	types *backendtype.RefTypes
 
 	calls    atomic.Int64
 	mu       sync.Mutex
-	received []gateway.TurnWrite
+	received []backendtype.TurnWrite
 }
 
-func (f *fakeBackend) Name() gateway.Backend { return f.name }
+func (f *fakeBackend) Name() backendtype.Backend { return f.name }
 
-func (f *fakeBackend) RefTypes() gateway.RefTypes {
+func (f *fakeBackend) RefTypes() backendtype.RefTypes {
 	if f.types != nil {
 		return *f.types
 	}
-	return gateway.DefaultRefTypes
+	return backendtype.DefaultRefTypes
 }
 
-func (f *fakeBackend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+func (f *fakeBackend) IngestTurn(ctx context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	f.received = append(f.received, w)
@@ -45,10 +46,10 @@ func (f *fakeBackend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gate
 	if f.ingestFn != nil {
 		return f.ingestFn(ctx, w)
 	}
-	return gateway.WriteResult{Status: gateway.ResultSuccess, NativeID: "native-" + w.TurnID, Response: map[string]any{"id": "native-" + w.TurnID, "content": w.Content}}, nil
+	return backendtype.WriteResult{Status: backendtype.ResultSuccess, NativeID: "native-" + w.TurnID, Response: map[string]any{"id": "native-" + w.TurnID, "content": w.Content}}, nil
 }
 
-func (f *fakeBackend) Retrieve(ctx context.Context, _ gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (f *fakeBackend) Retrieve(ctx context.Context, _ backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	if f.delay > 0 {
 		select {
 		case <-time.After(f.delay):
@@ -60,13 +61,13 @@ func (f *fakeBackend) Retrieve(ctx context.Context, _ gateway.RetrievalQuery) ([
 }
 
 // bareBackend has no capability at all.
-type bareBackend struct{ name gateway.Backend }
+type bareBackend struct{ name backendtype.Backend }
 
-func (b bareBackend) Name() gateway.Backend { return b.name }
+func (b bareBackend) Name() backendtype.Backend { return b.name }
 
 // newService builds a service on db with the given backends and a fixed,
 // advancing clock.
-func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends ...gateway.BackendAdapter) *gateway.Service {
+func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends ...backendtype.BackendAdapter) *gateway.Service {
 	t.Helper()
 	var tick atomic.Int64
 	svc, err := serviceWithExecutor(gateway.Options{
@@ -108,12 +109,12 @@ func executorOf(t *testing.T, svc *gateway.Service) *gateway.OutboxExecutor {
 	return exec.(*gateway.OutboxExecutor)
 }
 
-func localBackend(db *persistence.DB) gateway.BackendAdapter { return local.New(db.DB, nil) }
+func localBackend(db *persistence.DB) backendtype.BackendAdapter { return local.New(db.DB, nil) }
 
 func turnInput(modify ...func(*gateway.IngestTurnInput)) gateway.IngestTurnInput {
 	in := gateway.IngestTurnInput{
 		WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", TurnID: "t1",
-		Namespace: "team/alpha", Role: gateway.RoleUser, Content: "my favourite colour is blue",
+		Namespace: "team/alpha", Role: backendtype.RoleUser, Content: "my favourite colour is blue",
 	}
 	for _, m := range modify {
 		m(&in)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
@@ -20,16 +21,16 @@ const maxFeedbackTextBytes = 16 << 10
 
 // RecordFeedbackInput is feedback on one memory ref.
 type RecordFeedbackInput struct {
-	WorkspaceID   string       `json:"workspaceId" validate:"required,max=128,ident"`
-	UserID        string       `json:"userId" validate:"required,max=128,ident"`
-	AgentID       string       `json:"agentId" validate:"required,max=128,ident"`
-	Namespace     string       `json:"namespace" validate:"required,max=512,namespace"`
-	MemoryRefID   string       `json:"memoryRefId" validate:"required,max=128,ident"`
-	FeedbackType  FeedbackType `json:"feedbackType" validate:"required,oneof=helpful not_helpful correction delete_request"`
-	Comment       string       `json:"comment" validate:"text"`
-	Correction    string       `json:"correction" validate:"text"`
-	SourceType    string       `json:"sourceType" validate:"max=64,ident"`
-	SourceEventID string       `json:"sourceEventId" validate:"max=256,ident"`
+	WorkspaceID   string                   `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID        string                   `json:"userId" validate:"required,max=128,ident"`
+	AgentID       string                   `json:"agentId" validate:"required,max=128,ident"`
+	Namespace     string                   `json:"namespace" validate:"required,max=512,namespace"`
+	MemoryRefID   string                   `json:"memoryRefId" validate:"required,max=128,ident"`
+	FeedbackType  backendtype.FeedbackType `json:"feedbackType" validate:"required,oneof=helpful not_helpful correction delete_request"`
+	Comment       string                   `json:"comment" validate:"text"`
+	Correction    string                   `json:"correction" validate:"text"`
+	SourceType    string                   `json:"sourceType" validate:"max=64,ident"`
+	SourceEventID string                   `json:"sourceEventId" validate:"max=256,ident"`
 }
 
 // RecordFeedbackResult is the stored feedback.
@@ -92,10 +93,10 @@ func (s *Service) validateFeedback(in RecordFeedbackInput) (RecordFeedbackInput,
 	); err != nil {
 		return in, err
 	}
-	if in.FeedbackType == FeedbackCorrection && in.Correction == "" {
+	if in.FeedbackType == backendtype.FeedbackCorrection && in.Correction == "" {
 		return in, NewInputError("correction", "is required for a CORRECTION")
 	}
-	if in.FeedbackType != FeedbackCorrection && in.Correction != "" {
+	if in.FeedbackType != backendtype.FeedbackCorrection && in.Correction != "" {
 		return in, NewInputError("correction", "is only allowed for a CORRECTION")
 	}
 	if err := checkText("comment", in.Comment, maxFeedbackTextBytes); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -21,7 +22,7 @@ import (
 // given clock, if any).
 func drain(t *testing.T, db *persistence.DB, svc *gateway.Service, now ...func() time.Time) int {
 	t.Helper()
-	var names []gateway.Backend
+	var names []backendtype.Backend
 	for _, b := range svc.Backends() {
 		names = append(names, b.Name())
 	}
@@ -64,7 +65,7 @@ func retrieveTexts(t *testing.T, svc *gateway.Service, query string) ([]string, 
 func correction(refID, sourceEvent, text string) gateway.RecordFeedbackInput {
 	return gateway.RecordFeedbackInput{
 		WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", MemoryRefID: refID,
-		FeedbackType: gateway.FeedbackCorrection, Correction: text, SourceType: "app", SourceEventID: sourceEvent,
+		FeedbackType: backendtype.FeedbackCorrection, Correction: text, SourceType: "app", SourceEventID: sourceEvent,
 	}
 }
 
@@ -139,7 +140,7 @@ func TestCorrectionOnTheLocalBackend(t *testing.T) {
 		require.Equal(t, 1, job.CreatedRefsCount)
 		// Every other live ref of the same memory (the ingest ref of the
 		// turn) is superseded too.
-		page, err := svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", Backend: gateway.BackendLocal}, gateway.PageRequest{First: 50})
+		page, err := svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", Backend: backendtype.BackendLocal}, gateway.PageRequest{First: 50})
 		require.NoError(t, err)
 		for _, r := range page.Items {
 			if r.NativeID != nil && *r.NativeID == *oldRef.NativeID && r.ID != replacement.ID {
@@ -198,9 +199,9 @@ func TestDeleteRequestAutoAccepted(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		policy := gateway.FeedbackPolicy{Workspaces: map[string][]gateway.FeedbackType{"ws": {gateway.FeedbackDeleteRequest}}}
+		policy := gateway.FeedbackPolicy{Workspaces: map[string][]backendtype.FeedbackType{"ws": {backendtype.FeedbackDeleteRequest}}}
 		svc, err := serviceWithExecutor(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{localBackend(db)},
+			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []backendtype.BackendAdapter{localBackend(db)},
 			FeedbackPolicy: &policy,
 		})
 		require.NoError(t, err)
@@ -208,7 +209,7 @@ func TestDeleteRequestAutoAccepted(t *testing.T) {
 		require.NoError(t, err)
 		res, err := svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", MemoryRefID: ing.Refs[0].ID,
-			FeedbackType: gateway.FeedbackDeleteRequest, SourceEventID: "del-1",
+			FeedbackType: backendtype.FeedbackDeleteRequest, SourceEventID: "del-1",
 		})
 		require.NoError(t, err)
 		require.Equal(t, gateway.FeedbackAccepted, res.Feedback.Status)
@@ -224,7 +225,7 @@ func TestDeleteRequestAutoAccepted(t *testing.T) {
 		// HELPFUL is reviewed in this workspace (its list replaces the default).
 		helpful, err := svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", MemoryRefID: ing.Refs[0].ID,
-			FeedbackType: gateway.FeedbackHelpful, SourceEventID: "h-1",
+			FeedbackType: backendtype.FeedbackHelpful, SourceEventID: "h-1",
 		})
 		require.NoError(t, err)
 		require.Equal(t, gateway.FeedbackReceived, helpful.Feedback.Status)
@@ -233,23 +234,23 @@ func TestDeleteRequestAutoAccepted(t *testing.T) {
 
 // applier is a backend whose feedback answers are scripted.
 type applier struct {
-	name  gateway.Backend
-	apply func(n int64, req gateway.FeedbackRequest) (gateway.CommitResult, error)
+	name  backendtype.Backend
+	apply func(n int64, req backendtype.FeedbackRequest) (backendtype.CommitResult, error)
 	calls atomic.Int64
-	items []gateway.RetrievedItem
+	items []backendtype.RetrievedItem
 }
 
-func (a *applier) Name() gateway.Backend { return a.name }
+func (a *applier) Name() backendtype.Backend { return a.name }
 
-func (a *applier) IngestTurn(_ context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
-	return gateway.WriteResult{Status: gateway.ResultSuccess, NativeID: "mem-" + w.TurnID}, nil
+func (a *applier) IngestTurn(_ context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
+	return backendtype.WriteResult{Status: backendtype.ResultSuccess, NativeID: "mem-" + w.TurnID}, nil
 }
 
-func (a *applier) Retrieve(context.Context, gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (a *applier) Retrieve(context.Context, backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	return a.items, nil
 }
 
-func (a *applier) ApplyFeedback(_ context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+func (a *applier) ApplyFeedback(_ context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 	return a.apply(a.calls.Add(1), req)
 }
 
@@ -267,15 +268,15 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		remote := &applier{name: gateway.BackendEverMemOS}
-		policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackCorrection}}
+		remote := &applier{name: backendtype.BackendEverMemOS}
+		policy := gateway.FeedbackPolicy{Default: []backendtype.FeedbackType{backendtype.FeedbackCorrection}}
 		// One clock for the service and the worker; a retry is due a minute
 		// after a failure, and each round below moves the clock past it.
 		var ticks atomic.Int64
 		start := time.Now().UTC().Truncate(time.Second)
 		now := func() time.Time { return start.Add(time.Duration(ticks.Load()) * time.Minute) }
 		svc, err := serviceWithExecutor(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{remote},
+			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []backendtype.BackendAdapter{remote},
 			FeedbackPolicy: &policy, Now: now,
 			Config: gateway.Config{MaxAttempts: 3, RetryDelay: func(int) time.Duration { return time.Minute }},
 		})
@@ -291,13 +292,13 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 		}
 
 		// Fails twice, then succeeds with a new memory.
-		remote.apply = func(n int64, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+		remote.apply = func(n int64, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 			if n <= 2 {
-				return gateway.CommitResult{Status: gateway.ResultFailed, Retryable: true, ErrorCode: "unavailable", ErrorMessage: "try later"}, nil
+				return backendtype.CommitResult{Status: backendtype.ResultFailed, Retryable: true, ErrorCode: "unavailable", ErrorMessage: "try later"}, nil
 			}
 			require.Equal(t, "mem-t1", req.NativeID)
 			require.Equal(t, "my favourite colour is green", req.Correction)
-			return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "mem-corrected", RefType: gateway.RefTypeMessageMemory}, nil
+			return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "mem-corrected", RefType: backendtype.RefTypeMessageMemory}, nil
 		}
 		rec, err := svc.RecordMemoryFeedback(ctx, correction(ingest("t1"), "c1", "my favourite colour is green"))
 		require.NoError(t, err)
@@ -319,7 +320,7 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 
 		// The backend still returns the old memory: left out, reported.
 		// So does a derived memory still listing the old fact.
-		remote.items = []gateway.RetrievedItem{
+		remote.items = []backendtype.RetrievedItem{
 			{Text: "my favourite colour is blue", Score: 1, NativeID: "mem-t1"},
 			{Text: "my favourite colour is green", Score: 0.9, NativeID: "mem-corrected"},
 			{Text: "name: Ada\nexplicit_info: [\"my favourite colour is blue\", \"I work nights\"]", Score: 0.8, NativeID: "profile-1"},
@@ -337,11 +338,11 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 
 		// Always failing: dead letter, FAILED; a re-drive brings it back.
 		remote.calls.Store(0)
-		remote.apply = func(n int64, _ gateway.FeedbackRequest) (gateway.CommitResult, error) {
+		remote.apply = func(n int64, _ backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 			if n <= 3 {
-				return gateway.CommitResult{}, errors.New("connection refused")
+				return backendtype.CommitResult{}, errors.New("connection refused")
 			}
-			return gateway.CommitResult{Status: gateway.ResultSuccess}, nil
+			return backendtype.CommitResult{Status: backendtype.ResultSuccess}, nil
 		}
 		rec, err = svc.RecordMemoryFeedback(ctx, correction(ingest("t2"), "c2", "I live in Lyon"))
 		require.NoError(t, err)
@@ -361,8 +362,8 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 		require.Equal(t, gateway.FeedbackApplied, feedbackByID(t, svc, rec.Feedback.ID).Status)
 
 		// Skipped by the backend, with its reason.
-		remote.apply = func(int64, gateway.FeedbackRequest) (gateway.CommitResult, error) {
-			return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"reason": "profile_not_editable"}}, nil
+		remote.apply = func(int64, backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+			return backendtype.CommitResult{Status: backendtype.ResultSkipped, Response: map[string]any{"reason": "profile_not_editable"}}, nil
 		}
 		rec, err = svc.RecordMemoryFeedback(ctx, correction(ingest("t3"), "c3", "I am 40"))
 		require.NoError(t, err)
@@ -379,17 +380,17 @@ func TestFeedbackSkippedWithoutCapability(t *testing.T) {
 	t.Parallel()
 	db := pt.Open(t, pt.SQLite)
 	ctx := context.Background()
-	policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackDeleteRequest}}
+	policy := gateway.FeedbackPolicy{Default: []backendtype.FeedbackType{backendtype.FeedbackDeleteRequest}}
 	svc, err := serviceWithExecutor(gateway.Options{
 		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db),
-		Backends: []gateway.BackendAdapter{withoutApply{&applier{name: gateway.BackendOpenViking}}}, FeedbackPolicy: &policy,
+		Backends: []backendtype.BackendAdapter{withoutApply{&applier{name: backendtype.BackendOpenViking}}}, FeedbackPolicy: &policy,
 	})
 	require.NoError(t, err)
 	ing, err := svc.IngestConversationTurn(ctx, turnInput())
 	require.NoError(t, err)
 	rec, err := svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 		WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", MemoryRefID: ing.Refs[0].ID,
-		FeedbackType: gateway.FeedbackDeleteRequest, SourceEventID: "d1",
+		FeedbackType: backendtype.FeedbackDeleteRequest, SourceEventID: "d1",
 	})
 	require.NoError(t, err)
 	drain(t, db, svc)
@@ -449,9 +450,9 @@ func TestFeedbackRoutingSurvivesAWorkerThatDies(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
 		store := persistence.NewStore(db)
-		policy := gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackCorrection}}
+		policy := gateway.FeedbackPolicy{Default: []backendtype.FeedbackType{backendtype.FeedbackCorrection}}
 		svc, err := serviceWithExecutor(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{localBackend(db)},
+			Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{localBackend(db)},
 			FeedbackPolicy: &policy, Config: gateway.Config{MaxAttempts: 1},
 		})
 		require.NoError(t, err)
@@ -462,7 +463,7 @@ func TestFeedbackRoutingSurvivesAWorkerThatDies(t *testing.T) {
 
 		now := time.Now().UTC()
 		batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-			WorkerID: "doomed", Backend: gateway.BackendLocal, Limit: 10, Now: now, LeaseUntil: now.Add(time.Second),
+			WorkerID: "doomed", Backend: backendtype.BackendLocal, Limit: 10, Now: now, LeaseUntil: now.Add(time.Second),
 		})
 		require.NoError(t, err)
 		require.Len(t, batch.Events, 1)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
@@ -27,7 +28,7 @@ func BenchmarkControlPlaneGrowth(b *testing.B) {
 			for turn := range 10 {
 				_, err := w.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 					WorkspaceID: "ws", UserID: user, AgentID: "a1", SessionID: session, TurnID: fmt.Sprintf("t%d", turn),
-					Namespace: "team/support", Role: gateway.RoleUser, Content: fmt.Sprintf("turn %d of session %d: I prefer green tea in the morning", turn, s),
+					Namespace: "team/support", Role: backendtype.RoleUser, Content: fmt.Sprintf("turn %d of session %d: I prefer green tea in the morning", turn, s),
 				})
 				require.NoError(b, err)
 			}
@@ -40,7 +41,7 @@ func BenchmarkControlPlaneGrowth(b *testing.B) {
 		for i, r := range refs.Items {
 			if i%10 == 0 {
 				_, err := w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{WorkspaceID: "ws", UserID: r.UserID, AgentID: "a1", Namespace: "team/support",
-					MemoryRefID: r.ID, FeedbackType: gateway.FeedbackHelpful, Comment: "useful", SourceEventID: "fb-" + r.ID})
+					MemoryRefID: r.ID, FeedbackType: backendtype.FeedbackHelpful, Comment: "useful", SourceEventID: "fb-" + r.ID})
 				require.NoError(b, err)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // HealthTimeout bounds one health probe.
@@ -31,7 +33,7 @@ type BreakerStater interface {
 
 // BackendStatus is one backend's health as the gateway sees it.
 type BackendStatus struct {
-	Backend Backend
+	Backend backendtype.Backend
 	// Healthy is true when the probe answered well (or the backend has no
 	// probe and no breaker complaint).
 	Healthy      bool
@@ -130,7 +132,7 @@ func (s *Service) probeBackends(ctx context.Context) []BackendStatus {
 		if b, ok := adapter.(BreakerStater); ok {
 			out[i].BreakerState = BreakerState(b.BreakerState())
 		}
-		checker, ok := adapter.(HealthChecker)
+		checker, ok := adapter.(backendtype.HealthChecker)
 		if !ok {
 			out[i].CheckedAt = s.clock()
 			continue
@@ -159,21 +161,21 @@ func (s *Service) probeBackends(ctx context.Context) []BackendStatus {
 	return out
 }
 
-func capabilities(a BackendAdapter) []string {
+func capabilities(a backendtype.BackendAdapter) []string {
 	var caps []string
-	if _, ok := a.(TurnIngester); ok {
+	if _, ok := a.(backendtype.TurnIngester); ok {
 		caps = append(caps, "ingest_turn")
 	}
-	if _, ok := a.(SessionCommitter); ok {
+	if _, ok := a.(backendtype.SessionCommitter); ok {
 		caps = append(caps, "commit_session")
 	}
-	if _, ok := a.(Retriever); ok {
+	if _, ok := a.(backendtype.Retriever); ok {
 		caps = append(caps, "retrieve")
 	}
-	if _, ok := a.(FeedbackApplier); ok {
+	if _, ok := a.(backendtype.FeedbackApplier); ok {
 		caps = append(caps, "apply_feedback")
 	}
-	if _, ok := a.(HealthChecker); ok {
+	if _, ok := a.(backendtype.HealthChecker); ok {
 		caps = append(caps, "health")
 	}
 	return caps

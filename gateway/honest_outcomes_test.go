@@ -11,6 +11,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/everos/everostest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -23,7 +24,7 @@ type oneBackendWorld struct {
 	erasureWorld
 }
 
-func newOneBackendWorld(t *testing.T, db *persistence.DB, backend func(clock func() time.Time) gateway.BackendAdapter, policy *gateway.FeedbackPolicy) *oneBackendWorld {
+func newOneBackendWorld(t *testing.T, db *persistence.DB, backend func(clock func() time.Time) backendtype.BackendAdapter, policy *gateway.FeedbackPolicy) *oneBackendWorld {
 	t.Helper()
 	w := &oneBackendWorld{erasureWorld{db: db}}
 	w.now.Store(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC).UnixNano())
@@ -32,12 +33,12 @@ func newOneBackendWorld(t *testing.T, db *persistence.DB, backend func(clock fun
 	opts := gateway.Options{
 		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, FeedbackPolicy: policy,
 		Config:   gateway.Config{RetryDelay: func(int) time.Duration { return time.Second }},
-		Backends: []gateway.BackendAdapter{adapter},
+		Backends: []backendtype.BackendAdapter{adapter},
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
 	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Now: clock,
-		Config: worker.Config{Backends: []gateway.Backend{adapter.Name()}}})
+		Config: worker.Config{Backends: []backendtype.Backend{adapter.Name()}}})
 	require.NoError(t, err)
 	opts.Drainer, opts.Notifier = w.worker, w.worker
 	w.svc, err = gateway.NewService(opts)
@@ -55,21 +56,21 @@ func TestEverOSEndsUnsupportedNeverSilent(t *testing.T) {
 		ctx := context.Background()
 		fake := everostest.New()
 		t.Cleanup(fake.Close)
-		policy := &gateway.FeedbackPolicy{Default: []gateway.FeedbackType{gateway.FeedbackDeleteRequest}}
-		w := newOneBackendWorld(t, db, func(clock func() time.Time) gateway.BackendAdapter {
+		policy := &gateway.FeedbackPolicy{Default: []backendtype.FeedbackType{backendtype.FeedbackDeleteRequest}}
+		w := newOneBackendWorld(t, db, func(clock func() time.Time) backendtype.BackendAdapter {
 			b, err := everos.New(everos.Config{BaseURL: fake.URL, Timeout: 2 * time.Second, ReadBackInterval: time.Millisecond, Now: clock})
 			require.NoError(t, err)
 			return b
 		}, policy)
 		w.remember(t, "u1", "my favourite colour is blue")
 		w.drain(t)
-		refs, err := w.svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", UserID: "u1", RefType: gateway.RefTypeEpisodicMemory}, gateway.PageRequest{First: 10})
+		refs, err := w.svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", UserID: "u1", RefType: backendtype.RefTypeEpisodicMemory}, gateway.PageRequest{First: 10})
 		require.NoError(t, err)
 		require.Len(t, refs.Items, 1, "the commit read its episode back")
 
 		fb, err := w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refs.Items[0].ID,
-			FeedbackType: gateway.FeedbackDeleteRequest, SourceEventID: "forget-1",
+			FeedbackType: backendtype.FeedbackDeleteRequest, SourceEventID: "forget-1",
 		})
 		require.NoError(t, err)
 		w.drain(t)
@@ -87,14 +88,14 @@ func TestEverOSEndsUnsupportedNeverSilent(t *testing.T) {
 		require.Equal(t, gateway.ErasurePartial, status, "never COMPLETED: EverOS deleted nothing")
 		require.Len(t, backends, 1)
 		b := backends[0]
-		require.Equal(t, gateway.ErasureOutcomeUnsupported, b.Outcome)
+		require.Equal(t, backendtype.ErasureOutcomeUnsupported, b.Outcome)
 		require.False(t, b.Verified)
-		kinds := map[string]gateway.ResidueKind{}
+		kinds := map[string]backendtype.ResidueKind{}
 		for _, k := range b.ResidueByKind {
 			kinds[k.Kind] = k
 		}
-		require.Equal(t, gateway.ResidueKind{Kind: "episode", Count: 1, Unerasable: true}, kinds["episode"])
-		require.Equal(t, gateway.ResidueKind{Kind: "raw_message", Count: 1, Uncounted: true, Unerasable: true}, kinds["raw_message"])
+		require.Equal(t, backendtype.ResidueKind{Kind: "episode", Count: 1, Unerasable: true}, kinds["episode"])
+		require.Equal(t, backendtype.ResidueKind{Kind: "raw_message", Count: 1, Uncounted: true, Unerasable: true}, kinds["raw_message"])
 		require.Contains(t, *b.Detail, "no delete API")
 		require.Zero(t, countWhere(t, db, "memory_refs", "user_id = ? AND status = ?", "u1", gateway.RefStatusDeleted), "nothing was deleted, so no ref says so")
 		require.Equal(t, 1, countWhere(t, db, "outbox_events", "last_error_code = ?", gateway.ErrorCodeErasureIncomplete),
@@ -111,14 +112,14 @@ func TestOpenVikingDiffDeletesRetireRefs(t *testing.T) {
 		ctx := context.Background()
 		fake := openvikingtest.New()
 		t.Cleanup(fake.Close)
-		w := newOneBackendWorld(t, db, func(clock func() time.Time) gateway.BackendAdapter {
+		w := newOneBackendWorld(t, db, func(clock func() time.Time) backendtype.BackendAdapter {
 			b, err := openviking.New(openviking.Config{BaseURL: fake.URL, Timeout: 2 * time.Second, PollInterval: time.Millisecond, Now: clock})
 			require.NoError(t, err)
 			return b
 		}, nil)
 		w.remember(t, "u1", "my favourite colour is blue")
 		w.drain(t)
-		refs, err := w.svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", UserID: "u1", RefType: gateway.RefTypePreference}, gateway.PageRequest{First: 10})
+		refs, err := w.svc.Reader(ctx).ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws", UserID: "u1", RefType: backendtype.RefTypePreference}, gateway.PageRequest{First: 10})
 		require.NoError(t, err)
 		require.Len(t, refs.Items, 1)
 		old := refs.Items[0]
@@ -129,7 +130,7 @@ func TestOpenVikingDiffDeletesRetireRefs(t *testing.T) {
 		retired, err := w.svc.Reader(ctx).MemoryRef(ctx, old.ID)
 		require.NoError(t, err)
 		require.Equal(t, gateway.RefStatusDeleted, retired.Status, "the memory extraction deleted is DELETED")
-		require.Equal(t, 1, countWhere(t, db, "memory_refs", "user_id = ? AND ref_type = ? AND status = ?", "u1", gateway.RefTypePreference, gateway.RefStatusSuccess),
+		require.Equal(t, 1, countWhere(t, db, "memory_refs", "user_id = ? AND ref_type = ? AND status = ?", "u1", backendtype.RefTypePreference, gateway.RefStatusSuccess),
 			"the new memory is live")
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Identifier prefixes. Each id type has its own prefix, which is what lets
@@ -55,15 +57,10 @@ func ProvenanceID(gatewayID, basis string) string {
 	return PrefixProvenance + hashHex(gatewayID+"|"+basis, 24)
 }
 
-// ContentHash is the full hex sha256 of the (trimmed) content.
-func ContentHash(content string) string {
-	return hashHex(content, 0)
-}
-
 // RefID is "ref_" + sha256("{gateway_id}|{backend}|{ref_type}" + native_key)[:24],
 // where native_key is "|{native_id}|{native_uri}|{stable_key}" when any of the
 // three is set and empty otherwise.
-func RefID(gatewayID string, backend Backend, refType RefType, nativeID, nativeURI, stableKey string) string {
+func RefID(gatewayID string, backend backendtype.Backend, refType backendtype.RefType, nativeID, nativeURI, stableKey string) string {
 	seed := gatewayID + "|" + string(backend) + "|" + string(refType)
 	if nativeID != "" || nativeURI != "" || stableKey != "" {
 		seed += "|" + nativeID + "|" + nativeURI + "|" + stableKey
@@ -86,13 +83,13 @@ func CommitJobID(workspaceID, sessionID, idempotencyKey, requestID string) strin
 }
 
 // OutboxEventID is "outbox_" + sha256("{gwc}|{backend}|{operation}")[:24].
-func OutboxEventID(gatewayID string, backend Backend, op Operation) string {
+func OutboxEventID(gatewayID string, backend backendtype.Backend, op Operation) string {
 	return PrefixOutbox + hashHex(gatewayID+"|"+string(backend)+"|"+string(op), 24)
 }
 
 // CommitProvenanceID is the provenance of a ref produced by a commit: it names
 // the outbox event and the native object.
-func CommitProvenanceID(eventID string, refType RefType, nativeID, nativeURI string) string {
+func CommitProvenanceID(eventID string, refType backendtype.RefType, nativeID, nativeURI string) string {
 	return PrefixProvenance + hashHex(eventID+"|"+string(refType)+"|"+nativeID+"|"+nativeURI, 24)
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -24,14 +25,14 @@ func TestIdentifierFormulas(t *testing.T) {
 		{"gateway id (source event)", gateway.GatewayID("source_event_id:ws:slack:ev-9"), "gw_6cc4088a0c75743f8332ed52"},
 		{"gateway id (turn)", gateway.GatewayID("turn:ws:s1:t1"), "gw_c7342a814868b1d815016923"},
 		{"provenance id", gateway.ProvenanceID("gw_c7342a814868b1d815016923", "turn:ws:s1:t1"), "prov_3312b33d9b52516ce29b0a78"},
-		{"ref id without native key", gateway.RefID("gw_c7342a814868b1d815016923", gateway.BackendLocal, gateway.RefTypeMessageMemory, "", "", ""), "ref_29a3651752c01508e4d59107"},
-		{"ref id with native id", gateway.RefID("gw_c7342a814868b1d815016923", gateway.BackendOpenViking, gateway.RefTypeProfile, "n1", "", ""), "ref_4f33b406fbd9a7c051763b57"},
-		{"ref id with stable key", gateway.RefID("gw_c7342a814868b1d815016923", gateway.BackendEverMemOS, gateway.RefTypeLongTermMemory, "", "", "produced_ref_index:0"), "ref_7de1c9a9cdb544d76b7f95b8"},
+		{"ref id without native key", gateway.RefID("gw_c7342a814868b1d815016923", backendtype.BackendLocal, backendtype.RefTypeMessageMemory, "", "", ""), "ref_29a3651752c01508e4d59107"},
+		{"ref id with native id", gateway.RefID("gw_c7342a814868b1d815016923", backendtype.BackendOpenViking, backendtype.RefTypeProfile, "n1", "", ""), "ref_4f33b406fbd9a7c051763b57"},
+		{"ref id with stable key", gateway.RefID("gw_c7342a814868b1d815016923", backendtype.BackendEverMemOS, backendtype.RefTypeLongTermMemory, "", "", "produced_ref_index:0"), "ref_7de1c9a9cdb544d76b7f95b8"},
 		{"commit id defaults to the session", gateway.CommitJobID("ws", "s1", "", ""), "gwc_5932aa065100528be9dbbbc8"},
 		{"commit id from idempotency key", gateway.CommitJobID("ws", "s1", "k1", "r1"), "gwc_0cd846279077d2dc904cac7c"},
 		{"commit id from request id", gateway.CommitJobID("ws", "s1", "", "r1"), "gwc_5fadac988ad5272633668ffe"},
-		{"outbox event id", gateway.OutboxEventID("gwc_5932aa065100528be9dbbbc8", gateway.BackendLocal, gateway.OperationCommitSession), "outbox_a7b498ebb761b1a15d475142"},
-		{"content hash is full hex", gateway.ContentHash("my favourite colour is blue"), "073289725804ba057c7bf25e2068d021aabfbc860a838a686b1a93bfc33584da"},
+		{"outbox event id", gateway.OutboxEventID("gwc_5932aa065100528be9dbbbc8", backendtype.BackendLocal, gateway.OperationCommitSession), "outbox_a7b498ebb761b1a15d475142"},
+		{"content hash is full hex", backendtype.ContentHash("my favourite colour is blue"), "073289725804ba057c7bf25e2068d021aabfbc860a838a686b1a93bfc33584da"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, tt.got, tt.name)

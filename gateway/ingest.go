@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/groupcommit"
 )
 
@@ -29,20 +30,20 @@ const AuditActionIngest = "ingest_conversation_turn"
 
 // IngestTurnInput is one conversation turn sent by an agent.
 type IngestTurnInput struct {
-	WorkspaceID    string         `json:"workspaceId" validate:"required,max=128,ident"`
-	UserID         string         `json:"userId" validate:"required,max=128,ident"`
-	AgentID        string         `json:"agentId" validate:"required,max=128,ident"`
-	SessionID      string         `json:"sessionId" validate:"required,max=128,ident"`
-	TurnID         string         `json:"turnId" validate:"required,max=128,ident"`
-	Namespace      string         `json:"namespace" validate:"required,max=512,namespace"`
-	Role           Role           `json:"role" validate:"required,oneof=user assistant system tool"`
-	Content        string         `json:"content" validate:"required,text"`
-	IdempotencyKey string         `json:"idempotencyKey" validate:"max=256,ident"`
-	SourceType     string         `json:"sourceType" validate:"max=64,ident"`
-	SourceEventID  string         `json:"sourceEventId" validate:"max=256,ident"`
-	RequestID      string         `json:"requestId" validate:"max=128,ident"`
-	Metadata       map[string]any `json:"metadata"`
-	Trace          TraceInput     `json:"trace"`
+	WorkspaceID    string           `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID         string           `json:"userId" validate:"required,max=128,ident"`
+	AgentID        string           `json:"agentId" validate:"required,max=128,ident"`
+	SessionID      string           `json:"sessionId" validate:"required,max=128,ident"`
+	TurnID         string           `json:"turnId" validate:"required,max=128,ident"`
+	Namespace      string           `json:"namespace" validate:"required,max=512,namespace"`
+	Role           backendtype.Role `json:"role" validate:"required,oneof=user assistant system tool"`
+	Content        string           `json:"content" validate:"required,text"`
+	IdempotencyKey string           `json:"idempotencyKey" validate:"max=256,ident"`
+	SourceType     string           `json:"sourceType" validate:"max=64,ident"`
+	SourceEventID  string           `json:"sourceEventId" validate:"max=256,ident"`
+	RequestID      string           `json:"requestId" validate:"max=128,ident"`
+	Metadata       map[string]any   `json:"metadata"`
+	Trace          TraceInput       `json:"trace"`
 	// Policy lists the backends allowed for this turn; nil allows every
 	// configured backend.
 	Policy *TurnPolicy `json:"policy"`
@@ -56,7 +57,7 @@ type TraceInput struct {
 
 // TurnPolicy restricts which backends a turn may reach.
 type TurnPolicy struct {
-	Backends []Backend `json:"backends" validate:"dive,backend"`
+	Backends []backendtype.Backend `json:"backends" validate:"dive,backend"`
 }
 
 // IngestResult is the outcome of an ingest.
@@ -80,7 +81,7 @@ type turn struct {
 	gatewayID    string
 	provenanceID string
 	contentHash  string
-	allowed      map[Backend]bool // nil = all
+	allowed      map[backendtype.Backend]bool // nil = all
 	principal    string
 	// readScope is the caller's: records already stored under the turn's
 	// ids are answered only when it reaches them.
@@ -111,7 +112,7 @@ func (s *Service) redactTurn(t *turn) error {
 	if t.Content == "" {
 		return NewInputError("content", "is empty once redacted")
 	}
-	t.contentHash = ContentHash(t.Content)
+	t.contentHash = backendtype.ContentHash(t.Content)
 	return nil
 }
 
@@ -154,9 +155,9 @@ func (s *Service) normalizeTurn(in IngestTurnInput) (*turn, error) {
 	t.basis = IdempotencyBasis(in.WorkspaceID, in.IdempotencyKey, in.SourceType, in.SourceEventID, in.SessionID, in.TurnID)
 	t.gatewayID = GatewayID(t.basis)
 	t.provenanceID = ProvenanceID(t.gatewayID, t.basis)
-	t.contentHash = ContentHash(in.Content)
+	t.contentHash = backendtype.ContentHash(in.Content)
 	if in.Policy != nil {
-		t.allowed = make(map[Backend]bool, len(in.Policy.Backends))
+		t.allowed = make(map[backendtype.Backend]bool, len(in.Policy.Backends))
 		for _, b := range in.Policy.Backends {
 			t.allowed[b] = true
 		}
@@ -173,7 +174,7 @@ func (s *Service) IngestConversationTurn(ctx context.Context, in IngestTurnInput
 	if err != nil {
 		return IngestResult{}, err
 	}
-	return s.runTurn(ctx, t, in.RequestID)
+	return s.runTurn(ctx, t, in.RequestID, inBatch{})
 }
 
 // prepareTurn is everything of an ingest before the database and the
@@ -201,13 +202,13 @@ func (s *Service) prepareTurn(ctx context.Context, in IngestTurnInput) (*turn, e
 }
 
 // runTurn records a prepared turn.
-func (s *Service) runTurn(ctx context.Context, t *turn, requestID string) (IngestResult, error) {
+func (s *Service) runTurn(ctx context.Context, t *turn, requestID string, batch inBatch) (IngestResult, error) {
 	// The shared execution must not die with the first caller's request.
 	// Only the same key's duplicates share one: what a replay may answer
 	// depends on the caller.
 	key := t.flightKey()
 	ch := s.ingests.DoChan(key, func() (any, error) {
-		return s.ingest(context.WithoutCancel(ctx), t)
+		return s.ingest(context.WithoutCancel(ctx), t, batch)
 	})
 	select {
 	case <-ctx.Done():
@@ -229,7 +230,7 @@ func (t *turn) flightKey() string {
 	return t.principal + "|" + t.gatewayID + "|" + t.contentHash + "|" + policyKey(t.allowed)
 }
 
-func policyKey(allowed map[Backend]bool) string {
+func policyKey(allowed map[backendtype.Backend]bool) string {
 	if allowed == nil {
 		return "*"
 	}
@@ -241,10 +242,23 @@ func policyKey(allowed map[Backend]bool) string {
 	return strings.Join(names, ",")
 }
 
+// inBatch is what a turn of a batch ingest shares with the rest of its
+// batch; the zero value is a turn ingested alone.
+type inBatch struct {
+	// erasures are the batch's recent answers to "is an erasure of this
+	// user under way?".
+	erasures *erasureChecks
+	// writers queue the batch's backend writes per (session, backend), and
+	// order places this turn's after its session's previous turn's; both
+	// nil for a turn written on its own.
+	writers *sessionWriters
+	order   *turnOrder
+}
+
 // ingestPlan is what happens to one backend for one turn.
 type ingestPlan struct {
-	adapter  BackendAdapter
-	ingester TurnIngester
+	adapter  backendtype.BackendAdapter
+	ingester backendtype.TurnIngester
 	prev     *MemoryRef
 	ref      MemoryRef
 	call     bool
@@ -253,7 +267,7 @@ type ingestPlan struct {
 	created bool
 }
 
-func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
+func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestResult, error) {
 	// Whose session it is comes first: a write into another user's session
 	// is refused at the same cost whatever it names, so the refusal tells
 	// nothing of the session's turns (whether a turn id, or with derived
@@ -274,19 +288,19 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 	}
 	// No write may land while an erasure of the subject is under way: it
 	// could outlive the delete.
-	if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
+	if err := s.erasingSubject(ctx, batch.erasures, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
 		return IngestResult{}, err
 	}
 	plans := s.planIngest(t, prevByBackend, now)
 	// In a batch, a session's turns reach the backends in their order; all
 	// else of their ingests overlaps. The wait may be long, so an erasure
 	// accepted meanwhile is checked for again right before the write.
-	if order := turnOrderFrom(ctx); order != nil {
-		order.wait()
-		if err := s.erasingSubject(ctx, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
+	if batch.order != nil {
+		batch.order.wait()
+		if err := s.erasingSubject(ctx, batch.erasures, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
 			return IngestResult{}, err
 		}
-		s.writeBackendsInOrder(ctx, t, plans, now, order)
+		s.writeBackendsInOrder(ctx, t, plans, now, batch)
 	} else {
 		s.writeBackends(ctx, t, plans, now)
 	}
@@ -327,7 +341,7 @@ func (s *Service) ingest(ctx context.Context, t *turn) (IngestResult, error) {
 // (or a scope this key does not reach) recorded under them is never
 // answered, whatever it holds; other content under the same id is a
 // conflict.
-func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*MemoryRef, *IngestResult, error) {
+func (s *Service) previousRefs(ctx context.Context, t *turn) (map[backendtype.Backend]*MemoryRef, *IngestResult, error) {
 	existing := t.prefetched
 	if !t.fetched {
 		var err error
@@ -338,7 +352,7 @@ func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*Memor
 	if !answerable(t.readScope, t.UserID, existing, refPlace) {
 		return nil, nil, ErrOutOfScope
 	}
-	prevByBackend := make(map[Backend]*MemoryRef, len(existing))
+	prevByBackend := make(map[backendtype.Backend]*MemoryRef, len(existing))
 	for i := range existing {
 		r := &existing[i]
 		if r.ContentHash != nil && *r.ContentHash != t.contentHash {
@@ -361,7 +375,7 @@ func (s *Service) previousRefs(ctx context.Context, t *turn) (map[Backend]*Memor
 // planIngest decides, per backend, whether the turn is sent: never twice
 // once written, never to a backend the turn's policy excludes or that
 // cannot ingest (those get a SKIPPED ref).
-func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now time.Time) []*ingestPlan {
+func (s *Service) planIngest(t *turn, prevByBackend map[backendtype.Backend]*MemoryRef, now time.Time) []*ingestPlan {
 	plans := make([]*ingestPlan, 0, len(s.backends))
 	for _, adapter := range s.backends {
 		p := &ingestPlan{adapter: adapter, prev: prevByBackend[adapter.Name()]}
@@ -371,7 +385,7 @@ func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now 
 		case t.allowed != nil && !t.allowed[adapter.Name()]:
 			p.ref = s.newIngestRef(t, adapter.Name(), RefStatusSkipped, now, Metadata{"reason": ReasonPolicyDisabled})
 		default:
-			ingester, ok := adapter.(TurnIngester)
+			ingester, ok := adapter.(backendtype.TurnIngester)
 			if !ok {
 				p.ref = s.newIngestRef(t, adapter.Name(), RefStatusSkipped, now, Metadata{"reason": ReasonAdapterMethodMissing})
 				break
@@ -390,7 +404,7 @@ func (s *Service) planIngest(t *turn, prevByBackend map[Backend]*MemoryRef, now 
 func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
 	w := s.turnWrite(t, time.Time{})
 	for _, p := range plans {
-		remover, ok := p.adapter.(TurnRemover)
+		remover, ok := p.adapter.(backendtype.TurnRemover)
 		if !p.created || !ok {
 			continue
 		}
@@ -398,12 +412,15 @@ func (s *Service) takeBack(ctx context.Context, t *turn, plans []*ingestPlan) {
 	}
 }
 
-// removeTurn takes a turn back from a backend, under the backend's write
-// timeout whatever the caller's context has become.
-func (s *Service) removeTurn(ctx context.Context, backend Backend, remover TurnRemover, w TurnWrite) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.writeTimeout(backend))
-	defer cancel()
-	if err := remover.RemoveTurn(rctx, w); err != nil {
+// removeTurn takes a turn back from a backend: a backend call like any
+// other (bounded by the backend's write timeout, observed, its panic
+// contained), whatever the caller's context has become.
+func (s *core) removeTurn(ctx context.Context, backend backendtype.Backend, remover backendtype.TurnRemover, w backendtype.TurnWrite) {
+	_, err := callAdapter(context.WithoutCancel(ctx), s, adapterCall[struct{}]{
+		backend: backend, operation: CallRemoveTurn, timeout: s.writeTimeout(backend),
+		call: func(ctx context.Context) (struct{}, error) { return struct{}{}, remover.RemoveTurn(ctx, w) },
+	})
+	if err != nil {
 		s.logger.ErrorContext(ctx, "gateway: could not take back a turn whose refs were not recorded",
 			slog.String("backend", string(backend)), slog.String("gateway_id", w.GatewayID),
 			slog.String("err", truncate(s.redactError(w.WorkspaceID, err.Error()), maxErrorMessageLength)))
@@ -453,8 +470,8 @@ func sameOutcome(prev, next MemoryRef) bool {
 
 // writeBackends calls every planned backend concurrently, each under its own
 // timeout, and turns each answer (or error, or panic) into the plan's ref.
-func (s *Service) turnWrite(t *turn, now time.Time) TurnWrite {
-	return TurnWrite{
+func (s *Service) turnWrite(t *turn, now time.Time) backendtype.TurnWrite {
+	return backendtype.TurnWrite{
 		GatewayID: t.gatewayID, ProvenanceID: t.provenanceID, WorkspaceID: t.WorkspaceID,
 		UserID: t.UserID, AgentID: t.AgentID, SessionID: t.SessionID, TurnID: t.TurnID,
 		Namespace: t.Namespace, Role: t.Role, Content: t.Content, ContentHash: t.contentHash,
@@ -480,7 +497,7 @@ func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPla
 }
 
 // recordWrite turns one backend's answer (or error) into the plan's ref.
-func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res WriteResult, err error, latency time.Duration, now time.Time) {
+func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res backendtype.WriteResult, err error, latency time.Duration, now time.Time) {
 	p.created = err == nil && res.Created
 	p.ref = s.refFromWrite(t, p.adapter.Name(), res, err, latency, now)
 	if err != nil {
@@ -496,21 +513,20 @@ func (s *Service) recordWrite(ctx context.Context, t *turn, p *ingestPlan, res W
 // turn's, and the next turn may queue as soon as these are queued. Each
 // queue writes in order and hands consecutive turns to a BatchIngester in
 // one call.
-func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time, order *turnOrder) {
+func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time, batch inBatch) {
 	write := s.turnWrite(t, now)
-	writers := sessionWritersFrom(ctx)
 	type queued struct {
 		plan    *ingestPlan
-		pending *groupcommit.Pending[TurnWrite, WriteResult]
+		pending *groupcommit.Pending[backendtype.TurnWrite, backendtype.WriteResult]
 	}
 	var all []queued
 	started := time.Now()
 	for _, p := range plans {
 		if p.call {
-			all = append(all, queued{plan: p, pending: writers.queue(s, t, p).Submit(write)})
+			all = append(all, queued{plan: p, pending: batch.writers.queue(s, t, p).Submit(write)})
 		}
 	}
-	order.written()
+	batch.order.written()
 	for _, q := range all {
 		res, err := q.pending.Wait(ctx)
 		s.recordWrite(ctx, t, q.plan, res, err, time.Since(started), now)
@@ -520,23 +536,12 @@ func (s *Service) writeBackendsInOrder(ctx context.Context, t *turn, plans []*in
 // sessionWriters are, for one batch, the queue of each (session, backend).
 type sessionWriters struct {
 	mu     sync.Mutex
-	queues map[string]*groupcommit.Batcher[TurnWrite, WriteResult]
-}
-
-type sessionWritersKey struct{}
-
-func withSessionWriters(ctx context.Context, w *sessionWriters) context.Context {
-	return context.WithValue(ctx, sessionWritersKey{}, w)
-}
-
-func sessionWritersFrom(ctx context.Context) *sessionWriters {
-	w, _ := ctx.Value(sessionWritersKey{}).(*sessionWriters)
-	return w
+	queues map[string]*groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult]
 }
 
 // queue is the session's queue for the plan's backend: one writer at a
 // time, so in the order turns were queued.
-func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.Batcher[TurnWrite, WriteResult] {
+func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult] {
 	key := t.WorkspaceID + "\x00" + t.SessionID + "\x00" + string(p.adapter.Name())
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -545,13 +550,13 @@ func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.
 	}
 	backend, ingester := p.adapter.Name(), p.ingester
 	timeout := s.writeTimeout(backend)
-	q := &groupcommit.Batcher[TurnWrite, WriteResult]{
-		Alone: func(ctx context.Context, tw TurnWrite) (WriteResult, error) {
+	q := &groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult]{
+		Alone: func(ctx context.Context, tw backendtype.TurnWrite) (backendtype.WriteResult, error) {
 			return s.callIngester(ctx, backend, ingester, tw, timeout)
 		},
-		Write: func(ctx context.Context, batch []TurnWrite) ([]WriteResult, []error, error) {
-			results, errs := make([]WriteResult, len(batch)), make([]error, len(batch))
-			bi, ok := ingester.(BatchIngester)
+		Write: func(ctx context.Context, batch []backendtype.TurnWrite) ([]backendtype.WriteResult, []error, error) {
+			results, errs := make([]backendtype.WriteResult, len(batch)), make([]error, len(batch))
+			bi, ok := ingester.(backendtype.BatchIngester)
 			if !ok {
 				for i, tw := range batch {
 					results[i], errs[i] = s.callIngester(ctx, backend, ingester, tw, timeout)
@@ -570,7 +575,7 @@ func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.
 		},
 	}
 	if w.queues == nil {
-		w.queues = map[string]*groupcommit.Batcher[TurnWrite, WriteResult]{}
+		w.queues = map[string]*groupcommit.Batcher[backendtype.TurnWrite, backendtype.WriteResult]{}
 	}
 	w.queues[key] = q
 	return q
@@ -579,26 +584,26 @@ func (w *sessionWriters) queue(s *Service, t *turn, p *ingestPlan) *groupcommit.
 // callBatchIngester is one backend call for several turns of a session,
 // bounded and observed like every call; a batch that lands after the
 // caller stopped waiting is taken back where the backend can.
-func (s *Service) callBatchIngester(ctx context.Context, backend Backend, bi BatchIngester, ingester TurnIngester, batch []TurnWrite, timeout time.Duration) ([]WriteResult, error) {
-	return callAdapter(ctx, s.core, adapterCall[[]WriteResult]{
+func (s *Service) callBatchIngester(ctx context.Context, backend backendtype.Backend, bi backendtype.BatchIngester, ingester backendtype.TurnIngester, batch []backendtype.TurnWrite, timeout time.Duration) ([]backendtype.WriteResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[[]backendtype.WriteResult]{
 		backend: backend, operation: CallIngestTurn, timeout: timeout,
-		status: func(rs []WriteResult) ResultStatus {
+		status: func(rs []backendtype.WriteResult) backendtype.ResultStatus {
 			for _, r := range rs {
-				if r.Status != ResultSuccess {
+				if r.Status != backendtype.ResultSuccess {
 					return r.Status
 				}
 			}
-			return ResultSuccess
+			return backendtype.ResultSuccess
 		},
-		call: func(ctx context.Context) ([]WriteResult, error) {
+		call: func(ctx context.Context) ([]backendtype.WriteResult, error) {
 			rs, err := bi.IngestTurns(ctx, batch)
 			if err == nil && len(rs) != len(batch) {
 				err = fmt.Errorf("%s answered %d results for %d turns", backend, len(rs), len(batch))
 			}
 			return rs, err
 		},
-		late: func(rs []WriteResult) {
-			remover, ok := ingester.(TurnRemover)
+		late: func(rs []backendtype.WriteResult) {
+			remover, ok := ingester.(backendtype.TurnRemover)
 			if !ok || len(rs) != len(batch) {
 				return
 			}
@@ -611,22 +616,22 @@ func (s *Service) callBatchIngester(ctx context.Context, backend Backend, bi Bat
 	})
 }
 
-func (s *Service) callIngester(ctx context.Context, backend Backend, ingester TurnIngester, w TurnWrite, timeout time.Duration) (WriteResult, error) {
-	return callAdapter(ctx, s.core, adapterCall[WriteResult]{
+func (s *Service) callIngester(ctx context.Context, backend backendtype.Backend, ingester backendtype.TurnIngester, w backendtype.TurnWrite, timeout time.Duration) (backendtype.WriteResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[backendtype.WriteResult]{
 		backend: backend, operation: CallIngestTurn, timeout: timeout,
-		status: func(r WriteResult) ResultStatus { return r.Status },
-		call:   func(ctx context.Context) (WriteResult, error) { return ingester.IngestTurn(ctx, w) },
+		status: func(r backendtype.WriteResult) backendtype.ResultStatus { return r.Status },
+		call:   func(ctx context.Context) (backendtype.WriteResult, error) { return ingester.IngestTurn(ctx, w) },
 		// A write that lands after the ingest stopped waiting is recorded
 		// nowhere but as a failure: take it back if the backend can.
-		late: func(r WriteResult) {
-			if remover, ok := ingester.(TurnRemover); ok && r.Created {
+		late: func(r backendtype.WriteResult) {
+			if remover, ok := ingester.(backendtype.TurnRemover); ok && r.Created {
 				s.removeTurn(ctx, backend, remover, w)
 			}
 		},
 	})
 }
 
-func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err error, latency time.Duration, now time.Time) MemoryRef {
+func (s *Service) refFromWrite(t *turn, backend backendtype.Backend, res backendtype.WriteResult, err error, latency time.Duration, now time.Time) MemoryRef {
 	resp := BackendResultMetadata(res.Response)
 	resp["latency_ms"] = latency.Milliseconds()
 	if err != nil {
@@ -636,11 +641,11 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	}
 	status := RefStatusSuccess
 	switch res.Status {
-	case ResultFailed:
+	case backendtype.ResultFailed:
 		status = RefStatusFailed
-	case ResultPending:
+	case backendtype.ResultPending:
 		status = RefStatusPending
-	case ResultSkipped:
+	case backendtype.ResultSkipped:
 		status = RefStatusSkipped
 	}
 	extra := Metadata{"backend_response": resp}
@@ -661,7 +666,7 @@ func (s *Service) refFromWrite(t *turn, backend Backend, res WriteResult, err er
 	return ref
 }
 
-func (s *Service) newIngestRef(t *turn, backend Backend, status RefStatus, now time.Time, extra Metadata) MemoryRef {
+func (s *Service) newIngestRef(t *turn, backend backendtype.Backend, status RefStatus, now time.Time, extra Metadata) MemoryRef {
 	refType := s.refTypesOf(backend).Ingest
 	return MemoryRef{
 		ID:             RefID(t.gatewayID, backend, refType, "", "", ""),
@@ -840,8 +845,7 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 	if err := s.prefetchRefs(ctx, prepared); err != nil {
 		return nil, err
 	}
-	ctx = withErasureChecks(ctx, &erasureChecks{})
-	ctx = withSessionWriters(ctx, &sessionWriters{})
+	shared := inBatch{erasures: &erasureChecks{}, writers: &sessionWriters{}}
 	// Each session's turns form a chain: turn i writes to the backends after
 	// the session's previous turn has. A turn the batch holds twice is
 	// answered after the rest, as the replay it is.
@@ -863,14 +867,16 @@ func (s *Service) IngestConversationTurns(ctx context.Context, turns []IngestTur
 		key := t.WorkspaceID + "\x00" + t.SessionID
 		order := newTurnOrder(last[key])
 		last[key] = order
+		batch := shared
+		batch.order = order
 		wg.Go(func() {
 			defer order.written()
-			outcomes[i] = s.ingestOneOfBatch(withTurnOrder(ctx, order), t, turns[i].RequestID)
+			outcomes[i] = s.ingestOneOfBatch(ctx, t, turns[i].RequestID, batch)
 		})
 	}
 	wg.Wait()
 	for _, i := range again {
-		outcomes[i] = s.ingestOneOfBatch(ctx, prepared[i], turns[i].RequestID)
+		outcomes[i] = s.ingestOneOfBatch(ctx, prepared[i], turns[i].RequestID, inBatch{erasures: shared.erasures})
 	}
 	return outcomes, nil
 }
@@ -933,16 +939,9 @@ type erasureCheck struct {
 	err    error
 }
 
-type erasureChecksKey struct{}
-
-func withErasureChecks(ctx context.Context, c *erasureChecks) context.Context {
-	return context.WithValue(ctx, erasureChecksKey{}, c)
-}
-
 // activeErasures is the user's active erasures, from the batch's recent
-// answer when there is one.
-func (s *Service) activeErasures(ctx context.Context, workspaceID, userID string) ([]ErasureRequest, error) {
-	checks, _ := ctx.Value(erasureChecksKey{}).(*erasureChecks)
+// answer when there is one (checks is nil outside a batch).
+func (s *Service) activeErasures(ctx context.Context, checks *erasureChecks, workspaceID, userID string) ([]ErasureRequest, error) {
 	if checks == nil {
 		return s.store.ActiveErasures(ctx, workspaceID, userID)
 	}
@@ -1004,21 +1003,10 @@ func (o *turnOrder) written() {
 	}
 }
 
-type turnOrderKey struct{}
-
-func withTurnOrder(ctx context.Context, o *turnOrder) context.Context {
-	return context.WithValue(ctx, turnOrderKey{}, o)
-}
-
-func turnOrderFrom(ctx context.Context) *turnOrder {
-	o, _ := ctx.Value(turnOrderKey{}).(*turnOrder)
-	return o
-}
-
 // ingestOneOfBatch ingests one turn of a batch; a panic fails that turn
 // alone (it runs outside the request's own goroutine, where nothing else
 // would recover it).
-func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID string) (out TurnOutcome) {
+func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID string, batch inBatch) (out TurnOutcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.ErrorContext(ctx, "gateway: panic ingesting a turn of a batch",
@@ -1026,15 +1014,15 @@ func (s *Service) ingestOneOfBatch(ctx context.Context, t *turn, requestID strin
 			out = TurnOutcome{Err: fmt.Errorf("panic ingesting a turn of a batch: %v", p)}
 		}
 	}()
-	if turnOrderFrom(ctx) == nil {
-		res, err := s.runTurn(ctx, t, requestID)
+	if batch.order == nil {
+		res, err := s.runTurn(ctx, t, requestID, batch)
 		return TurnOutcome{Result: res, Err: err}
 	}
 	// Not shared with other requests' duplicates: an execution owned by
 	// another batch would wait on that batch's order, and two batches
 	// holding the same turns in opposite orders would wait on each other.
 	// The store's upserts keep one set of refs, as across processes.
-	res, err := s.ingest(context.WithoutCancel(ctx), t)
+	res, err := s.ingest(context.WithoutCancel(ctx), t, batch)
 	if err != nil {
 		return TurnOutcome{Err: err}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // A user's own memories, read back with their text: refs say what was
@@ -30,19 +32,6 @@ const (
 	// TextBackendFailed: the backend did not answer in time or failed.
 	TextBackendFailed TextUnavailable = "backend_failed"
 )
-
-// MemoryReader is a backend that can read memories it holds back, with
-// their text: texts[i] is memories[i]'s, found false when the backend does
-// not hold it (or cannot read that kind back).
-type MemoryReader interface {
-	ReadMemories(ctx context.Context, workspaceID, userID string, memories []MemoryLocator) ([]ReadMemory, error)
-}
-
-// ReadMemory is one memory's text as a backend read it.
-type ReadMemory struct {
-	Text  string
-	Found bool
-}
 
 // MemoryText is a ref's memory with its text, or why there is none.
 type MemoryText struct {
@@ -113,7 +102,7 @@ type MemoriesInput struct {
 	UserID      string `json:"userId" validate:"required,max=128,ident"`
 	AgentID     string `json:"agentId" validate:"max=128,ident"`
 	Namespace   string `json:"namespace" validate:"max=512,namespace"`
-	RefType     RefType
+	RefType     backendtype.RefType
 }
 
 // Memories lists the user's live memories, newest first, a page at a time,
@@ -163,7 +152,7 @@ func (s *Service) Memories(ctx context.Context, in MemoriesInput, page PageReque
 // timeout, for the text of its memories; the answer keeps refs' order.
 func (s *Service) readTexts(ctx context.Context, refs []MemoryRef) []MemoryText {
 	out := make([]MemoryText, len(refs))
-	byBackend := map[Backend][]int{}
+	byBackend := map[backendtype.Backend][]int{}
 	for i, r := range refs {
 		out[i].Ref = r
 		byBackend[r.Backend] = append(byBackend[r.Backend], i)
@@ -171,7 +160,7 @@ func (s *Service) readTexts(ctx context.Context, refs []MemoryRef) []MemoryText 
 	var wg sync.WaitGroup
 	for backend, idx := range byBackend {
 		adapter, configured := s.Backend(backend)
-		reader, ok := adapter.(MemoryReader)
+		reader, ok := adapter.(backendtype.MemoryReader)
 		if !configured || !ok {
 			for _, i := range idx {
 				out[i].Unavailable = new(TextNotReadable)
@@ -189,16 +178,16 @@ func (s *Service) readTexts(ctx context.Context, refs []MemoryRef) []MemoryText 
 	return out
 }
 
-func (s *Service) readGroup(ctx context.Context, reader MemoryReader, backend Backend, refs []MemoryRef, idx []int, out []MemoryText) {
-	locators := make([]MemoryLocator, len(idx))
+func (s *Service) readGroup(ctx context.Context, reader backendtype.MemoryReader, backend backendtype.Backend, refs []MemoryRef, idx []int, out []MemoryText) {
+	locators := make([]backendtype.MemoryLocator, len(idx))
 	for j, i := range idx {
 		r := refs[i]
-		locators[j] = MemoryLocator{RefType: r.RefType, SessionID: r.SessionID, NativeID: deref(r.NativeID), NativeURI: deref(r.NativeURI), Produced: ProducedMetadata(r)}
+		locators[j] = backendtype.MemoryLocator{RefType: r.RefType, SessionID: r.SessionID, NativeID: deref(r.NativeID), NativeURI: deref(r.NativeURI), Produced: ProducedMetadata(r)}
 	}
 	first := refs[idx[0]]
-	read, err := callAdapter(ctx, s.core, adapterCall[[]ReadMemory]{
+	read, err := callAdapter(ctx, s.core, adapterCall[[]backendtype.ReadMemory]{
 		backend: backend, operation: CallReadMemories, timeout: s.retrieveTimeout(backend),
-		call: func(ctx context.Context) ([]ReadMemory, error) {
+		call: func(ctx context.Context) ([]backendtype.ReadMemory, error) {
 			return reader.ReadMemories(ctx, first.WorkspaceID, first.UserID, locators)
 		},
 	})

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 func FuzzNormalizeTurn(f *testing.F) {
@@ -17,7 +19,7 @@ func FuzzNormalizeTurn(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ws, user, agent, session, turnID, namespace, role, content, key string) {
 		got, err := s.normalizeTurn(IngestTurnInput{
 			WorkspaceID: ws, UserID: user, AgentID: agent, SessionID: session, TurnID: turnID,
-			Namespace: namespace, Role: Role(role), Content: content, IdempotencyKey: key,
+			Namespace: namespace, Role: backendtype.Role(role), Content: content, IdempotencyKey: key,
 		})
 		if err != nil {
 			if _, ok := err.(*InputError); !ok {

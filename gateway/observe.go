@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Backend call operations, as a CallObserver sees them.
@@ -15,6 +17,7 @@ const (
 	CallEraseSubject  = "erase_subject"
 	CallVerifyErasure = "verify_erasure"
 	CallExportSubject = "export_subject"
+	CallRemoveTurn    = "remove_turn"
 )
 
 // Backend call outcomes, as a CallObserver sees them.
@@ -31,33 +34,33 @@ const (
 // call runs in the context it returns (which may carry a span), and end is
 // called exactly once with one of the Outcome* values.
 type CallObserver interface {
-	StartCall(ctx context.Context, backend Backend, operation string) (_ context.Context, end func(outcome string))
+	StartCall(ctx context.Context, backend backendtype.Backend, operation string) (_ context.Context, end func(outcome string))
 }
 
 // WithheldObserver, when the CallObserver implements it too, counts the
 // retrieved items left out because the caller's key does not reach them
 // (the caller is never told; operators see how often it happens).
 type WithheldObserver interface {
-	ItemsWithheld(backend Backend, reason string, n int)
+	ItemsWithheld(backend backendtype.Backend, reason string, n int)
 }
 
 // unobserved is the CallObserver of a service built without one.
 type unobserved struct{}
 
-func (unobserved) StartCall(ctx context.Context, _ Backend, _ string) (context.Context, func(string)) {
+func (unobserved) StartCall(ctx context.Context, _ backendtype.Backend, _ string) (context.Context, func(string)) {
 	return ctx, func(string) {}
 }
 
 // callOutcome classifies a backend call's result for observers.
-func callOutcome(status ResultStatus, err error) string {
+func callOutcome(status backendtype.ResultStatus, err error) string {
 	switch {
 	case timedOut(err):
 		return OutcomeTimeout
-	case err != nil, status == ResultFailed:
+	case err != nil, status == backendtype.ResultFailed:
 		return OutcomeError
-	case status == ResultPending:
+	case status == backendtype.ResultPending:
 		return OutcomePending
-	case status == ResultSkipped:
+	case status == backendtype.ResultSkipped:
 		return OutcomeSkipped
 	default:
 		return OutcomeOK

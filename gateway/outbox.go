@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Outbox defaults.
@@ -36,7 +38,7 @@ const (
 // oldest first, for one backend.
 type ClaimRequest struct {
 	WorkerID string
-	Backend  Backend
+	Backend  backendtype.Backend
 	// WorkspaceID, when set, claims only that workspace's events (an admin's
 	// synchronous drain); the worker's own loop claims every workspace's.
 	WorkspaceID string
@@ -58,7 +60,7 @@ type ClaimedBatch struct {
 type OutboxCompletion struct {
 	EventID   string
 	JobID     *string
-	Backend   Backend
+	Backend   backendtype.Backend
 	Operation Operation
 	// FenceWorker and FenceClaim name the lease the attempt ran under; the
 	// completion lands only while the event is still under it.
@@ -154,7 +156,7 @@ func (s *OutboxExecutor) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, 
 	}
 	switch e.Operation {
 	case OperationCommitSession:
-		committer, ok := adapter.(SessionCommitter)
+		committer, ok := adapter.(backendtype.SessionCommitter)
 		if !ok {
 			return s.skipped(c, now, ReasonAdapterMethodMissing)
 		}
@@ -169,22 +171,22 @@ func (s *OutboxExecutor) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, 
 	}
 }
 
-func (s *OutboxExecutor) callCommitter(ctx context.Context, committer SessionCommitter, e OutboxEvent) (CommitResult, error) {
-	req := CommitRequest{
+func (s *OutboxExecutor) callCommitter(ctx context.Context, committer backendtype.SessionCommitter, e OutboxEvent) (backendtype.CommitResult, error) {
+	req := backendtype.CommitRequest{
 		EventID: e.ID, JobID: deref(e.JobID), GatewayID: e.GatewayID, WorkspaceID: e.WorkspaceID,
 		UserID: e.UserID, AgentID: e.AgentID, SessionID: e.SessionID, Namespace: e.Namespace,
 		Attempt: e.AttemptCount, Metadata: SafeMetadata(e.Metadata),
 		Known: func(ctx context.Context) (map[string]bool, error) { return s.knownNativeIDs(ctx, e) },
 	}
-	return callAdapter(ctx, s.core, adapterCall[CommitResult]{
+	return callAdapter(ctx, s.core, adapterCall[backendtype.CommitResult]{
 		backend: e.Backend, operation: CallCommitSession, timeout: s.cfg.CommitTimeout, status: commitStatus,
-		call: func(ctx context.Context) (CommitResult, error) { return committer.CommitSession(ctx, req) },
+		call: func(ctx context.Context) (backendtype.CommitResult, error) { return committer.CommitSession(ctx, req) },
 	})
 }
 
-func commitStatus(r CommitResult) ResultStatus { return r.Status }
+func commitStatus(r backendtype.CommitResult) backendtype.ResultStatus { return r.Status }
 
-func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, res CommitResult, err error, now time.Time) OutboxCompletion {
+func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, res backendtype.CommitResult, err error, now time.Time) OutboxCompletion {
 	if err != nil {
 		code := ErrorCodeAdapterException
 		if timedOut(err) {
@@ -207,11 +209,11 @@ func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, re
 			c.Metadata["backend_state"] = SafeMetadata(res.State)
 		}
 	}
-	if res.Status == ResultSuccess || res.Status == ResultSkipped || res.Status == "" {
+	if res.Status == backendtype.ResultSuccess || res.Status == backendtype.ResultSkipped || res.Status == "" {
 		delete(c.Metadata, "backend_state")
 	}
 	switch res.Status {
-	case ResultFailed:
+	case backendtype.ResultFailed:
 		msg := res.ErrorMessage
 		if msg == "" {
 			msg = "backend reported failure"
@@ -220,10 +222,10 @@ func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, re
 			return s.waitForBackend(c, e, now, res.DownUntil, res.ErrorCode, msg)
 		}
 		return s.failed(c, now, res.Retryable, res.ErrorCode, msg)
-	case ResultSkipped:
+	case backendtype.ResultSkipped:
 		reason, _ := result["reason"].(string)
 		return s.skipped(c, now, reason)
-	case ResultPending:
+	case backendtype.ResultPending:
 		// Not finished remotely: look again later without spending an attempt.
 		delay := res.RetryAfter
 		if delay <= 0 {
@@ -244,7 +246,7 @@ func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, re
 
 // retiredByCommit are the retirements of the memories a commit deleted,
 // but those it also produced (a memory rewritten under the same name).
-func retiredByCommit(e OutboxEvent, res CommitResult) []RefRetirement {
+func retiredByCommit(e OutboxEvent, res backendtype.CommitResult) []RefRetirement {
 	if len(res.Retired) == 0 {
 		return nil
 	}
@@ -318,14 +320,14 @@ func (s *OutboxExecutor) skipped(c OutboxCompletion, now time.Time, reason strin
 // idempotency_key metadata, else "produced_ref_index:{i}" when it has no
 // native id or uri. A result without refs yields one ref from its own native
 // id/uri.
-func (s *OutboxExecutor) producedRefs(e OutboxEvent, res CommitResult, result Metadata, now time.Time) (refs []MemoryRef, sessionLabelled []string) {
+func (s *OutboxExecutor) producedRefs(e OutboxEvent, res backendtype.CommitResult, result Metadata, now time.Time) (refs []MemoryRef, sessionLabelled []string) {
 	produced := res.Refs
 	if len(produced) == 0 {
 		refType := res.RefType
 		if refType == "" {
 			refType = s.refTypesOf(e.Backend).Commit
 		}
-		produced = []ProducedRef{{RefType: refType, NativeID: res.NativeID, NativeURI: res.NativeURI}}
+		produced = []backendtype.ProducedRef{{RefType: refType, NativeID: res.NativeID, NativeURI: res.NativeURI}}
 	}
 	refs = make([]MemoryRef, 0, len(produced))
 	for i, p := range produced {
@@ -385,7 +387,7 @@ func (s *OutboxExecutor) producedRefs(e OutboxEvent, res CommitResult, result Me
 	return refs, sessionLabelled
 }
 
-func producedStableKey(p ProducedRef, index int) string {
+func producedStableKey(p backendtype.ProducedRef, index int) string {
 	for _, key := range []string{"stable_key", "backend_ref_key", "idempotency_key"} {
 		if v, ok := p.Metadata[key].(string); ok && v != "" {
 			return v

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Redactor applies a workspace's redaction policy to text.
@@ -173,7 +175,7 @@ func countsMetadata(counts map[string]int) Metadata {
 
 // redactItems applies the policy to retrieved text: masked in place, an
 // item holding a rejected kind left out.
-func (s *Service) redactItems(ctx context.Context, workspaceID string, items []RetrievedItem) []RetrievedItem {
+func (s *Service) redactItems(ctx context.Context, workspaceID string, items []backendtype.RetrievedItem) []backendtype.RetrievedItem {
 	if s.redactor == nil {
 		return items
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Retention: how long the control plane keeps finished work, and how long
@@ -61,7 +63,7 @@ type RetentionRules struct {
 // namespace), of the given types (none: every type), older than TTL.
 type MemoryTTL struct {
 	Namespace   string
-	MemoryTypes []RefType
+	MemoryTypes []backendtype.RefType
 	TTL         time.Duration
 }
 
@@ -128,7 +130,7 @@ func (s *Service) ExpireMemories(ctx context.Context, store RetentionStore, ws W
 			// refused), so no feedback recorded before that refusal
 			// stands in for this one.
 			ID: FeedbackID(ref.WorkspaceID, ReviewerRetention, ref.ID), WorkspaceID: ref.WorkspaceID, UserID: ref.UserID,
-			AgentID: ref.AgentID, Namespace: ref.Namespace, MemoryRefID: ref.ID, FeedbackType: FeedbackDeleteRequest,
+			AgentID: ref.AgentID, Namespace: ref.Namespace, MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackDeleteRequest,
 			Status: FeedbackAccepted, ReviewedBy: optional(ReviewerRetention), ReviewedAt: &now,
 			SourceType: optional(SourceRetention), SourceEventID: optional(ref.ID),
 			Metadata:  Metadata{"backend": string(ref.Backend), "ref_type": string(ref.RefType), "ttl": rule.TTL.String()},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/maintenance"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -33,7 +34,7 @@ func TestMemoryTTLExpiresThroughTheOutbox(t *testing.T) {
 
 		store := persistence.NewStore(db)
 		policy := gateway.RetentionPolicy{Default: gateway.RetentionRules{Memories: []gateway.MemoryTTL{
-			{Namespace: "team", MemoryTypes: []gateway.RefType{gateway.RefTypeMessageMemory}, TTL: 30 * 24 * time.Hour},
+			{Namespace: "team", MemoryTypes: []backendtype.RefType{backendtype.RefTypeMessageMemory}, TTL: 30 * 24 * time.Hour},
 		}}}
 		var mu sync.Mutex
 		expired := 0
@@ -58,13 +59,13 @@ func TestMemoryTTLExpiresThroughTheOutbox(t *testing.T) {
 
 		require.Zero(t, countWhere(t, db, "local_memories", "user_id = ? AND committed_by IS NULL", "u1"), "the local turn is gone")
 		require.Equal(t, 1, countWhere(t, db, "memory_refs", "user_id = ? AND backend = ? AND ref_type = ? AND status = ?",
-			"u1", gateway.BackendLocal, gateway.RefTypeMessageMemory, gateway.RefStatusDeleted))
+			"u1", backendtype.BackendLocal, backendtype.RefTypeMessageMemory, gateway.RefStatusDeleted))
 		require.Equal(t, 1, countWhere(t, db, "memory_feedback", "source_type = ? AND status = ?", gateway.SourceRetention, gateway.FeedbackUnsupported),
 			"EverMemOS cannot delete a raw message: reported")
-		require.Zero(t, countWhere(t, db, "memory_refs", "backend = ? AND status = ?", gateway.BackendEverMemOS, gateway.RefStatusDeleted),
+		require.Zero(t, countWhere(t, db, "memory_refs", "backend = ? AND status = ?", backendtype.BackendEverMemOS, gateway.RefStatusDeleted),
 			"and never marked deleted")
 		require.Zero(t, countWhere(t, db, "memory_refs", "user_id = ? AND status = ?", "u2", gateway.RefStatusDeleted), "newer memories stay")
-		require.Positive(t, countWhere(t, db, "memory_refs", "user_id = ? AND ref_type <> ? AND status = ?", "u1", gateway.RefTypeMessageMemory, gateway.RefStatusSuccess),
+		require.Positive(t, countWhere(t, db, "memory_refs", "user_id = ? AND ref_type <> ? AND status = ?", "u1", backendtype.RefTypeMessageMemory, gateway.RefStatusSuccess),
 			"other types stay")
 
 		// Nothing more to route.
@@ -130,13 +131,13 @@ func TestReservedSourceTypes(t *testing.T) {
 		w.drain(t)
 		var refID string
 		require.NoError(t, db.NewSelect().Table("memory_refs").Column("id").
-			Where("user_id = ? AND backend = ? AND ref_type = ?", "u1", gateway.BackendLocal, gateway.RefTypeMessageMemory).
+			Where("user_id = ? AND backend = ? AND ref_type = ?", "u1", backendtype.BackendLocal, backendtype.RefTypeMessageMemory).
 			Scan(context.Background(), &refID))
 		viaGraphQL := gateway.WithVia(context.Background(), gateway.ViaGraphQL)
 		feedback := func(ctx context.Context, source string) error {
 			_, err := w.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refID,
-				FeedbackType: gateway.FeedbackHelpful, SourceType: source, SourceEventID: refID,
+				FeedbackType: backendtype.FeedbackHelpful, SourceType: source, SourceEventID: refID,
 			})
 			return err
 		}
@@ -147,7 +148,7 @@ func TestReservedSourceTypes(t *testing.T) {
 			require.Equal(t, "sourceType", input.Field)
 			_, err = w.svc.IngestConversationTurn(viaGraphQL, gateway.IngestTurnInput{
 				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s-u1", TurnID: "t-" + source,
-				Namespace: "team", Role: gateway.RoleUser, Content: "x", SourceType: source,
+				Namespace: "team", Role: backendtype.RoleUser, Content: "x", SourceType: source,
 			})
 			require.ErrorAs(t, err, &input, source)
 		}
@@ -159,7 +160,7 @@ func TestReservedSourceTypes(t *testing.T) {
 		now := time.Unix(0, w.now.Load()).UTC()
 		spoof := gateway.MemoryFeedback{
 			ID: gateway.FeedbackID("ws", gateway.SourceRetention, refID), WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team",
-			MemoryRefID: refID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackAccepted,
+			MemoryRefID: refID, FeedbackType: backendtype.FeedbackHelpful, Status: gateway.FeedbackAccepted,
 			ReviewedBy: new(gateway.ReviewerAutoAccept), ReviewedAt: &now,
 			SourceType: new(gateway.SourceRetention), SourceEventID: &refID, CreatedAt: now, UpdatedAt: now,
 		}
@@ -168,7 +169,7 @@ func TestReservedSourceTypes(t *testing.T) {
 
 		w.advance(31 * 24 * time.Hour)
 		policy := gateway.RetentionPolicy{Default: gateway.RetentionRules{Memories: []gateway.MemoryTTL{
-			{Namespace: "team", MemoryTypes: []gateway.RefType{gateway.RefTypeMessageMemory}, TTL: 30 * 24 * time.Hour},
+			{Namespace: "team", MemoryTypes: []backendtype.RefType{backendtype.RefTypeMessageMemory}, TTL: 30 * 24 * time.Hour},
 		}}}
 		cleaner, err := maintenance.New(maintenance.Config{Policy: policy, BatchSize: 10}, persistence.NewStore(db), w.svc, nil,
 			func() time.Time { return time.Unix(0, w.now.Load()) }, maintenance.Hooks{})

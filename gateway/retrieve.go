@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // rrfK is the reciprocal-rank-fusion constant (the customary 60): it damps
@@ -19,25 +21,25 @@ const rrfK = 60
 
 // RetrieveContextInput is a context query from an agent.
 type RetrieveContextInput struct {
-	WorkspaceID string    `json:"workspaceId" validate:"required,max=128,ident"`
-	UserID      string    `json:"userId" validate:"required,max=128,ident"`
-	AgentID     string    `json:"agentId" validate:"required,max=128,ident"`
-	Namespace   string    `json:"namespace" validate:"max=512,namespace"`
-	Query       string    `json:"query" validate:"required,max=4096,text"`
-	SessionID   string    `json:"sessionId" validate:"max=128,ident"`
-	Limit       int       `json:"limit" validate:"gte=0,lte=100"`
-	Backends    []Backend `json:"backends" validate:"dive,backend"`
-	TraceID     string    `json:"traceId" validate:"max=128,ident"`
+	WorkspaceID string                `json:"workspaceId" validate:"required,max=128,ident"`
+	UserID      string                `json:"userId" validate:"required,max=128,ident"`
+	AgentID     string                `json:"agentId" validate:"required,max=128,ident"`
+	Namespace   string                `json:"namespace" validate:"max=512,namespace"`
+	Query       string                `json:"query" validate:"required,max=4096,text"`
+	SessionID   string                `json:"sessionId" validate:"max=128,ident"`
+	Limit       int                   `json:"limit" validate:"gte=0,lte=100"`
+	Backends    []backendtype.Backend `json:"backends" validate:"dive,backend"`
+	TraceID     string                `json:"traceId" validate:"max=128,ident"`
 }
 
 // ContextItem is one merged retrieval result.
 type ContextItem struct {
 	Text          string
 	Score         float64
-	SourceBackend Backend
+	SourceBackend backendtype.Backend
 	// AlsoFoundIn lists the other backends that returned the same memory.
-	AlsoFoundIn []Backend
-	MemoryType  RefType
+	AlsoFoundIn []backendtype.Backend
+	MemoryType  backendtype.RefType
 	NativeID    *string
 	NativeURI   *string
 	RefID       *string
@@ -45,7 +47,7 @@ type ContextItem struct {
 
 // BackendRetrieval is one backend's outcome in a retrieval.
 type BackendRetrieval struct {
-	Backend   Backend
+	Backend   backendtype.Backend
 	Outcome   RetrievalOutcome
 	LatencyMs int
 	Error     *string
@@ -56,7 +58,7 @@ type BackendRetrieval struct {
 // backends.
 type RetrievalConflict struct {
 	Kind      string
-	Backends  []Backend
+	Backends  []backendtype.Backend
 	NativeIDs []string
 	Message   string
 }
@@ -70,8 +72,8 @@ type RetrieveResult struct {
 }
 
 type backendHits struct {
-	backend Backend
-	items   []RetrievedItem
+	backend backendtype.Backend
+	items   []backendtype.RetrievedItem
 	// refIDs[i] is the known ref of items[i], if any.
 	refIDs []*string
 }
@@ -106,7 +108,7 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 	if strings.TrimSpace(query.Text) == "" {
 		return RetrieveResult{}, NewInputError("query", "is empty once redacted")
 	}
-	fan, err := s.queryBackends(ctx, p, in, RetrievalQuery{
+	fan, err := s.queryBackends(ctx, p, in, backendtype.RetrievalQuery{
 		WorkspaceID: in.WorkspaceID, UserID: in.UserID, AgentID: in.AgentID,
 		Namespace: in.Namespace, SessionID: in.SessionID, Query: query.Text, Limit: in.Limit,
 	})
@@ -130,7 +132,7 @@ func (s *Service) RetrieveContext(ctx context.Context, in RetrieveContextInput) 
 
 // erasedRetrieval answers a retrieval an erasure under way hides: nothing,
 // from any backend, even one still deleting.
-func erasedRetrieval(backends []BackendAdapter, in RetrieveContextInput) RetrieveResult {
+func erasedRetrieval(backends []backendtype.BackendAdapter, in RetrieveContextInput) RetrieveResult {
 	outcomes := make([]BackendRetrieval, len(backends))
 	for i, b := range backends {
 		outcomes[i] = BackendRetrieval{Backend: b.Name(), Outcome: RetrievalSkipped, Error: optional("an erasure of this user's memories is in progress")}
@@ -149,7 +151,7 @@ func (s *Service) validateRetrieval(in RetrieveContextInput) (RetrieveContextInp
 		return in, err
 	}
 	if in.Limit == 0 {
-		in.Limit = RetrieveLimitDefault
+		in.Limit = backendtype.RetrieveLimitDefault
 	}
 	return in, s.checkIDs(
 		idField{"workspaceId", in.WorkspaceID}, idField{"userId", in.UserID}, idField{"agentId", in.AgentID},
@@ -173,10 +175,10 @@ type fanOut struct {
 // own timeout, and screens each answer as it arrives; the user's retired
 // facts, and what of the user's memories the key reaches, are read beside
 // the fan-out.
-func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveContextInput, q RetrievalQuery) (fanOut, error) {
-	var selected map[Backend]bool
+func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveContextInput, q backendtype.RetrievalQuery) (fanOut, error) {
+	var selected map[backendtype.Backend]bool
 	if in.Backends != nil {
-		selected = make(map[Backend]bool, len(in.Backends))
+		selected = make(map[backendtype.Backend]bool, len(in.Backends))
 		for _, b := range in.Backends {
 			selected[b] = true
 		}
@@ -204,7 +206,7 @@ func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveCon
 	for i, adapter := range s.backends {
 		fan.outcomes[i] = BackendRetrieval{Backend: adapter.Name(), Outcome: RetrievalSkipped}
 		fan.hits[i].backend = adapter.Name()
-		retriever, ok := adapter.(Retriever)
+		retriever, ok := adapter.(backendtype.Retriever)
 		if !ok || (selected != nil && !selected[adapter.Name()]) {
 			continue
 		}
@@ -252,10 +254,10 @@ func (s *Service) queryBackends(ctx context.Context, p Principal, in RetrieveCon
 	return fan, nil
 }
 
-func (s *Service) callRetriever(ctx context.Context, backend Backend, r Retriever, q RetrievalQuery, timeout time.Duration) ([]RetrievedItem, error) {
-	return callAdapter(ctx, s.core, adapterCall[[]RetrievedItem]{
+func (s *Service) callRetriever(ctx context.Context, backend backendtype.Backend, r backendtype.Retriever, q backendtype.RetrievalQuery, timeout time.Duration) ([]backendtype.RetrievedItem, error) {
+	return callAdapter(ctx, s.core, adapterCall[[]backendtype.RetrievedItem]{
 		backend: backend, operation: CallRetrieve, timeout: timeout,
-		call: func(ctx context.Context) ([]RetrievedItem, error) { return r.Retrieve(ctx, q) },
+		call: func(ctx context.Context) ([]backendtype.RetrievedItem, error) { return r.Retrieve(ctx, q) },
 	})
 }
 
@@ -287,7 +289,7 @@ func mergeHits(all []backendHits, limit int) ([]ContextItem, []RetrievalConflict
 			// The same text from any backend is one item: compared by a
 			// hash of the text with case and spacing folded, never by a
 			// backend's own ContentHash (an exact hash, for retirement).
-			textHash := ContentHash(strings.Join(strings.Fields(strings.ToLower(it.Text)), " "))
+			textHash := backendtype.ContentHash(strings.Join(strings.Fields(strings.ToLower(it.Text)), " "))
 			nativeKey := string(h.backend) + "|" + it.NativeID + "|" + it.NativeURI
 			f := byKey[nativeKey]
 			if f == nil {
@@ -361,7 +363,7 @@ func divergentContent(items []ContextItem) []RetrievalConflict {
 			}
 			conflicts = append(conflicts, RetrievalConflict{
 				Kind:      "divergent_content",
-				Backends:  []Backend{a.SourceBackend, b.SourceBackend},
+				Backends:  []backendtype.Backend{a.SourceBackend, b.SourceBackend},
 				NativeIDs: []string{nativeKey(a), nativeKey(b)},
 				Message:   "two backends hold different versions of what looks like the same memory",
 			})
@@ -416,7 +418,7 @@ const (
 
 // screening is one backend's answer after its refs were consulted.
 type screening struct {
-	items     []RetrievedItem
+	items     []backendtype.RetrievedItem
 	refIDs    []*string
 	conflicts []RetrievalConflict
 	err       error
@@ -428,7 +430,7 @@ type screening struct {
 // backend should no longer hold them — and items still carrying the content
 // a correction replaced in place; and it links the rest to their ref (the
 // most recently updated live one the caller may see).
-func (s *Service) screenItems(ctx context.Context, workspaceID string, scope ReadScope, view retrievalView, backend Backend, items []RetrievedItem) screening {
+func (s *Service) screenItems(ctx context.Context, workspaceID string, scope ReadScope, view retrievalView, backend backendtype.Backend, items []backendtype.RetrievedItem) screening {
 	if view.err != nil {
 		return screening{err: view.err}
 	}
@@ -477,7 +479,7 @@ func (s *Service) screenItems(ctx context.Context, workspaceID string, scope Rea
 		}
 		if kind, ok := retiredKind(it, live, retired); ok {
 			out.conflicts = append(out.conflicts, RetrievalConflict{
-				Kind: kind, Backends: []Backend{backend}, NativeIDs: []string{nativeKeyOf(it)},
+				Kind: kind, Backends: []backendtype.Backend{backend}, NativeIDs: []string{nativeKeyOf(it)},
 				Message: retiredMessage(kind),
 			})
 			continue
@@ -521,7 +523,7 @@ func dropStale(h backendHits, retired map[string]bool) (backendHits, []Retrieval
 	for i, it := range h.items {
 		if holdsRetired(it, retired) {
 			conflicts = append(conflicts, RetrievalConflict{
-				Kind: ConflictStale, Backends: []Backend{h.backend}, NativeIDs: []string{nativeKeyOf(it)},
+				Kind: ConflictStale, Backends: []backendtype.Backend{h.backend}, NativeIDs: []string{nativeKeyOf(it)},
 				Message: retiredMessage(ConflictStale),
 			})
 			continue
@@ -532,12 +534,12 @@ func dropStale(h backendHits, retired map[string]bool) (backendHits, []Retrieval
 	return kept, conflicts
 }
 
-func holdsRetired(it RetrievedItem, retired map[string]bool) bool {
+func holdsRetired(it backendtype.RetrievedItem, retired map[string]bool) bool {
 	if it.ContentHash != "" && retired[it.ContentHash] {
 		return true
 	}
 	for _, statement := range statements(it.Text) {
-		if retired[ContentHash(statement)] {
+		if retired[backendtype.ContentHash(statement)] {
 			return true
 		}
 	}
@@ -570,7 +572,7 @@ func statements(text string) []string {
 	return out
 }
 
-func sameMemory(it RetrievedItem, r MemoryRef) bool {
+func sameMemory(it backendtype.RetrievedItem, r MemoryRef) bool {
 	return (it.NativeID != "" && r.NativeID != nil && it.NativeID == *r.NativeID) ||
 		(it.NativeURI != "" && r.NativeURI != nil && it.NativeURI == *r.NativeURI)
 }
@@ -578,7 +580,7 @@ func sameMemory(it RetrievedItem, r MemoryRef) bool {
 // retiredKind says whether an item must not be returned: its memory has no
 // live ref left (superseded or deleted), or it was corrected in place but
 // the backend still returns the replaced content.
-func retiredKind(it RetrievedItem, live, retired []MemoryRef) (string, bool) {
+func retiredKind(it backendtype.RetrievedItem, live, retired []MemoryRef) (string, bool) {
 	if len(retired) == 0 {
 		return "", false
 	}
@@ -593,7 +595,7 @@ func retiredKind(it RetrievedItem, live, retired []MemoryRef) (string, bool) {
 	}
 	hash := it.ContentHash
 	if hash == "" {
-		hash = ContentHash(strings.TrimSpace(it.Text))
+		hash = backendtype.ContentHash(strings.TrimSpace(it.Text))
 	}
 	for _, r := range live {
 		if r.ContentHash != nil && *r.ContentHash == hash {
@@ -621,7 +623,7 @@ func retiredMessage(kind string) string {
 	}
 }
 
-func nativeKeyOf(it RetrievedItem) string {
+func nativeKeyOf(it backendtype.RetrievedItem) string {
 	if it.NativeID != "" {
 		return it.NativeID
 	}
@@ -689,7 +691,7 @@ func (s *Service) retrievalView(ctx context.Context, p Principal, in RetrieveCon
 }
 
 // withholds says whether an item must be left out for the view, and why.
-func (v retrievalView) withholds(it RetrievedItem, live, retired []MemoryRef) (string, bool) {
+func (v retrievalView) withholds(it backendtype.RetrievedItem, live, retired []MemoryRef) (string, bool) {
 	if !v.limited {
 		return "", false
 	}
@@ -709,7 +711,7 @@ func (v retrievalView) withholds(it RetrievedItem, live, retired []MemoryRef) (s
 	return "", false
 }
 
-func (s *Service) countWithheld(backend Backend, withheld map[string]int) {
+func (s *Service) countWithheld(backend backendtype.Backend, withheld map[string]int) {
 	o, ok := s.observer.(WithheldObserver)
 	if !ok {
 		return

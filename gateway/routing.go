@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Audit actions of the feedback lifecycle after it is recorded.
@@ -34,18 +36,18 @@ const (
 // RECEIVED for reviewMemoryFeedback.
 type FeedbackPolicy struct {
 	// Default applies to workspaces not listed in Workspaces.
-	Default []FeedbackType
+	Default []backendtype.FeedbackType
 	// Workspaces overrides Default per workspace.
-	Workspaces map[string][]FeedbackType
+	Workspaces map[string][]backendtype.FeedbackType
 }
 
 // DefaultFeedbackPolicy accepts HELPFUL and NOT_HELPFUL at once (they change
 // nothing in a backend) and holds corrections and delete requests for review.
-var DefaultFeedbackPolicy = FeedbackPolicy{Default: []FeedbackType{FeedbackHelpful, FeedbackNotHelpful}}
+var DefaultFeedbackPolicy = FeedbackPolicy{Default: []backendtype.FeedbackType{backendtype.FeedbackHelpful, backendtype.FeedbackNotHelpful}}
 
 // AutoAccepts reports whether feedback of type t in the workspace is
 // accepted without review.
-func (p FeedbackPolicy) AutoAccepts(workspaceID string, t FeedbackType) bool {
+func (p FeedbackPolicy) AutoAccepts(workspaceID string, t backendtype.FeedbackType) bool {
 	types, ok := p.Workspaces[workspaceID]
 	if !ok {
 		types = p.Default
@@ -98,7 +100,7 @@ type RefRetirement struct {
 	WorkspaceID string
 	// UserID, when set, limits the retirement to that user's refs.
 	UserID       string
-	Backend      Backend
+	Backend      backendtype.Backend
 	RefID        string
 	NativeID     string
 	NativeURI    string
@@ -309,7 +311,7 @@ func (s *Service) feedbackRoute(fb MemoryFeedback, ref MemoryRef, now time.Time)
 // executeFeedback applies an APPLY_FEEDBACK event: it loads the feedback,
 // its correction and the ref, asks the owning backend, and turns the answer
 // into the completion, the replacement ref and the feedback's outcome.
-func (s *OutboxExecutor) executeFeedback(ctx context.Context, c OutboxCompletion, e OutboxEvent, adapter BackendAdapter, now time.Time) OutboxCompletion {
+func (s *OutboxExecutor) executeFeedback(ctx context.Context, c OutboxCompletion, e OutboxEvent, adapter backendtype.BackendAdapter, now time.Time) OutboxCompletion {
 	fb, ref, content, err := s.feedbackTarget(ctx, e)
 	if errors.Is(err, ErrNotFound) {
 		return s.failed(c, now, false, ErrorCodeFeedbackMissing, err.Error())
@@ -317,13 +319,13 @@ func (s *OutboxExecutor) executeFeedback(ctx context.Context, c OutboxCompletion
 	if err != nil {
 		return s.failed(c, now, true, ErrorCodeAdapterException, err.Error())
 	}
-	applier, ok := adapter.(FeedbackApplier)
+	applier, ok := adapter.(backendtype.FeedbackApplier)
 	if !ok {
 		c = s.skipped(c, now, ReasonAdapterMethodMissing)
 		return s.withFeedbackOutcome(c, e, fb, ref, nil, nil, now)
 	}
 	state, _ := e.Metadata["backend_state"].(map[string]any)
-	res, err := s.callFeedbackApplier(ctx, applier, e, FeedbackRequest{
+	res, err := s.callFeedbackApplier(ctx, applier, e, backendtype.FeedbackRequest{
 		EventID: e.ID, FeedbackID: fb.ID, FeedbackType: fb.FeedbackType,
 		WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, AgentID: ref.AgentID, SessionID: ref.SessionID,
 		Namespace: ref.Namespace, RefType: ref.RefType, NativeID: deref(ref.NativeID), NativeURI: deref(ref.NativeURI),
@@ -332,7 +334,7 @@ func (s *OutboxExecutor) executeFeedback(ctx context.Context, c OutboxCompletion
 	c = s.applyCommitResult(c, e, res, err, now)
 	var replacement *MemoryRef
 	c.Refs, c.SessionLabelled = nil, nil
-	if c.Status == OutboxSuccess && fb.FeedbackType == FeedbackCorrection {
+	if c.Status == OutboxSuccess && fb.FeedbackType == backendtype.FeedbackCorrection {
 		r := replacementRef(e, ref, res, content.Correction, BackendResultMetadata(res.Response), now)
 		replacement = &r
 		c.Refs = []MemoryRef{r}
@@ -364,16 +366,16 @@ func (s *OutboxExecutor) feedbackTarget(ctx context.Context, e OutboxEvent) (Mem
 	return fbs[0], refs[0], content, nil
 }
 
-func (s *OutboxExecutor) callFeedbackApplier(ctx context.Context, applier FeedbackApplier, e OutboxEvent, req FeedbackRequest) (CommitResult, error) {
-	return callAdapter(ctx, s.core, adapterCall[CommitResult]{
+func (s *OutboxExecutor) callFeedbackApplier(ctx context.Context, applier backendtype.FeedbackApplier, e OutboxEvent, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+	return callAdapter(ctx, s.core, adapterCall[backendtype.CommitResult]{
 		backend: e.Backend, operation: CallApplyFeedback, timeout: s.cfg.CommitTimeout, status: commitStatus,
-		call: func(ctx context.Context) (CommitResult, error) { return applier.ApplyFeedback(ctx, req) },
+		call: func(ctx context.Context) (backendtype.CommitResult, error) { return applier.ApplyFeedback(ctx, req) },
 	})
 }
 
 // replacementRef is the ref of the corrected memory: the backend's new
 // memory, or the same native memory rewritten in place.
-func replacementRef(e OutboxEvent, old MemoryRef, res CommitResult, correction string, result Metadata, now time.Time) MemoryRef {
+func replacementRef(e OutboxEvent, old MemoryRef, res backendtype.CommitResult, correction string, result Metadata, now time.Time) MemoryRef {
 	nativeID, nativeURI, refType := res.NativeID, res.NativeURI, res.RefType
 	if nativeID == "" && nativeURI == "" {
 		nativeID, nativeURI = deref(old.NativeID), deref(old.NativeURI)
@@ -381,7 +383,7 @@ func replacementRef(e OutboxEvent, old MemoryRef, res CommitResult, correction s
 	if refType == "" {
 		refType = old.RefType
 	}
-	hash := ContentHash(strings.TrimSpace(correction))
+	hash := backendtype.ContentHash(strings.TrimSpace(correction))
 	return MemoryRef{
 		ID:            RefID(e.GatewayID, e.Backend, refType, nativeID, nativeURI, stableKeyReplacement),
 		GatewayID:     e.GatewayID,
@@ -432,7 +434,7 @@ func (s *OutboxExecutor) withFeedbackOutcome(c OutboxCompletion, e OutboxEvent, 
 		out.Retire = retire
 	case OutboxSkipped:
 		out.Status = FeedbackSkipped
-		if result, _ := c.Metadata["backend_result"].(Metadata); result["status"] == StatusUnsupported {
+		if result, _ := c.Metadata["backend_result"].(Metadata); result["status"] == backendtype.StatusUnsupported {
 			out.Status = FeedbackUnsupported
 		}
 		reason, _ := c.Metadata["reason"].(string)

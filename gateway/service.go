@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-playground/validator/v10"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Defaults for Config.
@@ -17,7 +19,6 @@ const (
 	MaxAttemptsDefault      = 5
 	MaxContentBytesDefault  = 64 << 10
 	MaxMetadataBytesDefault = 16 << 10
-	RetrieveLimitDefault    = 10
 	RetrieveLimitMax        = 100
 	RetrieveTimeoutDefault  = 5 * time.Second
 	PageSizeDefault         = 20
@@ -31,7 +32,7 @@ type Config struct {
 	BackendTimeout time.Duration
 	// BackendTimeouts overrides BackendTimeout (and RetrieveTimeout) per
 	// backend, for backends that are slow by design.
-	BackendTimeouts map[Backend]time.Duration
+	BackendTimeouts map[backendtype.Backend]time.Duration
 	// RetrieveTimeout bounds each backend query during retrieval.
 	RetrieveTimeout time.Duration
 	// MaxAttempts is how often the worker tries an outbox event before it is
@@ -123,8 +124,8 @@ type Scope struct {
 // backends, the store, the configuration and the cross-cutting
 // collaborators (clock, logger, redaction, call observation).
 type core struct {
-	backends []BackendAdapter
-	byName   map[Backend]BackendAdapter
+	backends []backendtype.BackendAdapter
+	byName   map[backendtype.Backend]backendtype.BackendAdapter
 	cfg      Config
 	logger   *slog.Logger
 	now      func() time.Time
@@ -132,7 +133,7 @@ type core struct {
 	redactor Redactor
 	observer CallObserver
 	// refTypes are what each backend declared (RefTypeDeclarer).
-	refTypes map[Backend]RefTypes
+	refTypes map[backendtype.Backend]backendtype.RefTypes
 }
 
 func newCore(opts Options) (*core, error) {
@@ -144,8 +145,8 @@ func newCore(opts Options) (*core, error) {
 	}
 	c := &core{
 		backends: opts.Backends,
-		byName:   make(map[Backend]BackendAdapter, len(opts.Backends)),
-		refTypes: make(map[Backend]RefTypes, len(opts.Backends)),
+		byName:   make(map[backendtype.Backend]backendtype.BackendAdapter, len(opts.Backends)),
+		refTypes: make(map[backendtype.Backend]backendtype.RefTypes, len(opts.Backends)),
 		cfg:      opts.Config.withDefaults(),
 		logger:   opts.Logger,
 		now:      opts.Now,
@@ -167,8 +168,8 @@ func newCore(opts Options) (*core, error) {
 			return nil, errors.New("gateway: backend " + string(b.Name()) + " configured twice")
 		}
 		c.byName[b.Name()] = b
-		c.refTypes[b.Name()] = DefaultRefTypes
-		if d, ok := b.(RefTypeDeclarer); ok {
+		c.refTypes[b.Name()] = backendtype.DefaultRefTypes
+		if d, ok := b.(backendtype.RefTypeDeclarer); ok {
 			c.refTypes[b.Name()] = d.RefTypes()
 		}
 	}
@@ -176,11 +177,11 @@ func newCore(opts Options) (*core, error) {
 }
 
 // refTypesOf is what a backend's refs are recorded as.
-func (s *core) refTypesOf(b Backend) RefTypes {
+func (s *core) refTypesOf(b backendtype.Backend) backendtype.RefTypes {
 	if t, ok := s.refTypes[b]; ok {
 		return t
 	}
-	return DefaultRefTypes
+	return backendtype.DefaultRefTypes
 }
 
 // Service serves the gateway's requests. It is safe for concurrent use.
@@ -210,7 +211,7 @@ type Service struct {
 // which uses the shared ones).
 type Options struct {
 	Store    Store
-	Backends []BackendAdapter
+	Backends []backendtype.BackendAdapter
 	Config   Config
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -296,7 +297,7 @@ func NewOutboxExecutor(opts Options) (*OutboxExecutor, error) {
 }
 
 // writeTimeout is the ingest timeout of one backend.
-func (s *core) writeTimeout(b Backend) time.Duration {
+func (s *core) writeTimeout(b backendtype.Backend) time.Duration {
 	if d, ok := s.cfg.BackendTimeouts[b]; ok && d > 0 {
 		return d
 	}
@@ -304,7 +305,7 @@ func (s *core) writeTimeout(b Backend) time.Duration {
 }
 
 // retrieveTimeout is the retrieval timeout of one backend.
-func (s *core) retrieveTimeout(b Backend) time.Duration {
+func (s *core) retrieveTimeout(b backendtype.Backend) time.Duration {
 	if d, ok := s.cfg.BackendTimeouts[b]; ok && d > 0 {
 		return min(d, s.cfg.RetrieveTimeout)
 	}
@@ -323,10 +324,10 @@ func (s *Service) readsContentHere(ctx context.Context, p Principal) error {
 }
 
 // Backends returns the configured backends in order.
-func (s *core) Backends() []BackendAdapter { return s.backends }
+func (s *core) Backends() []backendtype.BackendAdapter { return s.backends }
 
 // Backend returns a configured backend by name.
-func (s *core) Backend(name Backend) (BackendAdapter, bool) {
+func (s *core) Backend(name backendtype.Backend) (backendtype.BackendAdapter, bool) {
 	b, ok := s.byName[name]
 	return b, ok
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -48,7 +49,7 @@ func TestIngestLocalEndToEnd(t *testing.T) {
 		require.Len(t, res.Refs, 1)
 		ref := res.Refs[0]
 		require.Equal(t, "ref_29a3651752c01508e4d59107", ref.ID)
-		require.Equal(t, gateway.BackendLocal, ref.Backend)
+		require.Equal(t, backendtype.BackendLocal, ref.Backend)
 		require.Equal(t, "team/alpha", ref.Namespace, "namespace trimmed of spaces and slashes")
 		require.Equal(t, "073289725804ba057c7bf25e2068d021aabfbc860a838a686b1a93bfc33584da", *ref.ContentHash, "hash of the trimmed content")
 		require.NotNil(t, ref.NativeID)
@@ -88,31 +89,31 @@ func TestIngestBackendOutcomes(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		ok := &fakeBackend{name: gateway.BackendLocal}
-		failing := &fakeBackend{name: gateway.BackendOpenViking, ingestFn: func(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
-			return gateway.WriteResult{}, errors.New("connection refused")
-		}, types: &gateway.RefTypes{Ingest: gateway.RefTypeSessionArchive, Commit: gateway.RefTypeSessionArchive}}
-		bare := bareBackend{name: gateway.BackendEverMemOS}
+		ok := &fakeBackend{name: backendtype.BackendLocal}
+		failing := &fakeBackend{name: backendtype.BackendOpenViking, ingestFn: func(context.Context, backendtype.TurnWrite) (backendtype.WriteResult, error) {
+			return backendtype.WriteResult{}, errors.New("connection refused")
+		}, types: &backendtype.RefTypes{Ingest: backendtype.RefTypeSessionArchive, Commit: backendtype.RefTypeSessionArchive}}
+		bare := bareBackend{name: backendtype.BackendEverMemOS}
 		svc := newService(t, db, gateway.Config{}, ok, failing, bare)
 
 		res, err := svc.IngestConversationTurn(ctx, turnInput())
 		require.NoError(t, err)
 		require.Equal(t, gateway.OperationPartialSuccess, res.Status)
-		byBackend := map[gateway.Backend]gateway.MemoryRef{}
+		byBackend := map[backendtype.Backend]gateway.MemoryRef{}
 		for _, r := range res.Refs {
 			byBackend[r.Backend] = r
 		}
-		require.Equal(t, gateway.RefStatusSuccess, byBackend[gateway.BackendLocal].Status)
-		require.Equal(t, gateway.RefStatusFailed, byBackend[gateway.BackendOpenViking].Status)
-		require.Equal(t, "connection refused", *byBackend[gateway.BackendOpenViking].ErrorMessage)
-		require.Equal(t, gateway.RefStatusSkipped, byBackend[gateway.BackendEverMemOS].Status)
-		require.Equal(t, gateway.ReasonAdapterMethodMissing, byBackend[gateway.BackendEverMemOS].Metadata["reason"])
-		require.Equal(t, gateway.RefTypeSessionArchive, byBackend[gateway.BackendOpenViking].RefType, "the type the backend declares")
-		require.Equal(t, gateway.RefTypeMessageMemory, byBackend[gateway.BackendLocal].RefType, "the default")
+		require.Equal(t, gateway.RefStatusSuccess, byBackend[backendtype.BackendLocal].Status)
+		require.Equal(t, gateway.RefStatusFailed, byBackend[backendtype.BackendOpenViking].Status)
+		require.Equal(t, "connection refused", *byBackend[backendtype.BackendOpenViking].ErrorMessage)
+		require.Equal(t, gateway.RefStatusSkipped, byBackend[backendtype.BackendEverMemOS].Status)
+		require.Equal(t, gateway.ReasonAdapterMethodMissing, byBackend[backendtype.BackendEverMemOS].Metadata["reason"])
+		require.Equal(t, backendtype.RefTypeSessionArchive, byBackend[backendtype.BackendOpenViking].RefType, "the type the backend declares")
+		require.Equal(t, backendtype.RefTypeMessageMemory, byBackend[backendtype.BackendLocal].RefType, "the default")
 		require.Equal(t, []string{"openviking: connection refused"}, res.Errors)
 		// The backend response is reduced to the allow-list: the echoed
 		// content is gone, the id stays.
-		resp := byBackend[gateway.BackendLocal].Metadata["backend_response"].(gateway.Metadata)
+		resp := byBackend[backendtype.BackendLocal].Metadata["backend_response"].(gateway.Metadata)
 		require.Equal(t, "native-t1", resp["id"])
 		require.NotContains(t, resp, "content")
 
@@ -131,30 +132,30 @@ func TestIngestPolicyTimeoutAndPanic(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		slow := &fakeBackend{name: gateway.BackendOpenViking, ingestFn: func(ctx context.Context, _ gateway.TurnWrite) (gateway.WriteResult, error) {
+		slow := &fakeBackend{name: backendtype.BackendOpenViking, ingestFn: func(ctx context.Context, _ backendtype.TurnWrite) (backendtype.WriteResult, error) {
 			<-ctx.Done()
-			return gateway.WriteResult{}, ctx.Err()
+			return backendtype.WriteResult{}, ctx.Err()
 		}}
-		panicking := &fakeBackend{name: gateway.BackendEverMemOS, ingestFn: func(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
+		panicking := &fakeBackend{name: backendtype.BackendEverMemOS, ingestFn: func(context.Context, backendtype.TurnWrite) (backendtype.WriteResult, error) {
 			panic("adapter bug")
 		}}
-		ok := &fakeBackend{name: gateway.BackendLocal}
+		ok := &fakeBackend{name: backendtype.BackendLocal}
 		svc := newService(t, db, gateway.Config{BackendTimeout: 50 * time.Millisecond}, ok, slow, panicking)
 
 		res, err := svc.IngestConversationTurn(ctx, turnInput(func(in *gateway.IngestTurnInput) {
-			in.Policy = &gateway.TurnPolicy{Backends: []gateway.Backend{gateway.BackendOpenViking, gateway.BackendEverMemOS}}
+			in.Policy = &gateway.TurnPolicy{Backends: []backendtype.Backend{backendtype.BackendOpenViking, backendtype.BackendEverMemOS}}
 		}))
 		require.NoError(t, err)
 		require.Equal(t, gateway.OperationPartialSuccess, res.Status) // failed + skipped
 		for _, r := range res.Refs {
 			switch r.Backend {
-			case gateway.BackendLocal:
+			case backendtype.BackendLocal:
 				require.Equal(t, gateway.RefStatusSkipped, r.Status)
 				require.Equal(t, gateway.ReasonPolicyDisabled, r.Metadata["reason"])
-			case gateway.BackendOpenViking:
+			case backendtype.BackendOpenViking:
 				require.Equal(t, gateway.RefStatusFailed, r.Status)
 				require.Contains(t, *r.ErrorMessage, "timed out")
-			case gateway.BackendEverMemOS:
+			case backendtype.BackendEverMemOS:
 				require.Equal(t, gateway.RefStatusFailed, r.Status)
 				require.Contains(t, *r.ErrorMessage, "panicked")
 			}
@@ -235,7 +236,7 @@ func TestIngestValidation(t *testing.T) {
 			{"content over the limit", func(in *gateway.IngestTurnInput) { in.Content = strings.Repeat("x", 65) }, "content"},
 			{"unknown role", func(in *gateway.IngestTurnInput) { in.Role = "boss" }, "role"},
 			{"unknown backend in policy", func(in *gateway.IngestTurnInput) {
-				in.Policy = &gateway.TurnPolicy{Backends: []gateway.Backend{"mystery"}}
+				in.Policy = &gateway.TurnPolicy{Backends: []backendtype.Backend{"mystery"}}
 			}, "policy.backends[0]"},
 			{"id with surrounding space", func(in *gateway.IngestTurnInput) { in.SessionID = " s1" }, "sessionId"},
 			{"id with control character", func(in *gateway.IngestTurnInput) { in.TurnID = "t\x00" }, "turnId"},
@@ -258,7 +259,7 @@ func TestCommitSession(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		svc := newService(t, db, gateway.Config{}, localBackend(db), &fakeBackend{name: gateway.BackendOpenViking})
+		svc := newService(t, db, gateway.Config{}, localBackend(db), &fakeBackend{name: backendtype.BackendOpenViking})
 		in := gateway.CommitSessionInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", Namespace: "/team/", IdempotencyKey: "k1"}
 		res, err := svc.CommitSession(ctx, in)
 		require.NoError(t, err)
@@ -302,7 +303,7 @@ func TestRecordMemoryFeedback(t *testing.T) {
 		refID := ing.Refs[0].ID
 		in := gateway.RecordFeedbackInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team", MemoryRefID: refID,
-			FeedbackType: gateway.FeedbackCorrection, Correction: "my favourite colour is green",
+			FeedbackType: backendtype.FeedbackCorrection, Correction: "my favourite colour is green",
 			Comment: "I changed my mind", SourceType: "app", SourceEventID: "fb-1",
 		}
 		res, err := svc.RecordMemoryFeedback(ctx, in)
@@ -336,7 +337,7 @@ func TestRecordMemoryFeedback(t *testing.T) {
 				require.Equal(t, "correction", ie.Field)
 			}},
 			{"same source event, other feedback", func(in *gateway.RecordFeedbackInput) {
-				in.FeedbackType = gateway.FeedbackHelpful
+				in.FeedbackType = backendtype.FeedbackHelpful
 				in.Correction = ""
 			}, func(err error) { require.ErrorIs(t, err, gateway.ErrConflict) }},
 		}
@@ -355,15 +356,15 @@ func TestRetrieveMergesBackends(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		a := &fakeBackend{name: gateway.BackendOpenViking, items: []gateway.RetrievedItem{
+		a := &fakeBackend{name: backendtype.BackendOpenViking, items: []backendtype.RetrievedItem{
 			{Text: "likes green tea", Score: 0.9, NativeURI: "viking://1"},
 			{Text: "lives in Paris", Score: 0.45, NativeURI: "viking://2"},
 		}}
-		b := &fakeBackend{name: gateway.BackendEverMemOS, items: []gateway.RetrievedItem{
+		b := &fakeBackend{name: backendtype.BackendEverMemOS, items: []backendtype.RetrievedItem{
 			{Text: "Lives in   Paris", Score: 12, NativeID: "e1"}, // same text, other backend
 			{Text: "works as a chef", Score: 3, NativeID: "e2"},
 		}}
-		slow := &fakeBackend{name: gateway.BackendLocal, delay: time.Hour, items: []gateway.RetrievedItem{{Text: "never"}}}
+		slow := &fakeBackend{name: backendtype.BackendLocal, delay: time.Hour, items: []backendtype.RetrievedItem{{Text: "never"}}}
 		svc := newService(t, db, gateway.Config{RetrieveTimeout: 100 * time.Millisecond}, a, b, slow)
 
 		started := time.Now()
@@ -377,25 +378,25 @@ func TestRetrieveMergesBackends(t *testing.T) {
 		}
 		// "lives in Paris" was found by two backends: fused first.
 		require.Equal(t, []string{"lives in Paris", "likes green tea", "works as a chef"}, texts)
-		require.Equal(t, []gateway.Backend{gateway.BackendEverMemOS}, res.Items[0].AlsoFoundIn)
+		require.Equal(t, []backendtype.Backend{backendtype.BackendEverMemOS}, res.Items[0].AlsoFoundIn)
 		require.InDelta(t, 1.0, res.Items[0].Score, 1e-9, "the best normalised score of the duplicates")
 		require.InDelta(t, 0.25, res.Items[2].Score, 1e-9, "3/12: normalised by the backend's best")
-		outcomes := map[gateway.Backend]gateway.RetrievalOutcome{}
+		outcomes := map[backendtype.Backend]gateway.RetrievalOutcome{}
 		for _, o := range res.Backends {
 			outcomes[o.Backend] = o.Outcome
 		}
-		require.Equal(t, gateway.RetrievalOK, outcomes[gateway.BackendOpenViking])
-		require.Equal(t, gateway.RetrievalTimeout, outcomes[gateway.BackendLocal])
+		require.Equal(t, gateway.RetrievalOK, outcomes[backendtype.BackendOpenViking])
+		require.Equal(t, gateway.RetrievalTimeout, outcomes[backendtype.BackendLocal])
 
 		limited, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Query: "q", Limit: 1,
-			Backends: []gateway.Backend{gateway.BackendEverMemOS},
+			Backends: []backendtype.Backend{backendtype.BackendEverMemOS},
 		})
 		require.NoError(t, err)
 		require.Len(t, limited.Items, 1)
 		require.Equal(t, "Lives in   Paris", limited.Items[0].Text)
 		for _, o := range limited.Backends {
-			if o.Backend != gateway.BackendEverMemOS {
+			if o.Backend != backendtype.BackendEverMemOS {
 				require.Equal(t, gateway.RetrievalSkipped, o.Outcome)
 			}
 		}
@@ -408,7 +409,7 @@ func TestRetrieveMergesLocalTextLikeAnyOther(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		ov := &fakeBackend{name: gateway.BackendOpenViking, items: []gateway.RetrievedItem{
+		ov := &fakeBackend{name: backendtype.BackendOpenViking, items: []backendtype.RetrievedItem{
 			{Text: "my favourite  colour is blue", Score: 0.8, NativeURI: "viking://1"},
 		}}
 		svc := newService(t, db, gateway.Config{}, localBackend(db), ov)
@@ -417,8 +418,8 @@ func TestRetrieveMergesLocalTextLikeAnyOther(t *testing.T) {
 		res, err := svc.RetrieveContext(ctx, gateway.RetrieveContextInput{WorkspaceID: "ws", UserID: "u1", AgentID: "a1", Namespace: "team/alpha", Query: "favourite colour"})
 		require.NoError(t, err)
 		require.Len(t, res.Items, 1, "one memory, not one per backend")
-		found := append([]gateway.Backend{res.Items[0].SourceBackend}, res.Items[0].AlsoFoundIn...)
-		require.ElementsMatch(t, []gateway.Backend{gateway.BackendLocal, gateway.BackendOpenViking}, found)
+		found := append([]backendtype.Backend{res.Items[0].SourceBackend}, res.Items[0].AlsoFoundIn...)
+		require.ElementsMatch(t, []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendOpenViking}, found)
 	})
 }
 
@@ -434,7 +435,7 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 		"MaxContentBytes":              {MaxContentBytes: -1},
 		"MaxMetadataBytes":             {MaxMetadataBytes: -1},
 		"MaxSubscriptionsPerPrincipal": {MaxSubscriptionsPerPrincipal: -1},
-		"BackendTimeouts[openviking]":  {BackendTimeouts: map[gateway.Backend]time.Duration{gateway.BackendOpenViking: -1}},
+		"BackendTimeouts[openviking]":  {BackendTimeouts: map[backendtype.Backend]time.Duration{backendtype.BackendOpenViking: -1}},
 	} {
 		_, err := gateway.NewService(gateway.Options{Store: struct{ gateway.Store }{}, Config: cfg})
 		require.ErrorContains(t, err, "Config."+name, name)

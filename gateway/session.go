@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
 
@@ -44,17 +45,10 @@ type SessionClaim struct {
 	At        time.Time
 }
 
-// SessionScope is an (agent, namespace) pair a session's turns were written
-// under.
-type SessionScope struct {
-	AgentID   string
-	Namespace string
-}
-
 // SessionFacts is what the store knows of a session's ownership.
 type SessionFacts struct {
 	Owner  string
-	Scopes []SessionScope
+	Scopes []backendtype.SessionScope
 }
 
 // claimSession records the write and refuses it when the session is
@@ -104,7 +98,7 @@ func (s *Service) authorizeCommit(ctx context.Context, p Principal, in CommitSes
 // the namespace covering all of its turns (possibly the workspace root). A
 // session the gateway holds no turns of keeps the job's own agent and
 // namespace.
-func CommitLabel(scopes []SessionScope, jobAgentID, jobNamespace string) (agentID, ns string) {
+func CommitLabel(scopes []backendtype.SessionScope, jobAgentID, jobNamespace string) (agentID, ns string) {
 	if len(scopes) == 0 {
 		return jobAgentID, jobNamespace
 	}

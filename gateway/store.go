@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Store is the persistence the domain needs. Each write method is one unit of
@@ -87,7 +89,7 @@ type ReadStore interface {
 	SessionExists(ctx context.Context, workspaceID, sessionID string, scope ReadScope) (bool, error)
 	// RefsByNative finds the successful, superseded and deleted refs of one
 	// backend by native id or uri.
-	RefsByNative(ctx context.Context, workspaceID string, backend Backend, nativeIDs, nativeURIs []string) ([]MemoryRef, error)
+	RefsByNative(ctx context.Context, workspaceID string, backend backendtype.Backend, nativeIDs, nativeURIs []string) ([]MemoryRef, error)
 	// RetiredContentHashes returns the content hashes of a user's
 	// superseded and deleted refs, the most recently retired first.
 	RetiredContentHashes(ctx context.Context, workspaceID, userID string, limit int) ([]string, error)
@@ -149,8 +151,8 @@ type RefFilter struct {
 	GatewayID     string
 	JobID         string
 	OutboxEventID string
-	Backend       Backend
-	RefType       RefType
+	Backend       backendtype.Backend
+	RefType       backendtype.RefType
 	Status        RefStatus
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope
@@ -200,7 +202,7 @@ type EventFilter struct {
 	WorkspaceID string
 	SessionID   string
 	JobID       string
-	Backend     Backend
+	Backend     backendtype.Backend
 	Operation   Operation
 	Status      OutboxStatus
 	// ErrorCode matches the last error's code.
@@ -247,7 +249,7 @@ type FeedbackFilter struct {
 	WorkspaceID  string
 	UserID       string
 	MemoryRefID  string
-	FeedbackType FeedbackType
+	FeedbackType backendtype.FeedbackType
 	Status       FeedbackStatus
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope

@@ -4,72 +4,17 @@
 // audit entries through a Store, and merges retrieval results.
 //
 // It imports neither the GraphQL layer nor the database layer: both depend on
-// it, and the interfaces it needs (Store, backend capabilities, access policy)
-// are declared here, where they are consumed.
+// it, and the interfaces it needs (Store, access policy) are declared here,
+// where they are consumed. The backend contract — the capabilities adapters
+// implement and the vocabulary they share with the domain — is package
+// backendtype, so that adapters need not import the domain.
 package gateway
 
 import (
-	"errors"
-	"io"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
-
-// Backend names a memory backend in its lowercase reference spelling, which is
-// also the spelling used in identifiers and stored rows. The set is open: a
-// backend is whatever adapter is configured under a name.
-type Backend string
-
-// The backends this project ships.
-const (
-	BackendEverMemOS  Backend = "evermemos"
-	BackendLocal      Backend = "local"
-	BackendOpenViking Backend = "openviking"
-)
-
-// MarshalGQL writes the backend as its GraphQL enum value: the name in
-// capitals.
-func (b Backend) MarshalGQL(w io.Writer) {
-	_, _ = io.WriteString(w, strconv.Quote(strings.ToUpper(string(b))))
-}
-
-// UnmarshalGQL reads a GraphQL enum value (the schema has already checked
-// that it is one of the enum's values).
-func (b *Backend) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return errors.New("must be a backend name")
-	}
-	*b = Backend(strings.ToLower(s))
-	return nil
-}
-
-// RefType is the kind of memory a ref points to, in its reference spelling.
-type RefType string
-
-// Known ref types. Backends may produce any of them; OpenViking categories map
-// onto the closest one.
-const (
-	RefTypeCase           RefType = "case"
-	RefTypeDraftReview    RefType = "draft_review"
-	RefTypeEntity         RefType = "entity"
-	RefTypeEpisodicMemory RefType = "episodic_memory"
-	RefTypeEvent          RefType = "event"
-	RefTypeLongTermMemory RefType = "long_term_memory"
-	RefTypeMessageMemory  RefType = "message_memory"
-	RefTypePreference     RefType = "preference"
-	RefTypeProfile        RefType = "profile"
-	RefTypeSessionArchive RefType = "session_archive"
-	RefTypeSkill          RefType = "skill"
-)
-
-// UserLevel reports whether memories of this type sum up a user across
-// sessions, namespaces and agents (a profile, preferences) rather than
-// record what one session said.
-func (t RefType) UserLevel() bool {
-	return t == RefTypeProfile || t == RefTypePreference
-}
 
 // RefStatus is the state of one backend write.
 type RefStatus string
@@ -144,28 +89,6 @@ const (
 	OperationCommitSession Operation = "commit_session"
 )
 
-// Role is the speaker of a conversation turn.
-type Role string
-
-// Turn roles.
-const (
-	RoleAssistant Role = "assistant"
-	RoleSystem    Role = "system"
-	RoleTool      Role = "tool"
-	RoleUser      Role = "user"
-)
-
-// FeedbackType classifies feedback on a memory.
-type FeedbackType string
-
-// Feedback types.
-const (
-	FeedbackCorrection    FeedbackType = "correction"
-	FeedbackDeleteRequest FeedbackType = "delete_request"
-	FeedbackHelpful       FeedbackType = "helpful"
-	FeedbackNotHelpful    FeedbackType = "not_helpful"
-)
-
 // FeedbackStatus is the review state of feedback.
 type FeedbackStatus string
 
@@ -184,12 +107,6 @@ const (
 	FeedbackSkipped     FeedbackStatus = "skipped"
 	FeedbackUnsupported FeedbackStatus = "unsupported"
 )
-
-// Routed reports whether accepted feedback of this type changes the memory
-// in its backend (and so becomes an outbox event).
-func (t FeedbackType) Routed() bool {
-	return t == FeedbackCorrection || t == FeedbackDeleteRequest
-}
 
 // FeedbackDecision is a reviewer's verdict.
 type FeedbackDecision string
@@ -233,8 +150,8 @@ type MemoryRef struct {
 	SessionID      string
 	TurnID         *string
 	Namespace      string
-	Backend        Backend
-	RefType        RefType
+	Backend        backendtype.Backend
+	RefType        backendtype.RefType
 	Status         RefStatus
 	NativeID       *string
 	NativeURI      *string
@@ -297,7 +214,7 @@ type OutboxEvent struct {
 	AgentID      string
 	SessionID    string
 	Namespace    string
-	Backend      Backend
+	Backend      backendtype.Backend
 	Operation    Operation
 	Status       OutboxStatus
 	AttemptCount int
@@ -376,7 +293,7 @@ type MemoryFeedback struct {
 	AgentID       string
 	Namespace     string
 	MemoryRefID   string
-	FeedbackType  FeedbackType
+	FeedbackType  backendtype.FeedbackType
 	Status        FeedbackStatus
 	HasComment    bool
 	HasCorrection bool

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // newValidator builds the one validator instance of a Service. Every custom
@@ -120,7 +122,7 @@ func checkMetadataText(field string, v any) error {
 
 // checkConfigured refuses a backend a request names that is not configured
 // here, naming the field and what is.
-func (s *core) checkConfigured(field string, backends []Backend) error {
+func (s *core) checkConfigured(field string, backends []backendtype.Backend) error {
 	for i, b := range backends {
 		if _, ok := s.byName[b]; !ok {
 			names := make([]string, len(s.backends))

@@ -164,9 +164,10 @@ func (d WebhookDelivery) FinishedAttempts() int {
 	return d.AttemptCount
 }
 
-// WebhookEvent is a change to report to a workspace's endpoints. The store
-// writes one delivery per subscribed endpoint in the transaction that makes
-// the change; Key names the change, so writing it twice writes nothing new.
+// WebhookEvent is a change to report to a workspace's endpoints
+// (Changes.WebhookEvents decides which). The store writes one delivery per
+// subscribed endpoint in the transaction that makes the change; Key names
+// the change, so writing it twice writes nothing new.
 type WebhookEvent struct {
 	WorkspaceID string
 	Type        WebhookEventType
@@ -192,13 +193,58 @@ func (ev WebhookEvent) Body() map[string]any {
 	return map[string]any{"type": string(ev.Type), "timestamp": ev.At.UTC().Format(time.RFC3339Nano), "data": ev.Data}
 }
 
-// JobFinishedEvent reports a job that reached a terminal status (nil when
-// it has not). The finish time is part of the key: a job re-driven and
-// finished again is reported again.
-func JobFinishedEvent(job CommitJob) (WebhookEvent, bool) {
-	if !job.Status.Terminal() || job.FinishedAt == nil {
-		return WebhookEvent{}, false
+// Changes is what one control-plane transaction changed that a
+// workspace's endpoints may be told of. The store fills it with what its
+// transaction did and writes the deliveries of its WebhookEvents in that
+// same transaction: which change fires which event is decided here, once,
+// and nowhere in the store.
+type Changes struct {
+	// Jobs are jobs as the transaction left them, finished or not.
+	Jobs []CommitJob
+	// RetiredRefs are refs the transaction superseded or deleted.
+	RetiredRefs []MemoryRef
+	// DeadLettered are outbox events that ran out of attempts, as stored.
+	DeadLettered []OutboxEvent
+	// Feedback is feedback the transaction recorded.
+	Feedback []MemoryFeedback
+	// At is when the transaction made them.
+	At time.Time
+}
+
+// WebhookEvents are the events the changes fire: recorded feedback fires
+// FEEDBACK_RECEIVED; a ref superseded or deleted, MEMORY_SUPERSEDED or
+// MEMORY_DELETED; an outbox event out of attempts, OUTBOX_EVENT_DEAD_LETTERED;
+// a job that reached a terminal status, JOB_FINISHED, and, when it is an
+// erasure's, ERASURE_FINISHED as well.
+func (c Changes) WebhookEvents() []WebhookEvent {
+	var out []WebhookEvent
+	for _, fb := range c.Feedback {
+		out = append(out, feedbackReceivedEvent(fb))
 	}
+	for _, ref := range c.RetiredRefs {
+		if ev, ok := memoryRetiredEvent(ref, c.At); ok {
+			out = append(out, ev)
+		}
+	}
+	for _, e := range c.DeadLettered {
+		out = append(out, outboxDeadLetteredEvent(e, c.At))
+	}
+	for _, job := range c.Jobs {
+		if !job.Status.Terminal() || job.FinishedAt == nil {
+			continue
+		}
+		out = append(out, jobFinishedEvent(job))
+		if ev, ok := erasureFinishedEvent(job); ok {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// jobFinishedEvent reports a job that reached a terminal status. The finish
+// time is part of the key: a job re-driven and finished again is reported
+// again.
+func jobFinishedEvent(job CommitJob) WebhookEvent {
 	data := map[string]any{"jobId": job.ID, "kind": apiEnum(KindOf(job)), "status": apiEnum(job.Status), "createdRefsCount": job.CreatedRefsCount}
 	if job.SessionID != "" {
 		data["sessionId"] = job.SessionID
@@ -207,12 +253,12 @@ func JobFinishedEvent(job CommitJob) (WebhookEvent, bool) {
 		WorkspaceID: job.WorkspaceID, Type: WebhookJobFinished,
 		Key:  "job_finished:" + job.ID + ":" + job.FinishedAt.UTC().Format(time.RFC3339Nano),
 		Data: data, At: *job.FinishedAt,
-	}, true
+	}
 }
 
-// OutboxDeadLetteredEvent reports an event that ran out of attempts under
+// outboxDeadLetteredEvent reports an event that ran out of attempts under
 // one claim.
-func OutboxDeadLetteredEvent(e OutboxEvent, now time.Time) WebhookEvent {
+func outboxDeadLetteredEvent(e OutboxEvent, now time.Time) WebhookEvent {
 	data := map[string]any{"outboxEventId": e.ID, "backend": apiEnum(e.Backend), "operation": apiEnum(e.Operation), "attemptCount": e.AttemptCount}
 	if e.JobID != nil {
 		data["jobId"] = *e.JobID
@@ -227,8 +273,8 @@ func OutboxDeadLetteredEvent(e OutboxEvent, now time.Time) WebhookEvent {
 	}
 }
 
-// FeedbackReceivedEvent reports recorded feedback.
-func FeedbackReceivedEvent(fb MemoryFeedback) WebhookEvent {
+// feedbackReceivedEvent reports recorded feedback.
+func feedbackReceivedEvent(fb MemoryFeedback) WebhookEvent {
 	return WebhookEvent{
 		WorkspaceID: fb.WorkspaceID, Type: WebhookFeedbackReceived,
 		Key: "feedback_received:" + fb.ID,
@@ -238,9 +284,9 @@ func FeedbackReceivedEvent(fb MemoryFeedback) WebhookEvent {
 	}
 }
 
-// MemoryRetiredEvent reports a ref superseded or deleted (by feedback or by
-// expiry, which is routed as feedback).
-func MemoryRetiredEvent(ref MemoryRef, now time.Time) (WebhookEvent, bool) {
+// memoryRetiredEvent reports a ref superseded or deleted (by feedback or by
+// expiry, which is routed as feedback); false for a ref in any other status.
+func memoryRetiredEvent(ref MemoryRef, now time.Time) (WebhookEvent, bool) {
 	var t WebhookEventType
 	switch ref.Status {
 	case RefStatusSuperseded:
@@ -261,14 +307,19 @@ func MemoryRetiredEvent(ref MemoryRef, now time.Time) (WebhookEvent, bool) {
 	}, true
 }
 
-// ErasureFinishedEvent reports an erasure request whose job ended.
-func ErasureFinishedEvent(req ErasureRequest, job CommitJob) WebhookEvent {
-	return WebhookEvent{
-		WorkspaceID: req.WorkspaceID, Type: WebhookErasureFinished,
-		Key:  "erasure_finished:" + req.ID + ":" + job.FinishedAt.UTC().Format(time.RFC3339Nano),
-		Data: map[string]any{"erasureRequestId": req.ID, "jobId": job.ID, "status": apiEnum(ErasureStatusOf(job))},
-		At:   *job.FinishedAt,
+// erasureFinishedEvent reports the erasure request of a finished erasure
+// job (the job names its request); false for any other job.
+func erasureFinishedEvent(job CommitJob) (WebhookEvent, bool) {
+	requestID, _ := job.Metadata[metadataErasureID].(string)
+	if job.Kind != JobKindErasure || requestID == "" {
+		return WebhookEvent{}, false
 	}
+	return WebhookEvent{
+		WorkspaceID: job.WorkspaceID, Type: WebhookErasureFinished,
+		Key:  "erasure_finished:" + requestID + ":" + job.FinishedAt.UTC().Format(time.RFC3339Nano),
+		Data: map[string]any{"erasureRequestId": requestID, "jobId": job.ID, "status": apiEnum(ErasureStatusOf(job))},
+		At:   *job.FinishedAt,
+	}, true
 }
 
 // apiEnum is a value as the GraphQL API names it: payloads use the names

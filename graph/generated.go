@@ -14,6 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -6344,8 +6345,8 @@ func (ec *executionContext) _BackendOutboxSummary_backend(ctx context.Context, f
 			return obj.Backend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6399,8 +6400,8 @@ func (ec *executionContext) _BackendRetrieval_backend(ctx context.Context, field
 			return obj.Backend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6514,8 +6515,8 @@ func (ec *executionContext) _BackendStatus_backend(ctx context.Context, field gr
 			return obj.Backend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7482,8 +7483,8 @@ func (ec *executionContext) _ContextItem_sourceBackend(ctx context.Context, fiel
 			return obj.SourceBackend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7505,8 +7506,8 @@ func (ec *executionContext) _ContextItem_alsoFoundIn(ctx context.Context, field 
 			return obj.AlsoFoundIn, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7528,8 +7529,8 @@ func (ec *executionContext) _ContextItem_memoryType(ctx context.Context, field g
 			return obj.MemoryType, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.RefType) graphql.Marshaler {
-			return ec.marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.RefType) graphql.Marshaler {
+			return ec.marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx, selections, v)
 		},
 		true,
 		false,
@@ -7762,8 +7763,8 @@ func (ec *executionContext) _ErasureBackendResult_backend(ctx context.Context, f
 			return obj.Backend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7785,8 +7786,8 @@ func (ec *executionContext) _ErasureBackendResult_outcome(ctx context.Context, f
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.ErasureOutcome) graphql.Marshaler {
-			return ec.marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.ErasureOutcome) graphql.Marshaler {
+			return ec.marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7854,8 +7855,8 @@ func (ec *executionContext) _ErasureBackendResult_residueByKind(ctx context.Cont
 			return obj.ResidueByKind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []gateway.ResidueKind) graphql.Marshaler {
-			return ec.marshalNErasureResidue2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKindᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []backendtype.ResidueKind) graphql.Marshaler {
+			return ec.marshalNErasureResidue2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐResidueKindᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8625,7 +8626,7 @@ func (ec *executionContext) fieldContext_ErasureRequestEdge_node(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ErasureResidue_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+func (ec *executionContext) _ErasureResidue_kind(ctx context.Context, field graphql.CollectedField, obj *backendtype.ResidueKind) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8648,7 +8649,7 @@ func (ec *executionContext) fieldContext_ErasureResidue_kind(_ context.Context, 
 	return graphql.NewScalarFieldContext("ErasureResidue", field, false, false, "String")
 }
 
-func (ec *executionContext) _ErasureResidue_count(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+func (ec *executionContext) _ErasureResidue_count(ctx context.Context, field graphql.CollectedField, obj *backendtype.ResidueKind) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8671,7 +8672,7 @@ func (ec *executionContext) fieldContext_ErasureResidue_count(_ context.Context,
 	return graphql.NewScalarFieldContext("ErasureResidue", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ErasureResidue_counted(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+func (ec *executionContext) _ErasureResidue_counted(ctx context.Context, field graphql.CollectedField, obj *backendtype.ResidueKind) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8694,7 +8695,7 @@ func (ec *executionContext) fieldContext_ErasureResidue_counted(_ context.Contex
 	return graphql.NewScalarFieldContext("ErasureResidue", field, true, false, "Boolean")
 }
 
-func (ec *executionContext) _ErasureResidue_erasable(ctx context.Context, field graphql.CollectedField, obj *gateway.ResidueKind) (ret graphql.Marshaler) {
+func (ec *executionContext) _ErasureResidue_erasable(ctx context.Context, field graphql.CollectedField, obj *backendtype.ResidueKind) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9344,8 +9345,8 @@ func (ec *executionContext) _MemoryFeedback_feedbackType(ctx context.Context, fi
 			return obj.FeedbackType, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.FeedbackType) graphql.Marshaler {
-			return ec.marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.FeedbackType) graphql.Marshaler {
+			return ec.marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10120,8 +10121,8 @@ func (ec *executionContext) _MemoryRef_backend(ctx context.Context, field graphq
 			return obj.Backend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10143,8 +10144,8 @@ func (ec *executionContext) _MemoryRef_refType(ctx context.Context, field graphq
 			return obj.RefType, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.RefType) graphql.Marshaler {
-			return ec.marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.RefType) graphql.Marshaler {
+			return ec.marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11526,8 +11527,8 @@ func (ec *executionContext) _OutboxEvent_backend(ctx context.Context, field grap
 			return obj.Backend, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13494,8 +13495,8 @@ func (ec *executionContext) _RetrievalConflict_backends(ctx context.Context, fie
 			return obj.Backends, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []gateway.Backend) graphql.Marshaler {
-			return ec.marshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -16241,7 +16242,7 @@ func (ec *executionContext) unmarshalInputIngestConversationTurnInput(ctx contex
 			it.Namespace = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole(ctx, v)
+			data, err := ec.unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16465,7 +16466,7 @@ func (ec *executionContext) unmarshalInputMemoryFeedbackFilter(ctx context.Conte
 			it.MemoryRefID = data
 		case "feedbackType":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("feedbackType"))
-			data, err := ec.unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx, v)
+			data, err := ec.unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16556,14 +16557,14 @@ func (ec *executionContext) unmarshalInputMemoryRefFilter(ctx context.Context, o
 			it.GatewayID = data
 		case "backend":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backend"))
-			data, err := ec.unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, v)
+			data, err := ec.unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Backend = data
 		case "refType":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refType"))
-			data, err := ec.unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx, v)
+			data, err := ec.unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16633,7 +16634,7 @@ func (ec *executionContext) unmarshalInputOutboxEventFilter(ctx context.Context,
 			it.JobID = data
 		case "backend":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backend"))
-			data, err := ec.unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, v)
+			data, err := ec.unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16731,7 +16732,7 @@ func (ec *executionContext) unmarshalInputRecordMemoryFeedbackInput(ctx context.
 			it.MemoryRefID = data
 		case "feedbackType":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("feedbackType"))
-			data, err := ec.unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx, v)
+			data, err := ec.unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -16850,7 +16851,7 @@ func (ec *executionContext) unmarshalInputRetrieveContextInput(ctx context.Conte
 			it.Limit = data
 		case "backends":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backends"))
-			data, err := ec.unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx, v)
+			data, err := ec.unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -17004,7 +17005,7 @@ func (ec *executionContext) unmarshalInputTurnPolicyInput(ctx context.Context, o
 		switch k {
 		case "backends":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backends"))
-			data, err := ec.unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx, v)
+			data, err := ec.unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -18377,7 +18378,7 @@ func (ec *executionContext) _ErasureRequestEdge(ctx context.Context, sel ast.Sel
 
 var erasureResidueImplementors = []string{"ErasureResidue"}
 
-func (ec *executionContext) _ErasureResidue(ctx context.Context, sel ast.SelectionSet, obj *gateway.ResidueKind) graphql.Marshaler {
+func (ec *executionContext) _ErasureResidue(ctx context.Context, sel ast.SelectionSet, obj *backendtype.ResidueKind) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, erasureResidueImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -20877,23 +20878,23 @@ func (ec *executionContext) marshalNBackendStatus2ᚕgithubᚗcomᚋmemoryᚑgat
 	return ret
 }
 
-func (ec *executionContext) unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, v any) (gateway.Backend, error) {
-	var res gateway.Backend
+func (ec *executionContext) unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx context.Context, v any) (backendtype.Backend, error) {
+	var res backendtype.Backend
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, sel ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
+func (ec *executionContext) marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx context.Context, sel ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx context.Context, v any) ([]gateway.Backend, error) {
+func (ec *executionContext) unmarshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx context.Context, v any) ([]backendtype.Backend, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]gateway.Backend, len(vSlice))
+	res := make([]backendtype.Backend, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -20901,11 +20902,11 @@ func (ec *executionContext) unmarshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgat
 	return res, nil
 }
 
-func (ec *executionContext) marshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.Backend) graphql.Marshaler {
+func (ec *executionContext) marshalNBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx context.Context, sel ast.SelectionSet, v []backendtype.Backend) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, sel, v[i])
+		return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21127,15 +21128,15 @@ func (ec *executionContext) marshalNErasureJob2ᚖgithubᚗcomᚋmemoryᚑgatewa
 	return ec._ErasureJob(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome(ctx context.Context, v any) (gateway.ErasureOutcome, error) {
+func (ec *executionContext) unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome(ctx context.Context, v any) (backendtype.ErasureOutcome, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome[tmp]
+	res := unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome(ctx context.Context, sel ast.SelectionSet, v gateway.ErasureOutcome) graphql.Marshaler {
+func (ec *executionContext) marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome(ctx context.Context, sel ast.SelectionSet, v backendtype.ErasureOutcome) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome[v])
+	res := graphql.MarshalString(marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ErasureOutcome!")
 	}
@@ -21143,25 +21144,25 @@ func (ec *executionContext) marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatew
 }
 
 var (
-	unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome = map[string]gateway.ErasureOutcome{
-		"PENDING":          gateway.ErasureOutcomePending,
-		"ERASED":           gateway.ErasureOutcomeErased,
-		"SOFT_DELETED":     gateway.ErasureOutcomeSoftDeleted,
-		"NOTHING_TO_ERASE": gateway.ErasureOutcomeNothingToErase,
-		"FAILED":           gateway.ErasureOutcomeFailed,
-		"SKIPPED":          gateway.ErasureOutcomeSkipped,
-		"PARTIAL":          gateway.ErasureOutcomePartial,
-		"UNSUPPORTED":      gateway.ErasureOutcomeUnsupported,
+	unmarshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome = map[string]backendtype.ErasureOutcome{
+		"PENDING":          backendtype.ErasureOutcomePending,
+		"ERASED":           backendtype.ErasureOutcomeErased,
+		"SOFT_DELETED":     backendtype.ErasureOutcomeSoftDeleted,
+		"NOTHING_TO_ERASE": backendtype.ErasureOutcomeNothingToErase,
+		"FAILED":           backendtype.ErasureOutcomeFailed,
+		"SKIPPED":          backendtype.ErasureOutcomeSkipped,
+		"PARTIAL":          backendtype.ErasureOutcomePartial,
+		"UNSUPPORTED":      backendtype.ErasureOutcomeUnsupported,
 	}
-	marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureOutcome = map[gateway.ErasureOutcome]string{
-		gateway.ErasureOutcomePending:        "PENDING",
-		gateway.ErasureOutcomeErased:         "ERASED",
-		gateway.ErasureOutcomeSoftDeleted:    "SOFT_DELETED",
-		gateway.ErasureOutcomeNothingToErase: "NOTHING_TO_ERASE",
-		gateway.ErasureOutcomeFailed:         "FAILED",
-		gateway.ErasureOutcomeSkipped:        "SKIPPED",
-		gateway.ErasureOutcomePartial:        "PARTIAL",
-		gateway.ErasureOutcomeUnsupported:    "UNSUPPORTED",
+	marshalNErasureOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐErasureOutcome = map[backendtype.ErasureOutcome]string{
+		backendtype.ErasureOutcomePending:        "PENDING",
+		backendtype.ErasureOutcomeErased:         "ERASED",
+		backendtype.ErasureOutcomeSoftDeleted:    "SOFT_DELETED",
+		backendtype.ErasureOutcomeNothingToErase: "NOTHING_TO_ERASE",
+		backendtype.ErasureOutcomeFailed:         "FAILED",
+		backendtype.ErasureOutcomeSkipped:        "SKIPPED",
+		backendtype.ErasureOutcomePartial:        "PARTIAL",
+		backendtype.ErasureOutcomeUnsupported:    "UNSUPPORTED",
 	}
 )
 
@@ -21201,15 +21202,15 @@ func (ec *executionContext) marshalNErasureRequestEdge2ᚕgithubᚗcomᚋmemory�
 	return ret
 }
 
-func (ec *executionContext) marshalNErasureResidue2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKind(ctx context.Context, sel ast.SelectionSet, v gateway.ResidueKind) graphql.Marshaler {
+func (ec *executionContext) marshalNErasureResidue2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐResidueKind(ctx context.Context, sel ast.SelectionSet, v backendtype.ResidueKind) graphql.Marshaler {
 	return ec._ErasureResidue(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNErasureResidue2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKindᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.ResidueKind) graphql.Marshaler {
+func (ec *executionContext) marshalNErasureResidue2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐResidueKindᚄ(ctx context.Context, sel ast.SelectionSet, v []backendtype.ResidueKind) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNErasureResidue2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐResidueKind(ctx, sel, v[i])
+		return ec.marshalNErasureResidue2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐResidueKind(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21315,15 +21316,15 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx context.Context, v any) (gateway.FeedbackType, error) {
+func (ec *executionContext) unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx context.Context, v any) (backendtype.FeedbackType, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType[tmp]
+	res := unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx context.Context, sel ast.SelectionSet, v gateway.FeedbackType) graphql.Marshaler {
+func (ec *executionContext) marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx context.Context, sel ast.SelectionSet, v backendtype.FeedbackType) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType[v])
+	res := graphql.MarshalString(marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "FeedbackType!")
 	}
@@ -21331,17 +21332,17 @@ func (ec *executionContext) marshalNFeedbackType2githubᚗcomᚋmemoryᚑgateway
 }
 
 var (
-	unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType = map[string]gateway.FeedbackType{
-		"HELPFUL":        gateway.FeedbackHelpful,
-		"NOT_HELPFUL":    gateway.FeedbackNotHelpful,
-		"CORRECTION":     gateway.FeedbackCorrection,
-		"DELETE_REQUEST": gateway.FeedbackDeleteRequest,
+	unmarshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType = map[string]backendtype.FeedbackType{
+		"HELPFUL":        backendtype.FeedbackHelpful,
+		"NOT_HELPFUL":    backendtype.FeedbackNotHelpful,
+		"CORRECTION":     backendtype.FeedbackCorrection,
+		"DELETE_REQUEST": backendtype.FeedbackDeleteRequest,
 	}
-	marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType = map[gateway.FeedbackType]string{
-		gateway.FeedbackHelpful:       "HELPFUL",
-		gateway.FeedbackNotHelpful:    "NOT_HELPFUL",
-		gateway.FeedbackCorrection:    "CORRECTION",
-		gateway.FeedbackDeleteRequest: "DELETE_REQUEST",
+	marshalNFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType = map[backendtype.FeedbackType]string{
+		backendtype.FeedbackHelpful:       "HELPFUL",
+		backendtype.FeedbackNotHelpful:    "NOT_HELPFUL",
+		backendtype.FeedbackCorrection:    "CORRECTION",
+		backendtype.FeedbackDeleteRequest: "DELETE_REQUEST",
 	}
 )
 
@@ -21650,15 +21651,15 @@ func (ec *executionContext) marshalNMemoryRefEdge2ᚕgithubᚗcomᚋmemoryᚑgat
 	return ret
 }
 
-func (ec *executionContext) unmarshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx context.Context, v any) (gateway.RefType, error) {
+func (ec *executionContext) unmarshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx context.Context, v any) (backendtype.RefType, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType[tmp]
+	res := unmarshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx context.Context, sel ast.SelectionSet, v gateway.RefType) graphql.Marshaler {
+func (ec *executionContext) marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx context.Context, sel ast.SelectionSet, v backendtype.RefType) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType[v])
+	res := graphql.MarshalString(marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "MemoryRefType!")
 	}
@@ -21666,31 +21667,31 @@ func (ec *executionContext) marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewa
 }
 
 var (
-	unmarshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType = map[string]gateway.RefType{
-		"SESSION_ARCHIVE":  gateway.RefTypeSessionArchive,
-		"MESSAGE_MEMORY":   gateway.RefTypeMessageMemory,
-		"LONG_TERM_MEMORY": gateway.RefTypeLongTermMemory,
-		"EPISODIC_MEMORY":  gateway.RefTypeEpisodicMemory,
-		"PROFILE":          gateway.RefTypeProfile,
-		"PREFERENCE":       gateway.RefTypePreference,
-		"ENTITY":           gateway.RefTypeEntity,
-		"EVENT":            gateway.RefTypeEvent,
-		"CASE":             gateway.RefTypeCase,
-		"SKILL":            gateway.RefTypeSkill,
-		"DRAFT_REVIEW":     gateway.RefTypeDraftReview,
+	unmarshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType = map[string]backendtype.RefType{
+		"SESSION_ARCHIVE":  backendtype.RefTypeSessionArchive,
+		"MESSAGE_MEMORY":   backendtype.RefTypeMessageMemory,
+		"LONG_TERM_MEMORY": backendtype.RefTypeLongTermMemory,
+		"EPISODIC_MEMORY":  backendtype.RefTypeEpisodicMemory,
+		"PROFILE":          backendtype.RefTypeProfile,
+		"PREFERENCE":       backendtype.RefTypePreference,
+		"ENTITY":           backendtype.RefTypeEntity,
+		"EVENT":            backendtype.RefTypeEvent,
+		"CASE":             backendtype.RefTypeCase,
+		"SKILL":            backendtype.RefTypeSkill,
+		"DRAFT_REVIEW":     backendtype.RefTypeDraftReview,
 	}
-	marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType = map[gateway.RefType]string{
-		gateway.RefTypeSessionArchive: "SESSION_ARCHIVE",
-		gateway.RefTypeMessageMemory:  "MESSAGE_MEMORY",
-		gateway.RefTypeLongTermMemory: "LONG_TERM_MEMORY",
-		gateway.RefTypeEpisodicMemory: "EPISODIC_MEMORY",
-		gateway.RefTypeProfile:        "PROFILE",
-		gateway.RefTypePreference:     "PREFERENCE",
-		gateway.RefTypeEntity:         "ENTITY",
-		gateway.RefTypeEvent:          "EVENT",
-		gateway.RefTypeCase:           "CASE",
-		gateway.RefTypeSkill:          "SKILL",
-		gateway.RefTypeDraftReview:    "DRAFT_REVIEW",
+	marshalNMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType = map[backendtype.RefType]string{
+		backendtype.RefTypeSessionArchive: "SESSION_ARCHIVE",
+		backendtype.RefTypeMessageMemory:  "MESSAGE_MEMORY",
+		backendtype.RefTypeLongTermMemory: "LONG_TERM_MEMORY",
+		backendtype.RefTypeEpisodicMemory: "EPISODIC_MEMORY",
+		backendtype.RefTypeProfile:        "PROFILE",
+		backendtype.RefTypePreference:     "PREFERENCE",
+		backendtype.RefTypeEntity:         "ENTITY",
+		backendtype.RefTypeEvent:          "EVENT",
+		backendtype.RefTypeCase:           "CASE",
+		backendtype.RefTypeSkill:          "SKILL",
+		backendtype.RefTypeDraftReview:    "DRAFT_REVIEW",
 	}
 )
 
@@ -22091,15 +22092,15 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole(ctx context.Context, v any) (gateway.Role, error) {
+func (ec *executionContext) unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole(ctx context.Context, v any) (backendtype.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole[tmp]
+	res := unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole(ctx context.Context, sel ast.SelectionSet, v gateway.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole(ctx context.Context, sel ast.SelectionSet, v backendtype.Role) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole[v])
+	res := graphql.MarshalString(marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "TurnRole!")
 	}
@@ -22107,17 +22108,17 @@ func (ec *executionContext) marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋm
 }
 
 var (
-	unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole = map[string]gateway.Role{
-		"USER":      gateway.RoleUser,
-		"ASSISTANT": gateway.RoleAssistant,
-		"SYSTEM":    gateway.RoleSystem,
-		"TOOL":      gateway.RoleTool,
+	unmarshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole = map[string]backendtype.Role{
+		"USER":      backendtype.RoleUser,
+		"ASSISTANT": backendtype.RoleAssistant,
+		"SYSTEM":    backendtype.RoleSystem,
+		"TOOL":      backendtype.RoleTool,
 	}
-	marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRole = map[gateway.Role]string{
-		gateway.RoleUser:      "USER",
-		gateway.RoleAssistant: "ASSISTANT",
-		gateway.RoleSystem:    "SYSTEM",
-		gateway.RoleTool:      "TOOL",
+	marshalNTurnRole2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRole = map[backendtype.Role]string{
+		backendtype.RoleUser:      "USER",
+		backendtype.RoleAssistant: "ASSISTANT",
+		backendtype.RoleSystem:    "SYSTEM",
+		backendtype.RoleTool:      "TOOL",
 	}
 )
 
@@ -22440,26 +22441,26 @@ func (ec *executionContext) unmarshalOAuditLogFilter2ᚖgithubᚗcomᚋmemoryᚑ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, v any) (gateway.Backend, error) {
-	var res gateway.Backend
+func (ec *executionContext) unmarshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx context.Context, v any) (backendtype.Backend, error) {
+	var res backendtype.Backend
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx context.Context, sel ast.SelectionSet, v gateway.Backend) graphql.Marshaler {
+func (ec *executionContext) marshalOBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx context.Context, sel ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx context.Context, v any) ([]gateway.Backend, error) {
+func (ec *executionContext) unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx context.Context, v any) ([]backendtype.Backend, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]gateway.Backend, len(vSlice))
+	res := make([]backendtype.Backend, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -22467,14 +22468,14 @@ func (ec *executionContext) unmarshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgat
 	return res, nil
 }
 
-func (ec *executionContext) marshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.Backend) graphql.Marshaler {
+func (ec *executionContext) marshalOBackendType2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackendᚄ(ctx context.Context, sel ast.SelectionSet, v []backendtype.Backend) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackend(ctx, sel, v[i])
+		return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -22633,31 +22634,31 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx context.Context, v any) (gateway.FeedbackType, error) {
+func (ec *executionContext) unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx context.Context, v any) (backendtype.FeedbackType, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType[tmp]
+	res := unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType(ctx context.Context, sel ast.SelectionSet, v gateway.FeedbackType) graphql.Marshaler {
+func (ec *executionContext) marshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType(ctx context.Context, sel ast.SelectionSet, v backendtype.FeedbackType) graphql.Marshaler {
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType[v])
+	res := graphql.MarshalString(marshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType[v])
 	return res
 }
 
 var (
-	unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType = map[string]gateway.FeedbackType{
-		"HELPFUL":        gateway.FeedbackHelpful,
-		"NOT_HELPFUL":    gateway.FeedbackNotHelpful,
-		"CORRECTION":     gateway.FeedbackCorrection,
-		"DELETE_REQUEST": gateway.FeedbackDeleteRequest,
+	unmarshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType = map[string]backendtype.FeedbackType{
+		"HELPFUL":        backendtype.FeedbackHelpful,
+		"NOT_HELPFUL":    backendtype.FeedbackNotHelpful,
+		"CORRECTION":     backendtype.FeedbackCorrection,
+		"DELETE_REQUEST": backendtype.FeedbackDeleteRequest,
 	}
-	marshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackType = map[gateway.FeedbackType]string{
-		gateway.FeedbackHelpful:       "HELPFUL",
-		gateway.FeedbackNotHelpful:    "NOT_HELPFUL",
-		gateway.FeedbackCorrection:    "CORRECTION",
-		gateway.FeedbackDeleteRequest: "DELETE_REQUEST",
+	marshalOFeedbackType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐFeedbackType = map[backendtype.FeedbackType]string{
+		backendtype.FeedbackHelpful:       "HELPFUL",
+		backendtype.FeedbackNotHelpful:    "NOT_HELPFUL",
+		backendtype.FeedbackCorrection:    "CORRECTION",
+		backendtype.FeedbackDeleteRequest: "DELETE_REQUEST",
 	}
 )
 
@@ -22824,45 +22825,45 @@ func (ec *executionContext) unmarshalOMemoryRefFilter2ᚖgithubᚗcomᚋmemory�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx context.Context, v any) (gateway.RefType, error) {
+func (ec *executionContext) unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx context.Context, v any) (backendtype.RefType, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType[tmp]
+	res := unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType(ctx context.Context, sel ast.SelectionSet, v gateway.RefType) graphql.Marshaler {
+func (ec *executionContext) marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType(ctx context.Context, sel ast.SelectionSet, v backendtype.RefType) graphql.Marshaler {
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType[v])
+	res := graphql.MarshalString(marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType[v])
 	return res
 }
 
 var (
-	unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType = map[string]gateway.RefType{
-		"SESSION_ARCHIVE":  gateway.RefTypeSessionArchive,
-		"MESSAGE_MEMORY":   gateway.RefTypeMessageMemory,
-		"LONG_TERM_MEMORY": gateway.RefTypeLongTermMemory,
-		"EPISODIC_MEMORY":  gateway.RefTypeEpisodicMemory,
-		"PROFILE":          gateway.RefTypeProfile,
-		"PREFERENCE":       gateway.RefTypePreference,
-		"ENTITY":           gateway.RefTypeEntity,
-		"EVENT":            gateway.RefTypeEvent,
-		"CASE":             gateway.RefTypeCase,
-		"SKILL":            gateway.RefTypeSkill,
-		"DRAFT_REVIEW":     gateway.RefTypeDraftReview,
+	unmarshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType = map[string]backendtype.RefType{
+		"SESSION_ARCHIVE":  backendtype.RefTypeSessionArchive,
+		"MESSAGE_MEMORY":   backendtype.RefTypeMessageMemory,
+		"LONG_TERM_MEMORY": backendtype.RefTypeLongTermMemory,
+		"EPISODIC_MEMORY":  backendtype.RefTypeEpisodicMemory,
+		"PROFILE":          backendtype.RefTypeProfile,
+		"PREFERENCE":       backendtype.RefTypePreference,
+		"ENTITY":           backendtype.RefTypeEntity,
+		"EVENT":            backendtype.RefTypeEvent,
+		"CASE":             backendtype.RefTypeCase,
+		"SKILL":            backendtype.RefTypeSkill,
+		"DRAFT_REVIEW":     backendtype.RefTypeDraftReview,
 	}
-	marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefType = map[gateway.RefType]string{
-		gateway.RefTypeSessionArchive: "SESSION_ARCHIVE",
-		gateway.RefTypeMessageMemory:  "MESSAGE_MEMORY",
-		gateway.RefTypeLongTermMemory: "LONG_TERM_MEMORY",
-		gateway.RefTypeEpisodicMemory: "EPISODIC_MEMORY",
-		gateway.RefTypeProfile:        "PROFILE",
-		gateway.RefTypePreference:     "PREFERENCE",
-		gateway.RefTypeEntity:         "ENTITY",
-		gateway.RefTypeEvent:          "EVENT",
-		gateway.RefTypeCase:           "CASE",
-		gateway.RefTypeSkill:          "SKILL",
-		gateway.RefTypeDraftReview:    "DRAFT_REVIEW",
+	marshalOMemoryRefType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐRefType = map[backendtype.RefType]string{
+		backendtype.RefTypeSessionArchive: "SESSION_ARCHIVE",
+		backendtype.RefTypeMessageMemory:  "MESSAGE_MEMORY",
+		backendtype.RefTypeLongTermMemory: "LONG_TERM_MEMORY",
+		backendtype.RefTypeEpisodicMemory: "EPISODIC_MEMORY",
+		backendtype.RefTypeProfile:        "PROFILE",
+		backendtype.RefTypePreference:     "PREFERENCE",
+		backendtype.RefTypeEntity:         "ENTITY",
+		backendtype.RefTypeEvent:          "EVENT",
+		backendtype.RefTypeCase:           "CASE",
+		backendtype.RefTypeSkill:          "SKILL",
+		backendtype.RefTypeDraftReview:    "DRAFT_REVIEW",
 	}
 )
 

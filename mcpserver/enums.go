@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -48,9 +49,9 @@ func setEnums(schema *jsonschema.Schema, sets []enumAt) error {
 var (
 	operationStatuses = enums([]gateway.OperationStatus{gateway.OperationSuccess, gateway.OperationPartialSuccess,
 		gateway.OperationPending, gateway.OperationSkipped, gateway.OperationFailed})
-	refTypes = enums([]gateway.RefType{gateway.RefTypeSessionArchive, gateway.RefTypeMessageMemory, gateway.RefTypeLongTermMemory,
-		gateway.RefTypeEpisodicMemory, gateway.RefTypeProfile, gateway.RefTypePreference, gateway.RefTypeEntity, gateway.RefTypeEvent,
-		gateway.RefTypeCase, gateway.RefTypeSkill, gateway.RefTypeDraftReview})
+	refTypes = enums([]backendtype.RefType{backendtype.RefTypeSessionArchive, backendtype.RefTypeMessageMemory, backendtype.RefTypeLongTermMemory,
+		backendtype.RefTypeEpisodicMemory, backendtype.RefTypeProfile, backendtype.RefTypePreference, backendtype.RefTypeEntity, backendtype.RefTypeEvent,
+		backendtype.RefTypeCase, backendtype.RefTypeSkill, backendtype.RefTypeDraftReview})
 	refStatuses = enums([]gateway.RefStatus{gateway.RefStatusSuccess, gateway.RefStatusPending, gateway.RefStatusSkipped,
 		gateway.RefStatusFailed, gateway.RefStatusSuperseded, gateway.RefStatusDeleted})
 	retrievalOutcomes = enums([]gateway.RetrievalOutcome{gateway.RetrievalOK, gateway.RetrievalTimeout, gateway.RetrievalError, gateway.RetrievalSkipped})

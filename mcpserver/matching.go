@@ -3,14 +3,14 @@ package mcpserver
 import (
 	"strings"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Backend is a configured backend as agents are told about it.
 type Backend struct {
-	Name gateway.Backend
+	Name backendtype.Backend
 	// Matching is what its retrieval compares a query with.
-	Matching gateway.Matching
+	Matching backendtype.Matching
 }
 
 // recallAdvice is what the recall tool, its query argument, the server's
@@ -27,7 +27,7 @@ type recallAdvice struct {
 func adviceFor(backends []Backend) recallAdvice {
 	var words, meaning []string
 	for _, b := range backends {
-		if b.Matching == gateway.MatchMeaning {
+		if b.Matching == backendtype.MatchMeaning {
 			meaning = append(meaning, string(b.Name))
 		} else {
 			words = append(words, string(b.Name))

@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -76,7 +77,7 @@ type Server struct {
 	logger   *slog.Logger
 	mcp      *mcp.Server
 	dev      bool
-	backends []gateway.Backend
+	backends []backendtype.Backend
 	advice   recallAdvice
 	observe  func(ctx context.Context, principal, tool, outcome string, took time.Duration)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -239,7 +240,7 @@ func (s *Server) addTools() error {
 }
 
 // jobEnums are the closed sets of a job's result.
-func jobEnums(backends []gateway.Backend) []enumAt {
+func jobEnums(backends []backendtype.Backend) []enumAt {
 	return []enumAt{{"kind", jobKinds}, {"status", jobStatuses}, {"backends.[].backend", enums(backends)}, {"backends.[].status", outboxStatuses}}
 }
 
@@ -264,7 +265,7 @@ func (s *Server) remember(ctx context.Context, _ *mcp.CallToolRequest, in rememb
 		return rememberResult{}, "", gateway.NewInputError("turns", fmt.Sprintf("must hold at most %d turns", maxRememberTurns))
 	}
 	// Checked before any is stored, so a bad role never leaves half a call.
-	roles := make([]gateway.Role, len(in.Turns))
+	roles := make([]backendtype.Role, len(in.Turns))
 	for i, t := range in.Turns {
 		if roles[i], err = parseRole(t.Role); err != nil {
 			return rememberResult{}, "", inField(fmt.Sprintf("turns[%d]", i), err)
@@ -345,9 +346,9 @@ func (s *Server) recall(ctx context.Context, _ *mcp.CallToolRequest, in recallAr
 	if err != nil {
 		return recallResult{}, "", err
 	}
-	var backends []gateway.Backend // nil: every backend
+	var backends []backendtype.Backend // nil: every backend
 	for i, b := range in.Backends {
-		backend := gateway.Backend(strings.ToLower(b))
+		backend := backendtype.Backend(strings.ToLower(b))
 		if !slices.Contains(s.backends, backend) {
 			return recallResult{}, "", gateway.NewInputError(fmt.Sprintf("backends[%d]", i), "must be one of "+strings.Join(enums(s.backends), ", "))
 		}
@@ -601,20 +602,20 @@ func (s *Server) forgetMe(ctx context.Context, _ *mcp.CallToolRequest, in forget
 	return out, text, nil
 }
 
-func parseRole(s string) (gateway.Role, error) {
-	switch r := gateway.Role(strings.ToLower(s)); r {
-	case gateway.RoleUser, gateway.RoleAssistant, gateway.RoleSystem, gateway.RoleTool:
+func parseRole(s string) (backendtype.Role, error) {
+	switch r := backendtype.Role(strings.ToLower(s)); r {
+	case backendtype.RoleUser, backendtype.RoleAssistant, backendtype.RoleSystem, backendtype.RoleTool:
 		return r, nil
 	case "":
 		// The user's words are what an agent most often remembers.
-		return gateway.RoleUser, nil
+		return backendtype.RoleUser, nil
 	}
 	return "", gateway.NewInputError("role", "must be one of "+strings.Join(enums(roles), ", "))
 }
 
-func parseFeedbackType(s string) (gateway.FeedbackType, error) {
-	switch t := gateway.FeedbackType(strings.ToLower(s)); t {
-	case gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest:
+func parseFeedbackType(s string) (backendtype.FeedbackType, error) {
+	switch t := backendtype.FeedbackType(strings.ToLower(s)); t {
+	case backendtype.FeedbackHelpful, backendtype.FeedbackNotHelpful, backendtype.FeedbackCorrection, backendtype.FeedbackDeleteRequest:
 		return t, nil
 	case "":
 		return "", gateway.NewInputError("type", "is required")
@@ -636,8 +637,8 @@ func enums[T ~string](vs []T) []string {
 
 // The closed sets the tools take (in any case) and name (in upper case).
 var (
-	roles         = []gateway.Role{gateway.RoleUser, gateway.RoleAssistant, gateway.RoleSystem, gateway.RoleTool}
-	feedbackTypes = []gateway.FeedbackType{gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest}
+	roles         = []backendtype.Role{backendtype.RoleUser, backendtype.RoleAssistant, backendtype.RoleSystem, backendtype.RoleTool}
+	feedbackTypes = []backendtype.FeedbackType{backendtype.FeedbackHelpful, backendtype.FeedbackNotHelpful, backendtype.FeedbackCorrection, backendtype.FeedbackDeleteRequest}
 )
 
 // optionalEnum is an optional domain value as the GraphQL enum names it, or "".
@@ -722,9 +723,9 @@ func (s *Server) listMemories(ctx context.Context, _ *mcp.CallToolRequest, in li
 	if first < 1 || first > 50 {
 		return listMemoriesResult{}, "", gateway.NewInputError("first", "must be between 1 and 50")
 	}
-	var refType gateway.RefType
+	var refType backendtype.RefType
 	if in.Type != "" {
-		if refType = gateway.RefType(strings.ToLower(in.Type)); !slices.Contains(refTypes, in.Type) && !slices.Contains(refTypes, strings.ToUpper(in.Type)) {
+		if refType = backendtype.RefType(strings.ToLower(in.Type)); !slices.Contains(refTypes, in.Type) && !slices.Contains(refTypes, strings.ToUpper(in.Type)) {
 			return listMemoriesResult{}, "", gateway.NewInputError("type", "must be one of "+strings.Join(refTypes, ", "))
 		}
 	}
@@ -817,7 +818,7 @@ func (s *Server) forgetMemory(ctx context.Context, _ *mcp.CallToolRequest, in fo
 	}
 	res, err := s.svc.RecordMemoryFeedback(ctx, gateway.RecordFeedbackInput{
 		WorkspaceID: sc.WorkspaceID, UserID: sc.UserID, AgentID: sc.AgentID, Namespace: ref.Namespace,
-		MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackDeleteRequest, Comment: in.Reason,
+		MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackDeleteRequest, Comment: in.Reason,
 		SourceType: gateway.SourceMCP, SourceEventID: derivedFeedbackID(sc, ref.ID, "forget", "", ""),
 	})
 	if err != nil {

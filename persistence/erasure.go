@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
@@ -98,7 +99,7 @@ func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, j
 			return err
 		}
 		stored, created = req, true
-		return s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt)
+		return s.changed(ctx, tx, gateway.Changes{Jobs: []gateway.CommitJob{job}, At: job.UpdatedAt})
 	})
 	if err != nil {
 		return gateway.ErasureRequest{}, false, err
@@ -161,7 +162,7 @@ func subjectRefs(db bun.IDB, q *bun.SelectQuery, scope gateway.ErasureScope) *bu
 }
 
 // SubjectSessionScopes implements gateway.ErasureStore.
-func (s *Store) SubjectSessionScopes(ctx context.Context, scope gateway.ErasureScope) ([]gateway.SessionScope, error) {
+func (s *Store) SubjectSessionScopes(ctx context.Context, scope gateway.ErasureScope) ([]backendtype.SessionScope, error) {
 	held := s.db.NewSelect().Model((*sessionScopeRow)(nil)).Column("sc.session_id").
 		Where("sc.workspace_id = ?", scope.WorkspaceID).Where("sc.user_id = ?", scope.UserID)
 	if scope.AgentID != "" {
@@ -181,16 +182,16 @@ func (s *Store) SubjectSessionScopes(ctx context.Context, scope gateway.ErasureS
 	if err != nil {
 		return nil, fmt.Errorf("error reading the scopes of the subject's sessions: %w", err)
 	}
-	out := make([]gateway.SessionScope, len(rows))
+	out := make([]backendtype.SessionScope, len(rows))
 	for i, r := range rows {
-		out[i] = gateway.SessionScope{AgentID: r.AgentID, Namespace: r.Namespace}
+		out[i] = backendtype.SessionScope{AgentID: r.AgentID, Namespace: r.Namespace}
 	}
 	return out, nil
 }
 
 // SubjectRefs implements gateway.ErasureStore: the subject's refs in one
 // backend that still name a memory.
-func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, backend gateway.Backend) ([]gateway.MemoryRef, error) {
+func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, backend backendtype.Backend) ([]gateway.MemoryRef, error) {
 	var rows []refRow
 	q := subjectRefs(s.db, s.db.NewSelect().Model(&rows), scope).
 		Where("r.backend = ?", backend).
@@ -204,10 +205,10 @@ func (s *Store) SubjectRefs(ctx context.Context, scope gateway.ErasureScope, bac
 
 // SubjectRefCounts implements gateway.ErasureStore: the subject's refs in
 // one backend that still name a memory, counted by type.
-func (s *Store) SubjectRefCounts(ctx context.Context, scope gateway.ErasureScope, backend gateway.Backend) (map[gateway.RefType]int, error) {
+func (s *Store) SubjectRefCounts(ctx context.Context, scope gateway.ErasureScope, backend backendtype.Backend) (map[backendtype.RefType]int, error) {
 	var rows []struct {
-		RefType gateway.RefType `bun:"ref_type"`
-		N       int             `bun:"n"`
+		RefType backendtype.RefType `bun:"ref_type"`
+		N       int                 `bun:"n"`
 	}
 	q := subjectRefs(s.db, s.db.NewSelect().Model((*refRow)(nil)).ColumnExpr("r.ref_type").ColumnExpr("count(*) AS n"), scope).
 		Where("r.backend = ?", backend).
@@ -216,7 +217,7 @@ func (s *Store) SubjectRefCounts(ctx context.Context, scope gateway.ErasureScope
 	if err := q.Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("error counting the subject's refs: %w", err)
 	}
-	out := make(map[gateway.RefType]int, len(rows))
+	out := make(map[backendtype.RefType]int, len(rows))
 	for _, r := range rows {
 		out[r.RefType] = r.N
 	}
@@ -269,7 +270,7 @@ func (s *Store) markErased(ctx context.Context, tx bun.Tx, e *gateway.ErasureCom
 		Where("r.workspace_id = ?", e.Scope.WorkspaceID).
 		Where("r.user_id = ?", e.Scope.UserID).
 		Where("r.backend = ?", e.Backend).
-		Where("r.ref_type = ?", gateway.RefTypeSessionArchive).
+		Where("r.ref_type = ?", backendtype.RefTypeSessionArchive).
 		Where("r.session_id IN (?)", bun.List(e.Sessions)).
 		Where("r.status <> ?", gateway.RefStatusDeleted).
 		Exec(ctx)

@@ -29,7 +29,7 @@ func (s *Store) insertRoute(ctx context.Context, tx bun.Tx, route *gateway.Feedb
 	if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
 		return err
 	}
-	return s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt)
+	return s.changed(ctx, tx, gateway.Changes{Jobs: []gateway.CommitJob{job}, At: job.UpdatedAt})
 }
 
 // ReviewFeedback implements gateway.FeedbackStore.

@@ -203,10 +203,8 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			}
 			retired = append(retired, refs...)
 		}
-		if err := s.memoriesRetired(ctx, tx, retired, now); err != nil {
-			return err
-		}
-		if err := s.deadLettered(ctx, tx, dead, now); err != nil {
+		deadLettered, err := outboxEventsByID(ctx, tx, dead)
+		if err != nil {
 			return err
 		}
 		for _, e := range erased {
@@ -219,7 +217,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			return err
 		}
 		res.Jobs = jobs
-		return s.jobsChanged(ctx, tx, jobs, now)
+		return s.changed(ctx, tx, gateway.Changes{Jobs: jobs, RetiredRefs: retired, DeadLettered: deadLettered, At: now})
 	})
 	if err != nil {
 		return gateway.CompletionResult{}, err
@@ -292,7 +290,8 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		if err := failFeedbackOf(ctx, tx, deadLettered, gateway.ErrorCodeLeaseExpired, now); err != nil {
 			return err
 		}
-		if err := s.deadLettered(ctx, tx, deadLettered, now); err != nil {
+		dead, err := outboxEventsByID(ctx, tx, deadLettered)
+		if err != nil {
 			return err
 		}
 		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
@@ -305,7 +304,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 				return err
 			}
 		}
-		return s.jobsChanged(ctx, tx, jobs, now)
+		return s.changed(ctx, tx, gateway.Changes{Jobs: jobs, DeadLettered: dead, At: now})
 	})
 	if err != nil {
 		return gateway.RescueResult{}, err
@@ -401,7 +400,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {
 			return err
 		}
-		return s.jobsChanged(ctx, tx, jobs, now)
+		return s.changed(ctx, tx, gateway.Changes{Jobs: jobs, At: now})
 	})
 	if err != nil {
 		return nil, nil, err

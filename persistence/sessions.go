@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -131,9 +132,9 @@ func (s *Store) SessionFacts(ctx context.Context, workspaceID, sessionID string)
 	if err != nil {
 		return gateway.SessionFacts{}, fmt.Errorf("error reading the scopes of session: %w", err)
 	}
-	facts := gateway.SessionFacts{Owner: session.UserID, Scopes: make([]gateway.SessionScope, len(scopes))}
+	facts := gateway.SessionFacts{Owner: session.UserID, Scopes: make([]backendtype.SessionScope, len(scopes))}
 	for i, sc := range scopes {
-		facts.Scopes[i] = gateway.SessionScope{AgentID: sc.AgentID, Namespace: sc.Namespace}
+		facts.Scopes[i] = backendtype.SessionScope{AgentID: sc.AgentID, Namespace: sc.Namespace}
 	}
 	return facts, nil
 }
@@ -175,10 +176,10 @@ func labelBySession(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef, la
 	if err != nil {
 		return fmt.Errorf("error reading the scopes of committed sessions: %w", err)
 	}
-	scopes := map[sessionKey][]gateway.SessionScope{}
+	scopes := map[sessionKey][]backendtype.SessionScope{}
 	for _, sc := range rows {
 		k := sessionKey{sc.WorkspaceID, sc.SessionID}
-		scopes[k] = append(scopes[k], gateway.SessionScope{AgentID: sc.AgentID, Namespace: sc.Namespace})
+		scopes[k] = append(scopes[k], backendtype.SessionScope{AgentID: sc.AgentID, Namespace: sc.Namespace})
 	}
 	for i := range refs {
 		r := &refs[i]

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/namespace"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -43,7 +44,7 @@ func TestStoreClaimSession(t *testing.T) {
 
 		facts, err = store.SessionFacts(ctx, "ws", "s1")
 		require.NoError(t, err)
-		require.Equal(t, gateway.SessionFacts{Owner: "alice", Scopes: []gateway.SessionScope{
+		require.Equal(t, gateway.SessionFacts{Owner: "alice", Scopes: []backendtype.SessionScope{
 			{AgentID: "helper", Namespace: "support"}, {AgentID: "other", Namespace: "legal"},
 		}}, facts, "only the owner's turns are scopes of the session")
 
@@ -84,7 +85,7 @@ func TestStoreClaimSessionRace(t *testing.T) {
 			}
 			facts, err := stores[0].SessionFacts(ctx, "ws", session)
 			require.NoError(t, err)
-			require.Equal(t, []gateway.SessionScope{{AgentID: "a", Namespace: "ns"}}, facts.Scopes)
+			require.Equal(t, []backendtype.SessionScope{{AgentID: "a", Namespace: "ns"}}, facts.Scopes)
 		}
 	})
 }
@@ -121,9 +122,9 @@ func TestStoreSessionOwnershipOfExistingData(t *testing.T) {
 
 			require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
 			for session, want := range map[string]gateway.SessionFacts{
-				"s1": {Owner: "alice", Scopes: []gateway.SessionScope{{AgentID: "helper", Namespace: "support"}, {AgentID: "other", Namespace: "legal"}}},
-				"s2": {Owner: "bob", Scopes: []gateway.SessionScope{{AgentID: "helper", Namespace: "support"}}},
-				"s3": {Owner: "carol", Scopes: []gateway.SessionScope{}},
+				"s1": {Owner: "alice", Scopes: []backendtype.SessionScope{{AgentID: "helper", Namespace: "support"}, {AgentID: "other", Namespace: "legal"}}},
+				"s2": {Owner: "bob", Scopes: []backendtype.SessionScope{{AgentID: "helper", Namespace: "support"}}},
+				"s3": {Owner: "carol", Scopes: []backendtype.SessionScope{}},
 			} {
 				facts, err := store.SessionFacts(ctx, "ws", session)
 				require.NoError(t, err)

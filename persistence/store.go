@@ -9,6 +9,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/uptrace/bun"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/groupcommit"
 	"github.com/memory-gateway/memory-gateway/namespace"
@@ -140,7 +141,7 @@ func (s *Store) CreateCommitJob(ctx context.Context, job gateway.CommitJob, even
 				return err
 			}
 		}
-		if err := s.jobsChanged(ctx, tx, []gateway.CommitJob{job}, job.UpdatedAt); err != nil {
+		if err := s.changed(ctx, tx, gateway.Changes{Jobs: []gateway.CommitJob{job}, At: job.UpdatedAt}); err != nil {
 			return err
 		}
 		stored, created = gateway.JobSnapshot{Job: job, Events: events}, true
@@ -185,7 +186,7 @@ func (s *Store) SaveFeedback(ctx context.Context, fb gateway.MemoryFeedback, con
 				return err
 			}
 		}
-		if err := s.enqueueWebhooks(ctx, tx, []gateway.WebhookEvent{gateway.FeedbackReceivedEvent(fb)}, fb.CreatedAt); err != nil {
+		if err := s.changed(ctx, tx, gateway.Changes{Feedback: []gateway.MemoryFeedback{fb}, At: fb.CreatedAt}); err != nil {
 			return err
 		}
 		stored, created = fb, true
@@ -297,9 +298,9 @@ func (s *Store) OutboxSummary(ctx context.Context, f gateway.EventFilter) (gatew
 // OutboxDepth counts the events still owed work or attention (pending,
 // processing, dead-lettered) per backend and status. Finished events are
 // left out: they only grow, and counting them would scan the whole table.
-func (s *Store) OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.OutboxSummary, error) {
+func (s *Store) OutboxDepth(ctx context.Context) (map[backendtype.Backend]gateway.OutboxSummary, error) {
 	var counts []struct {
-		Backend gateway.Backend
+		Backend backendtype.Backend
 		Status  gateway.OutboxStatus
 		N       int
 	}
@@ -311,7 +312,7 @@ func (s *Store) OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.Ou
 	if err != nil {
 		return nil, fmt.Errorf("error counting the outbox depth: %w", err)
 	}
-	out := map[gateway.Backend]gateway.OutboxSummary{}
+	out := map[backendtype.Backend]gateway.OutboxSummary{}
 	for _, c := range counts {
 		sum := out[c.Backend]
 		sum.Add(c.Status, c.N)
@@ -339,7 +340,7 @@ func (s *Store) SessionExists(ctx context.Context, workspaceID, sessionID string
 }
 
 // RefsByNative implements gateway.ReadStore.
-func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend gateway.Backend, nativeIDs, nativeURIs []string) ([]gateway.MemoryRef, error) {
+func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend backendtype.Backend, nativeIDs, nativeURIs []string) ([]gateway.MemoryRef, error) {
 	if len(nativeIDs) == 0 && len(nativeURIs) == 0 {
 		return nil, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -107,7 +108,7 @@ func TestStoreCreateCommitJob(t *testing.T) {
 		ctx := context.Background()
 		store := persistence.NewStore(db)
 		job := pt.Job()
-		events := []gateway.OutboxEvent{pt.Event(job, gateway.BackendLocal), pt.Event(job, gateway.BackendOpenViking)}
+		events := []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal), pt.Event(job, backendtype.BackendOpenViking)}
 
 		stored, created, err := store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
 		require.NoError(t, err)
@@ -159,12 +160,12 @@ func TestStoreOutboxLeaseHolderRule(t *testing.T) {
 				ctx := context.Background()
 				store := persistence.NewStore(db)
 				job := pt.Job()
-				_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, gateway.BackendLocal)}, pt.Audit(job.ID))
+				_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal)}, pt.Audit(job.ID))
 				require.NoError(t, err)
 				if tc.claimed {
 					now := time.Now().UTC()
 					batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-						WorkerID: "w", Backend: gateway.BackendLocal, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
+						WorkerID: "w", Backend: backendtype.BackendLocal, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
 					})
 					require.NoError(t, err)
 					require.Len(t, batch.Events, 1)
@@ -195,12 +196,12 @@ func TestStoreOutboxDepth(t *testing.T) {
 			}
 		}
 		for i, c := range []struct {
-			backend gateway.Backend
+			backend backendtype.Backend
 			status  gateway.OutboxStatus
 		}{
-			{gateway.BackendLocal, gateway.OutboxPending}, {gateway.BackendLocal, gateway.OutboxSuccess},
-			{gateway.BackendLocal, gateway.OutboxProcessing}, {gateway.BackendEverMemOS, gateway.OutboxDeadLetter},
-			{gateway.BackendEverMemOS, gateway.OutboxPending}, {gateway.BackendEverMemOS, gateway.OutboxSkipped},
+			{backendtype.BackendLocal, gateway.OutboxPending}, {backendtype.BackendLocal, gateway.OutboxSuccess},
+			{backendtype.BackendLocal, gateway.OutboxProcessing}, {backendtype.BackendEverMemOS, gateway.OutboxDeadLetter},
+			{backendtype.BackendEverMemOS, gateway.OutboxPending}, {backendtype.BackendEverMemOS, gateway.OutboxSkipped},
 		} {
 			job := pt.Job(func(j *gateway.CommitJob) { j.ID = fmt.Sprintf("gwc_depth_%d", i); j.SessionID = j.ID })
 			_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, c.backend, status(c.status))}, pt.Audit(job.ID))
@@ -209,9 +210,9 @@ func TestStoreOutboxDepth(t *testing.T) {
 
 		depth, err = store.OutboxDepth(ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[gateway.Backend]gateway.OutboxSummary{
-			gateway.BackendLocal:     {TotalEvents: 2, PendingEvents: 1, ProcessingEvents: 1},
-			gateway.BackendEverMemOS: {TotalEvents: 2, PendingEvents: 1, DeadLetterEvents: 1},
+		require.Equal(t, map[backendtype.Backend]gateway.OutboxSummary{
+			backendtype.BackendLocal:     {TotalEvents: 2, PendingEvents: 1, ProcessingEvents: 1},
+			backendtype.BackendEverMemOS: {TotalEvents: 2, PendingEvents: 1, DeadLetterEvents: 1},
 		}, depth, "finished events are left out")
 	})
 }
@@ -222,10 +223,10 @@ func TestStoreCreateCommitJobIsAtomic(t *testing.T) {
 		ctx := context.Background()
 		store := persistence.NewStore(db)
 		job := pt.Job()
-		good := pt.Event(job, gateway.BackendLocal)
+		good := pt.Event(job, backendtype.BackendLocal)
 		// The second event breaks the job foreign key: the whole commit must
 		// roll back, the job and the first event included.
-		bad := pt.Event(job, gateway.BackendEverMemOS, func(e *gateway.OutboxEvent) { e.JobID = ptr("gwc_missing") })
+		bad := pt.Event(job, backendtype.BackendEverMemOS, func(e *gateway.OutboxEvent) { e.JobID = ptr("gwc_missing") })
 		_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{good, bad}, pt.Audit(job.ID))
 		require.Error(t, err)
 		jobs, err := store.CommitJobsByIDs(ctx, []string{job.ID})
@@ -246,7 +247,7 @@ func TestStoreSaveFeedback(t *testing.T) {
 		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
 		fb := gateway.MemoryFeedback{
 			ID: "fb_1", WorkspaceID: "ws", UserID: "user", AgentID: "agent", Namespace: "team",
-			MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackCorrection, Status: gateway.FeedbackReceived,
+			MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackCorrection, Status: gateway.FeedbackReceived,
 			HasCorrection: true, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
 		}
 		content := gateway.FeedbackContent{Correction: "green"}
@@ -331,7 +332,10 @@ func TestStoreFilters(t *testing.T) {
 			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "team/alpha" }),
 			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "teamster" }),
 			pt.Ref(func(r *gateway.MemoryRef) { r.Namespace = "te_m/x" }),
-			pt.Ref(func(r *gateway.MemoryRef) { r.Backend = gateway.BackendEverMemOS; r.Status = gateway.RefStatusFailed }),
+			pt.Ref(func(r *gateway.MemoryRef) {
+				r.Backend = backendtype.BackendEverMemOS
+				r.Status = gateway.RefStatusFailed
+			}),
 			pt.Ref(func(r *gateway.MemoryRef) { r.WorkspaceID = "other" }),
 		}
 		require.NoError(t, store.SaveIngest(ctx, refs, pt.Audit("x")))
@@ -344,7 +348,7 @@ func TestStoreFilters(t *testing.T) {
 			{"namespace and below", gateway.RefFilter{WorkspaceID: "ws", Namespace: "team"}, 3}, // team, team/alpha, + default team/alpha of the evermemos ref
 			{"namespace is not a string prefix", gateway.RefFilter{Namespace: "teamster"}, 1},
 			{"LIKE wildcards are literal", gateway.RefFilter{Namespace: "te_m"}, 1},
-			{"backend and status", gateway.RefFilter{Backend: gateway.BackendEverMemOS, Status: gateway.RefStatusFailed}, 1},
+			{"backend and status", gateway.RefFilter{Backend: backendtype.BackendEverMemOS, Status: gateway.RefStatusFailed}, 1},
 			{"gateway id", gateway.RefFilter{GatewayID: refs[0].GatewayID}, 1},
 			{"nothing", gateway.RefFilter{WorkspaceID: "none"}, 0},
 		}
@@ -354,7 +358,7 @@ func TestStoreFilters(t *testing.T) {
 			require.Len(t, page.Items, tt.want, tt.name)
 		}
 
-		native, err := store.RefsByNative(ctx, "ws", gateway.BackendLocal, nil, nil)
+		native, err := store.RefsByNative(ctx, "ws", backendtype.BackendLocal, nil, nil)
 		require.NoError(t, err)
 		require.Empty(t, native)
 

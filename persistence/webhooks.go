@@ -46,18 +46,38 @@ func (r webhookDeliveryRow) domain() gateway.WebhookDelivery {
 
 func (r webhookDeliveryRow) rowNumber() int { return r.RowNumber }
 
+// changed is what every transaction does last that changes what endpoints
+// may be told of: it writes the deliveries of the webhook events the
+// domain says the changes fire (gateway.Changes decides which), and
+// announces the changed jobs.
+func (s *Store) changed(ctx context.Context, tx bun.Tx, ch gateway.Changes) error {
+	if err := s.enqueueWebhooks(ctx, tx, ch.WebhookEvents(), ch.At); err != nil {
+		return err
+	}
+	return s.db.sql.notifyJobs(ctx, tx, ch.Jobs)
+}
+
 // enqueueWebhooks writes one PENDING delivery of each event for every
 // enabled endpoint of its workspace that subscribes to its type, in the
-// caller's transaction and in one statement (nothing is read first, so a
-// workspace without endpoints pays one cheap insert that matches nothing).
-// A delivery's id derives from the event's key and the endpoint, so an
-// event written twice is delivered once.
+// caller's transaction. The drain finishes jobs by the thousand, so it first
+// asks which of the events' workspaces subscribe to what (one statement),
+// and encodes and writes only the events someone takes, in one statement. A
+// delivery's id derives from the event's key and the endpoint, so an event
+// written twice is delivered once.
 func (s *Store) enqueueWebhooks(ctx context.Context, tx bun.IDB, events []gateway.WebhookEvent, now time.Time) error {
 	if len(events) == 0 {
 		return nil
 	}
+	subscribed, err := webhookSubscriptions(ctx, tx, events, func(ev gateway.WebhookEvent) string { return ev.WorkspaceID })
+	if err != nil {
+		return err
+	}
+	events = slices.DeleteFunc(events, func(ev gateway.WebhookEvent) bool { return !subscribed[ev.WorkspaceID][ev.Type] })
+	if len(events) == 0 {
+		return nil
+	}
 	var values strings.Builder
-	args := make([]any, 0, 4*len(events)+3)
+	args := make([]any, 0, 4*len(events)+6)
 	for i, ev := range events {
 		body, err := json.Marshal(ev.Body())
 		if err != nil {
@@ -81,52 +101,6 @@ func (s *Store) enqueueWebhooks(ctx context.Context, tx bun.IDB, events []gatewa
 		return fmt.Errorf("error writing webhook deliveries: %w", err)
 	}
 	return nil
-}
-
-// jobsChanged is what every transaction that changes jobs does last: the
-// webhooks of jobs (and erasures) that finished, and the announcement. The
-// drain finishes jobs by the thousand, so it first asks which of their
-// workspaces subscribe at all, and builds events only for those.
-func (s *Store) jobsChanged(ctx context.Context, tx bun.Tx, jobs []gateway.CommitJob, now time.Time) error {
-	var finished []gateway.CommitJob
-	for _, j := range jobs {
-		if j.Status.Terminal() && j.FinishedAt != nil {
-			finished = append(finished, j)
-		}
-	}
-	if len(finished) > 0 {
-		subscribed, err := webhookSubscriptions(ctx, tx, finished, func(j gateway.CommitJob) string { return j.WorkspaceID })
-		if err != nil {
-			return err
-		}
-		var events []gateway.WebhookEvent
-		var erasureJobs []string
-		byID := map[string]gateway.CommitJob{}
-		for _, j := range finished {
-			types := subscribed[j.WorkspaceID]
-			if types[gateway.WebhookJobFinished] {
-				ev, _ := gateway.JobFinishedEvent(j)
-				events = append(events, ev)
-			}
-			if j.Kind == gateway.JobKindErasure && types[gateway.WebhookErasureFinished] {
-				erasureJobs = append(erasureJobs, j.ID)
-				byID[j.ID] = j
-			}
-		}
-		if len(erasureJobs) > 0 {
-			var reqs []erasureRow
-			if err := tx.NewSelect().Model(&reqs).Where("er.job_id IN (?)", bun.List(erasureJobs)).Scan(ctx); err != nil {
-				return fmt.Errorf("error reading finished erasures: %w", err)
-			}
-			for _, r := range reqs {
-				events = append(events, gateway.ErasureFinishedEvent(r.domain(), byID[r.JobID]))
-			}
-		}
-		if err := s.enqueueWebhooks(ctx, tx, events, now); err != nil {
-			return err
-		}
-	}
-	return s.db.sql.notifyJobs(ctx, tx, jobs)
 }
 
 // webhookSubscriptions returns, for the workspaces of items, the event
@@ -159,32 +133,16 @@ func webhookSubscriptions[T any](ctx context.Context, tx bun.IDB, items []T, wor
 	return out, nil
 }
 
-// deadLettered writes the webhooks of outbox events that just ran out of
-// attempts.
-func (s *Store) deadLettered(ctx context.Context, tx bun.Tx, ids []string, now time.Time) error {
+// outboxEventsByID reads outbox events as the transaction left them.
+func outboxEventsByID(ctx context.Context, tx bun.Tx, ids []string) ([]gateway.OutboxEvent, error) {
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	var rows []eventRow
 	if err := tx.NewSelect().Model(&rows).Where("e.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return fmt.Errorf("error reading dead-lettered events: %w", err)
+		return nil, fmt.Errorf("error reading outbox events: %w", err)
 	}
-	events := make([]gateway.WebhookEvent, len(rows))
-	for i, r := range rows {
-		events[i] = gateway.OutboxDeadLetteredEvent(r.domain(), now)
-	}
-	return s.enqueueWebhooks(ctx, tx, events, now)
-}
-
-// memoriesRetired writes the webhooks of refs superseded or deleted.
-func (s *Store) memoriesRetired(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef, now time.Time) error {
-	var events []gateway.WebhookEvent
-	for _, r := range refs {
-		if ev, ok := gateway.MemoryRetiredEvent(r, now); ok {
-			events = append(events, ev)
-		}
-	}
-	return s.enqueueWebhooks(ctx, tx, events, now)
+	return toDomain[gateway.OutboxEvent](rows), nil
 }
 
 // InsertWebhookEndpoint implements gateway.WebhookStore.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -47,7 +48,7 @@ func TestStoreWebhookDeliveries(t *testing.T) {
 		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
 		fb := gateway.MemoryFeedback{
 			ID: "fb_1", WorkspaceID: "ws", UserID: "user", AgentID: "agent", Namespace: "team",
-			MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackCorrection, Status: gateway.FeedbackReceived,
+			MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackCorrection, Status: gateway.FeedbackReceived,
 			HasCorrection: true, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
 		}
 		for range 2 { // the second is a replay: nothing new
@@ -174,7 +175,7 @@ func TestStoreDeletesFinishedWebhookDeliveries(t *testing.T) {
 		for i, status := range []gateway.WebhookDeliveryStatus{gateway.WebhookSuccess, gateway.WebhookDeadLetter, gateway.WebhookPending} {
 			fb := gateway.MemoryFeedback{
 				ID: fmt.Sprintf("fb_r%d", i), WorkspaceID: "ws", UserID: "user", AgentID: "agent", Namespace: "team",
-				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived,
+				MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackHelpful, Status: gateway.FeedbackReceived,
 				CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
 			}
 			_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
@@ -222,7 +223,7 @@ func seedTurns(t *testing.T, store *persistence.Store, workspaces []string, n ma
 			at = at.Add(time.Second)
 			label[at] = fmt.Sprintf("%s%d", ws, i+1)
 			fb := gateway.MemoryFeedback{ID: "fb_" + label[at], WorkspaceID: ws, UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace,
-				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: at, UpdatedAt: at}
+				MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: at, UpdatedAt: at}
 			_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
 			require.NoError(t, err)
 		}
@@ -325,7 +326,7 @@ func TestStoreRewritesWebhookErrorsOfBefore(t *testing.T) {
 			ref := pt.Ref()
 			require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
 			fb := gateway.MemoryFeedback{ID: "fb_old", WorkspaceID: "ws", UserID: ref.UserID, AgentID: ref.AgentID, Namespace: ref.Namespace,
-				MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime}
+				MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackHelpful, Status: gateway.FeedbackReceived, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime}
 			_, _, err = store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
 			require.NoError(t, err)
 			claimed, err := store.ClaimWebhookDeliveries(ctx, "A", 10, pt.BaseTime, pt.BaseTime.Add(time.Minute), gateway.WebhookShare{})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -50,7 +51,7 @@ func LoadFeedbackPolicy(inline, path string) (*gateway.FeedbackPolicy, error) {
 		p.Default = types
 	}
 	if len(doc.Workspaces) > 0 {
-		p.Workspaces = make(map[string][]gateway.FeedbackType, len(doc.Workspaces))
+		p.Workspaces = make(map[string][]backendtype.FeedbackType, len(doc.Workspaces))
 		for ws, names := range doc.Workspaces {
 			types, err := feedbackTypes("workspaces."+ws, names)
 			if err != nil {
@@ -62,12 +63,12 @@ func LoadFeedbackPolicy(inline, path string) (*gateway.FeedbackPolicy, error) {
 	return &p, nil
 }
 
-func feedbackTypes(where string, names []string) ([]gateway.FeedbackType, error) {
-	types := make([]gateway.FeedbackType, 0, len(names))
+func feedbackTypes(where string, names []string) ([]backendtype.FeedbackType, error) {
+	types := make([]backendtype.FeedbackType, 0, len(names))
 	for _, n := range names {
-		t := gateway.FeedbackType(strings.ToLower(strings.TrimSpace(n)))
+		t := backendtype.FeedbackType(strings.ToLower(strings.TrimSpace(n)))
 		switch t {
-		case gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest:
+		case backendtype.FeedbackHelpful, backendtype.FeedbackNotHelpful, backendtype.FeedbackCorrection, backendtype.FeedbackDeleteRequest:
 			types = append(types, t)
 		default:
 			return nil, fmt.Errorf("invalid feedback policy: %s: unknown feedback type %q (want HELPFUL, NOT_HELPFUL, CORRECTION or DELETE_REQUEST)", where, n)

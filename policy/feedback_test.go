@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/policy"
 )
 
@@ -21,15 +21,15 @@ func TestLoadFeedbackPolicy(t *testing.T) {
 	require.NoError(t, err)
 	for _, c := range []struct {
 		ws   string
-		t    gateway.FeedbackType
+		t    backendtype.FeedbackType
 		want bool
 	}{
-		{"acme", gateway.FeedbackCorrection, true},
-		{"acme", gateway.FeedbackDeleteRequest, true},
-		{"acme", gateway.FeedbackNotHelpful, false},
-		{"globex", gateway.FeedbackHelpful, false},
-		{"initech", gateway.FeedbackHelpful, true},
-		{"initech", gateway.FeedbackCorrection, false},
+		{"acme", backendtype.FeedbackCorrection, true},
+		{"acme", backendtype.FeedbackDeleteRequest, true},
+		{"acme", backendtype.FeedbackNotHelpful, false},
+		{"globex", backendtype.FeedbackHelpful, false},
+		{"initech", backendtype.FeedbackHelpful, true},
+		{"initech", backendtype.FeedbackCorrection, false},
 	} {
 		require.Equal(t, c.want, p.AutoAccepts(c.ws, c.t), "%s %s", c.ws, c.t)
 	}
@@ -38,8 +38,8 @@ func TestLoadFeedbackPolicy(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`{"default": ["CORRECTION"]}`), 0o600))
 	p, err = policy.LoadFeedbackPolicy("", path)
 	require.NoError(t, err)
-	require.True(t, p.AutoAccepts("any", gateway.FeedbackCorrection))
-	require.False(t, p.AutoAccepts("any", gateway.FeedbackHelpful))
+	require.True(t, p.AutoAccepts("any", backendtype.FeedbackCorrection))
+	require.False(t, p.AutoAccepts("any", backendtype.FeedbackHelpful))
 
 	for _, bad := range []string{`{"default": ["LOVED"]}`, `{"defaults": []}`, `[`} {
 		_, err := policy.LoadFeedbackPolicy(bad, "")

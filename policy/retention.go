@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -37,10 +38,10 @@ type memoryTTLDoc struct {
 
 // knownRefTypes are the memory types a TTL may name, as the schema spells
 // them.
-var knownRefTypes = []gateway.RefType{
-	gateway.RefTypeCase, gateway.RefTypeDraftReview, gateway.RefTypeEntity, gateway.RefTypeEpisodicMemory,
-	gateway.RefTypeEvent, gateway.RefTypeLongTermMemory, gateway.RefTypeMessageMemory, gateway.RefTypePreference,
-	gateway.RefTypeProfile, gateway.RefTypeSessionArchive, gateway.RefTypeSkill,
+var knownRefTypes = []backendtype.RefType{
+	backendtype.RefTypeCase, backendtype.RefTypeDraftReview, backendtype.RefTypeEntity, backendtype.RefTypeEpisodicMemory,
+	backendtype.RefTypeEvent, backendtype.RefTypeLongTermMemory, backendtype.RefTypeMessageMemory, backendtype.RefTypePreference,
+	backendtype.RefTypeProfile, backendtype.RefTypeSessionArchive, backendtype.RefTypeSkill,
 }
 
 // ParseRetentionPolicy reads a retention policy; "" (no policy) keeps
@@ -91,7 +92,7 @@ func (d retentionRulesDoc) rules(at string) (gateway.RetentionRules, error) {
 		}
 		rule := gateway.MemoryTTL{Namespace: strings.Trim(m.Namespace, "/"), TTL: ttl}
 		for _, t := range m.MemoryTypes {
-			rt := gateway.RefType(strings.ToLower(t))
+			rt := backendtype.RefType(strings.ToLower(t))
 			known := false
 			for _, k := range knownRefTypes {
 				known = known || k == rt

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/policy"
 )
@@ -17,7 +18,7 @@ func TestParseRetentionPolicy(t *testing.T) {
 		"workspaces": {"acme": {"controlPlane": "24h"}}}`))
 	require.NoError(t, err)
 	require.Equal(t, 2160*time.Hour, p.Default.ControlPlane)
-	require.Equal(t, []gateway.MemoryTTL{{Namespace: "support/tier1", MemoryTypes: []gateway.RefType{gateway.RefTypeLongTermMemory, gateway.RefTypeProfile}, TTL: 720 * time.Hour}}, p.Default.Memories)
+	require.Equal(t, []gateway.MemoryTTL{{Namespace: "support/tier1", MemoryTypes: []backendtype.RefType{backendtype.RefTypeLongTermMemory, backendtype.RefTypeProfile}, TTL: 720 * time.Hour}}, p.Default.Memories)
 	require.Equal(t, 24*time.Hour, p.Workspaces["acme"].ControlPlane)
 
 	empty, err := policy.ParseRetentionPolicy(nil)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -265,14 +266,14 @@ func TestDashboardQueryCostsConstantStatements(t *testing.T) {
 		seed := func(workspace string, jobs int) {
 			for range jobs {
 				job := pt.Job(func(j *gateway.CommitJob) { j.WorkspaceID = workspace })
-				events := []gateway.OutboxEvent{pt.Event(job, gateway.BackendLocal), pt.Event(job, gateway.BackendOpenViking)}
+				events := []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal), pt.Event(job, backendtype.BackendOpenViking)}
 				_, _, err := store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
 				require.NoError(t, err)
 				var refs []gateway.MemoryRef
 				for range 3 {
 					refs = append(refs, pt.Ref(func(r *gateway.MemoryRef) {
 						r.WorkspaceID, r.JobID, r.GatewayID = workspace, &job.ID, job.ID
-						r.ID = gateway.RefID(job.ID, gateway.BackendLocal, gateway.RefTypeLongTermMemory, r.ProvenanceID, "", "")
+						r.ID = gateway.RefID(job.ID, backendtype.BackendLocal, backendtype.RefTypeLongTermMemory, r.ProvenanceID, "", "")
 					}))
 				}
 				require.NoError(t, store.SaveIngest(ctx, refs, pt.Audit(job.ID)))

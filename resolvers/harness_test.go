@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -34,7 +35,7 @@ type harnessOption func(*harnessConfig)
 type harnessConfig struct {
 	service  gateway.Config
 	handler  resolvers.HandlerConfig
-	backends []gateway.BackendAdapter
+	backends []backendtype.BackendAdapter
 	strict   bool // no anonymous principal: every request names its caller
 	redactor gateway.Redactor
 	limiter  gateway.RateLimiter
@@ -73,7 +74,7 @@ func withLimiter(l gateway.RateLimiter) harnessOption {
 	return func(h *harnessConfig) { h.limiter = l }
 }
 
-func withBackends(b ...gateway.BackendAdapter) harnessOption {
+func withBackends(b ...backendtype.BackendAdapter) harnessOption {
 	return func(h *harnessConfig) { h.backends = b }
 }
 
@@ -92,7 +93,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 		o(&cfg)
 	}
 	if cfg.backends == nil {
-		cfg.backends = []gateway.BackendAdapter{local.New(db.DB, nil)}
+		cfg.backends = []backendtype.BackendAdapter{local.New(db.DB, nil)}
 	}
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
@@ -116,7 +117,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	// A worker that is never started: processOutbox drains through it.
 	exec, err := gateway.NewOutboxExecutor(svcOpts)
 	require.NoError(t, err)
-	var names []gateway.Backend
+	var names []backendtype.Backend
 	for _, b := range cfg.backends {
 		names = append(names, b.Name())
 	}

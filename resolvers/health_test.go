@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -21,13 +22,13 @@ import (
 // probedBackend counts its health probes; with a gate, a probe signals
 // started and waits for the gate (or its context).
 type probedBackend struct {
-	name    gateway.Backend
+	name    backendtype.Backend
 	probes  atomic.Int32
 	started chan struct{}
 	gate    chan struct{}
 }
 
-func (b *probedBackend) Name() gateway.Backend { return b.name }
+func (b *probedBackend) Name() backendtype.Backend { return b.name }
 
 func (b *probedBackend) Health(ctx context.Context) error {
 	b.probes.Add(1)
@@ -68,8 +69,8 @@ func TestBackendHealthIsCachedAndForAdmins(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		clock := &manualClock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
-		ov := &probedBackend{name: gateway.BackendOpenViking}
-		em := &probedBackend{name: gateway.BackendEverMemOS}
+		ov := &probedBackend{name: backendtype.BackendOpenViking}
+		em := &probedBackend{name: backendtype.BackendEverMemOS}
 		h := newHarness(t, db, strict(), withClock(clock.Now), withBackends(local.New(db.DB, clock.Now), ov, em))
 		probes := func() [2]int32 { return [2]int32{ov.probes.Load(), em.probes.Load()} }
 
@@ -128,7 +129,7 @@ func TestBackendHealthProbeIsSharedInFlight(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		clock := &manualClock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
-		slow := &probedBackend{name: gateway.BackendOpenViking, started: make(chan struct{}, 1), gate: make(chan struct{})}
+		slow := &probedBackend{name: backendtype.BackendOpenViking, started: make(chan struct{}, 1), gate: make(chan struct{})}
 		h := newHarness(t, db, strict(), withClock(clock.Now), withBackends(slow))
 		type result struct {
 			statuses []gateway.BackendStatus

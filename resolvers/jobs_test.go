@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -16,10 +17,10 @@ import (
 // brokenBackend fails every commit for good.
 type brokenBackend struct{}
 
-func (brokenBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (brokenBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (brokenBackend) CommitSession(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
-	return gateway.CommitResult{}, errors.New("the backend refused the session")
+func (brokenBackend) CommitSession(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
+	return backendtype.CommitResult{}, errors.New("the backend refused the session")
 }
 
 // TestJobsOfEveryKind: jobs lists commits, feedback routing and erasures,

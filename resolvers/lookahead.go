@@ -206,7 +206,9 @@ func (w *walker) child(sel ast.SelectionSet, typ, name string) ast.SelectionSet 
 type follow func(ctx context.Context, w *walker, parents []any, f graphql.CollectedField) (step, error)
 
 // lookAheadEdges are the fields whose resolvers load data, by type. Every
-// resolver that loads must be here, or its level batches by timing again.
+// resolver that loads must be here, or its level batches by timing again;
+// so must every field leading to one. TestEveryLoadingResolverHasALookAheadEdge
+// derives that list from the resolvers and fails on a field missing here.
 var lookAheadEdges = map[string]map[string]follow{
 	"CommitJob": {
 		"session": func(_ context.Context, _ *walker, ps []any, _ graphql.CollectedField) (step, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -30,21 +31,21 @@ type echoBackend struct {
 	queries []string
 }
 
-func (b *echoBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (b *echoBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
 func (b *echoBackend) echo() error {
 	return errors.New("upstream rejected: Authorization: Bearer " + ownBackendKey + ", body card " + leakedCard)
 }
 
-func (b *echoBackend) IngestTurn(context.Context, gateway.TurnWrite) (gateway.WriteResult, error) {
-	return gateway.WriteResult{}, b.echo()
+func (b *echoBackend) IngestTurn(context.Context, backendtype.TurnWrite) (backendtype.WriteResult, error) {
+	return backendtype.WriteResult{}, b.echo()
 }
 
-func (b *echoBackend) CommitSession(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
-	return gateway.CommitResult{Status: gateway.ResultFailed, ErrorMessage: b.echo().Error()}, nil
+func (b *echoBackend) CommitSession(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
+	return backendtype.CommitResult{Status: backendtype.ResultFailed, ErrorMessage: b.echo().Error()}, nil
 }
 
-func (b *echoBackend) Retrieve(_ context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (b *echoBackend) Retrieve(_ context.Context, q backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	b.mu.Lock()
 	b.queries = append(b.queries, q.Query)
 	b.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -764,12 +765,12 @@ func TestScopeRetrievalOfMemoriesWrittenElsewhere(t *testing.T) {
 	direct, err := evermemos.New(evermemos.Config{BaseURL: w.em.URL, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	ctx := context.Background()
-	_, err = direct.IngestTurn(ctx, gateway.TurnWrite{
+	_, err = direct.IngestTurn(ctx, backendtype.TurnWrite{
 		GatewayID: "imported-1", WorkspaceID: "A", UserID: "carol", SessionID: "imported", TurnID: "t1",
-		Role: gateway.RoleUser, Content: "carol remembers the contract renewal in march", OccurredAt: w.clock.Now(),
+		Role: backendtype.RoleUser, Content: "carol remembers the contract renewal in march", OccurredAt: w.clock.Now(),
 	})
 	require.NoError(t, err)
-	_, err = direct.CommitSession(ctx, gateway.CommitRequest{WorkspaceID: "A", UserID: "carol", SessionID: "imported"})
+	_, err = direct.CommitSession(ctx, backendtype.CommitRequest{WorkspaceID: "A", UserID: "carol", SessionID: "imported"})
 	require.NoError(t, err)
 
 	supportDesk := gateway.Principal{Name: "support-desk", WorkspaceID: "A", Role: gateway.RoleDashboard, Grants: grants("support", gateway.AccessRead)}

@@ -15,6 +15,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -108,11 +109,11 @@ type withheldCounter struct {
 	counts map[string]int
 }
 
-func (w *withheldCounter) StartCall(ctx context.Context, _ gateway.Backend, _ string) (context.Context, func(string)) {
+func (w *withheldCounter) StartCall(ctx context.Context, _ backendtype.Backend, _ string) (context.Context, func(string)) {
 	return ctx, func(string) {}
 }
 
-func (w *withheldCounter) ItemsWithheld(backend gateway.Backend, reason string, n int) {
+func (w *withheldCounter) ItemsWithheld(backend backendtype.Backend, reason string, n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.counts[string(backend)+"/"+reason] += n
@@ -163,8 +164,8 @@ func newScopeWorld(t *testing.T, db *persistence.DB) *scopeWorld {
 		withClock(w.clock.Now), withObserver(w.withheld), withHub(w.hub),
 		withFeedbackPolicy(gateway.FeedbackPolicy{
 			Default: gateway.DefaultFeedbackPolicy.Default,
-			Workspaces: map[string][]gateway.FeedbackType{"A": {
-				gateway.FeedbackHelpful, gateway.FeedbackNotHelpful, gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest,
+			Workspaces: map[string][]backendtype.FeedbackType{"A": {
+				backendtype.FeedbackHelpful, backendtype.FeedbackNotHelpful, backendtype.FeedbackCorrection, backendtype.FeedbackDeleteRequest,
 			}},
 		}))
 	return w

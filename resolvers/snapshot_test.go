@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -24,7 +25,7 @@ func (s eagerWorkerStore) CreateCommitJob(ctx context.Context, job gateway.Commi
 	if err == nil {
 		now := time.Now()
 		_, claimErr := persistence.NewStore(s.db).ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-			WorkerID: "eager", Backend: gateway.BackendLocal, Limit: 10, Now: now.Add(time.Hour), LeaseUntil: now.Add(2 * time.Hour),
+			WorkerID: "eager", Backend: backendtype.BackendLocal, Limit: 10, Now: now.Add(time.Hour), LeaseUntil: now.Add(2 * time.Hour),
 		})
 		if claimErr != nil {
 			return gateway.JobSnapshot{}, false, claimErr

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -57,7 +58,7 @@ func seedGraph(t *testing.T, store *persistence.Store, jobs int) {
 		}
 		f := gateway.MemoryFeedback{
 			ID: fmt.Sprintf("fb_graph_%d", fb), WorkspaceID: ws, UserID: "user", AgentID: "agent", Namespace: "team",
-			MemoryRefID: refID, FeedbackType: gateway.FeedbackCorrection, Status: status, HasCorrection: true,
+			MemoryRefID: refID, FeedbackType: backendtype.FeedbackCorrection, Status: status, HasCorrection: true,
 			ReplacementRefID: replacement, CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime,
 		}
 		_, _, err := store.SaveFeedback(ctx, f, gateway.FeedbackContent{}, pt.Audit(refID), nil)
@@ -74,7 +75,7 @@ func seedGraph(t *testing.T, store *persistence.Store, jobs int) {
 	for i := range jobs {
 		session := fmt.Sprintf("s%03d", i)
 		job := pt.Job(func(j *gateway.CommitJob) { j.WorkspaceID, j.SessionID = ws, session })
-		events := []gateway.OutboxEvent{pt.Event(job, gateway.BackendLocal), pt.Event(job, gateway.BackendOpenViking)}
+		events := []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal), pt.Event(job, backendtype.BackendOpenViking)}
 		_, _, err := store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
 		require.NoError(t, err)
 		var refs []gateway.MemoryRef

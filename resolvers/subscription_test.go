@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/persistence"
@@ -30,15 +31,15 @@ type gatedBackend struct {
 	gate    chan struct{}
 }
 
-func (g *gatedBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (g *gatedBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (g *gatedBackend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (g *gatedBackend) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	g.started <- struct{}{}
 	select {
 	case <-g.gate:
-		return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "ep-" + req.SessionID}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "ep-" + req.SessionID}, nil
 	case <-ctx.Done():
-		return gateway.CommitResult{}, ctx.Err()
+		return backendtype.CommitResult{}, ctx.Err()
 	}
 }
 
@@ -65,7 +66,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	hub := jobevents.New(store, nil)
 	var listener *persistence.Listener
 	backend := &gatedBackend{started: make(chan struct{}, 10), gate: make(chan struct{})}
-	opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub}
+	opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{backend}, Publisher: hub, Watcher: hub}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
 	if db.Notifies() {
@@ -74,7 +75,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 			Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync,
 		}, nil)
 	}
-	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []gateway.Backend{backend.Name()}}})
+	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []backendtype.Backend{backend.Name()}}})
 	require.NoError(t, err)
 	opts.Notifier, opts.Drainer = w, w
 	svc, err := gateway.NewService(opts)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -17,7 +18,7 @@ const DepthTimeout = 2 * time.Second
 
 // DepthReader counts the outbox events still owed work per backend.
 type DepthReader interface {
-	OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.OutboxSummary, error)
+	OutboxDepth(ctx context.Context) (map[backendtype.Backend]gateway.OutboxSummary, error)
 }
 
 // ObserveDatabase exports the connection pool's statistics and, when
@@ -44,7 +45,7 @@ func (t *Telemetry) ObserveSubscriptions(live func() int) {
 // time so that every process reports the same, current figure. Every
 // configured backend has a series for every status, zero when it owes
 // nothing, so dashboards and alerts see 0 rather than no data.
-func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []gateway.Backend, logger *slog.Logger) {
+func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []backendtype.Backend, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -56,7 +57,7 @@ func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []gateway.Backend,
 
 type outboxCollector struct {
 	depth    DepthReader
-	backends []gateway.Backend
+	backends []backendtype.Backend
 	logger   *slog.Logger
 	desc     *prometheus.Desc
 }
@@ -73,7 +74,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	if depth == nil {
-		depth = map[gateway.Backend]gateway.OutboxSummary{}
+		depth = map[backendtype.Backend]gateway.OutboxSummary{}
 	}
 	for _, b := range c.backends {
 		if _, ok := depth[b]; !ok {

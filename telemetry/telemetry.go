@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -158,7 +159,7 @@ var (
 
 // StartCall implements gateway.CallObserver: a client span per backend call
 // (its HTTP requests are children of it) and the call's count and latency.
-func (t *Telemetry) StartCall(ctx context.Context, backend gateway.Backend, operation string) (context.Context, func(string)) {
+func (t *Telemetry) StartCall(ctx context.Context, backend backendtype.Backend, operation string) (context.Context, func(string)) {
 	started := time.Now()
 	ctx, span := t.tracer.Start(ctx, "backend "+operation,
 		trace.WithSpanKind(trace.SpanKindClient),
@@ -177,7 +178,7 @@ func (t *Telemetry) StartCall(ctx context.Context, backend gateway.Backend, oper
 }
 
 // ItemsWithheld implements gateway.WithheldObserver.
-func (t *Telemetry) ItemsWithheld(backend gateway.Backend, reason string, n int) {
+func (t *Telemetry) ItemsWithheld(backend backendtype.Backend, reason string, n int) {
 	t.withheld.WithLabelValues(string(backend), reason).Add(float64(n))
 }
 

@@ -17,6 +17,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -42,7 +43,7 @@ func TestStartCallCountsTimesAndTraces(t *testing.T) {
 	tel, rec := newRecorded(t)
 	parent, root := tel.Tracer().Start(context.Background(), "request")
 	for _, outcome := range []string{gateway.OutcomeOK, gateway.OutcomeOK, gateway.OutcomeTimeout} {
-		ctx, end := tel.StartCall(parent, gateway.BackendOpenViking, gateway.CallIngestTurn)
+		ctx, end := tel.StartCall(parent, backendtype.BackendOpenViking, gateway.CallIngestTurn)
 		require.Equal(t, root.SpanContext().TraceID().String(), TraceID(ctx), "the call span joins the request's trace")
 		end(outcome)
 	}
@@ -68,22 +69,22 @@ func TestWorkerHooks(t *testing.T) {
 	hooks := tel.WorkerHooks()
 	msg := "boom"
 	events := []gateway.OutboxEvent{
-		{ID: "e1", Backend: gateway.BackendLocal, Operation: gateway.OperationCommitSession, AttemptCount: 1},
-		{ID: "e2", Backend: gateway.BackendEverMemOS, Operation: gateway.OperationCommitSession, AttemptCount: 3},
+		{ID: "e1", Backend: backendtype.BackendLocal, Operation: gateway.OperationCommitSession, AttemptCount: 1},
+		{ID: "e2", Backend: backendtype.BackendEverMemOS, Operation: gateway.OperationCommitSession, AttemptCount: 3},
 	}
 	hooks.Claimed(events)
 	ctx, done := hooks.Executing(context.Background(), events[1])
 	require.NotEmpty(t, TraceID(ctx), "the event runs inside its span")
-	done(gateway.OutboxCompletion{EventID: "e2", Backend: gateway.BackendEverMemOS, Status: gateway.OutboxPending, LastError: &msg})
+	done(gateway.OutboxCompletion{EventID: "e2", Backend: backendtype.BackendEverMemOS, Status: gateway.OutboxPending, LastError: &msg})
 
 	created := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	hooks.Completed([]gateway.OutboxCompletion{
-		{EventID: "e1", Backend: gateway.BackendLocal, Status: gateway.OutboxSuccess},
-		{EventID: "e2", Backend: gateway.BackendEverMemOS, Status: gateway.OutboxPending, LastError: &msg},
-		{EventID: "e3", Backend: gateway.BackendOpenViking, Status: gateway.OutboxPending},
-		{EventID: "e4", Backend: gateway.BackendOpenViking, Status: gateway.OutboxDeadLetter, LastError: &msg},
-		{EventID: "e5", Backend: gateway.BackendLocal, Status: gateway.OutboxSkipped},
-		{EventID: "e6", Backend: gateway.BackendLocal, Status: gateway.OutboxSuccess},
+		{EventID: "e1", Backend: backendtype.BackendLocal, Status: gateway.OutboxSuccess},
+		{EventID: "e2", Backend: backendtype.BackendEverMemOS, Status: gateway.OutboxPending, LastError: &msg},
+		{EventID: "e3", Backend: backendtype.BackendOpenViking, Status: gateway.OutboxPending},
+		{EventID: "e4", Backend: backendtype.BackendOpenViking, Status: gateway.OutboxDeadLetter, LastError: &msg},
+		{EventID: "e5", Backend: backendtype.BackendLocal, Status: gateway.OutboxSkipped},
+		{EventID: "e6", Backend: backendtype.BackendLocal, Status: gateway.OutboxSuccess},
 	}, gateway.CompletionResult{Lost: []string{"e6"}, Jobs: []gateway.CommitJob{
 		{ID: "j1", Status: gateway.JobSuccess, CreatedAt: created, UpdatedAt: created.Add(1500 * time.Millisecond)},
 		{ID: "j2", Status: gateway.JobRunning, CreatedAt: created, UpdatedAt: created.Add(time.Second)},
@@ -114,9 +115,9 @@ func TestWorkerHooks(t *testing.T) {
 	require.Equal(t, int64(3), attr(spans[0], "memory_gateway.outbox.attempt").AsInt64())
 }
 
-type depthFunc func(context.Context) (map[gateway.Backend]gateway.OutboxSummary, error)
+type depthFunc func(context.Context) (map[backendtype.Backend]gateway.OutboxSummary, error)
 
-func (f depthFunc) OutboxDepth(ctx context.Context) (map[gateway.Backend]gateway.OutboxSummary, error) {
+func (f depthFunc) OutboxDepth(ctx context.Context) (map[backendtype.Backend]gateway.OutboxSummary, error) {
 	return f(ctx)
 }
 
@@ -137,14 +138,14 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 	t.Parallel()
 	tel := New(Options{})
 	var failing bool
-	tel.ObserveOutbox(depthFunc(func(context.Context) (map[gateway.Backend]gateway.OutboxSummary, error) {
+	tel.ObserveOutbox(depthFunc(func(context.Context) (map[backendtype.Backend]gateway.OutboxSummary, error) {
 		if failing {
 			return nil, errors.New("database unreachable")
 		}
-		return map[gateway.Backend]gateway.OutboxSummary{
-			gateway.BackendEverMemOS: {PendingEvents: 7, ProcessingEvents: 2, DeadLetterEvents: 1},
+		return map[backendtype.Backend]gateway.OutboxSummary{
+			backendtype.BackendEverMemOS: {PendingEvents: 7, ProcessingEvents: 2, DeadLetterEvents: 1},
 		}, nil
-	}), []gateway.Backend{gateway.BackendLocal, gateway.BackendEverMemOS}, nil)
+	}), []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendEverMemOS}, nil)
 	tel.ObserveSubscriptions(func() int { return 42 })
 
 	body := scrape(t, tel)
@@ -200,9 +201,9 @@ func TestSetupTracingWithoutEndpointStillPropagates(t *testing.T) {
 func TestItemsWithheldAreCounted(t *testing.T) {
 	t.Parallel()
 	tel := New(Options{})
-	tel.ItemsWithheld(gateway.BackendOpenViking, gateway.WithheldOutOfScope, 3)
-	tel.ItemsWithheld(gateway.BackendOpenViking, gateway.WithheldOutOfScope, 1)
-	tel.ItemsWithheld(gateway.BackendEverMemOS, gateway.WithheldUserLevel, 1)
+	tel.ItemsWithheld(backendtype.BackendOpenViking, gateway.WithheldOutOfScope, 3)
+	tel.ItemsWithheld(backendtype.BackendOpenViking, gateway.WithheldOutOfScope, 1)
+	tel.ItemsWithheld(backendtype.BackendEverMemOS, gateway.WithheldUserLevel, 1)
 	body := scrape(t, tel)
 	require.Contains(t, body, `memory_gateway_retrieval_withheld_items_total{backend="openviking",reason="out_of_scope"} 4`)
 	require.Contains(t, body, `memory_gateway_retrieval_withheld_items_total{backend="evermemos",reason="user_level"} 1`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -55,7 +56,7 @@ func TestTwoSendersShareTheDeliveries(t *testing.T) {
 			const n = 60
 			for i := range n {
 				fb := gateway.MemoryFeedback{ID: fmt.Sprintf("fb_two_%d", i), WorkspaceID: "ws", UserID: "user", AgentID: "agent",
-					Namespace: "team", MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived,
+					Namespace: "team", MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackHelpful, Status: gateway.FeedbackReceived,
 					CreatedAt: pt.BaseTime, UpdatedAt: pt.BaseTime}
 				_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
 				require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -97,7 +98,7 @@ func feedbackHooks(t *testing.T, store *persistence.Store, ws string, n int, at 
 	require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
 	for i := range n {
 		fb := gateway.MemoryFeedback{ID: fmt.Sprintf("fb_%s_%d", ws, i), WorkspaceID: ws, UserID: ref.UserID, AgentID: ref.AgentID,
-			Namespace: ref.Namespace, MemoryRefID: ref.ID, FeedbackType: gateway.FeedbackHelpful, Status: gateway.FeedbackReceived,
+			Namespace: ref.Namespace, MemoryRefID: ref.ID, FeedbackType: backendtype.FeedbackHelpful, Status: gateway.FeedbackReceived,
 			CreatedAt: at.Add(time.Duration(i) * time.Millisecond), UpdatedAt: at}
 		_, _, err := store.SaveFeedback(ctx, fb, gateway.FeedbackContent{}, pt.Audit(ref.ID), nil)
 		require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -23,10 +24,10 @@ import (
 // completion, ref writes and job aggregation.
 type noopBackend struct{}
 
-func (noopBackend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+func (noopBackend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-func (noopBackend) CommitSession(_ context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
-	return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
+func (noopBackend) CommitSession(_ context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "noop-" + req.EventID}, nil
 }
 
 // seedEvents inserts, in bulk, history finished commit jobs (a database that
@@ -52,7 +53,7 @@ func seedRange(b *testing.B, db *persistence.DB, from, to int, finished bool) {
 				SessionID: fmt.Sprintf("s%d", i), Namespace: "n", Status: gateway.JobAccepted, Version: 1,
 				Metadata: gateway.Metadata{}, CreatedAt: now, UpdatedAt: now,
 			}
-			e := pt.Event(job, gateway.BackendEverMemOS)
+			e := pt.Event(job, backendtype.BackendEverMemOS)
 			e.NextRetryAt, e.CreatedAt, e.UpdatedAt = now, now, now
 			if finished {
 				job.Status, job.FinishedAt = gateway.JobSuccess, &now
@@ -97,7 +98,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				b.StopTimer()
 				db := pt.Open(b, d)
 				seedEvents(b, db, n, history)
-				exec, err := gateway.NewOutboxExecutor(gateway.Options{Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{noopBackend{}}})
+				exec, err := gateway.NewOutboxExecutor(gateway.Options{Store: persistence.NewStore(db), Backends: []backendtype.BackendAdapter{noopBackend{}}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -106,7 +107,7 @@ func BenchmarkOutboxDrain(b *testing.B) {
 				w, err := worker.New(worker.Options{
 					Store: persistence.NewStore(db), Executor: exec,
 					Config: worker.Config{
-						Backends: []gateway.Backend{gateway.BackendEverMemOS}, ConcurrencyPerBackend: concurrency,
+						Backends: []backendtype.Backend{backendtype.BackendEverMemOS}, ConcurrencyPerBackend: concurrency,
 						ClaimBatchMax: concurrency, CompletionBatchMax: 2 * concurrency, Completers: completers,
 					},
 					Hooks: worker.Hooks{Completed: func(_ []gateway.OutboxCompletion, r gateway.CompletionResult) {

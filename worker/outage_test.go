@@ -16,6 +16,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -69,19 +70,19 @@ func TestRemoteOutageSpendsNoAttempts(t *testing.T) {
 		ov, err := openviking.New(openviking.Config{BaseURL: fake.URL, Transport: network, Now: c.Now})
 		require.NoError(t, err)
 		store := persistence.NewStore(db)
-		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{ov}, Now: c.Now}
+		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{ov}, Now: c.Now}
 		svc, err := gateway.NewService(opts)
 		require.NoError(t, err)
 		exec, err := gateway.NewOutboxExecutor(opts)
 		require.NoError(t, err)
-		w, err := worker.New(worker.Options{Store: store, Executor: exec, Now: c.Now, Config: worker.Config{Backends: []gateway.Backend{gateway.BackendOpenViking}}})
+		w, err := worker.New(worker.Options{Store: store, Executor: exec, Now: c.Now, Config: worker.Config{Backends: []backendtype.Backend{backendtype.BackendOpenViking}}})
 		require.NoError(t, err)
 
 		const sessions = 30
 		for i := range sessions {
 			_, err := svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 				WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: fmt.Sprintf("s%d", i), TurnID: "t1",
-				Namespace: "team", Role: gateway.RoleUser, Content: fmt.Sprintf("fact number %d", i),
+				Namespace: "team", Role: backendtype.RoleUser, Content: fmt.Sprintf("fact number %d", i),
 			})
 			require.NoError(t, err)
 		}

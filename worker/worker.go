@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -63,11 +64,11 @@ type Config struct {
 	// ID names the worker in leases (locked_by). Default: host-pid-random.
 	ID string
 	// Backends are the backends this worker claims events for.
-	Backends []gateway.Backend
+	Backends []backendtype.Backend
 	// ConcurrencyPerBackend bounds events of one backend in flight at once.
 	ConcurrencyPerBackend int
 	// BackendConcurrency overrides ConcurrencyPerBackend per backend.
-	BackendConcurrency map[gateway.Backend]int
+	BackendConcurrency map[backendtype.Backend]int
 	// ClaimBatchMax bounds one claim statement.
 	ClaimBatchMax int
 	// CompletionBatchMax bounds one completion transaction.
@@ -153,7 +154,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) concurrency(b gateway.Backend) int {
+func (c Config) concurrency(b backendtype.Backend) int {
 	if n, ok := c.BackendConcurrency[b]; ok && n > 0 {
 		return n
 	}
@@ -210,7 +211,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	inflight map[string]*inflight
-	perBack  map[gateway.Backend]int
+	perBack  map[backendtype.Backend]int
 	started  bool
 	// released collects events whose execution was cut by a hard stop.
 	released []string
@@ -249,7 +250,7 @@ func New(opts Options) (*Worker, error) {
 		hooks:       opts.Hooks,
 		wake:        make(chan struct{}, 1),
 		inflight:    map[string]*inflight{},
-		perBack:     map[gateway.Backend]int{},
+		perBack:     map[backendtype.Backend]int{},
 		completions: make(chan gateway.OutboxCompletion, cfg.CompletionBatchMax),
 	}
 	if w.logger == nil {
@@ -412,7 +413,7 @@ func (w *Worker) fetch(fetchCtx, workCtx context.Context) (full bool) {
 
 // claim leases up to limit due events of one backend (of one workspace, or
 // of all when workspaceID is "") to owner.
-func (w *Worker) claim(ctx context.Context, owner string, backend gateway.Backend, limit int, workspaceID string) ([]gateway.OutboxEvent, error) {
+func (w *Worker) claim(ctx context.Context, owner string, backend backendtype.Backend, limit int, workspaceID string) ([]gateway.OutboxEvent, error) {
 	now := w.clock()
 	batch, err := w.store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
 		WorkerID: owner, Backend: backend, WorkspaceID: workspaceID, Limit: limit, Now: now, LeaseUntil: now.Add(w.cfg.LeaseDuration),
@@ -456,7 +457,7 @@ func (w *Worker) complete(ctx context.Context, batch []gateway.OutboxCompletion)
 	return res, nil
 }
 
-func (w *Worker) free(b gateway.Backend) int {
+func (w *Worker) free(b backendtype.Backend) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.cfg.concurrency(b) - w.perBack[b]

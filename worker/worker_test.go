@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -42,27 +43,27 @@ func (c *clock) Advance(d time.Duration) {
 // scripted is a backend whose commits the test scripts. It counts executions
 // per event.
 type scripted struct {
-	name   gateway.Backend
-	commit func(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error)
+	name   backendtype.Backend
+	commit func(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error)
 
 	mu    sync.Mutex
 	calls map[string]int
 	total atomic.Int64
 }
 
-func newScripted(name gateway.Backend, commit func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error)) *scripted {
+func newScripted(name backendtype.Backend, commit func(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error)) *scripted {
 	return &scripted{name: name, commit: commit, calls: map[string]int{}}
 }
 
-func (s *scripted) Name() gateway.Backend { return s.name }
+func (s *scripted) Name() backendtype.Backend { return s.name }
 
-func (s *scripted) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (s *scripted) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	s.mu.Lock()
 	s.calls[req.EventID]++
 	s.mu.Unlock()
 	s.total.Add(1)
 	if s.commit == nil {
-		return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "native-" + req.SessionID}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "native-" + req.SessionID}, nil
 	}
 	return s.commit(ctx, req)
 }
@@ -81,7 +82,7 @@ type bundle struct {
 	clock *clock
 }
 
-func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...gateway.BackendAdapter) *bundle {
+func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...backendtype.BackendAdapter) *bundle {
 	t.Helper()
 	c := newClock()
 	opts := gateway.Options{
@@ -130,7 +131,7 @@ func (b *bundle) job(t *testing.T, id string) gateway.CommitJob {
 	return job
 }
 
-func (b *bundle) event(t *testing.T, job gateway.CommitJob, backend gateway.Backend) gateway.OutboxEvent {
+func (b *bundle) event(t *testing.T, job gateway.CommitJob, backend backendtype.Backend) gateway.OutboxEvent {
 	t.Helper()
 	e, err := b.svc.Reader(context.Background()).OutboxEvent(context.Background(), gateway.OutboxEventID(job.ID, backend, gateway.OperationCommitSession))
 	require.NoError(t, err)
@@ -142,7 +143,7 @@ func (b *bundle) event(t *testing.T, job gateway.CommitJob, backend gateway.Back
 func (b *bundle) claim(t *testing.T, workerID string, at time.Time) []gateway.OutboxEvent {
 	t.Helper()
 	batch, err := b.store.ClaimOutboxEvents(context.Background(), gateway.ClaimRequest{
-		WorkerID: workerID, Backend: gateway.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
+		WorkerID: workerID, Backend: backendtype.BackendEverMemOS, Limit: 10, Now: at, LeaseUntil: at.Add(time.Minute),
 	})
 	require.NoError(t, err)
 	return batch.Events
@@ -155,7 +156,7 @@ func TestWorkerCommitsThroughLocalBackend(t *testing.T) {
 		b := setup(t, db, 0, local.New(db.DB, nil))
 		_, err := b.svc.IngestConversationTurn(ctx, gateway.IngestTurnInput{
 			WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "s1", TurnID: "t1",
-			Namespace: "team", Role: gateway.RoleUser, Content: "I like tea",
+			Namespace: "team", Role: backendtype.RoleUser, Content: "I like tea",
 		})
 		require.NoError(t, err)
 		job := b.commit(t, "s1")
@@ -177,7 +178,7 @@ func TestWorkerCommitsThroughLocalBackend(t *testing.T) {
 		require.Equal(t, 2, got.CreatedRefsCount, "session archive + one memory")
 		require.NotNil(t, got.StartedAt)
 		require.NotNil(t, got.FinishedAt)
-		e := b.event(t, job, gateway.BackendLocal)
+		e := b.event(t, job, backendtype.BackendLocal)
 		require.Equal(t, gateway.OutboxSuccess, e.Status)
 		require.Equal(t, 1, e.AttemptCount)
 		require.Nil(t, e.LockedBy)
@@ -196,11 +197,11 @@ func TestWorkerRetriesThenSucceeds(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
 		var failures atomic.Int64
-		flaky := newScripted(gateway.BackendEverMemOS, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+		flaky := newScripted(backendtype.BackendEverMemOS, func(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
 			if failures.Add(1) <= 2 {
-				return gateway.CommitResult{}, errors.New("503 service unavailable")
+				return backendtype.CommitResult{}, errors.New("503 service unavailable")
 			}
-			return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: []gateway.ProducedRef{{RefType: gateway.RefTypeProfile, NativeID: "p1"}}}, nil
+			return backendtype.CommitResult{Status: backendtype.ResultSuccess, Refs: []backendtype.ProducedRef{{RefType: backendtype.RefTypeProfile, NativeID: "p1"}}}, nil
 		})
 		b := setup(t, db, 5, flaky)
 		job := b.commit(t, "s1")
@@ -241,13 +242,13 @@ func TestWorkerDeadLettersAndRedrives(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
 		var healthy atomic.Bool
-		broken := newScripted(gateway.BackendOpenViking, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+		broken := newScripted(backendtype.BackendOpenViking, func(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
 			if healthy.Load() {
-				return gateway.CommitResult{Status: gateway.ResultSuccess, NativeURI: "viking://archive"}, nil
+				return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeURI: "viking://archive"}, nil
 			}
-			return gateway.CommitResult{Status: gateway.ResultFailed, Retryable: true, ErrorCode: "UNAVAILABLE", ErrorMessage: "backend down"}, nil
+			return backendtype.CommitResult{Status: backendtype.ResultFailed, Retryable: true, ErrorCode: "UNAVAILABLE", ErrorMessage: "backend down"}, nil
 		})
-		fine := newScripted(gateway.BackendEverMemOS, nil)
+		fine := newScripted(backendtype.BackendEverMemOS, nil)
 		b := setup(t, db, 3, fine, broken)
 		job := b.commit(t, "s1")
 		w := b.newWorker(t, worker.Config{}, worker.Hooks{})
@@ -292,13 +293,13 @@ func TestWorkerDeadLettersAndRedrives(t *testing.T) {
 func TestFailedJobNamesEveryDeadLetter(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
-		failing := func(name gateway.Backend, message string) *scripted {
-			return newScripted(name, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
-				return gateway.CommitResult{Status: gateway.ResultFailed, ErrorCode: "REJECTED", ErrorMessage: message}, nil
+		failing := func(name backendtype.Backend, message string) *scripted {
+			return newScripted(name, func(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
+				return backendtype.CommitResult{Status: backendtype.ResultFailed, ErrorCode: "REJECTED", ErrorMessage: message}, nil
 			})
 		}
 		// OpenViking's event is written first.
-		b := setup(t, db, 3, failing(gateway.BackendOpenViking, "quota exceeded"), failing(gateway.BackendEverMemOS, "bad request"))
+		b := setup(t, db, 3, failing(backendtype.BackendOpenViking, "quota exceeded"), failing(backendtype.BackendEverMemOS, "bad request"))
 		job := b.commit(t, "s1")
 		_, err := b.newWorker(t, worker.Config{}, worker.Hooks{}).Drain(context.Background(), 10, "")
 		require.NoError(t, err)
@@ -313,10 +314,10 @@ func TestWorkerFailureKinds(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		permanent := newScripted(gateway.BackendOpenViking, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
-			return gateway.CommitResult{Status: gateway.ResultFailed, Retryable: false, ErrorCode: "FAILED_PRECONDITION", ErrorMessage: "412"}, nil
+		permanent := newScripted(backendtype.BackendOpenViking, func(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
+			return backendtype.CommitResult{Status: backendtype.ResultFailed, Retryable: false, ErrorCode: "FAILED_PRECONDITION", ErrorMessage: "412"}, nil
 		})
-		panicking := newScripted(gateway.BackendEverMemOS, func(context.Context, gateway.CommitRequest) (gateway.CommitResult, error) {
+		panicking := newScripted(backendtype.BackendEverMemOS, func(context.Context, backendtype.CommitRequest) (backendtype.CommitResult, error) {
 			panic("adapter bug")
 		})
 		b := setup(t, db, 5, permanent, panicking)
@@ -353,7 +354,7 @@ func TestRescueAndFencing(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		backend := newScripted(gateway.BackendEverMemOS, nil)
+		backend := newScripted(backendtype.BackendEverMemOS, nil)
 		b := setup(t, db, 2, backend)
 		job := b.commit(t, "s1")
 		now := b.clock.Now()
@@ -438,7 +439,7 @@ func TestStaleAndFreshResultInOneBatch(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		b := setup(t, db, 3, newScripted(gateway.BackendEverMemOS, nil))
+		b := setup(t, db, 3, newScripted(backendtype.BackendEverMemOS, nil))
 		job := b.commit(t, "s1")
 		claimAt := func(at time.Time) gateway.OutboxEvent {
 			claimed := b.claim(t, "w", at)
@@ -468,8 +469,8 @@ func TestStaleAndFreshResultInOneBatch(t *testing.T) {
 		refs, err := b.svc.Reader(ctx).MemoryRefsByIDs(ctx, []string{staleRef.ID})
 		require.NoError(t, err)
 		require.Empty(t, refs, "the stale result's refs are not written")
-		require.Equal(t, gateway.OutboxSuccess, b.event(t, job, gateway.BackendEverMemOS).Status)
-		require.Equal(t, 2, b.event(t, job, gateway.BackendEverMemOS).AttemptCount)
+		require.Equal(t, gateway.OutboxSuccess, b.event(t, job, backendtype.BackendEverMemOS).Status)
+		require.Equal(t, 2, b.event(t, job, backendtype.BackendEverMemOS).AttemptCount)
 	})
 }
 
@@ -527,7 +528,7 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
-				b := setup(t, db, tc.maxAttempts, newScripted(gateway.BackendEverMemOS, nil))
+				b := setup(t, db, tc.maxAttempts, newScripted(backendtype.BackendEverMemOS, nil))
 				job := b.commit(t, "s1")
 				claimed := b.claim(t, "ghost", b.clock.Now())
 				require.Len(t, claimed, 1)
@@ -535,14 +536,14 @@ func TestStaleCompletionsAreFenced(t *testing.T) {
 				require.Equal(t, gateway.OutboxSuccess, result.Status)
 
 				tc.leave(t, b, claimed[0], result)
-				before := b.event(t, job, gateway.BackendEverMemOS)
+				before := b.event(t, job, backendtype.BackendEverMemOS)
 				jobBefore := b.job(t, job.ID)
 
 				out, err := b.store.CompleteOutboxEvents(context.Background(), []gateway.OutboxCompletion{result}, b.clock.Now())
 				require.NoError(t, err)
 				require.Equal(t, []string{claimed[0].ID}, out.Lost)
 				require.Empty(t, out.Applied)
-				require.Equal(t, before, b.event(t, job, gateway.BackendEverMemOS), "a stale result changes nothing")
+				require.Equal(t, before, b.event(t, job, backendtype.BackendEverMemOS), "a stale result changes nothing")
 				require.Equal(t, jobBefore.Status, b.job(t, job.ID).Status)
 			})
 		})
@@ -554,8 +555,8 @@ func TestTwoWorkersRaceOverManyEvents(t *testing.T) {
 	const jobs = 500 // two backends each: 1,000 events
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		a := newScripted(gateway.BackendEverMemOS, nil)
-		c := newScripted(gateway.BackendOpenViking, nil)
+		a := newScripted(backendtype.BackendEverMemOS, nil)
+		c := newScripted(backendtype.BackendOpenViking, nil)
 		b := setup(t, db, 0, a, c)
 		for i := range jobs {
 			b.commit(t, fmt.Sprintf("s%d", i))
@@ -618,10 +619,10 @@ func TestStopReleasesUnfinishedEvents(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
 		started := make(chan struct{}, 10)
-		blocking := newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
+		blocking := newScripted(backendtype.BackendEverMemOS, func(ctx context.Context, _ backendtype.CommitRequest) (backendtype.CommitResult, error) {
 			started <- struct{}{}
 			<-ctx.Done()
-			return gateway.CommitResult{}, ctx.Err()
+			return backendtype.CommitResult{}, ctx.Err()
 		})
 		b := setup(t, db, 0, blocking)
 		job := b.commit(t, "s1")
@@ -648,13 +649,13 @@ func TestStopReleasesUnfinishedEvents(t *testing.T) {
 // release is closed (or their context ends).
 func heldBackend() (_ *scripted, started chan struct{}, release chan struct{}) {
 	started, release = make(chan struct{}, 1), make(chan struct{})
-	return newScripted(gateway.BackendEverMemOS, func(ctx context.Context, _ gateway.CommitRequest) (gateway.CommitResult, error) {
+	return newScripted(backendtype.BackendEverMemOS, func(ctx context.Context, _ backendtype.CommitRequest) (backendtype.CommitResult, error) {
 		started <- struct{}{}
 		select {
 		case <-release:
-			return gateway.CommitResult{Status: gateway.ResultSuccess, NativeID: "n"}, nil
+			return backendtype.CommitResult{Status: backendtype.ResultSuccess, NativeID: "n"}, nil
 		case <-ctx.Done():
-			return gateway.CommitResult{}, ctx.Err()
+			return backendtype.CommitResult{}, ctx.Err()
 		}
 	}), started, release
 }
@@ -737,7 +738,7 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]worker.Config{
 		"ConcurrencyPerBackend":          {ConcurrencyPerBackend: -1},
-		"BackendConcurrency[local]":      {BackendConcurrency: map[gateway.Backend]int{gateway.BackendLocal: -1}},
+		"BackendConcurrency[local]":      {BackendConcurrency: map[backendtype.Backend]int{backendtype.BackendLocal: -1}},
 		"ClaimBatchMax":                  {ClaimBatchMax: -1},
 		"CompletionBatchMax":             {CompletionBatchMax: -1},
 		"Completers":                     {Completers: -1},
@@ -748,10 +749,10 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 		"PollInterval":                   {PollInterval: -time.Second},
 		"RescueInterval":                 {RescueInterval: -time.Second},
 	} {
-		cfg.Backends = []gateway.Backend{gateway.BackendLocal}
+		cfg.Backends = []backendtype.Backend{backendtype.BackendLocal}
 		_, err := worker.New(worker.Options{Store: struct{ worker.Store }{}, Executor: struct{ worker.Executor }{}, Config: cfg})
 		require.ErrorContains(t, err, "Config."+name, name)
 	}
-	_, err := worker.New(worker.Options{Store: struct{ worker.Store }{}, Executor: struct{ worker.Executor }{}, Config: worker.Config{Backends: []gateway.Backend{gateway.BackendLocal}}})
+	_, err := worker.New(worker.Options{Store: struct{ worker.Store }{}, Executor: struct{ worker.Executor }{}, Config: worker.Config{Backends: []backendtype.Backend{backendtype.BackendLocal}}})
 	require.NoError(t, err, "zero values take the defaults")
 }

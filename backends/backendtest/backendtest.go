@@ -1,12 +1,14 @@
-// Package backendtest checks that a backend adapter keeps the contract the
-// gateway's adapter interfaces document (gateway/backend.go), with the same
-// checks for every adapter — in the spirit of River's driver test suite. An
+// Package backendtest checks that a backend adapter keeps the contract
+// backendtype's adapter interfaces document, with the same checks for every
+// adapter — in the spirit of River's driver test suite. An
 // adapter's own tests call Exercise with a constructor; what an adapter
 // cannot do (a capability it lacks) is left out and named in the log.
 package backendtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,12 +17,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Fixture is one adapter under test and the means to misbehave it.
 type Fixture struct {
-	Adapter gateway.BackendAdapter
+	Adapter backendtype.BackendAdapter
 	// FailNext makes the backend's next n requests fail as an outage does
 	// (transient: unreachable or 5xx) or as a refusal does (a 4xx). Nil
 	// when the backend cannot be made to fail (the failure checks are then
@@ -96,25 +98,33 @@ func newScope(i int) scope {
 	}
 }
 
-func (s scope) turn(id, content string) gateway.TurnWrite {
-	basis := gateway.IdempotencyBasis(s.workspace, "", "", "", s.session, id)
-	gw := gateway.GatewayID(basis)
-	return gateway.TurnWrite{
-		GatewayID: gw, ProvenanceID: gateway.ProvenanceID(gw, basis), WorkspaceID: s.workspace, UserID: s.user,
-		AgentID: s.agent, SessionID: s.session, TurnID: id, Namespace: s.namespace, Role: gateway.RoleUser,
-		Content: content, ContentHash: gateway.ContentHash(content), OccurredAt: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC),
+// TurnIDs are a gateway id and a provenance id for a turn of a test,
+// stable and unique per (workspace, session, turn) and shaped like the
+// gateway's; to an adapter they are opaque.
+func TurnIDs(workspace, session, turn string) (gatewayID, provenanceID string) {
+	sum := sha256.Sum256([]byte("turn:" + workspace + ":" + session + ":" + turn))
+	h := hex.EncodeToString(sum[:])
+	return "gw_" + h[:24], "prov_" + h[24:48]
+}
+
+func (s scope) turn(id, content string) backendtype.TurnWrite {
+	gw, prov := TurnIDs(s.workspace, s.session, id)
+	return backendtype.TurnWrite{
+		GatewayID: gw, ProvenanceID: prov, WorkspaceID: s.workspace, UserID: s.user,
+		AgentID: s.agent, SessionID: s.session, TurnID: id, Namespace: s.namespace, Role: backendtype.RoleUser,
+		Content: content, ContentHash: backendtype.ContentHash(content), OccurredAt: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC),
 	}
 }
 
-func (s scope) commitRequest(eventID string) gateway.CommitRequest {
-	return gateway.CommitRequest{
+func (s scope) commitRequest(eventID string) backendtype.CommitRequest {
+	return backendtype.CommitRequest{
 		EventID: eventID, JobID: "gwc_" + s.session, GatewayID: "gwc_" + s.session, WorkspaceID: s.workspace,
-		UserID: s.user, AgentID: s.agent, SessionID: s.session, Namespace: s.namespace, Attempt: 1, Metadata: gateway.Metadata{},
+		UserID: s.user, AgentID: s.agent, SessionID: s.session, Namespace: s.namespace, Attempt: 1, Metadata: backendtype.Metadata{},
 	}
 }
 
-func (s scope) query(text string) gateway.RetrievalQuery {
-	return gateway.RetrievalQuery{WorkspaceID: s.workspace, UserID: s.user, AgentID: s.agent, Namespace: s.namespace, Query: text, Limit: 10}
+func (s scope) query(text string) backendtype.RetrievalQuery {
+	return backendtype.RetrievalQuery{WorkspaceID: s.workspace, UserID: s.user, AgentID: s.agent, Namespace: s.namespace, Query: text, Limit: 10}
 }
 
 func capability[T any](t *testing.T, f Fixture, what string) T {
@@ -132,53 +142,53 @@ func has[T any](f Fixture) bool {
 }
 
 // ingest writes a turn and requires it to succeed.
-func ingest(t *testing.T, f Fixture, w gateway.TurnWrite) gateway.WriteResult {
+func ingest(t *testing.T, f Fixture, w backendtype.TurnWrite) backendtype.WriteResult {
 	t.Helper()
-	res, err := f.Adapter.(gateway.TurnIngester).IngestTurn(context.Background(), w)
+	res, err := f.Adapter.(backendtype.TurnIngester).IngestTurn(context.Background(), w)
 	require.NoError(t, err)
-	require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+	require.Equal(t, backendtype.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
 	return res
 }
 
 // commit runs a commit to its end the way the worker does: a pending answer
 // is asked again with the state it returned.
-func commit(t *testing.T, f Fixture, req gateway.CommitRequest) gateway.CommitResult {
+func commit(t *testing.T, f Fixture, req backendtype.CommitRequest) backendtype.CommitResult {
 	t.Helper()
-	committer := f.Adapter.(gateway.SessionCommitter)
+	committer := f.Adapter.(backendtype.SessionCommitter)
 	for range maxPendingRounds {
 		res, err := committer.CommitSession(context.Background(), req)
 		require.NoError(t, err)
-		if res.Status != gateway.ResultPending {
+		if res.Status != backendtype.ResultPending {
 			return res
 		}
-		req.Metadata = gateway.Metadata{"backend_state": map[string]any(res.State)}
+		req.Metadata = backendtype.Metadata{"backend_state": map[string]any(res.State)}
 		req.Attempt++
 	}
 	t.Fatalf("the commit was still pending after %d rounds", maxPendingRounds)
-	return gateway.CommitResult{}
+	return backendtype.CommitResult{}
 }
 
 // apply runs feedback to its end the way the worker does.
-func apply(t *testing.T, f Fixture, req gateway.FeedbackRequest) gateway.CommitResult {
+func apply(t *testing.T, f Fixture, req backendtype.FeedbackRequest) backendtype.CommitResult {
 	t.Helper()
-	applier := f.Adapter.(gateway.FeedbackApplier)
+	applier := f.Adapter.(backendtype.FeedbackApplier)
 	for range maxPendingRounds {
 		res, err := applier.ApplyFeedback(context.Background(), req)
 		require.NoError(t, err)
-		if res.Status != gateway.ResultPending {
+		if res.Status != backendtype.ResultPending {
 			return res
 		}
 		req.State = res.State
 		req.Attempt++
 	}
 	t.Fatalf("the feedback was still pending after %d rounds", maxPendingRounds)
-	return gateway.CommitResult{}
+	return backendtype.CommitResult{}
 }
 
 // retrieve returns the texts the backend finds for q.
-func retrieve(t *testing.T, f Fixture, q gateway.RetrievalQuery) []gateway.RetrievedItem {
+func retrieve(t *testing.T, f Fixture, q backendtype.RetrievalQuery) []backendtype.RetrievedItem {
 	t.Helper()
-	items, err := f.Adapter.(gateway.Retriever).Retrieve(context.Background(), q)
+	items, err := f.Adapter.(backendtype.Retriever).Retrieve(context.Background(), q)
 	require.NoError(t, err)
 	for _, it := range items {
 		require.NotEmpty(t, it.Text, "an item has text")
@@ -188,7 +198,7 @@ func retrieve(t *testing.T, f Fixture, q gateway.RetrievalQuery) []gateway.Retri
 	return items
 }
 
-func texts(items []gateway.RetrievedItem) []string {
+func texts(items []backendtype.RetrievedItem) []string {
 	out := make([]string, len(items))
 	for i, it := range items {
 		out[i] = it.Text
@@ -196,8 +206,8 @@ func texts(items []gateway.RetrievedItem) []string {
 	return out
 }
 
-func containing(items []gateway.RetrievedItem, word string) []gateway.RetrievedItem {
-	var out []gateway.RetrievedItem
+func containing(items []backendtype.RetrievedItem, word string) []backendtype.RetrievedItem {
+	var out []backendtype.RetrievedItem
 	for _, it := range items {
 		if strings.Contains(strings.ToLower(it.Text), strings.ToLower(word)) {
 			out = append(out, it)
@@ -209,18 +219,18 @@ func containing(items []gateway.RetrievedItem, word string) []gateway.RetrievedI
 // remembered writes a fact in the scope's session, commits it when the
 // backend commits, and returns the retrieved memory that holds it: what a
 // feedback check acts on.
-func remembered(t *testing.T, f Fixture, s scope, fact string) gateway.RetrievedItem {
+func remembered(t *testing.T, f Fixture, s scope, fact string) backendtype.RetrievedItem {
 	t.Helper()
 	ingest(t, f, s.turn("t1", fact))
-	if has[gateway.SessionCommitter](f) {
+	if has[backendtype.SessionCommitter](f) {
 		res := commit(t, f, s.commitRequest("outbox_"+s.session))
-		require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+		require.Equal(t, backendtype.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
 	}
 	found := containing(retrieve(t, f, s.query(s.word)), s.word)
 	require.NotEmpty(t, found, "the fact is found after it was written")
 	// Prefer a memory over the raw session when a backend returns both.
-	slices.SortStableFunc(found, func(a, b gateway.RetrievedItem) int {
-		return boolRank(a.MemoryType == gateway.RefTypeSessionArchive) - boolRank(b.MemoryType == gateway.RefTypeSessionArchive)
+	slices.SortStableFunc(found, func(a, b backendtype.RetrievedItem) int {
+		return boolRank(a.MemoryType == backendtype.RefTypeSessionArchive) - boolRank(b.MemoryType == backendtype.RefTypeSessionArchive)
 	})
 	return found[0]
 }
@@ -232,8 +242,8 @@ func boolRank(b bool) int {
 	return 0
 }
 
-func (s scope) feedback(kind gateway.FeedbackType, it gateway.RetrievedItem, correction string) gateway.FeedbackRequest {
-	return gateway.FeedbackRequest{
+func (s scope) feedback(kind backendtype.FeedbackType, it backendtype.RetrievedItem, correction string) backendtype.FeedbackRequest {
+	return backendtype.FeedbackRequest{
 		EventID: "outbox_fb_" + s.session, FeedbackID: "fb_" + s.session, FeedbackType: kind, WorkspaceID: s.workspace,
 		UserID: s.user, AgentID: s.agent, SessionID: s.session, Namespace: s.namespace, RefType: it.MemoryType,
 		NativeID: it.NativeID, NativeURI: it.NativeURI, Correction: correction, Attempt: 1,
@@ -243,7 +253,7 @@ func (s scope) feedback(kind gateway.FeedbackType, it gateway.RetrievedItem, cor
 // The checks.
 
 func ingestIsIdempotent(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.TurnIngester](t, f, "ingest") == nil {
+	if capability[backendtype.TurnIngester](t, f, "ingest") == nil {
 		return
 	}
 	w := s.turn("t1", "my favourite wind is the "+s.word)
@@ -252,36 +262,36 @@ func ingestIsIdempotent(t *testing.T, f Fixture, s scope) {
 	require.Equal(t, first.NativeID, again.NativeID, "the same turn is the same memory")
 	require.Equal(t, first.NativeURI, again.NativeURI)
 	require.False(t, again.Created, "a repeated write creates nothing")
-	if has[gateway.Retriever](f) && !has[gateway.SessionCommitter](f) {
+	if has[backendtype.Retriever](f) && !has[backendtype.SessionCommitter](f) {
 		require.Len(t, containing(retrieve(t, f, s.query(s.word)), s.word), 1, "stored once")
 	}
 }
 
 func commitIsIdempotent(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.SessionCommitter](t, f, "commit") == nil || !has[gateway.TurnIngester](f) {
+	if capability[backendtype.SessionCommitter](t, f, "commit") == nil || !has[backendtype.TurnIngester](f) {
 		return
 	}
 	ingest(t, f, s.turn("t1", "I sail with the "+s.word+" every spring"))
 	first := commit(t, f, s.commitRequest("outbox_"+s.session))
-	require.Equal(t, gateway.ResultSuccess, first.Status, "%s: %s", first.ErrorCode, first.ErrorMessage)
+	require.Equal(t, backendtype.ResultSuccess, first.Status, "%s: %s", first.ErrorCode, first.ErrorMessage)
 	require.True(t, len(first.Refs) > 0 || first.NativeID != "" || first.NativeURI != "", "a commit names what it produced")
 	var before []string
-	if has[gateway.Retriever](f) {
+	if has[backendtype.Retriever](f) {
 		before = texts(containing(retrieve(t, f, s.query(s.word)), s.word))
 		require.NotEmpty(t, before, "what was committed is found")
 	}
 
 	// The same event again (a retry after a lost lease): nothing new.
 	again := commit(t, f, s.commitRequest("outbox_"+s.session))
-	require.Contains(t, []gateway.ResultStatus{gateway.ResultSuccess, gateway.ResultSkipped}, again.Status,
+	require.Contains(t, []backendtype.ResultStatus{backendtype.ResultSuccess, backendtype.ResultSkipped}, again.Status,
 		"%s: %s", again.ErrorCode, again.ErrorMessage)
-	if has[gateway.Retriever](f) {
+	if has[backendtype.Retriever](f) {
 		require.ElementsMatch(t, before, texts(containing(retrieve(t, f, s.query(s.word)), s.word)), "no memory twice")
 	}
 }
 
 func retrievalIsScoped(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.Retriever](t, f, "retrieval") == nil || !has[gateway.TurnIngester](f) {
+	if capability[backendtype.Retriever](t, f, "retrieval") == nil || !has[backendtype.TurnIngester](f) {
 		return
 	}
 	remembered(t, f, s, "the "+s.word+" blows from the west")
@@ -294,18 +304,18 @@ func retrievalIsScoped(t *testing.T, f Fixture, s scope) {
 }
 
 func correctionReplaces(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+	if capability[backendtype.FeedbackApplier](t, f, "feedback") == nil || !has[backendtype.Retriever](f) {
 		return
 	}
 	it := remembered(t, f, s, "my boat is called "+s.word)
 	corrected := "my boat, the " + s.word + ", is now called Aurora"
-	req := s.feedback(gateway.FeedbackCorrection, it, corrected)
+	req := s.feedback(backendtype.FeedbackCorrection, it, corrected)
 	for attempt := range 2 { // the second is a retry with the same event id
 		res := apply(t, f, req)
 		if unsupported(t, f, s, res, it) {
 			return
 		}
-		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
+		require.Equal(t, backendtype.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
 		require.True(t, res.NativeID != "" || res.NativeURI != "", "the corrected memory is named")
 	}
 	if f.SearchKeepsDeleted {
@@ -319,9 +329,9 @@ func correctionReplaces(t *testing.T, f Fixture, s scope) {
 
 // unsupported reports whether the backend answered that it cannot change
 // the memory at all (UNSUPPORTED): then nothing changed, and it said why.
-func unsupported(t *testing.T, f Fixture, s scope, res gateway.CommitResult, it gateway.RetrievedItem) bool {
+func unsupported(t *testing.T, f Fixture, s scope, res backendtype.CommitResult, it backendtype.RetrievedItem) bool {
 	t.Helper()
-	if res.Status != gateway.ResultSkipped || res.Response["status"] != gateway.StatusUnsupported {
+	if res.Status != backendtype.ResultSkipped || res.Response["status"] != backendtype.StatusUnsupported {
 		return false
 	}
 	reason, _ := res.Response["reason"].(string)
@@ -331,9 +341,9 @@ func unsupported(t *testing.T, f Fixture, s scope, res gateway.CommitResult, it 
 }
 
 // requireNotListed: the memory is gone from what the backend lists.
-func requireNotListed(t *testing.T, f Fixture, s scope, it gateway.RetrievedItem) {
+func requireNotListed(t *testing.T, f Fixture, s scope, it backendtype.RetrievedItem) {
 	t.Helper()
-	if !has[gateway.SubjectExporter](f) {
+	if !has[backendtype.SubjectExporter](f) {
 		return
 	}
 	for _, m := range export(t, f, s) {
@@ -342,17 +352,17 @@ func requireNotListed(t *testing.T, f Fixture, s scope, it gateway.RetrievedItem
 }
 
 func deleteRemoves(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+	if capability[backendtype.FeedbackApplier](t, f, "feedback") == nil || !has[backendtype.Retriever](f) {
 		return
 	}
 	it := remembered(t, f, s, "my dog is called "+s.word)
-	req := s.feedback(gateway.FeedbackDeleteRequest, it, "")
+	req := s.feedback(backendtype.FeedbackDeleteRequest, it, "")
 	for attempt := range 2 { // deleting what is gone succeeds
 		res := apply(t, f, req)
 		if unsupported(t, f, s, res, it) {
 			return
 		}
-		require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
+		require.Equal(t, backendtype.ResultSuccess, res.Status, "attempt %d: %s: %s", attempt, res.ErrorCode, res.ErrorMessage)
 	}
 	requireNotListed(t, f, s, it)
 	if f.SearchKeepsDeleted {
@@ -364,26 +374,26 @@ func deleteRemoves(t *testing.T, f Fixture, s scope) {
 }
 
 func emptyCorrectionFails(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+	if capability[backendtype.FeedbackApplier](t, f, "feedback") == nil || !has[backendtype.Retriever](f) {
 		return
 	}
 	it := remembered(t, f, s, "my cat is called "+s.word)
 	before := texts(retrieve(t, f, s.query(s.word)))
-	res := apply(t, f, s.feedback(gateway.FeedbackCorrection, it, ""))
-	require.Equal(t, gateway.ResultFailed, res.Status)
-	require.Equal(t, gateway.ErrorCodeEmptyCorrection, res.ErrorCode)
+	res := apply(t, f, s.feedback(backendtype.FeedbackCorrection, it, ""))
+	require.Equal(t, backendtype.ResultFailed, res.Status)
+	require.Equal(t, backendtype.ErrorCodeEmptyCorrection, res.ErrorCode)
 	require.False(t, res.Retryable, "trying again cannot help")
 	require.ElementsMatch(t, before, texts(retrieve(t, f, s.query(s.word))), "nothing changed")
 }
 
 func ratingsAreSkipped(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.FeedbackApplier](t, f, "feedback") == nil || !has[gateway.Retriever](f) {
+	if capability[backendtype.FeedbackApplier](t, f, "feedback") == nil || !has[backendtype.Retriever](f) {
 		return
 	}
 	it := remembered(t, f, s, "my horse is called "+s.word)
-	for _, kind := range []gateway.FeedbackType{gateway.FeedbackHelpful, gateway.FeedbackNotHelpful} {
+	for _, kind := range []backendtype.FeedbackType{backendtype.FeedbackHelpful, backendtype.FeedbackNotHelpful} {
 		res := apply(t, f, s.feedback(kind, it, ""))
-		require.Equal(t, gateway.ResultSkipped, res.Status, kind)
+		require.Equal(t, backendtype.ResultSkipped, res.Status, kind)
 		reason, _ := res.Response["reason"].(string)
 		require.NotEmpty(t, reason, "a skip says why")
 	}
@@ -392,18 +402,18 @@ func ratingsAreSkipped(t *testing.T, f Fixture, s scope) {
 func cancelledContextIsHonoured(t *testing.T, f Fixture, s scope) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if ingester, ok := f.Adapter.(gateway.TurnIngester); ok {
+	if ingester, ok := f.Adapter.(backendtype.TurnIngester); ok {
 		res, err := ingester.IngestTurn(ctx, s.turn("t1", "never "+s.word))
-		require.True(t, err != nil || res.Status != gateway.ResultSuccess, "a cancelled ingest does not report success")
+		require.True(t, err != nil || res.Status != backendtype.ResultSuccess, "a cancelled ingest does not report success")
 	}
-	if committer, ok := f.Adapter.(gateway.SessionCommitter); ok {
+	if committer, ok := f.Adapter.(backendtype.SessionCommitter); ok {
 		res, err := committer.CommitSession(ctx, s.commitRequest("outbox_"+s.session))
-		require.True(t, err != nil || res.Status == gateway.ResultFailed, "a cancelled commit fails: %+v", res)
+		require.True(t, err != nil || res.Status == backendtype.ResultFailed, "a cancelled commit fails: %+v", res)
 		if err == nil {
 			require.True(t, res.Retryable, "and may be tried again")
 		}
 	}
-	if retriever, ok := f.Adapter.(gateway.Retriever); ok {
+	if retriever, ok := f.Adapter.(backendtype.Retriever); ok {
 		_, err := retriever.Retrieve(ctx, s.query(s.word))
 		require.Error(t, err, "a cancelled retrieval fails")
 	}
@@ -414,10 +424,10 @@ func failuresAreClassified(t *testing.T, f Fixture, s scope) {
 		t.Logf("%s cannot be made to fail here: this check does not apply", f.Adapter.Name())
 		return
 	}
-	if !has[gateway.TurnIngester](f) {
+	if !has[backendtype.TurnIngester](f) {
 		return
 	}
-	ingester := f.Adapter.(gateway.TurnIngester)
+	ingester := f.Adapter.(backendtype.TurnIngester)
 	w := s.turn("t1", "the "+s.word+" fails")
 	for _, transient := range []bool{true, false} {
 		f.FailNext(1, transient)
@@ -425,21 +435,21 @@ func failuresAreClassified(t *testing.T, f Fixture, s scope) {
 		requireClassified(t, "ingest", transient, res.Status, res.Retryable, res.ErrorCode, err)
 	}
 	ingest(t, f, w)
-	if has[gateway.SessionCommitter](f) {
+	if has[backendtype.SessionCommitter](f) {
 		for _, transient := range []bool{true, false} {
 			f.FailNext(1, transient)
-			res, err := f.Adapter.(gateway.SessionCommitter).CommitSession(context.Background(), s.commitRequest("outbox_"+s.session))
+			res, err := f.Adapter.(backendtype.SessionCommitter).CommitSession(context.Background(), s.commitRequest("outbox_"+s.session))
 			requireClassified(t, "commit", transient, res.Status, res.Retryable, res.ErrorCode, err)
 		}
 	}
-	if has[gateway.FeedbackApplier](f) && has[gateway.Retriever](f) {
+	if has[backendtype.FeedbackApplier](f) && has[backendtype.Retriever](f) {
 		it := remembered(t, f, s, "my bird is called "+s.word)
 		before := texts(retrieve(t, f, s.query(s.word)))
-		for _, kind := range []gateway.FeedbackType{gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest} {
+		for _, kind := range []backendtype.FeedbackType{backendtype.FeedbackCorrection, backendtype.FeedbackDeleteRequest} {
 			for _, transient := range []bool{true, false} {
 				f.FailNext(1, transient)
-				res, err := f.Adapter.(gateway.FeedbackApplier).ApplyFeedback(context.Background(), s.feedback(kind, it, "my bird, the "+s.word+", is a crow"))
-				if err == nil && res.Status == gateway.ResultSkipped && res.Response["status"] == gateway.StatusUnsupported {
+				res, err := f.Adapter.(backendtype.FeedbackApplier).ApplyFeedback(context.Background(), s.feedback(kind, it, "my bird, the "+s.word+", is a crow"))
+				if err == nil && res.Status == backendtype.ResultSkipped && res.Response["status"] == backendtype.StatusUnsupported {
 					f.FailNext(0, transient) // nothing was asked of the backend
 					continue
 				}
@@ -449,7 +459,7 @@ func failuresAreClassified(t *testing.T, f Fixture, s scope) {
 		}
 		require.ElementsMatch(t, before, texts(retrieve(t, f, s.query(s.word))), "failed attempts changed nothing")
 	}
-	if checker, ok := f.Adapter.(gateway.HealthChecker); ok {
+	if checker, ok := f.Adapter.(backendtype.HealthChecker); ok {
 		require.NoError(t, checker.Health(context.Background()), "healthy once the fault passed")
 		f.FailNext(1, true)
 		require.Error(t, checker.Health(context.Background()), "an outage is unhealthy")
@@ -458,13 +468,13 @@ func failuresAreClassified(t *testing.T, f Fixture, s scope) {
 
 // requireClassified: an outage is a retryable failure (or an error, which
 // the gateway retries); a refusal is a permanent failure. Both are coded.
-func requireClassified(t *testing.T, what string, transient bool, status gateway.ResultStatus, retryable bool, code string, err error) {
+func requireClassified(t *testing.T, what string, transient bool, status backendtype.ResultStatus, retryable bool, code string, err error) {
 	t.Helper()
 	if err != nil {
 		require.True(t, transient, "%s: an error return is retried, so only an outage may be one: %v", what, err)
 		return
 	}
-	require.Equal(t, gateway.ResultFailed, status, what)
+	require.Equal(t, backendtype.ResultFailed, status, what)
 	require.Equal(t, transient, retryable, "%s, transient %v: %s", what, transient, code)
 	require.NotEmpty(t, code, "%s: a failure is coded", what)
 }
@@ -474,8 +484,8 @@ func requireClassified(t *testing.T, what string, transient bool, status gateway
 // its code. For an adapter's own cases, beside the contract.
 type Answer struct {
 	Name      string
-	Request   gateway.FeedbackRequest
-	Status    gateway.ResultStatus
+	Request   backendtype.FeedbackRequest
+	Status    backendtype.ResultStatus
 	Reason    string
 	ErrorCode string
 	// Unsupported: the skip says the backend's API cannot do it at all.
@@ -484,7 +494,7 @@ type Answer struct {
 
 // RequireAnswers applies each case and checks its answer; none of them is
 // retryable.
-func RequireAnswers(t *testing.T, applier gateway.FeedbackApplier, cases []Answer) {
+func RequireAnswers(t *testing.T, applier backendtype.FeedbackApplier, cases []Answer) {
 	t.Helper()
 	for _, c := range cases {
 		res := Apply(t, applier, c.Request)
@@ -494,12 +504,12 @@ func RequireAnswers(t *testing.T, applier gateway.FeedbackApplier, cases []Answe
 		}
 		require.Equal(t, c.ErrorCode, res.ErrorCode, c.Name)
 		require.False(t, res.Retryable, c.Name)
-		require.Equal(t, c.Unsupported, res.Response["status"] == gateway.StatusUnsupported, c.Name)
+		require.Equal(t, c.Unsupported, res.Response["status"] == backendtype.StatusUnsupported, c.Name)
 	}
 }
 
 // Apply applies feedback once and requires no error return.
-func Apply(t *testing.T, applier gateway.FeedbackApplier, req gateway.FeedbackRequest) gateway.CommitResult {
+func Apply(t *testing.T, applier backendtype.FeedbackApplier, req backendtype.FeedbackRequest) backendtype.CommitResult {
 	t.Helper()
 	res, err := applier.ApplyFeedback(context.Background(), req)
 	require.NoError(t, err)

@@ -9,36 +9,36 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // written stores a fact in a session (and commits it when the backend
 // commits) and returns what the gateway's refs would name of it.
-func written(t *testing.T, f Fixture, s scope, turnID, fact string) []gateway.MemoryLocator {
+func written(t *testing.T, f Fixture, s scope, turnID, fact string) []backendtype.MemoryLocator {
 	t.Helper()
-	refTypes := gateway.DefaultRefTypes
-	if d, ok := f.Adapter.(gateway.RefTypeDeclarer); ok {
+	refTypes := backendtype.DefaultRefTypes
+	if d, ok := f.Adapter.(backendtype.RefTypeDeclarer); ok {
 		refTypes = d.RefTypes()
 	}
 	w := ingest(t, f, s.turn(turnID, fact))
-	out := []gateway.MemoryLocator{{RefType: refTypes.Ingest, SessionID: s.session, NativeID: w.NativeID, NativeURI: w.NativeURI}}
-	if has[gateway.SessionCommitter](f) {
+	out := []backendtype.MemoryLocator{{RefType: refTypes.Ingest, SessionID: s.session, NativeID: w.NativeID, NativeURI: w.NativeURI}}
+	if has[backendtype.SessionCommitter](f) {
 		res := commit(t, f, s.commitRequest("outbox_"+s.session+"_"+turnID))
-		require.Contains(t, []gateway.ResultStatus{gateway.ResultSuccess, gateway.ResultSkipped}, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+		require.Contains(t, []backendtype.ResultStatus{backendtype.ResultSuccess, backendtype.ResultSkipped}, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
 		for _, p := range res.Refs {
 			refType := p.RefType
 			if refType == "" {
 				refType = refTypes.Commit
 			}
-			out = append(out, gateway.MemoryLocator{RefType: refType, SessionID: s.session, NativeID: p.NativeID, NativeURI: p.NativeURI, Produced: p.Metadata})
+			out = append(out, backendtype.MemoryLocator{RefType: refType, SessionID: s.session, NativeID: p.NativeID, NativeURI: p.NativeURI, Produced: p.Metadata})
 		}
 	}
 	return out
 }
 
 // held counts locators by type, as the gateway counts a subject's refs.
-func held(locators ...[]gateway.MemoryLocator) map[gateway.RefType]int {
-	out := map[gateway.RefType]int{}
+func held(locators ...[]backendtype.MemoryLocator) map[backendtype.RefType]int {
+	out := map[backendtype.RefType]int{}
 	for _, list := range locators {
 		for _, l := range list {
 			out[l.RefType]++
@@ -47,8 +47,8 @@ func held(locators ...[]gateway.MemoryLocator) map[gateway.RefType]int {
 	return out
 }
 
-func (s scope) erasure(memories []gateway.MemoryLocator, held map[gateway.RefType]int) gateway.EraseRequest {
-	req := gateway.EraseRequest{EventID: "outbox_erase_" + s.session, WorkspaceID: s.workspace, UserID: s.user, Memories: memories, Attempt: 1, Held: held}
+func (s scope) erasure(memories []backendtype.MemoryLocator, held map[backendtype.RefType]int) backendtype.EraseRequest {
+	req := backendtype.EraseRequest{EventID: "outbox_erase_" + s.session, WorkspaceID: s.workspace, UserID: s.user, Memories: memories, Attempt: 1, Held: held}
 	if memories != nil {
 		req.Namespace = s.namespace
 	}
@@ -57,33 +57,33 @@ func (s scope) erasure(memories []gateway.MemoryLocator, held map[gateway.RefTyp
 
 // erase runs an erasure to its end the way the worker does, and requires
 // it to succeed.
-func erase(t *testing.T, f Fixture, req gateway.EraseRequest) gateway.CommitResult {
+func erase(t *testing.T, f Fixture, req backendtype.EraseRequest) backendtype.CommitResult {
 	t.Helper()
-	eraser := f.Adapter.(gateway.SubjectEraser)
+	eraser := f.Adapter.(backendtype.SubjectEraser)
 	for range maxPendingRounds {
 		res, err := eraser.EraseSubject(context.Background(), req)
 		require.NoError(t, err)
-		if res.Status != gateway.ResultPending {
-			require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+		if res.Status != backendtype.ResultPending {
+			require.Equal(t, backendtype.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
 			return res
 		}
 		req.State = res.State
 		req.Attempt++
 	}
 	t.Fatalf("the erasure was still pending after %d rounds", maxPendingRounds)
-	return gateway.CommitResult{}
+	return backendtype.CommitResult{}
 }
 
-func residueOf(t *testing.T, f Fixture, req gateway.EraseRequest) gateway.Residue {
+func residueOf(t *testing.T, f Fixture, req backendtype.EraseRequest) backendtype.Residue {
 	t.Helper()
-	residue, err := f.Adapter.(gateway.SubjectEraser).SubjectResidue(context.Background(), req)
+	residue, err := f.Adapter.(backendtype.SubjectEraser).SubjectResidue(context.Background(), req)
 	require.NoError(t, err)
 	return residue
 }
 
 // requireHonest: nothing a further attempt could delete remains, and every
 // kind the backend cannot delete says why.
-func requireHonest(t *testing.T, residue gateway.Residue) {
+func requireHonest(t *testing.T, residue backendtype.Residue) {
 	t.Helper()
 	require.Zero(t, residue.Erasable(), "nothing erasable is left: %s", residue.Describe())
 	for _, k := range residue.Unerasable() {
@@ -91,10 +91,10 @@ func requireHonest(t *testing.T, residue gateway.Residue) {
 	}
 }
 
-func export(t *testing.T, f Fixture, s scope) []gateway.ExportedMemory {
+func export(t *testing.T, f Fixture, s scope) []backendtype.ExportedMemory {
 	t.Helper()
-	var out []gateway.ExportedMemory
-	err := f.Adapter.(gateway.SubjectExporter).ExportSubject(context.Background(), s.erasure(nil, nil), func(page []gateway.ExportedMemory) error {
+	var out []backendtype.ExportedMemory
+	err := f.Adapter.(backendtype.SubjectExporter).ExportSubject(context.Background(), s.erasure(nil, nil), func(page []backendtype.ExportedMemory) error {
 		out = append(out, page...)
 		return nil
 	})
@@ -103,28 +103,28 @@ func export(t *testing.T, f Fixture, s scope) []gateway.ExportedMemory {
 }
 
 func batchIngestStoresEveryTurn(t *testing.T, f Fixture, s scope) {
-	batcher := capability[gateway.BatchIngester](t, f, "batch ingest")
+	batcher := capability[backendtype.BatchIngester](t, f, "batch ingest")
 	if batcher == nil {
 		return
 	}
 	second := s
 	second.session += "b"
 	facts := []string{"the " + s.word + " rises", "the " + s.word + " turns", "the " + s.word + " settles"}
-	ws := []gateway.TurnWrite{s.turn("t1", facts[0]), s.turn("t2", facts[1]), second.turn("t3", facts[2])}
+	ws := []backendtype.TurnWrite{s.turn("t1", facts[0]), s.turn("t2", facts[1]), second.turn("t3", facts[2])}
 	results, err := batcher.IngestTurns(context.Background(), ws)
 	require.NoError(t, err)
 	require.Len(t, results, len(ws), "one result per turn, in order")
 	for i, res := range results {
-		require.Equal(t, gateway.ResultSuccess, res.Status, "turn %d: %s: %s", i, res.ErrorCode, res.ErrorMessage)
+		require.Equal(t, backendtype.ResultSuccess, res.Status, "turn %d: %s: %s", i, res.ErrorCode, res.ErrorMessage)
 		require.True(t, res.NativeID != "" || res.NativeURI != "", "turn %d names its memory", i)
 	}
-	if !has[gateway.Retriever](f) {
+	if !has[backendtype.Retriever](f) {
 		return
 	}
-	if has[gateway.SessionCommitter](f) {
+	if has[backendtype.SessionCommitter](f) {
 		for _, sc := range []scope{s, second} {
 			res := commit(t, f, sc.commitRequest("outbox_"+sc.session))
-			require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+			require.Equal(t, backendtype.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
 		}
 	}
 	found := strings.Join(texts(containing(retrieve(t, f, s.query(s.word)), s.word)), "\n")
@@ -134,7 +134,7 @@ func batchIngestStoresEveryTurn(t *testing.T, f Fixture, s scope) {
 }
 
 func takenBackTurnIsGone(t *testing.T, f Fixture, s scope) {
-	remover := capability[gateway.TurnRemover](t, f, "take-back")
+	remover := capability[backendtype.TurnRemover](t, f, "take-back")
 	if remover == nil {
 		return
 	}
@@ -144,7 +144,7 @@ func takenBackTurnIsGone(t *testing.T, f Fixture, s scope) {
 	for range 2 { // taking back what is gone succeeds
 		require.NoError(t, remover.RemoveTurn(context.Background(), w))
 	}
-	if has[gateway.Retriever](f) {
+	if has[backendtype.Retriever](f) {
 		require.Empty(t, containing(retrieve(t, f, s.query(s.word)), s.word), "the turn taken back is not found")
 	}
 	again := ingest(t, f, w)
@@ -152,7 +152,7 @@ func takenBackTurnIsGone(t *testing.T, f Fixture, s scope) {
 }
 
 func wholeUserErasure(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.SubjectEraser](t, f, "erasure") == nil {
+	if capability[backendtype.SubjectEraser](t, f, "erasure") == nil {
 		return
 	}
 	other := s
@@ -163,12 +163,12 @@ func wholeUserErasure(t *testing.T, f Fixture, s scope) {
 	req := s.erasure(nil, held(mine))
 	res := erase(t, f, req)
 	outcome, _ := res.Response["outcome"].(string)
-	require.Contains(t, []gateway.ErasureOutcome{gateway.ErasureOutcomeErased, gateway.ErasureOutcomeSoftDeleted, gateway.ErasureOutcomeUnsupported}, gateway.ErasureOutcome(outcome))
+	require.Contains(t, []backendtype.ErasureOutcome{backendtype.ErasureOutcomeErased, backendtype.ErasureOutcomeSoftDeleted, backendtype.ErasureOutcomeUnsupported}, backendtype.ErasureOutcome(outcome))
 	residue := residueOf(t, f, req)
 	requireHonest(t, residue)
 	if residue.Clear() {
-		require.NotEqual(t, string(gateway.ErasureOutcomeUnsupported), outcome, "a backend that deletes nothing cannot leave nothing")
-		if retriever, ok := f.Adapter.(gateway.Retriever); ok {
+		require.NotEqual(t, string(backendtype.ErasureOutcomeUnsupported), outcome, "a backend that deletes nothing cannot leave nothing")
+		if retriever, ok := f.Adapter.(backendtype.Retriever); ok {
 			// A backend that removed the user itself (OpenViking's admin
 			// deletion revokes the user's key) may refuse to search for it.
 			items, err := retriever.Retrieve(context.Background(), s.query(s.word))
@@ -179,9 +179,9 @@ func wholeUserErasure(t *testing.T, f Fixture, s scope) {
 	} else {
 		require.NotEmpty(t, residue.Unerasable(), "what remains is named")
 	}
-	if exporter, ok := f.Adapter.(gateway.SubjectExporter); ok && residue.Clear() {
-		var listed []gateway.ExportedMemory
-		err := exporter.ExportSubject(context.Background(), s.erasure(nil, nil), func(page []gateway.ExportedMemory) error {
+	if exporter, ok := f.Adapter.(backendtype.SubjectExporter); ok && residue.Clear() {
+		var listed []backendtype.ExportedMemory
+		err := exporter.ExportSubject(context.Background(), s.erasure(nil, nil), func(page []backendtype.ExportedMemory) error {
 			listed = append(listed, page...)
 			return nil
 		})
@@ -189,7 +189,7 @@ func wholeUserErasure(t *testing.T, f Fixture, s scope) {
 			require.Empty(t, listed, "nothing of the user is listed")
 		}
 	}
-	if has[gateway.Retriever](f) {
+	if has[backendtype.Retriever](f) {
 		require.NotEmpty(t, containing(retrieve(t, f, other.query(s.word)), s.word), "another user's memories stay")
 	}
 	erase(t, f, req) // erasing again succeeds
@@ -197,7 +197,7 @@ func wholeUserErasure(t *testing.T, f Fixture, s scope) {
 }
 
 func narrowedErasure(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.SubjectEraser](t, f, "erasure") == nil {
+	if capability[backendtype.SubjectEraser](t, f, "erasure") == nil {
 		return
 	}
 	kept := s
@@ -209,7 +209,7 @@ func narrowedErasure(t *testing.T, f Fixture, s scope) {
 	erase(t, f, req)
 	residue := residueOf(t, f, req)
 	requireHonest(t, residue)
-	if !has[gateway.Retriever](f) {
+	if !has[backendtype.Retriever](f) {
 		return
 	}
 	everywhere := s.query(s.word)
@@ -222,7 +222,7 @@ func narrowedErasure(t *testing.T, f Fixture, s scope) {
 }
 
 func verificationCatchesLies(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.SubjectEraser](t, f, "erasure") == nil {
+	if capability[backendtype.SubjectEraser](t, f, "erasure") == nil {
 		return
 	}
 	if f.IgnoreDeletes == nil {
@@ -242,7 +242,7 @@ func verificationCatchesLies(t *testing.T, f Fixture, s scope) {
 const seeded = 300
 
 func exportListsEveryMemory(t *testing.T, f Fixture, s scope) {
-	if capability[gateway.SubjectExporter](t, f, "export") == nil || !has[gateway.TurnIngester](f) {
+	if capability[backendtype.SubjectExporter](t, f, "export") == nil || !has[backendtype.TurnIngester](f) {
 		return
 	}
 	written(t, f, s, "t1", "my compass is called "+s.word)
@@ -253,7 +253,7 @@ func exportListsEveryMemory(t *testing.T, f Fixture, s scope) {
 		require.True(t, m.NativeID != "" || m.NativeURI != "", "an exported memory names itself: %+v", m)
 		found = found || strings.Contains(m.Text, s.word)
 	}
-	if !found && has[gateway.SessionCommitter](f) {
+	if !found && has[backendtype.SessionCommitter](f) {
 		// A backend may export only what a commit extracted.
 		for _, m := range mems {
 			t.Logf("exported %s %s", m.NativeURI, m.NativeID)
@@ -278,18 +278,18 @@ func conflictsAreRetryable(t *testing.T, f Fixture, s scope) {
 	const storm = 12
 	f.ConflictNext(storm)
 	for i := range storm {
-		res, err := f.Adapter.(gateway.TurnIngester).IngestTurn(context.Background(), w)
+		res, err := f.Adapter.(backendtype.TurnIngester).IngestTurn(context.Background(), w)
 		requireRetryable(t, fmt.Sprintf("ingest %d", i), res.Status, res.Retryable, res.ErrorCode, err)
 		require.NotEqual(t, remote.CodeCircuitOpen, res.ErrorCode, "a busy lock is no outage: the breaker stays closed")
 	}
 	ingest(t, f, w)
-	if committer, ok := f.Adapter.(gateway.SessionCommitter); ok {
+	if committer, ok := f.Adapter.(backendtype.SessionCommitter); ok {
 		f.ConflictNext(1)
 		res, err := committer.CommitSession(context.Background(), s.commitRequest("outbox_"+s.session))
 		requireRetryable(t, "commit", res.Status, res.Retryable, res.ErrorCode, err)
-		require.Equal(t, gateway.ResultSuccess, commit(t, f, s.commitRequest("outbox_"+s.session)).Status, "the commit goes through once the lock is free")
+		require.Equal(t, backendtype.ResultSuccess, commit(t, f, s.commitRequest("outbox_"+s.session)).Status, "the commit goes through once the lock is free")
 	}
-	if eraser, ok := f.Adapter.(gateway.SubjectEraser); ok {
+	if eraser, ok := f.Adapter.(backendtype.SubjectEraser); ok {
 		f.ConflictNext(1)
 		res, err := eraser.EraseSubject(context.Background(), s.erasure(nil, nil))
 		requireRetryable(t, "erasure", res.Status, res.Retryable, res.ErrorCode, err)
@@ -297,22 +297,22 @@ func conflictsAreRetryable(t *testing.T, f Fixture, s scope) {
 	}
 }
 
-func requireRetryable(t *testing.T, what string, status gateway.ResultStatus, retryable bool, code string, err error) {
+func requireRetryable(t *testing.T, what string, status backendtype.ResultStatus, retryable bool, code string, err error) {
 	t.Helper()
 	if err != nil {
 		return // an error return is retried
 	}
-	require.Equal(t, gateway.ResultFailed, status, what)
+	require.Equal(t, backendtype.ResultFailed, status, what)
 	require.True(t, retryable, fmt.Sprintf("%s: a conflict the backend marks retryable is retried (%s)", what, code))
 }
 
 func memoriesAreReadBack(t *testing.T, f Fixture, s scope) {
-	reader := capability[gateway.MemoryReader](t, f, "reading memories back")
-	if reader == nil || !has[gateway.TurnIngester](f) {
+	reader := capability[backendtype.MemoryReader](t, f, "reading memories back")
+	if reader == nil || !has[backendtype.TurnIngester](f) {
 		return
 	}
 	named := written(t, f, s, "t1", "my kayak is called "+s.word)
-	gone := gateway.MemoryLocator{RefType: named[len(named)-1].RefType, NativeID: "missing-" + s.word, NativeURI: "viking://user/" + s.user + "/memories/preferences/missing.md"}
+	gone := backendtype.MemoryLocator{RefType: named[len(named)-1].RefType, NativeID: "missing-" + s.word, NativeURI: "viking://user/" + s.user + "/memories/preferences/missing.md"}
 	read, err := reader.ReadMemories(context.Background(), s.workspace, s.user, append(named, gone))
 	require.NoError(t, err)
 	require.Len(t, read, len(named)+1, "one answer per memory, in order")

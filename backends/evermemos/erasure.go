@@ -6,10 +6,10 @@ import (
 	"net/http"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
-var _ gateway.SubjectEraser = (*Backend)(nil)
+var _ backendtype.SubjectEraser = (*Backend)(nil)
 
 // Residue kinds (SubjectResidue).
 const (
@@ -26,7 +26,7 @@ const (
 	whyMemCell    = "a filter delete keeps MemCells, the extraction units that hold the messages (:243)"
 )
 
-// EraseSubject implements gateway.SubjectEraser. A whole user: POST
+// EraseSubject implements backendtype.SubjectEraser. A whole user: POST
 // /api/v1/memories/delete by user_id and by the user's solo group
 // (gen_solo_ + md5(user_id)[:12]): the group id reaches the group-level
 // copy of every episode as well as the user's own, in MongoDB (soft) and
@@ -35,41 +35,41 @@ const (
 // every episode the gateway's refs name is deleted by id. What the API
 // cannot delete (profiles, raw messages, MemCells) is left, and reported
 // by SubjectResidue.
-func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
+func (b *Backend) EraseSubject(ctx context.Context, req backendtype.EraseRequest) (backendtype.CommitResult, error) {
 	user := b.userID(req.WorkspaceID, req.UserID)
 	if req.Memories == nil {
 		for _, filter := range []map[string]any{{"user_id": user}, {"group_id": soloGroupID(user)}} {
 			if err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: filter}, nil); err != nil {
-				return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+				return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 			}
 		}
-		return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(gateway.ErasureOutcomeSoftDeleted)}}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSuccess, Response: map[string]any{"outcome": string(backendtype.ErasureOutcomeSoftDeleted)}}, nil
 	}
 	memcells, err := b.memcellsOf(ctx, user, req.Memories)
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 	}
 	for _, id := range memcells {
 		if err := b.deleteMemCell(ctx, id); err != nil {
-			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+			return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 		}
 	}
-	outcome := gateway.ErasureOutcomeSoftDeleted
+	outcome := backendtype.ErasureOutcomeSoftDeleted
 	if len(memcells) == 0 {
-		outcome = gateway.ErasureOutcomeNothingToErase
+		outcome = backendtype.ErasureOutcomeNothingToErase
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": len(memcells)}}, nil
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": len(memcells)}}, nil
 }
 
 // memcellsOf are the MemCells of the named episodes: the id the commit kept
 // on the ref, else the episode's parent_id as the server lists it (an
 // episode no longer listed is gone already).
-func (b *Backend) memcellsOf(ctx context.Context, user string, memories []gateway.MemoryLocator) ([]string, error) {
+func (b *Backend) memcellsOf(ctx context.Context, user string, memories []backendtype.MemoryLocator) ([]string, error) {
 	var parents map[string]string
 	seen := map[string]bool{}
 	var out []string
 	for _, m := range memories {
-		if m.RefType != gateway.RefTypeEpisodicMemory || m.NativeID == "" {
+		if m.RefType != backendtype.RefTypeEpisodicMemory || m.NativeID == "" {
 			continue
 		}
 		id, _ := m.Produced[memcellKey].(string)
@@ -94,13 +94,13 @@ func (b *Backend) memcellsOf(ctx context.Context, user string, memories []gatewa
 	return out, nil
 }
 
-// SubjectResidue implements gateway.SubjectEraser. A whole user: the
+// SubjectResidue implements backendtype.SubjectEraser. A whole user: the
 // episodes still listed (the user's own and the group-level copies of its
 // solo group), and what the API can never delete: the profile (listed),
 // the raw messages the gateway wrote and the MemCells extracted from them
 // (neither can be listed). A narrower scope: the named episodes still
 // listed, and the named profile and raw messages.
-func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (gateway.Residue, error) {
+func (b *Backend) SubjectResidue(ctx context.Context, req backendtype.EraseRequest) (backendtype.Residue, error) {
 	user := b.userID(req.WorkspaceID, req.UserID)
 	own, err := b.episodes(ctx, map[string]any{"user_id": user})
 	if err != nil {
@@ -111,7 +111,7 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 		return nil, err
 	}
 	episodes, profileCount := len(own), len(profiles.Profiles)
-	rawMessages, memcells := req.Held[gateway.RefTypeMessageMemory], req.Held[gateway.RefTypeEpisodicMemory]
+	rawMessages, memcells := req.Held[backendtype.RefTypeMessageMemory], req.Held[backendtype.RefTypeEpisodicMemory]
 	if req.Memories == nil {
 		group, err := b.episodes(ctx, map[string]any{"group_id": soloGroupID(user)})
 		if err != nil {
@@ -124,37 +124,37 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 			live[e.ID] = true
 		}
 		episodes, rawMessages, memcells = 0, 0, 0
-		named := map[gateway.RefType]int{}
+		named := map[backendtype.RefType]int{}
 		for _, m := range req.Memories {
 			named[m.RefType]++
-			if m.RefType == gateway.RefTypeEpisodicMemory && live[m.NativeID] {
+			if m.RefType == backendtype.RefTypeEpisodicMemory && live[m.NativeID] {
 				episodes++
 			}
 		}
-		rawMessages = named[gateway.RefTypeMessageMemory]
-		profileCount = min(profileCount, named[gateway.RefTypeProfile])
+		rawMessages = named[backendtype.RefTypeMessageMemory]
+		profileCount = min(profileCount, named[backendtype.RefTypeProfile])
 	}
-	residue := gateway.Residue{
+	residue := backendtype.Residue{
 		{Kind: ResidueEpisode, Count: episodes},
-		{Kind: ResidueProfile, Count: profileCount, Unerasable: true, Why: whyProfile, RefTypes: []gateway.RefType{gateway.RefTypeProfile}},
+		{Kind: ResidueProfile, Count: profileCount, Unerasable: true, Why: whyProfile, RefTypes: []backendtype.RefType{backendtype.RefTypeProfile}},
 	}
 	if rawMessages > 0 {
-		residue = append(residue, gateway.ResidueKind{Kind: ResidueRawMessage, Count: rawMessages, Uncounted: true, Unerasable: true, Why: whyRawMessage,
-			RefTypes: []gateway.RefType{gateway.RefTypeMessageMemory}})
+		residue = append(residue, backendtype.ResidueKind{Kind: ResidueRawMessage, Count: rawMessages, Uncounted: true, Unerasable: true, Why: whyRawMessage,
+			RefTypes: []backendtype.RefType{backendtype.RefTypeMessageMemory}})
 	}
 	if memcells > 0 {
-		residue = append(residue, gateway.ResidueKind{Kind: ResidueMemCell, Uncounted: true, Unerasable: true, Why: whyMemCell})
+		residue = append(residue, backendtype.ResidueKind{Kind: ResidueMemCell, Uncounted: true, Unerasable: true, Why: whyMemCell})
 	}
 	return residue, nil
 }
 
-var _ gateway.SubjectExporter = (*Backend)(nil)
+var _ backendtype.SubjectExporter = (*Backend)(nil)
 
-// ExportSubject implements gateway.SubjectExporter: the user's episodes,
+// ExportSubject implements backendtype.SubjectExporter: the user's episodes,
 // the group-level episodes of its solo group that have no copy of the
 // user's (a MemCell of assistant messages only), and its profile. Raw
 // messages cannot be listed through the API.
-func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
+func (b *Backend) ExportSubject(ctx context.Context, req backendtype.EraseRequest, emit func([]backendtype.ExportedMemory) error) error {
 	user := b.userID(req.WorkspaceID, req.UserID)
 	own, err := b.episodes(ctx, map[string]any{"user_id": user})
 	if err != nil {
@@ -165,14 +165,14 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 		return err
 	}
 	covered := map[string]bool{}
-	out := make([]gateway.ExportedMemory, 0, len(own)+len(group)+1)
+	out := make([]backendtype.ExportedMemory, 0, len(own)+len(group)+1)
 	for _, e := range own {
 		covered[e.ParentID] = true
-		out = append(out, gateway.ExportedMemory{NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: e.text()})
+		out = append(out, backendtype.ExportedMemory{NativeID: e.ID, MemoryType: backendtype.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: e.text()})
 	}
 	for _, e := range group {
 		if !covered[e.ParentID] {
-			out = append(out, gateway.ExportedMemory{NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: e.text()})
+			out = append(out, backendtype.ExportedMemory{NativeID: e.ID, MemoryType: backendtype.RefTypeEpisodicMemory, SessionID: e.SessionID, Text: e.text()})
 		}
 	}
 	profiles, err := b.profiles(ctx, user)
@@ -181,7 +181,7 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 	}
 	for _, p := range profiles.Profiles {
 		data, _ := json.Marshal(p.ProfileData)
-		out = append(out, gateway.ExportedMemory{NativeID: p.ID, MemoryType: gateway.RefTypeProfile, Text: string(data)})
+		out = append(out, backendtype.ExportedMemory{NativeID: p.ID, MemoryType: backendtype.RefTypeProfile, Text: string(data)})
 	}
 	if len(out) == 0 {
 		return nil
@@ -189,18 +189,18 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 	return emit(out)
 }
 
-var _ gateway.MemoryReader = (*Backend)(nil)
+var _ backendtype.MemoryReader = (*Backend)(nil)
 
-// ReadMemories implements gateway.MemoryReader: episodes by id among the
+// ReadMemories implements backendtype.MemoryReader: episodes by id among the
 // user's (one listing for all), the profile as its document; raw messages
 // cannot be read back through the API.
-func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []backendtype.MemoryLocator) ([]backendtype.ReadMemory, error) {
 	user := b.userID(workspaceID, userID)
-	out := make([]gateway.ReadMemory, len(ms))
+	out := make([]backendtype.ReadMemory, len(ms))
 	var episodes map[string]string
 	for i, m := range ms {
 		switch m.RefType {
-		case gateway.RefTypeEpisodicMemory:
+		case backendtype.RefTypeEpisodicMemory:
 			if episodes == nil {
 				eps, err := b.episodes(ctx, map[string]any{"user_id": user})
 				if err != nil {
@@ -212,7 +212,7 @@ func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, 
 				}
 			}
 			out[i].Text, out[i].Found = episodes[m.NativeID]
-		case gateway.RefTypeProfile:
+		case backendtype.RefTypeProfile:
 			profiles, err := b.profiles(ctx, user)
 			if err != nil {
 				return nil, err
@@ -220,7 +220,7 @@ func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, 
 			for _, p := range profiles.Profiles {
 				if p.ID == m.NativeID {
 					data, _ := json.Marshal(p.ProfileData)
-					out[i] = gateway.ReadMemory{Text: string(data), Found: true}
+					out[i] = backendtype.ReadMemory{Text: string(data), Found: true}
 				}
 			}
 		}

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Defaults for Config.
@@ -56,12 +56,12 @@ type Backend struct {
 }
 
 var (
-	_ gateway.TurnIngester     = (*Backend)(nil)
-	_ gateway.SessionCommitter = (*Backend)(nil)
-	_ gateway.Retriever        = (*Backend)(nil)
-	_ gateway.FeedbackApplier  = (*Backend)(nil)
-	_ gateway.HealthChecker    = (*Backend)(nil)
-	_ gateway.RefTypeDeclarer  = (*Backend)(nil)
+	_ backendtype.TurnIngester     = (*Backend)(nil)
+	_ backendtype.SessionCommitter = (*Backend)(nil)
+	_ backendtype.Retriever        = (*Backend)(nil)
+	_ backendtype.FeedbackApplier  = (*Backend)(nil)
+	_ backendtype.HealthChecker    = (*Backend)(nil)
+	_ backendtype.RefTypeDeclarer  = (*Backend)(nil)
 )
 
 // New builds the adapter.
@@ -77,7 +77,7 @@ func New(cfg Config) (*Backend, error) {
 		headers.Set("Authorization", "Bearer "+cfg.APIKey)
 	}
 	client, err := remote.New(remote.Config{
-		Backend: gateway.BackendEverMemOS, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
+		Backend: backendtype.BackendEverMemOS, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
 		Headers: headers, ParseError: parseError, Transport: cfg.Transport, Now: cfg.Now,
 		HealthPath: "/health", HealthProblem: healthProblem,
 	})
@@ -87,13 +87,13 @@ func New(cfg Config) (*Backend, error) {
 	return &Backend{client: client, now: cfg.Now, ids: cfg.Identities}, nil
 }
 
-// Name implements gateway.BackendAdapter.
-func (b *Backend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+// Name implements backendtype.BackendAdapter.
+func (b *Backend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-// RefTypes implements gateway.RefTypeDeclarer: a turn is a message memory;
+// RefTypes implements backendtype.RefTypeDeclarer: a turn is a message memory;
 // what a commit extracts is long-term memory.
-func (b *Backend) RefTypes() gateway.RefTypes {
-	return gateway.RefTypes{Ingest: gateway.RefTypeMessageMemory, Commit: gateway.RefTypeLongTermMemory}
+func (b *Backend) RefTypes() backendtype.RefTypes {
+	return backendtype.RefTypes{Ingest: backendtype.RefTypeMessageMemory, Commit: backendtype.RefTypeLongTermMemory}
 }
 
 // BreakerState reports the circuit breaker's state.
@@ -130,7 +130,7 @@ func (b *Backend) call(ctx context.Context, req remote.Request, data any) error 
 	return b.client.JSON(env.Data, data)
 }
 
-// IngestTurn implements gateway.TurnIngester: POST /api/v1/memories (personal
+// IngestTurn implements backendtype.TurnIngester: POST /api/v1/memories (personal
 // scene). EverMemOS has one tenant, so the user is named with its workspace
 // (userID) as owner and sender. The message id is the turn's gateway id,
 // stable across retries, though EverMemOS does not deduplicate by it
@@ -138,19 +138,19 @@ func (b *Backend) call(ctx context.Context, req remote.Request, data any) error 
 // landed (a timeout) may be stored twice. A user message names the user as
 // sender; any other speaker gets the backend's generated sender, as the API
 // requires (api_specs/request_converter.py:307-320).
-func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
-	rs, err := b.IngestTurns(ctx, []gateway.TurnWrite{w})
+func (b *Backend) IngestTurn(ctx context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
+	rs, err := b.IngestTurns(ctx, []backendtype.TurnWrite{w})
 	if err != nil {
-		return gateway.WriteResult{}, err
+		return backendtype.WriteResult{}, err
 	}
 	return rs[0], nil
 }
 
-// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// IngestTurns implements backendtype.BatchIngester: a session's consecutive
 // turns as the messages of one POST /api/v1/memories, in order (turns of
 // several users go one call per user).
-func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
-	out := make([]gateway.WriteResult, 0, len(ws))
+func (b *Backend) IngestTurns(ctx context.Context, ws []backendtype.TurnWrite) ([]backendtype.WriteResult, error) {
+	out := make([]backendtype.WriteResult, 0, len(ws))
 	for _, run := range remote.SessionRuns(ws, maxMessagesPerAdd) {
 		out = append(out, b.addMessages(ctx, run)...)
 	}
@@ -163,8 +163,8 @@ const maxMessagesPerAdd = 100
 
 // addMessages adds turns of one user and session in one call; every turn
 // gets the call's outcome.
-func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
-	out := make([]gateway.WriteResult, len(ws))
+func (b *Backend) addMessages(ctx context.Context, ws []backendtype.TurnWrite) []backendtype.WriteResult {
+	out := make([]backendtype.WriteResult, len(ws))
 	session, err := sessionID(ws[0].SessionID)
 	if err != nil {
 		for i := range out {
@@ -178,7 +178,7 @@ func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gat
 		msg := map[string]any{
 			"role": "assistant", "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content, "message_id": w.GatewayID,
 		}
-		if w.Role == gateway.RoleUser {
+		if w.Role == backendtype.RoleUser {
 			msg["role"] = "user"
 			msg["sender_id"] = user
 		}
@@ -195,11 +195,11 @@ func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gat
 	}, &res)
 	for i, w := range ws {
 		if err != nil {
-			out[i] = remote.WriteFailure(gateway.BackendEverMemOS, err)
+			out[i] = remote.WriteFailure(backendtype.BackendEverMemOS, err)
 			continue
 		}
-		out[i] = gateway.WriteResult{
-			Status: gateway.ResultSuccess, NativeID: w.GatewayID,
+		out[i] = backendtype.WriteResult{
+			Status: backendtype.ResultSuccess, NativeID: w.GatewayID,
 			Response: map[string]any{
 				"status": res.Status, "id": w.GatewayID, "session_id": w.SessionID,
 				"metadata": map[string]any{"backend_request_id": res.RequestID},
@@ -210,9 +210,9 @@ func (b *Backend) addMessages(ctx context.Context, ws []gateway.TurnWrite) []gat
 }
 
 // refused is a permanent failure of an id EverMemOS reserves.
-func refused(err error) gateway.WriteResult {
-	return gateway.WriteResult{
-		Status: gateway.ResultFailed, ErrorCode: ErrorCodeIDRefused, ErrorMessage: err.Error(),
+func refused(err error) backendtype.WriteResult {
+	return backendtype.WriteResult{
+		Status: backendtype.ResultFailed, ErrorCode: ErrorCodeIDRefused, ErrorMessage: err.Error(),
 		Response: map[string]any{"status": "error", "error_code": ErrorCodeIDRefused, "retryable": false},
 	}
 }
@@ -294,7 +294,7 @@ func (b *Backend) profiles(ctx context.Context, user string) (getAnswer, error) 
 	return got, err
 }
 
-// CommitSession implements gateway.SessionCommitter: POST
+// CommitSession implements backendtype.SessionCommitter: POST
 // /api/v1/memories/flush (the session's buffer becomes a final MemCell,
 // extracted inline, memory_controller.py:386-436), then the session's
 // episodes and the user's profile are read back (POST /api/v1/memories/get)
@@ -302,10 +302,10 @@ func (b *Backend) profiles(ctx context.Context, user string) (getAnswer, error) 
 // reports what is new since the last, and the listing is never cut
 // silently. An episode's ref keeps its MemCell id (memcell_id), the id a
 // delete takes.
-func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (b *Backend) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	session, err := sessionID(req.SessionID)
 	if err != nil {
-		return gateway.CommitResult{Status: gateway.ResultFailed, ErrorCode: ErrorCodeIDRefused, ErrorMessage: err.Error(),
+		return backendtype.CommitResult{Status: backendtype.ResultFailed, ErrorCode: ErrorCodeIDRefused, ErrorMessage: err.Error(),
 			Response: map[string]any{"status": "error", "error_code": ErrorCodeIDRefused, "retryable": false}}, nil
 	}
 	user := b.userID(req.WorkspaceID, req.UserID)
@@ -318,39 +318,39 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 		Body: map[string]any{"user_id": user, "session_id": session},
 	}, &flushed)
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 	}
 	known := map[string]bool{}
 	if req.Known != nil {
 		if known, err = req.Known(ctx); err != nil {
-			return gateway.CommitResult{}, err
+			return backendtype.CommitResult{}, err
 		}
 	}
 	eps, err := b.episodes(ctx, map[string]any{"user_id": user, "session_id": session})
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 	}
-	var refs []gateway.ProducedRef
+	var refs []backendtype.ProducedRef
 	for _, e := range eps {
 		if e.ID != "" && !known[e.ID] {
-			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory, NativeID: e.ID, Metadata: gateway.Metadata{memcellKey: e.ParentID}})
+			refs = append(refs, backendtype.ProducedRef{RefType: backendtype.RefTypeEpisodicMemory, NativeID: e.ID, Metadata: backendtype.Metadata{memcellKey: e.ParentID}})
 		}
 	}
 	profiles, err := b.profiles(ctx, user)
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+		return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 	}
 	for _, p := range profiles.Profiles {
 		if p.ID != "" && !known[p.ID] {
-			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeProfile, NativeID: p.ID, NativeURI: ProfileURI(user)})
+			refs = append(refs, backendtype.ProducedRef{RefType: backendtype.RefTypeProfile, NativeID: p.ID, NativeURI: ProfileURI(user)})
 		}
 	}
 	response := map[string]any{"status": flushed.Status, "metadata": map[string]any{"backend_request_id": flushed.RequestID}}
 	if len(refs) == 0 {
 		response["reason"] = "no_new_memories"
-		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: response}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSkipped, Response: response}, nil
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: refs, Response: response}, nil
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, Refs: refs, Response: response}, nil
 }
 
 // ProfileURI names a user's profile for the gateway: a search hit of the
@@ -374,11 +374,11 @@ type searchAnswer struct {
 	} `json:"profiles"`
 }
 
-// Matching implements gateway.RecallMatcher: the search is hybrid, keyword
+// Matching implements backendtype.RecallMatcher: the search is hybrid, keyword
 // and vector (see Retrieve).
-func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
+func (b *Backend) Matching() backendtype.Matching { return backendtype.MatchMeaning }
 
-// Retrieve implements gateway.Retriever: POST /api/v1/memories/search,
+// Retrieve implements backendtype.Retriever: POST /api/v1/memories/search,
 // hybrid, over the user's episodic memories and profile
 // (memory_search_controller.py:158-229). The search indexes keep serving an
 // episode deleted by id (a delete by id reaches MongoDB only,
@@ -387,7 +387,7 @@ func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
 // agentic_layer/search_mem_service.py:836-865) is left out here. Profile
 // hits are per-fact items {item_type, embed_text} with ids of their own
 // (:876-925).
-func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (b *Backend) Retrieve(ctx context.Context, q backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	filters := map[string]any{"user_id": b.userID(q.WorkspaceID, q.UserID)}
 	if q.SessionID != "" {
 		session, err := sessionID(q.SessionID)
@@ -405,10 +405,10 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gateway.RetrievedItem, 0, len(res.Episodes)+len(res.Profiles))
+	items := make([]backendtype.RetrievedItem, 0, len(res.Episodes)+len(res.Profiles))
 	for _, e := range res.Episodes {
 		if text := e.text(); text != "" && e.ID != "" {
-			items = append(items, gateway.RetrievedItem{Text: text, Score: max(e.Score, 0), NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory})
+			items = append(items, backendtype.RetrievedItem{Text: text, Score: max(e.Score, 0), NativeID: e.ID, MemoryType: backendtype.RefTypeEpisodicMemory})
 		}
 	}
 	for _, p := range res.Profiles {
@@ -417,7 +417,7 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 			score = max(*p.Score, 0)
 		}
 		if text := p.ProfileData.EmbedText; text != "" && p.ID != "" {
-			items = append(items, gateway.RetrievedItem{Text: text, Score: score, NativeID: p.ID, NativeURI: ProfileURI(filters["user_id"].(string)), MemoryType: gateway.RefTypeProfile})
+			items = append(items, backendtype.RetrievedItem{Text: text, Score: score, NativeID: p.ID, NativeURI: ProfileURI(filters["user_id"].(string)), MemoryType: backendtype.RefTypeProfile})
 		}
 	}
 	// The API returns two lists; rank them together by score.
@@ -446,7 +446,7 @@ func (b *Backend) deleteMemCell(ctx context.Context, memcellID string) error {
 	return b.call(ctx, remote.Request{Method: http.MethodPost, Path: "/api/v1/memories/delete", Body: map[string]any{"memory_id": memcellID}}, nil)
 }
 
-// Health implements gateway.HealthChecker: GET /health, also the circuit
+// Health implements backendtype.HealthChecker: GET /health, also the circuit
 // breaker's probe. EverCore answers {"status":"healthy"}
 // (infra_layer/adapters/input/api/health/health_controller.py:24-64);
 // EverOS 1.x answers {"status":"ok", "version", "capabilities"}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Reasons of feedback the adapter skips (Response["reason"]).
@@ -28,7 +28,7 @@ const (
 
 // ErrorCodeEmptyCorrection is the permanent failure of a correction without
 // replacement text: the gateway never sends one, so it is a caller bug.
-const ErrorCodeEmptyCorrection = gateway.ErrorCodeEmptyCorrection
+const ErrorCodeEmptyCorrection = backendtype.ErrorCodeEmptyCorrection
 
 // Keys of the progress a correction keeps between attempts. Both are flags:
 // state never holds content.
@@ -44,7 +44,7 @@ const (
 // message: derived from the feedback, so a retry names the same message.
 func CorrectionMessageID(feedbackID string) string { return "correction_" + feedbackID }
 
-// ApplyFeedback implements gateway.FeedbackApplier for extracted memories
+// ApplyFeedback implements backendtype.FeedbackApplier for extracted memories
 // (episodic memory refs, by native id).
 //
 // A delete removes the episode's MemCell (POST /api/v1/memories/delete with
@@ -70,37 +70,37 @@ func CorrectionMessageID(feedbackID string) string { return "correction_" + feed
 // Profiles and raw messages: no EverMemOS API rewrites or deletes them
 // (the delete service has no profile repository, and filters never reach
 // raw messages, memcell_delete_service.py:65-105, :243): UNSUPPORTED.
-func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
-	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
+func (b *Backend) ApplyFeedback(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+	if req.FeedbackType != backendtype.FeedbackCorrection && req.FeedbackType != backendtype.FeedbackDeleteRequest {
+		return backendtype.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
 	switch {
 	case req.NativeID == "":
-		return gateway.SkippedResult(ReasonNoMemoryID), nil
-	case req.RefType == gateway.RefTypeMessageMemory:
-		return gateway.UnsupportedResult(ReasonRawMessageNotEditable), nil
-	case req.RefType == gateway.RefTypeProfile:
-		return gateway.UnsupportedResult(ReasonProfileNotEditable), nil
+		return backendtype.SkippedResult(ReasonNoMemoryID), nil
+	case req.RefType == backendtype.RefTypeMessageMemory:
+		return backendtype.UnsupportedResult(ReasonRawMessageNotEditable), nil
+	case req.RefType == backendtype.RefTypeProfile:
+		return backendtype.UnsupportedResult(ReasonProfileNotEditable), nil
 	}
-	if req.FeedbackType == gateway.FeedbackDeleteRequest {
+	if req.FeedbackType == backendtype.FeedbackDeleteRequest {
 		hash, err := b.deleteEpisode(ctx, req)
 		if err != nil {
-			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+			return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 		}
-		return gateway.CommitResult{
-			Status: gateway.ResultSuccess, ReplacedContentHash: hash,
+		return backendtype.CommitResult{
+			Status: backendtype.ResultSuccess, ReplacedContentHash: hash,
 			Response: map[string]any{"status": "deleted", "memory_id": req.NativeID},
 		}, nil
 	}
 	if req.Correction == "" {
-		return gateway.EmptyCorrectionResult(gateway.BackendEverMemOS), nil
+		return backendtype.EmptyCorrectionResult(backendtype.BackendEverMemOS), nil
 	}
 	return b.correct(ctx, req)
 }
 
 // deleteEpisode deletes the episode's MemCell and returns the hash of the
 // episode's text ("" when it is gone already).
-func (b *Backend) deleteEpisode(ctx context.Context, req gateway.FeedbackRequest) (string, error) {
+func (b *Backend) deleteEpisode(ctx context.Context, req backendtype.FeedbackRequest) (string, error) {
 	memcell, _ := req.Produced[memcellKey].(string)
 	found, err := b.episodeOf(ctx, req)
 	if err != nil {
@@ -112,7 +112,7 @@ func (b *Backend) deleteEpisode(ctx context.Context, req gateway.FeedbackRequest
 			memcell = found.ParentID
 		}
 		if text := strings.TrimSpace(found.text()); text != "" {
-			hash = gateway.ContentHash(text)
+			hash = backendtype.ContentHash(text)
 		}
 	}
 	if memcell == "" {
@@ -123,8 +123,8 @@ func (b *Backend) deleteEpisode(ctx context.Context, req gateway.FeedbackRequest
 	return hash, b.deleteMemCell(ctx, memcell)
 }
 
-func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
-	state := gateway.Metadata{}
+func (b *Backend) correct(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+	state := backendtype.Metadata{}
 	for _, key := range []string{stateDeleted, stateAdded} {
 		if done, _ := req.State[key].(bool); done {
 			state[key] = true
@@ -135,8 +135,8 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 		state[stateReplacedHash] = replaced
 	}
 	// fail keeps the steps done so far for the next attempt.
-	fail := func(err error) (gateway.CommitResult, error) {
-		res := remote.CommitFailure(gateway.BackendEverMemOS, err)
+	fail := func(err error) (backendtype.CommitResult, error) {
+		res := remote.CommitFailure(backendtype.BackendEverMemOS, err)
 		res.State = state
 		return res, nil
 	}
@@ -179,8 +179,8 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 	}, &flushed); err != nil {
 		return fail(err)
 	}
-	return gateway.CommitResult{
-		Status: gateway.ResultSuccess, NativeID: messageID, RefType: gateway.RefTypeMessageMemory, ReplacedContentHash: replaced,
+	return backendtype.CommitResult{
+		Status: backendtype.ResultSuccess, NativeID: messageID, RefType: backendtype.RefTypeMessageMemory, ReplacedContentHash: replaced,
 		Response: map[string]any{
 			"status": "corrected", "id": messageID, "memory_id": req.NativeID, "session_id": req.SessionID,
 			"metadata": map[string]any{"backend_request_id": flushed.RequestID},
@@ -190,7 +190,7 @@ func (b *Backend) correct(ctx context.Context, req gateway.FeedbackRequest) (gat
 
 // episodeOf reads the episode a ref names among the session's episodes
 // (nil when it is gone).
-func (b *Backend) episodeOf(ctx context.Context, req gateway.FeedbackRequest) (*episode, error) {
+func (b *Backend) episodeOf(ctx context.Context, req backendtype.FeedbackRequest) (*episode, error) {
 	filters := map[string]any{"user_id": b.userID(req.WorkspaceID, req.UserID)}
 	if session, err := sessionID(req.SessionID); err == nil && req.SessionID != "" {
 		filters["session_id"] = session

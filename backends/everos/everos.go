@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Defaults for Config.
@@ -84,15 +84,15 @@ type Backend struct {
 }
 
 var (
-	_ gateway.TurnIngester     = (*Backend)(nil)
-	_ gateway.BatchIngester    = (*Backend)(nil)
-	_ gateway.SessionCommitter = (*Backend)(nil)
-	_ gateway.Retriever        = (*Backend)(nil)
-	_ gateway.FeedbackApplier  = (*Backend)(nil)
-	_ gateway.HealthChecker    = (*Backend)(nil)
-	_ gateway.RefTypeDeclarer  = (*Backend)(nil)
-	_ gateway.SubjectEraser    = (*Backend)(nil)
-	_ gateway.SubjectExporter  = (*Backend)(nil)
+	_ backendtype.TurnIngester     = (*Backend)(nil)
+	_ backendtype.BatchIngester    = (*Backend)(nil)
+	_ backendtype.SessionCommitter = (*Backend)(nil)
+	_ backendtype.Retriever        = (*Backend)(nil)
+	_ backendtype.FeedbackApplier  = (*Backend)(nil)
+	_ backendtype.HealthChecker    = (*Backend)(nil)
+	_ backendtype.RefTypeDeclarer  = (*Backend)(nil)
+	_ backendtype.SubjectEraser    = (*Backend)(nil)
+	_ backendtype.SubjectExporter  = (*Backend)(nil)
 )
 
 // New builds the adapter.
@@ -120,7 +120,7 @@ func New(cfg Config) (*Backend, error) {
 		headers.Set("Authorization", "Bearer "+cfg.APIKey)
 	}
 	client, err := remote.New(remote.Config{
-		Backend: gateway.BackendEverMemOS, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout, Headers: headers,
+		Backend: backendtype.BackendEverMemOS, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout, Headers: headers,
 		ParseError: parseError, Transport: cfg.Transport, Now: cfg.Now,
 		HealthPath: "/health", HealthProblem: healthProblem,
 	})
@@ -130,12 +130,12 @@ func New(cfg Config) (*Backend, error) {
 	return &Backend{cfg: cfg, client: client}, nil
 }
 
-// Name implements gateway.BackendAdapter: EverOS is the EVERMEMOS backend.
-func (b *Backend) Name() gateway.Backend { return gateway.BackendEverMemOS }
+// Name implements backendtype.BackendAdapter: EverOS is the EVERMEMOS backend.
+func (b *Backend) Name() backendtype.Backend { return backendtype.BackendEverMemOS }
 
-// RefTypes implements gateway.RefTypeDeclarer.
-func (b *Backend) RefTypes() gateway.RefTypes {
-	return gateway.RefTypes{Ingest: gateway.RefTypeMessageMemory, Commit: gateway.RefTypeEpisodicMemory}
+// RefTypes implements backendtype.RefTypeDeclarer.
+func (b *Backend) RefTypes() backendtype.RefTypes {
+	return backendtype.RefTypes{Ingest: backendtype.RefTypeMessageMemory, Commit: backendtype.RefTypeEpisodicMemory}
 }
 
 // BreakerState reports the circuit breaker's state.
@@ -213,11 +213,11 @@ func (b *Backend) agent(workspace, agent string) string {
 	return AgentSenderID(b.cfg.Identities.Agent(workspace, agent))
 }
 
-// IngestTurn implements gateway.TurnIngester: POST /api/v2/memory/add.
-func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
-	rs, err := b.IngestTurns(ctx, []gateway.TurnWrite{w})
+// IngestTurn implements backendtype.TurnIngester: POST /api/v2/memory/add.
+func (b *Backend) IngestTurn(ctx context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
+	rs, err := b.IngestTurns(ctx, []backendtype.TurnWrite{w})
 	if err != nil {
-		return gateway.WriteResult{}, err
+		return backendtype.WriteResult{}, err
 	}
 	return rs[0], nil
 }
@@ -226,7 +226,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 // (routes/memorize.py@33507bd8:100).
 const maxMessagesPerAdd = 100
 
-// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// IngestTurns implements backendtype.BatchIngester: a session's consecutive
 // turns as the messages of one add (MemorizeAddRequest: session_id, app_id,
 // project_id, messages[{sender_id, role, timestamp in ms, content}],
 // routes/memorize.py@33507bd8:59-105). A user turn's sender is the user;
@@ -234,19 +234,19 @@ const maxMessagesPerAdd = 100
 // ids the gateway does not have). EverOS assigns message ids itself and
 // does not deduplicate: a write that failed after it landed (a timeout)
 // may be stored twice.
-func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
-	out := make([]gateway.WriteResult, 0, len(ws))
+func (b *Backend) IngestTurns(ctx context.Context, ws []backendtype.TurnWrite) ([]backendtype.WriteResult, error) {
+	out := make([]backendtype.WriteResult, 0, len(ws))
 	for _, run := range remote.SessionRuns(ws, maxMessagesPerAdd) {
 		out = append(out, b.add(ctx, run)...)
 	}
 	return out, nil
 }
 
-func (b *Backend) add(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
+func (b *Backend) add(ctx context.Context, ws []backendtype.TurnWrite) []backendtype.WriteResult {
 	msgs := make([]any, len(ws))
 	for i, w := range ws {
 		msg := map[string]any{"role": "assistant", "sender_id": b.agent(w.WorkspaceID, w.AgentID), "timestamp": w.OccurredAt.UnixMilli(), "content": w.Content}
-		if w.Role == gateway.RoleUser {
+		if w.Role == backendtype.RoleUser {
 			msg["role"], msg["sender_id"] = "user", b.sender(w.WorkspaceID, w.UserID)
 		}
 		msgs[i] = msg
@@ -259,14 +259,14 @@ func (b *Backend) add(ctx context.Context, ws []gateway.TurnWrite) []gateway.Wri
 		Method: http.MethodPost, Path: apiPrefix + "/add", OmitErrorText: true,
 		Body: b.body(ws[0].WorkspaceID, map[string]any{"session_id": ws[0].SessionID, "messages": msgs}),
 	}, &res)
-	out := make([]gateway.WriteResult, len(ws))
+	out := make([]backendtype.WriteResult, len(ws))
 	for i, w := range ws {
 		if err != nil {
-			out[i] = remote.WriteFailure(gateway.BackendEverMemOS, err)
+			out[i] = remote.WriteFailure(backendtype.BackendEverMemOS, err)
 			continue
 		}
-		out[i] = gateway.WriteResult{
-			Status: gateway.ResultSuccess, NativeID: w.GatewayID,
+		out[i] = backendtype.WriteResult{
+			Status: backendtype.ResultSuccess, NativeID: w.GatewayID,
 			Response: map[string]any{
 				"status": res.Status, "id": w.GatewayID, "session_id": w.SessionID,
 				"metadata": map[string]any{"backend_request_id": requestID},
@@ -357,7 +357,7 @@ type readBack struct {
 	since   time.Time
 }
 
-func loadReadBack(md gateway.Metadata) readBack {
+func loadReadBack(md backendtype.Metadata) readBack {
 	raw, _ := md["backend_state"].(map[string]any)
 	var r readBack
 	r.flushed, _ = raw["flushed"].(bool)
@@ -367,18 +367,18 @@ func loadReadBack(md gateway.Metadata) readBack {
 	return r
 }
 
-func (r readBack) metadata() gateway.Metadata {
-	return gateway.Metadata{"flushed": r.flushed, "since_unix_ms": float64(r.since.UnixMilli())}
+func (r readBack) metadata() backendtype.Metadata {
+	return backendtype.Metadata{"flushed": r.flushed, "since_unix_ms": float64(r.since.UnixMilli())}
 }
 
-// CommitSession implements gateway.SessionCommitter: POST
+// CommitSession implements backendtype.SessionCommitter: POST
 // /api/v2/memory/flush (extraction runs inline; "extracted" or
 // "no_extraction", routes/memorize.py@33507bd8:155-183), once; then the
 // session's episodes and the user's profile are read back, and those the
 // gateway holds no ref of become refs. The index lags the write, so while
 // nothing new is readable the commit answers pending and reads again, until
 // ReadBackWindow has passed since the flush (then: skipped, nothing new).
-func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (b *Backend) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	state := loadReadBack(req.Metadata)
 	response := map[string]any{"status": "extracted"}
 	if !state.flushed {
@@ -388,31 +388,31 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 		requestID, err := b.call(ctx, remote.Request{Method: http.MethodPost, Path: apiPrefix + "/flush",
 			Body: b.body(req.WorkspaceID, map[string]any{"session_id": req.SessionID})}, &flushed)
 		if err != nil {
-			return remote.CommitFailure(gateway.BackendEverMemOS, err), nil
+			return remote.CommitFailure(backendtype.BackendEverMemOS, err), nil
 		}
 		state = readBack{flushed: true, since: b.cfg.Now()}
 		response = map[string]any{"status": flushed.Status, "metadata": map[string]any{"backend_request_id": requestID}}
 	}
 	refs, err := b.newMemories(ctx, req)
 	if err != nil {
-		res := remote.CommitFailure(gateway.BackendEverMemOS, err)
+		res := remote.CommitFailure(backendtype.BackendEverMemOS, err)
 		res.State = state.metadata()
 		return res, nil
 	}
 	switch {
 	case len(refs) > 0:
-		return gateway.CommitResult{Status: gateway.ResultSuccess, Refs: refs, State: gateway.Metadata{}, Response: response}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSuccess, Refs: refs, State: backendtype.Metadata{}, Response: response}, nil
 	case b.cfg.Now().Sub(state.since) < b.cfg.ReadBackWindow:
-		return gateway.CommitResult{Status: gateway.ResultPending, RetryAfter: b.cfg.ReadBackInterval, State: state.metadata(),
+		return backendtype.CommitResult{Status: backendtype.ResultPending, RetryAfter: b.cfg.ReadBackInterval, State: state.metadata(),
 			Response: map[string]any{"status": "reading_back"}}, nil
 	}
 	response["reason"] = "no_new_memories"
-	return gateway.CommitResult{Status: gateway.ResultSkipped, State: gateway.Metadata{}, Response: response}, nil
+	return backendtype.CommitResult{Status: backendtype.ResultSkipped, State: backendtype.Metadata{}, Response: response}, nil
 }
 
 // newMemories are the session's episodes and the user's profile the gateway
 // holds no ref of yet.
-func (b *Backend) newMemories(ctx context.Context, req gateway.CommitRequest) ([]gateway.ProducedRef, error) {
+func (b *Backend) newMemories(ctx context.Context, req backendtype.CommitRequest) ([]backendtype.ProducedRef, error) {
 	known := map[string]bool{}
 	if req.Known != nil {
 		var err error
@@ -425,10 +425,10 @@ func (b *Backend) newMemories(ctx context.Context, req gateway.CommitRequest) ([
 	if err != nil {
 		return nil, err
 	}
-	var refs []gateway.ProducedRef
+	var refs []backendtype.ProducedRef
 	for _, e := range eps {
 		if e.ID != "" && !known[e.ID] {
-			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeEpisodicMemory, NativeID: e.ID})
+			refs = append(refs, backendtype.ProducedRef{RefType: backendtype.RefTypeEpisodicMemory, NativeID: e.ID})
 		}
 	}
 	if len(refs) == 0 {
@@ -440,23 +440,23 @@ func (b *Backend) newMemories(ctx context.Context, req gateway.CommitRequest) ([
 	}
 	for _, p := range profiles {
 		if p.ID != "" && !known[p.ID] {
-			refs = append(refs, gateway.ProducedRef{RefType: gateway.RefTypeProfile, NativeID: p.ID})
+			refs = append(refs, backendtype.ProducedRef{RefType: backendtype.RefTypeProfile, NativeID: p.ID})
 		}
 	}
 	return refs, nil
 }
 
-// Matching implements gateway.RecallMatcher: the search is hybrid, keyword
+// Matching implements backendtype.RecallMatcher: the search is hybrid, keyword
 // and vector. A server without an embedding provider answers by keyword
 // only (see Retrieve); that is its operator's choice, not seen here.
-func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
+func (b *Backend) Matching() backendtype.Matching { return backendtype.MatchMeaning }
 
-// Retrieve implements gateway.Retriever: POST /api/v2/memory/search over the
+// Retrieve implements backendtype.Retriever: POST /api/v2/memory/search over the
 // user's episodes and profile (include_profile), hybrid; a server without an
 // embedding provider refuses hybrid (422 PROVIDER_NOT_CONFIGURED, or
 // CAPABILITY_UNAVAILABLE) and is asked again by keyword
 // (tests/integration/test_tiers/test_tier1_keyword_only.py@994f3492:64-101).
-func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (b *Backend) Retrieve(ctx context.Context, q backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	topK := min(max(q.Limit, 1), 100)
 	fields := map[string]any{"user_id": b.sender(q.WorkspaceID, q.UserID), "query": q.Query, "method": "hybrid", "top_k": topK, "include_profile": true}
 	if q.SessionID != "" {
@@ -471,22 +471,22 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 		return err
 	}
 	err := search()
-	if re := remote.AsError(gateway.BackendEverMemOS, err); err != nil && (re.Code == codeProviderNotConfigured || re.Code == codeCapabilityUnavailable) {
+	if re := remote.AsError(backendtype.BackendEverMemOS, err); err != nil && (re.Code == codeProviderNotConfigured || re.Code == codeCapabilityUnavailable) {
 		fields["method"] = "keyword"
 		err = search()
 	}
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gateway.RetrievedItem, 0, len(res.Episodes)+len(res.Profiles))
+	items := make([]backendtype.RetrievedItem, 0, len(res.Episodes)+len(res.Profiles))
 	for _, e := range res.Episodes {
 		if text := e.text(); text != "" && e.ID != "" {
-			items = append(items, gateway.RetrievedItem{Text: text, Score: score(e.Score), NativeID: e.ID, MemoryType: gateway.RefTypeEpisodicMemory})
+			items = append(items, backendtype.RetrievedItem{Text: text, Score: score(e.Score), NativeID: e.ID, MemoryType: backendtype.RefTypeEpisodicMemory})
 		}
 	}
 	for _, p := range res.Profiles {
 		if text := profileText(p.ProfileData); text != "" && p.ID != "" {
-			items = append(items, gateway.RetrievedItem{Text: text, Score: score(p.Score), NativeID: p.ID, MemoryType: gateway.RefTypeProfile})
+			items = append(items, backendtype.RetrievedItem{Text: text, Score: score(p.Score), NativeID: p.ID, MemoryType: backendtype.RefTypeProfile})
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Score > items[j].Score })
@@ -541,21 +541,21 @@ const (
 	ReasonUnsupportedFeedbackType = "unsupported_feedback_type"
 )
 
-// ApplyFeedback implements gateway.FeedbackApplier: EverOS 1.x offers no
+// ApplyFeedback implements backendtype.FeedbackApplier: EverOS 1.x offers no
 // memory delete or update (the OpenAPI paths under /memory are add, flush,
 // search and get only, docs/openapi.json@06e3f9ad#/paths), so a correction
 // or a delete request ends UNSUPPORTED and changes nothing.
-func (b *Backend) ApplyFeedback(_ context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
-	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
+func (b *Backend) ApplyFeedback(_ context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+	if req.FeedbackType != backendtype.FeedbackCorrection && req.FeedbackType != backendtype.FeedbackDeleteRequest {
+		return backendtype.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
-	if req.FeedbackType == gateway.FeedbackCorrection && req.Correction == "" {
-		return gateway.EmptyCorrectionResult(gateway.BackendEverMemOS), nil
+	if req.FeedbackType == backendtype.FeedbackCorrection && req.Correction == "" {
+		return backendtype.EmptyCorrectionResult(backendtype.BackendEverMemOS), nil
 	}
-	return gateway.UnsupportedResult(ReasonNoDeleteAPI), nil
+	return backendtype.UnsupportedResult(ReasonNoDeleteAPI), nil
 }
 
-// Health implements gateway.HealthChecker: GET /health, also the breaker's
+// Health implements backendtype.HealthChecker: GET /health, also the breaker's
 // probe: {"status":"ok", "version", "capabilities", "cascade"}
 // (routes/health.py@a346abce:75-126). A server older than 1.2.0 serves no
 // /api/v2; an EverCore server answers {"status":"healthy"} without a

@@ -12,7 +12,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
 	"github.com/memory-gateway/memory-gateway/backends/everos"
 	"github.com/memory-gateway/memory-gateway/backends/everos/everostest"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 type clock struct{ now time.Time }
@@ -29,19 +29,19 @@ func setup(t *testing.T) (*everos.Backend, *everostest.Server, *clock) {
 	return b, fake, c
 }
 
-func turn(id string, role gateway.Role, content string) gateway.TurnWrite {
-	return gateway.TurnWrite{
+func turn(id string, role backendtype.Role, content string) backendtype.TurnWrite {
+	return backendtype.TurnWrite{
 		GatewayID: "gw_" + id, WorkspaceID: "Acme Corp", UserID: "alice", AgentID: "helper", SessionID: "s1",
 		TurnID: id, Role: role, Content: content, OccurredAt: time.Date(2026, 8, 7, 9, 0, 0, 0, time.UTC),
 	}
 }
 
-func commitReq(state gateway.Metadata) gateway.CommitRequest {
-	md := gateway.Metadata{}
+func commitReq(state backendtype.Metadata) backendtype.CommitRequest {
+	md := backendtype.Metadata{}
 	if state != nil {
 		md["backend_state"] = map[string]any(state)
 	}
-	return gateway.CommitRequest{EventID: "outbox_1", JobID: "gwc_1", WorkspaceID: "Acme Corp", UserID: "alice", SessionID: "s1", Metadata: md}
+	return backendtype.CommitRequest{EventID: "outbox_1", JobID: "gwc_1", WorkspaceID: "Acme Corp", UserID: "alice", SessionID: "s1", Metadata: md}
 }
 
 // TestIdsAreMappedIntoEverOSsCharsets: projects are lower case, senders keep
@@ -62,10 +62,10 @@ func TestIdsAreMappedIntoEverOSsCharsets(t *testing.T) {
 
 	b, fake, _ := setup(t)
 	ctx := context.Background()
-	for _, w := range []gateway.TurnWrite{turn("t1", gateway.RoleUser, "I moved to Lisbon"), turn("t2", gateway.RoleAssistant, "Lisbon is lovely")} {
+	for _, w := range []backendtype.TurnWrite{turn("t1", backendtype.RoleUser, "I moved to Lisbon"), turn("t2", backendtype.RoleAssistant, "Lisbon is lovely")} {
 		res, err := b.IngestTurn(ctx, w)
 		require.NoError(t, err)
-		require.Equal(t, gateway.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
+		require.Equal(t, backendtype.ResultSuccess, res.Status, "%s: %s", res.ErrorCode, res.ErrorMessage)
 	}
 	msgs := fake.Messages()
 	require.Equal(t, everos.AppIDDefault, msgs[0].AppID)
@@ -83,18 +83,18 @@ func TestCommitWaitsForTheIndex(t *testing.T) {
 	b, fake, c := setup(t)
 	ctx := context.Background()
 	fake.Set(func(s *everostest.Server) { s.ReadsBeforeVisible = 3 })
-	_, err := b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+	_, err := b.IngestTurn(ctx, turn("t1", backendtype.RoleUser, "my favourite colour is blue"))
 	require.NoError(t, err)
 	res, err := b.CommitSession(ctx, commitReq(nil))
 	require.NoError(t, err)
-	require.Equal(t, gateway.ResultPending, res.Status, "not readable yet")
+	require.Equal(t, backendtype.ResultPending, res.Status, "not readable yet")
 	require.Equal(t, everos.ReadBackIntervalDefault, res.RetryAfter)
-	for res.Status == gateway.ResultPending {
+	for res.Status == backendtype.ResultPending {
 		c.now = c.now.Add(time.Second)
 		res, err = b.CommitSession(ctx, commitReq(res.State))
 		require.NoError(t, err)
 	}
-	require.Equal(t, gateway.ResultSuccess, res.Status)
+	require.Equal(t, backendtype.ResultSuccess, res.Status)
 	require.Len(t, res.Refs, 2, "the episode and the profile")
 	require.Equal(t, 1, fake.Faults.Count(http.MethodPost, "/api/v2/memory/flush"), "flushed once")
 
@@ -106,13 +106,13 @@ func TestCommitWaitsForTheIndex(t *testing.T) {
 	req.Known = known
 	again, err := b.CommitSession(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, gateway.ResultPending, again.Status)
+	require.Equal(t, backendtype.ResultPending, again.Status)
 	c.now = c.now.Add(everos.ReadBackWindowDefault)
 	req = commitReq(again.State)
 	req.Known = known
 	again, err = b.CommitSession(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, gateway.ResultSkipped, again.Status)
+	require.Equal(t, backendtype.ResultSkipped, again.Status)
 	require.Equal(t, "no_new_memories", again.Response["reason"])
 }
 
@@ -124,9 +124,9 @@ func TestRetrievalFallsBackToKeyword(t *testing.T) {
 	b, fake, _ := setup(t)
 	ctx := context.Background()
 	fake.Set(func(s *everostest.Server) { s.NoEmbedding = true; s.BoundaryEvery = 1 })
-	_, err := b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+	_, err := b.IngestTurn(ctx, turn("t1", backendtype.RoleUser, "my favourite colour is blue"))
 	require.NoError(t, err)
-	items, err := b.Retrieve(ctx, gateway.RetrievalQuery{WorkspaceID: "Acme Corp", UserID: "alice", Query: "favourite colour", Limit: 5})
+	items, err := b.Retrieve(ctx, backendtype.RetrievalQuery{WorkspaceID: "Acme Corp", UserID: "alice", Query: "favourite colour", Limit: 5})
 	require.NoError(t, err)
 	require.NotEmpty(t, items)
 	require.Equal(t, 2, fake.Faults.Count(http.MethodPost, "/api/v2/memory/search"), "hybrid, then keyword")
@@ -148,7 +148,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	} {
 		b, fake, _ := setup(t)
 		fake.Faults.FailNext(1, tc.status, tc.body)
-		res, err := b.IngestTurn(context.Background(), turn("t1", gateway.RoleUser, "hello"))
+		res, err := b.IngestTurn(context.Background(), turn("t1", backendtype.RoleUser, "hello"))
 		require.NoError(t, err)
 		require.Equal(t, tc.code, res.ErrorCode)
 		require.Equal(t, tc.retryable, res.Retryable, tc.code)
@@ -186,19 +186,19 @@ func TestNothingCanBeDeleted(t *testing.T) {
 	b, fake, _ := setup(t)
 	ctx := context.Background()
 	fake.Set(func(s *everostest.Server) { s.BoundaryEvery = 1 })
-	_, err := b.IngestTurn(ctx, turn("t1", gateway.RoleUser, "my favourite colour is blue"))
+	_, err := b.IngestTurn(ctx, turn("t1", backendtype.RoleUser, "my favourite colour is blue"))
 	require.NoError(t, err)
-	for _, kind := range []gateway.FeedbackType{gateway.FeedbackDeleteRequest, gateway.FeedbackCorrection} {
-		res, err := b.ApplyFeedback(ctx, gateway.FeedbackRequest{FeedbackType: kind, WorkspaceID: "Acme Corp", UserID: "alice", NativeID: "x", Correction: "green"})
+	for _, kind := range []backendtype.FeedbackType{backendtype.FeedbackDeleteRequest, backendtype.FeedbackCorrection} {
+		res, err := b.ApplyFeedback(ctx, backendtype.FeedbackRequest{FeedbackType: kind, WorkspaceID: "Acme Corp", UserID: "alice", NativeID: "x", Correction: "green"})
 		require.NoError(t, err)
-		require.Equal(t, gateway.ResultSkipped, res.Status)
-		require.Equal(t, gateway.StatusUnsupported, res.Response["status"])
+		require.Equal(t, backendtype.ResultSkipped, res.Status)
+		require.Equal(t, backendtype.StatusUnsupported, res.Response["status"])
 		require.Equal(t, everos.ReasonNoDeleteAPI, res.Response["reason"])
 	}
-	req := gateway.EraseRequest{WorkspaceID: "Acme Corp", UserID: "alice", Held: map[gateway.RefType]int{gateway.RefTypeMessageMemory: 1}}
+	req := backendtype.EraseRequest{WorkspaceID: "Acme Corp", UserID: "alice", Held: map[backendtype.RefType]int{backendtype.RefTypeMessageMemory: 1}}
 	res, err := b.EraseSubject(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, string(gateway.ErasureOutcomeUnsupported), res.Response["outcome"])
+	require.Equal(t, string(backendtype.ErasureOutcomeUnsupported), res.Response["outcome"])
 	residue, err := b.SubjectResidue(ctx, req)
 	require.NoError(t, err)
 	require.Len(t, residue.Unerasable(), 3, "episode, profile and raw messages: %s", residue.Describe())

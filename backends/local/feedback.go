@@ -10,7 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Reasons of feedback the local backend skips (Response["reason"]).
@@ -30,7 +30,7 @@ const (
 
 // ErrorCodeEmptyCorrection is the permanent failure of a correction without
 // replacement text: the gateway never sends one, so it is a caller bug.
-const ErrorCodeEmptyCorrection = gateway.ErrorCodeEmptyCorrection
+const ErrorCodeEmptyCorrection = backendtype.ErrorCodeEmptyCorrection
 
 // Local native id prefixes: see memoryID and archiveID.
 const (
@@ -38,7 +38,7 @@ const (
 	archiveIDPrefix = "la_"
 )
 
-// ApplyFeedback implements gateway.FeedbackApplier.
+// ApplyFeedback implements backendtype.FeedbackApplier.
 //
 // A memory (lm_…, the native id of both the turn's ingest ref and the
 // long-term memory ref its commit produced: they are the same row) is
@@ -59,37 +59,37 @@ const (
 // deleting something already gone succeeds. Correcting a memory that is gone
 // is skipped with ReasonMemoryNotFound: there is nothing to rewrite, and
 // recreating the row would resurrect deleted content under a stale id.
-func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
-	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
+func (b *Backend) ApplyFeedback(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+	if req.FeedbackType != backendtype.FeedbackCorrection && req.FeedbackType != backendtype.FeedbackDeleteRequest {
+		return backendtype.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
-	if req.FeedbackType == gateway.FeedbackCorrection && req.Correction == "" {
-		return gateway.EmptyCorrectionResult(gateway.BackendLocal), nil
+	if req.FeedbackType == backendtype.FeedbackCorrection && req.Correction == "" {
+		return backendtype.EmptyCorrectionResult(backendtype.BackendLocal), nil
 	}
 	switch {
 	case strings.HasPrefix(req.NativeID, memoryIDPrefix):
-		if req.FeedbackType == gateway.FeedbackCorrection {
+		if req.FeedbackType == backendtype.FeedbackCorrection {
 			return b.correctMemory(ctx, req)
 		}
 		return b.deleteMemory(ctx, req)
 	case strings.HasPrefix(req.NativeID, archiveIDPrefix):
-		if req.FeedbackType == gateway.FeedbackCorrection {
-			return gateway.SkippedResult(ReasonSessionArchiveNotCorrectable), nil
+		if req.FeedbackType == backendtype.FeedbackCorrection {
+			return backendtype.SkippedResult(ReasonSessionArchiveNotCorrectable), nil
 		}
 		return b.deleteArchive(ctx, req)
 	default:
-		return gateway.SkippedResult(ReasonNoMemoryID), nil
+		return backendtype.SkippedResult(ReasonNoMemoryID), nil
 	}
 }
 
-func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+func (b *Backend) correctMemory(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 	now := b.now().UTC().Truncate(time.Microsecond)
 	var row memoryRow
 	found := true
 	err := b.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*memoryRow)(nil)).
 			Set("content = ?", req.Correction).
-			Set("content_hash = ?", gateway.ContentHash(req.Correction)).
+			Set("content_hash = ?", backendtype.ContentHash(req.Correction)).
 			Set("updated_at = ?", now).
 			Where("id = ?", req.NativeID).
 			Where("workspace_id = ?", req.WorkspaceID).
@@ -116,33 +116,33 @@ func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest
 		return nil
 	})
 	if err != nil {
-		return gateway.CommitResult{}, err
+		return backendtype.CommitResult{}, err
 	}
 	if !found {
-		return gateway.SkippedResult(ReasonMemoryNotFound), nil
+		return backendtype.SkippedResult(ReasonMemoryNotFound), nil
 	}
 	refType := req.RefType
 	if refType == "" {
-		refType = gateway.RefTypeMessageMemory
+		refType = backendtype.RefTypeMessageMemory
 		if row.CommittedBy != nil {
-			refType = gateway.RefTypeLongTermMemory
+			refType = backendtype.RefTypeLongTermMemory
 		}
 	}
 	uri := memoryURI(&row)
-	return gateway.CommitResult{
-		Status: gateway.ResultSuccess, NativeID: row.ID, NativeURI: uri, RefType: refType,
+	return backendtype.CommitResult{
+		Status: backendtype.ResultSuccess, NativeID: row.ID, NativeURI: uri, RefType: refType,
 		Response: map[string]any{"status": "corrected", "id": row.ID, "uri": uri},
 	}, nil
 }
 
-func (b *Backend) deleteMemory(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+func (b *Backend) deleteMemory(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 	res, err := b.db.NewDelete().Model((*memoryRow)(nil)).
 		Where("id = ?", req.NativeID).
 		Where("workspace_id = ?", req.WorkspaceID).
 		Where("user_id = ?", req.UserID).
 		Exec(ctx)
 	if err != nil {
-		return gateway.CommitResult{}, fmt.Errorf("local: error deleting memory: %w", err)
+		return backendtype.CommitResult{}, fmt.Errorf("local: error deleting memory: %w", err)
 	}
 	return deleted(req.NativeID, res), nil
 }
@@ -150,7 +150,7 @@ func (b *Backend) deleteMemory(ctx context.Context, req gateway.FeedbackRequest)
 // deleteArchive deletes an archive and the turns its commit archived, in one
 // transaction. An archive already gone has nothing left to delete: its turns
 // went with it.
-func (b *Backend) deleteArchive(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+func (b *Backend) deleteArchive(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 	var res sql.Result
 	err := b.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var archive archiveRow
@@ -178,19 +178,19 @@ func (b *Backend) deleteArchive(ctx context.Context, req gateway.FeedbackRequest
 		return nil
 	})
 	if err != nil {
-		return gateway.CommitResult{}, err
+		return backendtype.CommitResult{}, err
 	}
 	return deleted(req.NativeID, res), nil
 }
 
 // deleted is the success of a delete; the status tells a first delete from a
 // repeated one, which only matters to someone reading the outbox event.
-func deleted(id string, res sql.Result) gateway.CommitResult {
+func deleted(id string, res sql.Result) backendtype.CommitResult {
 	status := "already_deleted"
 	if res != nil {
 		if n, err := res.RowsAffected(); err == nil && n > 0 {
 			status = "deleted"
 		}
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"status": status, "id": id}}
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, Response: map[string]any{"status": status, "id": id}}
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/groupcommit"
 	"github.com/memory-gateway/memory-gateway/namespace"
 )
@@ -52,14 +52,14 @@ type fullText interface {
 }
 
 var (
-	_ gateway.BackendAdapter   = (*Backend)(nil)
-	_ gateway.TurnIngester     = (*Backend)(nil)
-	_ gateway.BatchIngester    = (*Backend)(nil)
-	_ gateway.SessionCommitter = (*Backend)(nil)
-	_ gateway.Retriever        = (*Backend)(nil)
-	_ gateway.FeedbackApplier  = (*Backend)(nil)
-	_ gateway.HealthChecker    = (*Backend)(nil)
-	_ gateway.TurnRemover      = (*Backend)(nil)
+	_ backendtype.BackendAdapter   = (*Backend)(nil)
+	_ backendtype.TurnIngester     = (*Backend)(nil)
+	_ backendtype.BatchIngester    = (*Backend)(nil)
+	_ backendtype.SessionCommitter = (*Backend)(nil)
+	_ backendtype.Retriever        = (*Backend)(nil)
+	_ backendtype.FeedbackApplier  = (*Backend)(nil)
+	_ backendtype.HealthChecker    = (*Backend)(nil)
+	_ backendtype.TurnRemover      = (*Backend)(nil)
 )
 
 // New returns the local backend on db, whose migrations must be applied.
@@ -80,8 +80,8 @@ func New(db *bun.DB, now func() time.Time) *Backend {
 	return b
 }
 
-// Name implements gateway.BackendAdapter.
-func (b *Backend) Name() gateway.Backend { return gateway.BackendLocal }
+// Name implements backendtype.BackendAdapter.
+func (b *Backend) Name() backendtype.Backend { return backendtype.BackendLocal }
 
 type memoryRow struct {
 	bun.BaseModel `bun:"table:local_memories,alias:m"`
@@ -135,19 +135,19 @@ func memoryURI(m *memoryRow) string {
 	return sessionURI(m.WorkspaceID, m.UserID, m.SessionID) + "/turns/" + url.PathEscape(m.TurnID)
 }
 
-// IngestTurn implements gateway.TurnIngester.
-func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+// IngestTurn implements backendtype.TurnIngester.
+func (b *Backend) IngestTurn(ctx context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
 	row := memoryRowOf(w, b.now().UTC().Truncate(time.Microsecond))
 	created, err := b.inserts.Do(ctx, row)
 	if err != nil {
-		return gateway.WriteResult{}, err
+		return backendtype.WriteResult{}, err
 	}
 	return writeResultOf(&row, created), nil
 }
 
-// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// IngestTurns implements backendtype.BatchIngester: a session's consecutive
 // turns in one statement, in order.
-func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
+func (b *Backend) IngestTurns(ctx context.Context, ws []backendtype.TurnWrite) ([]backendtype.WriteResult, error) {
 	now := b.now().UTC().Truncate(time.Microsecond)
 	rows := make([]memoryRow, len(ws))
 	for i, w := range ws {
@@ -157,14 +157,14 @@ func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]ga
 	if err != nil {
 		return nil, err
 	}
-	out := make([]gateway.WriteResult, len(rows))
+	out := make([]backendtype.WriteResult, len(rows))
 	for i := range rows {
 		out[i] = writeResultOf(&rows[i], created[i])
 	}
 	return out, nil
 }
 
-func memoryRowOf(w gateway.TurnWrite, now time.Time) memoryRow {
+func memoryRowOf(w backendtype.TurnWrite, now time.Time) memoryRow {
 	return memoryRow{
 		ID: memoryID(w.GatewayID), GatewayID: w.GatewayID, WorkspaceID: w.WorkspaceID, UserID: w.UserID,
 		AgentID: w.AgentID, SessionID: w.SessionID, Namespace: w.Namespace, TurnID: w.TurnID,
@@ -173,9 +173,9 @@ func memoryRowOf(w gateway.TurnWrite, now time.Time) memoryRow {
 	}
 }
 
-func writeResultOf(row *memoryRow, created bool) gateway.WriteResult {
-	return gateway.WriteResult{
-		Status:    gateway.ResultSuccess,
+func writeResultOf(row *memoryRow, created bool) backendtype.WriteResult {
+	return backendtype.WriteResult{
+		Status:    backendtype.ResultSuccess,
 		Created:   created,
 		NativeID:  row.ID,
 		NativeURI: memoryURI(row),
@@ -213,11 +213,11 @@ func (b *Backend) insertTurns(ctx context.Context, rows []memoryRow) ([]bool, []
 	return out, make([]error, len(rows)), nil
 }
 
-// CommitSession implements gateway.SessionCommitter. It claims the session's
+// CommitSession implements backendtype.SessionCommitter. It claims the session's
 // uncommitted turns of the job's user for the job, archives them and produces a session
 // archive ref plus one long-term memory ref per turn. A retry of the same job
 // produces the same refs.
-func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (b *Backend) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	now := b.now().UTC().Truncate(time.Microsecond)
 	var turns []memoryRow
 	var archive archiveRow
@@ -252,48 +252,48 @@ func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) 
 		return nil
 	})
 	if err != nil {
-		return gateway.CommitResult{}, err
+		return backendtype.CommitResult{}, err
 	}
 	if len(turns) == 0 {
-		return gateway.CommitResult{
-			Status:   gateway.ResultSkipped,
+		return backendtype.CommitResult{
+			Status:   backendtype.ResultSkipped,
 			Response: map[string]any{"status": "skipped", "reason": "no_turns"},
 		}, nil
 	}
-	refs := make([]gateway.ProducedRef, 0, len(turns)+1)
-	refs = append(refs, gateway.ProducedRef{
-		RefType:   gateway.RefTypeSessionArchive,
+	refs := make([]backendtype.ProducedRef, 0, len(turns)+1)
+	refs = append(refs, backendtype.ProducedRef{
+		RefType:   backendtype.RefTypeSessionArchive,
 		NativeID:  archive.ID,
 		NativeURI: sessionURI(req.WorkspaceID, req.UserID, req.SessionID) + "/archives/" + archive.ID,
-		Metadata:  gateway.Metadata{"turn_count": len(turns)},
+		Metadata:  backendtype.Metadata{"turn_count": len(turns)},
 	})
 	for i := range turns {
 		t := &turns[i]
-		refs = append(refs, gateway.ProducedRef{
-			RefType:   gateway.RefTypeLongTermMemory,
+		refs = append(refs, backendtype.ProducedRef{
+			RefType:   backendtype.RefTypeLongTermMemory,
 			NativeID:  t.ID,
 			NativeURI: memoryURI(t),
-			Metadata:  gateway.Metadata{"turn_id": t.TurnID},
+			Metadata:  backendtype.Metadata{"turn_id": t.TurnID},
 			// The memory is the turn itself: it lies where the turn was
 			// written, whoever else wrote in the session.
-			Scope: &gateway.SessionScope{AgentID: t.AgentID, Namespace: t.Namespace},
+			Scope: &backendtype.SessionScope{AgentID: t.AgentID, Namespace: t.Namespace},
 		})
 	}
-	return gateway.CommitResult{
-		Status:   gateway.ResultSuccess,
+	return backendtype.CommitResult{
+		Status:   backendtype.ResultSuccess,
 		Refs:     refs,
 		Response: map[string]any{"status": "committed", "id": archive.ID},
 	}, nil
 }
 
-// Matching implements gateway.RecallMatcher: full-text search (FTS5 bm25
+// Matching implements backendtype.RecallMatcher: full-text search (FTS5 bm25
 // on SQLite, ts_rank_cd on PostgreSQL) finds the query's words, not its
 // meaning.
-func (b *Backend) Matching() gateway.Matching { return gateway.MatchWords }
+func (b *Backend) Matching() backendtype.Matching { return backendtype.MatchWords }
 
-// Retrieve implements gateway.Retriever with full-text search over the
+// Retrieve implements backendtype.Retriever with full-text search over the
 // caller's active memories (same workspace and user, under the namespace).
-func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (b *Backend) Retrieve(ctx context.Context, q backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	terms := queryTerms(q.Query)
 	if len(terms) == 0 {
 		return nil, nil
@@ -312,19 +312,19 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = gateway.RetrieveLimitDefault
+		limit = backendtype.RetrieveLimitDefault
 	}
 	if err := sel.OrderExpr("score DESC, m.seq DESC").Limit(limit).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("local: error searching memories: %w", err)
 	}
-	items := make([]gateway.RetrievedItem, len(rows))
+	items := make([]backendtype.RetrievedItem, len(rows))
 	for i := range rows {
 		m := &rows[i]
-		memType := gateway.RefTypeMessageMemory
+		memType := backendtype.RefTypeMessageMemory
 		if m.CommittedBy != nil {
-			memType = gateway.RefTypeLongTermMemory
+			memType = backendtype.RefTypeLongTermMemory
 		}
-		items[i] = gateway.RetrievedItem{
+		items[i] = backendtype.RetrievedItem{
 			Text: m.Content, Score: m.Score, NativeID: m.ID, NativeURI: memoryURI(m),
 			MemoryType: memType, ContentHash: m.ContentHash,
 		}
@@ -332,10 +332,10 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	return items, nil
 }
 
-// RemoveTurn implements gateway.TurnRemover: the turn's row goes, unless a
+// RemoveTurn implements backendtype.TurnRemover: the turn's row goes, unless a
 // commit archived it meanwhile (then it is a memory the gateway holds refs
 // of).
-func (b *Backend) RemoveTurn(ctx context.Context, w gateway.TurnWrite) error {
+func (b *Backend) RemoveTurn(ctx context.Context, w backendtype.TurnWrite) error {
 	_, err := b.db.NewDelete().Model((*memoryRow)(nil)).
 		Where("id = ?", memoryID(w.GatewayID)).
 		Where("workspace_id = ?", w.WorkspaceID).
@@ -348,7 +348,7 @@ func (b *Backend) RemoveTurn(ctx context.Context, w gateway.TurnWrite) error {
 	return nil
 }
 
-// Health implements gateway.HealthChecker.
+// Health implements backendtype.HealthChecker.
 func (b *Backend) Health(ctx context.Context) error {
 	return b.db.PingContext(ctx)
 }
@@ -386,18 +386,18 @@ func queryTerms(query string) []string {
 	return terms
 }
 
-var _ gateway.MemoryReader = (*Backend)(nil)
+var _ backendtype.MemoryReader = (*Backend)(nil)
 
-// ReadMemories implements gateway.MemoryReader: the user's rows by id (a
+// ReadMemories implements backendtype.MemoryReader: the user's rows by id (a
 // session archive is no row of its own: it is not read back).
-func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []backendtype.MemoryLocator) ([]backendtype.ReadMemory, error) {
 	ids := make([]string, 0, len(ms))
 	for _, m := range ms {
 		if m.NativeID != "" {
 			ids = append(ids, m.NativeID)
 		}
 	}
-	out := make([]gateway.ReadMemory, len(ms))
+	out := make([]backendtype.ReadMemory, len(ms))
 	if len(ids) == 0 {
 		return out, nil
 	}

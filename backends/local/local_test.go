@@ -9,21 +9,21 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backends/backendtest"
 	"github.com/memory-gateway/memory-gateway/backends/local"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
 
-func write(t *testing.T, b *local.Backend, session, turn, namespace, user, content string) gateway.WriteResult {
+func write(t *testing.T, b *local.Backend, session, turn, namespace, user, content string) backendtype.WriteResult {
 	t.Helper()
-	basis := gateway.IdempotencyBasis("ws", "", "", "", session, turn)
-	res, err := b.IngestTurn(context.Background(), gateway.TurnWrite{
-		GatewayID: gateway.GatewayID(basis), WorkspaceID: "ws", UserID: user, AgentID: "a1",
-		SessionID: session, TurnID: turn, Namespace: namespace, Role: gateway.RoleUser,
-		Content: content, ContentHash: gateway.ContentHash(content),
+	gatewayID, _ := backendtest.TurnIDs("ws", session, turn)
+	res, err := b.IngestTurn(context.Background(), backendtype.TurnWrite{
+		GatewayID: gatewayID, WorkspaceID: "ws", UserID: user, AgentID: "a1",
+		SessionID: session, TurnID: turn, Namespace: namespace, Role: backendtype.RoleUser,
+		Content: content, ContentHash: backendtype.ContentHash(content),
 	})
 	require.NoError(t, err)
-	require.Equal(t, gateway.ResultSuccess, res.Status)
+	require.Equal(t, backendtype.ResultSuccess, res.Status)
 	return res
 }
 
@@ -37,14 +37,14 @@ func TestLocalCommitProducesArchiveAndMemories(t *testing.T) {
 		again := write(t, b, "s1", "t1", "team", "u1", "I live in Lisbon")
 		require.Equal(t, first.NativeID, again.NativeID, "a replayed write lands on the same row")
 
-		req := gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1", Namespace: "team"}
+		req := backendtype.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1", Namespace: "team"}
 		res, err := b.CommitSession(ctx, req)
 		require.NoError(t, err)
-		require.Equal(t, gateway.ResultSuccess, res.Status)
+		require.Equal(t, backendtype.ResultSuccess, res.Status)
 		require.Len(t, res.Refs, 3)
-		require.Equal(t, gateway.RefTypeSessionArchive, res.Refs[0].RefType)
+		require.Equal(t, backendtype.RefTypeSessionArchive, res.Refs[0].RefType)
 		require.Equal(t, []string{first.NativeID, second.NativeID}, []string{res.Refs[1].NativeID, res.Refs[2].NativeID})
-		require.Equal(t, gateway.RefTypeLongTermMemory, res.Refs[1].RefType)
+		require.Equal(t, backendtype.RefTypeLongTermMemory, res.Refs[1].RefType)
 
 		// A retry of the same job produces the same refs.
 		retry, err := b.CommitSession(ctx, req)
@@ -53,13 +53,13 @@ func TestLocalCommitProducesArchiveAndMemories(t *testing.T) {
 
 		// A later job only gets what was ingested since.
 		write(t, b, "s1", "t3", "team", "u1", "I have a cat")
-		later, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_2", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
+		later, err := b.CommitSession(ctx, backendtype.CommitRequest{JobID: "gwc_2", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
 		require.NoError(t, err)
 		require.Len(t, later.Refs, 2)
 
-		empty, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_3", WorkspaceID: "ws", UserID: "u1", SessionID: "s-empty"})
+		empty, err := b.CommitSession(ctx, backendtype.CommitRequest{JobID: "gwc_3", WorkspaceID: "ws", UserID: "u1", SessionID: "s-empty"})
 		require.NoError(t, err)
-		require.Equal(t, gateway.ResultSkipped, empty.Status)
+		require.Equal(t, backendtype.ResultSkipped, empty.Status)
 	})
 }
 
@@ -73,30 +73,30 @@ func TestLocalRetrieve(t *testing.T) {
 		write(t, b, "s2", "t1", "team/beta", "u1", "Favourite food: dumplings")
 		write(t, b, "s3", "t1", "team/alpha", "u2", "My favourite colour is red")
 
-		search := func(q gateway.RetrievalQuery) []string {
+		search := func(q backendtype.RetrievalQuery) []string {
 			q.WorkspaceID, q.UserID = "ws", "u1"
 			items, err := b.Retrieve(ctx, q)
 			require.NoError(t, err)
 			var texts []string
 			for _, it := range items {
 				require.NotEmpty(t, it.NativeID)
-				require.Equal(t, gateway.ContentHash(it.Text), it.ContentHash)
+				require.Equal(t, backendtype.ContentHash(it.Text), it.ContentHash)
 				texts = append(texts, it.Text)
 			}
 			return texts
 		}
-		got := search(gateway.RetrievalQuery{Query: "what is my favourite colour?"})
+		got := search(backendtype.RetrievalQuery{Query: "what is my favourite colour?"})
 		require.NotEmpty(t, got)
 		require.Equal(t, "My favourite colour is blue", got[0], "the turn matching both terms ranks first")
 		require.NotContains(t, got, "My favourite colour is red", "another user's memory")
 
-		require.Equal(t, []string{"Favourite food: dumplings"}, search(gateway.RetrievalQuery{Query: "favourite", Namespace: "team/beta"}))
-		require.Equal(t, []string{"My favourite colour is blue"}, search(gateway.RetrievalQuery{Query: "favourite", SessionID: "s1"}))
-		require.Len(t, search(gateway.RetrievalQuery{Query: "colour", Limit: 1}), 1)
-		require.Empty(t, search(gateway.RetrievalQuery{Query: "the is of"}), "stop words only")
+		require.Equal(t, []string{"Favourite food: dumplings"}, search(backendtype.RetrievalQuery{Query: "favourite", Namespace: "team/beta"}))
+		require.Equal(t, []string{"My favourite colour is blue"}, search(backendtype.RetrievalQuery{Query: "favourite", SessionID: "s1"}))
+		require.Len(t, search(backendtype.RetrievalQuery{Query: "colour", Limit: 1}), 1)
+		require.Empty(t, search(backendtype.RetrievalQuery{Query: "the is of"}), "stop words only")
 		// Query syntax is never passed through.
-		require.Empty(t, search(gateway.RetrievalQuery{Query: `" OR * NEAR( ) & | ! :*`}))
-		require.NotEmpty(t, search(gateway.RetrievalQuery{Query: `"blue" OR sky*`}))
+		require.Empty(t, search(backendtype.RetrievalQuery{Query: `" OR * NEAR( ) & | ! :*`}))
+		require.NotEmpty(t, search(backendtype.RetrievalQuery{Query: `"blue" OR sky*`}))
 
 		require.NoError(t, b.Health(ctx))
 	})
@@ -115,21 +115,21 @@ func TestLocalTouchesOnlyTheUsersOwnTurns(t *testing.T) {
 		alice := write(t, b, "s1", "t1", "team/alpha", "u1", "alice lives in Lisbon")
 		bob := write(t, b, "s1", "t2", "team/beta", "u2", "bob lives in Porto")
 
-		res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_bob", WorkspaceID: "ws", UserID: "u2", SessionID: "s1", Namespace: "team"})
+		res, err := b.CommitSession(ctx, backendtype.CommitRequest{JobID: "gwc_bob", WorkspaceID: "ws", UserID: "u2", SessionID: "s1", Namespace: "team"})
 		require.NoError(t, err)
 		require.Len(t, res.Refs, 2, "bob's archive and bob's one turn")
 		require.Equal(t, bob.NativeID, res.Refs[1].NativeID)
-		require.Equal(t, &gateway.SessionScope{AgentID: "a1", Namespace: "team/beta"}, res.Refs[1].Scope, "the memory lies where its turn was written")
+		require.Equal(t, &backendtype.SessionScope{AgentID: "a1", Namespace: "team/beta"}, res.Refs[1].Scope, "the memory lies where its turn was written")
 		require.Nil(t, res.Refs[0].Scope, "the archive is the session's")
 
-		for _, kind := range []gateway.FeedbackType{gateway.FeedbackCorrection, gateway.FeedbackDeleteRequest} {
-			req := feedback(kind, gateway.RefTypeLongTermMemory, alice.NativeID, alice.NativeURI, "bob says alice lives in Faro")
+		for _, kind := range []backendtype.FeedbackType{backendtype.FeedbackCorrection, backendtype.FeedbackDeleteRequest} {
+			req := feedback(kind, backendtype.RefTypeLongTermMemory, alice.NativeID, alice.NativeURI, "bob says alice lives in Faro")
 			req.UserID = "u2"
 			got := backendtest.Apply(t, b, req)
 			require.NotEqual(t, "deleted", got.Response["status"], "%s in another user's name", kind)
 			require.Equal(t, "alice lives in Lisbon", stored(t, db, alice.NativeID), "%s in another user's name", kind)
 		}
-		archive := feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeSessionArchive, res.Refs[0].NativeID, "", "")
+		archive := feedback(backendtype.FeedbackDeleteRequest, backendtype.RefTypeSessionArchive, res.Refs[0].NativeID, "", "")
 		archive.UserID = "u1"
 		backendtest.Apply(t, b, archive)
 		require.Equal(t, "bob lives in Porto", stored(t, db, bob.NativeID), "another user's archive is not deleted in alice's name")
@@ -138,8 +138,8 @@ func TestLocalTouchesOnlyTheUsersOwnTurns(t *testing.T) {
 
 // Feedback specifics of the local backend (the contract is in contract_test.go).
 
-func feedback(kind gateway.FeedbackType, refType gateway.RefType, nativeID, nativeURI, correction string) gateway.FeedbackRequest {
-	return gateway.FeedbackRequest{
+func feedback(kind backendtype.FeedbackType, refType backendtype.RefType, nativeID, nativeURI, correction string) backendtype.FeedbackRequest {
+	return backendtype.FeedbackRequest{
 		EventID: "outbox_fb_1", FeedbackID: "fb_1", FeedbackType: kind, WorkspaceID: "ws", UserID: "u1",
 		AgentID: "a1", SessionID: "s1", Namespace: "team", RefType: refType, NativeID: nativeID,
 		NativeURI: nativeURI, Correction: correction, Attempt: 1,
@@ -149,11 +149,11 @@ func feedback(kind gateway.FeedbackType, refType gateway.RefType, nativeID, nati
 // texts searches u1's memories in ws.
 func texts(t *testing.T, b *local.Backend, query string) []string {
 	t.Helper()
-	items, err := b.Retrieve(context.Background(), gateway.RetrievalQuery{WorkspaceID: "ws", UserID: "u1", Query: query})
+	items, err := b.Retrieve(context.Background(), backendtype.RetrievalQuery{WorkspaceID: "ws", UserID: "u1", Query: query})
 	require.NoError(t, err)
 	var out []string
 	for _, it := range items {
-		require.Equal(t, gateway.ContentHash(it.Text), it.ContentHash, "the hash follows the text")
+		require.Equal(t, backendtype.ContentHash(it.Text), it.ContentHash, "the hash follows the text")
 		out = append(out, it.Text)
 	}
 	return out
@@ -176,12 +176,12 @@ func TestLocalFeedbackCorrectsInPlace(t *testing.T) {
 		name string
 		// commit the session first: the ref is then the commit's long-term memory.
 		commit  bool
-		refType gateway.RefType
-		want    gateway.RefType
+		refType backendtype.RefType
+		want    backendtype.RefType
 	}{
-		{"ingest ref", false, gateway.RefTypeMessageMemory, gateway.RefTypeMessageMemory},
-		{"committed memory", true, gateway.RefTypeLongTermMemory, gateway.RefTypeLongTermMemory},
-		{"ref type inferred from the row", true, "", gateway.RefTypeLongTermMemory},
+		{"ingest ref", false, backendtype.RefTypeMessageMemory, backendtype.RefTypeMessageMemory},
+		{"committed memory", true, backendtype.RefTypeLongTermMemory, backendtype.RefTypeLongTermMemory},
+		{"ref type inferred from the row", true, "", backendtype.RefTypeLongTermMemory},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,15 +191,15 @@ func TestLocalFeedbackCorrectsInPlace(t *testing.T) {
 				turn := write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
 				write(t, b, "s1", "t2", "team", "u1", "I work as a baker")
 				if tt.commit {
-					res, err := b.CommitSession(context.Background(), gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
+					res, err := b.CommitSession(context.Background(), backendtype.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
 					require.NoError(t, err)
-					require.Equal(t, gateway.ResultSuccess, res.Status)
+					require.Equal(t, backendtype.ResultSuccess, res.Status)
 				}
-				req := feedback(gateway.FeedbackCorrection, tt.refType, turn.NativeID, turn.NativeURI, "My favourite colour is green")
+				req := feedback(backendtype.FeedbackCorrection, tt.refType, turn.NativeID, turn.NativeURI, "My favourite colour is green")
 
 				for attempt := range 2 { // the repeat is a retry after a lost lease
 					res := backendtest.Apply(t, b, req)
-					require.Equal(t, gateway.ResultSuccess, res.Status, "attempt %d", attempt)
+					require.Equal(t, backendtype.ResultSuccess, res.Status, "attempt %d", attempt)
 					require.Equal(t, turn.NativeID, res.NativeID, "rewritten in place: same id")
 					require.Equal(t, turn.NativeURI, res.NativeURI)
 					require.Equal(t, tt.want, res.RefType)
@@ -222,21 +222,21 @@ func TestLocalFeedbackDeletesMemory(t *testing.T) {
 		b := local.New(db.DB, nil)
 		turn := write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
 		write(t, b, "s1", "t2", "team", "u1", "My favourite food is bread")
-		req := feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")
+		req := feedback(backendtype.FeedbackDeleteRequest, backendtype.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")
 
 		res := backendtest.Apply(t, b, req)
-		require.Equal(t, gateway.ResultSuccess, res.Status)
+		require.Equal(t, backendtype.ResultSuccess, res.Status)
 		require.Equal(t, "deleted", res.Response["status"])
 		require.Empty(t, stored(t, db, turn.NativeID))
 		require.Empty(t, texts(t, b, "blue"))
 		require.Equal(t, []string{"My favourite food is bread"}, texts(t, b, "favourite"))
 
 		again := backendtest.Apply(t, b, req)
-		require.Equal(t, gateway.ResultSuccess, again.Status, "deleting what is gone succeeds")
+		require.Equal(t, backendtype.ResultSuccess, again.Status, "deleting what is gone succeeds")
 		require.Equal(t, "already_deleted", again.Response["status"])
 
-		correct := backendtest.Apply(t, b, feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "My favourite colour is green"))
-		require.Equal(t, gateway.ResultSkipped, correct.Status, "a deleted memory is not resurrected")
+		correct := backendtest.Apply(t, b, feedback(backendtype.FeedbackCorrection, backendtype.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "My favourite colour is green"))
+		require.Equal(t, backendtype.ResultSkipped, correct.Status, "a deleted memory is not resurrected")
 		require.Equal(t, local.ReasonMemoryNotFound, correct.Response["reason"])
 		require.Empty(t, texts(t, b, "green"))
 	})
@@ -249,26 +249,26 @@ func TestLocalFeedbackOnSessionArchive(t *testing.T) {
 		b := local.New(db.DB, nil)
 		write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
 		write(t, b, "s1", "t2", "team", "u1", "I work as a baker")
-		res, err := b.CommitSession(ctx, gateway.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
+		res, err := b.CommitSession(ctx, backendtype.CommitRequest{JobID: "gwc_1", WorkspaceID: "ws", UserID: "u1", SessionID: "s1"})
 		require.NoError(t, err)
 		archive := res.Refs[0]
-		require.Equal(t, gateway.RefTypeSessionArchive, archive.RefType)
+		require.Equal(t, backendtype.RefTypeSessionArchive, archive.RefType)
 		later := write(t, b, "s1", "t3", "team", "u1", "I have a baker's oven at home")
 
-		correct := backendtest.Apply(t, b, feedback(gateway.FeedbackCorrection, archive.RefType, archive.NativeID, archive.NativeURI, "something else"))
-		require.Equal(t, gateway.ResultSkipped, correct.Status)
+		correct := backendtest.Apply(t, b, feedback(backendtype.FeedbackCorrection, archive.RefType, archive.NativeID, archive.NativeURI, "something else"))
+		require.Equal(t, backendtype.ResultSkipped, correct.Status)
 		require.Equal(t, local.ReasonSessionArchiveNotCorrectable, correct.Response["reason"])
 		require.Len(t, texts(t, b, "baker"), 2, "nothing changed")
 
-		del := feedback(gateway.FeedbackDeleteRequest, archive.RefType, archive.NativeID, archive.NativeURI, "")
-		require.Equal(t, gateway.ResultSuccess, backendtest.Apply(t, b, del).Status)
+		del := feedback(backendtype.FeedbackDeleteRequest, archive.RefType, archive.NativeID, archive.NativeURI, "")
+		require.Equal(t, backendtype.ResultSuccess, backendtest.Apply(t, b, del).Status)
 		require.Empty(t, texts(t, b, "colour"), "the archived turns are forgotten")
 		require.Empty(t, stored(t, db, res.Refs[1].NativeID))
 		require.Equal(t, []string{"I have a baker's oven at home"}, texts(t, b, "baker"), "a turn of a later commit stays")
 		require.NotEmpty(t, stored(t, db, later.NativeID))
 
 		again := backendtest.Apply(t, b, del)
-		require.Equal(t, gateway.ResultSuccess, again.Status)
+		require.Equal(t, backendtype.ResultSuccess, again.Status)
 		require.Equal(t, "already_deleted", again.Response["status"])
 	})
 }
@@ -278,15 +278,15 @@ func TestLocalFeedbackSkipsAndRefusals(t *testing.T) {
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		b := local.New(db.DB, nil)
 		turn := write(t, b, "s1", "t1", "team", "u1", "My favourite colour is blue")
-		otherWorkspace := func(req gateway.FeedbackRequest) gateway.FeedbackRequest {
+		otherWorkspace := func(req backendtype.FeedbackRequest) backendtype.FeedbackRequest {
 			req.WorkspaceID = "elsewhere"
 			return req
 		}
 		backendtest.RequireAnswers(t, b, []backendtest.Answer{
-			{Name: "a ref without native id", Request: feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, "", "", ""), Status: gateway.ResultSkipped, Reason: local.ReasonNoMemoryID},
-			{Name: "a foreign native id", Request: feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, "ov-session", "", "x"), Status: gateway.ResultSkipped, Reason: local.ReasonNoMemoryID},
-			{Name: "a correction in another workspace finds nothing", Request: otherWorkspace(feedback(gateway.FeedbackCorrection, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "green")), Status: gateway.ResultSkipped, Reason: local.ReasonMemoryNotFound},
-			{Name: "a delete in another workspace deletes nothing", Request: otherWorkspace(feedback(gateway.FeedbackDeleteRequest, gateway.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")), Status: gateway.ResultSuccess},
+			{Name: "a ref without native id", Request: feedback(backendtype.FeedbackDeleteRequest, backendtype.RefTypeMessageMemory, "", "", ""), Status: backendtype.ResultSkipped, Reason: local.ReasonNoMemoryID},
+			{Name: "a foreign native id", Request: feedback(backendtype.FeedbackCorrection, backendtype.RefTypeMessageMemory, "ov-session", "", "x"), Status: backendtype.ResultSkipped, Reason: local.ReasonNoMemoryID},
+			{Name: "a correction in another workspace finds nothing", Request: otherWorkspace(feedback(backendtype.FeedbackCorrection, backendtype.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "green")), Status: backendtype.ResultSkipped, Reason: local.ReasonMemoryNotFound},
+			{Name: "a delete in another workspace deletes nothing", Request: otherWorkspace(feedback(backendtype.FeedbackDeleteRequest, backendtype.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")), Status: backendtype.ResultSuccess},
 		})
 		require.Equal(t, "My favourite colour is blue", stored(t, db, turn.NativeID), "none of them touched the memory")
 	})

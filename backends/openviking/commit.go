@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Error codes of commits whose task did not complete.
@@ -35,7 +35,7 @@ type commitState struct {
 	Since      time.Time
 }
 
-func loadState(md gateway.Metadata) commitState {
+func loadState(md backendtype.Metadata) commitState {
 	raw, _ := md["backend_state"].(map[string]any)
 	var s commitState
 	s.TaskID, _ = raw["task_id"].(string)
@@ -47,8 +47,8 @@ func loadState(md gateway.Metadata) commitState {
 	return s
 }
 
-func (s commitState) metadata() gateway.Metadata {
-	return gateway.Metadata{"task_id": s.TaskID, "archive_uri": s.ArchiveURI, "polls": s.Polls, "since_unix_ms": s.Since.UnixMilli()}
+func (s commitState) metadata() backendtype.Metadata {
+	return backendtype.Metadata{"task_id": s.TaskID, "archive_uri": s.ArchiveURI, "polls": s.Polls, "since_unix_ms": s.Since.UnixMilli()}
 }
 
 func number(v any) float64 {
@@ -66,7 +66,7 @@ func number(v any) float64 {
 	return 0
 }
 
-// CommitSession implements gateway.SessionCommitter. The first attempt
+// CommitSession implements backendtype.SessionCommitter. The first attempt
 // starts the commit (POST …/commit: the session's messages are archived at
 // once and a session_commit task extracts memories); while the task runs
 // the event is rescheduled with growing delays; once it completed, its
@@ -74,7 +74,7 @@ func number(v any) float64 {
 // updated memory, and the diff's deletes retire the refs of what extraction
 // removed. A task that is lost, failed, cancelled or past its deadline is
 // never committed again: its archive's memory_diff.json is read instead.
-func (b *Backend) CommitSession(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (b *Backend) CommitSession(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	state := loadState(req.Metadata)
 	if state.TaskID == "" && state.ArchiveURI == "" {
 		return b.startCommit(ctx, req)
@@ -94,17 +94,17 @@ type commitAnswer struct {
 // "skipped" has reasons no_messages and all_within_keep_window
 // (openviking/session/session.py:1971-2046); "accepted" names the task and
 // the archive (:2176-2188).
-func (b *Backend) startCommit(ctx context.Context, req gateway.CommitRequest) (gateway.CommitResult, error) {
+func (b *Backend) startCommit(ctx context.Context, req backendtype.CommitRequest) (backendtype.CommitResult, error) {
 	var res commitAnswer
 	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
 		Method: http.MethodPost, Path: sessionPath(req.SessionID) + "/commit", Body: map[string]any{},
 	}, &res)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		// No turn of this session ever reached OpenViking.
-		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": "session_not_found"}}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": "session_not_found"}}, nil
 	}
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 	}
 	switch {
 	case res.Status == "skipped":
@@ -112,25 +112,25 @@ func (b *Backend) startCommit(ctx context.Context, req gateway.CommitRequest) (g
 		if reason == "" {
 			reason = "skipped"
 		}
-		return gateway.CommitResult{Status: gateway.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}, nil
+		return backendtype.CommitResult{Status: backendtype.ResultSkipped, Response: map[string]any{"status": "skipped", "reason": reason}}, nil
 	case res.TaskID == nil || *res.TaskID == "":
 		// Finished without a background task: the archive is all there is.
 		return b.archiveOnly(req, deref(res.ArchiveURI)), nil
 	}
 	state := commitState{TaskID: *res.TaskID, ArchiveURI: deref(res.ArchiveURI), Since: b.cfg.Now()}
-	return gateway.CommitResult{
-		Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: state.metadata(),
+	return backendtype.CommitResult{
+		Status: backendtype.ResultPending, RetryAfter: b.cfg.PollInterval, State: state.metadata(),
 		Response: map[string]any{"status": "accepted", "id": state.TaskID, "uri": state.ArchiveURI},
 	}, nil
 }
 
-func (b *Backend) archiveOnly(req gateway.CommitRequest, archiveURI string) gateway.CommitResult {
+func (b *Backend) archiveOnly(req backendtype.CommitRequest, archiveURI string) backendtype.CommitResult {
 	if archiveURI == "" {
 		archiveURI = sessionURI(b.user(req.WorkspaceID, req.UserID), req.SessionID)
 	}
-	return gateway.CommitResult{
-		Status: gateway.ResultSuccess, State: gateway.Metadata{},
-		Refs:     []gateway.ProducedRef{{RefType: gateway.RefTypeSessionArchive, NativeURI: archiveURI}},
+	return backendtype.CommitResult{
+		Status: backendtype.ResultSuccess, State: backendtype.Metadata{},
+		Refs:     []backendtype.ProducedRef{{RefType: backendtype.RefTypeSessionArchive, NativeURI: archiveURI}},
 		Response: map[string]any{"status": "completed", "uri": archiveURI},
 	}
 }
@@ -149,23 +149,23 @@ type taskAnswer struct {
 // tasks only, openviking/server/routers/tasks.py:28-55; statuses pending,
 // running, cancelling, completed, failed, cancelled,
 // openviking/service/task_tracker.py:45-57).
-func (b *Backend) pollCommit(ctx context.Context, req gateway.CommitRequest, state commitState) (gateway.CommitResult, error) {
+func (b *Backend) pollCommit(ctx context.Context, req backendtype.CommitRequest, state commitState) (backendtype.CommitResult, error) {
 	var task taskAnswer
 	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
 		Method: http.MethodGet, Path: "/api/v1/tasks/" + url.PathEscape(state.TaskID),
 	}, &task)
 	lost := false
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		lost, task.Status = true, "lost"
 	} else if err != nil {
-		return b.keepState(remote.CommitFailure(gateway.BackendOpenViking, err), state), nil
+		return b.keepState(remote.CommitFailure(backendtype.BackendOpenViking, err), state), nil
 	}
 	switch task.Status {
 	case "pending", "running", "cancelling":
 		if b.cfg.Now().Sub(state.Since) <= b.cfg.TaskDeadline {
 			state.Polls++
-			return gateway.CommitResult{
-				Status: gateway.ResultPending, RetryAfter: b.pollDelay(state.Polls), State: state.metadata(),
+			return backendtype.CommitResult{
+				Status: backendtype.ResultPending, RetryAfter: b.pollDelay(state.Polls), State: state.metadata(),
 				Response: map[string]any{"status": task.Status, "id": state.TaskID},
 			}, nil
 		}
@@ -193,7 +193,7 @@ func (b *Backend) pollCommit(ctx context.Context, req gateway.CommitRequest, sta
 	diff, found, err := b.readDiff(ctx, req, diffURI)
 	if err != nil {
 		// Keep the task: the next attempt reads the diff again.
-		return b.keepState(remote.CommitFailure(gateway.BackendOpenViking, err), state), nil
+		return b.keepState(remote.CommitFailure(backendtype.BackendOpenViking, err), state), nil
 	}
 	res := b.archiveOnly(req, archiveURI)
 	if found {
@@ -213,11 +213,11 @@ const memoryDiffFile = "memory_diff.json"
 // retry (or a re-drive) looks again and never re-commits. Only a lost task
 // may still finish (the server may still be working), so only that is
 // retried by itself.
-func (b *Backend) recover(ctx context.Context, req gateway.CommitRequest, state commitState, code, what string, retryable bool) (gateway.CommitResult, error) {
+func (b *Backend) recover(ctx context.Context, req backendtype.CommitRequest, state commitState, code, what string, retryable bool) (backendtype.CommitResult, error) {
 	if state.ArchiveURI != "" {
 		diff, found, err := b.readDiff(ctx, req, state.ArchiveURI+"/"+memoryDiffFile)
 		if err != nil {
-			return b.keepState(remote.CommitFailure(gateway.BackendOpenViking, err), state), nil
+			return b.keepState(remote.CommitFailure(backendtype.BackendOpenViking, err), state), nil
 		}
 		if found {
 			res := b.archiveOnly(req, state.ArchiveURI)
@@ -227,14 +227,14 @@ func (b *Backend) recover(ctx context.Context, req gateway.CommitRequest, state 
 		}
 	}
 	message := fmt.Sprintf("openviking: commit task %s %s and archive %s holds no memory diff", state.TaskID, what, state.ArchiveURI)
-	return gateway.CommitResult{
-		Status: gateway.ResultFailed, Retryable: retryable, ErrorCode: code, ErrorMessage: message, State: state.metadata(),
+	return backendtype.CommitResult{
+		Status: backendtype.ResultFailed, Retryable: retryable, ErrorCode: code, ErrorMessage: message, State: state.metadata(),
 		Response: map[string]any{"status": "error", "error_code": code, "id": state.TaskID, "uri": state.ArchiveURI},
 	}, nil
 }
 
 // keepState keeps the task on a failed attempt: the next one polls again.
-func (b *Backend) keepState(res gateway.CommitResult, state commitState) gateway.CommitResult {
+func (b *Backend) keepState(res backendtype.CommitResult, state commitState) backendtype.CommitResult {
 	res.State = state.metadata()
 	return res
 }
@@ -260,26 +260,26 @@ type diffOp struct {
 }
 
 // refs are the memories the diff added or updated.
-func (d memoryDiff) refs() []gateway.ProducedRef {
-	var out []gateway.ProducedRef
+func (d memoryDiff) refs() []backendtype.ProducedRef {
+	var out []backendtype.ProducedRef
 	for _, op := range append(d.Operations.Adds, d.Operations.Updates...) {
 		if op.URI == "" {
 			continue
 		}
-		out = append(out, gateway.ProducedRef{
+		out = append(out, backendtype.ProducedRef{
 			RefType: refTypeOf(op.MemoryType, op.URI), NativeURI: vikingURI(op.URI),
-			Metadata: gateway.Metadata{"category": op.MemoryType},
+			Metadata: backendtype.Metadata{"category": op.MemoryType},
 		})
 	}
 	return out
 }
 
 // retired are the memories extraction deleted.
-func (d memoryDiff) retired() []gateway.ProducedRef {
-	var out []gateway.ProducedRef
+func (d memoryDiff) retired() []backendtype.ProducedRef {
+	var out []backendtype.ProducedRef
 	for _, op := range d.Operations.Deletes {
 		if op.URI != "" {
-			out = append(out, gateway.ProducedRef{NativeURI: vikingURI(op.URI)})
+			out = append(out, backendtype.ProducedRef{NativeURI: vikingURI(op.URI)})
 		}
 	}
 	return out
@@ -289,12 +289,12 @@ func (d memoryDiff) retired() []gateway.ProducedRef {
 // result is the file's text as a JSON string
 // (openviking/server/routers/content.py:122-146); found is false when the
 // file does not exist.
-func (b *Backend) readDiff(ctx context.Context, req gateway.CommitRequest, uri string) (memoryDiff, bool, error) {
+func (b *Backend) readDiff(ctx context.Context, req backendtype.CommitRequest, uri string) (memoryDiff, bool, error) {
 	var raw json.RawMessage
 	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
 		Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {uri}},
 	}, &raw)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		return memoryDiff{}, false, nil
 	}
 	if err != nil {
@@ -323,7 +323,7 @@ func vikingURI(uri string) string {
 // category the diff names, else the uri's: …/memories/<category>/… or a
 // top-level …/memories/profile.md (identity.md, soul.md)
 // (openviking/prompts/templates/memory/profile.yaml:17-18).
-func refTypeOf(category, uri string) gateway.RefType {
+func refTypeOf(category, uri string) backendtype.RefType {
 	if category == "" {
 		if _, rest, ok := strings.Cut(uri, "/memories/"); ok {
 			category, _, _ = strings.Cut(rest, "/")
@@ -332,20 +332,20 @@ func refTypeOf(category, uri string) gateway.RefType {
 	}
 	switch strings.ToLower(category) {
 	case "profile", "identity", "soul":
-		return gateway.RefTypeProfile
+		return backendtype.RefTypeProfile
 	case "preferences", "preference":
-		return gateway.RefTypePreference
+		return backendtype.RefTypePreference
 	case "entities", "entity":
-		return gateway.RefTypeEntity
+		return backendtype.RefTypeEntity
 	case "events", "event":
-		return gateway.RefTypeEvent
+		return backendtype.RefTypeEvent
 	case "cases", "case":
-		return gateway.RefTypeCase
+		return backendtype.RefTypeCase
 	case "skills", "skill", "tools", "tool":
-		return gateway.RefTypeSkill
+		return backendtype.RefTypeSkill
 	case "trajectories", "trajectory":
-		return gateway.RefTypeEpisodicMemory
+		return backendtype.RefTypeEpisodicMemory
 	default:
-		return gateway.RefTypeLongTermMemory
+		return backendtype.RefTypeLongTermMemory
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"strings"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
-var _ gateway.SubjectEraser = (*Backend)(nil)
+var _ backendtype.SubjectEraser = (*Backend)(nil)
 
 // userRootChildren are the directories below a user's root
 // (openviking/core/directories.py:109-135). The root itself cannot be
@@ -33,7 +33,7 @@ const (
 	ResidueFile       = "file"
 )
 
-// EraseSubject implements gateway.SubjectEraser.
+// EraseSubject implements backendtype.SubjectEraser.
 //
 // A whole user: a user registered with a key of its own (api_key mode) is
 // deleted by the server's own durable user deletion (DELETE
@@ -49,7 +49,7 @@ const (
 // express: only what the gateway's refs name — the memory files and the
 // sessions. A file or session already gone counts as erased (a missing path
 // deletes with 200, openviking/storage/viking_fs/_ops.py:156-173).
-func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
+func (b *Backend) EraseSubject(ctx context.Context, req backendtype.EraseRequest) (backendtype.CommitResult, error) {
 	if req.Memories != nil {
 		return b.eraseNamed(ctx, req)
 	}
@@ -57,29 +57,29 @@ func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (g
 	if who.key != "" && b.cfg.APIKey != "" {
 		res, registered, err := b.adminErase(ctx, req, who)
 		if err != nil {
-			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+			return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 		}
 		if registered {
 			return res, nil
 		}
 	}
 	entries, err := b.listTree(ctx, who, home(who))
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && b.cfg.APIKey != "" && re.Status == http.StatusUnauthorized {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && who.key != "" && b.cfg.APIKey != "" && re.Status == http.StatusUnauthorized {
 		// The server refuses the user's own key, and its admin API (as
 		// root, just above) does not know the user: nothing is left of it.
 		return erasedResult(0), nil
 	}
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 	}
 	active, err := b.cancelCommits(ctx, who)
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 	}
 	if active > 0 {
 		// Cancelling is cooperative: an extraction still stopping may write
 		// memories, so the delete waits until none is active.
-		return gateway.CommitResult{Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: gateway.Metadata{},
+		return backendtype.CommitResult{Status: backendtype.ResultPending, RetryAfter: b.cfg.PollInterval, State: backendtype.Metadata{},
 			Response: map[string]any{"status": "cancelling_commits", "id": fmt.Sprint(active)}}, nil
 	}
 	for _, child := range topLevel(entries) {
@@ -88,7 +88,7 @@ func (b *Backend) EraseSubject(ctx context.Context, req gateway.EraseRequest) (g
 			Query: url.Values{"uri": {home(who) + "/" + child}, "recursive": {"true"}, "wait": {"true"}},
 		}, nil)
 		if err != nil {
-			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+			return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 		}
 	}
 	erased := 0
@@ -136,12 +136,12 @@ func home(who identity) string {
 	return userRoot(who)
 }
 
-func erasedResult(erased int) gateway.CommitResult {
-	outcome := gateway.ErasureOutcomeErased
+func erasedResult(erased int) backendtype.CommitResult {
+	outcome := backendtype.ErasureOutcomeErased
 	if erased == 0 {
-		outcome = gateway.ErasureOutcomeNothingToErase
+		outcome = backendtype.ErasureOutcomeNothingToErase
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": erased}}
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, Response: map[string]any{"outcome": string(outcome), "erased": erased}}
 }
 
 // adminErase deletes a registered user through the admin API and follows
@@ -150,15 +150,15 @@ func erasedResult(erased int) gateway.CommitResult {
 // system task, :136-143). registered is false when the server does not know
 // the user (404 "User not found", openviking/server/api_keys/legacy.py:436-442):
 // the caller then erases it child by child.
-func (b *Backend) adminErase(ctx context.Context, req gateway.EraseRequest, who identity) (res gateway.CommitResult, registered bool, err error) {
+func (b *Backend) adminErase(ctx context.Context, req backendtype.EraseRequest, who identity) (res backendtype.CommitResult, registered bool, err error) {
 	admin := identity{admin: true}
 	taskID, _ := req.State[stateAdminTask].(string)
 	if taskID != "" {
 		var task taskAnswer
 		err := b.callAs(ctx, admin, remote.Request{Method: http.MethodGet, Path: "/api/v1/tasks/" + url.PathEscape(taskID)}, &task)
-		switch re := remote.AsError(gateway.BackendOpenViking, err); {
+		switch re := remote.AsError(backendtype.BackendOpenViking, err); {
 		case err != nil && re.Retryable:
-			return gateway.CommitResult{}, true, err
+			return backendtype.CommitResult{}, true, err
 		case err != nil:
 			// The task cannot be read (expired, or a trusted-mode server
 			// shows root's tasks to nobody on data routes): ask the
@@ -167,8 +167,8 @@ func (b *Backend) adminErase(ctx context.Context, req gateway.EraseRequest, who 
 		case task.Status == "completed":
 			return erasedResult(1), true, nil
 		case task.Status == "pending" || task.Status == "running" || task.Status == "cancelling":
-			return gateway.CommitResult{
-				Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: gateway.Metadata{stateAdminTask: taskID},
+			return backendtype.CommitResult{
+				Status: backendtype.ResultPending, RetryAfter: b.cfg.PollInterval, State: backendtype.Metadata{stateAdminTask: taskID},
 				Response: map[string]any{"status": task.Status, "id": taskID},
 			}, true, nil
 		}
@@ -181,18 +181,18 @@ func (b *Backend) adminErase(ctx context.Context, req gateway.EraseRequest, who 
 	err = b.callAs(ctx, admin, remote.Request{
 		Method: http.MethodDelete, Path: "/api/v1/admin/accounts/" + url.PathEscape(who.account) + "/users/" + url.PathEscape(who.user),
 	}, &started)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		if taskID != "" {
 			// Deleted by the task this erasure started.
 			return erasedResult(1), true, nil
 		}
-		return gateway.CommitResult{}, false, nil
+		return backendtype.CommitResult{}, false, nil
 	}
 	if err != nil {
-		return gateway.CommitResult{}, true, err
+		return backendtype.CommitResult{}, true, err
 	}
-	return gateway.CommitResult{
-		Status: gateway.ResultPending, RetryAfter: b.cfg.PollInterval, State: gateway.Metadata{stateAdminTask: started.TaskID},
+	return backendtype.CommitResult{
+		Status: backendtype.ResultPending, RetryAfter: b.cfg.PollInterval, State: backendtype.Metadata{stateAdminTask: started.TaskID},
 		Response: map[string]any{"status": "deleting", "id": started.TaskID},
 	}, true, nil
 }
@@ -227,7 +227,7 @@ func (b *Backend) cancelCommits(ctx context.Context, who identity) (int, error) 
 					Status string `json:"status"`
 				}
 				err := b.callAs(ctx, who, remote.Request{Method: http.MethodPost, Path: "/api/v1/tasks/" + url.PathEscape(t.TaskID) + "/cancel"}, &snapshot)
-				re := remote.AsError(gateway.BackendOpenViking, err)
+				re := remote.AsError(backendtype.BackendOpenViking, err)
 				switch {
 				case err != nil && re.Code != codeNotFound && re.Status != http.StatusPreconditionFailed:
 					return 0, err
@@ -249,14 +249,14 @@ func (b *Backend) cancelCommits(ctx context.Context, who identity) (int, error) 
 func (b *Backend) registered(ctx context.Context, who identity) (bool, error) {
 	err := b.callAs(ctx, identity{admin: true}, remote.Request{Method: http.MethodGet,
 		Path: "/api/v1/admin/accounts/" + url.PathEscape(who.account) + "/users/" + url.PathEscape(who.user) + "/settings"}, nil)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		return false, nil
 	}
 	return err == nil, err
 }
 
 // eraseNamed deletes the memory files and sessions the gateway's refs name.
-func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gateway.CommitResult, error) {
+func (b *Backend) eraseNamed(ctx context.Context, req backendtype.EraseRequest) (backendtype.CommitResult, error) {
 	who := b.user(req.WorkspaceID, req.UserID)
 	erased := 0
 	var sessions []string
@@ -275,7 +275,7 @@ func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gat
 			continue
 		}
 		if err != nil {
-			return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+			return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 		}
 		erased++
 	}
@@ -284,9 +284,9 @@ func (b *Backend) eraseNamed(ctx context.Context, req gateway.EraseRequest) (gat
 	return res, nil
 }
 
-var _ gateway.SessionWideEraser = (*Backend)(nil)
+var _ backendtype.SessionWideEraser = (*Backend)(nil)
 
-// ErasesWholeSessions implements gateway.SessionWideEraser: a session's
+// ErasesWholeSessions implements backendtype.SessionWideEraser: a session's
 // messages cannot be deleted one by one (the session routes offer no
 // message delete, only DELETE /api/v1/sessions/{id},
 // openviking/server/routers/sessions.py:299-835, :551), so a narrowed
@@ -297,25 +297,25 @@ func (*Backend) ErasesWholeSessions() bool { return true }
 // session that is gone (404 "Session not found") counts as deleted.
 func (b *Backend) deleteSession(ctx context.Context, who identity, id string) error {
 	err := b.callAs(ctx, who, remote.Request{Method: http.MethodDelete, Path: "/api/v1/sessions/" + url.PathEscape(id)}, nil)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		return nil
 	}
 	return err
 }
 
-// SubjectResidue implements gateway.SubjectEraser: for a whole user, what
+// SubjectResidue implements backendtype.SubjectEraser: for a whole user, what
 // the user's tree still lists — memory files (the user's and its peers'),
 // sessions, and any other file — by kind; a user the server no longer
 // knows (its key refused after an admin deletion) holds nothing. For a
 // narrower scope: the named memory files that can still be read and the
 // named sessions still listed.
-func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) (gateway.Residue, error) {
+func (b *Backend) SubjectResidue(ctx context.Context, req backendtype.EraseRequest) (backendtype.Residue, error) {
 	who := b.user(req.WorkspaceID, req.UserID)
 	if req.Memories != nil {
 		return b.namedResidue(ctx, req, who)
 	}
 	entries, err := b.listTree(ctx, who, home(who))
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized && b.cfg.APIKey != "" {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && who.key != "" && re.Status == http.StatusUnauthorized && b.cfg.APIKey != "" {
 		// The user's key is refused: after an admin deletion the user is
 		// gone, which root confirms; anything else is no verification.
 		known, rerr := b.registered(ctx, who)
@@ -323,7 +323,7 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 		case rerr != nil:
 			return nil, rerr
 		case !known:
-			return gateway.Residue{}, nil
+			return backendtype.Residue{}, nil
 		}
 	}
 	if err != nil {
@@ -342,14 +342,14 @@ func (b *Backend) SubjectResidue(ctx context.Context, req gateway.EraseRequest) 
 			kinds[ResidueFile]++
 		}
 	}
-	return gateway.Residue{
+	return backendtype.Residue{
 		{Kind: ResidueMemoryFile, Count: kinds[ResidueMemoryFile]},
 		{Kind: ResidueSession, Count: kinds[ResidueSession]},
 		{Kind: ResidueFile, Count: kinds[ResidueFile]},
 	}, nil
 }
 
-func (b *Backend) namedResidue(ctx context.Context, req gateway.EraseRequest, who identity) (gateway.Residue, error) {
+func (b *Backend) namedResidue(ctx context.Context, req backendtype.EraseRequest, who identity) (backendtype.Residue, error) {
 	files, sessions := 0, 0
 	checked := map[string]bool{}
 	for _, m := range req.Memories {
@@ -372,30 +372,30 @@ func (b *Backend) namedResidue(ctx context.Context, req gateway.EraseRequest, wh
 				sessions++
 			}
 		}
-		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code != codeNotFound {
+		if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code != codeNotFound {
 			return nil, err
 		}
 	}
-	return gateway.Residue{{Kind: ResidueMemoryFile, Count: files}, {Kind: ResidueSession, Count: sessions}}, nil
+	return backendtype.Residue{{Kind: ResidueMemoryFile, Count: files}, {Kind: ResidueSession, Count: sessions}}, nil
 }
 
 // exportBatch is how many memory files one page of an export reads.
 const exportBatch = 50
 
-var _ gateway.SubjectExporter = (*Backend)(nil)
+var _ backendtype.SubjectExporter = (*Backend)(nil)
 
-// ExportSubject implements gateway.SubjectExporter: every memory file of
+// ExportSubject implements backendtype.SubjectExporter: every memory file of
 // the user's tree — its own memories and its peers' — listed in full
 // (listTree) and read with GET /api/v1/content/read, a page at a time.
 // Directories are listed too and are skipped: reading one is 400
 // (openviking/storage/viking_fs/_ops.py:964-969).
-func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, emit func([]gateway.ExportedMemory) error) error {
+func (b *Backend) ExportSubject(ctx context.Context, req backendtype.EraseRequest, emit func([]backendtype.ExportedMemory) error) error {
 	who := b.user(req.WorkspaceID, req.UserID)
 	entries, err := b.listTree(ctx, who, home(who))
 	if err != nil {
 		return err
 	}
-	page := make([]gateway.ExportedMemory, 0, exportBatch)
+	page := make([]backendtype.ExportedMemory, 0, exportBatch)
 	for _, e := range entries {
 		if e.IsDir || !isMemoryURI(e.URI) {
 			continue
@@ -404,13 +404,13 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 		err := b.callAs(ctx, who, remote.Request{
 			Method: http.MethodGet, Path: "/api/v1/content/read", Query: url.Values{"uri": {e.URI}}, OmitErrorText: true,
 		}, &text)
-		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+		if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 			continue // deleted meanwhile
 		}
 		if err != nil {
 			return err
 		}
-		page = append(page, gateway.ExportedMemory{NativeURI: e.URI, MemoryType: refTypeOf("", e.URI), Text: text})
+		page = append(page, backendtype.ExportedMemory{NativeURI: e.URI, MemoryType: refTypeOf("", e.URI), Text: text})
 		if len(page) == exportBatch {
 			if err := emit(page); err != nil {
 				return err
@@ -424,14 +424,14 @@ func (b *Backend) ExportSubject(ctx context.Context, req gateway.EraseRequest, e
 	return nil
 }
 
-var _ gateway.MemoryReader = (*Backend)(nil)
+var _ backendtype.MemoryReader = (*Backend)(nil)
 
-// ReadMemories implements gateway.MemoryReader: each memory file with GET
+// ReadMemories implements backendtype.MemoryReader: each memory file with GET
 // /api/v1/content/read (a file that is gone is not found); a session or an
 // archive is no memory file and is not read back.
-func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []gateway.MemoryLocator) ([]gateway.ReadMemory, error) {
+func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, ms []backendtype.MemoryLocator) ([]backendtype.ReadMemory, error) {
 	who := b.user(workspaceID, userID)
-	out := make([]gateway.ReadMemory, len(ms))
+	out := make([]backendtype.ReadMemory, len(ms))
 	for i, m := range ms {
 		if !isMemoryURI(m.NativeURI) {
 			continue
@@ -442,13 +442,13 @@ func (b *Backend) ReadMemories(ctx context.Context, workspaceID, userID string, 
 		}, &text)
 		// Another user's file is 403 (openviking/storage/viking_fs/_access.py:148-151):
 		// not this user's memory.
-		if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && (re.Code == codeNotFound || re.Status == http.StatusForbidden) {
+		if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && (re.Code == codeNotFound || re.Status == http.StatusForbidden) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out[i] = gateway.ReadMemory{Text: text, Found: true}
+		out[i] = backendtype.ReadMemory{Text: text, Found: true}
 	}
 	return out, nil
 }

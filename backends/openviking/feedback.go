@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Reasons of feedback the adapter skips (Response["reason"]).
@@ -27,12 +27,12 @@ const (
 
 // ErrorCodeEmptyCorrection is the permanent failure of a correction without
 // replacement text: the gateway never sends one, so it is a caller bug.
-const ErrorCodeEmptyCorrection = gateway.ErrorCodeEmptyCorrection
+const ErrorCodeEmptyCorrection = backendtype.ErrorCodeEmptyCorrection
 
 // codeNotFound is OpenViking's error code for a missing file.
 const codeNotFound = "NOT_FOUND"
 
-// ApplyFeedback implements gateway.FeedbackApplier. OpenViking memories are
+// ApplyFeedback implements backendtype.FeedbackApplier. OpenViking memories are
 // files: a correction replaces the file's content (POST
 // /api/v1/content/write, mode "replace", waiting for the re-index so the old
 // text stops matching before the call returns), a delete removes the file
@@ -44,18 +44,18 @@ const codeNotFound = "NOT_FOUND"
 // with details.retryable (openviking/storage/content_write.py:1188-1195):
 // a retryable failure. Requests carry the identity of
 // req.UserID, the memory's owner.
-func (b *Backend) ApplyFeedback(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
-	if req.FeedbackType != gateway.FeedbackCorrection && req.FeedbackType != gateway.FeedbackDeleteRequest {
-		return gateway.SkippedResult(ReasonUnsupportedFeedbackType), nil
+func (b *Backend) ApplyFeedback(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
+	if req.FeedbackType != backendtype.FeedbackCorrection && req.FeedbackType != backendtype.FeedbackDeleteRequest {
+		return backendtype.SkippedResult(ReasonUnsupportedFeedbackType), nil
 	}
 	if !isMemoryURI(req.NativeURI) {
-		return gateway.SkippedResult(ReasonNoMemoryURI), nil
+		return backendtype.SkippedResult(ReasonNoMemoryURI), nil
 	}
-	if req.FeedbackType == gateway.FeedbackDeleteRequest {
+	if req.FeedbackType == backendtype.FeedbackDeleteRequest {
 		return b.deleteMemory(ctx, req)
 	}
 	if req.Correction == "" {
-		return gateway.EmptyCorrectionResult(gateway.BackendOpenViking), nil
+		return backendtype.EmptyCorrectionResult(backendtype.BackendOpenViking), nil
 	}
 	return b.correctMemory(ctx, req)
 }
@@ -71,25 +71,25 @@ func isMemoryURI(uri string) bool {
 	return ok && file != ""
 }
 
-func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+func (b *Backend) correctMemory(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 	// The answer (written bytes, index statuses) adds nothing: with wait the
 	// re-index is done when the call returns.
 	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
 		Method: http.MethodPost, Path: "/api/v1/content/write", OmitErrorText: true,
 		Body: map[string]any{"uri": req.NativeURI, "content": req.Correction, "mode": "replace", "wait": true},
 	}, nil)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
-		return gateway.SkippedResult(ReasonMemoryNotFound), nil
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+		return backendtype.SkippedResult(ReasonMemoryNotFound), nil
 	}
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 	}
 	refType := req.RefType
 	if refType == "" {
 		refType = refTypeOf("", req.NativeURI)
 	}
-	return gateway.CommitResult{
-		Status: gateway.ResultSuccess, NativeID: req.NativeID, NativeURI: req.NativeURI, RefType: refType,
+	return backendtype.CommitResult{
+		Status: backendtype.ResultSuccess, NativeID: req.NativeID, NativeURI: req.NativeURI, RefType: refType,
 		Response: map[string]any{"status": "corrected", "uri": req.NativeURI},
 	}, nil
 }
@@ -97,13 +97,13 @@ func (b *Backend) correctMemory(ctx context.Context, req gateway.FeedbackRequest
 // deleteMemory removes the memory file. Deleting a path that is gone is 200
 // too (openviking/storage/viking_fs/_ops.py:156-173), so a retry after a
 // lost answer succeeds like the first delete.
-func (b *Backend) deleteMemory(ctx context.Context, req gateway.FeedbackRequest) (gateway.CommitResult, error) {
+func (b *Backend) deleteMemory(ctx context.Context, req backendtype.FeedbackRequest) (backendtype.CommitResult, error) {
 	err := b.call(ctx, req.WorkspaceID, req.UserID, remote.Request{
 		Method: http.MethodDelete, Path: "/api/v1/fs",
 		Query: url.Values{"uri": {req.NativeURI}, "recursive": {"false"}, "wait": {"true"}},
 	}, nil)
 	if err != nil {
-		return remote.CommitFailure(gateway.BackendOpenViking, err), nil
+		return remote.CommitFailure(backendtype.BackendOpenViking, err), nil
 	}
-	return gateway.CommitResult{Status: gateway.ResultSuccess, Response: map[string]any{"status": "deleted", "uri": req.NativeURI}}, nil
+	return backendtype.CommitResult{Status: backendtype.ResultSuccess, Response: map[string]any{"status": "deleted", "uri": req.NativeURI}}, nil
 }

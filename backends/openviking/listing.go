@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Listing defaults. A memory file lies at most 8 levels below the user's
@@ -53,7 +53,7 @@ func (b *Backend) listTree(ctx context.Context, who identity, uri string) ([]tre
 		return nil, err
 	}
 	if len(children) >= b.cfg.ListPage {
-		return nil, &remote.Error{Backend: gateway.BackendOpenViking, Code: ErrorCodeListingIncomplete, Retryable: true,
+		return nil, &remote.Error{Backend: backendtype.BackendOpenViking, Code: ErrorCodeListingIncomplete, Retryable: true,
 			Message: "a directory holds more entries than one listing page (" + strconv.Itoa(b.cfg.ListPage) + ")"}
 	}
 	all := children
@@ -74,7 +74,7 @@ func (b *Backend) listTree(ctx context.Context, who identity, uri string) ([]tre
 func (b *Backend) list(ctx context.Context, who identity, path string, q url.Values, into *[]treeEntry) (bool, error) {
 	q.Set("node_limit", strconv.Itoa(b.cfg.ListPage))
 	err := b.callAs(ctx, who, remote.Request{Method: http.MethodGet, Path: path, Query: q}, into)
-	if re := remote.AsError(gateway.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
+	if re := remote.AsError(backendtype.BackendOpenViking, err); err != nil && re.Code == codeNotFound {
 		return false, nil
 	}
 	return err == nil, err

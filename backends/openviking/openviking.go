@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Defaults for Config.
@@ -73,12 +73,12 @@ type Backend struct {
 }
 
 var (
-	_ gateway.TurnIngester     = (*Backend)(nil)
-	_ gateway.SessionCommitter = (*Backend)(nil)
-	_ gateway.Retriever        = (*Backend)(nil)
-	_ gateway.FeedbackApplier  = (*Backend)(nil)
-	_ gateway.HealthChecker    = (*Backend)(nil)
-	_ gateway.RefTypeDeclarer  = (*Backend)(nil)
+	_ backendtype.TurnIngester     = (*Backend)(nil)
+	_ backendtype.SessionCommitter = (*Backend)(nil)
+	_ backendtype.Retriever        = (*Backend)(nil)
+	_ backendtype.FeedbackApplier  = (*Backend)(nil)
+	_ backendtype.HealthChecker    = (*Backend)(nil)
+	_ backendtype.RefTypeDeclarer  = (*Backend)(nil)
 )
 
 // New builds the adapter.
@@ -105,7 +105,7 @@ func New(cfg Config) (*Backend, error) {
 		}
 	}
 	client, err := remote.New(remote.Config{
-		Backend: gateway.BackendOpenViking, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
+		Backend: backendtype.BackendOpenViking, BaseURL: cfg.BaseURL, Timeout: cfg.Timeout,
 		ParseError: parseError, Transport: cfg.Transport, Now: cfg.Now,
 		HealthPath: "/ready", HealthProblem: healthProblem,
 	})
@@ -115,13 +115,13 @@ func New(cfg Config) (*Backend, error) {
 	return &Backend{cfg: cfg, client: client}, nil
 }
 
-// Name implements gateway.BackendAdapter.
-func (b *Backend) Name() gateway.Backend { return gateway.BackendOpenViking }
+// Name implements backendtype.BackendAdapter.
+func (b *Backend) Name() backendtype.Backend { return backendtype.BackendOpenViking }
 
-// RefTypes implements gateway.RefTypeDeclarer: a turn lands in a session,
+// RefTypes implements backendtype.RefTypeDeclarer: a turn lands in a session,
 // which a commit archives.
-func (b *Backend) RefTypes() gateway.RefTypes {
-	return gateway.RefTypes{Ingest: gateway.RefTypeSessionArchive, Commit: gateway.RefTypeSessionArchive}
+func (b *Backend) RefTypes() backendtype.RefTypes {
+	return backendtype.RefTypes{Ingest: backendtype.RefTypeSessionArchive, Commit: backendtype.RefTypeSessionArchive}
 }
 
 // BreakerState reports the circuit breaker's state.
@@ -184,7 +184,7 @@ func (b *Backend) callAs(ctx context.Context, who identity, req remote.Request, 
 		if req.OmitErrorText {
 			msg = ""
 		}
-		return &remote.Error{Backend: gateway.BackendOpenViking, Code: code, Message: msg, Retryable: retryableCodes[code]}
+		return &remote.Error{Backend: backendtype.BackendOpenViking, Code: code, Message: msg, Retryable: retryableCodes[code]}
 	}
 	if result == nil || len(env.Result) == 0 || string(env.Result) == "null" {
 		return nil
@@ -260,20 +260,20 @@ func sessionURI(who identity, session string) string {
 func userRoot(who identity) string { return "viking://user/" + who.user }
 
 // messageRole maps turn roles onto OpenViking's two speaker roles.
-func messageRole(r gateway.Role) string {
-	if r == gateway.RoleUser {
+func messageRole(r backendtype.Role) string {
+	if r == backendtype.RoleUser {
 		return "user"
 	}
 	return "assistant"
 }
 
-// IngestTurn implements gateway.TurnIngester:
+// IngestTurn implements backendtype.TurnIngester:
 // POST /api/v1/sessions/{session}/messages (the session is created on first
 // use, openviking/server/routers/sessions.py:713-775). OpenViking does not
 // deduplicate by turn_id: the gateway sends a turn again only after a
 // failed write, so a write that failed after it landed (a timeout) may be
 // stored twice.
-func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.WriteResult, error) {
+func (b *Backend) IngestTurn(ctx context.Context, w backendtype.TurnWrite) (backendtype.WriteResult, error) {
 	var res struct {
 		SessionID    string `json:"session_id"`
 		MessageCount int    `json:"message_count"`
@@ -283,7 +283,7 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 		Body: b.message(w),
 	}, &res)
 	if err != nil {
-		return remote.WriteFailure(gateway.BackendOpenViking, err), nil
+		return remote.WriteFailure(backendtype.BackendOpenViking, err), nil
 	}
 	return b.written(w, res.SessionID), nil
 }
@@ -292,11 +292,11 @@ func (b *Backend) IngestTurn(ctx context.Context, w gateway.TurnWrite) (gateway.
 // (sessions.py:162-166).
 const maxMessagesPerBatch = 100
 
-// IngestTurns implements gateway.BatchIngester: a session's consecutive
+// IngestTurns implements backendtype.BatchIngester: a session's consecutive
 // turns in one POST /api/v1/sessions/{session}/messages/batch, in order
 // (turns of several users or sessions go one call each).
-func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]gateway.WriteResult, error) {
-	out := make([]gateway.WriteResult, 0, len(ws))
+func (b *Backend) IngestTurns(ctx context.Context, ws []backendtype.TurnWrite) ([]backendtype.WriteResult, error) {
+	out := make([]backendtype.WriteResult, 0, len(ws))
 	for _, run := range remote.SessionRuns(ws, maxMessagesPerBatch) {
 		out = append(out, b.addBatch(ctx, run)...)
 	}
@@ -306,7 +306,7 @@ func (b *Backend) IngestTurns(ctx context.Context, ws []gateway.TurnWrite) ([]ga
 // addBatch adds turns of one user and session in one call (all or none,
 // openviking/session/session.py:1402-1409); every turn gets the call's
 // outcome.
-func (b *Backend) addBatch(ctx context.Context, ws []gateway.TurnWrite) []gateway.WriteResult {
+func (b *Backend) addBatch(ctx context.Context, ws []backendtype.TurnWrite) []backendtype.WriteResult {
 	msgs := make([]any, len(ws))
 	for i, w := range ws {
 		msgs[i] = b.message(w)
@@ -318,10 +318,10 @@ func (b *Backend) addBatch(ctx context.Context, ws []gateway.TurnWrite) []gatewa
 		Method: http.MethodPost, Path: sessionPath(ws[0].SessionID) + "/messages/batch", OmitErrorText: true,
 		Body: map[string]any{"messages": msgs},
 	}, &res)
-	out := make([]gateway.WriteResult, len(ws))
+	out := make([]backendtype.WriteResult, len(ws))
 	for i, w := range ws {
 		if err != nil {
-			out[i] = remote.WriteFailure(gateway.BackendOpenViking, err)
+			out[i] = remote.WriteFailure(backendtype.BackendOpenViking, err)
 			continue
 		}
 		out[i] = b.written(w, res.SessionID)
@@ -339,23 +339,23 @@ const createdAtLayout = "2006-01-02T15:04:05.000000-07:00"
 // assistant messages only: a peer_id on a user message files the user's
 // own memories under peers/{peer}
 // (openviking/session/memory/memory_isolation_handler.py:71-84).
-func (b *Backend) message(w gateway.TurnWrite) map[string]any {
+func (b *Backend) message(w backendtype.TurnWrite) map[string]any {
 	msg := map[string]any{
 		"role": messageRole(w.Role), "content": w.Content, "created_at": w.OccurredAt.UTC().Format(createdAtLayout), "turn_id": w.TurnID,
 	}
-	if peer := b.peer(w.WorkspaceID, w.AgentID); peer != "" && w.Role != gateway.RoleUser {
+	if peer := b.peer(w.WorkspaceID, w.AgentID); peer != "" && w.Role != backendtype.RoleUser {
 		msg["peer_id"] = peer
 	}
 	return msg
 }
 
 // written is a stored turn's result.
-func (b *Backend) written(w gateway.TurnWrite, session string) gateway.WriteResult {
+func (b *Backend) written(w backendtype.TurnWrite, session string) backendtype.WriteResult {
 	if session == "" {
 		session = sessionID(w.SessionID)
 	}
-	return gateway.WriteResult{
-		Status: gateway.ResultSuccess, NativeID: session, NativeURI: sessionURI(b.user(w.WorkspaceID, w.UserID), w.SessionID),
+	return backendtype.WriteResult{
+		Status: backendtype.ResultSuccess, NativeID: session, NativeURI: sessionURI(b.user(w.WorkspaceID, w.UserID), w.SessionID),
 		Response: map[string]any{"status": "ok", "session_id": session},
 	}
 }
@@ -376,18 +376,18 @@ type searchAnswer struct {
 // directory's abstract and overview records (openviking/core/context.py:34-39).
 const memoryLevel = 2
 
-// Matching implements gateway.RecallMatcher: find and search rank memory
+// Matching implements backendtype.RecallMatcher: find and search rank memory
 // files by embedding similarity (openviking/retrieve/hierarchical_retriever.py:149-160).
-func (b *Backend) Matching() gateway.Matching { return gateway.MatchMeaning }
+func (b *Backend) Matching() backendtype.Matching { return backendtype.MatchMeaning }
 
-// Retrieve implements gateway.Retriever: POST /api/v1/search/find, or the
+// Retrieve implements backendtype.Retriever: POST /api/v1/search/find, or the
 // session-aware POST /api/v1/search/search when a session is given
 // (openviking/server/routers/search.py:121-231). Only memory files answer
 // (level 2): a directory's summary is no memory a ref can name. A query of
 // one agent reads through that agent's view (X-OpenViking-Actor-Peer): the
 // user's own memories and that agent's peer memories, not other agents'
 // (openviking/core/retrieval_targets.py:50-83).
-func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gateway.RetrievedItem, error) {
+func (b *Backend) Retrieve(ctx context.Context, q backendtype.RetrievalQuery) ([]backendtype.RetrievedItem, error) {
 	body := map[string]any{"query": q.Query, "context_type": "memory", "limit": q.Limit, "level": memoryLevel}
 	path := "/api/v1/search/find"
 	if q.SessionID != "" {
@@ -404,17 +404,17 @@ func (b *Backend) Retrieve(ctx context.Context, q gateway.RetrievalQuery) ([]gat
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gateway.RetrievedItem, 0, len(res.Memories))
+	items := make([]backendtype.RetrievedItem, 0, len(res.Memories))
 	for _, m := range res.Memories {
 		if m.Abstract == "" || m.URI == "" || (m.Level != nil && *m.Level != memoryLevel) {
 			continue
 		}
-		items = append(items, gateway.RetrievedItem{Text: m.Abstract, Score: max(m.Score, 0), NativeURI: m.URI, MemoryType: refTypeOf("", m.URI)})
+		items = append(items, backendtype.RetrievedItem{Text: m.Abstract, Score: max(m.Score, 0), NativeURI: m.URI, MemoryType: refTypeOf("", m.URI)})
 	}
 	return items, nil
 }
 
-// Health implements gateway.HealthChecker: GET /ready (no envelope, no
+// Health implements backendtype.HealthChecker: GET /ready (no envelope, no
 // auth), also the circuit breaker's probe. /health is liveness only and
 // answers ok while storage is down; /ready checks storage, the vector
 // database and the key manager, and is 503 until they are ready

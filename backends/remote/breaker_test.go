@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 type testClock struct {
@@ -71,7 +71,7 @@ func newFlakyBackend(t *testing.T) *flakyBackend {
 	}))
 	t.Cleanup(f.server.Close)
 	client, err := remote.New(remote.Config{
-		Backend: gateway.BackendOpenViking, BaseURL: f.server.URL, Timeout: 5 * time.Second,
+		Backend: backendtype.BackendOpenViking, BaseURL: f.server.URL, Timeout: 5 * time.Second,
 		BreakerFailures: f.breakerThreshold, BreakerOpen: f.breakerOpenFor, Now: f.clock.Now,
 	})
 	require.NoError(t, err)
@@ -221,7 +221,7 @@ func TestBreakerIgnoresRetryableAnswersAboutTheCall(t *testing.T) {
 		f.work.Store([]int32{http.StatusTooManyRequests, http.StatusRequestTimeout}[i%2])
 		err := f.call(ctx)
 		require.Error(t, err)
-		require.True(t, remote.AsError(gateway.BackendLocal, err).Retryable)
+		require.True(t, remote.AsError(backendtype.BackendLocal, err).Retryable)
 		require.True(t, downUntil(t, err).IsZero())
 	}
 	require.Equal(t, "closed", f.client.BreakerState())

@@ -22,7 +22,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Defaults for Config.
@@ -45,7 +45,7 @@ const (
 // Error is a failed call to a backend. Message never contains request
 // content: it is the backend's error text at most, truncated.
 type Error struct {
-	Backend   gateway.Backend
+	Backend   backendtype.Backend
 	Status    int
 	Code      string
 	Message   string
@@ -80,7 +80,7 @@ func (e *Error) Error() string {
 
 // AsError returns err as an *Error, wrapping anything else as a retryable
 // failure.
-func AsError(backend gateway.Backend, err error) *Error {
+func AsError(backend backendtype.Backend, err error) *Error {
 	if err == nil {
 		return nil
 	}
@@ -117,7 +117,7 @@ type ParsedError struct {
 
 // Config configures a Client.
 type Config struct {
-	Backend gateway.Backend
+	Backend backendtype.Backend
 	BaseURL string
 	// Timeout bounds one HTTP exchange (the caller's context may be shorter).
 	Timeout time.Duration
@@ -353,19 +353,19 @@ func truncate(s string) string {
 
 // WriteFailure turns an error into a failed WriteResult with the error's
 // code and retryability.
-func WriteFailure(backend gateway.Backend, err error) gateway.WriteResult {
+func WriteFailure(backend backendtype.Backend, err error) backendtype.WriteResult {
 	e := AsError(backend, err)
-	return gateway.WriteResult{
-		Status: gateway.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(),
+	return backendtype.WriteResult{
+		Status: backendtype.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(),
 		Response: map[string]any{"status": "error", "error_code": e.Code, "retryable": e.Retryable},
 	}
 }
 
 // CommitFailure turns an error into a failed CommitResult.
-func CommitFailure(backend gateway.Backend, err error) gateway.CommitResult {
+func CommitFailure(backend backendtype.Backend, err error) backendtype.CommitResult {
 	e := AsError(backend, err)
-	return gateway.CommitResult{
-		Status: gateway.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(), DownUntil: e.DownUntil,
+	return backendtype.CommitResult{
+		Status: backendtype.ResultFailed, Retryable: e.Retryable, ErrorCode: e.Code, ErrorMessage: e.Error(), DownUntil: e.DownUntil,
 		Response: map[string]any{"status": "error", "error_code": e.Code, "retryable": e.Retryable},
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // TestPathIdsAreEscapedOnce: a path segment escaped by the adapter reaches
@@ -24,7 +24,7 @@ func TestPathIdsAreEscapedOnce(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := remote.New(remote.Config{Backend: gateway.BackendOpenViking, BaseURL: srv.URL + "/prefix"})
+	c, err := remote.New(remote.Config{Backend: backendtype.BackendOpenViking, BaseURL: srv.URL + "/prefix"})
 	require.NoError(t, err)
 	_, _, err = c.Do(context.Background(), remote.Request{Method: http.MethodGet, Path: "/sessions/" + url.PathEscape("a b/c%d")})
 	require.NoError(t, err)
@@ -48,12 +48,12 @@ func TestTheBackendDecidesRetryability(t *testing.T) {
 		{http.StatusServiceUnavailable, remote.ParsedError{Code: "CAPABILITY_UNAVAILABLE", Permanent: true}, false},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.status) }))
-		c, err := remote.New(remote.Config{Backend: gateway.BackendEverMemOS, BaseURL: srv.URL,
+		c, err := remote.New(remote.Config{Backend: backendtype.BackendEverMemOS, BaseURL: srv.URL,
 			ParseError: func(int, []byte) remote.ParsedError { return tc.parsed }})
 		require.NoError(t, err)
 		_, _, err = c.Do(context.Background(), remote.Request{Method: http.MethodGet, Path: "/x"})
 		srv.Close()
-		re := remote.AsError(gateway.BackendEverMemOS, err)
+		re := remote.AsError(backendtype.BackendEverMemOS, err)
 		require.Equal(t, tc.retryable, re.Retryable, "%d %+v", tc.status, tc.parsed)
 		require.Equal(t, tc.parsed.Code, re.Code)
 	}

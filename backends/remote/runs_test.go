@@ -5,15 +5,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 func TestSessionRuns(t *testing.T) {
 	t.Parallel()
-	turn := func(user, session string) gateway.TurnWrite {
-		return gateway.TurnWrite{WorkspaceID: "ws", UserID: user, SessionID: session}
+	turn := func(user, session string) backendtype.TurnWrite {
+		return backendtype.TurnWrite{WorkspaceID: "ws", UserID: user, SessionID: session}
 	}
-	turns := []gateway.TurnWrite{turn("u1", "s1"), turn("u1", "s1"), turn("u1", "s1"), turn("u2", "s1"), turn("u1", "s2"), turn("u1", "s2")}
+	turns := []backendtype.TurnWrite{turn("u1", "s1"), turn("u1", "s1"), turn("u1", "s1"), turn("u2", "s1"), turn("u1", "s2"), turn("u1", "s2")}
 	var sizes []int
 	for _, run := range SessionRuns(turns, 2) {
 		sizes = append(sizes, len(run))

@@ -3,6 +3,7 @@
 package model
 
 import (
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -18,7 +19,7 @@ type AuditEntryEdge struct {
 
 // One backend's outbox, counted by status.
 type BackendOutboxSummary struct {
-	Backend gateway.Backend        `json:"backend"`
+	Backend backendtype.Backend    `json:"backend"`
 	Summary *gateway.OutboxSummary `json:"summary"`
 }
 

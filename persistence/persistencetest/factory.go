@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -23,7 +24,7 @@ func Ref(modify ...func(*gateway.MemoryRef)) gateway.MemoryRef {
 	n := next()
 	gw := fmt.Sprintf("gw_fixture%06d", n)
 	r := gateway.MemoryRef{
-		ID:           gateway.RefID(gw, gateway.BackendLocal, gateway.RefTypeMessageMemory, "", "", ""),
+		ID:           gateway.RefID(gw, backendtype.BackendLocal, backendtype.RefTypeMessageMemory, "", "", ""),
 		GatewayID:    gw,
 		ProvenanceID: gateway.ProvenanceID(gw, "fixture"),
 		WorkspaceID:  "ws",
@@ -31,8 +32,8 @@ func Ref(modify ...func(*gateway.MemoryRef)) gateway.MemoryRef {
 		AgentID:      "agent",
 		SessionID:    "session",
 		Namespace:    "team/alpha",
-		Backend:      gateway.BackendLocal,
-		RefType:      gateway.RefTypeMessageMemory,
+		Backend:      backendtype.BackendLocal,
+		RefType:      backendtype.RefTypeMessageMemory,
 		Status:       gateway.RefStatusSuccess,
 		Metadata:     gateway.Metadata{"fixture": true},
 		CreatedAt:    BaseTime.Add(time.Duration(n) * time.Microsecond),
@@ -66,7 +67,7 @@ func Job(modify ...func(*gateway.CommitJob)) gateway.CommitJob {
 }
 
 // Event returns a pending commit event of job for backend.
-func Event(job gateway.CommitJob, backend gateway.Backend, modify ...func(*gateway.OutboxEvent)) gateway.OutboxEvent {
+func Event(job gateway.CommitJob, backend backendtype.Backend, modify ...func(*gateway.OutboxEvent)) gateway.OutboxEvent {
 	jobID := job.ID
 	e := gateway.OutboxEvent{
 		ID:          gateway.OutboxEventID(job.ID, backend, gateway.OperationCommitSession),

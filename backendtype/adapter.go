@@ -1,4 +1,4 @@
-package gateway
+package backendtype
 
 import (
 	"context"
@@ -132,7 +132,7 @@ type WriteResult struct {
 	ErrorCode    string
 	ErrorMessage string
 	// Response holds the backend's raw response fields; only the allow-list
-	// (BackendResultMetadata) reaches the control plane.
+	// (the gateway's BackendResultMetadata) reaches the control plane.
 	Response map[string]any
 	// Created is true when this call stored the turn (it was not there
 	// before): a write the gateway may take back (TurnRemover).
@@ -237,6 +237,9 @@ type FeedbackRequest struct {
 	Attempt    int
 	State      Metadata
 }
+
+// RetrieveLimitDefault is the Limit of a query that names none.
+const RetrieveLimitDefault = 10
 
 // RetrievalQuery is one backend query of a retrieveContext call.
 type RetrievalQuery struct {
