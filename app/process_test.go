@@ -1,4 +1,4 @@
-package main
+package app
 
 // Tests of several real gateway processes sharing one PostgreSQL database.
 // The test binary re-executes itself as a helper process running the real

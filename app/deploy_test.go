@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"os"
@@ -17,7 +17,7 @@ import (
 // metrics off the published API port, on unpublished ports of their own.
 func TestDeploymentFiles(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("Dockerfile")
+	raw, err := os.ReadFile("../Dockerfile")
 	require.NoError(t, err)
 	dockerfile := string(raw)
 	froms := regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(dockerfile, -1)
@@ -30,7 +30,7 @@ func TestDeploymentFiles(t *testing.T) {
 	require.Regexp(t, `(?m)^USER 65532:65532$`, dockerfile)
 	require.Contains(t, dockerfile, `"healthcheck"`)
 
-	raw, err = os.ReadFile("compose.yaml")
+	raw, err = os.ReadFile("../compose.yaml")
 	require.NoError(t, err)
 	var compose struct {
 		Services map[string]struct {
@@ -70,7 +70,7 @@ func TestDeploymentFiles(t *testing.T) {
 	for name, s := range compose.Secrets {
 		require.True(t, strings.HasPrefix(s.File, "./deploy/compose/"), name)
 	}
-	ignored, err := os.ReadFile(".gitignore")
+	ignored, err := os.ReadFile("../.gitignore")
 	require.NoError(t, err)
 	for _, s := range compose.Secrets {
 		require.Contains(t, string(ignored), strings.TrimPrefix(s.File, "."), "secret files are not committed")

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func TestConsoleDocumentsAreStaticAndValid(t *testing.T) {
 		_, errs := gqlparser.LoadQueryWithRules(schema, doc, rules.NewDefaultRules())
 		require.Empty(t, errs, "console document %s", name)
 	}
-	app, err := os.ReadFile("console/assets/app.js")
+	app, err := os.ReadFile("../console/assets/app.js")
 	require.NoError(t, err)
 	require.NotRegexp(t, regexp.MustCompile("(query|subscribe)\\(\\s*`"), string(app), "the console builds no document inline")
 }
