@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -26,9 +25,8 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
-	"github.com/memory-gateway/memory-gateway/console"
 	"github.com/memory-gateway/memory-gateway/gateway"
-	"github.com/memory-gateway/memory-gateway/graphiql"
+	"github.com/memory-gateway/memory-gateway/httpapi"
 	"github.com/memory-gateway/memory-gateway/jobevents"
 	"github.com/memory-gateway/memory-gateway/maintenance"
 	"github.com/memory-gateway/memory-gateway/mcpserver"
@@ -379,39 +377,25 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error
 		_ = errors.Join(db.Close(), stopTracing(ctx))
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(graphqlPath, withVia(gateway.ViaGraphQL, withCORS(origins, keyring.Middleware(limitBody(cfg.MaxBodyBytes, withCheckedRequests(withHTTPConformance(gql)))))))
-	mux.Handle(mcpPath, withCORS(origins, keyring.Middleware(agents.Handler(mcpserver.HandlerConfig{
-		MaxBodyBytes: cfg.MaxBodyBytes, Authenticated: !a.devMode,
-	}))))
-	mux.HandleFunc("GET /healthz", healthHandler)
-	mux.HandleFunc("GET /readyz", readyHandler(db))
-	mux.Handle("GET "+console.Path, console.Handler())
-	mux.Handle("GET /console", console.Handler())
-	mux.Handle("GET /v1/export", withVia(gateway.ViaHTTP, keyring.Middleware(exportHandler(svc, logger))))
-	if explore {
-		mux.Handle("GET /{$}", graphiql.Handler("Memory Gateway", "/graphql"))
-		mux.Handle("GET "+graphiql.AssetsPath, graphiql.Assets())
-	}
-	if cfg.Metrics {
-		// On the API port, metrics are the operator's: their figures cover
-		// every workspace, and whoever reaches the API is not the operator.
-		// A scraper reads METRICS_ADDR instead, a listener of its own meant
-		// for a private network, and needs no key.
-		metrics := http.NewServeMux()
-		metrics.Handle("GET "+metricsPath, tel.Handler())
-		handleOperatorOnly(mux, keyring, metrics, metricsPath)
-	}
-	if cfg.Pprof {
-		handleOperatorOnly(mux, keyring, pprofHandler(), pprofPath, strings.TrimSuffix(pprofPath, "/"))
-	}
 	streams, closeStreams := context.WithCancel(context.WithoutCancel(ctx))
 	a.closeStreams = closeStreams
-	var routes http.Handler = mux
-	if a.devMode {
-		routes = loopbackHostsOnly(routes)
-	}
-	a.handler = tel.HTTPHandler(withRequestLog(logger, tel, withRecover(logger, withStreams(streams, routes))))
+	a.handler = httpapi.Handler(httpapi.Options{
+		Logger:    logger,
+		Telemetry: tel,
+		Keyring:   keyring,
+		GraphQL:   gql,
+		MCP: agents.Handler(mcpserver.HandlerConfig{
+			MaxBodyBytes: cfg.MaxBodyBytes, Authenticated: !a.devMode,
+		}),
+		Exporter:     svc,
+		Database:     db,
+		Streams:      streams,
+		Origins:      origins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Explore:      explore,
+		Metrics:      cfg.Metrics,
+		Pprof:        cfg.Pprof,
+	})
 	return a, nil
 }
 
@@ -516,12 +500,7 @@ func (a *app) start(ctx context.Context, runWorker bool) error {
 			return fmt.Errorf("error listening for metrics on %s: %w", a.metricsAddr, err)
 		}
 		a.metricsBound = ln.Addr().String()
-		mux := http.NewServeMux()
-		mux.Handle("GET "+metricsPath, a.telemetry.Handler())
-		// A worker has no other listener: its probes live here.
-		mux.HandleFunc("GET /healthz", healthHandler)
-		mux.HandleFunc("GET /readyz", readyHandler(a.db))
-		a.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: ReadHeaderTimeoutDefault}
+		a.metricsServer = &http.Server{Handler: httpapi.OperationsHandler(a.telemetry.Handler(), a.db), ReadHeaderTimeout: ReadHeaderTimeoutDefault}
 		go func() { _ = a.metricsServer.Serve(ln) }()
 	}
 	return nil
@@ -660,28 +639,6 @@ func runWorker(ctx context.Context, cfg config, logger *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	return a.stop(shutdownCtx)
-}
-
-// healthHandler answers liveness: the process serves HTTP.
-func healthHandler(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-}
-
-func readyHandler(db *persistence.DB) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := db.PingContext(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": "database unreachable"})
-			return
-		}
-		pending, err := db.PendingMigrations(ctx)
-		if err != nil || pending > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": "migrations pending"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
-	}
 }
 
 // loadRetentionPolicy reads RETENTION_POLICY, else RETENTION_POLICY_FILE;

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -382,4 +383,29 @@ func parseConfig(command string, args []string, getenv func(string) string, outp
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	return cfg, nil
+}
+
+// splitList splits a comma-separated setting.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// originHosts turns allowed origins into the host patterns the websocket
+// origin check takes.
+func originHosts(origins []string) []string {
+	var hosts []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			hosts = append(hosts, u.Host)
+		} else {
+			hosts = append(hosts, o)
+		}
+	}
+	return hosts
 }

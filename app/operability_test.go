@@ -23,6 +23,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/httpapi"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
 
@@ -37,7 +38,7 @@ type metricSample struct {
 // alone it serves there (dev mode serves anyone, whatever the key).
 func getMetrics(t *testing.T, base string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+metricsPath, nil)
+	req, err := http.NewRequest(http.MethodGet, base+httpapi.MetricsPath, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+operatorKey)
 	resp, err := http.DefaultClient.Do(req)
@@ -394,7 +395,7 @@ func answerOf(t *testing.T, method, url, authorization string) httpAnswer {
 	require.NoError(t, err)
 	header := resp.Header.Clone()
 	header.Del("Date")
-	header.Del(requestIDHeader)
+	header.Del(httpapi.RequestIDHeader)
 	return httpAnswer{Status: resp.StatusCode, Header: header, Body: string(body)}
 }
 
@@ -520,7 +521,7 @@ func TestMetricsOnTheAPIPortAreTheOperators(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					got := answerOf(t, tc.method, tc.base+metricsPath, tc.authorization)
+					got := answerOf(t, tc.method, tc.base+httpapi.MetricsPath, tc.authorization)
 					if tc.served != 0 {
 						require.Equal(t, tc.served, got.Status, got.Body)
 						if tc.served == http.StatusOK {

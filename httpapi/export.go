@@ -1,7 +1,8 @@
-package app
+package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,11 @@ import (
 	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
+
+// Exporter streams a subject's export, line by line (the service).
+type Exporter interface {
+	ExportSubject(ctx context.Context, in gateway.ExportInput, emit func(gateway.ExportLine) error) error
+}
 
 // exportFlushEvery is how many lines of an export are buffered before they
 // are pushed to the client.
@@ -20,7 +26,7 @@ const exportFlushEvery = 200
 // the first line is a coded JSON error with its status; a failure after it
 // is a last line {"type":"error"} (the status is sent already), and an
 // export that ends without its "end" line is incomplete.
-func exportHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
+func exportHandler(exporter Exporter, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		in := gateway.ExportInput{
@@ -52,15 +58,15 @@ func exportHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
 			}
 			return nil
 		}
-		err := svc.ExportSubject(r.Context(), in, emit)
+		err := exporter.ExportSubject(r.Context(), in, emit)
 		switch {
 		case err == nil:
 		case !started:
-			status, body := exportRefusal(err)
+			status, refusal := exportRefusal(err)
 			if status >= http.StatusInternalServerError {
 				logger.ErrorContext(r.Context(), "memory-gateway: export failed", slog.String("err", err.Error()))
 			}
-			writeJSON(w, status, body)
+			apierror.WriteHTTP(w, status, refusal)
 			return
 		default:
 			logger.ErrorContext(r.Context(), "memory-gateway: export broke off", slog.String("err", err.Error()))
@@ -70,9 +76,9 @@ func exportHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
 	})
 }
 
-// exportRefusal is the status and coded body of an export refused before it
-// started.
-func exportRefusal(err error) (int, map[string]any) {
+// exportRefusal is the status and coded error of an export refused before
+// it started.
+func exportRefusal(err error) (int, apierror.Error) {
 	e := apierror.Classify(err, nil)
 	status := http.StatusInternalServerError
 	switch e.Code {
@@ -91,5 +97,5 @@ func exportRefusal(err error) (int, map[string]any) {
 	case apierror.CodeTimeout:
 		status = http.StatusGatewayTimeout
 	}
-	return status, map[string]any{"errors": []map[string]any{{"message": e.Message, "extensions": e.Extensions()}}}
+	return status, e
 }

@@ -1,4 +1,4 @@
-package app
+package httpapi
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/memory-gateway/memory-gateway/apierror"
 )
 
 // withCheckedRequests refuses, with a coded error a client can act on, a
@@ -35,26 +37,26 @@ func withCheckedRequests(next http.Handler) http.Handler {
 		}
 		switch {
 		case r.Method == http.MethodPost && !jsonMediaType(r.Header.Get("Content-Type")):
-			writeJSON(w, http.StatusUnsupportedMediaType, codedError("unsupported content type: send application/json", "UNSUPPORTED_MEDIA_TYPE", ""))
+			writeError(w, http.StatusUnsupportedMediaType, "unsupported content type: send application/json", codeUnsupportedMediaType, "")
 			return
 		case r.Method == http.MethodPost:
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				var tooLarge *http.MaxBytesError
 				if errors.As(err, &tooLarge) {
-					writeJSON(w, http.StatusRequestEntityTooLarge, codedError("request body is larger than "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes", "BAD_USER_INPUT", "body"))
+					writeError(w, http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes", apierror.CodeBadUserInput, "body")
 					return
 				}
-				writeJSON(w, http.StatusBadRequest, codedError("the request body could not be read", "BAD_REQUEST", ""))
+				writeError(w, http.StatusBadRequest, "the request body could not be read", codeBadRequest, "")
 				return
 			}
 			body = documentIDRequest(body)
 			if msg, field := requestShape(body); msg != "" {
-				writeJSON(w, http.StatusBadRequest, codedError(msg, "BAD_REQUEST", field))
+				writeError(w, http.StatusBadRequest, msg, codeBadRequest, field)
 				return
 			}
 			if field, bad := unstorableJSON(body, nil); bad {
-				writeJSON(w, http.StatusBadRequest, codedError(field+": must be valid UTF-8 (no lone surrogate escapes)", "BAD_USER_INPUT", field))
+				writeError(w, http.StatusBadRequest, field+": must be valid UTF-8 (no lone surrogate escapes)", apierror.CodeBadUserInput, field)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -69,24 +71,24 @@ func withCheckedRequests(next http.Handler) http.Handler {
 			for _, name := range []string{"query", "operationName", "variables", "extensions"} {
 				v := q.Get(name)
 				if !utf8.ValidString(v) {
-					writeJSON(w, http.StatusBadRequest, codedError(name+": must be valid UTF-8", "BAD_USER_INPUT", name))
+					writeError(w, http.StatusBadRequest, name+": must be valid UTF-8", apierror.CodeBadUserInput, name)
 					return
 				}
 				if (name == "variables" || name == "extensions") && v != "" {
 					var obj map[string]any
 					if json.Unmarshal([]byte(v), &obj) != nil {
-						writeJSON(w, http.StatusBadRequest, codedError(name+": must be a JSON object", "BAD_REQUEST", name))
+						writeError(w, http.StatusBadRequest, name+": must be a JSON object", codeBadRequest, name)
 						return
 					}
 					if field, bad := unstorableJSON([]byte(v), []string{name}); bad {
-						writeJSON(w, http.StatusBadRequest, codedError(field+": must be valid UTF-8 (no lone surrogate escapes)", "BAD_USER_INPUT", field))
+						writeError(w, http.StatusBadRequest, field+": must be valid UTF-8 (no lone surrogate escapes)", apierror.CodeBadUserInput, field)
 						return
 					}
 				}
 			}
 			if getMutation(q.Get("query"), q.Get("operationName")) {
 				w.Header().Set("Allow", "POST")
-				writeJSON(w, http.StatusMethodNotAllowed, codedError("a GET request may only run a query: send mutations and subscriptions with POST", "METHOD_NOT_ALLOWED", ""))
+				writeError(w, http.StatusMethodNotAllowed, "a GET request may only run a query: send mutations and subscriptions with POST", codeMethodNotAllowed, "")
 				return
 			}
 		}
@@ -187,14 +189,6 @@ func getMutation(query, operationName string) bool {
 		}
 	}
 	return false
-}
-
-func codedError(message, code, field string) map[string]any {
-	ext := map[string]any{"code": code}
-	if field != "" {
-		ext["field"] = field
-	}
-	return map[string]any{"errors": []map[string]any{{"message": message, "extensions": ext}}}
 }
 
 // unstorableJSON walks a JSON document token by token and reports the path

@@ -1,4 +1,4 @@
-package app
+package httpapi
 
 import (
 	"bufio"
@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -21,19 +20,14 @@ import (
 
 	"github.com/rs/cors"
 
+	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/policy"
 	"github.com/memory-gateway/memory-gateway/telemetry"
 )
 
-// requestIDHeader carries the request id in and out.
-const requestIDHeader = "X-Request-Id"
-
-// graphqlPath is where the API is served.
-const graphqlPath = "/graphql"
-
-// mcpPath is where agents reach the MCP server.
-const mcpPath = "/mcp"
+// RequestIDHeader carries the request id in and out.
+const RequestIDHeader = "X-Request-Id"
 
 // withVia marks the requests of an edge, for their audit entries.
 func withVia(via gateway.Via, next http.Handler) http.Handler {
@@ -49,23 +43,12 @@ type requestIDKey struct{}
 func limitBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
-				"errors": []map[string]any{{
-					"message":    fmt.Sprintf("request body is larger than %d bytes", limit),
-					"extensions": map[string]any{"code": "BAD_USER_INPUT", "field": "body"},
-				}},
-			})
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit), apierror.CodeBadUserInput, "body")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // withRecover turns a panic outside the GraphQL executor into a logged 500.
@@ -78,7 +61,7 @@ func withRecover(logger *slog.Logger, next http.Handler) http.Handler {
 				}
 				logger.ErrorContext(r.Context(), "http: panic",
 					slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
-				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"})
+				writeError(w, http.StatusInternalServerError, "internal error", apierror.CodeInternal, "")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -125,13 +108,13 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // withRequestLog gives every request an id (the caller's X-Request-Id when it
 // is sane) and logs method, path, status, duration, the principal's name, the
 // GraphQL operation and its outcome; never bodies, keys or content.
-func withRequestLog(logger *slog.Logger, tel *telemetry.Telemetry, next http.Handler) http.Handler {
+func withRequestLog(logger *slog.Logger, tel Telemetry, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(requestIDHeader)
+		id := r.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set(requestIDHeader, id)
+		w.Header().Set(RequestIDHeader, id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx, info := telemetry.WithRequestInfo(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
@@ -142,7 +125,7 @@ func withRequestLog(logger *slog.Logger, tel *telemetry.Telemetry, next http.Han
 		if facts.Outcome == "" {
 			facts.Outcome = httpOutcome(rec.status)
 		}
-		if r.URL.Path == graphqlPath && !isStream(r) && !facts.Observed {
+		if r.URL.Path == GraphQLPath && !isStream(r) && !facts.Observed {
 			tel.ObserveRejected(facts.Outcome, elapsed)
 		}
 		attrs := []slog.Attr{
@@ -207,12 +190,6 @@ func handleOperatorOnly(mux *http.ServeMux, keyring *policy.Keyring, routes http
 	}
 }
 
-// pprofPath is the subtree of the Go runtime profiles.
-const pprofPath = "/debug/pprof/"
-
-// metricsPath is where Prometheus metrics are served.
-const metricsPath = "/metrics"
-
 // pprofHandler serves the Go runtime profiles. The command line is not
 // served: secrets passed as flags are on it.
 func pprofHandler() http.Handler {
@@ -271,31 +248,6 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// splitList splits a comma-separated setting.
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
-}
-
-// originHosts turns allowed origins into the host patterns the websocket
-// origin check takes.
-func originHosts(origins []string) []string {
-	var hosts []string
-	for _, o := range origins {
-		if u, err := url.Parse(o); err == nil && u.Host != "" {
-			hosts = append(hosts, u.Host)
-		} else {
-			hosts = append(hosts, o)
-		}
-	}
-	return hosts
-}
-
 // withCORS lets browsers on the allowed origins call the API; with none
 // configured, only same-origin pages can.
 func withCORS(origins []string, next http.Handler) http.Handler {
@@ -305,9 +257,9 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodOptions},
-		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", requestIDHeader, "traceparent",
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", RequestIDHeader, "traceparent",
 			"Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-Id"},
-		ExposedHeaders:   []string{requestIDHeader, "Mcp-Session-Id"},
+		ExposedHeaders:   []string{RequestIDHeader, "Mcp-Session-Id"},
 		AllowCredentials: false,
 		MaxAge:           600,
 	}).Handler(next)
@@ -394,7 +346,7 @@ func loopbackHostsOnly(next http.Handler) http.Handler {
 		host = strings.Trim(host, "[]")
 		ip := net.ParseIP(host)
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			writeJSON(w, http.StatusForbidden, codedError("dev mode answers only requests to a loopback host (localhost, 127.0.0.1, [::1])", "FORBIDDEN", ""))
+			writeError(w, http.StatusForbidden, "dev mode answers only requests to a loopback host (localhost, 127.0.0.1, [::1])", apierror.CodeForbidden, "")
 			return
 		}
 		next.ServeHTTP(w, r)
