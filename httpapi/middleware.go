@@ -23,7 +23,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/policy"
-	"github.com/memory-gateway/memory-gateway/telemetry"
+	"github.com/memory-gateway/memory-gateway/requestinfo"
 )
 
 // RequestIDHeader carries the request id in and out.
@@ -35,8 +35,6 @@ func withVia(via gateway.Via, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(gateway.WithVia(r.Context(), via)))
 	})
 }
-
-type requestIDKey struct{}
 
 // limitBody caps request bodies; the GraphQL transports then fail to read an
 // oversized body and answer with an error instead of buffering it.
@@ -106,7 +104,8 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // withRequestLog gives every request an id (the caller's X-Request-Id when it
-// is sane) and logs method, path, status, duration, the principal's name, the
+// is sane), starts collecting its facts (requestinfo) under that id and its
+// trace's, and logs method, path, status, duration, the principal's name, the
 // GraphQL operation and its outcome; never bodies, keys or content.
 func withRequestLog(logger *slog.Logger, tel Telemetry, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -115,8 +114,8 @@ func withRequestLog(logger *slog.Logger, tel Telemetry, next http.Handler) http.
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		ctx, info := telemetry.WithRequestInfo(ctx)
+		traceID := tel.TraceID(r.Context())
+		ctx, info := requestinfo.Start(r.Context(), id, traceID)
 		rec := &statusRecorder{ResponseWriter: w}
 		started := time.Now()
 		next.ServeHTTP(rec, r.WithContext(ctx))
@@ -135,7 +134,7 @@ func withRequestLog(logger *slog.Logger, tel Telemetry, next http.Handler) http.
 			slog.Int("status", rec.status),
 			slog.Duration("duration", elapsed),
 		}
-		if traceID := telemetry.TraceID(ctx); traceID != "" {
+		if traceID != "" {
 			attrs = append(attrs, slog.String("trace_id", traceID))
 		}
 		if facts.Principal != "" {
@@ -163,7 +162,7 @@ func httpOutcome(status int) string {
 	case status >= 500:
 		return "INTERNAL"
 	default:
-		return telemetry.OutcomeOK
+		return requestinfo.OutcomeOK
 	}
 }
 

@@ -32,11 +32,12 @@ const (
 	pprofPath = "/debug/pprof/"
 )
 
-// Telemetry is what the HTTP edge reports to: spans per request, the count
-// of GraphQL requests refused before they became operations, and the
-// metrics it serves.
+// Telemetry is what the HTTP edge reports to: spans per request (and the
+// trace a request is part of), the count of GraphQL requests refused before
+// they became operations, and the metrics it serves.
 type Telemetry interface {
 	HTTPHandler(next http.Handler) http.Handler
+	TraceID(ctx context.Context) string
 	ObserveRejected(outcome string, elapsed time.Duration)
 	Handler() http.Handler
 }
