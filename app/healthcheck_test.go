@@ -78,13 +78,13 @@ func TestWorkerServesProbesBesideMetrics(t *testing.T) {
 			ctx := context.Background()
 			logger := slog.New(slog.DiscardHandler)
 			require.NoError(t, migrateOnly(ctx, cfg, logger))
-			a, err := buildApp(ctx, cfg, logger)
+			a, err := buildApp(ctx, cfg, logger, role{worker: true})
 			require.NoError(t, err)
-			require.NoError(t, a.start(ctx, true))
+			require.NoError(t, a.start(ctx))
 			t.Cleanup(func() { require.NoError(t, a.stop(context.Background())) })
 
 			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-				resp, err := http.Get("http://" + a.metricsBound + path)
+				resp, err := http.Get("http://" + a.metricsAddr() + path)
 				require.NoError(t, err)
 				body, _ := io.ReadAll(resp.Body)
 				_ = resp.Body.Close()
@@ -93,7 +93,7 @@ func TestWorkerServesProbesBesideMetrics(t *testing.T) {
 					require.Contains(t, string(body), `"ready"`)
 				}
 			}
-			code, _ := healthcheck(t, nil, "--listen", a.metricsBound)
+			code, _ := healthcheck(t, nil, "--listen", a.metricsAddr())
 			require.Equal(t, 0, code)
 		})
 	}

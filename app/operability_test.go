@@ -470,16 +470,16 @@ func TestPprofIsOperatorOnly(t *testing.T) {
 func startApp(t *testing.T, env map[string]string) (api, metrics string) {
 	t.Helper()
 	ctx := context.Background()
-	a, err := buildApp(ctx, testConfig(t, env), discardLogger())
+	a, err := buildApp(ctx, testConfig(t, env), discardLogger(), role{})
 	require.NoError(t, err)
-	require.NoError(t, a.start(ctx, false))
+	require.NoError(t, a.start(ctx))
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(func() {
 		srv.Close()
 		require.NoError(t, a.stop(context.Background()))
 	})
-	if a.metricsBound != "" {
-		metrics = "http://" + a.metricsBound
+	if a.metricsAddr() != "" {
+		metrics = "http://" + a.metricsAddr()
 	}
 	return srv.URL, metrics
 }

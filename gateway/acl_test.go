@@ -57,7 +57,7 @@ func TestSubscriptionsRespectGrants(t *testing.T) {
 		ctx := context.Background()
 		hub := jobevents.New(persistence.NewStore(db), nil)
 		require.NoError(t, hub.Start(ctx))
-		t.Cleanup(hub.Stop)
+		t.Cleanup(func() { _ = hub.Stop(context.Background()) })
 		svc, err := gateway.NewService(gateway.Options{
 			Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{localBackend(db)}, Publisher: hub, Watcher: hub,
 		})

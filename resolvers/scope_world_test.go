@@ -157,7 +157,7 @@ func newScopeWorld(t *testing.T, db *persistence.DB) *scopeWorld {
 	require.NoError(t, err)
 	w.hub = jobevents.New(persistence.NewStore(db), nil)
 	require.NoError(t, w.hub.Start(context.Background()))
-	t.Cleanup(w.hub.Stop)
+	t.Cleanup(func() { _ = w.hub.Stop(context.Background()) })
 	w.h = newHarness(t, db, strict(),
 		withBackends(local.New(db.DB, w.clock.Now), ov, em),
 		withClock(w.clock.Now), withObserver(w.withheld), withHub(w.hub),

@@ -91,9 +91,9 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 		srv.Close()
 		_ = w.Stop(ctx)
 		if listener != nil {
-			listener.Stop()
+			_ = listener.Stop(context.Background())
 		}
-		hub.Stop()
+		_ = hub.Stop(context.Background())
 	})
 	return &liveServer{url: srv.URL, svc: svc, hub: hub, backend: backend}
 }

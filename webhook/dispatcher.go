@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Defaults.
@@ -130,6 +131,8 @@ type Dispatcher struct {
 	done         chan struct{}
 }
 
+var _ lifecycle.Component = (*Dispatcher)(nil)
+
 // New builds a dispatcher that reaches endpoints only through guard.
 func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() time.Time, hooks Hooks) (*Dispatcher, error) {
 	if store == nil || guard == nil {
@@ -189,7 +192,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.done != nil {
-		return errors.New("webhook: dispatcher already started")
+		return fmt.Errorf("webhook: %w", lifecycle.ErrStarted)
 	}
 	base := context.WithoutCancel(ctx)
 	claimCtx, stopClaiming := context.WithCancel(base)

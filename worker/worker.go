@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Defaults for Config.
@@ -227,6 +228,8 @@ type Worker struct {
 	flushing    atomic.Int32 // completion transactions in progress
 }
 
+var _ lifecycle.Component = (*Worker)(nil)
+
 // New builds a Worker.
 func New(opts Options) (*Worker, error) {
 	if opts.Store == nil || opts.Executor == nil {
@@ -280,7 +283,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.started {
-		return errors.New("worker: already started")
+		return fmt.Errorf("worker: %w", lifecycle.ErrStarted)
 	}
 	w.started = true
 	base := context.WithoutCancel(ctx)
