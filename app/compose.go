@@ -147,6 +147,8 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 		return nil, err
 	}
 	a := &app{devMode: p.keyring.Empty(), keyring: p.keyring}
+	// Every component logs to the one logger and reads the system clock.
+	env := lifecycle.NewEnv(logger, nil)
 	defer func() {
 		if err != nil {
 			_ = a.components.Stop(ctx)
@@ -186,11 +188,11 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 	for i, b := range backends {
 		backendNames[i] = b.Name()
 	}
-	tel.ObserveOutbox(store, backendNames, logger)
+	tel.ObserveOutbox(store, backendNames, env)
 	// The hub hears this process's job changes directly, as exact states;
 	// on PostgreSQL it also hears other processes' changes through the
 	// listener below.
-	hub := jobevents.New(store, logger)
+	hub := jobevents.New(store, env)
 	opts := gateway.Options{
 		Store:    store,
 		Backends: backends,
@@ -233,7 +235,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 			Store:     store,
 			Executor:  exec,
 			Publisher: hub,
-			Logger:    logger,
+			Env:       env,
 			Hooks:     tel.WorkerHooks(),
 			Config: worker.Config{
 				Backends:              backendNames,
@@ -264,15 +266,15 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 		if a.worker != nil {
 			handlers.Outbox = func() { a.worker.NotifyOutbox(ctx) }
 		}
-		a.components.Add("notification listener", persistence.NewListener(db, handlers, logger))
+		a.components.Add("notification listener", persistence.NewListener(db, handlers, env))
 	}
-	retention, err := maintenance.New(maintenance.Config{Policy: p.retention, Interval: cfg.MaintenanceInterval, BatchSize: cfg.MaintenanceBatch}, store, a.service, logger, nil, tel.MaintenanceHooks())
+	retention, err := maintenance.New(maintenance.Config{Policy: p.retention, Interval: cfg.MaintenanceInterval, BatchSize: cfg.MaintenanceBatch}, store, a.service, env, tel.MaintenanceHooks())
 	if err != nil {
 		return nil, err
 	}
 	a.components.Add("retention", retention)
 	if r.worker {
-		webhooks, err := webhook.New(store, p.guard, webhook.Config{Schedule: p.schedule, Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPoll, WorkspaceConcurrency: cfg.WebhookPerWorkspace}, logger, nil, tel.WebhookHooks())
+		webhooks, err := webhook.New(store, p.guard, webhook.Config{Schedule: p.schedule, Timeout: cfg.WebhookTimeout, PollInterval: cfg.WebhookPoll, WorkspaceConcurrency: cfg.WebhookPerWorkspace}, env, tel.WebhookHooks())
 		if err != nil {
 			return nil, err
 		}
@@ -327,7 +329,7 @@ func (a *app) buildEdge(ctx context.Context, cfg config, logger *slog.Logger, p 
 		TrustedDocuments:              p.trusted,
 	})
 	agents, err := mcpserver.New(mcpserver.Options{
-		Service: a.service, Logger: logger, Version: version(), DevMode: a.devMode, Backends: a.agentBackends(),
+		Service: a.service, Env: lifecycle.NewEnv(logger, nil), Version: version(), DevMode: a.devMode, Backends: a.agentBackends(),
 		ObserveTool: a.telemetry.MCPToolObserver(),
 	})
 	if err != nil {

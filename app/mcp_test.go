@@ -841,6 +841,9 @@ func TestMCPObservability(t *testing.T) {
 	require.Equal(t, 1.0, sum(samples, "memory_gateway_mcp_tool_calls_total", `tool="remember"`, `outcome="BAD_USER_INPUT"`))
 	require.Equal(t, 2.0, sum(samples, "memory_gateway_mcp_tool_duration_seconds_count", `tool="remember"`))
 
+	// A request's log line is written once its handler returns, which may
+	// be after the client has read the answer.
+	logs.await(t, func(written string) bool { return strings.Count(written, `"operation_type":"mcp_tool"`) >= 2 })
 	outcomes := map[any]bool{}
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if !strings.Contains(line, `"msg":"http: request"`) || !strings.Contains(line, `"operation_type":"mcp_tool"`) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/mcpserver"
 )
 
@@ -104,7 +105,7 @@ func runMCPStdio(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintln(stderr, "memory-gateway mcp-stdio:", err)
 		return 2
 	}
-	proxy, err := mcpserver.NewProxy(ctx, mcpserver.ProxyConfig{URL: cfg.URL, Key: cfg.Key, Logger: logger, Version: version()})
+	proxy, err := mcpserver.NewProxy(ctx, mcpserver.ProxyConfig{URL: cfg.URL, Key: cfg.Key, Env: lifecycle.NewEnv(logger, nil), Version: version()})
 	if err != nil {
 		logger.Error("memory-gateway mcp-stdio: " + err.Error())
 		return 1

@@ -103,12 +103,41 @@ type helper struct {
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
+	// wrote is signalled after each write (see await).
+	wrote chan struct{}
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.wrote != nil {
+		select {
+		case l.wrote <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
+
+// await waits until what was written satisfies done, or fails t after
+// processTimeout.
+func (l *lockedBuffer) await(t *testing.T, done func(written string) bool) {
+	t.Helper()
+	l.mu.Lock()
+	if l.wrote == nil {
+		l.wrote = make(chan struct{}, 1)
+	}
+	wrote := l.wrote
+	l.mu.Unlock()
+	deadline := time.After(processTimeout)
+	for !done(l.String()) {
+		select {
+		case <-wrote:
+		case <-deadline:
+			t.Fatalf("never written; so far:\n%s", l.String())
+		}
+	}
 }
 
 func (l *lockedBuffer) String() string {

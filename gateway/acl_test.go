@@ -10,6 +10,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/statements"
@@ -55,7 +56,7 @@ func TestSubscriptionsRespectGrants(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		hub := jobevents.New(persistence.NewStore(db), nil)
+		hub := jobevents.New(persistence.NewStore(db), lifecycle.Env{})
 		require.NoError(t, hub.Start(ctx))
 		t.Cleanup(func() { _ = hub.Stop(context.Background()) })
 		svc, err := gateway.NewService(gateway.Options{

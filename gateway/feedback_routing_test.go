@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -27,7 +28,7 @@ func drain(t *testing.T, db *persistence.DB, svc *gateway.Service, now ...func()
 	}
 	opts := worker.Options{Store: persistence.NewStore(db), Executor: executorOf(t, svc), Config: worker.Config{Backends: names}}
 	if len(now) > 0 {
-		opts.Now = now[0]
+		opts.Env = lifecycle.NewEnv(nil, now[0])
 	}
 	w, err := worker.New(opts)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/openviking"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -36,7 +37,7 @@ func newOneBackendWorld(t *testing.T, db *persistence.DB, backend func(clock fun
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
-	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Now: clock,
+	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Env: lifecycle.NewEnv(nil, clock),
 		Config: worker.Config{Backends: []gateway.Backend{adapter.Name()}}})
 	require.NoError(t, err)
 	opts.Drainer, opts.Notifier = w.worker, w.worker

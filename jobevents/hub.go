@@ -129,13 +129,10 @@ var (
 )
 
 // New returns a Hub reading job state through loader.
-func New(loader Loader, logger *slog.Logger) *Hub {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+func New(loader Loader, env lifecycle.Env) *Hub {
 	return &Hub{
 		loader:    loader,
-		logger:    logger,
+		logger:    env.Logger(),
 		jobSubs:   map[string]map[*Subscription]struct{}{},
 		scopeSubs: map[*Subscription]struct{}{},
 		changed:   map[string]struct{}{},

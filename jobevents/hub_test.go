@@ -61,7 +61,7 @@ func job(id string, status gateway.JobStatus, version int64) gateway.CommitJob {
 func newHub(t *testing.T) (*jobevents.Hub, *fakeLoader) {
 	t.Helper()
 	loader := &fakeLoader{jobs: map[string]gateway.CommitJob{}}
-	h := jobevents.New(loader, nil)
+	h := jobevents.New(loader, lifecycle.Env{})
 	require.NoError(t, h.Start(context.Background()))
 	t.Cleanup(func() { _ = h.Stop(context.Background()) })
 	return h, loader
@@ -146,6 +146,6 @@ func TestResyncRereadsWatchedJobs(t *testing.T) {
 func TestHubIsAComponent(t *testing.T) {
 	t.Parallel()
 	lifecycletest.Check(t, func() lifecycle.Component {
-		return jobevents.New(&fakeLoader{jobs: map[string]gateway.CommitJob{}}, nil)
+		return jobevents.New(&fakeLoader{jobs: map[string]gateway.CommitJob{}}, lifecycle.Env{})
 	})
 }

@@ -68,8 +68,8 @@ type Service struct {
 
 var _ lifecycle.Component = (*Service)(nil)
 
-// New builds the service; now nil means time.Now.
-func New(cfg Config, store gateway.RetentionStore, expirer Expirer, logger *slog.Logger, now func() time.Time, hooks Hooks) (*Service, error) {
+// New builds the service.
+func New(cfg Config, store gateway.RetentionStore, expirer Expirer, env lifecycle.Env, hooks Hooks) (*Service, error) {
 	if store == nil || expirer == nil {
 		return nil, errors.New("maintenance: a store and an expirer are required")
 	}
@@ -82,13 +82,7 @@ func New(cfg Config, store gateway.RetentionStore, expirer Expirer, logger *slog
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = BatchSizeDefault
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Service{cfg: cfg, store: store, expirer: expirer, logger: logger, now: now, hooks: hooks}, nil
+	return &Service{cfg: cfg, store: store, expirer: expirer, logger: env.Logger(), now: env.Clock(), hooks: hooks}, nil
 }
 
 // Start runs the service in the background: a run at once, then one per

@@ -23,7 +23,7 @@ func (nothingToExpire) ExpireMemories(context.Context, gateway.RetentionStore, g
 func TestServiceIsAComponent(t *testing.T) {
 	t.Parallel()
 	lifecycletest.Check(t, func() lifecycle.Component {
-		s, err := maintenance.New(maintenance.Config{}, struct{ gateway.RetentionStore }{}, nothingToExpire{}, nil, nil, maintenance.Hooks{})
+		s, err := maintenance.New(maintenance.Config{}, struct{ gateway.RetentionStore }{}, nothingToExpire{}, lifecycle.Env{}, maintenance.Hooks{})
 		if err != nil {
 			t.Fatal(err)
 		}

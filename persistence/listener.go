@@ -53,11 +53,8 @@ type Listener struct {
 }
 
 // NewListener returns a Listener; it does nothing until Start.
-func NewListener(db *DB, handlers ListenerHandlers, logger *slog.Logger) *Listener {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &Listener{db: db, handlers: handlers, logger: logger, listening: make(chan struct{})}
+func NewListener(db *DB, handlers ListenerHandlers, env lifecycle.Env) *Listener {
+	return &Listener{db: db, handlers: handlers, logger: env.Logger(), listening: make(chan struct{})}
 }
 
 // Start runs the listener until Stop (lifecycle.Component).

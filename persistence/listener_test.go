@@ -39,7 +39,7 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 		Jobs:        func(ids []string) { offer(jobs, ids) },
 		Outbox:      func() { offer(outbox, struct{}{}) },
 		Reconnected: func() { offer(reconnected, struct{}{}) },
-	}, nil)
+	}, lifecycle.Env{})
 	require.NoError(t, l.Start(ctx))
 	t.Cleanup(func() { _ = l.Stop(context.Background()) })
 	<-l.Listening()
@@ -110,6 +110,6 @@ func TestListenerIsAComponent(t *testing.T) {
 	t.Parallel()
 	db := pt.Open(t, pt.Postgres)
 	lifecycletest.Check(t, func() lifecycle.Component {
-		return persistence.NewListener(db, persistence.ListenerHandlers{}, nil)
+		return persistence.NewListener(db, persistence.ListenerHandlers{}, lifecycle.Env{})
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -120,7 +121,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	for _, b := range cfg.backends {
 		names = append(names, b.Name())
 	}
-	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Publisher: publisher, Now: cfg.now, Config: worker.Config{Backends: names}})
+	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Publisher: publisher, Env: lifecycle.NewEnv(nil, cfg.now), Config: worker.Config{Backends: names}})
 	require.NoError(t, err)
 	svcOpts.Notifier, svcOpts.Drainer = w, w
 	svc, err := gateway.NewService(svcOpts)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/resolvers"
@@ -62,7 +63,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	t.Helper()
 	ctx := context.Background()
 	store := persistence.NewStore(db)
-	hub := jobevents.New(store, nil)
+	hub := jobevents.New(store, lifecycle.Env{})
 	var listener *persistence.Listener
 	backend := &gatedBackend{started: make(chan struct{}, 10), gate: make(chan struct{})}
 	opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{backend}, Publisher: hub, Watcher: hub}
@@ -72,7 +73,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 		// Changes also travel through NOTIFY, as between processes.
 		listener = persistence.NewListener(db, persistence.ListenerHandlers{
 			Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync,
-		}, nil)
+		}, lifecycle.Env{})
 	}
 	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []gateway.Backend{backend.Name()}}})
 	require.NoError(t, err)

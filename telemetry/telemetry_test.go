@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 func newRecorded(t *testing.T) (*Telemetry, *tracetest.SpanRecorder) {
@@ -144,7 +145,7 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 		return map[gateway.Backend]gateway.OutboxSummary{
 			gateway.BackendEverMemOS: {PendingEvents: 7, ProcessingEvents: 2, DeadLetterEvents: 1},
 		}, nil
-	}), []gateway.Backend{gateway.BackendLocal, gateway.BackendEverMemOS}, nil)
+	}), []gateway.Backend{gateway.BackendLocal, gateway.BackendEverMemOS}, lifecycle.Env{})
 	tel.ObserveSubscriptions(func() int { return 42 })
 
 	body := scrape(t, tel)

@@ -17,6 +17,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/backends/remote"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -74,7 +75,7 @@ func TestRemoteOutageSpendsNoAttempts(t *testing.T) {
 		require.NoError(t, err)
 		exec, err := gateway.NewOutboxExecutor(opts)
 		require.NoError(t, err)
-		w, err := worker.New(worker.Options{Store: store, Executor: exec, Now: c.Now, Config: worker.Config{Backends: []gateway.Backend{gateway.BackendOpenViking}}})
+		w, err := worker.New(worker.Options{Store: store, Executor: exec, Env: lifecycle.NewEnv(nil, c.Now), Config: worker.Config{Backends: []gateway.Backend{gateway.BackendOpenViking}}})
 		require.NoError(t, err)
 
 		const sessions = 30

@@ -167,9 +167,8 @@ type Options struct {
 	Executor Executor
 	// Publisher hands job states to this process's subscribers; may be nil.
 	Publisher gateway.JobPublisher
-	Logger    *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now    func() time.Time
+	// Env is where the worker logs and its clock.
+	Env    lifecycle.Env
 	Config Config
 	// Hooks observe the worker (tests, metrics); any may be nil.
 	Hooks Hooks
@@ -247,19 +246,13 @@ func New(opts Options) (*Worker, error) {
 		store:       opts.Store,
 		exec:        opts.Executor,
 		publisher:   opts.Publisher,
-		logger:      opts.Logger,
-		now:         opts.Now,
+		logger:      opts.Env.Logger(),
+		now:         opts.Env.Clock(),
 		hooks:       opts.Hooks,
 		wake:        make(chan struct{}, 1),
 		inflight:    map[string]*inflight{},
 		perBack:     map[gateway.Backend]int{},
 		completions: make(chan gateway.OutboxCompletion, cfg.CompletionBatchMax),
-	}
-	if w.logger == nil {
-		w.logger = slog.New(slog.DiscardHandler)
-	}
-	if w.now == nil {
-		w.now = time.Now
 	}
 	return w, nil
 }
