@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,52 +19,11 @@ import (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	return run(ctx, os.Args[1:], process{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr})
 }
 
-// run is main without process globals, so tests can drive it.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	command := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		command, args = args[0], args[1:]
-	}
-	if command == "healthcheck" {
-		return runHealthcheck(ctx, args, getenv, stderr)
-	}
-	if command == "trusted-documents" {
-		return runTrustedDocuments(args, os.Stdout, stderr)
-	}
-	if command == "mcp-stdio" {
-		return runMCPStdio(ctx, args, getenv, stderr)
-	}
-	cfg, err := parseConfig(command, args, getenv, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "memory-gateway:", err)
-		return 2
-	}
-	logger, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "memory-gateway:", err)
-		return 2
-	}
-	switch command {
-	case "serve":
-		err = serve(ctx, cfg, logger, nil)
-	case "migrate":
-		err = migrateOnly(ctx, cfg, logger)
-	case "worker":
-		err = runWorker(ctx, cfg, logger)
-	}
-	if err != nil {
-		logger.Error("memory-gateway: exiting on error", slog.String("err", err.Error()))
-		return 1
-	}
-	return 0
-}
-
+// newLogger is the process's logger: level and format as configured,
+// written to w.
 func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {

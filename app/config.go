@@ -343,8 +343,7 @@ func parseConfig(command string, args []string, getenv func(string) string, outp
 	default:
 		return cfg, fmt.Errorf("unknown command %q (want serve, worker or migrate)", command)
 	}
-	fs := flag.NewFlagSet("memory-gateway "+command, flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := newFlagSet(command, output)
 	var errs []error
 	for _, s := range settings(&cfg) {
 		if err := s.set(s.def); err != nil && s.def != "" {

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,17 +16,17 @@ const healthcheckTimeout = 3 * time.Second
 // runHealthcheck probes http://LISTEN_ADDR/readyz and exits 0 when it
 // answers ready, 1 otherwise (2 for bad usage): the probe of images that
 // have no curl. It is silent unless --verbose.
-func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	listen := getenv("LISTEN_ADDR")
+func runHealthcheck(ctx context.Context, p process, args []string) int {
+	stderr := p.stderr
+	listen := p.getenv("LISTEN_ADDR")
 	if listen == "" {
 		listen = ListenAddrDefault
 	}
-	fs := flag.NewFlagSet("memory-gateway healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("healthcheck", stderr)
 	fs.StringVar(&listen, "listen", listen, "the address serve (or the worker's METRICS_ADDR) listens on (env LISTEN_ADDR)")
 	verbose := fs.Bool("verbose", false, "say why the probe failed")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return exitCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "memory-gateway healthcheck: unexpected arguments: %v\n", fs.Args())

@@ -18,7 +18,7 @@ import (
 func healthcheck(t *testing.T, env map[string]string, args ...string) (int, string) {
 	t.Helper()
 	var stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"healthcheck"}, args...), func(k string) string { return env[k] }, &stderr)
+	code := run(context.Background(), append([]string{"healthcheck"}, args...), process{getenv: func(k string) string { return env[k] }, stdout: io.Discard, stderr: &stderr})
 	return code, stderr.String()
 }
 

@@ -391,11 +391,13 @@ func TestMCPGrants(t *testing.T) {
 
 // TestMCPDevModeAndOlderClients: in dev mode no key is needed, and a call
 // that names no workspace, user, agent or namespace acts as the documented
-// defaults; a client of an older protocol revision is served too.
+// defaults; a client of an older protocol revision is served too, and told
+// the binary's version.
 func TestMCPDevModeAndOlderClients(t *testing.T) {
 	t.Parallel()
 	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
 	session, _ := mcpClient(t, base, "", &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	require.Equal(t, testVersion, session.InitializeResult().ServerInfo.Version, "the handshake gives the version the version command prints")
 	res, out := callTool(t, session, "remember", map[string]any{"sessionId": "s1",
 		"turns": []any{map[string]any{"role": "USER", "content": "hi from dev mode"}}}, nil)
 	require.False(t, res.IsError, resultText(res))

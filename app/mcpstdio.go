@@ -3,13 +3,11 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -38,8 +36,7 @@ func parseMCPStdioConfig(args []string, getenv func(string) string, output io.Wr
 		cfg.LogLevel = v
 	}
 	keyFile := getenv("MEMORY_GATEWAY_KEY_FILE")
-	fs := flag.NewFlagSet("memory-gateway mcp-stdio", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := newFlagSet("mcp-stdio", output)
 	fs.StringVar(&cfg.URL, "url", cfg.URL, "the gateway's MCP endpoint, e.g. http://127.0.0.1:8080/mcp (env MEMORY_GATEWAY_URL)")
 	fs.StringVar(&cfg.Key, "key", cfg.Key, "API key (env MEMORY_GATEWAY_KEY; prefer --key-file: a flag is visible to anyone listing processes)")
 	fs.StringVar(&keyFile, "key-file", keyFile, "file holding the API key (env MEMORY_GATEWAY_KEY_FILE)")
@@ -91,8 +88,9 @@ func checkGatewayURL(raw string, insecureHTTP bool) error {
 
 // runMCPStdio serves a running gateway's MCP tools on standard input and
 // output until the client closes them or ctx ends.
-func runMCPStdio(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := parseMCPStdioConfig(args, getenv, stderr)
+func runMCPStdio(ctx context.Context, p process, args []string) int {
+	stderr := p.stderr
+	cfg, err := parseMCPStdioConfig(args, p.getenv, stderr)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
@@ -116,12 +114,4 @@ func runMCPStdio(ctx context.Context, args []string, getenv func(string) string,
 		return 1
 	}
 	return 0
-}
-
-// version is the binary's module version ("(devel)" in a source build).
-func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
-	}
-	return "dev"
 }

@@ -40,7 +40,12 @@ const (
 	processTimeout = 90 * time.Second
 )
 
+// testVersion is the version the tests' builds say they are, so what a
+// command or a handshake reports can be told from a default.
+const testVersion = "v0.0.0-test"
+
 func TestMain(m *testing.M) {
+	buildVersion = testVersion
 	if os.Getenv(helperEnv) != "1" {
 		os.Exit(m.Run())
 	}
@@ -51,7 +56,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	code := run(ctx, strings.Fields(os.Getenv(helperArgsEnv)), os.Getenv, os.Stderr)
+	code := run(ctx, strings.Fields(os.Getenv(helperArgsEnv)), process{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	os.Exit(code)
 }

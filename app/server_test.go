@@ -204,11 +204,11 @@ func TestMigrateCommand(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "gw.db")
 	env := map[string]string{"DATABASE_URL": "file:" + path, "LOG_LEVEL": "error"}
-	code := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard)
+	code := run(context.Background(), []string{"migrate"}, process{getenv: func(k string) string { return env[k] }, stdout: io.Discard, stderr: io.Discard})
 	require.Equal(t, 0, code)
-	code = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard)
+	code = run(context.Background(), []string{"migrate"}, process{getenv: func(k string) string { return env[k] }, stdout: io.Discard, stderr: io.Discard})
 	require.Equal(t, 0, code, "migrating twice is a no-op")
-	code = run(context.Background(), []string{"bogus"}, func(k string) string { return env[k] }, io.Discard)
+	code = run(context.Background(), []string{"bogus"}, process{getenv: func(k string) string { return env[k] }, stdout: io.Discard, stderr: io.Discard})
 	require.Equal(t, 2, code)
 }
 

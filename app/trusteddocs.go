@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,12 +15,11 @@ import (
 // the file named by --merge (a dashboard's own documents), to standard
 // output or --out.
 func runTrustedDocuments(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("memory-gateway trusted-documents", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("trusted-documents", stderr)
 	out := fs.String("out", "", "write the file here instead of standard output")
 	merge := fs.String("merge", "", "a TRUSTED_DOCUMENTS_FILE (JSON) whose documents are kept beside the console's")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return exitCode(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "memory-gateway trusted-documents: unexpected arguments: %v\n", fs.Args())
