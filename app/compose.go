@@ -209,7 +209,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 
 			MaxSubscriptionsPerPrincipal: cfg.MaxSubsPrincipal,
 		},
-		Logger:    logger,
+		Env:       env,
 		Publisher: hub,
 		Watcher:   hub,
 		Redactor:  p.redactor,
@@ -314,7 +314,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 func (a *app) buildEdge(ctx context.Context, cfg config, logger *slog.Logger, p policies) error {
 	explore := cfg.DevMode == "true" || (cfg.DevMode == "" && a.devMode)
 	origins := splitList(cfg.CORSOrigins)
-	gql := resolvers.NewHandler(&resolvers.Resolver{Service: a.service, Logger: logger}, resolvers.HandlerConfig{
+	gql := resolvers.NewHandler(&resolvers.Resolver{Service: a.service, Env: lifecycle.NewEnv(logger, nil)}, resolvers.HandlerConfig{
 		Introspection:   explore,
 		ComplexityLimit: cfg.ComplexityLimit,
 		MaxDepth:        cfg.MaxDepth,

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/policy"
@@ -141,7 +142,7 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 		redactor, err := policy.NewRedactor(policy.FileConfig{})
 		require.NoError(t, err)
 		svc, err := serviceWithExecutor(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
+			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Env: lifecycle.NewEnv(slog.New(slog.NewJSONHandler(&logs, nil)), nil), Redactor: redactor,
 			Backends: []gateway.BackendAdapter{localBackend(db), panickingBackend{}},
 		})
 		require.NoError(t, err)

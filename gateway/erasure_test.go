@@ -55,7 +55,7 @@ func newErasureWorldWith(t testing.TB, db *persistence.DB, cfg gateway.Config, f
 		cfg.RetryDelay = func(int) time.Duration { return time.Second }
 	}
 	opts := gateway.Options{
-		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, Config: cfg, FeedbackPolicy: feedback,
+		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Env: lifecycle.NewEnv(nil, clock), Config: cfg, FeedbackPolicy: feedback,
 		Backends: []gateway.BackendAdapter{local.New(db.DB, clock), ov, em},
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)

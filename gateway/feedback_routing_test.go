@@ -277,7 +277,7 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 		now := func() time.Time { return start.Add(time.Duration(ticks.Load()) * time.Minute) }
 		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []gateway.BackendAdapter{remote},
-			FeedbackPolicy: &policy, Now: now,
+			FeedbackPolicy: &policy, Env: lifecycle.NewEnv(nil, now),
 			Config: gateway.Config{MaxAttempts: 3, RetryDelay: func(int) time.Duration { return time.Minute }},
 		})
 		require.NoError(t, err)

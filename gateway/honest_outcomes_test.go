@@ -31,7 +31,7 @@ func newOneBackendWorld(t *testing.T, db *persistence.DB, backend func(clock fun
 	clock := func() time.Time { return time.Unix(0, w.now.Load()).UTC() }
 	adapter := backend(clock)
 	opts := gateway.Options{
-		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, FeedbackPolicy: policy,
+		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Env: lifecycle.NewEnv(nil, clock), FeedbackPolicy: policy,
 		Config:   gateway.Config{RetryDelay: func(int) time.Duration { return time.Second }},
 		Backends: []gateway.BackendAdapter{adapter},
 	}

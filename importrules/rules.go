@@ -42,7 +42,7 @@ var Rules = []Rule{
 	// The edges: HTTP, GraphQL (generated and hand-written), MCP, and what
 	// they serve or report to.
 	{Package: "httpapi", Imports: []string{"policy", "console", "graphiql", "apierror", "requestinfo", "gateway", "lifecycle"}},
-	{Package: "resolvers", Imports: []string{"graph", "graph/model", "apierror", "requestinfo", "statements", "gateway"}},
+	{Package: "resolvers", Imports: []string{"graph", "graph/model", "apierror", "requestinfo", "statements", "gateway", "lifecycle"}},
 	{Package: "graph", Imports: []string{"graph/model", "gateway"}},
 	{Package: "graph/model", Imports: []string{"gateway"}},
 	{Package: "mcpserver", Imports: []string{"apierror", "gateway", "lifecycle"}},
@@ -66,7 +66,7 @@ var Rules = []Rule{
 
 	// The domain, and the leaves everything may use.
 	{Package: "apierror", Imports: []string{"gateway"}, StandardOnly: true},
-	{Package: "gateway", Imports: []string{"groupcommit", "namespace"}, Forbidden: domainForbidden},
+	{Package: "gateway", Imports: []string{"groupcommit", "namespace", "lifecycle"}, Forbidden: domainForbidden},
 	{Package: "requestinfo", StandardOnly: true},
 	{Package: "lifecycle", StandardOnly: true},
 	{Package: "statements", StandardOnly: true},

@@ -106,8 +106,8 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 		store = cfg.wrap(store)
 	}
 	svcOpts := gateway.Options{
-		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter, Now: cfg.now,
-		Store: store, Backends: cfg.backends, Config: cfg.service, Logger: logger,
+		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter,
+		Store: store, Backends: cfg.backends, Config: cfg.service, Env: lifecycle.NewEnv(logger, cfg.now),
 		FeedbackPolicy: cfg.feedback, Observer: cfg.observer,
 	}
 	var publisher gateway.JobPublisher
@@ -131,7 +131,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	return &harness{
 		db:      db,
 		svc:     svc,
-		handler: resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, cfg.handler),
+		handler: resolvers.NewHandler(&resolvers.Resolver{Service: svc, Env: lifecycle.NewEnv(logger, nil)}, cfg.handler),
 		queries: counter,
 		logs:    logs,
 	}

@@ -62,9 +62,9 @@ func (r *mutationResolver) IngestConversationTurns(ctx context.Context, input mo
 		e := apierror.Classify(o.Err, func(field string) string { return prefix + "." + field })
 		switch e.Code {
 		case apierror.CodeInternal:
-			r.Logger.ErrorContext(ctx, "graphql: internal error", slog.String("path", prefix), slog.String("err", o.Err.Error()))
+			r.Env.Logger().ErrorContext(ctx, "graphql: internal error", slog.String("path", prefix), slog.String("err", o.Err.Error()))
 		case apierror.CodeUnavailable:
-			r.Logger.WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", prefix), slog.String("err", o.Err.Error()))
+			r.Env.Logger().WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", prefix), slog.String("err", o.Err.Error()))
 		}
 		results[i].Error = &model.IngestConversationTurnError{Code: e.Code, Message: e.Message}
 		if e.Field != "" {

@@ -70,7 +70,7 @@ func TestRemoteOutageSpendsNoAttempts(t *testing.T) {
 		ov, err := openviking.New(openviking.Config{BaseURL: fake.URL, Transport: network, Now: c.Now})
 		require.NoError(t, err)
 		store := persistence.NewStore(db)
-		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{ov}, Now: c.Now}
+		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []gateway.BackendAdapter{ov}, Env: lifecycle.NewEnv(nil, c.Now)}
 		svc, err := gateway.NewService(opts)
 		require.NoError(t, err)
 		exec, err := gateway.NewOutboxExecutor(opts)

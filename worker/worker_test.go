@@ -89,7 +89,7 @@ func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...gatewa
 		Anonymous: &gateway.DevPrincipal,
 		Store:     persistence.NewStore(db),
 		Backends:  backends,
-		Now:       c.Now,
+		Env:       lifecycle.NewEnv(nil, c.Now),
 		Config: gateway.Config{
 			MaxAttempts: maxAttempts,
 			// Deterministic backoff: the base, no jitter.
