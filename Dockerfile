@@ -13,7 +13,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/memory-gateway . \
+# The version `memory-gateway version` prints (docker build --build-arg VERSION=v1.2.3 .); without it, "dev".
+ARG VERSION=""
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/memory-gateway/memory-gateway/app.buildVersion=${VERSION}" \
+      -o /out/memory-gateway . \
     && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639

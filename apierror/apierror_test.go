@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -44,4 +46,13 @@ func TestClassify(t *testing.T) {
 		}
 		require.NotContains(t, e.Message, "secret_table", "%s: internal detail never shown", tc.name)
 	}
+}
+
+func TestWriteHTTP(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	WriteHTTP(rec, http.StatusBadRequest, Error{Code: CodeBadUserInput, Message: "in.content: too long", Field: "in.content"})
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	require.JSONEq(t, `{"errors": [{"message": "in.content: too long", "extensions": {"code": "BAD_USER_INPUT", "field": "in.content"}}]}`, rec.Body.String())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/statements"
@@ -56,9 +57,9 @@ func TestSubscriptionsRespectGrants(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
 		ctx := context.Background()
-		hub := jobevents.New(persistence.NewStore(db), nil)
+		hub := jobevents.New(persistence.NewStore(db), lifecycle.Env{})
 		require.NoError(t, hub.Start(ctx))
-		t.Cleanup(hub.Stop)
+		t.Cleanup(func() { _ = hub.Stop(context.Background()) })
 		svc, err := gateway.NewService(gateway.Options{
 			Store: persistence.NewStore(db), Backends: []backendtype.BackendAdapter{localBackend(db)}, Publisher: hub, Watcher: hub,
 		})

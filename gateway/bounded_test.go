@@ -13,6 +13,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/policy"
@@ -142,7 +143,7 @@ func TestEveryBackendCallTakesOnePath(t *testing.T) {
 		redactor, err := policy.NewRedactor(policy.FileConfig{})
 		require.NoError(t, err)
 		svc, err := serviceWithExecutor(gateway.Options{
-			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
+			Anonymous: &gateway.DevPrincipal, Store: storeOf(db), Env: lifecycle.NewEnv(slog.New(slog.NewJSONHandler(&logs, nil)), nil), Redactor: redactor,
 			Backends: []backendtype.BackendAdapter{localBackend(db), panickingBackend{}},
 		})
 		require.NoError(t, err)

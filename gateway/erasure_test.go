@@ -19,6 +19,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -55,12 +56,12 @@ func newErasureWorldWith(t testing.TB, db *persistence.DB, cfg gateway.Config, f
 		cfg.RetryDelay = func(int) time.Duration { return time.Second }
 	}
 	opts := gateway.Options{
-		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, Config: cfg, FeedbackPolicy: feedback,
+		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Env: lifecycle.NewEnv(nil, clock), Config: cfg, FeedbackPolicy: feedback,
 		Backends: []backendtype.BackendAdapter{local.New(db.DB, clock), ov, em},
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
-	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Now: clock,
+	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Env: lifecycle.NewEnv(nil, clock),
 		Config: worker.Config{Backends: []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendOpenViking, backendtype.BackendEverMemOS}}})
 	require.NoError(t, err)
 	opts.Drainer, opts.Notifier = w.worker, w.worker

@@ -12,6 +12,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 )
 
@@ -75,9 +76,9 @@ func newService(t *testing.T, db *persistence.DB, cfg gateway.Config, backends .
 		Store:     persistence.NewStore(db),
 		Backends:  backends,
 		Config:    cfg,
-		Now: func() time.Time {
+		Env: lifecycle.NewEnv(nil, func() time.Time {
 			return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC).Add(time.Duration(tick.Add(1)) * time.Millisecond)
-		},
+		}),
 	})
 	require.NoError(t, err)
 	return svc

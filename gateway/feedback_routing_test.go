@@ -13,6 +13,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -28,7 +29,7 @@ func drain(t *testing.T, db *persistence.DB, svc *gateway.Service, now ...func()
 	}
 	opts := worker.Options{Store: persistence.NewStore(db), Executor: executorOf(t, svc), Config: worker.Config{Backends: names}}
 	if len(now) > 0 {
-		opts.Now = now[0]
+		opts.Env = lifecycle.NewEnv(nil, now[0])
 	}
 	w, err := worker.New(opts)
 	require.NoError(t, err)
@@ -277,7 +278,7 @@ func TestFeedbackRoutingFailuresAndSkips(t *testing.T) {
 		now := func() time.Time { return start.Add(time.Duration(ticks.Load()) * time.Minute) }
 		svc, err := serviceWithExecutor(gateway.Options{
 			Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Backends: []backendtype.BackendAdapter{remote},
-			FeedbackPolicy: &policy, Now: now,
+			FeedbackPolicy: &policy, Env: lifecycle.NewEnv(nil, now),
 			Config: gateway.Config{MaxAttempts: 3, RetryDelay: func(int) time.Duration { return time.Minute }},
 		})
 		require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -31,13 +32,13 @@ func newOneBackendWorld(t *testing.T, db *persistence.DB, backend func(clock fun
 	clock := func() time.Time { return time.Unix(0, w.now.Load()).UTC() }
 	adapter := backend(clock)
 	opts := gateway.Options{
-		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Now: clock, FeedbackPolicy: policy,
+		Anonymous: &gateway.DevPrincipal, Store: persistence.NewStore(db), Env: lifecycle.NewEnv(nil, clock), FeedbackPolicy: policy,
 		Config:   gateway.Config{RetryDelay: func(int) time.Duration { return time.Second }},
 		Backends: []backendtype.BackendAdapter{adapter},
 	}
 	exec, err := gateway.NewOutboxExecutor(opts)
 	require.NoError(t, err)
-	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Now: clock,
+	w.worker, err = worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Env: lifecycle.NewEnv(nil, clock),
 		Config: worker.Config{Backends: []backendtype.Backend{adapter.Name()}}})
 	require.NoError(t, err)
 	opts.Drainer, opts.Notifier = w.worker, w.worker

@@ -10,6 +10,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/maintenance"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -41,8 +42,8 @@ func TestMemoryTTLExpiresThroughTheOutbox(t *testing.T) {
 		cleaners := make([]*maintenance.Service, 2)
 		for i := range cleaners {
 			var err error
-			cleaners[i], err = maintenance.New(maintenance.Config{Policy: policy, BatchSize: 1}, store, w.svc, nil,
-				func() time.Time { return time.Unix(0, w.now.Load()) },
+			cleaners[i], err = maintenance.New(maintenance.Config{Policy: policy, BatchSize: 1}, store, w.svc,
+				lifecycle.NewEnv(nil, func() time.Time { return time.Unix(0, w.now.Load()) }),
 				maintenance.Hooks{Expired: func(n int) { mu.Lock(); expired += n; mu.Unlock() }})
 			require.NoError(t, err)
 		}
@@ -103,7 +104,7 @@ func TestControlPlaneRetention(t *testing.T) {
 				Workspaces: map[string]gateway.RetentionRules{"ws-other": {ControlPlane: time.Hour}},
 			},
 			BatchSize: 2,
-		}, store, w.svc, nil, func() time.Time { return time.Unix(0, w.now.Load()) },
+		}, store, w.svc, lifecycle.NewEnv(nil, func() time.Time { return time.Unix(0, w.now.Load()) }),
 			maintenance.Hooks{Deleted: func(table string, n int) { mu.Lock(); deleted[table] += n; mu.Unlock() }})
 		require.NoError(t, err)
 		require.NoError(t, c.RunOnce(ctx))
@@ -171,8 +172,8 @@ func TestReservedSourceTypes(t *testing.T) {
 		policy := gateway.RetentionPolicy{Default: gateway.RetentionRules{Memories: []gateway.MemoryTTL{
 			{Namespace: "team", MemoryTypes: []backendtype.RefType{backendtype.RefTypeMessageMemory}, TTL: 30 * 24 * time.Hour},
 		}}}
-		cleaner, err := maintenance.New(maintenance.Config{Policy: policy, BatchSize: 10}, persistence.NewStore(db), w.svc, nil,
-			func() time.Time { return time.Unix(0, w.now.Load()) }, maintenance.Hooks{})
+		cleaner, err := maintenance.New(maintenance.Config{Policy: policy, BatchSize: 10}, persistence.NewStore(db), w.svc,
+			lifecycle.NewEnv(nil, func() time.Time { return time.Unix(0, w.now.Load()) }), maintenance.Hooks{})
 		require.NoError(t, err)
 		require.NoError(t, cleaner.RunOnce(context.Background()))
 		w.drain(t)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Defaults for Config.
@@ -148,20 +149,14 @@ func newCore(opts Options) (*core, error) {
 		byName:   make(map[backendtype.Backend]backendtype.BackendAdapter, len(opts.Backends)),
 		refTypes: make(map[backendtype.Backend]backendtype.RefTypes, len(opts.Backends)),
 		cfg:      opts.Config.withDefaults(),
-		logger:   opts.Logger,
-		now:      opts.Now,
+		logger:   opts.Env.Logger(),
+		now:      opts.Env.Clock(),
 		store:    opts.Store,
 		redactor: opts.Redactor,
 		observer: opts.Observer,
 	}
 	if c.observer == nil {
 		c.observer = unobserved{}
-	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.now == nil {
-		c.now = time.Now
 	}
 	for _, b := range opts.Backends {
 		if _, dup := c.byName[b.Name()]; dup {
@@ -213,9 +208,8 @@ type Options struct {
 	Store    Store
 	Backends []backendtype.BackendAdapter
 	Config   Config
-	Logger   *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Env is where the service logs, and its clock.
+	Env lifecycle.Env
 	// Anonymous is the caller of requests that carry no principal; nil means
 	// such requests are unauthenticated. Dev mode passes &DevPrincipal.
 	Anonymous *Principal

@@ -11,6 +11,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/policy"
@@ -108,7 +109,7 @@ func TestTakeBacksTakeTheOneCallPath(t *testing.T) {
 				require.NoError(t, err)
 				svc, err := gateway.NewService(gateway.Options{
 					Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{backend},
-					Observer: ends, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Redactor: redactor,
+					Observer: ends, Env: lifecycle.NewEnv(slog.New(slog.NewJSONHandler(&logs, nil)), nil), Redactor: redactor,
 					Config: gateway.Config{BackendTimeout: 50 * time.Millisecond},
 				})
 				require.NoError(t, err)

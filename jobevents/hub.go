@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Hub limits.
@@ -118,23 +119,20 @@ type Hub struct {
 	changed   map[string]struct{}                   // ids to read, then deliver
 	resync    bool
 	kick      chan struct{}
-	done      chan struct{}
-	cancel    context.CancelFunc
+	runner    lifecycle.Runner
 }
 
 var (
 	_ gateway.JobPublisher = (*Hub)(nil)
 	_ gateway.JobWatcher   = (*Hub)(nil)
+	_ lifecycle.Component  = (*Hub)(nil)
 )
 
 // New returns a Hub reading job state through loader.
-func New(loader Loader, logger *slog.Logger) *Hub {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+func New(loader Loader, env lifecycle.Env) *Hub {
 	return &Hub{
 		loader:    loader,
-		logger:    logger,
+		logger:    env.Logger(),
 		jobSubs:   map[string]map[*Subscription]struct{}{},
 		scopeSubs: map[*Subscription]struct{}{},
 		changed:   map[string]struct{}{},
@@ -142,21 +140,11 @@ func New(loader Loader, logger *slog.Logger) *Hub {
 	}
 }
 
-// Start runs the dispatcher until Stop.
-func (h *Hub) Start(ctx context.Context) error {
-	ctx, h.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	h.done = make(chan struct{})
-	go h.run(ctx)
-	return nil
-}
+// Start runs the dispatcher until Stop (lifecycle.Component).
+func (h *Hub) Start(ctx context.Context) error { return h.runner.Start(ctx, h.run) }
 
 // Stop ends the dispatcher.
-func (h *Hub) Stop() {
-	if h.cancel != nil {
-		h.cancel()
-		<-h.done
-	}
-}
+func (h *Hub) Stop(ctx context.Context) error { return h.runner.Stop(ctx) }
 
 // WatchJobs implements gateway.JobWatcher.
 func (h *Hub) WatchJobs(f gateway.JobWatchFilter) gateway.JobWatch { return h.Subscribe(f) }
@@ -250,7 +238,6 @@ func (h *Hub) poke() {
 }
 
 func (h *Hub) run(ctx context.Context) {
-	defer close(h.done)
 	for {
 		select {
 		case <-ctx.Done():

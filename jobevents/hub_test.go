@@ -11,6 +11,8 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
+	"github.com/memory-gateway/memory-gateway/lifecycle/lifecycletest"
 )
 
 // fakeLoader serves jobs from a map and counts reads.
@@ -59,9 +61,9 @@ func job(id string, status gateway.JobStatus, version int64) gateway.CommitJob {
 func newHub(t *testing.T) (*jobevents.Hub, *fakeLoader) {
 	t.Helper()
 	loader := &fakeLoader{jobs: map[string]gateway.CommitJob{}}
-	h := jobevents.New(loader, nil)
+	h := jobevents.New(loader, lifecycle.Env{})
 	require.NoError(t, h.Start(context.Background()))
-	t.Cleanup(h.Stop)
+	t.Cleanup(func() { _ = h.Stop(context.Background()) })
 	return h, loader
 }
 
@@ -139,4 +141,11 @@ func TestResyncRereadsWatchedJobs(t *testing.T) {
 			seen[j.ID] = true
 		}
 	}
+}
+
+func TestHubIsAComponent(t *testing.T) {
+	t.Parallel()
+	lifecycletest.Check(t, func() lifecycle.Component {
+		return jobevents.New(&fakeLoader{jobs: map[string]gateway.CommitJob{}}, lifecycle.Env{})
+	})
 }

@@ -6,11 +6,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 func TestSlowSubscriberQueueCoalesces(t *testing.T) {
 	t.Parallel()
-	h := New(nil, nil)
+	h := New(nil, lifecycle.Env{})
 	s := h.Subscribe(Filter{WorkspaceID: "ws"})
 	const last = QueueMax + 10
 	for v := int64(1); v <= last; v++ {

@@ -9,10 +9,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Defaults for Config.
@@ -63,13 +63,13 @@ type Service struct {
 	now     func() time.Time
 	hooks   Hooks
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runner lifecycle.Runner
 }
 
-// New builds the service; now nil means time.Now.
-func New(cfg Config, store gateway.RetentionStore, expirer Expirer, logger *slog.Logger, now func() time.Time, hooks Hooks) (*Service, error) {
+var _ lifecycle.Component = (*Service)(nil)
+
+// New builds the service.
+func New(cfg Config, store gateway.RetentionStore, expirer Expirer, env lifecycle.Env, hooks Hooks) (*Service, error) {
 	if store == nil || expirer == nil {
 		return nil, errors.New("maintenance: a store and an expirer are required")
 	}
@@ -82,27 +82,13 @@ func New(cfg Config, store gateway.RetentionStore, expirer Expirer, logger *slog
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = BatchSizeDefault
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Service{cfg: cfg, store: store, expirer: expirer, logger: logger, now: now, hooks: hooks}, nil
+	return &Service{cfg: cfg, store: store, expirer: expirer, logger: env.Logger(), now: env.Clock(), hooks: hooks}, nil
 }
 
 // Start runs the service in the background: a run at once, then one per
 // interval. It returns at once.
 func (s *Service) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return errors.New("maintenance: already started")
-	}
-	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
+	return s.runner.Start(ctx, func(ctx context.Context) {
 		ticker := time.NewTicker(s.cfg.Interval)
 		defer ticker.Stop()
 		for {
@@ -115,24 +101,12 @@ func (s *Service) Start(ctx context.Context) error {
 			case <-ticker.C:
 			}
 		}
-	}()
-	return nil
+	})
 }
 
-// Stop ends the background runs, waiting for the current one to finish its
-// batch.
-func (s *Service) Stop(context.Context) error {
-	s.mu.Lock()
-	cancel, done := s.cancel, s.done
-	s.cancel = nil
-	s.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	<-done
-	return nil
-}
+// Stop ends the background runs, waiting until ctx is done for the current
+// one to finish its batch.
+func (s *Service) Stop(ctx context.Context) error { return s.runner.Stop(ctx) }
 
 // RunOnce applies the policy once: for each workspace set, the control
 // plane's finished work past its window, then the memories past their TTL.

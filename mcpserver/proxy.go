@@ -13,6 +13,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // ProxyConfig configures a Proxy.
@@ -24,8 +26,9 @@ type ProxyConfig struct {
 	Key string
 	// HTTPClient, when set, makes the requests (tests).
 	HTTPClient *http.Client
-	Logger     *slog.Logger
-	Version    string
+	// Env is where the proxy logs.
+	Env     lifecycle.Env
+	Version string
 }
 
 // Proxy is an MCP server that serves a running gateway's tools, resources and
@@ -64,9 +67,6 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 	if cfg.URL == "" {
 		return nil, fmt.Errorf("mcpserver: the gateway's MCP URL is required")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
@@ -87,9 +87,9 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 		}
 		httpClient = &c
 	}
-	p := &Proxy{logger: cfg.Logger}
+	p := &Proxy{logger: cfg.Env.Logger()}
 	client := mcp.NewClient(&mcp.Implementation{Name: Name + "-stdio", Version: cfg.Version}, &mcp.ClientOptions{
-		Logger:                      cfg.Logger,
+		Logger:                      p.logger,
 		ProgressNotificationHandler: p.forwardProgress,
 	})
 	p.connect = func(ctx context.Context) (*mcp.ClientSession, error) {
@@ -105,14 +105,14 @@ func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
 	if err == nil {
 		p.session = source
 	} else {
-		cfg.Logger.Warn("mcp-stdio: the gateway cannot be reached; serving this version's tools until it can", slog.String("err", err.Error()))
+		p.logger.Warn("mcp-stdio: the gateway cannot be reached; serving this version's tools until it can", slog.String("err", err.Error()))
 		if source, err = ownDefinitions(ctx, cfg.Version); err != nil {
 			return nil, err
 		}
 		defer source.Close()
 		p.provisional = true
 	}
-	opts := &mcp.ServerOptions{Logger: cfg.Logger}
+	opts := &mcp.ServerOptions{Logger: p.logger}
 	if init := source.InitializeResult(); init != nil {
 		opts.Instructions = init.Instructions
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Name is the server's name in the MCP handshake.
@@ -56,7 +57,8 @@ type Service interface {
 // Options configure a Server.
 type Options struct {
 	Service Service
-	Logger  *slog.Logger
+	// Env is where the server logs.
+	Env lifecycle.Env
 	// Version is reported in the handshake.
 	Version string
 	// DevMode: no API keys are configured; calls that name no workspace,
@@ -94,22 +96,19 @@ func New(opts Options) (*Server, error) {
 // whose tools are never called (what a proxy serves before its gateway
 // answers).
 func build(opts Options) (*Server, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
 	if opts.ObserveTool == nil {
 		opts.ObserveTool = func(context.Context, string, string, string, time.Duration) {}
 	}
-	s := &Server{svc: opts.Service, logger: opts.Logger, dev: opts.DevMode, advice: adviceFor(opts.Backends), observe: opts.ObserveTool}
+	s := &Server{svc: opts.Service, logger: opts.Env.Logger(), dev: opts.DevMode, advice: adviceFor(opts.Backends), observe: opts.ObserveTool}
 	for _, b := range opts.Backends {
 		s.backends = append(s.backends, b.Name)
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: Name, Title: "Memory Gateway", Version: opts.Version}, &mcp.ServerOptions{
 		Instructions: strings.TrimSpace(instructions + "\n\n" + s.advice.tool),
-		Logger:       opts.Logger,
+		Logger:       s.logger,
 		SetCacheable: privateReads,
 	})
 	if err := s.addTools(); err != nil {

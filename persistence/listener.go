@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Listener defaults.
@@ -41,8 +43,7 @@ type Listener struct {
 	handlers ListenerHandlers
 	logger   *slog.Logger
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	runner lifecycle.Runner
 	// listening is closed once the first LISTEN succeeded.
 	listening chan struct{}
 	once      sync.Once
@@ -52,40 +53,33 @@ type Listener struct {
 }
 
 // NewListener returns a Listener; it does nothing until Start.
-func NewListener(db *DB, handlers ListenerHandlers, logger *slog.Logger) *Listener {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &Listener{db: db, handlers: handlers, logger: logger, listening: make(chan struct{})}
+func NewListener(db *DB, handlers ListenerHandlers, env lifecycle.Env) *Listener {
+	return &Listener{db: db, handlers: handlers, logger: env.Logger(), listening: make(chan struct{})}
 }
 
-// Start runs the listener until Stop.
-func (l *Listener) Start(ctx context.Context) error {
-	ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	l.done = make(chan struct{})
-	go l.run(ctx)
-	return nil
-}
+// Start runs the listener until Stop (lifecycle.Component).
+func (l *Listener) Start(ctx context.Context) error { return l.runner.Start(ctx, l.run) }
 
 // Listening is closed once the listener is subscribed.
 func (l *Listener) Listening() <-chan struct{} { return l.listening }
 
 // Stop closes the connection and waits for the loop to end.
-func (l *Listener) Stop() {
-	if l.cancel == nil {
-		return
-	}
-	l.cancel()
+func (l *Listener) Stop(ctx context.Context) error { return l.runner.Stop(ctx) }
+
+// closeConnection ends a read blocked on the current connection.
+func (l *Listener) closeConnection() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.ln != nil {
 		_ = l.ln.Close()
 	}
-	l.mu.Unlock()
-	<-l.done
 }
 
 func (l *Listener) run(ctx context.Context) {
-	defer close(l.done)
+	// A session checks ctx under l.mu before it keeps a new connection, so
+	// once this has run no connection outlives the loop's end.
+	stop := context.AfterFunc(ctx, l.closeConnection)
+	defer stop()
 	retry := 100 * time.Millisecond
 	connected := false
 	for ctx.Err() == nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/lifecycle"
+	"github.com/memory-gateway/memory-gateway/lifecycle/lifecycletest"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
@@ -37,9 +39,9 @@ func TestListenerReconnectsAndAsksForResync(t *testing.T) {
 		Jobs:        func(ids []string) { offer(jobs, ids) },
 		Outbox:      func() { offer(outbox, struct{}{}) },
 		Reconnected: func() { offer(reconnected, struct{}{}) },
-	}, nil)
+	}, lifecycle.Env{})
 	require.NoError(t, l.Start(ctx))
-	t.Cleanup(l.Stop)
+	t.Cleanup(func() { _ = l.Stop(context.Background()) })
 	<-l.Listening()
 
 	notify := func(channel, payload string) {
@@ -102,4 +104,12 @@ func offer[T any](ch chan T, v T) {
 	case ch <- v:
 	default:
 	}
+}
+
+func TestListenerIsAComponent(t *testing.T) {
+	t.Parallel()
+	db := pt.Open(t, pt.Postgres)
+	lifecycletest.Check(t, func() lifecycle.Component {
+		return persistence.NewListener(db, persistence.ListenerHandlers{}, lifecycle.Env{})
+	})
 }

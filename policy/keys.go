@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
@@ -330,12 +331,8 @@ func (k *Keyring) Gate(allow func(gateway.Principal) bool, denied, next http.Han
 }
 
 func unauthenticated(w http.ResponseWriter, message string) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="memory-gateway"`)
-	w.WriteHeader(http.StatusUnauthorized)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": "UNAUTHENTICATED"}}},
-	})
+	apierror.WriteHTTP(w, http.StatusUnauthorized, apierror.Error{Code: apierror.CodeUnauthenticated, Message: message})
 }
 
 // WebsocketInit authenticates a websocket from its connection_init payload:

@@ -15,7 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/memory-gateway/memory-gateway/apierror"
-	"github.com/memory-gateway/memory-gateway/telemetry"
+	"github.com/memory-gateway/memory-gateway/requestinfo"
 )
 
 // Error codes set in extensions.code: the same on every edge.
@@ -75,7 +75,7 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := present(ctx, err)
 		if code, ok := out.Extensions["code"].(string); ok {
-			telemetry.NoteErrorCode(ctx, code)
+			requestinfo.NoteErrorCode(ctx, code)
 		}
 		return out
 	}

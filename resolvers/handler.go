@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -75,10 +74,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	if cfg.LoaderWait <= 0 {
 		cfg.LoaderWait = LoaderWaitDefault
 	}
-	logger := res.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := res.Env.Logger()
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = KeepAliveDefault
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	"github.com/memory-gateway/memory-gateway/resolvers"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -106,8 +107,8 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 		store = cfg.wrap(store)
 	}
 	svcOpts := gateway.Options{
-		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter, Now: cfg.now,
-		Store: store, Backends: cfg.backends, Config: cfg.service, Logger: logger,
+		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter,
+		Store: store, Backends: cfg.backends, Config: cfg.service, Env: lifecycle.NewEnv(logger, cfg.now),
 		FeedbackPolicy: cfg.feedback, Observer: cfg.observer,
 	}
 	var publisher gateway.JobPublisher
@@ -121,7 +122,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	for _, b := range cfg.backends {
 		names = append(names, b.Name())
 	}
-	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Publisher: publisher, Now: cfg.now, Config: worker.Config{Backends: names}})
+	w, err := worker.New(worker.Options{Store: persistence.NewStore(db), Executor: exec, Publisher: publisher, Env: lifecycle.NewEnv(nil, cfg.now), Config: worker.Config{Backends: names}})
 	require.NoError(t, err)
 	svcOpts.Notifier, svcOpts.Drainer = w, w
 	svc, err := gateway.NewService(svcOpts)
@@ -131,7 +132,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	return &harness{
 		db:      db,
 		svc:     svc,
-		handler: resolvers.NewHandler(&resolvers.Resolver{Service: svc, Logger: logger}, cfg.handler),
+		handler: resolvers.NewHandler(&resolvers.Resolver{Service: svc, Env: lifecycle.NewEnv(logger, nil)}, cfg.handler),
 		queries: counter,
 		logs:    logs,
 	}

@@ -8,13 +8,13 @@ import (
 	"github.com/memory-gateway/memory-gateway/apierror"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
-	"github.com/memory-gateway/memory-gateway/telemetry"
+	"github.com/memory-gateway/memory-gateway/requestinfo"
 )
 
 // IngestConversationTurn implements graph.MutationResolver.
 func (r *mutationResolver) IngestConversationTurn(ctx context.Context, input gateway.IngestTurnInput) (*model.IngestConversationTurnPayload, error) {
 	if input.Trace.TraceID == "" {
-		input.Trace.TraceID = telemetry.TraceID(ctx)
+		input.Trace.TraceID = requestinfo.TraceID(ctx)
 	}
 	res, err := r.Service.IngestConversationTurn(ctx, input)
 	if err != nil {
@@ -45,7 +45,7 @@ func turnPayload(res gateway.IngestResult, requestID string) *model.IngestConver
 func (r *mutationResolver) IngestConversationTurns(ctx context.Context, input model.IngestConversationTurnsInput) (*model.IngestConversationTurnsPayload, error) {
 	for i := range input.Turns {
 		if input.Turns[i].Trace.TraceID == "" {
-			input.Turns[i].Trace.TraceID = telemetry.TraceID(ctx)
+			input.Turns[i].Trace.TraceID = requestinfo.TraceID(ctx)
 		}
 	}
 	outcomes, err := r.Service.IngestConversationTurns(ctx, input.Turns)
@@ -62,9 +62,9 @@ func (r *mutationResolver) IngestConversationTurns(ctx context.Context, input mo
 		e := apierror.Classify(o.Err, func(field string) string { return prefix + "." + field })
 		switch e.Code {
 		case apierror.CodeInternal:
-			r.Logger.ErrorContext(ctx, "graphql: internal error", slog.String("path", prefix), slog.String("err", o.Err.Error()))
+			r.Env.Logger().ErrorContext(ctx, "graphql: internal error", slog.String("path", prefix), slog.String("err", o.Err.Error()))
 		case apierror.CodeUnavailable:
-			r.Logger.WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", prefix), slog.String("err", o.Err.Error()))
+			r.Env.Logger().WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", prefix), slog.String("err", o.Err.Error()))
 		}
 		results[i].Error = &model.IngestConversationTurnError{Code: e.Code, Message: e.Message}
 		if e.Field != "" {

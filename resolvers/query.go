@@ -6,7 +6,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
-	"github.com/memory-gateway/memory-gateway/telemetry"
+	"github.com/memory-gateway/memory-gateway/requestinfo"
 )
 
 // Node implements graph.QueryResolver. An unknown id is null, as Relay
@@ -169,7 +169,7 @@ func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFi
 func (r *queryResolver) RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error) {
 	if input.TraceID == "" {
 		// The payload's traceId finds this request in the tracing backend.
-		input.TraceID = telemetry.TraceID(ctx)
+		input.TraceID = requestinfo.TraceID(ctx)
 	}
 	res, err := r.Service.RetrieveContext(ctx, input)
 	if err != nil {

@@ -7,19 +7,20 @@ package resolvers
 import (
 	"context"
 	"errors"
-	"log/slog"
 
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Resolver is the root resolver: it carries the dependencies every resolver
 // needs.
 type Resolver struct {
 	Service *gateway.Service
-	Logger  *slog.Logger
+	// Env is where resolvers log.
+	Env lifecycle.Env
 }
 
 var _ graph.ResolverRoot = (*Resolver)(nil)

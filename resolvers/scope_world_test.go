@@ -18,6 +18,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 )
 
@@ -156,9 +157,9 @@ func newScopeWorld(t *testing.T, db *persistence.DB) *scopeWorld {
 	require.NoError(t, err)
 	em, err := evermemos.New(evermemos.Config{BaseURL: w.em.URL, Timeout: 5 * time.Second, Now: w.clock.Now})
 	require.NoError(t, err)
-	w.hub = jobevents.New(persistence.NewStore(db), nil)
+	w.hub = jobevents.New(persistence.NewStore(db), lifecycle.Env{})
 	require.NoError(t, w.hub.Start(context.Background()))
-	t.Cleanup(w.hub.Stop)
+	t.Cleanup(func() { _ = w.hub.Stop(context.Background()) })
 	w.h = newHarness(t, db, strict(),
 		withBackends(local.New(db.DB, w.clock.Now), ov, em),
 		withClock(w.clock.Now), withObserver(w.withheld), withHub(w.hub),

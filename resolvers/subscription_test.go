@@ -18,6 +18,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/jobevents"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/resolvers"
@@ -63,7 +64,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	t.Helper()
 	ctx := context.Background()
 	store := persistence.NewStore(db)
-	hub := jobevents.New(store, nil)
+	hub := jobevents.New(store, lifecycle.Env{})
 	var listener *persistence.Listener
 	backend := &gatedBackend{started: make(chan struct{}, 10), gate: make(chan struct{})}
 	opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{backend}, Publisher: hub, Watcher: hub}
@@ -73,7 +74,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 		// Changes also travel through NOTIFY, as between processes.
 		listener = persistence.NewListener(db, persistence.ListenerHandlers{
 			Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync,
-		}, nil)
+		}, lifecycle.Env{})
 	}
 	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []backendtype.Backend{backend.Name()}}})
 	require.NoError(t, err)
@@ -92,9 +93,9 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 		srv.Close()
 		_ = w.Stop(ctx)
 		if listener != nil {
-			listener.Stop()
+			_ = listener.Stop(context.Background())
 		}
-		hub.Stop()
+		_ = hub.Stop(context.Background())
 	})
 	return &liveServer{url: srv.URL, svc: svc, hub: hub, backend: backend}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // DepthTimeout bounds the outbox depth query of one scrape.
@@ -45,11 +46,9 @@ func (t *Telemetry) ObserveSubscriptions(live func() int) {
 // time so that every process reports the same, current figure. Every
 // configured backend has a series for every status, zero when it owes
 // nothing, so dashboards and alerts see 0 rather than no data.
-func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []backendtype.Backend, logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	t.registry.MustRegister(&outboxCollector{depth: depth, backends: backends, logger: logger, desc: prometheus.NewDesc(
+// A failed read is logged to env's logger.
+func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []backendtype.Backend, env lifecycle.Env) {
+	t.registry.MustRegister(&outboxCollector{depth: depth, backends: backends, logger: env.Logger(), desc: prometheus.NewDesc(
 		prometheus.BuildFQName(Namespace, "outbox", "events"),
 		"Outbox events still owed work or attention (pending, processing, dead_letter), by backend and status.",
 		[]string{"backend", "status"}, nil)})

@@ -13,11 +13,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/requestinfo"
 )
 
 // OutcomeOK is the outcome of an operation without errors; otherwise it is
 // the first error's code (BAD_USER_INPUT, NOT_FOUND, …).
-const OutcomeOK = "ok"
+const OutcomeOK = requestinfo.OutcomeOK
 
 // outcomeError is the outcome of an error that carries no code.
 const outcomeError = "ERROR"
@@ -25,66 +26,6 @@ const outcomeError = "ERROR"
 // unknown labels a request that never became an operation (it failed to
 // parse or validate).
 const unknown = "unknown"
-
-// RequestInfo collects what the access log says about a request, filled in
-// as the request passes the layers that know it. A websocket carries many
-// operations: it reports the last.
-type RequestInfo struct {
-	mu        sync.Mutex
-	principal string
-	opType    string
-	opName    string
-	field     string
-	outcome   string
-	observed  bool
-}
-
-type requestInfoKey struct{}
-
-// WithRequestInfo starts collecting a request's facts.
-func WithRequestInfo(ctx context.Context) (context.Context, *RequestInfo) {
-	info := &RequestInfo{}
-	return context.WithValue(ctx, requestInfoKey{}, info), info
-}
-
-func requestInfoFrom(ctx context.Context) *RequestInfo {
-	info, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
-	return info
-}
-
-// NoteErrorCode records an error's code as the request's outcome (the
-// first one wins). The error presenter calls it for every error, so
-// requests rejected before execution get an outcome too.
-func NoteErrorCode(ctx context.Context, code string) {
-	info := requestInfoFrom(ctx)
-	if info == nil {
-		return
-	}
-	info.mu.Lock()
-	defer info.mu.Unlock()
-	if info.outcome == "" || info.outcome == OutcomeOK {
-		info.outcome = code
-	}
-}
-
-// Facts is a snapshot of a RequestInfo.
-type Facts struct {
-	Principal     string
-	OperationType string
-	OperationName string
-	Field         string
-	Outcome       string
-	// Observed: the GraphQL extension already counted the operation.
-	Observed bool
-}
-
-// Facts returns what was learnt about the request.
-func (i *RequestInfo) Facts() Facts {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return Facts{Principal: i.principal, OperationType: i.opType, OperationName: i.opName,
-		Field: i.field, Outcome: i.outcome, Observed: i.observed}
-}
 
 // ObserveRejected counts a GraphQL request that failed before it became an
 // operation (unauthenticated, unparsable, invalid, too complex): the
@@ -126,13 +67,9 @@ func (e graphqlExtension) InterceptOperation(ctx context.Context, next graphql.O
 	if p, ok := gateway.PrincipalFrom(ctx); ok {
 		principal = p.Name
 	}
-	info := requestInfoFrom(ctx)
-	if info != nil {
-		info.mu.Lock()
-		info.principal, info.opType, info.opName, info.field, info.observed = principal, opType, oc.OperationName, field, true
-		info.outcome = ""
-		info.mu.Unlock()
-	}
+	requestinfo.NoteOperation(ctx, requestinfo.Operation{
+		Principal: principal, Type: opType, Name: oc.OperationName, Field: field, Observed: true,
+	})
 	handler := next(ctx)
 	var once sync.Once
 	return func(ctx context.Context) *graphql.Response {
@@ -141,9 +78,7 @@ func (e graphqlExtension) InterceptOperation(ctx context.Context, next graphql.O
 			outcome := responseOutcome(resp)
 			e.t.operations.WithLabelValues(opType, field, outcome).Inc()
 			e.t.operationDuration.WithLabelValues(opType, field, outcome).Observe(time.Since(started).Seconds())
-			if info != nil {
-				NoteErrorCode(ctx, outcome)
-			}
+			requestinfo.NoteErrorCode(ctx, outcome)
 			if outcome != OutcomeOK {
 				span.SetStatus(codes.Error, outcome)
 			}

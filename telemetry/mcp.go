@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/memory-gateway/memory-gateway/requestinfo"
 )
 
 // OperationTypeMCP is the operation type the access log names an MCP tool
@@ -30,15 +32,7 @@ func (t *Telemetry) MCPToolObserver() func(ctx context.Context, principal, tool,
 	return func(ctx context.Context, principal, tool, outcome string, took time.Duration) {
 		calls.WithLabelValues(tool, outcome).Inc()
 		durations.WithLabelValues(tool, outcome).Observe(took.Seconds())
-		info := requestInfoFrom(ctx)
-		if info == nil {
-			return
-		}
-		info.mu.Lock()
-		defer info.mu.Unlock()
-		info.principal, info.opType, info.field = principal, OperationTypeMCP, tool
-		if info.outcome == "" || info.outcome == OutcomeOK {
-			info.outcome = outcome
-		}
+		requestinfo.NoteOperation(ctx, requestinfo.Operation{Principal: principal, Type: OperationTypeMCP, Field: tool})
+		requestinfo.NoteErrorCode(ctx, outcome)
 	}
 }

@@ -184,6 +184,10 @@ func (t *Telemetry) ItemsWithheld(backend backendtype.Backend, reason string, n 
 
 // TraceID is the id of the trace ctx belongs to, or "" outside a sampled or
 // propagated trace.
+func (t *Telemetry) TraceID(ctx context.Context) string { return TraceID(ctx) }
+
+// TraceID is the id of the trace ctx belongs to, or "" outside a sampled or
+// propagated trace.
 func TraceID(ctx context.Context) string {
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.HasTraceID() {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 func newRecorded(t *testing.T) (*Telemetry, *tracetest.SpanRecorder) {
@@ -145,7 +146,7 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 		return map[backendtype.Backend]gateway.OutboxSummary{
 			backendtype.BackendEverMemOS: {PendingEvents: 7, ProcessingEvents: 2, DeadLetterEvents: 1},
 		}, nil
-	}), []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendEverMemOS}, nil)
+	}), []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendEverMemOS}, lifecycle.Env{})
 	tel.ObserveSubscriptions(func() int { return 42 })
 
 	body := scrape(t, tel)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/webhook"
@@ -65,7 +66,7 @@ func TestTwoSendersShareTheDeliveries(t *testing.T) {
 			guard, err := webhook.ParseAllowList("127.0.0.1")
 			require.NoError(t, err)
 			for _, s := range stores {
-				disp, err := webhook.New(s, guard, webhook.Config{PollInterval: 5 * time.Millisecond, BatchSize: 4, Concurrency: 4}, nil, nil, webhook.Hooks{})
+				disp, err := webhook.New(s, guard, webhook.Config{PollInterval: 5 * time.Millisecond, BatchSize: 4, Concurrency: 4}, lifecycle.Env{}, webhook.Hooks{})
 				require.NoError(t, err)
 				require.NoError(t, disp.Start(ctx))
 				t.Cleanup(func() { require.NoError(t, disp.Stop(context.Background())) })

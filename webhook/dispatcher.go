@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Defaults.
@@ -130,8 +131,10 @@ type Dispatcher struct {
 	done         chan struct{}
 }
 
+var _ lifecycle.Component = (*Dispatcher)(nil)
+
 // New builds a dispatcher that reaches endpoints only through guard.
-func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() time.Time, hooks Hooks) (*Dispatcher, error) {
+func New(store Store, guard *Guard, cfg Config, env lifecycle.Env, hooks Hooks) (*Dispatcher, error) {
 	if store == nil || guard == nil {
 		return nil, errors.New("webhook: a store and a guard are required")
 	}
@@ -154,12 +157,6 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = BatchSizeDefault
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if now == nil {
-		now = time.Now
-	}
 	host, _ := os.Hostname()
 	transport := &http.Transport{
 		// Never through a proxy from the environment: the guard must see
@@ -178,7 +175,7 @@ func New(store Store, guard *Guard, cfg Config, logger *slog.Logger, now func() 
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return &Dispatcher{
-		store: store, client: client, cfg: cfg, logger: logger, now: now, hooks: hooks,
+		store: store, client: client, cfg: cfg, logger: env.Logger(), now: env.Clock(), hooks: hooks,
 		id:    fmt.Sprintf("webhooks-%s-%d-%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36)),
 		freed: make(chan struct{}, 1), inFlight: map[string]int{},
 	}, nil
@@ -189,7 +186,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.done != nil {
-		return errors.New("webhook: dispatcher already started")
+		return fmt.Errorf("webhook: %w", lifecycle.ErrStarted)
 	}
 	base := context.WithoutCancel(ctx)
 	claimCtx, stopClaiming := context.WithCancel(base)

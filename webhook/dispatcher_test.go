@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // memStore is a store of deliveries in memory: claims lease, completions
@@ -78,7 +79,7 @@ func loopbackDispatcher(t *testing.T, store Store, cfg Config) *Dispatcher {
 	guard, err := ParseAllowList("127.0.0.1")
 	require.NoError(t, err)
 	cfg.PollInterval = 5 * time.Millisecond
-	d, err := New(store, guard, cfg, nil, nil, Hooks{})
+	d, err := New(store, guard, cfg, lifecycle.Env{}, Hooks{})
 	require.NoError(t, err)
 	return d
 }
@@ -207,7 +208,7 @@ func TestDispatcherRetryTimeDoesNotTellHowLongAnAttemptTook(t *testing.T) {
 			store := newMemStore(map[string]string{"whd_1": failing.URL})
 			guard, err := ParseAllowList("127.0.0.1")
 			require.NoError(t, err)
-			d, err := New(store, guard, Config{Schedule: []time.Duration{time.Hour}, Timeout: time.Minute, PollInterval: 5 * time.Millisecond}, nil, clock.now, Hooks{})
+			d, err := New(store, guard, Config{Schedule: []time.Duration{time.Hour}, Timeout: time.Minute, PollInterval: 5 * time.Millisecond}, lifecycle.NewEnv(nil, clock.now), Hooks{})
 			require.NoError(t, err)
 			require.NoError(t, d.Start(context.Background()))
 			t.Cleanup(func() { require.NoError(t, d.Stop(context.Background())) })

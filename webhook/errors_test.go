@@ -18,6 +18,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/webhook"
@@ -173,7 +174,7 @@ func TestFailedDeliveriesLookAlike(t *testing.T) {
 			// The timeout is what ends the silent listener's attempt; the
 			// others end at once.
 			disp, err := webhook.New(recording, guard, webhook.Config{Schedule: []time.Duration{time.Hour}, Timeout: 500 * time.Millisecond,
-				PollInterval: 5 * time.Millisecond, Concurrency: len(cases)}, logger, nil, webhook.Hooks{})
+				PollInterval: 5 * time.Millisecond, Concurrency: len(cases)}, lifecycle.NewEnv(logger, nil), webhook.Hooks{})
 			require.NoError(t, err)
 			require.NoError(t, disp.Start(context.Background()))
 			for range cases {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/webhook"
 )
@@ -48,7 +49,7 @@ func TestASlowWorkspaceHoldsItsShare(t *testing.T) {
 			require.NoError(t, err)
 			recording := announcingStore{Store: store, recorded: make(chan gateway.WebhookAttempt, slowN+fastN)}
 			disp, err := webhook.New(recording, guard, webhook.Config{Schedule: []time.Duration{time.Hour}, Timeout: time.Hour,
-				PollInterval: 5 * time.Millisecond, Concurrency: senders, WorkspaceConcurrency: share}, nil, nil, webhook.Hooks{})
+				PollInterval: 5 * time.Millisecond, Concurrency: senders, WorkspaceConcurrency: share}, lifecycle.Env{}, webhook.Hooks{})
 			require.NoError(t, err)
 			require.NoError(t, disp.Start(context.Background()))
 			t.Cleanup(func() {

@@ -18,6 +18,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/remote"
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -70,12 +71,12 @@ func TestRemoteOutageSpendsNoAttempts(t *testing.T) {
 		ov, err := openviking.New(openviking.Config{BaseURL: fake.URL, Transport: network, Now: c.Now})
 		require.NoError(t, err)
 		store := persistence.NewStore(db)
-		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{ov}, Now: c.Now}
+		opts := gateway.Options{Anonymous: &gateway.DevPrincipal, Store: store, Backends: []backendtype.BackendAdapter{ov}, Env: lifecycle.NewEnv(nil, c.Now)}
 		svc, err := gateway.NewService(opts)
 		require.NoError(t, err)
 		exec, err := gateway.NewOutboxExecutor(opts)
 		require.NoError(t, err)
-		w, err := worker.New(worker.Options{Store: store, Executor: exec, Now: c.Now, Config: worker.Config{Backends: []backendtype.Backend{backendtype.BackendOpenViking}}})
+		w, err := worker.New(worker.Options{Store: store, Executor: exec, Env: lifecycle.NewEnv(nil, c.Now), Config: worker.Config{Backends: []backendtype.Backend{backendtype.BackendOpenViking}}})
 		require.NoError(t, err)
 
 		const sessions = 30

@@ -25,6 +25,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 )
 
 // Defaults for Config.
@@ -167,9 +168,8 @@ type Options struct {
 	Executor Executor
 	// Publisher hands job states to this process's subscribers; may be nil.
 	Publisher gateway.JobPublisher
-	Logger    *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now    func() time.Time
+	// Env is where the worker logs and its clock.
+	Env    lifecycle.Env
 	Config Config
 	// Hooks observe the worker (tests, metrics); any may be nil.
 	Hooks Hooks
@@ -228,6 +228,8 @@ type Worker struct {
 	flushing    atomic.Int32 // completion transactions in progress
 }
 
+var _ lifecycle.Component = (*Worker)(nil)
+
 // New builds a Worker.
 func New(opts Options) (*Worker, error) {
 	if opts.Store == nil || opts.Executor == nil {
@@ -245,19 +247,13 @@ func New(opts Options) (*Worker, error) {
 		store:       opts.Store,
 		exec:        opts.Executor,
 		publisher:   opts.Publisher,
-		logger:      opts.Logger,
-		now:         opts.Now,
+		logger:      opts.Env.Logger(),
+		now:         opts.Env.Clock(),
 		hooks:       opts.Hooks,
 		wake:        make(chan struct{}, 1),
 		inflight:    map[string]*inflight{},
 		perBack:     map[backendtype.Backend]int{},
 		completions: make(chan gateway.OutboxCompletion, cfg.CompletionBatchMax),
-	}
-	if w.logger == nil {
-		w.logger = slog.New(slog.DiscardHandler)
-	}
-	if w.now == nil {
-		w.now = time.Now
 	}
 	return w, nil
 }
@@ -281,7 +277,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.started {
-		return errors.New("worker: already started")
+		return fmt.Errorf("worker: %w", lifecycle.ErrStarted)
 	}
 	w.started = true
 	base := context.WithoutCancel(ctx)

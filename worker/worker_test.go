@@ -15,6 +15,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
+	"github.com/memory-gateway/memory-gateway/lifecycle"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/worker"
@@ -89,7 +90,7 @@ func setup(t *testing.T, db *persistence.DB, maxAttempts int, backends ...backen
 		Anonymous: &gateway.DevPrincipal,
 		Store:     persistence.NewStore(db),
 		Backends:  backends,
-		Now:       c.Now,
+		Env:       lifecycle.NewEnv(nil, c.Now),
 		Config: gateway.Config{
 			MaxAttempts: maxAttempts,
 			// Deterministic backoff: the base, no jitter.
@@ -110,7 +111,7 @@ func (b *bundle) newWorker(t *testing.T, cfg worker.Config, hooks worker.Hooks) 
 			cfg.Backends = append(cfg.Backends, a.Name())
 		}
 	}
-	w, err := worker.New(worker.Options{Store: b.store, Executor: b.exec, Now: b.clock.Now, Config: cfg, Hooks: hooks})
+	w, err := worker.New(worker.Options{Store: b.store, Executor: b.exec, Env: lifecycle.NewEnv(nil, b.clock.Now), Config: cfg, Hooks: hooks})
 	require.NoError(t, err)
 	return w
 }
@@ -576,7 +577,7 @@ func TestTwoWorkersRaceOverManyEvents(t *testing.T) {
 		cfg.ID = "worker-a"
 		w1 := b.newWorker(t, cfg, hooks)
 		cfg.ID = "worker-b"
-		w2, err := worker.New(worker.Options{Store: storeB, Executor: b.exec, Now: b.clock.Now, Config: withBackends(cfg, b), Hooks: hooks})
+		w2, err := worker.New(worker.Options{Store: storeB, Executor: b.exec, Env: lifecycle.NewEnv(nil, b.clock.Now), Config: withBackends(cfg, b), Hooks: hooks})
 		require.NoError(t, err)
 		require.NoError(t, w1.Start(ctx))
 		require.NoError(t, w2.Start(ctx))

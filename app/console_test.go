@@ -1,0 +1,361 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
+	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
+)
+
+// Browser tests run Debian's chromium. Without it they are skipped, unless
+// CONSOLE_BROWSER_REQUIRED is set (as .ci/run does), when they fail.
+const (
+	chromiumEnv         = "CHROMIUM"
+	browserRequiredEnv  = "CONSOLE_BROWSER_REQUIRED"
+	screenshotsEnv      = "CONSOLE_SCREENSHOTS"
+	browserStepTimeout  = 60 * time.Second
+	consoleWidth        = 1280
+	consoleHeight       = 900
+	consolePhoneWidth   = 390
+	consolePhoneHeight  = 844
+	closedProxy         = "http://127.0.0.1:9"
+	loopbackOnlyResolve = "MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"
+)
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv(chromiumEnv), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv(browserRequiredEnv) != "" {
+		t.Fatalf("chromium is not installed (apt-get install chromium), and %s is set", browserRequiredEnv)
+	}
+	t.Skip("chromium is not installed: the console's browser tests are skipped (apt-get install chromium)")
+	return ""
+}
+
+// requestLog records every URL the page asked for.
+type requestLog struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (l *requestLog) add(u string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.urls = append(l.urls, u)
+}
+
+func (l *requestLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.urls...)
+}
+
+// newBrowser starts a headless chromium that can reach nothing past
+// loopback: every name but localhost resolves to nothing, and anything that
+// is not loopback goes to a closed proxy port.
+func newBrowser(t *testing.T) (context.Context, *requestLog) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.ProxyServer(closedProxy),
+		chromedp.Flag("host-resolver-rules", loopbackOnlyResolve),
+		chromedp.WindowSize(consoleWidth, consoleHeight),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	log := &requestLog{}
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			log.add(e.Request.URL)
+		case *network.EventWebSocketCreated:
+			log.add(e.URL)
+		}
+	}))
+	_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	require.NoError(t, err)
+	return ctx, log
+}
+
+// browse runs browser actions under a step timeout.
+func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	stepCtx, cancel := context.WithTimeout(ctx, browserStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(stepCtx, actions...); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("%s: %v\npage:\n%s", what, err, body)
+	}
+}
+
+// evaluate runs JavaScript in the page and returns its value.
+func evaluate[T any](t *testing.T, ctx context.Context, expression string) T {
+	t.Helper()
+	stepCtx, cancel := context.WithTimeout(ctx, browserStepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(stepCtx, chromedp.Evaluate[T](expression))
+	require.NoError(t, err, expression)
+	return v
+}
+
+// openPage goes to a console route and waits until its page has drawn.
+func openPage(t *testing.T, ctx context.Context, base, route, page string) {
+	t.Helper()
+	// From a blank page, so that the same route loads afresh.
+	browse(t, ctx, "open "+route,
+		chromedp.Navigate("about:blank"),
+		chromedp.Navigate(base+"/console/#"+route),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-page="`+page+`"][data-ready="true"]`)),
+	)
+	errors := evaluate[[]string](t, ctx, `[...document.querySelectorAll("main .error")].map(e => e.textContent)`)
+	require.Empty(t, errors, "%s shows an error", route)
+}
+
+// useKey pastes a key into the console's key form.
+func useKey(t *testing.T, ctx context.Context, key string) {
+	t.Helper()
+	browse(t, ctx, "use a key",
+		chromedp.SetValue(chromedp.ID("api-key"), key),
+		chromedp.Click(chromedp.CSS(`form.key button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-ready="true"]`)),
+	)
+	require.Equal(t, key, evaluate[string](t, ctx, `sessionStorage.getItem("memory-gateway.console.key")`))
+}
+
+// screenshot writes the page to CONSOLE_SCREENSHOTS/<name>.png when set.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv(screenshotsEnv)
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+// gqlData posts an operation with a key and returns its data, failing on
+// errors.
+func gqlData(t *testing.T, base, key, query string, vars map[string]any) map[string]any {
+	t.Helper()
+	status, out := call(t, base, key, query, vars)
+	require.Equal(t, http.StatusOK, status, out)
+	require.Nil(t, out["errors"], "%v", out["errors"])
+	return out["data"].(map[string]any)
+}
+
+func ingestAs(t *testing.T, base, key, session, turn, content string) {
+	t.Helper()
+	gqlData(t, base, key, `mutation($in: IngestConversationTurnInput!) { ingestConversationTurn(input: $in) { status } }`, map[string]any{"in": map[string]any{
+		"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": session, "turnId": turn,
+		"namespace": "support", "role": "USER", "content": content,
+	}})
+}
+
+func commitAs(t *testing.T, base, key, session string) string {
+	t.Helper()
+	data := gqlData(t, base, key, `mutation($in: CommitSessionInput!) { commitSession(input: $in) { job { id } } }`, map[string]any{"in": map[string]any{
+		"workspaceId": "acme", "userId": "alice", "agentId": "helper", "sessionId": session, "namespace": "support",
+	}})
+	return data["commitSession"].(map[string]any)["job"].(map[string]any)["id"].(string)
+}
+
+func drain(t *testing.T, base string) {
+	t.Helper()
+	gqlData(t, base, operatorKey, `mutation { processOutbox(limit: 100) { processedCount } }`, nil)
+}
+
+// TestConsoleInBrowser drives the console in chromium against a whole
+// gateway on each store: every page loads; a committed job's row goes
+// ACCEPTED → SUCCESS without a reload; a dead letter is re-driven; a
+// correction is accepted; the key's grants decide what is shown; and the page
+// asks nothing of any origin but its own.
+func TestConsoleInBrowser(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	for _, d := range pt.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			consoleInBrowser(t, pt.URL(t, d), d == pt.SQLite)
+		})
+	}
+}
+
+func consoleInBrowser(t *testing.T, dbURL string, screenshots bool) {
+	em := evermemostest.New()
+	t.Cleanup(em.Close)
+	base := startServerWith(t, map[string]string{
+		"DATABASE_URL": dbURL, "API_KEYS_FILE": keysFile(t), "EVERMEMOS_URL": em.URL,
+		"WORKER": "false", "OUTBOX_MAX_ATTEMPTS": "1",
+		// DASHBOARD keys run only the console's documents.
+		"TRUSTED_DOCUMENTS_FILE": trustedDocsFile(t),
+	})
+	ctx, requests := newBrowser(t)
+
+	ingestAs(t, base, agentKeyA, "s1", "t1", "my favourite tea is jasmine")
+	browse(t, ctx, "open without a key",
+		chromedp.Navigate(base+"/console/#/jobs?workspace=acme"),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-ready="true"] .error`)),
+	)
+	require.Contains(t, evaluate[string](t, ctx, `document.querySelector("main .error").textContent`), "UNAUTHENTICATED", "without a key the console asks for one")
+	useKey(t, ctx, operatorKey)
+	openPage(t, ctx, base, "/jobs?workspace=acme", "jobs")
+
+	// A commit appears ACCEPTED, then turns SUCCESS, without a reload.
+	browse(t, ctx, "mark the document", chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
+	job := commitAs(t, base, agentKeyA, "s1")
+	row := `tr[data-job="` + job + `"] td.status [data-status="%s"]`
+	browse(t, ctx, "the new job appears ACCEPTED", chromedp.WaitVisible(chromedp.CSS(strings.Replace(row, "%s", "ACCEPTED", 1))))
+	drain(t, base)
+	browse(t, ctx, "the job turns SUCCESS live", chromedp.WaitVisible(chromedp.CSS(strings.Replace(row, "%s", "SUCCESS", 1))))
+	require.True(t, evaluate[bool](t, ctx, `window.notReloaded === true`), "the row changed without a reload")
+
+	// The job's page: its events, refs and timeline.
+	openPage(t, ctx, base, "/job/"+url.PathEscape(job), "job")
+	browse(t, ctx, "the job's events", chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Outbox events"] tr[data-event]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Refs"] tr[data-ref]`)), chromedp.WaitVisible(chromedp.CSS(`ol.timeline li`)))
+	screenshot(t, ctx, "job")
+
+	// A commit EverMemOS refuses becomes a dead letter; re-driven from the
+	// console, it succeeds.
+	ingestAs(t, base, agentKeyA, "s2", "t1", "I live in Lisbon")
+	em.Faults.FailNextOn(http.MethodPost, "/api/v1/memories/flush", 1, http.StatusBadRequest, `{"code":"INVALID","message":"refused"}`)
+	failed := commitAs(t, base, agentKeyA, "s2")
+	drain(t, base)
+	openPage(t, ctx, base, "/dead-letters", "dead-letters")
+	deadRow := `section.group tr[data-event]`
+	browse(t, ctx, "a dead letter is listed", chromedp.WaitVisible(chromedp.CSS(deadRow)))
+	screenshot(t, ctx, "dead-letters")
+	browse(t, ctx, "re-drive it, with confirmation",
+		chromedp.Click(chromedp.CSS(deadRow+` .confirm button`)),
+		chromedp.WaitVisible(chromedp.CSS(deadRow+` button.danger`)),
+		chromedp.Click(chromedp.CSS(deadRow+` button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`.groups p.empty`)),
+	)
+	drain(t, base)
+	status := gqlData(t, base, operatorKey, `query($id: ID!) { commitJob(id: $id) { status } }`, map[string]any{"id": failed})
+	require.Equal(t, "SUCCESS", status["commitJob"].(map[string]any)["status"], "the re-driven event ran")
+
+	// A correction waits for review and is accepted from the console.
+	refs := gqlData(t, base, operatorKey, `{ memoryRefs(filter: {workspaceId: "acme", sessionId: "s1", backend: LOCAL, refType: LONG_TERM_MEMORY}) { edges { node { id } } } }`, nil)
+	refID := refs["memoryRefs"].(map[string]any)["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)["id"].(string)
+	fb := gqlData(t, base, agentKeyA, `mutation($in: RecordMemoryFeedbackInput!) { recordMemoryFeedback(input: $in) { feedback { id status } } }`, map[string]any{"in": map[string]any{
+		"workspaceId": "acme", "userId": "alice", "agentId": "helper", "namespace": "support", "memoryRefId": refID,
+		"feedbackType": "CORRECTION", "correction": "my favourite tea is oolong", "sourceEventId": "fix-1",
+	}})
+	fbID := fb["recordMemoryFeedback"].(map[string]any)["feedback"].(map[string]any)["id"].(string)
+	openPage(t, ctx, base, "/reviews", "reviews")
+	review := `tr[data-feedback="` + fbID + `"]`
+	browse(t, ctx, "the correction waits", chromedp.WaitVisible(chromedp.CSS(review)))
+	screenshot(t, ctx, "reviews")
+	browse(t, ctx, "accept it", chromedp.Click(chromedp.CSS(review+` button.accept`)), chromedp.WaitNotPresent(chromedp.CSS(review)))
+	decided := gqlData(t, base, operatorKey, `query($id: ID!) { node(id: $id) { ... on MemoryFeedback { status } } }`, map[string]any{"id": fbID})
+	require.Equal(t, "ACCEPTED", decided["node"].(map[string]any)["status"])
+
+	// The session graph, a node, the backends and an erasure.
+	openPage(t, ctx, base, "/session?workspace=acme&session=s1", "session")
+	browse(t, ctx, "the graph is drawn", chromedp.WaitVisible(chromedp.CSS(`svg.graph a.node`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.graph a[data-node="`+refID+`"]`)), chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Session nodes"] tr`)))
+	screenshot(t, ctx, "session")
+	browse(t, ctx, "a node links to its page", chromedp.Click(chromedp.CSS(`table[aria-label="Session nodes"] a[href="#/node/`+url.PathEscape(refID)+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-page="node"][data-ready="true"] dl.facts`)))
+	screenshot(t, ctx, "node")
+	openPage(t, ctx, base, "/backends", "backends")
+	browse(t, ctx, "every backend", chromedp.WaitVisible(chromedp.CSS(`tr[data-backend="LOCAL"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-backend="EVERMEMOS"]`)))
+	screenshot(t, ctx, "backends")
+	gqlData(t, base, operatorKey, `mutation { eraseSubject(input: {workspaceId: "acme", userId: "bob", reason: "asked"}) { request { id } } }`, nil)
+	openPage(t, ctx, base, "/erasures", "erasures")
+	browse(t, ctx, "the erasure", chromedp.WaitVisible(chromedp.CSS(`tr[data-erasure]`)))
+	screenshot(t, ctx, "erasures")
+	if screenshots && os.Getenv(screenshotsEnv) != "" {
+		openPage(t, ctx, base, "/jobs", "jobs")
+		screenshot(t, ctx, "jobs")
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		require.NoError(t, err)
+		openPage(t, ctx, base, "/session?workspace=acme&session=s1", "session")
+		screenshot(t, ctx, "session-dark")
+		browse(t, ctx, "phone width", chromedp.EmulateViewport(consolePhoneWidth, consolePhoneHeight))
+		openPage(t, ctx, base, "/jobs", "jobs")
+		screenshot(t, ctx, "jobs-phone")
+		browse(t, ctx, "desktop width", chromedp.EmulateViewport(consoleWidth, consoleHeight))
+		_, err = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		require.NoError(t, err)
+	}
+
+	// A key sees what its grants allow: another workspace's admin sees none
+	// of acme's jobs.
+	useKey(t, ctx, adminKeyB)
+	openPage(t, ctx, base, "/jobs", "jobs")
+	require.Zero(t, evaluate[int](t, ctx, `document.querySelectorAll("tr[data-job]").length`), "globex's admin sees no acme job")
+	// The dashboard key runs only trusted documents: the console's own.
+	useKey(t, ctx, dashKeyA)
+	openPage(t, ctx, base, "/jobs", "jobs")
+	browse(t, ctx, "the dashboard sees acme's jobs", chromedp.WaitVisible(chromedp.CSS(`tr[data-job="`+job+`"]`)))
+	openPage(t, ctx, base, "/session?workspace=acme&session=s1", "session")
+	browse(t, ctx, "and draws a session's graph", chromedp.WaitVisible(chromedp.CSS(`svg.graph a[data-node="`+refID+`"]`)))
+	openPage(t, ctx, base, "/job/"+url.PathEscape(job), "job")
+	browse(t, ctx, "and opens a job", chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Outbox events"] tr[data-event]`)))
+	require.Equal(t, dashKeyA, evaluate[string](t, ctx, `sessionStorage.getItem("memory-gateway.console.key")`), "the key stays in sessionStorage")
+
+	origin := strings.TrimPrefix(base, "http://")
+	for _, u := range requests.all() {
+		require.True(t, strings.HasPrefix(u, "http://"+origin+"/") || strings.HasPrefix(u, "ws://"+origin+"/") || strings.HasPrefix(u, "data:"),
+			"the console asked for %s, outside its origin", u)
+		require.NotContains(t, u, operatorKey, "a key never goes into a URL")
+	}
+}
+
+// TestConsoleDevModeAndHeaders: in dev mode no key is needed; the console is
+// served with a Content Security Policy that allows no inline script and no
+// other origin.
+func TestConsoleDevModeAndHeaders(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite)})
+	resp, err := http.Get(base + "/console/")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	csp := resp.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "script-src 'self'")
+	require.NotContains(t, csp, "unsafe-inline")
+	require.Contains(t, csp, "connect-src 'self'")
+
+	ctx, _ := newBrowser(t)
+	ingestAs(t, base, "", "s1", "t1", "hello")
+	commitAs(t, base, "", "s1")
+	openPage(t, ctx, base, "/jobs", "jobs")
+	browse(t, ctx, "a job without a key", chromedp.WaitVisible(chromedp.CSS(`tr[data-job]`)))
+}
