@@ -78,13 +78,13 @@ func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
 	if kind == KindAPIKey {
 		priority++ // sk-ant-… is an Anthropic key, not an OpenAI one
 	}
-	return &keywordDetector{kind: kind, keywords: keywords, find: func(s *scan, hit, _ int, out []finding) []finding {
+	return &keywordDetector{kind: kind, keywords: keywords, token: true, find: func(s *scan, hit, _ int, out []finding) []finding {
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
 		window := s.text[hit:min(len(s.text), hit+300)]
 		m := re.FindStringIndex(window)
-		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) {
+		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) || vendorRejects(window[:m[1]], judgeExamples) {
 			return out
 		}
 		return append(out, finding{start: hit, end: hit + m[1], kind: kind, priority: priority})
@@ -153,7 +153,7 @@ func appendCredential(s *scan, out []finding, q, minLen int, basic bool) []findi
 	for e < len(t) && (isAlnum(t[e]) || strings.IndexByte("._~+/=-:", t[e]) >= 0) {
 		e++
 	}
-	if e-q < minLen || isPlaceholder(t[q:e]) || isBasicPlaceholder(t[q:e]) || basic && !isBasicCredential(t[q:e]) {
+	if e-q < minLen || isPlaceholder(t[q:e]) || isBasicPlaceholder(t[q:e]) || basic && !isBasicCredential(t[q:e]) || vendorRejects(t[q:e], judgeShape) {
 		return out
 	}
 	return append(out, finding{start: q, end: e, kind: KindAuthHeader, priority: prioritySecret})

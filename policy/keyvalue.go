@@ -148,10 +148,34 @@ func findKeyValue(s *scan, hit, hitEnd int, out []finding) []finding {
 	if !ok {
 		return out
 	}
-	if f, ok := s.valueOfKey(k); ok {
+	if f, ok := s.valueOfKey(k); ok && !genericKeyAllowed(s.text[k.start:f.end], f.start-k.start) {
 		out = append(out, f)
 	}
 	return out
+}
+
+// compiledGenericKeyAllowlists are genericKeyAllowlists, compiled.
+var compiledGenericKeyAllowlists = sync.OnceValue(func() []compiledAllowlist {
+	return compileAllowlists(genericKeyAllowlists)
+})
+
+// genericKeyAllowed reports a key/value pair that gitleaks' generic rule
+// allows by its key — an id (credentialsId), a public or CSRF token, a
+// token file, a library's coordinates (io.jsonwebtoken:jjwt): its
+// allowlists, run on the pair, match from within the key (before value,
+// the value's offset), not inside the value alone.
+func genericKeyAllowed(pair string, value int) bool {
+	for _, a := range compiledGenericKeyAllowlists() {
+		for i, re := range a.res {
+			if len(a.required[i]) > 0 && !containsFold(pair, a.required[i]) {
+				continue
+			}
+			if loc := re.FindStringIndex(pair); loc != nil && loc[0] < value {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readKey reads the whole key around a keyword hit and classifies it.
@@ -431,7 +455,7 @@ const (
 func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (finding, bool) {
 	v := strings.TrimSpace(s.text[start:end])
 	switch {
-	case len(v) < 3, isPlaceholder(v):
+	case len(v) < 3, isPlaceholder(v), vendorRejects(v, judgeShape):
 		return finding{}, false
 	case how == valueInProse && !looksLikeSecret(k, v):
 		return finding{}, false

@@ -29,6 +29,41 @@ var lookalikeRules = []lookalikeRule{
 		caught: `password := "Kq8zm2Lw(x)"`, leak: "Kq8zm2Lw",
 		benign: `password := os.Getenv("PASSWORD")`,
 	},
+	{
+		name:   "a password published in documentation",
+		caught: `<add key="ClearTextPassword" value="Qm8!!zk2Lw" />`, leak: "Qm8!!zk2Lw",
+		benign: `<add key="ClearTextPassword" value="33f!!lloppa" />`,
+	},
+	{
+		name:   "a vendor prefix only the rule set knows is held to its shape",
+		caught: "DATABRICKS_TOKEN=dapi9f8e7d6c5b4a39281706f5e4d3c2b1a0", leak: "dapi9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+		benign: "DATABRICKS_TOKEN=dapi123456789012345678a9bc01234defg5",
+	},
+	{
+		name:   "a key the generic rule's allowlists name (an id) holds no secret",
+		caught: "credentials: 'ff083f76-7804-4ef1-80e4-fe975bb9141b'", leak: "ff083f76-7804-4ef1-80e4-fe975bb9141b",
+		benign: "credentialsId: 'ff083f76-7804-4ef1-80e4-fe975bb9141b'",
+	},
+	{
+		name:   "the generic rule's allowlists judge the key, not the value",
+		caught: "password: Capital2024!", leak: "Capital2024",
+		benign: "publicToken = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+	},
+	{
+		name:   "curl's allowlists: a documentation credential",
+		caught: "curl -i -u 'ci:Zq8!mk2Lw' https://api.example.com", leak: "Zq8!mk2Lw",
+		benign: "curl -i -u 'test:test' https://api.example.com",
+	},
+	{
+		name:   "curl's allowlists: a bracketed placeholder",
+		caught: "curl --user neo4j:Kq2zm8Lw http://localhost:7474/db/data/", leak: "Kq2zm8Lw",
+		benign: "curl --user neo4j:[PASSWORD] http://localhost:7474/db/data/",
+	},
+	{
+		name:   "a built-in vendor token with a published example",
+		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
+		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+	},
 }
 
 func TestLookalikeRules(t *testing.T) {
