@@ -84,7 +84,8 @@ func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
 		}
 		window := s.text[hit:min(len(s.text), hit+300)]
 		m := re.FindStringIndex(window)
-		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) || vendorRejects(window[:m[1]], judgeExamples) {
+		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) ||
+			maskedAfter(s.text, hit+m[1]) || vendorRejects(window[:m[1]], judgeExamples) {
 			return out
 		}
 		return append(out, finding{start: hit, end: hit + m[1], kind: kind, priority: priority})

@@ -138,6 +138,9 @@ type secretKey struct {
 	// encoded: the value is a base64 "user:password" (the "auth" of a
 	// Docker config.json, npm's _auth).
 	encoded bool
+	// reference: the key is a variable's value ($PASSWORD, %PASSWORD%),
+	// which only an assignment gives a value.
+	reference bool
 }
 
 // findKeyValue finds the value of a key/value secret. Values that are
@@ -186,14 +189,14 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	}
 	s.lastKey = span{start, end}
 	name := s.lowerText[start:end]
-	if k, ok := bareKeywordKeys[name]; ok {
-		// Most keys are a keyword alone ("the password is …"):
-		// classified once, when the detectors are built.
-		k.start, k.end = start, end
-		return k, k.kind != ""
+	// Most keys are a keyword alone ("the password is …"): classified
+	// once, when the detectors are built.
+	k, bare := bareKeywordKeys[name]
+	if !bare {
+		k = cachedKey(name)
 	}
-	k := cachedKey(name)
 	k.start, k.end = start, end
+	k.reference = start > 0 && (s.text[start-1] == '$' || s.text[start-1] == '%')
 	return k, k.kind != ""
 }
 
@@ -437,6 +440,9 @@ func (s *scan) quotedValue(k secretKey, q int, how valueReading) (finding, bool)
 	if ve >= len(t) || t[ve] != c {
 		return finding{}, false
 	}
+	if c == '`' && strings.IndexByte(t[vs:ve], ' ') >= 0 {
+		return finding{}, false // a command's output: `etcdctl get /key`
+	}
 	return s.secretValue(k, vs, ve, how)
 }
 
@@ -455,7 +461,7 @@ const (
 func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (finding, bool) {
 	v := strings.TrimSpace(s.text[start:end])
 	switch {
-	case len(v) < 3, isPlaceholder(v), vendorRejects(v, judgeShape):
+	case len(v) < 3, isPlaceholder(v), elidedAfter(s.text, end), vendorRejects(v, judgeShape):
 		return finding{}, false
 	case how == valueInProse && !looksLikeSecret(k, v):
 		return finding{}, false

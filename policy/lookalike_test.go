@@ -60,6 +60,61 @@ var lookalikeRules = []lookalikeRule{
 		benign: "curl --user neo4j:[PASSWORD] http://localhost:7474/db/data/",
 	},
 	{
+		name:   "a variable's name used as a value takes no value from the words after it",
+		caught: `$password = "Kq8zm2Lw9";`, leak: "Kq8zm2Lw9",
+		benign: "curl -X POST --user '$USERNAME:$PASSWORD' $API_URL/$GIT_COMMIT --data",
+	},
+	{
+		name:   "a name in brackets stands for a value",
+		caught: `SUMO_ACCESS_KEY="[Kq8zm2Lw9]"`, leak: "Kq8zm2Lw9",
+		benign: "SUMO_ACCESS_KEY={SumoAccessKey}",
+	},
+	{
+		name:   "a command in backticks is its output, not a value",
+		caught: "SUMO_ACCESS_KEY=`Kq8zm2Lw9x`", leak: "Kq8zm2Lw9x",
+		benign: "-e SUMO_ACCESS_KEY=`etcdctl get /sumologic_secret`",
+	},
+	{
+		name:   "markup is no value",
+		caught: `api_token = "<9Kq8zm2Lw"`, leak: "9Kq8zm2Lw",
+		benign: `api_token = "<xsd:element name="AgencyIdentificationCode" type="clm13029:Type"/>"`,
+	},
+	{
+		name:   "a value cut off by an elision",
+		caught: "export API_TOKEN=Zk8mQ2Lw4pX7tRq1Vb3n.", leak: "Zk8mQ2Lw4pX7tRq1Vb3n",
+		benign: "export API_TOKEN=Zk8mQ2Lw4pX7tRq1Vb3n...",
+	},
+	{
+		name:   "a value whose secret part is cut out",
+		caught: "secret: Zk8mQ2Lw-Xq7!", leak: "Zk8mQ2Lw",
+		benign: "secret: Zk8mQ2Lw..[Redacted]",
+	},
+	{
+		name:   "a run of # masks a token's tail",
+		caught: `"token4": "xoxp-572370529330-573807301142-572331691188-Kq8zm2Lw9xVb3nQ7Zk8mQ2Lw4pX7"`, leak: "Kq8zm2Lw9xVb3nQ7",
+		benign: `"token4": "xoxp-572370529330-573807301142-572331691188-####################"`,
+	},
+	{
+		name:   "an instruction glued to a token's prefix",
+		caught: "xoxe.xoxp-1-Mi0yLTM0MTQwNDE0MDE3Ni0zNjU5NDY0Njg4MTct", leak: "Mi0yLTM0MTQwNDE0MDE3Ni0zNjU5NDY0Njg4MTct",
+		benign: "xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere",
+	},
+	{
+		name:   "metasyntactic words are stand-ins",
+		caught: "secretKey: Kq8zm2Lw", leak: "Kq8zm2Lw",
+		benign: "secretKey: foo",
+	},
+	{
+		name:   "a segment that says it is fake",
+		caught: `cl_api_key = "q7-fakir-9Kz2m"`, leak: "q7-fakir-9Kz2m",
+		benign: `cl_api_key = "a-fake-api-key"`,
+	},
+	{
+		name:   "a doubled key is not its own value",
+		caught: `api_token = "c2VjcmV0MTI="`, leak: "c2VjcmV0MTI=",
+		benign: `api_token = "api_token = "`,
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",

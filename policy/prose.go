@@ -126,9 +126,10 @@ func strongSecret(w string) bool {
 }
 
 // proseKey: keys that sentences give values to — passwords in any
-// language, API keys, tokens and secrets.
+// language, API keys, tokens and secrets; not a variable's name used as a
+// value ("--user '$USER:$PASSWORD' $URL").
 func proseKey(k secretKey) bool {
-	if k.flag || k.encoded {
+	if k.flag || k.encoded || k.reference {
 		return false
 	}
 	return k.kind == KindPassword || k.kind == KindAPIKey || k.kind == KindAWSSecretKey
