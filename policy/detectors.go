@@ -63,7 +63,7 @@ var keywordDetectors = []*keywordDetector{
 	tokenDetector(KindOpenAIKey, `sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`, "sk-"),
 	tokenDetector(KindSlackToken, `(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`, "xox", "xapp-"),
 	// An unsigned JWT (alg "none") ends with its second dot.
-	tokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, "eyj"),
+	checkedTokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, validJWT, "eyj"),
 	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{30,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
 	{kind: KindSlackToken, keywords: []string{"hooks.slack.com/services/"}, find: findSlackWebhook},
@@ -73,6 +73,12 @@ var keywordDetectors = []*keywordDetector{
 // tokenDetector is a vendor token recognised by its prefix: the pattern is
 // checked case-sensitively at the keyword, which must start a word.
 func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
+	return checkedTokenDetector(kind, pattern, nil, keywords...)
+}
+
+// checkedTokenDetector is a tokenDetector whose matches must also pass
+// valid (nil: any match).
+func checkedTokenDetector(kind, pattern string, valid func(string) bool, keywords ...string) *keywordDetector {
 	re := regexp.MustCompile(`\A` + pattern)
 	priority := priorityToken
 	if kind == KindAPIKey {
@@ -85,7 +91,7 @@ func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
 		window := s.text[hit:min(len(s.text), hit+300)]
 		m := re.FindStringIndex(window)
 		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) ||
-			maskedAfter(s.text, hit+m[1]) || vendorRejects(window[:m[1]], judgeExamples) {
+			maskedAfter(s.text, hit+m[1]) || vendorRejects(window[:m[1]], judgeExamples) || valid != nil && !valid(window[:m[1]]) {
 			return out
 		}
 		return append(out, finding{start: hit, end: hit + m[1], kind: kind, priority: priority})

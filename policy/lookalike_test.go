@@ -115,6 +115,16 @@ var lookalikeRules = []lookalikeRule{
 		benign: `api_token = "api_token = "`,
 	},
 	{
+		name:   "a JWT's header must be an object naming its algorithm",
+		caught: "token eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9.Zk8mQ2Lw4pX7tRq1Vb3nYc9dK2sLw8mQ", leak: "eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9",
+		benign: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCI.eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9.Zk8mQ2Lw4pX7tRq1Vb3nYc9dK2sLw8mQ",
+	},
+	{
+		name:   "a JWT whose header has no algorithm is none",
+		caught: "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9.", leak: "eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9",
+		benign: "eyJ0eXAiOiJKV1QiLCJraWQiOiJrMSJ9.eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9.Zk8mQ2Lw4pX7tRq1Vb3nYc9dK2sLw8mQ",
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",

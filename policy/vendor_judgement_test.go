@@ -49,3 +49,20 @@ func TestVendorClaimsAreDistinctive(t *testing.T) {
 	require.Contains(t, publishedExamples, "33f!!lloppa")
 	require.NotEmpty(t, genericKeyAllowlists)
 }
+
+func TestJWTHeaderNamesAlg(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		header string
+		ok     bool
+	}{
+		{"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", true},       // {"alg":"HS256","typ":"JWT"}
+		{"eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0", true},        // {"typ":"JWT","alg":"none"}
+		{"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXV", true},          // cut short: read as far as it decodes
+		{"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ", false},       // whole, but the object does not close
+		{"eyJ0eXAiOiJKV1QiLCJraWQiOiJrMSJ9", false},          // {"typ":"JWT","kid":"k1"}: no algorithm
+		{"eyJhbasdGciOiJIUaddasdasfsasdasdzI1NiIasd", false}, // not an object's base64
+	} {
+		require.Equal(t, c.ok, jwtHeaderNamesAlg(c.header+".eyJzdWIiOiIxIn0.sig"), c.header)
+	}
+}

@@ -265,7 +265,7 @@ func (r *compiledVendorRule) accept(s *scan, base, end int, m []int, out []findi
 		stop--
 	}
 	secret := s.text[start:stop]
-	if r.entropy > 0 && shannonEntropy(secret) <= r.entropy {
+	if r.entropy > 0 && shannonEntropy(secret) <= r.entropy || r.kind == KindJWT && !validJWT(secret) {
 		return out
 	}
 	for _, a := range r.allow {
