@@ -243,6 +243,9 @@ func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 		return out
 	}
 	if e := s.pemEndAfter(hit + m[1]); e >= 0 {
+		if keyBodyChars(t[hit+m[1]:e]) < minKeyBody {
+			return out
+		}
 		end := e + len("-----END")
 		if close := strings.Index(t[end:min(len(t), end+80)], "-----"); close >= 0 {
 			end += close + len("-----")
@@ -250,6 +253,30 @@ func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 		return append(out, finding{start: hit, end: end, kind: KindPrivateKey, priority: priorityBlock})
 	}
 	return append(out, finding{start: hit, end: bodyEnd(t, hit+m[1]), kind: KindPrivateKey, priority: priorityBlock})
+}
+
+// minKeyBody is the fewest base64 characters a whole key block's body
+// holds: an empty block, or one holding a word ("-----BEGIN PRIVATE
+// KEY----- anything -----END…"), shows what a key looks like, not a key.
+// (The smallest key, Ed25519's 32 bytes, takes 44.) A block without its
+// END line may be a key cut off after its first line, and is masked.
+const minKeyBody = 16
+
+// keyBodyChars counts the base64 characters of a key block's body,
+// its header lines ("Proc-Type: 4,ENCRYPTED") left out.
+func keyBodyChars(body string) int {
+	n := 0
+	for line := range strings.SplitSeq(body, "\n") {
+		if strings.IndexByte(line, ':') >= 0 {
+			continue
+		}
+		for i := 0; i < len(line); i++ {
+			if c := line[i]; isAlnum(c) || c == '+' || c == '/' || c == '=' {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // pemEndAfter returns where the first "-----END" at or after i stands, or

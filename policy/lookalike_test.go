@@ -125,6 +125,16 @@ var lookalikeRules = []lookalikeRule{
 		benign: "eyJ0eXAiOiJKV1QiLCJraWQiOiJrMSJ9.eyJzdWIiOiJjaS1ib3QiLCJpYXQiOjE3MTYyMzkwMjJ9.Zk8mQ2Lw4pX7tRq1Vb3nYc9dK2sLw8mQ",
 	},
 	{
+		name:   "a whole key block must hold a key's body",
+		caught: "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFq8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0\n-----END PRIVATE KEY-----", leak: "MC4CAQAwBQYDK2VwBCIEIFq8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0",
+		benign: "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----",
+	},
+	{
+		name:   "a block cut off after its first line is still masked; an empty one is none",
+		caught: "the deploy key:\n-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2Vw", leak: "MC4CAQAwBQYDK2Vw",
+		benign: "-----BEGIN OPENSSH PRIVATE KEY----------END OPENSSH PRIVATE KEY-----",
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
