@@ -135,6 +135,16 @@ var lookalikeRules = []lookalikeRule{
 		benign: "-----BEGIN OPENSSH PRIVATE KEY----------END OPENSSH PRIVATE KEY-----",
 	},
 	{
+		name:   "an IBAN is written in one case",
+		caught: "IBAN LV80 BANK 0000 4351 9500 1", leak: "4351 9500",
+		benign: "IBAN LV80 bANK 0000 4351 9500 1",
+	},
+	{
+		name:   "the digits of an IBAN with a wrong check digit are no phone number",
+		caught: "NL91 ABNA 0417 1643 00", leak: "0417 1643",
+		benign: "NL91 ABNA 0417 1643 01",
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
