@@ -80,6 +80,12 @@ var excludedKeys = func() map[string]bool {
 // "tokenizer", "max_tokens", "passport".
 var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count"}
 
+// antiForgeryKeys name a form's anti-forgery token (Rails'
+// authenticity_token, Django's csrfmiddlewaretoken, ASP.NET's
+// __RequestVerificationToken, X-XSRF-TOKEN): a nonce of one session's
+// forms, which gives no access, not a credential.
+var antiForgeryKeys = []string{"csrf", "xsrf", "authenticity_token", "requestverificationtoken"}
+
 // secretKeyKind classifies a key (lower-cased): the kind of the secret its
 // value is, or "" when it names no secret.
 func secretKeyKind(key string) string {
@@ -87,6 +93,11 @@ func secretKeyKind(key string) string {
 	last := key[strings.LastIndexAny(key, "_-.")+1:]
 	if excludedKeys[key] || excludedKeys[last] || gluedExclusion(key, last) {
 		return ""
+	}
+	for _, k := range antiForgeryKeys {
+		if strings.Contains(key, k) {
+			return ""
+		}
 	}
 	for _, rule := range keyRules {
 		if rule.matches(key) {

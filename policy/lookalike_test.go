@@ -145,6 +145,16 @@ var lookalikeRules = []lookalikeRule{
 		benign: "NL91 ABNA 0417 1643 01",
 	},
 	{
+		name:   "a Hugging Face token is hf_ and 34 characters, not an identifier",
+		caught: "pull with hf_Zk8mQ2Lw4pX7tRq1Vb3nYc9dK2sLw8mQpL then", leak: "Zk8mQ2Lw4pX7tRq1Vb3nYc9dK2sLw8mQpL",
+		benign: "- (id)hf_requiredCharacteristicTypesForDisplayMetadata;",
+	},
+	{
+		name:   "an anti-forgery token gives no access",
+		caught: `<input type="hidden" name="access_token" value="7SWa-Fo1_hsC6oovfBsJFLGPUl2EhkSWPbJh">`, leak: "7SWa-Fo1_hsC6oovfBsJFLGPUl2EhkSWPbJh",
+		benign: `<input type="hidden" name="authenticity_token" value="7SWa-Fo1_hsC6oovfBsJFLGPUl2EhkSWPbJh">`,
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
