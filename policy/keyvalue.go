@@ -195,7 +195,7 @@ func genericKeyAllowed(pair string, value int) bool {
 // readKey reads the whole key around a keyword hit and classifies it.
 func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	start, end, ok := s.keyBounds(hit, hitEnd)
-	if !ok || (span{start, end}) == s.lastKey {
+	if !ok || (span{start, end}) == s.lastKey || s.insideName(start) {
 		return secretKey{}, false
 	}
 	s.lastKey = span{start, end}
@@ -209,6 +209,13 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	k.start, k.end = start, end
 	k.reference = start > 0 && (s.text[start-1] == '$' || s.text[start-1] == '%')
 	return k, k.kind != ""
+}
+
+// insideName reports a key that is a segment of a colon-separated name
+// (arn:aws:secretsmanager:…:secret:prod/db, urn:x:token:…): glued to the
+// segment before it, it names nothing.
+func (s *scan) insideName(start int) bool {
+	return start >= 2 && s.text[start-1] == ':' && isWord(s.text[start-2])
 }
 
 // keyCache holds classified keys: keys repeat (db_password,

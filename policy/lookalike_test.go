@@ -155,6 +155,26 @@ var lookalikeRules = []lookalikeRule{
 		benign: `<input type="hidden" name="authenticity_token" value="7SWa-Fo1_hsC6oovfBsJFLGPUl2EhkSWPbJh">`,
 	},
 	{
+		name:   "a reference to a secret store is a pointer, not the secret",
+		caught: "DB_PASSWORD=op9Kq2zm8Lw/x", leak: "op9Kq2zm8Lw",
+		benign: "DB_PASSWORD=op://Private/postgres/password",
+	},
+	{
+		name:   "a key inside a colon-separated name names nothing",
+		caught: "secret: prod9Kq2zm8Lw", leak: "prod9Kq2zm8Lw",
+		benign: "password: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+	},
+	{
+		name:   "an instruction to change the value",
+		caught: "JWT_SECRET=chanGe9Kq2zm8Lw", leak: "chanGe9Kq2zm8Lw",
+		benign: "JWT_SECRET=change-me",
+	},
+	{
+		name:   "a YAML tag stands where a value would",
+		caught: "password: !Kq2zm8Lw9", leak: "Kq2zm8Lw9",
+		benign: "password: !vault |",
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",

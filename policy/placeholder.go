@@ -57,10 +57,35 @@ func isPlaceholder(v string) bool {
 	lv := strings.ToLower(v)
 	switch {
 	case placeholderWords[lv], isTemplate(v), isElided(v), hasMaskRun(v), isInstruction(lv), repeated(v),
-		hasPlaceholderSegment(lv), isKeyOfItsOwn(v):
+		hasPlaceholderSegment(lv), isKeyOfItsOwn(v), isSecretReference(lv), isYAMLTag(v):
 		return true
 	}
 	return isSecretName(v)
+}
+
+// secretReferences begin a value that points at a secret kept elsewhere:
+// 1Password's op://vault/item/field, Vault's paths, AWS Secrets Manager
+// and Parameter Store ARNs, Azure Key Vault, Doppler, Infisical. The
+// pointer is what a memory of the configuration should keep.
+var secretReferences = []string{
+	"op://", "vault://", "vault:", "arn:aws:secretsmanager:", "arn:aws:ssm:", "ssm://", "secretsmanager://",
+	"akv://", "keyvault://", "doppler://", "infisical://", "projects/",
+}
+
+// isSecretReference: a (lower-cased) value that points at a secret store.
+func isSecretReference(lv string) bool {
+	for _, p := range secretReferences {
+		if strings.HasPrefix(lv, p) && len(lv) > len(p) {
+			return p != "projects/" || strings.Contains(lv, "/secrets/")
+		}
+	}
+	return false
+}
+
+// isYAMLTag: a YAML tag stands where a value would (Ansible's "!vault |",
+// CloudFormation's "!Ref DBPassword"): an exclamation mark and a name.
+func isYAMLTag(v string) bool {
+	return len(v) > 1 && v[0] == '!' && isLetters(v[1:])
 }
 
 // hasPlaceholderSegment: a segment of the (lower-cased) value is a word
@@ -182,7 +207,8 @@ func hasMaskRun(v string) bool {
 // isInstruction: a value that says what to put there (YOUR_API_KEY_HERE,
 // your-token, replace-with-your-key, <insert key>).
 func isInstruction(lv string) bool {
-	for _, p := range []string{"your_", "your-", "your.", "insert_", "insert-", "replace_with", "replace-with", "enter_your", "enter-your", "put_your"} {
+	for _, p := range []string{"your_", "your-", "your.", "insert_", "insert-", "replace_with", "replace-with", "enter_your", "enter-your", "put_your",
+		"replace_me", "replace-me", "change_me", "change-me", "changeme"} {
 		if strings.Contains(lv, p) {
 			return true
 		}
