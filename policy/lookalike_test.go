@@ -175,6 +175,11 @@ var lookalikeRules = []lookalikeRule{
 		benign: "password: !vault |",
 	},
 	{
+		name:   "a number glued to digits before it is part of a longer figure",
+		caught: "Population line: call 769 495 2019", leak: "495 2019",
+		benign: "Population of Berlin: 3,769,495 (2019)",
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
