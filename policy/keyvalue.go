@@ -78,7 +78,7 @@ var excludedKeys = func() map[string]bool {
 
 // gluedExclusions end keys without a separator: "passwordless",
 // "tokenizer", "max_tokens", "passport".
-var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count"}
+var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count", "ref"}
 
 // antiForgeryKeys name a form's anti-forgery token (Rails'
 // authenticity_token, Django's csrfmiddlewaretoken, ASP.NET's
@@ -152,6 +152,9 @@ type secretKey struct {
 	// reference: the key is a variable's value ($PASSWORD, %PASSWORD%),
 	// which only an assignment gives a value.
 	reference bool
+	// quoted: the key stands in quotes ("password"): a string, which a
+	// sentence does not give a value by the word after it.
+	quoted bool
 }
 
 // findKeyValue finds the value of a key/value secret. Values that are
@@ -208,6 +211,7 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	}
 	k.start, k.end = start, end
 	k.reference = start > 0 && (s.text[start-1] == '$' || s.text[start-1] == '%')
+	k.quoted = start > 0 && isQuote(s.text[start-1])
 	return k, k.kind != ""
 }
 
@@ -411,6 +415,9 @@ func (s *scan) assignedValue(k secretKey, q int, colon bool) (finding, bool) {
 	if isQuote(t[q]) {
 		return s.quotedValue(k, q, valueSetting)
 	}
+	if s.mappingAt(q) {
+		return finding{}, false // {name: db, key: password}: the key names a structure
+	}
 	ve := s.unquotedEnd(q, s.syntaxAround(k))
 	if s.codeValue(k, q, ve) {
 		return finding{}, false
@@ -423,6 +430,27 @@ func (s *scan) assignedValue(k secretKey, q int, colon bool) (finding, bool) {
 		how = valueInProse
 	}
 	return s.secretValue(k, q, ve, how)
+}
+
+// mappingAt reports a flow mapping or JSON object at q ({name: db},
+// {"name": "db"}): a structure, not a value.
+func (s *scan) mappingAt(q int) bool {
+	t := s.text
+	if q >= len(t) || t[q] != '{' {
+		return false
+	}
+	i := skipBlanks(t, q+1)
+	if i < len(t) && isQuote(t[i]) {
+		i++
+	}
+	j := i
+	for j < len(t) && isKeyChar(t[j]) {
+		j++
+	}
+	if j < len(t) && isQuote(t[j]) {
+		j++
+	}
+	return j > i && j < len(t) && t[j] == ':'
 }
 
 // flagValue reads the value of a command-line flag given after a space
@@ -533,14 +561,15 @@ func callFollows(t string, i int) bool {
 	return k > j && k < len(t) && t[k] == '('
 }
 
-// optionalChaining reads a?.b and a!.b as a.b.
-var optionalChaining = strings.NewReplacer("?.", ".", "!.", ".")
+// optionalChaining reads a?.b and a!.b as a.b, and the paths of other
+// languages (env::var, $this->token) as member paths too.
+var optionalChaining = strings.NewReplacer("?.", ".", "!.", ".", "::", ".", "->", ".")
 
 // isMemberPath reports a dotted identifier path (config.db.password,
 // process.env.TOKEN, session?.access_token, data!.secret): code that reads
 // a secret, not a secret.
 func isMemberPath(v string) bool {
-	if strings.ContainsAny(v, "?!") {
+	if strings.ContainsAny(v, "?!:>") {
 		v = optionalChaining.Replace(v)
 	}
 	if !strings.Contains(v, ".") {

@@ -180,6 +180,26 @@ var lookalikeRules = []lookalikeRule{
 		benign: "Population of Berlin: 3,769,495 (2019)",
 	},
 	{
+		name:   "a quoted keyword is a string, not a key the next word gives a value",
+		caught: "ssh root@host with password Guest2024! then sudo", leak: "Guest2024",
+		benign: `<input type="password" name="password" placeholder="Password" required>`,
+	},
+	{
+		name:   "a call through a path of another language is code",
+		caught: `let token = "Zk8mQ2Lw4pX7tRq1";`, leak: "Zk8mQ2Lw4pX7tRq1",
+		benign: `let token = env::var("GITHUB_TOKEN").expect("GITHUB_TOKEN not set");`,
+	},
+	{
+		name:   "a key whose value is a mapping names a structure",
+		caught: "{secret: Kq2zm8Lw9, name: db}", leak: "Kq2zm8Lw9",
+		benign: "secret: {name: db, key: password}",
+	},
+	{
+		name:   "a key ending in Ref names a reference",
+		caught: "tokenValue: Zk8mQ2Lw4pX7", leak: "Zk8mQ2Lw4pX7",
+		benign: "tokenRef: Zk8mQ2Lw4pX7",
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
