@@ -209,10 +209,32 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	if !bare {
 		k = cachedKey(name)
 	}
+	if !bare && k.kind != "" && namesStandIn(s.text[start:end]) {
+		return secretKey{}, false
+	}
 	k.start, k.end = start, end
 	k.reference = start > 0 && (s.text[start-1] == '$' || s.text[start-1] == '%')
 	k.quoted = start > 0 && isQuote(s.text[start-1])
 	return k, k.kind != ""
+}
+
+// standInWords, as a word of a key (fake_token, mockApiKey,
+// invalidPassword, nonMatchingToken), say its value is not a real one:
+// a test's or a document's stand-in. ("test" is not one of them: test
+// keys of live services, such as Stripe's, are credentials.)
+var standInWords = map[string]bool{
+	"fake": true, "dummy": true, "mock": true, "example": true, "sample": true, "placeholder": true,
+	"invalid": true, "wrong": true, "bad": true, "non": true, "bogus": true, "expired": true, "revoked": true,
+}
+
+// namesStandIn reports a key with a word of standInWords.
+func namesStandIn(key string) bool {
+	for _, seg := range identifierSegments(strings.NewReplacer("-", "_", ".", "_").Replace(key)) {
+		if standInWords[strings.ToLower(seg)] {
+			return true
+		}
+	}
+	return false
 }
 
 // insideName reports a key that is a segment of a colon-separated name

@@ -200,6 +200,11 @@ var lookalikeRules = []lookalikeRule{
 		benign: "tokenRef: Zk8mQ2Lw4pX7",
 	},
 	{
+		name:   "a key that says its value is a stand-in",
+		caught: `liveApiKey = "Zk8mQ2Lw4pX7tRq1"`, leak: "Zk8mQ2Lw4pX7tRq1",
+		benign: `mockApiKey = "Zk8mQ2Lw4pX7tRq1"`,
+	},
+	{
 		name:   "a built-in vendor token with a published example",
 		caught: "key AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q", leak: "AIzaQk8mZ2pLw4xR7tY9vB3nC6dF1gH5jK0sE2q",
 		benign: "key AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
