@@ -165,24 +165,48 @@ func findKeyValue(s *scan, hit, hitEnd int, out []finding) []finding {
 	if !ok {
 		return out
 	}
-	if f, ok := s.valueOfKey(k); ok && !genericKeyAllowed(s.text[k.start:f.end], f.start-k.start) {
+	if f, ok := s.valueOfKey(k); ok && !s.genericPairAllowed(k, f) {
 		out = append(out, f)
 	}
 	return out
 }
 
-// compiledGenericKeyAllowlists are genericKeyAllowlists, compiled.
-var compiledGenericKeyAllowlists = sync.OnceValue(func() []compiledAllowlist {
-	return compileAllowlists(genericKeyAllowlists)
-})
+// maxAllowlistValue is how much of a value the generic pair allowlists
+// read: they judge the key, and at most a value's first word.
+const maxAllowlistValue = 64
 
-// genericKeyAllowed reports a key/value pair that gitleaks' generic rule
-// allows by its key — an id (credentialsId), a public or CSRF token, a
-// token file, a library's coordinates (io.jsonwebtoken:jjwt): its
-// allowlists, run on the pair, match from within the key (before value,
-// the value's offset), not inside the value alone.
-func genericKeyAllowed(pair string, value int) bool {
+// Gitleaks' generic rule allows some key/value pairs by their key — an id
+// (credentialsId), a public or CSRF token, a token file, a library's
+// coordinates (io.jsonwebtoken:jjwt). Its allowlists that match within a
+// key are run once per key classified (the key is then no secret's); those
+// that read on into the value are run on each pair, and count only where
+// they match from within the key, not inside the value alone.
+var (
+	compiledGenericKeyAllowlists  = sync.OnceValue(func() []compiledAllowlist { return compileAllowlists(genericKeyAllowlists) })
+	compiledGenericPairAllowlists = sync.OnceValue(func() []compiledAllowlist { return compileAllowlists(genericPairAllowlists) })
+)
+
+// genericKeyAllowed reports a key (or the words before a value) the
+// generic rule allows.
+func genericKeyAllowed(key string) bool {
 	for _, a := range compiledGenericKeyAllowlists() {
+		if a.allows(key, key, 0, len(key)) {
+			return true
+		}
+	}
+	return false
+}
+
+// genericPairAllowed reports a key/value pair the generic rule allows by
+// what stands before the value: the words between key and value ("the
+// usernamePassword(credentialsId: …)"), or an expression that reads on
+// from the key into the value.
+func (s *scan) genericPairAllowed(k secretKey, f finding) bool {
+	if between := s.text[k.end:f.start]; strings.IndexFunc(between, unicode.IsLetter) >= 0 && genericKeyAllowed(between) {
+		return true
+	}
+	pair, value := s.text[k.start:min(f.end, f.start+maxAllowlistValue)], f.start-k.start
+	for _, a := range compiledGenericPairAllowlists() {
 		for i, re := range a.res {
 			if len(a.required[i]) > 0 && !containsFold(pair, a.required[i]) {
 				continue
@@ -222,20 +246,34 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 // invalidPassword, nonMatchingToken), say its value is not a real one:
 // a test's or a document's stand-in. ("test" is not one of them: test
 // keys of live services, such as Stripe's, are credentials.)
-var standInWords = map[string]bool{
-	"fake": true, "dummy": true, "mock": true, "example": true, "sample": true, "placeholder": true,
-	"invalid": true, "wrong": true, "bad": true, "non": true, "bogus": true, "expired": true, "revoked": true,
+var standInWords = []string{
+	"fake", "dummy", "mock", "example", "sample", "placeholder", "invalid", "wrong", "bad", "non", "bogus",
+	"expired", "revoked",
 }
 
-// namesStandIn reports a key with a word of standInWords.
+// namesStandIn reports a key one of whose words — split at _ - . and
+// where camelCase turns upper — is one of standInWords.
 func namesStandIn(key string) bool {
-	for _, seg := range identifierSegments(strings.NewReplacer("-", "_", ".", "_").Replace(key)) {
-		if standInWords[strings.ToLower(seg)] {
-			return true
+	start := 0
+	for i := 1; i <= len(key); i++ {
+		if i < len(key) && !isKeySeparator(key[i]) && !(isUpper(key[i]) && isLower(key[i-1])) {
+			continue
 		}
+		word := key[start:i]
+		for len(word) > 0 && isKeySeparator(word[0]) {
+			word = word[1:]
+		}
+		for _, w := range standInWords {
+			if strings.EqualFold(word, w) {
+				return true
+			}
+		}
+		start = i
 	}
 	return false
 }
+
+func isKeySeparator(c byte) bool { return c == '_' || c == '-' || c == '.' }
 
 // insideName reports a key that is a segment of a colon-separated name
 // (arn:aws:secretsmanager:…:secret:prod/db, urn:x:token:…): glued to the
@@ -278,6 +316,9 @@ func classifyKey(name string) secretKey {
 		k.kind, k.encoded = KindAuthHeader, true
 	default:
 		k.kind = secretKeyKind(name)
+	}
+	if k.kind != "" && genericKeyAllowed(name) {
+		k.kind = ""
 	}
 	return k
 }

@@ -279,11 +279,12 @@ func generate(pkg string, sources []source, licenses []string) ([]byte, error) {
 				}
 			}
 			if r.ID == genericRuleID {
-				lists, err := genericKeyAllowlists(r)
+				key, pair, err := genericKeyAllowlists(r)
 				if err != nil {
 					return nil, fmt.Errorf("%s: rule %s: %w", s.path, r.ID, err)
 				}
-				extra.genericKey = append(extra.genericKey, lists...)
+				extra.genericKey = append(extra.genericKey, key...)
+				extra.genericPair = append(extra.genericPair, pair...)
 			}
 			g, reason, err := convertRule(r)
 			if err != nil {
@@ -310,9 +311,11 @@ type extraData struct {
 	// published in documentation (Firebase's sample keys, NuGet's sample
 	// password), no secret wherever they stand.
 	examples []string
-	// genericKey are the allowlists of gitleaks' generic rule that judge
-	// the key, applied by the engine's key/value detector.
-	genericKey []genAllowlist
+	// genericKey and genericPair are the allowlists of gitleaks' generic
+	// rule that judge a key/value pair by its key, applied by the
+	// engine's key/value detector: those that match within the key, and
+	// those that read on into the value.
+	genericKey, genericPair []genAllowlist
 }
 
 // genericRuleID is gitleaks' generic key/value rule: the engine's own
@@ -324,21 +327,107 @@ type extraData struct {
 const genericRuleID = "generic-api-key"
 
 // genericKeyAllowlists returns the generic rule's allowlists that run on
-// the whole match (key, separator and value).
-func genericKeyAllowlists(r rule) ([]genAllowlist, error) {
-	var out []genAllowlist
+// the whole match (key, separator and value), split in two: those that
+// can only match within a key (credentialsId, publicToken), which the
+// engine runs once per key it classifies, and those that read on into the
+// separator and value (io.jsonwebtoken:jjwt, api:jar:), which it runs on
+// each pair. An expression that is an alternation is split into its
+// alternatives, each with the literals one of which it needs.
+func genericKeyAllowlists(r rule) (key, pair []genAllowlist, err error) {
 	for _, a := range r.Allowlists {
 		if a.RegexTarget != "match" {
 			continue
 		}
 		a.StopWords = nil
-		ga, keep, err := convertAllowlist(a)
-		if err != nil {
-			return nil, err
+		var inKey, across []string
+		for _, re := range a.Regexes {
+			alternatives, err := alternativesOf(re)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, alt := range alternatives {
+				parsed, err := syntax.Parse(alt, syntax.Perl)
+				if err != nil {
+					return nil, nil, err
+				}
+				if keyCharsOnly(parsed) {
+					inKey = append(inKey, alt)
+				} else {
+					across = append(across, alt)
+				}
+			}
 		}
-		if keep {
-			out = append(out, ga)
+		for _, part := range []struct {
+			regexes []string
+			out     *[]genAllowlist
+		}{{inKey, &key}, {across, &pair}} {
+			if len(part.regexes) == 0 {
+				continue
+			}
+			b := a
+			b.Regexes = part.regexes
+			ga, keep, err := convertAllowlist(b)
+			if err != nil {
+				return nil, nil, err
+			}
+			if keep {
+				*part.out = append(*part.out, ga)
+			}
 		}
+	}
+	return key, pair, nil
+}
+
+// keyCharsOnly reports an expression that matches only characters a key
+// is made of (letters, digits, _ - .): it cannot match across a key's end.
+func keyCharsOnly(re *syntax.Regexp) bool {
+	keyRune := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r >= 0x80 && unicode.IsLetter(r)
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if !keyRune(r) {
+				return false
+			}
+		}
+	case syntax.OpCharClass:
+		for i := 0; i < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if !keyRune(r) {
+					return false
+				}
+				if r == unicode.MaxRune {
+					break
+				}
+			}
+		}
+	case syntax.OpCapture, syntax.OpConcat, syntax.OpAlternate, syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+	case syntax.OpEmptyMatch:
+	default:
+		return false
+	}
+	for _, sub := range re.Sub {
+		if !keyCharsOnly(sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// alternativesOf splits an expression whose top is an alternation into
+// expressions of its alternatives (their flags kept), or returns it.
+func alternativesOf(expr string) ([]string, error) {
+	parsed, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	if parsed.Op != syntax.OpAlternate {
+		return []string{expr}, nil
+	}
+	out := make([]string, 0, len(parsed.Sub))
+	for _, sub := range parsed.Sub {
+		out = append(out, sub.String())
 	}
 	return out, nil
 }
@@ -917,9 +1006,17 @@ func render(pkg string, names, licenses []string, rules []genRule, skips []skipp
 	b.WriteString("// published in documentation, they are no secret wherever they stand.\n")
 	fmt.Fprintf(&b, "var publishedExamples = %s\n\n", stringSlice(extra.examples))
 	b.WriteString("// genericKeyAllowlists are the allowlists of gitleaks' generic rule that\n")
-	b.WriteString("// judge a key/value pair by its key (an id, a public token, a file).\n")
+	b.WriteString("// judge a key/value pair by its key (an id, a public token, a file) and\n")
+	b.WriteString("// match within the key.\n")
 	b.WriteString("var genericKeyAllowlists = []vendorAllowlist{\n")
 	for _, a := range extra.genericKey {
+		writeAllowlist(&b, a)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// genericPairAllowlists are those that read on from the key into the\n")
+	b.WriteString("// value (io.jsonwebtoken:jjwt).\n")
+	b.WriteString("var genericPairAllowlists = []vendorAllowlist{\n")
+	for _, a := range extra.genericPair {
 		writeAllowlist(&b, a)
 	}
 	b.WriteString("}\n\n")
