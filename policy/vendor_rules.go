@@ -261,6 +261,9 @@ func (r *compiledVendorRule) accept(s *scan, base, end int, m []int, out []findi
 		return out
 	}
 	start, stop := base+ss, base+se
+	if r.anchored && stop == base+m[1] && s.wordAfter(stop) && s.text[stop] != '_' {
+		return out // the token goes on: a longer run is not the vendor's token, nor its head
+	}
 	for stop > start && (s.text[stop-1] == '\n' || s.text[stop-1] == '\r') {
 		stop--
 	}
