@@ -243,18 +243,22 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 }
 
 // standInWords, as a word of a key (fake_token, mockApiKey,
-// invalidPassword, nonMatchingToken), say its value is not a real one:
-// a test's or a document's stand-in. ("test" is not one of them: test
-// keys of live services, such as Stripe's, are credentials.)
-var standInWords = []string{
-	"fake", "dummy", "mock", "example", "sample", "placeholder", "invalid", "wrong", "bad", "non", "bogus",
-	"expired", "revoked",
-}
+// invalidPassword), say its value is not a real one: a test's or a
+// document's stand-in. ("test" is not one of them: test keys of live
+// services, such as Stripe's, are credentials.) So does a negation before
+// a word of validity (nonMatchingToken, notValidKey) — not "non" alone,
+// which NON_PROD_PASSWORD holds.
+var (
+	standInWords  = []string{"fake", "dummy", "mock", "example", "sample", "placeholder", "invalid", "wrong", "bad", "bogus", "expired", "revoked"}
+	negations     = []string{"non", "not"}
+	validityWords = []string{"matching", "valid", "existent", "existing", "working"}
+)
 
 // namesStandIn reports a key one of whose words — split at _ - . and
-// where camelCase turns upper — is one of standInWords.
+// where camelCase turns upper — says its value is a stand-in.
 func namesStandIn(key string) bool {
 	start := 0
+	negated := false
 	for i := 1; i <= len(key); i++ {
 		if i < len(key) && !isKeySeparator(key[i]) && !(isUpper(key[i]) && isLower(key[i-1])) {
 			continue
@@ -263,12 +267,20 @@ func namesStandIn(key string) bool {
 		for len(word) > 0 && isKeySeparator(word[0]) {
 			word = word[1:]
 		}
-		for _, w := range standInWords {
-			if strings.EqualFold(word, w) {
-				return true
-			}
+		if oneOfFold(word, standInWords) || negated && oneOfFold(word, validityWords) {
+			return true
 		}
+		negated = oneOfFold(word, negations)
 		start = i
+	}
+	return false
+}
+
+func oneOfFold(word string, words []string) bool {
+	for _, w := range words {
+		if strings.EqualFold(word, w) {
+			return true
+		}
 	}
 	return false
 }
@@ -570,7 +582,8 @@ const (
 func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (finding, bool) {
 	v := strings.TrimSpace(s.text[start:end])
 	switch {
-	case len(v) < 3, isPlaceholder(v), elidedAfter(s.text, end), vendorRejects(v, judgeShape):
+	case len(v) < 3, isPlaceholder(v), how == valueSetting && isTokenValue(v) && elidedAfter(s.text, end),
+		vendorRejects(v, judgeShape):
 		return finding{}, false
 	case how == valueInProse && !looksLikeSecret(k, v):
 		return finding{}, false

@@ -205,6 +205,21 @@ var lookalikeRules = []lookalikeRule{
 		benign: `mockApiKey = "Zk8mQ2Lw4pX7tRq1"`,
 	},
 	{
+		name:   "a key that says its value does not match",
+		caught: `NON_PROD_API_TOKEN = "Zk8mQ2Lw4pX7tRq1"`, leak: "Zk8mQ2Lw4pX7tRq1",
+		benign: `nonMatchingToken := "Zk8mQ2Lw4pX7tRq1"`,
+	},
+	{
+		name:   "a value that says it is fake names what it stands for",
+		caught: `password = "fake-it-till-you-make-it"`, leak: "fake-it-till-you-make-it",
+		benign: `password = "dummy_password_1"`,
+	},
+	{
+		name:   "an elision after a setting's token, not after a sentence",
+		caught: "the password is Tr0ub4dor&3... I think", leak: "Tr0ub4dor",
+		benign: "export OP_TOKEN=Zk8mQ2Lw4pX7tRq1Vb3nYc9d...",
+	},
+	{
 		name:   "a vendor token is not the head of a longer run",
 		caught: "GITLAB_APP_SECRET gloas-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJ in CI", leak: "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJ",
 		benign: "gloas-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJLonger",

@@ -89,14 +89,16 @@ func isYAMLTag(v string) bool {
 }
 
 // hasPlaceholderSegment: a segment of the (lower-cased) value is a word
-// that says it is a stand-in.
+// that says it is a stand-in, beside one that names what it stands for
+// ("a-fake-api-key", "dummy_token_1"); a passphrase of words
+// ("fake-it-till-you-make-it") names nothing.
 func hasPlaceholderSegment(lv string) bool {
+	standIn, named := false, false
 	for seg := range strings.FieldsFuncSeq(lv, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
-		if placeholderSegments[seg] {
-			return true
-		}
+		standIn = standIn || placeholderSegments[seg]
+		named = named || secretNameWords[seg] || seg == "api" || seg == "value"
 	}
-	return false
+	return standIn && named
 }
 
 // isKeyOfItsOwn: a value that is the next key of a broken or doubled
