@@ -134,8 +134,6 @@ type compiledVendorRule struct {
 	lead     []byteSet
 	required [][]byte
 	allow    []compiledAllowlist
-	// own are the rule's own allowlists (allow holds the global ones too).
-	own      []compiledAllowlist
 	priority int
 }
 
