@@ -249,14 +249,21 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 // a word of validity (nonMatchingToken, notValidKey) — not "non" alone,
 // which NON_PROD_PASSWORD holds.
 var (
-	standInWords  = []string{"fake", "dummy", "mock", "example", "sample", "placeholder", "invalid", "wrong", "bad", "bogus", "expired", "revoked"}
-	negations     = []string{"non", "not"}
-	validityWords = []string{"matching", "valid", "existent", "existing", "working"}
+	standInWords = map[string]bool{
+		"fake": true, "dummy": true, "mock": true, "example": true, "sample": true, "placeholder": true,
+		"invalid": true, "wrong": true, "bad": true, "bogus": true, "expired": true, "revoked": true,
+	}
+	negations     = map[string]bool{"non": true, "not": true}
+	validityWords = map[string]bool{"matching": true, "valid": true, "existent": true, "existing": true, "working": true}
 )
+
+// maxStandInWord is the longest word of the sets above.
+const maxStandInWord = len("placeholder")
 
 // namesStandIn reports a key one of whose words — split at _ - . and
 // where camelCase turns upper — says its value is a stand-in.
 func namesStandIn(key string) bool {
+	var buf [maxStandInWord]byte
 	start := 0
 	negated := false
 	for i := 1; i <= len(key); i++ {
@@ -264,23 +271,22 @@ func namesStandIn(key string) bool {
 			continue
 		}
 		word := key[start:i]
+		start = i
 		for len(word) > 0 && isKeySeparator(word[0]) {
 			word = word[1:]
 		}
-		if oneOfFold(word, standInWords) || negated && oneOfFold(word, validityWords) {
+		if len(word) < 3 || len(word) > maxStandInWord {
+			negated = false
+			continue
+		}
+		lower := buf[:len(word)]
+		for j := 0; j < len(word); j++ {
+			lower[j] = asciiLowerByte(word[j])
+		}
+		if standInWords[string(lower)] || negated && validityWords[string(lower)] {
 			return true
 		}
-		negated = oneOfFold(word, negations)
-		start = i
-	}
-	return false
-}
-
-func oneOfFold(word string, words []string) bool {
-	for _, w := range words {
-		if strings.EqualFold(word, w) {
-			return true
-		}
+		negated = negations[string(lower)]
 	}
 	return false
 }

@@ -118,21 +118,10 @@ var publishedExampleSet = sync.OnceValue(func() map[string]bool {
 	return m
 })
 
-// publishedExample reports a value that is, or holds, a credential the
-// rule set's allowlists name literally.
+// publishedExample reports a value that is a credential the rule set's
+// allowlists name literally.
 func publishedExample(v string) bool {
-	if len(v) < minPublishedExample {
-		return false
-	}
-	if publishedExampleSet()[v] {
-		return true
-	}
-	for _, ex := range publishedExamples {
-		if len(ex) < len(v) && strings.Contains(v, ex) {
-			return true
-		}
-	}
-	return false
+	return len(v) >= minPublishedExample && publishedExampleSet()[v]
 }
 
 // minPublishedExample is the length of the shortest published example.
