@@ -32,15 +32,18 @@ type cliFlag struct {
 }
 
 // cliTool is a command whose flags carry secrets; when subcommand is set,
-// only command lines holding that word (login) are read.
+// only command lines holding that word (login) are read. When rule names a
+// vendor rule of the same command line, an argument its allowlists hold
+// (curl -u 'test:test', <user:password>, user:[PASSWORD]) is no secret.
 type cliTool struct {
 	names      []string
 	subcommand string
 	flags      []cliFlag
+	rule       string
 }
 
 var cliTools = []cliTool{
-	{names: []string{"curl"}, flags: []cliFlag{
+	{names: []string{"curl"}, rule: "curl-auth-user", flags: []cliFlag{
 		{name: "-u", arg: argUserColonSecret, glued: true, spaced: true},
 		{name: "--user", arg: argUserColonSecret, spaced: true},
 		{name: "--user=", arg: argUserColonSecret, glued: true},
@@ -136,12 +139,31 @@ func findCommandLine(s *scan, hit, hitEnd int, out []finding) []finding {
 	}
 	for i := range words {
 		for _, flag := range tool.flags {
-			if arg, ok := flagArgument(t, words, i, flag); ok {
+			if arg, ok := flagArgument(t, words, i, flag); ok && !tool.allows(t[arg.start:arg.end]) {
 				out = s.appendFlagSecret(out, arg, flag.arg)
 			}
 		}
 	}
 	return out
+}
+
+// allows reports whether the allowlists of the tool's vendor rule hold an
+// argument.
+func (tool *cliTool) allows(arg string) bool {
+	if tool.rule == "" {
+		return false
+	}
+	i, ok := vendorRuleIndex[tool.rule]
+	if !ok {
+		return false
+	}
+	allow := compiledVendorRules[i]().allow
+	for j := range allow {
+		if allow[j].allows(arg, arg, 0, len(arg)) {
+			return true
+		}
+	}
+	return false
 }
 
 // commandAt returns the tool named at [hit, hitEnd) when it stands as a

@@ -63,8 +63,8 @@ var keywordDetectors = []*keywordDetector{
 	tokenDetector(KindOpenAIKey, `sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`, "sk-"),
 	tokenDetector(KindSlackToken, `(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`, "xox", "xapp-"),
 	// An unsigned JWT (alg "none") ends with its second dot.
-	tokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, "eyj"),
-	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{30,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
+	checkedTokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, validJWT, "eyj"),
+	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
 	{kind: KindSlackToken, keywords: []string{"hooks.slack.com/services/"}, find: findSlackWebhook},
 	{kind: KindAWSSecretKey, keywords: []string{"aws_secret", "aws secret", "secret access key", "secret_access_key", "secretaccesskey"}, find: findAWSSecret},
@@ -73,18 +73,25 @@ var keywordDetectors = []*keywordDetector{
 // tokenDetector is a vendor token recognised by its prefix: the pattern is
 // checked case-sensitively at the keyword, which must start a word.
 func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
+	return checkedTokenDetector(kind, pattern, nil, keywords...)
+}
+
+// checkedTokenDetector is a tokenDetector whose matches must also pass
+// valid (nil: any match).
+func checkedTokenDetector(kind, pattern string, valid func(string) bool, keywords ...string) *keywordDetector {
 	re := regexp.MustCompile(`\A` + pattern)
 	priority := priorityToken
 	if kind == KindAPIKey {
 		priority++ // sk-ant-… is an Anthropic key, not an OpenAI one
 	}
-	return &keywordDetector{kind: kind, keywords: keywords, find: func(s *scan, hit, _ int, out []finding) []finding {
+	return &keywordDetector{kind: kind, keywords: keywords, token: true, find: func(s *scan, hit, _ int, out []finding) []finding {
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
 		window := s.text[hit:min(len(s.text), hit+300)]
 		m := re.FindStringIndex(window)
-		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) {
+		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) ||
+			maskedAfter(s.text, hit+m[1]) || vendorRejects(window[:m[1]], judgeExamples) || valid != nil && !valid(window[:m[1]]) {
 			return out
 		}
 		return append(out, finding{start: hit, end: hit + m[1], kind: kind, priority: priority})
@@ -153,7 +160,7 @@ func appendCredential(s *scan, out []finding, q, minLen int, basic bool) []findi
 	for e < len(t) && (isAlnum(t[e]) || strings.IndexByte("._~+/=-:", t[e]) >= 0) {
 		e++
 	}
-	if e-q < minLen || isPlaceholder(t[q:e]) || isBasicPlaceholder(t[q:e]) || basic && !isBasicCredential(t[q:e]) {
+	if e-q < minLen || isPlaceholder(t[q:e]) || isBasicPlaceholder(t[q:e]) || basic && !isBasicCredential(t[q:e]) || vendorRejects(t[q:e], judgeShape) {
 		return out
 	}
 	return append(out, finding{start: q, end: e, kind: KindAuthHeader, priority: prioritySecret})
@@ -236,6 +243,9 @@ func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 		return out
 	}
 	if e := s.pemEndAfter(hit + m[1]); e >= 0 {
+		if keyBodyChars(t[hit+m[1]:e]) < minKeyBody {
+			return out
+		}
 		end := e + len("-----END")
 		if close := strings.Index(t[end:min(len(t), end+80)], "-----"); close >= 0 {
 			end += close + len("-----")
@@ -243,6 +253,30 @@ func findPrivateKey(s *scan, hit, hitEnd int, out []finding) []finding {
 		return append(out, finding{start: hit, end: end, kind: KindPrivateKey, priority: priorityBlock})
 	}
 	return append(out, finding{start: hit, end: bodyEnd(t, hit+m[1]), kind: KindPrivateKey, priority: priorityBlock})
+}
+
+// minKeyBody is the fewest base64 characters a whole key block's body
+// holds: an empty block, or one holding a word ("-----BEGIN PRIVATE
+// KEY----- anything -----END…"), shows what a key looks like, not a key.
+// (The smallest key, Ed25519's 32 bytes, takes 44.) A block without its
+// END line may be a key cut off after its first line, and is masked.
+const minKeyBody = 16
+
+// keyBodyChars counts the base64 characters of a key block's body,
+// its header lines ("Proc-Type: 4,ENCRYPTED") left out.
+func keyBodyChars(body string) int {
+	n := 0
+	for line := range strings.SplitSeq(body, "\n") {
+		if strings.IndexByte(line, ':') >= 0 {
+			continue
+		}
+		for i := 0; i < len(line); i++ {
+			if c := line[i]; isAlnum(c) || c == '+' || c == '/' || c == '=' {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // pemEndAfter returns where the first "-----END" at or after i stands, or

@@ -54,7 +54,7 @@ var (
 		"email": 6, "github_token": 19, "iban": 157, "ip_address": 64, "jwt": 29, "openai_key": 14,
 		"password": 70, "payment_card": 10, "phone": 706, "private_key": 8, "slack_token": 88,
 	}
-	externalMaxFalsePositives = 92
+	externalMaxFalsePositives = 30
 )
 
 type externalCorpus struct {

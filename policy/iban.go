@@ -43,23 +43,39 @@ func validIBAN(s string) bool {
 }
 
 // iban reads an IBAN at i: a country code, two check digits and the
-// length the country's IBANs have, in letters (either case) and digits,
+// length the country's IBANs have, in letters of one case and digits,
 // grouped by single spaces or dashes or not at all, valid by the ISO 13616
-// mod-97 checksum.
-func (s *scan) iban(i int, out []finding) []finding {
+// mod-97 checksum. It returns where the scan resumes: after a candidate of
+// the country's length, valid or not — the digits of an account number
+// with a wrong check digit are no phone number either.
+func (s *scan) iban(i int, out []finding) (int, []finding) {
 	t := s.text
 	if i+4 > len(t) || !isAlpha(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) {
-		return out
+		return i + 1, out
 	}
 	length, known := ibanLengths[strings.ToUpper(t[i:i+2])]
 	if !known {
-		return out
+		return i + 1, out
 	}
 	compact, end := s.ibanCharacters(i, length)
-	if len(compact) != length || s.wordAfter(end) || !validIBAN(strings.ToUpper(compact)) {
-		return out
+	if len(compact) != length || s.wordAfter(end) {
+		return i + 1, out
 	}
-	return append(out, finding{start: i, end: end, kind: KindIBAN, priority: priorityPII})
+	if mixedCase(compact) || !validIBAN(strings.ToUpper(compact)) {
+		return end, out
+	}
+	return end, append(out, finding{start: i, end: end, kind: KindIBAN, priority: priorityPII})
+}
+
+// mixedCase reports letters of both cases: an IBAN is written in capitals,
+// or (typed quickly) in small letters, not in both ("LV80 bANK …").
+func mixedCase(v string) bool {
+	upper, lower := false, false
+	for i := 0; i < len(v); i++ {
+		upper = upper || isUpper(v[i])
+		lower = lower || isLower(v[i])
+	}
+	return upper && lower
 }
 
 // ibanCharacters reads up to length letters and digits from i, across

@@ -78,7 +78,13 @@ var excludedKeys = func() map[string]bool {
 
 // gluedExclusions end keys without a separator: "passwordless",
 // "tokenizer", "max_tokens", "passport".
-var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count"}
+var gluedExclusions = []string{"less", "izer", "ization", "ized", "izing", "tokens", "length", "policy", "hint", "expiry", "expiration", "strength", "required", "field", "label", "prompt", "manager", "store", "port", "name", "type", "count", "ref"}
+
+// antiForgeryKeys name a form's anti-forgery token (Rails'
+// authenticity_token, Django's csrfmiddlewaretoken, ASP.NET's
+// __RequestVerificationToken, X-XSRF-TOKEN): a nonce of one session's
+// forms, which gives no access, not a credential.
+var antiForgeryKeys = []string{"csrf", "xsrf", "authenticity_token", "requestverificationtoken"}
 
 // secretKeyKind classifies a key (lower-cased): the kind of the secret its
 // value is, or "" when it names no secret.
@@ -87,6 +93,11 @@ func secretKeyKind(key string) string {
 	last := key[strings.LastIndexAny(key, "_-.")+1:]
 	if excludedKeys[key] || excludedKeys[last] || gluedExclusion(key, last) {
 		return ""
+	}
+	for _, k := range antiForgeryKeys {
+		if strings.Contains(key, k) {
+			return ""
+		}
 	}
 	for _, rule := range keyRules {
 		if rule.matches(key) {
@@ -138,6 +149,12 @@ type secretKey struct {
 	// encoded: the value is a base64 "user:password" (the "auth" of a
 	// Docker config.json, npm's _auth).
 	encoded bool
+	// reference: the key is a variable's value ($PASSWORD, %PASSWORD%),
+	// which only an assignment gives a value.
+	reference bool
+	// quoted: the key stands in quotes ("password"): a string, which a
+	// sentence does not give a value by the word after it.
+	quoted bool
 }
 
 // findKeyValue finds the value of a key/value secret. Values that are
@@ -148,29 +165,139 @@ func findKeyValue(s *scan, hit, hitEnd int, out []finding) []finding {
 	if !ok {
 		return out
 	}
-	if f, ok := s.valueOfKey(k); ok {
+	if f, ok := s.valueOfKey(k); ok && !s.genericPairAllowed(k, f) {
 		out = append(out, f)
 	}
 	return out
 }
 
+// maxAllowlistValue is how much of a value the generic pair allowlists
+// read: they judge the key, and at most a value's first word.
+const maxAllowlistValue = 64
+
+// Gitleaks' generic rule allows some key/value pairs by their key — an id
+// (credentialsId), a public or CSRF token, a token file, a library's
+// coordinates (io.jsonwebtoken:jjwt). Its allowlists that match within a
+// key are run once per key classified (the key is then no secret's); those
+// that read on into the value are run on each pair, and count only where
+// they match from within the key, not inside the value alone.
+var (
+	compiledGenericKeyAllowlists  = sync.OnceValue(func() []compiledAllowlist { return compileAllowlists(genericKeyAllowlists) })
+	compiledGenericPairAllowlists = sync.OnceValue(func() []compiledAllowlist { return compileAllowlists(genericPairAllowlists) })
+)
+
+// genericKeyAllowed reports a key (or the words before a value) the
+// generic rule allows.
+func genericKeyAllowed(key string) bool {
+	for _, a := range compiledGenericKeyAllowlists() {
+		if a.allows(key, key, 0, len(key)) {
+			return true
+		}
+	}
+	return false
+}
+
+// genericPairAllowed reports a key/value pair the generic rule allows by
+// what stands before the value: the words between key and value ("the
+// usernamePassword(credentialsId: …)"), or an expression that reads on
+// from the key into the value.
+func (s *scan) genericPairAllowed(k secretKey, f finding) bool {
+	if between := s.text[k.end:f.start]; strings.IndexFunc(between, unicode.IsLetter) >= 0 && genericKeyAllowed(between) {
+		return true
+	}
+	pair, value := s.text[k.start:min(f.end, f.start+maxAllowlistValue)], f.start-k.start
+	for _, a := range compiledGenericPairAllowlists() {
+		for i, re := range a.res {
+			if len(a.required[i]) > 0 && !containsFold(pair, a.required[i]) {
+				continue
+			}
+			if loc := re.FindStringIndex(pair); loc != nil && loc[0] < value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // readKey reads the whole key around a keyword hit and classifies it.
 func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	start, end, ok := s.keyBounds(hit, hitEnd)
-	if !ok || (span{start, end}) == s.lastKey {
+	if !ok || (span{start, end}) == s.lastKey || s.insideName(start) {
 		return secretKey{}, false
 	}
 	s.lastKey = span{start, end}
 	name := s.lowerText[start:end]
-	if k, ok := bareKeywordKeys[name]; ok {
-		// Most keys are a keyword alone ("the password is …"):
-		// classified once, when the detectors are built.
-		k.start, k.end = start, end
-		return k, k.kind != ""
+	// Most keys are a keyword alone ("the password is …"): classified
+	// once, when the detectors are built.
+	k, bare := bareKeywordKeys[name]
+	if !bare {
+		k = cachedKey(name)
 	}
-	k := cachedKey(name)
+	if !bare && k.kind != "" && namesStandIn(s.text[start:end]) {
+		return secretKey{}, false
+	}
 	k.start, k.end = start, end
+	k.reference = start > 0 && (s.text[start-1] == '$' || s.text[start-1] == '%')
+	k.quoted = start > 0 && isQuote(s.text[start-1])
 	return k, k.kind != ""
+}
+
+// standInWords, as a word of a key (fake_token, mockApiKey,
+// invalidPassword), say its value is not a real one: a test's or a
+// document's stand-in. ("test" is not one of them: test keys of live
+// services, such as Stripe's, are credentials.) So does a negation before
+// a word of validity (nonMatchingToken, notValidKey) — not "non" alone,
+// which NON_PROD_PASSWORD holds.
+var (
+	standInWords = map[string]bool{
+		"fake": true, "dummy": true, "mock": true, "example": true, "sample": true, "placeholder": true,
+		"invalid": true, "wrong": true, "bad": true, "bogus": true, "expired": true, "revoked": true,
+	}
+	negations     = map[string]bool{"non": true, "not": true}
+	validityWords = map[string]bool{"matching": true, "valid": true, "existent": true, "existing": true, "working": true}
+)
+
+// maxStandInWord is the longest word of the sets above.
+const maxStandInWord = len("placeholder")
+
+// namesStandIn reports a key one of whose words — split at _ - . and
+// where camelCase turns upper — says its value is a stand-in.
+func namesStandIn(key string) bool {
+	var buf [maxStandInWord]byte
+	start := 0
+	negated := false
+	for i := 1; i <= len(key); i++ {
+		if i < len(key) && !isKeySeparator(key[i]) && !(isUpper(key[i]) && isLower(key[i-1])) {
+			continue
+		}
+		word := key[start:i]
+		start = i
+		for len(word) > 0 && isKeySeparator(word[0]) {
+			word = word[1:]
+		}
+		if len(word) < 3 || len(word) > maxStandInWord {
+			negated = false
+			continue
+		}
+		lower := buf[:len(word)]
+		for j := 0; j < len(word); j++ {
+			lower[j] = asciiLowerByte(word[j])
+		}
+		if standInWords[string(lower)] || negated && validityWords[string(lower)] {
+			return true
+		}
+		negated = negations[string(lower)]
+	}
+	return false
+}
+
+func isKeySeparator(c byte) bool { return c == '_' || c == '-' || c == '.' }
+
+// insideName reports a key that is a segment of a colon-separated name
+// (arn:aws:secretsmanager:…:secret:prod/db, urn:x:token:…): glued to the
+// segment before it, it names nothing.
+func (s *scan) insideName(start int) bool {
+	return start >= 2 && s.text[start-1] == ':' && isWord(s.text[start-2])
 }
 
 // keyCache holds classified keys: keys repeat (db_password,
@@ -207,6 +334,9 @@ func classifyKey(name string) secretKey {
 		k.kind, k.encoded = KindAuthHeader, true
 	default:
 		k.kind = secretKeyKind(name)
+	}
+	if k.kind != "" && genericKeyAllowed(name) {
+		k.kind = ""
 	}
 	return k
 }
@@ -366,6 +496,9 @@ func (s *scan) assignedValue(k secretKey, q int, colon bool) (finding, bool) {
 	if isQuote(t[q]) {
 		return s.quotedValue(k, q, valueSetting)
 	}
+	if s.mappingAt(q) {
+		return finding{}, false // {name: db, key: password}: the key names a structure
+	}
 	ve := s.unquotedEnd(q, s.syntaxAround(k))
 	if s.codeValue(k, q, ve) {
 		return finding{}, false
@@ -378,6 +511,27 @@ func (s *scan) assignedValue(k secretKey, q int, colon bool) (finding, bool) {
 		how = valueInProse
 	}
 	return s.secretValue(k, q, ve, how)
+}
+
+// mappingAt reports a flow mapping or JSON object at q ({name: db},
+// {"name": "db"}): a structure, not a value.
+func (s *scan) mappingAt(q int) bool {
+	t := s.text
+	if q >= len(t) || t[q] != '{' {
+		return false
+	}
+	i := skipBlanks(t, q+1)
+	if i < len(t) && isQuote(t[i]) {
+		i++
+	}
+	j := i
+	for j < len(t) && isKeyChar(t[j]) {
+		j++
+	}
+	if j < len(t) && isQuote(t[j]) {
+		j++
+	}
+	return j > i && j < len(t) && t[j] == ':'
 }
 
 // flagValue reads the value of a command-line flag given after a space
@@ -413,6 +567,9 @@ func (s *scan) quotedValue(k secretKey, q int, how valueReading) (finding, bool)
 	if ve >= len(t) || t[ve] != c {
 		return finding{}, false
 	}
+	if c == '`' && strings.IndexByte(t[vs:ve], ' ') >= 0 {
+		return finding{}, false // a command's output: `etcdctl get /key`
+	}
 	return s.secretValue(k, vs, ve, how)
 }
 
@@ -431,7 +588,8 @@ const (
 func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (finding, bool) {
 	v := strings.TrimSpace(s.text[start:end])
 	switch {
-	case len(v) < 3, isPlaceholder(v):
+	case len(v) < 3, isPlaceholder(v), how == valueSetting && isTokenValue(v) && elidedAfter(s.text, end),
+		vendorRejects(v, judgeShape):
 		return finding{}, false
 	case how == valueInProse && !looksLikeSecret(k, v):
 		return finding{}, false
@@ -485,14 +643,15 @@ func callFollows(t string, i int) bool {
 	return k > j && k < len(t) && t[k] == '('
 }
 
-// optionalChaining reads a?.b and a!.b as a.b.
-var optionalChaining = strings.NewReplacer("?.", ".", "!.", ".")
+// optionalChaining reads a?.b and a!.b as a.b, and the paths of other
+// languages (env::var, $this->token) as member paths too.
+var optionalChaining = strings.NewReplacer("?.", ".", "!.", ".", "::", ".", "->", ".")
 
 // isMemberPath reports a dotted identifier path (config.db.password,
 // process.env.TOKEN, session?.access_token, data!.secret): code that reads
 // a secret, not a secret.
 func isMemberPath(v string) bool {
-	if strings.ContainsAny(v, "?!") {
+	if strings.ContainsAny(v, "?!:>") {
 		v = optionalChaining.Replace(v)
 	}
 	if !strings.Contains(v, ".") {

@@ -44,9 +44,10 @@ func (s *scan) number(i int, out []finding) (int, []finding) {
 		return i + 1, out
 	}
 	// A number glued to letters or to more digits is part of something
-	// else (an id, a hash, a longer figure).
+	// else (an id, a hash, a longer figure: the 495 of 3,769,495).
 	t := s.text
-	if s.wordAfter(end) || (end+1 < len(t) && (t[end] == '.' || t[end] == ',') && isDigit(t[end+1])) {
+	if s.wordAfter(end) || (end+1 < len(t) && (t[end] == '.' || t[end] == ',') && isDigit(t[end+1])) ||
+		(i >= 2 && (t[i-1] == '.' || t[i-1] == ',') && isDigit(t[i-2])) {
 		return end, out
 	}
 	if f, ok := s.numberFinding(i, end, digits); ok {

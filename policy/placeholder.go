@@ -19,6 +19,15 @@ var placeholderWords = map[string]bool{
 	"pass": true, "passwd": true, "pwd": true, "pw": true, "user": true, "username": true, "host": true,
 	"key": true, "apikey": true, "api_key": true, "api-key": true, "value": true, "placeholder": true,
 	"example": true, "dummy": true, "xxx": true, "replace_me": true, "replace-me": true, "replaceme": true,
+	"foo": true, "bar": true, "baz": true, "qux": true, "foobar": true, "changeme": true, "change_me": true,
+}
+
+// placeholderSegments are words that, as a segment of a value (between
+// - _ . or its ends), make it a stand-in: "a-fake-api-key",
+// "dummy_token_1", "my-sample-secret".
+var placeholderSegments = map[string]bool{
+	"fake": true, "dummy": true, "example": true, "sample": true, "placeholder": true, "redacted": true,
+	"changeme": true, "foo": true, "foobar": true,
 }
 
 // functionWords read as prose, never as a value: "Using --password via the
@@ -47,10 +56,65 @@ var secretNameWords = map[string]bool{
 func isPlaceholder(v string) bool {
 	lv := strings.ToLower(v)
 	switch {
-	case placeholderWords[lv], isTemplate(v), isElided(v), hasMaskRun(v), isInstruction(lv), repeated(v):
+	case placeholderWords[lv], isTemplate(v), isElided(v), hasMaskRun(v), isInstruction(lv), repeated(v),
+		hasPlaceholderSegment(lv), isKeyOfItsOwn(v), isSecretReference(lv), isYAMLTag(v):
 		return true
 	}
 	return isSecretName(v)
+}
+
+// secretReferences begin a value that points at a secret kept elsewhere:
+// 1Password's op://vault/item/field, Vault's paths, AWS Secrets Manager
+// and Parameter Store ARNs, Azure Key Vault, Doppler, Infisical. The
+// pointer is what a memory of the configuration should keep.
+var secretReferences = []string{
+	"op://", "vault://", "vault:", "arn:aws:secretsmanager:", "arn:aws:ssm:", "ssm://", "secretsmanager://",
+	"akv://", "keyvault://", "doppler://", "infisical://", "projects/",
+}
+
+// isSecretReference: a (lower-cased) value that points at a secret store.
+func isSecretReference(lv string) bool {
+	for _, p := range secretReferences {
+		if strings.HasPrefix(lv, p) && len(lv) > len(p) {
+			return p != "projects/" || strings.Contains(lv, "/secrets/")
+		}
+	}
+	return false
+}
+
+// isYAMLTag: a YAML tag stands where a value would (Ansible's "!vault |",
+// CloudFormation's "!Ref DBPassword"): an exclamation mark and a name.
+func isYAMLTag(v string) bool {
+	return len(v) > 1 && v[0] == '!' && isLetters(v[1:])
+}
+
+// hasPlaceholderSegment: a segment of the (lower-cased) value is a word
+// that says it is a stand-in, beside one that names what it stands for
+// ("a-fake-api-key", "dummy_token_1"); a passphrase of words
+// ("fake-it-till-you-make-it") names nothing.
+func hasPlaceholderSegment(lv string) bool {
+	standIn, named := false, false
+	for seg := range strings.FieldsFuncSeq(lv, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		standIn = standIn || placeholderSegments[seg]
+		named = named || secretNameWords[seg] || seg == "api" || seg == "value"
+	}
+	return standIn && named
+}
+
+// isKeyOfItsOwn: a value that is the next key of a broken or doubled
+// assignment ("token:", "api_token =") — a name and its separator.
+func isKeyOfItsOwn(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < 2 {
+		return false
+	}
+	switch last := v[len(v)-1]; {
+	case last == ':':
+		return isIdentifier(v[:len(v)-1])
+	case last == '=' && v[len(v)-2] == ' ':
+		return isIdentifier(strings.TrimRight(v[:len(v)-1], " "))
+	}
+	return false
 }
 
 // isTemplate: a template or a variable (${DB_PASSWORD}, {{ .Values.x }},
@@ -61,32 +125,81 @@ func isTemplate(v string) bool {
 		strings.HasPrefix(v, "%s"), strings.HasPrefix(v, "%("), strings.HasPrefix(v, "$") && isIdentifier(v[1:]):
 		return true
 	}
+	if len(v) > 1 && v[0] == '<' && isAlpha(v[1]) {
+		return true // markup: <xsd:element name=
+	}
 	lt := strings.IndexByte(v, '<')
-	return lt >= 0 && strings.IndexByte(v[lt:], '>') > 0
+	return lt >= 0 && strings.IndexByte(v[lt:], '>') > 0 || isBracketedName(v)
 }
 
-// isElided: a value shown in part ("sk-...xxxx", "ghp_abc…").
+// isBracketedName: a name in brackets or braces stands for a value
+// ([PASSWORD], [IP], {SumoAccessKey}, {api_key}, (optional)): letters, with
+// _ - . or spaces between words, no digits.
+func isBracketedName(v string) bool {
+	if len(v) < 3 {
+		return false
+	}
+	switch v[0] {
+	case '[':
+		if v[len(v)-1] != ']' {
+			return false
+		}
+	case '{':
+		if v[len(v)-1] != '}' {
+			return false
+		}
+	case '(':
+		if v[len(v)-1] != ')' {
+			return false
+		}
+	default:
+		return false
+	}
+	inner := v[1 : len(v)-1]
+	if inner == "" || !isAlpha(inner[0]) {
+		return false
+	}
+	for i := 0; i < len(inner); i++ {
+		if c := inner[i]; !isAlpha(c) && strings.IndexByte("_-. ", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isElided: a value shown in part ("sk-...xxxx", "ghp_abc…"), or with
+// its secret part cut out ("ops_eyJ..[Redacted]").
 func isElided(v string) bool {
-	return strings.Contains(v, "...") || strings.Contains(v, "…")
+	return strings.Contains(v, "...") || strings.Contains(v, "…") || containsFold(v, []string{"[redacted]", "<redacted>"})
 }
 
-// hasMaskRun: a run of x (four or more) or of * (three or more) stands for
-// hidden characters ("sk-xxxxxxxx", "AKIA************"); a random token
-// holds four x in a row about once in twenty thousand.
+// elidedAfter reports an elision right where a value stopped: its reading
+// ended at the dots of "ops_eyJzaWdu...".
+func elidedAfter(t string, i int) bool {
+	return strings.HasPrefix(t[i:], "...") || strings.HasPrefix(t[i:], "…")
+}
+
+// hasMaskRun: a run of x (four or more), of * (three or more) or of #
+// (four or more) stands for hidden characters ("sk-xxxxxxxx",
+// "AKIA************", "xoxp-…-####"); a random token holds four x in a
+// row about once in twenty thousand.
 func hasMaskRun(v string) bool {
-	xs, stars := 0, 0
+	xs, stars, hashes := 0, 0, 0
 	for i := 0; i < len(v); i++ {
 		switch v[i] {
 		case 'x', 'X':
 			xs++
-			stars = 0
+			stars, hashes = 0, 0
 		case '*':
 			stars++
-			xs = 0
-		default:
+			xs, hashes = 0, 0
+		case '#':
+			hashes++
 			xs, stars = 0, 0
+		default:
+			xs, stars, hashes = 0, 0, 0
 		}
-		if xs >= 4 || stars >= 3 {
+		if xs >= 4 || stars >= 3 || hashes >= 4 {
 			return true
 		}
 	}
@@ -96,7 +209,8 @@ func hasMaskRun(v string) bool {
 // isInstruction: a value that says what to put there (YOUR_API_KEY_HERE,
 // your-token, replace-with-your-key, <insert key>).
 func isInstruction(lv string) bool {
-	for _, p := range []string{"your_", "your-", "your.", "insert_", "insert-", "replace_with", "replace-with", "enter_your", "enter-your", "put_your"} {
+	for _, p := range []string{"your_", "your-", "your.", "insert_", "insert-", "replace_with", "replace-with", "enter_your", "enter-your", "put_your",
+		"replace_me", "replace-me", "change_me", "change-me", "changeme"} {
 		if strings.Contains(lv, p) {
 			return true
 		}
@@ -104,7 +218,16 @@ func isInstruction(lv string) bool {
 	if strings.HasPrefix(lv, "your") && isLetters(lv) {
 		return true // yourpassword, YourTokenHere
 	}
-	return strings.HasSuffix(lv, "_here") || strings.HasSuffix(lv, "-here")
+	if strings.HasSuffix(lv, "_here") || strings.HasSuffix(lv, "-here") {
+		return true
+	}
+	// Glued: AccessTokenHere, RANDOMSTRINGHERE.
+	for _, noun := range []string{"token", "key", "secret", "password", "string", "value"} {
+		if strings.HasSuffix(lv, noun+"here") {
+			return true
+		}
+	}
+	return false
 }
 
 // isSecretName: the name of a variable or argument given as a value
@@ -191,8 +314,15 @@ func repeated(v string) bool {
 }
 
 // isDocumentationValue reports a vendor token shown as documentation shows
-// one: elided, masked with x or *, or an instruction (sk-...xxxx,
-// ghp_xxxxxxxx, sk-YOUR_KEY_HERE).
+// one: elided, masked with x, * or #, or an instruction (sk-...xxxx,
+// ghp_xxxxxxxx, sk-YOUR_KEY_HERE, xoxe.xoxp-1-AccessTokenHere).
 func isDocumentationValue(v string) bool {
 	return isElided(v) || hasMaskRun(v) || isInstruction(strings.ToLower(v)) || isTemplate(v)
+}
+
+// maskedAfter reports a token followed right away by an elision or the
+// rest of a mask ("xoxp-…-####", "ghp_abc..."): the token's pattern
+// stopped where the documentation's stand-in begins.
+func maskedAfter(t string, i int) bool {
+	return elidedAfter(t, i) || hasMaskRun(t[i:min(len(t), i+4)])
 }

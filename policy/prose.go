@@ -54,7 +54,7 @@ func (s *scan) proseValue(k secretKey, p int) (finding, bool) {
 			return finding{}, false
 		}
 		role := proseRoleOf(s.lowerText[w:e])
-		if role != proseIntroduces && n == 0 && words > 0 && k.kind == KindPassword && w == p+1 && strongSecret(s.text[w:e]) {
+		if role != proseIntroduces && n == 0 && words > 0 && k.kind == KindPassword && w == p+1 && !k.quoted && strongSecret(s.text[w:e]) {
 			// "password Guest2024!", .netrc's "login ci password x": a
 			// value right after the key, shaped like a password.
 			return s.proseValueAt(k, w)
@@ -108,7 +108,7 @@ func proseRoleOf(word string) proseRole {
 // the hyphen of "reset-link").
 func strongSecret(w string) bool {
 	w = strings.TrimRight(w, ".,;:?")
-	if len(w) < 6 || functionWords[strings.ToLower(w)] || strings.ContainsAny(w, "()[]{}<>") {
+	if len(w) < 6 || functionWords[strings.ToLower(w)] || strings.ContainsAny(w, "()[]{}<>") || isAttribute(w) {
 		return false
 	}
 	letters, digits, symbols := false, false, false
@@ -125,10 +125,18 @@ func strongSecret(w string) bool {
 	return letters && (digits || symbols)
 }
 
+// isAttribute: a word that assigns (name=, placeholder="Password"), as
+// markup and command lines do, is no password.
+func isAttribute(w string) bool {
+	eq := strings.IndexByte(w, '=')
+	return eq > 0 && (eq == len(w)-1 || isQuote(w[eq+1])) && isIdentifier(strings.ReplaceAll(w[:eq], "-", "_"))
+}
+
 // proseKey: keys that sentences give values to — passwords in any
-// language, API keys, tokens and secrets.
+// language, API keys, tokens and secrets; not a variable's name used as a
+// value ("--user '$USER:$PASSWORD' $URL").
 func proseKey(k secretKey) bool {
-	if k.flag || k.encoded {
+	if k.flag || k.encoded || k.reference {
 		return false
 	}
 	return k.kind == KindPassword || k.kind == KindAPIKey || k.kind == KindAWSSecretKey

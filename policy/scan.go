@@ -41,7 +41,10 @@ const (
 type keywordDetector struct {
 	kind     string
 	keywords []string
-	find     func(s *scan, hit, hitEnd int, out []finding) []finding
+	// token: the keywords are the prefixes of a vendor's tokens, whose
+	// shape the detector knows.
+	token bool
+	find  func(s *scan, hit, hitEnd int, out []finding) []finding
 }
 
 // scan is one text being examined.

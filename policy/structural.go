@@ -64,7 +64,7 @@ func (s *scan) wordStart(i int, out []finding) (int, []finding) {
 		return max(end, i+1), out
 	}
 	if isAlpha(c) {
-		out = s.iban(i, out)
+		return s.iban(i, out)
 	}
 	return i + 1, out
 }

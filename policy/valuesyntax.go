@@ -90,15 +90,16 @@ func (b *brackets) closes(c byte) bool {
 
 // valueEndsAt reports whether the byte at i ends an unquoted value that
 // started at q. Brackets are characters of the value like any other — a
-// password may hold them — except a bracket after an identifier, which is
-// code (a call or an index: cfg[...], read(...)), a tag, and a closing
-// bracket the value did not open, where nothing of a word follows.
+// password may hold them — except a bracket after an identifier or a
+// member path, which is code (a call or an index: cfg[...], read(...),
+// os.Getenv(...)), a tag, and a closing bracket the value did not open,
+// where nothing of a word follows.
 func (s *scan) valueEndsAt(q, i int, syntax valueSyntax, open *brackets) bool {
 	switch c := s.text[i]; c {
 	case ' ', '\t', '\n', '\r', '"', '\'', '`':
 		return true
 	case '(', '[':
-		if i == q || isIdentifier(s.text[q:i]) {
+		if i == q || isIdentifier(s.text[q:i]) || isMemberPath(s.text[q:i]) {
 			return true
 		}
 		if c == '(' {

@@ -45,8 +45,14 @@ type vendorRule struct {
 	nearby bool
 	// required are literals (lower-case) one of which every match holds,
 	// checked in the window before the expression runs.
-	required   []string
-	allowlists []vendorAllowlist
+	required []string
+	// claims are token prefixes (case-sensitive) that name the vendor: a
+	// token starting with one is the vendor's, or a malformed or published
+	// one, which the rule judges (see vendorRejects).
+	claims []string
+	// claimsFoldCase: the claims are lower-case, and compared so.
+	claimsFoldCase bool
+	allowlists     []vendorAllowlist
 }
 
 // vendorAllowlist holds values a rule must not report: a match of one of
@@ -76,15 +82,34 @@ const maxVendorWindow = 4 * maxKeywordWindow
 // finds the keywords of both.
 func init() { keywordDetectors = append(keywordDetectors, vendorDetectors()...) }
 
-// vendorDetectors turns the generated rules into keyword detectors. Their
-// expressions are compiled when a rule first runs: most never do in a
-// given process.
-func vendorDetectors() []*keywordDetector {
-	global := sync.OnceValue(func() []compiledAllowlist { return compileAllowlists(vendorGlobalAllowlists) })
-	detectors := make([]*keywordDetector, 0, len(vendorRules))
+// vendorGlobal is the rule set's global allowlists, compiled.
+var vendorGlobal = sync.OnceValue(func() []compiledAllowlist { return compileAllowlists(vendorGlobalAllowlists) })
+
+// compiledVendorRules holds, per rule, the rule compiled when it first
+// runs: most never do in a given process.
+var compiledVendorRules = func() []func() *compiledVendorRule {
+	out := make([]func() *compiledVendorRule, len(vendorRules))
 	for i := range vendorRules {
 		r := &vendorRules[i]
-		compiled := sync.OnceValue(func() *compiledVendorRule { return r.compile(global()) })
+		out[i] = sync.OnceValue(func() *compiledVendorRule { return r.compile(vendorGlobal()) })
+	}
+	return out
+}()
+
+// vendorRuleIndex maps a rule's id to its index in vendorRules.
+var vendorRuleIndex = func() map[string]int {
+	m := make(map[string]int, len(vendorRules))
+	for i := range vendorRules {
+		m[vendorRules[i].id] = i
+	}
+	return m
+}()
+
+// vendorDetectors turns the generated rules into keyword detectors.
+func vendorDetectors() []*keywordDetector {
+	detectors := make([]*keywordDetector, 0, len(vendorRules))
+	for i := range vendorRules {
+		r, compiled := &vendorRules[i], compiledVendorRules[i]
 		detectors = append(detectors, &keywordDetector{kind: r.kind, keywords: r.keywords,
 			find: func(s *scan, hit, hitEnd int, out []finding) []finding {
 				if r.anchored && hit > 0 {
@@ -234,11 +259,14 @@ func (r *compiledVendorRule) accept(s *scan, base, end int, m []int, out []findi
 		return out
 	}
 	start, stop := base+ss, base+se
+	if r.anchored && stop == base+m[1] && s.wordAfter(stop) && s.text[stop] != '_' {
+		return out // the token goes on: a longer run is not the vendor's token, nor its head
+	}
 	for stop > start && (s.text[stop-1] == '\n' || s.text[stop-1] == '\r') {
 		stop--
 	}
 	secret := s.text[start:stop]
-	if r.entropy > 0 && shannonEntropy(secret) <= r.entropy {
+	if r.entropy > 0 && shannonEntropy(secret) <= r.entropy || r.kind == KindJWT && !validJWT(secret) {
 		return out
 	}
 	for _, a := range r.allow {

@@ -43,6 +43,23 @@ var vendorGlobalAllowlists = []vendorAllowlist{
 	{regexes: []allowRegex{{`(?i)^true|false|null$`, []string{"false", "null", "true"}}, {regex: `^(?i:a+|b+|c+|d+|e+|f+|g+|h+|i+|j+|k+|l+|m+|n+|o+|p+|q+|r+|s+|t+|u+|v+|w+|x+|y+|z+|\*+|\.+)$`}, {regex: `^\$(?:\d+|{\d+})$`}, {regex: `^\$(?:[A-Z_]+|[a-z_]+)$`}, {`^\${(?:[A-Z_]+|[a-z_]+)}$`, []string{"${"}}, {`^\{\{[ \t]*[\w ().|]+[ \t]*}}$`, []string{"{{"}}, {`^\$\{\{[ \t]*(?:(?:env|github|secrets|vars)(?:\.[A-Za-z]\w+)+[\w "'&./=|]*)[ \t]*}}$`, []string{"${{"}}, {regex: `^%(?:[A-Z_]+|[a-z_]+)%$`}, {regex: `^%[+\-# 0]?[bcdeEfFgGoOpqstTUvxX]$`}, {regex: `^\{\d{0,2}}$`}, {regex: `^@(?:[A-Z_]+|[a-z_]+)@$`}, {`^/Users/(?i)[a-z0-9]+/[\w .-/]+$`, []string{"/users/"}}, {`^/(?:bin|etc|home|opt|tmp|usr|var)/[\w ./-]+$`, []string{"bin", "etc", "home", "opt", "tmp", "usr", "var"}}}, stopwords: []string{"014df517-39d1-4453-b7b3-9930c563627c", "abcdefghijklmnopqrstuvwxyz"}},
 }
 
+// publishedExamples are credentials the rules' allowlists name literally:
+// published in documentation, they are no secret wherever they stand.
+var publishedExamples = []string{"33f!!lloppa", "6fe4476ee5a1832882e326b506d14126", "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ", "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM", "AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY", "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY", "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4", "AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c", "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs", "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE", "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU", "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw", "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM", "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0", "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU", "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g", "AIzaSyabcdefghijklmnopqrstuvwxyz1234567", "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A", "hal+9ooo_da!sY"}
+
+// genericKeyAllowlists are the allowlists of gitleaks' generic rule that
+// judge a key/value pair by its key (an id, a public token, a file) and
+// match within the key.
+var genericKeyAllowlists = []vendorAllowlist{
+	{target: "match", regexes: []allowRegex{{`(?i:ACCESS(?:IBILITY|OR|[\-\._]?ID))`, []string{"access"}}, {`(?i:RANDOM[\-\._]?ACCESS)`, []string{"random"}}, {`(?i:API[\-\._]?(?:ID|NAME|VERSION))`, []string{"api"}}, {`(?i:RAPID)`, []string{"rapid"}}, {`(?i:CAPITAL)`, []string{"capital"}}, {`(?i:AUTHOR)`, []string{"author"}}, {`(?i:X-MS-EXCHANGE-ORGANIZATION-AUTH)`, []string{"x-ms-exchange-organization-auth"}}, {`(?i:AUTHENTICATION-RESULTS)`, []string{"authentication-results"}}, {`(?i:CREDENTIALS?[\-\._]?ID)`, []string{"credential"}}, {`(?i:WITHCREDENTIALS)`, []string{"withcredentials"}}, {`(?i:(?:BUCKET|FOREIGN|HOT|IDX|NATURAL|P(?:RIMARY|UB(?:LIC)?)|S(?:CHEMA|EQUENCE))[\-\._]?KEY)`, []string{"key"}}, {`(?i:TURKEY)`, []string{"turkey"}}, {`(?i:KEY(?:[\-\._]?(?:ALIAS|BOARD|CODE|FRAME|ID|LENGTH|MESH|NAME|P(?:AIR|RESS(?:ED)?)|RING|S(?:ELECTOR|I(?:GNATURE|ZE)|TO(?:NE|RETYPE))|WORD|UP|DOWN|LEFT|RIGHT)|[\-\._]?VAULT[\-\._]?(?:ID|NAME)|VAULTTOSTORESECRETS|(?:STORE|TAB)[\-\._]?(?:FILE|PATH)))`, []string{"key"}}, {`(?i:ISSUERKEYHASH)`, []string{"issuerkeyhash"}}, {`[DMdm]onkey`, []string{"onkey"}}, {`[DM]ONKEY`, []string{"onkey"}}, {`(?i:KEYING)`, []string{"keying"}}, {`(?i:SECRET[\-\._]?(?:LENGTH|NAME|SIZE))`, []string{"secret"}}, {`(?i:USERSECRETSID)`, []string{"usersecretsid"}}, {`(?i:CSRF[\-\._]?TOKEN)`, []string{"token"}}, {`(?i:(?:API|CREDENTIALS|TOKEN)[\-\._]?(?:ENDPOINT|UR[ILil]))`, []string{"api", "credentials", "token"}}, {`(?i:PUBLIC[\-\._]?TOKEN)`, []string{"public"}}, {`(?i:(?:KEY|TOKEN)[\-\._]?FILE)`, []string{"file"}}}},
+}
+
+// genericPairAllowlists are those that read on from the key into the
+// value (io.jsonwebtoken:jjwt).
+var genericPairAllowlists = []vendorAllowlist{
+	{target: "match", regexes: []allowRegex{{`(?i:[\-0-9A-Za-zſK]*?API[\-0-9A-Za-zſK]*?:JAR:)`, []string{":jar:"}}, {`(?i:IO\.JSONWEBTOKEN[\t ]?:[\t ]?[\-0-9A-Z_a-zſK]+)`, []string{"io.jsonwebtoken"}}, {`(?:[A-Z_]+=\n[A-Z_]+=|[_a-z]+=\n[_a-z]+=)(?:\n|\z)`, []string{"=\n"}}, {`(?:[\.A-Z]+=\n[\.A-Z]+=|[\.a-z]+=\n[\.a-z]+=)(?:\n|\z)`, []string{"=\n"}}}},
+}
+
 // vendorRules are the vendor token rules, in source order.
 var vendorRules = []vendorRule{
 	{
@@ -54,6 +71,7 @@ var vendorRules = []vendorRule{
 		maxLen:    40,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"A3-"},
 	},
 	{
 		id:       "1password-service-account-token",
@@ -64,6 +82,7 @@ var vendorRules = []vendorRule{
 		maxLen:   -1,
 		anchored: true,
 		required: []string{"ops_eyj"},
+		claims:   []string{"ops_eyJ"},
 	},
 	{
 		id:       "adafruit-api-key",
@@ -89,6 +108,7 @@ var vendorRules = []vendorRule{
 		maxLen:    102,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"p8e-"},
 	},
 	{
 		id:       "age-secret-key",
@@ -97,6 +117,7 @@ var vendorRules = []vendorRule{
 		regex:    `AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`,
 		maxLen:   74,
 		anchored: true,
+		claims:   []string{"AGE-SECRET-KEY-1"},
 	},
 	{
 		id:       "airtable-api-key",
@@ -130,6 +151,7 @@ var vendorRules = []vendorRule{
 		maxLen:    66,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"LTAI"},
 	},
 	{
 		id:       "alibaba-secret-key",
@@ -148,6 +170,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"sk-ant-admin01-"},
+		claims:    []string{"sk-ant-admin01-"},
 	},
 	{
 		id:        "anthropic-api-key",
@@ -158,6 +181,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"sk-ant-api03-"},
+		claims:    []string{"sk-ant-api03-"},
 	},
 	{
 		id:        "artifactory-api-key",
@@ -168,6 +192,7 @@ var vendorRules = []vendorRule{
 		maxLen:    73,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"AKCp"},
 	},
 	{
 		id:        "artifactory-reference-token",
@@ -178,6 +203,7 @@ var vendorRules = []vendorRule{
 		maxLen:    64,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"cmVmd"},
 	},
 	{
 		id:       "asana-client-id",
@@ -202,16 +228,18 @@ var vendorRules = []vendorRule{
 		maxLen:   566,
 	},
 	{
-		id:         "authress-service-client-access-key",
-		kind:       KindAPIKey,
-		keywords:   []string{"sc_", "ext_", "scauth_", "authress_"},
-		regex:      `\b((?:sc|ext|scauth|authress)_(?i)[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.(?-i:acc)[_-][a-z0-9-]{10,32}\.[a-z0-9+/_=-]{30,120})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:    2,
-		maxLen:     582,
-		anchored:   true,
-		wordStart:  true,
-		tokenStart: true,
-		required:   []string{"acc"},
+		id:             "authress-service-client-access-key",
+		kind:           KindAPIKey,
+		keywords:       []string{"sc_", "ext_", "scauth_", "authress_"},
+		regex:          `\b((?:sc|ext|scauth|authress)_(?i)[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.(?-i:acc)[_-][a-z0-9-]{10,32}\.[a-z0-9+/_=-]{30,120})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        2,
+		maxLen:         582,
+		anchored:       true,
+		wordStart:      true,
+		tokenStart:     true,
+		required:       []string{"acc"},
+		claims:         []string{"authress_", "scauth_"},
+		claimsFoldCase: true,
 	},
 	{
 		id:        "aws-access-token",
@@ -222,6 +250,7 @@ var vendorRules = []vendorRule{
 		maxLen:    20,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"ABIA", "ACCA", "AKIA", "ASIA"},
 		allowlists: []vendorAllowlist{
 			{regexes: []allowRegex{{`.+EXAMPLE$`, []string{"example"}}}},
 		},
@@ -235,6 +264,7 @@ var vendorRules = []vendorRule{
 		maxLen:    277,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"ABSK"},
 	},
 	{
 		id:       "aws-amazon-bedrock-api-key-short-lived",
@@ -245,6 +275,7 @@ var vendorRules = []vendorRule{
 		maxLen:   44,
 		anchored: true,
 		required: []string{"bedrock-api-key-ymvkcm9jay5hbwf6b25hd3muy29t"},
+		claims:   []string{"bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t"},
 	},
 	{
 		id:       "azure-ad-client-secret",
@@ -307,15 +338,18 @@ var vendorRules = []vendorRule{
 		maxLen:    42,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"4b1d"},
 	},
 	{
-		id:       "clojars-api-token",
-		kind:     KindAPIKey,
-		keywords: []string{"clojars_"},
-		regex:    `(?i)CLOJARS_[a-z0-9]{60}`,
-		entropy:  2,
-		maxLen:   188,
-		anchored: true,
+		id:             "clojars-api-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"clojars_"},
+		regex:          `(?i)CLOJARS_[a-z0-9]{60}`,
+		entropy:        2,
+		maxLen:         188,
+		anchored:       true,
+		claims:         []string{"clojars_"},
+		claimsFoldCase: true,
 	},
 	{
 		id:       "cloudflare-api-key",
@@ -342,6 +376,7 @@ var vendorRules = []vendorRule{
 		maxLen:    178,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"v1.0-"},
 	},
 	{
 		id:       "codecov-access-token",
@@ -419,6 +454,7 @@ var vendorRules = []vendorRule{
 		maxLen:    40,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"dapi"},
 	},
 	{
 		id:       "datadog-access-token",
@@ -444,6 +480,7 @@ var vendorRules = []vendorRule{
 		maxLen:    73,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"doo_v1_"},
 	},
 	{
 		id:        "digitalocean-pat",
@@ -454,15 +491,18 @@ var vendorRules = []vendorRule{
 		maxLen:    73,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"dop_v1_"},
 	},
 	{
-		id:        "digitalocean-refresh-token",
-		kind:      KindAPIKey,
-		keywords:  []string{"dor_v1_"},
-		regex:     `(?i)\b(dor_v1_[a-f0-9]{64})(?:[\x60'"\s;]|\\[nr]|$)`,
-		maxLen:    73,
-		anchored:  true,
-		wordStart: true,
+		id:             "digitalocean-refresh-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"dor_v1_"},
+		regex:          `(?i)\b(dor_v1_[a-f0-9]{64})(?:[\x60'"\s;]|\\[nr]|$)`,
+		maxLen:         73,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"dor_v1_"},
+		claimsFoldCase: true,
 	},
 	{
 		id:       "discord-api-token",
@@ -495,6 +535,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   135,
 		anchored: true,
+		claims:   []string{"dp.pt."},
 	},
 	{
 		id:       "droneci-access-token",
@@ -535,15 +576,18 @@ var vendorRules = []vendorRule{
 		maxLen:   141,
 		anchored: true,
 		required: []string{"live", "test"},
+		claims:   []string{"duffel_live_", "duffel_test_"},
 	},
 	{
-		id:       "dynatrace-api-token",
-		kind:     KindAPIKey,
-		keywords: []string{"dt0c01."},
-		regex:    `dt0c01\.(?i)[a-z0-9]{24}\.[a-z0-9]{64}`,
-		entropy:  4,
-		maxLen:   272,
-		anchored: true,
+		id:             "dynatrace-api-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"dt0c01."},
+		regex:          `dt0c01\.(?i)[a-z0-9]{24}\.[a-z0-9]{64}`,
+		entropy:        4,
+		maxLen:         272,
+		anchored:       true,
+		claims:         []string{"dt0c01."},
+		claimsFoldCase: true,
 	},
 	{
 		id:        "easypost-api-token",
@@ -554,6 +598,7 @@ var vendorRules = []vendorRule{
 		maxLen:    166,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"EZAK"},
 	},
 	{
 		id:        "easypost-test-api-token",
@@ -564,6 +609,7 @@ var vendorRules = []vendorRule{
 		maxLen:    166,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"EZTK"},
 	},
 	{
 		id:       "etsy-access-token",
@@ -591,6 +637,7 @@ var vendorRules = []vendorRule{
 		maxLen:    -1,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"EAAC", "EAAM"},
 	},
 	{
 		id:       "facebook-secret",
@@ -644,26 +691,31 @@ var vendorRules = []vendorRule{
 		maxLen:   25,
 		anchored: true,
 		required: []string{"flwseck_test-"},
+		claims:   []string{"FLWSECK_TEST-"},
 	},
 	{
-		id:       "flutterwave-public-key",
-		kind:     KindAPIKey,
-		keywords: []string{"flwpubk_test"},
-		regex:    `FLWPUBK_TEST-(?i)[a-h0-9]{32}-X`,
-		entropy:  2,
-		maxLen:   47,
-		anchored: true,
-		required: []string{"flwpubk_test-"},
+		id:             "flutterwave-public-key",
+		kind:           KindAPIKey,
+		keywords:       []string{"flwpubk_test"},
+		regex:          `FLWPUBK_TEST-(?i)[a-h0-9]{32}-X`,
+		entropy:        2,
+		maxLen:         47,
+		anchored:       true,
+		required:       []string{"flwpubk_test-"},
+		claims:         []string{"flwpubk_test-"},
+		claimsFoldCase: true,
 	},
 	{
-		id:       "flutterwave-secret-key",
-		kind:     KindAPIKey,
-		keywords: []string{"flwseck_test"},
-		regex:    `FLWSECK_TEST-(?i)[a-h0-9]{32}-X`,
-		entropy:  2,
-		maxLen:   47,
-		anchored: true,
-		required: []string{"flwseck_test-"},
+		id:             "flutterwave-secret-key",
+		kind:           KindAPIKey,
+		keywords:       []string{"flwseck_test"},
+		regex:          `FLWSECK_TEST-(?i)[a-h0-9]{32}-X`,
+		entropy:        2,
+		maxLen:         47,
+		anchored:       true,
+		required:       []string{"flwseck_test-"},
+		claims:         []string{"flwseck_test-"},
+		claimsFoldCase: true,
 	},
 	{
 		id:         "flyio-access-token",
@@ -675,6 +727,7 @@ var vendorRules = []vendorRule{
 		anchored:   true,
 		wordStart:  true,
 		tokenStart: true,
+		claims:     []string{"fm2_", "fo1_"},
 	},
 	{
 		id:       "frameio-api-token",
@@ -683,6 +736,7 @@ var vendorRules = []vendorRule{
 		regex:    `fio-u-(?i)[a-z0-9\-_=]{64}`,
 		maxLen:   198,
 		anchored: true,
+		claims:   []string{"fio-u-"},
 	},
 	{
 		id:       "freshbooks-access-token",
@@ -700,6 +754,7 @@ var vendorRules = []vendorRule{
 		maxLen:    41,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"AIza"},
 		allowlists: []vendorAllowlist{
 			{regexes: []allowRegex{{`AIzaSyabcdefghijklmnopqrstuvwxyz1234567`, []string{"aizasyabcdefghijklmnopqrstuvwxyz1234567"}}, {`AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs`, []string{"aizasyanla7nfelquw1tjfpx_eqcxox-oo6yyis"}}, {`AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM`, []string{"aizasyckehvjf3pdurdt6d1ykomitrueke8agem"}}, {`AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU`, []string{"aizasydmascliylx7f0npdeji1qmycghiaodrlu"}}, {`AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0`, []string{"aizasyd3asb-2pezvqmkml6m9n6nhzrr_znhrh0"}}, {`AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A`, []string{"aizaydnsxibfmlxbie6mczdlqaqityefhixbx4a"}}, {`AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c`, []string{"aizasyados2zb6ncsk1pcdz4-p6gbdi_uupwx7c"}}, {`AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4`, []string{"aizasyaswm6hmtmdywpgmnjrbjxcq9ckctwmld4"}}, {`AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY`, []string{"aizasyanuvh9h9bsuccjsu2pcmekopjjaxedqgy"}}, {`AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM`, []string{"aizasya5_ivawfq8abutznudcwerljv_a_p4wtm"}}, {`AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ`, []string{"aizasya4urcgxgwqftfai3no3t7lt1sjmdnp5sq"}}, {`AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g`, []string{"aizasydsb51jiicb6ojpwwmicsekrhhroq1cs7g"}}, {`AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU`, []string{"aizasybf2rraim4a0mo64eshqfqfd2afnzavvuu"}}, {`AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw`, []string{"aizasybce-ooibhjyr83gm4r2mfcu4mjmprnxsw"}}, {`AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE`, []string{"aizasyb8qgxt4ec15vitgn44duc5ucxaoi4fmqe"}}, {`AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY`, []string{"aizasya8vmapnrhnfe0bapf4hoz11srvl_n0nvy"}}}},
 		},
@@ -712,6 +767,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   40,
 		anchored: true,
+		claims:   []string{"ghs_", "ghu_"},
 	},
 	{
 		id:       "github-fine-grained-pat",
@@ -721,6 +777,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   93,
 		anchored: true,
+		claims:   []string{"github_pat_"},
 	},
 	{
 		id:       "github-oauth",
@@ -730,6 +787,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   40,
 		anchored: true,
+		claims:   []string{"gho_"},
 	},
 	{
 		id:       "github-pat",
@@ -739,6 +797,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   40,
 		anchored: true,
+		claims:   []string{"ghp_"},
 	},
 	{
 		id:       "github-refresh-token",
@@ -748,6 +807,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   40,
 		anchored: true,
+		claims:   []string{"ghr_"},
 	},
 	{
 		id:       "gitlab-cicd-job-token",
@@ -757,6 +817,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   32,
 		anchored: true,
+		claims:   []string{"glcbt-"},
 	},
 	{
 		id:       "gitlab-deploy-token",
@@ -766,6 +827,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   25,
 		anchored: true,
+		claims:   []string{"gldt-"},
 	},
 	{
 		id:       "gitlab-feature-flag-client-token",
@@ -775,6 +837,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   27,
 		anchored: true,
+		claims:   []string{"glffct-"},
 	},
 	{
 		id:       "gitlab-feed-token",
@@ -784,6 +847,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   25,
 		anchored: true,
+		claims:   []string{"glft-"},
 	},
 	{
 		id:       "gitlab-incoming-mail-token",
@@ -793,6 +857,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   31,
 		anchored: true,
+		claims:   []string{"glimt-"},
 	},
 	{
 		id:       "gitlab-kubernetes-agent-token",
@@ -802,6 +867,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   58,
 		anchored: true,
+		claims:   []string{"glagent-"},
 	},
 	{
 		id:       "gitlab-oauth-app-secret",
@@ -811,6 +877,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   70,
 		anchored: true,
+		claims:   []string{"gloas-"},
 	},
 	{
 		id:       "gitlab-pat",
@@ -820,6 +887,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   26,
 		anchored: true,
+		claims:   []string{"glpat-"},
 	},
 	{
 		id:        "gitlab-pat-routable",
@@ -830,6 +898,7 @@ var vendorRules = []vendorRule{
 		maxLen:    316,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"glpat-"},
 	},
 	{
 		id:       "gitlab-ptt",
@@ -839,6 +908,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   46,
 		anchored: true,
+		claims:   []string{"glptt-"},
 	},
 	{
 		id:       "gitlab-rrt",
@@ -848,6 +918,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   29,
 		anchored: true,
+		claims:   []string{"GR1348941"},
 	},
 	{
 		id:       "gitlab-runner-authentication-token",
@@ -857,6 +928,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   25,
 		anchored: true,
+		claims:   []string{"glrt-"},
 	},
 	{
 		id:        "gitlab-runner-authentication-token-routable",
@@ -868,6 +940,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"glrt-t"},
+		claims:    []string{"glrt-t"},
 	},
 	{
 		id:       "gitlab-scim-token",
@@ -877,6 +950,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   27,
 		anchored: true,
+		claims:   []string{"glsoat-"},
 	},
 	{
 		id:       "gitlab-session-cookie",
@@ -886,6 +960,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   48,
 		anchored: true,
+		claims:   []string{"_gitlab_session="},
 	},
 	{
 		id:       "gitter-access-token",
@@ -902,34 +977,40 @@ var vendorRules = []vendorRule{
 		maxLen:   359,
 	},
 	{
-		id:        "grafana-api-key",
-		kind:      KindAPIKey,
-		keywords:  []string{"eyjrijoi"},
-		regex:     `(?i)\b(eyJrIjoi[A-Za-z0-9]{70,400}={0,3})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:   3,
-		maxLen:    1213,
-		anchored:  true,
-		wordStart: true,
+		id:             "grafana-api-key",
+		kind:           KindAPIKey,
+		keywords:       []string{"eyjrijoi"},
+		regex:          `(?i)\b(eyJrIjoi[A-Za-z0-9]{70,400}={0,3})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        3,
+		maxLen:         1213,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"eyjrijoi"},
+		claimsFoldCase: true,
 	},
 	{
-		id:        "grafana-cloud-api-token",
-		kind:      KindAPIKey,
-		keywords:  []string{"glc_"},
-		regex:     `(?i)\b(glc_[A-Za-z0-9+/]{32,400}={0,3})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:   3,
-		maxLen:    1209,
-		anchored:  true,
-		wordStart: true,
+		id:             "grafana-cloud-api-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"glc_"},
+		regex:          `(?i)\b(glc_[A-Za-z0-9+/]{32,400}={0,3})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        3,
+		maxLen:         1209,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"glc_"},
+		claimsFoldCase: true,
 	},
 	{
-		id:        "grafana-service-account-token",
-		kind:      KindAPIKey,
-		keywords:  []string{"glsa_"},
-		regex:     `(?i)\b(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:   3,
-		maxLen:    112,
-		anchored:  true,
-		wordStart: true,
+		id:             "grafana-service-account-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"glsa_"},
+		regex:          `(?i)\b(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        3,
+		maxLen:         112,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"glsa_"},
+		claimsFoldCase: true,
 	},
 	{
 		id:         "harness-api-key",
@@ -964,6 +1045,7 @@ var vendorRules = []vendorRule{
 		maxLen:    67,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"HRKU-AA"},
 	},
 	{
 		id:       "hubspot-api-key",
@@ -981,6 +1063,7 @@ var vendorRules = []vendorRule{
 		maxLen:    107,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"hf_"},
 	},
 	{
 		id:        "huggingface-organization-api-token",
@@ -991,6 +1074,7 @@ var vendorRules = []vendorRule{
 		maxLen:    112,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"api_org_"},
 	},
 	{
 		id:        "infracost-api-token",
@@ -1001,6 +1085,7 @@ var vendorRules = []vendorRule{
 		maxLen:    38,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"ico-"},
 	},
 	{
 		id:       "intercom-api-key",
@@ -1019,6 +1104,7 @@ var vendorRules = []vendorRule{
 		anchored:   true,
 		wordStart:  true,
 		tokenStart: true,
+		claims:     []string{"s-s4t2af-", "s-s4t2ud-"},
 	},
 	{
 		id:       "jfrog-api-key",
@@ -1093,6 +1179,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   128,
 		anchored: true,
+		claims:   []string{"lin_api_"},
 	},
 	{
 		id:       "linear-client-secret",
@@ -1271,16 +1358,19 @@ var vendorRules = []vendorRule{
 		maxLen:    52,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"ntn_"},
 	},
 	{
-		id:        "npm-access-token",
-		kind:      KindAPIKey,
-		keywords:  []string{"npm_"},
-		regex:     `(?i)\b(npm_[a-z0-9]{36})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:   2,
-		maxLen:    114,
-		anchored:  true,
-		wordStart: true,
+		id:             "npm-access-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"npm_"},
+		regex:          `(?i)\b(npm_[a-z0-9]{36})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        2,
+		maxLen:         114,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"npm_"},
+		claimsFoldCase: true,
 	},
 	{
 		id:       "nytimes-access-token",
@@ -1329,6 +1419,7 @@ var vendorRules = []vendorRule{
 		maxLen:    54,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"sha256~"},
 	},
 	{
 		id:        "perplexity-api-key",
@@ -1339,6 +1430,7 @@ var vendorRules = []vendorRule{
 		maxLen:    55,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"pplx-"},
 	},
 	{
 		id:       "plaid-api-token",
@@ -1373,6 +1465,7 @@ var vendorRules = []vendorRule{
 		maxLen:    205,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"pscale_tkn_"},
 	},
 	{
 		id:        "planetscale-oauth-token",
@@ -1383,26 +1476,31 @@ var vendorRules = []vendorRule{
 		maxLen:    79,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"pscale_oauth_"},
 	},
 	{
-		id:        "planetscale-password",
-		kind:      KindAPIKey,
-		keywords:  []string{"pscale_pw_"},
-		regex:     `(?i)\b(pscale_pw_(?i)[\w=\.-]{32,64})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:   3,
-		maxLen:    204,
-		anchored:  true,
-		wordStart: true,
+		id:             "planetscale-password",
+		kind:           KindAPIKey,
+		keywords:       []string{"pscale_pw_"},
+		regex:          `(?i)\b(pscale_pw_(?i)[\w=\.-]{32,64})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        3,
+		maxLen:         204,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"pscale_pw_"},
+		claimsFoldCase: true,
 	},
 	{
-		id:        "postman-api-token",
-		kind:      KindAPIKey,
-		keywords:  []string{"pmak-"},
-		regex:     `\b(PMAK-(?i)[a-f0-9]{24}\-[a-f0-9]{34})(?:[\x60'"\s;]|\\[nr]|$)`,
-		entropy:   3,
-		maxLen:    66,
-		anchored:  true,
-		wordStart: true,
+		id:             "postman-api-token",
+		kind:           KindAPIKey,
+		keywords:       []string{"pmak-"},
+		regex:          `\b(PMAK-(?i)[a-f0-9]{24}\-[a-f0-9]{34})(?:[\x60'"\s;]|\\[nr]|$)`,
+		entropy:        3,
+		maxLen:         66,
+		anchored:       true,
+		wordStart:      true,
+		claims:         []string{"pmak-"},
+		claimsFoldCase: true,
 	},
 	{
 		id:        "prefect-api-token",
@@ -1413,6 +1511,7 @@ var vendorRules = []vendorRule{
 		maxLen:    42,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"pnu_"},
 	},
 	{
 		id:       "privateai-api-token",
@@ -1431,6 +1530,7 @@ var vendorRules = []vendorRule{
 		maxLen:    46,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"pul-"},
 	},
 	{
 		id:       "pypi-upload-token",
@@ -1440,6 +1540,7 @@ var vendorRules = []vendorRule{
 		entropy:  3,
 		maxLen:   1020,
 		anchored: true,
+		claims:   []string{"pypi-AgEIcHlwaS5vcmc"},
 	},
 	{
 		id:       "rapidapi-access-token",
@@ -1457,6 +1558,7 @@ var vendorRules = []vendorRule{
 		maxLen:    77,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"rdme_"},
 	},
 	{
 		id:        "rubygems-api-token",
@@ -1467,6 +1569,7 @@ var vendorRules = []vendorRule{
 		maxLen:    59,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"rubygems_"},
 	},
 	{
 		id:        "scalingo-api-token",
@@ -1477,6 +1580,7 @@ var vendorRules = []vendorRule{
 		maxLen:    56,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"tk-us-"},
 	},
 	{
 		id:       "sendbird-access-id",
@@ -1501,6 +1605,7 @@ var vendorRules = []vendorRule{
 		maxLen:    203,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"SG."},
 	},
 	{
 		id:        "sendinblue-api-token",
@@ -1511,6 +1616,7 @@ var vendorRules = []vendorRule{
 		maxLen:    123,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"xkeysib-"},
 	},
 	{
 		id:       "sentry-access-token",
@@ -1540,6 +1646,7 @@ var vendorRules = []vendorRule{
 		maxLen:    73,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"sntryu_"},
 	},
 	{
 		id:        "settlemint-application-access-token",
@@ -1551,6 +1658,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"sm_aat_"},
+		claims:    []string{"sm_aat_"},
 	},
 	{
 		id:        "settlemint-personal-access-token",
@@ -1562,6 +1670,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"sm_pat_"},
+		claims:    []string{"sm_pat_"},
 	},
 	{
 		id:        "settlemint-service-access-token",
@@ -1573,6 +1682,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"sm_sat_"},
+		claims:    []string{"sm_sat_"},
 	},
 	{
 		id:        "shippo-api-token",
@@ -1584,6 +1694,7 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 		required:  []string{"live", "test"},
+		claims:    []string{"shippo_live_", "shippo_test_"},
 	},
 	{
 		id:       "shopify-access-token",
@@ -1593,6 +1704,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   38,
 		anchored: true,
+		claims:   []string{"shpat_"},
 	},
 	{
 		id:       "shopify-custom-access-token",
@@ -1602,6 +1714,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   38,
 		anchored: true,
+		claims:   []string{"shpca_"},
 	},
 	{
 		id:       "shopify-private-app-access-token",
@@ -1611,6 +1724,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   38,
 		anchored: true,
+		claims:   []string{"shppa_"},
 	},
 	{
 		id:       "shopify-shared-secret",
@@ -1620,6 +1734,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   38,
 		anchored: true,
+		claims:   []string{"shpss_"},
 	},
 	{
 		id:       "sidekiq-secret",
@@ -1637,14 +1752,16 @@ var vendorRules = []vendorRule{
 		required: []string{"http"},
 	},
 	{
-		id:       "slack-app-token",
-		kind:     KindSlackToken,
-		keywords: []string{"xapp"},
-		regex:    `(?i)xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+`,
-		entropy:  2,
-		maxLen:   -1,
-		anchored: true,
-		required: []string{"xapp-"},
+		id:             "slack-app-token",
+		kind:           KindSlackToken,
+		keywords:       []string{"xapp"},
+		regex:          `(?i)xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+`,
+		entropy:        2,
+		maxLen:         -1,
+		anchored:       true,
+		required:       []string{"xapp-"},
+		claims:         []string{"xapp-"},
+		claimsFoldCase: true,
 	},
 	{
 		id:       "slack-bot-token",
@@ -1655,6 +1772,7 @@ var vendorRules = []vendorRule{
 		maxLen:   -1,
 		anchored: true,
 		required: []string{"xoxb-"},
+		claims:   []string{"xoxb-"},
 	},
 	{
 		id:       "slack-config-access-token",
@@ -1665,13 +1783,15 @@ var vendorRules = []vendorRule{
 		maxLen:   513,
 	},
 	{
-		id:       "slack-config-refresh-token",
-		kind:     KindSlackToken,
-		keywords: []string{"xoxe-"},
-		regex:    `(?i)xoxe-\d-[A-Z0-9]{146}`,
-		entropy:  2,
-		maxLen:   445,
-		anchored: true,
+		id:             "slack-config-refresh-token",
+		kind:           KindSlackToken,
+		keywords:       []string{"xoxe-"},
+		regex:          `(?i)xoxe-\d-[A-Z0-9]{146}`,
+		entropy:        2,
+		maxLen:         445,
+		anchored:       true,
+		claims:         []string{"xoxe-"},
+		claimsFoldCase: true,
 	},
 	{
 		id:       "slack-legacy-bot-token",
@@ -1682,6 +1802,7 @@ var vendorRules = []vendorRule{
 		maxLen:   46,
 		anchored: true,
 		required: []string{"xoxb-"},
+		claims:   []string{"xoxb-"},
 	},
 	{
 		id:       "slack-legacy-token",
@@ -1691,6 +1812,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   -1,
 		anchored: true,
+		claims:   []string{"xoxo-", "xoxs-"},
 	},
 	{
 		id:       "slack-legacy-workspace-token",
@@ -1700,6 +1822,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   55,
 		anchored: true,
+		claims:   []string{"xoxa-", "xoxr-"},
 	},
 	{
 		id:       "slack-user-token",
@@ -1709,6 +1832,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   81,
 		anchored: true,
+		claims:   []string{"xoxe-", "xoxp-"},
 	},
 	{
 		id:       "slack-webhook-url",
@@ -1753,6 +1877,7 @@ var vendorRules = []vendorRule{
 		maxLen:    69,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"EAAA", "sq0atp-"},
 	},
 	{
 		id:       "squarespace-access-token",
@@ -1770,6 +1895,7 @@ var vendorRules = []vendorRule{
 		maxLen:    109,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"rk_live_", "rk_prod_", "rk_test_", "sk_live_", "sk_prod_", "sk_test_"},
 	},
 	{
 		id:       "sumologic-access-id",
@@ -1870,6 +1996,7 @@ var vendorRules = []vendorRule{
 		maxLen:    306,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"hvb."},
 	},
 	{
 		id:         "vault-service-token",
@@ -1881,6 +2008,7 @@ var vendorRules = []vendorRule{
 		anchored:   true,
 		wordStart:  true,
 		tokenStart: true,
+		claims:     []string{"hvs."},
 		allowlists: []vendorAllowlist{
 			{regexes: []allowRegex{{`s\.[A-Za-z]{24}`, []string{"s."}}}},
 		},
@@ -1925,5 +2053,6 @@ var vendorRules = []vendorRule{
 		maxLen:    40,
 		anchored:  true,
 		wordStart: true,
+		claims:    []string{"dckr_pat_"},
 	},
 }

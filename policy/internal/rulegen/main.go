@@ -29,9 +29,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 )
@@ -206,7 +208,14 @@ type genRule struct {
 	tokenStart       bool
 	nearby           bool
 	required         []string
-	allowlists       []genAllowlist
+	// claims are the literal prefixes (case as written) a token of the
+	// rule starts with, when they are distinctive enough that a token
+	// starting with one presents itself as the vendor's.
+	claims []string
+	// claimsFoldCase: the rule ignores case, and so do its claims (given
+	// lower-cased).
+	claimsFoldCase bool
+	allowlists     []genAllowlist
 }
 
 type genAllowlist struct {
@@ -224,11 +233,13 @@ type skipped struct{ id, source, reason string }
 
 func generate(pkg string, sources []source, licenses []string) ([]byte, error) {
 	var (
-		rules   []genRule
-		skips   []skipped
-		global  []genAllowlist
-		names   []string
-		seenIDs = map[string]string{}
+		rules    []genRule
+		skips    []skipped
+		global   []genAllowlist
+		extra    extraData
+		names    []string
+		seenIDs  = map[string]string{}
+		examples = map[string]bool{}
 	)
 	for _, s := range sources {
 		var f ruleFile
@@ -262,6 +273,19 @@ func generate(pkg string, sources []source, licenses []string) ([]byte, error) {
 				return nil, fmt.Errorf("%s: rule %s is already defined in %s", s.path, r.ID, prev)
 			}
 			seenIDs[r.ID] = s.path
+			for _, a := range r.Allowlists {
+				for _, ex := range publishedExamplesOf(a) {
+					examples[ex] = true
+				}
+			}
+			if r.ID == genericRuleID {
+				key, pair, err := genericKeyAllowlists(r)
+				if err != nil {
+					return nil, fmt.Errorf("%s: rule %s: %w", s.path, r.ID, err)
+				}
+				extra.genericKey = append(extra.genericKey, key...)
+				extra.genericPair = append(extra.genericPair, pair...)
+			}
 			g, reason, err := convertRule(r)
 			if err != nil {
 				return nil, fmt.Errorf("%s: rule %s: %w", s.path, r.ID, err)
@@ -274,7 +298,165 @@ func generate(pkg string, sources []source, licenses []string) ([]byte, error) {
 			rules = append(rules, g)
 		}
 	}
-	return render(pkg, names, licenses, rules, skips, global)
+	for ex := range examples {
+		extra.examples = append(extra.examples, ex)
+	}
+	sort.Strings(extra.examples)
+	return render(pkg, names, licenses, rules, skips, global, extra)
+}
+
+// extraData is what the engine takes from rules beyond running them.
+type extraData struct {
+	// examples are values an allowlist names literally: credentials
+	// published in documentation (Firebase's sample keys, NuGet's sample
+	// password), no secret wherever they stand.
+	examples []string
+	// genericKey and genericPair are the allowlists of gitleaks' generic
+	// rule that judge a key/value pair by its key, applied by the
+	// engine's key/value detector: those that match within the key, and
+	// those that read on into the value.
+	genericKey, genericPair []genAllowlist
+}
+
+// genericRuleID is gitleaks' generic key/value rule: the engine's own
+// key/value detector stands in for it, and applies the allowlists of it
+// that judge the key (credentialsId, publicToken, csrf-token, a token
+// file). Its stop words and its letters-only allowlist are left out: they
+// judge the value, and would leave passwords such as "Capital2024!" or
+// "correct-horse-battery" that a memory must not keep.
+const genericRuleID = "generic-api-key"
+
+// genericKeyAllowlists returns the generic rule's allowlists that run on
+// the whole match (key, separator and value), split in two: those that
+// can only match within a key (credentialsId, publicToken), which the
+// engine runs once per key it classifies, and those that read on into the
+// separator and value (io.jsonwebtoken:jjwt, api:jar:), which it runs on
+// each pair. An expression that is an alternation is split into its
+// alternatives, each with the literals one of which it needs.
+func genericKeyAllowlists(r rule) (key, pair []genAllowlist, err error) {
+	for _, a := range r.Allowlists {
+		if a.RegexTarget != "match" {
+			continue
+		}
+		a.StopWords = nil
+		var inKey, across []string
+		for _, re := range a.Regexes {
+			alternatives, err := alternativesOf(re)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, alt := range alternatives {
+				parsed, err := syntax.Parse(alt, syntax.Perl)
+				if err != nil {
+					return nil, nil, err
+				}
+				if keyCharsOnly(parsed) {
+					inKey = append(inKey, alt)
+				} else {
+					across = append(across, alt)
+				}
+			}
+		}
+		for _, part := range []struct {
+			regexes []string
+			out     *[]genAllowlist
+		}{{inKey, &key}, {across, &pair}} {
+			if len(part.regexes) == 0 {
+				continue
+			}
+			b := a
+			b.Regexes = part.regexes
+			ga, keep, err := convertAllowlist(b)
+			if err != nil {
+				return nil, nil, err
+			}
+			if keep {
+				*part.out = append(*part.out, ga)
+			}
+		}
+	}
+	return key, pair, nil
+}
+
+// keyCharsOnly reports an expression that matches only characters a key
+// is made of (letters, digits, _ - .): it cannot match across a key's end.
+func keyCharsOnly(re *syntax.Regexp) bool {
+	keyRune := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r >= 0x80 && unicode.IsLetter(r)
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if !keyRune(r) {
+				return false
+			}
+		}
+	case syntax.OpCharClass:
+		for i := 0; i < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if !keyRune(r) {
+					return false
+				}
+				if r == unicode.MaxRune {
+					break
+				}
+			}
+		}
+	case syntax.OpCapture, syntax.OpConcat, syntax.OpAlternate, syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+	case syntax.OpEmptyMatch:
+	default:
+		return false
+	}
+	for _, sub := range re.Sub {
+		if !keyCharsOnly(sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// alternativesOf splits an expression whose top is an alternation into
+// expressions of its alternatives (their flags kept), or returns it.
+func alternativesOf(expr string) ([]string, error) {
+	parsed, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	if parsed.Op != syntax.OpAlternate {
+		return []string{expr}, nil
+	}
+	out := make([]string, 0, len(parsed.Sub))
+	for _, sub := range parsed.Sub {
+		out = append(out, sub.String())
+	}
+	return out, nil
+}
+
+// Published examples: an allowlist regex that is a plain literal of at
+// least minExampleLen bytes, without spaces, is a value documentation
+// published (an expression, or a shorter literal, describes a shape or a
+// word); so is a stop word that long holding letters and digits (a word
+// list's entry is a word).
+const minExampleLen = 8
+
+func publishedExamplesOf(a allowlist) []string {
+	var out []string
+	for _, re := range a.Regexes {
+		parsed, err := syntax.Parse(re, syntax.Perl)
+		if err != nil || parsed.Op != syntax.OpLiteral || parsed.Flags&syntax.FoldCase != 0 {
+			continue
+		}
+		lit := string(parsed.Rune)
+		if len(lit) >= minExampleLen && !strings.ContainsAny(lit, " \t\n=,") {
+			out = append(out, lit)
+		}
+	}
+	for _, w := range a.StopWords {
+		if len(w) >= 2*minExampleLen && strings.ContainsAny(w, "0123456789") && strings.IndexFunc(w, unicode.IsLetter) >= 0 {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // convertRule returns the rule as the engine runs it, or why it is skipped.
@@ -338,6 +520,24 @@ func convertRule(r rule) (genRule, string, error) {
 			g.anchored = false
 		}
 	}
+	// A token's distinctive prefix claims it for the rule (see claims).
+	if secret := secretPart(parsed, r.SecretGroup); g.anchored && !matchesSpace(secret) {
+		secretPrefixes, _ := literalPrefixes(secret)
+		g.claimsFoldCase = foldsCase(secret)
+		for _, p := range secretPrefixes {
+			if g.claimsFoldCase {
+				p = strings.ToLower(p)
+			}
+			// Only a prefix that is one of the rule's keywords (or begins
+			// with one) names the vendor, and not a common one: others are
+			// shared by several ("sk-" of OpenAI's keys, keyed on a later
+			// literal; "live_").
+			if distinctivePrefix(p) && startsWithAny(strings.ToLower(p), uncommon(g.keywords)) && !slices.Contains(g.claims, p) {
+				g.claims = append(g.claims, p)
+			}
+		}
+		sort.Strings(g.claims)
+	}
 	g.wordStart = g.anchored && leadingWordBoundary(parsed)
 	// A rule that does not start at its keyword cannot be limited to
 	// token starts: its keyword may sit inside a key name.
@@ -372,6 +572,92 @@ func convertRule(r rule) (genRule, string, error) {
 		}
 	}
 	return g, "", nil
+}
+
+// uncommon returns the keywords that are not common.
+func uncommon(keywords []string) []string {
+	var out []string
+	for _, k := range keywords {
+		if !commonKeywords[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// distinctivePrefix: a token prefix that names its vendor — four bytes or
+// more ("AKIA", "xoxb-", "dapi"), or three ending in a separator ("hf_").
+// Shorter ones ("sk", "ey") begin ordinary values as well.
+func distinctivePrefix(p string) bool {
+	if len(p) >= 4 {
+		return true
+	}
+	return len(p) == 3 && strings.IndexByte("_-.", p[2]) >= 0
+}
+
+// foldsCase reports an expression with a case-insensitive literal: its
+// prefixes as written are not the only ones.
+func foldsCase(re *syntax.Regexp) bool {
+	if re.Op == syntax.OpLiteral && re.Flags&syntax.FoldCase != 0 {
+		return true
+	}
+	for _, sub := range re.Sub {
+		if foldsCase(sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretPart is the subexpression that holds the secret: the secret
+// group, else the first group, else the whole expression.
+func secretPart(re *syntax.Regexp, group int) *syntax.Regexp {
+	if group == 0 {
+		group = 1
+	}
+	var found *syntax.Regexp
+	var walk func(re *syntax.Regexp)
+	walk = func(re *syntax.Regexp) {
+		if found != nil {
+			return
+		}
+		if re.Op == syntax.OpCapture && re.Cap == group {
+			found = re
+			return
+		}
+		for _, sub := range re.Sub {
+			walk(sub)
+		}
+	}
+	walk(re)
+	if found == nil {
+		return re
+	}
+	return found
+}
+
+// matchesSpace reports an expression that may match a space or any
+// character: it describes more than a token (a command line, a key and
+// its value).
+func matchesSpace(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return true
+	case syntax.OpLiteral:
+		return strings.ContainsAny(string(re.Rune), " \t\n")
+	case syntax.OpCharClass:
+		for i := 0; i < len(re.Rune); i += 2 {
+			if re.Rune[i] <= ' ' && ' ' <= re.Rune[i+1] {
+				return true
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if matchesSpace(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // convertAllowlist keeps what of an allowlist applies to text: its
@@ -694,7 +980,7 @@ func leadingWordBoundary(re *syntax.Regexp) bool {
 	}
 }
 
-func render(pkg string, names, licenses []string, rules []genRule, skips []skipped, global []genAllowlist) ([]byte, error) {
+func render(pkg string, names, licenses []string, rules []genRule, skips []skipped, global []genAllowlist, extra extraData) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// Code generated by policy/internal/rulegen from %s. DO NOT EDIT.\n\n", strings.Join(names, " and "))
 	for _, l := range licenses {
@@ -713,6 +999,24 @@ func render(pkg string, names, licenses []string, rules []genRule, skips []skipp
 	b.WriteString("\n// vendorGlobalAllowlists apply to every vendor rule.\n")
 	b.WriteString("var vendorGlobalAllowlists = []vendorAllowlist{\n")
 	for _, a := range global {
+		writeAllowlist(&b, a)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// publishedExamples are credentials the rules' allowlists name literally:\n")
+	b.WriteString("// published in documentation, they are no secret wherever they stand.\n")
+	fmt.Fprintf(&b, "var publishedExamples = %s\n\n", stringSlice(extra.examples))
+	b.WriteString("// genericKeyAllowlists are the allowlists of gitleaks' generic rule that\n")
+	b.WriteString("// judge a key/value pair by its key (an id, a public token, a file) and\n")
+	b.WriteString("// match within the key.\n")
+	b.WriteString("var genericKeyAllowlists = []vendorAllowlist{\n")
+	for _, a := range extra.genericKey {
+		writeAllowlist(&b, a)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// genericPairAllowlists are those that read on from the key into the\n")
+	b.WriteString("// value (io.jsonwebtoken:jjwt).\n")
+	b.WriteString("var genericPairAllowlists = []vendorAllowlist{\n")
+	for _, a := range extra.genericPair {
 		writeAllowlist(&b, a)
 	}
 	b.WriteString("}\n\n")
@@ -745,6 +1049,12 @@ func render(pkg string, names, licenses []string, rules []genRule, skips []skipp
 		}
 		if len(r.required) > 0 {
 			fmt.Fprintf(&b, "required: %s,\n", stringSlice(r.required))
+		}
+		if len(r.claims) > 0 {
+			fmt.Fprintf(&b, "claims: %s,\n", stringSlice(r.claims))
+			if r.claimsFoldCase {
+				b.WriteString("claimsFoldCase: true,\n")
+			}
 		}
 		if len(r.allowlists) > 0 {
 			b.WriteString("allowlists: []vendorAllowlist{\n")

@@ -1,0 +1,164 @@
+package policy
+
+import (
+	"strings"
+	"sync"
+)
+
+// The rule set knows more about tokens than their shapes. The values its
+// allowlists name literally are credentials published in documentation
+// (the keys of Firebase's samples, NuGet's sample password): no secrets,
+// wherever they stand. And a key's value whose prefix names a vendor the
+// engine knows only from the rule set ("dapi", "sm_pat_", "glc_") is held
+// to what that vendor's rules allow — shape, entropy and allowlists: a
+// value none of them accepts is a malformed or made-up token, not a
+// secret. Where a built-in token detector knows the vendor, its pattern is
+// the engine's judgement of the shape: it accepts formats the rule set
+// does not (Slack user tokens with two number groups, Hugging Face tokens
+// with digits).
+
+// vendorClaim is a rule's claim on tokens starting with prefix.
+type vendorClaim struct {
+	prefix string
+	fold   bool // prefix is lower-case, compared regardless of case
+	rule   int
+}
+
+// claimKeyLen is how many leading bytes (lower-cased) index the claims:
+// every claim is at least that long.
+const claimKeyLen = 3
+
+// vendorClaims indexes the rules' claims by their first bytes.
+var vendorClaims = sync.OnceValue(func() map[string][]vendorClaim {
+	m := map[string][]vendorClaim{}
+	for i := range vendorRules {
+		r := &vendorRules[i]
+		for _, p := range r.claims {
+			if len(p) < claimKeyLen {
+				continue
+			}
+			key := strings.ToLower(p[:claimKeyLen])
+			m[key] = append(m[key], vendorClaim{prefix: p, fold: r.claimsFoldCase, rule: i})
+		}
+	}
+	return m
+})
+
+// builtinTokenPrefixes are the keywords of the built-in token detectors
+// (lower-case): the vendors whose token shapes the engine knows itself.
+var builtinTokenPrefixes []string
+
+func init() {
+	for _, d := range keywordDetectors {
+		if d.token {
+			builtinTokenPrefixes = append(builtinTokenPrefixes, d.keywords...)
+		}
+	}
+}
+
+// judgement is how much of the rule set's knowledge a value is held to.
+type judgement int
+
+const (
+	// judgeExamples: the published examples only (a built-in token).
+	judgeExamples judgement = iota
+	// judgeShape: also the shape a claiming rule gives a key's value,
+	// unless a built-in token detector knows the vendor.
+	judgeShape
+)
+
+// vendorRejects reports a value the rule set says is no secret.
+func vendorRejects(v string, how judgement) bool {
+	if publishedExample(v) {
+		return true
+	}
+	if how != judgeShape || !isTokenValue(v) || builtinToken(v) {
+		return false
+	}
+	claimed := false
+	for _, c := range vendorClaims()[string(asciiLower(v[:claimKeyLen]))] {
+		if !hasClaimPrefix(v, c) {
+			continue
+		}
+		if compiledVendorRules[c.rule]().accepts(v) {
+			return false
+		}
+		claimed = true
+	}
+	return claimed
+}
+
+// builtinToken reports a value with the prefix of a built-in token
+// detector.
+func builtinToken(v string) bool {
+	for _, p := range builtinTokenPrefixes {
+		if len(v) >= len(p) && strings.EqualFold(v[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasClaimPrefix(token string, c vendorClaim) bool {
+	if len(token) < len(c.prefix) {
+		return false
+	}
+	if c.fold {
+		return strings.EqualFold(token[:len(c.prefix)], c.prefix)
+	}
+	return strings.HasPrefix(token, c.prefix)
+}
+
+// publishedExampleSet is publishedExamples, for lookups.
+var publishedExampleSet = sync.OnceValue(func() map[string]bool {
+	m := make(map[string]bool, len(publishedExamples))
+	for _, ex := range publishedExamples {
+		m[ex] = true
+	}
+	return m
+})
+
+// publishedExample reports a value that is a credential the rule set's
+// allowlists name literally.
+func publishedExample(v string) bool {
+	return len(v) >= minPublishedExample && publishedExampleSet()[v]
+}
+
+// minPublishedExample is the length of the shortest published example.
+var minPublishedExample = func() int {
+	n := 0
+	for _, ex := range publishedExamples {
+		if n == 0 || len(ex) < n {
+			n = len(ex)
+		}
+	}
+	return n
+}()
+
+// accepts reports whether the rule, run on token alone, finds a secret in
+// it from its start: one that passes the rule's entropy threshold and
+// allowlists.
+func (r *compiledVendorRule) accepts(token string) bool {
+	m := r.re.FindStringSubmatchIndex(token)
+	if m == nil || m[0] != 0 {
+		return false
+	}
+	return len(r.accept(&scan{text: token}, 0, len(token), m, nil)) > 0
+}
+
+// isTokenValue reports a value made of the characters vendor tokens are
+// made of, long enough to be one: only such a value is judged as a token.
+func isTokenValue(v string) bool {
+	if len(v) < minJudgedToken {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isAlnum(c) && strings.IndexByte("_-.+/=~:", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// minJudgedToken is the shortest value judged as a vendor token.
+const minJudgedToken = 12
