@@ -15,6 +15,8 @@ var numberContexts = []string{
 	"account", "acct", "id", "ids", "build", "version", "ver", "v", "release", "pr", "issue", "item",
 	"model", "part", "policy", "claim", "member", "customer", "employee", "patient", "record", "batch",
 	"lot", "job", "request", "req", "incident", "bug", "commit", "row", "page", "line", "code", "pin",
+	// A card's number is no phone, whatever its checksum.
+	"card", "karte", "carte", "tarjeta", "cartão", "kaart",
 }
 
 // phoneContexts make a bare run of digits (no separators, no +) a phone.
@@ -28,11 +30,6 @@ var versionContexts = []string{"version", "ver", "v", "release", "build", "tag",
 
 // ipContexts make a dotted quad of small numbers an address after all.
 var ipContexts = []string{"ip", "address", "addr", "server", "host", "dns", "ping", "gateway", "router", "connect", "connected", "from", "at"}
-
-// fallbackRegions are tried for a national-format number (a leading trunk
-// 0 and separators) that the policy's region does not accept: regions
-// whose trunk prefix is 0 and is not part of the national number.
-var fallbackRegions = []string{"GB", "DE", "FR", "IN", "AU", "JP", "NL", "IE", "BR", "NZ", "ZA", "KR"}
 
 // number reads a numeric token at i — digits with single separators (space,
 // -, ., /, parentheses) and a leading + — and reports it as an IPv4
