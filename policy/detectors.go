@@ -50,6 +50,7 @@ var secretKinds = map[string]bool{
 // vendor rules generated from rule data join them: vendor_rules.go).
 var keywordDetectors = []*keywordDetector{
 	{kind: KindPassword, keywords: secretKeyWords, find: findKeyValue},
+	{kind: KindAPIKey, keywords: []string{"key", "creds"}, find: findLooseKeyValue},
 	{kind: KindPassword, keywords: cliKeywords(), find: findCommandLine},
 	{kind: KindPassword, keywords: credentialCallKeywords(), find: findCredentialCall},
 	{kind: KindPrivateKey, keywords: []string{strings.ToLower(base64PEM)}, find: findBase64PrivateKey},

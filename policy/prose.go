@@ -128,7 +128,7 @@ func strongSecret(w string) bool {
 // proseKey: keys that sentences give values to — passwords in any
 // language, API keys, tokens and secrets.
 func proseKey(k secretKey) bool {
-	if k.flag || k.encoded {
+	if k.flag || k.encoded || k.loose {
 		return false
 	}
 	return k.kind == KindPassword || k.kind == KindAPIKey || k.kind == KindAWSSecretKey

@@ -56,6 +56,81 @@ var recallCases = []recallCase{
 			"EE38 2200 2210  014 5686",
 		},
 	},
+	{
+		rule: "a literal compared with a key is its secret",
+		caught: []leakIn{
+			{`if (db_pass != "Qm9!zx7Lpa") {`, "Qm9!zx7Lpa"},
+			{`if (api_key === "Zk8mQ2Lw4pX7") {`, "Zk8mQ2Lw4pX7"},
+			{`if ("Qm9!zx7Lpa" == password) {`, "Qm9!zx7Lpa"},
+			{`if ("Zk8mQ2Lw4pX7" !== my_private_key) {`, "Zk8mQ2Lw4pX7"},
+		},
+		stay: []string{
+			`if (password == "") {`,
+			`if (password != confirm) {`,
+			`if (mode == "password") {`,
+			`if ("password" == field.type) {`,
+			`if (token == null) {`,
+		},
+	},
+	{
+		rule: "assignments of other languages",
+		caught: []leakIn{
+			{`generic_TOKEN ?= "Zf3D0LXCM3EIMbgJpUNn"`, "Zf3D0LXCM3EIMbgJpUNn"},
+			{`$password .= "Kq8zm2Lw";`, "Kq8zm2Lw"},
+			{`@api_token ||= "Tk9mzq2Lw8xP"`, "Tk9mzq2Lw8xP"},
+			{`password = @"Wm3kq9zLp2";`, "Wm3kq9zLp2"},
+		},
+		stay: []string{
+			"CFLAGS ?= -O2",
+			`$password .= $salt;`,
+		},
+	},
+	{
+		rule: "a literal given to a key directly",
+		caught: []leakIn{
+			{`password "Kq8zm2Lw!x";`, "Kq8zm2Lw!x"},
+			{`std::string secret("Vx7kq2Lw9z");`, "Vx7kq2Lw9z"},
+			{`DataSourceBuilder.create().username("sa").password("s3cr3t-Pw")`, "s3cr3t-Pw"},
+			{`utils.GetEnvOrDefault("api_token", "dafa7817-e246-48f3-91a7-e87653d587b8")`, "e87653d587b8"},
+		},
+		stay: []string{
+			`user.getPassword("alice")`,
+			`vault.read_secret("db/prod")`,
+			`fields = ("password", "email")`,
+			`os.getenv("API_TOKEN", "")`,
+		},
+	},
+	{
+		rule: "keys that name a secret loosely hold one only if it looks generated",
+		caught: []leakIn{
+			{"SIGNING_KEY=v8E3ioDVccSn6C4WYkBo9bKjlmL56K", "v8E3ioDVccSn6C4WYkBo9bKjlmL56K"},
+			{"softlayer-key: abcd1234efgh5678ijkl9012mnop3456", "abcd1234efgh5678ijkl9012mnop3456"},
+			{`encryptionKey = "Qm9zx7Lpa2Wk4Rt8"`, "Qm9zx7Lpa2Wk4Rt8"},
+			{"creds = 74U43ndj0DkMq0WNbmXDGj7v2Hq7Nr", "74U43ndj0DkMq0WNbmXDGj7v2Hq7Nr"},
+			{"mySecretString=wCdea7IaxOQwKxPuXfPtz6x8vKAojt", "wCdea7IaxOQwKxPuXfPtz6x8vKAojt"},
+			{"todo_secret_do_not_commit = v8E3ioDVccSn6C4WYkBo9bKjlmL56K", "v8E3ioDVccSn6C4WYkBo9bKjlmL56K"},
+			{`secrete = "A,.:-¨@*¿?!"`, "A,.:-¨@*¿?!"},
+			{"db_pass_secure := m{{h}o)p${e]nob(ody[finds>-_$#one}}", "nob(ody"},
+			{"ibm-cloud-pwd = Kq8zm2Lw9x", "Kq8zm2Lw9x"},
+		},
+		stay: []string{
+			"PRIMARY_KEY = user_id",
+			"some_key = \"real_secret\"",
+			"secretRef: db-credentials",
+			"secretProviderClass: azure-kv",
+			"public_key: MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE",
+			`"bucket_key": "SalesResults-1.2"`,
+			"schemaKey = 'DOC_Vector_5_32'",
+			"oktaKey = 00000000000000000000000000000000000TUVWXYZ",
+			"region_key: us-east-1",
+			"kms_key: arn:aws:kms:us-east-1:123456789012:key/1a2b3c4d",
+			"data_key = uploads/42/avatar.png",
+			"hotKey: Ctrl+Shift+P",
+			"the monkey = 12 bananas",
+			"the secretary: Ms. Lee",
+			"pass_through: true",
+		},
+	},
 }
 
 func TestRecallRules(t *testing.T) {
