@@ -67,9 +67,17 @@ var keywordDetectors = []*keywordDetector{
 	tokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, "eyj"),
 	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{30,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
+	{kind: KindJWT, keywords: []string{"eyj"}, find: findTwoPartJWT},
 	{kind: KindSlackToken, keywords: []string{"hooks.slack.com/services/"}, find: findSlackWebhook},
 	{kind: KindAWSSecretKey, keywords: []string{"aws_secret", "aws secret", "secret access key", "secret_access_key", "secretaccesskey"}, find: findAWSSecret},
 }
+
+// A vendor token is read in tokenWindow bytes from its prefix, and in up to
+// maxTokenLen when it fills them.
+const (
+	tokenWindow = 300
+	maxTokenLen = 16 << 10
+)
 
 // tokenDetector is a vendor token recognised by its prefix: the pattern is
 // checked case-sensitively at the keyword, which must start a word.
@@ -83,8 +91,14 @@ func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
-		window := s.text[hit:min(len(s.text), hit+300)]
+		window := s.text[hit:min(len(s.text), hit+tokenWindow)]
 		m := re.FindStringIndex(window)
+		if len(window) == tokenWindow && (m == nil || m[1] == len(window)) {
+			// A token as long as the window (a JWT carries claims): read
+			// it whole.
+			window = s.text[hit:min(len(s.text), hit+maxTokenLen)]
+			m = re.FindStringIndex(window)
+		}
 		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) {
 			return out
 		}

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -131,7 +132,29 @@ var recallCases = []recallCase{
 			"pass_through: true",
 		},
 	},
+	{
+		rule: "a token longer than the window it is first read in is read whole",
+		caught: []leakIn{
+			{`"idToken": "` + longJWT + `",`, "Zk8mQ2Lw4pX7tR9sQ1vB"},
+			{"dashboard?k8sToken=" + longJWT + "\">", "Zk8mQ2Lw4pX7tR9sQ1vB"},
+		},
+	},
+	{
+		rule: "an unsigned JWT without its last dot",
+		caught: []leakIn{
+			{"eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJuYW1lIjoiSm9lIiwKInN0YXR1cyI6ImVtcGxveWVlIgp9", "eyJuYW1lIjoiSm9lIiwKInN0YXR1cyI6ImVtcGxveWVlIgp9"},
+			{"token: eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9 accepted", "eyJzdWIiOiJhZG1pbiJ9"},
+		},
+		stay: []string{
+			"eyJub3QiOiJhIGhlYWRlciJ9.eyJzdWIiOiJhZG1pbiJ9",
+			"eyJhbGciOiJub25lIn0.eyJub3QganNvbg",
+		},
+	},
 }
+
+// longJWT is a signed token longer than a vendor token's first window, as
+// tokens carrying many claims (Kubernetes service accounts) are.
+var longJWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IiJ9." + strings.Repeat("eyJpc3MiOiJrdWJlcm5ldGVzL3NlcnZpY2VhY2NvdW50", 20) + ".Zk8mQ2Lw4pX7tR9sQ1vB-Hq2zm8kLw3_Tg5mB8xPq3"
 
 func TestRecallRules(t *testing.T) {
 	t.Parallel()
