@@ -68,6 +68,7 @@ var keywordDetectors = []*keywordDetector{
 	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{30,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
 	{kind: KindJWT, keywords: []string{"eyj"}, find: findTwoPartJWT},
+	{kind: KindAPIKey, keywords: kubernetesSecretKinds, find: findKubernetesSecret},
 	{kind: KindSlackToken, keywords: []string{"hooks.slack.com/services/"}, find: findSlackWebhook},
 	{kind: KindAWSSecretKey, keywords: []string{"aws_secret", "aws secret", "secret access key", "secret_access_key", "secretaccesskey"}, find: findAWSSecret},
 }

@@ -150,6 +150,23 @@ var recallCases = []recallCase{
 			"eyJhbGciOiJub25lIn0.eyJub3QganNvbg",
 		},
 	},
+	{
+		rule: "the values of a Kubernetes Secret's data and stringData",
+		caught: []leakIn{
+			{"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  # base64\n  extra: S3E4em0yTHc5eA==\n", "S3E4em0yTHc5eA=="},
+			{"apiVersion: v1\ndata:\n  extra: 'S3E4em0yTHc5eA=='\nkind: 'Secret'\nmetadata:\n  name: db", "S3E4em0yTHc5eA=="},
+			{"apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockercfg\ndata:\n  .dockercfg: |\n    eyJhdXRocyI6eyJyZWcuZXhhbXBsZS5jb20iOnt9fX0=\n", "eyJhdXRocyI6eyJyZWcuZXhhbXBsZS5jb20iOnt9fX0="},
+			{"kind: Secret\nstringData:\n  password: Kq8zm2Lw9x\n  user: app\n", "Kq8zm2Lw9x"},
+			{`{"apiVersion":"v1","kind":"Secret","data":{"token":"S3E4em0yTHc5eA=="}}`, "S3E4em0yTHc5eA=="},
+		},
+		stay: []string{
+			"apiVersion: v1\nkind: ConfigMap\ndata:\n  mode: UHJvZHVjdGlvbk1vZGU=\n",
+			"kind: Secret\nmetadata:\n  name: db\n---\nkind: ConfigMap\ndata:\n  mode: UHJvZHVjdGlvbk1vZGU=\n",
+			"apiVersion: v1\nkind: secret\ndata:\n  extra: YmFyCg==\n",
+			"kind: Secret\ndata:\n  htpasswd: {{ htpasswd }}\n  csrf: \"\"\n",
+			"kind: SecretStore\ndata:\n  mode: UHJvZHVjdGlvbk1vZGU=\n",
+		},
+	},
 }
 
 // longJWT is a signed token longer than a vendor token's first window, as
