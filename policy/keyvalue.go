@@ -282,6 +282,7 @@ func (s *scan) valueOfKey(k secretKey) (finding, bool) {
 	if p < len(t) && isQuote(t[p]) {
 		p++ // the key's closing quote
 	}
+	p = arrayDeclarator(t, p)
 	if k.start > 0 && t[k.start-1] == '<' {
 		return s.xmlElementValue(k, p)
 	}
@@ -308,6 +309,22 @@ func (s *scan) valueOfKey(k secretKey) (finding, bool) {
 		return s.quotedValue(k, q, valueSetting)
 	}
 	return s.proseValue(k, p)
+}
+
+// arrayDeclarator skips the [] or [25] of a C array declared with its
+// initializer (char password[] = "…").
+func arrayDeclarator(t string, p int) int {
+	if p >= len(t) || t[p] != '[' {
+		return p
+	}
+	e := p + 1
+	for e < len(t) && e-p <= 6 && isDigit(t[e]) {
+		e++
+	}
+	if e < len(t) && t[e] == ']' {
+		return e + 1
+	}
+	return p
 }
 
 // xmlElementValue reads <password>value</password>.

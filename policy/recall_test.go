@@ -113,6 +113,8 @@ var recallCases = []recallCase{
 			{`secrete = "A,.:-¨@*¿?!"`, "A,.:-¨@*¿?!"},
 			{"db_pass_secure := m{{h}o)p${e]nob(ody[finds>-_$#one}}", "nob(ody"},
 			{"ibm-cloud-pwd = Kq8zm2Lw9x", "Kq8zm2Lw9x"},
+			{`char secrete[25] = "Vx7kq2Lw9z";`, "Vx7kq2Lw9z"},
+			{`static const char db_password[] = "Vx7kq2Lw9z";`, "Vx7kq2Lw9z"},
 		},
 		stay: []string{
 			"PRIMARY_KEY = user_id",
@@ -130,6 +132,8 @@ var recallCases = []recallCase{
 			"the monkey = 12 bananas",
 			"the secretary: Ms. Lee",
 			"pass_through: true",
+			"password[0] = 'x'",
+			"tokens[i] = next()",
 		},
 	},
 	{
