@@ -171,6 +171,26 @@ var recallCases = []recallCase{
 			"kind: SecretStore\ndata:\n  mode: UHJvZHVjdGlvbk1vZGU=\n",
 		},
 	},
+	{
+		rule: "IPv6 addresses of allocated ranges, zones, prefixes and a sentence's last dot",
+		caught: []leakIn{
+			{"Gateway: fe80::1 on interface", "fe80::1"},
+			{"ping fe80::1%eth0", "fe80::1"},
+			{"Multicast ff02::1", "ff02::1"},
+			{"Prefix: 2001:db8::/32", "2001:db8::"},
+			{"Server IP: 2400:c401::5054:ff:fe1b:b031.", "2400:c401::5054:ff:fe1b:b031"},
+			{"reach it at fd12:3456::9:", "fd12:3456::9"},
+		},
+		stay: []string{
+			"std::cout",
+			"MyClass::toString",
+			"dead::beef",
+			"a::b::c",
+			"Time 12:34:56",
+			"MAC address aa:bb:cc:dd:ee:ff",
+			"12345:db8::1",
+		},
+	},
 }
 
 // longJWT is a signed token longer than a vendor token's first window, as
