@@ -191,6 +191,31 @@ var recallCases = []recallCase{
 			"12345:db8::1",
 		},
 	},
+	{
+		rule: "an address at an internationalised top-level domain",
+		caught: []leakIn{
+			{"write to a@xn--d1acufc.xn--p1ai", "a@xn--d1acufc"},
+		},
+		stay: []string{"see icon@2x.png", "git@github.com:acme/api.git"},
+	},
+	{
+		rule: "cards printed side by side, a card after a figure, a UATP card a card word calls one",
+		caught: []leakIn{
+			{"4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881", "4012888888881881"},
+			{"4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881", "4012-8888-8888-1881"},
+			{"4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881", "4012 8888 8888 1881"},
+			{"card 1 4111 1111 1111 1111", "4111 1111 1111 1111"},
+			{"4111 1111 1111 1111 5500 0000 0000 0004 3400 0000 0000 009 6011 0000 0000 0004 3530 1113 3330 0000", "3530 1113 3330 0000"},
+			{"4111 1111 1111 1111 5500 0000 0000 0004 3400 0000 0000 009 6011 0000 0000 0004 3530 1113 3330 0000", "4111 1111 1111 1111"},
+			{"my credit card: 122000000000003", "122000000000003"},
+		},
+		stay: []string{
+			"RS35 2600 0560 1001 6113 70",
+			"build 122000000000003",
+			"122000000000003",
+			"1 1 2 3 5 8 13 21 34 55 89 144 233 377 610 987 1597 2584 4181 6765",
+		},
+	},
 }
 
 // longJWT is a signed token longer than a vendor token's first window, as

@@ -121,7 +121,7 @@ func (s *scan) emailDomainEnd(from int) int {
 }
 
 // validDomain: labels, and a top-level domain of two or more letters that
-// is not a file's extension.
+// is not a file's extension (or an internationalised one, xn--…).
 func validDomain(domain string) bool {
 	dot := strings.LastIndexByte(domain, '.')
 	if dot <= 0 || strings.Contains(domain, "..") {
@@ -130,6 +130,9 @@ func validDomain(domain string) bool {
 	tld := domain[dot+1:]
 	if len([]rune(tld)) < 2 || fileExtensions[strings.ToLower(tld)] {
 		return false
+	}
+	if punycode, ok := strings.CutPrefix(strings.ToLower(tld), "xn--"); ok {
+		return punycode != "" && isIdentifier(strings.ReplaceAll(punycode, "-", "_")) // an internationalised TLD, in ASCII
 	}
 	for _, r := range tld {
 		if !unicode.IsLetter(r) {
