@@ -73,12 +73,20 @@ var keywordDetectors = []*keywordDetector{
 	{kind: KindAWSSecretKey, keywords: []string{"aws_secret", "aws secret", "secret access key", "secret_access_key", "secretaccesskey"}, find: findAWSSecret},
 }
 
-// A vendor token is read in tokenWindow bytes from its prefix, and in up to
-// maxTokenLen when it fills them.
-const (
-	tokenWindow = 300
-	maxTokenLen = 16 << 10
-)
+// maxTokenLen is the longest vendor token read.
+const maxTokenLen = 16 << 10
+
+// tokenRunEnd is where the run of the characters vendor tokens are made
+// of (letters, digits, _ - .) from i ends.
+func tokenRunEnd(t string, i int) int {
+	end := min(len(t), i+maxTokenLen)
+	for j := i; j < end; j++ {
+		if c := t[j]; !isWord(c) && c != '-' && c != '.' {
+			return j
+		}
+	}
+	return end
+}
 
 // tokenDetector is a vendor token recognised by its prefix: the pattern is
 // checked case-sensitively at the keyword, which must start a word.
@@ -92,14 +100,11 @@ func tokenDetector(kind, pattern string, keywords ...string) *keywordDetector {
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
-		window := s.text[hit:min(len(s.text), hit+tokenWindow)]
+		// The pattern runs on the token's characters only: a token is
+		// read whole however long it is (a JWT carries claims), and a
+		// short word costs no more than itself.
+		window := s.text[hit:tokenRunEnd(s.text, hit)]
 		m := re.FindStringIndex(window)
-		if len(window) == tokenWindow && (m == nil || m[1] == len(window)) {
-			// A token as long as the window (a JWT carries claims): read
-			// it whole.
-			window = s.text[hit:min(len(s.text), hit+maxTokenLen)]
-			m = re.FindStringIndex(window)
-		}
 		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) {
 			return out
 		}

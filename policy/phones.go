@@ -45,7 +45,7 @@ func (s *scan) phone(start int, tok string) bool {
 	// its language is written in ("Telefon: 0532 123 45 67", "Phone:
 	// 5321234567", "手机 13812345678").
 	if s.phoneWordBefore(start) {
-		return validInReadingRegions(tok)
+		return validInReadingRegions(tok, s.cfg.phoneRegion)
 	}
 	if !national {
 		// Two groups of digits, or a bare run, that nothing calls a phone:

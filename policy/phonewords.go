@@ -215,9 +215,10 @@ func isPhoneWord(w string) bool {
 }
 
 // validInReadingRegions reports a number valid in one of the reading
-// regions, read as a national number there.
-func validInReadingRegions(tok string) bool {
-	return nationalNumberIn(tok, readingRegions, "", false)
+// regions (but except, where it was read already), read as a national
+// number there.
+func validInReadingRegions(tok, except string) bool {
+	return nationalNumberIn(tok, readingRegions, except, false)
 }
 
 // nationalMobile reports a bare national number — a trunk 0, then a
@@ -232,14 +233,15 @@ func nationalMobile(tok, except string) bool {
 }
 
 // nationalNumberIn reports a token that, read as a national number of one
-// of regions (but except), is a valid number there — a mobile one, if
-// mobile is set.
+// of regions (but those sharing except's calling code, where it was read
+// already), is a valid number there — a mobile one, if mobile is set.
 func nationalNumberIn(tok string, regions []string, except string, mobile bool) bool {
 	digits := phoneDigits(tok)
+	exceptCode := phonenumbers.GetCountryCodeForRegion(except)
 	for _, region := range regions {
 		national := nationalIn(digits, region)
-		if region == except || len(national) >= 32 || nationalLengths[region]&(1<<len(national)) == 0 {
-			continue // the region has no numbers of this length
+		if phonenumbers.GetCountryCodeForRegion(region) == exceptCode || len(national) >= 32 || nationalLengths[region]&(1<<len(national)) == 0 {
+			continue // read already, or the region has no numbers of this length
 		}
 		num := numberOf(phonenumbers.GetCountryCodeForRegion(region), national)
 		if num == nil || !phonenumbers.IsValidNumberForRegion(num, region) {
