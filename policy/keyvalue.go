@@ -282,6 +282,9 @@ func (s *scan) valueOfKey(k secretKey) (finding, bool) {
 	if p < len(t) && isQuote(t[p]) {
 		p++ // the key's closing quote
 	}
+	if p < len(t) && t[p] == ']' && k.start >= 2 && t[k.start-2] == '[' && (isQuote(t[k.start-1]) || t[k.start-1] == ':') {
+		p++ // a subscript: $config['db_pass'] = …, ENV["TOKEN"] = …, opts[:password] = …
+	}
 	p = arrayDeclarator(t, p)
 	if k.start > 0 && t[k.start-1] == '<' {
 		return s.xmlElementValue(k, p)

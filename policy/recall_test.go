@@ -80,6 +80,9 @@ var recallCases = []recallCase{
 			{`$password .= "Kq8zm2Lw";`, "Kq8zm2Lw"},
 			{`@api_token ||= "Tk9mzq2Lw8xP"`, "Tk9mzq2Lw8xP"},
 			{`password = @"Wm3kq9zLp2";`, "Wm3kq9zLp2"},
+			{`$config['db_pass'] .= 'Hq7mz2Kw9p';`, "Hq7mz2Kw9p"},
+			{`os.environ["API_TOKEN"] = "Tk9mzq2Lw8xP"`, "Tk9mzq2Lw8xP"},
+			{`opts[:password] = "Kq8zm2Lw!x"`, "Kq8zm2Lw!x"},
 		},
 		stay: []string{
 			"CFLAGS ?= -O2",
