@@ -17,7 +17,7 @@ import (
 // reference word introduces, amounts and dates are not phones; any other
 // bare run of digits is one only where the text says it is.
 func (s *scan) phone(start int, tok string) bool {
-	if strings.Contains(tok, "/") || isoDateTime(tok) || singleDigitGroups(tok) > 2 || s.amountOrItem(start) {
+	if strings.Contains(tok, "/") || isoDateTime(tok) || singleDigitGroups(tok) > 2 || s.amountOrItem(start) || s.opensToken(start+len(tok)) {
 		return false
 	}
 	// With its country code a number is a phone wherever it stands ("the
@@ -56,6 +56,12 @@ func (s *scan) phone(start int, tok string) bool {
 		return validNationalElsewhere(tok, s.cfg.phoneRegion)
 	}
 	return nationalMobile(tok, s.cfg.phoneRegion)
+}
+
+// opensToken: digits before a colon and a word start a token ("123456789:AAH…",
+// a Telegram bot's), not a phone.
+func (s *scan) opensToken(end int) bool {
+	return end+1 < len(s.text) && s.text[end] == ':' && (isAlpha(s.text[end+1]) || s.text[end+1] == '_')
 }
 
 // amountOrItem: a number after a currency sign or a hash is an amount or

@@ -24,8 +24,8 @@ type phoneLanguage struct {
 
 var phoneLanguages = []phoneLanguage{
 	{ // en
-		words: []string{"phone", "telephone", "tel", "ph", "mobile", "mob", "cell", "cellphone", "whatsapp", "signal",
-			"viber", "telegram", "sms", "fax", "landline", "hotline", "call", "dial", "number", "contact"},
+		words: []string{"phone", "telephone", "tel", "ph", "mobile", "mob", "cell", "cellphone", "whatsapp", "viber",
+			"sms", "fax", "landline", "hotline", "call", "dial", "number", "contact"},
 		regions: []string{"US", "CA", "GB", "IE", "AU", "NZ", "IN", "ZA", "SG"},
 	},
 	{ // de
@@ -38,7 +38,7 @@ var phoneLanguages = []phoneLanguage{
 		regions: []string{"FR", "BE", "CH", "LU", "CA"},
 	},
 	{ // es
-		words:   []string{"teléfono", "telefono", "tel", "móvil", "movil", "celular", "número", "numero", "llamar", "llama", "llámame"},
+		words:   []string{"teléfono", "telefono", "tel", "móvil", "movil", "celular", "número", "numero", "llamar", "llámame"},
 		regions: []string{"ES", "MX", "AR", "CO", "CL", "PE"},
 	},
 	{ // it
@@ -46,7 +46,7 @@ var phoneLanguages = []phoneLanguage{
 		regions: []string{"IT", "CH"},
 	},
 	{ // pt
-		words:   []string{"telefone", "telemóvel", "telemovel", "celular", "número", "numero", "ligar", "liga", "contato", "contacto"},
+		words:   []string{"telefone", "telemóvel", "telemovel", "celular", "número", "numero", "ligar", "ligue", "contato", "contacto"},
 		regions: []string{"PT", "BR"},
 	},
 	{ // nl
@@ -58,11 +58,11 @@ var phoneLanguages = []phoneLanguage{
 		regions: []string{"IL"},
 	},
 	{ // tr
-		words:   []string{"telefon", "tel", "cep", "gsm", "numara", "numarası", "numaram", "ara", "arayın", "iletişim"},
+		words:   []string{"telefon", "tel", "cep", "gsm", "numara", "numarası", "numaram", "arayın", "iletişim"},
 		regions: []string{"TR"},
 	},
 	{ // fil (Tagalog)
-		words:   []string{"telepono", "numero", "cellphone", "celphone", "cp", "tawag", "tumawag", "mensahe", "text"},
+		words:   []string{"telepono", "numero", "cellphone", "celphone", "tawag", "tumawag", "mensahe", "text"},
 		regions: []string{"PH"},
 	},
 	{ // pl

@@ -38,6 +38,8 @@ var recallCases = []recallCase{
 			"my credit card number is 36168002586008",
 			"order number 09171234567 shipped",
 			"Phone: 12345",
+			"tel 4155550132:x7Kq",
+			"llama 3 405b: 3311234567 tokens",
 		},
 	},
 	{
