@@ -15,8 +15,20 @@ var numberContexts = []string{
 	"account", "acct", "id", "ids", "build", "version", "ver", "v", "release", "pr", "issue", "item",
 	"model", "part", "policy", "claim", "member", "customer", "employee", "patient", "record", "batch",
 	"lot", "job", "request", "req", "incident", "bug", "commit", "row", "page", "line", "code", "pin",
+	"rows", "items", "records", "lines", "pages", "seed", "nonce", "timestamp", "ts", "epoch", "offset", "size",
+	"count", "total", "checksum", "crc", "hash", "pid", "uid", "gid", "port",
 	// A card's number is no phone, whatever its checksum.
 	"card", "karte", "carte", "tarjeta", "cartão", "kaart",
+	// The same references in the languages memories are written in.
+	"bestellung", "bestellnummer", "rechnung", "rechnungsnummer", "referenz", "kundennummer", "kunde", "sendung",
+	"sendungsnummer", "auftrag", "auftragsnummer", "vorgang", "buchung", "konto", "artikel", "artikelnummer",
+	"seriennummer", "fall", "aktenzeichen", "commande", "facture", "référence", "réf", "suivi", "colis",
+	"client", "compte", "réservation", "dossier", "billet", "série", "pedido", "factura", "referencia",
+	"seguimiento", "envío", "cliente", "cuenta", "reserva", "expediente", "artículo", "serie", "orden",
+	"ordine", "fattura", "riferimento", "spedizione", "conto", "prenotazione", "pratica", "articolo",
+	"encomenda", "fatura", "referência", "rastreio", "rastreamento", "conta", "artigo", "bestelling",
+	"bestelnummer", "factuur", "referentie", "zending", "klant", "klantnummer", "rekening", "boeking",
+	"sipariş", "referans", "takip", "kargo", "müşteri", "hesap", "rezervasyon", "הזמנה", "חשבונית", "אסמכתא",
 }
 
 // phoneContexts make a bare run of digits (no separators, no +) a phone.

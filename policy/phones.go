@@ -25,7 +25,7 @@ func (s *scan) phone(start int, tok string) bool {
 	if strings.HasPrefix(tok, "+") {
 		return validPhoneIn(tok, "", phoneShaped(tok))
 	}
-	if s.introducedBy(start, numberContexts) || s.continuesCode(start) {
+	if s.introducedBy(start, numberContexts) || s.continuesCode(start) || s.quantity(start+len(tok)) {
 		return false
 	}
 	if intl, ok := internationalPrefix(tok); ok {
@@ -44,7 +44,10 @@ func (s *scan) phone(start int, tok string) bool {
 	// A phone word in any language before it: a number of any region
 	// its language is written in ("Telefon: 0532 123 45 67", "Phone:
 	// 5321234567", "手机 13812345678").
-	if s.phoneWordBefore(start) {
+	if word, ok := s.phoneWordBefore(start); ok {
+		if !strings.ContainsAny(tok, " -.()") && (countingRun(onlyDigits(tok)) || weakPhoneWords[word] && countDigits(tok) < 9) {
+			return false // "the number 5551234 is fake", "number 1234567 of 9999999"
+		}
 		return validInReadingRegions(tok, s.cfg.phoneRegion)
 	}
 	if !national {
@@ -56,6 +59,34 @@ func (s *scan) phone(start int, tok string) bool {
 		return validNationalElsewhere(tok, s.cfg.phoneRegion)
 	}
 	return nationalMobile(tok, s.cfg.phoneRegion)
+}
+
+// unitWords, after a number, make it a quantity: "01712345678 ns",
+// "0915234567 bytes".
+var unitWords = map[string]bool{
+	"ns": true, "µs": true, "us": true, "ms": true, "s": true, "sec": true, "secs": true, "seconds": true,
+	"b": true, "bytes": true, "kb": true, "mb": true, "gb": true, "kib": true, "mib": true, "gib": true,
+	"rows": true, "records": true, "items": true, "tokens": true, "times": true, "requests": true, "users": true,
+	"ops": true, "events": true, "lines": true, "chars": true, "characters": true, "words": true, "points": true,
+	"px": true, "hz": true, "km": true, "kg": true, "eur": true, "usd": true, "€": true, "$": true,
+	"bytes/s": true, "req/s": true, "x": true,
+}
+
+// quantity: a unit follows the number at end.
+func (s *scan) quantity(end int) bool {
+	t := s.text
+	i := end
+	for i < len(t) && t[i] == ' ' {
+		i++
+	}
+	if i == end {
+		return false
+	}
+	e := i
+	for e < len(t) && !isSpace(t[e]) && t[e] != ',' && t[e] != '.' && t[e] != ')' {
+		e++
+	}
+	return e > i && unitWords[strings.ToLower(t[i:e])]
 }
 
 // opensToken: digits before a colon and a word start a token ("123456789:AAH…",

@@ -144,11 +144,19 @@ const (
 	maxPhoneWords     = 3
 )
 
-// phoneWordBefore reports whether a phone word of any language is one of
+// weakPhoneWords name a number of any kind as well as a phone's: before a
+// bare run of digits, they make it a phone only if it is as long as a
+// national number with its area code.
+var weakPhoneWords = map[string]bool{
+	"number": true, "numero": true, "número": true, "numéro": true, "nummer": true, "numer": true, "numara": true,
+	"contact": true, "text": true, "call": true, "מספר": true, "號碼": true, "号码": true, "番号": true,
+}
+
+// phoneWordBefore returns the phone word of any language that is one of
 // the few words before i on its line ("Telepono: 0917…", "Phone: 532…",
 // "My CN number is 138…"). A redaction marker is no word, and ends the
 // search.
-func (s *scan) phoneWordBefore(i int) bool {
+func (s *scan) phoneWordBefore(i int) (string, bool) {
 	t := s.text
 	from := max(0, i-maxPhoneWordReach)
 	end := i
@@ -161,7 +169,7 @@ func (s *scan) phoneWordBefore(i int) bool {
 			end -= size
 		}
 		if end <= from || t[end-1] == '\n' || t[end-1] == '\r' {
-			return false
+			return "", false
 		}
 		start := end
 		for start > from {
@@ -172,17 +180,17 @@ func (s *scan) phoneWordBefore(i int) bool {
 			start -= size
 		}
 		if start == from && from > 0 {
-			return false // a word cut by the reach
+			return "", false // a word cut by the reach
 		}
 		if _, inside := markerAt(s.markers, start); inside {
-			return false
+			return "", false
 		}
-		if isPhoneWord(s.lowerText[start:end]) {
-			return true
+		if w, ok := phoneWord(s.lowerText[start:end]); ok {
+			return w, true
 		}
 		end = start
 	}
-	return false
+	return "", false
 }
 
 func isWordRune(r rune) bool {
@@ -192,26 +200,26 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsMark(r)
 }
 
-// isPhoneWord reports a phone word (w is lower-cased in ASCII); one of
-// the languages written without spaces may stand inside a longer run
+// phoneWord returns the phone word w is (w is lower-cased in ASCII); one
+// of the languages written without spaces may stand inside a longer run
 // ("我的手机号是").
-func isPhoneWord(w string) bool {
+func phoneWord(w string) (string, bool) {
 	if phoneWords[w] {
-		return true
+		return w, true
 	}
 	if isASCII(w) {
-		return false
+		return "", false
 	}
 	lw := strings.ToLower(w)
 	if phoneWords[lw] {
-		return true
+		return lw, true
 	}
 	for _, u := range phoneWordsUnspaced {
 		if strings.Contains(lw, u) {
-			return true
+			return u, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // validInReadingRegions reports a number valid in one of the reading

@@ -3,6 +3,8 @@ package policy
 import (
 	"slices"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/coregx/ahocorasick"
 )
@@ -297,6 +299,9 @@ func (s *scan) introducedBy(i int, words []string) bool {
 			return false
 		}
 		w := s.lowerText[start:end]
+		if !isASCII(w) {
+			w = strings.ToLower(w)
+		}
 		if slices.Contains(words, w) {
 			return true
 		}
@@ -308,28 +313,36 @@ func (s *scan) introducedBy(i int, words []string) bool {
 	return false
 }
 
-// previousWord returns the word before i in the same sentence: across
-// spaces and the punctuation of references (# : , and the dot of an
-// abbreviation such as "no."), not across a line break, a sentence's end
-// or a redaction marker.
+// previousWord returns the word (of letters and digits of any language)
+// before i in the same sentence: across spaces and the punctuation of
+// references (# : , and the dot of an abbreviation such as "no."), not
+// across a line break, a sentence's end or a redaction marker.
 func (s *scan) previousWord(i int) (int, int, bool) {
 	t := s.text
 	end := i
 	dot := false
-	for end > 0 && !isAlnum(t[end-1]) {
-		switch t[end-1] {
+	for end > 0 {
+		r, size := utf8.DecodeLastRuneInString(t[:end])
+		if isWordRune(r) || r < utf8.RuneSelf && isDigit(byte(r)) {
+			break
+		}
+		switch r {
 		case '\n', '\r', '?', '!', ';', ']':
 			return 0, 0, false
 		case '.':
 			dot = true
 		}
-		end--
+		end -= size
 	}
 	start := end
-	for start > 0 && isAlnum(t[start-1]) {
-		start--
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(t[:start])
+		if !isWordRune(r) {
+			break
+		}
+		start -= size
 	}
-	if start == end || dot && end-start > 4 {
+	if start == end || dot && utf8.RuneCountInString(t[start:end]) > 4 {
 		return 0, 0, false // no word, or a sentence ended with it
 	}
 	return start, end, true
