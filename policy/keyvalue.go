@@ -171,10 +171,7 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 		k.start, k.end = start, end
 		return k, k.kind != ""
 	}
-	k := cachedKey(name)
-	if k.kind == "" {
-		k = looseKey(s.text[start:end], name)
-	}
+	k := cachedKey(s.text[start:end], name)
 	k.start, k.end = start, end
 	return k, k.kind != ""
 }
@@ -189,18 +186,24 @@ var (
 
 const maxCachedKeys = 4096
 
-func cachedKey(name string) secretKey {
-	if k, ok := keyCache.Load(name); ok {
+// cachedKey classifies a key as written (raw: camelCase tells a loose
+// key's words apart) and ASCII-lower-cased (name).
+func cachedKey(raw, name string) secretKey {
+	if k, ok := keyCache.Load(raw); ok {
 		return k.(secretKey)
 	}
-	name = strings.Clone(name) // not a slice of the whole text, which the cache would keep
+	// Not slices of the whole text, which the cache would keep.
+	raw, name = strings.Clone(raw), strings.Clone(name)
 	lower := name
 	if !isASCII(name) {
 		lower = strings.ToLower(name)
 	}
 	k := classifyKey(lower)
-	if len(name) <= 48 && keyCacheSize.Load() < maxCachedKeys && keyCacheSize.Add(1) <= maxCachedKeys {
-		keyCache.Store(name, k)
+	if k.kind == "" {
+		k = looseKey(raw, lower)
+	}
+	if len(raw) <= 48 && keyCacheSize.Load() < maxCachedKeys && keyCacheSize.Add(1) <= maxCachedKeys {
+		keyCache.Store(raw, k)
 	}
 	return k
 }

@@ -27,8 +27,24 @@ func findLooseKeyValue(s *scan, hit, hitEnd int, out []finding) []finding {
 		if c := t[hit-1]; c != '_' && c != '-' && c != '.' && !(t[hit] == 'K' && isLower(c)) {
 			return out
 		}
+		if strongKeyBefore(s.lowerText[max(0, hit-8):hit]) {
+			return out // api_key, accessKey, secret_key: read at their own keyword
+		}
 	}
 	return findKeyValue(s, hit, hitEnd, out)
+}
+
+// strongKeyPrefixes end, before "key", the keys whose own keywords find
+// them (api_key, access-key, privateKey, secret_key, AccountKey).
+var strongKeyPrefixes = []string{"api_", "api-", "api", "access_", "access-", "access", "private_", "private", "secret_", "secret-", "secret", "account"}
+
+func strongKeyBefore(before string) bool {
+	for _, p := range strongKeyPrefixes {
+		if strings.HasSuffix(before, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // looseKeySegments are the words that, as one of a key's segments, make it

@@ -48,7 +48,7 @@ func (s *scan) phone(start int, tok string) bool {
 		if !strings.ContainsAny(tok, " -.()") && (countingRun(onlyDigits(tok)) || weakPhoneWords[word] && countDigits(tok) < 9) {
 			return false // "the number 5551234 is fake", "number 1234567 of 9999999"
 		}
-		return validInReadingRegions(tok, s.cfg.phoneRegion)
+		return validInReadingRegions(tok, word, s.cfg.phoneRegion)
 	}
 	if !national {
 		// Two groups of digits, or a bare run, that nothing calls a phone:

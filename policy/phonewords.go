@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -101,6 +102,31 @@ var (
 			}
 		}
 		return spaced, unspaced
+	}()
+	// wordRegions are, per phone word, the regions of its languages, then
+	// the other reading regions: a number is most often its word's
+	// language's.
+	wordRegions = func() map[string][]string {
+		out := map[string][]string{}
+		for _, l := range phoneLanguages {
+			for _, w := range l.words {
+				for _, r := range l.regions {
+					if !slices.Contains(out[w], r) {
+						out[w] = append(out[w], r)
+					}
+				}
+			}
+		}
+		for w := range out {
+			for _, l := range phoneLanguages {
+				for _, r := range l.regions {
+					if !slices.Contains(out[w], r) {
+						out[w] = append(out[w], r)
+					}
+				}
+			}
+		}
+		return out
 	}()
 	// readingRegions are the regions of every language, in order; a phone
 	// word lets any of them accept a number.
@@ -224,9 +250,13 @@ func phoneWord(w string) (string, bool) {
 
 // validInReadingRegions reports a number valid in one of the reading
 // regions (but except, where it was read already), read as a national
-// number there.
-func validInReadingRegions(tok, except string) bool {
-	return nationalNumberIn(tok, readingRegions, except, false)
+// number there; the regions of word's languages are tried first.
+func validInReadingRegions(tok, word, except string) bool {
+	regions := wordRegions[word]
+	if regions == nil {
+		regions = readingRegions
+	}
+	return nationalNumberIn(tok, regions, except, false)
 }
 
 // nationalMobile reports a bare national number — a trunk 0, then a
