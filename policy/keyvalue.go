@@ -428,6 +428,9 @@ func (s *scan) literalComparedBefore(k secretKey) (finding, bool) {
 	for i > 0 && (t[i-1] == ' ' || t[i-1] == '\t') {
 		i--
 	}
+	if i < 2 || t[i-1] != '=' {
+		return finding{}, false // every comparison ends with =
+	}
 	op := ""
 	for _, o := range comparisonOperators {
 		if strings.HasSuffix(t[:i], o) {

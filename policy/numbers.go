@@ -9,7 +9,7 @@ import (
 
 // numberContexts are words that make the number after them a reference of
 // some kind, not a phone: "order 555-123-4567", "tracking no. 1Z…".
-var numberContexts = []string{
+var numberContexts = wordSet(
 	"order", "orders", "tracking", "reference", "ref", "invoice", "inv", "receipt", "transaction", "txn",
 	"confirmation", "booking", "shipment", "parcel", "serial", "sku", "isbn", "po", "ticket", "case",
 	"account", "acct", "id", "ids", "build", "version", "ver", "v", "release", "pr", "issue", "item",
@@ -29,6 +29,15 @@ var numberContexts = []string{
 	"encomenda", "fatura", "referência", "rastreio", "rastreamento", "conta", "artigo", "bestelling",
 	"bestelnummer", "factuur", "referentie", "zending", "klant", "klantnummer", "rekening", "boeking",
 	"sipariş", "referans", "takip", "kargo", "müşteri", "hesap", "rezervasyon", "הזמנה", "חשבונית", "אסמכתא",
+)
+
+// wordSet is a set of words.
+func wordSet(words ...string) map[string]bool {
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[w] = true
+	}
+	return set
 }
 
 // phoneContexts make a bare run of digits (no separators, no +) a phone.

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -292,7 +291,7 @@ var numberConnectors = map[string]bool{"number": true, "no": true, "nr": true, "
 // stands before connectors that are ("part number 4711-0815-42"). A word
 // further back, or in an earlier sentence, introduces nothing: "questions
 // about your receipt? Call 020 7946 0958".
-func (s *scan) introducedBy(i int, words []string) bool {
+func (s *scan) introducedBy(i int, words map[string]bool) bool {
 	for range 3 {
 		start, end, ok := s.previousWord(i)
 		if !ok {
@@ -302,7 +301,7 @@ func (s *scan) introducedBy(i int, words []string) bool {
 		if !isASCII(w) {
 			w = strings.ToLower(w)
 		}
-		if slices.Contains(words, w) {
+		if words[w] {
 			return true
 		}
 		if !numberConnectors[w] {
@@ -322,8 +321,11 @@ func (s *scan) previousWord(i int) (int, int, bool) {
 	end := i
 	dot := false
 	for end > 0 {
-		r, size := utf8.DecodeLastRuneInString(t[:end])
-		if isWordRune(r) || r < utf8.RuneSelf && isDigit(byte(r)) {
+		r, size := rune(t[end-1]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeLastRuneInString(t[:end])
+		}
+		if isWordRune(r) {
 			break
 		}
 		switch r {
@@ -336,6 +338,13 @@ func (s *scan) previousWord(i int) (int, int, bool) {
 	}
 	start := end
 	for start > 0 {
+		if c := t[start-1]; c < utf8.RuneSelf {
+			if !isAlnum(c) {
+				break
+			}
+			start--
+			continue
+		}
 		r, size := utf8.DecodeLastRuneInString(t[:start])
 		if !isWordRune(r) {
 			break
