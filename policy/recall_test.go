@@ -118,12 +118,17 @@ var recallCases = []recallCase{
 			{`std::string secret("Vx7kq2Lw9z");`, "Vx7kq2Lw9z"},
 			{`DataSourceBuilder.create().username("sa").password("s3cr3t-Pw")`, "s3cr3t-Pw"},
 			{`utils.GetEnvOrDefault("api_token", "dafa7817-e246-48f3-91a7-e87653d587b8")`, "e87653d587b8"},
+			{`creds := credentials.NewStaticCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz8k2mLw9q", "")`, "bPxRfiCYzz8k2mLw9q"},
+			{`token = jwt.encode(payload, "Hq7mz2Kw9pXk29fmQpL0", algorithm="HS256")`, "Hq7mz2Kw9pXk29fmQpL0"},
+			{`const sig = crypto.createHmac('sha256', 'Hq7mz2Kw9pXk29fmQpL0')`, "Hq7mz2Kw9pXk29fmQpL0"},
 		},
 		stay: []string{
 			`user.getPassword("alice")`,
 			`vault.read_secret("db/prod")`,
 			`fields = ("password", "email")`,
 			`os.getenv("API_TOKEN", "")`,
+			`creds := credentials.NewStaticCredentials(id, secret, "")`,
+			`token = jwt.encode(payload, key, algorithm="HS256")`,
 		},
 	},
 	{

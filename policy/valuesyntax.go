@@ -98,8 +98,8 @@ func (s *scan) valueEndsAt(q, i int, syntax valueSyntax, open *brackets) bool {
 	case ' ', '\t', '\n', '\r', '"', '\'', '`':
 		return true
 	case '(', '[':
-		if i == q || isIdentifier(s.text[q:i]) {
-			return true
+		if i == q || isIdentifier(s.text[q:i]) || isMemberPath(s.text[q:i]) {
+			return true // a call or an index: read(…), cfg[…], jwt.encode(…)
 		}
 		if c == '(' {
 			open.round++
