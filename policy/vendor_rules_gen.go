@@ -1926,4 +1926,12 @@ var vendorRules = []vendorRule{
 		anchored:  true,
 		wordStart: true,
 	},
+	{
+		id:       "telegram-bot-token",
+		kind:     KindAPIKey,
+		keywords: []string{":aa"},
+		regex:    `\b(?:bot)?([0-9]{8,10}:AA[0-9A-Za-z_\-]{33})(?:[^0-9A-Za-z_\-]|\z)`,
+		entropy:  3,
+		maxLen:   53,
+	},
 }
