@@ -165,10 +165,7 @@ func (s *scan) manifestValue(vs, ve int, base64 bool) (finding, bool) {
 		vs, ve = vs+1, ve-1
 	}
 	v := t[vs:ve]
-	if v == "" || isPlaceholder(v) || base64 && (len(v) < minSecretData || !isBase64Value(v)) {
-		return finding{}, false
-	}
-	if len(v) < 3 {
+	if len(v) < 3 || isPlaceholder(v) || base64 && (len(v) < minSecretData || !isBase64Value(v)) {
 		return finding{}, false
 	}
 	return finding{start: vs, end: ve, kind: KindAPIKey, priority: prioritySecret}, true

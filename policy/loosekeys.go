@@ -47,64 +47,58 @@ func strongKeyBefore(before string) bool {
 	return false
 }
 
-// looseKeySegments are the words that, as one of a key's segments, make it
-// loosely a secret's name; looseKeyPrefixes those that do at its start.
-var (
-	looseKeySegments = map[string]bool{"pass": true, "pwd": true, "pw": true, "creds": true, "cred": true, "auth": true}
-	looseKeyPrefixes = []string{"secret"}
-)
-
 // publicKeyWords, as a key's segment, make a key name something public
 // or a position: PUBLIC_KEY, publishable_key, primary_key, sort_key.
 var publicKeyWords = map[string]bool{
 	"public": true, "pub": true, "publishable": true, "primary": true, "foreign": true, "sort": true,
 	"partition": true, "cache": true, "lookup": true, "idempotency": true, "unique": true, "composite": true,
 	"row": true, "map": true, "object": true, "i18n": true, "translation": true, "message": true, "label": true,
-	"hot": true, "short": true, "cut": true, "shortcut": true, "key": true, "s3": true, "file": true, "dedup": true,
-	"group": true, "bucket": true, "routing": true, "sharding": true, "shard": true, "hash": true, "index": true, "field": true,
+	"hot": true, "short": true, "cut": true, "shortcut": true, "s3": true, "file": true, "dedup": true,
+	"group": true, "bucket": true, "routing": true, "sharding": true, "shard": true, "hash": true, "index": true,
+	"field": true,
 }
 
 // looseKey classifies a key that no rule names a secret: raw is the key
 // as written, name lower-cased.
 func looseKey(raw, name string) secretKey {
 	segments := keySegments(raw)
-	if len(segments) == 0 {
+	if len(segments) == 0 || excludedKeys[segments[len(segments)-1]] || excludedKeys[strings.Trim(name, "-_.")] {
 		return secretKey{}
 	}
-	last := segments[len(segments)-1]
-	if excludedKeys[last] || excludedKeys[strings.Trim(name, "-_.")] {
+	for i, seg := range segments {
+		if publicKeyWords[seg] || seg == "key" && i < len(segments)-1 {
+			return secretKey{} // or something about a key: keyVault, key_id, key_ring
+		}
+	}
+	kind := looseKeyKind(segments)
+	if kind == "" {
 		return secretKey{}
 	}
-	k := secretKey{name: name, flag: strings.HasPrefix(name, "-"), loose: true}
-	for _, seg := range segments {
-		if publicKeyWords[seg] && !(seg == "key" && seg == last) {
-			return secretKey{}
-		}
+	return secretKey{name: name, kind: kind, flag: strings.HasPrefix(name, "-"), loose: true}
+}
+
+// looseKeyKind: a key of several words ending in KEY names an API key,
+// ending in AUTH a credential; a key holding "creds" a credential, a
+// password word (pass, pwd, pw) or a word starting with "secret" a
+// password.
+func looseKeyKind(segments []string) string {
+	switch last := segments[len(segments)-1]; {
+	case len(segments) > 1 && last == "key":
+		return KindAPIKey
+	case len(segments) > 1 && last == "auth":
+		return KindAuthHeader
 	}
-	switch {
-	case last == "key" && len(segments) > 1:
-		k.kind = KindAPIKey
-	case last == "auth" && len(segments) > 1:
-		k.kind = KindAuthHeader
-	}
 	for _, seg := range segments {
-		if k.kind != "" {
-			break
-		}
 		switch {
-		case looseKeySegments[seg] && seg != "auth":
-			k.kind = KindPassword
-			if seg == "creds" || seg == "cred" {
-				k.kind = KindAPIKey
-			}
-		case hasAnyPrefix(seg, looseKeyPrefixes) && !secretWordOfProse(seg):
-			k.kind = KindPassword
+		case seg == "creds" || seg == "cred":
+			return KindAPIKey
+		case seg == "pass" || seg == "pwd" || seg == "pw":
+			return KindPassword
+		case strings.HasPrefix(seg, "secret") && !secretWordOfProse(seg):
+			return KindPassword
 		}
 	}
-	if k.kind == "" {
-		return secretKey{}
-	}
-	return k
+	return ""
 }
 
 // secretWordOfProse: English words that start like "secret" and name no

@@ -162,6 +162,7 @@ var recallCases = []recallCase{
 			"the monkey = 12 bananas",
 			"the secretary: Ms. Lee",
 			"pass_through: true",
+			"keyVaultToStoreSecrets: cmp2-qat-1208358310",
 			"password[0] = 'x'",
 			"tokens[i] = next()",
 		},
