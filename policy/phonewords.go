@@ -110,21 +110,11 @@ var (
 		out := map[string][]string{}
 		for _, l := range phoneLanguages {
 			for _, w := range l.words {
-				for _, r := range l.regions {
-					if !slices.Contains(out[w], r) {
-						out[w] = append(out[w], r)
-					}
-				}
+				out[w] = appendMissing(out[w], l.regions)
 			}
 		}
 		for w := range out {
-			for _, l := range phoneLanguages {
-				for _, r := range l.regions {
-					if !slices.Contains(out[w], r) {
-						out[w] = append(out[w], r)
-					}
-				}
-			}
+			out[w] = appendMissing(out[w], readingRegions)
 		}
 		return out
 	}()
@@ -132,14 +122,8 @@ var (
 	// word lets any of them accept a number.
 	readingRegions = func() []string {
 		var out []string
-		seen := map[string]bool{}
 		for _, l := range phoneLanguages {
-			for _, r := range l.regions {
-				if !seen[r] {
-					seen[r] = true
-					out = append(out, r)
-				}
-			}
+			out = appendMissing(out, l.regions)
 		}
 		return out
 	}()
@@ -157,14 +141,25 @@ var (
 	}()
 )
 
+// appendMissing appends the regions out does not hold yet.
+func appendMissing(out, regions []string) []string {
+	for _, r := range regions {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // unspacedScript: Han, kana and Hangul, written without spaces between
 // words.
 func unspacedScript(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
-// maxPhoneWordReach is how far before a number its phone word may stand:
-// "Telefon: …", "my mobile number is …", "Cep no: …".
+// A phone word stands at most maxPhoneWordReach bytes and maxPhoneWords
+// words before its number: "Telefon: …", "my mobile number is …", "Cep
+// no: …".
 const (
 	maxPhoneWordReach = 40
 	maxPhoneWords     = 3
