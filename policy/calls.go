@@ -31,6 +31,11 @@ var credentialCalls = []credentialCall{
 	{keyword: "auth=(", secretArg: 1},     // requests
 	{keyword: "auth = (", secretArg: 1},
 	{keyword: "client(", secretArg: 1, kind: KindAPIKey, firstArg: isTwilioAccountSID},
+	{keyword: "newstaticcredentials(", secretArg: 1, kind: KindAWSSecretKey}, // AWS SDK for Go (id, secret, token)
+	{keyword: "basicawscredentials(", secretArg: 1, kind: KindAWSSecretKey},  // AWS SDK for Java
+	{keyword: "jwt.sign(", secretArg: 1, kind: KindAPIKey},                   // jsonwebtoken (payload, secret)
+	{keyword: "jwt.encode(", secretArg: 1, kind: KindAPIKey},                 // PyJWT (payload, key)
+	{keyword: "createhmac(", secretArg: 1, kind: KindAPIKey},                 // Node's crypto (algorithm, key)
 }
 
 var credentialCallByKeyword = func() map[string]*credentialCall {

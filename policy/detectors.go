@@ -50,6 +50,7 @@ var secretKinds = map[string]bool{
 // vendor rules generated from rule data join them: vendor_rules.go).
 var keywordDetectors = []*keywordDetector{
 	{kind: KindPassword, keywords: secretKeyWords, find: findKeyValue},
+	{kind: KindAPIKey, keywords: []string{"key", "creds"}, find: findLooseKeyValue},
 	{kind: KindPassword, keywords: cliKeywords(), find: findCommandLine},
 	{kind: KindPassword, keywords: credentialCallKeywords(), find: findCredentialCall},
 	{kind: KindPrivateKey, keywords: []string{strings.ToLower(base64PEM)}, find: findBase64PrivateKey},
@@ -66,8 +67,25 @@ var keywordDetectors = []*keywordDetector{
 	checkedTokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, validJWT, "eyj"),
 	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
+	{kind: KindJWT, keywords: []string{"eyj"}, find: findTwoPartJWT},
+	{kind: KindAPIKey, keywords: kubernetesSecretKinds, find: findKubernetesSecret},
 	{kind: KindSlackToken, keywords: []string{"hooks.slack.com/services/"}, find: findSlackWebhook},
 	{kind: KindAWSSecretKey, keywords: []string{"aws_secret", "aws secret", "secret access key", "secret_access_key", "secretaccesskey"}, find: findAWSSecret},
+}
+
+// maxTokenLen is the longest vendor token read.
+const maxTokenLen = 16 << 10
+
+// tokenRunEnd is where the run of the characters vendor tokens are made
+// of (letters, digits, _ - .) from i ends.
+func tokenRunEnd(t string, i int) int {
+	end := min(len(t), i+maxTokenLen)
+	for j := i; j < end; j++ {
+		if c := t[j]; !isWord(c) && c != '-' && c != '.' {
+			return j
+		}
+	}
+	return end
 }
 
 // tokenDetector is a vendor token recognised by its prefix: the pattern is
@@ -88,7 +106,10 @@ func checkedTokenDetector(kind, pattern string, valid func(string) bool, keyword
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
-		window := s.text[hit:min(len(s.text), hit+300)]
+		// The pattern runs on the token's characters only: a token is
+		// read whole however long it is (a JWT carries claims), and a
+		// short word costs no more than itself.
+		window := s.text[hit:tokenRunEnd(s.text, hit)]
 		m := re.FindStringIndex(window)
 		if m == nil || s.wordAfter(hit+m[1]) && s.text[hit+m[1]] != '_' || isDocumentationValue(window[:m[1]]) ||
 			maskedAfter(s.text, hit+m[1]) || vendorRejects(window[:m[1]], judgeExamples) || valid != nil && !valid(window[:m[1]]) {

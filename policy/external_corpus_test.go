@@ -50,9 +50,9 @@ const (
 // regression fails; an improvement should raise them.
 var (
 	externalCaughtFloor = map[string]int{
-		"api_key": 819, "auth_header": 18, "aws_access_key": 19, "aws_secret_key": 1, "connection_string": 13,
-		"email": 6, "github_token": 19, "iban": 157, "ip_address": 64, "jwt": 29, "openai_key": 14,
-		"password": 70, "payment_card": 10, "phone": 706, "private_key": 8, "slack_token": 88,
+		"api_key": 852, "auth_header": 18, "aws_access_key": 19, "aws_secret_key": 1, "connection_string": 13,
+		"email": 7, "github_token": 19, "iban": 157, "ip_address": 75, "jwt": 38, "openai_key": 14,
+		"password": 101, "payment_card": 14, "phone": 737, "private_key": 8, "slack_token": 88,
 	}
 	externalMaxFalsePositives = 30
 )

@@ -155,6 +155,9 @@ type secretKey struct {
 	// quoted: the key stands in quotes ("password"): a string, which a
 	// sentence does not give a value by the word after it.
 	quoted bool
+	// loose: the key names a secret only loosely (SIGNING_KEY, creds,
+	// mySecretString): its value must look like one (looksGenerated).
+	loose bool
 }
 
 // findKeyValue finds the value of a key/value secret. Values that are
@@ -202,6 +205,9 @@ func genericKeyAllowed(key string) bool {
 // usernamePassword(credentialsId: …)"), or an expression that reads on
 // from the key into the value.
 func (s *scan) genericPairAllowed(k secretKey, f finding) bool {
+	if f.start < k.end {
+		return false // a literal compared with the key from its left ("…" == password): nothing stands between
+	}
 	if between := s.text[k.end:f.start]; strings.IndexFunc(between, unicode.IsLetter) >= 0 && genericKeyAllowed(between) {
 		return true
 	}
@@ -231,7 +237,7 @@ func (s *scan) readKey(hit, hitEnd int) (secretKey, bool) {
 	// once, when the detectors are built.
 	k, bare := bareKeywordKeys[name]
 	if !bare {
-		k = cachedKey(name)
+		k = cachedKey(s.text[start:end], name)
 	}
 	if !bare && k.kind != "" && namesStandIn(s.text[start:end]) {
 		return secretKey{}, false
@@ -310,18 +316,24 @@ var (
 
 const maxCachedKeys = 4096
 
-func cachedKey(name string) secretKey {
-	if k, ok := keyCache.Load(name); ok {
+// cachedKey classifies a key as written (raw: camelCase tells a loose
+// key's words apart) and ASCII-lower-cased (name).
+func cachedKey(raw, name string) secretKey {
+	if k, ok := keyCache.Load(raw); ok {
 		return k.(secretKey)
 	}
-	name = strings.Clone(name) // not a slice of the whole text, which the cache would keep
+	// Not slices of the whole text, which the cache would keep.
+	raw, name = strings.Clone(raw), strings.Clone(name)
 	lower := name
 	if !isASCII(name) {
 		lower = strings.ToLower(name)
 	}
 	k := classifyKey(lower)
-	if len(name) <= 48 && keyCacheSize.Load() < maxCachedKeys && keyCacheSize.Add(1) <= maxCachedKeys {
-		keyCache.Store(name, k)
+	if k.kind == "" {
+		k = looseKey(raw, lower)
+	}
+	if len(raw) <= 48 && keyCacheSize.Load() < maxCachedKeys && keyCacheSize.Add(1) <= maxCachedKeys {
+		keyCache.Store(raw, k)
 	}
 	return k
 }
@@ -406,6 +418,10 @@ func (s *scan) valueOfKey(k secretKey) (finding, bool) {
 	if p < len(t) && isQuote(t[p]) {
 		p++ // the key's closing quote
 	}
+	if p < len(t) && t[p] == ']' && k.start >= 2 && t[k.start-2] == '[' && (isQuote(t[k.start-1]) || t[k.start-1] == ':') {
+		p++ // a subscript: $config['db_pass'] = …, ENV["TOKEN"] = …, opts[:password] = …
+	}
+	p = arrayDeclarator(t, p)
 	if k.start > 0 && t[k.start-1] == '<' {
 		return s.xmlElementValue(k, p)
 	}
@@ -415,10 +431,39 @@ func (s *scan) valueOfKey(k secretKey) (finding, bool) {
 	if q, colon, ok := s.assignment(p); ok {
 		return s.assignedValue(k, q, colon)
 	}
+	if q, ok := s.comparedLiteral(p); ok {
+		return s.quotedValue(k, q, valueSetting)
+	}
+	if f, ok := s.literalComparedBefore(k); ok {
+		return f, true
+	}
 	if k.flag {
 		return s.flagValue(k, p)
 	}
+	if q, ok := s.literalArgument(k, p, quotedKey); ok {
+		// The literal after a quoted key name may be any other argument
+		// ("password", "email"): only one that looks generated is the
+		// key's value.
+		k.loose = k.loose || quotedKey
+		return s.quotedValue(k, q, valueSetting)
+	}
 	return s.proseValue(k, p)
+}
+
+// arrayDeclarator skips the [] or [25] of a C array declared with its
+// initializer (char password[] = "…").
+func arrayDeclarator(t string, p int) int {
+	if p >= len(t) || t[p] != '[' {
+		return p
+	}
+	e := p + 1
+	for e < len(t) && e-p <= 6 && isDigit(t[e]) {
+		e++
+	}
+	if e < len(t) && t[e] == ']' {
+		return e + 1
+	}
+	return p
 }
 
 // xmlElementValue reads <password>value</password>.
@@ -457,6 +502,9 @@ func (s *scan) assignment(p int) (q int, colon, ok bool) {
 	if strings.HasPrefix(t[q:], "：") { // the full-width colon of CJK text
 		return skipBlanks(t, q+len("：")), true, true
 	}
+	if op := compoundAssignment(t[q:]); op > 0 {
+		return skipBlanks(t, q+op), false, true
+	}
 	if q >= len(t) || (t[q] != ':' && t[q] != '=') {
 		return 0, false, false
 	}
@@ -469,6 +517,121 @@ func (s *scan) assignment(p int) (q int, colon, ok bool) {
 		q++
 	}
 	return skipBlanks(t, q), colon, true
+}
+
+// compoundAssignments are the assignments of other languages: Makefile's
+// ?= (and ::=), PHP's and Perl's .=, +=, Ruby's ||=, ??= of C# and PHP.
+var compoundAssignments = []string{"?=", "::=", ".=", "+=", "||=", "??="}
+
+// compoundAssignment returns the length of the compound assignment t
+// starts with, or 0.
+func compoundAssignment(t string) int {
+	for _, op := range compoundAssignments {
+		if strings.HasPrefix(t, op) {
+			return len(op)
+		}
+	}
+	return 0
+}
+
+// comparisonOperators compare a key with a literal: a hard-coded secret
+// checked against ("if (password == "…")").
+var comparisonOperators = []string{"===", "!==", "==", "!="}
+
+// comparedLiteral reads "== "…"" after a key: where the literal's quote
+// stands.
+func (s *scan) comparedLiteral(p int) (int, bool) {
+	t := s.text
+	q := skipBlanks(t, p)
+	for _, op := range comparisonOperators {
+		if strings.HasPrefix(t[q:], op) {
+			q = skipBlanks(t, q+len(op))
+			return q, q < len(t) && isQuote(t[q])
+		}
+	}
+	return 0, false
+}
+
+// literalComparedBefore reads a literal compared with the key before it
+// ("if ("…" == password)"): the literal's closing quote, a comparison, the
+// key.
+func (s *scan) literalComparedBefore(k secretKey) (finding, bool) {
+	t := s.text
+	i := k.start
+	for i > 0 && (t[i-1] == ' ' || t[i-1] == '\t') {
+		i--
+	}
+	if i < 2 || t[i-1] != '=' {
+		return finding{}, false // every comparison ends with =
+	}
+	op := ""
+	for _, o := range comparisonOperators {
+		if strings.HasSuffix(t[:i], o) {
+			op = o
+			break
+		}
+	}
+	if op == "" {
+		return finding{}, false
+	}
+	i -= len(op)
+	for i > 0 && (t[i-1] == ' ' || t[i-1] == '\t') {
+		i--
+	}
+	if i == 0 || !isQuote(t[i-1]) {
+		return finding{}, false
+	}
+	closing := i - 1
+	line := strings.LastIndexByte(t[max(0, closing-maxKeywordWindow):closing], '\n') + max(0, closing-maxKeywordWindow) + 1
+	open := strings.LastIndexByte(t[line:closing], t[closing])
+	if open < 0 {
+		return finding{}, false
+	}
+	return s.secretValue(k, line+open+1, closing, valueSetting)
+}
+
+// literalArgument reads a literal given to a key directly: "password
+// "…";" in a configuration, a constructor or setter ("std::string
+// secret("…")", ".password("…")"), the default of a lookup by a quoted
+// key name ("getenv("api_token", "…")"): where the literal's quote stands.
+func (s *scan) literalArgument(k secretKey, p int, quotedKey bool) (int, bool) {
+	t := s.text
+	q := skipBlanks(t, p)
+	if q >= len(t) {
+		return 0, false
+	}
+	switch {
+	case quotedKey:
+		// ("api_token", "…"): a lookup's default.
+		if t[q] != ',' || k.start < 2 || t[k.start-2] != '(' {
+			return 0, false
+		}
+		q = skipBlanks(t, q+1)
+	case t[q] == '(':
+		if q != p || readsSecret(k.name) {
+			return 0, false
+		}
+		q = skipBlanks(t, q+1)
+	case q == p:
+		return 0, false
+	}
+	return q, q < len(t) && isQuote(t[q])
+}
+
+// secretReaders start the names of functions that read, check or derive
+// a secret rather than set one: their argument is a name, a path or a
+// guess ("getPassword("alice")", "verify_token("…")").
+var secretReaders = []string{"get", "read", "fetch", "load", "find", "lookup", "has", "is", "check", "validate",
+	"verify", "compare", "hash", "encode", "decode", "encrypt", "decrypt", "delete", "remove", "revoke", "print", "log"}
+
+func readsSecret(key string) bool {
+	key = strings.TrimLeft(key[strings.LastIndexByte(key, '.')+1:], "_-")
+	for _, r := range secretReaders {
+		if strings.HasPrefix(key, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // skipBlanks skips spaces, tabs and no-break spaces ("mot de passe : x").
@@ -498,6 +661,9 @@ func (s *scan) assignedValue(k secretKey, q int, colon bool) (finding, bool) {
 	}
 	if s.mappingAt(q) {
 		return finding{}, false // {name: db, key: password}: the key names a structure
+	}
+	if t[q] == '@' && q+1 < len(t) && t[q+1] == '"' { // Objective-C's and C#'s @"…"
+		return s.quotedValue(k, q+1, valueSetting)
 	}
 	ve := s.unquotedEnd(q, s.syntaxAround(k))
 	if s.codeValue(k, q, ve) {
@@ -594,6 +760,8 @@ func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (findi
 	case how == valueInProse && !looksLikeSecret(k, v):
 		return finding{}, false
 	case k.encoded && !isBasicCredential(v):
+		return finding{}, false
+	case k.loose && !looksGenerated(v):
 		return finding{}, false
 	}
 	return finding{start: start, end: end, kind: k.kind, priority: prioritySecret}, true

@@ -9,12 +9,35 @@ import (
 
 // numberContexts are words that make the number after them a reference of
 // some kind, not a phone: "order 555-123-4567", "tracking no. 1Z…".
-var numberContexts = []string{
+var numberContexts = wordSet(
 	"order", "orders", "tracking", "reference", "ref", "invoice", "inv", "receipt", "transaction", "txn",
 	"confirmation", "booking", "shipment", "parcel", "serial", "sku", "isbn", "po", "ticket", "case",
 	"account", "acct", "id", "ids", "build", "version", "ver", "v", "release", "pr", "issue", "item",
 	"model", "part", "policy", "claim", "member", "customer", "employee", "patient", "record", "batch",
 	"lot", "job", "request", "req", "incident", "bug", "commit", "row", "page", "line", "code", "pin",
+	"rows", "items", "records", "lines", "pages", "seed", "nonce", "timestamp", "ts", "epoch", "offset", "size",
+	"count", "total", "checksum", "crc", "hash", "pid", "uid", "gid", "port",
+	// A card's number is no phone, whatever its checksum.
+	"card", "karte", "carte", "tarjeta", "cartão", "kaart",
+	// The same references in the languages memories are written in.
+	"bestellung", "bestellnummer", "rechnung", "rechnungsnummer", "referenz", "kundennummer", "kunde", "sendung",
+	"sendungsnummer", "auftrag", "auftragsnummer", "vorgang", "buchung", "konto", "artikel", "artikelnummer",
+	"seriennummer", "fall", "aktenzeichen", "commande", "facture", "référence", "réf", "suivi", "colis",
+	"client", "compte", "réservation", "dossier", "billet", "série", "pedido", "factura", "referencia",
+	"seguimiento", "envío", "cliente", "cuenta", "reserva", "expediente", "artículo", "serie", "orden",
+	"ordine", "fattura", "riferimento", "spedizione", "conto", "prenotazione", "pratica", "articolo",
+	"encomenda", "fatura", "referência", "rastreio", "rastreamento", "conta", "artigo", "bestelling",
+	"bestelnummer", "factuur", "referentie", "zending", "klant", "klantnummer", "rekening", "boeking",
+	"sipariş", "referans", "takip", "kargo", "müşteri", "hesap", "rezervasyon", "הזמנה", "חשבונית", "אסמכתא",
+)
+
+// wordSet is a set of words.
+func wordSet(words ...string) map[string]bool {
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[w] = true
+	}
+	return set
 }
 
 // phoneContexts make a bare run of digits (no separators, no +) a phone.
@@ -28,11 +51,6 @@ var versionContexts = []string{"version", "ver", "v", "release", "build", "tag",
 
 // ipContexts make a dotted quad of small numbers an address after all.
 var ipContexts = []string{"ip", "address", "addr", "server", "host", "dns", "ping", "gateway", "router", "connect", "connected", "from", "at"}
-
-// fallbackRegions are tried for a national-format number (a leading trunk
-// 0 and separators) that the policy's region does not accept: regions
-// whose trunk prefix is 0 and is not part of the national number.
-var fallbackRegions = []string{"GB", "DE", "FR", "IN", "AU", "JP", "NL", "IE", "BR", "NZ", "ZA", "KR"}
 
 // number reads a numeric token at i — digits with single separators (space,
 // -, ., /, parentheses) and a leading + — and reports it as an IPv4
@@ -51,7 +69,10 @@ func (s *scan) number(i int, out []finding) (int, []finding) {
 		return end, out
 	}
 	if f, ok := s.numberFinding(i, end, digits); ok {
-		out = append(out, f)
+		return end, append(out, f)
+	}
+	if digits > 13 {
+		out = s.cardsInRun(i, end, out)
 	}
 	return end, out
 }
@@ -61,7 +82,7 @@ func (s *scan) number(i int, out []finding) (int, []finding) {
 func (s *scan) numberToken(i int) (end, digits int) {
 	t := s.text
 	j, lastDigit := i, -1
-	for j < len(t) && j-i < 48 {
+	for j < len(t) && j-i < maxNumberToken {
 		c := t[j]
 		switch {
 		case isDigit(c):
@@ -82,6 +103,10 @@ func (s *scan) numberToken(i int) (end, digits int) {
 	}
 	return s.closeParenthesis(i, lastDigit+1), digits
 }
+
+// maxNumberToken bounds a numeric token: runs of digit groups may hold
+// many cards printed side by side, and are read whole (cardsInRun).
+const maxNumberToken = 4 << 10
 
 func isNumberSeparator(c byte) bool {
 	return c == '(' || c == ')' || c == '-' || c == '.' || c == ' ' || c == '/'
@@ -120,29 +145,68 @@ func (s *scan) numberFinding(i, end, digits int) (finding, bool) {
 	if digits >= 13 && digits <= 19 && validCardToken(tok) {
 		return finding{start: i, end: end, kind: KindPaymentCard, priority: priorityPII}, true
 	}
+	if digits == uatpLength && s.uatpCard(i, tok) {
+		return finding{start: i, end: end, kind: KindPaymentCard, priority: priorityPII}, true
+	}
 	if digits >= 7 && digits <= 15 && s.phone(i, tok) {
 		return finding{start: i, end: end, kind: KindPhone, priority: priorityPII}, true
-	}
-	if digits > 13 {
-		return s.cardAfterFigure(i, end, digits)
 	}
 	return finding{}, false
 }
 
-// cardAfterFigure finds a card in a longer run after a leading figure
-// ("card 1 4111 1111 1111 1111"): from each later digit group.
-func (s *scan) cardAfterFigure(i, end, digits int) (finding, bool) {
+// cardsInRun finds the cards in a run of digit groups that is no card as
+// a whole: after a leading figure ("card 1 4111 1111 1111 1111"), or
+// printed side by side ("4012888888881881 4012-8888-8888-1881"). From each
+// group, the longest run of whole groups that is a card is one.
+func (s *scan) cardsInRun(i, end int, out []finding) []finding {
 	t := s.text
-	rest := digits
-	for k := i + 1; k < end && rest >= 13; k++ {
-		if isDigit(t[k-1]) {
-			rest--
+	var starts, ends []int // of the groups
+	for k := i; k < end; k++ {
+		if isDigit(t[k]) && (k == i || !isDigit(t[k-1])) {
+			starts = append(starts, k)
 		}
-		if isDigit(t[k]) && !isDigit(t[k-1]) && t[k-1] != '.' && rest <= 19 && validCardToken(t[k:end]) {
-			return finding{start: k, end: end, kind: KindPaymentCard, priority: priorityPII}, true
+		if isDigit(t[k]) && (k+1 == end || !isDigit(t[k+1])) {
+			ends = append(ends, k+1)
 		}
 	}
-	return finding{}, false
+	var cards []finding
+	for g := 0; g < len(starts); g++ {
+		if starts[g] > i && t[starts[g]-1] == '.' {
+			continue // the decimals of a figure
+		}
+		last := g // the last group a card from g may end with
+		for last+1 < len(ends) && countDigits(t[starts[g]:ends[last+1]]) <= 19 {
+			last++
+		}
+		for e := last; e >= g; e-- {
+			if countDigits(t[starts[g]:ends[e]]) < 13 || !validCardToken(t[starts[g]:ends[e]]) {
+				continue
+			}
+			cards = append(cards, finding{start: starts[g], end: ends[e], kind: KindPaymentCard, priority: priorityPII})
+			g = e
+			break
+		}
+	}
+	// Digits after the last card make the run another figure ("RS35 2600
+	// 0560 1001 6113 70", an account number).
+	if len(cards) == 0 || cards[len(cards)-1].end != end {
+		return out
+	}
+	return append(out, cards...)
+}
+
+// UATP cards (airline travel cards) have 15 digits and start with 1, as
+// many other numbers do: one is a card only where the text says so.
+const uatpLength = 15
+
+var cardWords = []string{
+	"card", "credit", "debit", "uatp", "creditcard", "karte", "kreditkarte", "carte", "tarjeta", "cartão", "carta", "kaart",
+	"creditcard", "kart", "kartı",
+}
+
+// uatpCard: a UATP number, after a card word.
+func (s *scan) uatpCard(i int, tok string) bool {
+	return tok[0] == '1' && isDigits(tok) && luhn(tok) && s.precededBy(i, 32, cardWords)
 }
 
 // ipv4 reports a dotted quad as an address — unless its context makes it a

@@ -10,12 +10,14 @@ import (
 
 // phone validates a candidate with the numbering plans of libphonenumber:
 // a number with a country code must be valid there; one without, in the
-// policy's region (or, written in a national format with a trunk 0, in a
-// common region). Numbers that a reference word introduces, amounts and
-// dates are not phones; a bare run of digits is one only where the text
-// says it is.
+// policy's region, or — after a phone word of any language — in a region
+// of that language (phonewords.go). Without one, a national number with
+// its trunk 0 is read in the regions that write numbers so: grouped, it
+// must be valid there, and a bare run a mobile number. Numbers that a
+// reference word introduces, amounts and dates are not phones; any other
+// bare run of digits is one only where the text says it is.
 func (s *scan) phone(start int, tok string) bool {
-	if strings.Contains(tok, "/") || isoDateTime(tok) || singleDigitGroups(tok) > 2 || s.amountOrItem(start) {
+	if strings.Contains(tok, "/") || isoDateTime(tok) || singleDigitGroups(tok) > 2 || s.amountOrItem(start) || s.opensToken(start+len(tok)) {
 		return false
 	}
 	// With its country code a number is a phone wherever it stands ("the
@@ -23,26 +25,74 @@ func (s *scan) phone(start int, tok string) bool {
 	if strings.HasPrefix(tok, "+") {
 		return validPhoneIn(tok, "", phoneShaped(tok))
 	}
-	if s.introducedBy(start, numberContexts) || s.continuesCode(start) {
+	if s.introducedBy(start, numberContexts) || s.continuesCode(start) || s.quantity(start+len(tok)) {
 		return false
 	}
 	if intl, ok := internationalPrefix(tok); ok {
 		return validPhoneIn(intl, "", phoneShaped(tok))
 	}
 	national := strings.HasPrefix(strings.TrimLeft(tok, "("), "0")
-	if !national && !phoneShaped(tok) && !s.precededBy(start, 32, phoneContexts) {
+	shaped := phoneShaped(tok)
+	if national || shaped || s.precededBy(start, 32, phoneContexts) {
+		// A number written the way phones are ("(555) 123-4567") only has
+		// to be possible in the region: libphonenumber would refuse
+		// reserved area codes, and redaction errs on masking.
+		if validPhoneIn(tok, s.cfg.phoneRegion, shaped) {
+			return true
+		}
+	}
+	// A phone word in any language before it: a number of any region
+	// its language is written in ("Telefon: 0532 123 45 67", "Phone:
+	// 5321234567", "手机 13812345678").
+	if word, ok := s.phoneWordBefore(start); ok {
+		if !strings.ContainsAny(tok, " -.()") && (countingRun(onlyDigits(tok)) || weakPhoneWords[word] && countDigits(tok) < 9) {
+			return false // "the number 5551234 is fake", "number 1234567 of 9999999"
+		}
+		return validInReadingRegions(tok, word, s.cfg.phoneRegion)
+	}
+	if !national {
 		// Two groups of digits, or a bare run, that nothing calls a phone:
 		// an amount, a code, a count.
 		return false
 	}
-	// A number written the way phones are ("(555) 123-4567") only has to be
-	// possible in the region: libphonenumber would refuse reserved area
-	// codes, and redaction errs on masking.
-	if validPhoneIn(tok, s.cfg.phoneRegion, phoneShaped(tok)) {
-		return true
+	if strings.ContainsAny(tok, " -.()") {
+		return validNationalElsewhere(tok, s.cfg.phoneRegion)
 	}
-	separated := strings.ContainsAny(tok, " -.()")
-	return national && separated && validNationalElsewhere(tok, s.cfg.phoneRegion)
+	return nationalMobile(tok, s.cfg.phoneRegion)
+}
+
+// unitWords, after a number, make it a quantity: "01712345678 ns",
+// "0915234567 bytes".
+var unitWords = map[string]bool{
+	"ns": true, "µs": true, "us": true, "ms": true, "s": true, "sec": true, "secs": true, "seconds": true,
+	"b": true, "bytes": true, "kb": true, "mb": true, "gb": true, "kib": true, "mib": true, "gib": true,
+	"rows": true, "records": true, "items": true, "tokens": true, "times": true, "requests": true, "users": true,
+	"ops": true, "events": true, "lines": true, "chars": true, "characters": true, "words": true, "points": true,
+	"px": true, "hz": true, "km": true, "kg": true, "eur": true, "usd": true, "€": true, "$": true,
+	"bytes/s": true, "req/s": true, "x": true,
+}
+
+// quantity: a unit follows the number at end.
+func (s *scan) quantity(end int) bool {
+	t := s.text
+	i := end
+	for i < len(t) && t[i] == ' ' {
+		i++
+	}
+	if i == end {
+		return false
+	}
+	e := i
+	for e < len(t) && !isSpace(t[e]) && t[e] != ',' && t[e] != '.' && t[e] != ')' {
+		e++
+	}
+	return e > i && unitWords[strings.ToLower(t[i:e])]
+}
+
+// opensToken: digits before a colon and a word start a token ("123456789:AAH…",
+// a Telegram bot's), not a phone.
+func (s *scan) opensToken(end int) bool {
+	return end+1 < len(s.text) && s.text[end] == ':' && (isAlpha(s.text[end+1]) || s.text[end+1] == '_')
 }
 
 // amountOrItem: a number after a currency sign or a hash is an amount or
@@ -54,19 +104,27 @@ func (s *scan) amountOrItem(start int) bool {
 }
 
 // continuesCode: digits after a word of letters and digits continue a
-// code ("1Z 999 AA1 01 2345 6784", a parcel's tracking number), not a
-// phone.
+// code ("1Z 999 AA1 01 2345 6784", a parcel's tracking number), and digits
+// after a group of digits set apart by more than one space continue a
+// longer figure ("EE38 2200 2210  014 5686"): neither is a phone.
 func (s *scan) continuesCode(start int) bool {
 	t := s.text
-	if start < 2 || t[start-1] != ' ' {
+	gap := start
+	for gap > 0 && (t[gap-1] == ' ' || t[gap-1] == '\t') {
+		gap--
+	}
+	if gap == start || gap == 0 {
 		return false
 	}
 	letters, digits := false, false
-	for i := start - 2; i >= 0 && isAlnum(t[i]); i-- {
+	for i := gap - 1; i >= 0 && isAlnum(t[i]); i-- {
 		letters = letters || isAlpha(t[i])
 		digits = digits || isDigit(t[i])
 	}
-	return letters && digits
+	if start-gap == 1 && t[gap] == ' ' {
+		return letters && digits
+	}
+	return digits
 }
 
 // internationalPrefix reads the 00 that dials abroad from most of the
@@ -110,15 +168,7 @@ func validPhoneIn(tok, region string, possibleEnough bool) bool {
 // against the common regions that write numbers so: the national number
 // is the same digits wherever the 0 is a trunk prefix.
 func validNationalElsewhere(tok, except string) bool {
-	for _, region := range fallbackRegions {
-		if region == except {
-			continue
-		}
-		if num := phoneNumberOf(tok, region); num != nil && phonenumbers.IsValidNumberForRegion(num, region) {
-			return true
-		}
-	}
-	return false
+	return nationalNumberIn(tok, trunkZeroRegions, except, false)
 }
 
 // phoneNumberOf builds the number libphonenumber validates from a token,
@@ -128,31 +178,39 @@ func validNationalElsewhere(tok, except string) bool {
 // region's, and the region's trunk prefix is dropped. Italian numbers keep
 // their leading zero, as the numbering plan wants.
 func phoneNumberOf(tok, region string) *phonenumbers.PhoneNumber {
-	tok = strings.Replace(tok, "(0)", "", 1)
-	digits := onlyDigits(tok)
-	var cc int
-	var national string
-	if strings.HasPrefix(tok, "+") {
-		for l := 1; l <= 3 && l < len(digits); l++ {
-			code, _ := strconv.Atoi(digits[:l])
-			if phonenumbers.GetRegionCodeForCountryCode(code) != unknownRegion {
-				cc, national = code, digits[l:]
-				break
-			}
-		}
-		if cc == 0 {
-			return nil
-		}
-	} else {
+	digits := phoneDigits(tok)
+	if !strings.HasPrefix(tok, "+") {
 		if region == "" {
 			return nil
 		}
-		cc = phonenumbers.GetCountryCodeForRegion(region)
-		national = digits
-		if ndd := phonenumbers.GetNddPrefixForRegion(region, true); ndd != "" && strings.HasPrefix(national, ndd) && region != "IT" {
-			national = national[len(ndd):]
+		return numberOf(phonenumbers.GetCountryCodeForRegion(region), nationalIn(digits, region))
+	}
+	for l := 1; l <= 3 && l < len(digits); l++ {
+		code, _ := strconv.Atoi(digits[:l])
+		if phonenumbers.GetRegionCodeForCountryCode(code) != unknownRegion {
+			return numberOf(code, digits[l:])
 		}
 	}
+	return nil
+}
+
+// phoneDigits are the digits of a token, without the "(0)" of a trunk
+// prefix written after a country code.
+func phoneDigits(tok string) string {
+	return onlyDigits(strings.Replace(tok, "(0)", "", 1))
+}
+
+// nationalIn is the national number digits (written without a country
+// code) stand for in region: without the region's trunk prefix.
+func nationalIn(digits, region string) string {
+	if ndd := phonenumbers.GetNddPrefixForRegion(region, true); ndd != "" && strings.HasPrefix(digits, ndd) && region != "IT" {
+		return digits[len(ndd):]
+	}
+	return digits
+}
+
+// numberOf builds the number of a country code and national digits.
+func numberOf(cc int, national string) *phonenumbers.PhoneNumber {
 	if national == "" || len(national) > 17 {
 		return nil
 	}

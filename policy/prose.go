@@ -136,7 +136,7 @@ func isAttribute(w string) bool {
 // language, API keys, tokens and secrets; not a variable's name used as a
 // value ("--user '$USER:$PASSWORD' $URL").
 func proseKey(k secretKey) bool {
-	if k.flag || k.encoded || k.reference {
+	if k.flag || k.encoded || k.reference || k.loose {
 		return false
 	}
 	return k.kind == KindPassword || k.kind == KindAPIKey || k.kind == KindAWSSecretKey

@@ -1,8 +1,9 @@
 package policy
 
 import (
-	"slices"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/coregx/ahocorasick"
 )
@@ -293,14 +294,17 @@ var numberConnectors = map[string]bool{"number": true, "no": true, "nr": true, "
 // stands before connectors that are ("part number 4711-0815-42"). A word
 // further back, or in an earlier sentence, introduces nothing: "questions
 // about your receipt? Call 020 7946 0958".
-func (s *scan) introducedBy(i int, words []string) bool {
+func (s *scan) introducedBy(i int, words map[string]bool) bool {
 	for range 3 {
 		start, end, ok := s.previousWord(i)
 		if !ok {
 			return false
 		}
 		w := s.lowerText[start:end]
-		if slices.Contains(words, w) {
+		if !isASCII(w) {
+			w = strings.ToLower(w)
+		}
+		if words[w] {
 			return true
 		}
 		if !numberConnectors[w] {
@@ -311,28 +315,46 @@ func (s *scan) introducedBy(i int, words []string) bool {
 	return false
 }
 
-// previousWord returns the word before i in the same sentence: across
-// spaces and the punctuation of references (# : , and the dot of an
-// abbreviation such as "no."), not across a line break, a sentence's end
-// or a redaction marker.
+// previousWord returns the word (of letters and digits of any language)
+// before i in the same sentence: across spaces and the punctuation of
+// references (# : , and the dot of an abbreviation such as "no."), not
+// across a line break, a sentence's end or a redaction marker.
 func (s *scan) previousWord(i int) (int, int, bool) {
 	t := s.text
 	end := i
 	dot := false
-	for end > 0 && !isAlnum(t[end-1]) {
-		switch t[end-1] {
+	for end > 0 {
+		r, size := rune(t[end-1]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeLastRuneInString(t[:end])
+		}
+		if isWordRune(r) {
+			break
+		}
+		switch r {
 		case '\n', '\r', '?', '!', ';', ']':
 			return 0, 0, false
 		case '.':
 			dot = true
 		}
-		end--
+		end -= size
 	}
 	start := end
-	for start > 0 && isAlnum(t[start-1]) {
-		start--
+	for start > 0 {
+		if c := t[start-1]; c < utf8.RuneSelf {
+			if !isAlnum(c) {
+				break
+			}
+			start--
+			continue
+		}
+		r, size := utf8.DecodeLastRuneInString(t[:start])
+		if !isWordRune(r) {
+			break
+		}
+		start -= size
 	}
-	if start == end || dot && end-start > 4 {
+	if start == end || dot && utf8.RuneCountInString(t[start:end]) > 4 {
 		return 0, 0, false // no word, or a sentence ended with it
 	}
 	return start, end, true

@@ -121,7 +121,7 @@ func (s *scan) emailDomainEnd(from int) int {
 }
 
 // validDomain: labels, and a top-level domain of two or more letters that
-// is not a file's extension.
+// is not a file's extension (or an internationalised one, xn--…).
 func validDomain(domain string) bool {
 	dot := strings.LastIndexByte(domain, '.')
 	if dot <= 0 || strings.Contains(domain, "..") {
@@ -130,6 +130,9 @@ func validDomain(domain string) bool {
 	tld := domain[dot+1:]
 	if len([]rune(tld)) < 2 || fileExtensions[strings.ToLower(tld)] {
 		return false
+	}
+	if punycode, ok := strings.CutPrefix(strings.ToLower(tld), "xn--"); ok {
+		return punycode != "" && isIdentifier(strings.ReplaceAll(punycode, "-", "_")) // an internationalised TLD, in ASCII
 	}
 	for _, r := range tld {
 		if !unicode.IsLetter(r) {
@@ -211,7 +214,9 @@ func isLetterRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsMark(r)
 // ipv6 reads an IPv6 address starting at i: a run of hex digits, colons
 // and (for an embedded IPv4) dots, not glued to a word, that parses as one
 // and has at least three groups — so "std::vector", "a::b" or a C++ scope
-// stay code.
+// stay code — or starts in a range addresses are given from (global,
+// unique local, link-local, multicast: "fe80::1", "2001:db8::/32"). A zone
+// ("fe80::1%eth0") is part of the address.
 func (s *scan) ipv6(i int) (int, bool) {
 	end, ok := s.ipv6Extent(i)
 	if !ok {
@@ -221,18 +226,35 @@ func (s *scan) ipv6(i int) (int, bool) {
 	if err != nil || !addr.Is6() || addr.IsLoopback() || addr.IsUnspecified() {
 		return 0, false
 	}
+	written := s.text[i:end]
+	if zone := strings.IndexByte(written, '%'); zone >= 0 {
+		written = written[:zone]
+	}
 	groups := 0
-	for g := range strings.SplitSeq(s.text[i:end], ":") {
+	for g := range strings.SplitSeq(written, ":") {
 		if g != "" {
 			groups++
 		}
 	}
-	return end, groups >= 3 || strings.Contains(s.text[i:end], ".")
+	return end, groups >= 3 || strings.Contains(written, ".") || allocatedPrefix(addr, written)
+}
+
+// allocatedPrefix: an address written with its first group in full, in a
+// range addresses are given from — global unicast (2000::/3), unique
+// local (fc00::/7), link-local (fe80::/10), multicast (ff00::/8).
+func allocatedPrefix(addr netip.Addr, written string) bool {
+	if colon := strings.IndexByte(written, ':'); colon < 3 {
+		return false
+	}
+	b := addr.As16()
+	first := uint16(b[0])<<8 | uint16(b[1])
+	return first&0xe000 == 0x2000 || first&0xfe00 == 0xfc00 || first&0xffc0 == 0xfe80 || first&0xff00 == 0xff00
 }
 
 // ipv6Extent reads the run of hex digits, colons and dots at i that may
-// be an address (two colons at least), without a trailing single colon or
-// dot, not glued to what follows.
+// be an address (two colons at least) and its zone, without a trailing
+// single colon or dot ("at fe80::1:", "is 2001:db8::1."), not glued to
+// what follows.
 func (s *scan) ipv6Extent(i int) (int, bool) {
 	t := s.text
 	end, colons := i, 0
@@ -245,11 +267,16 @@ func (s *scan) ipv6Extent(i int) (int, bool) {
 	if colons < 2 {
 		return 0, false
 	}
-	end = withoutTrailingSeparator(t, i, end)
-	if s.wordAfter(end) || (end < len(t) && (t[end] == ':' || t[end] == '.')) {
+	if end+1 < len(t) && t[end] == '%' && isAlnum(t[end+1]) {
+		end++
+		for end < len(t) && (isAlnum(t[end]) || t[end] == '_' || t[end] == '.') {
+			end++
+		}
+	}
+	if s.wordAfter(end) {
 		return 0, false
 	}
-	return end, true
+	return withoutTrailingSeparator(t, i, end), true
 }
 
 // withoutTrailingSeparator drops a sentence's dot or colon after an

@@ -100,7 +100,7 @@ func (s *scan) valueEndsAt(q, i int, syntax valueSyntax, open *brackets) bool {
 		return true
 	case '(', '[':
 		if i == q || isIdentifier(s.text[q:i]) || isMemberPath(s.text[q:i]) {
-			return true
+			return true // a call or an index: read(…), cfg[…], jwt.encode(…)
 		}
 		if c == '(' {
 			open.round++

@@ -2055,4 +2055,12 @@ var vendorRules = []vendorRule{
 		wordStart: true,
 		claims:    []string{"dckr_pat_"},
 	},
+	{
+		id:       "telegram-bot-token",
+		kind:     KindAPIKey,
+		keywords: []string{":aa"},
+		regex:    `\b(?:bot)?([0-9]{8,10}:AA[0-9A-Za-z_\-]{33})(?:[^0-9A-Za-z_\-]|\z)`,
+		entropy:  3,
+		maxLen:   53,
+	},
 }
