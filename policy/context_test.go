@@ -21,7 +21,7 @@ type contextCase struct {
 }
 
 // contextCases are the misses an independent corpus of agent-memory text
-// found (issue 28), rewritten with values of our own.
+// found, rewritten with values of our own.
 var contextCases = []contextCase{
 	// Short CLI flags of common tools.
 	{name: "docker login -p", text: "docker login -u ci-bot -p Dh7#kq2LmZ registry.example.com", leaks: []string{"Dh7#kq2LmZ"}, keep: []string{"registry.example.com", "-u ci-bot"}},
@@ -272,7 +272,7 @@ func TestRedactionIsIdempotentForEveryAction(t *testing.T) {
 	}
 }
 
-// TestHashMarkersAreNotHashedAgain is the nested hash of issue 28: a hash
+// TestHashMarkersAreNotHashedAgain is the nested hash once seen: a hash
 // marker looks like a key/value pair ("[password:…]") and was hashed
 // again, levels deep, leaving the value's tail.
 func TestHashMarkersAreNotHashedAgain(t *testing.T) {

@@ -31,7 +31,7 @@ var externalCorpusDirs = []string{
 // externalCorpusFiles are the generator's outputs, one per upstream source.
 var externalCorpusFiles = []string{"gitleaks.json", "detect-secrets.json", "presidio.json", "libphonenumber.json"}
 
-// The targets on corpora the detectors were not written with. The
+// The targets on corpora the detectors were not written with. The
 // test does not hold the engine to them yet: it reports the distance, and
 // once the engine reaches them they replace the floors below.
 const (
@@ -204,7 +204,7 @@ func TestExternalCorpusRecallAndFalsePositives(t *testing.T) {
 		t.Log(f)
 	}
 	if recall >= targetExternalRecall && fpRate <= targetExternalFalsePositives {
-		t.Log("the issue's targets are met: make them the floors")
+		t.Log("the targets are met: make them the floors")
 	}
 
 	kinds := make([]string, 0, len(perKind))

@@ -149,7 +149,7 @@ func presidioRow(c *corpusFile, m *pyModule, row *pyNode, col presidioCols, kind
 		if kind == "ip_address" {
 			addr := strings.Split(strings.Split(secret, "%")[0], "/")[0]
 			if a, err := netip.ParseAddr(addr); err == nil && (a.IsLoopback() || a.IsUnspecified()) {
-				c.exclude(fileSource, kind, "a loopback or unspecified address identifies no one (the issue counts masking the loopback 127.0.0.53 as a false positive)")
+				c.exclude(fileSource, kind, "a loopback or unspecified address identifies no one (masking the loopback 127.0.0.53 counts as a false positive)")
 				continue
 			}
 		}
