@@ -104,3 +104,30 @@ memory-gateway/metrics: "true"
 - name: tmp
   emptyDir: {}
 {{- end -}}
+
+{{/*
+The migration, as the first container of every serve and worker pod: it
+reads the chart's Secret, an ordinary resource, which no pre-install hook
+could (hooks run before ordinary resources exist). It has no probes, so a
+long migration is not cut short the way the serve container's startup probe
+would cut it; concurrent pods wait for each other on the migration lock, and
+a failing migration keeps the new pods from starting while the old ones
+serve. Arguments: root (the chart context) and resources.
+*/}}
+{{- define "memory-gateway.migrateInitContainers" -}}
+{{- if .root.Values.migration.enabled -}}
+initContainers:
+  - name: migrate
+    image: {{ include "memory-gateway.image" .root }}
+    imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+    args: ["migrate"]
+    env:
+      {{- include "memory-gateway.env" .root | nindent 6 }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- toYaml .root.Values.securityContext | nindent 6 }}
+    volumeMounts:
+      {{- include "memory-gateway.volumeMounts" .root | nindent 6 }}
+{{- end -}}
+{{- end -}}
