@@ -5,6 +5,7 @@ package helm_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -237,4 +238,57 @@ func TestChartKeepsMetricsAndTheTokenOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// preStopSleep is a container's preStop sleep in seconds, or 0 without one.
+func preStopSleep(c map[string]any) int {
+	lc, ok := c["lifecycle"].(map[string]any)
+	if !ok {
+		return 0
+	}
+	return lc["preStop"].(map[string]any)["sleep"].(map[string]any)["seconds"].(int)
+}
+
+// TestChartShutsDownGracefully: a terminating API pod keeps serving through
+// a preStop sleep while the endpoints drop it, then gets SHUTDOWN_TIMEOUT for
+// in-flight requests; Kubernetes kills neither pod before its own shutdown
+// timeout (and the sleep) have passed. The worker takes no requests: no
+// preStop, but the same timeout for its in-flight events.
+func TestChartShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tc := range []struct {
+		name             string
+		args             []string
+		timeout, preStop int
+	}{
+		{"defaults", nil, 20, 5},
+		{"a longer timeout", []string{"--set", "shutdown.timeoutSeconds=90", "--set", "shutdown.preStopSleepSeconds=15"}, 90, 15},
+		{"no preStop", []string{"--set", "shutdown.preStopSleepSeconds=0"}, 20, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			kinds := byKind(render(t, helm, append([]string{"--set", "secrets.existingSecret=mg"}, tc.args...)...))
+			require.Len(t, kinds["Deployment"], 2)
+			for _, d := range kinds["Deployment"] {
+				c := container(t, d)
+				role := c["args"].([]any)[0]
+				require.Equal(t, fmt.Sprintf("%ds", tc.timeout), env(c)["SHUTDOWN_TIMEOUT"], d.Metadata.Name)
+				grace := podSpec(d)["terminationGracePeriodSeconds"].(int)
+				sleep := preStopSleep(c)
+				if role == "serve" {
+					require.Equal(t, tc.preStop, sleep, "the API pod's preStop sleep")
+				} else {
+					require.Zero(t, sleep, "the worker takes no requests")
+				}
+				require.Greater(t, grace, sleep+tc.timeout, "%s: killed only after its preStop sleep and SHUTDOWN_TIMEOUT", d.Metadata.Name)
+			}
+		})
+	}
+
+	// The timeout has one source, which the grace period follows.
+	out, err := exec.Command(helm, "template", "mg", "memory-gateway", "--set", "secrets.existingSecret=mg",
+		"--set", "env.SHUTDOWN_TIMEOUT=1m").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "set shutdown.timeoutSeconds, not env.SHUTDOWN_TIMEOUT")
 }

@@ -73,6 +73,8 @@ memory-gateway/metrics: "true"
 {{- end }}
 - name: LOG_FORMAT
   value: json
+- name: SHUTDOWN_TIMEOUT
+  value: "{{ .Values.shutdown.timeoutSeconds }}s"
 {{- range $name, $value := .Values.env }}
 - name: {{ $name }}
   value: {{ $value | quote }}
@@ -130,4 +132,16 @@ initContainers:
     volumeMounts:
       {{- include "memory-gateway.volumeMounts" .root | nindent 6 }}
 {{- end -}}
+{{- end -}}
+
+{{/* Seconds after a pod's stop signal that the process's own shutdown may take, beyond SHUTDOWN_TIMEOUT: closing the database and flushing logs. */}}
+{{- define "memory-gateway.shutdownMarginSeconds" -}}10{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds of a pod: its preStop sleep (preStop, 0 for
+none), then SHUTDOWN_TIMEOUT, then a margin; Kubernetes kills the pod only
+after all of it. Arguments: root and preStop.
+*/}}
+{{- define "memory-gateway.terminationGracePeriodSeconds" -}}
+{{- add .preStop .root.Values.shutdown.timeoutSeconds (include "memory-gateway.shutdownMarginSeconds" .root) -}}
 {{- end -}}
