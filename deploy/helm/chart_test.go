@@ -286,9 +286,33 @@ func TestChartShutsDownGracefully(t *testing.T) {
 		})
 	}
 
-	// The timeout has one source, which the grace period follows.
-	out, err := exec.Command(helm, "template", "mg", "memory-gateway", "--set", "secrets.existingSecret=mg",
-		"--set", "env.SHUTDOWN_TIMEOUT=1m").CombinedOutput()
-	require.Error(t, err)
-	require.Contains(t, string(out), "set shutdown.timeoutSeconds, not env.SHUTDOWN_TIMEOUT")
+}
+
+// TestChartRefusesWhatCannotWork: values that would install a release that
+// cannot work do not render, and the error says what to set.
+func TestChartRefusesWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"nothing runs the worker", []string{"--set", "worker.enabled=false", "--set", "serve.runWorker=false"},
+			"nothing would run the worker, so the outbox would never drain"},
+		{"a second source of the shutdown timeout", []string{"--set", "env.SHUTDOWN_TIMEOUT=1m"},
+			"set shutdown.timeoutSeconds, not env.SHUTDOWN_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(helm, append([]string{"template", "mg", "memory-gateway", "--set", "secrets.existingSecret=mg"}, tc.args...)...).CombinedOutput()
+			require.Error(t, err, string(out))
+			require.Contains(t, string(out), tc.want)
+		})
+	}
+
+	// Either switch alone is enough: the worker Deployment, or the API pods.
+	kinds := byKind(render(t, helm, "--set", "secrets.existingSecret=mg", "--set", "worker.enabled=false", "--set", "serve.runWorker=true"))
+	require.Len(t, kinds["Deployment"], 1)
+	require.Equal(t, "true", env(container(t, kinds["Deployment"][0]))["WORKER"], "the API pods run the worker")
 }
