@@ -316,3 +316,31 @@ func TestChartRefusesWhatCannotWork(t *testing.T) {
 	require.Len(t, kinds["Deployment"], 1)
 	require.Equal(t, "true", env(container(t, kinds["Deployment"][0]))["WORKER"], "the API pods run the worker")
 }
+
+// TestChartSchemaRejectsWrongValues: values.schema.json catches a wrong type,
+// a value outside its enum and a misspelt key before anything renders.
+func TestChartSchemaRejectsWrongValues(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tc := range []struct {
+		name string
+		set  string
+		want string
+	}{
+		{"a string for a count", "serve.replicas=two", "at '/serve/replicas': got string, want integer"},
+		{"a string for a switch", "worker.enabled=yes", "at '/worker/enabled': got string, want boolean"},
+		{"a pull policy that does not exist", "image.pullPolicy=Sometimes", "at '/image/pullPolicy'"},
+		{"a Service type that does not exist", "service.type=Ingress", "at '/service/type'"},
+		{"a misspelt key", "serve.replica=3", "additional properties 'replica' not allowed"},
+		{"a port out of range", "serve.port=70000", "at '/serve/port'"},
+		{"a digest that is not one", "image.digest=latest", "at '/image/digest'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(helm, "template", "mg", "memory-gateway", "--set", "secrets.existingSecret=mg", "--set", tc.set).CombinedOutput()
+			require.Error(t, err, string(out))
+			require.Contains(t, string(out), "values don't meet the specifications of the schema")
+			require.Contains(t, string(out), tc.want)
+		})
+	}
+}
