@@ -5,8 +5,15 @@
 # package manager, user 65532. Base images are pinned by digest; when you move
 # a tag, move its digest with it (docker buildx imagetools inspect <tag>).
 #
+# Inside a container the gateway listens on 0.0.0.0, which dev mode (no API
+# keys) refuses, so the image starts with a keys file: make a key, keep only
+# its hash in api-keys.json, mount it and name it in API_KEYS_FILE.
+#
 #   docker build -t memory-gateway .
-#   docker run --rm -p 127.0.0.1:8080:8080 memory-gateway
+#   KEY="mgw_$(openssl rand -hex 24)"; echo "your admin key: $KEY"
+#   printf '{"keys": [{"name": "admin", "sha256": "%s", "workspace": "acme", "role": "ADMIN", "grants": [{"namespace": "", "access": "ADMIN"}]}]}\n' "$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)" > api-keys.json
+#   docker run --rm -p 127.0.0.1:8080:8080 -v "$PWD/api-keys.json:/etc/memory-gateway/api-keys.json:ro" -e API_KEYS_FILE=/etc/memory-gateway/api-keys.json memory-gateway
+#   curl -s 127.0.0.1:8080/graphql -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"query": "{ __typename }"}'
 
 FROM golang:1.26-alpine@sha256:f1ddd9fe14fffc091dd98cb4bfa999f32c5fc77d2f2305ea9f0e2595c5437c14 AS build
 WORKDIR /src
@@ -29,7 +36,8 @@ WORKDIR /data
 USER 65532:65532
 # Inside a container the listener must not be loopback-only. Without API keys
 # the gateway is in dev mode, which refuses a non-loopback listener: mount a
-# keys file and set API_KEYS_FILE (see docs/operations.md, "Deploying").
+# keys file and set API_KEYS_FILE, as the example above does (see
+# docs/operations.md, "Deploying").
 ENV LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \

@@ -1,7 +1,13 @@
 package app
 
 import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,4 +81,121 @@ func TestDeploymentFiles(t *testing.T) {
 	for _, s := range compose.Secrets {
 		require.Contains(t, string(ignored), strings.TrimPrefix(s.File, "."), "secret files are not committed")
 	}
+}
+
+// TestDockerfileExampleStartsTheImage runs the Dockerfile's own example as
+// far as it goes without a container runtime: its shell lines make the key
+// and the keys file, with docker standing in to record the run line; the
+// command then runs with the image's ENV and the run line's -e flags, the
+// -v mounts mapped back to the host files. The image listens on 0.0.0.0,
+// which dev mode refuses, so what makes the example runnable is that keys
+// are on: the example's key is accepted and a request without one refused.
+// (The process itself listens on loopback: tests send traffic nowhere else.)
+func TestDockerfileExampleStartsTheImage(t *testing.T) {
+	for _, tool := range []string{"bash", "openssl", "sha256sum", "cut"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the example needs %s: %v", tool, err)
+		}
+	}
+	raw, err := os.ReadFile("../Dockerfile")
+	require.NoError(t, err)
+	dockerfile := string(raw)
+	var script []string
+	for _, m := range regexp.MustCompile(`(?m)^#   (.+)$`).FindAllStringSubmatch(dockerfile, -1) {
+		if !strings.HasPrefix(m[1], "curl ") && !strings.HasPrefix(m[1], "docker build ") {
+			script = append(script, m[1])
+		}
+	}
+	require.Contains(t, strings.Join(script, "\n"), "docker run ", "the example runs the image")
+
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c",
+		`docker() { printf '%s\0' "$@" > docker-args; }`+"\n"+strings.Join(script, "\n")+"\n"+`printf %s "$KEY" > key`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PWD="+dir)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the example's shell lines run: %s", out)
+	key, err := os.ReadFile(filepath.Join(dir, "key"))
+	require.NoError(t, err)
+	rawArgs, err := os.ReadFile(filepath.Join(dir, "docker-args"))
+	require.NoError(t, err)
+	args := strings.Split(strings.TrimSuffix(string(rawArgs), "\x00"), "\x00")
+	require.Equal(t, "run", args[0])
+
+	// The run line's flags: mounts from host to container, settings, image.
+	mounts := map[string]string{} // container path → host path
+	var settings []string
+	image := ""
+	for i := 1; i < len(args) && image == ""; i++ {
+		switch a := args[i]; a {
+		case "--rm":
+		case "-p":
+			i++
+			host, _, err := net.SplitHostPort(strings.TrimSuffix(args[i], ":8080"))
+			require.NoError(t, err, args[i])
+			require.Equal(t, "127.0.0.1", host, "the example publishes on the host's loopback")
+		case "-v":
+			i++
+			parts := strings.Split(args[i], ":")
+			require.GreaterOrEqual(t, len(parts), 2, args[i])
+			mounts[parts[1]] = parts[0]
+		case "-e":
+			i++
+			settings = append(settings, args[i])
+		default:
+			require.False(t, strings.HasPrefix(a, "-"), "a flag the test does not know: %s", a)
+			image = a
+		}
+	}
+	require.Equal(t, "memory-gateway", image)
+
+	// The image's own settings, then the example's.
+	env := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^ENV (\w+)=(\S+)$`).FindAllStringSubmatch(dockerfile, -1) {
+		env[m[1]] = m[2]
+	}
+	require.Equal(t, "0.0.0.0:8080", env["LISTEN_ADDR"], "the image listens beyond loopback, which dev mode refuses")
+	for _, kv := range settings {
+		name, value, ok := strings.Cut(kv, "=")
+		require.True(t, ok, kv)
+		if host, mounted := mounts[value]; mounted {
+			info, err := os.Stat(host)
+			require.NoError(t, err, "%s names a mounted file", name)
+			require.NotZero(t, info.Mode().Perm()&0o004, "%s is readable by the image's user (65532), not the file's owner", host)
+			value = host
+		}
+		env[name] = value
+	}
+	require.NotEmpty(t, env["API_KEYS_FILE"], "without keys the gateway is in dev mode, which refuses 0.0.0.0")
+
+	addr := freeAddr(t)
+	env["LISTEN_ADDR"] = addr
+	env["DATABASE_URL"] = "file:" + filepath.Join(dir, "data", "memory-gateway.db")
+	list := []string{}
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	startHelper(t, "serve", list...)
+	base := "http://" + addr
+	waitReady(t, base)
+
+	ask := func(key string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewBufferString(`{"query": "{ __typename }"}`))
+		require.NoError(t, err)
+		req.Header.Set("content-type", "application/json")
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	status, body := ask(string(key))
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"__typename":"Query"`)
+	status, body = ask("")
+	require.Equal(t, http.StatusUnauthorized, status, "keys are on: no dev mode, so the image's 0.0.0.0 is allowed; %s", body)
 }

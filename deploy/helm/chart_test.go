@@ -5,6 +5,7 @@ package helm_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -103,9 +104,9 @@ func TestChartRendersEveryPart(t *testing.T) {
 		kinds map[string]int
 	}{
 		{"defaults with an existing secret", []string{"--set", "secrets.existingSecret=mg"},
-			map[string]int{"Deployment": 2, "Job": 1, "Service": 3}},
+			map[string]int{"Deployment": 2, "Service": 3}},
 		{"every optional part", []string{"-f", "ci-values.yaml"},
-			map[string]int{"Deployment": 2, "Job": 1, "Service": 3, "Secret": 1, "ConfigMap": 1, "HorizontalPodAutoscaler": 1,
+			map[string]int{"Deployment": 2, "Service": 3, "Secret": 1, "ConfigMap": 1, "HorizontalPodAutoscaler": 1,
 				"PodDisruptionBudget": 1, "ServiceMonitor": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,11 +124,21 @@ func TestChartRendersEveryPart(t *testing.T) {
 				require.Equal(t, true, sc["runAsNonRoot"])
 				require.Equal(t, true, c["securityContext"].(map[string]any)["readOnlyRootFilesystem"])
 			}
-			job := kinds["Job"][0]
-			require.Equal(t, "pre-install,pre-upgrade", job.Metadata.Annotations["helm.sh/hook"])
-			require.Equal(t, []any{"migrate"}, container(t, job)["args"])
-			for _, s := range append(kinds["Secret"], kinds["ConfigMap"]...) {
-				require.Equal(t, "pre-install,pre-upgrade", s.Metadata.Annotations["helm.sh/hook"], "the migration hook can read %s", s.Metadata.Name)
+			require.Empty(t, kinds["Job"], "no migration hook: the pods migrate in their init container")
+			for _, d := range kinds["Deployment"] {
+				inits := podSpec(d)["initContainers"].([]any)
+				require.Len(t, inits, 1, d.Metadata.Name)
+				migrate := inits[0].(map[string]any)
+				require.Equal(t, []any{"migrate"}, migrate["args"], d.Metadata.Name)
+				require.Equal(t, "/etc/memory-gateway/secrets/database-url", env(migrate)["DATABASE_URL_FILE"], d.Metadata.Name)
+				require.Equal(t, container(t, d)["volumeMounts"], migrate["volumeMounts"], "%s: the migration reads the same Secret", d.Metadata.Name)
+			}
+			// Ordinary resources, not hooks: helm uninstall removes them and
+			// helm rollback restores them.
+			for _, m := range append(kinds["Secret"], kinds["ConfigMap"]...) {
+				for name := range m.Metadata.Annotations {
+					require.NotContains(t, name, "helm.sh/hook", "%s %s is no hook", m.Kind, m.Metadata.Name)
+				}
 			}
 		})
 	}
@@ -225,6 +236,111 @@ func TestChartKeepsMetricsAndTheTokenOff(t *testing.T) {
 				require.Equal(t, "metrics", endpoints[0].(map[string]any)["port"])
 				require.NotContains(t, endpoints[0], "bearerTokenSecret", "the scraper holds no key")
 			}
+		})
+	}
+}
+
+// preStopSleep is a container's preStop sleep in seconds, or 0 without one.
+func preStopSleep(c map[string]any) int {
+	lc, ok := c["lifecycle"].(map[string]any)
+	if !ok {
+		return 0
+	}
+	return lc["preStop"].(map[string]any)["sleep"].(map[string]any)["seconds"].(int)
+}
+
+// TestChartShutsDownGracefully: a terminating API pod keeps serving through
+// a preStop sleep while the endpoints drop it, then gets SHUTDOWN_TIMEOUT for
+// in-flight requests; Kubernetes kills neither pod before its own shutdown
+// timeout (and the sleep) have passed. The worker takes no requests: no
+// preStop, but the same timeout for its in-flight events.
+func TestChartShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tc := range []struct {
+		name             string
+		args             []string
+		timeout, preStop int
+	}{
+		{"defaults", nil, 20, 5},
+		{"a longer timeout", []string{"--set", "shutdown.timeoutSeconds=90", "--set", "shutdown.preStopSleepSeconds=15"}, 90, 15},
+		{"no preStop", []string{"--set", "shutdown.preStopSleepSeconds=0"}, 20, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			kinds := byKind(render(t, helm, append([]string{"--set", "secrets.existingSecret=mg"}, tc.args...)...))
+			require.Len(t, kinds["Deployment"], 2)
+			for _, d := range kinds["Deployment"] {
+				c := container(t, d)
+				role := c["args"].([]any)[0]
+				require.Equal(t, fmt.Sprintf("%ds", tc.timeout), env(c)["SHUTDOWN_TIMEOUT"], d.Metadata.Name)
+				grace := podSpec(d)["terminationGracePeriodSeconds"].(int)
+				sleep := preStopSleep(c)
+				if role == "serve" {
+					require.Equal(t, tc.preStop, sleep, "the API pod's preStop sleep")
+				} else {
+					require.Zero(t, sleep, "the worker takes no requests")
+				}
+				require.Greater(t, grace, sleep+tc.timeout, "%s: killed only after its preStop sleep and SHUTDOWN_TIMEOUT", d.Metadata.Name)
+			}
+		})
+	}
+
+}
+
+// TestChartRefusesWhatCannotWork: values that would install a release that
+// cannot work do not render, and the error says what to set.
+func TestChartRefusesWhatCannotWork(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"nothing runs the worker", []string{"--set", "worker.enabled=false", "--set", "serve.runWorker=false"},
+			"nothing would run the worker, so the outbox would never drain"},
+		{"a second source of the shutdown timeout", []string{"--set", "env.SHUTDOWN_TIMEOUT=1m"},
+			"set shutdown.timeoutSeconds, not env.SHUTDOWN_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(helm, append([]string{"template", "mg", "memory-gateway", "--set", "secrets.existingSecret=mg"}, tc.args...)...).CombinedOutput()
+			require.Error(t, err, string(out))
+			require.Contains(t, string(out), tc.want)
+		})
+	}
+
+	// Either switch alone is enough: the worker Deployment, or the API pods.
+	kinds := byKind(render(t, helm, "--set", "secrets.existingSecret=mg", "--set", "worker.enabled=false", "--set", "serve.runWorker=true"))
+	require.Len(t, kinds["Deployment"], 1)
+	require.Equal(t, "true", env(container(t, kinds["Deployment"][0]))["WORKER"], "the API pods run the worker")
+}
+
+// TestChartSchemaRejectsWrongValues: values.schema.json catches a wrong type,
+// a value outside its enum and a misspelt key before anything renders.
+func TestChartSchemaRejectsWrongValues(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tc := range []struct {
+		name string
+		set  string
+		want string
+	}{
+		{"a string for a count", "serve.replicas=two", "at '/serve/replicas': got string, want integer"},
+		{"a string for a switch", "worker.enabled=yes", "at '/worker/enabled': got string, want boolean"},
+		{"a pull policy that does not exist", "image.pullPolicy=Sometimes", "at '/image/pullPolicy'"},
+		{"a Service type that does not exist", "service.type=Ingress", "at '/service/type'"},
+		{"a misspelt key", "serve.replica=3", "additional properties 'replica' not allowed"},
+		{"a port out of range", "serve.port=70000", "at '/serve/port'"},
+		{"a digest that is not one", "image.digest=latest", "at '/image/digest'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(helm, "template", "mg", "memory-gateway", "--set", "secrets.existingSecret=mg", "--set", tc.set).CombinedOutput()
+			require.Error(t, err, string(out))
+			require.Contains(t, string(out), "values don't meet the specifications of the schema")
+			require.Contains(t, string(out), tc.want)
 		})
 	}
 }

@@ -73,6 +73,8 @@ memory-gateway/metrics: "true"
 {{- end }}
 - name: LOG_FORMAT
   value: json
+- name: SHUTDOWN_TIMEOUT
+  value: "{{ .Values.shutdown.timeoutSeconds }}s"
 {{- range $name, $value := .Values.env }}
 - name: {{ $name }}
   value: {{ $value | quote }}
@@ -103,4 +105,43 @@ memory-gateway/metrics: "true"
 {{- end }}
 - name: tmp
   emptyDir: {}
+{{- end -}}
+
+{{/*
+The migration, as the first container of every serve and worker pod: it
+reads the chart's Secret, an ordinary resource, which no pre-install hook
+could (hooks run before ordinary resources exist). It has no probes, so a
+long migration is not cut short the way the serve container's startup probe
+would cut it; concurrent pods wait for each other on the migration lock, and
+a failing migration keeps the new pods from starting while the old ones
+serve. Arguments: root (the chart context) and resources.
+*/}}
+{{- define "memory-gateway.migrateInitContainers" -}}
+{{- if .root.Values.migration.enabled -}}
+initContainers:
+  - name: migrate
+    image: {{ include "memory-gateway.image" .root }}
+    imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+    args: ["migrate"]
+    env:
+      {{- include "memory-gateway.env" .root | nindent 6 }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- toYaml .root.Values.securityContext | nindent 6 }}
+    volumeMounts:
+      {{- include "memory-gateway.volumeMounts" .root | nindent 6 }}
+{{- end -}}
+{{- end -}}
+
+{{/* Seconds after a pod's stop signal that the process's own shutdown may take, beyond SHUTDOWN_TIMEOUT: closing the database and flushing logs. */}}
+{{- define "memory-gateway.shutdownMarginSeconds" -}}10{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds of a pod: its preStop sleep (preStop, 0 for
+none), then SHUTDOWN_TIMEOUT, then a margin; Kubernetes kills the pod only
+after all of it. Arguments: root and preStop.
+*/}}
+{{- define "memory-gateway.terminationGracePeriodSeconds" -}}
+{{- add .preStop .root.Values.shutdown.timeoutSeconds (include "memory-gateway.shutdownMarginSeconds" .root) -}}
 {{- end -}}
