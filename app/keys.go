@@ -151,6 +151,7 @@ func addKeyToFile(path string, entry policy.KeyEntry) error {
 		path = resolved
 	}
 	var keys policy.KeysFile
+	existing, _ := os.Stat(path)
 	raw, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -176,12 +177,13 @@ func addKeyToFile(path string, entry policy.KeyEntry) error {
 	if _, err := policy.ParseKeysFile(out, path); err != nil {
 		return err
 	}
-	return replaceFile(path, out, keysFileMode)
+	return replaceFile(path, out, keysFileMode, existing)
 }
 
 // replaceFile writes content to a temporary file in path's directory, with
-// mode, and renames it over path.
-func replaceFile(path string, content []byte, mode os.FileMode) (err error) {
+// mode and the owner of the file it replaces (previous, nil for none), and
+// renames it over path.
+func replaceFile(path string, content []byte, mode os.FileMode, previous os.FileInfo) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("error creating the new keys file: %w", err)
@@ -194,6 +196,12 @@ func replaceFile(path string, content []byte, mode os.FileMode) (err error) {
 	if err := tmp.Chmod(mode); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("error setting the keys file's mode: %w", err)
+	}
+	if previous != nil {
+		if err := keepOwner(tmp, previous); err != nil {
+			_ = tmp.Close()
+			return err
+		}
 	}
 	if _, err := tmp.Write(content); err != nil {
 		_ = tmp.Close()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -174,4 +175,26 @@ func TestKeysCommandUsage(t *testing.T) {
 	code, _, errs = runCommand("keys", "create", "--name", "x", "--workspace", "acme", "--role", "AGENT", "--grant", "READ", "extra")
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "unexpected arguments")
+}
+
+// TestKeysCreateKeepsTheFilesOwner: root adding a key to a keys file of the
+// gateway's user leaves the file that user's, so the gateway still reads it.
+func TestKeysCreateKeepsTheFilesOwner(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("giving a file to another user takes root")
+	}
+	const gatewayUser = 65532 // the image's user
+	path := filepath.Join(t.TempDir(), "api-keys.json")
+	require.NoError(t, os.WriteFile(path, []byte(existingKeysFile), 0o600))
+	require.NoError(t, os.Chown(path, gatewayUser, gatewayUser))
+
+	code, _, errs := runCommand("keys", "create", "--name", "x", "--workspace", "acme", "--role", "AGENT", "--grant", "READ", "--file", path)
+	require.Equal(t, 0, code, errs)
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	st, ok := info.Sys().(*syscall.Stat_t)
+	require.True(t, ok)
+	require.Equal(t, [2]uint32{gatewayUser, gatewayUser}, [2]uint32{st.Uid, st.Gid})
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 }
