@@ -135,7 +135,7 @@ func runKeysCreate(p process, args []string) int {
 		return 1
 	}
 	fmt.Fprintln(p.stdout, key)
-	fmt.Fprintf(p.stderr, "memory-gateway keys create: added key %q to %s (a running gateway reloads it); the key above is shown this once: store it now.\n", entry.Name, file)
+	fmt.Fprintf(p.stderr, "memory-gateway keys create: added key %q to %s (a gateway reading it by this path reloads it); the key above is shown this once: store it now.\n", entry.Name, file)
 	return 0
 }
 
