@@ -44,6 +44,7 @@ func commands() []command {
 			func(_ context.Context, p process, args []string) int {
 				return runTrustedDocuments(args, p.stdout, p.stderr)
 			}},
+		{"keys", "create [flags]", "make API keys: 'keys create' prints a new key once with its keys-file entry, or adds it to a keys file", runKeys},
 		{"version", "", "print the version", runVersion},
 		{"help", "[command]", "list the commands, or say what one does and list its flags", runHelp},
 	}
@@ -89,12 +90,18 @@ func run(ctx context.Context, args []string, p process) int {
 // newFlagSet is the flag set of the named command: its usage (-h, --help,
 // help <command>) says what the command does and lists its flags.
 func newFlagSet(name string, output io.Writer) *flag.FlagSet {
+	cmd, _ := lookup(name)
+	return newUsageFlagSet(name, cmd.args, cmd.summary, output)
+}
+
+// newUsageFlagSet is the flag set of a command or subcommand (name, as in
+// "keys create") given its usage: what follows its name, and what it does.
+func newUsageFlagSet(name, args, summary string, output io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("memory-gateway "+name, flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.Usage = func() {
 		w := fs.Output()
-		cmd, _ := lookup(name)
-		fmt.Fprintf(w, "Usage: %s\n\n%s.\n", strings.TrimSpace("memory-gateway "+name+" "+cmd.args), capitalize(cmd.summary))
+		fmt.Fprintf(w, "Usage: %s\n\n%s.\n", strings.TrimSpace("memory-gateway "+name+" "+args), capitalize(summary))
 		flags := 0
 		fs.VisitAll(func(*flag.Flag) { flags++ })
 		if flags == 0 {

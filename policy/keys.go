@@ -5,7 +5,9 @@
 package policy
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,20 +24,121 @@ import (
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
-// keyFile is the keys file: {"keys": [{…}]}. Keys are stored hashed.
-type keyFile struct {
-	Keys []struct {
-		Name      string `json:"name"`
-		SHA256    string `json:"sha256"`
-		Workspace string `json:"workspace"`
-		Role      string `json:"role"`
-		UserID    string `json:"userId"`
-		AgentID   string `json:"agentId"`
-		Grants    []struct {
-			Namespace string `json:"namespace"`
-			Access    string `json:"access"`
-		} `json:"grants"`
-	} `json:"keys"`
+// KeysFile is the keys file: {"keys": [{…}]}. Keys are stored hashed. It
+// is what the gateway reads and what `memory-gateway keys create` writes.
+type KeysFile struct {
+	Keys []KeyEntry `json:"keys"`
+}
+
+// KeyEntry is one key of the keys file.
+type KeyEntry struct {
+	Name      string     `json:"name"`
+	SHA256    string     `json:"sha256"`
+	Workspace string     `json:"workspace"`
+	Role      string     `json:"role"`
+	UserID    string     `json:"userId,omitempty"`
+	AgentID   string     `json:"agentId,omitempty"`
+	Grants    []KeyGrant `json:"grants"`
+}
+
+// KeyGrant is one grant of a key: an access on a namespace and everything
+// below it ("" is the whole workspace).
+type KeyGrant struct {
+	Namespace string `json:"namespace"`
+	Access    string `json:"access"`
+}
+
+// KeyFieldError is a field of a keys-file entry the loader refuses.
+type KeyFieldError struct {
+	// Field is the entry's JSON field: name, sha256, workspace, role or
+	// grants.
+	Field string
+	// Grant is the index of the grant refused, when Field is grants.
+	Grant int
+	Err   error
+}
+
+func (e *KeyFieldError) Error() string { return e.Err.Error() }
+func (e *KeyFieldError) Unwrap() error { return e.Err }
+
+func fieldError(field, format string, args ...any) error {
+	return &KeyFieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// KeyPrefix starts every key the gateway makes, so a key is recognisable
+// wherever it turns up (a log, a paste, a secret scanner).
+const KeyPrefix = "mgw_"
+
+// keySecretBytes is how much randomness a made key carries.
+const keySecretBytes = 24
+
+// NewKey makes a key: KeyPrefix and 24 random bytes in hex.
+func NewKey() (string, error) {
+	secret := make([]byte, keySecretBytes)
+	if _, err := rand.Read(secret); err != nil {
+		return "", fmt.Errorf("error reading random bytes for a key: %w", err)
+	}
+	return KeyPrefix + hex.EncodeToString(secret), nil
+}
+
+// principal checks the entry on its own (not against the other entries of
+// its document) and returns its hash and principal.
+func (e KeyEntry) principal() ([sha256.Size]byte, gateway.Principal, error) {
+	var hash [sha256.Size]byte
+	if e.Name == "" {
+		return hash, gateway.Principal{}, fieldError("name", "name must be set and unique")
+	}
+	sum, err := hex.DecodeString(strings.ToLower(e.SHA256))
+	if err != nil || len(sum) != sha256.Size {
+		return hash, gateway.Principal{}, fieldError("sha256", "sha256 must be 64 hex characters")
+	}
+	copy(hash[:], sum)
+	if e.Workspace == "" {
+		return hash, gateway.Principal{}, fieldError("workspace", "workspace is required (\"*\" for the operator key)")
+	}
+	role := gateway.PrincipalRole(strings.ToLower(e.Role))
+	if role != gateway.RoleAgent && role != gateway.RoleDashboard && role != gateway.RoleAdmin {
+		return hash, gateway.Principal{}, fieldError("role", "role must be AGENT, DASHBOARD or ADMIN")
+	}
+	p := gateway.Principal{Name: e.Name, WorkspaceID: e.Workspace, UserID: e.UserID, AgentID: e.AgentID, Role: role}
+	for j, g := range e.Grants {
+		access, err := gateway.ParseAccess(g.Access)
+		if err != nil {
+			return hash, gateway.Principal{}, &KeyFieldError{Field: "grants", Grant: j, Err: fmt.Errorf("grants[%d]: %w", j, err)}
+		}
+		p.Grants = append(p.Grants, gateway.Grant{Namespace: strings.Trim(g.Namespace, "/ "), Access: access})
+	}
+	return hash, p, nil
+}
+
+// Check says whether the loader accepts the entry on its own; a refusal is
+// a *KeyFieldError.
+func (e KeyEntry) Check() error {
+	_, _, err := e.principal()
+	return err
+}
+
+// ParseKeysFile reads a keys document as the gateway does, refusing what it
+// refuses (unknown fields, a bad entry, a name or a key twice).
+func ParseKeysFile(raw []byte, source string) (KeysFile, error) {
+	f, err := decodeKeysFile(raw, source)
+	if err != nil {
+		return KeysFile{}, err
+	}
+	if err := add(map[[sha256.Size]byte]gateway.Principal{}, f, source); err != nil {
+		return KeysFile{}, err
+	}
+	return f, nil
+}
+
+func decodeKeysFile(raw []byte, source string) (KeysFile, error) {
+	var f KeysFile
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return KeysFile{}, fmt.Errorf("%s: not a keys document: %w", source, err)
+	}
+	return f, nil
 }
 
 // Keyring maps key hashes to principals. It may be reloaded while the
@@ -98,12 +201,12 @@ func (k *Keyring) read() (map[[sha256.Size]byte]gateway.Principal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("error reading the API keys file: %w", err)
 		}
-		if err := add(out, raw, k.path); err != nil {
+		if err := parse(out, raw, k.path); err != nil {
 			return nil, err
 		}
 	}
 	if strings.TrimSpace(k.inline) != "" {
-		if err := add(out, []byte(k.inline), "API_KEYS"); err != nil {
+		if err := parse(out, []byte(k.inline), "API_KEYS"); err != nil {
 			return nil, err
 		}
 	}
@@ -163,44 +266,30 @@ func (k *Keyring) Reload() (ReloadResult, error) {
 	return res, nil
 }
 
-// add parses one keys document into out.
-func add(out map[[sha256.Size]byte]gateway.Principal, raw []byte, source string) error {
-	var f keyFile
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("%s: not a keys document: %w", source, err)
+// parse adds one keys document to out.
+func parse(out map[[sha256.Size]byte]gateway.Principal, raw []byte, source string) error {
+	f, err := decodeKeysFile(raw, source)
+	if err != nil {
+		return err
 	}
+	return add(out, f, source)
+}
+
+// add adds the keys of a document to out.
+func add(out map[[sha256.Size]byte]gateway.Principal, f KeysFile, source string) error {
 	names := map[string]bool{}
 	for _, p := range out {
 		names[p.Name] = true
 	}
 	for i, e := range f.Keys {
 		where := fmt.Sprintf("%s: keys[%d]", source, i)
-		sum, err := hex.DecodeString(strings.ToLower(e.SHA256))
-		if err != nil || len(sum) != sha256.Size {
-			return fmt.Errorf("%s: sha256 must be 64 hex characters", where)
+		key, p, err := e.principal()
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
-		if e.Name == "" || names[e.Name] {
+		if names[e.Name] {
 			return fmt.Errorf("%s: name must be set and unique", where)
 		}
-		if e.Workspace == "" {
-			return fmt.Errorf("%s: workspace is required (\"*\" for the operator key)", where)
-		}
-		role := gateway.PrincipalRole(strings.ToLower(e.Role))
-		if role != gateway.RoleAgent && role != gateway.RoleDashboard && role != gateway.RoleAdmin {
-			return fmt.Errorf("%s: role must be AGENT, DASHBOARD or ADMIN", where)
-		}
-		p := gateway.Principal{Name: e.Name, WorkspaceID: e.Workspace, UserID: e.UserID, AgentID: e.AgentID, Role: role}
-		for j, g := range e.Grants {
-			access, err := gateway.ParseAccess(g.Access)
-			if err != nil {
-				return fmt.Errorf("%s.grants[%d]: %w", where, j, err)
-			}
-			p.Grants = append(p.Grants, gateway.Grant{Namespace: strings.Trim(g.Namespace, "/ "), Access: access})
-		}
-		var key [sha256.Size]byte
-		copy(key[:], sum)
 		if _, dup := out[key]; dup {
 			return fmt.Errorf("%s: the same key appears twice", where)
 		}
