@@ -282,7 +282,7 @@ func settings(cfg *config) []setting {
 		{"write-timeout", "WRITE_TIMEOUT", "HTTP write timeout (streams are exempt)", WriteTimeoutDefault.String(), duration(&cfg.WriteTimeout)},
 		{"idle-timeout", "IDLE_TIMEOUT", "HTTP keep-alive idle timeout", IdleTimeoutDefault.String(), duration(&cfg.IdleTimeout)},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "grace period for in-flight requests on shutdown", ShutdownTimeoutDefault.String(), duration(&cfg.ShutdownTimeout)},
-		{"feedback-auto-accept", "FEEDBACK_AUTO_ACCEPT", "JSON feedback auto-accept policy: {\"default\": [types], \"workspaces\": {\"ws\": [types]}} (default: HELPFUL and NOT_HELPFUL)", "", str(&cfg.FeedbackPolicy)},
+		{"feedback-auto-accept", "FEEDBACK_AUTO_ACCEPT", "JSON feedback auto-accept policy: {\"default\": [types], \"workspaces\": {\"ws\": [types]}} and blind review, \"blindReview\": {\"default\": false, \"workspaces\": {\"ws\": true}} (default: HELPFUL and NOT_HELPFUL accepted, reviewers see the texts)", "", str(&cfg.FeedbackPolicy)},
 		{"feedback-auto-accept-file", "FEEDBACK_AUTO_ACCEPT_FILE", "the same policy from a file", "", str(&cfg.FeedbackPolicyFile)},
 		{"retention-policy", "RETENTION_POLICY", "JSON retention policy: {\"default\": {\"controlPlane\": \"2160h\", \"memories\": [{\"namespace\": …, \"memoryTypes\": […], \"ttl\": \"720h\"}]}, \"workspaces\": {…}} (default: keep everything)", "", str(&cfg.RetentionPolicy)},
 		{"retention-policy-file", "RETENTION_POLICY_FILE", "the same policy from a file", "", str(&cfg.RetentionPolicyFile)},

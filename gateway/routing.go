@@ -39,6 +39,12 @@ type FeedbackPolicy struct {
 	Default []backendtype.FeedbackType
 	// Workspaces overrides Default per workspace.
 	Workspaces map[string][]backendtype.FeedbackType
+	// BlindReviewDefault, when set, has workspaces not listed in
+	// BlindReviewWorkspaces review blind: reviewers are not shown the
+	// feedback's texts nor the memory's.
+	BlindReviewDefault bool
+	// BlindReviewWorkspaces overrides BlindReviewDefault per workspace.
+	BlindReviewWorkspaces map[string]bool
 }
 
 // DefaultFeedbackPolicy accepts HELPFUL and NOT_HELPFUL at once (they change
@@ -53,6 +59,15 @@ func (p FeedbackPolicy) AutoAccepts(workspaceID string, t backendtype.FeedbackTy
 		types = p.Default
 	}
 	return slices.Contains(types, t)
+}
+
+// BlindReview reports whether the workspace's reviewers decide without the
+// texts.
+func (p FeedbackPolicy) BlindReview(workspaceID string) bool {
+	if blind, ok := p.BlindReviewWorkspaces[workspaceID]; ok {
+		return blind
+	}
+	return p.BlindReviewDefault
 }
 
 // FeedbackJobID is "gwc_" + sha256("apply_feedback:{feedback_id}")[:24]: the
@@ -178,8 +193,7 @@ func (s *Service) authorizeReview(ctx context.Context, in ReviewFeedbackInput) (
 	if err != nil {
 		return Principal{}, MemoryFeedback{}, MemoryRef{}, err
 	}
-	owner := p.UserID != "" && p.UserID == ref.UserID && p.May(AccessWrite, refScope(ref))
-	if !owner && !p.May(AccessAdmin, refScope(ref)) {
+	if !mayReview(p, ref) {
 		return Principal{}, MemoryFeedback{}, MemoryRef{}, fmt.Errorf("%w: reviewing feedback needs ADMIN on the memory's namespace, or to be the memory's user", ErrForbidden)
 	}
 	return p, fb, ref, nil

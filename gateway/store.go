@@ -53,6 +53,9 @@ type FeedbackStore interface {
 	ReviewFeedback(ctx context.Context, review FeedbackReview) (stored MemoryFeedback, changed bool, err error)
 	// FeedbackContent returns feedback's text (content, for the worker).
 	FeedbackContent(ctx context.Context, feedbackID string) (FeedbackContent, error)
+	// FeedbackContents returns the text of each of the feedback ids that
+	// has any (for its reviewers).
+	FeedbackContents(ctx context.Context, feedbackIDs []string) (map[string]FeedbackContent, error)
 }
 
 // ReadStore serves the dashboard graph. Lists are ordered newest first by
@@ -251,6 +254,10 @@ type FeedbackFilter struct {
 	MemoryRefID  string
 	FeedbackType backendtype.FeedbackType
 	Status       FeedbackStatus
+	// Decided, when set, keeps only decided feedback (true: accepted or
+	// rejected, by a reviewer or the policy, whatever happened next) or
+	// only feedback awaiting review (false).
+	Decided *bool
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope
 }

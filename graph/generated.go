@@ -223,6 +223,14 @@ type ComplexityRoot struct {
 		Kind     func(childComplexity int) int
 	}
 
+	FeedbackReviewTexts struct {
+		Blind                 func(childComplexity int) int
+		Comment               func(childComplexity int) int
+		Correction            func(childComplexity int) int
+		MemoryText            func(childComplexity int) int
+		MemoryTextUnavailable func(childComplexity int) int
+	}
+
 	IngestConversationTurnError struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
@@ -276,6 +284,7 @@ type ComplexityRoot struct {
 		ReplacementRef func(childComplexity int) int
 		ResultReason   func(childComplexity int) int
 		ReviewReason   func(childComplexity int) int
+		ReviewTexts    func(childComplexity int) int
 		ReviewedAt     func(childComplexity int) int
 		ReviewedBy     func(childComplexity int) int
 		SourceEventID  func(childComplexity int) int
@@ -358,6 +367,7 @@ type ComplexityRoot struct {
 		RedriveOutboxEvents     func(childComplexity int, filter gateway.EventFilter) int
 		RedriveWebhookDelivery  func(childComplexity int, id string) int
 		ReviewMemoryFeedback    func(childComplexity int, input gateway.ReviewFeedbackInput) int
+		ReviewMemoryFeedbacks   func(childComplexity int, input gateway.ReviewFeedbacksInput) int
 		RotateWebhookSecret     func(childComplexity int, id string) int
 		UpdateWebhookEndpoint   func(childComplexity int, input gateway.UpdateWebhookEndpointInput) int
 	}
@@ -464,8 +474,24 @@ type ComplexityRoot struct {
 		TraceID   func(childComplexity int) int
 	}
 
+	ReviewMemoryFeedbackError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
 	ReviewMemoryFeedbackPayload struct {
 		Feedback func(childComplexity int) int
+	}
+
+	ReviewMemoryFeedbackResult struct {
+		Error    func(childComplexity int) int
+		Feedback func(childComplexity int) int
+		ID       func(childComplexity int) int
+	}
+
+	ReviewMemoryFeedbacksPayload struct {
+		Results func(childComplexity int) int
 	}
 
 	Session struct {
@@ -560,6 +586,8 @@ type MemoryFeedbackResolver interface {
 	Job(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.CommitJob, error)
 	OutboxEvent(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.OutboxEvent, error)
 	ReplacementRef(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.MemoryRef, error)
+
+	ReviewTexts(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.FeedbackReviewTexts, error)
 }
 type MemoryRefResolver interface {
 	Job(ctx context.Context, obj *gateway.MemoryRef) (*gateway.CommitJob, error)
@@ -578,6 +606,7 @@ type MutationResolver interface {
 	EraseSubject(ctx context.Context, input gateway.EraseSubjectInput) (*model.EraseSubjectPayload, error)
 	RecordMemoryFeedback(ctx context.Context, input gateway.RecordFeedbackInput) (*model.RecordMemoryFeedbackPayload, error)
 	ReviewMemoryFeedback(ctx context.Context, input gateway.ReviewFeedbackInput) (*model.ReviewMemoryFeedbackPayload, error)
+	ReviewMemoryFeedbacks(ctx context.Context, input gateway.ReviewFeedbacksInput) (*model.ReviewMemoryFeedbacksPayload, error)
 	ProcessOutbox(ctx context.Context, limit *int, workspaceID *string) (*gateway.ProcessOutboxResult, error)
 	RedriveOutboxEvent(ctx context.Context, id string) (*gateway.OutboxEvent, error)
 	RedriveOutboxEvents(ctx context.Context, filter gateway.EventFilter) (*model.RedriveOutboxEventsPayload, error)
@@ -1364,6 +1393,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ErasureResidue.Kind(childComplexity), true
 
+	case "FeedbackReviewTexts.blind":
+		if e.ComplexityRoot.FeedbackReviewTexts.Blind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackReviewTexts.Blind(childComplexity), true
+	case "FeedbackReviewTexts.comment":
+		if e.ComplexityRoot.FeedbackReviewTexts.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackReviewTexts.Comment(childComplexity), true
+	case "FeedbackReviewTexts.correction":
+		if e.ComplexityRoot.FeedbackReviewTexts.Correction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackReviewTexts.Correction(childComplexity), true
+	case "FeedbackReviewTexts.memoryText":
+		if e.ComplexityRoot.FeedbackReviewTexts.MemoryText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackReviewTexts.MemoryText(childComplexity), true
+	case "FeedbackReviewTexts.memoryTextUnavailable":
+		if e.ComplexityRoot.FeedbackReviewTexts.MemoryTextUnavailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackReviewTexts.MemoryTextUnavailable(childComplexity), true
+
 	case "IngestConversationTurnError.code":
 		if e.ComplexityRoot.IngestConversationTurnError.Code == nil {
 			break
@@ -1574,6 +1634,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryFeedback.ReviewReason(childComplexity), true
+	case "MemoryFeedback.reviewTexts":
+		if e.ComplexityRoot.MemoryFeedback.ReviewTexts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedback.ReviewTexts(childComplexity), true
 	case "MemoryFeedback.reviewedAt":
 		if e.ComplexityRoot.MemoryFeedback.ReviewedAt == nil {
 			break
@@ -2017,6 +2083,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReviewMemoryFeedback(childComplexity, args["input"].(gateway.ReviewFeedbackInput)), true
+	case "Mutation.reviewMemoryFeedbacks":
+		if e.ComplexityRoot.Mutation.ReviewMemoryFeedbacks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviewMemoryFeedbacks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviewMemoryFeedbacks(childComplexity, args["input"].(gateway.ReviewFeedbacksInput)), true
 	case "Mutation.rotateWebhookSecret":
 		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
 			break
@@ -2561,12 +2638,57 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RetrieveContextPayload.TraceID(childComplexity), true
 
+	case "ReviewMemoryFeedbackError.code":
+		if e.ComplexityRoot.ReviewMemoryFeedbackError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackError.Code(childComplexity), true
+	case "ReviewMemoryFeedbackError.field":
+		if e.ComplexityRoot.ReviewMemoryFeedbackError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackError.Field(childComplexity), true
+	case "ReviewMemoryFeedbackError.message":
+		if e.ComplexityRoot.ReviewMemoryFeedbackError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackError.Message(childComplexity), true
+
 	case "ReviewMemoryFeedbackPayload.feedback":
 		if e.ComplexityRoot.ReviewMemoryFeedbackPayload.Feedback == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ReviewMemoryFeedbackPayload.Feedback(childComplexity), true
+
+	case "ReviewMemoryFeedbackResult.error":
+		if e.ComplexityRoot.ReviewMemoryFeedbackResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackResult.Error(childComplexity), true
+	case "ReviewMemoryFeedbackResult.feedback":
+		if e.ComplexityRoot.ReviewMemoryFeedbackResult.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackResult.Feedback(childComplexity), true
+	case "ReviewMemoryFeedbackResult.id":
+		if e.ComplexityRoot.ReviewMemoryFeedbackResult.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbackResult.ID(childComplexity), true
+
+	case "ReviewMemoryFeedbacksPayload.results":
+		if e.ComplexityRoot.ReviewMemoryFeedbacksPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewMemoryFeedbacksPayload.Results(childComplexity), true
 
 	case "Session.auditEntries":
 		if e.ComplexityRoot.Session.AuditEntries == nil {
@@ -2822,6 +2944,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RecordMemoryFeedbackInput", ec.unmarshalInputRecordMemoryFeedbackInput),
 			graphql.NewInputUnmarshaler("RetrieveContextInput", ec.unmarshalInputRetrieveContextInput),
 			graphql.NewInputUnmarshaler("ReviewMemoryFeedbackInput", ec.unmarshalInputReviewMemoryFeedbackInput),
+			graphql.NewInputUnmarshaler("ReviewMemoryFeedbacksInput", ec.unmarshalInputReviewMemoryFeedbacksInput),
 			graphql.NewInputUnmarshaler("TraceInput", ec.unmarshalInputTraceInput),
 			graphql.NewInputUnmarshaler("TurnPolicyInput", ec.unmarshalInputTurnPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateWebhookEndpointInput", ec.unmarshalInputUpdateWebhookEndpointInput),
@@ -3071,6 +3194,8 @@ enum TextUnavailable {
   NOT_FOUND
   "The backend did not answer in time, or failed."
   BACKEND_FAILED
+  "The memory was corrected or deleted since: its ref is no longer live."
+  RETIRED
 }
 
 "A configured backend as the gateway sees it now."
@@ -3429,7 +3554,7 @@ type AuditEntryConnection {
   pageInfo: PageInfo!
 }
 
-"Feedback on a memory. Its comment and correction text are content and are not exposed here."
+"Feedback on a memory. Its comment and correction text are content: only reviewTexts gives them, to whoever may decide it."
 type MemoryFeedback implements Node {
   id: ID!
   workspaceId: ID!
@@ -3461,6 +3586,24 @@ type MemoryFeedback implements Node {
   "Why it was SKIPPED or FAILED."
   resultReason: String
   appliedAt: Time
+  """
+  What a reviewer reads to decide: the feedback's texts and the memory's current text (read from its
+  backend). Null unless the key may decide this feedback (ADMIN on the memory's namespace, or the memory's
+  own user with WRITE there); DASHBOARD keys never get it.
+  """
+  reviewTexts: FeedbackReviewTexts
+}
+
+"What a reviewer reads to decide a piece of feedback."
+type FeedbackReviewTexts {
+  "The workspace reviews blind (its feedback policy's blindReview): no text is given."
+  blind: Boolean!
+  comment: String
+  correction: String
+  "The memory as its backend holds it now."
+  memoryText: String
+  "Why memoryText is not given (not when blind)."
+  memoryTextUnavailable: TextUnavailable
 }
 
 type MemoryFeedbackEdge {
@@ -3575,6 +3718,34 @@ input ReviewMemoryFeedbackInput {
 
 type ReviewMemoryFeedbackPayload {
   feedback: MemoryFeedback!
+}
+
+"One decision on up to 100 pieces of feedback."
+input ReviewMemoryFeedbacksInput {
+  ids: [ID!]!
+  decision: FeedbackDecision!
+  "Why (control-plane text, redacted; at most 1 KiB), recorded on each."
+  reason: String
+}
+
+"Why one id of a bulk review was not decided: the code, message and field a single review would have given."
+type ReviewMemoryFeedbackError {
+  code: String!
+  message: String!
+  "The input field at fault, e.g. input.ids[3]."
+  field: String
+}
+
+"One id's outcome: the feedback as decided, or its error."
+type ReviewMemoryFeedbackResult {
+  id: ID!
+  feedback: MemoryFeedback
+  error: ReviewMemoryFeedbackError
+}
+
+type ReviewMemoryFeedbacksPayload {
+  "One result per id, in the order given."
+  results: [ReviewMemoryFeedbackResult!]!
 }
 
 type RecordMemoryFeedbackPayload {
@@ -3694,6 +3865,8 @@ input MemoryFeedbackFilter {
   memoryRefId: ID
   feedbackType: FeedbackType
   status: FeedbackStatus
+  "true: decided items only (accepted or rejected, by a reviewer or the policy); false: those awaiting review."
+  decided: Boolean
 }
 
 "A kind of change a webhook endpoint can receive."
@@ -3872,6 +4045,12 @@ type Mutation {
   recordMemoryFeedback(input: RecordMemoryFeedbackInput!): RecordMemoryFeedbackPayload!
   "Accept or reject RECEIVED feedback (ADMIN on the memory's namespace, or the memory's own user). Accepting a correction or delete request routes it to the backend that owns the memory."
   reviewMemoryFeedback(input: ReviewMemoryFeedbackInput!): ReviewMemoryFeedbackPayload!
+  """
+  Accept or reject several pieces of feedback (at most 100): each id is decided as reviewMemoryFeedback
+  would, with its own scope check, so one id out of reach or decided the other way never fails the others.
+  Sending it again decides nothing new.
+  """
+  reviewMemoryFeedbacks(input: ReviewMemoryFeedbacksInput!): ReviewMemoryFeedbacksPayload!
   """
   Admin: process up to limit due outbox events now. A workspace's admin key drains its own workspace
   (workspaceId, when given, must be it); only the operator key (workspace "*") drains every workspace,
@@ -4256,6 +4435,22 @@ func (ec *executionContext) childFields_ErasureResidue(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ErasureResidue", field.Name)
 }
 
+func (ec *executionContext) childFields_FeedbackReviewTexts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "blind":
+		return ec.fieldContext_FeedbackReviewTexts_blind(ctx, field)
+	case "comment":
+		return ec.fieldContext_FeedbackReviewTexts_comment(ctx, field)
+	case "correction":
+		return ec.fieldContext_FeedbackReviewTexts_correction(ctx, field)
+	case "memoryText":
+		return ec.fieldContext_FeedbackReviewTexts_memoryText(ctx, field)
+	case "memoryTextUnavailable":
+		return ec.fieldContext_FeedbackReviewTexts_memoryTextUnavailable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeedbackReviewTexts", field.Name)
+}
+
 func (ec *executionContext) childFields_IngestConversationTurnError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -4378,6 +4573,8 @@ func (ec *executionContext) childFields_MemoryFeedback(ctx context.Context, fiel
 		return ec.fieldContext_MemoryFeedback_resultReason(ctx, field)
 	case "appliedAt":
 		return ec.fieldContext_MemoryFeedback_appliedAt(ctx, field)
+	case "reviewTexts":
+		return ec.fieldContext_MemoryFeedback_reviewTexts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryFeedback", field.Name)
 }
@@ -4660,12 +4857,44 @@ func (ec *executionContext) childFields_RetrieveContextPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type RetrieveContextPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ReviewMemoryFeedbackError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ReviewMemoryFeedbackError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ReviewMemoryFeedbackError_message(ctx, field)
+	case "field":
+		return ec.fieldContext_ReviewMemoryFeedbackError_field(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewMemoryFeedbackError", field.Name)
+}
+
 func (ec *executionContext) childFields_ReviewMemoryFeedbackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "feedback":
 		return ec.fieldContext_ReviewMemoryFeedbackPayload_feedback(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReviewMemoryFeedbackPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ReviewMemoryFeedbackResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReviewMemoryFeedbackResult_id(ctx, field)
+	case "feedback":
+		return ec.fieldContext_ReviewMemoryFeedbackResult_feedback(ctx, field)
+	case "error":
+		return ec.fieldContext_ReviewMemoryFeedbackResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewMemoryFeedbackResult", field.Name)
+}
+
+func (ec *executionContext) childFields_ReviewMemoryFeedbacksPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "results":
+		return ec.fieldContext_ReviewMemoryFeedbacksPayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewMemoryFeedbacksPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5178,6 +5407,20 @@ func (ec *executionContext) field_Mutation_reviewMemoryFeedback_args(ctx context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (gateway.ReviewFeedbackInput, error) {
 			return ec.unmarshalNReviewMemoryFeedbackInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐReviewFeedbackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reviewMemoryFeedbacks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (gateway.ReviewFeedbacksInput, error) {
+			return ec.unmarshalNReviewMemoryFeedbacksInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐReviewFeedbacksInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8718,6 +8961,121 @@ func (ec *executionContext) fieldContext_ErasureResidue_erasable(_ context.Conte
 	return graphql.NewScalarFieldContext("ErasureResidue", field, true, false, "Boolean")
 }
 
+func (ec *executionContext) _FeedbackReviewTexts_blind(ctx context.Context, field graphql.CollectedField, obj *gateway.FeedbackReviewTexts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackReviewTexts_blind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackReviewTexts_blind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackReviewTexts", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FeedbackReviewTexts_comment(ctx context.Context, field graphql.CollectedField, obj *gateway.FeedbackReviewTexts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackReviewTexts_comment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Comment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackReviewTexts_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackReviewTexts", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeedbackReviewTexts_correction(ctx context.Context, field graphql.CollectedField, obj *gateway.FeedbackReviewTexts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackReviewTexts_correction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Correction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackReviewTexts_correction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackReviewTexts", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeedbackReviewTexts_memoryText(ctx context.Context, field graphql.CollectedField, obj *gateway.FeedbackReviewTexts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackReviewTexts_memoryText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MemoryText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackReviewTexts_memoryText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackReviewTexts", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeedbackReviewTexts_memoryTextUnavailable(ctx context.Context, field graphql.CollectedField, obj *gateway.FeedbackReviewTexts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackReviewTexts_memoryTextUnavailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MemoryTextUnavailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.TextUnavailable) graphql.Marshaler {
+			return ec.marshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackReviewTexts_memoryTextUnavailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackReviewTexts", field, false, false, "TextUnavailable")
+}
+
 func (ec *executionContext) _IngestConversationTurnError_code(ctx context.Context, field graphql.CollectedField, obj *model.IngestConversationTurnError) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9781,6 +10139,38 @@ func (ec *executionContext) _MemoryFeedback_appliedAt(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_MemoryFeedback_appliedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MemoryFeedback", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MemoryFeedback_reviewTexts(ctx context.Context, field graphql.CollectedField, obj *gateway.MemoryFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedback_reviewTexts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MemoryFeedback().ReviewTexts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.FeedbackReviewTexts) graphql.Marshaler {
+			return ec.marshalOFeedbackReviewTexts2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackReviewTexts(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedback_reviewTexts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MemoryFeedback",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeedbackReviewTexts(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MemoryFeedbackConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MemoryFeedbackConnection) (ret graphql.Marshaler) {
@@ -11134,6 +11524,50 @@ func (ec *executionContext) fieldContext_Mutation_reviewMemoryFeedback(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reviewMemoryFeedback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reviewMemoryFeedbacks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reviewMemoryFeedbacks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReviewMemoryFeedbacks(ctx, fc.Args["input"].(gateway.ReviewFeedbacksInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReviewMemoryFeedbacksPayload) graphql.Marshaler {
+			return ec.marshalNReviewMemoryFeedbacksPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbacksPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reviewMemoryFeedbacks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewMemoryFeedbacksPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reviewMemoryFeedbacks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13671,6 +14105,75 @@ func (ec *executionContext) fieldContext_RetrieveContextPayload_traceId(_ contex
 	return graphql.NewScalarFieldContext("RetrieveContextPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _ReviewMemoryFeedbackError_code(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewMemoryFeedbackError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbackError_message(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewMemoryFeedbackError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbackError_field(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewMemoryFeedbackError", field, false, false, "String")
+}
+
 func (ec *executionContext) _ReviewMemoryFeedbackPayload_feedback(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13698,6 +14201,125 @@ func (ec *executionContext) fieldContext_ReviewMemoryFeedbackPayload_feedback(_ 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MemoryFeedback(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbackResult_id(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackResult_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackResult_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewMemoryFeedbackResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbackResult_feedback(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackResult_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feedback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.MemoryFeedback) graphql.Marshaler {
+			return ec.marshalOMemoryFeedback2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐMemoryFeedback(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackResult_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewMemoryFeedbackResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MemoryFeedback(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbackResult_error(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbackResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbackResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReviewMemoryFeedbackError) graphql.Marshaler {
+			return ec.marshalOReviewMemoryFeedbackError2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbackResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewMemoryFeedbackResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewMemoryFeedbackError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReviewMemoryFeedbacksPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.ReviewMemoryFeedbacksPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewMemoryFeedbacksPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ReviewMemoryFeedbackResult) graphql.Marshaler {
+			return ec.marshalNReviewMemoryFeedbackResult2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewMemoryFeedbacksPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewMemoryFeedbacksPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewMemoryFeedbackResult(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16436,7 +17058,7 @@ func (ec *executionContext) unmarshalInputMemoryFeedbackFilter(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "userId", "memoryRefId", "feedbackType", "status"}
+	fieldsInOrder := [...]string{"workspaceId", "userId", "memoryRefId", "feedbackType", "status", "decided"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16478,6 +17100,13 @@ func (ec *executionContext) unmarshalInputMemoryFeedbackFilter(ctx context.Conte
 				return it, err
 			}
 			it.Status = data
+		case "decided":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decided"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Decided = data
 		}
 	}
 	return it, nil
@@ -16933,6 +17562,62 @@ func (ec *executionContext) unmarshalInputReviewMemoryFeedbackInput(ctx context.
 func UnmarshalReviewMemoryFeedbackInput(ctx context.Context, raw any) (gateway.ReviewFeedbackInput, error) {
 	var out gateway.ReviewFeedbackInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReviewMemoryFeedbackInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReviewMemoryFeedbacksInput(ctx context.Context, obj any) (gateway.ReviewFeedbacksInput, error) {
+	var it gateway.ReviewFeedbacksInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ids", "decision", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ids":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ids"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDs = data
+		case "decision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decision"))
+			data, err := ec.unmarshalNFeedbackDecision2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackDecision(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Decision = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReviewMemoryFeedbacksInput unmarshals raw into the ReviewMemoryFeedbacksInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReviewMemoryFeedbacksInput(ctx context.Context, raw any) (gateway.ReviewFeedbacksInput, error) {
+	var out gateway.ReviewFeedbacksInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReviewMemoryFeedbacksInput", raw, &out)
 	return out, err
 }
 
@@ -18424,6 +19109,59 @@ func (ec *executionContext) _ErasureResidue(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var feedbackReviewTextsImplementors = []string{"FeedbackReviewTexts"}
+
+func (ec *executionContext) _FeedbackReviewTexts(ctx context.Context, sel ast.SelectionSet, obj *gateway.FeedbackReviewTexts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, feedbackReviewTextsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeedbackReviewTexts")
+		case "blind":
+			out.Values[i] = ec._FeedbackReviewTexts_blind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "comment":
+			out.Values[i] = ec._FeedbackReviewTexts_comment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "correction":
+			out.Values[i] = ec._FeedbackReviewTexts_correction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "memoryText":
+			out.Values[i] = ec._FeedbackReviewTexts_memoryText(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "memoryTextUnavailable":
+			out.Values[i] = ec._FeedbackReviewTexts_memoryTextUnavailable(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var ingestConversationTurnErrorImplementors = []string{"IngestConversationTurnError"}
 
 func (ec *executionContext) _IngestConversationTurnError(ctx context.Context, sel ast.SelectionSet, obj *model.IngestConversationTurnError) graphql.Marshaler {
@@ -18817,6 +19555,12 @@ func (ec *executionContext) _MemoryFeedback(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "reviewTexts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MemoryFeedback_reviewTexts(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19271,6 +20015,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reviewMemoryFeedback":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reviewMemoryFeedback(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewMemoryFeedbacks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reviewMemoryFeedbacks(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -20046,6 +20797,49 @@ func (ec *executionContext) _RetrieveContextPayload(ctx context.Context, sel ast
 	return out
 }
 
+var reviewMemoryFeedbackErrorImplementors = []string{"ReviewMemoryFeedbackError"}
+
+func (ec *executionContext) _ReviewMemoryFeedbackError(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewMemoryFeedbackError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewMemoryFeedbackErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewMemoryFeedbackError")
+		case "code":
+			out.Values[i] = ec._ReviewMemoryFeedbackError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ReviewMemoryFeedbackError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._ReviewMemoryFeedbackError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var reviewMemoryFeedbackPayloadImplementors = []string{"ReviewMemoryFeedbackPayload"}
 
 func (ec *executionContext) _ReviewMemoryFeedbackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewMemoryFeedbackPayload) graphql.Marshaler {
@@ -20059,6 +20853,82 @@ func (ec *executionContext) _ReviewMemoryFeedbackPayload(ctx context.Context, se
 			out.Values[i] = graphql.MarshalString("ReviewMemoryFeedbackPayload")
 		case "feedback":
 			out.Values[i] = ec._ReviewMemoryFeedbackPayload_feedback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reviewMemoryFeedbackResultImplementors = []string{"ReviewMemoryFeedbackResult"}
+
+func (ec *executionContext) _ReviewMemoryFeedbackResult(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewMemoryFeedbackResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewMemoryFeedbackResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewMemoryFeedbackResult")
+		case "id":
+			out.Values[i] = ec._ReviewMemoryFeedbackResult_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "feedback":
+			out.Values[i] = ec._ReviewMemoryFeedbackResult_feedback(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ReviewMemoryFeedbackResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reviewMemoryFeedbacksPayloadImplementors = []string{"ReviewMemoryFeedbacksPayload"}
+
+func (ec *executionContext) _ReviewMemoryFeedbacksPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewMemoryFeedbacksPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewMemoryFeedbacksPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewMemoryFeedbacksPayload")
+		case "results":
+			out.Values[i] = ec._ReviewMemoryFeedbacksPayload_results(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22027,6 +22897,39 @@ func (ec *executionContext) marshalNReviewMemoryFeedbackPayload2ᚖgithubᚗcom�
 	return ec._ReviewMemoryFeedbackPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNReviewMemoryFeedbackResult2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackResult(ctx context.Context, sel ast.SelectionSet, v model.ReviewMemoryFeedbackResult) graphql.Marshaler {
+	return ec._ReviewMemoryFeedbackResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReviewMemoryFeedbackResult2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackResultᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ReviewMemoryFeedbackResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReviewMemoryFeedbackResult2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNReviewMemoryFeedbacksInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐReviewFeedbacksInput(ctx context.Context, v any) (gateway.ReviewFeedbacksInput, error) {
+	res, err := ec.unmarshalInputReviewMemoryFeedbacksInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReviewMemoryFeedbacksPayload2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbacksPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReviewMemoryFeedbacksPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReviewMemoryFeedbacksPayload!")
+		return graphql.Null
+	}
+	return ec._ReviewMemoryFeedbacksPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐSession(ctx context.Context, sel ast.SelectionSet, v *gateway.Session) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Session!")
@@ -22600,6 +23503,13 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOFeedbackReviewTexts2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackReviewTexts(ctx context.Context, sel ast.SelectionSet, v *gateway.FeedbackReviewTexts) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FeedbackReviewTexts(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus(ctx context.Context, v any) (gateway.FeedbackStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalOFeedbackStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐFeedbackStatus[tmp]
@@ -22977,6 +23887,13 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOReviewMemoryFeedbackError2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐReviewMemoryFeedbackError(ctx context.Context, sel ast.SelectionSet, v *model.ReviewMemoryFeedbackError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ReviewMemoryFeedbackError(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOSession2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐSession(ctx context.Context, sel ast.SelectionSet, v *gateway.Session) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -23038,11 +23955,13 @@ var (
 		"NOT_READABLE":   gateway.TextNotReadable,
 		"NOT_FOUND":      gateway.TextNotFound,
 		"BACKEND_FAILED": gateway.TextBackendFailed,
+		"RETIRED":        gateway.TextRetired,
 	}
 	marshalOTextUnavailable2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTextUnavailable = map[gateway.TextUnavailable]string{
 		gateway.TextNotReadable:   "NOT_READABLE",
 		gateway.TextNotFound:      "NOT_FOUND",
 		gateway.TextBackendFailed: "BACKEND_FAILED",
+		gateway.TextRetired:       "RETIRED",
 	}
 )
 

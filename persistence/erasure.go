@@ -107,8 +107,9 @@ func (s *Store) CreateErasure(ctx context.Context, req gateway.ErasureRequest, j
 	return stored, created, nil
 }
 
-// eraseFeedbackTexts removes the comments and corrections the subject gave:
-// they are content. The feedback rows stay (ids, types, statuses).
+// eraseFeedbackTexts removes the comments and corrections the subject gave
+// (they are content) and the reasons their reviewers wrote. The feedback
+// rows stay (ids, types, statuses, who decided and when).
 func eraseFeedbackTexts(ctx context.Context, tx bun.Tx, scope gateway.ErasureScope) error {
 	feedback := tx.NewSelect().Model((*feedbackRow)(nil)).Column("f.id").
 		Where("f.workspace_id = ?", scope.WorkspaceID).
@@ -123,6 +124,23 @@ func eraseFeedbackTexts(ctx context.Context, tx bun.Tx, scope gateway.ErasureSco
 	_, err := tx.NewDelete().Model((*feedbackContentRow)(nil)).Where("fc.feedback_id IN (?)", feedback).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("error erasing feedback texts: %w", err)
+	}
+	// A reviewer's reason is the operator's text, but it was written about
+	// the subject's feedback and may quote it: it goes too.
+	reasons := tx.NewUpdate().Model((*feedbackRow)(nil)).Set("review_reason = NULL").
+		Where("f.workspace_id = ?", scope.WorkspaceID).
+		Where("f.user_id = ?", scope.UserID).
+		Where("f.review_reason IS NOT NULL")
+	if scope.AgentID != "" {
+		reasons = reasons.Where("f.agent_id = ?", scope.AgentID)
+	}
+	if scope.Namespace != "" {
+		cond, args := namespace.Condition("f.namespace", scope.Namespace)
+		reasons = reasons.Where(cond, args...)
+	}
+	_, err = reasons.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error erasing review reasons: %w", err)
 	}
 	return nil
 }

@@ -189,6 +189,13 @@ func applyFeedbackFilter(q *bun.SelectQuery, f gateway.FeedbackFilter) *bun.Sele
 	q = whereEq(q, "f.user_id", f.UserID)
 	q = whereEq(q, "f.memory_ref_id", f.MemoryRefID)
 	q = whereEq(q, "f.feedback_type", string(f.FeedbackType))
+	switch {
+	case f.Decided == nil:
+	case *f.Decided:
+		q = q.Where("f.status <> ?", gateway.FeedbackReceived)
+	default:
+		q = q.Where("f.status = ?", gateway.FeedbackReceived)
+	}
 	return whereEq(q, "f.status", string(f.Status))
 }
 

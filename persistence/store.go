@@ -248,6 +248,22 @@ func (s *Store) FeedbackContent(ctx context.Context, feedbackID string) (gateway
 	return gateway.FeedbackContent{Comment: row.Comment, Correction: row.Correction}, nil
 }
 
+// FeedbackContents implements gateway.FeedbackStore.
+func (s *Store) FeedbackContents(ctx context.Context, feedbackIDs []string) (map[string]gateway.FeedbackContent, error) {
+	out := make(map[string]gateway.FeedbackContent, len(feedbackIDs))
+	if len(feedbackIDs) == 0 {
+		return out, nil
+	}
+	var rows []feedbackContentRow
+	if err := s.db.NewSelect().Model(&rows).Where("fc.feedback_id IN (?)", bun.List(feedbackIDs)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("error selecting feedback contents: %w", err)
+	}
+	for _, r := range rows {
+		out[r.FeedbackID] = gateway.FeedbackContent{Comment: r.Comment, Correction: r.Correction}
+	}
+	return out, nil
+}
+
 // OutboxSummaries implements gateway.ReadStore.
 func (s *Store) OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]gateway.OutboxSummary, error) {
 	out := make(map[string]gateway.OutboxSummary, len(jobIDs))

@@ -13,13 +13,21 @@ import (
 // feedbackPolicyDoc is the JSON form of the feedback auto-accept policy:
 //
 //	{"default": ["HELPFUL", "NOT_HELPFUL"],
-//	 "workspaces": {"acme": ["HELPFUL", "NOT_HELPFUL", "CORRECTION"]}}
+//	 "workspaces": {"acme": ["HELPFUL", "NOT_HELPFUL", "CORRECTION"]},
+//	 "blindReview": {"default": false, "workspaces": {"acme": true}}}
 //
 // Types are the GraphQL FeedbackType names. A workspace listed replaces the
 // default for that workspace; an empty list means everything is reviewed.
+// blindReview says where reviewers decide without the texts.
 type feedbackPolicyDoc struct {
-	Default    *[]string           `json:"default"`
-	Workspaces map[string][]string `json:"workspaces"`
+	Default     *[]string           `json:"default"`
+	Workspaces  map[string][]string `json:"workspaces"`
+	BlindReview *blindReviewDoc     `json:"blindReview"`
+}
+
+type blindReviewDoc struct {
+	Default    bool            `json:"default"`
+	Workspaces map[string]bool `json:"workspaces"`
 }
 
 // LoadFeedbackPolicy reads the auto-accept policy from inline JSON or, when
@@ -40,7 +48,7 @@ func LoadFeedbackPolicy(inline, path string) (*gateway.FeedbackPolicy, error) {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("invalid feedback policy (want {\"default\": [...], \"workspaces\": {\"ws\": [...]}}): %w", err)
+		return nil, fmt.Errorf("invalid feedback policy (want {\"default\": [...], \"workspaces\": {\"ws\": [...]}, \"blindReview\": {\"default\": false, \"workspaces\": {\"ws\": true}}}): %w", err)
 	}
 	p := gateway.DefaultFeedbackPolicy
 	if doc.Default != nil {
@@ -59,6 +67,10 @@ func LoadFeedbackPolicy(inline, path string) (*gateway.FeedbackPolicy, error) {
 			}
 			p.Workspaces[ws] = types
 		}
+	}
+	if doc.BlindReview != nil {
+		p.BlindReviewDefault = doc.BlindReview.Default
+		p.BlindReviewWorkspaces = doc.BlindReview.Workspaces
 	}
 	return &p, nil
 }

@@ -40,8 +40,19 @@ func TestLoadFeedbackPolicy(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, p.AutoAccepts("any", backendtype.FeedbackCorrection))
 	require.False(t, p.AutoAccepts("any", backendtype.FeedbackHelpful))
+	require.False(t, p.BlindReview("any"), "reviewers see the texts unless a workspace says otherwise")
 
-	for _, bad := range []string{`{"default": ["LOVED"]}`, `{"defaults": []}`, `[`} {
+	p, err = policy.LoadFeedbackPolicy(`{"blindReview": {"workspaces": {"acme": true}}}`, "")
+	require.NoError(t, err)
+	require.True(t, p.BlindReview("acme"))
+	require.False(t, p.BlindReview("globex"))
+	require.True(t, p.AutoAccepts("acme", backendtype.FeedbackHelpful), "the auto-accept default stays")
+	p, err = policy.LoadFeedbackPolicy(`{"blindReview": {"default": true, "workspaces": {"globex": false}}}`, "")
+	require.NoError(t, err)
+	require.True(t, p.BlindReview("acme"))
+	require.False(t, p.BlindReview("globex"))
+
+	for _, bad := range []string{`{"default": ["LOVED"]}`, `{"defaults": []}`, `[`, `{"blindReview": {"acme": true}}`, `{"blindReview": true}`} {
 		_, err := policy.LoadFeedbackPolicy(bad, "")
 		require.ErrorContains(t, err, "invalid feedback policy", bad)
 	}

@@ -169,6 +169,13 @@ func (r *memoryRefResolver) Supersedes(ctx context.Context, obj *gateway.MemoryR
 }
 
 // Job implements graph.MemoryFeedbackResolver.
+// ReviewTexts implements graph.MemoryFeedbackResolver: null unless the
+// caller may decide the feedback.
+func (r *memoryFeedbackResolver) ReviewTexts(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.FeedbackReviewTexts, error) {
+	return loadOptional(ctx, loadersFrom(ctx).reviewTexts, &obj.ID)
+}
+
+// Job implements graph.MemoryFeedbackResolver.
 func (r *memoryFeedbackResolver) Job(ctx context.Context, obj *gateway.MemoryFeedback) (*gateway.CommitJob, error) {
 	return loadOptional(ctx, loadersFrom(ctx).jobs, obj.JobID)
 }

@@ -25,6 +25,9 @@ type loaders struct {
 	summaries *idLoader[gateway.OutboxSummary]
 	feedback  *idLoader[gateway.MemoryFeedback]
 	erasures  *idLoader[gateway.ErasureRequest]
+	// reviewTexts reads content: feedback texts and memory texts from the
+	// backends, only for feedback the caller may decide.
+	reviewTexts *idLoader[gateway.FeedbackReviewTexts]
 	// webhookEndpoints answers only the caller's workspace's endpoints.
 	webhookEndpoints *idLoader[gateway.WebhookEndpoint]
 
@@ -100,6 +103,7 @@ func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loa
 		events:           newIDLoader(byID(r.OutboxEventsByIDs), opt),
 		feedback:         newIDLoader(byID(r.FeedbackByIDs), opt),
 		erasures:         newIDLoader(byID(r.ErasureRequestsByIDs), opt),
+		reviewTexts:      newIDLoader(byID(svc.FeedbackReviewTexts), opt),
 		summaries:        newIDLoader(r.OutboxSummaries, opt),
 		refsByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByJob, keys, gateway.RefFilter{}, p)

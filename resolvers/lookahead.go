@@ -282,6 +282,9 @@ var lookAheadEdges = map[string]map[string]follow{
 		"replacementRef": idEdge(refsOf, func(f *gateway.MemoryFeedback) *string { return f.ReplacementRefID }, "MemoryRef", nil),
 		"job":            idEdge(jobsOf, func(f *gateway.MemoryFeedback) *string { return f.JobID }, "CommitJob", nil),
 		"outboxEvent":    idEdge(eventsOf, func(f *gateway.MemoryFeedback) *string { return f.OutboxEventID }, "OutboxEvent", nil),
+		// One read of the texts and one per backend and user, for the page.
+		"reviewTexts": idEdge(func(l *loaders) *idLoader[gateway.FeedbackReviewTexts] { return l.reviewTexts },
+			func(f *gateway.MemoryFeedback) *string { return &f.ID }, "", nil),
 	},
 	"ContextItem": {
 		"ref": idEdge(refsOf, func(c *gateway.ContextItem) *string { return c.RefID }, "MemoryRef", nil),

@@ -83,6 +83,41 @@ func (r *mutationResolver) ReviewMemoryFeedback(ctx context.Context, input gatew
 	return &model.ReviewMemoryFeedbackPayload{Feedback: &fb}, nil
 }
 
+// ReviewMemoryFeedbacks implements graph.MutationResolver: one result per
+// id, holding the feedback as decided or its coded error.
+func (r *mutationResolver) ReviewMemoryFeedbacks(ctx context.Context, input gateway.ReviewFeedbacksInput) (*model.ReviewMemoryFeedbacksPayload, error) {
+	outcomes, err := r.Service.ReviewMemoryFeedbacks(ctx, input)
+	if err != nil {
+		return nil, inArg("input", err)
+	}
+	results := make([]model.ReviewMemoryFeedbackResult, len(outcomes))
+	for i, o := range outcomes {
+		results[i].ID = o.ID
+		if o.Err == nil {
+			results[i].Feedback = &o.Feedback
+			continue
+		}
+		idPath := fmt.Sprintf("input.ids[%d]", i)
+		e := apierror.Classify(o.Err, func(field string) string {
+			if field == "id" {
+				return idPath
+			}
+			return "input." + field
+		})
+		switch e.Code {
+		case apierror.CodeInternal:
+			r.Env.Logger().ErrorContext(ctx, "graphql: internal error", slog.String("path", idPath), slog.String("err", o.Err.Error()))
+		case apierror.CodeUnavailable:
+			r.Env.Logger().WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", idPath), slog.String("err", o.Err.Error()))
+		}
+		results[i].Error = &model.ReviewMemoryFeedbackError{Code: e.Code, Message: e.Message}
+		if e.Field != "" {
+			results[i].Error.Field = &e.Field
+		}
+	}
+	return &model.ReviewMemoryFeedbacksPayload{Results: results}, nil
+}
+
 // CommitSession implements graph.MutationResolver.
 func (r *mutationResolver) CommitSession(ctx context.Context, input gateway.CommitSessionInput) (*model.CommitSessionPayload, error) {
 	res, err := r.Service.CommitSession(ctx, input)

@@ -171,8 +171,28 @@ type RedriveOutboxEventsPayload struct {
 	Events        []gateway.OutboxEvent `json:"events"`
 }
 
+// Why one id of a bulk review was not decided: the code, message and field a single review would have given.
+type ReviewMemoryFeedbackError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// The input field at fault, e.g. input.ids[3].
+	Field *string `json:"field,omitempty"`
+}
+
 type ReviewMemoryFeedbackPayload struct {
 	Feedback *gateway.MemoryFeedback `json:"feedback"`
+}
+
+// One id's outcome: the feedback as decided, or its error.
+type ReviewMemoryFeedbackResult struct {
+	ID       string                     `json:"id"`
+	Feedback *gateway.MemoryFeedback    `json:"feedback,omitempty"`
+	Error    *ReviewMemoryFeedbackError `json:"error,omitempty"`
+}
+
+type ReviewMemoryFeedbacksPayload struct {
+	// One result per id, in the order given.
+	Results []ReviewMemoryFeedbackResult `json:"results"`
 }
 
 type Subscription struct {
