@@ -25,6 +25,8 @@ type loaders struct {
 	summaries *idLoader[gateway.OutboxSummary]
 	feedback  *idLoader[gateway.MemoryFeedback]
 	erasures  *idLoader[gateway.ErasureRequest]
+	// attempts are the kept attempts of events, by event id.
+	attempts *idLoader[[]gateway.OutboxAttempt]
 	// webhookEndpoints answers only the caller's workspace's endpoints.
 	webhookEndpoints *idLoader[gateway.WebhookEndpoint]
 
@@ -101,6 +103,7 @@ func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loa
 		feedback:         newIDLoader(byID(r.FeedbackByIDs), opt),
 		erasures:         newIDLoader(byID(r.ErasureRequestsByIDs), opt),
 		summaries:        newIDLoader(r.OutboxSummaries, opt),
+		attempts:         newIDLoader(r.OutboxAttempts, opt),
 		refsByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByJob, keys, gateway.RefFilter{}, p)
 		}),
