@@ -125,11 +125,13 @@ const (
 
 // WriteResult is a backend's answer to a turn write.
 type WriteResult struct {
-	Status       ResultStatus
-	NativeID     string
-	NativeURI    string
-	Retryable    bool
-	ErrorCode    string
+	Status    ResultStatus
+	NativeID  string
+	NativeURI string
+	Retryable bool
+	ErrorCode string
+	// ErrorMessage says what failed without naming the backend: the
+	// gateway records it against its backend.
 	ErrorMessage string
 	// Response holds the backend's raw response fields; only the allow-list
 	// (the gateway's BackendResultMetadata) reaches the control plane.
@@ -173,13 +175,15 @@ type ProducedRef struct {
 
 // CommitResult is a backend's answer to an outbox operation.
 type CommitResult struct {
-	Status       ResultStatus
-	Refs         []ProducedRef
-	NativeID     string
-	NativeURI    string
-	RefType      RefType
-	Retryable    bool
-	ErrorCode    string
+	Status    ResultStatus
+	Refs      []ProducedRef
+	NativeID  string
+	NativeURI string
+	RefType   RefType
+	Retryable bool
+	ErrorCode string
+	// ErrorMessage says what failed without naming the backend (as
+	// WriteResult's).
 	ErrorMessage string
 	// RetryAfter asks the worker to look again after this long (Pending only).
 	RetryAfter time.Duration
@@ -286,10 +290,10 @@ func UnsupportedResult(reason string) CommitResult {
 }
 
 // EmptyCorrectionResult is an adapter's answer to a correction without text.
-func EmptyCorrectionResult(backend Backend) CommitResult {
+func EmptyCorrectionResult(_ Backend) CommitResult {
 	return CommitResult{
 		Status: ResultFailed, ErrorCode: ErrorCodeEmptyCorrection,
-		ErrorMessage: string(backend) + ": a correction needs replacement text",
+		ErrorMessage: "a correction needs replacement text",
 		Response:     map[string]any{"status": "error", "error_code": ErrorCodeEmptyCorrection, "retryable": false},
 	}
 }

@@ -92,6 +92,13 @@ type OutboxCompletion struct {
 	// backend deleted while committing DELETED in the same transaction.
 	Retire []RefRetirement
 
+	// Outcome is how the run ended, when the status alone does not say
+	// (AttemptOutcome derives it otherwise); StartedAt and FinishedAt
+	// bound the run. They become the run's OutboxAttempt.
+	Outcome    AttemptOutcome
+	StartedAt  time.Time
+	FinishedAt time.Time
+
 	maxAttempts int
 	// workspaceID is the event's, whose policy redacts its error text.
 	workspaceID string
@@ -143,7 +150,22 @@ func RetryDelayWithJitter(attempt int) time.Duration {
 // the completion to apply. It never panics and never returns an error: every
 // failure becomes a retry or a dead letter.
 func (s *OutboxExecutor) ExecuteOutboxEvent(ctx context.Context, e OutboxEvent, workerID string) OutboxCompletion {
-	now := s.clock()
+	started := s.clock()
+	c := s.execute(ctx, e, workerID, started)
+	c.StartedAt, c.FinishedAt = started, s.clock()
+	if c.AttemptOutcome() == AttemptBackendDown {
+		c.Metadata[metadataWaitingForBackend] = true
+	} else {
+		delete(c.Metadata, metadataWaitingForBackend)
+	}
+	return c
+}
+
+// metadataWaitingForBackend marks an event waiting for its backend's
+// breaker to close (WaitOf).
+const metadataWaitingForBackend = "waiting_for_backend"
+
+func (s *OutboxExecutor) execute(ctx context.Context, e OutboxEvent, workerID string, now time.Time) OutboxCompletion {
 	c := OutboxCompletion{
 		EventID: e.ID, JobID: e.JobID, Backend: e.Backend, Operation: e.Operation, FenceWorker: workerID, FenceClaim: e.ClaimCount,
 		AttemptCount: e.AttemptCount, NextRetryAt: e.NextRetryAt, Metadata: SafeMetadata(e.Metadata),
@@ -232,6 +254,7 @@ func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, re
 			delay = time.Second
 		}
 		c.Status = OutboxPending
+		c.Outcome = AttemptBackendPending
 		c.AttemptCount = max(0, e.AttemptCount-1)
 		c.NextRetryAt = now.Add(delay)
 		return c
@@ -298,6 +321,7 @@ type backendOutage interface{ BackendDownUntil() time.Time }
 func (s *OutboxExecutor) waitForBackend(c OutboxCompletion, e OutboxEvent, now, until time.Time, code, msg string) OutboxCompletion {
 	s.noteError(&c, code, msg)
 	c.Status = OutboxPending
+	c.Outcome = AttemptBackendDown
 	c.AttemptCount = max(0, e.AttemptCount-1)
 	c.NextRetryAt = now
 	if until.After(now) {

@@ -232,6 +232,15 @@ func (r Reader) ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys 
 	return r.store.ListFeedbackGrouped(ctx, by, keys, f, p)
 }
 
+// OutboxAttempts returns the kept attempts of each event. Callers pass
+// events they could see.
+func (r Reader) OutboxAttempts(ctx context.Context, eventIDs []string) (map[string][]OutboxAttempt, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.store.OutboxAttempts(ctx, eventIDs)
+}
+
 // OutboxSummaries counts events per job. Callers pass jobs they could see.
 func (r Reader) OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error) {
 	if r.err != nil {

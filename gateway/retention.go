@@ -105,6 +105,9 @@ type RetentionStore interface {
 	// DeleteFinishedWebhookDeliveries deletes webhook deliveries that
 	// succeeded or were dead-lettered before.
 	DeleteFinishedWebhookDeliveries(ctx context.Context, ws WorkspaceSet, before time.Time, limit int) (int, error)
+	// DeleteFinishedAttempts deletes the attempts of finished events (not
+	// PENDING nor PROCESSING, or gone) that ended before.
+	DeleteFinishedAttempts(ctx context.Context, ws WorkspaceSet, before time.Time, limit int) (int, error)
 	// ExpiredRefs finds successful refs a TTL expired (created before,
 	// under the rule's namespace and of its types) whose deletion is not
 	// routed yet.

@@ -83,6 +83,10 @@ type ReadStore interface {
 	ListAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter, p PageRequest) (map[string]Page[AuditEntry], error)
 	ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter, p PageRequest) (map[string]Page[MemoryFeedback], error)
 
+	// OutboxAttempts returns the kept attempts of each event, newest
+	// first (every key present, possibly empty).
+	OutboxAttempts(ctx context.Context, eventIDs []string) (map[string][]OutboxAttempt, error)
+
 	// OutboxSummaries counts events by status per job id.
 	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
 	// OutboxSummary counts events by status under a filter.

@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	MemoryFeedback() MemoryFeedbackResolver
 	MemoryRef() MemoryRefResolver
 	Mutation() MutationResolver
+	OutboxAttempt() OutboxAttemptResolver
 	OutboxEvent() OutboxEventResolver
 	Query() QueryResolver
 	Session() SessionResolver
@@ -372,8 +373,21 @@ type ComplexityRoot struct {
 		UpdateWebhookEndpoint   func(childComplexity int, input gateway.UpdateWebhookEndpointInput) int
 	}
 
+	OutboxAttempt struct {
+		Attempt      func(childComplexity int) int
+		DurationMs   func(childComplexity int) int
+		ErrorCode    func(childComplexity int) int
+		ErrorMessage func(childComplexity int) int
+		FinishedAt   func(childComplexity int) int
+		Number       func(childComplexity int) int
+		Outcome      func(childComplexity int) int
+		StartedAt    func(childComplexity int) int
+		WorkerID     func(childComplexity int) int
+	}
+
 	OutboxEvent struct {
 		AttemptCount   func(childComplexity int) int
+		Attempts       func(childComplexity int, first *int) int
 		Backend        func(childComplexity int) int
 		CompletedAt    func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
@@ -394,6 +408,7 @@ type ComplexityRoot struct {
 		SessionID      func(childComplexity int) int
 		Status         func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+		WaitReason     func(childComplexity int) int
 		WorkspaceID    func(childComplexity int) int
 	}
 
@@ -414,6 +429,13 @@ type ComplexityRoot struct {
 		SkippedEvents    func(childComplexity int) int
 		SuccessEvents    func(childComplexity int) int
 		TotalEvents      func(childComplexity int) int
+	}
+
+	OutboxWait struct {
+		Backend  func(childComplexity int) int
+		Reason   func(childComplexity int) int
+		Until    func(childComplexity int) int
+		WorkerID func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -616,11 +638,16 @@ type MutationResolver interface {
 	RotateWebhookSecret(ctx context.Context, id string) (string, error)
 	RedriveWebhookDelivery(ctx context.Context, id string) (*gateway.WebhookDelivery, error)
 }
+type OutboxAttemptResolver interface {
+	DurationMs(ctx context.Context, obj *gateway.OutboxAttempt) (int, error)
+}
 type OutboxEventResolver interface {
 	Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error)
 	Owner(ctx context.Context, obj *gateway.OutboxEvent) (gateway.Job, error)
 	Feedback(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.MemoryFeedback, error)
 	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error)
+	Attempts(ctx context.Context, obj *gateway.OutboxEvent, first *int) ([]gateway.OutboxAttempt, error)
+	WaitReason(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.OutboxWait, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (gateway.Node, error)
@@ -2117,12 +2144,78 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateWebhookEndpoint(childComplexity, args["input"].(gateway.UpdateWebhookEndpointInput)), true
 
+	case "OutboxAttempt.attempt":
+		if e.ComplexityRoot.OutboxAttempt.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.Attempt(childComplexity), true
+	case "OutboxAttempt.durationMs":
+		if e.ComplexityRoot.OutboxAttempt.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.DurationMs(childComplexity), true
+	case "OutboxAttempt.errorCode":
+		if e.ComplexityRoot.OutboxAttempt.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.ErrorCode(childComplexity), true
+	case "OutboxAttempt.errorMessage":
+		if e.ComplexityRoot.OutboxAttempt.ErrorMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.ErrorMessage(childComplexity), true
+	case "OutboxAttempt.finishedAt":
+		if e.ComplexityRoot.OutboxAttempt.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.FinishedAt(childComplexity), true
+	case "OutboxAttempt.number":
+		if e.ComplexityRoot.OutboxAttempt.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.Number(childComplexity), true
+	case "OutboxAttempt.outcome":
+		if e.ComplexityRoot.OutboxAttempt.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.Outcome(childComplexity), true
+	case "OutboxAttempt.startedAt":
+		if e.ComplexityRoot.OutboxAttempt.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.StartedAt(childComplexity), true
+	case "OutboxAttempt.workerId":
+		if e.ComplexityRoot.OutboxAttempt.WorkerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxAttempt.WorkerID(childComplexity), true
+
 	case "OutboxEvent.attemptCount":
 		if e.ComplexityRoot.OutboxEvent.AttemptCount == nil {
 			break
 		}
 
 		return e.ComplexityRoot.OutboxEvent.AttemptCount(childComplexity), true
+	case "OutboxEvent.attempts":
+		if e.ComplexityRoot.OutboxEvent.Attempts == nil {
+			break
+		}
+
+		args, err := ec.field_OutboxEvent_attempts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.OutboxEvent.Attempts(childComplexity, args["first"].(*int)), true
 	case "OutboxEvent.backend":
 		if e.ComplexityRoot.OutboxEvent.Backend == nil {
 			break
@@ -2248,6 +2341,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEvent.UpdatedAt(childComplexity), true
+	case "OutboxEvent.waitReason":
+		if e.ComplexityRoot.OutboxEvent.WaitReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEvent.WaitReason(childComplexity), true
 	case "OutboxEvent.workspaceId":
 		if e.ComplexityRoot.OutboxEvent.WorkspaceID == nil {
 			break
@@ -2317,6 +2416,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxSummary.TotalEvents(childComplexity), true
+
+	case "OutboxWait.backend":
+		if e.ComplexityRoot.OutboxWait.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxWait.Backend(childComplexity), true
+	case "OutboxWait.reason":
+		if e.ComplexityRoot.OutboxWait.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxWait.Reason(childComplexity), true
+	case "OutboxWait.until":
+		if e.ComplexityRoot.OutboxWait.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxWait.Until(childComplexity), true
+	case "OutboxWait.workerId":
+		if e.ComplexityRoot.OutboxWait.WorkerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxWait.WorkerID(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -3502,6 +3626,74 @@ type OutboxEvent implements Node {
   feedback: MemoryFeedback
   "Refs this event produced."
   refs(first: Int = 20, after: String): MemoryRefConnection!
+  """
+  The event's runs, newest first, each with how it ended and its error: the last 25 are kept, and
+  retention deletes those of finished events. first is 1 to 25.
+  """
+  attempts(first: Int = 25): [OutboxAttempt!]!
+  "Why the event has not run yet (PENDING or PROCESSING); null once it is finished."
+  waitReason: OutboxWait
+}
+
+"One run of an outbox event: one claim by a worker and how it ended."
+type OutboxAttempt {
+  "Counts the event's runs (1, 2, …), never reused, not even after a re-drive."
+  number: Int!
+  "The event's attempt count after the run: a run given back (BACKEND_DOWN, BACKEND_PENDING) spends none, and a re-drive starts again."
+  attempt: Int!
+  "The worker that ran it (its lease holder)."
+  workerId: String!
+  outcome: OutboxAttemptOutcome!
+  "The error code of the run, as lastErrorCode tells it."
+  errorCode: String
+  "The error of the run, as lastError tells it (redacted and bounded, never content)."
+  errorMessage: String
+  startedAt: Time!
+  finishedAt: Time!
+  durationMs: Int!
+}
+
+"How one run of an outbox event ended."
+enum OutboxAttemptOutcome {
+  "The backend did the work."
+  SUCCESS
+  "Nothing to do: the backend cannot do it, or it was done already."
+  SKIPPED
+  "It failed and will be retried; the attempt is spent."
+  FAILED
+  "It failed for good: out of attempts, or not worth retrying."
+  DEAD_LETTER
+  "The backend is known to be down (its circuit breaker is open): the event waits without spending the attempt."
+  BACKEND_DOWN
+  "The backend is still working on it: it is looked at again later without spending the attempt."
+  BACKEND_PENDING
+  "The worker's lease expired before it finished (it died or stalled): the event was rescued."
+  LEASE_EXPIRED
+}
+
+"Why an outbox event has not run yet, from its stored state and its backend's breaker as this process sees it."
+type OutboxWait {
+  reason: OutboxWaitReason!
+  backend: BackendType!
+  "RETRY_DUE, BACKEND_PENDING, BREAKER_OPEN: when it is due again; LEASE_HELD: when the lease ends; LEASE_EXPIRED: when it ended."
+  until: Time
+  "LEASE_HELD, LEASE_EXPIRED: the worker holding the lease."
+  workerId: String
+}
+
+enum OutboxWaitReason {
+  "Due now: waiting for a worker to claim it."
+  QUEUED
+  "An attempt failed; the next is due at until."
+  RETRY_DUE
+  "The backend's circuit breaker is open; it runs again when the breaker next probes."
+  BREAKER_OPEN
+  "The backend is still working on it; it is looked at again at until."
+  BACKEND_PENDING
+  "A worker is running it under a lease until until."
+  LEASE_HELD
+  "The running worker's lease expired at until; the next rescue sweep hands it back."
+  LEASE_EXPIRED
 }
 
 type OutboxEventEdge {
@@ -4697,6 +4889,30 @@ func (ec *executionContext) childFields_MemoryText(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type MemoryText", field.Name)
 }
 
+func (ec *executionContext) childFields_OutboxAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_OutboxAttempt_number(ctx, field)
+	case "attempt":
+		return ec.fieldContext_OutboxAttempt_attempt(ctx, field)
+	case "workerId":
+		return ec.fieldContext_OutboxAttempt_workerId(ctx, field)
+	case "outcome":
+		return ec.fieldContext_OutboxAttempt_outcome(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_OutboxAttempt_errorCode(ctx, field)
+	case "errorMessage":
+		return ec.fieldContext_OutboxAttempt_errorMessage(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_OutboxAttempt_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_OutboxAttempt_finishedAt(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_OutboxAttempt_durationMs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboxAttempt", field.Name)
+}
+
 func (ec *executionContext) childFields_OutboxEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4743,6 +4959,10 @@ func (ec *executionContext) childFields_OutboxEvent(ctx context.Context, field g
 		return ec.fieldContext_OutboxEvent_feedback(ctx, field)
 	case "refs":
 		return ec.fieldContext_OutboxEvent_refs(ctx, field)
+	case "attempts":
+		return ec.fieldContext_OutboxEvent_attempts(ctx, field)
+	case "waitReason":
+		return ec.fieldContext_OutboxEvent_waitReason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutboxEvent", field.Name)
 }
@@ -4783,6 +5003,20 @@ func (ec *executionContext) childFields_OutboxSummary(ctx context.Context, field
 		return ec.fieldContext_OutboxSummary_deadLetterEvents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutboxSummary", field.Name)
+}
+
+func (ec *executionContext) childFields_OutboxWait(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_OutboxWait_reason(ctx, field)
+	case "backend":
+		return ec.fieldContext_OutboxWait_backend(ctx, field)
+	case "until":
+		return ec.fieldContext_OutboxWait_until(ctx, field)
+	case "workerId":
+		return ec.fieldContext_OutboxWait_workerId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboxWait", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5454,6 +5688,20 @@ func (ec *executionContext) field_Mutation_updateWebhookEndpoint_args(ctx contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_OutboxEvent_attempts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -11926,6 +12174,213 @@ func (ec *executionContext) fieldContext_Mutation_redriveWebhookDelivery(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _OutboxAttempt_number(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxAttempt_attempt(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxAttempt_workerId(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_workerId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_workerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboxAttempt_outcome(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.AttemptOutcome) graphql.Marshaler {
+			return ec.marshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "OutboxAttemptOutcome")
+}
+
+func (ec *executionContext) _OutboxAttempt_errorCode(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboxAttempt_errorMessage(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_errorMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_errorMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutboxAttempt_startedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboxAttempt_finishedAt(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboxAttempt_durationMs(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxAttempt_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutboxAttempt().DurationMs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxAttempt_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxAttempt", field, true, true, "Int")
+}
+
 func (ec *executionContext) _OutboxEvent_id(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12480,6 +12935,82 @@ func (ec *executionContext) fieldContext_OutboxEvent_refs(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _OutboxEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.OutboxEvent().Attempts(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.OutboxAttempt) graphql.Marshaler {
+			return ec.marshalNOutboxAttempt2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxAttemptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_attempts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboxEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxAttempt(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_OutboxEvent_attempts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutboxEvent_waitReason(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEvent_waitReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutboxEvent().WaitReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.OutboxWait) graphql.Marshaler {
+			return ec.marshalOOutboxWait2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWait(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEvent_waitReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboxEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxWait(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OutboxEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12735,6 +13266,98 @@ func (ec *executionContext) _OutboxSummary_deadLetterEvents(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_OutboxSummary_deadLetterEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OutboxSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxWait_reason(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxWait_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.OutboxWaitReason) graphql.Marshaler {
+			return ec.marshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxWait_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxWait", field, false, false, "OutboxWaitReason")
+}
+
+func (ec *executionContext) _OutboxWait_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxWait_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxWait_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxWait", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _OutboxWait_until(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxWait_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxWait_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxWait", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutboxWait_workerId(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxWait) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxWait_workerId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxWait_workerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxWait", field, false, false, "String")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -20099,6 +20722,80 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
+var outboxAttemptImplementors = []string{"OutboxAttempt"}
+
+func (ec *executionContext) _OutboxAttempt(ctx context.Context, sel ast.SelectionSet, obj *gateway.OutboxAttempt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboxAttemptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboxAttempt")
+		case "number":
+			out.Values[i] = ec._OutboxAttempt_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempt":
+			out.Values[i] = ec._OutboxAttempt_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "workerId":
+			out.Values[i] = ec._OutboxAttempt_workerId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			out.Values[i] = ec._OutboxAttempt_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorCode":
+			out.Values[i] = ec._OutboxAttempt_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errorMessage":
+			out.Values[i] = ec._OutboxAttempt_errorMessage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._OutboxAttempt_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._OutboxAttempt_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "durationMs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutboxAttempt_durationMs(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var outboxEventImplementors = []string{"OutboxEvent", "Node"}
 
 func (ec *executionContext) _OutboxEvent(ctx context.Context, sel ast.SelectionSet, obj *gateway.OutboxEvent) graphql.Marshaler {
@@ -20223,6 +20920,18 @@ func (ec *executionContext) _OutboxEvent(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._OutboxEvent_refs(ctx, field, obj)
+				})
+		case "attempts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutboxEvent_attempts(ctx, field, obj)
+				})
+		case "waitReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutboxEvent_waitReason(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20356,6 +21065,54 @@ func (ec *executionContext) _OutboxSummary(ctx context.Context, sel ast.Selectio
 		case "deadLetterEvents":
 			out.Values[i] = ec._OutboxSummary_deadLetterEvents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outboxWaitImplementors = []string{"OutboxWait"}
+
+func (ec *executionContext) _OutboxWait(ctx context.Context, sel ast.SelectionSet, obj *gateway.OutboxWait) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboxWaitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboxWait")
+		case "reason":
+			out.Values[i] = ec._OutboxWait_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backend":
+			out.Values[i] = ec._OutboxWait_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._OutboxWait_until(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "workerId":
+			out.Values[i] = ec._OutboxWait_workerId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -22617,6 +23374,62 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNOutboxAttempt2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxAttempt(ctx context.Context, sel ast.SelectionSet, v gateway.OutboxAttempt) graphql.Marshaler {
+	return ec._OutboxAttempt(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOutboxAttempt2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxAttemptᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.OutboxAttempt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutboxAttempt2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxAttempt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome(ctx context.Context, v any) (gateway.AttemptOutcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome(ctx context.Context, sel ast.SelectionSet, v gateway.AttemptOutcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OutboxAttemptOutcome!")
+	}
+	return res
+}
+
+var (
+	unmarshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome = map[string]gateway.AttemptOutcome{
+		"SUCCESS":         gateway.AttemptSucceeded,
+		"SKIPPED":         gateway.AttemptSkipped,
+		"FAILED":          gateway.AttemptFailed,
+		"DEAD_LETTER":     gateway.AttemptDeadLettered,
+		"BACKEND_DOWN":    gateway.AttemptBackendDown,
+		"BACKEND_PENDING": gateway.AttemptBackendPending,
+		"LEASE_EXPIRED":   gateway.AttemptLeaseExpired,
+	}
+	marshalNOutboxAttemptOutcome2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐAttemptOutcome = map[gateway.AttemptOutcome]string{
+		gateway.AttemptSucceeded:      "SUCCESS",
+		gateway.AttemptSkipped:        "SKIPPED",
+		gateway.AttemptFailed:         "FAILED",
+		gateway.AttemptDeadLettered:   "DEAD_LETTER",
+		gateway.AttemptBackendDown:    "BACKEND_DOWN",
+		gateway.AttemptBackendPending: "BACKEND_PENDING",
+		gateway.AttemptLeaseExpired:   "LEASE_EXPIRED",
+	}
+)
+
 func (ec *executionContext) marshalNOutboxEvent2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxEvent(ctx context.Context, sel ast.SelectionSet, v gateway.OutboxEvent) graphql.Marshaler {
 	return ec._OutboxEvent(ctx, sel, &v)
 }
@@ -22749,6 +23562,40 @@ func (ec *executionContext) marshalNOutboxSummary2ᚖgithubᚗcomᚋmemoryᚑgat
 	}
 	return ec._OutboxSummary(ctx, sel, v)
 }
+
+func (ec *executionContext) unmarshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason(ctx context.Context, v any) (gateway.OutboxWaitReason, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason(ctx context.Context, sel ast.SelectionSet, v gateway.OutboxWaitReason) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OutboxWaitReason!")
+	}
+	return res
+}
+
+var (
+	unmarshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason = map[string]gateway.OutboxWaitReason{
+		"QUEUED":          gateway.WaitQueued,
+		"RETRY_DUE":       gateway.WaitRetryDue,
+		"BREAKER_OPEN":    gateway.WaitBreakerOpen,
+		"BACKEND_PENDING": gateway.WaitBackendPending,
+		"LEASE_HELD":      gateway.WaitLeaseHeld,
+		"LEASE_EXPIRED":   gateway.WaitLeaseExpired,
+	}
+	marshalNOutboxWaitReason2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWaitReason = map[gateway.OutboxWaitReason]string{
+		gateway.WaitQueued:         "QUEUED",
+		gateway.WaitRetryDue:       "RETRY_DUE",
+		gateway.WaitBreakerOpen:    "BREAKER_OPEN",
+		gateway.WaitBackendPending: "BACKEND_PENDING",
+		gateway.WaitLeaseHeld:      "LEASE_HELD",
+		gateway.WaitLeaseExpired:   "LEASE_EXPIRED",
+	}
+)
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
@@ -23854,6 +24701,13 @@ var (
 		gateway.OperationEraseSubject:  "ERASE_SUBJECT",
 	}
 )
+
+func (ec *executionContext) marshalOOutboxWait2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxWait(ctx context.Context, sel ast.SelectionSet, v *gateway.OutboxWait) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OutboxWait(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalORefStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐRefStatus(ctx context.Context, v any) (gateway.RefStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)

@@ -28,6 +28,7 @@ const (
 const (
 	TableCommitJobs     = "commit_jobs"
 	TableOutboxEvents   = "outbox_events"
+	TableOutboxAttempts = "outbox_attempts"
 	TableAuditEntries   = "audit_entries"
 	TableMemoryFeedback = "memory_feedback"
 	// TableWebhookDeliveries: deliveries that succeeded or dead-lettered.
@@ -142,6 +143,11 @@ func (s *Service) cleanControlPlane(ctx context.Context, ws gateway.WorkspaceSet
 	}
 	if err := s.batches(ctx, TableMemoryFeedback, func() (int, error) {
 		return s.store.DeleteDecidedFeedback(ctx, ws, before, s.cfg.BatchSize)
+	}); err != nil {
+		return err
+	}
+	if err := s.batches(ctx, TableOutboxAttempts, func() (int, error) {
+		return s.store.DeleteFinishedAttempts(ctx, ws, before, s.cfg.BatchSize)
 	}); err != nil {
 		return err
 	}

@@ -50,8 +50,10 @@ type sqlDialect interface {
 
 	// upsertRefs writes refs idempotently under refUpsertGuard.
 	upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error
-	// completeEvents applies completions fenced by their leases and returns
-	// the leases they landed under.
+	// completeEvents applies completions fenced by their leases, records
+	// the attempts of those that landed (pruning each event's attempts to
+	// the last gateway.AttemptsKeptPerEvent), and returns the leases they
+	// landed under.
 	completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error)
 	// aggregateJobs recomputes jobs from their events: any event PENDING or
 	// PROCESSING → RUNNING; else no dead letter → SUCCESS; success and dead

@@ -181,31 +181,46 @@ func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway
 func (postgresDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, _ []string, now time.Time) ([]lease, error) {
 	n := len(rows)
 	var (
-		id, status, worker, metadata = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempt, fence               = make([]int, n), make([]int, n)
-		next                         = make([]time.Time, n)
-		completed                    = make([]*time.Time, n)
-		lastErr, code                = make([]*string, n), make([]*string, n)
+		id, status, worker, metadata, outcome = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		attempt, fence                        = make([]int, n), make([]int, n)
+		next, started, finished               = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		completed                             = make([]*time.Time, n)
+		lastErr, code                         = make([]*string, n), make([]*string, n)
 	)
 	for i, r := range rows {
 		md, err := json.Marshal(r.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("error encoding event metadata: %w", err)
 		}
-		id[i], status[i], worker[i], metadata[i] = r.ID, string(r.Status), r.FenceWorker, string(md)
+		id[i], status[i], worker[i], metadata[i], outcome[i] = r.ID, string(r.Status), r.FenceWorker, string(md), string(r.Outcome)
 		attempt[i], fence[i], next[i], completed[i] = r.AttemptCount, r.FenceClaim, r.NextRetryAt, r.CompletedAt
-		lastErr[i], code[i] = r.LastError, r.LastErrorCode
+		lastErr[i], code[i], started[i], finished[i] = r.LastError, r.LastErrorCode, r.StartedAt, r.FinishedAt
 	}
-	query := "UPDATE outbox_events AS e SET status = c.status, attempt_count = c.attempt_count, next_retry_at = c.next_retry_at, " +
+	// One statement: the fenced update, the attempts of the completions
+	// that landed, and the pruning of those events' older attempts (only
+	// where there can be any). A batch may hold a stale and a fresh result
+	// of one event: the attempt joins on the claim it landed under.
+	query := "WITH c AS (SELECT * FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], " +
+		"?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[]) " +
+		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_claim, " +
+		"outcome, started_at, finished_at)), " +
+		"done AS (UPDATE outbox_events AS e SET status = c.status, attempt_count = c.attempt_count, next_retry_at = c.next_retry_at, " +
 		"last_error = c.last_error, last_error_code = c.last_error_code, metadata = c.metadata::jsonb, completed_at = c.completed_at, " +
 		"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ? " +
-		"FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[]) " +
-		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_claim) " +
-		"WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.claim_count = c.fence_claim " +
-		"RETURNING e.id, e.claim_count"
+		"FROM c WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.claim_count = c.fence_claim " +
+		"RETURNING e.id, e.claim_count, e.workspace_id, e.backend), " +
+		"recorded AS (INSERT INTO outbox_attempts (event_id, number, attempt, workspace_id, backend, worker_id, outcome, error_code, " +
+		"error_message, started_at, finished_at) " +
+		"SELECT d.id, d.claim_count, c.attempt_count, d.workspace_id, d.backend, c.fence_worker, c.outcome, c.last_error_code, " +
+		"c.last_error, c.started_at, c.finished_at FROM done AS d JOIN c ON c.id = d.id AND c.fence_claim = d.claim_count " +
+		"ON CONFLICT (event_id, number) DO NOTHING), " +
+		"pruned AS (DELETE FROM outbox_attempts AS a USING done AS d " +
+		"WHERE d.claim_count > ? AND a.event_id = d.id AND a.number <= d.claim_count - ?) " +
+		"SELECT id, claim_count FROM done"
 	a := pgdialect.Array
 	applied := make([]lease, 0, n)
-	err := tx.NewRaw(query, now, a(id), a(status), a(attempt), a(next), a(lastErr), a(code), a(metadata), a(completed), a(worker), a(fence), a(id)).
+	err := tx.NewRaw(query, a(id), a(status), a(attempt), a(next), a(lastErr), a(code), a(metadata), a(completed), a(worker), a(fence),
+		a(outcome), a(started), a(finished), now, a(id), gateway.AttemptsKeptPerEvent, gateway.AttemptsKeptPerEvent).
 		Scan(ctx, &applied)
 	if err != nil {
 		return nil, fmt.Errorf("error completing outbox events: %w", err)

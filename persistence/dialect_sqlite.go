@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -91,7 +92,51 @@ func (sqliteDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []compl
 	if err != nil {
 		return nil, fmt.Errorf("error completing outbox events: %w", err)
 	}
+	if err := recordAttempts(ctx, tx, rows, applied); err != nil {
+		return nil, err
+	}
 	return applied, nil
+}
+
+// recordAttempts writes the attempts of the completions that landed and
+// prunes those events' older attempts: two statements for the batch.
+func recordAttempts(ctx context.Context, tx bun.Tx, rows []completionRow, applied []lease) error {
+	if len(applied) == 0 {
+		return nil
+	}
+	landed := make(map[lease]bool, len(applied))
+	for _, l := range applied {
+		landed[l] = true
+	}
+	values := make([]string, 0, len(applied))
+	args := make([]any, 0, 9*len(applied))
+	ids := make([]string, 0, len(applied))
+	for _, r := range rows {
+		if !landed[lease{ID: r.ID, ClaimCount: r.FenceClaim}] {
+			continue
+		}
+		values = append(values, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, r.ID, r.FenceClaim, r.AttemptCount, r.FenceWorker, string(r.Outcome),
+			r.LastErrorCode, r.LastError, r.StartedAt, r.FinishedAt)
+		ids = append(ids, r.ID)
+	}
+	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
+	query := "INSERT INTO outbox_attempts (event_id, number, attempt, workspace_id, backend, worker_id, outcome, error_code, " +
+		"error_message, started_at, finished_at) " +
+		"SELECT v.column1, v.column2, v.column3, e.workspace_id, e.backend, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9 " +
+		"FROM (VALUES " + strings.Join(values, ", ") + ") AS v JOIN outbox_events AS e ON e.id = v.column1 WHERE true " +
+		"ON CONFLICT (event_id, number) DO NOTHING"
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("error recording outbox attempts: %w", err)
+	}
+	_, err := tx.NewDelete().TableExpr("outbox_attempts AS a").
+		Where("a.event_id IN (?)", bun.List(ids)).
+		Where("a.number <= (SELECT e.claim_count FROM outbox_events AS e WHERE e.id = a.event_id) - ?", gateway.AttemptsKeptPerEvent).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("error pruning outbox attempts: %w", err)
+	}
+	return nil
 }
 
 func (sqliteDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {

@@ -117,14 +117,19 @@ type completionRow struct {
 	CompletedAt   *time.Time
 	FenceWorker   string
 	FenceClaim    int
+	// The run's attempt record (outbox_attempts), written if it lands.
+	Outcome    gateway.AttemptOutcome
+	StartedAt  time.Time
+	FinishedAt time.Time
 }
 
 // CompleteOutboxEvents applies a batch of completions in one transaction:
 // each lands only if the event is still PROCESSING under the claim it ran
-// under (the lease fence: worker and claim count); the refs of the landed
-// ones are upserted; their
-// jobs are re-aggregated; and (PostgreSQL) the job changes are announced at
-// commit.
+// under (the lease fence: worker and claim count), and with it the run's
+// attempt record (the event's runs before the last
+// gateway.AttemptsKeptPerEvent are deleted); the refs of the landed ones are
+// upserted; their jobs are re-aggregated; and (PostgreSQL) the job changes
+// are announced at commit.
 func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.OutboxCompletion, now time.Time) (gateway.CompletionResult, error) {
 	var res gateway.CompletionResult
 	if len(completions) == 0 {
@@ -139,6 +144,13 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 			ID: c.EventID, Status: c.Status, AttemptCount: c.AttemptCount, NextRetryAt: c.NextRetryAt.UTC(),
 			LastError: c.LastError, LastErrorCode: c.LastErrorCode, Metadata: nonNil(c.Metadata),
 			CompletedAt: utcPtr(c.CompletedAt), FenceWorker: c.FenceWorker, FenceClaim: c.FenceClaim,
+			Outcome: c.AttemptOutcome(), StartedAt: c.StartedAt.UTC(), FinishedAt: c.FinishedAt.UTC(),
+		}
+		if c.FinishedAt.IsZero() {
+			rows[i].FinishedAt = now.UTC()
+		}
+		if c.StartedAt.IsZero() || c.StartedAt.After(rows[i].FinishedAt) {
+			rows[i].StartedAt = rows[i].FinishedAt
 		}
 		if c.JobID != nil {
 			jobSet[*c.JobID] = struct{}{}
@@ -255,8 +267,22 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
-		ids := make([]string, len(events))
-		for i, e := range events {
+		// Read under lock what the update clears: the lease each run held,
+		// for its attempt record.
+		var held []eventRow
+		lockHeld := tx.NewSelect().Model(&held).
+			Column("e.id", "e.claim_count", "e.attempt_count", "e.locked_by", "e.locked_at", "e.workspace_id", "e.backend").
+			Where("e.id IN (?)", bun.List(eventIDs(events))).
+			Where("e.status = ?", gateway.OutboxProcessing).
+			Where("e.lease_expires_at < ?", now)
+		if err := s.db.sql.lockClaim(lockHeld).Scan(ctx); err != nil {
+			return fmt.Errorf("error reading expired leases: %w", err)
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		ids := make([]string, len(held))
+		for i, e := range held {
 			ids[i] = e.ID
 		}
 		var rescued []eventRow
@@ -264,7 +290,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 			Set("status = CASE WHEN e.attempt_count >= e.max_attempts THEN ? ELSE ? END", gateway.OutboxDeadLetter, gateway.OutboxPending).
 			Set("completed_at = CASE WHEN e.attempt_count >= e.max_attempts THEN "+s.db.sql.timestampArg()+" ELSE NULL END", now).
 			Set("next_retry_at = ?", now).
-			Set("last_error = ?", "the worker's lease expired before it finished").
+			Set("last_error = ?", leaseExpiredMessage).
 			Set("last_error_code = ?", gateway.ErrorCodeLeaseExpired).
 			Set("locked_by = NULL").
 			Set("locked_at = NULL").
@@ -277,6 +303,9 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 			Scan(ctx, &rescued)
 		if err != nil {
 			return fmt.Errorf("error rescuing expired leases: %w", err)
+		}
+		if err := insertLeaseExpiredAttempts(ctx, tx, held, rescued, now); err != nil {
+			return err
 		}
 		var deadLettered []string
 		for _, r := range rescued {
@@ -406,6 +435,49 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		return nil, nil, err
 	}
 	return redriven, jobs, nil
+}
+
+// leaseExpiredMessage is the error of a run whose lease expired.
+const leaseExpiredMessage = "the worker's lease expired before it finished"
+
+// insertLeaseExpiredAttempts records the runs whose leases a rescue took
+// back, from the leases they held.
+func insertLeaseExpiredAttempts(ctx context.Context, tx bun.Tx, held, rescued []eventRow, now time.Time) error {
+	done := make(map[string]bool, len(rescued))
+	for _, r := range rescued {
+		done[r.ID] = true
+	}
+	rows := make([]attemptRow, 0, len(rescued))
+	for _, e := range held {
+		if !done[e.ID] {
+			continue
+		}
+		started := now
+		if e.LockedAt != nil {
+			started = e.LockedAt.UTC()
+		}
+		code, msg := gateway.ErrorCodeLeaseExpired, leaseExpiredMessage
+		rows = append(rows, attemptRow{OutboxAttempt: gateway.OutboxAttempt{
+			EventID: e.ID, Number: e.ClaimCount, Attempt: e.AttemptCount, WorkspaceID: e.WorkspaceID, Backend: e.Backend,
+			WorkerID: derefString(e.LockedBy), Outcome: gateway.AttemptLeaseExpired, ErrorCode: &code, ErrorMessage: &msg,
+			StartedAt: started, FinishedAt: now,
+		}})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (event_id, number) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("error recording expired leases' attempts: %w", err)
+	}
+	return nil
+}
+
+func eventIDs(events []gateway.OutboxEvent) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 func eventJobIDs(events []gateway.OutboxEvent) []string {

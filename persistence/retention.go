@@ -48,6 +48,11 @@ func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet,
 		}
 		n, _ := res.RowsAffected()
 		events = int(n)
+		attempts := tx.NewDelete().TableExpr("outbox_attempts AS a").
+			Where("a.event_id IN (?)", tx.NewSelect().Model((*eventRow)(nil)).Column("e.id").Where("e.job_id IN (?)", bun.List(ids)))
+		if _, err := attempts.Exec(ctx); err != nil {
+			return fmt.Errorf("error deleting attempts of finished jobs: %w", err)
+		}
 		if res, err = tx.NewDelete().Model((*jobRow)(nil)).Where("j.id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return fmt.Errorf("error deleting finished jobs: %w", err)
 		}
@@ -56,6 +61,24 @@ func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet,
 		return nil
 	})
 	return jobs, events, err
+}
+
+// DeleteFinishedAttempts implements gateway.RetentionStore.
+func (s *Store) DeleteFinishedAttempts(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
+	open := s.db.NewSelect().Model((*eventRow)(nil)).ColumnExpr("1").
+		Where("e.id = a.event_id").
+		Where("e.status IN (?)", bun.List([]gateway.OutboxStatus{gateway.OutboxPending, gateway.OutboxProcessing}))
+	pick := s.db.NewSelect().Model((*attemptRow)(nil)).ColumnExpr("a.event_id, a.number").
+		Where("a.finished_at < ?", before).
+		Where("NOT EXISTS (?)", open).
+		OrderExpr("a.finished_at").Limit(limit)
+	pick = s.db.sql.lockClaim(inWorkspaces(pick, "a.workspace_id", ws))
+	res, err := s.db.NewDelete().Model((*attemptRow)(nil)).Where("(a.event_id, a.number) IN (?)", pick).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("error deleting attempts of finished events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // DeleteAuditBefore implements gateway.RetentionStore.

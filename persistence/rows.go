@@ -30,6 +30,17 @@ type eventRow struct {
 	RowNumber int `bun:"rn,scanonly"`
 }
 
+type attemptRow struct {
+	bun.BaseModel `bun:"table:outbox_attempts,alias:a"`
+	gateway.OutboxAttempt
+}
+
+func (r attemptRow) domain() gateway.OutboxAttempt {
+	a := r.OutboxAttempt
+	a.StartedAt, a.FinishedAt = a.StartedAt.UTC(), a.FinishedAt.UTC()
+	return a
+}
+
 type auditRow struct {
 	bun.BaseModel `bun:"table:audit_entries,alias:a"`
 	gateway.AuditEntry

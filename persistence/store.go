@@ -225,6 +225,30 @@ func (s *Store) OutboxEventsByIDs(ctx context.Context, ids []string) ([]gateway.
 	return byIDs[gateway.OutboxEvent, eventRow](ctx, s.db, "e", ids)
 }
 
+// OutboxAttempts implements gateway.ReadStore: the kept attempts of each
+// event, newest first, in one statement.
+func (s *Store) OutboxAttempts(ctx context.Context, eventIDs []string) (map[string][]gateway.OutboxAttempt, error) {
+	out := make(map[string][]gateway.OutboxAttempt, len(eventIDs))
+	if len(eventIDs) == 0 {
+		return out, nil
+	}
+	for _, id := range eventIDs {
+		out[id] = []gateway.OutboxAttempt{}
+	}
+	var rows []attemptRow
+	err := s.db.NewSelect().Model(&rows).
+		Where("a.event_id IN (?)", bun.List(eventIDs)).
+		OrderExpr("a.event_id, a.number DESC").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error selecting outbox attempts: %w", err)
+	}
+	for _, r := range rows {
+		out[r.EventID] = append(out[r.EventID], r.domain())
+	}
+	return out, nil
+}
+
 // AuditEntriesByIDs implements gateway.ReadStore.
 func (s *Store) AuditEntriesByIDs(ctx context.Context, ids []string) ([]gateway.AuditEntry, error) {
 	return byIDs[gateway.AuditEntry, auditRow](ctx, s.db, "a", ids)

@@ -28,6 +28,8 @@ type loaders struct {
 	// reviewTexts reads content: feedback texts and memory texts from the
 	// backends, only for feedback the caller may decide.
 	reviewTexts *idLoader[gateway.FeedbackReviewTexts]
+	// attempts are the kept attempts of events, by event id.
+	attempts *idLoader[[]gateway.OutboxAttempt]
 	// webhookEndpoints answers only the caller's workspace's endpoints.
 	webhookEndpoints *idLoader[gateway.WebhookEndpoint]
 
@@ -105,6 +107,7 @@ func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loa
 		erasures:         newIDLoader(byID(r.ErasureRequestsByIDs), opt),
 		reviewTexts:      newIDLoader(byID(svc.FeedbackReviewTexts), opt),
 		summaries:        newIDLoader(r.OutboxSummaries, opt),
+		attempts:         newIDLoader(r.OutboxAttempts, opt),
 		refsByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByJob, keys, gateway.RefFilter{}, p)
 		}),

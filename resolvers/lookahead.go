@@ -259,6 +259,9 @@ var lookAheadEdges = map[string]map[string]follow{
 		"owner":    idEdge(jobsOf, func(e *gateway.OutboxEvent) *string { return e.JobID }, "Job", func(j *gateway.CommitJob) any { return gateway.AsJob(*j) }),
 		"feedback": idEdge(func(l *loaders) *idLoader[gateway.MemoryFeedback] { return l.feedback }, func(e *gateway.OutboxEvent) *string { return e.FeedbackID }, "MemoryFeedback", nil),
 		"refs":     pagedEdge(func(l *loaders) *pagedLoader[gateway.MemoryRef] { return l.refsByEvent }, func(e *gateway.OutboxEvent) string { return e.ID }, "MemoryRef", 0),
+		// Every kept attempt of every event, whatever first says: the
+		// resolver cuts each list.
+		"attempts": idEdge(func(l *loaders) *idLoader[[]gateway.OutboxAttempt] { return l.attempts }, func(e *gateway.OutboxEvent) *string { return &e.ID }, "", nil),
 	},
 	"Session": {
 		"refs":         pagedEdge(func(l *loaders) *pagedLoader[gateway.MemoryRef] { return l.refsBySession }, sessionID, "MemoryRef", 0),

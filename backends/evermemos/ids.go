@@ -45,7 +45,7 @@ func (b *Backend) userID(workspace, user string) string {
 // by "sh_" + its sha256; the session "-1" is refused.
 func sessionID(session string) (string, error) {
 	if session == "-1" {
-		return "", fmt.Errorf(`evermemos: session id "-1" is reserved by EverMemOS for messages without a session; use another session id`)
+		return "", fmt.Errorf(`session id "-1" is reserved by EverMemOS for messages without a session; use another session id`)
 	}
 	var out strings.Builder
 	for i := 0; i < len(session); i++ {

@@ -96,11 +96,11 @@ func (b *Backend) correctMemory(ctx context.Context, req backendtype.FeedbackReq
 			Where("user_id = ?", req.UserID).
 			Exec(ctx)
 		if err != nil {
-			return fmt.Errorf("local: error correcting memory: %w", err)
+			return fmt.Errorf("error correcting memory: %w", err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return fmt.Errorf("local: error correcting memory: %w", err)
+			return fmt.Errorf("error correcting memory: %w", err)
 		}
 		if n == 0 {
 			found = false
@@ -111,7 +111,7 @@ func (b *Backend) correctMemory(ctx context.Context, req backendtype.FeedbackReq
 		if err := tx.NewSelect().Model(&row).
 			Column("id", "workspace_id", "user_id", "session_id", "turn_id", "committed_by").
 			Where("id = ?", req.NativeID).Scan(ctx); err != nil {
-			return fmt.Errorf("local: error reading corrected memory: %w", err)
+			return fmt.Errorf("error reading corrected memory: %w", err)
 		}
 		return nil
 	})
@@ -142,7 +142,7 @@ func (b *Backend) deleteMemory(ctx context.Context, req backendtype.FeedbackRequ
 		Where("user_id = ?", req.UserID).
 		Exec(ctx)
 	if err != nil {
-		return backendtype.CommitResult{}, fmt.Errorf("local: error deleting memory: %w", err)
+		return backendtype.CommitResult{}, fmt.Errorf("error deleting memory: %w", err)
 	}
 	return deleted(req.NativeID, res), nil
 }
@@ -163,17 +163,17 @@ func (b *Backend) deleteArchive(ctx context.Context, req backendtype.FeedbackReq
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("local: error reading archive: %w", err)
+			return fmt.Errorf("error reading archive: %w", err)
 		}
 		if _, err := tx.NewDelete().Model((*memoryRow)(nil)).
 			Where("workspace_id = ?", req.WorkspaceID).
 			Where("user_id = ?", req.UserID).
 			Where("committed_by = ?", archive.JobID).
 			Exec(ctx); err != nil {
-			return fmt.Errorf("local: error deleting archived turns: %w", err)
+			return fmt.Errorf("error deleting archived turns: %w", err)
 		}
 		if res, err = tx.NewDelete().Model((*archiveRow)(nil)).Where("id = ?", archive.ID).Exec(ctx); err != nil {
-			return fmt.Errorf("local: error deleting archive: %w", err)
+			return fmt.Errorf("error deleting archive: %w", err)
 		}
 		return nil
 	})

@@ -226,7 +226,7 @@ func (b *Backend) recover(ctx context.Context, req backendtype.CommitRequest, st
 			return res, nil
 		}
 	}
-	message := fmt.Sprintf("openviking: commit task %s %s and archive %s holds no memory diff", state.TaskID, what, state.ArchiveURI)
+	message := fmt.Sprintf("commit task %s %s and archive %s holds no memory diff", state.TaskID, what, state.ArchiveURI)
 	return backendtype.CommitResult{
 		Status: backendtype.ResultFailed, Retryable: retryable, ErrorCode: code, ErrorMessage: message, State: state.metadata(),
 		Response: map[string]any{"status": "error", "error_code": code, "id": state.TaskID, "uri": state.ArchiveURI},

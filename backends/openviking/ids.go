@@ -38,7 +38,7 @@ func DecodeID(id string) (string, error) {
 	}
 	raw, err := idEncoding.DecodeString(strings.ToUpper(rest))
 	if err != nil {
-		return "", fmt.Errorf("openviking: %q is not an encoded id: %w", id, err)
+		return "", fmt.Errorf("%q is not an encoded id: %w", id, err)
 	}
 	return string(raw), nil
 }

@@ -63,19 +63,25 @@ func (e *Error) BackendDownUntil() time.Time { return e.DownUntil }
 // timer (the caller's context or the HTTP client's) fired first.
 func (e *Error) Timeout() bool { return e.Code == CodeTimeout }
 
+// Error does not name the backend: the gateway records every error
+// against its backend (a ref's, an event's, a job's "backend: error"), and a
+// name here made it twice ("evermemos: evermemos: HTTP 503").
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(string(e.Backend))
+	var parts []string
 	if e.Status > 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+		parts = append(parts, fmt.Sprintf("HTTP %d", e.Status))
 	}
 	if e.Code != "" {
-		b.WriteString(" " + e.Code)
+		parts = append(parts, e.Code)
 	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
+	head := strings.Join(parts, " ")
+	switch {
+	case e.Message == "":
+		return head
+	case head == "":
+		return e.Message
 	}
-	return b.String()
+	return head + ": " + e.Message
 }
 
 // AsError returns err as an *Error, wrapping anything else as a retryable

@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -57,4 +58,26 @@ func TestTheBackendDecidesRetryability(t *testing.T) {
 		require.Equal(t, tc.retryable, re.Retryable, "%d %+v", tc.status, tc.parsed)
 		require.Equal(t, tc.parsed.Code, re.Code)
 	}
+}
+
+// The gateway records every error against its backend ("evermemos: …"), so
+// the error itself never names it: a name here made it twice.
+func TestErrorDoesNotNameTheBackend(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  remote.Error
+		want string
+	}{
+		{remote.Error{Backend: "evermemos", Status: 503, Message: "upstream busy"}, "HTTP 503: upstream busy"},
+		{remote.Error{Backend: "evermemos", Status: 400, Code: "bad_request", Message: "no"}, "HTTP 400 bad_request: no"},
+		{remote.Error{Backend: "openviking", Code: remote.CodeTimeout, Message: "no answer in time"}, "timeout: no answer in time"},
+		{remote.Error{Backend: "openviking", Message: "only a message"}, "only a message"},
+		{remote.Error{Backend: "openviking", Status: 502}, "HTTP 502"},
+	} {
+		require.Equal(t, tc.want, tc.err.Error())
+	}
+	res := remote.CommitFailure("evermemos", &remote.Error{Backend: "evermemos", Status: 503, Message: "busy", Retryable: true})
+	require.Equal(t, "HTTP 503: busy", res.ErrorMessage)
+	write := remote.WriteFailure("evermemos", errors.New("socket closed"))
+	require.Equal(t, "adapter_error: socket closed", write.ErrorMessage)
 }
