@@ -49,7 +49,9 @@ func TestStoreIngestHeals(t *testing.T) {
 		for i := range writers {
 			ref, heals := failedWrite("heal-ws", ov, true)
 			refs[i] = ref
-			wg.Go(func() { require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID), heals...)) })
+			wg.Go(func() {
+				require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID), heals...))
+			})
 		}
 		wg.Wait()
 		counts, err := store.IngestHealCounts(ctx, gateway.RefFilter{WorkspaceID: "heal-ws"})
