@@ -60,16 +60,16 @@ func TestStoreIngestHeals(t *testing.T) {
 
 		// The turn failing again keeps its event as it is.
 		first := refs[0]
-		events, err := store.OutboxEventsByIDs(ctx, []string{*first.OutboxEventID})
+		stored, err := store.OutboxEventsByIDs(ctx, []string{*first.OutboxEventID})
 		require.NoError(t, err)
-		require.Len(t, events, 1)
-		require.Nil(t, events[0].JobID)
+		require.Len(t, stored, 1)
+		require.Nil(t, stored[0].JobID)
 		_, heals := failedWrite("heal-ws", ov, true)
 		heals[0].ID, heals[0].GatewayID, heals[0].NextRetryAt = *first.OutboxEventID, first.GatewayID, first.CreatedAt.Add(time.Hour)
 		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{first}, pt.Audit(first.ID), heals...))
 		again, err := store.OutboxEventsByIDs(ctx, []string{*first.OutboxEventID})
 		require.NoError(t, err)
-		require.Equal(t, events[0].NextRetryAt, again[0].NextRetryAt)
+		require.Equal(t, stored[0].NextRetryAt, again[0].NextRetryAt)
 
 		// A failure nothing can heal, and another workspace's.
 		unhealable, _ := failedWrite("heal-ws", ov, false)
@@ -114,5 +114,14 @@ func TestStoreIngestHeals(t *testing.T) {
 		scoped, err := store.IngestHealCounts(ctx, gateway.RefFilter{Scope: gateway.ReadScope{Restricted: true, WorkspaceID: "heal-other"}})
 		require.NoError(t, err)
 		require.Equal(t, gateway.IngestHealCount{Backend: ov, Failed: 1, Healing: 1}, scoped[ov], "only what the caller reaches")
+
+		// Retention deletes finished heals (they have no job), not pending
+		// ones; the dead letter's ref then counts as unhealable.
+		_, events, err := store.DeleteFinishedJobs(ctx, gateway.WorkspaceSet{Only: "heal-ws"}, now.Add(time.Hour), 100)
+		require.NoError(t, err)
+		require.Equal(t, 2, events)
+		counts, err = store.IngestHealCounts(ctx, gateway.RefFilter{WorkspaceID: "heal-ws"})
+		require.NoError(t, err)
+		require.Equal(t, gateway.IngestHealCount{Backend: ov, Failed: writers, Healing: writers - 2, Unhealable: 2}, counts[ov])
 	})
 }

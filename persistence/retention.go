@@ -24,6 +24,31 @@ func inWorkspaces(q *bun.SelectQuery, column string, ws gateway.WorkspaceSet) *b
 	return q
 }
 
+// deleteFinishedHeals deletes up to limit finished INGEST_TURN events (they
+// have no job) completed before before. A dead-lettered one goes too, as a
+// failed job's events do: its ref stays FAILED and counts as unhealable.
+func deleteFinishedHeals(ctx context.Context, tx bun.Tx, d sqlDialect, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
+	pick := tx.NewSelect().Model((*eventRow)(nil)).Column("e.id").
+		Where("e.job_id IS NULL").
+		Where("e.operation = ?", gateway.OperationIngestTurn).
+		Where("e.status IN (?)", bun.List([]gateway.OutboxStatus{gateway.OutboxSuccess, gateway.OutboxSkipped, gateway.OutboxDeadLetter})).
+		Where("e.completed_at < ?", before).
+		OrderExpr("e.completed_at").Limit(limit)
+	var ids []string
+	if err := d.lockClaim(inWorkspaces(pick, "e.workspace_id", ws)).Scan(ctx, &ids); err != nil {
+		return 0, fmt.Errorf("error picking finished heal events: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res, err := tx.NewDelete().Model((*eventRow)(nil)).Where("e.id IN (?)", bun.List(ids)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("error deleting finished heal events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // DeleteFinishedJobs implements gateway.RetentionStore.
 func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, int, error) {
 	var jobs, events int
@@ -39,6 +64,11 @@ func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet,
 		if err := pick.Scan(ctx, &ids); err != nil {
 			return fmt.Errorf("error picking finished jobs: %w", err)
 		}
+		heals, err := deleteFinishedHeals(ctx, tx, s.db.sql, ws, before, limit)
+		if err != nil {
+			return err
+		}
+		events = heals
 		if len(ids) == 0 {
 			return nil
 		}
@@ -47,7 +77,7 @@ func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet,
 			return fmt.Errorf("error deleting events of finished jobs: %w", err)
 		}
 		n, _ := res.RowsAffected()
-		events = int(n)
+		events += int(n)
 		if res, err = tx.NewDelete().Model((*jobRow)(nil)).Where("j.id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return fmt.Errorf("error deleting finished jobs: %w", err)
 		}
