@@ -190,6 +190,7 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 		backendNames[i] = b.Name()
 	}
 	tel.ObserveOutbox(store, backendNames, env)
+	tel.ObserveIngestHeals(store, backendNames, env)
 	// The hub hears this process's job changes directly, as exact states;
 	// on PostgreSQL it also hears other processes' changes through the
 	// listener below.

@@ -85,6 +85,16 @@ type TurnRemover interface {
 	RemoveTurn(ctx context.Context, turn TurnWrite) error
 }
 
+// TurnReader is implemented by a backend that keeps turns' content in its
+// own storage (the local backend): it reads one turn back by its gateway id,
+// as it was written (found false when it is not there). The control plane
+// never holds content, so this is the only source a failed write to another
+// backend can be sent again from. The TurnWrite's ContentHash is of the
+// content held now: a turn corrected since it was written has another hash.
+type TurnReader interface {
+	ReadTurn(ctx context.Context, gatewayID string) (turn TurnWrite, found bool, err error)
+}
+
 // HealthChecker reports whether the backend is reachable.
 type HealthChecker interface {
 	Health(ctx context.Context) error

@@ -71,7 +71,7 @@ func TestTextTheStoresCannotHoldIsRefused(t *testing.T) {
 // failingSave is a store whose ingest records cannot be saved.
 type failingSave struct{ *persistence.Store }
 
-func (failingSave) SaveIngest(context.Context, []gateway.MemoryRef, gateway.AuditEntry) error {
+func (failingSave) SaveIngest(context.Context, []gateway.MemoryRef, gateway.AuditEntry, ...gateway.OutboxEvent) error {
 	return errors.New("injected: the control-plane transaction failed")
 }
 

@@ -305,6 +305,8 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 		s.writeBackends(ctx, t, plans, now)
 	}
 
+	// A failed write that may heal gets its event, recorded with the refs.
+	heals := s.planHeals(t, plans, now)
 	refs := make([]MemoryRef, 0, len(plans))
 	var changed []MemoryRef
 	for _, p := range plans {
@@ -328,7 +330,7 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 	}
 	audit := s.ingestAudit(ctx, t, res, now)
 	stampVia(ctx, &audit)
-	if err := s.store.SaveIngest(ctx, changed, audit); err != nil {
+	if err := s.store.SaveIngest(ctx, changed, audit, heals...); err != nil {
 		s.takeBack(ctx, t, plans)
 		return IngestResult{}, fmt.Errorf("error saving ingest of %s: %w", t.gatewayID, err)
 	}
@@ -616,8 +618,8 @@ func (s *Service) callBatchIngester(ctx context.Context, backend backendtype.Bac
 	})
 }
 
-func (s *Service) callIngester(ctx context.Context, backend backendtype.Backend, ingester backendtype.TurnIngester, w backendtype.TurnWrite, timeout time.Duration) (backendtype.WriteResult, error) {
-	return callAdapter(ctx, s.core, adapterCall[backendtype.WriteResult]{
+func (s *core) callIngester(ctx context.Context, backend backendtype.Backend, ingester backendtype.TurnIngester, w backendtype.TurnWrite, timeout time.Duration) (backendtype.WriteResult, error) {
+	return callAdapter(ctx, s, adapterCall[backendtype.WriteResult]{
 		backend: backend, operation: CallIngestTurn, timeout: timeout,
 		status: func(r backendtype.WriteResult) backendtype.ResultStatus { return r.Status },
 		call:   func(ctx context.Context) (backendtype.WriteResult, error) { return ingester.IngestTurn(ctx, w) },

@@ -18,6 +18,7 @@ const (
 	CallVerifyErasure = "verify_erasure"
 	CallExportSubject = "export_subject"
 	CallRemoveTurn    = "remove_turn"
+	CallReadTurn      = "read_turn"
 )
 
 // Backend call outcomes, as a CallObserver sees them.

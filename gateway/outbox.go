@@ -188,6 +188,8 @@ func (s *OutboxExecutor) execute(ctx context.Context, e OutboxEvent, workerID st
 		return s.executeFeedback(ctx, c, e, adapter, now)
 	case OperationEraseSubject:
 		return s.executeErasure(ctx, c, e, adapter, now)
+	case OperationIngestTurn:
+		return s.executeIngestHeal(ctx, c, e, adapter, now)
 	default:
 		return s.skipped(c, now, ReasonUnsupportedOperation)
 	}

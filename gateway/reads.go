@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/memory-gateway/memory-gateway/backendtype"
 )
 
 // Reader serves the dashboard graph for one caller: every list is narrowed
@@ -256,6 +258,15 @@ func (r Reader) OutboxSummary(ctx context.Context, f EventFilter) (OutboxSummary
 	}
 	f.Scope = r.scope
 	return r.store.OutboxSummary(ctx, f)
+}
+
+// IngestHeals counts the visible FAILED refs of workspaceID ("" for every
+// workspace) per backend, by what their heal is doing.
+func (r Reader) IngestHeals(ctx context.Context, workspaceID string) (map[backendtype.Backend]IngestHealCount, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.store.IngestHealCounts(ctx, RefFilter{WorkspaceID: workspaceID, Scope: r.scope})
 }
 
 // MemoryRef returns one ref or a NotFoundError.

@@ -27,8 +27,10 @@ type IngestStore interface {
 	// RefsByGatewayID returns every ref recorded under a gateway id.
 	RefsByGatewayID(ctx context.Context, gatewayID string) ([]MemoryRef, error)
 	// SaveIngest upserts refs (keeping created_at, never downgrading a
-	// successful ref) and records the audit entry (once per id).
-	SaveIngest(ctx context.Context, refs []MemoryRef, audit AuditEntry) error
+	// successful ref), records the audit entry (once per id) and the heal
+	// events of failed writes (once per id: an event already there is kept
+	// as it is).
+	SaveIngest(ctx context.Context, refs []MemoryRef, audit AuditEntry, heals ...OutboxEvent) error
 }
 
 // CommitStore persists commit jobs.
@@ -91,6 +93,9 @@ type ReadStore interface {
 	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
 	// OutboxSummary counts events by status under a filter.
 	OutboxSummary(ctx context.Context, f EventFilter) (OutboxSummary, error)
+	// IngestHealCounts counts the FAILED refs matching f per backend, by
+	// the state of their heal event.
+	IngestHealCounts(ctx context.Context, f RefFilter) (map[backendtype.Backend]IngestHealCount, error)
 	// SessionExists reports whether any ref or job within scope is recorded
 	// for the session.
 	SessionExists(ctx context.Context, workspaceID, sessionID string, scope ReadScope) (bool, error)

@@ -80,6 +80,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BackendIngestHeals struct {
+		Backend      func(childComplexity int) int
+		DeadLettered func(childComplexity int) int
+		Failed       func(childComplexity int) int
+		Healing      func(childComplexity int) int
+		Unhealable   func(childComplexity int) int
+	}
+
 	BackendOutboxSummary struct {
 		Backend func(childComplexity int) int
 		Summary func(childComplexity int) int
@@ -458,6 +466,7 @@ type ComplexityRoot struct {
 		ErasureRequest    func(childComplexity int, id string) int
 		ErasureRequests   func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string) int
 		Feedback          func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string) int
+		IngestHeals       func(childComplexity int, workspaceID *string) int
 		Jobs              func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
 		MemoryRef         func(childComplexity int, id string) int
 		MemoryRefs        func(childComplexity int, filter *gateway.RefFilter, first *int, after *string) int
@@ -660,6 +669,7 @@ type QueryResolver interface {
 	OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error)
 	OutboxSummary(ctx context.Context, workspaceID *string) (*gateway.OutboxSummary, error)
 	OutboxSummaries(ctx context.Context, workspaceID *string) ([]model.BackendOutboxSummary, error)
+	IngestHeals(ctx context.Context, workspaceID *string) ([]gateway.IngestHealCount, error)
 	Session(ctx context.Context, workspaceID string, sessionID string) (*gateway.Session, error)
 	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
 	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error)
@@ -824,6 +834,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
+	case "BackendIngestHeals.backend":
+		if e.ComplexityRoot.BackendIngestHeals.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendIngestHeals.Backend(childComplexity), true
+	case "BackendIngestHeals.deadLettered":
+		if e.ComplexityRoot.BackendIngestHeals.DeadLettered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendIngestHeals.DeadLettered(childComplexity), true
+	case "BackendIngestHeals.failedRefs":
+		if e.ComplexityRoot.BackendIngestHeals.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendIngestHeals.Failed(childComplexity), true
+	case "BackendIngestHeals.healing":
+		if e.ComplexityRoot.BackendIngestHeals.Healing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendIngestHeals.Healing(childComplexity), true
+	case "BackendIngestHeals.unhealable":
+		if e.ComplexityRoot.BackendIngestHeals.Unhealable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendIngestHeals.Unhealable(childComplexity), true
 
 	case "BackendOutboxSummary.backend":
 		if e.ComplexityRoot.BackendOutboxSummary.Backend == nil {
@@ -2552,6 +2593,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Feedback(childComplexity, args["filter"].(*gateway.FeedbackFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.ingestHeals":
+		if e.ComplexityRoot.Query.IngestHeals == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ingestHeals_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IngestHeals(childComplexity, args["workspaceId"].(*string)), true
 
 	case "Query.jobs":
 		if e.ComplexityRoot.Query.Jobs == nil {
@@ -3260,6 +3312,8 @@ enum OutboxOperation {
   COMMIT_SESSION
   APPLY_FEEDBACK
   ERASE_SUBJECT
+  "Writes again a turn whose ingest write to the event's backend failed (the heal of a FAILED ref)."
+  INGEST_TURN
 }
 
 enum TurnRole {
@@ -3369,7 +3423,7 @@ type MemoryRef implements Node {
   updatedAt: Time!
   "The commit job that produced this ref (null for ingest refs)."
   job: CommitJob
-  "The outbox event that produced this ref (null for ingest refs)."
+  "The outbox event that produced this ref; for an ingest ref whose write failed and heals, its INGEST_TURN event (null for other ingest refs)."
   outboxEvent: OutboxEvent
   session: Session!
   "Other refs recorded under the same gateway id."
@@ -3582,6 +3636,22 @@ type JobConnection {
   pageInfo: PageInfo!
 }
 
+"""
+One backend's FAILED refs, by what their heal is doing. A failed ingest write that trying again may mend is
+retried by an INGEST_TURN outbox event until its ref is SUCCESS or the event is dead-lettered.
+"""
+type BackendIngestHeals {
+  backend: BackendType!
+  "Every FAILED ref of the backend."
+  failedRefs: Int!
+  "FAILED refs whose INGEST_TURN event is pending or processing: they heal by themselves."
+  healing: Int!
+  "FAILED refs whose INGEST_TURN event is dead-lettered: re-driving it tries again."
+  deadLettered: Int!
+  "FAILED refs with no heal: no backend holds the turn's content (metadata heal = no_content_source) or the backend refused it for good (not_retryable). Only sending the turn again writes them."
+  unhealable: Int!
+}
+
 "One backend's outbox, counted by status."
 type BackendOutboxSummary {
   backend: BackendType!
@@ -3618,7 +3688,7 @@ type OutboxEvent implements Node {
   createdAt: Time!
   updatedAt: Time!
   completedAt: Time
-  "The commit job of a COMMIT_SESSION or APPLY_FEEDBACK event; null for an erasure's event (see owner)."
+  "The commit job of a COMMIT_SESSION or APPLY_FEEDBACK event; null for an erasure's event (see owner) and an INGEST_TURN event (it has no job)."
   job: CommitJob
   "The job the event belongs to, of any kind."
   owner: Job
@@ -4193,6 +4263,8 @@ type Query {
   outboxSummary(workspaceId: ID): OutboxSummary!
   "The outbox of each configured backend, counted by status."
   outboxSummaries(workspaceId: ID): [BackendOutboxSummary!]!
+  "The FAILED refs of each configured backend, counted by what their heal is doing."
+  ingestHeals(workspaceId: ID): [BackendIngestHeals!]!
   session(workspaceId: ID!, sessionId: ID!): Session!
   auditLog(filter: AuditLogFilter, first: Int = 20, after: String): AuditEntryConnection!
   feedback(filter: MemoryFeedbackFilter, first: Int = 20, after: String): MemoryFeedbackConnection!
@@ -4337,6 +4409,22 @@ func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BackendIngestHeals(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backend":
+		return ec.fieldContext_BackendIngestHeals_backend(ctx, field)
+	case "failedRefs":
+		return ec.fieldContext_BackendIngestHeals_failedRefs(ctx, field)
+	case "healing":
+		return ec.fieldContext_BackendIngestHeals_healing(ctx, field)
+	case "deadLettered":
+		return ec.fieldContext_BackendIngestHeals_deadLettered(ctx, field)
+	case "unhealable":
+		return ec.fieldContext_BackendIngestHeals_unhealable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendIngestHeals", field.Name)
 }
 
 func (ec *executionContext) childFields_BackendOutboxSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5889,6 +5977,20 @@ func (ec *executionContext) field_Query_feedback_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_ingestHeals_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6822,6 +6924,121 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _BackendIngestHeals_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.IngestHealCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendIngestHeals_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendIngestHeals_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _BackendIngestHeals_failedRefs(ctx context.Context, field graphql.CollectedField, obj *gateway.IngestHealCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendIngestHeals_failedRefs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendIngestHeals_failedRefs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BackendIngestHeals_healing(ctx context.Context, field graphql.CollectedField, obj *gateway.IngestHealCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendIngestHeals_healing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Healing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendIngestHeals_healing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BackendIngestHeals_deadLettered(ctx context.Context, field graphql.CollectedField, obj *gateway.IngestHealCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendIngestHeals_deadLettered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeadLettered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendIngestHeals_deadLettered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BackendIngestHeals_unhealable(ctx context.Context, field graphql.CollectedField, obj *gateway.IngestHealCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendIngestHeals_unhealable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unhealable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendIngestHeals_unhealable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "Int")
 }
 
 func (ec *executionContext) _BackendOutboxSummary_backend(ctx context.Context, field graphql.CollectedField, obj *model.BackendOutboxSummary) (ret graphql.Marshaler) {
@@ -13947,6 +14164,50 @@ func (ec *executionContext) fieldContext_Query_outboxSummaries(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_ingestHeals(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ingestHeals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().IngestHeals(ctx, fc.Args["workspaceId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.IngestHealCount) graphql.Marshaler {
+			return ec.marshalNBackendIngestHeals2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestHealCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ingestHeals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendIngestHeals(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ingestHeals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_session(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18777,6 +19038,59 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var backendIngestHealsImplementors = []string{"BackendIngestHeals"}
+
+func (ec *executionContext) _BackendIngestHeals(ctx context.Context, sel ast.SelectionSet, obj *gateway.IngestHealCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendIngestHealsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendIngestHeals")
+		case "backend":
+			out.Values[i] = ec._BackendIngestHeals_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failedRefs":
+			out.Values[i] = ec._BackendIngestHeals_failedRefs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "healing":
+			out.Values[i] = ec._BackendIngestHeals_healing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deadLettered":
+			out.Values[i] = ec._BackendIngestHeals_deadLettered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unhealable":
+			out.Values[i] = ec._BackendIngestHeals_unhealable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var backendOutboxSummaryImplementors = []string{"BackendOutboxSummary"}
 
 func (ec *executionContext) _BackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, obj *model.BackendOutboxSummary) graphql.Marshaler {
@@ -21297,6 +21611,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_outboxSummaries(ctx, field)
 				})
+		case "ingestHeals":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_ingestHeals(ctx, field)
+				})
 		case "session":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -22445,6 +22765,26 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋmemoryᚑga
 	return ret
 }
 
+func (ec *executionContext) marshalNBackendIngestHeals2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestHealCount(ctx context.Context, sel ast.SelectionSet, v gateway.IngestHealCount) graphql.Marshaler {
+	return ec._BackendIngestHeals(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendIngestHeals2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestHealCountᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.IngestHealCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendIngestHeals2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestHealCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNBackendOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, v model.BackendOutboxSummary) graphql.Marshaler {
 	return ec._BackendOutboxSummary(ctx, sel, &v)
 }
@@ -23543,11 +23883,13 @@ var (
 		"COMMIT_SESSION": gateway.OperationCommitSession,
 		"APPLY_FEEDBACK": gateway.OperationApplyFeedback,
 		"ERASE_SUBJECT":  gateway.OperationEraseSubject,
+		"INGEST_TURN":    gateway.OperationIngestTurn,
 	}
 	marshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation = map[gateway.Operation]string{
 		gateway.OperationCommitSession: "COMMIT_SESSION",
 		gateway.OperationApplyFeedback: "APPLY_FEEDBACK",
 		gateway.OperationEraseSubject:  "ERASE_SUBJECT",
+		gateway.OperationIngestTurn:    "INGEST_TURN",
 	}
 )
 
@@ -24694,11 +25036,13 @@ var (
 		"COMMIT_SESSION": gateway.OperationCommitSession,
 		"APPLY_FEEDBACK": gateway.OperationApplyFeedback,
 		"ERASE_SUBJECT":  gateway.OperationEraseSubject,
+		"INGEST_TURN":    gateway.OperationIngestTurn,
 	}
 	marshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation = map[gateway.Operation]string{
 		gateway.OperationCommitSession: "COMMIT_SESSION",
 		gateway.OperationApplyFeedback: "APPLY_FEEDBACK",
 		gateway.OperationEraseSubject:  "ERASE_SUBJECT",
+		gateway.OperationIngestTurn:    "INGEST_TURN",
 	}
 )
 

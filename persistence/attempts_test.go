@@ -154,5 +154,15 @@ func TestStoreOutboxAttempts(t *testing.T) {
 			require.Empty(t, done.attempts())
 			require.Len(t, open.attempts(), 1, "a pending event's runs stay")
 		})
+
+		t.Run("deleting a finished job deletes its events' runs", func(t *testing.T) {
+			h := newAttemptsHarness(t, db)
+			require.True(t, h.complete(h.claim("w"), "w", gateway.OutboxSuccess, "", ""))
+			require.Len(t, h.attempts(), 1)
+			jobs, _, err := h.store.DeleteFinishedJobs(ctx, gateway.WorkspaceSet{Only: "ws"}, h.now.Add(time.Hour), 1000)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, jobs, 1)
+			require.Empty(t, h.attempts(), "no run outlives its event")
+		})
 	})
 }

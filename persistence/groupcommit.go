@@ -21,6 +21,7 @@ import (
 type ingestWrite struct {
 	refs  []gateway.MemoryRef
 	audit gateway.AuditEntry
+	heals []gateway.OutboxEvent
 }
 
 func newIngestBatcher(db *DB) *groupcommit.Batcher[ingestWrite, struct{}] {
@@ -30,7 +31,7 @@ func newIngestBatcher(db *DB) *groupcommit.Batcher[ingestWrite, struct{}] {
 			return make([]struct{}, len(batch)), errs, err
 		},
 		Alone: func(ctx context.Context, w ingestWrite) (struct{}, error) {
-			return struct{}{}, saveIngestAlone(ctx, db, w.refs, w.audit)
+			return struct{}{}, saveIngestAlone(ctx, db, w)
 		},
 		// Two writes of one turn never share a batch: the check of the
 		// second must see the first.
@@ -64,6 +65,7 @@ func saveIngests(ctx context.Context, db *DB, batch []ingestWrite) ([]error, err
 			return err
 		}
 		var refs []gateway.MemoryRef
+		var heals []gateway.OutboxEvent
 		var audits []auditRow
 		for i, w := range batch {
 			if len(w.refs) > 0 {
@@ -72,11 +74,15 @@ func saveIngests(ctx context.Context, db *DB, batch []ingestWrite) ([]error, err
 				}
 			}
 			refs = append(refs, w.refs...)
+			heals = append(heals, w.heals...)
 			a := w.audit
 			a.Metadata = nonNil(a.Metadata)
 			audits = append(audits, auditRow{AuditEntry: a})
 		}
 		if err := db.sql.upsertRefs(ctx, tx, refs); err != nil {
+			return err
+		}
+		if err := insertHeals(ctx, tx, heals); err != nil {
 			return err
 		}
 		if len(audits) > 0 {
@@ -133,7 +139,8 @@ func basisConflict(stored []storedBasis, ref gateway.MemoryRef) error {
 }
 
 // saveIngestAlone writes one ingest in its own transaction.
-func saveIngestAlone(ctx context.Context, db *DB, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
+func saveIngestAlone(ctx context.Context, db *DB, w ingestWrite) error {
+	refs, audit := w.refs, w.audit
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if len(refs) > 0 {
 			stored, err := storedBases(ctx, tx, []string{refs[0].GatewayID})
@@ -147,6 +154,23 @@ func saveIngestAlone(ctx context.Context, db *DB, refs []gateway.MemoryRef, audi
 		if err := db.sql.upsertRefs(ctx, tx, refs); err != nil {
 			return err
 		}
+		if err := insertHeals(ctx, tx, w.heals); err != nil {
+			return err
+		}
 		return insertAudit(ctx, tx, audit)
 	})
+}
+
+// insertHeals records the heal events of failed writes. An event already
+// there (the turn failed before, and was sent again) is kept as it is:
+// pending, it will write the turn; dead-lettered, a re-drive does.
+func insertHeals(ctx context.Context, tx bun.Tx, heals []gateway.OutboxEvent) error {
+	if len(heals) == 0 {
+		return nil
+	}
+	rows := toEventRows(heals)
+	if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (id) DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("error inserting heal events: %w", err)
+	}
+	return nil
 }

@@ -24,6 +24,44 @@ func inWorkspaces(q *bun.SelectQuery, column string, ws gateway.WorkspaceSet) *b
 	return q
 }
 
+// deleteFinishedHeals deletes up to limit finished INGEST_TURN events (they
+// have no job) completed before before. A dead-lettered one goes too, as a
+// failed job's events do: its ref stays FAILED and counts as unhealable.
+func deleteFinishedHeals(ctx context.Context, tx bun.Tx, d sqlDialect, ws gateway.WorkspaceSet, before time.Time, limit int) (int, error) {
+	pick := tx.NewSelect().Model((*eventRow)(nil)).Column("e.id").
+		Where("e.job_id IS NULL").
+		Where("e.operation = ?", gateway.OperationIngestTurn).
+		Where("e.status IN (?)", bun.List([]gateway.OutboxStatus{gateway.OutboxSuccess, gateway.OutboxSkipped, gateway.OutboxDeadLetter})).
+		Where("e.completed_at < ?", before).
+		OrderExpr("e.completed_at").Limit(limit)
+	var ids []string
+	if err := d.lockClaim(inWorkspaces(pick, "e.workspace_id", ws)).Scan(ctx, &ids); err != nil {
+		return 0, fmt.Errorf("error picking finished heal events: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if err := deleteAttemptsOf(ctx, tx, bun.List(ids)); err != nil {
+		return 0, err
+	}
+	res, err := tx.NewDelete().Model((*eventRow)(nil)).Where("e.id IN (?)", bun.List(ids)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("error deleting finished heal events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// deleteAttemptsOf deletes the kept attempts of the events retention is
+// about to delete (a list of ids or a query of them), before the events
+// themselves, so none is left behind.
+func deleteAttemptsOf(ctx context.Context, tx bun.Tx, eventIDs any) error {
+	if _, err := tx.NewDelete().TableExpr("outbox_attempts AS a").Where("a.event_id IN (?)", eventIDs).Exec(ctx); err != nil {
+		return fmt.Errorf("error deleting attempts of finished events: %w", err)
+	}
+	return nil
+}
+
 // DeleteFinishedJobs implements gateway.RetentionStore.
 func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet, before time.Time, limit int) (int, int, error) {
 	var jobs, events int
@@ -39,20 +77,24 @@ func (s *Store) DeleteFinishedJobs(ctx context.Context, ws gateway.WorkspaceSet,
 		if err := pick.Scan(ctx, &ids); err != nil {
 			return fmt.Errorf("error picking finished jobs: %w", err)
 		}
+		heals, err := deleteFinishedHeals(ctx, tx, s.db.sql, ws, before, limit)
+		if err != nil {
+			return err
+		}
+		events = heals
 		if len(ids) == 0 {
 			return nil
+		}
+		jobEvents := tx.NewSelect().Model((*eventRow)(nil)).Column("e.id").Where("e.job_id IN (?)", bun.List(ids))
+		if err := deleteAttemptsOf(ctx, tx, jobEvents); err != nil {
+			return err
 		}
 		res, err := tx.NewDelete().Model((*eventRow)(nil)).Where("e.job_id IN (?)", bun.List(ids)).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("error deleting events of finished jobs: %w", err)
 		}
 		n, _ := res.RowsAffected()
-		events = int(n)
-		attempts := tx.NewDelete().TableExpr("outbox_attempts AS a").
-			Where("a.event_id IN (?)", tx.NewSelect().Model((*eventRow)(nil)).Column("e.id").Where("e.job_id IN (?)", bun.List(ids)))
-		if _, err := attempts.Exec(ctx); err != nil {
-			return fmt.Errorf("error deleting attempts of finished jobs: %w", err)
-		}
+		events += int(n)
 		if res, err = tx.NewDelete().Model((*jobRow)(nil)).Where("j.id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return fmt.Errorf("error deleting finished jobs: %w", err)
 		}

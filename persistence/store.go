@@ -85,12 +85,12 @@ func (s *Store) InsertAudit(ctx context.Context, entries []gateway.AuditEntry) e
 	})
 }
 
-// SaveIngest implements gateway.IngestStore: the turn's refs and audit
-// entry in one transaction, shared with concurrent ingests (group commit).
-// It refuses refs whose gateway id already holds another user's turn or
-// other content.
-func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry) error {
-	_, err := s.ingests.Do(ctx, ingestWrite{refs: refs, audit: audit})
+// SaveIngest implements gateway.IngestStore: the turn's refs, audit entry
+// and heal events in one transaction, shared with concurrent ingests (group
+// commit). It refuses refs whose gateway id already holds another user's
+// turn or other content.
+func (s *Store) SaveIngest(ctx context.Context, refs []gateway.MemoryRef, audit gateway.AuditEntry, heals ...gateway.OutboxEvent) error {
+	_, err := s.ingests.Do(ctx, ingestWrite{refs: refs, audit: audit, heals: heals})
 	return err
 }
 
@@ -333,6 +333,44 @@ func (s *Store) OutboxSummary(ctx context.Context, f gateway.EventFilter) (gatew
 		sum.Add(c.Status, c.N)
 	}
 	return sum, nil
+}
+
+// IngestHealCounts implements gateway.ReadStore. Only FAILED refs are read
+// (a partial index holds them), each with its heal event's status.
+func (s *Store) IngestHealCounts(ctx context.Context, f gateway.RefFilter) (map[backendtype.Backend]gateway.IngestHealCount, error) {
+	f.Status = gateway.RefStatusFailed
+	var counts []struct {
+		Backend backendtype.Backend
+		Status  *gateway.OutboxStatus
+		N       int
+	}
+	q := s.db.NewSelect().Model((*refRow)(nil)).
+		ColumnExpr("r.backend, e.status, count(*) AS n").
+		Join("LEFT JOIN outbox_events AS e ON e.id = r.outbox_event_id AND e.operation = ?", gateway.OperationIngestTurn).
+		GroupExpr("r.backend, e.status")
+	if err := applyRefFilter(q, f).Scan(ctx, &counts); err != nil {
+		return nil, fmt.Errorf("error counting failed ingest writes: %w", err)
+	}
+	out := map[backendtype.Backend]gateway.IngestHealCount{}
+	for _, c := range counts {
+		h := out[c.Backend]
+		h.Backend = c.Backend
+		h.Failed += c.N
+		switch {
+		case c.Status == nil:
+			h.Unhealable += c.N
+		case *c.Status == gateway.OutboxPending || *c.Status == gateway.OutboxProcessing:
+			h.Healing += c.N
+		case *c.Status == gateway.OutboxDeadLetter:
+			h.DeadLettered += c.N
+		default:
+			// The event finished but the ref is still FAILED: a skipped
+			// heal (the backend cannot ingest); nothing will change it.
+			h.Unhealable += c.N
+		}
+		out[c.Backend] = h
+	}
+	return out, nil
 }
 
 // OutboxDepth counts the events still owed work or attention (pending,

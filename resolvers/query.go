@@ -108,6 +108,21 @@ func (r *queryResolver) OutboxSummaries(ctx context.Context, workspaceID *string
 	return out, nil
 }
 
+// IngestHeals implements graph.QueryResolver.
+func (r *queryResolver) IngestHeals(ctx context.Context, workspaceID *string) ([]gateway.IngestHealCount, error) {
+	counts, err := r.Service.Reader(ctx).IngestHeals(ctx, deref(workspaceID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gateway.IngestHealCount, 0, len(r.Service.Backends()))
+	for _, b := range r.Service.Backends() {
+		c := counts[b.Name()]
+		c.Backend = b.Name()
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // OutboxEvents implements graph.QueryResolver.
 func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error) {
 	p, err := pageRequest(first, after)

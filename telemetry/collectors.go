@@ -90,3 +90,62 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// HealReader counts FAILED refs per backend by the state of their heal.
+type HealReader interface {
+	IngestHealCounts(ctx context.Context, f gateway.RefFilter) (map[backendtype.Backend]gateway.IngestHealCount, error)
+}
+
+// Heal states of a FAILED ref, as memory_gateway_ingest_writes_failed
+// labels them.
+const (
+	healHealing    = "healing"
+	healDeadLetter = "dead_letter"
+	healUnhealable = "unhealable"
+)
+
+// ObserveIngestHeals exports the FAILED refs per backend by what their heal
+// is doing (healing: an event will write them again; dead_letter: it gave
+// up, a re-drive tries again; unhealable: nothing can), read from the
+// database at scrape time. Every configured backend has every series.
+func (t *Telemetry) ObserveIngestHeals(heals HealReader, backends []backendtype.Backend, env lifecycle.Env) {
+	t.registry.MustRegister(&healCollector{heals: heals, backends: backends, logger: env.Logger(), desc: prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "ingest_writes", "failed"),
+		"FAILED ingest refs by backend and heal (healing, dead_letter, unhealable).",
+		[]string{"backend", "heal"}, nil)})
+}
+
+type healCollector struct {
+	heals    HealReader
+	backends []backendtype.Backend
+	logger   *slog.Logger
+	desc     *prometheus.Desc
+}
+
+func (c *healCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *healCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), DepthTimeout)
+	defer cancel()
+	counts, err := c.heals.IngestHealCounts(ctx, gateway.RefFilter{})
+	if err != nil {
+		c.logger.Warn("telemetry: failed ingest writes unavailable", slog.String("err", err.Error()))
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	seen := map[backendtype.Backend]bool{}
+	emit := func(b backendtype.Backend, h gateway.IngestHealCount) {
+		seen[b] = true
+		for heal, n := range map[string]int{healHealing: h.Healing, healDeadLetter: h.DeadLettered, healUnhealable: h.Unhealable} {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(b), heal)
+		}
+	}
+	for b, h := range counts {
+		emit(b, h)
+	}
+	for _, b := range c.backends {
+		if !seen[b] {
+			emit(b, gateway.IngestHealCount{})
+		}
+	}
+}

@@ -60,6 +60,7 @@ type Telemetry struct {
 	lost              prometheus.Counter
 	rescued           *prometheus.CounterVec
 	jobDuration       *prometheus.HistogramVec
+	healed            *prometheus.CounterVec
 }
 
 // New builds Telemetry with the Go runtime and process collectors
@@ -116,12 +117,16 @@ func New(opts Options) *Telemetry {
 			Help:    "Commit job time from acceptance to its terminal status, by status.",
 			Buckets: jobBuckets,
 		}, []string{"status"}),
+		healed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "ingest_writes", Name: "healed_total",
+			Help: "Failed ingest writes this process's worker wrote again successfully (INGEST_TURN events), by backend.",
+		}, []string{"backend"}),
 	}
 	t.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		t.operations, t.operationDuration, t.backendCalls, t.backendDuration, t.withheld,
-		t.claimed, t.completed, t.lost, t.rescued, t.jobDuration,
+		t.claimed, t.completed, t.lost, t.rescued, t.jobDuration, t.healed,
 	)
 	// Series that exist from the start read 0 rather than missing, so a rate
 	// over them is defined before the first rescue.

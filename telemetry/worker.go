@@ -74,6 +74,9 @@ func (t *Telemetry) WorkerHooks() worker.Hooks {
 					continue
 				}
 				t.completed.WithLabelValues(string(c.Backend), completionResult(c)).Inc()
+				if c.Operation == gateway.OperationIngestTurn && c.Status == gateway.OutboxSuccess {
+					t.healed.WithLabelValues(string(c.Backend)).Inc()
+				}
 			}
 			t.lost.Add(float64(len(res.Lost)))
 			t.observeJobs(res.Jobs)

@@ -9,7 +9,9 @@ package local
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -60,6 +62,7 @@ var (
 	_ backendtype.FeedbackApplier  = (*Backend)(nil)
 	_ backendtype.HealthChecker    = (*Backend)(nil)
 	_ backendtype.TurnRemover      = (*Backend)(nil)
+	_ backendtype.TurnReader       = (*Backend)(nil)
 )
 
 // New returns the local backend on db, whose migrations must be applied.
@@ -346,6 +349,25 @@ func (b *Backend) RemoveTurn(ctx context.Context, w backendtype.TurnWrite) error
 		return fmt.Errorf("local: error removing turn: %w", err)
 	}
 	return nil
+}
+
+// ReadTurn implements backendtype.TurnReader: the turn as this backend
+// holds it now (a correction has replaced its content and hash; a delete or
+// an erasure removed it).
+func (b *Backend) ReadTurn(ctx context.Context, gatewayID string) (backendtype.TurnWrite, bool, error) {
+	var row memoryRow
+	err := b.db.NewSelect().Model(&row).Where("m.id = ?", memoryID(gatewayID)).Where("m.gateway_id = ?", gatewayID).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return backendtype.TurnWrite{}, false, nil
+	}
+	if err != nil {
+		return backendtype.TurnWrite{}, false, fmt.Errorf("local: error reading turn: %w", err)
+	}
+	return backendtype.TurnWrite{
+		GatewayID: row.GatewayID, WorkspaceID: row.WorkspaceID, UserID: row.UserID, AgentID: row.AgentID,
+		SessionID: row.SessionID, TurnID: row.TurnID, Namespace: row.Namespace, Role: backendtype.Role(row.Role),
+		Content: row.Content, ContentHash: row.ContentHash, OccurredAt: row.CreatedAt,
+	}, true, nil
 }
 
 // Health implements backendtype.HealthChecker.
