@@ -97,36 +97,62 @@ func TestDockerfileExampleStartsTheImage(t *testing.T) {
 			t.Skipf("the example needs %s: %v", tool, err)
 		}
 	}
-	raw, err := os.ReadFile("../Dockerfile")
+	dir := t.TempDir()
+	run, _ := runDockerExample(t, dir, dockerfileExample(t)+"\n"+`printf %s "$KEY" > key`)
+	key, err := os.ReadFile(filepath.Join(dir, "key"))
 	require.NoError(t, err)
-	dockerfile := string(raw)
+	base := startAsImage(t, dir, run, nil)
+	requireKeysOn(t, base, string(key))
+}
+
+// dockerfileExample is the Dockerfile's example: the shell lines of its
+// header comment, without the build and the curl that follows the run.
+func dockerfileExample(t *testing.T) string {
+	t.Helper()
 	var script []string
-	for _, m := range regexp.MustCompile(`(?m)^#   (.+)$`).FindAllStringSubmatch(dockerfile, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^#   (.+)$`).FindAllStringSubmatch(readDockerfile(t), -1) {
 		if !strings.HasPrefix(m[1], "curl ") && !strings.HasPrefix(m[1], "docker build ") {
 			script = append(script, m[1])
 		}
 	}
 	require.Contains(t, strings.Join(script, "\n"), "docker run ", "the example runs the image")
+	return strings.Join(script, "\n")
+}
 
-	dir := t.TempDir()
+func readDockerfile(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../Dockerfile")
+	require.NoError(t, err)
+	return string(raw)
+}
+
+// dockerRun is what an example's docker run line asks for.
+type dockerRun struct {
+	mounts   map[string]string // container path → host path
+	settings []string          // the -e flags, NAME=value
+	image    string
+}
+
+// runDockerExample runs script with bash in dir, docker and sudo standing in
+// to record their arguments (sudo's in dir/sudo-args), and returns the docker
+// run line it asked for and what the script printed on stdout.
+func runDockerExample(t *testing.T, dir, script string) (dockerRun, string) {
+	t.Helper()
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c",
-		`docker() { printf '%s\0' "$@" > docker-args; }`+"\n"+strings.Join(script, "\n")+"\n"+`printf %s "$KEY" > key`)
+		`docker() { if [ "$1" = run ]; then printf '%s\0' "$@" > docker-args; fi; }`+"\n"+
+			`sudo() { printf '%s\0' "$@" >> sudo-args; }`+"\n"+script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PWD="+dir)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "the example's shell lines run: %s", out)
-	key, err := os.ReadFile(filepath.Join(dir, "key"))
-	require.NoError(t, err)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "the example's shell lines run: %s%s", stdout.String(), stderr.String())
 	rawArgs, err := os.ReadFile(filepath.Join(dir, "docker-args"))
-	require.NoError(t, err)
+	require.NoError(t, err, "the example runs the image")
 	args := strings.Split(strings.TrimSuffix(string(rawArgs), "\x00"), "\x00")
 	require.Equal(t, "run", args[0])
 
-	// The run line's flags: mounts from host to container, settings, image.
-	mounts := map[string]string{} // container path → host path
-	var settings []string
-	image := ""
-	for i := 1; i < len(args) && image == ""; i++ {
+	run := dockerRun{mounts: map[string]string{}}
+	for i := 1; i < len(args) && run.image == ""; i++ {
 		switch a := args[i]; a {
 		case "--rm":
 		case "-p":
@@ -138,30 +164,39 @@ func TestDockerfileExampleStartsTheImage(t *testing.T) {
 			i++
 			parts := strings.Split(args[i], ":")
 			require.GreaterOrEqual(t, len(parts), 2, args[i])
-			mounts[parts[1]] = parts[0]
+			run.mounts[parts[1]] = parts[0]
 		case "-e":
 			i++
-			settings = append(settings, args[i])
+			run.settings = append(run.settings, args[i])
 		default:
 			require.False(t, strings.HasPrefix(a, "-"), "a flag the test does not know: %s", a)
-			image = a
+			run.image = a
 		}
 	}
-	require.Equal(t, "memory-gateway", image)
+	require.Equal(t, "memory-gateway", run.image)
+	return run, stdout.String()
+}
 
-	// The image's own settings, then the example's.
+// startAsImage runs serve as the image would run it for run: the image's
+// ENV, then the run line's settings, a setting naming a mounted file pointed
+// at the host file, which the image's user must be able to read: readable by
+// all, or in chowned (the host files the example gives to that user).
+func startAsImage(t *testing.T, dir string, run dockerRun, chowned map[string]bool) string {
+	t.Helper()
+	dockerfile := readDockerfile(t)
 	env := map[string]string{}
 	for _, m := range regexp.MustCompile(`(?m)^ENV (\w+)=(\S+)$`).FindAllStringSubmatch(dockerfile, -1) {
 		env[m[1]] = m[2]
 	}
 	require.Equal(t, "0.0.0.0:8080", env["LISTEN_ADDR"], "the image listens beyond loopback, which dev mode refuses")
-	for _, kv := range settings {
+	for _, kv := range run.settings {
 		name, value, ok := strings.Cut(kv, "=")
 		require.True(t, ok, kv)
-		if host, mounted := mounts[value]; mounted {
+		if host, mounted := run.mounts[value]; mounted {
 			info, err := os.Stat(host)
 			require.NoError(t, err, "%s names a mounted file", name)
-			require.NotZero(t, info.Mode().Perm()&0o004, "%s is readable by the image's user (65532), not the file's owner", host)
+			require.True(t, info.Mode().Perm()&0o004 != 0 || chowned[host],
+				"%s is readable by the image's user (65532), not only by the file's owner", host)
 			value = host
 		}
 		env[name] = value
@@ -178,7 +213,13 @@ func TestDockerfileExampleStartsTheImage(t *testing.T) {
 	startHelper(t, "serve", list...)
 	base := "http://" + addr
 	waitReady(t, base)
+	return base
+}
 
+// requireKeysOn checks that the gateway at base accepts key and refuses a
+// request without one.
+func requireKeysOn(t *testing.T, base, key string) {
+	t.Helper()
 	ask := func(key string) (int, string) {
 		req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewBufferString(`{"query": "{ __typename }"}`))
 		require.NoError(t, err)
@@ -193,7 +234,7 @@ func TestDockerfileExampleStartsTheImage(t *testing.T) {
 		require.NoError(t, err)
 		return resp.StatusCode, string(body)
 	}
-	status, body := ask(string(key))
+	status, body := ask(key)
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, `"__typename":"Query"`)
 	status, body = ask("")
