@@ -95,10 +95,16 @@ type ReadStore interface {
 	RetiredContentHashes(ctx context.Context, workspaceID, userID string, limit int) ([]string, error)
 }
 
-// PageRequest asks for the first N items after a cursor.
+// PageRequest asks for the first N items after a cursor or, paging
+// backward, for the last N items before one (or at the list's end).
 type PageRequest struct {
 	First int
 	After *Cursor
+	// Backward pages hold the Last items just before Before (the list's
+	// oldest items when Before is nil), still ordered newest first.
+	Backward bool
+	Last     int
+	Before   *Cursor
 }
 
 // Cursor is a keyset position: lists are ordered by (created_at DESC, id DESC).
@@ -116,19 +122,23 @@ func EncodeCursor(createdAt time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-// DecodeCursor parses a cursor made by EncodeCursor.
-func DecodeCursor(s string) (*Cursor, error) {
+// DecodeCursor parses a cursor made by EncodeCursor given as after.
+func DecodeCursor(s string) (*Cursor, error) { return DecodeCursorOf("after", s) }
+
+// DecodeCursorOf parses a cursor made by EncodeCursor; a bad one is an
+// input error naming field.
+func DecodeCursorOf(field, s string) (*Cursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, NewInputError("after", "is not a valid cursor")
+		return nil, NewInputError(field, "is not a valid cursor")
 	}
 	parts := strings.SplitN(string(raw), "|", 3)
 	if len(parts) != 3 || parts[0] != cursorVersion || parts[2] == "" {
-		return nil, NewInputError("after", "is not a valid cursor")
+		return nil, NewInputError(field, "is not a valid cursor")
 	}
 	ts, err := time.Parse(time.RFC3339Nano, parts[1])
 	if err != nil {
-		return nil, NewInputError("after", "is not a valid cursor")
+		return nil, NewInputError(field, "is not a valid cursor")
 	}
 	return &Cursor{CreatedAt: ts, ID: parts[2]}, nil
 }

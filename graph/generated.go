@@ -419,24 +419,24 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditLog          func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string) int
+		AuditLog          func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) int
 		Backends          func(childComplexity int) int
 		CommitJob         func(childComplexity int, id string) int
-		CommitJobs        func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
+		CommitJobs        func(childComplexity int, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) int
 		ErasureRequest    func(childComplexity int, id string) int
-		ErasureRequests   func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string) int
-		Feedback          func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string) int
-		Jobs              func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
+		ErasureRequests   func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) int
+		Feedback          func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) int
+		Jobs              func(childComplexity int, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) int
 		MemoryRef         func(childComplexity int, id string) int
-		MemoryRefs        func(childComplexity int, filter *gateway.RefFilter, first *int, after *string) int
+		MemoryRefs        func(childComplexity int, filter *gateway.RefFilter, first *int, after *string, last *int, before *string) int
 		MemoryTexts       func(childComplexity int, ids []string) int
 		Node              func(childComplexity int, id string) int
-		OutboxEvents      func(childComplexity int, filter *gateway.EventFilter, first *int, after *string) int
+		OutboxEvents      func(childComplexity int, filter *gateway.EventFilter, first *int, after *string, last *int, before *string) int
 		OutboxSummaries   func(childComplexity int, workspaceID *string) int
 		OutboxSummary     func(childComplexity int, workspaceID *string) int
 		RetrieveContext   func(childComplexity int, input gateway.RetrieveContextInput) int
 		Session           func(childComplexity int, workspaceID string, sessionID string) int
-		WebhookDeliveries func(childComplexity int, filter *gateway.WebhookDeliveryFilter, first *int, after *string) int
+		WebhookDeliveries func(childComplexity int, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) int
 		WebhookEndpoints  func(childComplexity int, workspaceID string) int
 	}
 
@@ -596,23 +596,23 @@ type OutboxEventResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (gateway.Node, error)
 	MemoryRef(ctx context.Context, id string) (*gateway.MemoryRef, error)
-	MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error)
+	MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
 	MemoryTexts(ctx context.Context, ids []string) ([]gateway.MemoryText, error)
 	CommitJob(ctx context.Context, id string) (*gateway.CommitJob, error)
-	CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error)
-	Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error)
-	OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error)
+	CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error)
+	Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.JobConnection, error)
+	OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error)
 	OutboxSummary(ctx context.Context, workspaceID *string) (*gateway.OutboxSummary, error)
 	OutboxSummaries(ctx context.Context, workspaceID *string) ([]model.BackendOutboxSummary, error)
 	Session(ctx context.Context, workspaceID string, sessionID string) (*gateway.Session, error)
-	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
-	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error)
+	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error)
+	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error)
 	RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error)
 	Backends(ctx context.Context) ([]gateway.BackendStatus, error)
 	ErasureRequest(ctx context.Context, id string) (*gateway.ErasureRequest, error)
-	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string) (*model.ErasureRequestConnection, error)
+	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) (*model.ErasureRequestConnection, error)
 	WebhookEndpoints(ctx context.Context, workspaceID string) ([]gateway.WebhookEndpoint, error)
-	WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string) (*model.WebhookDeliveryConnection, error)
+	WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) (*model.WebhookDeliveryConnection, error)
 }
 type SessionResolver interface {
 	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
@@ -2289,7 +2289,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.backends":
 		if e.ComplexityRoot.Query.Backends == nil {
 			break
@@ -2317,7 +2317,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.CommitJobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.CommitJobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.erasureRequest":
 		if e.ComplexityRoot.Query.ErasureRequest == nil {
 			break
@@ -2339,7 +2339,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ErasureRequests(childComplexity, args["filter"].(*gateway.ErasureFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.ErasureRequests(childComplexity, args["filter"].(*gateway.ErasureFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.feedback":
 		if e.ComplexityRoot.Query.Feedback == nil {
 			break
@@ -2350,7 +2350,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Feedback(childComplexity, args["filter"].(*gateway.FeedbackFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Feedback(childComplexity, args["filter"].(*gateway.FeedbackFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "Query.jobs":
 		if e.ComplexityRoot.Query.Jobs == nil {
@@ -2362,7 +2362,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.memoryRef":
 		if e.ComplexityRoot.Query.MemoryRef == nil {
 			break
@@ -2384,7 +2384,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.MemoryRefs(childComplexity, args["filter"].(*gateway.RefFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.MemoryRefs(childComplexity, args["filter"].(*gateway.RefFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.memoryTexts":
 		if e.ComplexityRoot.Query.MemoryTexts == nil {
 			break
@@ -2417,7 +2417,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["filter"].(*gateway.EventFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["filter"].(*gateway.EventFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.outboxSummaries":
 		if e.ComplexityRoot.Query.OutboxSummaries == nil {
 			break
@@ -2472,7 +2472,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["filter"].(*gateway.WebhookDeliveryFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["filter"].(*gateway.WebhookDeliveryFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.webhookEndpoints":
 		if e.ComplexityRoot.Query.WebhookEndpoints == nil {
 			break
@@ -3817,29 +3817,29 @@ type Query {
   "Any object by its global id; null when it does not exist."
   node(id: ID!): Node
   memoryRef(id: ID!): MemoryRef!
-  memoryRefs(filter: MemoryRefFilter, first: Int = 20, after: String): MemoryRefConnection!
+  memoryRefs(filter: MemoryRefFilter, first: Int, after: String, last: Int, before: String): MemoryRefConnection!
   "The text of memories, read from the backends that hold them now (at most 100 ids). Only the memory's own user's key, or an ADMIN of its namespace, reads it; other ids are left out."
   memoryTexts(ids: [ID!]!): [MemoryText!]!
   commitJob(id: ID!): CommitJob!
-  commitJobs(filter: CommitJobFilter, first: Int = 20, after: String): CommitJobConnection!
+  commitJobs(filter: CommitJobFilter, first: Int, after: String, last: Int, before: String): CommitJobConnection!
   "Jobs of every kind (commits, feedback routing, erasures), newest first."
-  jobs(filter: JobFilter, first: Int = 20, after: String): JobConnection!
-  outboxEvents(filter: OutboxEventFilter, first: Int = 20, after: String): OutboxEventConnection!
+  jobs(filter: JobFilter, first: Int, after: String, last: Int, before: String): JobConnection!
+  outboxEvents(filter: OutboxEventFilter, first: Int, after: String, last: Int, before: String): OutboxEventConnection!
   outboxSummary(workspaceId: ID): OutboxSummary!
   "The outbox of each configured backend, counted by status."
   outboxSummaries(workspaceId: ID): [BackendOutboxSummary!]!
   session(workspaceId: ID!, sessionId: ID!): Session!
-  auditLog(filter: AuditLogFilter, first: Int = 20, after: String): AuditEntryConnection!
-  feedback(filter: MemoryFeedbackFilter, first: Int = 20, after: String): MemoryFeedbackConnection!
+  auditLog(filter: AuditLogFilter, first: Int, after: String, last: Int, before: String): AuditEntryConnection!
+  feedback(filter: MemoryFeedbackFilter, first: Int, after: String, last: Int, before: String): MemoryFeedbackConnection!
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
   "Admin: every configured backend's health, from a round of probes at most 5 s old (checkedAt), shared by every caller."
   backends: [BackendStatus!]!
   erasureRequest(id: ID!): ErasureRequest!
-  erasureRequests(filter: ErasureRequestFilter, first: Int = 20, after: String): ErasureRequestConnection!
+  erasureRequests(filter: ErasureRequestFilter, first: Int, after: String, last: Int, before: String): ErasureRequestConnection!
   "Admin: a workspace's webhook endpoints, oldest first."
   webhookEndpoints(workspaceId: ID!): [WebhookEndpoint!]!
   "Admin: webhook deliveries, newest first (a workspace admin sees its own workspace's)."
-  webhookDeliveries(filter: WebhookDeliveryFilter, first: Int = 20, after: String): WebhookDeliveryConnection!
+  webhookDeliveries(filter: WebhookDeliveryFilter, first: Int, after: String, last: Int, before: String): WebhookDeliveryConnection!
 }
 
 "What a synchronous outbox drain did."
@@ -5277,6 +5277,22 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5321,6 +5337,22 @@ func (ec *executionContext) field_Query_commitJobs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5365,6 +5397,22 @@ func (ec *executionContext) field_Query_erasureRequests_args(ctx context.Context
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5395,6 +5443,22 @@ func (ec *executionContext) field_Query_feedback_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5425,6 +5489,22 @@ func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5469,6 +5549,22 @@ func (ec *executionContext) field_Query_memoryRefs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5527,6 +5623,22 @@ func (ec *executionContext) field_Query_outboxEvents_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5621,6 +5733,22 @@ func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Conte
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -12548,7 +12676,7 @@ func (ec *executionContext) _Query_memoryRefs(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().MemoryRefs(ctx, fc.Args["filter"].(*gateway.RefFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().MemoryRefs(ctx, fc.Args["filter"].(*gateway.RefFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -12680,7 +12808,7 @@ func (ec *executionContext) _Query_commitJobs(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().CommitJobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().CommitJobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitJobConnection) graphql.Marshaler {
@@ -12724,7 +12852,7 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Jobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Jobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.JobConnection) graphql.Marshaler {
@@ -12768,7 +12896,7 @@ func (ec *executionContext) _Query_outboxEvents(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().OutboxEvents(ctx, fc.Args["filter"].(*gateway.EventFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().OutboxEvents(ctx, fc.Args["filter"].(*gateway.EventFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
@@ -12944,7 +13072,7 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*gateway.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*gateway.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
@@ -12988,7 +13116,7 @@ func (ec *executionContext) _Query_feedback(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Feedback(ctx, fc.Args["filter"].(*gateway.FeedbackFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Feedback(ctx, fc.Args["filter"].(*gateway.FeedbackFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryFeedbackConnection) graphql.Marshaler {
@@ -13152,7 +13280,7 @@ func (ec *executionContext) _Query_erasureRequests(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ErasureRequests(ctx, fc.Args["filter"].(*gateway.ErasureFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().ErasureRequests(ctx, fc.Args["filter"].(*gateway.ErasureFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ErasureRequestConnection) graphql.Marshaler {
@@ -13240,7 +13368,7 @@ func (ec *executionContext) _Query_webhookDeliveries(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().WebhookDeliveries(ctx, fc.Args["filter"].(*gateway.WebhookDeliveryFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().WebhookDeliveries(ctx, fc.Args["filter"].(*gateway.WebhookDeliveryFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDeliveryConnection) graphql.Marshaler {

@@ -311,6 +311,30 @@ func TestStoreListPaging(t *testing.T) {
 			require.True(t, prev.CreatedAt.After(cur.CreatedAt) || (prev.CreatedAt.Equal(cur.CreatedAt) && prev.ID > cur.ID))
 		}
 
+		// Backward from the list's end: the same order, page by page.
+		var backward []string
+		var before *gateway.Cursor
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10)
+			page, err := store.ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{Backward: true, Last: 3, Before: before})
+			require.NoError(t, err)
+			require.Equal(t, before != nil, page.HasNextPage)
+			ids := make([]string, 0, len(page.Items))
+			for _, r := range page.Items {
+				ids = append(ids, r.ID)
+			}
+			backward = append(ids, backward...)
+			if !page.HasPreviousPage {
+				break
+			}
+			first := page.Items[0]
+			before = &gateway.Cursor{CreatedAt: first.CreatedAt, ID: first.ID}
+		}
+		require.Equal(t, seen, backward, "backward pages hold the same items in the same order")
+		lastTwo, err := store.ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{Backward: true, Last: 2})
+		require.NoError(t, err)
+		require.Equal(t, seen[5:], []string{lastTwo.Items[0].ID, lastTwo.Items[1].ID}, "last without before is the list's oldest items")
+
 		grouped, err := store.ListMemoryRefsGrouped(ctx, gateway.RefsBySession, []string{"s0", "s1", "s9"}, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 2})
 		require.NoError(t, err)
 		require.Len(t, grouped["s0"].Items, 2)

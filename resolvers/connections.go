@@ -24,6 +24,28 @@ func pageRequest(first *int, after *string) (gateway.PageRequest, error) {
 	return gateway.NewPageRequest(first, cursor)
 }
 
+// pagingRequest validates the Relay arguments of a root list, which pages
+// in either direction.
+func pagingRequest(first *int, after *string, last *int, before *string) (gateway.PageRequest, error) {
+	hasAfter, hasBefore := after != nil && *after != "", before != nil && *before != ""
+	if err := gateway.CheckPagingDirection(first != nil, hasAfter, last != nil, hasBefore); err != nil {
+		return gateway.PageRequest{}, err
+	}
+	var afterCursor, beforeCursor *gateway.Cursor
+	var err error
+	if hasAfter {
+		if afterCursor, err = gateway.DecodeCursorOf("after", *after); err != nil {
+			return gateway.PageRequest{}, err
+		}
+	}
+	if hasBefore {
+		if beforeCursor, err = gateway.DecodeCursorOf("before", *before); err != nil {
+			return gateway.PageRequest{}, err
+		}
+	}
+	return gateway.NewPagingRequest(first, afterCursor, last, beforeCursor)
+}
+
 func pageInfo[T any](page gateway.Page[T], cursorOf func(T) string) *model.PageInfo {
 	info := &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage}
 	if n := len(page.Items); n > 0 {

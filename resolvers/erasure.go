@@ -42,8 +42,8 @@ func (r *queryResolver) ErasureRequest(ctx context.Context, id string) (*gateway
 }
 
 // ErasureRequests implements graph.QueryResolver.
-func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string) (*model.ErasureRequestConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) (*model.ErasureRequestConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}

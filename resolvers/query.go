@@ -41,8 +41,8 @@ func (r *queryResolver) MemoryTexts(ctx context.Context, ids []string) ([]gatewa
 }
 
 // MemoryRefs implements graph.QueryResolver.
-func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +67,8 @@ func (r *queryResolver) CommitJob(ctx context.Context, id string) (*gateway.Comm
 }
 
 // CommitJobs implements graph.QueryResolver.
-func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +80,8 @@ func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilte
 }
 
 // Jobs implements graph.QueryResolver.
-func (r *queryResolver) Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.JobConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +109,8 @@ func (r *queryResolver) OutboxSummaries(ctx context.Context, workspaceID *string
 }
 
 // OutboxEvents implements graph.QueryResolver.
-func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,8 @@ func (r *queryResolver) Session(ctx context.Context, workspaceID string, session
 }
 
 // AuditLog implements graph.QueryResolver.
-func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +153,8 @@ func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilte
 }
 
 // Feedback implements graph.QueryResolver.
-func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}

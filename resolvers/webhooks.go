@@ -71,8 +71,8 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, workspaceID string
 }
 
 // WebhookDeliveries implements graph.QueryResolver.
-func (r *queryResolver) WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) (*model.WebhookDeliveryConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
