@@ -80,6 +80,16 @@ type ReadStore interface {
 	ListAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter, p PageRequest) (map[string]Page[AuditEntry], error)
 	ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter, p PageRequest) (map[string]Page[MemoryFeedback], error)
 
+	// The counts of a list apply its filter, scope included, in one
+	// statement each.
+	CountMemoryRefs(ctx context.Context, f RefFilter) (int, error)
+	CountCommitJobs(ctx context.Context, f JobFilter) (int, error)
+	CountOutboxEvents(ctx context.Context, f EventFilter) (int, error)
+	CountAuditEntries(ctx context.Context, f AuditFilter) (int, error)
+	CountFeedback(ctx context.Context, f FeedbackFilter) (int, error)
+	CountErasureRequests(ctx context.Context, f ErasureFilter) (int, error)
+	CommitJobStatusCounts(ctx context.Context, f JobFilter) (map[JobStatus]int, error)
+
 	// OutboxSummaries counts events by status per job id.
 	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
 	// OutboxSummary counts events by status under a filter.

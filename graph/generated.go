@@ -70,8 +70,9 @@ type ComplexityRoot struct {
 	}
 
 	AuditEntryConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	AuditEntryEdge struct {
@@ -128,13 +129,20 @@ type ComplexityRoot struct {
 	}
 
 	CommitJobConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	CommitJobEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CommitJobStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	CommitSessionPayload struct {
@@ -207,8 +215,9 @@ type ComplexityRoot struct {
 	}
 
 	ErasureRequestConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	ErasureRequestEdge struct {
@@ -250,8 +259,10 @@ type ComplexityRoot struct {
 	}
 
 	JobConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	JobEdge struct {
@@ -287,8 +298,9 @@ type ComplexityRoot struct {
 	}
 
 	MemoryFeedbackConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	MemoryFeedbackEdge struct {
@@ -330,8 +342,9 @@ type ComplexityRoot struct {
 	}
 
 	MemoryRefConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	MemoryRefEdge struct {
@@ -388,13 +401,20 @@ type ComplexityRoot struct {
 	}
 
 	OutboxEventConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	OutboxEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	OutboxEventStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	OutboxSummary struct {
@@ -501,13 +521,20 @@ type ComplexityRoot struct {
 	}
 
 	WebhookDeliveryConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	WebhookDeliveryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WebhookDeliveryStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	WebhookEndpoint struct {
@@ -755,6 +782,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryConnection.PageInfo(childComplexity), true
+	case "AuditEntryConnection.totalCount":
+		if e.ComplexityRoot.AuditEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryConnection.TotalCount(childComplexity), true
 
 	case "AuditEntryEdge.cursor":
 		if e.ComplexityRoot.AuditEntryEdge.Cursor == nil {
@@ -1016,6 +1049,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommitJobConnection.PageInfo(childComplexity), true
+	case "CommitJobConnection.statusCounts":
+		if e.ComplexityRoot.CommitJobConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobConnection.StatusCounts(childComplexity), true
+	case "CommitJobConnection.totalCount":
+		if e.ComplexityRoot.CommitJobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobConnection.TotalCount(childComplexity), true
 
 	case "CommitJobEdge.cursor":
 		if e.ComplexityRoot.CommitJobEdge.Cursor == nil {
@@ -1029,6 +1074,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommitJobEdge.Node(childComplexity), true
+
+	case "CommitJobStatusCount.count":
+		if e.ComplexityRoot.CommitJobStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobStatusCount.Count(childComplexity), true
+	case "CommitJobStatusCount.status":
+		if e.ComplexityRoot.CommitJobStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobStatusCount.Status(childComplexity), true
 
 	case "CommitSessionPayload.created":
 		if e.ComplexityRoot.CommitSessionPayload.Created == nil {
@@ -1325,6 +1383,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErasureRequestConnection.PageInfo(childComplexity), true
+	case "ErasureRequestConnection.totalCount":
+		if e.ComplexityRoot.ErasureRequestConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequestConnection.TotalCount(childComplexity), true
 
 	case "ErasureRequestEdge.cursor":
 		if e.ComplexityRoot.ErasureRequestEdge.Cursor == nil {
@@ -1464,6 +1528,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobConnection.PageInfo(childComplexity), true
+	case "JobConnection.statusCounts":
+		if e.ComplexityRoot.JobConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.StatusCounts(childComplexity), true
+	case "JobConnection.totalCount":
+		if e.ComplexityRoot.JobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.TotalCount(childComplexity), true
 
 	case "JobEdge.cursor":
 		if e.ComplexityRoot.JobEdge.Cursor == nil {
@@ -1635,6 +1711,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryFeedbackConnection.PageInfo(childComplexity), true
+	case "MemoryFeedbackConnection.totalCount":
+		if e.ComplexityRoot.MemoryFeedbackConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedbackConnection.TotalCount(childComplexity), true
 
 	case "MemoryFeedbackEdge.cursor":
 		if e.ComplexityRoot.MemoryFeedbackEdge.Cursor == nil {
@@ -1852,6 +1934,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryRefConnection.PageInfo(childComplexity), true
+	case "MemoryRefConnection.totalCount":
+		if e.ComplexityRoot.MemoryRefConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryRefConnection.TotalCount(childComplexity), true
 
 	case "MemoryRefEdge.cursor":
 		if e.ComplexityRoot.MemoryRefEdge.Cursor == nil {
@@ -2190,6 +2278,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEventConnection.PageInfo(childComplexity), true
+	case "OutboxEventConnection.statusCounts":
+		if e.ComplexityRoot.OutboxEventConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventConnection.StatusCounts(childComplexity), true
+	case "OutboxEventConnection.totalCount":
+		if e.ComplexityRoot.OutboxEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventConnection.TotalCount(childComplexity), true
 
 	case "OutboxEventEdge.cursor":
 		if e.ComplexityRoot.OutboxEventEdge.Cursor == nil {
@@ -2203,6 +2303,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEventEdge.Node(childComplexity), true
+
+	case "OutboxEventStatusCount.count":
+		if e.ComplexityRoot.OutboxEventStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventStatusCount.Count(childComplexity), true
+	case "OutboxEventStatusCount.status":
+		if e.ComplexityRoot.OutboxEventStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventStatusCount.Status(childComplexity), true
 
 	case "OutboxSummary.deadLetterEvents":
 		if e.ComplexityRoot.OutboxSummary.DeadLetterEvents == nil {
@@ -2734,6 +2847,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDeliveryConnection.PageInfo(childComplexity), true
+	case "WebhookDeliveryConnection.statusCounts":
+		if e.ComplexityRoot.WebhookDeliveryConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.StatusCounts(childComplexity), true
+	case "WebhookDeliveryConnection.totalCount":
+		if e.ComplexityRoot.WebhookDeliveryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.TotalCount(childComplexity), true
 
 	case "WebhookDeliveryEdge.cursor":
 		if e.ComplexityRoot.WebhookDeliveryEdge.Cursor == nil {
@@ -2747,6 +2872,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
+
+	case "WebhookDeliveryStatusCount.count":
+		if e.ComplexityRoot.WebhookDeliveryStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryStatusCount.Count(childComplexity), true
+	case "WebhookDeliveryStatusCount.status":
+		if e.ComplexityRoot.WebhookDeliveryStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryStatusCount.Status(childComplexity), true
 
 	case "WebhookEndpoint.createdAt":
 		if e.ComplexityRoot.WebhookEndpoint.CreatedAt == nil {
@@ -2942,6 +3080,24 @@ scalar JSON
 "Anything addressable by a globally unique id."
 interface Node {
   id: ID!
+}
+
+"How many items of a list are in one status."
+type CommitJobStatusCount {
+  status: CommitJobStatus!
+  count: Int!
+}
+
+"How many items of a list are in one status."
+type OutboxEventStatusCount {
+  status: OutboxEventStatus!
+  count: Int!
+}
+
+"How many items of a list are in one status."
+type WebhookDeliveryStatusCount {
+  status: WebhookDeliveryStatus!
+  count: Int!
 }
 
 "Relay paging state."
@@ -3142,6 +3298,11 @@ type MemoryRefEdge {
 type MemoryRefConnection {
   edges: [MemoryRefEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 "What a job does."
@@ -3289,6 +3450,11 @@ type ErasureRequestEdge {
 type ErasureRequestConnection {
   edges: [ErasureRequestEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 input ErasureRequestFilter {
@@ -3320,6 +3486,17 @@ type CommitJobEdge {
 type CommitJobConnection {
   edges: [CommitJobEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [CommitJobStatusCount!]
 }
 
 type JobEdge {
@@ -3331,6 +3508,17 @@ type JobEdge {
 type JobConnection {
   edges: [JobEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [CommitJobStatusCount!]
 }
 
 "One backend's outbox, counted by status."
@@ -3387,6 +3575,17 @@ type OutboxEventEdge {
 type OutboxEventConnection {
   edges: [OutboxEventEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [OutboxEventStatusCount!]
 }
 
 "Everything the control plane holds under one (workspace, session)."
@@ -3427,6 +3626,11 @@ type AuditEntryEdge {
 type AuditEntryConnection {
   edges: [AuditEntryEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 "Feedback on a memory. Its comment and correction text are content and are not exposed here."
@@ -3471,6 +3675,11 @@ type MemoryFeedbackEdge {
 type MemoryFeedbackConnection {
   edges: [MemoryFeedbackEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 input TraceInput {
@@ -3768,6 +3977,17 @@ type WebhookDeliveryEdge {
 type WebhookDeliveryConnection {
   edges: [WebhookDeliveryEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [WebhookDeliveryStatusCount!]
 }
 
 input WebhookDeliveryFilter {
@@ -3954,6 +4174,8 @@ func (ec *executionContext) childFields_AuditEntryConnection(ctx context.Context
 		return ec.fieldContext_AuditEntryConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_AuditEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AuditEntryConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryConnection", field.Name)
 }
@@ -4070,6 +4292,10 @@ func (ec *executionContext) childFields_CommitJobConnection(ctx context.Context,
 		return ec.fieldContext_CommitJobConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_CommitJobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CommitJobConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_CommitJobConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CommitJobConnection", field.Name)
 }
@@ -4082,6 +4308,16 @@ func (ec *executionContext) childFields_CommitJobEdge(ctx context.Context, field
 		return ec.fieldContext_CommitJobEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CommitJobEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CommitJobStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_CommitJobStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_CommitJobStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CommitJobStatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_CommitSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4228,6 +4464,8 @@ func (ec *executionContext) childFields_ErasureRequestConnection(ctx context.Con
 		return ec.fieldContext_ErasureRequestConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_ErasureRequestConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ErasureRequestConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ErasureRequestConnection", field.Name)
 }
@@ -4314,6 +4552,10 @@ func (ec *executionContext) childFields_JobConnection(ctx context.Context, field
 		return ec.fieldContext_JobConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_JobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_JobConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_JobConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobConnection", field.Name)
 }
@@ -4388,6 +4630,8 @@ func (ec *executionContext) childFields_MemoryFeedbackConnection(ctx context.Con
 		return ec.fieldContext_MemoryFeedbackConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_MemoryFeedbackConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MemoryFeedbackConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryFeedbackConnection", field.Name)
 }
@@ -4474,6 +4718,8 @@ func (ec *executionContext) childFields_MemoryRefConnection(ctx context.Context,
 		return ec.fieldContext_MemoryRefConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_MemoryRefConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MemoryRefConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryRefConnection", field.Name)
 }
@@ -4556,6 +4802,10 @@ func (ec *executionContext) childFields_OutboxEventConnection(ctx context.Contex
 		return ec.fieldContext_OutboxEventConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_OutboxEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OutboxEventConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_OutboxEventConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutboxEventConnection", field.Name)
 }
@@ -4568,6 +4818,16 @@ func (ec *executionContext) childFields_OutboxEventEdge(ctx context.Context, fie
 		return ec.fieldContext_OutboxEventEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutboxEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OutboxEventStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_OutboxEventStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_OutboxEventStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboxEventStatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_OutboxSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4726,6 +4986,10 @@ func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Co
 		return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_WebhookDeliveryConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
 }
@@ -4738,6 +5002,16 @@ func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context,
 		return ec.fieldContext_WebhookDeliveryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_WebhookDeliveryStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_WebhookDeliveryStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryStatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEndpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6406,6 +6680,29 @@ func (ec *executionContext) fieldContext_AuditEntryConnection_pageInfo(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _AuditEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntryConnection", field, false, false, "Int")
+}
+
 func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7443,6 +7740,61 @@ func (ec *executionContext) fieldContext_CommitJobConnection_pageInfo(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _CommitJobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CommitJobConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CommitJobStatusCount) graphql.Marshaler {
+			return ec.marshalOCommitJobStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CommitJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJobStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CommitJobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7496,6 +7848,52 @@ func (ec *executionContext) fieldContext_CommitJobEdge_node(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CommitJobStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.JobStatus) graphql.Marshaler {
+			return ec.marshalNCommitJobStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJobStatusCount", field, false, false, "CommitJobStatus")
+}
+
+func (ec *executionContext) _CommitJobStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJobStatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CommitSessionPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CommitSessionPayload) (ret graphql.Marshaler) {
@@ -8699,6 +9097,29 @@ func (ec *executionContext) fieldContext_ErasureRequestConnection_pageInfo(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _ErasureRequestConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequestConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequestConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequestConnection", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ErasureRequestEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9263,6 +9684,61 @@ func (ec *executionContext) fieldContext_JobConnection_pageInfo(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JobConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CommitJobStatusCount) graphql.Marshaler {
+			return ec.marshalOCommitJobStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJobStatusCount(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9973,6 +10449,29 @@ func (ec *executionContext) fieldContext_MemoryFeedbackConnection_pageInfo(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MemoryFeedbackConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MemoryFeedbackConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedbackConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedbackConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedbackConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _MemoryFeedbackEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemoryFeedbackEdge) (ret graphql.Marshaler) {
@@ -10869,6 +11368,29 @@ func (ec *executionContext) fieldContext_MemoryRefConnection_pageInfo(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MemoryRefConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MemoryRefConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryRefConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryRefConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryRefConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _MemoryRefEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemoryRefEdge) (ret graphql.Marshaler) {
@@ -12238,6 +12760,61 @@ func (ec *executionContext) fieldContext_OutboxEventConnection_pageInfo(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _OutboxEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxEventConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OutboxEventStatusCount) graphql.Marshaler {
+			return ec.marshalOOutboxEventStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboxEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEventStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OutboxEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12291,6 +12868,52 @@ func (ec *executionContext) fieldContext_OutboxEventEdge_node(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OutboxEventStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.OutboxStatus) graphql.Marshaler {
+			return ec.marshalNOutboxEventStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEventStatusCount", field, false, false, "OutboxEventStatus")
+}
+
+func (ec *executionContext) _OutboxEventStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEventStatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OutboxSummary_totalEvents(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxSummary) (ret graphql.Marshaler) {
@@ -14499,6 +15122,61 @@ func (ec *executionContext) fieldContext_WebhookDeliveryConnection_pageInfo(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _WebhookDeliveryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WebhookDeliveryConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.WebhookDeliveryStatusCount) graphql.Marshaler {
+			return ec.marshalOWebhookDeliveryStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDeliveryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDeliveryStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _WebhookDeliveryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14552,6 +15230,52 @@ func (ec *executionContext) fieldContext_WebhookDeliveryEdge_node(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDeliveryStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.WebhookDeliveryStatus) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐWebhookDeliveryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryStatusCount", field, false, false, "WebhookDeliveryStatus")
+}
+
+func (ec *executionContext) _WebhookDeliveryStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryStatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _WebhookEndpoint_id(ctx context.Context, field graphql.CollectedField, obj *gateway.WebhookEndpoint) (ret graphql.Marshaler) {
@@ -17542,6 +18266,11 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._AuditEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17916,6 +18645,16 @@ func (ec *executionContext) _CommitJobConnection(ctx context.Context, sel ast.Se
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._CommitJobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._CommitJobConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17951,6 +18690,44 @@ func (ec *executionContext) _CommitJobEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "node":
 			out.Values[i] = ec._CommitJobEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var commitJobStatusCountImplementors = []string{"CommitJobStatusCount"}
+
+func (ec *executionContext) _CommitJobStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.CommitJobStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, commitJobStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CommitJobStatusCount")
+		case "status":
+			out.Values[i] = ec._CommitJobStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._CommitJobStatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18449,6 +19226,11 @@ func (ec *executionContext) _ErasureRequestConnection(ctx context.Context, sel a
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._ErasureRequestConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18755,6 +19537,16 @@ func (ec *executionContext) _JobConnection(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._JobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._JobConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18981,6 +19773,11 @@ func (ec *executionContext) _MemoryFeedbackConnection(ctx context.Context, sel a
 		case "pageInfo":
 			out.Values[i] = ec._MemoryFeedbackConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MemoryFeedbackConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -19242,6 +20039,11 @@ func (ec *executionContext) _MemoryRefConnection(ctx context.Context, sel ast.Se
 		case "pageInfo":
 			out.Values[i] = ec._MemoryRefConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MemoryRefConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -19639,6 +20441,16 @@ func (ec *executionContext) _OutboxEventConnection(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._OutboxEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._OutboxEventConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19674,6 +20486,44 @@ func (ec *executionContext) _OutboxEventEdge(ctx context.Context, sel ast.Select
 			}
 		case "node":
 			out.Values[i] = ec._OutboxEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outboxEventStatusCountImplementors = []string{"OutboxEventStatusCount"}
+
+func (ec *executionContext) _OutboxEventStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.OutboxEventStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboxEventStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboxEventStatusCount")
+		case "status":
+			out.Values[i] = ec._OutboxEventStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._OutboxEventStatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20425,6 +21275,16 @@ func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._WebhookDeliveryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._WebhookDeliveryConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20460,6 +21320,44 @@ func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.Se
 			}
 		case "node":
 			out.Values[i] = ec._WebhookDeliveryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookDeliveryStatusCountImplementors = []string{"WebhookDeliveryStatusCount"}
+
+func (ec *executionContext) _WebhookDeliveryStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookDeliveryStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookDeliveryStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookDeliveryStatusCount")
+		case "status":
+			out.Values[i] = ec._WebhookDeliveryStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._WebhookDeliveryStatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21155,6 +22053,10 @@ var (
 		gateway.JobFailed:         "FAILED",
 	}
 )
+
+func (ec *executionContext) marshalNCommitJobStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCount(ctx context.Context, sel ast.SelectionSet, v model.CommitJobStatusCount) graphql.Marshaler {
+	return ec._CommitJobStatusCount(ctx, sel, &v)
+}
 
 func (ec *executionContext) unmarshalNCommitSessionInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitSessionInput(ctx context.Context, v any) (gateway.CommitSessionInput, error) {
 	res, err := ec.unmarshalInputCommitSessionInput(ctx, v)
@@ -21968,6 +22870,10 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNOutboxEventStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCount(ctx context.Context, sel ast.SelectionSet, v model.OutboxEventStatusCount) graphql.Marshaler {
+	return ec._OutboxEventStatusCount(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation(ctx context.Context, v any) (gateway.Operation, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation[tmp]
@@ -22326,6 +23232,10 @@ var (
 		gateway.WebhookDeadLetter: "DEAD_LETTER",
 	}
 )
+
+func (ec *executionContext) marshalNWebhookDeliveryStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCount(ctx context.Context, sel ast.SelectionSet, v model.WebhookDeliveryStatusCount) graphql.Marshaler {
+	return ec._WebhookDeliveryStatusCount(ctx, sel, &v)
+}
 
 func (ec *executionContext) marshalNWebhookEndpoint2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐWebhookEndpoint(ctx context.Context, sel ast.SelectionSet, v gateway.WebhookEndpoint) graphql.Marshaler {
 	return ec._WebhookEndpoint(ctx, sel, &v)
@@ -22690,6 +23600,25 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOCommitJobStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CommitJobStatusCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCommitJobStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOErasureRequestFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureFilter(ctx context.Context, v any) (*gateway.ErasureFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -23047,6 +23976,25 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOOutboxEventStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OutboxEventStatusCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutboxEventStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation(ctx context.Context, v any) (gateway.Operation, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation[tmp]
@@ -23238,6 +24186,25 @@ var (
 		gateway.WebhookDeadLetter: "DEAD_LETTER",
 	}
 )
+
+func (ec *executionContext) marshalOWebhookDeliveryStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.WebhookDeliveryStatusCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDeliveryStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalOWebhookEventType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐWebhookEventType(ctx context.Context, v any) (gateway.WebhookEventType, error) {
 	tmp, err := graphql.UnmarshalString(v)

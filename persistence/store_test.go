@@ -519,3 +519,44 @@ func TestGroupCommitAnswersEachIngest(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreListCounts: a list's counts apply its filter and its scope, and
+// count per status in one statement.
+func TestStoreListCounts(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		statuses := []gateway.JobStatus{gateway.JobAccepted, gateway.JobFailed, gateway.JobFailed, gateway.JobSuccess}
+		for i, status := range statuses {
+			job := pt.Job(func(j *gateway.CommitJob) {
+				j.Status = status
+				j.SessionID = fmt.Sprintf("counted-%d", i)
+				if i == 3 {
+					j.UserID = "someone-else"
+				}
+			})
+			_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal)}, pt.Audit(job.ID))
+			require.NoError(t, err)
+		}
+		n, err := store.CountCommitJobs(ctx, gateway.JobFilter{WorkspaceID: "ws"})
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+		n, err = store.CountCommitJobs(ctx, gateway.JobFilter{WorkspaceID: "ws", Status: gateway.JobFailed})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		userScope := gateway.ReadScope{Restricted: true, WorkspaceID: "ws", UserID: "user"}
+		n, err = store.CountCommitJobs(ctx, gateway.JobFilter{Scope: userScope})
+		require.NoError(t, err)
+		require.Equal(t, 3, n, "another user's job is not counted")
+		byStatus, err := store.CommitJobStatusCounts(ctx, gateway.JobFilter{Scope: userScope})
+		require.NoError(t, err)
+		require.Equal(t, map[gateway.JobStatus]int{gateway.JobAccepted: 1, gateway.JobFailed: 2}, byStatus)
+		n, err = store.CountOutboxEvents(ctx, gateway.EventFilter{Scope: userScope})
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		n, err = store.CountAuditEntries(ctx, gateway.AuditFilter{WorkspaceID: "nowhere"})
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+}

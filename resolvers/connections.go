@@ -1,7 +1,10 @@
 package resolvers
 
 import (
+	"context"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
@@ -111,4 +114,58 @@ func feedbackConnection(page gateway.Page[gateway.MemoryFeedback]) *model.Memory
 		return model.MemoryFeedbackEdge{Cursor: c, Node: n}
 	})
 	return &model.MemoryFeedbackConnection{Edges: e, PageInfo: info}
+}
+
+// countsWanted reads which counts a root list's selection asks for, so a
+// count costs its statement only when selected.
+func countsWanted(ctx context.Context) gateway.CountRequest {
+	var want gateway.CountRequest
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "totalCount":
+			want.Total = true
+		case "statusCounts":
+			want.ByStatus = true
+		}
+	}
+	return want
+}
+
+// The statuses in the order statusCounts lists them: the way through a
+// job's, an event's or a delivery's life, then its ends.
+var (
+	jobStatusOrder      = []gateway.JobStatus{gateway.JobAccepted, gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed}
+	outboxStatusOrder   = []gateway.OutboxStatus{gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxSkipped, gateway.OutboxDeadLetter}
+	deliveryStatusOrder = []gateway.WebhookDeliveryStatus{gateway.WebhookPending, gateway.WebhookSuccess, gateway.WebhookDeadLetter}
+)
+
+// statusCounts lists every status with its count, zeros included; nil when
+// the counts were not asked for.
+func statusCounts[S ~string, C any](counts map[S]int, order []S, count func(S, int) C) []C {
+	if counts == nil {
+		return nil
+	}
+	out := make([]C, len(order))
+	for i, s := range order {
+		out[i] = count(s, counts[s])
+	}
+	return out
+}
+
+func jobStatusCounts(counts map[gateway.JobStatus]int) []model.CommitJobStatusCount {
+	return statusCounts(counts, jobStatusOrder, func(s gateway.JobStatus, n int) model.CommitJobStatusCount {
+		return model.CommitJobStatusCount{Status: s, Count: n}
+	})
+}
+
+func outboxStatusCounts(counts map[gateway.OutboxStatus]int) []model.OutboxEventStatusCount {
+	return statusCounts(counts, outboxStatusOrder, func(s gateway.OutboxStatus, n int) model.OutboxEventStatusCount {
+		return model.OutboxEventStatusCount{Status: s, Count: n}
+	})
+}
+
+func deliveryStatusCounts(counts map[gateway.WebhookDeliveryStatus]int) []model.WebhookDeliveryStatusCount {
+	return statusCounts(counts, deliveryStatusOrder, func(s gateway.WebhookDeliveryStatus, n int) model.WebhookDeliveryStatusCount {
+		return model.WebhookDeliveryStatusCount{Status: s, Count: n}
+	})
 }

@@ -47,7 +47,12 @@ func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.Era
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListErasureRequests(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListErasureRequests(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	total, err := reader.ErasureRequestTotal(ctx, f, countsWanted(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +60,7 @@ func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.Era
 		func(c string, n *gateway.ErasureRequest) model.ErasureRequestEdge {
 			return model.ErasureRequestEdge{Cursor: c, Node: n}
 		})
-	return &model.ErasureRequestConnection{Edges: e, PageInfo: info}, nil
+	return &model.ErasureRequestConnection{Edges: e, PageInfo: info, TotalCount: total}, nil
 }
 
 // jobOf loads an erasure request's job.

@@ -1,10 +1,15 @@
 package resolvers_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
+	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 	"github.com/memory-gateway/memory-gateway/resolvers"
@@ -37,5 +42,89 @@ func TestPagingArgumentsAreValidated(t *testing.T) {
 				require.Equal(t, tt.field, e.Extensions["field"], "%s %s", list, tt.name)
 			}
 		}
+	})
+}
+
+// TestListTotalsAndStatusCounts: a root list's totalCount and statusCounts
+// count what the filter matches across every page, within the key's scope
+// (another user's jobs count for no one else), statusCounts leaving out the
+// filter's own status; backward pages hold the oldest items; a nested list
+// has no totals.
+func TestListTotalsAndStatusCounts(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		h := newHarness(t, db)
+		store := persistence.NewStore(db)
+		ctx := context.Background()
+		statuses := []gateway.JobStatus{gateway.JobAccepted, gateway.JobFailed, gateway.JobFailed, gateway.JobSuccess, gateway.JobFailed}
+		var ids []string
+		for i, status := range statuses {
+			job := pt.Job(func(j *gateway.CommitJob) {
+				j.Status, j.SessionID, j.UserID = status, fmt.Sprintf("s%d", i), "alice"
+				if i == 4 {
+					j.UserID = "bob"
+				}
+			})
+			ids = append(ids, job.ID)
+			_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal)}, pt.Audit(job.ID))
+			require.NoError(t, err)
+		}
+		const query = `query($status: CommitJobStatus, $last: Int) { jobs(filter: {workspaceId: "ws", status: $status}, last: $last) {
+			totalCount statusCounts { status count }
+			edges { node { id outboxEvents(first: 1) { totalCount statusCounts { count } } } }
+			pageInfo { hasNextPage hasPreviousPage }
+		} }`
+		type result struct {
+			Jobs struct {
+				TotalCount   *int
+				StatusCounts []struct {
+					Status string
+					Count  int
+				}
+				Edges []struct {
+					Node struct {
+						ID           string
+						OutboxEvents struct {
+							TotalCount   *int
+							StatusCounts []struct{ Count int }
+						}
+					}
+				}
+				PageInfo struct{ HasNextPage, HasPreviousPage bool }
+			}
+		}
+		countsOf := func(r result) map[string]int {
+			out := map[string]int{}
+			for _, c := range r.Jobs.StatusCounts {
+				out[c.Status] = c.Count
+			}
+			return out
+		}
+		read := func(p *gateway.Principal, vars map[string]any) result {
+			_, resp := h.doAs(t, p, query, vars)
+			require.Empty(t, resp.Errors)
+			var r result
+			require.NoError(t, json.Unmarshal(resp.Data, &r))
+			return r
+		}
+
+		all := read(nil, map[string]any{"last": 2})
+		require.Equal(t, 5, *all.Jobs.TotalCount)
+		require.Equal(t, map[string]int{"ACCEPTED": 1, "RUNNING": 0, "SUCCESS": 1, "PARTIAL_SUCCESS": 0, "FAILED": 3}, countsOf(all))
+		require.Len(t, all.Jobs.StatusCounts, 5, "every status, zeros included")
+		require.Equal(t, []string{ids[1], ids[0]}, []string{all.Jobs.Edges[0].Node.ID, all.Jobs.Edges[1].Node.ID}, "last 2: the oldest, newest first")
+		require.True(t, all.Jobs.PageInfo.HasPreviousPage)
+		require.False(t, all.Jobs.PageInfo.HasNextPage)
+		require.Nil(t, all.Jobs.Edges[0].Node.OutboxEvents.TotalCount, "a nested list has no total")
+		require.Nil(t, all.Jobs.Edges[0].Node.OutboxEvents.StatusCounts)
+
+		failed := read(nil, map[string]any{"status": "FAILED"})
+		require.Equal(t, 3, *failed.Jobs.TotalCount)
+		require.Equal(t, countsOf(all), countsOf(failed), "status counts leave out the filter's status")
+
+		alice := gateway.Principal{Name: "alice", WorkspaceID: "ws", UserID: "alice", Role: gateway.RoleAgent, Grants: grants("", gateway.AccessRead)}
+		mine := read(&alice, nil)
+		require.Equal(t, 4, *mine.Jobs.TotalCount, "bob's job is not counted for alice")
+		require.Equal(t, 2, countsOf(mine)["FAILED"])
 	})
 }

@@ -46,11 +46,14 @@ func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilte
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListMemoryRefs(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListMemoryRefs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return refConnection(page), nil
+	conn := refConnection(page)
+	conn.TotalCount, err = reader.MemoryRefTotal(ctx, f, countsWanted(ctx))
+	return conn, err
 }
 
 // CommitJob implements graph.QueryResolver.
@@ -72,11 +75,18 @@ func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilte
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListCommitJobs(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListCommitJobs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return jobConnection(page), nil
+	counts, err := reader.CommitJobCounts(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	conn := jobConnection(page)
+	conn.TotalCount, conn.StatusCounts = counts.Total, jobStatusCounts(counts.ByStatus)
+	return conn, nil
 }
 
 // Jobs implements graph.QueryResolver.
@@ -87,11 +97,18 @@ func (r *queryResolver) Jobs(ctx context.Context, filter *gateway.JobFilter, fir
 	}
 	f := deref(filter)
 	f.AllKinds = f.Kind == ""
-	page, err := r.Service.Reader(ctx).ListCommitJobs(ctx, f, p)
+	reader := r.Service.Reader(ctx)
+	page, err := reader.ListCommitJobs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return anyJobConnection(page), nil
+	counts, err := reader.CommitJobCounts(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	conn := anyJobConnection(page)
+	conn.TotalCount, conn.StatusCounts = counts.Total, jobStatusCounts(counts.ByStatus)
+	return conn, nil
 }
 
 // OutboxSummaries implements graph.QueryResolver.
@@ -114,11 +131,18 @@ func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventF
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListOutboxEvents(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListOutboxEvents(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return eventConnection(page), nil
+	counts, err := reader.OutboxEventCounts(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	conn := eventConnection(page)
+	conn.TotalCount, conn.StatusCounts = counts.Total, outboxStatusCounts(counts.ByStatus)
+	return conn, nil
 }
 
 // OutboxSummary implements graph.QueryResolver.
@@ -145,11 +169,14 @@ func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilte
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListAuditEntries(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListAuditEntries(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return auditConnection(page), nil
+	conn := auditConnection(page)
+	conn.TotalCount, err = reader.AuditEntryTotal(ctx, f, countsWanted(ctx))
+	return conn, err
 }
 
 // Feedback implements graph.QueryResolver.
@@ -158,11 +185,14 @@ func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFi
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListFeedback(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListFeedback(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return feedbackConnection(page), nil
+	conn := feedbackConnection(page)
+	conn.TotalCount, err = reader.FeedbackTotal(ctx, f, countsWanted(ctx))
+	return conn, err
 }
 
 // RetrieveContext implements graph.QueryResolver.

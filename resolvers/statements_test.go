@@ -107,6 +107,10 @@ var graphShapes = []struct {
 		... on Job { id outboxSummary { totalEvents } outboxEvents(first: 3) { edges { node { id refs(first: 2) { edges { node { id } } } } } } }
 		... on CommitJob { session { id } }
 	} } } }`, 4},
+	{"jobs with totals and status counts → outboxEvents (nested: no totals)", `query($n: Int) { jobs(filter: {workspaceId: "graph"}, first: $n) {
+		totalCount statusCounts { status count }
+		edges { node { ... on Job { id outboxEvents(first: 3) { totalCount statusCounts { count } edges { node { id } } } } } }
+	} }`, 4},
 	{"session graph → feedback → replacementRef → supersedes", `query($n: Int) { session(workspaceId: "graph", sessionId: "big") {
 		refs(first: $n) { edges { node { id feedback(first: 3) { edges { node { id replacementRef { id supersedes { id status } } } } } } } }
 	} }`, 5},
