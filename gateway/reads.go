@@ -194,6 +194,9 @@ func (r Reader) ListCommitJobs(ctx context.Context, f JobFilter, p PageRequest) 
 	if r.err != nil {
 		return Page[CommitJob]{}, r.err
 	}
+	if err := f.CreatedAt.Validate("filter.createdAt"); err != nil {
+		return Page[CommitJob]{}, err
+	}
 	f.Scope = r.scope
 	return r.store.ListCommitJobs(ctx, f, p)
 }

@@ -90,6 +90,11 @@ type ReadStore interface {
 	CountErasureRequests(ctx context.Context, f ErasureFilter) (int, error)
 	CommitJobStatusCounts(ctx context.Context, f JobFilter) (map[JobStatus]int, error)
 
+	// ListSessions lists the sessions with a ref or job in the filter's
+	// scope, newest first; CountSessions counts them.
+	ListSessions(ctx context.Context, f SessionFilter, p PageRequest) (Page[SessionInfo], error)
+	CountSessions(ctx context.Context, f SessionFilter) (int, error)
+
 	// OutboxSummaries counts events by status per job id.
 	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
 	// OutboxSummary counts events by status under a filter.
@@ -205,6 +210,8 @@ type JobFilter struct {
 	// AllKinds.
 	Kind     JobKind
 	AllKinds bool
+	// CreatedAt selects jobs accepted within a time range.
+	CreatedAt *TimeRange
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope
 }

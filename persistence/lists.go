@@ -175,7 +175,23 @@ func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter, d sqlDialect) *bun.
 	q = whereEq(q, "j.agent_id", f.AgentID)
 	q = whereEq(q, "j.session_id", f.SessionID)
 	q = whereEq(q, "j.status", string(f.Status))
+	q = whereTimeRange(q, "j.created_at", f.CreatedAt)
 	return whereNamespace(q, "j.namespace", f.Namespace)
+}
+
+// whereTimeRange keeps the rows whose column lies in r: from inclusive, to
+// exclusive.
+func whereTimeRange(q *bun.SelectQuery, column string, r *gateway.TimeRange) *bun.SelectQuery {
+	if r == nil {
+		return q
+	}
+	if r.From != nil {
+		q = q.Where(column+" >= ?", r.From.UTC())
+	}
+	if r.To != nil {
+		q = q.Where(column+" < ?", r.To.UTC())
+	}
+	return q
 }
 
 func applyEventFilter(q *bun.SelectQuery, f gateway.EventFilter) *bun.SelectQuery {

@@ -49,6 +49,28 @@ func pagingRequest(first *int, after *string, last *int, before *string) (gatewa
 	return gateway.NewPagingRequest(first, afterCursor, last, beforeCursor)
 }
 
+// sessionPagingRequest is pagingRequest for the sessions list, whose
+// cursors name a workspace and a session.
+func sessionPagingRequest(first *int, after *string, last *int, before *string) (gateway.PageRequest, error) {
+	p, err := pagingRequest(first, after, last, before)
+	if err != nil {
+		return p, err
+	}
+	for field, c := range map[string]*gateway.Cursor{"after": p.After, "before": p.Before} {
+		if c == nil {
+			continue
+		}
+		if _, _, err := gateway.SplitSessionCursorID(field, c.ID); err != nil {
+			return gateway.PageRequest{}, err
+		}
+	}
+	return p, nil
+}
+
+func sessionCursor(s gateway.SessionInfo) string {
+	return encodeCursor(s.CreatedAt, gateway.SessionCursorID(s.WorkspaceID, s.SessionID))
+}
+
 func pageInfo[T any](page gateway.Page[T], cursorOf func(T) string) *model.PageInfo {
 	info := &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage}
 	if n := len(page.Items); n > 0 {

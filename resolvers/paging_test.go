@@ -128,3 +128,68 @@ func TestListTotalsAndStatusCounts(t *testing.T) {
 		require.Equal(t, 2, countsOf(mine)["FAILED"])
 	})
 }
+
+// TestSessionsList: sessions lists what the key may open with session(),
+// newest first, with its owner, total and the session's own graph; a time
+// range that ends before it begins is refused naming the field.
+func TestSessionsList(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		h := newHarness(t, db)
+		for i, user := range []string{"alice", "bob", "alice"} {
+			var ignored any
+			h.data(t, ingestMutation, turnVars(func(in map[string]any) {
+				in["userId"], in["sessionId"], in["turnId"] = user, fmt.Sprintf("listed-%d", i), fmt.Sprintf("t-%d", i)
+			}), &ignored)
+		}
+		const query = `query($filter: SessionFilter) { sessions(filter: $filter, first: 10) {
+			totalCount edges { userId startedAt node { id sessionId refs(first: 5) { edges { node { id } } } } }
+		} }`
+		type result struct {
+			Sessions struct {
+				TotalCount *int
+				Edges      []struct {
+					UserID string
+					Node   struct {
+						SessionID string
+						Refs      struct {
+							Edges []struct{ Node struct{ ID string } }
+						}
+					}
+				}
+			}
+		}
+		read := func(p *gateway.Principal, filter map[string]any) result {
+			_, resp := h.doAs(t, p, query, map[string]any{"filter": filter})
+			require.Empty(t, resp.Errors)
+			var r result
+			require.NoError(t, json.Unmarshal(resp.Data, &r))
+			return r
+		}
+		all := read(nil, map[string]any{"workspaceId": "ws"})
+		require.Equal(t, 3, *all.Sessions.TotalCount)
+		require.Equal(t, "listed-2", all.Sessions.Edges[0].Node.SessionID, "newest first")
+		require.Equal(t, "alice", all.Sessions.Edges[0].UserID)
+		require.NotEmpty(t, all.Sessions.Edges[0].Node.Refs.Edges)
+
+		bobs := read(nil, map[string]any{"userId": "bob"})
+		require.Equal(t, 1, *bobs.Sessions.TotalCount)
+
+		alice := gateway.Principal{Name: "alice", WorkspaceID: "ws", UserID: "alice", Role: gateway.RoleAgent, Grants: grants("", gateway.AccessRead)}
+		mine := read(&alice, nil)
+		require.Equal(t, 2, *mine.Sessions.TotalCount, "bob's session is neither listed nor counted for alice")
+		for _, e := range mine.Sessions.Edges {
+			require.Equal(t, "alice", e.UserID)
+		}
+		other := gateway.Principal{Name: "elsewhere", WorkspaceID: "other", Role: gateway.RoleDashboard, Grants: grants("", gateway.AccessRead)}
+		require.Zero(t, *read(&other, map[string]any{"workspaceId": "ws"}).Sessions.TotalCount)
+
+		for _, list := range []string{"sessions", "jobs"} {
+			e := h.onlyError(t, `{ `+list+`(filter: {createdAt: {from: "2026-12-07T10:00:00Z", to: "2026-12-07T09:00:00Z"}}) { totalCount } }`, nil)
+			require.Equal(t, resolvers.CodeBadUserInput, e.Extensions["code"], "%s: %+v", list, e)
+			require.Equal(t, "filter.createdAt.to", e.Extensions["field"], list)
+		}
+		e := h.onlyError(t, `{ sessions(last: 2, before: "YzF8MjAyNi0xMi0wN1QxMDowMDowMFp8eA") { totalCount } }`, nil)
+		require.Equal(t, "before", e.Extensions["field"], "a cursor that names no session: %+v", e)
+	})
+}

@@ -220,3 +220,24 @@ func deref[T any](p *T) T {
 func (r *queryResolver) Backends(ctx context.Context) ([]gateway.BackendStatus, error) {
 	return r.Service.BackendStatuses(ctx)
 }
+
+// Sessions implements graph.QueryResolver.
+func (r *queryResolver) Sessions(ctx context.Context, filter *gateway.SessionFilter, first *int, after *string, last *int, before *string) (*model.SessionConnection, error) {
+	p, err := sessionPagingRequest(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListSessions(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	total, err := reader.SessionTotal(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	e, info := edges(page, sessionCursor, func(c string, n *gateway.SessionInfo) model.SessionEdge {
+		return model.SessionEdge{Cursor: c, Node: sessionOf(n.WorkspaceID, n.SessionID), UserID: n.UserID, StartedAt: n.CreatedAt}
+	})
+	return &model.SessionConnection{Edges: e, PageInfo: info, TotalCount: total}, nil
+}

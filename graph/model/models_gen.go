@@ -3,6 +3,8 @@
 package model
 
 import (
+	"time"
+
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -218,6 +220,24 @@ type RedriveOutboxEventsPayload struct {
 
 type ReviewMemoryFeedbackPayload struct {
 	Feedback *gateway.MemoryFeedback `json:"feedback"`
+}
+
+// Sessions, newest first.
+type SessionConnection struct {
+	Edges    []SessionEdge `json:"edges"`
+	PageInfo *PageInfo     `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
+}
+
+type SessionEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *gateway.Session `json:"node"`
+	// The session's owner: the first user that wrote to it.
+	UserID string `json:"userId"`
+	// When the session's first turn or commit was recorded.
+	StartedAt time.Time `json:"startedAt"`
 }
 
 type Subscription struct {
