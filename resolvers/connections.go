@@ -139,7 +139,8 @@ func feedbackConnection(page gateway.Page[gateway.MemoryFeedback]) *model.Memory
 }
 
 // countsWanted reads which counts a root list's selection asks for, so a
-// count costs its statement only when selected.
+// count costs its statement only when selected (fragments included: with no
+// type named, every fragment's fields are collected).
 func countsWanted(ctx context.Context) gateway.CountRequest {
 	var want gateway.CountRequest
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {

@@ -118,6 +118,10 @@ func TestListTotalsAndStatusCounts(t *testing.T) {
 		require.Nil(t, all.Jobs.Edges[0].Node.OutboxEvents.TotalCount, "a nested list has no total")
 		require.Nil(t, all.Jobs.Edges[0].Node.OutboxEvents.StatusCounts)
 
+		_, resp := h.do(t, `query { jobs { ...Totals } } fragment Totals on JobConnection { totalCount statusCounts { count } }`, nil)
+		require.Empty(t, resp.Errors)
+		require.JSONEq(t, `{"jobs": {"totalCount": 5, "statusCounts": [{"count": 1}, {"count": 0}, {"count": 1}, {"count": 0}, {"count": 3}]}}`, string(resp.Data), "counts selected through a fragment")
+
 		failed := read(nil, map[string]any{"status": "FAILED"})
 		require.Equal(t, 3, *failed.Jobs.TotalCount)
 		require.Equal(t, countsOf(all), countsOf(failed), "status counts leave out the filter's status")
