@@ -151,6 +151,16 @@ func (s *Service) redrive(ctx context.Context, p Principal, f EventFilter, ids [
 	return events, nil
 }
 
+// holdJobs is called before a transaction that creates jobs ids; the
+// release it returns publishes what was created (nil: nothing), after the
+// commit. Must be called on every path.
+func (s *Service) holdJobs(ids ...string) (release func(ctx context.Context, created []CommitJob)) {
+	if holder, ok := s.publisher.(JobHolder); ok {
+		return holder.HoldJobs(ids)
+	}
+	return s.publishJobs
+}
+
 func (s *Service) publishJobs(ctx context.Context, jobs []CommitJob) {
 	if s.publisher != nil && len(jobs) > 0 {
 		s.publisher.PublishJobStates(ctx, jobs)

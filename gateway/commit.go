@@ -58,6 +58,8 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 	}
 	job, events, audit := s.planCommit(in, principal, now)
 	stampVia(ctx, &audit)
+	publish := s.holdJobs(job.ID)
+	defer publish(ctx, nil) // on every path; a no-op once published below
 	stored, created, err := s.store.CreateCommitJob(ctx, job, events, audit)
 	if err != nil {
 		return CommitSessionResult{}, fmt.Errorf("error creating commit job %s: %w", job.ID, err)
@@ -66,7 +68,7 @@ func (s *Service) CommitSession(ctx context.Context, in CommitSessionInput) (Com
 		return CommitSessionResult{}, ErrOutOfScope
 	}
 	if created {
-		s.publishJobs(ctx, []CommitJob{stored.Job})
+		publish(ctx, []CommitJob{stored.Job})
 		if len(events) > 0 {
 			s.notifyOutbox(ctx)
 		}

@@ -380,6 +380,8 @@ func (s *Service) EraseSubject(ctx context.Context, in EraseSubjectInput) (Erase
 	}
 	req, job, events, audit := s.planErasure(in, reason.Text, principal, s.clock())
 	stampVia(ctx, &audit)
+	publish := s.holdJobs(job.ID)
+	defer publish(ctx, nil) // on every path; a no-op once published below
 	stored, created, err := s.store.CreateErasure(ctx, req, job, events, audit)
 	if errors.Is(err, ErrIdempotencyKeyTaken) {
 		// Nothing of the other request: not its subject, reason or job.
@@ -393,7 +395,7 @@ func (s *Service) EraseSubject(ctx context.Context, in EraseSubjectInput) (Erase
 		return EraseSubjectResult{}, fmt.Errorf("error loading erasure job %s: %w", stored.JobID, err)
 	}
 	if created {
-		s.publishJobs(ctx, jobs)
+		publish(ctx, jobs)
 		s.notifyOutbox(ctx)
 	}
 	return EraseSubjectResult{Request: stored, Job: jobs[0], Created: created}, nil

@@ -61,12 +61,17 @@ func (s *Service) RecordMemoryFeedback(ctx context.Context, in RecordFeedbackInp
 		return RecordFeedbackResult{}, err
 	}
 	stampVia(ctx, &plan.audit)
+	var publish func(context.Context, []CommitJob)
+	if plan.route != nil {
+		publish = s.holdJobs(plan.route.Job.ID)
+		defer publish(ctx, nil) // on every path; a no-op once published below
+	}
 	stored, created, err := s.store.SaveFeedback(ctx, plan.feedback, plan.content, plan.audit, plan.route)
 	if err != nil {
 		return RecordFeedbackResult{}, fmt.Errorf("error saving feedback %s: %w", plan.feedback.ID, err)
 	}
 	if created && plan.route != nil {
-		s.publishJobs(ctx, []CommitJob{plan.route.Job})
+		publish(ctx, []CommitJob{plan.route.Job})
 		s.notifyOutbox(ctx)
 	}
 	if !created && !answerable(principal.ReadScope(), ref.UserID, []MemoryFeedback{stored}, feedbackPlace) {

@@ -128,6 +128,15 @@ type JobPublisher interface {
 	PublishJobStates(ctx context.Context, jobs []CommitJob)
 }
 
+// JobHolder is a JobPublisher that keeps a job's states in order while the
+// job is being created: from HoldJobs (before the creating transaction)
+// until release (after it), a later state of the job — the worker claiming
+// it — waits, and release hands over the created states ahead of it.
+// release takes nil when nothing was created.
+type JobHolder interface {
+	HoldJobs(ids []string) (release func(ctx context.Context, created []CommitJob))
+}
+
 // RetryDelay is the base backoff after a failed attempt: min(60 s, 2^attempt s).
 func RetryDelay(attempt int) time.Duration {
 	if attempt < 0 {

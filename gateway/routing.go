@@ -160,6 +160,11 @@ func (s *Service) ReviewMemoryFeedback(ctx context.Context, in ReviewFeedbackInp
 		return MemoryFeedback{}, err
 	}
 	stampVia(ctx, &review.Audit)
+	publish := s.publishJobs
+	if review.Route != nil {
+		publish = s.holdJobs(review.Route.Job.ID)
+		defer publish(ctx, nil) // on every path; a no-op once published below
+	}
 	stored, changed, err := s.store.ReviewFeedback(ctx, review)
 	if err != nil {
 		return MemoryFeedback{}, fmt.Errorf("error reviewing feedback %s: %w", fb.ID, err)
@@ -169,7 +174,7 @@ func (s *Service) ReviewMemoryFeedback(ctx context.Context, in ReviewFeedbackInp
 		return decided(stored, in.Decision)
 	}
 	if review.Route != nil {
-		s.publishJobs(ctx, []CommitJob{review.Route.Job})
+		publish(ctx, []CommitJob{review.Route.Job})
 		s.notifyOutbox(ctx)
 	}
 	return stored, nil

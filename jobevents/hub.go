@@ -117,6 +117,8 @@ type Hub struct {
 	scopeSubs map[*Subscription]struct{}            // by workspace/session
 	states    []gateway.CommitJob                   // exact states to deliver
 	changed   map[string]struct{}                   // ids to read, then deliver
+	held      map[string]int                        // jobs being created here: holds per id
+	deferred  []gateway.CommitJob                   // states of held jobs, in arrival order
 	resync    bool
 	kick      chan struct{}
 	runner    lifecycle.Runner
@@ -125,6 +127,7 @@ type Hub struct {
 var (
 	_ gateway.JobPublisher = (*Hub)(nil)
 	_ gateway.JobWatcher   = (*Hub)(nil)
+	_ gateway.JobHolder    = (*Hub)(nil)
 	_ lifecycle.Component  = (*Hub)(nil)
 )
 
@@ -136,6 +139,7 @@ func New(loader Loader, env lifecycle.Env) *Hub {
 		jobSubs:   map[string]map[*Subscription]struct{}{},
 		scopeSubs: map[*Subscription]struct{}{},
 		changed:   map[string]struct{}{},
+		held:      map[string]int{},
 		kick:      make(chan struct{}, 1),
 	}
 }
@@ -199,11 +203,52 @@ func (h *Hub) watched(id string) bool {
 // It never blocks.
 func (h *Hub) PublishJobStates(_ context.Context, jobs []gateway.CommitJob) {
 	h.mu.Lock()
+	h.queue(jobs)
+	h.mu.Unlock()
+	h.poke()
+}
+
+// queue adds states to deliver, deferring those of held jobs (h.mu held).
+func (h *Hub) queue(jobs []gateway.CommitJob) {
 	for _, j := range jobs {
-		if h.watched(j.ID) {
+		switch {
+		case h.held[j.ID] > 0:
+			h.deferred = append(h.deferred, j)
+		case h.watched(j.ID):
 			h.states = append(h.states, j)
 		}
 	}
+}
+
+// HoldJobs implements gateway.JobHolder. A job's first state is published
+// after the transaction that creates it commits, and the worker may claim
+// the job in between: its RUNNING would reach subscribers first, and the
+// ACCEPTED after it would be dropped as stale. So until release, every
+// state of a held job (handed over here or read after a notification)
+// waits; release delivers the creator's states first, then those.
+func (h *Hub) HoldJobs(ids []string) (release func(ctx context.Context, created []gateway.CommitJob)) {
+	h.mu.Lock()
+	for _, id := range ids {
+		h.held[id]++
+	}
+	h.mu.Unlock()
+	var once sync.Once
+	return func(_ context.Context, created []gateway.CommitJob) {
+		once.Do(func() { h.release(ids, created) })
+	}
+}
+
+func (h *Hub) release(ids []string, created []gateway.CommitJob) {
+	h.mu.Lock()
+	for _, id := range ids {
+		if h.held[id]--; h.held[id] <= 0 {
+			delete(h.held, id)
+		}
+	}
+	h.queue(created)
+	waiting := h.deferred
+	h.deferred = nil
+	h.queue(waiting)
 	h.mu.Unlock()
 	h.poke()
 }
@@ -248,6 +293,22 @@ func (h *Hub) run(ctx context.Context) {
 	}
 }
 
+// afterRead orders states read from the store behind the exact states
+// handed over while they were read (a read may already show the state that
+// follows one of those), and defers those of held jobs (h.mu held).
+func (h *Hub) afterRead(jobs, read []gateway.CommitJob) []gateway.CommitJob {
+	jobs = append(jobs, h.states...)
+	h.states = nil
+	for _, j := range read {
+		if h.held[j.ID] > 0 {
+			h.deferred = append(h.deferred, j)
+			continue
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
 func (h *Hub) dispatch(ctx context.Context) {
 	h.mu.Lock()
 	jobs := h.states
@@ -269,6 +330,7 @@ func (h *Hub) dispatch(ctx context.Context) {
 	}
 	h.mu.Unlock()
 
+	var read []gateway.CommitJob
 	if len(ids) > 0 {
 		loaded, err := h.loader.CommitJobsByIDs(ctx, ids)
 		if err != nil {
@@ -276,7 +338,7 @@ func (h *Hub) dispatch(ctx context.Context) {
 			h.PublishJobChanges(ctx, ids)
 			time.AfterFunc(retryDelay, h.poke)
 		} else {
-			jobs = append(jobs, loaded...)
+			read = append(read, loaded...)
 		}
 	}
 	for _, f := range scopes {
@@ -285,7 +347,12 @@ func (h *Hub) dispatch(ctx context.Context) {
 			h.logger.Error("jobevents: error re-reading jobs", slog.String("err", err.Error()))
 			continue
 		}
-		jobs = append(jobs, page.Items...)
+		read = append(read, page.Items...)
+	}
+	if len(read) > 0 {
+		h.mu.Lock()
+		jobs = h.afterRead(jobs, read)
+		h.mu.Unlock()
 	}
 	var targets []*Subscription
 	for _, j := range jobs {

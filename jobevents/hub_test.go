@@ -149,3 +149,37 @@ func TestHubIsAComponent(t *testing.T) {
 		return jobevents.New(&fakeLoader{jobs: map[string]gateway.CommitJob{}}, lifecycle.Env{})
 	})
 }
+
+// A job being created is held: the worker's RUNNING (handed over, or read
+// after a notification) that comes before the creator's ACCEPTED waits for
+// it, so a subscriber sees both, in order.
+func TestHeldJobKeepsItsStatesInOrder(t *testing.T) {
+	t.Parallel()
+	for _, viaRead := range []bool{false, true} {
+		h, loader := newHub(t)
+		sub := h.Subscribe(jobevents.Filter{WorkspaceID: "ws"})
+		release := h.HoldJobs([]string{"j1"})
+		running := job("j1", gateway.JobRunning, 2)
+		if viaRead {
+			loader.set(running)
+			h.PublishJobChanges(context.Background(), []string{"j1"})
+			require.Eventually(t, func() bool { return loader.reads.Load() == 1 }, 10*time.Second, time.Millisecond)
+		} else {
+			h.PublishJobStates(context.Background(), []gateway.CommitJob{running})
+		}
+		select {
+		case <-sub.Ready():
+			t.Fatalf("a held job's state went out before its creation: %+v", sub.Drain())
+		default:
+		}
+		release(context.Background(), []gateway.CommitJob{job("j1", gateway.JobAccepted, 1)})
+		var got []gateway.JobStatus
+		for len(got) < 2 {
+			for _, j := range receive(t, sub) {
+				got = append(got, j.Status)
+			}
+		}
+		require.Equal(t, []gateway.JobStatus{gateway.JobAccepted, gateway.JobRunning}, got, "via read: %v", viaRead)
+		sub.Close()
+	}
+}

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +65,13 @@ func (s *liveServer) awaitSubscribers(t *testing.T, n int) {
 // a real HTTP server.
 func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 	t.Helper()
+	return newLiveServerPolling(t, db, 0)
+}
+
+// newLiveServerPolling is newLiveServer with a worker that also looks for
+// due events every poll (0: the default).
+func newLiveServerPolling(t *testing.T, db *persistence.DB, poll time.Duration) *liveServer {
+	t.Helper()
 	ctx := context.Background()
 	store := persistence.NewStore(db)
 	hub := jobevents.New(store, lifecycle.Env{})
@@ -76,7 +86,7 @@ func newLiveServer(t *testing.T, db *persistence.DB) *liveServer {
 			Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync,
 		}, lifecycle.Env{})
 	}
-	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []backendtype.Backend{backend.Name()}}})
+	w, err := worker.New(worker.Options{Store: store, Executor: exec, Publisher: hub, Config: worker.Config{Backends: []backendtype.Backend{backend.Name()}, PollInterval: poll}})
 	require.NoError(t, err)
 	opts.Notifier, opts.Drainer = w, w
 	svc, err := gateway.NewService(opts)
@@ -197,40 +207,67 @@ func TestSubscriptionOverGraphQLTransportWS(t *testing.T) {
 	})
 }
 
+// burnCores keeps every core busy until the test ends: a state published a
+// moment after its commit is then overtaken now and then by the next one,
+// as on a loaded server.
+func burnCores(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for x := uint64(1); ctx.Err() == nil; x++ {
+				for range 10_000 {
+					x ^= x << 13
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
 func TestSubscriptionSeesEveryState(t *testing.T) {
 	t.Parallel()
+	burnCores(t)
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
-		s := newLiveServer(t, db)
+		// A worker polling every millisecond claims the job's event as soon
+		// as the commit is stored: its RUNNING races the commit's ACCEPTED.
+		s := newLiveServerPolling(t, db, time.Millisecond)
 		conn := dialWS(t, s.url, "graphql-transport-ws")
 		write(t, conn, map[string]any{"type": "connection_init"})
 		require.Equal(t, "connection_ack", read(t, conn).Type)
 
-		// Watch the whole session before the commit exists, then follow the
-		// job: ACCEPTED → RUNNING → SUCCESS.
+		// Watch the workspace before each commit exists, then follow the
+		// job: ACCEPTED → RUNNING → SUCCESS, round after round.
 		write(t, conn, map[string]any{"id": "all", "type": "subscribe", "payload": map[string]any{
-			"query": `subscription { commitJobsUpdated(workspaceId: "ws", sessionId: "s1") { id status } }`}})
+			"query": `subscription { commitJobsUpdated(workspaceId: "ws") { id status } }`}})
 		s.awaitSubscribers(t, 1)
-		job := s.commit(t, "s1")
-		var seen []string
-		for len(seen) == 0 || seen[len(seen)-1] != "SUCCESS" {
-			m := read(t, conn)
-			require.Equal(t, "next", m.Type, "payload: %s", m.Payload)
-			var p struct {
-				Data struct{ CommitJobsUpdated struct{ ID, Status string } }
+		for round := range statesRounds {
+			job := s.commit(t, fmt.Sprintf("s%d", round))
+			var seen []string
+			for len(seen) == 0 || seen[len(seen)-1] != "SUCCESS" {
+				m := read(t, conn)
+				require.Equal(t, "next", m.Type, "payload: %s", m.Payload)
+				var p struct {
+					Data struct{ CommitJobsUpdated struct{ ID, Status string } }
+				}
+				require.NoError(t, json.Unmarshal(m.Payload, &p))
+				require.Equal(t, job.ID, p.Data.CommitJobsUpdated.ID)
+				seen = append(seen, p.Data.CommitJobsUpdated.Status)
+				if round == 0 && p.Data.CommitJobsUpdated.Status == "RUNNING" {
+					close(s.backend.gate) // SUCCESS only after RUNNING was seen
+				}
 			}
-			require.NoError(t, json.Unmarshal(m.Payload, &p))
-			require.Equal(t, job.ID, p.Data.CommitJobsUpdated.ID)
-			seen = append(seen, p.Data.CommitJobsUpdated.Status)
-			switch p.Data.CommitJobsUpdated.Status {
-			case "RUNNING":
-				close(s.backend.gate)
-			case "ACCEPTED":
-				<-s.backend.started
-			}
+			<-s.backend.started
+			require.Equal(t, []string{"ACCEPTED", "RUNNING", "SUCCESS"}, seen, "round %d", round)
 		}
-		require.Equal(t, []string{"ACCEPTED", "RUNNING", "SUCCESS"}, seen)
 	})
 }
+
+// statesRounds is how many commits TestSubscriptionSeesEveryState follows.
+const statesRounds = 8
 
 func TestSubscriptionOverLegacyGraphQLWS(t *testing.T) {
 	t.Parallel()
