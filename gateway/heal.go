@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -169,15 +168,7 @@ func (s *OutboxExecutor) executeIngestHeal(ctx context.Context, c OutboxCompleti
 	res, err := s.callIngester(ctx, e.Backend, ingester, *w, s.writeTimeout(e.Backend))
 	latency := time.Since(started)
 	if err != nil {
-		code := ErrorCodeAdapterException
-		if timedOut(err) {
-			code = ErrorCodeTimeout
-		}
-		var down backendOutage
-		if errors.As(err, &down) && !down.BackendDownUntil().IsZero() {
-			return s.waitForBackend(c, e, now, down.BackendDownUntil(), code, err.Error())
-		}
-		return s.failed(c, now, true, code, err.Error())
+		return s.callFailed(c, e, now, err)
 	}
 	if res.Status == backendtype.ResultFailed {
 		msg := res.ErrorMessage

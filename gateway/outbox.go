@@ -219,17 +219,24 @@ func (s *OutboxExecutor) callCommitter(ctx context.Context, committer backendtyp
 
 func commitStatus(r backendtype.CommitResult) backendtype.ResultStatus { return r.Status }
 
+// callFailed completes an event whose backend call returned an error: it
+// waits for a backend that says it is down, and is otherwise retried,
+// coded by how the call failed.
+func (s *OutboxExecutor) callFailed(c OutboxCompletion, e OutboxEvent, now time.Time, err error) OutboxCompletion {
+	code := ErrorCodeAdapterException
+	if timedOut(err) {
+		code = ErrorCodeTimeout
+	}
+	var down backendOutage
+	if errors.As(err, &down) && !down.BackendDownUntil().IsZero() {
+		return s.waitForBackend(c, e, now, down.BackendDownUntil(), code, err.Error())
+	}
+	return s.failed(c, now, true, code, err.Error())
+}
+
 func (s *OutboxExecutor) applyCommitResult(c OutboxCompletion, e OutboxEvent, res backendtype.CommitResult, err error, now time.Time) OutboxCompletion {
 	if err != nil {
-		code := ErrorCodeAdapterException
-		if timedOut(err) {
-			code = ErrorCodeTimeout
-		}
-		var down backendOutage
-		if errors.As(err, &down) && !down.BackendDownUntil().IsZero() {
-			return s.waitForBackend(c, e, now, down.BackendDownUntil(), code, err.Error())
-		}
-		return s.failed(c, now, true, code, err.Error())
+		return s.callFailed(c, e, now, err)
 	}
 	result := BackendResultMetadata(res.Response)
 	c.Metadata["backend_result"] = result
