@@ -59,13 +59,7 @@ func (r *mutationResolver) IngestConversationTurns(ctx context.Context, input mo
 			continue
 		}
 		prefix := fmt.Sprintf("input.turns[%d]", i)
-		e := apierror.Classify(o.Err, func(field string) string { return prefix + "." + field })
-		switch e.Code {
-		case apierror.CodeInternal:
-			r.Env.Logger().ErrorContext(ctx, "graphql: internal error", slog.String("path", prefix), slog.String("err", o.Err.Error()))
-		case apierror.CodeUnavailable:
-			r.Env.Logger().WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", prefix), slog.String("err", o.Err.Error()))
-		}
+		e := r.itemError(ctx, prefix, o.Err, func(field string) string { return prefix + "." + field })
 		results[i].Error = &model.IngestConversationTurnError{Code: e.Code, Message: e.Message}
 		if e.Field != "" {
 			results[i].Error.Field = &e.Field
@@ -98,18 +92,12 @@ func (r *mutationResolver) ReviewMemoryFeedbacks(ctx context.Context, input gate
 			continue
 		}
 		idPath := fmt.Sprintf("input.ids[%d]", i)
-		e := apierror.Classify(o.Err, func(field string) string {
+		e := r.itemError(ctx, idPath, o.Err, func(field string) string {
 			if field == "id" {
 				return idPath
 			}
 			return "input." + field
 		})
-		switch e.Code {
-		case apierror.CodeInternal:
-			r.Env.Logger().ErrorContext(ctx, "graphql: internal error", slog.String("path", idPath), slog.String("err", o.Err.Error()))
-		case apierror.CodeUnavailable:
-			r.Env.Logger().WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", idPath), slog.String("err", o.Err.Error()))
-		}
 		results[i].Error = &model.ReviewMemoryFeedbackError{Code: e.Code, Message: e.Message}
 		if e.Field != "" {
 			results[i].Error.Field = &e.Field
@@ -162,4 +150,18 @@ func (r *mutationResolver) RedriveOutboxEvents(ctx context.Context, filter gatew
 		return nil, err
 	}
 	return &model.RedriveOutboxEventsPayload{RedrivenCount: len(events), Events: events}, nil
+}
+
+// itemError codes the error of one item of a batch mutation, whose fields
+// fieldOf names in the input; an internal or database error is logged
+// with the item's path, since the client is told only its code.
+func (r *mutationResolver) itemError(ctx context.Context, path string, err error, fieldOf func(string) string) apierror.Error {
+	e := apierror.Classify(err, fieldOf)
+	switch e.Code {
+	case apierror.CodeInternal:
+		r.Env.Logger().ErrorContext(ctx, "graphql: internal error", slog.String("path", path), slog.String("err", err.Error()))
+	case apierror.CodeUnavailable:
+		r.Env.Logger().WarnContext(ctx, "graphql: the database is unavailable", slog.String("path", path), slog.String("err", err.Error()))
+	}
+	return e
 }
