@@ -43,52 +43,28 @@ func (t *Telemetry) ObserveSubscriptions(live func() int) {
 }
 
 // ObserveOutbox exports the outbox depth, read from the database at scrape
-// time so that every process reports the same, current figure. Every
-// configured backend has a series for every status, zero when it owes
-// nothing, so dashboards and alerts see 0 rather than no data.
+// time so that every process reports the same, current figure.
 // A failed read is logged to env's logger.
 func (t *Telemetry) ObserveOutbox(depth DepthReader, backends []backendtype.Backend, env lifecycle.Env) {
-	t.registry.MustRegister(&outboxCollector{depth: depth, backends: backends, logger: env.Logger(), desc: prometheus.NewDesc(
-		prometheus.BuildFQName(Namespace, "outbox", "events"),
-		"Outbox events still owed work or attention (pending, processing, dead_letter), by backend and status.",
-		[]string{"backend", "status"}, nil)})
-}
-
-type outboxCollector struct {
-	depth    DepthReader
-	backends []backendtype.Backend
-	logger   *slog.Logger
-	desc     *prometheus.Desc
-}
-
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), DepthTimeout)
-	defer cancel()
-	depth, err := c.depth.OutboxDepth(ctx)
-	if err != nil {
-		c.logger.Warn("telemetry: outbox depth unavailable", slog.String("err", err.Error()))
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
-	}
-	if depth == nil {
-		depth = map[backendtype.Backend]gateway.OutboxSummary{}
-	}
-	for _, b := range c.backends {
-		if _, ok := depth[b]; !ok {
-			depth[b] = gateway.OutboxSummary{}
-		}
-	}
-	for backend, sum := range depth {
-		for status, n := range map[gateway.OutboxStatus]int{
-			gateway.OutboxPending:    sum.PendingEvents,
-			gateway.OutboxProcessing: sum.ProcessingEvents,
-			gateway.OutboxDeadLetter: sum.DeadLetterEvents,
-		} {
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(backend), string(status))
-		}
-	}
+	t.registry.MustRegister(&backendGauge{
+		what: "outbox depth", backends: backends, logger: env.Logger(),
+		states: []string{string(gateway.OutboxPending), string(gateway.OutboxProcessing), string(gateway.OutboxDeadLetter)},
+		desc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "outbox", "events"),
+			"Outbox events still owed work or attention (pending, processing, dead_letter), by backend and status.",
+			[]string{"backend", "status"}, nil),
+		read: func(ctx context.Context) (map[backendtype.Backend]map[string]int, error) {
+			depth, err := depth.OutboxDepth(ctx)
+			out := make(map[backendtype.Backend]map[string]int, len(depth))
+			for b, sum := range depth {
+				out[b] = map[string]int{
+					string(gateway.OutboxPending):    sum.PendingEvents,
+					string(gateway.OutboxProcessing): sum.ProcessingEvents,
+					string(gateway.OutboxDeadLetter): sum.DeadLetterEvents,
+				}
+			}
+			return out, err
+		},
+	})
 }
 
 // HealReader counts FAILED refs per backend by the state of their heal.
@@ -107,45 +83,57 @@ const (
 // ObserveIngestHeals exports the FAILED refs per backend by what their heal
 // is doing (healing: an event will write them again; dead_letter: it gave
 // up, a re-drive tries again; unhealable: nothing can), read from the
-// database at scrape time. Every configured backend has every series.
+// database at scrape time.
 func (t *Telemetry) ObserveIngestHeals(heals HealReader, backends []backendtype.Backend, env lifecycle.Env) {
-	t.registry.MustRegister(&healCollector{heals: heals, backends: backends, logger: env.Logger(), desc: prometheus.NewDesc(
-		prometheus.BuildFQName(Namespace, "ingest_writes", "failed"),
-		"FAILED ingest refs by backend and heal (healing, dead_letter, unhealable).",
-		[]string{"backend", "heal"}, nil)})
+	t.registry.MustRegister(&backendGauge{
+		what: "failed ingest writes", backends: backends, logger: env.Logger(),
+		states: []string{healHealing, healDeadLetter, healUnhealable},
+		desc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "ingest_writes", "failed"),
+			"FAILED ingest refs by backend and heal (healing, dead_letter, unhealable).",
+			[]string{"backend", "heal"}, nil),
+		read: func(ctx context.Context) (map[backendtype.Backend]map[string]int, error) {
+			counts, err := heals.IngestHealCounts(ctx, gateway.RefFilter{})
+			out := make(map[backendtype.Backend]map[string]int, len(counts))
+			for b, h := range counts {
+				out[b] = map[string]int{healHealing: h.Healing, healDeadLetter: h.DeadLettered, healUnhealable: h.Unhealable}
+			}
+			return out, err
+		},
+	})
 }
 
-type healCollector struct {
-	heals    HealReader
+// backendGauge exports, at scrape time, a gauge per backend and state read
+// from the database. Every configured backend has a series for every
+// state, zero when it has none, so dashboards and alerts see 0 rather than
+// no data.
+type backendGauge struct {
+	read     func(context.Context) (map[backendtype.Backend]map[string]int, error)
+	what     string // what read reads, for the log line of a failed read
+	states   []string
 	backends []backendtype.Backend
 	logger   *slog.Logger
 	desc     *prometheus.Desc
 }
 
-func (c *healCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *backendGauge) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-func (c *healCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *backendGauge) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), DepthTimeout)
 	defer cancel()
-	counts, err := c.heals.IngestHealCounts(ctx, gateway.RefFilter{})
+	byBackend, err := c.read(ctx)
 	if err != nil {
-		c.logger.Warn("telemetry: failed ingest writes unavailable", slog.String("err", err.Error()))
+		c.logger.Warn("telemetry: "+c.what+" unavailable", slog.String("err", err.Error()))
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	seen := map[backendtype.Backend]bool{}
-	emit := func(b backendtype.Backend, h gateway.IngestHealCount) {
-		seen[b] = true
-		for heal, n := range map[string]int{healHealing: h.Healing, healDeadLetter: h.DeadLettered, healUnhealable: h.Unhealable} {
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), string(b), heal)
+	for _, b := range c.backends {
+		if _, ok := byBackend[b]; !ok {
+			byBackend[b] = nil
 		}
 	}
-	for b, h := range counts {
-		emit(b, h)
-	}
-	for _, b := range c.backends {
-		if !seen[b] {
-			emit(b, gateway.IngestHealCount{})
+	for backend, counts := range byBackend {
+		for _, state := range c.states {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[state]), string(backend), state)
 		}
 	}
 }
