@@ -166,6 +166,32 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 	require.Contains(t, body, "memory_gateway_subscriptions_active 42", "a failing collector does not hide the others")
 }
 
+// healFunc adapts a function to HealReader.
+type healFunc func(context.Context, gateway.RefFilter) (map[backendtype.Backend]gateway.IngestHealCount, error)
+
+func (f healFunc) IngestHealCounts(ctx context.Context, r gateway.RefFilter) (map[backendtype.Backend]gateway.IngestHealCount, error) {
+	return f(ctx, r)
+}
+
+func TestFailedIngestWrites(t *testing.T) {
+	t.Parallel()
+	tel := New(Options{})
+	tel.ObserveIngestHeals(healFunc(func(context.Context, gateway.RefFilter) (map[backendtype.Backend]gateway.IngestHealCount, error) {
+		return map[backendtype.Backend]gateway.IngestHealCount{
+			backendtype.BackendOpenViking: {Healing: 3, DeadLettered: 1, Unhealable: 2},
+		}, nil
+	}), []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendOpenViking}, lifecycle.Env{})
+
+	body := scrape(t, tel)
+	require.Contains(t, body, `memory_gateway_ingest_writes_failed{backend="openviking",heal="healing"} 3`)
+	require.Contains(t, body, `memory_gateway_ingest_writes_failed{backend="openviking",heal="dead_letter"} 1`)
+	require.Contains(t, body, `memory_gateway_ingest_writes_failed{backend="openviking",heal="unhealable"} 2`)
+	for _, heal := range []string{"healing", "dead_letter", "unhealable"} {
+		require.Contains(t, body, `memory_gateway_ingest_writes_failed{backend="local",heal="`+heal+`"} 0`,
+			"a configured backend with no failed write is 0, not absent")
+	}
+}
+
 func TestTracesURL(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want, err string }{
