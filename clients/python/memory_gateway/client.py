@@ -16,6 +16,7 @@ from .types import (
     CommitResult,
     EraseResult,
     ErasureRequest,
+    Feedback,
     FeedbackResult,
     FeedbackType,
     IngestResult,
@@ -338,13 +339,12 @@ class MemoryGateway:
         data = self.execute(documents.RECORD_FEEDBACK, {"in": inp}, idempotent=source_event_id is not None)
         return cast(FeedbackResult, data["recordMemoryFeedback"])
 
-    def review_feedback(self, feedback_id: str, decision: str, *, reason: Optional[str] = None) -> FeedbackResult:
+    def review_feedback(self, feedback_id: str, decision: str, *, reason: Optional[str] = None) -> Feedback:
         """ACCEPT or REJECT received feedback; accepting a correction or delete request starts a job
         (feedback.job) carrying it to the backend that owns the memory."""
         inp: Dict[str, Any] = {"id": feedback_id, "decision": decision}
         _put(inp, reason=reason)
-        data = self.execute(documents.REVIEW_FEEDBACK, {"in": inp})["reviewMemoryFeedback"]
-        return cast(FeedbackResult, {"feedback": data["feedback"], "created": False})
+        return cast(Feedback, self.execute(documents.REVIEW_FEEDBACK, {"in": inp})["reviewMemoryFeedback"]["feedback"])
 
     # ---- erasure ----
 

@@ -353,7 +353,7 @@ class MemoryTest(unittest.TestCase):
         self.assertTrue(delete["created"])
         self.assertEqual(delete["feedback"]["status"], "RECEIVED")
         reviewed = mg.review_feedback(delete["feedback"]["id"], "ACCEPT", reason="the user asked")
-        job = reviewed["feedback"]["job"]
+        job = reviewed["job"]
         assert job is not None
         self.assertEqual(job["kind"], "FEEDBACK_ROUTING")
         self.assertEqual(mg.wait_for_job(job["id"], timeout=60)["status"], "SUCCESS")
