@@ -90,6 +90,7 @@ var Rules = []Rule{
 		"gateway", "backendtype", "persistence", "persistence/persistencetest", "worker"}, Support: true},
 	{Package: "deploy/helm", Support: true},
 	{Package: "importrules", StandardOnly: true, Support: true},
+	{Package: "schemacompat", Support: true},
 }
 
 // Unreachable are packages a package must not depend on even indirectly:
