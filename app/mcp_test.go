@@ -259,6 +259,8 @@ func mcpToolsEndToEnd(t *testing.T, dbURL string) {
 	require.Equal(t, true, out["created"])
 	jobID := out["jobId"].(string)
 	progress.waitFor(t, "SUCCESS")
+	require.EqualValues(t, len(progress.all()), res.Meta[mcpserver.ProgressSentMeta],
+		"the result says how many progress notifications went before it (a proxy waits for them)")
 
 	res, out = callTool(t, alice, "job_status", map[string]any{"jobId": jobID}, nil)
 	require.False(t, res.IsError, resultText(res))

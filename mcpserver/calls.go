@@ -65,11 +65,16 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out], inEnums
 		if err := decodeArguments(req.Params.Arguments, &args); err != nil {
 			return s.toolError(ctx, t.Name, err), nil
 		}
+		ctx, progress := withProgressCount(ctx)
 		result, text, err := run(ctx, req, args)
 		if err != nil {
 			return s.toolError(ctx, t.Name, err), nil
 		}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: result}, nil
+		res = &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: result}
+		if *progress > 0 {
+			res.Meta = mcp.Meta{ProgressSentMeta: *progress}
+		}
+		return res, nil
 	})
 	return nil
 }
@@ -298,4 +303,26 @@ func (sc scope) namespace(given string, write bool) (string, error) {
 		return "", gateway.NewInputError("namespace", "is required, and this key writes in no namespace")
 	}
 	return "", gateway.NewInputError("namespace", "is required: this key writes in several namespaces ("+strings.Join(reach, ", ")+")")
+}
+
+// ProgressSentMeta is the _meta key of a tool result that says how many
+// progress notifications the call sent before it: a proxy (mcp-stdio)
+// hands the result on only after it has handed those on, since its client
+// library takes notifications off the wire behind the responses.
+const ProgressSentMeta = "memory-gateway/progress-sent"
+
+type progressCountKey struct{}
+
+// withProgressCount gives a tool call a count of the progress
+// notifications it sends.
+func withProgressCount(ctx context.Context) (context.Context, *int) {
+	n := new(int)
+	return context.WithValue(ctx, progressCountKey{}, n), n
+}
+
+// countProgress counts one progress notification sent by the call of ctx.
+func countProgress(ctx context.Context) {
+	if n, ok := ctx.Value(progressCountKey{}).(*int); ok {
+		*n++
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -55,12 +56,25 @@ type Proxy struct {
 	// progress maps forwarded progress tokens (by their JSON) to the local
 	// session that asked for them. A notification may be handled after its
 	// call has returned, so tokens are kept (the newest progressTokensKept).
-	progress       map[string]*mcp.ServerSession
+	progress       map[string]*progressRoute
 	progressTokens []string
 }
 
-// progressTokensKept bounds the progress tokens a proxy remembers.
-const progressTokensKept = 1024
+// progressRoute is where a progress token's notifications go, and how
+// many have gone.
+type progressRoute struct {
+	local     *mcp.ServerSession
+	forwarded int
+	changed   chan struct{} // closed, and replaced, at every forward
+}
+
+const (
+	// progressTokensKept bounds the progress tokens a proxy remembers.
+	progressTokensKept = 1024
+	// progressCatchUp bounds how long a result waits for the progress
+	// notifications sent before it to be handed on.
+	progressCatchUp = 2 * time.Second
+)
 
 // NewProxy connects to the gateway and mirrors what it offers.
 func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
@@ -271,7 +285,41 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 	if err != nil && p.failed(session, err) {
 		return unavailable(err), nil
 	}
+	if token := req.Params.GetProgressToken(); token != nil && res != nil {
+		// The client library hands notifications to their handler behind
+		// the responses it reads: the result waits for the progress the
+		// gateway says it sent before it, so the local client sees that
+		// progress before its answer, as it would from the gateway.
+		if sent, ok := res.Meta[ProgressSentMeta].(float64); ok {
+			p.awaitProgress(ctx, token, int(sent))
+		}
+	}
 	return res, err
+}
+
+// awaitProgress waits, within progressCatchUp, until n notifications of
+// token have been handed on.
+func (p *Proxy) awaitProgress(ctx context.Context, token any, n int) {
+	timer := time.NewTimer(progressCatchUp)
+	defer timer.Stop()
+	key := tokenKey(token)
+	for {
+		p.mu.Lock()
+		route := p.progress[key]
+		if route == nil || route.forwarded >= n {
+			p.mu.Unlock()
+			return
+		}
+		changed := route.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (p *Proxy) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
@@ -308,11 +356,17 @@ func tokenKey(token any) string {
 // asked for it.
 func (p *Proxy) forwardProgress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
 	p.mu.Lock()
-	local := p.progress[tokenKey(req.Params.ProgressToken)]
+	route := p.progress[tokenKey(req.Params.ProgressToken)]
 	p.mu.Unlock()
-	if local != nil {
-		_ = local.NotifyProgress(ctx, req.Params)
+	if route == nil {
+		return
 	}
+	_ = route.local.NotifyProgress(ctx, req.Params)
+	p.mu.Lock()
+	route.forwarded++
+	close(route.changed)
+	route.changed = make(chan struct{})
+	p.mu.Unlock()
 }
 
 func (p *Proxy) rememberToken(token any, local *mcp.ServerSession) {
@@ -320,12 +374,12 @@ func (p *Proxy) rememberToken(token any, local *mcp.ServerSession) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.progress == nil {
-		p.progress = make(map[string]*mcp.ServerSession)
+		p.progress = make(map[string]*progressRoute)
 	}
 	if _, ok := p.progress[key]; !ok {
 		p.progressTokens = append(p.progressTokens, key)
 	}
-	p.progress[key] = local
+	p.progress[key] = &progressRoute{local: local, changed: make(chan struct{})}
 	if len(p.progressTokens) > progressTokensKept {
 		delete(p.progress, p.progressTokens[0])
 		p.progressTokens = p.progressTokens[1:]
