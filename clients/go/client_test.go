@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -401,11 +402,14 @@ func newFaultProxy(t *testing.T, faults int, fault func(http.ResponseWriter)) *f
 
 func (p *faultProxy) URL() string { return p.srv.URL }
 
-// TestExampleAgentRuns runs examples/agent against the live gateway.
+// TestExampleAgentRuns runs the agent loop of examples/go (a module of its
+// own, on this client by a replace directive) against the live gateway.
 func TestExampleAgentRuns(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	out, err := exec.CommandContext(ctx, "go", "run", "./examples/agent", "-url", gatewayURL, "-session", "example-run").CombinedOutput()
+	cmd := exec.CommandContext(ctx, "go", "run", ".", "-url", gatewayURL, "-session", "example-run")
+	cmd.Dir = filepath.Join("..", "..", "examples", "go")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the example failed: %v\n%s", err, out)
 	}

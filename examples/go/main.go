@@ -3,7 +3,7 @@
 // end it commits the session and follows the commit's job to its end.
 //
 //	go run . (in the repository's root: the gateway, in dev mode)
-//	go run ./examples/agent -url http://127.0.0.1:8080 (in clients/go)
+//	go run . -url http://127.0.0.1:8080 (in examples/go)
 package main
 
 import (
