@@ -43,6 +43,44 @@ func NewPageRequest(first *int, after *Cursor) (PageRequest, error) {
 	return p, nil
 }
 
+// NewPagingRequest validates Relay arguments in either direction: first
+// with after pages forward, last with before backward; mixing the two
+// directions is refused, naming the argument that mixes them. Neither
+// first nor last asks for the first PageSizeDefault items.
+func NewPagingRequest(first *int, after *Cursor, last *int, before *Cursor) (PageRequest, error) {
+	if err := CheckPagingDirection(first != nil, after != nil, last != nil, before != nil); err != nil {
+		return PageRequest{}, err
+	}
+	if last == nil && before == nil {
+		return NewPageRequest(first, after)
+	}
+	p := PageRequest{Backward: true, Last: PageSizeDefault, Before: before}
+	if last != nil {
+		if *last < 0 || *last > PageSizeMax {
+			return PageRequest{}, NewInputError("last", fmt.Sprintf("must be between 0 and %d", PageSizeMax))
+		}
+		p.Last = *last
+	}
+	return p, nil
+}
+
+// CheckPagingDirection refuses Relay arguments that mix the two directions,
+// naming the argument that mixes them; it is checked before any cursor is
+// read, so the error names the mix rather than a cursor.
+func CheckPagingDirection(first, after, last, before bool) error {
+	switch {
+	case first && last:
+		return NewInputError("last", "cannot be combined with first: page forward with first and after, or backward with last and before")
+	case after && before:
+		return NewInputError("before", "cannot be combined with after")
+	case first && before:
+		return NewInputError("before", "pages backward: use it with last, not first")
+	case last && after:
+		return NewInputError("after", "pages forward: use it with first, not last")
+	}
+	return nil
+}
+
 // visible filters loaded records down to the scope.
 func visible[T any](r Reader, items []T, place func(T) (workspace, namespace, user, agent string)) []T {
 	if !r.scope.Restricted {
@@ -157,6 +195,9 @@ func (r Reader) ListMemoryRefs(ctx context.Context, f RefFilter, p PageRequest) 
 func (r Reader) ListCommitJobs(ctx context.Context, f JobFilter, p PageRequest) (Page[CommitJob], error) {
 	if r.err != nil {
 		return Page[CommitJob]{}, r.err
+	}
+	if err := f.CreatedAt.Validate("filter.createdAt"); err != nil {
+		return Page[CommitJob]{}, err
 	}
 	f.Scope = r.scope
 	return r.store.ListCommitJobs(ctx, f, p)

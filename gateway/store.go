@@ -89,6 +89,21 @@ type ReadStore interface {
 	// first (every key present, possibly empty).
 	OutboxAttempts(ctx context.Context, eventIDs []string) (map[string][]OutboxAttempt, error)
 
+	// The counts of a list apply its filter, scope included, in one
+	// statement each.
+	CountMemoryRefs(ctx context.Context, f RefFilter) (int, error)
+	CountCommitJobs(ctx context.Context, f JobFilter) (int, error)
+	CountOutboxEvents(ctx context.Context, f EventFilter) (int, error)
+	CountAuditEntries(ctx context.Context, f AuditFilter) (int, error)
+	CountFeedback(ctx context.Context, f FeedbackFilter) (int, error)
+	CountErasureRequests(ctx context.Context, f ErasureFilter) (int, error)
+	CommitJobStatusCounts(ctx context.Context, f JobFilter) (map[JobStatus]int, error)
+
+	// ListSessions lists the sessions with a ref or job in the filter's
+	// scope, newest first; CountSessions counts them.
+	ListSessions(ctx context.Context, f SessionFilter, p PageRequest) (Page[SessionInfo], error)
+	CountSessions(ctx context.Context, f SessionFilter) (int, error)
+
 	// OutboxSummaries counts events by status per job id.
 	OutboxSummaries(ctx context.Context, jobIDs []string) (map[string]OutboxSummary, error)
 	// OutboxSummary counts events by status under a filter.
@@ -107,10 +122,16 @@ type ReadStore interface {
 	RetiredContentHashes(ctx context.Context, workspaceID, userID string, limit int) ([]string, error)
 }
 
-// PageRequest asks for the first N items after a cursor.
+// PageRequest asks for the first N items after a cursor or, paging
+// backward, for the last N items before one (or at the list's end).
 type PageRequest struct {
 	First int
 	After *Cursor
+	// Backward pages hold the Last items just before Before (the list's
+	// oldest items when Before is nil), still ordered newest first.
+	Backward bool
+	Last     int
+	Before   *Cursor
 }
 
 // Cursor is a keyset position: lists are ordered by (created_at DESC, id DESC).
@@ -128,19 +149,23 @@ func EncodeCursor(createdAt time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-// DecodeCursor parses a cursor made by EncodeCursor.
-func DecodeCursor(s string) (*Cursor, error) {
+// DecodeCursor parses a cursor made by EncodeCursor given as after.
+func DecodeCursor(s string) (*Cursor, error) { return DecodeCursorOf("after", s) }
+
+// DecodeCursorOf parses a cursor made by EncodeCursor; a bad one is an
+// input error naming field.
+func DecodeCursorOf(field, s string) (*Cursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, NewInputError("after", "is not a valid cursor")
+		return nil, NewInputError(field, "is not a valid cursor")
 	}
 	parts := strings.SplitN(string(raw), "|", 3)
 	if len(parts) != 3 || parts[0] != cursorVersion || parts[2] == "" {
-		return nil, NewInputError("after", "is not a valid cursor")
+		return nil, NewInputError(field, "is not a valid cursor")
 	}
 	ts, err := time.Parse(time.RFC3339Nano, parts[1])
 	if err != nil {
-		return nil, NewInputError("after", "is not a valid cursor")
+		return nil, NewInputError(field, "is not a valid cursor")
 	}
 	return &Cursor{CreatedAt: ts, ID: parts[2]}, nil
 }
@@ -197,6 +222,8 @@ type JobFilter struct {
 	// AllKinds.
 	Kind     JobKind
 	AllKinds bool
+	// CreatedAt selects jobs accepted within a time range.
+	CreatedAt *TimeRange
 	// Scope is the caller's read scope; the Reader sets it.
 	Scope ReadScope
 }

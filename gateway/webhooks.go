@@ -346,6 +346,8 @@ type WebhookStore interface {
 	ListWebhookEndpoints(ctx context.Context, workspaceID string) ([]WebhookEndpoint, error)
 	WebhookDeliveriesByIDs(ctx context.Context, ids []string) ([]WebhookDelivery, error)
 	ListWebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter, p PageRequest) (Page[WebhookDelivery], error)
+	CountWebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) (int, error)
+	WebhookDeliveryStatusCounts(ctx context.Context, f WebhookDeliveryFilter) (map[WebhookDeliveryStatus]int, error)
 	// RedriveWebhookDelivery puts a DEAD_LETTER delivery back to PENDING,
 	// due now, with a fresh set of attempts; false when it was not dead.
 	RedriveWebhookDelivery(ctx context.Context, id string, now time.Time, audit AuditEntry) (WebhookDelivery, bool, error)
@@ -571,6 +573,24 @@ func (s *Service) WebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter
 		f.WorkspaceID = p.WorkspaceID
 	}
 	return s.webhooks.ListWebhookDeliveries(ctx, f, page)
+}
+
+// WebhookDeliveryCounts counts the deliveries WebhookDeliveries would list
+// across every page, as want asks.
+func (s *Service) WebhookDeliveryCounts(ctx context.Context, f WebhookDeliveryFilter, want CountRequest) (ListCounts[WebhookDeliveryStatus], error) {
+	p, err := s.webhookAdmin(ctx, f.WorkspaceID, "filter.workspaceId")
+	if err != nil {
+		return ListCounts[WebhookDeliveryStatus]{}, err
+	}
+	if !p.IsOperator() {
+		f.WorkspaceID = p.WorkspaceID
+	}
+	return listCounts(want,
+		func() (int, error) { return s.webhooks.CountWebhookDeliveries(ctx, f) },
+		func() (map[WebhookDeliveryStatus]int, error) {
+			f.Status = ""
+			return s.webhooks.WebhookDeliveryStatusCounts(ctx, f)
+		})
 }
 
 // RedriveWebhookDelivery sends a dead-lettered delivery again, with the same

@@ -71,8 +71,9 @@ type ComplexityRoot struct {
 	}
 
 	AuditEntryConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	AuditEntryEdge struct {
@@ -137,13 +138,20 @@ type ComplexityRoot struct {
 	}
 
 	CommitJobConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	CommitJobEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CommitJobStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	CommitSessionPayload struct {
@@ -216,8 +224,9 @@ type ComplexityRoot struct {
 	}
 
 	ErasureRequestConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	ErasureRequestEdge struct {
@@ -267,8 +276,10 @@ type ComplexityRoot struct {
 	}
 
 	JobConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	JobEdge struct {
@@ -305,8 +316,9 @@ type ComplexityRoot struct {
 	}
 
 	MemoryFeedbackConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	MemoryFeedbackEdge struct {
@@ -348,8 +360,9 @@ type ComplexityRoot struct {
 	}
 
 	MemoryRefConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	MemoryRefEdge struct {
@@ -421,13 +434,20 @@ type ComplexityRoot struct {
 	}
 
 	OutboxEventConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	OutboxEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	OutboxEventStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	OutboxSummary struct {
@@ -459,25 +479,26 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditLog          func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string) int
+		AuditLog          func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) int
 		Backends          func(childComplexity int) int
 		CommitJob         func(childComplexity int, id string) int
-		CommitJobs        func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
+		CommitJobs        func(childComplexity int, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) int
 		ErasureRequest    func(childComplexity int, id string) int
-		ErasureRequests   func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string) int
-		Feedback          func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string) int
+		ErasureRequests   func(childComplexity int, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) int
+		Feedback          func(childComplexity int, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) int
 		IngestHeals       func(childComplexity int, workspaceID *string) int
-		Jobs              func(childComplexity int, filter *gateway.JobFilter, first *int, after *string) int
+		Jobs              func(childComplexity int, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) int
 		MemoryRef         func(childComplexity int, id string) int
-		MemoryRefs        func(childComplexity int, filter *gateway.RefFilter, first *int, after *string) int
+		MemoryRefs        func(childComplexity int, filter *gateway.RefFilter, first *int, after *string, last *int, before *string) int
 		MemoryTexts       func(childComplexity int, ids []string) int
 		Node              func(childComplexity int, id string) int
-		OutboxEvents      func(childComplexity int, filter *gateway.EventFilter, first *int, after *string) int
+		OutboxEvents      func(childComplexity int, filter *gateway.EventFilter, first *int, after *string, last *int, before *string) int
 		OutboxSummaries   func(childComplexity int, workspaceID *string) int
 		OutboxSummary     func(childComplexity int, workspaceID *string) int
 		RetrieveContext   func(childComplexity int, input gateway.RetrieveContextInput) int
 		Session           func(childComplexity int, workspaceID string, sessionID string) int
-		WebhookDeliveries func(childComplexity int, filter *gateway.WebhookDeliveryFilter, first *int, after *string) int
+		Sessions          func(childComplexity int, filter *gateway.SessionFilter, first *int, after *string, last *int, before *string) int
+		WebhookDeliveries func(childComplexity int, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) int
 		WebhookEndpoints  func(childComplexity int, workspaceID string) int
 	}
 
@@ -534,6 +555,19 @@ type ComplexityRoot struct {
 		WorkspaceID  func(childComplexity int) int
 	}
 
+	SessionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SessionEdge struct {
+		Cursor    func(childComplexity int) int
+		Node      func(childComplexity int) int
+		StartedAt func(childComplexity int) int
+		UserID    func(childComplexity int) int
+	}
+
 	Subscription struct {
 		CommitJobUpdated  func(childComplexity int, id string) int
 		CommitJobsUpdated func(childComplexity int, workspaceID string, sessionID *string) int
@@ -558,13 +592,20 @@ type ComplexityRoot struct {
 	}
 
 	WebhookDeliveryConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+		StatusCounts func(childComplexity int) int
+		TotalCount   func(childComplexity int) int
 	}
 
 	WebhookDeliveryEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WebhookDeliveryStatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	WebhookEndpoint struct {
@@ -661,24 +702,25 @@ type OutboxEventResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (gateway.Node, error)
 	MemoryRef(ctx context.Context, id string) (*gateway.MemoryRef, error)
-	MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error)
+	MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
 	MemoryTexts(ctx context.Context, ids []string) ([]gateway.MemoryText, error)
 	CommitJob(ctx context.Context, id string) (*gateway.CommitJob, error)
-	CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error)
-	Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error)
-	OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error)
+	CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error)
+	Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.JobConnection, error)
+	OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error)
 	OutboxSummary(ctx context.Context, workspaceID *string) (*gateway.OutboxSummary, error)
 	OutboxSummaries(ctx context.Context, workspaceID *string) ([]model.BackendOutboxSummary, error)
 	IngestHeals(ctx context.Context, workspaceID *string) ([]gateway.IngestHealCount, error)
 	Session(ctx context.Context, workspaceID string, sessionID string) (*gateway.Session, error)
-	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error)
-	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error)
+	Sessions(ctx context.Context, filter *gateway.SessionFilter, first *int, after *string, last *int, before *string) (*model.SessionConnection, error)
+	AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error)
+	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error)
 	RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error)
 	Backends(ctx context.Context) ([]gateway.BackendStatus, error)
 	ErasureRequest(ctx context.Context, id string) (*gateway.ErasureRequest, error)
-	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string) (*model.ErasureRequestConnection, error)
+	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) (*model.ErasureRequestConnection, error)
 	WebhookEndpoints(ctx context.Context, workspaceID string) ([]gateway.WebhookEndpoint, error)
-	WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string) (*model.WebhookDeliveryConnection, error)
+	WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) (*model.WebhookDeliveryConnection, error)
 }
 type SessionResolver interface {
 	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
@@ -821,6 +863,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntryConnection.PageInfo(childComplexity), true
+	case "AuditEntryConnection.totalCount":
+		if e.ComplexityRoot.AuditEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryConnection.TotalCount(childComplexity), true
 
 	case "AuditEntryEdge.cursor":
 		if e.ComplexityRoot.AuditEntryEdge.Cursor == nil {
@@ -1113,6 +1161,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommitJobConnection.PageInfo(childComplexity), true
+	case "CommitJobConnection.statusCounts":
+		if e.ComplexityRoot.CommitJobConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobConnection.StatusCounts(childComplexity), true
+	case "CommitJobConnection.totalCount":
+		if e.ComplexityRoot.CommitJobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobConnection.TotalCount(childComplexity), true
 
 	case "CommitJobEdge.cursor":
 		if e.ComplexityRoot.CommitJobEdge.Cursor == nil {
@@ -1126,6 +1186,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommitJobEdge.Node(childComplexity), true
+
+	case "CommitJobStatusCount.count":
+		if e.ComplexityRoot.CommitJobStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobStatusCount.Count(childComplexity), true
+	case "CommitJobStatusCount.status":
+		if e.ComplexityRoot.CommitJobStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommitJobStatusCount.Status(childComplexity), true
 
 	case "CommitSessionPayload.created":
 		if e.ComplexityRoot.CommitSessionPayload.Created == nil {
@@ -1422,6 +1495,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErasureRequestConnection.PageInfo(childComplexity), true
+	case "ErasureRequestConnection.totalCount":
+		if e.ComplexityRoot.ErasureRequestConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureRequestConnection.TotalCount(childComplexity), true
 
 	case "ErasureRequestEdge.cursor":
 		if e.ComplexityRoot.ErasureRequestEdge.Cursor == nil {
@@ -1592,6 +1671,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobConnection.PageInfo(childComplexity), true
+	case "JobConnection.statusCounts":
+		if e.ComplexityRoot.JobConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.StatusCounts(childComplexity), true
+	case "JobConnection.totalCount":
+		if e.ComplexityRoot.JobConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobConnection.TotalCount(childComplexity), true
 
 	case "JobEdge.cursor":
 		if e.ComplexityRoot.JobEdge.Cursor == nil {
@@ -1769,6 +1860,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryFeedbackConnection.PageInfo(childComplexity), true
+	case "MemoryFeedbackConnection.totalCount":
+		if e.ComplexityRoot.MemoryFeedbackConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryFeedbackConnection.TotalCount(childComplexity), true
 
 	case "MemoryFeedbackEdge.cursor":
 		if e.ComplexityRoot.MemoryFeedbackEdge.Cursor == nil {
@@ -1986,6 +2083,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemoryRefConnection.PageInfo(childComplexity), true
+	case "MemoryRefConnection.totalCount":
+		if e.ComplexityRoot.MemoryRefConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemoryRefConnection.TotalCount(childComplexity), true
 
 	case "MemoryRefEdge.cursor":
 		if e.ComplexityRoot.MemoryRefEdge.Cursor == nil {
@@ -2407,6 +2510,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEventConnection.PageInfo(childComplexity), true
+	case "OutboxEventConnection.statusCounts":
+		if e.ComplexityRoot.OutboxEventConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventConnection.StatusCounts(childComplexity), true
+	case "OutboxEventConnection.totalCount":
+		if e.ComplexityRoot.OutboxEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventConnection.TotalCount(childComplexity), true
 
 	case "OutboxEventEdge.cursor":
 		if e.ComplexityRoot.OutboxEventEdge.Cursor == nil {
@@ -2420,6 +2535,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutboxEventEdge.Node(childComplexity), true
+
+	case "OutboxEventStatusCount.count":
+		if e.ComplexityRoot.OutboxEventStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventStatusCount.Count(childComplexity), true
+	case "OutboxEventStatusCount.status":
+		if e.ComplexityRoot.OutboxEventStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutboxEventStatusCount.Status(childComplexity), true
 
 	case "OutboxSummary.deadLetterEvents":
 		if e.ComplexityRoot.OutboxSummary.DeadLetterEvents == nil {
@@ -2531,7 +2659,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.backends":
 		if e.ComplexityRoot.Query.Backends == nil {
 			break
@@ -2559,7 +2687,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.CommitJobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.CommitJobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.erasureRequest":
 		if e.ComplexityRoot.Query.ErasureRequest == nil {
 			break
@@ -2581,7 +2709,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ErasureRequests(childComplexity, args["filter"].(*gateway.ErasureFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.ErasureRequests(childComplexity, args["filter"].(*gateway.ErasureFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.feedback":
 		if e.ComplexityRoot.Query.Feedback == nil {
 			break
@@ -2592,7 +2720,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Feedback(childComplexity, args["filter"].(*gateway.FeedbackFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Feedback(childComplexity, args["filter"].(*gateway.FeedbackFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.ingestHeals":
 		if e.ComplexityRoot.Query.IngestHeals == nil {
 			break
@@ -2615,7 +2743,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Jobs(childComplexity, args["filter"].(*gateway.JobFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.memoryRef":
 		if e.ComplexityRoot.Query.MemoryRef == nil {
 			break
@@ -2637,7 +2765,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.MemoryRefs(childComplexity, args["filter"].(*gateway.RefFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.MemoryRefs(childComplexity, args["filter"].(*gateway.RefFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.memoryTexts":
 		if e.ComplexityRoot.Query.MemoryTexts == nil {
 			break
@@ -2670,7 +2798,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["filter"].(*gateway.EventFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.OutboxEvents(childComplexity, args["filter"].(*gateway.EventFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.outboxSummaries":
 		if e.ComplexityRoot.Query.OutboxSummaries == nil {
 			break
@@ -2715,6 +2843,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Session(childComplexity, args["workspaceId"].(string), args["sessionId"].(string)), true
+	case "Query.sessions":
+		if e.ComplexityRoot.Query.Sessions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sessions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Sessions(childComplexity, args["filter"].(*gateway.SessionFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.webhookDeliveries":
 		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
 			break
@@ -2725,7 +2864,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["filter"].(*gateway.WebhookDeliveryFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["filter"].(*gateway.WebhookDeliveryFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.webhookEndpoints":
 		if e.ComplexityRoot.Query.WebhookEndpoints == nil {
 			break
@@ -2918,6 +3057,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Session.WorkspaceID(childComplexity), true
 
+	case "SessionConnection.edges":
+		if e.ComplexityRoot.SessionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionConnection.Edges(childComplexity), true
+	case "SessionConnection.pageInfo":
+		if e.ComplexityRoot.SessionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionConnection.PageInfo(childComplexity), true
+	case "SessionConnection.totalCount":
+		if e.ComplexityRoot.SessionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionConnection.TotalCount(childComplexity), true
+
+	case "SessionEdge.cursor":
+		if e.ComplexityRoot.SessionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionEdge.Cursor(childComplexity), true
+	case "SessionEdge.node":
+		if e.ComplexityRoot.SessionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionEdge.Node(childComplexity), true
+	case "SessionEdge.startedAt":
+		if e.ComplexityRoot.SessionEdge.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionEdge.StartedAt(childComplexity), true
+	case "SessionEdge.userId":
+		if e.ComplexityRoot.SessionEdge.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionEdge.UserID(childComplexity), true
+
 	case "Subscription.commitJobUpdated":
 		if e.ComplexityRoot.Subscription.CommitJobUpdated == nil {
 			break
@@ -3032,6 +3215,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDeliveryConnection.PageInfo(childComplexity), true
+	case "WebhookDeliveryConnection.statusCounts":
+		if e.ComplexityRoot.WebhookDeliveryConnection.StatusCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.StatusCounts(childComplexity), true
+	case "WebhookDeliveryConnection.totalCount":
+		if e.ComplexityRoot.WebhookDeliveryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.TotalCount(childComplexity), true
 
 	case "WebhookDeliveryEdge.cursor":
 		if e.ComplexityRoot.WebhookDeliveryEdge.Cursor == nil {
@@ -3045,6 +3240,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
+
+	case "WebhookDeliveryStatusCount.count":
+		if e.ComplexityRoot.WebhookDeliveryStatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryStatusCount.Count(childComplexity), true
+	case "WebhookDeliveryStatusCount.status":
+		if e.ComplexityRoot.WebhookDeliveryStatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryStatusCount.Status(childComplexity), true
 
 	case "WebhookEndpoint.createdAt":
 		if e.ComplexityRoot.WebhookEndpoint.CreatedAt == nil {
@@ -3121,6 +3329,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RetrieveContextInput", ec.unmarshalInputRetrieveContextInput),
 			graphql.NewInputUnmarshaler("ReviewMemoryFeedbackInput", ec.unmarshalInputReviewMemoryFeedbackInput),
 			graphql.NewInputUnmarshaler("ReviewMemoryFeedbacksInput", ec.unmarshalInputReviewMemoryFeedbacksInput),
+			graphql.NewInputUnmarshaler("SessionFilter", ec.unmarshalInputSessionFilter),
+			graphql.NewInputUnmarshaler("TimeRange", ec.unmarshalInputTimeRange),
 			graphql.NewInputUnmarshaler("TraceInput", ec.unmarshalInputTraceInput),
 			graphql.NewInputUnmarshaler("TurnPolicyInput", ec.unmarshalInputTurnPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateWebhookEndpointInput", ec.unmarshalInputUpdateWebhookEndpointInput),
@@ -3241,6 +3451,24 @@ scalar JSON
 "Anything addressable by a globally unique id."
 interface Node {
   id: ID!
+}
+
+"How many items of a list are in one status."
+type CommitJobStatusCount {
+  status: CommitJobStatus!
+  count: Int!
+}
+
+"How many items of a list are in one status."
+type OutboxEventStatusCount {
+  status: OutboxEventStatus!
+  count: Int!
+}
+
+"How many items of a list are in one status."
+type WebhookDeliveryStatusCount {
+  status: WebhookDeliveryStatus!
+  count: Int!
 }
 
 "Relay paging state."
@@ -3445,6 +3673,11 @@ type MemoryRefEdge {
 type MemoryRefConnection {
   edges: [MemoryRefEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 "What a job does."
@@ -3592,6 +3825,11 @@ type ErasureRequestEdge {
 type ErasureRequestConnection {
   edges: [ErasureRequestEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 input ErasureRequestFilter {
@@ -3623,6 +3861,17 @@ type CommitJobEdge {
 type CommitJobConnection {
   edges: [CommitJobEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [CommitJobStatusCount!]
 }
 
 type JobEdge {
@@ -3634,6 +3883,17 @@ type JobEdge {
 type JobConnection {
   edges: [JobEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [CommitJobStatusCount!]
 }
 
 """
@@ -3774,6 +4034,17 @@ type OutboxEventEdge {
 type OutboxEventConnection {
   edges: [OutboxEventEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [OutboxEventStatusCount!]
 }
 
 "Everything the control plane holds under one (workspace, session)."
@@ -3814,6 +4085,11 @@ type AuditEntryEdge {
 type AuditEntryConnection {
   edges: [AuditEntryEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 "Feedback on a memory. Its comment and correction text are content: only reviewTexts gives them, to whoever may decide it."
@@ -3876,6 +4152,11 @@ type MemoryFeedbackEdge {
 type MemoryFeedbackConnection {
   edges: [MemoryFeedbackEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 input TraceInput {
@@ -4088,6 +4369,8 @@ input CommitJobFilter {
   sessionId: ID
   namespace: String
   status: CommitJobStatus
+  "Jobs accepted within this range."
+  createdAt: TimeRange
 }
 
 input OutboxEventFilter {
@@ -4107,6 +4390,44 @@ input JobFilter {
   sessionId: ID
   status: CommitJobStatus
   kind: JobKind
+  "Jobs accepted within this range."
+  createdAt: TimeRange
+}
+
+"From (inclusive) up to to (exclusive); a missing end leaves that side open. to must be later than from."
+input TimeRange {
+  from: Time
+  to: Time
+}
+
+input SessionFilter {
+  workspaceId: ID
+  "The session's owner: the first user that wrote to it."
+  userId: ID
+  "Sessions with a turn or a commit of this agent."
+  agentId: ID
+  "Sessions begun within this range."
+  createdAt: TimeRange
+}
+
+type SessionEdge {
+  cursor: String!
+  node: Session!
+  "The session's owner: the first user that wrote to it."
+  userId: ID!
+  "When the session's first turn or commit was recorded."
+  startedAt: Time!
+}
+
+"Sessions, newest first."
+type SessionConnection {
+  edges: [SessionEdge!]!
+  pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
 }
 
 input AuditLogFilter {
@@ -4203,6 +4524,17 @@ type WebhookDeliveryEdge {
 type WebhookDeliveryConnection {
   edges: [WebhookDeliveryEdge!]!
   pageInfo: PageInfo!
+  """
+  How many items the filter matches across every page, within the key's scope (one count per list).
+  Given on the root lists (Query fields); null on a list nested under another object.
+  """
+  totalCount: Int
+  """
+  How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+  status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+  included. Given on the root lists; null on a list nested under another object.
+  """
+  statusCounts: [WebhookDeliveryStatusCount!]
 }
 
 input WebhookDeliveryFilter {
@@ -4252,31 +4584,36 @@ type Query {
   "Any object by its global id; null when it does not exist."
   node(id: ID!): Node
   memoryRef(id: ID!): MemoryRef!
-  memoryRefs(filter: MemoryRefFilter, first: Int = 20, after: String): MemoryRefConnection!
+  memoryRefs(filter: MemoryRefFilter, first: Int, after: String, last: Int, before: String): MemoryRefConnection!
   "The text of memories, read from the backends that hold them now (at most 100 ids). Only the memory's own user's key, or an ADMIN of its namespace, reads it; other ids are left out."
   memoryTexts(ids: [ID!]!): [MemoryText!]!
   commitJob(id: ID!): CommitJob!
-  commitJobs(filter: CommitJobFilter, first: Int = 20, after: String): CommitJobConnection!
+  commitJobs(filter: CommitJobFilter, first: Int, after: String, last: Int, before: String): CommitJobConnection!
   "Jobs of every kind (commits, feedback routing, erasures), newest first."
-  jobs(filter: JobFilter, first: Int = 20, after: String): JobConnection!
-  outboxEvents(filter: OutboxEventFilter, first: Int = 20, after: String): OutboxEventConnection!
+  jobs(filter: JobFilter, first: Int, after: String, last: Int, before: String): JobConnection!
+  outboxEvents(filter: OutboxEventFilter, first: Int, after: String, last: Int, before: String): OutboxEventConnection!
   outboxSummary(workspaceId: ID): OutboxSummary!
   "The outbox of each configured backend, counted by status."
   outboxSummaries(workspaceId: ID): [BackendOutboxSummary!]!
   "The FAILED refs of each configured backend, counted by what their heal is doing."
   ingestHeals(workspaceId: ID): [BackendIngestHeals!]!
   session(workspaceId: ID!, sessionId: ID!): Session!
-  auditLog(filter: AuditLogFilter, first: Int = 20, after: String): AuditEntryConnection!
-  feedback(filter: MemoryFeedbackFilter, first: Int = 20, after: String): MemoryFeedbackConnection!
+  """
+  Sessions newest first: those with a ref or a job the key may read, the same rule by which session()
+  finds one.
+  """
+  sessions(filter: SessionFilter, first: Int, after: String, last: Int, before: String): SessionConnection!
+  auditLog(filter: AuditLogFilter, first: Int, after: String, last: Int, before: String): AuditEntryConnection!
+  feedback(filter: MemoryFeedbackFilter, first: Int, after: String, last: Int, before: String): MemoryFeedbackConnection!
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
   "Admin: every configured backend's health, from a round of probes at most 5 s old (checkedAt), shared by every caller."
   backends: [BackendStatus!]!
   erasureRequest(id: ID!): ErasureRequest!
-  erasureRequests(filter: ErasureRequestFilter, first: Int = 20, after: String): ErasureRequestConnection!
+  erasureRequests(filter: ErasureRequestFilter, first: Int, after: String, last: Int, before: String): ErasureRequestConnection!
   "Admin: a workspace's webhook endpoints, oldest first."
   webhookEndpoints(workspaceId: ID!): [WebhookEndpoint!]!
   "Admin: webhook deliveries, newest first (a workspace admin sees its own workspace's)."
-  webhookDeliveries(filter: WebhookDeliveryFilter, first: Int = 20, after: String): WebhookDeliveryConnection!
+  webhookDeliveries(filter: WebhookDeliveryFilter, first: Int, after: String, last: Int, before: String): WebhookDeliveryConnection!
 }
 
 "What a synchronous outbox drain did."
@@ -4397,6 +4734,8 @@ func (ec *executionContext) childFields_AuditEntryConnection(ctx context.Context
 		return ec.fieldContext_AuditEntryConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_AuditEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AuditEntryConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntryConnection", field.Name)
 }
@@ -4529,6 +4868,10 @@ func (ec *executionContext) childFields_CommitJobConnection(ctx context.Context,
 		return ec.fieldContext_CommitJobConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_CommitJobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CommitJobConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_CommitJobConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CommitJobConnection", field.Name)
 }
@@ -4541,6 +4884,16 @@ func (ec *executionContext) childFields_CommitJobEdge(ctx context.Context, field
 		return ec.fieldContext_CommitJobEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CommitJobEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CommitJobStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_CommitJobStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_CommitJobStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CommitJobStatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_CommitSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4687,6 +5040,8 @@ func (ec *executionContext) childFields_ErasureRequestConnection(ctx context.Con
 		return ec.fieldContext_ErasureRequestConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_ErasureRequestConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ErasureRequestConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ErasureRequestConnection", field.Name)
 }
@@ -4789,6 +5144,10 @@ func (ec *executionContext) childFields_JobConnection(ctx context.Context, field
 		return ec.fieldContext_JobConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_JobConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_JobConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_JobConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobConnection", field.Name)
 }
@@ -4865,6 +5224,8 @@ func (ec *executionContext) childFields_MemoryFeedbackConnection(ctx context.Con
 		return ec.fieldContext_MemoryFeedbackConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_MemoryFeedbackConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MemoryFeedbackConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryFeedbackConnection", field.Name)
 }
@@ -4951,6 +5312,8 @@ func (ec *executionContext) childFields_MemoryRefConnection(ctx context.Context,
 		return ec.fieldContext_MemoryRefConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_MemoryRefConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MemoryRefConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemoryRefConnection", field.Name)
 }
@@ -5061,6 +5424,10 @@ func (ec *executionContext) childFields_OutboxEventConnection(ctx context.Contex
 		return ec.fieldContext_OutboxEventConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_OutboxEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OutboxEventConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_OutboxEventConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutboxEventConnection", field.Name)
 }
@@ -5073,6 +5440,16 @@ func (ec *executionContext) childFields_OutboxEventEdge(ctx context.Context, fie
 		return ec.fieldContext_OutboxEventEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutboxEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OutboxEventStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_OutboxEventStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_OutboxEventStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutboxEventStatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_OutboxSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5237,6 +5614,32 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
+func (ec *executionContext) childFields_SessionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SessionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SessionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SessionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SessionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SessionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SessionEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SessionEdge_node(ctx, field)
+	case "userId":
+		return ec.fieldContext_SessionEdge_userId(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_SessionEdge_startedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SessionEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdateWebhookEndpointPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "endpoint":
@@ -5277,6 +5680,10 @@ func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Co
 		return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+	case "statusCounts":
+		return ec.fieldContext_WebhookDeliveryConnection_statusCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
 }
@@ -5289,6 +5696,16 @@ func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context,
 		return ec.fieldContext_WebhookDeliveryEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryStatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_WebhookDeliveryStatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_WebhookDeliveryStatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryStatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEndpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5856,6 +6273,22 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5900,6 +6333,22 @@ func (ec *executionContext) field_Query_commitJobs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5944,6 +6393,22 @@ func (ec *executionContext) field_Query_erasureRequests_args(ctx context.Context
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -5974,6 +6439,22 @@ func (ec *executionContext) field_Query_feedback_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -6018,6 +6499,22 @@ func (ec *executionContext) field_Query_jobs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -6062,6 +6559,22 @@ func (ec *executionContext) field_Query_memoryRefs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -6120,6 +6633,22 @@ func (ec *executionContext) field_Query_outboxEvents_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -6187,6 +6716,52 @@ func (ec *executionContext) field_Query_session_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_sessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*gateway.SessionFilter, error) {
+			return ec.unmarshalOSessionFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐSessionFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6214,6 +6789,22 @@ func (ec *executionContext) field_Query_webhookDeliveries_args(ctx context.Conte
 		return nil, err
 	}
 	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
 	return args, nil
 }
 
@@ -6869,6 +7460,29 @@ func (ec *executionContext) fieldContext_AuditEntryConnection_pageInfo(_ context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuditEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntryConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
@@ -8023,6 +8637,61 @@ func (ec *executionContext) fieldContext_CommitJobConnection_pageInfo(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _CommitJobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CommitJobConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CommitJobStatusCount) graphql.Marshaler {
+			return ec.marshalOCommitJobStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CommitJobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJobStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CommitJobEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8076,6 +8745,52 @@ func (ec *executionContext) fieldContext_CommitJobEdge_node(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CommitJobStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.JobStatus) graphql.Marshaler {
+			return ec.marshalNCommitJobStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐJobStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJobStatusCount", field, false, false, "CommitJobStatus")
+}
+
+func (ec *executionContext) _CommitJobStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.CommitJobStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommitJobStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommitJobStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommitJobStatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CommitSessionPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CommitSessionPayload) (ret graphql.Marshaler) {
@@ -9279,6 +9994,29 @@ func (ec *executionContext) fieldContext_ErasureRequestConnection_pageInfo(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _ErasureRequestConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureRequestConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureRequestConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureRequestConnection", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ErasureRequestEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ErasureRequestEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9958,6 +10696,61 @@ func (ec *executionContext) fieldContext_JobConnection_pageInfo(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JobConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JobConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.JobConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CommitJobStatusCount) graphql.Marshaler {
+			return ec.marshalOCommitJobStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JobConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommitJobStatusCount(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10700,6 +11493,29 @@ func (ec *executionContext) fieldContext_MemoryFeedbackConnection_pageInfo(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MemoryFeedbackConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MemoryFeedbackConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryFeedbackConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryFeedbackConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryFeedbackConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _MemoryFeedbackEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemoryFeedbackEdge) (ret graphql.Marshaler) {
@@ -11596,6 +12412,29 @@ func (ec *executionContext) fieldContext_MemoryRefConnection_pageInfo(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MemoryRefConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MemoryRefConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemoryRefConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemoryRefConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemoryRefConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _MemoryRefEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemoryRefEdge) (ret graphql.Marshaler) {
@@ -13292,6 +14131,61 @@ func (ec *executionContext) fieldContext_OutboxEventConnection_pageInfo(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _OutboxEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutboxEventConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OutboxEventStatusCount) graphql.Marshaler {
+			return ec.marshalOOutboxEventStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutboxEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutboxEventStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OutboxEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13345,6 +14239,52 @@ func (ec *executionContext) fieldContext_OutboxEventEdge_node(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OutboxEventStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.OutboxStatus) graphql.Marshaler {
+			return ec.marshalNOutboxEventStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOutboxStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEventStatusCount", field, false, false, "OutboxEventStatus")
+}
+
+func (ec *executionContext) _OutboxEventStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.OutboxEventStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutboxEventStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutboxEventStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutboxEventStatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OutboxSummary_totalEvents(ctx context.Context, field graphql.CollectedField, obj *gateway.OutboxSummary) (ret graphql.Marshaler) {
@@ -13822,7 +14762,7 @@ func (ec *executionContext) _Query_memoryRefs(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().MemoryRefs(ctx, fc.Args["filter"].(*gateway.RefFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().MemoryRefs(ctx, fc.Args["filter"].(*gateway.RefFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -13954,7 +14894,7 @@ func (ec *executionContext) _Query_commitJobs(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().CommitJobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().CommitJobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitJobConnection) graphql.Marshaler {
@@ -13998,7 +14938,7 @@ func (ec *executionContext) _Query_jobs(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Jobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Jobs(ctx, fc.Args["filter"].(*gateway.JobFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.JobConnection) graphql.Marshaler {
@@ -14042,7 +14982,7 @@ func (ec *executionContext) _Query_outboxEvents(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().OutboxEvents(ctx, fc.Args["filter"].(*gateway.EventFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().OutboxEvents(ctx, fc.Args["filter"].(*gateway.EventFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
@@ -14252,6 +15192,50 @@ func (ec *executionContext) fieldContext_Query_session(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_sessions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Sessions(ctx, fc.Args["filter"].(*gateway.SessionFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SessionConnection) graphql.Marshaler {
+			return ec.marshalNSessionConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐSessionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14262,7 +15246,7 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*gateway.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*gateway.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
@@ -14306,7 +15290,7 @@ func (ec *executionContext) _Query_feedback(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Feedback(ctx, fc.Args["filter"].(*gateway.FeedbackFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Feedback(ctx, fc.Args["filter"].(*gateway.FeedbackFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryFeedbackConnection) graphql.Marshaler {
@@ -14470,7 +15454,7 @@ func (ec *executionContext) _Query_erasureRequests(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ErasureRequests(ctx, fc.Args["filter"].(*gateway.ErasureFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().ErasureRequests(ctx, fc.Args["filter"].(*gateway.ErasureFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ErasureRequestConnection) graphql.Marshaler {
@@ -14558,7 +15542,7 @@ func (ec *executionContext) _Query_webhookDeliveries(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().WebhookDeliveries(ctx, fc.Args["filter"].(*gateway.WebhookDeliveryFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().WebhookDeliveries(ctx, fc.Args["filter"].(*gateway.WebhookDeliveryFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDeliveryConnection) graphql.Marshaler {
@@ -15410,6 +16394,194 @@ func (ec *executionContext) fieldContext_Session_auditEntries(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _SessionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SessionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SessionEdge) graphql.Marshaler {
+			return ec.marshalNSessionEdge2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐSessionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SessionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SessionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SessionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SessionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SessionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SessionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SessionEdge_userId(ctx context.Context, field graphql.CollectedField, obj *model.SessionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionEdge_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionEdge_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionEdge", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SessionEdge_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionEdge_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionEdge_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionEdge", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Subscription_commitJobUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -15877,6 +17049,61 @@ func (ec *executionContext) fieldContext_WebhookDeliveryConnection_pageInfo(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _WebhookDeliveryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WebhookDeliveryConnection_statusCounts(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_statusCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.WebhookDeliveryStatusCount) graphql.Marshaler {
+			return ec.marshalOWebhookDeliveryStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_statusCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDeliveryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDeliveryStatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _WebhookDeliveryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15930,6 +17157,52 @@ func (ec *executionContext) fieldContext_WebhookDeliveryEdge_node(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookDeliveryStatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryStatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.WebhookDeliveryStatus) graphql.Marshaler {
+			return ec.marshalNWebhookDeliveryStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐWebhookDeliveryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryStatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryStatusCount", field, false, false, "WebhookDeliveryStatus")
+}
+
+func (ec *executionContext) _WebhookDeliveryStatusCount_count(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDeliveryStatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryStatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryStatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookDeliveryStatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _WebhookEndpoint_id(ctx context.Context, field graphql.CollectedField, obj *gateway.WebhookEndpoint) (ret graphql.Marshaler) {
@@ -17298,7 +18571,7 @@ func (ec *executionContext) unmarshalInputCommitJobFilter(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "userId", "agentId", "sessionId", "namespace", "status"}
+	fieldsInOrder := [...]string{"workspaceId", "userId", "agentId", "sessionId", "namespace", "status", "createdAt"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17347,6 +18620,13 @@ func (ec *executionContext) unmarshalInputCommitJobFilter(ctx context.Context, o
 				return it, err
 			}
 			it.Status = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTimeRange2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
 		}
 	}
 	return it, nil
@@ -17879,7 +19159,7 @@ func (ec *executionContext) unmarshalInputJobFilter(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"workspaceId", "sessionId", "status", "kind"}
+	fieldsInOrder := [...]string{"workspaceId", "sessionId", "status", "kind", "createdAt"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17914,6 +19194,13 @@ func (ec *executionContext) unmarshalInputJobFilter(ctx context.Context, obj any
 				return it, err
 			}
 			it.Kind = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTimeRange2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
 		}
 	}
 	return it, nil
@@ -18505,6 +19792,118 @@ func UnmarshalReviewMemoryFeedbacksInput(ctx context.Context, raw any) (gateway.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSessionFilter(ctx context.Context, obj any) (gateway.SessionFilter, error) {
+	var it gateway.SessionFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"workspaceId", "userId", "agentId", "createdAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workspaceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workspaceId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkspaceID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "agentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agentId"))
+			data, err := ec.unmarshalOID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgentID = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTimeRange2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSessionFilter unmarshals raw into the SessionFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSessionFilter(ctx context.Context, raw any) (gateway.SessionFilter, error) {
+	var out gateway.SessionFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SessionFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTimeRange(ctx context.Context, obj any) (gateway.TimeRange, error) {
+	var it gateway.TimeRange
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTimeRange unmarshals raw into the TimeRange input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTimeRange(ctx context.Context, raw any) (gateway.TimeRange, error) {
+	var out gateway.TimeRange
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TimeRange", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTraceInput(ctx context.Context, obj any) (gateway.TraceInput, error) {
 	var it gateway.TraceInput
 	if obj == nil {
@@ -18983,6 +20382,11 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._AuditEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19410,6 +20814,16 @@ func (ec *executionContext) _CommitJobConnection(ctx context.Context, sel ast.Se
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._CommitJobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._CommitJobConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19445,6 +20859,44 @@ func (ec *executionContext) _CommitJobEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "node":
 			out.Values[i] = ec._CommitJobEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var commitJobStatusCountImplementors = []string{"CommitJobStatusCount"}
+
+func (ec *executionContext) _CommitJobStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.CommitJobStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, commitJobStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CommitJobStatusCount")
+		case "status":
+			out.Values[i] = ec._CommitJobStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._CommitJobStatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -19943,6 +21395,11 @@ func (ec *executionContext) _ErasureRequestConnection(ctx context.Context, sel a
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._ErasureRequestConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20302,6 +21759,16 @@ func (ec *executionContext) _JobConnection(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._JobConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._JobConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20534,6 +22001,11 @@ func (ec *executionContext) _MemoryFeedbackConnection(ctx context.Context, sel a
 		case "pageInfo":
 			out.Values[i] = ec._MemoryFeedbackConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MemoryFeedbackConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -20795,6 +22267,11 @@ func (ec *executionContext) _MemoryRefConnection(ctx context.Context, sel ast.Se
 		case "pageInfo":
 			out.Values[i] = ec._MemoryRefConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MemoryRefConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -21285,6 +22762,16 @@ func (ec *executionContext) _OutboxEventConnection(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._OutboxEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._OutboxEventConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21320,6 +22807,44 @@ func (ec *executionContext) _OutboxEventEdge(ctx context.Context, sel ast.Select
 			}
 		case "node":
 			out.Values[i] = ec._OutboxEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outboxEventStatusCountImplementors = []string{"OutboxEventStatusCount"}
+
+func (ec *executionContext) _OutboxEventStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.OutboxEventStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outboxEventStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutboxEventStatusCount")
+		case "status":
+			out.Values[i] = ec._OutboxEventStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._OutboxEventStatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21622,6 +23147,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_session(ctx, field)
+				})
+		case "sessions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sessions(ctx, field)
 				})
 		case "auditLog":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -22087,6 +23618,97 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var sessionConnectionImplementors = []string{"SessionConnection"}
+
+func (ec *executionContext) _SessionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SessionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionConnection")
+		case "edges":
+			out.Values[i] = ec._SessionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SessionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SessionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionEdgeImplementors = []string{"SessionEdge"}
+
+func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SessionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionEdge")
+		case "cursor":
+			out.Values[i] = ec._SessionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SessionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userId":
+			out.Values[i] = ec._SessionEdge_userId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._SessionEdge_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -22244,6 +23866,16 @@ func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._WebhookDeliveryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusCounts":
+			out.Values[i] = ec._WebhookDeliveryConnection_statusCounts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22279,6 +23911,44 @@ func (ec *executionContext) _WebhookDeliveryEdge(ctx context.Context, sel ast.Se
 			}
 		case "node":
 			out.Values[i] = ec._WebhookDeliveryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookDeliveryStatusCountImplementors = []string{"WebhookDeliveryStatusCount"}
+
+func (ec *executionContext) _WebhookDeliveryStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookDeliveryStatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookDeliveryStatusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookDeliveryStatusCount")
+		case "status":
+			out.Values[i] = ec._WebhookDeliveryStatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._WebhookDeliveryStatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22994,6 +24664,10 @@ var (
 		gateway.JobFailed:         "FAILED",
 	}
 )
+
+func (ec *executionContext) marshalNCommitJobStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCount(ctx context.Context, sel ast.SelectionSet, v model.CommitJobStatusCount) graphql.Marshaler {
+	return ec._CommitJobStatusCount(ctx, sel, &v)
+}
 
 func (ec *executionContext) unmarshalNCommitSessionInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐCommitSessionInput(ctx context.Context, v any) (gateway.CommitSessionInput, error) {
 	res, err := ec.unmarshalInputCommitSessionInput(ctx, v)
@@ -23863,6 +25537,10 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNOutboxEventStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCount(ctx context.Context, sel ast.SelectionSet, v model.OutboxEventStatusCount) graphql.Marshaler {
+	return ec._OutboxEventStatusCount(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation(ctx context.Context, v any) (gateway.Operation, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation[tmp]
@@ -24127,6 +25805,34 @@ func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋmemoryᚑgateway�
 	return ec._Session(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSessionConnection2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐSessionConnection(ctx context.Context, sel ast.SelectionSet, v *model.SessionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SessionConnection!")
+		return graphql.Null
+	}
+	return ec._SessionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSessionEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐSessionEdge(ctx context.Context, sel ast.SelectionSet, v model.SessionEdge) graphql.Marshaler {
+	return ec._SessionEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSessionEdge2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐSessionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SessionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSessionEdge2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐSessionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24290,6 +25996,10 @@ var (
 		gateway.WebhookDeadLetter: "DEAD_LETTER",
 	}
 )
+
+func (ec *executionContext) marshalNWebhookDeliveryStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCount(ctx context.Context, sel ast.SelectionSet, v model.WebhookDeliveryStatusCount) graphql.Marshaler {
+	return ec._WebhookDeliveryStatusCount(ctx, sel, &v)
+}
 
 func (ec *executionContext) marshalNWebhookEndpoint2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐWebhookEndpoint(ctx context.Context, sel ast.SelectionSet, v gateway.WebhookEndpoint) graphql.Marshaler {
 	return ec._WebhookEndpoint(ctx, sel, &v)
@@ -24653,6 +26363,25 @@ var (
 		gateway.JobFailed:         "FAILED",
 	}
 )
+
+func (ec *executionContext) marshalOCommitJobStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CommitJobStatusCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCommitJobStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐCommitJobStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalOErasureRequestFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐErasureFilter(ctx context.Context, v any) (*gateway.ErasureFilter, error) {
 	if v == nil {
@@ -25018,6 +26747,25 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOOutboxEventStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OutboxEventStatusCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutboxEventStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐOutboxEventStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation(ctx context.Context, v any) (gateway.Operation, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalOOutboxOperation2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐOperation[tmp]
@@ -25097,6 +26845,14 @@ func (ec *executionContext) marshalOSession2ᚖgithubᚗcomᚋmemoryᚑgateway�
 		return graphql.Null
 	}
 	return ec._Session(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSessionFilter2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐSessionFilter(ctx context.Context, v any) (*gateway.SessionFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSessionFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
@@ -25181,6 +26937,14 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
+func (ec *executionContext) unmarshalOTimeRange2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTimeRange(ctx context.Context, v any) (*gateway.TimeRange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTimeRange(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOTraceInput2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐTraceInput(ctx context.Context, v any) (gateway.TraceInput, error) {
 	res, err := ec.unmarshalInputTraceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25227,6 +26991,25 @@ var (
 		gateway.WebhookDeadLetter: "DEAD_LETTER",
 	}
 )
+
+func (ec *executionContext) marshalOWebhookDeliveryStatusCount2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.WebhookDeliveryStatusCount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDeliveryStatusCount2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐWebhookDeliveryStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalOWebhookEventType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐWebhookEventType(ctx context.Context, v any) (gateway.WebhookEventType, error) {
 	tmp, err := graphql.UnmarshalString(v)

@@ -305,15 +305,17 @@ func (s *Store) ErasureRequestsByIDs(ctx context.Context, ids []string) ([]gatew
 
 // ListErasureRequests implements gateway.ReadStore.
 func (s *Store) ListErasureRequests(ctx context.Context, f gateway.ErasureFilter, p gateway.PageRequest) (gateway.Page[gateway.ErasureRequest], error) {
-	return listPage[gateway.ErasureRequest, erasureRow](ctx, s.db, "er", func(q *bun.SelectQuery) *bun.SelectQuery {
-		q = applyScope(q, f.Scope, "er", "user_id", "agent_id")
-		q = whereEq(q, "er.workspace_id", f.WorkspaceID)
-		q = whereEq(q, "er.user_id", f.UserID)
-		if f.Status != "" {
-			q = q.Join("JOIN commit_jobs AS j ON j.id = er.job_id").Where("j.status = ?", erasureJobStatus(f.Status))
-		}
-		return q
-	}, p)
+	return listPage[gateway.ErasureRequest, erasureRow](ctx, s.db, "er", func(q *bun.SelectQuery) *bun.SelectQuery { return applyErasureFilter(q, f) }, p)
+}
+
+func applyErasureFilter(q *bun.SelectQuery, f gateway.ErasureFilter) *bun.SelectQuery {
+	q = applyScope(q, f.Scope, "er", "user_id", "agent_id")
+	q = whereEq(q, "er.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "er.user_id", f.UserID)
+	if f.Status != "" {
+		q = q.Join("JOIN commit_jobs AS j ON j.id = er.job_id").Where("j.status = ?", erasureJobStatus(f.Status))
+	}
+	return q
 }
 
 // erasureJobStatus is the job status an erasure status reads from.

@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -21,6 +22,9 @@ func applyCursor(q *bun.SelectQuery, alias string, after *gateway.Cursor) *bun.S
 }
 
 func listPage[T any, R record[T]](ctx context.Context, db bun.IDB, alias string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (gateway.Page[T], error) {
+	if p.Backward {
+		return listPageBackward[T, R](ctx, db, alias, filter, p)
+	}
 	var rows []R
 	q := filter(db.NewSelect().Model(&rows))
 	q = applyCursor(q, alias, p.After).
@@ -34,6 +38,26 @@ func listPage[T any, R record[T]](ctx context.Context, db bun.IDB, alias string,
 		rows = rows[:p.First]
 	}
 	return gateway.Page[T]{Items: toDomain[T](rows), HasNextPage: hasNext, HasPreviousPage: p.After != nil}, nil
+}
+
+// listPageBackward reads the Last items before p.Before oldest first, one
+// more to learn whether older ones exist, and returns them newest first.
+func listPageBackward[T any, R record[T]](ctx context.Context, db bun.IDB, alias string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (gateway.Page[T], error) {
+	var rows []R
+	q := filter(db.NewSelect().Model(&rows))
+	if p.Before != nil {
+		q = q.Where("("+alias+".created_at, "+alias+".id) > (?, ?)", p.Before.CreatedAt, p.Before.ID)
+	}
+	q = q.OrderExpr(alias + ".created_at ASC, " + alias + ".id ASC").Limit(p.Last + 1)
+	if err := q.Scan(ctx); err != nil {
+		return gateway.Page[T]{}, fmt.Errorf("error listing: %w", err)
+	}
+	hasPrevious := len(rows) > p.Last
+	if hasPrevious {
+		rows = rows[:p.Last]
+	}
+	slices.Reverse(rows)
+	return gateway.Page[T]{Items: toDomain[T](rows), HasNextPage: p.Before != nil, HasPreviousPage: hasPrevious}, nil
 }
 
 // listGrouped returns the first page of each parent's children in one query,
@@ -151,7 +175,23 @@ func applyJobFilter(q *bun.SelectQuery, f gateway.JobFilter, d sqlDialect) *bun.
 	q = whereEq(q, "j.agent_id", f.AgentID)
 	q = whereEq(q, "j.session_id", f.SessionID)
 	q = whereEq(q, "j.status", string(f.Status))
+	q = whereTimeRange(q, "j.created_at", f.CreatedAt)
 	return whereNamespace(q, "j.namespace", f.Namespace)
+}
+
+// whereTimeRange keeps the rows whose column lies in r: from inclusive, to
+// exclusive.
+func whereTimeRange(q *bun.SelectQuery, column string, r *gateway.TimeRange) *bun.SelectQuery {
+	if r == nil {
+		return q
+	}
+	if r.From != nil {
+		q = q.Where(column+" >= ?", r.From.UTC())
+	}
+	if r.To != nil {
+		q = q.Where(column+" < ?", r.To.UTC())
+	}
+	return q
 }
 
 func applyEventFilter(q *bun.SelectQuery, f gateway.EventFilter) *bun.SelectQuery {

@@ -311,6 +311,30 @@ func TestStoreListPaging(t *testing.T) {
 			require.True(t, prev.CreatedAt.After(cur.CreatedAt) || (prev.CreatedAt.Equal(cur.CreatedAt) && prev.ID > cur.ID))
 		}
 
+		// Backward from the list's end: the same order, page by page.
+		var backward []string
+		var before *gateway.Cursor
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10)
+			page, err := store.ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{Backward: true, Last: 3, Before: before})
+			require.NoError(t, err)
+			require.Equal(t, before != nil, page.HasNextPage)
+			ids := make([]string, 0, len(page.Items))
+			for _, r := range page.Items {
+				ids = append(ids, r.ID)
+			}
+			backward = append(ids, backward...)
+			if !page.HasPreviousPage {
+				break
+			}
+			first := page.Items[0]
+			before = &gateway.Cursor{CreatedAt: first.CreatedAt, ID: first.ID}
+		}
+		require.Equal(t, seen, backward, "backward pages hold the same items in the same order")
+		lastTwo, err := store.ListMemoryRefs(ctx, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{Backward: true, Last: 2})
+		require.NoError(t, err)
+		require.Equal(t, seen[5:], []string{lastTwo.Items[0].ID, lastTwo.Items[1].ID}, "last without before is the list's oldest items")
+
 		grouped, err := store.ListMemoryRefsGrouped(ctx, gateway.RefsBySession, []string{"s0", "s1", "s9"}, gateway.RefFilter{WorkspaceID: "ws"}, gateway.PageRequest{First: 2})
 		require.NoError(t, err)
 		require.Len(t, grouped["s0"].Items, 2)
@@ -493,5 +517,46 @@ func TestGroupCommitAnswersEachIngest(t *testing.T) {
 			require.Equal(t, "user", got[0].UserID, "the taken turn is untouched")
 			require.Equal(t, "a", *got[0].ContentHash)
 		}
+	})
+}
+
+// TestStoreListCounts: a list's counts apply its filter and its scope, and
+// count per status in one statement.
+func TestStoreListCounts(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		statuses := []gateway.JobStatus{gateway.JobAccepted, gateway.JobFailed, gateway.JobFailed, gateway.JobSuccess}
+		for i, status := range statuses {
+			job := pt.Job(func(j *gateway.CommitJob) {
+				j.Status = status
+				j.SessionID = fmt.Sprintf("counted-%d", i)
+				if i == 3 {
+					j.UserID = "someone-else"
+				}
+			})
+			_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal)}, pt.Audit(job.ID))
+			require.NoError(t, err)
+		}
+		n, err := store.CountCommitJobs(ctx, gateway.JobFilter{WorkspaceID: "ws"})
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+		n, err = store.CountCommitJobs(ctx, gateway.JobFilter{WorkspaceID: "ws", Status: gateway.JobFailed})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		userScope := gateway.ReadScope{Restricted: true, WorkspaceID: "ws", UserID: "user"}
+		n, err = store.CountCommitJobs(ctx, gateway.JobFilter{Scope: userScope})
+		require.NoError(t, err)
+		require.Equal(t, 3, n, "another user's job is not counted")
+		byStatus, err := store.CommitJobStatusCounts(ctx, gateway.JobFilter{Scope: userScope})
+		require.NoError(t, err)
+		require.Equal(t, map[gateway.JobStatus]int{gateway.JobAccepted: 1, gateway.JobFailed: 2}, byStatus)
+		n, err = store.CountOutboxEvents(ctx, gateway.EventFilter{Scope: userScope})
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		n, err = store.CountAuditEntries(ctx, gateway.AuditFilter{WorkspaceID: "nowhere"})
+		require.NoError(t, err)
+		require.Zero(t, n)
 	})
 }

@@ -241,12 +241,14 @@ func (s *Store) WebhookDeliveriesByIDs(ctx context.Context, ids []string) ([]gat
 
 // ListWebhookDeliveries implements gateway.WebhookStore.
 func (s *Store) ListWebhookDeliveries(ctx context.Context, f gateway.WebhookDeliveryFilter, p gateway.PageRequest) (gateway.Page[gateway.WebhookDelivery], error) {
-	return listPage[gateway.WebhookDelivery, webhookDeliveryRow](ctx, s.db, "wd", func(q *bun.SelectQuery) *bun.SelectQuery {
-		q = whereEq(q, "wd.workspace_id", f.WorkspaceID)
-		q = whereEq(q, "wd.endpoint_id", f.EndpointID)
-		q = whereEq(q, "wd.status", string(f.Status))
-		return whereEq(q, "wd.event_type", string(f.EventType))
-	}, p)
+	return listPage[gateway.WebhookDelivery, webhookDeliveryRow](ctx, s.db, "wd", func(q *bun.SelectQuery) *bun.SelectQuery { return applyDeliveryFilter(q, f) }, p)
+}
+
+func applyDeliveryFilter(q *bun.SelectQuery, f gateway.WebhookDeliveryFilter) *bun.SelectQuery {
+	q = whereEq(q, "wd.workspace_id", f.WorkspaceID)
+	q = whereEq(q, "wd.endpoint_id", f.EndpointID)
+	q = whereEq(q, "wd.status", string(f.Status))
+	return whereEq(q, "wd.event_type", string(f.EventType))
 }
 
 // RedriveWebhookDelivery implements gateway.WebhookStore.

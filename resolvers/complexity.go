@@ -11,8 +11,9 @@ import (
 	"github.com/memory-gateway/memory-gateway/graph"
 )
 
-// pageArgument is the argument that sizes a page of a list or connection.
-const pageArgument = "first"
+// pageArguments are the arguments that size a page of a list or
+// connection: first forward, last backward.
+var pageArguments = []string{"first", "last"}
 
 // newExecutableSchema is the schema the handler serves, its paged fields
 // costed by their page size.
@@ -27,7 +28,7 @@ func newExecutableSchema(res *Resolver) graphql.ExecutableSchema {
 type pagedSchema struct {
 	graphql.ExecutableSchema
 	// paged holds "Type.field" of every list or connection field with a
-	// first argument.
+	// first or last argument.
 	paged map[string]bool
 }
 
@@ -38,8 +39,10 @@ func pagedComplexity(es graphql.ExecutableSchema) pagedSchema {
 			continue
 		}
 		for _, f := range def.Fields {
-			if f.Arguments.ForName(pageArgument) != nil {
-				paged[name+"."+f.Name] = true
+			for _, arg := range pageArguments {
+				if f.Arguments.ForName(arg) != nil {
+					paged[name+"."+f.Name] = true
+				}
 			}
 		}
 	}
@@ -58,17 +61,25 @@ func (s pagedSchema) Complexity(ctx context.Context, typeName, field string, chi
 		}
 		return s.ExecutableSchema.Complexity(ctx, typeName, field, childComplexity, args)
 	}
-	var first *int
-	if v, ok := args[pageArgument]; ok && v != nil {
+	// The larger of first and last sizes the page: execution refuses the
+	// two together, but the cost is counted before that.
+	var size *int
+	for _, arg := range pageArguments {
+		v, ok := args[arg]
+		if !ok || v == nil {
+			continue
+		}
 		n, err := graphql.UnmarshalInt(v)
 		if err != nil {
 			// Not a number: execution refuses it before anything is read;
 			// the largest page is the cost meanwhile.
 			n = gateway.PageSizeMax
 		}
-		first = &n
+		if size == nil || n > *size {
+			size = &n
+		}
 	}
-	return pageCost(childComplexity, first), true
+	return pageCost(childComplexity, size), true
 }
 
 // pageCost is the complexity of a page: its size times what each node

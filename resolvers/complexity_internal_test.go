@@ -17,7 +17,7 @@ import (
 )
 
 // pagedField is a field of the schema that returns a page of things.
-type pagedField struct{ typ, field string }
+type pagedField struct{ typ, field, arg string }
 
 // pagedFields walks the schema for every field returning a list or a
 // connection. A connection without a first argument cannot be costed by its
@@ -39,21 +39,25 @@ func pagedFields(t *testing.T, schema *ast.Schema) []pagedField {
 			if isConnection && !hasFirst {
 				t.Errorf("%s.%s returns a connection without a first argument: nothing bounds its page, so nothing can cost it", name, f.Name)
 			}
-			if (isConnection || isList) && hasFirst {
-				out = append(out, pagedField{typ: name, field: f.Name})
+			for _, arg := range []string{"first", "last"} {
+				if (isConnection || isList) && f.Arguments.ForName(arg) != nil {
+					out = append(out, pagedField{typ: name, field: f.Name, arg: arg})
+				}
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].typ+"."+out[i].field < out[j].typ+"."+out[j].field })
+	sort.Slice(out, func(i, j int) bool { return out[i].name() < out[j].name() })
 	return out
 }
+
+func (f pagedField) name() string { return f.typ + "." + f.field + "(" + f.arg + ")" }
 
 // pagedQuery is an operation selecting one paged field with a page of
 // first, reached from the root: directly on Query, through node(id:) for
 // the types of the graph.
 func pagedQuery(t *testing.T, schema *ast.Schema, f pagedField, first int) string {
 	t.Helper()
-	sel := fmt.Sprintf("%s(first: %d) { __typename }", f.field, first)
+	sel := fmt.Sprintf("%s(%s: %d) { __typename }", f.field, f.arg, first)
 	if f.typ == schema.Query.Name {
 		return "{ " + sel + " }"
 	}
@@ -94,7 +98,7 @@ func TestEveryPagedFieldIsCostedByItsPageSize(t *testing.T) {
 	fields := pagedFields(t, schema)
 	require.NotEmpty(t, fields)
 	for _, f := range fields {
-		t.Run(f.typ+"."+f.field, func(t *testing.T) {
+		t.Run(f.name(), func(t *testing.T) {
 			t.Parallel()
 			one := complexityOf(t, es, pagedQuery(t, schema, f, 1))
 			hundred := complexityOf(t, es, pagedQuery(t, schema, f, 100))

@@ -1,7 +1,10 @@
 package resolvers
 
 import (
+	"context"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/graph/model"
@@ -22,6 +25,50 @@ func pageRequest(first *int, after *string) (gateway.PageRequest, error) {
 		cursor = c
 	}
 	return gateway.NewPageRequest(first, cursor)
+}
+
+// pagingRequest validates the Relay arguments of a root list, which pages
+// in either direction.
+func pagingRequest(first *int, after *string, last *int, before *string) (gateway.PageRequest, error) {
+	hasAfter, hasBefore := after != nil && *after != "", before != nil && *before != ""
+	if err := gateway.CheckPagingDirection(first != nil, hasAfter, last != nil, hasBefore); err != nil {
+		return gateway.PageRequest{}, err
+	}
+	var afterCursor, beforeCursor *gateway.Cursor
+	var err error
+	if hasAfter {
+		if afterCursor, err = gateway.DecodeCursorOf("after", *after); err != nil {
+			return gateway.PageRequest{}, err
+		}
+	}
+	if hasBefore {
+		if beforeCursor, err = gateway.DecodeCursorOf("before", *before); err != nil {
+			return gateway.PageRequest{}, err
+		}
+	}
+	return gateway.NewPagingRequest(first, afterCursor, last, beforeCursor)
+}
+
+// sessionPagingRequest is pagingRequest for the sessions list, whose
+// cursors name a workspace and a session.
+func sessionPagingRequest(first *int, after *string, last *int, before *string) (gateway.PageRequest, error) {
+	p, err := pagingRequest(first, after, last, before)
+	if err != nil {
+		return p, err
+	}
+	for field, c := range map[string]*gateway.Cursor{"after": p.After, "before": p.Before} {
+		if c == nil {
+			continue
+		}
+		if _, _, err := gateway.SplitSessionCursorID(field, c.ID); err != nil {
+			return gateway.PageRequest{}, err
+		}
+	}
+	return p, nil
+}
+
+func sessionCursor(s gateway.SessionInfo) string {
+	return encodeCursor(s.CreatedAt, gateway.SessionCursorID(s.WorkspaceID, s.SessionID))
 }
 
 func pageInfo[T any](page gateway.Page[T], cursorOf func(T) string) *model.PageInfo {
@@ -89,4 +136,59 @@ func feedbackConnection(page gateway.Page[gateway.MemoryFeedback]) *model.Memory
 		return model.MemoryFeedbackEdge{Cursor: c, Node: n}
 	})
 	return &model.MemoryFeedbackConnection{Edges: e, PageInfo: info}
+}
+
+// countsWanted reads which counts a root list's selection asks for, so a
+// count costs its statement only when selected (fragments included: with no
+// type named, every fragment's fields are collected).
+func countsWanted(ctx context.Context) gateway.CountRequest {
+	var want gateway.CountRequest
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "totalCount":
+			want.Total = true
+		case "statusCounts":
+			want.ByStatus = true
+		}
+	}
+	return want
+}
+
+// The statuses in the order statusCounts lists them: the way through a
+// job's, an event's or a delivery's life, then its ends.
+var (
+	jobStatusOrder      = []gateway.JobStatus{gateway.JobAccepted, gateway.JobRunning, gateway.JobSuccess, gateway.JobPartialSuccess, gateway.JobFailed}
+	outboxStatusOrder   = []gateway.OutboxStatus{gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxSkipped, gateway.OutboxDeadLetter}
+	deliveryStatusOrder = []gateway.WebhookDeliveryStatus{gateway.WebhookPending, gateway.WebhookSuccess, gateway.WebhookDeadLetter}
+)
+
+// statusCounts lists every status with its count, zeros included; nil when
+// the counts were not asked for.
+func statusCounts[S ~string, C any](counts map[S]int, order []S, count func(S, int) C) []C {
+	if counts == nil {
+		return nil
+	}
+	out := make([]C, len(order))
+	for i, s := range order {
+		out[i] = count(s, counts[s])
+	}
+	return out
+}
+
+func jobStatusCounts(counts map[gateway.JobStatus]int) []model.CommitJobStatusCount {
+	return statusCounts(counts, jobStatusOrder, func(s gateway.JobStatus, n int) model.CommitJobStatusCount {
+		return model.CommitJobStatusCount{Status: s, Count: n}
+	})
+}
+
+func outboxStatusCounts(counts map[gateway.OutboxStatus]int) []model.OutboxEventStatusCount {
+	return statusCounts(counts, outboxStatusOrder, func(s gateway.OutboxStatus, n int) model.OutboxEventStatusCount {
+		return model.OutboxEventStatusCount{Status: s, Count: n}
+	})
+}
+
+func deliveryStatusCounts(counts map[gateway.WebhookDeliveryStatus]int) []model.WebhookDeliveryStatusCount {
+	return statusCounts(counts, deliveryStatusOrder, func(s gateway.WebhookDeliveryStatus, n int) model.WebhookDeliveryStatusCount {
+		return model.WebhookDeliveryStatusCount{Status: s, Count: n}
+	})
 }

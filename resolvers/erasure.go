@@ -42,12 +42,17 @@ func (r *queryResolver) ErasureRequest(ctx context.Context, id string) (*gateway
 }
 
 // ErasureRequests implements graph.QueryResolver.
-func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string) (*model.ErasureRequestConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) (*model.ErasureRequestConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListErasureRequests(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListErasureRequests(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	total, err := reader.ErasureRequestTotal(ctx, f, countsWanted(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +60,7 @@ func (r *queryResolver) ErasureRequests(ctx context.Context, filter *gateway.Era
 		func(c string, n *gateway.ErasureRequest) model.ErasureRequestEdge {
 			return model.ErasureRequestEdge{Cursor: c, Node: n}
 		})
-	return &model.ErasureRequestConnection{Edges: e, PageInfo: info}, nil
+	return &model.ErasureRequestConnection{Edges: e, PageInfo: info, TotalCount: total}, nil
 }
 
 // jobOf loads an erasure request's job.

@@ -472,6 +472,8 @@ func connectionNodes(v any) ([]any, bool) {
 		return nodesOf(c.Edges, func(e model.ErasureRequestEdge) any { return e.Node }), true
 	case *model.WebhookDeliveryConnection:
 		return nodesOf(c.Edges, func(e model.WebhookDeliveryEdge) any { return e.Node }), true
+	case *model.SessionConnection:
+		return nodesOf(c.Edges, func(e model.SessionEdge) any { return e.Node }), true
 	}
 	return nil, false
 }

@@ -41,16 +41,19 @@ func (r *queryResolver) MemoryTexts(ctx context.Context, ids []string) ([]gatewa
 }
 
 // MemoryRefs implements graph.QueryResolver.
-func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string) (*model.MemoryRefConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) MemoryRefs(ctx context.Context, filter *gateway.RefFilter, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListMemoryRefs(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListMemoryRefs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return refConnection(page), nil
+	conn := refConnection(page)
+	conn.TotalCount, err = reader.MemoryRefTotal(ctx, f, countsWanted(ctx))
+	return conn, err
 }
 
 // CommitJob implements graph.QueryResolver.
@@ -67,31 +70,45 @@ func (r *queryResolver) CommitJob(ctx context.Context, id string) (*gateway.Comm
 }
 
 // CommitJobs implements graph.QueryResolver.
-func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.CommitJobConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) CommitJobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListCommitJobs(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListCommitJobs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return jobConnection(page), nil
+	counts, err := reader.CommitJobCounts(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	conn := jobConnection(page)
+	conn.TotalCount, conn.StatusCounts = counts.Total, jobStatusCounts(counts.ByStatus)
+	return conn, nil
 }
 
 // Jobs implements graph.QueryResolver.
-func (r *queryResolver) Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string) (*model.JobConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) Jobs(ctx context.Context, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) (*model.JobConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
 	f := deref(filter)
 	f.AllKinds = f.Kind == ""
-	page, err := r.Service.Reader(ctx).ListCommitJobs(ctx, f, p)
+	reader := r.Service.Reader(ctx)
+	page, err := reader.ListCommitJobs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return anyJobConnection(page), nil
+	counts, err := reader.CommitJobCounts(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	conn := anyJobConnection(page)
+	conn.TotalCount, conn.StatusCounts = counts.Total, jobStatusCounts(counts.ByStatus)
+	return conn, nil
 }
 
 // OutboxSummaries implements graph.QueryResolver.
@@ -124,16 +141,23 @@ func (r *queryResolver) IngestHeals(ctx context.Context, workspaceID *string) ([
 }
 
 // OutboxEvents implements graph.QueryResolver.
-func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string) (*model.OutboxEventConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) OutboxEvents(ctx context.Context, filter *gateway.EventFilter, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListOutboxEvents(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListOutboxEvents(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return eventConnection(page), nil
+	counts, err := reader.OutboxEventCounts(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	conn := eventConnection(page)
+	conn.TotalCount, conn.StatusCounts = counts.Total, outboxStatusCounts(counts.ByStatus)
+	return conn, nil
 }
 
 // OutboxSummary implements graph.QueryResolver.
@@ -155,29 +179,35 @@ func (r *queryResolver) Session(ctx context.Context, workspaceID string, session
 }
 
 // AuditLog implements graph.QueryResolver.
-func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string) (*model.AuditEntryConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) AuditLog(ctx context.Context, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListAuditEntries(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListAuditEntries(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return auditConnection(page), nil
+	conn := auditConnection(page)
+	conn.TotalCount, err = reader.AuditEntryTotal(ctx, f, countsWanted(ctx))
+	return conn, err
 }
 
 // Feedback implements graph.QueryResolver.
-func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string) (*model.MemoryFeedbackConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Reader(ctx).ListFeedback(ctx, deref(filter), p)
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListFeedback(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return feedbackConnection(page), nil
+	conn := feedbackConnection(page)
+	conn.TotalCount, err = reader.FeedbackTotal(ctx, f, countsWanted(ctx))
+	return conn, err
 }
 
 // RetrieveContext implements graph.QueryResolver.
@@ -204,4 +234,25 @@ func deref[T any](p *T) T {
 // Backends implements graph.QueryResolver.
 func (r *queryResolver) Backends(ctx context.Context) ([]gateway.BackendStatus, error) {
 	return r.Service.BackendStatuses(ctx)
+}
+
+// Sessions implements graph.QueryResolver.
+func (r *queryResolver) Sessions(ctx context.Context, filter *gateway.SessionFilter, first *int, after *string, last *int, before *string) (*model.SessionConnection, error) {
+	p, err := sessionPagingRequest(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	reader, f := r.Service.Reader(ctx), deref(filter)
+	page, err := reader.ListSessions(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	total, err := reader.SessionTotal(ctx, f, countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
+	e, info := edges(page, sessionCursor, func(c string, n *gateway.SessionInfo) model.SessionEdge {
+		return model.SessionEdge{Cursor: c, Node: sessionOf(n.WorkspaceID, n.SessionID), UserID: n.UserID, StartedAt: n.CreatedAt}
+	})
+	return &model.SessionConnection{Edges: e, PageInfo: info, TotalCount: total}, nil
 }

@@ -75,8 +75,10 @@ func seedGraph(t *testing.T, store *persistence.Store, jobs int) {
 	for i := range jobs {
 		session := fmt.Sprintf("s%03d", i)
 		job := pt.Job(func(j *gateway.CommitJob) { j.WorkspaceID, j.SessionID = ws, session })
+		_, err := store.ClaimSession(ctx, gateway.SessionClaim{WorkspaceID: ws, SessionID: session, UserID: job.UserID, AgentID: job.AgentID, Namespace: job.Namespace, At: job.CreatedAt})
+		require.NoError(t, err)
 		events := []gateway.OutboxEvent{pt.Event(job, backendtype.BackendLocal), pt.Event(job, backendtype.BackendOpenViking)}
-		_, _, err := store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
+		_, _, err = store.CreateCommitJob(ctx, job, events, pt.Audit(job.ID))
 		require.NoError(t, err)
 		var refs []gateway.MemoryRef
 		for range 3 {
@@ -107,6 +109,13 @@ var graphShapes = []struct {
 		... on Job { id outboxSummary { totalEvents } outboxEvents(first: 3) { edges { node { id refs(first: 2) { edges { node { id } } } } } } }
 		... on CommitJob { session { id } }
 	} } } }`, 4},
+	{"jobs with totals and status counts → outboxEvents (nested: no totals)", `query($n: Int) { jobs(filter: {workspaceId: "graph"}, first: $n) {
+		totalCount statusCounts { status count }
+		edges { node { ... on Job { id outboxEvents(first: 3) { totalCount statusCounts { count } edges { node { id } } } } } }
+	} }`, 4},
+	{"sessions → refs → job", `query($n: Int) { sessions(filter: {workspaceId: "graph"}, first: $n) {
+		totalCount edges { userId node { id refs(first: 3) { edges { node { id job { id status } } } } } }
+	} }`, 4},
 	{"session graph → feedback → replacementRef → supersedes", `query($n: Int) { session(workspaceId: "graph", sessionId: "big") {
 		refs(first: $n) { edges { node { id feedback(first: 3) { edges { node { id replacementRef { id supersedes { id status } } } } } } } }
 	} }`, 5},

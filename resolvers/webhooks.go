@@ -71,8 +71,8 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, workspaceID string
 }
 
 // WebhookDeliveries implements graph.QueryResolver.
-func (r *queryResolver) WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) (*model.WebhookDeliveryConnection, error) {
+	p, err := pagingRequest(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +80,14 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, filter *gateway.W
 	if err != nil {
 		return nil, err
 	}
+	counts, err := r.Service.WebhookDeliveryCounts(ctx, deref(filter), countsWanted(ctx))
+	if err != nil {
+		return nil, err
+	}
 	e, info := edges(page, deliveryCursor, func(c string, n *gateway.WebhookDelivery) model.WebhookDeliveryEdge {
 		return model.WebhookDeliveryEdge{Cursor: c, Node: n}
 	})
-	return &model.WebhookDeliveryConnection{Edges: e, PageInfo: info}, nil
+	return &model.WebhookDeliveryConnection{Edges: e, PageInfo: info, TotalCount: counts.Total, StatusCounts: deliveryStatusCounts(counts.ByStatus)}, nil
 }
 
 func deliveryCursor(d gateway.WebhookDelivery) string { return encodeCursor(d.CreatedAt, d.ID) }

@@ -3,6 +3,8 @@
 package model
 
 import (
+	"time"
+
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -10,6 +12,9 @@ import (
 type AuditEntryConnection struct {
 	Edges    []AuditEntryEdge `json:"edges"`
 	PageInfo *PageInfo        `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
 }
 
 type AuditEntryEdge struct {
@@ -26,11 +31,24 @@ type BackendOutboxSummary struct {
 type CommitJobConnection struct {
 	Edges    []CommitJobEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
+	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+	// included. Given on the root lists; null on a list nested under another object.
+	StatusCounts []CommitJobStatusCount `json:"statusCounts,omitempty"`
 }
 
 type CommitJobEdge struct {
 	Cursor string             `json:"cursor"`
 	Node   *gateway.CommitJob `json:"node"`
+}
+
+// How many items of a list are in one status.
+type CommitJobStatusCount struct {
+	Status gateway.JobStatus `json:"status"`
+	Count  int               `json:"count"`
 }
 
 type CommitSessionPayload struct {
@@ -62,6 +80,9 @@ type EraseSubjectPayload struct {
 type ErasureRequestConnection struct {
 	Edges    []ErasureRequestEdge `json:"edges"`
 	PageInfo *PageInfo            `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
 }
 
 type ErasureRequestEdge struct {
@@ -109,6 +130,13 @@ type IngestConversationTurnsPayload struct {
 type JobConnection struct {
 	Edges    []JobEdge `json:"edges"`
 	PageInfo *PageInfo `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
+	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+	// included. Given on the root lists; null on a list nested under another object.
+	StatusCounts []CommitJobStatusCount `json:"statusCounts,omitempty"`
 }
 
 type JobEdge struct {
@@ -119,6 +147,9 @@ type JobEdge struct {
 type MemoryFeedbackConnection struct {
 	Edges    []MemoryFeedbackEdge `json:"edges"`
 	PageInfo *PageInfo            `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
 }
 
 type MemoryFeedbackEdge struct {
@@ -129,6 +160,9 @@ type MemoryFeedbackEdge struct {
 type MemoryRefConnection struct {
 	Edges    []MemoryRefEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
 }
 
 type MemoryRefEdge struct {
@@ -142,11 +176,24 @@ type Mutation struct {
 type OutboxEventConnection struct {
 	Edges    []OutboxEventEdge `json:"edges"`
 	PageInfo *PageInfo         `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
+	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+	// included. Given on the root lists; null on a list nested under another object.
+	StatusCounts []OutboxEventStatusCount `json:"statusCounts,omitempty"`
 }
 
 type OutboxEventEdge struct {
 	Cursor string               `json:"cursor"`
 	Node   *gateway.OutboxEvent `json:"node"`
+}
+
+// How many items of a list are in one status.
+type OutboxEventStatusCount struct {
+	Status gateway.OutboxStatus `json:"status"`
+	Count  int                  `json:"count"`
 }
 
 // Relay paging state.
@@ -195,6 +242,24 @@ type ReviewMemoryFeedbacksPayload struct {
 	Results []ReviewMemoryFeedbackResult `json:"results"`
 }
 
+// Sessions, newest first.
+type SessionConnection struct {
+	Edges    []SessionEdge `json:"edges"`
+	PageInfo *PageInfo     `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
+}
+
+type SessionEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *gateway.Session `json:"node"`
+	// The session's owner: the first user that wrote to it.
+	UserID string `json:"userId"`
+	// When the session's first turn or commit was recorded.
+	StartedAt time.Time `json:"startedAt"`
+}
+
 type Subscription struct {
 }
 
@@ -205,9 +270,22 @@ type UpdateWebhookEndpointPayload struct {
 type WebhookDeliveryConnection struct {
 	Edges    []WebhookDeliveryEdge `json:"edges"`
 	PageInfo *PageInfo             `json:"pageInfo"`
+	// How many items the filter matches across every page, within the key's scope (one count per list).
+	// Given on the root lists (Query fields); null on a list nested under another object.
+	TotalCount *int `json:"totalCount,omitempty"`
+	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
+	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
+	// included. Given on the root lists; null on a list nested under another object.
+	StatusCounts []WebhookDeliveryStatusCount `json:"statusCounts,omitempty"`
 }
 
 type WebhookDeliveryEdge struct {
 	Cursor string                   `json:"cursor"`
 	Node   *gateway.WebhookDelivery `json:"node"`
+}
+
+// How many items of a list are in one status.
+type WebhookDeliveryStatusCount struct {
+	Status gateway.WebhookDeliveryStatus `json:"status"`
+	Count  int                           `json:"count"`
 }
