@@ -541,6 +541,21 @@ func TestConsoleAtVolume(t *testing.T) {
 			browse(t, ctx, "the failed jobs", chromedp.Click(chromedp.CSS(`nav.totals a[data-total="FAILED"]`)),
 				chromedp.WaitVisible(chromedp.CSS(`main[data-ready="true"] p.pager[data-total="`+fmt.Sprint(failed)+`"]`)))
 			require.Zero(t, evaluate[int](t, ctx, `[...document.querySelectorAll("tr[data-job] td.status [data-status]")].filter(b => b.dataset.status !== "FAILED").length`))
+			// A session of 55 turns: the first 50 refs are drawn, oldest turn
+			// first, with a note that more exist, and the rest load on demand.
+			for i := range 55 {
+				ingestAs(t, base, agentKeyA, "long", fmt.Sprintf("t%03d", i), "turn")
+			}
+			openPage(t, ctx, base, "/session?workspace=acme&session=long", "session")
+			require.Equal(t, "true", evaluate[string](t, ctx, `document.querySelector("p.refs-shown").dataset.capped`), "the cap is told")
+			require.Equal(t, "50", evaluate[string](t, ctx, `document.querySelector("p.refs-shown").dataset.refs`))
+			browse(t, ctx, "load the other refs", chromedp.Click(chromedp.CSS(`p.refs-shown button.more`)),
+				chromedp.WaitVisible(chromedp.CSS(`p.refs-shown[data-capped="false"][data-refs="55"]`)))
+			order := evaluate[[]string](t, ctx, `[...document.querySelectorAll('table[aria-label="Session nodes"] tbody tr')].filter(r => r.cells[0].textContent === "Turn").map(r => r.cells[1].textContent)`)
+			require.Len(t, order, 55)
+			require.Equal(t, "t000", order[0], "the oldest turn first")
+			require.Equal(t, "t054", order[54])
+
 			// A time range: the first hour holds 60 jobs.
 			openPage(t, ctx, base, "/jobs?workspace=acme&from="+url.QueryEscape(localMinute(t, ctx, "2026-01-01T00:00:00Z"))+"&to="+url.QueryEscape(localMinute(t, ctx, "2026-01-01T01:00:00Z")), "jobs")
 			require.Equal(t, "60", evaluate[string](t, ctx, `document.querySelector("p.pager").dataset.total`))

@@ -699,7 +699,7 @@ async function sessionPage(main, params) {
       listed.push(n);
     };
     // Turns oldest first: the conversation reads top to bottom.
-    const ordered = [...refs].sort((a, b) => new Date(a.createdAt) - new Date(b.createdAt) || a.id.localeCompare(b.id));
+    const ordered = [...refs].sort((a, b) => new Date(a.createdAt) - new Date(b.createdAt) || (a.turnId || "").localeCompare(b.turnId || "") || a.id.localeCompare(b.id));
     for (const r of ordered) {
       if (r.turnId) {
         const turnNode = "turn:" + r.turnId;
