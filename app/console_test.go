@@ -403,6 +403,10 @@ func consoleInBrowser(t *testing.T, dbURL string, screenshots bool) {
 	screenshot(t, ctx, "failed-writes")
 	openPage(t, ctx, base, "/backends", "backends")
 	browse(t, ctx, "every backend", chromedp.WaitVisible(chromedp.CSS(`tr[data-backend="LOCAL"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-backend="EVERMEMOS"]`)))
+	// Latency and throughput per backend, from the runs of recent events.
+	for _, trend := range []string{"latency", "throughput"} {
+		require.Positive(t, evaluate[int](t, ctx, `+(document.querySelector('tr[data-backend="LOCAL"] [data-trend="`+trend+`"] svg.spark')?.dataset.points || 0)`), trend)
+	}
 	screenshot(t, ctx, "backends")
 	gqlData(t, base, operatorKey, `mutation { eraseSubject(input: {workspaceId: "acme", userId: "bob", reason: "asked"}) { request { id } } }`, nil)
 	openPage(t, ctx, base, "/erasures", "erasures")

@@ -2,7 +2,7 @@
 // backends and erasures, built only on the public GraphQL API.
 import { DOCS } from "./documents.js";
 import { apiKey, query, setAPIKey, subscribe } from "./gql.js";
-import { badge, between, clipped, confirmButton, copyable, duration, h, link, nodeLink, table, time } from "./dom.js";
+import { badge, between, clipped, confirmButton, copyable, duration, h, link, nodeLink, s, table, time } from "./dom.js";
 import { draw } from "./graph.js";
 
 const TERMINAL = new Set(["SUCCESS", "PARTIAL_SUCCESS", "FAILED"]);
@@ -981,9 +981,10 @@ async function backendsPage(main, params, _arg, onLeave) {
   const load = async () => {
     const data = await query(DOCS.backends, { ws: workspaceId });
     const sums = new Map(data.outboxSummaries.map((o) => [o.backend, o.summary]));
+    const trends = runTrends(await query(DOCS.backendRuns, { filter: nonEmpty({ workspaceId }) }));
     body.replaceChildren(
       table(
-        ["Backend", "Health", "Breaker", "Latency", "Pending", "Processing", "Success", "Skipped", "Dead letters", "Error"],
+        ["Backend", "Health", "Breaker", "Latency", "Run latency", "Runs per minute", "Pending", "Processing", "Success", "Skipped", "Dead letters", "Error"],
         data.backends.map((b) => {
           const s = sums.get(b.backend) || {};
           return h(
@@ -993,6 +994,8 @@ async function backendsPage(main, params, _arg, onLeave) {
             h("td", {}, badge(b.healthy ? "HEALTHY" : "UNHEALTHY")),
             h("td", {}, badge(b.breakerState)),
             h("td", {}, b.latencyMs == null ? "—" : b.latencyMs + " ms"),
+            h("td", { "data-trend": "latency" }, sparkline(trends.latency.get(b.backend) || [], "ms")),
+            h("td", { "data-trend": "throughput" }, sparkline(trends.throughput.get(b.backend) || [], "runs")),
             h("td", { "data-count": "pending" }, s.pendingEvents ?? 0),
             h("td", {}, s.processingEvents ?? 0),
             h("td", {}, s.successEvents ?? 0),
@@ -1009,6 +1012,48 @@ async function backendsPage(main, params, _arg, onLeave) {
   await load();
   const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
   onLeave(() => clearInterval(timer));
+}
+
+const TREND_MINUTES = 30;
+const TREND_RUNS = 30;
+
+// runTrends turns the kept runs of the newest events into, per backend, the
+// durations of its last runs (latency) and its runs per minute over the
+// last half hour (throughput).
+function runTrends(data) {
+  const runs = new Map();
+  for (const { node } of data.outboxEvents.edges) {
+    if (!runs.has(node.backend)) runs.set(node.backend, []);
+    runs.get(node.backend).push(...node.attempts);
+  }
+  const latency = new Map();
+  const throughput = new Map();
+  const now = Date.now();
+  for (const [backend, list] of runs) {
+    list.sort((a, b) => new Date(a.finishedAt) - new Date(b.finishedAt));
+    latency.set(backend, list.slice(-TREND_RUNS).map((r) => r.durationMs));
+    const perMinute = new Array(TREND_MINUTES).fill(0);
+    for (const r of list) {
+      const ago = Math.floor((now - new Date(r.finishedAt)) / 60000);
+      if (ago >= 0 && ago < TREND_MINUTES) perMinute[TREND_MINUTES - 1 - ago]++;
+    }
+    throughput.set(backend, perMinute);
+  }
+  return { latency, throughput };
+}
+
+// sparkline draws values as a small line, told in words for screen readers
+// and in its title.
+function sparkline(values, unit) {
+  if (!values.length) return "—";
+  const w = 90;
+  const ht = 20;
+  const max = Math.max(1, ...values);
+  const step = values.length > 1 ? w / (values.length - 1) : 0;
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(ht - 1 - (v / max) * (ht - 2)).toFixed(1)}`).join(" ");
+  const words = `last ${values.at(-1)} ${unit}, highest ${Math.max(...values)} ${unit} over ${values.length} ${unit === "ms" ? "runs" : "minutes"}`;
+  return s("svg", { class: "spark", width: w, height: ht, viewBox: `0 0 ${w} ${ht}`, role: "img", "aria-label": words, "data-points": values.length },
+    s("title", {}, words), s("polyline", { points: values.length > 1 ? points : `0,${ht / 2} ${w},${ht / 2}` }));
 }
 
 // ---- Erasures ----
