@@ -95,3 +95,46 @@ export function confirmButton(label, question, action) {
   wrap.append(ask);
   return wrap;
 }
+
+// duration tells a span of milliseconds briefly: 850 ms, 12.3 s, 4 min 5 s,
+// 2 h 3 min.
+export function duration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
+  if (ms < 1000) return Math.max(0, Math.round(ms)) + " ms";
+  const s = ms / 1000;
+  if (s < 60) return s.toFixed(1) + " s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+// between is the milliseconds from one timestamp to another (to: now when
+// absent), or null without a start.
+export function between(from, to) {
+  if (!from) return null;
+  return (to ? new Date(to) : new Date()) - new Date(from);
+}
+
+// clipped is text cut to its box by CSS (ellipsis), whole in its title.
+export function clipped(text, attrs = {}) {
+  return h("span", { class: "clip", title: text, ...attrs }, text);
+}
+
+// copyable shows an id that has no page of its own as text, with a button
+// that copies it.
+export function copyable(value) {
+  const button = h("button", {
+    type: "button",
+    class: "copy small",
+    "aria-label": "Copy " + value,
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+        button.textContent = "Copied";
+      } catch {
+        button.textContent = "Select and copy";
+      }
+    },
+  }, "Copy");
+  return h("span", { class: "copyable" }, h("code", { class: "id" }, value), " ", button);
+}

@@ -1,6 +1,6 @@
 // The session graph drawn as SVG: turns → refs per backend → jobs → events
 // → feedback, in columns; every node links to its own page.
-import { s } from "./dom.js";
+import { h, s } from "./dom.js";
 
 const COLUMNS = ["Turns", "Refs", "Jobs", "Events", "Feedback"];
 const NODE_W = 190;
@@ -42,20 +42,21 @@ export function draw(nodes, edges) {
     const mid = (x1 + x2) / 2;
     svg.append(s("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, class: "edge" }));
   }
+  // Each node is an HTML link in a foreignObject, so CSS fits its label
+  // to the box (ellipsis) and its title tells the whole of it.
   for (const { x, y, n } of place.values()) {
-    const g = s(
-      "a",
-      { href: n.href, class: "node " + (n.status || "").toLowerCase(), "data-node": n.id },
-      s("title", {}, n.id),
-      s("rect", { x, y, width: NODE_W, height: NODE_H, rx: 6 }),
-      s("text", { x: x + 8, y: y + 14, class: "label" }, clip(n.label, 26)),
-      s("text", { x: x + 8, y: y + 28, class: "sub" }, clip(n.sub || "", 30)),
+    svg.append(
+      s(
+        "foreignObject",
+        { x, y, width: NODE_W, height: NODE_H },
+        h(
+          "a",
+          { href: n.href, class: "node " + (n.status || "").toLowerCase(), "data-node": n.id, title: n.sub && n.sub !== n.label ? `${n.label} — ${n.sub}` : n.label },
+          h("span", { class: "label" }, n.label),
+          h("span", { class: "sub" }, n.sub || ""),
+        ),
+      ),
     );
-    svg.append(g);
   }
   return svg;
-}
-
-function clip(text, n) {
-  return text.length > n ? text.slice(0, n - 1) + "…" : text;
 }
