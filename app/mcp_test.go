@@ -259,8 +259,8 @@ func mcpToolsEndToEnd(t *testing.T, dbURL string) {
 	require.Equal(t, true, out["created"])
 	jobID := out["jobId"].(string)
 	progress.waitFor(t, "SUCCESS")
-	require.EqualValues(t, len(progress.all()), res.Meta[mcpserver.ProgressSentMeta],
-		"the result says how many progress notifications went before it (a proxy waits for them)")
+	require.Len(t, res.Meta[mcpserver.ProgressSentMeta], len(progress.all()),
+		"the result lists the progress notifications that went before it (a proxy hands on any its client lacks)")
 
 	res, out = callTool(t, alice, "job_status", map[string]any{"jobId": jobID}, nil)
 	require.False(t, res.IsError, resultText(res))

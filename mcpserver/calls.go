@@ -65,13 +65,13 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, run toolFunc[In, Out], inEnums
 		if err := decodeArguments(req.Params.Arguments, &args); err != nil {
 			return s.toolError(ctx, t.Name, err), nil
 		}
-		ctx, progress := withProgressCount(ctx)
+		ctx, progress := withProgressLog(ctx)
 		result, text, err := run(ctx, req, args)
 		if err != nil {
 			return s.toolError(ctx, t.Name, err), nil
 		}
 		res = &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: result}
-		if *progress > 0 {
+		if len(*progress) > 0 {
 			res.Meta = mcp.Meta{ProgressSentMeta: *progress}
 		}
 		return res, nil
@@ -305,24 +305,49 @@ func (sc scope) namespace(given string, write bool) (string, error) {
 	return "", gateway.NewInputError("namespace", "is required: this key writes in several namespaces ("+strings.Join(reach, ", ")+")")
 }
 
-// ProgressSentMeta is the _meta key of a tool result that says how many
-// progress notifications the call sent before it: a proxy (mcp-stdio)
-// hands the result on only after it has handed those on, since its client
-// library takes notifications off the wire behind the responses.
+// ProgressSentMeta is the _meta key of a tool result that lists the
+// progress notifications the call sent before it ({progress, message}): a
+// proxy (mcp-stdio) hands on any its client has not had yet before the
+// result, since its client library takes notifications off the wire behind
+// the responses.
 const ProgressSentMeta = "memory-gateway/progress-sent"
 
-type progressCountKey struct{}
-
-// withProgressCount gives a tool call a count of the progress
-// notifications it sends.
-func withProgressCount(ctx context.Context) (context.Context, *int) {
-	n := new(int)
-	return context.WithValue(ctx, progressCountKey{}, n), n
+// progressSent is one progress notification as ProgressSentMeta lists it.
+type progressSent struct {
+	Progress float64 `json:"progress"`
+	Message  string  `json:"message,omitempty"`
 }
 
-// countProgress counts one progress notification sent by the call of ctx.
-func countProgress(ctx context.Context) {
-	if n, ok := ctx.Value(progressCountKey{}).(*int); ok {
-		*n++
+type progressLogKey struct{}
+
+// withProgressLog gives a tool call a log of the progress notifications it
+// sends.
+func withProgressLog(ctx context.Context) (context.Context, *[]progressSent) {
+	log := new([]progressSent)
+	return context.WithValue(ctx, progressLogKey{}, log), log
+}
+
+// logProgress records a progress notification sent by the call of ctx.
+func logProgress(ctx context.Context, p *mcp.ProgressNotificationParams) {
+	if log, ok := ctx.Value(progressLogKey{}).(*[]progressSent); ok {
+		*log = append(*log, progressSent{Progress: p.Progress, Message: p.Message})
 	}
+}
+
+// progressSentOf reads the ProgressSentMeta of a result, as a client
+// decodes it.
+func progressSentOf(meta mcp.Meta) []mcp.ProgressNotificationParams {
+	raw, err := json.Marshal(meta[ProgressSentMeta])
+	if err != nil {
+		return nil
+	}
+	var sent []progressSent
+	if json.Unmarshal(raw, &sent) != nil {
+		return nil
+	}
+	out := make([]mcp.ProgressNotificationParams, len(sent))
+	for i, p := range sent {
+		out[i] = mcp.ProgressNotificationParams{Progress: p.Progress, Message: p.Message}
+	}
+	return out
 }

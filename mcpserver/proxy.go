@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -60,21 +59,16 @@ type Proxy struct {
 	progressTokens []string
 }
 
-// progressRoute is where a progress token's notifications go, and how
-// many have gone.
+// progressRoute is where a progress token's notifications go. mu orders
+// the notifications handed on: each once, in the order of their progress.
 type progressRoute struct {
-	local     *mcp.ServerSession
-	forwarded int
-	changed   chan struct{} // closed, and replaced, at every forward
+	local *mcp.ServerSession
+	mu    sync.Mutex
+	upTo  float64 // the progress of the last notification handed on
 }
 
-const (
-	// progressTokensKept bounds the progress tokens a proxy remembers.
-	progressTokensKept = 1024
-	// progressCatchUp bounds how long a result waits for the progress
-	// notifications sent before it to be handed on.
-	progressCatchUp = 2 * time.Second
-)
+// progressTokensKept bounds the progress tokens a proxy remembers.
+const progressTokensKept = 1024
 
 // NewProxy connects to the gateway and mirrors what it offers.
 func NewProxy(ctx context.Context, cfg ProxyConfig) (*Proxy, error) {
@@ -287,38 +281,38 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 	}
 	if token := req.Params.GetProgressToken(); token != nil && res != nil {
 		// The client library hands notifications to their handler behind
-		// the responses it reads: the result waits for the progress the
-		// gateway says it sent before it, so the local client sees that
-		// progress before its answer, as it would from the gateway.
-		if sent, ok := res.Meta[ProgressSentMeta].(float64); ok {
-			p.awaitProgress(ctx, token, int(sent))
-		}
+		// the responses it reads, so the result can come first. The result
+		// lists the progress the gateway sent before it: what has not been
+		// handed on yet goes now, before the answer, as it would from the
+		// gateway, and the late originals are dropped.
+		p.catchUpProgress(ctx, token, progressSentOf(res.Meta))
 	}
 	return res, err
 }
 
-// awaitProgress waits, within progressCatchUp, until n notifications of
-// token have been handed on.
-func (p *Proxy) awaitProgress(ctx context.Context, token any, n int) {
-	timer := time.NewTimer(progressCatchUp)
-	defer timer.Stop()
-	key := tokenKey(token)
-	for {
-		p.mu.Lock()
-		route := p.progress[key]
-		if route == nil || route.forwarded >= n {
-			p.mu.Unlock()
-			return
+// catchUpProgress hands on, in order, the notifications of sent that the
+// local client has not had yet.
+func (p *Proxy) catchUpProgress(ctx context.Context, token any, sent []mcp.ProgressNotificationParams) {
+	if len(sent) == 0 {
+		return
+	}
+	p.mu.Lock()
+	route := p.progress[tokenKey(token)]
+	p.mu.Unlock()
+	if route == nil {
+		return
+	}
+	route.mu.Lock()
+	defer route.mu.Unlock()
+	for i := range sent {
+		if sent[i].Progress <= route.upTo {
+			continue
 		}
-		changed := route.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
-			return
+		sent[i].ProgressToken = token
+		if err := route.local.NotifyProgress(ctx, &sent[i]); err != nil {
+			p.logger.Debug("mcp-stdio: a progress notification was not handed on", slog.String("err", err.Error()))
 		}
+		route.upTo = sent[i].Progress
 	}
 }
 
@@ -361,12 +355,15 @@ func (p *Proxy) forwardProgress(ctx context.Context, req *mcp.ProgressNotificati
 	if route == nil {
 		return
 	}
-	_ = route.local.NotifyProgress(ctx, req.Params)
-	p.mu.Lock()
-	route.forwarded++
-	close(route.changed)
-	route.changed = make(chan struct{})
-	p.mu.Unlock()
+	route.mu.Lock()
+	defer route.mu.Unlock()
+	if req.Params.Progress <= route.upTo {
+		return // handed on already, before its call's answer
+	}
+	if err := route.local.NotifyProgress(ctx, req.Params); err != nil {
+		p.logger.Debug("mcp-stdio: a progress notification was not handed on", slog.String("err", err.Error()))
+	}
+	route.upTo = req.Params.Progress
 }
 
 func (p *Proxy) rememberToken(token any, local *mcp.ServerSession) {
@@ -379,7 +376,7 @@ func (p *Proxy) rememberToken(token any, local *mcp.ServerSession) {
 	if _, ok := p.progress[key]; !ok {
 		p.progressTokens = append(p.progressTokens, key)
 	}
-	p.progress[key] = &progressRoute{local: local, changed: make(chan struct{})}
+	p.progress[key] = &progressRoute{local: local}
 	if len(p.progressTokens) > progressTokensKept {
 		delete(p.progress, p.progressTokens[0])
 		p.progressTokens = p.progressTokens[1:]

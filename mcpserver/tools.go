@@ -469,11 +469,12 @@ func (s *Server) waitForJob(ctx context.Context, req *mcp.CallToolRequest, job g
 		step++
 		// A client that went away ends the wait with ctx; a lost
 		// notification does not end it.
-		if req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+		note := &mcp.ProgressNotificationParams{
 			ProgressToken: token, Progress: float64(step),
 			Message: fmt.Sprintf("job %s is %s", job.ID, enum(job.Status)),
-		}) == nil {
-			countProgress(ctx)
+		}
+		if req.Session.NotifyProgress(ctx, note) == nil {
+			logProgress(ctx, note)
 		}
 	}
 	// Not terminal: the wait ran out (or the caller left), and the answer
