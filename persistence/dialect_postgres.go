@@ -128,10 +128,24 @@ const pgRefColumns = "id, gateway_id, provenance_id, workspace_id, user_id, agen
 	"backend, ref_type, status, native_id, native_uri, idempotency_key, source_type, source_event_id, content_hash, " +
 	"error_message, job_id, outbox_event_id, metadata, created_at, updated_at"
 
-func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
-	if len(refs) == 0 {
-		return nil
-	}
+// pgRefSource is the unnest of a ref batch's columns (pgRefArrays' order),
+// named u with pgRefColumns.
+const pgRefSource = "SELECT u.id, u.gateway_id, u.provenance_id, u.workspace_id, u.user_id, u.agent_id, u.session_id, u.turn_id, u.namespace, " +
+	"u.backend, u.ref_type, u.status, u.native_id, u.native_uri, u.idempotency_key, u.source_type, u.source_event_id, u.content_hash, " +
+	"u.error_message, u.job_id, u.outbox_event_id, u.metadata::jsonb, u.created_at, u.updated_at " +
+	"FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+	"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+	"?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) AS u(" + pgRefColumns + ")"
+
+// pgRefUpsert is the upsert of memory_refs from rows (pgRefSource, perhaps
+// narrowed by a WHERE).
+func pgRefUpsert(rows string) string {
+	return "INSERT INTO memory_refs AS r (" + pgRefColumns + ") " + rows +
+		" ON CONFLICT (id) DO UPDATE SET " + refUpsertSet() + " WHERE " + refUpsertGuard
+}
+
+// pgRefArrays are refs as one array per column, pgRefSource's arguments.
+func pgRefArrays(refs []gateway.MemoryRef) ([]any, error) {
 	n := len(refs)
 	var (
 		id, gw, prov, ws, user, agent, session, ns, backend, refType, status         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -142,7 +156,7 @@ func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway
 	for i, r := range refs {
 		md, err := json.Marshal(nonNil(r.Metadata))
 		if err != nil {
-			return fmt.Errorf("error encoding ref metadata: %w", err)
+			return nil, fmt.Errorf("error encoding ref metadata: %w", err)
 		}
 		id[i], gw[i], prov[i], ws[i], user[i], agent[i], session[i] = r.ID, r.GatewayID, r.ProvenanceID, r.WorkspaceID, r.UserID, r.AgentID, r.SessionID
 		ns[i], backend[i], refType[i], status[i] = r.Namespace, string(r.Backend), string(r.RefType), string(r.Status)
@@ -150,23 +164,97 @@ func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway
 		srcEvent[i], hash[i], errMsg[i], job[i], event[i] = r.SourceEventID, r.ContentHash, r.ErrorMessage, r.JobID, r.OutboxEventID
 		metadata[i], created[i], updated[i] = string(md), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	}
-	query := "INSERT INTO memory_refs AS r (" + pgRefColumns + ") " +
-		"SELECT u.id, u.gateway_id, u.provenance_id, u.workspace_id, u.user_id, u.agent_id, u.session_id, u.turn_id, u.namespace, " +
-		"u.backend, u.ref_type, u.status, u.native_id, u.native_uri, u.idempotency_key, u.source_type, u.source_event_id, u.content_hash, " +
-		"u.error_message, u.job_id, u.outbox_event_id, u.metadata::jsonb, u.created_at, u.updated_at " +
-		"FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
-		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
-		"?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::timestamptz[]) AS u(" + pgRefColumns + ") " +
-		"ON CONFLICT (id) DO UPDATE SET " + refUpsertSet() + " WHERE " + refUpsertGuard
 	a := pgdialect.Array
-	_, err := tx.ExecContext(ctx, query,
+	return []any{
 		a(id), a(gw), a(prov), a(ws), a(user), a(agent), a(session), a(turn), a(ns),
 		a(backend), a(refType), a(status), a(nativeID), a(nativeURI), a(idem), a(srcType), a(srcEvent), a(hash),
-		a(errMsg), a(job), a(event), a(metadata), a(created), a(updated))
+		a(errMsg), a(job), a(event), a(metadata), a(created), a(updated),
+	}, nil
+}
+
+func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.MemoryRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	args, err := pgRefArrays(refs)
 	if err != nil {
-		return fmt.Errorf("error upserting %d refs: %w", n, err)
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, pgRefUpsert(pgRefSource), args...); err != nil {
+		return fmt.Errorf("error upserting %d refs: %w", len(refs), err)
 	}
 	return nil
+}
+
+// pgAuditColumns are audit_entries' columns, in pgAuditArrays' order.
+const pgAuditColumns = "id, workspace_id, action, actor_user_id, actor_agent_id, principal, target_type, target_id, " +
+	"namespace, session_id, job_id, gateway_id, metadata, created_at"
+
+// pgAuditArrays are audit entries as one array per column.
+func pgAuditArrays(entries []gateway.AuditEntry) ([]any, error) {
+	n := len(entries)
+	var (
+		id, ws, action, targetType, targetID, metadata                 = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		actorUser, actorAgent, principal, ns, session, job, gatewayIDs = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		created                                                        = make([]time.Time, n)
+	)
+	for i, e := range entries {
+		md, err := json.Marshal(nonNil(e.Metadata))
+		if err != nil {
+			return nil, fmt.Errorf("error encoding audit metadata: %w", err)
+		}
+		id[i], ws[i], action[i], targetType[i], targetID[i], metadata[i] = e.ID, e.WorkspaceID, e.Action, e.TargetType, e.TargetID, string(md)
+		actorUser[i], actorAgent[i], principal[i], ns[i], session[i], job[i], gatewayIDs[i] = e.ActorUserID, e.ActorAgentID, e.Principal, e.Namespace, e.SessionID, e.JobID, e.GatewayID
+		created[i] = e.CreatedAt.UTC()
+	}
+	a := pgdialect.Array
+	return []any{
+		a(id), a(ws), a(action), a(actorUser), a(actorAgent), a(principal), a(targetType), a(targetID),
+		a(ns), a(session), a(job), a(gatewayIDs), a(metadata), a(created),
+	}, nil
+}
+
+// saveIngestsAtOnce: one statement, so one round trip and no BEGIN or
+// COMMIT of its own. Its parts see one snapshot, as the transaction's
+// statements did under READ COMMITTED; the upsert's guard still settles a
+// race on a ref's key. When a basis check fails nothing is written, and
+// the transaction (which fails each such write alone) takes over.
+func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs []gateway.MemoryRef, audits []gateway.AuditEntry) (bool, error) {
+	var gatewayIDs, users []string
+	var hashes []*string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if !seen[r.GatewayID] {
+			seen[r.GatewayID] = true
+			gatewayIDs, users, hashes = append(gatewayIDs, r.GatewayID), append(users, r.UserID), append(hashes, r.ContentHash)
+		}
+	}
+	refArgs, err := pgRefArrays(refs)
+	if err != nil {
+		return false, err
+	}
+	auditArgs, err := pgAuditArrays(audits)
+	if err != nil {
+		return false, err
+	}
+	query := "WITH w AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS w(gateway_id, user_id, content_hash)), " +
+		"bad AS (SELECT 1 FROM w JOIN memory_refs AS s ON s.gateway_id = w.gateway_id WHERE s.user_id <> w.user_id " +
+		"OR (s.content_hash IS NOT NULL AND w.content_hash IS NOT NULL AND s.content_hash <> w.content_hash) LIMIT 1), " +
+		"refs AS (" + pgRefUpsert(pgRefSource+" WHERE NOT EXISTS (SELECT 1 FROM bad)") + "), " +
+		"audits AS (INSERT INTO audit_entries (" + pgAuditColumns + ") SELECT a.id, a.workspace_id, a.action, a.actor_user_id, " +
+		"a.actor_agent_id, a.principal, a.target_type, a.target_id, a.namespace, a.session_id, a.job_id, a.gateway_id, " +
+		"a.metadata::jsonb, a.created_at FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) AS a(" + pgAuditColumns + ") " +
+		"WHERE NOT EXISTS (SELECT 1 FROM bad) ON CONFLICT (id) DO NOTHING) " +
+		"SELECT NOT EXISTS (SELECT 1 FROM bad)"
+	a := pgdialect.Array
+	args := append([]any{a(gatewayIDs), a(users), a(hashes)}, refArgs...)
+	args = append(args, auditArgs...)
+	var written bool
+	if err := db.QueryRowContext(ctx, query, args...).Scan(&written); err != nil {
+		return false, fmt.Errorf("error saving %d refs and %d audit entries: %w", len(refs), len(audits), err)
+	}
+	return written, nil
 }
 
 // completeEvents: // The fence is the lease itself, (locked_by, claim_count): every way out of

@@ -65,6 +65,12 @@ func (sqliteDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.M
 	return nil
 }
 
+// saveIngestsAtOnce: SQLite runs in the process, where a statement costs
+// no round trip; the transaction does it.
+func (sqliteDialect) saveIngestsAtOnce(context.Context, bun.IDB, []gateway.MemoryRef, []gateway.AuditEntry) (bool, error) {
+	return false, nil
+}
+
 func (sqliteDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error) {
 	applied := make([]lease, 0, len(rows))
 	err := tx.NewUpdate().

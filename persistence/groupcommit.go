@@ -52,6 +52,9 @@ func gatewayIDOf(w ingestWrite) string {
 // the transaction failed and nothing of it was written.
 func saveIngests(ctx context.Context, db *DB, batch []ingestWrite) ([]error, error) {
 	errs := make([]error, len(batch))
+	if done, err := saveIngestsAtOnce(ctx, db, batch); done || err != nil {
+		return errs, err
+	}
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		clear(errs)
 		ids := make([]string, 0, len(batch))
@@ -140,6 +143,9 @@ func basisConflict(stored []storedBasis, ref gateway.MemoryRef) error {
 
 // saveIngestAlone writes one ingest in its own transaction.
 func saveIngestAlone(ctx context.Context, db *DB, w ingestWrite) error {
+	if done, err := saveIngestsAtOnce(ctx, db, []ingestWrite{w}); done || err != nil {
+		return err
+	}
 	refs, audit := w.refs, w.audit
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if len(refs) > 0 {
@@ -159,6 +165,22 @@ func saveIngestAlone(ctx context.Context, db *DB, w ingestWrite) error {
 		}
 		return insertAudit(ctx, tx, audit)
 	})
+}
+
+// saveIngestsAtOnce writes a batch in one statement where the dialect can
+// (sqlDialect.saveIngestsAtOnce). A batch with heal events, rare, goes
+// through the transaction.
+func saveIngestsAtOnce(ctx context.Context, db *DB, batch []ingestWrite) (bool, error) {
+	var refs []gateway.MemoryRef
+	audits := make([]gateway.AuditEntry, 0, len(batch))
+	for _, w := range batch {
+		if len(w.heals) > 0 {
+			return false, nil
+		}
+		refs = append(refs, w.refs...)
+		audits = append(audits, w.audit)
+	}
+	return db.sql.saveIngestsAtOnce(ctx, db, refs, audits)
 }
 
 // insertHeals records the heal events of failed writes. An event already

@@ -67,6 +67,16 @@ func TestStoreSaveIngest(t *testing.T) {
 			require.ErrorIs(t, err, gateway.ErrConflict)
 		})
 
+		t.Run("another user's turn under the same gateway id is out of scope, and nothing of it is written", func(t *testing.T) {
+			other := ref
+			other.ID, other.UserID = "ref_other_user", "someone-else"
+			err := store.SaveIngest(ctx, []gateway.MemoryRef{other}, pt.Audit("target-refused"))
+			require.ErrorIs(t, err, gateway.ErrOutOfScope)
+			page, err := store.ListAuditEntries(ctx, gateway.AuditFilter{TargetID: "target-refused"}, gateway.PageRequest{First: 10})
+			require.NoError(t, err)
+			require.Empty(t, page.Items)
+		})
+
 		t.Run("an audit id is recorded once", func(t *testing.T) {
 			audit := pt.Audit("target-once")
 			require.NoError(t, store.SaveIngest(ctx, nil, audit))
@@ -99,6 +109,51 @@ func TestStoreSaveIngestConcurrentDuplicates(t *testing.T) {
 		got, err := store.RefsByGatewayID(ctx, ref.GatewayID)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
+	})
+}
+
+// Concurrent ingests may share one write (group commit): one whose basis
+// check fails fails alone, and the others land whole.
+func TestStoreSaveIngestConflictAmongConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		hash, otherHash := "hash-a", "hash-b"
+		taken := pt.Ref(func(r *gateway.MemoryRef) { r.ID, r.GatewayID, r.ContentHash = "ref_taken", "gw_taken", &hash })
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{taken}, pt.Audit(taken.ID)))
+
+		const writes = 12
+		errs := make([]error, writes)
+		var wg sync.WaitGroup
+		for i := range writes {
+			wg.Go(func() {
+				ref := pt.Ref(func(r *gateway.MemoryRef) {
+					r.ID, r.GatewayID, r.ContentHash = fmt.Sprintf("ref_%d", i), fmt.Sprintf("gw_%d", i), &hash
+				})
+				if i == 0 { // other content under the taken gateway id
+					ref.ID, ref.GatewayID, ref.ContentHash = "ref_taken_again", taken.GatewayID, &otherHash
+				}
+				errs[i] = store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(fmt.Sprintf("target_%d", i)))
+			})
+		}
+		wg.Wait()
+		require.ErrorIs(t, errs[0], gateway.ErrConflict)
+		for i := 1; i < writes; i++ {
+			require.NoError(t, errs[i], "write %d", i)
+			got, err := store.RefsByGatewayID(ctx, fmt.Sprintf("gw_%d", i))
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+		}
+		for i := range writes {
+			page, err := store.ListAuditEntries(ctx, gateway.AuditFilter{TargetID: fmt.Sprintf("target_%d", i)}, gateway.PageRequest{First: 10})
+			require.NoError(t, err)
+			require.Len(t, page.Items, map[bool]int{true: 0, false: 1}[i == 0], "audit of write %d", i)
+		}
+		got, err := store.RefsByGatewayID(ctx, taken.GatewayID)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, hash, *got[0].ContentHash)
 	})
 }
 
