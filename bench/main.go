@@ -223,7 +223,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.DurationVar(&cfg.everMemOSLatency, "evermemos-latency", defaultEverMemOSLatency, "fixed latency of the fake EverMemOS")
 	fs.IntVar(&cfg.dashboardRuns, "dashboard-runs", defaultDashboardRuns, "dashboard queries timed")
 	fs.StringVar(&sizes, "dashboard-sizes", defaultDashboardSizes, "committed jobs per dashboard workspace; the largest is timed")
-	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start the ingest server with PPROF=true and save its CPU profile of the 16-client level here")
+	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start servers with PPROF=true and save here the CPU profile of the 16-client ingest level and the heap of the subscriptions server with every subscriber subscribed")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

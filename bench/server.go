@@ -274,18 +274,22 @@ func (s *gatewayServer) hasPprof(ctx context.Context) bool {
 
 // cpuProfile saves a CPU profile of the next d to path.
 func (s *gatewayServer) cpuProfile(ctx context.Context, d time.Duration, path string) error {
-	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.base, max(1, int(d.Seconds())))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	return s.saveProfile(ctx, fmt.Sprintf("profile?seconds=%d", max(1, int(d.Seconds()))), path)
+}
+
+// saveProfile saves the server's /debug/pprof/<query> to path.
+func (s *gatewayServer) saveProfile(ctx context.Context, query, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/debug/pprof/"+query, nil)
 	if err != nil {
 		return fmt.Errorf("error building the profile request: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("error fetching a CPU profile: %w", err)
+		return fmt.Errorf("error fetching profile %s: %w", query, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("error fetching a CPU profile: status %s", resp.Status)
+		return fmt.Errorf("error fetching profile %s: status %s", query, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -322,6 +326,18 @@ func (e *env) profileAsync(ctx context.Context, srv *gatewayServer, name string,
 		result <- path
 	}()
 	return func() string { return <-result }
+}
+
+// heapProfile saves the server's heap (after a collection) under
+// -pprof-dir as name.heap.pprof, when the bench was asked for profiles.
+func (e *env) heapProfile(ctx context.Context, srv *gatewayServer, name string) error {
+	if e.cfg.pprofDir == "" || !srv.hasPprof(ctx) {
+		return nil
+	}
+	if err := os.MkdirAll(e.cfg.pprofDir, 0o755); err != nil {
+		return err
+	}
+	return srv.saveProfile(ctx, "heap?gc=1", filepath.Join(e.cfg.pprofDir, name+".heap.pprof"))
 }
 
 // waitSubscriptions waits until the number of subscriptions of the

@@ -317,6 +317,9 @@ func (e *env) subscriberRun(ctx context.Context, s *subSetup, n, rounds int, m *
 		if m.MemorySubscribed, err = e.memory(ctx, s.subServer); err != nil {
 			return nil, err
 		}
+		if err := e.heapProfile(ctx, s.subServer, fmt.Sprintf("subscriptions-%d", n)); err != nil {
+			return nil, err
+		}
 	}
 	return e.measuredRounds(ctx, s, f, len(subs), rounds, m)
 }
