@@ -279,7 +279,7 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 	}); err != nil {
 		return IngestResult{}, err
 	}
-	prevByBackend, replay, err := s.previousRefs(ctx, t)
+	prevByBackend, replay, mayErase, err := s.previousRefs(ctx, t)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -288,8 +288,10 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 	}
 	// No write may land while an erasure of the subject is under way: it
 	// could outlive the delete.
-	if err := s.erasingSubject(ctx, batch.erasures, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
-		return IngestResult{}, err
+	if mayErase {
+		if err := s.erasingSubject(ctx, batch.erasures, t.WorkspaceID, t.UserID, t.AgentID, t.Namespace, t.SessionID); err != nil {
+			return IngestResult{}, err
+		}
 	}
 	plans := s.planIngest(t, prevByBackend, now)
 	// In a batch, a session's turns reach the backends in their order; all
@@ -342,17 +344,18 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 // the record — the replay. Ids are unique per workspace: what another user
 // (or a scope this key does not reach) recorded under them is never
 // answered, whatever it holds; other content under the same id is a
-// conflict.
-func (s *Service) previousRefs(ctx context.Context, t *turn) (map[backendtype.Backend]*MemoryRef, *IngestResult, error) {
-	existing := t.prefetched
+// conflict. mayErase is false when the same read found no erasure of the
+// user under way (a batch reads its refs ahead, and erasures apart).
+func (s *Service) previousRefs(ctx context.Context, t *turn) (_ map[backendtype.Backend]*MemoryRef, _ *IngestResult, mayErase bool, _ error) {
+	existing, mayErase := t.prefetched, true
 	if !t.fetched {
 		var err error
-		if existing, err = s.store.RefsByGatewayID(ctx, t.gatewayID); err != nil {
-			return nil, nil, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
+		if existing, mayErase, err = s.store.IngestBasis(ctx, t.gatewayID, t.WorkspaceID, t.UserID); err != nil {
+			return nil, nil, false, fmt.Errorf("error loading refs of %s: %w", t.gatewayID, err)
 		}
 	}
 	if !answerable(t.readScope, t.UserID, existing, refPlace) {
-		return nil, nil, ErrOutOfScope
+		return nil, nil, false, ErrOutOfScope
 	}
 	prevByBackend := make(map[backendtype.Backend]*MemoryRef, len(existing))
 	for i := range existing {
@@ -363,15 +366,15 @@ func (s *Service) previousRefs(ctx context.Context, t *turn) (map[backendtype.Ba
 				// may redact differently now. It is answered as the replay
 				// it may be, from what is recorded, not as a conflict.
 				replay := s.replayOf(t, existing)
-				return nil, &replay, nil
+				return nil, &replay, false, nil
 			}
-			return nil, nil, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
+			return nil, nil, false, &ConflictError{Field: idempotencyField(t), Message: "a turn with different content was already ingested under this " + idempotencyField(t)}
 		}
 		if r.RefType == s.refTypesOf(r.Backend).Ingest {
 			prevByBackend[r.Backend] = r
 		}
 	}
-	return prevByBackend, nil, nil
+	return prevByBackend, nil, mayErase, nil
 }
 
 // planIngest decides, per backend, whether the turn is sent: never twice

@@ -26,6 +26,11 @@ type Store interface {
 type IngestStore interface {
 	// RefsByGatewayID returns every ref recorded under a gateway id.
 	RefsByGatewayID(ctx context.Context, gatewayID string) ([]MemoryRef, error)
+	// IngestBasis is what a turn's ingest reads before anything else, in
+	// one query: the refs recorded under its gateway id, and whether any
+	// erasure of its user is under way (ErasureStore.ActiveErasures then
+	// says which).
+	IngestBasis(ctx context.Context, gatewayID, workspaceID, userID string) (refs []MemoryRef, erasing bool, err error)
 	// SaveIngest upserts refs (keeping created_at, never downgrading a
 	// successful ref), records the audit entry (once per id) and the heal
 	// events of failed writes (once per id: an event already there is kept

@@ -148,16 +148,19 @@ func eraseFeedbackTexts(ctx context.Context, tx bun.Tx, scope gateway.ErasureSco
 // ActiveErasures implements gateway.ErasureStore.
 func (s *Store) ActiveErasures(ctx context.Context, workspaceID, userID string) ([]gateway.ErasureRequest, error) {
 	var rows []erasureRow
-	err := s.db.NewSelect().Model(&rows).
-		Join("JOIN commit_jobs AS j ON j.id = er.job_id").
-		Where("er.workspace_id = ?", workspaceID).
-		Where("er.user_id = ?", userID).
-		Where("j.status IN (?)", bun.List(openJobStatuses)).
-		Scan(ctx)
-	if err != nil {
+	if err := activeErasuresOf(s.db, workspaceID, userID).Model(&rows).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("error reading active erasures: %w", err)
 	}
 	return toDomain[gateway.ErasureRequest](rows), nil
+}
+
+// activeErasuresOf selects a user's erasure requests whose job is under way.
+func activeErasuresOf(db bun.IDB, workspaceID, userID string) *bun.SelectQuery {
+	return db.NewSelect().Model((*erasureRow)(nil)).
+		Join("JOIN commit_jobs AS j ON j.id = er.job_id").
+		Where("er.workspace_id = ?", workspaceID).
+		Where("er.user_id = ?", userID).
+		Where("j.status IN (?)", bun.List(openJobStatuses))
 }
 
 // subjectRefs selects the refs of a subject, reaching them through the

@@ -64,6 +64,38 @@ func (s *Store) RefsByGatewayID(ctx context.Context, gatewayID string) ([]gatewa
 	return toDomain[gateway.MemoryRef](rows), nil
 }
 
+// ingestBasisRow is a ref (all NULL when the gateway id holds none) and
+// whether the user has an erasure under way.
+type ingestBasisRow struct {
+	refRow
+	Erasing bool `bun:"erasing,scanonly"`
+}
+
+// IngestBasis implements gateway.IngestStore: one row per ref, or one row
+// of NULLs when there is none, each carrying the erasure flag.
+func (s *Store) IngestBasis(ctx context.Context, gatewayID, workspaceID, userID string) ([]gateway.MemoryRef, bool, error) {
+	erasing := s.db.NewSelect().ColumnExpr("EXISTS (?) AS erasing", activeErasuresOf(s.db, workspaceID, userID))
+	var rows []ingestBasisRow
+	err := s.db.NewSelect().TableExpr("(?) AS x", erasing).
+		Join("LEFT JOIN memory_refs AS r ON r.gateway_id = ?", gatewayID).
+		ColumnExpr("r.*").ColumnExpr("x.erasing").
+		OrderExpr("r.id").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, false, fmt.Errorf("error reading the ingest basis of %s: %w", gatewayID, err)
+	}
+	if len(rows) == 0 {
+		return nil, false, errors.New("error reading the ingest basis: no row")
+	}
+	refs := make([]gateway.MemoryRef, 0, len(rows))
+	for _, r := range rows {
+		if r.ID != "" {
+			refs = append(refs, r.domain())
+		}
+	}
+	return refs, rows[0].Erasing, nil
+}
+
 func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error {
 	audit.Metadata = nonNil(audit.Metadata)
 	row := auditRow{AuditEntry: audit}

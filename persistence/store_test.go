@@ -88,6 +88,47 @@ func TestStoreSaveIngest(t *testing.T) {
 	})
 }
 
+func TestStoreIngestBasis(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		ref := pt.Ref()
+
+		refs, erasing, err := store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
+		require.NoError(t, err)
+		require.Empty(t, refs, "nothing recorded yet")
+		require.False(t, erasing)
+
+		other := ref
+		other.ID, other.Backend = "ref_second", backendtype.BackendOpenViking
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref, other}, pt.Audit(ref.ID)))
+		want, err := store.RefsByGatewayID(ctx, ref.GatewayID)
+		require.NoError(t, err)
+		refs, erasing, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
+		require.NoError(t, err)
+		require.Equal(t, want, refs, "the same refs, in the same order, as RefsByGatewayID")
+		require.False(t, erasing)
+
+		at := ref.CreatedAt
+		job := gateway.CommitJob{
+			ID: "gwc_erase", WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, AgentID: ref.AgentID, SessionID: "erasure",
+			Kind: gateway.JobKindErasure, Status: gateway.JobAccepted, CreatedAt: at, UpdatedAt: at,
+		}
+		_, _, err = store.CreateErasure(ctx, gateway.ErasureRequest{
+			ID: "er_1", WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, RequestedBy: "admin", JobID: job.ID, CreatedAt: at,
+		}, job, nil, pt.Audit("er_1"))
+		require.NoError(t, err)
+		refs, erasing, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
+		require.NoError(t, err)
+		require.Len(t, refs, 2)
+		require.True(t, erasing, "an erasure of the user is under way")
+		_, erasing, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, "someone-else")
+		require.NoError(t, err)
+		require.False(t, erasing, "another user's erasure is not this one's")
+	})
+}
+
 func TestStoreSaveIngestConcurrentDuplicates(t *testing.T) {
 	t.Parallel()
 	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
