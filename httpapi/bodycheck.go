@@ -50,8 +50,14 @@ func withCheckedRequests(next http.Handler) http.Handler {
 				writeError(w, http.StatusBadRequest, "the request body could not be read", codeBadRequest, "")
 				return
 			}
-			body = documentIDRequest(body)
-			if msg, field := requestShape(body); msg != "" {
+			// The body is decoded once, to its members; each check reads
+			// those (the transport decodes it again, into its request).
+			var members map[string]json.RawMessage
+			decodeErr := json.Unmarshal(body, &members)
+			if decodeErr == nil {
+				body, members = documentIDRequest(body, members)
+			}
+			if msg, field := requestShape(members, decodeErr); msg != "" {
 				writeError(w, http.StatusBadRequest, msg, codeBadRequest, field)
 				return
 			}
@@ -96,24 +102,20 @@ func withCheckedRequests(next http.Handler) http.Handler {
 	})
 }
 
-// documentIDRequest turns a request that names a persisted document by
-// documentId (GraphQL over HTTP's persisted documents: "sha256:<hex>" or the
-// bare hex) into the persisted-query form the server reads; other bodies
-// are returned as they are.
-func documentIDRequest(body []byte) []byte {
-	var req map[string]json.RawMessage
-	if json.Unmarshal(body, &req) != nil {
-		return body
-	}
+// documentIDRequest turns a request (body, decoded to its members) that
+// names a persisted document by documentId (GraphQL over HTTP's persisted
+// documents: "sha256:<hex>" or the bare hex) into the persisted-query form
+// the server reads; other bodies are returned as they are.
+func documentIDRequest(body []byte, req map[string]json.RawMessage) ([]byte, map[string]json.RawMessage) {
 	var id string
 	if raw, ok := req["documentId"]; !ok || json.Unmarshal(raw, &id) != nil || id == "" {
-		return body
+		return body, req
 	}
 	if q, ok := req["query"]; ok && string(q) != "null" && string(q) != `""` {
-		return body
+		return body, req
 	}
 	if _, ok := req["extensions"]; ok {
-		return body
+		return body, req
 	}
 	delete(req, "documentId")
 	delete(req, "query")
@@ -121,9 +123,9 @@ func documentIDRequest(body []byte) []byte {
 	req["extensions"] = ext
 	out, err := json.Marshal(req)
 	if err != nil {
-		return body
+		return body, req
 	}
-	return out
+	return out, req
 }
 
 func persistedQueryExtensions(documentID string) map[string]any {
@@ -137,40 +139,42 @@ func jsonMediaType(contentType string) bool {
 	return err == nil && (mt == "application/json" || mt == "application/graphql-response+json")
 }
 
-// requestShape checks a POST body is a GraphQL request: a JSON object with
-// a string query, and, when present, an object of variables and of
-// extensions and a string operation name. It never quotes the body.
-func requestShape(body []byte) (message, field string) {
-	var req map[string]json.RawMessage
-	if err := json.Unmarshal(body, &req); err != nil {
+// requestShape checks a POST body, decoded to its members (decodeErr, the
+// error decoding it), is a GraphQL request: a JSON object with a string
+// query, and, when present, an object of variables and of extensions and a
+// string operation name. It never quotes the body. The members were
+// decoded from valid JSON, so a member's first byte tells its type.
+func requestShape(req map[string]json.RawMessage, decodeErr error) (message, field string) {
+	if decodeErr != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
+		if errors.As(decodeErr, &typeErr) {
 			return "the body must be a JSON object (one request, not a batch)", "body"
 		}
 		return "the body is not valid JSON", "body"
 	}
-	for name, want := range map[string]string{"query": "string", "operationName": "string", "variables": "object", "extensions": "object"} {
-		raw, ok := req[name]
+	for _, m := range requestMembers {
+		raw, ok := req[m.name]
 		if !ok || string(raw) == "null" {
-			if name == "query" && req["extensions"] == nil {
+			if m.name == "query" && req["extensions"] == nil {
 				return "query: is required", "query"
 			}
 			continue
 		}
-		switch want {
-		case "string":
-			var s string
-			if json.Unmarshal(raw, &s) != nil {
-				return name + ": must be a string", name
-			}
-		case "object":
-			var m map[string]any
-			if json.Unmarshal(raw, &m) != nil {
-				return name + ": must be a JSON object", name
-			}
+		if len(raw) == 0 || raw[0] != m.first {
+			return m.name + ": must be " + m.kind, m.name
 		}
 	}
 	return "", ""
+}
+
+// requestMembers are the members of a GraphQL request with a type, the
+// kind named in a refusal, and the first byte of a JSON value of it.
+var requestMembers = []struct {
+	name, kind string
+	first      byte
+}{
+	{"query", "a string", '"'}, {"operationName", "a string", '"'},
+	{"variables", "a JSON object", '{'}, {"extensions", "a JSON object", '{'},
 }
 
 // getMutation reports whether a GET request's document asks for a mutation
@@ -196,6 +200,12 @@ func getMutation(query, operationName string) bool {
 // hold a lone surrogate escape. A document that does not parse is left to
 // the GraphQL transport to refuse.
 func unstorableJSON(doc []byte, root []string) (string, bool) {
+	// Outside strings valid JSON holds no backslash, so a document that
+	// is valid UTF-8 with no lone surrogate escape anywhere has none in
+	// any string: only then is the path worth walking for.
+	if utf8.Valid(doc) && !loneSurrogate(doc) {
+		return "", false
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	type frame struct {
 		object  bool
