@@ -23,7 +23,7 @@ const (
 	retrievalLimit     = 10
 	retrievalWarmup    = 5
 	retrievalQuery     = "what is my favourite colour and my favourite drink"
-	retrievalTarget    = 1.05
+	retrievalTarget    = 1.03
 	// retrievalPoll makes the OpenViking commit task complete quickly.
 	retrievalPoll = "100ms"
 )
