@@ -38,6 +38,10 @@
 //	dashboard      one query of 50 commit jobs with refs, outbox summaries and
 //	               events; latency against { __typename } and SQL statements
 //	               per query (from /metrics) at -dashboard-sizes jobs.
+//	recall-growth  the local backend's search (in process, -retrieval-queries
+//	               calls per point) as one user's history grows to 100, 1,000
+//	               and 10,000 turns among other users', on SQLite and
+//	               PostgreSQL; baseline: the same search at 100 turns.
 //
 // Where a figure is bound by CPU, the notes split the machine's CPU time per
 // operation between the server, the load generator (the bench itself or
@@ -123,6 +127,7 @@ var scenarios = []scenario{
 	{"subscriptions", runSubscriptions},
 	{"retrieval", runRetrieval},
 	{"dashboard", runDashboard},
+	{"recall-growth", runRecallGrowth},
 }
 
 func main() {
@@ -208,7 +213,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.StringVar(&cfg.database, "database", defaultDatabase, "name of the bench database, dropped and re-created every run")
 	fs.StringVar(&cfg.out, "out", "bench-results.json", "JSON results path")
 	fs.StringVar(&cfg.markdown, "markdown", "bench-results.md", "markdown results path")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all): ingest, drain, commit, subscriptions, retrieval, dashboard")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all): ingest, drain, commit, subscriptions, retrieval, dashboard, recall-growth")
 	fs.DurationVar(&cfg.duration, "duration", defaultDuration, "duration of each ingest level (gateway and pgbench alike)")
 	fs.StringVar(&levels, "levels", defaultLevels, "ingest client counts")
 	fs.StringVar(&cfg.pgbench, "pgbench", "pgbench", "pgbench binary")

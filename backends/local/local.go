@@ -48,9 +48,11 @@ type Backend struct {
 // fullText is the database's full-text search, one implementation per
 // dialect (search_postgres.go, search_sqlite.go), chosen in New.
 type fullText interface {
-	// match narrows sel to memories matching any of terms and selects
-	// their relevance as "score" (higher is better).
-	match(sel *bun.SelectQuery, terms []string) *bun.SelectQuery
+	// match narrows sel to the memories of workspaceID and userID matching
+	// any of terms and selects their relevance as "score" (higher is
+	// better). The full-text index finds them: the cost follows the user's
+	// matching memories, not the user's whole history.
+	match(sel *bun.SelectQuery, workspaceID, userID string, terms []string) *bun.SelectQuery
 }
 
 var (
@@ -302,7 +304,7 @@ func (b *Backend) Retrieve(ctx context.Context, q backendtype.RetrievalQuery) ([
 		return nil, nil
 	}
 	var rows []memoryRow
-	sel := b.search.match(b.db.NewSelect().Model(&rows).ColumnExpr(resultColumns), terms)
+	sel := b.search.match(b.db.NewSelect().Model(&rows).ColumnExpr(resultColumns), q.WorkspaceID, q.UserID, terms)
 	sel = sel.Where("m.workspace_id = ?", q.WorkspaceID).
 		Where("m.user_id = ?", q.UserID).
 		Where("m.state = ?", stateActive)

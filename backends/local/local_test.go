@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -289,5 +290,65 @@ func TestLocalFeedbackSkipsAndRefusals(t *testing.T) {
 			{Name: "a delete in another workspace deletes nothing", Request: otherWorkspace(feedback(backendtype.FeedbackDeleteRequest, backendtype.RefTypeMessageMemory, turn.NativeID, turn.NativeURI, "")), Status: backendtype.ResultSuccess},
 		})
 		require.Equal(t, "My favourite colour is blue", stored(t, db, turn.NativeID), "none of them touched the memory")
+	})
+}
+
+// TestLocalRetrieveIsExactAmongOtherUsers: the full-text index finds a
+// user's best matches however many better ones other users hold (in the
+// same workspace, under the same user id elsewhere, or under an id that
+// reads alike once workspace and user are joined), and the namespace,
+// session and limit still narrow them.
+func TestLocalRetrieveIsExactAmongOtherUsers(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		b := local.New(db.DB, nil)
+		others := []struct{ workspace, user string }{{"ws", "u2"}, {"ws", "u10"}, {"elsewhere", "u1"}, {"w", "su1"}}
+		for _, o := range others {
+			turns := make([]backendtype.TurnWrite, 60)
+			for i := range turns {
+				content := fmt.Sprintf("blue blue colour colour blue sky %d", i)
+				session, turn := fmt.Sprintf("o%d", i/20), fmt.Sprintf("t%d", i)
+				gatewayID, _ := backendtest.TurnIDs(o.workspace+"/"+o.user, session, turn)
+				turns[i] = backendtype.TurnWrite{
+					GatewayID: gatewayID, WorkspaceID: o.workspace, UserID: o.user, AgentID: "a1", SessionID: session, TurnID: turn,
+					Namespace: "team/alpha", Role: backendtype.RoleUser, Content: content, ContentHash: backendtype.ContentHash(content),
+				}
+			}
+			_, err := b.IngestTurns(ctx, turns)
+			require.NoError(t, err)
+		}
+		write(t, b, "s1", "t1", "team/alpha", "u1", "My favourite colour is blue")
+		write(t, b, "s1", "t2", "team/alpha", "u1", "The sky was grey, a rather dull colour, all through a long and windy afternoon")
+		write(t, b, "s2", "t1", "team/beta", "u1", "A blue bicycle")
+		write(t, b, "s2", "t2", "team/beta", "u1", "Nothing to do with the question")
+
+		search := func(q backendtype.RetrievalQuery) []string {
+			q.WorkspaceID, q.UserID = "ws", "u1"
+			items, err := b.Retrieve(ctx, q)
+			require.NoError(t, err)
+			var texts []string
+			for _, it := range items {
+				texts = append(texts, it.Text)
+			}
+			return texts
+		}
+		tests := []struct {
+			name string
+			q    backendtype.RetrievalQuery
+			want []string
+		}{
+			{"every match, best first", backendtype.RetrievalQuery{Query: "blue colour"},
+				[]string{"My favourite colour is blue", "A blue bicycle", "The sky was grey, a rather dull colour, all through a long and windy afternoon"}},
+			{"the best within the limit", backendtype.RetrievalQuery{Query: "blue colour", Limit: 1}, []string{"My favourite colour is blue"}},
+			{"under a namespace", backendtype.RetrievalQuery{Query: "blue colour", Namespace: "team/beta"}, []string{"A blue bicycle"}},
+			{"in a session", backendtype.RetrievalQuery{Query: "favourite colour", SessionID: "s1"},
+				[]string{"My favourite colour is blue", "The sky was grey, a rather dull colour, all through a long and windy afternoon"}},
+			{"a word only others hold", backendtype.RetrievalQuery{Query: "bicycles"}, []string{"A blue bicycle"}},
+		}
+		for _, tt := range tests {
+			require.Equal(t, tt.want, search(tt.q), tt.name)
+		}
+		require.Empty(t, search(backendtype.RetrievalQuery{Query: "42"}), "another user's numbered turn")
 	})
 }

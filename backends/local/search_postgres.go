@@ -15,12 +15,19 @@ func fullTextOf(db *bun.DB) fullText {
 	return sqliteSearch{}
 }
 
-// postgresSearch ranks with ts_rank_cd over the tsvector column "search".
+// postgresOwnedSearch is the expression local_memories_owner_search_idx
+// indexes: a memory's words plus the lexeme of its owner. A query names the
+// same expression to use the index.
+const postgresOwnedSearch = "(m.search || ('o' || md5(m.workspace_id || chr(31) || m.user_id))::tsvector)"
+
+// postgresSearch ranks with ts_rank_cd over the tsvector column "search";
+// the GIN index over the words and the owner's lexeme finds the user's
+// matching memories.
 type postgresSearch struct{}
 
-func (postgresSearch) match(sel *bun.SelectQuery, terms []string) *bun.SelectQuery {
+func (postgresSearch) match(sel *bun.SelectQuery, workspaceID, userID string, terms []string) *bun.SelectQuery {
 	tsq := strings.Join(terms, " | ")
 	return sel.
 		ColumnExpr("ts_rank_cd(m.search, to_tsquery('english', ?)) AS score", tsq).
-		Where("m.search @@ to_tsquery('english', ?)", tsq)
+		Where(postgresOwnedSearch+" @@ (('o' || md5(? || chr(31) || ?))::tsquery && to_tsquery('english', ?))", workspaceID, userID, tsq)
 }
