@@ -48,10 +48,25 @@ var vendorClaims = sync.OnceValue(func() map[string][]vendorClaim {
 // (lower-case): the vendors whose token shapes the engine knows itself.
 var builtinTokenPrefixes []string
 
+// builtinTokenShapes are the built-in token detectors' shapes by their
+// lower-case prefixes ("xox", "sk-", "pypi-"): a value spelled with one is
+// held to the detector's shape.
+var builtinTokenShapes []builtinShape
+
+type builtinShape struct {
+	prefix string
+	shape  func(v string) bool
+}
+
 func init() {
 	for _, d := range keywordDetectors {
 		if d.token {
 			builtinTokenPrefixes = append(builtinTokenPrefixes, d.keywords...)
+			for _, kw := range d.keywords {
+				if d.shape != nil && kw == strings.ToLower(kw) {
+					builtinTokenShapes = append(builtinTokenShapes, builtinShape{prefix: kw, shape: d.shape})
+				}
+			}
 		}
 	}
 }
@@ -62,20 +77,33 @@ type judgement int
 const (
 	// judgeExamples: the published examples only (a built-in token).
 	judgeExamples judgement = iota
-	// judgeShape: also the shape a claiming rule gives a key's value,
-	// unless a built-in token detector knows the vendor.
+	// judgeShape: also the shape a claiming rule or built-in token
+	// detector gives a key's value.
 	judgeShape
 )
 
-// vendorRejects reports a value the rule set says is no secret.
+// vendorRejects reports a value the rule set says is no secret: a
+// published example, one its vendor's allowlists hold (AWS's documented
+// keys end in EXAMPLE), or, judged by shape, a value spelled with a
+// vendor's prefix that none of the vendor's shapes accepts.
 func vendorRejects(v string, how judgement) bool {
-	if publishedExample(v) {
+	if publishedExample(v) || claimAllowlisted(v) {
 		return true
 	}
-	if how != judgeShape || !isTokenValue(v) || builtinToken(v) {
+	if how != judgeShape || !isTokenValue(v) {
 		return false
 	}
 	claimed := false
+	if shapes, ok := builtinShapesOf(v); ok {
+		for _, sh := range shapes {
+			if sh.shape(v) {
+				return false
+			}
+		}
+		claimed = true
+	} else if builtinToken(v) {
+		return false
+	}
 	for _, c := range vendorClaims()[string(asciiLower(v[:claimKeyLen]))] {
 		if !hasClaimPrefix(v, c) {
 			continue
@@ -86,6 +114,39 @@ func vendorRejects(v string, how judgement) bool {
 		claimed = true
 	}
 	return claimed
+}
+
+// builtinShapesOf returns the shapes of the built-in token detectors whose
+// prefix v starts with, spelled as the vendor spells it.
+func builtinShapesOf(v string) ([]builtinShape, bool) {
+	var out []builtinShape
+	for _, sh := range builtinTokenShapes {
+		if strings.HasPrefix(v, sh.prefix) {
+			out = append(out, sh)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// claimAllowlisted reports a token that an allowlist of a rule claiming
+// its prefix holds: the rule set's knowledge of published values applies
+// to the tokens the built-in detectors find too.
+func claimAllowlisted(v string) bool {
+	if len(v) < claimKeyLen {
+		return false
+	}
+	for _, c := range vendorClaims()[string(asciiLower(v[:claimKeyLen]))] {
+		if !hasClaimPrefix(v, c) {
+			continue
+		}
+		r := compiledVendorRules[c.rule]()
+		for _, a := range r.allow[len(r.allow)-len(r.allowlists):] {
+			if a.allows(v, v, 0, len(v)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // builtinToken reports a value with the prefix of a built-in token
