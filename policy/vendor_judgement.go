@@ -84,13 +84,20 @@ const (
 
 // vendorRejects reports a value the rule set says is no secret: a
 // published example, one its vendor's allowlists hold (AWS's documented
-// keys end in EXAMPLE), or, judged by shape, a value spelled with a
-// vendor's prefix that none of the vendor's shapes accepts.
+// keys end in EXAMPLE), or, judged as a key's value, one holding a stop
+// word of the global allowlist or spelled with a vendor's prefix that none
+// of the vendor's shapes accepts.
 func vendorRejects(v string, how judgement) bool {
 	if publishedExample(v) || claimAllowlisted(v) {
 		return true
 	}
-	if how != judgeShape || !isTokenValue(v) {
+	if how != judgeShape {
+		return false
+	}
+	if globalStopword(v) {
+		return true
+	}
+	if !isTokenValue(v) {
 		return false
 	}
 	claimed := false
@@ -114,6 +121,27 @@ func vendorRejects(v string, how judgement) bool {
 		claimed = true
 	}
 	return claimed
+}
+
+// globalStopword reports a value holding one of the stop words of the rule
+// set's global allowlist (the alphabet in order): made up, whatever key it
+// is given to.
+func globalStopword(v string) bool {
+	lower := ""
+	for _, a := range vendorGlobal() {
+		for _, w := range a.stopwords {
+			if len(v) < len(w) {
+				continue
+			}
+			if lower == "" {
+				lower = strings.ToLower(v)
+			}
+			if strings.Contains(lower, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // builtinShapesOf returns the shapes of the built-in token detectors whose
