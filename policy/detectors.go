@@ -107,10 +107,8 @@ func checkedTokenDetector(kind, pattern string, valid func(string) bool, keyword
 	if kind == KindAPIKey {
 		priority++ // sk-ant-… is an Anthropic key, not an OpenAI one
 	}
-	shape := func(v string) bool {
-		m := re.FindStringIndex(v)
-		return m != nil && m[1] == len(v) && (valid == nil || valid(v))
-	}
+	whole := regexp.MustCompile(`\A(?:` + pattern + `)\z`)
+	shape := func(v string) bool { return whole.MatchString(v) && (valid == nil || valid(v)) }
 	return &keywordDetector{kind: kind, keywords: keywords, token: true, shape: shape, find: func(s *scan, hit, _ int, out []finding) []finding {
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either

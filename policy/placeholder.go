@@ -334,8 +334,8 @@ func isCountingFill(v string) bool {
 			continue
 		}
 		if run > 0 {
-			r := strings.ToLower(v[i-run : i])
-			if run < minCountingRun || n == len(runs) || slices.Contains(runs[:n], r) {
+			r := v[i-run : i]
+			if run < minCountingRun || n == len(runs) || slices.ContainsFunc(runs[:n], func(o string) bool { return strings.EqualFold(o, r) }) {
 				return false
 			}
 			runs[n], n = r, n+1

@@ -101,17 +101,15 @@ func vendorRejects(v string, how judgement) bool {
 		return false
 	}
 	claimed := false
-	if shapes, ok := builtinShapesOf(v); ok {
-		for _, sh := range shapes {
-			if sh.shape(v) {
-				return false
-			}
-		}
+	switch known, fits := builtinShapeFits(v); {
+	case known && fits:
+		return false
+	case known:
 		claimed = true
-	} else if builtinToken(v) {
+	case builtinToken(v):
 		return false
 	}
-	for _, c := range vendorClaims()[string(asciiLower(v[:claimKeyLen]))] {
+	for _, c := range claimsOf(v) {
 		if !hasClaimPrefix(v, c) {
 			continue
 		}
@@ -127,33 +125,27 @@ func vendorRejects(v string, how judgement) bool {
 // set's global allowlist (the alphabet in order): made up, whatever key it
 // is given to.
 func globalStopword(v string) bool {
-	lower := ""
 	for _, a := range vendorGlobal() {
-		for _, w := range a.stopwords {
-			if len(v) < len(w) {
-				continue
-			}
-			if lower == "" {
-				lower = strings.ToLower(v)
-			}
-			if strings.Contains(lower, w) {
-				return true
-			}
+		if len(a.stopwords) > 0 && containsFold(v, a.stopwords) {
+			return true
 		}
 	}
 	return false
 }
 
-// builtinShapesOf returns the shapes of the built-in token detectors whose
-// prefix v starts with, spelled as the vendor spells it.
-func builtinShapesOf(v string) ([]builtinShape, bool) {
-	var out []builtinShape
+// builtinShapeFits reports whether v starts with the prefix of a built-in
+// token detector, spelled as the vendor spells it, and whether one such
+// detector's shape is v's.
+func builtinShapeFits(v string) (known, fits bool) {
 	for _, sh := range builtinTokenShapes {
 		if strings.HasPrefix(v, sh.prefix) {
-			out = append(out, sh)
+			known = true
+			if sh.shape(v) {
+				return true, true
+			}
 		}
 	}
-	return out, len(out) > 0
+	return known, false
 }
 
 // claimAllowlisted reports a token that an allowlist of a rule claiming
@@ -163,7 +155,7 @@ func claimAllowlisted(v string) bool {
 	if len(v) < claimKeyLen {
 		return false
 	}
-	for _, c := range vendorClaims()[string(asciiLower(v[:claimKeyLen]))] {
+	for _, c := range claimsOf(v) {
 		if !hasClaimPrefix(v, c) {
 			continue
 		}
@@ -175,6 +167,16 @@ func claimAllowlisted(v string) bool {
 		}
 	}
 	return false
+}
+
+// claimsOf returns the claims indexed by v's first bytes (v holds
+// claimKeyLen bytes or more).
+func claimsOf(v string) []vendorClaim {
+	var key [claimKeyLen]byte
+	for i := range key {
+		key[i] = asciiLowerByte(v[i])
+	}
+	return vendorClaims()[string(key[:])]
 }
 
 // builtinToken reports a value with the prefix of a built-in token
