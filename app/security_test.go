@@ -137,7 +137,7 @@ func TestKeysAndRedactionAsANewUser(t *testing.T) {
 	}
 
 	// The example a user would try first.
-	status, out = ingest(agentKeyA, "acme", "support", "t1", "email me at jane.doe@example.com, my AWS key is AKIAIOSFODNN7EXAMPLE")
+	status, out = ingest(agentKeyA, "acme", "support", "t1", "email me at jane.doe@example.com, my AWS key is AKIA4QZ7R2M6XK3PLW5N")
 	require.Equal(t, http.StatusOK, status)
 	require.Empty(t, out["errors"])
 	var audit struct {
@@ -203,7 +203,7 @@ func TestKeysAndRedactionAsANewUser(t *testing.T) {
 		_ = rows.Close()
 	}
 	require.Contains(t, dbText.String(), "[REDACTED:email]", "the search could find something")
-	for _, needle := range append(policytest.Needles(), "jane.doe@example.com", "AKIAIOSFODNN7EXAMPLE") {
+	for _, needle := range append(policytest.Needles(), "jane.doe@example.com", "AKIA4QZ7R2M6XK3PLW5N") {
 		require.NotContains(t, backendText.String(), needle)
 		require.NotContains(t, dbText.String(), needle)
 		require.NotContains(t, logs.String(), needle)

@@ -61,11 +61,16 @@ var keywordDetectors = []*keywordDetector{
 	{kind: KindEmail, keywords: []string{" dot ", "(dot)", "[dot]", "{dot}", "(at)", "[at]", "{at}"}, find: findObfuscatedEmail},
 	tokenDetector(KindAWSAccessKey, `(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}`, "akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "aipa"),
 	tokenDetector(KindGitHubToken, `(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`, "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-	tokenDetector(KindOpenAIKey, `sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`, "sk-"),
-	tokenDetector(KindSlackToken, `(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`, "xox", "xapp-"),
+	// sk-ant- is Anthropic's prefix, within OpenAI's.
+	checkedTokenDetector(KindOpenAIKey, `sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`, notAnthropicKey, "sk-"),
+	// Slack's tokens: the team's and user's ids (numbers of six digits or
+	// more) before the secret part; legacy workspace tokens (xoxa, xoxr)
+	// without them; refresh and configuration tokens (xoxe-1-…, xoxe.xoxp-1-…);
+	// app-level tokens.
+	tokenDetector(KindSlackToken, `(?:xox[abposre]-(?:\d-)?(?:\d{6,14}-){1,3}[A-Za-z0-9][A-Za-z0-9-]{7,}|xox[ar]-(?:\d-)?[A-Za-z0-9]{8,48}|xoxe-\d-[A-Za-z0-9]{140,}|xoxe\.xox[bp]-\d-[A-Za-z0-9]{20,}|xapp-\d-[A-Za-z0-9-]{10,})`, "xox", "xapp-"),
 	// An unsigned JWT (alg "none") ends with its second dot.
 	checkedTokenDetector(KindJWT, `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.(?:[A-Za-z0-9_-]{8,})?`, validJWT, "eyj"),
-	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
+	tokenDetector(KindAPIKey, `(?:AIza[0-9A-Za-z_-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-ant-[a-z]{3,5}\d\d-[A-Za-z0-9_-]{93}AA|glpat-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,})`,
 		"aiza", "sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk-ant-", "glpat-", "sg.", "npm_", "pypi-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_", "dor_v1_", "sq0atp-", "sq0csp-"),
 	{kind: KindJWT, keywords: []string{"eyj"}, find: findTwoPartJWT},
 	{kind: KindAPIKey, keywords: kubernetesSecretKinds, find: findKubernetesSecret},
@@ -102,7 +107,9 @@ func checkedTokenDetector(kind, pattern string, valid func(string) bool, keyword
 	if kind == KindAPIKey {
 		priority++ // sk-ant-… is an Anthropic key, not an OpenAI one
 	}
-	return &keywordDetector{kind: kind, keywords: keywords, token: true, find: func(s *scan, hit, _ int, out []finding) []finding {
+	whole := regexp.MustCompile(`\A(?:` + pattern + `)\z`)
+	shape := func(v string) bool { return whole.MatchString(v) && (valid == nil || valid(v)) }
+	return &keywordDetector{kind: kind, keywords: keywords, token: true, shape: shape, find: func(s *scan, hit, _ int, out []finding) []finding {
 		if hit > 0 && (isAlnum(s.text[hit-1]) || s.text[hit-1] == '-') {
 			return out // inside a longer run: "sk-sk-sk-…" is no key, and no tail of it either
 		}
@@ -118,6 +125,9 @@ func checkedTokenDetector(kind, pattern string, valid func(string) bool, keyword
 		return append(out, finding{start: hit, end: hit + m[1], kind: kind, priority: priority})
 	}}
 }
+
+// notAnthropicKey: a token with OpenAI's prefix that is not Anthropic's.
+func notAnthropicKey(v string) bool { return !strings.HasPrefix(v, "sk-ant-") }
 
 // authSchemes are the schemes of an Authorization header.
 var authSchemes = []string{"bearer", "basic", "token", "digest", "negotiate", "apikey", "api-key", "ntlm", "hawk", "aws4-hmac-sha256"}

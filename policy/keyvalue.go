@@ -755,7 +755,7 @@ func (s *scan) secretValue(k secretKey, start, end int, how valueReading) (findi
 	v := strings.TrimSpace(s.text[start:end])
 	switch {
 	case len(v) < 3, isPlaceholder(v), how == valueSetting && isTokenValue(v) && elidedAfter(s.text, end),
-		vendorRejects(v, judgeShape):
+		vendorRejects(v, judgeShape), keyShapeRejects(k.name, v):
 		return finding{}, false
 	case how == valueInProse && !looksLikeSecret(k, v):
 		return finding{}, false

@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Documentation values are not secrets. A memory of how to configure
 // something ("export OPENAI_API_KEY=sk-...xxxx", "postgres://USER:PASS@HOST")
@@ -56,7 +59,7 @@ var secretNameWords = map[string]bool{
 func isPlaceholder(v string) bool {
 	lv := strings.ToLower(v)
 	switch {
-	case placeholderWords[lv], isTemplate(v), isElided(v), hasMaskRun(v), isInstruction(lv), repeated(v),
+	case placeholderWords[lv], isTemplate(v), isElided(v), hasMaskRun(v), isInstruction(lv), repeated(v), isCountingFill(v),
 		hasPlaceholderSegment(lv), isKeyOfItsOwn(v), isSecretReference(lv), isYAMLTag(v):
 		return true
 	}
@@ -312,6 +315,44 @@ func repeated(v string) bool {
 	}
 	return true
 }
+
+// isCountingFill reports a value made up by counting: nothing but runs of
+// three or more letters or digits that count up, none twice ("abc",
+// "AbCeFG123", "abc-123"), whatever the case, joined by - _ or . only. (A block
+// repeated, "abcd1234abcd1234", is how test data stands for a key of that
+// length: it is read as one.)
+func isCountingFill(v string) bool {
+	var runs [8]string
+	n, run := 0, 0
+	for i := 0; i <= len(v); i++ {
+		c := byte(0)
+		if i < len(v) {
+			c = asciiLowerByte(v[i])
+		}
+		if isAlnum(c) && run > 0 && c == asciiLowerByte(v[i-1])+1 {
+			run++
+			continue
+		}
+		if run > 0 {
+			r := v[i-run : i]
+			if run < minCountingRun || n == len(runs) || slices.ContainsFunc(runs[:n], func(o string) bool { return strings.EqualFold(o, r) }) {
+				return false
+			}
+			runs[n], n = r, n+1
+			run = 0
+		}
+		switch {
+		case isAlnum(c):
+			run = 1
+		case c != 0 && c != '-' && c != '_' && c != '.':
+			return false // "abcd efgh ijkl mnop" is how an app password is written
+		}
+	}
+	return n > 0
+}
+
+// minCountingRun is the shortest run that counts up ("abc", "123").
+const minCountingRun = 3
 
 // isDocumentationValue reports a vendor token shown as documentation shows
 // one: elided, masked with x, * or #, or an instruction (sk-...xxxx,

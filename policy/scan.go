@@ -45,6 +45,9 @@ type keywordDetector struct {
 	// token: the keywords are the prefixes of a vendor's tokens, whose
 	// shape the detector knows.
 	token bool
+	// shape reports whether a whole value is one of the vendor's tokens
+	// (token detectors only).
+	shape func(v string) bool
 	find  func(s *scan, hit, hitEnd int, out []finding) []finding
 }
 

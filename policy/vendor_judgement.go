@@ -48,10 +48,25 @@ var vendorClaims = sync.OnceValue(func() map[string][]vendorClaim {
 // (lower-case): the vendors whose token shapes the engine knows itself.
 var builtinTokenPrefixes []string
 
+// builtinTokenShapes are the built-in token detectors' shapes by their
+// lower-case prefixes ("xox", "sk-", "pypi-"): a value spelled with one is
+// held to the detector's shape.
+var builtinTokenShapes []builtinShape
+
+type builtinShape struct {
+	prefix string
+	shape  func(v string) bool
+}
+
 func init() {
 	for _, d := range keywordDetectors {
 		if d.token {
 			builtinTokenPrefixes = append(builtinTokenPrefixes, d.keywords...)
+			for _, kw := range d.keywords {
+				if d.shape != nil && kw == strings.ToLower(kw) {
+					builtinTokenShapes = append(builtinTokenShapes, builtinShape{prefix: kw, shape: d.shape})
+				}
+			}
 		}
 	}
 }
@@ -62,21 +77,39 @@ type judgement int
 const (
 	// judgeExamples: the published examples only (a built-in token).
 	judgeExamples judgement = iota
-	// judgeShape: also the shape a claiming rule gives a key's value,
-	// unless a built-in token detector knows the vendor.
+	// judgeShape: also the shape a claiming rule or built-in token
+	// detector gives a key's value.
 	judgeShape
 )
 
-// vendorRejects reports a value the rule set says is no secret.
+// vendorRejects reports a value the rule set says is no secret: a
+// published example, one its vendor's allowlists hold (AWS's documented
+// keys end in EXAMPLE), or, judged as a key's value, one holding a stop
+// word of the global allowlist or spelled with a vendor's prefix that none
+// of the vendor's shapes accepts.
 func vendorRejects(v string, how judgement) bool {
-	if publishedExample(v) {
+	if publishedExample(v) || claimAllowlisted(v) {
 		return true
 	}
-	if how != judgeShape || !isTokenValue(v) || builtinToken(v) {
+	if how != judgeShape {
+		return false
+	}
+	if globalStopword(v) {
+		return true
+	}
+	if !isTokenValue(v) {
 		return false
 	}
 	claimed := false
-	for _, c := range vendorClaims()[string(asciiLower(v[:claimKeyLen]))] {
+	switch known, fits := builtinShapeFits(v); {
+	case known && fits:
+		return false
+	case known:
+		claimed = true
+	case builtinToken(v):
+		return false
+	}
+	for _, c := range claimsOf(v) {
 		if !hasClaimPrefix(v, c) {
 			continue
 		}
@@ -86,6 +119,64 @@ func vendorRejects(v string, how judgement) bool {
 		claimed = true
 	}
 	return claimed
+}
+
+// globalStopword reports a value holding one of the stop words of the rule
+// set's global allowlist (the alphabet in order): made up, whatever key it
+// is given to.
+func globalStopword(v string) bool {
+	for _, a := range vendorGlobal() {
+		if len(a.stopwords) > 0 && containsFold(v, a.stopwords) {
+			return true
+		}
+	}
+	return false
+}
+
+// builtinShapeFits reports whether v starts with the prefix of a built-in
+// token detector, spelled as the vendor spells it, and whether one such
+// detector's shape is v's.
+func builtinShapeFits(v string) (known, fits bool) {
+	for _, sh := range builtinTokenShapes {
+		if strings.HasPrefix(v, sh.prefix) {
+			known = true
+			if sh.shape(v) {
+				return true, true
+			}
+		}
+	}
+	return known, false
+}
+
+// claimAllowlisted reports a token that an allowlist of a rule claiming
+// its prefix holds: the rule set's knowledge of published values applies
+// to the tokens the built-in detectors find too.
+func claimAllowlisted(v string) bool {
+	if len(v) < claimKeyLen {
+		return false
+	}
+	for _, c := range claimsOf(v) {
+		if !hasClaimPrefix(v, c) {
+			continue
+		}
+		r := compiledVendorRules[c.rule]()
+		for _, a := range r.allow[len(r.allow)-len(r.allowlists):] {
+			if a.allows(v, v, 0, len(v)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// claimsOf returns the claims indexed by v's first bytes (v holds
+// claimKeyLen bytes or more).
+func claimsOf(v string) []vendorClaim {
+	var key [claimKeyLen]byte
+	for i := range key {
+		key[i] = asciiLowerByte(v[i])
+	}
+	return vendorClaims()[string(key[:])]
 }
 
 // builtinToken reports a value with the prefix of a built-in token

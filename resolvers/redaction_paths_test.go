@@ -170,7 +170,7 @@ func TestIDsHoldingSecretsAreRefused(t *testing.T) {
 		for field, value := range map[string]string{
 			"sessionId":      "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
 			"turnId":         "turn-" + leakedCardRaw,
-			"idempotencyKey": "AKIAIOSFODNN7EXAMPLE",
+			"idempotencyKey": "AKIA4QZ7R2M6XK3PLW5N",
 			"sourceEventId":  "password=hunter2!",
 			"agentId":        "agent-" + ownBackendKey,
 			"requestId":      "DE89370400440532013000",
@@ -264,7 +264,7 @@ func TestFeedbackTextIsRedacted(t *testing.T) {
 			"workspaceId": "ws", "userId": "u1", "agentId": "a1", "namespace": "team/alpha", "memoryRefId": ing.IngestConversationTurn.Refs[0].ID,
 			"feedbackType": "CORRECTION", "correction": "my favourite colour is green, card " + leakedCard, "comment": "ask jane.doe@example.com",
 		}}, &fb)
-		h.data(t, `mutation($id: ID!) { reviewMemoryFeedback(input: {id: $id, decision: ACCEPT, reason: "approved, see key AKIAIOSFODNN7EXAMPLE"}) { feedback { status } } }`,
+		h.data(t, `mutation($id: ID!) { reviewMemoryFeedback(input: {id: $id, decision: ACCEPT, reason: "approved, see key AKIA4QZ7R2M6XK3PLW5N"}) { feedback { status } } }`,
 			map[string]any{"id": fb.RecordMemoryFeedback.Feedback.ID}, &struct{}{})
 		h.data(t, `mutation { processOutbox { processedCount } }`, nil, &struct{}{})
 
@@ -273,7 +273,7 @@ func TestFeedbackTextIsRedacted(t *testing.T) {
 			stored.WriteString(strings.Join(dumpTable(t, db, table), "\n"))
 		}
 		require.Contains(t, stored.String(), "my favourite colour is green, card [REDACTED:payment_card]", "the corrected memory")
-		for _, needle := range []string{leakedCard, leakedCardRaw, "jane.doe@example.com", "AKIAIOSFODNN7EXAMPLE"} {
+		for _, needle := range []string{leakedCard, leakedCardRaw, "jane.doe@example.com", "AKIA4QZ7R2M6XK3PLW5N"} {
 			require.NotContains(t, stored.String(), needle)
 		}
 	})

@@ -10,7 +10,7 @@ var Corpus = map[string][]string{
 	"payment_card":   {"4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005"},
 	"iban":           {"DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"},
 	"ip_address":     {"192.168.10.42", "2001:db8:85a3::8a2e:370:7334"},
-	"aws_access_key": {"AKIAIOSFODNN7EXAMPLE"},
+	"aws_access_key": {"AKIA4QZ7R2M6XK3PLW5N"},
 	"github_token":   {"ghp_abcdefghijklmnopqrstuvwxyzABCDEF0123", "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"},
 	"openai_key":     {"sk-proj-abcdefghijklmnopqrstuvwxyz012345"},
 	"slack_token":    {"xoxb-123456789012-abcdefghijklmnop"},
