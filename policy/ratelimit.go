@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -36,7 +37,7 @@ func NewLimiter(rates map[string]Rate) *Limiter {
 }
 
 // Allow implements gateway.RateLimiter.
-func (l *Limiter) Allow(key, op string) (bool, time.Duration) {
+func (l *Limiter) Allow(_ context.Context, key, op string) (bool, time.Duration) {
 	r, ok := l.rates[op]
 	if !ok || r.PerSecond <= 0 {
 		return true, 0
