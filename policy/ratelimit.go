@@ -25,6 +25,7 @@ type Rate struct {
 type Limiter struct {
 	rates   map[string]Rate
 	buckets *lru.Cache[string, *rate.Limiter]
+	now     func() time.Time
 }
 
 var _ gateway.RateLimiter = (*Limiter)(nil)
@@ -32,8 +33,13 @@ var _ gateway.RateLimiter = (*Limiter)(nil)
 // NewLimiter builds a limiter with a rate per operation
 // (gateway.LimitIngest, gateway.LimitRetrieve).
 func NewLimiter(rates map[string]Rate) *Limiter {
+	return NewLimiterWithClock(rates, time.Now)
+}
+
+// NewLimiterWithClock is NewLimiter on the given clock.
+func NewLimiterWithClock(rates map[string]Rate, clock func() time.Time) *Limiter {
 	buckets, _ := lru.New[string, *rate.Limiter](limiterCacheSize)
-	return &Limiter{rates: rates, buckets: buckets}
+	return &Limiter{rates: rates, buckets: buckets, now: clock}
 }
 
 // Allow implements gateway.RateLimiter.
@@ -50,9 +56,10 @@ func (l *Limiter) Allow(_ context.Context, key, op string) (bool, time.Duration)
 			bucket = prev
 		}
 	}
-	res := bucket.Reserve()
-	if delay := res.Delay(); delay > 0 {
-		res.Cancel()
+	now := l.now()
+	res := bucket.ReserveN(now, 1)
+	if delay := res.DelayFrom(now); delay > 0 {
+		res.CancelAt(now)
 		return false, delay
 	}
 	return true, 0

@@ -4,8 +4,11 @@
 -- by its process under a lease the process renews (a killed process's rows
 -- expire). Times are unix microseconds, so that both dialects do the
 -- bucket's arithmetic alike. Only new tables: the previous release never
--- reads them.
-CREATE TABLE rate_limit_buckets (
+-- reads them. UNLOGGED: a lease is a commit on the request path, and one
+-- that writes no WAL waits for no flush (about a tenth of the time); after
+-- a server crash or a failover the buckets start full again and the
+-- processes record their live slots again at their next renewal.
+CREATE UNLOGGED TABLE rate_limit_buckets (
     principal      text NOT NULL,
     operation      text NOT NULL,
     -- tokens left after the last lease; granted is what that lease took.
@@ -15,7 +18,7 @@ CREATE TABLE rate_limit_buckets (
     PRIMARY KEY (principal, operation)
 );
 --bun:split
-CREATE TABLE subscription_slots (
+CREATE UNLOGGED TABLE subscription_slots (
     id            text PRIMARY KEY,
     principal     text NOT NULL,
     holder        text NOT NULL,
