@@ -211,20 +211,30 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 
 			MaxSubscriptionsPerPrincipal: cfg.MaxSubsPrincipal,
 		},
-		Env:       env,
-		Publisher: hub,
-		Watcher:   hub,
-		Redactor:  p.redactor,
-		Limiter: policy.NewLimiter(map[string]policy.Rate{
-			gateway.LimitIngest:   {PerSecond: cfg.IngestRate, Burst: cfg.IngestBurst},
-			gateway.LimitRetrieve: {PerSecond: cfg.RetrieveRate, Burst: cfg.RetrieveBurst},
-			gateway.LimitHealth:   {PerSecond: cfg.HealthRate, Burst: cfg.HealthBurst},
-		}),
+		Env:            env,
+		Publisher:      hub,
+		Watcher:        hub,
+		Redactor:       p.redactor,
 		Anonymous:      anonymous(p.keyring),
 		Observer:       tel,
 		FeedbackPolicy: p.feedback,
 		Webhooks:       store,
 		URLGuard:       p.guard,
+	}
+	rates := map[string]policy.Rate{
+		gateway.LimitIngest:   {PerSecond: cfg.IngestRate, Burst: cfg.IngestBurst},
+		gateway.LimitRetrieve: {PerSecond: cfg.RetrieveRate, Burst: cfg.RetrieveBurst},
+		gateway.LimitHealth:   {PerSecond: cfg.HealthRate, Burst: cfg.HealthBurst},
+	}
+	var slots *gateway.SharedSubscriptions
+	if deploymentLimits(cfg, db) {
+		// Counted in the database, so that the limits hold for every
+		// process sharing it, not for each.
+		opts.Limiter = policy.NewSharedLimiter(policy.SharedLimiterOptions{Rates: rates, Store: store, Logger: logger})
+		slots = gateway.NewSharedSubscriptions(store, gateway.SharedSubscriptionsConfig{Lease: cfg.SubscriptionLease}, env)
+		opts.Subscriptions = slots
+	} else {
+		opts.Limiter = policy.NewLimiter(rates)
 	}
 	// Built in dependency order: the executor, the worker that runs it, and
 	// the service, which wakes the worker and drains through it.
@@ -263,6 +273,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 
 	// The background components, in the order they start.
 	a.components.Add("job hub", hub)
+	if slots != nil {
+		a.components.Add("subscription slots", slots)
+	}
 	if db.Notifies() {
 		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}
 		if a.worker != nil {
@@ -385,6 +398,20 @@ func (a *app) backendNames() []backendtype.Backend {
 		names = append(names, b.Name())
 	}
 	return names
+}
+
+// deploymentLimits reports whether limits are counted in the database
+// (LIMITS_SCOPE): by default on PostgreSQL, which several processes share,
+// and not on SQLite, which one process owns.
+func deploymentLimits(cfg config, db *persistence.DB) bool {
+	switch cfg.LimitsScope {
+	case limitsScopeDeployment:
+		return true
+	case limitsScopeProcess:
+		return false
+	default:
+		return db.SQLitePath == ""
+	}
 }
 
 func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*persistence.DB, error) {

@@ -59,6 +59,11 @@ type config struct {
 	MaxAliases        int
 	MaxSubsConnection int
 	MaxSubsPrincipal  int
+	// LimitsScope is where rate limits and the per-principal subscription
+	// cap are counted: process, deployment, or auto (deployment on
+	// PostgreSQL, process on SQLite).
+	LimitsScope       string
+	SubscriptionLease time.Duration
 	WebsocketInit     time.Duration
 	LocalBackend      bool
 	OpenVikingURL     string
@@ -252,6 +257,8 @@ func settings(cfg *config) []setting {
 		{"max-subscriptions-per-connection", "MAX_SUBSCRIPTIONS_PER_CONNECTION", "live operations one websocket may hold, over either subprotocol (graphql-transport-ws or the legacy graphql-ws)", strconv.Itoa(resolvers.MaxSubscriptionsPerConnectionDefault), integer(&cfg.MaxSubsConnection)},
 		{"websocket-init-timeout", "WEBSOCKET_INIT_TIMEOUT", "how long a websocket may stay without connection_init (graphql-transport-ws closes it with 4408)", "10s", duration(&cfg.WebsocketInit)},
 		{"max-subscriptions-per-principal", "MAX_SUBSCRIPTIONS_PER_PRINCIPAL", "live subscriptions one key may hold over every connection", strconv.Itoa(gateway.MaxSubscriptionsPerPrincipalDefault), integer(&cfg.MaxSubsPrincipal)},
+		{"limits-scope", "LIMITS_SCOPE", "where per-principal rate limits and MAX_SUBSCRIPTIONS_PER_PRINCIPAL are counted: deployment (in the database, over every process sharing it), process (in each process's memory), or auto (deployment on PostgreSQL, process on SQLite)", limitsScopeAuto, oneOf(&cfg.LimitsScope, limitsScopeAuto, limitsScopeDeployment, limitsScopeProcess)},
+		{"subscription-lease", "SUBSCRIPTION_LEASE", "with deployment-wide limits, how long a subscription's place outlives a process killed without shutting down (renewed every third of it)", gateway.SubscriptionLeaseDefault.String(), duration(&cfg.SubscriptionLease)},
 		{"local-backend", "LOCAL_BACKEND", "enable the built-in local backend", "true", boolean(&cfg.LocalBackend)},
 		{"openviking-url", "OPENVIKING_URL", "OpenViking base URL; enables the OpenViking backend", "", str(&cfg.OpenVikingURL)},
 		{"openviking-api-key", "OPENVIKING_API_KEY", "OpenViking API key (the root key in trusted mode)", "", str(&cfg.OpenVikingKey)},
@@ -303,6 +310,13 @@ func settings(cfg *config) []setting {
 		{"trace-sample-ratio", "TRACE_SAMPLE_RATIO", "share of new traces recorded (a caller's sampling decision is kept)", "1", ratio(&cfg.TraceSampleRatio)},
 	}
 }
+
+// Where limits are counted (LIMITS_SCOPE).
+const (
+	limitsScopeAuto       = "auto"
+	limitsScopeDeployment = "deployment"
+	limitsScopeProcess    = "process"
+)
 
 // The APIs an EverMemOS URL may speak (EVERMEMOS_API).
 const (

@@ -196,6 +196,8 @@ type Service struct {
 	urlGuard      URLGuard
 	ingests       singleflight.Group
 	subscriptions subscriptionCounts
+	// admitter, when set, decides subscription places over the deployment.
+	admitter SubscriptionAdmitter
 	// documentsOnly tells the keys restricted to trusted GraphQL documents.
 	documentsOnly func(Principal) bool
 	// health is the last round of backend health probes.
@@ -227,6 +229,10 @@ type Options struct {
 	Redactor Redactor
 	// Limiter rate-limits ingest and retrieval per principal; nil: no limit.
 	Limiter RateLimiter
+	// Subscriptions decides whether a principal may hold one more live
+	// subscription (SharedSubscriptions: over every process); nil counts
+	// this process's subscriptions.
+	Subscriptions SubscriptionAdmitter
 	// Observer watches every backend call (metrics, tracing); nil: none.
 	Observer CallObserver
 	// FeedbackPolicy says which feedback is accepted without review; nil
@@ -258,6 +264,7 @@ func NewService(opts Options) (*Service, error) {
 		publisher:      opts.Publisher,
 		watcher:        opts.Watcher,
 		limiter:        opts.Limiter,
+		admitter:       opts.Subscriptions,
 		validate:       newValidator(),
 		feedbackPolicy: DefaultFeedbackPolicy,
 		webhooks:       opts.Webhooks,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -32,7 +33,8 @@ type JobWatch interface {
 var errNoWatcher = errors.New("job subscriptions are not available in this process")
 
 // MaxSubscriptionsPerPrincipalDefault bounds the live subscriptions of one
-// key, over every connection and transport.
+// key, over every connection and transport (and, with a shared
+// SubscriptionAdmitter, over every process).
 const MaxSubscriptionsPerPrincipalDefault = 1_000
 
 // TooManySubscriptionsError refuses a subscription over a cap.
@@ -111,7 +113,21 @@ func (s *Service) AdmitSubscriber(ctx context.Context) (release func(), err erro
 	if err != nil {
 		return nil, err
 	}
-	return s.subscriptions.acquire(p.Name, s.cfg.MaxSubscriptionsPerPrincipal)
+	if s.admitter == nil {
+		return s.subscriptions.acquire(p.Name, s.cfg.MaxSubscriptionsPerPrincipal)
+	}
+	// The shared count decides; this process's own count only feeds
+	// LiveSubscriptions.
+	shared, err := s.admitter.Acquire(ctx, p.Name, s.cfg.MaxSubscriptionsPerPrincipal)
+	if err != nil {
+		return nil, err
+	}
+	local, err := s.subscriptions.acquire(p.Name, math.MaxInt)
+	if err != nil {
+		shared()
+		return nil, err
+	}
+	return func() { local(); shared() }, nil
 }
 
 // LiveSubscriptions is the number of subscribers holding a place.

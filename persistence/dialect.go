@@ -31,6 +31,13 @@ type sqlDialect interface {
 	// lockJobs serialises transactions that change the same jobs, in id
 	// order (the lock order everywhere: jobs, then events).
 	lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string) error
+	// lockPrincipalSlots serialises transactions that take subscription
+	// slots of one principal.
+	lockPrincipalSlots(ctx context.Context, tx bun.Tx, principal string) error
+	// least and greatest name the functions of the smallest and the
+	// largest of their arguments.
+	least() string
+	greatest() string
 	// lockClaim adds the row locking of a claim's pick of due events.
 	lockClaim(pick *bun.SelectQuery) *bun.SelectQuery
 	// inSubquery matches column against the ids a subquery (the one

@@ -96,6 +96,23 @@ func (postgresDialect) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string)
 	return nil
 }
 
+// slotLockSeed separates the subscription slots' advisory locks from the
+// jobs' and from other users of advisory locks.
+const slotLockSeed = 0x6d677773756273 // "mgwsubs"
+
+// lockPrincipalSlots takes a transaction-scoped advisory lock on the
+// principal: the count of its slots and the insert of one more are then
+// one step for concurrent takers in every process.
+func (postgresDialect) lockPrincipalSlots(ctx context.Context, tx bun.Tx, principal string) error {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, ?))", principal, slotLockSeed); err != nil {
+		return fmt.Errorf("error locking subscription slots: %w", err)
+	}
+	return nil
+}
+
+func (postgresDialect) least() string    { return "LEAST" }
+func (postgresDialect) greatest() string { return "GREATEST" }
+
 // lockClaim: concurrent workers skip the rows others hold.
 func (postgresDialect) lockClaim(pick *bun.SelectQuery) *bun.SelectQuery {
 	return pick.For("UPDATE SKIP LOCKED")

@@ -34,6 +34,12 @@ func (sqliteDialect) notifyJobs(context.Context, bun.Tx, []gateway.CommitJob) er
 
 func (sqliteDialect) lockJobs(context.Context, bun.Tx, []string) error { return nil }
 
+func (sqliteDialect) lockPrincipalSlots(context.Context, bun.Tx, string) error { return nil }
+
+// least and greatest: SQLite's min and max of several arguments.
+func (sqliteDialect) least() string    { return "min" }
+func (sqliteDialect) greatest() string { return "max" }
+
 func (sqliteDialect) lockClaim(pick *bun.SelectQuery) *bun.SelectQuery { return pick }
 
 func (sqliteDialect) inSubquery(column string) string { return column + " IN (?)" }

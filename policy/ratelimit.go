@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -24,6 +25,7 @@ type Rate struct {
 type Limiter struct {
 	rates   map[string]Rate
 	buckets *lru.Cache[string, *rate.Limiter]
+	now     func() time.Time
 }
 
 var _ gateway.RateLimiter = (*Limiter)(nil)
@@ -31,12 +33,17 @@ var _ gateway.RateLimiter = (*Limiter)(nil)
 // NewLimiter builds a limiter with a rate per operation
 // (gateway.LimitIngest, gateway.LimitRetrieve).
 func NewLimiter(rates map[string]Rate) *Limiter {
+	return NewLimiterWithClock(rates, time.Now)
+}
+
+// NewLimiterWithClock is NewLimiter on the given clock.
+func NewLimiterWithClock(rates map[string]Rate, clock func() time.Time) *Limiter {
 	buckets, _ := lru.New[string, *rate.Limiter](limiterCacheSize)
-	return &Limiter{rates: rates, buckets: buckets}
+	return &Limiter{rates: rates, buckets: buckets, now: clock}
 }
 
 // Allow implements gateway.RateLimiter.
-func (l *Limiter) Allow(key, op string) (bool, time.Duration) {
+func (l *Limiter) Allow(_ context.Context, key, op string) (bool, time.Duration) {
 	r, ok := l.rates[op]
 	if !ok || r.PerSecond <= 0 {
 		return true, 0
@@ -49,9 +56,10 @@ func (l *Limiter) Allow(key, op string) (bool, time.Duration) {
 			bucket = prev
 		}
 	}
-	res := bucket.Reserve()
-	if delay := res.Delay(); delay > 0 {
-		res.Cancel()
+	now := l.now()
+	res := bucket.ReserveN(now, 1)
+	if delay := res.DelayFrom(now); delay > 0 {
+		res.CancelAt(now)
 		return false, delay
 	}
 	return true, 0

@@ -302,6 +302,8 @@ func TestChartRefusesWhatCannotWork(t *testing.T) {
 			"nothing would run the worker, so the outbox would never drain"},
 		{"a second source of the shutdown timeout", []string{"--set", "env.SHUTDOWN_TIMEOUT=1m"},
 			"set shutdown.timeoutSeconds, not env.SHUTDOWN_TIMEOUT"},
+		{"a second source of the limits' scope", []string{"--set", "env.LIMITS_SCOPE=process"},
+			"set limits.scope, not env.LIMITS_SCOPE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -309,6 +311,11 @@ func TestChartRefusesWhatCannotWork(t *testing.T) {
 			require.Error(t, err, string(out))
 			require.Contains(t, string(out), tc.want)
 		})
+	}
+
+	// A key's limits hold for the release, however many API pods run.
+	for _, d := range byKind(render(t, helm, "--set", "secrets.existingSecret=mg"))["Deployment"] {
+		require.Equal(t, "deployment", env(container(t, d))["LIMITS_SCOPE"], d.Metadata.Name)
 	}
 
 	// Either switch alone is enough: the worker Deployment, or the API pods.

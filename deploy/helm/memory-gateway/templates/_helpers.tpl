@@ -73,6 +73,8 @@ memory-gateway/metrics: "true"
 {{- end }}
 - name: LOG_FORMAT
   value: json
+- name: LIMITS_SCOPE
+  value: {{ .Values.limits.scope | quote }}
 - name: SHUTDOWN_TIMEOUT
   value: "{{ .Values.shutdown.timeoutSeconds }}s"
 {{- range $name, $value := .Values.env }}
