@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -152,4 +153,105 @@ func backgroundBusy(ctx context.Context) (float64, error) {
 		return 0, nil
 	}
 	return (after.machineBusy - before.machineBusy) / total, nil
+}
+
+// postgresCPU is the CPU seconds used so far by each PostgreSQL process on
+// the machine (by pid), read from /proc.
+func postgresCPU() map[int]float64 {
+	out := map[int]float64{}
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, comm := range comms {
+		name, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(name)) != "postgres" {
+			continue
+		}
+		pid := filepath.Base(filepath.Dir(comm))
+		if seconds, err := processCPU(pid); err == nil {
+			out[atoi(pid)] = seconds
+		}
+	}
+	return out
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// cpuSnapshot is the cumulative CPU time of the machine, of some gateway
+// processes, of PostgreSQL and of the bench at one moment.
+type cpuSnapshot struct {
+	at        time.Time
+	counters  cpuCounters
+	processes []float64
+	postgres  map[int]float64
+}
+
+// takeSnapshot reads the CPU time of the machine, of the processes pids, of
+// every PostgreSQL process and of the bench.
+func takeSnapshot(pids []int) (cpuSnapshot, error) {
+	s := cpuSnapshot{at: time.Now(), postgres: postgresCPU()}
+	var err error
+	if s.counters, err = readCPU(0); err != nil {
+		return s, err
+	}
+	for _, pid := range pids {
+		seconds, err := processCPU(strconv.Itoa(pid))
+		if err != nil {
+			return s, err
+		}
+		s.processes = append(s.processes, seconds)
+	}
+	return s, nil
+}
+
+// CPUSplit divides the CPU time between two snapshots by operations, in
+// microseconds per operation.
+type CPUSplit struct {
+	MachineMicros float64 `json:"machineMicros"`
+	// ProcessMicros is each gateway process's; GatewayMicros their sum.
+	ProcessMicros []float64 `json:"processMicros"`
+	GatewayMicros float64   `json:"gatewayMicros"`
+	// PostgresMicros counts every postgres process of the machine:
+	// processes that started meanwhile count whole, those that ended are
+	// left out.
+	PostgresMicros float64 `json:"postgresMicros"`
+	// BenchMicros is the bench process (load generator, fake backends).
+	BenchMicros float64 `json:"benchMicros"`
+	// RestMicros is everything else: the kernel, other tenants.
+	RestMicros float64 `json:"restMicros"`
+	// CoresBusy is the busy CPU seconds per wall-clock second.
+	CoresBusy float64 `json:"coresBusy"`
+	// PostgresCores is PostgreSQL's CPU seconds per wall-clock second.
+	PostgresCores float64 `json:"postgresCores"`
+	// ProcessCores is each gateway process's CPU seconds per wall-clock
+	// second.
+	ProcessCores []float64 `json:"processCores"`
+}
+
+func splitCPU(before, after cpuSnapshot, n int) CPUSplit {
+	per := func(seconds float64) float64 { return seconds * 1e6 / float64(max(n, 1)) }
+	wall := after.at.Sub(before.at).Seconds()
+	busy := after.counters.machineBusy - before.counters.machineBusy
+	var pg float64
+	for pid, t := range after.postgres {
+		pg += max(0, t-before.postgres[pid])
+	}
+	bench := after.counters.self - before.counters.self
+	out := CPUSplit{MachineMicros: per(busy), PostgresMicros: per(pg), BenchMicros: per(bench)}
+	var gateway float64
+	for i := range min(len(before.processes), len(after.processes)) {
+		d := after.processes[i] - before.processes[i]
+		gateway += d
+		out.ProcessMicros = append(out.ProcessMicros, per(d))
+		if wall > 0 {
+			out.ProcessCores = append(out.ProcessCores, d/wall)
+		}
+	}
+	out.GatewayMicros = per(gateway)
+	out.RestMicros = per(busy - gateway - pg - bench)
+	if wall > 0 {
+		out.CoresBusy, out.PostgresCores = busy/wall, pg/wall
+	}
+	return out
 }

@@ -176,7 +176,7 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 	if err := db.Migrate(ctx, slog.New(slog.DiscardHandler)); err != nil {
 		return drainRun{}, err
 	}
-	if err := seedOutbox(ctx, db, n); err != nil {
+	if err := seedOutbox(ctx, db, n, backendtype.BackendEverMemOS, time.Now().UTC().Add(-time.Minute)); err != nil {
 		return drainRun{}, err
 	}
 	if err := e.checkpoint(ctx); err != nil {
@@ -230,9 +230,9 @@ func (e *env) drainOutbox(ctx context.Context, n, conc int) (drainRun, error) {
 		CPUMicrosPerEvent: float64(cpu.Microseconds()) / float64(n)}, nil
 }
 
-// seedOutbox inserts n jobs with one pending event each, as
-// worker/bench_test.go does.
-func seedOutbox(ctx context.Context, db *persistence.DB, n int) error {
+// seedOutbox inserts n jobs with one pending event each for backend, due at
+// dueAt, as worker/bench_test.go does.
+func seedOutbox(ctx context.Context, db *persistence.DB, n int, backend backendtype.Backend, dueAt time.Time) error {
 	now := time.Now().UTC().Add(-time.Minute)
 	for start := 0; start < n; start += drainSeedChunk {
 		var jobs []gateway.CommitJob
@@ -245,8 +245,8 @@ func seedOutbox(ctx context.Context, db *persistence.DB, n int) error {
 				Metadata: gateway.Metadata{}, CreatedAt: now, UpdatedAt: now,
 			}
 			jobs = append(jobs, job)
-			ev := pt.Event(job, backendtype.BackendEverMemOS)
-			ev.NextRetryAt, ev.CreatedAt, ev.UpdatedAt = now, now, now
+			ev := pt.Event(job, backend)
+			ev.NextRetryAt, ev.CreatedAt, ev.UpdatedAt = dueAt, now, now
 			events = append(events, ev)
 		}
 		if err := persistence.SeedCommitJobs(ctx, db, jobs, events); err != nil {

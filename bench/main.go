@@ -42,6 +42,17 @@
 //	               calls per point) as one user's history grows to 100, 1,000
 //	               and 10,000 turns among other users', on SQLite and
 //	               PostgreSQL; baseline: the same search at 100 turns.
+//	scaleout       on one PostgreSQL, -scaleout-processes (1,2,3) worker
+//	               processes (the worker command) draining -scaleout-events
+//	               held-back events, released at once, of a fake OpenViking
+//	               in the bench that finishes every commit at once: events/s,
+//	               Go CPU per event over the workers, PostgreSQL CPU per
+//	               event, cores busy and NOTIFY counts, every event checked
+//	               done exactly once; then -scaleout-subscribers subscribers
+//	               spread over as many serve processes, commits through the
+//	               first: p50/p99 delivery. Baseline: the fewest processes;
+//	               target: more worker processes never drain slower. The
+//	               notes say, from the figures, what bounds each.
 //
 // Where a figure is bound by CPU, the notes split the machine's CPU time per
 // operation between the server, the load generator (the bench itself or
@@ -68,6 +79,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/memory-gateway/memory-gateway/worker"
 )
 
 // Flag defaults.
@@ -87,6 +100,9 @@ const (
 	defaultEverMemOSLatency     = 50 * time.Millisecond
 	defaultDashboardRuns        = 200
 	defaultDashboardSizes       = "10,50"
+	defaultScaleoutEvents       = 20_000
+	defaultScaleoutProcesses    = "1,2,3"
+	defaultScaleoutSubscribers  = 300
 )
 
 // config is the parsed command line.
@@ -111,6 +127,10 @@ type config struct {
 	dashboardRuns        int
 	dashboardSizes       []int
 	pprofDir             string
+	scaleoutEvents       int
+	scaleoutProcesses    []int
+	scaleoutSubscribers  int
+	scaleoutConcurrency  int
 }
 
 // scenario is one benchmark of the suite.
@@ -128,6 +148,7 @@ var scenarios = []scenario{
 	{"retrieval", runRetrieval},
 	{"dashboard", runDashboard},
 	{"recall-growth", runRecallGrowth},
+	{"scaleout", runScaleout},
 }
 
 func main() {
@@ -206,14 +227,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func parseFlags(args []string, output io.Writer) (config, error) {
 	var cfg config
-	var only, levels, sizes string
+	var only, levels, sizes, processes string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.adminURL, "database-url", defaultAdminURL, "admin connection used to (re)create the bench database")
 	fs.StringVar(&cfg.database, "database", defaultDatabase, "name of the bench database, dropped and re-created every run")
 	fs.StringVar(&cfg.out, "out", "bench-results.json", "JSON results path")
 	fs.StringVar(&cfg.markdown, "markdown", "bench-results.md", "markdown results path")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all): ingest, drain, commit, subscriptions, retrieval, dashboard, recall-growth")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all): ingest, drain, commit, subscriptions, retrieval, dashboard, recall-growth, scaleout")
 	fs.DurationVar(&cfg.duration, "duration", defaultDuration, "duration of each ingest level (gateway and pgbench alike)")
 	fs.StringVar(&levels, "levels", defaultLevels, "ingest client counts")
 	fs.StringVar(&cfg.pgbench, "pgbench", "pgbench", "pgbench binary")
@@ -228,6 +249,10 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.DurationVar(&cfg.everMemOSLatency, "evermemos-latency", defaultEverMemOSLatency, "fixed latency of the fake EverMemOS")
 	fs.IntVar(&cfg.dashboardRuns, "dashboard-runs", defaultDashboardRuns, "dashboard queries timed")
 	fs.StringVar(&sizes, "dashboard-sizes", defaultDashboardSizes, "committed jobs per dashboard workspace; the largest is timed")
+	fs.IntVar(&cfg.scaleoutEvents, "scaleout-events", defaultScaleoutEvents, "events drained by each process count of the scaleout scenario")
+	fs.StringVar(&processes, "scaleout-processes", defaultScaleoutProcesses, "process counts of the scaleout scenario; the smallest is the baseline")
+	fs.IntVar(&cfg.scaleoutSubscribers, "scaleout-subscribers", defaultScaleoutSubscribers, "websocket subscribers spread over the serve processes of the scaleout scenario")
+	fs.IntVar(&cfg.scaleoutConcurrency, "scaleout-worker-concurrency", worker.ConcurrencyPerBackendDefault, "WORKER_CONCURRENCY of each worker process of the scaleout scenario")
 	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start servers with PPROF=true and save here the CPU profile of the 16-client ingest level and the heap of the subscriptions server with every subscriber subscribed")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -245,6 +270,11 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	if cfg.dashboardSizes, err = parseInts("dashboard-sizes", sizes); err != nil {
 		return cfg, err
 	}
+	if cfg.scaleoutProcesses, err = parseInts("scaleout-processes", processes); err != nil {
+		return cfg, err
+	}
+	slices.Sort(cfg.scaleoutProcesses)
+	cfg.scaleoutProcesses = slices.Compact(cfg.scaleoutProcesses)
 	if cfg.duration < time.Second {
 		return cfg, fmt.Errorf("-duration must be at least 1s (pgbench counts whole seconds), got %s", cfg.duration)
 	}
@@ -252,6 +282,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 		"drain-events": cfg.drainEvents, "drain-concurrency": cfg.drainConcurrency, "commit-sessions": cfg.commitSessions,
 		"subscribers": cfg.subscribers, "subscription-sessions": cfg.subscriptionSessions,
 		"subscription-rounds": cfg.subscriptionRounds, "retrieval-queries": cfg.retrievalQueries, "dashboard-runs": cfg.dashboardRuns,
+		"scaleout-events": cfg.scaleoutEvents, "scaleout-subscribers": cfg.scaleoutSubscribers, "scaleout-worker-concurrency": cfg.scaleoutConcurrency,
 	} {
 		if v <= 0 {
 			return cfg, fmt.Errorf("-%s must be positive, got %d", name, v)

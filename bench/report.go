@@ -131,6 +131,10 @@ func newReport(cfg config, m Machine) *Report {
 			"everMemOSLatency":     cfg.everMemOSLatency.String(),
 			"dashboardRuns":        fmt.Sprint(cfg.dashboardRuns),
 			"dashboardSizes":       fmt.Sprint(cfg.dashboardSizes),
+			"scaleoutEvents":       fmt.Sprint(cfg.scaleoutEvents),
+			"scaleoutProcesses":    fmt.Sprint(cfg.scaleoutProcesses),
+			"scaleoutSubscribers":  fmt.Sprint(cfg.scaleoutSubscribers),
+			"scaleoutConcurrency":  fmt.Sprint(cfg.scaleoutConcurrency),
 		},
 	}
 }

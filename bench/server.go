@@ -53,21 +53,45 @@ type gatewayServer struct {
 	waitErr error
 }
 
-// startServer starts the server binary with the bench's fixed settings plus
-// settings (which win) and waits until GET /readyz answers 200.
+// Commands of the server binary the bench runs.
+const (
+	commandServe  = "serve"
+	commandWorker = "worker"
+)
+
+// startServer starts the server binary (serve) with the bench's fixed
+// settings plus settings (which win) and waits until GET /readyz answers
+// 200.
 func (e *env) startServer(ctx context.Context, name, databaseURL string, settings map[string]string) (*gatewayServer, error) {
+	return e.startProcess(ctx, name, commandServe, databaseURL, settings)
+}
+
+// startWorker starts the worker command (outbox worker and webhook sender,
+// no API); its base URL is its METRICS_ADDR listener (/readyz, /metrics).
+func (e *env) startWorker(ctx context.Context, name, databaseURL string, settings map[string]string) (*gatewayServer, error) {
+	return e.startProcess(ctx, name, commandWorker, databaseURL, settings)
+}
+
+func (e *env) startProcess(ctx context.Context, name, command, databaseURL string, settings map[string]string) (*gatewayServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	vars := map[string]string{
 		"DATABASE_URL":        databaseURL,
-		"LISTEN_ADDR":         "127.0.0.1:" + strconv.Itoa(port),
 		"RATE_LIMIT_INGEST":   "0",
 		"RATE_LIMIT_RETRIEVE": "0",
 		"LOG_LEVEL":           "warn",
 		// Every subscriber of the bench is the dev principal.
-		"MAX_SUBSCRIPTIONS_PER_PRINCIPAL": strconv.Itoa(max(2*e.cfg.subscribers, gateway.MaxSubscriptionsPerPrincipalDefault)),
+		"MAX_SUBSCRIPTIONS_PER_PRINCIPAL": strconv.Itoa(max(2*e.cfg.subscribers, 2*e.cfg.scaleoutSubscribers, gateway.MaxSubscriptionsPerPrincipalDefault)),
+	}
+	var args []string
+	if command == commandWorker {
+		vars["METRICS_ADDR"] = addr
+		args = []string{commandWorker}
+	} else {
+		vars["LISTEN_ADDR"] = addr
 	}
 	if e.cfg.pprofDir != "" {
 		vars["PPROF"] = "true"
@@ -86,14 +110,14 @@ func (e *env) startServer(ctx context.Context, name, databaseURL string, setting
 	if err != nil {
 		return nil, fmt.Errorf("error creating %s: %w", logPath, err)
 	}
-	cmd := exec.Command(e.binary)
+	cmd := exec.Command(e.binary, args...)
 	cmd.Env = envList
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("error starting server %s: %w", name, err)
 	}
-	s := &gatewayServer{name: name, base: "http://127.0.0.1:" + strconv.Itoa(port), logPath: logPath, cmd: cmd, exited: make(chan struct{})}
+	s := &gatewayServer{name: name, base: "http://" + addr, logPath: logPath, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		s.waitErr = cmd.Wait()
 		_ = logFile.Close()

@@ -118,6 +118,8 @@ func (f *fanout) failure() error {
 type subscriber struct {
 	conn    *wsConn
 	session string
+	// server indexes the subSetup's subServers.
+	server int
 }
 
 // listen reads deliveries until ctx ends: every state of the current
@@ -155,15 +157,17 @@ func (s *subscriber) listen(ctx context.Context, f *fanout) {
 	}
 }
 
-// subSetup is one arrangement of servers: commits go to commitServer,
-// subscribers connect to subServer.
+// subSetup is one arrangement of servers: commits go through
+// commitClient, subscribers connect to the subServers in turn.
 type subSetup struct {
 	label        string
 	workspace    string
 	commitClient *gqlClient
-	subServer    *gatewayServer
-	sessions     []string
-	rounds       int
+	subServers   []*gatewayServer
+	// memory: read the (first) serving process's memory on the way.
+	memory   bool
+	sessions []string
+	rounds   int
 	// commits counts commits so far, for unique idempotency keys.
 	commits int
 }
@@ -182,8 +186,12 @@ type subMeasurement struct {
 	RSSPerSubscriber  float64   `json:"rssPerSubscriberBytes"`
 	RSSPerConnection  float64   `json:"rssPerConnectionBytes"`
 	// CPU splits the machine's CPU time per delivery over the measured
-	// rounds with many subscribers (server = the subscribers' process).
+	// rounds with many subscribers (server = the first subscribers'
+	// process).
 	CPU CPUPerOp `json:"cpuPerDelivery"`
+	// Split is the same by process: every serving process, PostgreSQL, the
+	// bench.
+	Split CPUSplit `json:"cpuSplitPerDelivery"`
 	// RegistrationObserved is false when /metrics could not confirm that
 	// every subscription was live before the warm-up round.
 	RegistrationObserved bool   `json:"registrationObserved"`
@@ -217,7 +225,7 @@ func (e *env) subscriptionsOneProcess(ctx context.Context) (*subMeasurement, err
 	if err != nil {
 		return nil, err
 	}
-	setup := &subSetup{label: "1 process", workspace: "subs1", commitClient: newGQLClient(srv.base), subServer: srv}
+	setup := &subSetup{label: "1 process", workspace: "subs1", commitClient: newGQLClient(srv.base), subServers: []*gatewayServer{srv}, memory: true}
 	return e.measureSubscriptions(ctx, setup)
 }
 
@@ -234,7 +242,7 @@ func (e *env) subscriptionsTwoProcesses(ctx context.Context) (*subMeasurement, e
 	if err != nil {
 		return nil, err
 	}
-	setup := &subSetup{label: "2 processes", workspace: "subs2", commitClient: newGQLClient(worker.base), subServer: hub}
+	setup := &subSetup{label: "2 processes", workspace: "subs2", commitClient: newGQLClient(worker.base), subServers: []*gatewayServer{hub}, memory: true}
 	return e.measureSubscriptions(ctx, setup)
 }
 
@@ -269,20 +277,24 @@ func (e *env) measureSubscriptions(ctx context.Context, s *subSetup) (*subMeasur
 	return m, nil
 }
 
-// subscriberRun opens n subscribers spread across the sessions, waits until
-// the server holds every subscription, runs a warm-up round and the
-// measured rounds, and returns the measured rounds' samples. With m set it
-// also reads the serving process's memory and CPU on the way.
+// subscriberRun opens n subscribers spread across the sessions and the
+// serving processes, waits until the servers hold every subscription, runs
+// a warm-up round and the measured rounds, and returns the measured rounds'
+// samples. With m set it also reads the serving processes' CPU (and with
+// s.memory the first one's memory) on the way.
 func (e *env) subscriberRun(ctx context.Context, s *subSetup, n, rounds int, m *subMeasurement) ([]time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Subscriptions of an earlier run end asynchronously: start from none.
-	if _, err := s.subServer.waitSubscriptions(ctx, func(live float64) bool { return live == 0 }); err != nil {
-		return nil, err
+	for _, srv := range s.subServers {
+		if _, err := srv.waitSubscriptions(ctx, func(live float64) bool { return live == 0 }); err != nil {
+			return nil, err
+		}
 	}
-	if m != nil {
+	memory := m != nil && s.memory
+	if memory {
 		var err error
-		if m.MemoryBefore, err = e.memory(ctx, s.subServer); err != nil {
+		if m.MemoryBefore, err = e.memory(ctx, s.subServers[0]); err != nil {
 			return nil, err
 		}
 	}
@@ -302,8 +314,8 @@ func (e *env) subscriberRun(ctx context.Context, s *subSetup, n, rounds int, m *
 	for _, sub := range subs {
 		readers.Go(func() { sub.listen(ctx, f) })
 	}
-	if m != nil {
-		if m.MemoryConnected, err = e.memory(ctx, s.subServer); err != nil {
+	if memory {
+		if m.MemoryConnected, err = e.memory(ctx, s.subServers[0]); err != nil {
 			return nil, err
 		}
 	}
@@ -313,29 +325,35 @@ func (e *env) subscriberRun(ctx context.Context, s *subSetup, n, rounds int, m *
 	if _, err := s.round(ctx, f, len(subs)); err != nil {
 		return nil, fmt.Errorf("warm-up round: %w", err)
 	}
-	if m != nil {
-		if m.MemorySubscribed, err = e.memory(ctx, s.subServer); err != nil {
+	if memory {
+		if m.MemorySubscribed, err = e.memory(ctx, s.subServers[0]); err != nil {
 			return nil, err
 		}
-		if err := e.heapProfile(ctx, s.subServer, fmt.Sprintf("subscriptions-%d", n)); err != nil {
+		if err := e.heapProfile(ctx, s.subServers[0], fmt.Sprintf("subscriptions-%d", n)); err != nil {
 			return nil, err
 		}
 	}
 	return e.measuredRounds(ctx, s, f, len(subs), rounds, m)
 }
 
-// subscribeAll subscribes every subscriber and waits until the server's
-// hub holds them all (or, without a gauge to read, a fixed while).
+// subscribeAll subscribes every subscriber and waits until each server's
+// hub holds its share (or, without a gauge to read, a fixed while).
 func subscribeAll(ctx context.Context, s *subSetup, subs []*subscriber, m *subMeasurement) error {
+	share := make([]int, len(s.subServers))
 	for i, sub := range subs {
 		vars := map[string]any{"ws": s.workspace, "session": sub.session}
 		if err := sub.conn.subscribe(ctx, "jobs", jobsUpdatedQuery, vars); err != nil {
 			return fmt.Errorf("error subscribing %d: %w", i, err)
 		}
+		share[sub.server]++
 	}
-	observed, err := s.subServer.waitSubscriptions(ctx, func(live float64) bool { return live >= float64(len(subs)) })
-	if err != nil {
-		return err
+	observed := true
+	for i, srv := range s.subServers {
+		seen, err := srv.waitSubscriptions(ctx, func(live float64) bool { return live >= float64(share[i]) })
+		if err != nil {
+			return err
+		}
+		observed = observed && seen
 	}
 	if m != nil {
 		m.RegistrationObserved = observed
@@ -354,9 +372,17 @@ func subscribeAll(ctx context.Context, s *subSetup, subs []*subscriber, m *subMe
 func (e *env) measuredRounds(ctx context.Context, s *subSetup, f *fanout, subscribers, rounds int, m *subMeasurement) ([]time.Duration, error) {
 	profile := func() string { return "" }
 	if m != nil {
-		profile = e.profileAsync(ctx, s.subServer, "subscriptions-"+strings.ReplaceAll(s.label, " ", "-"), subsProfileDuration)
+		profile = e.profileAsync(ctx, s.subServers[0], "subscriptions-"+strings.ReplaceAll(s.label, " ", "-"), subsProfileDuration)
 	}
-	before, err := readCPU(s.subServer.pid())
+	pids := make([]int, len(s.subServers))
+	for i, srv := range s.subServers {
+		pids[i] = srv.pid()
+	}
+	before, err := readCPU(pids[0])
+	if err != nil {
+		return nil, err
+	}
+	snapBefore, err := takeSnapshot(pids)
 	if err != nil {
 		return nil, err
 	}
@@ -368,12 +394,17 @@ func (e *env) measuredRounds(ctx context.Context, s *subSetup, f *fanout, subscr
 		}
 		samples = append(samples, got...)
 	}
-	after, err := readCPU(s.subServer.pid())
+	after, err := readCPU(pids[0])
+	if err != nil {
+		return nil, err
+	}
+	snapAfter, err := takeSnapshot(pids)
 	if err != nil {
 		return nil, err
 	}
 	if m != nil {
 		m.CPU = cpuPerOp(before, after, len(samples), 0)
+		m.Split = splitCPU(snapBefore, snapAfter, len(samples))
 		m.Profile = profile()
 	}
 	return samples, nil
@@ -385,11 +416,13 @@ func dialSubscribers(ctx context.Context, s *subSetup, n int) ([]*subscriber, er
 	g.SetLimit(subsDialLimit)
 	for i := range subs {
 		g.Go(func() error {
-			conn, err := dialWS(gctx, s.subServer.base)
+			// Every session has subscribers on every server.
+			server := (i / len(s.sessions)) % len(s.subServers)
+			conn, err := dialWS(gctx, s.subServers[server].base)
 			if err != nil {
 				return fmt.Errorf("subscriber %d: %w", i, err)
 			}
-			subs[i] = &subscriber{conn: conn, session: s.sessions[i%len(s.sessions)]}
+			subs[i] = &subscriber{conn: conn, session: s.sessions[i%len(s.sessions)], server: server}
 			return nil
 		})
 	}
