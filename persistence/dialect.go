@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -94,8 +95,8 @@ const refNotRetiredCondition = "r.status NOT IN ('superseded', 'deleted')"
 const refUpsertGuard = "(r.status <> 'success' OR EXCLUDED.status = 'success') AND " + refNotRetiredCondition +
 	" AND (r.content_hash IS NULL OR EXCLUDED.content_hash IS NULL OR r.content_hash = EXCLUDED.content_hash)"
 
-// refUpsertSet is the SET list of a ref upsert.
-func refUpsertSet() string {
+// refUpsertSet is the SET list of a ref upsert, made once.
+var refUpsertSet = sync.OnceValue(func() string {
 	set := ""
 	for i, col := range refUpsertColumns {
 		if i > 0 {
@@ -104,7 +105,7 @@ func refUpsertSet() string {
 		set += col + " = EXCLUDED." + col
 	}
 	return set
-}
+})
 
 // jobStatusCase maps an aggregate's open/dead/ok/incomplete counts (columns
 // of alias) to the job status, with the statuses as its four arguments. An
