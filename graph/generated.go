@@ -114,7 +114,7 @@ type ComplexityRoot struct {
 
 	CommitJob struct {
 		AgentID          func(childComplexity int) int
-		AuditEntries     func(childComplexity int, first *int, after *string) int
+		AuditEntries     func(childComplexity int, first *int, after *string, last *int, before *string) int
 		CreatedAt        func(childComplexity int) int
 		CreatedRefsCount func(childComplexity int) int
 		ErrorMessage     func(childComplexity int) int
@@ -124,9 +124,9 @@ type ComplexityRoot struct {
 		Kind             func(childComplexity int) int
 		Metadata         func(childComplexity int) int
 		Namespace        func(childComplexity int) int
-		OutboxEvents     func(childComplexity int, first *int, after *string) int
+		OutboxEvents     func(childComplexity int, first *int, after *string, last *int, before *string) int
 		OutboxSummary    func(childComplexity int) int
-		Refs             func(childComplexity int, first *int, after *string) int
+		Refs             func(childComplexity int, first *int, after *string, last *int, before *string) int
 		RequestID        func(childComplexity int) int
 		Session          func(childComplexity int) int
 		SessionID        func(childComplexity int) int
@@ -199,7 +199,7 @@ type ComplexityRoot struct {
 		FinishedAt    func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
-		OutboxEvents  func(childComplexity int, first *int, after *string) int
+		OutboxEvents  func(childComplexity int, first *int, after *string, last *int, before *string) int
 		OutboxSummary func(childComplexity int) int
 		Request       func(childComplexity int) int
 		StartedAt     func(childComplexity int) int
@@ -332,7 +332,7 @@ type ComplexityRoot struct {
 		ContentHash    func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		ErrorMessage   func(childComplexity int) int
-		Feedback       func(childComplexity int, first *int, after *string) int
+		Feedback       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		GatewayID      func(childComplexity int) int
 		ID             func(childComplexity int) int
 		IdempotencyKey func(childComplexity int) int
@@ -346,7 +346,7 @@ type ComplexityRoot struct {
 		RefType        func(childComplexity int) int
 		Session        func(childComplexity int) int
 		SessionID      func(childComplexity int) int
-		Siblings       func(childComplexity int, first *int, after *string) int
+		Siblings       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SourceEventID  func(childComplexity int) int
 		SourceType     func(childComplexity int) int
 		Status         func(childComplexity int) int
@@ -425,7 +425,7 @@ type ComplexityRoot struct {
 		NextRetryAt    func(childComplexity int) int
 		Operation      func(childComplexity int) int
 		Owner          func(childComplexity int) int
-		Refs           func(childComplexity int, first *int, after *string) int
+		Refs           func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SessionID      func(childComplexity int) int
 		Status         func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
@@ -547,10 +547,10 @@ type ComplexityRoot struct {
 	}
 
 	Session struct {
-		AuditEntries func(childComplexity int, first *int, after *string) int
+		AuditEntries func(childComplexity int, first *int, after *string, last *int, before *string) int
 		ID           func(childComplexity int) int
-		Jobs         func(childComplexity int, first *int, after *string) int
-		Refs         func(childComplexity int, first *int, after *string) int
+		Jobs         func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Refs         func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SessionID    func(childComplexity int) int
 		WorkspaceID  func(childComplexity int) int
 	}
@@ -632,17 +632,17 @@ type CommitJobResolver interface {
 	Kind(ctx context.Context, obj *gateway.CommitJob) (gateway.JobKind, error)
 
 	OutboxSummary(ctx context.Context, obj *gateway.CommitJob) (*gateway.OutboxSummary, error)
-	OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.OutboxEventConnection, error)
-	Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.MemoryRefConnection, error)
+	OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error)
+	Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
 	Session(ctx context.Context, obj *gateway.CommitJob) (*gateway.Session, error)
-	AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.AuditEntryConnection, error)
+	AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error)
 }
 type ContextItemResolver interface {
 	Ref(ctx context.Context, obj *gateway.ContextItem) (*gateway.MemoryRef, error)
 }
 type ErasureJobResolver interface {
 	OutboxSummary(ctx context.Context, obj *gateway.ErasureJob) (*gateway.OutboxSummary, error)
-	OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string) (*model.OutboxEventConnection, error)
+	OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error)
 	Request(ctx context.Context, obj *gateway.ErasureJob) (*gateway.ErasureRequest, error)
 }
 type ErasureRequestResolver interface {
@@ -665,8 +665,8 @@ type MemoryRefResolver interface {
 	Job(ctx context.Context, obj *gateway.MemoryRef) (*gateway.CommitJob, error)
 	OutboxEvent(ctx context.Context, obj *gateway.MemoryRef) (*gateway.OutboxEvent, error)
 	Session(ctx context.Context, obj *gateway.MemoryRef) (*gateway.Session, error)
-	Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryRefConnection, error)
-	Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryFeedbackConnection, error)
+	Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
+	Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error)
 	SupersededBy(ctx context.Context, obj *gateway.MemoryRef) (*gateway.MemoryRef, error)
 
 	Supersedes(ctx context.Context, obj *gateway.MemoryRef) ([]gateway.MemoryRef, error)
@@ -695,7 +695,7 @@ type OutboxEventResolver interface {
 	Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error)
 	Owner(ctx context.Context, obj *gateway.OutboxEvent) (gateway.Job, error)
 	Feedback(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.MemoryFeedback, error)
-	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error)
+	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
 	Attempts(ctx context.Context, obj *gateway.OutboxEvent, first *int) ([]gateway.OutboxAttempt, error)
 	WaitReason(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.OutboxWait, error)
 }
@@ -723,9 +723,9 @@ type QueryResolver interface {
 	WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) (*model.WebhookDeliveryConnection, error)
 }
 type SessionResolver interface {
-	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
-	Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.CommitJobConnection, error)
-	AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.AuditEntryConnection, error)
+	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
+	Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error)
+	AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error)
 }
 type SubscriptionResolver interface {
 	CommitJobUpdated(ctx context.Context, id string) (<-chan *gateway.CommitJob, error)
@@ -1017,7 +1017,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CommitJob.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.CommitJob.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "CommitJob.createdAt":
 		if e.ComplexityRoot.CommitJob.CreatedAt == nil {
 			break
@@ -1082,7 +1082,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CommitJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.CommitJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "CommitJob.outboxSummary":
 		if e.ComplexityRoot.CommitJob.OutboxSummary == nil {
 			break
@@ -1099,7 +1099,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CommitJob.Refs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.CommitJob.Refs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "CommitJob.requestId":
 		if e.ComplexityRoot.CommitJob.RequestID == nil {
 			break
@@ -1372,7 +1372,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ErasureJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.ErasureJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "ErasureJob.outboxSummary":
 		if e.ComplexityRoot.ErasureJob.OutboxSummary == nil {
 			break
@@ -1920,7 +1920,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.MemoryRef.Feedback(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.MemoryRef.Feedback(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "MemoryRef.gatewayId":
 		if e.ComplexityRoot.MemoryRef.GatewayID == nil {
 			break
@@ -2009,7 +2009,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.MemoryRef.Siblings(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.MemoryRef.Siblings(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "MemoryRef.sourceEventId":
 		if e.ComplexityRoot.MemoryRef.SourceEventID == nil {
 			break
@@ -2466,7 +2466,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.OutboxEvent.Refs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.OutboxEvent.Refs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "OutboxEvent.sessionId":
 		if e.ComplexityRoot.OutboxEvent.SessionID == nil {
 			break
@@ -3015,7 +3015,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Session.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Session.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Session.id":
 		if e.ComplexityRoot.Session.ID == nil {
 			break
@@ -3032,7 +3032,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Session.Jobs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Session.Jobs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Session.refs":
 		if e.ComplexityRoot.Session.Refs == nil {
 			break
@@ -3043,7 +3043,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Session.Refs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Session.Refs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Session.sessionId":
 		if e.ComplexityRoot.Session.SessionID == nil {
 			break
@@ -3471,7 +3471,11 @@ type WebhookDeliveryStatusCount {
   count: Int!
 }
 
-"Relay paging state."
+"""
+Relay paging state. Every connection, root or nested, pages forward with first and after or backward with
+last and before (each page newest first); mixing the directions is refused with BAD_USER_INPUT naming the
+argument. With neither first nor last a page holds the first 20 items; at most 100.
+"""
 type PageInfo {
   hasNextPage: Boolean!
   hasPreviousPage: Boolean!
@@ -3655,8 +3659,8 @@ type MemoryRef implements Node {
   outboxEvent: OutboxEvent
   session: Session!
   "Other refs recorded under the same gateway id."
-  siblings(first: Int = 20, after: String): MemoryRefConnection!
-  feedback(first: Int = 20, after: String): MemoryFeedbackConnection!
+  siblings(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
+  feedback(first: Int, after: String, last: Int, before: String): MemoryFeedbackConnection!
   "The ref that replaced this one (SUPERSEDED refs)."
   supersededBy: MemoryRef
   "When a correction superseded (or a delete request removed) this memory."
@@ -3674,8 +3678,9 @@ type MemoryRefConnection {
   edges: [MemoryRefEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -3702,7 +3707,7 @@ interface Job implements Node {
   startedAt: Time
   finishedAt: Time
   outboxSummary: OutboxSummary!
-  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
+  outboxEvents(first: Int, after: String, last: Int, before: String): OutboxEventConnection!
 }
 
 "An asynchronous commit of a session to every configured backend."
@@ -3727,10 +3732,10 @@ type CommitJob implements Node & Job {
   startedAt: Time
   finishedAt: Time
   outboxSummary: OutboxSummary!
-  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
-  refs(first: Int = 20, after: String): MemoryRefConnection!
+  outboxEvents(first: Int, after: String, last: Int, before: String): OutboxEventConnection!
+  refs(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
   session: Session!
-  auditEntries(first: Int = 20, after: String): AuditEntryConnection!
+  auditEntries(first: Int, after: String, last: Int, before: String): AuditEntryConnection!
 }
 
 "The job of an erasure request: one ERASE_SUBJECT event per backend. It has no session."
@@ -3746,7 +3751,7 @@ type ErasureJob implements Node & Job {
   startedAt: Time
   finishedAt: Time
   outboxSummary: OutboxSummary!
-  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
+  outboxEvents(first: Int, after: String, last: Int, before: String): OutboxEventConnection!
   request: ErasureRequest!
 }
 
@@ -3826,8 +3831,9 @@ type ErasureRequestConnection {
   edges: [ErasureRequestEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -3862,8 +3868,9 @@ type CommitJobConnection {
   edges: [CommitJobEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -3884,8 +3891,9 @@ type JobConnection {
   edges: [JobEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -3955,7 +3963,7 @@ type OutboxEvent implements Node {
   "The feedback an APPLY_FEEDBACK event carries."
   feedback: MemoryFeedback
   "Refs this event produced."
-  refs(first: Int = 20, after: String): MemoryRefConnection!
+  refs(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
   """
   The event's runs, newest first, each with how it ended and its error: the last 25 are kept, and
   retention deletes those of finished events. first is 1 to 25.
@@ -4035,8 +4043,9 @@ type OutboxEventConnection {
   edges: [OutboxEventEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -4052,9 +4061,9 @@ type Session implements Node {
   id: ID!
   workspaceId: ID!
   sessionId: ID!
-  refs(first: Int = 20, after: String): MemoryRefConnection!
-  jobs(first: Int = 20, after: String): CommitJobConnection!
-  auditEntries(first: Int = 20, after: String): AuditEntryConnection!
+  refs(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
+  jobs(first: Int, after: String, last: Int, before: String): CommitJobConnection!
+  auditEntries(first: Int, after: String, last: Int, before: String): AuditEntryConnection!
 }
 
 "A record of one write operation. It never holds conversation content."
@@ -4086,8 +4095,9 @@ type AuditEntryConnection {
   edges: [AuditEntryEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -4153,8 +4163,9 @@ type MemoryFeedbackConnection {
   edges: [MemoryFeedbackEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -4424,8 +4435,9 @@ type SessionConnection {
   edges: [SessionEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -4525,8 +4537,9 @@ type WebhookDeliveryConnection {
   edges: [WebhookDeliveryEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -5865,6 +5878,22 @@ func (ec *executionContext) field_CommitJob_auditEntries_args(ctx context.Contex
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5887,6 +5916,22 @@ func (ec *executionContext) field_CommitJob_outboxEvents_args(ctx context.Contex
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5909,6 +5954,22 @@ func (ec *executionContext) field_CommitJob_refs_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5931,6 +5992,22 @@ func (ec *executionContext) field_ErasureJob_outboxEvents_args(ctx context.Conte
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5953,6 +6030,22 @@ func (ec *executionContext) field_MemoryRef_feedback_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5975,6 +6068,22 @@ func (ec *executionContext) field_MemoryRef_siblings_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6229,6 +6338,22 @@ func (ec *executionContext) field_OutboxEvent_refs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6841,6 +6966,22 @@ func (ec *executionContext) field_Session_auditEntries_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6863,6 +7004,22 @@ func (ec *executionContext) field_Session_jobs_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6885,6 +7042,22 @@ func (ec *executionContext) field_Session_refs_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -8419,7 +8592,7 @@ func (ec *executionContext) _CommitJob_outboxEvents(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CommitJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.CommitJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
@@ -8463,7 +8636,7 @@ func (ec *executionContext) _CommitJob_refs(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CommitJob().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.CommitJob().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -8539,7 +8712,7 @@ func (ec *executionContext) _CommitJob_auditEntries(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CommitJob().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.CommitJob().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
@@ -9570,7 +9743,7 @@ func (ec *executionContext) _ErasureJob_outboxEvents(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.ErasureJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.ErasureJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
@@ -12185,7 +12358,7 @@ func (ec *executionContext) _MemoryRef_siblings(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.MemoryRef().Siblings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.MemoryRef().Siblings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -12229,7 +12402,7 @@ func (ec *executionContext) _MemoryRef_feedback(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.MemoryRef().Feedback(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.MemoryRef().Feedback(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryFeedbackConnection) graphql.Marshaler {
@@ -13957,7 +14130,7 @@ func (ec *executionContext) _OutboxEvent_refs(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.OutboxEvent().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.OutboxEvent().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -16272,7 +16445,7 @@ func (ec *executionContext) _Session_refs(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Session().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Session().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -16316,7 +16489,7 @@ func (ec *executionContext) _Session_jobs(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Session().Jobs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Session().Jobs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitJobConnection) graphql.Marshaler {
@@ -16360,7 +16533,7 @@ func (ec *executionContext) _Session_auditEntries(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Session().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Session().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
