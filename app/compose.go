@@ -226,6 +226,12 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 		Webhooks:       store,
 		URLGuard:       p.guard,
 	}
+	// Only a process that serves the API answers backendMetrics.
+	var trends *telemetry.Trends
+	if r.api {
+		trends = tel.Trends(telemetry.TrendsConfig{Interval: cfg.MetricsTrendEvery}, env)
+		opts.Metrics = trends
+	}
 	// Built in dependency order: the executor, the worker that runs it, and
 	// the service, which wakes the worker and drains through it.
 	if len(backends) > 0 {
@@ -263,6 +269,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 
 	// The background components, in the order they start.
 	a.components.Add("job hub", hub)
+	if trends != nil {
+		a.components.Add("backend metrics trends", trends)
+	}
 	if db.Notifies() {
 		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}
 		if a.worker != nil {

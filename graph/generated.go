@@ -89,6 +89,14 @@ type ComplexityRoot struct {
 		Unhealable   func(childComplexity int) int
 	}
 
+	BackendMetrics struct {
+		Backends        func(childComplexity int) int
+		IntervalSeconds func(childComplexity int) int
+		Replica         func(childComplexity int) int
+		Source          func(childComplexity int) int
+		WindowSeconds   func(childComplexity int) int
+	}
+
 	BackendOutboxSummary struct {
 		Backend func(childComplexity int) int
 		Summary func(childComplexity int) int
@@ -110,6 +118,19 @@ type ComplexityRoot struct {
 		Error        func(childComplexity int) int
 		Healthy      func(childComplexity int) int
 		LatencyMs    func(childComplexity int) int
+	}
+
+	BackendTrend struct {
+		Backend func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Points  func(childComplexity int) int
+	}
+
+	BackendTrendPoint struct {
+		At             func(childComplexity int) int
+		CallsPerSecond func(childComplexity int) int
+		P50Ms          func(childComplexity int) int
+		P95Ms          func(childComplexity int) int
 	}
 
 	CommitJob struct {
@@ -480,6 +501,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditLog          func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) int
+		BackendMetrics    func(childComplexity int) int
 		Backends          func(childComplexity int) int
 		CommitJob         func(childComplexity int, id string) int
 		CommitJobs        func(childComplexity int, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) int
@@ -717,6 +739,7 @@ type QueryResolver interface {
 	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error)
 	RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error)
 	Backends(ctx context.Context) ([]gateway.BackendStatus, error)
+	BackendMetrics(ctx context.Context) (*gateway.BackendMetrics, error)
 	ErasureRequest(ctx context.Context, id string) (*gateway.ErasureRequest, error)
 	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) (*model.ErasureRequestConnection, error)
 	WebhookEndpoints(ctx context.Context, workspaceID string) ([]gateway.WebhookEndpoint, error)
@@ -914,6 +937,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BackendIngestHeals.Unhealable(childComplexity), true
 
+	case "BackendMetrics.backends":
+		if e.ComplexityRoot.BackendMetrics.Backends == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.Backends(childComplexity), true
+	case "BackendMetrics.intervalSeconds":
+		if e.ComplexityRoot.BackendMetrics.IntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.IntervalSeconds(childComplexity), true
+	case "BackendMetrics.replica":
+		if e.ComplexityRoot.BackendMetrics.Replica == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.Replica(childComplexity), true
+	case "BackendMetrics.source":
+		if e.ComplexityRoot.BackendMetrics.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.Source(childComplexity), true
+	case "BackendMetrics.windowSeconds":
+		if e.ComplexityRoot.BackendMetrics.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.WindowSeconds(childComplexity), true
+
 	case "BackendOutboxSummary.backend":
 		if e.ComplexityRoot.BackendOutboxSummary.Backend == nil {
 			break
@@ -1000,6 +1054,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackendStatus.LatencyMs(childComplexity), true
+
+	case "BackendTrend.backend":
+		if e.ComplexityRoot.BackendTrend.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrend.Backend(childComplexity), true
+	case "BackendTrend.kind":
+		if e.ComplexityRoot.BackendTrend.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrend.Kind(childComplexity), true
+	case "BackendTrend.points":
+		if e.ComplexityRoot.BackendTrend.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrend.Points(childComplexity), true
+
+	case "BackendTrendPoint.at":
+		if e.ComplexityRoot.BackendTrendPoint.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.At(childComplexity), true
+	case "BackendTrendPoint.callsPerSecond":
+		if e.ComplexityRoot.BackendTrendPoint.CallsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.CallsPerSecond(childComplexity), true
+	case "BackendTrendPoint.p50Ms":
+		if e.ComplexityRoot.BackendTrendPoint.P50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.P50Ms(childComplexity), true
+	case "BackendTrendPoint.p95Ms":
+		if e.ComplexityRoot.BackendTrendPoint.P95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.P95Ms(childComplexity), true
 
 	case "CommitJob.agentId":
 		if e.ComplexityRoot.CommitJob.AgentID == nil {
@@ -2660,6 +2758,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.backendMetrics":
+		if e.ComplexityRoot.Query.BackendMetrics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.BackendMetrics(childComplexity), true
 	case "Query.backends":
 		if e.ComplexityRoot.Query.Backends == nil {
 			break
@@ -3606,6 +3710,52 @@ enum TextUnavailable {
   BACKEND_FAILED
   "The memory was corrected or deleted since: its ref is no longer live."
   RETIRED
+}
+
+"What a backend call does, for its trends."
+enum BackendCallKind {
+  "Ingest writes, session commits and routed feedback."
+  WRITE
+  "Retrievals."
+  RETRIEVE
+}
+
+"""
+A rolling window of the backend-call metrics of the replica (process) that answered: each replica samples
+its own metric registry, so behind a load balancer two answers may come from two replicas (replica says
+which). For every replica together, query the Prometheus series named by source.
+"""
+type BackendMetrics {
+  "The replica whose metrics these are (host and process id)."
+  replica: String!
+  "The metric the points are computed from: memory_gateway_backend_call_duration_seconds."
+  source: String!
+  "Seconds between samples: one point per interval."
+  intervalSeconds: Float!
+  "Seconds the kept samples span at most."
+  windowSeconds: Float!
+  "A series per backend and kind of call this replica made in the window, by backend then kind."
+  backends: [BackendTrend!]!
+}
+
+"One backend's calls of one kind over the window."
+type BackendTrend {
+  backend: BackendType!
+  kind: BackendCallKind!
+  "Oldest first, one per interval between two samples."
+  points: [BackendTrendPoint!]!
+}
+
+"The calls a backend finished between two samples."
+type BackendTrendPoint {
+  "When the interval ended."
+  at: Time!
+  "Calls finished in the interval over its length."
+  callsPerSecond: Float!
+  "Median latency, estimated from the histogram's buckets; null when no call finished."
+  p50Ms: Float
+  "95th percentile latency, estimated from the histogram's buckets; null when no call finished."
+  p95Ms: Float
 }
 
 "A configured backend as the gateway sees it now."
@@ -4621,6 +4771,8 @@ type Query {
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
   "Admin: every configured backend's health, from a round of probes at most 5 s old (checkedAt), shared by every caller."
   backends: [BackendStatus!]!
+  "Admin: per backend, the call rate and latency quantiles of the answering replica over a rolling window of its own metrics."
+  backendMetrics: BackendMetrics!
   erasureRequest(id: ID!): ErasureRequest!
   erasureRequests(filter: ErasureRequestFilter, first: Int, after: String, last: Int, before: String): ErasureRequestConnection!
   "Admin: a workspace's webhook endpoints, oldest first."
@@ -4779,6 +4931,22 @@ func (ec *executionContext) childFields_BackendIngestHeals(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type BackendIngestHeals", field.Name)
 }
 
+func (ec *executionContext) childFields_BackendMetrics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "replica":
+		return ec.fieldContext_BackendMetrics_replica(ctx, field)
+	case "source":
+		return ec.fieldContext_BackendMetrics_source(ctx, field)
+	case "intervalSeconds":
+		return ec.fieldContext_BackendMetrics_intervalSeconds(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_BackendMetrics_windowSeconds(ctx, field)
+	case "backends":
+		return ec.fieldContext_BackendMetrics_backends(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendMetrics", field.Name)
+}
+
 func (ec *executionContext) childFields_BackendOutboxSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "backend":
@@ -4823,6 +4991,32 @@ func (ec *executionContext) childFields_BackendStatus(ctx context.Context, field
 		return ec.fieldContext_BackendStatus_checkedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BackendStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_BackendTrend(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backend":
+		return ec.fieldContext_BackendTrend_backend(ctx, field)
+	case "kind":
+		return ec.fieldContext_BackendTrend_kind(ctx, field)
+	case "points":
+		return ec.fieldContext_BackendTrend_points(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendTrend", field.Name)
+}
+
+func (ec *executionContext) childFields_BackendTrendPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_BackendTrendPoint_at(ctx, field)
+	case "callsPerSecond":
+		return ec.fieldContext_BackendTrendPoint_callsPerSecond(ctx, field)
+	case "p50Ms":
+		return ec.fieldContext_BackendTrendPoint_p50Ms(ctx, field)
+	case "p95Ms":
+		return ec.fieldContext_BackendTrendPoint_p95Ms(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendTrendPoint", field.Name)
 }
 
 func (ec *executionContext) childFields_CommitJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7828,6 +8022,130 @@ func (ec *executionContext) fieldContext_BackendIngestHeals_unhealable(_ context
 	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "Int")
 }
 
+func (ec *executionContext) _BackendMetrics_replica(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_replica(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replica, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_replica(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, false, false, "String")
+}
+
+func (ec *executionContext) _BackendMetrics_source(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, false, false, "String")
+}
+
+func (ec *executionContext) _BackendMetrics_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_intervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalSeconds(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, true, false, "Float")
+}
+
+func (ec *executionContext) _BackendMetrics_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, true, false, "Float")
+}
+
+func (ec *executionContext) _BackendMetrics_backends(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_backends(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backends, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.BackendTrend) graphql.Marshaler {
+			return ec.marshalNBackendTrend2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_backends(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BackendMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendTrend(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _BackendOutboxSummary_backend(ctx context.Context, field graphql.CollectedField, obj *model.BackendOutboxSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8157,6 +8475,176 @@ func (ec *executionContext) _BackendStatus_checkedAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_BackendStatus_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BackendTrend_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrend_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrend_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrend", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _BackendTrend_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrend_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.BackendCallKind) graphql.Marshaler {
+			return ec.marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrend_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrend", field, false, false, "BackendCallKind")
+}
+
+func (ec *executionContext) _BackendTrend_points(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrend_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.BackendTrendPoint) graphql.Marshaler {
+			return ec.marshalNBackendTrendPoint2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrend_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BackendTrend",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendTrendPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BackendTrendPoint_at(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BackendTrendPoint_callsPerSecond(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_callsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_callsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _BackendTrendPoint_p50Ms(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_p50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_p50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _BackendTrendPoint_p95Ms(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_p95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_p95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Float")
 }
 
 func (ec *executionContext) _CommitJob_id(ctx context.Context, field graphql.CollectedField, obj *gateway.CommitJob) (ret graphql.Marshaler) {
@@ -15573,6 +16061,38 @@ func (ec *executionContext) fieldContext_Query_backends(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_backendMetrics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_backendMetrics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().BackendMetrics(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.BackendMetrics) graphql.Marshaler {
+			return ec.marshalNBackendMetrics2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendMetrics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_backendMetrics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendMetrics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_erasureRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20668,6 +21188,59 @@ func (ec *executionContext) _BackendIngestHeals(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var backendMetricsImplementors = []string{"BackendMetrics"}
+
+func (ec *executionContext) _BackendMetrics(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendMetrics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendMetricsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendMetrics")
+		case "replica":
+			out.Values[i] = ec._BackendMetrics_replica(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._BackendMetrics_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "intervalSeconds":
+			out.Values[i] = ec._BackendMetrics_intervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowSeconds":
+			out.Values[i] = ec._BackendMetrics_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backends":
+			out.Values[i] = ec._BackendMetrics_backends(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var backendOutboxSummaryImplementors = []string{"BackendOutboxSummary"}
 
 func (ec *executionContext) _BackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, obj *model.BackendOutboxSummary) graphql.Marshaler {
@@ -20803,6 +21376,97 @@ func (ec *executionContext) _BackendStatus(ctx context.Context, sel ast.Selectio
 		case "checkedAt":
 			out.Values[i] = ec._BackendStatus_checkedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var backendTrendImplementors = []string{"BackendTrend"}
+
+func (ec *executionContext) _BackendTrend(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendTrend) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendTrendImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendTrend")
+		case "backend":
+			out.Values[i] = ec._BackendTrend_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._BackendTrend_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "points":
+			out.Values[i] = ec._BackendTrend_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var backendTrendPointImplementors = []string{"BackendTrendPoint"}
+
+func (ec *executionContext) _BackendTrendPoint(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendTrendPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendTrendPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendTrendPoint")
+		case "at":
+			out.Values[i] = ec._BackendTrendPoint_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "callsPerSecond":
+			out.Values[i] = ec._BackendTrendPoint_callsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p50Ms":
+			out.Values[i] = ec._BackendTrendPoint_p50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p95Ms":
+			out.Values[i] = ec._BackendTrendPoint_p95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -23351,6 +24015,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_backends(ctx, field)
 				})
+		case "backendMetrics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_backendMetrics(ctx, field)
+				})
 		case "erasureRequest":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -24608,6 +25278,32 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋmemoryᚑga
 	return ret
 }
 
+func (ec *executionContext) unmarshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind(ctx context.Context, v any) (gateway.BackendCallKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind(ctx context.Context, sel ast.SelectionSet, v gateway.BackendCallKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "BackendCallKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind = map[string]gateway.BackendCallKind{
+		"WRITE":    gateway.BackendCallWrite,
+		"RETRIEVE": gateway.BackendCallRetrieve,
+	}
+	marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind = map[gateway.BackendCallKind]string{
+		gateway.BackendCallWrite:    "WRITE",
+		gateway.BackendCallRetrieve: "RETRIEVE",
+	}
+)
+
 func (ec *executionContext) marshalNBackendIngestHeals2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestHealCount(ctx context.Context, sel ast.SelectionSet, v gateway.IngestHealCount) graphql.Marshaler {
 	return ec._BackendIngestHeals(ctx, sel, &v)
 }
@@ -24626,6 +25322,14 @@ func (ec *executionContext) marshalNBackendIngestHeals2ᚕgithubᚗcomᚋmemory�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNBackendMetrics2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendMetrics(ctx context.Context, sel ast.SelectionSet, v *gateway.BackendMetrics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BackendMetrics!")
+		return graphql.Null
+	}
+	return ec._BackendMetrics(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNBackendOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, v model.BackendOutboxSummary) graphql.Marshaler {
@@ -24677,6 +25381,46 @@ func (ec *executionContext) marshalNBackendStatus2ᚕgithubᚗcomᚋmemoryᚑgat
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBackendStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBackendTrend2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrend(ctx context.Context, sel ast.SelectionSet, v gateway.BackendTrend) graphql.Marshaler {
+	return ec._BackendTrend(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendTrend2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.BackendTrend) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendTrend2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrend(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBackendTrendPoint2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPoint(ctx context.Context, sel ast.SelectionSet, v gateway.BackendTrendPoint) graphql.Marshaler {
+	return ec._BackendTrendPoint(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendTrendPoint2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPointᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.BackendTrendPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendTrendPoint2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPoint(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -26662,6 +27406,23 @@ var (
 		backendtype.FeedbackDeleteRequest: "DELETE_REQUEST",
 	}
 )
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
 	res, err := model.UnmarshalID(v)
