@@ -236,6 +236,12 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 	} else {
 		opts.Limiter = policy.NewLimiter(rates)
 	}
+	// Only a process that serves the API answers backendMetrics.
+	var trends *telemetry.Trends
+	if r.api {
+		trends = tel.Trends(telemetry.TrendsConfig{Interval: cfg.MetricsTrendEvery}, env)
+		opts.Metrics = trends
+	}
 	// Built in dependency order: the executor, the worker that runs it, and
 	// the service, which wakes the worker and drains through it.
 	if len(backends) > 0 {
@@ -275,6 +281,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 	a.components.Add("job hub", hub)
 	if slots != nil {
 		a.components.Add("subscription slots", slots)
+	}
+	if trends != nil {
+		a.components.Add("backend metrics trends", trends)
 	}
 	if db.Notifies() {
 		handlers := persistence.ListenerHandlers{Jobs: func(ids []string) { hub.PublishJobChanges(ctx, ids) }, Reconnected: hub.Resync}

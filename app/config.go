@@ -114,6 +114,7 @@ type config struct {
 	WebhookPerWorkspace int
 	Metrics             bool
 	MetricsAddr         string
+	MetricsTrendEvery   time.Duration
 	Pprof               bool
 	OTLPEndpoint        string
 	ServiceName         string
@@ -304,6 +305,7 @@ func settings(cfg *config) []setting {
 		{"webhook-workspace-concurrency", "WEBHOOK_WORKSPACE_CONCURRENCY", fmt.Sprintf("webhook attempts of one workspace in flight per process (of %d), so one workspace's slow endpoints cannot hold every sender", webhook.ConcurrencyDefault), strconv.Itoa(webhook.WorkspaceConcurrencyDefault), integer(&cfg.WebhookPerWorkspace)},
 		{"metrics", "METRICS", "serve Prometheus metrics at /metrics on the API port, to the operator key only, 404 to everyone else (anyone on loopback in dev mode)", "true", boolean(&cfg.Metrics)},
 		{"metrics-addr", "METRICS_ADDR", "also serve /metrics, without a key, with /healthz and /readyz, on this address: for scrapers, on a private network (the worker command's only listener)", "", str(&cfg.MetricsAddr)},
+		{"metrics-trend-interval", "METRICS_TREND_INTERVAL", fmt.Sprintf("how often the process samples its backend-call metrics for backendMetrics and the console's sparklines (it keeps %d samples)", telemetry.TrendSamplesDefault), telemetry.TrendIntervalDefault.String(), duration(&cfg.MetricsTrendEvery)},
 		{"pprof", "PPROF", "serve Go profiles at /debug/pprof/ to the operator key only, 404 to everyone else (anyone on loopback in dev mode)", "false", boolean(&cfg.Pprof)},
 		{"otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318); enables tracing", "", str(&cfg.OTLPEndpoint)},
 		{"service-name", "OTEL_SERVICE_NAME", "service name on exported spans", telemetry.ServiceNameDefault, str(&cfg.ServiceName)},

@@ -223,6 +223,8 @@ func consoleInBrowser(t *testing.T, dbURL string, screenshots bool) {
 	base := startServerWith(t, map[string]string{
 		"DATABASE_URL": dbURL, "API_KEYS_FILE": keysFile(t), "EVERMEMOS_URL": em.URL,
 		"WORKER": "false", "OUTBOX_MAX_ATTEMPTS": "1",
+		// The backends page's sparklines get a point every 250 ms.
+		"METRICS_TREND_INTERVAL": "250ms",
 		// DASHBOARD keys run only the console's documents.
 		"TRUSTED_DOCUMENTS_FILE": trustedDocsFile(t),
 	})
@@ -401,12 +403,26 @@ func consoleInBrowser(t *testing.T, dbURL string, screenshots bool) {
 	require.Equal(t, "1", evaluate[string](t, ctx, `document.querySelector('tr[data-backend="EVERMEMOS"] [data-count="failed"]').textContent`))
 	require.Equal(t, "1", evaluate[string](t, ctx, `document.querySelector('tr[data-backend="EVERMEMOS"] [data-count="healing"]').textContent`))
 	screenshot(t, ctx, "failed-writes")
+	// Throughput and latency per backend, from the gateway's own metrics:
+	// some writes, then the sample that holds them (polled from the API
+	// the page reads), then the page.
+	for i := range 3 {
+		ingestAs(t, base, agentKeyA, "s5", fmt.Sprintf("t%d", i), "the trend of a write")
+	}
+	require.Eventually(t, func() bool { return writeLatencySampled(t, base) }, browserStepTimeout, 50*time.Millisecond, "a sample holds the writes")
 	openPage(t, ctx, base, "/backends", "backends")
 	browse(t, ctx, "every backend", chromedp.WaitVisible(chromedp.CSS(`tr[data-backend="LOCAL"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-backend="EVERMEMOS"]`)))
-	// Latency and throughput per backend, from the runs of recent events.
 	for _, trend := range []string{"latency", "throughput"} {
-		require.Positive(t, evaluate[int](t, ctx, `+(document.querySelector('tr[data-backend="LOCAL"] [data-trend="`+trend+`"] svg.spark')?.dataset.points || 0)`), trend)
+		spark := `tr[data-backend="LOCAL"] [data-trend="` + trend + `"] [data-kind="WRITE"] svg.spark`
+		require.Positive(t, evaluate[int](t, ctx, `+(document.querySelector('`+spark+`')?.dataset.points || 0)`), trend)
+		require.Positive(t, evaluate[int](t, ctx, `document.querySelector('`+spark+` polyline')?.getAttribute("points")?.split(" ").length || 0`), trend+": a line is drawn")
+		label := evaluate[string](t, ctx, `document.querySelector('`+spark+`').getAttribute("aria-label")`)
+		require.Contains(t, label, "memory_gateway_backend_call_duration_seconds", "the sparkline names its source")
+		require.Contains(t, label, "replica ")
 	}
+	source := evaluate[string](t, ctx, `document.querySelector("[data-trend-source]").textContent`)
+	require.Contains(t, source, "memory_gateway_backend_call_duration_seconds")
+	require.Contains(t, source, "Each replica keeps its own window")
 	screenshot(t, ctx, "backends")
 	gqlData(t, base, operatorKey, `mutation { eraseSubject(input: {workspaceId: "acme", userId: "bob", reason: "asked"}) { request { id } } }`, nil)
 	openPage(t, ctx, base, "/erasures", "erasures")
@@ -574,4 +590,23 @@ func localMinute(t *testing.T, ctx context.Context, instant string) string {
 	t.Helper()
 	return evaluate[string](t, ctx, `(() => { const d = new Date("`+instant+`"); const p = (n) => String(n).padStart(2, "0");
 		return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()); })()`)
+}
+
+// writeLatencySampled reports whether the backend metrics hold a point with
+// the latency of LOCAL writes.
+func writeLatencySampled(t *testing.T, base string) bool {
+	t.Helper()
+	data := gqlData(t, base, operatorKey, `{ backendMetrics { backends { backend kind points { p95Ms } } } }`, nil)
+	for _, b := range data["backendMetrics"].(map[string]any)["backends"].([]any) {
+		series := b.(map[string]any)
+		if series["backend"] != "LOCAL" || series["kind"] != "WRITE" {
+			continue
+		}
+		for _, p := range series["points"].([]any) {
+			if p.(map[string]any)["p95Ms"] != nil {
+				return true
+			}
+		}
+	}
+	return false
 }

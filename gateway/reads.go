@@ -275,6 +275,61 @@ func (r Reader) ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys 
 	return r.store.ListFeedbackGrouped(ctx, by, keys, f, p)
 }
 
+// CountMemoryRefsGrouped counts visible refs per parent.
+func (r Reader) CountMemoryRefsGrouped(ctx context.Context, by RefGroup, keys []string, f RefFilter) (map[string]int, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.CountMemoryRefsGrouped(ctx, by, keys, f)
+}
+
+// CountCommitJobsGrouped counts visible jobs per parent.
+func (r Reader) CountCommitJobsGrouped(ctx context.Context, by JobGroup, keys []string, f JobFilter) (map[string]int, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.CountCommitJobsGrouped(ctx, by, keys, f)
+}
+
+// CountOutboxEventsGrouped counts visible events per parent.
+func (r Reader) CountOutboxEventsGrouped(ctx context.Context, by EventGroup, keys []string, f EventFilter) (map[string]int, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.CountOutboxEventsGrouped(ctx, by, keys, f)
+}
+
+// CountAuditEntriesGrouped counts visible audit entries per parent.
+func (r Reader) CountAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter) (map[string]int, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.CountAuditEntriesGrouped(ctx, by, keys, f)
+}
+
+// CountFeedbackGrouped counts visible feedback per parent.
+func (r Reader) CountFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter) (map[string]int, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	f.Scope = r.scope
+	return r.store.CountFeedbackGrouped(ctx, by, keys, f)
+}
+
+// SiblingTotal is a ref's siblings' totalCount from the count of the
+// visible refs under its gateway id: the ref itself is left out when the
+// count holds it.
+func (r Reader) SiblingTotal(ref MemoryRef, underGateway int) int {
+	if underGateway > 0 && r.scope.Allows(refPlace(ref)) {
+		return underGateway - 1
+	}
+	return underGateway
+}
+
 // OutboxAttempts returns the kept attempts of each event. Callers pass
 // events they could see.
 func (r Reader) OutboxAttempts(ctx context.Context, eventIDs []string) (map[string][]OutboxAttempt, error) {

@@ -202,6 +202,9 @@ type Service struct {
 	documentsOnly func(Principal) bool
 	// health is the last round of backend health probes.
 	health healthCache
+	// metrics is the process's rolling window of backend-call metrics;
+	// nil: none kept.
+	metrics MetricsWindow
 }
 
 // Options are the collaborators of a Service (and of an OutboxExecutor,
@@ -247,6 +250,9 @@ type Options struct {
 	// documents (TRUSTED_DOCUMENTS_FOR): they read conversation content
 	// through no other edge (MCP, the export). nil: no key is restricted.
 	DocumentsOnly func(Principal) bool
+	// Metrics keeps the process's backend-call metrics over a rolling
+	// window, for backendMetrics; nil: none kept.
+	Metrics MetricsWindow
 }
 
 // NewService builds a Service. Backends keep their given order, which is the
@@ -270,6 +276,7 @@ func NewService(opts Options) (*Service, error) {
 		webhooks:       opts.Webhooks,
 		urlGuard:       opts.URLGuard,
 		documentsOnly:  opts.DocumentsOnly,
+		metrics:        opts.Metrics,
 	}
 	if s.documentsOnly == nil {
 		s.documentsOnly = func(Principal) bool { return false }

@@ -24,7 +24,7 @@ func (s JobSnapshot) Summary() OutboxSummary {
 }
 
 // EventsPage pages the snapshot's events in list order (newest first, by
-// created time then id), as the store pages them.
+// created time then id), in either direction, as the store pages them.
 func (s JobSnapshot) EventsPage(p PageRequest) Page[OutboxEvent] {
 	events := slices.Clone(s.Events)
 	slices.SortFunc(events, func(a, b OutboxEvent) int {
@@ -33,20 +33,35 @@ func (s JobSnapshot) EventsPage(p PageRequest) Page[OutboxEvent] {
 		}
 		return cmp.Compare(b.ID, a.ID)
 	})
+	// beyond reports whether e comes after c in list order (is older).
+	beyond := func(e OutboxEvent, c Cursor) bool {
+		return e.CreatedAt.Before(c.CreatedAt) || (e.CreatedAt.Equal(c.CreatedAt) && e.ID < c.ID)
+	}
+	page := EmptyPage[OutboxEvent](p)
+	if p.Backward {
+		if p.Before != nil {
+			i := 0
+			for i < len(events) && !beyond(events[i], *p.Before) && !(events[i].CreatedAt.Equal(p.Before.CreatedAt) && events[i].ID == p.Before.ID) {
+				i++
+			}
+			events = events[:i]
+		}
+		if len(events) > p.Last {
+			events, page.HasPreviousPage = events[len(events)-p.Last:], true
+		}
+		page.Items = append(page.Items, events...)
+		return page
+	}
 	if p.After != nil {
-		after := *p.After
 		i := 0
-		for i < len(events) && !(events[i].CreatedAt.Before(after.CreatedAt) || (events[i].CreatedAt.Equal(after.CreatedAt) && events[i].ID < after.ID)) {
+		for i < len(events) && !beyond(events[i], *p.After) {
 			i++
 		}
 		events = events[i:]
 	}
-	page := Page[OutboxEvent]{Items: events, HasPreviousPage: p.After != nil}
 	if p.First > 0 && len(events) > p.First {
-		page.Items, page.HasNextPage = events[:p.First], true
+		events, page.HasNextPage = events[:p.First], true
 	}
-	if page.Items == nil {
-		page.Items = []OutboxEvent{}
-	}
+	page.Items = append(page.Items, events...)
 	return page
 }

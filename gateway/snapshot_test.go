@@ -35,6 +35,10 @@ func TestJobSnapshotPagesLikeTheStore(t *testing.T) {
 		{"first two", gateway.PageRequest{First: 2}, []string{"b", "c"}, true, false},
 		{"after c", gateway.PageRequest{First: 2, After: &gateway.Cursor{CreatedAt: t0, ID: "c"}}, []string{"a", "d"}, false, true},
 		{"after the last", gateway.PageRequest{First: 2, After: &gateway.Cursor{CreatedAt: t0.Add(-time.Second), ID: "d"}}, nil, false, true},
+		{"last two: the oldest, newest first", gateway.PageRequest{Backward: true, Last: 2}, []string{"a", "d"}, false, true},
+		{"last two before a", gateway.PageRequest{Backward: true, Last: 2, Before: &gateway.Cursor{CreatedAt: t0, ID: "a"}}, []string{"b", "c"}, true, false},
+		{"last one before a", gateway.PageRequest{Backward: true, Last: 1, Before: &gateway.Cursor{CreatedAt: t0, ID: "a"}}, []string{"c"}, true, true},
+		{"before the first", gateway.PageRequest{Backward: true, Last: 2, Before: &gateway.Cursor{CreatedAt: t0.Add(time.Second), ID: "b"}}, nil, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			page := snap.EventsPage(tc.req)

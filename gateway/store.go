@@ -89,6 +89,14 @@ type ReadStore interface {
 	ListOutboxEventsGrouped(ctx context.Context, by EventGroup, keys []string, f EventFilter, p PageRequest) (map[string]Page[OutboxEvent], error)
 	ListAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter, p PageRequest) (map[string]Page[AuditEntry], error)
 	ListFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter, p PageRequest) (map[string]Page[MemoryFeedback], error)
+	// The grouped counts count every parent key's children under the same
+	// grouping and filter, scope included, in one statement (every key
+	// present, possibly 0): a nested list's totalCount.
+	CountMemoryRefsGrouped(ctx context.Context, by RefGroup, keys []string, f RefFilter) (map[string]int, error)
+	CountCommitJobsGrouped(ctx context.Context, by JobGroup, keys []string, f JobFilter) (map[string]int, error)
+	CountOutboxEventsGrouped(ctx context.Context, by EventGroup, keys []string, f EventFilter) (map[string]int, error)
+	CountAuditEntriesGrouped(ctx context.Context, by AuditGroup, keys []string, f AuditFilter) (map[string]int, error)
+	CountFeedbackGrouped(ctx context.Context, by FeedbackGroup, keys []string, f FeedbackFilter) (map[string]int, error)
 
 	// OutboxAttempts returns the kept attempts of each event, newest
 	// first (every key present, possibly empty).
@@ -310,3 +318,49 @@ type FeedbackGroup string
 const (
 	FeedbackByRef FeedbackGroup = "memory_ref"
 )
+
+// EmptyPage is the page a request gets when nothing is on it: an empty
+// list that says only what the request's cursor already tells (a page after
+// a cursor has one before it; a page before a cursor has one after it).
+func EmptyPage[T any](p PageRequest) Page[T] {
+	return Page[T]{Items: []T{}, HasPreviousPage: !p.Backward && p.After != nil, HasNextPage: p.Backward && p.Before != nil}
+}
+
+// Size is how many items p asks for, in its direction.
+func (p PageRequest) Size() int {
+	if p.Backward {
+		return p.Last
+	}
+	return p.First
+}
+
+// Grown is p asking for n more items in its direction.
+func (p PageRequest) Grown(n int) PageRequest {
+	if p.Backward {
+		p.Last += n
+	} else {
+		p.First += n
+	}
+	return p
+}
+
+// Without drops the items drop matches from a page read for p.Grown(n),
+// and cuts what is left to p's size at the far end of its direction (the
+// oldest items forward, the newest backward), which then has more beyond it.
+func Without[T any](page Page[T], drop func(T) bool, p PageRequest) Page[T] {
+	kept := make([]T, 0, len(page.Items))
+	for _, it := range page.Items {
+		if !drop(it) {
+			kept = append(kept, it)
+		}
+	}
+	if size := p.Size(); len(kept) > size {
+		if p.Backward {
+			kept, page.HasPreviousPage = kept[len(kept)-size:], true
+		} else {
+			kept, page.HasNextPage = kept[:size], true
+		}
+	}
+	page.Items = kept
+	return page
+}

@@ -89,6 +89,14 @@ type ComplexityRoot struct {
 		Unhealable   func(childComplexity int) int
 	}
 
+	BackendMetrics struct {
+		Backends        func(childComplexity int) int
+		IntervalSeconds func(childComplexity int) int
+		Replica         func(childComplexity int) int
+		Source          func(childComplexity int) int
+		WindowSeconds   func(childComplexity int) int
+	}
+
 	BackendOutboxSummary struct {
 		Backend func(childComplexity int) int
 		Summary func(childComplexity int) int
@@ -112,9 +120,22 @@ type ComplexityRoot struct {
 		LatencyMs    func(childComplexity int) int
 	}
 
+	BackendTrend struct {
+		Backend func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Points  func(childComplexity int) int
+	}
+
+	BackendTrendPoint struct {
+		At             func(childComplexity int) int
+		CallsPerSecond func(childComplexity int) int
+		P50Ms          func(childComplexity int) int
+		P95Ms          func(childComplexity int) int
+	}
+
 	CommitJob struct {
 		AgentID          func(childComplexity int) int
-		AuditEntries     func(childComplexity int, first *int, after *string) int
+		AuditEntries     func(childComplexity int, first *int, after *string, last *int, before *string) int
 		CreatedAt        func(childComplexity int) int
 		CreatedRefsCount func(childComplexity int) int
 		ErrorMessage     func(childComplexity int) int
@@ -124,9 +145,9 @@ type ComplexityRoot struct {
 		Kind             func(childComplexity int) int
 		Metadata         func(childComplexity int) int
 		Namespace        func(childComplexity int) int
-		OutboxEvents     func(childComplexity int, first *int, after *string) int
+		OutboxEvents     func(childComplexity int, first *int, after *string, last *int, before *string) int
 		OutboxSummary    func(childComplexity int) int
-		Refs             func(childComplexity int, first *int, after *string) int
+		Refs             func(childComplexity int, first *int, after *string, last *int, before *string) int
 		RequestID        func(childComplexity int) int
 		Session          func(childComplexity int) int
 		SessionID        func(childComplexity int) int
@@ -199,7 +220,7 @@ type ComplexityRoot struct {
 		FinishedAt    func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
-		OutboxEvents  func(childComplexity int, first *int, after *string) int
+		OutboxEvents  func(childComplexity int, first *int, after *string, last *int, before *string) int
 		OutboxSummary func(childComplexity int) int
 		Request       func(childComplexity int) int
 		StartedAt     func(childComplexity int) int
@@ -332,7 +353,7 @@ type ComplexityRoot struct {
 		ContentHash    func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		ErrorMessage   func(childComplexity int) int
-		Feedback       func(childComplexity int, first *int, after *string) int
+		Feedback       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		GatewayID      func(childComplexity int) int
 		ID             func(childComplexity int) int
 		IdempotencyKey func(childComplexity int) int
@@ -346,7 +367,7 @@ type ComplexityRoot struct {
 		RefType        func(childComplexity int) int
 		Session        func(childComplexity int) int
 		SessionID      func(childComplexity int) int
-		Siblings       func(childComplexity int, first *int, after *string) int
+		Siblings       func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SourceEventID  func(childComplexity int) int
 		SourceType     func(childComplexity int) int
 		Status         func(childComplexity int) int
@@ -425,7 +446,7 @@ type ComplexityRoot struct {
 		NextRetryAt    func(childComplexity int) int
 		Operation      func(childComplexity int) int
 		Owner          func(childComplexity int) int
-		Refs           func(childComplexity int, first *int, after *string) int
+		Refs           func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SessionID      func(childComplexity int) int
 		Status         func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
@@ -480,6 +501,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		AuditLog          func(childComplexity int, filter *gateway.AuditFilter, first *int, after *string, last *int, before *string) int
+		BackendMetrics    func(childComplexity int) int
 		Backends          func(childComplexity int) int
 		CommitJob         func(childComplexity int, id string) int
 		CommitJobs        func(childComplexity int, filter *gateway.JobFilter, first *int, after *string, last *int, before *string) int
@@ -547,10 +569,10 @@ type ComplexityRoot struct {
 	}
 
 	Session struct {
-		AuditEntries func(childComplexity int, first *int, after *string) int
+		AuditEntries func(childComplexity int, first *int, after *string, last *int, before *string) int
 		ID           func(childComplexity int) int
-		Jobs         func(childComplexity int, first *int, after *string) int
-		Refs         func(childComplexity int, first *int, after *string) int
+		Jobs         func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Refs         func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SessionID    func(childComplexity int) int
 		WorkspaceID  func(childComplexity int) int
 	}
@@ -632,17 +654,17 @@ type CommitJobResolver interface {
 	Kind(ctx context.Context, obj *gateway.CommitJob) (gateway.JobKind, error)
 
 	OutboxSummary(ctx context.Context, obj *gateway.CommitJob) (*gateway.OutboxSummary, error)
-	OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.OutboxEventConnection, error)
-	Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.MemoryRefConnection, error)
+	OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error)
+	Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
 	Session(ctx context.Context, obj *gateway.CommitJob) (*gateway.Session, error)
-	AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.AuditEntryConnection, error)
+	AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error)
 }
 type ContextItemResolver interface {
 	Ref(ctx context.Context, obj *gateway.ContextItem) (*gateway.MemoryRef, error)
 }
 type ErasureJobResolver interface {
 	OutboxSummary(ctx context.Context, obj *gateway.ErasureJob) (*gateway.OutboxSummary, error)
-	OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string) (*model.OutboxEventConnection, error)
+	OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error)
 	Request(ctx context.Context, obj *gateway.ErasureJob) (*gateway.ErasureRequest, error)
 }
 type ErasureRequestResolver interface {
@@ -665,8 +687,8 @@ type MemoryRefResolver interface {
 	Job(ctx context.Context, obj *gateway.MemoryRef) (*gateway.CommitJob, error)
 	OutboxEvent(ctx context.Context, obj *gateway.MemoryRef) (*gateway.OutboxEvent, error)
 	Session(ctx context.Context, obj *gateway.MemoryRef) (*gateway.Session, error)
-	Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryRefConnection, error)
-	Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryFeedbackConnection, error)
+	Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
+	Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error)
 	SupersededBy(ctx context.Context, obj *gateway.MemoryRef) (*gateway.MemoryRef, error)
 
 	Supersedes(ctx context.Context, obj *gateway.MemoryRef) ([]gateway.MemoryRef, error)
@@ -695,7 +717,7 @@ type OutboxEventResolver interface {
 	Job(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.CommitJob, error)
 	Owner(ctx context.Context, obj *gateway.OutboxEvent) (gateway.Job, error)
 	Feedback(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.MemoryFeedback, error)
-	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error)
+	Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
 	Attempts(ctx context.Context, obj *gateway.OutboxEvent, first *int) ([]gateway.OutboxAttempt, error)
 	WaitReason(ctx context.Context, obj *gateway.OutboxEvent) (*gateway.OutboxWait, error)
 }
@@ -717,15 +739,16 @@ type QueryResolver interface {
 	Feedback(ctx context.Context, filter *gateway.FeedbackFilter, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error)
 	RetrieveContext(ctx context.Context, input gateway.RetrieveContextInput) (*gateway.RetrieveResult, error)
 	Backends(ctx context.Context) ([]gateway.BackendStatus, error)
+	BackendMetrics(ctx context.Context) (*gateway.BackendMetrics, error)
 	ErasureRequest(ctx context.Context, id string) (*gateway.ErasureRequest, error)
 	ErasureRequests(ctx context.Context, filter *gateway.ErasureFilter, first *int, after *string, last *int, before *string) (*model.ErasureRequestConnection, error)
 	WebhookEndpoints(ctx context.Context, workspaceID string) ([]gateway.WebhookEndpoint, error)
 	WebhookDeliveries(ctx context.Context, filter *gateway.WebhookDeliveryFilter, first *int, after *string, last *int, before *string) (*model.WebhookDeliveryConnection, error)
 }
 type SessionResolver interface {
-	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error)
-	Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.CommitJobConnection, error)
-	AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.AuditEntryConnection, error)
+	Refs(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error)
+	Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error)
+	AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error)
 }
 type SubscriptionResolver interface {
 	CommitJobUpdated(ctx context.Context, id string) (<-chan *gateway.CommitJob, error)
@@ -914,6 +937,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BackendIngestHeals.Unhealable(childComplexity), true
 
+	case "BackendMetrics.backends":
+		if e.ComplexityRoot.BackendMetrics.Backends == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.Backends(childComplexity), true
+	case "BackendMetrics.intervalSeconds":
+		if e.ComplexityRoot.BackendMetrics.IntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.IntervalSeconds(childComplexity), true
+	case "BackendMetrics.replica":
+		if e.ComplexityRoot.BackendMetrics.Replica == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.Replica(childComplexity), true
+	case "BackendMetrics.source":
+		if e.ComplexityRoot.BackendMetrics.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.Source(childComplexity), true
+	case "BackendMetrics.windowSeconds":
+		if e.ComplexityRoot.BackendMetrics.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendMetrics.WindowSeconds(childComplexity), true
+
 	case "BackendOutboxSummary.backend":
 		if e.ComplexityRoot.BackendOutboxSummary.Backend == nil {
 			break
@@ -1001,6 +1055,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BackendStatus.LatencyMs(childComplexity), true
 
+	case "BackendTrend.backend":
+		if e.ComplexityRoot.BackendTrend.Backend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrend.Backend(childComplexity), true
+	case "BackendTrend.kind":
+		if e.ComplexityRoot.BackendTrend.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrend.Kind(childComplexity), true
+	case "BackendTrend.points":
+		if e.ComplexityRoot.BackendTrend.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrend.Points(childComplexity), true
+
+	case "BackendTrendPoint.at":
+		if e.ComplexityRoot.BackendTrendPoint.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.At(childComplexity), true
+	case "BackendTrendPoint.callsPerSecond":
+		if e.ComplexityRoot.BackendTrendPoint.CallsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.CallsPerSecond(childComplexity), true
+	case "BackendTrendPoint.p50Ms":
+		if e.ComplexityRoot.BackendTrendPoint.P50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.P50Ms(childComplexity), true
+	case "BackendTrendPoint.p95Ms":
+		if e.ComplexityRoot.BackendTrendPoint.P95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackendTrendPoint.P95Ms(childComplexity), true
+
 	case "CommitJob.agentId":
 		if e.ComplexityRoot.CommitJob.AgentID == nil {
 			break
@@ -1017,7 +1115,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CommitJob.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.CommitJob.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "CommitJob.createdAt":
 		if e.ComplexityRoot.CommitJob.CreatedAt == nil {
 			break
@@ -1082,7 +1180,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CommitJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.CommitJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "CommitJob.outboxSummary":
 		if e.ComplexityRoot.CommitJob.OutboxSummary == nil {
 			break
@@ -1099,7 +1197,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CommitJob.Refs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.CommitJob.Refs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "CommitJob.requestId":
 		if e.ComplexityRoot.CommitJob.RequestID == nil {
 			break
@@ -1372,7 +1470,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ErasureJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.ErasureJob.OutboxEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "ErasureJob.outboxSummary":
 		if e.ComplexityRoot.ErasureJob.OutboxSummary == nil {
 			break
@@ -1920,7 +2018,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.MemoryRef.Feedback(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.MemoryRef.Feedback(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "MemoryRef.gatewayId":
 		if e.ComplexityRoot.MemoryRef.GatewayID == nil {
 			break
@@ -2009,7 +2107,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.MemoryRef.Siblings(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.MemoryRef.Siblings(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "MemoryRef.sourceEventId":
 		if e.ComplexityRoot.MemoryRef.SourceEventID == nil {
 			break
@@ -2466,7 +2564,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.OutboxEvent.Refs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.OutboxEvent.Refs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "OutboxEvent.sessionId":
 		if e.ComplexityRoot.OutboxEvent.SessionID == nil {
 			break
@@ -2660,6 +2758,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*gateway.AuditFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+	case "Query.backendMetrics":
+		if e.ComplexityRoot.Query.BackendMetrics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.BackendMetrics(childComplexity), true
 	case "Query.backends":
 		if e.ComplexityRoot.Query.Backends == nil {
 			break
@@ -3015,7 +3119,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Session.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Session.AuditEntries(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Session.id":
 		if e.ComplexityRoot.Session.ID == nil {
 			break
@@ -3032,7 +3136,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Session.Jobs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Session.Jobs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Session.refs":
 		if e.ComplexityRoot.Session.Refs == nil {
 			break
@@ -3043,7 +3147,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Session.Refs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Session.Refs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Session.sessionId":
 		if e.ComplexityRoot.Session.SessionID == nil {
 			break
@@ -3471,7 +3575,11 @@ type WebhookDeliveryStatusCount {
   count: Int!
 }
 
-"Relay paging state."
+"""
+Relay paging state. Every connection, root or nested, pages forward with first and after or backward with
+last and before (each page newest first); mixing the directions is refused with BAD_USER_INPUT naming the
+argument. With neither first nor last a page holds the first 20 items; at most 100.
+"""
 type PageInfo {
   hasNextPage: Boolean!
   hasPreviousPage: Boolean!
@@ -3604,6 +3712,52 @@ enum TextUnavailable {
   RETIRED
 }
 
+"What a backend call does, for its trends."
+enum BackendCallKind {
+  "Ingest writes, session commits and routed feedback."
+  WRITE
+  "Retrievals."
+  RETRIEVE
+}
+
+"""
+A rolling window of the backend-call metrics of the replica (process) that answered: each replica samples
+its own metric registry, so behind a load balancer two answers may come from two replicas (replica says
+which). For every replica together, query the Prometheus series named by source.
+"""
+type BackendMetrics {
+  "The replica whose metrics these are (host and process id)."
+  replica: String!
+  "The metric the points are computed from: memory_gateway_backend_call_duration_seconds."
+  source: String!
+  "Seconds between samples: one point per interval."
+  intervalSeconds: Float!
+  "Seconds the kept samples span at most."
+  windowSeconds: Float!
+  "A series per backend and kind of call this replica made in the window, by backend then kind."
+  backends: [BackendTrend!]!
+}
+
+"One backend's calls of one kind over the window."
+type BackendTrend {
+  backend: BackendType!
+  kind: BackendCallKind!
+  "Oldest first, one per interval between two samples."
+  points: [BackendTrendPoint!]!
+}
+
+"The calls a backend finished between two samples."
+type BackendTrendPoint {
+  "When the interval ended."
+  at: Time!
+  "Calls finished in the interval over its length."
+  callsPerSecond: Float!
+  "Median latency, estimated from the histogram's buckets; null when no call finished."
+  p50Ms: Float
+  "95th percentile latency, estimated from the histogram's buckets; null when no call finished."
+  p95Ms: Float
+}
+
 "A configured backend as the gateway sees it now."
 type BackendStatus {
   backend: BackendType!
@@ -3655,8 +3809,8 @@ type MemoryRef implements Node {
   outboxEvent: OutboxEvent
   session: Session!
   "Other refs recorded under the same gateway id."
-  siblings(first: Int = 20, after: String): MemoryRefConnection!
-  feedback(first: Int = 20, after: String): MemoryFeedbackConnection!
+  siblings(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
+  feedback(first: Int, after: String, last: Int, before: String): MemoryFeedbackConnection!
   "The ref that replaced this one (SUPERSEDED refs)."
   supersededBy: MemoryRef
   "When a correction superseded (or a delete request removed) this memory."
@@ -3674,8 +3828,9 @@ type MemoryRefConnection {
   edges: [MemoryRefEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -3702,7 +3857,7 @@ interface Job implements Node {
   startedAt: Time
   finishedAt: Time
   outboxSummary: OutboxSummary!
-  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
+  outboxEvents(first: Int, after: String, last: Int, before: String): OutboxEventConnection!
 }
 
 "An asynchronous commit of a session to every configured backend."
@@ -3727,10 +3882,10 @@ type CommitJob implements Node & Job {
   startedAt: Time
   finishedAt: Time
   outboxSummary: OutboxSummary!
-  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
-  refs(first: Int = 20, after: String): MemoryRefConnection!
+  outboxEvents(first: Int, after: String, last: Int, before: String): OutboxEventConnection!
+  refs(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
   session: Session!
-  auditEntries(first: Int = 20, after: String): AuditEntryConnection!
+  auditEntries(first: Int, after: String, last: Int, before: String): AuditEntryConnection!
 }
 
 "The job of an erasure request: one ERASE_SUBJECT event per backend. It has no session."
@@ -3746,7 +3901,7 @@ type ErasureJob implements Node & Job {
   startedAt: Time
   finishedAt: Time
   outboxSummary: OutboxSummary!
-  outboxEvents(first: Int = 20, after: String): OutboxEventConnection!
+  outboxEvents(first: Int, after: String, last: Int, before: String): OutboxEventConnection!
   request: ErasureRequest!
 }
 
@@ -3826,8 +3981,9 @@ type ErasureRequestConnection {
   edges: [ErasureRequestEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -3862,8 +4018,9 @@ type CommitJobConnection {
   edges: [CommitJobEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -3884,8 +4041,9 @@ type JobConnection {
   edges: [JobEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -3955,7 +4113,7 @@ type OutboxEvent implements Node {
   "The feedback an APPLY_FEEDBACK event carries."
   feedback: MemoryFeedback
   "Refs this event produced."
-  refs(first: Int = 20, after: String): MemoryRefConnection!
+  refs(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
   """
   The event's runs, newest first, each with how it ended and its error: the last 25 are kept, and
   retention deletes those of finished events. first is 1 to 25.
@@ -4035,8 +4193,9 @@ type OutboxEventConnection {
   edges: [OutboxEventEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -4052,9 +4211,9 @@ type Session implements Node {
   id: ID!
   workspaceId: ID!
   sessionId: ID!
-  refs(first: Int = 20, after: String): MemoryRefConnection!
-  jobs(first: Int = 20, after: String): CommitJobConnection!
-  auditEntries(first: Int = 20, after: String): AuditEntryConnection!
+  refs(first: Int, after: String, last: Int, before: String): MemoryRefConnection!
+  jobs(first: Int, after: String, last: Int, before: String): CommitJobConnection!
+  auditEntries(first: Int, after: String, last: Int, before: String): AuditEntryConnection!
 }
 
 "A record of one write operation. It never holds conversation content."
@@ -4086,8 +4245,9 @@ type AuditEntryConnection {
   edges: [AuditEntryEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -4153,8 +4313,9 @@ type MemoryFeedbackConnection {
   edges: [MemoryFeedbackEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -4424,8 +4585,9 @@ type SessionConnection {
   edges: [SessionEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
 }
@@ -4525,8 +4687,9 @@ type WebhookDeliveryConnection {
   edges: [WebhookDeliveryEdge!]!
   pageInfo: PageInfo!
   """
-  How many items the filter matches across every page, within the key's scope (one count per list).
-  Given on the root lists (Query fields); null on a list nested under another object.
+  How many items the list holds across every page, within the key's scope: what the filter matches on a
+  root list (Query fields), the parent's items on a list nested under another object. Counted only when
+  selected (one statement per list, and per nesting level for the nested lists of a page of parents).
   """
   totalCount: Int
   """
@@ -4608,6 +4771,8 @@ type Query {
   retrieveContext(input: RetrieveContextInput!): RetrieveContextPayload!
   "Admin: every configured backend's health, from a round of probes at most 5 s old (checkedAt), shared by every caller."
   backends: [BackendStatus!]!
+  "Admin: per backend, the call rate and latency quantiles of the answering replica over a rolling window of its own metrics."
+  backendMetrics: BackendMetrics!
   erasureRequest(id: ID!): ErasureRequest!
   erasureRequests(filter: ErasureRequestFilter, first: Int, after: String, last: Int, before: String): ErasureRequestConnection!
   "Admin: a workspace's webhook endpoints, oldest first."
@@ -4766,6 +4931,22 @@ func (ec *executionContext) childFields_BackendIngestHeals(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type BackendIngestHeals", field.Name)
 }
 
+func (ec *executionContext) childFields_BackendMetrics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "replica":
+		return ec.fieldContext_BackendMetrics_replica(ctx, field)
+	case "source":
+		return ec.fieldContext_BackendMetrics_source(ctx, field)
+	case "intervalSeconds":
+		return ec.fieldContext_BackendMetrics_intervalSeconds(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_BackendMetrics_windowSeconds(ctx, field)
+	case "backends":
+		return ec.fieldContext_BackendMetrics_backends(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendMetrics", field.Name)
+}
+
 func (ec *executionContext) childFields_BackendOutboxSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "backend":
@@ -4810,6 +4991,32 @@ func (ec *executionContext) childFields_BackendStatus(ctx context.Context, field
 		return ec.fieldContext_BackendStatus_checkedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BackendStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_BackendTrend(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backend":
+		return ec.fieldContext_BackendTrend_backend(ctx, field)
+	case "kind":
+		return ec.fieldContext_BackendTrend_kind(ctx, field)
+	case "points":
+		return ec.fieldContext_BackendTrend_points(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendTrend", field.Name)
+}
+
+func (ec *executionContext) childFields_BackendTrendPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_BackendTrendPoint_at(ctx, field)
+	case "callsPerSecond":
+		return ec.fieldContext_BackendTrendPoint_callsPerSecond(ctx, field)
+	case "p50Ms":
+		return ec.fieldContext_BackendTrendPoint_p50Ms(ctx, field)
+	case "p95Ms":
+		return ec.fieldContext_BackendTrendPoint_p95Ms(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackendTrendPoint", field.Name)
 }
 
 func (ec *executionContext) childFields_CommitJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5865,6 +6072,22 @@ func (ec *executionContext) field_CommitJob_auditEntries_args(ctx context.Contex
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5887,6 +6110,22 @@ func (ec *executionContext) field_CommitJob_outboxEvents_args(ctx context.Contex
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5909,6 +6148,22 @@ func (ec *executionContext) field_CommitJob_refs_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5931,6 +6186,22 @@ func (ec *executionContext) field_ErasureJob_outboxEvents_args(ctx context.Conte
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5953,6 +6224,22 @@ func (ec *executionContext) field_MemoryRef_feedback_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5975,6 +6262,22 @@ func (ec *executionContext) field_MemoryRef_siblings_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6229,6 +6532,22 @@ func (ec *executionContext) field_OutboxEvent_refs_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6841,6 +7160,22 @@ func (ec *executionContext) field_Session_auditEntries_args(ctx context.Context,
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6863,6 +7198,22 @@ func (ec *executionContext) field_Session_jobs_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -6885,6 +7236,22 @@ func (ec *executionContext) field_Session_refs_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -7655,6 +8022,130 @@ func (ec *executionContext) fieldContext_BackendIngestHeals_unhealable(_ context
 	return graphql.NewScalarFieldContext("BackendIngestHeals", field, false, false, "Int")
 }
 
+func (ec *executionContext) _BackendMetrics_replica(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_replica(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replica, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_replica(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, false, false, "String")
+}
+
+func (ec *executionContext) _BackendMetrics_source(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, false, false, "String")
+}
+
+func (ec *executionContext) _BackendMetrics_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_intervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalSeconds(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, true, false, "Float")
+}
+
+func (ec *executionContext) _BackendMetrics_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendMetrics", field, true, false, "Float")
+}
+
+func (ec *executionContext) _BackendMetrics_backends(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendMetrics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendMetrics_backends(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backends, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.BackendTrend) graphql.Marshaler {
+			return ec.marshalNBackendTrend2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendMetrics_backends(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BackendMetrics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendTrend(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _BackendOutboxSummary_backend(ctx context.Context, field graphql.CollectedField, obj *model.BackendOutboxSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7984,6 +8475,176 @@ func (ec *executionContext) _BackendStatus_checkedAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_BackendStatus_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackendStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BackendTrend_backend(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrend_backend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Backend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v backendtype.Backend) graphql.Marshaler {
+			return ec.marshalNBackendType2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋbackendtypeᚐBackend(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrend_backend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrend", field, false, false, "BackendType")
+}
+
+func (ec *executionContext) _BackendTrend_kind(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrend_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gateway.BackendCallKind) graphql.Marshaler {
+			return ec.marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrend_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrend", field, false, false, "BackendCallKind")
+}
+
+func (ec *executionContext) _BackendTrend_points(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrend) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrend_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []gateway.BackendTrendPoint) graphql.Marshaler {
+			return ec.marshalNBackendTrendPoint2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrend_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BackendTrend",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendTrendPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BackendTrendPoint_at(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BackendTrendPoint_callsPerSecond(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_callsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_callsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _BackendTrendPoint_p50Ms(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_p50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_p50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _BackendTrendPoint_p95Ms(ctx context.Context, field graphql.CollectedField, obj *gateway.BackendTrendPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackendTrendPoint_p95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackendTrendPoint_p95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackendTrendPoint", field, false, false, "Float")
 }
 
 func (ec *executionContext) _CommitJob_id(ctx context.Context, field graphql.CollectedField, obj *gateway.CommitJob) (ret graphql.Marshaler) {
@@ -8419,7 +9080,7 @@ func (ec *executionContext) _CommitJob_outboxEvents(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CommitJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.CommitJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
@@ -8463,7 +9124,7 @@ func (ec *executionContext) _CommitJob_refs(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CommitJob().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.CommitJob().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -8539,7 +9200,7 @@ func (ec *executionContext) _CommitJob_auditEntries(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CommitJob().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.CommitJob().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
@@ -9570,7 +10231,7 @@ func (ec *executionContext) _ErasureJob_outboxEvents(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.ErasureJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.ErasureJob().OutboxEvents(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OutboxEventConnection) graphql.Marshaler {
@@ -12185,7 +12846,7 @@ func (ec *executionContext) _MemoryRef_siblings(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.MemoryRef().Siblings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.MemoryRef().Siblings(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -12229,7 +12890,7 @@ func (ec *executionContext) _MemoryRef_feedback(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.MemoryRef().Feedback(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.MemoryRef().Feedback(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryFeedbackConnection) graphql.Marshaler {
@@ -13957,7 +14618,7 @@ func (ec *executionContext) _OutboxEvent_refs(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.OutboxEvent().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.OutboxEvent().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -15400,6 +16061,38 @@ func (ec *executionContext) fieldContext_Query_backends(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_backendMetrics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_backendMetrics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().BackendMetrics(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *gateway.BackendMetrics) graphql.Marshaler {
+			return ec.marshalNBackendMetrics2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendMetrics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_backendMetrics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackendMetrics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_erasureRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16272,7 +16965,7 @@ func (ec *executionContext) _Session_refs(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Session().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Session().Refs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.MemoryRefConnection) graphql.Marshaler {
@@ -16316,7 +17009,7 @@ func (ec *executionContext) _Session_jobs(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Session().Jobs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Session().Jobs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CommitJobConnection) graphql.Marshaler {
@@ -16360,7 +17053,7 @@ func (ec *executionContext) _Session_auditEntries(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Session().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Session().AuditEntries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
@@ -20495,6 +21188,59 @@ func (ec *executionContext) _BackendIngestHeals(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var backendMetricsImplementors = []string{"BackendMetrics"}
+
+func (ec *executionContext) _BackendMetrics(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendMetrics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendMetricsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendMetrics")
+		case "replica":
+			out.Values[i] = ec._BackendMetrics_replica(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._BackendMetrics_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "intervalSeconds":
+			out.Values[i] = ec._BackendMetrics_intervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowSeconds":
+			out.Values[i] = ec._BackendMetrics_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backends":
+			out.Values[i] = ec._BackendMetrics_backends(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var backendOutboxSummaryImplementors = []string{"BackendOutboxSummary"}
 
 func (ec *executionContext) _BackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, obj *model.BackendOutboxSummary) graphql.Marshaler {
@@ -20630,6 +21376,97 @@ func (ec *executionContext) _BackendStatus(ctx context.Context, sel ast.Selectio
 		case "checkedAt":
 			out.Values[i] = ec._BackendStatus_checkedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var backendTrendImplementors = []string{"BackendTrend"}
+
+func (ec *executionContext) _BackendTrend(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendTrend) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendTrendImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendTrend")
+		case "backend":
+			out.Values[i] = ec._BackendTrend_backend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._BackendTrend_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "points":
+			out.Values[i] = ec._BackendTrend_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var backendTrendPointImplementors = []string{"BackendTrendPoint"}
+
+func (ec *executionContext) _BackendTrendPoint(ctx context.Context, sel ast.SelectionSet, obj *gateway.BackendTrendPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backendTrendPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BackendTrendPoint")
+		case "at":
+			out.Values[i] = ec._BackendTrendPoint_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "callsPerSecond":
+			out.Values[i] = ec._BackendTrendPoint_callsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p50Ms":
+			out.Values[i] = ec._BackendTrendPoint_p50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p95Ms":
+			out.Values[i] = ec._BackendTrendPoint_p95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -23178,6 +24015,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_backends(ctx, field)
 				})
+		case "backendMetrics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_backendMetrics(ctx, field)
+				})
 		case "erasureRequest":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -24435,6 +25278,32 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋmemoryᚑga
 	return ret
 }
 
+func (ec *executionContext) unmarshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind(ctx context.Context, v any) (gateway.BackendCallKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind(ctx context.Context, sel ast.SelectionSet, v gateway.BackendCallKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "BackendCallKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind = map[string]gateway.BackendCallKind{
+		"WRITE":    gateway.BackendCallWrite,
+		"RETRIEVE": gateway.BackendCallRetrieve,
+	}
+	marshalNBackendCallKind2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendCallKind = map[gateway.BackendCallKind]string{
+		gateway.BackendCallWrite:    "WRITE",
+		gateway.BackendCallRetrieve: "RETRIEVE",
+	}
+)
+
 func (ec *executionContext) marshalNBackendIngestHeals2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐIngestHealCount(ctx context.Context, sel ast.SelectionSet, v gateway.IngestHealCount) graphql.Marshaler {
 	return ec._BackendIngestHeals(ctx, sel, &v)
 }
@@ -24453,6 +25322,14 @@ func (ec *executionContext) marshalNBackendIngestHeals2ᚕgithubᚗcomᚋmemory�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNBackendMetrics2ᚖgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendMetrics(ctx context.Context, sel ast.SelectionSet, v *gateway.BackendMetrics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BackendMetrics!")
+		return graphql.Null
+	}
+	return ec._BackendMetrics(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNBackendOutboxSummary2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgraphᚋmodelᚐBackendOutboxSummary(ctx context.Context, sel ast.SelectionSet, v model.BackendOutboxSummary) graphql.Marshaler {
@@ -24504,6 +25381,46 @@ func (ec *executionContext) marshalNBackendStatus2ᚕgithubᚗcomᚋmemoryᚑgat
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBackendStatus2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBackendTrend2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrend(ctx context.Context, sel ast.SelectionSet, v gateway.BackendTrend) graphql.Marshaler {
+	return ec._BackendTrend(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendTrend2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.BackendTrend) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendTrend2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrend(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBackendTrendPoint2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPoint(ctx context.Context, sel ast.SelectionSet, v gateway.BackendTrendPoint) graphql.Marshaler {
+	return ec._BackendTrendPoint(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBackendTrendPoint2ᚕgithubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPointᚄ(ctx context.Context, sel ast.SelectionSet, v []gateway.BackendTrendPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBackendTrendPoint2githubᚗcomᚋmemoryᚑgatewayᚋmemoryᚑgatewayᚋgatewayᚐBackendTrendPoint(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -26489,6 +27406,23 @@ var (
 		backendtype.FeedbackDeleteRequest: "DELETE_REQUEST",
 	}
 )
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
 	res, err := model.UnmarshalID(v)

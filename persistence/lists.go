@@ -60,28 +60,42 @@ func listPageBackward[T any, R record[T]](ctx context.Context, db bun.IDB, alias
 	return gateway.Page[T]{Items: toDomain[T](rows), HasNextPage: p.Before != nil, HasPreviousPage: hasPrevious}, nil
 }
 
-// listGrouped returns the first page of each parent's children in one query,
+// listGrouped returns one page of each parent's children in one query,
 // using ROW_NUMBER() over a partition per parent (both dialects have window
-// functions).
+// functions): the first items after p.After or, paging backward, the last
+// items before p.Before, each page newest first.
 func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, groupColumn string, keys []string, keyOf func(T) string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (map[string]gateway.Page[T], error) {
 	out := make(map[string]gateway.Page[T], len(keys))
 	for _, k := range keys {
-		out[k] = gateway.Page[T]{Items: []T{}, HasPreviousPage: p.After != nil}
+		out[k] = gateway.EmptyPage[T](p)
 	}
 	if len(keys) == 0 {
 		return out, nil
 	}
 	col := alias + "." + groupColumn
+	order, size := "DESC", p.First
+	if p.Backward {
+		// Backward, each partition is numbered from the oldest item (or
+		// from the one just newer than the cursor) and reversed below.
+		order, size = "ASC", p.Last
+	}
 	inner := db.NewSelect().Model((*R)(nil)).
 		ColumnExpr(alias+".*").
-		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY "+col+" ORDER BY "+alias+".created_at DESC, "+alias+".id DESC) AS rn").
+		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY "+col+" ORDER BY "+alias+".created_at "+order+", "+alias+".id "+order+") AS rn").
 		Where(col+" IN (?)", bun.List(keys))
-	inner = applyCursor(filter(inner), alias, p.After)
+	inner = filter(inner)
+	if p.Backward {
+		if p.Before != nil {
+			inner = inner.Where("("+alias+".created_at, "+alias+".id) > (?, ?)", p.Before.CreatedAt, p.Before.ID)
+		}
+	} else {
+		inner = applyCursor(inner, alias, p.After)
+	}
 	var rows []R
 	err := db.NewSelect().
 		TableExpr("(?) AS "+alias, inner).
 		ColumnExpr(alias+".*").
-		Where(alias+".rn <= ?", p.First+1).
+		Where(alias+".rn <= ?", size+1).
 		OrderExpr(col+", "+alias+".rn").
 		Scan(ctx, &rows)
 	if err != nil {
@@ -91,12 +105,48 @@ func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, gro
 		item := r.domain()
 		key := keyOf(item)
 		page := out[key]
-		if r.rowNumber() > p.First {
-			page.HasNextPage = true
-		} else {
+		switch {
+		case r.rowNumber() <= size:
 			page.Items = append(page.Items, item)
+		case p.Backward:
+			page.HasPreviousPage = true
+		default:
+			page.HasNextPage = true
 		}
 		out[key] = page
+	}
+	if p.Backward {
+		for _, page := range out {
+			slices.Reverse(page.Items)
+		}
+	}
+	return out, nil
+}
+
+// countGrouped counts each parent's children in one statement, under the
+// same filter as listGrouped; every key is present, 0 when it has none.
+func countGrouped[R any](ctx context.Context, db bun.IDB, alias, groupColumn string, keys []string, filter func(*bun.SelectQuery) *bun.SelectQuery) (map[string]int, error) {
+	out := make(map[string]int, len(keys))
+	for _, k := range keys {
+		out[k] = 0
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	col := alias + "." + groupColumn
+	var rows []struct {
+		GroupKey string
+		N        int
+	}
+	q := filter(db.NewSelect().Model((*R)(nil))).
+		ColumnExpr(col+" AS group_key, count(*) AS n").
+		Where(col+" IN (?)", bun.List(keys)).
+		GroupExpr(col)
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("error counting by %s: %w", groupColumn, err)
+	}
+	for _, r := range rows {
+		out[r.GroupKey] = r.N
 	}
 	return out, nil
 }
@@ -271,32 +321,46 @@ func (s *Store) ListFeedback(ctx context.Context, f gateway.FeedbackFilter, p ga
 	return listPage[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", func(q *bun.SelectQuery) *bun.SelectQuery { return applyFeedbackFilter(q, f) }, p)
 }
 
-// ListMemoryRefsGrouped implements gateway.ReadStore.
-func (s *Store) ListMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, keys []string, f gateway.RefFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
-	var column string
-	var keyOf func(gateway.MemoryRef) string
+// refGrouping is how refs group by a parent: the column holding the key,
+// the key of a ref, and the filter.
+func refGrouping(by gateway.RefGroup, f gateway.RefFilter) (string, func(gateway.MemoryRef) string, func(*bun.SelectQuery) *bun.SelectQuery, error) {
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery { return applyRefFilter(q, f) }
 	switch by {
 	case gateway.RefsByGateway:
-		column, keyOf = "gateway_id", func(r gateway.MemoryRef) string { return r.GatewayID }
+		return "gateway_id", func(r gateway.MemoryRef) string { return r.GatewayID }, filter, nil
 	case gateway.RefsByJob:
 		// Grouped on gateway_id (a commit's refs carry the job id there),
 		// which is indexed; job_id must match too.
 		f.JobID = ""
-		column, keyOf = "gateway_id", func(r gateway.MemoryRef) string { return r.GatewayID }
-		filter = func(q *bun.SelectQuery) *bun.SelectQuery {
+		return "gateway_id", func(r gateway.MemoryRef) string { return r.GatewayID }, func(q *bun.SelectQuery) *bun.SelectQuery {
 			return applyRefFilter(q, f).Where("r.job_id = r.gateway_id")
-		}
+		}, nil
 	case gateway.RefsByOutboxEvent:
-		column, keyOf = "outbox_event_id", func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }
+		return "outbox_event_id", func(r gateway.MemoryRef) string { return derefString(r.OutboxEventID) }, filter, nil
 	case gateway.RefsBySession:
-		column, keyOf = "session_id", func(r gateway.MemoryRef) string { return r.SessionID }
+		return "session_id", func(r gateway.MemoryRef) string { return r.SessionID }, filter, nil
 	case gateway.RefsBySupersededBy:
-		column, keyOf = "superseded_by_ref_id", func(r gateway.MemoryRef) string { return derefString(r.SupersededByRefID) }
-	default:
-		return nil, fmt.Errorf("unknown ref grouping %q", by)
+		return "superseded_by_ref_id", func(r gateway.MemoryRef) string { return derefString(r.SupersededByRefID) }, filter, nil
+	}
+	return "", nil, nil, fmt.Errorf("unknown ref grouping %q", by)
+}
+
+// ListMemoryRefsGrouped implements gateway.ReadStore.
+func (s *Store) ListMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, keys []string, f gateway.RefFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
+	column, keyOf, filter, err := refGrouping(by, f)
+	if err != nil {
+		return nil, err
 	}
 	return listGrouped[gateway.MemoryRef, refRow](ctx, s.db, "r", column, keys, keyOf, filter, p)
+}
+
+// CountMemoryRefsGrouped implements gateway.ReadStore.
+func (s *Store) CountMemoryRefsGrouped(ctx context.Context, by gateway.RefGroup, keys []string, f gateway.RefFilter) (map[string]int, error) {
+	column, _, filter, err := refGrouping(by, f)
+	if err != nil {
+		return nil, err
+	}
+	return countGrouped[refRow](ctx, s.db, "r", column, keys, filter)
 }
 
 // ListCommitJobsGrouped implements gateway.ReadStore.
@@ -309,6 +373,15 @@ func (s *Store) ListCommitJobsGrouped(ctx context.Context, by gateway.JobGroup, 
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f, s.db.sql) }, p)
 }
 
+// CountCommitJobsGrouped implements gateway.ReadStore.
+func (s *Store) CountCommitJobsGrouped(ctx context.Context, by gateway.JobGroup, keys []string, f gateway.JobFilter) (map[string]int, error) {
+	if by != gateway.JobsBySession {
+		return nil, fmt.Errorf("unknown job grouping %q", by)
+	}
+	return countGrouped[jobRow](ctx, s.db, "j", "session_id", keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyJobFilter(q, f, s.db.sql) })
+}
+
 // ListOutboxEventsGrouped implements gateway.ReadStore.
 func (s *Store) ListOutboxEventsGrouped(ctx context.Context, by gateway.EventGroup, keys []string, f gateway.EventFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.OutboxEvent], error) {
 	if by != gateway.EventsByJob {
@@ -319,22 +392,46 @@ func (s *Store) ListOutboxEventsGrouped(ctx context.Context, by gateway.EventGro
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyEventFilter(q, f) }, p)
 }
 
-// ListAuditEntriesGrouped implements gateway.ReadStore.
-func (s *Store) ListAuditEntriesGrouped(ctx context.Context, by gateway.AuditGroup, keys []string, f gateway.AuditFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.AuditEntry], error) {
-	var column string
-	var keyOf func(gateway.AuditEntry) string
+// CountOutboxEventsGrouped implements gateway.ReadStore.
+func (s *Store) CountOutboxEventsGrouped(ctx context.Context, by gateway.EventGroup, keys []string, f gateway.EventFilter) (map[string]int, error) {
+	if by != gateway.EventsByJob {
+		return nil, fmt.Errorf("unknown event grouping %q", by)
+	}
+	return countGrouped[eventRow](ctx, s.db, "e", "job_id", keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyEventFilter(q, f) })
+}
+
+// auditGrouping is how audit entries group by a parent.
+func auditGrouping(by gateway.AuditGroup) (string, func(gateway.AuditEntry) string, error) {
 	switch by {
 	case gateway.AuditByJob:
-		column, keyOf = "job_id", func(a gateway.AuditEntry) string { return derefString(a.JobID) }
+		return "job_id", func(a gateway.AuditEntry) string { return derefString(a.JobID) }, nil
 	case gateway.AuditBySession:
-		column, keyOf = "session_id", func(a gateway.AuditEntry) string { return derefString(a.SessionID) }
+		return "session_id", func(a gateway.AuditEntry) string { return derefString(a.SessionID) }, nil
 	case gateway.AuditByTarget:
-		column, keyOf = "target_id", func(a gateway.AuditEntry) string { return a.TargetID }
-	default:
-		return nil, fmt.Errorf("unknown audit grouping %q", by)
+		return "target_id", func(a gateway.AuditEntry) string { return a.TargetID }, nil
+	}
+	return "", nil, fmt.Errorf("unknown audit grouping %q", by)
+}
+
+// ListAuditEntriesGrouped implements gateway.ReadStore.
+func (s *Store) ListAuditEntriesGrouped(ctx context.Context, by gateway.AuditGroup, keys []string, f gateway.AuditFilter, p gateway.PageRequest) (map[string]gateway.Page[gateway.AuditEntry], error) {
+	column, keyOf, err := auditGrouping(by)
+	if err != nil {
+		return nil, err
 	}
 	return listGrouped[gateway.AuditEntry, auditRow](ctx, s.db, "a", column, keys, keyOf,
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyAuditFilter(q, f) }, p)
+}
+
+// CountAuditEntriesGrouped implements gateway.ReadStore.
+func (s *Store) CountAuditEntriesGrouped(ctx context.Context, by gateway.AuditGroup, keys []string, f gateway.AuditFilter) (map[string]int, error) {
+	column, _, err := auditGrouping(by)
+	if err != nil {
+		return nil, err
+	}
+	return countGrouped[auditRow](ctx, s.db, "a", column, keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyAuditFilter(q, f) })
 }
 
 // ListFeedbackGrouped implements gateway.ReadStore.
@@ -345,6 +442,15 @@ func (s *Store) ListFeedbackGrouped(ctx context.Context, by gateway.FeedbackGrou
 	return listGrouped[gateway.MemoryFeedback, feedbackRow](ctx, s.db, "f", "memory_ref_id", keys,
 		func(f gateway.MemoryFeedback) string { return f.MemoryRefID },
 		func(q *bun.SelectQuery) *bun.SelectQuery { return applyFeedbackFilter(q, f) }, p)
+}
+
+// CountFeedbackGrouped implements gateway.ReadStore.
+func (s *Store) CountFeedbackGrouped(ctx context.Context, by gateway.FeedbackGroup, keys []string, f gateway.FeedbackFilter) (map[string]int, error) {
+	if by != gateway.FeedbackByRef {
+		return nil, fmt.Errorf("unknown feedback grouping %q", by)
+	}
+	return countGrouped[feedbackRow](ctx, s.db, "f", "memory_ref_id", keys,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return applyFeedbackFilter(q, f) })
 }
 
 func derefString(s *string) string {

@@ -14,21 +14,8 @@ func encodeCursor(createdAt time.Time, id string) string { return gateway.Encode
 
 func decodeCursor(s string) (*gateway.Cursor, error) { return gateway.DecodeCursor(s) }
 
-// pageRequest validates Relay arguments into a domain page request.
-func pageRequest(first *int, after *string) (gateway.PageRequest, error) {
-	var cursor *gateway.Cursor
-	if after != nil && *after != "" {
-		c, err := decodeCursor(*after)
-		if err != nil {
-			return gateway.PageRequest{}, err
-		}
-		cursor = c
-	}
-	return gateway.NewPageRequest(first, cursor)
-}
-
-// pagingRequest validates the Relay arguments of a root list, which pages
-// in either direction.
+// pagingRequest validates the Relay arguments of a list, root or nested,
+// which pages in either direction.
 func pagingRequest(first *int, after *string, last *int, before *string) (gateway.PageRequest, error) {
 	hasAfter, hasBefore := after != nil && *after != "", before != nil && *before != ""
 	if err := gateway.CheckPagingDirection(first != nil, hasAfter, last != nil, hasBefore); err != nil {
@@ -47,6 +34,47 @@ func pagingRequest(first *int, after *string, last *int, before *string) (gatewa
 		}
 	}
 	return gateway.NewPagingRequest(first, afterCursor, last, beforeCursor)
+}
+
+// paging holds a connection field's Relay arguments.
+type paging struct {
+	first  *int
+	after  *string
+	last   *int
+	before *string
+}
+
+// request validates the arguments as a root list's are validated.
+func (a paging) request() (gateway.PageRequest, error) {
+	return pagingRequest(a.first, a.after, a.last, a.before)
+}
+
+// nestedPage loads one page of a parent's children and, when the
+// connection's selection asks for it, their total.
+func nestedPage[T any](ctx context.Context, l *pagedLoader[T], key string, args paging) (gateway.Page[T], *int, error) {
+	p, err := args.request()
+	if err != nil {
+		return gateway.Page[T]{}, nil, err
+	}
+	return loadPage(ctx, l, key, p)
+}
+
+// loadPage loads a page and, when selected, the total; both loads start
+// before either is awaited, so they share the level's batching wait.
+func loadPage[T any](ctx context.Context, l *pagedLoader[T], key string, p gateway.PageRequest) (gateway.Page[T], *int, error) {
+	var total func() (int, error)
+	if countsWanted(ctx).Total {
+		total = l.totals.loadThunk(ctx, key)
+	}
+	page, err := l.load(ctx, key, p)
+	if err != nil || total == nil {
+		return page, nil, err
+	}
+	n, err := total()
+	if err != nil {
+		return gateway.Page[T]{}, nil, err
+	}
+	return page, &n, nil
 }
 
 // sessionPagingRequest is pagingRequest for the sessions list, whose

@@ -110,8 +110,8 @@ func (r *erasureJobResolver) OutboxSummary(ctx context.Context, obj *gateway.Era
 }
 
 // OutboxEvents implements graph.ErasureJobResolver.
-func (r *erasureJobResolver) OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string) (*model.OutboxEventConnection, error) {
-	return (&commitJobResolver{r.Resolver}).OutboxEvents(ctx, &obj.CommitJob, first, after)
+func (r *erasureJobResolver) OutboxEvents(ctx context.Context, obj *gateway.ErasureJob, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error) {
+	return (&commitJobResolver{r.Resolver}).OutboxEvents(ctx, &obj.CommitJob, first, after, last, before)
 }
 
 // Request implements graph.ErasureJobResolver.

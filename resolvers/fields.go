@@ -24,21 +24,25 @@ func (r *memoryRefResolver) Session(_ context.Context, obj *gateway.MemoryRef) (
 
 // Siblings implements graph.MemoryRefResolver: the other refs of the same
 // gateway id.
-func (r *memoryRefResolver) Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryRefConnection, error) {
-	return loadRefs(ctx, loadersFrom(ctx).refsByGateway, obj.GatewayID, first, after, obj.ID)
+func (r *memoryRefResolver) Siblings(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error) {
+	conn, err := loadRefs(ctx, loadersFrom(ctx).refsByGateway, obj.GatewayID, paging{first, after, last, before}, obj.ID)
+	if err != nil || conn.TotalCount == nil {
+		return conn, err
+	}
+	n := r.Service.Reader(ctx).SiblingTotal(*obj, *conn.TotalCount)
+	conn.TotalCount = &n
+	return conn, nil
 }
 
 // Feedback implements graph.MemoryRefResolver.
-func (r *memoryRefResolver) Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string) (*model.MemoryFeedbackConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *memoryRefResolver) Feedback(ctx context.Context, obj *gateway.MemoryRef, first *int, after *string, last *int, before *string) (*model.MemoryFeedbackConnection, error) {
+	page, total, err := nestedPage(ctx, loadersFrom(ctx).feedbackByRef, obj.ID, paging{first, after, last, before})
 	if err != nil {
 		return nil, err
 	}
-	page, err := loadersFrom(ctx).feedbackByRef.load(ctx, obj.ID, p)
-	if err != nil {
-		return nil, err
-	}
-	return feedbackConnection(page), nil
+	conn := feedbackConnection(page)
+	conn.TotalCount = total
+	return conn, nil
 }
 
 // Kind implements graph.CommitJobResolver: a commit, or the routing of
@@ -61,24 +65,32 @@ func (r *commitJobResolver) OutboxSummary(ctx context.Context, obj *gateway.Comm
 }
 
 // OutboxEvents implements graph.CommitJobResolver.
-func (r *commitJobResolver) OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.OutboxEventConnection, error) {
-	p, err := pageRequest(first, after)
-	if err != nil {
-		return nil, err
-	}
+func (r *commitJobResolver) OutboxEvents(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.OutboxEventConnection, error) {
+	args := paging{first, after, last, before}
 	if snap, ok := loadersFrom(ctx).snapshot(obj.ID); ok {
-		return eventConnection(snap.EventsPage(p)), nil
+		p, err := args.request()
+		if err != nil {
+			return nil, err
+		}
+		conn := eventConnection(snap.EventsPage(p))
+		if countsWanted(ctx).Total {
+			n := len(snap.Events)
+			conn.TotalCount = &n
+		}
+		return conn, nil
 	}
-	page, err := loadersFrom(ctx).eventsByJob.load(ctx, obj.ID, p)
+	page, total, err := nestedPage(ctx, loadersFrom(ctx).eventsByJob, obj.ID, args)
 	if err != nil {
 		return nil, err
 	}
-	return eventConnection(page), nil
+	conn := eventConnection(page)
+	conn.TotalCount = total
+	return conn, nil
 }
 
 // Refs implements graph.CommitJobResolver.
-func (r *commitJobResolver) Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.MemoryRefConnection, error) {
-	return loadRefs(ctx, loadersFrom(ctx).refsByJob, obj.ID, first, after, "")
+func (r *commitJobResolver) Refs(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsByJob, obj.ID, paging{first, after, last, before}, "")
 }
 
 // Session implements graph.CommitJobResolver.
@@ -87,8 +99,8 @@ func (r *commitJobResolver) Session(_ context.Context, obj *gateway.CommitJob) (
 }
 
 // AuditEntries implements graph.CommitJobResolver.
-func (r *commitJobResolver) AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string) (*model.AuditEntryConnection, error) {
-	return loadAudit(ctx, loadersFrom(ctx).auditByJob, obj.ID, first, after)
+func (r *commitJobResolver) AuditEntries(ctx context.Context, obj *gateway.CommitJob, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error) {
+	return loadAudit(ctx, loadersFrom(ctx).auditByJob, obj.ID, paging{first, after, last, before})
 }
 
 // Job implements graph.OutboxEventResolver.
@@ -101,31 +113,29 @@ func (r *outboxEventResolver) Job(ctx context.Context, obj *gateway.OutboxEvent)
 }
 
 // Refs implements graph.OutboxEventResolver.
-func (r *outboxEventResolver) Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string) (*model.MemoryRefConnection, error) {
-	return loadRefs(ctx, loadersFrom(ctx).refsByEvent, obj.ID, first, after, "")
+func (r *outboxEventResolver) Refs(ctx context.Context, obj *gateway.OutboxEvent, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsByEvent, obj.ID, paging{first, after, last, before}, "")
 }
 
 // Refs implements graph.SessionResolver.
-func (r *sessionResolver) Refs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.MemoryRefConnection, error) {
-	return loadRefs(ctx, loadersFrom(ctx).refsBySession, obj.ID, first, after, "")
+func (r *sessionResolver) Refs(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.MemoryRefConnection, error) {
+	return loadRefs(ctx, loadersFrom(ctx).refsBySession, obj.ID, paging{first, after, last, before}, "")
 }
 
 // Jobs implements graph.SessionResolver.
-func (r *sessionResolver) Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.CommitJobConnection, error) {
-	p, err := pageRequest(first, after)
+func (r *sessionResolver) Jobs(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.CommitJobConnection, error) {
+	page, total, err := nestedPage(ctx, loadersFrom(ctx).jobsBySession, obj.ID, paging{first, after, last, before})
 	if err != nil {
 		return nil, err
 	}
-	page, err := loadersFrom(ctx).jobsBySession.load(ctx, obj.ID, p)
-	if err != nil {
-		return nil, err
-	}
-	return jobConnection(page), nil
+	conn := jobConnection(page)
+	conn.TotalCount = total
+	return conn, nil
 }
 
 // AuditEntries implements graph.SessionResolver.
-func (r *sessionResolver) AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string) (*model.AuditEntryConnection, error) {
-	return loadAudit(ctx, loadersFrom(ctx).auditBySession, obj.ID, first, after)
+func (r *sessionResolver) AuditEntries(ctx context.Context, obj *gateway.Session, first *int, after *string, last *int, before *string) (*model.AuditEntryConnection, error) {
+	return loadAudit(ctx, loadersFrom(ctx).auditBySession, obj.ID, paging{first, after, last, before})
 }
 
 // Job implements graph.AuditEntryResolver.
@@ -202,43 +212,38 @@ func (r *contextItemResolver) Ref(ctx context.Context, obj *gateway.ContextItem)
 
 // loadRefs loads one page of a parent's refs, leaving out exclude (a ref is
 // not its own sibling): it asks for one more than requested so the page is
-// still full after the exclusion.
-func loadRefs(ctx context.Context, l *pagedLoader[gateway.MemoryRef], key string, first *int, after *string, exclude string) (*model.MemoryRefConnection, error) {
-	p, err := pageRequest(first, after)
+// still full after the exclusion. The total is the store's count (the
+// caller takes exclude out of it).
+func loadRefs(ctx context.Context, l *pagedLoader[gateway.MemoryRef], key string, args paging, exclude string) (*model.MemoryRefConnection, error) {
+	p, err := args.request()
 	if err != nil {
 		return nil, err
 	}
-	want := p.First
-	if exclude != "" {
-		p.First++
+	if exclude == "" {
+		page, total, err := loadPage(ctx, l, key, p)
+		if err != nil {
+			return nil, err
+		}
+		conn := refConnection(page)
+		conn.TotalCount = total
+		return conn, nil
 	}
-	page, err := l.load(ctx, key, p)
+	page, total, err := loadPage(ctx, l, key, p.Grown(1))
 	if err != nil {
 		return nil, err
 	}
-	if exclude != "" {
-		kept := make([]gateway.MemoryRef, 0, len(page.Items))
-		for _, ref := range page.Items {
-			if ref.ID != exclude {
-				kept = append(kept, ref)
-			}
-		}
-		if len(kept) > want {
-			kept, page.HasNextPage = kept[:want], true
-		}
-		page.Items = kept
-	}
-	return refConnection(page), nil
+	page = gateway.Without(page, func(r gateway.MemoryRef) bool { return r.ID == exclude }, p)
+	conn := refConnection(page)
+	conn.TotalCount = total
+	return conn, nil
 }
 
-func loadAudit(ctx context.Context, l *pagedLoader[gateway.AuditEntry], key string, first *int, after *string) (*model.AuditEntryConnection, error) {
-	p, err := pageRequest(first, after)
+func loadAudit(ctx context.Context, l *pagedLoader[gateway.AuditEntry], key string, args paging) (*model.AuditEntryConnection, error) {
+	page, total, err := nestedPage(ctx, l, key, args)
 	if err != nil {
 		return nil, err
 	}
-	page, err := l.load(ctx, key, p)
-	if err != nil {
-		return nil, err
-	}
-	return auditConnection(page), nil
+	conn := auditConnection(page)
+	conn.TotalCount = total
+	return conn, nil
 }

@@ -45,6 +45,12 @@ type harnessConfig struct {
 	observer gateway.CallObserver
 	hub      *jobevents.Hub
 	wrap     func(gateway.Store) gateway.Store
+	metrics  gateway.MetricsWindow
+}
+
+// withMetrics gives the service a window of backend-call metrics.
+func withMetrics(m gateway.MetricsWindow) harnessOption {
+	return func(h *harnessConfig) { h.metrics = m }
 }
 
 // withStore wraps the harness's store (to inject failures).
@@ -109,7 +115,7 @@ func newHarness(t *testing.T, db *persistence.DB, opts ...harnessOption) *harnes
 	svcOpts := gateway.Options{
 		Anonymous: anonymous, Redactor: cfg.redactor, Limiter: cfg.limiter,
 		Store: store, Backends: cfg.backends, Config: cfg.service, Env: lifecycle.NewEnv(logger, cfg.now),
-		FeedbackPolicy: cfg.feedback, Observer: cfg.observer,
+		FeedbackPolicy: cfg.feedback, Observer: cfg.observer, Metrics: cfg.metrics,
 	}
 	var publisher gateway.JobPublisher
 	if cfg.hub != nil {

@@ -110,33 +110,53 @@ func newLoaders(svc *gateway.Service, r gateway.Reader, wait time.Duration) *loa
 		attempts:         newIDLoader(r.OutboxAttempts, opt),
 		refsByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByJob, keys, gateway.RefFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountMemoryRefsGrouped(ctx, gateway.RefsByJob, keys, gateway.RefFilter{})
 		}),
 		refsByGateway: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByGateway, keys, gateway.RefFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountMemoryRefsGrouped(ctx, gateway.RefsByGateway, keys, gateway.RefFilter{})
 		}),
 		refsByEvent: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsByOutboxEvent, keys, gateway.RefFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountMemoryRefsGrouped(ctx, gateway.RefsByOutboxEvent, keys, gateway.RefFilter{})
 		}),
 		refsBySession: newPagedLoader(wait, bySession(func(ctx context.Context, ws string, sessions []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsBySession, sessions, gateway.RefFilter{WorkspaceID: ws}, p)
+		}), countBySession(func(ctx context.Context, ws string, sessions []string) (map[string]int, error) {
+			return r.CountMemoryRefsGrouped(ctx, gateway.RefsBySession, sessions, gateway.RefFilter{WorkspaceID: ws})
 		})),
 		jobsBySession: newPagedLoader(wait, bySession(func(ctx context.Context, ws string, sessions []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.CommitJob], error) {
 			return r.ListCommitJobsGrouped(ctx, gateway.JobsBySession, sessions, gateway.JobFilter{WorkspaceID: ws}, p)
+		}), countBySession(func(ctx context.Context, ws string, sessions []string) (map[string]int, error) {
+			return r.CountCommitJobsGrouped(ctx, gateway.JobsBySession, sessions, gateway.JobFilter{WorkspaceID: ws})
 		})),
 		eventsByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.OutboxEvent], error) {
 			return r.ListOutboxEventsGrouped(ctx, gateway.EventsByJob, keys, gateway.EventFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountOutboxEventsGrouped(ctx, gateway.EventsByJob, keys, gateway.EventFilter{})
 		}),
 		auditByJob: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.AuditEntry], error) {
 			return r.ListAuditEntriesGrouped(ctx, gateway.AuditByJob, keys, gateway.AuditFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountAuditEntriesGrouped(ctx, gateway.AuditByJob, keys, gateway.AuditFilter{})
 		}),
 		auditBySession: newPagedLoader(wait, bySession(func(ctx context.Context, ws string, sessions []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.AuditEntry], error) {
 			return r.ListAuditEntriesGrouped(ctx, gateway.AuditBySession, sessions, gateway.AuditFilter{WorkspaceID: ws}, p)
+		}), countBySession(func(ctx context.Context, ws string, sessions []string) (map[string]int, error) {
+			return r.CountAuditEntriesGrouped(ctx, gateway.AuditBySession, sessions, gateway.AuditFilter{WorkspaceID: ws})
 		})),
 		feedbackByRef: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryFeedback], error) {
 			return r.ListFeedbackGrouped(ctx, gateway.FeedbackByRef, keys, gateway.FeedbackFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountFeedbackGrouped(ctx, gateway.FeedbackByRef, keys, gateway.FeedbackFilter{})
 		}),
 		refsReplacedBy: newPagedLoader(wait, func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[gateway.MemoryRef], error) {
 			return r.ListMemoryRefsGrouped(ctx, gateway.RefsBySupersededBy, keys, gateway.RefFilter{}, p)
+		}, func(ctx context.Context, keys []string) (map[string]int, error) {
+			return r.CountMemoryRefsGrouped(ctx, gateway.RefsBySupersededBy, keys, gateway.RefFilter{})
 		}),
 	}
 }
@@ -167,6 +187,21 @@ func (l *idLoader[T]) Load(ctx context.Context, id string) (T, error) {
 		return zero, dataloadgen.ErrNotFound
 	}
 	return l.loader.Load(ctx, id)
+}
+
+// loadThunk starts a batched load of id and returns the wait for it, so a
+// resolver can start two loads of one level before waiting for either.
+func (l *idLoader[T]) loadThunk(ctx context.Context, id string) func() (T, error) {
+	l.mu.Lock()
+	gone := l.missing[id]
+	l.mu.Unlock()
+	if gone {
+		return func() (T, error) {
+			var zero T
+			return zero, dataloadgen.ErrNotFound
+		}
+	}
+	return l.loader.LoadThunk(ctx, id)
 }
 
 // prefetch returns the items with ids, fetching in one statement those no
@@ -223,34 +258,53 @@ func distinct(keys []string) []string {
 
 type pageFetch[T any] func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[T], error)
 
+// countFetch counts each key's children; every key is in the answer.
+type countFetch func(ctx context.Context, keys []string) (map[string]int, error)
+
 // bySession adapts a per-workspace grouped fetch to keys that are session
 // node ids, which carry their workspace.
 func bySession[T any](fetch func(ctx context.Context, workspaceID string, sessionIDs []string, p gateway.PageRequest) (map[string]gateway.Page[T], error)) pageFetch[T] {
 	return func(ctx context.Context, keys []string, p gateway.PageRequest) (map[string]gateway.Page[T], error) {
-		perWorkspace := map[string][]string{}
-		for _, key := range keys {
-			ws, sess, ok := gateway.ParseSessionNodeID(key)
-			if !ok {
-				return nil, fmt.Errorf("malformed session id %q", key)
-			}
-			perWorkspace[ws] = append(perWorkspace[ws], sess)
-		}
-		out := make(map[string]gateway.Page[T], len(keys))
-		for ws, sessions := range perWorkspace {
-			pages, err := fetch(ctx, ws, sessions, p)
-			if err != nil {
-				return nil, err
-			}
-			for sess, page := range pages {
-				out[gateway.SessionNodeID(ws, sess)] = page
-			}
-		}
-		return out, nil
+		return perWorkspace(ctx, keys, func(ctx context.Context, ws string, sessions []string) (map[string]gateway.Page[T], error) {
+			return fetch(ctx, ws, sessions, p)
+		})
 	}
 }
 
-// pagedLoader batches "first page of children" lookups. Parents asking for
-// the same page shape share one batch; different shapes get their own.
+// countBySession is bySession for a grouped count.
+func countBySession(fetch func(ctx context.Context, workspaceID string, sessionIDs []string) (map[string]int, error)) countFetch {
+	return func(ctx context.Context, keys []string) (map[string]int, error) {
+		return perWorkspace(ctx, keys, fetch)
+	}
+}
+
+// perWorkspace splits session node ids by workspace, fetches each
+// workspace's sessions, and answers by session node id.
+func perWorkspace[V any](ctx context.Context, keys []string, fetch func(ctx context.Context, workspaceID string, sessionIDs []string) (map[string]V, error)) (map[string]V, error) {
+	byWorkspace := map[string][]string{}
+	for _, key := range keys {
+		ws, sess, ok := gateway.ParseSessionNodeID(key)
+		if !ok {
+			return nil, fmt.Errorf("malformed session id %q", key)
+		}
+		byWorkspace[ws] = append(byWorkspace[ws], sess)
+	}
+	out := make(map[string]V, len(keys))
+	for ws, sessions := range byWorkspace {
+		found, err := fetch(ctx, ws, sessions)
+		if err != nil {
+			return nil, err
+		}
+		for sess, v := range found {
+			out[gateway.SessionNodeID(ws, sess)] = v
+		}
+	}
+	return out, nil
+}
+
+// pagedLoader batches "one page of children" lookups, and the children's
+// totals. Parents asking for the same page shape share one batch;
+// different shapes get their own.
 type pagedLoader[T any] struct {
 	wait   time.Duration
 	fetch  pageFetch[T]
@@ -258,17 +312,21 @@ type pagedLoader[T any] struct {
 	byPage map[pageShape]*dataloadgen.Loader[string, gateway.Page[T]]
 	// primed are the pages prefetch loaded, per shape.
 	primed map[pageShape]map[string]gateway.Page[T]
+	// totals count each parent's children, whatever the page.
+	totals *idLoader[int]
 }
 
+// pageShape is what a page request asks, as a comparable key.
 type pageShape struct {
-	first   int
-	afterTS int64
-	afterID string
+	backward bool
+	size     int
+	cursorTS int64
+	cursorID string
 }
 
-func newPagedLoader[T any](wait time.Duration, fetch pageFetch[T]) *pagedLoader[T] {
+func newPagedLoader[T any](wait time.Duration, fetch pageFetch[T], count countFetch) *pagedLoader[T] {
 	return &pagedLoader[T]{wait: wait, fetch: fetch, byPage: map[pageShape]*dataloadgen.Loader[string, gateway.Page[T]]{},
-		primed: map[pageShape]map[string]gateway.Page[T]{}}
+		primed: map[pageShape]map[string]gateway.Page[T]{}, totals: newIDLoader(count, dataloadgen.WithWait(wait))}
 }
 
 func (l *pagedLoader[T]) load(ctx context.Context, key string, p gateway.PageRequest) (gateway.Page[T], error) {
@@ -279,9 +337,12 @@ func (l *pagedLoader[T]) load(ctx context.Context, key string, p gateway.PageReq
 }
 
 func shapeOf(p gateway.PageRequest) pageShape {
-	shape := pageShape{first: p.First}
-	if p.After != nil {
-		shape.afterTS, shape.afterID = p.After.CreatedAt.UnixNano(), p.After.ID
+	shape, cursor := pageShape{size: p.First}, p.After
+	if p.Backward {
+		shape, cursor = pageShape{backward: true, size: p.Last}, p.Before
+	}
+	if cursor != nil {
+		shape.cursorTS, shape.cursorID = cursor.CreatedAt.UnixNano(), cursor.ID
 	}
 	return shape
 }
@@ -297,6 +358,13 @@ func (l *pagedLoader[T]) shapeLocked(p gateway.PageRequest) *dataloadgen.Loader[
 		l.byPage[shape] = loader
 	}
 	return loader
+}
+
+// prefetchTotals counts the children of every key not counted yet, in one
+// statement, for the resolvers' loads.
+func (l *pagedLoader[T]) prefetchTotals(ctx context.Context, keys []string) error {
+	_, err := l.totals.prefetch(ctx, keys)
+	return err
 }
 
 // prefetch returns the page of every key, fetching in one statement those no
@@ -328,7 +396,7 @@ func (l *pagedLoader[T]) prefetch(ctx context.Context, keys []string, p gateway.
 		for _, k := range unknown {
 			page, ok := pages[k]
 			if !ok {
-				page = gateway.Page[T]{Items: []T{}, HasPreviousPage: p.After != nil}
+				page = gateway.EmptyPage[T](p)
 			}
 			primed[k] = page
 			loader.Prime(k, page)

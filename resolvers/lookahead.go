@@ -160,19 +160,35 @@ func (w *walker) level(ctx context.Context, typ string, objs []any, sel ast.Sele
 	return nil
 }
 
-// page reads a connection field's first/after arguments as its resolver
-// gets them.
+// page reads a connection field's paging arguments as its resolver gets
+// them.
 func (w *walker) page(f graphql.CollectedField) (gateway.PageRequest, error) {
 	args := f.ArgumentMap(w.oc.Variables)
-	var first *int
+	var a paging
 	if n, ok := intArg(args["first"]); ok {
-		first = &n
+		a.first = &n
 	}
-	var after *string
+	if n, ok := intArg(args["last"]); ok {
+		a.last = &n
+	}
 	if s, ok := args["after"].(string); ok {
-		after = &s
+		a.after = &s
 	}
-	return pageRequest(first, after)
+	if s, ok := args["before"].(string); ok {
+		a.before = &s
+	}
+	return a.request()
+}
+
+// selects reports whether a connection field of type connType selects its
+// field name (totalCount, say).
+func (w *walker) selects(f graphql.CollectedField, connType, name string) bool {
+	for _, c := range w.fields(f.Selections, connType) {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func intArg(v any) (int, bool) {
@@ -336,16 +352,22 @@ func idEdge[P, T any](loader func(*loaders) *idLoader[T], idOf func(*P) *string,
 	}
 }
 
-// pagedEdge follows a connection field that loads a page per parent; extra
-// is what the resolver adds to first.
+// pagedEdge follows a connection field that loads a page per parent, and
+// their totals when the field selects totalCount; extra is what the
+// resolver adds to the page's size.
 func pagedEdge[P, T any](loader func(*loaders) *pagedLoader[T], keyOf func(*P) string, typ string, extra int) follow {
 	return func(ctx context.Context, w *walker, ps []any, f graphql.CollectedField) (step, error) {
 		p, err := w.page(f)
 		if err != nil {
 			return step{}, nil // the resolver reports it
 		}
-		p.First += extra
-		pages, err := loader(w.l).prefetch(ctx, keysOf(each[P](ps), keyOf), p)
+		keys := keysOf(each[P](ps), keyOf)
+		if w.selects(f, typ+"Connection", "totalCount") {
+			if err := loader(w.l).prefetchTotals(ctx, keys); err != nil {
+				return step{}, err
+			}
+		}
+		pages, err := loader(w.l).prefetch(ctx, keys, p.Grown(extra))
 		return step{typ: typ, objs: pageItems(pages), conn: true}, err
 	}
 }

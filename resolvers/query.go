@@ -256,3 +256,12 @@ func (r *queryResolver) Sessions(ctx context.Context, filter *gateway.SessionFil
 	})
 	return &model.SessionConnection{Edges: e, PageInfo: info, TotalCount: total}, nil
 }
+
+// BackendMetrics implements graph.QueryResolver.
+func (r *queryResolver) BackendMetrics(ctx context.Context) (*gateway.BackendMetrics, error) {
+	m, err := r.Service.BackendMetrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}

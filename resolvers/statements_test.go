@@ -109,10 +109,13 @@ var graphShapes = []struct {
 		... on Job { id outboxSummary { totalEvents } outboxEvents(first: 3) { edges { node { id refs(first: 2) { edges { node { id } } } } } } }
 		... on CommitJob { session { id } }
 	} } } }`, 4},
-	{"jobs with totals and status counts → outboxEvents (nested: no totals)", `query($n: Int) { jobs(filter: {workspaceId: "graph"}, first: $n) {
+	{"jobs with totals and status counts → outboxEvents (nested: one total per level, no status counts)", `query($n: Int) { jobs(filter: {workspaceId: "graph"}, first: $n) {
 		totalCount statusCounts { status count }
 		edges { node { ... on Job { id outboxEvents(first: 3) { totalCount statusCounts { count } edges { node { id } } } } } }
-	} }`, 4},
+	} }`, 5},
+	{"sessions → refs backward with totals", `query($n: Int) { sessions(filter: {workspaceId: "graph"}, first: $n) {
+		edges { node { refs(last: 2) { totalCount edges { node { id } } } } }
+	} }`, 3},
 	{"sessions → refs → job", `query($n: Int) { sessions(filter: {workspaceId: "graph"}, first: $n) {
 		totalCount edges { userId node { id refs(first: 3) { edges { node { id job { id status } } } } } }
 	} }`, 4},

@@ -1034,8 +1034,9 @@ func (v *MemoryRefGraphResponse) GetMemoryRef() RefGraph { return v.MemoryRef }
 type MemoryRefPage struct {
 	Edges    []MemoryRefPageEdgesMemoryRefEdge `json:"edges"`
 	PageInfo MemoryRefPagePageInfo             `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount"`
 }
 
@@ -1059,7 +1060,9 @@ func (v *MemoryRefPageEdgesMemoryRefEdge) GetNode() MemoryRefSummary { return v.
 // MemoryRefPagePageInfo includes the requested fields of the GraphQL type PageInfo.
 // The GraphQL type's documentation follows.
 //
-// Relay paging state.
+// Relay paging state. Every connection, root or nested, pages forward with first and after or backward with
+// last and before (each page newest first); mixing the directions is refused with BAD_USER_INPUT naming the
+// argument. With neither first nor last a page holds the first 20 items; at most 100.
 type MemoryRefPagePageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor"`
@@ -1882,7 +1885,9 @@ func (v *SessionGraphJobsCommitJobConnectionEdgesCommitJobEdge) GetNode() Commit
 // SessionGraphJobsCommitJobConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
 // The GraphQL type's documentation follows.
 //
-// Relay paging state.
+// Relay paging state. Every connection, root or nested, pages forward with first and after or backward with
+// last and before (each page newest first); mixing the directions is refused with BAD_USER_INPUT naming the
+// argument. With neither first nor last a page holds the first 20 items; at most 100.
 type SessionGraphJobsCommitJobConnectionPageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor"`
@@ -1923,7 +1928,9 @@ func (v *SessionGraphRefsMemoryRefConnectionEdgesMemoryRefEdge) GetNode() Memory
 // SessionGraphRefsMemoryRefConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
 // The GraphQL type's documentation follows.
 //
-// Relay paging state.
+// Relay paging state. Every connection, root or nested, pages forward with first and after or backward with
+// last and before (each page newest first); mixing the directions is refused with BAD_USER_INPUT naming the
+// argument. With neither first nor last a page holds the first 20 items; at most 100.
 type SessionGraphRefsMemoryRefConnectionPageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor"`

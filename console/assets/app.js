@@ -981,10 +981,11 @@ async function backendsPage(main, params, _arg, onLeave) {
   const load = async () => {
     const data = await query(DOCS.backends, { ws: workspaceId });
     const sums = new Map(data.outboxSummaries.map((o) => [o.backend, o.summary]));
-    const trends = runTrends(await query(DOCS.backendRuns, { filter: nonEmpty({ workspaceId }) }));
+    const metrics = (await query(DOCS.backendMetrics)).backendMetrics;
+    const trends = metricTrends(metrics);
     body.replaceChildren(
       table(
-        ["Backend", "Health", "Breaker", "Latency", "Run latency", "Runs per minute", "Pending", "Processing", "Success", "Skipped", "Dead letters", "Error"],
+        ["Backend", "Health", "Breaker", "Latency", "Calls per second", "Latency p95", "Pending", "Processing", "Success", "Skipped", "Dead letters", "Error"],
         data.backends.map((b) => {
           const s = sums.get(b.backend) || {};
           return h(
@@ -994,8 +995,8 @@ async function backendsPage(main, params, _arg, onLeave) {
             h("td", {}, badge(b.healthy ? "HEALTHY" : "UNHEALTHY")),
             h("td", {}, badge(b.breakerState)),
             h("td", {}, b.latencyMs == null ? "—" : b.latencyMs + " ms"),
-            h("td", { "data-trend": "latency" }, sparkline(trends.latency.get(b.backend) || [], "ms")),
-            h("td", { "data-trend": "throughput" }, sparkline(trends.throughput.get(b.backend) || [], "runs")),
+            h("td", { "data-trend": "throughput" }, trendCell(trends.get(b.backend), "throughput", metrics)),
+            h("td", { "data-trend": "latency" }, trendCell(trends.get(b.backend), "latency", metrics)),
             h("td", { "data-count": "pending" }, s.pendingEvents ?? 0),
             h("td", {}, s.processingEvents ?? 0),
             h("td", {}, s.successEvents ?? 0),
@@ -1006,6 +1007,8 @@ async function backendsPage(main, params, _arg, onLeave) {
         }),
         { "aria-label": "Backends" },
       ),
+      h("p", { class: "hint", "data-trend-source": metrics.source },
+        `Sparklines: replica ${metrics.replica}'s own metrics (${metrics.source}), one point every ${metrics.intervalSeconds} s over the last ${metrics.windowSeconds >= 120 ? Math.round(metrics.windowSeconds / 60) + " min" : metrics.windowSeconds + " s"}, writes and retrievals apart. Each replica keeps its own window: behind a load balancer, a refresh may show another replica.`),
     );
     stamp.textContent = "Refreshed " + new Date().toLocaleTimeString() + "; again every " + REFRESH_MS / 1000 + " s.";
   };
@@ -1014,44 +1017,50 @@ async function backendsPage(main, params, _arg, onLeave) {
   onLeave(() => clearInterval(timer));
 }
 
-const TREND_MINUTES = 30;
-const TREND_RUNS = 30;
+const TREND_KINDS = [
+  ["WRITE", "writes"],
+  ["RETRIEVE", "retrievals"],
+];
 
-// runTrends turns the kept runs of the newest events into, per backend, the
-// durations of its last runs (latency) and its runs per minute over the
-// last half hour (throughput).
-function runTrends(data) {
-  const runs = new Map();
-  for (const { node } of data.outboxEvents.edges) {
-    if (!runs.has(node.backend)) runs.set(node.backend, []);
-    runs.get(node.backend).push(...node.attempts);
+// metricTrends indexes the replica's backend-call series by backend, then
+// by kind of call.
+function metricTrends(metrics) {
+  const out = new Map();
+  for (const series of metrics.backends) {
+    if (!out.has(series.backend)) out.set(series.backend, new Map());
+    out.get(series.backend).set(series.kind, series.points);
   }
-  const latency = new Map();
-  const throughput = new Map();
-  const now = Date.now();
-  for (const [backend, list] of runs) {
-    list.sort((a, b) => new Date(a.finishedAt) - new Date(b.finishedAt));
-    latency.set(backend, list.slice(-TREND_RUNS).map((r) => r.durationMs));
-    const perMinute = new Array(TREND_MINUTES).fill(0);
-    for (const r of list) {
-      const ago = Math.floor((now - new Date(r.finishedAt)) / 60000);
-      if (ago >= 0 && ago < TREND_MINUTES) perMinute[TREND_MINUTES - 1 - ago]++;
-    }
-    throughput.set(backend, perMinute);
+  return out;
+}
+
+// trendCell draws a backend's calls per second (throughput) or p95 latency
+// (latency), a sparkline per kind of call, each told whose metrics it shows.
+function trendCell(byKind, trend, metrics) {
+  const lines = [];
+  for (const [kind, label] of TREND_KINDS) {
+    const points = byKind?.get(kind) || [];
+    const values =
+      trend === "throughput"
+        ? points.map((p) => Math.round(p.callsPerSecond * 100) / 100)
+        : points.filter((p) => p.p95Ms != null).map((p) => Math.round(p.p95Ms * 10) / 10);
+    if (!values.length) continue;
+    const unit = trend === "throughput" ? "calls/s" : "ms p95";
+    lines.push(h("div", { class: "trend", "data-kind": kind }, h("span", { class: "hint" }, label + " "),
+      sparkline(values, unit, `${label} on replica ${metrics.replica} (${metrics.source})`)));
   }
-  return { latency, throughput };
+  return lines.length ? lines : "—";
 }
 
 // sparkline draws values as a small line, told in words for screen readers
 // and in its title.
-function sparkline(values, unit) {
+function sparkline(values, unit, source) {
   if (!values.length) return "—";
   const w = 90;
   const ht = 20;
   const max = Math.max(1, ...values);
   const step = values.length > 1 ? w / (values.length - 1) : 0;
   const points = values.map((v, i) => `${(i * step).toFixed(1)},${(ht - 1 - (v / max) * (ht - 2)).toFixed(1)}`).join(" ");
-  const words = `last ${values.at(-1)} ${unit}, highest ${Math.max(...values)} ${unit} over ${values.length} ${unit === "ms" ? "runs" : "minutes"}`;
+  const words = `${source}: last ${values.at(-1)} ${unit}, highest ${Math.max(...values)} ${unit} over ${values.length} points`;
   return s("svg", { class: "spark", width: w, height: ht, viewBox: `0 0 ${w} ${ht}`, role: "img", "aria-label": words, "data-points": values.length },
     s("title", {}, words), s("polyline", { points: values.length > 1 ? points : `0,${ht / 2} ${w},${ht / 2}` }));
 }

@@ -35,7 +35,7 @@ export const DOCS = Object.freeze({
         edges { userId startedAt node { id workspaceId sessionId } } } }`,
   findSession: `query($s: ID!) { jobs(filter: { sessionId: $s }, first: 1) { edges { node { id workspaceId } } }
         memoryRefs(filter: { sessionId: $s }, first: 1) { edges { node { id workspaceId } } } }`,
-  backendRuns: `query($filter: OutboxEventFilter) { outboxEvents(filter: $filter, first: 100) { edges { node { backend attempts(first: 10) { durationMs finishedAt } } } } }`,
+  backendMetrics: `query { backendMetrics { replica source intervalSeconds windowSeconds backends { backend kind points { at callsPerSecond p95Ms } } } }`,
   nodeKind: `query($id: ID!) { node(id: $id) { __typename ... on Job { kind } } }`,
   nodeMemoryRef: `query($id: ID!) { node(id: $id) { __typename id ... on MemoryRef { workspaceId userId agentId sessionId turnId namespace backend refType status nativeId nativeUri gatewayId provenanceId errorMessage createdAt updatedAt supersededAt
     job { id } outboxEvent { id } supersededBy { id } feedback(first: 20) { edges { node { id } } } } } }`,

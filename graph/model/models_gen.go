@@ -12,8 +12,9 @@ import (
 type AuditEntryConnection struct {
 	Edges    []AuditEntryEdge `json:"edges"`
 	PageInfo *PageInfo        `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -31,8 +32,9 @@ type BackendOutboxSummary struct {
 type CommitJobConnection struct {
 	Edges    []CommitJobEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
 	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
@@ -80,8 +82,9 @@ type EraseSubjectPayload struct {
 type ErasureRequestConnection struct {
 	Edges    []ErasureRequestEdge `json:"edges"`
 	PageInfo *PageInfo            `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -130,8 +133,9 @@ type IngestConversationTurnsPayload struct {
 type JobConnection struct {
 	Edges    []JobEdge `json:"edges"`
 	PageInfo *PageInfo `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
 	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
@@ -147,8 +151,9 @@ type JobEdge struct {
 type MemoryFeedbackConnection struct {
 	Edges    []MemoryFeedbackEdge `json:"edges"`
 	PageInfo *PageInfo            `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -160,8 +165,9 @@ type MemoryFeedbackEdge struct {
 type MemoryRefConnection struct {
 	Edges    []MemoryRefEdge `json:"edges"`
 	PageInfo *PageInfo       `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -176,8 +182,9 @@ type Mutation struct {
 type OutboxEventConnection struct {
 	Edges    []OutboxEventEdge `json:"edges"`
 	PageInfo *PageInfo         `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
 	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
@@ -196,7 +203,9 @@ type OutboxEventStatusCount struct {
 	Count  int                  `json:"count"`
 }
 
-// Relay paging state.
+// Relay paging state. Every connection, root or nested, pages forward with first and after or backward with
+// last and before (each page newest first); mixing the directions is refused with BAD_USER_INPUT naming the
+// argument. With neither first nor last a page holds the first 20 items; at most 100.
 type PageInfo struct {
 	HasNextPage     bool    `json:"hasNextPage"`
 	HasPreviousPage bool    `json:"hasPreviousPage"`
@@ -246,8 +255,9 @@ type ReviewMemoryFeedbacksPayload struct {
 type SessionConnection struct {
 	Edges    []SessionEdge `json:"edges"`
 	PageInfo *PageInfo     `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 }
 
@@ -270,8 +280,9 @@ type UpdateWebhookEndpointPayload struct {
 type WebhookDeliveryConnection struct {
 	Edges    []WebhookDeliveryEdge `json:"edges"`
 	PageInfo *PageInfo             `json:"pageInfo"`
-	// How many items the filter matches across every page, within the key's scope (one count per list).
-	// Given on the root lists (Query fields); null on a list nested under another object.
+	// How many items the list holds across every page, within the key's scope: what the filter matches on a
+	// root list (Query fields), the parent's items on a list nested under another object. Counted only when
+	// selected (one statement per list, and per nesting level for the nested lists of a page of parents).
 	TotalCount *int `json:"totalCount,omitempty"`
 	// How many items the filter matches in each status, within the key's scope, leaving out the filter's own
 	// status: each count is the totalCount that filtering on that status gives. Every status is listed, zeros
