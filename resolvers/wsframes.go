@@ -99,27 +99,40 @@ type heldWriter struct {
 
 	mu      sync.Mutex
 	holding bool
-	kept    []byte
+	// kept is nil when nothing is kept: the buffer goes back to keptBuffers
+	// once written, so an idle connection holds none.
+	kept *[]byte
 }
 
-// maxKeptRetained bounds the buffer a connection keeps between batches.
+// keptBuffers are the buffers of batches under way, shared by every
+// connection.
+var keptBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxKeptRetained bounds a buffer that goes back to keptBuffers.
 const maxKeptRetained = 64 << 10
 
 func (h *heldWriter) Write(p []byte) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.holding {
-		h.kept = append(h.kept, p...)
+		h.keep(p)
 		return len(p), nil
 	}
-	if len(h.kept) == 0 {
+	if h.kept == nil {
 		return h.socket.Write(p)
 	}
-	h.kept = append(h.kept, p...)
+	h.keep(p)
 	if err := h.flushLocked(); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+func (h *heldWriter) keep(p []byte) {
+	if h.kept == nil {
+		h.kept = keptBuffers.Get().(*[]byte)
+	}
+	*h.kept = append(*h.kept, p...)
 }
 
 func (h *heldWriter) hold() {
@@ -133,7 +146,7 @@ func (h *heldWriter) release(deadline time.Time) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.holding = false
-	if len(h.kept) == 0 {
+	if h.kept == nil {
 		return nil
 	}
 	// The library bounds its own writes with their contexts; this one is
@@ -144,11 +157,12 @@ func (h *heldWriter) release(deadline time.Time) error {
 }
 
 func (h *heldWriter) flushLocked() error {
-	_, err := h.socket.Write(h.kept)
-	if cap(h.kept) > maxKeptRetained {
-		h.kept = nil
-	} else {
-		h.kept = h.kept[:0]
+	buf := h.kept
+	h.kept = nil
+	_, err := h.socket.Write(*buf)
+	if cap(*buf) <= maxKeptRetained {
+		*buf = (*buf)[:0]
+		keptBuffers.Put(buf)
 	}
 	return err
 }
