@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +48,15 @@ const testVersion = "v0.0.0-test"
 
 func TestMain(m *testing.M) {
 	buildVersion = testVersion
+	if base := os.Getenv(subscriberClientEnv); base != "" {
+		// Client process of BenchmarkSubscriberHeap.
+		n, _ := strconv.Atoi(os.Getenv(subscriberClientConnsEnv))
+		if err := runSubscriberClient(base, n, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(helperEnv) != "1" {
 		os.Exit(m.Run())
 	}

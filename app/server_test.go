@@ -19,7 +19,7 @@ import (
 	"github.com/memory-gateway/memory-gateway/webhook"
 )
 
-func testConfig(t *testing.T, env map[string]string, args ...string) config {
+func testConfig(t testing.TB, env map[string]string, args ...string) config {
 	t.Helper()
 	cfg, err := parseConfig("serve", args, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
@@ -98,14 +98,14 @@ func startServer(t *testing.T, databaseURL string) string {
 }
 
 // startServerWith runs serve with the given environment.
-func startServerWith(t *testing.T, env map[string]string) string {
+func startServerWith(t testing.TB, env map[string]string) string {
 	t.Helper()
 	return startServerLogging(t, env, io.Discard)
 }
 
 // startServerLogging runs serve with the given environment, logging (debug
 // level, JSON) to logs.
-func startServerLogging(t *testing.T, env map[string]string, logs io.Writer) string {
+func startServerLogging(t testing.TB, env map[string]string, logs io.Writer) string {
 	t.Helper()
 	cfg := testConfig(t, env, "--listen", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -56,6 +56,7 @@ func newSharedStreams(s Subscribers) *sharedStreams {
 
 // sharedStream is one execution and its listeners.
 type sharedStream struct {
+	key    string
 	cancel context.CancelFunc
 	// replay: a joiner first gets last.
 	replay    bool
@@ -75,10 +76,54 @@ type streamEvent struct {
 	errs      gqlerror.List
 }
 
+// listener is one subscriber's place in a stream: the events waiting for
+// its socket. The queue grows with what is waiting, so an idle subscriber
+// holds almost nothing.
 type listener struct {
-	events chan *streamEvent
 	// stream is the stream the listener joined (set under sharedStreams.mu).
 	stream *sharedStream
+	// wake holds a signal while events (or the end of the queue) wait.
+	wake chan struct{}
+
+	mu     sync.Mutex
+	queue  []*streamEvent
+	behind bool // the queue overflowed: no more events come
+}
+
+func newListener() *listener { return &listener{wake: make(chan struct{}, 1)} }
+
+// push queues ev; a full queue instead ends the listener (it reports that
+// it fell behind, after what is queued) and push returns false.
+func (l *listener) push(ev *streamEvent) bool {
+	l.mu.Lock()
+	full := len(l.queue) >= listenerQueue
+	if full {
+		l.behind = true
+	} else {
+		l.queue = append(l.queue, ev)
+	}
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return !full
+}
+
+// maxSpareQueue bounds the queue a listener keeps between events.
+const maxSpareQueue = 16
+
+// take returns the events waiting, in order, and whether the queue ended
+// after them; spare (emptied) becomes the next queue.
+func (l *listener) take(spare []*streamEvent) (events []*streamEvent, behind bool) {
+	clear(spare)
+	if cap(spare) > maxSpareQueue {
+		spare = nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	events, l.queue = l.queue, spare[:0]
+	return events, l.behind
 }
 
 // keyOf names the stream an operation shares, or reports that it is not
@@ -119,7 +164,7 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 			st.listeners[l] = struct{}{}
 			l.stream = st
 			if st.replay && st.last != nil {
-				l.events <- st.last // a fresh queue: room for one
+				l.push(st.last) // a fresh queue: room for one
 			}
 			st.mu.Unlock()
 			return
@@ -130,14 +175,14 @@ func (s *sharedStreams) join(ctx context.Context, key string, l *listener, exec 
 	// the last listener.
 	runCtx, cancel := context.WithCancel(gateway.WithSubscriberAdmitted(context.WithoutCancel(ctx)))
 	field := rc.Operation.SelectionSet[0].(*ast.Field) // keyOf checked it
-	st = &sharedStream{cancel: cancel, replay: sharedRootFields[field.Name], listeners: map[*listener]struct{}{l: {}}}
+	st = &sharedStream{key: key, cancel: cancel, replay: sharedRootFields[field.Name], listeners: map[*listener]struct{}{l: {}}}
 	l.stream = st
 	s.streams[key] = st
 	go s.execute(runCtx, key, st, exec, rc)
 }
 
 // leave removes l; the last listener to leave ends the execution.
-func (s *sharedStreams) leave(key string, l *listener) {
+func (s *sharedStreams) leave(l *listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := l.stream
@@ -150,8 +195,8 @@ func (s *sharedStreams) leave(key string, l *listener) {
 	st.mu.Unlock()
 	if last {
 		st.cancel()
-		if s.streams[key] == st {
-			delete(s.streams, key)
+		if s.streams[st.key] == st {
+			delete(s.streams, st.key)
 		}
 	}
 }
@@ -173,11 +218,8 @@ func (st *sharedStream) broadcast(ev *streamEvent) {
 	defer st.mu.Unlock()
 	st.last = ev
 	for l := range st.listeners {
-		select {
-		case l.events <- ev:
-		default:
-			delete(st.listeners, l)
-			close(l.events) // the listener reports it fell behind
+		if !l.push(ev) {
+			delete(st.listeners, l) // the listener reports it fell behind
 		}
 	}
 }
@@ -192,10 +234,7 @@ func (s *sharedStreams) end(key string, st *sharedStream, ev *streamEvent) {
 	st.mu.Lock()
 	st.ended = true
 	for l := range st.listeners {
-		select {
-		case l.events <- ev:
-		default:
-			close(l.events)
+		if !l.push(ev) {
 			delete(st.listeners, l)
 		}
 	}
@@ -212,25 +251,26 @@ func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.O
 		return
 	}
 	defer release()
-	l := &listener{events: make(chan *streamEvent, listenerQueue)}
 	head, err := json.Marshal(id)
 	if err != nil {
 		return
 	}
 	head = append([]byte(`{"id":`), head...)
+	l := newListener()
 	c.t.shared.join(ctx, key, l, c.exec, rc)
-	defer c.t.shared.leave(key, l)
+	defer c.t.shared.leave(l)
+	var events []*streamEvent
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, open := <-l.events:
+		case <-l.wake:
+		}
+		var behind bool
+		events, behind = l.take(events)
+		for _, ev := range events {
 			switch {
-			case !open:
-				c.writeErrors(id, gqlerror.List{{
-					Message:    "this subscriber fell too far behind the stream: subscribe again",
-					Extensions: map[string]any{"code": CodeUnavailable, "retryable": true},
-				}})
+			case ctx.Err() != nil:
 				return
 			case ev.end && len(ev.errs) > 0:
 				c.writeErrors(id, ev.errs)
@@ -241,6 +281,13 @@ func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.O
 			default:
 				c.writeRaw(append(head[:len(head):len(head)], ev.frameTail...))
 			}
+		}
+		if behind {
+			c.writeErrors(id, gqlerror.List{{
+				Message:    "this subscriber fell too far behind the stream: subscribe again",
+				Extensions: map[string]any{"code": CodeUnavailable, "retryable": true},
+			}})
+			return
 		}
 	}
 }

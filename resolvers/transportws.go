@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,9 +101,15 @@ func (t graphqlTransportWS) Do(w http.ResponseWriter, r *http.Request, exec grap
 	if t.readLimit > 0 {
 		conn.SetReadLimit(t.readLimit)
 	}
-	c := &wsSession{t: t, conn: conn, exec: exec, headers: r.Header, active: map[string]context.CancelFunc{}}
+	c := &wsSession{t: t, conn: conn, exec: exec, headers: r.Header}
 	c.frames = frameWriter{conn: conn, held: hw.held}
 	c.serve(r.Context())
+}
+
+// activeOp is a live operation of a connection.
+type activeOp struct {
+	id     string
+	cancel context.CancelFunc
 }
 
 // wsSession is one connection.
@@ -116,15 +123,20 @@ type wsSession struct {
 	mu      sync.Mutex
 	acked   bool
 	initDue bool // connection_init received
-	ctx     context.Context
-	active  map[string]context.CancelFunc
-	closed  bool
+	// ctx is the request's context until connection_init authenticates
+	// the connection, then the authenticated one. The request's ends when
+	// the connection does (after serve), or when the server shuts down.
+	ctx context.Context
+	// active are the live operations: a handful, so a slice (which costs
+	// nothing until the first) rather than a map.
+	active []activeOp
+	closed bool
+	// pinger sends the keep-alive pings once the connection is acknowledged.
+	pinger *time.Timer
 }
 
 func (c *wsSession) serve(reqCtx context.Context) {
-	ctx, cancel := context.WithCancelCause(reqCtx)
-	defer cancel(nil)
-	c.ctx = ctx
+	c.ctx = reqCtx
 	defer c.cancelAll()
 
 	initTimer := time.AfterFunc(c.t.initTimeout, func() {
@@ -219,23 +231,31 @@ func (c *wsSession) onInit(reqCtx context.Context, f wsFrame) bool {
 	c.mu.Unlock()
 	c.write(wsFrame{Type: "connection_ack"})
 	if c.t.keepAlive > 0 {
-		go c.pings(ctx)
+		c.startPings(ctx)
 	}
 	return true
 }
 
-// pings keeps the connection alive through proxies that drop idle ones.
-func (c *wsSession) pings(ctx context.Context) {
-	ticker := time.NewTicker(c.t.keepAlive)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			c.write(wsFrame{Type: "ping"})
-		}
+// startPings keeps the connection alive through proxies that drop idle
+// ones: a ping every keepAlive until ctx ends or the connection closes. A
+// timer, not a goroutine, waits between pings.
+func (c *wsSession) startPings(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
 	}
+	c.pinger = time.AfterFunc(c.t.keepAlive, func() {
+		if ctx.Err() != nil || c.isClosed() {
+			return
+		}
+		c.write(wsFrame{Type: "ping"})
+		c.mu.Lock()
+		if !c.closed && ctx.Err() == nil {
+			c.pinger.Reset(c.t.keepAlive)
+		}
+		c.mu.Unlock()
+	})
 }
 
 // onSubscribe starts an operation; it reports whether the connection goes
@@ -248,13 +268,13 @@ func (c *wsSession) onSubscribe(f wsFrame) bool {
 	}
 	c.mu.Lock()
 	acked := c.acked
-	_, duplicate := c.active[f.ID]
+	duplicate := c.activeIndex(f.ID) >= 0
 	full := len(c.active) >= c.t.perConnection
 	var opCtx context.Context
 	if acked && !duplicate && !full {
 		var cancel context.CancelFunc
 		opCtx, cancel = context.WithCancel(c.ctx)
-		c.active[f.ID] = cancel
+		c.active = append(c.active, activeOp{id: f.ID, cancel: cancel})
 	}
 	c.mu.Unlock()
 	switch {
@@ -327,30 +347,38 @@ func streamResponses(ctx context.Context, exec graphql.GraphExecutor, rc *graphq
 // by the client, not cut by a closing connection) is complete.
 func (c *wsSession) completeIfActive(id string) {
 	c.mu.Lock()
-	_, stillActive := c.active[id]
+	stillActive := c.activeIndex(id) >= 0
 	c.mu.Unlock()
 	if stillActive && !c.isClosed() {
 		c.write(wsFrame{ID: id, Type: "complete"})
 	}
 }
 
+// activeIndex is the place of operation id in active, or -1; c.mu is held.
+func (c *wsSession) activeIndex(id string) int {
+	return slices.IndexFunc(c.active, func(op activeOp) bool { return op.id == id })
+}
+
 // finish forgets an operation (completed by the client, or ended).
 func (c *wsSession) finish(id string) {
+	var cancel context.CancelFunc
 	c.mu.Lock()
-	cancel, ok := c.active[id]
-	delete(c.active, id)
+	if i := c.activeIndex(id); i >= 0 {
+		cancel = c.active[i].cancel
+		c.active = slices.Delete(c.active, i, i+1)
+	}
 	c.mu.Unlock()
-	if ok {
+	if cancel != nil {
 		cancel()
 	}
 }
 
 func (c *wsSession) cancelAll() {
 	c.mu.Lock()
-	for id, cancel := range c.active {
-		cancel()
-		delete(c.active, id)
+	for _, op := range c.active {
+		op.cancel()
 	}
+	c.active = nil
 	c.mu.Unlock()
 }
 
@@ -390,6 +418,9 @@ func (c *wsSession) close(code websocket.StatusCode, reason string) {
 		return
 	}
 	c.closed = true
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 	c.mu.Unlock()
 	c.cancelAll()
 	_ = c.conn.Close(code, reason)

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -98,27 +99,40 @@ type heldWriter struct {
 
 	mu      sync.Mutex
 	holding bool
-	kept    []byte
+	// kept is nil when nothing is kept: the buffer goes back to keptBuffers
+	// once written, so an idle connection holds none.
+	kept *[]byte
 }
 
-// maxKeptRetained bounds the buffer a connection keeps between batches.
+// keptBuffers are the buffers of batches under way, shared by every
+// connection.
+var keptBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxKeptRetained bounds a buffer that goes back to keptBuffers.
 const maxKeptRetained = 64 << 10
 
 func (h *heldWriter) Write(p []byte) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.holding {
-		h.kept = append(h.kept, p...)
+		h.keep(p)
 		return len(p), nil
 	}
-	if len(h.kept) == 0 {
+	if h.kept == nil {
 		return h.socket.Write(p)
 	}
-	h.kept = append(h.kept, p...)
+	h.keep(p)
 	if err := h.flushLocked(); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+func (h *heldWriter) keep(p []byte) {
+	if h.kept == nil {
+		h.kept = keptBuffers.Get().(*[]byte)
+	}
+	*h.kept = append(*h.kept, p...)
 }
 
 func (h *heldWriter) hold() {
@@ -132,7 +146,7 @@ func (h *heldWriter) release(deadline time.Time) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.holding = false
-	if len(h.kept) == 0 {
+	if h.kept == nil {
 		return nil
 	}
 	// The library bounds its own writes with their contexts; this one is
@@ -143,18 +157,28 @@ func (h *heldWriter) release(deadline time.Time) error {
 }
 
 func (h *heldWriter) flushLocked() error {
-	_, err := h.socket.Write(h.kept)
-	if cap(h.kept) > maxKeptRetained {
-		h.kept = nil
-	} else {
-		h.kept = h.kept[:0]
+	buf := h.kept
+	h.kept = nil
+	_, err := h.socket.Write(*buf)
+	if cap(*buf) <= maxKeptRetained {
+		*buf = (*buf)[:0]
+		keptBuffers.Put(buf)
 	}
 	return err
 }
 
+// Buffers of a websocket connection. Client messages (connection_init,
+// subscribe, complete, pings) are small; a longer one is read past the
+// buffer. A frame that does not fit the write buffer costs a second write
+// system call, unless it is part of a batch (which the heldWriter keeps).
+const (
+	wsReadBufferSize  = 512
+	wsWriteBufferSize = 1 << 10
+)
+
 // heldResponseWriter hands the websocket library a hijacked connection
-// whose buffered writer drains into a heldWriter. It reuses the buffer the
-// server allocated for the hijack, so a connection costs no more memory.
+// whose buffered writer drains into a heldWriter, with buffers sized for
+// websocket messages rather than the server's 4 KiB each.
 type heldResponseWriter struct {
 	http.ResponseWriter
 	held *heldWriter
@@ -168,9 +192,28 @@ func (w *heldResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err := brw.Writer.Flush(); err != nil {
 		return nil, nil, fmt.Errorf("flush before the upgrade: %w", err)
 	}
+	// What the client sent after the upgrade request is already buffered:
+	// it moves to the new reader's buffer, where the websocket library looks
+	// for it.
+	early := brw.Reader.Buffered()
+	r := bufio.NewReaderSize(conn, max(wsReadBufferSize, early))
+	if early > 0 {
+		b, err := brw.Reader.Peek(early)
+		if err == nil {
+			r.Reset(io.MultiReader(bytes.NewReader(b), conn))
+			_, err = r.Peek(early)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading what followed the upgrade request: %w", err)
+		}
+	}
 	w.held = &heldWriter{conn: conn, socket: conn}
-	brw.Writer.Reset(w.held)
-	return conn, brw, nil
+	rw := bufio.NewReadWriter(r, bufio.NewWriterSize(w.held, wsWriteBufferSize))
+	// The server keeps its reader and writer for as long as the handler
+	// runs, which is the connection's life: emptied, they let their 4 KiB
+	// buffers go. Nothing uses them after a hijack.
+	*brw.Reader, *brw.Writer = bufio.Reader{}, bufio.Writer{}
+	return conn, rw, nil
 }
 
 func (w *heldResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
