@@ -243,7 +243,7 @@ func (s *sharedStreams) end(key string, st *sharedStream, ev *streamEvent) {
 }
 
 // runShared serves one subscriber of a shared stream.
-func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.OperationContext) {
+func (c *wsSession) runShared(ctx context.Context, id string, seq uint64, key string, rc *graphql.OperationContext) {
 	release, err := c.t.shared.subscribers.AdmitSubscriber(ctx)
 	if err != nil {
 		e := apierror.Classify(err, nil)
@@ -276,7 +276,7 @@ func (c *wsSession) runShared(ctx context.Context, id, key string, rc *graphql.O
 				c.writeErrors(id, ev.errs)
 				return
 			case ev.end:
-				c.completeIfActive(id)
+				c.completeIfActive(id, seq)
 				return
 			default:
 				c.writeRaw(append(head[:len(head):len(head)], ev.frameTail...))

@@ -207,6 +207,34 @@ func TestSubscriptionOverGraphQLTransportWS(t *testing.T) {
 	})
 }
 
+// A client may complete an operation and at once subscribe again under the
+// same id: the first operation, ending meanwhile, must leave the second
+// alone.
+func TestSubscriptionIDReusedAfterComplete(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		s := newLiveServer(t, db)
+		conn := dialWS(t, s.url, "graphql-transport-ws")
+		write(t, conn, map[string]any{"type": "connection_init", "payload": map[string]any{}})
+		require.Equal(t, "connection_ack", read(t, conn).Type)
+		job := s.commit(t, "s1")
+		<-s.backend.started
+		subscribe := map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": jobSubscription, "variables": map[string]any{"id": job.ID}}}
+		write(t, conn, subscribe)
+		require.Equal(t, "RUNNING", nextStatus(t, conn, "next").CommitJobUpdated.Status)
+		for range 20 {
+			write(t, conn, map[string]any{"id": "1", "type": "complete"})
+			write(t, conn, subscribe)
+			require.Equal(t, "RUNNING", nextStatus(t, conn, "next").CommitJobUpdated.Status, "the current state, for the new operation")
+		}
+		close(s.backend.gate)
+		require.Equal(t, "SUCCESS", nextStatus(t, conn, "next").CommitJobUpdated.Status, "the last operation still runs")
+		done := read(t, conn)
+		require.Equal(t, "complete", done.Type)
+		require.Equal(t, "1", done.ID)
+	})
+}
+
 // burnCores keeps every core busy until the test ends: a state published a
 // moment after its commit is then overtaken now and then by the next one,
 // as on a loaded server.

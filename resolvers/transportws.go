@@ -108,7 +108,11 @@ func (t graphqlTransportWS) Do(w http.ResponseWriter, r *http.Request, exec grap
 
 // activeOp is a live operation of a connection.
 type activeOp struct {
-	id     string
+	id string
+	// seq tells apart operations a client ran one after another under one
+	// id (subscribe, complete, subscribe again): what the first leaves
+	// behind when it ends must not touch the second.
+	seq    uint64
 	cancel context.CancelFunc
 }
 
@@ -130,6 +134,7 @@ type wsSession struct {
 	// active are the live operations: a handful, so a slice (which costs
 	// nothing until the first) rather than a map.
 	active []activeOp
+	opSeq  uint64
 	closed bool
 	// pinger sends the keep-alive pings once the connection is acknowledged.
 	pinger *time.Timer
@@ -271,10 +276,13 @@ func (c *wsSession) onSubscribe(f wsFrame) bool {
 	duplicate := c.activeIndex(f.ID) >= 0
 	full := len(c.active) >= c.t.perConnection
 	var opCtx context.Context
+	var seq uint64
 	if acked && !duplicate && !full {
 		var cancel context.CancelFunc
 		opCtx, cancel = context.WithCancel(c.ctx)
-		c.active = append(c.active, activeOp{id: f.ID, cancel: cancel})
+		c.opSeq++
+		seq = c.opSeq
+		c.active = append(c.active, activeOp{id: f.ID, seq: seq, cancel: cancel})
 	}
 	c.mu.Unlock()
 	switch {
@@ -287,14 +295,14 @@ func (c *wsSession) onSubscribe(f wsFrame) bool {
 	case full:
 		c.writeErrors(f.ID, []*gqlerror.Error{tooManyOnConnection(c.t.perConnection)})
 	default:
-		go c.run(opCtx, f.ID, &params)
+		go c.run(opCtx, f.ID, seq, &params)
 	}
 	return true
 }
 
 // run executes one operation and streams its results.
-func (c *wsSession) run(ctx context.Context, id string, params *graphql.RawParams) {
-	defer c.finish(id)
+func (c *wsSession) run(ctx context.Context, id string, seq uint64, params *graphql.RawParams) {
+	defer c.end(id, seq)
 	ctx = graphql.StartOperationTrace(ctx)
 	params.Headers = c.headers
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
@@ -305,7 +313,7 @@ func (c *wsSession) run(ctx context.Context, id string, params *graphql.RawParam
 		return
 	}
 	if key, ok := c.t.shared.keyOf(ctx, rc); ok {
-		c.runShared(ctx, id, key, rc)
+		c.runShared(ctx, id, seq, key, rc)
 		return
 	}
 	if errs := streamResponses(ctx, c.exec, rc, func(payload []byte) {
@@ -314,7 +322,7 @@ func (c *wsSession) run(ctx context.Context, id string, params *graphql.RawParam
 		c.writeErrors(id, errs)
 		return
 	}
-	c.completeIfActive(id)
+	c.completeIfActive(id, seq)
 }
 
 // streamResponses executes an operation and hands each result's JSON to
@@ -345,9 +353,9 @@ func streamResponses(ctx context.Context, exec graphql.GraphExecutor, rc *graphq
 
 // completeIfActive says an operation that ended on its own (not completed
 // by the client, not cut by a closing connection) is complete.
-func (c *wsSession) completeIfActive(id string) {
+func (c *wsSession) completeIfActive(id string, seq uint64) {
 	c.mu.Lock()
-	stillActive := c.activeIndex(id) >= 0
+	stillActive := c.opIndex(id, seq) >= 0
 	c.mu.Unlock()
 	if stillActive && !c.isClosed() {
 		c.write(wsFrame{ID: id, Type: "complete"})
@@ -359,18 +367,38 @@ func (c *wsSession) activeIndex(id string) int {
 	return slices.IndexFunc(c.active, func(op activeOp) bool { return op.id == id })
 }
 
-// finish forgets an operation (completed by the client, or ended).
+// opIndex is the place of operation seq under id in active, or -1; c.mu
+// is held.
+func (c *wsSession) opIndex(id string, seq uint64) int {
+	return slices.IndexFunc(c.active, func(op activeOp) bool { return op.id == id && op.seq == seq })
+}
+
+// finish forgets the operation the client completed.
 func (c *wsSession) finish(id string) {
-	var cancel context.CancelFunc
 	c.mu.Lock()
-	if i := c.activeIndex(id); i >= 0 {
-		cancel = c.active[i].cancel
-		c.active = slices.Delete(c.active, i, i+1)
-	}
+	cancel := c.remove(c.activeIndex(id))
 	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	cancel()
+}
+
+// end forgets an operation that ended, unless the client completed it and
+// runs another under its id by now.
+func (c *wsSession) end(id string, seq uint64) {
+	c.mu.Lock()
+	cancel := c.remove(c.opIndex(id, seq))
+	c.mu.Unlock()
+	cancel()
+}
+
+// remove takes active[i] out (nothing when i < 0) and returns its cancel;
+// c.mu is held.
+func (c *wsSession) remove(i int) context.CancelFunc {
+	if i < 0 {
+		return func() {}
 	}
+	cancel := c.active[i].cancel
+	c.active = slices.Delete(c.active, i, i+1)
+	return cancel
 }
 
 func (c *wsSession) cancelAll() {
