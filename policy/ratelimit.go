@@ -48,14 +48,9 @@ func (l *Limiter) Allow(_ context.Context, key, op string) (bool, time.Duration)
 	if !ok || r.PerSecond <= 0 {
 		return true, 0
 	}
-	id := op + "\x00" + key
-	bucket, ok := l.buckets.Get(id)
-	if !ok {
-		bucket = rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
-		if prev, found, _ := l.buckets.PeekOrAdd(id, bucket); found {
-			bucket = prev
-		}
-	}
+	bucket := principalEntry(l.buckets, op, key, func() *rate.Limiter {
+		return rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
+	})
 	now := l.now()
 	res := bucket.ReserveN(now, 1)
 	if delay := res.DelayFrom(now); delay > 0 {
@@ -63,4 +58,18 @@ func (l *Limiter) Allow(_ context.Context, key, op string) (bool, time.Duration)
 		return false, delay
 	}
 	return true, 0
+}
+
+// principalEntry is the entry of (op, key) in cache, made (once, whoever
+// asks at the same time) when it is missing.
+func principalEntry[V any](cache *lru.Cache[string, V], op, key string, make func() V) V {
+	id := op + "\x00" + key
+	v, ok := cache.Get(id)
+	if !ok {
+		v = make()
+		if prev, found, _ := cache.PeekOrAdd(id, v); found {
+			v = prev
+		}
+	}
+	return v
 }

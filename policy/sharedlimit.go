@@ -113,14 +113,7 @@ func (l *SharedLimiter) Allow(ctx context.Context, key, op string) (bool, time.D
 	if !ok || r.PerSecond <= 0 {
 		return true, 0
 	}
-	id := op + "\x00" + key
-	le, ok := l.leases.Get(id)
-	if !ok {
-		le = &tokenLease{}
-		if prev, found, _ := l.leases.PeekOrAdd(id, le); found {
-			le = prev
-		}
-	}
+	le := principalEntry(l.leases, op, key, func() *tokenLease { return &tokenLease{} })
 	le.mu.Lock()
 	defer le.mu.Unlock()
 	now := l.now()
