@@ -50,7 +50,7 @@ func validIBAN(s string) bool {
 // with a wrong check digit are no phone number either.
 func (s *scan) iban(i int, out []finding) (int, []finding) {
 	t := s.text
-	if i+4 > len(t) || !isAlpha(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) {
+	if !ibanMayStart(t, i) {
 		return i + 1, out
 	}
 	length, known := ibanLengths[strings.ToUpper(t[i:i+2])]
@@ -65,6 +65,12 @@ func (s *scan) iban(i int, out []finding) (int, []finding) {
 		return end, out
 	}
 	return end, append(out, finding{start: i, end: end, kind: KindIBAN, priority: priorityPII})
+}
+
+// ibanMayStart: two letters and two check digits at i (the letter at i
+// the caller's to check).
+func ibanMayStart(t string, i int) bool {
+	return i+4 <= len(t) && isAlpha(t[i+1]) && isDigit(t[i+2]) && isDigit(t[i+3])
 }
 
 // mixedCase reports letters of both cases: an IBAN is written in capitals,

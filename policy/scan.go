@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/coregx/ahocorasick"
 )
@@ -125,7 +126,10 @@ func newEngine(detectors []*keywordDetector, literals []string) (*engine, error)
 // pass over the whole text would there.
 func (e *engine) candidates(text string, cfg *scanConfig, markers, regions []span) []finding {
 	lower := asciiLower(text)
-	s := &scan{text: text, lower: lower, lowerText: string(lower), cfg: cfg, markers: markers}
+	// lower is not written after this: the string shares its bytes
+	// rather than copying the whole text once more on every pass.
+	lowerText := unsafe.String(unsafe.SliceData(lower), len(lower))
+	s := &scan{text: text, lower: lower, lowerText: lowerText, cfg: cfg, markers: markers}
 	var out []finding
 	for _, reg := range regions {
 		for _, m := range e.automaton.FindAllOverlapping(s.lower[reg.start:reg.end]) {
@@ -191,14 +195,22 @@ func resolve(all []finding) []finding {
 func asciiLower(s string) []byte {
 	b := make([]byte, len(s))
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b[i] = c
+		b[i] = lowerByte[s[i]]
 	}
 	return b
 }
+
+// lowerByte lower-cases an ASCII letter and keeps any other byte: a
+// lookup, not a branch on every byte of the text.
+var lowerByte = func() (t [256]byte) {
+	for c := range t {
+		t[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			t[c] += 'a' - 'A'
+		}
+	}
+	return t
+}()
 
 // Byte classes, looked up in one table: the byte scan asks them of every
 // byte.
@@ -209,6 +221,9 @@ const (
 	classWord // letters, digits and _
 	classHex
 	classSpace
+	// classOpener: bytes other than a word's that may start an email
+	// ('@', '%' of "%40"), an IPv6 address (':') or a phone ('+', '(').
+	classOpener
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -224,6 +239,8 @@ var byteClass = func() (t [256]uint8) {
 			t[c] = classWord
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			t[c] = classSpace
+		case c == '@' || c == '%' || c == ':' || c == '+' || c == '(':
+			t[c] = classOpener
 		}
 		if c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
 			t[c] |= classHex

@@ -7,6 +7,8 @@ import (
 	"regexp/syntax"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Vendor token shapes are data: vendor_rules_gen.go is generated (go
@@ -46,6 +48,9 @@ type vendorRule struct {
 	// required are literals (lower-case) one of which every match holds,
 	// checked in the window before the expression runs.
 	required []string
+	// alsoRequired are literals (lower-case) one of which every match
+	// holds too, from another part of the expression than required.
+	alsoRequired []string
 	// claims are token prefixes (case-sensitive) that name the vendor: a
 	// token starting with one is the vendor's, or a malformed or published
 	// one, which the rule judges (see vendorRejects).
@@ -132,15 +137,19 @@ type compiledVendorRule struct {
 	// the bytes each may be: a keyword hit that an ordinary word follows
 	// ("eyes" for "ey") fails on them before the expression runs.
 	lead     []byteSet
-	required [][]byte
+	required [][][]byte // required and alsoRequired
 	allow    []compiledAllowlist
 	priority int
 }
 
 type compiledAllowlist struct {
-	target    string
-	res       []*regexp.Regexp
-	required  [][]string // per expression
+	target   string
+	res      []*regexp.Regexp
+	required [][]string // per expression
+	// first is, per expression anchored at the start of its target, the
+	// bytes its matches may start with (nil when not known): most
+	// targets fail on their first byte, without the expression running.
+	first     []*byteSet
 	stopwords []string
 }
 
@@ -153,8 +162,15 @@ func (r *vendorRule) compile(global []compiledAllowlist) *compiledVendorRule {
 	if r.anchored {
 		c.lead = leadingBytes(r.regex)
 	}
-	for _, lit := range r.required {
-		c.required = append(c.required, []byte(lit))
+	for _, set := range [][]string{r.required, r.alsoRequired} {
+		if len(set) == 0 {
+			continue
+		}
+		var lits [][]byte
+		for _, lit := range set {
+			lits = append(lits, []byte(lit))
+		}
+		c.required = append(c.required, lits)
 	}
 	if r.kind == KindAPIKey {
 		c.priority++ // as for the built-in tokens: a vendor's key, not the generic shape it contains
@@ -173,6 +189,7 @@ func compileAllowlists(lists []vendorAllowlist) []compiledAllowlist {
 		for _, re := range a.regexes {
 			ca.res = append(ca.res, regexp.MustCompile(re.regex))
 			ca.required = append(ca.required, re.required)
+			ca.first = append(ca.first, anchoredFirstBytes(re.regex))
 		}
 		out = append(out, ca)
 	}
@@ -221,13 +238,19 @@ func (r *compiledVendorRule) find(s *scan, hit, hitEnd int, out []finding) []fin
 	return out
 }
 
-// holdsRequired reports whether the lower-cased window holds one of the
-// literals every match needs (true when the rule has none).
+// holdsRequired reports whether the lower-cased window holds, of each set
+// of literals every match needs one of, one (true when the rule has none).
 func (r *compiledVendorRule) holdsRequired(window []byte) bool {
-	if len(r.required) == 0 {
-		return true
+	for _, set := range r.required {
+		if !holdsOneOf(window, set) {
+			return false
+		}
 	}
-	for _, lit := range r.required {
+	return true
+}
+
+func holdsOneOf(window []byte, literals [][]byte) bool {
+	for _, lit := range literals {
 		if bytes.Contains(window, lit) {
 			return true
 		}
@@ -294,6 +317,9 @@ func (a *compiledAllowlist) allows(text, secret string, ms, me int) bool {
 			target = text[from:to]
 		}
 		for i, re := range a.res {
+			if first := a.first[i]; first != nil && (target == "" || !first.has(target[0])) {
+				continue
+			}
 			if len(a.required[i]) > 0 && !containsFold(target, a.required[i]) {
 				continue
 			}
@@ -342,6 +368,17 @@ type byteSet [4]uint64
 
 func (b *byteSet) add(c byte)      { b[c>>6] |= 1 << (c & 63) }
 func (b *byteSet) has(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
+
+// addRune adds the first byte of r in UTF-8; for r outside ASCII, every
+// byte from 0x80.
+func (b *byteSet) addRune(r rune) {
+	if r < utf8.RuneSelf {
+		b.add(byte(r))
+		return
+	}
+	b.addRange(0x80, 0xff)
+}
+
 func (b *byteSet) addRange(lo, hi rune) {
 	for c := max(lo, 0); c <= min(hi, 0xff); c++ {
 		b.add(byte(c))
@@ -421,6 +458,77 @@ func leadingBytes(pattern string) []byteSet {
 	}
 	walk(re.Simplify())
 	return sets
+}
+
+// anchoredFirstBytes returns, for an expression whose matches start at
+// the beginning of the text ("^…", "\A…") with at least one character,
+// the bytes the text must start with for it to match; nil when the
+// expression says less than that. A character outside ASCII stands for
+// every byte from 0x80 (its UTF-8 encoding, or invalid UTF-8 the
+// expression reads as U+FFFD).
+func anchoredFirstBytes(pattern string) *byteSet {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return nil
+	}
+	set, ok := firstBytes(re.Sub[1])
+	if !ok {
+		return nil
+	}
+	return &set
+}
+
+// firstBytes returns the bytes every match of re starts with, and false
+// when re may match the empty string or its first byte is not known.
+func firstBytes(re *syntax.Regexp) (set byteSet, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		r := re.Rune[0]
+		set.addRune(r)
+		if re.Flags&syntax.FoldCase != 0 {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				set.addRune(f)
+			}
+		}
+		return set, true
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			set.addRange(re.Rune[i], re.Rune[i+1])
+			if re.Rune[i+1] >= utf8.RuneSelf {
+				set.addRange(0x80, 0xff)
+			}
+		}
+		return set, len(re.Rune) > 0
+	case syntax.OpCapture, syntax.OpPlus:
+		return firstBytes(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return firstBytes(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		if len(re.Sub) > 0 {
+			return firstBytes(re.Sub[0])
+		}
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			s, ok := firstBytes(sub)
+			if !ok {
+				return byteSet{}, false
+			}
+			for k := range set {
+				set[k] |= s[k]
+			}
+		}
+		return set, true
+	}
+	return byteSet{}, false
 }
 
 func asciiLowerRune(c rune) rune {

@@ -40,7 +40,7 @@ const vendorRulesSource = "gitleaks v8.30.1 (Go module github.com/zricethezav/gi
 
 // vendorGlobalAllowlists apply to every vendor rule.
 var vendorGlobalAllowlists = []vendorAllowlist{
-	{regexes: []allowRegex{{`(?i)^true|false|null$`, []string{"false", "null", "true"}}, {regex: `^(?i:a+|b+|c+|d+|e+|f+|g+|h+|i+|j+|k+|l+|m+|n+|o+|p+|q+|r+|s+|t+|u+|v+|w+|x+|y+|z+|\*+|\.+)$`}, {regex: `^\$(?:\d+|{\d+})$`}, {regex: `^\$(?:[A-Z_]+|[a-z_]+)$`}, {`^\${(?:[A-Z_]+|[a-z_]+)}$`, []string{"${"}}, {`^\{\{[ \t]*[\w ().|]+[ \t]*}}$`, []string{"{{"}}, {`^\$\{\{[ \t]*(?:(?:env|github|secrets|vars)(?:\.[A-Za-z]\w+)+[\w "'&./=|]*)[ \t]*}}$`, []string{"${{"}}, {regex: `^%(?:[A-Z_]+|[a-z_]+)%$`}, {regex: `^%[+\-# 0]?[bcdeEfFgGoOpqstTUvxX]$`}, {regex: `^\{\d{0,2}}$`}, {regex: `^@(?:[A-Z_]+|[a-z_]+)@$`}, {`^/Users/(?i)[a-z0-9]+/[\w .-/]+$`, []string{"/users/"}}, {`^/(?:bin|etc|home|opt|tmp|usr|var)/[\w ./-]+$`, []string{"bin", "etc", "home", "opt", "tmp", "usr", "var"}}}, stopwords: []string{"014df517-39d1-4453-b7b3-9930c563627c", "abcdefghijklmnopqrstuvwxyz"}},
+	{regexes: []allowRegex{{`(?i)^true|false|null$`, []string{"false", "null", "true"}}, {regex: `^(?i:a+|b+|c+|d+|e+|f+|g+|h+|i+|j+|k+|l+|m+|n+|o+|p+|q+|r+|s+|t+|u+|v+|w+|x+|y+|z+|\*+|\.+)$`}, {regex: `^\$(?:\d+|{\d+})$`}, {regex: `^\$(?:[A-Z_]+|[a-z_]+)$`}, {`^\${(?:[A-Z_]+|[a-z_]+)}$`, []string{"${"}}, {`^\{\{[ \t]*[\w ().|]+[ \t]*}}$`, []string{"{{"}}, {`^\$\{\{[ \t]*(?:(?:env|github|secrets|vars)(?:\.[A-Za-z]\w+)+[\w "'&./=|]*)[ \t]*}}$`, []string{"${{"}}, {regex: `^%(?:[A-Z_]+|[a-z_]+)%$`}, {regex: `^%[+\-# 0]?[bcdeEfFgGoOpqstTUvxX]$`}, {regex: `^\{\d{0,2}}$`}, {regex: `^@(?:[A-Z_]+|[a-z_]+)@$`}, {`^/Users/(?i)[a-z0-9]+/[\w .-/]+$`, []string{"/users/"}}, {`^/(?:bin|etc|home|opt|tmp|usr|var)/[\w ./-]+$`, []string{"/bin/", "/etc/", "/home/", "/opt/", "/tmp/", "/usr/", "/var/"}}}, stopwords: []string{"014df517-39d1-4453-b7b3-9930c563627c", "abcdefghijklmnopqrstuvwxyz"}},
 }
 
 // publishedExamples are credentials the rules' allowlists name literally:
@@ -237,7 +237,7 @@ var vendorRules = []vendorRule{
 		anchored:       true,
 		wordStart:      true,
 		tokenStart:     true,
-		required:       []string{"acc"},
+		required:       []string{".acc"},
 		claims:         []string{"authress_", "scauth_"},
 		claimsFoldCase: true,
 	},
@@ -422,15 +422,16 @@ var vendorRules = []vendorRule{
 		maxLen:   363,
 	},
 	{
-		id:        "curl-auth-header",
-		kind:      KindAuthHeader,
-		keywords:  []string{"curl"},
-		regex:     `\bcurl\b(?:.*?|.*?(?:[\r\n]{1,2}.*?){1,5})[ \t\n\r](?:-H|--header)(?:=|[ \t]{0,5})(?:"(?i)(?:Authorization:[ \t]{0,5}(?:Basic[ \t]([a-z0-9+/]{8,}={0,3})|(?:Bearer|(?:Api-)?Token)[ \t]([\w=~@.+/-]{8,})|([\w=~@.+/-]{8,}))|(?:(?:X-(?:[a-z]+-)?)?(?:Api-?)?(?:Key|Token)):[ \t]{0,5}([\w=~@.+/-]{8,}))"|'(?i)(?:Authorization:[ \t]{0,5}(?:Basic[ \t]([a-z0-9+/]{8,}={0,3})|(?:Bearer|(?:Api-)?Token)[ \t]([\w=~@.+/-]{8,})|([\w=~@.+/-]{8,}))|(?:(?:X-(?:[a-z]+-)?)?(?:Api-?)?(?:Key|Token)):[ \t]{0,5}([\w=~@.+/-]{8,}))')(?:\B|\s|\z)`,
-		entropy:   2.75,
-		maxLen:    -1,
-		anchored:  true,
-		wordStart: true,
-		required:  []string{"authorization:", "key", "token"},
+		id:           "curl-auth-header",
+		kind:         KindAuthHeader,
+		keywords:     []string{"curl"},
+		regex:        `\bcurl\b(?:.*?|.*?(?:[\r\n]{1,2}.*?){1,5})[ \t\n\r](?:-H|--header)(?:=|[ \t]{0,5})(?:"(?i)(?:Authorization:[ \t]{0,5}(?:Basic[ \t]([a-z0-9+/]{8,}={0,3})|(?:Bearer|(?:Api-)?Token)[ \t]([\w=~@.+/-]{8,})|([\w=~@.+/-]{8,}))|(?:(?:X-(?:[a-z]+-)?)?(?:Api-?)?(?:Key|Token)):[ \t]{0,5}([\w=~@.+/-]{8,}))"|'(?i)(?:Authorization:[ \t]{0,5}(?:Basic[ \t]([a-z0-9+/]{8,}={0,3})|(?:Bearer|(?:Api-)?Token)[ \t]([\w=~@.+/-]{8,})|([\w=~@.+/-]{8,}))|(?:(?:X-(?:[a-z]+-)?)?(?:Api-?)?(?:Key|Token)):[ \t]{0,5}([\w=~@.+/-]{8,}))')(?:\B|\s|\z)`,
+		entropy:      2.75,
+		maxLen:       -1,
+		anchored:     true,
+		wordStart:    true,
+		required:     []string{"authorization:", "key", "token"},
+		alsoRequired: []string{"--header", "-h"},
 	},
 	{
 		id:        "curl-auth-user",
@@ -441,6 +442,7 @@ var vendorRules = []vendorRule{
 		maxLen:    -1,
 		anchored:  true,
 		wordStart: true,
+		required:  []string{"--user", "-u"},
 		allowlists: []vendorAllowlist{
 			{regexes: []allowRegex{{regex: `[^:]+:(?:change(?:it|me)|pass(?:word)?|pwd|test|token|\*+|x+)`}, {regex: `['"]?<[^>]+>['"]?:['"]?<[^>]+>|<[^:]+:[^>]+>['"]?`}, {`[^:]+:\[[^]]+]`, []string{":["}}, {regex: `['"]?[^:]+['"]?:['"]?\$(?:\d|\w+|\{(?:\d|\w+)})['"]?`}, {`\$\([^)]+\):\$\([^)]+\)`, []string{"):$("}}, {`['"]?\$?{{[^}]+}}['"]?:['"]?\$?{{[^}]+}}['"]?`, []string{"{{"}}}},
 		},
@@ -575,7 +577,7 @@ var vendorRules = []vendorRule{
 		entropy:  2,
 		maxLen:   141,
 		anchored: true,
-		required: []string{"live", "test"},
+		required: []string{"duffel_live_", "duffel_test_"},
 		claims:   []string{"duffel_live_", "duffel_test_"},
 	},
 	{
@@ -702,6 +704,7 @@ var vendorRules = []vendorRule{
 		maxLen:         47,
 		anchored:       true,
 		required:       []string{"flwpubk_test-"},
+		alsoRequired:   []string{"-x"},
 		claims:         []string{"flwpubk_test-"},
 		claimsFoldCase: true,
 	},
@@ -714,6 +717,7 @@ var vendorRules = []vendorRule{
 		maxLen:         47,
 		anchored:       true,
 		required:       []string{"flwseck_test-"},
+		alsoRequired:   []string{"-x"},
 		claims:         []string{"flwseck_test-"},
 		claimsFoldCase: true,
 	},
@@ -1028,6 +1032,7 @@ var vendorRules = []vendorRule{
 		regex:    `(?i)[a-z0-9]{14}\.(?-i:atlasv1)\.[a-z0-9\-_=]{60,70}`,
 		entropy:  3.5,
 		maxLen:   261,
+		required: []string{".atlasv1."},
 	},
 	{
 		id:       "heroku-api-key",
@@ -1141,7 +1146,7 @@ var vendorRules = []vendorRule{
 		maxLen:    -1,
 		anchored:  true,
 		wordStart: true,
-		required:  []string{"agjhy2lpau", "agnivwlpau", "agniwwlpau", "agrxuwlpau", "amntbdbjanbi", "amria2lpau", "au5quwlp", "bgjttwlpau", "bgnhc2lpbn", "cgmztwlpau", "cgrpstzj", "clpybgzim0j6swpwy", "cmfxuwlp", "cmria2lpaup", "cwezvwlpau", "cwqyc2lpb", "d01ttwlp", "d01utwlpau", "d2niuwlpau", "dwiynwpau0k2", "emruuwlp", "emrxswlpau", "mflxy2lpau", "mgvyqwlpaup", "mlpysnphvzl1swpv", "mlpyswlpau", "mwmyvwlpaup", "mwntd2l", "ne5xtwlp", "ne5yuwlpau", "ne5yuwpvekkxtmljnkl", "ne5yvwlpau", "nelqb2", "nmfyqwlpau"},
+		required:  []string{"zxlkagjhy2lpau", "zxlkagnivwlpau", "zxlkagniwwlpau", "zxlkagrxuwlpau", "zxlkamntbdbjanbi", "zxlkamria2lpau", "zxlkau5quwlp", "zxlkbgjttwlpau", "zxlkbgnhc2lpbn", "zxlkcgmztwlpau", "zxlkcgrpstzj", "zxlkclpybgzim0j6swpwy", "zxlkcmfxuwlp", "zxlkcmria2lpaup", "zxlkcwezvwlpau", "zxlkcwqyc2lpb", "zxlkd01ttwlp", "zxlkd01utwlpau", "zxlkd2niuwlpau", "zxlkdwiynwpau0k2", "zxlkemruuwlp", "zxlkemrxswlpau", "zxlkmflxy2lpau", "zxlkmgvyqwlpaup", "zxlkmlpysnphvzl1swpv", "zxlkmlpyswlpau", "zxlkmwmyvwlpaup", "zxlkmwntd2l", "zxlkne5xtwlp", "zxlkne5yuwlpau", "zxlkne5yuwpvekkxtmljnkl", "zxlkne5yvwlpau", "zxlknelqb2", "zxlknmfyqwlpau"},
 	},
 	{
 		id:       "kraken-access-token",
@@ -1214,12 +1219,13 @@ var vendorRules = []vendorRule{
 		required: []string{"lob"},
 	},
 	{
-		id:       "lob-pub-api-key",
-		kind:     KindAPIKey,
-		keywords: []string{"test_pub", "live_pub", "_pub"},
-		regex:    `(?i)[\w.-]{0,50}?(?:lob)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}((test|live)_pub_[a-f0-9]{31})(?:[\x60'"\s;]|\\[nr]|$)`,
-		maxLen:   267,
-		required: []string{"_pub_"},
+		id:           "lob-pub-api-key",
+		kind:         KindAPIKey,
+		keywords:     []string{"test_pub", "live_pub", "_pub"},
+		regex:        `(?i)[\w.-]{0,50}?(?:lob)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}((test|live)_pub_[a-f0-9]{31})(?:[\x60'"\s;]|\\[nr]|$)`,
+		maxLen:       267,
+		required:     []string{"_pub_"},
+		alsoRequired: []string{"lob"},
 	},
 	{
 		id:       "looker-client-id",
@@ -1304,12 +1310,13 @@ var vendorRules = []vendorRule{
 		maxLen:   272,
 	},
 	{
-		id:       "microsoft-teams-webhook",
-		kind:     KindAPIKey,
-		keywords: []string{"webhook.office.com", "webhookb2", "incomingwebhook"},
-		regex:    `https://[a-z0-9]+\.webhook\.office\.com/webhookb2/[a-z0-9]{8}-([a-z0-9]{4}-){3}[a-z0-9]{12}@[a-z0-9]{8}-([a-z0-9]{4}-){3}[a-z0-9]{12}/IncomingWebhook/[a-z0-9]{32}/[a-z0-9]{8}-([a-z0-9]{4}-){3}[a-z0-9]{12}`,
-		maxLen:   -1,
-		required: []string{".webhook.office.com/webhookb2/"},
+		id:           "microsoft-teams-webhook",
+		kind:         KindAPIKey,
+		keywords:     []string{"webhook.office.com", "webhookb2", "incomingwebhook"},
+		regex:        `https://[a-z0-9]+\.webhook\.office\.com/webhookb2/[a-z0-9]{8}-([a-z0-9]{4}-){3}[a-z0-9]{12}@[a-z0-9]{8}-([a-z0-9]{4}-){3}[a-z0-9]{12}/IncomingWebhook/[a-z0-9]{32}/[a-z0-9]{8}-([a-z0-9]{4}-){3}[a-z0-9]{12}`,
+		maxLen:       -1,
+		required:     []string{".webhook.office.com/webhookb2/"},
+		alsoRequired: []string{"/incomingwebhook/"},
 	},
 	{
 		id:       "netlify-access-token",
@@ -1324,7 +1331,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"nrjs-"},
 		regex:    `(?i)[\w.-]{0,50}?(?:new-relic|newrelic|new_relic)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}(NRJS-[a-f0-9]{19})(?:[\x60'"\s;]|\\[nr]|$)`,
 		maxLen:   257,
-		required: []string{"-relic", "_relic", "relic"},
+		required: []string{"new-relic", "new_relic", "newrelic"},
 	},
 	{
 		id:       "new-relic-insert-key",
@@ -1332,7 +1339,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"nrii-"},
 		regex:    `(?i)[\w.-]{0,50}?(?:new-relic|newrelic|new_relic)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}(NRII-[a-z0-9-]{32})(?:[\x60'"\s;]|\\[nr]|$)`,
 		maxLen:   334,
-		required: []string{"-relic", "_relic", "relic"},
+		required: []string{"new-relic", "new_relic", "newrelic"},
 	},
 	{
 		id:       "new-relic-user-api-id",
@@ -1347,7 +1354,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"nrak"},
 		regex:    `(?i)[\w.-]{0,50}?(?:new-relic|newrelic|new_relic)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}(NRAK-[a-z0-9]{27})(?:[\x60'"\s;]|\\[nr]|$)`,
 		maxLen:   319,
-		required: []string{"-relic", "_relic", "relic"},
+		required: []string{"new-relic", "new_relic", "newrelic"},
 	},
 	{
 		id:        "notion-api-token",
@@ -1693,7 +1700,7 @@ var vendorRules = []vendorRule{
 		maxLen:    54,
 		anchored:  true,
 		wordStart: true,
-		required:  []string{"live", "test"},
+		required:  []string{"shippo_live_", "shippo_test_"},
 		claims:    []string{"shippo_live_", "shippo_test_"},
 	},
 	{
@@ -1744,12 +1751,13 @@ var vendorRules = []vendorRule{
 		maxLen:   275,
 	},
 	{
-		id:       "sidekiq-sensitive-url",
-		kind:     KindAPIKey,
-		keywords: []string{"gems.contribsys.com", "enterprise.contribsys.com"},
-		regex:    `(?i)\bhttps?://([a-f0-9]{8}:[a-f0-9]{8})@(?:gems.contribsys.com|enterprise.contribsys.com)(?:[\/|\#|\?|:]|$)`,
-		maxLen:   58,
-		required: []string{"http"},
+		id:           "sidekiq-sensitive-url",
+		kind:         KindAPIKey,
+		keywords:     []string{"gems.contribsys.com", "enterprise.contribsys.com"},
+		regex:        `(?i)\bhttps?://([a-f0-9]{8}:[a-f0-9]{8})@(?:gems.contribsys.com|enterprise.contribsys.com)(?:[\/|\#|\?|:]|$)`,
+		maxLen:       58,
+		required:     []string{"http"},
+		alsoRequired: []string{"://"},
 	},
 	{
 		id:             "slack-app-token",
@@ -1840,7 +1848,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"hooks.slack.com"},
 		regex:    `(?:https?://)?hooks.slack.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{43,56}`,
 		maxLen:   96,
-		required: []string{"services", "triggers", "workflows"},
+		required: []string{"com/services/", "com/triggers/", "com/workflows/"},
 	},
 	{
 		id:       "snyk-api-token",
@@ -1895,6 +1903,7 @@ var vendorRules = []vendorRule{
 		maxLen:    109,
 		anchored:  true,
 		wordStart: true,
+		required:  []string{"rk_live_", "rk_prod_", "rk_test_", "sk_live_", "sk_prod_", "sk_test_"},
 		claims:    []string{"rk_live_", "rk_prod_", "rk_test_", "sk_live_", "sk_prod_", "sk_test_"},
 	},
 	{
@@ -1919,6 +1928,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"telegr"},
 		regex:    `(?i)[\w.-]{0,50}?(?:telegr)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}([0-9]{5,16}:(?-i:A)[a-z0-9_\-]{34})(?:[\x60'"\s;]|\\[nr]|$)`,
 		maxLen:   350,
+		required: []string{":a"},
 	},
 	{
 		id:       "travisci-access-token",
@@ -1978,6 +1988,7 @@ var vendorRules = []vendorRule{
 		keywords: []string{"twitter"},
 		regex:    `(?i)[\w.-]{0,50}?(?:twitter)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}(A{22}[a-zA-Z0-9%]{80,100})(?:[\x60'"\s;]|\\[nr]|$)`,
 		maxLen:   553,
+		required: []string{"aaaaaaaaaaaaaaaaaaaaaa"},
 	},
 	{
 		id:       "typeform-api-token",

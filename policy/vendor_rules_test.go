@@ -269,3 +269,44 @@ func sample(re *syntax.Regexp, rnd *rand.Rand, sb *strings.Builder) {
 	}
 	// OpStar and OpQuest: no repetition; assertions and empty matches: nothing.
 }
+
+// TestAllowlistFirstBytesAdmitEveryMatch checks the first-byte check that
+// lets an anchored allowlist expression be passed over: on texts made
+// from each expression (cases swapped, letters that fold beyond ASCII
+// put in), every match starts with a byte the check admits.
+func TestAllowlistFirstBytesAdmitEveryMatch(t *testing.T) {
+	t.Parallel()
+	lists := append(append(append([]vendorAllowlist{}, vendorGlobalAllowlists...), genericKeyAllowlists...), genericPairAllowlists...)
+	for i := range vendorRules {
+		lists = append(lists, vendorRules[i].allowlists...)
+	}
+	anchored := 0
+	rnd := rand.New(rand.NewPCG(7, 13))
+	for _, l := range lists {
+		for _, ar := range l.regexes {
+			first := anchoredFirstBytes(ar.regex)
+			if first == nil {
+				continue
+			}
+			anchored++
+			re := regexp.MustCompile(ar.regex)
+			parsed, err := syntax.Parse(ar.regex, syntax.Perl)
+			require.NoError(t, err)
+			parsed = parsed.Simplify()
+			for range 200 {
+				var sb strings.Builder
+				sample(parsed, rnd, &sb)
+				for _, text := range []string{sb.String(), strings.ToUpper(sb.String()), strings.NewReplacer("k", "\u212a", "s", "\u017f").Replace(sb.String())} {
+					if re.MatchString(text) {
+						require.True(t, text != "" && first.has(text[0]), "%q matches %s", text, ar.regex)
+					}
+				}
+			}
+		}
+	}
+	require.Positive(t, anchored)
+	require.NotNil(t, anchoredFirstBytes(`^\$(?:\d+|{\d+})$`))
+	require.Nil(t, anchoredFirstBytes(`(?i)^true|false|null$`))
+	kelvin := anchoredFirstBytes(`^(?i:k+)$`)
+	require.True(t, kelvin.has("\u212a"[0]) && kelvin.has('K') && kelvin.has('k'))
+}

@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -208,6 +209,7 @@ type genRule struct {
 	tokenStart       bool
 	nearby           bool
 	required         []string
+	alsoRequired     []string
 	// claims are the literal prefixes (case as written) a token of the
 	// rule starts with, when they are distinctive enough that a token
 	// starting with one presents itself as the vendor's.
@@ -546,6 +548,7 @@ func convertRule(r rule) (genRule, string, error) {
 	// guarantee it ("lob" for a rule keyed on "test_", "--user" after
 	// "curl"), rules a window out before the expression runs.
 	g.required = requiredLiterals(parsed, g.keywords)
+	g.alsoRequired = alsoRequiredLiterals(parsed, g.keywords, g.required)
 	// A keyword that is not part of the expression's literals only says
 	// the token is near ("airtable" for an Airtable token): such a rule runs on a
 	// wide window.
@@ -736,27 +739,33 @@ func impliedBy(set, keywords []string) bool {
 // a keyword hit already implies; an alternation needs one in each branch.
 func requiredLiterals(re *syntax.Regexp, keywords []string) []string {
 	usable := func(set []string) bool { return len(set) > 0 && !impliedBy(set, keywords) }
-	set := required(re, usable)
+	set := required(re, usable, false)
 	if !usable(set) || shortest(set) < 2 {
 		return nil
 	}
 	return set
 }
 
-func required(re *syntax.Regexp, usable func([]string) bool) []string {
+// required returns literals one of which every match of re holds (see
+// requiredLiterals); strict: only literals the scan's ASCII lower-casing
+// meets however the text is written (see exactStrings).
+func required(re *syntax.Regexp, usable func([]string) bool, strict bool) []string {
 	switch re.Op {
 	case syntax.OpLiteral:
+		if strict {
+			return exactStrings(re)
+		}
 		return []string{strings.ToLower(string(re.Rune))}
 	case syntax.OpCapture, syntax.OpPlus:
-		return required(re.Sub[0], usable)
+		return required(re.Sub[0], usable, strict)
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return required(re.Sub[0], usable)
+			return required(re.Sub[0], usable, strict)
 		}
 	case syntax.OpConcat:
 		var best []string
-		for _, sub := range re.Sub {
-			if set := required(sub, usable); usable(set) && shortest(set) > shortest(best) {
+		for _, set := range sequenceSets(re, usable, strict) {
+			if usable(set) && shortest(set) > shortest(best) {
 				best = set
 			}
 		}
@@ -765,7 +774,7 @@ func required(re *syntax.Regexp, usable func([]string) bool) []string {
 		seen := map[string]bool{}
 		var union []string
 		for _, sub := range re.Sub {
-			set := required(sub, usable)
+			set := required(sub, usable, strict)
 			if len(set) == 0 {
 				return nil
 			}
@@ -783,6 +792,133 @@ func required(re *syntax.Regexp, usable func([]string) bool) []string {
 		return union
 	}
 	return nil
+}
+
+// sequenceSets returns, for a sequence (OpConcat), sets of literals one
+// of which every match holds: each element's, and those of runs of
+// elements of fixed text. Adjacent elements of fixed text join into
+// longer literals: the parser factors "-u|--user" into "-(?:u|-user)",
+// whose parts alone are a single character.
+func sequenceSets(re *syntax.Regexp, usable func([]string) bool, strict bool) [][]string {
+	var sets [][]string
+	var run []string
+	for _, sub := range re.Sub {
+		sets = append(sets, required(sub, usable, strict))
+		exact := exactStrings(sub)
+		switch {
+		case exact == nil:
+			run = nil
+		case run == nil:
+			run = exact
+		default:
+			if run = product(run, exact); run == nil {
+				run = exact
+			}
+		}
+		sets = append(sets, run)
+	}
+	return sets
+}
+
+// alsoRequiredLiterals returns a second set of literals one of which every
+// match of re holds, from another element of its sequence than first:
+// "curl … -H … Authorization:" needs both the flag and the header's name,
+// and either alone is common in the text after a "curl". A set that
+// first implies (each of first's literals holds one of it) says nothing
+// more.
+func alsoRequiredLiterals(re *syntax.Regexp, keywords, first []string) []string {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if first == nil || re.Op != syntax.OpConcat {
+		return nil
+	}
+	usable := func(set []string) bool { return len(set) > 0 && !impliedBy(set, keywords) }
+	var best []string
+	for _, set := range sequenceSets(re, usable, true) {
+		if usable(set) && shortest(set) >= 2 && shortest(set) > shortest(best) && !eachHoldsOneOf(first, set) {
+			best = set
+		}
+	}
+	return best
+}
+
+// eachHoldsOneOf reports whether every literal of lits contains one of
+// set.
+func eachHoldsOneOf(lits, set []string) bool {
+	for _, l := range lits {
+		if !slices.ContainsFunc(set, func(s string) bool { return strings.Contains(l, s) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// exactStrings returns the lower-cased strings re matches when they are
+// few and of ASCII (a literal, alternations and sequences of them), or
+// nil.
+func exactStrings(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf || re.Flags&syntax.FoldCase != 0 && foldsBeyondASCII(r) {
+				return nil // the scan lower-cases ASCII only
+			}
+		}
+		return []string{strings.ToLower(string(re.Rune))}
+	case syntax.OpCapture:
+		return exactStrings(re.Sub[0])
+	case syntax.OpAlternate:
+		var union []string
+		for _, sub := range re.Sub {
+			set := exactStrings(sub)
+			if set == nil {
+				return nil
+			}
+			union = append(union, set...)
+		}
+		if len(union) > maxPrefixes {
+			return nil
+		}
+		sort.Strings(union)
+		return slices.Compact(union)
+	case syntax.OpConcat:
+		set := []string{""}
+		for _, sub := range re.Sub {
+			if set = product(set, exactStrings(sub)); set == nil {
+				return nil
+			}
+		}
+		return set
+	}
+	return nil
+}
+
+// foldsBeyondASCII: ignoring case, r also matches a rune outside ASCII
+// ("k" the Kelvin sign, "s" the long s).
+func foldsBeyondASCII(r rune) bool {
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// product joins every string of a with every string of b, or is nil when
+// either is or the result would hold more than maxPrefixes.
+func product(a, b []string) []string {
+	if a == nil || b == nil || len(a)*len(b) > maxPrefixes {
+		return nil
+	}
+	var out []string
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, x+y)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 // shortest is the length of the shortest string of set, -1 when empty.
@@ -1049,6 +1185,9 @@ func render(pkg string, names, licenses []string, rules []genRule, skips []skipp
 		}
 		if len(r.required) > 0 {
 			fmt.Fprintf(&b, "required: %s,\n", stringSlice(r.required))
+		}
+		if len(r.alsoRequired) > 0 {
+			fmt.Fprintf(&b, "alsoRequired: %s,\n", stringSlice(r.alsoRequired))
 		}
 		if len(r.claims) > 0 {
 			fmt.Fprintf(&b, "claims: %s,\n", stringSlice(r.claims))
