@@ -136,10 +136,7 @@ func (e *env) measureIngestLevel(ctx context.Context, srv *gatewayServer, client
 	if err != nil {
 		return lvl, err
 	}
-	profile := func() string { return "" }
-	if clients == ingestTargetLevel {
-		profile = e.profileAsync(ctx, srv, fmt.Sprintf("ingest-%d", clients), e.cfg.duration-time.Second)
-	}
+	profile := e.profileAsync(ctx, srv, fmt.Sprintf("ingest-%d", clients), e.cfg.duration-time.Second)
 	cpuBefore, err := readCPU(srv.pid())
 	if err != nil {
 		return lvl, err

@@ -57,8 +57,8 @@
 // Where a figure is bound by CPU, the notes split the machine's CPU time per
 // operation between the server, the load generator (the bench itself or
 // pgbench) and the rest (PostgreSQL, the kernel), read from /proc. With
-// -pprof-dir, servers start with PPROF=true and CPU profiles of the 16-client
-// ingest level and of the subscribers' server are saved there, for
+// -pprof-dir, servers start with PPROF=true and CPU profiles of each ingest
+// level and of the subscribers' server are saved there, for
 // go tool pprof.
 //
 // It needs PostgreSQL and pgbench (-pgbench) on this machine; a scenario that
@@ -253,7 +253,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.StringVar(&processes, "scaleout-processes", defaultScaleoutProcesses, "process counts of the scaleout scenario; the smallest is the baseline")
 	fs.IntVar(&cfg.scaleoutSubscribers, "scaleout-subscribers", defaultScaleoutSubscribers, "websocket subscribers spread over the serve processes of the scaleout scenario")
 	fs.IntVar(&cfg.scaleoutConcurrency, "scaleout-worker-concurrency", worker.ConcurrencyPerBackendDefault, "WORKER_CONCURRENCY of each worker process of the scaleout scenario")
-	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start servers with PPROF=true and save here the CPU profile of the 16-client ingest level and the heap of the subscriptions server with every subscriber subscribed")
+	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start servers with PPROF=true and save here the CPU profile of each ingest level and the heap of the subscriptions server with every subscriber subscribed")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

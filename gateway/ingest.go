@@ -487,16 +487,28 @@ func (s *Service) turnWrite(t *turn, now time.Time) backendtype.TurnWrite {
 
 func (s *Service) writeBackends(ctx context.Context, t *turn, plans []*ingestPlan, now time.Time) {
 	write := s.turnWrite(t, now)
+	send := func(p *ingestPlan) {
+		started := time.Now()
+		res, err := s.callIngester(ctx, p.adapter.Name(), p.ingester, write, s.writeTimeout(p.adapter.Name()))
+		s.recordWrite(ctx, t, p, res, err, time.Since(started), now)
+	}
+	calls := 0
+	for _, p := range plans {
+		if p.call {
+			calls++
+		}
+	}
 	var wg sync.WaitGroup
 	for _, p := range plans {
-		if !p.call {
-			continue
+		switch {
+		case !p.call:
+		case calls == 1:
+			// One backend to call: here, rather than on a goroutine this
+			// one would only wait for (a hand-over costs a thread wake-up).
+			send(p)
+		default:
+			wg.Go(func() { send(p) })
 		}
-		wg.Go(func() {
-			started := time.Now()
-			res, err := s.callIngester(ctx, p.adapter.Name(), p.ingester, write, s.writeTimeout(p.adapter.Name()))
-			s.recordWrite(ctx, t, p, res, err, time.Since(started), now)
-		})
 	}
 	wg.Wait()
 }
