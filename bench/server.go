@@ -93,9 +93,9 @@ func (e *env) startProcess(ctx context.Context, name, command, databaseURL strin
 	} else {
 		vars["LISTEN_ADDR"] = addr
 	}
-	if e.cfg.pprofDir != "" {
-		vars["PPROF"] = "true"
-	}
+	// Profiles are served (to loopback: dev mode) so that the bench can
+	// collect garbage before it reads a heap, and save profiles when asked.
+	vars["PPROF"] = "true"
 	for k, v := range settings {
 		vars[k] = v
 	}
@@ -350,6 +350,25 @@ func (e *env) profileAsync(ctx context.Context, srv *gatewayServer, name string,
 		result <- path
 	}()
 	return func() string { return <-result }
+}
+
+// collectGarbage makes the server run a garbage collection (the heap
+// profile's gc=1), so that the heap read next is what is live.
+func (s *gatewayServer) collectGarbage(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("error asking for a garbage collection: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("error asking for a garbage collection: status %s", resp.Status)
+	}
+	return nil
 }
 
 // heapProfile saves the server's heap (after a collection) under
