@@ -346,7 +346,7 @@ func (s *Service) ingest(ctx context.Context, t *turn, batch inBatch) (IngestRes
 // answered, whatever it holds; other content under the same id is a
 // conflict. mayErase is false when the same read found no erasure of the
 // user under way (a batch reads its refs ahead, and erasures apart).
-func (s *Service) previousRefs(ctx context.Context, t *turn) (_ map[backendtype.Backend]*MemoryRef, _ *IngestResult, mayErase bool, _ error) {
+func (s *Service) previousRefs(ctx context.Context, t *turn) (map[backendtype.Backend]*MemoryRef, *IngestResult, bool, error) {
 	existing, mayErase := t.prefetched, true
 	if !t.fetched {
 		var err error
