@@ -49,7 +49,14 @@ const scaleoutRelease = `UPDATE outbox_events SET next_retry_at = now() - interv
 // instantOpenViking answers an OpenViking session commit at once, finished
 // without a background task: the adapter turns it into one session-archive
 // ref. It stands in for the drain scenario's in-process no-op backend when
-// the worker is another process.
+// the worker is another process, and is no model of OpenViking: the real
+// server answers a commit "accepted" with a task id and the archive's URI
+// (openviking/session/session.py:2176-2188), or "skipped"
+// (:1982-1991, :2032-2046), and the adapter then polls the task
+// (GET /api/v1/tasks/{id}, openviking/server/routers/tasks.py:28-55) with a
+// delay between polls — a scenario of that would time the poll delay, not
+// the outbox. Interop with OpenViking's own answers is tested against
+// backends/openviking/openvikingtest.
 type instantOpenViking struct {
 	*httptest.Server
 	commits atomic.Int64
@@ -506,7 +513,7 @@ func scaleoutRows(drains []scaleDrain, subs []scaleSubs) []Row {
 func scaleoutNotes(e *env, drains []scaleDrain, subs []scaleSubs, otherCalls int64) []string {
 	cfg := e.cfg
 	notes := []string{
-		fmt.Sprintf("Drain: %d commit jobs with one pending OpenViking event each are seeded held back (due in %s); the worker processes (`memory-gateway worker`, WORKER_CONCURRENCY %d, LOCAL_BACKEND=false) start, then one transaction makes every event due and NOTIFYs the outbox channel. The backend is a fake OpenViking in the bench process that finishes each commit at once (one HTTP call, one session-archive ref per event): the drain's no-op backend, across a process boundary. Rate: events ÷ (last completed_at − first attempt's started_at), from the database; CPU: /proc of each worker, of every postgres process (the whole server: other databases' work counts too), of the bench (the fake and the polling) and of the machine, from the release until a poll of the workers' /metrics (every %s) and the database saw every event done.",
+		fmt.Sprintf("Drain: %d commit jobs with one pending OpenViking event each are seeded held back (due in %s); the worker processes (`memory-gateway worker`, WORKER_CONCURRENCY %d, LOCAL_BACKEND=false) start, then one transaction makes every event due and NOTIFYs the outbox channel. The backend is a fake OpenViking in the bench process that finishes each commit at once (one HTTP call, one session-archive ref per event; the real server answers with a task to poll instead): the drain's no-op backend, across a process boundary. Rate: events ÷ (last completed_at − first attempt's started_at), from the database; CPU: /proc of each worker, of every postgres process (the whole server: other databases' work counts too), of the bench (the fake and the polling) and of the machine, from the release until a poll of the workers' /metrics (every %s) and the database saw every event done.",
 			cfg.scaleoutEvents, scaleoutHold, cfg.scaleoutConcurrency, scaleoutPoll),
 		"Exactly once, checked after each drain: every event succeeded with claim_count 1, one outbox_attempts row per event, one memory ref per job, one backend call per event; any miss fails the scenario.",
 	}
