@@ -95,6 +95,7 @@ func TestLocalRetrieve(t *testing.T) {
 		require.Equal(t, []string{"My favourite colour is blue"}, search(backendtype.RetrievalQuery{Query: "favourite", SessionID: "s1"}))
 		require.Len(t, search(backendtype.RetrievalQuery{Query: "colour", Limit: 1}), 1)
 		require.Empty(t, search(backendtype.RetrievalQuery{Query: "the is of"}), "stop words only")
+		require.Empty(t, search(backendtype.RetrievalQuery{Query: "then again"}), "words none of the memories holds (stop words on PostgreSQL)")
 		// Query syntax is never passed through.
 		require.Empty(t, search(backendtype.RetrievalQuery{Query: `" OR * NEAR( ) & | ! :*`}))
 		require.NotEmpty(t, search(backendtype.RetrievalQuery{Query: `"blue" OR sky*`}))
@@ -350,5 +351,29 @@ func TestLocalRetrieveIsExactAmongOtherUsers(t *testing.T) {
 			require.Equal(t, tt.want, search(tt.q), tt.name)
 		}
 		require.Empty(t, search(backendtype.RetrievalQuery{Query: "42"}), "another user's numbered turn")
+	})
+}
+
+// TestLocalRetrieveFindsWordsBesidePunctuation: a word is found whatever
+// separates it from the next (punctuation, typographic quotes and dashes,
+// line breaks, CJK punctuation), in any case, and a user without memories
+// finds nothing.
+func TestLocalRetrieveFindsWordsBesidePunctuation(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		b := local.New(db.DB, nil)
+		write(t, b, "s1", "t1", "team", "u1", "She re-read “Dune”—twice…\tlater (finally) the e-mail:\r\nCafé «Porto»; price=12€, user@example.org")
+		write(t, b, "s1", "t2", "team", "u1", "東京。大阪、京都，札幌")
+		for _, word := range []string{"dune", "twice", "later", "finally", "email", "mail", "café", "CAFÉ", "porto", "price", "12", "read", "东京", "東京", "大阪", "京都", "札幌"} {
+			got := texts(t, b, word)
+			if word == "东京" || word == "email" {
+				require.Empty(t, got, "%q is another word", word)
+				continue
+			}
+			require.Len(t, got, 1, "%q: %q", word, got)
+		}
+		items, err := b.Retrieve(context.Background(), backendtype.RetrievalQuery{WorkspaceID: "ws", UserID: "nobody", Query: "dune"})
+		require.NoError(t, err)
+		require.Empty(t, items, "a user without memories")
 	})
 }

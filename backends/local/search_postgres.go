@@ -29,5 +29,9 @@ func (postgresSearch) match(sel *bun.SelectQuery, workspaceID, userID string, te
 	tsq := strings.Join(terms, " | ")
 	return sel.
 		ColumnExpr("ts_rank_cd(m.search, to_tsquery('english', ?)) AS score", tsq).
-		Where(postgresOwnedSearch+" @@ (('o' || md5(? || chr(31) || ?))::tsquery && to_tsquery('english', ?))", workspaceID, userID, tsq)
+		Where(postgresOwnedSearch+" @@ (('o' || md5(? || chr(31) || ?))::tsquery && to_tsquery('english', ?))", workspaceID, userID, tsq).
+		// Words that are all stop words of the english configuration ("then",
+		// "again") make an empty tsquery, and the owner's lexeme alone would
+		// match every memory of the user.
+		Where("numnode(to_tsquery('english', ?)) > 0", tsq)
 }
