@@ -109,11 +109,19 @@ func (b *Backend) correctMemory(ctx context.Context, req backendtype.FeedbackReq
 		// Read back what the uri is made of, in the same transaction as the
 		// update so a concurrent delete cannot slip between them.
 		if err := tx.NewSelect().Model(&row).
-			Column("id", "workspace_id", "user_id", "session_id", "turn_id", "committed_by").
+			Column("seq", "id", "workspace_id", "user_id", "session_id", "turn_id", "committed_by").
 			Where("id = ?", req.NativeID).Scan(ctx); err != nil {
 			return fmt.Errorf("error reading corrected memory: %w", err)
 		}
-		return nil
+		if !b.search.writesIndex() {
+			return nil
+		}
+		if err := b.search.unindex(ctx, tx, row.Seq); err != nil {
+			return err
+		}
+		indexed := row
+		indexed.Content = req.Correction
+		return b.search.index(ctx, tx, []memoryRow{indexed})
 	})
 	if err != nil {
 		return backendtype.CommitResult{}, err

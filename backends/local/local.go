@@ -53,6 +53,15 @@ type fullText interface {
 	// better). The full-text index finds them: the cost follows the user's
 	// matching memories, not the user's whole history.
 	match(sel *bun.SelectQuery, workspaceID, userID string, terms []string) *bun.SelectQuery
+	// writesIndex tells whether the backend writes the index itself (with
+	// index and unindex, in the transaction that changes the memories)
+	// rather than the database keeping it in step.
+	writesIndex() bool
+	// index adds stored memories (their Seq known) to the index.
+	index(ctx context.Context, db bun.IDB, rows []memoryRow) error
+	// unindex takes the memory of seq out of the index (before its
+	// corrected content goes in).
+	unindex(ctx context.Context, db bun.IDB, seq int64) error
 }
 
 var (
@@ -190,26 +199,56 @@ func writeResultOf(row *memoryRow, created bool) backendtype.WriteResult {
 
 // insertTurn stores one turn; it reports whether the row is new.
 func (b *Backend) insertTurn(ctx context.Context, row memoryRow) (bool, error) {
-	res, err := b.db.NewInsert().Model(&row).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	created, _, err := b.insertTurns(ctx, []memoryRow{row})
 	if err != nil {
-		return false, fmt.Errorf("local: error storing turn: %w", err)
+		return false, err
 	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
+	return created[0], nil
 }
 
 // insertTurns stores turns of different ids in one statement, in order (so
-// their seq follows the batch's order), and reports which rows are new.
+// their seq follows the batch's order), indexes the new ones where the
+// backend writes the index, and reports which rows are new.
 func (b *Backend) insertTurns(ctx context.Context, rows []memoryRow) ([]bool, []error, error) {
-	var createdIDs []string
-	err := b.db.NewInsert().Model(&rows).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").
-		Returning("id").Scan(ctx, &createdIDs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("local: error storing turns: %w", err)
+	var stored []struct {
+		Seq int64
+		ID  string
 	}
-	created := make(map[string]bool, len(createdIDs))
-	for _, id := range createdIDs {
-		created[id] = true
+	store := func(ctx context.Context, db bun.IDB) error {
+		stored = stored[:0]
+		err := db.NewInsert().Model(&rows).ExcludeColumn("seq").On("CONFLICT (id) DO NOTHING").
+			Returning("seq, id").Scan(ctx, &stored)
+		if err != nil {
+			return fmt.Errorf("local: error storing turns: %w", err)
+		}
+		if !b.search.writesIndex() || len(stored) == 0 {
+			return nil
+		}
+		seqs := make(map[string]int64, len(stored))
+		for _, s := range stored {
+			seqs[s.ID] = s.Seq
+		}
+		created := make([]memoryRow, 0, len(stored))
+		for _, r := range rows {
+			if seq, ok := seqs[r.ID]; ok {
+				r.Seq = seq
+				created = append(created, r)
+			}
+		}
+		return b.search.index(ctx, db, created)
+	}
+	var err error
+	if b.search.writesIndex() {
+		err = b.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return store(ctx, tx) })
+	} else {
+		err = store(ctx, b.db)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	created := make(map[string]bool, len(stored))
+	for _, s := range stored {
+		created[s.ID] = true
 	}
 	out := make([]bool, len(rows))
 	for i, r := range rows {
@@ -385,13 +424,19 @@ var stopWords = map[string]struct{}{
 	"when": {}, "where": {}, "which": {}, "who": {}, "why": {}, "with": {}, "you": {}, "your": {},
 }
 
+// words splits text into its words: runs of letters and digits. Queries
+// and the SQLite index split alike.
+func words(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
+
 // queryTerms splits a natural-language query into distinct lower-case words
 // of letters and digits, without stop words. Only such words reach the
 // full-text query syntax, so no operator can be injected.
 func queryTerms(query string) []string {
-	words := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
+	words := words(strings.ToLower(query))
 	seen := map[string]struct{}{}
 	terms := make([]string, 0, len(words))
 	for _, w := range words {

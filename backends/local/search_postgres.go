@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -24,6 +25,14 @@ const postgresOwnedSearch = "(m.search || ('o' || md5(m.workspace_id || chr(31) 
 // the GIN index over the words and the owner's lexeme finds the user's
 // matching memories.
 type postgresSearch struct{}
+
+// writesIndex: the tsvector is a generated column, which PostgreSQL keeps
+// in step by itself.
+func (postgresSearch) writesIndex() bool { return false }
+
+func (postgresSearch) index(context.Context, bun.IDB, []memoryRow) error { return nil }
+
+func (postgresSearch) unindex(context.Context, bun.IDB, int64) error { return nil }
 
 func (postgresSearch) match(sel *bun.SelectQuery, workspaceID, userID string, terms []string) *bun.SelectQuery {
 	tsq := strings.Join(terms, " | ")

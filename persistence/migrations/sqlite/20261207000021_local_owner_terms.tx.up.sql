@@ -6,7 +6,12 @@
 -- bm25's counts read only the user's memories that hold the query's words.
 --
 -- The owner's key is a short number (the porter stemmer leaves tokens over
--- 64 characters alone), from local_search_owners.
+-- 64 characters alone), from local_search_owners. The local backend writes
+-- a memory's index entry itself, in the transaction that stores or
+-- corrects the memory, splitting the content into words of letters and
+-- digits as it splits queries; in SQL a trigger could only approximate the
+-- split, with fifty replace() calls costing more than the insert itself.
+-- Deletes leave the index through a trigger.
 CREATE TABLE local_search_owners (
     key INTEGER PRIMARY KEY,
     workspace_id TEXT NOT NULL,
@@ -16,32 +21,6 @@ CREATE TABLE local_search_owners (
 --bun:split
 INSERT INTO local_search_owners (workspace_id, user_id)
     SELECT DISTINCT workspace_id, user_id FROM local_memories ORDER BY workspace_id, user_id;
---bun:split
--- search_words is the content with the separators of FTS5's unicode61
--- tokenizer that turns write most often (ASCII punctuation and white space,
--- typographic quotes, dashes and ellipses, guillemets, the no-break space,
--- CJK full stop and comma) turned into spaces, so that prefixing every
--- space-separated word prefixes every word the tokenizer sees. A rarer
--- separator inside a word leaves its second part unprefixed: that part is
--- found by no search, never by another user's.
-ALTER TABLE local_memories ADD COLUMN search_words TEXT GENERATED ALWAYS AS (
-    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
-    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
-    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
-    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
-    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
-    content,
-    char(9), ' '), char(10), ' '), char(11), ' '), char(12), ' '), char(13), ' '),
-    '!', ' '), '"', ' '), '#', ' '), '$', ' '), '%', ' '),
-    '&', ' '), '''', ' '), '(', ' '), ')', ' '), '*', ' '),
-    '+', ' '), ',', ' '), '-', ' '), '.', ' '), '/', ' '),
-    ':', ' '), ';', ' '), '<', ' '), '=', ' '), '>', ' '),
-    '?', ' '), '@', ' '), '[', ' '), '\', ' '), ']', ' '),
-    '^', ' '), '_', ' '), '`', ' '), '{', ' '), '|', ' '),
-    '}', ' '), '~', ' '), char(160), ' '), char(8216), ' '), char(8217), ' '),
-    char(8220), ' '), char(8221), ' '), char(8211), ' '), char(8212), ' '), char(8230), ' '),
-    char(171), ' '), char(187), ' '), char(12290), ' '), char(12289), ' '), char(65292), ' ')
-) VIRTUAL;
 --bun:split
 DROP TRIGGER local_memories_fts_insert;
 --bun:split
@@ -62,26 +41,35 @@ CREATE VIRTUAL TABLE local_memories_fts USING fts5(
     tokenize = 'porter unicode61'
 );
 --bun:split
+-- The memories stored so far are indexed here, in SQL: the separators of
+-- FTS5's unicode61 tokenizer that turns hold most often (ASCII punctuation
+-- and white space, typographic quotes, dashes and ellipses, guillemets, the
+-- no-break space, CJK full stop and commas) become spaces, and every
+-- space-separated word gets its owner's prefix. After a rarer separator the
+-- rest of a word is indexed without an owner: no search finds it (never
+-- another user's); a correction re-indexes the memory as the backend does.
 INSERT INTO local_memories_fts (rowid, words)
-    SELECT m.seq, 'u' || o.key || 'x' || replace(m.search_words, ' ', ' u' || o.key || 'x')
+    SELECT m.seq, 'u' || o.key || 'x' || replace(
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    m.content,
+    char(9), ' '), char(10), ' '), char(11), ' '), char(12), ' '), char(13), ' '),
+    '!', ' '), '"', ' '), '#', ' '), '$', ' '), '%', ' '),
+    '&', ' '), '''', ' '), '(', ' '), ')', ' '), '*', ' '),
+    '+', ' '), ',', ' '), '-', ' '), '.', ' '), '/', ' '),
+    ':', ' '), ';', ' '), '<', ' '), '=', ' '), '>', ' '),
+    '?', ' '), '@', ' '), '[', ' '), '\', ' '), ']', ' '),
+    '^', ' '), '_', ' '), '`', ' '), '{', ' '), '|', ' '),
+    '}', ' '), '~', ' '), char(160), ' '), char(8216), ' '), char(8217), ' '),
+    char(8220), ' '), char(8221), ' '), char(8211), ' '), char(8212), ' '), char(8230), ' '),
+    char(171), ' '), char(187), ' '), char(12290), ' '), char(12289), ' '), char(65292), ' ')
+        , ' ', ' u' || o.key || 'x')
     FROM local_memories AS m
     JOIN local_search_owners AS o ON o.workspace_id = m.workspace_id AND o.user_id = m.user_id;
 --bun:split
-CREATE TRIGGER local_memories_fts_insert AFTER INSERT ON local_memories BEGIN
-    INSERT OR IGNORE INTO local_search_owners (workspace_id, user_id) VALUES (new.workspace_id, new.user_id);
-    INSERT INTO local_memories_fts (rowid, words)
-        SELECT new.seq, 'u' || o.key || 'x' || replace(new.search_words, ' ', ' u' || o.key || 'x')
-        FROM local_search_owners AS o WHERE o.workspace_id = new.workspace_id AND o.user_id = new.user_id;
-END;
---bun:split
 CREATE TRIGGER local_memories_fts_delete AFTER DELETE ON local_memories BEGIN
     DELETE FROM local_memories_fts WHERE rowid = old.seq;
-END;
---bun:split
-CREATE TRIGGER local_memories_fts_update AFTER UPDATE OF content, workspace_id, user_id ON local_memories BEGIN
-    DELETE FROM local_memories_fts WHERE rowid = old.seq;
-    INSERT OR IGNORE INTO local_search_owners (workspace_id, user_id) VALUES (new.workspace_id, new.user_id);
-    INSERT INTO local_memories_fts (rowid, words)
-        SELECT new.seq, 'u' || o.key || 'x' || replace(new.search_words, ' ', ' u' || o.key || 'x')
-        FROM local_search_owners AS o WHERE o.workspace_id = new.workspace_id AND o.user_id = new.user_id;
 END;
