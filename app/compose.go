@@ -175,7 +175,9 @@ func buildApp(ctx context.Context, cfg config, logger *slog.Logger, r role) (_ *
 	tel.ObserveDatabase(db.DB.DB, "memory_gateway", statements.Count)
 	var backends []backendtype.BackendAdapter
 	if cfg.LocalBackend {
-		backends = append(backends, local.New(db.DB, nil))
+		lb := local.New(db.DB, nil)
+		backends = append(backends, lb)
+		a.components.Add("local index merger", local.NewIndexMerger(lb, 0, env))
 	}
 	remotes, err := remoteBackends(cfg, p.userKeys)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -81,7 +82,7 @@ func runRecallGrowth(ctx context.Context, e *env) (*ScenarioResult, error) {
 			recallLimit, recallOthers, thousands(recallOtherTurns), localtest.Favourites, recallWarmup, e.cfg.retrievalQueries),
 		fmt.Sprintf("Queries: favourites %q (its words are in the user's %d favourites alone, so as many turns match at every size); common word %q (about one turn in 18 holds it, so its matches grow with the history: an exact ranking scores every one of them).",
 			localtest.Query, localtest.Favourites, localtest.CommonQuery),
-		"SQLite: the embedded file store the server uses by default, never analyzed (the server does not run ANALYZE). PostgreSQL: VACUUM ANALYZE local_memories after each fill, as autovacuum would.",
+		"SQLite: the embedded file store the server uses by default, never analyzed (the server does not run ANALYZE); its full-text index merged after each fill (local.Backend.MergeIndex), as the server's index merger does every minute. PostgreSQL: VACUUM ANALYZE local_memories after each fill, as autovacuum would.",
 	}
 	res.Raw = raw
 	return res, nil
@@ -121,7 +122,15 @@ func (e *env) recallGrowth(ctx context.Context, s recallStore) (map[string][]Lat
 				return nil, fmt.Errorf("error running %s: %w", s.settle, err)
 			}
 		}
-		e.logf("recall-growth: %s, %s turns filled in %s", s.name, thousands(float64(size)), time.Since(started).Round(time.Millisecond))
+		filledIn := time.Since(started)
+		// What the server's local.IndexMerger does every minute.
+		merging := time.Now()
+		steps, err := backend.MergeIndex(ctx, math.MaxInt)
+		if err != nil {
+			return nil, err
+		}
+		e.logf("recall-growth: %s, %s turns filled in %s, index merged in %d steps (%s)", s.name, thousands(float64(size)),
+			filledIn.Round(time.Millisecond), steps, time.Since(merging).Round(time.Millisecond))
 		for _, q := range recallQueries {
 			l, err := e.timeRecall(ctx, backend, q.text)
 			if err != nil {

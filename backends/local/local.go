@@ -62,6 +62,9 @@ type fullText interface {
 	// unindex takes the memory of seq out of the index (before its
 	// corrected content goes in).
 	unindex(ctx context.Context, db bun.IDB, seq int64) error
+	// mergeStep merges the index's parts a bounded step; it reports
+	// whether there was anything to merge.
+	mergeStep(ctx context.Context, db *bun.DB) (bool, error)
 }
 
 var (
@@ -436,10 +439,10 @@ func words(text string) []string {
 // of letters and digits, without stop words. Only such words reach the
 // full-text query syntax, so no operator can be injected.
 func queryTerms(query string) []string {
-	words := words(strings.ToLower(query))
+	all := words(strings.ToLower(query))
 	seen := map[string]struct{}{}
-	terms := make([]string, 0, len(words))
-	for _, w := range words {
+	terms := make([]string, 0, len(all))
+	for _, w := range all {
 		if _, stop := stopWords[w]; stop {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/memory-gateway/memory-gateway/backends/backendtest"
 	"github.com/memory-gateway/memory-gateway/backends/local"
@@ -375,5 +376,34 @@ func TestLocalRetrieveFindsWordsBesidePunctuation(t *testing.T) {
 		items, err := b.Retrieve(context.Background(), backendtype.RetrievalQuery{WorkspaceID: "ws", UserID: "nobody", Query: "dune"})
 		require.NoError(t, err)
 		require.Empty(t, items, "a user without memories")
+	})
+}
+
+// TestLocalMergeIndex: merging the full-text index (SQLite: many writes,
+// many segments) runs until one part is left, then finds nothing to do, and
+// searches answer as before; PostgreSQL has nothing to merge.
+func TestLocalMergeIndex(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		b := local.New(db.DB, nil)
+		for i := range 40 {
+			write(t, b, fmt.Sprintf("s%d", i), "t1", "team", "u1", fmt.Sprintf("Turn %d: my favourite colour is blue", i))
+		}
+		before := texts(t, b, "favourite colour")
+		require.Len(t, before, 10)
+
+		merged, err := b.MergeIndex(ctx, 1000)
+		require.NoError(t, err)
+		if db.DB.Dialect().Name() == dialect.SQLite {
+			require.Positive(t, merged, "forty writes leave parts to merge")
+			require.Less(t, merged, 1000, "merging ends")
+		} else {
+			require.Zero(t, merged)
+		}
+		again, err := b.MergeIndex(ctx, 1000)
+		require.NoError(t, err)
+		require.Zero(t, again, "nothing left to merge")
+		require.Equal(t, before, texts(t, b, "favourite colour"))
 	})
 }

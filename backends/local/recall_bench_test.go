@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,7 +28,8 @@ var benchRecallSizes = []int{100, 1_000, 10_000}
 // for words as many turns hold at every size ("favourites", which should
 // cost about the same at every size) and for a word one turn in 18 holds
 // ("common", which costs what its matching turns cost). On PostgreSQL the
-// tables are vacuumed and analyzed at each size, as autovacuum would.
+// tables are vacuumed and analyzed at each size, as autovacuum would; the
+// full-text index is merged, as the server's index merger would.
 func BenchmarkRecallGrowth(b *testing.B) {
 	for _, d := range pt.Dialects() {
 		b.Run(string(d), func(b *testing.B) {
@@ -45,6 +47,8 @@ func BenchmarkRecallGrowth(b *testing.B) {
 					_, err := db.ExecContext(ctx, "VACUUM ANALYZE local_memories")
 					require.NoError(b, err)
 				}
+				_, err := backend.MergeIndex(ctx, math.MaxInt)
+				require.NoError(b, err)
 				for _, q := range []struct{ name, text string }{{"favourites", localtest.Query}, {"common", localtest.CommonQuery}} {
 					query := backendtype.RetrievalQuery{WorkspaceID: localtest.Workspace, UserID: "me", Namespace: localtest.Namespace, Query: q.text, Limit: 10}
 					b.Run(fmt.Sprintf("%s/turns=%d", q.name, size), func(b *testing.B) {

@@ -34,6 +34,10 @@ func (postgresSearch) index(context.Context, bun.IDB, []memoryRow) error { retur
 
 func (postgresSearch) unindex(context.Context, bun.IDB, int64) error { return nil }
 
+// mergeStep: a GIN index has no parts to merge (autovacuum flushes its
+// pending list).
+func (postgresSearch) mergeStep(context.Context, *bun.DB) (bool, error) { return false, nil }
+
 func (postgresSearch) match(sel *bun.SelectQuery, workspaceID, userID string, terms []string) *bun.SelectQuery {
 	tsq := strings.Join(terms, " | ")
 	return sel.
