@@ -11,6 +11,7 @@ import (
 
 	"github.com/memory-gateway/memory-gateway/backends/evermemos/evermemostest"
 	"github.com/memory-gateway/memory-gateway/backends/openviking/openvikingtest"
+	"github.com/memory-gateway/memory-gateway/backends/remote"
 )
 
 // Retrieval scenario settings.
@@ -179,11 +180,13 @@ func itemsByBackend(a retrieveAnswer) map[string]int {
 // directCall times one search on a fake.
 type directCall func(ctx context.Context, c *http.Client) (time.Duration, error)
 
-// directEverMemOS calls the EverMemOS fake's search as the adapter does.
+// directEverMemOS calls the EverMemOS fake's search as the adapter does,
+// for the user the adapter names (workspace and user, the server's ids not
+// being pseudonymous here), so the fake finds and answers the same memories.
 func directEverMemOS(base string) directCall {
 	body := map[string]any{
 		"query": retrievalQuery, "method": "hybrid", "memory_types": []string{"episodic_memory", "profile"},
-		"top_k": retrievalLimit, "filters": map[string]any{"user_id": retrievalUser},
+		"top_k": retrievalLimit, "filters": map[string]any{"user_id": remote.Identify(retrievalWorkspace, retrievalUser).ScopedUserID()},
 	}
 	return func(ctx context.Context, c *http.Client) (time.Duration, error) {
 		return timePost(ctx, c, base+"/api/v1/memories/search", body, nil)

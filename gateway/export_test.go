@@ -9,33 +9,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
+	"github.com/memory-gateway/memory-gateway/backends/local/localtest"
 	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
 )
-
-// seedRow is a local backend row as its table holds it.
-type seedRow struct {
-	bun.BaseModel `bun:"table:local_memories"`
-	ID            string
-	GatewayID     string
-	WorkspaceID   string
-	UserID        string
-	AgentID       string
-	SessionID     string
-	Namespace     string
-	TurnID        string
-	Role          string
-	Content       string
-	ContentHash   string
-	State         string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-}
 
 // seedSubject writes n turns of u1 straight into the local backend's table
 // and their refs into the control plane, in batches.
@@ -47,7 +28,7 @@ func seedSubject(t testing.TB, db *persistence.DB, store *persistence.Store, n i
 	require.NoError(t, err)
 	const batch = 1000
 	for start := 0; start < n; start += batch {
-		rows := make([]seedRow, 0, batch)
+		rows := make([]localtest.Row, 0, batch)
 		refs := make([]gateway.MemoryRef, 0, batch)
 		for i := start; i < min(n, start+batch); i++ {
 			turn := fmt.Sprintf("t%06d", i)
@@ -55,7 +36,7 @@ func seedSubject(t testing.TB, db *persistence.DB, store *persistence.Store, n i
 			gw := gateway.GatewayID("turn:ws:big:" + turn)
 			id := fmt.Sprintf("lm_%06d", i)
 			at := now.Add(time.Duration(i) * time.Millisecond)
-			rows = append(rows, seedRow{ID: id, GatewayID: gw, WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "big", Namespace: "team",
+			rows = append(rows, localtest.Row{ID: id, GatewayID: gw, WorkspaceID: "ws", UserID: "u1", AgentID: "a1", SessionID: "big", Namespace: "team",
 				TurnID: turn, Role: "user", Content: content, ContentHash: backendtype.ContentHash(content), State: "active", CreatedAt: at, UpdatedAt: at})
 			refs = append(refs, gateway.MemoryRef{
 				ID: gateway.RefID(gw, backendtype.BackendLocal, backendtype.RefTypeMessageMemory, "", "", ""), GatewayID: gw, ProvenanceID: "prov_" + id,

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun"
 
 	"github.com/memory-gateway/memory-gateway/backends/local"
 	"github.com/memory-gateway/memory-gateway/backends/local/localtest"
@@ -36,7 +35,7 @@ func TestLocalSearchOfExistingMemories(t *testing.T) {
 			quoted := localtest.TurnWrite("me", 10)
 			quoted.Content = "She re-read “Dune”—twice…\n(finally)"
 			for i, w := range []backendtype.TurnWrite{mine, theirs, quoted} {
-				_, err := db.NewInsert().Model(&storedMemory{
+				_, err := db.NewInsert().Model(&localtest.Row{
 					ID: fmt.Sprintf("lm_%d", i), GatewayID: w.GatewayID, WorkspaceID: w.WorkspaceID, UserID: w.UserID,
 					AgentID: w.AgentID, SessionID: w.SessionID, Namespace: w.Namespace, TurnID: w.TurnID, Role: string(w.Role),
 					Content: w.Content, ContentHash: w.ContentHash, State: "active", CreatedAt: time.Now(), UpdatedAt: time.Now(),
@@ -77,24 +76,4 @@ func TestLocalSearchOfExistingMemories(t *testing.T) {
 			require.Len(t, items, 1, "the other user's memory stays indexed")
 		})
 	}
-}
-
-// storedMemory is a row of local_memories as every schema since the local
-// backend's first has it.
-type storedMemory struct {
-	bun.BaseModel `bun:"table:local_memories"`
-	ID            string
-	GatewayID     string
-	WorkspaceID   string
-	UserID        string
-	AgentID       string
-	SessionID     string
-	Namespace     string
-	TurnID        string
-	Role          string
-	Content       string
-	ContentHash   string
-	State         string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
 }
