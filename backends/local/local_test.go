@@ -75,18 +75,7 @@ func TestLocalRetrieve(t *testing.T) {
 		write(t, b, "s2", "t1", "team/beta", "u1", "Favourite food: dumplings")
 		write(t, b, "s3", "t1", "team/alpha", "u2", "My favourite colour is red")
 
-		search := func(q backendtype.RetrievalQuery) []string {
-			q.WorkspaceID, q.UserID = "ws", "u1"
-			items, err := b.Retrieve(ctx, q)
-			require.NoError(t, err)
-			var texts []string
-			for _, it := range items {
-				require.NotEmpty(t, it.NativeID)
-				require.Equal(t, backendtype.ContentHash(it.Text), it.ContentHash)
-				texts = append(texts, it.Text)
-			}
-			return texts
-		}
+		search := func(q backendtype.RetrievalQuery) []string { return searchU1(t, b, q) }
 		got := search(backendtype.RetrievalQuery{Query: "what is my favourite colour?"})
 		require.NotEmpty(t, got)
 		require.Equal(t, "My favourite colour is blue", got[0], "the turn matching both terms ranks first")
@@ -149,13 +138,21 @@ func feedback(kind backendtype.FeedbackType, refType backendtype.RefType, native
 	}
 }
 
-// texts searches u1's memories in ws.
+// texts searches u1's memories in ws for query.
 func texts(t *testing.T, b *local.Backend, query string) []string {
 	t.Helper()
-	items, err := b.Retrieve(context.Background(), backendtype.RetrievalQuery{WorkspaceID: "ws", UserID: "u1", Query: query})
+	return searchU1(t, b, backendtype.RetrievalQuery{Query: query})
+}
+
+// searchU1 runs q as u1 of ws and returns the texts found, best first.
+func searchU1(t *testing.T, b *local.Backend, q backendtype.RetrievalQuery) []string {
+	t.Helper()
+	q.WorkspaceID, q.UserID = "ws", "u1"
+	items, err := b.Retrieve(context.Background(), q)
 	require.NoError(t, err)
 	var out []string
 	for _, it := range items {
+		require.NotEmpty(t, it.NativeID)
 		require.Equal(t, backendtype.ContentHash(it.Text), it.ContentHash, "the hash follows the text")
 		out = append(out, it.Text)
 	}
@@ -325,16 +322,7 @@ func TestLocalRetrieveIsExactAmongOtherUsers(t *testing.T) {
 		write(t, b, "s2", "t1", "team/beta", "u1", "A blue bicycle")
 		write(t, b, "s2", "t2", "team/beta", "u1", "Nothing to do with the question")
 
-		search := func(q backendtype.RetrievalQuery) []string {
-			q.WorkspaceID, q.UserID = "ws", "u1"
-			items, err := b.Retrieve(ctx, q)
-			require.NoError(t, err)
-			var texts []string
-			for _, it := range items {
-				texts = append(texts, it.Text)
-			}
-			return texts
-		}
+		search := func(q backendtype.RetrievalQuery) []string { return searchU1(t, b, q) }
 		tests := []struct {
 			name string
 			q    backendtype.RetrievalQuery
