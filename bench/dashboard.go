@@ -18,8 +18,8 @@ const (
 	dashboardPageSize  = 50
 	// statementSamples are taken per count; the median is kept.
 	statementSamples = 5
-	// dashboardIdle keeps the worker's poll and rescue sweep from running
-	// statements while statements are counted; commits still wake it.
+	// dashboardIdle keeps the worker's poll and rescue sweep quiet while
+	// queries are timed; commits still wake it.
 	dashboardIdle = "1h"
 )
 
@@ -98,10 +98,6 @@ func runDashboard(ctx context.Context, e *env) (*ScenarioResult, error) {
 			return res, err
 		}
 	}
-	_, haveMetrics, err := srv.metrics(ctx)
-	if err != nil {
-		return res, err
-	}
 	var measured []dashboardSize
 	for _, n := range sizes {
 		s := dashboardSize{Jobs: n}
@@ -115,10 +111,8 @@ func runDashboard(ctx context.Context, e *env) (*ScenarioResult, error) {
 		for _, edge := range ans.Jobs.Edges {
 			s.RefsSeen += len(edge.Node.Refs.Edges)
 		}
-		if haveMetrics {
-			if s.Statements, err = countStatements(ctx, srv, client, n); err != nil {
-				return res, err
-			}
+		if s.Statements, err = countStatements(ctx, client, n); err != nil {
+			return res, err
 		}
 		measured = append(measured, s)
 	}
@@ -147,10 +141,10 @@ func runDashboard(ctx context.Context, e *env) (*ScenarioResult, error) {
 		res.Rows = append(res.Rows, figure(fmt.Sprintf("SQL statements per query, %d jobs", s.Jobs), unitCount,
 			deref(s.Statements), deref(smallest.Statements), fmt.Sprintf("same query, %d jobs", smallest.Jobs)).equalToBaseline())
 	}
-	res.Notes = append(dashboardNotes(measured, haveMetrics, e.cfg.dashboardRuns),
+	res.Notes = append(dashboardNotes(measured, e.cfg.dashboardRuns),
 		fmt.Sprintf("Deep query (jobs → session → refs(first: 20) → job and feedback(first: 3), and each job's refs(first: 10) → session), %d jobs: statements min %.0f / median %.0f / max %.0f over %d runs, counted by the server per request (extensions.statements), while %d clients ran the dashboard query in a loop.",
 			largest, deep.Min, deep.Median, deep.Max, deepRuns, deepLoadClients))
-	res.Raw = map[string]any{"query": query, "typename": base, "sizes": measured, "metricsAvailable": haveMetrics, "deep": deep}
+	res.Raw = map[string]any{"query": query, "typename": base, "sizes": measured, "deep": deep}
 	return res, nil
 }
 
@@ -239,34 +233,17 @@ func seedDashboard(ctx context.Context, client *gqlClient, n int) error {
 }
 
 // countStatements is the median number of statements one dashboard query
-// adds to memory_gateway_db_queries_total, less what a scrape alone adds
-// (the outbox depth gauge queries the database at scrape time).
-func countStatements(ctx context.Context, srv *gatewayServer, client *gqlClient, n int) (*float64, error) {
-	between := func(action func() error) (float64, error) {
-		before, _, err := srv.metrics(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if err := action(); err != nil {
-			return 0, err
-		}
-		after, _, err := srv.metrics(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return after[metricQueries] - before[metricQueries], nil
-	}
-	scrape, err := medianOf(statementSamples, func() (float64, error) { return between(func() error { return nil }) })
-	if err != nil {
-		return nil, err
-	}
+// runs, as the server counts them for the request (extensions.statements):
+// nothing else the server does meanwhile (a scrape, the worker) is counted.
+func countStatements(ctx context.Context, client *gqlClient, n int) (*float64, error) {
 	query, err := medianOf(statementSamples, func() (float64, error) {
-		return between(func() error { return client.do(ctx, dashboardQuery, dashboardVars(n), nil) })
+		count, err := client.doCounted(ctx, dashboardQuery, dashboardVars(n), nil)
+		return float64(count), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return num(query - scrape), nil
+	return num(query), nil
 }
 
 func medianOf(k int, sample func() (float64, error)) (float64, error) {
@@ -307,16 +284,12 @@ func timeDashboard(ctx context.Context, client *gqlClient, n, runs int) (query, 
 	return summarize(q), summarize(b), nil
 }
 
-func dashboardNotes(measured []dashboardSize, haveMetrics bool, runs int) []string {
+func dashboardNotes(measured []dashboardSize, runs int) []string {
 	notes := []string{
 		fmt.Sprintf("Each job: %d turns committed through the local backend (one outbox event, 3 refs), all terminal before measuring; the query pages %d jobs with outboxSummary, outboxEvents(first: 5) and refs(first: 10); %d timed runs.", dashboardTurns, dashboardPageSize, runs),
 	}
-	if !haveMetrics {
-		notes = append(notes, "SQL statements per query: n/a (the server has no /metrics with memory_gateway_db_queries_total).")
-		return notes
-	}
 	for _, s := range measured {
-		notes = append(notes, fmt.Sprintf("%d jobs: %s statements per query (median of %d, scrape overhead subtracted); %d refs returned.",
+		notes = append(notes, fmt.Sprintf("%d jobs: %s statements per query (median of %d, counted by the server per request: extensions.statements); %d refs returned.",
 			s.Jobs, formatPtr(s.Statements, unitCount), statementSamples, s.RefsSeen))
 	}
 	return notes
