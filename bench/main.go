@@ -37,7 +37,7 @@
 //	               slowest fake's search called directly, and its fixed delay.
 //	dashboard      one query of 50 commit jobs with refs, outbox summaries and
 //	               events; latency against { __typename } and SQL statements
-//	               per query (from /metrics) at -dashboard-sizes jobs.
+//	               per query (extensions.statements) at -dashboard-sizes jobs.
 //	recall-growth  the local backend's search (in process, -retrieval-queries
 //	               calls per point) as one user's history grows to 100, 1,000
 //	               and 10,000 turns among other users', on SQLite and
