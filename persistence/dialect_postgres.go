@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/memory-gateway/memory-gateway/gateway"
 )
@@ -89,7 +88,7 @@ func (postgresDialect) lockJobs(ctx context.Context, tx bun.Tx, jobIDs []string)
 	// jobIDs are sorted; ORDER BY keeps the lock order whatever the plan.
 	_, err := tx.ExecContext(ctx,
 		"SELECT pg_advisory_xact_lock(hashtextextended(id, ?)) FROM unnest(?::text[]) AS id ORDER BY id",
-		jobLockSeed, pgdialect.Array(jobIDs))
+		jobLockSeed, textArray(jobIDs))
 	if err != nil {
 		return fmt.Errorf("error locking jobs: %w", err)
 	}
@@ -128,7 +127,7 @@ func (postgresDialect) inSubquery(column string) string { return column + " = AN
 // scans it (every job, for every claim); behind a subquery it plans key
 // probes.
 func (postgresDialect) inList(column string, ids []string) (string, any) {
-	return column + " = ANY(ARRAY(SELECT unnest(?::text[])))", pgdialect.Array(ids)
+	return column + " = ANY(ARRAY(SELECT unnest(?::text[])))", textArray(ids)
 }
 
 func (postgresDialect) timestampArg() string { return "?::timestamptz" }
@@ -165,10 +164,10 @@ func pgRefUpsert(rows string) string {
 func pgRefArrays(refs []gateway.MemoryRef) ([]any, error) {
 	n := len(refs)
 	var (
-		id, gw, prov, ws, user, agent, session, ns, backend, refType, status         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		turn, nativeID, nativeURI, idem, srcType, srcEvent, hash, errMsg, job, event = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-		metadata                                                                     = make([]string, n)
-		created, updated                                                             = make([]time.Time, n), make([]time.Time, n)
+		id, gw, prov, ws, user, agent, session, ns, backend, refType, status         = make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
+		turn, nativeID, nativeURI, idem, srcType, srcEvent, hash, errMsg, job, event = make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n)
+		metadata                                                                     = make(textArray, n)
+		created, updated                                                             = make(timeArray, n), make(timeArray, n)
 	)
 	for i, r := range refs {
 		md, err := json.Marshal(nonNil(r.Metadata))
@@ -181,11 +180,9 @@ func pgRefArrays(refs []gateway.MemoryRef) ([]any, error) {
 		srcEvent[i], hash[i], errMsg[i], job[i], event[i] = r.SourceEventID, r.ContentHash, r.ErrorMessage, r.JobID, r.OutboxEventID
 		metadata[i], created[i], updated[i] = string(md), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	}
-	a := pgdialect.Array
 	return []any{
-		a(id), a(gw), a(prov), a(ws), a(user), a(agent), a(session), a(turn), a(ns),
-		a(backend), a(refType), a(status), a(nativeID), a(nativeURI), a(idem), a(srcType), a(srcEvent), a(hash),
-		a(errMsg), a(job), a(event), a(metadata), a(created), a(updated),
+		id, gw, prov, ws, user, agent, session, turn, ns, backend, refType, status, nativeID, nativeURI, idem, srcType, srcEvent, hash,
+		errMsg, job, event, metadata, created, updated,
 	}, nil
 }
 
@@ -197,7 +194,7 @@ func (postgresDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, pgRefUpsert(pgRefSource), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, formatBatch(tx.Dialect(), pgRefUpsert(pgRefSource), args...)); err != nil {
 		return fmt.Errorf("error upserting %d refs: %w", len(refs), err)
 	}
 	return nil
@@ -211,9 +208,9 @@ const pgAuditColumns = "id, workspace_id, action, actor_user_id, actor_agent_id,
 func pgAuditArrays(entries []gateway.AuditEntry) ([]any, error) {
 	n := len(entries)
 	var (
-		id, ws, action, targetType, targetID, metadata                 = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		actorUser, actorAgent, principal, ns, session, job, gatewayIDs = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-		created                                                        = make([]time.Time, n)
+		id, ws, action, targetType, targetID, metadata                 = make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
+		actorUser, actorAgent, principal, ns, session, job, gatewayIDs = make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n), make(nullableTextArray, n)
+		created                                                        = make(timeArray, n)
 	)
 	for i, e := range entries {
 		md, err := json.Marshal(nonNil(e.Metadata))
@@ -224,11 +221,7 @@ func pgAuditArrays(entries []gateway.AuditEntry) ([]any, error) {
 		actorUser[i], actorAgent[i], principal[i], ns[i], session[i], job[i], gatewayIDs[i] = e.ActorUserID, e.ActorAgentID, e.Principal, e.Namespace, e.SessionID, e.JobID, e.GatewayID
 		created[i] = e.CreatedAt.UTC()
 	}
-	a := pgdialect.Array
-	return []any{
-		a(id), a(ws), a(action), a(actorUser), a(actorAgent), a(principal), a(targetType), a(targetID),
-		a(ns), a(session), a(job), a(gatewayIDs), a(metadata), a(created),
-	}, nil
+	return []any{id, ws, action, actorUser, actorAgent, principal, targetType, targetID, ns, session, job, gatewayIDs, metadata, created}, nil
 }
 
 // saveIngestsAtOnce: one statement, so one round trip and no BEGIN or
@@ -264,11 +257,10 @@ func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs [
 		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) AS a(" + pgAuditColumns + ") " +
 		"WHERE NOT EXISTS (SELECT 1 FROM bad) ON CONFLICT (id) DO NOTHING) " +
 		"SELECT NOT EXISTS (SELECT 1 FROM bad)"
-	a := pgdialect.Array
-	args := append([]any{a(gatewayIDs), a(users), a(hashes)}, refArgs...)
+	args := append([]any{textArray(gatewayIDs), textArray(users), nullableTextArray(hashes)}, refArgs...)
 	args = append(args, auditArgs...)
 	var written bool
-	if err := db.QueryRowContext(ctx, query, args...).Scan(&written); err != nil {
+	if err := db.QueryRowContext(ctx, formatBatch(db.Dialect(), query, args...)).Scan(&written); err != nil {
 		return false, fmt.Errorf("error saving %d refs and %d audit entries: %w", len(refs), len(audits), err)
 	}
 	return written, nil
@@ -286,11 +278,11 @@ func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs [
 func (postgresDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, _ []string, now time.Time) ([]lease, error) {
 	n := len(rows)
 	var (
-		id, status, worker, metadata, outcome = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempt, fence                        = make([]int, n), make([]int, n)
-		next, started, finished               = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-		completed                             = make([]*time.Time, n)
-		lastErr, code                         = make([]*string, n), make([]*string, n)
+		id, status, worker, metadata, outcome = make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
+		attempt, fence                        = make(intArray, n), make(intArray, n)
+		next, started, finished               = make(timeArray, n), make(timeArray, n), make(timeArray, n)
+		completed                             = make(nullableTimeArray, n)
+		lastErr, code                         = make(nullableTextArray, n), make(nullableTextArray, n)
 	)
 	for i, r := range rows {
 		md, err := json.Marshal(r.Metadata)
@@ -322,10 +314,9 @@ func (postgresDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []com
 		"pruned AS (DELETE FROM outbox_attempts AS a USING done AS d " +
 		"WHERE d.claim_count > ? AND a.event_id = d.id AND a.number <= d.claim_count - ?) " +
 		"SELECT id, claim_count FROM done"
-	a := pgdialect.Array
 	applied := make([]lease, 0, n)
-	err := tx.NewRaw(query, a(id), a(status), a(attempt), a(next), a(lastErr), a(code), a(metadata), a(completed), a(worker), a(fence),
-		a(outcome), a(started), a(finished), now, a(id), gateway.AttemptsKeptPerEvent, gateway.AttemptsKeptPerEvent).
+	err := tx.NewRaw(formatBatch(tx.Dialect(), query, id, status, attempt, next, lastErr, code, metadata, completed, worker, fence,
+		outcome, started, finished, now, id, gateway.AttemptsKeptPerEvent, gateway.AttemptsKeptPerEvent)).
 		Scan(ctx, &applied)
 	if err != nil {
 		return nil, fmt.Errorf("error completing outbox events: %w", err)
@@ -358,10 +349,10 @@ func (postgresDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []st
 		"WHERE ev.events > 0) AS a " +
 		"WHERE j.id = a.id RETURNING j.*"
 	rows := make([]jobRow, 0, len(jobIDs))
-	args := append(append([]any{}, jobStatusArgs...), now, now, now, pgdialect.Array(jobIDs),
+	args := append(append([]any{}, jobStatusArgs...), now, now, now, textArray(jobIDs),
 		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter,
 		gateway.OutboxDeadLetter, gateway.ErrorCodeErasureIncomplete, gateway.OutboxDeadLetter)
-	err := tx.NewRaw(query, args...).Scan(ctx, &rows)
+	err := tx.NewRaw(formatBatch(tx.Dialect(), query, args...)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("error aggregating jobs: %w", err)
 	}

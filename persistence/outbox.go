@@ -171,7 +171,11 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		for _, l := range applied {
 			landed[l] = struct{}{}
 		}
-		var refs []gateway.MemoryRef
+		refCount := 0
+		for _, c := range completions {
+			refCount += len(c.Refs)
+		}
+		refs := make([]gateway.MemoryRef, 0, refCount)
 		var outcomes []*gateway.FeedbackOutcome
 		var erased []*gateway.ErasureCompletion
 		var retirements []gateway.RefRetirement

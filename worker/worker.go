@@ -505,7 +505,10 @@ func (w *Worker) completeLoop(ctx context.Context) {
 		if !ok {
 			return
 		}
-		batch := []gateway.OutboxCompletion{first}
+		// Sized for what is waiting already: a completion is large, and
+		// growing the batch by appends copied it again and again.
+		batch := make([]gateway.OutboxCompletion, 1, min(1+len(w.completions), w.cfg.CompletionBatchMax))
+		batch[0] = first
 		// Under load (another completion transaction is running), linger a
 		// moment so batches stay large; alone, write at once.
 		var linger <-chan time.Time
