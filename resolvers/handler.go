@@ -171,7 +171,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) *handler.Server {
 	// per event of a subscription, so no event is served from a stale cache.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		ctx, counted := statements.WithCounter(ctx)
-		resp := next(withLoaders(ctx, newLoaders(res.Service, res.Service.Reader(ctx), cfg.LoaderWait)))
+		resp := next(withLoaders(ctx, func() *loaders { return newLoaders(res.Service, res.Service.Reader(ctx), cfg.LoaderWait) }))
 		if resp != nil && graphql.HasOperationContext(ctx) &&
 			graphql.GetOperationContext(ctx).Headers.Get(StatementsHeader) == "count" && mayCountStatements(ctx, res.Service) {
 			if resp.Extensions == nil {

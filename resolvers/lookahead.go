@@ -54,7 +54,7 @@ func (la lookAhead) InterceptField(ctx context.Context, next graphql.Resolver) (
 	if err != nil || res == nil || fc == nil || fc.Object != "Query" || fc.Field.Definition == nil {
 		return res, err
 	}
-	l, ok := ctx.Value(loadersKey{}).(*loaders)
+	l, ok := lookupLoaders(ctx)
 	if !ok {
 		return res, err
 	}
