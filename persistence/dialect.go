@@ -23,6 +23,9 @@ type sqlDialect interface {
 	lockMigrations(ctx context.Context, db *DB) (unlock func(), err error)
 	// notifies reports whether other processes hear of changes through the
 	// database (LISTEN/NOTIFY).
+	// batchesReads: concurrent reads of one kind share a statement (a
+	// server across a network); false: each reads alone (in process).
+	batchesReads() bool
 	notifies() bool
 	// notifyOutbox wakes workers in other processes (when the transaction
 	// commits); notifyJobs announces changed jobs to them.

@@ -28,6 +28,8 @@ func (sqliteDialect) lockMigrations(_ context.Context, db *DB) (func(), error) {
 
 func (sqliteDialect) notifies() bool { return false }
 
+func (sqliteDialect) batchesReads() bool { return false }
+
 func (sqliteDialect) notifyOutbox(context.Context, bun.IDB) error { return nil }
 
 func (sqliteDialect) notifyJobs(context.Context, bun.Tx, []gateway.CommitJob) error { return nil }

@@ -7,6 +7,8 @@ import (
 	"testing/fstest"
 
 	"github.com/uptrace/bun/migrate"
+
+	"github.com/memory-gateway/memory-gateway/gateway"
 )
 
 // MigrateThrough applies the migrations up to and including the one whose
@@ -42,4 +44,26 @@ func (db *DB) MigrateThrough(ctx context.Context, last string) error {
 	}
 	_, err = m.Migrate(ctx)
 	return err
+}
+
+// BatchesReads reports whether concurrent ingests' reads share a statement
+// on this store.
+func (db *DB) BatchesReads() bool { return db.sql.batchesReads() }
+
+// IngestBasesAtOnce reads several turns' bases in the one statement
+// concurrent ingests share (PostgreSQL).
+func (s *Store) IngestBasesAtOnce(ctx context.Context, turns ...[3]string) ([][]gateway.MemoryRef, []bool, error) {
+	keys := make([]basisKey, len(turns))
+	for i, t := range turns {
+		keys[i] = basisKey{gatewayID: t[0], workspaceID: t[1], userID: t[2]}
+	}
+	bases, err := readIngestBases(ctx, s.db, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs, erasing := make([][]gateway.MemoryRef, len(bases)), make([]bool, len(bases))
+	for i, b := range bases {
+		refs[i], erasing[i] = b.refs, b.erasing
+	}
+	return refs, erasing, nil
 }

@@ -22,6 +22,9 @@ type Store struct {
 	claims *lru.Cache[string, struct{}]
 	// ingests batches concurrent ingest writes into shared transactions.
 	ingests *groupcommit.Batcher[ingestWrite, struct{}]
+	// bases batches the reads ingests start with (PostgreSQL; nil: each
+	// reads alone).
+	bases *groupcommit.Batcher[basisKey, ingestBasis]
 }
 
 var _ gateway.Store = (*Store)(nil)
@@ -33,7 +36,11 @@ const ConfirmedClaimsDefault = 100_000
 // NewStore returns a Store on db.
 func NewStore(db *DB) *Store {
 	claims, _ := lru.New[string, struct{}](ConfirmedClaimsDefault) // only fails for a size below 1
-	return &Store{db: db, claims: claims, ingests: newIngestBatcher(db)}
+	s := &Store{db: db, claims: claims, ingests: newIngestBatcher(db)}
+	if db.sql.batchesReads() {
+		s.bases = newBasisBatcher(db)
+	}
+	return s
 }
 
 // DB returns the underlying database.
@@ -69,31 +76,22 @@ func (s *Store) RefsByGatewayID(ctx context.Context, gatewayID string) ([]gatewa
 type ingestBasisRow struct {
 	refRow
 	Erasing bool `bun:"erasing,scanonly"`
+	// BasisTurn numbers the turn a row answers, from 1 (batched reads).
+	BasisTurn int `bun:"basis_turn,scanonly"`
 }
 
-// IngestBasis implements gateway.IngestStore: one row per ref, or one row
-// of NULLs when there is none, each carrying the erasure flag.
+// IngestBasis implements gateway.IngestStore, read together with the
+// concurrent turns' (PostgreSQL) or alone (SQLite).
 func (s *Store) IngestBasis(ctx context.Context, gatewayID, workspaceID, userID string) ([]gateway.MemoryRef, bool, error) {
-	erasing := s.db.NewSelect().ColumnExpr("EXISTS (?) AS erasing", activeErasuresOf(s.db, workspaceID, userID))
-	var rows []ingestBasisRow
-	err := s.db.NewSelect().TableExpr("(?) AS x", erasing).
-		Join("LEFT JOIN memory_refs AS r ON r.gateway_id = ?", gatewayID).
-		ColumnExpr("r.*").ColumnExpr("x.erasing").
-		OrderExpr("r.id").
-		Scan(ctx, &rows)
-	if err != nil {
-		return nil, false, fmt.Errorf("error reading the ingest basis of %s: %w", gatewayID, err)
+	k := basisKey{gatewayID: gatewayID, workspaceID: workspaceID, userID: userID}
+	var b ingestBasis
+	var err error
+	if s.bases != nil {
+		b, err = s.bases.Do(ctx, k)
+	} else {
+		b, err = readIngestBasis(ctx, s.db, k)
 	}
-	if len(rows) == 0 {
-		return nil, false, errors.New("error reading the ingest basis: no row")
-	}
-	refs := make([]gateway.MemoryRef, 0, len(rows))
-	for _, r := range rows {
-		if r.ID != "" {
-			refs = append(refs, r.domain())
-		}
-	}
-	return refs, rows[0].Erasing, nil
+	return b.refs, b.erasing, err
 }
 
 func insertAudit(ctx context.Context, tx bun.Tx, audit gateway.AuditEntry) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/memory-gateway/memory-gateway/backendtype"
@@ -126,6 +127,79 @@ func TestStoreIngestBasis(t *testing.T) {
 		_, erasing, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, "someone-else")
 		require.NoError(t, err)
 		require.False(t, erasing, "another user's erasure is not this one's")
+	})
+}
+
+// Turns read together (one statement on PostgreSQL) each get their own
+// answer: their refs in order, none, and their own user's erasure.
+func TestStoreIngestBasisOfConcurrentTurns(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		held := pt.Ref()
+		second := held
+		second.ID, second.Backend = "ref_second", backendtype.BackendOpenViking
+		require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{second, held}, pt.Audit(held.ID)))
+		want, err := store.RefsByGatewayID(ctx, held.GatewayID)
+		require.NoError(t, err)
+		require.Len(t, want, 2)
+		at := held.CreatedAt
+		job := gateway.CommitJob{
+			ID: "gwc_erase", WorkspaceID: held.WorkspaceID, UserID: "erased", AgentID: held.AgentID, SessionID: "erasure",
+			Kind: gateway.JobKindErasure, Status: gateway.JobRunning, CreatedAt: at, UpdatedAt: at,
+		}
+		_, _, err = store.CreateErasure(ctx, gateway.ErasureRequest{
+			ID: "er_1", WorkspaceID: held.WorkspaceID, UserID: "erased", RequestedBy: "admin", JobID: job.ID, CreatedAt: at,
+		}, job, nil, pt.Audit("er_1"))
+		require.NoError(t, err)
+
+		type turn struct {
+			key     [3]string
+			refs    []gateway.MemoryRef
+			erasing bool
+		}
+		turns := []turn{
+			{key: [3]string{held.GatewayID, held.WorkspaceID, held.UserID}, refs: want},
+			{key: [3]string{"gw_none", held.WorkspaceID, held.UserID}},
+			{key: [3]string{"gw_erased", held.WorkspaceID, "erased"}, erasing: true},
+			{key: [3]string{"gw_other_workspace", "elsewhere", "erased"}},
+			{key: [3]string{held.GatewayID, held.WorkspaceID, held.UserID}, refs: want},
+		}
+		// check asserts (it runs on the readers' goroutines too).
+		check := func(t *testing.T, tr turn, refs []gateway.MemoryRef, erasing bool) {
+			t.Helper()
+			if len(tr.refs) == 0 {
+				assert.Empty(t, refs, "turn %v", tr.key)
+			} else {
+				assert.Equal(t, tr.refs, refs, "turn %v", tr.key)
+			}
+			assert.Equal(t, tr.erasing, erasing, "turn %v", tr.key)
+		}
+		var wg sync.WaitGroup
+		for i := range 40 {
+			tr := turns[i%len(turns)]
+			wg.Go(func() {
+				refs, erasing, err := store.IngestBasis(ctx, tr.key[0], tr.key[1], tr.key[2])
+				if assert.NoError(t, err) {
+					check(t, tr, refs, erasing)
+				}
+			})
+		}
+		wg.Wait()
+		if !db.BatchesReads() {
+			return
+		}
+		keys := make([][3]string, len(turns))
+		for i, tr := range turns {
+			keys[i] = tr.key
+		}
+		refs, erasing, err := store.IngestBasesAtOnce(ctx, keys...)
+		require.NoError(t, err)
+		require.Len(t, refs, len(turns))
+		for i, tr := range turns {
+			check(t, tr, refs[i], erasing[i])
+		}
 	})
 }
 
