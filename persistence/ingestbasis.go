@@ -16,7 +16,9 @@ import (
 // together, as their writes are: on PostgreSQL one statement answers a
 // batch, so concurrent turns cost one round trip and one statement, not one
 // each (it was a sixth of the server's CPU per turn at 16 clients). A lone
-// turn reads at once. SQLite, in process, reads each alone.
+// turn reads at once; the turns that arrive while a batch is read form the
+// next one (one batch at a time: two at once made smaller batches and fewer
+// turns per second). SQLite, in process, reads each alone.
 
 // basisKey is one turn's read.
 type basisKey struct {
@@ -29,10 +31,6 @@ type ingestBasis struct {
 	erasing bool
 }
 
-// basisReadFlushers: reads share no lock, so two batches may be read at
-// once; a turn then waits at most for the batch before it.
-const basisReadFlushers = 2
-
 func newBasisBatcher(db *DB) *groupcommit.Batcher[basisKey, ingestBasis] {
 	return &groupcommit.Batcher[basisKey, ingestBasis]{
 		Write: func(ctx context.Context, keys []basisKey) ([]ingestBasis, []error, error) {
@@ -42,7 +40,6 @@ func newBasisBatcher(db *DB) *groupcommit.Batcher[basisKey, ingestBasis] {
 		Alone: func(ctx context.Context, k basisKey) (ingestBasis, error) {
 			return readIngestBasis(ctx, db, k)
 		},
-		Flushers: basisReadFlushers,
 	}
 }
 
