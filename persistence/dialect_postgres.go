@@ -250,8 +250,12 @@ func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs [
 		return false, err
 	}
 	query := "WITH w AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS w(gateway_id, user_id, content_hash)), " +
-		"bad AS (SELECT 1 FROM w JOIN memory_refs AS s ON s.gateway_id = w.gateway_id WHERE s.user_id <> w.user_id " +
-		"OR (s.content_hash IS NOT NULL AND w.content_hash IS NOT NULL AND s.content_hash <> w.content_hash) LIMIT 1), " +
+		// Each write's refs probed by index (LATERAL … OFFSET 0): as a join,
+		// a batch on a large or unanalyzed table was planned as a hash join
+		// over every ref.
+		"bad AS (SELECT 1 FROM w CROSS JOIN LATERAL (SELECT 1 FROM memory_refs AS s WHERE s.gateway_id = w.gateway_id " +
+		"AND (s.user_id <> w.user_id OR (s.content_hash IS NOT NULL AND w.content_hash IS NOT NULL AND s.content_hash <> w.content_hash)) " +
+		"OFFSET 0) AS s LIMIT 1), " +
 		"refs AS (" + pgRefUpsert(pgRefSource+" WHERE NOT EXISTS (SELECT 1 FROM bad)") + "), " +
 		"audits AS (INSERT INTO audit_entries (" + pgAuditColumns + ") SELECT a.id, a.workspace_id, a.action, a.actor_user_id, " +
 		"a.actor_agent_id, a.principal, a.target_type, a.target_id, a.namespace, a.session_id, a.job_id, a.gateway_id, " +

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"testing/fstest"
@@ -66,4 +67,14 @@ func (s *Store) IngestBasesAtOnce(ctx context.Context, turns ...[3]string) ([][]
 		refs[i], erasing[i] = b.refs, b.erasing
 	}
 	return refs, erasing, nil
+}
+
+// SaveIngestBatch writes several ingests as one group-commit batch would.
+func (s *Store) SaveIngestBatch(ctx context.Context, refs [][]gateway.MemoryRef, audits []gateway.AuditEntry) error {
+	batch := make([]ingestWrite, len(refs))
+	for i := range refs {
+		batch[i] = ingestWrite{refs: refs[i], audit: audits[i]}
+	}
+	errs, err := saveIngests(ctx, s.db, batch)
+	return errors.Join(append(errs, err)...)
 }

@@ -63,7 +63,7 @@ func saveIngests(ctx context.Context, db *DB, batch []ingestWrite) ([]error, err
 				ids = append(ids, id)
 			}
 		}
-		stored, err := storedBases(ctx, tx, ids)
+		stored, err := storedBases(ctx, db.sql, tx, ids)
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ type storedBasis struct {
 }
 
 // storedBases reads the bases recorded under gateway ids.
-func storedBases(ctx context.Context, tx bun.IDB, ids []string) (map[string][]storedBasis, error) {
+func storedBases(ctx context.Context, d sqlDialect, tx bun.IDB, ids []string) (map[string][]storedBasis, error) {
 	out := map[string][]storedBasis{}
 	if len(ids) == 0 {
 		return out, nil
@@ -115,7 +115,7 @@ func storedBases(ctx context.Context, tx bun.IDB, ids []string) (map[string][]st
 	var rows []storedBasis
 	err := tx.NewSelect().Model((*refRow)(nil)).
 		ColumnExpr("DISTINCT r.gateway_id, r.user_id, r.content_hash").
-		Where("r.gateway_id IN (?)", bun.List(ids)).
+		Where(d.inList("r.gateway_id", ids)).
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("error checking refs for conflicts: %w", err)
@@ -149,7 +149,7 @@ func saveIngestAlone(ctx context.Context, db *DB, w ingestWrite) error {
 	refs, audit := w.refs, w.audit
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if len(refs) > 0 {
-			stored, err := storedBases(ctx, tx, []string{refs[0].GatewayID})
+			stored, err := storedBases(ctx, db.sql, tx, []string{refs[0].GatewayID})
 			if err != nil {
 				return err
 			}

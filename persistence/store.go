@@ -50,7 +50,9 @@ func (s *Store) DB() *DB { return s.db }
 // gateway ids in one query.
 func (s *Store) RefsByGatewayIDs(ctx context.Context, gatewayIDs []string) (map[string][]gateway.MemoryRef, error) {
 	var rows []refRow
-	err := s.db.NewSelect().Model(&rows).Where("r.gateway_id IN (?)", bun.List(gatewayIDs)).OrderExpr("r.id").Scan(ctx)
+	// inList: as a literal IN list, a batch's ids on a table not yet
+	// analyzed were planned as a scan of every ref (29 ms against 0.6).
+	err := s.db.NewSelect().Model(&rows).Where(s.db.sql.inList("r.gateway_id", gatewayIDs)).OrderExpr("r.id").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("error selecting refs by gateway ids: %w", err)
 	}
