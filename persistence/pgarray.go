@@ -72,48 +72,23 @@ var (
 )
 
 func (a textArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
-	if a == nil {
-		return append(b, "NULL"...), nil
-	}
-	return appendArray(b, len(a), func(b []byte, i int) []byte { return appendTextElem(b, a[i]) }), nil
+	return appendLiteral(b, a, appendTextElem), nil
 }
 
 func (a nullableTextArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
-	if a == nil {
-		return append(b, "NULL"...), nil
-	}
-	return appendArray(b, len(a), func(b []byte, i int) []byte {
-		if a[i] == nil {
-			return append(b, "NULL"...)
-		}
-		return appendTextElem(b, *a[i])
-	}), nil
+	return appendLiteral(b, a, orNull(appendTextElem)), nil
 }
 
 func (a timeArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
-	if a == nil {
-		return append(b, "NULL"...), nil
-	}
-	return appendArray(b, len(a), func(b []byte, i int) []byte { return appendTimeElem(b, a[i]) }), nil
+	return appendLiteral(b, a, appendTimeElem), nil
 }
 
 func (a nullableTimeArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
-	if a == nil {
-		return append(b, "NULL"...), nil
-	}
-	return appendArray(b, len(a), func(b []byte, i int) []byte {
-		if a[i] == nil {
-			return append(b, "NULL"...)
-		}
-		return appendTimeElem(b, *a[i])
-	}), nil
+	return appendLiteral(b, a, orNull(appendTimeElem)), nil
 }
 
 func (a intArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
-	if a == nil {
-		return append(b, "NULL"...), nil
-	}
-	return appendArray(b, len(a), func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(a[i]), 10) }), nil
+	return appendLiteral(b, a, func(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }), nil
 }
 
 // Literal lengths: quotes and braces, then each element with its quotes
@@ -150,16 +125,30 @@ func (a timeArray) literalLen() int         { return arrayFrame + len(a)*timeEle
 func (a nullableTimeArray) literalLen() int { return arrayFrame + len(a)*timeElemLen }
 func (a intArray) literalLen() int          { return arrayFrame + len(a)*int64ElemLen }
 
-// appendArray writes '{e0,e1,…}' with elem writing each element.
-func appendArray(b []byte, n int, elem func(b []byte, i int) []byte) []byte {
+// appendLiteral writes '{e0,e1,…}' (NULL for a nil slice), each element
+// by elem.
+func appendLiteral[T any](b []byte, a []T, elem func([]byte, T) []byte) []byte {
+	if a == nil {
+		return append(b, "NULL"...)
+	}
 	b = append(b, '\'', '{')
-	for i := range n {
+	for i, v := range a {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = elem(b, i)
+		b = elem(b, v)
 	}
 	return append(b, '}', '\'')
+}
+
+// orNull writes a nil element as NULL, others by elem.
+func orNull[T any](elem func([]byte, T) []byte) func([]byte, *T) []byte {
+	return func(b []byte, v *T) []byte {
+		if v == nil {
+			return append(b, "NULL"...)
+		}
+		return elem(b, *v)
+	}
 }
 
 // arrayElemSpecials are the bytes an element cannot hold as they are.

@@ -111,15 +111,7 @@ func TestStoreIngestBasis(t *testing.T) {
 		require.Equal(t, want, refs, "the same refs, in the same order, as RefsByGatewayID")
 		require.False(t, erasing)
 
-		at := ref.CreatedAt
-		job := gateway.CommitJob{
-			ID: "gwc_erase", WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, AgentID: ref.AgentID, SessionID: "erasure",
-			Kind: gateway.JobKindErasure, Status: gateway.JobAccepted, CreatedAt: at, UpdatedAt: at,
-		}
-		_, _, err = store.CreateErasure(ctx, gateway.ErasureRequest{
-			ID: "er_1", WorkspaceID: ref.WorkspaceID, UserID: ref.UserID, RequestedBy: "admin", JobID: job.ID, CreatedAt: at,
-		}, job, nil, pt.Audit("er_1"))
-		require.NoError(t, err)
+		startErasure(t, store, ref, ref.UserID, gateway.JobAccepted)
 		refs, erasing, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
 		require.NoError(t, err)
 		require.Len(t, refs, 2)
@@ -128,6 +120,21 @@ func TestStoreIngestBasis(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, erasing, "another user's erasure is not this one's")
 	})
+}
+
+// startErasure records an erasure of userID (in ref's workspace) whose job
+// is in status.
+func startErasure(t *testing.T, store *persistence.Store, ref gateway.MemoryRef, userID string, status gateway.JobStatus) {
+	t.Helper()
+	at := ref.CreatedAt
+	job := gateway.CommitJob{
+		ID: "gwc_erase", WorkspaceID: ref.WorkspaceID, UserID: userID, AgentID: ref.AgentID, SessionID: "erasure",
+		Kind: gateway.JobKindErasure, Status: status, CreatedAt: at, UpdatedAt: at,
+	}
+	_, _, err := store.CreateErasure(context.Background(), gateway.ErasureRequest{
+		ID: "er_1", WorkspaceID: ref.WorkspaceID, UserID: userID, RequestedBy: "admin", JobID: job.ID, CreatedAt: at,
+	}, job, nil, pt.Audit("er_1"))
+	require.NoError(t, err)
 }
 
 // Turns read together (one statement on PostgreSQL) each get their own
@@ -144,15 +151,7 @@ func TestStoreIngestBasisOfConcurrentTurns(t *testing.T) {
 		want, err := store.RefsByGatewayID(ctx, held.GatewayID)
 		require.NoError(t, err)
 		require.Len(t, want, 2)
-		at := held.CreatedAt
-		job := gateway.CommitJob{
-			ID: "gwc_erase", WorkspaceID: held.WorkspaceID, UserID: "erased", AgentID: held.AgentID, SessionID: "erasure",
-			Kind: gateway.JobKindErasure, Status: gateway.JobRunning, CreatedAt: at, UpdatedAt: at,
-		}
-		_, _, err = store.CreateErasure(ctx, gateway.ErasureRequest{
-			ID: "er_1", WorkspaceID: held.WorkspaceID, UserID: "erased", RequestedBy: "admin", JobID: job.ID, CreatedAt: at,
-		}, job, nil, pt.Audit("er_1"))
-		require.NoError(t, err)
+		startErasure(t, store, held, "erased", gateway.JobRunning)
 
 		type turn struct {
 			key     [3]string
