@@ -23,10 +23,10 @@ type sqlDialect interface {
 	lockMigrations(ctx context.Context, db *DB) (unlock func(), err error)
 	// notifies reports whether other processes hear of changes through the
 	// database (LISTEN/NOTIFY).
+	notifies() bool
 	// batchesReads: concurrent reads of one kind share a statement (a
 	// server across a network); false: each reads alone (in process).
 	batchesReads() bool
-	notifies() bool
 	// notifyOutbox wakes workers in other processes (when the transaction
 	// commits); notifyJobs announces changed jobs to them.
 	notifyOutbox(ctx context.Context, db bun.IDB) error
