@@ -64,7 +64,7 @@ func listPageBackward[T any, R record[T]](ctx context.Context, db bun.IDB, alias
 // using ROW_NUMBER() over a partition per parent (both dialects have window
 // functions): the first items after p.After or, paging backward, the last
 // items before p.Before, each page newest first.
-func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, groupColumn string, keys []string, keyOf func(T) string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (map[string]gateway.Page[T], error) {
+func listGrouped[T any, R record[T]](ctx context.Context, db *DB, alias, groupColumn string, keys []string, keyOf func(T) string, filter func(*bun.SelectQuery) *bun.SelectQuery, p gateway.PageRequest) (map[string]gateway.Page[T], error) {
 	out := make(map[string]gateway.Page[T], len(keys))
 	for _, k := range keys {
 		out[k] = gateway.EmptyPage[T](p)
@@ -82,7 +82,9 @@ func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, gro
 	inner := db.NewSelect().Model((*R)(nil)).
 		ColumnExpr(alias+".*").
 		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY "+col+" ORDER BY "+alias+".created_at "+order+", "+alias+".id "+order+") AS rn").
-		Where(col+" IN (?)", bun.List(keys))
+		// inList: a page of parents as a literal IN list was planned, on a
+		// large table not yet analyzed, as a scan of every child.
+		Where(db.sql.inList(col, keys))
 	inner = filter(inner)
 	if p.Backward {
 		if p.Before != nil {
@@ -125,7 +127,7 @@ func listGrouped[T any, R record[T]](ctx context.Context, db bun.IDB, alias, gro
 
 // countGrouped counts each parent's children in one statement, under the
 // same filter as listGrouped; every key is present, 0 when it has none.
-func countGrouped[R any](ctx context.Context, db bun.IDB, alias, groupColumn string, keys []string, filter func(*bun.SelectQuery) *bun.SelectQuery) (map[string]int, error) {
+func countGrouped[R any](ctx context.Context, db *DB, alias, groupColumn string, keys []string, filter func(*bun.SelectQuery) *bun.SelectQuery) (map[string]int, error) {
 	out := make(map[string]int, len(keys))
 	for _, k := range keys {
 		out[k] = 0
@@ -140,7 +142,7 @@ func countGrouped[R any](ctx context.Context, db bun.IDB, alias, groupColumn str
 	}
 	q := filter(db.NewSelect().Model((*R)(nil))).
 		ColumnExpr(col+" AS group_key, count(*) AS n").
-		Where(col+" IN (?)", bun.List(keys)).
+		Where(db.sql.inList(col, keys)).
 		GroupExpr(col)
 	if err := q.Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("error counting by %s: %w", groupColumn, err)

@@ -39,12 +39,12 @@ func (c *capturedStatements) take() []string {
 	return out
 }
 
-// The ingest path's batched statements reach memory_refs through its
-// gateway_id index, for a batch of many turns, on a table of tens of
-// thousands of refs that was never analyzed (a new deployment filling up):
-// planned as joins or literal IN lists they scanned every ref (30 ms a
-// statement, not 1).
-func TestBatchedIngestStatementsProbeRefsByIndex(t *testing.T) {
+// Statements for many keys at once — the ingest path's batches, a
+// dashboard page's refs — reach memory_refs through its gateway_id index,
+// on a table of tens of thousands of refs that was never analyzed (a new
+// deployment filling up): planned as joins or literal IN lists they
+// scanned every ref (30 ms a statement, not 1).
+func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 	t.Parallel()
 	pt.PostgresURL(t)
 	ctx := context.Background()
@@ -75,8 +75,13 @@ func TestBatchedIngestStatementsProbeRefsByIndex(t *testing.T) {
 	_, err = store.RefsByGatewayIDs(ctx, ids)
 	require.NoError(t, err)
 	require.NoError(t, store.SaveIngestBatch(ctx, refs, audits))
+	page := gateway.PageRequest{First: 10}
+	_, err = store.ListMemoryRefsGrouped(ctx, gateway.RefsByGateway, ids[:50], gateway.RefFilter{}, page)
+	require.NoError(t, err)
+	_, err = store.CountMemoryRefsGrouped(ctx, gateway.RefsByGateway, ids[:50], gateway.RefFilter{})
+	require.NoError(t, err)
 	statements := captured.take()
-	require.GreaterOrEqual(t, len(statements), 3)
+	require.GreaterOrEqual(t, len(statements), 5)
 
 	for _, s := range statements {
 		if !strings.Contains(s, "memory_refs") {
