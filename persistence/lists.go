@@ -80,8 +80,8 @@ func listGrouped[T any, R record[T]](ctx context.Context, db *DB, alias, groupCo
 		order, size = "ASC", p.Last
 	}
 	inner := db.NewSelect().Model((*R)(nil)).
-		ColumnExpr(alias+".*").
-		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY "+col+" ORDER BY "+alias+".created_at "+order+", "+alias+".id "+order+") AS rn").
+		ColumnExpr(alias + ".*").
+		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY " + col + " ORDER BY " + alias + ".created_at " + order + ", " + alias + ".id " + order + ") AS rn").
 		// inList: a page of parents as a literal IN list was planned, on a
 		// large table not yet analyzed, as a scan of every child.
 		Where(db.sql.inList(col, keys))
@@ -141,7 +141,7 @@ func countGrouped[R any](ctx context.Context, db *DB, alias, groupColumn string,
 		N        int
 	}
 	q := filter(db.NewSelect().Model((*R)(nil))).
-		ColumnExpr(col+" AS group_key, count(*) AS n").
+		ColumnExpr(col + " AS group_key, count(*) AS n").
 		Where(db.sql.inList(col, keys)).
 		GroupExpr(col)
 	if err := q.Scan(ctx, &rows); err != nil {
