@@ -79,11 +79,11 @@ func listGrouped[T any, R record[T]](ctx context.Context, db *DB, alias, groupCo
 		// from the one just newer than the cursor) and reversed below.
 		order, size = "ASC", p.Last
 	}
+	// inList: a page of parents as a literal IN list was planned, on a
+	// large table not yet analyzed, as a scan of every child.
 	inner := db.NewSelect().Model((*R)(nil)).
 		ColumnExpr(alias + ".*").
 		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY " + col + " ORDER BY " + alias + ".created_at " + order + ", " + alias + ".id " + order + ") AS rn").
-		// inList: a page of parents as a literal IN list was planned, on a
-		// large table not yet analyzed, as a scan of every child.
 		Where(db.sql.inList(col, keys))
 	inner = filter(inner)
 	if p.Backward {
