@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Component is a part of the process that works in the background.
@@ -51,6 +52,26 @@ func (r *Runner) Start(ctx context.Context, loop func(ctx context.Context)) erro
 		loop(ctx)
 	}()
 	return nil
+}
+
+// StartEvery runs run in a goroutine of its own, at once and then every
+// interval, as Start does; an error of a run (not one of stopping) goes to
+// failed, and the next run comes at its time.
+func (r *Runner) StartEvery(ctx context.Context, interval time.Duration, run func(ctx context.Context) error, failed func(error)) error {
+	return r.Start(ctx, func(ctx context.Context) {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				failed(err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+		}
+	})
 }
 
 // Stop cancels the loop's context and waits for the loop to return, or for

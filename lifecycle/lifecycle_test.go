@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -133,4 +134,47 @@ func TestRunnerLoopOutlivesStartContext(t *testing.T) {
 	require.Equal(t, "kept", <-l.value, "the loop keeps the start context's values")
 	require.False(t, l.ended.Load(), "cancelling the start context does not end the loop")
 	require.NoError(t, l.Stop(context.Background()))
+}
+
+// StartEvery runs at once, again every interval, reports what a run fails
+// with, and not the error of a run that stopping cut short.
+func TestRunnerStartEvery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	var r lifecycle.Runner
+	ran := make(chan struct{}, 1)
+	require.NoError(t, r.StartEvery(ctx, time.Hour, func(context.Context) error { ran <- struct{}{}; return nil }, func(error) {}))
+	<-ran // the first run does not wait for the interval
+	require.NoError(t, r.Stop(ctx))
+
+	failure := errors.New("run failed")
+	failures := make(chan error, 8)
+	runs := 0
+	var repeating lifecycle.Runner
+	require.NoError(t, repeating.StartEvery(ctx, time.Millisecond, func(context.Context) error {
+		runs++
+		return failure
+	}, func(err error) { failures <- err }))
+	for range 3 {
+		require.ErrorIs(t, <-failures, failure)
+	}
+	require.NoError(t, repeating.Stop(ctx))
+	require.GreaterOrEqual(t, runs, 3)
+
+	var stopping lifecycle.Runner
+	started := make(chan struct{})
+	reported := make(chan error, 1)
+	require.NoError(t, stopping.StartEvery(ctx, time.Hour, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	}, func(err error) { reported <- err }))
+	<-started
+	require.NoError(t, stopping.Stop(ctx))
+	select {
+	case err := <-reported:
+		t.Fatalf("a run cut short by Stop was reported: %v", err)
+	default:
+	}
 }

@@ -89,19 +89,8 @@ func New(cfg Config, store gateway.RetentionStore, expirer Expirer, env lifecycl
 // Start runs the service in the background: a run at once, then one per
 // interval. It returns at once.
 func (s *Service) Start(ctx context.Context) error {
-	return s.runner.Start(ctx, func(ctx context.Context) {
-		ticker := time.NewTicker(s.cfg.Interval)
-		defer ticker.Stop()
-		for {
-			if err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				s.logger.Error("maintenance: run failed", slog.String("err", err.Error()))
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-		}
+	return s.runner.StartEvery(ctx, s.cfg.Interval, s.RunOnce, func(err error) {
+		s.logger.Error("maintenance: run failed", slog.String("err", err.Error()))
 	})
 }
 

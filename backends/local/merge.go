@@ -69,19 +69,11 @@ func NewIndexMerger(b *Backend, interval time.Duration, env lifecycle.Env) *Inde
 // Start merges in the background, at once and then every interval. It
 // returns at once.
 func (m *IndexMerger) Start(ctx context.Context) error {
-	return m.runner.Start(ctx, func(ctx context.Context) {
-		ticker := time.NewTicker(m.interval)
-		defer ticker.Stop()
-		for {
-			if _, err := m.backend.MergeIndex(ctx, IndexMergeStepsPerRun); err != nil && ctx.Err() == nil {
-				m.logger.Error("local: merging the full-text index failed", slog.String("err", err.Error()))
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-		}
+	return m.runner.StartEvery(ctx, m.interval, func(ctx context.Context) error {
+		_, err := m.backend.MergeIndex(ctx, IndexMergeStepsPerRun)
+		return err
+	}, func(err error) {
+		m.logger.Error("local: merging the full-text index failed", slog.String("err", err.Error()))
 	})
 }
 
