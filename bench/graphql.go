@@ -176,10 +176,14 @@ const (
 	wsComplete       = "complete"
 )
 
-// wsConn is one graphql-transport-ws connection. next must be called from
-// one goroutine; subscribe may be called from any.
+// wsConn is one graphql-transport-ws connection. Reads (read, next,
+// nextJob) must be made from one goroutine; subscribe may be called from
+// any.
 type wsConn struct {
 	c *websocket.Conn
+	// frame holds the last frame read, reused: a thousand readers share the
+	// machine with the servers they measure, so each reads lightly.
+	frame bytes.Buffer
 }
 
 // dialWS opens a websocket on /graphql and completes the handshake.
@@ -232,41 +236,111 @@ func (w *wsConn) subscribe(ctx context.Context, id, query string, vars map[strin
 	return w.send(ctx, wsMessage{ID: id, Type: wsSubscribe, Payload: payload})
 }
 
+// readFrame reads the next frame into w.frame and says when it arrived:
+// receipt is stamped before any decoding, so a sample is the delivery, not
+// the reader's work after it. The bytes are valid until the next read.
+func (w *wsConn) readFrame(ctx context.Context) ([]byte, time.Time, error) {
+	_, r, err := w.c.Reader(ctx)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("error reading a websocket message: %w", err)
+	}
+	w.frame.Reset()
+	if _, err := w.frame.ReadFrom(r); err != nil {
+		return nil, time.Time{}, fmt.Errorf("error reading a websocket message: %w", err)
+	}
+	return w.frame.Bytes(), time.Now(), nil
+}
+
 // read returns the next message, answering pings on the way.
 func (w *wsConn) read(ctx context.Context) (wsMessage, error) {
+	m, _, err := w.readMessage(ctx)
+	return m, err
+}
+
+// readMessage is read with the time the message arrived.
+func (w *wsConn) readMessage(ctx context.Context) (wsMessage, time.Time, error) {
 	for {
-		_, raw, err := w.c.Read(ctx)
+		raw, received, err := w.readFrame(ctx)
 		if err != nil {
-			return wsMessage{}, fmt.Errorf("error reading a websocket message: %w", err)
+			return wsMessage{}, time.Time{}, err
 		}
-		var m wsMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return wsMessage{}, fmt.Errorf("error decoding a websocket message %q: %w", truncate(raw), err)
+		m, err := w.decode(ctx, raw)
+		if err != nil {
+			return wsMessage{}, time.Time{}, err
 		}
-		if m.Type == wsPing {
-			if err := w.send(ctx, wsMessage{Type: wsPong}); err != nil {
-				return wsMessage{}, err
-			}
-			continue
+		if m.Type != wsPing {
+			return m, received, nil
 		}
-		return m, nil
 	}
 }
 
-// next returns the next next/error/complete message with the time it was
-// read.
+// decode decodes a frame into a message (its payload a copy), answering a
+// ping.
+func (w *wsConn) decode(ctx context.Context, raw []byte) (wsMessage, error) {
+	var m wsMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return wsMessage{}, fmt.Errorf("error decoding a websocket message %q: %w", truncate(raw), err)
+	}
+	if m.Type == wsPing {
+		if err := w.send(ctx, wsMessage{Type: wsPong}); err != nil {
+			return wsMessage{}, err
+		}
+	}
+	return m, nil
+}
+
+// next returns the next next/error/complete message with the time it
+// arrived.
 func (w *wsConn) next(ctx context.Context) (wsMessage, time.Time, error) {
 	for {
-		m, err := w.read(ctx)
+		m, received, err := w.readMessage(ctx)
 		if err != nil {
 			return m, time.Time{}, err
 		}
-		received := time.Now()
 		switch m.Type {
 		case wsNext, wsComplete:
 			return m, received, nil
 		case wsError:
 			return m, received, fmt.Errorf("subscription %s failed: %s", m.ID, truncate(m.Payload))
+		}
+	}
+}
+
+// jobsDelivery is a next message of a commitJobsUpdated subscription,
+// decoded in one pass.
+type jobsDelivery struct {
+	Type    string `json:"type"`
+	Payload struct {
+		Data struct {
+			Job *jobState `json:"commitJobsUpdated"`
+		} `json:"data"`
+		Errors []gqlError `json:"errors"`
+	} `json:"payload"`
+}
+
+// nextJob returns the next job state of a commitJobsUpdated subscription
+// with the time it arrived. A frame that is not one (a ping, another
+// message, a malformed one) takes next's path, and its error if any.
+func (w *wsConn) nextJob(ctx context.Context) (jobState, time.Time, error) {
+	for {
+		raw, received, err := w.readFrame(ctx)
+		if err != nil {
+			return jobState{}, time.Time{}, err
+		}
+		var d jobsDelivery
+		if json.Unmarshal(raw, &d) == nil && d.Type == wsNext && len(d.Payload.Errors) == 0 && d.Payload.Data.Job != nil {
+			return *d.Payload.Data.Job, received, nil
+		}
+		m, err := w.decode(ctx, raw)
+		if err != nil {
+			return jobState{}, time.Time{}, err
+		}
+		switch m.Type {
+		case wsNext:
+			job, err := decodeJob(m.Payload, jobsUpdatedField)
+			return job, received, err
+		case wsError:
+			return jobState{}, received, fmt.Errorf("subscription %s failed: %s", m.ID, truncate(m.Payload))
 		}
 	}
 }

@@ -94,7 +94,7 @@ const (
 	defaultCommitSessions       = 200
 	defaultSubscribers          = 1_000
 	defaultSubscriptionSessions = 10
-	defaultSubscriptionRounds   = 5
+	defaultSubscriptionRounds   = 20
 	defaultRetrievalQueries     = 200
 	defaultOpenVikingLatency    = 20 * time.Millisecond
 	defaultEverMemOSLatency     = 50 * time.Millisecond
@@ -190,7 +190,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		background, bgErr := backgroundBusy(ctx)
 		e.logf("scenario %s: starting (cores %.0f%% busy before it)", s.name, 100*background)
 		started := time.Now()
+		stopProfile := e.profileBench(s.name)
 		res, err := s.run(ctx, e)
+		stopProfile()
 		e.stopServers()
 		if res == nil {
 			res = &ScenarioResult{Name: s.name}
@@ -253,7 +255,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.StringVar(&processes, "scaleout-processes", defaultScaleoutProcesses, "process counts of the scaleout scenario; the smallest is the baseline")
 	fs.IntVar(&cfg.scaleoutSubscribers, "scaleout-subscribers", defaultScaleoutSubscribers, "websocket subscribers spread over the serve processes of the scaleout scenario")
 	fs.IntVar(&cfg.scaleoutConcurrency, "scaleout-worker-concurrency", worker.ConcurrencyPerBackendDefault, "WORKER_CONCURRENCY of each worker process of the scaleout scenario")
-	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start servers with PPROF=true and save here the CPU profile of each ingest level and the heap of the subscriptions server with every subscriber subscribed")
+	fs.StringVar(&cfg.pprofDir, "pprof-dir", "", "if set, start servers with PPROF=true and save here the CPU profile of each ingest level, of the subscriptions server and of the bench itself per scenario, and the heap of the subscriptions server with every subscriber subscribed")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -404,6 +405,36 @@ func (s *gatewayServer) waitSubscriptions(ctx context.Context, done func(live fl
 		case <-ctx.Done():
 			return true, fmt.Errorf("still %.0f subscriptions live on %s: %w", live, s.name, ctx.Err())
 		case <-time.After(subscriptionPoll):
+		}
+	}
+}
+
+// profileBench starts a CPU profile of the bench process itself (its
+// clients, fakes and readers share the machine with the servers) into
+// -pprof-dir as bench-<scenario>.cpu.pprof; the returned function stops it.
+// Without -pprof-dir, or if profiling cannot start, it does nothing.
+func (e *env) profileBench(scenario string) (stop func()) {
+	if e.cfg.pprofDir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(e.cfg.pprofDir, 0o755); err != nil {
+		e.logf("bench profile: %v", err)
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(e.cfg.pprofDir, "bench-"+scenario+".cpu.pprof"))
+	if err != nil {
+		e.logf("bench profile: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		e.logf("bench profile: %v", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			e.logf("bench profile: %v", err)
 		}
 	}
 }
