@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
+	"github.com/memory-gateway/memory-gateway/backendtype"
 	"github.com/memory-gateway/memory-gateway/gateway"
 	"github.com/memory-gateway/memory-gateway/persistence"
 	pt "github.com/memory-gateway/memory-gateway/persistence/persistencetest"
@@ -92,4 +94,64 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 		text := strings.Join(plan, "\n")
 		require.NotContains(t, text, "Seq Scan on memory_refs", "statement:\n%.300s\nplan:\n%s", s, text)
 	}
+}
+
+// The outbox depth is read by every /metrics scrape of every process: it
+// reaches the pending, processing and dead-lettered events through their
+// partial indexes, never the finished ones (all of the retention window).
+func TestOutboxDepthReadsOwedEventsByIndex(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		insert := func(n int, prefix, status, lockedBy string) {
+			t.Helper()
+			lease := "NULL"
+			if lockedBy != "" {
+				lockedBy, lease = "'"+lockedBy+"'", "'2026-12-07 12:00:00+00'"
+			} else {
+				lockedBy = "NULL"
+			}
+			_, err := db.ExecContext(ctx, fmt.Sprintf("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %d) "+
+				"INSERT INTO outbox_events (id, gateway_id, workspace_id, user_id, agent_id, session_id, namespace, backend, operation, status, "+
+				"max_attempts, next_retry_at, locked_by, lease_expires_at, claim_count, created_at, updated_at) "+
+				"SELECT '%s' || n, 'gw' || n, 'ws', 'user', 'agent', 'session', 'team', 'openviking', 'commit_session', '%s', "+
+				"5, '2026-12-07 12:00:00+00', %s, %s, 1, '2026-12-07 12:00:00+00', '2026-12-07 12:00:00+00' FROM g",
+				n, prefix, status, lockedBy, lease))
+			require.NoError(t, err)
+		}
+		insert(20_000, "evt_done", string(gateway.OutboxSuccess), "")
+		insert(3, "evt_pending", string(gateway.OutboxPending), "")
+		insert(2, "evt_running", string(gateway.OutboxProcessing), "worker-1")
+		insert(1, "evt_dead", string(gateway.OutboxDeadLetter), "")
+
+		captured := &capturedStatements{}
+		db.AddQueryHook(captured)
+		depth, err := persistence.NewStore(db).OutboxDepth(ctx)
+		require.NoError(t, err)
+		statements := captured.take()
+		require.Len(t, statements, 1)
+		got := depth[backendtype.BackendOpenViking]
+		require.Equal(t, []int{3, 2, 1, 0}, []int{got.PendingEvents, got.ProcessingEvents, got.DeadLetterEvents, got.SuccessEvents})
+
+		if db.Dialect().Name() == dialect.PG {
+			var plan []string
+			require.NoError(t, db.NewRaw("EXPLAIN "+statements[0]).Scan(ctx, &plan))
+			text := strings.Join(plan, "\n")
+			require.NotContains(t, text, "Seq Scan on outbox_events", "plan:\n%s", text)
+			return
+		}
+		var plan []struct {
+			ID, Parent, Notused int
+			Detail              string
+		}
+		require.NoError(t, db.NewRaw("EXPLAIN QUERY PLAN "+statements[0]).Scan(ctx, &plan))
+		reads := 0
+		for _, step := range plan {
+			if strings.HasPrefix(step.Detail, "SCAN outbox_events") || strings.HasPrefix(step.Detail, "SEARCH outbox_events") {
+				reads++
+				require.Contains(t, step.Detail, "INDEX", "a read of outbox_events without an index: %+v", plan)
+			}
+		}
+		require.Equal(t, 3, reads, "%+v", plan)
+	})
 }

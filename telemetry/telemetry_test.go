@@ -139,14 +139,18 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 	t.Parallel()
 	tel := New(Options{})
 	var failing bool
+	reads := 0
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	env := lifecycle.NewEnv(nil, func() time.Time { return now })
 	tel.ObserveOutbox(depthFunc(func(context.Context) (map[backendtype.Backend]gateway.OutboxSummary, error) {
+		reads++
 		if failing {
 			return nil, errors.New("database unreachable")
 		}
 		return map[backendtype.Backend]gateway.OutboxSummary{
 			backendtype.BackendEverMemOS: {PendingEvents: 7, ProcessingEvents: 2, DeadLetterEvents: 1},
 		}, nil
-	}), []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendEverMemOS}, lifecycle.Env{})
+	}), []backendtype.Backend{backendtype.BackendLocal, backendtype.BackendEverMemOS}, env)
 	tel.ObserveSubscriptions(func() int { return 42 })
 
 	body := scrape(t, tel)
@@ -160,10 +164,24 @@ func TestOutboxDepthAndSubscriptions(t *testing.T) {
 	require.NotContains(t, body, `backend="openviking"`, "only configured backends")
 	require.Contains(t, body, "memory_gateway_subscriptions_active 42")
 
+	// Scrapes within DatabaseGaugeMaxAge of a read share it; one after it
+	// reads again.
 	failing = true
+	now = now.Add(DatabaseGaugeMaxAge - time.Millisecond)
 	body = scrape(t, tel)
+	require.Equal(t, 1, reads, "a scrape within the max age reads nothing")
+	require.Contains(t, body, `memory_gateway_outbox_events{backend="evermemos",status="pending"} 7`)
+	now = now.Add(time.Millisecond)
+	body = scrape(t, tel)
+	require.Equal(t, 2, reads)
 	require.NotContains(t, body, "memory_gateway_outbox_events{")
 	require.Contains(t, body, "memory_gateway_subscriptions_active 42", "a failing collector does not hide the others")
+
+	// A failed read is not kept: the next scrape reads again.
+	failing = false
+	body = scrape(t, tel)
+	require.Equal(t, 3, reads)
+	require.Contains(t, body, `memory_gateway_outbox_events{backend="evermemos",status="pending"} 7`)
 }
 
 // healFunc adapts a function to HealReader.
