@@ -138,7 +138,19 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	sqldb.SetConnMaxIdleTime(0)
 	sqldb.SetConnMaxLifetime(0)
 	db := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), URL: "file:" + path, SQLitePath: path, sql: sqliteDialect{}}
-	if err := db.PingContext(ctx); err != nil {
+	// The first connection applies the pragmas, journal_mode(WAL) among
+	// them: switching a new file to WAL, or opening it while another
+	// process migrates it, can answer SQLITE_BUSY at once, without waiting
+	// out busy_timeout. Processes opening one file take turns here, under
+	// the lock migrations hold.
+	unlock, err := lockFile(migrateLockPath(path))
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	err = db.PingContext(ctx)
+	unlock()
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("error opening SQLite file %s: %w", path, err)
 	}

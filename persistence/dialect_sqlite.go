@@ -23,8 +23,11 @@ func (sqliteDialect) migrationsDir() string { return "migrations/sqlite" }
 
 // lockMigrations holds an exclusive lock on a file next to the database.
 func (sqliteDialect) lockMigrations(_ context.Context, db *DB) (func(), error) {
-	return lockFile(db.SQLitePath + ".migrate.lock")
+	return lockFile(migrateLockPath(db.SQLitePath))
 }
+
+// migrateLockPath is the lock file of the SQLite database at path.
+func migrateLockPath(path string) string { return path + ".migrate.lock" }
 
 func (sqliteDialect) notifies() bool { return false }
 
