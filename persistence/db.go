@@ -47,6 +47,10 @@ type DB struct {
 	SQLitePath string
 	// sql is the dialect, chosen when the database opens.
 	sql sqlDialect
+	// prepared are the statements run prepared (PostgreSQL), and hooks the
+	// query hooks they are reported to.
+	prepared preparedStatements
+	hooks    queryHooks
 }
 
 // Open connects to the database named by rawURL: postgres:// or postgresql://

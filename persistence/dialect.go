@@ -65,7 +65,7 @@ type sqlDialect interface {
 	// without a transaction of its own, when the dialect can do that
 	// atomically and every ingest's basis check passes (see basisConflict);
 	// false means nothing was written.
-	saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs []gateway.MemoryRef, audits []gateway.AuditEntry) (bool, error)
+	saveIngestsAtOnce(ctx context.Context, db *DB, refs []gateway.MemoryRef, audits []gateway.AuditEntry) (bool, error)
 	// completeEvents applies completions fenced by their leases, records
 	// the attempts of those that landed (pruning each event's attempts to
 	// the last gateway.AttemptsKeptPerEvent), and returns the leases they

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -231,7 +232,7 @@ func pgAuditArrays(entries []gateway.AuditEntry) ([]any, error) {
 // statements did under READ COMMITTED; the upsert's guard still settles a
 // race on a ref's key. When a basis check fails nothing is written, and
 // the transaction (which fails each such write alone) takes over.
-func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs []gateway.MemoryRef, audits []gateway.AuditEntry) (bool, error) {
+func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db *DB, refs []gateway.MemoryRef, audits []gateway.AuditEntry) (bool, error) {
 	var gatewayIDs, users []string
 	var hashes []*string
 	seen := map[string]bool{}
@@ -249,28 +250,38 @@ func (postgresDialect) saveIngestsAtOnce(ctx context.Context, db bun.IDB, refs [
 	if err != nil {
 		return false, err
 	}
-	query := "WITH w AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS w(gateway_id, user_id, content_hash)), " +
-		// Each write's refs probed by index (LATERAL … OFFSET 0): as a join,
-		// a batch on a large or unanalyzed table was planned as a hash join
-		// over every ref.
-		"bad AS (SELECT 1 FROM w CROSS JOIN LATERAL (SELECT 1 FROM memory_refs AS s WHERE s.gateway_id = w.gateway_id " +
-		"AND (s.user_id <> w.user_id OR (s.content_hash IS NOT NULL AND w.content_hash IS NOT NULL AND s.content_hash <> w.content_hash)) " +
-		"OFFSET 0) AS s LIMIT 1), " +
-		"refs AS (" + pgRefUpsert(pgRefSource+" WHERE NOT EXISTS (SELECT 1 FROM bad)") + "), " +
-		"audits AS (INSERT INTO audit_entries (" + pgAuditColumns + ") SELECT a.id, a.workspace_id, a.action, a.actor_user_id, " +
-		"a.actor_agent_id, a.principal, a.target_type, a.target_id, a.namespace, a.session_id, a.job_id, a.gateway_id, " +
-		"a.metadata::jsonb, a.created_at FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
-		"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) AS a(" + pgAuditColumns + ") " +
-		"WHERE NOT EXISTS (SELECT 1 FROM bad) ON CONFLICT (id) DO NOTHING) " +
-		"SELECT NOT EXISTS (SELECT 1 FROM bad)"
 	args := append([]any{textArray(gatewayIDs), textArray(users), nullableTextArray(hashes)}, refArgs...)
 	args = append(args, auditArgs...)
 	var written bool
-	if err := db.QueryRowContext(ctx, formatBatch(db.Dialect(), query, args...)).Scan(&written); err != nil {
+	err = db.queryPrepared(ctx, pgSaveIngestsQuery, args, func(rows *sql.Rows) error {
+		if !rows.Next() {
+			return errors.New("no row")
+		}
+		return rows.Scan(&written)
+	})
+	if err != nil {
 		return false, fmt.Errorf("error saving %d refs and %d audit entries: %w", len(refs), len(audits), err)
 	}
 	return written, nil
 }
+
+// pgSaveIngestsQuery is saveIngestsAtOnce's statement, prepared: the basis
+// check, the refs' upsert and the audit entries' insert, over one array per
+// column.
+var pgSaveIngestsQuery = numberedPlaceholders("WITH w AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS w(gateway_id, user_id, content_hash)), " +
+	// Each write's refs probed by index (LATERAL … OFFSET 0): as a join,
+	// a batch on a large or unanalyzed table was planned as a hash join
+	// over every ref.
+	"bad AS (SELECT 1 FROM w CROSS JOIN LATERAL (SELECT 1 FROM memory_refs AS s WHERE s.gateway_id = w.gateway_id " +
+	"AND (s.user_id <> w.user_id OR (s.content_hash IS NOT NULL AND w.content_hash IS NOT NULL AND s.content_hash <> w.content_hash)) " +
+	"OFFSET 0) AS s LIMIT 1), " +
+	"refs AS (" + pgRefUpsert(pgRefSource+" WHERE NOT EXISTS (SELECT 1 FROM bad)") + "), " +
+	"audits AS (INSERT INTO audit_entries (" + pgAuditColumns + ") SELECT a.id, a.workspace_id, a.action, a.actor_user_id, " +
+	"a.actor_agent_id, a.principal, a.target_type, a.target_id, a.namespace, a.session_id, a.job_id, a.gateway_id, " +
+	"a.metadata::jsonb, a.created_at FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+	"?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) AS a(" + pgAuditColumns + ") " +
+	"WHERE NOT EXISTS (SELECT 1 FROM bad) ON CONFLICT (id) DO NOTHING) " +
+	"SELECT NOT EXISTS (SELECT 1 FROM bad) AS written")
 
 // completeEvents: // The fence is the lease itself, (locked_by, claim_count): every way out of
 // PROCESSING clears locked_by (the outbox_events_lease_holder check keeps

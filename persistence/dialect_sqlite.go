@@ -78,7 +78,7 @@ func (sqliteDialect) upsertRefs(ctx context.Context, tx bun.Tx, refs []gateway.M
 
 // saveIngestsAtOnce: SQLite runs in the process, where a statement costs
 // no round trip; the transaction does it.
-func (sqliteDialect) saveIngestsAtOnce(context.Context, bun.IDB, []gateway.MemoryRef, []gateway.AuditEntry) (bool, error) {
+func (sqliteDialect) saveIngestsAtOnce(context.Context, *DB, []gateway.MemoryRef, []gateway.AuditEntry) (bool, error) {
 	return false, nil
 }
 

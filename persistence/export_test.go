@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing/fstest"
 
 	"github.com/uptrace/bun/migrate"
@@ -58,7 +59,7 @@ func (s *Store) IngestBasesAtOnce(ctx context.Context, turns ...[3]string) ([][]
 	for i, t := range turns {
 		keys[i] = basisKey{gatewayID: t[0], workspaceID: t[1], userID: t[2]}
 	}
-	bases, err := readIngestBases(ctx, s.db, keys)
+	bases, err := readIngestBases(ctx, s.db, ingestBasesQuery(s.db), keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,4 +78,32 @@ func (s *Store) SaveIngestBatch(ctx context.Context, refs [][]gateway.MemoryRef,
 	}
 	errs, err := saveIngests(ctx, s.db, batch)
 	return errors.Join(append(errs, err)...)
+}
+
+// ExplainPrepared is PostgreSQL's plan of query, a statement the store runs
+// prepared ($1… placeholders), run with args: a custom plan, or the generic
+// one PostgreSQL may keep after five runs.
+func (db *DB) ExplainPrepared(ctx context.Context, query string, args []any, generic bool) (string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = conn.Close() }()
+	mode := "force_custom_plan"
+	if generic {
+		mode = "force_generic_plan"
+	}
+	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = "+mode); err != nil {
+		return "", err
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DEALLOCATE ALL; RESET plan_cache_mode") }()
+	if _, err := conn.ExecContext(ctx, "PREPARE explained AS "+query); err != nil {
+		return "", err
+	}
+	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
+	var plan []string
+	if err := conn.NewRaw("EXPLAIN EXECUTE explained("+placeholders+")", args...).Scan(ctx, &plan); err != nil {
+		return "", err
+	}
+	return strings.Join(plan, "\n"), nil
 }

@@ -2,8 +2,10 @@ package persistence
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/uptrace/bun"
 
@@ -32,13 +34,20 @@ type ingestBasis struct {
 }
 
 func newBasisBatcher(db *DB) *groupcommit.Batcher[basisKey, ingestBasis] {
+	query := ingestBasesQuery(db)
 	return &groupcommit.Batcher[basisKey, ingestBasis]{
 		Write: func(ctx context.Context, keys []basisKey) ([]ingestBasis, []error, error) {
-			bases, err := readIngestBases(ctx, db, keys)
+			bases, err := readIngestBases(ctx, db, query, keys)
 			return bases, make([]error, len(keys)), err
 		},
+		// A lone turn runs the same prepared statement: prepared, one
+		// statement serves every batch size.
 		Alone: func(ctx context.Context, k basisKey) (ingestBasis, error) {
-			return readIngestBasis(ctx, db, k)
+			bases, err := readIngestBases(ctx, db, query, []basisKey{k})
+			if err != nil {
+				return ingestBasis{}, err
+			}
+			return bases[0], nil
 		},
 	}
 }
@@ -62,32 +71,44 @@ func readIngestBasis(ctx context.Context, db *DB, k basisKey) (ingestBasis, erro
 	return basisOf(rows), nil
 }
 
-// readIngestBases reads the bases of several turns in one statement
-// (PostgreSQL): the same rows as readIngestBasis for each, numbered by the
-// turn they answer.
-func readIngestBases(ctx context.Context, db *DB, keys []basisKey) ([]ingestBasis, error) {
-	n := len(keys)
-	gatewayIDs, workspaces, users := make(textArray, n), make(textArray, n), make(textArray, n)
-	for i, k := range keys {
-		gatewayIDs[i], workspaces[i], users[i] = k.gatewayID, k.workspaceID, k.userID
-	}
-	erasing := db.NewSelect().Model((*erasureRow)(nil)).
+// ingestBasesQuery is readIngestBases' statement, prepared (PostgreSQL):
+// its parameters are the turns' gateway ids, workspaces and users, one array
+// each. It names the ref columns it returns (see prepared.go).
+func ingestBasesQuery(db *DB) string {
+	erasing := db.NewSelect().Model((*erasureRow)(nil)).ColumnExpr("1").
 		Join("JOIN commit_jobs AS j ON j.id = er.job_id").
 		Where("er.workspace_id = k.workspace_id").
 		Where("er.user_id = k.user_id").
 		Where("j.status IN (?)", bun.List(openJobStatuses))
-	var rows []ingestBasisRow
-	err := db.NewSelect().
-		TableExpr("unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS k(gateway_id, workspace_id, user_id, n)", gatewayIDs, workspaces, users).
+	q := db.NewSelect().
+		TableExpr("unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(gateway_id, workspace_id, user_id, n)").
 		// Probed by index for each turn: as a join, a batch of tens of turns
 		// on a table of some tens of thousands of refs (or one not yet
 		// analyzed) was planned as a hash join over the whole table (35 ms
 		// against 0.9); OFFSET 0 keeps the subquery from being pulled up
 		// into one.
-		Join("LEFT JOIN LATERAL (SELECT * FROM memory_refs AS r WHERE r.gateway_id = k.gateway_id OFFSET 0) AS r ON true").
-		ColumnExpr("r.*").ColumnExpr("EXISTS (?) AS erasing", erasing).ColumnExpr("k.n AS basis_turn").
+		Join("LEFT JOIN LATERAL (SELECT * FROM memory_refs AS r WHERE r.gateway_id = k.gateway_id OFFSET 0) AS r ON true")
+	for _, f := range db.Table(reflect.TypeFor[refRow]()).Fields {
+		q = q.ColumnExpr("r.?", f.SQLName)
+	}
+	return q.ColumnExpr("EXISTS (?) AS erasing", erasing).ColumnExpr("k.n AS basis_turn").
 		OrderExpr("k.n, r.id").
-		Scan(ctx, &rows)
+		String()
+}
+
+// readIngestBases reads the bases of several turns in one statement
+// (PostgreSQL, query: ingestBasesQuery): the same rows as readIngestBasis
+// for each, numbered by the turn they answer.
+func readIngestBases(ctx context.Context, db *DB, query string, keys []basisKey) ([]ingestBasis, error) {
+	n := len(keys)
+	gatewayIDs, workspaces, users := make(textArray, n), make(textArray, n), make(textArray, n)
+	for i, k := range keys {
+		gatewayIDs[i], workspaces[i], users[i] = k.gatewayID, k.workspaceID, k.userID
+	}
+	rows := make([]ingestBasisRow, 0, n)
+	err := db.queryPrepared(ctx, query, []any{gatewayIDs, workspaces, users}, func(r *sql.Rows) error {
+		return db.ScanRows(ctx, r, &rows)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("error reading the ingest basis of %d turns: %w", n, err)
 	}

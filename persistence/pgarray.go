@@ -79,6 +79,51 @@ func (a nullableTextArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, err
 	return appendLiteral(b, a, orNull(appendTextElem)), nil
 }
 
+// arrayParam is an array bound to a prepared statement's parameter: its
+// array value as text ({…}, no SQL string quotes around it), or nil for
+// NULL.
+type arrayParam interface {
+	param() any
+}
+
+var (
+	_ arrayParam = textArray(nil)
+	_ arrayParam = nullableTextArray(nil)
+	_ arrayParam = timeArray(nil)
+	_ arrayParam = nullableTimeArray(nil)
+	_ arrayParam = intArray(nil)
+)
+
+func (a textArray) param() any { return arrayValue(a, a.literalLen(), appendTextParamElem) }
+
+func (a nullableTextArray) param() any {
+	return arrayValue(a, a.literalLen(), orNull(appendTextParamElem))
+}
+
+func (a timeArray) param() any { return arrayValue(a, a.literalLen(), appendTimeElem) }
+
+func (a nullableTimeArray) param() any {
+	return arrayValue(a, a.literalLen(), orNull(appendTimeElem))
+}
+
+func (a intArray) param() any { return arrayValue(a, a.literalLen(), appendIntElem) }
+
+// arrayValue is a's array value, {e0,e1,…}, or nil (NULL) for a nil a.
+func arrayValue[T any](a []T, size int, elem func([]byte, T) []byte) any {
+	if a == nil {
+		return nil
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, v := range a {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = elem(b, v)
+	}
+	return string(append(b, '}'))
+}
+
 func (a timeArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
 	return appendLiteral(b, a, appendTimeElem), nil
 }
@@ -88,8 +133,10 @@ func (a nullableTimeArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, err
 }
 
 func (a intArray) AppendQuery(_ schema.QueryGen, b []byte) ([]byte, error) {
-	return appendLiteral(b, a, func(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }), nil
+	return appendLiteral(b, a, appendIntElem), nil
 }
+
+func appendIntElem(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
 
 // Literal lengths: quotes and braces, then each element with its quotes
 // and comma (escapes aside, which are rare).
@@ -154,8 +201,15 @@ func orNull[T any](elem func([]byte, T) []byte) func([]byte, *T) []byte {
 // arrayElemSpecials are the bytes an element cannot hold as they are.
 const arrayElemSpecials = "'\"\\\x00"
 
-// appendTextElem writes s as a quoted array element.
-func appendTextElem(b []byte, s string) []byte {
+// appendTextElem writes s as a quoted array element of a literal.
+func appendTextElem(b []byte, s string) []byte { return appendQuotedElem(b, s, true) }
+
+// appendTextParamElem writes s as a quoted array element of a parameter.
+func appendTextParamElem(b []byte, s string) []byte { return appendQuotedElem(b, s, false) }
+
+// appendQuotedElem writes s as a quoted array element, doubling ' when the
+// array is written inside a SQL string.
+func appendQuotedElem(b []byte, s string, inSQLString bool) []byte {
 	b = append(b, '"')
 	for {
 		i := strings.IndexAny(s, arrayElemSpecials)
@@ -166,7 +220,10 @@ func appendTextElem(b []byte, s string) []byte {
 		b = append(b, s[:i]...)
 		switch s[i] {
 		case '\'':
-			b = append(b, '\'', '\'')
+			if inSQLString {
+				b = append(b, '\'')
+			}
+			b = append(b, '\'')
 		case '"':
 			b = append(b, '\\', '"')
 		case '\\':

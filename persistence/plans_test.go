@@ -19,8 +19,15 @@ import (
 
 // capturedStatements records the statements a database runs.
 type capturedStatements struct {
-	mu    sync.Mutex
-	texts []string
+	mu         sync.Mutex
+	statements []capturedStatement
+}
+
+// capturedStatement is a statement's text, with its arguments when it ran
+// prepared ($1… placeholders).
+type capturedStatement struct {
+	text string
+	args []any
 }
 
 func (c *capturedStatements) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
@@ -30,14 +37,32 @@ func (c *capturedStatements) BeforeQuery(ctx context.Context, _ *bun.QueryEvent)
 func (c *capturedStatements) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.texts = append(c.texts, e.Query)
+	c.statements = append(c.statements, capturedStatement{text: e.Query, args: e.QueryArgs})
 }
 
-func (c *capturedStatements) take() []string {
+func (c *capturedStatements) take() []capturedStatement {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.texts
-	c.texts = nil
+	out := c.statements
+	c.statements = nil
+	return out
+}
+
+// plans are PostgreSQL's plans of a captured statement: its plan, or for a
+// prepared statement both a custom plan and the generic one.
+func plans(t *testing.T, ctx context.Context, db *persistence.DB, s capturedStatement) []string {
+	t.Helper()
+	if s.args == nil {
+		var plan []string
+		require.NoError(t, db.NewRaw("EXPLAIN "+s.text).Scan(ctx, &plan))
+		return []string{strings.Join(plan, "\n")}
+	}
+	var out []string
+	for _, generic := range []bool{false, true} {
+		plan, err := db.ExplainPrepared(ctx, s.text, s.args, generic)
+		require.NoError(t, err, "statement:\n%.300s", s.text)
+		out = append(out, plan)
+	}
 	return out
 }
 
@@ -85,15 +110,21 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 	statements := captured.take()
 	require.GreaterOrEqual(t, len(statements), 5)
 
+	prepared := 0
 	for _, s := range statements {
-		if !strings.Contains(s, "memory_refs") {
+		if !strings.Contains(s.text, "memory_refs") {
 			continue
 		}
-		var plan []string
-		require.NoError(t, db.NewRaw("EXPLAIN "+s).Scan(ctx, &plan))
-		text := strings.Join(plan, "\n")
-		require.NotContains(t, text, "Seq Scan on memory_refs", "statement:\n%.300s\nplan:\n%s", s, text)
+		if s.args != nil {
+			prepared++
+		}
+		for _, plan := range plans(t, ctx, db, s) {
+			require.NotContains(t, plan, "Seq Scan on memory_refs", "statement:\n%.300s\nplan:\n%s", s.text, plan)
+		}
 	}
+	// The ingest's read and write run prepared: their generic plans were
+	// checked too.
+	require.Equal(t, 2, prepared)
 }
 
 // The outbox depth is read by every /metrics scrape of every process: it
@@ -135,7 +166,7 @@ func TestOutboxDepthReadsOwedEventsByIndex(t *testing.T) {
 
 		if db.Dialect().Name() == dialect.PG {
 			var plan []string
-			require.NoError(t, db.NewRaw("EXPLAIN "+statements[0]).Scan(ctx, &plan))
+			require.NoError(t, db.NewRaw("EXPLAIN "+statements[0].text).Scan(ctx, &plan))
 			text := strings.Join(plan, "\n")
 			require.NotContains(t, text, "Seq Scan on outbox_events", "plan:\n%s", text)
 			return
@@ -144,7 +175,7 @@ func TestOutboxDepthReadsOwedEventsByIndex(t *testing.T) {
 			ID, Parent, Notused int
 			Detail              string
 		}
-		require.NoError(t, db.NewRaw("EXPLAIN QUERY PLAN "+statements[0]).Scan(ctx, &plan))
+		require.NoError(t, db.NewRaw("EXPLAIN QUERY PLAN "+statements[0].text).Scan(ctx, &plan))
 		reads := 0
 		for _, step := range plan {
 			if strings.HasPrefix(step.Detail, "SCAN outbox_events") || strings.HasPrefix(step.Detail, "SEARCH outbox_events") {

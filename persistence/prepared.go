@@ -1,0 +1,158 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Server-side prepared statements (PostgreSQL) for the statements every
+// ingest runs. pgdriver sends a query with its arguments written into the
+// text (the simple protocol), so PostgreSQL parses and plans it each time;
+// for the ingest's statements — common table expressions over arrays —
+// that was most of their cost: one client ran the three statements of a
+// turn in 2.15 ms that way and in 1.12 ms prepared (BENCHMARKS.md). Prepared,
+// each is parsed once per connection, and PostgreSQL keeps its plan (a
+// generic one after five runs, when it costs no more than the custom ones).
+//
+// A prepared statement's result columns are fixed when it is prepared:
+// PostgreSQL answers "cached plan must not change result type" if a
+// migration of another release changes them while this process runs. The
+// statements here name every column they return, so an added column changes
+// nothing; after any schema change PostgreSQL re-plans them by itself.
+
+// preparedStatements are the statements prepared so far, by text. database/sql
+// prepares each on a connection the first time it runs there, and again on a
+// new connection after one is closed.
+type preparedStatements struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// statement returns query prepared, preparing it the first time.
+func (p *preparedStatements) statement(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	stmt, ok := p.stmts[query]
+	p.mu.Unlock()
+	if ok {
+		return stmt, nil
+	}
+	stmt, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if existing, ok := p.stmts[query]; ok {
+		// Prepared by two callers at once: keep the first.
+		_ = stmt.Close()
+		return existing, nil
+	}
+	if p.stmts == nil {
+		p.stmts = map[string]*sql.Stmt{}
+	}
+	p.stmts[query] = stmt
+	return stmt, nil
+}
+
+// queryHooks are the bun query hooks of a DB, kept so that the statements
+// it runs outside bun (prepared ones) reach them too: the statement counts
+// and what tests capture.
+type queryHooks struct {
+	hooks atomic.Pointer[[]bun.QueryHook]
+	mu    sync.Mutex
+}
+
+func (h *queryHooks) add(hook bun.QueryHook) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var hooks []bun.QueryHook
+	if old := h.hooks.Load(); old != nil {
+		hooks = append(hooks, *old...)
+	}
+	hooks = append(hooks, hook)
+	h.hooks.Store(&hooks)
+}
+
+func (h *queryHooks) load() []bun.QueryHook {
+	if hooks := h.hooks.Load(); hooks != nil {
+		return *hooks
+	}
+	return nil
+}
+
+// AddQueryHook adds a bun query hook; it also sees the statements the DB
+// runs prepared.
+func (db *DB) AddQueryHook(hook bun.QueryHook) {
+	db.hooks.add(hook)
+	db.DB.AddQueryHook(hook)
+}
+
+// queryPrepared runs query, a statement with $1… placeholders, prepared
+// with args (arrays as arrayParam, the rest as database/sql takes them), and
+// hands its rows to scan. The query hooks see it as bun's own statements:
+// QueryTemplate and Query are the text, QueryArgs the arguments.
+func (db *DB) queryPrepared(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	hooks := db.hooks.load()
+	event := &bun.QueryEvent{DB: db.DB, QueryTemplate: query, Query: query, QueryArgs: args, StartTime: time.Now()}
+	for _, h := range hooks {
+		ctx = h.BeforeQuery(ctx, event)
+	}
+	err := db.runPrepared(ctx, query, args, scan)
+	event.Err = err
+	for i := len(hooks) - 1; i >= 0; i-- {
+		hooks[i].AfterQuery(ctx, event)
+	}
+	return err
+}
+
+func (db *DB) runPrepared(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	stmt, err := db.prepared.statement(ctx, db.DB.DB, query)
+	if err != nil {
+		return fmt.Errorf("error preparing a statement: %w", err)
+	}
+	params := make([]any, len(args))
+	for i, a := range args {
+		if p, ok := a.(arrayParam); ok {
+			params[i] = p.param()
+		} else {
+			params[i] = a
+		}
+	}
+	rows, err := stmt.QueryContext(ctx, params...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// numberedPlaceholders turns a statement's ? placeholders into $1, $2, …,
+// for a statement to prepare. The statements it serves hold no other ?.
+func numberedPlaceholders(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 2*strings.Count(query, "?"))
+	n := 0
+	for {
+		i := strings.IndexByte(query, '?')
+		if i < 0 {
+			b.WriteString(query)
+			return b.String()
+		}
+		n++
+		b.WriteString(query[:i])
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+		query = query[i+1:]
+	}
+}
