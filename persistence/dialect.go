@@ -27,6 +27,9 @@ type sqlDialect interface {
 	// batchesReads: concurrent reads of one kind share a statement (a
 	// server across a network); false: each reads alone (in process).
 	batchesReads() bool
+	// prepares: the ingest's statements run prepared (prepared.go), which
+	// pays where a statement crosses a connection to a server that plans it.
+	prepares() bool
 	// notifyOutbox wakes workers in other processes (when the transaction
 	// commits); notifyJobs announces changed jobs to them.
 	notifyOutbox(ctx context.Context, db bun.IDB) error

@@ -54,6 +54,8 @@ func (postgresDialect) notifies() bool { return true }
 
 func (postgresDialect) batchesReads() bool { return true }
 
+func (postgresDialect) prepares() bool { return true }
+
 // notifyOutbox queues a wake-up that PostgreSQL delivers when the
 // transaction commits (at once outside one).
 func (postgresDialect) notifyOutbox(ctx context.Context, db bun.IDB) error {

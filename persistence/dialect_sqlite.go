@@ -33,6 +33,8 @@ func (sqliteDialect) notifies() bool { return false }
 
 func (sqliteDialect) batchesReads() bool { return false }
 
+func (sqliteDialect) prepares() bool { return false }
+
 func (sqliteDialect) notifyOutbox(context.Context, bun.IDB) error { return nil }
 
 func (sqliteDialect) notifyJobs(context.Context, bun.Tx, []gateway.CommitJob) error { return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,4 +156,24 @@ func numberedPlaceholders(query string) string {
 		b.WriteString(strconv.Itoa(n))
 		query = query[i+1:]
 	}
+}
+
+// refColumns lists memory_refs' columns, as r.<column>: what a prepared
+// statement returning refs names rather than r.*.
+func refColumns(db *DB) string {
+	fields := db.Table(reflect.TypeFor[refRow]()).Fields
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = "r." + string(f.SQLName)
+	}
+	return strings.Join(names, ", ")
+}
+
+// refsByGatewayIDsQuery is RefsByGatewayIDs' statement, prepared: the refs
+// under the gateway ids of its one parameter. (ANY of an array built from
+// the parameter, not of the parameter: probed by index even on a table not
+// yet analyzed; see inList.)
+func refsByGatewayIDsQuery(db *DB) string {
+	return "SELECT " + refColumns(db) + " FROM memory_refs AS r " +
+		"WHERE r.gateway_id = ANY(ARRAY(SELECT unnest($1::text[]))) ORDER BY r.id"
 }

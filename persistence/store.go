@@ -26,6 +26,9 @@ type Store struct {
 	// bases batches the reads ingests start with (PostgreSQL; nil: each
 	// reads alone).
 	bases *groupcommit.Batcher[basisKey, ingestBasis]
+	// refsByGatewayIDs is RefsByGatewayIDs' statement where it runs
+	// prepared (PostgreSQL; "": built by bun each time).
+	refsByGatewayIDs string
 }
 
 var _ gateway.Store = (*Store)(nil)
@@ -41,6 +44,9 @@ func NewStore(db *DB) *Store {
 	if db.sql.batchesReads() {
 		s.bases = newBasisBatcher(db)
 	}
+	if db.sql.prepares() {
+		s.refsByGatewayIDs = refsByGatewayIDsQuery(db)
+	}
 	return s
 }
 
@@ -51,9 +57,16 @@ func (s *Store) DB() *DB { return s.db }
 // gateway ids in one query.
 func (s *Store) RefsByGatewayIDs(ctx context.Context, gatewayIDs []string) (map[string][]gateway.MemoryRef, error) {
 	var rows []refRow
-	// inList: as a literal IN list, a batch's ids on a table not yet
-	// analyzed were planned as a scan of every ref (29 ms against 0.6).
-	err := s.db.NewSelect().Model(&rows).Where(s.db.sql.inList("r.gateway_id", gatewayIDs)).OrderExpr("r.id").Scan(ctx)
+	var err error
+	if s.refsByGatewayIDs != "" {
+		err = s.db.queryPrepared(ctx, s.refsByGatewayIDs, []any{textArray(gatewayIDs)}, func(r *sql.Rows) error {
+			return s.db.ScanRows(ctx, r, &rows)
+		})
+	} else {
+		// inList: as a literal IN list, a batch's ids on a table not yet
+		// analyzed were planned as a scan of every ref (29 ms against 0.6).
+		err = s.db.NewSelect().Model(&rows).Where(s.db.sql.inList("r.gateway_id", gatewayIDs)).OrderExpr("r.id").Scan(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("error selecting refs by gateway ids: %w", err)
 	}
