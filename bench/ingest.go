@@ -339,7 +339,9 @@ func ingestRows(levels []ingestLevel) []Row {
 
 func ingestNotes(levels []ingestLevel, d time.Duration) []string {
 	notes := []string{
-		fmt.Sprintf("Baseline: pgbench -n -c N -j %d -T %s with a script of the %d statements (%d transactions) one ingest runs: %s.",
+		fmt.Sprintf("Baseline: pgbench -n -c N -j %d -T %s with a script of the %d statements (%d transactions) one ingest runs: %s. "+
+			"pgbench sends them with the simple protocol (parsed and planned at every run); on PostgreSQL the gateway runs its basis read, "+
+			"its batch prefetch and its save as prepared statements.",
 			pgbenchThreadsMax, d.Round(time.Second), len(ingestStatements), ingestTransactions, strings.Join(ingestStatements, "; ")),
 		"Gateway load: closed loops in the bench process (HTTP/1.1 keep-alive, one connection per client), unique turns, local backend only; the load generator shares the machine's cores with the server and PostgreSQL.",
 	}
