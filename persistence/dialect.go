@@ -73,12 +73,12 @@ type sqlDialect interface {
 	// the attempts of those that landed (pruning each event's attempts to
 	// the last gateway.AttemptsKeptPerEvent), and returns the leases they
 	// landed under.
-	completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error)
+	completeEvents(ctx context.Context, db *DB, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error)
 	// aggregateJobs recomputes jobs from their events: any event PENDING or
 	// PROCESSING → RUNNING; else no dead letter → SUCCESS; success and dead
 	// letters → PARTIAL_SUCCESS; else FAILED. It also counts the refs each
 	// job created and collects the dead letters' errors.
-	aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error)
+	aggregateJobs(ctx context.Context, db *DB, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error)
 }
 
 // Shared SQL, written once for both dialects.

@@ -294,7 +294,7 @@ var pgSaveIngestsQuery = numberedPlaceholders("WITH w AS (SELECT * FROM unnest(?
 // let it answer through the partial lease index, whose entries for every
 // event completed since the last vacuum it then had to read again for each
 // batch.
-func (postgresDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, _ []string, now time.Time) ([]lease, error) {
+func (postgresDialect) completeEvents(ctx context.Context, db *DB, tx bun.Tx, rows []completionRow, _ []string, now time.Time) ([]lease, error) {
 	n := len(rows)
 	var (
 		id, status, worker, metadata, outcome = make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
@@ -312,68 +312,92 @@ func (postgresDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []com
 		attempt[i], fence[i], next[i], completed[i] = r.AttemptCount, r.FenceClaim, r.NextRetryAt, r.CompletedAt
 		lastErr[i], code[i], started[i], finished[i] = r.LastError, r.LastErrorCode, r.StartedAt, r.FinishedAt
 	}
-	// One statement: the fenced update, the attempts of the completions
-	// that landed, and the pruning of those events' older attempts (only
-	// where there can be any). A batch may hold a stale and a fresh result
-	// of one event: the attempt joins on the claim it landed under.
-	query := "WITH c AS (SELECT * FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], " +
-		"?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[]) " +
-		"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_claim, " +
-		"outcome, started_at, finished_at)), " +
-		"done AS (UPDATE outbox_events AS e SET status = c.status, attempt_count = c.attempt_count, next_retry_at = c.next_retry_at, " +
-		"last_error = c.last_error, last_error_code = c.last_error_code, metadata = c.metadata::jsonb, completed_at = c.completed_at, " +
-		"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ? " +
-		"FROM c WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.claim_count = c.fence_claim " +
-		"RETURNING e.id, e.claim_count, e.workspace_id, e.backend), " +
-		"recorded AS (INSERT INTO outbox_attempts (event_id, number, attempt, workspace_id, backend, worker_id, outcome, error_code, " +
-		"error_message, started_at, finished_at) " +
-		"SELECT d.id, d.claim_count, c.attempt_count, d.workspace_id, d.backend, c.fence_worker, c.outcome, c.last_error_code, " +
-		"c.last_error, c.started_at, c.finished_at FROM done AS d JOIN c ON c.id = d.id AND c.fence_claim = d.claim_count " +
-		"ON CONFLICT (event_id, number) DO NOTHING), " +
-		"pruned AS (DELETE FROM outbox_attempts AS a USING done AS d " +
-		"WHERE d.claim_count > ? AND a.event_id = d.id AND a.number <= d.claim_count - ?) " +
-		"SELECT id, claim_count FROM done"
 	applied := make([]lease, 0, n)
-	err := tx.NewRaw(formatBatch(tx.Dialect(), query, id, status, attempt, next, lastErr, code, metadata, completed, worker, fence,
-		outcome, started, finished, now, id, gateway.AttemptsKeptPerEvent, gateway.AttemptsKeptPerEvent)).
-		Scan(ctx, &applied)
+	args := []any{id, status, attempt, next, lastErr, code, metadata, completed, worker, fence,
+		outcome, started, finished, now, id, gateway.AttemptsKeptPerEvent, gateway.AttemptsKeptPerEvent}
+	err := db.queryPreparedIn(ctx, &tx, pgCompleteEventsQuery, args, func(r *sql.Rows) error {
+		for r.Next() {
+			var l lease
+			if err := r.Scan(&l.ID, &l.ClaimCount); err != nil {
+				return err
+			}
+			applied = append(applied, l)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("error completing outbox events: %w", err)
 	}
 	return applied, nil
 }
 
+// pgCompleteEventsQuery is completeEvents' statement, prepared. One
+// statement: the fenced update, the attempts of the completions that landed,
+// and the pruning of those events' older attempts (only where there can be
+// any). A batch may hold a stale and a fresh result of one event: the
+// attempt joins on the claim it landed under.
+var pgCompleteEventsQuery = numberedPlaceholders("WITH c AS (SELECT * FROM unnest(?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], " +
+	"?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[]) " +
+	"AS c(id, status, attempt_count, next_retry_at, last_error, last_error_code, metadata, completed_at, fence_worker, fence_claim, " +
+	"outcome, started_at, finished_at)), " +
+	"done AS (UPDATE outbox_events AS e SET status = c.status, attempt_count = c.attempt_count, next_retry_at = c.next_retry_at, " +
+	"last_error = c.last_error, last_error_code = c.last_error_code, metadata = c.metadata::jsonb, completed_at = c.completed_at, " +
+	"locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ?::timestamptz " +
+	"FROM c WHERE e.id = c.id AND e.id = ANY(ARRAY(SELECT unnest(?::text[]))) AND e.locked_by = c.fence_worker AND e.claim_count = c.fence_claim " +
+	"RETURNING e.id, e.claim_count, e.workspace_id, e.backend), " +
+	"recorded AS (INSERT INTO outbox_attempts (event_id, number, attempt, workspace_id, backend, worker_id, outcome, error_code, " +
+	"error_message, started_at, finished_at) " +
+	"SELECT d.id, d.claim_count, c.attempt_count, d.workspace_id, d.backend, c.fence_worker, c.outcome, c.last_error_code, " +
+	"c.last_error, c.started_at, c.finished_at FROM done AS d JOIN c ON c.id = d.id AND c.fence_claim = d.claim_count " +
+	"ON CONFLICT (event_id, number) DO NOTHING), " +
+	"pruned AS (DELETE FROM outbox_attempts AS a USING done AS d " +
+	"WHERE d.claim_count > ?::int AND a.event_id = d.id AND a.number <= d.claim_count - ?::int) " +
+	"SELECT id, claim_count FROM done")
+
 // aggregateJobs is driven by the job id list: each job's events and refs are counted through their indexes
 // (LATERAL), so the cost follows the batch, not the size of the tables, and
 // no plan can turn it into a scan of every event.
-func (postgresDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
+func (postgresDialect) aggregateJobs(ctx context.Context, db *DB, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
 	if len(jobIDs) == 0 {
 		return nil, nil
 	}
-	query := "UPDATE commit_jobs AS j SET " +
-		"status = " + jobStatusCase("a") + ", " +
-		"started_at = COALESCE(j.started_at, ?), " +
-		"finished_at = CASE WHEN a.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?) END, " +
-		"error_message = a.errors, created_refs_count = a.refs, updated_at = ?, version = j.version + 1 " +
-		"FROM (SELECT k.id, ev.open_events, ev.ok_events, ev.dead_events, ev.incomplete_events, ev.errors, rc.refs " +
-		"FROM unnest(?::text[]) AS k(id) " +
-		"CROSS JOIN LATERAL (SELECT count(*) AS events, " +
-		"count(*) FILTER (WHERE o.status IN (?, ?)) AS open_events, " +
-		"count(*) FILTER (WHERE o.status = ?) AS ok_events, " +
-		"count(*) FILTER (WHERE o.status = ?) AS dead_events, " +
-		"count(*) FILTER (WHERE o.status = ? AND o.last_error_code = ?) AS incomplete_events, " +
-		"string_agg(o.backend || ': ' || o.last_error, '; ' ORDER BY o.backend) FILTER (WHERE o.status = ?) AS errors " +
-		"FROM outbox_events AS o WHERE o.job_id = k.id) AS ev " +
-		"CROSS JOIN LATERAL (SELECT count(*) AS refs FROM memory_refs AS r WHERE r.gateway_id = k.id AND r.job_id = k.id) AS rc " +
-		"WHERE ev.events > 0) AS a " +
-		"WHERE j.id = a.id RETURNING j.*"
 	rows := make([]jobRow, 0, len(jobIDs))
 	args := append(append([]any{}, jobStatusArgs...), now, now, now, textArray(jobIDs),
 		gateway.OutboxPending, gateway.OutboxProcessing, gateway.OutboxSuccess, gateway.OutboxDeadLetter,
 		gateway.OutboxDeadLetter, gateway.ErrorCodeErasureIncomplete, gateway.OutboxDeadLetter)
-	err := tx.NewRaw(formatBatch(tx.Dialect(), query, args...)).Scan(ctx, &rows)
+	err := db.queryPreparedIn(ctx, &tx, db.aggregateJobsQuery(), args, func(r *sql.Rows) error {
+		return db.ScanRows(ctx, r, &rows)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("error aggregating jobs: %w", err)
 	}
 	return toDomain[gateway.CommitJob](rows), nil
 }
+
+// aggregateJobsQuery is pgAggregateJobsQuery with the job columns it
+// returns, numbered for preparing.
+func (db *DB) aggregateJobsQuery() string {
+	return db.prepared.text("aggregateJobs", func() string {
+		return numberedPlaceholders(pgAggregateJobsQuery + columnsOf[jobRow](db, "j"))
+	})
+}
+
+// pgAggregateJobsQuery is aggregateJobs' statement, prepared, but for the
+// columns it returns (columnsOf the jobs).
+var pgAggregateJobsQuery = "UPDATE commit_jobs AS j SET " +
+	"status = " + jobStatusCase("a") + ", " +
+	"started_at = COALESCE(j.started_at, ?::timestamptz), " +
+	"finished_at = CASE WHEN a.open_events > 0 THEN NULL ELSE COALESCE(j.finished_at, ?::timestamptz) END, " +
+	"error_message = a.errors, created_refs_count = a.refs, updated_at = ?::timestamptz, version = j.version + 1 " +
+	"FROM (SELECT k.id, ev.open_events, ev.ok_events, ev.dead_events, ev.incomplete_events, ev.errors, rc.refs " +
+	"FROM unnest(?::text[]) AS k(id) " +
+	"CROSS JOIN LATERAL (SELECT count(*) AS events, " +
+	"count(*) FILTER (WHERE o.status IN (?::text, ?::text)) AS open_events, " +
+	"count(*) FILTER (WHERE o.status = ?::text) AS ok_events, " +
+	"count(*) FILTER (WHERE o.status = ?::text) AS dead_events, " +
+	"count(*) FILTER (WHERE o.status = ?::text AND o.last_error_code = ?::text) AS incomplete_events, " +
+	"string_agg(o.backend || ': ' || o.last_error, '; ' ORDER BY o.backend) FILTER (WHERE o.status = ?::text) AS errors " +
+	"FROM outbox_events AS o WHERE o.job_id = k.id) AS ev " +
+	"CROSS JOIN LATERAL (SELECT count(*) AS refs FROM memory_refs AS r WHERE r.gateway_id = k.id AND r.job_id = k.id) AS rc " +
+	"WHERE ev.events > 0) AS a " +
+	"WHERE j.id = a.id RETURNING "

@@ -84,7 +84,7 @@ func (sqliteDialect) saveIngestsAtOnce(context.Context, *DB, []gateway.MemoryRef
 	return false, nil
 }
 
-func (sqliteDialect) completeEvents(ctx context.Context, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error) {
+func (sqliteDialect) completeEvents(ctx context.Context, _ *DB, tx bun.Tx, rows []completionRow, ids []string, now time.Time) ([]lease, error) {
 	applied := make([]lease, 0, len(rows))
 	err := tx.NewUpdate().
 		With("_data", tx.NewValues(&rows)).
@@ -158,7 +158,7 @@ func recordAttempts(ctx context.Context, tx bun.Tx, rows []completionRow, applie
 	return nil
 }
 
-func (sqliteDialect) aggregateJobs(ctx context.Context, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
+func (sqliteDialect) aggregateJobs(ctx context.Context, _ *DB, tx bun.Tx, jobIDs []string, now time.Time) ([]gateway.CommitJob, error) {
 	if len(jobIDs) == 0 {
 		return nil, nil
 	}

@@ -87,7 +87,7 @@ func ingestBasesQuery(db *DB) string {
 		// against 0.9); OFFSET 0 keeps the subquery from being pulled up
 		// into one.
 		Join("LEFT JOIN LATERAL (SELECT * FROM memory_refs AS r WHERE r.gateway_id = k.gateway_id OFFSET 0) AS r ON true")
-	return q.ColumnExpr(refColumns(db)).ColumnExpr("EXISTS (?) AS erasing", erasing).ColumnExpr("k.n AS basis_turn").
+	return q.ColumnExpr(columnsOf[refRow](db, "r")).ColumnExpr("EXISTS (?) AS erasing", erasing).ColumnExpr("k.n AS basis_turn").
 		OrderExpr("k.n, r.id").
 		String()
 }

@@ -161,7 +161,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
 		}
-		applied, err := s.db.sql.completeEvents(ctx, tx, rows, ids, now)
+		applied, err := s.db.sql.completeEvents(ctx, s.db, tx, rows, ids, now)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 				return err
 			}
 		}
-		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
+		jobs, err := s.db.sql.aggregateJobs(ctx, s.db, tx, jobIDs, now)
 		if err != nil {
 			return err
 		}
@@ -327,7 +327,7 @@ func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit in
 		if err != nil {
 			return err
 		}
-		jobs, err := s.db.sql.aggregateJobs(ctx, tx, jobIDs, now)
+		jobs, err := s.db.sql.aggregateJobs(ctx, s.db, tx, jobIDs, now)
 		if err != nil {
 			return err
 		}
@@ -427,7 +427,7 @@ func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, 
 		if err := reacceptFeedbackOf(ctx, tx, redrivenIDs, now); err != nil {
 			return err
 		}
-		if jobs, err = s.db.sql.aggregateJobs(ctx, tx, jobIDs, now); err != nil {
+		if jobs, err = s.db.sql.aggregateJobs(ctx, s.db, tx, jobIDs, now); err != nil {
 			return err
 		}
 		if err := s.db.sql.notifyOutbox(ctx, tx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
@@ -24,7 +25,7 @@ type capturedStatements struct {
 }
 
 // capturedStatement is a statement's text, with its arguments when it ran
-// prepared ($1… placeholders).
+// prepared ($1… placeholders; nil otherwise).
 type capturedStatement struct {
 	text string
 	args []any
@@ -37,7 +38,13 @@ func (c *capturedStatements) BeforeQuery(ctx context.Context, _ *bun.QueryEvent)
 func (c *capturedStatements) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.statements = append(c.statements, capturedStatement{text: e.Query, args: e.QueryArgs})
+	s := capturedStatement{text: e.Query}
+	if strings.Contains(e.Query, "$1") {
+		// Only the statements run prepared have numbered placeholders;
+		// bun's own are formatted with their arguments.
+		s.args = e.QueryArgs
+	}
+	c.statements = append(c.statements, s)
 }
 
 func (c *capturedStatements) take() []capturedStatement {
@@ -125,6 +132,66 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 	// The ingest's read, its batch's prefetch and its write run prepared:
 	// their generic plans were checked too.
 	require.Equal(t, 3, prepared)
+}
+
+// A worker's completion runs prepared on PostgreSQL (the fenced update with
+// the attempts, and the jobs' aggregation): on tables of tens of thousands
+// of finished jobs and events never analyzed, neither its custom plans nor
+// the generic one PostgreSQL may keep after five runs reads a whole table.
+func TestCompletionStatementsProbeByIndex(t *testing.T) {
+	t.Parallel()
+	pt.PostgresURL(t)
+	ctx := context.Background()
+	db := pt.Open(t, pt.Postgres)
+	_, err := db.ExecContext(ctx, "INSERT INTO commit_jobs (id, workspace_id, user_id, agent_id, session_id, namespace, status, "+
+		"created_at, updated_at) SELECT 'gwc_bulk' || n, 'ws', 'user', 'agent', 'session' || n, 'team', 'success', now(), now() "+
+		"FROM generate_series(1, 20000) AS n")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "INSERT INTO outbox_events (id, job_id, gateway_id, workspace_id, user_id, agent_id, session_id, "+
+		"namespace, backend, operation, status, max_attempts, next_retry_at, claim_count, created_at, updated_at) "+
+		"SELECT 'gwo_bulk' || n, 'gwc_bulk' || n, 'gw' || n, 'ws', 'user', 'agent', 'session' || n, 'team', 'local', "+
+		"'commit_session', 'success', 5, now(), 1, now(), now() FROM generate_series(1, 20000) AS n")
+	require.NoError(t, err)
+
+	store := persistence.NewStore(db)
+	job := pt.Job()
+	event := pt.Event(job, backendtype.BackendLocal)
+	_, _, err = store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{event}, pt.Audit(job.ID))
+	require.NoError(t, err)
+	now := pt.BaseTime.Add(time.Hour)
+	batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+		WorkerID: "worker-1", Backend: event.Backend, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
+	})
+	require.NoError(t, err)
+	require.Len(t, batch.Events, 1)
+	claimed := batch.Events[0]
+
+	captured := &capturedStatements{}
+	db.AddQueryHook(captured)
+	res, err := store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{{
+		EventID: claimed.ID, JobID: claimed.JobID, Backend: claimed.Backend, Operation: claimed.Operation,
+		FenceWorker: "worker-1", FenceClaim: claimed.ClaimCount, Status: gateway.OutboxSuccess,
+		AttemptCount: claimed.AttemptCount, NextRetryAt: now, Metadata: gateway.Metadata{}, CompletedAt: &now,
+		StartedAt: now, FinishedAt: now,
+	}}, now)
+	require.NoError(t, err)
+	require.Equal(t, []string{claimed.ID}, res.Applied)
+	require.Len(t, res.Jobs, 1)
+	require.Equal(t, gateway.JobSuccess, res.Jobs[0].Status)
+
+	prepared := 0
+	for _, s := range captured.take() {
+		if s.args == nil {
+			continue
+		}
+		prepared++
+		for _, plan := range plans(t, ctx, db, s) {
+			for _, table := range []string{"outbox_events", "commit_jobs", "memory_refs", "outbox_attempts"} {
+				require.NotContains(t, plan, "Seq Scan on "+table, "statement:\n%.300s\nplan:\n%s", s.text, plan)
+			}
+		}
+	}
+	require.Equal(t, 2, prepared, "the completion's update and the jobs' aggregation")
 }
 
 // The outbox depth is read by every /metrics scrape of every process: it

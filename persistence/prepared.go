@@ -35,6 +35,23 @@ import (
 type preparedStatements struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+	// texts are statement texts built once per DB, by name.
+	texts map[string]string
+}
+
+// text returns the statement named name, built by build the first time.
+func (p *preparedStatements) text(name string, build func() string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.texts[name]; ok {
+		return t
+	}
+	if p.texts == nil {
+		p.texts = map[string]string{}
+	}
+	t := build()
+	p.texts[name] = t
+	return t
 }
 
 // statement returns query prepared, preparing it the first time.
@@ -101,12 +118,18 @@ func (db *DB) AddQueryHook(hook bun.QueryHook) {
 // hands its rows to scan. The query hooks see it as bun's own statements:
 // QueryTemplate and Query are the text, QueryArgs the arguments.
 func (db *DB) queryPrepared(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	return db.queryPreparedIn(ctx, nil, query, args, scan)
+}
+
+// queryPreparedIn is queryPrepared inside tx (nil: on any connection). A
+// statement prepared on tx's connection already is reused there.
+func (db *DB) queryPreparedIn(ctx context.Context, tx *bun.Tx, query string, args []any, scan func(*sql.Rows) error) error {
 	hooks := db.hooks.load()
 	event := &bun.QueryEvent{DB: db.DB, QueryTemplate: query, Query: query, QueryArgs: args, StartTime: time.Now()}
 	for _, h := range hooks {
 		ctx = h.BeforeQuery(ctx, event)
 	}
-	err := db.runPrepared(ctx, query, args, scan)
+	err := db.runPrepared(ctx, tx, query, args, scan)
 	event.Err = err
 	for i := len(hooks) - 1; i >= 0; i-- {
 		hooks[i].AfterQuery(ctx, event)
@@ -114,10 +137,14 @@ func (db *DB) queryPrepared(ctx context.Context, query string, args []any, scan 
 	return err
 }
 
-func (db *DB) runPrepared(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+func (db *DB) runPrepared(ctx context.Context, tx *bun.Tx, query string, args []any, scan func(*sql.Rows) error) error {
 	stmt, err := db.prepared.statement(ctx, db.DB.DB, query)
 	if err != nil {
 		return fmt.Errorf("error preparing a statement: %w", err)
+	}
+	if tx != nil {
+		stmt = tx.Tx.StmtContext(ctx, stmt)
+		defer func() { _ = stmt.Close() }()
 	}
 	params := make([]any, len(args))
 	for i, a := range args {
@@ -158,13 +185,13 @@ func numberedPlaceholders(query string) string {
 	}
 }
 
-// refColumns lists memory_refs' columns, as r.<column>: what a prepared
-// statement returning refs names rather than r.*.
-func refColumns(db *DB) string {
-	fields := db.Table(reflect.TypeFor[refRow]()).Fields
+// columnsOf lists the columns of row type T's table as alias.<column>: what
+// a prepared statement names rather than alias.*.
+func columnsOf[T any](db *DB, alias string) string {
+	fields := db.Table(reflect.TypeFor[T]()).Fields
 	names := make([]string, len(fields))
 	for i, f := range fields {
-		names[i] = "r." + string(f.SQLName)
+		names[i] = alias + "." + string(f.SQLName)
 	}
 	return strings.Join(names, ", ")
 }
@@ -174,6 +201,6 @@ func refColumns(db *DB) string {
 // the parameter, not of the parameter: probed by index even on a table not
 // yet analyzed; see inList.)
 func refsByGatewayIDsQuery(db *DB) string {
-	return "SELECT " + refColumns(db) + " FROM memory_refs AS r " +
+	return "SELECT " + columnsOf[refRow](db, "r") + " FROM memory_refs AS r " +
 		"WHERE r.gateway_id = ANY(ARRAY(SELECT unnest($1::text[]))) ORDER BY r.id"
 }
