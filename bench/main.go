@@ -96,13 +96,16 @@ const (
 	defaultSubscriptionSessions = 10
 	defaultSubscriptionRounds   = 20
 	defaultRetrievalQueries     = 200
-	defaultOpenVikingLatency    = 20 * time.Millisecond
-	defaultEverMemOSLatency     = 50 * time.Millisecond
-	defaultDashboardRuns        = 200
-	defaultDashboardSizes       = "10,50"
-	defaultScaleoutEvents       = 20_000
-	defaultScaleoutProcesses    = "1,2,3"
-	defaultScaleoutSubscribers  = 300
+	// defaultRecallQueries: a recall takes 0.1–1.5 ms, so 200 calls were
+	// 20–300 ms of samples, and one pause of the machine moved a p50.
+	defaultRecallQueries       = 1000
+	defaultOpenVikingLatency   = 20 * time.Millisecond
+	defaultEverMemOSLatency    = 50 * time.Millisecond
+	defaultDashboardRuns       = 200
+	defaultDashboardSizes      = "10,50"
+	defaultScaleoutEvents      = 20_000
+	defaultScaleoutProcesses   = "1,2,3"
+	defaultScaleoutSubscribers = 300
 )
 
 // config is the parsed command line.
@@ -122,6 +125,7 @@ type config struct {
 	subscriptionSessions int
 	subscriptionRounds   int
 	retrievalQueries     int
+	recallQueries        int
 	openVikingLatency    time.Duration
 	everMemOSLatency     time.Duration
 	dashboardRuns        int
@@ -247,6 +251,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.IntVar(&cfg.subscriptionSessions, "subscription-sessions", defaultSubscriptionSessions, "sessions the subscribers are spread across")
 	fs.IntVar(&cfg.subscriptionRounds, "subscription-rounds", defaultSubscriptionRounds, "measured commit rounds per subscription setup")
 	fs.IntVar(&cfg.retrievalQueries, "retrieval-queries", defaultRetrievalQueries, "retrieveContext calls in the retrieval scenario")
+	fs.IntVar(&cfg.recallQueries, "recall-queries", defaultRecallQueries, "timed local recalls of each query at each history size in the recall-growth scenario")
 	fs.DurationVar(&cfg.openVikingLatency, "openviking-latency", defaultOpenVikingLatency, "fixed latency of the fake OpenViking")
 	fs.DurationVar(&cfg.everMemOSLatency, "evermemos-latency", defaultEverMemOSLatency, "fixed latency of the fake EverMemOS")
 	fs.IntVar(&cfg.dashboardRuns, "dashboard-runs", defaultDashboardRuns, "dashboard queries timed")
@@ -283,7 +288,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	for name, v := range map[string]int{
 		"drain-events": cfg.drainEvents, "drain-concurrency": cfg.drainConcurrency, "commit-sessions": cfg.commitSessions,
 		"subscribers": cfg.subscribers, "subscription-sessions": cfg.subscriptionSessions,
-		"subscription-rounds": cfg.subscriptionRounds, "retrieval-queries": cfg.retrievalQueries, "dashboard-runs": cfg.dashboardRuns,
+		"subscription-rounds": cfg.subscriptionRounds, "retrieval-queries": cfg.retrievalQueries, "recall-queries": cfg.recallQueries, "dashboard-runs": cfg.dashboardRuns,
 		"scaleout-events": cfg.scaleoutEvents, "scaleout-subscribers": cfg.scaleoutSubscribers, "scaleout-worker-concurrency": cfg.scaleoutConcurrency,
 	} {
 		if v <= 0 {

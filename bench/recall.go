@@ -79,7 +79,7 @@ func runRecallGrowth(ctx context.Context, e *env) (*ScenarioResult, error) {
 	}
 	res.Notes = []string{
 		fmt.Sprintf("Straight through the local backend (backends/local Retrieve, limit %d, in the bench process), not over GraphQL: the figures are the search alone. Each store holds %d other users of %s turns (backends/local/localtest: everyday chores plus %d stated favourites each), filled many turns per statement; the grown user's history is filled to each size in turn, and %d warm-up calls precede the %d timed calls of each query.",
-			recallLimit, recallOthers, thousands(recallOtherTurns), localtest.Favourites, recallWarmup, e.cfg.retrievalQueries),
+			recallLimit, recallOthers, thousands(recallOtherTurns), localtest.Favourites, recallWarmup, e.cfg.recallQueries),
 		fmt.Sprintf("Queries: favourites %q (its words are in the user's %d favourites alone, so as many turns match at every size); common word %q (about one turn in 18 holds it, so its matches grow with the history: an exact ranking scores every one of them).",
 			localtest.Query, localtest.Favourites, localtest.CommonQuery),
 		"SQLite: the embedded file store the server uses by default, never analyzed (the server does not run ANALYZE); its full-text index merged after each fill (local.Backend.MergeIndex), as the server's index merger does every minute. PostgreSQL: VACUUM ANALYZE local_memories after each fill, as autovacuum would.",
@@ -142,11 +142,11 @@ func (e *env) recallGrowth(ctx context.Context, s recallStore) (map[string][]Lat
 	return out, nil
 }
 
-// timeRecall times e.cfg.retrievalQueries retrievals of query.
+// timeRecall times e.cfg.recallQueries retrievals of query.
 func (e *env) timeRecall(ctx context.Context, backend *local.Backend, query string) (Latency, error) {
 	q := backendtype.RetrievalQuery{WorkspaceID: localtest.Workspace, UserID: recallUser, Namespace: localtest.Namespace, Query: query, Limit: recallLimit}
-	sample := make([]time.Duration, 0, e.cfg.retrievalQueries)
-	for i := range recallWarmup + e.cfg.retrievalQueries {
+	sample := make([]time.Duration, 0, e.cfg.recallQueries)
+	for i := range recallWarmup + e.cfg.recallQueries {
 		started := time.Now()
 		items, err := backend.Retrieve(ctx, q)
 		elapsed := time.Since(started)
