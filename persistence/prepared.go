@@ -15,13 +15,14 @@ import (
 )
 
 // Server-side prepared statements (PostgreSQL) for the statements every
-// ingest runs. pgdriver sends a query with its arguments written into the
-// text (the simple protocol), so PostgreSQL parses and plans it each time;
-// for the ingest's statements — common table expressions over arrays —
-// that was most of their cost: one client ran the three statements of a
-// turn in 2.15 ms that way and in 1.12 ms prepared (BENCHMARKS.md). Prepared,
-// each is parsed once per connection, and PostgreSQL keeps its plan (a
-// generic one after five runs, when it costs no more than the custom ones).
+// ingest runs, and the worker's completions. pgdriver sends a query with its
+// arguments written into the text (the simple protocol), so PostgreSQL parses
+// and plans it each time; for these statements — common table expressions
+// over arrays — that was most of their cost: one client ran the three
+// statements of a turn in 2.15 ms that way and in 1.12 ms prepared
+// (BENCHMARKS.md). Prepared, each is parsed once per connection, and
+// PostgreSQL keeps its plan (a generic one after five runs, when it costs no
+// more than the custom ones).
 //
 // A prepared statement's result columns are fixed when it is prepared:
 // PostgreSQL answers "cached plan must not change result type" if a
