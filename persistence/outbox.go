@@ -157,6 +157,9 @@ func (s *Store) CompleteOutboxEvents(ctx context.Context, completions []gateway.
 		}
 	}
 	jobIDs := sortedKeys(jobSet)
+	if err := s.db.prepareOutboxStatements(ctx); err != nil {
+		return gateway.CompletionResult{}, err
+	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.db.sql.lockJobs(ctx, tx, jobIDs); err != nil {
 			return err
@@ -252,6 +255,9 @@ type lease struct {
 // attempt was counted when the event was claimed.
 func (s *Store) RescueExpiredLeases(ctx context.Context, now time.Time, limit int) (gateway.RescueResult, error) {
 	var res gateway.RescueResult
+	if err := s.db.prepareOutboxStatements(ctx); err != nil {
+		return gateway.RescueResult{}, err
+	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var expired []eventRow
 		err := tx.NewSelect().Model(&expired).Column("e.id", "e.job_id").
@@ -380,6 +386,9 @@ func (s *Store) ReleaseOutboxEvents(ctx context.Context, workerID string, ids []
 func (s *Store) RedriveOutboxEvents(ctx context.Context, f gateway.EventFilter, ids []string, now time.Time) ([]gateway.OutboxEvent, []gateway.CommitJob, error) {
 	var redriven []gateway.OutboxEvent
 	var jobs []gateway.CommitJob
+	if err := s.db.prepareOutboxStatements(ctx); err != nil {
+		return nil, nil, err
+	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var candidates []eventRow
 		q := tx.NewSelect().Model(&candidates).Column("e.id", "e.job_id").Where("e.status = ?", gateway.OutboxDeadLetter)

@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 )
 
 // Server-side prepared statements (PostgreSQL) for the statements every
@@ -38,6 +40,35 @@ type preparedStatements struct {
 	stmts map[string]*sql.Stmt
 	// texts are statement texts built once per DB, by name.
 	texts map[string]string
+}
+
+// cached is query's statement if it is prepared, or nil.
+func (p *preparedStatements) cached(query string) *sql.Stmt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stmts[query]
+}
+
+// forget closes stmt, query's statement, on every connection and drops it,
+// so that its next use prepares it again (unless another call already
+// replaced it).
+func (p *preparedStatements) forget(query string, stmt *sql.Stmt) {
+	if stmt == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.stmts[query] == stmt {
+		delete(p.stmts, query)
+	}
+	p.mu.Unlock()
+	_ = stmt.Close()
+}
+
+// forgotten reports whether stmt is no longer query's statement.
+func (p *preparedStatements) forgotten(query string, stmt *sql.Stmt) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stmts[query] != stmt
 }
 
 // text returns the statement named name, built by build the first time.
@@ -139,14 +170,6 @@ func (db *DB) queryPreparedIn(ctx context.Context, tx *bun.Tx, query string, arg
 }
 
 func (db *DB) runPrepared(ctx context.Context, tx *bun.Tx, query string, args []any, scan func(*sql.Rows) error) error {
-	stmt, err := db.prepared.statement(ctx, db.DB.DB, query)
-	if err != nil {
-		return fmt.Errorf("error preparing a statement: %w", err)
-	}
-	if tx != nil {
-		stmt = tx.Tx.StmtContext(ctx, stmt)
-		defer func() { _ = stmt.Close() }()
-	}
 	params := make([]any, len(args))
 	for i, a := range args {
 		if p, ok := a.(arrayParam); ok {
@@ -155,6 +178,74 @@ func (db *DB) runPrepared(ctx context.Context, tx *bun.Tx, query string, args []
 			params[i] = a
 		}
 	}
+	if tx != nil {
+		err := runInTx(ctx, tx, db.prepared.cached(query), query, params, scan)
+		if stalePrepared(err) {
+			// The server dropped the statement from this connection
+			// (DEALLOCATE ALL, DISCARD ALL: a pooler's reset). The
+			// transaction is lost; the next one prepares it anew.
+			db.prepared.forget(query, db.prepared.cached(query))
+		}
+		return err
+	}
+	for retried := false; ; retried = true {
+		stmt, err := db.prepared.statement(ctx, db.DB.DB, query)
+		if err != nil {
+			return fmt.Errorf("error preparing a statement: %w", err)
+		}
+		scanned := false
+		err = runStatement(ctx, stmt, params, func(rows *sql.Rows) error {
+			scanned = true
+			return scan(rows)
+		})
+		if err == nil || scanned {
+			// Rows handed to scan are never read twice.
+			return err
+		}
+		switch {
+		case stalePrepared(err):
+			db.prepared.forget(query, stmt)
+		case !db.prepared.forgotten(query, stmt):
+			return err
+		}
+		// The statement runs again, prepared afresh (also when another
+		// call forgot it while this one used it).
+		if retried {
+			return err
+		}
+	}
+}
+
+// runInTx runs query in tx: as stmt where it is prepared already (reused if
+// tx's connection has it), otherwise prepared on tx's connection for this
+// transaction alone. Preparing it on the pool instead would wait for a
+// second connection while holding tx's: with every connection held by such
+// transactions, forever. warmPrepared prepares the statements transactions
+// use before they begin.
+func runInTx(ctx context.Context, tx *bun.Tx, stmt *sql.Stmt, query string, params []any, scan func(*sql.Rows) error) error {
+	var err error
+	if stmt != nil {
+		stmt = tx.Tx.StmtContext(ctx, stmt)
+	} else if stmt, err = tx.Tx.PrepareContext(ctx, query); err != nil {
+		return fmt.Errorf("error preparing a statement: %w", err)
+	}
+	defer func() { _ = stmt.Close() }()
+	return runStatement(ctx, stmt, params, scan)
+}
+
+// warmPrepared prepares queries that are not prepared yet, before a
+// transaction that runs them begins (see runInTx).
+func (db *DB) warmPrepared(ctx context.Context, queries ...string) error {
+	for _, q := range queries {
+		if _, err := db.prepared.statement(ctx, db.DB.DB, q); err != nil {
+			return fmt.Errorf("error preparing a statement: %w", err)
+		}
+	}
+	return nil
+}
+
+// runStatement runs stmt and hands its rows to scan.
+func runStatement(ctx context.Context, stmt *sql.Stmt, params []any, scan func(*sql.Rows) error) error {
 	rows, err := stmt.QueryContext(ctx, params...)
 	if err != nil {
 		return err
@@ -164,6 +255,13 @@ func (db *DB) runPrepared(ctx context.Context, tx *bun.Tx, query string, args []
 		return err
 	}
 	return rows.Err()
+}
+
+// stalePrepared reports whether err says the server holds no prepared
+// statement of that name on the connection (SQLSTATE 26000).
+func stalePrepared(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "26000"
 }
 
 // numberedPlaceholders turns a statement's ? placeholders into $1, $2, …,
@@ -204,4 +302,14 @@ func columnsOf[T any](db *DB, alias string) string {
 func refsByGatewayIDsQuery(db *DB) string {
 	return "SELECT " + columnsOf[refRow](db, "r") + " FROM memory_refs AS r " +
 		"WHERE r.gateway_id = ANY(ARRAY(SELECT unnest($1::text[]))) ORDER BY r.id"
+}
+
+// prepareOutboxStatements prepares what the outbox's transactions run
+// prepared (PostgreSQL: the completion's update, the jobs' aggregation)
+// before one begins; a no-op once they are.
+func (db *DB) prepareOutboxStatements(ctx context.Context) error {
+	if !db.sql.prepares() {
+		return nil
+	}
+	return db.warmPrepared(ctx, pgCompleteEventsQuery, db.aggregateJobsQuery())
 }

@@ -138,3 +138,57 @@ func TestPreparedStatementsBindArrays(t *testing.T) {
 	require.Len(t, events, ran+1)
 	require.Error(t, events[ran].Err, "the hooks see the failure")
 }
+
+// A server that drops a connection's prepared statements (DEALLOCATE ALL,
+// DISCARD ALL: what a pooler's reset query runs) costs nothing outside a
+// transaction: the statement is prepared again and runs. Inside one, the
+// transaction fails and the next one prepares it anew.
+func TestPreparedStatementsOutliveADeallocate(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("TEST_DATABASE_URL")
+	if url == "" {
+		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+	}
+	ctx := context.Background()
+	db, err := Open(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	// One connection: the DEALLOCATE below reaches the connection the
+	// statement was prepared on.
+	db.DB.DB.SetMaxOpenConns(1)
+
+	const query = "SELECT $1::int + 1"
+	next := func(ctx context.Context, tx *bun.Tx, n int) (int, error) {
+		var got int
+		err := db.queryPreparedIn(ctx, tx, query, []any{n}, func(rows *sql.Rows) error {
+			if !rows.Next() {
+				return sql.ErrNoRows
+			}
+			return rows.Scan(&got)
+		})
+		return got, err
+	}
+	got, err := next(ctx, nil, 1)
+	require.NoError(t, err)
+	require.Equal(t, 2, got)
+
+	_, err = db.ExecContext(ctx, "DEALLOCATE ALL")
+	require.NoError(t, err)
+	got, err = next(ctx, nil, 2)
+	require.NoError(t, err, "prepared again")
+	require.Equal(t, 3, got)
+
+	_, err = db.ExecContext(ctx, "DISCARD ALL")
+	require.NoError(t, err)
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := next(ctx, &tx, 3)
+		return err
+	})
+	require.True(t, stalePrepared(err), "inside a transaction the statement cannot run again: %v", err)
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		got, err = next(ctx, &tx, 4)
+		return err
+	})
+	require.NoError(t, err, "the next transaction prepares it anew")
+	require.Equal(t, 5, got)
+}
