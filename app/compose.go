@@ -430,6 +430,7 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*persis
 	if err != nil {
 		return nil, err
 	}
+	db.UsePreparedStatements(cfg.PreparedStatements)
 	logger.InfoContext(ctx, "memory-gateway: database opened", slog.String("url", db.URL))
 	if err := db.Migrate(ctx, logger); err != nil {
 		_ = db.Close()

@@ -39,26 +39,29 @@ var errHelp = flag.ErrHelp
 // config is the whole runtime configuration. Every field comes from an
 // environment variable and may be overridden by a flag.
 type config struct {
-	ListenAddr        string
-	DatabaseURL       string
-	LogLevel          string
-	LogFormat         string
-	DevMode           string // "" (auto: on without keys), "true" or "false"
-	APIKeysFile       string
-	APIKeys           string
-	KeysReload        time.Duration
-	RedactionFile     string
-	CORSOrigins       string
-	IngestRate        float64
-	IngestBurst       int
-	RetrieveRate      float64
-	RetrieveBurst     int
-	HealthRate        float64
-	HealthBurst       int
-	MaxDepth          int
-	MaxAliases        int
-	MaxSubsConnection int
-	MaxSubsPrincipal  int
+	ListenAddr  string
+	DatabaseURL string
+	// PreparedStatements: on PostgreSQL the ingest's and the worker's hot
+	// statements run prepared (DATABASE_PREPARED_STATEMENTS).
+	PreparedStatements bool
+	LogLevel           string
+	LogFormat          string
+	DevMode            string // "" (auto: on without keys), "true" or "false"
+	APIKeysFile        string
+	APIKeys            string
+	KeysReload         time.Duration
+	RedactionFile      string
+	CORSOrigins        string
+	IngestRate         float64
+	IngestBurst        int
+	RetrieveRate       float64
+	RetrieveBurst      int
+	HealthRate         float64
+	HealthBurst        int
+	MaxDepth           int
+	MaxAliases         int
+	MaxSubsConnection  int
+	MaxSubsPrincipal   int
 	// LimitsScope is where rate limits and the per-principal subscription
 	// cap are counted: process, deployment, or auto (deployment on
 	// PostgreSQL, process on SQLite).
@@ -239,6 +242,7 @@ func settings(cfg *config) []setting {
 	return []setting{
 		{"listen", "LISTEN_ADDR", "address to listen on", ListenAddrDefault, str(&cfg.ListenAddr)},
 		{"database-url", "DATABASE_URL", "postgres://… for PostgreSQL; file:… or empty for SQLite under ./data", "", str(&cfg.DatabaseURL)},
+		{"database-prepared-statements", "DATABASE_PREPARED_STATEMENTS", "on PostgreSQL, run the ingest's and the worker's hot statements as prepared statements (false: as text, for a connection pooler that cannot keep them, such as PgBouncer before 1.21 in transaction mode)", "true", boolean(&cfg.PreparedStatements)},
 		{"log-level", "LOG_LEVEL", "debug, info, warn or error", "info", str(&cfg.LogLevel)},
 		{"log-format", "LOG_FORMAT", "json or text", "json", str(&cfg.LogFormat)},
 		{"dev-mode", "DEV_MODE", "GraphiQL at / and schema introspection (default: on exactly when no API keys are configured)", "", tristate(&cfg.DevMode)},

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -51,7 +52,18 @@ type DB struct {
 	// query hooks they are reported to.
 	prepared preparedStatements
 	hooks    queryHooks
+	// unprepared: those statements are sent as text instead
+	// (UsePreparedStatements).
+	unprepared atomic.Bool
 }
+
+// UsePreparedStatements says whether the statements the store runs prepared
+// on PostgreSQL (the ingest's, the worker's completions) are prepared (the
+// default), or sent as text with their arguments written in, as every other
+// statement is: for a connection pooler that cannot keep a session's
+// prepared statements (PgBouncer before 1.21 in transaction mode). Call it
+// before the store is used.
+func (db *DB) UsePreparedStatements(use bool) { db.unprepared.Store(!use) }
 
 // Open connects to the database named by rawURL: postgres:// or postgresql://
 // selects PostgreSQL; file:, sqlite: or a plain path selects SQLite; "" is the

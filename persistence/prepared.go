@@ -14,6 +14,7 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/schema"
 )
 
 // Server-side prepared statements (PostgreSQL) for the statements every
@@ -170,6 +171,9 @@ func (db *DB) queryPreparedIn(ctx context.Context, tx *bun.Tx, query string, arg
 }
 
 func (db *DB) runPrepared(ctx context.Context, tx *bun.Tx, query string, args []any, scan func(*sql.Rows) error) error {
+	if db.unprepared.Load() {
+		return db.runAsText(ctx, tx, query, args, scan)
+	}
 	params := make([]any, len(args))
 	for i, a := range args {
 		if p, ok := a.(arrayParam); ok {
@@ -244,6 +248,46 @@ func (db *DB) warmPrepared(ctx context.Context, queries ...string) error {
 	return nil
 }
 
+// runAsText runs query with its arguments written into its text (each $n
+// replaced by the literal of args[n-1]), as bun sends its statements.
+func (db *DB) runAsText(ctx context.Context, tx *bun.Tx, query string, args []any, scan func(*sql.Rows) error) error {
+	gen := schema.NewQueryGen(db.Dialect())
+	b := make([]byte, 0, len(query)+otherArgLen*len(args))
+	for {
+		i := strings.IndexByte(query, '$')
+		if i < 0 {
+			b = append(b, query...)
+			break
+		}
+		b = append(b, query[:i]...)
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		n, err := strconv.Atoi(query[i+1 : j])
+		if err != nil || n < 1 || n > len(args) {
+			return fmt.Errorf("statement %.60q: $%s names no argument of %d", query, query[i+1:j], len(args))
+		}
+		b = gen.AppendQuery(b, "?", args[n-1])
+		query = query[j:]
+	}
+	var rows *sql.Rows
+	var err error
+	if tx != nil {
+		rows, err = tx.Tx.QueryContext(ctx, string(b))
+	} else {
+		rows, err = db.DB.DB.QueryContext(ctx, string(b))
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
 // runStatement runs stmt and hands its rows to scan.
 func runStatement(ctx context.Context, stmt *sql.Stmt, params []any, scan func(*sql.Rows) error) error {
 	rows, err := stmt.QueryContext(ctx, params...)
@@ -308,7 +352,7 @@ func refsByGatewayIDsQuery(db *DB) string {
 // prepared (PostgreSQL: the completion's update, the jobs' aggregation)
 // before one begins; a no-op once they are.
 func (db *DB) prepareOutboxStatements(ctx context.Context) error {
-	if !db.sql.prepares() {
+	if !db.sql.prepares() || db.unprepared.Load() {
 		return nil
 	}
 	return db.warmPrepared(ctx, pgCompleteEventsQuery, db.aggregateJobsQuery())

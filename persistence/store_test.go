@@ -155,6 +155,64 @@ func TestIngestStatementsSurviveAnAddedColumn(t *testing.T) {
 	require.Equal(t, want, refs)
 }
 
+// With prepared statements off (DATABASE_PREPARED_STATEMENTS=false, for a
+// pooler that cannot keep them), the ingest's and the worker's statements
+// run as text with the same results, and nothing is prepared.
+func TestStatementsRunAsTextWhenNotPrepared(t *testing.T) {
+	t.Parallel()
+	pt.PostgresURL(t)
+	ctx := context.Background()
+	db := pt.Open(t, pt.Postgres)
+	db.UsePreparedStatements(false)
+	db.DB.DB.SetMaxOpenConns(1) // one session, whose prepared statements are read below
+	store := persistence.NewStore(db)
+
+	ref := pt.Ref(func(r *gateway.MemoryRef) { r.Metadata = gateway.Metadata{"note": `it's "quoted" \ and $1`} })
+	refs, erasing, err := store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
+	require.NoError(t, err)
+	require.Empty(t, refs)
+	require.False(t, erasing)
+	require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{ref}, pt.Audit(ref.ID)))
+	refs, _, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
+	require.NoError(t, err)
+	require.Len(t, refs, 1)
+	require.Equal(t, ref.Metadata, refs[0].Metadata)
+	byID, err := store.RefsByGatewayIDs(ctx, []string{ref.GatewayID})
+	require.NoError(t, err)
+	require.Equal(t, refs, byID[ref.GatewayID])
+
+	job := pt.Job()
+	event := pt.Event(job, backendtype.BackendLocal)
+	_, _, err = store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{event}, pt.Audit(job.ID))
+	require.NoError(t, err)
+	now := pt.BaseTime.Add(time.Hour)
+	batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+		WorkerID: "worker-1", Backend: event.Backend, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
+	})
+	require.NoError(t, err)
+	require.Len(t, batch.Events, 1)
+	claimed := batch.Events[0]
+	res, err := store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{{
+		EventID: claimed.ID, JobID: claimed.JobID, Backend: claimed.Backend, Operation: claimed.Operation,
+		FenceWorker: "worker-1", FenceClaim: claimed.ClaimCount, Status: gateway.OutboxSuccess,
+		AttemptCount: claimed.AttemptCount, NextRetryAt: now, Metadata: gateway.Metadata{}, CompletedAt: &now,
+		StartedAt: now, FinishedAt: now,
+	}}, now)
+	require.NoError(t, err)
+	require.Equal(t, []string{claimed.ID}, res.Applied)
+	require.Len(t, res.Jobs, 1)
+	require.Equal(t, gateway.JobSuccess, res.Jobs[0].Status)
+
+	var prepared int
+	require.NoError(t, db.NewRaw("SELECT count(*) FROM pg_prepared_statements").Scan(ctx, &prepared))
+	require.Zero(t, prepared)
+	db.UsePreparedStatements(true)
+	_, _, err = store.IngestBasis(ctx, ref.GatewayID, ref.WorkspaceID, ref.UserID)
+	require.NoError(t, err)
+	require.NoError(t, db.NewRaw("SELECT count(*) FROM pg_prepared_statements").Scan(ctx, &prepared))
+	require.Equal(t, 1, prepared, "the count can see a prepared statement")
+}
+
 // startErasure records an erasure of userID (in ref's workspace) whose job
 // is in status.
 func startErasure(t *testing.T, store *persistence.Store, ref gateway.MemoryRef, userID string, status gateway.JobStatus) {
