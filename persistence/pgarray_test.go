@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -93,14 +92,8 @@ func TestFormatBatchIsWhatBunWrites(t *testing.T) {
 // PostgreSQL reads back what was written.
 func TestPGArrayLiteralsRoundTrip(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-	}
 	ctx := context.Background()
-	db, err := Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := openTestPostgres(t)
 
 	var texts []string
 	require.NoError(t, db.NewRaw("SELECT unnest(?::text[])", textArray(arrayTexts)).Scan(ctx, &texts))

@@ -154,30 +154,10 @@ func TestCompletionStatementsProbeByIndex(t *testing.T) {
 	require.NoError(t, err)
 
 	store := persistence.NewStore(db)
-	job := pt.Job()
-	event := pt.Event(job, backendtype.BackendLocal)
-	_, _, err = store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{event}, pt.Audit(job.ID))
-	require.NoError(t, err)
-	now := pt.BaseTime.Add(time.Hour)
-	batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-		WorkerID: "worker-1", Backend: event.Backend, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
-	})
-	require.NoError(t, err)
-	require.Len(t, batch.Events, 1)
-	claimed := batch.Events[0]
-
+	completion, now := claimOneEvent(t, store)
 	captured := &capturedStatements{}
 	db.AddQueryHook(captured)
-	res, err := store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{{
-		EventID: claimed.ID, JobID: claimed.JobID, Backend: claimed.Backend, Operation: claimed.Operation,
-		FenceWorker: "worker-1", FenceClaim: claimed.ClaimCount, Status: gateway.OutboxSuccess,
-		AttemptCount: claimed.AttemptCount, NextRetryAt: now, Metadata: gateway.Metadata{}, CompletedAt: &now,
-		StartedAt: now, FinishedAt: now,
-	}}, now)
-	require.NoError(t, err)
-	require.Equal(t, []string{claimed.ID}, res.Applied)
-	require.Len(t, res.Jobs, 1)
-	require.Equal(t, gateway.JobSuccess, res.Jobs[0].Status)
+	completeToSuccess(t, store, completion, now)
 
 	prepared := 0
 	for _, s := range captured.take() {
@@ -192,6 +172,40 @@ func TestCompletionStatementsProbeByIndex(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, prepared, "the completion's update and the jobs' aggregation")
+}
+
+// claimOneEvent records a commit job with one local event and claims it as
+// worker-1; it returns the event's successful completion, and the time.
+func claimOneEvent(t *testing.T, store *persistence.Store) (gateway.OutboxCompletion, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	job := pt.Job()
+	event := pt.Event(job, backendtype.BackendLocal)
+	_, _, err := store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{event}, pt.Audit(job.ID))
+	require.NoError(t, err)
+	now := pt.BaseTime.Add(time.Hour)
+	batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
+		WorkerID: "worker-1", Backend: event.Backend, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
+	})
+	require.NoError(t, err)
+	require.Len(t, batch.Events, 1)
+	claimed := batch.Events[0]
+	return gateway.OutboxCompletion{
+		EventID: claimed.ID, JobID: claimed.JobID, Backend: claimed.Backend, Operation: claimed.Operation,
+		FenceWorker: "worker-1", FenceClaim: claimed.ClaimCount, Status: gateway.OutboxSuccess,
+		AttemptCount: claimed.AttemptCount, NextRetryAt: now, Metadata: gateway.Metadata{}, CompletedAt: &now,
+		StartedAt: now, FinishedAt: now,
+	}, now
+}
+
+// completeToSuccess applies c and checks that it landed and finished its job.
+func completeToSuccess(t *testing.T, store *persistence.Store, c gateway.OutboxCompletion, now time.Time) {
+	t.Helper()
+	res, err := store.CompleteOutboxEvents(context.Background(), []gateway.OutboxCompletion{c}, now)
+	require.NoError(t, err)
+	require.Equal(t, []string{c.EventID}, res.Applied)
+	require.Len(t, res.Jobs, 1)
+	require.Equal(t, gateway.JobSuccess, res.Jobs[0].Status)
 }
 
 // The outbox depth is read by every /metrics scrape of every process: it

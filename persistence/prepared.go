@@ -271,34 +271,30 @@ func (db *DB) runAsText(ctx context.Context, tx *bun.Tx, query string, args []an
 		b = gen.AppendQuery(b, "?", args[n-1])
 		query = query[j:]
 	}
-	var rows *sql.Rows
-	var err error
 	if tx != nil {
-		rows, err = tx.Tx.QueryContext(ctx, string(b))
-	} else {
-		rows, err = db.DB.DB.QueryContext(ctx, string(b))
+		return scanAll(scan)(tx.Tx.QueryContext(ctx, string(b)))
 	}
-	if err != nil {
-		return err
-	}
-	defer func() { _ = rows.Close() }()
-	if err := scan(rows); err != nil {
-		return err
-	}
-	return rows.Err()
+	return scanAll(scan)(db.DB.DB.QueryContext(ctx, string(b)))
 }
 
 // runStatement runs stmt and hands its rows to scan.
 func runStatement(ctx context.Context, stmt *sql.Stmt, params []any, scan func(*sql.Rows) error) error {
-	rows, err := stmt.QueryContext(ctx, params...)
-	if err != nil {
-		return err
+	return scanAll(scan)(stmt.QueryContext(ctx, params...))
+}
+
+// scanAll hands a query's rows to scan, closes them and reports the first
+// error of the query, the scan or the rows.
+func scanAll(scan func(*sql.Rows) error) func(*sql.Rows, error) error {
+	return func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		if err := scan(rows); err != nil {
+			return err
+		}
+		return rows.Err()
 	}
-	defer func() { _ = rows.Close() }()
-	if err := scan(rows); err != nil {
-		return err
-	}
-	return rows.Err()
 }
 
 // stalePrepared reports whether err says the server holds no prepared

@@ -55,14 +55,8 @@ func (s *seenStatements) all() []bun.QueryEvent {
 // hooks as bun's own do.
 func TestPreparedStatementsBindArrays(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-	}
 	ctx := context.Background()
-	db, err := Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := openTestPostgres(t)
 	counter := &QueryCounter{}
 	seen := &seenStatements{}
 	db.AddQueryHook(counter)
@@ -107,7 +101,7 @@ func TestPreparedStatementsBindArrays(t *testing.T) {
 	require.True(t, isNull, "a nil array is NULL")
 
 	var times []time.Time
-	err = db.queryPrepared(ctx, "SELECT unnest($1::timestamptz[])", []any{timeArray(arrayTimes())}, func(rows *sql.Rows) error {
+	err := db.queryPrepared(ctx, "SELECT unnest($1::timestamptz[])", []any{timeArray(arrayTimes())}, func(rows *sql.Rows) error {
 		return db.ScanRows(ctx, rows, &times)
 	})
 	require.NoError(t, err)
@@ -145,14 +139,8 @@ func TestPreparedStatementsBindArrays(t *testing.T) {
 // transaction fails and the next one prepares it anew.
 func TestPreparedStatementsOutliveADeallocate(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-	}
 	ctx := context.Background()
-	db, err := Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := openTestPostgres(t)
 	// One connection: the DEALLOCATE below reaches the connection the
 	// statement was prepared on.
 	db.DB.DB.SetMaxOpenConns(1)
@@ -191,4 +179,17 @@ func TestPreparedStatementsOutliveADeallocate(t *testing.T) {
 	})
 	require.NoError(t, err, "the next transaction prepares it anew")
 	require.Equal(t, 5, got)
+}
+
+// openTestPostgres opens the PostgreSQL of TEST_DATABASE_URL, or skips.
+func openTestPostgres(t *testing.T) *DB {
+	t.Helper()
+	url := os.Getenv("TEST_DATABASE_URL")
+	if url == "" {
+		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+	}
+	db, err := Open(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }

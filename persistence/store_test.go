@@ -181,27 +181,8 @@ func TestStatementsRunAsTextWhenNotPrepared(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, refs, byID[ref.GatewayID])
 
-	job := pt.Job()
-	event := pt.Event(job, backendtype.BackendLocal)
-	_, _, err = store.CreateCommitJob(ctx, job, []gateway.OutboxEvent{event}, pt.Audit(job.ID))
-	require.NoError(t, err)
-	now := pt.BaseTime.Add(time.Hour)
-	batch, err := store.ClaimOutboxEvents(ctx, gateway.ClaimRequest{
-		WorkerID: "worker-1", Backend: event.Backend, Limit: 1, Now: now, LeaseUntil: now.Add(time.Minute),
-	})
-	require.NoError(t, err)
-	require.Len(t, batch.Events, 1)
-	claimed := batch.Events[0]
-	res, err := store.CompleteOutboxEvents(ctx, []gateway.OutboxCompletion{{
-		EventID: claimed.ID, JobID: claimed.JobID, Backend: claimed.Backend, Operation: claimed.Operation,
-		FenceWorker: "worker-1", FenceClaim: claimed.ClaimCount, Status: gateway.OutboxSuccess,
-		AttemptCount: claimed.AttemptCount, NextRetryAt: now, Metadata: gateway.Metadata{}, CompletedAt: &now,
-		StartedAt: now, FinishedAt: now,
-	}}, now)
-	require.NoError(t, err)
-	require.Equal(t, []string{claimed.ID}, res.Applied)
-	require.Len(t, res.Jobs, 1)
-	require.Equal(t, gateway.JobSuccess, res.Jobs[0].Status)
+	completion, now := claimOneEvent(t, store)
+	completeToSuccess(t, store, completion, now)
 
 	var prepared int
 	require.NoError(t, db.NewRaw("SELECT count(*) FROM pg_prepared_statements").Scan(ctx, &prepared))
