@@ -94,6 +94,9 @@ func runRetrieval(ctx context.Context, e *env) (*ScenarioResult, error) {
 	if err != nil {
 		return res, err
 	}
+	// The calls take about the slowest latency twice each (gateway and
+	// direct): the profile covers most of them.
+	profile := e.profileAsync(ctx, srv, "retrieval", time.Duration(e.cfg.retrievalQueries)*2*slowestLatency*9/10)
 	var gw, dir, seen []time.Duration
 	notOK := 0
 	for range e.cfg.retrievalQueries {
@@ -139,6 +142,9 @@ func runRetrieval(ctx context.Context, e *env) (*ScenarioResult, error) {
 			e.cfg.retrievalQueries, notOK, itemsByBackend(first)),
 		fmt.Sprintf("The gateway's own figure for the %s call (backends.latencyMs, whole ms): p50 %.0f ms, p99 %.0f ms; the rest of the p50 is the GraphQL request, the fan-out, the merge and what runs after it. SQL statements per retrieveContext (memory_gateway_db_queries_total, idle worker polls included): %s.",
 			slowest, summarize(seen).P50, summarize(seen).P99, statements),
+	}
+	if p := profile(); p != "" {
+		res.Notes = append(res.Notes, "Server CPU profile: "+p)
 	}
 	res.Raw = map[string]any{"gateway": g, "direct": d, "adapterSeen": summarize(seen), "slowestBackend": slowest, "fixedLatencyMs": fixed, "nonOKOutcomes": notOK}
 	return res, nil

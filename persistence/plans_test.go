@@ -84,9 +84,10 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 	ctx := context.Background()
 	db := pt.Open(t, pt.Postgres)
 	_, err := db.ExecContext(ctx, "INSERT INTO memory_refs (id, gateway_id, provenance_id, workspace_id, user_id, agent_id, session_id, "+
-		"namespace, backend, ref_type, status, created_at, updated_at) "+
+		"namespace, backend, ref_type, status, native_id, native_uri, created_at, updated_at) "+
 		"SELECT 'ref_bulk' || n, 'gw_bulk' || (n / 2), 'prov' || n, 'ws', 'user', 'agent', 'session', 'team/alpha', 'LOCAL', "+
-		"'message_memory', 'success', now(), now() FROM generate_series(1, 50000) AS n")
+		"'message_memory', 'success', 'native' || n, CASE WHEN n % 10 = 0 THEN 'uri' || n END, now(), now() "+
+		"FROM generate_series(1, 50000) AS n")
 	require.NoError(t, err)
 
 	store := persistence.NewStore(db)
@@ -108,6 +109,12 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 	require.NoError(t, err)
 	_, err = store.RefsByGatewayIDs(ctx, ids)
 	require.NoError(t, err)
+	// A retrieval's link of one backend's items, with and without uris.
+	linked, err := store.RefsByNative(ctx, "ws", "LOCAL", []string{"native7", "native8"}, []string{"uri40"})
+	require.NoError(t, err)
+	require.Len(t, linked, 3)
+	_, err = store.RefsByNative(ctx, "ws", "LOCAL", []string{"native9"}, nil)
+	require.NoError(t, err)
 	require.NoError(t, store.SaveIngestBatch(ctx, refs, audits))
 	page := gateway.PageRequest{First: 10}
 	_, err = store.ListMemoryRefsGrouped(ctx, gateway.RefsByGateway, ids[:50], gateway.RefFilter{}, page)
@@ -115,7 +122,7 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 	_, err = store.CountMemoryRefsGrouped(ctx, gateway.RefsByGateway, ids[:50], gateway.RefFilter{})
 	require.NoError(t, err)
 	statements := captured.take()
-	require.GreaterOrEqual(t, len(statements), 5)
+	require.GreaterOrEqual(t, len(statements), 7)
 
 	prepared := 0
 	for _, s := range statements {
@@ -127,11 +134,17 @@ func TestBatchedStatementsProbeRefsByIndex(t *testing.T) {
 		}
 		for _, plan := range plans(t, ctx, db, s) {
 			require.NotContains(t, plan, "Seq Scan on memory_refs", "statement:\n%.300s\nplan:\n%s", s.text, plan)
+			if strings.Contains(s.text, "native_uri = ANY") {
+				// The links probe the native ids and uris themselves, not
+				// every ref of the workspace and backend.
+				require.Regexp(t, `Index Cond: \(.*native_id = ANY`, plan)
+				require.Regexp(t, `Index Cond: \(.*native_uri = ANY`, plan)
+			}
 		}
 	}
-	// The ingest's read, its batch's prefetch and its write run prepared:
-	// their generic plans were checked too.
-	require.Equal(t, 3, prepared)
+	// The ingest's read, its batch's prefetch and its write, and the
+	// retrieval's links, run prepared: their generic plans were checked too.
+	require.Equal(t, 5, prepared)
 }
 
 // A worker's completion runs prepared on PostgreSQL (the fenced update with

@@ -344,6 +344,19 @@ func refsByGatewayIDsQuery(db *DB) string {
 		"WHERE r.gateway_id = ANY(ARRAY(SELECT unnest($1::text[]))) ORDER BY r.id"
 }
 
+// refsByNativeQuery is RefsByNative's statement, prepared: the refs of one
+// workspace and backend (its first two parameters) in the linked statuses
+// under the native ids or uris of its two arrays (either may be empty).
+func refsByNativeQuery(db *DB) string {
+	statuses := make([]string, len(linkedRefStatuses))
+	for i, st := range linkedRefStatuses {
+		statuses[i] = "'" + string(st) + "'"
+	}
+	return "SELECT " + columnsOf[refRow](db, "r") + " FROM memory_refs AS r " +
+		"WHERE r.workspace_id = $1 AND r.backend = $2 AND r.status IN (" + strings.Join(statuses, ", ") + ") " +
+		"AND (r.native_id = ANY(ARRAY(SELECT unnest($3::text[]))) OR r.native_uri = ANY(ARRAY(SELECT unnest($4::text[]))))"
+}
+
 // prepareOutboxStatements prepares what the outbox's transactions run
 // prepared (PostgreSQL: the completion's update, the jobs' aggregation)
 // before one begins; a no-op once they are.

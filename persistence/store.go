@@ -26,9 +26,10 @@ type Store struct {
 	// bases batches the reads ingests start with (PostgreSQL; nil: each
 	// reads alone).
 	bases *groupcommit.Batcher[basisKey, ingestBasis]
-	// refsByGatewayIDs is RefsByGatewayIDs' statement where it runs
-	// prepared (PostgreSQL; "": built by bun each time).
-	refsByGatewayIDs string
+	// refsByGatewayIDs and refsByNative are RefsByGatewayIDs' and
+	// RefsByNative's statements where they run prepared (PostgreSQL; "":
+	// built by bun each time).
+	refsByGatewayIDs, refsByNative string
 }
 
 var _ gateway.Store = (*Store)(nil)
@@ -46,6 +47,7 @@ func NewStore(db *DB) *Store {
 	}
 	if db.sql.prepares() {
 		s.refsByGatewayIDs = refsByGatewayIDsQuery(db)
+		s.refsByNative = refsByNativeQuery(db)
 	}
 	return s
 }
@@ -468,16 +470,33 @@ func (s *Store) SessionExists(ctx context.Context, workspaceID, sessionID string
 	return false, nil
 }
 
+// linkedRefStatuses are the statuses of the refs RefsByNative reads: the
+// live ones, and those a correction or a delete retired.
+var linkedRefStatuses = []gateway.RefStatus{gateway.RefStatusSuccess, gateway.RefStatusSuperseded, gateway.RefStatusDeleted}
+
 // RefsByNative implements gateway.ReadStore.
 func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend backendtype.Backend, nativeIDs, nativeURIs []string) ([]gateway.MemoryRef, error) {
 	if len(nativeIDs) == 0 && len(nativeURIs) == 0 {
 		return nil, nil
 	}
 	var rows []refRow
+	if s.refsByNative != "" {
+		// Prepared: a retrieval links the slowest backend's items after
+		// that backend answered, on its critical path, and a text statement
+		// is parsed and planned first (0.8 against 0.5 ms here after an
+		// idle wait like a backend's).
+		err := s.db.queryPrepared(ctx, s.refsByNative, []any{workspaceID, string(backend), textArray(nativeIDs), textArray(nativeURIs)}, func(r *sql.Rows) error {
+			return s.db.ScanRows(ctx, r, &rows)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("error selecting refs by native id: %w", err)
+		}
+		return toDomain[gateway.MemoryRef](rows), nil
+	}
 	q := s.db.NewSelect().Model(&rows).
 		Where("r.workspace_id = ?", workspaceID).
 		Where("r.backend = ?", backend).
-		Where("r.status IN (?)", bun.List([]gateway.RefStatus{gateway.RefStatusSuccess, gateway.RefStatusSuperseded, gateway.RefStatusDeleted})).
+		Where("r.status IN (?)", bun.List(linkedRefStatuses)).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			if len(nativeIDs) > 0 {
 				q = q.WhereOr("r.native_id IN (?)", bun.List(nativeIDs))

@@ -156,8 +156,8 @@ func TestIngestStatementsSurviveAnAddedColumn(t *testing.T) {
 }
 
 // With prepared statements off (DATABASE_PREPARED_STATEMENTS=false, for a
-// pooler that cannot keep them), the ingest's and the worker's statements
-// run as text with the same results, and nothing is prepared.
+// pooler that cannot keep them), the ingest's, the retrieval's and the
+// worker's statements run as text with the same results, and nothing is prepared.
 func TestStatementsRunAsTextWhenNotPrepared(t *testing.T) {
 	t.Parallel()
 	pt.PostgresURL(t)
@@ -180,6 +180,12 @@ func TestStatementsRunAsTextWhenNotPrepared(t *testing.T) {
 	byID, err := store.RefsByGatewayIDs(ctx, []string{ref.GatewayID})
 	require.NoError(t, err)
 	require.Equal(t, refs, byID[ref.GatewayID])
+	linked := pt.Ref(func(r *gateway.MemoryRef) { r.NativeID = ptr("it's") })
+	require.NoError(t, store.SaveIngest(ctx, []gateway.MemoryRef{linked}, pt.Audit(linked.ID)))
+	byNative, err := store.RefsByNative(ctx, linked.WorkspaceID, linked.Backend, []string{"it's"}, nil)
+	require.NoError(t, err)
+	require.Len(t, byNative, 1)
+	require.Equal(t, linked.ID, byNative[0].ID)
 
 	completion, now := claimOneEvent(t, store)
 	completeToSuccess(t, store, completion, now)
@@ -633,6 +639,63 @@ func TestStoreFilters(t *testing.T) {
 		exists, err = store.SessionExists(ctx, "ws", "nope", gateway.ReadScope{})
 		require.NoError(t, err)
 		require.False(t, exists)
+	})
+}
+
+// RefsByNative links a backend's items to their refs: by native id or uri,
+// in one workspace and backend, live or retired (superseded, deleted) but
+// never failed or pending. On PostgreSQL it runs prepared, its lists bound as
+// arrays, either of them possibly empty.
+func TestStoreRefsByNative(t *testing.T) {
+	t.Parallel()
+	pt.ForEach(t, func(t *testing.T, db *persistence.DB) {
+		ctx := context.Background()
+		store := persistence.NewStore(db)
+		native := func(id, uri string, modify ...func(*gateway.MemoryRef)) gateway.MemoryRef {
+			return pt.Ref(append([]func(*gateway.MemoryRef){func(r *gateway.MemoryRef) {
+				r.Backend = backendtype.BackendEverMemOS
+				if id != "" {
+					r.NativeID = ptr(id)
+				}
+				if uri != "" {
+					r.NativeURI = ptr(uri)
+				}
+			}}, modify...)...)
+		}
+		refs := []gateway.MemoryRef{
+			native("ep1", ""),
+			native("ep2", "", func(r *gateway.MemoryRef) { r.Status = gateway.RefStatusSuperseded }),
+			native("ep3", "", func(r *gateway.MemoryRef) { r.Status = gateway.RefStatusDeleted }),
+			native("ep4", "", func(r *gateway.MemoryRef) { r.Status = gateway.RefStatusFailed }),
+			native("ep5", "", func(r *gateway.MemoryRef) { r.Status = gateway.RefStatusPending }),
+			native("", "profile://u1"),
+			native("ep1", "", func(r *gateway.MemoryRef) { r.WorkspaceID = "other" }),
+			native("ep1", "", func(r *gateway.MemoryRef) { r.Backend = backendtype.BackendOpenViking }),
+			native("it's", "a,b {c}"),
+		}
+		require.NoError(t, store.SaveIngest(ctx, refs, pt.Audit("x")))
+		tests := []struct {
+			name      string
+			ids, uris []string
+			want      []string
+		}{
+			{"ids", []string{"ep1", "ep2", "ep3", "ep4", "ep5", "missing"}, nil, []string{refs[0].ID, refs[1].ID, refs[2].ID}},
+			{"uris", nil, []string{"profile://u1"}, []string{refs[5].ID}},
+			{"both", []string{"ep1"}, []string{"profile://u1", "none"}, []string{refs[0].ID, refs[5].ID}},
+			{"quotes, commas and braces", []string{"it's"}, []string{"a,b {c}"}, []string{refs[8].ID}},
+			{"nothing", nil, nil, nil},
+		}
+		for _, tt := range tests {
+			got, err := store.RefsByNative(ctx, "ws", backendtype.BackendEverMemOS, tt.ids, tt.uris)
+			require.NoError(t, err, tt.name)
+			var ids []string
+			for _, r := range got {
+				ids = append(ids, r.ID)
+				require.Equal(t, "ws", r.WorkspaceID, tt.name)
+				require.Equal(t, backendtype.BackendEverMemOS, r.Backend, tt.name)
+			}
+			require.ElementsMatch(t, tt.want, ids, tt.name)
+		}
 	})
 }
 
