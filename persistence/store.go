@@ -480,33 +480,32 @@ func (s *Store) RefsByNative(ctx context.Context, workspaceID string, backend ba
 		return nil, nil
 	}
 	var rows []refRow
+	var err error
 	if s.refsByNative != "" {
 		// Prepared: a retrieval links the slowest backend's items after
 		// that backend answered, on its critical path, and a text statement
 		// is parsed and planned first (0.8 against 0.5 ms here after an
 		// idle wait like a backend's).
-		err := s.db.queryPrepared(ctx, s.refsByNative, []any{workspaceID, string(backend), textArray(nativeIDs), textArray(nativeURIs)}, func(r *sql.Rows) error {
+		err = s.db.queryPrepared(ctx, s.refsByNative, []any{workspaceID, string(backend), textArray(nativeIDs), textArray(nativeURIs)}, func(r *sql.Rows) error {
 			return s.db.ScanRows(ctx, r, &rows)
 		})
-		if err != nil {
-			return nil, fmt.Errorf("error selecting refs by native id: %w", err)
-		}
-		return toDomain[gateway.MemoryRef](rows), nil
+	} else {
+		err = s.db.NewSelect().Model(&rows).
+			Where("r.workspace_id = ?", workspaceID).
+			Where("r.backend = ?", backend).
+			Where("r.status IN (?)", bun.List(linkedRefStatuses)).
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				if len(nativeIDs) > 0 {
+					q = q.WhereOr("r.native_id IN (?)", bun.List(nativeIDs))
+				}
+				if len(nativeURIs) > 0 {
+					q = q.WhereOr("r.native_uri IN (?)", bun.List(nativeURIs))
+				}
+				return q
+			}).
+			Scan(ctx)
 	}
-	q := s.db.NewSelect().Model(&rows).
-		Where("r.workspace_id = ?", workspaceID).
-		Where("r.backend = ?", backend).
-		Where("r.status IN (?)", bun.List(linkedRefStatuses)).
-		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			if len(nativeIDs) > 0 {
-				q = q.WhereOr("r.native_id IN (?)", bun.List(nativeIDs))
-			}
-			if len(nativeURIs) > 0 {
-				q = q.WhereOr("r.native_uri IN (?)", bun.List(nativeURIs))
-			}
-			return q
-		})
-	if err := q.Scan(ctx); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("error selecting refs by native id: %w", err)
 	}
 	return toDomain[gateway.MemoryRef](rows), nil
