@@ -12,12 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
@@ -737,6 +739,110 @@ func TestMCPProxySurvivesItsClientAndRestarts(t *testing.T) {
 	defer stop()
 	res, _ = callTool(t, session, "remember", remember, nil)
 	require.False(t, res.IsError, "the gateway is back: %s", resultText(res))
+}
+
+// TestMCPProxyAnswersAfterItsProgressIsRead: a call's answer reaches the
+// client only after the client has read the call's progress notifications —
+// the proxy pings the client after the last one and answers once the ping
+// is answered. The TypeScript SDK drops a notification it reads together
+// with its call's answer (it handles notifications a moment later, and the
+// answer removes the call's progress handler); the conformance run's
+// official client lost every notification of a call whose gateway answer
+// came before them.
+func TestMCPProxyAnswersAfterItsProgressIsRead(t *testing.T) {
+	t.Parallel()
+	base := startServerWith(t, map[string]string{"DATABASE_URL": pt.URL(t, pt.SQLite), "API_KEYS_FILE": mcpKeysFile(t)})
+	proxy, err := mcpserver.NewProxy(context.Background(), mcpserver.ProxyConfig{URL: base + "/mcp", Key: aliceAgentKey})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	local, remote := mcp.NewInMemoryTransports()
+	served, err := proxy.Server().Connect(context.Background(), remote, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = served.Close() })
+	read := &readLog{Transport: local}
+	session, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil).Connect(context.Background(), read, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = session.Close() })
+
+	res, _ := callTool(t, session, "remember", map[string]any{"sessionId": "s1", "namespace": "support",
+		"turns": []any{map[string]any{"role": "user", "content": "I live in Porto"}}}, nil)
+	require.False(t, res.IsError, resultText(res))
+	for i, token := range []any{float64(7), "seven"} {
+		read.reset()
+		// The token goes in _meta as the client chose it: the TypeScript
+		// SDK's is its numeric request id.
+		res, err := session.CallTool(context.Background(), &mcp.CallToolParams{Name: "commit_session", Arguments: map[string]any{
+			"sessionId": "s1", "namespace": "support", "wait": true, "idempotencyKey": fmt.Sprintf("c%d", i),
+		}, Meta: mcp.Meta{"progressToken": token}})
+		require.NoError(t, err)
+		require.False(t, res.IsError, resultText(res))
+		got := read.all()
+		lastProgress, ping, answer := -1, -1, -1
+		for j, m := range got {
+			switch {
+			case m == "notification notifications/progress":
+				lastProgress = j
+			case m == "request ping" && lastProgress >= 0:
+				ping = j
+			case strings.HasPrefix(m, "response"):
+				answer = j
+			}
+		}
+		require.GreaterOrEqual(t, lastProgress, 0, "token %v: no progress in %q", token, got)
+		require.Greater(t, ping, lastProgress, "token %v: no ping after the progress: %q", token, got)
+		require.Greater(t, answer, ping, "token %v: the answer came before the ping was answered: %q", token, got)
+	}
+}
+
+// readLog is a client transport that records what the client reads, in
+// order: "request <method>", "notification <method>" or "response".
+type readLog struct {
+	mcp.Transport
+	mu   sync.Mutex
+	read []string
+}
+
+func (l *readLog) Connect(ctx context.Context) (mcp.Connection, error) {
+	conn, err := l.Transport.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &readLogConn{Connection: conn, log: l}, nil
+}
+
+func (l *readLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.read = nil
+}
+
+func (l *readLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.read)
+}
+
+type readLogConn struct {
+	mcp.Connection
+	log *readLog
+}
+
+func (c *readLogConn) Read(ctx context.Context) (jsonrpc.Message, error) {
+	m, err := c.Connection.Read(ctx)
+	if err != nil {
+		return m, err
+	}
+	entry := "response"
+	if r, ok := m.(*jsonrpc.Request); ok {
+		entry = "notification " + r.Method
+		if r.ID.IsValid() {
+			entry = "request " + r.Method
+		}
+	}
+	c.log.mu.Lock()
+	c.log.read = append(c.log.read, entry)
+	c.log.mu.Unlock()
+	return m, nil
 }
 
 // TestMCPOwnMemories: an agent lists, reads and forgets its user's

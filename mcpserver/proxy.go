@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -286,8 +287,46 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 		// handed on yet goes now, before the answer, as it would from the
 		// gateway, and the late originals are dropped.
 		p.catchUpProgress(ctx, token, progressSentOf(res.Meta))
+		p.awaitProgressRead(ctx, token, req.Session)
 	}
 	return res, err
+}
+
+// progressReadTimeout bounds how long a call's answer waits for its client
+// to answer the ping that follows its progress notifications.
+const progressReadTimeout = time.Second
+
+// awaitProgressRead holds a call's answer until its client has read the
+// progress notifications handed on before it: it pings the client and
+// waits for the answer (a client answers messages in the order it reads
+// them). The TypeScript SDK handles a notification a moment after it reads
+// it but its call's answer at once, dropping the call's progress handler:
+// a notification read together with the answer, as one read of the pipe,
+// was dropped ("unknown token") — the case whenever the gateway's answer
+// came before its notifications and the proxy handed them on just before
+// the answer. A client that does not answer within progressReadTimeout
+// gets the answer anyway.
+func (p *Proxy) awaitProgressRead(ctx context.Context, token any, local *mcp.ServerSession) {
+	if local == nil {
+		return
+	}
+	p.mu.Lock()
+	route := p.progress[tokenKey(token)]
+	p.mu.Unlock()
+	if route == nil {
+		return
+	}
+	route.mu.Lock()
+	handedOn := route.upTo > 0
+	route.mu.Unlock()
+	if !handedOn {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, progressReadTimeout)
+	defer cancel()
+	if err := local.Ping(ctx, nil); err != nil {
+		p.logger.Debug("mcp-stdio: the client did not answer the ping after a call's progress", slog.String("err", err.Error()))
+	}
 }
 
 // catchUpProgress hands on, in order, the notifications of sent that the
