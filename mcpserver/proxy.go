@@ -310,9 +310,7 @@ func (p *Proxy) awaitProgressRead(ctx context.Context, token any, local *mcp.Ser
 	if local == nil {
 		return
 	}
-	p.mu.Lock()
-	route := p.progress[tokenKey(token)]
-	p.mu.Unlock()
+	route := p.routeOf(token)
 	if route == nil {
 		return
 	}
@@ -335,9 +333,7 @@ func (p *Proxy) catchUpProgress(ctx context.Context, token any, sent []mcp.Progr
 	if len(sent) == 0 {
 		return
 	}
-	p.mu.Lock()
-	route := p.progress[tokenKey(token)]
-	p.mu.Unlock()
+	route := p.routeOf(token)
 	if route == nil {
 		return
 	}
@@ -379,6 +375,13 @@ func (p *Proxy) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.
 	return res, err
 }
 
+// routeOf is where token's notifications go, or nil.
+func (p *Proxy) routeOf(token any) *progressRoute {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.progress[tokenKey(token)]
+}
+
 // tokenKey is a progress token's identity: its JSON (3 and "3" differ).
 func tokenKey(token any) string {
 	raw, _ := json.Marshal(token)
@@ -388,9 +391,7 @@ func tokenKey(token any) string {
 // forwardProgress hands the gateway's progress on to the local client that
 // asked for it.
 func (p *Proxy) forwardProgress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
-	p.mu.Lock()
-	route := p.progress[tokenKey(req.Params.ProgressToken)]
-	p.mu.Unlock()
+	route := p.routeOf(req.Params.ProgressToken)
 	if route == nil {
 		return
 	}
