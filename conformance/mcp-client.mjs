@@ -79,10 +79,15 @@ async function exercise(client, label, session) {
   await fails(client, label, "recall", { ...who, query: "bees", namespace: "team", limit: 500 }, "BAD_USER_INPUT", "limit");
 
   // Progress: the SDK's own numeric token (its request id), then a string.
-  let progressed = 0;
+  const progress = [];
   const committed = await succeeds(client, label, "commit_session", { ...who, sessionId: session, namespace: "team", wait: true },
-    { onprogress: () => progressed++, resetTimeoutOnProgress: true });
-  check(progressed > 0, `${label}: commit_session reports progress on a numeric token`);
+    { onprogress: (p) => progress.push(p.message || ""), resetTimeoutOnProgress: true });
+  check(progress.length > 0, `${label}: commit_session reports progress on a numeric token`);
+  // Every notification reaches the client before the answer, the last
+  // (the state the answer reports) included.
+  const finalStatus = committed?.structuredContent?.status;
+  check(!!finalStatus && (progress.at(-1) || "").endsWith(` is ${finalStatus}`),
+    `${label}: the last progress before the answer is the job's final state`, `${JSON.stringify(progress)} then ${finalStatus}`);
   let jobId = committed?.structuredContent?.jobId;
   const stringToken = await succeeds(client, label, "commit_session",
     { ...who, sessionId: session, namespace: "team", wait: true, idempotencyKey: `${session}-again` }, { meta: { progressToken: `${label}-token` } });
